@@ -1,0 +1,200 @@
+"""Measure Orca and LangGraph side by side; write RESULTS.md and results.json.
+
+python benchmarks/run.py                 # every workload, 5 repetitions
+python benchmarks/run.py --quick         # 3 repetitions, a smoke check
+python benchmarks/run.py --only a,b --reps 7
+"""
+
+import argparse
+import datetime
+import importlib.metadata
+import os
+import platform
+import sys
+import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from _engines import ENGINES, Engine
+from _measure import Samples, Trial, sample
+from _report import figure_entry, floor_entry, write_json, write_markdown
+from workloads import FLOOR, WORKLOADS, Workload, floor_trial
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_REPS = 5
+QUICK_REPS = 3
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    keys = ", ".join(w.key for w in WORKLOADS)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--reps", type=int, help=f"timed repetitions per figure (default {DEFAULT_REPS})"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_REPS} repetitions, for a smoke check"
+    )
+    parser.add_argument(
+        "--only", help=f"comma-separated workloads ({keys}); 'c' means both c's, figure ids work"
+    )
+    parser.add_argument(
+        "--engines", default="orca,langgraph", help="comma-separated, default orca,langgraph"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=HERE, help="folder for RESULTS.md and results.json"
+    )
+    args = parser.parse_args(argv)
+    if args.reps is None:
+        args.reps = QUICK_REPS if args.quick else DEFAULT_REPS
+    if args.reps < 1:
+        parser.error("--reps must be at least 1")
+    try:
+        args.workloads = select(args.only)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return args
+
+
+def select(only: str | None) -> list[Workload]:
+    if not only:
+        return list(WORKLOADS)
+    wanted = {name.strip() for name in only.split(",") if name.strip()}
+    chosen = [
+        w
+        for w in WORKLOADS
+        if w.key in wanted
+        or w.key.split("_")[0] in wanted
+        or any(f.id in wanted for f in w.figures)
+        or (w.key == "b" and FLOOR.id in wanted)
+    ]
+    known = {w.key for w in WORKLOADS} | {w.key.split("_")[0] for w in WORKLOADS}
+    known |= {f.id for w in WORKLOADS for f in w.figures} | {FLOOR.id}
+    unknown = wanted - known
+    if unknown:
+        raise ValueError(f"unknown workload(s): {', '.join(sorted(unknown))}")
+    return chosen
+
+
+def load_engines(names: str) -> tuple[list[Engine], dict[str, str]]:
+    engines, errors = [], {}
+    for name in (n.strip() for n in names.split(",") if n.strip()):
+        if name not in ENGINES:
+            raise SystemExit(f"unknown engine {name!r}; choose from {', '.join(ENGINES)}")
+        try:
+            engines.append(ENGINES[name]())
+        except Exception as exc:
+            errors[name] = f"engine unavailable: {type(exc).__name__}: {exc}"
+            print(f"[bench] {name} skipped: {errors[name]}", file=sys.stderr)
+    return engines, errors
+
+
+def _run_guarded(contexts: dict[str, AbstractContextManager[Trial]], reps: int) -> Samples:
+    """Enter each engine's context, sample the trials, then close the contexts."""
+    trials: dict[str, Trial] = {}
+    entered: list[tuple[str, AbstractContextManager[Trial]]] = []
+    errors: dict[str, str] = {}
+    for name, context in contexts.items():
+        try:
+            trials[name] = context.__enter__()
+            entered.append((name, context))
+        except Exception as exc:
+            errors[name] = f"while preparing: {type(exc).__name__}: {exc}"
+    try:
+        samples = sample(trials, reps)
+    finally:
+        for name, context in reversed(entered):
+            try:
+                context.__exit__(None, None, None)
+            except Exception as exc:
+                errors.setdefault(name, f"while closing: {type(exc).__name__}: {exc}")
+    samples.errors.update(errors)
+    return samples
+
+
+def machine_info(engines: list[Engine], reps: int, wall_s: float) -> dict[str, Any]:
+    versions = {e.name: e.version for e in engines}
+    info: dict[str, Any] = {
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu_model": _cpu_model(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "langgraph": versions.get("langgraph", "not loaded"),
+        "langgraph_checkpoint_sqlite": _dist_version("langgraph-checkpoint-sqlite"),
+        "orca": versions.get("orca", "not loaded"),
+        "sqlite": __import__("sqlite3").sqlite_version,
+        "reps": reps,
+        "wall_s": round(wall_s, 1),
+    }
+    return info
+
+
+def _dist_version(name: str) -> str:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4g}"
+
+
+def _show(figure_id: str, entry: dict[str, Any]) -> None:
+    print(
+        f"[bench] {figure_id:14} orca {_fmt(entry['orca']):>10}  langgraph "
+        f"{_fmt(entry['langgraph']):>10} {entry['unit']:13} ratio {_fmt(entry['ratio'])}",
+        file=sys.stderr,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    start = time.perf_counter()
+    engines, engine_errors = load_engines(args.engines)
+    if not engines:
+        print("[bench] no engine could be loaded", file=sys.stderr)
+        return 1
+
+    results: dict[str, Any] = {}
+    figures = []
+    for workload in args.workloads:
+        reps = workload.fixed_reps or args.reps
+        print(f"[bench] {workload.key}: 1 warm-up + {reps} repetitions", file=sys.stderr)
+        samples = _run_guarded({e.name: workload.prepare(e) for e in engines}, reps)
+        samples.errors = {**engine_errors, **samples.errors}
+        for name, error in samples.errors.items():
+            print(f"[bench] {workload.key} {name} FAILED:\n{error}", file=sys.stderr)
+        for figure in workload.figures:
+            results[figure.id] = figure_entry(figure, samples)
+            figures.append(figure)
+            _show(figure.id, results[figure.id])
+        if workload.key == "b":
+            floor_samples = _run_guarded({"floor": floor_trial()}, args.reps)
+            results[FLOOR.id] = floor_entry(floor_samples, results.get("b"))
+            print(f"[bench] {FLOOR.id:14} {_fmt(results[FLOOR.id]['value'])} us", file=sys.stderr)
+
+    machine = machine_info(engines, args.reps, time.perf_counter() - start)
+    results["machine"] = machine
+    args.out.mkdir(parents=True, exist_ok=True)
+    write_json(args.out / "results.json", results)
+    write_markdown(args.out / "RESULTS.md", results, figures, machine)
+    print(f"[bench] wrote {args.out / 'RESULTS.md'} in {machine['wall_s']} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""Checkpoint stores: the ``Checkpointer`` protocol and its in-memory and SQLite stores."""
+
+from orca.checkpoint._base import (
+    Checkpoint,
+    CheckpointInfo,
+    Checkpointer,
+    CheckpointSave,
+    PendingWrite,
+)
+from orca.checkpoint._memory import MemoryCheckpointer
+from orca.checkpoint._sqlite import SqliteCheckpointer
+
+__all__ = [
+    "Checkpoint",
+    "CheckpointInfo",
+    "CheckpointSave",
+    "Checkpointer",
+    "MemoryCheckpointer",
+    "PendingWrite",
+    "SqliteCheckpointer",
+]

@@ -1,0 +1,111 @@
+"""The ``Checkpointer`` protocol and the values that cross it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+PendingKind = Literal["writes", "interrupt", "resume"]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingWrite:
+    """Something a task left against a checkpoint whose step did not complete.
+
+    ``writes`` holds a finished task's ``{"update": [[key, value], ...], "goto": [...]}``,
+    so a resume does not run it again; ``interrupt`` an ``Interrupt.to_dict()``;
+    ``resume`` a value given to resume an interrupt.
+    """
+
+    task_id: str
+    kind: PendingKind
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointSave:
+    """What the engine hands a checkpointer after a superstep.
+
+    Attributes:
+        changed: the channels changed since the last checkpoint the store holds: for an
+            append channel the list of appended items (the store may keep just that delta),
+            for any other channel None (the store keeps ``values[key]``).
+        pending: pending writes to store in the same transaction.
+    """
+
+    thread_id: str
+    checkpoint_id: str
+    parent_id: str | None
+    step: int
+    values: dict[str, Any]
+    changed: dict[str, list[Any] | None]
+    next: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    created_at: str
+    pending: Sequence[PendingWrite] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A stored checkpoint, with its values, next tasks and pending writes."""
+
+    thread_id: str
+    checkpoint_id: str
+    parent_id: str | None
+    step: int
+    values: dict[str, Any]
+    next: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    created_at: str
+    pending: list[PendingWrite] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointInfo:
+    """A checkpoint's header, as listed by ``history`` (no values)."""
+
+    thread_id: str
+    checkpoint_id: str
+    parent_id: str | None
+    step: int
+    next: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    created_at: str
+
+
+@runtime_checkable
+class Checkpointer(Protocol):
+    """Stores checkpoints of threads. Every implementation passes one conformance suite.
+
+    Methods are synchronous; the engine calls them from its event loop (``sync``
+    durability) or from one ordered writer thread (``async``).
+    """
+
+    def put(self, save: CheckpointSave) -> None:
+        """Store a checkpoint and its pending writes in one transaction."""
+
+    def put_pending(
+        self, thread_id: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+    ) -> None:
+        """Add pending writes to a stored checkpoint, in one transaction."""
+
+    def get(self, thread_id: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+        """The checkpoint (the latest if ``checkpoint_id`` is None), or None."""
+
+    def history(
+        self, thread_id: str, *, limit: int | None = None, before: str | None = None
+    ) -> list[CheckpointInfo]:
+        """Checkpoint headers, newest first, ``limit`` at most, older than ``before``."""
+
+    def threads(self) -> list[str]:
+        """Ids of the threads the store holds."""
+
+    def prune(self, thread_id: str, keep: int) -> int:
+        """Keep the newest ``keep`` checkpoints of a thread; returns how many were removed."""
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Remove a thread and everything stored for it."""
+
+    def close(self) -> None:
+        """Flush and release resources."""

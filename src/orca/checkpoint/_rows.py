@@ -1,0 +1,272 @@
+"""Checkpoint logic shared by every store, over a few row-level primitives.
+
+A checkpoint is a header row (its body: channel versions, next tasks, metadata) plus
+blob rows holding channel values. A channel's version is ``[base, pos]``: ``base`` is
+the checkpoint that wrote its last full snapshot (row ``pos`` 0), and rows ``1..pos``
+are deltas appended since. Only append channels get deltas, and a new snapshot is
+written whenever the deltas since the last one would outweigh it, so the bytes stored
+grow linearly with history and reading a value touches at most about twice its size.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from orca import _serde
+from orca.checkpoint._base import (
+    Checkpoint,
+    CheckpointInfo,
+    CheckpointSave,
+    PendingWrite,
+)
+from orca.errors import CheckpointNotFoundError, SerializationError
+
+BODY_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRow:
+    thread_id: str
+    checkpoint_id: str
+    parent_id: str | None
+    step: int
+    body: bytes
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlobRow:
+    channel: str
+    base: str
+    pos: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRow:
+    task_id: str
+    idx: int
+    kind: str
+    data: bytes
+
+
+@dataclass(slots=True)
+class _Head:
+    """What this store last wrote for a thread, so the next write can extend its chains."""
+
+    checkpoint_id: str
+    versions: dict[str, list[Any]]
+    chains: dict[str, tuple[int, int]]  # channel -> (snapshot bytes, delta bytes since)
+
+
+def encode_value(key: str, value: Any) -> bytes:
+    try:
+        return _serde.dumps(value)
+    except _serde.UnserializableError as exc:
+        raise SerializationError(key, exc.type_name, exc.detail) from None
+
+
+def _encode_pending(writes: Sequence[PendingWrite]) -> list[WriteRow]:
+    rows = []
+    for idx, w in enumerate(writes):
+        rows.append(WriteRow(w.task_id, idx, w.kind, encode_value(f"pending {w.kind}", w.value)))
+    return rows
+
+
+class RowCheckpointer(ABC):
+    """Implements ``Checkpointer`` over row primitives that each store provides."""
+
+    def __init__(self) -> None:
+        self._heads: dict[str, _Head] = {}
+        self._lock = threading.RLock()
+
+    # -- primitives ------------------------------------------------------------------------
+
+    @abstractmethod
+    def _write(
+        self, thread_id: str, header: HeaderRow | None, blobs: list[BlobRow], writes: list[tuple[str, WriteRow]]
+    ) -> None:
+        """Store the rows atomically; ``writes`` pairs each row with its checkpoint id."""
+
+    @abstractmethod
+    def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None: ...
+
+    @abstractmethod
+    def _blobs(self, thread_id: str, wanted: list[tuple[str, str, int]]) -> list[BlobRow]:
+        """Rows (channel, base, pos <= wanted pos), ordered by channel then pos."""
+
+    @abstractmethod
+    def _writes(self, thread_id: str, checkpoint_id: str) -> list[WriteRow]: ...
+
+    @abstractmethod
+    def _headers(self, thread_id: str, limit: int | None, before: str | None) -> list[HeaderRow]:
+        """Newest first."""
+
+    @abstractmethod
+    def _delete(
+        self, thread_id: str, keep: set[str] | None, needed: dict[tuple[str, str], int]
+    ) -> int:
+        """Delete checkpoints not in ``keep`` (all if None), their writes, and blob rows
+        not needed (``needed[(channel, base)]`` is the highest pos still referenced).
+        Returns the number of checkpoints removed."""
+
+    @abstractmethod
+    def threads(self) -> list[str]: ...
+
+    def close(self) -> None:
+        """Release resources."""
+
+    # -- Checkpointer -----------------------------------------------------------------------
+
+    def put(self, save: CheckpointSave) -> None:
+        with self._lock:
+            prev, chains = self._parent_state(save.thread_id, save.parent_id)
+            versions = dict(prev)
+            new_chains = dict(chains)
+            blobs: list[BlobRow] = []
+            for key, delta in save.changed.items():
+                if key not in save.values:
+                    versions.pop(key, None)
+                    new_chains.pop(key, None)
+                    continue
+                if delta is not None and key in prev and key in chains:
+                    data = encode_value(key, delta)
+                    snapshot, since = chains[key]
+                    if since + len(data) <= snapshot:
+                        base, pos = prev[key]
+                        versions[key] = [base, pos + 1]
+                        blobs.append(BlobRow(key, base, pos + 1, data))
+                        new_chains[key] = (snapshot, since + len(data))
+                        continue
+                data = encode_value(key, save.values[key])
+                versions[key] = [save.checkpoint_id, 0]
+                blobs.append(BlobRow(key, save.checkpoint_id, 0, data))
+                new_chains[key] = (len(data), 0)
+            body = encode_value(
+                "next tasks (Send arguments) or metadata",
+                {"v": BODY_VERSION, "versions": versions, "next": save.next, "metadata": save.metadata},
+            )
+            header = HeaderRow(
+                save.thread_id,
+                save.checkpoint_id,
+                save.parent_id,
+                save.step,
+                body,
+                save.created_at,
+            )
+            writes = [(save.checkpoint_id, r) for r in _encode_pending(save.pending)]
+            self._write(save.thread_id, header, blobs, writes)
+            self._heads[save.thread_id] = _Head(save.checkpoint_id, versions, new_chains)
+
+    def _parent_state(
+        self, thread_id: str, parent_id: str | None
+    ) -> tuple[dict[str, list[Any]], dict[str, tuple[int, int]]]:
+        head = self._heads.get(thread_id)
+        if head is not None and head.checkpoint_id == parent_id:
+            return head.versions, head.chains
+        if parent_id is None:
+            return {}, {}
+        row = self._header(thread_id, parent_id)
+        if row is None:
+            raise CheckpointNotFoundError(thread_id, parent_id)
+        return dict(_serde.loads(row.body)["versions"]), {}
+
+    def put_pending(
+        self, thread_id: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+    ) -> None:
+        with self._lock:
+            existing = self._writes(thread_id, checkpoint_id)
+            start = max((r.idx for r in existing), default=-1) + 1
+            rows = [
+                (checkpoint_id, WriteRow(r.task_id, start + r.idx, r.kind, r.data))
+                for r in _encode_pending(writes)
+            ]
+            self._write(thread_id, None, [], rows)
+
+    def get(self, thread_id: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+        with self._lock:
+            row = self._header(thread_id, checkpoint_id)
+            if row is None:
+                return None
+            body = _serde.loads(row.body)
+            versions: dict[str, list[Any]] = body["versions"]
+            wanted = [(key, v[0], v[1]) for key, v in versions.items()]
+            blobs = self._blobs(thread_id, wanted)
+            pending = [
+                PendingWrite(w.task_id, w.kind, _serde.loads(w.data))  # type: ignore[arg-type]
+                for w in self._writes(thread_id, row.checkpoint_id)
+            ]
+        return Checkpoint(
+            thread_id=row.thread_id,
+            checkpoint_id=row.checkpoint_id,
+            parent_id=row.parent_id,
+            step=row.step,
+            values=_assemble(blobs),
+            next=body["next"],
+            metadata=body["metadata"],
+            created_at=row.created_at,
+            pending=pending,
+        )
+
+    def history(
+        self, thread_id: str, *, limit: int | None = None, before: str | None = None
+    ) -> list[CheckpointInfo]:
+        if limit is not None and limit < 1:
+            raise ValueError(f"history limit must be at least 1, got {limit}")
+        with self._lock:
+            rows = self._headers(thread_id, limit, before)
+        out = []
+        for row in rows:
+            body = _serde.loads(row.body)
+            out.append(
+                CheckpointInfo(
+                    thread_id=row.thread_id,
+                    checkpoint_id=row.checkpoint_id,
+                    parent_id=row.parent_id,
+                    step=row.step,
+                    next=body["next"],
+                    metadata=body["metadata"],
+                    created_at=row.created_at,
+                )
+            )
+        return out
+
+    def prune(self, thread_id: str, keep: int) -> int:
+        if keep < 0:
+            raise ValueError(f"prune keep must be 0 or more, got {keep}")
+        if keep == 0:
+            with self._lock:
+                self._heads.pop(thread_id, None)
+                return self._delete(thread_id, None, {})
+        with self._lock:
+            kept = self._headers(thread_id, keep, None)
+            needed: dict[tuple[str, str], int] = {}
+            for row in kept:
+                for key, (base, pos) in _serde.loads(row.body)["versions"].items():
+                    needed[(key, base)] = max(pos, needed.get((key, base), -1))
+            return self._delete(thread_id, {r.checkpoint_id for r in kept}, needed)
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.prune(thread_id, 0)
+
+
+def _assemble(blobs: list[BlobRow]) -> dict[str, Any]:
+    """Channel values from their rows: a snapshot, then deltas spliced onto it."""
+    values: dict[str, Any] = {}
+    i = 0
+    while i < len(blobs):
+        j = i + 1
+        while j < len(blobs) and blobs[j].channel == blobs[i].channel:
+            j += 1
+        if j - i == 1:
+            values[blobs[i].channel] = _serde.loads(blobs[i].data)
+        else:
+            parts = [b.data[1:-1] for b in blobs[i:j] if len(b.data) > 2]
+            values[blobs[i].channel] = _serde.loads(b"[" + b",".join(parts) + b"]")
+        i = j
+    return values
+

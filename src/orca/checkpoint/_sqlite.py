@@ -1,0 +1,314 @@
+"""A SQLite checkpointer: one file, WAL, one transaction per superstep."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+from orca import _serde
+from orca.checkpoint._rows import BlobRow, HeaderRow, RowCheckpointer, WriteRow
+from orca.errors import CorruptDatabaseError, SchemaVersionError
+
+COMPONENT = "checkpoints"
+SCHEMA_VERSION = 1
+
+# Ordered, never destructive: migration N brings the schema from version N-1 to N.
+MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE checkpoints (
+            thread_id TEXT NOT NULL,
+            checkpoint_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            parent_id TEXT,
+            step INTEGER NOT NULL,
+            body BLOB NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (thread_id, checkpoint_id)
+        ) WITHOUT ROWID""",
+        "CREATE UNIQUE INDEX checkpoints_by_seq ON checkpoints (thread_id, seq)",
+        """CREATE TABLE checkpoint_blobs (
+            thread_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            base TEXT NOT NULL,
+            pos INTEGER NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (thread_id, channel, base, pos)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE checkpoint_writes (
+            thread_id TEXT NOT NULL,
+            checkpoint_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            data BLOB NOT NULL,
+            PRIMARY KEY (thread_id, checkpoint_id, idx)
+        ) WITHOUT ROWID""",
+    ],
+]
+
+Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+
+class SqliteCheckpointer(RowCheckpointer):
+    """Stores checkpoints in a SQLite file (created with its schema on first use).
+
+    Args:
+        path: the database file; its folder is created if missing.
+        synchronous: SQLite's ``synchronous`` PRAGMA. ``FULL`` (default) fsyncs every
+            commit, so a committed superstep survives power loss; ``NORMAL`` survives a
+            process crash but may lose the last commits on power loss.
+        busy_timeout_ms: how long to wait for another process's write lock.
+
+    Raises:
+        CorruptDatabaseError: the file is not a SQLite database, is damaged, or belongs
+            to something else.
+        SchemaVersionError: the file was written by a newer Orca.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        synchronous: Synchronous = "FULL",
+        busy_timeout_ms: int = 5000,
+    ) -> None:
+        super().__init__()
+        if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(
+                f"synchronous={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA"
+            )
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        # autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE
+        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            with self._errors():
+                self._open(synchronous, busy_timeout_ms)
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _open(self, synchronous: str, busy_timeout_ms: int) -> None:
+        c = self._conn
+        # wait for other processes' locks instead of failing at once
+        c.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if tables and "orca_schema" not in tables:
+            raise CorruptDatabaseError(
+                self.path,
+                f"not an Orca database (it holds tables {', '.join(sorted(tables)[:5])})",
+                "point Orca at a new file; it never alters a database it did not create",
+            )
+        # WAL: readers never block the writer, and a commit is one append to the log
+        c.execute("PRAGMA journal_mode=WAL")
+        # FULL: fsync at every commit, so a committed superstep is durable
+        c.execute(f"PRAGMA synchronous={synchronous}")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        c = self._conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            c.execute(
+                "CREATE TABLE IF NOT EXISTS orca_schema "
+                "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+            )
+            row = c.execute(
+                "SELECT version FROM orca_schema WHERE component=?", (COMPONENT,)
+            ).fetchone()
+            found = row[0] if row else 0
+            if found > SCHEMA_VERSION:
+                raise SchemaVersionError(self.path, found, SCHEMA_VERSION)
+            for version in range(found + 1, SCHEMA_VERSION + 1):
+                for statement in MIGRATIONS[version - 1]:
+                    c.execute(statement)
+            if found < SCHEMA_VERSION:
+                c.execute(
+                    "INSERT OR REPLACE INTO orca_schema (component, version) VALUES (?, ?)",
+                    (COMPONENT, SCHEMA_VERSION),
+                )
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.IntegrityError | sqlite3.OperationalError) and (
+                "malformed" not in str(exc) and "not a database" not in str(exc)
+            ):
+                raise
+            raise CorruptDatabaseError(
+                self.path,
+                f"the database is damaged or not SQLite ({exc})",
+                "restore the file from a backup or point Orca at a new file",
+            ) from exc
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._errors():
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+
+    # -- primitives ---------------------------------------------------------------------------
+
+    def _write(
+        self,
+        thread_id: str,
+        header: HeaderRow | None,
+        blobs: list[BlobRow],
+        writes: list[tuple[str, WriteRow]],
+    ) -> None:
+        with self._transaction() as c:
+            if blobs:
+                c.executemany(
+                    "INSERT OR REPLACE INTO checkpoint_blobs VALUES (?, ?, ?, ?, ?)",
+                    [(thread_id, b.channel, b.base, b.pos, b.data) for b in blobs],
+                )
+            if writes:
+                c.executemany(
+                    "INSERT INTO checkpoint_writes VALUES (?, ?, ?, ?, ?, ?)",
+                    [(thread_id, cid, w.task_id, w.idx, w.kind, w.data) for cid, w in writes],
+                )
+            if header is not None:
+                c.execute(
+                    "INSERT INTO checkpoints SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? "
+                    "FROM checkpoints WHERE thread_id = ?",
+                    (
+                        header.thread_id,
+                        header.checkpoint_id,
+                        header.parent_id,
+                        header.step,
+                        header.body,
+                        header.created_at,
+                        thread_id,
+                    ),
+                )
+
+    def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None:
+        with self._errors():
+            if checkpoint_id is None:
+                row = self._conn.execute(
+                    "SELECT checkpoint_id, parent_id, step, body, created_at FROM checkpoints "
+                    "WHERE thread_id = ? ORDER BY seq DESC LIMIT 1",
+                    (thread_id,),
+                ).fetchone()
+            else:
+                row = self._conn.execute(
+                    "SELECT checkpoint_id, parent_id, step, body, created_at FROM checkpoints "
+                    "WHERE thread_id = ? AND checkpoint_id = ?",
+                    (thread_id, checkpoint_id),
+                ).fetchone()
+        return None if row is None else HeaderRow(thread_id, *row)
+
+    def _blobs(self, thread_id: str, wanted: list[tuple[str, str, int]]) -> list[BlobRow]:
+        if not wanted:
+            return []
+        with self._errors():
+            rows = self._conn.execute(
+                "SELECT b.channel, b.base, b.pos, b.data FROM json_each(?) AS w "
+                "JOIN checkpoint_blobs AS b ON b.thread_id = ? "
+                "AND b.channel = w.value ->> 0 AND b.base = w.value ->> 1 "
+                "AND b.pos <= w.value ->> 2 ORDER BY b.channel, b.pos",
+                (_serde.dumps(wanted), thread_id),
+            ).fetchall()
+        return [BlobRow(*r) for r in rows]
+
+    def _writes(self, thread_id: str, checkpoint_id: str) -> list[WriteRow]:
+        with self._errors():
+            rows = self._conn.execute(
+                "SELECT task_id, idx, kind, data FROM checkpoint_writes "
+                "WHERE thread_id = ? AND checkpoint_id = ? ORDER BY idx",
+                (thread_id, checkpoint_id),
+            ).fetchall()
+        return [WriteRow(*r) for r in rows]
+
+    def _headers(self, thread_id: str, limit: int | None, before: str | None) -> list[HeaderRow]:
+        sql = (
+            "SELECT checkpoint_id, parent_id, step, body, created_at FROM checkpoints "
+            "WHERE thread_id = ?"
+        )
+        args: list[object] = [thread_id]
+        if before is not None:
+            sql += (
+                " AND seq < COALESCE((SELECT seq FROM checkpoints WHERE thread_id = ? "
+                "AND checkpoint_id = ?), -1)"
+            )
+            args += [thread_id, before]
+        sql += " ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._errors():
+            rows = self._conn.execute(sql, args).fetchall()
+        return [HeaderRow(thread_id, *r) for r in rows]
+
+    def _delete(
+        self, thread_id: str, keep: set[str] | None, needed: dict[tuple[str, str], int]
+    ) -> int:
+        with self._transaction() as c:
+            if keep is None:
+                removed = c.execute(
+                    "DELETE FROM checkpoints WHERE thread_id = ?", (thread_id,)
+                ).rowcount
+                c.execute("DELETE FROM checkpoint_blobs WHERE thread_id = ?", (thread_id,))
+                c.execute("DELETE FROM checkpoint_writes WHERE thread_id = ?", (thread_id,))
+                return removed
+            keep_json = _serde.dumps(sorted(keep))
+            removed = c.execute(
+                "DELETE FROM checkpoints WHERE thread_id = ? "
+                "AND checkpoint_id NOT IN (SELECT value FROM json_each(?))",
+                (thread_id, keep_json),
+            ).rowcount
+            c.execute(
+                "DELETE FROM checkpoint_writes WHERE thread_id = ? "
+                "AND checkpoint_id NOT IN (SELECT value FROM json_each(?))",
+                (thread_id, keep_json),
+            )
+            c.execute("CREATE TEMP TABLE IF NOT EXISTS orca_needed (channel, base, pos)")
+            c.execute("DELETE FROM orca_needed")
+            c.executemany(
+                "INSERT INTO orca_needed VALUES (?, ?, ?)",
+                [(ch, base, pos) for (ch, base), pos in needed.items()],
+            )
+            c.execute(
+                "DELETE FROM checkpoint_blobs WHERE thread_id = ? AND NOT EXISTS ("
+                "SELECT 1 FROM orca_needed AS n WHERE n.channel = checkpoint_blobs.channel "
+                "AND n.base = checkpoint_blobs.base AND checkpoint_blobs.pos <= n.pos)",
+                (thread_id,),
+            )
+            return removed
+
+    def threads(self) -> list[str]:
+        with self._errors():
+            rows = self._conn.execute(
+                "SELECT DISTINCT thread_id FROM checkpoints ORDER BY thread_id"
+            ).fetchall()
+        return [r[0] for r in rows]
+
+    def close(self) -> None:
+        """Fold the WAL into the main file and close the connection."""
+        with self._lock:
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass  # closing still releases the file; the WAL is replayed on next open
+            self._conn.close()
+
+    def __enter__(self) -> SqliteCheckpointer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,142 @@
+"""Pure step logic: apply writes at the barrier, plan the next superstep. No I/O here."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from orca.errors import GraphError, InvalidUpdateError, ReducerError, closest
+from orca.graph._builder import Branch, GraphSpec
+from orca.graph._schema import Channel
+from orca.graph._types import END, Send
+
+JOINS = "__joins__"
+"""Hidden channel: which sources of each waiting edge ``add_edge([a, b], c)`` have run."""
+
+Writes = list[tuple[str, Any]]
+Target = str | Send
+
+
+def apply_writes(
+    channels: Mapping[str, Channel],
+    values: dict[str, Any],
+    task_writes: Iterable[tuple[str, Writes]],
+) -> tuple[dict[str, Any], dict[str, list[Any] | None]]:
+    """Fold each task's writes, in task order, into a copy of ``values``.
+
+    Returns the new values and the changed keys: for an append channel the items
+    appended this step, for any other channel None.
+
+    Raises:
+        InvalidUpdateError: two tasks overwrote the same key in one step.
+        ReducerError: a reducer raised.
+    """
+    new = dict(values)
+    changed: dict[str, list[Any] | None] = {}
+    overwritten: dict[str, str] = {}
+    for node, writes in task_writes:
+        for key, value in writes:
+            channel = channels[key]
+            if channel.strict:
+                if key in overwritten:
+                    raise InvalidUpdateError(
+                        f"nodes {overwritten[key]!r} and {node!r} both wrote state key {key!r} "
+                        "in the same superstep. Fix: give the key a reducer that combines the "
+                        f"writes, e.g. {key}: Annotated[list[...], reducers.append], or route "
+                        "the nodes so they run in different supersteps",
+                        node=node,
+                        key=key,
+                    )
+                overwritten[key] = node
+                new[key] = value
+                changed[key] = None
+                continue
+            try:
+                if key in new or channel.reducer.empty is not None:
+                    new[key] = channel.reducer(new.get(key), value)
+                else:
+                    new[key] = value
+            except Exception as exc:
+                raise ReducerError(key, node, exc) from exc
+            if channel.appends and changed.get(key, []) is not None:
+                items = list(value) if isinstance(value, list | tuple) else [value]
+                changed.setdefault(key, []).extend(items)  # type: ignore[union-attr]
+            else:
+                changed[key] = None
+    return new, changed
+
+
+def normalize_targets(
+    spec: GraphSpec, source: str, result: Any, branch: Branch | None
+) -> list[Target]:
+    """A router's (or ``Command.goto``'s) result as a list of node names and ``Send``s."""
+    items: Sequence[Any]
+    if result is None:
+        items = ()
+    elif isinstance(result, str | Send) or not isinstance(result, Sequence):
+        items = (result,)
+    else:
+        items = result
+    out: list[Target] = []
+    for item in items:
+        if branch is not None and branch.path_map is not None and not isinstance(item, Send):
+            if item not in branch.path_map:
+                raise GraphError(
+                    f"the router of {source!r} returned {item!r}, which its path_map lacks",
+                    fix=f"return one of {list(branch.path_map)} or add {item!r} to the path_map",
+                    node=source,
+                )
+            item = branch.path_map[item]
+        name = item.node if isinstance(item, Send) else item
+        if name == END and not isinstance(item, Send):
+            continue
+        if not isinstance(name, str) or name not in spec.nodes:
+            what = "a Send to" if isinstance(item, Send) else "the target"
+            known = list(spec.nodes)
+            raise GraphError(
+                f"node {source!r} routed to {what} {name!r}, which is not a node"
+                f"{closest(str(name), known)}",
+                fix=f"route to one of {', '.join(known)} or END",
+                node=source,
+            )
+        out.append(item)
+    return out
+
+
+def plan_next(
+    spec: GraphSpec,
+    finished: Sequence[tuple[str, list[Target]]],
+    joins: dict[str, list[str]] | None,
+) -> tuple[list[dict[str, Any]], dict[str, list[str]] | None]:
+    """The next superstep's tasks, in order: each finished task's targets, in task order;
+    a node named twice runs once, every ``Send`` is its own task.
+
+    Returns the task descriptors (``{"node": n}`` or ``{"node": n, "arg": a}``) and the
+    new state of the waiting edges (None when the graph has none).
+    """
+    planned: list[dict[str, Any]] = []
+    seen: set[str] = set()
+
+    def add(target: Target) -> None:
+        if isinstance(target, Send):
+            planned.append({"node": target.node, "arg": target.arg})
+        elif target != END and target not in seen:
+            seen.add(target)
+            planned.append({"node": target})
+
+    for _node, targets in finished:
+        for target in targets:
+            add(target)
+    if not spec.joins:
+        return planned, None
+    arrived = {k: list(v) for k, v in (joins or {}).items()}
+    ran = {node for node, _ in finished}
+    for sources, target in spec.joins:
+        key = f"{'+'.join(sources)}>{target}"
+        got = arrived.setdefault(key, [])
+        got.extend(s for s in sources if s in ran and s not in got)
+        if len(got) == len(sources):
+            arrived[key] = []
+            if target != END:
+                add(target)
+    return planned, arrived

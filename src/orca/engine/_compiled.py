@@ -1,0 +1,406 @@
+"""``CompiledGraph``: run a validated graph and work with its threads."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+from orca.checkpoint import Checkpoint, CheckpointInfo, Checkpointer, CheckpointSave
+from orca.engine import _ids
+from orca.engine._algo import JOINS, apply_writes, plan_next
+from orca.engine._context import RunContext
+from orca.engine._loop import Run, RunOptions, RunOutcome, utc_now
+from orca.engine._persist import DURABILITY_MODES, Durability
+from orca.engine._sync import iterate_sync, run_sync
+from orca.engine._task import SubgraphWrites, Task, route
+from orca.errors import CheckpointNotFoundError, InvalidInputError, closest
+from orca.events import STREAM_MODES, Event, StreamMode
+from orca.graph._builder import GraphSpec
+from orca.graph._types import Interrupt, StateSnapshot
+
+_DONE = object()
+EPHEMERAL_THREAD = "ephemeral"
+
+
+class CompiledGraph:
+    """A validated graph, ready to run. Made by ``StateGraph.compile()``; immutable.
+
+    Every run method takes the same keyword options:
+
+    Args:
+        thread_id: the thread to run on; required with a checkpointer.
+        checkpoint_id: start from this checkpoint instead of the thread's latest (time
+            travel: the run continues on a new branch).
+        run_id: id for the run's events (default: derived from the thread and checkpoint).
+        seed: seeds ``ctx.random`` and retry jitter.
+        durability: ``"sync"`` commits each superstep before the next starts, ``"async"``
+            commits on a writer thread while the next step runs, ``"exit"`` commits only
+            when the run stops.
+        max_steps: supersteps this run may take before ``StepLimitError``.
+        max_concurrency: tasks that may run at once (default: all of a step).
+        deadline: seconds the run may take before ``RunTimeoutError``.
+        clock: what ``ctx.now()`` returns (default: the UTC wall clock).
+    """
+
+    def __init__(
+        self,
+        spec: GraphSpec,
+        *,
+        checkpointer: Checkpointer | None,
+        interrupt_before: frozenset[str],
+        interrupt_after: frozenset[str],
+    ) -> None:
+        if checkpointer is not None and not isinstance(checkpointer, Checkpointer):
+            raise InvalidInputError(
+                f"checkpointer is a {type(checkpointer).__name__}, not a Checkpointer. Fix: "
+                "pass MemoryCheckpointer() or SqliteCheckpointer(path)"
+            )
+        self.spec = spec
+        self.name = spec.name
+        self.checkpointer = checkpointer
+        self.interrupt_before = interrupt_before
+        self.interrupt_after = interrupt_after
+
+    def __repr__(self) -> str:
+        return f"<CompiledGraph {self.name!r} nodes={list(self.spec.nodes)}>"
+
+    # -- running ------------------------------------------------------------------------------
+
+    def invoke(self, input: Any, **options: Any) -> dict[str, Any]:
+        """Run to the end (or to an interrupt) and return the state values.
+
+        ``input`` is a dict of state keys (or an instance of the state schema) to start a
+        run; ``None`` continues the thread; ``Command(resume=...)`` resumes an interrupt.
+        When the run pauses, the result has an ``"__interrupt__"`` list of ``Interrupt``.
+
+        Raises:
+            NodeError, StepLimitError, RunTimeoutError, ... (see ``orca.errors``).
+        """
+        return run_sync("invoke", self._ainvoke(input, options, inline=True))
+
+    async def ainvoke(self, input: Any, **options: Any) -> dict[str, Any]:
+        """Async ``invoke``."""
+        return await self._ainvoke(input, options, inline=False)
+
+    async def _ainvoke(self, input: Any, options: dict[str, Any], *, inline: bool) -> dict[str, Any]:
+        outcome = await Run(self, self._options(options, inline)).execute(input)
+        return _result(outcome)
+
+    def stream(
+        self, input: Any, *, mode: StreamMode | Sequence[StreamMode] = "events", **options: Any
+    ) -> Iterator[Event]:
+        """Run and yield typed events as they happen (see ``orca.events``).
+
+        Args:
+            mode: ``"values"`` (state after each step), ``"updates"`` (each task's writes),
+                ``"custom"`` (``ctx.write`` data), ``"tokens"`` (LLM tokens), ``"events"``
+                (everything), or a list of them.
+        """
+        return iterate_sync("stream", self._astream(input, mode, options, inline=True))
+
+    def astream(
+        self, input: Any, *, mode: StreamMode | Sequence[StreamMode] = "events", **options: Any
+    ) -> AsyncIterator[Event]:
+        """Async ``stream``."""
+        return self._astream(input, mode, options, inline=False)
+
+    async def _astream(
+        self, input: Any, mode: StreamMode | Sequence[StreamMode], options: dict[str, Any], *, inline: bool
+    ) -> AsyncIterator[Event]:
+        wanted = _wanted(mode)
+        opts = self._options(options, inline)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        run = Run(self, opts, wanted=wanted, sink=queue.put_nowait)
+
+        async def drive() -> None:
+            try:
+                await run.execute(input)
+            finally:
+                queue.put_nowait(_DONE)
+
+        runner = asyncio.ensure_future(drive())
+        try:
+            while True:
+                item = await queue.get()
+                if item is _DONE:
+                    break
+                yield item
+            await runner  # re-raises the run's error after its events were seen
+        finally:
+            if not runner.done():
+                runner.cancel()
+                await asyncio.gather(runner, return_exceptions=True)
+
+    def _options(self, options: dict[str, Any], inline: bool) -> RunOptions:
+        allowed = set(RunOptions.__dataclass_fields__) - {"inline"}
+        unknown = sorted(set(options) - allowed)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown run option {unknown[0]!r}{closest(unknown[0], sorted(allowed))}. "
+                f"Fix: use one of {', '.join(sorted(allowed))}"
+            )
+        thread_id = options.get("thread_id")
+        if thread_id is None:
+            if self.checkpointer is not None:
+                raise InvalidInputError(
+                    "a graph with a checkpointer runs on a thread. Fix: pass thread_id='...'"
+                )
+            thread_id = EPHEMERAL_THREAD
+        elif not isinstance(thread_id, str) or not thread_id:
+            raise InvalidInputError(f"thread_id must be a non-empty string, got {thread_id!r}")
+        durability = options.get("durability", "sync")
+        if durability not in DURABILITY_MODES:
+            raise InvalidInputError(
+                f"durability={durability!r} is not one of {', '.join(DURABILITY_MODES)}"
+            )
+        max_steps = options.get("max_steps", 100)
+        if not isinstance(max_steps, int) or max_steps < 1:
+            raise InvalidInputError(f"max_steps must be a positive int, got {max_steps!r}")
+        concurrency = options.get("max_concurrency")
+        if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
+            raise InvalidInputError(
+                f"max_concurrency must be a positive int or None, got {concurrency!r}"
+            )
+        deadline = options.get("deadline")
+        if deadline is not None and not (isinstance(deadline, int | float) and deadline > 0):
+            raise InvalidInputError(f"deadline must be a positive number of seconds, got {deadline!r}")
+        seed = options.get("seed", 0)
+        if not isinstance(seed, int):
+            raise InvalidInputError(f"seed must be an int, got {seed!r}")
+        return RunOptions(
+            thread_id=thread_id,
+            checkpoint_id=options.get("checkpoint_id"),
+            run_id=options.get("run_id"),
+            seed=seed,
+            durability=durability,
+            max_steps=max_steps,
+            max_concurrency=concurrency,
+            deadline=deadline,
+            clock=options.get("clock", utc_now),
+            inline=inline,
+        )
+
+    # -- threads ------------------------------------------------------------------------------
+
+    def _store(self) -> Checkpointer:
+        if self.checkpointer is None:
+            raise InvalidInputError(
+                "this graph keeps no threads. Fix: compile(checkpointer=SqliteCheckpointer(path))"
+            )
+        return self.checkpointer
+
+    def _checkpoint(self, thread_id: str, checkpoint_id: str | None) -> Checkpoint:
+        cp = self._store().get(thread_id, checkpoint_id)
+        if cp is None:
+            raise CheckpointNotFoundError(thread_id, checkpoint_id)
+        return cp
+
+    def get_state(self, thread_id: str, checkpoint_id: str | None = None) -> StateSnapshot:
+        """The thread's state at its latest checkpoint (or at ``checkpoint_id``).
+
+        Raises:
+            CheckpointNotFoundError: no such thread or checkpoint.
+        """
+        return _snapshot(self._checkpoint(thread_id, checkpoint_id))
+
+    def get_history(
+        self, thread_id: str, *, limit: int | None = None, before: str | None = None
+    ) -> list[CheckpointInfo]:
+        """The thread's checkpoints, newest first, without values (one query per page).
+
+        Page with ``before=<last checkpoint_id of the previous page>``; read a
+        checkpoint's values with ``get_state(thread_id, checkpoint_id)``.
+        """
+        return self._store().history(thread_id, limit=limit, before=before)
+
+    def update_state(
+        self,
+        thread_id: str,
+        update: Mapping[str, Any],
+        *,
+        as_node: str | None = None,
+        checkpoint_id: str | None = None,
+    ) -> str:
+        """Apply ``update`` through the reducers as a new checkpoint; returns its id.
+
+        Args:
+            as_node: apply it as if this node wrote it: the next tasks become that node's
+                edges. Without it the next tasks stay as they were.
+            checkpoint_id: update from this checkpoint instead of the latest (a fork).
+        """
+        return run_sync("update_state", self._update(thread_id, update, as_node, checkpoint_id, None))
+
+    def fork(
+        self,
+        thread_id: str,
+        checkpoint_id: str,
+        *,
+        to_thread: str | None = None,
+        update: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Branch from any checkpoint: a new head with its state (plus ``update``).
+
+        With ``to_thread`` the branch starts a new thread; otherwise it becomes the head
+        of ``thread_id`` and ``invoke(None, thread_id=...)`` continues from it. Returns
+        the new checkpoint's id.
+        """
+        return run_sync(
+            "fork", self._update(thread_id, update or {}, None, checkpoint_id, to_thread)
+        )
+
+    async def _update(
+        self,
+        thread_id: str,
+        update: Mapping[str, Any],
+        as_node: str | None,
+        checkpoint_id: str | None,
+        to_thread: str | None,
+    ) -> str:
+        store = self._store()
+        if not isinstance(update, Mapping):
+            raise InvalidInputError(
+                f"update must be a dict of state keys, got {type(update).__name__}"
+            )
+        if as_node is not None and as_node not in self.spec.nodes:
+            raise InvalidInputError(
+                f"as_node={as_node!r} is not a node{closest(as_node, list(self.spec.nodes))}"
+            )
+        cp = self._checkpoint(thread_id, checkpoint_id)
+        self.spec.state.check_keys(update, as_node)
+        writes = list(update.items())
+        values, changed = apply_writes(
+            self.spec.state.channels, cp.values, [(as_node or "update", writes)]
+        )
+        nxt = cp.next
+        if as_node is not None:
+            ctx = RunContext(
+                run_id="update",
+                thread_id=thread_id,
+                step=cp.step + 1,
+                node=as_node,
+                task_id=_ids.digest("update", thread_id, cp.checkpoint_id, as_node),
+                seed=0,
+                emitter=None,
+                cancelled=threading.Event(),
+                clock=utc_now,
+                resumes={},
+            )
+            task = Task(0, ctx.task_id, self.spec.nodes[as_node], None, ctx, writes=writes)
+            targets = await route(self.spec, task, values)
+            nxt, joins = plan_next(self.spec, [(as_node, targets)], values.get(JOINS))
+            if joins is not None:
+                values[JOINS] = joins
+                changed[JOINS] = None
+        target = to_thread or thread_id
+        heads = store.history(target, limit=1)
+        # a fork into another thread starts a fresh lineage there: every value is written
+        parent = None if to_thread else cp.checkpoint_id
+        if to_thread:
+            changed = {k: None for k in values}
+        source = "fork" if to_thread or checkpoint_id else "update"
+        new_id = _ids.checkpoint_id(
+            target, parent, cp.step + 1, f"{source}:{heads[0].checkpoint_id if heads else ''}"
+        )
+        store.put(
+            CheckpointSave(
+                thread_id=target,
+                checkpoint_id=new_id,
+                parent_id=parent,
+                step=cp.step + 1,
+                values=values,
+                changed=changed,
+                next=nxt,
+                metadata={
+                    "source": source,
+                    "from": {"thread_id": thread_id, "checkpoint_id": cp.checkpoint_id},
+                    "as_node": as_node,
+                },
+                created_at=utc_now().isoformat(),
+            )
+        )
+        return new_id
+
+    def prune(self, thread_id: str, keep: int) -> int:
+        """Keep the thread's newest ``keep`` checkpoints; returns how many were removed."""
+        return self._store().prune(thread_id, keep)
+
+    def delete_thread(self, thread_id: str) -> None:
+        """Remove a thread and all its checkpoints."""
+        self._store().delete_thread(thread_id)
+
+    # -- as a subgraph ------------------------------------------------------------------------
+
+    def as_node(self) -> Callable[[Any, RunContext], Any]:
+        """This graph as a node of another: it runs as one task, its writes flow out."""
+        keys = self.spec.state.keys
+
+        async def run_subgraph(state: Any, ctx: RunContext) -> SubgraphWrites:
+            if not isinstance(state, Mapping):
+                state = {k: getattr(state, k) for k in keys if hasattr(state, k)}
+            opts = RunOptions(
+                thread_id=f"{ctx.thread_id}/{ctx.node}",
+                run_id=f"{ctx.run_id}/{ctx.node}",
+                seed=ctx.seed,
+            )
+            outcome = await Run(self, opts, parent=ctx).execute(
+                {k: v for k, v in state.items() if k in keys}
+            )
+            return SubgraphWrites(_collapse(self.spec, outcome))
+
+        return run_subgraph
+
+
+def _collapse(spec: GraphSpec, outcome: RunOutcome) -> list[tuple[str, Any]]:
+    """A subgraph's writes for its parent: the last value of overwrite keys, every write of
+    keys with reducers (so the parent's reducers see each one)."""
+    last: dict[str, Any] = {}
+    out: list[tuple[str, Any]] = []
+    for key, value in outcome.writes:
+        channel = spec.state.channels[key]
+        if channel.strict:
+            last[key] = value
+        else:
+            out.append((key, value))
+    return [*last.items(), *out]
+
+
+def _wanted(mode: StreamMode | Sequence[StreamMode]) -> frozenset[str]:
+    modes = [mode] if isinstance(mode, str) else list(mode)
+    wanted: set[str] = set()
+    for m in modes:
+        if m not in STREAM_MODES:
+            raise InvalidInputError(
+                f"stream mode {m!r} is not one of {', '.join(STREAM_MODES)}"
+            )
+        wanted |= STREAM_MODES[m]
+    return frozenset(wanted)
+
+
+def _result(outcome: RunOutcome) -> dict[str, Any]:
+    values = dict(outcome.values)
+    if outcome.interrupts:
+        values["__interrupt__"] = list(outcome.interrupts)
+    return values
+
+
+def _snapshot(cp: Checkpoint) -> StateSnapshot:
+    resumed = {p.value["id"] for p in cp.pending if p.kind == "resume"}
+    interrupts = tuple(
+        Interrupt(**p.value)
+        for p in cp.pending
+        if p.kind == "interrupt" and p.value["id"] not in resumed
+    )
+    values = {k: v for k, v in cp.values.items() if k != JOINS}
+    return StateSnapshot(
+        values=values,
+        next=tuple(t["node"] for t in cp.next),
+        interrupts=interrupts,
+        thread_id=cp.thread_id,
+        checkpoint_id=cp.checkpoint_id,
+        parent_id=cp.parent_id,
+        step=cp.step,
+        metadata=cp.metadata,
+        created_at=cp.created_at,
+    )

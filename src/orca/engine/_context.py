@@ -1,0 +1,121 @@
+"""``RunContext``: what a node receives as ``ctx``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from orca.engine import _ids
+from orca.errors import NodeInterrupt, RunCancelledError
+from orca.events import Custom
+
+if TYPE_CHECKING:
+    from orca.engine._emit import Emitter
+
+
+class RunContext:
+    """The run as one task sees it. Nodes take it as a second parameter named ``ctx``.
+
+    Time, randomness and ids come from here, never from globals, so a run with the same
+    inputs and seed behaves the same.
+
+    Attributes:
+        run_id, thread_id, step, node, task_id: where this task runs.
+        seed: the run's seed.
+        attempt: 1 on the first attempt, 2 on the first retry, ...
+    """
+
+    __slots__ = (
+        "_cancelled",
+        "_clock",
+        "_emitter",
+        "_interrupts",
+        "_parent",
+        "_random",
+        "_resumes",
+        "attempt",
+        "node",
+        "run_id",
+        "seed",
+        "step",
+        "task_id",
+        "thread_id",
+    )
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        thread_id: str,
+        step: int,
+        node: str,
+        task_id: str,
+        seed: int,
+        emitter: Emitter | None,
+        cancelled: threading.Event,
+        clock: Callable[[], dt.datetime],
+        resumes: dict[str, Any],
+        parent: RunContext | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.thread_id = thread_id
+        self.step = step
+        self.node = node
+        self.task_id = task_id
+        self.seed = seed
+        self.attempt = 1
+        self._emitter = emitter
+        self._cancelled = cancelled
+        self._clock = clock
+        self._resumes = resumes
+        self._interrupts = 0
+        self._parent = parent
+        self._random: random.Random | None = None
+
+    @property
+    def random(self) -> random.Random:
+        """A random generator seeded from the run's seed and this task's id."""
+        if self._random is None:
+            self._random = random.Random(f"{self.seed}:{self.task_id}")
+        return self._random
+
+    def now(self) -> dt.datetime:
+        """The run clock's time (the wall clock unless the run was given ``clock=``)."""
+        return self._clock()
+
+    def write(self, data: Any) -> None:
+        """Emit a ``custom`` event carrying ``data`` (stream mode ``custom``)."""
+        if self._parent is not None:
+            self._parent.write(data)
+        elif self._emitter is not None:
+            self._emitter.emit(
+                Custom, self.step, task_id=self.task_id, node=self.node, data=data
+            )
+
+    def interrupt(self, value: Any = None) -> Any:
+        """Pause the run, showing ``value`` to whoever resumes it.
+
+        On resume (``invoke(Command(resume=...))``) the node runs again from the start and
+        this call returns the resume value. A node may call it several times; each call
+        pauses once, in order.
+        """
+        if self._parent is not None:
+            return self._parent.interrupt(value)
+        iid = _ids.interrupt_id(self.task_id, self._interrupts)
+        self._interrupts += 1
+        if iid in self._resumes:
+            return self._resumes[iid]
+        raise NodeInterrupt(iid, value)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the run is cancelled; long sync nodes should check it and return."""
+        return self._cancelled.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise ``RunCancelledError`` if the run was cancelled."""
+        if self._cancelled.is_set():
+            raise RunCancelledError(f"run {self.run_id} was cancelled")

@@ -1,0 +1,53 @@
+"""The emitter: builds events only when someone listens, and numbers them."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from orca.events import Event
+
+
+class Emitter:
+    """Delivers the events whose types are ``wanted`` to ``sink``, on the loop's thread."""
+
+    def __init__(
+        self,
+        run_id: str,
+        thread_id: str,
+        wanted: frozenset[str],
+        sink: Callable[[Event], None],
+    ) -> None:
+        self.run_id = run_id
+        self.thread_id = thread_id
+        self.wanted = wanted
+        self._sink = sink
+        self._seq = 0
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
+
+    def wants(self, cls: type[Event]) -> bool:
+        return cls.type in self.wanted
+
+    def emit(self, cls: type[Event], step: int, **fields: Any) -> None:
+        if cls.type not in self.wanted:
+            return
+        if threading.get_ident() != self._thread:
+            self._loop.call_soon_threadsafe(self._deliver, cls, step, fields)
+        else:
+            self._deliver(cls, step, fields)
+
+    def _deliver(self, cls: type[Event], step: int, fields: dict[str, Any]) -> None:
+        event = cls(
+            run_id=self.run_id,
+            thread_id=self.thread_id,
+            step=step,
+            seq=self._seq,
+            ts=time.time(),
+            **fields,
+        )
+        self._seq += 1
+        self._sink(event)

@@ -1,0 +1,520 @@
+"""The Pregel loop: plan a superstep, run its tasks, apply writes at the barrier, checkpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from orca.checkpoint import Checkpoint, CheckpointSave, PendingWrite
+from orca.engine import _ids
+from orca.engine._algo import JOINS, Target, Writes, apply_writes, plan_next
+from orca.engine._context import RunContext
+from orca.engine._emit import Emitter
+from orca.engine._persist import Durability, Persister
+from orca.engine._task import Task, route, run_task
+from orca.errors import (
+    CheckpointNotFoundError,
+    InvalidInputError,
+    InvalidResumeError,
+    NodeError,
+    OrcaError,
+    RunCancelledError,
+    RunTimeoutError,
+    StepLimitError,
+)
+from orca.events import (
+    CheckpointSaved,
+    ErrorEvent,
+    Event,
+    InterruptEvent,
+    RunFinished,
+    RunStarted,
+    StepStarted,
+    TaskFailed,
+    TaskFinished,
+    TaskStarted,
+    Values,
+)
+from orca.graph._builder import Callee, NodeSpec
+from orca.graph._types import START, Command, Interrupt, Send
+
+if TYPE_CHECKING:
+    from orca.engine._compiled import CompiledGraph
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    """How one run executes (see ``CompiledGraph.invoke`` for each field)."""
+
+    thread_id: str
+    checkpoint_id: str | None = None
+    run_id: str | None = None
+    seed: int = 0
+    durability: Durability = "sync"
+    max_steps: int = 100
+    max_concurrency: int | None = None
+    deadline: float | None = None
+    clock: Callable[[], dt.datetime] = utc_now
+    inline: bool = False
+
+
+@dataclass(slots=True)
+class RunOutcome:
+    """What a run ended with."""
+
+    values: dict[str, Any]
+    status: str
+    interrupts: list[Interrupt] = field(default_factory=list)
+    checkpoint_id: str | None = None
+    writes: Writes = field(default_factory=list)
+
+
+def encode_targets(targets: Sequence[Target]) -> list[dict[str, Any]]:
+    return [
+        {"node": t.node, "arg": t.arg} if isinstance(t, Send) else {"node": t} for t in targets
+    ]
+
+
+def decode_targets(items: Sequence[dict[str, Any]]) -> list[Target]:
+    return [Send(i["node"], i["arg"]) if "arg" in i else i["node"] for i in items]
+
+
+class Run:
+    """One execution of a compiled graph on a thread, from an input or a resume."""
+
+    def __init__(
+        self,
+        graph: CompiledGraph,
+        opts: RunOptions,
+        *,
+        wanted: frozenset[str] = frozenset(),
+        sink: Callable[[Event], None] | None = None,
+        parent: RunContext | None = None,
+    ) -> None:
+        self.graph = graph
+        self.spec = graph.spec
+        self.channels = graph.spec.state.channels
+        self.opts = opts
+        self.store = graph.checkpointer if parent is None else None
+        self.persister = Persister(self.store, opts.durability) if self.store else None
+        self.parent = parent
+        self._wanted = wanted
+        self._sink = sink
+        self.em: Emitter | None = None
+        self.cancelled = threading.Event()
+        self.run_id = opts.run_id or ""
+        # the thread's position
+        self.values: dict[str, Any] = {}
+        self.next: list[dict[str, Any]] = []
+        self.step = -1
+        self.checkpoint_id: str | None = None
+        self.persisted_id: str | None = None
+        self.dirty: dict[str, list[Any] | None] = {}
+        self.nonce = ""
+        self.steps_run = 0
+        self.reuse: dict[str, Any] = {}
+        self.resumes: dict[str, Any] = {}
+        self.skip_before = False
+        self.write_log: Writes = []
+
+    # -- entry ----------------------------------------------------------------------------
+
+    async def execute(self, input: Any) -> RunOutcome:
+        opts = self.opts
+        head = self.store.get(opts.thread_id) if self.store else None
+        start = head
+        if opts.checkpoint_id is not None:
+            if self.store is None:
+                raise InvalidInputError(
+                    "checkpoint_id needs a checkpointer. Fix: compile(checkpointer=...)"
+                )
+            start = self.store.get(opts.thread_id, opts.checkpoint_id)
+            if start is None:
+                raise CheckpointNotFoundError(opts.thread_id, opts.checkpoint_id)
+        if start is not None and head is not None and start.checkpoint_id != head.checkpoint_id:
+            self.nonce = head.checkpoint_id  # time travel: a new branch
+        resuming = input is None or isinstance(input, Command)
+        if not self.run_id:
+            self.run_id = _ids.run_id(
+                opts.thread_id,
+                start.checkpoint_id if start else None,
+                f"{head.checkpoint_id if head else ''}/{len(start.pending) if start else 0}",
+                "resume" if resuming else "input",
+            )
+        if self._sink is not None and self._wanted:
+            self.em = Emitter(self.run_id, opts.thread_id, self._wanted, self._sink)
+        self._emit(
+            RunStarted,
+            graph=self.spec.name,
+            resumed=resuming,
+            checkpoint_id=start.checkpoint_id if start else None,
+            seed=opts.seed,
+        )
+        started = time.perf_counter()
+        status = "failed"
+        try:
+            if opts.deadline is None:
+                outcome = await self._run(input, start, resuming)
+            else:
+                try:
+                    async with asyncio.timeout(opts.deadline) as scope:
+                        outcome = await self._run(input, start, resuming)
+                except TimeoutError:
+                    if scope.expired():
+                        self.cancelled.set()
+                        raise RunTimeoutError(opts.deadline) from None
+                    raise
+            status = outcome.status
+            return outcome
+        except asyncio.CancelledError:
+            self.cancelled.set()
+            status = "cancelled"
+            raise
+        except BaseException as exc:
+            if isinstance(exc, RunCancelledError):
+                status = "cancelled"
+            if isinstance(exc, OrcaError):
+                setattr(exc, "checkpoint_id", self.persisted_id)  # noqa: B010
+            self._emit(
+                ErrorEvent,
+                error_type=type(exc).__name__,
+                message=str(exc),
+                node=getattr(exc, "node", None),
+                task_id=getattr(exc, "task_id", None),
+            )
+            raise
+        finally:
+            if self.persister is not None:
+                await asyncio.shield(self.persister.flush())
+            self._emit(
+                RunFinished,
+                status=status,
+                steps=self.steps_run,
+                checkpoint_id=self.checkpoint_id,
+                duration_ms=(time.perf_counter() - started) * 1000,
+            )
+
+    def _emit(self, cls: type[Event], **fields: Any) -> None:
+        if self.em is not None:
+            self.em.emit(cls, max(self.step, 0), **fields)
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    async def _run(self, input: Any, start: Checkpoint | None, resuming: bool) -> RunOutcome:
+        if resuming:
+            if start is None:
+                raise InvalidInputError(
+                    f"thread {self.opts.thread_id!r} has nothing to resume. Fix: pass an input "
+                    "dict to start a run"
+                    + ("" if self.store else ", or compile(checkpointer=...) to keep threads")
+                )
+            self._load(start)
+            self._take_resume(input, start)
+        else:
+            await self._start(input, start)
+        before = self.graph.interrupt_before
+        after = self.graph.interrupt_after
+        while self.next:
+            if self.steps_run >= self.opts.max_steps:
+                raise StepLimitError(self.opts.max_steps)
+            if self.cancelled.is_set():
+                raise RunCancelledError(f"run {self.run_id} was cancelled")
+            step = self.step + 1
+            tasks = self._plan(step)
+            if before and not self.skip_before:
+                hit = [t for t in tasks if t.node.name in before and t.id not in self.reuse]
+                if hit:
+                    return self._pause(
+                        [Interrupt(_ids.digest("before", t.id), t.node.name, t.id, None, "before") for t in hit]
+                    )
+            self.skip_before = False
+            paused = await self._superstep(step, tasks)
+            if paused:
+                return self._pause(paused, on_current=True)
+            if after:
+                hit = [t for t in tasks if t.node.name in after]
+                if hit and self.next:
+                    return self._pause(
+                        [Interrupt(_ids.digest("after", t.id), t.node.name, t.id, None, "after") for t in hit]
+                    )
+        return RunOutcome(self.public_values(), "done", [], self.checkpoint_id, self.write_log)
+
+    def _load(self, cp: Checkpoint) -> None:
+        self.values = cp.values
+        self.next = cp.next
+        self.step = cp.step
+        self.checkpoint_id = self.persisted_id = cp.checkpoint_id
+        self.reuse = {p.task_id: p.value for p in cp.pending if p.kind == "writes"}
+        self.resumes = {p.value["id"]: p.value["value"] for p in cp.pending if p.kind == "resume"}
+        self.skip_before = any(
+            p.kind == "interrupt" and p.value["when"] == "before" for p in cp.pending
+        )
+
+    def _take_resume(self, input: Any, cp: Checkpoint) -> None:
+        if not isinstance(input, Command):
+            return
+        if input.update is not None or input.goto:
+            raise InvalidInputError(
+                "a Command given to invoke may only carry resume=. Fix: change state with "
+                "update_state(thread_id, update) before resuming"
+            )
+        if input.resume is None:
+            return
+        pending = [
+            p.value
+            for p in cp.pending
+            if p.kind == "interrupt" and p.value["when"] == "during" and p.value["id"] not in self.resumes
+        ]
+        if not pending:
+            paused = [p.value for p in cp.pending if p.kind == "interrupt"]
+            hint = (
+                f"the run paused {paused[0]['when']} node {paused[0]['node']!r}; continue it "
+                "with invoke(None, thread_id=...)"
+                if paused
+                else "nothing waits for a resume value"
+            )
+            raise InvalidResumeError(
+                f"thread {self.opts.thread_id!r} has no pending interrupt to resume: {hint}"
+            )
+        ids = [p["id"] for p in pending]
+        value = input.resume
+        if isinstance(value, dict) and any(k in ids for k in value):
+            unknown = [k for k in value if k not in ids]
+            if unknown:
+                raise InvalidResumeError(
+                    f"resume ids {unknown} match no pending interrupt. Fix: use the ids of "
+                    f"get_state(thread_id).interrupts: {ids}"
+                )
+            chosen = dict(value)
+        elif len(pending) == 1:
+            chosen = {ids[0]: value}
+        else:
+            raise InvalidResumeError(
+                f"{len(pending)} interrupts are pending ({', '.join(ids)}). Fix: resume them "
+                "together with Command(resume={interrupt_id: value, ...})"
+            )
+        by_id = {p["id"]: p for p in pending}
+        if self.persister is not None:
+            self.persister.put_pending(
+                self.opts.thread_id,
+                cp.checkpoint_id,
+                [PendingWrite(by_id[i]["task_id"], "resume", {"id": i, "value": v}) for i, v in chosen.items()],
+            )
+        self.resumes.update(chosen)
+
+    async def _start(self, input: Any, start: Checkpoint | None) -> None:
+        writes = self.spec.state.input_writes(input)
+        base = start.values if start else self.spec.state.initial_values()
+        values, changed = apply_writes(self.channels, base, [("input", list(writes.items()))])
+        if start is None:
+            changed = {k: None for k in values}
+        else:
+            self.step = start.step
+            self.checkpoint_id = self.persisted_id = start.checkpoint_id
+        ctx = self._context(self.step + 1, START, _ids.digest("start", self.opts.thread_id))
+        entry = Task(-1, ctx.task_id, _START_NODE, None, ctx)
+        targets = await route(self.spec, entry, values)
+        self._commit(self.step + 1, values, changed, [(START, targets)], "input")
+
+    def _context(self, step: int, node: str, task_id: str) -> RunContext:
+        return RunContext(
+            run_id=self.run_id,
+            thread_id=self.opts.thread_id,
+            step=step,
+            node=node,
+            task_id=task_id,
+            seed=self.opts.seed,
+            emitter=self.em,
+            cancelled=self.cancelled,
+            clock=self.opts.clock,
+            resumes=self.resumes,
+            parent=self.parent,
+        )
+
+    def _plan(self, step: int) -> list[Task]:
+        base = self.checkpoint_id or ""
+        thread = self.opts.thread_id
+        tasks = []
+        for index, item in enumerate(self.next):
+            node = self.spec.nodes[item["node"]]
+            tid = _ids.task_id(thread, base, index, node.name)
+            arg = item["arg"] if "arg" in item else self.spec.state.view(self.values)
+            tasks.append(Task(index, tid, node, arg, self._context(step, node.name, tid)))
+        return tasks
+
+    async def _superstep(self, step: int, tasks: list[Task]) -> list[Interrupt] | None:
+        self.step = step
+        to_run: list[Task] = []
+        for task in tasks:
+            done = self.reuse.get(task.id)
+            if done is not None:
+                task.writes = [(k, v) for k, v in done["writes"]]
+                task.targets = decode_targets(done["targets"])
+                task.reused = True
+            else:
+                to_run.append(task)
+        self.reuse = {}
+        if self.em is not None:
+            self._emit(StepStarted, tasks=[{"id": t.id, "node": t.node.name} for t in tasks])
+            for t in to_run:
+                self._emit(TaskStarted, task_id=t.id, node=t.node.name)
+        await self._execute(to_run)
+        failed = [t for t in tasks if t.error is not None]
+        paused = [t for t in tasks if t.interrupt is not None]
+        if failed or paused:
+            return self._stop_step(tasks, failed, paused)
+        if self.em is not None:
+            for t in tasks:
+                self._emit(
+                    TaskFinished,
+                    task_id=t.id,
+                    node=t.node.name,
+                    update=dict(t.writes),
+                    goto=encode_targets(t.targets),
+                    duration_ms=t.duration_ms,
+                )
+        task_writes = [(t.node.name, t.writes) for t in tasks]
+        values, changed = apply_writes(self.channels, self.values, task_writes)
+        if self.parent is not None:
+            for _, writes in task_writes:
+                self.write_log.extend(writes)
+        self._commit(step, values, changed, [(t.node.name, t.targets) for t in tasks], "loop")
+        self.steps_run += 1
+        return None
+
+    async def _execute(self, tasks: list[Task]) -> None:
+        if not tasks:
+            return
+        if len(tasks) == 1:
+            await run_task(self.spec, tasks[0], self.values, inline=self.opts.inline, semaphore=None)
+            return
+        limit = self.opts.max_concurrency
+        semaphore = asyncio.Semaphore(limit) if limit else None
+        running = [
+            asyncio.ensure_future(
+                run_task(self.spec, t, self.values, inline=False, semaphore=semaphore)
+            )
+            for t in tasks
+        ]
+        try:
+            await asyncio.gather(*running)
+        except BaseException:
+            self.cancelled.set()
+            for r in running:
+                r.cancel()
+            raise
+
+    def _stop_step(
+        self, tasks: list[Task], failed: list[Task], paused: list[Task]
+    ) -> list[Interrupt]:
+        """A step that failed or paused keeps its finished tasks' writes as pending writes."""
+        pending = [
+            PendingWrite(
+                t.id, "writes", {"writes": [list(w) for w in t.writes], "targets": encode_targets(t.targets)}
+            )
+            for t in tasks
+            if not t.reused and t.error is None and t.interrupt is None
+        ]
+        interrupts = [
+            Interrupt(t.interrupt.interrupt_id, t.node.name, t.id, t.interrupt.value, "during")
+            for t in paused
+            if t.interrupt is not None
+        ]
+        pending += [PendingWrite(i.task_id, "interrupt", i.to_dict()) for i in interrupts]
+        for t in failed:
+            self._emit(
+                TaskFailed,
+                task_id=t.id,
+                node=t.node.name,
+                error_type=type(t.error).__name__,
+                error=str(t.error),
+                attempts=t.attempts,
+            )
+        if self.persister is not None and pending and self.checkpoint_id is not None:
+            self.persister.put_pending(self.opts.thread_id, self.checkpoint_id, pending)
+        if failed:
+            first = failed[0]
+            error = first.error
+            assert error is not None
+            if isinstance(error, OrcaError):
+                raise error
+            raise NodeError(first.node.name, first.id, first.attempts, error) from error
+        return interrupts
+
+    def _pause(self, interrupts: list[Interrupt], on_current: bool = False) -> RunOutcome:
+        if not on_current and self.persister is not None and self.checkpoint_id is not None:
+            self.persister.put_pending(
+                self.opts.thread_id,
+                self.checkpoint_id,
+                [PendingWrite(i.task_id, "interrupt", i.to_dict()) for i in interrupts],
+            )
+        self._emit(InterruptEvent, interrupts=[i.to_dict() for i in interrupts])
+        return RunOutcome(
+            self.public_values(), "interrupted", interrupts, self.checkpoint_id, self.write_log
+        )
+
+    def _commit(
+        self,
+        step: int,
+        values: dict[str, Any],
+        changed: dict[str, list[Any] | None],
+        finished: list[tuple[str, list[Target]]],
+        source: str,
+    ) -> None:
+        joins = values.get(JOINS) if self.spec.joins else None
+        nxt, new_joins = plan_next(self.spec, finished, joins)
+        if new_joins is not None and new_joins != joins:
+            values[JOINS] = new_joins
+            changed[JOINS] = None
+        parent = self.persisted_id
+        cid = _ids.checkpoint_id(self.opts.thread_id, self.checkpoint_id, step, self.nonce)
+        self.nonce = ""
+        self.values, self.next, self.step, self.checkpoint_id = values, nxt, step, cid
+        if self.em is not None and self.em.wants(Values):
+            self._emit(Values, values=self.public_values())
+        if self.persister is None:
+            return
+        dirty = self.dirty
+        for key, items in changed.items():
+            if items is None or (key in dirty and dirty[key] is None):
+                dirty[key] = None
+            else:
+                dirty.setdefault(key, []).extend(items)  # type: ignore[union-attr]
+        self.persister.put(
+            CheckpointSave(
+                thread_id=self.opts.thread_id,
+                checkpoint_id=cid,
+                parent_id=parent,
+                step=step,
+                values=values,
+                changed=dirty,
+                next=nxt,
+                metadata={"source": source, "run_id": self.run_id, "nodes": [n for n, _ in finished]},
+                created_at=utc_now().isoformat(),
+            )
+        )
+        if self.opts.durability != "exit":
+            self.dirty = {}
+            self.persisted_id = cid
+        self._emit(CheckpointSaved, checkpoint_id=cid, parent_id=parent)
+
+    def public_values(self) -> dict[str, Any]:
+        if JOINS in self.values:
+            return {k: v for k, v in self.values.items() if k != JOINS}
+        return dict(self.values)
+
+
+def _no_op(state: Any) -> None:
+    return None
+
+
+_START_NODE = NodeSpec(START, Callee(_no_op, False, "none"), None, None, ())

@@ -1,0 +1,63 @@
+"""The thin sync face: run Orca's async core from plain synchronous code."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_local = threading.local()
+
+
+def _runner() -> asyncio.Runner:
+    runner: asyncio.Runner | None = getattr(_local, "runner", None)
+    if runner is None:
+        runner = asyncio.Runner()
+        _local.runner = runner
+        if threading.current_thread() is threading.main_thread():
+            atexit.register(runner.close)
+    return runner
+
+
+def _check_no_loop(name: str) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise RuntimeError(
+        f"{name}() cannot run inside a running event loop. Fix: use "
+        f"await a{name}(...) (or async for ... in a{name}(...)) from async code"
+    )
+
+
+def run_sync(name: str, coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion on this thread's private event loop."""
+    try:
+        _check_no_loop(name)
+    except RuntimeError:
+        coro.close()
+        raise
+    return _runner().run(coro)
+
+
+def iterate_sync(name: str, agen: AsyncIterator[T]) -> Iterator[T]:
+    """Iterate an async iterator from sync code on this thread's private event loop."""
+    _check_no_loop(name)
+    runner = _runner()
+
+    async def next_item() -> T:
+        return await agen.__anext__()
+
+    try:
+        while True:
+            try:
+                yield runner.run(next_item())
+            except StopAsyncIteration:
+                return
+    finally:
+        close = getattr(agen, "aclose", None)
+        if close is not None:
+            runner.run(close())

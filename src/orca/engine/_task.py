@@ -1,0 +1,180 @@
+"""Running one task: the node call, its retries and timeout, then its routing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from orca.engine import _ids
+from orca.engine._algo import Target, Writes, apply_writes, normalize_targets
+from orca.engine._context import RunContext
+from orca.errors import (
+    InvalidUpdateError,
+    NodeInterrupt,
+    OrcaError,
+    TaskTimeoutError,
+)
+from orca.events import TaskRetry
+from orca.graph._builder import GraphSpec, NodeSpec
+from orca.graph._types import Command
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def thread_pool() -> ThreadPoolExecutor:
+    """The shared pool sync nodes run in when a step has parallel work."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(
+            max_workers=max(32, (os.cpu_count() or 1) + 4), thread_name_prefix="orca-node"
+        )
+    return _pool
+
+
+class SubgraphWrites(list[tuple[str, Any]]):
+    """A subgraph's writes, in order, returned in place of a dict update."""
+
+
+@dataclass(slots=True)
+class Task:
+    """One task of a superstep and, once it ran, what it produced."""
+
+    index: int
+    id: str
+    node: NodeSpec
+    arg: Any
+    ctx: RunContext
+    writes: Writes = field(default_factory=list)
+    targets: list[Target] = field(default_factory=list)
+    duration_ms: float = 0.0
+    error: BaseException | None = None
+    attempts: int = 0
+    interrupt: NodeInterrupt | None = None
+    reused: bool = False
+
+
+def to_writes(spec: GraphSpec, task: Task, output: Any) -> tuple[Writes, list[Target]]:
+    """A node's return value as (writes, extra targets)."""
+    name = task.node.name
+    if output is None:
+        return [], []
+    if isinstance(output, SubgraphWrites):
+        keys = spec.state.channels
+        return [(k, v) for k, v in output if k in keys], []
+    goto: list[Target] = []
+    if isinstance(output, Command):
+        goto = normalize_targets(spec, name, output.goto, None)
+        output = output.update or {}
+    if not isinstance(output, Mapping):
+        raise InvalidUpdateError(
+            f"node {name!r} returned a {type(output).__name__}. Fix: return a dict of state "
+            f"keys to new values (e.g. {{{spec.state.keys[0]!r}: ...}}), a Command, or None",
+            node=name,
+        )
+    spec.state.check_keys(output, name)
+    return list(output.items()), goto
+
+
+async def route(spec: GraphSpec, task: Task, values: dict[str, Any]) -> list[Target]:
+    """The task's static edges and routers, routers seeing the state with its own writes."""
+    name = task.node.name
+    targets: list[Target] = list(spec.edges.get(name, ()))
+    branches = spec.branches.get(name)
+    if branches:
+        local = values
+        if task.writes:
+            local, _ = apply_writes(spec.state.channels, values, [(name, task.writes)])
+        view = spec.state.view(local)
+        for branch in branches:
+            result = branch.callee.call(view, task.ctx)
+            if branch.callee.is_async:
+                result = await result
+            targets.extend(normalize_targets(spec, name, result, branch))
+    return targets
+
+
+async def run_task(
+    spec: GraphSpec,
+    task: Task,
+    values: dict[str, Any],
+    *,
+    inline: bool,
+    semaphore: asyncio.Semaphore | None,
+) -> None:
+    """Run ``task`` to completion, recording its writes, targets, interrupt or error."""
+    node = task.node
+    policy = node.retry
+    started = time.perf_counter()
+    while True:
+        task.attempts += 1
+        task.ctx.attempt = task.attempts
+        try:
+            output = await _attempt(task, inline=inline, semaphore=semaphore)
+            task.writes, goto = to_writes(spec, task, output)
+            task.targets = [*goto, *await route(spec, task, values)]
+            break
+        except NodeInterrupt as signal:
+            task.interrupt = signal
+            break
+        except Exception as exc:
+            retryable = not isinstance(exc, OrcaError) or isinstance(exc, TaskTimeoutError)
+            if (
+                policy is not None
+                and retryable
+                and task.attempts < policy.max_attempts
+                and policy.should_retry(exc)
+            ):
+                draw = random.Random(_ids.digest(str(task.ctx.seed), task.id, str(task.attempts)))
+                delay = policy.delay(task.attempts, draw.random())
+                emitter = task.ctx._emitter
+                if emitter is not None:
+                    emitter.emit(
+                        TaskRetry,
+                        task.ctx.step,
+                        task_id=task.id,
+                        node=node.name,
+                        attempt=task.attempts,
+                        error=f"{type(exc).__name__}: {exc}",
+                        delay_s=round(delay, 6),
+                    )
+                await asyncio.sleep(delay)
+                continue
+            task.error = exc
+            break
+    task.duration_ms = (time.perf_counter() - started) * 1000
+
+
+async def _attempt(task: Task, *, inline: bool, semaphore: asyncio.Semaphore | None) -> Any:
+    if semaphore is None:
+        return await _call(task, inline)
+    async with semaphore:
+        return await _call(task, inline)
+
+
+async def _call(task: Task, inline: bool) -> Any:
+    callee = task.node.callee
+    timeout = task.node.timeout
+    if callee.is_async:
+        coro = callee.call(task.arg, task.ctx)
+        if timeout is None:
+            return await coro
+        try:
+            return await asyncio.wait_for(coro, timeout)
+        except TimeoutError:
+            raise TaskTimeoutError(task.node.name, timeout) from None
+    if inline and timeout is None:
+        return callee.call(task.arg, task.ctx)
+    loop = asyncio.get_running_loop()
+    future = loop.run_in_executor(thread_pool(), callee.call, task.arg, task.ctx)
+    if timeout is None:
+        return await future
+    try:
+        return await asyncio.wait_for(future, timeout)
+    except TimeoutError:
+        raise TaskTimeoutError(task.node.name, timeout) from None

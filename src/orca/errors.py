@@ -1,0 +1,279 @@
+"""Every exception Orca raises, in one tree.
+
+Errors subclass the fitting built-in (``ValueError`` for bad input, ``RuntimeError``
+for run failures, ``LookupError`` for missing things) and carry structured fields
+naming what went wrong and how to fix it::
+
+    OrcaError
+    ├── GraphError (ValueError)              an invalid graph definition
+    ├── StateError (ValueError)              a bad state value or update
+    │   ├── UnknownStateKeyError             a node wrote a key the schema lacks
+    │   ├── InvalidUpdateError               a node returned something that is not an update,
+    │   │                                    or two tasks overwrote one key in one step
+    │   └── SerializationError               a state value cannot be stored
+    ├── InvalidInputError (ValueError)       bad arguments to invoke/stream/update_state
+    │   └── InvalidResumeError               a resume that matches no pending interrupt
+    ├── RunError (RuntimeError)              a run that could not finish
+    │   ├── NodeError                        a node raised (after its retries)
+    │   ├── ReducerError                     a reducer raised while applying writes
+    │   ├── TaskTimeoutError (TimeoutError)  a task ran past its timeout
+    │   ├── RunTimeoutError (TimeoutError)   a run ran past its deadline
+    │   ├── StepLimitError                   a run reached max_steps
+    │   └── RunCancelledError                a run was cancelled
+    └── CheckpointError (RuntimeError)       a checkpoint store problem
+        ├── CheckpointNotFoundError (LookupError)
+        ├── CorruptDatabaseError             not an Orca database, or damaged
+        └── SchemaVersionError               written by a newer Orca
+
+``NodeInterrupt`` is not an error: it is the signal ``ctx.interrupt()`` raises to pause
+a run, and derives from ``BaseException`` so that ``except Exception`` in node code
+does not swallow it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from difflib import get_close_matches
+from typing import Any
+
+__all__ = [
+    "CheckpointError",
+    "CheckpointNotFoundError",
+    "CorruptDatabaseError",
+    "GraphError",
+    "InvalidInputError",
+    "InvalidResumeError",
+    "InvalidUpdateError",
+    "NodeError",
+    "NodeInterrupt",
+    "OrcaError",
+    "ReducerError",
+    "RunCancelledError",
+    "RunError",
+    "RunTimeoutError",
+    "SchemaVersionError",
+    "SerializationError",
+    "StateError",
+    "StepLimitError",
+    "TaskTimeoutError",
+    "UnknownStateKeyError",
+    "closest",
+]
+
+
+def closest(name: str, choices: Sequence[str]) -> str:
+    """A ' (did you mean 'x'?)' suffix naming the closest choice, or ''."""
+    match = get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+class OrcaError(Exception):
+    """Base of every error Orca raises."""
+
+
+# -- bad definitions and bad input -------------------------------------------------------
+
+
+class GraphError(OrcaError, ValueError):
+    """The graph definition is invalid; ``fix`` says how to repair it.
+
+    Attributes:
+        node: the node concerned, if any.
+        edge: the edge concerned as ``(source, target)``, if any.
+        key: the state key concerned, if any.
+        fix: what to change.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        fix: str,
+        node: str | None = None,
+        edge: tuple[str, str] | None = None,
+        key: str | None = None,
+    ) -> None:
+        super().__init__(f"{message}. Fix: {fix}")
+        self.node = node
+        self.edge = edge
+        self.key = key
+        self.fix = fix
+
+
+class StateError(OrcaError, ValueError):
+    """A state value or update is invalid."""
+
+
+class UnknownStateKeyError(StateError):
+    """A node (or the input) wrote a key that the state schema does not declare."""
+
+    def __init__(self, key: str, known: Sequence[str], *, node: str | None) -> None:
+        where = f"node {node!r}" if node else "the input"
+        super().__init__(
+            f"{where} wrote unknown state key {key!r}{closest(key, known)}. "
+            f"Fix: write only keys the state schema declares ({', '.join(sorted(known))}), "
+            f"or add {key!r} to the schema"
+        )
+        self.key = key
+        self.node = node
+
+
+class InvalidUpdateError(StateError):
+    """A node returned something that is not an update, or two tasks overwrote one key."""
+
+    def __init__(self, message: str, *, node: str | None = None, key: str | None = None) -> None:
+        super().__init__(message)
+        self.node = node
+        self.key = key
+
+
+class SerializationError(StateError):
+    """A value cannot be serialised for a checkpoint or an event."""
+
+    def __init__(self, key: str, type_name: str, detail: str = "") -> None:
+        extra = f" ({detail})" if detail else ""
+        super().__init__(
+            f"state key {key!r} holds a value of type {type_name} that cannot be serialised"
+            f"{extra}. Fix: store JSON-like data (dict, list, str, int, float, bool, None), "
+            "bytes, Decimal, datetime, set, or a module-level dataclass or pydantic model"
+        )
+        self.key = key
+        self.type_name = type_name
+
+
+class InvalidInputError(OrcaError, ValueError):
+    """Bad arguments to ``invoke``/``stream``/``update_state`` and friends."""
+
+
+class InvalidResumeError(InvalidInputError):
+    """A resume value that matches no pending interrupt, or is ambiguous."""
+
+
+# -- run failures -------------------------------------------------------------------------
+
+
+class RunError(OrcaError, RuntimeError):
+    """A run could not finish. ``checkpoint_id`` is the last committed checkpoint."""
+
+    checkpoint_id: str | None = None
+
+
+class NodeError(RunError):
+    """A node raised; the original exception is ``__cause__``."""
+
+    def __init__(self, node: str, task_id: str, attempts: int, error: BaseException) -> None:
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        super().__init__(
+            f"node {node!r} failed after {tries}: {type(error).__name__}: {error}. "
+            "Completed tasks of this step are kept; fix the node and resume the thread "
+            "with invoke(None, thread_id=...)"
+        )
+        self.node = node
+        self.task_id = task_id
+        self.attempts = attempts
+
+
+class ReducerError(RunError):
+    """A reducer raised while applying a write at the barrier."""
+
+    def __init__(self, key: str, node: str, error: BaseException) -> None:
+        super().__init__(
+            f"the reducer of state key {key!r} raised on the write from node {node!r}: "
+            f"{type(error).__name__}: {error}. Fix the reducer or the value the node writes"
+        )
+        self.key = key
+        self.node = node
+
+
+class TaskTimeoutError(RunError, TimeoutError):
+    """A task ran past its ``timeout``."""
+
+    def __init__(self, node: str, timeout: float) -> None:
+        super().__init__(
+            f"node {node!r} ran past its timeout of {timeout:g}s. Fix: make it faster or "
+            f"raise the limit with add_node({node!r}, ..., timeout=...)"
+        )
+        self.node = node
+        self.timeout = timeout
+
+
+class RunTimeoutError(RunError, TimeoutError):
+    """The run ran past its ``deadline``."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__(
+            f"the run ran past its deadline of {deadline:g}s. Fix: raise it with "
+            "invoke(..., deadline=...); the thread can be resumed from its last checkpoint"
+        )
+        self.deadline = deadline
+
+
+class StepLimitError(RunError):
+    """The run reached ``max_steps`` supersteps without finishing."""
+
+    def __init__(self, max_steps: int) -> None:
+        super().__init__(
+            f"the run reached max_steps={max_steps} supersteps without finishing. Fix: if "
+            "the graph loops on purpose, raise the limit with invoke(..., max_steps=N); "
+            "otherwise check the conditions that should route to END"
+        )
+        self.max_steps = max_steps
+
+
+class RunCancelledError(RunError):
+    """The run was cancelled; its last committed checkpoint stands."""
+
+
+# -- checkpoint stores ---------------------------------------------------------------------
+
+
+class CheckpointError(OrcaError, RuntimeError):
+    """A problem with a checkpoint store."""
+
+
+class CheckpointNotFoundError(CheckpointError, LookupError):
+    """No such thread or checkpoint."""
+
+    def __init__(self, thread_id: str, checkpoint_id: str | None = None) -> None:
+        what = f"checkpoint {checkpoint_id!r} of thread" if checkpoint_id else "thread"
+        super().__init__(
+            f"{what} {thread_id!r} not found. Fix: list threads and checkpoints with "
+            "get_history(thread_id)"
+        )
+        self.thread_id = thread_id
+        self.checkpoint_id = checkpoint_id
+
+
+class CorruptDatabaseError(CheckpointError):
+    """The file is not an Orca database, or it is damaged."""
+
+    def __init__(self, path: str, detail: str, fix: str) -> None:
+        super().__init__(f"{path}: {detail}. Fix: {fix}")
+        self.path = path
+        self.fix = fix
+
+
+class SchemaVersionError(CheckpointError):
+    """The database was written by a newer Orca whose schema this version cannot read."""
+
+    def __init__(self, path: str, found: int, supported: int) -> None:
+        super().__init__(
+            f"{path} has checkpoint schema version {found}, newer than the {supported} this "
+            "Orca understands. Fix: upgrade Orca (pip install -U orca); the file was left "
+            "untouched"
+        )
+        self.path = path
+        self.found = found
+        self.supported = supported
+
+
+# -- control flow ---------------------------------------------------------------------------
+
+
+class NodeInterrupt(BaseException):  # noqa: N818 - a signal, not an error
+    """Raised by ``ctx.interrupt(value)`` to pause the run; the engine catches it."""
+
+    def __init__(self, interrupt_id: str, value: Any) -> None:
+        super().__init__(value)
+        self.interrupt_id = interrupt_id
+        self.value = value

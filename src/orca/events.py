@@ -1,0 +1,273 @@
+"""The typed event model every face of Orca shares.
+
+Everything that happens in a run is an ``Event``: the stream API yields them, and the
+event log, the server and the UI consume the same ones. Each event has ``run_id``,
+``thread_id``, ``step``, ``seq`` (0, 1, 2, ... within a run) and ``ts`` (wall-clock Unix
+seconds). ``to_dict()`` gives the stable JSON form documented in ``docs/events.md``;
+``schema`` in it is ``EVENT_SCHEMA_VERSION``. Timing fields (``ts``, ``duration_ms``) are
+the only ones that vary between two runs of the same graph with the same inputs and seed;
+``to_dict(timing=False)`` leaves them out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from orca import _serde
+
+__all__ = [
+    "EVENT_SCHEMA_VERSION",
+    "EVENT_TYPES",
+    "STREAM_MODES",
+    "BudgetWarning",
+    "CheckpointSaved",
+    "Custom",
+    "ErrorEvent",
+    "Event",
+    "InterruptEvent",
+    "RunFinished",
+    "RunStarted",
+    "StepStarted",
+    "StreamMode",
+    "TaskFailed",
+    "TaskFinished",
+    "TaskRetry",
+    "TaskStarted",
+    "Token",
+    "ToolCall",
+    "Usage",
+    "Values",
+]
+
+EVENT_SCHEMA_VERSION = 1
+TIMING_FIELDS = frozenset({"ts", "duration_ms"})
+
+StreamMode = Literal["values", "updates", "custom", "tokens", "events"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Event:
+    """Fields every event has."""
+
+    type: ClassVar[str] = "event"
+    run_id: str
+    thread_id: str
+    step: int
+    seq: int
+    ts: float
+
+    def to_dict(self, *, timing: bool = True) -> dict[str, Any]:
+        """The JSON-ready form: ``{"schema": 1, "type": ..., <fields>}``."""
+        out: dict[str, Any] = {"schema": EVENT_SCHEMA_VERSION, "type": self.type}
+        for f in dataclasses.fields(self):
+            if timing or f.name not in TIMING_FIELDS:
+                out[f.name] = getattr(self, f.name)
+        return out
+
+    def to_json(self, *, timing: bool = True) -> bytes:
+        """Canonical JSON bytes (sorted keys) of ``to_dict``."""
+        return _serde.dumps(self.to_dict(timing=timing))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskEvent(Event):
+    """Fields of events raised inside one task."""
+
+    task_id: str
+    node: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunStarted(Event):
+    """A run began, fresh (``resumed`` false) or from ``checkpoint_id``."""
+
+    type: ClassVar[str] = "run.started"
+    graph: str
+    resumed: bool
+    checkpoint_id: str | None
+    seed: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepStarted(Event):
+    """A superstep began; ``tasks`` lists ``{"id", "node"}`` in task order."""
+
+    type: ClassVar[str] = "step.started"
+    tasks: list[dict[str, str]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskStarted(TaskEvent):
+    """A task was scheduled (emitted in task order when its step starts)."""
+
+    type: ClassVar[str] = "task.started"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskRetry(TaskEvent):
+    """Attempt ``attempt`` failed with ``error``; the next starts after ``delay_s``."""
+
+    type: ClassVar[str] = "task.retry"
+    attempt: int
+    error: str
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFinished(TaskEvent):
+    """A task's writes, emitted at the barrier in task order."""
+
+    type: ClassVar[str] = "task.finished"
+    update: dict[str, Any]
+    goto: list[Any]
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFailed(TaskEvent):
+    """A task failed after ``attempts`` attempts."""
+
+    type: ClassVar[str] = "task.failed"
+    error_type: str
+    error: str
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Token(TaskEvent):
+    """A streamed LLM token delta."""
+
+    type: ClassVar[str] = "token"
+    text: str
+    model: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Custom(TaskEvent):
+    """Data a node wrote with ``ctx.write(data)``."""
+
+    type: ClassVar[str] = "custom"
+    data: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Usage(TaskEvent):
+    """Tokens used by one LLM call and their cost in integer nano-USD."""
+
+    type: ClassVar[str] = "usage"
+    provider: str
+    model: str
+    role: str
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    cost_nano_usd: int
+    priced: bool
+    estimated: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCall(TaskEvent):
+    """One tool execution (arguments already redacted)."""
+
+    type: ClassVar[str] = "tool.call"
+    tool: str
+    arguments: dict[str, Any]
+    status: str
+    result: str
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BudgetWarning(Event):
+    """A budget crossed ``threshold_pct`` percent of its limit."""
+
+    type: ClassVar[str] = "budget.warning"
+    budget: str
+    threshold_pct: int
+    spent_nano_usd: int
+    limit_nano_usd: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Values(Event):
+    """The full state after a superstep (or after the input)."""
+
+    type: ClassVar[str] = "values"
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CheckpointSaved(Event):
+    """A checkpoint was handed to the store (committed, in ``sync`` durability)."""
+
+    type: ClassVar[str] = "checkpoint.saved"
+    checkpoint_id: str
+    parent_id: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InterruptEvent(Event):
+    """The run paused; ``interrupts`` are ``Interrupt.to_dict()`` forms."""
+
+    type: ClassVar[str] = "interrupt"
+    interrupts: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorEvent(Event):
+    """The run failed with ``error_type``: ``message``."""
+
+    type: ClassVar[str] = "error"
+    error_type: str
+    message: str
+    node: str | None
+    task_id: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunFinished(Event):
+    """The run ended: ``status`` is done, interrupted, failed or cancelled."""
+
+    type: ClassVar[str] = "run.finished"
+    status: Literal["done", "interrupted", "failed", "cancelled"]
+    steps: int
+    checkpoint_id: str | None
+    duration_ms: float
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.type: cls
+    for cls in (
+        RunStarted,
+        StepStarted,
+        TaskStarted,
+        TaskRetry,
+        TaskFinished,
+        TaskFailed,
+        Token,
+        Custom,
+        Usage,
+        ToolCall,
+        BudgetWarning,
+        Values,
+        CheckpointSaved,
+        InterruptEvent,
+        ErrorEvent,
+        RunFinished,
+    )
+}
+
+STREAM_MODES: dict[str, frozenset[str]] = {
+    "values": frozenset({"values"}),
+    "updates": frozenset({"task.finished"}),
+    "custom": frozenset({"custom"}),
+    "tokens": frozenset({"token"}),
+    "events": frozenset(EVENT_TYPES),
+}
+"""Which event types each stream mode yields."""

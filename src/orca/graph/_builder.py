@@ -1,0 +1,342 @@
+"""``StateGraph``: the builder users write graphs with, and its validation."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from orca.errors import GraphError, closest
+from orca.graph._schema import StateSchema
+from orca.graph._types import END, START, RetryPolicy
+
+if TYPE_CHECKING:
+    from orca.checkpoint import Checkpointer
+    from orca.engine import CompiledGraph
+
+_RESERVED = (START, END)
+
+
+@dataclass(frozen=True, slots=True)
+class Callee:
+    """A user callable and how to call it: awaited or not, with ``ctx`` or without."""
+
+    fn: Callable[..., Any]
+    is_async: bool
+    ctx_mode: str  # "none" | "positional" | "keyword"
+
+    @classmethod
+    def of(cls, fn: Callable[..., Any], what: str) -> Callee:
+        is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+            getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
+        )
+        try:
+            params = list(inspect.signature(fn).parameters.values())
+        except (TypeError, ValueError):
+            return cls(fn, is_async, "none")
+        positional = [
+            p
+            for p in params
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        has_varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
+        if not positional and not has_varargs:
+            raise GraphError(
+                f"{what} takes no arguments",
+                fix="take the state as the first argument: def fn(state) or def fn(state, ctx)",
+            )
+        if any(p.name == "ctx" and p.kind is p.KEYWORD_ONLY for p in params):
+            return cls(fn, is_async, "keyword")
+        if len(positional) >= 2 and positional[1].default is inspect.Parameter.empty:
+            return cls(fn, is_async, "positional")
+        if len(positional) >= 2 and positional[1].name == "ctx":
+            return cls(fn, is_async, "positional")
+        return cls(fn, is_async, "none")
+
+    def call(self, arg: Any, ctx: Any) -> Any:
+        if self.ctx_mode == "none":
+            return self.fn(arg)
+        if self.ctx_mode == "positional":
+            return self.fn(arg, ctx)
+        return self.fn(arg, ctx=ctx)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeSpec:
+    """A node of a compiled graph."""
+
+    name: str
+    callee: Callee
+    retry: RetryPolicy | None
+    timeout: float | None
+    destinations: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A conditional edge: ``router(state)`` returns node name(s), ``Send``s or END."""
+
+    source: str
+    callee: Callee
+    path_map: Mapping[Hashable, str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class GraphSpec:
+    """The validated, immutable definition a compiled graph runs."""
+
+    name: str
+    state: StateSchema
+    nodes: Mapping[str, NodeSpec]
+    edges: Mapping[str, tuple[str, ...]]
+    joins: tuple[tuple[tuple[str, ...], str], ...]
+    branches: Mapping[str, tuple[Branch, ...]]
+
+
+class StateGraph:
+    """Build a graph of nodes over a state schema, then ``compile()`` it.
+
+    Example::
+
+        class State(TypedDict):
+            count: int
+
+        g = StateGraph(State)
+        g.add_node("inc", lambda s: {"count": s["count"] + 1})
+        g.add_edge(START, "inc")
+        g.add_edge("inc", END)
+        app = g.compile()
+        app.invoke({"count": 0})  # {'count': 1}
+    """
+
+    def __init__(self, state_schema: type, *, name: str | None = None) -> None:
+        self.state = StateSchema(state_schema)
+        self.name = name or state_schema.__name__
+        self._nodes: dict[str, NodeSpec] = {}
+        self._edges: dict[str, list[str]] = {}
+        self._joins: list[tuple[tuple[str, ...], str]] = []
+        self._branches: dict[str, list[Branch]] = {}
+
+    # -- authoring -----------------------------------------------------------------------
+
+    def add_node(
+        self,
+        name: str,
+        fn: Callable[..., Any] | CompiledGraph,
+        *,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        destinations: Sequence[str] = (),
+    ) -> StateGraph:
+        """Add a node: a sync or async callable ``(state[, ctx]) -> update | Command | None``,
+        or a compiled graph (a subgraph).
+
+        Args:
+            name: unique node name.
+            fn: the callable, or a compiled graph run as one task.
+            retry: how failures are retried (default: not retried).
+            timeout: seconds one attempt may take.
+            destinations: nodes this node may reach with ``Command(goto=...)``; declaring
+                them lets ``compile()`` check reachability.
+        """
+        if not isinstance(name, str) or not name:
+            raise GraphError(f"node name {name!r} is not a non-empty string", fix="name nodes")
+        if name in _RESERVED or name.startswith("__"):
+            raise GraphError(
+                f"node name {name!r} is reserved", fix="pick another name", node=name
+            )
+        if name in self._nodes:
+            raise GraphError(
+                f"node {name!r} is already defined", fix="give each node a unique name", node=name
+            )
+        if timeout is not None and not timeout > 0:
+            raise GraphError(
+                f"node {name!r} has timeout={timeout!r}",
+                fix="pass a positive number of seconds, or None for no timeout",
+                node=name,
+            )
+        as_node = getattr(fn, "as_node", None)
+        if as_node is not None and hasattr(fn, "spec"):
+            callee = Callee(as_node(), True, "positional")
+        elif callable(fn):
+            callee = Callee.of(fn, f"node {name!r}")
+        else:
+            raise GraphError(
+                f"node {name!r} is a {type(fn).__name__}, not a callable",
+                fix="pass a function, an async function or a compiled graph",
+                node=name,
+            )
+        self._nodes[name] = NodeSpec(name, callee, retry, timeout, tuple(destinations))
+        return self
+
+    def add_edge(self, source: str | Sequence[str], target: str) -> StateGraph:
+        """Run ``target`` after ``source``; a list of sources waits for all of them."""
+        if isinstance(source, str):
+            self._edges.setdefault(source, []).append(target)
+        else:
+            sources = tuple(source)
+            if not sources:
+                raise GraphError("add_edge got an empty list of sources", fix="name sources")
+            self._joins.append((sources, target))
+        return self
+
+    def add_conditional_edges(
+        self,
+        source: str,
+        router: Callable[..., Any],
+        path_map: Mapping[Hashable, str] | Iterable[str] | None = None,
+    ) -> StateGraph:
+        """After ``source``, call ``router(state[, ctx])`` (seeing ``source``'s own writes) and
+        run what it returns: a node name, a list of names, ``Send``s, or END.
+
+        Args:
+            path_map: maps router results to node names (a dict), or lists the names the
+                router may return; lets ``compile()`` check the targets.
+        """
+        if not callable(router):
+            raise GraphError(
+                f"the router of {source!r} is not callable",
+                fix="pass a function (state) -> node name(s)",
+                node=source,
+            )
+        mapping: Mapping[Hashable, str] | None
+        if path_map is None:
+            mapping = None
+        elif isinstance(path_map, Mapping):
+            mapping = dict(path_map)
+        else:
+            mapping = {name: name for name in path_map}
+        branch = Branch(source, Callee.of(router, f"the router of {source!r}"), mapping)
+        self._branches.setdefault(source, []).append(branch)
+        return self
+
+    def set_entry_point(self, node: str) -> StateGraph:
+        return self.add_edge(START, node)
+
+    def set_finish_point(self, node: str) -> StateGraph:
+        return self.add_edge(node, END)
+
+    # -- compile --------------------------------------------------------------------------
+
+    def compile(
+        self,
+        checkpointer: Checkpointer | None = None,
+        *,
+        interrupt_before: Sequence[str] = (),
+        interrupt_after: Sequence[str] = (),
+        name: str | None = None,
+    ) -> CompiledGraph:
+        """Validate the graph and return an immutable compiled graph.
+
+        Raises:
+            GraphError: naming the node, edge or key at fault and how to fix it.
+        """
+        spec = self._validate(name or self.name, interrupt_before, interrupt_after)
+        from orca.engine import CompiledGraph  # graph authoring does not import the engine
+
+        return CompiledGraph(
+            spec,
+            checkpointer=checkpointer,
+            interrupt_before=frozenset(interrupt_before),
+            interrupt_after=frozenset(interrupt_after),
+        )
+
+    def _validate(
+        self, name: str, before: Sequence[str], after: Sequence[str]
+    ) -> GraphSpec:
+        if not self._nodes:
+            raise GraphError("the graph has no nodes", fix="add a node with add_node(name, fn)")
+        known = list(self._nodes)
+
+        def check_node(node: str, role: str, edge: tuple[str, str] | None = None) -> None:
+            if node not in self._nodes:
+                raise GraphError(
+                    f"{role} {node!r} is not a node{closest(node, known)}",
+                    fix=f"add it with add_node({node!r}, fn) or use one of: {', '.join(known)}",
+                    node=node,
+                    edge=edge,
+                )
+
+        for source, targets in self._edges.items():
+            if source == END:
+                raise GraphError("END cannot be an edge source", fix="END ends the run", edge=(source, targets[0]))
+            if source != START:
+                check_node(source, "edge source", (source, targets[0]))
+            for target in targets:
+                if target == START:
+                    raise GraphError("START cannot be an edge target", fix="START begins the run", edge=(source, target))
+                if target != END:
+                    check_node(target, "edge target", (source, target))
+        for sources, target in self._joins:
+            for source in sources:
+                if source in _RESERVED:
+                    raise GraphError(
+                        f"{source} cannot be one of several sources",
+                        fix="join only real nodes",
+                        edge=(source, target),
+                    )
+                check_node(source, "edge source", (source, target))
+            if target != END:
+                check_node(target, "edge target", (sources[0], target))
+        for source, branches in self._branches.items():
+            if source == END:
+                raise GraphError("END cannot have conditional edges", fix="END ends the run", node=source)
+            if source != START:
+                check_node(source, "conditional edge source")
+            for branch in branches:
+                for target in (branch.path_map or {}).values():
+                    if target != END:
+                        check_node(target, f"path_map target of {source!r}", (source, target))
+        for node in self._nodes.values():
+            for target in node.destinations:
+                if target != END:
+                    check_node(target, f"destination of {node.name!r}", (node.name, target))
+        for role, names in (("interrupt_before", before), ("interrupt_after", after)):
+            for node_name in names:
+                check_node(node_name, f"{role} entry")
+        if START not in self._edges and START not in self._branches:
+            raise GraphError(
+                "the graph has no entry point",
+                fix=f"add an edge from START, e.g. add_edge(START, {known[0]!r})",
+            )
+        self._check_reachable()
+        return GraphSpec(
+            name=name,
+            state=self.state,
+            nodes=dict(self._nodes),
+            edges={k: tuple(v) for k, v in self._edges.items()},
+            joins=tuple(self._joins),
+            branches={k: tuple(v) for k, v in self._branches.items()},
+        )
+
+    def _check_reachable(self) -> None:
+        if any(b.path_map is None for bs in self._branches.values() for b in bs):
+            return  # a router may return any node: reachability is only known at run time
+        targets: dict[str, set[str]] = {}
+        for source, ts in self._edges.items():
+            targets.setdefault(source, set()).update(ts)
+        for sources, target in self._joins:
+            for source in sources:
+                targets.setdefault(source, set()).add(target)
+        for source, bs in self._branches.items():
+            for b in bs:
+                targets.setdefault(source, set()).update((b.path_map or {}).values())
+        for node in self._nodes.values():
+            targets.setdefault(node.name, set()).update(node.destinations)
+        seen: set[str] = set()
+        todo = [START]
+        while todo:
+            current = todo.pop()
+            for nxt in targets.get(current, ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        for node in self._nodes:
+            if node not in seen:
+                raise GraphError(
+                    f"node {node!r} is unreachable from START",
+                    fix=f"add an edge into {node!r}, list it in a router's path_map, or "
+                    f"declare it in destinations=... of a node that sends Command(goto={node!r})",
+                    node=node,
+                )

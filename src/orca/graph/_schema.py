@@ -1,0 +1,203 @@
+"""State schemas: a TypedDict, dataclass or pydantic model becomes channels with reducers."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from orca.errors import GraphError, InvalidInputError, UnknownStateKeyError
+from orca.graph import reducers
+from orca.graph.reducers import Reducer
+
+SchemaKind = Literal["typeddict", "dataclass", "pydantic"]
+
+
+@dataclass(frozen=True, slots=True)
+class Channel:
+    """One state key: how writes combine and what it starts as."""
+
+    name: str
+    reducer: Reducer
+    initial: Callable[[], Any] | None
+
+    @property
+    def strict(self) -> bool:
+        """Overwrite channels reject two writes in one superstep."""
+        return self.reducer is reducers.overwrite
+
+    @property
+    def appends(self) -> bool:
+        return self.reducer is reducers.append
+
+
+def _pydantic_base() -> type | None:
+    try:
+        from pydantic import BaseModel
+    except ImportError:  # pragma: no cover - pydantic is a dependency
+        return None
+    return BaseModel
+
+
+def _reducer_from(key: str, metadata: tuple[Any, ...]) -> Reducer:
+    found: list[Reducer] = []
+    for item in metadata:
+        if isinstance(item, Reducer):
+            found.append(item)
+        elif callable(item) and not isinstance(item, type):
+            _check_two_args(key, item)
+            name = getattr(item, "__name__", type(item).__name__)
+            found.append(Reducer(f"custom:{name}", item))
+    if len(found) > 1:
+        raise GraphError(
+            f"state key {key!r} has {len(found)} reducers",
+            fix="attach exactly one reducer per key in Annotated[...]",
+            key=key,
+        )
+    return found[0] if found else reducers.overwrite
+
+
+def _check_two_args(key: str, fn: Callable[..., Any]) -> None:
+    try:
+        sig = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # builtins such as max or operator.add: trust them
+    try:
+        sig.bind(None, None)
+    except TypeError:
+        raise GraphError(
+            f"the reducer {getattr(fn, '__name__', fn)!r} of state key {key!r} does not take "
+            "two arguments",
+            fix="a reducer is a function (old, new) -> value",
+            key=key,
+        ) from None
+
+
+class StateSchema:
+    """The channels of a state schema, and conversions between values and the schema type."""
+
+    def __init__(self, schema: type) -> None:
+        self.schema = schema
+        self.kind = self._kind_of(schema)
+        try:
+            hints = typing.get_type_hints(schema, include_extras=True)
+        except Exception as exc:
+            raise GraphError(
+                f"cannot read the annotations of state schema {schema.__name__}: {exc}",
+                fix="make every annotation resolvable at module level",
+            ) from exc
+        if self.kind == "pydantic":
+            hints = {k: v for k, v in hints.items() if k in schema.model_fields}  # type: ignore[attr-defined]
+        if not hints:
+            raise GraphError(
+                f"state schema {schema.__name__} declares no keys",
+                fix="declare at least one annotated field",
+            )
+        defaults = self._defaults()
+        channels: dict[str, Channel] = {}
+        for key, hint in hints.items():
+            if key.startswith("__"):
+                raise GraphError(
+                    f"state key {key!r} starts with '__', which Orca reserves",
+                    fix="rename the key",
+                    key=key,
+                )
+            metadata = getattr(hint, "__metadata__", ())
+            reducer = _reducer_from(key, metadata)
+            initial = defaults.get(key) or reducer.empty
+            channels[key] = Channel(key, reducer, initial)
+        self.channels: Mapping[str, Channel] = channels
+        self.keys: tuple[str, ...] = tuple(channels)
+
+    @staticmethod
+    def _kind_of(schema: Any) -> SchemaKind:
+        if not isinstance(schema, type):
+            raise GraphError(
+                f"the state schema must be a class, got {schema!r}",
+                fix="pass a TypedDict, a dataclass or a pydantic model class to StateGraph",
+            )
+        if typing.is_typeddict(schema):
+            return "typeddict"
+        if dataclasses.is_dataclass(schema):
+            return "dataclass"
+        base = _pydantic_base()
+        if base is not None and issubclass(schema, base):
+            return "pydantic"
+        raise GraphError(
+            f"state schema {schema.__name__} is not a TypedDict, dataclass or pydantic model",
+            fix="declare the state as a TypedDict, a @dataclass or a pydantic BaseModel",
+        )
+
+    def _defaults(self) -> dict[str, Callable[[], Any]]:
+        out: dict[str, Callable[[], Any]] = {}
+        if self.kind == "dataclass":
+            for f in dataclasses.fields(self.schema):
+                if f.default is not dataclasses.MISSING:
+                    out[f.name] = _const(f.default)
+                elif f.default_factory is not dataclasses.MISSING:
+                    out[f.name] = f.default_factory
+        elif self.kind == "pydantic":
+            for name, info in self.schema.model_fields.items():  # type: ignore[attr-defined]
+                if not info.is_required():
+                    out[name] = _pydantic_default(info)
+        return out
+
+    def initial_values(self) -> dict[str, Any]:
+        """Values a new thread starts with: reducer empties and schema defaults."""
+        return {k: c.initial() for k, c in self.channels.items() if c.initial is not None}
+
+    def check_keys(self, update: Mapping[str, Any], node: str | None) -> None:
+        for key in update:
+            if key not in self.channels:
+                raise UnknownStateKeyError(str(key), self.keys, node=node)
+
+    def input_writes(self, value: Any) -> dict[str, Any]:
+        """The writes an ``invoke`` input makes: a mapping, or an instance of the schema."""
+        if value is None:
+            return {}
+        if isinstance(value, Mapping):
+            self.check_keys(value, None)
+            return dict(value)
+        if isinstance(value, self.schema):
+            return self.dump(value)
+        raise InvalidInputError(
+            f"the input must be a dict of state keys or a {self.schema.__name__}, got "
+            f"{type(value).__name__}. Fix: pass e.g. {{{self.keys[0]!r}: ...}}"
+        )
+
+    def dump(self, obj: Any) -> dict[str, Any]:
+        """The channel values held by an instance of the schema type."""
+        if self.kind == "dataclass":
+            return {k: getattr(obj, k) for k in self.keys}
+        if self.kind == "pydantic":
+            return {k: getattr(obj, k) for k in self.keys if k in obj.model_fields_set}
+        return dict(obj)
+
+    def view(self, values: dict[str, Any]) -> Any:
+        """The state as a node sees it: a dict, or an instance of the dataclass/model."""
+        if self.kind == "typeddict":
+            return dict(values)
+        if self.kind == "pydantic":
+            return self.schema.model_construct(**values)  # type: ignore[attr-defined]
+        try:
+            return self.schema(**values)
+        except TypeError as exc:
+            missing = [k for k in self.keys if k not in values]
+            raise InvalidInputError(
+                f"cannot build {self.schema.__name__} from the state: {exc}. Fix: give "
+                f"{', '.join(map(repr, missing)) or 'the fields'} a default in the schema "
+                "or a value in the input"
+            ) from exc
+
+
+def _const(value: Any) -> Callable[[], Any]:
+    return lambda: value
+
+
+def _pydantic_default(info: Any) -> Callable[[], Any]:
+    if info.default_factory is not None:
+        return info.default_factory  # type: ignore[no-any-return]
+    return _const(info.default)

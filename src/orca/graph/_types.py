@@ -1,0 +1,135 @@
+"""Small values shared by graph authoring and the engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, NewType
+
+NodeName = NewType("NodeName", str)
+
+START: Final = "__start__"
+"""The virtual node where a run begins: ``add_edge(START, "first")``."""
+END: Final = "__end__"
+"""The virtual node that ends a run: routers return it, ``add_edge("last", END)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Send:
+    """Schedule ``node`` in the next superstep with ``arg`` as its input instead of the state.
+
+    Returned by routers (or in ``Command.goto``) for map-reduce fan-out: each ``Send`` is
+    its own task, so ``[Send("worker", x) for x in items]`` runs one worker per item.
+    """
+
+    node: str
+    arg: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A node's richer return value, or a resume instruction passed to ``invoke``.
+
+    Attributes:
+        update: state update applied like a returned dict.
+        goto: node name(s) or ``Send``s to run next, in addition to the node's edges.
+        resume: (input only) the value for a pending interrupt; a dict keyed by interrupt
+            id resumes several parallel interrupts at once.
+    """
+
+    update: dict[str, Any] | None = None
+    goto: str | Send | Sequence[str | Send] = ()
+    resume: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How a failing node is retried: exponential backoff with seeded jitter.
+
+    The delay before attempt ``n+1`` is ``min(initial_interval * backoff_factor**(n-1),
+    max_interval)`` plus, with ``jitter``, up to 25% more drawn from the run's seed, so
+    runs with the same seed wait the same.
+    """
+
+    max_attempts: int = 3
+    initial_interval: float = 0.5
+    backoff_factor: float = 2.0
+    max_interval: float = 30.0
+    jitter: bool = True
+    retry_on: type[BaseException] | tuple[type[BaseException], ...] | Callable[
+        [BaseException], bool
+    ] = Exception
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(
+                f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}"
+            )
+        if self.initial_interval < 0 or self.max_interval < 0 or self.backoff_factor < 1:
+            raise ValueError(
+                "RetryPolicy needs initial_interval >= 0, max_interval >= 0 and "
+                "backoff_factor >= 1"
+            )
+
+    def should_retry(self, error: BaseException) -> bool:
+        check = self.retry_on
+        if isinstance(check, type | tuple):
+            return isinstance(error, check)
+        return bool(check(error))
+
+    def delay(self, attempt: int, jitter_draw: float) -> float:
+        """Seconds to wait after failed attempt ``attempt`` (1-based); ``jitter_draw`` in [0, 1)."""
+        base = min(self.initial_interval * self.backoff_factor ** (attempt - 1), self.max_interval)
+        return base * (1 + 0.25 * jitter_draw) if self.jitter else base
+
+
+@dataclass(frozen=True, slots=True)
+class Interrupt:
+    """A pending pause: ``value`` is what the node passed to ``ctx.interrupt``.
+
+    Attributes:
+        id: stable id, the key for resuming this interrupt in ``Command(resume={id: v})``.
+        node: the node that paused.
+        task_id: the task that paused.
+        value: what the node passed to ``ctx.interrupt``.
+        when: ``"during"`` (ctx.interrupt), ``"before"`` or ``"after"`` (interrupt_before/after).
+    """
+
+    id: str
+    node: str
+    task_id: str
+    value: Any = None
+    when: str = "during"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "node": self.node,
+            "task_id": self.task_id,
+            "value": self.value,
+            "when": self.when,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StateSnapshot:
+    """A thread's state at one checkpoint.
+
+    Attributes:
+        values: the state values.
+        next: the nodes that run in the next superstep (empty when the run is done).
+        interrupts: the pauses awaiting a resume.
+        thread_id, checkpoint_id, parent_id, step: where this snapshot sits in history.
+        metadata: how the checkpoint came to be (``source``: input, loop, update, fork).
+        created_at: wall-clock ISO time the checkpoint was written.
+    """
+
+    values: dict[str, Any]
+    next: tuple[str, ...]
+    interrupts: tuple[Interrupt, ...]
+    thread_id: str
+    checkpoint_id: str
+    parent_id: str | None
+    step: int
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: str = ""
