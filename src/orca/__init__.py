@@ -1,16 +1,16 @@
 """Orca: run AI-agent workflows as Pregel graphs, with durable checkpoints and exact cost control.
 
-    from typing import Annotated, TypedDict
-    from orca import END, START, StateGraph, reducers
+from typing import Annotated, TypedDict
+from orca import END, START, StateGraph, reducers
 
-    class State(TypedDict):
-        log: Annotated[list[str], reducers.append]
+class State(TypedDict):
+    log: Annotated[list[str], reducers.append]
 
-    g = StateGraph(State)
-    g.add_node("hello", lambda s: {"log": ["hello"]})
-    g.add_edge(START, "hello")
-    g.add_edge("hello", END)
-    print(g.compile().invoke({}))   # {'log': ['hello']}
+g = StateGraph(State)
+g.add_node("hello", lambda s: {"log": ["hello"]})
+g.add_edge(START, "hello")
+g.add_edge("hello", END)
+print(g.compile().invoke({}))   # {'log': ['hello']}
 """
 
 from orca import errors, events

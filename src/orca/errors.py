@@ -57,7 +57,6 @@ __all__ = [
     "StepLimitError",
     "TaskTimeoutError",
     "UnknownStateKeyError",
-    "closest",
 ]
 
 
@@ -270,7 +269,7 @@ class SchemaVersionError(CheckpointError):
 # -- control flow ---------------------------------------------------------------------------
 
 
-class NodeInterrupt(BaseException):  # noqa: N818 - a signal, not an error
+class NodeInterrupt(BaseException):
     """Raised by ``ctx.interrupt(value)`` to pause the run; the engine catches it."""
 
     def __init__(self, interrupt_id: str, value: Any) -> None:

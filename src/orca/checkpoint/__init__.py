@@ -2,8 +2,8 @@
 
 from orca.checkpoint._base import (
     Checkpoint,
-    CheckpointInfo,
     Checkpointer,
+    CheckpointInfo,
     CheckpointSave,
     PendingWrite,
 )

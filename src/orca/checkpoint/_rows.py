@@ -88,7 +88,11 @@ class RowCheckpointer(ABC):
 
     @abstractmethod
     def _write(
-        self, thread_id: str, header: HeaderRow | None, blobs: list[BlobRow], writes: list[tuple[str, WriteRow]]
+        self,
+        thread_id: str,
+        header: HeaderRow | None,
+        blobs: list[BlobRow],
+        writes: list[tuple[str, WriteRow]],
     ) -> None:
         """Store the rows atomically; ``writes`` pairs each row with its checkpoint id."""
 
@@ -117,7 +121,7 @@ class RowCheckpointer(ABC):
     @abstractmethod
     def threads(self) -> list[str]: ...
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - stores without resources need not override it
         """Release resources."""
 
     # -- Checkpointer -----------------------------------------------------------------------
@@ -148,7 +152,12 @@ class RowCheckpointer(ABC):
                 new_chains[key] = (len(data), 0)
             body = encode_value(
                 "next tasks (Send arguments) or metadata",
-                {"v": BODY_VERSION, "versions": versions, "next": save.next, "metadata": save.metadata},
+                {
+                    "v": BODY_VERSION,
+                    "versions": versions,
+                    "next": save.next,
+                    "metadata": save.metadata,
+                },
             )
             header = HeaderRow(
                 save.thread_id,
@@ -269,4 +278,3 @@ def _assemble(blobs: list[BlobRow]) -> dict[str, Any]:
             values[blobs[i].channel] = _serde.loads(b"[" + b",".join(parts) + b"]")
         i = j
     return values
-

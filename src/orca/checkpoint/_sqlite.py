@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,9 +78,7 @@ class SqliteCheckpointer(RowCheckpointer):
     ) -> None:
         super().__init__()
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise ValueError(
-                f"synchronous={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA"
-            )
+            raise ValueError(f"synchronous={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA")
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -301,10 +300,9 @@ class SqliteCheckpointer(RowCheckpointer):
     def close(self) -> None:
         """Fold the WAL into the main file and close the connection."""
         with self._lock:
-            try:
+            # closing still releases the file if this fails; the WAL is replayed on next open
+            with contextlib.suppress(sqlite3.Error):
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass  # closing still releases the file; the WAL is replayed on next open
             self._conn.close()
 
     def __enter__(self) -> SqliteCheckpointer:

@@ -7,12 +7,12 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from orca.checkpoint import Checkpoint, CheckpointInfo, Checkpointer, CheckpointSave
+from orca.checkpoint import Checkpoint, Checkpointer, CheckpointInfo, CheckpointSave
 from orca.engine import _ids
 from orca.engine._algo import JOINS, apply_writes, plan_next
 from orca.engine._context import RunContext
 from orca.engine._loop import Run, RunOptions, RunOutcome, utc_now
-from orca.engine._persist import DURABILITY_MODES, Durability
+from orca.engine._persist import DURABILITY_MODES
 from orca.engine._sync import iterate_sync, run_sync
 from orca.engine._task import SubgraphWrites, Task, route
 from orca.errors import CheckpointNotFoundError, InvalidInputError, closest
@@ -84,7 +84,9 @@ class CompiledGraph:
         """Async ``invoke``."""
         return await self._ainvoke(input, options, inline=False)
 
-    async def _ainvoke(self, input: Any, options: dict[str, Any], *, inline: bool) -> dict[str, Any]:
+    async def _ainvoke(
+        self, input: Any, options: dict[str, Any], *, inline: bool
+    ) -> dict[str, Any]:
         outcome = await Run(self, self._options(options, inline)).execute(input)
         return _result(outcome)
 
@@ -107,7 +109,12 @@ class CompiledGraph:
         return self._astream(input, mode, options, inline=False)
 
     async def _astream(
-        self, input: Any, mode: StreamMode | Sequence[StreamMode], options: dict[str, Any], *, inline: bool
+        self,
+        input: Any,
+        mode: StreamMode | Sequence[StreamMode],
+        options: dict[str, Any],
+        *,
+        inline: bool,
     ) -> AsyncIterator[Event]:
         wanted = _wanted(mode)
         opts = self._options(options, inline)
@@ -165,7 +172,9 @@ class CompiledGraph:
             )
         deadline = options.get("deadline")
         if deadline is not None and not (isinstance(deadline, int | float) and deadline > 0):
-            raise InvalidInputError(f"deadline must be a positive number of seconds, got {deadline!r}")
+            raise InvalidInputError(
+                f"deadline must be a positive number of seconds, got {deadline!r}"
+            )
         seed = options.get("seed", 0)
         if not isinstance(seed, int):
             raise InvalidInputError(f"seed must be an int, got {seed!r}")
@@ -230,7 +239,9 @@ class CompiledGraph:
                 edges. Without it the next tasks stay as they were.
             checkpoint_id: update from this checkpoint instead of the latest (a fork).
         """
-        return run_sync("update_state", self._update(thread_id, update, as_node, checkpoint_id, None))
+        return run_sync(
+            "update_state", self._update(thread_id, update, as_node, checkpoint_id, None)
+        )
 
     def fork(
         self,
@@ -371,9 +382,7 @@ def _wanted(mode: StreamMode | Sequence[StreamMode]) -> frozenset[str]:
     wanted: set[str] = set()
     for m in modes:
         if m not in STREAM_MODES:
-            raise InvalidInputError(
-                f"stream mode {m!r} is not one of {', '.join(STREAM_MODES)}"
-            )
+            raise InvalidInputError(f"stream mode {m!r} is not one of {', '.join(STREAM_MODES)}")
         wanted |= STREAM_MODES[m]
     return frozenset(wanted)
 

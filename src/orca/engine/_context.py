@@ -91,9 +91,7 @@ class RunContext:
         if self._parent is not None:
             self._parent.write(data)
         elif self._emitter is not None:
-            self._emitter.emit(
-                Custom, self.step, task_id=self.task_id, node=self.node, data=data
-            )
+            self._emitter.emit(Custom, self.step, task_id=self.task_id, node=self.node, data=data)
 
     def interrupt(self, value: Any = None) -> Any:
         """Pause the run, showing ``value`` to whoever resumes it.

@@ -79,9 +79,7 @@ class RunOutcome:
 
 
 def encode_targets(targets: Sequence[Target]) -> list[dict[str, Any]]:
-    return [
-        {"node": t.node, "arg": t.arg} if isinstance(t, Send) else {"node": t} for t in targets
-    ]
+    return [{"node": t.node, "arg": t.arg} if isinstance(t, Send) else {"node": t} for t in targets]
 
 
 def decode_targets(items: Sequence[dict[str, Any]]) -> list[Target]:
@@ -234,7 +232,12 @@ class Run:
                 hit = [t for t in tasks if t.node.name in before and t.id not in self.reuse]
                 if hit:
                     return self._pause(
-                        [Interrupt(_ids.digest("before", t.id), t.node.name, t.id, None, "before") for t in hit]
+                        [
+                            Interrupt(
+                                _ids.digest("before", t.id), t.node.name, t.id, None, "before"
+                            )
+                            for t in hit
+                        ]
                     )
             self.skip_before = False
             paused = await self._superstep(step, tasks)
@@ -244,7 +247,10 @@ class Run:
                 hit = [t for t in tasks if t.node.name in after]
                 if hit and self.next:
                     return self._pause(
-                        [Interrupt(_ids.digest("after", t.id), t.node.name, t.id, None, "after") for t in hit]
+                        [
+                            Interrupt(_ids.digest("after", t.id), t.node.name, t.id, None, "after")
+                            for t in hit
+                        ]
                     )
         return RunOutcome(self.public_values(), "done", [], self.checkpoint_id, self.write_log)
 
@@ -272,7 +278,9 @@ class Run:
         pending = [
             p.value
             for p in cp.pending
-            if p.kind == "interrupt" and p.value["when"] == "during" and p.value["id"] not in self.resumes
+            if p.kind == "interrupt"
+            and p.value["when"] == "during"
+            and p.value["id"] not in self.resumes
         ]
         if not pending:
             paused = [p.value for p in cp.pending if p.kind == "interrupt"]
@@ -307,7 +315,10 @@ class Run:
             self.persister.put_pending(
                 self.opts.thread_id,
                 cp.checkpoint_id,
-                [PendingWrite(by_id[i]["task_id"], "resume", {"id": i, "value": v}) for i, v in chosen.items()],
+                [
+                    PendingWrite(by_id[i]["task_id"], "resume", {"id": i, "value": v})
+                    for i, v in chosen.items()
+                ],
             )
         self.resumes.update(chosen)
 
@@ -395,7 +406,9 @@ class Run:
         if not tasks:
             return
         if len(tasks) == 1:
-            await run_task(self.spec, tasks[0], self.values, inline=self.opts.inline, semaphore=None)
+            await run_task(
+                self.spec, tasks[0], self.values, inline=self.opts.inline, semaphore=None
+            )
             return
         limit = self.opts.max_concurrency
         semaphore = asyncio.Semaphore(limit) if limit else None
@@ -419,7 +432,9 @@ class Run:
         """A step that failed or paused keeps its finished tasks' writes as pending writes."""
         pending = [
             PendingWrite(
-                t.id, "writes", {"writes": [list(w) for w in t.writes], "targets": encode_targets(t.targets)}
+                t.id,
+                "writes",
+                {"writes": [list(w) for w in t.writes], "targets": encode_targets(t.targets)},
             )
             for t in tasks
             if not t.reused and t.error is None and t.interrupt is None
@@ -498,7 +513,11 @@ class Run:
                 values=values,
                 changed=dirty,
                 next=nxt,
-                metadata={"source": source, "run_id": self.run_id, "nodes": [n for n, _ in finished]},
+                metadata={
+                    "source": source,
+                    "run_id": self.run_id,
+                    "nodes": [n for n, _ in finished],
+                },
                 created_at=utc_now().isoformat(),
             )
         )

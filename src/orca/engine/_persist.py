@@ -33,7 +33,9 @@ class Persister:
         else:
             self.held = save
 
-    def put_pending(self, thread_id: str, checkpoint_id: str, writes: Sequence[PendingWrite]) -> None:
+    def put_pending(
+        self, thread_id: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+    ) -> None:
         self._release_held()
         if self.durability == "async":
             self._submit(self.store.put_pending, thread_id, checkpoint_id, writes)

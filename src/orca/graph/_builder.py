@@ -35,11 +35,7 @@ class Callee:
             params = list(inspect.signature(fn).parameters.values())
         except (TypeError, ValueError):
             return cls(fn, is_async, "none")
-        positional = [
-            p
-            for p in params
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        ]
+        positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         has_varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
         if not positional and not has_varargs:
             raise GraphError(
@@ -143,9 +139,7 @@ class StateGraph:
         if not isinstance(name, str) or not name:
             raise GraphError(f"node name {name!r} is not a non-empty string", fix="name nodes")
         if name in _RESERVED or name.startswith("__"):
-            raise GraphError(
-                f"node name {name!r} is reserved", fix="pick another name", node=name
-            )
+            raise GraphError(f"node name {name!r} is reserved", fix="pick another name", node=name)
         if name in self._nodes:
             raise GraphError(
                 f"node {name!r} is already defined", fix="give each node a unique name", node=name
@@ -242,9 +236,7 @@ class StateGraph:
             interrupt_after=frozenset(interrupt_after),
         )
 
-    def _validate(
-        self, name: str, before: Sequence[str], after: Sequence[str]
-    ) -> GraphSpec:
+    def _validate(self, name: str, before: Sequence[str], after: Sequence[str]) -> GraphSpec:
         if not self._nodes:
             raise GraphError("the graph has no nodes", fix="add a node with add_node(name, fn)")
         known = list(self._nodes)
@@ -260,12 +252,20 @@ class StateGraph:
 
         for source, targets in self._edges.items():
             if source == END:
-                raise GraphError("END cannot be an edge source", fix="END ends the run", edge=(source, targets[0]))
+                raise GraphError(
+                    "END cannot be an edge source",
+                    fix="END ends the run",
+                    edge=(source, targets[0]),
+                )
             if source != START:
                 check_node(source, "edge source", (source, targets[0]))
             for target in targets:
                 if target == START:
-                    raise GraphError("START cannot be an edge target", fix="START begins the run", edge=(source, target))
+                    raise GraphError(
+                        "START cannot be an edge target",
+                        fix="START begins the run",
+                        edge=(source, target),
+                    )
                 if target != END:
                     check_node(target, "edge target", (source, target))
         for sources, target in self._joins:
@@ -281,7 +281,9 @@ class StateGraph:
                 check_node(target, "edge target", (sources[0], target))
         for source, branches in self._branches.items():
             if source == END:
-                raise GraphError("END cannot have conditional edges", fix="END ends the run", node=source)
+                raise GraphError(
+                    "END cannot have conditional edges", fix="END ends the run", node=source
+                )
             if source != START:
                 check_node(source, "conditional edge source")
             for branch in branches:
@@ -332,11 +334,11 @@ class StateGraph:
                 if nxt not in seen:
                     seen.add(nxt)
                     todo.append(nxt)
-        for node in self._nodes:
-            if node not in seen:
+        for name in self._nodes:
+            if name not in seen:
                 raise GraphError(
-                    f"node {node!r} is unreachable from START",
-                    fix=f"add an edge into {node!r}, list it in a router's path_map, or "
-                    f"declare it in destinations=... of a node that sends Command(goto={node!r})",
-                    node=node,
+                    f"node {name!r} is unreachable from START",
+                    fix=f"add an edge into {name!r}, list it in a router's path_map, or "
+                    f"declare it in destinations=... of a node that sends Command(goto={name!r})",
+                    node=name,
                 )

@@ -56,9 +56,9 @@ class RetryPolicy:
     backoff_factor: float = 2.0
     max_interval: float = 30.0
     jitter: bool = True
-    retry_on: type[BaseException] | tuple[type[BaseException], ...] | Callable[
-        [BaseException], bool
-    ] = Exception
+    retry_on: (
+        type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
+    ) = Exception
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -67,8 +67,7 @@ class RetryPolicy:
             )
         if self.initial_interval < 0 or self.max_interval < 0 or self.backoff_factor < 1:
             raise ValueError(
-                "RetryPolicy needs initial_interval >= 0, max_interval >= 0 and "
-                "backoff_factor >= 1"
+                "RetryPolicy needs initial_interval >= 0, max_interval >= 0 and backoff_factor >= 1"
             )
 
     def should_retry(self, error: BaseException) -> bool:

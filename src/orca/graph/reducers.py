@@ -71,6 +71,5 @@ Checkpoints store only the appended items (plus periodic snapshots)."""
 merge = Reducer("merge", _merge, dict)
 """Deep dict merge: nested dicts merge key by key, anything else is replaced."""
 
-sum = Reducer("sum", _sum, int)  # noqa: A001 - the reducer's name in the schema language
+sum = Reducer("sum", _sum, int)
 """Add numbers (int, float or Decimal)."""
-

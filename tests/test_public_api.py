@@ -1,0 +1,82 @@
+"""The public API is deliberate: these names, and no others, are exported."""
+
+import subprocess
+import sys
+
+import orca
+import orca.checkpoint
+import orca.engine
+import orca.errors
+import orca.events
+import orca.graph
+
+
+def test_orca_exports_exactly_the_public_api() -> None:
+    assert sorted(orca.__all__) == sorted(
+        [
+            "END",
+            "START",
+            "Checkpointer",
+            "Command",
+            "CompiledGraph",
+            "Durability",
+            "Interrupt",
+            "MemoryCheckpointer",
+            "RetryPolicy",
+            "RunContext",
+            "Send",
+            "SqliteCheckpointer",
+            "StateGraph",
+            "StateSnapshot",
+            "__version__",
+            "errors",
+            "events",
+            "reducers",
+        ]
+    )
+
+
+def test_every_exported_name_exists() -> None:
+    for module in (orca, orca.checkpoint, orca.engine, orca.errors, orca.events, orca.graph):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name} is exported but missing"
+
+
+def test_every_error_derives_from_orca_error_and_a_builtin() -> None:
+    for name in orca.errors.__all__:
+        obj = getattr(orca.errors, name)
+        if not isinstance(obj, type) or name == "NodeInterrupt":
+            continue
+        assert issubclass(obj, orca.errors.OrcaError), name
+        if obj is not orca.errors.OrcaError:
+            assert issubclass(obj, ValueError | RuntimeError | LookupError), name
+
+
+def test_node_interrupt_is_not_caught_by_except_exception() -> None:
+    assert not issubclass(orca.errors.NodeInterrupt, Exception)
+
+
+def test_the_errors_docstring_names_every_error() -> None:
+    doc = orca.errors.__doc__ or ""
+    for name in orca.errors.__all__:
+        assert name in doc, f"{name} is missing from the tree in orca/errors.py"
+
+
+def test_cli_prints_the_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", "from orca.cli import main; main()", "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == f"orca {orca.__version__}"
+
+
+def test_cli_rejects_an_unknown_option_with_usage_error() -> None:
+    out = subprocess.run(
+        [sys.executable, "-c", "from orca.cli import main; main()", "--bogus"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 2
+    assert "No such option" in out.stderr
