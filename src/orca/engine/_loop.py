@@ -16,7 +16,7 @@ from orca.engine._algo import JOINS, Target, Writes, apply_writes, plan_next
 from orca.engine._context import RunContext
 from orca.engine._emit import Emitter
 from orca.engine._persist import Durability, Persister
-from orca.engine._task import Task, route, run_task
+from orca.engine._task import POOL_SIZE, SyncBatch, Task, route, run_task
 from orca.errors import (
     CheckpointNotFoundError,
     InvalidInputError,
@@ -412,13 +412,29 @@ class Run:
             return
         limit = self.opts.max_concurrency
         semaphore = asyncio.Semaphore(limit) if limit else None
+        batch: list[Task] = []
+        if limit is None:
+            batch = [t for t in tasks if not t.node.callee.is_async and t.node.timeout is None]
+        batched = {id(t) for t in batch}
         running = [
             asyncio.ensure_future(
                 run_task(self.spec, t, self.values, inline=False, semaphore=semaphore)
             )
             for t in tasks
+            if id(t) not in batched
         ]
         try:
+            if batch:
+                await SyncBatch(batch, POOL_SIZE).run()
+                for t in batch:
+                    if t.prerun is not None and t.prerun[0]:
+                        await run_task(self.spec, t, self.values, inline=False, semaphore=None)
+                    else:
+                        running.append(
+                            asyncio.ensure_future(
+                                run_task(self.spec, t, self.values, inline=False, semaphore=None)
+                            )
+                        )
             await asyncio.gather(*running)
         except BaseException:
             self.cancelled.set()

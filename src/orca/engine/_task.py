@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,15 +27,14 @@ from orca.graph._builder import GraphSpec, NodeSpec
 from orca.graph._types import Command
 
 _pool: ThreadPoolExecutor | None = None
+POOL_SIZE = max(32, (os.cpu_count() or 1) + 4)
 
 
 def thread_pool() -> ThreadPoolExecutor:
     """The shared pool sync nodes run in when a step has parallel work."""
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(
-            max_workers=max(32, (os.cpu_count() or 1) + 4), thread_name_prefix="orca-node"
-        )
+        _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="orca-node")
     return _pool
 
 
@@ -57,6 +58,7 @@ class Task:
     attempts: int = 0
     interrupt: NodeInterrupt | None = None
     reused: bool = False
+    prerun: tuple[bool, Any] | None = None  # first attempt's outcome, run by a SyncBatch
 
 
 def to_writes(spec: GraphSpec, task: Task, output: Any) -> tuple[Writes, list[Target]]:
@@ -158,6 +160,11 @@ async def _attempt(task: Task, *, inline: bool, semaphore: asyncio.Semaphore | N
 
 
 async def _call(task: Task, inline: bool) -> Any:
+    if task.prerun is not None:
+        (ok, outcome), task.prerun = task.prerun, None
+        if ok:
+            return outcome
+        raise outcome
     callee = task.node.callee
     timeout = task.node.timeout
     if callee.is_async:
@@ -178,3 +185,58 @@ async def _call(task: Task, inline: bool) -> Any:
         return await asyncio.wait_for(future, timeout)
     except TimeoutError:
         raise TaskTimeoutError(task.node.name, timeout) from None
+
+
+class SyncBatch:
+    """Runs the first attempt of many sync tasks on the thread pool with few hand-offs.
+
+    Worker threads pull tasks from one queue, and a new worker joins while work is
+    queued (up to ``limit``), so blocking nodes still run ``limit`` at a time; the event
+    loop is woken once, when the last task is done, instead of once per task.
+    """
+
+    def __init__(self, tasks: list[Task], limit: int) -> None:
+        self._queue = deque(tasks)
+        self._lock = threading.Lock()
+        self._limit = limit
+        self._workers = 0
+        self._left = len(tasks)
+        self._loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self._loop.create_future()
+
+    async def run(self) -> None:
+        with self._lock:
+            self._spawn()
+        try:
+            await asyncio.shield(self.done)
+        except asyncio.CancelledError:
+            with self._lock:
+                self._queue.clear()  # workers stop after their current task
+            raise
+
+    def _spawn(self) -> None:
+        self._workers += 1
+        thread_pool().submit(self._work)
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._queue:
+                    self._workers -= 1
+                    return
+                task = self._queue.popleft()
+                if self._queue and self._workers < self._limit:
+                    self._spawn()
+            try:
+                task.prerun = (True, task.node.callee.call(task.arg, task.ctx))
+            except BaseException as exc:  # handed to run_task, which decides what it means
+                task.prerun = (False, exc)
+            with self._lock:
+                self._left -= 1
+                last = self._left == 0
+            if last:
+                self._loop.call_soon_threadsafe(self._finish)
+
+    def _finish(self) -> None:
+        if not self.done.done():
+            self.done.set_result(None)
