@@ -14,7 +14,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from orca import _serde
 from orca.checkpoint._base import (
@@ -23,7 +23,7 @@ from orca.checkpoint._base import (
     CheckpointSave,
     PendingWrite,
 )
-from orca.errors import CheckpointNotFoundError, SerializationError
+from orca.errors import CheckpointNotFoundError, SchemaVersionError, SerializationError
 
 BODY_VERSION = 1
 
@@ -38,8 +38,7 @@ class HeaderRow:
     created_at: str
 
 
-@dataclass(frozen=True, slots=True)
-class BlobRow:
+class BlobRow(NamedTuple):
     channel: str
     base: str
     pos: int
@@ -60,7 +59,23 @@ class _Head:
 
     checkpoint_id: str
     versions: dict[str, list[Any]]
-    chains: dict[str, tuple[int, int]]  # channel -> (snapshot bytes, delta bytes since)
+    chains: dict[str, tuple[int, int, int]]  # channel -> (snapshot bytes, delta bytes, deltas)
+
+
+MAX_CHAIN = 256
+
+
+def _extend_chain(snapshot: int, delta_bytes: int, deltas: int) -> bool:
+    """Whether a delta may extend a chain, or a new snapshot is due.
+
+    A snapshot is due once the deltas outweigh it, which keeps the bytes stored linear
+    in history (snapshots sum to at most twice the deltas), or once there are
+    ``MAX_CHAIN`` deltas that weigh an eighth of it, which bounds the rows a read
+    touches when items are tiny while keeping storage linear (at most 8x).
+    """
+    if delta_bytes > snapshot:
+        return False
+    return deltas <= MAX_CHAIN or delta_bytes * 8 < snapshot
 
 
 def encode_value(key: str, value: Any) -> bytes:
@@ -79,6 +94,9 @@ def _encode_pending(writes: Sequence[PendingWrite]) -> list[WriteRow]:
 
 class RowCheckpointer(ABC):
     """Implements ``Checkpointer`` over row primitives that each store provides."""
+
+    location = "memory"
+    """Where the store keeps its data, for error messages."""
 
     def __init__(self) -> None:
         self._heads: dict[str, _Head] = {}
@@ -139,17 +157,17 @@ class RowCheckpointer(ABC):
                     continue
                 if delta is not None and key in prev and key in chains:
                     data = encode_value(key, delta)
-                    snapshot, since = chains[key]
-                    if since + len(data) <= snapshot:
+                    snapshot, since, count = chains[key]
+                    if _extend_chain(snapshot, since + len(data), count + 1):
                         base, pos = prev[key]
                         versions[key] = [base, pos + 1]
                         blobs.append(BlobRow(key, base, pos + 1, data))
-                        new_chains[key] = (snapshot, since + len(data))
+                        new_chains[key] = (snapshot, since + len(data), count + 1)
                         continue
                 data = encode_value(key, save.values[key])
                 versions[key] = [save.checkpoint_id, 0]
                 blobs.append(BlobRow(key, save.checkpoint_id, 0, data))
-                new_chains[key] = (len(data), 0)
+                new_chains[key] = (len(data), 0, 0)
             body = encode_value(
                 "next tasks (Send arguments) or metadata",
                 {
@@ -173,7 +191,7 @@ class RowCheckpointer(ABC):
 
     def _parent_state(
         self, thread_id: str, parent_id: str | None
-    ) -> tuple[dict[str, list[Any]], dict[str, tuple[int, int]]]:
+    ) -> tuple[dict[str, list[Any]], dict[str, tuple[int, int, int]]]:
         head = self._heads.get(thread_id)
         if head is not None and head.checkpoint_id == parent_id:
             return head.versions, head.chains
@@ -201,7 +219,7 @@ class RowCheckpointer(ABC):
             row = self._header(thread_id, checkpoint_id)
             if row is None:
                 return None
-            body = _serde.loads(row.body)
+            body = self._body(row)
             versions: dict[str, list[Any]] = body["versions"]
             wanted = [(key, v[0], v[1]) for key, v in versions.items()]
             blobs = self._blobs(thread_id, wanted)
@@ -221,6 +239,14 @@ class RowCheckpointer(ABC):
             pending=pending,
         )
 
+    def _body(self, row: HeaderRow) -> dict[str, Any]:
+        body: dict[str, Any] = _serde.loads(row.body)
+        if body.get("v", 0) > BODY_VERSION:
+            raise SchemaVersionError(
+                f"{self.location} (checkpoint {row.checkpoint_id})", body["v"], BODY_VERSION
+            )
+        return body
+
     def history(
         self, thread_id: str, *, limit: int | None = None, before: str | None = None
     ) -> list[CheckpointInfo]:
@@ -230,7 +256,7 @@ class RowCheckpointer(ABC):
             rows = self._headers(thread_id, limit, before)
         out = []
         for row in rows:
-            body = _serde.loads(row.body)
+            body = self._body(row)
             out.append(
                 CheckpointInfo(
                     thread_id=row.thread_id,
@@ -267,14 +293,16 @@ def _assemble(blobs: list[BlobRow]) -> dict[str, Any]:
     """Channel values from their rows: a snapshot, then deltas spliced onto it."""
     values: dict[str, Any] = {}
     i = 0
-    while i < len(blobs):
+    n = len(blobs)
+    while i < n:
+        channel = blobs[i][0]
         j = i + 1
-        while j < len(blobs) and blobs[j].channel == blobs[i].channel:
+        while j < n and blobs[j][0] == channel:
             j += 1
         if j - i == 1:
-            values[blobs[i].channel] = _serde.loads(blobs[i].data)
+            values[channel] = _serde.loads(blobs[i][3])
         else:
-            parts = [b.data[1:-1] for b in blobs[i:j] if len(b.data) > 2]
-            values[blobs[i].channel] = _serde.loads(b"[" + b",".join(parts) + b"]")
+            parts = [b[3][1:-1] for b in blobs[i:j] if len(b[3]) > 2]
+            values[channel] = _serde.loads(b"[" + b",".join(parts) + b"]")
         i = j
     return values

@@ -30,14 +30,16 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (thread_id, checkpoint_id)
         ) WITHOUT ROWID""",
         "CREATE UNIQUE INDEX checkpoints_by_seq ON checkpoints (thread_id, seq)",
+        # a rowid table: values of a KiB or more would spill a WITHOUT ROWID page
         """CREATE TABLE checkpoint_blobs (
             thread_id TEXT NOT NULL,
             channel TEXT NOT NULL,
             base TEXT NOT NULL,
             pos INTEGER NOT NULL,
-            data BLOB NOT NULL,
-            PRIMARY KEY (thread_id, channel, base, pos)
-        ) WITHOUT ROWID""",
+            data BLOB NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX checkpoint_blobs_by_key "
+        "ON checkpoint_blobs (thread_id, channel, base, pos)",
         """CREATE TABLE checkpoint_writes (
             thread_id TEXT NOT NULL,
             checkpoint_id TEXT NOT NULL,
@@ -79,7 +81,7 @@ class SqliteCheckpointer(RowCheckpointer):
         super().__init__()
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"synchronous={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA")
-        self.path = str(path)
+        self.path = self.location = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         # autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE
@@ -223,7 +225,7 @@ class SqliteCheckpointer(RowCheckpointer):
                 "AND b.pos <= w.value ->> 2 ORDER BY b.channel, b.pos",
                 (_serde.dumps(wanted), thread_id),
             ).fetchall()
-        return [BlobRow(*r) for r in rows]
+        return rows  # plain (channel, base, pos, data) tuples: BlobRow's shape
 
     def _writes(self, thread_id: str, checkpoint_id: str) -> list[WriteRow]:
         with self._errors():
