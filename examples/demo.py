@@ -107,7 +107,8 @@ def main() -> None:
             history = app.get_history(thread)
             console.print(f"\n{len(history)} checkpoints in history (newest first):")
             for info in history:
-                console.print(f"  {info.checkpoint_id}  {info.metadata['source']:<6} {info.metadata['nodes']}")
+                source, nodes = info.metadata["source"], info.metadata["nodes"]
+                console.print(f"  {info.checkpoint_id}  {source:<6} {nodes}")
 
 
 if __name__ == "__main__":
