@@ -131,8 +131,9 @@ class SerializationError(StateError):
 
     def __init__(self, key: str, type_name: str, detail: str = "") -> None:
         extra = f" ({detail})" if detail else ""
+        where = key if key.endswith(" event") else f"state key {key!r}"
         super().__init__(
-            f"state key {key!r} holds a value of type {type_name} that cannot be serialised"
+            f"{where} holds a value of type {type_name} that cannot be serialised"
             f"{extra}. Fix: store JSON-like data (dict, list, str, int, float, bool, None), "
             "bytes, Decimal, datetime, set, or a module-level dataclass or pydantic model"
         )
@@ -164,8 +165,8 @@ class NodeError(RunError):
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         super().__init__(
             f"node {node!r} failed after {tries}: {type(error).__name__}: {error}. "
-            "Completed tasks of this step are kept; fix the node and resume the thread "
-            "with invoke(None, thread_id=...)"
+            "Fix the node; with a checkpointer, the step's finished tasks are kept and "
+            "invoke(None, thread_id=...) resumes the thread, re-running only what failed"
         )
         self.node = node
         self.task_id = task_id

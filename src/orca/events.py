@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from orca import _serde
+from orca.errors import SerializationError
 
 __all__ = [
     "EVENT_SCHEMA_VERSION",
@@ -67,8 +68,15 @@ class Event:
         return out
 
     def to_json(self, *, timing: bool = True) -> bytes:
-        """Canonical JSON bytes (sorted keys) of ``to_dict``."""
-        return _serde.dumps(self.to_dict(timing=timing))
+        """Canonical JSON bytes (sorted keys) of ``to_dict``.
+
+        Raises:
+            SerializationError: a field holds a value that cannot be serialised.
+        """
+        try:
+            return _serde.dumps(self.to_dict(timing=timing))
+        except _serde.UnserializableError as exc:
+            raise SerializationError(f"{self.type} event", exc.type_name, exc.detail) from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

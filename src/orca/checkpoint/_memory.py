@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from orca.checkpoint._rows import BlobRow, HeaderRow, RowCheckpointer, WriteRow
+from orca.errors import CheckpointError
 
 
 class MemoryCheckpointer(RowCheckpointer):
@@ -21,6 +22,14 @@ class MemoryCheckpointer(RowCheckpointer):
         blobs: list[BlobRow],
         writes: list[tuple[str, WriteRow]],
     ) -> None:
+        if header is not None and any(
+            r.checkpoint_id == header.checkpoint_id
+            for r in self._headers_by_thread.get(thread_id, ())
+        ):
+            raise CheckpointError(
+                f"checkpoint {header.checkpoint_id!r} already exists in thread {thread_id!r}. "
+                "Fix: checkpoints are immutable; write a new one"
+            )
         store = self._blob_rows.setdefault(thread_id, {})
         for b in blobs:
             store[(b.channel, b.base, b.pos)] = b.data
@@ -62,6 +71,8 @@ class MemoryCheckpointer(RowCheckpointer):
         self, thread_id: str, keep: set[str] | None, needed: dict[tuple[str, str], int]
     ) -> int:
         rows = self._headers_by_thread.get(thread_id, [])
+        if not rows:
+            return 0
         if keep is None:
             self._headers_by_thread.pop(thread_id, None)
             self._blob_rows.pop(thread_id, None)

@@ -23,7 +23,12 @@ from orca.checkpoint._base import (
     CheckpointSave,
     PendingWrite,
 )
-from orca.errors import CheckpointNotFoundError, SchemaVersionError, SerializationError
+from orca.errors import (
+    CheckpointNotFoundError,
+    InvalidInputError,
+    SchemaVersionError,
+    SerializationError,
+)
 
 BODY_VERSION = 1
 
@@ -251,7 +256,7 @@ class RowCheckpointer(ABC):
         self, thread_id: str, *, limit: int | None = None, before: str | None = None
     ) -> list[CheckpointInfo]:
         if limit is not None and limit < 1:
-            raise ValueError(f"history limit must be at least 1, got {limit}")
+            raise InvalidInputError(f"history limit must be at least 1, got {limit}")
         with self._lock:
             rows = self._headers(thread_id, limit, before)
         out = []
@@ -272,7 +277,7 @@ class RowCheckpointer(ABC):
 
     def prune(self, thread_id: str, keep: int) -> int:
         if keep < 0:
-            raise ValueError(f"prune keep must be 0 or more, got {keep}")
+            raise InvalidInputError(f"prune keep must be 0 or more, got {keep}")
         if keep == 0:
             with self._lock:
                 self._heads.pop(thread_id, None)
@@ -281,7 +286,7 @@ class RowCheckpointer(ABC):
             kept = self._headers(thread_id, keep, None)
             needed: dict[tuple[str, str], int] = {}
             for row in kept:
-                for key, (base, pos) in _serde.loads(row.body)["versions"].items():
+                for key, (base, pos) in self._body(row)["versions"].items():
                     needed[(key, base)] = max(pos, needed.get((key, base), -1))
             return self._delete(thread_id, {r.checkpoint_id for r in kept}, needed)
 

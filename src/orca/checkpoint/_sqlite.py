@@ -11,7 +11,12 @@ from typing import Literal
 
 from orca import _serde
 from orca.checkpoint._rows import BlobRow, HeaderRow, RowCheckpointer, WriteRow
-from orca.errors import CorruptDatabaseError, SchemaVersionError
+from orca.errors import (
+    CheckpointError,
+    CorruptDatabaseError,
+    InvalidInputError,
+    SchemaVersionError,
+)
 
 COMPONENT = "checkpoints"
 SCHEMA_VERSION = 1
@@ -80,7 +85,9 @@ class SqliteCheckpointer(RowCheckpointer):
     ) -> None:
         super().__init__()
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
-            raise ValueError(f"synchronous={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA")
+            raise InvalidInputError(
+                f"synchronous={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA"
+            )
         self.path = self.location = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -104,6 +111,8 @@ class SqliteCheckpointer(RowCheckpointer):
                 f"not an Orca database (it holds tables {', '.join(sorted(tables)[:5])})",
                 "point Orca at a new file; it never alters a database it did not create",
             )
+        if tables:  # refuse a newer schema before anything, even the journal mode, changes
+            self._check_version(self._version())
         # WAL: readers never block the writer, and a commit is one append to the log
         c.execute("PRAGMA journal_mode=WAL")
         # FULL: fsync at every commit, so a committed superstep is durable
@@ -118,12 +127,8 @@ class SqliteCheckpointer(RowCheckpointer):
                 "CREATE TABLE IF NOT EXISTS orca_schema "
                 "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
             )
-            row = c.execute(
-                "SELECT version FROM orca_schema WHERE component=?", (COMPONENT,)
-            ).fetchone()
-            found = row[0] if row else 0
-            if found > SCHEMA_VERSION:
-                raise SchemaVersionError(self.path, found, SCHEMA_VERSION)
+            found = self._version()
+            self._check_version(found)
             for version in range(found + 1, SCHEMA_VERSION + 1):
                 for statement in MIGRATIONS[version - 1]:
                     c.execute(statement)
@@ -137,12 +142,31 @@ class SqliteCheckpointer(RowCheckpointer):
             c.execute("ROLLBACK")
             raise
 
+    def _version(self) -> int:
+        row = self._conn.execute(
+            "SELECT version FROM orca_schema WHERE component=?", (COMPONENT,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def _check_version(self, found: int) -> None:
+        if found > SCHEMA_VERSION:
+            raise SchemaVersionError(self.path, found, SCHEMA_VERSION)
+
     @contextmanager
     def _errors(self) -> Iterator[None]:
         try:
             yield
+        except sqlite3.ProgrammingError as exc:
+            raise CheckpointError(
+                f"{self.path}: {exc}. Fix: open a new SqliteCheckpointer; this one is closed"
+            ) from exc
+        except sqlite3.IntegrityError as exc:
+            raise CheckpointError(
+                f"{self.path}: {exc}: a checkpoint with that id already exists. Fix: "
+                "checkpoints are immutable; write a new one"
+            ) from exc
         except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.IntegrityError | sqlite3.OperationalError) and (
+            if isinstance(exc, sqlite3.OperationalError) and (
                 "malformed" not in str(exc) and "not a database" not in str(exc)
             ):
                 raise

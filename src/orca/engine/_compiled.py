@@ -7,18 +7,19 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from orca.checkpoint import Checkpoint, Checkpointer, CheckpointInfo, CheckpointSave
+from orca.checkpoint import Checkpoint, Checkpointer, CheckpointInfo, CheckpointSave, PendingWrite
 from orca.engine import _ids
 from orca.engine._algo import JOINS, apply_writes, plan_next
 from orca.engine._context import RunContext
-from orca.engine._loop import Run, RunOptions, RunOutcome, utc_now
+from orca.engine._loop import Run, RunOptions, RunOutcome, open_interrupts, utc_now
 from orca.engine._persist import DURABILITY_MODES
 from orca.engine._sync import iterate_sync, run_sync
 from orca.engine._task import SubgraphWrites, Task, route
-from orca.errors import CheckpointNotFoundError, InvalidInputError, closest
+from orca.errors import CheckpointNotFoundError, InvalidInputError, NodeInterrupt, closest
 from orca.events import STREAM_MODES, Event, StreamMode
+from orca.graph import reducers
 from orca.graph._builder import GraphSpec
-from orca.graph._types import Interrupt, StateSnapshot
+from orca.graph._types import StateSnapshot
 
 _DONE = object()
 EPHEMERAL_THREAD = "ephemeral"
@@ -299,7 +300,7 @@ class CompiledGraph:
                 resumes={},
             )
             task = Task(0, ctx.task_id, self.spec.nodes[as_node], None, ctx, writes=writes)
-            targets = await route(self.spec, task, values)
+            targets = await route(self.spec, task, cp.values)
             nxt, joins = plan_next(self.spec, [(as_node, targets)], values.get(JOINS))
             if joins is not None:
                 values[JOINS] = joins
@@ -311,6 +312,13 @@ class CompiledGraph:
         if to_thread:
             changed = {k: None for k in values}
         source = "fork" if to_thread or checkpoint_id else "update"
+        # editing the state at an interrupt_before pause keeps the pause answered: the
+        # next invoke(None) runs the node it paused before
+        carried = [
+            PendingWrite(i.task_id, "interrupt", i.to_dict())
+            for i in open_interrupts(cp)
+            if i.when == "before" and as_node is None and not to_thread
+        ]
         new_id = _ids.checkpoint_id(
             target, parent, cp.step + 1, f"{source}:{heads[0].checkpoint_id if heads else ''}"
         )
@@ -329,6 +337,7 @@ class CompiledGraph:
                     "as_node": as_node,
                 },
                 created_at=utc_now().isoformat(),
+                pending=carried,
             )
         )
         return new_id
@@ -344,37 +353,51 @@ class CompiledGraph:
     # -- as a subgraph ------------------------------------------------------------------------
 
     def as_node(self) -> Callable[[Any, RunContext], Any]:
-        """This graph as a node of another: it runs as one task, its writes flow out."""
+        """This graph as a node of another: it runs as one task, its writes flow out.
+
+        It inherits the parent run's seed, clock and limits; ``ctx.interrupt`` inside it
+        pauses the parent, and on resume the subgraph runs again from its start.
+        """
         keys = self.spec.state.keys
 
         async def run_subgraph(state: Any, ctx: RunContext) -> SubgraphWrites:
             if not isinstance(state, Mapping):
                 state = {k: getattr(state, k) for k in keys if hasattr(state, k)}
+            parent_opts = ctx._options
             opts = RunOptions(
                 thread_id=f"{ctx.thread_id}/{ctx.node}",
                 run_id=f"{ctx.run_id}/{ctx.node}",
                 seed=ctx.seed,
+                max_steps=parent_opts.max_steps if parent_opts else 100,
+                max_concurrency=parent_opts.max_concurrency if parent_opts else None,
+                clock=ctx._clock,
             )
             outcome = await Run(self, opts, parent=ctx).execute(
                 {k: v for k, v in state.items() if k in keys}
             )
+            if outcome.interrupts:
+                first = outcome.interrupts[0]
+                raise NodeInterrupt(first.id, first.value)
             return SubgraphWrites(_collapse(self.spec, outcome))
 
         return run_subgraph
 
 
 def _collapse(spec: GraphSpec, outcome: RunOutcome) -> list[tuple[str, Any]]:
-    """A subgraph's writes for its parent: the last value of overwrite keys, every write of
-    keys with reducers (so the parent's reducers see each one)."""
-    last: dict[str, Any] = {}
-    out: list[tuple[str, Any]] = []
+    """A subgraph's writes for its parent: one write per key where the reducer can fold
+    them (overwrite: the last; append, merge, sum: folded), every write otherwise, so the
+    parent's reducers see the subgraph's changes exactly once."""
+    folded: dict[str, Any] = {}
+    rest: list[tuple[str, Any]] = []
     for key, value in outcome.writes:
-        channel = spec.state.channels[key]
-        if channel.strict:
-            last[key] = value
+        reducer = spec.state.channels[key].reducer
+        if reducer is reducers.overwrite:
+            folded[key] = value
+        elif reducer.empty is not None:
+            folded[key] = reducer(folded[key], value) if key in folded else reducer(None, value)
         else:
-            out.append((key, value))
-    return [*last.items(), *out]
+            rest.append((key, value))
+    return [*folded.items(), *rest]
 
 
 def _wanted(mode: StreamMode | Sequence[StreamMode]) -> frozenset[str]:
@@ -395,17 +418,10 @@ def _result(outcome: RunOutcome) -> dict[str, Any]:
 
 
 def _snapshot(cp: Checkpoint) -> StateSnapshot:
-    resumed = {p.value["id"] for p in cp.pending if p.kind == "resume"}
-    interrupts = tuple(
-        Interrupt(**p.value)
-        for p in cp.pending
-        if p.kind == "interrupt" and p.value["id"] not in resumed
-    )
-    values = {k: v for k, v in cp.values.items() if k != JOINS}
     return StateSnapshot(
-        values=values,
+        values={k: v for k, v in cp.values.items() if k != JOINS},
         next=tuple(t["node"] for t in cp.next),
-        interrupts=interrupts,
+        interrupts=tuple(open_interrupts(cp)),
         thread_id=cp.thread_id,
         checkpoint_id=cp.checkpoint_id,
         parent_id=cp.parent_id,

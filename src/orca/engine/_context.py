@@ -33,9 +33,11 @@ class RunContext:
         "_clock",
         "_emitter",
         "_interrupts",
+        "_options",
         "_parent",
         "_random",
         "_resumes",
+        "_timed_out",
         "attempt",
         "node",
         "run_id",
@@ -59,6 +61,7 @@ class RunContext:
         clock: Callable[[], dt.datetime],
         resumes: dict[str, Any],
         parent: RunContext | None = None,
+        options: Any = None,
     ) -> None:
         self.run_id = run_id
         self.thread_id = thread_id
@@ -73,7 +76,15 @@ class RunContext:
         self._resumes = resumes
         self._interrupts = 0
         self._parent = parent
+        self._options = options  # the run's RunOptions, inherited by subgraphs
+        self._timed_out = False
         self._random: random.Random | None = None
+
+    def _begin_attempt(self, attempt: int) -> None:
+        """Each attempt replays the node from the start: interrupts count from zero again."""
+        self.attempt = attempt
+        self._interrupts = 0
+        self._timed_out = False
 
     @property
     def random(self) -> random.Random:
@@ -110,10 +121,11 @@ class RunContext:
 
     @property
     def cancelled(self) -> bool:
-        """True once the run is cancelled; long sync nodes should check it and return."""
-        return self._cancelled.is_set()
+        """True once the run is cancelled or this task ran past its timeout; long sync
+        nodes should check it and return."""
+        return self._timed_out or self._cancelled.is_set()
 
     def raise_if_cancelled(self) -> None:
         """Raise ``RunCancelledError`` if the run was cancelled."""
-        if self._cancelled.is_set():
+        if self.cancelled:
             raise RunCancelledError(f"run {self.run_id} was cancelled")

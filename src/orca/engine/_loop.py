@@ -47,6 +47,16 @@ if TYPE_CHECKING:
     from orca.engine._compiled import CompiledGraph
 
 
+def open_interrupts(cp: Checkpoint) -> list[Interrupt]:
+    """The interrupts pending at a checkpoint that no resume value answers yet."""
+    resumed = {p.value["id"] for p in cp.pending if p.kind == "resume"}
+    found: dict[str, Interrupt] = {}
+    for p in cp.pending:
+        if p.kind == "interrupt" and p.value["id"] not in resumed:
+            found.setdefault(p.value["id"], Interrupt(**p.value))
+    return list(found.values())
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -146,10 +156,12 @@ class Run:
                 opts.thread_id,
                 start.checkpoint_id if start else None,
                 f"{head.checkpoint_id if head else ''}/{len(start.pending) if start else 0}",
-                "resume" if resuming else "input",
+                f"{self.spec.name}:{'resume' if resuming else 'input'}",
             )
         if self._sink is not None and self._wanted:
             self.em = Emitter(self.run_id, opts.thread_id, self._wanted, self._sink)
+        if start is not None:
+            self.step = start.step
         self._emit(
             RunStarted,
             graph=self.spec.name,
@@ -159,40 +171,32 @@ class Run:
         )
         started = time.perf_counter()
         status = "failed"
+        error: BaseException | None = None
         try:
-            if opts.deadline is None:
-                outcome = await self._run(input, start, resuming)
-            else:
-                try:
-                    async with asyncio.timeout(opts.deadline) as scope:
-                        outcome = await self._run(input, start, resuming)
-                except TimeoutError:
-                    if scope.expired():
-                        self.cancelled.set()
-                        raise RunTimeoutError(opts.deadline) from None
-                    raise
+            outcome = await self._run_with_deadline(input, start, resuming)
             status = outcome.status
-            return outcome
         except asyncio.CancelledError:
             self.cancelled.set()
             status = "cancelled"
             raise
         except BaseException as exc:
-            if isinstance(exc, RunCancelledError):
-                status = "cancelled"
-            if isinstance(exc, OrcaError):
-                setattr(exc, "checkpoint_id", self.persisted_id)  # noqa: B010
-            self._emit(
-                ErrorEvent,
-                error_type=type(exc).__name__,
-                message=str(exc),
-                node=getattr(exc, "node", None),
-                task_id=getattr(exc, "task_id", None),
-            )
+            error = exc
+            status = "cancelled" if isinstance(exc, RunCancelledError) else "failed"
             raise
         finally:
-            if self.persister is not None:
-                await asyncio.shield(self.persister.flush())
+            flush_error = await self._flush()
+            if flush_error is not None and error is None:
+                error, status = flush_error, "failed"
+            if isinstance(error, OrcaError):
+                error.checkpoint_id = self._committed_id()  # type: ignore[attr-defined]
+            if error is not None:
+                self._emit(
+                    ErrorEvent,
+                    error_type=type(error).__name__,
+                    message=str(error),
+                    node=getattr(error, "node", None),
+                    task_id=getattr(error, "task_id", None),
+                )
             self._emit(
                 RunFinished,
                 status=status,
@@ -200,6 +204,44 @@ class Run:
                 checkpoint_id=self.checkpoint_id,
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
+            if flush_error is not None and flush_error is error:
+                raise flush_error  # the run itself succeeded, its last commit did not
+        return outcome
+
+    async def _flush(self) -> Exception | None:
+        """Commit what the durability mode still holds; the error, if that fails."""
+        if self.persister is None:
+            return None
+        try:
+            await asyncio.shield(self.persister.flush())
+        except Exception as exc:
+            return exc
+        return None
+
+    async def _run_with_deadline(
+        self, input: Any, start: Checkpoint | None, resuming: bool
+    ) -> RunOutcome:
+        deadline = self.opts.deadline
+        if deadline is None:
+            return await self._run(input, start, resuming)
+        try:
+            async with asyncio.timeout(deadline) as scope:
+                return await self._run(input, start, resuming)
+        except TimeoutError:
+            if scope.expired():
+                self.cancelled.set()
+                raise RunTimeoutError(deadline) from None
+            raise
+
+    def _committed_id(self) -> str | None:
+        """The thread's latest committed checkpoint, for errors to name."""
+        if self.store is None:
+            return None
+        try:
+            head = self.store.history(self.opts.thread_id, limit=1)
+        except OrcaError:
+            return None
+        return head[0].checkpoint_id if head else None
 
     def _emit(self, cls: type[Event], **fields: Any) -> None:
         if self.em is not None:
@@ -224,8 +266,6 @@ class Run:
         while self.next:
             if self.steps_run >= self.opts.max_steps:
                 raise StepLimitError(self.opts.max_steps)
-            if self.cancelled.is_set():
-                raise RunCancelledError(f"run {self.run_id} was cancelled")
             step = self.step + 1
             tasks = self._plan(step)
             if before and not self.skip_before:
@@ -270,18 +310,12 @@ class Run:
             return
         if input.update is not None or input.goto:
             raise InvalidInputError(
-                "a Command given to invoke may only carry resume=. Fix: change state with "
-                "update_state(thread_id, update) before resuming"
+                "a Command given to invoke may only carry resume=. Fix: change the state with "
+                "update_state(thread_id, update), then continue with invoke(None, thread_id=...)"
             )
         if input.resume is None:
             return
-        pending = [
-            p.value
-            for p in cp.pending
-            if p.kind == "interrupt"
-            and p.value["when"] == "during"
-            and p.value["id"] not in self.resumes
-        ]
+        pending = [i.to_dict() for i in open_interrupts(cp) if i.when == "during"]
         if not pending:
             paused = [p.value for p in cp.pending if p.kind == "interrupt"]
             hint = (
@@ -349,6 +383,7 @@ class Run:
             clock=self.opts.clock,
             resumes=self.resumes,
             parent=self.parent,
+            options=self.opts,
         )
 
     def _plan(self, step: int) -> list[Task]:
@@ -406,9 +441,10 @@ class Run:
         if not tasks:
             return
         if len(tasks) == 1:
-            await run_task(
-                self.spec, tasks[0], self.values, inline=self.opts.inline, semaphore=None
-            )
+            # a lone sync node may run on the loop's thread when the loop is Orca's own,
+            # unless a deadline must be able to fire while it runs
+            inline = self.opts.inline and self.opts.deadline is None
+            await run_task(self.spec, tasks[0], self.values, inline=inline, semaphore=None)
             return
         limit = self.opts.max_concurrency
         semaphore = asyncio.Semaphore(limit) if limit else None

@@ -28,8 +28,9 @@ def _check_no_loop(name: str) -> None:
     except RuntimeError:
         return
     raise RuntimeError(
-        f"{name}() cannot run inside a running event loop. Fix: use "
-        f"await a{name}(...) (or async for ... in a{name}(...)) from async code"
+        f"{name}() cannot run inside a running event loop. Fix: from async code use "
+        "await graph.ainvoke(...) or async for ... in graph.astream(...), or call "
+        f"{name}() from a thread without a running loop"
     )
 
 

@@ -24,7 +24,7 @@ from orca.errors import (
 )
 from orca.events import TaskRetry
 from orca.graph._builder import GraphSpec, NodeSpec
-from orca.graph._types import Command
+from orca.graph._types import END, Command
 
 _pool: ThreadPoolExecutor | None = None
 POOL_SIZE = max(32, (os.cpu_count() or 1) + 4)
@@ -58,7 +58,9 @@ class Task:
     attempts: int = 0
     interrupt: NodeInterrupt | None = None
     reused: bool = False
-    prerun: tuple[bool, Any] | None = None  # first attempt's outcome, run by a SyncBatch
+    prerun: tuple[bool, Any, float] | None = (
+        None  # first attempt run by a SyncBatch, and its seconds
+    )
 
 
 def to_writes(spec: GraphSpec, task: Task, output: Any) -> tuple[Writes, list[Target]]:
@@ -86,7 +88,7 @@ def to_writes(spec: GraphSpec, task: Task, output: Any) -> tuple[Writes, list[Ta
 async def route(spec: GraphSpec, task: Task, values: dict[str, Any]) -> list[Target]:
     """The task's static edges and routers, routers seeing the state with its own writes."""
     name = task.node.name
-    targets: list[Target] = list(spec.edges.get(name, ()))
+    targets: list[Target] = [t for t in spec.edges.get(name, ()) if t != END]
     branches = spec.branches.get(name)
     if branches:
         local = values
@@ -112,10 +114,10 @@ async def run_task(
     """Run ``task`` to completion, recording its writes, targets, interrupt or error."""
     node = task.node
     policy = node.retry
-    started = time.perf_counter()
+    started = time.perf_counter() - (task.prerun[2] if task.prerun else 0.0)
     while True:
         task.attempts += 1
-        task.ctx.attempt = task.attempts
+        task.ctx._begin_attempt(task.attempts)
         try:
             output = await _attempt(task, inline=inline, semaphore=semaphore)
             task.writes, goto = to_writes(spec, task, output)
@@ -161,7 +163,7 @@ async def _attempt(task: Task, *, inline: bool, semaphore: asyncio.Semaphore | N
 
 async def _call(task: Task, inline: bool) -> Any:
     if task.prerun is not None:
-        (ok, outcome), task.prerun = task.prerun, None
+        (ok, outcome, _), task.prerun = task.prerun, None
         if ok:
             return outcome
         raise outcome
@@ -174,6 +176,7 @@ async def _call(task: Task, inline: bool) -> Any:
         try:
             return await asyncio.wait_for(coro, timeout)
         except TimeoutError:
+            task.ctx._timed_out = True
             raise TaskTimeoutError(task.node.name, timeout) from None
     if inline and timeout is None:
         return callee.call(task.arg, task.ctx)
@@ -184,6 +187,7 @@ async def _call(task: Task, inline: bool) -> Any:
     try:
         return await asyncio.wait_for(future, timeout)
     except TimeoutError:
+        task.ctx._timed_out = True  # the thread cannot be stopped; tell the node to return
         raise TaskTimeoutError(task.node.name, timeout) from None
 
 
@@ -227,10 +231,12 @@ class SyncBatch:
                 task = self._queue.popleft()
                 if self._queue and self._workers < self._limit:
                     self._spawn()
+            started = time.perf_counter()
             try:
-                task.prerun = (True, task.node.callee.call(task.arg, task.ctx))
+                output = task.node.callee.call(task.arg, task.ctx)
+                task.prerun = (True, output, time.perf_counter() - started)
             except BaseException as exc:  # handed to run_task, which decides what it means
-                task.prerun = (False, exc)
+                task.prerun = (False, exc, time.perf_counter() - started)
             with self._lock:
                 self._left -= 1
                 last = self._left == 0

@@ -152,6 +152,14 @@ class StateGraph:
             )
         as_node = getattr(fn, "as_node", None)
         if as_node is not None and hasattr(fn, "spec"):
+            if getattr(fn, "interrupt_before", None) or getattr(fn, "interrupt_after", None):
+                raise GraphError(
+                    f"subgraph {name!r} was compiled with interrupt_before/after, which a "
+                    "subgraph cannot honour",
+                    fix="compile the subgraph without them and call ctx.interrupt(...) in its "
+                    "node, or set interrupt_before/after on the parent graph",
+                    node=name,
+                )
             callee = Callee(as_node(), True, "positional")
         elif callable(fn):
             callee = Callee.of(fn, f"node {name!r}")

@@ -160,13 +160,34 @@ class StateSchema:
             return {}
         if isinstance(value, Mapping):
             self.check_keys(value, None)
+            if self.kind == "pydantic":
+                return self._validated(value)
             return dict(value)
-        if isinstance(value, self.schema):
+        if self.kind != "typeddict" and isinstance(value, self.schema):
             return self.dump(value)
         raise InvalidInputError(
             f"the input must be a dict of state keys or a {self.schema.__name__}, got "
             f"{type(value).__name__}. Fix: pass e.g. {{{self.keys[0]!r}: ...}}"
         )
+
+    def _validated(self, value: Mapping[str, Any]) -> dict[str, Any]:
+        """Input values checked (and coerced) against the pydantic model's field types."""
+        from pydantic import ValidationError
+
+        holder = self.schema.model_construct()  # type: ignore[attr-defined]
+        validator = self.schema.__pydantic_validator__  # type: ignore[attr-defined]
+        out = {}
+        for key, item in value.items():
+            try:
+                validator.validate_assignment(holder, key, item)
+            except ValidationError as exc:
+                problem = exc.errors()[0]["msg"]
+                raise InvalidInputError(
+                    f"input key {key!r} of {self.schema.__name__}: {problem} (got {item!r}). "
+                    f"Fix: pass a value of the type the model declares for {key!r}"
+                ) from None
+            out[key] = getattr(holder, key)
+        return out
 
     def dump(self, obj: Any) -> dict[str, Any]:
         """The channel values held by an instance of the schema type."""
@@ -177,9 +198,14 @@ class StateSchema:
         return dict(obj)
 
     def view(self, values: dict[str, Any]) -> Any:
-        """The state as a node sees it: a dict, or an instance of the dataclass/model."""
+        """The state as a node sees it: a dict, or an instance of the dataclass/model.
+
+        Top-level lists, dicts and sets are copied, so a task that changes them in place
+        changes nothing for its parallel siblings; nested objects are shared.
+        """
+        values = {k: v.copy() if type(v) in _CONTAINERS else v for k, v in values.items()}
         if self.kind == "typeddict":
-            return dict(values)
+            return values
         if self.kind == "pydantic":
             return self.schema.model_construct(**values)  # type: ignore[attr-defined]
         try:
@@ -191,6 +217,9 @@ class StateSchema:
                 f"{', '.join(map(repr, missing)) or 'the fields'} a default in the schema "
                 "or a value in the input"
             ) from exc
+
+
+_CONTAINERS = (list, dict, set)
 
 
 def _const(value: Any) -> Callable[[], Any]:

@@ -6,6 +6,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NewType
 
+from orca.errors import InvalidInputError
+
 NodeName = NewType("NodeName", str)
 
 START: Final = "__start__"
@@ -62,11 +64,11 @@ class RetryPolicy:
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
-            raise ValueError(
+            raise InvalidInputError(
                 f"RetryPolicy.max_attempts must be at least 1, got {self.max_attempts}"
             )
         if self.initial_interval < 0 or self.max_interval < 0 or self.backoff_factor < 1:
-            raise ValueError(
+            raise InvalidInputError(
                 "RetryPolicy needs initial_interval >= 0, max_interval >= 0 and backoff_factor >= 1"
             )
 

@@ -1,0 +1,111 @@
+"""Helpers shared by the checkpoint store tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from orca.checkpoint import (
+    Checkpointer,
+    CheckpointSave,
+    MemoryCheckpointer,
+    PendingWrite,
+    SqliteCheckpointer,
+)
+
+STORE_KINDS = ("memory", "sqlite")
+
+
+class StoreUnderTest:
+    """One checkpoint store, and a way to read it through a fresh instance.
+
+    ``reopen()`` closes a SQLite store and opens the same file again (so values must come
+    from disk, and the new instance has no memory of the chains it extends); a memory
+    store has nothing to reopen and stays the same object.
+    """
+
+    def __init__(self, kind: str, path: Path) -> None:
+        self.kind = kind
+        self.path = path
+        self.cp: Checkpointer = self._open()
+
+    def _open(self) -> Checkpointer:
+        if self.kind == "memory":
+            return MemoryCheckpointer()
+        return SqliteCheckpointer(self.path)
+
+    def reopen(self) -> Checkpointer:
+        if self.kind == "sqlite":
+            self.cp.close()
+            self.cp = self._open()
+        return self.cp
+
+    def views(self) -> Iterator[Checkpointer]:
+        """The store as written, then (SQLite) a new instance reading the same file."""
+        yield self.cp
+        yield self.reopen()
+
+    def close(self) -> None:
+        self.cp.close()
+
+
+def make_save(
+    thread_id: str,
+    checkpoint_id: str,
+    parent_id: str | None,
+    step: int,
+    values: Mapping[str, Any],
+    changed: Mapping[str, list[Any] | None] | None = None,
+    *,
+    pending: Sequence[PendingWrite] = (),
+    next: list[dict[str, Any]] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> CheckpointSave:
+    """A CheckpointSave; ``changed`` defaults to every key of ``values`` (full values)."""
+    return CheckpointSave(
+        thread_id=thread_id,
+        checkpoint_id=checkpoint_id,
+        parent_id=parent_id,
+        step=step,
+        values=dict(values),
+        changed=dict(changed) if changed is not None else {k: None for k in values},
+        next=next if next is not None else [],
+        metadata=metadata if metadata is not None else {"step": step},
+        created_at=f"2024-01-01T00:00:{step % 60:02d}+00:00",
+        pending=pending,
+    )
+
+
+@dataclass(frozen=True)
+class Point:
+    """A module-level dataclass, as users store in state."""
+
+    x: int
+    y: Decimal
+    label: str = ""
+
+
+@dataclass
+class Track:
+    """A dataclass holding other supported values, including another dataclass."""
+
+    name: str
+    points: list[Point]
+    started: dt.datetime
+    tags: set[str] = field(default_factory=set)
+
+
+class Reading(BaseModel):
+    """A module-level pydantic model."""
+
+    sensor: str
+    value: Decimal
+    taken: dt.datetime
+    raw: bytes = b""
+    history: list[int] = []
