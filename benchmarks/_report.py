@@ -161,6 +161,9 @@ def write_markdown(
     if errors:
         lines += ["", "## Errors", ""]
         lines += [f"- `{fid}` {name}: `{text}`" for fid, name, text in errors]
+    notes = path.parent / "NOTES.md"
+    if notes.exists():  # the hand-written analysis travels with every regenerated table
+        lines += ["", notes.read_text(encoding="utf-8").rstrip()]
     lines += [
         "",
         "## Machine",
