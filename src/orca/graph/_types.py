@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, NewType
+from typing import Any, Final
 
 from orca.errors import InvalidInputError
-
-NodeName = NewType("NodeName", str)
 
 START: Final = "__start__"
 """The virtual node where a run begins: ``add_edge(START, "first")``."""
