@@ -84,7 +84,6 @@ class RunOutcome:
     values: dict[str, Any]
     status: str
     interrupts: list[Interrupt] = field(default_factory=list)
-    checkpoint_id: str | None = None
     writes: Writes = field(default_factory=list)
 
 
@@ -292,7 +291,7 @@ class Run:
                             for t in hit
                         ]
                     )
-        return RunOutcome(self.public_values(), "done", [], self.checkpoint_id, self.write_log)
+        return RunOutcome(self.public_values(), "done", [], self.write_log)
 
     def _load(self, cp: Checkpoint) -> None:
         self.values = cp.values
@@ -525,9 +524,7 @@ class Run:
                 [PendingWrite(i.task_id, "interrupt", i.to_dict()) for i in interrupts],
             )
         self._emit(InterruptEvent, interrupts=[i.to_dict() for i in interrupts])
-        return RunOutcome(
-            self.public_values(), "interrupted", interrupts, self.checkpoint_id, self.write_log
-        )
+        return RunOutcome(self.public_values(), "interrupted", interrupts, self.write_log)
 
     def _commit(
         self,
