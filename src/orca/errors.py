@@ -20,10 +20,28 @@ naming what went wrong and how to fix it::
     │   ├── RunTimeoutError (TimeoutError)   a run ran past its deadline
     │   ├── StepLimitError                   a run reached max_steps
     │   └── RunCancelledError                a run was cancelled
-    └── CheckpointError (RuntimeError)       a checkpoint store problem
-        ├── CheckpointNotFoundError (LookupError)
-        ├── CorruptDatabaseError             not an Orca database, or damaged
-        └── SchemaVersionError               written by a newer Orca
+    ├── CheckpointError (RuntimeError)       a checkpoint store problem
+    │   ├── CheckpointNotFoundError (LookupError)
+    │   ├── CorruptDatabaseError             not an Orca database, or damaged
+    │   └── SchemaVersionError               written by a newer Orca
+    ├── ConfigError (ValueError)             bad settings: names the key and the fix
+    │   ├── UnknownProviderError             no such LLM provider (suggests the closest)
+    │   ├── UnknownProfileError (LookupError) no such LLM profile (suggests the closest)
+    │   ├── MissingAPIKeyError               the API key's environment variable is unset
+    │   └── InvalidPriceError                a negative or malformed price
+    └── LLMError (RuntimeError)              an LLM call failed; names provider and model
+        ├── RateLimitedError                 429; ``retry_after`` seconds if the server said
+        ├── OverloadedError                  the provider is overloaded (Anthropic 529, 503)
+        ├── ProviderServerError              any other 5xx answer
+        ├── LLMTimeoutError (TimeoutError)   no answer in time
+        ├── ProviderUnreachableError (ConnectionError)  the base URL cannot be reached
+        ├── AuthenticationError              the API key was refused (401, 403)
+        ├── UnknownModelError (LookupError)  the provider has no such model
+        ├── ContextLengthError               the prompt does not fit the model's context
+        ├── BadRequestError                  the provider rejected the request (other 4xx)
+        ├── MalformedResponseError           the answer breaks the provider's protocol
+        └── StreamInterruptedError           the stream stopped mid-way; ``usage`` (estimated)
+                                             holds what was spent
 
 ``NodeInterrupt`` is not an error: it is the signal ``ctx.interrupt()`` raises to pause
 a run, and derives from ``BaseException`` so that ``except Exception`` in node code
@@ -37,16 +55,29 @@ from difflib import get_close_matches
 from typing import Any
 
 __all__ = [
+    "AuthenticationError",
+    "BadRequestError",
     "CheckpointError",
     "CheckpointNotFoundError",
+    "ConfigError",
+    "ContextLengthError",
     "CorruptDatabaseError",
     "GraphError",
     "InvalidInputError",
+    "InvalidPriceError",
     "InvalidResumeError",
     "InvalidUpdateError",
+    "LLMError",
+    "LLMTimeoutError",
+    "MalformedResponseError",
+    "MissingAPIKeyError",
     "NodeError",
     "NodeInterrupt",
     "OrcaError",
+    "OverloadedError",
+    "ProviderServerError",
+    "ProviderUnreachableError",
+    "RateLimitedError",
     "ReducerError",
     "RunCancelledError",
     "RunError",
@@ -55,7 +86,11 @@ __all__ = [
     "SerializationError",
     "StateError",
     "StepLimitError",
+    "StreamInterruptedError",
     "TaskTimeoutError",
+    "UnknownModelError",
+    "UnknownProfileError",
+    "UnknownProviderError",
     "UnknownStateKeyError",
 ]
 
@@ -256,15 +291,177 @@ class CorruptDatabaseError(CheckpointError):
 class SchemaVersionError(CheckpointError):
     """The database was written by a newer Orca whose schema this version cannot read."""
 
-    def __init__(self, path: str, found: int, supported: int) -> None:
+    def __init__(
+        self, path: str, found: int, supported: int, *, component: str = "checkpoints"
+    ) -> None:
         super().__init__(
-            f"{path} has checkpoint schema version {found}, newer than the {supported} this "
+            f"{path} has {component} schema version {found}, newer than the {supported} this "
             "Orca understands. Fix: upgrade Orca (pip install -U orca); the file was left "
             "untouched"
         )
         self.path = path
         self.found = found
         self.supported = supported
+        self.component = component
+
+
+# -- configuration ---------------------------------------------------------------------------
+
+
+class ConfigError(OrcaError, ValueError):
+    """Bad settings. ``key`` names the setting and ``fix`` says how to repair it."""
+
+    def __init__(self, message: str, *, key: str | None = None, fix: str) -> None:
+        super().__init__(f"{message}. Fix: {fix}")
+        self.key = key
+        self.fix = fix
+
+
+class UnknownProviderError(ConfigError):
+    """No LLM provider has this name."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"unknown LLM provider {name!r}{closest(name, known)}",
+            key="provider",
+            fix=f"use one of {', '.join(sorted(known))}",
+        )
+        self.name = name
+
+
+class UnknownProfileError(ConfigError, LookupError):
+    """No LLM profile has this name."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        have = ", ".join(sorted(known)) or "none yet"
+        super().__init__(
+            f"unknown LLM profile {name!r}{closest(name, known)}",
+            key="profile",
+            fix=f"use an existing profile ({have}) or create it (orca profile create)",
+        )
+        self.name = name
+
+
+class MissingAPIKeyError(ConfigError):
+    """The environment variable holding a provider's API key is not set."""
+
+    def __init__(self, provider: str, env_var: str) -> None:
+        super().__init__(
+            f"provider {provider!r} needs an API key and {env_var} is not set",
+            key=env_var,
+            fix=f"export {env_var}=<your key> (keys are read from the environment only)",
+        )
+        self.provider = provider
+        self.env_var = env_var
+
+
+class InvalidPriceError(ConfigError):
+    """A price that is negative, not a number, or otherwise unusable."""
+
+
+# -- LLM calls --------------------------------------------------------------------------------
+
+
+class LLMError(OrcaError, RuntimeError):
+    """An LLM call failed. ``provider`` and ``model`` say which; ``status`` is the HTTP
+    status when there was one."""
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        model: str,
+        status: int | None = None,
+        fix: str | None = None,
+    ) -> None:
+        tail = f". Fix: {fix}" if fix else ""
+        super().__init__(f"{provider}/{model}: {message}{tail}")
+        self.provider = provider
+        self.model = model
+        self.status = status
+
+
+class RateLimitedError(LLMError):
+    """The provider answered 429. ``retry_after`` is the wait it asked for, in seconds."""
+
+    retryable = True
+
+    def __init__(
+        self, message: str, *, provider: str, model: str, retry_after: float | None = None
+    ) -> None:
+        wait = f" (retry after {retry_after:g}s)" if retry_after is not None else ""
+        super().__init__(
+            f"rate limited{wait}: {message}",
+            provider=provider,
+            model=model,
+            status=429,
+            fix="slow down, raise the provider's limits, or allow more retries (max_retries=)",
+        )
+        self.retry_after = retry_after
+
+
+class OverloadedError(LLMError):
+    """The provider is overloaded (Anthropic's 529, or 503)."""
+
+    retryable = True
+
+
+class ProviderServerError(LLMError):
+    """The provider failed with a 5xx answer."""
+
+    retryable = True
+
+
+class LLMTimeoutError(LLMError, TimeoutError):
+    """The provider did not answer in time."""
+
+    retryable = True
+
+
+class ProviderUnreachableError(LLMError, ConnectionError):
+    """The provider's base URL cannot be reached (refused, unknown host, reset)."""
+
+    retryable = True
+
+
+class AuthenticationError(LLMError):
+    """The provider refused the API key (401 or 403)."""
+
+
+class UnknownModelError(LLMError, LookupError):
+    """The provider has no model of this name."""
+
+
+class ContextLengthError(LLMError):
+    """The prompt (plus ``max_tokens``) does not fit the model's context window."""
+
+
+class BadRequestError(LLMError):
+    """The provider rejected the request (a 4xx other than the ones above)."""
+
+
+class MalformedResponseError(LLMError):
+    """The provider's answer does not follow its protocol."""
+
+
+class StreamInterruptedError(LLMError):
+    """The stream stopped before its end. ``text`` is what arrived and ``usage`` the
+    (estimated) tokens spent, so the cost is still recorded."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, provider: str, model: str, text: str, usage: Any) -> None:
+        super().__init__(
+            f"the stream stopped mid-way: {message}",
+            provider=provider,
+            model=model,
+            fix="retry the call; the tokens already spent were recorded as estimated usage",
+        )
+        self.text = text
+        self.usage = usage
 
 
 # -- control flow ---------------------------------------------------------------------------

@@ -40,6 +40,7 @@ __all__ = [
     "ToolCall",
     "Usage",
     "Values",
+    "WarningEvent",
 ]
 
 EVENT_SCHEMA_VERSION = 1
@@ -192,6 +193,16 @@ class ToolCall(TaskEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class WarningEvent(TaskEvent):
+    """Something the run should know but that does not stop it: ``code`` names it
+    (``unpriced_model``: a model with no price, emitted once per model per run)."""
+
+    type: ClassVar[str] = "warning"
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BudgetWarning(Event):
     """A budget crossed ``threshold_pct`` percent of its limit."""
 
@@ -262,6 +273,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Custom,
         Usage,
         ToolCall,
+        WarningEvent,
         BudgetWarning,
         Values,
         CheckpointSaved,

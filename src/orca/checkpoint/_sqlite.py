@@ -15,11 +15,10 @@ from orca.errors import (
     CheckpointError,
     CorruptDatabaseError,
     InvalidInputError,
-    SchemaVersionError,
 )
+from orca.store import _db
 
 COMPONENT = "checkpoints"
-SCHEMA_VERSION = 1
 
 # Ordered, never destructive: migration N brings the schema from version N-1 to N.
 MIGRATIONS: list[list[str]] = [
@@ -89,68 +88,13 @@ class SqliteCheckpointer(RowCheckpointer):
                 f"synchronous={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA"
             )
         self.path = self.location = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        # autocommit mode: transactions are opened explicitly with BEGIN IMMEDIATE
-        self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._conn = _db.connect(self.path, busy_timeout_ms=busy_timeout_ms)
         try:
             with self._errors():
-                self._open(synchronous, busy_timeout_ms)
+                _db.prepare(self._conn, self.path, COMPONENT, MIGRATIONS, synchronous=synchronous)
         except BaseException:
             self._conn.close()
             raise
-
-    def _open(self, synchronous: str, busy_timeout_ms: int) -> None:
-        c = self._conn
-        # wait for other processes' locks instead of failing at once
-        c.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if tables and "orca_schema" not in tables:
-            raise CorruptDatabaseError(
-                self.path,
-                f"not an Orca database (it holds tables {', '.join(sorted(tables)[:5])})",
-                "point Orca at a new file; it never alters a database it did not create",
-            )
-        if tables:  # refuse a newer schema before anything, even the journal mode, changes
-            self._check_version(self._version())
-        # WAL: readers never block the writer, and a commit is one append to the log
-        c.execute("PRAGMA journal_mode=WAL")
-        # FULL: fsync at every commit, so a committed superstep is durable
-        c.execute(f"PRAGMA synchronous={synchronous}")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        c = self._conn
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            c.execute(
-                "CREATE TABLE IF NOT EXISTS orca_schema "
-                "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-            )
-            found = self._version()
-            self._check_version(found)
-            for version in range(found + 1, SCHEMA_VERSION + 1):
-                for statement in MIGRATIONS[version - 1]:
-                    c.execute(statement)
-            if found < SCHEMA_VERSION:
-                c.execute(
-                    "INSERT OR REPLACE INTO orca_schema (component, version) VALUES (?, ?)",
-                    (COMPONENT, SCHEMA_VERSION),
-                )
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
-
-    def _version(self) -> int:
-        row = self._conn.execute(
-            "SELECT version FROM orca_schema WHERE component=?", (COMPONENT,)
-        ).fetchone()
-        return int(row[0]) if row else 0
-
-    def _check_version(self, found: int) -> None:
-        if found > SCHEMA_VERSION:
-            raise SchemaVersionError(self.path, found, SCHEMA_VERSION)
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

@@ -25,6 +25,18 @@ _DONE = object()
 EPHEMERAL_THREAD = "ephemeral"
 
 
+LLM_OPTIONS = frozenset({"profile", "models", "prices"})
+
+
+def _meter(options: dict[str, Any]) -> Any:
+    """The run's LLM meter, from the ``profile``/``models``/``prices`` options."""
+    from orca.llm._bound import meter_for_run
+
+    return meter_for_run(
+        profile=options.get("profile"), models=options.get("models"), prices=options.get("prices")
+    )
+
+
 class CompiledGraph:
     """A validated graph, ready to run. Made by ``StateGraph.compile()``; immutable.
 
@@ -43,6 +55,13 @@ class CompiledGraph:
         max_concurrency: tasks that may run at once (default: all of a step).
         deadline: seconds the run may take before ``RunTimeoutError``.
         clock: what ``ctx.now()`` returns (default: the UTC wall clock).
+        profile: the LLM profile whose planner and worker ``ctx.planner`` and
+            ``ctx.worker`` call: a ``Profile`` or a profile's name (default: the active
+            profile in the user database).
+        models: more models by name, for ``ctx.llm(name)`` (``ChatModel`` or
+            ``ModelSpec``); ``planner``/``worker`` here win over the profile's.
+        prices: the ``PriceBook`` that prices calls (default: the price catalog plus the
+            user database's overrides).
     """
 
     def __init__(
@@ -142,7 +161,7 @@ class CompiledGraph:
                 await asyncio.gather(runner, return_exceptions=True)
 
     def _options(self, options: dict[str, Any], inline: bool) -> RunOptions:
-        allowed = set(RunOptions.__dataclass_fields__) - {"inline"}
+        allowed = (set(RunOptions.__dataclass_fields__) - {"inline", "meter"}) | LLM_OPTIONS
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise InvalidInputError(
@@ -190,6 +209,7 @@ class CompiledGraph:
             deadline=deadline,
             clock=options.get("clock", utc_now),
             inline=inline,
+            meter=_meter(options),
         )
 
     # -- threads ------------------------------------------------------------------------------
@@ -371,6 +391,7 @@ class CompiledGraph:
                 max_steps=parent_opts.max_steps if parent_opts else 100,
                 max_concurrency=parent_opts.max_concurrency if parent_opts else None,
                 clock=ctx._clock,
+                meter=parent_opts.meter if parent_opts else None,
             )
             outcome = await Run(self, opts, parent=ctx).execute(
                 {k: v for k, v in state.items() if k in keys}

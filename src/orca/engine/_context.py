@@ -14,6 +14,7 @@ from orca.events import Custom
 
 if TYPE_CHECKING:
     from orca.engine._emit import Emitter
+    from orca.llm._bound import LLM
 
 
 class RunContext:
@@ -118,6 +119,34 @@ class RunContext:
         if iid in self._resumes:
             return self._resumes[iid]
         raise NodeInterrupt(iid, value)
+
+    @property
+    def planner(self) -> LLM:
+        """The profile's planner model, bound to this task (calls are streamed as
+        ``token`` events, priced, and reported as ``usage`` events)."""
+        return self.llm("planner")
+
+    @property
+    def worker(self) -> LLM:
+        """The profile's worker model, bound to this task."""
+        return self.llm("worker")
+
+    def llm(self, name: str) -> LLM:
+        """The run's model called ``name`` (``planner``, ``worker`` or one passed with
+        ``models=``), bound to this task.
+
+        Raises:
+            ConfigError: the run has no model of that name.
+        """
+        from orca.llm._bound import LLM, meter_for_run
+
+        root = self
+        while root._parent is not None:  # a subgraph's calls belong to the parent's task
+            root = root._parent
+        meter = root._options.meter if root._options is not None else None
+        if meter is None:  # a context made outside a run (tests, tools)
+            meter = meter_for_run()
+        return LLM(meter.models.get(name), name, meter, root)
 
     @property
     def cancelled(self) -> bool:

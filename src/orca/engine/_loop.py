@@ -75,6 +75,7 @@ class RunOptions:
     deadline: float | None = None
     clock: Callable[[], dt.datetime] = utc_now
     inline: bool = False
+    meter: Any = None  # orca.llm.Meter: the run's models and prices (built by _options)
 
 
 @dataclass(slots=True)

@@ -1,0 +1,37 @@
+"""Money: exact ``Decimal`` arithmetic, stored as integer nano-USD (1e-9 USD)."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+NANO_PER_USD = 1_000_000_000
+_ONE = Decimal(1)
+
+
+def to_nano(usd: Decimal | int | str) -> int:
+    """USD (a ``Decimal``, an int or a decimal string; never a float) as integer nano-USD,
+    rounded half to even.
+
+    Raises:
+        TypeError: ``usd`` is a float (floats cannot hold money exactly).
+        ValueError: ``usd`` is not a finite number.
+    """
+    if isinstance(usd, float):
+        raise TypeError("money is never a float: pass a Decimal or a decimal string")
+    try:
+        value = Decimal(usd)
+    except InvalidOperation:
+        raise ValueError(f"{usd!r} is not a number of dollars") from None
+    if not value.is_finite():
+        raise ValueError(f"{usd!r} is not a finite amount")
+    return int((value * NANO_PER_USD).quantize(_ONE, rounding=ROUND_HALF_EVEN))
+
+
+def to_usd(nano: int) -> Decimal:
+    """Integer nano-USD as an exact ``Decimal`` of dollars."""
+    return Decimal(nano).scaleb(-9)
+
+
+def format_usd(nano: int, *, places: int = 6) -> str:
+    """``$0.001234``: nano-USD for people (rounded for display only)."""
+    return f"${to_usd(nano):,.{places}f}"

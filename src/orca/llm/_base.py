@@ -1,0 +1,342 @@
+"""The ``ChatModel`` protocol and what every provider shares: retries, streams, estimates.
+
+A provider subclasses ``ProviderModel`` and fills in four hooks, in the same order in every
+provider file: ``_complete`` (one request, whole answer), ``_stream`` (one request,
+deltas into a ``StreamState``), ``_map_usage`` and ``_map_errors``. Retries with backoff,
+``Retry-After``, assembling tool calls and estimating usage that a server did not send
+live here, once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+from orca.errors import LLMError, MalformedResponseError, RateLimitedError, StreamInterruptedError
+from orca.llm._types import ChatRequest, ChatResponse, Delta, StopReason, ToolCall, Usage
+
+T = TypeVar("T")
+
+MAX_RETRY_WAIT_S = 60.0
+
+
+@runtime_checkable
+class ChatModel(Protocol):
+    """What Orca needs of a chat model. Every provider implements it."""
+
+    provider: str
+    model: str
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        """Send ``request`` and return the whole answer."""
+        ...
+
+    def stream(self, request: ChatRequest) -> ChatStream:
+        """Send ``request`` and stream the answer: ``async for delta in stream``, then
+        ``stream.response`` holds the assembled ``ChatResponse``."""
+        ...
+
+
+@dataclass(slots=True)
+class _ToolCallParts:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class StreamState:
+    """What a provider's ``_stream`` has seen so far; the base turns it into a response."""
+
+    text: list[str] = field(default_factory=list)
+    thinking: list[str] = field(default_factory=list)
+    tool_calls: dict[int, _ToolCallParts] = field(default_factory=dict)
+    usage: Usage | None = None
+    raw_stop_reason: str | None = None
+    stop_reason: StopReason | None = None
+    response_id: str | None = None
+
+    def tool_call(self, index: int) -> _ToolCallParts:
+        parts = self.tool_calls.get(index)
+        if parts is None:
+            parts = self.tool_calls[index] = _ToolCallParts()
+        return parts
+
+
+def parse_tool_call(call_id: str, name: str, raw: str) -> ToolCall:
+    """A ``ToolCall`` from its JSON argument text; bad JSON is kept, not raised, so that
+    the caller can hand the error back to the model."""
+    if not raw.strip():
+        return ToolCall(call_id, name, {}, raw)
+    try:
+        value = json.loads(raw)
+    except ValueError as exc:
+        return ToolCall(call_id, name, {}, raw, f"arguments are not valid JSON: {exc}")
+    if not isinstance(value, dict):
+        return ToolCall(call_id, name, {}, raw, "arguments must be a JSON object")
+    return ToolCall(call_id, name, value, raw)
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate: about four bytes of UTF-8 per token."""
+    return math.ceil(len(text.encode()) / 4) if text else 0
+
+
+class ProviderModel:
+    """Shared machinery of every provider. Subclasses implement the four hooks."""
+
+    provider: str
+    model: str
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        provider: str,
+        max_retries: int = 2,
+        timeout: float = 120.0,
+        local: bool = False,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.model = model
+        self.provider = provider
+        self.max_retries = max_retries
+        self.timeout = timeout
+        self.local = local
+        self._sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(provider={self.provider!r}, model={self.model!r})"
+
+    # -- the protocol ----------------------------------------------------------------------
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        attempt = 0
+        while True:
+            try:
+                return await self._complete(request)
+            except Exception as exc:
+                error = self._error(exc)
+                if not self._should_retry(error, attempt):
+                    raise error from exc
+            await self._sleep(self._backoff(error, attempt))
+            attempt += 1
+
+    def stream(self, request: ChatRequest) -> ChatStream:
+        return ChatStream(self, request)
+
+    # -- hooks -----------------------------------------------------------------------------
+
+    async def _complete(self, request: ChatRequest) -> ChatResponse:
+        raise NotImplementedError
+
+    def _stream(self, request: ChatRequest, state: StreamState) -> AsyncIterator[Delta]:
+        raise NotImplementedError
+
+    def _map_usage(self, raw: Any) -> Usage:
+        raise NotImplementedError
+
+    def _map_errors(self, exc: Exception) -> LLMError | None:
+        """The Orca error for an SDK exception, or None if it is not one of the SDK's."""
+        raise NotImplementedError
+
+    async def count_tokens(self, text: str) -> int | None:
+        """Exact token count of ``text`` where the provider can tell (a tokenizer), else
+        None. Used only when a server sends no usage."""
+        return None
+
+    # -- shared ----------------------------------------------------------------------------
+
+    def _error(self, exc: Exception) -> LLMError:
+        if isinstance(exc, LLMError):
+            return exc
+        mapped = self._map_errors(exc)
+        if mapped is not None:
+            return mapped
+        if isinstance(exc, KeyError | TypeError | ValueError | AttributeError | IndexError):
+            return MalformedResponseError(
+                f"unexpected answer ({type(exc).__name__}: {exc})",
+                provider=self.provider,
+                model=self.model,
+            )
+        raise exc
+
+    def _should_retry(self, error: LLMError, attempt: int) -> bool:
+        return error.retryable and attempt < self.max_retries
+
+    def _backoff(self, error: LLMError, attempt: int) -> float:
+        if isinstance(error, RateLimitedError) and error.retry_after is not None:
+            return min(max(error.retry_after, 0.0), MAX_RETRY_WAIT_S)
+        base = min(0.5 * 2.0**attempt, MAX_RETRY_WAIT_S)
+        return base + random.uniform(0, base / 4)  # jitter spreads retries of parallel calls
+
+    async def estimate_usage(self, request: ChatRequest, output: str) -> Usage:
+        """Usage counted by Orca (``estimated``): the provider's tokenizer if it has one,
+        else about four bytes per token; plus a few tokens per message of chat framing."""
+        prompt = "\n".join(m.text for m in request.messages)
+        prompt += "".join(json.dumps(dict(t.parameters)) + t.description for t in request.tools)
+        input_tokens = await self._count(prompt) + 4 * len(request.messages) + 2
+        return Usage(input_tokens, await self._count(output), estimated=True)
+
+    async def _count(self, text: str) -> int:
+        if not text:
+            return 0
+        try:
+            exact = await self.count_tokens(text)
+        except Exception:  # the estimate is best effort; fall back to the heuristic
+            exact = None
+        return exact if exact is not None else estimate_tokens(text)
+
+    async def _finish(self, request: ChatRequest, state: StreamState) -> ChatResponse:
+        text = "".join(state.text)
+        usage = state.usage or await self.estimate_usage(request, text + "".join(state.thinking))
+        calls = tuple(
+            parse_tool_call(p.id or f"call_{i}", p.name, "".join(p.arguments))
+            for i, p in sorted(state.tool_calls.items())
+        )
+        stop = state.stop_reason or ("tool_calls" if calls else "stop")
+        return ChatResponse(
+            text=text,
+            provider=self.provider,
+            model=self.model,
+            usage=usage,
+            stop_reason=stop,
+            raw_stop_reason=state.raw_stop_reason,
+            tool_calls=calls,
+            thinking="".join(state.thinking),
+            id=state.response_id,
+        )
+
+
+class ChatStream:
+    """A streamed answer: iterate it for ``Delta`` pieces; afterwards ``response`` holds
+    the whole ``ChatResponse``. A failure before the first piece is retried like
+    ``complete``; one after it raises ``StreamInterruptedError`` carrying the text so far
+    and an estimated ``usage``."""
+
+    def __init__(self, model: ProviderModel, request: ChatRequest) -> None:
+        self._model = model
+        self._request = request
+        self._response: ChatResponse | None = None
+        self._started = False
+
+    @property
+    def response(self) -> ChatResponse:
+        """The assembled answer (once the stream is consumed)."""
+        if self._response is None:
+            raise RuntimeError("the stream has not finished; iterate it (or await final())")
+        return self._response
+
+    async def final(self) -> ChatResponse:
+        """Consume what is left and return the whole answer."""
+        async for _ in self:
+            pass
+        return self.response
+
+    def __aiter__(self) -> AsyncIterator[Delta]:
+        if self._started:
+            raise RuntimeError("a ChatStream can be iterated only once")
+        self._started = True
+        return self._run()
+
+    async def _run(self) -> AsyncIterator[Delta]:
+        model, request = self._model, self._request
+        attempt = 0
+        while True:
+            state = StreamState()
+            sent = False
+            try:
+                async for delta in model._stream(request, state):
+                    sent = True
+                    yield delta
+                break
+            except Exception as exc:
+                error = model._error(exc)
+                if sent:
+                    raise await self._interrupted(state, str(error)) from exc
+                if not model._should_retry(error, attempt):
+                    raise error from exc
+            await model._sleep(model._backoff(error, attempt))
+            attempt += 1
+        if state.stop_reason is None and state.raw_stop_reason is None and sent:
+            raise await self._interrupted(state, "the server closed the stream before its end")
+        self._response = await model._finish(request, state)
+
+    async def _interrupted(self, state: StreamState, why: str) -> StreamInterruptedError:
+        text = "".join(state.text)
+        usage = await self._model.estimate_usage(self._request, text + "".join(state.thinking))
+        return StreamInterruptedError(
+            why, provider=self._model.provider, model=self._model.model, text=text, usage=usage
+        )
+
+
+def retry_after_s(headers: Any) -> float | None:
+    """The wait a 429/503 asked for: ``retry-after-ms``, or ``retry-after`` in seconds or
+    as an HTTP date."""
+    if headers is None:
+        return None
+    ms = headers.get("retry-after-ms")
+    if ms:
+        try:
+            return float(str(ms)) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return float(str(value))
+    except ValueError:
+        pass
+    import email.utils
+    import time
+
+    try:
+        return max(0.0, email.utils.parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def error_for_status(
+    model: ProviderModel, status: int, message: str, headers: Any = None, code: str = ""
+) -> LLMError:
+    """The Orca error for an HTTP error answer, shared by the HTTP providers."""
+    from orca import errors
+
+    where = {"provider": model.provider, "model": model.model}
+    text = message.lower() + " " + code.lower()
+    if status == 429:
+        return errors.RateLimitedError(message, retry_after=retry_after_s(headers), **where)
+    if status in (401, 403):
+        return errors.AuthenticationError(
+            f"the API key was refused ({status}): {message}",
+            status=status,
+            fix="check the key in the provider's environment variable",
+            **where,
+        )
+    if "context" in text and ("length" in text or "window" in text or "exceed" in text):
+        return errors.ContextLengthError(
+            message,
+            status=status,
+            fix="shorten the conversation or lower max_tokens",
+            **where,
+        )
+    if status == 404 and "model" in text:
+        return errors.UnknownModelError(
+            f"no such model: {message}",
+            status=status,
+            fix="check the model name (see the provider's model list)",
+            **where,
+        )
+    if status in (503, 529) or "overloaded" in text:
+        return errors.OverloadedError(f"overloaded ({status}): {message}", status=status, **where)
+    if status >= 500:
+        return errors.ProviderServerError(
+            f"server error {status}: {message}", status=status, **where
+        )
+    return errors.BadRequestError(f"request rejected ({status}): {message}", status=status, **where)

@@ -1,0 +1,111 @@
+"""Opening Orca's SQLite files: pragmas, the schema version table, ordered migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from orca.errors import CorruptDatabaseError, SchemaVersionError
+
+Migrations = Sequence[Sequence[str]]
+"""Migration N (1-based) brings a component's schema from version N-1 to N. Never
+destructive: only CREATE and ALTER ... ADD."""
+
+
+def connect(path: str | Path, *, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
+    """A connection in autocommit mode (transactions are opened with BEGIN IMMEDIATE)."""
+    path = str(path)
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    # wait for other processes' locks instead of failing at once
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    return conn
+
+
+def prepare(
+    conn: sqlite3.Connection,
+    path: str,
+    component: str,
+    migrations: Migrations,
+    *,
+    synchronous: str = "FULL",
+) -> None:
+    """Check the file is Orca's and not newer than this code, set WAL, then migrate
+    ``component`` to the latest version in one transaction.
+
+    Raises:
+        CorruptDatabaseError: the file belongs to something else or is damaged.
+        SchemaVersionError: the component's schema is newer than this Orca knows.
+    """
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as exc:
+        raise CorruptDatabaseError(
+            path,
+            f"the database is damaged or not SQLite ({exc})",
+            "restore the file from a backup or point Orca at a new file",
+        ) from exc
+    if tables and "orca_schema" not in tables:
+        raise CorruptDatabaseError(
+            path,
+            f"not an Orca database (it holds tables {', '.join(sorted(tables)[:5])})",
+            "point Orca at a new file; it never alters a database it did not create",
+        )
+    latest = len(migrations)
+    if tables:  # refuse a newer schema before anything, even the journal mode, changes
+        _check(path, component, _version(conn, component), latest)
+    # WAL: readers never block the writer, and a commit is one append to the log
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL fsyncs at every commit, so a committed write survives power loss
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS orca_schema "
+            "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+        )
+        found = _version(conn, component)
+        _check(path, component, found, latest)
+        for version in range(found + 1, latest + 1):
+            for statement in migrations[version - 1]:
+                conn.execute(statement)
+        if found < latest:
+            conn.execute(
+                "INSERT OR REPLACE INTO orca_schema (component, version) VALUES (?, ?)",
+                (component, latest),
+            )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _version(conn: sqlite3.Connection, component: str) -> int:
+    try:
+        row = conn.execute(
+            "SELECT version FROM orca_schema WHERE component=?", (component,)
+        ).fetchone()
+    except sqlite3.OperationalError:  # no orca_schema table yet
+        return 0
+    return int(row[0]) if row else 0
+
+
+def _check(path: str, component: str, found: int, latest: int) -> None:
+    if found > latest:
+        raise SchemaVersionError(path, found, latest, component=component)
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` (take the write lock now, so the transaction cannot fail on a
+    lock upgrade later) ... ``COMMIT``, or ``ROLLBACK`` on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
