@@ -84,7 +84,11 @@ def _table(header: Iterable[str], rows: Iterable[Iterable[str]]) -> list[str]:
 
 
 def write_markdown(
-    path: Path, results: Results, figures: Iterable[Figure], machine: Mapping[str, Any]
+    path: Path,
+    results: Results,
+    figures: Iterable[Figure],
+    machine: Mapping[str, Any],
+    extra: Iterable[str] = (),
 ) -> None:
     rows = []
     for figure in figures:
@@ -151,6 +155,7 @@ def write_markdown(
                 ],
             ),
         ]
+    lines += list(extra)
     errors = [
         (fid, name, entry[f"{name}_error"])
         for fid, entry in results.items()

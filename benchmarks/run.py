@@ -3,6 +3,7 @@
 python benchmarks/run.py                 # every workload, 5 repetitions
 python benchmarks/run.py --quick         # 3 repetitions, a smoke check
 python benchmarks/run.py --only a,b --reps 7
+python benchmarks/run.py --only llm         # the LLM layer's figures only
 """
 
 import argparse
@@ -17,6 +18,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import llm_figures
 from _engines import ENGINES, Engine
 from _measure import Samples, Trial, sample
 from _report import figure_entry, floor_entry, write_json, write_markdown
@@ -61,6 +63,7 @@ def select(only: str | None) -> list[Workload]:
     if not only:
         return list(WORKLOADS)
     wanted = {name.strip() for name in only.split(",") if name.strip()}
+    wanted -= {*llm_figures.IDS, "llm"}
     chosen = [
         w
         for w in WORKLOADS
@@ -71,6 +74,7 @@ def select(only: str | None) -> list[Workload]:
     ]
     known = {w.key for w in WORKLOADS} | {w.key.split("_")[0] for w in WORKLOADS}
     known |= {f.id for w in WORKLOADS for f in w.figures} | {FLOOR.id}
+    known |= {*llm_figures.IDS, "llm"}
     unknown = wanted - known
     if unknown:
         raise ValueError(f"unknown workload(s): {', '.join(sorted(unknown))}")
@@ -187,11 +191,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             results[FLOOR.id] = floor_entry(floor_samples, results.get("b"))
             print(f"[bench] {FLOOR.id:14} {_fmt(results[FLOOR.id]['value'])} us", file=sys.stderr)
 
+    wanted = None if not args.only else {n.strip() for n in args.only.split(",")}
+    llm_results = llm_figures.run(args.reps, wanted)
+    results.update(llm_results)
+
     machine = machine_info(engines, args.reps, time.perf_counter() - start)
     results["machine"] = machine
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "results.json", results)
-    write_markdown(args.out / "RESULTS.md", results, figures, machine)
+    write_markdown(
+        args.out / "RESULTS.md", results, figures, machine, llm_figures.markdown(llm_results)
+    )
     print(f"[bench] wrote {args.out / 'RESULTS.md'} in {machine['wall_s']} s", file=sys.stderr)
     return 0
 

@@ -60,6 +60,7 @@ class StreamState:
     raw_stop_reason: str | None = None
     stop_reason: StopReason | None = None
     response_id: str | None = None
+    pieces: int = 0
 
     def tool_call(self, index: int) -> _ToolCallParts:
         parts = self.tool_calls.get(index)
@@ -92,6 +93,10 @@ class ProviderModel:
 
     provider: str
     model: str
+    stream_usage: bool = True
+    """The server reports usage at the end of a stream (else Orca counts)."""
+    piece_per_token: bool = False
+    """Each streamed piece is one token, so counting pieces counts output tokens."""
 
     def __init__(
         self,
@@ -175,13 +180,22 @@ class ProviderModel:
         base = min(0.5 * 2.0**attempt, MAX_RETRY_WAIT_S)
         return base + random.uniform(0, base / 4)  # jitter spreads retries of parallel calls
 
-    async def estimate_usage(self, request: ChatRequest, output: str) -> Usage:
+    async def estimate_usage(
+        self, request: ChatRequest, output: str, *, output_tokens: int | None = None
+    ) -> Usage:
         """Usage counted by Orca (``estimated``): the provider's tokenizer if it has one,
-        else about four bytes per token; plus a few tokens per message of chat framing."""
-        prompt = "\n".join(m.text for m in request.messages)
+        else about four bytes per token. ``output_tokens``, when known (a server that
+        streams one token per piece), saves counting the output."""
+        if output_tokens is None:
+            output_tokens = await self._count(output)
+        return Usage(await self.count_prompt(request), output_tokens, estimated=True)
+
+    async def count_prompt(self, request: ChatRequest) -> int:
+        """Estimated input tokens of ``request``: its messages framed as ChatML (what most
+        local models' templates look like) and its tool definitions."""
+        prompt = "".join(f"<|im_start|>{m.role}\n{m.text}<|im_end|>\n" for m in request.messages)
         prompt += "".join(json.dumps(dict(t.parameters)) + t.description for t in request.tools)
-        input_tokens = await self._count(prompt) + 4 * len(request.messages) + 2
-        return Usage(input_tokens, await self._count(output), estimated=True)
+        return await self._count(prompt + "<|im_start|>assistant\n")
 
     async def _count(self, text: str) -> int:
         if not text:
@@ -194,7 +208,11 @@ class ProviderModel:
 
     async def _finish(self, request: ChatRequest, state: StreamState) -> ChatResponse:
         text = "".join(state.text)
-        usage = state.usage or await self.estimate_usage(request, text + "".join(state.thinking))
+        usage = state.usage
+        if usage is None:
+            output = text + "".join(state.thinking)
+            pieces = state.pieces if self.piece_per_token else None
+            usage = await self.estimate_usage(request, output, output_tokens=pieces)
         calls = tuple(
             parse_tool_call(p.id or f"call_{i}", p.name, "".join(p.arguments))
             for i, p in sorted(state.tool_calls.items())
@@ -249,21 +267,20 @@ class ChatStream:
         attempt = 0
         while True:
             state = StreamState()
-            sent = False
             try:
                 async for delta in model._stream(request, state):
-                    sent = True
+                    state.pieces += 1
                     yield delta
                 break
             except Exception as exc:
                 error = model._error(exc)
-                if sent:
+                if state.pieces:
                     raise await self._interrupted(state, str(error)) from exc
                 if not model._should_retry(error, attempt):
                     raise error from exc
             await model._sleep(model._backoff(error, attempt))
             attempt += 1
-        if state.stop_reason is None and state.raw_stop_reason is None and sent:
+        if state.stop_reason is None and state.raw_stop_reason is None and state.pieces:
             raise await self._interrupted(state, "the server closed the stream before its end")
         self._response = await model._finish(request, state)
 

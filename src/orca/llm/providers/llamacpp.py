@@ -60,6 +60,10 @@ class LlamaCppModel(ProviderModel):
         ConfigError: the file does not exist.
     """
 
+    # llama-cpp-python's stream carries no usage; it yields one token per piece
+    stream_usage = False
+    piece_per_token = True
+
     def __init__(
         self,
         model: str,

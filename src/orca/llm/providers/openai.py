@@ -31,8 +31,9 @@ class Preset:
         tokenize: how to count tokens when the server sends no usage while streaming:
             ``"llama-cpp-python"`` (POST /extras/tokenize), ``"llama-server"`` (POST
             /tokenize) or None (estimate from the text).
+        stream_usage: the server honours ``stream_options.include_usage``.
+        piece_per_token: the server streams one token per chunk.
         max_tokens_field: the request field that caps the answer.
-        price_provider: the provider id in the price catalog.
     """
 
     base_url: str | None
@@ -40,22 +41,25 @@ class Preset:
     local: bool = False
     tokenize: str | None = None
     max_tokens_field: str = "max_tokens"
-    price_provider: str | None = None
+    stream_usage: bool = True
+    piece_per_token: bool = False
 
 
 PRESETS: dict[str, Preset] = {
-    "openai": Preset(
-        None, "OPENAI_API_KEY", max_tokens_field="max_completion_tokens", price_provider="openai"
-    ),
-    "openrouter": Preset(
-        "https://openrouter.ai/api/v1", "OPENROUTER_API_KEY", price_provider="openrouter"
-    ),
+    "openai": Preset(None, "OPENAI_API_KEY", max_tokens_field="max_completion_tokens"),
+    "openrouter": Preset("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
     "ollama": Preset("http://127.0.0.1:11434/v1", None, local=True),
+    # llama-cpp-python's server ignores include_usage and streams a token per chunk
     "llamacpp-server": Preset(
-        "http://127.0.0.1:8000/v1", None, local=True, tokenize="llama-cpp-python"
+        "http://127.0.0.1:8000/v1",
+        None,
+        local=True,
+        tokenize="llama-cpp-python",
+        stream_usage=False,
+        piece_per_token=True,
     ),
     "llama-server": Preset("http://127.0.0.1:8080/v1", None, local=True, tokenize="llama-server"),
-    "lmstudio": Preset("http://127.0.0.1:1234/v1", None, local=True),
+    "lmstudio": Preset("http://127.0.0.1:1234/v1", None, local=True, stream_usage=False),
     "vllm": Preset("http://127.0.0.1:8000/v1", None, local=True),
 }
 
@@ -96,6 +100,8 @@ class OpenAIModel(ProviderModel):
         preset = PRESETS[provider]
         super().__init__(model, provider=provider, local=preset.local, **options)
         self.preset = preset
+        self.stream_usage = preset.stream_usage
+        self.piece_per_token = preset.piece_per_token
         self.base_url = base_url or os.environ.get(f"ORCA_{_env(provider)}_BASE_URL")
         self.base_url = self.base_url or preset.base_url
         key = api_key or (os.environ.get(preset.key_env) if preset.key_env else None)
@@ -105,6 +111,8 @@ class OpenAIModel(ProviderModel):
         self.params = dict(params or {})
         self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
         self._clients = weakref.WeakKeyDictionary()
+        self._http: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
+        self._http = weakref.WeakKeyDictionary()
 
     def _client(self) -> Any:
         """One SDK client per event loop: its connection pool belongs to that loop."""
@@ -261,12 +269,20 @@ class OpenAIModel(ProviderModel):
             return None
         parts = urlsplit(self.base_url)
         root = f"{parts.scheme}://{parts.netloc}"
+        # a bare HTTP call: the SDK's request machinery costs more than the count itself
+        loop = asyncio.get_running_loop()
+        http = self._http.get(loop)
+        if http is None:
+            import httpx2
+
+            http = self._http[loop] = httpx2.AsyncClient(timeout=self.timeout)
         if style == "llama-cpp-python":
-            url, body, key = f"{root}/extras/tokenize", {"input": text}, "tokens"
-        else:
-            url, body, key = f"{root}/tokenize", {"content": text}, "tokens"
-        answer = await self._client().post(url, body=body, cast_to=object)
-        return len(answer[key])
+            answer = await http.post(f"{root}/extras/tokenize/count", json={"input": text})
+            answer.raise_for_status()
+            return int(answer.json()["count"])
+        answer = await http.post(f"{root}/tokenize", json={"content": text})
+        answer.raise_for_status()
+        return len(answer.json()["tokens"])
 
 
 def openai_message(m: Message) -> dict[str, Any]:

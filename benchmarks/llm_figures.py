@@ -1,0 +1,269 @@
+"""The LLM layer's figures: the cost of pricing one call, and the provider layer's
+streaming throughput over the direct ``openai`` SDK against the same local server.
+
+cost_calc_us           price one call and build its usage record (median per call)
+provider_stream_ratio  tokens/s through Orca's OpenAIModel / tokens/s through AsyncOpenAI
+"""
+
+import asyncio
+import contextlib
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+IDS = ("cost_calc_us", "provider_stream_ratio")
+COST_CALLS = 2000  # calls per repetition
+STREAM_TOKENS = 128
+STREAM_ROUNDS = 4  # streams per engine per repetition
+COST_LIMIT_US = 20.0
+STREAM_LIMIT = 0.95
+
+
+def cost_calc(reps: int) -> dict[str, Any]:
+    """Median microseconds to price one call (catalog price, warm cache) and build the
+    ``usage`` event that records it; the genai-prices package's own calc_price is timed
+    beside it for scale."""
+    from genai_prices import Usage as CatalogUsage
+    from genai_prices import calc_price
+
+    from orca import events
+    from orca.cost import PriceBook
+    from orca.llm import Usage
+
+    book = PriceBook()
+    usages = [
+        Usage(input_tokens=1000 + i, output_tokens=200 + i % 50, cache_read_tokens=i % 300)
+        for i in range(COST_CALLS)
+    ]
+
+    def orca_round() -> float:
+        start = time.perf_counter_ns()
+        for i, usage in enumerate(usages):
+            cost, price = book.cost_nano(usage, "openai", "gpt-4o")
+            events.Usage(
+                run_id="r",
+                thread_id="t",
+                step=1,
+                seq=i,
+                ts=0.0,
+                task_id="k",
+                node="n",
+                provider="openai",
+                model="gpt-4o",
+                role="worker",
+                input_tokens=usage.input_tokens,
+                cache_read_tokens=usage.cache_read_tokens,
+                cache_write_tokens=usage.cache_write_tokens,
+                output_tokens=usage.output_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                cost_nano_usd=cost,
+                priced=price.priced,
+                estimated=usage.estimated,
+            )
+        return (time.perf_counter_ns() - start) / 1e3 / COST_CALLS
+
+    def catalog_round() -> float:
+        sample = usages[:200]
+        start = time.perf_counter_ns()
+        for u in sample:
+            calc_price(
+                CatalogUsage(input_tokens=u.input_tokens, output_tokens=u.output_tokens),
+                "gpt-4o",
+                provider_id="openai",
+            )
+        return (time.perf_counter_ns() - start) / 1e3 / len(sample)
+
+    orca_round(), catalog_round()  # warm-up: catalog loaded, price cached
+    orca = [orca_round() for _ in range(reps)]
+    catalog = [catalog_round() for _ in range(reps)]
+    value = statistics.median(orca)
+    return {
+        "value": value,
+        "unit": "us/call",
+        "min": min(orca),
+        "max": max(orca),
+        "reps": reps,
+        "genai_prices_calc_price_us": statistics.median(catalog),
+        "target": f"<= {COST_LIMIT_US:g} us",
+        "met": value <= COST_LIMIT_US,
+    }
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def local_server(model: Path) -> Iterator[str]:
+    """``python -m llama_cpp.server`` on loopback with the tiny model; yields its /v1 URL."""
+    port = _free_port()
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "1024"]
+    proc = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/v1/models", timeout=1).read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the llama.cpp server did not start") from None
+                time.sleep(0.2)
+        yield f"{url}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+async def _sdk_stream(client: Any, model: str) -> tuple[int, float]:
+    start = time.perf_counter()
+    stream = await client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Tell me a story."}],
+        max_tokens=STREAM_TOKENS,
+        seed=7,
+        temperature=0.8,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    pieces = 0
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            pieces += 1
+    return pieces, time.perf_counter() - start
+
+
+async def _orca_stream(model: Any) -> tuple[int, float]:
+    from orca.llm import ChatRequest, Message
+
+    request = ChatRequest(
+        (Message.user("Tell me a story."),), max_tokens=STREAM_TOKENS, seed=7, temperature=0.8
+    )
+    start = time.perf_counter()
+    pieces = 0
+    async for delta in model.stream(request):
+        if delta.text:
+            pieces += 1
+    return pieces, time.perf_counter() - start
+
+
+def provider_stream(reps: int) -> dict[str, Any]:
+    """Tokens per second streamed from one local llama.cpp server, through Orca's
+    provider layer and through the ``openai`` SDK directly, taking turns."""
+    import openai
+
+    from orca.llm.providers.openai import OpenAIModel
+    from orca.llm.tiny import ensure_tiny_model
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = ensure_tiny_model(seed=0, path=Path(tmp) / "tiny.gguf")
+        with local_server(path) as base_url:
+
+            async def measure() -> tuple[list[float], list[float]]:
+                client = openai.AsyncOpenAI(base_url=base_url, api_key="x", max_retries=0)
+                model = OpenAIModel("tiny", provider="llamacpp-server", base_url=base_url)
+                sdk, orca = [], []
+                for rep in range(reps + 1):  # the first is a warm-up
+                    rates: dict[str, list[float]] = {"sdk": [], "orca": []}
+                    for i in range(STREAM_ROUNDS):
+                        order = ("sdk", "orca") if (rep + i) % 2 == 0 else ("orca", "sdk")
+                        for who in order:
+                            if who == "sdk":
+                                n, s = await _sdk_stream(client, "tiny")
+                            else:
+                                n, s = await _orca_stream(model)
+                            rates[who].append(n / s)
+                    if rep:
+                        sdk.append(statistics.median(rates["sdk"]))
+                        orca.append(statistics.median(rates["orca"]))
+                await client.close()
+                return sdk, orca
+
+            sdk, orca = asyncio.run(measure())
+    ratio = statistics.median(o / s for o, s in zip(orca, sdk, strict=True))
+    return {
+        "orca": statistics.median(orca),
+        "openai_sdk": statistics.median(sdk),
+        "unit": "tokens/s",
+        "ratio": ratio,
+        "reps": reps,
+        "tokens_per_stream": STREAM_TOKENS,
+        "target": f"ratio >= {STREAM_LIMIT:g}",
+        "met": ratio >= STREAM_LIMIT,
+    }
+
+
+def run(reps: int, wanted: set[str] | None) -> dict[str, dict[str, Any]]:
+    """The LLM figures in ``wanted`` (all when None); a figure that cannot run records
+    its error instead."""
+    out: dict[str, dict[str, Any]] = {}
+    for figure_id, fn in (("cost_calc_us", cost_calc), ("provider_stream_ratio", provider_stream)):
+        if wanted is not None and figure_id not in wanted and "llm" not in wanted:
+            continue
+        print(f"[bench] {figure_id}: {reps} repetitions", file=sys.stderr)
+        try:
+            out[figure_id] = fn(reps)
+        except Exception as exc:
+            out[figure_id] = {"error": f"{type(exc).__name__}: {exc}", "met": None}
+        print(f"[bench] {figure_id:14} {out[figure_id]}", file=sys.stderr)
+    return out
+
+
+def markdown(results: dict[str, Any]) -> list[str]:
+    """The LLM section of RESULTS.md."""
+    lines = ["", "## LLM layer", ""]
+    cost = results.get("cost_calc_us")
+    if cost:
+        lines += [
+            "`cost_calc_us`: price one call from the catalog (warm) and build its usage "
+            "record, median per call.",
+            "",
+        ]
+        if "error" in cost:
+            lines.append(f"- error: `{cost['error']}`")
+        else:
+            lines.append(
+                f"- Orca {cost['value']:.2f} µs/call (min {cost['min']:.2f}, max "
+                f"{cost['max']:.2f}); target {cost['target']}: "
+                f"{'met' if cost['met'] else 'NOT met'}. For scale, genai-prices' own "
+                f"calc_price takes {cost['genai_prices_calc_price_us']:.1f} µs/call."
+            )
+    stream = results.get("provider_stream_ratio")
+    if stream:
+        lines += [
+            "",
+            "`provider_stream_ratio`: tokens/s streamed from one local llama.cpp server "
+            f"(tiny model, {STREAM_TOKENS} tokens, seed 7) through Orca's provider layer "
+            "over the same through the `openai` SDK directly; the two take turns.",
+            "",
+        ]
+        if "error" in stream:
+            lines.append(f"- error: `{stream['error']}`")
+        else:
+            lines.append(
+                f"- Orca {stream['orca']:.0f} tokens/s, openai SDK {stream['openai_sdk']:.0f} "
+                f"tokens/s, ratio {stream['ratio']:.3f}; target {stream['target']}: "
+                f"{'met' if stream['met'] else 'NOT met'}."
+            )
+    return lines
+
+
+if __name__ == "__main__":  # python benchmarks/llm_figures.py: just these figures, printed
+    for key, entry in run(int(os.environ.get("REPS", "5")), None).items():
+        print(key, entry)
