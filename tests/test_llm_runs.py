@@ -10,13 +10,13 @@ import pytest
 
 pytest.importorskip("llama_cpp")
 
-from orca import END, START, Send, StateGraph, reducers  # noqa: E402
-from orca.cost import Price, PriceBook  # noqa: E402
-from orca.errors import ConfigError, UnknownProfileError  # noqa: E402
-from orca.llm import ModelSpec, Profile, Profiles  # noqa: E402
-from orca.llm.providers.llamacpp import LlamaCppModel  # noqa: E402
-from orca.llm.tiny import ensure_tiny_model  # noqa: E402
-from orca.store import open_user_db  # noqa: E402
+from orca import END, START, Send, StateGraph, reducers
+from orca.cost import Price, PriceBook
+from orca.errors import ConfigError, UnknownProfileError
+from orca.llm import ModelSpec, Profile, Profiles
+from orca.llm.providers.llamacpp import LlamaCppModel
+from orca.llm.tiny import ensure_tiny_model
+from orca.store import open_user_db
 
 
 @pytest.fixture(scope="module")

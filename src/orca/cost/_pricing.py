@@ -7,6 +7,7 @@ the ``genai-prices`` catalog, else 0 with ``priced = False``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -72,13 +73,26 @@ class Price:
             value = getattr(self, name)
             if value is None:
                 continue
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                with contextlib.suppress(ArithmeticError):  # reported as invalid below
+                    value = Decimal(value)
+                object.__setattr__(self, name, value)
             if not isinstance(value, Decimal) or not value.is_finite() or value < 0:
                 raise InvalidPriceError(
                     f"price {name}={value!r} for {self.provider}/{self.model} is not a "
                     "non-negative Decimal",
                     key=name,
-                    fix="give prices per 1M tokens as Decimal or decimal strings, e.g. '2.50'",
+                    fix="give prices in USD per 1M tokens as Decimal, int or a decimal string "
+                    "such as '2.50' (never a float)",
                 )
+        if self.effective_from is not None and self.effective_from.tzinfo is None:
+            raise InvalidPriceError(
+                f"effective_from={self.effective_from.isoformat()} for {self.provider}/"
+                f"{self.model} has no time zone",
+                key="effective_from",
+                fix="give an aware datetime, e.g. datetime(2026, 1, 1, tzinfo=UTC)",
+            )
+        object.__setattr__(self, "tiers", tuple(sorted(self.tiers, key=lambda t: t[0])))
         per_mtok = (
             self.input,
             self.input if self.cached_input is None else self.cached_input,
@@ -94,11 +108,13 @@ class Price:
         return self.source != "unknown"
 
     def for_input(self, input_tokens: int) -> Price:
-        """The tier that applies to a call with ``input_tokens``."""
+        """The tier that applies to a call with ``input_tokens`` (the highest threshold
+        it exceeds; tiers are kept sorted)."""
         chosen = self
         for threshold, tier in self.tiers:
-            if input_tokens > threshold:
-                chosen = tier
+            if input_tokens <= threshold:
+                break
+            chosen = tier
         return chosen
 
     def cost_nano(self, usage: TokenCounts) -> int:
@@ -164,8 +180,10 @@ class PriceBook:
         return cls(load_overrides(conn), catalog=catalog)
 
     def price(self, provider: str, model: str, at: dt.datetime | None = None) -> Price:
-        """The price in force at ``at`` (default: now)."""
+        """The price in force at ``at`` (default: now; a naive time is taken as UTC)."""
         at = at or dt.datetime.now(dt.UTC)
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=dt.UTC)
         versions = self._overrides.get((provider, model))
         if versions:
             current = [p for p in versions if _effective(p) <= at]

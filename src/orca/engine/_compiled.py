@@ -208,7 +208,9 @@ class CompiledGraph:
             max_concurrency=concurrency,
             deadline=deadline,
             clock=options.get("clock", utc_now),
-            inline=inline,
+            # a node that calls models must not block the loop, or its tokens could not
+            # stream while it runs
+            inline=inline and not LLM_OPTIONS & options.keys(),
             meter=_meter(options),
         )
 

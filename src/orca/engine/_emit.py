@@ -26,6 +26,7 @@ class Emitter:
         self.wanted = wanted
         self._sink = sink
         self._seq = 0
+        self.handed_over = 0  # events sent from other threads, delivered by the loop later
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
 
@@ -36,6 +37,7 @@ class Emitter:
         if cls.type not in self.wanted:
             return
         if threading.get_ident() != self._thread:
+            self.handed_over += 1
             self._loop.call_soon_threadsafe(self._deliver, cls, step, fields)
         else:
             self._deliver(cls, step, fields)

@@ -179,7 +179,14 @@ async def _call(task: Task, inline: bool) -> Any:
             task.ctx._timed_out = True
             raise TaskTimeoutError(task.node.name, timeout) from None
     if inline and timeout is None:
-        return callee.call(task.arg, task.ctx)
+        emitter = task.ctx._emitter
+        handed = emitter.handed_over if emitter is not None else 0
+        output = callee.call(task.arg, task.ctx)
+        if emitter is not None and emitter.handed_over != handed:
+            # events the node's helpers sent from other threads wait in the loop's queue;
+            # let them out before the task's own end is reported
+            await asyncio.sleep(0)
+        return output
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(thread_pool(), callee.call, task.arg, task.ctx)
     if timeout is None:

@@ -250,6 +250,10 @@ class LLM:
         if "stop" in options and isinstance(options["stop"], str | list):
             stop = options.pop("stop")
             options["stop"] = (stop,) if isinstance(stop, str) else tuple(stop)
+        if options.get("seed") is None and self._ctx is not None:
+            # seeded from the run: the same run, and a node re-run after a resume, ask the
+            # model the same way
+            options["seed"] = self._ctx.random.randrange(2**31)
         if "tools" in options:
             from orca.llm._types import ToolSpec
 

@@ -100,7 +100,7 @@ class Profile:
 
 
 def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise ConfigError(
             f"profile name {name!r} is not valid",
             key="name",

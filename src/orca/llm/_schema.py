@@ -47,7 +47,7 @@ def signature_model(fn: Any, name: str) -> type[pydantic.BaseModel]:
         InvalidInputError: a parameter has no type annotation, or is ``*args``/``**kwargs``.
     """
     try:
-        hints = get_type_hints(fn)
+        hints = get_type_hints(fn, include_extras=True)
     except Exception as exc:
         raise InvalidInputError(f"tool {name!r}: cannot read its type hints ({exc})") from None
     fields: dict[str, Any] = {}
@@ -72,14 +72,25 @@ def signature_model(fn: Any, name: str) -> type[pydantic.BaseModel]:
     return model
 
 
+# keywords whose values are data, not schemas: a "title" inside them is content
+_DATA_KEYWORDS = frozenset({"default", "const", "examples", "enum"})
+
+
 def _tidy(schema: dict[str, Any]) -> dict[str, Any]:
     """Drop pydantic's generated titles: they add tokens and tell the model nothing."""
 
-    def walk(node: Any) -> Any:
+    def walk(node: Any, *, names: bool = False) -> Any:
         if isinstance(node, dict):
-            return {
-                k: walk(v) for k, v in node.items() if not (k == "title" and isinstance(v, str))
-            }
+            out = {}
+            for k, v in node.items():
+                if k == "title" and isinstance(v, str) and not names:
+                    continue
+                if k in _DATA_KEYWORDS and not names:
+                    out[k] = v
+                else:
+                    # the keys of "properties" and "$defs" are names, their values schemas
+                    out[k] = walk(v, names=k in ("properties", "$defs") and not names)
+            return out
         if isinstance(node, list):
             return [walk(v) for v in node]
         return node
@@ -99,17 +110,25 @@ _ARG_LINE = re.compile(r"^\s{2,}(\w+)(?:\s*\([^)]*\))?:\s*(.+)$")
 
 
 def _arg_docs(doc: str) -> dict[str, str]:
-    """Argument descriptions from a Google-style ``Args:`` section."""
+    """Argument descriptions from a Google-style ``Args:`` section (continuation lines,
+    indented deeper, belong to the argument above)."""
     out: dict[str, str] = {}
     in_args = False
+    current: str | None = None
+    indent = 0
     for line in doc.splitlines():
         if line.strip() in ("Args:", "Arguments:", "Parameters:"):
             in_args = True
             continue
-        if in_args:
-            if line and not line.startswith(" "):
-                break
-            m = _ARG_LINE.match(line)
-            if m:
-                out[m.group(1)] = m.group(2).strip()
+        if not in_args:
+            continue
+        if line and not line.startswith(" "):
+            break
+        m = _ARG_LINE.match(line)
+        depth = len(line) - len(line.lstrip())
+        if current is not None and line.strip() and depth > indent and not (m and depth == indent):
+            out[current] += " " + line.strip()
+        elif m:
+            current, indent = m.group(1), depth
+            out[current] = m.group(2).strip()
     return out
