@@ -80,3 +80,64 @@ def test_cli_rejects_an_unknown_option_with_usage_error() -> None:
     )
     assert out.returncode == 2
     assert "No such option" in out.stderr
+
+
+def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
+    import orca.cost
+    import orca.llm
+    import orca.store
+
+    assert sorted(orca.llm.__all__) == sorted(
+        [
+            "LLM",
+            "ChatModel",
+            "ChatRequest",
+            "ChatResponse",
+            "ChatStream",
+            "Delta",
+            "ImagePart",
+            "Message",
+            "Meter",
+            "ModelSpec",
+            "Models",
+            "Profile",
+            "Profiles",
+            "ProviderModel",
+            "StopReason",
+            "TextPart",
+            "ToolCall",
+            "ToolSpec",
+            "Usage",
+            "make_model",
+            "provider_names",
+        ]
+    )
+    assert sorted(orca.cost.__all__) == sorted(
+        [
+            "LOCAL_PROVIDERS",
+            "NANO_PER_USD",
+            "Price",
+            "PriceBook",
+            "Repricing",
+            "TokenCounts",
+            "delete_overrides",
+            "format_usd",
+            "load_overrides",
+            "save_override",
+            "to_nano",
+            "to_usd",
+        ]
+    )
+    assert sorted(orca.store.__all__) == ["open_user_db", "orca_home", "user_db_path"]
+    for module in (orca.llm, orca.cost, orca.store):
+        for name in module.__all__:
+            assert hasattr(module, name), f"{module.__name__}.{name} is exported but missing"
+
+
+def test_importing_orca_llm_does_not_load_the_provider_sdks() -> None:
+    code = (
+        "import sys, orca, orca.llm, orca.cost; "
+        "print(sorted(m for m in ('openai', 'anthropic', 'llama_cpp') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
