@@ -336,7 +336,8 @@ def error_for_status(
             fix="check the key in the provider's environment variable",
             **where,
         )
-    if "context" in text and ("length" in text or "window" in text or "exceed" in text):
+    too_long = "prompt is too long" in text or "too many tokens" in text
+    if too_long or ("context" in text and any(w in text for w in ("length", "window", "exceed"))):
         return errors.ContextLengthError(
             message,
             status=status,
@@ -357,3 +358,12 @@ def error_for_status(
             f"server error {status}: {message}", status=status, **where
         )
     return errors.BadRequestError(f"request rejected ({status}): {message}", status=status, **where)
+
+
+def body_extras(params: dict[str, Any], known: frozenset[str]) -> dict[str, Any]:
+    """Move the fields an SDK method has no keyword for into ``extra_body``, so that
+    provider-specific fields (``top_k``, ``repeat_penalty``, ...) reach the server."""
+    extra = {k: params.pop(k) for k in list(params) if k not in known}
+    if extra:
+        params["extra_body"] = {**params.get("extra_body", {}), **extra}
+    return params

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
+import inspect
 import json
 import os
 import weakref
@@ -12,7 +14,13 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from orca.errors import LLMError, LLMTimeoutError, MissingAPIKeyError, ProviderUnreachableError
-from orca.llm._base import ProviderModel, StreamState, error_for_status, parse_tool_call
+from orca.llm._base import (
+    ProviderModel,
+    StreamState,
+    body_extras,
+    error_for_status,
+    parse_tool_call,
+)
 from orca.llm._types import ChatRequest, ChatResponse, Delta, ImagePart, Message, StopReason, Usage
 
 KEY_ENV = "ANTHROPIC_API_KEY"
@@ -113,7 +121,7 @@ class AnthropicModel(ProviderModel):
             out["thinking"] = {"type": "enabled", "budget_tokens": request.thinking_tokens}
         # seed: the Messages API has none; the request's seed is not sent
         out.update(request.extra)
-        return out
+        return body_extras(out, _sdk_fields())
 
     # -- the four hooks --------------------------------------------------------------------
 
@@ -212,6 +220,15 @@ class AnthropicModel(ProviderModel):
                 **where,
             )
         return None
+
+
+@functools.cache
+def _sdk_fields() -> frozenset[str]:
+    """The fields ``messages.create`` takes as keywords in the installed SDK (recent
+    versions have none for ``temperature`` and ``top_p``, which the API still takes)."""
+    from anthropic.resources.messages import AsyncMessages
+
+    return frozenset(inspect.signature(AsyncMessages.create).parameters) - {"self"}
 
 
 def _plain(raw: Any) -> dict[str, Any]:

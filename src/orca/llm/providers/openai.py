@@ -7,6 +7,8 @@ profile says ``provider = "ollama"`` instead of a URL.
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import json
 import os
 import weakref
@@ -16,7 +18,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from orca.errors import LLMError, LLMTimeoutError, MissingAPIKeyError, ProviderUnreachableError
-from orca.llm._base import ProviderModel, StreamState, error_for_status, parse_tool_call
+from orca.llm._base import (
+    ProviderModel,
+    StreamState,
+    body_extras,
+    error_for_status,
+    parse_tool_call,
+)
 from orca.llm._types import ChatRequest, ChatResponse, Delta, Message, StopReason, Usage
 
 
@@ -170,7 +178,7 @@ class OpenAIModel(ProviderModel):
                 "json_schema": {"name": "response", "schema": dict(fmt), "strict": True},
             }
         out.update(request.extra)
-        return out
+        return body_extras(out, _sdk_fields())
 
     # -- the four hooks --------------------------------------------------------------------
 
@@ -283,6 +291,14 @@ class OpenAIModel(ProviderModel):
         answer = await http.post(f"{root}/tokenize", json={"content": text})
         answer.raise_for_status()
         return len(answer.json()["tokens"])
+
+
+@functools.cache
+def _sdk_fields() -> frozenset[str]:
+    """The fields ``chat.completions.create`` takes as keywords in the installed SDK."""
+    from openai.resources.chat.completions import AsyncCompletions
+
+    return frozenset(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
 
 
 def openai_message(m: Message) -> dict[str, Any]:
