@@ -163,7 +163,8 @@ class ProviderModel:
         mapped = self._map_errors(exc)
         if mapped is not None:
             return mapped
-        if isinstance(exc, KeyError | TypeError | ValueError | AttributeError | IndexError):
+        # what parsing a bad answer raises; a TypeError is Orca's own bug and goes on
+        if isinstance(exc, KeyError | ValueError | AttributeError | IndexError):
             return MalformedResponseError(
                 f"unexpected answer ({type(exc).__name__}: {exc})",
                 provider=self.provider,

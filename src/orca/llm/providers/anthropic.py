@@ -13,7 +13,13 @@ import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from orca.errors import LLMError, LLMTimeoutError, MissingAPIKeyError, ProviderUnreachableError
+from orca.errors import (
+    LLMError,
+    LLMTimeoutError,
+    MissingAPIKeyError,
+    ProviderServerError,
+    ProviderUnreachableError,
+)
 from orca.llm._base import (
     ProviderModel,
     StreamState,
@@ -213,6 +219,10 @@ class AnthropicModel(ProviderModel):
             return error_for_status(self, status, exc.message, exc.response.headers, code)
         if isinstance(exc, anthropic.APITimeoutError | httpx2.TimeoutException):
             return LLMTimeoutError(f"no answer within {self.timeout:g}s", **where)
+        if isinstance(exc, httpx2.RemoteProtocolError | httpx2.ReadError):
+            return ProviderServerError(
+                f"the connection dropped mid-answer ({type(exc).__name__})", **where
+            )
         if isinstance(exc, anthropic.APIConnectionError | httpx2.TransportError):
             return ProviderUnreachableError(
                 f"cannot reach {self.base_url or 'api.anthropic.com'} ({type(exc).__name__})",

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from orca.errors import LLMError, LLMTimeoutError, MissingAPIKeyError, ProviderUnreachableError
+from orca.errors import (
+    LLMError,
+    LLMTimeoutError,
+    MissingAPIKeyError,
+    ProviderServerError,
+    ProviderUnreachableError,
+)
 from orca.llm._base import (
     ProviderModel,
     StreamState,
@@ -261,6 +267,10 @@ class OpenAIModel(ProviderModel):
             return error_for_status(self, exc.status_code, exc.message, exc.response.headers, code)
         if isinstance(exc, openai.APITimeoutError | httpx2.TimeoutException):
             return LLMTimeoutError(f"no answer within {self.timeout:g}s", **where)
+        if isinstance(exc, httpx2.RemoteProtocolError | httpx2.ReadError):
+            return ProviderServerError(
+                f"the connection dropped mid-answer ({type(exc).__name__})", **where
+            )
         if isinstance(exc, openai.APIConnectionError | httpx2.TransportError):
             return ProviderUnreachableError(
                 f"cannot reach {self.base_url or 'api.openai.com'} ({_cause(exc)})",
