@@ -13,6 +13,7 @@ import asyncio
 import json
 import math
 import random
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -105,18 +106,27 @@ class ProviderModel:
         provider: str,
         max_retries: int = 2,
         timeout: float = 120.0,
-        local: bool = False,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.model = model
         self.provider = provider
         self.max_retries = max_retries
         self.timeout = timeout
-        self.local = local
         self._sleep = sleep
+        self._per_loop: dict[str, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(provider={self.provider!r}, model={self.model!r})"
+
+    def _loop_client(self, kind: str, make: Callable[[], T]) -> T:
+        """One client of ``kind`` per event loop, made on first use: an HTTP client's
+        connection pool belongs to the loop that opened it."""
+        loop = asyncio.get_running_loop()
+        clients = self._per_loop.setdefault(kind, weakref.WeakKeyDictionary())
+        client = clients.get(loop)
+        if client is None:
+            client = clients[loop] = make()
+        return client
 
     # -- the protocol ----------------------------------------------------------------------
 

@@ -58,7 +58,6 @@ class Models:
         self._built: dict[str, ChatModel] = {}
         self._prices = prices
         self._lock = threading.Lock()
-        self.profile = profile
 
     def names(self) -> list[str]:
         return sorted(self._specs)
@@ -77,7 +76,6 @@ class Models:
                     self._want_active = False
                     active = _active_profile()
                     if active is not None:
-                        self.profile = active
                         self._specs.setdefault("planner", active.planner)
                         self._specs.setdefault("worker", active.worker)
                     spec = self._specs.get(name)
@@ -180,8 +178,9 @@ class Meter:
         provider: str,
         model: str,
         usage: Usage,
-        response: ChatResponse | None = None,
-    ) -> tuple[ChatResponse | None, int]:
+    ) -> tuple[int, bool]:
+        """Price one call's ``usage`` and emit its usage event (and the unpriced-model
+        warning, once per run); returns the cost in nano-USD and whether it was priced."""
         cost, price = self.models.prices.cost_nano(usage, provider, model)
         emitter = ctx._emitter if ctx is not None else None
         if emitter is not None and ctx is not None:
@@ -217,9 +216,7 @@ class Meter:
                 priced=price.priced,
                 estimated=usage.estimated,
             )
-        if response is None:
-            return None, cost
-        return replace(response, cost_nano_usd=cost, priced=price.priced), cost
+        return cost, price.priced
 
 
 class LLM:
@@ -339,8 +336,7 @@ class MeteredStream:
             llm._meter.charge(ctx, llm.role, model.provider, model.model, exc.usage)
             raise
         response = stream.response
-        priced, _ = llm._meter.charge(
-            ctx, llm.role, response.provider, response.model, response.usage, response
+        cost, priced = llm._meter.charge(
+            ctx, llm.role, response.provider, response.model, response.usage
         )
-        assert priced is not None
-        self._response = priced
+        self._response = replace(response, cost_nano_usd=cost, priced=priced)

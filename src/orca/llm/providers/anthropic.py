@@ -3,13 +3,11 @@ extended thinking."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import functools
 import inspect
 import json
 import os
-import weakref
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -70,24 +68,19 @@ class AnthropicModel(ProviderModel):
             raise MissingAPIKeyError(provider, KEY_ENV)
         self.base_url = base_url or os.environ.get("ORCA_ANTHROPIC_BASE_URL")
         self.params = dict(params or {})
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
-        self._clients = weakref.WeakKeyDictionary()
 
     def _client(self) -> Any:
-        """One SDK client per event loop: its connection pool belongs to that loop."""
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
+        def make() -> Any:
             import anthropic  # the SDK loads only when a call is made
 
-            client = anthropic.AsyncAnthropic(
+            return anthropic.AsyncAnthropic(
                 api_key=self._api_key,
                 base_url=self.base_url,
                 max_retries=0,  # Orca retries, honouring Retry-After, in one place
                 timeout=self.timeout,
             )
-            self._clients[loop] = client
-        return client
+
+        return self._loop_client("sdk", make)
 
     # -- request mapping -------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ from typing import Any
 from orca.errors import ConfigError, ContextLengthError, LLMError, MalformedResponseError
 from orca.llm._base import ProviderModel, StreamState, parse_tool_call
 from orca.llm._types import ChatRequest, ChatResponse, Delta, StopReason, Usage
-from orca.llm.providers.openai import openai_message
+from orca.llm.providers.openai import openai_message, openai_tools
 
 # llama.cpp's own options, taken from params when the model is loaded
 LOAD_OPTIONS = frozenset({"n_ctx", "n_threads", "n_batch", "n_gpu_layers", "chat_format"})
@@ -80,7 +80,7 @@ class LlamaCppModel(ProviderModel):
                 fix="for provider llamacpp, model is the path of a .gguf file "
                 "(python -m orca.llm.tiny PATH writes a tiny test model)",
             )
-        super().__init__(Path(path).name, provider=provider, local=True, max_retries=0, **options)
+        super().__init__(Path(path).name, provider=provider, max_retries=0, **options)
         self.path = path
         params = dict(params or {})
         self._load_options = {k: params.pop(k) for k in list(params) if k in LOAD_OPTIONS}
@@ -94,17 +94,7 @@ class LlamaCppModel(ProviderModel):
             "messages": [openai_message(m) for m in request.messages],
         }
         if request.tools:
-            out["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": dict(t.parameters),
-                    },
-                }
-                for t in request.tools
-            ]
+            out["tools"] = openai_tools(request)
             if request.tool_choice not in ("auto", "none", "required"):
                 out["tool_choice"] = {
                     "type": "function",

@@ -6,12 +6,10 @@ profile says ``provider = "ollama"`` instead of a URL.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import json
 import os
-import weakref
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +39,6 @@ class Preset:
     Attributes:
         base_url: the default base URL (``None``: the SDK's, api.openai.com).
         key_env: the environment variable holding the API key (None: no key needed).
-        local: runs on your machine; its tokens cost nothing.
         tokenize: how to count tokens when the server sends no usage while streaming:
             ``"llama-cpp-python"`` (POST /extras/tokenize), ``"llama-server"`` (POST
             /tokenize) or None (estimate from the text).
@@ -52,7 +49,6 @@ class Preset:
 
     base_url: str | None
     key_env: str | None
-    local: bool = False
     tokenize: str | None = None
     max_tokens_field: str = "max_tokens"
     stream_usage: bool = True
@@ -62,19 +58,18 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "openai": Preset(None, "OPENAI_API_KEY", max_tokens_field="max_completion_tokens"),
     "openrouter": Preset("https://openrouter.ai/api/v1", "OPENROUTER_API_KEY"),
-    "ollama": Preset("http://127.0.0.1:11434/v1", None, local=True),
+    "ollama": Preset("http://127.0.0.1:11434/v1", None),
     # llama-cpp-python's server ignores include_usage and streams a token per chunk
     "llamacpp-server": Preset(
         "http://127.0.0.1:8000/v1",
         None,
-        local=True,
         tokenize="llama-cpp-python",
         stream_usage=False,
         piece_per_token=True,
     ),
-    "llama-server": Preset("http://127.0.0.1:8080/v1", None, local=True, tokenize="llama-server"),
-    "lmstudio": Preset("http://127.0.0.1:1234/v1", None, local=True, stream_usage=False),
-    "vllm": Preset("http://127.0.0.1:8000/v1", None, local=True),
+    "llama-server": Preset("http://127.0.0.1:8080/v1", None, tokenize="llama-server"),
+    "lmstudio": Preset("http://127.0.0.1:1234/v1", None, stream_usage=False),
+    "vllm": Preset("http://127.0.0.1:8000/v1", None),
 }
 
 _STOP: dict[str, StopReason] = {
@@ -112,7 +107,7 @@ class OpenAIModel(ProviderModel):
         **options: Any,
     ) -> None:
         preset = PRESETS[provider]
-        super().__init__(model, provider=provider, local=preset.local, **options)
+        super().__init__(model, provider=provider, **options)
         self.preset = preset
         self.stream_usage = preset.stream_usage
         self.piece_per_token = preset.piece_per_token
@@ -123,26 +118,19 @@ class OpenAIModel(ProviderModel):
             raise MissingAPIKeyError(provider, preset.key_env)
         self._api_key = key or "not-needed"  # local servers ignore it; the SDK wants one
         self.params = dict(params or {})
-        self._clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
-        self._clients = weakref.WeakKeyDictionary()
-        self._http: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]
-        self._http = weakref.WeakKeyDictionary()
 
     def _client(self) -> Any:
-        """One SDK client per event loop: its connection pool belongs to that loop."""
-        loop = asyncio.get_running_loop()
-        client = self._clients.get(loop)
-        if client is None:
+        def make() -> Any:
             import openai  # the SDK loads only when a call is made
 
-            client = openai.AsyncOpenAI(
+            return openai.AsyncOpenAI(
                 api_key=self._api_key,
                 base_url=self.base_url,
                 max_retries=0,  # Orca retries, honouring Retry-After, in one place
                 timeout=self.timeout,
             )
-            self._clients[loop] = client
-        return client
+
+        return self._loop_client("sdk", make)
 
     # -- request mapping -------------------------------------------------------------------
 
@@ -150,17 +138,7 @@ class OpenAIModel(ProviderModel):
         out: dict[str, Any] = {**self.params, "model": self.model}
         out["messages"] = [openai_message(m) for m in request.messages]
         if request.tools:
-            out["tools"] = [
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": dict(t.parameters),
-                    },
-                }
-                for t in request.tools
-            ]
+            out["tools"] = openai_tools(request)
             choice = request.tool_choice
             out["tool_choice"] = (
                 choice
@@ -288,12 +266,9 @@ class OpenAIModel(ProviderModel):
         parts = urlsplit(self.base_url)
         root = f"{parts.scheme}://{parts.netloc}"
         # a bare HTTP call: the SDK's request machinery costs more than the count itself
-        loop = asyncio.get_running_loop()
-        http = self._http.get(loop)
-        if http is None:
-            import httpx2
+        import httpx2
 
-            http = self._http[loop] = httpx2.AsyncClient(timeout=self.timeout)
+        http = self._loop_client("http", lambda: httpx2.AsyncClient(timeout=self.timeout))
         if style == "llama-cpp-python":
             answer = await http.post(f"{root}/extras/tokenize/count", json={"input": text})
             answer.raise_for_status()
@@ -309,6 +284,21 @@ def _sdk_fields() -> frozenset[str]:
     from openai.resources.chat.completions import AsyncCompletions
 
     return frozenset(inspect.signature(AsyncCompletions.create).parameters) - {"self"}
+
+
+def openai_tools(request: ChatRequest) -> list[dict[str, Any]]:
+    """Tool definitions in the Chat Completions format (shared with llama.cpp)."""
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": t.name,
+                "description": t.description,
+                "parameters": dict(t.parameters),
+            },
+        }
+        for t in request.tools
+    ]
 
 
 def openai_message(m: Message) -> dict[str, Any]:
