@@ -93,6 +93,32 @@ async def test_streamed_output_tokens_match_complete(subject: Subject) -> None:
     assert streamed.usage.output_tokens == complete.usage.output_tokens == 6
 
 
+async def test_estimated_prompt_counts_are_remembered_per_prompt(
+    llama_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = OpenAIModel("tiny", provider="llamacpp-server", base_url=f"{llama_server}/v1")
+    asked: list[str] = []
+    count = model.count_tokens
+
+    async def counting(text: str) -> int | None:
+        asked.append(text)
+        return await count(text)
+
+    model.count_tokens = counting  # type: ignore[method-assign]
+    first = await model.stream(ask("One question.")).final()
+    again = await model.stream(ask("One question.")).final()
+    other = await model.stream(ask("Another question entirely.")).final()
+    assert len(asked) == 2  # the repeated prompt was not sent to the tokenizer again
+    assert first.usage.estimated and again.usage.estimated
+    assert again.usage.input_tokens == first.usage.input_tokens > 0
+    assert other.usage.input_tokens > first.usage.input_tokens
+    # only the most recent prompts are kept
+    monkeypatch.setattr("orca.llm._base.PROMPT_COUNT_CACHE", 1)
+    await model.stream(ask("A third one.")).final()
+    await model.stream(ask("One question.")).final()
+    assert len(asked) == 4 and len(model._prompt_counts) == 1
+
+
 @pytest.mark.parametrize("provider", WIRE)
 async def test_stream_usage_equals_complete_usage_when_reported(
     provider: str, wire: WireServer

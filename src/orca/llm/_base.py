@@ -10,10 +10,12 @@ live here, once.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import math
 import random
 import weakref
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
@@ -84,6 +86,10 @@ def parse_tool_call(call_id: str, name: str, raw: str) -> ToolCall:
     return ToolCall(call_id, name, value, raw)
 
 
+PROMPT_COUNT_CACHE = 256
+"""How many exact prompt counts a model remembers (least recently used go first)."""
+
+
 def estimate_tokens(text: str) -> int:
     """A tokenizer-free estimate: about four bytes of UTF-8 per token."""
     return math.ceil(len(text.encode()) / 4) if text else 0
@@ -114,6 +120,9 @@ class ProviderModel:
         self.timeout = timeout
         self._sleep = sleep
         self._per_loop: dict[str, weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]] = {}
+        # exact prompt counts by prompt digest: a retried or repeated prompt (a shared
+        # system prompt, the same question to parallel workers) costs no second round trip
+        self._prompt_counts: OrderedDict[bytes, int] = OrderedDict()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(provider={self.provider!r}, model={self.model!r})"
@@ -206,16 +215,29 @@ class ProviderModel:
         local models' templates look like) and its tool definitions."""
         prompt = "".join(f"<|im_start|>{m.role}\n{m.text}<|im_end|>\n" for m in request.messages)
         prompt += "".join(json.dumps(dict(t.parameters)) + t.description for t in request.tools)
-        return await self._count(prompt + "<|im_start|>assistant\n")
+        prompt += "<|im_start|>assistant\n"
+        key = hashlib.blake2b(prompt.encode(), digest_size=16).digest()
+        cached = self._prompt_counts.get(key)
+        if cached is not None:
+            self._prompt_counts.move_to_end(key)
+            return cached
+        exact = await self._exact_count(prompt)
+        if exact is None:
+            return estimate_tokens(prompt)
+        self._prompt_counts[key] = exact
+        while len(self._prompt_counts) > PROMPT_COUNT_CACHE:
+            self._prompt_counts.popitem(last=False)
+        return exact
 
     async def _count(self, text: str) -> int:
-        if not text:
-            return 0
-        try:
-            exact = await self.count_tokens(text)
-        except Exception:  # the estimate is best effort; fall back to the heuristic
-            exact = None
+        exact = await self._exact_count(text) if text else 0
         return exact if exact is not None else estimate_tokens(text)
+
+    async def _exact_count(self, text: str) -> int | None:
+        try:
+            return await self.count_tokens(text)
+        except Exception:  # the estimate is best effort; the caller falls back to bytes/4
+            return None
 
     async def _finish(self, request: ChatRequest, state: StreamState) -> ChatResponse:
         text = "".join(state.text)
