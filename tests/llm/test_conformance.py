@@ -109,14 +109,16 @@ async def test_estimated_prompt_counts_are_remembered_per_prompt(
     again = await model.stream(ask("One question.")).final()
     other = await model.stream(ask("Another question entirely.")).final()
     assert len(asked) == 2  # the repeated prompt was not sent to the tokenizer again
-    assert first.usage.estimated and again.usage.estimated
+    assert first.usage.estimated
+    assert again.usage.estimated
     assert again.usage.input_tokens == first.usage.input_tokens > 0
     assert other.usage.input_tokens > first.usage.input_tokens
     # only the most recent prompts are kept
     monkeypatch.setattr("orca.llm._base.PROMPT_COUNT_CACHE", 1)
     await model.stream(ask("A third one.")).final()
     await model.stream(ask("One question.")).final()
-    assert len(asked) == 4 and len(model._prompt_counts) == 1
+    assert len(asked) == 4
+    assert len(model._prompt_counts) == 1
 
 
 @pytest.mark.parametrize("provider", WIRE)
