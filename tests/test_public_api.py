@@ -128,7 +128,14 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
             "to_usd",
         ]
     )
-    assert sorted(orca.store.__all__) == ["open_user_db", "orca_home", "user_db_path"]
+    assert sorted(orca.store.__all__) == [
+        "find_project",
+        "open_project_db",
+        "open_user_db",
+        "orca_home",
+        "project_db_path",
+        "user_db_path",
+    ]
     for module in (orca.llm, orca.cost, orca.store):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name} is exported but missing"

@@ -19,7 +19,19 @@ from orca.llm import ModelSpec, Profile, Profiles
 from orca.store import _db, open_user_db, orca_home, user_db_path
 from orca.store._schema import USER_COMPONENT, USER_MIGRATIONS
 
-USER_TABLES = {"orca_schema", "llm_profiles", "llm_pricing"}
+USER_TABLES = {
+    "orca_schema",
+    "llm_profiles",
+    "llm_pricing",
+    "budgets",
+    "budget_periods",
+    "holds",
+    "hold_parts",
+    "usage",
+    "usage_charges",
+    "configurations",
+}
+LATEST = len(USER_MIGRATIONS)
 
 
 def fingerprint(path: Path) -> str:
@@ -81,7 +93,7 @@ def test_the_user_db_is_created_on_first_use_with_its_schema_version(home: Path)
         assert (home / "orca.db").is_file()
         assert tables(conn) == USER_TABLES
         assert versions(conn) == {USER_COMPONENT: len(USER_MIGRATIONS)}
-        assert versions(conn) == {"user": 1}
+        assert versions(conn) == {"user": 2}
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert "llm_profiles_one_active" in indexes
         assert not conn.in_transaction
@@ -106,7 +118,7 @@ def test_reopening_the_user_db_changes_nothing(home: Path) -> None:
         again = open_user_db()
         try:
             assert schema_sql(again) == before_schema
-            assert versions(again) == {"user": 1}
+            assert versions(again) == {"user": LATEST}
             assert Profiles(again).names() == ["p"]
             assert len(load_overrides(again)) == 1
         finally:
@@ -269,13 +281,13 @@ def test_checkpoints_and_user_data_share_one_file_independently(home: Path, firs
         assert counter(store).invoke({"n": 41}, thread_id="t") == {"n": 42}
     finally:
         store.close()
-    assert versions(user) == {"user": 1, "checkpoints": 1}
+    assert versions(user) == {"user": LATEST, "checkpoints": 1}
     user.close()
 
     # both reopen, each finding its own data and leaving the other's alone
     again = open_user_db()
     try:
-        assert versions(again) == {"user": 1, "checkpoints": 1}
+        assert versions(again) == {"user": LATEST, "checkpoints": 1}
         assert Profiles(again).names() == ["p"]
         assert PriceBook.from_db(again).price("openai", "m").input == Decimal("0.000001")
         assert {"checkpoints", "checkpoint_blobs", "checkpoint_writes"} <= tables(again)
@@ -343,3 +355,35 @@ def test_transaction_commits_or_rolls_back(tmp_path: Path) -> None:
         assert [p.model for p in load_overrides(conn)] == ["a"]
     finally:
         conn.close()
+
+
+def test_a_version_1_file_is_upgraded_in_place_keeping_its_profiles(home: Path) -> None:
+    from orca.store import _db
+
+    path = user_db_path()
+    old = _db.connect(path)
+    _db.prepare(old, str(path), USER_COMPONENT, USER_MIGRATIONS[:1])
+    Profiles(old).create(Profile("kept", ModelSpec("openai", "m"), ModelSpec("openai", "m")))
+    old.close()
+
+    conn = open_user_db()
+    try:
+        assert versions(conn) == {"user": LATEST}
+        assert tables(conn) == USER_TABLES
+        assert Profiles(conn).names() == ["kept"]
+    finally:
+        conn.close()
+
+
+def test_an_unwritable_orca_home_names_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orca.errors import ConfigError
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("ORCA_HOME", str(blocker / "home"))
+    with pytest.raises(ConfigError, match="ORCA_HOME") as info:
+        open_user_db()
+    assert info.value.key == "ORCA_HOME"
+    assert blocker.read_text() == "not a folder"

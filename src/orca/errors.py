@@ -19,16 +19,21 @@ naming what went wrong and how to fix it::
     │   ├── TaskTimeoutError (TimeoutError)  a task ran past its timeout
     │   ├── RunTimeoutError (TimeoutError)   a run ran past its deadline
     │   ├── StepLimitError                   a run reached max_steps
-    │   └── RunCancelledError                a run was cancelled
-    ├── CheckpointError (RuntimeError)       a checkpoint store problem
+    │   ├── RunCancelledError                a run was cancelled
+    │   └── BudgetExceeded                   a block budget cannot afford a call; names
+    │                                        the budget, its limit, spent, reserved, asked
+    ├── CheckpointError (RuntimeError)       a database or checkpoint store problem
     │   ├── CheckpointNotFoundError (LookupError)
     │   ├── CorruptDatabaseError             not an Orca database, or damaged
-    │   └── SchemaVersionError               written by a newer Orca
+    │   ├── SchemaVersionError               written by a newer Orca
+    │   └── DatabaseLockedError              another process held the lock too long
     ├── ConfigError (ValueError)             bad settings: names the key and the fix
     │   ├── UnknownProviderError             no such LLM provider (suggests the closest)
     │   ├── UnknownProfileError (LookupError) no such LLM profile (suggests the closest)
     │   ├── MissingAPIKeyError               the API key's environment variable is unset
-    │   └── InvalidPriceError                a negative or malformed price
+    │   ├── InvalidPriceError                a negative or malformed price
+    │   ├── UnknownBudgetError (LookupError) no such budget (suggests the closest)
+    │   └── InvalidBudgetError               a zero or negative amount, a bad period...
     └── LLMError (RuntimeError)              an LLM call failed; names provider and model
         ├── RateLimitedError                 429; ``retry_after`` seconds if the server said
         ├── OverloadedError                  the provider is overloaded (Anthropic 529, 503)
@@ -57,12 +62,15 @@ from typing import Any
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
+    "BudgetExceeded",
     "CheckpointError",
     "CheckpointNotFoundError",
     "ConfigError",
     "ContextLengthError",
     "CorruptDatabaseError",
+    "DatabaseLockedError",
     "GraphError",
+    "InvalidBudgetError",
     "InvalidInputError",
     "InvalidPriceError",
     "InvalidResumeError",
@@ -88,6 +96,7 @@ __all__ = [
     "StepLimitError",
     "StreamInterruptedError",
     "TaskTimeoutError",
+    "UnknownBudgetError",
     "UnknownModelError",
     "UnknownProfileError",
     "UnknownProviderError",
@@ -259,11 +268,55 @@ class RunCancelledError(RunError):
     """The run was cancelled; its last committed checkpoint stands."""
 
 
+class BudgetExceeded(RunError):
+    """A block-mode budget cannot afford what a call (or a run) asks to reserve.
+
+    Amounts are in the budget's ``unit``: nano-USD for ``usd``, tokens, or milliseconds
+    for ``seconds``."""
+
+    def __init__(
+        self, budget: str, *, unit: str, limit: int, spent: int, reserved: int, asked: int
+    ) -> None:
+        show = _amount_formatter(unit)
+        super().__init__(
+            f"budget {budget!r} cannot afford this call: limit {show(limit)}, spent "
+            f"{show(spent)}, reserved {show(reserved)}, asked {show(asked)}. Fix: raise it "
+            f"(orca budget raise {budget} --by ...), or lower max_tokens"
+        )
+        self.budget = budget
+        self.unit = unit
+        self.limit = limit
+        self.spent = spent
+        self.reserved = reserved
+        self.asked = asked
+
+
+def _amount_formatter(unit: str) -> Any:
+    if unit == "usd":
+        from orca.cost._money import format_usd
+
+        return format_usd
+    if unit == "seconds":
+        return lambda ms: f"{ms / 1000:g}s"
+    return lambda n: f"{n} tokens"
+
+
 # -- checkpoint stores ---------------------------------------------------------------------
 
 
 class CheckpointError(OrcaError, RuntimeError):
-    """A problem with a checkpoint store."""
+    """A problem with one of Orca's databases or a checkpoint store."""
+
+
+class DatabaseLockedError(CheckpointError):
+    """Another process kept the database locked past the busy timeout."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            f"{path} stayed locked by another process past the busy timeout. Fix: wait for "
+            "the other process to finish (or stop it) and retry; nothing was written"
+        )
+        self.path = path
 
 
 class CheckpointNotFoundError(CheckpointError, LookupError):
@@ -357,6 +410,24 @@ class MissingAPIKeyError(ConfigError):
 
 class InvalidPriceError(ConfigError):
     """A price that is negative, not a number, or otherwise unusable."""
+
+
+class UnknownBudgetError(ConfigError, LookupError):
+    """No budget has this name."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        have = ", ".join(sorted(known)) or "none yet"
+        super().__init__(
+            f"unknown budget {name!r}{closest(name, known)}",
+            key="budget",
+            fix=f"use an existing budget ({have}) or create it (orca budget create)",
+        )
+        self.name = name
+
+
+class InvalidBudgetError(ConfigError):
+    """A budget setting that cannot be used: a zero or negative amount, an unknown
+    period, enforcement or timezone, thresholds out of range."""
 
 
 # -- LLM calls --------------------------------------------------------------------------------

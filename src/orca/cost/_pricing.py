@@ -12,7 +12,7 @@ import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal, Protocol
 
 from orca.errors import InvalidPriceError
@@ -132,6 +132,13 @@ class Price:
             + reasoning * p_reason
         )
         return int(total.quantize(_ONE, rounding=ROUND_HALF_EVEN))
+
+    def max_cost_nano(self, input_tokens: int, output_tokens: int) -> int:
+        """The most ``input_tokens`` in and ``output_tokens`` out can cost, whatever their
+        kinds (cached, cache writes, reasoning): what a block budget reserves. Rounded up."""
+        p_in, p_cached, p_write, p_out, p_reason = self.for_input(input_tokens)._per_token
+        worst = input_tokens * max(p_in, p_cached, p_write) + output_tokens * max(p_out, p_reason)
+        return int(worst.to_integral_value(rounding=ROUND_CEILING))
 
 
 def free(provider: str, model: str, source: Source) -> Price:

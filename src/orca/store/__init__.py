@@ -1,5 +1,6 @@
 """Orca's SQLite databases: the user database (``$ORCA_HOME/orca.db``: profiles, prices,
-budgets, usage) and, per project, ``.orca/project.db``."""
+budgets, the usage ledger) and, per project, ``.orca/project.db`` (workflows, runs,
+tasks, sessions, checkpoints, tool executions)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,23 @@ import os
 import sqlite3
 from pathlib import Path
 
+from orca.errors import ConfigError, DatabaseLockedError
 from orca.store import _db
-from orca.store._schema import USER_COMPONENT, USER_MIGRATIONS
+from orca.store._schema import (
+    PROJECT_COMPONENT,
+    PROJECT_MIGRATIONS,
+    USER_COMPONENT,
+    USER_MIGRATIONS,
+)
 
-__all__ = ["open_user_db", "orca_home", "user_db_path"]
+__all__ = [
+    "find_project",
+    "open_project_db",
+    "open_user_db",
+    "orca_home",
+    "project_db_path",
+    "user_db_path",
+]
 
 
 def orca_home() -> Path:
@@ -24,17 +38,71 @@ def user_db_path() -> Path:
     return orca_home() / "orca.db"
 
 
+def find_project(start: str | Path | None = None) -> Path:
+    """The project directory: the nearest of ``start`` (default: the working directory)
+    and its parents that holds a ``.orca`` folder, else ``start`` itself.
+
+    Raises:
+        ConfigError: ``start`` does not exist or is not a directory.
+    """
+    here = Path(start) if start is not None else Path.cwd()
+    if not here.is_dir():
+        raise ConfigError(
+            f"project directory {str(here)!r} does not exist",
+            key="project",
+            fix="pass an existing directory with --project, or create it first",
+        )
+    here = here.resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".orca").is_dir() and folder != Path.home():
+            return folder
+    return here
+
+
+def project_db_path(project: str | Path | None = None) -> Path:
+    """``<project>/.orca/project.db`` (the project is found with ``find_project``)."""
+    return find_project(project) / ".orca" / "project.db"
+
+
 def open_user_db(path: str | Path | None = None) -> sqlite3.Connection:
     """Open (creating and migrating on first use) the user database.
 
     Raises:
+        ConfigError: ``ORCA_HOME`` (or ``path``) cannot be created or written.
         CorruptDatabaseError: the file is not Orca's, or is damaged.
         SchemaVersionError: the file was written by a newer Orca.
+        DatabaseLockedError: another process held the lock past the busy timeout.
     """
-    where = str(path) if path is not None else str(user_db_path())
-    conn = _db.connect(where)
+    where = Path(path) if path is not None else user_db_path()
+    return _open(where, USER_COMPONENT, USER_MIGRATIONS, "ORCA_HOME")
+
+
+def open_project_db(project: str | Path | None = None) -> sqlite3.Connection:
+    """Open (creating and migrating on first use) the project database
+    ``<project>/.orca/project.db``. Raises as ``open_user_db``."""
+    return _open(project_db_path(project), PROJECT_COMPONENT, PROJECT_MIGRATIONS, "project")
+
+
+def _open(path: Path, component: str, migrations: _db.Migrations, key: str) -> sqlite3.Connection:
     try:
-        _db.prepare(conn, where, USER_COMPONENT, USER_MIGRATIONS)
+        conn = _db.connect(path)
+    except (OSError, sqlite3.OperationalError) as exc:
+        raise ConfigError(
+            f"cannot open {path} ({exc})",
+            key=key,
+            fix=f"make {path.parent} a writable directory, or point {key} somewhere writable",
+        ) from exc
+    try:
+        _db.prepare(conn, str(path), component, migrations)
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if _db.is_locked(exc):
+            raise DatabaseLockedError(str(path)) from exc
+        raise ConfigError(
+            f"cannot use {path} ({exc})",
+            key=key,
+            fix=f"make {path} and its folder readable and writable",
+        ) from exc
     except BaseException:
         conn.close()
         raise

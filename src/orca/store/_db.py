@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from orca.errors import CorruptDatabaseError, SchemaVersionError
+from orca.errors import CorruptDatabaseError, DatabaseLockedError, SchemaVersionError
 
 Migrations = Sequence[Sequence[str]]
 """Migration N (1-based) brings a component's schema from version N-1 to N. Never
@@ -22,7 +22,14 @@ def connect(path: str | Path, *, busy_timeout_ms: int = 5000) -> sqlite3.Connect
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     # wait for other processes' locks instead of failing at once
     conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    # deleting a budget or a run takes its dependent rows with it
+    conn.execute("PRAGMA foreign_keys=ON")
     return conn
+
+
+def is_locked(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite giving up on another connection's lock."""
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 def prepare(
@@ -102,10 +109,20 @@ def _check(path: str, component: str, found: int, latest: int) -> None:
 def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     """``BEGIN IMMEDIATE`` (take the write lock now, so the transaction cannot fail on a
     lock upgrade later) ... ``COMMIT``, or ``ROLLBACK`` on any error."""
-    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if is_locked(exc):
+            raise DatabaseLockedError(_path_of(conn)) from exc
+        raise
     try:
         yield conn
     except BaseException:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+def _path_of(conn: sqlite3.Connection) -> str:
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row and row[2] else ":memory:"

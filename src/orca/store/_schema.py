@@ -46,3 +46,179 @@ USER_MIGRATIONS: list[list[str]] = [
         )""",
     ],
 ]
+
+USER_MIGRATIONS.append(
+    [
+        # Budgets. ``unit`` is what the limit counts: usd (nano-USD), tokens, or seconds
+        # (milliseconds of run wall time). ``scope`` is global (the active one, or one
+        # named for a run) or workflow/run/session, with ``scope_ref`` naming which.
+        """CREATE TABLE budgets (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            kind TEXT NOT NULL CHECK (kind IN ('credit', 'recurring')),
+            period TEXT CHECK (period IN ('daily', 'weekly', 'monthly')),
+            timezone TEXT NOT NULL DEFAULT 'UTC',
+            unit TEXT NOT NULL DEFAULT 'usd' CHECK (unit IN ('usd', 'tokens', 'seconds')),
+            amount INTEGER NOT NULL CHECK (amount > 0),
+            enforcement TEXT NOT NULL CHECK (enforcement IN ('warn', 'block')),
+            thresholds TEXT NOT NULL DEFAULT '[80, 100]',
+            scope TEXT NOT NULL DEFAULT 'global'
+                CHECK (scope IN ('global', 'workflow', 'run', 'session')),
+            scope_ref TEXT,
+            active INTEGER NOT NULL DEFAULT 0 CHECK (active IN (0, 1)),
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            CHECK ((kind = 'recurring') = (period IS NOT NULL)),
+            CHECK ((scope = 'global') = (scope_ref IS NULL))
+        )""",
+        "CREATE UNIQUE INDEX budgets_one_active ON budgets (active) WHERE active = 1",
+        "CREATE INDEX budgets_by_scope ON budgets (scope, scope_ref)",
+        # One row per budget and calendar period (a credit budget has one, open-ended).
+        # The block-mode invariant lives here: spent + reserved <= amount.
+        """CREATE TABLE budget_periods (
+            id INTEGER PRIMARY KEY,
+            budget_id TEXT NOT NULL REFERENCES budgets (id) ON DELETE CASCADE,
+            period_start TEXT NOT NULL,
+            period_end TEXT,
+            amount INTEGER NOT NULL,
+            spent INTEGER NOT NULL DEFAULT 0,
+            reserved INTEGER NOT NULL DEFAULT 0 CHECK (reserved >= 0),
+            fired TEXT NOT NULL DEFAULT '[]',
+            UNIQUE (budget_id, period_start)
+        )""",
+        # A reservation for one call (or one run's wall time): its parts hold amounts in
+        # each budget period it touches. ``state``: held -> recorded (the answer is in,
+        # usage kept here) -> settled, or held -> released / expired.
+        """CREATE TABLE holds (
+            id TEXT PRIMARY KEY,
+            state TEXT NOT NULL
+                CHECK (state IN ('held', 'recorded', 'settled', 'released', 'expired')),
+            created_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            context TEXT NOT NULL DEFAULT '{}',
+            recorded TEXT
+        )""",
+        "CREATE INDEX holds_open ON holds (expires_at) WHERE state IN ('held', 'recorded')",
+        """CREATE TABLE hold_parts (
+            hold_id TEXT NOT NULL REFERENCES holds (id) ON DELETE CASCADE,
+            period_id INTEGER NOT NULL REFERENCES budget_periods (id) ON DELETE CASCADE,
+            amount INTEGER NOT NULL CHECK (amount >= 0),
+            PRIMARY KEY (hold_id, period_id)
+        )""",
+        # The usage ledger: one row per metered call; what it cost, in which context.
+        """CREATE TABLE usage (
+            id TEXT PRIMARY KEY,
+            hold_id TEXT UNIQUE,
+            created_at TEXT NOT NULL,
+            run_id TEXT,
+            thread_id TEXT,
+            workflow TEXT,
+            session TEXT,
+            node TEXT,
+            task_id TEXT,
+            role TEXT,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            reasoning_tokens INTEGER NOT NULL,
+            cost_nano INTEGER NOT NULL,
+            priced INTEGER NOT NULL,
+            estimated INTEGER NOT NULL,
+            wall_ms INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX usage_by_time ON usage (created_at)",
+        "CREATE INDEX usage_by_run ON usage (run_id)",
+        # What each usage row charged to each budget period (in that budget's unit).
+        """CREATE TABLE usage_charges (
+            usage_id TEXT NOT NULL REFERENCES usage (id) ON DELETE CASCADE,
+            period_id INTEGER NOT NULL REFERENCES budget_periods (id) ON DELETE CASCADE,
+            amount INTEGER NOT NULL,
+            PRIMARY KEY (usage_id, period_id)
+        )""",
+        # Named settings kept by Orca itself (never secrets).
+        """CREATE TABLE configurations (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+    ]
+)
+
+PROJECT_COMPONENT = "project"
+
+PROJECT_MIGRATIONS: list[list[str]] = [
+    [
+        # a workflow is a graph known by name and where its code lives (PATH:graph)
+        """CREATE TABLE workflows (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            source TEXT NOT NULL,
+            description TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        # a session groups runs started together (one CLI invocation, one server client)
+        """CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            origin TEXT NOT NULL DEFAULT 'cli',
+            pid INTEGER
+        )""",
+        # one row per run of a workflow on a thread
+        """CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            thread_id TEXT NOT NULL,
+            workflow_id TEXT REFERENCES workflows (id),
+            session_id TEXT REFERENCES sessions (id),
+            status TEXT NOT NULL
+                CHECK (status IN ('running', 'done', 'interrupted', 'failed')),
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            steps INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_nano INTEGER NOT NULL DEFAULT 0,
+            budget TEXT,
+            profile TEXT,
+            error TEXT,
+            parent_run_id TEXT
+        )""",
+        "CREATE INDEX runs_by_thread ON runs (thread_id, started_at)",
+        # one row per task (a node run in a superstep) and its lifecycle
+        """CREATE TABLE tasks (
+            id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+            step INTEGER NOT NULL,
+            node TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('running', 'done', 'failed', 'interrupted')),
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            duration_ms REAL,
+            error TEXT
+        )""",
+        "CREATE INDEX tasks_by_run ON tasks (run_id, step)",
+        """CREATE TABLE workflow_tasks (
+            workflow_id TEXT NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+            task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
+            PRIMARY KEY (workflow_id, task_id)
+        )""",
+        # the audit log of tool executions (arguments are stored redacted)
+        """CREATE TABLE tool_executions (
+            id TEXT PRIMARY KEY,
+            run_id TEXT,
+            thread_id TEXT,
+            node TEXT,
+            tool TEXT NOT NULL,
+            arguments TEXT NOT NULL,
+            result_summary TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL,
+            duration_ms REAL NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX tool_executions_by_run ON tool_executions (run_id, created_at)",
+    ],
+]

@@ -1,0 +1,403 @@
+"""Budgets: what they are, their calendar periods, and their CRUD over the user database.
+
+A budget limits spending in one ``unit`` (``usd`` as nano-USD, or ``tokens``). A
+``credit`` budget is one amount for good; a ``recurring`` one is an amount per calendar
+period (daily, weekly from Monday, monthly) in its time zone, and each period is its own
+``budget_periods`` row, created when first charged: no reset job. ``block`` budgets
+reserve before each call (see ``orca.cost.Ledger``); ``warn`` budgets only report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from orca.cost._money import format_usd, to_nano
+from orca.errors import InvalidBudgetError, UnknownBudgetError
+from orca.store._db import transaction
+
+Unit = Literal["usd", "tokens"]
+Kind = Literal["credit", "recurring"]
+Period = Literal["daily", "weekly", "monthly"]
+Enforcement = Literal["warn", "block"]
+Scope = Literal["global", "workflow", "run", "session"]
+
+CREDIT_PERIOD = ""
+"""The ``period_start`` of a credit budget's single, open-ended period."""
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
+def _bad(message: str, key: str, fix: str) -> InvalidBudgetError:
+    return InvalidBudgetError(message, key=key, fix=fix)
+
+
+def _choice(value: Any, allowed: Any, key: str) -> None:
+    options = get_args(allowed)
+    if value not in options:
+        raise _bad(f"{key} {value!r} is not one of {', '.join(options)}", key, f"use {options[0]}")
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """A spending limit. ``amount`` is in ``unit``: nano-USD for ``usd`` (build one from
+    dollars with ``Budget.usd``), a count for ``tokens``.
+
+    ``scope`` says which calls it covers: ``global`` (the active budget, or the one a run
+    names), or every call of one ``workflow``, ``run`` or ``session`` (``scope_ref``).
+    ``thresholds`` are percentages of the amount at which a ``budget.warning`` event
+    fires, once per period.
+    """
+
+    name: str
+    amount: int
+    unit: Unit = "usd"
+    kind: Kind = "credit"
+    period: Period | None = None
+    enforcement: Enforcement = "block"
+    thresholds: tuple[int, ...] = (80, 100)
+    timezone: str = "UTC"
+    scope: Scope = "global"
+    scope_ref: str | None = None
+    active: bool = False
+    id: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            raise _bad(
+                f"budget name {self.name!r} is not valid",
+                "name",
+                "use 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
+            )
+        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount <= 0:
+            raise _bad(
+                f"budget amount {self.amount!r} must be a positive whole number of "
+                f"{'nano-USD' if self.unit == 'usd' else self.unit}",
+                "amount",
+                "give an amount above zero (Budget.usd('my-budget', '5.00') for dollars)",
+            )
+        _choice(self.unit, Unit, "unit")
+        _choice(self.kind, Kind, "kind")
+        _choice(self.enforcement, Enforcement, "enforcement")
+        _choice(self.scope, Scope, "scope")
+        if self.kind == "recurring":
+            if self.period is None:
+                raise _bad("a recurring budget needs a period", "period", "add period='monthly'")
+            _choice(self.period, Period, "period")
+        elif self.period is not None:
+            raise _bad(
+                f"a credit budget has no period (got {self.period!r})",
+                "period",
+                "drop the period, or make the budget kind='recurring'",
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError, TypeError):
+            raise _bad(
+                f"unknown time zone {self.timezone!r}",
+                "timezone",
+                "use an IANA name such as 'UTC' or 'Europe/Paris'",
+            ) from None
+        marks = tuple(self.thresholds)
+        if any(isinstance(t, bool) or not isinstance(t, int) or not 0 < t <= 100 for t in marks):
+            raise _bad(
+                f"thresholds {list(marks)!r} must be whole percentages from 1 to 100",
+                "thresholds",
+                "use for example [80, 100]",
+            )
+        object.__setattr__(self, "thresholds", tuple(sorted(set(marks))))
+        if (self.scope == "global") != (self.scope_ref is None):
+            raise _bad(
+                f"scope {self.scope!r} with scope_ref {self.scope_ref!r}",
+                "scope_ref",
+                "a global budget has no scope_ref; a workflow, run or session budget names one",
+            )
+
+    @classmethod
+    def usd(cls, name: str, dollars: Decimal | int | str, **fields: Any) -> Budget:
+        """A budget of ``dollars`` (a Decimal, int or decimal string; never a float)."""
+        try:
+            amount = to_nano(dollars)
+        except (TypeError, ValueError) as exc:
+            raise _bad(
+                f"budget amount {dollars!r}: {exc}",
+                "amount",
+                "give dollars as a decimal string such as '5.00'",
+            ) from None
+        return cls(name, amount, "usd", **fields)
+
+    def show(self, amount: int) -> str:
+        """``amount`` (in this budget's unit) for people."""
+        return format_usd(amount) if self.unit == "usd" else f"{amount:,} tokens"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetStatus:
+    """Where a budget stands in its current period."""
+
+    budget: Budget
+    period_start: dt.datetime | None
+    period_end: dt.datetime | None
+    limit: int
+    spent: int
+    reserved: int
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.spent - self.reserved, 0)
+
+    @property
+    def used_pct(self) -> Decimal:
+        """Spent as a percentage of the limit (may pass 100 for a warn budget)."""
+        return (Decimal(self.spent) * 100 / Decimal(self.limit)).quantize(Decimal("0.01"))
+
+    def as_dict(self) -> dict[str, Any]:
+        b = self.budget
+        return {
+            "name": b.name,
+            "unit": b.unit,
+            "kind": b.kind,
+            "period": b.period,
+            "enforcement": b.enforcement,
+            "scope": b.scope,
+            "scope_ref": b.scope_ref,
+            "active": b.active,
+            "limit": self.limit,
+            "spent": self.spent,
+            "reserved": self.reserved,
+            "remaining": self.remaining,
+            "used_pct": str(self.used_pct),
+            "period_start": self.period_start.isoformat() if self.period_start else None,
+            "period_end": self.period_end.isoformat() if self.period_end else None,
+        }
+
+
+def period_bounds(
+    period: Period, timezone: str, at: dt.datetime
+) -> tuple[dt.datetime, dt.datetime]:
+    """The calendar period (daily, weekly from Monday, monthly) in ``timezone`` that
+    holds the instant ``at``, as aware UTC datetimes ``[start, end)``. Periods start at
+    local midnight, so across a DST change a day lasts 23 or 25 hours."""
+    if at.tzinfo is None:
+        raise ValueError("at must be an aware datetime")
+    zone = ZoneInfo(timezone)
+    day = at.astimezone(zone).date()
+    if period == "daily":
+        first, after = day, day + dt.timedelta(days=1)
+    elif period == "weekly":
+        first = day - dt.timedelta(days=day.weekday())
+        after = first + dt.timedelta(days=7)
+    else:
+        first = day.replace(day=1)
+        after = (first + dt.timedelta(days=32)).replace(day=1)
+
+    def midnight(d: dt.date) -> dt.datetime:
+        return dt.datetime.combine(d, dt.time(0), tzinfo=zone).astimezone(dt.UTC)
+
+    return midnight(first), midnight(after)
+
+
+def period_key(budget: Budget, at: dt.datetime) -> tuple[str, str | None]:
+    """``(period_start, period_end)`` as stored for ``budget`` at instant ``at``."""
+    if budget.kind == "credit" or budget.period is None:
+        return CREDIT_PERIOD, None
+    start, end = period_bounds(budget.period, budget.timezone, at)
+    return start.isoformat(), end.isoformat()
+
+
+_COLUMNS = (
+    "id, name, kind, period, timezone, unit, amount, enforcement, thresholds, scope, "
+    "scope_ref, active"
+)
+
+
+def _budget(row: Sequence[Any]) -> Budget:
+    bid, name, kind, period, tz, unit, amount, enforcement, marks, scope, ref, active = row
+    return Budget(
+        name,
+        amount,
+        unit,
+        kind,
+        period,
+        enforcement,
+        tuple(json.loads(marks)),
+        tz,
+        scope,
+        ref,
+        bool(active),
+        bid,
+    )
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+class Budgets:
+    """Budget CRUD over the user database (``orca.store.open_user_db()``)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def create(self, budget: Budget, *, activate: bool = False) -> Budget:
+        """Store a new budget. The first global budget becomes the active one.
+
+        Raises:
+            InvalidBudgetError: a budget with this name exists, or a non-global budget
+                was asked to be active.
+        """
+        if activate and budget.scope != "global":
+            raise _bad(
+                f"budget {budget.name!r} is a {budget.scope} budget and cannot be the active one",
+                "active",
+                "only a global budget can be active; a scoped one applies by itself",
+            )
+        now = _now()
+        with transaction(self._conn):
+            if self._row(budget.name) is not None:
+                raise _bad(
+                    f"budget {budget.name!r} already exists",
+                    "name",
+                    "pick another name, or change it with raise / delete",
+                )
+            first = budget.scope == "global" and self.active() is None
+            self._conn.execute(
+                f"INSERT INTO budgets ({_COLUMNS}, created_at, updated_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
+                (
+                    str(uuid.uuid4()),
+                    budget.name,
+                    budget.kind,
+                    budget.period,
+                    budget.timezone,
+                    budget.unit,
+                    budget.amount,
+                    budget.enforcement,
+                    json.dumps(list(budget.thresholds)),
+                    budget.scope,
+                    budget.scope_ref,
+                    now,
+                    now,
+                ),
+            )
+            if activate or first:
+                self._activate(budget.name)
+        return self.get(budget.name)
+
+    def get(self, name: str) -> Budget:
+        """Raises ``UnknownBudgetError`` (naming the closest) if there is none."""
+        row = self._row(name)
+        if row is None:
+            raise UnknownBudgetError(name, self.names())
+        return _budget(row)
+
+    def all(self) -> list[Budget]:
+        return [
+            _budget(r) for r in self._conn.execute(f"SELECT {_COLUMNS} FROM budgets ORDER BY name")
+        ]
+
+    def names(self) -> list[str]:
+        return [r[0] for r in self._conn.execute("SELECT name FROM budgets ORDER BY name")]
+
+    def active(self) -> Budget | None:
+        row = self._conn.execute(f"SELECT {_COLUMNS} FROM budgets WHERE active = 1").fetchone()
+        return _budget(row) if row else None
+
+    def use(self, name: str) -> Budget:
+        """Make ``name`` the one active budget."""
+        with transaction(self._conn):
+            budget = self.get(name)
+            if budget.scope != "global":
+                raise _bad(
+                    f"budget {name!r} is a {budget.scope} budget and cannot be the active one",
+                    "name",
+                    "activate a global budget; scoped budgets apply by themselves",
+                )
+            self._activate(name)
+        return self.get(name)
+
+    def scoped(self, scope: Scope, ref: str) -> list[Budget]:
+        """The budgets that cover every call of one workflow, run or session."""
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM budgets WHERE scope = ? AND scope_ref = ? ORDER BY name",
+            (scope, ref),
+        )
+        return [_budget(r) for r in rows]
+
+    def raise_(self, name: str, *, by: int | None = None, to: int | None = None) -> Budget:
+        """Raise (or lower) a budget's amount, for its current and future periods; past
+        periods keep the amount they had.
+
+        Raises:
+            InvalidBudgetError: neither or both of ``by`` and ``to``, or a result <= 0.
+        """
+        if (by is None) == (to is None):
+            raise _bad("give exactly one of by and to", "amount", "pass by=... or to=...")
+        with transaction(self._conn):
+            budget = self.get(name)
+            new = budget.amount + by if by is not None else to
+            if isinstance(new, bool) or not isinstance(new, int) or new <= 0:
+                raise _bad(
+                    f"budget {name!r} would be {new!r}, and an amount must be above zero",
+                    "amount",
+                    "raise by a positive amount, or to a positive total",
+                )
+            self._conn.execute(
+                "UPDATE budgets SET amount = ?, updated_at = ? WHERE id = ?",
+                (new, _now(), budget.id),
+            )
+            # the period in force (and a credit budget's only one) takes the new amount
+            start, _ = period_key(budget, dt.datetime.now(dt.UTC))
+            self._conn.execute(
+                "UPDATE budget_periods SET amount = ? WHERE budget_id = ? AND period_start = ?",
+                (new, budget.id, start),
+            )
+        return self.get(name)
+
+    def delete(self, name: str) -> None:
+        """Delete a budget with its periods (its usage rows stay in the ledger)."""
+        with transaction(self._conn):
+            budget = self.get(name)
+            self._conn.execute("DELETE FROM budgets WHERE id = ?", (budget.id,))
+
+    def status(self, name: str, *, at: dt.datetime | None = None) -> BudgetStatus:
+        """Where ``name`` stands in the period holding ``at`` (default now)."""
+        budget = self.get(name)
+        return status_of(self._conn, budget, at or dt.datetime.now(dt.UTC))
+
+    def _activate(self, name: str) -> None:
+        self._conn.execute("UPDATE budgets SET active = 0 WHERE active = 1")
+        self._conn.execute("UPDATE budgets SET active = 1 WHERE name = ?", (name,))
+
+    def _row(self, name: str) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM budgets WHERE name = ?", (name,)
+        ).fetchone()
+        return row
+
+
+def status_of(conn: sqlite3.Connection, budget: Budget, at: dt.datetime) -> BudgetStatus:
+    """``budget``'s status in the period holding ``at``, read in one query."""
+    start, end = period_key(budget, at)
+    row = conn.execute(
+        "SELECT amount, spent, reserved FROM budget_periods WHERE budget_id = ? "
+        "AND period_start = ?",
+        (budget.id, start),
+    ).fetchone()
+    limit, spent, reserved = row if row else (budget.amount, 0, 0)
+    return BudgetStatus(
+        budget,
+        dt.datetime.fromisoformat(start) if start else None,
+        dt.datetime.fromisoformat(end) if end else None,
+        limit,
+        spent,
+        reserved,
+    )
