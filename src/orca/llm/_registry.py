@@ -27,8 +27,8 @@ def check_provider(provider: str) -> None:
 def make_model(provider: str, model: str, params: Mapping[str, Any] | None = None) -> ChatModel:
     """A ``ChatModel`` for ``provider``/``model``.
 
-    ``params`` mixes client options (``base_url``, ``api_key``, ``max_retries``,
-    ``timeout``) with request defaults (``temperature``, ``max_tokens``, ...). For the
+    ``params`` mixes client options (``base_url``, ``api_key``, ``api_key_env`` (the
+    environment variable holding the key), ``max_retries``, ``timeout``) with request defaults (``temperature``, ``max_tokens``, ...). For the
     in-process ``llamacpp`` provider, ``model`` is the path of a GGUF file and params may
     add llama.cpp's own (``n_ctx``, ``n_threads``, ...).
 
@@ -39,6 +39,15 @@ def make_model(provider: str, model: str, params: Mapping[str, Any] | None = Non
     check_provider(provider)
     params = dict(params or {})
     client = {k: params.pop(k) for k in list(params) if k in CLIENT_OPTIONS}
+    key_env = params.pop("api_key_env", None)
+    if key_env is not None:  # a config names the variable holding the key, never the key
+        import os
+
+        from orca.errors import MissingAPIKeyError
+
+        if not os.environ.get(str(key_env)):
+            raise MissingAPIKeyError(provider, str(key_env))
+        client["api_key"] = os.environ[str(key_env)]
     if provider == "anthropic":
         from orca.llm.providers.anthropic import AnthropicModel
 

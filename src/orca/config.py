@@ -1,0 +1,349 @@
+"""Layered configuration: ``./.orca/orca.toml`` over ``$ORCA_HOME/orca.toml`` over the
+defaults, with ``${ENV}`` expansion; CLI flags override both.
+
+Every value is checked: an unknown key or a bad value is a ``ConfigError`` naming the
+file, the key and the fix. Numbers are read as ``Decimal`` (money is never a float).
+API keys are only ever named (``api_key = "${ANTHROPIC_API_KEY}"``): the variable's name
+is kept, its value is read from the environment when a model is built, and it is never
+written to a database or a log.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from orca.errors import ConfigError, closest
+
+if TYPE_CHECKING:
+    from orca.cost import Budget, Budgets
+    from orca.llm import Profile
+
+__all__ = ["Config", "load_config"]
+
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_KEY_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LLMConfig(_Section):
+    """``[llm]``: which models a run calls when no profile is chosen on the command line."""
+
+    profile: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    api_key: str | None = None
+    """The environment variable holding the key, written ``${NAME}``."""
+    api_base: str | None = None
+    temperature: Decimal | None = Field(default=None, ge=0, le=2)
+    max_tokens: int = Field(default=1024, gt=0)
+    """The answer cap a block budget reserves for when a call sets none."""
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_is_a_reference(cls, value: str | None) -> str | None:
+        if value is not None and not _KEY_REF.fullmatch(value):
+            raise ValueError(
+                "write the environment variable that holds the key, as api_key = "
+                '"${ANTHROPIC_API_KEY}"; keys themselves never go in a file'
+            )
+        return value
+
+    def key_env(self) -> str | None:
+        match = _KEY_REF.fullmatch(self.api_key) if self.api_key else None
+        return match.group(1) if match else None
+
+
+class ExecutionConfig(_Section):
+    """``[execution]``: how runs execute."""
+
+    streaming: bool = True
+    workspace_root: Path | None = None
+    max_concurrent_tasks: int | None = Field(default=None, gt=0)
+    task_timeout: Decimal | None = Field(default=None, gt=0)
+    max_iterations: int = Field(default=5, gt=0)
+    max_steps: int = Field(default=100, gt=0)
+    durability: Literal["sync", "async", "exit"] = "sync"
+
+
+class BudgetConfig(_Section):
+    """``[budget]``: the budget runs are charged to, and what happens when it is out."""
+
+    name: str = "default"
+    type: Literal["credit", "recurring"] = "credit"
+    amount: Decimal | None = Field(default=None, gt=0)
+    """In dollars (or tokens with unit = "tokens"); creates the budget when missing."""
+    unit: Literal["usd", "tokens"] = "usd"
+    period: Literal["daily", "weekly", "monthly"] | None = None
+    enforcement: Literal["warn", "block"] = "block"
+    thresholds: list[int] = Field(default_factory=lambda: [80, 100])
+    timezone: str = "UTC"
+    on_exceeded: Literal["fail", "pause"] = "fail"
+    hold_ttl: Decimal = Field(default=Decimal(600), gt=0)
+
+
+class WorkflowConfig(_Section):
+    """``[workflow]``: the default workflow of ``orca run``."""
+
+    default: str | None = None
+    """``PATH[:graph]`` run when ``orca run`` is given none."""
+
+
+class LoggingConfig(_Section):
+    """``[logging]``."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "human"] = "human"
+    colored: bool = True
+    timestamps: bool = True
+
+
+class Config(_Section):
+    """The merged configuration. ``sources`` lists the files read, lowest first."""
+
+    llm: LLMConfig = LLMConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    budget: BudgetConfig = BudgetConfig()
+    workflow: WorkflowConfig = WorkflowConfig()
+    logging: LoggingConfig = LoggingConfig()
+    profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    sources: list[str] = Field(default_factory=list)
+
+    def profile(self, name: str | None = None) -> Profile | None:
+        """The profile a run uses: ``name`` (or ``[llm] profile``) from the config's
+        ``[profiles]`` or the user database; else one made of ``[llm] provider/model``;
+        else None (the active stored profile applies).
+
+        Raises:
+            UnknownProfileError: the name is neither in the config nor stored.
+        """
+        from orca.llm import ModelSpec, Profile
+        from orca.llm._bound import load_profile
+
+        name = name or self.llm.profile
+        if name is not None:
+            if name in self.profiles:
+                return Profile.from_dict(name, self.profiles[name])
+            return load_profile(name)
+        llm = self.llm
+        if llm.provider is None and llm.model is None:
+            return None
+        params: dict[str, Any] = {}
+        if llm.api_base:
+            params["base_url"] = llm.api_base
+        if llm.temperature is not None:
+            params["temperature"] = float(llm.temperature)
+        if llm.key_env():
+            params["api_key_env"] = llm.key_env()
+        spec = ModelSpec.from_dict(
+            {"provider": llm.provider, "model": llm.model, **params}, where="llm"
+        )
+        return Profile("config", spec, spec, "from [llm] in the configuration")
+
+    def ensure_budget(self, budgets: Budgets) -> Budget | None:
+        """The ``[budget]`` budget, created on first use when the config gives an
+        amount (an existing one is never changed from here); None without an amount."""
+        from orca.cost import Budget
+        from orca.errors import UnknownBudgetError
+
+        b = self.budget
+        if b.amount is None:
+            return None
+        try:
+            return budgets.get(b.name)
+        except UnknownBudgetError:
+            pass
+        fields: dict[str, Any] = {
+            "kind": b.type,
+            "period": b.period,
+            "enforcement": b.enforcement,
+            "thresholds": tuple(b.thresholds),
+            "timezone": b.timezone,
+        }
+        if b.unit == "usd":
+            budget = Budget.usd(b.name, b.amount, **fields)
+        else:
+            budget = Budget(b.name, int(b.amount), "tokens", **fields)
+        return budgets.create(budget)
+
+
+_SECTIONS = {"llm", "execution", "budget", "workflow", "logging", "profiles"}
+
+
+@dataclass
+class _Layer:
+    path: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def load_config(
+    project: str | Path | None = None,
+    *,
+    home: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Config:
+    """Read ``$ORCA_HOME/orca.toml`` then ``<project>/.orca/orca.toml`` (either may be
+    missing), expand ``${VAR}`` (``${VAR:-default}`` for a default), apply ``overrides``
+    (dotted keys such as ``"budget.name"``, from CLI flags), and check everything.
+
+    Raises:
+        ConfigError: a file that is not TOML, an unknown section or key (the closest is
+            suggested), a bad value, or an unset variable; each names the file and key.
+    """
+    from orca.store import find_project, orca_home
+
+    env = os.environ if env is None else env
+    files = [
+        Path(home) / "orca.toml" if home is not None else orca_home() / "orca.toml",
+        find_project(project) / ".orca" / "orca.toml",
+    ]
+    merged: dict[str, Any] = {}
+    origin: dict[str, str] = {}  # dotted key -> the file that set it
+    sources = []
+    seen: set[Path] = set()
+    for path in files:
+        if not path.is_file() or path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        layer = _read(path, env)
+        sources.append(str(path))
+        _merge(merged, layer.data, origin, layer.path, "")
+    if overrides:
+        for dotted, value in overrides.items():
+            if value is None:
+                continue
+            section, _, key = dotted.partition(".")
+            merged.setdefault(section, {})[key] = value
+            origin[dotted] = "the command line"
+    _check_keys(merged, origin)
+    try:
+        return Config(**merged, sources=sources)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        dotted = ".".join(str(p) for p in problem["loc"])
+        where = _origin_of(dotted, origin)
+        raise ConfigError(
+            f"{where}: {dotted} = {problem.get('input')!r} is not valid ({problem['msg']})",
+            key=dotted,
+            fix=f"correct {dotted} in {where}",
+        ) from None
+
+
+def _read(path: Path, env: Mapping[str, str]) -> _Layer:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f, parse_float=Decimal)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not valid TOML ({exc})", key=None, fix=f"correct the syntax of {path}"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read {path} ({exc.strerror})", key=None, fix=f"make {path} readable"
+        ) from None
+    return _Layer(str(path), _expand(data, env, str(path), ""))
+
+
+def _expand(value: Any, env: Mapping[str, str], path: str, key: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _expand(v, env, path, f"{key}.{k}" if key else k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand(v, env, path, key) for v in value]
+    if not isinstance(value, str) or key.endswith("api_key"):
+        return value  # an API key stays a reference: its value is read at call time
+
+    def lookup(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{path}: {key} uses ${{{name}}}, which is not set",
+            key=key,
+            fix=f"export {name}=..., or write ${{{name}:-default}} in {path}",
+        )
+
+    return _ENV.sub(lookup, value)
+
+
+def _merge(
+    into: dict[str, Any], layer: dict[str, Any], origin: dict[str, str], path: str, prefix: str
+) -> None:
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, dict) and isinstance(into.get(key), dict):
+            _merge(into[key], value, origin, path, f"{dotted}.")
+        else:
+            into[key] = value
+        origin[dotted] = path
+
+
+def _origin_of(dotted: str, origin: Mapping[str, str]) -> str:
+    parts = dotted.split(".")
+    for n in range(len(parts), 0, -1):
+        found = origin.get(".".join(parts[:n]))
+        if found:
+            return found
+    return "the configuration"
+
+
+def _check_keys(merged: Mapping[str, Any], origin: Mapping[str, str]) -> None:
+    for section, table in merged.items():
+        if section not in _SECTIONS:
+            raise ConfigError(
+                f"{_origin_of(section, origin)}: unknown section [{section}]"
+                f"{closest(section, sorted(_SECTIONS))}",
+                key=section,
+                fix=f"use the sections {', '.join(sorted(_SECTIONS))}",
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(
+                f"{_origin_of(section, origin)}: {section} must be a table",
+                key=section,
+                fix=f"write [{section}] followed by its keys",
+            )
+        if section == "profiles":
+            _check_profiles(table, origin)
+            continue
+        model = Config.model_fields[section].annotation
+        known = sorted(model.model_fields) if isinstance(model, type) else []
+        for key in table:
+            if key not in known:
+                dotted = f"{section}.{key}"
+                raise ConfigError(
+                    f"{_origin_of(dotted, origin)}: unknown key {dotted}{closest(key, known)}",
+                    key=dotted,
+                    fix=f"[{section}] takes {', '.join(known)}",
+                )
+
+
+def _check_profiles(table: Mapping[str, Any], origin: Mapping[str, str]) -> None:
+    from orca.llm import Profile
+
+    for name, body in table.items():
+        if not isinstance(body, dict):
+            raise ConfigError(
+                f"{_origin_of(f'profiles.{name}', origin)}: profiles.{name} must be a table",
+                key=f"profiles.{name}",
+                fix=f"write [profiles.{name}.planner] and [profiles.{name}.worker] tables",
+            )
+        try:
+            Profile.from_dict(name, body)
+        except ConfigError as exc:
+            where = _origin_of(f"profiles.{name}", origin)
+            raise ConfigError(
+                f"{where}: {exc}".split(". Fix:")[0], key=exc.key, fix=exc.fix
+            ) from None
