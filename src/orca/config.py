@@ -19,7 +19,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from orca.errors import ConfigError, closest
 
@@ -49,6 +56,19 @@ class LLMConfig(_Section):
     temperature: Decimal | None = Field(default=None, ge=0, le=2)
     max_tokens: int = Field(default=1024, gt=0)
     """The answer cap a block budget reserves for when a call sets none."""
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str | None) -> str | None:
+        if value is not None:
+            from orca.llm import provider_names
+
+            known = provider_names()
+            if value not in known:
+                raise ValueError(
+                    f"unknown provider{closest(value, known)}; use one of {', '.join(known)}"
+                )
+        return value
 
     @field_validator("api_key")
     @classmethod
@@ -82,15 +102,34 @@ class BudgetConfig(_Section):
 
     name: str = "default"
     type: Literal["credit", "recurring"] = "credit"
+    unit: Literal["usd", "tokens"] = "usd"
     amount: Decimal | None = Field(default=None, gt=0)
     """In dollars (or tokens with unit = "tokens"); creates the budget when missing."""
-    unit: Literal["usd", "tokens"] = "usd"
-    period: Literal["daily", "weekly", "monthly"] | None = None
+    period: Literal["daily", "weekly", "monthly"] | None = Field(
+        default=None, validate_default=True
+    )
     enforcement: Literal["warn", "block"] = "block"
     thresholds: list[int] = Field(default_factory=lambda: [80, 100])
     timezone: str = "UTC"
     on_exceeded: Literal["fail", "pause"] = "fail"
     hold_ttl: Decimal = Field(default=Decimal(600), gt=0)
+
+    @field_validator("period")
+    @classmethod
+    def _period_fits_type(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if (info.data.get("type") == "recurring") != (value is not None):
+            raise ValueError(
+                "a recurring budget needs period = daily, weekly or monthly, and a credit "
+                "budget has none"
+            )
+        return value
+
+    @field_validator("amount")
+    @classmethod
+    def _whole_tokens(cls, value: Decimal | None, info: ValidationInfo) -> Decimal | None:
+        if info.data.get("unit") == "tokens" and value is not None and value % 1:
+            raise ValueError("a tokens budget counts whole tokens: give a whole amount")
+        return value
 
 
 class WorkflowConfig(_Section):
@@ -134,7 +173,7 @@ class Config(_Section):
         name = name or self.llm.profile
         if name is not None:
             if name in self.profiles:
-                return Profile.from_dict(name, self.profiles[name])
+                return Profile.from_dict(name, _profile_table(self.profiles[name]))
             return load_profile(name)
         llm = self.llm
         if llm.provider is None and llm.model is None:
@@ -225,7 +264,14 @@ def load_config(
             if value is None:
                 continue
             section, _, key = dotted.partition(".")
-            merged.setdefault(section, {})[key] = value
+            table = merged.setdefault(section, {})
+            if not isinstance(table, dict):
+                raise ConfigError(
+                    f"{_origin_of(section, origin)}: {section} must be a table",
+                    key=section,
+                    fix=f"write [{section}] followed by its keys",
+                )
+            table[key] = value
             origin[dotted] = "the command line"
     _check_keys(merged, origin)
     try:
@@ -234,8 +280,10 @@ def load_config(
         problem = exc.errors()[0]
         dotted = ".".join(str(p) for p in problem["loc"])
         where = _origin_of(dotted, origin)
+        # a value given for a key is never echoed: it may be the key itself
+        shown = "" if "key" in dotted else f" = {problem.get('input')!r}"
         raise ConfigError(
-            f"{where}: {dotted} = {problem.get('input')!r} is not valid ({problem['msg']})",
+            f"{where}: {dotted}{shown} is not valid ({problem['msg']})",
             key=dotted,
             fix=f"correct {dotted} in {where}",
         ) from None
@@ -245,7 +293,7 @@ def _read(path: Path, env: Mapping[str, str]) -> _Layer:
     try:
         with path.open("rb") as f:
             data = tomllib.load(f, parse_float=Decimal)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"{path} is not valid TOML ({exc})", key=None, fix=f"correct the syntax of {path}"
         ) from None
@@ -284,11 +332,13 @@ def _merge(
 ) -> None:
     for key, value in layer.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict) and isinstance(into.get(key), dict):
+        origin[dotted] = path
+        if isinstance(value, dict):
+            if not isinstance(into.get(key), dict):
+                into[key] = {}
             _merge(into[key], value, origin, path, f"{dotted}.")
         else:
             into[key] = value
-        origin[dotted] = path
 
 
 def _origin_of(dotted: str, origin: Mapping[str, str]) -> str:
@@ -341,9 +391,50 @@ def _check_profiles(table: Mapping[str, Any], origin: Mapping[str, str]) -> None
                 fix=f"write [profiles.{name}.planner] and [profiles.{name}.worker] tables",
             )
         try:
-            Profile.from_dict(name, body)
+            Profile.from_dict(name, _profile_table(body))
         except ConfigError as exc:
             where = _origin_of(f"profiles.{name}", origin)
-            raise ConfigError(
-                f"{where}: {exc}".split(". Fix:")[0], key=exc.key, fix=exc.fix
-            ) from None
+            key = exc.key or ""
+            if not key.startswith("profiles."):
+                role = next(
+                    (r for r in ("planner", "worker") if _spec_fails(body.get(r))), "planner"
+                )
+                key = f"profiles.{name}.{role}.{key}"
+            message = f"{where}: {exc}".split(". Fix:")[0]
+            raise ConfigError(message, key=key, fix=exc.fix) from None
+
+
+def _spec_fails(table: Any) -> bool:
+    from orca.llm import ModelSpec
+
+    try:
+        ModelSpec.from_dict(_plain(table))
+    except (ConfigError, TypeError, AttributeError):
+        return True
+    return False
+
+
+def _plain(value: Any) -> Any:
+    """Model parameters as the SDKs take them: TOML's Decimals become int or float (a
+    temperature is not money)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _profile_table(body: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``[profiles.NAME]`` table ready for ``Profile.from_dict``: plain numbers, and
+    ``api_key = "${VAR}"`` kept as the variable's name (``api_key_env``)."""
+    table: dict[str, Any] = _plain(dict(body))
+    for role in ("planner", "worker"):
+        spec = table.get(role)
+        if isinstance(spec, dict) and isinstance(spec.get("api_key"), str):
+            match = _KEY_REF.fullmatch(spec["api_key"])
+            if match:
+                spec["api_key_env"] = match.group(1)
+                del spec["api_key"]
+    return table

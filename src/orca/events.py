@@ -22,6 +22,7 @@ __all__ = [
     "EVENT_SCHEMA_VERSION",
     "EVENT_TYPES",
     "STREAM_MODES",
+    "BudgetStatusEvent",
     "BudgetWarning",
     "CheckpointSaved",
     "Custom",
@@ -211,6 +212,19 @@ class BudgetWarning(Event):
     threshold_pct: int
     spent_nano_usd: int
     limit_nano_usd: int
+    unit: str = "usd"
+    spent: int = 0
+    limit: int = 0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BudgetStatusEvent(Event):
+    """Where the run's budgets stand ``when`` = ``before`` its first metered call and
+    ``after`` the run; ``budgets`` are ``BudgetStatus.as_dict()`` forms."""
+
+    type: ClassVar[str] = "budget.status"
+    when: str
+    budgets: list[dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -275,6 +289,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ToolCall,
         WarningEvent,
         BudgetWarning,
+        BudgetStatusEvent,
         Values,
         CheckpointSaved,
         InterruptEvent,

@@ -25,16 +25,26 @@ _DONE = object()
 EPHEMERAL_THREAD = "ephemeral"
 
 
-LLM_OPTIONS = frozenset({"profile", "models", "prices"})
+LLM_OPTIONS = frozenset(
+    {
+        "profile",
+        "models",
+        "prices",
+        "budget",
+        "session",
+        "ledger",
+        "on_budget_exceeded",
+        "max_tokens",
+    }
+)
 
 
-def _meter(options: dict[str, Any]) -> Any:
-    """The run's LLM meter, from the ``profile``/``models``/``prices`` options."""
+def _meter(options: dict[str, Any], workflow: str) -> Any:
+    """The run's LLM meter, from the LLM options (see ``CompiledGraph``)."""
     from orca.llm._bound import meter_for_run
 
-    return meter_for_run(
-        profile=options.get("profile"), models=options.get("models"), prices=options.get("prices")
-    )
+    chosen = {k: options[k] for k in LLM_OPTIONS if k in options}
+    return meter_for_run(workflow=workflow, **chosen)
 
 
 class CompiledGraph:
@@ -62,6 +72,14 @@ class CompiledGraph:
             ``ModelSpec``); ``planner``/``worker`` here win over the profile's.
         prices: the ``PriceBook`` that prices calls (default: the price catalog plus the
             user database's overrides).
+        budget: the name of the budget calls are charged to (default: the active one);
+            budgets scoped to the graph's name, the run or the ``session`` apply too.
+        session: a session id, for budgets scoped to a session and usage reports.
+        ledger: where calls are recorded and budgets kept: a ``Ledger``, a user database
+            path, or ``False`` for none (default: ``$ORCA_HOME/orca.db``).
+        on_budget_exceeded: ``"fail"`` (default) raises ``BudgetExceeded``; ``"pause"``
+            interrupts the run instead, to resume once the budget is raised.
+        max_tokens: the answer cap of calls that set none under a block budget (1024).
     """
 
     def __init__(
@@ -211,7 +229,7 @@ class CompiledGraph:
             # a node that calls models must not block the loop, or its tokens could not
             # stream while it runs
             inline=inline and not LLM_OPTIONS & options.keys(),
-            meter=_meter(options),
+            meter=_meter(options, self.name),
         )
 
     # -- threads ------------------------------------------------------------------------------

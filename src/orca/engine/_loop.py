@@ -197,6 +197,8 @@ class Run:
                     node=getattr(error, "node", None),
                     task_id=getattr(error, "task_id", None),
                 )
+            if self.parent is None and opts.meter is not None:
+                opts.meter.close()  # the budgets' status after the run; its ledger closes
             self._emit(
                 RunFinished,
                 status=status,

@@ -95,6 +95,33 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text.encode()) / 4) if text else 0
 
 
+IMAGE_TOKEN_BOUND = 6400
+"""The most tokens one image part is taken to cost when reserving (above what OpenAI's
+and Anthropic's image pricing charge for the largest images they accept)."""
+MESSAGE_TOKEN_BOUND = 16
+"""The most tokens a chat template adds around one message."""
+
+
+def prompt_token_bound(request: ChatRequest) -> int:
+    """An upper bound on ``request``'s input tokens, with no tokenizer: every token of a
+    byte-level tokenizer covers at least one UTF-8 byte, so bytes bound tokens; template
+    framing and images are added at their worst. What a block budget reserves for."""
+    from orca.llm._types import ImagePart
+
+    total = MESSAGE_TOKEN_BOUND  # the assistant turn's opening
+    for message in request.messages:
+        total += MESSAGE_TOKEN_BOUND + len(message.text.encode())
+        total += IMAGE_TOKEN_BOUND * sum(isinstance(p, ImagePart) for p in message.content)
+        total += sum(
+            len(c.name) + len((c.raw_arguments or json.dumps(c.arguments)).encode())
+            for c in message.tool_calls
+        )
+    for tool in request.tools:
+        total += MESSAGE_TOKEN_BOUND + len(json.dumps(dict(tool.parameters)).encode())
+        total += len(tool.name) + len(tool.description.encode())
+    return total
+
+
 class ProviderModel:
     """Shared machinery of every provider. Subclasses implement the four hooks."""
 

@@ -11,17 +11,19 @@ import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orca import events
 from orca.cost import PriceBook
 from orca.engine._sync import iterate_sync, run_sync
-from orca.errors import ConfigError, StreamInterruptedError
-from orca.llm._base import ChatModel
+from orca.errors import BudgetExceeded, ConfigError, StreamInterruptedError
+from orca.llm._base import ChatModel, estimate_tokens, prompt_token_bound
 from orca.llm._profiles import ModelSpec, Profile
 from orca.llm._types import ChatRequest, ChatResponse, Delta, Message, Usage
 
 if TYPE_CHECKING:
+    from orca.cost import Budget, CallContext, Charge, Hold, Ledger, Settlement
     from orca.engine._context import RunContext
 
 Prompt = str | Sequence[Message] | ChatRequest
@@ -101,29 +103,58 @@ class Models:
 
 
 def meter_for_run(
-    *, profile: Profile | str | None = None, models: Any = None, prices: Any = None
+    *,
+    profile: Profile | str | None = None,
+    models: Any = None,
+    prices: Any = None,
+    budget: Any = None,
+    session: Any = None,
+    ledger: Any = None,
+    on_budget_exceeded: Any = "fail",
+    max_tokens: Any = None,
+    workflow: str | None = None,
 ) -> Meter:
-    """The meter of one run, from ``invoke``'s ``profile``/``models``/``prices`` options.
+    """The meter of one run, from ``invoke``'s LLM options.
 
     Raises:
         InvalidInputError: an option of the wrong type.
         UnknownProfileError: ``profile`` names no stored profile.
     """
+    from orca.cost import Ledger
     from orca.errors import InvalidInputError
+
+    def bad(name: str, value: Any, fix: str) -> InvalidInputError:
+        return InvalidInputError(f"{name} is {value!r}. Fix: {fix}")
 
     if isinstance(profile, str):
         profile = load_profile(profile)
     elif profile is not None and not isinstance(profile, Profile):
-        raise InvalidInputError(
-            f"profile is a {type(profile).__name__}. Fix: pass a Profile or a profile name"
-        )
+        raise bad("profile", type(profile).__name__, "pass a Profile or a profile name")
     if models is not None and not isinstance(models, Mapping):
-        raise InvalidInputError(
-            f"models is a {type(models).__name__}. Fix: pass a dict of name -> ChatModel"
-        )
+        raise bad("models", type(models).__name__, "pass a dict of name -> ChatModel")
     if prices is not None and not isinstance(prices, PriceBook):
-        raise InvalidInputError(f"prices is a {type(prices).__name__}. Fix: pass a PriceBook")
-    return Meter(Models(models, profile=profile, prices=prices))
+        raise bad("prices", type(prices).__name__, "pass a PriceBook")
+    if budget is not None and not (isinstance(budget, str) and budget):
+        raise bad("budget", budget, "pass the name of a budget (orca budget list)")
+    if session is not None and not (isinstance(session, str) and session):
+        raise bad("session", session, "pass a non-empty session id")
+    if not (ledger is None or ledger is False or isinstance(ledger, Ledger | str | Path)):
+        raise bad("ledger", ledger, "pass a Ledger, a user database path, or False for none")
+    if on_budget_exceeded not in ("fail", "pause"):
+        raise bad("on_budget_exceeded", on_budget_exceeded, "use 'fail' or 'pause'")
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
+        raise bad("max_tokens", max_tokens, "pass a positive int")
+    return Meter(
+        Models(models, profile=profile, prices=prices),
+        budget=budget,
+        session=session,
+        ledger=ledger,
+        on_exceeded=on_budget_exceeded,
+        max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
+        workflow=workflow,
+    )
 
 
 def load_profile(name: str) -> Profile:
@@ -163,60 +194,266 @@ def _default_prices() -> PriceBook:
         conn.close()
 
 
-class Meter:
-    """Per run: prices each call, emits its usage event, warns once per unpriced model."""
+DEFAULT_MAX_TOKENS = 1024
+"""The answer cap a call gets under a block budget when it sets none: the reservation
+needs a bound, and the provider is told the same bound."""
 
-    def __init__(self, models: Models) -> None:
+
+class Meter:
+    """Per run: reserves each call's worst case in the run's block budgets, prices what
+    it used, writes it to the usage ledger, and emits its events (usage, the
+    unpriced-model warning once per model, budget warnings and status)."""
+
+    def __init__(
+        self,
+        models: Models,
+        *,
+        budget: str | None = None,
+        session: str | None = None,
+        ledger: Any = None,
+        on_exceeded: str = "fail",
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        workflow: str | None = None,
+    ) -> None:
         self.models = models
+        self.budget = budget
+        self.session = session
+        self.on_exceeded = on_exceeded
+        self.max_tokens = max_tokens
+        self.workflow = workflow
+        self._ledger_option = ledger
+        self._ledger: Ledger | None = None
+        self._owns_ledger = False
+        self._budgets: list[Budget] | None = None
+        self._status_emitter: tuple[Any, int] | None = None
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
-    def charge(
+    # -- the ledger --------------------------------------------------------------------------
+
+    def ledger(self) -> Ledger | None:
+        """The run's ledger, opened on first use (None when the run has none)."""
+        with self._lock:
+            option = self._ledger_option
+            if self._ledger is None and option is not False:
+                from orca.cost import Ledger
+
+                if isinstance(option, Ledger):
+                    self._ledger = option
+                else:
+                    from orca.store import open_user_db
+
+                    self._ledger = Ledger(open_user_db(option))
+                    self._owns_ledger = True
+                self._ledger.sweep()  # holds of calls that crashed elsewhere come back
+            return self._ledger
+
+    def budgets(self, ledger: Ledger, ctx: RunContext | None) -> list[Budget]:
+        """The budgets covering this run's calls (resolved once per run)."""
+        if self._budgets is None:
+            found = ledger.applicable(
+                budget=self.budget,
+                workflow=self.workflow,
+                run=ctx.run_id if ctx is not None else None,
+                session=self.session,
+            )
+            with self._lock:
+                first = self._budgets is None
+                self._budgets = found
+            if first and found and ctx is not None and ctx._emitter is not None:
+                self._status_emitter = (ctx._emitter, ctx.step)
+                self._emit_status(ledger, found, "before", ctx._emitter, ctx.step)
+        return self._budgets
+
+    def close(self) -> None:
+        """End of the run: emit the budgets' status after it, close the ledger if the
+        meter opened it."""
+        ledger = self._ledger
+        if ledger is None:
+            return
+        if self._status_emitter is not None and self._budgets:
+            emitter, step = self._status_emitter
+            self._emit_status(ledger, self._budgets, "after", emitter, step)
+        if self._owns_ledger:
+            ledger.conn.close()
+            self._ledger = None
+
+    @staticmethod
+    def _emit_status(
+        ledger: Ledger, budgets: list[Budget], when: str, emitter: Any, step: int
+    ) -> None:
+        emitter.emit(
+            events.BudgetStatusEvent,
+            step,
+            when=when,
+            budgets=[s.as_dict() for s in ledger.status(budgets)],
+        )
+
+    # -- a call ------------------------------------------------------------------------------
+
+    async def reserve(
+        self, ctx: RunContext | None, model: ChatModel, request: ChatRequest
+    ) -> tuple[ChatRequest, Hold | None]:
+        """Before a call: put its worst case on hold in the run's budgets. Under a block
+        budget a call without ``max_tokens`` gets the meter's cap.
+
+        Raises:
+            BudgetExceeded: a block budget cannot afford it (policy ``fail``; under
+                ``pause`` the run is interrupted instead, and the call retried on resume).
+        """
+        ledger = await asyncio.to_thread(self.ledger)
+        if ledger is None:
+            return request, None
+        budgets = await asyncio.to_thread(self.budgets, ledger, ctx)
+        if any(b.enforcement == "block" for b in budgets) and request.max_tokens is None:
+            request = replace(request, max_tokens=self.max_tokens)
+        asks: dict[str, int] = {}
+        if budgets:
+            bound = prompt_token_bound(request)
+            out = request.max_tokens or self.max_tokens
+            price = self.models.prices.price(model.provider, model.model)
+            asks = {"usd": price.max_cost_nano(bound, out), "tokens": bound + out}
+        while True:
+            try:
+                hold = await asyncio.to_thread(ledger.reserve, budgets, asks, _context(ctx, self))
+                return request, hold
+            except BudgetExceeded as exc:
+                if self.on_exceeded != "pause" or ctx is None:
+                    raise
+                # pause: the run stops as interrupted; resumed, this call asks again
+                ctx.interrupt(
+                    {
+                        "reason": "budget_exceeded",
+                        "budget": exc.budget,
+                        "message": str(exc),
+                        "limit": exc.limit,
+                        "spent": exc.spent,
+                        "asked": exc.asked,
+                    }
+                )
+
+    async def settle(
         self,
         ctx: RunContext | None,
         role: str,
         provider: str,
         model: str,
         usage: Usage,
+        hold: Hold | None,
     ) -> tuple[int, bool]:
-        """Price one call's ``usage`` and emit its usage event (and the unpriced-model
-        warning, once per run); returns the cost in nano-USD and whether it was priced."""
+        """After a call: price ``usage``, emit its usage event (and the unpriced-model
+        warning, once per run), write it to the ledger, settling ``hold``; returns the
+        cost in nano-USD and whether it was priced."""
+        from orca.cost import Charge
+
         cost, price = self.models.prices.cost_nano(usage, provider, model)
         emitter = ctx._emitter if ctx is not None else None
         if emitter is not None and ctx is not None:
-            if not price.priced:
-                with self._lock:
-                    first = (provider, model) not in self._warned
-                    self._warned.add((provider, model))
-                if first:
-                    emitter.emit(
-                        events.WarningEvent,
-                        ctx.step,
-                        code="unpriced_model",
-                        message=f"no price for {provider}/{model}: its calls cost 0 and are "
-                        "marked priced=false. Fix: orca pricing set "
-                        f"{provider} {model} --input ... --output ...",
-                        node=ctx.node,
-                        task_id=ctx.task_id,
-                    )
-            emitter.emit(
-                events.Usage,
-                ctx.step,
-                task_id=ctx.task_id,
-                node=ctx.node,
-                provider=provider,
-                model=model,
-                role=role,
-                input_tokens=usage.input_tokens,
-                cache_read_tokens=usage.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens,
-                output_tokens=usage.output_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                cost_nano_usd=cost,
-                priced=price.priced,
-                estimated=usage.estimated,
+            self._emit_usage(ctx, emitter, role, provider, model, usage, cost, price.priced)
+        if hold is not None:
+            ledger = self._ledger
+            assert ledger is not None
+            charge = Charge(
+                provider,
+                model,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens,
+                usage.cache_write_tokens,
+                usage.reasoning_tokens,
+                cost,
+                price.priced,
+                usage.estimated,
             )
+            context = replace(_context(ctx, self), role=role)
+            settled = await asyncio.to_thread(_record_and_settle, ledger, hold, charge, context)
+            if emitter is not None and ctx is not None:
+                for alert in settled.alerts:
+                    usd = alert.unit == "usd"
+                    emitter.emit(
+                        events.BudgetWarning,
+                        ctx.step,
+                        budget=alert.budget,
+                        threshold_pct=alert.threshold_pct,
+                        spent_nano_usd=alert.spent if usd else 0,
+                        limit_nano_usd=alert.limit if usd else 0,
+                        unit=alert.unit,
+                        spent=alert.spent,
+                        limit=alert.limit,
+                    )
         return cost, price.priced
+
+    async def release(self, hold: Hold | None) -> None:
+        """A call that failed before its first token: give its reservation back."""
+        if hold is not None and self._ledger is not None:
+            await asyncio.to_thread(self._ledger.release, hold)
+
+    def _emit_usage(
+        self,
+        ctx: RunContext,
+        emitter: Any,
+        role: str,
+        provider: str,
+        model: str,
+        usage: Usage,
+        cost: int,
+        priced: bool,
+    ) -> None:
+        if not priced:
+            with self._lock:
+                first = (provider, model) not in self._warned
+                self._warned.add((provider, model))
+            if first:
+                emitter.emit(
+                    events.WarningEvent,
+                    ctx.step,
+                    code="unpriced_model",
+                    message=f"no price for {provider}/{model}: its calls cost 0 and are "
+                    "marked priced=false. Fix: orca pricing set "
+                    f"{provider} {model} --input ... --output ...",
+                    node=ctx.node,
+                    task_id=ctx.task_id,
+                )
+        emitter.emit(
+            events.Usage,
+            ctx.step,
+            task_id=ctx.task_id,
+            node=ctx.node,
+            provider=provider,
+            model=model,
+            role=role,
+            input_tokens=usage.input_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            output_tokens=usage.output_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cost_nano_usd=cost,
+            priced=priced,
+            estimated=usage.estimated,
+        )
+
+
+def _context(ctx: RunContext | None, meter: Meter) -> CallContext:
+    from orca.cost import CallContext
+
+    if ctx is None:
+        return CallContext(workflow=meter.workflow, session=meter.session)
+    return CallContext(
+        run_id=ctx.run_id,
+        thread_id=ctx.thread_id,
+        workflow=meter.workflow,
+        session=meter.session,
+        node=ctx.node,
+        task_id=ctx.task_id,
+    )
+
+
+def _record_and_settle(
+    ledger: Ledger, hold: Hold, charge: Charge, context: CallContext
+) -> Settlement:
+    # recorded first: a process killed before the settle is settled from it on recovery
+    ledger.record(hold, charge)
+    return ledger.settle(hold, charge, context)
 
 
 class LLM:
@@ -314,29 +551,46 @@ class MeteredStream:
 
     async def _run(self) -> AsyncIterator[Delta]:
         llm, ctx = self._llm, self._llm._ctx
-        model = llm.model
+        model, meter = llm.model, llm._meter
         emitter = ctx._emitter if ctx is not None else None
         tokens = emitter is not None and emitter.wants(events.Token)
-        stream = model.stream(self._request)
+        request, hold = await meter.reserve(ctx, model, self._request)
+        pieces = 0
         try:
+            stream = model.stream(request)
             async for delta in stream:
-                if tokens and delta.text and ctx is not None and emitter is not None:
-                    emitter.emit(
-                        events.Token,
-                        ctx.step,
-                        task_id=ctx.task_id,
-                        node=ctx.node,
-                        text=delta.text,
-                        model=model.model,
-                        role=llm.role,
-                    )
+                if delta.text:
+                    pieces += 1
+                    if tokens and ctx is not None and emitter is not None:
+                        emitter.emit(
+                            events.Token,
+                            ctx.step,
+                            task_id=ctx.task_id,
+                            node=ctx.node,
+                            text=delta.text,
+                            model=model.model,
+                            role=llm.role,
+                        )
                 yield delta
         except StreamInterruptedError as exc:
             # the tokens were spent: record them (estimated) before the error goes on
-            llm._meter.charge(ctx, llm.role, model.provider, model.model, exc.usage)
+            await meter.settle(ctx, llm.role, model.provider, model.model, exc.usage, hold)
+            raise
+        except BaseException:
+            if pieces:  # cut short by the caller: what streamed was spent
+                spent = Usage(estimate_tokens(_prompt_text(request)), pieces, estimated=True)
+                await asyncio.shield(
+                    meter.settle(ctx, llm.role, model.provider, model.model, spent, hold)
+                )
+            else:
+                await asyncio.shield(meter.release(hold))
             raise
         response = stream.response
-        cost, priced = llm._meter.charge(
-            ctx, llm.role, response.provider, response.model, response.usage
+        cost, priced = await meter.settle(
+            ctx, llm.role, response.provider, response.model, response.usage, hold
         )
         self._response = replace(response, cost_nano_usd=cost, priced=priced)
+
+
+def _prompt_text(request: ChatRequest) -> str:
+    return "".join(m.text for m in request.messages)

@@ -28,9 +28,10 @@ def make_model(provider: str, model: str, params: Mapping[str, Any] | None = Non
     """A ``ChatModel`` for ``provider``/``model``.
 
     ``params`` mixes client options (``base_url``, ``api_key``, ``api_key_env`` (the
-    environment variable holding the key), ``max_retries``, ``timeout``) with request defaults (``temperature``, ``max_tokens``, ...). For the
-    in-process ``llamacpp`` provider, ``model`` is the path of a GGUF file and params may
-    add llama.cpp's own (``n_ctx``, ``n_threads``, ...).
+    environment variable holding the key), ``max_retries``, ``timeout``) with request
+    defaults (``temperature``, ``max_tokens``, ...). For the in-process ``llamacpp``
+    provider, ``model`` is the path of a GGUF file and params may add llama.cpp's own
+    (``n_ctx``, ``n_threads``, ...).
 
     Raises:
         UnknownProviderError: no such provider (the closest is named).

@@ -1,0 +1,232 @@
+"""Budgets in real runs on the in-process llama.cpp engine with the tiny model: every call
+is reserved, recorded and settled in the ledger with no code in the node; a block budget
+stops the run (or pauses it until raised); warn budgets report; status before and after."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import pytest
+
+pytest.importorskip("llama_cpp")
+
+from orca import END, START, Command, StateGraph, reducers
+from orca.cost import Budget, Ledger, Price, PriceBook, usage_report
+from orca.errors import BudgetExceeded
+from orca.llm import ModelSpec, Profile
+from orca.llm.tiny import ensure_tiny_model
+from orca.store import open_user_db
+
+# $1 per 1M input tokens, $1000 per 1M output tokens: one output token is 1e6 nano-USD
+PRICE = Price("llamacpp", "tiny.gguf", Decimal(1), Decimal(1000))
+TOKENS = 8
+
+
+@pytest.fixture(scope="module")
+def profile(tmp_path_factory: pytest.TempPathFactory) -> Profile:
+    path = ensure_tiny_model(seed=0, path=tmp_path_factory.mktemp("m") / "tiny.gguf")
+    spec = ModelSpec("llamacpp", str(path), {"n_ctx": 1024, "temperature": 0.8})
+    return Profile("tiny", planner=spec, worker=spec)
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    conn = open_user_db(tmp_path / "orca.db")
+    return Ledger(conn)
+
+
+class State(TypedDict, total=False):
+    rounds: int
+    answers: Annotated[list[str], reducers.append]
+
+
+def looping(calls: int) -> Any:
+    """One node that calls the worker ``calls`` times, one after another."""
+
+    async def chat(state: State, ctx: Any) -> dict[str, Any]:
+        out = []
+        for i in range(calls):
+            answer = await ctx.worker.acomplete(f"Round {i}", max_tokens=TOKENS)
+            out.append(answer.text)
+        return {"answers": out}
+
+    g = StateGraph(State, name="chatty")
+    g.add_node("chat", chat)
+    g.add_edge(START, "chat")
+    g.add_edge("chat", END)
+    return g
+
+
+def run_options(profile: Profile, ledger: Ledger, **more: Any) -> dict[str, Any]:
+    return {"profile": profile, "prices": PriceBook([PRICE]), "ledger": ledger, **more}
+
+
+def periods(ledger: Ledger) -> list[tuple[int, int, int]]:
+    return ledger.conn.execute("SELECT amount, spent, reserved FROM budget_periods").fetchall()
+
+
+def charged(ledger: Ledger) -> int:
+    return int(
+        ledger.conn.execute("SELECT COALESCE(SUM(amount), 0) FROM usage_charges").fetchone()[0]
+    )
+
+
+def test_every_call_is_one_usage_row_matching_its_usage_event(
+    profile: Profile, ledger: Ledger
+) -> None:
+    events = list(looping(3).compile().stream({}, mode="events", **run_options(profile, ledger)))
+    usage = [e for e in events if e.type == "usage"]
+    rows = ledger.conn.execute(
+        "SELECT run_id, thread_id, workflow, node, role, provider, model, output_tokens, "
+        "cost_nano FROM usage ORDER BY created_at"
+    ).fetchall()
+    assert len(usage) == len(rows) == 3
+    run_id = events[0].run_id
+    for event, row in zip(usage, rows, strict=True):
+        assert row[:7] == (run_id, "ephemeral", "chatty", "chat", "worker", "llamacpp", "tiny.gguf")
+        assert row[7] == event.output_tokens
+        assert row[8] == event.cost_nano_usd > 0
+    by_node = usage_report(ledger.conn, "node")
+    assert [(r.key, r.calls, r.cost_nano) for r in by_node] == [
+        ("chat", 3, sum(e.cost_nano_usd for e in usage))
+    ]
+
+
+def test_a_block_budget_stops_the_run_and_is_never_overspent(
+    profile: Profile, ledger: Ledger
+) -> None:
+    # affords about two answers of TOKENS tokens, not ten
+    ledger.budgets.create(Budget("tight", 2 * TOKENS * 1_000_000 + 500_000))
+    with pytest.raises(BudgetExceeded) as info:
+        looping(10).compile().invoke({}, **run_options(profile, ledger))
+    error = info.value
+    assert error.budget == "tight"
+    assert error.spent + error.reserved + error.asked > error.limit
+    [(limit, spent, reserved)] = periods(ledger)
+    assert 0 < spent <= limit
+    assert reserved == 0
+    assert spent == charged(ledger)
+    calls = ledger.conn.execute("SELECT COUNT(*) FROM usage").fetchone()[0]
+    assert 1 <= calls < 10
+
+
+def test_without_max_tokens_a_block_budget_caps_the_answer(
+    profile: Profile, ledger: Ledger
+) -> None:
+    ledger.budgets.create(Budget("roomy", 10**12))
+
+    async def chat(state: State, ctx: Any) -> dict[str, Any]:
+        answer = await ctx.worker.acomplete("Go on")  # no max_tokens
+        return {"answers": [answer.text]}
+
+    g = StateGraph(State)
+    g.add_node("chat", chat)
+    g.add_edge(START, "chat")
+    g.add_edge("chat", END)
+    g.compile().invoke({}, **run_options(profile, ledger, max_tokens=5))
+    [(output,)] = ledger.conn.execute("SELECT output_tokens FROM usage").fetchall()
+    assert output == 5  # the tiny model never stops by itself: the cap was sent
+
+
+def test_pause_policy_interrupts_until_the_budget_is_raised(
+    profile: Profile, ledger: Ledger, tmp_path: Path
+) -> None:
+    from orca.checkpoint import SqliteCheckpointer
+
+    ledger.budgets.create(Budget("tight", 2 * TOKENS * 1_000_000 + 500_000))
+    app = looping(4).compile(checkpointer=SqliteCheckpointer(tmp_path / "cp.db"))
+    options = run_options(profile, ledger, on_budget_exceeded="pause", thread_id="t")
+    paused = app.invoke({}, **options)
+    [interrupt] = paused["__interrupt__"]
+    assert interrupt.value["reason"] == "budget_exceeded"
+    assert interrupt.value["budget"] == "tight"
+    [(limit, spent, reserved)] = periods(ledger)
+    assert spent <= limit
+    assert reserved == 0
+
+    ledger.budgets.raise_("tight", by=10 * TOKENS * 1_000_000)
+    done = app.invoke(Command(resume="raised"), **options)
+    assert "__interrupt__" not in done
+    assert len(done["answers"]) == 4
+    [(limit, spent, reserved)] = periods(ledger)
+    assert spent <= limit
+    assert spent == charged(ledger)
+
+
+def test_warn_budget_reports_thresholds_once_and_never_blocks(
+    profile: Profile, ledger: Ledger
+) -> None:
+    ledger.budgets.create(
+        Budget("soft", 2 * TOKENS * 1_000_000, enforcement="warn", thresholds=(50, 100))
+    )
+    events = list(looping(4).compile().stream({}, mode="events", **run_options(profile, ledger)))
+    warnings = [e for e in events if e.type == "budget.warning"]
+    assert [w.threshold_pct for w in warnings] == [50, 100]
+    assert all(w.budget == "soft" and w.unit == "usd" for w in warnings)
+    assert warnings[-1].spent >= warnings[-1].limit
+    [(limit, spent, _)] = periods(ledger)
+    assert spent > limit  # a warn budget only reports
+
+
+def test_budget_status_is_reported_before_and_after_the_run(
+    profile: Profile, ledger: Ledger
+) -> None:
+    ledger.budgets.create(Budget("main", 10**12))
+    events = list(looping(2).compile().stream({}, mode="events", **run_options(profile, ledger)))
+    status = [e for e in events if e.type == "budget.status"]
+    assert [s.when for s in status] == ["before", "after"]
+    before, after = (s.budgets[0] for s in status)
+    assert before["name"] == after["name"] == "main"
+    cost = sum(e.cost_nano_usd for e in events if e.type == "usage")
+    assert after["spent"] - before["spent"] == cost > 0
+    assert after["reserved"] == 0
+    assert events[-1].type == "run.finished"
+
+
+def test_a_workflow_budget_applies_to_runs_of_that_graph_only(
+    profile: Profile, ledger: Ledger
+) -> None:
+    ledger.budgets.create(Budget("for-chatty", 10**12, scope="workflow", scope_ref="chatty"))
+    ledger.budgets.create(Budget("for-other", 10**12, scope="workflow", scope_ref="other"))
+    looping(1).compile().invoke({}, **run_options(profile, ledger))
+    spent = dict(
+        ledger.conn.execute(
+            "SELECT b.name, p.spent FROM budgets b LEFT JOIN budget_periods p ON p.budget_id = b.id"
+        ).fetchall()
+    )
+    assert spent["for-chatty"] > 0
+    assert spent["for-other"] is None
+
+
+def test_no_ledger_records_nothing(profile: Profile, tmp_path: Path) -> None:
+    looping(1).compile().invoke({}, profile=profile, prices=PriceBook([PRICE]), ledger=False)
+    assert not (Path(tmp_path) / "orca.db").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("budget", 3),
+        ("session", ""),
+        ("ledger", 1.5),
+        ("on_budget_exceeded", "explode"),
+        ("max_tokens", 0),
+    ],
+)
+def test_bad_budget_options_are_refused_before_the_run(
+    profile: Profile, option: str, value: Any
+) -> None:
+    from orca.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=option):
+        looping(1).compile().invoke({}, profile=profile, **{option: value})
+
+
+def test_an_unknown_budget_name_fails_with_the_closest(profile: Profile, ledger: Ledger) -> None:
+    from orca.errors import UnknownBudgetError
+
+    ledger.budgets.create(Budget("monthly", 10**12))
+    with pytest.raises(UnknownBudgetError, match="monthly"):
+        looping(1).compile().invoke({}, **run_options(profile, ledger, budget="montly"))

@@ -1,0 +1,287 @@
+"""The ledger across real processes: many processes racing for one block budget never take
+it past its amount, processes killed mid-call are recovered by ``sweep`` (released, or
+settled from the recorded answer, exactly once), and a locked database is reported."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orca.cost import Budget, Charge, Hold, Ledger
+from orca.errors import DatabaseLockedError
+from orca.store import _db, open_user_db
+from orca.store._schema import USER_COMPONENT, USER_MIGRATIONS
+
+WORKER = Path(__file__).parent / "ledger_worker.py"
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    home = tmp_path / "home"
+    monkeypatch.setenv("ORCA_HOME", str(home))
+    return home / "orca.db"
+
+
+@pytest.fixture
+def conn(db: Path) -> Iterator[sqlite3.Connection]:
+    c = open_user_db()
+    yield c
+    c.close()
+
+
+def worker(*args: object) -> subprocess.Popen[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    return subprocess.Popen(
+        [sys.executable, str(WORKER), *map(str, args)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def read_line(proc: subprocess.Popen[str]) -> str:
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if not line:
+        _, err = proc.communicate(timeout=30)
+        pytest.fail(f"worker said nothing (rc {proc.returncode}): {err}")
+    return line
+
+
+def numbers(ledger: Ledger, name: str) -> tuple[int, int, int]:
+    s = ledger.status([ledger.budgets.get(name)])[0]
+    return s.limit, s.spent, s.reserved
+
+
+def scalar(conn: sqlite3.Connection, sql: str, *args: object) -> int:
+    return int(conn.execute(sql, args).fetchone()[0])
+
+
+def recovering(conn: sqlite3.Connection) -> Ledger:
+    """A ledger whose clock is past any hold the workers took (their TTL is 600 s)."""
+    moved = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    return Ledger(conn, clock=lambda: moved)
+
+
+# -- many processes, one budget ------------------------------------------------------------------
+
+PROCESSES = 8
+TRIES = 40
+COST = 1_000_000  # $0.001
+AFFORDABLE = 100  # well under PROCESSES * TRIES
+LIMIT = AFFORDABLE * COST + COST // 2  # half a call is left over
+
+
+def test_racing_processes_never_overspend_a_block_budget(
+    db: Path, conn: sqlite3.Connection
+) -> None:
+    ledger = Ledger(conn)
+    ledger.budgets.create(Budget("shared", LIMIT))
+    procs = [worker("stress", db, "shared", COST, TRIES) for _ in range(PROCESSES)]
+    try:
+        for p in procs:
+            assert read_line(p) == "ready"
+        for p in procs:  # every worker is started and waiting: let them all go at once
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        results = [json.loads(read_line(p)) for p in procs]
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+    successes = sum(r["ok"] for r in results)
+    refused = sum(r["refused"] for r in results)
+    assert successes + refused == PROCESSES * TRIES
+    assert refused > 0
+    limit, spent, reserved = numbers(ledger, "shared")
+    assert limit == LIMIT
+    assert spent <= LIMIT
+    assert reserved == 0
+    rows = scalar(conn, "SELECT COUNT(*) FROM usage")
+    charged = scalar(conn, "SELECT COALESCE(SUM(amount), 0) FROM usage_charges")
+    assert spent == charged == COST * rows == COST * successes
+    assert scalar(conn, "SELECT COUNT(*) FROM usage_charges") == rows
+    assert scalar(conn, "SELECT COUNT(*) FROM holds WHERE state = 'settled'") == successes
+    assert scalar(conn, "SELECT COUNT(*) FROM holds WHERE state != 'settled'") == 0
+    # every refusal came when the budget was nearly full, so it ends full to within one call
+    assert LIMIT - spent < COST
+    assert successes == AFFORDABLE
+    # each worker's calls each have their usage row
+    assert scalar(conn, "SELECT COUNT(DISTINCT hold_id) FROM usage") == rows
+
+
+# -- a process killed before it settles ----------------------------------------------------------
+
+
+def test_a_call_killed_before_its_answer_is_released_by_sweep(
+    db: Path, conn: sqlite3.Connection
+) -> None:
+    ledger = Ledger(conn)
+    ledger.budgets.create(Budget("team", 10_000))
+    ledger.settle(ledger.reserve([ledger.budgets.get("team")], {"usd": 700}), charge(700))
+    proc = worker("die-held", db, "team", 2500)
+    try:
+        line = read_line(proc)
+        assert line.startswith("reserved ")
+        hold_id = line.split()[1]
+        proc.send_signal(signal.SIGKILL)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    # the dead call's reservation is still held
+    assert numbers(ledger, "team") == (10_000, 700, 2500)
+    assert conn.execute("SELECT state FROM holds WHERE id = ?", (hold_id,)).fetchone() == ("held",)
+    # before its time, sweep leaves it alone
+    assert ledger.sweep().expired == []
+    assert numbers(ledger, "team") == (10_000, 700, 2500)
+
+    later = recovering(conn)
+    swept = later.sweep()
+    assert (swept.expired, swept.settled) == ([hold_id], [])
+    assert numbers(later, "team") == (10_000, 700, 0)
+    assert conn.execute("SELECT state FROM holds WHERE id = ?", (hold_id,)).fetchone() == (
+        "expired",
+    )
+    assert scalar(conn, "SELECT COUNT(*) FROM usage WHERE hold_id = ?", hold_id) == 0
+    again = later.sweep()
+    assert (again.expired, again.settled) == ([], [])
+    assert numbers(later, "team") == (10_000, 700, 0)
+    assert scalar(conn, "SELECT COUNT(*) FROM usage") == 1
+
+
+def test_a_call_killed_after_its_answer_is_settled_by_sweep_once(
+    db: Path, conn: sqlite3.Connection
+) -> None:
+    ledger = Ledger(conn)
+    ledger.budgets.create(Budget("team", 10_000))
+    proc = worker("die-recorded", db, "team", 4000, 1234, "run-7")
+    try:
+        line = read_line(proc)
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 9
+    assert line.startswith("recorded ")
+    hold_id = line.split()[1]
+
+    assert numbers(ledger, "team") == (10_000, 0, 4000)
+    assert scalar(conn, "SELECT COUNT(*) FROM usage") == 0
+    assert conn.execute("SELECT state FROM holds").fetchall() == [("recorded",)]
+    assert ledger.sweep().settled == []  # not yet expired
+
+    later = recovering(conn)
+    swept = later.sweep()
+    assert (swept.expired, swept.settled) == ([], [hold_id])
+    assert numbers(later, "team") == (10_000, 1234, 0)
+    usage = conn.execute(
+        "SELECT id, hold_id, run_id, node, input_tokens, output_tokens, cost_nano FROM usage"
+    ).fetchall()
+    assert len(usage) == 1
+    usage_id = usage[0][0]
+    assert usage[0][1:] == (hold_id, "run-7", "call", 120, 80, 1234)
+    assert conn.execute("SELECT usage_id, amount FROM usage_charges").fetchall() == [
+        (usage_id, 1234)
+    ]
+
+    # recovery twice, or the "dead" process settling late, changes nothing
+    again = later.sweep()
+    assert (again.expired, again.settled) == ([], [])
+    late = ledger.settle(Hold(hold_id), charge(9999))
+    assert late.repeated
+    assert late.usage_id == usage_id
+    later.release(Hold(hold_id, ((1, 4000),)))
+    assert numbers(ledger, "team") == (10_000, 1234, 0)
+    assert scalar(conn, "SELECT COUNT(*) FROM usage") == 1
+    assert scalar(conn, "SELECT COUNT(*) FROM usage_charges") == 1
+
+
+# -- a locked database ---------------------------------------------------------------------------
+
+
+def test_a_locked_database_is_reported_and_nothing_is_half_written(
+    db: Path, conn: sqlite3.Connection
+) -> None:
+    Ledger(conn).budgets.create(Budget("team", 1000))
+    impatient = _db.connect(db, busy_timeout_ms=100)
+    try:
+        _db.prepare(impatient, str(db), USER_COMPONENT, USER_MIGRATIONS)
+        _locked_then_free(db, conn, Ledger(impatient))
+    finally:
+        impatient.close()
+
+
+def _locked_then_free(db: Path, conn: sqlite3.Connection, ledger: Ledger) -> None:
+    team = ledger.budgets.get("team")
+    blocker = sqlite3.connect(db, isolation_level=None)
+    try:
+        blocker.execute("BEGIN IMMEDIATE")
+        with pytest.raises(DatabaseLockedError) as info:
+            ledger.reserve([team], {"usd": 300})
+        assert os.path.realpath(info.value.path) == os.path.realpath(db)
+        assert str(db) in str(info.value) or os.path.realpath(db) in str(info.value)
+        assert "nothing was written" in str(info.value)
+        # the failed attempt left no transaction open on the ledger's connection
+        assert not ledger.conn.in_transaction
+        # and a reader sees nothing of it
+        assert scalar(conn, "SELECT COUNT(*) FROM holds") == 0
+        assert scalar(conn, "SELECT COUNT(*) FROM budget_periods") == 0
+        # every write waits for the lock the same way
+        with pytest.raises(DatabaseLockedError):
+            ledger.sweep()
+        with pytest.raises(DatabaseLockedError):
+            ledger.budgets.raise_("team", by=1)
+        blocker.execute("COMMIT")
+    finally:
+        blocker.close()
+
+    hold = ledger.reserve([team], {"usd": 300})
+    assert numbers(ledger, "team") == (1000, 0, 300)
+    assert conn.execute("SELECT id, state FROM holds").fetchall() == [(hold.id, "held")]
+    assert scalar(conn, "SELECT COUNT(*) FROM budget_periods") == 1
+    ledger.settle(hold, charge(200))
+    assert numbers(ledger, "team") == (1000, 200, 0)
+
+
+def test_opening_a_locked_database_is_reported(db: Path, conn: sqlite3.Connection) -> None:
+    blocker = sqlite3.connect(db, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        impatient = _db.connect(db, busy_timeout_ms=50)
+        try:
+            with pytest.raises(sqlite3.OperationalError) as info:
+                _db.prepare(impatient, str(db), USER_COMPONENT, USER_MIGRATIONS)
+            assert _db.is_locked(info.value)
+        finally:
+            impatient.close()
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+
+def charge(cost: int) -> Charge:
+    return Charge("openai", "gpt-test", 10, 5, cost_nano=cost)
