@@ -131,11 +131,6 @@ def test_usd_refuses_floats_and_non_numbers_and_nothing(dollars: Any) -> None:
     assert info.value.key == "amount"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Budget.usd accepts a bool (True becomes $1.00: to_nano(True) == 10**9), "
-    "while Budget refuses bool amounts",
-)
 def test_usd_refuses_a_bool() -> None:
     with pytest.raises(InvalidBudgetError) as info:
         Budget.usd("team", True)
@@ -286,11 +281,6 @@ def test_raise_refuses_a_bool_total(budgets: Budgets) -> None:
     assert budgets.get("team").amount == 100
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: raise_(by=True) raises the budget by 1; only the result is checked for "
-    "bool, and amount + True is an int",
-)
 def test_raise_refuses_a_bool_step(budgets: Budgets) -> None:
     budgets.create(Budget("team", 100))
     with pytest.raises(InvalidBudgetError):

@@ -124,6 +124,14 @@ class Budget:
     @classmethod
     def usd(cls, name: str, dollars: Decimal | int | str, **fields: Any) -> Budget:
         """A budget of ``dollars`` (a Decimal, int or decimal string; never a float)."""
+        if isinstance(dollars, bool) or "unit" in fields:
+            raise _bad(
+                f"Budget.usd takes dollars as a Decimal, int or decimal string (got {dollars!r}"
+                + (f", unit={fields['unit']!r}" if "unit" in fields else "")
+                + ")",
+                "amount",
+                "give dollars such as '5.00'; for a tokens budget use Budget(name, n, 'tokens')",
+            )
         try:
             amount = to_nano(dollars)
         except (TypeError, ValueError) as exc:
@@ -341,6 +349,13 @@ class Budgets:
         """
         if (by is None) == (to is None):
             raise _bad("give exactly one of by and to", "amount", "pass by=... or to=...")
+        step = by if by is not None else to
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise _bad(
+                f"budget amounts are whole numbers in the budget's unit (got {step!r})",
+                "amount",
+                "pass an int (nano-USD for a usd budget: to_nano('5.00'))",
+            )
         with transaction(self._conn):
             budget = self.get(name)
             new = budget.amount + by if by is not None else to

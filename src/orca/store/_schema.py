@@ -184,6 +184,7 @@ PROJECT_MIGRATIONS: list[list[str]] = [
             cost_nano INTEGER NOT NULL DEFAULT 0,
             budget TEXT,
             profile TEXT,
+            on_budget_exceeded TEXT,
             error TEXT,
             parent_run_id TEXT
         )""",

@@ -1,0 +1,194 @@
+"""What every command shares: exit codes, output (rich for people, ``--json`` for
+programs), error reporting, and opening the databases and the configuration."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import sqlite3
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+from pathlib import Path
+from typing import Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from orca.errors import (
+    BudgetExceeded,
+    CheckpointError,
+    CheckpointNotFoundError,
+    ConfigError,
+    InvalidInputError,
+    OrcaError,
+)
+
+# Exit codes (docs/cli.md): scripts can tell these apart.
+OK = 0
+FAILED = 1  # the run failed, or a check of `orca doctor` failed
+USAGE = 2  # bad arguments (typer's own code for usage errors)
+CONFIG = 3  # bad configuration or an unknown name (budget, profile, run)
+BUDGET = 4  # a block budget refused a call
+INTERRUPTED = 5  # the run paused at an interrupt: resume it with `orca runs resume`
+DATABASE = 6  # a database is locked, damaged or from a newer Orca
+
+# piped output (logs, CI) gets a wide page rather than rich's 80 columns, so ids and
+# amounts are never cut
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
+
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON.")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class State:
+    """Options of the root command, for the subcommands."""
+
+    project: Path | None = None
+
+
+def fail(message: str, code: int = CONFIG, *, fix: str | None = None) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}" + (f"\n[dim]fix:[/] {fix}" if fix else ""))
+    raise typer.Exit(code)
+
+
+def code_for(exc: BaseException) -> int:
+    if isinstance(exc, BudgetExceeded):
+        return BUDGET
+    if isinstance(exc, CheckpointNotFoundError | ConfigError | InvalidInputError):
+        return CONFIG
+    if isinstance(exc, CheckpointError):
+        return DATABASE
+    return FAILED
+
+
+def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Orca's errors become one red line (the message names the fix) and an exit code;
+    nothing else is swallowed."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except OrcaError as exc:
+            fail(str(exc), code_for(exc))
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def emit_json(data: Any) -> None:
+    """One JSON document on stdout (Decimals as strings, datetimes as ISO)."""
+
+    def default(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, dt.datetime | dt.date):
+            return value.isoformat()
+        if isinstance(value, Path):
+            return str(value)
+        if hasattr(value, "to_dict"):
+            return value.to_dict()
+        raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+    sys.stdout.write(json.dumps(data, default=default, indent=2, sort_keys=True) + "\n")
+
+
+def table(title: str | None, *columns: str) -> Table:
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for c in columns:
+        t.add_column(c, justify="right" if c.lower() in _NUMERIC else "left")
+    return t
+
+
+_NUMERIC = {"calls", "in", "out", "tokens", "cost", "limit", "spent", "reserved", "left", "used"}
+
+
+@contextmanager
+def user_db() -> Iterator[sqlite3.Connection]:
+    from orca.store import open_user_db
+
+    conn = open_user_db()
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def project_db() -> Iterator[sqlite3.Connection]:
+    from orca.store import open_project_db
+
+    conn = open_project_db(State.project)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def config(**overrides: Any) -> Any:
+    from orca.config import load_config
+
+    return load_config(State.project, overrides=overrides)
+
+
+def money(text: str, option: str) -> Decimal:
+    """A dollar amount from the command line: a decimal number above zero."""
+    try:
+        value = Decimal(text.strip().lstrip("$"))
+    except InvalidOperation:
+        fail(f"{option} {text!r} is not a number", USAGE, fix=f"write {option} 5.00")
+    if not value.is_finite() or value <= 0:
+        fail(f"{option} must be above zero (got {text})", USAGE, fix=f"write {option} 5.00")
+    return value
+
+
+def json_arg(text: str | None, option: str) -> Any:
+    """``--input`` and friends: a JSON text, or ``@path`` to read it from a file."""
+    if text is None:
+        return None
+    source = text
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            source = path.read_text()
+        except OSError as exc:
+            fail(f"{option}: cannot read {path} ({exc.strerror})", USAGE)
+    try:
+        return json.loads(source)
+    except json.JSONDecodeError as exc:
+        fail(
+            f"{option} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+            USAGE,
+            fix=f"quote it for the shell: {option} '{{\"key\": 1}}', or {option} @file.json",
+        )
+
+
+_SPAN = re.compile(r"(\d+)([hdw])")
+
+
+def since(text: str | None, option: str = "--since") -> dt.datetime | None:
+    """``7d``, ``12h``, ``2w`` ago, or an ISO date/time (UTC unless it says)."""
+    if text is None:
+        return None
+    now = dt.datetime.now(dt.UTC)
+    match = _SPAN.fullmatch(text.strip())
+    if match:
+        n, unit = int(match.group(1)), match.group(2)
+        hours = {"h": 1, "d": 24, "w": 168}[unit]
+        return now - dt.timedelta(hours=n * hours)
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{option} {text!r} is not a time", USAGE, fix=f"write {option} 7d, 12h or 2026-11-01")
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)

@@ -1,0 +1,530 @@
+"""Running a workflow from the command line: load the graph from ``PATH[:graph]``, run it
+on the project's checkpointer with the configured profile and budget, show progress live,
+record the run in the project database, and print where the money went."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import importlib.util
+import inspect
+import os
+import sys
+import time
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Group
+from rich.live import Live
+from rich.text import Text
+
+from orca.cli._common import (
+    BUDGET,
+    FAILED,
+    INTERRUPTED,
+    OK,
+    USAGE,
+    code_for,
+    emit_json,
+    err,
+    fail,
+    out,
+    table,
+)
+from orca.cost import format_usd
+from orca.events import Event
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+# -- loading a workflow -------------------------------------------------------------------------
+
+
+def load_graph(source: str, checkpointer: Any) -> Any:
+    """The compiled graph ``source`` names (``path/to/file.py[:name]`` or
+    ``package.module[:name]``), compiled onto ``checkpointer``.
+
+    ``name`` may be a ``StateGraph``, a ``CompiledGraph`` or a function returning one (it
+    may take the checkpointer); without it the module must hold exactly one graph.
+    """
+    from orca import StateGraph
+    from orca.engine._compiled import CompiledGraph
+
+    where, _, name = source.partition(":") if not _is_windows_drive(source) else (source, "", "")
+    module = _import(where)
+    if name:
+        if not hasattr(module, name):
+            found = _graphs(module)
+            fail(
+                f"{where} has no {name!r}",
+                USAGE,
+                fix=f"name one of its graphs: {', '.join(found) or 'none found'}",
+            )
+        target = getattr(module, name)
+    else:
+        found = _graphs(module)
+        if len(found) != 1:
+            fail(
+                f"{where} holds {len(found)} graphs ({', '.join(found) or 'none'})",
+                USAGE,
+                fix=f"name one: orca run {where}:NAME",
+            )
+        target = getattr(module, found[0])
+    if callable(target) and not isinstance(target, StateGraph | CompiledGraph):
+        params = inspect.signature(target).parameters
+        target = target(checkpointer) if params else target()
+    if isinstance(target, StateGraph):
+        return target.compile(checkpointer=checkpointer)
+    if isinstance(target, CompiledGraph):
+        return CompiledGraph(
+            target.spec,
+            checkpointer=checkpointer,
+            interrupt_before=target.interrupt_before,
+            interrupt_after=target.interrupt_after,
+        )
+    fail(
+        f"{source} is a {type(target).__name__}, not a graph",
+        USAGE,
+        fix="point at a StateGraph, a compiled graph, or a function returning one",
+    )
+
+
+def _is_windows_drive(source: str) -> bool:
+    return len(source) > 1 and source[1] == ":" and source[0].isalpha() and os.name == "nt"
+
+
+def _import(where: str) -> Any:
+    path = Path(where)
+    if path.suffix == ".py" or path.exists():
+        if not path.is_file():
+            fail(f"workflow file {where} does not exist", USAGE, fix="give the path of a .py file")
+        name = f"orca_workflow_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path.resolve())
+        if spec is None or spec.loader is None:
+            fail(f"cannot import {where}", USAGE)
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(path.resolve().parent))  # its own imports
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            fail(f"importing {where} raised {type(exc).__name__}: {exc}", FAILED)
+        return module
+    try:
+        return importlib.import_module(where)
+    except ImportError as exc:
+        fail(
+            f"no workflow file or module {where!r} ({exc})",
+            USAGE,
+            fix="give PATH.py[:graph] or package.module[:graph]",
+        )
+
+
+def _graphs(module: Any) -> list[str]:
+    from orca import StateGraph
+    from orca.engine._compiled import CompiledGraph
+
+    return sorted(
+        k
+        for k, v in vars(module).items()
+        if isinstance(v, StateGraph | CompiledGraph) and not k.startswith("_")
+    )
+
+
+# -- the project's records ----------------------------------------------------------------------
+
+
+class Records:
+    """Workflows, sessions, runs and tasks in the project database."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+
+    def workflow(self, name: str, source: str) -> str:
+        from orca.store._db import transaction
+
+        now = _now()
+        with transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO workflows (id, name, source, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET source = excluded.source, "
+                "updated_at = excluded.updated_at",
+                (str(uuid.uuid4()), name, source, now, now),
+            )
+        return str(
+            self.conn.execute("SELECT id FROM workflows WHERE name = ?", (name,)).fetchone()[0]
+        )
+
+    def session(self, session_id: str) -> None:
+        self.conn.execute(
+            "INSERT OR IGNORE INTO sessions (id, started_at, origin, pid) VALUES (?, ?, 'cli', ?)",
+            (session_id, _now(), os.getpid()),
+        )
+
+    def end_session(self, session_id: str) -> None:
+        self.conn.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (_now(), session_id))
+
+    def start_run(self, run_id: str, plan: Plan, workflow_id: str) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO runs (id, thread_id, workflow_id, session_id, status, "
+            "started_at, budget, profile, on_budget_exceeded, parent_run_id) "
+            "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+            (
+                run_id,
+                plan.thread,
+                workflow_id,
+                plan.session,
+                _now(),
+                plan.budget,
+                plan.profile_name,
+                plan.options.get("on_budget_exceeded"),
+                plan.parent_run,
+            ),
+        )
+
+    def task(self, run_id: str, event: Event, status: str, error: str | None = None) -> None:
+        self.conn.execute(
+            "INSERT INTO tasks (id, run_id, step, node, status, started_at, ended_at, duration_ms, "
+            "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            "status = excluded.status, ended_at = excluded.ended_at, "
+            "duration_ms = excluded.duration_ms, error = excluded.error",
+            (
+                f"{run_id}/{event.task_id}",  # type: ignore[attr-defined]
+                run_id,
+                event.step,
+                event.node,  # type: ignore[attr-defined]
+                status,
+                _now(),
+                None if status == "running" else _now(),
+                getattr(event, "duration_ms", None),
+                error,
+            ),
+        )
+        if status == "running":
+            self.conn.execute(
+                "INSERT OR IGNORE INTO workflow_tasks (workflow_id, task_id) "
+                "SELECT workflow_id, ? FROM runs WHERE id = ? AND workflow_id IS NOT NULL",
+                (f"{run_id}/{event.task_id}", run_id),  # type: ignore[attr-defined]
+            )
+
+    def finish_run(self, run_id: str, tally: Tally, status: str, error: str | None) -> None:
+        # tasks still open when the run stopped paused, or were cut short by its failure
+        self.conn.execute(
+            "UPDATE tasks SET status = ?, ended_at = ? WHERE run_id = ? AND status = 'running'",
+            ("interrupted" if status == "interrupted" else "failed", _now(), run_id),
+        )
+        self.conn.execute(
+            "UPDATE runs SET status = ?, ended_at = ?, steps = ?, input_tokens = ?, "
+            "output_tokens = ?, cost_nano = ?, error = ? WHERE id = ?",
+            (
+                status,
+                _now(),
+                tally.steps,
+                tally.input_tokens,
+                tally.output_tokens,
+                tally.cost,
+                error,
+                run_id,
+            ),
+        )
+
+
+# -- what a run did -----------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """Running totals of one run, from its events."""
+
+    run_id: str = ""
+    steps: int = 0
+    step: int = 0
+    running: dict[str, str] = field(default_factory=dict)  # task id -> node
+    text: dict[str, str] = field(default_factory=dict)  # task id -> streamed text (tail)
+    cost: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = 0
+    by: dict[tuple[str, str, str], list[int]] = field(
+        default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0])
+    )
+    warnings: list[str] = field(default_factory=list)
+    interrupts: list[dict[str, Any]] = field(default_factory=list)
+    status: str = "running"
+    finished: list[str] = field(default_factory=list)
+
+    def add(self, e: Event) -> None:
+        kind = e.type
+        if kind == "run.started":
+            self.run_id = e.run_id
+        elif kind == "step.started":
+            self.step = e.step
+            self.steps += 1
+            self.running = {t["id"]: t["node"] for t in e.tasks}  # type: ignore[attr-defined]
+        elif kind == "token":
+            tail = self.text.get(e.task_id, "") + e.text  # type: ignore[attr-defined]
+            self.text[e.task_id] = tail[-400:]  # type: ignore[attr-defined]
+        elif kind == "usage":
+            self.calls += 1
+            self.cost += e.cost_nano_usd  # type: ignore[attr-defined]
+            self.input_tokens += e.input_tokens  # type: ignore[attr-defined]
+            self.output_tokens += e.output_tokens  # type: ignore[attr-defined]
+            row = self.by[(e.node, e.role, f"{e.provider}/{e.model}")]  # type: ignore[attr-defined]
+            row[0] += 1
+            row[1] += e.input_tokens  # type: ignore[attr-defined]
+            row[2] += e.output_tokens  # type: ignore[attr-defined]
+            row[3] += e.cost_nano_usd  # type: ignore[attr-defined]
+        elif kind in ("task.finished", "task.failed"):
+            node = self.running.pop(e.task_id, e.node)  # type: ignore[attr-defined]
+            mark = "ok" if kind == "task.finished" else "failed"
+            said = " ".join(self.text.pop(e.task_id, "").split())  # type: ignore[attr-defined]
+            self.finished.append(
+                f"step {e.step} {node} {mark}" + (f": {said[:100]}" if said else "")
+            )
+        elif kind == "warning":
+            self.warnings.append(e.message)  # type: ignore[attr-defined]
+        elif kind == "budget.warning":
+            self.warnings.append(
+                f"budget {e.budget} passed {e.threshold_pct}% of its limit"  # type: ignore[attr-defined]
+            )
+        elif kind == "interrupt":
+            self.interrupts = list(e.interrupts)  # type: ignore[attr-defined]
+        elif kind == "run.finished":
+            self.status = e.status  # type: ignore[attr-defined]
+
+    def view(self) -> Group:
+        """The live panel: step, running tasks with their latest tokens, cost so far."""
+        head = Text.assemble(
+            ("step ", "dim"),
+            (str(self.step), "bold"),
+            ("  running ", "dim"),
+            (str(len(self.running)), "bold"),
+            ("  calls ", "dim"),
+            (str(self.calls), "bold"),
+            ("  cost ", "dim"),
+            (format_usd(self.cost), "bold green"),
+        )
+        lines = [head]
+        for task_id, node in self.running.items():
+            said = " ".join(self.text.get(task_id, "").split())[-70:]
+            lines.append(Text.assemble(("  ▸ ", "cyan"), (f"{node:<12}", "bold"), (said, "")))
+        return Group(*lines)
+
+    def breakdown(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "node": n,
+                "role": r,
+                "model": m,
+                "calls": v[0],
+                "input_tokens": v[1],
+                "output_tokens": v[2],
+                "cost_nano_usd": v[3],
+            }
+            for (n, r, m), v in sorted(self.by.items())
+        ]
+
+
+def print_breakdown(tally: Tally) -> None:
+    if not tally.by:
+        return
+    t = table("Cost by node, role and model", "node", "role", "model", "calls", "in", "out", "cost")
+    for row in tally.breakdown():
+        t.add_row(
+            row["node"],
+            row["role"],
+            row["model"],
+            str(row["calls"]),
+            f"{row['input_tokens']:,}",
+            f"{row['output_tokens']:,}",
+            format_usd(row["cost_nano_usd"]),
+        )
+    t.add_row(
+        "total",
+        "",
+        "",
+        str(tally.calls),
+        f"{tally.input_tokens:,}",
+        f"{tally.output_tokens:,}",
+        format_usd(tally.cost),
+        style="bold",
+    )
+    out.print(t)
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan:
+    """What to run and how."""
+
+    graph: Any
+    source: str
+    input: Any
+    thread: str
+    profile: Any = None
+    profile_name: str | None = None
+    budget: str | None = None
+    session: str = ""
+    checkpoint_id: str | None = None
+    parent_run: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def budget_statuses(budget: str | None, workflow: str, session: str) -> list[Any]:
+    from orca.cost import Ledger
+    from orca.store import open_user_db
+
+    conn = open_user_db()
+    try:
+        ledger = Ledger(conn)
+        ledger.sweep()
+        return ledger.status(ledger.applicable(budget=budget, workflow=workflow, session=session))
+    finally:
+        conn.close()
+
+
+def print_budgets(statuses: list[Any], when: str) -> None:
+    for s in statuses:
+        b = s.budget
+        out.print(
+            f"[dim]budget {when}:[/] [bold]{b.name}[/] ({b.enforcement}) spent "
+            f"{b.show(s.spent)} of {b.show(s.limit)}, {b.show(s.remaining)} left"
+        )
+
+
+def execute(plan: Plan, project_conn: Any, *, as_json: bool) -> int:
+    """Run ``plan``; returns the exit code."""
+    records = Records(project_conn)
+    graph = plan.graph
+    workflow_id = records.workflow(graph.name, plan.source)
+    records.session(plan.session)
+    before = budget_statuses(plan.budget, graph.name, plan.session)
+    if not as_json:
+        print_budgets(before, "before")
+    tally = Tally()
+    options = dict(plan.options)
+    options.update(thread_id=plan.thread, session=plan.session)
+    if plan.profile is not None:
+        options["profile"] = plan.profile
+    if plan.budget:
+        options["budget"] = plan.budget
+    if plan.checkpoint_id:
+        options["checkpoint_id"] = plan.checkpoint_id
+    error: BaseException | None = None
+    started = time.perf_counter()
+    live = (
+        Live(tally.view(), console=out, refresh_per_second=12, transient=True)
+        if (out.is_terminal and not as_json)
+        else None
+    )
+    try:
+        if live is not None:
+            live.start()
+        for event in graph.stream(plan.input, mode="events", **options):
+            if event.type == "run.started":
+                records.start_run(event.run_id, plan, workflow_id)
+            tally.add(event)
+            if event.type == "task.started":
+                records.task(tally.run_id, event, "running")
+            elif event.type == "task.finished":
+                records.task(tally.run_id, event, "done")
+            elif event.type == "task.failed":
+                records.task(tally.run_id, event, "failed", event.error)
+            if live is not None:
+                live.update(tally.view())
+                if event.type in ("task.finished", "task.failed"):
+                    live.console.print(f"[dim]·[/] {tally.finished[-1]}")
+            elif not as_json and event.type in ("step.started", "task.finished", "task.failed"):
+                if event.type == "step.started":
+                    nodes = ", ".join(t["node"] for t in event.tasks)
+                    out.print(f"[bold]step {event.step}[/]: {nodes}")
+                else:
+                    out.print(f"  {tally.finished[-1]}")
+    except KeyboardInterrupt:
+        error = KeyboardInterrupt()
+        tally.status = "cancelled"
+    except Exception as exc:
+        error = exc
+        tally.status = "failed"
+    finally:
+        if live is not None:
+            live.stop()
+    status = {"done": "done", "interrupted": "interrupted"}.get(tally.status, "failed")
+    if tally.run_id:
+        records.finish_run(tally.run_id, tally, status, None if error is None else str(error))
+    records.end_session(plan.session)
+    after = budget_statuses(plan.budget, graph.name, plan.session)
+    code = (
+        OK
+        if status == "done"
+        else INTERRUPTED
+        if status == "interrupted"
+        else (code_for(error) if error is not None else FAILED)
+    )
+    if as_json:
+        emit_json(
+            {
+                "run_id": tally.run_id,
+                "thread_id": plan.thread,
+                "workflow": graph.name,
+                "status": status,
+                "error": None
+                if error is None
+                else {"type": type(error).__name__, "message": str(error)},
+                "steps": tally.steps,
+                "calls": tally.calls,
+                "input_tokens": tally.input_tokens,
+                "output_tokens": tally.output_tokens,
+                "cost_nano_usd": tally.cost,
+                "by": tally.breakdown(),
+                "interrupts": tally.interrupts,
+                "values": _values(graph, plan.thread),
+                "budgets_before": [s.as_dict() for s in before],
+                "budgets_after": [s.as_dict() for s in after],
+                "exit_code": code,
+            }
+        )
+        return code
+    print_breakdown(tally)
+    for warning in dict.fromkeys(tally.warnings):
+        err.print(f"[yellow]warning:[/] {warning}")
+    print_budgets(after, "after")
+    seconds = time.perf_counter() - started
+    summary = (
+        f"run [bold]{tally.run_id}[/] on thread {plan.thread}: {status} in {seconds:.1f}s, "
+        f"{tally.steps} steps, {tally.calls} calls, {format_usd(tally.cost)}"
+    )
+    out.print(summary)
+    if status == "interrupted":
+        budget_stops = [i["value"] for i in tally.interrupts if _is_budget_stop(i.get("value"))]
+        for message in dict.fromkeys(str(v.get("message")) for v in budget_stops):
+            out.print(f"[yellow]paused:[/] {message}")
+        if budget_stops:
+            out.print(f"raise the budget, then: orca runs resume {tally.run_id}")
+        for i in tally.interrupts:
+            if not _is_budget_stop(i.get("value")):
+                out.print(f"[yellow]paused at {i.get('node')}:[/] {i.get('value')!r}")
+                out.print(f"answer with: orca runs resume {tally.run_id} --value JSON")
+    elif error is not None:
+        err.print(f"[bold red]error:[/] {error}")
+        if code == BUDGET:
+            err.print(f"raise the budget, then: orca runs resume {tally.run_id}")
+    return code
+
+
+def _is_budget_stop(value: Any) -> bool:
+    return isinstance(value, dict) and value.get("reason") == "budget_exceeded"
+
+
+def _values(graph: Any, thread: str) -> Any:
+    try:
+        return graph.get_state(thread).values
+    except Exception:
+        return None

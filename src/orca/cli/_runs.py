@@ -1,0 +1,439 @@
+"""``orca run`` and ``orca runs list|show|resume|fork|history``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import typer
+
+from orca.cli._common import (
+    CONFIG,
+    JSON_OPTION,
+    USAGE,
+    config,
+    emit_json,
+    fail,
+    handles_errors,
+    json_arg,
+    out,
+    project_db,
+    table,
+)
+from orca.cli._execute import Plan, execute, load_graph
+from orca.cost import format_usd
+
+app = typer.Typer(help="Past runs: list them, inspect them, resume, fork, read history.")
+
+INPUT = "The input: JSON, or @file.json."
+THREAD = "The thread to run on (default: a new one)."
+PROFILE = "The LLM profile (default: [llm] in orca.toml, else the active one)."
+BUDGET = "The budget to charge (default: [budget] in orca.toml, else the active one)."
+ON_EXCEEDED = "When a block budget is out: fail (default) or pause, to resume after a raise."
+
+
+def _checkpointer() -> Any:
+    from orca import SqliteCheckpointer
+    from orca.store import open_project_db, project_db_path
+
+    open_project_db(_project()).close()  # created and migrated first
+    return SqliteCheckpointer(project_db_path(_project()))
+
+
+def _project() -> Any:
+    from orca.cli._common import State
+
+    return State.project
+
+
+def _settings(
+    profile: str | None, budget: str | None, on_exceeded: str | None
+) -> tuple[Any, dict[str, Any], str | None, str | None]:
+    """The run's profile, engine options, profile name and budget name from the config
+    and the flags (flags win)."""
+    from orca.cost import Budgets
+    from orca.store import open_user_db
+
+    cfg = config(**{"budget.on_exceeded": on_exceeded})
+    chosen = cfg.profile(profile)
+    budget_name = budget
+    if budget_name is None:
+        conn = open_user_db()
+        try:
+            made = cfg.ensure_budget(Budgets(conn))
+        finally:
+            conn.close()
+        budget_name = made.name if made is not None else None
+    ex = cfg.execution
+    options: dict[str, Any] = {
+        "on_budget_exceeded": cfg.budget.on_exceeded,
+        "max_tokens": cfg.llm.max_tokens,
+        "max_steps": ex.max_steps,
+        "durability": ex.durability,
+    }
+    if ex.max_concurrent_tasks:
+        options["max_concurrency"] = ex.max_concurrent_tasks
+    return chosen, options, (chosen.name if chosen else profile), budget_name
+
+
+def _run_row(conn: Any, run: str) -> dict[str, Any]:
+    cols = (
+        "id",
+        "thread_id",
+        "workflow",
+        "source",
+        "status",
+        "started_at",
+        "ended_at",
+        "steps",
+        "input_tokens",
+        "output_tokens",
+        "cost_nano",
+        "budget",
+        "profile",
+        "error",
+        "parent_run_id",
+        "session_id",
+        "on_budget_exceeded",
+    )
+    row = conn.execute(
+        "SELECT r.id, r.thread_id, w.name, w.source, r.status, r.started_at, r.ended_at, r.steps, "
+        "r.input_tokens, r.output_tokens, r.cost_nano, r.budget, r.profile, r.error, "
+        "r.parent_run_id, r.session_id, r.on_budget_exceeded "
+        "FROM runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
+        "WHERE r.id = ? OR r.id LIKE ? ORDER BY r.id = ? DESC LIMIT 2",
+        (run, f"{run}%", run),
+    ).fetchall()
+    if not row:
+        fail(f"no run {run!r} in this project", CONFIG, fix="list them with orca runs list")
+    if len(row) > 1 and row[0][0] != run:
+        fail(f"run {run!r} is ambiguous", USAGE, fix="give more of its id")
+    return dict(zip(cols, row[0], strict=True))
+
+
+def run_command(
+    workflow: str | None = typer.Argument(
+        None, help="PATH.py[:graph] (default: [workflow] default)."
+    ),
+    input: str | None = typer.Option(None, "--input", "-i", help=INPUT),
+    thread: str | None = typer.Option(None, "--thread", help=THREAD),
+    profile: str | None = typer.Option(None, "--profile", help=PROFILE),
+    budget: str | None = typer.Option(None, "--budget", help=BUDGET),
+    on_exceeded: str | None = typer.Option(None, "--on-budget-exceeded", help=ON_EXCEEDED),
+    session: str | None = typer.Option(None, "--session", help="Group this run in a session."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Run a workflow with live progress and a cost summary at the end."""
+    _run(workflow, input, thread, profile, budget, on_exceeded, session, as_json)
+
+
+@handles_errors
+def _run(
+    workflow: str | None,
+    input: str | None,
+    thread: str | None,
+    profile: str | None,
+    budget: str | None,
+    on_exceeded: str | None,
+    session: str | None,
+    as_json: bool,
+) -> None:
+    source = workflow or config().workflow.default
+    if not source:
+        fail(
+            "no workflow given",
+            USAGE,
+            fix="orca run path/to/flow.py[:graph], or set [workflow] default",
+        )
+    values = json_arg(input, "--input")
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        fail(
+            "--input must be a JSON object of state keys",
+            USAGE,
+            fix="""--input '{"topic": "cats"}'""",
+        )
+    chosen, options, profile_name, budget_name = _settings(profile, budget, on_exceeded)
+    graph = load_graph(source, _checkpointer())
+    plan = Plan(
+        graph,
+        source,
+        values,
+        thread or f"t-{uuid.uuid4().hex[:12]}",
+        chosen,
+        profile_name,
+        budget_name,
+        session or f"s-{uuid.uuid4().hex[:12]}",
+        options=options,
+    )
+    with project_db() as conn:
+        raise typer.Exit(execute(plan, conn, as_json=as_json))
+
+
+@app.command("list")
+@handles_errors
+def list_(
+    limit: int = typer.Option(20, "--limit", min=1, help="How many, newest first."),
+    status: str | None = typer.Option(None, "--status", help="done, interrupted, failed, running."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """This project's runs, newest first."""
+    with project_db() as conn:
+        rows = conn.execute(
+            "SELECT r.id, w.name, r.thread_id, r.status, r.started_at, r.steps, r.cost_nano "
+            "FROM runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
+            f"{'WHERE r.status = ?' if status else ''} ORDER BY r.started_at DESC LIMIT ?",
+            (*([status] if status else []), limit),
+        ).fetchall()
+    data = [
+        dict(
+            zip(
+                ("id", "workflow", "thread_id", "status", "started_at", "steps", "cost_nano_usd"),
+                r,
+                strict=True,
+            )
+        )
+        for r in rows
+    ]
+    if as_json:
+        emit_json(data)
+        return
+    if not data:
+        out.print("no runs yet: orca run path/to/flow.py")
+        return
+    t = table("Runs", "run", "workflow", "thread", "status", "started", "steps", "cost")
+    for r in data:
+        t.add_row(
+            r["id"],
+            r["workflow"] or "-",
+            r["thread_id"],
+            r["status"],
+            r["started_at"][:19],
+            str(r["steps"]),
+            format_usd(r["cost_nano_usd"]),
+        )
+    out.print(t)
+
+
+@app.command("show")
+@handles_errors
+def show(run: str, as_json: bool = JSON_OPTION) -> None:
+    """One run: its record, tasks, and cost by node, role and model."""
+    from orca.cli._common import user_db
+
+    with project_db() as conn:
+        record = _run_row(conn, run)
+        tasks = conn.execute(
+            "SELECT step, node, status, duration_ms, error FROM tasks WHERE run_id = ? "
+            "ORDER BY step, started_at",
+            (record["id"],),
+        ).fetchall()
+    with user_db() as udb:
+        usage = udb.execute(
+            "SELECT node, role, provider || '/' || model, COUNT(*), SUM(input_tokens), "
+            "SUM(output_tokens), SUM(cost_nano) FROM usage WHERE run_id = ? GROUP BY 1, 2, 3 "
+            "ORDER BY 1, 2, 3",
+            (record["id"],),
+        ).fetchall()
+    if as_json:
+        emit_json(
+            {
+                **record,
+                "tasks": [
+                    dict(zip(("step", "node", "status", "duration_ms", "error"), t, strict=True))
+                    for t in tasks
+                ],
+                "usage": [
+                    dict(
+                        zip(
+                            (
+                                "node",
+                                "role",
+                                "model",
+                                "calls",
+                                "input_tokens",
+                                "output_tokens",
+                                "cost_nano_usd",
+                            ),
+                            u,
+                            strict=True,
+                        )
+                    )
+                    for u in usage
+                ],
+            }
+        )
+        return
+    out.print(
+        f"run [bold]{record['id']}[/] ({record['workflow']}, {record['source']}) on thread "
+        f"{record['thread_id']}: [bold]{record['status']}[/], {record['steps']} steps, "
+        f"{format_usd(record['cost_nano'])}"
+    )
+    if record["error"]:
+        out.print(f"[red]error:[/] {record['error']}")
+    t = table("Tasks", "step", "node", "status", "ms")
+    for step, node, status, ms, _ in tasks:
+        t.add_row(str(step), node, status, f"{ms:.1f}" if ms is not None else "-")
+    out.print(t)
+    if usage:
+        u = table("Cost", "node", "role", "model", "calls", "in", "out", "cost")
+        for node, role, model, calls, tin, tout, cost in usage:
+            u.add_row(
+                node or "-",
+                role or "-",
+                model,
+                str(calls),
+                f"{tin:,}",
+                f"{tout:,}",
+                format_usd(cost),
+            )
+        out.print(u)
+
+
+@app.command("resume")
+@handles_errors
+def resume(
+    run: str,
+    value: str | None = typer.Option(None, "--value", help="The answer to the interrupt (JSON)."),
+    profile: str | None = typer.Option(None, "--profile", help=PROFILE),
+    budget: str | None = typer.Option(None, "--budget", help=BUDGET),
+    on_exceeded: str | None = typer.Option(None, "--on-budget-exceeded", help=ON_EXCEEDED),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Continue a run's thread: answer its interrupt, or carry on after a failure or a
+    budget stop (only what did not finish runs again)."""
+    from orca import Command
+
+    with project_db() as conn:
+        record = _run_row(conn, run)
+    if not record["source"]:
+        fail(f"run {record['id']} has no workflow source", CONFIG)
+    stored = record["profile"] if record["profile"] != "config" else None  # "config": [llm]
+    chosen, options, profile_name, budget_name = _settings(
+        profile or stored, budget or record["budget"], on_exceeded or record["on_budget_exceeded"]
+    )
+    graph = load_graph(record["source"], _checkpointer())
+    state = graph.get_state(record["thread_id"])
+    if value is not None:
+        answer: Any = Command(resume=json_arg(value, "--value"))
+    elif state.interrupts:
+        answer = Command(resume=None)
+    else:
+        answer = None
+    if not state.next and not state.interrupts:
+        fail(
+            f"run {record['id']} finished: its thread has nothing left to run",
+            CONFIG,
+            fix="start a new run, or fork it: orca runs fork RUN --checkpoint ID",
+        )
+    plan = Plan(
+        graph,
+        record["source"],
+        answer,
+        record["thread_id"],
+        chosen,
+        profile_name,
+        budget_name,
+        record["session_id"] or f"s-{uuid.uuid4().hex[:12]}",
+        parent_run=record["id"],
+        options=options,
+    )
+    with project_db() as conn:
+        raise typer.Exit(execute(plan, conn, as_json=as_json))
+
+
+@app.command("fork")
+@handles_errors
+def fork(
+    run: str,
+    checkpoint: str = typer.Option(
+        ..., "--checkpoint", help="The checkpoint to branch from (orca runs history)."
+    ),
+    thread: str | None = typer.Option(
+        None, "--thread", help="Branch onto a new thread (default: a new one)."
+    ),
+    update: str | None = typer.Option(
+        None, "--update", help="State changes for the branch (JSON)."
+    ),
+    profile: str | None = typer.Option(None, "--profile", help=PROFILE),
+    budget: str | None = typer.Option(None, "--budget", help=BUDGET),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Branch a run from one of its checkpoints (time travel) and run the branch."""
+    with project_db() as conn:
+        record = _run_row(conn, run)
+    changes = json_arg(update, "--update")
+    if changes is not None and not isinstance(changes, dict):
+        fail("--update must be a JSON object of state keys", USAGE)
+    chosen, options, profile_name, budget_name = _settings(
+        profile, budget or record["budget"], None
+    )
+    graph = load_graph(record["source"], _checkpointer())
+    target = thread or f"t-{uuid.uuid4().hex[:12]}"
+    graph.fork(record["thread_id"], checkpoint, to_thread=target, update=changes)
+    plan = Plan(
+        graph,
+        record["source"],
+        None,
+        target,
+        chosen,
+        profile_name,
+        budget_name,
+        f"s-{uuid.uuid4().hex[:12]}",
+        parent_run=record["id"],
+        options=options,
+    )
+    with project_db() as conn:
+        raise typer.Exit(execute(plan, conn, as_json=as_json))
+
+
+@app.command("history")
+@handles_errors
+def history(
+    run: str,
+    limit: int = typer.Option(50, "--limit", min=1),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The checkpoints of a run's thread, newest first."""
+    from orca import SqliteCheckpointer
+    from orca.store import project_db_path
+
+    with project_db() as conn:
+        record = _run_row(conn, run)
+    store = SqliteCheckpointer(project_db_path(_project()))
+    try:
+        infos = store.history(record["thread_id"], limit=limit)
+    finally:
+        store.close()
+    data: list[dict[str, Any]] = [
+        {
+            "checkpoint_id": i.checkpoint_id,
+            "parent_id": i.parent_id,
+            "step": i.step,
+            "next": [n["node"] for n in i.next],
+            "source": i.metadata.get("source"),
+            "created_at": i.created_at,
+        }
+        for i in infos
+    ]
+    if as_json:
+        emit_json(data)
+        return
+    t = table(
+        f"History of thread {record['thread_id']}",
+        "checkpoint",
+        "step",
+        "source",
+        "next",
+        "created",
+    )
+    for d in data:
+        t.add_row(
+            d["checkpoint_id"],
+            str(d["step"]),
+            d["source"] or "-",
+            ", ".join(d["next"]) or "-",
+            d["created_at"][:19],
+        )
+    out.print(t)

@@ -1,0 +1,232 @@
+"""``orca init`` and ``orca doctor``."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import typer
+
+from orca.cli._common import FAILED, JSON_OPTION, OK, State, emit_json, handles_errors, out, table
+
+TEMPLATE = """\
+# Orca project settings. This file wins over ~/.orca/orca.toml; flags win over both.
+# Numbers are exact (money is never a float). Keys are named, never written:
+# api_key = "${ANTHROPIC_API_KEY}".
+
+[llm]
+# profile = "fast"            # a stored profile (orca profile list) or one below
+# provider = "anthropic"      # or: one model for planner and worker
+# model = "claude-sonnet-4-5"
+# api_key = "${ANTHROPIC_API_KEY}"
+max_tokens = 1024             # the answer cap under a block budget when a call sets none
+
+[execution]
+max_steps = 100
+durability = "sync"           # sync | async | exit
+
+[budget]
+# name = "project"
+# amount = 5.00               # creates this budget on first run if it does not exist
+# enforcement = "block"       # block | warn
+on_exceeded = "fail"          # fail | pause (resume after orca budget raise)
+
+[workflow]
+# default = "flows/research.py:graph"
+
+[logging]
+level = "info"
+format = "human"
+"""
+
+
+@handles_errors
+def init(
+    force: bool = typer.Option(False, "--force", help="Rewrite .orca/orca.toml if it exists."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Make this directory an Orca project: .orca/orca.toml, .orca/project.db, and the
+    user database in ORCA_HOME."""
+    from orca.store import open_project_db, open_user_db, user_db_path
+
+    root = Path(State.project or Path.cwd())
+    if not root.is_dir():
+        from orca.cli._common import CONFIG, fail
+
+        fail(f"project directory {root} does not exist", CONFIG, fix="create it first")
+    folder = root / ".orca"
+    folder.mkdir(exist_ok=True)
+    toml = folder / "orca.toml"
+    wrote = force or not toml.exists()
+    if wrote:
+        toml.write_text(TEMPLATE)
+    open_project_db(root).close()
+    open_user_db().close()
+    gitignore = folder / ".gitignore"
+    if not gitignore.exists():
+        gitignore.write_text("project.db*\n")
+    data = {
+        "project": str(root.resolve()),
+        "config": str(toml),
+        "config_written": wrote,
+        "project_db": str(folder / "project.db"),
+        "user_db": str(user_db_path()),
+    }
+    if as_json:
+        emit_json(data)
+        return
+    out.print(f"Orca project ready in [bold]{root.resolve()}[/]")
+    out.print(f"  config     {toml}" + ("" if wrote else " (kept; --force to rewrite)"))
+    out.print(f"  project db {folder / 'project.db'}")
+    out.print(f"  user db    {user_db_path()}")
+    out.print(
+        "next: orca profile create NAME --planner P:M --worker P:M; "
+        "orca budget create NAME --amount 5.00; orca run flow.py"
+    )
+
+
+def _reachable(url: str, timeout: float = 2.0) -> str | None:
+    """None if a TCP connection to ``url``'s host and port opens, else why not."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return None
+    except OSError as exc:
+        return f"{host}:{port} unreachable ({exc.strerror or exc})"
+
+
+def _check_model(role: str, spec: Any) -> list[tuple[str, str, str]]:
+    from orca.errors import OrcaError
+    from orca.llm.providers.openai import PRESETS
+
+    name = f"{role} {spec.provider}:{spec.model}"
+    if spec.provider == "llamacpp":
+        if not Path(spec.model).is_file():
+            return [(name, "fail", f"model file {spec.model} not found")]
+        try:
+            import llama_cpp  # noqa: F401
+        except ImportError:
+            return [(name, "fail", "llama-cpp-python missing: pip install 'orca[local]'")]
+        return [(name, "ok", "local model file present")]
+    checks = []
+    env = spec.params.get("api_key_env") or (
+        "ANTHROPIC_API_KEY" if spec.provider == "anthropic" else PRESETS[spec.provider].key_env
+    )
+    if env:
+        present = bool(os.environ.get(env))
+        checks.append(
+            (
+                f"{name} key",
+                "ok" if present else "fail",
+                f"{env} is set" if present else f"{env} is not set: export {env}=...",
+            )
+        )
+    try:
+        model = spec.build()
+    except OrcaError as exc:
+        return [*checks, (name, "fail", str(exc))]
+    url = getattr(model, "base_url", None) or (
+        "https://api.anthropic.com" if spec.provider == "anthropic" else None
+    )
+    if url:
+        problem = _reachable(str(url))
+        checks.append((f"{name} reachable", "fail" if problem else "ok", problem or str(url)))
+    return checks
+
+
+@handles_errors
+def doctor(as_json: bool = JSON_OPTION) -> None:
+    """Check the configuration, the databases, the profile's providers (reachable, keys
+    present) and the active budget."""
+    from orca.config import load_config
+    from orca.errors import OrcaError
+    from orca.store import open_project_db, open_user_db, project_db_path, user_db_path
+
+    checks: list[tuple[str, str, str]] = []
+    cfg = None
+    try:
+        cfg = load_config(State.project)
+        checks.append(("config", "ok", ", ".join(cfg.sources) or "defaults (no orca.toml found)"))
+    except OrcaError as exc:
+        checks.append(("config", "fail", str(exc)))
+    for what in ("user db", "project db"):
+        try:
+            if what == "user db":
+                open_user_db().close()
+                where = user_db_path()
+            else:
+                open_project_db(State.project).close()
+                where = project_db_path(State.project)
+            checks.append((what, "ok", str(where)))
+        except OrcaError as exc:
+            checks.append((what, "fail", str(exc)))
+    profile = None
+    if cfg is not None:
+        try:
+            profile = cfg.profile()
+            if profile is None:
+                from orca.llm import Profiles
+
+                conn = open_user_db()
+                try:
+                    profile = Profiles(conn).active()
+                finally:
+                    conn.close()
+        except OrcaError as exc:
+            checks.append(("profile", "fail", str(exc)))
+    if profile is None:
+        checks.append(
+            ("profile", "warn", "no profile: orca profile create NAME --planner P:M --worker P:M")
+        )
+    else:
+        checks.append(("profile", "ok", profile.name))
+        seen = set()
+        for role, spec in (("planner", profile.planner), ("worker", profile.worker)):
+            key = (spec.provider, spec.model, str(sorted(spec.params.items())))
+            if key not in seen:
+                seen.add(key)
+                checks += _check_model(role, spec)
+    try:
+        from orca.cost import Budgets
+
+        conn = open_user_db()
+        try:
+            active = Budgets(conn).active()
+            if active is None:
+                checks.append(
+                    ("budget", "warn", "no active budget: calls are metered but not limited")
+                )
+            else:
+                s = Budgets(conn).status(active.name)
+                checks.append(
+                    (
+                        "budget",
+                        "ok",
+                        f"{active.name}: {active.show(s.remaining)} left of "
+                        f"{active.show(s.limit)} ({active.enforcement})",
+                    )
+                )
+        finally:
+            conn.close()
+    except OrcaError as exc:
+        checks.append(("budget", "fail", str(exc)))
+    failed = any(status == "fail" for _, status, _ in checks)
+    if as_json:
+        emit_json(
+            {
+                "ok": not failed,
+                "checks": [{"check": c, "status": s, "detail": d} for c, s, d in checks],
+            }
+        )
+    else:
+        t = table("orca doctor", "check", "status", "detail")
+        colour = {"ok": "green", "warn": "yellow", "fail": "red"}
+        for check, status, detail in checks:
+            t.add_row(check, f"[{colour[status]}]{status}[/]", detail)
+        out.print(t)
+    raise typer.Exit(FAILED if failed else OK)
