@@ -4,6 +4,7 @@ python benchmarks/run.py                 # every workload, 5 repetitions
 python benchmarks/run.py --quick         # 3 repetitions, a smoke check
 python benchmarks/run.py --only a,b --reps 7
 python benchmarks/run.py --only llm         # the LLM layer's figures only
+python benchmarks/run.py --only ledger      # the budget ledger's figures only
 """
 
 import argparse
@@ -18,6 +19,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import ledger_figures
 import llm_figures
 from _engines import ENGINES, Engine
 from _measure import Samples, Trial, sample
@@ -63,7 +65,7 @@ def select(only: str | None) -> list[Workload]:
     if not only:
         return list(WORKLOADS)
     wanted = {name.strip() for name in only.split(",") if name.strip()}
-    wanted -= {*llm_figures.IDS, "llm"}
+    wanted -= {*llm_figures.IDS, "llm", *ledger_figures.IDS, "ledger"}
     chosen = [
         w
         for w in WORKLOADS
@@ -74,7 +76,7 @@ def select(only: str | None) -> list[Workload]:
     ]
     known = {w.key for w in WORKLOADS} | {w.key.split("_")[0] for w in WORKLOADS}
     known |= {f.id for w in WORKLOADS for f in w.figures} | {FLOOR.id}
-    known |= {*llm_figures.IDS, "llm"}
+    known |= {*llm_figures.IDS, "llm", *ledger_figures.IDS, "ledger"}
     unknown = wanted - known
     if unknown:
         raise ValueError(f"unknown workload(s): {', '.join(sorted(unknown))}")
@@ -194,13 +196,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     wanted = None if not args.only else {n.strip() for n in args.only.split(",")}
     llm_results = llm_figures.run(args.reps, wanted)
     results.update(llm_results)
+    ledger_results = ledger_figures.run(args.reps, wanted)
+    results.update(ledger_results)
 
     machine = machine_info(engines, args.reps, time.perf_counter() - start)
     results["machine"] = machine
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "results.json", results)
     write_markdown(
-        args.out / "RESULTS.md", results, figures, machine, llm_figures.markdown(llm_results)
+        args.out / "RESULTS.md",
+        results,
+        figures,
+        machine,
+        llm_figures.markdown(llm_results) + ledger_figures.markdown(ledger_results),
     )
     print(f"[bench] wrote {args.out / 'RESULTS.md'} in {machine['wall_s']} s", file=sys.stderr)
     return 0

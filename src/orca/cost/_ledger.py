@@ -7,6 +7,11 @@ processes can take a block budget past its amount. When the answer is in, ``reco
 keeps its usage on the hold (a process killed now is settled from it on recovery), and
 ``settle`` turns the hold into a usage row and charges, idempotently by hold id. Holds
 of crashed calls expire; ``sweep`` releases them (or settles them, when recorded).
+
+Durability: every step survives the process being killed. Settle and sweep also fsync
+(synchronous=FULL), and that fsync of the shared write-ahead log carries the reserve and
+record before them, which skip their own: a reservation lost to a power cut held money
+for a call that died with the machine, so losing it overspends nothing.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ import json
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 from orca.cost._budgets import Budget, Budgets, BudgetStatus, period_key, status_of
@@ -167,7 +173,7 @@ class Ledger:
         if not budgets:
             return Hold(hold_id)
         now = self.clock()
-        with self._lock, transaction(self.conn):
+        with self._tx(durable=False):
             parts = []
             for budget in budgets:
                 period = self._period(budget, now)
@@ -210,7 +216,7 @@ class Ledger:
         dies now is settled from it by ``sweep``."""
         if not hold.parts:
             return
-        with self._lock, transaction(self.conn):
+        with self._tx(durable=False):
             self.conn.execute(
                 "UPDATE holds SET state = 'recorded', recorded = ? WHERE id = ? AND state = 'held'",
                 (json.dumps(asdict(charge)), hold.id),
@@ -221,14 +227,14 @@ class Ledger:
     ) -> Settlement:
         """Write the usage row and charge every budget the hold touches, releasing what it
         reserved. Idempotent: settling a hold again returns the first settlement."""
-        with self._lock, transaction(self.conn):
+        with self._tx(durable=True):
             return self._settle(hold.id, charge, context)
 
     def release(self, hold: Hold) -> None:
         """Give back what an unanswered call reserved (the call failed before any token)."""
         if not hold.parts:
             return
-        with self._lock, transaction(self.conn):
+        with self._tx(durable=False):
             self._release(hold.id, "released")
 
     def sweep(self) -> SweepResult:
@@ -236,7 +242,7 @@ class Ledger:
         whose answer was recorded (their process died before settling)."""
         now = self.clock().isoformat()
         result = SweepResult()
-        with self._lock, transaction(self.conn):
+        with self._tx(durable=True):
             rows = self.conn.execute(
                 "SELECT id, state, recorded, context FROM holds "
                 "WHERE state IN ('held', 'recorded') AND expires_at <= ?",
@@ -253,6 +259,23 @@ class Ledger:
         return result
 
     # -- inside a transaction ---------------------------------------------------------------
+
+    @contextmanager
+    def _tx(self, *, durable: bool) -> Iterator[None]:
+        """One ``BEGIN IMMEDIATE`` transaction under the ledger's lock. Not ``durable``:
+        committed with synchronous=NORMAL (no fsync: it survives the process being
+        killed, and the next durable commit's fsync of the shared log makes it survive
+        power loss too). Reserve, record and release are written so; settle and sweep,
+        which move money for good, fsync."""
+        with self._lock:
+            if not durable:
+                self.conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with transaction(self.conn):
+                    yield
+            finally:
+                if not durable:
+                    self.conn.execute("PRAGMA synchronous=FULL")
 
     def _period(self, budget: Budget, at: dt.datetime) -> int:
         start, end = period_key(budget, at)

@@ -301,10 +301,15 @@ class Meter:
             BudgetExceeded: a block budget cannot afford it (policy ``fail``; under
                 ``pause`` the run is interrupted instead, and the call retried on resume).
         """
-        ledger = await asyncio.to_thread(self.ledger)
+        if self._ledger_option is False:
+            return request, None
+        # opening the ledger and finding the run's budgets happen once, off the loop
+        ledger = self._ledger or await asyncio.to_thread(self.ledger)
         if ledger is None:
             return request, None
-        budgets = await asyncio.to_thread(self.budgets, ledger, ctx)
+        budgets = self._budgets
+        if budgets is None:
+            budgets = await asyncio.to_thread(self.budgets, ledger, ctx)
         if any(b.enforcement == "block" for b in budgets) and request.max_tokens is None:
             request = replace(request, max_tokens=self.max_tokens)
         asks: dict[str, int] = {}
