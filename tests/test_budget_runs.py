@@ -230,3 +230,80 @@ def test_an_unknown_budget_name_fails_with_the_closest(profile: Profile, ledger:
     ledger.budgets.create(Budget("monthly", 10**12))
     with pytest.raises(UnknownBudgetError, match="monthly"):
         looping(1).compile().invoke({}, **run_options(profile, ledger, budget="montly"))
+
+
+CRASHING_RUN = """
+import os, sys
+from decimal import Decimal
+from typing import Any, TypedDict
+from orca import END, START, StateGraph
+from orca.cost import Budget, Ledger, Price, PriceBook
+from orca.llm import ModelSpec, Profile
+from orca.store import open_user_db
+
+db, model = sys.argv[1], sys.argv[2]
+
+
+def die(*args: Any, **kwargs: Any) -> None:  # killed after the answer was recorded
+    print("answered", flush=True)
+    os._exit(9)
+
+
+Ledger.settle = die  # type: ignore[method-assign]
+
+
+class State(TypedDict, total=False):
+    text: str
+
+
+async def ask(state: State, ctx: Any) -> dict[str, Any]:
+    return {"text": (await ctx.worker.acomplete("Hello", max_tokens=6)).text}
+
+
+g = StateGraph(State)
+g.add_node("ask", ask)
+g.add_edge(START, "ask")
+g.add_edge("ask", END)
+spec = ModelSpec("llamacpp", model, {"n_ctx": 1024})
+ledger = Ledger(open_user_db(db))
+ledger.budgets.create(Budget("tight", 10**9))
+price = Price("llamacpp", os.path.basename(model), Decimal(1), Decimal(1000))
+g.compile().invoke({}, profile=Profile("p", spec, spec), prices=PriceBook([price]), ledger=ledger)
+"""
+
+
+def test_a_run_killed_after_the_answer_is_settled_from_the_recorded_usage(
+    profile: Profile, tmp_path: Path
+) -> None:
+    import datetime as dt
+    import subprocess
+    import sys
+
+    script = tmp_path / "crash.py"
+    script.write_text(CRASHING_RUN)
+    db = tmp_path / "orca.db"
+    done = subprocess.run(
+        [sys.executable, str(script), str(db), profile.worker.model],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 9, done.stderr[-2000:]
+    assert "answered" in done.stdout
+
+    later = Ledger(open_user_db(db), clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    [(state, recorded)] = later.conn.execute("SELECT state, recorded FROM holds").fetchall()
+    assert state == "recorded"
+    assert later.conn.execute("SELECT COUNT(*) FROM usage").fetchone()[0] == 0
+    swept = later.sweep()
+    assert len(swept.settled) == 1
+    [(output, cost)] = later.conn.execute("SELECT output_tokens, cost_nano FROM usage").fetchall()
+    assert output == 6
+    assert (
+        cost
+        == 6 * 1_000_000
+        + later.conn.execute("SELECT input_tokens FROM usage").fetchone()[0] * 1_000
+    )
+    [(limit, spent, reserved)] = periods(later)
+    assert (spent, reserved) == (cost, 0)
+    assert later.sweep().settled == []  # charged once
