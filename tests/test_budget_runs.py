@@ -294,6 +294,7 @@ def test_a_run_killed_after_the_answer_is_settled_from_the_recorded_usage(
     later = Ledger(open_user_db(db), clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
     [(state, recorded)] = later.conn.execute("SELECT state, recorded FROM holds").fetchall()
     assert state == "recorded"
+    assert '"output_tokens": 6' in recorded
     assert later.conn.execute("SELECT COUNT(*) FROM usage").fetchone()[0] == 0
     swept = later.sweep()
     assert len(swept.settled) == 1
@@ -306,4 +307,5 @@ def test_a_run_killed_after_the_answer_is_settled_from_the_recorded_usage(
     )
     [(limit, spent, reserved)] = periods(later)
     assert (spent, reserved) == (cost, 0)
+    assert spent <= limit
     assert later.sweep().settled == []  # charged once
