@@ -17,6 +17,7 @@ from orca.cli._common import (
     user_db,
 )
 from orca.cost import Budget, Budgets, BudgetStatus, Ledger, to_nano
+from orca.cost._budgets import MAX_AMOUNT
 
 app = typer.Typer(help="Create budgets, pick the active one, raise them, see where they stand.")
 
@@ -26,10 +27,18 @@ def _amount(text: str, unit: str, option: str) -> int:
 
     value = money(text, option)
     if unit == "usd":
-        return to_nano(value)
-    if value != value.to_integral_value():
-        fail(f"{option} {text} is not a whole number of tokens", USAGE)
+        if value > MAX_USD:
+            fail(f"{option} {text} is more than Orca counts (at most ${MAX_USD:,})", USAGE)
+        amount = to_nano(value)
+        if amount == 0:
+            fail(f"{option} {text} is less than a nano-dollar", USAGE, fix=f"{option} 0.01")
+        return amount
+    if value != value.to_integral_value() or value > MAX_AMOUNT:
+        fail(f"{option} {text} is not a whole number of tokens up to {MAX_AMOUNT:,}", USAGE)
     return int(value)
+
+
+MAX_USD = 1_000_000_000  # nano-USD fit SQLite's 64-bit integers up to about 9.2 billion
 
 
 def _row(s: BudgetStatus) -> list[str]:

@@ -17,7 +17,9 @@ from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from orca.errors import (
     BudgetExceeded,
@@ -56,7 +58,7 @@ class State:
 
 
 def fail(message: str, code: int = CONFIG, *, fix: str | None = None) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}" + (f"\n[dim]fix:[/] {fix}" if fix else ""))
+    err.print(f"[bold red]error:[/] {esc(message)}" + (f"\n[dim]fix:[/] {esc(fix)}" if fix else ""))
     raise typer.Exit(code)
 
 
@@ -104,8 +106,20 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=default, indent=2, sort_keys=True) + "\n")
 
 
+def esc(value: Any) -> str:
+    """``value`` as text rich prints literally (``[workflow]`` is not a style)."""
+    return escape(str(value))
+
+
+class PlainTable(Table):
+    """A table whose string cells are printed as they are, never read as markup."""
+
+    def add_row(self, *cells: Any, **options: Any) -> None:
+        super().add_row(*(Text(c) if isinstance(c, str) else c for c in cells), **options)
+
+
 def table(title: str | None, *columns: str) -> Table:
-    t = Table(title=title, title_justify="left", header_style="bold")
+    t = PlainTable(title=title, title_justify="left", header_style="bold")
     for c in columns:
         t.add_column(c, justify="right" if c.lower() in _NUMERIC else "left")
     return t

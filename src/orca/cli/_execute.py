@@ -30,6 +30,7 @@ from orca.cli._common import (
     code_for,
     emit_json,
     err,
+    esc,
     fail,
     out,
     table,
@@ -440,13 +441,13 @@ def execute(plan: Plan, project_conn: Any, *, as_json: bool) -> int:
             if live is not None:
                 live.update(tally.view())
                 if event.type in ("task.finished", "task.failed"):
-                    live.console.print(f"[dim]·[/] {tally.finished[-1]}")
+                    live.console.print(f"[dim]·[/] {esc(tally.finished[-1])}")
             elif not as_json and event.type in ("step.started", "task.finished", "task.failed"):
                 if event.type == "step.started":
                     nodes = ", ".join(t["node"] for t in event.tasks)
-                    out.print(f"[bold]step {event.step}[/]: {nodes}")
+                    out.print(f"[bold]step {event.step}[/]: {esc(nodes)}")
                 else:
-                    out.print(f"  {tally.finished[-1]}")
+                    out.print(f"  {esc(tally.finished[-1])}")
     except KeyboardInterrupt:
         error = KeyboardInterrupt()
         tally.status = "cancelled"
@@ -494,7 +495,7 @@ def execute(plan: Plan, project_conn: Any, *, as_json: bool) -> int:
         return code
     print_breakdown(tally)
     for warning in dict.fromkeys(tally.warnings):
-        err.print(f"[yellow]warning:[/] {warning}")
+        err.print(f"[yellow]warning:[/] {esc(warning)}")
     print_budgets(after, "after")
     seconds = time.perf_counter() - started
     summary = (
@@ -505,15 +506,15 @@ def execute(plan: Plan, project_conn: Any, *, as_json: bool) -> int:
     if status == "interrupted":
         budget_stops = [i["value"] for i in tally.interrupts if _is_budget_stop(i.get("value"))]
         for message in dict.fromkeys(str(v.get("message")) for v in budget_stops):
-            out.print(f"[yellow]paused:[/] {message}")
+            out.print(f"[yellow]paused:[/] {esc(message)}")
         if budget_stops:
             out.print(f"raise the budget, then: orca runs resume {tally.run_id}")
         for i in tally.interrupts:
             if not _is_budget_stop(i.get("value")):
-                out.print(f"[yellow]paused at {i.get('node')}:[/] {i.get('value')!r}")
+                out.print(f"[yellow]paused at {esc(i.get('node'))}:[/] {esc(repr(i.get('value')))}")
                 out.print(f"answer with: orca runs resume {tally.run_id} --value JSON")
     elif error is not None:
-        err.print(f"[bold red]error:[/] {error}")
+        err.print(f"[bold red]error:[/] {esc(error)}")
         if code == BUDGET:
             err.print(f"raise the budget, then: orca runs resume {tally.run_id}")
     return code

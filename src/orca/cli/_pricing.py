@@ -12,6 +12,7 @@ from orca.cli._common import (
     JSON_OPTION,
     USAGE,
     emit_json,
+    esc,
     fail,
     handles_errors,
     out,
@@ -124,7 +125,9 @@ def show(provider: str, model: str, as_json: bool = JSON_OPTION) -> None:
         "local": "a local provider (free)",
         "unknown": "nowhere: unknown model, costs 0",
     }
-    out.print(f"[bold]{provider}/{model}[/] (from {source[price.source]}), USD per 1M tokens:")
+    out.print(
+        f"[bold]{esc(provider)}/{esc(model)}[/] (from {source[price.source]}), USD per 1M tokens:"
+    )
     out.print(
         f"  input {_cell(price.input)}  cached input {_cell(price.cached_input or price.input)}  "
         f"cache write {_cell(price.cache_write or price.input)}"
@@ -168,7 +171,7 @@ def set_(
         emit_json(_price_dict(price))
     else:
         out.print(
-            f"price set for [bold]{provider}/{model}[/]: input ${price.input}, "
+            f"price set for [bold]{esc(provider)}/{esc(model)}[/]: input ${price.input}, "
             f"output ${price.output} per 1M tokens"
         )
 
@@ -188,7 +191,7 @@ def unset(provider: str, model: str, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         emit_json({"provider": provider, "model": model, "removed": removed})
     else:
-        out.print(f"removed {removed} price(s) for [bold]{provider}/{model}[/]")
+        out.print(f"removed {removed} price(s) for [bold]{esc(provider)}/{esc(model)}[/]")
 
 
 @app.command("reprice")

@@ -11,6 +11,7 @@ from orca.cli._common import (
     JSON_OPTION,
     USAGE,
     emit_json,
+    esc,
     fail,
     handles_errors,
     out,
@@ -126,7 +127,7 @@ def show(name: str, as_json: bool = JSON_OPTION) -> None:
     _print([p], f"Profile {p.name}")
     for role, spec in (("planner", p.planner), ("worker", p.worker)):
         if spec.params:
-            out.print(f"{role} params: {json.dumps(dict(spec.params), sort_keys=True)}")
+            out.print(f"{role} params: {esc(json.dumps(dict(spec.params), sort_keys=True))}")
 
 
 @app.command("use")

@@ -13,6 +13,7 @@ from orca.cli._common import (
     USAGE,
     config,
     emit_json,
+    esc,
     fail,
     handles_errors,
     json_arg,
@@ -58,9 +59,10 @@ def _settings(
     chosen = cfg.profile(profile)
     budget_name = budget
     if budget_name is None:
+        # named now, so that the run's record (and a resume) keeps the budget it used
         conn = open_user_db()
         try:
-            made = cfg.ensure_budget(Budgets(conn))
+            made = cfg.ensure_budget(Budgets(conn)) or Budgets(conn).active()
         finally:
             conn.close()
         budget_name = made.name if made is not None else None
@@ -271,7 +273,7 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
         f"{format_usd(record['cost_nano'])}"
     )
     if record["error"]:
-        out.print(f"[red]error:[/] {record['error']}")
+        out.print(f"[red]error:[/] {esc(record['error'])}")
     t = table("Tasks", "step", "node", "status", "ms")
     for step, node, status, ms, _ in tasks:
         t.add_row(str(step), node, status, f"{ms:.1f}" if ms is not None else "-")

@@ -9,8 +9,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import typer
+from rich.text import Text
 
-from orca.cli._common import FAILED, JSON_OPTION, OK, State, emit_json, handles_errors, out, table
+from orca.cli._common import (
+    FAILED,
+    JSON_OPTION,
+    OK,
+    State,
+    emit_json,
+    esc,
+    handles_errors,
+    out,
+    table,
+)
 
 TEMPLATE = """\
 # Orca project settings. This file wins over ~/.orca/orca.toml; flags win over both.
@@ -52,7 +63,7 @@ def init(
     user database in ORCA_HOME."""
     from orca.store import open_project_db, open_user_db, user_db_path
 
-    root = Path(State.project or Path.cwd())
+    root = Path(State.project or Path.cwd()).resolve()
     if not root.is_dir():
         from orca.cli._common import CONFIG, fail
 
@@ -69,7 +80,7 @@ def init(
     if not gitignore.exists():
         gitignore.write_text("project.db*\n")
     data = {
-        "project": str(root.resolve()),
+        "project": str(root),
         "config": str(toml),
         "config_written": wrote,
         "project_db": str(folder / "project.db"),
@@ -78,7 +89,7 @@ def init(
     if as_json:
         emit_json(data)
         return
-    out.print(f"Orca project ready in [bold]{root.resolve()}[/]")
+    out.print(f"Orca project ready in [bold]{esc(root)}[/]")
     out.print(f"  config     {toml}" + ("" if wrote else " (kept; --force to rewrite)"))
     out.print(f"  project db {folder / 'project.db'}")
     out.print(f"  user db    {user_db_path()}")
@@ -227,6 +238,6 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
         t = table("orca doctor", "check", "status", "detail")
         colour = {"ok": "green", "warn": "yellow", "fail": "red"}
         for check, status, detail in checks:
-            t.add_row(check, f"[{colour[status]}]{status}[/]", detail)
+            t.add_row(check, Text(status, style=colour[status]), detail)
         out.print(t)
     raise typer.Exit(FAILED if failed else OK)

@@ -36,6 +36,16 @@ CREDIT_PERIOD = ""
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
+MAX_AMOUNT = 2**63 - 1
+"""The largest amount SQLite stores (about 9.2 billion dollars in nano-USD)."""
+
+
+def _storable(amount: Any) -> bool:
+    return (
+        not isinstance(amount, bool) and isinstance(amount, int) and 0 < amount <= MAX_AMOUNT
+    )
+
+
 def _bad(message: str, key: str, fix: str) -> InvalidBudgetError:
     return InvalidBudgetError(message, key=key, fix=fix)
 
@@ -77,10 +87,10 @@ class Budget:
                 "name",
                 "use 1-128 letters, digits, '.', '_', ':' or '-', starting with a letter or digit",
             )
-        if isinstance(self.amount, bool) or not isinstance(self.amount, int) or self.amount <= 0:
+        if not _storable(self.amount):
             raise _bad(
-                f"budget amount {self.amount!r} must be a positive whole number of "
-                f"{'nano-USD' if self.unit == 'usd' else self.unit}",
+                f"budget amount {self.amount!r} must be a whole number of "
+                f"{'nano-USD' if self.unit == 'usd' else self.unit} from 1 to {MAX_AMOUNT}",
                 "amount",
                 "give an amount above zero (Budget.usd('my-budget', '5.00') for dollars)",
             )
@@ -359,9 +369,10 @@ class Budgets:
         with transaction(self._conn):
             budget = self.get(name)
             new = budget.amount + by if by is not None else to
-            if isinstance(new, bool) or not isinstance(new, int) or new <= 0:
+            if not _storable(new):
                 raise _bad(
-                    f"budget {name!r} would be {new!r}, and an amount must be above zero",
+                    f"budget {name!r} would be {new!r}, and an amount must be from 1 to "
+                    f"{MAX_AMOUNT}",
                     "amount",
                     "raise by a positive amount, or to a positive total",
                 )

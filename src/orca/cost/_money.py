@@ -24,7 +24,10 @@ def to_nano(usd: Decimal | int | str) -> int:
         raise ValueError(f"{usd!r} is not a number of dollars") from None
     if not value.is_finite():
         raise ValueError(f"{usd!r} is not a finite amount")
-    return int((value * NANO_PER_USD).quantize(_ONE, rounding=ROUND_HALF_EVEN))
+    try:
+        return int((value * NANO_PER_USD).quantize(_ONE, rounding=ROUND_HALF_EVEN))
+    except InvalidOperation:  # more digits than the context holds
+        raise ValueError(f"{usd!r} is too large an amount") from None
 
 
 def to_usd(nano: int) -> Decimal:

@@ -239,8 +239,17 @@ class PriceBook:
         return free(provider, model, "unknown")
 
 
+_ALWAYS = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
 def _effective(price: Price) -> dt.datetime:
-    return price.effective_from or dt.datetime.min.replace(tzinfo=dt.UTC)
+    return price.effective_from or _ALWAYS
+
+
+def _from_stored(text: str) -> dt.datetime | None:
+    """A stored ``effective_from``; the sentinel for "always" reads back as None."""
+    when = dt.datetime.fromisoformat(text)
+    return None if when == _ALWAYS else when
 
 
 def catalog_price(provider_id: str, model: str, at: dt.datetime) -> Price | None:
@@ -321,7 +330,7 @@ def load_overrides(conn: sqlite3.Connection) -> list[Price]:
             cached_input=None if cached is None else Decimal(cached),
             cache_write=None if write is None else Decimal(write),
             reasoning=None if reasoning is None else Decimal(reasoning),
-            effective_from=dt.datetime.fromisoformat(effective),
+            effective_from=_from_stored(effective),
             source="user",
         )
         for provider, model, effective, inp, cached, write, out, reasoning in rows
