@@ -41,9 +41,7 @@ MAX_AMOUNT = 2**63 - 1
 
 
 def _storable(amount: Any) -> bool:
-    return (
-        not isinstance(amount, bool) and isinstance(amount, int) and 0 < amount <= MAX_AMOUNT
-    )
+    return not isinstance(amount, bool) and isinstance(amount, int) and 0 < amount <= MAX_AMOUNT
 
 
 def _bad(message: str, key: str, fix: str) -> InvalidBudgetError:
