@@ -168,7 +168,7 @@ class Config(_Section):
             UnknownProfileError: the name is neither in the config nor stored.
         """
         from orca.llm import ModelSpec, Profile
-        from orca.llm._bound import load_profile
+        from orca.llm._meter import load_profile
 
         name = name or self.llm.profile
         if name is not None:

@@ -5,16 +5,11 @@ record the run in the project database, and print where the money went."""
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import importlib.util
-import inspect
 import os
-import sys
 import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from rich.console import Group
@@ -26,12 +21,10 @@ from orca.cli._common import (
     FAILED,
     INTERRUPTED,
     OK,
-    USAGE,
     code_for,
     emit_json,
     err,
     esc,
-    fail,
     out,
     table,
 )
@@ -41,100 +34,6 @@ from orca.events import Event
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
-
-
-# -- loading a workflow -------------------------------------------------------------------------
-
-
-def load_graph(source: str, checkpointer: Any) -> Any:
-    """The compiled graph ``source`` names (``path/to/file.py[:name]`` or
-    ``package.module[:name]``), compiled onto ``checkpointer``.
-
-    ``name`` may be a ``StateGraph``, a ``CompiledGraph`` or a function returning one (it
-    may take the checkpointer); without it the module must hold exactly one graph.
-    """
-    from orca import StateGraph
-    from orca.engine._compiled import CompiledGraph
-
-    where, _, name = source.partition(":") if not _is_windows_drive(source) else (source, "", "")
-    module = _import(where)
-    if name:
-        if not hasattr(module, name):
-            found = _graphs(module)
-            fail(
-                f"{where} has no {name!r}",
-                USAGE,
-                fix=f"name one of its graphs: {', '.join(found) or 'none found'}",
-            )
-        target = getattr(module, name)
-    else:
-        found = _graphs(module)
-        if len(found) != 1:
-            fail(
-                f"{where} holds {len(found)} graphs ({', '.join(found) or 'none'})",
-                USAGE,
-                fix=f"name one: orca run {where}:NAME",
-            )
-        target = getattr(module, found[0])
-    if callable(target) and not isinstance(target, StateGraph | CompiledGraph):
-        params = inspect.signature(target).parameters
-        target = target(checkpointer) if params else target()
-    if isinstance(target, StateGraph):
-        return target.compile(checkpointer=checkpointer)
-    if isinstance(target, CompiledGraph):
-        return CompiledGraph(
-            target.spec,
-            checkpointer=checkpointer,
-            interrupt_before=target.interrupt_before,
-            interrupt_after=target.interrupt_after,
-        )
-    fail(
-        f"{source} is a {type(target).__name__}, not a graph",
-        USAGE,
-        fix="point at a StateGraph, a compiled graph, or a function returning one",
-    )
-
-
-def _is_windows_drive(source: str) -> bool:
-    return len(source) > 1 and source[1] == ":" and source[0].isalpha() and os.name == "nt"
-
-
-def _import(where: str) -> Any:
-    path = Path(where)
-    if path.suffix == ".py" or path.exists():
-        if not path.is_file():
-            fail(f"workflow file {where} does not exist", USAGE, fix="give the path of a .py file")
-        name = f"orca_workflow_{path.stem}"
-        spec = importlib.util.spec_from_file_location(name, path.resolve())
-        if spec is None or spec.loader is None:
-            fail(f"cannot import {where}", USAGE)
-        module = importlib.util.module_from_spec(spec)
-        sys.path.insert(0, str(path.resolve().parent))  # its own imports
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            fail(f"importing {where} raised {type(exc).__name__}: {exc}", FAILED)
-        return module
-    try:
-        return importlib.import_module(where)
-    except ImportError as exc:
-        fail(
-            f"no workflow file or module {where!r} ({exc})",
-            USAGE,
-            fix="give PATH.py[:graph] or package.module[:graph]",
-        )
-
-
-def _graphs(module: Any) -> list[str]:
-    from orca import StateGraph
-    from orca.engine._compiled import CompiledGraph
-
-    return sorted(
-        k
-        for k, v in vars(module).items()
-        if isinstance(v, StateGraph | CompiledGraph) and not k.startswith("_")
-    )
 
 
 # -- the project's records ----------------------------------------------------------------------

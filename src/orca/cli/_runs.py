@@ -21,7 +21,8 @@ from orca.cli._common import (
     project_db,
     table,
 )
-from orca.cli._execute import Plan, execute, load_graph
+from orca.cli._execute import Plan, execute
+from orca.cli._load import load_graph
 from orca.cost import format_usd
 
 app = typer.Typer(help="Past runs: list them, inspect them, resume, fork, read history.")

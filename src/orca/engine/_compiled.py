@@ -41,7 +41,7 @@ LLM_OPTIONS = frozenset(
 
 def _meter(options: dict[str, Any], workflow: str) -> Any:
     """The run's LLM meter, from the LLM options (see ``CompiledGraph``)."""
-    from orca.llm._bound import meter_for_run
+    from orca.llm._meter import meter_for_run
 
     chosen = {k: options[k] for k in LLM_OPTIONS if k in options}
     return meter_for_run(workflow=workflow, **chosen)

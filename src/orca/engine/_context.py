@@ -138,7 +138,8 @@ class RunContext:
         Raises:
             ConfigError: the run has no model of that name.
         """
-        from orca.llm._bound import LLM, meter_for_run
+        from orca.llm._bound import LLM
+        from orca.llm._meter import meter_for_run
 
         root = self
         while root._parent is not None:  # a subgraph's calls belong to the parent's task

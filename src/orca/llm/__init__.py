@@ -6,7 +6,8 @@ streams ``token`` events, is priced, and is reported as a ``usage`` event. Outsi
 """
 
 from orca.llm._base import ChatModel, ChatStream, ProviderModel
-from orca.llm._bound import LLM, Meter, Models
+from orca.llm._bound import LLM
+from orca.llm._meter import Meter, Models
 from orca.llm._profiles import ModelSpec, Profile, Profiles
 from orca.llm._registry import make_model, provider_names
 from orca.llm._types import (

@@ -1,0 +1,450 @@
+"""The run's meter: which models a run may call, and how each call is reserved in the
+run's budgets, priced, recorded in the usage ledger and reported as events."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orca import events
+from orca.cost import PriceBook
+from orca.errors import BudgetExceeded, ConfigError
+from orca.llm._base import ChatModel, prompt_token_bound
+from orca.llm._profiles import ModelSpec, Profile
+from orca.llm._types import ChatRequest, Usage
+
+if TYPE_CHECKING:
+    from orca.cost import Budget, CallContext, Charge, Hold, Ledger, Settlement
+    from orca.engine._context import RunContext
+
+
+class Models:
+    """The models a run may call, by name (``planner``, ``worker``, any other), and the
+    prices that cost their calls.
+
+    Args:
+        models: name -> ``ChatModel`` or ``ModelSpec`` (built on first use).
+        profile: a ``Profile`` supplying ``planner`` and ``worker`` (``models`` win).
+        prices: the ``PriceBook`` (default: the catalog plus the user database's
+            overrides, read on the first priced call).
+    """
+
+    def __init__(
+        self,
+        models: Mapping[str, ChatModel | ModelSpec] | None = None,
+        *,
+        profile: Profile | None = None,
+        prices: PriceBook | None = None,
+    ) -> None:
+        self._specs: dict[str, ChatModel | ModelSpec] = {}
+        if profile is not None:
+            self._specs.update({"planner": profile.planner, "worker": profile.worker})
+        self._specs.update(models or {})
+        # without a profile, planner and worker come from the active one, on first use
+        self._want_active = profile is None
+        self._built: dict[str, ChatModel] = {}
+        self._prices = prices
+        self._lock = threading.Lock()
+
+    def names(self) -> list[str]:
+        return sorted(self._specs)
+
+    def get(self, name: str) -> ChatModel:
+        """The model called ``name``, built on first use.
+
+        Raises:
+            ConfigError: no model of that name (the closest is named).
+        """
+        with self._lock:
+            model = self._built.get(name)
+            if model is None:
+                spec = self._specs.get(name)
+                if spec is None and name in ("planner", "worker") and self._want_active:
+                    self._want_active = False
+                    active = _active_profile()
+                    if active is not None:
+                        self._specs.setdefault("planner", active.planner)
+                        self._specs.setdefault("worker", active.worker)
+                    spec = self._specs.get(name)
+                if spec is None:
+                    from orca.errors import closest
+
+                    have = ", ".join(self.names()) or "none"
+                    raise ConfigError(
+                        f"the run has no model called {name!r}{closest(name, self.names())}",
+                        key=name,
+                        fix=f"pass models={{{name!r}: ...}} or a profile to invoke (have: {have})",
+                    )
+                model = spec.build() if isinstance(spec, ModelSpec) else spec
+                self._built[name] = model
+            return model
+
+    @property
+    def prices(self) -> PriceBook:
+        with self._lock:
+            if self._prices is None:
+                self._prices = _default_prices()
+            return self._prices
+
+
+def meter_for_run(
+    *,
+    profile: Profile | str | None = None,
+    models: Any = None,
+    prices: Any = None,
+    budget: Any = None,
+    session: Any = None,
+    ledger: Any = None,
+    on_budget_exceeded: Any = "fail",
+    max_tokens: Any = None,
+    workflow: str | None = None,
+) -> Meter:
+    """The meter of one run, from ``invoke``'s LLM options.
+
+    Raises:
+        InvalidInputError: an option of the wrong type.
+        UnknownProfileError: ``profile`` names no stored profile.
+    """
+    from orca.cost import Ledger
+    from orca.errors import InvalidInputError
+
+    def bad(name: str, value: Any, fix: str) -> InvalidInputError:
+        return InvalidInputError(f"{name} is {value!r}. Fix: {fix}")
+
+    if isinstance(profile, str):
+        profile = load_profile(profile)
+    elif profile is not None and not isinstance(profile, Profile):
+        raise bad("profile", type(profile).__name__, "pass a Profile or a profile name")
+    if models is not None and not isinstance(models, Mapping):
+        raise bad("models", type(models).__name__, "pass a dict of name -> ChatModel")
+    if prices is not None and not isinstance(prices, PriceBook):
+        raise bad("prices", type(prices).__name__, "pass a PriceBook")
+    if budget is not None and not (isinstance(budget, str) and budget):
+        raise bad("budget", budget, "pass the name of a budget (orca budget list)")
+    if session is not None and not (isinstance(session, str) and session):
+        raise bad("session", session, "pass a non-empty session id")
+    if not (ledger is None or ledger is False or isinstance(ledger, Ledger | str | Path)):
+        raise bad("ledger", ledger, "pass a Ledger, a user database path, or False for none")
+    if on_budget_exceeded not in ("fail", "pause"):
+        raise bad("on_budget_exceeded", on_budget_exceeded, "use 'fail' or 'pause'")
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
+        raise bad("max_tokens", max_tokens, "pass a positive int")
+    return Meter(
+        Models(models, profile=profile, prices=prices),
+        budget=budget,
+        session=session,
+        ledger=ledger,
+        on_exceeded=on_budget_exceeded,
+        max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
+        workflow=workflow,
+    )
+
+
+def load_profile(name: str) -> Profile:
+    """The stored profile ``name``. Raises ``UnknownProfileError`` if there is none."""
+    from orca.llm._profiles import Profiles
+    from orca.store import open_user_db
+
+    conn = open_user_db()
+    try:
+        return Profiles(conn).get(name)
+    finally:
+        conn.close()
+
+
+def _active_profile() -> Profile | None:
+    from orca.llm._profiles import Profiles
+    from orca.store import open_user_db, user_db_path
+
+    if not user_db_path().exists():
+        return None
+    conn = open_user_db()
+    try:
+        return Profiles(conn).active()
+    finally:
+        conn.close()
+
+
+def _default_prices() -> PriceBook:
+    from orca.store import open_user_db, user_db_path
+
+    if not user_db_path().exists():
+        return PriceBook()
+    conn = open_user_db()
+    try:
+        return PriceBook.from_db(conn)
+    finally:
+        conn.close()
+
+
+DEFAULT_MAX_TOKENS = 1024
+"""The answer cap a call gets under a block budget when it sets none: the reservation
+needs a bound, and the provider is told the same bound."""
+
+
+class Meter:
+    """Per run: reserves each call's worst case in the run's block budgets, prices what
+    it used, writes it to the usage ledger, and emits its events (usage, the
+    unpriced-model warning once per model, budget warnings and status)."""
+
+    def __init__(
+        self,
+        models: Models,
+        *,
+        budget: str | None = None,
+        session: str | None = None,
+        ledger: Any = None,
+        on_exceeded: str = "fail",
+        max_tokens: int = DEFAULT_MAX_TOKENS,
+        workflow: str | None = None,
+    ) -> None:
+        self.models = models
+        self.budget = budget
+        self.session = session
+        self.on_exceeded = on_exceeded
+        self.max_tokens = max_tokens
+        self.workflow = workflow
+        self._ledger_option = ledger
+        self._ledger: Ledger | None = None
+        self._owns_ledger = False
+        self._budgets: list[Budget] | None = None
+        self._status_emitter: tuple[Any, int] | None = None
+        self._warned: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    # -- the ledger --------------------------------------------------------------------------
+
+    def ledger(self) -> Ledger | None:
+        """The run's ledger, opened on first use (None when the run has none)."""
+        with self._lock:
+            option = self._ledger_option
+            if self._ledger is None and option is not False:
+                from orca.cost import Ledger
+
+                if isinstance(option, Ledger):
+                    self._ledger = option
+                else:
+                    from orca.store import open_user_db
+
+                    self._ledger = Ledger(open_user_db(option))
+                    self._owns_ledger = True
+                self._ledger.sweep()  # holds of calls that crashed elsewhere come back
+            return self._ledger
+
+    def budgets(self, ledger: Ledger, ctx: RunContext | None) -> list[Budget]:
+        """The budgets covering this run's calls (resolved once per run)."""
+        if self._budgets is None:
+            found = ledger.applicable(
+                budget=self.budget,
+                workflow=self.workflow,
+                run=ctx.run_id if ctx is not None else None,
+                session=self.session,
+            )
+            with self._lock:
+                first = self._budgets is None
+                self._budgets = found
+            if first and found and ctx is not None and ctx._emitter is not None:
+                self._status_emitter = (ctx._emitter, ctx.step)
+                self._emit_status(ledger, found, "before", ctx._emitter, ctx.step)
+        return self._budgets
+
+    def close(self) -> None:
+        """End of the run: emit the budgets' status after it, close the ledger if the
+        meter opened it."""
+        ledger = self._ledger
+        if ledger is None:
+            return
+        if self._status_emitter is not None and self._budgets:
+            emitter, step = self._status_emitter
+            self._emit_status(ledger, self._budgets, "after", emitter, step)
+        if self._owns_ledger:
+            ledger.conn.close()
+            self._ledger = None
+
+    @staticmethod
+    def _emit_status(
+        ledger: Ledger, budgets: list[Budget], when: str, emitter: Any, step: int
+    ) -> None:
+        emitter.emit(
+            events.BudgetStatusEvent,
+            step,
+            when=when,
+            budgets=[s.as_dict() for s in ledger.status(budgets)],
+        )
+
+    # -- a call ------------------------------------------------------------------------------
+
+    async def reserve(
+        self, ctx: RunContext | None, model: ChatModel, request: ChatRequest
+    ) -> tuple[ChatRequest, Hold | None]:
+        """Before a call: put its worst case on hold in the run's budgets. Under a block
+        budget a call without ``max_tokens`` gets the meter's cap.
+
+        Raises:
+            BudgetExceeded: a block budget cannot afford it (policy ``fail``; under
+                ``pause`` the run is interrupted instead, and the call retried on resume).
+        """
+        if self._ledger_option is False:
+            return request, None
+        # opening the ledger and finding the run's budgets happen once, off the loop
+        ledger = self._ledger or await asyncio.to_thread(self.ledger)
+        if ledger is None:
+            return request, None
+        budgets = self._budgets
+        if budgets is None:
+            budgets = await asyncio.to_thread(self.budgets, ledger, ctx)
+        if any(b.enforcement == "block" for b in budgets) and request.max_tokens is None:
+            request = replace(request, max_tokens=self.max_tokens)
+        asks: dict[str, int] = {}
+        if budgets:
+            bound = prompt_token_bound(request)
+            out = request.max_tokens or self.max_tokens
+            price = self.models.prices.price(model.provider, model.model)
+            asks = {"usd": price.max_cost_nano(bound, out), "tokens": bound + out}
+        while True:
+            try:
+                hold = await asyncio.to_thread(ledger.reserve, budgets, asks, _context(ctx, self))
+                return request, hold
+            except BudgetExceeded as exc:
+                if self.on_exceeded != "pause" or ctx is None:
+                    raise
+                # pause: the run stops as interrupted; resumed, this call asks again
+                ctx.interrupt(
+                    {
+                        "reason": "budget_exceeded",
+                        "budget": exc.budget,
+                        "message": str(exc),
+                        "limit": exc.limit,
+                        "spent": exc.spent,
+                        "asked": exc.asked,
+                    }
+                )
+
+    async def settle(
+        self,
+        ctx: RunContext | None,
+        role: str,
+        provider: str,
+        model: str,
+        usage: Usage,
+        hold: Hold | None,
+    ) -> tuple[int, bool]:
+        """After a call: price ``usage``, emit its usage event (and the unpriced-model
+        warning, once per run), write it to the ledger, settling ``hold``; returns the
+        cost in nano-USD and whether it was priced."""
+        from orca.cost import Charge
+
+        cost, price = self.models.prices.cost_nano(usage, provider, model)
+        emitter = ctx._emitter if ctx is not None else None
+        if emitter is not None and ctx is not None:
+            self._emit_usage(ctx, emitter, role, provider, model, usage, cost, price.priced)
+        if hold is not None:
+            ledger = self._ledger
+            assert ledger is not None
+            charge = Charge(
+                provider,
+                model,
+                usage.input_tokens,
+                usage.output_tokens,
+                usage.cache_read_tokens,
+                usage.cache_write_tokens,
+                usage.reasoning_tokens,
+                cost,
+                price.priced,
+                usage.estimated,
+            )
+            context = replace(_context(ctx, self), role=role)
+            settled = await asyncio.to_thread(_record_and_settle, ledger, hold, charge, context)
+            if emitter is not None and ctx is not None:
+                for alert in settled.alerts:
+                    usd = alert.unit == "usd"
+                    emitter.emit(
+                        events.BudgetWarning,
+                        ctx.step,
+                        budget=alert.budget,
+                        threshold_pct=alert.threshold_pct,
+                        spent_nano_usd=alert.spent if usd else 0,
+                        limit_nano_usd=alert.limit if usd else 0,
+                        unit=alert.unit,
+                        spent=alert.spent,
+                        limit=alert.limit,
+                    )
+        return cost, price.priced
+
+    async def release(self, hold: Hold | None) -> None:
+        """A call that failed before its first token: give its reservation back."""
+        if hold is not None and self._ledger is not None:
+            await asyncio.to_thread(self._ledger.release, hold)
+
+    def _emit_usage(
+        self,
+        ctx: RunContext,
+        emitter: Any,
+        role: str,
+        provider: str,
+        model: str,
+        usage: Usage,
+        cost: int,
+        priced: bool,
+    ) -> None:
+        if not priced:
+            with self._lock:
+                first = (provider, model) not in self._warned
+                self._warned.add((provider, model))
+            if first:
+                emitter.emit(
+                    events.WarningEvent,
+                    ctx.step,
+                    code="unpriced_model",
+                    message=f"no price for {provider}/{model}: its calls cost 0 and are "
+                    "marked priced=false. Fix: orca pricing set "
+                    f"{provider} {model} --input ... --output ...",
+                    node=ctx.node,
+                    task_id=ctx.task_id,
+                )
+        emitter.emit(
+            events.Usage,
+            ctx.step,
+            task_id=ctx.task_id,
+            node=ctx.node,
+            provider=provider,
+            model=model,
+            role=role,
+            input_tokens=usage.input_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            output_tokens=usage.output_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cost_nano_usd=cost,
+            priced=priced,
+            estimated=usage.estimated,
+        )
+
+
+def _context(ctx: RunContext | None, meter: Meter) -> CallContext:
+    from orca.cost import CallContext
+
+    if ctx is None:
+        return CallContext(workflow=meter.workflow, session=meter.session)
+    return CallContext(
+        run_id=ctx.run_id,
+        thread_id=ctx.thread_id,
+        workflow=meter.workflow,
+        session=meter.session,
+        node=ctx.node,
+        task_id=ctx.task_id,
+    )
+
+
+def _record_and_settle(
+    ledger: Ledger, hold: Hold, charge: Charge, context: CallContext
+) -> Settlement:
+    # recorded first: a process killed before the settle is settled from it on recovery
+    ledger.record(hold, charge)
+    return ledger.settle(hold, charge, context)
