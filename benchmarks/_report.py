@@ -1,7 +1,8 @@
 """Turn samples into results.json and RESULTS.md."""
 
 import json
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,27 @@ def floor_entry(samples: Samples, b_entry: dict[str, Any] | None) -> dict[str, A
         b_entry["target"] += f"; Orca <= {FLOOR.limit:g} x floor"
         b_entry["met"] = None if None in (ratio_met, floor_met) else ratio_met and floor_met
     return entry
+
+
+def run_figures(
+    figures: Iterable[tuple[str, Callable[[int], dict[str, Any]]]],
+    reps: int,
+    wanted: set[str] | None,
+    group: str,
+) -> dict[str, dict[str, Any]]:
+    """Measure each ``(figure id, function)`` in ``wanted`` (all of them when None, or
+    when ``group`` is wanted); a figure that cannot run records its error instead."""
+    out: dict[str, dict[str, Any]] = {}
+    for figure_id, fn in figures:
+        if wanted is not None and figure_id not in wanted and group not in wanted:
+            continue
+        print(f"[bench] {figure_id}: {reps} repetitions", file=sys.stderr)
+        try:
+            out[figure_id] = fn(reps)
+        except Exception as exc:
+            out[figure_id] = {"error": f"{type(exc).__name__}: {exc}", "met": None}
+        print(f"[bench] {figure_id:14} {out[figure_id]}", file=sys.stderr)
+    return out
 
 
 def write_json(path: Path, results: Results) -> None:

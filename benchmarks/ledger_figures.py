@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -169,17 +168,9 @@ FIGURES = (
 
 def run(reps: int, wanted: set[str] | None) -> dict[str, dict[str, Any]]:
     """The ledger figures in ``wanted`` (all when None)."""
-    out: dict[str, dict[str, Any]] = {}
-    for figure_id, fn in FIGURES:
-        if wanted is not None and figure_id not in wanted and "ledger" not in wanted:
-            continue
-        print(f"[bench] {figure_id}: {reps} repetitions", file=sys.stderr)
-        try:
-            out[figure_id] = fn(reps)
-        except Exception as exc:
-            out[figure_id] = {"error": f"{type(exc).__name__}: {exc}", "met": None}
-        print(f"[bench] {figure_id:14} {out[figure_id]}", file=sys.stderr)
-    return out
+    from _report import run_figures
+
+    return run_figures(FIGURES, reps, wanted, "ledger")
 
 
 def markdown(results: dict[str, Any]) -> list[str]:

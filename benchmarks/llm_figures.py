@@ -210,19 +210,15 @@ def provider_stream(reps: int) -> dict[str, Any]:
 
 
 def run(reps: int, wanted: set[str] | None) -> dict[str, dict[str, Any]]:
-    """The LLM figures in ``wanted`` (all when None); a figure that cannot run records
-    its error instead."""
-    out: dict[str, dict[str, Any]] = {}
-    for figure_id, fn in (("cost_calc_us", cost_calc), ("provider_stream_ratio", provider_stream)):
-        if wanted is not None and figure_id not in wanted and "llm" not in wanted:
-            continue
-        print(f"[bench] {figure_id}: {reps} repetitions", file=sys.stderr)
-        try:
-            out[figure_id] = fn(reps)
-        except Exception as exc:
-            out[figure_id] = {"error": f"{type(exc).__name__}: {exc}", "met": None}
-        print(f"[bench] {figure_id:14} {out[figure_id]}", file=sys.stderr)
-    return out
+    """The LLM figures in ``wanted`` (all when None)."""
+    from _report import run_figures
+
+    return run_figures(
+        (("cost_calc_us", cost_calc), ("provider_stream_ratio", provider_stream)),
+        reps,
+        wanted,
+        "llm",
+    )
 
 
 def markdown(results: dict[str, Any]) -> list[str]:
