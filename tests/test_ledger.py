@@ -715,3 +715,46 @@ def _run_operations(conn: sqlite3.Connection, ops: list[tuple[Any, ...]]) -> Non
     ).fetchone()[0]
     assert total == spent_block == spent_warn
     assert spent_block <= BLOCK_LIMIT
+
+
+def test_try_now_runs_only_what_can_start_at_once(
+    ledger: Ledger, conn: sqlite3.Connection, tmp_path: Path
+) -> None:
+    import threading
+
+    from orca.cost import Budget
+
+    ledger.budgets.create(Budget("now", 1_000))
+    budgets = ledger.applicable()
+    [path] = [row[2] for row in conn.execute("PRAGMA database_list")]
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's write lock
+    try:
+        assert ledger.try_now(ledger.reserve, budgets, {"usd": 100}) == (False, None)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert standing(ledger, "now")[2] == 0  # nothing was held
+
+    taken = threading.Event()
+    release = threading.Event()
+
+    def hold_the_ledger() -> None:
+        with ledger._lock:  # another thread of this process mid-operation
+            taken.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=hold_the_ledger)
+    worker.start()
+    taken.wait(5)
+    try:
+        assert ledger.try_now(ledger.reserve, budgets, {"usd": 100}) == (False, None)
+    finally:
+        release.set()
+        worker.join()
+
+    done, hold = ledger.try_now(ledger.reserve, budgets, {"usd": 100})
+    assert done
+    assert hold is not None
+    assert standing(ledger, "now")[2] == 100
+    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000  # restored

@@ -24,10 +24,13 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
 
 from orca.cost._budgets import Budget, Budgets, BudgetStatus, period_key, status_of
-from orca.errors import BudgetExceeded
-from orca.store._db import transaction
+from orca.errors import BudgetExceeded, DatabaseLockedError
+from orca.store._db import BUSY_TIMEOUT_MS, transaction
+
+T = TypeVar("T")
 
 
 def _utc_now() -> dt.datetime:
@@ -257,6 +260,25 @@ class Ledger:
                     self._release(hold_id, "expired")
                     result.expired.append(hold_id)
         return result
+
+    def try_now(self, fn: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
+        """Run ``fn(*args)`` (one of this ledger's methods) only if it can start at once:
+        no other thread of this process holds the ledger and no other process holds the
+        database's write lock. Returns ``(True, result)``, or ``(False, None)`` having
+        done nothing, so that async callers run it inline when that costs nothing and
+        hand it to a thread when it would wait."""
+        if not self._lock.acquire(blocking=False):
+            return False, None
+        try:
+            self.conn.execute("PRAGMA busy_timeout=0")
+            try:
+                return True, fn(*args)
+            except DatabaseLockedError:
+                return False, None
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        finally:
+            self._lock.release()
 
     # -- inside a transaction ---------------------------------------------------------------
 

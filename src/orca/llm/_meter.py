@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca import events
 from orca.cost import PriceBook
@@ -16,6 +16,8 @@ from orca.errors import BudgetExceeded, ConfigError
 from orca.llm._base import ChatModel, prompt_token_bound
 from orca.llm._profiles import ModelSpec, Profile
 from orca.llm._types import ChatRequest, Usage
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from orca.cost import Budget, CallContext, Charge, Hold, Ledger, Settlement
@@ -309,7 +311,7 @@ class Meter:
             asks = {"usd": price.max_cost_nano(bound, out), "tokens": bound + out}
         while True:
             try:
-                hold = await asyncio.to_thread(ledger.reserve, budgets, asks, _context(ctx, self))
+                hold = await _call(ledger, ledger.reserve, budgets, asks, _context(ctx, self))
                 return request, hold
             except BudgetExceeded as exc:
                 if self.on_exceeded != "pause" or ctx is None:
@@ -360,7 +362,7 @@ class Meter:
                 usage.estimated,
             )
             context = replace(_context(ctx, self), role=role)
-            settled = await asyncio.to_thread(_record_and_settle, ledger, hold, charge, context)
+            settled = await _call(ledger, _record_and_settle, ledger, hold, charge, context)
             if emitter is not None and ctx is not None:
                 for alert in settled.alerts:
                     usd = alert.unit == "usd"
@@ -380,7 +382,7 @@ class Meter:
     async def release(self, hold: Hold | None) -> None:
         """A call that failed before its first token: give its reservation back."""
         if hold is not None and self._ledger is not None:
-            await asyncio.to_thread(self._ledger.release, hold)
+            await _call(self._ledger, self._ledger.release, hold)
 
     def _emit_usage(
         self,
@@ -440,6 +442,16 @@ def _context(ctx: RunContext | None, meter: Meter) -> CallContext:
         node=ctx.node,
         task_id=ctx.task_id,
     )
+
+
+async def _call(ledger: Ledger, fn: Callable[..., T], *args: Any) -> T:
+    """A ledger operation: on the loop thread when it can start at once (a millisecond of
+    SQLite, cheaper than a thread hand-off), else on a worker thread, where waiting for
+    another process's lock blocks nothing."""
+    done, result = ledger.try_now(fn, *args)
+    if done:
+        return result  # type: ignore[return-value]
+    return await asyncio.to_thread(fn, *args)
 
 
 def _record_and_settle(

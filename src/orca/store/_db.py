@@ -14,7 +14,11 @@ Migrations = Sequence[Sequence[str]]
 destructive: only CREATE and ALTER ... ADD."""
 
 
-def connect(path: str | Path, *, busy_timeout_ms: int = 5000) -> sqlite3.Connection:
+BUSY_TIMEOUT_MS = 5000
+"""How long a connection waits for another process's write lock before giving up."""
+
+
+def connect(path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are opened with BEGIN IMMEDIATE)."""
     path = str(path)
     if path != ":memory:":
