@@ -56,17 +56,22 @@ def _settings(
     from orca.cost import Budgets
     from orca.store import open_user_db
 
+    from orca.llm import Profiles
+
     cfg = config(**{"budget.on_exceeded": on_exceeded})
     chosen = cfg.profile(profile)
     budget_name = budget
-    if budget_name is None:
-        # named now, so that the run's record (and a resume) keeps the budget it used
-        conn = open_user_db()
-        try:
+    # the active profile and budget are named now, so that the run's record (and a
+    # resume) keeps what it used even if another becomes active later
+    conn = open_user_db()
+    try:
+        if chosen is None:
+            chosen = Profiles(conn).active()
+        if budget_name is None:
             made = cfg.ensure_budget(Budgets(conn)) or Budgets(conn).active()
-        finally:
-            conn.close()
-        budget_name = made.name if made is not None else None
+            budget_name = made.name if made is not None else None
+    finally:
+        conn.close()
     ex = cfg.execution
     options: dict[str, Any] = {
         "on_budget_exceeded": cfg.budget.on_exceeded,
