@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,9 @@ def load_graph(source: str, checkpointer: Any) -> Any:
     from orca import StateGraph
     from orca.engine._compiled import CompiledGraph
 
-    where, _, name = source.partition(":") if not _is_windows_drive(source) else (source, "", "")
+    where, sep, name = source.rpartition(":")
+    if not sep or not name.isidentifier():  # no name given (or a drive letter's colon)
+        where, name = source, ""
     module = _import(where)
     if name:
         if not hasattr(module, name):
@@ -60,10 +61,6 @@ def load_graph(source: str, checkpointer: Any) -> Any:
         USAGE,
         fix="point at a StateGraph, a compiled graph, or a function returning one",
     )
-
-
-def _is_windows_drive(source: str) -> bool:
-    return len(source) > 1 and source[1] == ":" and source[0].isalpha() and os.name == "nt"
 
 
 def _import(where: str) -> Any:
