@@ -1464,3 +1464,47 @@ def test_a_paused_run_prints_how_to_continue(tiny: Path) -> None:
     assert "paused:" in result.stdout
     assert "cannot afford" in result.stdout
     assert "raise the budget, then: orca runs resume run-" in result.stdout
+
+
+# -- run limits -----------------------------------------------------------------------------------
+
+
+def test_cost_limit_is_a_block_budget_for_that_run_only(tiny: Path) -> None:
+    result = orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--cost-limit", "0.01", "--json", code=4)
+    out = data(result)
+    assert out["error"]["type"] == "BudgetExceeded"
+    [limit] = [b for b in out["budgets_after"] if b["scope"] == "run"]
+    assert limit["scope_ref"] == out["run_id"]
+    assert limit["name"] == f"{out['run_id']}-cost"
+    assert limit["spent"] <= limit["limit"] == 10_000_000
+    assert limit["reserved"] == 0
+    # the next run is not held to it
+    again = data(orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--json", code=5))
+    assert all(b["scope"] != "run" for b in again["budgets_after"])
+
+
+def test_token_limit_counts_input_and_output_tokens(tiny: Path) -> None:
+    out = data(
+        orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--token-limit", "200", "--json", code=4)
+    )
+    [limit] = [b for b in out["budgets_after"] if b["scope"] == "run"]
+    assert limit["unit"] == "tokens"
+    assert limit["spent"] == out["input_tokens"] + out["output_tokens"] <= 200
+
+
+def test_time_limit_is_the_run_deadline(tiny: Path) -> None:
+    result = orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--time-limit", "0.001", "--json", code=1)
+    assert data(result)["error"]["type"] == "RunTimeoutError"
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["--cost-limit", "0"], 2),
+        (["--cost-limit", "lots"], 2),
+        (["--token-limit", "0"], 2),
+        (["--time-limit", "-1"], 2),
+    ],
+)
+def test_bad_run_limits_are_refused(tiny: Path, args: list[str], code: int) -> None:
+    orca(tiny, "run", EXAMPLE, "--input", TOPIC, *args, code=code)

@@ -277,7 +277,9 @@ class Plan:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def budget_statuses(budget: str | None, workflow: str, session: str) -> list[Any]:
+def budget_statuses(
+    budget: str | None, workflow: str, session: str, run: str | None = None
+) -> list[Any]:
     from orca.cost import Ledger
     from orca.store import open_user_db
 
@@ -285,7 +287,9 @@ def budget_statuses(budget: str | None, workflow: str, session: str) -> list[Any
     try:
         ledger = Ledger(conn)
         ledger.sweep()
-        return ledger.status(ledger.applicable(budget=budget, workflow=workflow, session=session))
+        return ledger.status(
+            ledger.applicable(budget=budget, workflow=workflow, session=session, run=run)
+        )
     finally:
         conn.close()
 
@@ -305,7 +309,7 @@ def execute(plan: Plan, project_conn: Any, *, as_json: bool) -> int:
     graph = plan.graph
     workflow_id = records.workflow(graph.name, plan.source)
     records.session(plan.session)
-    before = budget_statuses(plan.budget, graph.name, plan.session)
+    before = budget_statuses(plan.budget, graph.name, plan.session, plan.options.get("run_id"))
     if not as_json:
         print_budgets(before, "before")
     tally = Tally()
@@ -360,7 +364,7 @@ def execute(plan: Plan, project_conn: Any, *, as_json: bool) -> int:
     if tally.run_id:
         records.finish_run(tally.run_id, tally, status, None if error is None else str(error))
     records.end_session(plan.session)
-    after = budget_statuses(plan.budget, graph.name, plan.session)
+    after = budget_statuses(plan.budget, graph.name, plan.session, plan.options.get("run_id"))
     code = (
         OK
         if status == "done"

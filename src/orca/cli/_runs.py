@@ -54,9 +54,8 @@ def _settings(
     """The run's profile, engine options, profile name and budget name from the config
     and the flags (flags win)."""
     from orca.cost import Budgets
-    from orca.store import open_user_db
-
     from orca.llm import Profiles
+    from orca.store import open_user_db
 
     cfg = config(**{"budget.on_exceeded": on_exceeded})
     chosen = cfg.profile(profile)
@@ -129,10 +128,20 @@ def run_command(
     budget: str | None = typer.Option(None, "--budget", help=BUDGET),
     on_exceeded: str | None = typer.Option(None, "--on-budget-exceeded", help=ON_EXCEEDED),
     session: str | None = typer.Option(None, "--session", help="Group this run in a session."),
+    cost_limit: str | None = typer.Option(
+        None, "--cost-limit", help="Cap this run's cost in dollars (a block budget for it)."
+    ),
+    token_limit: int | None = typer.Option(
+        None, "--token-limit", min=1, help="Cap this run's input + output tokens."
+    ),
+    time_limit: float | None = typer.Option(
+        None, "--time-limit", min=0.001, help="Cap this run's wall time, in seconds."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Run a workflow with live progress and a cost summary at the end."""
-    _run(workflow, input, thread, profile, budget, on_exceeded, session, as_json)
+    limits = (cost_limit, token_limit, time_limit)
+    _run(workflow, input, thread, profile, budget, on_exceeded, session, limits, as_json)
 
 
 @handles_errors
@@ -144,6 +153,7 @@ def _run(
     budget: str | None,
     on_exceeded: str | None,
     session: str | None,
+    limits: tuple[str | None, int | None, float | None],
     as_json: bool,
 ) -> None:
     source = workflow or config().workflow.default
@@ -164,6 +174,7 @@ def _run(
         )
     chosen, options, profile_name, budget_name = _settings(profile, budget, on_exceeded)
     graph = load_graph(source, _checkpointer())
+    options.update(_run_limits(*limits))
     plan = Plan(
         graph,
         source,
@@ -177,6 +188,29 @@ def _run(
     )
     with project_db() as conn:
         raise typer.Exit(execute(plan, conn, as_json=as_json))
+
+
+def _run_limits(cost: str | None, tokens: int | None, seconds: float | None) -> dict[str, Any]:
+    """Run options for ``--cost-limit``/``--token-limit`` (block budgets scoped to this
+    run, under a run id chosen here) and ``--time-limit`` (the run's deadline)."""
+    from orca.cli._common import money, user_db
+    from orca.cost import Budget, Budgets
+
+    options: dict[str, Any] = {}
+    if seconds is not None:
+        options["deadline"] = seconds
+    if cost is None and tokens is None:
+        return options
+    run_id = options["run_id"] = f"run-{uuid.uuid4().hex[:16]}"
+    scoped: dict[str, Any] = {"scope": "run", "scope_ref": run_id}
+    with user_db() as conn:
+        if cost is not None:
+            Budgets(conn).create(
+                Budget.usd(f"{run_id}-cost", money(cost, "--cost-limit"), **scoped)
+            )
+        if tokens is not None:
+            Budgets(conn).create(Budget(f"{run_id}-tokens", tokens, "tokens", **scoped))
+    return options
 
 
 @app.command("list")
