@@ -1508,3 +1508,11 @@ def test_time_limit_is_the_run_deadline(tiny: Path) -> None:
 )
 def test_bad_run_limits_are_refused(tiny: Path, args: list[str], code: int) -> None:
     orca(tiny, "run", EXAMPLE, "--input", TOPIC, *args, code=code)
+
+
+def test_budgets_of_single_runs_are_listed_only_with_all(tiny: Path) -> None:
+    orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--cost-limit", "5", code=5)
+    shown = {b["scope"] for b in data(orca(tiny, "budget", "list", "--json", code=0))}
+    every = {b["scope"] for b in data(orca(tiny, "budget", "list", "--all", "--json", code=0))}
+    assert "run" not in shown
+    assert "run" in every

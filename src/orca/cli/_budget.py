@@ -118,11 +118,15 @@ def create(
 
 @app.command("list")
 @handles_errors
-def list_(as_json: bool = JSON_OPTION) -> None:
-    """Every budget, with where it stands in its current period (* = active)."""
+def list_(
+    every: bool = typer.Option(False, "--all", help="Include budgets of single runs."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Every budget, with where it stands in its current period (* = active). Budgets
+    made for one run (orca run --cost-limit) show with --all."""
     with user_db() as conn:
         budgets = Budgets(conn)
-        statuses = [budgets.status(b.name) for b in budgets.all()]
+        statuses = [budgets.status(b.name) for b in budgets.all() if every or b.scope != "run"]
     if as_json:
         emit_json([s.as_dict() for s in statuses])
     elif not statuses:
