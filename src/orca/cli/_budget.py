@@ -9,6 +9,7 @@ import typer
 from orca.cli._common import (
     JSON_OPTION,
     USAGE,
+    delete_named,
     emit_json,
     fail,
     handles_errors,
@@ -208,15 +209,7 @@ def delete(
 ) -> None:
     """Delete a budget and its periods (the usage ledger keeps its rows)."""
     with user_db() as conn:
-        budgets = Budgets(conn)
-        budgets.get(name)
-        if not yes and not typer.confirm(f"delete budget {name}?", default=False):
-            raise typer.Exit(1)
-        budgets.delete(name)
-    if as_json:
-        emit_json({"deleted": name})
-    else:
-        out.print(f"deleted budget [bold]{name}[/]")
+        delete_named("budget", name, Budgets(conn), yes=yes, as_json=as_json)
 
 
 @app.command("status")

@@ -89,6 +89,19 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def delete_named(kind: str, name: str, store: Any, *, yes: bool, as_json: bool) -> None:
+    """``orca <kind> delete NAME``: check it exists, ask unless ``yes``, delete, report.
+    ``store`` is the ``Budgets`` or ``Profiles`` holding it."""
+    store.get(name)  # an unknown name fails here, naming the closest
+    if not yes and not typer.confirm(f"delete {kind} {name}?", default=False):
+        raise typer.Exit(FAILED)
+    store.delete(name)
+    if as_json:
+        emit_json({"deleted": name})
+    else:
+        out.print(f"deleted {kind} [bold]{esc(name)}[/]")
+
+
 def emit_json(data: Any) -> None:
     """One JSON document on stdout (Decimals as strings, datetimes as ISO)."""
 

@@ -428,7 +428,11 @@ def _is_budget_stop(value: Any) -> bool:
 
 
 def _values(graph: Any, thread: str) -> Any:
+    """The thread's latest values, or None when the run failed before its first
+    checkpoint."""
+    from orca.errors import CheckpointNotFoundError
+
     try:
         return graph.get_state(thread).values
-    except Exception:
+    except CheckpointNotFoundError:
         return None

@@ -10,6 +10,7 @@ import typer
 from orca.cli._common import (
     JSON_OPTION,
     USAGE,
+    delete_named,
     emit_json,
     esc,
     fail,
@@ -189,12 +190,4 @@ def delete(
 ) -> None:
     """Delete a profile."""
     with user_db() as conn:
-        profiles = Profiles(conn)
-        profiles.get(name)
-        if not yes and not typer.confirm(f"delete profile {name}?", default=False):
-            raise typer.Exit(1)
-        profiles.delete(name)
-    if as_json:
-        emit_json({"deleted": name})
-    else:
-        out.print(f"deleted profile [bold]{name}[/]")
+        delete_named("profile", name, Profiles(conn), yes=yes, as_json=as_json)
