@@ -20,8 +20,10 @@ naming what went wrong and how to fix it::
     │   ├── RunTimeoutError (TimeoutError)   a run ran past its deadline
     │   ├── StepLimitError                   a run reached max_steps
     │   ├── RunCancelledError                a run was cancelled
-    │   └── BudgetExceeded                   a block budget cannot afford a call; names
-    │                                        the budget, its limit, spent, reserved, asked
+    │   ├── BudgetExceeded                   a block budget cannot afford a call; names
+    │   │                                    the budget, its limit, spent, reserved, asked
+    │   └── ToolError                        ctx.tools.acall: a tool was denied, got bad
+    │                                        arguments, failed or timed out
     ├── CheckpointError (RuntimeError)       a database or checkpoint store problem
     │   ├── CheckpointNotFoundError (LookupError)
     │   ├── CorruptDatabaseError             not an Orca database, or damaged
@@ -96,6 +98,7 @@ __all__ = [
     "StepLimitError",
     "StreamInterruptedError",
     "TaskTimeoutError",
+    "ToolError",
     "UnknownBudgetError",
     "UnknownModelError",
     "UnknownProfileError",
@@ -289,6 +292,21 @@ class BudgetExceeded(RunError):
         self.spent = spent
         self.reserved = reserved
         self.asked = asked
+
+
+class ToolError(RunError):
+    """A tool called with ``ctx.tools.acall``/``call`` did not succeed. ``result`` is its
+    ``ToolResult`` (``status``: error, invalid, denied or timeout)."""
+
+    def __init__(self, result: Any) -> None:
+        super().__init__(
+            f"tool {result.tool!r} {result.status}: {result.error}. Fix: check the tool's "
+            "arguments and the policy ([tools] in orca.toml), or use ctx.tools.arun to get "
+            "the result without raising"
+        )
+        self.result = result
+        self.tool = result.tool
+        self.status = result.status
 
 
 def _amount_formatter(unit: str) -> Any:

@@ -39,6 +39,42 @@ LLM_OPTIONS = frozenset(
 )
 
 
+TOOL_OPTIONS = frozenset({"tools", "workspace", "policy", "audit"})
+# options that give nodes services (models, tools): a run with any of them never runs a
+# lone sync node inline, so that its tokens and tool events stream while it runs
+SERVICE_OPTIONS = LLM_OPTIONS | TOOL_OPTIONS
+
+
+def _toolbox(options: dict[str, Any]) -> Any:
+    """The run's ``Tools``, from the ``tools``/``workspace``/``policy``/``audit`` options
+    (None without ``tools``)."""
+    if not TOOL_OPTIONS & options.keys():
+        return None
+    from orca.tools import Policy, Tools
+
+    given = options.get("tools")
+    policy = options.get("policy")
+    if policy is not None and not isinstance(policy, Policy):
+        raise InvalidInputError(f"policy is a {type(policy).__name__}. Fix: pass a Policy")
+    if isinstance(given, Tools):
+        if {"workspace", "policy", "audit"} & options.keys():
+            raise InvalidInputError(
+                "tools= is a Tools, which carries its own workspace, policy and audit. Fix: "
+                "set them on the Tools, or pass tools= as a list"
+            )
+        return given
+    if given is not None and not isinstance(given, list | tuple):
+        raise InvalidInputError(
+            f"tools is a {type(given).__name__}. Fix: pass a Tools or a list of tools"
+        )
+    return Tools(
+        given or (),
+        workspace=options.get("workspace"),
+        policy=policy,
+        audit=options.get("audit"),
+    )
+
+
 def _meter(options: dict[str, Any], workflow: str) -> Any:
     """The run's LLM meter, from the LLM options (see ``CompiledGraph``)."""
     from orca.llm._meter import meter_for_run
@@ -179,7 +215,9 @@ class CompiledGraph:
                 await asyncio.gather(runner, return_exceptions=True)
 
     def _options(self, options: dict[str, Any], inline: bool) -> RunOptions:
-        allowed = (set(RunOptions.__dataclass_fields__) - {"inline", "meter"}) | LLM_OPTIONS
+        allowed = (
+            set(RunOptions.__dataclass_fields__) - {"inline", "meter", "toolbox"}
+        ) | SERVICE_OPTIONS
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise InvalidInputError(
@@ -228,8 +266,9 @@ class CompiledGraph:
             clock=options.get("clock", utc_now),
             # a node that calls models must not block the loop, or its tokens could not
             # stream while it runs
-            inline=inline and not LLM_OPTIONS & options.keys(),
+            inline=inline and not SERVICE_OPTIONS & options.keys(),
             meter=_meter(options, self.name),
+            toolbox=_toolbox(options),
         )
 
     # -- threads ------------------------------------------------------------------------------
@@ -412,6 +451,7 @@ class CompiledGraph:
                 max_concurrency=parent_opts.max_concurrency if parent_opts else None,
                 clock=ctx._clock,
                 meter=parent_opts.meter if parent_opts else None,
+                toolbox=parent_opts.toolbox if parent_opts else None,
             )
             outcome = await Run(self, opts, parent=ctx).execute(
                 {k: v for k, v in state.items() if k in keys}

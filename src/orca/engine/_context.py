@@ -9,12 +9,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from orca.engine import _ids
-from orca.errors import NodeInterrupt, RunCancelledError
+from orca.errors import InvalidInputError, NodeInterrupt, RunCancelledError
 from orca.events import Custom
 
 if TYPE_CHECKING:
     from orca.engine._emit import Emitter
     from orca.llm._bound import LLM
+    from orca.tools import BoundTools
 
 
 class RunContext:
@@ -119,6 +120,28 @@ class RunContext:
         if iid in self._resumes:
             return self._resumes[iid]
         raise NodeInterrupt(iid, value)
+
+    @property
+    def tools(self) -> BoundTools:
+        """The run's tools (the ``tools=`` run option), bound to this task: ``await
+        ctx.tools.acall(name, **args)`` returns a tool's value; every execution is
+        policy-checked, audited and reported as a ``tool.call`` event.
+
+        Raises:
+            InvalidInputError: the run was given no tools.
+        """
+        from orca.tools import BoundTools
+
+        root = self
+        while root._parent is not None:
+            root = root._parent
+        toolbox = root._options.toolbox if root._options is not None else None
+        if toolbox is None:
+            raise InvalidInputError(
+                "this run has no tools. Fix: pass tools=[...] (functions or Tool objects) "
+                "to invoke/stream"
+            )
+        return BoundTools(toolbox, root)
 
     @property
     def planner(self) -> LLM:

@@ -76,6 +76,7 @@ class RunOptions:
     clock: Callable[[], dt.datetime] = utc_now
     inline: bool = False
     meter: Any = None  # orca.llm.Meter: the run's models and prices (built by _options)
+    toolbox: Any = None  # orca.tools.Tools: the run's tools (built by _options)
 
 
 @dataclass(slots=True)

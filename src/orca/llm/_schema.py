@@ -11,8 +11,8 @@ import pydantic
 from orca.errors import InvalidInputError
 from orca.llm._types import ToolSpec
 
-# parameters the runtime supplies, never the model
-_RESERVED = frozenset({"ctx", "self", "cls"})
+# parameters the runtime supplies, never the model (``env``: a tool's ToolEnv)
+_RESERVED = frozenset({"ctx", "env", "self", "cls"})
 
 
 def tool_spec(obj: Any, *, name: str | None = None, description: str | None = None) -> ToolSpec:
@@ -41,7 +41,8 @@ def tool_spec(obj: Any, *, name: str | None = None, description: str | None = No
 
 
 def signature_model(fn: Any, name: str) -> type[pydantic.BaseModel]:
-    """A pydantic model of ``fn``'s parameters (all but ``ctx``), for schema and validation.
+    """A pydantic model of ``fn``'s parameters (all but ``ctx`` and ``env``), for schema
+    and validation.
 
     Raises:
         InvalidInputError: a parameter has no type annotation, or is ``*args``/``**kwargs``.

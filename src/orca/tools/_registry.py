@@ -1,0 +1,259 @@
+"""The tools of a run: lookup by name, policy, execution, redaction, audit and events."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orca import events
+from orca.errors import InvalidInputError, ToolError, closest
+from orca.llm import ToolCall, ToolSpec
+from orca.tools._redact import redact
+from orca.tools._tool import Policy, Tool, ToolEnv, ToolResult
+
+if TYPE_CHECKING:
+    from orca.engine._context import RunContext
+
+SUMMARY_CHARS = 500
+ARGUMENTS_CHARS = 4000
+
+
+class Audit:
+    """Writes every execution to ``tool_executions`` in a project database (arguments
+    and results already redacted). Safe to share between threads."""
+
+    def __init__(self, conn: sqlite3.Connection, *, owned: bool = False) -> None:
+        self.conn = conn
+        self._owned = owned
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def open(target: str | Path | None = None) -> Audit:
+        """The audit log of a project database (default: the current project's)."""
+        from orca.store import open_project_db
+
+        if target is not None and Path(target).suffix == ".db":
+            from orca.store import _db
+            from orca.store._schema import PROJECT_COMPONENT, PROJECT_MIGRATIONS
+
+            conn = _db.connect(target)
+            _db.prepare(conn, str(target), PROJECT_COMPONENT, PROJECT_MIGRATIONS)
+            return Audit(conn, owned=True)
+        return Audit(open_project_db(target), owned=True)
+
+    def record(self, row: Mapping[str, Any]) -> None:
+        from orca.store._db import transaction
+
+        with self._lock, transaction(self.conn):
+            self.conn.execute(
+                "INSERT INTO tool_executions (id, run_id, thread_id, node, tool, arguments, "
+                "result_summary, status, duration_ms, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    str(uuid.uuid4()),
+                    row.get("run_id"),
+                    row.get("thread_id"),
+                    row.get("node"),
+                    row["tool"],
+                    row["arguments"],
+                    row["result"],
+                    row["status"],
+                    row["duration_ms"],
+                    dt.datetime.now(dt.UTC).isoformat(),
+                ),
+            )
+
+    def close(self) -> None:
+        if self._owned:
+            self.conn.close()
+
+
+class Tools:
+    """The tools a run may use, by name, and where they run.
+
+    Args:
+        tools: ``Tool`` objects or typed functions (made into tools).
+        workspace: the root the file and shell tools stay inside (default: the current
+            directory).
+        policy: what tools may do (default: ``Policy()``: every registered tool, no web
+            domains).
+        audit: an ``Audit`` (or a project database path) that records every execution;
+            None records none.
+    """
+
+    def __init__(
+        self,
+        tools: Iterable[Tool | Callable[..., Any]] = (),
+        *,
+        workspace: str | Path | None = None,
+        policy: Policy | None = None,
+        audit: Audit | str | Path | None = None,
+    ) -> None:
+        self._tools: dict[str, Tool] = {}
+        for t in tools:
+            self.add(t)
+        self.env = ToolEnv(Path(workspace or Path.cwd()), policy or Policy())
+        if audit is not None and not isinstance(audit, Audit):
+            audit = Audit.open(audit)
+        self.audit = audit
+
+    def add(self, item: Tool | Callable[..., Any]) -> Tool:
+        """Register a tool (a function becomes one). Raises ``InvalidInputError`` for a
+        name already taken."""
+        made = item if isinstance(item, Tool) else Tool.of(item)
+        if made.name in self._tools:
+            raise InvalidInputError(
+                f"two tools are named {made.name!r}. Fix: give one another name (name=...)"
+            )
+        self._tools[made.name] = made
+        return made
+
+    def names(self) -> list[str]:
+        return sorted(self._tools)
+
+    def get(self, name: str) -> Tool:
+        tool = self._tools.get(name)
+        if tool is None:
+            raise InvalidInputError(
+                f"no tool named {name!r}{closest(name, self.names())}. Fix: use one of "
+                f"{', '.join(self.names()) or 'none (pass tools=...)'}"
+            )
+        return tool
+
+    def specs(self, names: Sequence[str] | None = None) -> tuple[ToolSpec, ...]:
+        """What the model is told about the tools the policy allows (or ``names``)."""
+        chosen = names if names is not None else self.names()
+        return tuple(self.get(n).spec for n in chosen if self.env.policy.allows(n))
+
+    async def run(
+        self, name: str, arguments: Mapping[str, Any], ctx: RunContext | None = None
+    ) -> ToolResult:
+        """Run one tool: policy first, then validation, timeout and the tool itself;
+        then the audit row and the ``tool.call`` event. Never raises for the tool's
+        failures (see ``ToolResult``)."""
+        tool = self._tools.get(name)
+        if tool is None:
+            result = ToolResult(
+                name,
+                "invalid",
+                error=f"no tool named {name!r}{closest(name, self.names())}; "
+                f"the tools are {', '.join(self.names()) or 'none'}",
+            )
+        elif not self.env.policy.allows(name):
+            result = ToolResult(name, "denied", error=f"the policy does not allow {name!r}")
+        else:
+            result = await tool.run(arguments, self.env)
+        await self._report(result, arguments, ctx)
+        return result
+
+    async def run_calls(
+        self, calls: Sequence[ToolCall], ctx: RunContext | None = None
+    ) -> list[ToolResult]:
+        """Run a model's tool calls of one turn concurrently; results in call order. A
+        call whose arguments were not valid JSON comes back as an ``invalid`` result."""
+
+        async def one(call: ToolCall) -> ToolResult:
+            if call.arguments_error is not None:
+                bad = ToolResult(
+                    call.name,
+                    "invalid",
+                    error=f"arguments are not valid JSON: {call.arguments_error}",
+                )
+                await self._report(bad, {"raw": call.raw_arguments}, ctx)
+                return bad
+            return await self.run(call.name, call.arguments, ctx)
+
+        return list(await asyncio.gather(*(one(c) for c in calls)))
+
+    async def _report(
+        self, result: ToolResult, arguments: Mapping[str, Any], ctx: RunContext | None
+    ) -> None:
+        shown_args: Any = dict(arguments)
+        summary = result.content()
+        if self.env.policy.redact:
+            shown_args = redact(shown_args)
+            summary = redact(summary)
+        summary = summary[:SUMMARY_CHARS]
+        if ctx is not None and ctx._emitter is not None:
+            ctx._emitter.emit(
+                events.ToolCall,
+                ctx.step,
+                task_id=ctx.task_id,
+                node=ctx.node,
+                tool=result.tool,
+                arguments=shown_args,
+                status=result.status,
+                result=summary,
+                duration_ms=round(result.duration_ms, 3),
+            )
+        if self.audit is not None:
+            row = {
+                "run_id": ctx.run_id if ctx else None,
+                "thread_id": ctx.thread_id if ctx else None,
+                "node": ctx.node if ctx else None,
+                "tool": result.tool,
+                "arguments": json.dumps(shown_args, default=str)[:ARGUMENTS_CHARS],
+                "result": summary,
+                "status": result.status,
+                "duration_ms": result.duration_ms,
+            }
+            await asyncio.to_thread(self.audit.record, row)
+
+    def close(self) -> None:
+        if self.audit is not None:
+            self.audit.close()
+
+
+class BoundTools:
+    """``ctx.tools``: the run's tools, for one task."""
+
+    def __init__(self, tools: Tools, ctx: RunContext) -> None:
+        self._tools = tools
+        self._ctx = ctx
+
+    @property
+    def policy(self) -> Policy:
+        return self._tools.env.policy
+
+    def names(self) -> list[str]:
+        return self._tools.names()
+
+    def specs(self, names: Sequence[str] | None = None) -> tuple[ToolSpec, ...]:
+        return self._tools.specs(names)
+
+    async def arun(self, name: str, **arguments: Any) -> ToolResult:
+        """Run a tool; the structured result, whatever happened."""
+        return await self._tools.run(name, arguments, self._ctx)
+
+    async def acall(self, name: str, **arguments: Any) -> Any:
+        """Run a tool and return its value.
+
+        Raises:
+            ToolError: the tool was denied, got bad arguments, failed or timed out.
+        """
+        result = await self.arun(name, **arguments)
+        if not result.ok:
+            raise ToolError(result)
+        return result.value
+
+    def call(self, name: str, **arguments: Any) -> Any:
+        """Sync ``acall``, for sync nodes."""
+        from orca.engine._sync import run_sync
+
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return run_sync("call", self.acall(name, **arguments))
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(self.call, name, **arguments).result()
+
+    async def arun_calls(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
+        return await self._tools.run_calls(calls, self._ctx)
