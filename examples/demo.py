@@ -9,7 +9,8 @@ machinery is real), priced with a user price override so that money moves. What 
    budget cannot afford the next call: the run pauses cleanly (nothing overspent);
 2. ``orca budget raise``, then ``orca runs resume``: only the unfinished work runs again,
    up to the reviewer, who asks a human to approve;
-3. ``orca runs resume --value true``: approved, done; then the usage report and budget.
+3. ``orca runs resume --value true``: approved, done; then the usage report, the tool
+   audit log (each worker saved its notes with the ``files_write`` tool) and the budget.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ def main() -> None:
         console.rule("3. a human approves; the run finishes")
         orca("runs", "resume", last_run(env, project), "--value", "true", env=env, project=project)
         orca("usage", "report", "--by", "node", env=env, project=project)
+        orca("tools", "log", env=env, project=project)
         orca("runs", "list", env=env, project=project)
         orca("budget", "status", env=env, project=project)
         console.print(

@@ -3,7 +3,9 @@ the parts, a reviewer summarises and asks a human to approve.
 
 Every node calls a model through ``ctx.planner`` / ``ctx.worker``: which models those are
 is the run's profile (``orca profile use``), and every call is metered against the run's
-budget. Run it with ``orca run examples/research.py --input '{"topic": "..."}'``.
+budget. Each worker saves its notes with the ``files_write`` tool, inside the project's
+workspace, behind the policy, audited (``orca tools log``). Run it with
+``orca run examples/research.py --input '{"topic": "..."}'``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any, TypedDict
 
 from orca import END, START, RunContext, Send, StateGraph, reducers
+from orca.tools import file_tools
 
 
 class State(TypedDict):
@@ -40,6 +43,8 @@ def fan_out(state: State) -> list[Send]:
 async def worker(arg: dict[str, str], ctx: RunContext) -> dict[str, Any]:
     answer = await ctx.worker.acomplete(f"Research {arg['subtask']}.", max_tokens=16)
     note = f"{arg['subtask']} -> {answer.text.strip()}"
+    slug = arg["subtask"].split(": ")[-1].replace(" ", "-")
+    await ctx.tools.acall("files_write", path=f"notes/{slug}.md", content=note + "\n")
     return {"findings": [note], "words": len(answer.text.split())}
 
 
@@ -50,6 +55,10 @@ async def review(state: State, ctx: RunContext) -> dict[str, Any]:
     approved = ctx.interrupt({"question": "approve these findings?", "summary": answer.text})
     return {"summary": answer.text, "verdict": "approved" if approved else "rejected"}
 
+
+# the tools its nodes may call (orca run hands them to the run, with the workspace and
+# policy of the project's configuration)
+tools = file_tools()
 
 graph = StateGraph(State, name="research")
 graph.add_node("plan", plan)

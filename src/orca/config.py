@@ -139,6 +139,48 @@ class WorkflowConfig(_Section):
     """``PATH[:graph]`` run when ``orca run`` is given none."""
 
 
+class ToolsConfig(_Section):
+    """``[tools]``: the policy tools run under (see ``orca.tools.Policy``)."""
+
+    allow: list[str] | None = None
+    """Tool names allowed (``*`` globs); None: every registered tool."""
+    deny: list[str] = Field(default_factory=list)
+    domains: list[str] = Field(default_factory=list)
+    """Hosts http_fetch may reach (``*.example.com``; ``*`` for any public host)."""
+    allow_networks: list[str] = Field(default_factory=list)
+    """Private networks (CIDR) http_fetch may reach anyway, e.g. ``127.0.0.1/32``."""
+    shell_env: list[str] = Field(default_factory=lambda: ["PATH", "HOME", "LANG", "LC_ALL", "TZ"])
+    max_output_bytes: int = Field(default=64 * 1024, gt=0)
+    timeout: Decimal = Field(default=Decimal(30), gt=0)
+    redact: bool = True
+    redact_checkpoints: bool = False
+
+    @field_validator("allow_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for network in value:
+            ipaddress.ip_network(network, strict=False)  # ValueError names it
+        return value
+
+    def policy(self) -> Any:
+        """The ``orca.tools.Policy`` these settings describe."""
+        from orca.tools import Policy
+
+        return Policy(
+            allow=None if self.allow is None else tuple(self.allow),
+            deny=tuple(self.deny),
+            domains=tuple(self.domains),
+            allow_networks=tuple(self.allow_networks),
+            shell_env=tuple(self.shell_env),
+            max_output_bytes=self.max_output_bytes,
+            timeout=float(self.timeout),
+            redact=self.redact,
+            redact_checkpoints=self.redact_checkpoints,
+        )
+
+
 class LoggingConfig(_Section):
     """``[logging]``."""
 
@@ -156,6 +198,7 @@ class Config(_Section):
     budget: BudgetConfig = BudgetConfig()
     workflow: WorkflowConfig = WorkflowConfig()
     logging: LoggingConfig = LoggingConfig()
+    tools: ToolsConfig = ToolsConfig()
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sources: list[str] = Field(default_factory=list)
 
@@ -217,7 +260,7 @@ class Config(_Section):
         return budgets.create(budget)
 
 
-_SECTIONS = {"llm", "execution", "budget", "workflow", "logging", "profiles"}
+_SECTIONS = {"llm", "execution", "budget", "workflow", "logging", "profiles", "tools"}
 
 
 @dataclass

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from orca._version import __version__
-from orca.cli import _budget, _pricing, _profile, _runs, _setup
+from orca.cli import _budget, _pricing, _profile, _runs, _setup, _tools
 from orca.cli._common import State
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(_budget.app, name="budget")
 app.add_typer(_profile.app, name="profile")
 app.add_typer(_pricing.app, name="pricing")
 app.add_typer(_pricing.usage_app, name="usage")
+app.add_typer(_tools.app, name="tools")
 
 
 def _show_version(value: bool) -> None:

@@ -12,9 +12,10 @@ from typing import Any
 from orca.cli._common import FAILED, USAGE, fail
 
 
-def load_graph(source: str, checkpointer: Any) -> Any:
+def load_graph(source: str, checkpointer: Any) -> tuple[Any, list[Any] | None]:
     """The compiled graph ``source`` names (``path/to/file.py[:name]`` or
-    ``package.module[:name]``), compiled onto ``checkpointer``.
+    ``package.module[:name]``), compiled onto ``checkpointer``, and the module's
+    ``tools`` list if it has one (the tools its nodes call through ``ctx.tools``).
 
     ``name`` may be a ``StateGraph``, a ``CompiledGraph`` or a function returning one (it
     may take the checkpointer); without it the module must hold exactly one graph.
@@ -47,15 +48,20 @@ def load_graph(source: str, checkpointer: Any) -> Any:
     if callable(target) and not isinstance(target, StateGraph | CompiledGraph):
         params = inspect.signature(target).parameters
         target = target(checkpointer) if params else target()
+    tools = getattr(module, "tools", None)
+    if tools is not None and not isinstance(tools, list | tuple):
+        fail(f"{where}: tools is a {type(tools).__name__}", USAGE, fix="make it a list of tools")
+    tools = None if tools is None else list(tools)
     if isinstance(target, StateGraph):
-        return target.compile(checkpointer=checkpointer)
+        return target.compile(checkpointer=checkpointer), tools
     if isinstance(target, CompiledGraph):
-        return CompiledGraph(
+        compiled = CompiledGraph(
             target.spec,
             checkpointer=checkpointer,
             interrupt_before=target.interrupt_before,
             interrupt_after=target.interrupt_after,
         )
+        return compiled, tools
     fail(
         f"{source} is a {type(target).__name__}, not a graph",
         USAGE,

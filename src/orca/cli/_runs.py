@@ -173,8 +173,8 @@ def _run(
             fix="""--input '{"topic": "cats"}'""",
         )
     chosen, options, profile_name, budget_name = _settings(profile, budget, on_exceeded)
-    graph = load_graph(source, _checkpointer())
-    options.update(_run_limits(*limits))
+    graph, tools = load_graph(source, _checkpointer())
+    options.update(_run_limits(*limits), **_tool_options(tools))
     plan = Plan(
         graph,
         source,
@@ -188,6 +188,23 @@ def _run(
     )
     with project_db() as conn:
         raise typer.Exit(execute(plan, conn, as_json=as_json))
+
+
+def _tool_options(tools: list[Any] | None) -> dict[str, Any]:
+    """Run options for a workflow's ``tools``: the workspace and policy from the
+    configuration, every execution audited in the project database."""
+    if tools is None:
+        return {}
+    from orca.store import find_project, project_db_path
+
+    cfg = config()
+    workspace = cfg.execution.workspace_root or find_project(_project())
+    return {
+        "tools": tools,
+        "workspace": workspace,
+        "policy": cfg.tools.policy(),
+        "audit": project_db_path(_project()),
+    }
 
 
 def _run_limits(cost: str | None, tokens: int | None, seconds: float | None) -> dict[str, Any]:
@@ -355,7 +372,8 @@ def resume(
     chosen, options, profile_name, budget_name = _settings(
         profile or stored, budget or record["budget"], on_exceeded or record["on_budget_exceeded"]
     )
-    graph = load_graph(record["source"], _checkpointer())
+    graph, tools = load_graph(record["source"], _checkpointer())
+    options.update(_tool_options(tools))
     state = graph.get_state(record["thread_id"])
     if value is not None:
         answer: Any = Command(resume=json_arg(value, "--value"))
@@ -411,7 +429,8 @@ def fork(
     chosen, options, profile_name, budget_name = _settings(
         profile, budget or record["budget"], None
     )
-    graph = load_graph(record["source"], _checkpointer())
+    graph, tools = load_graph(record["source"], _checkpointer())
+    options.update(_tool_options(tools))
     target = thread or f"t-{uuid.uuid4().hex[:12]}"
     graph.fork(record["thread_id"], checkpoint, to_thread=target, update=changes)
     plan = Plan(
