@@ -1516,3 +1516,44 @@ def test_budgets_of_single_runs_are_listed_only_with_all(tiny: Path) -> None:
     every = {b["scope"] for b in data(orca(tiny, "budget", "list", "--all", "--json", code=0))}
     assert "run" not in shown
     assert "run" in every
+
+
+# -- tools --------------------------------------------------------------------------------------
+
+
+def test_tools_list_shows_what_the_policy_allows(project: Path) -> None:
+    (project / ".orca").mkdir()
+    (project / ".orca" / "orca.toml").write_text('[tools]\ndeny = ["shell"]\ndomains = ["x.org"]\n')
+    listed = data(orca(project, "tools", "list", "--json", code=0))
+    allowed = {t["tool"]: t["allowed"] for t in listed["tools"]}
+    assert allowed["shell"] is False
+    assert allowed["files_write"] is True
+    assert listed["domains"] == ["x.org"]
+
+
+def test_a_run_audits_its_workflows_tool_calls(tiny: Path) -> None:
+    run = data(orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--json", code=5))
+    log = data(orca(tiny, "tools", "log", "--run", run["run_id"], "--json", code=0))
+    assert len(log) == 4  # one note per worker
+    assert {e["tool"] for e in log} == {"files_write"}
+    assert {e["status"] for e in log} == {"ok"}
+    assert {e["node"] for e in log} == {"worker"}
+    assert sorted(p.name for p in (tiny / "notes").iterdir()) == [
+        "architecture.md",
+        "cost.md",
+        "failure-modes.md",
+        "history.md",
+    ]
+    only = data(orca(tiny, "tools", "log", "--tool", "shell", "--json", code=0))
+    assert only == []
+
+
+def test_a_denied_tool_fails_the_workflow_run_and_is_audited(tiny: Path) -> None:
+    (tiny / ".orca" / "orca.toml").write_text('[tools]\ndeny = ["files_write"]\n')
+    run = data(orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--json", code=1))
+    assert run["error"]["type"] == "ToolError"
+    assert "denied" in run["error"]["message"]
+    log = data(orca(tiny, "tools", "log", "--status", "denied", "--json", code=0))
+    assert log
+    assert all(e["tool"] == "files_write" for e in log)
+    assert not (tiny / "notes").exists()

@@ -987,3 +987,48 @@ def test_a_recurring_budget_without_a_period_is_refused_when_loaded(
     err = config_error()
     assert err.key == "budget.period"
     assert str(path) in str(err)
+
+
+# -- [tools] ------------------------------------------------------------------------------------
+
+
+def test_the_tools_section_becomes_the_tool_policy(home: Path, project: Path) -> None:
+    project_file(
+        project,
+        '[tools]\nallow = ["files_*"]\ndeny = ["files_write"]\ndomains = ["*.python.org"]\n'
+        'allow_networks = ["127.0.0.1/32"]\ntimeout = 2.5\nredact_checkpoints = true\n',
+    )
+    policy = load_config().tools.policy()
+    assert policy.allows("files_read")
+    assert not policy.allows("files_write")
+    assert not policy.allows("shell")
+    assert policy.allows_host("docs.python.org")
+    assert not policy.allows_host("python.org.evil.com")
+    assert policy.allow_networks == ("127.0.0.1/32",)
+    assert policy.timeout == 2.5
+    assert policy.redact_checkpoints is True
+
+
+def test_without_a_tools_section_every_tool_is_allowed_and_no_domain(
+    home: Path, project: Path
+) -> None:
+    policy = load_config().tools.policy()
+    assert policy.allows("shell")
+    assert policy.domains == ()
+    assert policy.redact is True
+
+
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[tools]\nallow_networks = ["not-a-network"]\n', "tools.allow_networks"),
+        ("[tools]\nmax_output_bytes = 0\n", "tools.max_output_bytes"),
+        ("[tools]\ntimeout = -1\n", "tools.timeout"),
+        ('[tools]\ndomain = ["x.org"]\n', "tools.domain"),
+    ],
+)
+def test_bad_tool_settings_name_the_key(home: Path, project: Path, text: str, key: str) -> None:
+    path = project_file(project, text)
+    err = config_error()
+    assert err.key == key
+    assert str(path) in str(err)

@@ -141,6 +141,29 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
             "to_usd",
         ]
     )
+    import orca.tools
+
+    assert sorted(orca.tools.__all__) == [
+        "AgentState",
+        "Audit",
+        "BoundTools",
+        "Policy",
+        "Tool",
+        "ToolEnv",
+        "ToolResult",
+        "Tools",
+        "agent_node",
+        "builtin_tools",
+        "create_agent",
+        "file_tools",
+        "http_fetch_tool",
+        "redact",
+        "redact_text",
+        "shell_tool",
+        "tool",
+    ]
+    for name in orca.tools.__all__:
+        assert getattr(orca.tools, name) is not None
     assert sorted(orca.store.__all__) == [
         "find_project",
         "open_project_db",
