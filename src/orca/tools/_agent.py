@@ -35,7 +35,8 @@ def message_to_dict(m: Message) -> dict[str, Any]:
     out: dict[str, Any] = {"role": m.role, "content": m.text}
     if m.tool_calls:
         out["tool_calls"] = [
-            {"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls
+            {"id": c.id, "name": c.name, "arguments": c.arguments, "raw": c.raw_arguments}
+            for c in m.tool_calls
         ]
     if m.tool_call_id is not None:
         out["tool_call_id"] = m.tool_call_id
@@ -48,7 +49,7 @@ def message_from_dict(d: dict[str, Any]) -> Message:
     role = d.get("role")
     if role == "assistant":
         calls = [
-            ToolCall(c["id"], c["name"], dict(c.get("arguments", {})))
+            ToolCall(c["id"], c["name"], dict(c.get("arguments", {})), c.get("raw", ""))
             for c in d.get("tool_calls", [])
         ]
         return Message.assistant(d.get("content", ""), calls)
@@ -91,7 +92,11 @@ def agent_node(
     The node reads ``messages`` (or ``task``) and writes the new ``messages``,
     ``answer``, ``iterations``, ``tool_errors`` and ``stopped``.
     """
-    if not isinstance(max_iterations, int) or max_iterations < 1:
+    if (
+        isinstance(max_iterations, bool)
+        or not isinstance(max_iterations, int)
+        or max_iterations < 1
+    ):
         raise InvalidInputError(f"max_iterations must be a positive int, got {max_iterations!r}")
 
     async def agent(state: dict[str, Any], ctx: Any) -> dict[str, Any]:

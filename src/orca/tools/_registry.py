@@ -163,7 +163,7 @@ class Tools:
                 bad = ToolResult(
                     call.name,
                     "invalid",
-                    error=f"arguments are not valid JSON: {call.arguments_error}",
+                    error=call.arguments_error,
                 )
                 await self._report(bad, {"raw": call.raw_arguments}, ctx)
                 return bad
