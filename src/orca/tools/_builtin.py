@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import signal
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,17 @@ def inside(env: ToolEnv, path: str) -> Path:
     if not target.is_relative_to(root):
         raise PermissionError(f"{path!r} is outside the workspace ({root})")
     return target
+
+
+def _regular(path: Path, flags: int) -> Any:
+    """``path`` opened as a binary file, if it is a regular file. Opened non-blocking and
+    checked before use: a FIFO or a device would block the tool forever."""
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise PermissionError(f"{path.name} is not a regular file")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb" if flags == os.O_RDONLY else "wb")
 
 
 def _cut(data: bytes, limit: int) -> tuple[str, bool]:
@@ -68,9 +80,11 @@ async def shell(command: str, env: ToolEnv, seconds: float | None = None) -> dic
             raise TimeoutError(f"{argv[0]} was killed after {allowed:g}s") from None
         code = await proc.wait()
     finally:
-        if proc.returncode is None:  # timed out or cancelled: nothing it started survives
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+        # whatever happened, nothing the command started outlives the call (a child it
+        # left in the background, or the command itself after a timeout)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.returncode is None:
             await proc.wait()
     stdout, cut_out = _cut(out, limit)
     stderr, cut_err = _cut(err, limit)
@@ -97,7 +111,7 @@ def read_file(path: str, env: ToolEnv) -> dict[str, Any]:
     """
     target = inside(env, path)
     limit = env.policy.max_output_bytes
-    with target.open("rb") as f:
+    with _regular(target, os.O_RDONLY) as f:
         data = f.read(limit + 1)
     text, cut = _cut(data, limit)
     return {"path": path, "content": text, "truncated": cut}
@@ -116,7 +130,8 @@ def write_file(path: str, content: str, env: ToolEnv) -> dict[str, Any]:
     data = content.encode()
     if len(data) > env.policy.max_output_bytes * 16:
         raise ValueError(f"{len(data)} bytes is more than this tool writes at once")
-    target.write_bytes(data)
+    with _regular(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) as f:
+        f.write(data)
     return {"path": path, "bytes": len(data)}
 
 

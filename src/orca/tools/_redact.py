@@ -28,7 +28,13 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ),
     ("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
     ("card", re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")),
-    ("phone", re.compile(r"(?<![\w+])\+?\d[\d ().-]{7,}\d(?!\w)")),
+    (
+        "phone",
+        re.compile(
+            r"(?<![\w.:/+-])(?:(?:\+\d{1,3}[ .-]?)?(?:\(\d{1,4}\)[ .-]?)?\d{2,4}"
+            r"(?:[ .-]\d{2,4}){1,4}|\+\d{9,14}|0\d{9,10})(?![\w.:/-])"
+        ),
+    ),
 )
 
 
@@ -63,6 +69,8 @@ def _card(found: str) -> str:
 
 
 def _phone(found: str) -> str:
+    if re.fullmatch(r"\d{1,3}(?:\.\d{1,3}){3}", found):  # an IPv4 address
+        return found
     digits = re.sub(r"\D", "", found)
     return MASK.format(kind="phone") if 9 <= len(digits) <= 15 else found
 

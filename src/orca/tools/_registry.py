@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -178,7 +179,8 @@ class Tools:
         summary = result.content()
         if self.env.policy.redact:
             shown_args = redact(shown_args)
-            summary = redact(summary)
+            # the value is redacted as data first, so secret-named keys are masked whole
+            summary = redact(replace(result, value=redact(result.value)).content())
         summary = summary[:SUMMARY_CHARS]
         if ctx is not None and ctx._emitter is not None:
             ctx._emitter.emit(

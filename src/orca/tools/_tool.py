@@ -150,6 +150,11 @@ class Tool:
             )
         if timeout is not None and not timeout > 0:
             raise InvalidInputError(f"tool {tool_name!r}: timeout must be above zero")
+        if "ctx" in inspect.signature(fn).parameters:
+            raise InvalidInputError(
+                f"tool {tool_name!r} takes ctx, which tools do not get. Fix: take env "
+                "(the ToolEnv: workspace and policy) or pass what it needs as arguments"
+            )
         model = signature_model(fn, tool_name)
         spec = ToolSpec.of(fn, name=tool_name, description=description)
         wants_env = "env" in inspect.signature(fn).parameters
