@@ -5,6 +5,7 @@ python benchmarks/run.py --quick         # 3 repetitions, a smoke check
 python benchmarks/run.py --only a,b --reps 7
 python benchmarks/run.py --only llm         # the LLM layer's figures only
 python benchmarks/run.py --only ledger      # the budget ledger's figures only
+python benchmarks/run.py --only eventlog    # the event log's overhead only
 """
 
 import argparse
@@ -19,6 +20,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import eventlog_figures
 import ledger_figures
 import llm_figures
 from _engines import ENGINES, Engine
@@ -61,11 +63,22 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+# figure ids and group names measured outside the engine workloads
+GROUPS = {
+    *llm_figures.IDS,
+    "llm",
+    *ledger_figures.IDS,
+    "ledger",
+    *eventlog_figures.IDS,
+    "eventlog",
+}
+
+
 def select(only: str | None) -> list[Workload]:
     if not only:
         return list(WORKLOADS)
     wanted = {name.strip() for name in only.split(",") if name.strip()}
-    wanted -= {*llm_figures.IDS, "llm", *ledger_figures.IDS, "ledger"}
+    wanted -= GROUPS
     chosen = [
         w
         for w in WORKLOADS
@@ -76,7 +89,7 @@ def select(only: str | None) -> list[Workload]:
     ]
     known = {w.key for w in WORKLOADS} | {w.key.split("_")[0] for w in WORKLOADS}
     known |= {f.id for w in WORKLOADS for f in w.figures} | {FLOOR.id}
-    known |= {*llm_figures.IDS, "llm", *ledger_figures.IDS, "ledger"}
+    known |= GROUPS
     unknown = wanted - known
     if unknown:
         raise ValueError(f"unknown workload(s): {', '.join(sorted(unknown))}")
@@ -198,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.update(llm_results)
     ledger_results = ledger_figures.run(args.reps, wanted)
     results.update(ledger_results)
+    eventlog_results = eventlog_figures.run(args.reps, wanted)
+    results.update(eventlog_results)
 
     machine = machine_info(engines, args.reps, time.perf_counter() - start)
     results["machine"] = machine
@@ -208,7 +223,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         results,
         figures,
         machine,
-        llm_figures.markdown(llm_results) + ledger_figures.markdown(ledger_results),
+        llm_figures.markdown(llm_results)
+        + ledger_figures.markdown(ledger_results)
+        + eventlog_figures.markdown(eventlog_results),
     )
     print(f"[bench] wrote {args.out / 'RESULTS.md'} in {machine['wall_s']} s", file=sys.stderr)
     return 0

@@ -13,6 +13,7 @@ from typing import TypedDict
 import pytest
 
 from orca import END, START, SqliteCheckpointer, StateGraph
+from orca.checkpoint._sqlite import MIGRATIONS as CHECKPOINT_MIGRATIONS
 from orca.cost import Price, PriceBook, load_overrides, save_override
 from orca.errors import CheckpointError, CorruptDatabaseError, SchemaVersionError
 from orca.llm import ModelSpec, Profile, Profiles
@@ -245,7 +246,7 @@ def test_a_newer_user_schema_does_not_block_the_checkpoint_component(tmp_path: P
     SqliteCheckpointer(path).close()
     conn = sqlite3.connect(path)
     try:
-        assert versions(conn) == {"user": 99, "checkpoints": 1}
+        assert versions(conn) == {"user": 99, "checkpoints": len(CHECKPOINT_MIGRATIONS)}
     finally:
         conn.close()
     with pytest.raises(SchemaVersionError):
@@ -281,13 +282,13 @@ def test_checkpoints_and_user_data_share_one_file_independently(home: Path, firs
         assert counter(store).invoke({"n": 41}, thread_id="t") == {"n": 42}
     finally:
         store.close()
-    assert versions(user) == {"user": LATEST, "checkpoints": 1}
+    assert versions(user) == {"user": LATEST, "checkpoints": len(CHECKPOINT_MIGRATIONS)}
     user.close()
 
     # both reopen, each finding its own data and leaving the other's alone
     again = open_user_db()
     try:
-        assert versions(again) == {"user": LATEST, "checkpoints": 1}
+        assert versions(again) == {"user": LATEST, "checkpoints": len(CHECKPOINT_MIGRATIONS)}
         assert Profiles(again).names() == ["p"]
         assert PriceBook.from_db(again).price("openai", "m").input == Decimal("0.000001")
         assert {"checkpoints", "checkpoint_blobs", "checkpoint_writes"} <= tables(again)

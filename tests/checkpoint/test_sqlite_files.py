@@ -13,6 +13,7 @@ import pytest
 
 from orca import SqliteCheckpointer
 from orca.checkpoint import MemoryCheckpointer
+from orca.checkpoint._sqlite import MIGRATIONS
 from orca.errors import CheckpointError, CorruptDatabaseError, SchemaVersionError
 
 from ._support import make_save
@@ -222,7 +223,7 @@ def test_a_new_file_and_its_folders_are_created_in_wal_mode(tmp_path: Path) -> N
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert conn.execute(
             "SELECT version FROM orca_schema WHERE component='checkpoints'"
-        ).fetchone() == (1,)
+        ).fetchone() == (len(MIGRATIONS),)
     finally:
         conn.close()
 
@@ -255,7 +256,7 @@ def test_a_database_shared_with_other_orca_components_is_accepted(tmp_path: Path
         assert conn.execute("SELECT amount FROM ledger_entries").fetchall() == [(42,)]
         assert dict(conn.execute("SELECT component, version FROM orca_schema")) == {
             "ledger": 3,
-            "checkpoints": 1,
+            "checkpoints": len(MIGRATIONS),
         }
     finally:
         conn.close()

@@ -28,14 +28,17 @@ def append_one(state: dict[str, Any]) -> dict[str, Any]:
     return {"log": [f"{i:06d}".ljust(ITEM_BYTES, "abcdefghijklmnopqrstuvwxyz"[i % 26])], "i": i + 1}
 
 
-def run_graph(path: Path, steps: int) -> tuple[dict[str, Any], SqliteCheckpointer]:
+def run_graph(
+    path: Path, steps: int, *, log_events: bool = False
+) -> tuple[dict[str, Any], SqliteCheckpointer]:
+    """Checkpoint storage alone unless ``log_events`` (the event log has its own test)."""
     g = StateGraph(Log)
     g.add_node("append", append_one)
     g.add_edge(START, "append")
     g.add_conditional_edges("append", lambda s: "append" if s["i"] < steps else END)
     store = SqliteCheckpointer(path)
     app = g.compile(checkpointer=store)
-    out = app.invoke({"i": 0}, thread_id="grow", max_steps=steps + 1)
+    out = app.invoke({"i": 0}, thread_id="grow", max_steps=steps + 1, log_events=log_events)
     return out, store
 
 
@@ -81,3 +84,21 @@ def test_doubling_the_history_roughly_doubles_the_database(tmp_path: Path) -> No
         sizes[steps] = os.path.getsize(path)
     # linear growth gives ~2x; quadratic growth (full copies) would give ~4x
     assert sizes[400] / sizes[200] < 2.6
+
+
+def test_the_event_log_adds_a_constant_per_superstep(tmp_path: Path) -> None:
+    def log_bytes(steps: int) -> int:
+        path = tmp_path / f"log-{steps}.db"
+        _, store = run_graph(path, steps, log_events=True)
+        store.close()
+        conn = sqlite3.connect(path)
+        try:
+            (total,) = conn.execute("SELECT SUM(LENGTH(batch)) FROM events").fetchone()
+        finally:
+            conn.close()
+        return int(total)
+
+    small, large = log_bytes(100), log_bytes(200)
+    # the written values live in the checkpoints, not in the log: a few hundred bytes a step
+    assert small / 100 < 1200
+    assert 1.8 < large / small < 2.2

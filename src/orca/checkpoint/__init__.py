@@ -5,6 +5,7 @@ from orca.checkpoint._base import (
     Checkpointer,
     CheckpointInfo,
     CheckpointSave,
+    EventRecord,
     PendingWrite,
 )
 from orca.checkpoint._memory import MemoryCheckpointer
@@ -15,6 +16,7 @@ __all__ = [
     "CheckpointInfo",
     "CheckpointSave",
     "Checkpointer",
+    "EventRecord",
     "MemoryCheckpointer",
     "PendingWrite",
     "SqliteCheckpointer",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 PendingKind = Literal["writes", "interrupt", "resume"]
 
@@ -23,6 +23,19 @@ class PendingWrite:
     value: Any
 
 
+class EventRecord(NamedTuple):
+    """An event as the event log keeps it: what ``orca.events.Event`` holds, without
+    building the object (the log must be cheap)."""
+
+    type: str
+    run_id: str
+    thread_id: str
+    step: int
+    seq: int
+    ts: float
+    fields: dict[str, Any]
+
+
 @dataclass(frozen=True, slots=True)
 class CheckpointSave:
     """What the engine hands a checkpointer after a superstep.
@@ -32,6 +45,8 @@ class CheckpointSave:
             append channel the list of appended items (the store may keep just that delta),
             for any other channel None (the store keeps ``values[key]``).
         pending: pending writes to store in the same transaction.
+        events: the run's events since the last save, logged in the same transaction:
+            the event log costs no extra commit.
     """
 
     thread_id: str
@@ -44,6 +59,7 @@ class CheckpointSave:
     metadata: dict[str, Any]
     created_at: str
     pending: Sequence[PendingWrite] = ()
+    events: Sequence[EventRecord] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +122,21 @@ class Checkpointer(Protocol):
 
     def delete_thread(self, thread_id: str) -> None:
         """Remove a thread and everything stored for it."""
+
+    def put_events(self, events: Sequence[EventRecord]) -> None:
+        """Log events outside a checkpoint (a run's last ones)."""
+
+    def read_events(
+        self,
+        run_id: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """A run's logged events as ``Event.to_dict()`` forms, in ``seq`` order, with
+        ``start <= seq < stop``, of the given types, ``limit`` at most."""
 
     def close(self) -> None:
         """Flush and release resources."""

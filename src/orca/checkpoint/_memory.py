@@ -14,6 +14,7 @@ class MemoryCheckpointer(RowCheckpointer):
         self._headers_by_thread: dict[str, list[HeaderRow]] = {}
         self._blob_rows: dict[str, dict[tuple[str, str, int], bytes]] = {}
         self._write_rows: dict[str, dict[str, list[WriteRow]]] = {}
+        self._event_batches: list[tuple[str, str, bytes]] = []  # (thread, run, batch)
 
     def _write(
         self,
@@ -38,6 +39,14 @@ class MemoryCheckpointer(RowCheckpointer):
             pending.setdefault(checkpoint_id, []).append(row)
         if header is not None:
             self._headers_by_thread.setdefault(thread_id, []).append(header)
+        if header is not None and header.events is not None and header.events_run:
+            self._event_batches.append((thread_id, header.events_run, header.events))
+
+    def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
+        self._event_batches.append((thread_id, run_id, batch))
+
+    def _events(self, run_id: str) -> list[bytes]:
+        return [batch for _, run, batch in self._event_batches if run == run_id]
 
     def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None:
         rows = self._headers_by_thread.get(thread_id)
@@ -77,6 +86,7 @@ class MemoryCheckpointer(RowCheckpointer):
             self._headers_by_thread.pop(thread_id, None)
             self._blob_rows.pop(thread_id, None)
             self._write_rows.pop(thread_id, None)
+            self._event_batches = [b for b in self._event_batches if b[0] != thread_id]
             return len(rows)
         kept = [r for r in rows if r.checkpoint_id in keep]
         self._headers_by_thread[thread_id] = kept

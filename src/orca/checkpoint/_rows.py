@@ -16,11 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+import orjson
+
 from orca import _serde
 from orca.checkpoint._base import (
     Checkpoint,
     CheckpointInfo,
     CheckpointSave,
+    EventRecord,
     PendingWrite,
 )
 from orca.errors import (
@@ -41,6 +44,8 @@ class HeaderRow:
     step: int
     body: bytes
     created_at: str
+    events: bytes | None = None  # the run's events since the last checkpoint (JSON batch)
+    events_run: str | None = None
 
 
 class BlobRow(NamedTuple):
@@ -97,6 +102,53 @@ def _encode_pending(writes: Sequence[PendingWrite]) -> list[WriteRow]:
     return rows
 
 
+def encode_events(events: Sequence[EventRecord]) -> bytes | None:
+    """Event records as one JSON batch, ``[[type, {fields}], ...]``."""
+    return _batch_json(list(events)) if events else None
+
+
+def _batch_json(batch: list[EventRecord]) -> bytes:
+    items = []
+    for e in batch:
+        fields = e.fields
+        if e.type == "task.finished":  # the values it wrote are in the checkpoint
+            fields = {**fields, "update": dict.fromkeys(fields["update"])}
+        items.append(
+            [
+                e.type,
+                {
+                    "run_id": e.run_id,
+                    "thread_id": e.thread_id,
+                    "step": e.step,
+                    "seq": e.seq,
+                    "ts": e.ts,
+                    **fields,
+                },
+            ]
+        )
+    # a custom event may hold a value JSON cannot: it is logged as its repr
+    return orjson.dumps(items, default=repr)
+
+
+def decode_events(
+    data: bytes, run_id: str, start: int, stop: int | None, types: Sequence[str] | None
+) -> list[dict[str, Any]]:
+    """A batch back as ``Event.to_dict()`` forms of one run, filtered by seq and type."""
+    from orca.events import EVENT_SCHEMA_VERSION
+
+    found = []
+    for kind, fields in orjson.loads(data):
+        seq = fields["seq"]
+        if (
+            fields["run_id"] == run_id
+            and seq >= start
+            and (stop is None or seq < stop)
+            and (not types or kind in types)
+        ):
+            found.append({"schema": EVENT_SCHEMA_VERSION, "type": kind, **fields})
+    return found
+
+
 class RowCheckpointer(ABC):
     """Implements ``Checkpointer`` over row primitives that each store provides."""
 
@@ -117,7 +169,16 @@ class RowCheckpointer(ABC):
         blobs: list[BlobRow],
         writes: list[tuple[str, WriteRow]],
     ) -> None:
-        """Store the rows atomically; ``writes`` pairs each row with its checkpoint id."""
+        """Store the rows atomically (the header's event batch too); ``writes`` pairs
+        each row with its checkpoint id."""
+
+    @abstractmethod
+    def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
+        """Log a run's events that came after its last checkpoint."""
+
+    @abstractmethod
+    def _events(self, run_id: str) -> list[bytes]:
+        """A run's event batches, in the order they were written."""
 
     @abstractmethod
     def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None: ...
@@ -182,6 +243,8 @@ class RowCheckpointer(ABC):
                     "metadata": save.metadata,
                 },
             )
+            first_run = save.events[0].run_id if save.events else None
+            mine = [e for e in save.events if e.run_id == first_run]
             header = HeaderRow(
                 save.thread_id,
                 save.checkpoint_id,
@@ -189,9 +252,14 @@ class RowCheckpointer(ABC):
                 save.step,
                 body,
                 save.created_at,
+                encode_events(mine),
+                first_run,
             )
             writes = [(save.checkpoint_id, r) for r in _encode_pending(save.pending)]
             self._write(save.thread_id, header, blobs, writes)
+            others = [e for e in save.events if e.run_id != first_run]
+            if others:  # the engine logs one run per save; anything else is kept anyway
+                self.put_events(others)
             self._heads[save.thread_id] = _Head(save.checkpoint_id, versions, new_chains)
 
     def _parent_state(
@@ -206,6 +274,28 @@ class RowCheckpointer(ABC):
         if row is None:
             raise CheckpointNotFoundError(thread_id, parent_id)
         return dict(_serde.loads(row.body)["versions"]), {}
+
+    def put_events(self, events: Sequence[EventRecord]) -> None:
+        by_run: dict[str, list[EventRecord]] = {}
+        for e in events:
+            by_run.setdefault(e.run_id, []).append(e)
+        with self._lock:
+            for run_id, batch in by_run.items():
+                self._put_tail(run_id, batch[0].thread_id, _batch_json(batch))
+
+    def read_events(
+        self,
+        run_id: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            batches = self._events(run_id)
+        found = [e for data in batches for e in decode_events(data, run_id, start, stop, types)]
+        return found[:limit] if limit is not None else found
 
     def put_pending(
         self, thread_id: str, checkpoint_id: str, writes: Sequence[PendingWrite]

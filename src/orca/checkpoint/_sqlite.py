@@ -54,6 +54,16 @@ MIGRATIONS: list[list[str]] = [
             PRIMARY KEY (thread_id, checkpoint_id, idx)
         ) WITHOUT ROWID""",
     ],
+    [
+        # The event log: a superstep's events are one row, written in its checkpoint's
+        # transaction. A rowid table with no index: an append touches only its last page
+        # (reading a run's events scans the log, which is rare and sequential).
+        """CREATE TABLE events (
+            thread_id TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            batch BLOB NOT NULL
+        )""",
+    ],
 ]
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
@@ -165,6 +175,24 @@ class SqliteCheckpointer(RowCheckpointer):
                         thread_id,
                     ),
                 )
+                if header.events is not None:
+                    c.execute(
+                        "INSERT INTO events VALUES (?, ?, ?)",
+                        (thread_id, header.events_run, header.events),
+                    )
+
+    def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
+        with self._transaction() as c:
+            c.execute("INSERT INTO events VALUES (?, ?, ?)", (thread_id, run_id, batch))
+
+    def _events(self, run_id: str) -> list[bytes]:
+        with self._errors():
+            return [
+                r[0]
+                for r in self._conn.execute(
+                    "SELECT batch FROM events WHERE run_id = ? ORDER BY rowid", (run_id,)
+                )
+            ]
 
     def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None:
         with self._errors():
@@ -234,6 +262,7 @@ class SqliteCheckpointer(RowCheckpointer):
                 ).rowcount
                 c.execute("DELETE FROM checkpoint_blobs WHERE thread_id = ?", (thread_id,))
                 c.execute("DELETE FROM checkpoint_writes WHERE thread_id = ?", (thread_id,))
+                c.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
                 return removed
             keep_json = _serde.dumps(sorted(keep))
             removed = c.execute(

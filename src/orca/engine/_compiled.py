@@ -75,6 +75,13 @@ def _toolbox(options: dict[str, Any]) -> Any:
     )
 
 
+def _flag(options: dict[str, Any], name: str, default: bool = True) -> bool:
+    value = options.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
 def _meter(options: dict[str, Any], workflow: str) -> Any:
     """The run's LLM meter, from the LLM options (see ``CompiledGraph``)."""
     from orca.llm._meter import meter_for_run
@@ -116,6 +123,8 @@ class CompiledGraph:
         on_budget_exceeded: ``"fail"`` (default) raises ``BudgetExceeded``; ``"pause"``
             interrupts the run instead, to resume once the budget is raised.
         max_tokens: the answer cap of calls that set none under a block budget (1024).
+        log_events: with a checkpointer, keep the run's events (all but tokens and
+            values) in its event log, written with the checkpoints (default True).
     """
 
     def __init__(
@@ -269,6 +278,7 @@ class CompiledGraph:
             inline=inline and not SERVICE_OPTIONS & options.keys(),
             meter=_meter(options, self.name),
             toolbox=_toolbox(options),
+            log_events=_flag(options, "log_events"),
         )
 
     # -- threads ------------------------------------------------------------------------------

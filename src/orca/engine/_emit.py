@@ -8,33 +8,42 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from orca.checkpoint import EventRecord
 from orca.events import Event
 
 
 class Emitter:
-    """Delivers the events whose types are ``wanted`` to ``sink``, on the loop's thread."""
+    """Delivers the events whose types are ``wanted`` to ``sink``, on the loop's thread,
+    and appends those of the ``logged`` types to ``log`` as ``EventRecord``s (no event
+    object is built for the log alone)."""
 
     def __init__(
         self,
         run_id: str,
         thread_id: str,
         wanted: frozenset[str],
-        sink: Callable[[Event], None],
+        sink: Callable[[Event], None] | None,
+        *,
+        log: list[EventRecord] | None = None,
+        logged: frozenset[str] = frozenset(),
     ) -> None:
         self.run_id = run_id
         self.thread_id = thread_id
         self.wanted = wanted
         self._sink = sink
+        self.log = log
+        self._logged = logged if log is not None else frozenset()
+        self._any = wanted | self._logged
         self._seq = 0
         self.handed_over = 0  # events sent from other threads, delivered by the loop later
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
 
     def wants(self, cls: type[Event]) -> bool:
-        return cls.type in self.wanted
+        return cls.type in self._any
 
     def emit(self, cls: type[Event], step: int, **fields: Any) -> None:
-        if cls.type not in self.wanted:
+        if cls.type not in self._any:
             return
         if threading.get_ident() != self._thread:
             self.handed_over += 1
@@ -43,13 +52,20 @@ class Emitter:
             self._deliver(cls, step, fields)
 
     def _deliver(self, cls: type[Event], step: int, fields: dict[str, Any]) -> None:
-        event = cls(
-            run_id=self.run_id,
-            thread_id=self.thread_id,
-            step=step,
-            seq=self._seq,
-            ts=time.time(),
-            **fields,
-        )
+        seq, ts = self._seq, time.time()
         self._seq += 1
-        self._sink(event)
+        if self.log is not None and cls.type in self._logged:
+            self.log.append(
+                EventRecord(cls.type, self.run_id, self.thread_id, step, seq, ts, fields)
+            )
+        if self._sink is not None and cls.type in self.wanted:
+            self._sink(
+                cls(
+                    run_id=self.run_id,
+                    thread_id=self.thread_id,
+                    step=step,
+                    seq=seq,
+                    ts=ts,
+                    **fields,
+                )
+            )

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from orca.checkpoint import Checkpoint, CheckpointSave, PendingWrite
+from orca.checkpoint import Checkpoint, CheckpointSave, EventRecord, PendingWrite
 from orca.engine import _ids
 from orca.engine._algo import JOINS, Target, Writes, apply_writes, plan_next
 from orca.engine._context import RunContext
@@ -28,6 +28,7 @@ from orca.errors import (
     StepLimitError,
 )
 from orca.events import (
+    EVENT_TYPES,
     CheckpointSaved,
     ErrorEvent,
     Event,
@@ -61,6 +62,12 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+LOGGED = frozenset(EVENT_TYPES) - {"token", "values", "checkpoint.saved"}
+"""What the event log keeps: everything but what the store already holds (full values
+and checkpoint headers are the checkpoints themselves) and token deltas (the answer is in
+the usage and task events)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RunOptions:
     """How one run executes (see ``CompiledGraph.invoke`` for each field)."""
@@ -77,6 +84,7 @@ class RunOptions:
     inline: bool = False
     meter: Any = None  # orca.llm.Meter: the run's models and prices (built by _options)
     toolbox: Any = None  # orca.tools.Tools: the run's tools (built by _options)
+    log_events: bool = True
 
 
 @dataclass(slots=True)
@@ -115,6 +123,10 @@ class Run:
         self.opts = opts
         self.store = graph.checkpointer if parent is None else None
         self.persister = Persister(self.store, opts.durability) if self.store else None
+        # the event log rides on the checkpoints: events since the last save are written
+        # in the same transaction
+        self.logging = self.store is not None and opts.log_events
+        self.logged: list[EventRecord] = []
         self.parent = parent
         self._wanted = wanted
         self._sink = sink
@@ -159,8 +171,16 @@ class Run:
                 f"{head.checkpoint_id if head else ''}/{len(start.pending) if start else 0}",
                 f"{self.spec.name}:{'resume' if resuming else 'input'}",
             )
-        if self._sink is not None and self._wanted:
-            self.em = Emitter(self.run_id, opts.thread_id, self._wanted, self._sink)
+        if self.logging or (self._sink is not None and self._wanted):
+            # every event but tokens and values also goes to the event log
+            self.em = Emitter(
+                self.run_id,
+                opts.thread_id,
+                self._wanted if self._sink is not None else frozenset(),
+                self._sink,
+                log=self.logged if self.logging else None,
+                logged=LOGGED,
+            )
         if start is not None:
             self.step = start.step
         self._emit(
@@ -207,6 +227,12 @@ class Run:
                 checkpoint_id=self.checkpoint_id,
                 duration_ms=(time.perf_counter() - started) * 1000,
             )
+            if self.logged and self.persister is not None:
+                self.persister.put_events(self.logged)
+                self.logged.clear()
+                log_error = await self._flush()
+                if log_error is not None and error is None:
+                    raise log_error
             if flush_error is not None and flush_error is error:
                 raise flush_error  # the run itself succeeded, its last commit did not
         return outcome
@@ -572,8 +598,10 @@ class Run:
                     "nodes": [n for n, _ in finished],
                 },
                 created_at=utc_now().isoformat(),
+                events=tuple(self.logged),
             )
         )
+        self.logged.clear()
         if self.opts.durability != "exit":
             self.dirty = {}
             self.persisted_id = cid

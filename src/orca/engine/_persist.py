@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Literal
+from dataclasses import replace
+from typing import Any, Literal
 
 from orca.checkpoint import Checkpointer, CheckpointSave, PendingWrite
 
@@ -31,7 +32,16 @@ class Persister:
         elif self.durability == "async":
             self._submit(self.store.put, save)
         else:
+            if self.held is not None and self.held.events:  # the replaced save's events stay
+                save = replace(save, events=[*self.held.events, *save.events])
             self.held = save
+
+    def put_events(self, events: Sequence[Any]) -> None:
+        """Log events outside a checkpoint, in order with the saves before them."""
+        if self.durability == "async":
+            self._submit(self.store.put_events, list(events))
+        else:
+            self.store.put_events(list(events))
 
     def put_pending(
         self, thread_id: str, checkpoint_id: str, writes: Sequence[PendingWrite]

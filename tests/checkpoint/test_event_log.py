@@ -1,0 +1,124 @@
+"""The event log: every run's events stored in order with its checkpoints, on every store,
+and read back by run, range and type."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypedDict
+
+import pytest
+
+from orca import END, START, Command, StateGraph, reducers
+from orca.errors import NodeError
+
+from ._support import StoreUnderTest
+
+
+class S(TypedDict, total=False):
+    log: Annotated[list[str], reducers.append]
+    n: int
+
+
+def graph(store: Any, *, fail_at: int | None = None, ask: bool = False) -> Any:
+    def step(state: S, ctx: Any) -> dict[str, Any]:
+        n = state.get("n", 0)
+        if n == fail_at:
+            raise ValueError("boom")
+        if ask and n == 1:
+            ctx.interrupt({"q": "go on?"})
+        return {"log": [f"step {n}"], "n": n + 1}
+
+    g = StateGraph(S, name="counter")
+    g.add_node("step", step)
+    g.add_edge(START, "step")
+    g.add_conditional_edges("step", lambda s: "step" if s["n"] < 3 else END)
+    return g.compile(checkpointer=store)
+
+
+def test_a_runs_events_are_logged_in_order(store: StoreUnderTest) -> None:
+    app = graph(store.cp)
+    streamed = list(app.stream({"n": 0}, thread_id="t", mode="events"))
+    run_id = streamed[0].run_id
+    for view in store.views():
+        logged = view.read_events(run_id)
+        assert [e["seq"] for e in logged] == sorted(e["seq"] for e in logged)
+        kinds = [e["type"] for e in logged]
+        assert kinds[0] == "run.started"
+        assert kinds[-1] == "run.finished"
+        assert "token" not in kinds
+        assert "values" not in kinds
+        assert "checkpoint.saved" not in kinds
+        # the same events the caller saw, apart from values (and trimmed updates)
+        wanted = [e for e in streamed if e.type not in ("values", "token", "checkpoint.saved")]
+        assert [(e["seq"], e["type"]) for e in logged] == [(e.seq, e.type) for e in wanted]
+        finished = [e for e in logged if e["type"] == "task.finished"]
+        assert [sorted(e["update"]) for e in finished] == [["log", "n"]] * 3
+        assert all(v is None for e in finished for v in e["update"].values())
+
+
+def test_events_are_logged_without_a_listener(store: StoreUnderTest) -> None:
+    app = graph(store.cp)
+    app.invoke({"n": 0}, thread_id="t")
+    run_id = app.get_history("t")[0].metadata["run_id"]
+    logged = store.cp.read_events(run_id)
+    assert [e["type"] for e in logged].count("step.started") == 3
+    assert logged[-1]["status"] == "done"
+
+
+def test_reading_a_range_of_types(store: StoreUnderTest) -> None:
+    app = graph(store.cp)
+    app.invoke({"n": 0}, thread_id="t")
+    run_id = app.get_history("t")[0].metadata["run_id"]
+    every = store.cp.read_events(run_id)
+    middle = store.cp.read_events(run_id, start=2, stop=6)
+    assert [e["seq"] for e in middle] == [e["seq"] for e in every if 2 <= e["seq"] < 6]
+    steps = store.cp.read_events(run_id, types=["step.started"])
+    assert {e["type"] for e in steps} == {"step.started"}
+    assert len(store.cp.read_events(run_id, limit=2)) == 2
+    assert store.cp.read_events("no-such-run") == []
+
+
+def test_a_failed_run_logs_its_error(store: StoreUnderTest) -> None:
+    app = graph(store.cp, fail_at=1)
+    with pytest.raises(NodeError):
+        app.invoke({"n": 0}, thread_id="t")
+    run_id = app.get_history("t")[0].metadata["run_id"]
+    logged = store.cp.read_events(run_id)
+    kinds = [e["type"] for e in logged]
+    assert "task.failed" in kinds
+    assert "error" in kinds
+    assert logged[-1]["type"] == "run.finished"
+    assert logged[-1]["status"] == "failed"
+
+
+def test_a_paused_and_resumed_thread_logs_both_runs(store: StoreUnderTest) -> None:
+    app = graph(store.cp, ask=True)
+    first = list(app.stream({"n": 0}, thread_id="t", mode="events"))
+    second = list(app.stream(Command(resume=True), thread_id="t", mode="events"))
+    assert first[0].run_id != second[0].run_id
+    a = store.cp.read_events(first[0].run_id)
+    b = store.cp.read_events(second[0].run_id)
+    assert "interrupt" in [e["type"] for e in a]
+    assert a[-1]["status"] == "interrupted"
+    assert b[-1]["status"] == "done"
+
+
+@pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+def test_every_durability_mode_logs_every_event(store: StoreUnderTest, durability: str) -> None:
+    app = graph(store.cp)
+    streamed = list(app.stream({"n": 0}, thread_id="t", mode="events", durability=durability))
+    logged = store.cp.read_events(streamed[0].run_id)
+    wanted = [e.seq for e in streamed if e.type not in ("values", "token", "checkpoint.saved")]
+    assert [e["seq"] for e in logged] == wanted
+
+
+def test_the_log_can_be_turned_off(store: StoreUnderTest) -> None:
+    app = graph(store.cp)
+    streamed = list(app.stream({"n": 0}, thread_id="t", mode="events", log_events=False))
+    assert store.cp.read_events(streamed[0].run_id) == []
+
+
+def test_log_events_must_be_a_bool(store: StoreUnderTest) -> None:
+    from orca.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="log_events"):
+        graph(store.cp).invoke({"n": 0}, thread_id="t", log_events="yes")
