@@ -1557,3 +1557,71 @@ def test_a_denied_tool_fails_the_workflow_run_and_is_audited(tiny: Path) -> None
     assert log
     assert all(e["tool"] == "files_write" for e in log)
     assert not (tiny / "notes").exists()
+
+
+# -- the event log ----------------------------------------------------------------------------
+
+
+def test_runs_events_reads_the_log_in_order_and_filters(tiny: Path) -> None:
+    run = data(orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--json", code=5))
+    every = data(orca(tiny, "runs", "events", run["run_id"], "--json", code=0))
+    seqs = [e["seq"] for e in every]
+    assert seqs == sorted(seqs)
+    assert every[0]["type"] == "run.started"
+    assert every[-1]["type"] == "run.finished"
+    assert "token" not in {e["type"] for e in every}
+    usage = data(orca(tiny, "runs", "events", run["run_id"][:12], "--type", "usage", "--json"))
+    assert len(usage) == run["calls"]
+    assert sum(e["cost_nano_usd"] for e in usage) == run["cost_nano_usd"]
+    window = data(
+        orca(
+            tiny,
+            "runs",
+            "events",
+            run["run_id"],
+            "--from",
+            "3",
+            "--to",
+            "40",
+            "--max",
+            "5",
+            "--json",
+        )
+    )
+    assert len(window) <= 5
+    assert all(3 <= e["seq"] < 40 for e in window)
+    text = orca(tiny, "runs", "events", run["run_id"], "--type", "step.started", code=0).stdout
+    assert "worker, worker, worker, worker" in text
+    # a finished run: --follow ends by itself
+    followed = orca(tiny, "runs", "events", run["run_id"], "--follow", "--json", code=0).stdout
+    assert len(followed.splitlines()) == len(every)
+
+
+def test_runs_events_bad_input(tiny: Path) -> None:
+    orca(tiny, "runs", "events", "run-nosuch", code=3)
+    orca(tiny, "runs", "events", "x", "--type", "tokenz", code=2)
+    orca(tiny, "runs", "events", "x", "--since", "yesterday-ish", code=2)
+
+
+def test_runs_inspect_shows_each_step_with_cost(tiny: Path) -> None:
+    run = data(orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--json", code=5))
+    seen = data(orca(tiny, "runs", "inspect", run["run_id"], "--json", code=0))
+    assert seen["status"] == "interrupted"
+    assert [s["step"] for s in seen["steps"]] == [1, 2, 3]
+    assert [t["node"] for t in seen["steps"][1]["tasks"]] == ["worker"] * 4
+    assert all(t["status"] == "done" and t["tools"] == 1 for t in seen["steps"][1]["tasks"])
+    assert seen["steps"][2]["tasks"][0]["status"] == "interrupted"
+    assert seen["cost_nano_usd"] == run["cost_nano_usd"]
+    assert sum(t["calls"] for s in seen["steps"] for t in s["tasks"]) == run["calls"]
+    text = orca(tiny, "runs", "inspect", run["run_id"], code=0).stdout
+    assert "Timeline" in text
+    orca(tiny, "runs", "inspect", "run-nosuch", code=3)
+
+
+def test_a_failed_run_is_inspected_with_its_error(tiny: Path) -> None:
+    (tiny / ".orca" / "orca.toml").write_text('[tools]\ndeny = ["files_write"]\n')
+    run = data(orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--json", code=1))
+    seen = data(orca(tiny, "runs", "inspect", run["run_id"], "--json", code=0))
+    assert seen["status"] == "failed"
+    assert "ToolError" in seen["error"]
+    assert {t["status"] for t in seen["steps"][1]["tasks"]} == {"failed"}

@@ -7,6 +7,7 @@ from typing import Any
 
 import typer
 
+from orca.cli import _history
 from orca.cli._common import (
     CONFIG,
     JSON_OPTION,
@@ -26,6 +27,8 @@ from orca.cli._load import load_graph
 from orca.cost import format_usd
 
 app = typer.Typer(help="Past runs: list them, inspect them, resume, fork, read history.")
+app.command("events")(_history.events)
+app.command("inspect")(_history.inspect)
 
 INPUT = "The input: JSON, or @file.json."
 THREAD = "The thread to run on (default: a new one)."

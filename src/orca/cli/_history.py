@@ -1,0 +1,254 @@
+"""``orca runs events`` and ``orca runs inspect``: a run explained from its event log."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import typer
+
+from orca.cli._common import (
+    CONFIG,
+    JSON_OPTION,
+    State,
+    emit_json,
+    esc,
+    fail,
+    handles_errors,
+    out,
+    project_db,
+    since,
+    table,
+)
+from orca.cost import format_usd
+
+FOLLOW_POLL_S = 0.5
+
+
+@contextmanager
+def _store() -> Iterator[Any]:
+    from orca import SqliteCheckpointer
+    from orca.store import open_project_db, project_db_path
+
+    open_project_db(State.project).close()
+    store = SqliteCheckpointer(project_db_path(State.project))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _run_id(run: str) -> str:
+    """A run id from the project's records (a unique prefix is enough), else as given."""
+    with project_db() as conn:
+        rows = conn.execute(
+            "SELECT id FROM runs WHERE id = ? OR id LIKE ? LIMIT 2", (run, f"{run}%")
+        ).fetchall()
+    if len(rows) == 1:
+        return str(rows[0][0])
+    return run
+
+
+def _line(e: dict[str, Any]) -> str:
+    kind = e["type"]
+    where = f" {e['node']}" if e.get("node") else ""
+    detail = ""
+    if kind == "step.started":
+        detail = ", ".join(t["node"] for t in e["tasks"])
+    elif kind == "task.finished":
+        detail = f"{e['duration_ms']:.1f} ms, wrote {', '.join(e['update'])}"
+    elif kind in ("task.failed", "error"):
+        detail = e.get("error") or e.get("message", "")
+    elif kind == "usage":
+        detail = (
+            f"{e['provider']}/{e['model']} {e['input_tokens']}+{e['output_tokens']} tokens "
+            f"{format_usd(e['cost_nano_usd'])}"
+        )
+    elif kind == "tool.call":
+        detail = f"{e['tool']} {e['status']} {e['duration_ms']:.1f} ms"
+    elif kind == "run.finished":
+        detail = f"{e['status']} after {e['steps']} steps"
+    elif kind == "budget.warning":
+        detail = f"{e['budget']} passed {e['threshold_pct']}%"
+    return f"{e['seq']:>5}  step {e['step']:<3} {kind}{where}  {detail}".rstrip()
+
+
+def events(
+    run: str = typer.Argument(..., help="A run id (orca runs list)."),
+    start: int = typer.Option(0, "--from", min=0, help="From this seq on."),
+    stop: int | None = typer.Option(None, "--to", min=0, help="Before this seq."),
+    since_: str | None = typer.Option(None, "--since", help="Only events at or after (7d, ISO)."),
+    kind: list[str] = typer.Option([], "--type", help="Only this event type (repeatable)."),
+    most: int | None = typer.Option(None, "--max", min=1, help="At most this many."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Wait for new events."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """A run's logged events, in order (every type but tokens and values)."""
+    _events(run, start, stop, since_, kind, most, follow, as_json)
+
+
+@handles_errors
+def _events(
+    run: str,
+    start: int,
+    stop: int | None,
+    since_text: str | None,
+    kinds: list[str],
+    most: int | None,
+    follow: bool,
+    as_json: bool,
+) -> None:
+    from orca.events import EVENT_TYPES
+
+    unknown = [k for k in kinds if k not in EVENT_TYPES]
+    if unknown:
+        from orca.cli._common import USAGE
+
+        fail(
+            f"--type {unknown[0]!r} is not an event type",
+            USAGE,
+            fix=f"use one of {', '.join(sorted(EVENT_TYPES))}",
+        )
+    after = since(since_text)
+    run_id = _run_id(run)
+    shown = 0
+    finished = False
+    collected: list[dict[str, Any]] = []
+    with _store() as store:
+        while True:
+            batch = store.read_events(run_id, start=start, stop=stop)
+            for e in batch:
+                start = e["seq"] + 1
+                finished = finished or e["type"] == "run.finished"
+                if kinds and e["type"] not in kinds:
+                    continue
+                if after is not None and e["ts"] < after.timestamp():
+                    continue
+                if most is not None and shown >= most:
+                    break
+                shown += 1
+                if follow and as_json:
+                    sys.stdout.write(json.dumps(e) + "\n")
+                    sys.stdout.flush()
+                elif as_json:
+                    collected.append(e)
+                else:
+                    out.print(esc(_line(e)))
+            if not follow or finished or (most is not None and shown >= most):
+                break
+            time.sleep(FOLLOW_POLL_S)
+        logged = bool(store.read_events(run_id, limit=1))
+    if not logged:
+        fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
+    if as_json and not follow:
+        emit_json(collected)
+    elif shown == 0 and not as_json:
+        out.print("no events match")
+
+
+def inspect(
+    run: str = typer.Argument(..., help="A run id (orca runs list)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """A run's timeline: each superstep's tasks with duration, tokens, cost and errors."""
+    _inspect(run, as_json)
+
+
+@handles_errors
+def _inspect(run: str, as_json: bool) -> None:
+    run_id = _run_id(run)
+    with _store() as store:
+        logged = store.read_events(run_id)
+    if not logged:
+        fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
+    timeline = timeline_of(logged)
+    if as_json:
+        emit_json(timeline)
+        return
+    head = timeline
+    out.print(
+        f"run [bold]{esc(run_id)}[/] ({esc(head['graph'])}) on thread {esc(head['thread_id'])}: "
+        f"[bold]{head['status']}[/], {len(head['steps'])} steps, {head['calls']} calls, "
+        f"{head['input_tokens']}+{head['output_tokens']} tokens, "
+        f"{format_usd(head['cost_nano_usd'])}"
+    )
+    t = table("Timeline", "step", "node", "status", "ms", "calls", "tokens", "cost", "error")
+    for step in head["steps"]:
+        for task in step["tasks"]:
+            t.add_row(
+                str(step["step"]),
+                task["node"],
+                task["status"],
+                "-" if task["duration_ms"] is None else f"{task['duration_ms']:.1f}",
+                str(task["calls"]),
+                f"{task['input_tokens']}+{task['output_tokens']}",
+                format_usd(task["cost_nano_usd"]),
+                (task["error"] or "")[:80],
+            )
+    out.print(t)
+    if head["error"]:
+        out.print(f"[red]error:[/] {esc(head['error'])}")
+
+
+def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
+    """A run's supersteps and tasks, with what each cost, from its events."""
+    run: dict[str, Any] = {
+        "run_id": logged[0]["run_id"],
+        "thread_id": logged[0]["thread_id"],
+        "graph": "",
+        "status": "running",
+        "error": None,
+        "calls": 0,
+        "input_tokens": 0,
+        "output_tokens": 0,
+        "cost_nano_usd": 0,
+        "steps": [],
+    }
+    tasks: dict[str, dict[str, Any]] = {}
+    for e in logged:
+        kind = e["type"]
+        if kind == "run.started":
+            run["graph"] = e["graph"]
+        elif kind == "step.started":
+            step = {"step": e["step"], "tasks": []}
+            run["steps"].append(step)
+            for t in e["tasks"]:
+                task = tasks[t["id"]] = {
+                    "task_id": t["id"],
+                    "node": t["node"],
+                    "status": "running",
+                    "duration_ms": None,
+                    "calls": 0,
+                    "input_tokens": 0,
+                    "output_tokens": 0,
+                    "cost_nano_usd": 0,
+                    "tools": 0,
+                    "error": None,
+                }
+                step["tasks"].append(task)
+        elif kind == "task.finished" and e["task_id"] in tasks:
+            tasks[e["task_id"]].update(status="done", duration_ms=e["duration_ms"])
+        elif kind == "task.failed" and e["task_id"] in tasks:
+            tasks[e["task_id"]].update(status="failed", error=f"{e['error_type']}: {e['error']}")
+        elif kind == "usage":
+            for target in (tasks.get(e["task_id"]), run):
+                if target is not None:
+                    target["calls"] += 1
+                    target["input_tokens"] += e["input_tokens"]
+                    target["output_tokens"] += e["output_tokens"]
+                    target["cost_nano_usd"] += e["cost_nano_usd"]
+        elif kind == "tool.call" and e["task_id"] in tasks:
+            tasks[e["task_id"]]["tools"] += 1
+        elif kind == "interrupt":
+            for i in e["interrupts"]:
+                if i["task_id"] in tasks:
+                    tasks[i["task_id"]]["status"] = "interrupted"
+        elif kind == "error":
+            run["error"] = f"{e['error_type']}: {e['message']}"
+        elif kind == "run.finished":
+            run["status"] = e["status"]
+    return run
