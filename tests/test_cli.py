@@ -1625,3 +1625,23 @@ def test_a_failed_run_is_inspected_with_its_error(tiny: Path) -> None:
     assert seen["status"] == "failed"
     assert "ToolError" in seen["error"]
     assert {t["status"] for t in seen["steps"][1]["tasks"]} == {"failed"}
+
+
+def test_prune_removes_finished_threads_and_keeps_paused_ones(tiny: Path, two_graphs: Path) -> None:
+    paused = data(orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--json", code=5))
+    done = data(orca(tiny, "run", f"{two_graphs}:a", "--input", '{"x": 1}', "--json", code=0))
+    recent = data(orca(tiny, "runs", "prune", "--older-than", "1d", "--json", code=0))
+    assert recent["removed"] == []  # nothing finished a day ago
+    dry = data(orca(tiny, "runs", "prune", "--older-than", "0h", "--dry-run", "--json", code=0))
+    assert dry["removed"] == [done["thread_id"]]
+    assert {k["thread_id"]: k["reason"] for k in dry["kept"]} == {
+        paused["thread_id"]: "interrupted"
+    }
+    assert len(data(orca(tiny, "runs", "list", "--json"))) == 2  # a dry run changes nothing
+    pruned = data(orca(tiny, "runs", "prune", "--older-than", "0h", "--json", code=0))
+    assert pruned["removed"] == [done["thread_id"]]
+    assert [r["id"] for r in data(orca(tiny, "runs", "list", "--json"))] == [paused["run_id"]]
+    orca(tiny, "runs", "events", done["run_id"], code=3)  # its events went with it
+    resumed = data(orca(tiny, "runs", "resume", paused["run_id"], "--value", "true", "--json"))
+    assert resumed["status"] == "done"
+    orca(tiny, "runs", "prune", "--older-than", "soon", code=2)

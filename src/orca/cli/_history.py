@@ -252,3 +252,62 @@ def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "run.finished":
             run["status"] = e["status"]
     return run
+
+
+def prune(
+    older_than: str = typer.Option(..., "--older-than", help="7d, 12h, 2w or an ISO date."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would go."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Remove the checkpoints and events of threads whose last run finished (done,
+    failed or cancelled) before the cutoff. Threads paused at an interrupt, and runs
+    still going (or that died without finishing), are never touched."""
+    _prune(older_than, dry_run, as_json)
+
+
+@handles_errors
+def _prune(older_than: str, dry_run: bool, as_json: bool) -> None:
+    cutoff = since(older_than, "--older-than")
+    assert cutoff is not None
+    removed: list[dict[str, Any]] = []
+    kept: list[dict[str, Any]] = []
+    with _store() as store:
+        for thread_id in store.threads():
+            verdict = _prunable(store, thread_id, cutoff.timestamp())
+            (removed if verdict is None else kept).append(
+                {"thread_id": thread_id, "reason": verdict}
+            )
+        if not dry_run:
+            for item in removed:
+                store.delete_thread(item["thread_id"])
+    if not dry_run and removed:
+        with project_db() as conn:
+            conn.executemany(
+                "DELETE FROM runs WHERE thread_id = ?", [(r["thread_id"],) for r in removed]
+            )
+    if as_json:
+        emit_json({"removed": [r["thread_id"] for r in removed], "kept": kept, "dry_run": dry_run})
+        return
+    verb = "would remove" if dry_run else "removed"
+    out.print(f"{verb} {len(removed)} thread(s); kept {len(kept)}")
+    for item in removed:
+        out.print(f"  - {esc(item['thread_id'])}")
+
+
+def _prunable(store: Any, thread_id: str, cutoff: float) -> str | None:
+    """None if the thread may go, else why it stays."""
+    head = store.get(thread_id)
+    if head is None:
+        return "empty"
+    if head.pending and any(w.kind == "interrupt" for w in head.pending):
+        return "interrupted"
+    run_id = head.metadata.get("run_id")
+    ends = store.read_events(run_id, types=["run.finished"]) if run_id else []
+    if not ends:
+        return "no finished run (still running, or died)"
+    end = ends[-1]
+    if end["status"] == "interrupted":
+        return "interrupted"
+    if end["ts"] >= cutoff:
+        return "recent"
+    return None

@@ -29,6 +29,7 @@ from orca.cost import format_usd
 app = typer.Typer(help="Past runs: list them, inspect them, resume, fork, read history.")
 app.command("events")(_history.events)
 app.command("inspect")(_history.inspect)
+app.command("prune")(_history.prune)
 
 INPUT = "The input: JSON, or @file.json."
 THREAD = "The thread to run on (default: a new one)."
