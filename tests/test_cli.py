@@ -1645,3 +1645,23 @@ def test_prune_removes_finished_threads_and_keeps_paused_ones(tiny: Path, two_gr
     resumed = data(orca(tiny, "runs", "resume", paused["run_id"], "--value", "true", "--json"))
     assert resumed["status"] == "done"
     orca(tiny, "runs", "prune", "--older-than", "soon", code=2)
+
+
+def test_runs_trace_writes_a_file_perfetto_or_jaeger_opens(tiny: Path, tmp_path: Path) -> None:
+    run = data(orca(tiny, "run", EXAMPLE, "--input", TOPIC, "--json", code=5))
+    chrome = tmp_path / "run.trace.json"
+    wrote = data(orca(tiny, "runs", "trace", run["run_id"], "-o", chrome, "--json", code=0))
+    doc = json.loads(chrome.read_text())
+    assert wrote["spans"] == sum(1 for e in doc["traceEvents"] if e["ph"] == "X")
+    assert {e["cat"] for e in doc["traceEvents"] if e["ph"] == "X"} >= {
+        "run",
+        "step",
+        "task",
+        "llm",
+    }
+    otlp = tmp_path / "run.otlp.json"
+    orca(tiny, "runs", "trace", run["run_id"], "--format", "otlp-json", "-o", otlp, code=0)
+    spans = json.loads(otlp.read_text())["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert any(a["key"] == "gen_ai.request.model" for s in spans for a in s["attributes"])
+    orca(tiny, "runs", "trace", run["run_id"], "--format", "svg", code=2)
+    orca(tiny, "runs", "trace", "run-nosuch", code=3)

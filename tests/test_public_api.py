@@ -141,6 +141,9 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
             "to_usd",
         ]
     )
+    import orca.trace
+
+    assert sorted(orca.trace.__all__) == ["Span", "chrome_trace", "otlp_json", "spans_of"]
     import orca.tools
 
     assert sorted(orca.tools.__all__) == [

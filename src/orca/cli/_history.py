@@ -311,3 +311,49 @@ def _prunable(store: Any, thread_id: str, cutoff: float) -> str | None:
     if end["ts"] >= cutoff:
         return "recent"
     return None
+
+
+def trace(
+    run: str = typer.Argument(..., help="A run id (orca runs list)."),
+    fmt: str = typer.Option("chrome", "--format", help="chrome (Perfetto) or otlp-json (Jaeger)."),
+    output: str | None = typer.Option(
+        None, "--output", "-o", help="The file to write (default RUN.trace.json; - for stdout)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write a run's trace: Perfetto (ui.perfetto.dev) opens the chrome format, Jaeger the
+    OTLP JSON (Search > Upload)."""
+    _trace(run, fmt, output, as_json)
+
+
+@handles_errors
+def _trace(run: str, fmt: str, output: str | None, as_json: bool) -> None:
+    from pathlib import Path
+
+    from orca.cli._common import USAGE
+    from orca.trace import chrome_trace, otlp_json
+
+    if fmt not in ("chrome", "otlp-json"):
+        fail(f"--format {fmt!r} is not chrome or otlp-json", USAGE, fix="--format chrome")
+    run_id = _run_id(run)
+    with _store() as store:
+        logged = store.read_events(run_id)
+    if not logged:
+        fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
+    document = chrome_trace(logged) if fmt == "chrome" else otlp_json(logged)
+    text = json.dumps(document, indent=1)
+    if output == "-":
+        sys.stdout.write(text + "\n")
+        return
+    path = Path(output or f"{run_id}.trace.json")
+    path.write_text(text)
+    spans = (
+        sum(1 for e in document["traceEvents"] if e["ph"] == "X")
+        if fmt == "chrome"
+        else len(document["resourceSpans"][0]["scopeSpans"][0]["spans"])
+    )
+    if as_json:
+        emit_json({"path": str(path), "format": fmt, "spans": spans})
+    else:
+        opener = "ui.perfetto.dev" if fmt == "chrome" else "Jaeger (Search > Upload JSON)"
+        out.print(f"wrote {spans} spans to [bold]{esc(path)}[/]; open it in {opener}")

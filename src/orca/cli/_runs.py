@@ -30,6 +30,7 @@ app = typer.Typer(help="Past runs: list them, inspect them, resume, fork, read h
 app.command("events")(_history.events)
 app.command("inspect")(_history.inspect)
 app.command("prune")(_history.prune)
+app.command("trace")(_history.trace)
 
 INPUT = "The input: JSON, or @file.json."
 THREAD = "The thread to run on (default: a new one)."
