@@ -110,9 +110,9 @@ def spans_of(events: Sequence[dict[str, Any]]) -> list[Span]:
     for step in steps.values():  # a step lasts at least as long as its tasks
         inner = [t.end for t in tasks.values() if t.parent == step.key]
         step.end = max([step.end, *inner])
-    if steps:
+    if steps:  # the last step runs on to the run's end
         last_step = steps[max(steps)]
-        last_step.end = max(last_step.end, run.end if run.end > last_step.start else 0)
+        last_step.end = max(last_step.end, run.end)
     _llm_start_at_task(spans, tasks)
     return spans
 

@@ -169,15 +169,32 @@ def config(**overrides: Any) -> Any:
     return load_config(State.project, overrides=overrides)
 
 
-def money(text: str, option: str) -> Decimal:
-    """A dollar amount from the command line: a decimal number above zero."""
+def money(text: str, option: str, *, zero: bool = False) -> Decimal:
+    """A dollar amount from the command line: a decimal number above zero (or zero too,
+    with ``zero``), a leading ``$`` allowed."""
+    example = "2.50" if zero else "5.00"
     try:
         value = Decimal(text.strip().lstrip("$"))
     except InvalidOperation:
-        fail(f"{option} {text!r} is not a number", USAGE, fix=f"write {option} 5.00")
-    if not value.is_finite() or value <= 0:
-        fail(f"{option} must be above zero (got {text})", USAGE, fix=f"write {option} 5.00")
+        fail(f"{option} {text!r} is not a number", USAGE, fix=f"write {option} {example}")
+    if not value.is_finite() or value < 0 or (value == 0 and not zero):
+        bound = "zero or more" if zero else "above zero"
+        fail(f"{option} must be {bound} (got {text})", USAGE, fix=f"write {option} {example}")
     return value
+
+
+@contextmanager
+def project_store() -> Iterator[Any]:
+    """The project's checkpointer (``.orca/project.db``, created and migrated first)."""
+    from orca import SqliteCheckpointer
+    from orca.store import open_project_db, project_db_path
+
+    open_project_db(State.project).close()
+    store = SqliteCheckpointer(project_db_path(State.project))
+    try:
+        yield store
+    finally:
+        store.close()
 
 
 def json_arg(text: str | None, option: str) -> Any:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import typer
@@ -14,32 +12,19 @@ import typer
 from orca.cli._common import (
     CONFIG,
     JSON_OPTION,
-    State,
     emit_json,
     esc,
     fail,
     handles_errors,
     out,
     project_db,
+    project_store,
     since,
     table,
 )
 from orca.cost import format_usd
 
 FOLLOW_POLL_S = 0.5
-
-
-@contextmanager
-def _store() -> Iterator[Any]:
-    from orca import SqliteCheckpointer
-    from orca.store import open_project_db, project_db_path
-
-    open_project_db(State.project).close()
-    store = SqliteCheckpointer(project_db_path(State.project))
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _run_id(run: str) -> str:
@@ -118,7 +103,7 @@ def _events(
     shown = 0
     finished = False
     collected: list[dict[str, Any]] = []
-    with _store() as store:
+    with project_store() as store:
         while True:
             batch = store.read_events(run_id, start=start, stop=stop)
             for e in batch:
@@ -161,7 +146,7 @@ def inspect(
 @handles_errors
 def _inspect(run: str, as_json: bool) -> None:
     run_id = _run_id(run)
-    with _store() as store:
+    with project_store() as store:
         logged = store.read_events(run_id)
     if not logged:
         fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
@@ -271,7 +256,7 @@ def _prune(older_than: str, dry_run: bool, as_json: bool) -> None:
     assert cutoff is not None
     removed: list[dict[str, Any]] = []
     kept: list[dict[str, Any]] = []
-    with _store() as store:
+    with project_store() as store:
         for thread_id in store.threads():
             verdict = _prunable(store, thread_id, cutoff.timestamp())
             (removed if verdict is None else kept).append(
@@ -336,7 +321,7 @@ def _trace(run: str, fmt: str, output: str | None, as_json: bool) -> None:
     if fmt not in ("chrome", "otlp-json"):
         fail(f"--format {fmt!r} is not chrome or otlp-json", USAGE, fix="--format chrome")
     run_id = _run_id(run)
-    with _store() as store:
+    with project_store() as store:
         logged = store.read_events(run_id)
     if not logged:
         fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import typer
@@ -15,6 +15,7 @@ from orca.cli._common import (
     esc,
     fail,
     handles_errors,
+    money,
     out,
     since,
     table,
@@ -53,15 +54,7 @@ def _price_dict(p: Price) -> dict[str, Any]:
 
 
 def _decimal(text: str | None, option: str) -> Decimal | None:
-    if text is None:
-        return None
-    try:
-        value = Decimal(text.strip().lstrip("$"))
-    except InvalidOperation:
-        fail(f"{option} {text!r} is not a number", USAGE, fix=f"write {option} 2.50")
-    if not value.is_finite() or value < 0:
-        fail(f"{option} must be zero or more (got {text})", USAGE, fix=f"write {option} 2.50")
-    return value
+    return None if text is None else money(text, option, zero=True)
 
 
 def _cell(value: Decimal | None) -> str:

@@ -462,16 +462,12 @@ def history(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The checkpoints of a run's thread, newest first."""
-    from orca import SqliteCheckpointer
-    from orca.store import project_db_path
+    from orca.cli._common import project_store
 
     with project_db() as conn:
         record = _run_row(conn, run)
-    store = SqliteCheckpointer(project_db_path(_project()))
-    try:
+    with project_store() as store:
         infos = store.history(record["thread_id"], limit=limit)
-    finally:
-        store.close()
     data: list[dict[str, Any]] = [
         {
             "checkpoint_id": i.checkpoint_id,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import atexit
 import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -62,3 +63,13 @@ def iterate_sync(name: str, agen: AsyncIterator[T]) -> Iterator[T]:
         close = getattr(agen, "aclose", None)
         if close is not None:
             runner.run(close())
+
+
+# Sync calls from a thread that already runs an event loop (a sync node run inline by the
+# engine) go to this pool, whose threads have no loop of their own.
+_handoff = ThreadPoolExecutor(max_workers=4, thread_name_prefix="orca-handoff")
+
+
+def off_loop(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)`` on a thread without an event loop, waited for here."""
+    return _handoff.submit(fn, *args, **kwargs).result()

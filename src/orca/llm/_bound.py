@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from orca import events
-from orca.engine._sync import iterate_sync, run_sync
+from orca.engine._sync import iterate_sync, off_loop, run_sync
 from orca.errors import StreamInterruptedError
 from orca.llm._base import ChatModel, estimate_tokens
 from orca.llm._meter import Meter
@@ -23,10 +22,6 @@ if TYPE_CHECKING:
     from orca.engine._context import RunContext
 
 Prompt = str | Sequence[Message] | ChatRequest
-
-# Sync calls from a thread that already runs an event loop (a sync node run inline by
-# the engine) go to this pool, whose threads have no loop of their own.
-_handoff = ThreadPoolExecutor(max_workers=4, thread_name_prefix="orca-llm")
 
 
 class LLM:
@@ -87,7 +82,7 @@ class LLM:
             asyncio.get_running_loop()
         except RuntimeError:
             return run_sync("complete", self.acomplete(prompt, **options))
-        return _handoff.submit(self.complete, prompt, **options).result()
+        return off_loop(self.complete, prompt, **options)
 
     def astream(self, prompt: Prompt, **options: Any) -> MeteredStream:
         """Stream the answer: ``async for delta in llm.astream(...)``; afterwards the
@@ -101,7 +96,7 @@ class LLM:
         except RuntimeError:
             return iterate_sync("stream", aiter(self.astream(prompt, **options)))
         # a sync node run inline on the loop's thread: collect on another thread
-        pieces = _handoff.submit(lambda: list(self.stream(prompt, **options))).result()
+        pieces = off_loop(lambda: list(self.stream(prompt, **options)))
         return iter(pieces)
 
 

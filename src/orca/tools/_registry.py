@@ -246,16 +246,13 @@ class BoundTools:
 
     def call(self, name: str, **arguments: Any) -> Any:
         """Sync ``acall``, for sync nodes."""
-        from orca.engine._sync import run_sync
+        from orca.engine._sync import off_loop, run_sync
 
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             return run_sync("call", self.acall(name, **arguments))
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(self.call, name, **arguments).result()
+        return off_loop(self.call, name, **arguments)
 
     async def arun_calls(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
         return await self._tools.run_calls(calls, self._ctx)
