@@ -29,6 +29,7 @@ __all__ = [
     "ErrorEvent",
     "Event",
     "InterruptEvent",
+    "LLMResponse",
     "RunFinished",
     "RunStarted",
     "StepStarted",
@@ -45,7 +46,7 @@ __all__ = [
 ]
 
 EVENT_SCHEMA_VERSION = 1
-TIMING_FIELDS = frozenset({"ts", "duration_ms"})
+TIMING_FIELDS = frozenset({"ts", "duration_ms", "first_token_ms"})
 
 StreamMode = Literal["values", "updates", "custom", "tokens", "events"]
 
@@ -91,13 +92,22 @@ class TaskEvent(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunStarted(Event):
-    """A run began, fresh (``resumed`` false) or from ``checkpoint_id``."""
+    """A run began, fresh (``resumed`` false) or from ``checkpoint_id``.
+
+    ``input`` is what the run was given (the input's writes, or the resume value; None
+    to continue), ``pending`` how many pending writes the start checkpoint held, and
+    ``head`` the thread's head when the run forks from an older checkpoint: with them a
+    run can be replayed exactly (``orca.replay``).
+    """
 
     type: ClassVar[str] = "run.started"
     graph: str
     resumed: bool
     checkpoint_id: str | None
     seed: int
+    input: Any = None
+    pending: int = 0
+    head: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -182,8 +192,34 @@ class Usage(TaskEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LLMResponse(TaskEvent):
+    """One LLM call's answer, as the node got it: what a replay feeds back.
+
+    ``request`` is a digest of the request (messages, tools and options), ``prompt`` the
+    start of its last message, ``usage`` the tokens it used (as in the ``usage`` event);
+    ``first_token_ms`` and ``duration_ms`` time the call.
+    """
+
+    type: ClassVar[str] = "llm.response"
+    role: str
+    provider: str
+    model: str
+    request: str
+    prompt: str
+    text: str
+    thinking: str
+    tool_calls: list[dict[str, Any]]
+    stop_reason: str
+    usage: dict[str, Any]
+    first_token_ms: float | None
+    duration_ms: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ToolCall(TaskEvent):
-    """One tool execution (arguments already redacted)."""
+    """One tool execution (arguments already redacted). ``result`` is a short redacted
+    summary; ``value`` the whole value the caller got (redacted when the policy redacts
+    checkpoints), and ``error`` what went wrong when ``status`` is not ok."""
 
     type: ClassVar[str] = "tool.call"
     tool: str
@@ -191,6 +227,8 @@ class ToolCall(TaskEvent):
     status: str
     result: str
     duration_ms: float
+    value: Any = None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -265,13 +303,20 @@ class ErrorEvent(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunFinished(Event):
-    """The run ended: ``status`` is done, interrupted, failed or cancelled."""
+    """The run ended: ``status`` is done, interrupted, failed or cancelled, after
+    ``steps`` supersteps. With ``run.started`` it is the run's record: its LLM calls'
+    tokens and cost in total, and the error that failed it (``"Type: message"``)."""
 
     type: ClassVar[str] = "run.finished"
     status: Literal["done", "interrupted", "failed", "cancelled"]
     steps: int
     checkpoint_id: str | None
     duration_ms: float
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_nano_usd: int = 0
+    error: str | None = None
 
 
 EVENT_TYPES: dict[str, type[Event]] = {
@@ -286,6 +331,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         Token,
         Custom,
         Usage,
+        LLMResponse,
         ToolCall,
         WarningEvent,
         BudgetWarning,

@@ -342,3 +342,63 @@ def _trace(run: str, fmt: str, output: str | None, as_json: bool) -> None:
     else:
         opener = "ui.perfetto.dev" if fmt == "chrome" else "Jaeger (Search > Upload JSON)"
         out.print(f"wrote {spans} spans to [bold]{esc(path)}[/]; open it in {opener}")
+
+
+def replay(
+    run: str = typer.Argument(..., help="A run id (orca runs list)."),
+    graph: str | None = typer.Option(
+        None, "--graph", help="PATH.py[:graph] to replay with (default: the run's workflow)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Run a run's graph code again, answering its LLM and tool calls from the event log
+    (no network, no budget), and report "identical" or the first divergence."""
+    _replay(run, graph, as_json)
+
+
+@handles_errors
+def _replay(run: str, source: str | None, as_json: bool) -> None:
+    from orca.cli._common import FAILED
+    from orca.cli._load import load_graph
+    from orca.replay import replay as replay_run
+
+    run_id = _run_id(run)
+    if source is None:
+        with project_db() as conn:
+            row = conn.execute(
+                "SELECT w.source FROM runs r JOIN workflows w ON w.id = r.workflow_id "
+                "WHERE r.id = ?",
+                (run_id,),
+            ).fetchone()
+        if row is None or not row[0]:
+            fail(
+                f"run {run!r} has no workflow on record",
+                CONFIG,
+                fix="name the graph it ran: orca runs replay RUN --graph path/to/flow.py:graph",
+            )
+        source = str(row[0])
+    with project_store() as store:
+        if not store.read_events(run_id, types=["run.started"]):
+            fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
+        graph, tools = load_graph(source, None)
+        report = replay_run(graph, run_id, store=store, tools=tools or ())
+    if as_json:
+        emit_json(report.to_dict())
+    elif report.divergence is None:
+        out.print(
+            f"[green]identical[/]: run {esc(run_id)} replayed {report.steps} steps, "
+            f"{report.llm_calls} LLM calls and {report.tool_calls} tool calls from its log"
+        )
+    else:
+        d = report.divergence
+        out.print(f"[red]diverged[/] from run {esc(run_id)} at step {d.step}")
+        t = table("First divergence", "step", "node", "field", "recorded", "now")
+        t.add_row(str(d.step), d.node or "-", d.field, _shown(d.recorded), _shown(d.now))
+        out.print(t)
+    if report.divergence is not None:
+        raise typer.Exit(FAILED)
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=repr)
+    return esc(text if len(text) <= 200 else text[:199] + "…")

@@ -31,6 +31,7 @@ app.command("events")(_history.events)
 app.command("inspect")(_history.inspect)
 app.command("prune")(_history.prune)
 app.command("trace")(_history.trace)
+app.command("replay")(_history.replay)
 
 INPUT = "The input: JSON, or @file.json."
 THREAD = "The thread to run on (default: a new one)."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import threading
 import time
@@ -189,6 +190,9 @@ class Run:
             resumed=resuming,
             checkpoint_id=start.checkpoint_id if start else None,
             seed=opts.seed,
+            input=_recorded_input(input),
+            pending=len(start.pending) if start else 0,
+            head=self.nonce or None,
         )
         started = time.perf_counter()
         status = "failed"
@@ -220,12 +224,18 @@ class Run:
                 )
             if self.parent is None and opts.meter is not None:
                 opts.meter.close()  # the budgets' status after the run; its ledger closes
+            tally = opts.meter.tally if self.parent is None and opts.meter is not None else None
             self._emit(
                 RunFinished,
                 status=status,
                 steps=self.steps_run,
                 checkpoint_id=self.checkpoint_id,
                 duration_ms=(time.perf_counter() - started) * 1000,
+                llm_calls=tally[0] if tally else 0,
+                input_tokens=tally[1] if tally else 0,
+                output_tokens=tally[2] if tally else 0,
+                cost_nano_usd=tally[3] if tally else 0,
+                error=f"{type(error).__name__}: {error}" if error is not None else None,
             )
             if self.logged and self.persister is not None:
                 self.persister.put_events(self.logged)
@@ -611,6 +621,20 @@ class Run:
         if JOINS in self.values:
             return {k: v for k, v in self.values.items() if k != JOINS}
         return dict(self.values)
+
+
+def _recorded_input(value: Any) -> Any:
+    """A run's input as the log keeps it: plain data where it can be."""
+    if isinstance(value, Command):
+        return value.resume
+    if value is None or isinstance(value, dict):
+        return value
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        return dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
 
 
 def _no_op(state: Any) -> None:

@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from orca.errors import LLMError, MalformedResponseError, RateLimitedError, StreamInterruptedError
-from orca.llm._types import ChatRequest, ChatResponse, Delta, StopReason, ToolCall, Usage
+from orca.llm._types import (
+    ChatRequest,
+    ChatResponse,
+    Delta,
+    StopReason,
+    TextPart,
+    ToolCall,
+    Usage,
+)
 
 T = TypeVar("T")
 
@@ -88,6 +96,32 @@ def parse_tool_call(call_id: str, name: str, raw: str) -> ToolCall:
 
 PROMPT_COUNT_CACHE = 256
 """How many exact prompt counts a model remembers (least recently used go first)."""
+
+
+def request_digest(request: ChatRequest) -> str:
+    """A short digest of everything a request asks (messages, tools, options): two
+    requests with the same digest ask the model the same thing."""
+    parts: list[Any] = []
+    for m in request.messages:
+        content = [p.text if isinstance(p, TextPart) else p.data_url() for p in m.content]
+        calls = [[c.id, c.name, c.arguments, c.raw_arguments] for c in m.tool_calls]
+        parts.append([m.role, content, calls, m.tool_call_id, m.name, m.is_error])
+    parts.append([[t.name, t.description, t.parameters] for t in request.tools])
+    parts.append(
+        [
+            request.tool_choice,
+            request.max_tokens,
+            request.temperature,
+            request.top_p,
+            request.seed,
+            list(request.stop),
+            request.response_format,
+            request.thinking_tokens,
+            dict(request.extra),
+        ]
+    )
+    data = json.dumps(parts, sort_keys=True, default=repr, ensure_ascii=False)
+    return hashlib.blake2b(data.encode(), digest_size=12).hexdigest()
 
 
 def estimate_tokens(text: str) -> int:

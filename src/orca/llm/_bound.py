@@ -7,6 +7,7 @@ Every call made through them streams ``token`` events, is priced, and ends with 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -14,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from orca import events
 from orca.engine._sync import iterate_sync, off_loop, run_sync
 from orca.errors import StreamInterruptedError
-from orca.llm._base import ChatModel, estimate_tokens
+from orca.llm._base import ChatModel, estimate_tokens, request_digest
 from orca.llm._meter import Meter
-from orca.llm._types import ChatRequest, ChatResponse, Delta, Message, Usage
+from orca.llm._types import ChatRequest, ChatResponse, Delta, Message, ToolCall, Usage
 
 if TYPE_CHECKING:
     from orca.engine._context import RunContext
@@ -124,9 +125,14 @@ class MeteredStream:
         tokens = emitter is not None and emitter.wants(events.Token)
         request, hold = await meter.reserve(ctx, model, self._request)
         pieces = 0
+        began = time.perf_counter()
+        first: float | None = None
         try:
-            stream = model.stream(request)
+            replay = meter.replay
+            stream = model.stream(request) if replay is None else replay.stream(ctx, model, request)
             async for delta in stream:
+                if first is None:
+                    first = time.perf_counter()
                 if delta.text:
                     pieces += 1
                     if tokens and ctx is not None and emitter is not None:
@@ -146,7 +152,8 @@ class MeteredStream:
             raise
         except BaseException:
             if pieces:  # cut short by the caller: what streamed was spent
-                spent = Usage(estimate_tokens(_prompt_text(request)), pieces, estimated=True)
+                prompt = _prompt_text(request.messages)
+                spent = Usage(estimate_tokens(prompt), pieces, estimated=True)
                 await asyncio.shield(
                     meter.settle(ctx, llm.role, model.provider, model.model, spent, hold)
                 )
@@ -158,7 +165,50 @@ class MeteredStream:
             ctx, llm.role, response.provider, response.model, response.usage, hold
         )
         self._response = replace(response, cost_nano_usd=cost, priced=priced)
+        if emitter is not None and ctx is not None and emitter.wants(events.LLMResponse):
+            ended = time.perf_counter()
+            emitter.emit(
+                events.LLMResponse,
+                ctx.step,
+                task_id=ctx.task_id,
+                node=ctx.node,
+                role=llm.role,
+                provider=response.provider,
+                model=response.model,
+                request=request_digest(request),
+                prompt=_prompt_text(request.messages[-1:])[:PROMPT_PREVIEW],
+                text=response.text,
+                thinking=response.thinking,
+                tool_calls=[_call_dict(c) for c in response.tool_calls],
+                stop_reason=response.stop_reason,
+                usage=_usage_dict(response.usage),
+                first_token_ms=None if first is None else round((first - began) * 1000, 3),
+                duration_ms=round((ended - began) * 1000, 3),
+            )
 
 
-def _prompt_text(request: ChatRequest) -> str:
-    return "".join(m.text for m in request.messages)
+PROMPT_PREVIEW = 200
+"""How much of a call's last message its ``llm.response`` event keeps."""
+
+
+def _usage_dict(usage: Usage) -> dict[str, Any]:
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "estimated": usage.estimated,
+    }
+
+
+def _call_dict(call: ToolCall) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": call.arguments}
+    if call.arguments_error is not None:
+        out["raw_arguments"] = call.raw_arguments
+        out["arguments_error"] = call.arguments_error
+    return out
+
+
+def _prompt_text(messages: Sequence[Message]) -> str:
+    return "".join(m.text for m in messages)

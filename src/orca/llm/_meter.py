@@ -47,7 +47,7 @@ class Models:
             self._specs.update({"planner": profile.planner, "worker": profile.worker})
         self._specs.update(models or {})
         # without a profile, planner and worker come from the active one, on first use
-        self._want_active = profile is None
+        self.use_active = profile is None
         self._built: dict[str, ChatModel] = {}
         self._prices = prices
         self._lock = threading.Lock()
@@ -65,8 +65,8 @@ class Models:
             model = self._built.get(name)
             if model is None:
                 spec = self._specs.get(name)
-                if spec is None and name in ("planner", "worker") and self._want_active:
-                    self._want_active = False
+                if spec is None and name in ("planner", "worker") and self.use_active:
+                    self.use_active = False
                     active = _active_profile()
                     if active is not None:
                         self._specs.setdefault("planner", active.planner)
@@ -219,6 +219,9 @@ class Meter:
         self._status_emitter: tuple[Any, int] | None = None
         self._warned: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
+        # (calls, input tokens, output tokens, cost in nano-USD) of the run so far
+        self.tally = (0, 0, 0, 0)
+        self.replay: Any = None  # an orca.replay recording: calls are answered from it
 
     # -- the ledger --------------------------------------------------------------------------
 
@@ -343,6 +346,14 @@ class Meter:
         from orca.cost import Charge
 
         cost, price = self.models.prices.cost_nano(usage, provider, model)
+        with self._lock:
+            calls, inp, outp, total = self.tally
+            self.tally = (
+                calls + 1,
+                inp + usage.input_tokens,
+                outp + usage.output_tokens,
+                total + cost,
+            )
         emitter = ctx._emitter if ctx is not None else None
         if emitter is not None and ctx is not None:
             self._emit_usage(ctx, emitter, role, provider, model, usage, cost, price.priced)

@@ -139,7 +139,11 @@ class Tools:
         then the audit row and the ``tool.call`` event. Never raises for the tool's
         failures (see ``ToolResult``)."""
         tool = self._tools.get(name)
-        if tool is None:
+        replay = _replay_of(ctx)
+        result: ToolResult
+        if replay is not None:  # a replay answers from the recorded run
+            result = replay.tool(ctx, name, arguments)
+        elif tool is None:
             result = ToolResult(
                 name,
                 "invalid",
@@ -161,12 +165,14 @@ class Tools:
 
         async def one(call: ToolCall) -> ToolResult:
             if call.arguments_error is not None:
-                bad = ToolResult(
-                    call.name,
-                    "invalid",
-                    error=call.arguments_error,
+                shown = {"raw": call.raw_arguments}
+                replay = _replay_of(ctx)
+                bad = (
+                    ToolResult(call.name, "invalid", error=call.arguments_error)
+                    if replay is None
+                    else replay.tool(ctx, call.name, shown)
                 )
-                await self._report(bad, {"raw": call.raw_arguments}, ctx)
+                await self._report(bad, shown, ctx)
                 return bad
             return await self.run(call.name, call.arguments, ctx)
 
@@ -183,6 +189,8 @@ class Tools:
             summary = redact(replace(result, value=redact(result.value)).content())
         summary = summary[:SUMMARY_CHARS]
         if ctx is not None and ctx._emitter is not None:
+            # the whole value, for a replay; redacted as the checkpoints are
+            value = redact(result.value) if self.env.policy.redact_checkpoints else result.value
             ctx._emitter.emit(
                 events.ToolCall,
                 ctx.step,
@@ -193,6 +201,8 @@ class Tools:
                 status=result.status,
                 result=summary,
                 duration_ms=round(result.duration_ms, 3),
+                value=value,
+                error=result.error,
             )
         if self.audit is not None:
             row = {
@@ -210,6 +220,15 @@ class Tools:
     def close(self) -> None:
         if self.audit is not None:
             self.audit.close()
+
+
+def _replay_of(ctx: RunContext | None) -> Any:
+    if ctx is None:
+        return None
+    while ctx._parent is not None:
+        ctx = ctx._parent
+    meter = ctx._options.meter if ctx._options is not None else None
+    return meter.replay if meter is not None else None
 
 
 class BoundTools:
