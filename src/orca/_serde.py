@@ -74,6 +74,27 @@ def dumps(value: Any) -> bytes:
         raise UnserializableError(type(value).__qualname__, str(exc)) from None
 
 
+_LOG_OPTS = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
+def _default_or_repr(obj: Any) -> Any:
+    try:
+        return _default(obj)
+    except UnserializableError:
+        return repr(obj)
+
+
+def dumps_lenient(value: Any) -> bytes:
+    """Like ``dumps`` (tagged values, keys as given), but a value that cannot be encoded
+    becomes its ``repr`` instead of an error: for logs, which must never fail a run."""
+    return orjson.dumps(value, default=_default_or_repr, option=_LOG_OPTS)
+
+
+def revive(value: Any) -> Any:
+    """Decoded JSON with its tagged values restored (``loads`` does this itself)."""
+    return _revive(value)
+
+
 def loads(data: bytes | str) -> Any:
     """Decode bytes written by ``dumps``, restoring tagged values."""
     value = orjson.loads(data)

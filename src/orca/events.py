@@ -108,6 +108,7 @@ class RunStarted(Event):
     input: Any = None
     pending: int = 0
     head: str | None = None
+    max_steps: int = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,7 +194,8 @@ class Usage(TaskEvent):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LLMResponse(TaskEvent):
-    """One LLM call's answer, as the node got it: what a replay feeds back.
+    """One LLM call's answer, as the node got it (or its error): what a replay feeds
+    back.
 
     ``request`` is a digest of the request (messages, tools and options), ``prompt`` the
     start of its last message, ``usage`` the tokens it used (as in the ``usage`` event);
@@ -213,13 +215,15 @@ class LLMResponse(TaskEvent):
     usage: dict[str, Any]
     first_token_ms: float | None
     duration_ms: float
+    error_type: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolCall(TaskEvent):
     """One tool execution (arguments already redacted). ``result`` is a short redacted
-    summary; ``value`` the whole value the caller got (redacted when the policy redacts
-    checkpoints), and ``error`` what went wrong when ``status`` is not ok."""
+    summary; ``value`` the whole value the caller got and ``error`` what went wrong when
+    ``status`` is not ok (both redacted when the policy redacts)."""
 
     type: ClassVar[str] = "tool.call"
     tool: str

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from orca import _serde
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, MemoryCheckpointer
 from orca.errors import CheckpointNotFoundError, InvalidInputError, OrcaError
 
@@ -122,6 +123,8 @@ class Recording:
 
         assert ctx is not None
         e = self._take(self.llm[ctx.task_id], ctx, "LLM call", request=request_digest(request))
+        if e.get("error_type"):
+            raise _llm_error(e)
         response = ChatResponse(
             text=e["text"],
             provider=e["provider"],
@@ -139,16 +142,34 @@ class Recording:
 
         assert ctx is not None
         queue = self.tools[ctx.task_id]
-        same = [e for e in queue if e["tool"] == name] or queue
+        same = [e for e in queue if e["tool"] == name] or list(queue)
         e = self._take(same, ctx, f"call of tool {name!r}", arguments=dict(arguments))
         queue.remove(e)
         return ToolResult(
-            e["tool"],
+            name,  # as asked now: a call of another tool shows in the comparison
             e["status"],
-            value=e.get("value"),
+            value=_serde.revive(e.get("value")),
             error=e.get("error"),
             duration_ms=e["duration_ms"],
         )
+
+
+def _llm_error(e: Mapping[str, Any]) -> Exception:
+    """The error a recorded call failed with, raised again."""
+    from orca import errors
+    from orca.llm import Usage
+
+    cls = getattr(errors, e["error_type"], None)
+    if not (isinstance(cls, type) and issubclass(cls, errors.LLMError)):
+        cls = errors.LLMError
+    try:
+        exc = cls(e["error"], provider=e["provider"], model=e["model"])
+    except TypeError:
+        exc = errors.LLMError(e["error"], provider=e["provider"], model=e["model"])
+    exc.args = (e["error"],)
+    if isinstance(exc, errors.StreamInterruptedError):
+        exc.usage = Usage(**e["usage"])
+    return exc
 
 
 class _RecordedStream:
@@ -242,6 +263,7 @@ def replay(
         "thread_id": thread,
         "run_id": run_id,
         "seed": started["seed"],
+        "max_steps": started.get("max_steps", 100),
         "models": {r: _RecordedModel(p, m) for r, (p, m) in recording.roles.items()},
         "ledger": False,
         "tools": list(tools),
@@ -254,7 +276,7 @@ def replay(
     opts = replica._options(options, inline=False)
     opts.meter.models.use_active = False  # only the recorded models, never a real one
     opts.meter.replay = recording
-    given = started["input"]
+    given = _serde.revive(started["input"])
     run_input = Command(resume=given) if started["resumed"] and given is not None else given
 
     async def go() -> None:
@@ -281,7 +303,8 @@ def _copy(
     cp = source.get(thread, checkpoint_id)
     if cp is None:
         raise CheckpointNotFoundError(thread, checkpoint_id)
-    target.put(_save_of(cp, list(cp.pending[:pending])))
+    # the copy stands alone: the replay needs its values, not its ancestors
+    target.put(_save_of(dataclasses.replace(cp, parent_id=None), list(cp.pending[:pending])))
 
 
 def _save_of(cp: Checkpoint, pending: list[Any]) -> CheckpointSave:

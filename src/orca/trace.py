@@ -43,6 +43,7 @@ def spans_of(events: Sequence[dict[str, Any]]) -> list[Span]:
     spans = [run]
     steps: dict[int, Span] = {}
     tasks: dict[str, Span] = {}
+    last_llm: dict[str, Span] = {}  # per task, its latest LLM call
     for e in events:
         kind, ts = e["type"], e["ts"]
         if kind == "run.started":
@@ -69,26 +70,33 @@ def spans_of(events: Sequence[dict[str, Any]]) -> list[Span]:
             if kind == "task.failed":
                 task.error = f"{e['error_type']}: {e['error']}"
         elif kind == "usage":
-            spans.append(
-                Span(
-                    f"llm/{e['seq']}",
-                    f"chat {e['model']}",
-                    "llm",
-                    ts,
-                    ts,
-                    f"task/{e['task_id']}" if e["task_id"] in tasks else "run",
-                    {
-                        "gen_ai.operation.name": "chat",
-                        "gen_ai.system": e["provider"],
-                        "gen_ai.request.model": e["model"],
-                        "gen_ai.usage.input_tokens": e["input_tokens"],
-                        "gen_ai.usage.output_tokens": e["output_tokens"],
-                        "orca.role": e["role"],
-                        "orca.cost_nano_usd": e["cost_nano_usd"],
-                        "orca.usage_estimated": e["estimated"],
-                    },
-                )
+            llm = last_llm[e["task_id"]] = Span(
+                f"llm/{e['seq']}",
+                f"chat {e['model']}",
+                "llm",
+                ts,
+                ts,
+                f"task/{e['task_id']}" if e["task_id"] in tasks else "run",
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.system": e["provider"],
+                    "gen_ai.request.model": e["model"],
+                    "gen_ai.usage.input_tokens": e["input_tokens"],
+                    "gen_ai.usage.output_tokens": e["output_tokens"],
+                    "orca.role": e["role"],
+                    "orca.cost_nano_usd": e["cost_nano_usd"],
+                    "orca.usage_estimated": e["estimated"],
+                },
             )
+            spans.append(llm)
+        elif kind == "llm.response" and e["task_id"] in last_llm:
+            # the answer's event times the call exactly
+            llm = last_llm.pop(e["task_id"])
+            llm.start, llm.end = ts - e["duration_ms"] / 1000, ts
+            llm.attributes["gen_ai.response.finish_reasons"] = [e["stop_reason"]]
+            if e["first_token_ms"] is not None:
+                llm.attributes["orca.first_token_ms"] = e["first_token_ms"]
+            llm.attributes["orca.timed"] = True
         elif kind == "tool.call":
             spans.append(
                 Span(
@@ -125,7 +133,7 @@ def _llm_start_at_task(spans: list[Span], tasks: dict[str, Span]) -> None:
     for span in spans:
         if span.kind in ("llm", "tool") and span.parent in starts:
             parent = span.parent
-            if span.kind == "llm":
+            if span.kind == "llm" and not span.attributes.pop("orca.timed", False):
                 span.start = min(cursor.get(parent, starts[parent]), span.end)
             cursor[parent] = span.end
 
@@ -177,6 +185,8 @@ def _value(v: Any) -> dict[str, Any]:
         return {"intValue": str(v)}
     if isinstance(v, float):
         return {"doubleValue": v}
+    if isinstance(v, list | tuple):
+        return {"arrayValue": {"values": [_value(x) for x in v]}}
     return {"stringValue": str(v)}
 
 

@@ -126,8 +126,8 @@ def _batch_json(batch: list[EventRecord]) -> bytes:
                 },
             ]
         )
-    # a custom event may hold a value JSON cannot: it is logged as its repr
-    return orjson.dumps(items, default=repr)
+    # values are tagged as in checkpoints; one JSON cannot hold is logged as its repr
+    return _serde.dumps_lenient(items)
 
 
 def decode_events(

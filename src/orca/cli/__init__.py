@@ -50,9 +50,24 @@ def _root(
         "-C",
         help="The project directory (default: the nearest with a .orca folder, else here).",
     ),
+    log_level: str | None = typer.Option(
+        None, "--log-level", help="debug, info, warning or error (default: [logging] level)."
+    ),
+    log_format: str | None = typer.Option(
+        None, "--log-format", help="json or human (default: [logging] format)."
+    ),
 ) -> None:
     """Orca's command line."""
+    from orca.cli._common import USAGE, fail
+
+    if log_level is not None and log_level not in ("debug", "info", "warning", "error"):
+        fail(f"--log-level {log_level!r} is not debug, info, warning or error", USAGE,
+             fix="--log-level info")  # fmt: skip
+    if log_format is not None and log_format not in ("json", "human"):
+        fail(f"--log-format {log_format!r} is not json or human", USAGE, fix="--log-format json")
     State.project = project
+    State.log_level = log_level
+    State.log_format = log_format
 
 
 def main() -> None:

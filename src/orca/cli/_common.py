@@ -55,6 +55,29 @@ class State:
     """Options of the root command, for the subcommands."""
 
     project: Path | None = None
+    log_level: str | None = None
+    log_format: str | None = None
+
+
+def start_observing() -> str:
+    """Before a command runs a graph: logs as ``[logging]`` (or ``--log-level`` /
+    ``--log-format``) says, to standard error; OTLP span export when the ``OTEL_*``
+    variables name an endpoint. Returns the correlation id of the command's runs
+    (``ORCA_CORRELATION_ID``, else a fresh one)."""
+    import os
+    import uuid
+
+    from orca.observe import configure_logging, configure_otlp
+
+    settings = config().logging
+    configure_logging(
+        State.log_level or settings.level,
+        State.log_format or settings.format,
+        colored=settings.colored and err.is_terminal,
+        timestamps=settings.timestamps,
+    )
+    configure_otlp()
+    return os.environ.get("ORCA_CORRELATION_ID") or f"cli-{uuid.uuid4().hex[:16]}"
 
 
 def fail(message: str, code: int = CONFIG, *, fix: str | None = None) -> NoReturn:

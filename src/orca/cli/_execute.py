@@ -26,6 +26,7 @@ from orca.cli._common import (
     err,
     esc,
     out,
+    start_observing,
     table,
 )
 from orca.cost import format_usd
@@ -321,6 +322,7 @@ def execute(plan: Plan, project_conn: Any, *, as_json: bool) -> int:
         options["budget"] = plan.budget
     if plan.checkpoint_id:
         options["checkpoint_id"] = plan.checkpoint_id
+    options["correlation_id"] = start_observing()
     error: BaseException | None = None
     started = time.perf_counter()
     live = (

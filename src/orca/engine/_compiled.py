@@ -82,6 +82,18 @@ def _flag(options: dict[str, Any], name: str, default: bool = True) -> bool:
     return value
 
 
+def _correlation_id(options: dict[str, Any]) -> str | None:
+    """The ``correlation_id`` option, else the one ``orca.observe.correlation`` set."""
+    from orca.observe import current_correlation
+
+    value = options.get("correlation_id")
+    if value is None:
+        return current_correlation()
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"correlation_id must be a non-empty string, got {value!r}")
+    return value
+
+
 def _meter(options: dict[str, Any], workflow: str) -> Any:
     """The run's LLM meter, from the LLM options (see ``CompiledGraph``)."""
     from orca.llm._meter import meter_for_run
@@ -125,6 +137,8 @@ class CompiledGraph:
         max_tokens: the answer cap of calls that set none under a block budget (1024).
         log_events: with a checkpointer, keep the run's events (all but tokens and
             values) in its event log, written with the checkpoints (default True).
+        correlation_id: carried by the run's logs and spans (default: the one
+            ``orca.observe.correlation`` set, else the run id).
     """
 
     def __init__(
@@ -279,6 +293,7 @@ class CompiledGraph:
             meter=_meter(options, self.name),
             toolbox=_toolbox(options),
             log_events=_flag(options, "log_events"),
+            correlation_id=_correlation_id(options),
         )
 
     # -- threads ------------------------------------------------------------------------------

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from orca.checkpoint import EventRecord
 from orca.events import Event
+from orca.observe._core import Observer, log
 
 
 class Emitter:
-    """Delivers the events whose types are ``wanted`` to ``sink``, on the loop's thread,
-    and appends those of the ``logged`` types to ``log`` as ``EventRecord``s (no event
-    object is built for the log alone)."""
+    """Delivers the events whose types are ``wanted`` to ``sink`` and those each observer
+    asks for to it, on the loop's thread, and appends those of the ``logged`` types to
+    ``log`` as ``EventRecord``s (no event object is built for the log alone)."""
 
     def __init__(
         self,
@@ -26,6 +27,7 @@ class Emitter:
         *,
         log: list[EventRecord] | None = None,
         logged: frozenset[str] = frozenset(),
+        observers: Sequence[Observer] = (),
     ) -> None:
         self.run_id = run_id
         self.thread_id = thread_id
@@ -33,7 +35,9 @@ class Emitter:
         self._sink = sink
         self.log = log
         self._logged = logged if log is not None else frozenset()
-        self._any = wanted | self._logged
+        self._observers = tuple(observers)
+        self._built = wanted.union(*(o.types for o in self._observers))
+        self._any = self._built | self._logged
         self._seq = 0
         self.handed_over = 0  # events sent from other threads, delivered by the loop later
         self._loop = asyncio.get_running_loop()
@@ -42,8 +46,22 @@ class Emitter:
     def wants(self, cls: type[Event]) -> bool:
         return cls.type in self._any
 
+    def skip(self) -> None:
+        """An event nobody wants was not built: it still takes its place in ``seq``, so
+        that the numbering is the same whoever listens (tokens aside: they are numbered
+        only when someone streams them)."""
+        if threading.get_ident() != self._thread:
+            self._loop.call_soon_threadsafe(self._bump)
+        else:
+            self._seq += 1
+
+    def _bump(self) -> None:
+        self._seq += 1
+
     def emit(self, cls: type[Event], step: int, **fields: Any) -> None:
         if cls.type not in self._any:
+            if cls.type != "token":
+                self.skip()
             return
         if threading.get_ident() != self._thread:
             self.handed_over += 1
@@ -58,14 +76,17 @@ class Emitter:
             self.log.append(
                 EventRecord(cls.type, self.run_id, self.thread_id, step, seq, ts, fields)
             )
+        if cls.type not in self._built:
+            return
+        event = cls(run_id=self.run_id, thread_id=self.thread_id, step=step, seq=seq, ts=ts,
+                    **fields)  # fmt: skip
         if self._sink is not None and cls.type in self.wanted:
-            self._sink(
-                cls(
-                    run_id=self.run_id,
-                    thread_id=self.thread_id,
-                    step=step,
-                    seq=seq,
-                    ts=ts,
-                    **fields,
-                )
-            )
+            self._sink(event)
+        for observer in self._observers:
+            if cls.type in observer.types:
+                try:
+                    observer(event)
+                except Exception:
+                    self._observers = tuple(o for o in self._observers if o is not observer)
+                    log.exception("observer %r failed on %s; dropped for run %s", observer,
+                                  cls.type, self.run_id)  # fmt: skip

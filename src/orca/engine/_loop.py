@@ -44,6 +44,7 @@ from orca.events import (
 )
 from orca.graph._builder import Callee, NodeSpec
 from orca.graph._types import START, Command, Interrupt, Send
+from orca.observe._core import RunInfo, observers_for
 
 if TYPE_CHECKING:
     from orca.engine._compiled import CompiledGraph
@@ -86,6 +87,7 @@ class RunOptions:
     meter: Any = None  # orca.llm.Meter: the run's models and prices (built by _options)
     toolbox: Any = None  # orca.tools.Tools: the run's tools (built by _options)
     log_events: bool = True
+    correlation_id: str | None = None  # ties the run's logs and spans to what started it
 
 
 @dataclass(slots=True)
@@ -172,7 +174,19 @@ class Run:
                 f"{head.checkpoint_id if head else ''}/{len(start.pending) if start else 0}",
                 f"{self.spec.name}:{'resume' if resuming else 'input'}",
             )
-        if self.logging or (self._sink is not None and self._wanted):
+        observers = (
+            observers_for(
+                RunInfo(
+                    self.run_id,
+                    opts.thread_id,
+                    self.spec.name,
+                    opts.correlation_id or self.run_id,
+                )
+            )
+            if self.parent is None
+            else []
+        )
+        if self.logging or observers or (self._sink is not None and self._wanted):
             # every event but tokens and values also goes to the event log
             self.em = Emitter(
                 self.run_id,
@@ -181,6 +195,7 @@ class Run:
                 self._sink,
                 log=self.logged if self.logging else None,
                 logged=LOGGED,
+                observers=observers,
             )
         if start is not None:
             self.step = start.step
@@ -193,6 +208,7 @@ class Run:
             input=_recorded_input(input),
             pending=len(start.pending) if start else 0,
             head=self.nonce or None,
+            max_steps=opts.max_steps,
         )
         started = time.perf_counter()
         status = "failed"
@@ -583,8 +599,11 @@ class Run:
         cid = _ids.checkpoint_id(self.opts.thread_id, self.checkpoint_id, step, self.nonce)
         self.nonce = ""
         self.values, self.next, self.step, self.checkpoint_id = values, nxt, step, cid
-        if self.em is not None and self.em.wants(Values):
-            self._emit(Values, values=self.public_values())
+        if self.em is not None:
+            if self.em.wants(Values):
+                self._emit(Values, values=self.public_values())
+            else:
+                self.em.skip()
         if self.persister is None:
             return
         dirty = self.dirty

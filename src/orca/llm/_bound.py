@@ -124,49 +124,17 @@ class MeteredStream:
         emitter = ctx._emitter if ctx is not None else None
         tokens = emitter is not None and emitter.wants(events.Token)
         request, hold = await meter.reserve(ctx, model, self._request)
-        pieces = 0
+        pieces: list[str] = []
         began = time.perf_counter()
         first: float | None = None
-        try:
-            replay = meter.replay
-            stream = model.stream(request) if replay is None else replay.stream(ctx, model, request)
-            async for delta in stream:
-                if first is None:
-                    first = time.perf_counter()
-                if delta.text:
-                    pieces += 1
-                    if tokens and ctx is not None and emitter is not None:
-                        emitter.emit(
-                            events.Token,
-                            ctx.step,
-                            task_id=ctx.task_id,
-                            node=ctx.node,
-                            text=delta.text,
-                            model=model.model,
-                            role=llm.role,
-                        )
-                yield delta
-        except StreamInterruptedError as exc:
-            # the tokens were spent: record them (estimated) before the error goes on
-            await meter.settle(ctx, llm.role, model.provider, model.model, exc.usage, hold)
-            raise
-        except BaseException:
-            if pieces:  # cut short by the caller: what streamed was spent
-                prompt = _prompt_text(request.messages)
-                spent = Usage(estimate_tokens(prompt), pieces, estimated=True)
-                await asyncio.shield(
-                    meter.settle(ctx, llm.role, model.provider, model.model, spent, hold)
-                )
-            else:
-                await asyncio.shield(meter.release(hold))
-            raise
-        response = stream.response
-        cost, priced = await meter.settle(
-            ctx, llm.role, response.provider, response.model, response.usage, hold
-        )
-        self._response = replace(response, cost_nano_usd=cost, priced=priced)
-        if emitter is not None and ctx is not None and emitter.wants(events.LLMResponse):
-            ended = time.perf_counter()
+
+        def answered(response: ChatResponse, error: BaseException | None = None) -> None:
+            """The ``llm.response`` event: the answer, or how the call failed."""
+            if emitter is None or ctx is None:
+                return
+            if not emitter.wants(events.LLMResponse):
+                emitter.skip()
+                return
             emitter.emit(
                 events.LLMResponse,
                 ctx.step,
@@ -183,8 +151,58 @@ class MeteredStream:
                 stop_reason=response.stop_reason,
                 usage=_usage_dict(response.usage),
                 first_token_ms=None if first is None else round((first - began) * 1000, 3),
-                duration_ms=round((ended - began) * 1000, 3),
+                duration_ms=round((time.perf_counter() - began) * 1000, 3),
+                error_type=None if error is None else type(error).__name__,
+                error=None if error is None else str(error),
             )
+
+        def partial(usage: Usage, reason: str) -> ChatResponse:
+            return ChatResponse("".join(pieces), model.provider, model.model, usage, reason)  # type: ignore[arg-type]
+
+        try:
+            replay = meter.replay
+            stream = model.stream(request) if replay is None else replay.stream(ctx, model, request)
+            async for delta in stream:
+                if first is None:
+                    first = time.perf_counter()
+                if delta.text:
+                    pieces.append(delta.text)
+                    if tokens and ctx is not None and emitter is not None:
+                        emitter.emit(
+                            events.Token,
+                            ctx.step,
+                            task_id=ctx.task_id,
+                            node=ctx.node,
+                            text=delta.text,
+                            model=model.model,
+                            role=llm.role,
+                        )
+                yield delta
+        except StreamInterruptedError as exc:
+            # the tokens were spent: record them (estimated) before the error goes on
+            await meter.settle(ctx, llm.role, model.provider, model.model, exc.usage, hold)
+            answered(partial(exc.usage, "error"), exc)
+            raise
+        except BaseException as exc:
+            if pieces:  # cut short by the caller: what streamed was spent
+                prompt = _prompt_text(request.messages)
+                spent = Usage(estimate_tokens(prompt), len(pieces), estimated=True)
+                # first: a closed stream may be finalised after its run has ended
+                answered(partial(spent, "cancelled"))
+                await asyncio.shield(
+                    meter.settle(ctx, llm.role, model.provider, model.model, spent, hold)
+                )
+            else:
+                await asyncio.shield(meter.release(hold))
+                if isinstance(exc, Exception):
+                    answered(partial(Usage(), "error"), exc)
+            raise
+        response = stream.response
+        cost, priced = await meter.settle(
+            ctx, llm.role, response.provider, response.model, response.usage, hold
+        )
+        self._response = replace(response, cost_nano_usd=cost, priced=priced)
+        answered(response)
 
 
 PROMPT_PREVIEW = 200
@@ -203,9 +221,13 @@ def _usage_dict(usage: Usage) -> dict[str, Any]:
 
 
 def _call_dict(call: ToolCall) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": call.id, "name": call.name, "arguments": call.arguments}
+    out: dict[str, Any] = {
+        "id": call.id,
+        "name": call.name,
+        "arguments": call.arguments,
+        "raw_arguments": call.raw_arguments,
+    }
     if call.arguments_error is not None:
-        out["raw_arguments"] = call.raw_arguments
         out["arguments_error"] = call.arguments_error
     return out
 

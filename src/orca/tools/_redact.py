@@ -27,7 +27,8 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
     ("email", re.compile(r"\b[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}\b")),
-    ("card", re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")),
+    # digits after a decimal point are a number, not a card
+    ("card", re.compile(r"(?<![\d.])(?:\d[ -]?){12,18}\d(?!\d)")),
     (
         "phone",
         re.compile(

@@ -183,14 +183,15 @@ class Tools:
     ) -> None:
         shown_args: Any = dict(arguments)
         summary = result.content()
+        value, error = result.value, result.error
         if self.env.policy.redact:
             shown_args = redact(shown_args)
             # the value is redacted as data first, so secret-named keys are masked whole
-            summary = redact(replace(result, value=redact(result.value)).content())
+            value = redact(value)
+            summary = redact(replace(result, value=value).content())
+            error = None if error is None else redact(error)
         summary = summary[:SUMMARY_CHARS]
         if ctx is not None and ctx._emitter is not None:
-            # the whole value, for a replay; redacted as the checkpoints are
-            value = redact(result.value) if self.env.policy.redact_checkpoints else result.value
             ctx._emitter.emit(
                 events.ToolCall,
                 ctx.step,
@@ -202,7 +203,7 @@ class Tools:
                 result=summary,
                 duration_ms=round(result.duration_ms, 3),
                 value=value,
-                error=result.error,
+                error=error,
             )
         if self.audit is not None:
             row = {
