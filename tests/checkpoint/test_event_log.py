@@ -122,3 +122,79 @@ def test_log_events_must_be_a_bool(store: StoreUnderTest) -> None:
 
     with pytest.raises(InvalidInputError, match="log_events"):
         graph(store.cp).invoke({"n": 0}, thread_id="t", log_events="yes")
+
+
+def test_large_batches_and_small_ones_read_back_as_one_ordered_log(tmp_path: Any) -> None:
+    import sqlite3
+
+    from orca import SqliteCheckpointer
+
+    def big(state: S, ctx: Any) -> dict[str, Any]:
+        n = state.get("n", 0)
+        if n == 1:
+            ctx.write("x" * 5000)  # this step's batch cannot ride in its checkpoint row
+        return {"n": n + 1}
+
+    g = StateGraph(S, name="mixed")
+    g.add_node("step", big)
+    g.add_edge(START, "step")
+    g.add_conditional_edges("step", lambda s: "step" if s["n"] < 3 else END)
+    path = tmp_path / "mixed.db"
+    with SqliteCheckpointer(path) as store:
+        app = g.compile(checkpointer=store)
+        streamed = list(app.stream({"n": 0}, thread_id="t", mode="events"))
+        logged = store.read_events(streamed[0].run_id)
+    wanted = [e for e in streamed if e.type not in ("values", "checkpoint.saved")]
+    assert [(e["seq"], e["type"]) for e in logged] == [(e.seq, e.type) for e in wanted]
+    assert [e["data"] for e in logged if e["type"] == "custom"] == ["x" * 5000]
+    conn = sqlite3.connect(path)
+    try:
+        inline = conn.execute("SELECT COUNT(*) FROM checkpoints WHERE events IS NOT NULL")
+        apart = conn.execute("SELECT COUNT(*) FROM events")
+        assert inline.fetchone()[0] >= 2  # the input step and the small steps
+        assert apart.fetchone()[0] == 2  # the large step and the run's tail
+    finally:
+        conn.close()
+
+
+def test_pruning_checkpoints_keeps_their_inline_events(tmp_path: Any) -> None:
+    from orca import SqliteCheckpointer
+
+    with SqliteCheckpointer(tmp_path / "p.db") as store:
+        app = graph(store)
+        app.invoke({"n": 0}, thread_id="t")
+        run_id = app.get_history("t")[0].metadata["run_id"]
+        before = store.read_events(run_id)
+        assert store.prune("t", keep=1) > 0
+        assert store.read_events(run_id) == before
+
+
+def test_a_version_2_file_is_upgraded_and_its_log_still_reads(tmp_path: Any) -> None:
+    import sqlite3
+
+    from orca import SqliteCheckpointer
+    from orca.checkpoint._sqlite import MIGRATIONS
+
+    path = tmp_path / "v2.db"
+    conn = sqlite3.connect(path)
+    for migration in MIGRATIONS[:2]:
+        for statement in migration:
+            conn.execute(statement)
+    conn.execute("CREATE TABLE orca_schema (component TEXT PRIMARY KEY, version INTEGER)")
+    conn.execute("INSERT INTO orca_schema VALUES ('checkpoints', 2)")
+    batch = b'[["run.started",{"run_id":"r1","thread_id":"t","step":0,"seq":0,"ts":1.0}]]'
+    conn.execute("INSERT INTO events VALUES ('t', 'r1', ?)", (batch,))
+    conn.commit()
+    conn.close()
+    with SqliteCheckpointer(path) as store:
+        assert [e["type"] for e in store.read_events("r1")] == ["run.started"]
+        app = graph(store)
+        app.invoke({"n": 0}, thread_id="new")
+        run_id = app.get_history("new")[0].metadata["run_id"]
+        assert store.read_events(run_id)[-1]["type"] == "run.finished"
+    conn = sqlite3.connect(path)
+    try:
+        version = conn.execute("SELECT version FROM orca_schema WHERE component='checkpoints'")
+        assert version.fetchone()[0] == len(MIGRATIONS) == 3
+    finally:
+        conn.close()

@@ -178,7 +178,7 @@ class RowCheckpointer(ABC):
 
     @abstractmethod
     def _events(self, run_id: str) -> list[bytes]:
-        """A run's event batches, in the order they were written."""
+        """A run's event batches, in any order (``read_events`` sorts by seq)."""
 
     @abstractmethod
     def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None: ...
@@ -295,6 +295,7 @@ class RowCheckpointer(ABC):
         with self._lock:
             batches = self._events(run_id)
         found = [e for data in batches for e in decode_events(data, run_id, start, stop, types)]
+        found.sort(key=lambda e: e["seq"])  # a store may keep a run's batches in two places
         return found[:limit] if limit is not None else found
 
     def put_pending(

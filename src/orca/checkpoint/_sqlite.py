@@ -64,7 +64,18 @@ MIGRATIONS: list[list[str]] = [
             batch BLOB NOT NULL
         )""",
     ],
+    [
+        # A superstep's events ride in its checkpoint's row when they are small: the
+        # commit then writes no page it would not write anyway. Large batches, events
+        # after a run's last checkpoint, and those of pruned checkpoints go to `events`.
+        "ALTER TABLE checkpoints ADD COLUMN events BLOB",
+        "ALTER TABLE checkpoints ADD COLUMN events_run TEXT",
+    ],
 ]
+
+INLINE_ROW_BYTES = 900
+"""A checkpoint row keeps its event batch inline while body + batch stay under this: a
+WITHOUT ROWID row much larger spills onto overflow pages."""
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
@@ -162,8 +173,12 @@ class SqliteCheckpointer(RowCheckpointer):
                     [(thread_id, cid, w.task_id, w.idx, w.kind, w.data) for cid, w in writes],
                 )
             if header is not None:
+                batch = header.events
+                inline = batch is not None and len(batch) + len(header.body) <= INLINE_ROW_BYTES
                 c.execute(
-                    "INSERT INTO checkpoints SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ? "
+                    "INSERT INTO checkpoints (thread_id, checkpoint_id, seq, parent_id, step, "
+                    "body, created_at, events, events_run) "
+                    "SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ? "
                     "FROM checkpoints WHERE thread_id = ?",
                     (
                         header.thread_id,
@@ -172,13 +187,15 @@ class SqliteCheckpointer(RowCheckpointer):
                         header.step,
                         header.body,
                         header.created_at,
+                        batch if inline else None,
+                        header.events_run if inline else None,
                         thread_id,
                     ),
                 )
-                if header.events is not None:
+                if batch is not None and not inline:
                     c.execute(
                         "INSERT INTO events VALUES (?, ?, ?)",
-                        (thread_id, header.events_run, header.events),
+                        (thread_id, header.events_run, batch),
                     )
 
     def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
@@ -190,7 +207,9 @@ class SqliteCheckpointer(RowCheckpointer):
             return [
                 r[0]
                 for r in self._conn.execute(
-                    "SELECT batch FROM events WHERE run_id = ? ORDER BY rowid", (run_id,)
+                    "SELECT events FROM checkpoints WHERE events_run = ? "
+                    "UNION ALL SELECT batch FROM events WHERE run_id = ?",
+                    (run_id, run_id),
                 )
             ]
 
@@ -265,6 +284,13 @@ class SqliteCheckpointer(RowCheckpointer):
                 c.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
                 return removed
             keep_json = _serde.dumps(sorted(keep))
+            # the event log outlives pruned checkpoints
+            c.execute(
+                "INSERT INTO events SELECT thread_id, events_run, events FROM checkpoints "
+                "WHERE thread_id = ? AND events IS NOT NULL "
+                "AND checkpoint_id NOT IN (SELECT value FROM json_each(?)) ORDER BY seq",
+                (thread_id, keep_json),
+            )
             removed = c.execute(
                 "DELETE FROM checkpoints WHERE thread_id = ? "
                 "AND checkpoint_id NOT IN (SELECT value FROM json_each(?))",
