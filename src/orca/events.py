@@ -198,7 +198,8 @@ class LLMResponse(TaskEvent):
     back.
 
     ``request`` is a digest of the request (messages, tools and options), ``prompt`` the
-    start of its last message, ``usage`` the tokens it used (as in the ``usage`` event);
+    start of its last message, ``usage`` the tokens it used and ``cost_nano_usd`` their
+    cost (as in the ``usage`` event);
     ``first_token_ms`` and ``duration_ms`` time the call.
     """
 
@@ -215,6 +216,7 @@ class LLMResponse(TaskEvent):
     usage: dict[str, Any]
     first_token_ms: float | None
     duration_ms: float
+    cost_nano_usd: int = 0
     error_type: str | None = None
     error: str | None = None
 

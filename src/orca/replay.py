@@ -39,6 +39,7 @@ _VARYING = frozenset(
 _VARYING_BY_TYPE = {
     "usage": frozenset({"cost_nano_usd", "priced"}),
     "run.finished": frozenset({"checkpoint_id", "cost_nano_usd"}),
+    "llm.response": frozenset({"cost_nano_usd"}),
     "run.started": frozenset({"head"}),
 }
 # events a replay does not reproduce: it runs with no ledger and its own prices
@@ -222,6 +223,7 @@ def replay(
             one that ran.
         CheckpointNotFoundError: the run's start checkpoint was pruned.
     """
+    from orca.cost import PriceBook
     from orca.engine._compiled import CompiledGraph
     from orca.engine._loop import Run
     from orca.engine._sync import run_sync
@@ -265,14 +267,12 @@ def replay(
         "seed": started["seed"],
         "max_steps": started.get("max_steps", 100),
         "models": {r: _RecordedModel(p, m) for r, (p, m) in recording.roles.items()},
-        "ledger": False,
+        "prices": PriceBook(),  # the catalog's: costs are not compared
+        "ledger": False,  # no budget is charged
         "tools": list(tools),
     }
     if start_id is not None:
         options["checkpoint_id"] = start_id
-    from orca.cost import PriceBook
-
-    options["prices"] = PriceBook()
     opts = replica._options(options, inline=False)
     opts.meter.models.use_active = False  # only the recorded models, never a real one
     opts.meter.replay = recording

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +43,9 @@ def run_sync(name: str, coro: Coroutine[Any, Any, T]) -> T:
     except RuntimeError:
         coro.close()
         raise
-    return _runner().run(coro)
+    # the caller's context (a correlation id, an active span), not the one the thread's
+    # runner copied at its first run
+    return _runner().run(coro, context=contextvars.copy_context())
 
 
 def iterate_sync(name: str, agen: AsyncIterator[T]) -> Iterator[T]:
@@ -56,7 +59,7 @@ def iterate_sync(name: str, agen: AsyncIterator[T]) -> Iterator[T]:
     try:
         while True:
             try:
-                yield runner.run(next_item())
+                yield runner.run(next_item(), context=contextvars.copy_context())
             except StopAsyncIteration:
                 return
     finally:

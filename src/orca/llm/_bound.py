@@ -128,7 +128,9 @@ class MeteredStream:
         began = time.perf_counter()
         first: float | None = None
 
-        def answered(response: ChatResponse, error: BaseException | None = None) -> None:
+        def answered(
+            response: ChatResponse, cost: int = 0, error: BaseException | None = None
+        ) -> None:
             """The ``llm.response`` event: the answer, or how the call failed."""
             if emitter is None or ctx is None:
                 return
@@ -152,6 +154,7 @@ class MeteredStream:
                 usage=_usage_dict(response.usage),
                 first_token_ms=None if first is None else round((first - began) * 1000, 3),
                 duration_ms=round((time.perf_counter() - began) * 1000, 3),
+                cost_nano_usd=cost,
                 error_type=None if error is None else type(error).__name__,
                 error=None if error is None else str(error),
             )
@@ -180,29 +183,32 @@ class MeteredStream:
                 yield delta
         except StreamInterruptedError as exc:
             # the tokens were spent: record them (estimated) before the error goes on
-            await meter.settle(ctx, llm.role, model.provider, model.model, exc.usage, hold)
-            answered(partial(exc.usage, "error"), exc)
+            cost, _ = await meter.settle(
+                ctx, llm.role, model.provider, model.model, exc.usage, hold
+            )
+            answered(partial(exc.usage, "error"), cost, exc)
             raise
         except BaseException as exc:
             if pieces:  # cut short by the caller: what streamed was spent
                 prompt = _prompt_text(request.messages)
                 spent = Usage(estimate_tokens(prompt), len(pieces), estimated=True)
                 # first: a closed stream may be finalised after its run has ended
-                answered(partial(spent, "cancelled"))
+                cost, _ = meter.models.prices.cost_nano(spent, model.provider, model.model)
+                answered(partial(spent, "cancelled"), cost)
                 await asyncio.shield(
                     meter.settle(ctx, llm.role, model.provider, model.model, spent, hold)
                 )
             else:
                 await asyncio.shield(meter.release(hold))
                 if isinstance(exc, Exception):
-                    answered(partial(Usage(), "error"), exc)
+                    answered(partial(Usage(), "error"), 0, exc)
             raise
         response = stream.response
         cost, priced = await meter.settle(
             ctx, llm.role, response.provider, response.model, response.usage, hold
         )
         self._response = replace(response, cost_nano_usd=cost, priced=priced)
-        answered(response)
+        answered(response, cost)
 
 
 PROMPT_PREVIEW = 200

@@ -17,8 +17,10 @@ from orca.observe._core import RunInfo, add_observer
 
 RUN_LOG = logging.getLogger("orca.run")
 
-_WARNING_TYPES = frozenset({"task.retry", "task.failed", "error", "budget.warning", "warning"})
-_INFO_TYPES = _WARNING_TYPES | {"run.started", "run.finished", "interrupt"}
+_ERROR_TYPES = frozenset({"task.failed", "error"})
+# run.finished: a failed or cancelled run is a warning
+_WARNING_TYPES = _ERROR_TYPES | {"task.retry", "budget.warning", "warning", "run.finished"}
+_INFO_TYPES = _WARNING_TYPES | {"run.started", "interrupt"}
 _DEBUG_TYPES = _INFO_TYPES | {"step.started", "task.finished", "llm.response", "tool.call"}
 # the fields a log record shows as written; everything else is scrubbed
 _IDS = ("run_id", "thread_id", "correlation_id", "node", "task_id", "step", "event")
@@ -56,6 +58,7 @@ def _log_observer(info: RunInfo) -> _RunLog | None:
         (logging.DEBUG, _DEBUG_TYPES),
         (logging.INFO, _INFO_TYPES),
         (logging.WARNING, _WARNING_TYPES),
+        (logging.ERROR, _ERROR_TYPES),
     ):
         if RUN_LOG.isEnabledFor(level):
             return _RunLog(info, types)

@@ -31,7 +31,6 @@ class _RunSpans:
             "task.started",
             "task.finished",
             "task.failed",
-            "usage",
             "llm.response",
             "tool.call",
             "interrupt",
@@ -48,7 +47,6 @@ class _RunSpans:
         self.run: Any = None
         self.step: Any = None
         self.tasks: dict[str, Any] = {}
-        self.costs: dict[str, int] = {}
 
     def _start(self, name: str, parent: Any, ts: float, attributes: dict[str, Any]) -> Any:
         context = self.trace.set_span_in_context(parent) if parent is not None else self.parent
@@ -90,8 +88,6 @@ class _RunSpans:
                 if kind == "task.failed":
                     self._fail(span, f"{e.error_type}: {e.error}")
                 span.end(end_time=_ns(ts))
-        elif kind == "usage":
-            self.costs[e.task_id] = e.cost_nano_usd
         elif kind == "llm.response":
             span = self._start(
                 f"chat {e.model}",
@@ -108,11 +104,13 @@ class _RunSpans:
                     "gen_ai.response.finish_reasons": [e.stop_reason],
                     "orca.role": e.role,
                     "orca.node": e.node,
-                    "orca.cost_nano_usd": self.costs.pop(e.task_id, 0),
+                    "orca.cost_nano_usd": e.cost_nano_usd,
                 },
             )
             if e.first_token_ms is not None:
                 span.set_attribute("orca.first_token_ms", e.first_token_ms)
+            if e.error_type is not None:
+                self._fail(span, f"{e.error_type}: {e.error}")
             span.end(end_time=_ns(ts))
         elif kind == "tool.call":
             span = self._start(

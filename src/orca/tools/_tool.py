@@ -38,7 +38,8 @@ class Policy:
         shell_env: the environment variables a shell command sees (by name).
         max_output_bytes: the most a tool's output may hold before it is cut.
         timeout: seconds a tool may run unless the tool sets its own.
-        redact: mask secrets and personal data in audit rows, events and logs.
+        redact: mask secrets and personal data in audit rows and events (logs are
+            always redacted).
         redact_checkpoints: also in what tool results write to the state.
     """
 
