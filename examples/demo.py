@@ -10,7 +10,9 @@ machinery is real), priced with a user price override so that money moves. What 
 2. ``orca budget raise``, then ``orca runs resume``: only the unfinished work runs again,
    up to the reviewer, who asks a human to approve;
 3. ``orca runs resume --value true``: approved, done; then the usage report, the tool
-   audit log (each worker saved its notes with the ``files_write`` tool) and the budget.
+   audit log (each worker saved its notes with the ``files_write`` tool) and the budget;
+4. ``orca runs inspect`` and ``orca runs replay``: the workers' run as a timeline, then
+   replayed from its event log with no model and no tool called: "identical".
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ def main() -> None:
         console.rule("2. raise the budget and resume: only the unfinished work runs")
         orca("budget", "raise", "demo", "--by", "0.10", env=env, project=project)
         orca("runs", "resume", last_run(env, project), env=env, project=project)
+        workers = last_run(env, project)
 
         console.rule("3. a human approves; the run finishes")
         orca("runs", "resume", last_run(env, project), "--value", "true", env=env, project=project)
@@ -99,6 +102,14 @@ def main() -> None:
         orca("tools", "log", env=env, project=project)
         orca("runs", "list", env=env, project=project)
         orca("budget", "status", env=env, project=project)
+
+        console.rule("4. after the fact: the workers' run explained, then replayed offline")
+        orca("runs", "inspect", workers, env=env, project=project)
+        orca("runs", "replay", workers, env=env, project=project)
+        console.print(
+            "[dim]replay ran the workflow's code again, answering every LLM and tool call "
+            "from the event log: no model, no tool, no budget touched.[/]"
+        )
         console.print(
             "\n[dim]The same commands drive real models: orca profile create NAME --planner "
             "anthropic:claude-sonnet-4-5 --worker openai:gpt-4o-mini (see README).[/]"

@@ -232,7 +232,7 @@ def test_json_lines_carry_the_run_thread_and_correlation_ids(logs: Any) -> None:
     started, finished = records
     assert started["message"] == "run started: flow"
     assert (started["resumed"], started["seed"], started["step"]) == (False, 0, 0)
-    assert finished["message"] == "run done after 1 steps"
+    assert finished["message"] == "run done after 1 step"
     assert (finished["status"], finished["steps"], finished["llm_calls"]) == ("done", 1, 0)
 
 
@@ -412,7 +412,7 @@ def test_warning_shows_only_retries_failures_and_errors(logs: Any) -> None:
     assert failed["node"] == "boom"
     assert failed["attempts"] == 1
     assert failed["error"] == "RuntimeError: it broke"
-    assert failed["message"] == "task boom failed after 1 attempts"
+    assert failed["message"] == "task boom failed after 1 attempt"
     [error] = captured.of("error")
     assert error["message"] == "run failed: NodeError"
     assert "it broke" in error["error"]
@@ -617,7 +617,7 @@ def test_human_lines(logs: Any) -> None:
         'INFO    run started: flow  run_id="run-h" thread_id="t-h" correlation_id="c-h" '
         "step=0 resumed=False seed=0"
     )
-    assert finished.startswith('INFO    run done after 1 steps  run_id="run-h" ')
+    assert finished.startswith('INFO    run done after 1 step  run_id="run-h" ')
     assert 'status="done"' in finished
     assert "steps=1" in finished
     assert "graph=" not in finished  # graph and event stay out of human lines
@@ -634,7 +634,7 @@ def test_human_lines_with_colour_and_timestamps(logs: Any) -> None:
     stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 "
     assert all(re.match(stamp, line) for line in lines)
     assert "\x1b[36mINFO   \x1b[0m run started: failing" in lines[0]
-    assert "\x1b[31mERROR  \x1b[0m task boom failed after 1 attempts" in lines[1]
+    assert "\x1b[31mERROR  \x1b[0m task boom failed after 1 attempt" in lines[1]
     assert "\x1b[31mERROR  \x1b[0m run failed: NodeError" in lines[2]
     assert "\x1b[33mWARNING\x1b[0m run failed after 0 steps" in lines[3]
 

@@ -386,8 +386,9 @@ def _replay(run: str, source: str | None, as_json: bool) -> None:
         emit_json(report.to_dict())
     elif report.divergence is None:
         out.print(
-            f"[green]identical[/]: run {esc(run_id)} replayed {report.steps} steps, "
-            f"{report.llm_calls} LLM calls and {report.tool_calls} tool calls from its log"
+            f"[green]identical[/]: run {esc(run_id)} replayed "
+            f"{_count(report.steps, 'step')}, {_count(report.llm_calls, 'LLM call')} and "
+            f"{_count(report.tool_calls, 'tool call')} from its log"
         )
     else:
         d = report.divergence
@@ -397,6 +398,10 @@ def _replay(run: str, source: str | None, as_json: bool) -> None:
         out.print(t)
     if report.divergence is not None:
         raise typer.Exit(FAILED)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _shown(value: Any) -> str:

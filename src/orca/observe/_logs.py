@@ -83,7 +83,7 @@ def _describe(e: Any) -> tuple[int, str, dict[str, Any]]:
         }
         if e.error:
             fields["error"] = e.error
-        return level, f"run {e.status} after {e.steps} steps", fields
+        return level, f"run {e.status} after {_count(e.steps, 'step')}", fields
     if kind == "interrupt":
         nodes = sorted({i["node"] for i in e.interrupts})
         return logging.INFO, f"run paused at {', '.join(nodes)}", {"interrupts": len(e.interrupts)}
@@ -96,7 +96,7 @@ def _describe(e: Any) -> tuple[int, str, dict[str, Any]]:
     if kind == "task.failed":
         return (
             logging.ERROR,
-            f"task {e.node} failed after {e.attempts} attempts",
+            f"task {e.node} failed after {_count(e.attempts, 'attempt')}",
             {"error": f"{e.error_type}: {e.error}", "attempts": e.attempts},
         )
     if kind == "error":
@@ -139,6 +139,10 @@ def _describe(e: Any) -> tuple[int, str, dict[str, Any]]:
              "duration_ms": e.duration_ms},
         )  # fmt: skip
     return logging.DEBUG, kind, {}
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 # -- formatting ---------------------------------------------------------------------------
