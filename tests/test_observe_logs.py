@@ -20,9 +20,9 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
+from _echo import Echo
 from orca import END, START, MemoryCheckpointer, RetryPolicy, RunContext, Send, StateGraph, reducers
 from orca.errors import InvalidInputError, NodeError
-from orca.llm import ChatRequest, Delta, ProviderModel, Usage
 from orca.observe import (
     HumanFormatter,
     JsonFormatter,
@@ -39,17 +39,6 @@ ORCA = Path(sys.executable).parent / "orca"
 
 
 # -- a model, tools and graphs -------------------------------------------------------------------
-
-
-class Echo(ProviderModel):
-    """A model answering from memory: three pieces and exact usage."""
-
-    async def _stream(self, request: ChatRequest, state: Any) -> Any:
-        for piece in ("a", "b", "c"):
-            state.text.append(piece)
-            yield Delta(text=piece)
-        state.stop_reason = "stop"
-        state.usage = Usage(7, 3)
 
 
 class S(TypedDict, total=False):
@@ -801,6 +790,7 @@ FLOW = """\
 from typing import TypedDict
 
 from orca import END, START, StateGraph
+
 
 
 class S(TypedDict):

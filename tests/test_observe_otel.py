@@ -25,6 +25,8 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
+from _echo import Echo
+
 pytest.importorskip("opentelemetry.sdk")
 
 import opentelemetry.trace as otel_trace
@@ -36,7 +38,7 @@ from opentelemetry.trace import StatusCode
 from orca import END, START, MemoryCheckpointer, RunContext, Send, StateGraph, reducers
 from orca.cost import Price, PriceBook
 from orca.errors import AuthenticationError, NodeError
-from orca.llm import ChatRequest, Delta, ProviderModel, Usage
+from orca.llm import ChatRequest, Delta, ProviderModel
 from orca.observe import RunInfo, add_observer, configure_otlp
 from orca.observe._otel import _otel_observer, _RunSpans
 
@@ -46,17 +48,6 @@ CALL_COST = 7 * 1000 + 3 * 1_000_000  # Usage(7, 3) at PRICE
 
 
 # -- a model, tools and graphs -------------------------------------------------------------------
-
-
-class Echo(ProviderModel):
-    """A model answering from memory: three pieces and exact usage."""
-
-    async def _stream(self, request: ChatRequest, state: Any) -> Any:
-        for piece in ("a", "b", "c"):
-            state.text.append(piece)
-            yield Delta(text=piece)
-        state.stop_reason = "stop"
-        state.usage = Usage(7, 3)
 
 
 class S(TypedDict, total=False):
@@ -818,6 +809,7 @@ FLOW = """\
 from typing import TypedDict
 
 from orca import END, START, StateGraph
+
 
 
 class S(TypedDict):

@@ -8,20 +8,9 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
+from _echo import Echo
 from orca import END, START, MemoryCheckpointer, Send, StateGraph, reducers
-from orca.llm import ChatRequest, Delta, ProviderModel, Usage
 from orca.trace import chrome_trace, otlp_json, spans_of
-
-
-class Echo(ProviderModel):
-    """A model answering from memory: three pieces and exact usage."""
-
-    async def _stream(self, request: ChatRequest, state: Any) -> Any:
-        for piece in ("a", "b", "c"):
-            state.text.append(piece)
-            yield Delta(text=piece)
-        state.stop_reason = "stop"
-        state.usage = Usage(7, 3)
 
 
 class S(TypedDict, total=False):
