@@ -1592,6 +1592,9 @@ def test_runs_events_reads_the_log_in_order_and_filters(tiny: Path) -> None:
     assert all(3 <= e["seq"] < 40 for e in window)
     text = orca(tiny, "runs", "events", run["run_id"], "--type", "step.started", code=0).stdout
     assert "worker, worker, worker, worker" in text
+    answers = orca(tiny, "runs", "events", run["run_id"], "--type", "llm.response").stdout
+    assert len([line for line in answers.splitlines() if "llm.response" in line]) == run["calls"]
+    assert "llamacpp/" in answers
     # a finished run: --follow ends by itself
     followed = orca(tiny, "runs", "events", run["run_id"], "--follow", "--json", code=0).stdout
     assert len(followed.splitlines()) == len(every)

@@ -53,6 +53,10 @@ def _line(e: dict[str, Any]) -> str:
             f"{e['provider']}/{e['model']} {e['input_tokens']}+{e['output_tokens']} tokens "
             f"{format_usd(e['cost_nano_usd'])}"
         )
+    elif kind == "llm.response":
+        detail = f"{e['provider']}/{e['model']} {e['stop_reason']} {e['duration_ms']:.1f} ms"
+        if e.get("error"):
+            detail += f" {e['error_type']}: {e['error']}"
     elif kind == "tool.call":
         detail = f"{e['tool']} {e['status']} {e['duration_ms']:.1f} ms"
     elif kind == "run.finished":
