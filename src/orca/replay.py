@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from orca.engine._compiled import CompiledGraph
     from orca.engine._context import RunContext
     from orca.llm import ChatModel, ChatRequest, ChatResponse, Delta
-    from orca.tools import Tool, ToolResult
+    from orca.tools import Policy, Tool, ToolResult
 
 __all__ = ["Divergence", "ReplayError", "ReplayReport", "replay"]
 
@@ -40,6 +40,7 @@ _VARYING_BY_TYPE = {
     "usage": frozenset({"cost_nano_usd", "priced"}),
     "run.finished": frozenset({"checkpoint_id", "cost_nano_usd"}),
     "llm.response": frozenset({"cost_nano_usd"}),
+    "tool.call": frozenset({"result"}),  # a display summary of `value`, which is compared
     "run.started": frozenset({"head"}),
 }
 # events a replay does not reproduce: it runs with no ledger and its own prices
@@ -157,9 +158,17 @@ class Recording:
 
 def _llm_error(e: Mapping[str, Any]) -> Exception:
     """The error a recorded call failed with, raised again."""
+    import builtins
+
     from orca import errors
     from orca.llm import Usage
 
+    native = getattr(builtins, e["error_type"], None)
+    if isinstance(native, type) and issubclass(native, Exception):
+        try:
+            return native(e["error"])  # a model that raised ValueError raises it again
+        except TypeError:
+            pass
     cls = getattr(errors, e["error_type"], None)
     if not (isinstance(cls, type) and issubclass(cls, errors.LLMError)):
         cls = errors.LLMError
@@ -207,6 +216,7 @@ def replay(
     *,
     store: Checkpointer | None = None,
     tools: Sequence[Tool | Any] = (),
+    policy: Policy | None = None,
 ) -> ReplayReport:
     """Run ``graph``'s code again as run ``run_id`` ran, answering its LLM and tool calls
     from the run's event log, and compare.
@@ -217,6 +227,7 @@ def replay(
         store: where the run was logged (default: the graph's checkpointer). It is only
             read: the replay runs on a copy of the run's start checkpoint in memory.
         tools: the run's tools (their schemas are part of what the model was asked).
+        policy: the run's tool policy (what it redacted in the log; default ``Policy()``).
 
     Raises:
         InvalidInputError: the store logged no run ``run_id``, or the graph is not the
@@ -271,6 +282,8 @@ def replay(
         "ledger": False,  # no budget is charged
         "tools": list(tools),
     }
+    if policy is not None:
+        options["policy"] = policy
     if start_id is not None:
         options["checkpoint_id"] = start_id
     opts = replica._options(options, inline=False)

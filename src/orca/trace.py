@@ -43,7 +43,7 @@ def spans_of(events: Sequence[dict[str, Any]]) -> list[Span]:
     spans = [run]
     steps: dict[int, Span] = {}
     tasks: dict[str, Span] = {}
-    last_llm: dict[str, Span] = {}  # per task, its latest LLM call
+    answers = any(e["type"] == "llm.response" for e in events)
     for e in events:
         kind, ts = e["type"], e["ts"]
         if kind == "run.started":
@@ -69,34 +69,37 @@ def spans_of(events: Sequence[dict[str, Any]]) -> list[Span]:
             task.end = max(ts, task.start)
             if kind == "task.failed":
                 task.error = f"{e['error_type']}: {e['error']}"
-        elif kind == "usage":
-            llm = last_llm[e["task_id"]] = Span(
+        elif kind == "llm.response" or (kind == "usage" and not answers):
+            # a log with answers times each call exactly from its llm.response; an older
+            # one has only the usage events, which mark when calls ended
+            timed = kind == "llm.response"
+            usage = e["usage"] if timed else e
+            llm = Span(
                 f"llm/{e['seq']}",
                 f"chat {e['model']}",
                 "llm",
-                ts,
+                ts - e["duration_ms"] / 1000 if timed else ts,
                 ts,
                 f"task/{e['task_id']}" if e["task_id"] in tasks else "run",
                 {
                     "gen_ai.operation.name": "chat",
                     "gen_ai.system": e["provider"],
                     "gen_ai.request.model": e["model"],
-                    "gen_ai.usage.input_tokens": e["input_tokens"],
-                    "gen_ai.usage.output_tokens": e["output_tokens"],
+                    "gen_ai.usage.input_tokens": usage["input_tokens"],
+                    "gen_ai.usage.output_tokens": usage["output_tokens"],
                     "orca.role": e["role"],
                     "orca.cost_nano_usd": e["cost_nano_usd"],
-                    "orca.usage_estimated": e["estimated"],
+                    "orca.usage_estimated": usage["estimated"],
                 },
             )
+            if timed:
+                llm.attributes["gen_ai.response.finish_reasons"] = [e["stop_reason"]]
+                if e["first_token_ms"] is not None:
+                    llm.attributes["orca.first_token_ms"] = e["first_token_ms"]
+                if e.get("error_type"):
+                    llm.error = f"{e['error_type']}: {e['error']}"
+                llm.attributes["orca.timed"] = True
             spans.append(llm)
-        elif kind == "llm.response" and e["task_id"] in last_llm:
-            # the answer's event times the call exactly
-            llm = last_llm.pop(e["task_id"])
-            llm.start, llm.end = ts - e["duration_ms"] / 1000, ts
-            llm.attributes["gen_ai.response.finish_reasons"] = [e["stop_reason"]]
-            if e["first_token_ms"] is not None:
-                llm.attributes["orca.first_token_ms"] = e["first_token_ms"]
-            llm.attributes["orca.timed"] = True
         elif kind == "tool.call":
             spans.append(
                 Span(
@@ -126,14 +129,15 @@ def spans_of(events: Sequence[dict[str, Any]]) -> list[Span]:
 
 
 def _llm_start_at_task(spans: list[Span], tasks: dict[str, Span]) -> None:
-    """A usage event marks when a call ended; the call began when the task's previous
-    call (or the task itself) did."""
+    """A usage event alone marks when a call ended: such a call began when the task's
+    previous call (or the task itself) did."""
     starts = {t.key: t.start for t in tasks.values()}
     cursor: dict[str, float] = {}
     for span in spans:
+        timed = span.attributes.pop("orca.timed", False)
         if span.kind in ("llm", "tool") and span.parent in starts:
             parent = span.parent
-            if span.kind == "llm" and not span.attributes.pop("orca.timed", False):
+            if span.kind == "llm" and not timed:
                 span.start = min(cursor.get(parent, starts[parent]), span.end)
             cursor[parent] = span.end
 

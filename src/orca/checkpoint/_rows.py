@@ -294,8 +294,11 @@ class RowCheckpointer(ABC):
     ) -> list[dict[str, Any]]:
         with self._lock:
             batches = self._events(run_id)
-        found = [e for data in batches for e in decode_events(data, run_id, start, stop, types)]
-        found.sort(key=lambda e: e["seq"])  # a store may keep a run's batches in two places
+        decoded = [decode_events(data, run_id, start, stop, types) for data in batches]
+        # a store may keep a run's batches in two places: they go back in time order (two
+        # runs given the same run_id follow each other, each in seq order)
+        decoded.sort(key=lambda batch: (batch[0]["ts"], batch[0]["seq"]) if batch else (0, 0))
+        found = [e for batch in decoded for e in batch]
         return found[:limit] if limit is not None else found
 
     def put_pending(

@@ -12,6 +12,7 @@ import typer
 from orca.cli._common import (
     CONFIG,
     JSON_OPTION,
+    config,
     emit_json,
     esc,
     fail,
@@ -385,7 +386,8 @@ def _replay(run: str, source: str | None, as_json: bool) -> None:
         if not store.read_events(run_id, types=["run.started"]):
             fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
         graph, tools = load_graph(source, None)
-        report = replay_run(graph, run_id, store=store, tools=tools or ())
+        policy = config().tools.policy()  # what the run redacted in its log
+        report = replay_run(graph, run_id, store=store, tools=tools or (), policy=policy)
     if as_json:
         emit_json(report.to_dict())
     elif report.divergence is None:

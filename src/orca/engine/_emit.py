@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -51,31 +52,47 @@ class Emitter:
         that the numbering is the same whoever listens (tokens aside: they are numbered
         only when someone streams them)."""
         if threading.get_ident() != self._thread:
-            self._loop.call_soon_threadsafe(self._bump)
+            self._hand_over(self._bump)
         else:
             self._seq += 1
+
+    def _hand_over(self, fn: Callable[..., None], *args: Any) -> None:
+        """From another thread: ``fn`` runs on the loop's thread, in order. A thread that
+        outlived its run (a timed-out sync node) finds the loop closed: what it emits
+        then is dropped."""
+        self.handed_over += 1
+        with contextlib.suppress(RuntimeError):
+            self._loop.call_soon_threadsafe(fn, *args)
 
     def _bump(self) -> None:
         self._seq += 1
 
-    def emit(self, cls: type[Event], step: int, **fields: Any) -> None:
+    def emit(
+        self, cls: type[Event], step: int, log_fields: dict[str, Any] | None = None, **fields: Any
+    ) -> None:
+        """``log_fields`` replace some of ``fields`` in the event log only (the whole
+        value where listeners see it redacted: the log keeps what checkpoints keep)."""
         if cls.type not in self._any:
             if cls.type != "token":
                 self.skip()
             return
         if threading.get_ident() != self._thread:
-            self.handed_over += 1
-            self._loop.call_soon_threadsafe(self._deliver, cls, step, fields)
+            self._hand_over(self._deliver, cls, step, fields, log_fields)
         else:
-            self._deliver(cls, step, fields)
+            self._deliver(cls, step, fields, log_fields)
 
-    def _deliver(self, cls: type[Event], step: int, fields: dict[str, Any]) -> None:
+    def _deliver(
+        self,
+        cls: type[Event],
+        step: int,
+        fields: dict[str, Any],
+        log_fields: dict[str, Any] | None = None,
+    ) -> None:
         seq, ts = self._seq, time.time()
         self._seq += 1
         if self.log is not None and cls.type in self._logged:
-            self.log.append(
-                EventRecord(cls.type, self.run_id, self.thread_id, step, seq, ts, fields)
-            )
+            kept = fields if log_fields is None else {**fields, **log_fields}
+            self.log.append(EventRecord(cls.type, self.run_id, self.thread_id, step, seq, ts, kept))
         if cls.type not in self._built:
             return
         event = cls(run_id=self.run_id, thread_id=self.thread_id, step=step, seq=seq, ts=ts,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import threading
 import time
@@ -205,7 +204,7 @@ class Run:
             resumed=resuming,
             checkpoint_id=start.checkpoint_id if start else None,
             seed=opts.seed,
-            input=_recorded_input(input),
+            input=self._recorded_input(input),
             pending=len(start.pending) if start else 0,
             head=self.nonce or None,
             max_steps=opts.max_steps,
@@ -262,6 +261,18 @@ class Run:
             if flush_error is not None and flush_error is error:
                 raise flush_error  # the run itself succeeded, its last commit did not
         return outcome
+
+    def _recorded_input(self, value: Any) -> Any:
+        """The input as ``run.started`` carries it: a resume's value, a dict as given, a
+        schema instance as the writes it makes (exactly what a replay must apply)."""
+        if isinstance(value, Command):
+            return value.resume
+        if value is None or isinstance(value, dict):
+            return value
+        try:
+            return self.spec.state.input_writes(value)
+        except OrcaError:
+            return value  # the run fails on it in a moment, and says why
 
     async def _flush(self) -> Exception | None:
         """Commit what the durability mode still holds; the error, if that fails."""
@@ -640,20 +651,6 @@ class Run:
         if JOINS in self.values:
             return {k: v for k, v in self.values.items() if k != JOINS}
         return dict(self.values)
-
-
-def _recorded_input(value: Any) -> Any:
-    """A run's input as the log keeps it: plain data where it can be."""
-    if isinstance(value, Command):
-        return value.resume
-    if value is None or isinstance(value, dict):
-        return value
-    dump = getattr(value, "model_dump", None)
-    if dump is not None:
-        return dump(mode="json")
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.asdict(value)
-    return value
 
 
 def _no_op(state: Any) -> None:

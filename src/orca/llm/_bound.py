@@ -137,6 +137,12 @@ class MeteredStream:
             if not emitter.wants(events.LLMResponse):
                 emitter.skip()
                 return
+            from orca.tools._redact import redact, redact_text
+
+            text, thinking = response.text, response.thinking
+            calls = [_call_dict(c) for c in response.tool_calls]
+            if _redacts_checkpoints(ctx):  # the log keeps no more than the state does
+                text, thinking, calls = redact_text(text), redact_text(thinking), redact(calls)
             emitter.emit(
                 events.LLMResponse,
                 ctx.step,
@@ -146,10 +152,10 @@ class MeteredStream:
                 provider=response.provider,
                 model=response.model,
                 request=request_digest(request),
-                prompt=_prompt_text(request.messages[-1:])[:PROMPT_PREVIEW],
-                text=response.text,
-                thinking=response.thinking,
-                tool_calls=[_call_dict(c) for c in response.tool_calls],
+                prompt=redact_text(_prompt_text(request.messages[-1:])[:PROMPT_PREVIEW]),
+                text=text,
+                thinking=thinking,
+                tool_calls=calls,
                 stop_reason=response.stop_reason,
                 usage=_usage_dict(response.usage),
                 first_token_ms=None if first is None else round((first - began) * 1000, 3),
@@ -213,6 +219,11 @@ class MeteredStream:
 
 PROMPT_PREVIEW = 200
 """How much of a call's last message its ``llm.response`` event keeps."""
+
+
+def _redacts_checkpoints(ctx: RunContext) -> bool:
+    toolbox = ctx._options.toolbox if ctx._options is not None else None
+    return toolbox is not None and bool(toolbox.env.policy.redact_checkpoints)
 
 
 def _usage_dict(usage: Usage) -> dict[str, Any]:

@@ -63,16 +63,17 @@ def observers_for(info: RunInfo) -> list[Observer]:
     """The observers of one run (those whose factory returned one)."""
     with _lock:
         factories = list(_factories)
-    found = []
+    found: list[Observer] = []
     for factory in factories:
         try:
             observer = factory(info)
-        except Exception:
+            wanted = observer is not None and bool(observer.types)
+        except Exception:  # a broken factory or observer costs its run nothing else
             log.exception(
                 "observer factory %r failed; run %s goes on without it", factory, info.run_id
             )
             continue
-        if observer is not None and observer.types:
+        if wanted and observer is not None:
             found.append(observer)
     return found
 

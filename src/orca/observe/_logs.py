@@ -54,15 +54,33 @@ class _RunLog:
 
 
 def _log_observer(info: RunInfo) -> _RunLog | None:
+    """Records for the run at the levels someone both enables and handles: a process
+    that configured no logging costs its runs nothing."""
+    floor = _handled_level()
     for level, types in (
         (logging.DEBUG, _DEBUG_TYPES),
         (logging.INFO, _INFO_TYPES),
         (logging.WARNING, _WARNING_TYPES),
         (logging.ERROR, _ERROR_TYPES),
     ):
-        if RUN_LOG.isEnabledFor(level):
+        if level >= floor and RUN_LOG.isEnabledFor(level):
             return _RunLog(info, types)
     return None
+
+
+def _handled_level() -> int:
+    """The lowest level a handler of ``orca.run`` (or of a logger it propagates to)
+    takes; above CRITICAL when there is none but null handlers."""
+    lowest = logging.CRITICAL + 1
+    logger: logging.Logger | None = RUN_LOG
+    while logger is not None:
+        for handler in logger.handlers:
+            if not isinstance(handler, logging.NullHandler):
+                lowest = min(lowest, handler.level)
+        if not logger.propagate:
+            break
+        logger = logger.parent
+    return lowest
 
 
 def _describe(e: Any) -> tuple[int, str, dict[str, Any]]:

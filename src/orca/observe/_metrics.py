@@ -18,6 +18,8 @@ if TYPE_CHECKING:
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
 FIRST_TOKEN_BUCKETS = (0.025, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1, 1.5, 2.5, 5, 10, 30)
 TOKEN_KINDS = ("input", "output", "cache_read", "cache_write", "reasoning")
+INVALID_TOOL = "(invalid)"
+"""The ``tool`` label of invalid calls (an unknown name, or arguments that do not fit)."""
 
 
 class Metrics:
@@ -160,8 +162,10 @@ class _RunMetrics:
                 m.llm_first_token.labels(e.provider, e.model).observe(e.first_token_ms / 1000)
             m.llm_duration.labels(e.provider, e.model).observe(e.duration_ms / 1000)
         elif kind == "tool.call":
-            m.tool_calls.labels(e.tool, e.status).inc()
-            m.tool_duration.labels(e.tool).observe(e.duration_ms / 1000)
+            # an invalid call may name any tool a model made up: not a label
+            tool = INVALID_TOOL if e.status == "invalid" else e.tool
+            m.tool_calls.labels(tool, e.status).inc()
+            m.tool_duration.labels(tool).observe(e.duration_ms / 1000)
         elif kind == "budget.status":
             for b in e.budgets:
                 if b["scope"] == "run":  # one per run: not a label

@@ -57,7 +57,9 @@ class _RunSpans:
     def _fail(self, span: Any, message: str) -> None:
         from opentelemetry.trace import Status, StatusCode
 
-        span.set_status(Status(StatusCode.ERROR, message))
+        from orca.tools._redact import redact_text
+
+        span.set_status(Status(StatusCode.ERROR, redact_text(message)))
 
     def __call__(self, e: Any) -> None:
         kind, ts = e.type, e.ts

@@ -181,29 +181,41 @@ class Tools:
     async def _report(
         self, result: ToolResult, arguments: Mapping[str, Any], ctx: RunContext | None
     ) -> None:
-        shown_args: Any = dict(arguments)
+        policy = self.env.policy
+        whole: dict[str, Any] = {
+            "arguments": dict(arguments),
+            "value": result.value,
+            "error": result.error,
+        }
+        masked = whole
         summary = result.content()
-        value, error = result.value, result.error
-        if self.env.policy.redact:
-            shown_args = redact(shown_args)
+        if policy.redact or policy.redact_checkpoints:
             # the value is redacted as data first, so secret-named keys are masked whole
-            value = redact(value)
-            summary = redact(replace(result, value=value).content())
-            error = None if error is None else redact(error)
+            value = redact(result.value)
+            masked = {
+                "arguments": redact(whole["arguments"]),
+                "value": value,
+                "error": None if result.error is None else redact(result.error),
+            }
+            if policy.redact:
+                summary = redact(replace(result, value=value).content())
         summary = summary[:SUMMARY_CHARS]
+        shown = masked if policy.redact else whole  # what listeners and the audit see
+        # the event log keeps what the checkpoints keep (the whole call, for a replay)
+        logged = masked if policy.redact_checkpoints else whole
+        shown_args = shown["arguments"]
         if ctx is not None and ctx._emitter is not None:
             ctx._emitter.emit(
                 events.ToolCall,
                 ctx.step,
+                log_fields=None if logged is shown else logged,
                 task_id=ctx.task_id,
                 node=ctx.node,
                 tool=result.tool,
-                arguments=shown_args,
                 status=result.status,
                 result=summary,
                 duration_ms=round(result.duration_ms, 3),
-                value=value,
-                error=error,
+                **shown,
             )
         if self.audit is not None:
             row = {
