@@ -12,7 +12,6 @@ the run never made.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -292,13 +291,18 @@ def replay(
     given = _serde.revive(started["input"])
     run_input = Command(resume=given) if started["resumed"] and given is not None else given
 
-    async def go() -> None:
-        # a failure is logged like any event, and compared with the recorded run's
-        with contextlib.suppress(Exception):
+    async def go() -> Exception | None:
+        try:
             await Run(replica, opts).execute(run_input)
+        except Exception as exc:
+            return exc
+        return None
 
-    run_sync("replay", go())
+    failure = run_sync("replay", go())
     now = memory.read_events(run_id)
+    if failure is not None and not now:
+        raise failure  # the replay could not start: nothing to compare
+    # a failure that ran is logged like any event, and compared with the recorded run's
     divergence = _compare(recorded, now) or _compare_states(source, memory, thread, run_id, now)
     return ReplayReport(
         run_id=run_id,
