@@ -171,7 +171,6 @@ def test_an_observer_without_types_does_not_fail_the_run() -> None:
 
 @pytest.fixture
 def metrics() -> Iterator[Any]:
-    pytest.importorskip("prometheus_client")
     from orca.observe import disable_metrics, enable_metrics
 
     enabled = enable_metrics()
@@ -610,7 +609,6 @@ def test_spans_of_a_log_without_answers_have_one_span_per_usage_event() -> None:
 
 @pytest.fixture
 def otel_spans() -> Iterator[Any]:
-    pytest.importorskip("opentelemetry.sdk")
     import opentelemetry.trace as otel_trace
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor

@@ -20,7 +20,7 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
-from _echo import Echo
+from _echo import FLOW, Echo
 from orca import END, START, MemoryCheckpointer, RetryPolicy, RunContext, Send, StateGraph, reducers
 from orca.errors import InvalidInputError, NodeError
 from orca.observe import (
@@ -786,27 +786,6 @@ def test_the_library_prints_nothing_unless_configured(tmp_path: Path) -> None:
 
 # -- the command line ---------------------------------------------------------------------------
 
-FLOW = """\
-from typing import TypedDict
-
-from orca import END, START, StateGraph
-
-
-
-class S(TypedDict):
-    x: int
-
-
-def inc(s: S) -> dict:
-    return {"x": s["x"] + 1}
-
-
-graph = StateGraph(S, name="flow")
-graph.add_node("inc", inc)
-graph.add_edge(START, "inc")
-graph.add_edge("inc", END)
-"""
-
 
 def orca_cli(
     project: Path, *args: Any, env: dict[str, str] | None = None
@@ -825,8 +804,7 @@ def orca_cli(
 
 @pytest.fixture
 def flow(tmp_path: Path) -> tuple[Path, Path]:
-    if not ORCA.is_file():
-        pytest.skip(f"no orca script at {ORCA}")
+    assert ORCA.is_file(), f"no orca script at {ORCA}: run the tests with make test"
     project = tmp_path / "proj"
     project.mkdir()
     path = tmp_path / "flow.py"

@@ -10,9 +10,6 @@ from decimal import Decimal
 from typing import Annotated, Any, TypedDict
 
 import pytest
-
-pytest.importorskip("prometheus_client")
-
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
