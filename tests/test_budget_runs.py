@@ -133,7 +133,7 @@ def test_without_max_tokens_a_block_budget_caps_the_answer(
 def test_pause_policy_interrupts_until_the_budget_is_raised(
     profile: Profile, ledger: Ledger, tmp_path: Path
 ) -> None:
-    from orca.checkpoint import SqliteCheckpointer
+    from orca.store import SqliteCheckpointer
 
     ledger.budgets.create(Budget("tight", 2 * TOKENS * 1_000_000 + 500_000))
     app = looping(4).compile(checkpointer=SqliteCheckpointer(tmp_path / "cp.db"))

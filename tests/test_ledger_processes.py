@@ -18,8 +18,9 @@ import pytest
 
 from orca.cost import Budget, Charge, Hold, Ledger
 from orca.errors import DatabaseLockedError
-from orca.store import _db, open_user_db
-from orca.store._schema import USER_COMPONENT, USER_MIGRATIONS
+from orca.store import open_user_db
+from orca.store.sqlite import _db
+from orca.store.sqlite._schema import USER_COMPONENT, USER_MIGRATIONS
 
 WORKER = Path(__file__).parent / "ledger_worker.py"
 SRC = Path(__file__).resolve().parents[1] / "src"

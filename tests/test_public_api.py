@@ -168,10 +168,15 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
     for name in orca.tools.__all__:
         assert getattr(orca.tools, name) is not None
     assert sorted(orca.store.__all__) == [
+        "SqliteCheckpointer",
+        "SqliteStore",
+        "StoreURL",
         "find_project",
         "open_project_db",
+        "open_store",
         "open_user_db",
         "orca_home",
+        "parse_url",
         "project_db_path",
         "user_db_path",
     ]

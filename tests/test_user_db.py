@@ -13,12 +13,13 @@ from typing import TypedDict
 import pytest
 
 from orca import END, START, SqliteCheckpointer, StateGraph
-from orca.checkpoint._sqlite import MIGRATIONS as CHECKPOINT_MIGRATIONS
+from orca.store.sqlite._schema import CHECKPOINT_MIGRATIONS
 from orca.cost import Price, PriceBook, load_overrides, save_override
 from orca.errors import CheckpointError, CorruptDatabaseError, SchemaVersionError
 from orca.llm import ModelSpec, Profile, Profiles
-from orca.store import _db, open_user_db, orca_home, user_db_path
-from orca.store._schema import USER_COMPONENT, USER_MIGRATIONS
+from orca.store import open_user_db, orca_home, user_db_path
+from orca.store.sqlite import _db
+from orca.store.sqlite._schema import USER_COMPONENT, USER_MIGRATIONS
 
 USER_TABLES = {
     "orca_schema",
@@ -359,7 +360,7 @@ def test_transaction_commits_or_rolls_back(tmp_path: Path) -> None:
 
 
 def test_a_version_1_file_is_upgraded_in_place_keeping_its_profiles(home: Path) -> None:
-    from orca.store import _db
+    from orca.store.sqlite import _db
 
     path = user_db_path()
     old = _db.connect(path)

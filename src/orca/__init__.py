@@ -15,8 +15,9 @@ print(g.compile().invoke({}))   # {'log': ['hello']}
 
 from orca import errors, events
 from orca._version import __version__
-from orca.checkpoint import Checkpointer, MemoryCheckpointer, SqliteCheckpointer
+from orca.checkpoint import Checkpointer, MemoryCheckpointer
 from orca.engine import CompiledGraph, Durability, RunContext
+from orca.store import SqliteCheckpointer
 from orca.graph import (
     END,
     START,

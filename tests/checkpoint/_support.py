@@ -16,8 +16,8 @@ from orca.checkpoint import (
     CheckpointSave,
     MemoryCheckpointer,
     PendingWrite,
-    SqliteCheckpointer,
 )
+from orca.store import SqliteCheckpointer
 
 STORE_KINDS = ("memory", "sqlite")
 

@@ -644,7 +644,7 @@ def test_two_instances_on_one_file_see_each_others_checkpoints(store: StoreUnder
         # a memory store is one instance by nature; the same object sees everything
         other = store.cp
     else:
-        from orca.checkpoint import SqliteCheckpointer
+        from orca.store import SqliteCheckpointer
 
         other = SqliteCheckpointer(store.path)
     try:

@@ -173,7 +173,7 @@ def test_a_version_2_file_is_upgraded_and_its_log_still_reads(tmp_path: Any) -> 
     import sqlite3
 
     from orca import SqliteCheckpointer
-    from orca.checkpoint._sqlite import MIGRATIONS
+    from orca.store.sqlite._schema import CHECKPOINT_MIGRATIONS as MIGRATIONS
 
     path = tmp_path / "v2.db"
     conn = sqlite3.connect(path)

@@ -13,7 +13,7 @@ import pytest
 
 from orca import SqliteCheckpointer
 from orca.checkpoint import MemoryCheckpointer
-from orca.checkpoint._sqlite import MIGRATIONS
+from orca.store.sqlite._schema import CHECKPOINT_MIGRATIONS as MIGRATIONS
 from orca.errors import CheckpointError, CorruptDatabaseError, SchemaVersionError
 
 from ._support import make_save

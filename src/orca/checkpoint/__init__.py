@@ -1,4 +1,5 @@
-"""Checkpoint stores: the ``Checkpointer`` protocol and its in-memory and SQLite stores."""
+"""Checkpoints: the ``Checkpointer`` protocol, the values that cross it, the row logic
+backends share, and the in-memory store (the SQLite one is ``orca.store.SqliteCheckpointer``)."""
 
 from orca.checkpoint._base import (
     Checkpoint,
@@ -6,10 +7,15 @@ from orca.checkpoint._base import (
     CheckpointInfo,
     CheckpointSave,
     EventRecord,
+    Lease,
     PendingWrite,
+    RunRecord,
+    RunStatus,
+    TaskRecord,
+    lease_owner,
+    owner_alive,
 )
 from orca.checkpoint._memory import MemoryCheckpointer
-from orca.checkpoint._sqlite import SqliteCheckpointer
 
 __all__ = [
     "Checkpoint",
@@ -17,7 +23,12 @@ __all__ = [
     "CheckpointSave",
     "Checkpointer",
     "EventRecord",
+    "Lease",
     "MemoryCheckpointer",
     "PendingWrite",
-    "SqliteCheckpointer",
+    "RunRecord",
+    "RunStatus",
+    "TaskRecord",
+    "lease_owner",
+    "owner_alive",
 ]

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 PendingKind = Literal["writes", "interrupt", "resume"]
+RunStatus = Literal["queued", "running", "interrupted", "done", "failed", "cancelled"]
+RUN_STATUSES: tuple[RunStatus, ...] = (
+    "queued",
+    "running",
+    "interrupted",
+    "done",
+    "failed",
+    "cancelled",
+)
+TaskStatus = Literal["running", "done", "failed", "interrupted", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +100,88 @@ class CheckpointInfo:
     next: list[dict[str, Any]]
     metadata: dict[str, Any]
     created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class RunRecord:
+    """One run as the store keeps it: written by the engine when the run starts
+    (``running``) and when it stops; its status matches its event log's ``run.finished``.
+
+    ``metadata`` holds what the starter adds (the CLI: session, budget, profile, parent
+    run, workflow source); totals come from the run's metered calls.
+    """
+
+    run_id: str
+    thread_id: str
+    graph: str
+    status: RunStatus
+    started_at: str
+    ended_at: str | None = None
+    steps: int = 0
+    llm_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_nano_usd: int = 0
+    checkpoint_id: str | None = None
+    error: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRecord:
+    """One task (a node run in a superstep) of a run, with its real outcome: a task
+    that finished in a step that later failed is ``done``."""
+
+    run_id: str
+    task_id: str
+    step: int
+    node: str
+    status: TaskStatus
+    started_at: str
+    ended_at: str | None = None
+    duration_ms: float | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """Who holds a thread: at most one run at a time. ``owner`` names the holding
+    process (``host:pid:nonce``); ``expires_at`` (epoch seconds) moves on with each
+    heartbeat, so a lease of a process that died runs out."""
+
+    thread_id: str
+    run_id: str
+    owner: str
+    expires_at: float
+
+
+def lease_owner() -> str:
+    """This process as a lease owner: ``host:pid:nonce`` (the nonce tells a reused pid
+    from the process that took the lease)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_NONCE}"
+
+
+def owner_alive(owner: str) -> bool:
+    """False only when ``owner`` is a process of this host that no longer exists (or a
+    reused pid: the nonce differs for this process); owners on other hosts count as
+    alive until their lease expires."""
+    host, _, rest = owner.partition(":")
+    pid_text, _, nonce = rest.partition(":")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return nonce == _NONCE
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_NONCE = os.urandom(4).hex()
 
 
 @runtime_checkable

@@ -47,7 +47,7 @@ class Records:
         self.conn = conn
 
     def workflow(self, name: str, source: str) -> str:
-        from orca.store._db import transaction
+        from orca.store.sqlite._db import transaction
 
         now = _now()
         with transaction(self.conn):

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orca.cost._money import format_usd, to_nano
 from orca.errors import InvalidBudgetError, UnknownBudgetError
-from orca.store._db import transaction
+from orca.store.sqlite._db import transaction
 
 Unit = Literal["usd", "tokens"]
 Kind = Literal["credit", "recurring"]

@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 
 from orca.cost._budgets import Budget, Budgets, BudgetStatus, period_key, status_of
 from orca.errors import BudgetExceeded, DatabaseLockedError
-from orca.store._db import BUSY_TIMEOUT_MS, transaction
+from orca.store.sqlite._db import BUSY_TIMEOUT_MS, transaction
 
 T = TypeVar("T")
 

@@ -14,7 +14,7 @@ from typing import Any
 from orca.errors import ConfigError, UnknownProfileError
 from orca.llm._base import ChatModel
 from orca.llm._registry import check_provider, make_model
-from orca.store._db import transaction
+from orca.store.sqlite._db import transaction
 
 ROLES = ("planner", "worker")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")

@@ -1,6 +1,12 @@
-"""Orca's SQLite databases: the user database (``$ORCA_HOME/orca.db``: profiles, prices,
-budgets, the usage ledger) and, per project, ``.orca/project.db`` (workflows, runs,
-tasks, sessions, checkpoints, tool executions)."""
+"""Storage: the only package with SQL.
+
+``open_store(url)`` opens a store by URL (``sqlite:///path``); a store offers Orca's
+repositories (checkpoints and events, ...). Each backend is a module of its own
+(``orca.store.sqlite``); the rest of Orca sees only the repositories' protocols.
+
+Orca keeps two stores by default: the user database (``$ORCA_HOME/orca.db``: profiles,
+prices, budgets, the usage ledger) and, per project, ``.orca/project.db`` (workflows,
+runs, tasks, sessions, checkpoints, tool executions)."""
 
 from __future__ import annotations
 
@@ -9,8 +15,9 @@ import sqlite3
 from pathlib import Path
 
 from orca.errors import ConfigError, DatabaseLockedError
-from orca.store import _db
-from orca.store._schema import (
+from orca.store._url import StoreURL, parse_url
+from orca.store.sqlite import SqliteCheckpointer, SqliteStore, _db
+from orca.store.sqlite._schema import (
     PROJECT_COMPONENT,
     PROJECT_MIGRATIONS,
     USER_COMPONENT,
@@ -18,6 +25,11 @@ from orca.store._schema import (
 )
 
 __all__ = [
+    "SqliteCheckpointer",
+    "SqliteStore",
+    "StoreURL",
+    "open_store",
+    "parse_url",
     "find_project",
     "open_project_db",
     "open_user_db",
@@ -25,6 +37,17 @@ __all__ = [
     "project_db_path",
     "user_db_path",
 ]
+
+
+def open_store(url: str | Path) -> SqliteStore:
+    """The store at ``url`` (``sqlite:///relative.db``, ``sqlite:////abs/path.db``, or a
+    plain file path).
+
+    Raises:
+        ConfigError: a URL Orca cannot open (the error names the fix).
+    """
+    parsed = parse_url(url)
+    return SqliteStore(Path(parsed.path).expanduser())
 
 
 def orca_home() -> Path:

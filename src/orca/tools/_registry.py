@@ -41,8 +41,8 @@ class Audit:
         from orca.store import open_project_db
 
         if target is not None and Path(target).suffix == ".db":
-            from orca.store import _db
-            from orca.store._schema import PROJECT_COMPONENT, PROJECT_MIGRATIONS
+            from orca.store.sqlite import _db
+            from orca.store.sqlite._schema import PROJECT_COMPONENT, PROJECT_MIGRATIONS
 
             conn = _db.connect(target)
             _db.prepare(conn, str(target), PROJECT_COMPONENT, PROJECT_MIGRATIONS)
@@ -50,7 +50,7 @@ class Audit:
         return Audit(open_project_db(target), owned=True)
 
     def record(self, row: Mapping[str, Any]) -> None:
-        from orca.store._db import transaction
+        from orca.store.sqlite._db import transaction
 
         with self._lock, transaction(self.conn):
             self.conn.execute(

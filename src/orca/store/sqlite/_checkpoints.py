@@ -16,62 +16,8 @@ from orca.errors import (
     CorruptDatabaseError,
     InvalidInputError,
 )
-from orca.store import _db
-
-COMPONENT = "checkpoints"
-
-# Ordered, never destructive: migration N brings the schema from version N-1 to N.
-MIGRATIONS: list[list[str]] = [
-    [
-        """CREATE TABLE checkpoints (
-            thread_id TEXT NOT NULL,
-            checkpoint_id TEXT NOT NULL,
-            seq INTEGER NOT NULL,
-            parent_id TEXT,
-            step INTEGER NOT NULL,
-            body BLOB NOT NULL,
-            created_at TEXT NOT NULL,
-            PRIMARY KEY (thread_id, checkpoint_id)
-        ) WITHOUT ROWID""",
-        "CREATE UNIQUE INDEX checkpoints_by_seq ON checkpoints (thread_id, seq)",
-        # a rowid table: values of a KiB or more would spill a WITHOUT ROWID page
-        """CREATE TABLE checkpoint_blobs (
-            thread_id TEXT NOT NULL,
-            channel TEXT NOT NULL,
-            base TEXT NOT NULL,
-            pos INTEGER NOT NULL,
-            data BLOB NOT NULL
-        )""",
-        "CREATE UNIQUE INDEX checkpoint_blobs_by_key "
-        "ON checkpoint_blobs (thread_id, channel, base, pos)",
-        """CREATE TABLE checkpoint_writes (
-            thread_id TEXT NOT NULL,
-            checkpoint_id TEXT NOT NULL,
-            task_id TEXT NOT NULL,
-            idx INTEGER NOT NULL,
-            kind TEXT NOT NULL,
-            data BLOB NOT NULL,
-            PRIMARY KEY (thread_id, checkpoint_id, idx)
-        ) WITHOUT ROWID""",
-    ],
-    [
-        # The event log: a superstep's events are one row, written in its checkpoint's
-        # transaction. A rowid table with no index: an append touches only its last page
-        # (reading a run's events scans the log, which is rare and sequential).
-        """CREATE TABLE events (
-            thread_id TEXT NOT NULL,
-            run_id TEXT NOT NULL,
-            batch BLOB NOT NULL
-        )""",
-    ],
-    [
-        # A superstep's events ride in its checkpoint's row when they are small: the
-        # commit then writes no page it would not write anyway. Large batches, events
-        # after a run's last checkpoint, and those of pruned checkpoints go to `events`.
-        "ALTER TABLE checkpoints ADD COLUMN events BLOB",
-        "ALTER TABLE checkpoints ADD COLUMN events_run TEXT",
-    ],
-]
+from orca.store.sqlite import _db
+from orca.store.sqlite._schema import CHECKPOINT_COMPONENT, CHECKPOINT_MIGRATIONS
 
 INLINE_ROW_BYTES = 900
 """A checkpoint row keeps its event batch inline while body + batch stay under this: a
@@ -112,7 +58,13 @@ class SqliteCheckpointer(RowCheckpointer):
         self._conn = _db.connect(self.path, busy_timeout_ms=busy_timeout_ms)
         try:
             with self._errors():
-                _db.prepare(self._conn, self.path, COMPONENT, MIGRATIONS, synchronous=synchronous)
+                _db.prepare(
+                    self._conn,
+                    self.path,
+                    CHECKPOINT_COMPONENT,
+                    CHECKPOINT_MIGRATIONS,
+                    synchronous=synchronous,
+                )
         except BaseException:
             self._conn.close()
             raise
