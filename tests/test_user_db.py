@@ -13,13 +13,12 @@ from typing import TypedDict
 import pytest
 
 from orca import END, START, SqliteCheckpointer, StateGraph
-from orca.store.sqlite._schema import CHECKPOINT_MIGRATIONS
 from orca.cost import Price, PriceBook, load_overrides, save_override
 from orca.errors import CheckpointError, CorruptDatabaseError, SchemaVersionError
 from orca.llm import ModelSpec, Profile, Profiles
 from orca.store import open_user_db, orca_home, user_db_path
 from orca.store.sqlite import _db
-from orca.store.sqlite._schema import USER_COMPONENT, USER_MIGRATIONS
+from orca.store.sqlite._schema import CHECKPOINT_MIGRATIONS, USER_COMPONENT, USER_MIGRATIONS
 
 USER_TABLES = {
     "orca_schema",

@@ -17,7 +17,6 @@ from orca import errors, events
 from orca._version import __version__
 from orca.checkpoint import Checkpointer, MemoryCheckpointer
 from orca.engine import CompiledGraph, Durability, RunContext
-from orca.store import SqliteCheckpointer
 from orca.graph import (
     END,
     START,
@@ -29,6 +28,7 @@ from orca.graph import (
     StateSnapshot,
     reducers,
 )
+from orca.store import SqliteCheckpointer
 
 __all__ = [
     "END",

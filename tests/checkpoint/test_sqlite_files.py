@@ -13,8 +13,8 @@ import pytest
 
 from orca import SqliteCheckpointer
 from orca.checkpoint import MemoryCheckpointer
-from orca.store.sqlite._schema import CHECKPOINT_MIGRATIONS as MIGRATIONS
 from orca.errors import CheckpointError, CorruptDatabaseError, SchemaVersionError
+from orca.store.sqlite._schema import CHECKPOINT_MIGRATIONS as MIGRATIONS
 
 from ._support import make_save
 
