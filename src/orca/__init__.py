@@ -13,7 +13,7 @@ g.add_edge("hello", END)
 print(g.compile().invoke({}))   # {'log': ['hello']}
 """
 
-from orca import errors, events
+from orca import _services, context, errors, events
 from orca._version import __version__
 from orca.checkpoint import Checkpointer, MemoryCheckpointer
 from orca.engine import CompiledGraph, Durability, RunContext
@@ -29,6 +29,8 @@ from orca.graph import (
     reducers,
 )
 from orca.store import SqliteCheckpointer
+
+context.install_services(_services.build_services)
 
 __all__ = [
     "END",

@@ -58,6 +58,7 @@ does not swallow it.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
 from difflib import get_close_matches
 from typing import Any
 
@@ -311,9 +312,8 @@ class ToolError(RunError):
 
 def _amount_formatter(unit: str) -> Any:
     if unit == "usd":
-        from orca.cost._money import format_usd
-
-        return format_usd
+        # as orca.cost.format_usd shows it; errors sit below every package, cost included
+        return lambda nano: f"${Decimal(nano).scaleb(-9):,.6f}"
     if unit == "seconds":
         return lambda ms: f"{ms / 1000:g}s"
     return lambda n: f"{n} tokens"

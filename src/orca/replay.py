@@ -23,8 +23,8 @@ from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, MemoryChec
 from orca.errors import CheckpointNotFoundError, InvalidInputError, OrcaError
 
 if TYPE_CHECKING:
+    from orca.context import TaskContext
     from orca.engine._compiled import CompiledGraph
-    from orca.engine._context import RunContext
     from orca.llm import ChatModel, ChatRequest, ChatResponse, Delta
     from orca.tools import Policy, Tool, ToolResult
 
@@ -104,7 +104,7 @@ class Recording:
                 self.tools[e["task_id"]].append(e)
 
     @staticmethod
-    def _take(queue: list[Mapping[str, Any]], ctx: RunContext, what: str, **match: Any) -> Any:
+    def _take(queue: list[Mapping[str, Any]], ctx: TaskContext, what: str, **match: Any) -> Any:
         """The first recorded call that matches (concurrent calls were recorded in the
         order they finished), else the next one."""
         if not queue:
@@ -117,7 +117,7 @@ class Recording:
                 return queue.pop(i)
         return queue.pop(0)
 
-    def stream(self, ctx: RunContext | None, model: ChatModel, request: ChatRequest) -> Any:
+    def stream(self, ctx: TaskContext | None, model: ChatModel, request: ChatRequest) -> Any:
         """The recorded answer to the task's next LLM call, as a model's stream."""
         from orca.llm import ChatResponse, ToolCall, Usage
         from orca.llm._base import request_digest
@@ -137,7 +137,7 @@ class Recording:
         )
         return _RecordedStream(response)
 
-    def tool(self, ctx: RunContext | None, name: str, arguments: Mapping[str, Any]) -> ToolResult:
+    def tool(self, ctx: TaskContext | None, name: str, arguments: Mapping[str, Any]) -> ToolResult:
         """The recorded result of the task's next call of tool ``name``."""
         from orca.tools import ToolResult
 
@@ -233,10 +233,10 @@ def replay(
             one that ran.
         CheckpointNotFoundError: the run's start checkpoint was pruned.
     """
+    from orca._services import build_services
+    from orca._sync import run_sync
     from orca.cost import PriceBook
-    from orca.engine._compiled import CompiledGraph
-    from orca.engine._loop import Run
-    from orca.engine._sync import run_sync
+    from orca.engine import CompiledGraph
     from orca.graph import Command
 
     source = store if store is not None else graph.checkpointer
@@ -271,29 +271,29 @@ def replay(
         interrupt_before=graph.interrupt_before,
         interrupt_after=graph.interrupt_after,
     )
-    options: dict[str, Any] = {
-        "thread_id": thread,
-        "run_id": run_id,
-        "seed": started["seed"],
-        "max_steps": started.get("max_steps", 100),
+    service_options: dict[str, Any] = {
         "models": {r: _RecordedModel(p, m) for r, (p, m) in recording.roles.items()},
         "prices": PriceBook(),  # the catalog's: costs are not compared
         "ledger": False,  # no budget is charged
         "tools": list(tools),
     }
     if policy is not None:
-        options["policy"] = policy
+        service_options["policy"] = policy
+    options: dict[str, Any] = {
+        "thread_id": thread,
+        "run_id": run_id,
+        "seed": started["seed"],
+        "max_steps": started.get("max_steps", 100),
+        "services": build_services(service_options, workflow=graph.name, replay=recording),
+    }
     if start_id is not None:
         options["checkpoint_id"] = start_id
-    opts = replica._options(options, inline=False)
-    opts.meter.models.use_active = False  # only the recorded models, never a real one
-    opts.meter.replay = recording
     given = _serde.revive(started["input"])
     run_input = Command(resume=given) if started["resumed"] and given is not None else given
 
     async def go() -> Exception | None:
         try:
-            await Run(replica, opts).execute(run_input)
+            await replica.ainvoke(run_input, **options)
         except Exception as exc:
             return exc
         return None

@@ -5,15 +5,17 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
+from orca._sync import iterate_sync, run_sync
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointInfo, CheckpointSave, PendingWrite
+from orca.context import RunServices, service_factory
 from orca.engine import _ids
 from orca.engine._algo import JOINS, apply_writes, plan_next
 from orca.engine._context import RunContext
+from orca.engine._handle import RunHandle
 from orca.engine._loop import Run, RunOptions, RunOutcome, open_interrupts, utc_now
 from orca.engine._persist import DURABILITY_MODES
-from orca.engine._sync import iterate_sync, run_sync
 from orca.engine._task import SubgraphWrites, Task, route
 from orca.errors import CheckpointNotFoundError, InvalidInputError, NodeInterrupt, closest
 from orca.events import STREAM_MODES, Event, StreamMode
@@ -21,58 +23,25 @@ from orca.graph import reducers
 from orca.graph._builder import GraphSpec
 from orca.graph._types import StateSnapshot
 
-_DONE = object()
 EPHEMERAL_THREAD = "ephemeral"
 
 
-LLM_OPTIONS = frozenset(
-    {
-        "profile",
-        "models",
-        "prices",
-        "budget",
-        "session",
-        "ledger",
-        "on_budget_exceeded",
-        "max_tokens",
-    }
-)
-
-
-TOOL_OPTIONS = frozenset({"tools", "workspace", "policy", "audit"})
-# options that give nodes services (models, tools): a run with any of them never runs a
-# lone sync node inline, so that its tokens and tool events stream while it runs
-SERVICE_OPTIONS = LLM_OPTIONS | TOOL_OPTIONS
-
-
-def _toolbox(options: dict[str, Any]) -> Any:
-    """The run's ``Tools``, from the ``tools``/``workspace``/``policy``/``audit`` options
-    (None without ``tools``)."""
-    if not TOOL_OPTIONS & options.keys():
-        return None
-    from orca.tools import Policy, Tools
-
-    given = options.get("tools")
-    policy = options.get("policy")
-    if policy is not None and not isinstance(policy, Policy):
-        raise InvalidInputError(f"policy is a {type(policy).__name__}. Fix: pass a Policy")
-    if isinstance(given, Tools):
-        if {"workspace", "policy", "audit"} & options.keys():
+def _services(options: dict[str, Any], workflow: str) -> RunServices | None:
+    """The run's services: the ``services`` option, else built by the installed factory
+    from the options it takes."""
+    given = options.get("services")
+    factory = service_factory()
+    named = factory.options & options.keys() if factory is not None else frozenset()
+    if given is not None:
+        if named:
             raise InvalidInputError(
-                "tools= is a Tools, which carries its own workspace, policy and audit. Fix: "
-                "set them on the Tools, or pass tools= as a list"
+                f"services= carries the run's models and tools; {sorted(named)[0]}= cannot be "
+                "given beside it. Fix: pass one or the other"
             )
-        return given
-    if given is not None and not isinstance(given, list | tuple):
-        raise InvalidInputError(
-            f"tools is a {type(given).__name__}. Fix: pass a Tools or a list of tools"
-        )
-    return Tools(
-        given or (),
-        workspace=options.get("workspace"),
-        policy=policy,
-        audit=options.get("audit"),
-    )
+        return cast(RunServices, given)
+    if factory is None:
+        return None
+    return factory({k: options[k] for k in named}, workflow=workflow)
 
 
 def _flag(options: dict[str, Any], name: str, default: bool = True) -> bool:
@@ -92,14 +61,6 @@ def _correlation_id(options: dict[str, Any]) -> str | None:
     if not isinstance(value, str) or not value:
         raise InvalidInputError(f"correlation_id must be a non-empty string, got {value!r}")
     return value
-
-
-def _meter(options: dict[str, Any], workflow: str) -> Any:
-    """The run's LLM meter, from the LLM options (see ``CompiledGraph``)."""
-    from orca.llm._meter import meter_for_run
-
-    chosen = {k: options[k] for k in LLM_OPTIONS if k in options}
-    return meter_for_run(workflow=workflow, **chosen)
 
 
 class CompiledGraph:
@@ -184,8 +145,41 @@ class CompiledGraph:
     async def _ainvoke(
         self, input: Any, options: dict[str, Any], *, inline: bool
     ) -> dict[str, Any]:
-        outcome = await Run(self, self._options(options, inline)).execute(input)
-        return _result(outcome)
+        handle = self._begin(input, None, options, inline)
+        try:
+            return await handle.result()
+        except asyncio.CancelledError:  # whoever awaited the run was cancelled: so is the run
+            await handle.stop()
+            raise
+
+    async def start(
+        self,
+        input: Any,
+        *,
+        mode: StreamMode | Sequence[StreamMode] | None = None,
+        **options: Any,
+    ) -> RunHandle:
+        """Start a run and return its handle once it has begun: ``await
+        handle.result()``, ``async for event in handle.events()`` (with ``mode=``, as
+        ``astream``), ``handle.cancel()``. Takes the options of ``invoke``.
+
+        Raises:
+            InvalidInputError, ...: what stops the run before it begins.
+        """
+        handle = self._begin(input, mode, options, inline=False)
+        await handle._wait_started()
+        return handle
+
+    def _begin(
+        self,
+        input: Any,
+        mode: StreamMode | Sequence[StreamMode] | None,
+        options: dict[str, Any],
+        inline: bool,
+    ) -> RunHandle:
+        wanted = _wanted(mode) if mode is not None else frozenset()
+        run = Run(self, self._options(options, inline), wanted=wanted)
+        return RunHandle(run, input, streaming=mode is not None)
 
     def stream(
         self, input: Any, *, mode: StreamMode | Sequence[StreamMode] = "events", **options: Any
@@ -213,34 +207,18 @@ class CompiledGraph:
         *,
         inline: bool,
     ) -> AsyncIterator[Event]:
-        wanted = _wanted(mode)
-        opts = self._options(options, inline)
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        run = Run(self, opts, wanted=wanted, sink=queue.put_nowait)
-
-        async def drive() -> None:
-            try:
-                await run.execute(input)
-            finally:
-                queue.put_nowait(_DONE)
-
-        runner = asyncio.ensure_future(drive())
+        handle = self._begin(input, mode, options, inline)
         try:
-            while True:
-                item = await queue.get()
-                if item is _DONE:
-                    break
-                yield item
-            await runner  # re-raises the run's error after its events were seen
+            async for event in handle.events():
+                yield event
         finally:
-            if not runner.done():
-                runner.cancel()
-                await asyncio.gather(runner, return_exceptions=True)
+            if not handle.done():  # the reader stopped early: the run stops with it
+                await handle.stop()
 
     def _options(self, options: dict[str, Any], inline: bool) -> RunOptions:
-        allowed = (
-            set(RunOptions.__dataclass_fields__) - {"inline", "meter", "toolbox"}
-        ) | SERVICE_OPTIONS
+        factory = service_factory()
+        taken = factory.options if factory is not None else frozenset()
+        allowed = (set(RunOptions.__dataclass_fields__) - {"inline"}) | taken
         unknown = sorted(set(options) - allowed)
         if unknown:
             raise InvalidInputError(
@@ -289,9 +267,8 @@ class CompiledGraph:
             clock=options.get("clock", utc_now),
             # a node that calls models must not block the loop, or its tokens could not
             # stream while it runs
-            inline=inline and not SERVICE_OPTIONS & options.keys(),
-            meter=_meter(options, self.name),
-            toolbox=_toolbox(options),
+            inline=inline and not (taken | {"services"}) & options.keys(),
+            services=_services(options, self.name),
             log_events=_flag(options, "log_events"),
             correlation_id=_correlation_id(options),
         )
@@ -329,6 +306,16 @@ class CompiledGraph:
         """
         return self._store().history(thread_id, limit=limit, before=before)
 
+    async def aget_state(self, thread_id: str, checkpoint_id: str | None = None) -> StateSnapshot:
+        """Async ``get_state`` (the store is read off the event loop's thread)."""
+        return await asyncio.to_thread(self.get_state, thread_id, checkpoint_id)
+
+    async def aget_history(
+        self, thread_id: str, *, limit: int | None = None, before: str | None = None
+    ) -> list[CheckpointInfo]:
+        """Async ``get_history``."""
+        return await asyncio.to_thread(self.get_history, thread_id, limit=limit, before=before)
+
     def update_state(
         self,
         thread_id: str,
@@ -348,6 +335,17 @@ class CompiledGraph:
             "update_state", self._update(thread_id, update, as_node, checkpoint_id, None)
         )
 
+    async def aupdate_state(
+        self,
+        thread_id: str,
+        update: Mapping[str, Any],
+        *,
+        as_node: str | None = None,
+        checkpoint_id: str | None = None,
+    ) -> str:
+        """Async ``update_state``."""
+        return await self._update(thread_id, update, as_node, checkpoint_id, None)
+
     def fork(
         self,
         thread_id: str,
@@ -366,6 +364,17 @@ class CompiledGraph:
             "fork", self._update(thread_id, update or {}, None, checkpoint_id, to_thread)
         )
 
+    async def afork(
+        self,
+        thread_id: str,
+        checkpoint_id: str,
+        *,
+        to_thread: str | None = None,
+        update: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Async ``fork``."""
+        return await self._update(thread_id, update or {}, None, checkpoint_id, to_thread)
+
     async def _update(
         self,
         thread_id: str,
@@ -383,7 +392,8 @@ class CompiledGraph:
             raise InvalidInputError(
                 f"as_node={as_node!r} is not a node{closest(as_node, list(self.spec.nodes))}"
             )
-        cp = self._checkpoint(thread_id, checkpoint_id)
+        # the store is used off the loop's thread: a slow disk stalls no other run
+        cp = await asyncio.to_thread(self._checkpoint, thread_id, checkpoint_id)
         self.spec.state.check_keys(update, as_node)
         writes = list(update.items())
         values, changed = apply_writes(
@@ -410,7 +420,7 @@ class CompiledGraph:
                 values[JOINS] = joins
                 changed[JOINS] = None
         target = to_thread or thread_id
-        heads = store.history(target, limit=1)
+        heads = await asyncio.to_thread(store.history, target, limit=1)
         # a fork into another thread starts a fresh lineage there: every value is written
         parent = None if to_thread else cp.checkpoint_id
         if to_thread:
@@ -426,7 +436,8 @@ class CompiledGraph:
         new_id = _ids.checkpoint_id(
             target, parent, cp.step + 1, f"{source}:{heads[0].checkpoint_id if heads else ''}"
         )
-        store.put(
+        await asyncio.to_thread(
+            store.put,
             CheckpointSave(
                 thread_id=target,
                 checkpoint_id=new_id,
@@ -442,7 +453,7 @@ class CompiledGraph:
                 },
                 created_at=utc_now().isoformat(),
                 pending=carried,
-            )
+            ),
         )
         return new_id
 
@@ -475,8 +486,7 @@ class CompiledGraph:
                 max_steps=parent_opts.max_steps if parent_opts else 100,
                 max_concurrency=parent_opts.max_concurrency if parent_opts else None,
                 clock=ctx._clock,
-                meter=parent_opts.meter if parent_opts else None,
-                toolbox=parent_opts.toolbox if parent_opts else None,
+                services=parent_opts.services if parent_opts else None,
             )
             outcome = await Run(self, opts, parent=ctx).execute(
                 {k: v for k, v in state.items() if k in keys}
@@ -514,13 +524,6 @@ def _wanted(mode: StreamMode | Sequence[StreamMode]) -> frozenset[str]:
             raise InvalidInputError(f"stream mode {m!r} is not one of {', '.join(STREAM_MODES)}")
         wanted |= STREAM_MODES[m]
     return frozenset(wanted)
-
-
-def _result(outcome: RunOutcome) -> dict[str, Any]:
-    values = dict(outcome.values)
-    if outcome.interrupts:
-        values["__interrupt__"] = list(outcome.interrupts)
-    return values
 
 
 def _snapshot(cp: Checkpoint) -> StateSnapshot:

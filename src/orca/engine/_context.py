@@ -8,21 +8,21 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from orca.context import RunServices, service_factory
 from orca.engine import _ids
-from orca.errors import InvalidInputError, NodeInterrupt, RunCancelledError
+from orca.errors import ConfigError, NodeInterrupt, RunCancelledError
 from orca.events import Custom
 
 if TYPE_CHECKING:
     from orca.engine._emit import Emitter
-    from orca.llm._bound import LLM
-    from orca.tools import BoundTools
 
 
 class RunContext:
     """The run as one task sees it. Nodes take it as a second parameter named ``ctx``.
 
     Time, randomness and ids come from here, never from globals, so a run with the same
-    inputs and seed behaves the same.
+    inputs and seed behaves the same. It is the engine's ``orca.context.TaskContext``:
+    the run's services (models, tools) reach the run through it.
 
     Attributes:
         run_id, thread_id, step, node, task_id: where this task runs.
@@ -39,6 +39,7 @@ class RunContext:
         "_parent",
         "_random",
         "_resumes",
+        "_services",
         "_timed_out",
         "attempt",
         "node",
@@ -64,6 +65,7 @@ class RunContext:
         resumes: dict[str, Any],
         parent: RunContext | None = None,
         options: Any = None,
+        services: RunServices | None = None,
     ) -> None:
         self.run_id = run_id
         self.thread_id = thread_id
@@ -78,7 +80,8 @@ class RunContext:
         self._resumes = resumes
         self._interrupts = 0
         self._parent = parent
-        self._options = options  # the run's RunOptions, inherited by subgraphs
+        self._options = options  # the run's RunOptions, whose limits subgraphs inherit
+        self._services = services
         self._timed_out = False
         self._random: random.Random | None = None
 
@@ -94,6 +97,11 @@ class RunContext:
         if self._random is None:
             self._random = random.Random(f"{self.seed}:{self.task_id}")
         return self._random
+
+    @property
+    def events(self) -> Emitter | None:
+        """The run's event stream (None when nobody listens): what services emit to."""
+        return self._emitter
 
     def now(self) -> dt.datetime:
         """The run clock's time (the wall clock unless the run was given ``clock=``)."""
@@ -121,8 +129,28 @@ class RunContext:
             return self._resumes[iid]
         raise NodeInterrupt(iid, value)
 
+    def _owner(self) -> RunContext:
+        """The task that calls made here belong to: a subgraph's are its parent task's."""
+        owner = self
+        while owner._parent is not None:
+            owner = owner._parent
+        return owner
+
+    def _services_of(self) -> RunServices:
+        owner = self._owner()
+        if owner._services is None:  # a context made outside a run: the default services
+            factory = service_factory()
+            if factory is None:
+                raise ConfigError(
+                    "no run services are installed",
+                    key="services",
+                    fix="import orca (it installs them), or pass services= to the run",
+                )
+            owner._services = factory({}, workflow=owner.node)
+        return owner._services
+
     @property
-    def tools(self) -> BoundTools:
+    def tools(self) -> Any:
         """The run's tools (the ``tools=`` run option), bound to this task: ``await
         ctx.tools.acall(name, **args)`` returns a tool's value; every execution is
         policy-checked, audited and reported as a ``tool.call`` event.
@@ -130,47 +158,27 @@ class RunContext:
         Raises:
             InvalidInputError: the run was given no tools.
         """
-        from orca.tools import BoundTools
-
-        root = self
-        while root._parent is not None:
-            root = root._parent
-        toolbox = root._options.toolbox if root._options is not None else None
-        if toolbox is None:
-            raise InvalidInputError(
-                "this run has no tools. Fix: pass tools=[...] (functions or Tool objects) "
-                "to invoke/stream"
-            )
-        return BoundTools(toolbox, root)
+        return self._services_of().tools(self._owner())
 
     @property
-    def planner(self) -> LLM:
+    def planner(self) -> Any:
         """The profile's planner model, bound to this task (calls are streamed as
         ``token`` events, priced, and reported as ``usage`` events)."""
         return self.llm("planner")
 
     @property
-    def worker(self) -> LLM:
+    def worker(self) -> Any:
         """The profile's worker model, bound to this task."""
         return self.llm("worker")
 
-    def llm(self, name: str) -> LLM:
+    def llm(self, name: str) -> Any:
         """The run's model called ``name`` (``planner``, ``worker`` or one passed with
-        ``models=``), bound to this task.
+        ``models=``), bound to this task (an ``orca.llm.LLM``).
 
         Raises:
             ConfigError: the run has no model of that name.
         """
-        from orca.llm._bound import LLM
-        from orca.llm._meter import meter_for_run
-
-        root = self
-        while root._parent is not None:  # a subgraph's calls belong to the parent's task
-            root = root._parent
-        meter = root._options.meter if root._options is not None else None
-        if meter is None:  # a context made outside a run (tests, tools)
-            meter = meter_for_run()
-        return LLM(meter.models.get(name), name, meter, root)
+        return self._services_of().llm(name, self._owner())
 
     @property
     def cancelled(self) -> bool:

@@ -8,9 +8,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from orca.checkpoint import Checkpoint, CheckpointSave, EventRecord, PendingWrite
+from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, EventRecord, PendingWrite
+from orca.context import RunServices, RunTotals
 from orca.engine import _ids
 from orca.engine._algo import JOINS, Target, Writes, apply_writes, plan_next
 from orca.engine._context import RunContext
@@ -41,12 +42,18 @@ from orca.events import (
     TaskStarted,
     Values,
 )
-from orca.graph._builder import Callee, NodeSpec
+from orca.graph._builder import Callee, GraphSpec, NodeSpec
 from orca.graph._types import START, Command, Interrupt, Send
 from orca.observe._core import RunInfo, observers_for
 
-if TYPE_CHECKING:
-    from orca.engine._compiled import CompiledGraph
+
+class Compiled(Protocol):
+    """What a run needs of its compiled graph (``CompiledGraph`` is one)."""
+
+    spec: GraphSpec
+    checkpointer: Checkpointer | None
+    interrupt_before: frozenset[str]
+    interrupt_after: frozenset[str]
 
 
 def open_interrupts(cp: Checkpoint) -> list[Interrupt]:
@@ -83,8 +90,7 @@ class RunOptions:
     deadline: float | None = None
     clock: Callable[[], dt.datetime] = utc_now
     inline: bool = False
-    meter: Any = None  # orca.llm.Meter: the run's models and prices (built by _options)
-    toolbox: Any = None  # orca.tools.Tools: the run's tools (built by _options)
+    services: RunServices | None = None  # models, metering, tools (orca.context)
     log_events: bool = True
     correlation_id: str | None = None  # ties the run's logs and spans to what started it
 
@@ -112,7 +118,7 @@ class Run:
 
     def __init__(
         self,
-        graph: CompiledGraph,
+        graph: Compiled,
         opts: RunOptions,
         *,
         wanted: frozenset[str] = frozenset(),
@@ -131,7 +137,8 @@ class Run:
         self.logged: list[EventRecord] = []
         self.parent = parent
         self._wanted = wanted
-        self._sink = sink
+        self.sink = sink
+        self.on_start: Callable[[], None] | None = None  # called once the run has begun
         self.em: Emitter | None = None
         self.cancelled = threading.Event()
         self.run_id = opts.run_id or ""
@@ -185,13 +192,13 @@ class Run:
             if self.parent is None
             else []
         )
-        if self.logging or observers or (self._sink is not None and self._wanted):
+        if self.logging or observers or (self.sink is not None and self._wanted):
             # every event but tokens and values also goes to the event log
             self.em = Emitter(
                 self.run_id,
                 opts.thread_id,
-                self._wanted if self._sink is not None else frozenset(),
-                self._sink,
+                self._wanted if self.sink is not None else frozenset(),
+                self.sink,
                 log=self.logged if self.logging else None,
                 logged=LOGGED,
                 observers=observers,
@@ -237,19 +244,20 @@ class Run:
                     node=getattr(error, "node", None),
                     task_id=getattr(error, "task_id", None),
                 )
-            if self.parent is None and opts.meter is not None:
-                opts.meter.close()  # the budgets' status after the run; its ledger closes
-            tally = opts.meter.tally if self.parent is None and opts.meter is not None else None
+            totals = RunTotals()
+            if self.parent is None and opts.services is not None:
+                opts.services.close()  # the budgets' status after the run; its ledger closes
+                totals = opts.services.totals()
             self._emit(
                 RunFinished,
                 status=status,
                 steps=self.steps_run,
                 checkpoint_id=self.checkpoint_id,
                 duration_ms=(time.perf_counter() - started) * 1000,
-                llm_calls=tally[0] if tally else 0,
-                input_tokens=tally[1] if tally else 0,
-                output_tokens=tally[2] if tally else 0,
-                cost_nano_usd=tally[3] if tally else 0,
+                llm_calls=totals.llm_calls,
+                input_tokens=totals.input_tokens,
+                output_tokens=totals.output_tokens,
+                cost_nano_usd=totals.cost_nano_usd,
                 error=f"{type(error).__name__}: {error}" if error is not None else None,
             )
             if self.logged and self.persister is not None:
@@ -327,6 +335,8 @@ class Run:
             self._take_resume(input, start)
         else:
             await self._start(input, start)
+        if self.on_start is not None:  # the input or resume value was taken
+            self.on_start()
         before = self.graph.interrupt_before
         after = self.graph.interrupt_after
         while self.next:
@@ -450,6 +460,7 @@ class Run:
             resumes=self.resumes,
             parent=self.parent,
             options=self.opts,
+            services=self.opts.services,
         )
 
     def _plan(self, step: int) -> list[Task]:
@@ -637,7 +648,7 @@ class Run:
                     "run_id": self.run_id,
                     "nodes": [n for n, _ in finished],
                 },
-                created_at=utc_now().isoformat(),
+                created_at=self.opts.clock().isoformat(),
                 events=tuple(self.logged),
             )
         )

@@ -136,7 +136,7 @@ async def run_task(
             ):
                 draw = random.Random(_ids.digest(str(task.ctx.seed), task.id, str(task.attempts)))
                 delay = policy.delay(task.attempts, draw.random())
-                emitter = task.ctx._emitter
+                emitter = task.ctx.events
                 if emitter is not None:
                     emitter.emit(
                         TaskRetry,
@@ -179,7 +179,7 @@ async def _call(task: Task, inline: bool) -> Any:
             task.ctx._timed_out = True
             raise TaskTimeoutError(task.node.name, timeout) from None
     if inline and timeout is None:
-        emitter = task.ctx._emitter
+        emitter = task.ctx.events
         handed = emitter.handed_over if emitter is not None else 0
         output = callee.call(task.arg, task.ctx)
         if emitter is not None and emitter.handed_over != handed:

@@ -13,14 +13,14 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from orca import events
-from orca.engine._sync import iterate_sync, off_loop, run_sync
+from orca._sync import iterate_sync, off_loop, run_sync
 from orca.errors import StreamInterruptedError
 from orca.llm._base import ChatModel, estimate_tokens, request_digest
 from orca.llm._meter import Meter
 from orca.llm._types import ChatRequest, ChatResponse, Delta, Message, ToolCall, Usage
 
 if TYPE_CHECKING:
-    from orca.engine._context import RunContext
+    from orca.context import TaskContext
 
 Prompt = str | Sequence[Message] | ChatRequest
 
@@ -33,11 +33,21 @@ class LLM:
     ``token`` event and the call's usage as a ``usage`` event.
     """
 
-    def __init__(self, model: ChatModel, role: str, meter: Meter, ctx: RunContext | None) -> None:
+    def __init__(
+        self,
+        model: ChatModel,
+        role: str,
+        meter: Meter,
+        ctx: TaskContext | None,
+        *,
+        redact_log: bool = False,
+    ) -> None:
         self.model = model
         self.role = role
         self._meter = meter
         self._ctx = ctx
+        # the event log keeps no more of an answer than the checkpoints keep of the state
+        self._redact_log = redact_log
 
     def __repr__(self) -> str:
         return f"LLM(role={self.role!r}, model={self.model!r})"
@@ -121,7 +131,7 @@ class MeteredStream:
     async def _run(self) -> AsyncIterator[Delta]:
         llm, ctx = self._llm, self._llm._ctx
         model, meter = llm.model, llm._meter
-        emitter = ctx._emitter if ctx is not None else None
+        emitter = ctx.events if ctx is not None else None
         tokens = emitter is not None and emitter.wants(events.Token)
         request, hold = await meter.reserve(ctx, model, self._request)
         pieces: list[str] = []
@@ -137,11 +147,11 @@ class MeteredStream:
             if not emitter.wants(events.LLMResponse):
                 emitter.skip()
                 return
-            from orca.tools._redact import redact, redact_text
+            from orca._redact import redact, redact_text
 
             text, thinking = response.text, response.thinking
             calls = [_call_dict(c) for c in response.tool_calls]
-            if _redacts_checkpoints(ctx):  # the log keeps no more than the state does
+            if llm._redact_log:
                 text, thinking, calls = redact_text(text), redact_text(thinking), redact(calls)
             emitter.emit(
                 events.LLMResponse,
@@ -219,11 +229,6 @@ class MeteredStream:
 
 PROMPT_PREVIEW = 200
 """How much of a call's last message its ``llm.response`` event keeps."""
-
-
-def _redacts_checkpoints(ctx: RunContext) -> bool:
-    toolbox = ctx._options.toolbox if ctx._options is not None else None
-    return toolbox is not None and bool(toolbox.env.policy.redact_checkpoints)
 
 
 def _usage_dict(usage: Usage) -> dict[str, Any]:

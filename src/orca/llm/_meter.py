@@ -20,8 +20,8 @@ from orca.llm._types import ChatRequest, Usage
 T = TypeVar("T")
 
 if TYPE_CHECKING:
+    from orca.context import TaskContext
     from orca.cost import Budget, CallContext, Charge, Hold, Ledger, Settlement
-    from orca.engine._context import RunContext
 
 
 class Models:
@@ -242,7 +242,7 @@ class Meter:
                 self._ledger.sweep()  # holds of calls that crashed elsewhere come back
             return self._ledger
 
-    def budgets(self, ledger: Ledger, ctx: RunContext | None) -> list[Budget]:
+    def budgets(self, ledger: Ledger, ctx: TaskContext | None) -> list[Budget]:
         """The budgets covering this run's calls (resolved once per run)."""
         if self._budgets is None:
             found = ledger.applicable(
@@ -254,9 +254,10 @@ class Meter:
             with self._lock:
                 first = self._budgets is None
                 self._budgets = found
-            if first and found and ctx is not None and ctx._emitter is not None:
-                self._status_emitter = (ctx._emitter, ctx.step)
-                self._emit_status(ledger, found, "before", ctx._emitter, ctx.step)
+            sink = ctx.events if ctx is not None else None
+            if first and found and ctx is not None and sink is not None:
+                self._status_emitter = (sink, ctx.step)
+                self._emit_status(ledger, found, "before", sink, ctx.step)
         return self._budgets
 
     def close(self) -> None:
@@ -286,7 +287,7 @@ class Meter:
     # -- a call ------------------------------------------------------------------------------
 
     async def reserve(
-        self, ctx: RunContext | None, model: ChatModel, request: ChatRequest
+        self, ctx: TaskContext | None, model: ChatModel, request: ChatRequest
     ) -> tuple[ChatRequest, Hold | None]:
         """Before a call: put its worst case on hold in the run's budgets. Under a block
         budget a call without ``max_tokens`` gets the meter's cap.
@@ -333,7 +334,7 @@ class Meter:
 
     async def settle(
         self,
-        ctx: RunContext | None,
+        ctx: TaskContext | None,
         role: str,
         provider: str,
         model: str,
@@ -354,7 +355,7 @@ class Meter:
                 outp + usage.output_tokens,
                 total + cost,
             )
-        emitter = ctx._emitter if ctx is not None else None
+        emitter = ctx.events if ctx is not None else None
         if emitter is not None and ctx is not None:
             self._emit_usage(ctx, emitter, role, provider, model, usage, cost, price.priced)
         if hold is not None:
@@ -397,7 +398,7 @@ class Meter:
 
     def _emit_usage(
         self,
-        ctx: RunContext,
+        ctx: TaskContext,
         emitter: Any,
         role: str,
         provider: str,
@@ -440,7 +441,7 @@ class Meter:
         )
 
 
-def _context(ctx: RunContext | None, meter: Meter) -> CallContext:
+def _context(ctx: TaskContext | None, meter: Meter) -> CallContext:
     from orca.cost import CallContext
 
     if ctx is None:

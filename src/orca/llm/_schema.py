@@ -9,19 +9,21 @@ from typing import Any, get_type_hints
 import pydantic
 
 from orca.errors import InvalidInputError
-from orca.llm._types import ToolSpec
 
 # parameters the runtime supplies, never the model (``env``: a tool's ToolEnv)
 _RESERVED = frozenset({"ctx", "env", "self", "cls"})
 
 
-def tool_spec(obj: Any, *, name: str | None = None, description: str | None = None) -> ToolSpec:
-    """A ``ToolSpec`` for a callable (its signature and docstring) or a pydantic model."""
+def tool_spec(
+    obj: Any, *, name: str | None = None, description: str | None = None
+) -> tuple[str, str, dict[str, Any]]:
+    """A tool's name, description and JSON Schema, from a callable (its signature and
+    docstring) or a pydantic model (``ToolSpec.of`` makes the spec)."""
     if isinstance(obj, type) and issubclass(obj, pydantic.BaseModel):
         schema = _tidy(obj.model_json_schema())
         schema.pop("description", None)
         doc = inspect.getdoc(obj) or ""
-        return ToolSpec(name or obj.__name__, description or _summary(doc), schema)
+        return name or obj.__name__, description or _summary(doc), schema
     if not callable(obj):
         raise InvalidInputError(
             f"cannot derive a tool from {obj!r}. Fix: pass a typed function or a "
@@ -37,7 +39,7 @@ def tool_spec(obj: Any, *, name: str | None = None, description: str | None = No
     for key, prop in schema.get("properties", {}).items():
         if key in described and "description" not in prop:
             prop["description"] = described[key]
-    return ToolSpec(fn_name, description or _summary(doc), schema)
+    return fn_name, description or _summary(doc), schema
 
 
 def signature_model(fn: Any, name: str) -> type[pydantic.BaseModel]:

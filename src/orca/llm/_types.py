@@ -124,7 +124,7 @@ class ToolSpec:
         """Derive a spec from a typed callable or a pydantic model class."""
         from orca.llm._schema import tool_spec
 
-        return tool_spec(obj, name=name, description=description)
+        return ToolSpec(*tool_spec(obj, name=name, description=description))
 
 
 ResponseFormat = Literal["text", "json"] | Mapping[str, Any]

@@ -169,7 +169,7 @@ def _count(n: int, noun: str) -> str:
 def _scrub(fields: dict[str, Any]) -> dict[str, Any]:
     """Ids as they are; text redacted; tool arguments redacted with secret-named keys
     masked whole."""
-    from orca.tools._redact import redact, redact_text
+    from orca._redact import redact, redact_text
 
     out: dict[str, Any] = {}
     for key, value in fields.items():
@@ -190,7 +190,7 @@ def _record_fields(record: logging.LogRecord) -> dict[str, Any]:
 
 
 def _message(formatter: logging.Formatter, record: logging.LogRecord) -> str:
-    from orca.tools._redact import redact_text
+    from orca._redact import redact_text
 
     text = record.getMessage()
     if record.exc_info:

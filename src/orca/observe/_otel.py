@@ -57,7 +57,7 @@ class _RunSpans:
     def _fail(self, span: Any, message: str) -> None:
         from opentelemetry.trace import Status, StatusCode
 
-        from orca.tools._redact import redact_text
+        from orca._redact import redact_text
 
         span.set_status(Status(StatusCode.ERROR, redact_text(message)))
 

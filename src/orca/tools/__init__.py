@@ -1,10 +1,10 @@
 """Tools: typed Python callables a model (or a node) runs by name, in-process, inside the
 workspace, behind a policy, with every execution audited."""
 
+from orca._redact import redact, redact_text
 from orca.tools._agent import AgentState, agent_node, create_agent
 from orca.tools._builtin import file_tools, shell_tool
 from orca.tools._http import http_fetch_tool
-from orca.tools._redact import redact, redact_text
 from orca.tools._registry import Audit, BoundTools, Tools
 from orca.tools._tool import Policy, Tool, ToolEnv, ToolResult, tool
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
+from orca._redact import redact
 from orca.errors import InvalidInputError
 from orca.graph import reducers
 from orca.llm import Message, ToolCall
-from orca.tools._redact import redact
 
 
 class AgentState(TypedDict, total=False):

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orca import events
+from orca._redact import redact
 from orca.errors import InvalidInputError, ToolError, closest
 from orca.llm import ToolCall, ToolSpec
-from orca.tools._redact import redact
 from orca.tools._tool import Policy, Tool, ToolEnv, ToolResult
 
 if TYPE_CHECKING:
-    from orca.engine._context import RunContext
+    from orca.context import TaskContext
 
 SUMMARY_CHARS = 500
 ARGUMENTS_CHARS = 4000
@@ -133,13 +133,18 @@ class Tools:
         return tuple(self.get(n).spec for n in chosen if self.env.policy.allows(n))
 
     async def run(
-        self, name: str, arguments: Mapping[str, Any], ctx: RunContext | None = None
+        self,
+        name: str,
+        arguments: Mapping[str, Any],
+        ctx: TaskContext | None = None,
+        *,
+        replay: Any = None,
     ) -> ToolResult:
         """Run one tool: policy first, then validation, timeout and the tool itself;
         then the audit row and the ``tool.call`` event. Never raises for the tool's
-        failures (see ``ToolResult``)."""
+        failures (see ``ToolResult``). ``replay`` (a recorded run) answers instead of
+        the tool."""
         tool = self._tools.get(name)
-        replay = _replay_of(ctx)
         result: ToolResult
         if replay is not None:  # a replay answers from the recorded run
             result = replay.tool(ctx, name, arguments)
@@ -158,7 +163,7 @@ class Tools:
         return result
 
     async def run_calls(
-        self, calls: Sequence[ToolCall], ctx: RunContext | None = None
+        self, calls: Sequence[ToolCall], ctx: TaskContext | None = None, *, replay: Any = None
     ) -> list[ToolResult]:
         """Run a model's tool calls of one turn concurrently; results in call order. A
         call whose arguments were not valid JSON comes back as an ``invalid`` result."""
@@ -166,7 +171,6 @@ class Tools:
         async def one(call: ToolCall) -> ToolResult:
             if call.arguments_error is not None:
                 shown = {"raw": call.raw_arguments}
-                replay = _replay_of(ctx)
                 bad = (
                     ToolResult(call.name, "invalid", error=call.arguments_error)
                     if replay is None
@@ -174,12 +178,12 @@ class Tools:
                 )
                 await self._report(bad, shown, ctx)
                 return bad
-            return await self.run(call.name, call.arguments, ctx)
+            return await self.run(call.name, call.arguments, ctx, replay=replay)
 
         return list(await asyncio.gather(*(one(c) for c in calls)))
 
     async def _report(
-        self, result: ToolResult, arguments: Mapping[str, Any], ctx: RunContext | None
+        self, result: ToolResult, arguments: Mapping[str, Any], ctx: TaskContext | None
     ) -> None:
         policy = self.env.policy
         whole: dict[str, Any] = {
@@ -204,8 +208,9 @@ class Tools:
         # the event log keeps what the checkpoints keep (the whole call, for a replay)
         logged = masked if policy.redact_checkpoints else whole
         shown_args = shown["arguments"]
-        if ctx is not None and ctx._emitter is not None:
-            ctx._emitter.emit(
+        sink = ctx.events if ctx is not None else None
+        if ctx is not None and sink is not None:
+            sink.emit(
                 events.ToolCall,
                 ctx.step,
                 log_fields=None if logged is shown else logged,
@@ -235,21 +240,13 @@ class Tools:
             self.audit.close()
 
 
-def _replay_of(ctx: RunContext | None) -> Any:
-    if ctx is None:
-        return None
-    while ctx._parent is not None:
-        ctx = ctx._parent
-    meter = ctx._options.meter if ctx._options is not None else None
-    return meter.replay if meter is not None else None
-
-
 class BoundTools:
     """``ctx.tools``: the run's tools, for one task."""
 
-    def __init__(self, tools: Tools, ctx: RunContext) -> None:
+    def __init__(self, tools: Tools, ctx: TaskContext, *, replay: Any = None) -> None:
         self._tools = tools
         self._ctx = ctx
+        self._replay = replay
 
     @property
     def policy(self) -> Policy:
@@ -263,7 +260,7 @@ class BoundTools:
 
     async def arun(self, name: str, **arguments: Any) -> ToolResult:
         """Run a tool; the structured result, whatever happened."""
-        return await self._tools.run(name, arguments, self._ctx)
+        return await self._tools.run(name, arguments, self._ctx, replay=self._replay)
 
     async def acall(self, name: str, **arguments: Any) -> Any:
         """Run a tool and return its value.
@@ -278,7 +275,7 @@ class BoundTools:
 
     def call(self, name: str, **arguments: Any) -> Any:
         """Sync ``acall``, for sync nodes."""
-        from orca.engine._sync import off_loop, run_sync
+        from orca._sync import off_loop, run_sync
 
         try:
             asyncio.get_running_loop()
@@ -287,4 +284,4 @@ class BoundTools:
         return off_loop(self.call, name, **arguments)
 
     async def arun_calls(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
-        return await self._tools.run_calls(calls, self._ctx)
+        return await self._tools.run_calls(calls, self._ctx, replay=self._replay)

@@ -1,0 +1,147 @@
+"""The layers of docs/architecture.md hold: the import graph of ``src/orca`` has no cycle,
+and each package imports only the packages below it.
+
+Every import counts: at module level, inside functions (lazy) and under
+``TYPE_CHECKING``; importing ``a.b.c`` also runs ``a/b/__init__`` (unless it is the
+importer's own package). The one documented
+exception: ``StateGraph.compile()`` imports the engine that runs what it compiled.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections import defaultdict
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+ALLOWED_CYCLE_EDGES = {("orca.graph._builder", "orca.engine")}
+
+
+def _modules() -> dict[str, Path]:
+    found = {}
+    for path in (SRC / "orca").rglob("*.py"):
+        parts = list(path.relative_to(SRC).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts.pop()
+        found[".".join(parts)] = path
+    return found
+
+
+def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the Orca modules (and packages) importing it runs."""
+    edges: dict[str, set[str]] = defaultdict(set)
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            targets: list[str] = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                targets = [f"{base}.{a.name}" for a in node.names] + [base]
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                # the target and the packages above it run, except the importer's own
+                # packages (already running when it runs) and the root package (the
+                # facade: importing any module of Orca runs it)
+                while target and target != "orca":
+                    if target != name and not name.startswith(target + "."):
+                        edges[name].add(target)
+                    target = target.rpartition(".")[0]
+    return edges
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(edges.get(v, ())):
+            if (v, w) in ALLOWED_CYCLE_EDGES:
+                continue
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(edges):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def _package(module: str) -> str:
+    return ".".join(module.split(".")[:2])
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    cycles = _cycles(_imports(_modules()))
+    assert cycles == [], f"import cycles: {cycles}"
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    edges = {"orca.a": {"orca.b"}, "orca.b": {"orca.c"}, "orca.c": {"orca.a"}, "orca.d": set()}
+    assert _cycles(edges) == [["orca.a", "orca.b", "orca.c"]]
+
+
+def test_the_allowed_compile_import_is_still_needed() -> None:
+    # when compile() stops importing the engine, drop the exception
+    edges = _imports(_modules())
+    for source, target in ALLOWED_CYCLE_EDGES:
+        assert target in edges[source]
+
+
+# package -> the Orca packages it may import (leaf modules such as orca.errors, orca._serde,
+# orca._sync and orca._redact are open to all)
+LAYERS = {
+    "orca.context": {"orca.events"},
+    "orca.events": set(),
+    "orca.graph": {"orca.engine", "orca.checkpoint"},  # compile(checkpointer=) and its engine
+    "orca.checkpoint": {"orca.events"},
+    "orca.engine": {"orca.context", "orca.graph", "orca.checkpoint", "orca.events", "orca.observe"},
+    "orca.observe": {"orca.events", "orca._version"},
+}
+OPEN = {"orca.errors", "orca._serde", "orca._sync", "orca._redact"}
+
+
+def test_each_package_imports_only_the_layers_below_it() -> None:
+    edges = _imports(_modules())
+    wrong = []
+    for module, targets in sorted(edges.items()):
+        allowed = LAYERS.get(_package(module))
+        if allowed is None:
+            continue
+        for target in sorted(targets):
+            package = _package(target)
+            if package in OPEN or package == _package(module) or package in allowed:
+                continue
+            wrong.append(f"{module} -> {target}")
+    assert wrong == []
+
+
+def test_leaf_modules_import_nothing_of_orca_but_errors() -> None:
+    edges = _imports(_modules())
+    for leaf in ("orca.errors", "orca._serde", "orca._sync", "orca._redact", "orca.events"):
+        assert edges.get(leaf, set()) <= {"orca.errors", "orca._serde"}, leaf
