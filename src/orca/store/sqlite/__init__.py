@@ -7,6 +7,7 @@ from pathlib import Path
 
 from orca.store.sqlite._checkpoints import SqliteCheckpointer
 from orca.store.sqlite._config import SqliteConfigurations
+from orca.store.sqlite._db import BUSY_TIMEOUT_MS
 from orca.store.sqlite._ledger import SqliteLedger
 from orca.store.sqlite._prices import SqlitePrices
 from orca.store.sqlite._profiles import SqliteProfiles
@@ -30,6 +31,8 @@ class SqliteStore:
             ledger's holds expire (tests move it).
         hold_ttl_s: how long a ledger hold lives before a sweep may release it.
         key: the setting that chose ``path``, named by the errors of opening it.
+        busy_timeout_ms: how long a write waits for another process's lock before it
+            raises ``DatabaseLockedError``.
     """
 
     def __init__(
@@ -39,11 +42,12 @@ class SqliteStore:
         clock: Clock = utc_now,
         hold_ttl_s: float = 600.0,
         key: str = "store",
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         self._checkpoints: SqliteCheckpointer | None = None
-        self._user = UserDb(self.path, key=key, clock=clock)
+        self._user = UserDb(self.path, key=key, clock=clock, busy_timeout_ms=busy_timeout_ms)
         self._hold_ttl_s = hold_ttl_s
         self._ledger: SqliteLedger | None = None
 

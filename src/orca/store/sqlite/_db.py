@@ -137,7 +137,14 @@ def _path_of(conn: sqlite3.Connection) -> str:
     return str(row[2]) if row and row[2] else ":memory:"
 
 
-def open_db(path: Path, component: str, migrations: Migrations, key: str) -> sqlite3.Connection:
+def open_db(
+    path: Path,
+    component: str,
+    migrations: Migrations,
+    key: str,
+    *,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+) -> sqlite3.Connection:
     """A connection to ``path`` with ``component`` created or migrated; errors name the
     setting ``key`` that chose the path.
 
@@ -148,7 +155,7 @@ def open_db(path: Path, component: str, migrations: Migrations, key: str) -> sql
         DatabaseLockedError: another process held the lock past the busy timeout.
     """
     try:
-        conn = connect(path)
+        conn = connect(path, busy_timeout_ms=busy_timeout_ms)
     except (OSError, sqlite3.OperationalError) as exc:
         raise ConfigError(
             f"cannot open {path} ({exc})",

@@ -241,7 +241,7 @@ class SqliteLedger:
             except DatabaseLockedError:
                 return False, None
             finally:
-                conn.execute(f"PRAGMA busy_timeout={_db.BUSY_TIMEOUT_MS}")
+                conn.execute(f"PRAGMA busy_timeout={int(self._db.busy_timeout_ms)}")
         finally:
             self._db.lock.release()
 

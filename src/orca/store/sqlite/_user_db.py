@@ -34,12 +34,16 @@ class UserDb:
         path: the SQLite file.
         key: the setting that chose ``path``, named by the errors of opening it.
         clock: the current time for everything the repositories stamp or expire.
+        busy_timeout_ms: how long a write waits for another process's lock.
     """
 
-    def __init__(self, path: str | Path, *, key: str, clock: Clock) -> None:
+    def __init__(
+        self, path: str | Path, *, key: str, clock: Clock, busy_timeout_ms: int
+    ) -> None:
         self.path = Path(path)
         self.key = key
         self.clock = clock
+        self.busy_timeout_ms = busy_timeout_ms
         self.lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._worker: ThreadPoolExecutor | None = None
@@ -50,7 +54,13 @@ class UserDb:
         if self._conn is None:
             with self.lock:
                 if self._conn is None:
-                    self._conn = _db.open_db(self.path, USER_COMPONENT, USER_MIGRATIONS, self.key)
+                    self._conn = _db.open_db(
+                        self.path,
+                        USER_COMPONENT,
+                        USER_MIGRATIONS,
+                        self.key,
+                        busy_timeout_ms=self.busy_timeout_ms,
+                    )
         return self._conn
 
     @contextmanager
