@@ -37,9 +37,7 @@ class UserDb:
         busy_timeout_ms: how long a write waits for another process's lock.
     """
 
-    def __init__(
-        self, path: str | Path, *, key: str, clock: Clock, busy_timeout_ms: int
-    ) -> None:
+    def __init__(self, path: str | Path, *, key: str, clock: Clock, busy_timeout_ms: int) -> None:
         self.path = Path(path)
         self.key = key
         self.clock = clock
