@@ -45,6 +45,8 @@ class UserDb:
         self.lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
         self._worker: ThreadPoolExecutor | None = None
+        # its own lock: starting the worker must not wait behind a write of another thread
+        self._worker_lock = threading.Lock()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -78,18 +80,21 @@ class UserDb:
         not ``asyncio.to_thread``'s shared pool: the work is serialised by the lock
         anyway, and a thread that is already running takes it with less hand-off
         (measured in ``benchmarks/ledger_figures.py``)."""
-        if self._worker is None:
-            with self.lock:
+        worker = self._worker
+        if worker is None:
+            with self._worker_lock:
                 if self._worker is None:
                     self._worker = ThreadPoolExecutor(1, thread_name_prefix="orca-user-db")
+                worker = self._worker
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, functools.partial(fn, *args, **kwargs))
+        return await loop.run_in_executor(worker, functools.partial(fn, *args, **kwargs))
 
     def close(self) -> None:
+        with self._worker_lock:
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.shutdown(wait=True)  # what was handed to it finishes first
         with self.lock:
-            if self._worker is not None:
-                self._worker.shutdown(wait=True)
-                self._worker = None
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
