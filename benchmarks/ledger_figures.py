@@ -3,12 +3,16 @@
 budget_status_ms       read where a budget stands (one query), median per read
 reserve_settle_ms      reserve -> record -> settle one call against a block budget on a
                        SQLite file (the settle fsyncs: durable), median per call
+areserve_settle_ms     the same through the ledger's async methods (areserve, asettle),
+                       whose SQLite work runs on the store's worker thread; the entry also
+                       times the same calls handed to asyncio.to_thread, the alternative
 metering_overhead_pct  what metering adds to a call made through ctx.worker (reserve,
                        record, settle, pricing, events), as a share of one local-engine call
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import statistics
 import tempfile
@@ -16,25 +20,30 @@ import time
 from pathlib import Path
 from typing import Any
 
-IDS = ("budget_status_ms", "reserve_settle_ms", "metering_overhead_pct")
+IDS = ("budget_status_ms", "reserve_settle_ms", "areserve_settle_ms", "metering_overhead_pct")
 STATUS_READS = 2000
 SETTLES = 200
 CALLS = 20  # LLM calls of each kind per repetition (even: both orders alike)
 CALL_TOKENS = 128  # as in provider_stream_ratio
-LIMITS = {"budget_status_ms": 0.5, "reserve_settle_ms": 2.0, "metering_overhead_pct": 3.0}
+LIMITS = {
+    "budget_status_ms": 0.5,
+    "reserve_settle_ms": 2.0,
+    "areserve_settle_ms": 2.0,
+    "metering_overhead_pct": 3.0,
+}
 
 
 def _ledger(tmp: str) -> Any:
-    from orca.cost import Budget, Ledger
-    from orca.store import open_user_db
+    from orca.cost import Budget
+    from orca.store import user_store
 
-    ledger = Ledger(open_user_db(Path(tmp) / "orca.db"))
+    ledger = user_store(Path(tmp) / "orca.db").ledger
     ledger.budgets.create(Budget("bench", 10**15))  # block, active
     return ledger
 
 
 def budget_status(reps: int) -> dict[str, Any]:
-    """Median time of ``Budgets.status`` on a ledger with a few thousand usage rows."""
+    """Median time of ``ledger.budgets.status`` with a few thousand usage rows."""
     from orca.cost import CallContext, Charge
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,6 +85,53 @@ def reserve_settle(reps: int) -> dict[str, Any]:
             samples.append(statistics.median(per_call))
         ledger.conn.close()
     return _entry("reserve_settle_ms", samples, "ms/call", commits_per_call=3)
+
+
+def areserve_settle(reps: int) -> dict[str, Any]:
+    """Median time of ``areserve`` + ``asettle`` per call on an event loop, and of the
+    same sync calls handed to ``asyncio.to_thread`` (the alternative to the store's own
+    worker thread)."""
+    from orca.cost import CallContext, Charge
+
+    charge = Charge("openai", "m", 100, 50, cost_nano=12_345)
+    context = CallContext(run_id="r", node="n", role="worker")
+
+    def record_and_settle(ledger: Any, hold: Any) -> None:  # what asettle does, in one hop
+        ledger.record(hold, charge)
+        ledger.settle(hold, charge, context)
+
+    async def worker_thread(ledger: Any, budgets: Any) -> float:
+        start = time.perf_counter()
+        hold = await ledger.areserve(budgets, {"usd": 50_000, "tokens": 1_000}, context)
+        await ledger.asettle(hold, charge, context)
+        return (time.perf_counter() - start) * 1000
+
+    async def to_thread(ledger: Any, budgets: Any) -> float:
+        start = time.perf_counter()
+        asks = {"usd": 50_000, "tokens": 1_000}
+        hold = await asyncio.to_thread(ledger.reserve, budgets, asks, context)
+        await asyncio.to_thread(record_and_settle, ledger, hold)
+        return (time.perf_counter() - start) * 1000
+
+    async def medians(ledger: Any) -> tuple[float, float]:
+        budgets = await ledger.aapplicable()
+        ours, theirs = [], []
+        for _ in range(SETTLES):  # interleaved, so both see the same file and the same load
+            ours.append(await worker_thread(ledger, budgets))
+            theirs.append(await to_thread(ledger, budgets))
+        return statistics.median(ours), statistics.median(theirs)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ledger = _ledger(tmp)
+        pairs = [asyncio.run(medians(ledger)) for _ in range(reps)]
+        ledger.conn.close()
+    return _entry(
+        "areserve_settle_ms",
+        [ours for ours, _ in pairs],
+        "ms/call",
+        commits_per_call=3,
+        to_thread_ms=statistics.median(theirs for _, theirs in pairs),
+    )
 
 
 def metering_overhead(reps: int) -> dict[str, Any]:
@@ -188,6 +244,7 @@ def _entry(figure: str, samples: list[float], unit: str, **more: Any) -> dict[st
 FIGURES = (
     ("budget_status_ms", budget_status),
     ("reserve_settle_ms", reserve_settle),
+    ("areserve_settle_ms", areserve_settle),
     ("metering_overhead_pct", metering_overhead),
 )
 
@@ -208,6 +265,9 @@ def markdown(results: dict[str, Any]) -> list[str]:
         "reserve_settle_ms": "reserve -> record -> settle one call against a block budget: "
         "three `BEGIN IMMEDIATE` transactions in WAL mode; reserve and record survive a "
         "killed process, the settle's fsync (synchronous=FULL) makes all three durable",
+        "areserve_settle_ms": "the same call through the ledger's async methods (`areserve`, "
+        "`asettle`), the SQLite work on the store's one worker thread, never on the event "
+        "loop; compared with handing the same sync calls to `asyncio.to_thread`",
         "metering_overhead_pct": "what metering adds to one call through `ctx.worker` under a "
         "block budget (reserve, record, settle, pricing, events; timed on a model answering "
         f"from memory), as a share of one local-engine call ({CALL_TOKENS} tokens, tiny model, "
@@ -222,6 +282,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
             lines.append(f"  error: `{entry['error']}`")
             continue
         extra = ""
+        if figure_id == "areserve_settle_ms":
+            extra = f" (asyncio.to_thread: {entry['to_thread_ms']:.3f} ms/call)"
         if figure_id == "metering_overhead_pct":
             extra = (
                 f" ({entry['overhead_ms_per_call']:.2f} ms of metering per call, on a "

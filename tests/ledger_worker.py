@@ -17,9 +17,9 @@ import json
 import os
 import sys
 
-from orca.cost import CallContext, Charge, Ledger
+from orca.cost import CallContext, Charge
 from orca.errors import BudgetExceeded
-from orca.store import open_user_db
+from orca.store import user_store
 
 
 def say(line: str) -> None:
@@ -29,7 +29,7 @@ def say(line: str) -> None:
 
 def main(argv: list[str]) -> int:
     mode, db, name = argv[0], argv[1], argv[2]
-    ledger = Ledger(open_user_db(db))
+    ledger = user_store(db).ledger
     budget = ledger.budgets.get(name)
     if mode == "stress":
         cost, tries = int(argv[3]), int(argv[4])

@@ -13,11 +13,12 @@ import pytest
 pytest.importorskip("llama_cpp")
 
 from orca import END, START, Command, StateGraph, reducers
-from orca.cost import Budget, Ledger, Price, PriceBook, usage_report
+from orca.cost import Budget, Price, PriceBook
 from orca.errors import BudgetExceeded
 from orca.llm import ModelSpec, Profile
 from orca.llm.tiny import ensure_tiny_model
-from orca.store import open_user_db
+from orca.store import user_store
+from orca.store.sqlite import SqliteLedger
 
 # $1 per 1M input tokens, $1000 per 1M output tokens: one output token is 1e6 nano-USD
 PRICE = Price("llamacpp", "tiny.gguf", Decimal(1), Decimal(1000))
@@ -32,9 +33,8 @@ def profile(tmp_path_factory: pytest.TempPathFactory) -> Profile:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    conn = open_user_db(tmp_path / "orca.db")
-    return Ledger(conn)
+def ledger(tmp_path: Path) -> SqliteLedger:
+    return user_store(tmp_path / "orca.db").ledger
 
 
 class State(TypedDict, total=False):
@@ -59,22 +59,22 @@ def looping(calls: int) -> Any:
     return g
 
 
-def run_options(profile: Profile, ledger: Ledger, **more: Any) -> dict[str, Any]:
+def run_options(profile: Profile, ledger: SqliteLedger, **more: Any) -> dict[str, Any]:
     return {"profile": profile, "prices": PriceBook([PRICE]), "ledger": ledger, **more}
 
 
-def periods(ledger: Ledger) -> list[tuple[int, int, int]]:
+def periods(ledger: SqliteLedger) -> list[tuple[int, int, int]]:
     return ledger.conn.execute("SELECT amount, spent, reserved FROM budget_periods").fetchall()
 
 
-def charged(ledger: Ledger) -> int:
+def charged(ledger: SqliteLedger) -> int:
     return int(
         ledger.conn.execute("SELECT COALESCE(SUM(amount), 0) FROM usage_charges").fetchone()[0]
     )
 
 
 def test_every_call_is_one_usage_row_matching_its_usage_event(
-    profile: Profile, ledger: Ledger
+    profile: Profile, ledger: SqliteLedger, tmp_path: Path
 ) -> None:
     events = list(looping(3).compile().stream({}, mode="events", **run_options(profile, ledger)))
     usage = [e for e in events if e.type == "usage"]
@@ -88,14 +88,15 @@ def test_every_call_is_one_usage_row_matching_its_usage_event(
         assert row[:7] == (run_id, "ephemeral", "chatty", "chat", "worker", "llamacpp", "tiny.gguf")
         assert row[7] == event.output_tokens
         assert row[8] == event.cost_nano_usd > 0
-    by_node = usage_report(ledger.conn, "node")
+    with user_store(tmp_path / "orca.db") as store:
+        by_node = store.usage.report("node")
     assert [(r.key, r.calls, r.cost_nano) for r in by_node] == [
         ("chat", 3, sum(e.cost_nano_usd for e in usage))
     ]
 
 
 def test_a_block_budget_stops_the_run_and_is_never_overspent(
-    profile: Profile, ledger: Ledger
+    profile: Profile, ledger: SqliteLedger
 ) -> None:
     # affords about two answers of TOKENS tokens, not ten
     ledger.budgets.create(Budget("tight", 2 * TOKENS * 1_000_000 + 500_000))
@@ -113,7 +114,7 @@ def test_a_block_budget_stops_the_run_and_is_never_overspent(
 
 
 def test_without_max_tokens_a_block_budget_caps_the_answer(
-    profile: Profile, ledger: Ledger
+    profile: Profile, ledger: SqliteLedger
 ) -> None:
     ledger.budgets.create(Budget("roomy", 10**12))
 
@@ -131,7 +132,7 @@ def test_without_max_tokens_a_block_budget_caps_the_answer(
 
 
 def test_pause_policy_interrupts_until_the_budget_is_raised(
-    profile: Profile, ledger: Ledger, tmp_path: Path
+    profile: Profile, ledger: SqliteLedger, tmp_path: Path
 ) -> None:
     from orca.store import SqliteCheckpointer
 
@@ -156,7 +157,7 @@ def test_pause_policy_interrupts_until_the_budget_is_raised(
 
 
 def test_warn_budget_reports_thresholds_once_and_never_blocks(
-    profile: Profile, ledger: Ledger
+    profile: Profile, ledger: SqliteLedger
 ) -> None:
     ledger.budgets.create(
         Budget("soft", 2 * TOKENS * 1_000_000, enforcement="warn", thresholds=(50, 100))
@@ -171,7 +172,7 @@ def test_warn_budget_reports_thresholds_once_and_never_blocks(
 
 
 def test_budget_status_is_reported_before_and_after_the_run(
-    profile: Profile, ledger: Ledger
+    profile: Profile, ledger: SqliteLedger
 ) -> None:
     ledger.budgets.create(Budget("main", 10**12))
     events = list(looping(2).compile().stream({}, mode="events", **run_options(profile, ledger)))
@@ -186,7 +187,7 @@ def test_budget_status_is_reported_before_and_after_the_run(
 
 
 def test_a_workflow_budget_applies_to_runs_of_that_graph_only(
-    profile: Profile, ledger: Ledger
+    profile: Profile, ledger: SqliteLedger
 ) -> None:
     ledger.budgets.create(Budget("for-chatty", 10**12, scope="workflow", scope_ref="chatty"))
     ledger.budgets.create(Budget("for-other", 10**12, scope="workflow", scope_ref="other"))
@@ -224,7 +225,9 @@ def test_bad_budget_options_are_refused_before_the_run(
         looping(1).compile().invoke({}, profile=profile, **{option: value})
 
 
-def test_an_unknown_budget_name_fails_with_the_closest(profile: Profile, ledger: Ledger) -> None:
+def test_an_unknown_budget_name_fails_with_the_closest(
+    profile: Profile, ledger: SqliteLedger
+) -> None:
     from orca.errors import UnknownBudgetError
 
     ledger.budgets.create(Budget("monthly", 10**12))
@@ -237,9 +240,10 @@ import os, sys
 from decimal import Decimal
 from typing import Any, TypedDict
 from orca import END, START, StateGraph
-from orca.cost import Budget, Ledger, Price, PriceBook
+from orca.cost import Budget, Price, PriceBook
 from orca.llm import ModelSpec, Profile
-from orca.store import open_user_db
+from orca.store import user_store
+from orca.store.sqlite import SqliteLedger
 
 db, model = sys.argv[1], sys.argv[2]
 
@@ -249,7 +253,7 @@ def die(*args: Any, **kwargs: Any) -> None:  # killed after the answer was recor
     os._exit(9)
 
 
-Ledger.settle = die  # type: ignore[method-assign]
+SqliteLedger.settle = die  # type: ignore[method-assign]
 
 
 class State(TypedDict, total=False):
@@ -265,7 +269,7 @@ g.add_node("ask", ask)
 g.add_edge(START, "ask")
 g.add_edge("ask", END)
 spec = ModelSpec("llamacpp", model, {"n_ctx": 1024})
-ledger = Ledger(open_user_db(db))
+ledger = user_store(db).ledger
 ledger.budgets.create(Budget("tight", 10**9))
 price = Price("llamacpp", os.path.basename(model), Decimal(1), Decimal(1000))
 g.compile().invoke({}, profile=Profile("p", spec, spec), prices=PriceBook([price]), ledger=ledger)
@@ -291,7 +295,7 @@ def test_a_run_killed_after_the_answer_is_settled_from_the_recorded_usage(
     assert done.returncode == 9, done.stderr[-2000:]
     assert "answered" in done.stdout
 
-    later = Ledger(open_user_db(db), clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
+    later = user_store(db, clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).ledger
     [(state, recorded)] = later.conn.execute("SELECT state, recorded FROM holds").fetchall()
     assert state == "recorded"
     assert '"output_tokens": 6' in recorded

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from orca.cost import Budget, Budgets, Charge, Ledger, period_bounds
-from orca.cost._budgets import CREDIT_PERIOD, period_key
+from orca.cost import Budget, Charge, period_bounds
 from orca.errors import BudgetExceeded, InvalidBudgetError, UnknownBudgetError
-from orca.store import open_user_db
+from orca.store import BudgetRepository, LedgerRepository, user_store
+from orca.store.sqlite import SqliteLedger
+from orca.store.sqlite._budgets import CREDIT_PERIOD, period_key
 
 UTC = dt.UTC
 NANO = 1_000_000_000
@@ -46,15 +47,27 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 @pytest.fixture
 def conn(home: Path) -> Iterator[sqlite3.Connection]:
-    db = open_user_db()
-    assert Path(db.execute("PRAGMA database_list").fetchone()[2]) == home / "orca.db"
+    """A plain connection to the user database, to look at the rows."""
+    user_store().close()
+    db = sqlite3.connect(home / "orca.db", isolation_level=None)
     yield db
     db.close()
 
 
+def ledger_at(
+    conn: sqlite3.Connection, clock: Callable[[], dt.datetime] | None = None
+) -> LedgerRepository:
+    """A ledger on the file ``conn`` looks at (with ``clock``, else the real one)."""
+    path = conn.execute("PRAGMA database_list").fetchone()[2]
+    store = user_store(path, clock=clock) if clock is not None else user_store(path)
+    return store.ledger
+
+
 @pytest.fixture
-def budgets(conn: sqlite3.Connection) -> Budgets:
-    return Budgets(conn)
+def budgets(conn: sqlite3.Connection) -> BudgetRepository:
+    ledger = ledger_at(conn)
+    assert isinstance(ledger, SqliteLedger)
+    return ledger.budgets
 
 
 def utc(text: str) -> dt.datetime:
@@ -169,7 +182,7 @@ def test_a_tokens_budget_and_scoped_budgets_are_valid() -> None:
 # -- CRUD ----------------------------------------------------------------------------------------
 
 
-def test_create_stores_every_field_and_reads_it_back(budgets: Budgets) -> None:
+def test_create_stores_every_field_and_reads_it_back(budgets: BudgetRepository) -> None:
     wanted = Budget.usd(
         "monthly-eu",
         "12.5",
@@ -200,7 +213,9 @@ def test_create_stores_every_field_and_reads_it_back(budgets: Budgets) -> None:
     assert budgets.all() == [stored]
 
 
-def test_create_refuses_a_duplicate_name(budgets: Budgets, conn: sqlite3.Connection) -> None:
+def test_create_refuses_a_duplicate_name(
+    budgets: BudgetRepository, conn: sqlite3.Connection
+) -> None:
     budgets.create(Budget("team", 100))
     with pytest.raises(InvalidBudgetError) as info:
         budgets.create(Budget("team", 999, unit="tokens"))
@@ -211,7 +226,9 @@ def test_create_refuses_a_duplicate_name(budgets: Budgets, conn: sqlite3.Connect
 
 
 @pytest.mark.parametrize("action", ["get", "use", "raise_", "delete", "status"])
-def test_an_unknown_name_is_refused_suggesting_the_closest(budgets: Budgets, action: str) -> None:
+def test_an_unknown_name_is_refused_suggesting_the_closest(
+    budgets: BudgetRepository, action: str
+) -> None:
     budgets.create(Budget("research", 100))
     budgets.create(Budget("production", 100))
     call: dict[str, Any] = {
@@ -230,14 +247,14 @@ def test_an_unknown_name_is_refused_suggesting_the_closest(budgets: Budgets, act
     assert budgets.names() == ["production", "research"]
 
 
-def test_an_unknown_name_with_no_budgets_says_there_are_none(budgets: Budgets) -> None:
+def test_an_unknown_name_with_no_budgets_says_there_are_none(budgets: BudgetRepository) -> None:
     with pytest.raises(UnknownBudgetError) as info:
         budgets.get("anything")
     assert "none yet" in str(info.value)
     assert "did you mean" not in str(info.value)
 
 
-def test_a_scoped_budget_cannot_be_made_active(budgets: Budgets) -> None:
+def test_a_scoped_budget_cannot_be_made_active(budgets: BudgetRepository) -> None:
     budgets.create(Budget("main", 100))
     budgets.create(Budget("flow", 100, scope="workflow", scope_ref="nightly"))
     with pytest.raises(InvalidBudgetError) as info:
@@ -253,7 +270,7 @@ def test_a_scoped_budget_cannot_be_made_active(budgets: Budgets) -> None:
     assert not budgets.get("flow").active
 
 
-def test_raise_needs_exactly_one_of_by_and_to(budgets: Budgets) -> None:
+def test_raise_needs_exactly_one_of_by_and_to(budgets: BudgetRepository) -> None:
     budgets.create(Budget("team", 100))
     for kwargs in ({}, {"by": 5, "to": 200}):
         with pytest.raises(InvalidBudgetError) as info:
@@ -263,7 +280,9 @@ def test_raise_needs_exactly_one_of_by_and_to(budgets: Budgets) -> None:
 
 
 @pytest.mark.parametrize("kwargs", [{"to": 0}, {"to": -1}, {"by": -100}, {"by": -250}])
-def test_raise_refuses_a_total_at_or_below_zero(budgets: Budgets, kwargs: dict[str, int]) -> None:
+def test_raise_refuses_a_total_at_or_below_zero(
+    budgets: BudgetRepository, kwargs: dict[str, int]
+) -> None:
     budgets.create(Budget("team", 100))
     with pytest.raises(InvalidBudgetError) as info:
         budgets.raise_("team", **kwargs)
@@ -271,7 +290,7 @@ def test_raise_refuses_a_total_at_or_below_zero(budgets: Budgets, kwargs: dict[s
     assert budgets.get("team").amount == 100
 
 
-def test_raise_refuses_a_bool_total(budgets: Budgets) -> None:
+def test_raise_refuses_a_bool_total(budgets: BudgetRepository) -> None:
     budgets.create(Budget("team", 100))
     with pytest.raises(InvalidBudgetError) as info:
         budgets.raise_("team", to=True)
@@ -281,14 +300,14 @@ def test_raise_refuses_a_bool_total(budgets: Budgets) -> None:
     assert budgets.get("team").amount == 100
 
 
-def test_raise_refuses_a_bool_step(budgets: Budgets) -> None:
+def test_raise_refuses_a_bool_step(budgets: BudgetRepository) -> None:
     budgets.create(Budget("team", 100))
     with pytest.raises(InvalidBudgetError):
         budgets.raise_("team", by=True)
     assert budgets.get("team").amount == 100
 
 
-def test_raise_by_and_to_change_the_amount(budgets: Budgets) -> None:
+def test_raise_by_and_to_change_the_amount(budgets: BudgetRepository) -> None:
     budgets.create(Budget("team", 100))
     assert budgets.raise_("team", by=50).amount == 150
     assert budgets.raise_("team", by=-40).amount == 110
@@ -299,7 +318,7 @@ def test_raise_by_and_to_change_the_amount(budgets: Budgets) -> None:
 # -- exactly one active budget -------------------------------------------------------------------
 
 
-def test_the_first_global_budget_becomes_active(budgets: Budgets) -> None:
+def test_the_first_global_budget_becomes_active(budgets: BudgetRepository) -> None:
     assert budgets.active() is None
     budgets.create(Budget("scoped", 100, scope="workflow", scope_ref="wf"))
     assert budgets.active() is None
@@ -312,7 +331,9 @@ def test_the_first_global_budget_becomes_active(budgets: Budgets) -> None:
     assert active.name == "first"
 
 
-def test_use_switches_the_one_active_budget(budgets: Budgets, conn: sqlite3.Connection) -> None:
+def test_use_switches_the_one_active_budget(
+    budgets: BudgetRepository, conn: sqlite3.Connection
+) -> None:
     budgets.create(Budget("a", 100))
     budgets.create(Budget("b", 100))
     assert budgets.use("b").active
@@ -325,7 +346,7 @@ def test_use_switches_the_one_active_budget(budgets: Budgets, conn: sqlite3.Conn
 
 
 def test_the_database_refuses_a_second_active_budget(
-    budgets: Budgets, conn: sqlite3.Connection
+    budgets: BudgetRepository, conn: sqlite3.Connection
 ) -> None:
     budgets.create(Budget("a", 100))
     budgets.create(Budget("b", 100))
@@ -335,7 +356,7 @@ def test_the_database_refuses_a_second_active_budget(
 
 
 def test_the_database_refuses_rows_the_model_would_refuse(
-    budgets: Budgets, conn: sqlite3.Connection
+    budgets: BudgetRepository, conn: sqlite3.Connection
 ) -> None:
     budgets.create(Budget("a", 100))
     for sql in (
@@ -359,7 +380,7 @@ def test_the_database_refuses_rows_the_model_would_refuse(
 
 
 def test_raise_changes_the_limit_of_the_period_in_force(conn: sqlite3.Connection) -> None:
-    ledger = Ledger(conn)
+    ledger = ledger_at(conn)
     team = ledger.budgets.create(Budget("team", 1000))
     ledger.settle(ledger.reserve([team], {"usd": 600}), charge(600))
     assert ledger.budgets.status("team").limit == 1000
@@ -381,10 +402,10 @@ def test_raise_of_a_recurring_budget_changes_this_period_not_past_ones(
     conn: sqlite3.Connection,
 ) -> None:
     past = Clock(utc("2020-03-15T12:00:00"))
-    old = Ledger(conn, clock=past)
+    old = ledger_at(conn, clock=past)
     monthly = old.budgets.create(Budget("monthly", 1000, kind="recurring", period="monthly"))
     old.settle(old.reserve([monthly], {"usd": 400}), charge(400))
-    now = Ledger(conn)  # the real clock: this month
+    now = ledger_at(conn)  # the real clock: this month
     now.settle(now.reserve([monthly], {"usd": 300}), charge(300))
     now.budgets.raise_("monthly", to=5000)
     assert now.status([now.budgets.get("monthly")])[0].limit == 5000
@@ -394,7 +415,7 @@ def test_raise_of_a_recurring_budget_changes_this_period_not_past_ones(
 
 
 def test_delete_takes_the_periods_and_keeps_the_usage(conn: sqlite3.Connection) -> None:
-    ledger = Ledger(conn)
+    ledger = ledger_at(conn)
     team = ledger.budgets.create(Budget("team", 1000))
     other = ledger.budgets.create(Budget("other", 1000, scope="run", scope_ref="r1"))
     first = ledger.settle(ledger.reserve([team, other], {"usd": 100}), charge(100))
@@ -581,7 +602,7 @@ def test_a_credit_budget_has_one_open_ended_period() -> None:
 
 def test_a_daily_budget_starts_each_day_from_nothing(conn: sqlite3.Connection) -> None:
     clock = Clock(utc("2026-03-28T12:00:00"))
-    ledger = Ledger(conn, clock=clock)
+    ledger = ledger_at(conn, clock=clock)
     daily = ledger.budgets.create(
         Budget("daily", 1000, kind="recurring", period="daily", timezone="Europe/Paris")
     )
@@ -622,7 +643,7 @@ def _alerts(settlement: Any) -> list[tuple[str, int, int, int]]:
 
 def test_thresholds_fire_once_each_per_period(conn: sqlite3.Connection) -> None:
     clock = Clock(utc("2026-05-13T09:00:00"))
-    ledger = Ledger(conn, clock=clock)
+    ledger = ledger_at(conn, clock=clock)
     watch = ledger.budgets.create(
         Budget(
             "watch",
@@ -667,7 +688,7 @@ def test_thresholds_fire_once_each_per_period(conn: sqlite3.Connection) -> None:
 
 
 def test_a_warn_budget_never_blocks(conn: sqlite3.Connection) -> None:
-    ledger = Ledger(conn)
+    ledger = ledger_at(conn)
     watch = ledger.budgets.create(Budget("watch", 100, enforcement="warn"))
     holds = [ledger.reserve([watch], {"usd": 10_000}) for _ in range(3)]
     assert ledger.status([watch])[0].reserved == 0  # warn budgets hold nothing
@@ -680,7 +701,7 @@ def test_a_warn_budget_never_blocks(conn: sqlite3.Connection) -> None:
 
 
 def test_block_budget_thresholds_fire_alongside_a_warn_budget(conn: sqlite3.Connection) -> None:
-    ledger = Ledger(conn)
+    ledger = ledger_at(conn)
     block = ledger.budgets.create(Budget("block", 1000))  # default thresholds 80, 100
     warn = ledger.budgets.create(
         Budget("warn", 400, enforcement="warn", thresholds=(25,), scope="run", scope_ref="r")

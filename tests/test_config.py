@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
-import sqlite3
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -17,7 +16,6 @@ from textwrap import dedent
 import pytest
 
 from orca.config import Config, load_config
-from orca.cost import Budgets
 from orca.errors import (
     ConfigError,
     MissingAPIKeyError,
@@ -25,7 +23,7 @@ from orca.errors import (
     UnknownProfileError,
 )
 from orca.llm import ChatRequest, Message, ModelSpec, Profile, Profiles
-from orca.store import find_project, open_user_db
+from orca.store import SqliteStore, find_project, user_store
 
 SECRET = "sk-secret-value-4242"
 
@@ -79,11 +77,10 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, home: Path) -> Path
 
 
 @pytest.fixture
-def conn(home: Path) -> Iterator[sqlite3.Connection]:
+def store(home: Path) -> Iterator[SqliteStore]:
     """The user database under the temporary ORCA_HOME."""
-    db = open_user_db()
-    yield db
-    db.close()
+    with user_store() as opened:
+        yield opened
 
 
 def write(path: Path, text: str) -> Path:
@@ -775,11 +772,9 @@ def test_an_unknown_profile_name_is_an_unknown_profile_error(home: Path, project
     assert info.value.name == "other"
 
 
-def test_a_stored_profile_is_found_by_name(
-    home: Path, project: Path, conn: sqlite3.Connection
-) -> None:
+def test_a_stored_profile_is_found_by_name(home: Path, project: Path, store: SqliteStore) -> None:
     spec = ModelSpec("ollama", "qwen2.5")
-    Profiles(conn).create(Profile("stored", spec, spec, "kept in the database"))
+    Profiles(store.profiles).create(Profile("stored", spec, spec, "kept in the database"))
     project_file(project, FAST)
     config = load_config()
     found = config.profile("stored")
@@ -793,10 +788,10 @@ def test_a_stored_profile_is_found_by_name(
 
 
 def test_a_config_profile_wins_over_a_stored_one_of_the_same_name(
-    home: Path, project: Path, conn: sqlite3.Connection
+    home: Path, project: Path, store: SqliteStore
 ) -> None:
     spec = ModelSpec("ollama", "stored-model")
-    Profiles(conn).create(Profile("fast", spec, spec))
+    Profiles(store.profiles).create(Profile("fast", spec, spec))
     project_file(project, FAST)
     profile = load_config().profile()
     assert profile is not None
@@ -866,21 +861,19 @@ def test_a_profile_with_a_fractional_temperature_reaches_the_network(
 # -- the [budget] budget ----------------------------------------------------------------------
 
 
-def test_without_an_amount_no_budget_is_made(
-    home: Path, project: Path, conn: sqlite3.Connection
-) -> None:
+def test_without_an_amount_no_budget_is_made(home: Path, project: Path, store: SqliteStore) -> None:
     project_file(project, '[budget]\nname = "team"\n')
-    budgets = Budgets(conn)
+    budgets = store.ledger.budgets
     assert load_config().ensure_budget(budgets) is None
     assert budgets.names() == []
     assert budgets.active() is None
 
 
 def test_an_amount_creates_an_active_block_credit_budget_in_nano_usd(
-    home: Path, project: Path, conn: sqlite3.Connection
+    home: Path, project: Path, store: SqliteStore
 ) -> None:
     project_file(project, SEED_EXAMPLE)
-    budgets = Budgets(conn)
+    budgets = store.ledger.budgets
     budget = load_config(env={}).ensure_budget(budgets)
     assert budget is not None
     assert budget.name == "default"
@@ -897,20 +890,18 @@ def test_an_amount_creates_an_active_block_credit_budget_in_nano_usd(
     assert budgets.get("default") == budget
 
 
-def test_a_fractional_dollar_amount_is_exact(
-    home: Path, project: Path, conn: sqlite3.Connection
-) -> None:
+def test_a_fractional_dollar_amount_is_exact(home: Path, project: Path, store: SqliteStore) -> None:
     project_file(project, '[budget]\nname = "cents"\namount = 0.1\n')
-    budget = load_config().ensure_budget(Budgets(conn))
+    budget = load_config().ensure_budget(store.ledger.budgets)
     assert budget is not None
     assert budget.amount == 100_000_000  # 0.1 USD exactly, no float residue
 
 
 def test_an_existing_budget_is_returned_unchanged(
-    home: Path, project: Path, conn: sqlite3.Connection
+    home: Path, project: Path, store: SqliteStore
 ) -> None:
     path = project_file(project, '[budget]\nname = "team"\namount = 500.0\n')
-    budgets = Budgets(conn)
+    budgets = store.ledger.budgets
     first = load_config().ensure_budget(budgets)
     write(path, '[budget]\nname = "team"\namount = 900\nenforcement = "warn"\n')
     second = load_config().ensure_budget(budgets)
@@ -921,25 +912,23 @@ def test_an_existing_budget_is_returned_unchanged(
     assert budgets.names() == ["team"]
 
 
-def test_a_tokens_budget(home: Path, project: Path, conn: sqlite3.Connection) -> None:
+def test_a_tokens_budget(home: Path, project: Path, store: SqliteStore) -> None:
     project_file(project, '[budget]\nname = "toks"\namount = 20000\nunit = "tokens"\n')
-    budget = load_config().ensure_budget(Budgets(conn))
+    budget = load_config().ensure_budget(store.ledger.budgets)
     assert budget is not None
     assert budget.unit == "tokens"
     assert budget.amount == 20000
 
 
 def test_a_fractional_tokens_amount_is_refused(
-    home: Path, project: Path, conn: sqlite3.Connection
+    home: Path, project: Path, store: SqliteStore
 ) -> None:
     project_file(project, '[budget]\nname = "toks"\namount = 1.5\nunit = "tokens"\n')
     with pytest.raises(ConfigError):
-        load_config().ensure_budget(Budgets(conn))
+        load_config().ensure_budget(store.ledger.budgets)
 
 
-def test_a_recurring_budget_with_a_period(
-    home: Path, project: Path, conn: sqlite3.Connection
-) -> None:
+def test_a_recurring_budget_with_a_period(home: Path, project: Path, store: SqliteStore) -> None:
     project_file(
         project,
         """
@@ -953,7 +942,7 @@ def test_a_recurring_budget_with_a_period(
         timezone = "Europe/Paris"
         """,
     )
-    budgets = Budgets(conn)
+    budgets = store.ledger.budgets
     budget = load_config().ensure_budget(budgets)
     assert budget is not None
     assert budget.kind == "recurring"
@@ -966,9 +955,9 @@ def test_a_recurring_budget_with_a_period(
 
 
 def test_a_second_budget_does_not_take_the_active_one(
-    home: Path, project: Path, conn: sqlite3.Connection
+    home: Path, project: Path, store: SqliteStore
 ) -> None:
-    budgets = Budgets(conn)
+    budgets = store.ledger.budgets
     project_file(project, '[budget]\nname = "first"\namount = 1\n')
     load_config().ensure_budget(budgets)
     project_file(project, '[budget]\nname = "second"\namount = 2\n')

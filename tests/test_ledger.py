@@ -21,11 +21,9 @@ from orca.cost import (
     CallContext,
     Charge,
     Hold,
-    Ledger,
-    usage_report,
 )
 from orca.errors import BudgetExceeded, InvalidInputError, UnknownBudgetError
-from orca.store import open_user_db
+from orca.store import LedgerRepository, SqliteStore, user_store
 
 UTC = dt.UTC
 START = dt.datetime(2026, 5, 13, 9, 0, tzinfo=UTC)
@@ -46,21 +44,28 @@ class Clock:
 
 
 @pytest.fixture
-def conn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[sqlite3.Connection]:
-    monkeypatch.setenv("ORCA_HOME", str(tmp_path / "home"))
-    db = open_user_db()
-    yield db
-    db.close()
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def ledger(conn: sqlite3.Connection, clock: Clock) -> Ledger:
-    return Ledger(conn, clock=clock, hold_ttl_s=TTL)
+def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, clock: Clock) -> Iterator[SqliteStore]:
+    monkeypatch.setenv("ORCA_HOME", str(tmp_path / "home"))
+    with user_store(clock=clock, hold_ttl_s=TTL) as opened:
+        yield opened
+
+
+@pytest.fixture
+def conn(store: SqliteStore) -> Iterator[sqlite3.Connection]:
+    """A plain connection to the same file, to look at the rows."""
+    db = sqlite3.connect(store.path, isolation_level=None)
+    yield db
+    db.close()
+
+
+@pytest.fixture
+def ledger(store: SqliteStore) -> LedgerRepository:
+    return store.ledger
 
 
 def charge(cost: int, *, model: str = "gpt-test", inp: int = 10, out: int = 5) -> Charge:
@@ -79,7 +84,7 @@ def numbers(status: BudgetStatus) -> tuple[int, int, int]:
     return status.limit, status.spent, status.reserved
 
 
-def standing(ledger: Ledger, name: str) -> tuple[int, int, int]:
+def standing(ledger: LedgerRepository, name: str) -> tuple[int, int, int]:
     return numbers(ledger.status([ledger.budgets.get(name)])[0])
 
 
@@ -87,7 +92,7 @@ def standing(ledger: Ledger, name: str) -> tuple[int, int, int]:
 
 
 def test_reserve_holds_the_ask_and_settle_turns_it_into_spent(
-    ledger: Ledger, conn: sqlite3.Connection
+    ledger: LedgerRepository, conn: sqlite3.Connection
 ) -> None:
     team = ledger.budgets.create(Budget("team", 1000))
     hold = ledger.reserve([team], {"usd": 300, "tokens": 99})
@@ -109,7 +114,7 @@ def test_reserve_holds_the_ask_and_settle_turns_it_into_spent(
     ]
 
 
-def test_budget_exceeded_names_the_budget_and_its_numbers(ledger: Ledger) -> None:
+def test_budget_exceeded_names_the_budget_and_its_numbers(ledger: LedgerRepository) -> None:
     team = ledger.budgets.create(Budget.usd("team", "1.00"))
     ledger.settle(ledger.reserve([team], {"usd": 400_000_000}), charge(400_000_000))
     ledger.reserve([team], {"usd": 500_000_000})
@@ -131,7 +136,9 @@ def test_budget_exceeded_names_the_budget_and_its_numbers(ledger: Ledger) -> Non
     assert isinstance(err, RuntimeError)
 
 
-def test_a_rejected_reserve_holds_nothing(ledger: Ledger, conn: sqlite3.Connection) -> None:
+def test_a_rejected_reserve_holds_nothing(
+    ledger: LedgerRepository, conn: sqlite3.Connection
+) -> None:
     team = ledger.budgets.create(Budget("team", 100))
     with pytest.raises(BudgetExceeded):
         ledger.reserve([team], {"usd": 101})
@@ -153,7 +160,9 @@ def test_a_rejected_reserve_holds_nothing(ledger: Ledger, conn: sqlite3.Connecti
     assert (info.value.spent, info.value.reserved, info.value.asked) == (0, 100, 1)
 
 
-def test_reserve_is_all_or_nothing_across_budgets(ledger: Ledger, conn: sqlite3.Connection) -> None:
+def test_reserve_is_all_or_nothing_across_budgets(
+    ledger: LedgerRepository, conn: sqlite3.Connection
+) -> None:
     big = ledger.budgets.create(Budget("big", 10_000))
     small = ledger.budgets.create(Budget("small", 500, scope="workflow", scope_ref="wf"))
     watch = ledger.budgets.create(
@@ -181,7 +190,7 @@ def test_reserve_is_all_or_nothing_across_budgets(ledger: Ledger, conn: sqlite3.
 
 
 def test_a_negative_ask_is_refused_and_holds_nothing(
-    ledger: Ledger, conn: sqlite3.Connection
+    ledger: LedgerRepository, conn: sqlite3.Connection
 ) -> None:
     team = ledger.budgets.create(Budget("team", 100))
     with pytest.raises(ValueError, match="negative"):
@@ -191,7 +200,7 @@ def test_a_negative_ask_is_refused_and_holds_nothing(
 
 
 def test_no_covering_budget_writes_nothing_but_settle_still_logs_usage(
-    ledger: Ledger, conn: sqlite3.Connection
+    ledger: LedgerRepository, conn: sqlite3.Connection
 ) -> None:
     assert ledger.applicable() == []
     hold = ledger.reserve([], {"usd": 10**12})
@@ -208,7 +217,9 @@ def test_no_covering_budget_writes_nothing_but_settle_still_logs_usage(
 # -- settle, release -----------------------------------------------------------------------------
 
 
-def test_settle_is_idempotent_by_hold_id(ledger: Ledger, conn: sqlite3.Connection) -> None:
+def test_settle_is_idempotent_by_hold_id(
+    ledger: LedgerRepository, conn: sqlite3.Connection
+) -> None:
     team = ledger.budgets.create(Budget("team", 1000))
     hold = ledger.reserve([team], {"usd": 500})
     first = ledger.settle(hold, charge(300))
@@ -228,7 +239,7 @@ def test_settle_is_idempotent_by_hold_id(ledger: Ledger, conn: sqlite3.Connectio
     assert state(conn, hold) == "settled"
 
 
-def test_settle_may_charge_less_or_more_than_it_held(ledger: Ledger) -> None:
+def test_settle_may_charge_less_or_more_than_it_held(ledger: LedgerRepository) -> None:
     team = ledger.budgets.create(Budget("team", 1000))
     ledger.settle(ledger.reserve([team], {"usd": 500}), charge(100))
     assert standing(ledger, "team") == (1000, 100, 0)
@@ -237,7 +248,9 @@ def test_settle_may_charge_less_or_more_than_it_held(ledger: Ledger) -> None:
     assert standing(ledger, "team") == (1000, 350, 0)
 
 
-def test_release_gives_the_reservation_back(ledger: Ledger, conn: sqlite3.Connection) -> None:
+def test_release_gives_the_reservation_back(
+    ledger: LedgerRepository, conn: sqlite3.Connection
+) -> None:
     team = ledger.budgets.create(Budget("team", 1000))
     keep = ledger.reserve([team], {"usd": 200})
     hold = ledger.reserve([team], {"usd": 700})
@@ -252,7 +265,7 @@ def test_release_gives_the_reservation_back(ledger: Ledger, conn: sqlite3.Connec
 
 
 def test_settling_after_release_charges_without_releasing_twice(
-    ledger: Ledger, conn: sqlite3.Connection
+    ledger: LedgerRepository, conn: sqlite3.Connection
 ) -> None:
     team = ledger.budgets.create(Budget("team", 1000))
     other = ledger.reserve([team], {"usd": 100})
@@ -269,7 +282,7 @@ def test_settling_after_release_charges_without_releasing_twice(
 
 
 def test_reserved_can_never_go_negative_in_the_database(
-    ledger: Ledger, conn: sqlite3.Connection
+    ledger: LedgerRepository, conn: sqlite3.Connection
 ) -> None:
     team = ledger.budgets.create(Budget("team", 1000))
     ledger.reserve([team], {"usd": 10})
@@ -278,7 +291,9 @@ def test_reserved_can_never_go_negative_in_the_database(
     assert standing(ledger, "team") == (1000, 0, 10)
 
 
-def test_record_keeps_the_charge_on_the_hold(ledger: Ledger, conn: sqlite3.Connection) -> None:
+def test_record_keeps_the_charge_on_the_hold(
+    ledger: LedgerRepository, conn: sqlite3.Connection
+) -> None:
     team = ledger.budgets.create(Budget("team", 1000))
     hold = ledger.reserve([team], {"usd": 500})
     ledger.record(hold, charge(321))
@@ -293,7 +308,7 @@ def test_record_keeps_the_charge_on_the_hold(ledger: Ledger, conn: sqlite3.Conne
 
 
 def test_tokens_budgets_count_input_and_output_tokens(
-    ledger: Ledger, conn: sqlite3.Connection
+    ledger: LedgerRepository, conn: sqlite3.Connection
 ) -> None:
     tokens = ledger.budgets.create(Budget("tokens", 10_000, unit="tokens"))
     usd = ledger.budgets.create(Budget("usd", 10**9, scope="run", scope_ref="r"))
@@ -333,7 +348,7 @@ def test_tokens_budgets_count_input_and_output_tokens(
 
 
 def test_sweep_expires_old_holds_and_settles_recorded_ones(
-    ledger: Ledger, conn: sqlite3.Connection, clock: Clock
+    ledger: LedgerRepository, conn: sqlite3.Connection, clock: Clock
 ) -> None:
     team = ledger.budgets.create(Budget("team", 1000))
     lost = ledger.reserve([team], {"usd": 100}, CallContext(run_id="r1"))
@@ -377,7 +392,7 @@ def test_sweep_expires_old_holds_and_settles_recorded_ones(
 
 
 def test_a_hold_expired_by_sweep_can_still_be_settled_once(
-    ledger: Ledger, conn: sqlite3.Connection, clock: Clock
+    ledger: LedgerRepository, conn: sqlite3.Connection, clock: Clock
 ) -> None:
     team = ledger.budgets.create(Budget("team", 1000))
     slow = ledger.reserve([team], {"usd": 400})
@@ -393,12 +408,14 @@ def test_a_hold_expired_by_sweep_can_still_be_settled_once(
 # -- usage reports -------------------------------------------------------------------------------
 
 
-def _spend(ledger: Ledger, cost: int, context: CallContext, model: str = "gpt-test") -> None:
+def _spend(
+    ledger: LedgerRepository, cost: int, context: CallContext, model: str = "gpt-test"
+) -> None:
     ledger.settle(ledger.reserve([], {}), charge(cost, model=model), context)
 
 
 def test_usage_report_groups_by_each_key(
-    ledger: Ledger, conn: sqlite3.Connection, clock: Clock
+    ledger: LedgerRepository, conn: sqlite3.Connection, clock: Clock, store: SqliteStore
 ) -> None:
     _spend(ledger, 100, CallContext(run_id="r1", node="plan", role="planner"), "big")
     _spend(ledger, 10, CallContext(run_id="r1", node="work", role="worker"), "small")
@@ -412,35 +429,35 @@ def test_usage_report_groups_by_each_key(
         (clock.now.isoformat(),),
     )
 
-    by_model = {r.key: (r.calls, r.cost_nano) for r in usage_report(conn, "model")}
+    by_model = {r.key: (r.calls, r.cost_nano) for r in store.usage.report("model")}
     assert by_model == {"openai/big": (1, 100), "openai/small": (3, 31), "local/llama": (1, 0)}
-    assert [r.key for r in usage_report(conn, "model")] == [
+    assert [r.key for r in store.usage.report("model")] == [
         "openai/big",
         "openai/small",
         "local/llama",
     ]
-    assert [(r.key, r.calls, r.cost_nano) for r in usage_report(conn, "node")] == [
+    assert [(r.key, r.calls, r.cost_nano) for r in store.usage.report("node")] == [
         ("plan", 1, 100),
         ("work", 2, 30),
         ("-", 2, 1),
     ]
-    assert [(r.key, r.cost_nano) for r in usage_report(conn, "role")] == [
+    assert [(r.key, r.cost_nano) for r in store.usage.report("role")] == [
         ("planner", 100),
         ("worker", 30),
         ("-", 1),
     ]
-    assert [(r.key, r.calls, r.cost_nano) for r in usage_report(conn, "day")] == [
+    assert [(r.key, r.calls, r.cost_nano) for r in store.usage.report("day")] == [
         ("2026-05-13", 2, 110),
         ("2026-05-14", 3, 21),
     ]
-    assert [(r.key, r.cost_nano) for r in usage_report(conn, "run")] == [
+    assert [(r.key, r.cost_nano) for r in store.usage.report("run")] == [
         ("r1", 110),
         ("r2", 20),
         ("-", 1),
     ]
-    assert [(r.key, r.cost_nano) for r in usage_report(conn, "workflow")] == [("-", 130), ("wf", 1)]
-    assert [(r.key, r.calls) for r in usage_report(conn, "session")] == [("-", 4), ("s1", 1)]
-    llama = next(r for r in usage_report(conn, "model") if r.key == "local/llama")
+    assert [(r.key, r.cost_nano) for r in store.usage.report("workflow")] == [("-", 130), ("wf", 1)]
+    assert [(r.key, r.calls) for r in store.usage.report("session")] == [("-", 4), ("s1", 1)]
+    llama = next(r for r in store.usage.report("model") if r.key == "local/llama")
     assert llama.as_dict() == {
         "key": "local/llama",
         "calls": 1,
@@ -453,9 +470,9 @@ def test_usage_report_groups_by_each_key(
     }
 
 
-def test_usage_report_filters_by_time_and_run(ledger: Ledger, conn: sqlite3.Connection) -> None:
-    clock = ledger.clock
-    assert isinstance(clock, Clock)
+def test_usage_report_filters_by_time_and_run(
+    ledger: LedgerRepository, clock: Clock, store: SqliteStore
+) -> None:
     _spend(ledger, 1, CallContext(run_id="r1"))
     clock.advance(hours=1)
     middle = clock.now
@@ -464,7 +481,7 @@ def test_usage_report_filters_by_time_and_run(ledger: Ledger, conn: sqlite3.Conn
     _spend(ledger, 100, CallContext(run_id="r2"))
 
     def total(**kwargs: Any) -> int:
-        return sum(r.cost_nano for r in usage_report(conn, "run", **kwargs))
+        return sum(r.cost_nano for r in store.usage.report("run", **kwargs))
 
     assert total() == 111
     assert total(since=middle) == 110  # since is inclusive
@@ -474,26 +491,26 @@ def test_usage_report_filters_by_time_and_run(ledger: Ledger, conn: sqlite3.Conn
     assert total(run_id="r1") == 11
     assert total(run_id="r1", since=middle) == 10
     assert total(run_id="nope") == 0
-    assert usage_report(conn, "run", run_id="nope") == []
+    assert store.usage.report("run", run_id="nope") == []
     # an aware time in another zone is the same instant
     paris = middle.astimezone(dt.timezone(dt.timedelta(hours=2)))
     assert total(since=paris) == 110
 
 
-def test_usage_report_refuses_a_bad_grouping_and_naive_times(conn: sqlite3.Connection) -> None:
+def test_usage_report_refuses_a_bad_grouping_and_naive_times(store: SqliteStore) -> None:
     with pytest.raises(InvalidInputError, match="cannot group usage by 'colour'"):
-        usage_report(conn, "colour")  # type: ignore[arg-type]
+        store.usage.report("colour")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="time zone"):
-        usage_report(conn, "day", since=dt.datetime(2026, 1, 1))
+        store.usage.report("day", since=dt.datetime(2026, 1, 1))
     with pytest.raises(InvalidInputError, match="time zone"):
-        usage_report(conn, "day", until=dt.datetime(2026, 1, 1))
-    assert usage_report(conn, "day") == []
+        store.usage.report("day", until=dt.datetime(2026, 1, 1))
+    assert store.usage.report("day") == []
 
 
 # -- which budgets cover a call ------------------------------------------------------------------
 
 
-def test_applicable_is_the_active_budget_plus_every_scoped_one(ledger: Ledger) -> None:
+def test_applicable_is_the_active_budget_plus_every_scoped_one(ledger: LedgerRepository) -> None:
     b = ledger.budgets
     assert ledger.applicable(workflow="wf", run="r", session="s") == []
     b.create(Budget("main", 100))
@@ -572,7 +589,9 @@ def _held(conn: sqlite3.Connection) -> int:
     return int(conn.execute("SELECT COALESCE(SUM(reserved), 0) FROM budget_periods").fetchone()[0])
 
 
-def _try_reserve(ledger: Ledger, budgets: list[Budget], ask: int) -> Hold | BudgetExceeded:
+def _try_reserve(
+    ledger: LedgerRepository, budgets: list[Budget], ask: int
+) -> Hold | BudgetExceeded:
     try:
         return ledger.reserve(budgets, {"usd": ask})
     except BudgetExceeded as exc:
@@ -592,17 +611,21 @@ def _pick(model: Model, index: int) -> tuple[Hold, int] | None:
 )
 @given(ops=operations)
 def test_money_always_adds_up(ops: list[tuple[Any, ...]]) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        conn = open_user_db(Path(tmp) / "orca.db")
+    clock = Clock()
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        user_store(Path(tmp) / "orca.db", clock=clock, hold_ttl_s=TTL) as store,
+    ):
+        conn = sqlite3.connect(store.path, isolation_level=None)
         try:
-            _run_operations(conn, ops)
+            _run_operations(store.ledger, clock, conn, ops)
         finally:
             conn.close()
 
 
-def _run_operations(conn: sqlite3.Connection, ops: list[tuple[Any, ...]]) -> None:
-    clock = Clock()
-    ledger = Ledger(conn, clock=clock, hold_ttl_s=TTL)
+def _run_operations(
+    ledger: LedgerRepository, clock: Clock, conn: sqlite3.Connection, ops: list[tuple[Any, ...]]
+) -> None:
     block = ledger.budgets.create(Budget("block", BLOCK_LIMIT))
     warn = ledger.budgets.create(
         Budget(
@@ -718,7 +741,7 @@ def _run_operations(conn: sqlite3.Connection, ops: list[tuple[Any, ...]]) -> Non
 
 
 def test_try_now_runs_only_what_can_start_at_once(
-    ledger: Ledger, conn: sqlite3.Connection, tmp_path: Path
+    ledger: LedgerRepository, conn: sqlite3.Connection, tmp_path: Path
 ) -> None:
     import threading
 
@@ -740,7 +763,7 @@ def test_try_now_runs_only_what_can_start_at_once(
     release = threading.Event()
 
     def hold_the_ledger() -> None:
-        with ledger._lock:  # another thread of this process mid-operation
+        with ledger._db.lock:  # type: ignore[attr-defined]  # another thread mid-operation
             taken.set()
             release.wait(5)
 
@@ -757,4 +780,4 @@ def test_try_now_runs_only_what_can_start_at_once(
     assert done
     assert hold is not None
     assert standing(ledger, "now")[2] == 100
-    assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000  # restored
+    assert ledger.conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000  # restored

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from orca.cost import Budget, Charge, Hold, Ledger
+from orca.cost import Budget, Charge, Hold
 from orca.errors import DatabaseLockedError
-from orca.store import open_user_db
+from orca.store import LedgerRepository, SqliteStore, user_store
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import USER_COMPONENT, USER_MIGRATIONS
 
@@ -34,8 +34,15 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def conn(db: Path) -> Iterator[sqlite3.Connection]:
-    c = open_user_db()
+def store(db: Path) -> Iterator[SqliteStore]:
+    with user_store() as opened:
+        yield opened
+
+
+@pytest.fixture
+def conn(store: SqliteStore) -> Iterator[sqlite3.Connection]:
+    """A plain connection to the same file, to look at the rows."""
+    c = sqlite3.connect(store.path, isolation_level=None)
     yield c
     c.close()
 
@@ -62,7 +69,7 @@ def read_line(proc: subprocess.Popen[str]) -> str:
     return line
 
 
-def numbers(ledger: Ledger, name: str) -> tuple[int, int, int]:
+def numbers(ledger: LedgerRepository, name: str) -> tuple[int, int, int]:
     s = ledger.status([ledger.budgets.get(name)])[0]
     return s.limit, s.spent, s.reserved
 
@@ -71,10 +78,10 @@ def scalar(conn: sqlite3.Connection, sql: str, *args: object) -> int:
     return int(conn.execute(sql, args).fetchone()[0])
 
 
-def recovering(conn: sqlite3.Connection) -> Ledger:
+def recovering(db: Path) -> LedgerRepository:
     """A ledger whose clock is past any hold the workers took (their TTL is 600 s)."""
     moved = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    return Ledger(conn, clock=lambda: moved)
+    return user_store(db, clock=lambda: moved).ledger
 
 
 # -- many processes, one budget ------------------------------------------------------------------
@@ -87,9 +94,9 @@ LIMIT = AFFORDABLE * COST + COST // 2  # half a call is left over
 
 
 def test_racing_processes_never_overspend_a_block_budget(
-    db: Path, conn: sqlite3.Connection
+    db: Path, conn: sqlite3.Connection, store: SqliteStore
 ) -> None:
-    ledger = Ledger(conn)
+    ledger = store.ledger
     ledger.budgets.create(Budget("shared", LIMIT))
     procs = [worker("stress", db, "shared", COST, TRIES) for _ in range(PROCESSES)]
     try:
@@ -134,9 +141,9 @@ def test_racing_processes_never_overspend_a_block_budget(
 
 
 def test_a_call_killed_before_its_answer_is_released_by_sweep(
-    db: Path, conn: sqlite3.Connection
+    db: Path, conn: sqlite3.Connection, store: SqliteStore
 ) -> None:
-    ledger = Ledger(conn)
+    ledger = store.ledger
     ledger.budgets.create(Budget("team", 10_000))
     ledger.settle(ledger.reserve([ledger.budgets.get("team")], {"usd": 700}), charge(700))
     proc = worker("die-held", db, "team", 2500)
@@ -159,7 +166,7 @@ def test_a_call_killed_before_its_answer_is_released_by_sweep(
     assert ledger.sweep().expired == []
     assert numbers(ledger, "team") == (10_000, 700, 2500)
 
-    later = recovering(conn)
+    later = recovering(db)
     swept = later.sweep()
     assert (swept.expired, swept.settled) == ([hold_id], [])
     assert numbers(later, "team") == (10_000, 700, 0)
@@ -174,9 +181,9 @@ def test_a_call_killed_before_its_answer_is_released_by_sweep(
 
 
 def test_a_call_killed_after_its_answer_is_settled_by_sweep_once(
-    db: Path, conn: sqlite3.Connection
+    db: Path, conn: sqlite3.Connection, store: SqliteStore
 ) -> None:
-    ledger = Ledger(conn)
+    ledger = store.ledger
     ledger.budgets.create(Budget("team", 10_000))
     proc = worker("die-recorded", db, "team", 4000, 1234, "run-7")
     try:
@@ -195,7 +202,7 @@ def test_a_call_killed_after_its_answer_is_settled_by_sweep_once(
     assert conn.execute("SELECT state FROM holds").fetchall() == [("recorded",)]
     assert ledger.sweep().settled == []  # not yet expired
 
-    later = recovering(conn)
+    later = recovering(db)
     swept = later.sweep()
     assert (swept.expired, swept.settled) == ([], [hold_id])
     assert numbers(later, "team") == (10_000, 1234, 0)
@@ -225,18 +232,14 @@ def test_a_call_killed_after_its_answer_is_settled_by_sweep_once(
 
 
 def test_a_locked_database_is_reported_and_nothing_is_half_written(
-    db: Path, conn: sqlite3.Connection
+    db: Path, conn: sqlite3.Connection, store: SqliteStore
 ) -> None:
-    Ledger(conn).budgets.create(Budget("team", 1000))
-    impatient = _db.connect(db, busy_timeout_ms=100)
-    try:
-        _db.prepare(impatient, str(db), USER_COMPONENT, USER_MIGRATIONS)
-        _locked_then_free(db, conn, Ledger(impatient))
-    finally:
-        impatient.close()
+    store.ledger.budgets.create(Budget("team", 1000))
+    with SqliteStore(db, busy_timeout_ms=100) as impatient:
+        _locked_then_free(db, conn, impatient.ledger)
 
 
-def _locked_then_free(db: Path, conn: sqlite3.Connection, ledger: Ledger) -> None:
+def _locked_then_free(db: Path, conn: sqlite3.Connection, ledger: LedgerRepository) -> None:
     team = ledger.budgets.get("team")
     blocker = sqlite3.connect(db, isolation_level=None)
     try:

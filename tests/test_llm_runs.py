@@ -16,7 +16,7 @@ from orca.errors import ConfigError, UnknownProfileError
 from orca.llm import ModelSpec, Profile, Profiles
 from orca.llm.providers.llamacpp import LlamaCppModel
 from orca.llm.tiny import ensure_tiny_model
-from orca.store import open_user_db
+from orca.store import user_store
 
 
 @pytest.fixture(scope="module")
@@ -159,9 +159,8 @@ def test_a_subgraphs_calls_are_reported_for_the_parents_task(model_path: str) ->
 
 
 def test_profiles_by_name_and_the_active_profile(model_path: str) -> None:
-    conn = open_user_db()
-    Profiles(conn).create(profile(model_path))
-    conn.close()
+    with user_store() as store:
+        Profiles(store.profiles).create(profile(model_path))
 
     def ask(state: State, ctx: Any) -> dict[str, Any]:
         return {"plan": ctx.planner.complete("hi", max_tokens=3, seed=5).text}

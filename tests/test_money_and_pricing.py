@@ -19,16 +19,13 @@ from orca.cost import (
     NANO_PER_USD,
     Price,
     PriceBook,
-    delete_overrides,
     format_usd,
-    load_overrides,
-    save_override,
     to_nano,
     to_usd,
 )
 from orca.errors import ConfigError, InvalidPriceError
 from orca.llm import Usage
-from orca.store import open_user_db
+from orca.store import PriceRepository, SqliteStore, user_store
 
 D = Decimal
 UTC = dt.UTC
@@ -49,8 +46,20 @@ def exact_nano(pairs: list[tuple[int, Decimal]]) -> int:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Iterator[sqlite3.Connection]:
-    conn = open_user_db(tmp_path / "orca.db")
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    with user_store(tmp_path / "orca.db") as opened:
+        yield opened
+
+
+@pytest.fixture
+def overrides(store: SqliteStore) -> PriceRepository:
+    return store.prices
+
+
+@pytest.fixture
+def db(store: SqliteStore) -> Iterator[sqlite3.Connection]:
+    """A plain connection to the same file, to look at the rows."""
+    conn = sqlite3.connect(store.path, isolation_level=None)
     yield conn
     conn.close()
 
@@ -546,7 +555,7 @@ def test_a_naive_effective_date_is_rejected_or_read_as_utc() -> None:
 
 
 def test_overrides_round_trip_through_the_user_db_as_exact_decimals(
-    db: sqlite3.Connection,
+    db: sqlite3.Connection, overrides: PriceRepository
 ) -> None:
     price = Price(
         "openai",
@@ -558,8 +567,8 @@ def test_overrides_round_trip_through_the_user_db_as_exact_decimals(
         reasoning=D("0.10"),
         effective_from=at(2026, 1, 1),
     )
-    save_override(db, price, note="negotiated")
-    [loaded] = load_overrides(db)
+    overrides.save(price, note="negotiated")
+    [loaded] = overrides.load()
     assert loaded == price
     assert loaded.input == D("0.000001")
     assert str(loaded.output) == "12345.678901234567890123"
@@ -574,66 +583,65 @@ def test_overrides_round_trip_through_the_user_db_as_exact_decimals(
     assert row == ("text", "0.000001", "negotiated")
 
 
-def test_unset_optional_prices_stay_unset_after_a_round_trip(db: sqlite3.Connection) -> None:
-    save_override(db, Price("anthropic", "m", D("3"), D("15")))
-    [loaded] = load_overrides(db)
+def test_unset_optional_prices_stay_unset_after_a_round_trip(
+    db: sqlite3.Connection, overrides: PriceRepository
+) -> None:
+    overrides.save(Price("anthropic", "m", D("3"), D("15")))
+    [loaded] = overrides.load()
     assert (loaded.cached_input, loaded.cache_write, loaded.reasoning) == (None, None, None)
     assert loaded.cost_nano(Usage(input_tokens=10**6, cache_read_tokens=10**6)) == 3_000_000_000
 
 
-def test_price_book_from_db_uses_the_stored_versions(tmp_path: Path) -> None:
+def test_price_book_from_stored_overrides_uses_the_stored_versions(tmp_path: Path) -> None:
     path = tmp_path / "orca.db"
-    conn = open_user_db(path)
-    save_override(conn, Price("openai", "gpt-4o", D("1"), D("4"), effective_from=at(2026, 1, 1)))
-    save_override(conn, Price("openai", "gpt-4o", D("2"), D("8"), effective_from=at(2026, 6, 1)))
-    conn.close()
+    with user_store(path) as store:
+        store.prices.save(Price("openai", "gpt-4o", D("1"), D("4"), effective_from=at(2026, 1, 1)))
+        store.prices.save(Price("openai", "gpt-4o", D("2"), D("8"), effective_from=at(2026, 6, 1)))
 
-    other = open_user_db(path)  # another process reading the same file
-    try:
-        book = PriceBook.from_db(other)
-    finally:
-        other.close()
+    with user_store(path) as other:  # another process reading the same file
+        book = PriceBook(other.prices.load())
     usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000)
     assert book.cost_nano(usage, "openai", "gpt-4o", at(2026, 3, 1))[0] == 5_000_000_000
     assert book.cost_nano(usage, "openai", "gpt-4o", at(2026, 7, 1))[0] == 10_000_000_000
     assert book.price("openai", "gpt-4o", at(2025, 7, 1)).source == "catalog"
-    third = open_user_db(path)
-    try:
-        bare = PriceBook.from_db(third, catalog=False)
-    finally:
-        third.close()
+    with user_store(path) as third:
+        bare = PriceBook(third.prices.load(), catalog=False)
     assert bare.price("openai", "gpt-4o", at(2025, 7, 1)).source == "unknown"
     assert bare.price("openai", "gpt-4o", at(2026, 7, 1)).input == D("2")
 
 
-def test_saving_the_same_effective_date_twice_replaces_the_price(db: sqlite3.Connection) -> None:
+def test_saving_the_same_effective_date_twice_replaces_the_price(
+    db: sqlite3.Connection, overrides: PriceRepository
+) -> None:
     when = at(2026, 1, 1)
-    save_override(db, Price("openai", "m", D("1"), D("2"), D("0.5"), effective_from=when))
-    save_override(db, Price("openai", "m", D("3"), D("4"), effective_from=when), note="v2")
+    overrides.save(Price("openai", "m", D("1"), D("2"), D("0.5"), effective_from=when))
+    overrides.save(Price("openai", "m", D("3"), D("4"), effective_from=when), note="v2")
     assert db.execute("SELECT COUNT(*) FROM llm_pricing").fetchone()[0] == 1
-    [loaded] = load_overrides(db)
+    [loaded] = overrides.load()
     assert (loaded.input, loaded.output, loaded.cached_input) == (D("3"), D("4"), None)
     assert db.execute("SELECT note FROM llm_pricing").fetchone()[0] == "v2"
 
 
-def test_saving_another_effective_date_adds_a_version(db: sqlite3.Connection) -> None:
-    save_override(db, Price("openai", "m", D("1"), D("2"), effective_from=at(2026, 1, 1)))
-    save_override(db, Price("openai", "m", D("3"), D("4"), effective_from=at(2026, 2, 1)))
-    save_override(db, Price("openai", "n", D("3"), D("4"), effective_from=at(2026, 1, 1)))
-    assert len(load_overrides(db)) == 3
+def test_saving_another_effective_date_adds_a_version(
+    db: sqlite3.Connection, overrides: PriceRepository
+) -> None:
+    overrides.save(Price("openai", "m", D("1"), D("2"), effective_from=at(2026, 1, 1)))
+    overrides.save(Price("openai", "m", D("3"), D("4"), effective_from=at(2026, 2, 1)))
+    overrides.save(Price("openai", "n", D("3"), D("4"), effective_from=at(2026, 1, 1)))
+    assert len(overrides.load()) == 3
 
 
 def test_delete_overrides_removes_every_version_of_one_model_and_counts_them(
-    db: sqlite3.Connection,
+    db: sqlite3.Connection, overrides: PriceRepository
 ) -> None:
     for month in (1, 2, 3):
-        save_override(db, Price("openai", "m", D("1"), D("2"), effective_from=at(2026, month, 1)))
-    save_override(db, Price("openai", "keep", D("1"), D("2")))
-    save_override(db, Price("anthropic", "m", D("1"), D("2")))
-    assert delete_overrides(db, "openai", "m") == 3
-    assert delete_overrides(db, "openai", "m") == 0
-    assert delete_overrides(db, "nobody", "nothing") == 0
-    left = sorted((p.provider, p.model) for p in load_overrides(db))
+        overrides.save(Price("openai", "m", D("1"), D("2"), effective_from=at(2026, month, 1)))
+    overrides.save(Price("openai", "keep", D("1"), D("2")))
+    overrides.save(Price("anthropic", "m", D("1"), D("2")))
+    assert overrides.delete("openai", "m") == 3
+    assert overrides.delete("openai", "m") == 0
+    assert overrides.delete("nobody", "nothing") == 0
+    left = sorted((p.provider, p.model) for p in overrides.load())
     assert left == [("anthropic", "m"), ("openai", "keep")]
 
 

@@ -466,16 +466,13 @@ def test_error_level_shows_failures_but_hides_warnings(logs: Any) -> None:
 def test_a_budget_warning_is_a_warning_record(logs: Any) -> None:
     from decimal import Decimal
 
-    from orca.cost import Budget, Ledger, Price, PriceBook
-    from orca.store import open_user_db
+    from orca.cost import Budget, Price, PriceBook
+    from orca.store import user_store
 
-    conn = open_user_db()  # the user database of this test's ORCA_HOME
-    try:
-        Ledger(conn).budgets.create(
+    with user_store() as store:  # the user database of this test's ORCA_HOME
+        store.ledger.budgets.create(
             Budget("team", 10_000_000, enforcement="warn", thresholds=(50,))
         )
-    finally:
-        conn.close()
     captured = logs("warning", "json")
     options = agent_options(prices=PriceBook([Price("acme", "echo", Decimal(1), Decimal(1000))]))
     del options["ledger"]  # the default ledger: the user database

@@ -14,11 +14,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from orca import END, START, MemoryCheckpointer, RetryPolicy, RunContext, Send, StateGraph, reducers
-from orca.cost import Budget, Ledger, Price, PriceBook
+from orca.cost import Budget, Price, PriceBook
 from orca.errors import NodeError
 from orca.llm import ChatRequest, Delta, ProviderModel, Usage
 from orca.observe import Metrics, disable_metrics, enable_metrics
-from orca.store import open_user_db
+from orca.store import LedgerRepository, user_store
 
 # USD per 1M tokens: 1000 nano-USD an input token, 500 a cached one, 2000 a cache write,
 # 1e6 an output token, 2e6 a reasoning one
@@ -337,16 +337,13 @@ def test_tool_calls_by_tool_and_status(metrics: Metrics) -> None:
 
 
 @pytest.fixture
-def ledger() -> Iterator[Ledger]:
+def ledger() -> Iterator[LedgerRepository]:
     """The user database of this test's ORCA_HOME, where runs keep their budgets."""
-    conn = open_user_db()
-    try:
-        yield Ledger(conn)
-    finally:
-        conn.close()
+    with user_store() as store:
+        yield store.ledger
 
 
-def test_budget_gauges_after_a_run(metrics: Metrics, ledger: Ledger) -> None:
+def test_budget_gauges_after_a_run(metrics: Metrics, ledger: LedgerRepository) -> None:
     team = ledger.budgets.create(Budget("team", 1_000_000_000, thresholds=(1, 90)))
     tokens = ledger.budgets.create(
         Budget("agent-tokens", 10_000, unit="tokens", scope="workflow", scope_ref="agent")
@@ -381,7 +378,7 @@ def test_budget_gauges_after_a_run(metrics: Metrics, ledger: Ledger) -> None:
     assert value(metrics, "orca_budget_warnings_total", budget="agent-tokens") is None
 
 
-def test_a_run_scoped_budget_is_not_a_label(metrics: Metrics, ledger: Ledger) -> None:
+def test_a_run_scoped_budget_is_not_a_label(metrics: Metrics, ledger: LedgerRepository) -> None:
     ledger.budgets.create(Budget("team", 10**12, enforcement="warn"))
     ledger.budgets.create(
         Budget(
@@ -409,7 +406,7 @@ def test_a_run_scoped_budget_is_not_a_label(metrics: Metrics, ledger: Ledger) ->
 # -- label cardinality --------------------------------------------------------------------------
 
 
-def test_no_label_is_a_run_thread_or_task_id(metrics: Metrics, ledger: Ledger) -> None:
+def test_no_label_is_a_run_thread_or_task_id(metrics: Metrics, ledger: LedgerRepository) -> None:
     ledger.budgets.create(Budget("team", 10**12, enforcement="warn"))
     events: list[Any] = []
     app = outcome_graph()

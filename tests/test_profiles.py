@@ -13,7 +13,7 @@ import pytest
 
 from orca.errors import ConfigError, UnknownProfileError, UnknownProviderError
 from orca.llm import ModelSpec, Profile, Profiles, provider_names
-from orca.store import open_user_db, user_db_path
+from orca.store import SqliteStore, user_db_path, user_store
 
 GPT = ModelSpec("openai", "gpt-4o", {"temperature": 0.2})
 MINI = ModelSpec("openai", "gpt-4o-mini")
@@ -32,15 +32,22 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def conn(home: Path) -> Iterator[sqlite3.Connection]:
-    c = open_user_db()
+def store(home: Path) -> Iterator[SqliteStore]:
+    with user_store() as opened:
+        yield opened
+
+
+@pytest.fixture
+def conn(store: SqliteStore) -> Iterator[sqlite3.Connection]:
+    """A plain connection to the same file, to look at the rows."""
+    c = sqlite3.connect(store.path, isolation_level=None)
     yield c
     c.close()
 
 
 @pytest.fixture
-def profiles(conn: sqlite3.Connection) -> Profiles:
-    return Profiles(conn)
+def profiles(store: SqliteStore) -> Profiles:
+    return Profiles(store.profiles)
 
 
 def active_names(conn: sqlite3.Connection) -> list[str]:
@@ -175,7 +182,7 @@ def test_the_database_rejects_an_active_flag_other_than_0_or_1(
 
 
 def test_a_duplicate_name_raises_config_error_and_changes_nothing(
-    profiles: Profiles, conn: sqlite3.Connection
+    profiles: Profiles, conn: sqlite3.Connection, store: SqliteStore
 ) -> None:
     profiles.create(pair("fast", description="original"))
     with pytest.raises(ConfigError) as info:
@@ -185,8 +192,8 @@ def test_a_duplicate_name_raises_config_error_and_changes_nothing(
     assert "Fix:" in str(info.value)
     assert profiles.get("fast").description == "original"
     assert conn.execute("SELECT COUNT(*) FROM llm_profiles").fetchone()[0] == 1
-    # the failed transaction was rolled back: the connection keeps working
-    assert not conn.in_transaction
+    # the failed transaction was rolled back: the store's connection keeps working
+    assert not store.ledger.conn.in_transaction
     profiles.create(pair("other"))
     assert profiles.names() == ["fast", "other"]
 
@@ -387,9 +394,9 @@ def test_params_survive_a_round_trip_as_json(profiles: Profiles, conn: sqlite3.C
 
 
 def test_two_connections_see_each_others_writes(home: Path) -> None:
-    one, two = open_user_db(), open_user_db()
+    one, two = user_store(), user_store()
     try:
-        a, b = Profiles(one), Profiles(two)
+        a, b = Profiles(one.profiles), Profiles(two.profiles)
         a.create(pair("from-one"))
         assert b.names() == ["from-one"]
         b.create(pair("from-two"), activate=True)
@@ -406,30 +413,26 @@ def test_two_connections_see_each_others_writes(home: Path) -> None:
 
 
 def test_profiles_persist_after_the_connection_closes(home: Path) -> None:
-    first = open_user_db()
-    Profiles(first).create(pair("kept", CLAUDE, LOCAL))
-    first.close()
-    again = open_user_db()
-    try:
-        assert Profiles(again).get("kept") == Profile("kept", CLAUDE, LOCAL, active=True)
-    finally:
-        again.close()
+    with user_store() as first:
+        Profiles(first.profiles).create(pair("kept", CLAUDE, LOCAL))
+    with user_store() as again:
+        assert Profiles(again.profiles).get("kept") == Profile("kept", CLAUDE, LOCAL, active=True)
 
 
 def test_concurrent_creators_leave_exactly_one_active_profile(home: Path) -> None:
-    open_user_db().close()  # create the file once, as a CLI would have
+    user_store().close()  # create the file once, as a CLI would have
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)
 
     def worker(i: int) -> None:
-        conn = open_user_db()
+        store = user_store()
         try:
             barrier.wait()
-            Profiles(conn).create(pair(f"p{i}"), activate=(i % 3 == 0))
+            Profiles(store.profiles).create(pair(f"p{i}"), activate=(i % 3 == 0))
         except BaseException as exc:
             errors.append(exc)
         finally:
-            conn.close()
+            store.close()
 
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
     for t in threads:
@@ -437,9 +440,10 @@ def test_concurrent_creators_leave_exactly_one_active_profile(home: Path) -> Non
     for t in threads:
         t.join()
     assert errors == []
-    conn = open_user_db()
+    with user_store() as store:
+        assert Profiles(store.profiles).names() == [f"p{i}" for i in range(8)]
+    conn = sqlite3.connect(user_db_path())
     try:
-        assert Profiles(conn).names() == [f"p{i}" for i in range(8)]
         assert len(active_names(conn)) == 1
     finally:
         conn.close()

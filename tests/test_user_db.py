@@ -13,10 +13,10 @@ from typing import TypedDict
 import pytest
 
 from orca import END, START, SqliteCheckpointer, StateGraph
-from orca.cost import Price, PriceBook, load_overrides, save_override
+from orca.cost import Price, PriceBook
 from orca.errors import CheckpointError, CorruptDatabaseError, SchemaVersionError
 from orca.llm import ModelSpec, Profile, Profiles
-from orca.store import open_user_db, orca_home, user_db_path
+from orca.store import SqliteStore, orca_home, user_db_path, user_store
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import CHECKPOINT_MIGRATIONS, USER_COMPONENT, USER_MIGRATIONS
 
@@ -55,6 +55,11 @@ def versions(conn: sqlite3.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT component, version FROM orca_schema").fetchall())
 
 
+def connection(store: SqliteStore) -> sqlite3.Connection:
+    """The store's own connection to the user tables (its pragmas are what is tested)."""
+    return store.ledger.conn
+
+
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     where = tmp_path / "deep" / "orca-home"
@@ -89,7 +94,8 @@ def test_orca_home_defaults_to_dot_orca_in_the_home_folder(
 
 def test_the_user_db_is_created_on_first_use_with_its_schema_version(home: Path) -> None:
     assert not home.exists()
-    conn = open_user_db()
+    store = user_store()
+    conn = connection(store)
     try:
         assert (home / "orca.db").is_file()
         assert tables(conn) == USER_TABLES
@@ -99,41 +105,40 @@ def test_the_user_db_is_created_on_first_use_with_its_schema_version(home: Path)
         assert "llm_profiles_one_active" in indexes
         assert not conn.in_transaction
     finally:
-        conn.close()
+        store.close()
 
 
 def test_an_explicit_path_wins_over_orca_home(home: Path, tmp_path: Path) -> None:
     path = tmp_path / "other" / "mine.db"
-    open_user_db(path).close()
+    user_store(path).close()
     assert path.is_file()
     assert not (home / "orca.db").exists()
 
 
 def test_reopening_the_user_db_changes_nothing(home: Path) -> None:
-    conn = open_user_db()
-    Profiles(conn).create(Profile("p", ModelSpec("openai", "m"), ModelSpec("openai", "m")))
-    save_override(conn, Price("openai", "m", Decimal("1"), Decimal("2")))
-    before_schema = schema_sql(conn)
-    conn.close()
+    with user_store() as store:
+        Profiles(store.profiles).create(
+            Profile("p", ModelSpec("openai", "m"), ModelSpec("openai", "m"))
+        )
+        store.prices.save(Price("openai", "m", Decimal("1"), Decimal("2")))
+        before_schema = schema_sql(connection(store))
     for _ in range(3):
-        again = open_user_db()
-        try:
-            assert schema_sql(again) == before_schema
-            assert versions(again) == {"user": LATEST}
-            assert Profiles(again).names() == ["p"]
-            assert len(load_overrides(again)) == 1
-        finally:
-            again.close()
+        with user_store() as again:
+            assert schema_sql(connection(again)) == before_schema
+            assert versions(connection(again)) == {"user": LATEST}
+            assert Profiles(again.profiles).names() == ["p"]
+            assert len(again.prices.load()) == 1
 
 
 def test_the_user_db_uses_the_write_ahead_log(home: Path) -> None:
-    conn = open_user_db()
+    store = user_store()
+    conn = connection(store)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
         assert conn.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
     finally:
-        conn.close()
+        store.close()
     # the mode is a property of the file: a plain sqlite3 connection sees it too
     plain = sqlite3.connect(home / "orca.db")
     try:
@@ -145,11 +150,8 @@ def test_the_user_db_uses_the_write_ahead_log(home: Path) -> None:
 def test_an_empty_file_becomes_a_user_db(tmp_path: Path) -> None:
     path = tmp_path / "orca.db"
     path.touch()
-    conn = open_user_db(path)
-    try:
-        assert tables(conn) == USER_TABLES
-    finally:
-        conn.close()
+    with user_store(path) as store:
+        assert tables(connection(store)) == USER_TABLES
 
 
 # -- files that are not Orca's ------------------------------------------------------------------
@@ -169,7 +171,7 @@ def test_a_file_that_is_not_sqlite_raises_corrupt_database_and_is_unchanged(
         path.write_bytes(b"SQLite format 3\x00" + bytes(rng.randrange(256) for _ in range(8192)))
     before, files = fingerprint(path), siblings(path)
     with pytest.raises(CorruptDatabaseError) as info:
-        open_user_db(path)
+        user_store(path)
     assert info.value.path == str(path)
     assert str(path) in str(info.value)
     assert "Fix:" in str(info.value)
@@ -190,7 +192,7 @@ def test_another_applications_sqlite_file_is_refused_and_left_byte_identical(
     other.close()
     before, files = fingerprint(path), siblings(path)
     with pytest.raises(CorruptDatabaseError) as info:
-        open_user_db(path)
+        user_store(path)
     assert "not an Orca database" in str(info.value)
     assert "customers" in str(info.value)
     assert fingerprint(path) == before
@@ -210,7 +212,7 @@ def test_the_error_on_orca_home_names_the_file(home: Path) -> None:
     home.mkdir(parents=True)
     (home / "orca.db").write_text("not sqlite at all\n" * 100, encoding="utf-8")
     with pytest.raises(CorruptDatabaseError) as info:
-        open_user_db()
+        user_store()
     assert info.value.path == str(home / "orca.db")
 
 
@@ -230,7 +232,7 @@ def test_a_user_db_from_a_newer_orca_raises_schema_version_error_and_is_unchange
     make_future_user_db(path)
     before, files = fingerprint(path), siblings(path)
     with pytest.raises(SchemaVersionError) as info:
-        open_user_db(path)
+        user_store(path)
     err = info.value
     assert (err.found, err.supported, err.component) == (99, len(USER_MIGRATIONS), "user")
     assert err.path == str(path)
@@ -250,7 +252,7 @@ def test_a_newer_user_schema_does_not_block_the_checkpoint_component(tmp_path: P
     finally:
         conn.close()
     with pytest.raises(SchemaVersionError):
-        open_user_db(path)
+        user_store(path)
 
 
 # -- checkpoints and the user database in one file ----------------------------------------------
@@ -273,27 +275,28 @@ def test_checkpoints_and_user_data_share_one_file_independently(home: Path, firs
     path = user_db_path()
     if first == "checkpoints":
         SqliteCheckpointer(path).close()
-    user = open_user_db()
-    Profiles(user).create(Profile("p", ModelSpec("openai", "m"), ModelSpec("openai", "m")))
-    save_override(user, Price("openai", "m", Decimal("0.000001"), Decimal("2")))
+    user = user_store()
+    Profiles(user.profiles).create(Profile("p", ModelSpec("openai", "m"), ModelSpec("openai", "m")))
+    user.prices.save(Price("openai", "m", Decimal("0.000001"), Decimal("2")))
 
     store = SqliteCheckpointer(path)
     try:
         assert counter(store).invoke({"n": 41}, thread_id="t") == {"n": 42}
     finally:
         store.close()
-    assert versions(user) == {"user": LATEST, "checkpoints": len(CHECKPOINT_MIGRATIONS)}
+    assert versions(connection(user)) == {
+        "user": LATEST,
+        "checkpoints": len(CHECKPOINT_MIGRATIONS),
+    }
     user.close()
 
     # both reopen, each finding its own data and leaving the other's alone
-    again = open_user_db()
-    try:
-        assert versions(again) == {"user": LATEST, "checkpoints": len(CHECKPOINT_MIGRATIONS)}
-        assert Profiles(again).names() == ["p"]
-        assert PriceBook.from_db(again).price("openai", "m").input == Decimal("0.000001")
-        assert {"checkpoints", "checkpoint_blobs", "checkpoint_writes"} <= tables(again)
-    finally:
-        again.close()
+    with user_store() as again:
+        conn = connection(again)
+        assert versions(conn) == {"user": LATEST, "checkpoints": len(CHECKPOINT_MIGRATIONS)}
+        assert Profiles(again.profiles).names() == ["p"]
+        assert PriceBook(again.prices.load()).price("openai", "m").input == Decimal("0.000001")
+        assert {"checkpoints", "checkpoint_blobs", "checkpoint_writes"} <= tables(conn)
     store = SqliteCheckpointer(path)
     try:
         app = counter(store)
@@ -340,22 +343,26 @@ def test_migrations_bring_an_older_file_up_to_date_without_losing_data(tmp_path:
 
 
 def test_transaction_commits_or_rolls_back(tmp_path: Path) -> None:
-    conn = open_user_db(tmp_path / "orca.db")
+    path = tmp_path / "orca.db"
+    user_store(path).close()
+    conn = _db.connect(path)
+    insert = "INSERT INTO configurations (key, value, updated_at) VALUES (?, 'v', 'now')"
     try:
         with _db.transaction(conn):
-            save_override(conn, Price("openai", "a", Decimal("1"), Decimal("1")))
+            conn.execute(insert, ("a",))
 
         def save_then_fail() -> None:
             with _db.transaction(conn):
-                save_override(conn, Price("openai", "b", Decimal("1"), Decimal("1")))
+                conn.execute(insert, ("b",))
                 raise RuntimeError("boom")
 
         with pytest.raises(RuntimeError, match="boom"):
             save_then_fail()
         assert not conn.in_transaction
-        assert [p.model for p in load_overrides(conn)] == ["a"]
     finally:
         conn.close()
+    with user_store(path) as store:
+        assert store.configurations.all() == {"a": "v"}
 
 
 def test_a_version_1_file_is_upgraded_in_place_keeping_its_profiles(home: Path) -> None:
@@ -364,16 +371,21 @@ def test_a_version_1_file_is_upgraded_in_place_keeping_its_profiles(home: Path) 
     path = user_db_path()
     old = _db.connect(path)
     _db.prepare(old, str(path), USER_COMPONENT, USER_MIGRATIONS[:1])
-    Profiles(old).create(Profile("kept", ModelSpec("openai", "m"), ModelSpec("openai", "m")))
+    # a profile as a version-1 Orca wrote it
+    old.execute(
+        "INSERT INTO llm_profiles (id, name, planner_provider, planner_model, worker_provider, "
+        "worker_model, active, created_at, updated_at) "
+        "VALUES ('1', 'kept', 'openai', 'm', 'openai', 'm', 1, 'then', 'then')"
+    )
     old.close()
 
-    conn = open_user_db()
-    try:
+    with user_store() as store:
+        conn = connection(store)
         assert versions(conn) == {"user": LATEST}
         assert tables(conn) == USER_TABLES
-        assert Profiles(conn).names() == ["kept"]
-    finally:
-        conn.close()
+        assert Profiles(store.profiles).get("kept") == Profile(
+            "kept", ModelSpec("openai", "m"), ModelSpec("openai", "m"), active=True
+        )
 
 
 def test_an_unwritable_orca_home_names_the_setting(
@@ -385,6 +397,6 @@ def test_an_unwritable_orca_home_names_the_setting(
     blocker.write_text("not a folder")
     monkeypatch.setenv("ORCA_HOME", str(blocker / "home"))
     with pytest.raises(ConfigError, match="ORCA_HOME") as info:
-        open_user_db()
+        user_store()
     assert info.value.key == "ORCA_HOME"
     assert blocker.read_text() == "not a folder"

@@ -31,8 +31,9 @@ from pydantic import (
 from orca.errors import ConfigError, closest
 
 if TYPE_CHECKING:
-    from orca.cost import Budget, Budgets
+    from orca.cost import Budget
     from orca.llm import Profile
+    from orca.store import BudgetRepository
 
 __all__ = ["Config", "load_config"]
 
@@ -233,9 +234,10 @@ class Config(_Section):
         )
         return Profile("config", spec, spec, "from [llm] in the configuration")
 
-    def ensure_budget(self, budgets: Budgets) -> Budget | None:
-        """The ``[budget]`` budget, created on first use when the config gives an
-        amount (an existing one is never changed from here); None without an amount."""
+    def ensure_budget(self, budgets: BudgetRepository) -> Budget | None:
+        """The ``[budget]`` budget, created in ``budgets`` (``user_store().ledger.budgets``)
+        on first use when the config gives an amount (an existing one is never changed
+        from here); None without an amount."""
         from orca.cost import Budget
         from orca.errors import UnknownBudgetError
 

@@ -17,11 +17,12 @@ import pytest
 from wire import Reply, WireServer, anthropic_events, openai_events
 
 from orca import END, START, StateGraph, reducers
-from orca.cost import Budget, Ledger, Price, PriceBook
+from orca.cost import Budget, Price, PriceBook
 from orca.errors import BudgetExceeded, InvalidInputError
 from orca.llm.providers.anthropic import AnthropicModel
 from orca.llm.providers.openai import OpenAIModel
-from orca.store import open_user_db
+from orca.store import user_store
+from orca.store.sqlite import SqliteLedger
 from orca.tools import agent_node, create_agent, tool
 
 # USD per 1M tokens: gpt-sim costs 1000 nano-USD an input token and 2000 an output token
@@ -481,22 +482,24 @@ def test_anthropic_two_turns_with_tool_use_and_tool_result_blocks(wire: WireServ
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    return Ledger(open_user_db(tmp_path / "orca.db"))
+def ledger(tmp_path: Path) -> SqliteLedger:
+    return user_store(tmp_path / "orca.db").ledger
 
 
-def usage_rows(ledger: Ledger) -> list[tuple[Any, ...]]:
+def usage_rows(ledger: SqliteLedger) -> list[tuple[Any, ...]]:
     return ledger.conn.execute(
         "SELECT role, node, provider, model, input_tokens, output_tokens, cost_nano "
         "FROM usage ORDER BY created_at"
     ).fetchall()
 
 
-def periods(ledger: Ledger) -> list[tuple[int, int, int]]:
+def periods(ledger: SqliteLedger) -> list[tuple[int, int, int]]:
     return ledger.conn.execute("SELECT amount, spent, reserved FROM budget_periods").fetchall()
 
 
-def test_every_turn_is_one_usage_event_and_one_ledger_row(wire: WireServer, ledger: Ledger) -> None:
+def test_every_turn_is_one_usage_event_and_one_ledger_row(
+    wire: WireServer, ledger: SqliteLedger
+) -> None:
     wire.script(tool_turn(PARIS, UTC, usage=(30, 20)), text_turn("done", usage=(70, 4)))
     events = list(
         create_agent().stream({"task": TASK}, mode="events", **options(wire, ledger=ledger))
@@ -520,7 +523,7 @@ def test_every_turn_is_one_usage_event_and_one_ledger_row(wire: WireServer, ledg
 def first_turns_hold_and_cost(wire: WireServer, tmp_path: Path) -> tuple[int, int, int]:
     """A probe run under a roomy block budget: the first turn's reservation and cost, and
     the second turn's reservation (what a block budget asks before each call)."""
-    probe = Ledger(open_user_db(tmp_path / "probe.db"))
+    probe = user_store(tmp_path / "probe.db").ledger
     probe.budgets.create(Budget("roomy", 10**12), activate=True)
     wire.script(tool_turn(PARIS, UTC), text_turn("done"))
     create_agent().invoke({"task": TASK}, **options(wire, ledger=probe))
@@ -535,7 +538,7 @@ def first_turns_hold_and_cost(wire: WireServer, tmp_path: Path) -> tuple[int, in
 
 
 def test_a_block_budget_too_small_for_the_second_turn_stops_the_run(
-    wire: WireServer, ledger: Ledger, tmp_path: Path
+    wire: WireServer, ledger: SqliteLedger, tmp_path: Path
 ) -> None:
     hold1, cost1, hold2 = first_turns_hold_and_cost(wire, tmp_path)
     amount = cost1 + hold2 - 1  # affords the first turn, and then not the second's ask
@@ -555,7 +558,7 @@ def test_a_block_budget_too_small_for_the_second_turn_stops_the_run(
 
 
 def test_pause_policy_interrupts_the_agent_instead(
-    wire: WireServer, ledger: Ledger, tmp_path: Path
+    wire: WireServer, ledger: SqliteLedger, tmp_path: Path
 ) -> None:
     from orca import Command
     from orca.checkpoint import MemoryCheckpointer

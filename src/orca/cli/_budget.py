@@ -17,7 +17,7 @@ from orca.cli._common import (
     table,
     user_db,
 )
-from orca.cost import Budget, Budgets, BudgetStatus, Ledger, to_nano
+from orca.cost import Budget, BudgetStatus, to_nano
 from orca.cost._budgets import MAX_AMOUNT
 
 app = typer.Typer(help="Create budgets, pick the active one, raise them, see where they stand.")
@@ -105,9 +105,9 @@ def create(
     if threshold:
         fields["thresholds"] = tuple(threshold)
     budget = Budget(name, _amount(amount, unit, "--amount"), unit, **fields)  # type: ignore[arg-type]
-    with user_db() as conn:
-        made = Budgets(conn).create(budget, activate=activate)
-        status = Budgets(conn).status(made.name)
+    with user_db() as store:
+        made = store.ledger.budgets.create(budget, activate=activate)
+        status = store.ledger.budgets.status(made.name)
     if as_json:
         emit_json(status.as_dict())
     else:
@@ -125,8 +125,8 @@ def list_(
 ) -> None:
     """Every budget, with where it stands in its current period (* = active). Budgets
     made for one run (orca run --cost-limit) show with --all."""
-    with user_db() as conn:
-        budgets = Budgets(conn)
+    with user_db() as store:
+        budgets = store.ledger.budgets
         statuses = [budgets.status(b.name) for b in budgets.all() if every or b.scope != "run"]
     if as_json:
         emit_json([s.as_dict() for s in statuses])
@@ -140,8 +140,8 @@ def list_(
 @handles_errors
 def show(name: str, as_json: bool = JSON_OPTION) -> None:
     """One budget: its settings and current period."""
-    with user_db() as conn:
-        s = Budgets(conn).status(name)
+    with user_db() as store:
+        s = store.ledger.budgets.status(name)
     if as_json:
         emit_json(
             {**s.as_dict(), "thresholds": list(s.budget.thresholds), "timezone": s.budget.timezone}
@@ -164,8 +164,8 @@ def show(name: str, as_json: bool = JSON_OPTION) -> None:
 @handles_errors
 def use(name: str, as_json: bool = JSON_OPTION) -> None:
     """Make NAME the active budget (the one runs are charged to by default)."""
-    with user_db() as conn:
-        budget = Budgets(conn).use(name)
+    with user_db() as store:
+        budget = store.ledger.budgets.use(name)
     if as_json:
         emit_json({"active": budget.name})
     else:
@@ -183,8 +183,8 @@ def raise_(
     """Raise a budget's limit (its current and future periods)."""
     if (by is None) == (to is None):
         fail("give exactly one of --by and --to", USAGE, fix="orca budget raise NAME --by 5.00")
-    with user_db() as conn:
-        budgets = Budgets(conn)
+    with user_db() as store:
+        budgets = store.ledger.budgets
         unit = budgets.get(name).unit
         if by is not None:
             budget = budgets.raise_(name, by=_amount(by, unit, "--by"))
@@ -208,8 +208,8 @@ def delete(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Delete a budget and its periods (the usage ledger keeps its rows)."""
-    with user_db() as conn:
-        delete_named("budget", name, Budgets(conn), yes=yes, as_json=as_json)
+    with user_db() as store:
+        delete_named("budget", name, store.ledger.budgets, yes=yes, as_json=as_json)
 
 
 @app.command("status")
@@ -219,8 +219,8 @@ def status(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Where the active budget (or NAME) stands now; expired holds are released first."""
-    with user_db() as conn:
-        ledger = Ledger(conn)
+    with user_db() as store:
+        ledger = store.ledger
         ledger.sweep()
         chosen = ledger.budgets.get(name) if name else ledger.budgets.active()
         if chosen is None:

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 from pathlib import Path
-from typing import Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -29,6 +29,9 @@ from orca.errors import (
     InvalidInputError,
     OrcaError,
 )
+
+if TYPE_CHECKING:
+    from orca.store import SqliteStore
 
 # Exit codes (docs/cli.md): scripts can tell these apart.
 OK = 0
@@ -114,7 +117,7 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 def delete_named(kind: str, name: str, store: Any, *, yes: bool, as_json: bool) -> None:
     """``orca <kind> delete NAME``: check it exists, ask unless ``yes``, delete, report.
-    ``store`` is the ``Budgets`` or ``Profiles`` holding it."""
+    ``store`` is the budget repository or the ``Profiles`` holding it."""
     store.get(name)  # an unknown name fails here, naming the closest
     if not yes and not typer.confirm(f"delete {kind} {name}?", default=False):
         raise typer.Exit(FAILED)
@@ -165,14 +168,12 @@ _NUMERIC = {"calls", "in", "out", "tokens", "cost", "limit", "spent", "reserved"
 
 
 @contextmanager
-def user_db() -> Iterator[sqlite3.Connection]:
-    from orca.store import open_user_db
+def user_db() -> Iterator[SqliteStore]:
+    """The user database's store for one command, closed after it."""
+    from orca.store import user_store
 
-    conn = open_user_db()
-    try:
-        yield conn
-    finally:
-        conn.close()
+    with user_store() as store:
+        yield store
 
 
 @contextmanager

@@ -281,18 +281,14 @@ class Plan:
 def budget_statuses(
     budget: str | None, workflow: str, session: str, run: str | None = None
 ) -> list[Any]:
-    from orca.cost import Ledger
-    from orca.store import open_user_db
+    from orca.store import user_store
 
-    conn = open_user_db()
-    try:
-        ledger = Ledger(conn)
+    with user_store() as store:
+        ledger = store.ledger
         ledger.sweep()
         return ledger.status(
             ledger.applicable(budget=budget, workflow=workflow, session=session, run=run)
         )
-    finally:
-        conn.close()
 
 
 def print_budgets(statuses: list[Any], when: str) -> None:

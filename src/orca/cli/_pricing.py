@@ -21,16 +21,7 @@ from orca.cli._common import (
     table,
     user_db,
 )
-from orca.cost import (
-    Price,
-    PriceBook,
-    delete_overrides,
-    format_usd,
-    load_overrides,
-    save_override,
-    usage_report,
-)
-from orca.llm import Usage
+from orca.cost import Price, PriceBook, format_usd
 
 app = typer.Typer(help="Prices per 1M tokens: the catalog, your overrides, re-pricing runs.")
 usage_app = typer.Typer(help="Usage and cost reports over the ledger.")
@@ -65,9 +56,9 @@ def _cell(value: Decimal | None) -> str:
 @handles_errors
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Your price overrides (every version); catalog prices: orca pricing show."""
-    with user_db() as conn:
+    with user_db() as store:
         prices = sorted(
-            load_overrides(conn), key=lambda p: (p.provider, p.model, str(p.effective_from))
+            store.prices.load(), key=lambda p: (p.provider, p.model, str(p.effective_from))
         )
     if as_json:
         emit_json([_price_dict(p) for p in prices])
@@ -107,8 +98,8 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 @handles_errors
 def show(provider: str, model: str, as_json: bool = JSON_OPTION) -> None:
     """The price in force for PROVIDER MODEL, and where it comes from."""
-    with user_db() as conn:
-        price = PriceBook.from_db(conn).price(provider, model)
+    with user_db() as store:
+        price = PriceBook(store.prices.load()).price(provider, model)
     if as_json:
         emit_json(_price_dict(price))
         return
@@ -158,8 +149,8 @@ def set_(
         reasoning=_decimal(reasoning, "--reasoning"),
         effective_from=start,
     )
-    with user_db() as conn:
-        save_override(conn, price)
+    with user_db() as store:
+        store.prices.save(price)
     if as_json:
         emit_json(_price_dict(price))
     else:
@@ -173,8 +164,8 @@ def set_(
 @handles_errors
 def unset(provider: str, model: str, as_json: bool = JSON_OPTION) -> None:
     """Remove your prices for a model (the catalog's apply again)."""
-    with user_db() as conn:
-        removed = delete_overrides(conn, provider, model)
+    with user_db() as store:
+        removed = store.prices.delete(provider, model)
     if not removed:
         fail(
             f"no price override for {provider}/{model}",
@@ -198,23 +189,16 @@ def reprice(
     provider, sep, model = as_model.partition("/")
     if not sep or not provider or not model:
         fail(f"--as {as_model!r} is not PROVIDER/MODEL", USAGE, fix="write --as openai/gpt-4o-mini")
-    with user_db() as conn:
-        rows = conn.execute(
-            "SELECT input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
-            "reasoning_tokens, cost_nano FROM usage WHERE run_id = ?",
-            (run,),
-        ).fetchall()
-        if not rows:
+    with user_db() as store:
+        charges = store.usage.charges(run)
+        if not charges:
             fail(
                 f"run {run!r} has no recorded usage",
                 CONFIG,
                 fix="see runs with orca usage report --by run",
             )
-        usages = [
-            (Usage(i, o, cache_read_tokens=cr, cache_write_tokens=cw, reasoning_tokens=r), c)
-            for i, o, cr, cw, r, c in rows
-        ]
-        result = PriceBook.from_db(conn).reprice(usages, provider, model)
+        usages = [(c, c.cost_nano) for c in charges]
+        result = PriceBook(store.prices.load()).reprice(usages, provider, model)
     data = {
         "run": run,
         "calls": result.calls,
@@ -247,10 +231,10 @@ def report(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Calls, tokens and cost from the usage ledger, grouped."""
-    with user_db() as conn:
-        grouping: Any = by  # usage_report checks it and names the choices
-        rows = usage_report(
-            conn, grouping, since=since(since_), until=since(until, "--until"), run_id=run
+    with user_db() as store:
+        grouping: Any = by  # the report checks it and names the choices
+        rows = store.usage.report(
+            grouping, since=since(since_), until=since(until, "--until"), run_id=run
         )
     if as_json:
         emit_json([r.as_dict() for r in rows])

@@ -94,8 +94,8 @@ def create(
         _spec(worker, worker_param, "--worker"),
         description,
     )
-    with user_db() as conn:
-        made = Profiles(conn).create(profile, activate=activate)
+    with user_db() as store:
+        made = Profiles(store.profiles).create(profile, activate=activate)
     if as_json:
         emit_json(_as_dict(made))
     else:
@@ -106,8 +106,8 @@ def create(
 @handles_errors
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Every profile (* = active)."""
-    with user_db() as conn:
-        profiles = Profiles(conn).all()
+    with user_db() as store:
+        profiles = Profiles(store.profiles).all()
     if as_json:
         emit_json([_as_dict(p) for p in profiles])
     elif not profiles:
@@ -120,8 +120,8 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 @handles_errors
 def show(name: str, as_json: bool = JSON_OPTION) -> None:
     """One profile with its parameters."""
-    with user_db() as conn:
-        p = Profiles(conn).get(name)
+    with user_db() as store:
+        p = Profiles(store.profiles).get(name)
     if as_json:
         emit_json(_as_dict(p))
         return
@@ -135,8 +135,8 @@ def show(name: str, as_json: bool = JSON_OPTION) -> None:
 @handles_errors
 def use(name: str, as_json: bool = JSON_OPTION) -> None:
     """Make NAME the active profile."""
-    with user_db() as conn:
-        p = Profiles(conn).use(name)
+    with user_db() as store:
+        p = Profiles(store.profiles).use(name)
     if as_json:
         emit_json({"active": p.name})
     else:
@@ -155,8 +155,8 @@ def update(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a profile's planner, worker or description (parameters add to the old)."""
-    with user_db() as conn:
-        profiles = Profiles(conn)
+    with user_db() as store:
+        profiles = Profiles(store.profiles)
         old = profiles.get(name)
 
         def changed(
@@ -189,5 +189,5 @@ def delete(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Delete a profile."""
-    with user_db() as conn:
-        delete_named("profile", name, Profiles(conn), yes=yes, as_json=as_json)
+    with user_db() as store:
+        delete_named("profile", name, Profiles(store.profiles), yes=yes, as_json=as_json)

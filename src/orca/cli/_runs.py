@@ -59,24 +59,21 @@ def _settings(
 ) -> tuple[Any, dict[str, Any], str | None, str | None]:
     """The run's profile, engine options, profile name and budget name from the config
     and the flags (flags win)."""
-    from orca.cost import Budgets
     from orca.llm import Profiles
-    from orca.store import open_user_db
+    from orca.store import user_store
 
     cfg = config(**{"budget.on_exceeded": on_exceeded})
     chosen = cfg.profile(profile)
     budget_name = budget
     # the active profile and budget are named now, so that the run's record (and a
     # resume) keeps what it used even if another becomes active later
-    conn = open_user_db()
-    try:
+    with user_store() as store:
         if chosen is None:
-            chosen = Profiles(conn).active()
+            chosen = Profiles(store.profiles).active()
         if budget_name is None:
-            made = cfg.ensure_budget(Budgets(conn)) or Budgets(conn).active()
+            budgets = store.ledger.budgets
+            made = cfg.ensure_budget(budgets) or budgets.active()
             budget_name = made.name if made is not None else None
-    finally:
-        conn.close()
     ex = cfg.execution
     options: dict[str, Any] = {
         "on_budget_exceeded": cfg.budget.on_exceeded,
@@ -217,7 +214,7 @@ def _run_limits(cost: str | None, tokens: int | None, seconds: float | None) -> 
     """Run options for ``--cost-limit``/``--token-limit`` (block budgets scoped to this
     run, under a run id chosen here) and ``--time-limit`` (the run's deadline)."""
     from orca.cli._common import money, user_db
-    from orca.cost import Budget, Budgets
+    from orca.cost import Budget
 
     options: dict[str, Any] = {}
     if seconds is not None:
@@ -226,13 +223,13 @@ def _run_limits(cost: str | None, tokens: int | None, seconds: float | None) -> 
         return options
     run_id = options["run_id"] = f"run-{uuid.uuid4().hex[:16]}"
     scoped: dict[str, Any] = {"scope": "run", "scope_ref": run_id}
-    with user_db() as conn:
+    with user_db() as store:
         if cost is not None:
-            Budgets(conn).create(
+            store.ledger.budgets.create(
                 Budget.usd(f"{run_id}-cost", money(cost, "--cost-limit"), **scoped)
             )
         if tokens is not None:
-            Budgets(conn).create(Budget(f"{run_id}-tokens", tokens, "tokens", **scoped))
+            store.ledger.budgets.create(Budget(f"{run_id}-tokens", tokens, "tokens", **scoped))
     return options
 
 
@@ -294,13 +291,8 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
             "ORDER BY step, started_at",
             (record["id"],),
         ).fetchall()
-    with user_db() as udb:
-        usage = udb.execute(
-            "SELECT node, role, provider || '/' || model, COUNT(*), SUM(input_tokens), "
-            "SUM(output_tokens), SUM(cost_nano) FROM usage WHERE run_id = ? GROUP BY 1, 2, 3 "
-            "ORDER BY 1, 2, 3",
-            (record["id"],),
-        ).fetchall()
+    with user_db() as store:
+        usage = store.usage.of_run(record["id"])
     if as_json:
         emit_json(
             {
@@ -309,24 +301,7 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
                     dict(zip(("step", "node", "status", "duration_ms", "error"), t, strict=True))
                     for t in tasks
                 ],
-                "usage": [
-                    dict(
-                        zip(
-                            (
-                                "node",
-                                "role",
-                                "model",
-                                "calls",
-                                "input_tokens",
-                                "output_tokens",
-                                "cost_nano_usd",
-                            ),
-                            u,
-                            strict=True,
-                        )
-                    )
-                    for u in usage
-                ],
+                "usage": [u.as_dict() for u in usage],
             }
         )
         return
@@ -343,15 +318,15 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
     out.print(t)
     if usage:
         u = table("Cost", "node", "role", "model", "calls", "in", "out", "cost")
-        for node, role, model, calls, tin, tout, cost in usage:
+        for r in usage:
             u.add_row(
-                node or "-",
-                role or "-",
-                model,
-                str(calls),
-                f"{tin:,}",
-                f"{tout:,}",
-                format_usd(cost),
+                r.node or "-",
+                r.role or "-",
+                r.model,
+                str(r.calls),
+                f"{r.input_tokens:,}",
+                f"{r.output_tokens:,}",
+                format_usd(r.cost_nano),
             )
         out.print(u)
 

@@ -61,7 +61,7 @@ def init(
 ) -> None:
     """Make this directory an Orca project: .orca/orca.toml, .orca/project.db, and the
     user database in ORCA_HOME."""
-    from orca.store import open_project_db, open_user_db, user_db_path
+    from orca.store import open_project_db, user_db_path, user_store
 
     root = Path(State.project or Path.cwd()).resolve()
     if not root.is_dir():
@@ -75,7 +75,7 @@ def init(
     if wrote:
         toml.write_text(TEMPLATE)
     open_project_db(root).close()
-    open_user_db().close()
+    user_store().close()
     gitignore = folder / ".gitignore"
     if not gitignore.exists():
         gitignore.write_text("project.db*\n")
@@ -156,7 +156,7 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
     present) and the active budget."""
     from orca.config import load_config
     from orca.errors import OrcaError
-    from orca.store import open_project_db, open_user_db, project_db_path, user_db_path
+    from orca.store import open_project_db, project_db_path, user_db_path, user_store
 
     checks: list[tuple[str, str, str]] = []
     cfg = None
@@ -168,7 +168,7 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
     for what in ("user db", "project db"):
         try:
             if what == "user db":
-                open_user_db().close()
+                user_store().close()
                 where = user_db_path()
             else:
                 open_project_db(State.project).close()
@@ -183,11 +183,8 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
             if profile is None:
                 from orca.llm import Profiles
 
-                conn = open_user_db()
-                try:
-                    profile = Profiles(conn).active()
-                finally:
-                    conn.close()
+                with user_store() as store:
+                    profile = Profiles(store.profiles).active()
         except OrcaError as exc:
             checks.append(("profile", "fail", str(exc)))
     if profile is None:
@@ -203,17 +200,14 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
                 seen.add(key)
                 checks += _check_model(role, spec)
     try:
-        from orca.cost import Budgets
-
-        conn = open_user_db()
-        try:
-            active = Budgets(conn).active()
+        with user_store() as store:
+            active = store.ledger.budgets.active()
             if active is None:
                 checks.append(
                     ("budget", "warn", "no active budget: calls are metered but not limited")
                 )
             else:
-                s = Budgets(conn).status(active.name)
+                s = store.ledger.budgets.status(active.name)
                 checks.append(
                     (
                         "budget",
@@ -222,8 +216,6 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
                         f"{active.show(s.limit)} ({active.enforcement})",
                     )
                 )
-        finally:
-            conn.close()
     except OrcaError as exc:
         checks.append(("budget", "fail", str(exc)))
     failed = any(status == "fail" for _, status, _ in checks)

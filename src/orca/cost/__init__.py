@@ -1,20 +1,12 @@
-"""Money and cost: prices per 1M tokens, exact costs in integer nano-USD, re-pricing,
-budgets and the usage ledger."""
+"""Money and cost, as pure logic: prices per 1M tokens, exact costs in integer nano-USD,
+re-pricing, budgets and their periods and thresholds, and the ledger's values. Where
+they are stored (budgets, holds, usage, price overrides) is ``orca.store``'s business."""
 
-from orca.cost._budgets import Budget, Budgets, BudgetStatus, period_bounds
+from orca.cost._budgets import Budget, BudgetStatus, crossed_thresholds, period_bounds
 from orca.cost._ledger import Alert, CallContext, Charge, Hold, Ledger, Settlement, SweepResult
 from orca.cost._money import NANO_PER_USD, format_usd, to_nano, to_usd
-from orca.cost._pricing import (
-    LOCAL_PROVIDERS,
-    Price,
-    PriceBook,
-    Repricing,
-    TokenCounts,
-    delete_overrides,
-    load_overrides,
-    save_override,
-)
-from orca.cost._usage import UsageRow, usage_report
+from orca.cost._pricing import LOCAL_PROVIDERS, Price, PriceBook, Repricing, TokenCounts
+from orca.cost._usage import GroupBy, RunUsage, UsageRow, check_report
 
 __all__ = [
     "LOCAL_PROVIDERS",
@@ -22,24 +14,23 @@ __all__ = [
     "Alert",
     "Budget",
     "BudgetStatus",
-    "Budgets",
     "CallContext",
     "Charge",
+    "GroupBy",
     "Hold",
     "Ledger",
     "Price",
     "PriceBook",
     "Repricing",
+    "RunUsage",
     "Settlement",
     "SweepResult",
     "TokenCounts",
     "UsageRow",
-    "delete_overrides",
+    "check_report",
+    "crossed_thresholds",
     "format_usd",
-    "load_overrides",
     "period_bounds",
-    "save_override",
     "to_nano",
     "to_usd",
-    "usage_report",
 ]

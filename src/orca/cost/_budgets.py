@@ -1,37 +1,32 @@
-"""Budgets: what they are, their calendar periods, and their CRUD over the user database.
+"""Budgets as values: what they are, their checks, their calendar periods and the
+thresholds a charge crosses.
 
 A budget limits spending in one ``unit`` (``usd`` as nano-USD, or ``tokens``). A
 ``credit`` budget is one amount for good; a ``recurring`` one is an amount per calendar
-period (daily, weekly from Monday, monthly) in its time zone, and each period is its own
-``budget_periods`` row, created when first charged: no reset job. ``block`` budgets
-reserve before each call (see ``orca.cost.Ledger``); ``warn`` budgets only report.
+period (daily, weekly from Monday, monthly) in its time zone, and each period is kept
+apart by the ledger, created when first charged: no reset job. ``block`` budgets
+reserve before each call (see the ledger repository in ``orca.store``); ``warn``
+budgets only report.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-import sqlite3
-import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from orca.cost._money import format_usd, to_nano
-from orca.errors import InvalidBudgetError, UnknownBudgetError
-from orca.store.sqlite._db import transaction
+from orca.errors import InvalidBudgetError
 
 Unit = Literal["usd", "tokens"]
 Kind = Literal["credit", "recurring"]
 Period = Literal["daily", "weekly", "monthly"]
 Enforcement = Literal["warn", "block"]
 Scope = Literal["global", "workflow", "run", "session"]
-
-CREDIT_PERIOD = ""
-"""The ``period_start`` of a credit budget's single, open-ended period."""
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
@@ -154,6 +149,50 @@ class Budget:
         """``amount`` (in this budget's unit) for people."""
         return format_usd(amount) if self.unit == "usd" else f"{amount:,} tokens"
 
+    def bounds(self, at: dt.datetime) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """``[start, end)`` of the period holding the instant ``at``; ``(None, None)``
+        for a credit budget, whose one period never ends."""
+        if self.kind == "credit" or self.period is None:
+            return None, None
+        return period_bounds(self.period, self.timezone, at)
+
+    def raised(self, *, by: int | None = None, to: int | None = None) -> Budget:
+        """This budget with its amount raised (or lowered) ``by`` an amount or ``to`` a
+        total, in its unit.
+
+        Raises:
+            InvalidBudgetError: neither or both of ``by`` and ``to``, not an int, or a
+                result outside 1..``MAX_AMOUNT``.
+        """
+        if (by is None) == (to is None):
+            raise _bad("give exactly one of by and to", "amount", "pass by=... or to=...")
+        step = by if by is not None else to
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise _bad(
+                f"budget amounts are whole numbers in the budget's unit (got {step!r})",
+                "amount",
+                "pass an int (nano-USD for a usd budget: to_nano('5.00'))",
+            )
+        new = self.amount + step if by is not None else step
+        if not _storable(new):
+            raise _bad(
+                f"budget {self.name!r} would be {new!r}, and an amount must be from 1 to "
+                f"{MAX_AMOUNT}",
+                "amount",
+                "raise by a positive amount, or to a positive total",
+            )
+        return replace(self, amount=new)
+
+    def require_global(self, key: str = "active") -> None:
+        """Raise ``InvalidBudgetError`` unless this budget may be the active one (only a
+        global budget can; scoped ones apply by themselves)."""
+        if self.scope != "global":
+            raise _bad(
+                f"budget {self.name!r} is a {self.scope} budget and cannot be the active one",
+                key,
+                "activate a global budget; a scoped one applies by itself",
+            )
+
 
 @dataclass(frozen=True, slots=True)
 class BudgetStatus:
@@ -221,207 +260,10 @@ def period_bounds(
     return midnight(first), midnight(after)
 
 
-def period_key(budget: Budget, at: dt.datetime) -> tuple[str, str | None]:
-    """``(period_start, period_end)`` as stored for ``budget`` at instant ``at``."""
-    if budget.kind == "credit" or budget.period is None:
-        return CREDIT_PERIOD, None
-    start, end = period_bounds(budget.period, budget.timezone, at)
-    return start.isoformat(), end.isoformat()
-
-
-_COLUMNS = (
-    "id, name, kind, period, timezone, unit, amount, enforcement, thresholds, scope, "
-    "scope_ref, active"
-)
-
-
-def _budget(row: Sequence[Any]) -> Budget:
-    bid, name, kind, period, tz, unit, amount, enforcement, marks, scope, ref, active = row
-    return Budget(
-        name,
-        amount,
-        unit,
-        kind,
-        period,
-        enforcement,
-        tuple(json.loads(marks)),
-        tz,
-        scope,
-        ref,
-        bool(active),
-        bid,
-    )
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()
-
-
-class Budgets:
-    """Budget CRUD over the user database (``orca.store.open_user_db()``)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def create(self, budget: Budget, *, activate: bool = False) -> Budget:
-        """Store a new budget. The first global budget becomes the active one.
-
-        Raises:
-            InvalidBudgetError: a budget with this name exists, or a non-global budget
-                was asked to be active.
-        """
-        if activate and budget.scope != "global":
-            raise _bad(
-                f"budget {budget.name!r} is a {budget.scope} budget and cannot be the active one",
-                "active",
-                "only a global budget can be active; a scoped one applies by itself",
-            )
-        now = _now()
-        with transaction(self._conn):
-            if self._row(budget.name) is not None:
-                raise _bad(
-                    f"budget {budget.name!r} already exists",
-                    "name",
-                    "pick another name, or change it with raise / delete",
-                )
-            first = budget.scope == "global" and self.active() is None
-            self._conn.execute(
-                f"INSERT INTO budgets ({_COLUMNS}, created_at, updated_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,0,?,?)",
-                (
-                    str(uuid.uuid4()),
-                    budget.name,
-                    budget.kind,
-                    budget.period,
-                    budget.timezone,
-                    budget.unit,
-                    budget.amount,
-                    budget.enforcement,
-                    json.dumps(list(budget.thresholds)),
-                    budget.scope,
-                    budget.scope_ref,
-                    now,
-                    now,
-                ),
-            )
-            if activate or first:
-                self._activate(budget.name)
-        return self.get(budget.name)
-
-    def get(self, name: str) -> Budget:
-        """Raises ``UnknownBudgetError`` (naming the closest) if there is none."""
-        row = self._row(name)
-        if row is None:
-            raise UnknownBudgetError(name, self.names())
-        return _budget(row)
-
-    def all(self) -> list[Budget]:
-        return [
-            _budget(r) for r in self._conn.execute(f"SELECT {_COLUMNS} FROM budgets ORDER BY name")
-        ]
-
-    def names(self) -> list[str]:
-        return [r[0] for r in self._conn.execute("SELECT name FROM budgets ORDER BY name")]
-
-    def active(self) -> Budget | None:
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM budgets WHERE active = 1").fetchone()
-        return _budget(row) if row else None
-
-    def use(self, name: str) -> Budget:
-        """Make ``name`` the one active budget."""
-        with transaction(self._conn):
-            budget = self.get(name)
-            if budget.scope != "global":
-                raise _bad(
-                    f"budget {name!r} is a {budget.scope} budget and cannot be the active one",
-                    "name",
-                    "activate a global budget; scoped budgets apply by themselves",
-                )
-            self._activate(name)
-        return self.get(name)
-
-    def scoped(self, scope: Scope, ref: str) -> list[Budget]:
-        """The budgets that cover every call of one workflow, run or session."""
-        rows = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM budgets WHERE scope = ? AND scope_ref = ? ORDER BY name",
-            (scope, ref),
-        )
-        return [_budget(r) for r in rows]
-
-    def raise_(self, name: str, *, by: int | None = None, to: int | None = None) -> Budget:
-        """Raise (or lower) a budget's amount, for its current and future periods; past
-        periods keep the amount they had.
-
-        Raises:
-            InvalidBudgetError: neither or both of ``by`` and ``to``, or a result <= 0.
-        """
-        if (by is None) == (to is None):
-            raise _bad("give exactly one of by and to", "amount", "pass by=... or to=...")
-        step = by if by is not None else to
-        if isinstance(step, bool) or not isinstance(step, int):
-            raise _bad(
-                f"budget amounts are whole numbers in the budget's unit (got {step!r})",
-                "amount",
-                "pass an int (nano-USD for a usd budget: to_nano('5.00'))",
-            )
-        with transaction(self._conn):
-            budget = self.get(name)
-            new = budget.amount + by if by is not None else to
-            if not _storable(new):
-                raise _bad(
-                    f"budget {name!r} would be {new!r}, and an amount must be from 1 to "
-                    f"{MAX_AMOUNT}",
-                    "amount",
-                    "raise by a positive amount, or to a positive total",
-                )
-            self._conn.execute(
-                "UPDATE budgets SET amount = ?, updated_at = ? WHERE id = ?",
-                (new, _now(), budget.id),
-            )
-            # the period in force (and a credit budget's only one) takes the new amount
-            start, _ = period_key(budget, dt.datetime.now(dt.UTC))
-            self._conn.execute(
-                "UPDATE budget_periods SET amount = ? WHERE budget_id = ? AND period_start = ?",
-                (new, budget.id, start),
-            )
-        return self.get(name)
-
-    def delete(self, name: str) -> None:
-        """Delete a budget with its periods (its usage rows stay in the ledger)."""
-        with transaction(self._conn):
-            budget = self.get(name)
-            self._conn.execute("DELETE FROM budgets WHERE id = ?", (budget.id,))
-
-    def status(self, name: str, *, at: dt.datetime | None = None) -> BudgetStatus:
-        """Where ``name`` stands in the period holding ``at`` (default now)."""
-        budget = self.get(name)
-        return status_of(self._conn, budget, at or dt.datetime.now(dt.UTC))
-
-    def _activate(self, name: str) -> None:
-        self._conn.execute("UPDATE budgets SET active = 0 WHERE active = 1")
-        self._conn.execute("UPDATE budgets SET active = 1 WHERE name = ?", (name,))
-
-    def _row(self, name: str) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM budgets WHERE name = ?", (name,)
-        ).fetchone()
-        return row
-
-
-def status_of(conn: sqlite3.Connection, budget: Budget, at: dt.datetime) -> BudgetStatus:
-    """``budget``'s status in the period holding ``at``, read in one query."""
-    start, end = period_key(budget, at)
-    row = conn.execute(
-        "SELECT amount, spent, reserved FROM budget_periods WHERE budget_id = ? "
-        "AND period_start = ?",
-        (budget.id, start),
-    ).fetchone()
-    limit, spent, reserved = row if row else (budget.amount, 0, 0)
-    return BudgetStatus(
-        budget,
-        dt.datetime.fromisoformat(start) if start else None,
-        dt.datetime.fromisoformat(end) if end else None,
-        limit,
-        spent,
-        reserved,
-    )
+def crossed_thresholds(
+    thresholds: Iterable[int], fired: Iterable[int], spent: int, limit: int
+) -> list[int]:
+    """The thresholds (percent of ``limit``) that ``spent`` reaches and that have not
+    fired yet in this period, in order."""
+    done = set(fired)
+    return [t for t in sorted(thresholds) if t not in done and spent * 100 >= t * limit]

@@ -1,15 +1,15 @@
 """Prices per 1M tokens and the cost of a call, in exact integer nano-USD.
 
-Where a price comes from, first match wins: a user override (``llm_pricing`` rows, the
-newest whose ``effective_from`` is not after the call), then 0 for local providers, then
-the ``genai-prices`` catalog, else 0 with ``priced = False``.
+Where a price comes from, first match wins: a user override (kept by the prices
+repository of ``orca.store``; the newest whose ``effective_from`` is not after the
+call), then 0 for local providers, then the ``genai-prices`` catalog, else 0 with
+``priced = False``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_CEILING, ROUND_HALF_EVEN, Decimal
@@ -181,11 +181,6 @@ class PriceBook:
         self._catalog = catalog
         self._cache: dict[tuple[str, str, dt.date], Price] = {}
 
-    @classmethod
-    def from_db(cls, conn: sqlite3.Connection, *, catalog: bool = True) -> PriceBook:
-        """A price book with the user overrides stored in ``llm_pricing``."""
-        return cls(load_overrides(conn), catalog=catalog)
-
     def price(self, provider: str, model: str, at: dt.datetime | None = None) -> Price:
         """The price in force at ``at`` (default: now; a naive time is taken as UTC)."""
         at = at or dt.datetime.now(dt.UTC)
@@ -244,12 +239,6 @@ _ALWAYS = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 def _effective(price: Price) -> dt.datetime:
     return price.effective_from or _ALWAYS
-
-
-def _from_stored(text: str) -> dt.datetime | None:
-    """A stored ``effective_from``; the sentinel for "always" reads back as None."""
-    when = dt.datetime.fromisoformat(text)
-    return None if when == _ALWAYS else when
 
 
 def catalog_price(provider_id: str, model: str, at: dt.datetime) -> Price | None:
@@ -311,71 +300,3 @@ def _tier(value: Any, start: int) -> Decimal | None:
         if tier.start <= start:
             price = Decimal(tier.price)
     return price
-
-
-# -- user overrides in the user database ---------------------------------------------------
-
-
-def load_overrides(conn: sqlite3.Connection) -> list[Price]:
-    rows = conn.execute(
-        "SELECT provider, model, effective_from, input_per_mtok, cached_input_per_mtok, "
-        "cache_write_per_mtok, output_per_mtok, reasoning_per_mtok FROM llm_pricing"
-    ).fetchall()
-    return [
-        Price(
-            provider,
-            model,
-            input=Decimal(inp),
-            output=Decimal(out),
-            cached_input=None if cached is None else Decimal(cached),
-            cache_write=None if write is None else Decimal(write),
-            reasoning=None if reasoning is None else Decimal(reasoning),
-            effective_from=_from_stored(effective),
-            source="user",
-        )
-        for provider, model, effective, inp, cached, write, out, reasoning in rows
-    ]
-
-
-def save_override(conn: sqlite3.Connection, price: Price, *, note: str = "") -> None:
-    """Store a user price (replacing the one with the same provider, model and
-    ``effective_from``)."""
-    import uuid
-
-    effective = _effective(price).isoformat()
-    conn.execute(
-        "INSERT INTO llm_pricing (id, provider, model, effective_from, input_per_mtok, "
-        "cached_input_per_mtok, cache_write_per_mtok, output_per_mtok, reasoning_per_mtok, "
-        "note, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?) "
-        "ON CONFLICT (provider, model, effective_from) DO UPDATE SET "
-        "input_per_mtok=excluded.input_per_mtok, "
-        "cached_input_per_mtok=excluded.cached_input_per_mtok, "
-        "cache_write_per_mtok=excluded.cache_write_per_mtok, "
-        "output_per_mtok=excluded.output_per_mtok, "
-        "reasoning_per_mtok=excluded.reasoning_per_mtok, note=excluded.note",
-        (
-            str(uuid.uuid4()),
-            price.provider,
-            price.model,
-            effective,
-            str(price.input),
-            _text(price.cached_input),
-            _text(price.cache_write),
-            str(price.output),
-            _text(price.reasoning),
-            note,
-            dt.datetime.now(dt.UTC).isoformat(),
-        ),
-    )
-
-
-def delete_overrides(conn: sqlite3.Connection, provider: str, model: str) -> int:
-    """Remove every user price of a model; returns how many versions were removed."""
-    cur = conn.execute(
-        "DELETE FROM llm_pricing WHERE provider = ? AND model = ?", (provider, model)
-    )
-    return cur.rowcount
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)

@@ -1,26 +1,17 @@
-"""Usage reports: queries over the usage ledger, grouped by model, node, role, day, run,
-workflow or session."""
+"""Usage reports as values: one group of a report, one line of a run's breakdown, and
+the checks on what a report may ask for (the queries are the usage repository's, in
+``orca.store``)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from orca.errors import InvalidInputError
 
 GroupBy = Literal["model", "node", "role", "day", "run", "workflow", "session"]
-
-_KEYS: dict[str, str] = {
-    "model": "provider || '/' || model",
-    "node": "COALESCE(node, '-')",
-    "role": "COALESCE(role, '-')",
-    "day": "substr(created_at, 1, 10)",
-    "run": "COALESCE(run_id, '-')",
-    "workflow": "COALESCE(workflow, '-')",
-    "session": "COALESCE(session, '-')",
-}
+GROUPINGS: tuple[str, ...] = get_args(GroupBy)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,39 +40,40 @@ class UsageRow:
         }
 
 
-def usage_report(
-    conn: sqlite3.Connection,
-    by: GroupBy,
-    *,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    run_id: str | None = None,
-) -> list[UsageRow]:
-    """Usage grouped ``by`` one key, most expensive first (days in date order).
+@dataclass(frozen=True, slots=True)
+class RunUsage:
+    """What one run spent on one model in one node and role (None where not known)."""
+
+    node: str | None
+    role: str | None
+    model: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_nano: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "node": self.node,
+            "role": self.role,
+            "model": self.model,
+            "calls": self.calls,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cost_nano_usd": self.cost_nano,
+        }
+
+
+def check_report(by: str, since: dt.datetime | None, until: dt.datetime | None) -> None:
+    """What every usage report checks first.
 
     Raises:
         InvalidInputError: ``by`` is not one of the groupings, or a time is naive.
     """
-    if by not in _KEYS:
+    if by not in GROUPINGS:
         raise InvalidInputError(
-            f"cannot group usage by {by!r}. Fix: use one of {', '.join(get_args(GroupBy))}"
+            f"cannot group usage by {by!r}. Fix: use one of {', '.join(GROUPINGS)}"
         )
-    where, args = [], []
-    for op, when in ((">=", since), ("<", until)):
-        if when is not None:
-            if when.tzinfo is None:
-                raise InvalidInputError("report times need a time zone. Fix: pass aware datetimes")
-            where.append(f"created_at {op} ?")
-            args.append(when.astimezone(dt.UTC).isoformat())
-    if run_id is not None:
-        where.append("run_id = ?")
-        args.append(run_id)
-    key = _KEYS[by]
-    order = "k" if by == "day" else "SUM(cost_nano) DESC, k"
-    rows = conn.execute(
-        f"SELECT {key} AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens), "
-        "SUM(reasoning_tokens), SUM(cost_nano), SUM(1 - priced), SUM(estimated) FROM usage "
-        f"{'WHERE ' + ' AND '.join(where) if where else ''} GROUP BY k ORDER BY {order}",
-        args,
-    )
-    return [UsageRow(*r) for r in rows]
+    for when in (since, until):
+        if when is not None and when.tzinfo is None:
+            raise InvalidInputError("report times need a time zone. Fix: pass aware datetimes")

@@ -151,38 +151,29 @@ def meter_for_run(
 def load_profile(name: str) -> Profile:
     """The stored profile ``name``. Raises ``UnknownProfileError`` if there is none."""
     from orca.llm._profiles import Profiles
-    from orca.store import open_user_db
+    from orca.store import user_store
 
-    conn = open_user_db()
-    try:
-        return Profiles(conn).get(name)
-    finally:
-        conn.close()
+    with user_store() as store:
+        return Profiles(store.profiles).get(name)
 
 
 def _active_profile() -> Profile | None:
     from orca.llm._profiles import Profiles
-    from orca.store import open_user_db, user_db_path
+    from orca.store import user_db_path, user_store
 
     if not user_db_path().exists():
         return None
-    conn = open_user_db()
-    try:
-        return Profiles(conn).active()
-    finally:
-        conn.close()
+    with user_store() as store:
+        return Profiles(store.profiles).active()
 
 
 def _default_prices() -> PriceBook:
-    from orca.store import open_user_db, user_db_path
+    from orca.store import user_db_path, user_store
 
     if not user_db_path().exists():
         return PriceBook()
-    conn = open_user_db()
-    try:
-        return PriceBook.from_db(conn)
-    finally:
-        conn.close()
+    with user_store() as store:
+        return PriceBook(store.prices.load())
 
 
 DEFAULT_MAX_TOKENS = 1024
@@ -235,9 +226,9 @@ class Meter:
                 if isinstance(option, Ledger):
                     self._ledger = option
                 else:
-                    from orca.store import open_user_db
+                    from orca.store import user_store
 
-                    self._ledger = Ledger(open_user_db(option))
+                    self._ledger = user_store(option).ledger
                     self._owns_ledger = True
                 self._ledger.sweep()  # holds of calls that crashed elsewhere come back
             return self._ledger

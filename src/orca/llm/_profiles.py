@@ -1,23 +1,18 @@
-"""Profiles: a named planner/worker pair of models, stored in the user database."""
+"""Profiles: a named planner/worker pair of models, kept by the user database's profile
+repository (``orca.store``)."""
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import re
-import sqlite3
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
-from orca.errors import ConfigError, UnknownProfileError
+from orca.errors import ConfigError
 from orca.llm._base import ChatModel
 from orca.llm._registry import check_provider, make_model
-from orca.store.sqlite._db import transaction
+from orca.store import ModelRecord, ProfileRecord, ProfileRepository, check_profile_name
 
 ROLES = ("planner", "worker")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +66,7 @@ class Profile:
     active: bool = False
 
     def __post_init__(self) -> None:
-        _check_name(self.name)
+        check_profile_name(self.name)
 
     def spec(self, role: str) -> ModelSpec:
         return self.planner if role == "planner" else self.worker
@@ -99,20 +94,13 @@ class Profile:
         return Profile(name, specs["planner"], specs["worker"], str(data.get("description", "")))
 
 
-def _check_name(name: str) -> None:
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise ConfigError(
-            f"profile name {name!r} is not valid",
-            key="name",
-            fix="use 1-64 letters, digits, '-', '_' or '.', starting with a letter or digit",
-        )
-
-
 class Profiles:
-    """Profile CRUD over the user database (``orca.store.open_user_db()``)."""
+    """Profile CRUD over a profile repository (``user_store().profiles``), in terms of
+    ``Profile`` and ``ModelSpec``: the specs are checked (known provider, no API key)
+    before anything is stored."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
+    def __init__(self, repository: ProfileRepository) -> None:
+        self._repo = repository
 
     def create(self, profile: Profile, *, activate: bool = False) -> Profile:
         """Store a new profile (the first one becomes active).
@@ -120,49 +108,25 @@ class Profiles:
         Raises:
             ConfigError: a profile with this name exists.
         """
-        now = _now()
-        with transaction(self._conn):
-            if self._row(profile.name) is not None:
-                raise ConfigError(
-                    f"profile {profile.name!r} already exists",
-                    key="name",
-                    fix="pick another name, or change it with update",
-                )
-            first = self._conn.execute("SELECT COUNT(*) FROM llm_profiles").fetchone()[0] == 0
-            self._conn.execute(
-                "INSERT INTO llm_profiles (id, name, description, planner_provider, "
-                "planner_model, planner_params, worker_provider, worker_model, worker_params, "
-                "active, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,0,?,?)",
-                (str(uuid.uuid4()), profile.name, profile.description, *_cols(profile), now, now),
-            )
-            if activate or first:
-                self._activate(profile.name)
-        return self.get(profile.name)
+        return _profile(self._repo.create(_record(profile), activate=activate))
 
     def get(self, name: str) -> Profile:
         """Raises ``UnknownProfileError`` (naming the closest) if there is none."""
-        row = self._row(name)
-        if row is None:
-            raise UnknownProfileError(name, self.names())
-        return _profile(row)
+        return _profile(self._repo.get(name))
 
     def all(self) -> list[Profile]:
-        rows = self._conn.execute(f"SELECT {_COLUMNS} FROM llm_profiles ORDER BY name")
-        return [_profile(r) for r in rows]
+        return [_profile(r) for r in self._repo.all()]
 
     def names(self) -> list[str]:
-        return [r[0] for r in self._conn.execute("SELECT name FROM llm_profiles ORDER BY name")]
+        return self._repo.names()
 
     def active(self) -> Profile | None:
-        row = self._conn.execute(f"SELECT {_COLUMNS} FROM llm_profiles WHERE active = 1").fetchone()
-        return _profile(row) if row else None
+        found = self._repo.active()
+        return _profile(found) if found is not None else None
 
     def use(self, name: str) -> Profile:
         """Make ``name`` the one active profile."""
-        with transaction(self._conn):
-            self.get(name)
-            self._activate(name)
-        return self.get(name)
+        return _profile(self._repo.use(name))
 
     def update(
         self,
@@ -172,65 +136,32 @@ class Profiles:
         worker: ModelSpec | None = None,
         description: str | None = None,
     ) -> Profile:
-        with transaction(self._conn):
-            old = self.get(name)
-            new = replace(
-                old,
-                planner=planner or old.planner,
-                worker=worker or old.worker,
-                description=old.description if description is None else description,
+        return _profile(
+            self._repo.update(
+                name,
+                planner=_model(planner) if planner is not None else None,
+                worker=_model(worker) if worker is not None else None,
+                description=description,
             )
-            self._conn.execute(
-                "UPDATE llm_profiles SET description=?, planner_provider=?, planner_model=?, "
-                "planner_params=?, worker_provider=?, worker_model=?, worker_params=?, "
-                "updated_at=? WHERE name=?",
-                (new.description, *_cols(new), _now(), name),
-            )
-        return self.get(name)
+        )
 
     def delete(self, name: str) -> None:
-        with transaction(self._conn):
-            self.get(name)
-            self._conn.execute("DELETE FROM llm_profiles WHERE name = ?", (name,))
-
-    def _activate(self, name: str) -> None:
-        self._conn.execute("UPDATE llm_profiles SET active = 0 WHERE active = 1")
-        self._conn.execute("UPDATE llm_profiles SET active = 1 WHERE name = ?", (name,))
-
-    def _row(self, name: str) -> tuple[Any, ...] | None:
-        row: tuple[Any, ...] | None = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM llm_profiles WHERE name = ?", (name,)
-        ).fetchone()
-        return row
+        self._repo.delete(name)
 
 
-_COLUMNS = (
-    "name, description, planner_provider, planner_model, planner_params, "
-    "worker_provider, worker_model, worker_params, active"
-)
+def _model(spec: ModelSpec) -> ModelRecord:
+    return ModelRecord(spec.provider, spec.model, dict(spec.params))
 
 
-def _cols(p: Profile) -> tuple[str, ...]:
-    return (
-        p.planner.provider,
-        p.planner.model,
-        json.dumps(dict(p.planner.params), sort_keys=True),
-        p.worker.provider,
-        p.worker.model,
-        json.dumps(dict(p.worker.params), sort_keys=True),
-    )
+def _record(p: Profile) -> ProfileRecord:
+    return ProfileRecord(p.name, _model(p.planner), _model(p.worker), p.description, p.active)
 
 
-def _profile(row: tuple[Any, ...]) -> Profile:
-    name, description, pp, pm, pparams, wp, wm, wparams, active = row
+def _profile(r: ProfileRecord) -> Profile:
     return Profile(
-        name,
-        ModelSpec(pp, pm, json.loads(pparams)),
-        ModelSpec(wp, wm, json.loads(wparams)),
-        description,
-        bool(active),
+        r.name,
+        ModelSpec(r.planner.provider, r.planner.model, dict(r.planner.params)),
+        ModelSpec(r.worker.provider, r.worker.model, dict(r.worker.params)),
+        r.description,
+        r.active,
     )
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()

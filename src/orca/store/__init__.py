@@ -5,8 +5,11 @@ repositories (checkpoints and events, ...). Each backend is a module of its own
 (``orca.store.sqlite``); the rest of Orca sees only the repositories' protocols.
 
 Orca keeps two stores by default: the user database (``$ORCA_HOME/orca.db``: profiles,
-prices, budgets, the usage ledger) and, per project, ``.orca/project.db`` (workflows,
-runs, tasks, sessions, checkpoints, tool executions)."""
+prices, budgets, the usage ledger; ``user_store()``) and, per project,
+``.orca/project.db`` (workflows, runs, tasks, sessions, checkpoints, tool executions).
+The user database's repositories are protocols (``LedgerRepository``,
+``PriceRepository``, ``ProfileRepository``, ``ConfigurationRepository``,
+``UsageRepository``), each with one conformance suite a backend must pass."""
 
 from __future__ import annotations
 
@@ -14,28 +17,47 @@ import os
 import sqlite3
 from pathlib import Path
 
-from orca.errors import ConfigError, DatabaseLockedError
+from orca.errors import ConfigError
 from orca.store._url import StoreURL, parse_url
-from orca.store.sqlite import SqliteCheckpointer, SqliteStore, _db
-from orca.store.sqlite._schema import (
-    PROJECT_COMPONENT,
-    PROJECT_MIGRATIONS,
-    USER_COMPONENT,
-    USER_MIGRATIONS,
+from orca.store._user import (
+    BudgetRepository,
+    ConfigurationRepository,
+    LedgerRepository,
+    ModelRecord,
+    PriceRepository,
+    ProfileRecord,
+    ProfileRepository,
+    UsageRepository,
+    UserStore,
+    check_profile_name,
 )
+from orca.store.sqlite import SqliteCheckpointer, SqliteLedger, SqliteStore, _db
+from orca.store.sqlite._schema import PROJECT_COMPONENT, PROJECT_MIGRATIONS
+from orca.store.sqlite._user_db import Clock, utc_now
 
 __all__ = [
+    "BudgetRepository",
+    "ConfigurationRepository",
+    "LedgerRepository",
+    "ModelRecord",
+    "PriceRepository",
+    "ProfileRecord",
+    "ProfileRepository",
     "SqliteCheckpointer",
+    "SqliteLedger",
     "SqliteStore",
     "StoreURL",
+    "UsageRepository",
+    "UserStore",
+    "check_profile_name",
     "find_project",
     "open_project_db",
     "open_store",
-    "open_user_db",
     "orca_home",
     "parse_url",
     "project_db_path",
     "user_db_path",
+    "user_store",
 ]
 
 
@@ -87,8 +109,16 @@ def project_db_path(project: str | Path | None = None) -> Path:
     return find_project(project) / ".orca" / "project.db"
 
 
-def open_user_db(path: str | Path | None = None) -> sqlite3.Connection:
-    """Open (creating and migrating on first use) the user database.
+def user_store(
+    path: str | Path | None = None, *, clock: Clock = utc_now, hold_ttl_s: float = 600.0
+) -> SqliteStore:
+    """The user database's store (``$ORCA_HOME/orca.db``, or ``path``), opened and
+    migrated now. Close it (or use it as a context manager) when done.
+
+    Args:
+        path: another file than ``$ORCA_HOME/orca.db``.
+        clock: the current time for what the repositories stamp and for hold expiry.
+        hold_ttl_s: how long a ledger hold lives before a sweep may release it.
 
     Raises:
         ConfigError: ``ORCA_HOME`` (or ``path``) cannot be created or written.
@@ -97,36 +127,12 @@ def open_user_db(path: str | Path | None = None) -> sqlite3.Connection:
         DatabaseLockedError: another process held the lock past the busy timeout.
     """
     where = Path(path) if path is not None else user_db_path()
-    return _open(where, USER_COMPONENT, USER_MIGRATIONS, "ORCA_HOME")
+    store = SqliteStore(where, clock=clock, hold_ttl_s=hold_ttl_s, key="ORCA_HOME")
+    store.open_user()
+    return store
 
 
 def open_project_db(project: str | Path | None = None) -> sqlite3.Connection:
     """Open (creating and migrating on first use) the project database
-    ``<project>/.orca/project.db``. Raises as ``open_user_db``."""
-    return _open(project_db_path(project), PROJECT_COMPONENT, PROJECT_MIGRATIONS, "project")
-
-
-def _open(path: Path, component: str, migrations: _db.Migrations, key: str) -> sqlite3.Connection:
-    try:
-        conn = _db.connect(path)
-    except (OSError, sqlite3.OperationalError) as exc:
-        raise ConfigError(
-            f"cannot open {path} ({exc})",
-            key=key,
-            fix=f"make {path.parent} a writable directory, or point {key} somewhere writable",
-        ) from exc
-    try:
-        _db.prepare(conn, str(path), component, migrations)
-    except sqlite3.OperationalError as exc:
-        conn.close()
-        if _db.is_locked(exc):
-            raise DatabaseLockedError(str(path)) from exc
-        raise ConfigError(
-            f"cannot use {path} ({exc})",
-            key=key,
-            fix=f"make {path} and its folder readable and writable",
-        ) from exc
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+    ``<project>/.orca/project.db``. Raises as ``user_store``."""
+    return _db.open_db(project_db_path(project), PROJECT_COMPONENT, PROJECT_MIGRATIONS, "project")

@@ -6,18 +6,50 @@ from __future__ import annotations
 from pathlib import Path
 
 from orca.store.sqlite._checkpoints import SqliteCheckpointer
+from orca.store.sqlite._config import SqliteConfigurations
+from orca.store.sqlite._db import BUSY_TIMEOUT_MS
+from orca.store.sqlite._ledger import SqliteLedger
+from orca.store.sqlite._prices import SqlitePrices
+from orca.store.sqlite._profiles import SqliteProfiles
+from orca.store.sqlite._usage import SqliteUsage
+from orca.store.sqlite._user_db import Clock, UserDb, utc_now
 
-__all__ = ["SqliteCheckpointer", "SqliteStore"]
+__all__ = ["SqliteCheckpointer", "SqliteLedger", "SqliteStore"]
 
 
 class SqliteStore:
     """Orca's repositories over the SQLite file ``path``; each repository creates and
-    migrates its own tables the first time it is used."""
+    migrates its own tables the first time it is used.
 
-    def __init__(self, path: str | Path) -> None:
+    The user database's repositories (``ledger``, ``prices``, ``profiles``,
+    ``configurations``, ``usage``) share one connection, opened on first use and closed
+    by ``close()``.
+
+    Args:
+        path: the SQLite file.
+        clock: the current time for what the user repositories stamp, and for when the
+            ledger's holds expire (tests move it).
+        hold_ttl_s: how long a ledger hold lives before a sweep may release it.
+        key: the setting that chose ``path``, named by the errors of opening it.
+        busy_timeout_ms: how long a write waits for another process's lock before it
+            raises ``DatabaseLockedError``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Clock = utc_now,
+        hold_ttl_s: float = 600.0,
+        key: str = "store",
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         self._checkpoints: SqliteCheckpointer | None = None
+        self._user = UserDb(self.path, key=key, clock=clock, busy_timeout_ms=busy_timeout_ms)
+        self._hold_ttl_s = hold_ttl_s
+        self._ledger: SqliteLedger | None = None
 
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path!r}>"
@@ -29,10 +61,48 @@ class SqliteStore:
             self._checkpoints = SqliteCheckpointer(self.path)
         return self._checkpoints
 
+    @property
+    def ledger(self) -> SqliteLedger:
+        """Budgets, holds and the usage they settle into."""
+        if self._ledger is None:
+            self._ledger = SqliteLedger(self._user, hold_ttl_s=self._hold_ttl_s)
+        return self._ledger
+
+    @property
+    def prices(self) -> SqlitePrices:
+        """The user's price overrides."""
+        return SqlitePrices(self._user)
+
+    @property
+    def profiles(self) -> SqliteProfiles:
+        """LLM profiles and the active one."""
+        return SqliteProfiles(self._user)
+
+    @property
+    def configurations(self) -> SqliteConfigurations:
+        """Named settings Orca keeps."""
+        return SqliteConfigurations(self._user)
+
+    @property
+    def usage(self) -> SqliteUsage:
+        """Reports over the usage ledger."""
+        return SqliteUsage(self._user)
+
+    def open_user(self) -> None:
+        """Open (creating or migrating) the user tables now rather than on first use, so
+        that a file Orca cannot use fails here.
+
+        Raises:
+            ConfigError, CorruptDatabaseError, SchemaVersionError, DatabaseLockedError:
+                as ``orca.store.user_store``.
+        """
+        _ = self._user.conn
+
     def close(self) -> None:
         if self._checkpoints is not None:
             self._checkpoints.close()
             self._checkpoints = None
+        self._user.close()
 
     def __enter__(self) -> SqliteStore:
         return self

@@ -7,7 +7,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from orca.errors import CorruptDatabaseError, DatabaseLockedError, SchemaVersionError
+from orca.errors import (
+    ConfigError,
+    CorruptDatabaseError,
+    DatabaseLockedError,
+    SchemaVersionError,
+)
 
 Migrations = Sequence[Sequence[str]]
 """Migration N (1-based) brings a component's schema from version N-1 to N. Never
@@ -130,3 +135,45 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 def _path_of(conn: sqlite3.Connection) -> str:
     row = conn.execute("PRAGMA database_list").fetchone()
     return str(row[2]) if row and row[2] else ":memory:"
+
+
+def open_db(
+    path: Path,
+    component: str,
+    migrations: Migrations,
+    key: str,
+    *,
+    busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+) -> sqlite3.Connection:
+    """A connection to ``path`` with ``component`` created or migrated; errors name the
+    setting ``key`` that chose the path.
+
+    Raises:
+        ConfigError: the file or its folder cannot be created, read or written.
+        CorruptDatabaseError: the file is not Orca's, or is damaged.
+        SchemaVersionError: the component was written by a newer Orca.
+        DatabaseLockedError: another process held the lock past the busy timeout.
+    """
+    try:
+        conn = connect(path, busy_timeout_ms=busy_timeout_ms)
+    except (OSError, sqlite3.OperationalError) as exc:
+        raise ConfigError(
+            f"cannot open {path} ({exc})",
+            key=key,
+            fix=f"make {path.parent} a writable directory, or point {key} somewhere writable",
+        ) from exc
+    try:
+        prepare(conn, str(path), component, migrations)
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if is_locked(exc):
+            raise DatabaseLockedError(str(path)) from exc
+        raise ConfigError(
+            f"cannot use {path} ({exc})",
+            key=key,
+            fix=f"make {path} and its folder readable and writable",
+        ) from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
