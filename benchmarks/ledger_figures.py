@@ -60,7 +60,7 @@ def budget_status(reps: int) -> dict[str, Any]:
             for _ in range(STATUS_READS):
                 ledger.budgets.status("bench")
             samples.append((time.perf_counter() - start) * 1000 / STATUS_READS)
-        ledger.conn.close()
+        ledger._db.close()
     return _entry("budget_status_ms", samples, "ms/read", usage_rows=2000)
 
 
@@ -83,7 +83,7 @@ def reserve_settle(reps: int) -> dict[str, Any]:
                 ledger.settle(hold, charge, context)
                 per_call.append((time.perf_counter() - start) * 1000)
             samples.append(statistics.median(per_call))
-        ledger.conn.close()
+        ledger._db.close()
     return _entry("reserve_settle_ms", samples, "ms/call", commits_per_call=3)
 
 
@@ -124,7 +124,7 @@ def areserve_settle(reps: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         ledger = _ledger(tmp)
         pairs = [asyncio.run(medians(ledger)) for _ in range(reps)]
-        ledger.conn.close()
+        ledger._db.close()
     return _entry(
         "areserve_settle_ms",
         [ours for ours, _ in pairs],
@@ -205,8 +205,8 @@ def metering_overhead(reps: int) -> dict[str, Any]:
             metered, bare = graph(both).invoke({}, **options)["ms"]
             if rep:
                 overhead.append(statistics.median(metered) - statistics.median(bare))
-        calls = ledger.conn.execute("SELECT COUNT(*) FROM usage").fetchone()[0]
-        ledger.conn.close()
+        calls = ledger._db.conn.execute("SELECT COUNT(*) FROM usage").fetchone()[0]
+        ledger._db.close()
 
         path = ensure_tiny_model(seed=0, path=Path(tmp) / "tiny.gguf")
         local = ModelSpec("llamacpp", str(path), {"n_ctx": 1024}).build()

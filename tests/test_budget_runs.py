@@ -4,6 +4,7 @@ stops the run (or pauses it until raised); warn budgets report; status before an
 
 from __future__ import annotations
 
+import sqlite3
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
@@ -59,17 +60,34 @@ def looping(calls: int) -> Any:
     return g
 
 
+def rows_of(ledger: SqliteLedger) -> sqlite3.Connection:
+    """A connection of the test's own to the ledger's file, to read its rows."""
+    conn = sqlite3.connect(ledger._db.path)  # type: ignore[attr-defined]
+    READERS.append(conn)
+    return conn
+
+
+READERS: list[sqlite3.Connection] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_readers() -> Any:
+    yield
+    while READERS:
+        READERS.pop().close()
+
+
 def run_options(profile: Profile, ledger: SqliteLedger, **more: Any) -> dict[str, Any]:
     return {"profile": profile, "prices": PriceBook([PRICE]), "ledger": ledger, **more}
 
 
 def periods(ledger: SqliteLedger) -> list[tuple[int, int, int]]:
-    return ledger.conn.execute("SELECT amount, spent, reserved FROM budget_periods").fetchall()
+    return rows_of(ledger).execute("SELECT amount, spent, reserved FROM budget_periods").fetchall()
 
 
 def charged(ledger: SqliteLedger) -> int:
     return int(
-        ledger.conn.execute("SELECT COALESCE(SUM(amount), 0) FROM usage_charges").fetchone()[0]
+        rows_of(ledger).execute("SELECT COALESCE(SUM(amount), 0) FROM usage_charges").fetchone()[0]
     )
 
 
@@ -78,10 +96,14 @@ def test_every_call_is_one_usage_row_matching_its_usage_event(
 ) -> None:
     events = list(looping(3).compile().stream({}, mode="events", **run_options(profile, ledger)))
     usage = [e for e in events if e.type == "usage"]
-    rows = ledger.conn.execute(
-        "SELECT run_id, thread_id, workflow, node, role, provider, model, output_tokens, "
-        "cost_nano FROM usage ORDER BY created_at"
-    ).fetchall()
+    rows = (
+        rows_of(ledger)
+        .execute(
+            "SELECT run_id, thread_id, workflow, node, role, provider, model, output_tokens, "
+            "cost_nano FROM usage ORDER BY created_at"
+        )
+        .fetchall()
+    )
     assert len(usage) == len(rows) == 3
     run_id = events[0].run_id
     for event, row in zip(usage, rows, strict=True):
@@ -109,7 +131,7 @@ def test_a_block_budget_stops_the_run_and_is_never_overspent(
     assert 0 < spent <= limit
     assert reserved == 0
     assert spent == charged(ledger)
-    calls = ledger.conn.execute("SELECT COUNT(*) FROM usage").fetchone()[0]
+    calls = rows_of(ledger).execute("SELECT COUNT(*) FROM usage").fetchone()[0]
     assert 1 <= calls < 10
 
 
@@ -127,7 +149,7 @@ def test_without_max_tokens_a_block_budget_caps_the_answer(
     g.add_edge(START, "chat")
     g.add_edge("chat", END)
     g.compile().invoke({}, **run_options(profile, ledger, max_tokens=5))
-    [(output,)] = ledger.conn.execute("SELECT output_tokens FROM usage").fetchall()
+    [(output,)] = rows_of(ledger).execute("SELECT output_tokens FROM usage").fetchall()
     assert output == 5  # the tiny model never stops by itself: the cap was sent
 
 
@@ -193,9 +215,11 @@ def test_a_workflow_budget_applies_to_runs_of_that_graph_only(
     ledger.budgets.create(Budget("for-other", 10**12, scope="workflow", scope_ref="other"))
     looping(1).compile().invoke({}, **run_options(profile, ledger))
     spent = dict(
-        ledger.conn.execute(
+        rows_of(ledger)
+        .execute(
             "SELECT b.name, p.spent FROM budgets b LEFT JOIN budget_periods p ON p.budget_id = b.id"
-        ).fetchall()
+        )
+        .fetchall()
     )
     assert spent["for-chatty"] > 0
     assert spent["for-other"] is None
@@ -296,18 +320,20 @@ def test_a_run_killed_after_the_answer_is_settled_from_the_recorded_usage(
     assert "answered" in done.stdout
 
     later = user_store(db, clock=lambda: dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).ledger
-    [(state, recorded)] = later.conn.execute("SELECT state, recorded FROM holds").fetchall()
+    [(state, recorded)] = rows_of(later).execute("SELECT state, recorded FROM holds").fetchall()
     assert state == "recorded"
     assert '"output_tokens": 6' in recorded
-    assert later.conn.execute("SELECT COUNT(*) FROM usage").fetchone()[0] == 0
+    assert rows_of(later).execute("SELECT COUNT(*) FROM usage").fetchone()[0] == 0
     swept = later.sweep()
     assert len(swept.settled) == 1
-    [(output, cost)] = later.conn.execute("SELECT output_tokens, cost_nano FROM usage").fetchall()
+    [(output, cost)] = (
+        rows_of(later).execute("SELECT output_tokens, cost_nano FROM usage").fetchall()
+    )
     assert output == 6
     assert (
         cost
         == 6 * 1_000_000
-        + later.conn.execute("SELECT input_tokens FROM usage").fetchone()[0] * 1_000
+        + rows_of(later).execute("SELECT input_tokens FROM usage").fetchone()[0] * 1_000
     )
     [(limit, spent, reserved)] = periods(later)
     assert (spent, reserved) == (cost, 0)

@@ -250,7 +250,7 @@ def _locked_then_free(db: Path, conn: sqlite3.Connection, ledger: LedgerReposito
         assert str(db) in str(info.value) or os.path.realpath(db) in str(info.value)
         assert "nothing was written" in str(info.value)
         # the failed attempt left no transaction open on the ledger's connection
-        assert not ledger.conn.in_transaction
+        assert not ledger._db.conn.in_transaction  # type: ignore[attr-defined]
         # and a reader sees nothing of it
         assert scalar(conn, "SELECT COUNT(*) FROM holds") == 0
         assert scalar(conn, "SELECT COUNT(*) FROM budget_periods") == 0

@@ -193,7 +193,7 @@ def test_a_duplicate_name_raises_config_error_and_changes_nothing(
     assert profiles.get("fast").description == "original"
     assert conn.execute("SELECT COUNT(*) FROM llm_profiles").fetchone()[0] == 1
     # the failed transaction was rolled back: the store's connection keeps working
-    assert not store.ledger.conn.in_transaction
+    assert not store._user.conn.in_transaction  # type: ignore[attr-defined]
     profiles.create(pair("other"))
     assert profiles.names() == ["fast", "other"]
 

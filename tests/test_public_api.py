@@ -123,7 +123,6 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
             "Charge",
             "GroupBy",
             "Hold",
-            "Ledger",
             "RunUsage",
             "Settlement",
             "SweepResult",

@@ -187,7 +187,7 @@ class Recorder:
     def totals(self) -> RunTotals:
         return RunTotals(llm_calls=len(self.asked), cost_nano_usd=7)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self.closed += 1
 
 

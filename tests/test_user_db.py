@@ -57,7 +57,7 @@ def versions(conn: sqlite3.Connection) -> dict[str, int]:
 
 def connection(store: SqliteStore) -> sqlite3.Connection:
     """The store's own connection to the user tables (its pragmas are what is tested)."""
-    return store.ledger.conn
+    return store._user.conn  # type: ignore[attr-defined]
 
 
 @pytest.fixture

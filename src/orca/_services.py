@@ -61,8 +61,8 @@ class Services:
     def totals(self) -> RunTotals:
         return RunTotals(*self.meter.tally)
 
-    def close(self) -> None:
-        self.meter.close()
+    async def close(self) -> None:
+        await self.meter.close()
 
 
 class ServiceBuilder:

@@ -109,7 +109,7 @@ class RunServices(Protocol):
         """The run's metered calls so far."""
         ...
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """The run has stopped: report what the services owe the stream (budget status
         after the run) and release what they opened (a ledger)."""
         ...

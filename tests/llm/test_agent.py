@@ -487,14 +487,15 @@ def ledger(tmp_path: Path) -> SqliteLedger:
 
 
 def usage_rows(ledger: SqliteLedger) -> list[tuple[Any, ...]]:
-    return ledger.conn.execute(
+    return ledger._db.conn.execute(  # type: ignore[attr-defined]
         "SELECT role, node, provider, model, input_tokens, output_tokens, cost_nano "
         "FROM usage ORDER BY created_at"
     ).fetchall()
 
 
 def periods(ledger: SqliteLedger) -> list[tuple[int, int, int]]:
-    return ledger.conn.execute("SELECT amount, spent, reserved FROM budget_periods").fetchall()
+    conn = ledger._db.conn  # type: ignore[attr-defined]
+    return conn.execute("SELECT amount, spent, reserved FROM budget_periods").fetchall()
 
 
 def test_every_turn_is_one_usage_event_and_one_ledger_row(
@@ -523,15 +524,15 @@ def test_every_turn_is_one_usage_event_and_one_ledger_row(
 def first_turns_hold_and_cost(wire: WireServer, tmp_path: Path) -> tuple[int, int, int]:
     """A probe run under a roomy block budget: the first turn's reservation and cost, and
     the second turn's reservation (what a block budget asks before each call)."""
-    probe = user_store(tmp_path / "probe.db").ledger
+    store = user_store(tmp_path / "probe.db")
+    probe = store.ledger
     probe.budgets.create(Budget("roomy", 10**12), activate=True)
     wire.script(tool_turn(PARIS, UTC), text_turn("done"))
     create_agent().invoke({"task": TASK}, **options(wire, ledger=probe))
-    held = [
-        a for (a,) in probe.conn.execute("SELECT amount FROM hold_parts ORDER BY rowid").fetchall()
-    ]
+    parts = probe._db.conn.execute("SELECT amount FROM hold_parts ORDER BY rowid")  # type: ignore[attr-defined]
+    held = [a for (a,) in parts.fetchall()]
     costs = [r[-1] for r in usage_rows(probe)]
-    probe.conn.close()
+    store.close()
     wire.requests.clear()
     assert len(held) == len(costs) == 2
     return held[0], costs[0], held[1]

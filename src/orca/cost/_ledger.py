@@ -8,11 +8,8 @@ and gives back.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar, runtime_checkable
-
-from orca.cost._budgets import Budget, BudgetStatus
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -82,43 +79,3 @@ class Settlement:
 class SweepResult:
     expired: list[str] = field(default_factory=list)
     settled: list[str] = field(default_factory=list)
-
-
-class _Closable(Protocol):
-    def close(self) -> None: ...
-
-
-@runtime_checkable
-class Ledger(Protocol):
-    """The synchronous face of a ledger that a run's meter calls today (what
-    ``orca.store.SqliteLedger`` offers). The full repository, with its budgets and its
-    async methods, is ``orca.store.LedgerRepository``; the meter moves to it and this
-    protocol goes."""
-
-    @property
-    def conn(self) -> _Closable: ...
-
-    def applicable(
-        self,
-        *,
-        budget: str | None = None,
-        workflow: str | None = None,
-        run: str | None = None,
-        session: str | None = None,
-    ) -> list[Budget]: ...
-
-    def status(self, budgets: Sequence[Budget]) -> list[BudgetStatus]: ...
-
-    def reserve(
-        self, budgets: Sequence[Budget], asks: Mapping[str, int], context: CallContext = ...
-    ) -> Hold: ...
-
-    def record(self, hold: Hold, charge: Charge) -> None: ...
-
-    def settle(self, hold: Hold, charge: Charge, context: CallContext = ...) -> Settlement: ...
-
-    def release(self, hold: Hold) -> None: ...
-
-    def sweep(self) -> SweepResult: ...
-
-    def try_now(self, fn: Callable[..., T], *args: Any) -> tuple[bool, T | None]: ...

@@ -246,7 +246,8 @@ class Run:
                 )
             totals = RunTotals()
             if self.parent is None and opts.services is not None:
-                opts.services.close()  # the budgets' status after the run; its ledger closes
+                # the budgets' status after the run; its ledger closes
+                await asyncio.shield(opts.services.close())
                 totals = opts.services.totals()
             self._emit(
                 RunFinished,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +21,8 @@ T = TypeVar("T")
 
 if TYPE_CHECKING:
     from orca.context import TaskContext
-    from orca.cost import Budget, CallContext, Charge, Hold, Ledger, Settlement
+    from orca.cost import Budget, CallContext, Hold
+    from orca.store import LedgerRepository, UserStore
 
 
 class Models:
@@ -111,7 +112,6 @@ def meter_for_run(
         InvalidInputError: an option of the wrong type.
         UnknownProfileError: ``profile`` names no stored profile.
     """
-    from orca.cost import Ledger
     from orca.errors import InvalidInputError
 
     def bad(name: str, value: Any, fix: str) -> InvalidInputError:
@@ -129,8 +129,17 @@ def meter_for_run(
         raise bad("budget", budget, "pass the name of a budget (orca budget list)")
     if session is not None and not (isinstance(session, str) and session):
         raise bad("session", session, "pass a non-empty session id")
-    if not (ledger is None or ledger is False or isinstance(ledger, Ledger | str | Path)):
-        raise bad("ledger", ledger, "pass a Ledger, a user database path, or False for none")
+    if not (
+        ledger is None
+        or ledger is False
+        or isinstance(ledger, str | Path)
+        or callable(getattr(ledger, "areserve", None))
+    ):
+        raise bad(
+            "ledger",
+            ledger,
+            "pass a ledger (user_store().ledger), a user database path, or False for none",
+        )
     if on_budget_exceeded not in ("fail", "pause"):
         raise bad("on_budget_exceeded", on_budget_exceeded, "use 'fail' or 'pause'")
     if max_tokens is not None and (
@@ -204,8 +213,8 @@ class Meter:
         self.max_tokens = max_tokens
         self.workflow = workflow
         self._ledger_option = ledger
-        self._ledger: Ledger | None = None
-        self._owns_ledger = False
+        self._ledger: LedgerRepository | None = None
+        self._store: UserStore | None = None  # the user database, when the meter opened it
         self._budgets: list[Budget] | None = None
         self._status_emitter: tuple[Any, int] | None = None
         self._warned: set[tuple[str, str]] = set()
@@ -216,27 +225,36 @@ class Meter:
 
     # -- the ledger --------------------------------------------------------------------------
 
-    def ledger(self) -> Ledger | None:
-        """The run's ledger, opened on first use (None when the run has none)."""
+    def _open_ledger(self) -> tuple[LedgerRepository | None, bool]:
+        """The run's ledger, opened on first use (blocking: call it off the loop), and
+        whether this call opened it."""
         with self._lock:
             option = self._ledger_option
-            if self._ledger is None and option is not False:
-                from orca.cost import Ledger
+            if self._ledger is not None or option is False:
+                return self._ledger, False
+            if option is None or isinstance(option, str | Path):
+                from orca.store import user_store
 
-                if isinstance(option, Ledger):
-                    self._ledger = option
-                else:
-                    from orca.store import user_store
+                self._store = user_store(option)
+                self._ledger = self._store.ledger
+            else:
+                self._ledger = option
+            return self._ledger, True
 
-                    self._ledger = user_store(option).ledger
-                    self._owns_ledger = True
-                self._ledger.sweep()  # holds of calls that crashed elsewhere come back
-            return self._ledger
+    async def ledger(self) -> LedgerRepository | None:
+        """The run's ledger (None when the run has none); opening it sweeps the holds of
+        calls that crashed elsewhere back into their budgets."""
+        ledger = self._ledger
+        if ledger is None and self._ledger_option is not False:
+            ledger, opened = await asyncio.to_thread(self._open_ledger)
+            if opened and ledger is not None:
+                await ledger.asweep()
+        return ledger
 
-    def budgets(self, ledger: Ledger, ctx: TaskContext | None) -> list[Budget]:
+    async def budgets(self, ledger: LedgerRepository, ctx: TaskContext | None) -> list[Budget]:
         """The budgets covering this run's calls (resolved once per run)."""
         if self._budgets is None:
-            found = ledger.applicable(
+            found = await ledger.aapplicable(
                 budget=self.budget,
                 workflow=self.workflow,
                 run=ctx.run_id if ctx is not None else None,
@@ -244,35 +262,38 @@ class Meter:
             )
             with self._lock:
                 first = self._budgets is None
-                self._budgets = found
+                if first:
+                    self._budgets = found
             sink = ctx.events if ctx is not None else None
             if first and found and ctx is not None and sink is not None:
                 self._status_emitter = (sink, ctx.step)
-                self._emit_status(ledger, found, "before", sink, ctx.step)
+                await self._emit_status(ledger, found, "before", sink, ctx.step)
+        assert self._budgets is not None
         return self._budgets
 
-    def close(self) -> None:
-        """End of the run: emit the budgets' status after it, close the ledger if the
-        meter opened it."""
+    async def close(self) -> None:
+        """End of the run: emit the budgets' status after it, close the user database if
+        the meter opened it."""
         ledger = self._ledger
         if ledger is None:
             return
         if self._status_emitter is not None and self._budgets:
             emitter, step = self._status_emitter
-            self._emit_status(ledger, self._budgets, "after", emitter, step)
-        if self._owns_ledger:
-            ledger.conn.close()
-            self._ledger = None
+            await self._emit_status(ledger, self._budgets, "after", emitter, step)
+        if self._store is not None:
+            store, self._store, self._ledger = self._store, None, None
+            await asyncio.to_thread(store.close)
 
     @staticmethod
-    def _emit_status(
-        ledger: Ledger, budgets: list[Budget], when: str, emitter: Any, step: int
+    async def _emit_status(
+        ledger: LedgerRepository, budgets: list[Budget], when: str, emitter: Any, step: int
     ) -> None:
+        statuses = await ledger.astatus(budgets)
         emitter.emit(
             events.BudgetStatusEvent,
             step,
             when=when,
-            budgets=[s.as_dict() for s in ledger.status(budgets)],
+            budgets=[s.as_dict() for s in statuses],
         )
 
     # -- a call ------------------------------------------------------------------------------
@@ -287,15 +308,10 @@ class Meter:
             BudgetExceeded: a block budget cannot afford it (policy ``fail``; under
                 ``pause`` the run is interrupted instead, and the call retried on resume).
         """
-        if self._ledger_option is False:
-            return request, None
-        # opening the ledger and finding the run's budgets happen once, off the loop
-        ledger = self._ledger or await asyncio.to_thread(self.ledger)
+        ledger = await self.ledger()
         if ledger is None:
             return request, None
-        budgets = self._budgets
-        if budgets is None:
-            budgets = await asyncio.to_thread(self.budgets, ledger, ctx)
+        budgets = await self.budgets(ledger, ctx)
         if any(b.enforcement == "block" for b in budgets) and request.max_tokens is None:
             request = replace(request, max_tokens=self.max_tokens)
         asks: dict[str, int] = {}
@@ -306,7 +322,7 @@ class Meter:
             asks = {"usd": price.max_cost_nano(bound, out), "tokens": bound + out}
         while True:
             try:
-                hold = await _call(ledger, ledger.reserve, budgets, asks, _context(ctx, self))
+                hold = await ledger.areserve(budgets, asks, _context(ctx, self))
                 return request, hold
             except BudgetExceeded as exc:
                 if self.on_exceeded != "pause" or ctx is None:
@@ -365,7 +381,9 @@ class Meter:
                 usage.estimated,
             )
             context = replace(_context(ctx, self), role=role)
-            settled = await _call(ledger, _record_and_settle, ledger, hold, charge, context)
+            # recorded, then settled: a process killed between the two is settled from
+            # the record on recovery
+            settled = await ledger.asettle(hold, charge, context)
             if emitter is not None and ctx is not None:
                 for alert in settled.alerts:
                     usd = alert.unit == "usd"
@@ -385,7 +403,7 @@ class Meter:
     async def release(self, hold: Hold | None) -> None:
         """A call that failed before its first token: give its reservation back."""
         if hold is not None and self._ledger is not None:
-            await _call(self._ledger, self._ledger.release, hold)
+            await self._ledger.arelease(hold)
 
     def _emit_usage(
         self,
@@ -445,21 +463,3 @@ def _context(ctx: TaskContext | None, meter: Meter) -> CallContext:
         node=ctx.node,
         task_id=ctx.task_id,
     )
-
-
-async def _call(ledger: Ledger, fn: Callable[..., T], *args: Any) -> T:
-    """A ledger operation: on the loop thread when it can start at once (a millisecond of
-    SQLite, cheaper than a thread hand-off), else on a worker thread, where waiting for
-    another process's lock blocks nothing."""
-    done, result = ledger.try_now(fn, *args)
-    if done:
-        return result  # type: ignore[return-value]
-    return await asyncio.to_thread(fn, *args)
-
-
-def _record_and_settle(
-    ledger: Ledger, hold: Hold, charge: Charge, context: CallContext
-) -> Settlement:
-    # recorded first: a process killed before the settle is settled from it on recovery
-    ledger.record(hold, charge)
-    return ledger.settle(hold, charge, context)

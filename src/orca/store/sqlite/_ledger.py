@@ -20,10 +20,10 @@ import datetime as dt
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from orca.cost import (
     Alert,
@@ -36,7 +36,7 @@ from orca.cost import (
     SweepResult,
     crossed_thresholds,
 )
-from orca.errors import BudgetExceeded, DatabaseLockedError
+from orca.errors import BudgetExceeded
 from orca.store.sqlite import _db
 from orca.store.sqlite._budgets import SqliteBudgets, period_key, status_of
 from orca.store.sqlite._user_db import UserDb
@@ -66,11 +66,6 @@ class SqliteLedger:
     @property
     def budgets(self) -> SqliteBudgets:
         return self._budgets
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        """The connection under the ledger (the meter closes the one it opened)."""
-        return self._db.conn
 
     # -- which budgets ---------------------------------------------------------------------
 
@@ -223,27 +218,6 @@ class SqliteLedger:
         # recorded first: a process killed before the settle is settled from it by sweep
         self.record(hold, charge)
         return self.settle(hold, charge, context)
-
-    def try_now(self, fn: Callable[..., T], *args: Any) -> tuple[bool, T | None]:
-        """Run ``fn(*args)`` (one of this ledger's methods) only if it can start at once:
-        no other thread of this process holds the store and no other process holds the
-        database's write lock. Returns ``(True, result)``, or ``(False, None)`` having
-        done nothing. The meter's sync path uses it until it moves to the async methods."""
-        if not self._db.lock.acquire(blocking=False):
-            return False, None
-        try:
-            conn = self._db.conn
-            # wait for no other process: a lock held elsewhere means "not now", and the
-            # caller hands the work to a thread that may wait
-            conn.execute("PRAGMA busy_timeout=0")
-            try:
-                return True, fn(*args)
-            except DatabaseLockedError:
-                return False, None
-            finally:
-                conn.execute(f"PRAGMA busy_timeout={int(self._db.busy_timeout_ms)}")
-        finally:
-            self._db.lock.release()
 
     # -- inside a transaction ---------------------------------------------------------------
 
