@@ -168,9 +168,12 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
     for name in orca.tools.__all__:
         assert getattr(orca.tools, name) is not None
     assert sorted(orca.store.__all__) == [
+        "SqliteAudit",
         "SqliteCheckpointer",
         "SqliteStore",
         "StoreURL",
+        "ToolAudit",
+        "ToolExecution",
         "find_project",
         "open_project_db",
         "open_store",
@@ -178,6 +181,7 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
         "orca_home",
         "parse_url",
         "project_db_path",
+        "project_store",
         "user_db_path",
     ]
     for module in (orca.llm, orca.cost, orca.store):

@@ -68,8 +68,7 @@ def _text(where: str, value: Any, *, optional: bool = False) -> None:
         value.encode()
     except UnicodeEncodeError:
         raise InvalidInputError(
-            f"{where} holds a lone surrogate, which no store can keep. Fix: pass valid "
-            "Unicode text"
+            f"{where} holds a lone surrogate, which no store can keep. Fix: pass valid Unicode text"
         ) from None
 
 

@@ -208,7 +208,7 @@ class RowCheckpointer(RecordRows):
     @abstractmethod
     def threads(self) -> list[str]: ...
 
-    def close(self) -> None:  # noqa: B027 - stores without resources need not override it
+    def close(self) -> None:
         """Release resources."""
 
     # -- Checkpointer -----------------------------------------------------------------------

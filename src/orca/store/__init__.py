@@ -1,8 +1,9 @@
 """Storage: the only package with SQL.
 
 ``open_store(url)`` opens a store by URL (``sqlite:///path``); a store offers Orca's
-repositories (checkpoints and events, ...). Each backend is a module of its own
-(``orca.store.sqlite``); the rest of Orca sees only the repositories' protocols.
+repositories (checkpoints, events, run records and leases; the tool audit, ...). Each
+backend is a module of its own (``orca.store.sqlite``); the rest of Orca sees only the
+repositories' protocols.
 
 Orca keeps two stores by default: the user database (``$ORCA_HOME/orca.db``: profiles,
 prices, budgets, the usage ledger) and, per project, ``.orca/project.db`` (workflows,
@@ -15,8 +16,9 @@ import sqlite3
 from pathlib import Path
 
 from orca.errors import ConfigError, DatabaseLockedError
+from orca.store._audit import ToolAudit, ToolExecution
 from orca.store._url import StoreURL, parse_url
-from orca.store.sqlite import SqliteCheckpointer, SqliteStore, _db
+from orca.store.sqlite import SqliteAudit, SqliteCheckpointer, SqliteStore, _db
 from orca.store.sqlite._schema import (
     PROJECT_COMPONENT,
     PROJECT_MIGRATIONS,
@@ -25,9 +27,12 @@ from orca.store.sqlite._schema import (
 )
 
 __all__ = [
+    "SqliteAudit",
     "SqliteCheckpointer",
     "SqliteStore",
     "StoreURL",
+    "ToolAudit",
+    "ToolExecution",
     "find_project",
     "open_project_db",
     "open_store",
@@ -35,6 +40,7 @@ __all__ = [
     "orca_home",
     "parse_url",
     "project_db_path",
+    "project_store",
     "user_db_path",
 ]
 
@@ -104,6 +110,32 @@ def open_project_db(project: str | Path | None = None) -> sqlite3.Connection:
     """Open (creating and migrating on first use) the project database
     ``<project>/.orca/project.db``. Raises as ``open_user_db``."""
     return _open(project_db_path(project), PROJECT_COMPONENT, PROJECT_MIGRATIONS, "project")
+
+
+def project_store(project: str | Path | None = None) -> SqliteStore:
+    """The project's store, ``<project>/.orca/project.db`` (the project is found with
+    ``find_project``), opened, created and migrated now; close it when done.
+
+    Raises:
+        ConfigError: the project folder cannot be created or written.
+        CorruptDatabaseError: the file is not Orca's, or is damaged.
+        SchemaVersionError: the file was written by a newer Orca.
+        DatabaseLockedError: another process held the lock past the busy timeout.
+    """
+    path = project_db_path(project)
+    store = SqliteStore(path)
+    try:
+        store.checkpoints  # noqa: B018 - opening it creates and migrates the file
+    except (OSError, sqlite3.OperationalError) as exc:
+        store.close()
+        if _db.is_locked(exc):
+            raise DatabaseLockedError(str(path)) from exc
+        raise ConfigError(
+            f"cannot use {path} ({exc})",
+            key="project",
+            fix=f"make {path.parent} a writable directory, or run Orca in a writable project",
+        ) from exc
+    return store
 
 
 def _open(path: Path, component: str, migrations: _db.Migrations, key: str) -> sqlite3.Connection:

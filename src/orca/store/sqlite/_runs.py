@@ -86,8 +86,7 @@ class SqliteRunRows:
     def _renew(self, lease: Lease) -> bool:
         with self._transaction() as c:
             moved = c.execute(
-                "UPDATE leases SET expires_at = ? WHERE thread_id = ? AND run_id = ? "
-                "AND owner = ?",
+                "UPDATE leases SET expires_at = ? WHERE thread_id = ? AND run_id = ? AND owner = ?",
                 (lease.expires_at, lease.thread_id, lease.run_id, lease.owner),
             ).rowcount
         return moved == 1

@@ -2,8 +2,9 @@
 
 Each database is a list of migrations; migration N brings it from version N-1 to N.
 Migrations are append-only and never lose a row (a table SQLite cannot alter in place is
-rebuilt with every row copied), so an older file opens with a newer Orca. A file holds one or more components (``user``, ``project``, ``checkpoints``), each
-with its own version in ``orca_schema``.
+rebuilt with every row copied), so an older file opens with a newer Orca. A file holds
+one or more components (``user``, ``project``, ``checkpoints``), each with its own
+version in ``orca_schema``.
 """
 
 from __future__ import annotations
