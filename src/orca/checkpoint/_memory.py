@@ -130,6 +130,9 @@ class MemoryCheckpointer(RowCheckpointer):
         self._upsert_run(row)
         return None
 
+    def _lease(self, thread_id: str) -> Lease | None:
+        return self._leases.get(thread_id)
+
     def _renew(self, lease: Lease) -> bool:
         held = self._leases.get(lease.thread_id)
         if held is None or (held.run_id, held.owner) != (lease.run_id, lease.owner):

@@ -254,6 +254,9 @@ class RecordRows(ABC):
     def _delete_runs(self, thread_id: str) -> None:
         """Delete the thread's run records, their tasks, and its lease."""
 
+    @abstractmethod
+    def _lease(self, thread_id: str) -> Lease | None: ...
+
     # -- Checkpointer -----------------------------------------------------------------------
 
     def begin_run(self, record: RunRecord, lease: Lease, now: float) -> Lease:
@@ -268,6 +271,15 @@ class RecordRows(ABC):
         with self._lock:
             held = self._begin(lease, row, lambda held: blocks(held, lease, now))
         return lease if held is None else held
+
+    def live_lease(self, thread_id: str, now: float) -> Lease | None:
+        """The lease that keeps other runs off ``thread_id`` at ``now``, if any: a check
+        before starting a run (``begin_run`` alone decides, atomically)."""
+        with self._lock:
+            held = self._lease(thread_id)
+        if held is None or held.expires_at <= now or not owner_alive(held.owner):
+            return None
+        return held
 
     def renew_lease(self, lease: Lease) -> bool:
         _check_lease(lease)

@@ -377,18 +377,19 @@ def execute(plan: Plan, store: SqliteCheckpointer, *, as_json: bool) -> int:
         if (out.is_terminal and not as_json)
         else None
     )
-    events = graph.stream(plan.input, mode="events", **options)
+    events = iter(())
     try:
+        busy = store.live_lease(plan.thread, time.time())
+        if busy is not None:  # before the run stores anything on the thread
+            raise _busy(plan.thread, busy)
+        events = graph.stream(plan.input, mode="events", **options)
         if live is not None:
             live.start()
         for event in events:
             if event.type == "run.started":
                 held = records.start_run(event.run_id, graph.name)
-                if held is not None:  # no node has run yet: the run stops here
-                    raise CheckpointError(
-                        f"thread {plan.thread!r} is busy: run {held.run_id!r} holds it. "
-                        "Fix: wait for that run to finish, or run on another thread"
-                    )
+                if held is not None:  # taken meanwhile; no node has run: the run stops here
+                    raise _busy(plan.thread, held)
             records.heartbeat()
             tally.add(event)
             if event.type == "task.started":
@@ -477,6 +478,13 @@ def execute(plan: Plan, store: SqliteCheckpointer, *, as_json: bool) -> int:
         if code == BUDGET:
             err.print(f"raise the budget, then: orca runs resume {tally.run_id}")
     return code
+
+
+def _busy(thread: str, held: Lease) -> CheckpointError:
+    return CheckpointError(
+        f"thread {thread!r} is busy: run {held.run_id!r} holds it. Fix: wait for that run "
+        "to finish, or run on another thread (--thread)"
+    )
 
 
 def _is_budget_stop(value: Any) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from orca.errors import CorruptDatabaseError, InvalidInputError
@@ -31,9 +33,17 @@ class SqliteAudit:
         self._conn = _db.connect(self.path)
         self._lock = threading.Lock()
         try:
-            _db.prepare(self._conn, self.path, PROJECT_COMPONENT, PROJECT_MIGRATIONS)
-        except sqlite3.DatabaseError as exc:
+            with self._errors():
+                _db.prepare(self._conn, self.path, PROJECT_COMPONENT, PROJECT_MIGRATIONS)
+        except BaseException:
             self._conn.close()
+            raise
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        try:
+            yield
+        except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
                 raise
             raise CorruptDatabaseError(
@@ -41,16 +51,13 @@ class SqliteAudit:
                 f"the database is damaged or not SQLite ({exc})",
                 "restore the file from a backup or point Orca at a new file",
             ) from exc
-        except BaseException:
-            self._conn.close()
-            raise
 
     def __repr__(self) -> str:
         return f"<SqliteAudit {self.path!r}>"
 
     def record(self, execution: ToolExecution) -> None:
         e = execution
-        with self._lock, _db.transaction(self._conn):
+        with self._lock, self._errors(), _db.transaction(self._conn):
             self._conn.execute(
                 f"INSERT INTO tool_executions (id, {_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
                 (
@@ -90,10 +97,16 @@ class SqliteAudit:
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
-        with self._lock:
+        with self._lock, self._errors():
             rows = self._conn.execute(sql, args).fetchall()
         return [ToolExecution(*r) for r in rows]
 
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+    def __enter__(self) -> SqliteAudit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

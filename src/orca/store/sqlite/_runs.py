@@ -83,6 +83,14 @@ class SqliteRunRows:
             upsert_run(c, row)
         return None
 
+    def _lease(self, thread_id: str) -> Lease | None:
+        with self._errors():
+            found = self._conn.execute(
+                "SELECT thread_id, run_id, owner, expires_at FROM leases WHERE thread_id = ?",
+                (thread_id,),
+            ).fetchone()
+        return None if found is None else Lease(*found)
+
     def _renew(self, lease: Lease) -> bool:
         with self._transaction() as c:
             moved = c.execute(
