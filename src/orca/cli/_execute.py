@@ -15,8 +15,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from orca.checkpoint import Lease, RunRecord, RunStatus, TaskRecord, lease_owner
-from orca.checkpoint._base import TaskStatus
+from orca.checkpoint import Lease, RunRecord, RunStatus, TaskRecord, TaskStatus, lease_owner
 from orca.cli._common import (
     BUDGET,
     FAILED,

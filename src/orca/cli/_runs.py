@@ -246,13 +246,16 @@ def list_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """This project's runs, newest first."""
-    from orca.checkpoint._base import RUN_STATUSES
+    from typing import get_args
 
-    if status is not None and status not in RUN_STATUSES:
+    from orca.checkpoint import RunStatus
+
+    statuses: tuple[RunStatus, ...] = get_args(RunStatus)
+    if status is not None and status not in statuses:
         fail(
             f"--status {status!r} is not a run status",
             USAGE,
-            fix=f"use one of {', '.join(RUN_STATUSES)}",
+            fix=f"use one of {', '.join(statuses)}",
         )
     with project_store() as store:
         runs = store.list_runs(limit=limit, status=status)
