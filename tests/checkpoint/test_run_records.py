@@ -364,6 +364,8 @@ def test_bad_task_records_and_mismatched_leases_are_refused(store: StoreUnderTes
         store.cp.end_run(record, [task("r2", "a")])
     with pytest.raises(InvalidInputError, match="expires_at"):
         store.cp.renew_lease(Lease("t", "r1", OTHER_HOST, "soon"))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="expires_at"):
+        store.cp.begin_run(record, Lease("t", "r1", OTHER_HOST, float("nan")), NOW)
     assert store.cp.run_tasks("r1") == []
 
 

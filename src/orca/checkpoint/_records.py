@@ -4,6 +4,7 @@ once, and every store runs them inside its own transaction."""
 
 from __future__ import annotations
 
+import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
@@ -194,20 +195,27 @@ def _check_lease(lease: Lease) -> None:
         raise InvalidInputError(f"expected a Lease, got {type(lease).__name__}")
     for name in ("thread_id", "run_id", "owner"):
         _text(f"lease on thread {lease.thread_id!r}: {name}", getattr(lease, name))
-    if not isinstance(lease.expires_at, int | float) or isinstance(lease.expires_at, bool):
+    at = lease.expires_at
+    # NaN would never compare as expired nor as live
+    if not isinstance(at, int | float) or isinstance(at, bool) or not math.isfinite(at):
         raise InvalidInputError(
-            f"lease on thread {lease.thread_id!r}: expires_at must be epoch seconds, "
-            f"got {lease.expires_at!r}"
+            f"lease on thread {lease.thread_id!r}: expires_at must be finite epoch seconds, "
+            f"got {at!r}"
         )
+
+
+def live(held: Lease, now: float) -> bool:
+    """Whether ``held`` still holds its thread at ``now``: not expired, and its owner is
+    not a process of this host that has died."""
+    return held.expires_at > now and owner_alive(held.owner)
 
 
 def blocks(held: Lease, taker: Lease, now: float) -> bool:
     """Whether ``held`` keeps ``taker`` off the thread: it is another run's (or another
-    owner's), has not expired at ``now``, and its owner is not a dead process of this
-    host."""
+    owner's), and live."""
     if held.run_id == taker.run_id and held.owner == taker.owner:
         return False  # the same run taking its lease again
-    return held.expires_at > now and owner_alive(held.owner)
+    return live(held, now)
 
 
 class RecordRows(ABC):
@@ -277,9 +285,7 @@ class RecordRows(ABC):
         before starting a run (``begin_run`` alone decides, atomically)."""
         with self._lock:
             held = self._lease(thread_id)
-        if held is None or held.expires_at <= now or not owner_alive(held.owner):
-            return None
-        return held
+        return held if held is not None and live(held, now) else None
 
     def renew_lease(self, lease: Lease) -> bool:
         _check_lease(lease)

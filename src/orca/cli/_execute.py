@@ -159,6 +159,8 @@ class Records:
         kept (it finished in a step that failed or paused) is done, one that paused is
         interrupted; the rest were cut short (interrupted with their run, or cancelled)."""
         outcome: dict[str, TaskStatus] = {}
+        if all(t.status != "running" for t in self.tasks.values()):
+            return outcome
         if status == "interrupted":
             outcome = dict.fromkeys(self.tasks, "interrupted")
         head = self.store.get(self.plan.thread)
