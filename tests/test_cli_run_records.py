@@ -4,6 +4,10 @@ outcomes, its thread's lease) and what ``orca runs`` and ``orca tools log`` read
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -51,6 +55,36 @@ split.add_edge("plan", "bad")
 split.add_edge("good", END)
 split.add_edge("bad", END)
 """
+
+WAITER = """\
+import time
+from pathlib import Path
+from typing import TypedDict
+
+from orca import END, START, StateGraph
+
+HERE = Path(__file__).parent
+
+
+class S(TypedDict):
+    n: int
+
+
+def wait(s: S) -> dict:
+    (HERE / "started").write_text("")
+    deadline = time.monotonic() + 60
+    while not (HERE / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return {"n": s["n"] + 1}
+
+
+g = StateGraph(S, name="waiter")
+g.add_node("wait", wait)
+g.add_edge(START, "wait")
+g.add_edge("wait", END)
+"""
+
+ORCA = Path(sys.executable).parent / "orca"
 
 runner = CliRunner()
 
@@ -185,3 +219,55 @@ def test_tools_log_reads_the_audit_newest_first_with_filters(project: Path) -> N
         len(json.loads(orca(project, "tools", "log", "--limit", "1", "--json", code=OK).stdout))
         == 1
     )
+
+
+@pytest.mark.skipif(not ORCA.is_file(), reason=f"no orca script at {ORCA}")
+def test_two_orca_runs_on_one_thread_then_the_holder_is_killed_and_resumed(
+    project: Path, tmp_path: Path
+) -> None:
+    waiter = tmp_path / "waiter.py"
+    waiter.write_text(WAITER)
+    argv = [str(ORCA), "-C", str(project)]
+    holder = subprocess.Popen(
+        [*argv, "run", f"{waiter}:g", "--input", '{"n": 0}', "--thread", "t", "--json"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "started").exists():  # its node is running
+            assert holder.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        second = subprocess.run(
+            [*argv, "run", f"{waiter}:g", "--input", '{"n": 5}', "--thread", "t"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert second.returncode == DATABASE, second.stderr
+        assert "thread 't' is busy" in second.stderr
+        holder.send_signal(signal.SIGKILL)
+        holder.wait(timeout=30)
+    finally:
+        if holder.poll() is None:
+            holder.kill()
+            holder.wait()
+    [killed] = json.loads(orca(project, "runs", "list", "--json", code=OK).stdout)
+    assert killed["status"] == "running"  # it died: no one wrote its end
+    (tmp_path / "go").write_text("")
+    # the dead holder's lease (an hour's worth or not) gives the thread up at once
+    resumed = subprocess.run(
+        [*argv, "runs", "resume", killed["id"], "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert resumed.returncode == OK, resumed.stderr
+    out = json.loads(resumed.stdout)
+    assert (out["status"], out["values"]) == ("done", {"n": 1})
+    shown = json.loads(orca(project, "runs", "show", out["run_id"], "--json", code=OK).stdout)
+    assert (shown["status"], shown["parent_run_id"]) == ("done", killed["id"])
