@@ -287,3 +287,22 @@ def test_the_tool_audit_of_a_project_folder_writes_to_its_project_database(
         [found] = log.executions(run_id="run-a")
     assert (found.tool, found.node, found.thread_id) == ("shell", "n", None)
     assert found.created_at.startswith("20")
+
+
+def test_a_run_record_damaged_in_the_file_raises_corrupt_database_error(tmp_path: Path) -> None:
+    path = tmp_path / "project.db"
+    with SqliteCheckpointer(path) as store:
+        for run_id in ("run-a", "run-b"):
+            r = record(run_id, thread=run_id)
+            store.begin_run(r, Lease(r.thread_id, run_id, "h:1:x", 0), 1.0)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE runs SET metadata = '{not json' WHERE id = 'run-a'")
+    conn.execute("UPDATE runs SET metadata = '[1, 2]' WHERE id = 'run-b'")
+    conn.commit()
+    conn.close()
+    with SqliteCheckpointer(path) as store:
+        for run_id in ("run-a", "run-b"):
+            with pytest.raises(CorruptDatabaseError, match=f"record of run '{run_id}'"):
+                store.get_run(run_id)
+        with pytest.raises(CorruptDatabaseError):
+            store.list_runs()

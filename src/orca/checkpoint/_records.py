@@ -20,7 +20,7 @@ from orca.checkpoint._base import (
     TaskRecord,
     owner_alive,
 )
-from orca.errors import InvalidInputError
+from orca.errors import CorruptDatabaseError, InvalidInputError
 
 TASK_STATUSES = ("running", "done", "failed", "interrupted", "cancelled")
 
@@ -129,8 +129,12 @@ def run_row(record: RunRecord) -> RunRow:
 
 
 def run_record(row: Sequence[Any]) -> RunRecord:
-    """A stored row (``RunRow``'s columns, in order) back as a ``RunRecord``."""
+    """A stored row (``RunRow``'s columns, in order) back as a ``RunRecord``; raises
+    ``ValueError`` when its metadata is not a JSON object."""
     r = RunRow(*row)
+    metadata = orjson.loads(r.metadata)
+    if not isinstance(metadata, dict):
+        raise ValueError(f"metadata is a JSON {type(metadata).__name__}, not an object")
     return RunRecord(
         run_id=r.run_id,
         thread_id=r.thread_id,
@@ -145,7 +149,7 @@ def run_record(row: Sequence[Any]) -> RunRecord:
         cost_nano_usd=r.cost_nano_usd,
         checkpoint_id=r.checkpoint_id,
         error=r.error,
-        metadata=orjson.loads(r.metadata),
+        metadata=metadata,
     )
 
 
@@ -223,6 +227,7 @@ class RecordRows(ABC):
     provides. Mixed into ``RowCheckpointer``."""
 
     _lock: threading.RLock
+    location: str
 
     # -- primitives ------------------------------------------------------------------------
 
@@ -323,7 +328,17 @@ class RecordRows(ABC):
     def get_run(self, run_id: str) -> RunRecord | None:
         with self._lock:
             row = self._run_row(run_id)
-        return None if row is None else run_record(row)
+        return None if row is None else self._decode(row)
+
+    def _decode(self, row: Sequence[Any]) -> RunRecord:
+        try:
+            return run_record(row)
+        except ValueError as exc:  # orjson's decode error is one too
+            raise CorruptDatabaseError(
+                self.location,
+                f"the record of run {row[0]!r} is damaged ({exc})",
+                "restore the file from a backup, or delete the run's thread",
+            ) from exc
 
     def list_runs(
         self,
@@ -340,7 +355,7 @@ class RecordRows(ABC):
             )
         with self._lock:
             rows = self._run_rows(thread_id, status, limit)
-        return [run_record(r) for r in rows]
+        return [self._decode(r) for r in rows]
 
     def run_tasks(self, run_id: str) -> list[TaskRecord]:
         with self._lock:
