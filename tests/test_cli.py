@@ -1172,7 +1172,7 @@ def test_run_pauses_at_the_review_then_resumes_to_the_end(tiny: Path, model: Pat
     assert data(orca(tiny, "runs", "list", "--status", "done", "--json")) == []
 
     shown = data(orca(tiny, "runs", "show", run_id, "--json", code=OK))
-    assert (shown["id"], shown["status"], shown["cost_nano"]) == (run_id, "interrupted", cost)
+    assert (shown["id"], shown["status"], shown["cost_nano_usd"]) == (run_id, "interrupted", cost)
     assert shown["source"] == str(EXAMPLE)
     assert [(t["node"], t["status"]) for t in shown["tasks"]] == [
         ("plan", "done"),

@@ -18,7 +18,12 @@ from orca.errors import CheckpointError, CorruptDatabaseError, SchemaVersionErro
 from orca.llm import ModelSpec, Profile, Profiles
 from orca.store import SqliteStore, orca_home, user_db_path, user_store
 from orca.store.sqlite import _db
-from orca.store.sqlite._schema import CHECKPOINT_MIGRATIONS, USER_COMPONENT, USER_MIGRATIONS
+from orca.store.sqlite._schema import (
+    CHECKPOINT_MIGRATIONS,
+    PROJECT_MIGRATIONS,
+    USER_COMPONENT,
+    USER_MIGRATIONS,
+)
 
 USER_TABLES = {
     "orca_schema",
@@ -33,6 +38,11 @@ USER_TABLES = {
     "configurations",
 }
 LATEST = len(USER_MIGRATIONS)
+# what a SqliteCheckpointer prepares in any file it opens (a project database)
+SQLITE_CHECKPOINTER = {
+    "checkpoints": len(CHECKPOINT_MIGRATIONS),
+    "project": len(PROJECT_MIGRATIONS),
+}
 
 
 def fingerprint(path: Path) -> str:
@@ -248,7 +258,7 @@ def test_a_newer_user_schema_does_not_block_the_checkpoint_component(tmp_path: P
     SqliteCheckpointer(path).close()
     conn = sqlite3.connect(path)
     try:
-        assert versions(conn) == {"user": 99, "checkpoints": len(CHECKPOINT_MIGRATIONS)}
+        assert versions(conn) == {"user": 99, **SQLITE_CHECKPOINTER}
     finally:
         conn.close()
     with pytest.raises(SchemaVersionError):
@@ -284,16 +294,13 @@ def test_checkpoints_and_user_data_share_one_file_independently(home: Path, firs
         assert counter(store).invoke({"n": 41}, thread_id="t") == {"n": 42}
     finally:
         store.close()
-    assert versions(connection(user)) == {
-        "user": LATEST,
-        "checkpoints": len(CHECKPOINT_MIGRATIONS),
-    }
+    assert versions(connection(user)) == {"user": LATEST, **SQLITE_CHECKPOINTER}
     user.close()
 
     # both reopen, each finding its own data and leaving the other's alone
     with user_store() as again:
         conn = connection(again)
-        assert versions(conn) == {"user": LATEST, "checkpoints": len(CHECKPOINT_MIGRATIONS)}
+        assert versions(conn) == {"user": LATEST, **SQLITE_CHECKPOINTER}
         assert Profiles(again.profiles).names() == ["p"]
         assert PriceBook(again.prices.load()).price("openai", "m").input == Decimal("0.000001")
         assert {"checkpoints", "checkpoint_blobs", "checkpoint_writes"} <= tables(conn)

@@ -16,6 +16,7 @@ from orca.checkpoint import (
     CheckpointSave,
     MemoryCheckpointer,
     PendingWrite,
+    TaskRecord,
 )
 from orca.store import SqliteCheckpointer
 
@@ -64,6 +65,7 @@ def make_save(
     changed: Mapping[str, list[Any] | None] | None = None,
     *,
     pending: Sequence[PendingWrite] = (),
+    tasks: Sequence[TaskRecord] = (),
     next: list[dict[str, Any]] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> CheckpointSave:
@@ -79,6 +81,7 @@ def make_save(
         metadata=metadata if metadata is not None else {"step": step},
         created_at=f"2024-01-01T00:00:{step % 60:02d}+00:00",
         pending=pending,
+        tasks=tasks,
     )
 
 

@@ -15,6 +15,7 @@ from orca import SqliteCheckpointer
 from orca.checkpoint import MemoryCheckpointer
 from orca.errors import CheckpointError, CorruptDatabaseError, SchemaVersionError
 from orca.store.sqlite._schema import CHECKPOINT_MIGRATIONS as MIGRATIONS
+from orca.store.sqlite._schema import PROJECT_MIGRATIONS
 
 from ._support import make_save
 
@@ -257,6 +258,7 @@ def test_a_database_shared_with_other_orca_components_is_accepted(tmp_path: Path
         assert dict(conn.execute("SELECT component, version FROM orca_schema")) == {
             "ledger": 3,
             "checkpoints": len(MIGRATIONS),
+            "project": len(PROJECT_MIGRATIONS),  # runs, tasks and leases live beside them
         }
     finally:
         conn.close()

@@ -12,6 +12,7 @@ from orca.checkpoint._base import (
     RunRecord,
     RunStatus,
     TaskRecord,
+    TaskStatus,
     lease_owner,
     owner_alive,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "RunRecord",
     "RunStatus",
     "TaskRecord",
+    "TaskStatus",
     "lease_owner",
     "owner_alive",
 ]

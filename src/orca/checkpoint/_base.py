@@ -59,6 +59,8 @@ class CheckpointSave:
         pending: pending writes to store in the same transaction.
         events: the run's events since the last save, logged in the same transaction:
             the event log costs no extra commit.
+        tasks: task records (of runs the store has a record of) to insert or update in
+            the same transaction: a step's tasks land with its checkpoint.
     """
 
     thread_id: str
@@ -72,6 +74,7 @@ class CheckpointSave:
     created_at: str
     pending: Sequence[PendingWrite] = ()
     events: Sequence[EventRecord] = ()
+    tasks: Sequence[TaskRecord] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,7 +218,8 @@ class Checkpointer(Protocol):
         """Keep the newest ``keep`` checkpoints of a thread; returns how many were removed."""
 
     def delete_thread(self, thread_id: str) -> None:
-        """Remove a thread and everything stored for it."""
+        """Remove a thread and everything stored for it: checkpoints, events, its runs'
+        records and tasks, its lease."""
 
     def put_events(self, events: Sequence[EventRecord]) -> None:
         """Log events outside a checkpoint (a run's last ones)."""
@@ -231,6 +235,47 @@ class Checkpointer(Protocol):
     ) -> list[dict[str, Any]]:
         """A run's logged events as ``Event.to_dict()`` forms, in ``seq`` order, with
         ``start <= seq < stop``, of the given types, ``limit`` at most."""
+
+    # -- run records and thread leases ---------------------------------------------------
+
+    def begin_run(self, record: RunRecord, lease: Lease, now: float) -> Lease:
+        """Take ``lease`` on its thread and store ``record``, in one transaction, unless
+        another run holds a lease on the thread that is live: not expired at ``now``
+        (epoch seconds) and, when its owner is a process on this host, that process is
+        alive (``owner_alive``). Returns the lease now held: ``lease`` itself, or the
+        other run's (then nothing was written).
+
+        A lease the same run took from the same owner is taken again (a retry), and a
+        record whose ``run_id`` is stored already is updated, never replaced: its tasks
+        stay. Raises ``InvalidInputError`` when ``lease`` names another thread or run."""
+
+    def renew_lease(self, lease: Lease) -> bool:
+        """Move the lease's expiry on (a heartbeat) to ``lease.expires_at``; False if the
+        run (with that owner) no longer holds it."""
+
+    def end_run(self, record: RunRecord, tasks: Sequence[TaskRecord]) -> None:
+        """Store the run's final record and its tasks, and release its lease, in one
+        transaction."""
+
+    def put_tasks(self, tasks: Sequence[TaskRecord]) -> None:
+        """Insert or update task records (their runs must have a record:
+        ``InvalidInputError`` otherwise)."""
+
+    def get_run(self, run_id: str) -> RunRecord | None:
+        """The run's record, or None."""
+
+    def list_runs(
+        self,
+        *,
+        thread_id: str | None = None,
+        limit: int | None = None,
+        status: RunStatus | None = None,
+    ) -> list[RunRecord]:
+        """Run records, newest first (by ``started_at``), of one thread and one status
+        when given, ``limit`` at most."""
+
+    def run_tasks(self, run_id: str) -> list[TaskRecord]:
+        """A run's task records, by step then start."""
 
     def close(self) -> None:
         """Flush and release resources."""

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from orca.checkpoint._base import Lease
+from orca.checkpoint._records import RunRow, TaskRow
 from orca.checkpoint._rows import BlobRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import CheckpointError
 
@@ -15,6 +21,11 @@ class MemoryCheckpointer(RowCheckpointer):
         self._blob_rows: dict[str, dict[tuple[str, str, int], bytes]] = {}
         self._write_rows: dict[str, dict[str, list[WriteRow]]] = {}
         self._event_batches: list[tuple[str, str, bytes]] = []  # (thread, run, batch)
+        # rows keep the order they were first stored in, as SQLite's rowid does
+        self._order = itertools.count()
+        self._runs: dict[str, tuple[int, RunRow]] = {}
+        self._tasks: dict[tuple[str, str], tuple[int, TaskRow]] = {}
+        self._leases: dict[str, Lease] = {}
 
     def _write(
         self,
@@ -22,6 +33,7 @@ class MemoryCheckpointer(RowCheckpointer):
         header: HeaderRow | None,
         blobs: list[BlobRow],
         writes: list[tuple[str, WriteRow]],
+        tasks: Sequence[TaskRow] = (),
     ) -> None:
         if header is not None and any(
             r.checkpoint_id == header.checkpoint_id
@@ -41,6 +53,7 @@ class MemoryCheckpointer(RowCheckpointer):
             self._headers_by_thread.setdefault(thread_id, []).append(header)
         if header is not None and header.events is not None and header.events_run:
             self._event_batches.append((thread_id, header.events_run, header.events))
+        self._put_task_rows(list(tasks))
 
     def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
         self._event_batches.append((thread_id, run_id, batch))
@@ -102,3 +115,72 @@ class MemoryCheckpointer(RowCheckpointer):
 
     def threads(self) -> list[str]:
         return sorted(self._headers_by_thread)
+
+    # -- run records and leases ----------------------------------------------------------------
+
+    def _upsert_run(self, row: RunRow) -> None:
+        found = self._runs.get(row.run_id)
+        self._runs[row.run_id] = (next(self._order) if found is None else found[0], row)
+
+    def _begin(self, lease: Lease, row: RunRow, blocked: Callable[[Lease], bool]) -> Lease | None:
+        held = self._leases.get(lease.thread_id)
+        if held is not None and blocked(held):
+            return held
+        self._leases[lease.thread_id] = lease
+        self._upsert_run(row)
+        return None
+
+    def _lease(self, thread_id: str) -> Lease | None:
+        return self._leases.get(thread_id)
+
+    def _renew(self, lease: Lease) -> bool:
+        held = self._leases.get(lease.thread_id)
+        if held is None or (held.run_id, held.owner) != (lease.run_id, lease.owner):
+            return False
+        self._leases[lease.thread_id] = lease
+        return True
+
+    def _end(self, row: RunRow, tasks: list[TaskRow]) -> None:
+        self._upsert_run(row)
+        self._put_task_rows(tasks)
+        held = self._leases.get(row.thread_id)
+        if held is not None and held.run_id == row.run_id:
+            del self._leases[row.thread_id]
+
+    def _put_task_rows(self, tasks: list[TaskRow]) -> None:
+        for t in tasks:
+            key = (t.run_id, t.task_id)
+            found = self._tasks.get(key)
+            self._tasks[key] = (next(self._order) if found is None else found[0], t)
+
+    def _run_row(self, run_id: str) -> Sequence[Any] | None:
+        found = self._runs.get(run_id)
+        return None if found is None else found[1]
+
+    def _run_rows(
+        self, thread_id: str | None, status: str | None, limit: int | None
+    ) -> list[Sequence[Any]]:
+        rows = sorted(
+            (
+                (row.started_at, seq, row)
+                for seq, row in self._runs.values()
+                if (thread_id is None or row.thread_id == thread_id)
+                and (status is None or row.status == status)
+            ),
+            reverse=True,
+        )
+        return [row for _, _, row in rows[:limit]]
+
+    def _task_rows(self, run_id: str) -> list[Sequence[Any]]:
+        rows = sorted(
+            (t.step, t.started_at, seq, t) for seq, t in self._tasks.values() if t.run_id == run_id
+        )
+        return [t for *_, t in rows]
+
+    def _delete_runs(self, thread_id: str) -> None:
+        gone = {r for r, (_, row) in self._runs.items() if row.thread_id == thread_id}
+        for run_id in gone:
+            del self._runs[run_id]
+        for key in [k for k in self._tasks if k[0] in gone]:
+            del self._tasks[key]
+        self._leases.pop(thread_id, None)

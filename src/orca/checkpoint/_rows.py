@@ -11,7 +11,7 @@ grow linearly with history and reading a value touches at most about twice its s
 from __future__ import annotations
 
 import threading
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -26,6 +26,7 @@ from orca.checkpoint._base import (
     EventRecord,
     PendingWrite,
 )
+from orca.checkpoint._records import RecordRows, TaskRow, task_rows
 from orca.errors import (
     CheckpointNotFoundError,
     InvalidInputError,
@@ -149,8 +150,9 @@ def decode_events(
     return found
 
 
-class RowCheckpointer(ABC):
-    """Implements ``Checkpointer`` over row primitives that each store provides."""
+class RowCheckpointer(RecordRows):
+    """Implements ``Checkpointer`` over row primitives that each store provides (those
+    of run records and leases are declared by ``RecordRows``)."""
 
     location = "memory"
     """Where the store keeps its data, for error messages."""
@@ -168,9 +170,10 @@ class RowCheckpointer(ABC):
         header: HeaderRow | None,
         blobs: list[BlobRow],
         writes: list[tuple[str, WriteRow]],
+        tasks: Sequence[TaskRow] = (),
     ) -> None:
-        """Store the rows atomically (the header's event batch too); ``writes`` pairs
-        each row with its checkpoint id."""
+        """Store the rows atomically (the header's event batch and ``tasks``, upserted,
+        too); ``writes`` pairs each row with its checkpoint id."""
 
     @abstractmethod
     def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
@@ -205,13 +208,16 @@ class RowCheckpointer(ABC):
     @abstractmethod
     def threads(self) -> list[str]: ...
 
-    def close(self) -> None:  # noqa: B027 - stores without resources need not override it
+    def close(self) -> None:
         """Release resources."""
 
     # -- Checkpointer -----------------------------------------------------------------------
 
     def put(self, save: CheckpointSave) -> None:
+        tasks = task_rows(save.tasks)
         with self._lock:
+            if tasks:
+                self._check_runs(tasks)
             prev, chains = self._parent_state(save.thread_id, save.parent_id)
             versions = dict(prev)
             new_chains = dict(chains)
@@ -256,7 +262,7 @@ class RowCheckpointer(ABC):
                 first_run,
             )
             writes = [(save.checkpoint_id, r) for r in _encode_pending(save.pending)]
-            self._write(save.thread_id, header, blobs, writes)
+            self._write(save.thread_id, header, blobs, writes, tasks)
             others = [e for e in save.events if e.run_id != first_run]
             if others:  # the engine logs one run per save; anything else is kept anyway
                 self.put_events(others)
@@ -385,7 +391,9 @@ class RowCheckpointer(ABC):
             return self._delete(thread_id, {r.checkpoint_id for r in kept}, needed)
 
     def delete_thread(self, thread_id: str) -> None:
-        self.prune(thread_id, 0)
+        with self._lock:
+            self.prune(thread_id, 0)
+            self._delete_runs(thread_id)
 
 
 def _assemble(blobs: list[BlobRow]) -> dict[str, Any]:

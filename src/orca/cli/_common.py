@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import sqlite3
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -31,7 +30,7 @@ from orca.errors import (
 )
 
 if TYPE_CHECKING:
-    from orca.store import SqliteStore
+    from orca.store import SqliteCheckpointer, SqliteStore
 
 # Exit codes (docs/cli.md): scripts can tell these apart.
 OK = 0
@@ -177,14 +176,15 @@ def user_db() -> Iterator[SqliteStore]:
 
 
 @contextmanager
-def project_db() -> Iterator[sqlite3.Connection]:
-    from orca.store import open_project_db
+def project_db() -> Iterator[SqliteStore]:
+    """The project's store (``.orca/project.db``, created and migrated first)."""
+    from orca.store import project_store
 
-    conn = open_project_db(State.project)
+    store = project_store(State.project)
     try:
-        yield conn
+        yield store
     finally:
-        conn.close()
+        store.close()
 
 
 def config(**overrides: Any) -> Any:
@@ -208,17 +208,11 @@ def money(text: str, option: str, *, zero: bool = False) -> Decimal:
 
 
 @contextmanager
-def project_store() -> Iterator[Any]:
-    """The project's checkpointer (``.orca/project.db``, created and migrated first)."""
-    from orca import SqliteCheckpointer
-    from orca.store import open_project_db, project_db_path
-
-    open_project_db(State.project).close()
-    store = SqliteCheckpointer(project_db_path(State.project))
-    try:
-        yield store
-    finally:
-        store.close()
+def project_store() -> Iterator[SqliteCheckpointer]:
+    """The project's checkpointer, which also keeps its run records (``project_db``'s
+    ``checkpoints``)."""
+    with project_db() as store:
+        yield store.checkpoints
 
 
 def json_arg(text: str | None, option: str) -> Any:

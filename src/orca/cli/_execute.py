@@ -7,15 +7,15 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
+from orca.checkpoint import Lease, RunRecord, RunStatus, TaskRecord, TaskStatus, lease_owner
 from orca.cli._common import (
     BUDGET,
     FAILED,
@@ -30,7 +30,11 @@ from orca.cli._common import (
     table,
 )
 from orca.cost import format_usd
+from orca.errors import CheckpointError
 from orca.events import Event
+
+if TYPE_CHECKING:
+    from orca.store import SqliteCheckpointer
 
 
 def _now() -> str:
@@ -39,100 +43,133 @@ def _now() -> str:
 
 # -- the project's records ----------------------------------------------------------------------
 
+LEASE_S = 60.0
+"""How long the CLI's lease on a run's thread lasts without a heartbeat."""
+HEARTBEAT_S = 15.0
+"""How often (at most) a running command renews its lease, on the run's events."""
+
 
 class Records:
-    """Workflows, sessions, runs and tasks in the project database."""
+    """The run's record, written from its events into the project's store: the
+    workflow, the session, the run (holding its thread's lease) and its tasks."""
 
-    def __init__(self, conn: Any) -> None:
-        self.conn = conn
+    def __init__(self, store: SqliteCheckpointer, plan: Plan) -> None:
+        self.store = store
+        self.plan = plan
+        self.record: RunRecord | None = None
+        self.lease: Lease | None = None
+        self.renewed = 0.0
+        self.tasks: dict[str, TaskRecord] = {}
 
-    def workflow(self, name: str, source: str) -> str:
-        from orca.store.sqlite._db import transaction
+    def workflow(self, name: str, source: str) -> None:
+        self.store.save_workflow(name, source, _now())
 
+    def session(self) -> None:
+        self.store.begin_session(self.plan.session, origin="cli", pid=os.getpid(), now=_now())
+
+    def end_session(self) -> None:
+        self.store.end_session(self.plan.session, _now())
+
+    def start_run(self, run_id: str, graph: str) -> Lease | None:
+        """Record the run as running, holding its thread; returns the lease of another
+        run that holds the thread (then nothing was written)."""
+        plan = self.plan
+        metadata = {
+            "session": plan.session,
+            "source": plan.source,
+            "budget": plan.budget,
+            "profile": plan.profile_name,
+            "on_budget_exceeded": plan.options.get("on_budget_exceeded"),
+            "parent_run": plan.parent_run,
+        }
+        record = RunRecord(
+            run_id,
+            plan.thread,
+            graph,
+            "running",
+            _now(),
+            metadata={k: v for k, v in metadata.items() if v is not None},
+        )
+        now = time.time()
+        lease = Lease(plan.thread, run_id, lease_owner(), now + LEASE_S)
+        held = self.store.begin_run(record, lease, now)
+        if held != lease:
+            return held
+        self.record, self.lease, self.renewed = record, lease, now
+        return None
+
+    def heartbeat(self) -> None:
+        now = time.time()
+        if self.lease is not None and now - self.renewed >= HEARTBEAT_S:
+            self.lease = replace(self.lease, expires_at=now + LEASE_S)
+            self.store.renew_lease(self.lease)
+            self.renewed = now
+
+    def task(self, event: Event, status: TaskStatus, error: str | None = None) -> None:
+        if self.record is None:
+            return
+        task_id: str = event.task_id  # type: ignore[attr-defined]
         now = _now()
-        with transaction(self.conn):
-            self.conn.execute(
-                "INSERT INTO workflows (id, name, source, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET source = excluded.source, "
-                "updated_at = excluded.updated_at",
-                (str(uuid.uuid4()), name, source, now, now),
-            )
-        return str(
-            self.conn.execute("SELECT id FROM workflows WHERE name = ?", (name,)).fetchone()[0]
+        before = self.tasks.get(task_id)
+        task = TaskRecord(
+            self.record.run_id,
+            task_id,
+            event.step,
+            event.node,  # type: ignore[attr-defined]
+            status,
+            before.started_at if before is not None else now,
+            None if status == "running" else now,
+            getattr(event, "duration_ms", None),
+            error,
         )
+        self.tasks[task_id] = task
+        self.store.put_tasks([task])
 
-    def session(self, session_id: str) -> None:
-        self.conn.execute(
-            "INSERT OR IGNORE INTO sessions (id, started_at, origin, pid) VALUES (?, ?, 'cli', ?)",
-            (session_id, _now(), os.getpid()),
-        )
-
-    def end_session(self, session_id: str) -> None:
-        self.conn.execute("UPDATE sessions SET ended_at = ? WHERE id = ?", (_now(), session_id))
-
-    def start_run(self, run_id: str, plan: Plan, workflow_id: str) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO runs (id, thread_id, workflow_id, session_id, status, "
-            "started_at, budget, profile, on_budget_exceeded, parent_run_id) "
-            "VALUES (?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-            (
-                run_id,
-                plan.thread,
-                workflow_id,
-                plan.session,
-                _now(),
-                plan.budget,
-                plan.profile_name,
-                plan.options.get("on_budget_exceeded"),
-                plan.parent_run,
+    def finish_run(self, tally: Tally, status: RunStatus, error: str | None) -> None:
+        """Store the final record and the real outcome of every task, and release the
+        thread."""
+        if self.record is None:
+            return
+        now = _now()
+        outcome = self._open_task_outcomes(status)
+        tasks = [
+            replace(t, status=outcome.get(t.task_id, "cancelled"), ended_at=now)
+            if t.status == "running"
+            else t
+            for t in self.tasks.values()
+        ]
+        self.store.end_run(
+            replace(
+                self.record,
+                status=status,
+                ended_at=now,
+                steps=tally.steps,
+                llm_calls=tally.calls,
+                input_tokens=tally.input_tokens,
+                output_tokens=tally.output_tokens,
+                cost_nano_usd=tally.cost,
+                checkpoint_id=tally.checkpoint_id,
+                error=error,
             ),
+            tasks,
         )
 
-    def task(self, run_id: str, event: Event, status: str, error: str | None = None) -> None:
-        self.conn.execute(
-            "INSERT INTO tasks (id, run_id, step, node, status, started_at, ended_at, duration_ms, "
-            "error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-            "status = excluded.status, ended_at = excluded.ended_at, "
-            "duration_ms = excluded.duration_ms, error = excluded.error",
-            (
-                f"{run_id}/{event.task_id}",  # type: ignore[attr-defined]
-                run_id,
-                event.step,
-                event.node,  # type: ignore[attr-defined]
-                status,
-                _now(),
-                None if status == "running" else _now(),
-                getattr(event, "duration_ms", None),
-                error,
-            ),
-        )
-        if status == "running":
-            self.conn.execute(
-                "INSERT OR IGNORE INTO workflow_tasks (workflow_id, task_id) "
-                "SELECT workflow_id, ? FROM runs WHERE id = ? AND workflow_id IS NOT NULL",
-                (f"{run_id}/{event.task_id}", run_id),  # type: ignore[attr-defined]
-            )
-
-    def finish_run(self, run_id: str, tally: Tally, status: str, error: str | None) -> None:
-        # tasks still open when the run stopped paused, or were cut short by its failure
-        self.conn.execute(
-            "UPDATE tasks SET status = ?, ended_at = ? WHERE run_id = ? AND status = 'running'",
-            ("interrupted" if status == "interrupted" else "failed", _now(), run_id),
-        )
-        self.conn.execute(
-            "UPDATE runs SET status = ?, ended_at = ?, steps = ?, input_tokens = ?, "
-            "output_tokens = ?, cost_nano = ?, error = ? WHERE id = ?",
-            (
-                status,
-                _now(),
-                tally.steps,
-                tally.input_tokens,
-                tally.output_tokens,
-                tally.cost,
-                error,
-                run_id,
-            ),
-        )
+    def _open_task_outcomes(self, status: RunStatus) -> dict[str, TaskStatus]:
+        """What became of tasks still open when the run stopped: one whose writes were
+        kept (it finished in a step that failed or paused) is done, one that paused is
+        interrupted; the rest were cut short (interrupted with their run, or cancelled)."""
+        outcome: dict[str, TaskStatus] = {}
+        if all(t.status != "running" for t in self.tasks.values()):
+            return outcome
+        if status == "interrupted":
+            outcome = dict.fromkeys(self.tasks, "interrupted")
+        head = self.store.get(self.plan.thread)
+        for w in head.pending if head is not None else ():
+            if w.kind == "writes":
+                outcome[w.task_id] = "done"
+            elif w.kind == "interrupt":
+                outcome[w.task_id] = "interrupted"
+        return outcome
 
 
 # -- what a run did -----------------------------------------------------------------------------
@@ -157,6 +194,7 @@ class Tally:
     warnings: list[str] = field(default_factory=list)
     interrupts: list[dict[str, Any]] = field(default_factory=list)
     status: str = "running"
+    checkpoint_id: str | None = None
     finished: list[str] = field(default_factory=list)
 
     def add(self, e: Event) -> None:
@@ -197,6 +235,7 @@ class Tally:
             self.interrupts = list(e.interrupts)  # type: ignore[attr-defined]
         elif kind == "run.finished":
             self.status = e.status  # type: ignore[attr-defined]
+            self.checkpoint_id = e.checkpoint_id  # type: ignore[attr-defined]
 
     def view(self) -> Group:
         """The live panel: step, running tasks with their latest tokens, cost so far."""
@@ -300,12 +339,21 @@ def print_budgets(statuses: list[Any], when: str) -> None:
         )
 
 
-def execute(plan: Plan, project_conn: Any, *, as_json: bool) -> int:
-    """Run ``plan``; returns the exit code."""
-    records = Records(project_conn)
+_STATUSES: dict[str, RunStatus] = {
+    "done": "done",
+    "interrupted": "interrupted",
+    "cancelled": "cancelled",
+}
+"""How a run that ended (its ``run.finished``, or Ctrl-C: cancelled) is recorded; any
+other end is a failure."""
+
+
+def execute(plan: Plan, store: SqliteCheckpointer, *, as_json: bool) -> int:
+    """Run ``plan``, recording it in the project's ``store``; returns the exit code."""
+    records = Records(store, plan)
     graph = plan.graph
-    workflow_id = records.workflow(graph.name, plan.source)
-    records.session(plan.session)
+    records.workflow(graph.name, plan.source)
+    records.session()
     before = budget_statuses(plan.budget, graph.name, plan.session, plan.options.get("run_id"))
     if not as_json:
         print_budgets(before, "before")
@@ -326,19 +374,27 @@ def execute(plan: Plan, project_conn: Any, *, as_json: bool) -> int:
         if (out.is_terminal and not as_json)
         else None
     )
+    events = iter(())
     try:
+        busy = store.live_lease(plan.thread, time.time())
+        if busy is not None:  # before the run stores anything on the thread
+            raise _busy(plan.thread, busy)
+        events = graph.stream(plan.input, mode="events", **options)
         if live is not None:
             live.start()
-        for event in graph.stream(plan.input, mode="events", **options):
+        for event in events:
             if event.type == "run.started":
-                records.start_run(event.run_id, plan, workflow_id)
+                held = records.start_run(event.run_id, graph.name)
+                if held is not None:  # taken meanwhile; no node has run: the run stops here
+                    raise _busy(plan.thread, held)
+            records.heartbeat()
             tally.add(event)
             if event.type == "task.started":
-                records.task(tally.run_id, event, "running")
+                records.task(event, "running")
             elif event.type == "task.finished":
-                records.task(tally.run_id, event, "done")
+                records.task(event, "done")
             elif event.type == "task.failed":
-                records.task(tally.run_id, event, "failed", event.error)
+                records.task(event, "failed", event.error)
             if live is not None:
                 live.update(tally.view())
                 if event.type in ("task.finished", "task.failed"):
@@ -356,12 +412,12 @@ def execute(plan: Plan, project_conn: Any, *, as_json: bool) -> int:
         error = exc
         tally.status = "failed"
     finally:
+        getattr(events, "close", lambda: None)()  # a run stopped early is cancelled
         if live is not None:
             live.stop()
-    status = {"done": "done", "interrupted": "interrupted"}.get(tally.status, "failed")
-    if tally.run_id:
-        records.finish_run(tally.run_id, tally, status, None if error is None else str(error))
-    records.end_session(plan.session)
+    status = _STATUSES.get(tally.status, "failed")
+    records.finish_run(tally, status, None if error is None else str(error))
+    records.end_session()
     after = budget_statuses(plan.budget, graph.name, plan.session, plan.options.get("run_id"))
     code = (
         OK
@@ -419,6 +475,13 @@ def execute(plan: Plan, project_conn: Any, *, as_json: bool) -> int:
         if code == BUDGET:
             err.print(f"raise the budget, then: orca runs resume {tally.run_id}")
     return code
+
+
+def _busy(thread: str, held: Lease) -> CheckpointError:
+    return CheckpointError(
+        f"thread {thread!r} is busy: run {held.run_id!r} holds it. Fix: wait for that run "
+        "to finish, or run on another thread (--thread)"
+    )
 
 
 def _is_budget_stop(value: Any) -> bool:

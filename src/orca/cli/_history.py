@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from orca.checkpoint import Checkpointer, RunRecord
 from orca.cli._common import (
     CONFIG,
     JSON_OPTION,
@@ -18,7 +19,6 @@ from orca.cli._common import (
     fail,
     handles_errors,
     out,
-    project_db,
     project_store,
     since,
     table,
@@ -28,15 +28,20 @@ from orca.cost import format_usd
 FOLLOW_POLL_S = 0.5
 
 
+def matching_runs(store: Checkpointer, run: str) -> list[RunRecord]:
+    """The run ``run`` from the project's records, else those whose id starts with it
+    (newest first)."""
+    exact = store.get_run(run)
+    if exact is not None:
+        return [exact]
+    return [r for r in store.list_runs() if r.run_id.startswith(run)]
+
+
 def _run_id(run: str) -> str:
     """A run id from the project's records (a unique prefix is enough), else as given."""
-    with project_db() as conn:
-        rows = conn.execute(
-            "SELECT id FROM runs WHERE id = ? OR id LIKE ? LIMIT 2", (run, f"{run}%")
-        ).fetchall()
-    if len(rows) == 1:
-        return str(rows[0][0])
-    return run
+    with project_store() as store:
+        found = matching_runs(store, run)
+    return found[0].run_id if len(found) == 1 else run
 
 
 def _line(e: dict[str, Any]) -> str:
@@ -249,8 +254,8 @@ def prune(
     dry_run: bool = typer.Option(False, "--dry-run", help="Only say what would go."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Remove the checkpoints and events of threads whose last run finished (done,
-    failed or cancelled) before the cutoff. Threads paused at an interrupt, and runs
+    """Remove the checkpoints, events and run records of threads whose last run finished
+    (done, failed or cancelled) before the cutoff. Threads paused at an interrupt, and runs
     still going (or that died without finishing), are never touched."""
     _prune(older_than, dry_run, as_json)
 
@@ -268,13 +273,8 @@ def _prune(older_than: str, dry_run: bool, as_json: bool) -> None:
                 {"thread_id": thread_id, "reason": verdict}
             )
         if not dry_run:
-            for item in removed:
+            for item in removed:  # its run records and tasks go with it
                 store.delete_thread(item["thread_id"])
-    if not dry_run and removed:
-        with project_db() as conn:
-            conn.executemany(
-                "DELETE FROM runs WHERE thread_id = ?", [(r["thread_id"],) for r in removed]
-            )
     if as_json:
         emit_json({"removed": [r["thread_id"] for r in removed], "kept": kept, "dry_run": dry_run})
         return
@@ -369,19 +369,16 @@ def _replay(run: str, source: str | None, as_json: bool) -> None:
 
     run_id = _run_id(run)
     if source is None:
-        with project_db() as conn:
-            row = conn.execute(
-                "SELECT w.source FROM runs r JOIN workflows w ON w.id = r.workflow_id "
-                "WHERE r.id = ?",
-                (run_id,),
-            ).fetchone()
-        if row is None or not row[0]:
+        with project_store() as records:
+            record = records.get_run(run_id)
+        recorded = record.metadata.get("source") if record is not None else None
+        if not recorded or not isinstance(recorded, str):
             fail(
                 f"run {run!r} has no workflow on record",
                 CONFIG,
                 fix="name the graph it ran: orca runs replay RUN --graph path/to/flow.py:graph",
             )
-        source = str(row[0])
+        source = recorded
     with project_store() as store:
         if not store.read_events(run_id, types=["run.started"]):
             fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -19,12 +19,15 @@ from orca.cli._common import (
     handles_errors,
     json_arg,
     out,
-    project_db,
+    project_store,
     table,
 )
 from orca.cli._execute import Plan, execute
 from orca.cli._load import load_graph
 from orca.cost import format_usd
+
+if TYPE_CHECKING:
+    from orca.store import SqliteCheckpointer
 
 app = typer.Typer(help="Past runs: list them, inspect them, resume, fork, read history.")
 app.command("events")(_history.events)
@@ -40,12 +43,12 @@ BUDGET = "The budget to charge (default: [budget] in orca.toml, else the active 
 ON_EXCEEDED = "When a block budget is out: fail (default) or pause, to resume after a raise."
 
 
-def _checkpointer() -> Any:
-    from orca import SqliteCheckpointer
-    from orca.store import open_project_db, project_db_path
+def _checkpointer() -> SqliteCheckpointer:
+    """The project's checkpointer, for a graph and its run's record (it stays open for
+    the command's life)."""
+    from orca.store import project_store
 
-    open_project_db(_project()).close()  # created and migrated first
-    return SqliteCheckpointer(project_db_path(_project()))
+    return project_store(_project()).checkpoints
 
 
 def _project() -> Any:
@@ -86,39 +89,36 @@ def _settings(
     return chosen, options, (chosen.name if chosen else profile), budget_name
 
 
-def _run_row(conn: Any, run: str) -> dict[str, Any]:
-    cols = (
-        "id",
-        "thread_id",
-        "workflow",
-        "source",
-        "status",
-        "started_at",
-        "ended_at",
-        "steps",
-        "input_tokens",
-        "output_tokens",
-        "cost_nano",
-        "budget",
-        "profile",
-        "error",
-        "parent_run_id",
-        "session_id",
-        "on_budget_exceeded",
-    )
-    row = conn.execute(
-        "SELECT r.id, r.thread_id, w.name, w.source, r.status, r.started_at, r.ended_at, r.steps, "
-        "r.input_tokens, r.output_tokens, r.cost_nano, r.budget, r.profile, r.error, "
-        "r.parent_run_id, r.session_id, r.on_budget_exceeded "
-        "FROM runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
-        "WHERE r.id = ? OR r.id LIKE ? ORDER BY r.id = ? DESC LIMIT 2",
-        (run, f"{run}%", run),
-    ).fetchall()
-    if not row:
+def _run_row(store: SqliteCheckpointer, run: str) -> dict[str, Any]:
+    """The run ``run`` (a unique prefix of its id is enough) as ``runs show`` prints it."""
+    found = _history.matching_runs(store, run)
+    if not found:
         fail(f"no run {run!r} in this project", CONFIG, fix="list them with orca runs list")
-    if len(row) > 1 and row[0][0] != run:
+    if len(found) > 1:
         fail(f"run {run!r} is ambiguous", USAGE, fix="give more of its id")
-    return dict(zip(cols, row[0], strict=True))
+    r = found[0]
+    meta = r.metadata
+    return {
+        "id": r.run_id,
+        "thread_id": r.thread_id,
+        "workflow": r.graph or None,
+        "source": meta.get("source"),
+        "status": r.status,
+        "started_at": r.started_at,
+        "ended_at": r.ended_at,
+        "steps": r.steps,
+        "llm_calls": r.llm_calls,
+        "input_tokens": r.input_tokens,
+        "output_tokens": r.output_tokens,
+        "cost_nano_usd": r.cost_nano_usd,
+        "checkpoint_id": r.checkpoint_id,
+        "budget": meta.get("budget"),
+        "profile": meta.get("profile"),
+        "error": r.error,
+        "parent_run_id": meta.get("parent_run"),
+        "session_id": meta.get("session"),
+        "on_budget_exceeded": meta.get("on_budget_exceeded"),
+    }
 
 
 def run_command(
@@ -176,7 +176,8 @@ def _run(
             fix="""--input '{"topic": "cats"}'""",
         )
     chosen, options, profile_name, budget_name = _settings(profile, budget, on_exceeded)
-    graph, tools = load_graph(source, _checkpointer())
+    store = _checkpointer()
+    graph, tools = load_graph(source, store)
     options.update(_run_limits(*limits), **_tool_options(tools))
     plan = Plan(
         graph,
@@ -189,8 +190,7 @@ def _run(
         session or f"s-{uuid.uuid4().hex[:12]}",
         options=options,
     )
-    with project_db() as conn:
-        raise typer.Exit(execute(plan, conn, as_json=as_json))
+    raise typer.Exit(execute(plan, store, as_json=as_json))
 
 
 def _tool_options(tools: list[Any] | None) -> dict[str, Any]:
@@ -237,26 +237,36 @@ def _run_limits(cost: str | None, tokens: int | None, seconds: float | None) -> 
 @handles_errors
 def list_(
     limit: int = typer.Option(20, "--limit", min=1, help="How many, newest first."),
-    status: str | None = typer.Option(None, "--status", help="done, interrupted, failed, running."),
+    status: str | None = typer.Option(
+        None, "--status", help="queued, running, interrupted, done, failed or cancelled."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """This project's runs, newest first."""
-    with project_db() as conn:
-        rows = conn.execute(
-            "SELECT r.id, w.name, r.thread_id, r.status, r.started_at, r.steps, r.cost_nano "
-            "FROM runs r LEFT JOIN workflows w ON w.id = r.workflow_id "
-            f"{'WHERE r.status = ?' if status else ''} ORDER BY r.started_at DESC LIMIT ?",
-            (*([status] if status else []), limit),
-        ).fetchall()
-    data = [
-        dict(
-            zip(
-                ("id", "workflow", "thread_id", "status", "started_at", "steps", "cost_nano_usd"),
-                r,
-                strict=True,
-            )
+    from typing import get_args
+
+    from orca.checkpoint import RunStatus
+
+    statuses: tuple[RunStatus, ...] = get_args(RunStatus)
+    if status is not None and status not in statuses:
+        fail(
+            f"--status {status!r} is not a run status",
+            USAGE,
+            fix=f"use one of {', '.join(statuses)}",
         )
-        for r in rows
+    with project_store() as store:
+        runs = store.list_runs(limit=limit, status=status)
+    data: list[dict[str, Any]] = [
+        {
+            "id": r.run_id,
+            "workflow": r.graph or None,
+            "thread_id": r.thread_id,
+            "status": r.status,
+            "started_at": r.started_at,
+            "steps": r.steps,
+            "cost_nano_usd": r.cost_nano_usd,
+        }
+        for r in runs
     ]
     if as_json:
         emit_json(data)
@@ -284,15 +294,14 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
     """One run: its record, tasks, and cost by node, role and model."""
     from orca.cli._common import user_db
 
-    with project_db() as conn:
-        record = _run_row(conn, run)
-        tasks = conn.execute(
-            "SELECT step, node, status, duration_ms, error FROM tasks WHERE run_id = ? "
-            "ORDER BY step, started_at",
-            (record["id"],),
-        ).fetchall()
-    with user_db() as store:
-        usage = store.usage.of_run(record["id"])
+    with project_store() as store:
+        record = _run_row(store, run)
+        tasks = [
+            (t.step, t.node, t.status, t.duration_ms, t.error)
+            for t in store.run_tasks(record["id"])
+        ]
+    with user_db() as users:
+        usage = users.usage.of_run(record["id"])
     if as_json:
         emit_json(
             {
@@ -308,7 +317,7 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
     out.print(
         f"run [bold]{record['id']}[/] ({record['workflow']}, {record['source']}) on thread "
         f"{record['thread_id']}: [bold]{record['status']}[/], {record['steps']} steps, "
-        f"{format_usd(record['cost_nano'])}"
+        f"{format_usd(record['cost_nano_usd'])}"
     )
     if record["error"]:
         out.print(f"[red]error:[/] {esc(record['error'])}")
@@ -345,15 +354,16 @@ def resume(
     budget stop (only what did not finish runs again)."""
     from orca import Command
 
-    with project_db() as conn:
-        record = _run_row(conn, run)
+    with project_store() as records:
+        record = _run_row(records, run)
     if not record["source"]:
         fail(f"run {record['id']} has no workflow source", CONFIG)
     stored = record["profile"] if record["profile"] != "config" else None  # "config": [llm]
     chosen, options, profile_name, budget_name = _settings(
         profile or stored, budget or record["budget"], on_exceeded or record["on_budget_exceeded"]
     )
-    graph, tools = load_graph(record["source"], _checkpointer())
+    store = _checkpointer()
+    graph, tools = load_graph(record["source"], store)
     options.update(_tool_options(tools))
     state = graph.get_state(record["thread_id"])
     if value is not None:
@@ -380,8 +390,7 @@ def resume(
         parent_run=record["id"],
         options=options,
     )
-    with project_db() as conn:
-        raise typer.Exit(execute(plan, conn, as_json=as_json))
+    raise typer.Exit(execute(plan, store, as_json=as_json))
 
 
 @app.command("fork")
@@ -402,15 +411,16 @@ def fork(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Branch a run from one of its checkpoints (time travel) and run the branch."""
-    with project_db() as conn:
-        record = _run_row(conn, run)
+    with project_store() as records:
+        record = _run_row(records, run)
     changes = json_arg(update, "--update")
     if changes is not None and not isinstance(changes, dict):
         fail("--update must be a JSON object of state keys", USAGE)
     chosen, options, profile_name, budget_name = _settings(
         profile, budget or record["budget"], None
     )
-    graph, tools = load_graph(record["source"], _checkpointer())
+    store = _checkpointer()
+    graph, tools = load_graph(record["source"], store)
     options.update(_tool_options(tools))
     target = thread or f"t-{uuid.uuid4().hex[:12]}"
     graph.fork(record["thread_id"], checkpoint, to_thread=target, update=changes)
@@ -426,8 +436,7 @@ def fork(
         parent_run=record["id"],
         options=options,
     )
-    with project_db() as conn:
-        raise typer.Exit(execute(plan, conn, as_json=as_json))
+    raise typer.Exit(execute(plan, store, as_json=as_json))
 
 
 @app.command("history")
@@ -438,10 +447,8 @@ def history(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The checkpoints of a run's thread, newest first."""
-    from orca.cli._common import project_store
-
-    with project_db() as conn:
-        record = _run_row(conn, run)
+    with project_store() as records:
+        record = _run_row(records, run)
     with project_store() as store:
         infos = store.history(record["thread_id"], limit=limit)
     data: list[dict[str, Any]] = [

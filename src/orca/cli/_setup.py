@@ -61,7 +61,7 @@ def init(
 ) -> None:
     """Make this directory an Orca project: .orca/orca.toml, .orca/project.db, and the
     user database in ORCA_HOME."""
-    from orca.store import open_project_db, user_db_path, user_store
+    from orca.store import project_store, user_db_path, user_store
 
     root = Path(State.project or Path.cwd()).resolve()
     if not root.is_dir():
@@ -74,7 +74,7 @@ def init(
     wrote = force or not toml.exists()
     if wrote:
         toml.write_text(TEMPLATE)
-    open_project_db(root).close()
+    project_store(root).close()
     user_store().close()
     gitignore = folder / ".gitignore"
     if not gitignore.exists():
@@ -156,7 +156,7 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
     present) and the active budget."""
     from orca.config import load_config
     from orca.errors import OrcaError
-    from orca.store import open_project_db, project_db_path, user_db_path, user_store
+    from orca.store import project_db_path, project_store, user_db_path, user_store
 
     checks: list[tuple[str, str, str]] = []
     cfg = None
@@ -171,7 +171,7 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
                 user_store().close()
                 where = user_db_path()
             else:
-                open_project_db(State.project).close()
+                project_store(State.project).close()
                 where = project_db_path(State.project)
             checks.append((what, "ok", str(where)))
         except OrcaError as exc:

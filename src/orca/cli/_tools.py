@@ -52,32 +52,22 @@ def log(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Tool executions recorded in this project (arguments and results redacted)."""
-    where, args = [], []
-    for column, value in (("run_id", run), ("tool", tool), ("status", status)):
-        if value is not None:
-            where.append(f"{column} = ?")
-            args.append(value)
-    clause = f"WHERE {' AND '.join(where)}" if where else ""
-    with project_db() as conn:
-        rows = conn.execute(
-            "SELECT created_at, run_id, thread_id, node, tool, status, duration_ms, arguments, "
-            f"result_summary FROM tool_executions {clause} ORDER BY created_at DESC LIMIT ?",
-            (*args, limit),
-        ).fetchall()
-    keys = (
-        "created_at",
-        "run_id",
-        "thread_id",
-        "node",
-        "tool",
-        "status",
-        "duration_ms",
-        "arguments",
-        "result",
-    )
-    data = [dict(zip(keys, r, strict=True)) for r in rows]
-    for d in data:
-        d["arguments"] = json.loads(d["arguments"])
+    with project_db() as store:
+        found = store.audit.executions(run_id=run, tool=tool, status=status, limit=limit)
+    data = [
+        {
+            "created_at": e.created_at,
+            "run_id": e.run_id,
+            "thread_id": e.thread_id,
+            "node": e.node,
+            "tool": e.tool,
+            "status": e.status,
+            "duration_ms": e.duration_ms,
+            "arguments": json.loads(e.arguments),
+            "result": e.result,
+        }
+        for e in found
+    ]
     if as_json:
         emit_json(data)
         return

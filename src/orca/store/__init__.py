@@ -17,7 +17,8 @@ import os
 import sqlite3
 from pathlib import Path
 
-from orca.errors import ConfigError
+from orca.errors import ConfigError, DatabaseLockedError
+from orca.store._audit import ToolAudit, ToolExecution
 from orca.store._url import StoreURL, parse_url
 from orca.store._user import (
     BudgetRepository,
@@ -31,8 +32,7 @@ from orca.store._user import (
     UserStore,
     check_profile_name,
 )
-from orca.store.sqlite import SqliteCheckpointer, SqliteLedger, SqliteStore, _db
-from orca.store.sqlite._schema import PROJECT_COMPONENT, PROJECT_MIGRATIONS
+from orca.store.sqlite import SqliteAudit, SqliteCheckpointer, SqliteLedger, SqliteStore, _db
 from orca.store.sqlite._user_db import Clock, utc_now
 
 __all__ = [
@@ -43,19 +43,22 @@ __all__ = [
     "PriceRepository",
     "ProfileRecord",
     "ProfileRepository",
+    "SqliteAudit",
     "SqliteCheckpointer",
     "SqliteLedger",
     "SqliteStore",
     "StoreURL",
+    "ToolAudit",
+    "ToolExecution",
     "UsageRepository",
     "UserStore",
     "check_profile_name",
     "find_project",
-    "open_project_db",
     "open_store",
     "orca_home",
     "parse_url",
     "project_db_path",
+    "project_store",
     "user_db_path",
     "user_store",
 ]
@@ -132,7 +135,27 @@ def user_store(
     return store
 
 
-def open_project_db(project: str | Path | None = None) -> sqlite3.Connection:
-    """Open (creating and migrating on first use) the project database
-    ``<project>/.orca/project.db``. Raises as ``user_store``."""
-    return _db.open_db(project_db_path(project), PROJECT_COMPONENT, PROJECT_MIGRATIONS, "project")
+def project_store(project: str | Path | None = None) -> SqliteStore:
+    """The project's store, ``<project>/.orca/project.db`` (the project is found with
+    ``find_project``), opened, created and migrated now; close it when done.
+
+    Raises:
+        ConfigError: the project folder cannot be created or written.
+        CorruptDatabaseError: the file is not Orca's, or is damaged.
+        SchemaVersionError: the file was written by a newer Orca.
+        DatabaseLockedError: another process held the lock past the busy timeout.
+    """
+    path = project_db_path(project)
+    store = SqliteStore(path)
+    try:
+        store.checkpoints  # noqa: B018 - opening it creates and migrates the file
+    except (OSError, sqlite3.OperationalError) as exc:
+        store.close()
+        if _db.is_locked(exc):
+            raise DatabaseLockedError(str(path)) from exc
+        raise ConfigError(
+            f"cannot use {path} ({exc})",
+            key="project",
+            fix=f"make {path.parent} a writable directory, or run Orca in a writable project",
+        ) from exc
+    return store

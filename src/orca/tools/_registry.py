@@ -5,74 +5,77 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import sqlite3
-import threading
-import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from orca import events
 from orca._redact import redact
 from orca.errors import InvalidInputError, ToolError, closest
 from orca.llm import ToolCall, ToolSpec
+from orca.store import ToolAudit, ToolExecution
 from orca.tools._tool import Policy, Tool, ToolEnv, ToolResult
 
 if TYPE_CHECKING:
     from orca.context import TaskContext
+
+
+class SupportsClose(Protocol):
+    def close(self) -> None: ...
+
 
 SUMMARY_CHARS = 500
 ARGUMENTS_CHARS = 4000
 
 
 class Audit:
-    """Writes every execution to ``tool_executions`` in a project database (arguments
-    and results already redacted). Safe to share between threads."""
+    """Records every execution in a ``ToolAudit`` repository (by default the project
+    database's ``tool_executions``), arguments and results already redacted. Safe to
+    share between threads.
 
-    def __init__(self, conn: sqlite3.Connection, *, owned: bool = False) -> None:
-        self.conn = conn
+    Args:
+        log: where executions go.
+        owned: close ``log`` (or ``closing``) when this closes.
+        closing: what to close instead of ``log`` (the store ``log`` belongs to).
+    """
+
+    def __init__(
+        self, log: ToolAudit, *, owned: bool = False, closing: SupportsClose | None = None
+    ) -> None:
+        self.log = log
         self._owned = owned
-        self._lock = threading.Lock()
+        self._closing = closing
 
     @staticmethod
     def open(target: str | Path | None = None) -> Audit:
-        """The audit log of a project database (default: the current project's)."""
-        from orca.store import open_project_db
+        """The audit of a project database: ``target`` is its file (``*.db``) or the
+        project folder (default: the current project's)."""
+        from orca.store import SqliteAudit, project_store
 
         if target is not None and Path(target).suffix == ".db":
-            from orca.store.sqlite import _db
-            from orca.store.sqlite._schema import PROJECT_COMPONENT, PROJECT_MIGRATIONS
-
-            conn = _db.connect(target)
-            _db.prepare(conn, str(target), PROJECT_COMPONENT, PROJECT_MIGRATIONS)
-            return Audit(conn, owned=True)
-        return Audit(open_project_db(target), owned=True)
+            return Audit(SqliteAudit(target), owned=True)
+        store = project_store(target)
+        return Audit(store.audit, owned=True, closing=store)
 
     def record(self, row: Mapping[str, Any]) -> None:
-        from orca.store.sqlite._db import transaction
-
-        with self._lock, transaction(self.conn):
-            self.conn.execute(
-                "INSERT INTO tool_executions (id, run_id, thread_id, node, tool, arguments, "
-                "result_summary, status, duration_ms, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (
-                    str(uuid.uuid4()),
-                    row.get("run_id"),
-                    row.get("thread_id"),
-                    row.get("node"),
-                    row["tool"],
-                    row["arguments"],
-                    row["result"],
-                    row["status"],
-                    row["duration_ms"],
-                    dt.datetime.now(dt.UTC).isoformat(),
-                ),
+        self.log.record(
+            ToolExecution(
+                tool=row["tool"],
+                arguments=row["arguments"],
+                result=row["result"],
+                status=row["status"],
+                duration_ms=row["duration_ms"],
+                created_at=dt.datetime.now(dt.UTC).isoformat(),
+                run_id=row.get("run_id"),
+                thread_id=row.get("thread_id"),
+                node=row.get("node"),
             )
+        )
 
     def close(self) -> None:
         if self._owned:
-            self.conn.close()
+            (self._closing or self.log).close()
 
 
 class Tools:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orca.store.sqlite._audit import SqliteAudit
 from orca.store.sqlite._checkpoints import SqliteCheckpointer
 from orca.store.sqlite._config import SqliteConfigurations
 from orca.store.sqlite._db import BUSY_TIMEOUT_MS
@@ -14,7 +15,7 @@ from orca.store.sqlite._profiles import SqliteProfiles
 from orca.store.sqlite._usage import SqliteUsage
 from orca.store.sqlite._user_db import Clock, UserDb, utc_now
 
-__all__ = ["SqliteCheckpointer", "SqliteLedger", "SqliteStore"]
+__all__ = ["SqliteAudit", "SqliteCheckpointer", "SqliteLedger", "SqliteStore"]
 
 
 class SqliteStore:
@@ -50,13 +51,15 @@ class SqliteStore:
         self._user = UserDb(self.path, key=key, clock=clock, busy_timeout_ms=busy_timeout_ms)
         self._hold_ttl_s = hold_ttl_s
         self._ledger: SqliteLedger | None = None
+        self._audit: SqliteAudit | None = None
 
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path!r}>"
 
     @property
     def checkpoints(self) -> SqliteCheckpointer:
-        """Checkpoints and the event log of threads."""
+        """Checkpoints and the event log of threads, run and task records, thread
+        leases, and the project's workflows and sessions."""
         if self._checkpoints is None:
             self._checkpoints = SqliteCheckpointer(self.path)
         return self._checkpoints
@@ -98,11 +101,21 @@ class SqliteStore:
         """
         _ = self._user.conn
 
+    @property
+    def audit(self) -> SqliteAudit:
+        """The tool-execution audit (``ToolAudit``)."""
+        if self._audit is None:
+            self._audit = SqliteAudit(self.path)
+        return self._audit
+
     def close(self) -> None:
         if self._checkpoints is not None:
             self._checkpoints.close()
             self._checkpoints = None
         self._user.close()
+        if self._audit is not None:
+            self._audit.close()
+            self._audit = None
 
     def __enter__(self) -> SqliteStore:
         return self

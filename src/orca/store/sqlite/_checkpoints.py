@@ -1,15 +1,18 @@
-"""A SQLite checkpointer: one file, WAL, one transaction per superstep."""
+"""A SQLite checkpointer: one file, WAL, one transaction per superstep. The file is a
+project database: checkpoints and the event log, runs, tasks, leases, workflows,
+sessions and tool executions."""
 
 from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Literal
 
 from orca import _serde
+from orca.checkpoint._records import TaskRow
 from orca.checkpoint._rows import BlobRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import (
     CheckpointError,
@@ -17,7 +20,13 @@ from orca.errors import (
     InvalidInputError,
 )
 from orca.store.sqlite import _db
-from orca.store.sqlite._schema import CHECKPOINT_COMPONENT, CHECKPOINT_MIGRATIONS
+from orca.store.sqlite._runs import SqliteRunRows, upsert_tasks
+from orca.store.sqlite._schema import (
+    CHECKPOINT_COMPONENT,
+    CHECKPOINT_MIGRATIONS,
+    PROJECT_COMPONENT,
+    PROJECT_MIGRATIONS,
+)
 
 INLINE_ROW_BYTES = 900
 """A checkpoint row keeps its event batch inline while body + batch stay under this: a
@@ -26,8 +35,11 @@ WITHOUT ROWID row much larger spills onto overflow pages."""
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 
-class SqliteCheckpointer(RowCheckpointer):
-    """Stores checkpoints in a SQLite file (created with its schema on first use).
+class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
+    """Stores checkpoints, the event log, run and task records and thread leases in a
+    SQLite file (created, or migrated, with its schema when opened). It also keeps the
+    project's workflows and sessions (``save_workflow``, ``begin_session``,
+    ``end_session``).
 
     Args:
         path: the database file; its folder is created if missing.
@@ -58,11 +70,13 @@ class SqliteCheckpointer(RowCheckpointer):
         self._conn = _db.connect(self.path, busy_timeout_ms=busy_timeout_ms)
         try:
             with self._errors():
-                _db.prepare(
+                _db.prepare_components(
                     self._conn,
                     self.path,
-                    CHECKPOINT_COMPONENT,
-                    CHECKPOINT_MIGRATIONS,
+                    [
+                        (CHECKPOINT_COMPONENT, CHECKPOINT_MIGRATIONS),
+                        (PROJECT_COMPONENT, PROJECT_MIGRATIONS),
+                    ],
                     synchronous=synchronous,
                 )
         except BaseException:
@@ -112,8 +126,10 @@ class SqliteCheckpointer(RowCheckpointer):
         header: HeaderRow | None,
         blobs: list[BlobRow],
         writes: list[tuple[str, WriteRow]],
+        tasks: Sequence[TaskRow] = (),
     ) -> None:
         with self._transaction() as c:
+            upsert_tasks(c, tasks)
             if blobs:
                 c.executemany(
                     "INSERT OR REPLACE INTO checkpoint_blobs VALUES (?, ?, ?, ?, ?)",

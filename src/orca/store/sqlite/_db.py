@@ -16,7 +16,7 @@ from orca.errors import (
 
 Migrations = Sequence[Sequence[str]]
 """Migration N (1-based) brings a component's schema from version N-1 to N. Never
-destructive: only CREATE and ALTER ... ADD."""
+loses a row: a table SQLite cannot alter in place is rebuilt with every row copied."""
 
 
 BUSY_TIMEOUT_MS = 5000
@@ -56,6 +56,19 @@ def prepare(
         CorruptDatabaseError: the file belongs to something else or is damaged.
         SchemaVersionError: the component's schema is newer than this Orca knows.
     """
+    prepare_components(conn, path, [(component, migrations)], synchronous=synchronous)
+
+
+def prepare_components(
+    conn: sqlite3.Connection,
+    path: str,
+    components: Sequence[tuple[str, Migrations]],
+    *,
+    synchronous: str = "FULL",
+) -> None:
+    """``prepare`` for several components of one file: every version is checked before
+    anything changes (a file with any component from a newer Orca stays untouched),
+    then all are migrated in one transaction. Raises as ``prepare``."""
     try:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     except sqlite3.DatabaseError as exc:
@@ -70,9 +83,9 @@ def prepare(
             f"not an Orca database (it holds tables {', '.join(sorted(tables)[:5])})",
             "point Orca at a new file; it never alters a database it did not create",
         )
-    latest = len(migrations)
     if tables:  # refuse a newer schema before anything, even the journal mode, changes
-        _check(path, component, _version(conn, component), latest)
+        for component, migrations in components:
+            _check(path, component, _version(conn, component), len(migrations))
     # WAL: readers never block the writer, and a commit is one append to the log
     conn.execute("PRAGMA journal_mode=WAL")
     # FULL fsyncs at every commit, so a committed write survives power loss
@@ -83,16 +96,18 @@ def prepare(
             "CREATE TABLE IF NOT EXISTS orca_schema "
             "(component TEXT PRIMARY KEY, version INTEGER NOT NULL)"
         )
-        found = _version(conn, component)
-        _check(path, component, found, latest)
-        for version in range(found + 1, latest + 1):
-            for statement in migrations[version - 1]:
-                conn.execute(statement)
-        if found < latest:
-            conn.execute(
-                "INSERT OR REPLACE INTO orca_schema (component, version) VALUES (?, ?)",
-                (component, latest),
-            )
+        for component, migrations in components:
+            latest = len(migrations)
+            found = _version(conn, component)
+            _check(path, component, found, latest)
+            for version in range(found + 1, latest + 1):
+                for statement in migrations[version - 1]:
+                    conn.execute(statement)
+            if found < latest:
+                conn.execute(
+                    "INSERT OR REPLACE INTO orca_schema (component, version) VALUES (?, ?)",
+                    (component, latest),
+                )
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")

@@ -1,9 +1,10 @@
 """Every table of Orca's own databases, declared here and nowhere else.
 
 Each database is a list of migrations; migration N brings it from version N-1 to N.
-Migrations are append-only and never destructive, so an older file opens with a newer
-Orca. A file holds one or more components (``user``, ``project``, ``checkpoints``), each
-with its own version in ``orca_schema``.
+Migrations are append-only and never lose a row (a table SQLite cannot alter in place is
+rebuilt with every row copied), so an older file opens with a newer Orca. A file holds
+one or more components (``user``, ``project``, ``checkpoints``), each with its own
+version in ``orca_schema``.
 """
 
 from __future__ import annotations
@@ -223,6 +224,104 @@ PROJECT_MIGRATIONS: list[list[str]] = [
         "CREATE INDEX tool_executions_by_run ON tool_executions (run_id, created_at)",
     ],
 ]
+
+PROJECT_MIGRATIONS.append(
+    [
+        # Run records written by the core, and thread leases. SQLite cannot alter a CHECK
+        # constraint, so runs, tasks and workflow_tasks are rebuilt, every row copied
+        # (rowids kept, so "first stored" order survives). Each new table is built beside
+        # the old one and renamed into place only after the old ones are dropped: the
+        # renames carry the foreign keys over, and dropping an old parent never cascades
+        # into a copied child.
+        """CREATE TABLE runs_v2 (
+            id TEXT PRIMARY KEY,
+            thread_id TEXT NOT NULL,
+            graph TEXT NOT NULL DEFAULT '',
+            workflow_id TEXT REFERENCES workflows (id),
+            -- no foreign key: a library or server run may name a session no one recorded
+            session_id TEXT,
+            parent_run_id TEXT,
+            status TEXT NOT NULL CHECK (status IN
+                ('queued', 'running', 'interrupted', 'done', 'failed', 'cancelled')),
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            steps INTEGER NOT NULL DEFAULT 0,
+            llm_calls INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_nano_usd INTEGER NOT NULL DEFAULT 0,
+            checkpoint_id TEXT,
+            error TEXT,
+            -- what the starter added (JSON object): the CLI's session, budget, profile,
+            -- on_budget_exceeded, parent_run and workflow source
+            metadata TEXT NOT NULL DEFAULT '{}'
+        )""",
+        # the old CLI columns move into metadata (json_patch drops the NULL ones)
+        """INSERT INTO runs_v2 (rowid, id, thread_id, graph, workflow_id, session_id,
+            parent_run_id, status, started_at, ended_at, steps, input_tokens, output_tokens,
+            cost_nano_usd, error, metadata)
+        SELECT r.rowid, r.id, r.thread_id, COALESCE(w.name, ''), r.workflow_id, r.session_id,
+            r.parent_run_id, r.status, r.started_at, r.ended_at, r.steps, r.input_tokens,
+            r.output_tokens, r.cost_nano, r.error,
+            json_patch('{}', json_object(
+                'session', r.session_id, 'parent_run', r.parent_run_id, 'budget', r.budget,
+                'profile', r.profile, 'on_budget_exceeded', r.on_budget_exceeded,
+                'source', w.source))
+        FROM runs AS r LEFT JOIN workflows AS w ON w.id = r.workflow_id""",
+        # a task is known by (run, task id): two runs of one thread share task ids
+        """CREATE TABLE tasks_v2 (
+            run_id TEXT NOT NULL REFERENCES runs_v2 (id) ON DELETE CASCADE,
+            task_id TEXT NOT NULL,
+            step INTEGER NOT NULL,
+            node TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('running', 'done', 'failed', 'interrupted', 'cancelled')),
+            started_at TEXT NOT NULL,
+            ended_at TEXT,
+            duration_ms REAL,
+            error TEXT,
+            PRIMARY KEY (run_id, task_id)
+        )""",
+        # the old key was run_id || '/' || task_id
+        """INSERT INTO tasks_v2 (rowid, run_id, task_id, step, node, status, started_at,
+            ended_at, duration_ms, error)
+        SELECT rowid, run_id,
+            CASE WHEN substr(id, 1, length(run_id) + 1) = run_id || '/'
+                THEN substr(id, length(run_id) + 2) ELSE id END,
+            step, node, status, started_at, ended_at, duration_ms, error
+        FROM tasks""",
+        """CREATE TABLE workflow_tasks_v2 (
+            workflow_id TEXT NOT NULL REFERENCES workflows (id) ON DELETE CASCADE,
+            run_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            PRIMARY KEY (workflow_id, run_id, task_id),
+            FOREIGN KEY (run_id, task_id) REFERENCES tasks_v2 (run_id, task_id)
+                ON DELETE CASCADE
+        )""",
+        """INSERT INTO workflow_tasks_v2 (workflow_id, run_id, task_id)
+        SELECT wt.workflow_id, t.run_id,
+            CASE WHEN substr(t.id, 1, length(t.run_id) + 1) = t.run_id || '/'
+                THEN substr(t.id, length(t.run_id) + 2) ELSE t.id END
+        FROM workflow_tasks AS wt JOIN tasks AS t ON t.id = wt.task_id""",
+        "DROP TABLE workflow_tasks",
+        "DROP TABLE tasks",
+        "DROP TABLE runs",
+        "ALTER TABLE runs_v2 RENAME TO runs",
+        "ALTER TABLE tasks_v2 RENAME TO tasks",
+        "ALTER TABLE workflow_tasks_v2 RENAME TO workflow_tasks",
+        "CREATE INDEX runs_by_thread ON runs (thread_id, started_at)",
+        "CREATE INDEX runs_by_start ON runs (started_at)",
+        "CREATE INDEX tasks_by_run ON tasks (run_id, step)",
+        # who holds each thread: at most one run (checkpoint/_records.py decides who may
+        # take it over)
+        """CREATE TABLE leases (
+            thread_id TEXT PRIMARY KEY,
+            run_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            expires_at REAL NOT NULL
+        )""",
+    ]
+)
 
 CHECKPOINT_COMPONENT = "checkpoints"
 
