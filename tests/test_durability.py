@@ -444,9 +444,10 @@ def test_each_superstep_is_one_transaction_with_no_pending_writes(
     seen = trace_transactions(store)
     app.invoke({}, thread_id="t", durability="sync")
     steps = 4  # a, then b/c/d together, then e, then f
-    # one per checkpoint (each carrying its step's events), and one for the events after
-    # the last checkpoint (run.finished)
-    assert seen == ["BEGIN", "COMMIT"] * (steps + 1 + 1)
+    # one to take the thread and record the run, one per checkpoint (each carrying its
+    # step's events and tasks), one for the events after the last checkpoint
+    # (run.finished), and one for the run's final record, which frees the thread
+    assert seen == ["BEGIN", "COMMIT"] * (1 + steps + 1 + 1 + 1)
     assert rows(db, "SELECT COUNT(*) FROM checkpoints") == [(steps + 1,)]
     assert rows(db, "SELECT COUNT(*) FROM checkpoint_writes") == [(0,)]
 
@@ -458,9 +459,10 @@ def test_a_failed_step_adds_its_pending_writes_in_one_more_transaction(
     seen = trace_transactions(store)
     with pytest.raises(NodeError):
         app.invoke({}, thread_id="t", durability="sync")
-    # input and step 1 committed; step 2 failed: one transaction for c's and d's writes,
-    # and one for the events after the last checkpoint (task.failed, error, run.finished)
-    assert seen == ["BEGIN", "COMMIT"] * 4
+    # the run's record; input and step 1 committed; step 2 failed: one transaction for
+    # c's and d's writes, one for the events after the last checkpoint (task.failed,
+    # error, run.finished), and the run's final record
+    assert seen == ["BEGIN", "COMMIT"] * 6
     head = store.get("t")
     assert head is not None
     assert rows(db, "SELECT DISTINCT checkpoint_id FROM checkpoint_writes") == [
@@ -476,11 +478,12 @@ def test_exit_durability_commits_once_when_the_run_stops(
     app, store = compile_on(diamond(Calls(), set()), db, open_stores)
     seen = trace_transactions(store)
     app.invoke({}, thread_id="t", durability="exit")
-    # the one checkpoint when the run stops, then the events that ended it
-    assert seen == ["BEGIN", "COMMIT"] * 2
+    # the run's record, the one checkpoint when the run stops, the events that ended
+    # it, the final record
+    assert seen == ["BEGIN", "COMMIT"] * 4
     seen.clear()
     app.invoke({}, thread_id="u", durability="exit", log_events=False)
-    assert seen == ["BEGIN", "COMMIT"]
+    assert seen == ["BEGIN", "COMMIT"] * 3
 
 
 # -- several processes -------------------------------------------------------------------------

@@ -20,6 +20,7 @@ naming what went wrong and how to fix it::
     │   ├── RunTimeoutError (TimeoutError)   a run ran past its deadline
     │   ├── StepLimitError                   a run reached max_steps
     │   ├── RunCancelledError                a run was cancelled
+    │   ├── ThreadBusyError                  another run holds the thread (names it)
     │   ├── BudgetExceeded                   a block budget cannot afford a call; names
     │   │                                    the budget, its limit, spent, reserved, asked
     │   └── ToolError                        ctx.tools.acall: a tool was denied, got bad
@@ -99,6 +100,7 @@ __all__ = [
     "StepLimitError",
     "StreamInterruptedError",
     "TaskTimeoutError",
+    "ThreadBusyError",
     "ToolError",
     "UnknownBudgetError",
     "UnknownModelError",
@@ -270,6 +272,37 @@ class StepLimitError(RunError):
 
 class RunCancelledError(RunError):
     """The run was cancelled; its last committed checkpoint stands."""
+
+
+class ThreadBusyError(RunError):
+    """Another run holds the thread: at most one run may run on a thread at a time.
+    Raised before the run does anything (no node runs, no call is paid for), or when a
+    run lost its thread to another after its lease ran out.
+
+    Attributes:
+        thread_id: the thread.
+        holder: the run that holds it.
+        owner: the process holding it (``host:pid:nonce``).
+    """
+
+    def __init__(self, thread_id: str, holder: str, owner: str, *, lost: bool = False) -> None:
+        host, _, rest = owner.partition(":")
+        pid = rest.partition(":")[0]
+        where = f" (process {pid} on {host})" if pid else ""
+        if lost:
+            message = (
+                f"the run lost thread {thread_id!r} to run {holder!r}{where} after its lease "
+                "ran out. Fix: look at the thread's runs (orca runs list) before resuming it"
+            )
+        else:
+            message = (
+                f"thread {thread_id!r} is busy: run {holder!r} holds it{where}. Fix: wait for "
+                "that run to finish or cancel it, or run on another thread_id"
+            )
+        super().__init__(message)
+        self.thread_id = thread_id
+        self.holder = holder
+        self.owner = owner
 
 
 class BudgetExceeded(RunError):

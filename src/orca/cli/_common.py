@@ -27,6 +27,7 @@ from orca.errors import (
     ConfigError,
     InvalidInputError,
     OrcaError,
+    ThreadBusyError,
 )
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ def code_for(exc: BaseException) -> int:
         return BUDGET
     if isinstance(exc, CheckpointNotFoundError | ConfigError | InvalidInputError):
         return CONFIG
-    if isinstance(exc, CheckpointError):
+    if isinstance(exc, CheckpointError | ThreadBusyError):
         return DATABASE
     return FAILED
 

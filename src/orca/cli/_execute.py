@@ -6,16 +6,18 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
-from orca.checkpoint import Lease, RunRecord, RunStatus, TaskRecord, TaskStatus, lease_owner
 from orca.cli._common import (
     BUDGET,
     FAILED,
@@ -30,11 +32,10 @@ from orca.cli._common import (
     table,
 )
 from orca.cost import format_usd
-from orca.errors import CheckpointError
 from orca.events import Event
 
 if TYPE_CHECKING:
-    from orca.store import SqliteCheckpointer
+    from orca.store import LedgerRepository, SqliteCheckpointer
 
 
 def _now() -> str:
@@ -43,23 +44,15 @@ def _now() -> str:
 
 # -- the project's records ----------------------------------------------------------------------
 
-LEASE_S = 60.0
-"""How long the CLI's lease on a run's thread lasts without a heartbeat."""
-HEARTBEAT_S = 15.0
-"""How often (at most) a running command renews its lease, on the run's events."""
-
 
 class Records:
-    """The run's record, written from its events into the project's store: the
-    workflow, the session, the run (holding its thread's lease) and its tasks."""
+    """The project's workflows and sessions. The run's own record, its tasks and its
+    thread's lease are written by the engine (``RunRecord``), with the CLI's details in
+    its metadata (``metadata()``)."""
 
     def __init__(self, store: SqliteCheckpointer, plan: Plan) -> None:
         self.store = store
         self.plan = plan
-        self.record: RunRecord | None = None
-        self.lease: Lease | None = None
-        self.renewed = 0.0
-        self.tasks: dict[str, TaskRecord] = {}
 
     def workflow(self, name: str, source: str) -> None:
         self.store.save_workflow(name, source, _now())
@@ -70,11 +63,10 @@ class Records:
     def end_session(self) -> None:
         self.store.end_session(self.plan.session, _now())
 
-    def start_run(self, run_id: str, graph: str) -> Lease | None:
-        """Record the run as running, holding its thread; returns the lease of another
-        run that holds the thread (then nothing was written)."""
+    def metadata(self) -> dict[str, Any]:
+        """What the run's record keeps of the command that started it."""
         plan = self.plan
-        metadata = {
+        found = {
             "session": plan.session,
             "source": plan.source,
             "budget": plan.budget,
@@ -82,94 +74,7 @@ class Records:
             "on_budget_exceeded": plan.options.get("on_budget_exceeded"),
             "parent_run": plan.parent_run,
         }
-        record = RunRecord(
-            run_id,
-            plan.thread,
-            graph,
-            "running",
-            _now(),
-            metadata={k: v for k, v in metadata.items() if v is not None},
-        )
-        now = time.time()
-        lease = Lease(plan.thread, run_id, lease_owner(), now + LEASE_S)
-        held = self.store.begin_run(record, lease, now)
-        if held != lease:
-            return held
-        self.record, self.lease, self.renewed = record, lease, now
-        return None
-
-    def heartbeat(self) -> None:
-        now = time.time()
-        if self.lease is not None and now - self.renewed >= HEARTBEAT_S:
-            self.lease = replace(self.lease, expires_at=now + LEASE_S)
-            self.store.renew_lease(self.lease)
-            self.renewed = now
-
-    def task(self, event: Event, status: TaskStatus, error: str | None = None) -> None:
-        if self.record is None:
-            return
-        task_id: str = event.task_id  # type: ignore[attr-defined]
-        now = _now()
-        before = self.tasks.get(task_id)
-        task = TaskRecord(
-            self.record.run_id,
-            task_id,
-            event.step,
-            event.node,  # type: ignore[attr-defined]
-            status,
-            before.started_at if before is not None else now,
-            None if status == "running" else now,
-            getattr(event, "duration_ms", None),
-            error,
-        )
-        self.tasks[task_id] = task
-        self.store.put_tasks([task])
-
-    def finish_run(self, tally: Tally, status: RunStatus, error: str | None) -> None:
-        """Store the final record and the real outcome of every task, and release the
-        thread."""
-        if self.record is None:
-            return
-        now = _now()
-        outcome = self._open_task_outcomes(status)
-        tasks = [
-            replace(t, status=outcome.get(t.task_id, "cancelled"), ended_at=now)
-            if t.status == "running"
-            else t
-            for t in self.tasks.values()
-        ]
-        self.store.end_run(
-            replace(
-                self.record,
-                status=status,
-                ended_at=now,
-                steps=tally.steps,
-                llm_calls=tally.calls,
-                input_tokens=tally.input_tokens,
-                output_tokens=tally.output_tokens,
-                cost_nano_usd=tally.cost,
-                checkpoint_id=tally.checkpoint_id,
-                error=error,
-            ),
-            tasks,
-        )
-
-    def _open_task_outcomes(self, status: RunStatus) -> dict[str, TaskStatus]:
-        """What became of tasks still open when the run stopped: one whose writes were
-        kept (it finished in a step that failed or paused) is done, one that paused is
-        interrupted; the rest were cut short (interrupted with their run, or cancelled)."""
-        outcome: dict[str, TaskStatus] = {}
-        if all(t.status != "running" for t in self.tasks.values()):
-            return outcome
-        if status == "interrupted":
-            outcome = dict.fromkeys(self.tasks, "interrupted")
-        head = self.store.get(self.plan.thread)
-        for w in head.pending if head is not None else ():
-            if w.kind == "writes":
-                outcome[w.task_id] = "done"
-            elif w.kind == "interrupt":
-                outcome[w.task_id] = "interrupted"
-        return outcome
+        return {k: v for k, v in found.items() if v is not None}
 
 
 # -- what a run did -----------------------------------------------------------------------------
@@ -234,8 +139,14 @@ class Tally:
         elif kind == "interrupt":
             self.interrupts = list(e.interrupts)  # type: ignore[attr-defined]
         elif kind == "run.finished":
+            # the run's totals, as the engine computed them once (and keeps in the record)
             self.status = e.status  # type: ignore[attr-defined]
             self.checkpoint_id = e.checkpoint_id  # type: ignore[attr-defined]
+            self.steps = e.steps  # type: ignore[attr-defined]
+            self.calls = e.llm_calls  # type: ignore[attr-defined]
+            self.input_tokens = e.input_tokens  # type: ignore[attr-defined]
+            self.output_tokens = e.output_tokens  # type: ignore[attr-defined]
+            self.cost = e.cost_nano_usd  # type: ignore[attr-defined]
 
     def view(self) -> Group:
         """The live panel: step, running tasks with their latest tokens, cost so far."""
@@ -318,16 +229,11 @@ class Plan:
 
 
 def budget_statuses(
-    budget: str | None, workflow: str, session: str, run: str | None = None
+    ledger: LedgerRepository, budget: str | None, workflow: str, session: str, run: str | None
 ) -> list[Any]:
-    from orca.store import user_store
-
-    with user_store() as store:
-        ledger = store.ledger
-        ledger.sweep()
-        return ledger.status(
-            ledger.applicable(budget=budget, workflow=workflow, session=session, run=run)
-        )
+    return ledger.status(
+        ledger.applicable(budget=budget, workflow=workflow, session=session, run=run)
+    )
 
 
 def print_budgets(statuses: list[Any], when: str) -> None:
@@ -339,34 +245,43 @@ def print_budgets(statuses: list[Any], when: str) -> None:
         )
 
 
-_STATUSES: dict[str, RunStatus] = {
-    "done": "done",
-    "interrupted": "interrupted",
-    "cancelled": "cancelled",
-}
-"""How a run that ended (its ``run.finished``, or Ctrl-C: cancelled) is recorded; any
-other end is a failure."""
-
-
 def execute(plan: Plan, store: SqliteCheckpointer, *, as_json: bool) -> int:
-    """Run ``plan``, recording it in the project's ``store``; returns the exit code."""
+    """Run ``plan`` on the project's ``store`` (the engine records the run there);
+    returns the exit code."""
+    from orca.store import user_store
+
+    with user_store() as users:  # one user database for the whole command
+        ledger = users.ledger
+        ledger.sweep()  # holds of calls that crashed elsewhere come back first
+        return _execute(plan, store, ledger, as_json=as_json)
+
+
+def _execute(
+    plan: Plan, store: SqliteCheckpointer, ledger: LedgerRepository, *, as_json: bool
+) -> int:
     records = Records(store, plan)
     graph = plan.graph
     records.workflow(graph.name, plan.source)
     records.session()
-    before = budget_statuses(plan.budget, graph.name, plan.session, plan.options.get("run_id"))
+    run_id = plan.options.get("run_id")
+    before = budget_statuses(ledger, plan.budget, graph.name, plan.session, run_id)
     if not as_json:
         print_budgets(before, "before")
     tally = Tally()
     options = dict(plan.options)
-    options.update(thread_id=plan.thread, session=plan.session)
+    options.update(
+        thread_id=plan.thread,
+        session=plan.session,
+        ledger=ledger,
+        metadata=records.metadata(),
+        correlation_id=start_observing(),
+    )
     if plan.profile is not None:
         options["profile"] = plan.profile
     if plan.budget:
         options["budget"] = plan.budget
     if plan.checkpoint_id:
         options["checkpoint_id"] = plan.checkpoint_id
-    options["correlation_id"] = start_observing()
     error: BaseException | None = None
     started = time.perf_counter()
     live = (
@@ -376,36 +291,23 @@ def execute(plan: Plan, store: SqliteCheckpointer, *, as_json: bool) -> int:
     )
     events = iter(())
     try:
-        busy = store.live_lease(plan.thread, time.time())
-        if busy is not None:  # before the run stores anything on the thread
-            raise _busy(plan.thread, busy)
-        events = graph.stream(plan.input, mode="events", **options)
-        if live is not None:
-            live.start()
-        for event in events:
-            if event.type == "run.started":
-                held = records.start_run(event.run_id, graph.name)
-                if held is not None:  # taken meanwhile; no node has run: the run stops here
-                    raise _busy(plan.thread, held)
-            records.heartbeat()
-            tally.add(event)
-            if event.type == "task.started":
-                records.task(event, "running")
-            elif event.type == "task.finished":
-                records.task(event, "done")
-            elif event.type == "task.failed":
-                records.task(event, "failed", event.error)
+        with _terminate_as_interrupt():
+            events = graph.stream(plan.input, mode="events", **options)
             if live is not None:
-                live.update(tally.view())
-                if event.type in ("task.finished", "task.failed"):
-                    live.console.print(f"[dim]·[/] {esc(tally.finished[-1])}")
-            elif not as_json and event.type in ("step.started", "task.finished", "task.failed"):
-                if event.type == "step.started":
-                    nodes = ", ".join(t["node"] for t in event.tasks)
-                    out.print(f"[bold]step {event.step}[/]: {esc(nodes)}")
-                else:
-                    out.print(f"  {esc(tally.finished[-1])}")
-    except KeyboardInterrupt:
+                live.start()
+            for event in events:
+                tally.add(event)
+                if live is not None:
+                    live.update(tally.view())
+                    if event.type in ("task.finished", "task.failed"):
+                        live.console.print(f"[dim]·[/] {esc(tally.finished[-1])}")
+                elif not as_json and event.type in ("step.started", "task.finished", "task.failed"):
+                    if event.type == "step.started":
+                        nodes = ", ".join(t["node"] for t in event.tasks)
+                        out.print(f"[bold]step {event.step}[/]: {esc(nodes)}")
+                    else:
+                        out.print(f"  {esc(tally.finished[-1])}")
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the run is cancelled, and recorded so
         error = KeyboardInterrupt()
         tally.status = "cancelled"
     except Exception as exc:
@@ -415,10 +317,9 @@ def execute(plan: Plan, store: SqliteCheckpointer, *, as_json: bool) -> int:
         getattr(events, "close", lambda: None)()  # a run stopped early is cancelled
         if live is not None:
             live.stop()
-    status = _STATUSES.get(tally.status, "failed")
-    records.finish_run(tally, status, None if error is None else str(error))
+    status = tally.status if tally.status in ("done", "interrupted", "cancelled") else "failed"
     records.end_session()
-    after = budget_statuses(plan.budget, graph.name, plan.session, plan.options.get("run_id"))
+    after = budget_statuses(ledger, plan.budget, graph.name, plan.session, run_id)
     code = (
         OK
         if status == "done"
@@ -477,11 +378,22 @@ def execute(plan: Plan, store: SqliteCheckpointer, *, as_json: bool) -> int:
     return code
 
 
-def _busy(thread: str, held: Lease) -> CheckpointError:
-    return CheckpointError(
-        f"thread {thread!r} is busy: run {held.run_id!r} holds it. Fix: wait for that run "
-        "to finish, or run on another thread (--thread)"
-    )
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops a run as Ctrl-C does: cancelled, its record saying so."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread (an embedding host): leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _is_budget_stop(value: Any) -> bool:

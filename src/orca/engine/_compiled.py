@@ -255,6 +255,14 @@ class CompiledGraph:
         seed = options.get("seed", 0)
         if not isinstance(seed, int):
             raise InvalidInputError(f"seed must be an int, got {seed!r}")
+        metadata = options.get("metadata")
+        if metadata is not None and not (
+            isinstance(metadata, Mapping) and all(isinstance(k, str) for k in metadata)
+        ):
+            raise InvalidInputError(
+                f"metadata must be a dict with string keys, got {type(metadata).__name__}. "
+                "Fix: pass metadata={'key': value, ...}"
+            )
         return RunOptions(
             thread_id=thread_id,
             checkpoint_id=options.get("checkpoint_id"),
@@ -271,6 +279,7 @@ class CompiledGraph:
             services=_services(options, self.name),
             log_events=_flag(options, "log_events"),
             correlation_id=_correlation_id(options),
+            metadata=metadata,
         )
 
     # -- threads ------------------------------------------------------------------------------

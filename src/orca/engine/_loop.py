@@ -6,9 +6,9 @@ import asyncio
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, EventRecord, PendingWrite
 from orca.context import RunServices, RunTotals
@@ -17,6 +17,7 @@ from orca.engine._algo import JOINS, Target, Writes, apply_writes, plan_next
 from orca.engine._context import RunContext
 from orca.engine._emit import Emitter
 from orca.engine._persist import Durability, Persister
+from orca.engine._records import Recorder
 from orca.engine._task import POOL_SIZE, SyncBatch, Task, route, run_task
 from orca.errors import (
     CheckpointNotFoundError,
@@ -27,6 +28,7 @@ from orca.errors import (
     RunCancelledError,
     RunTimeoutError,
     StepLimitError,
+    ThreadBusyError,
 )
 from orca.events import (
     EVENT_TYPES,
@@ -45,6 +47,8 @@ from orca.events import (
 from orca.graph._builder import Callee, GraphSpec, NodeSpec
 from orca.graph._types import START, Command, Interrupt, Send
 from orca.observe._core import RunInfo, observers_for
+
+T = TypeVar("T")
 
 
 class Compiled(Protocol):
@@ -93,6 +97,7 @@ class RunOptions:
     services: RunServices | None = None  # models, metering, tools (orca.context)
     log_events: bool = True
     correlation_id: str | None = None  # ties the run's logs and spans to what started it
+    metadata: Mapping[str, Any] | None = None  # kept in the run's record
 
 
 @dataclass(slots=True)
@@ -130,7 +135,9 @@ class Run:
         self.channels = graph.spec.state.channels
         self.opts = opts
         self.store = graph.checkpointer if parent is None else None
-        self.persister = Persister(self.store, opts.durability) if self.store else None
+        self.persister = (
+            Persister(self.store, opts.durability, private_loop=opts.inline) if self.store else None
+        )
         # the event log rides on the checkpoints: events since the last save are written
         # in the same transaction
         self.logging = self.store is not None and opts.log_events
@@ -155,19 +162,21 @@ class Run:
         self.resumes: dict[str, Any] = {}
         self.skip_before = False
         self.write_log: Writes = []
+        self.recorder: Recorder | None = None
 
     # -- entry ----------------------------------------------------------------------------
 
     async def execute(self, input: Any) -> RunOutcome:
         opts = self.opts
-        head = self.store.get(opts.thread_id) if self.store else None
+        store = self.store
+        head = await self._io(store.get, opts.thread_id) if store else None
         start = head
         if opts.checkpoint_id is not None:
-            if self.store is None:
+            if store is None:
                 raise InvalidInputError(
                     "checkpoint_id needs a checkpointer. Fix: compile(checkpointer=...)"
                 )
-            start = self.store.get(opts.thread_id, opts.checkpoint_id)
+            start = await self._io(store.get, opts.thread_id, opts.checkpoint_id)
             if start is None:
                 raise CheckpointNotFoundError(opts.thread_id, opts.checkpoint_id)
         if start is not None and head is not None and start.checkpoint_id != head.checkpoint_id:
@@ -180,6 +189,17 @@ class Run:
                 f"{head.checkpoint_id if head else ''}/{len(start.pending) if start else 0}",
                 f"{self.spec.name}:{'resume' if resuming else 'input'}",
             )
+        if store is not None and self.parent is None:
+            # the thread is this run's before it does anything, or ThreadBusyError
+            self.recorder = Recorder(
+                store,
+                thread_id=opts.thread_id,
+                graph=self.spec.name,
+                clock=opts.clock,
+                metadata=opts.metadata,
+                io=self._io,
+            )
+            self.run_id = await self.recorder.begin(self.run_id, derived=opts.run_id is None)
         observers = (
             observers_for(
                 RunInfo(
@@ -225,7 +245,12 @@ class Run:
         except asyncio.CancelledError:
             self.cancelled.set()
             status = "cancelled"
-            raise
+            lost = self.recorder.lost if self.recorder is not None else None
+            if lost is None:
+                raise
+            status = "failed"  # the lease ran out and another run took the thread
+            error = ThreadBusyError(opts.thread_id, lost.run_id, lost.owner, lost=True)
+            raise error from None
         except BaseException as exc:
             error = exc
             status = "cancelled" if isinstance(exc, RunCancelledError) else "failed"
@@ -235,7 +260,7 @@ class Run:
             if flush_error is not None and error is None:
                 error, status = flush_error, "failed"
             if isinstance(error, OrcaError):
-                error.checkpoint_id = self._committed_id()  # type: ignore[attr-defined]
+                error.checkpoint_id = await self._committed_id()  # type: ignore[attr-defined]
             if error is not None:
                 self._emit(
                     ErrorEvent,
@@ -267,9 +292,32 @@ class Run:
                 log_error = await self._flush()
                 if log_error is not None and error is None:
                     raise log_error
+            record_error = await self._end_record(status, totals, error)
             if flush_error is not None and flush_error is error:
                 raise flush_error  # the run itself succeeded, its last commit did not
+            if record_error is not None and error is None:
+                raise record_error
         return outcome
+
+    async def _end_record(
+        self, status: str, totals: RunTotals, error: BaseException | None
+    ) -> Exception | None:
+        """Store the run's final record and release its thread; the error, if that fails
+        (the lease then runs out by itself)."""
+        if self.recorder is None:
+            return None
+        record, tasks = self.recorder.final(
+            status,
+            steps=self.steps_run,
+            totals=totals,
+            checkpoint_id=self.checkpoint_id,
+            error=f"{type(error).__name__}: {error}" if error is not None else None,
+        )
+        try:
+            await asyncio.shield(self._io(self.store.end_run, record, tasks))  # type: ignore[union-attr]
+        except Exception as exc:
+            return exc
+        return None
 
     def _recorded_input(self, value: Any) -> Any:
         """The input as ``run.started`` carries it: a resume's value, a dict as given, a
@@ -308,15 +356,22 @@ class Run:
                 raise RunTimeoutError(deadline) from None
             raise
 
-    def _committed_id(self) -> str | None:
+    async def _committed_id(self) -> str | None:
         """The thread's latest committed checkpoint, for errors to name."""
         if self.store is None:
             return None
         try:
-            head = self.store.history(self.opts.thread_id, limit=1)
+            head = await self._io(self.store.history, self.opts.thread_id, limit=1)
         except OrcaError:
             return None
         return head[0].checkpoint_id if head else None
+
+    async def _io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A store call, off the loop's thread (a slow disk stalls no other run), except
+        on the private loop of a sync ``invoke``, which runs nothing else."""
+        if self.opts.inline:
+            return fn(*args, **kwargs)
+        return await asyncio.to_thread(fn, *args, **kwargs)
 
     def _emit(self, cls: type[Event], **fields: Any) -> None:
         if self.em is not None:
@@ -334,6 +389,8 @@ class Run:
                 )
             self._load(start)
             self._take_resume(input, start)
+            if self.persister is not None:
+                await self.persister.settle()
         else:
             await self._start(input, start)
         if self.on_start is not None:  # the input or resume value was taken
@@ -446,6 +503,8 @@ class Run:
         entry = Task(-1, ctx.task_id, _START_NODE, None, ctx)
         targets = await route(self.spec, entry, values)
         self._commit(self.step + 1, values, changed, [(START, targets)], "input")
+        if self.persister is not None:
+            await self.persister.settle()
 
     def _context(self, step: int, node: str, task_id: str) -> RunContext:
         return RunContext(
@@ -491,9 +550,19 @@ class Run:
             self._emit(StepStarted, tasks=[{"id": t.id, "node": t.node.name} for t in tasks])
             for t in to_run:
                 self._emit(TaskStarted, task_id=t.id, node=t.node.name)
+        if self.recorder is not None:
+            for t in to_run:
+                self.recorder.task_started(t.id, step, t.node.name)
         await self._execute(to_run)
         failed = [t for t in tasks if t.error is not None]
         paused = [t for t in tasks if t.interrupt is not None]
+        if self.recorder is not None:
+            for t in to_run:  # each task's own outcome, whatever became of its step
+                if t.error is not None:
+                    outcome, why = "failed", f"{type(t.error).__name__}: {t.error}"
+                else:
+                    outcome, why = ("interrupted" if t.interrupt else "done"), None
+                self.recorder.task_ended(t.id, outcome, t.duration_ms, why)
         if failed or paused:
             return self._stop_step(tasks, failed, paused)
         if self.em is not None:
@@ -512,6 +581,8 @@ class Run:
             for _, writes in task_writes:
                 self.write_log.extend(writes)
         self._commit(step, values, changed, [(t.node.name, t.targets) for t in tasks], "loop")
+        if self.persister is not None:
+            await self.persister.settle()
         self.steps_run += 1
         return None
 
@@ -651,6 +722,7 @@ class Run:
                 },
                 created_at=self.opts.clock().isoformat(),
                 events=tuple(self.logged),
+                tasks=self.recorder.take_ended() if self.recorder is not None else (),
             )
         )
         self.logged.clear()

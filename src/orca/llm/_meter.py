@@ -227,7 +227,8 @@ class Meter:
 
     def _open_ledger(self) -> tuple[LedgerRepository | None, bool]:
         """The run's ledger, opened on first use (blocking: call it off the loop), and
-        whether this call opened it."""
+        whether this call opened the user database (a ledger given to the run is its
+        giver's to sweep)."""
         with self._lock:
             option = self._ledger_option
             if self._ledger is not None or option is False:
@@ -237,9 +238,9 @@ class Meter:
 
                 self._store = user_store(option)
                 self._ledger = self._store.ledger
-            else:
-                self._ledger = option
-            return self._ledger, True
+                return self._ledger, True
+            self._ledger = option
+            return self._ledger, False
 
     async def ledger(self) -> LedgerRepository | None:
         """The run's ledger (None when the run has none); opening it sweeps the holds of

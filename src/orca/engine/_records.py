@@ -1,0 +1,184 @@
+"""A run's record and its thread's lease: written by the engine for every run on a store,
+whoever started it (library, CLI, server)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+from orca.checkpoint import Checkpointer, Lease, RunRecord, TaskRecord, lease_owner
+from orca.context import RunTotals
+from orca.errors import ThreadBusyError
+
+LEASE_TTL_S = 30.0
+"""How long a thread's lease lasts without a heartbeat. A run renews it every third of
+that from a thread of its own (a sync node blocking the loop does not starve it); the
+lease of a process that died on this host is taken over at once, one on another host
+when it runs out."""
+
+Io = Callable[..., Awaitable[Any]]
+
+
+class Recorder:
+    """Takes the thread for one run, keeps its lease alive, collects its tasks' outcomes,
+    and stores its final record (releasing the thread)."""
+
+    def __init__(
+        self,
+        store: Checkpointer,
+        *,
+        thread_id: str,
+        graph: str,
+        clock: Callable[[], dt.datetime],
+        metadata: Mapping[str, Any] | None,
+        io: Io,
+    ) -> None:
+        self.store = store
+        self.thread_id = thread_id
+        self.graph = graph
+        self.clock = clock
+        self.metadata = dict(metadata or {})
+        self.io = io
+        self.record: RunRecord | None = None
+        self.lease: Lease | None = None
+        self.lost: Lease | None = None  # who took the thread when the lease ran out
+        self.tasks: dict[str, TaskRecord] = {}  # not yet stored
+        self._stop = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+
+    async def begin(self, run_id: str, *, derived: bool) -> str:
+        """Take the thread and store the record as ``running``; returns the run's id (a
+        derived id that a finished run already used gets a suffix: one id, one run).
+
+        Raises:
+            ThreadBusyError: another live run holds the thread; nothing was written.
+        """
+        if derived:
+            run_id = await self.io(_unused_id, self.store, run_id)
+        owner = lease_owner()
+        self.record = RunRecord(
+            run_id=run_id,
+            thread_id=self.thread_id,
+            graph=self.graph,
+            status="running",
+            started_at=self.clock().isoformat(),
+            metadata=self.metadata,
+        )
+        wanted = Lease(self.thread_id, run_id, owner, time.time() + LEASE_TTL_S)
+        held = await self.io(self.store.begin_run, self.record, wanted, time.time())
+        if (held.run_id, held.owner) != (run_id, owner):
+            raise ThreadBusyError(self.thread_id, held.run_id, held.owner)
+        self.lease = held
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        self._heartbeat = threading.Thread(
+            target=self._beat,
+            args=(loop, task),
+            name=f"orca-lease-{run_id}",
+            daemon=True,
+        )
+        self._heartbeat.start()
+        return run_id
+
+    def _beat(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any] | None) -> None:
+        lease = self.lease
+        assert lease is not None
+        while not self._stop.wait(LEASE_TTL_S / 3):
+            lease = replace(lease, expires_at=time.time() + LEASE_TTL_S)
+            try:
+                kept = self.store.renew_lease(lease)
+            except Exception:
+                continue  # a busy database: the next beat tries again, well within the ttl
+            if not kept:
+                self.lost = _holder(self.store, lease)
+                if task is not None:
+                    loop.call_soon_threadsafe(task.cancel)
+                return
+
+    def task_started(self, task_id: str, step: int, node: str) -> None:
+        self.tasks[task_id] = TaskRecord(
+            run_id=self.run_id,
+            task_id=task_id,
+            step=step,
+            node=node,
+            status="running",
+            started_at=self.clock().isoformat(),
+        )
+
+    def task_ended(
+        self, task_id: str, status: str, duration_ms: float, error: str | None = None
+    ) -> None:
+        started = self.tasks.get(task_id)
+        if started is not None:
+            self.tasks[task_id] = replace(
+                started,
+                status=status,  # type: ignore[arg-type]
+                ended_at=self.clock().isoformat(),
+                duration_ms=round(duration_ms, 3),
+                error=error,
+            )
+
+    def take_ended(self) -> list[TaskRecord]:
+        """The tasks that ended, to store with the step's checkpoint."""
+        ended = [t for t in self.tasks.values() if t.status != "running"]
+        for t in ended:
+            del self.tasks[t.task_id]
+        return ended
+
+    @property
+    def run_id(self) -> str:
+        assert self.record is not None
+        return self.record.run_id
+
+    def final(
+        self,
+        status: str,
+        *,
+        steps: int,
+        totals: RunTotals,
+        checkpoint_id: str | None,
+        error: str | None,
+    ) -> tuple[RunRecord, list[TaskRecord]]:
+        """The run's last record and the tasks not stored yet (a task still running was
+        cut short by the run's end: cancelled)."""
+        self._stop.set()
+        assert self.record is not None
+        record = replace(
+            self.record,
+            status=status,  # type: ignore[arg-type]
+            ended_at=self.clock().isoformat(),
+            steps=steps,
+            llm_calls=totals.llm_calls,
+            input_tokens=totals.input_tokens,
+            output_tokens=totals.output_tokens,
+            cost_nano_usd=totals.cost_nano_usd,
+            checkpoint_id=checkpoint_id,
+            error=error,
+        )
+        now = self.clock().isoformat()
+        tasks = [
+            replace(t, status="cancelled", ended_at=now) if t.status == "running" else t
+            for t in self.tasks.values()
+        ]
+        self.tasks.clear()
+        return record, tasks
+
+
+def _unused_id(store: Checkpointer, run_id: str) -> str:
+    candidate, n = run_id, 1
+    while store.get_run(candidate) is not None:
+        n += 1
+        candidate = f"{run_id}.{n}"
+    return candidate
+
+
+def _holder(store: Checkpointer, lost: Lease) -> Lease:
+    """Who holds the thread now that ``lost`` was taken over, as well as the store says."""
+    runs = store.list_runs(thread_id=lost.thread_id, limit=1)
+    holder = runs[0].run_id if runs and runs[0].run_id != lost.run_id else "another run"
+    return Lease(lost.thread_id, holder, "", 0.0)
