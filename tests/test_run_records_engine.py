@@ -317,6 +317,11 @@ def test_processes_share_a_thread_one_at_a_time_and_a_killed_holder_frees_it(
             holder.kill()
             holder.wait(10)
     with SqliteCheckpointer(db) as store:
-        statuses = sorted(r.status for r in store.list_runs())
-    # the killed run's record stays as it was left (running), the later one is done
-    assert statuses == ["done", "running"]
+        later, killed = store.list_runs()  # newest first
+        assert later.status == "done"
+        # the run that took the thread over recorded the killed one as failed
+        assert killed.status == "failed"
+        assert killed.error is not None
+        assert f"run {later.run_id} took the thread" in killed.error
+        # its task was running, not yet stored (a task's record lands when it ends)
+        assert store.run_tasks(killed.run_id) == []

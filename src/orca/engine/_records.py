@@ -74,6 +74,7 @@ class Recorder:
         if (held.run_id, held.owner) != (run_id, owner):
             raise ThreadBusyError(self.thread_id, held.run_id, held.owner)
         self.lease = held
+        await self.io(self._close_dead_runs)
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         self._heartbeat = threading.Thread(
@@ -84,6 +85,21 @@ class Recorder:
         )
         self._heartbeat.start()
         return run_id
+
+    def _close_dead_runs(self) -> None:
+        """Runs the thread's record still says are running died with their process (this
+        run holds the thread now, so none of them does): they are recorded failed."""
+        now = self.clock().isoformat()
+        why = f"its process stopped before the run ended; run {self.run_id} took the thread"
+        for dead in self.store.list_runs(thread_id=self.thread_id, status="running"):
+            if dead.run_id == self.run_id:
+                continue
+            tasks = [
+                replace(t, status="failed", ended_at=now, error=why)
+                for t in self.store.run_tasks(dead.run_id)
+                if t.status == "running"
+            ]
+            self.store.end_run(replace(dead, status="failed", ended_at=now, error=why), tasks)
 
     def _beat(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any] | None) -> None:
         lease = self.lease
