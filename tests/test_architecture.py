@@ -145,3 +145,19 @@ def test_leaf_modules_import_nothing_of_orca_but_errors() -> None:
     edges = _imports(_modules())
     for leaf in ("orca.errors", "orca._serde", "orca._sync", "orca._redact", "orca.events"):
         assert edges.get(leaf, set()) <= {"orca.errors", "orca._serde"}, leaf
+
+
+def test_sqlite3_is_imported_only_under_the_store() -> None:
+    outside = []
+    for name, path in sorted(_modules().items()):
+        if name == "orca.store" or name.startswith("orca.store."):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            if any(n == "sqlite3" or n.startswith("sqlite3.") for n in names):
+                outside.append(name)
+    assert outside == []

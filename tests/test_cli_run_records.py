@@ -272,3 +272,47 @@ def test_two_orca_runs_on_one_thread_then_the_holder_is_killed_and_resumed(
     assert (out["status"], out["values"]) == ("done", {"n": 1})
     shown = json.loads(orca(project, "runs", "show", out["run_id"], "--json", code=OK).stdout)
     assert (shown["status"], shown["parent_run_id"]) == ("done", killed["id"])
+    # the run that took the thread over recorded the dead one as failed
+    dead = json.loads(orca(project, "runs", "show", killed["id"], "--json", code=OK).stdout)
+    assert dead["status"] == "failed"
+    assert "its process stopped before the run ended" in dead["error"]
+
+
+def test_sigterm_cancels_an_orca_run_and_its_record_says_so(project: Path, tmp_path: Path) -> None:
+    waiter = tmp_path / "waiter.py"
+    waiter.write_text(WAITER)
+    argv = [str(ORCA), "-C", str(project)]
+    run = subprocess.Popen(
+        [*argv, "run", f"{waiter}:g", "--input", '{"n": 0}', "--thread", "t", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "started").exists():  # its node is running
+            assert run.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        run.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while True:  # the record says cancelled while the node's thread still runs
+            with project_store(project) as store:
+                [record] = store.checkpoints.list_runs()
+            if record.status != "running":
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert record.status == "cancelled"
+        (tmp_path / "go").write_text("")  # let the node's thread end, and the process
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    out = json.loads(stdout)
+    assert out["status"] == "cancelled", stderr
+    assert out["run_id"] == record.run_id
+    events = json.loads(orca(project, "runs", "events", record.run_id, "--json", code=OK).stdout)
+    assert [e["status"] for e in events if e["type"] == "run.finished"] == ["cancelled"]

@@ -4,13 +4,13 @@ record the run in the project database, and print where the money went."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import signal
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from rich.console import Group
 from rich.live import Live
 from rich.text import Text
 
+from orca._sync import run_sync
 from orca.cli._common import (
     BUDGET,
     FAILED,
@@ -32,6 +33,7 @@ from orca.cli._common import (
     table,
 )
 from orca.cost import format_usd
+from orca.errors import RunCancelledError
 from orca.events import Event
 
 if TYPE_CHECKING:
@@ -289,32 +291,31 @@ def _execute(
         if (out.is_terminal and not as_json)
         else None
     )
-    events = iter(())
+
+    def show(event: Event) -> None:
+        tally.add(event)
+        if live is not None:
+            live.update(tally.view())
+            if event.type in ("task.finished", "task.failed"):
+                live.console.print(f"[dim]·[/] {esc(tally.finished[-1])}")
+        elif not as_json and event.type in ("step.started", "task.finished", "task.failed"):
+            if event.type == "step.started":
+                nodes = ", ".join(t["node"] for t in event.tasks)  # type: ignore[attr-defined]
+                out.print(f"[bold]step {event.step}[/]: {esc(nodes)}")
+            else:
+                out.print(f"  {esc(tally.finished[-1])}")
+
     try:
-        with _terminate_as_interrupt():
-            events = graph.stream(plan.input, mode="events", **options)
-            if live is not None:
-                live.start()
-            for event in events:
-                tally.add(event)
-                if live is not None:
-                    live.update(tally.view())
-                    if event.type in ("task.finished", "task.failed"):
-                        live.console.print(f"[dim]·[/] {esc(tally.finished[-1])}")
-                elif not as_json and event.type in ("step.started", "task.finished", "task.failed"):
-                    if event.type == "step.started":
-                        nodes = ", ".join(t["node"] for t in event.tasks)
-                        out.print(f"[bold]step {event.step}[/]: {esc(nodes)}")
-                    else:
-                        out.print(f"  {esc(tally.finished[-1])}")
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the run is cancelled, and recorded so
-        error = KeyboardInterrupt()
+        if live is not None:
+            live.start()
+        run_sync("run", _drive(graph, plan.input, options, show))
+    except RunCancelledError as exc:  # Ctrl-C or SIGTERM: cancelled, and recorded so
+        error = exc
         tally.status = "cancelled"
     except Exception as exc:
         error = exc
         tally.status = "failed"
     finally:
-        getattr(events, "close", lambda: None)()  # a run stopped early is cancelled
         if live is not None:
             live.stop()
     status = tally.status if tally.status in ("done", "interrupted", "cancelled") else "failed"
@@ -378,22 +379,27 @@ def _execute(
     return code
 
 
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops a run as Ctrl-C does: cancelled, its record saying so."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
+async def _drive(
+    graph: Any, input: Any, options: dict[str, Any], show: Callable[[Event], None]
+) -> None:
+    """Run through the run's handle, showing its events; Ctrl-C and SIGTERM cancel it
+    (the engine records it cancelled), as a server's cancel would."""
+    handle = await graph.start(input, mode="events", **options)
+    loop = asyncio.get_running_loop()
+    stops = (signal.SIGINT, signal.SIGTERM)
+    handled = []
+    for signum in stops:
+        try:
+            loop.add_signal_handler(signum, handle.cancel)
+            handled.append(signum)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
+            pass
     try:
-        previous = signal.signal(signal.SIGTERM, interrupt)
-    except ValueError:  # not the main thread (an embedding host): leave signals alone
-        yield
-        return
-    try:
-        yield
+        async for event in handle.events():
+            show(event)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum in handled:
+            loop.remove_signal_handler(signum)
 
 
 def _is_budget_stop(value: Any) -> bool:
