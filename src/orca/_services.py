@@ -26,6 +26,8 @@ LLM_OPTIONS = frozenset(
         "ledger",
         "on_budget_exceeded",
         "max_tokens",
+        "cost_limit",
+        "token_limit",
     }
 )
 TOOL_OPTIONS = frozenset({"tools", "workspace", "policy", "audit"})

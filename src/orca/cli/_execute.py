@@ -320,7 +320,7 @@ def _execute(
             live.stop()
     status = tally.status if tally.status in ("done", "interrupted", "cancelled") else "failed"
     records.end_session()
-    after = budget_statuses(ledger, plan.budget, graph.name, plan.session, run_id)
+    after = budget_statuses(ledger, plan.budget, graph.name, plan.session, tally.run_id or run_id)
     code = (
         OK
         if status == "done"

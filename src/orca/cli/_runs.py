@@ -211,25 +211,18 @@ def _tool_options(tools: list[Any] | None) -> dict[str, Any]:
 
 
 def _run_limits(cost: str | None, tokens: int | None, seconds: float | None) -> dict[str, Any]:
-    """Run options for ``--cost-limit``/``--token-limit`` (block budgets scoped to this
-    run, under a run id chosen here) and ``--time-limit`` (the run's deadline)."""
-    from orca.cli._common import money, user_db
-    from orca.cost import Budget
+    """Run options for ``--cost-limit``/``--token-limit`` (block budgets scoped to the
+    run, made under its id on its first call) and ``--time-limit`` (the run's
+    deadline)."""
+    from orca.cli._common import money
 
     options: dict[str, Any] = {}
     if seconds is not None:
         options["deadline"] = seconds
-    if cost is None and tokens is None:
-        return options
-    run_id = options["run_id"] = f"run-{uuid.uuid4().hex[:16]}"
-    scoped: dict[str, Any] = {"scope": "run", "scope_ref": run_id}
-    with user_db() as store:
-        if cost is not None:
-            store.ledger.budgets.create(
-                Budget.usd(f"{run_id}-cost", money(cost, "--cost-limit"), **scoped)
-            )
-        if tokens is not None:
-            store.ledger.budgets.create(Budget(f"{run_id}-tokens", tokens, "tokens", **scoped))
+    if cost is not None:
+        options["cost_limit"] = money(cost, "--cost-limit")
+    if tokens is not None:
+        options["token_limit"] = tokens
     return options
 
 

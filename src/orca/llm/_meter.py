@@ -104,6 +104,8 @@ def meter_for_run(
     ledger: Any = None,
     on_budget_exceeded: Any = "fail",
     max_tokens: Any = None,
+    cost_limit: Any = None,
+    token_limit: Any = None,
     workflow: str | None = None,
 ) -> Meter:
     """The meter of one run, from ``invoke``'s LLM options.
@@ -146,6 +148,13 @@ def meter_for_run(
         isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
     ):
         raise bad("max_tokens", max_tokens, "pass a positive int")
+    limits: dict[str, int] = {}
+    if cost_limit is not None:
+        limits["usd"] = _dollars("cost_limit", cost_limit)
+    if token_limit is not None:
+        if isinstance(token_limit, bool) or not isinstance(token_limit, int) or token_limit < 1:
+            raise bad("token_limit", token_limit, "pass a positive int of tokens")
+        limits["tokens"] = token_limit
     return Meter(
         Models(models, profile=profile, prices=prices),
         budget=budget,
@@ -154,7 +163,25 @@ def meter_for_run(
         on_exceeded=on_budget_exceeded,
         max_tokens=max_tokens or DEFAULT_MAX_TOKENS,
         workflow=workflow,
+        run_limits=limits,
     )
+
+
+def _dollars(name: str, value: Any) -> int:
+    """A positive amount of dollars (Decimal, int or decimal string) in nano-USD."""
+    from orca.cost import to_nano
+    from orca.errors import InvalidInputError
+
+    fix = f"pass {name}=Decimal('0.50') (dollars; a Decimal, an int or a decimal string)"
+    if isinstance(value, bool | float):
+        raise InvalidInputError(f"{name} is {value!r}: money is never a float. Fix: {fix}")
+    try:
+        nano = to_nano(value)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"{name} is {value!r}. Fix: {fix}") from None
+    if nano <= 0:
+        raise InvalidInputError(f"{name} is {value!r}: it must be above zero. Fix: {fix}")
+    return nano
 
 
 def load_profile(name: str) -> Profile:
@@ -205,6 +232,7 @@ class Meter:
         on_exceeded: str = "fail",
         max_tokens: int = DEFAULT_MAX_TOKENS,
         workflow: str | None = None,
+        run_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.models = models
         self.budget = budget
@@ -212,6 +240,8 @@ class Meter:
         self.on_exceeded = on_exceeded
         self.max_tokens = max_tokens
         self.workflow = workflow
+        # unit -> amount of block budgets scoped to this run, made on its first call
+        self.run_limits = dict(run_limits or {})
         self._ledger_option = ledger
         self._ledger: LedgerRepository | None = None
         self._store: UserStore | None = None  # the user database, when the meter opened it
@@ -255,6 +285,8 @@ class Meter:
     async def budgets(self, ledger: LedgerRepository, ctx: TaskContext | None) -> list[Budget]:
         """The budgets covering this run's calls (resolved once per run)."""
         if self._budgets is None:
+            if self.run_limits and ctx is not None:
+                await asyncio.to_thread(self._make_run_budgets, ledger, ctx.run_id)
             found = await ledger.aapplicable(
                 budget=self.budget,
                 workflow=self.workflow,
@@ -271,6 +303,20 @@ class Meter:
                 await self._emit_status(ledger, found, "before", sink, ctx.step)
         assert self._budgets is not None
         return self._budgets
+
+    def _make_run_budgets(self, ledger: LedgerRepository, run_id: str) -> None:
+        """The run's own block budgets (``cost_limit``, ``token_limit``), named after it."""
+        from orca.cost import Budget
+        from orca.errors import UnknownBudgetError
+
+        for unit, amount in self.run_limits.items():
+            name = f"{run_id}-{'cost' if unit == 'usd' else unit}"
+            try:
+                ledger.budgets.get(name)
+            except UnknownBudgetError:
+                ledger.budgets.create(
+                    Budget(name, amount, unit, scope="run", scope_ref=run_id)  # type: ignore[arg-type]
+                )
 
     async def close(self) -> None:
         """End of the run: emit the budgets' status after it, close the user database if

@@ -1,0 +1,83 @@
+"""``cost_limit`` and ``token_limit``: block budgets of one run, made under its own id on
+its first call, refusing what the run cannot afford; bad limits are refused by name."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, TypedDict
+
+import pytest
+
+from _echo import Echo
+from orca import START, StateGraph
+from orca.cost import Price, PriceBook
+from orca.errors import BudgetExceeded, InvalidInputError
+from orca.store import user_store
+
+
+class State(TypedDict, total=False):
+    answers: list[str]
+
+
+def asking(times: int) -> Any:
+    async def ask(state: State, ctx: Any) -> State:
+        out = []
+        for _ in range(times):
+            out.append((await ctx.worker.acomplete("hi", max_tokens=3)).text)
+        return {"answers": out}
+
+    g = StateGraph(State, name="asker")
+    g.add_node("ask", ask)
+    g.add_edge(START, "ask")
+    return g.compile()
+
+
+def options(tmp_path: Path, **more: Any) -> dict[str, Any]:
+    price = Price("acme", "echo", Decimal("1000"), Decimal("1000"))  # $ per 1M tokens
+    return {
+        "models": {"worker": Echo("echo", provider="acme")},
+        "prices": PriceBook([price]),
+        "ledger": tmp_path / "orca.db",
+        **more,
+    }
+
+
+def test_a_token_limit_is_a_block_budget_of_that_run(tmp_path: Path) -> None:
+    app = asking(1)
+    events = list(app.stream({}, mode="events", **options(tmp_path, token_limit=100)))
+    run_id = events[0].run_id
+    with user_store(tmp_path / "orca.db") as store:
+        budget = store.ledger.budgets.get(f"{run_id}-tokens")
+        assert (budget.scope, budget.scope_ref, budget.enforcement) == ("run", run_id, "block")
+        assert budget.amount == 100
+    # 10 tokens a call; three calls reserve 3 x (bound + 3): the limit refuses one
+    with pytest.raises(BudgetExceeded, match="-tokens"):
+        asking(30).invoke({}, thread_id="t2", **options(tmp_path, token_limit=40))
+
+
+def test_a_cost_limit_refuses_what_the_run_cannot_afford(tmp_path: Path) -> None:
+    # a call costs 10 tokens x $0.001 = $0.01; its reservation asks a little more
+    assert asking(1).invoke({}, **options(tmp_path, cost_limit="1"))["answers"] == ["abc"]
+    # (a run without a checkpointer derives its id from its thread: another thread,
+    # another run id, another budget)
+    with pytest.raises(BudgetExceeded, match="-cost"):
+        asking(50).invoke({}, thread_id="t2", **options(tmp_path, cost_limit=Decimal("0.05")))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("cost_limit", 0.5, "never a float"),
+        ("cost_limit", True, "never a float"),
+        ("cost_limit", "lots", "cost_limit is 'lots'"),
+        ("cost_limit", 0, "above zero"),
+        ("cost_limit", "-1", "above zero"),
+        ("token_limit", 0, "token_limit is 0"),
+        ("token_limit", 1.5, "token_limit is 1.5"),
+        ("token_limit", True, "token_limit is True"),
+    ],
+)
+def test_bad_limits_are_refused_by_name(tmp_path: Path, name: str, value: Any, says: str) -> None:
+    with pytest.raises(InvalidInputError, match=says):
+        asking(1).invoke({}, **options(tmp_path, **{name: value}))
