@@ -200,46 +200,46 @@ class Run:
                 io=self._io,
             )
             self.run_id = await self.recorder.begin(self.run_id, derived=opts.run_id is None)
-        observers = (
-            observers_for(
-                RunInfo(
-                    self.run_id,
-                    opts.thread_id,
-                    self.spec.name,
-                    opts.correlation_id or self.run_id,
-                )
-            )
-            if self.parent is None
-            else []
-        )
-        if self.logging or observers or (self.sink is not None and self._wanted):
-            # every event but tokens and values also goes to the event log
-            self.em = Emitter(
-                self.run_id,
-                opts.thread_id,
-                self._wanted if self.sink is not None else frozenset(),
-                self.sink,
-                log=self.logged if self.logging else None,
-                logged=LOGGED,
-                observers=observers,
-            )
-        if start is not None:
-            self.step = start.step
-        self._emit(
-            RunStarted,
-            graph=self.spec.name,
-            resumed=resuming,
-            checkpoint_id=start.checkpoint_id if start else None,
-            seed=opts.seed,
-            input=self._recorded_input(input),
-            pending=len(start.pending) if start else 0,
-            head=self.nonce or None,
-            max_steps=opts.max_steps,
-        )
         started = time.perf_counter()
         status = "failed"
         error: BaseException | None = None
-        try:
+        try:  # from here on the run holds its thread: whatever happens, it ends recorded
+            observers = (
+                observers_for(
+                    RunInfo(
+                        self.run_id,
+                        opts.thread_id,
+                        self.spec.name,
+                        opts.correlation_id or self.run_id,
+                    )
+                )
+                if self.parent is None
+                else []
+            )
+            if self.logging or observers or (self.sink is not None and self._wanted):
+                # every event but tokens and values also goes to the event log
+                self.em = Emitter(
+                    self.run_id,
+                    opts.thread_id,
+                    self._wanted if self.sink is not None else frozenset(),
+                    self.sink,
+                    log=self.logged if self.logging else None,
+                    logged=LOGGED,
+                    observers=observers,
+                )
+            if start is not None:
+                self.step = start.step
+            self._emit(
+                RunStarted,
+                graph=self.spec.name,
+                resumed=resuming,
+                checkpoint_id=start.checkpoint_id if start else None,
+                seed=opts.seed,
+                input=self._recorded_input(input),
+                pending=len(start.pending) if start else 0,
+                head=self.nonce or None,
+                max_steps=opts.max_steps,
+            )
             outcome = await self._run_with_deadline(input, start, resuming)
             status = outcome.status
         except asyncio.CancelledError:

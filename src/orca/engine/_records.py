@@ -14,6 +14,7 @@ from typing import Any
 from orca.checkpoint import Checkpointer, Lease, RunRecord, TaskRecord, lease_owner
 from orca.context import RunTotals
 from orca.errors import ThreadBusyError
+from orca.observe._core import log
 
 LEASE_TTL_S = 30.0
 """How long a thread's lease lasts without a heartbeat. A run renews it every third of
@@ -74,7 +75,11 @@ class Recorder:
         if (held.run_id, held.owner) != (run_id, owner):
             raise ThreadBusyError(self.thread_id, held.run_id, held.owner)
         self.lease = held
-        await self.io(self._close_dead_runs)
+        try:
+            await self.io(self._close_dead_runs)
+        except Exception:  # housekeeping: the next run on the thread tries again
+            log.warning("could not record the dead runs of thread %s", self.thread_id,
+                        exc_info=True)  # fmt: skip
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
         self._heartbeat = threading.Thread(
