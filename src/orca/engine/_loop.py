@@ -245,11 +245,11 @@ class Run:
         except asyncio.CancelledError:
             self.cancelled.set()
             status = "cancelled"
-            lost = self.recorder.lost if self.recorder is not None else None
-            if lost is None:
+            taker = self.recorder.lost_to if self.recorder is not None else None
+            if taker is None:
                 raise
             status = "failed"  # the lease ran out and another run took the thread
-            error = ThreadBusyError(opts.thread_id, lost.run_id, lost.owner, lost=True)
+            error = ThreadBusyError(opts.thread_id, taker, "", lost=True)
             raise error from None
         except BaseException as exc:
             error = exc

@@ -47,7 +47,7 @@ class Recorder:
         self.io = io
         self.record: RunRecord | None = None
         self.lease: Lease | None = None
-        self.lost: Lease | None = None  # who took the thread when the lease ran out
+        self.lost_to: str | None = None  # the run that took the thread when the lease ran out
         self.tasks: dict[str, TaskRecord] = {}  # not yet stored
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
@@ -116,7 +116,7 @@ class Recorder:
             except Exception:
                 continue  # a busy database: the next beat tries again, well within the ttl
             if not kept:
-                self.lost = _holder(self.store, lease)
+                self.lost_to = _taker(self.store, lease)
                 if task is not None:
                     loop.call_soon_threadsafe(task.cancel)
                 return
@@ -198,8 +198,10 @@ def _unused_id(store: Checkpointer, run_id: str) -> str:
     return candidate
 
 
-def _holder(store: Checkpointer, lost: Lease) -> Lease:
-    """Who holds the thread now that ``lost`` was taken over, as well as the store says."""
-    runs = store.list_runs(thread_id=lost.thread_id, limit=1)
-    holder = runs[0].run_id if runs and runs[0].run_id != lost.run_id else "another run"
-    return Lease(lost.thread_id, holder, "", 0.0)
+def _taker(store: Checkpointer, lost: Lease) -> str:
+    """The run that took the thread over from ``lost``, as well as the store can say."""
+    try:
+        runs = store.list_runs(thread_id=lost.thread_id, limit=1)
+    except Exception:
+        return "another run"
+    return runs[0].run_id if runs and runs[0].run_id != lost.run_id else "another run"
