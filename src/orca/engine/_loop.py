@@ -551,18 +551,19 @@ class Run:
             for t in to_run:
                 self._emit(TaskStarted, task_id=t.id, node=t.node.name)
         if self.recorder is not None:
-            for t in to_run:
-                self.recorder.task_started(t.id, step, t.node.name)
+            self.recorder.tasks_started([(t.id, t.node.name) for t in to_run], step)
         await self._execute(to_run)
         failed = [t for t in tasks if t.error is not None]
         paused = [t for t in tasks if t.interrupt is not None]
-        if self.recorder is not None:
-            for t in to_run:  # each task's own outcome, whatever became of its step
-                if t.error is not None:
-                    outcome, why = "failed", f"{type(t.error).__name__}: {t.error}"
-                else:
-                    outcome, why = ("interrupted" if t.interrupt else "done"), None
-                self.recorder.task_ended(t.id, outcome, t.duration_ms, why)
+        if self.recorder is not None:  # each task's own outcome, whatever became of its step
+            self.recorder.tasks_ended(
+                [
+                    (t.id, "failed", t.duration_ms, f"{type(t.error).__name__}: {t.error}")
+                    if t.error is not None
+                    else (t.id, "interrupted" if t.interrupt else "done", t.duration_ms, None)
+                    for t in to_run
+                ]
+            )
         if failed or paused:
             return self._stop_step(tasks, failed, paused)
         if self.em is not None:
@@ -722,7 +723,6 @@ class Run:
                 },
                 created_at=self.opts.clock().isoformat(),
                 events=tuple(self.logged),
-                tasks=self.recorder.take_ended() if self.recorder is not None else (),
             )
         )
         self.logged.clear()

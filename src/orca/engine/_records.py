@@ -121,35 +121,26 @@ class Recorder:
                     loop.call_soon_threadsafe(task.cancel)
                 return
 
-    def task_started(self, task_id: str, step: int, node: str) -> None:
-        self.tasks[task_id] = TaskRecord(
-            run_id=self.run_id,
-            task_id=task_id,
-            step=step,
-            node=node,
-            status="running",
-            started_at=self.clock().isoformat(),
-        )
+    def tasks_started(self, tasks: list[tuple[str, str]], step: int) -> None:
+        """A step's tasks (id, node) began (one time stamp for the step)."""
+        now = self.clock().isoformat()
+        for task_id, node in tasks:
+            self.tasks[task_id] = TaskRecord(self.run_id, task_id, step, node, "running", now)
 
-    def task_ended(
-        self, task_id: str, status: str, duration_ms: float, error: str | None = None
-    ) -> None:
-        started = self.tasks.get(task_id)
-        if started is not None:
-            self.tasks[task_id] = replace(
-                started,
-                status=status,  # type: ignore[arg-type]
-                ended_at=self.clock().isoformat(),
-                duration_ms=round(duration_ms, 3),
-                error=error,
-            )
-
-    def take_ended(self) -> list[TaskRecord]:
-        """The tasks that ended, to store with the step's checkpoint."""
-        ended = [t for t in self.tasks.values() if t.status != "running"]
-        for t in ended:
-            del self.tasks[t.task_id]
-        return ended
+    def tasks_ended(self, ended: list[tuple[str, str, float, str | None]]) -> None:
+        """A step's tasks (id, status, duration_ms, error) ended; they are stored with the
+        run's final record (one transaction, not one per step)."""
+        now = self.clock().isoformat()
+        for task_id, status, duration_ms, error in ended:
+            started = self.tasks.get(task_id)
+            if started is not None:
+                self.tasks[task_id] = replace(
+                    started,
+                    status=status,  # type: ignore[arg-type]
+                    ended_at=now,
+                    duration_ms=round(duration_ms, 3),
+                    error=error,
+                )
 
     @property
     def run_id(self) -> str:

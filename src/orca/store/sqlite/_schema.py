@@ -311,7 +311,7 @@ PROJECT_MIGRATIONS.append(
         "ALTER TABLE workflow_tasks_v2 RENAME TO workflow_tasks",
         "CREATE INDEX runs_by_thread ON runs (thread_id, started_at)",
         "CREATE INDEX runs_by_start ON runs (started_at)",
-        "CREATE INDEX tasks_by_run ON tasks (run_id, step)",
+        # (a run's tasks are found through the primary key: its first column is run_id)
         # who holds each thread: at most one run (checkpoint/_records.py decides who may
         # take it over)
         """CREATE TABLE leases (
