@@ -6,6 +6,7 @@ python benchmarks/run.py --only a,b --reps 7
 python benchmarks/run.py --only llm         # the LLM layer's figures only
 python benchmarks/run.py --only ledger      # the budget ledger's figures only
 python benchmarks/run.py --only eventlog    # the event log's overhead only
+python benchmarks/run.py --only startup     # cli_startup_ms and open_store_ms only
 """
 
 import argparse
@@ -23,6 +24,7 @@ from typing import Any
 import eventlog_figures
 import ledger_figures
 import llm_figures
+import startup_figures
 from _engines import ENGINES, Engine
 from _measure import Samples, Trial, sample
 from _report import figure_entry, floor_entry, write_json, write_markdown
@@ -71,6 +73,8 @@ GROUPS = {
     "ledger",
     *eventlog_figures.IDS,
     "eventlog",
+    *startup_figures.IDS,
+    "startup",
 }
 
 
@@ -213,6 +217,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.update(ledger_results)
     eventlog_results = eventlog_figures.run(args.reps, wanted)
     results.update(eventlog_results)
+    startup_results = startup_figures.run(args.reps, wanted)
+    results.update(startup_results)
 
     machine = machine_info(engines, args.reps, time.perf_counter() - start)
     results["machine"] = machine
@@ -225,7 +231,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         machine,
         llm_figures.markdown(llm_results)
         + ledger_figures.markdown(ledger_results)
-        + eventlog_figures.markdown(eventlog_results),
+        + eventlog_figures.markdown(eventlog_results)
+        + startup_figures.markdown(startup_results),
     )
     print(f"[bench] wrote {args.out / 'RESULTS.md'} in {machine['wall_s']} s", file=sys.stderr)
     return 0

@@ -9,7 +9,7 @@ task a context (``TaskContext``) through which the services reach the run: its i
 clock, seeded randomness, ``interrupt`` and the event stream. Services see tasks only
 through this module, never through the engine's private attributes.
 
-This module imports nothing of Orca but the event model.
+This module imports nothing of Orca at run time (the event model for its types only).
 """
 
 from __future__ import annotations
@@ -18,9 +18,10 @@ import datetime as dt
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from orca.events import Event
+if TYPE_CHECKING:
+    from orca.events import Event
 
 
 class EventSink(Protocol):
