@@ -79,11 +79,9 @@ class StoreUnderTest:
         self.cp: Checkpointer = self._open()
 
     def _open(self) -> Checkpointer:
-        cp: Checkpointer
-        if self.kind == "memory":
-            cp = MemoryCheckpointer()
-        else:
-            cp = SqliteCheckpointer(self.path)
+        cp: Checkpointer = (
+            MemoryCheckpointer() if self.kind == "memory" else SqliteCheckpointer(self.path)
+        )
         return cast(Checkpointer, ThroughAsync(cp)) if self.face == "async" else cp
 
     def reopen(self) -> Checkpointer:
