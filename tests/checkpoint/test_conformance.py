@@ -41,7 +41,9 @@ def test_the_store_satisfies_the_protocol(store: StoreUnderTest) -> None:
     assert isinstance(store.cp, Checkpointer)
 
 
-def test_get_returns_none_for_an_unknown_thread_or_checkpoint(store: StoreUnderTest) -> None:
+def test_get_returns_none_for_an_unknown_thread_or_checkpoint(
+    store: StoreUnderTest, face: str
+) -> None:
     cp = store.cp
     assert cp.get("nobody") is None
     assert cp.get("nobody", "c000") is None
@@ -50,7 +52,9 @@ def test_get_returns_none_for_an_unknown_thread_or_checkpoint(store: StoreUnderT
     assert cp.get("other") is None
 
 
-def test_put_then_get_returns_every_field_by_id_and_as_latest(store: StoreUnderTest) -> None:
+def test_put_then_get_returns_every_field_by_id_and_as_latest(
+    store: StoreUnderTest, face: str
+) -> None:
     save = make_save(
         "t",
         "c1",
@@ -76,7 +80,7 @@ def test_put_then_get_returns_every_field_by_id_and_as_latest(store: StoreUnderT
             )
 
 
-def test_latest_is_the_checkpoint_put_most_recently(store: StoreUnderTest) -> None:
+def test_latest_is_the_checkpoint_put_most_recently(store: StoreUnderTest, face: str) -> None:
     cp = store.cp
     ids = put_chain(cp, "t", 5)
     # a branch from an older checkpoint is put last, so it is the latest
@@ -88,7 +92,9 @@ def test_latest_is_the_checkpoint_put_most_recently(store: StoreUnderTest) -> No
         assert latest.values == {"n": 99, "log": ["x"]}
 
 
-def test_keys_left_out_of_changed_are_inherited_from_the_parent(store: StoreUnderTest) -> None:
+def test_keys_left_out_of_changed_are_inherited_from_the_parent(
+    store: StoreUnderTest, face: str
+) -> None:
     cp = store.cp
     cp.put(make_save("t", "c0", None, 0, {"a": 1, "b": [1], "c": {"k": "v"}}))
     cp.put(make_save("t", "c1", "c0", 1, {"a": 2, "b": [1], "c": {"k": "v"}}, {"a": None}))
@@ -108,7 +114,9 @@ def test_a_changed_key_missing_from_values_is_removed(store: StoreUnderTest) -> 
         assert cp.get("t", "c0").values == {"a": 1, "gone": "soon"}  # type: ignore[union-attr]
 
 
-def test_putting_a_child_of_an_unknown_parent_raises_not_found(store: StoreUnderTest) -> None:
+def test_putting_a_child_of_an_unknown_parent_raises_not_found(
+    store: StoreUnderTest, face: str
+) -> None:
     cp = store.reopen()
     put_chain(cp, "t", 2)
     with pytest.raises(CheckpointNotFoundError) as info:
@@ -122,6 +130,7 @@ def test_putting_a_child_of_an_unknown_parent_raises_not_found(store: StoreUnder
 
 def test_pending_writes_stored_with_a_checkpoint_and_added_later_keep_their_order(
     store: StoreUnderTest,
+    face: str,
 ) -> None:
     cp = store.cp
     first = [
@@ -161,7 +170,7 @@ def test_pending_writes_belong_to_their_checkpoint_only(store: StoreUnderTest) -
 # -- history and threads ---------------------------------------------------------------------
 
 
-def test_history_lists_headers_newest_first(store: StoreUnderTest) -> None:
+def test_history_lists_headers_newest_first(store: StoreUnderTest, face: str) -> None:
     cp = store.cp
     ids = put_chain(cp, "t", 4)
     cp.put(make_save("t", "fork", ids[1], 2, {"n": 7, "log": []}, next=[{"node": "q"}]))
@@ -179,7 +188,7 @@ def test_history_lists_headers_newest_first(store: StoreUnderTest) -> None:
 
 @pytest.mark.parametrize("page", [1, 3, 7, 25, 100])
 def test_history_limit_and_before_page_through_every_checkpoint_once(
-    store: StoreUnderTest, page: int
+    store: StoreUnderTest, face: str, page: int
 ) -> None:
     ids = put_chain(store.cp, "t", 25)
     for cp in store.views():
@@ -205,7 +214,7 @@ def test_history_of_an_unknown_thread_or_before_an_unknown_id_is_empty(
     assert cp.history("t", before="c000") == []
 
 
-def test_history_rejects_a_limit_below_one(store: StoreUnderTest) -> None:
+def test_history_rejects_a_limit_below_one(store: StoreUnderTest, face: str) -> None:
     put_chain(store.cp, "t", 2)
     with pytest.raises(ValueError, match="limit"):
         store.cp.history("t", limit=0)
@@ -467,7 +476,7 @@ def _local_class_instance() -> Any:
     ids=["object", "lambda", "local-class", "nested"],
 )
 def test_an_unserialisable_value_raises_naming_the_key_and_type_and_stores_nothing(
-    store: StoreUnderTest, value: Any, type_name: str
+    store: StoreUnderTest, face: str, value: Any, type_name: str
 ) -> None:
     cp = store.cp
     cp.put(make_save("t", "c0", None, 0, {"ok": 1}))
@@ -494,7 +503,9 @@ def test_an_unserialisable_append_delta_raises_naming_the_key(store: StoreUnderT
     assert cp.get("t", "c1") is None
 
 
-def test_an_unserialisable_pending_write_raises_and_stores_nothing(store: StoreUnderTest) -> None:
+def test_an_unserialisable_pending_write_raises_and_stores_nothing(
+    store: StoreUnderTest, face: str
+) -> None:
     cp = store.cp
     cp.put(make_save("t", "c0", None, 0, {"n": 1}))
     with pytest.raises(SerializationError):
@@ -519,6 +530,7 @@ def _item(i: int) -> Any:
 
 def test_append_deltas_reassemble_to_the_full_list_at_every_checkpoint_of_a_long_chain(
     store: StoreUnderTest,
+    face: str,
 ) -> None:
     cp = store.cp
     full: list[Any] = []

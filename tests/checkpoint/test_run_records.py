@@ -52,7 +52,7 @@ def dead_owner() -> str:
     return f"{socket.gethostname()}:{child.pid}:0000"
 
 
-def test_a_run_record_and_its_tasks_round_trip(store: StoreUnderTest) -> None:
+def test_a_run_record_and_its_tasks_round_trip(store: StoreUnderTest, face: str) -> None:
     record = run(
         status="done",
         ended_at="2026-01-01T00:01:00+00:00",
@@ -82,6 +82,7 @@ def test_a_run_record_and_its_tasks_round_trip(store: StoreUnderTest) -> None:
 
 def test_beginning_a_stored_run_again_updates_it_and_keeps_its_tasks(
     store: StoreUnderTest,
+    face: str,
 ) -> None:
     first = run(metadata={"attempt": 1})
     store.cp.begin_run(first, lease(first), NOW)
@@ -98,7 +99,7 @@ def test_beginning_a_stored_run_again_updates_it_and_keeps_its_tasks(
         assert len(cp.list_runs()) == 1
 
 
-def test_put_tasks_inserts_then_updates(store: StoreUnderTest) -> None:
+def test_put_tasks_inserts_then_updates(store: StoreUnderTest, face: str) -> None:
     record = run()
     store.cp.begin_run(record, lease(record), NOW)
     store.cp.put_tasks([task("r1", "a")])
@@ -108,7 +109,7 @@ def test_put_tasks_inserts_then_updates(store: StoreUnderTest) -> None:
         assert cp.run_tasks("r1") == [finished]
 
 
-def test_tasks_come_back_by_step_then_start(store: StoreUnderTest) -> None:
+def test_tasks_come_back_by_step_then_start(store: StoreUnderTest, face: str) -> None:
     record = run()
     store.cp.begin_run(record, lease(record), NOW)
     store.cp.put_tasks(
@@ -130,7 +131,7 @@ def test_tasks_come_back_by_step_then_start(store: StoreUnderTest) -> None:
         ]
 
 
-def test_tasks_of_a_run_without_a_record_are_refused(store: StoreUnderTest) -> None:
+def test_tasks_of_a_run_without_a_record_are_refused(store: StoreUnderTest, face: str) -> None:
     with pytest.raises(InvalidInputError, match=r"no record.*begin_run"):
         store.cp.put_tasks([task("ghost", "a")])
     with pytest.raises(InvalidInputError, match="no record"):
@@ -139,7 +140,7 @@ def test_tasks_of_a_run_without_a_record_are_refused(store: StoreUnderTest) -> N
     assert store.cp.run_tasks("ghost") == []
 
 
-def test_a_checkpoint_save_stores_its_step_tasks(store: StoreUnderTest) -> None:
+def test_a_checkpoint_save_stores_its_step_tasks(store: StoreUnderTest, face: str) -> None:
     record = run()
     store.cp.begin_run(record, lease(record), NOW)
     step_tasks = [task("r1", "a", 0, status="done"), task("r1", "b", 0, status="done")]
@@ -149,7 +150,9 @@ def test_a_checkpoint_save_stores_its_step_tasks(store: StoreUnderTest) -> None:
         assert cp.get("t").values == {"v": 1}  # type: ignore[union-attr]
 
 
-def test_list_runs_is_newest_first_by_thread_status_and_limit(store: StoreUnderTest) -> None:
+def test_list_runs_is_newest_first_by_thread_status_and_limit(
+    store: StoreUnderTest, face: str
+) -> None:
     stamps = {"r1": "01", "r2": "03", "r3": "02", "r4": "03"}
     for run_id, second in stamps.items():
         thread = "t-odd" if run_id in ("r1", "r3") else "t-even"
@@ -175,6 +178,7 @@ def test_list_runs_is_newest_first_by_thread_status_and_limit(store: StoreUnderT
 
 def test_a_live_lease_keeps_another_run_off_the_thread_and_nothing_is_written(
     store: StoreUnderTest,
+    face: str,
 ) -> None:
     holder = run("holder")
     taken = lease(holder, owner=lease_owner())  # this process: alive
@@ -188,7 +192,7 @@ def test_a_live_lease_keeps_another_run_off_the_thread_and_nothing_is_written(
     assert store.cp.renew_lease(replace(taken, expires_at=NOW + 120))
 
 
-def test_an_expired_lease_is_taken_over(store: StoreUnderTest) -> None:
+def test_an_expired_lease_is_taken_over(store: StoreUnderTest, face: str) -> None:
     holder = run("holder")
     store.cp.begin_run(holder, lease(holder, expires_at=NOW + 10), NOW)
     second = run("second")
@@ -222,6 +226,7 @@ def test_the_same_run_and_owner_take_their_lease_again(store: StoreUnderTest) ->
 
 def test_renewing_moves_the_expiry_and_fails_once_the_lease_was_taken_over(
     store: StoreUnderTest,
+    face: str,
 ) -> None:
     holder = run("holder")
     held = lease(holder, expires_at=NOW + 10)
@@ -239,7 +244,7 @@ def test_renewing_moves_the_expiry_and_fails_once_the_lease_was_taken_over(
     assert not store.cp.renew_lease(Lease("no-thread", "second", mine.owner, NOW))
 
 
-def test_end_run_releases_the_thread(store: StoreUnderTest) -> None:
+def test_end_run_releases_the_thread(store: StoreUnderTest, face: str) -> None:
     holder = run("holder")
     held = lease(holder, owner=lease_owner(), expires_at=NOW + 3600)
     store.cp.begin_run(holder, held, NOW)
@@ -336,7 +341,7 @@ def test_odd_strings_and_huge_metadata_round_trip(store: StoreUnderTest) -> None
     ],
 )
 def test_a_bad_run_record_is_refused_naming_the_field(
-    store: StoreUnderTest, change: dict[str, object], field: str
+    store: StoreUnderTest, face: str, change: dict[str, object], field: str
 ) -> None:
     bad = replace(run(), **change)  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match=field):
@@ -349,7 +354,9 @@ def test_a_bad_run_record_is_refused_naming_the_field(
     assert store.cp.get_run("r1") == good
 
 
-def test_bad_task_records_and_mismatched_leases_are_refused(store: StoreUnderTest) -> None:
+def test_bad_task_records_and_mismatched_leases_are_refused(
+    store: StoreUnderTest, face: str
+) -> None:
     record = run()
     with pytest.raises(InvalidInputError, match="lease"):
         store.cp.begin_run(record, Lease("other-thread", "r1", OTHER_HOST, NOW + 9), NOW)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
@@ -191,8 +191,22 @@ _NONCE = os.urandom(4).hex()
 class Checkpointer(Protocol):
     """Stores checkpoints of threads. Every implementation passes one conformance suite.
 
-    Methods are synchronous; the engine calls them from its event loop (``sync``
-    durability) or from one ordered writer thread (``async``).
+    Each method the engine or a server uses has an async twin (``aput`` for ``put``, ...)
+    with the same arguments, result and errors. The twin never blocks the calling event
+    loop: a store that blocks (SQLite) runs the sync method on a worker thread of its
+    own; one that never blocks (memory) runs it at once. The sync methods are a thin face
+    for code without a loop, safe to call from any thread.
+
+    Ordering: an async method takes its place in the store's queue when it is *called*,
+    not when it is awaited, and returns an awaitable of its result. Two async calls
+    started in order (``asyncio.ensure_future(store.aput(a))`` then
+    ``await store.aput(b)``) are applied in that order, so a writer can hand over a
+    checkpoint and go on without waiting for it. An implementation must keep this: an
+    ``async def`` method does not (its body starts only when first awaited). Sync calls
+    are not ordered against async calls still pending: await those first.
+
+    Closing a store refuses the async calls still queued (``CheckpointError``); the one
+    running finishes.
     """
 
     def put(self, save: CheckpointSave) -> None:
@@ -277,5 +291,67 @@ class Checkpointer(Protocol):
     def run_tasks(self, run_id: str) -> list[TaskRecord]:
         """A run's task records, by step then start."""
 
+    # -- async twins: the same arguments, result and errors --------------------------------
+
+    def aput(self, save: CheckpointSave) -> Awaitable[None]:
+        """``put``, off the event loop's thread; ordered by call."""
+
+    def aput_pending(
+        self, thread_id: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+    ) -> Awaitable[None]:
+        """``put_pending``, off the event loop's thread; ordered by call."""
+
+    def aput_events(self, events: Sequence[EventRecord]) -> Awaitable[None]:
+        """``put_events``, off the event loop's thread; ordered by call."""
+
+    def aget(
+        self, thread_id: str, checkpoint_id: str | None = None
+    ) -> Awaitable[Checkpoint | None]:
+        """``get``, off the event loop's thread; ordered by call."""
+
+    def ahistory(
+        self, thread_id: str, *, limit: int | None = None, before: str | None = None
+    ) -> Awaitable[list[CheckpointInfo]]:
+        """``history``, off the event loop's thread; ordered by call."""
+
+    def aread_events(
+        self,
+        run_id: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> Awaitable[list[dict[str, Any]]]:
+        """``read_events``, off the event loop's thread; ordered by call."""
+
+    def abegin_run(self, record: RunRecord, lease: Lease, now: float) -> Awaitable[Lease]:
+        """``begin_run``, off the event loop's thread; ordered by call."""
+
+    def arenew_lease(self, lease: Lease) -> Awaitable[bool]:
+        """``renew_lease``, off the event loop's thread; ordered by call."""
+
+    def aend_run(self, record: RunRecord, tasks: Sequence[TaskRecord]) -> Awaitable[None]:
+        """``end_run``, off the event loop's thread; ordered by call."""
+
+    def aput_tasks(self, tasks: Sequence[TaskRecord]) -> Awaitable[None]:
+        """``put_tasks``, off the event loop's thread; ordered by call."""
+
+    def aget_run(self, run_id: str) -> Awaitable[RunRecord | None]:
+        """``get_run``, off the event loop's thread; ordered by call."""
+
+    def alist_runs(
+        self,
+        *,
+        thread_id: str | None = None,
+        limit: int | None = None,
+        status: RunStatus | None = None,
+    ) -> Awaitable[list[RunRecord]]:
+        """``list_runs``, off the event loop's thread; ordered by call."""
+
+    def arun_tasks(self, run_id: str) -> Awaitable[list[TaskRecord]]:
+        """``run_tasks``, off the event loop's thread; ordered by call."""
+
     def close(self) -> None:
-        """Flush and release resources."""
+        """Flush and release resources; async calls still queued raise
+        ``CheckpointError``."""

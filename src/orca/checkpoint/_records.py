@@ -4,11 +4,12 @@ once, and every store runs them inside its own transaction."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, ParamSpec, TypeVar, cast
 
 import orjson
 
@@ -21,6 +22,9 @@ from orca.checkpoint._base import (
     owner_alive,
 )
 from orca.errors import CorruptDatabaseError, InvalidInputError
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 TASK_STATUSES = ("running", "done", "failed", "interrupted", "cancelled")
 
@@ -229,6 +233,20 @@ class RecordRows(ABC):
     _lock: threading.RLock
     location: str
 
+    def _submit(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> asyncio.Future[T]:
+        """Queue ``fn(*args, **kwargs)`` now and return a future of its result: the async
+        face's one way in. This default runs it at once, on the calling thread, for a
+        store that never blocks; a store that does runs it on a worker thread, in call
+        order. Needs a running event loop (``RuntimeError`` otherwise)."""
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # the caller sees it where it awaits, as with a worker
+            future.set_exception(exc)
+        return future
+
     # -- primitives ------------------------------------------------------------------------
 
     @abstractmethod
@@ -361,3 +379,32 @@ class RecordRows(ABC):
         with self._lock:
             rows = self._task_rows(run_id)
         return [task_record(r) for r in rows]
+
+    # -- async twins (see ``Checkpointer``: queued when called, applied in call order) ----
+
+    def abegin_run(self, record: RunRecord, lease: Lease, now: float) -> asyncio.Future[Lease]:
+        return self._submit(self.begin_run, record, lease, now)
+
+    def arenew_lease(self, lease: Lease) -> asyncio.Future[bool]:
+        return self._submit(self.renew_lease, lease)
+
+    def aend_run(self, record: RunRecord, tasks: Sequence[TaskRecord]) -> asyncio.Future[None]:
+        return self._submit(self.end_run, record, tasks)
+
+    def aput_tasks(self, tasks: Sequence[TaskRecord]) -> asyncio.Future[None]:
+        return self._submit(self.put_tasks, tasks)
+
+    def aget_run(self, run_id: str) -> asyncio.Future[RunRecord | None]:
+        return self._submit(self.get_run, run_id)
+
+    def alist_runs(
+        self,
+        *,
+        thread_id: str | None = None,
+        limit: int | None = None,
+        status: RunStatus | None = None,
+    ) -> asyncio.Future[list[RunRecord]]:
+        return self._submit(self.list_runs, thread_id=thread_id, limit=limit, status=status)
+
+    def arun_tasks(self, run_id: str) -> asyncio.Future[list[TaskRecord]]:
+        return self._submit(self.run_tasks, run_id)

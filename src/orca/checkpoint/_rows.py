@@ -10,6 +10,7 @@ grow linearly with history and reading a value touches at most about twice its s
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from abc import abstractmethod
 from collections.abc import Sequence
@@ -394,6 +395,42 @@ class RowCheckpointer(RecordRows):
         with self._lock:
             self.prune(thread_id, 0)
             self._delete_runs(thread_id)
+
+    # -- async twins (see ``Checkpointer``: queued when called, applied in call order) ----
+
+    def aput(self, save: CheckpointSave) -> asyncio.Future[None]:
+        return self._submit(self.put, save)
+
+    def aput_pending(
+        self, thread_id: str, checkpoint_id: str, writes: Sequence[PendingWrite]
+    ) -> asyncio.Future[None]:
+        return self._submit(self.put_pending, thread_id, checkpoint_id, writes)
+
+    def aput_events(self, events: Sequence[EventRecord]) -> asyncio.Future[None]:
+        return self._submit(self.put_events, events)
+
+    def aget(
+        self, thread_id: str, checkpoint_id: str | None = None
+    ) -> asyncio.Future[Checkpoint | None]:
+        return self._submit(self.get, thread_id, checkpoint_id)
+
+    def ahistory(
+        self, thread_id: str, *, limit: int | None = None, before: str | None = None
+    ) -> asyncio.Future[list[CheckpointInfo]]:
+        return self._submit(self.history, thread_id, limit=limit, before=before)
+
+    def aread_events(
+        self,
+        run_id: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> asyncio.Future[list[dict[str, Any]]]:
+        return self._submit(
+            self.read_events, run_id, start=start, stop=stop, types=types, limit=limit
+        )
 
 
 def _assemble(blobs: list[BlobRow]) -> dict[str, Any]:

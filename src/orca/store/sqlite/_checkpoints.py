@@ -4,12 +4,16 @@ sessions and tool executions."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import sqlite3
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import Literal, ParamSpec, TypeVar
 
 from orca import _serde
 from orca.checkpoint._records import TaskRow
@@ -33,6 +37,9 @@ INLINE_ROW_BYTES = 900
 WITHOUT ROWID row much larger spills onto overflow pages."""
 
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
@@ -67,6 +74,12 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                 f"synchronous={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA"
             )
         self.path = self.location = str(path)
+        # the async face's one thread: SQLite's blocking calls never run on an event loop,
+        # and one thread runs what it is handed in the order it was handed
+        self._worker: ThreadPoolExecutor | None = None
+        # its own lock: starting the worker must not wait behind another thread's write
+        self._worker_lock = threading.Lock()
+        self._closed = False
         self._conn = _db.connect(self.path, busy_timeout_ms=busy_timeout_ms)
         try:
             with self._errors():
@@ -82,6 +95,34 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
         except BaseException:
             self._conn.close()
             raise
+
+    def _submit(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> asyncio.Future[T]:
+        """Hand ``fn(*args, **kwargs)`` to this store's worker thread now (so calls run in
+        the order they were made) and return a future of its result."""
+        loop = asyncio.get_running_loop()
+        with self._worker_lock:
+            if not self._closed:
+                if self._worker is None:
+                    self._worker = ThreadPoolExecutor(1, thread_name_prefix="orca-checkpoints")
+                job = functools.partial(self._run_open, fn, *args, **kwargs)
+                return loop.run_in_executor(self._worker, job)
+        future: asyncio.Future[T] = loop.create_future()
+        future.set_exception(self._closed_error("after it was closed"))
+        return future
+
+    def _run_open(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        # a call queued before close() must not run after it: the connection is going
+        if self._closed:
+            raise self._closed_error("before this call ran")
+        return fn(*args, **kwargs)
+
+    def _closed_error(self, when: str) -> CheckpointError:
+        return CheckpointError(
+            f"{self.path}: the store was closed {when}. Fix: await the store's async calls "
+            "before closing it, or open a new SqliteCheckpointer"
+        )
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -291,7 +332,14 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
         return [r[0] for r in rows]
 
     def close(self) -> None:
-        """Fold the WAL into the main file and close the connection."""
+        """Fold the WAL into the main file and close the connection. An async call
+        running on the worker finishes first; those still queued raise
+        ``CheckpointError``, as does any call made afterwards."""
+        with self._worker_lock:
+            self._closed = True
+            worker, self._worker = self._worker, None
+        if worker is not None:
+            worker.shutdown(wait=True)  # the queued calls see the store closed and fail fast
         with self._lock:
             # closing still releases the file if this fails; the WAL is replayed on next open
             with contextlib.suppress(sqlite3.Error):
