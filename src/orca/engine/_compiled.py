@@ -297,6 +297,12 @@ class CompiledGraph:
             raise CheckpointNotFoundError(thread_id, checkpoint_id)
         return cp
 
+    async def _acheckpoint(self, thread_id: str, checkpoint_id: str | None) -> Checkpoint:
+        cp = await self._store().aget(thread_id, checkpoint_id)
+        if cp is None:
+            raise CheckpointNotFoundError(thread_id, checkpoint_id)
+        return cp
+
     def get_state(self, thread_id: str, checkpoint_id: str | None = None) -> StateSnapshot:
         """The thread's state at its latest checkpoint (or at ``checkpoint_id``).
 
@@ -323,7 +329,7 @@ class CompiledGraph:
         self, thread_id: str, *, limit: int | None = None, before: str | None = None
     ) -> list[CheckpointInfo]:
         """Async ``get_history``."""
-        return await asyncio.to_thread(self.get_history, thread_id, limit=limit, before=before)
+        return await self._store().ahistory(thread_id, limit=limit, before=before)
 
     def update_state(
         self,
@@ -402,7 +408,7 @@ class CompiledGraph:
                 f"as_node={as_node!r} is not a node{closest(as_node, list(self.spec.nodes))}"
             )
         # the store is used off the loop's thread: a slow disk stalls no other run
-        cp = await asyncio.to_thread(self._checkpoint, thread_id, checkpoint_id)
+        cp = await self._acheckpoint(thread_id, checkpoint_id)
         self.spec.state.check_keys(update, as_node)
         writes = list(update.items())
         values, changed = apply_writes(
@@ -429,7 +435,7 @@ class CompiledGraph:
                 values[JOINS] = joins
                 changed[JOINS] = None
         target = to_thread or thread_id
-        heads = await asyncio.to_thread(store.history, target, limit=1)
+        heads = await store.ahistory(target, limit=1)
         # a fork into another thread starts a fresh lineage there: every value is written
         parent = None if to_thread else cp.checkpoint_id
         if to_thread:
@@ -445,8 +451,7 @@ class CompiledGraph:
         new_id = _ids.checkpoint_id(
             target, parent, cp.step + 1, f"{source}:{heads[0].checkpoint_id if heads else ''}"
         )
-        await asyncio.to_thread(
-            store.put,
+        await store.aput(
             CheckpointSave(
                 thread_id=target,
                 checkpoint_id=new_id,

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -169,14 +169,14 @@ class Run:
     async def execute(self, input: Any) -> RunOutcome:
         opts = self.opts
         store = self.store
-        head = await self._io(store.get, opts.thread_id) if store else None
+        head = await self._io(store.get, store.aget, opts.thread_id) if store else None
         start = head
         if opts.checkpoint_id is not None:
             if store is None:
                 raise InvalidInputError(
                     "checkpoint_id needs a checkpointer. Fix: compile(checkpointer=...)"
                 )
-            start = await self._io(store.get, opts.thread_id, opts.checkpoint_id)
+            start = await self._io(store.get, store.aget, opts.thread_id, opts.checkpoint_id)
             if start is None:
                 raise CheckpointNotFoundError(opts.thread_id, opts.checkpoint_id)
         if start is not None and head is not None and start.checkpoint_id != head.checkpoint_id:
@@ -197,7 +197,7 @@ class Run:
                 graph=self.spec.name,
                 clock=opts.clock,
                 metadata=opts.metadata,
-                io=self._io,
+                inline=opts.inline,
             )
             self.run_id = await self.recorder.begin(self.run_id, derived=opts.run_id is None)
         started = time.perf_counter()
@@ -314,7 +314,9 @@ class Run:
             error=f"{type(error).__name__}: {error}" if error is not None else None,
         )
         try:
-            await asyncio.shield(self._io(self.store.end_run, record, tasks))  # type: ignore[union-attr]
+            store = self.store
+            assert store is not None
+            await asyncio.shield(self._io(store.end_run, store.aend_run, record, tasks))
         except Exception as exc:
             return exc
         return None
@@ -361,17 +363,25 @@ class Run:
         if self.store is None:
             return None
         try:
-            head = await self._io(self.store.history, self.opts.thread_id, limit=1)
+            store = self.store
+            head = await self._io(store.history, store.ahistory, self.opts.thread_id, limit=1)
         except OrcaError:
             return None
         return head[0].checkpoint_id if head else None
 
-    async def _io(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A store call, off the loop's thread (a slow disk stalls no other run), except
-        on the private loop of a sync ``invoke``, which runs nothing else."""
+    async def _io(
+        self,
+        sync: Callable[..., T],
+        asynchronous: Callable[..., Awaitable[T]],
+        *args: Any,
+        **kwargs: Any,
+    ) -> T:
+        """A store call: its async twin (off the loop's thread: a slow disk stalls no
+        other run), except on the private loop of a sync ``invoke``, which runs nothing
+        else."""
         if self.opts.inline:
-            return fn(*args, **kwargs)
-        return await asyncio.to_thread(fn, *args, **kwargs)
+            return sync(*args, **kwargs)
+        return await asynchronous(*args, **kwargs)
 
     def _emit(self, cls: type[Event], **fields: Any) -> None:
         if self.em is not None:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -15,9 +14,9 @@ DURABILITY_MODES: tuple[Durability, ...] = ("sync", "async", "exit")
 
 
 class Persister:
-    """Hands a run's checkpoints, pending writes and events to the store, in order, on one
-    writer thread of the run's own: the store's blocking I/O never runs on the event
-    loop's thread, so a slow disk stalls no other run.
+    """Hands a run's checkpoints, pending writes and events to the store's async methods,
+    which apply them in order off the event loop's thread: a slow disk stalls no other
+    run.
 
     ``sync``: each commit is done before the next step starts (``settle``). ``async``:
     commits overlap the next step, still in order; a failed one surfaces at the next
@@ -34,16 +33,12 @@ class Persister:
         self.store = store
         self.durability = durability
         self.direct = private_loop and durability == "sync"
-        self._writer: ThreadPoolExecutor | None = None
-        self._inflight: list[Future[None]] = []
+        self._inflight: list[Awaitable[None]] = []
         self.held: CheckpointSave | None = None
 
     def put(self, save: CheckpointSave) -> None:
-        if self.direct:
-            self.store.put(save)
-            return
         if self.durability != "exit":
-            self._submit(self.store.put, save)
+            self._submit(self.store.put, self.store.aput, save)
             return
         if self.held is not None and self.held.events:  # the replaced save's events stay
             save = replace(save, events=[*self.held.events, *save.events])
@@ -51,29 +46,36 @@ class Persister:
 
     def put_events(self, events: Sequence[Any]) -> None:
         """Log events outside a checkpoint, in order with the saves before them."""
-        self._submit(self.store.put_events, list(events))
+        self._submit(self.store.put_events, self.store.aput_events, list(events))
 
     def put_pending(
         self, thread_id: str, checkpoint_id: str, writes: Sequence[PendingWrite]
     ) -> None:
         self._release_held()
-        self._submit(self.store.put_pending, thread_id, checkpoint_id, writes)
+        store = self.store
+        self._submit(store.put_pending, store.aput_pending, thread_id, checkpoint_id, writes)
 
-    def _submit(self, fn: Any, *args: Any) -> None:
+    def _submit(
+        self,
+        sync: Callable[..., None],
+        asynchronous: Callable[..., Awaitable[None]],
+        *args: Any,
+    ) -> None:
+        """Hand ``args`` to one of the store's async methods (``aput``, ...): the store
+        applies calls in the order they were made, off the loop's thread. On the private
+        loop, the sync twin runs here and now."""
         if self.direct:
-            fn(*args)
+            sync(*args)
             return
         # surface a failed commit at the next hand-over rather than at the end
-        while self._inflight and self._inflight[0].done():
-            self._inflight.pop(0).result()
-        if self._writer is None:
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="orca-writer")
-        self._inflight.append(self._writer.submit(fn, *args))
+        while self._inflight and _failed_or_done(self._inflight[0]):
+            self._inflight.pop(0)
+        self._inflight.append(asynchronous(*args))
 
     def _release_held(self) -> None:
         if self.held is not None:
             save, self.held = self.held, None
-            self._submit(self.store.put, save)
+            self._submit(self.store.put, self.store.aput, save)
 
     async def settle(self) -> None:
         """Under ``sync`` durability: wait until what was handed over is committed;
@@ -83,15 +85,18 @@ class Persister:
 
     async def _wait(self) -> None:
         while self._inflight:
-            await asyncio.wrap_future(self._inflight[0])
+            await self._inflight[0]
             self._inflight.pop(0)
 
     async def flush(self) -> None:
         """Wait until everything handed over is committed; re-raises a store error."""
         self._release_held()
-        try:
-            await self._wait()
-        finally:
-            if self._writer is not None and not self._inflight:
-                self._writer.shutdown(wait=False)
-                self._writer = None
+        await self._wait()
+
+
+def _failed_or_done(call: Awaitable[None]) -> bool:
+    """Whether a handed-over call has finished; raises its error if it failed."""
+    if isinstance(call, asyncio.Future) and call.done():
+        call.result()
+        return True
+    return False

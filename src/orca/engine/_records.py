@@ -7,22 +7,22 @@ import asyncio
 import datetime as dt
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from orca.checkpoint import Checkpointer, Lease, RunRecord, TaskRecord, lease_owner
 from orca.context import RunTotals
 from orca.errors import ThreadBusyError
 from orca.observe._core import log
 
+T = TypeVar("T")
+
 LEASE_TTL_S = 30.0
 """How long a thread's lease lasts without a heartbeat. A run renews it every third of
 that from a thread of its own (a sync node blocking the loop does not starve it); the
 lease of a process that died on this host is taken over at once, one on another host
 when it runs out."""
-
-Io = Callable[..., Awaitable[Any]]
 
 
 class Recorder:
@@ -37,14 +37,14 @@ class Recorder:
         graph: str,
         clock: Callable[[], dt.datetime],
         metadata: Mapping[str, Any] | None,
-        io: Io,
+        inline: bool,
     ) -> None:
         self.store = store
         self.thread_id = thread_id
         self.graph = graph
         self.clock = clock
         self.metadata = dict(metadata or {})
-        self.io = io
+        self.inline = inline  # on a sync invoke's private loop: the store is called here
         self.record: RunRecord | None = None
         self.lease: Lease | None = None
         self.lost_to: str | None = None  # the run that took the thread when the lease ran out
@@ -60,7 +60,7 @@ class Recorder:
             ThreadBusyError: another live run holds the thread; nothing was written.
         """
         if derived:
-            run_id = await self.io(_unused_id, self.store, run_id)
+            run_id = await self._off_loop(_unused_id, self.store, run_id)
         owner = lease_owner()
         self.record = RunRecord(
             run_id=run_id,
@@ -71,12 +71,15 @@ class Recorder:
             metadata=self.metadata,
         )
         wanted = Lease(self.thread_id, run_id, owner, time.time() + LEASE_TTL_S)
-        held = await self.io(self.store.begin_run, self.record, wanted, time.time())
+        if self.inline:
+            held = self.store.begin_run(self.record, wanted, time.time())
+        else:
+            held = await self.store.abegin_run(self.record, wanted, time.time())
         if (held.run_id, held.owner) != (run_id, owner):
             raise ThreadBusyError(self.thread_id, held.run_id, held.owner)
         self.lease = held
         try:
-            await self.io(self._close_dead_runs)
+            await self._off_loop(self._close_dead_runs)
         except Exception:  # housekeeping: the next run on the thread tries again
             log.warning("could not record the dead runs of thread %s", self.thread_id,
                         exc_info=True)  # fmt: skip
@@ -90,6 +93,12 @@ class Recorder:
         )
         self._heartbeat.start()
         return run_id
+
+    async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
+        """Several store calls in a row, on a worker thread (here, on the private loop)."""
+        if self.inline:
+            return fn(*args)
+        return await asyncio.to_thread(fn, *args)
 
     def _close_dead_runs(self) -> None:
         """Runs the thread's record still says are running died with their process (this
