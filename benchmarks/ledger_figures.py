@@ -52,7 +52,9 @@ def budget_status(reps: int) -> dict[str, Any]:
         for i in range(2000):  # history to read past
             hold = ledger.reserve(budgets, {"usd": 10_000})
             ledger.settle(
-                hold, Charge("openai", "m", 10, 10, cost_nano=5_000), CallContext(node=f"n{i % 7}")
+                hold,
+                Charge("openai", "m", 10, 10, cost_nano_usd=5_000),
+                CallContext(node=f"n{i % 7}"),
             )
         samples = []
         for _ in range(reps):
@@ -71,7 +73,7 @@ def reserve_settle(reps: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         ledger = _ledger(tmp)
         budgets = ledger.applicable()
-        charge = Charge("openai", "m", 100, 50, cost_nano=12_345)
+        charge = Charge("openai", "m", 100, 50, cost_nano_usd=12_345)
         context = CallContext(run_id="r", node="n", role="worker")
         samples = []
         for _ in range(reps):
@@ -93,7 +95,7 @@ def areserve_settle(reps: int) -> dict[str, Any]:
     worker thread)."""
     from orca.cost import CallContext, Charge
 
-    charge = Charge("openai", "m", 100, 50, cost_nano=12_345)
+    charge = Charge("openai", "m", 100, 50, cost_nano_usd=12_345)
     context = CallContext(run_id="r", node="n", role="worker")
 
     def record_and_settle(ledger: Any, hold: Any) -> None:  # what asettle does, in one hop

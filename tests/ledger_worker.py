@@ -42,7 +42,7 @@ def main(argv: list[str]) -> int:
             except BudgetExceeded:
                 refused += 1
                 continue
-            ledger.settle(hold, Charge("openai", "gpt-test", 1, 1, cost_nano=cost))
+            ledger.settle(hold, Charge("openai", "gpt-test", 1, 1, cost_nano_usd=cost))
             ok += 1
         say(json.dumps({"ok": ok, "refused": refused}))
         return 0
@@ -54,7 +54,7 @@ def main(argv: list[str]) -> int:
     if mode == "die-recorded":
         ask, cost, run_id = int(argv[3]), int(argv[4]), argv[5]
         hold = ledger.reserve([budget], {"usd": ask}, CallContext(run_id=run_id, node="call"))
-        ledger.record(hold, Charge("openai", "gpt-test", 120, 80, cost_nano=cost))
+        ledger.record(hold, Charge("openai", "gpt-test", 120, 80, cost_nano_usd=cost))
         say(f"recorded {hold.id}")
         os._exit(9)
     raise SystemExit(f"unknown mode {mode!r}")

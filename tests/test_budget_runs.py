@@ -100,7 +100,7 @@ def test_every_call_is_one_usage_row_matching_its_usage_event(
         rows_of(ledger)
         .execute(
             "SELECT run_id, thread_id, workflow, node, role, provider, model, output_tokens, "
-            "cost_nano FROM usage ORDER BY created_at"
+            "cost_nano_usd FROM usage ORDER BY created_at"
         )
         .fetchall()
     )
@@ -112,7 +112,7 @@ def test_every_call_is_one_usage_row_matching_its_usage_event(
         assert row[8] == event.cost_nano_usd > 0
     with user_store(tmp_path / "orca.db") as store:
         by_node = store.usage.report("node")
-    assert [(r.key, r.calls, r.cost_nano) for r in by_node] == [
+    assert [(r.key, r.calls, r.cost_nano_usd) for r in by_node] == [
         ("chat", 3, sum(e.cost_nano_usd for e in usage))
     ]
 
@@ -327,7 +327,7 @@ def test_a_run_killed_after_the_answer_is_settled_from_the_recorded_usage(
     swept = later.sweep()
     assert len(swept.settled) == 1
     [(output, cost)] = (
-        rows_of(later).execute("SELECT output_tokens, cost_nano FROM usage").fetchall()
+        rows_of(later).execute("SELECT output_tokens, cost_nano_usd FROM usage").fetchall()
     )
     assert output == 6
     assert (

@@ -79,7 +79,7 @@ def count(conn: sqlite3.Connection, table: str) -> int:
 
 
 def charge(cost: int) -> Charge:
-    return Charge("openai", "gpt-test", input_tokens=10, output_tokens=5, cost_nano=cost)
+    return Charge("openai", "gpt-test", input_tokens=10, output_tokens=5, cost_nano_usd=cost)
 
 
 # -- validation ----------------------------------------------------------------------------------
@@ -427,7 +427,7 @@ def test_delete_takes_the_periods_and_keeps_the_usage(conn: sqlite3.Connection) 
     assert count(conn, "budget_periods") == 1
     assert count(conn, "hold_parts") == 1  # only the part in 'other'
     assert conn.execute("SELECT amount FROM usage_charges").fetchall() == [(100,)]
-    assert conn.execute("SELECT id, cost_nano FROM usage").fetchall() == [(first.usage_id, 100)]
+    assert conn.execute("SELECT id, cost_nano_usd FROM usage").fetchall() == [(first.usage_id, 100)]
     with pytest.raises(UnknownBudgetError):
         ledger.budgets.get("team")
     # the name is free again, starting from nothing

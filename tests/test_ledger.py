@@ -69,7 +69,7 @@ def ledger(store: SqliteStore) -> LedgerRepository:
 
 
 def charge(cost: int, *, model: str = "gpt-test", inp: int = 10, out: int = 5) -> Charge:
-    return Charge("openai", model, input_tokens=inp, output_tokens=out, cost_nano=cost)
+    return Charge("openai", model, input_tokens=inp, output_tokens=out, cost_nano_usd=cost)
 
 
 def count(conn: sqlite3.Connection, sql: str, *args: Any) -> int:
@@ -106,7 +106,7 @@ def test_reserve_holds_the_ask_and_settle_turns_it_into_spent(
     assert state(conn, hold) == "settled"
     row = conn.execute(
         "SELECT id, hold_id, run_id, node, provider, model, input_tokens, output_tokens, "
-        "cost_nano, priced, estimated FROM usage"
+        "cost_nano_usd, priced, estimated FROM usage"
     ).fetchone()
     assert row == (settled.usage_id, hold.id, "r1", "draft", "openai", "gpt-test", 10, 5, 120, 1, 0)
     assert conn.execute("SELECT usage_id, amount FROM usage_charges").fetchall() == [
@@ -210,7 +210,7 @@ def test_no_covering_budget_writes_nothing_but_settle_still_logs_usage(
     ledger.release(hold)
     assert count(conn, "holds") == 0
     settled = ledger.settle(hold, charge(5))
-    assert conn.execute("SELECT id, cost_nano FROM usage").fetchall() == [(settled.usage_id, 5)]
+    assert conn.execute("SELECT id, cost_nano_usd FROM usage").fetchall() == [(settled.usage_id, 5)]
     assert count(conn, "usage_charges") == 0
 
 
@@ -302,7 +302,7 @@ def test_record_keeps_the_charge_on_the_hold(
     assert count(conn, "usage") == 0
     ledger.record(hold, charge(999))  # recorded once; later records change nothing
     recorded = conn.execute("SELECT recorded FROM holds").fetchone()[0]
-    assert '"cost_nano": 321' in recorded
+    assert '"cost_nano_usd": 321' in recorded
     ledger.settle(hold, charge(321))
     assert standing(ledger, "team") == (1000, 321, 0)
 
@@ -328,7 +328,7 @@ def test_tokens_budgets_count_input_and_output_tokens(
         cache_read_tokens=5000,
         cache_write_tokens=300,
         reasoning_tokens=400,
-        cost_nano=4321,
+        cost_nano_usd=4321,
     )
     ledger.settle(hold, used)
     assert [numbers(s) for s in ledger.status([tokens, usd])] == [
@@ -369,8 +369,8 @@ def test_sweep_expires_old_holds_and_settles_recorded_ones(
     assert (state(conn, fresh), state(conn, fresh_answered)) == ("held", "recorded")
     assert standing(ledger, "team") == (1000, 150, 350)
     row = conn.execute(
-        "SELECT hold_id, run_id, node, role, input_tokens, output_tokens, cost_nano, created_at "
-        "FROM usage"
+        "SELECT hold_id, run_id, node, role, input_tokens, output_tokens, cost_nano_usd, "
+        "created_at FROM usage"
     ).fetchone()
     assert row == (answered.id, "r1", "n", "w", 7, 3, 150, clock.now.isoformat())
 
@@ -424,38 +424,41 @@ def test_usage_report_groups_by_each_key(
     _spend(ledger, 1, CallContext(workflow="wf", session="s1"), "small")
     conn.execute(
         "INSERT INTO usage (id, created_at, provider, model, input_tokens, cache_read_tokens, "
-        "cache_write_tokens, output_tokens, reasoning_tokens, cost_nano, priced, estimated) "
+        "cache_write_tokens, output_tokens, reasoning_tokens, cost_nano_usd, priced, estimated) "
         "VALUES ('x', ?, 'local', 'llama', 3, 0, 0, 4, 2, 0, 0, 1)",
         (clock.now.isoformat(),),
     )
 
-    by_model = {r.key: (r.calls, r.cost_nano) for r in store.usage.report("model")}
+    by_model = {r.key: (r.calls, r.cost_nano_usd) for r in store.usage.report("model")}
     assert by_model == {"openai/big": (1, 100), "openai/small": (3, 31), "local/llama": (1, 0)}
     assert [r.key for r in store.usage.report("model")] == [
         "openai/big",
         "openai/small",
         "local/llama",
     ]
-    assert [(r.key, r.calls, r.cost_nano) for r in store.usage.report("node")] == [
+    assert [(r.key, r.calls, r.cost_nano_usd) for r in store.usage.report("node")] == [
         ("plan", 1, 100),
         ("work", 2, 30),
         ("-", 2, 1),
     ]
-    assert [(r.key, r.cost_nano) for r in store.usage.report("role")] == [
+    assert [(r.key, r.cost_nano_usd) for r in store.usage.report("role")] == [
         ("planner", 100),
         ("worker", 30),
         ("-", 1),
     ]
-    assert [(r.key, r.calls, r.cost_nano) for r in store.usage.report("day")] == [
+    assert [(r.key, r.calls, r.cost_nano_usd) for r in store.usage.report("day")] == [
         ("2026-05-13", 2, 110),
         ("2026-05-14", 3, 21),
     ]
-    assert [(r.key, r.cost_nano) for r in store.usage.report("run")] == [
+    assert [(r.key, r.cost_nano_usd) for r in store.usage.report("run")] == [
         ("r1", 110),
         ("r2", 20),
         ("-", 1),
     ]
-    assert [(r.key, r.cost_nano) for r in store.usage.report("workflow")] == [("-", 130), ("wf", 1)]
+    assert [(r.key, r.cost_nano_usd) for r in store.usage.report("workflow")] == [
+        ("-", 130),
+        ("wf", 1),
+    ]
     assert [(r.key, r.calls) for r in store.usage.report("session")] == [("-", 4), ("s1", 1)]
     llama = next(r for r in store.usage.report("model") if r.key == "local/llama")
     assert llama.as_dict() == {
@@ -481,7 +484,7 @@ def test_usage_report_filters_by_time_and_run(
     _spend(ledger, 100, CallContext(run_id="r2"))
 
     def total(**kwargs: Any) -> int:
-        return sum(r.cost_nano for r in store.usage.report("run", **kwargs))
+        return sum(r.cost_nano_usd for r in store.usage.report("run", **kwargs))
 
     assert total() == 111
     assert total(since=middle) == 110  # since is inclusive
@@ -729,7 +732,7 @@ def _run_operations(
     assert count(conn, "holds WHERE state = 'settled'") == model.settlements
     # each usage row charged both budgets
     assert count(conn, "usage_charges") == 2 * model.settlements
-    total = conn.execute("SELECT COALESCE(SUM(cost_nano), 0) FROM usage").fetchone()[0]
+    total = conn.execute("SELECT COALESCE(SUM(cost_nano_usd), 0) FROM usage").fetchone()[0]
     spent_block = conn.execute(
         "SELECT COALESCE(SUM(spent), 0) FROM budget_periods WHERE budget_id = ?", (block.id,)
     ).fetchone()[0]

@@ -207,7 +207,7 @@ def test_a_call_killed_after_its_answer_is_settled_by_sweep_once(
     assert (swept.expired, swept.settled) == ([], [hold_id])
     assert numbers(later, "team") == (10_000, 1234, 0)
     usage = conn.execute(
-        "SELECT id, hold_id, run_id, node, input_tokens, output_tokens, cost_nano FROM usage"
+        "SELECT id, hold_id, run_id, node, input_tokens, output_tokens, cost_nano_usd FROM usage"
     ).fetchall()
     assert len(usage) == 1
     usage_id = usage[0][0]
@@ -288,4 +288,4 @@ def test_opening_a_locked_database_is_reported(db: Path, conn: sqlite3.Connectio
 
 
 def charge(cost: int) -> Charge:
-    return Charge("openai", "gpt-test", 10, 5, cost_nano=cost)
+    return Charge("openai", "gpt-test", 10, 5, cost_nano_usd=cost)

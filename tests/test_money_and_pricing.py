@@ -161,7 +161,7 @@ def test_format_usd_defaults_to_six_places() -> None:
     assert format_usd(1_500_000) == "$0.001500"
 
 
-# -- Price.cost_nano ------------------------------------------------------------------------
+# -- Price.cost_nano_usd ------------------------------------------------------------------------
 
 
 def test_cost_of_a_call_with_every_kind_of_token_is_exact() -> None:

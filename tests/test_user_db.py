@@ -110,7 +110,7 @@ def test_the_user_db_is_created_on_first_use_with_its_schema_version(home: Path)
         assert (home / "orca.db").is_file()
         assert tables(conn) == USER_TABLES
         assert versions(conn) == {USER_COMPONENT: len(USER_MIGRATIONS)}
-        assert versions(conn) == {"user": 2}
+        assert versions(conn) == {"user": 3}
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert "llm_profiles_one_active" in indexes
         assert not conn.in_transaction
@@ -393,6 +393,31 @@ def test_a_version_1_file_is_upgraded_in_place_keeping_its_profiles(home: Path) 
         assert Profiles(store.profiles).get("kept") == Profile(
             "kept", ModelSpec("openai", "m"), ModelSpec("openai", "m"), active=True
         )
+
+
+def test_a_version_2_file_keeps_its_usage_rows_under_cost_nano_usd(home: Path) -> None:
+    from orca.store.sqlite import _db
+
+    path = user_db_path()
+    old = _db.connect(path)
+    _db.prepare(old, str(path), USER_COMPONENT, USER_MIGRATIONS[:2])
+    # a usage row as a version-2 Orca wrote it (its cost in the column cost_nano)
+    old.execute(
+        "INSERT INTO usage (id, created_at, run_id, provider, model, input_tokens, "
+        "cache_read_tokens, cache_write_tokens, output_tokens, reasoning_tokens, cost_nano, "
+        "priced, estimated) VALUES ('u1', '2026-01-01T00:00:00+00:00', 'run-old', 'openai', "
+        "'m', 10, 0, 0, 5, 0, 12345, 1, 0)"
+    )
+    old.close()
+
+    with user_store() as store:
+        conn = connection(store)
+        assert versions(conn) == {"user": LATEST}
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(usage)")}
+        assert "cost_nano_usd" in columns
+        assert "cost_nano" not in columns
+        [row] = store.usage.of_run("run-old")
+        assert row.cost_nano_usd == 12345
 
 
 def test_an_unwritable_orca_home_names_the_setting(

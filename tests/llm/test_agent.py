@@ -488,7 +488,7 @@ def ledger(tmp_path: Path) -> SqliteLedger:
 
 def usage_rows(ledger: SqliteLedger) -> list[tuple[Any, ...]]:
     return ledger._db.conn.execute(  # type: ignore[attr-defined]
-        "SELECT role, node, provider, model, input_tokens, output_tokens, cost_nano "
+        "SELECT role, node, provider, model, input_tokens, output_tokens, cost_nano_usd "
         "FROM usage ORDER BY created_at"
     ).fetchall()
 

@@ -21,7 +21,7 @@ HOSTILE = "x'); DROP TABLE budgets; --"
 
 
 def charge(cost: int, *, inp: int = 10, out: int = 5) -> Charge:
-    return Charge("openai", "gpt-test", input_tokens=inp, output_tokens=out, cost_nano=cost)
+    return Charge("openai", "gpt-test", input_tokens=inp, output_tokens=out, cost_nano_usd=cost)
 
 
 def standing(ledger: LedgerRepository, name: str) -> tuple[int, int, int]:
@@ -242,7 +242,7 @@ def test_a_call_covered_by_no_budget_is_still_settled_into_the_usage(store: User
     ledger.record(hold, charge(5))
     settled = ledger.settle(hold, charge(5), CallContext(run_id="free"))
     assert settled.usage_id
-    assert [(r.key, r.cost_nano) for r in store.usage.report("run")] == [("free", 5)]
+    assert [(r.key, r.cost_nano_usd) for r in store.usage.report("run")] == [("free", 5)]
 
 
 def test_thresholds_alert_once_each(ledger: LedgerRepository) -> None:

@@ -21,7 +21,7 @@ def spend(store: UserStore, charge: Charge, context: CallContext) -> None:
 
 
 def call(model: str, cost: int, *, inp: int = 10, out: int = 5, **more: Any) -> Charge:
-    return Charge("openai", model, input_tokens=inp, output_tokens=out, cost_nano=cost, **more)
+    return Charge("openai", model, input_tokens=inp, output_tokens=out, cost_nano_usd=cost, **more)
 
 
 @pytest.fixture
@@ -40,19 +40,23 @@ def spent(store: UserStore, clock: Clock) -> UserStore:
 
 def test_a_report_groups_by_each_key_most_expensive_first(spent: UserStore) -> None:
     report = spent.usage.report
-    assert [(r.key, r.calls, r.cost_nano) for r in report("model")] == [
+    assert [(r.key, r.calls, r.cost_nano_usd) for r in report("model")] == [
         ("openai/big", 1, 100),
         ("openai/small", 2, 30),
         ("openai/free", 1, 0),
     ]
-    assert [(r.key, r.cost_nano) for r in report("node")] == [("plan", 100), ("work", 30), ("-", 0)]
-    assert [(r.key, r.cost_nano) for r in report("role")] == [
+    assert [(r.key, r.cost_nano_usd) for r in report("node")] == [
+        ("plan", 100),
+        ("work", 30),
+        ("-", 0),
+    ]
+    assert [(r.key, r.cost_nano_usd) for r in report("role")] == [
         ("planner", 100),
         ("worker", 30),
         ("-", 0),
     ]
     assert [(r.key, r.calls) for r in report("day")] == [("2026-05-13", 2), ("2026-05-14", 2)]
-    assert [(r.key, r.cost_nano) for r in report("run")] == [("r1", 110), ("r2", 20), ("-", 0)]
+    assert [(r.key, r.cost_nano_usd) for r in report("run")] == [("r1", 110), ("r2", 20), ("-", 0)]
     assert [(r.key, r.calls) for r in report("workflow")] == [("-", 3), ("wf", 1)]
     assert [(r.key, r.calls) for r in report("session")] == [("-", 3), ("s1", 1)]
     [free] = [r for r in report("model") if r.key == "openai/free"]
@@ -61,7 +65,7 @@ def test_a_report_groups_by_each_key_most_expensive_first(spent: UserStore) -> N
 
 def test_a_report_filters_by_time_and_run(spent: UserStore) -> None:
     def total(**kwargs: Any) -> int:
-        return sum(r.cost_nano for r in spent.usage.report("run", **kwargs))
+        return sum(r.cost_nano_usd for r in spent.usage.report("run", **kwargs))
 
     next_day = START + dt.timedelta(days=1)
     assert total() == 130
@@ -97,7 +101,7 @@ def test_one_runs_usage_by_node_role_and_model(spent: UserStore) -> None:
 
 def test_one_runs_charges_are_its_calls(spent: UserStore) -> None:
     charges = spent.usage.charges("r1")
-    assert sorted((c.model, c.cost_nano, c.input_tokens, c.output_tokens) for c in charges) == [
+    assert sorted((c.model, c.cost_nano_usd, c.input_tokens, c.output_tokens) for c in charges) == [
         ("big", 100, 10, 5),
         ("small", 10, 10, 5),
     ]

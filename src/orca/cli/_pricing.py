@@ -197,7 +197,7 @@ def reprice(
                 CONFIG,
                 fix="see runs with orca usage report --by run",
             )
-        usages = [(c, c.cost_nano) for c in charges]
+        usages = [(c, c.cost_nano_usd) for c in charges]
         result = PriceBook(store.prices.load()).reprice(usages, provider, model)
     data = {
         "run": run,
@@ -246,7 +246,7 @@ def report(
             str(r.calls),
             f"{r.input_tokens:,}",
             f"{r.output_tokens:,}",
-            format_usd(r.cost_nano),
+            format_usd(r.cost_nano_usd),
             str(r.unpriced_calls) if r.unpriced_calls else "",
         )
     t.add_row(
@@ -254,7 +254,7 @@ def report(
         str(sum(r.calls for r in rows)),
         f"{sum(r.input_tokens for r in rows):,}",
         f"{sum(r.output_tokens for r in rows):,}",
-        format_usd(sum(r.cost_nano for r in rows)),
+        format_usd(sum(r.cost_nano_usd for r in rows)),
         "",
         style="bold",
     )

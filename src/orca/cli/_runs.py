@@ -328,7 +328,7 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
                 str(r.calls),
                 f"{r.input_tokens:,}",
                 f"{r.output_tokens:,}",
-                format_usd(r.cost_nano),
+                format_usd(r.cost_nano_usd),
             )
         out.print(u)
 

@@ -38,13 +38,13 @@ class Charge:
     cache_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
-    cost_nano: int = 0
+    cost_nano_usd: int = 0
     priced: bool = True
     estimated: bool = False
 
     def amount(self, unit: str) -> int:
         """What this charge counts against a budget in ``unit``."""
-        return self.cost_nano if unit == "usd" else self.input_tokens + self.output_tokens
+        return self.cost_nano_usd if unit == "usd" else self.input_tokens + self.output_tokens
 
 
 @dataclass(frozen=True, slots=True)

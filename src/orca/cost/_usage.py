@@ -23,7 +23,7 @@ class UsageRow:
     input_tokens: int
     output_tokens: int
     reasoning_tokens: int
-    cost_nano: int
+    cost_nano_usd: int
     unpriced_calls: int
     estimated_calls: int
 
@@ -34,7 +34,7 @@ class UsageRow:
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
             "reasoning_tokens": self.reasoning_tokens,
-            "cost_nano_usd": self.cost_nano,
+            "cost_nano_usd": self.cost_nano_usd,
             "unpriced_calls": self.unpriced_calls,
             "estimated_calls": self.estimated_calls,
         }
@@ -50,7 +50,7 @@ class RunUsage:
     calls: int
     input_tokens: int
     output_tokens: int
-    cost_nano: int
+    cost_nano_usd: int
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -60,7 +60,7 @@ class RunUsage:
             "calls": self.calls,
             "input_tokens": self.input_tokens,
             "output_tokens": self.output_tokens,
-            "cost_nano_usd": self.cost_nano,
+            "cost_nano_usd": self.cost_nano_usd,
         }
 
 

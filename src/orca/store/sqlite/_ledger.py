@@ -250,7 +250,8 @@ class SqliteLedger:
         conn.execute(
             "INSERT INTO usage (id, hold_id, created_at, run_id, thread_id, workflow, session, "
             "node, task_id, role, provider, model, input_tokens, cache_read_tokens, "
-            "cache_write_tokens, output_tokens, reasoning_tokens, cost_nano, priced, estimated) "
+            "cache_write_tokens, output_tokens, reasoning_tokens, cost_nano_usd, priced, "
+            "estimated) "
             "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 usage_id,
@@ -270,7 +271,7 @@ class SqliteLedger:
                 charge.cache_write_tokens,
                 charge.output_tokens,
                 charge.reasoning_tokens,
-                charge.cost_nano,
+                charge.cost_nano_usd,
                 int(charge.priced),
                 int(charge.estimated),
             ),

@@ -148,6 +148,13 @@ USER_MIGRATIONS.append(
     ]
 )
 
+USER_MIGRATIONS.append(
+    [
+        # one name for nano-USD everywhere (events, rows, --json): cost_nano_usd
+        "ALTER TABLE usage RENAME COLUMN cost_nano TO cost_nano_usd",
+    ]
+)
+
 PROJECT_COMPONENT = "project"
 
 PROJECT_MIGRATIONS: list[list[str]] = [

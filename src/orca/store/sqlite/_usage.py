@@ -43,10 +43,10 @@ class SqliteUsage:
             where.append("run_id = ?")
             args.append(run_id)
         key = _KEYS[by]  # a fixed expression per grouping, never text from the caller
-        order = "k" if by == "day" else "SUM(cost_nano) DESC, k"
+        order = "k" if by == "day" else "SUM(cost_nano_usd) DESC, k"
         rows = self._db.read(
             f"SELECT {key} AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens), "
-            "SUM(reasoning_tokens), SUM(cost_nano), SUM(1 - priced), SUM(estimated) FROM usage "
+            "SUM(reasoning_tokens), SUM(cost_nano_usd), SUM(1 - priced), SUM(estimated) FROM usage "
             f"{'WHERE ' + ' AND '.join(where) if where else ''} GROUP BY k ORDER BY {order}",
             tuple(args),
         )
@@ -55,7 +55,7 @@ class SqliteUsage:
     def of_run(self, run_id: str) -> list[RunUsage]:
         rows = self._db.read(
             "SELECT node, role, provider || '/' || model, "
-            "COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_nano) FROM usage "
+            "COUNT(*), SUM(input_tokens), SUM(output_tokens), SUM(cost_nano_usd) FROM usage "
             "WHERE run_id = ? GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
             (run_id,),
         )
@@ -64,7 +64,7 @@ class SqliteUsage:
     def charges(self, run_id: str) -> list[Charge]:
         rows = self._db.read(
             "SELECT provider, model, input_tokens, output_tokens, cache_read_tokens, "
-            "cache_write_tokens, reasoning_tokens, cost_nano, priced, estimated FROM usage "
+            "cache_write_tokens, reasoning_tokens, cost_nano_usd, priced, estimated FROM usage "
             "WHERE run_id = ? ORDER BY created_at, id",
             (run_id,),
         )
@@ -81,7 +81,7 @@ def _charge(row: tuple[Any, ...]) -> Charge:
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
         reasoning_tokens=reasoning,
-        cost_nano=cost,
+        cost_nano_usd=cost,
         priced=bool(priced),
         estimated=bool(estimated),
     )
