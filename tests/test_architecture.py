@@ -161,3 +161,48 @@ def test_sqlite3_is_imported_only_under_the_store() -> None:
             if any(n == "sqlite3" or n.startswith("sqlite3.") for n in names):
                 outside.append(name)
     assert outside == []
+
+
+def _type_side(node: ast.AST) -> bool:
+    """``x.type``, ``x["type"]`` or ``x.get("type")``: where an event's type is read."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "type"
+    if isinstance(node, ast.Subscript):
+        return isinstance(node.slice, ast.Constant) and node.slice.value == "type"
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        first = node.args[0] if node.args else None
+        return node.func.attr == "get" and isinstance(first, ast.Constant) and first.value == "type"
+    return False
+
+
+def test_event_types_are_named_by_the_event_models_constants() -> None:
+    from orca.events import EVENT_TYPES
+
+    kinds = set(EVENT_TYPES)
+    typed = []
+    for name, path in sorted(_modules().items()):
+        if name == "orca.events":
+            continue
+        tree = ast.parse(path.read_text(), str(path))
+        told = set()  # docstrings and f-string pieces are prose
+        for node in ast.walk(tree):
+            if isinstance(node, ast.JoinedStr):
+                told |= {id(part) for part in ast.walk(node)}
+            body = getattr(node, "body", None)
+            if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+                told.add(id(body[0].value))
+        for node in ast.walk(tree):
+            found = []
+            value = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(value, str) and "." in value and value in kinds and id(node) not in told:
+                found.append(node)
+            if isinstance(node, ast.Compare) and any(
+                _type_side(x) for x in (node.left, *node.comparators)
+            ):
+                for side in (node.left, *node.comparators):
+                    items = (
+                        side.elts if isinstance(side, ast.Tuple | ast.List | ast.Set) else [side]
+                    )
+                    found += [x for x in items if isinstance(x, ast.Constant) and x.value in kinds]
+            typed += [f"{name}:{x.lineno} {x.value!r}" for x in found]
+    assert sorted(set(typed)) == []

@@ -134,6 +134,7 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
             "PriceBook",
             "Repricing",
             "TokenCounts",
+            "Usage",
             "format_usd",
             "to_nano",
             "to_usd",
@@ -163,6 +164,7 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
         "shell_tool",
         "tool",
     ]
+    assert orca.llm.Usage is orca.cost.Usage  # one usage value from provider to ledger
     for name in orca.tools.__all__:
         assert getattr(orca.tools, name) is not None
     assert sorted(orca.store.__all__) == [

@@ -350,6 +350,29 @@ EVENT_TYPES: dict[str, type[Event]] = {
     )
 }
 
+
+# Each event type as a constant: consumers compare with these, never with strings typed
+# again (a test keeps it so).
+RUN_STARTED = RunStarted.type
+STEP_STARTED = StepStarted.type
+TASK_STARTED = TaskStarted.type
+TASK_RETRY = TaskRetry.type
+TASK_FINISHED = TaskFinished.type
+TASK_FAILED = TaskFailed.type
+TOKEN = Token.type
+CUSTOM = Custom.type
+USAGE = Usage.type
+LLM_RESPONSE = LLMResponse.type
+TOOL_CALL = ToolCall.type
+WARNING = WarningEvent.type
+BUDGET_WARNING = BudgetWarning.type
+BUDGET_STATUS = BudgetStatusEvent.type
+VALUES = Values.type
+CHECKPOINT_SAVED = CheckpointSaved.type
+INTERRUPT = InterruptEvent.type
+ERROR = ErrorEvent.type
+RUN_FINISHED = RunFinished.type
+
 STREAM_MODES: dict[str, frozenset[str]] = {
     "values": frozenset({"values"}),
     "updates": frozenset({"task.finished"}),

@@ -21,6 +21,20 @@ from typing import TYPE_CHECKING, Any
 from orca import _serde
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, MemoryCheckpointer
 from orca.errors import CheckpointNotFoundError, InvalidInputError, OrcaError
+from orca.events import (
+    BUDGET_STATUS,
+    BUDGET_WARNING,
+    ERROR,
+    INTERRUPT,
+    LLM_RESPONSE,
+    RUN_FINISHED,
+    RUN_STARTED,
+    STEP_STARTED,
+    TASK_FINISHED,
+    TOOL_CALL,
+    USAGE,
+    WARNING,
+)
 
 if TYPE_CHECKING:
     from orca.context import TaskContext
@@ -36,14 +50,14 @@ _VARYING = frozenset(
 )
 # per type: what depends on prices, the ledger or storage, not on the graph's code
 _VARYING_BY_TYPE = {
-    "usage": frozenset({"cost_nano_usd", "priced"}),
-    "run.finished": frozenset({"checkpoint_id", "cost_nano_usd"}),
-    "llm.response": frozenset({"cost_nano_usd"}),
-    "tool.call": frozenset({"result"}),  # a display summary of `value`, which is compared
-    "run.started": frozenset({"head"}),
+    USAGE: frozenset({"cost_nano_usd", "priced"}),
+    RUN_FINISHED: frozenset({"checkpoint_id", "cost_nano_usd"}),
+    LLM_RESPONSE: frozenset({"cost_nano_usd"}),
+    TOOL_CALL: frozenset({"result"}),  # a display summary of `value`, which is compared
+    RUN_STARTED: frozenset({"head"}),
 }
 # events a replay does not reproduce: it runs with no ledger and its own prices
-_NOT_COMPARED = frozenset({"budget.status", "budget.warning", "warning"})
+_NOT_COMPARED = frozenset({BUDGET_STATUS, BUDGET_WARNING, WARNING})
 
 
 class ReplayError(OrcaError):
@@ -97,10 +111,10 @@ class Recording:
         self.tools: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         self.roles: dict[str, tuple[str, str]] = {}
         for e in events:
-            if e["type"] == "llm.response":
+            if e["type"] == LLM_RESPONSE:
                 self.llm[e["task_id"]].append(e)
                 self.roles.setdefault(e["role"], (e["provider"], e["model"]))
-            elif e["type"] == "tool.call":
+            elif e["type"] == TOOL_CALL:
                 self.tools[e["task_id"]].append(e)
 
     @staticmethod
@@ -246,7 +260,7 @@ def replay(
             "was logged in)"
         )
     recorded = source.read_events(run_id)
-    started = next((e for e in recorded if e["type"] == "run.started"), None)
+    started = next((e for e in recorded if e["type"] == RUN_STARTED), None)
     if started is None:
         raise InvalidInputError(
             f"no run {run_id!r} is logged in this store. Fix: use an id from orca runs list "
@@ -308,9 +322,9 @@ def replay(
         run_id=run_id,
         identical=divergence is None,
         divergence=divergence,
-        steps=max((e["steps"] for e in now if e["type"] == "run.finished"), default=0),
-        llm_calls=sum(e["type"] == "llm.response" for e in now),
-        tool_calls=sum(e["type"] == "tool.call" for e in now),
+        steps=max((e["steps"] for e in now if e["type"] == RUN_FINISHED), default=0),
+        llm_calls=sum(e["type"] == LLM_RESPONSE for e in now),
+        tool_calls=sum(e["type"] == TOOL_CALL for e in now),
     )
 
 
@@ -352,10 +366,10 @@ def _by_step(events: Sequence[Mapping[str, Any]]) -> dict[int, list[dict[str, An
     events first, then each task's in the step's task order, then the run's end."""
     order: dict[str, int] = {}
     for e in events:
-        if e["type"] == "step.started":
+        if e["type"] == STEP_STARTED:
             for i, t in enumerate(e["tasks"]):
                 order[t["id"]] = i
-    tail = {"interrupt", "error", "run.finished"}
+    tail = {INTERRUPT, ERROR, RUN_FINISHED}
     keyed = []
     for pos, e in enumerate(events):
         if e["type"] in _NOT_COMPARED:
@@ -363,7 +377,7 @@ def _by_step(events: Sequence[Mapping[str, Any]]) -> dict[int, list[dict[str, An
         task = e.get("task_id")
         if e["type"] in tail:
             rank: tuple[int, int] = (2, 0)
-        elif task is None or e["type"] == "step.started":
+        elif task is None or e["type"] == STEP_STARTED:
             rank = (0, 0)
         else:
             rank = (1, order.get(task, len(order)))
@@ -374,7 +388,7 @@ def _by_step(events: Sequence[Mapping[str, Any]]) -> dict[int, list[dict[str, An
     return {step: _calls_sorted(items) for step, items in steps.items()}
 
 
-_CALLS = frozenset({"usage", "llm.response", "tool.call"})
+_CALLS = frozenset({USAGE, LLM_RESPONSE, TOOL_CALL})
 
 
 def _calls_sorted(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -439,7 +453,7 @@ def _compare_states(
     """The state at each step the run checkpointed, recorded vs replayed."""
     writers: dict[tuple[int, str], str] = {}
     for e in now:
-        if e["type"] == "task.finished":
+        if e["type"] == TASK_FINISHED:
             for key in e["update"]:
                 writers.setdefault((e["step"], key), e["node"])
     replayed = {

@@ -10,6 +10,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from orca.events import (
+    LLM_RESPONSE,
+    RUN_FINISHED,
+    RUN_STARTED,
+    STEP_STARTED,
+    TASK_FAILED,
+    TASK_FINISHED,
+    TASK_STARTED,
+    TOOL_CALL,
+)
+
 __all__ = ["Span", "chrome_trace", "otlp_json", "spans_of"]
 
 
@@ -43,13 +54,13 @@ def spans_of(events: Sequence[dict[str, Any]]) -> list[Span]:
     spans = [run]
     steps: dict[int, Span] = {}
     tasks: dict[str, Span] = {}
-    answers = any(e["type"] == "llm.response" for e in events)
+    answers = any(e["type"] == LLM_RESPONSE for e in events)
     for e in events:
         kind, ts = e["type"], e["ts"]
-        if kind == "run.started":
+        if kind == RUN_STARTED:
             run.attributes["orca.graph"] = e["graph"]
             run.attributes["orca.resumed"] = e["resumed"]
-        elif kind == "step.started":
+        elif kind == STEP_STARTED:
             if steps:  # the previous step ends where this one starts
                 previous = steps[max(steps)]
                 previous.end = max(previous.end, ts)
@@ -58,21 +69,21 @@ def spans_of(events: Sequence[dict[str, Any]]) -> list[Span]:
                 {"orca.step": e["step"], "orca.tasks": len(e["tasks"])},
             )  # fmt: skip
             spans.append(step)
-        elif kind == "task.started":
+        elif kind == TASK_STARTED:
             task = tasks[e["task_id"]] = Span(
                 f"task/{e['task_id']}", e["node"], "task", ts, ts, f"step/{e['step']}",
                 {"orca.node": e["node"], "orca.task_id": e["task_id"]},
             )  # fmt: skip
             spans.append(task)
-        elif kind in ("task.finished", "task.failed") and e["task_id"] in tasks:
+        elif kind in (TASK_FINISHED, TASK_FAILED) and e["task_id"] in tasks:
             task = tasks[e["task_id"]]
             task.end = max(ts, task.start)
-            if kind == "task.failed":
+            if kind == TASK_FAILED:
                 task.error = f"{e['error_type']}: {e['error']}"
-        elif kind == "llm.response" or (kind == "usage" and not answers):
+        elif kind == LLM_RESPONSE or (kind == "usage" and not answers):
             # a log with answers times each call exactly from its llm.response; an older
             # one has only the usage events, which mark when calls ended
-            timed = kind == "llm.response"
+            timed = kind == LLM_RESPONSE
             usage = e["usage"] if timed else e
             llm = Span(
                 f"llm/{e['seq']}",
@@ -100,7 +111,7 @@ def spans_of(events: Sequence[dict[str, Any]]) -> list[Span]:
                     llm.error = f"{e['error_type']}: {e['error']}"
                 llm.attributes["orca.timed"] = True
             spans.append(llm)
-        elif kind == "tool.call":
+        elif kind == TOOL_CALL:
             spans.append(
                 Span(
                     f"tool/{e['seq']}",
@@ -115,7 +126,7 @@ def spans_of(events: Sequence[dict[str, Any]]) -> list[Span]:
             )
         elif kind == "error":
             run.error = f"{e['error_type']}: {e['message']}"
-        elif kind == "run.finished":
+        elif kind == RUN_FINISHED:
             run.attributes["orca.status"] = e["status"]
             run.end = ts
     for step in steps.values():  # a step lasts at least as long as its tasks

@@ -34,6 +34,7 @@ from orca.errors import (
     SchemaVersionError,
     SerializationError,
 )
+from orca.events import TASK_FINISHED
 
 BODY_VERSION = 1
 
@@ -113,7 +114,7 @@ def _batch_json(batch: list[EventRecord]) -> bytes:
     items = []
     for e in batch:
         fields = e.fields
-        if e.type == "task.finished":  # the values it wrote are in the checkpoint
+        if e.type == TASK_FINISHED:  # the values it wrote are in the checkpoint
             fields = {**fields, "update": dict.fromkeys(fields["update"])}
         items.append(
             [

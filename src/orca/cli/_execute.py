@@ -34,7 +34,15 @@ from orca.cli._common import (
 )
 from orca.cost import format_usd
 from orca.errors import RunCancelledError
-from orca.events import Event
+from orca.events import (
+    BUDGET_WARNING,
+    RUN_FINISHED,
+    RUN_STARTED,
+    STEP_STARTED,
+    TASK_FAILED,
+    TASK_FINISHED,
+    Event,
+)
 
 if TYPE_CHECKING:
     from orca.store import LedgerRepository, SqliteCheckpointer
@@ -106,9 +114,9 @@ class Tally:
 
     def add(self, e: Event) -> None:
         kind = e.type
-        if kind == "run.started":
+        if kind == RUN_STARTED:
             self.run_id = e.run_id
-        elif kind == "step.started":
+        elif kind == STEP_STARTED:
             self.step = e.step
             self.steps += 1
             self.running = {t["id"]: t["node"] for t in e.tasks}  # type: ignore[attr-defined]
@@ -125,22 +133,22 @@ class Tally:
             row[1] += e.input_tokens  # type: ignore[attr-defined]
             row[2] += e.output_tokens  # type: ignore[attr-defined]
             row[3] += e.cost_nano_usd  # type: ignore[attr-defined]
-        elif kind in ("task.finished", "task.failed"):
+        elif kind in (TASK_FINISHED, TASK_FAILED):
             node = self.running.pop(e.task_id, e.node)  # type: ignore[attr-defined]
-            mark = "ok" if kind == "task.finished" else "failed"
+            mark = "ok" if kind == TASK_FINISHED else "failed"
             said = " ".join(self.text.pop(e.task_id, "").split())  # type: ignore[attr-defined]
             self.finished.append(
                 f"step {e.step} {node} {mark}" + (f": {said[:100]}" if said else "")
             )
         elif kind == "warning":
             self.warnings.append(e.message)  # type: ignore[attr-defined]
-        elif kind == "budget.warning":
+        elif kind == BUDGET_WARNING:
             self.warnings.append(
                 f"budget {e.budget} passed {e.threshold_pct}% of its limit"  # type: ignore[attr-defined]
             )
         elif kind == "interrupt":
             self.interrupts = list(e.interrupts)  # type: ignore[attr-defined]
-        elif kind == "run.finished":
+        elif kind == RUN_FINISHED:
             # the run's totals, as the engine computed them once (and keeps in the record)
             self.status = e.status  # type: ignore[attr-defined]
             self.checkpoint_id = e.checkpoint_id  # type: ignore[attr-defined]
@@ -296,10 +304,10 @@ def _execute(
         tally.add(event)
         if live is not None:
             live.update(tally.view())
-            if event.type in ("task.finished", "task.failed"):
+            if event.type in (TASK_FINISHED, TASK_FAILED):
                 live.console.print(f"[dim]·[/] {esc(tally.finished[-1])}")
-        elif not as_json and event.type in ("step.started", "task.finished", "task.failed"):
-            if event.type == "step.started":
+        elif not as_json and event.type in (STEP_STARTED, TASK_FINISHED, TASK_FAILED):
+            if event.type == STEP_STARTED:
                 nodes = ", ".join(t["node"] for t in event.tasks)  # type: ignore[attr-defined]
                 out.print(f"[bold]step {event.step}[/]: {esc(nodes)}")
             else:

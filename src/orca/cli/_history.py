@@ -24,6 +24,17 @@ from orca.cli._common import (
     table,
 )
 from orca.cost import format_usd
+from orca.events import (
+    BUDGET_WARNING,
+    ERROR,
+    LLM_RESPONSE,
+    RUN_FINISHED,
+    RUN_STARTED,
+    STEP_STARTED,
+    TASK_FAILED,
+    TASK_FINISHED,
+    TOOL_CALL,
+)
 
 FOLLOW_POLL_S = 0.5
 
@@ -48,26 +59,26 @@ def _line(e: dict[str, Any]) -> str:
     kind = e["type"]
     where = f" {e['node']}" if e.get("node") else ""
     detail = ""
-    if kind == "step.started":
+    if kind == STEP_STARTED:
         detail = ", ".join(t["node"] for t in e["tasks"])
-    elif kind == "task.finished":
+    elif kind == TASK_FINISHED:
         detail = f"{e['duration_ms']:.1f} ms, wrote {', '.join(e['update'])}"
-    elif kind in ("task.failed", "error"):
+    elif kind in (TASK_FAILED, ERROR):
         detail = e.get("error") or e.get("message", "")
     elif kind == "usage":
         detail = (
             f"{e['provider']}/{e['model']} {e['input_tokens']}+{e['output_tokens']} tokens "
             f"{format_usd(e['cost_nano_usd'])}"
         )
-    elif kind == "llm.response":
+    elif kind == LLM_RESPONSE:
         detail = f"{e['provider']}/{e['model']} {e['stop_reason']} {e['duration_ms']:.1f} ms"
         if e.get("error"):
             detail += f" {e['error_type']}: {e['error']}"
-    elif kind == "tool.call":
+    elif kind == TOOL_CALL:
         detail = f"{e['tool']} {e['status']} {e['duration_ms']:.1f} ms"
-    elif kind == "run.finished":
+    elif kind == RUN_FINISHED:
         detail = f"{e['status']} after {e['steps']} steps"
-    elif kind == "budget.warning":
+    elif kind == BUDGET_WARNING:
         detail = f"{e['budget']} passed {e['threshold_pct']}%"
     return f"{e['seq']:>5}  step {e['step']:<3} {kind}{where}  {detail}".rstrip()
 
@@ -118,7 +129,7 @@ def _events(
             batch = store.read_events(run_id, start=start, stop=stop)
             for e in batch:
                 start = e["seq"] + 1
-                finished = finished or e["type"] == "run.finished"
+                finished = finished or e["type"] == RUN_FINISHED
                 if kinds and e["type"] not in kinds:
                     continue
                 if after is not None and e["ts"] < after.timestamp():
@@ -206,9 +217,9 @@ def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
     tasks: dict[str, dict[str, Any]] = {}
     for e in logged:
         kind = e["type"]
-        if kind == "run.started":
+        if kind == RUN_STARTED:
             run["graph"] = e["graph"]
-        elif kind == "step.started":
+        elif kind == STEP_STARTED:
             step = {"step": e["step"], "tasks": []}
             run["steps"].append(step)
             for t in e["tasks"]:
@@ -225,9 +236,9 @@ def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
                     "error": None,
                 }
                 step["tasks"].append(task)
-        elif kind == "task.finished" and e["task_id"] in tasks:
+        elif kind == TASK_FINISHED and e["task_id"] in tasks:
             tasks[e["task_id"]].update(status="done", duration_ms=e["duration_ms"])
-        elif kind == "task.failed" and e["task_id"] in tasks:
+        elif kind == TASK_FAILED and e["task_id"] in tasks:
             tasks[e["task_id"]].update(status="failed", error=f"{e['error_type']}: {e['error']}")
         elif kind == "usage":
             for target in (tasks.get(e["task_id"]), run):
@@ -236,7 +247,7 @@ def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
                     target["input_tokens"] += e["input_tokens"]
                     target["output_tokens"] += e["output_tokens"]
                     target["cost_nano_usd"] += e["cost_nano_usd"]
-        elif kind == "tool.call" and e["task_id"] in tasks:
+        elif kind == TOOL_CALL and e["task_id"] in tasks:
             tasks[e["task_id"]]["tools"] += 1
         elif kind == "interrupt":
             for i in e["interrupts"]:
@@ -244,7 +255,7 @@ def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
                     tasks[i["task_id"]]["status"] = "interrupted"
         elif kind == "error":
             run["error"] = f"{e['error_type']}: {e['message']}"
-        elif kind == "run.finished":
+        elif kind == RUN_FINISHED:
             run["status"] = e["status"]
     return run
 
@@ -292,7 +303,7 @@ def _prunable(store: Any, thread_id: str, cutoff: float) -> str | None:
     if head.pending and any(w.kind == "interrupt" for w in head.pending):
         return "interrupted"
     run_id = head.metadata.get("run_id")
-    ends = store.read_events(run_id, types=["run.finished"]) if run_id else []
+    ends = store.read_events(run_id, types=[RUN_FINISHED]) if run_id else []
     if not ends:
         return "no finished run (still running, or died)"
     end = ends[-1]
@@ -380,7 +391,7 @@ def _replay(run: str, source: str | None, as_json: bool) -> None:
             )
         source = recorded
     with project_store() as store:
-        if not store.read_events(run_id, types=["run.started"]):
+        if not store.read_events(run_id, types=[RUN_STARTED]):
             fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
         graph, tools = load_graph(source, None)
         policy = config().tools.policy()  # what the run redacted in its log

@@ -6,6 +6,7 @@ from orca.cost._budgets import Budget, BudgetStatus, crossed_thresholds, period_
 from orca.cost._ledger import Alert, CallContext, Charge, Hold, Settlement, SweepResult
 from orca.cost._money import NANO_PER_USD, format_usd, to_nano, to_usd
 from orca.cost._pricing import LOCAL_PROVIDERS, Price, PriceBook, Repricing, TokenCounts
+from orca.cost._tokens import Usage
 from orca.cost._usage import GroupBy, RunUsage, UsageRow, check_report
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Settlement",
     "SweepResult",
     "TokenCounts",
+    "Usage",
     "UsageRow",
     "check_report",
     "crossed_thresholds",

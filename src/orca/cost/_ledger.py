@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from orca.cost._tokens import Usage
+
 T = TypeVar("T")
 
 
@@ -41,6 +43,24 @@ class Charge:
     cost_nano_usd: int = 0
     priced: bool = True
     estimated: bool = False
+
+    @classmethod
+    def of(
+        cls, provider: str, model: str, usage: Usage, cost_nano_usd: int, priced: bool
+    ) -> Charge:
+        """The charge of one call that used ``usage`` and cost ``cost_nano_usd``."""
+        return cls(
+            provider,
+            model,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cost_nano_usd=cost_nano_usd,
+            priced=priced,
+            estimated=usage.estimated,
+        )
 
     def amount(self, unit: str) -> int:
         """What this charge counts against a budget in ``unit``."""

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from orca.checkpoint import EventRecord
-from orca.events import Event
+from orca.events import TOKEN, Event
 from orca.observe._core import Observer, log
 
 
@@ -73,7 +73,7 @@ class Emitter:
         """``log_fields`` replace some of ``fields`` in the event log only (the whole
         value where listeners see it redacted: the log keeps what checkpoints keep)."""
         if cls.type not in self._any:
-            if cls.type != "token":
+            if cls.type != TOKEN:
                 self.skip()
             return
         if threading.get_ident() != self._thread:

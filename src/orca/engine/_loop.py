@@ -31,7 +31,10 @@ from orca.errors import (
     ThreadBusyError,
 )
 from orca.events import (
+    CHECKPOINT_SAVED,
     EVENT_TYPES,
+    TOKEN,
+    VALUES,
     CheckpointSaved,
     ErrorEvent,
     Event,
@@ -74,7 +77,7 @@ def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-LOGGED = frozenset(EVENT_TYPES) - {"token", "values", "checkpoint.saved"}
+LOGGED = frozenset(EVENT_TYPES) - {TOKEN, VALUES, CHECKPOINT_SAVED}
 """What the event log keeps: everything but what the store already holds (full values
 and checkpoint headers are the checkpoints themselves) and token deltas (the answer is in
 the usage and task events)."""

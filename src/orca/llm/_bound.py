@@ -167,7 +167,7 @@ class MeteredStream:
                 thinking=thinking,
                 tool_calls=calls,
                 stop_reason=response.stop_reason,
-                usage=_usage_dict(response.usage),
+                usage=response.usage.counts(),
                 first_token_ms=None if first is None else round((first - began) * 1000, 3),
                 duration_ms=round((time.perf_counter() - began) * 1000, 3),
                 cost_nano_usd=cost,
@@ -229,17 +229,6 @@ class MeteredStream:
 
 PROMPT_PREVIEW = 200
 """How much of a call's last message its ``llm.response`` event keeps."""
-
-
-def _usage_dict(usage: Usage) -> dict[str, Any]:
-    return {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cache_read_tokens": usage.cache_read_tokens,
-        "cache_write_tokens": usage.cache_write_tokens,
-        "reasoning_tokens": usage.reasoning_tokens,
-        "estimated": usage.estimated,
-    }
 
 
 def _call_dict(call: ToolCall) -> dict[str, Any]:

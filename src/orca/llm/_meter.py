@@ -415,18 +415,7 @@ class Meter:
         if hold is not None:
             ledger = self._ledger
             assert ledger is not None
-            charge = Charge(
-                provider,
-                model,
-                usage.input_tokens,
-                usage.output_tokens,
-                usage.cache_read_tokens,
-                usage.cache_write_tokens,
-                usage.reasoning_tokens,
-                cost,
-                price.priced,
-                usage.estimated,
-            )
+            charge = Charge.of(provider, model, usage, cost, price.priced)
             context = replace(_context(ctx, self), role=role)
             # recorded, then settled: a process killed between the two is settled from
             # the record on recovery
@@ -486,14 +475,9 @@ class Meter:
             provider=provider,
             model=model,
             role=role,
-            input_tokens=usage.input_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            output_tokens=usage.output_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
             cost_nano_usd=cost,
             priced=priced,
-            estimated=usage.estimated,
+            **usage.counts(),
         )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from orca.cost import Usage as Usage  # the one usage value, re-exported by orca.llm
 from orca.errors import InvalidInputError
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -154,39 +155,6 @@ class ChatRequest:
             raise InvalidInputError(f"max_tokens={self.max_tokens} must be 1 or more")
         if self.temperature is not None and not 0 <= self.temperature <= 2:
             raise InvalidInputError(f"temperature={self.temperature} must be between 0 and 2")
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Tokens one call used, normalised across providers.
-
-    ``input_tokens`` counts every input token, cached ones included; ``output_tokens``
-    every output token, reasoning included. ``estimated`` is true when Orca counted the
-    tokens itself because the provider did not report them. ``raw`` is what the provider
-    sent.
-    """
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_read_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-    estimated: bool = False
-    raw: Mapping[str, Any] = field(default_factory=dict, compare=False)
-
-    @property
-    def total_tokens(self) -> int:
-        return self.input_tokens + self.output_tokens
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            self.input_tokens + other.input_tokens,
-            self.output_tokens + other.output_tokens,
-            self.cache_read_tokens + other.cache_read_tokens,
-            self.cache_write_tokens + other.cache_write_tokens,
-            self.reasoning_tokens + other.reasoning_tokens,
-            self.estimated or other.estimated,
-        )
 
 
 @dataclass(frozen=True, slots=True)

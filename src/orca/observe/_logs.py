@@ -12,16 +12,30 @@ from typing import Any, TextIO
 
 import orjson
 
-from orca.events import Event
+from orca.events import (
+    BUDGET_WARNING,
+    ERROR,
+    INTERRUPT,
+    LLM_RESPONSE,
+    RUN_FINISHED,
+    RUN_STARTED,
+    STEP_STARTED,
+    TASK_FAILED,
+    TASK_FINISHED,
+    TASK_RETRY,
+    TOOL_CALL,
+    WARNING,
+    Event,
+)
 from orca.observe._core import RunInfo, add_observer
 
 RUN_LOG = logging.getLogger("orca.run")
 
-_ERROR_TYPES = frozenset({"task.failed", "error"})
+_ERROR_TYPES = frozenset({TASK_FAILED, ERROR})
 # run.finished: a failed or cancelled run is a warning
-_WARNING_TYPES = _ERROR_TYPES | {"task.retry", "budget.warning", "warning", "run.finished"}
-_INFO_TYPES = _WARNING_TYPES | {"run.started", "interrupt"}
-_DEBUG_TYPES = _INFO_TYPES | {"step.started", "task.finished", "llm.response", "tool.call"}
+_WARNING_TYPES = _ERROR_TYPES | {TASK_RETRY, BUDGET_WARNING, WARNING, RUN_FINISHED}
+_INFO_TYPES = _WARNING_TYPES | {RUN_STARTED, INTERRUPT}
+_DEBUG_TYPES = _INFO_TYPES | {STEP_STARTED, TASK_FINISHED, LLM_RESPONSE, TOOL_CALL}
 # the fields a log record shows as written; everything else is scrubbed
 _IDS = ("run_id", "thread_id", "correlation_id", "node", "task_id", "step", "event")
 
@@ -86,9 +100,9 @@ def _handled_level() -> int:
 def _describe(e: Any) -> tuple[int, str, dict[str, Any]]:
     """Level, message and fields of one event's record."""
     kind = e.type
-    if kind == "run.started":
+    if kind == RUN_STARTED:
         return logging.INFO, f"run started: {e.graph}", {"resumed": e.resumed, "seed": e.seed}
-    if kind == "run.finished":
+    if kind == RUN_FINISHED:
         level = logging.INFO if e.status in ("done", "interrupted") else logging.WARNING
         fields = {
             "status": e.status,
@@ -105,13 +119,13 @@ def _describe(e: Any) -> tuple[int, str, dict[str, Any]]:
     if kind == "interrupt":
         nodes = sorted({i["node"] for i in e.interrupts})
         return logging.INFO, f"run paused at {', '.join(nodes)}", {"interrupts": len(e.interrupts)}
-    if kind == "task.retry":
+    if kind == TASK_RETRY:
         return (
             logging.WARNING,
             f"task {e.node} attempt {e.attempt} failed; retrying in {e.delay_s}s",
             {"attempt": e.attempt, "error": e.error},
         )
-    if kind == "task.failed":
+    if kind == TASK_FAILED:
         return (
             logging.ERROR,
             f"task {e.node} failed after {_count(e.attempts, 'attempt')}",
@@ -119,7 +133,7 @@ def _describe(e: Any) -> tuple[int, str, dict[str, Any]]:
         )
     if kind == "error":
         return logging.ERROR, f"run failed: {e.error_type}", {"error": e.message}
-    if kind == "budget.warning":
+    if kind == BUDGET_WARNING:
         return (
             logging.WARNING,
             f"budget {e.budget} passed {e.threshold_pct}%",
@@ -127,15 +141,15 @@ def _describe(e: Any) -> tuple[int, str, dict[str, Any]]:
         )
     if kind == "warning":
         return logging.WARNING, e.message, {"code": e.code}
-    if kind == "step.started":
+    if kind == STEP_STARTED:
         return logging.DEBUG, f"step {e.step}: {len(e.tasks)} tasks", {"tasks": len(e.tasks)}
-    if kind == "task.finished":
+    if kind == TASK_FINISHED:
         return (
             logging.DEBUG,
             f"task {e.node} finished",
             {"duration_ms": round(e.duration_ms, 3), "wrote": sorted(e.update)},
         )
-    if kind == "llm.response":
+    if kind == LLM_RESPONSE:
         return (
             logging.DEBUG,
             f"LLM call {e.provider}/{e.model}",
@@ -149,7 +163,7 @@ def _describe(e: Any) -> tuple[int, str, dict[str, Any]]:
                 "duration_ms": e.duration_ms,
             },
         )
-    if kind == "tool.call":
+    if kind == TOOL_CALL:
         return (
             logging.DEBUG,
             f"tool {e.tool} {e.status}",

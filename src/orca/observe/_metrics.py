@@ -9,6 +9,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from orca.events import (
+    BUDGET_STATUS,
+    BUDGET_WARNING,
+    LLM_RESPONSE,
+    RUN_FINISHED,
+    RUN_STARTED,
+    STEP_STARTED,
+    TASK_FAILED,
+    TASK_FINISHED,
+    TASK_RETRY,
+    TOOL_CALL,
+    USAGE,
+)
 from orca.observe._core import RunInfo, add_observer
 
 if TYPE_CHECKING:
@@ -41,17 +54,17 @@ class Metrics:
 
     TYPES = frozenset(
         {
-            "run.started",
-            "run.finished",
-            "step.started",
-            "task.finished",
-            "task.failed",
-            "task.retry",
-            "llm.response",
-            "usage",
-            "tool.call",
-            "budget.status",
-            "budget.warning",
+            RUN_STARTED,
+            RUN_FINISHED,
+            STEP_STARTED,
+            TASK_FINISHED,
+            TASK_FAILED,
+            TASK_RETRY,
+            LLM_RESPONSE,
+            USAGE,
+            TOOL_CALL,
+            BUDGET_STATUS,
+            BUDGET_WARNING,
         }
     )
 
@@ -134,20 +147,20 @@ class _RunMetrics:
 
     def __call__(self, e: Any) -> None:
         m, graph, kind = self.m, self.graph, e.type
-        if kind == "run.started":
+        if kind == RUN_STARTED:
             m.runs_started.labels(graph).inc()
             m.runs_in_progress.labels(graph).inc()
-        elif kind == "run.finished":
+        elif kind == RUN_FINISHED:
             m.runs_finished.labels(graph, e.status).inc()
             m.runs_in_progress.labels(graph).dec()
-        elif kind == "step.started":
+        elif kind == STEP_STARTED:
             m.supersteps.labels(graph).inc()
-        elif kind == "task.finished":
+        elif kind == TASK_FINISHED:
             m.tasks.labels(graph, e.node, "done").inc()
             m.task_duration.labels(graph, e.node).observe(e.duration_ms / 1000)
-        elif kind == "task.failed":
+        elif kind == TASK_FAILED:
             m.tasks.labels(graph, e.node, "failed").inc()
-        elif kind == "task.retry":
+        elif kind == TASK_RETRY:
             m.task_retries.labels(graph, e.node).inc()
         elif kind == "usage":  # every call, cut short ones too
             m.llm_calls.labels(e.provider, e.model).inc()
@@ -157,16 +170,16 @@ class _RunMetrics:
                     m.llm_tokens.labels(e.provider, e.model, name).inc(count)
             if e.cost_nano_usd:
                 m.llm_cost.labels(e.provider, e.model).inc(e.cost_nano_usd)
-        elif kind == "llm.response":
+        elif kind == LLM_RESPONSE:
             if e.first_token_ms is not None:
                 m.llm_first_token.labels(e.provider, e.model).observe(e.first_token_ms / 1000)
             m.llm_duration.labels(e.provider, e.model).observe(e.duration_ms / 1000)
-        elif kind == "tool.call":
+        elif kind == TOOL_CALL:
             # an invalid call may name any tool a model made up: not a label
             tool = INVALID_TOOL if e.status == "invalid" else e.tool
             m.tool_calls.labels(tool, e.status).inc()
             m.tool_duration.labels(tool).observe(e.duration_ms / 1000)
-        elif kind == "budget.status":
+        elif kind == BUDGET_STATUS:
             for b in e.budgets:
                 if b["scope"] == "run":  # one per run: not a label
                     self.run_budgets.add(b["name"])
@@ -176,7 +189,7 @@ class _RunMetrics:
                 if b["limit"]:
                     used = (b["spent"] + b["reserved"]) / b["limit"]
                     m.budget_utilization.labels(b["name"]).set(used)
-        elif kind == "budget.warning" and e.budget not in self.run_budgets:
+        elif kind == BUDGET_WARNING and e.budget not in self.run_budgets:
             m.budget_warnings.labels(e.budget).inc()
             m.budget_spent.labels(e.budget, e.unit).set(e.spent)
             m.budget_limit.labels(e.budget, e.unit).set(e.limit)

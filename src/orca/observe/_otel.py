@@ -12,6 +12,18 @@ import os
 import sys
 from typing import Any
 
+from orca.events import (
+    ERROR,
+    INTERRUPT,
+    LLM_RESPONSE,
+    RUN_FINISHED,
+    RUN_STARTED,
+    STEP_STARTED,
+    TASK_FAILED,
+    TASK_FINISHED,
+    TASK_STARTED,
+    TOOL_CALL,
+)
 from orca.observe._core import RunInfo, add_observer
 
 OTLP_VARIABLES = ("OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
@@ -26,16 +38,16 @@ class _RunSpans:
 
     types = frozenset(
         {
-            "run.started",
-            "step.started",
-            "task.started",
-            "task.finished",
-            "task.failed",
-            "llm.response",
-            "tool.call",
-            "interrupt",
-            "error",
-            "run.finished",
+            RUN_STARTED,
+            STEP_STARTED,
+            TASK_STARTED,
+            TASK_FINISHED,
+            TASK_FAILED,
+            LLM_RESPONSE,
+            TOOL_CALL,
+            INTERRUPT,
+            ERROR,
+            RUN_FINISHED,
         }
     )
 
@@ -63,7 +75,7 @@ class _RunSpans:
 
     def __call__(self, e: Any) -> None:
         kind, ts = e.type, e.ts
-        if kind == "run.started":
+        if kind == RUN_STARTED:
             self.run = self._start(
                 f"run {e.graph}",
                 None,
@@ -76,21 +88,21 @@ class _RunSpans:
                     "orca.resumed": e.resumed,
                 },
             )
-        elif kind == "step.started":
+        elif kind == STEP_STARTED:
             self._end_step(ts)
             attributes = {"orca.step": e.step, "orca.tasks": len(e.tasks)}
             self.step = self._start(f"superstep {e.step}", self.run, ts, attributes)
-        elif kind == "task.started":
+        elif kind == TASK_STARTED:
             self.tasks[e.task_id] = self._start(
                 e.node, self.step or self.run, ts, {"orca.node": e.node, "orca.task_id": e.task_id}
             )
-        elif kind in ("task.finished", "task.failed"):
+        elif kind in (TASK_FINISHED, TASK_FAILED):
             span = self.tasks.pop(e.task_id, None)
             if span is not None:
-                if kind == "task.failed":
+                if kind == TASK_FAILED:
                     self._fail(span, f"{e.error_type}: {e.error}")
                 span.end(end_time=_ns(ts))
-        elif kind == "llm.response":
+        elif kind == LLM_RESPONSE:
             span = self._start(
                 f"chat {e.model}",
                 self.tasks.get(e.task_id, self.run),
@@ -114,7 +126,7 @@ class _RunSpans:
             if e.error_type is not None:
                 self._fail(span, f"{e.error_type}: {e.error}")
             span.end(end_time=_ns(ts))
-        elif kind == "tool.call":
+        elif kind == TOOL_CALL:
             span = self._start(
                 f"execute_tool {e.tool}",
                 self.tasks.get(e.task_id, self.run),
@@ -133,7 +145,7 @@ class _RunSpans:
             self.run.add_event("interrupt", {"orca.interrupts": len(e.interrupts)}, _ns(ts))
         elif kind == "error" and self.run is not None:
             self._fail(self.run, f"{e.error_type}: {e.message}")
-        elif kind == "run.finished" and self.run is not None:
+        elif kind == RUN_FINISHED and self.run is not None:
             for span in self.tasks.values():  # tasks cut off by a cancel or a pause
                 span.end(end_time=_ns(ts))
             self.tasks.clear()
