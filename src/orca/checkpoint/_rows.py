@@ -216,7 +216,7 @@ class RowCheckpointer(RecordRows):
     # -- Checkpointer -----------------------------------------------------------------------
 
     def put(self, save: CheckpointSave) -> None:
-        tasks = task_rows(save.tasks)
+        tasks = task_rows(save.tasks) if save.tasks else []
         with self._lock:
             if tasks:
                 self._check_runs(tasks)

@@ -48,7 +48,8 @@ class Recorder:
         self.record: RunRecord | None = None
         self.lease: Lease | None = None
         self.lost_to: str | None = None  # the run that took the thread when the lease ran out
-        self.tasks: dict[str, TaskRecord] = {}  # not yet stored
+        # task id -> (step, node, started, ended, status, duration_ms, error), not stored yet
+        self.tasks: dict[str, tuple[Any, ...]] = {}
         self._stop = threading.Event()
         self._heartbeat: threading.Thread | None = None
 
@@ -131,25 +132,21 @@ class Recorder:
                 return
 
     def tasks_started(self, tasks: list[tuple[str, str]], step: int) -> None:
-        """A step's tasks (id, node) began (one time stamp for the step)."""
-        now = self.clock().isoformat()
+        """A step's tasks (id, node) began. Kept as plain tuples until the run ends (a
+        superstep pays for no record it does not store)."""
+        now = self.clock()
         for task_id, node in tasks:
-            self.tasks[task_id] = TaskRecord(self.run_id, task_id, step, node, "running", now)
+            self.tasks[task_id] = (step, node, now, None, "running", None, None)
 
     def tasks_ended(self, ended: list[tuple[str, str, float, str | None]]) -> None:
         """A step's tasks (id, status, duration_ms, error) ended; they are stored with the
         run's final record (one transaction, not one per step)."""
-        now = self.clock().isoformat()
+        now = self.clock()
         for task_id, status, duration_ms, error in ended:
             started = self.tasks.get(task_id)
             if started is not None:
-                self.tasks[task_id] = replace(
-                    started,
-                    status=status,  # type: ignore[arg-type]
-                    ended_at=now,
-                    duration_ms=round(duration_ms, 3),
-                    error=error,
-                )
+                self.tasks[task_id] = (started[0], started[1], started[2], now, status,
+                                       duration_ms, error)  # fmt: skip
 
     @property
     def run_id(self) -> str:
@@ -181,11 +178,24 @@ class Recorder:
             checkpoint_id=checkpoint_id,
             error=error,
         )
-        now = self.clock().isoformat()
-        tasks = [
-            replace(t, status="cancelled", ended_at=now) if t.status == "running" else t
-            for t in self.tasks.values()
-        ]
+        now = self.clock()
+        tasks = []
+        for task_id, (step, node, began, ended, status, ms, error) in self.tasks.items():
+            if status == "running":  # cut short by the run's end
+                status, ended = "cancelled", now
+            tasks.append(
+                TaskRecord(
+                    record.run_id,
+                    task_id,
+                    step,
+                    node,
+                    status,  # type: ignore[arg-type]
+                    began.isoformat(),
+                    ended.isoformat(),
+                    None if ms is None else round(ms, 3),
+                    error,
+                )
+            )
         self.tasks.clear()
         return record, tasks
 
