@@ -311,6 +311,7 @@ def test_sigterm_cancels_an_orca_run_and_its_record_says_so(project: Path, tmp_p
         if run.poll() is None:
             run.kill()
             run.wait()
+    assert run.returncode == 130, stderr
     out = json.loads(stdout)
     assert out["status"] == "cancelled", stderr
     assert out["run_id"] == record.run_id

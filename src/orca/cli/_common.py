@@ -40,7 +40,8 @@ USAGE = 2  # bad arguments (typer's own code for usage errors)
 CONFIG = 3  # bad configuration or an unknown name (budget, profile, run)
 BUDGET = 4  # a block budget refused a call
 INTERRUPTED = 5  # the run paused at an interrupt: resume it with `orca runs resume`
-DATABASE = 6  # a database is locked, damaged or from a newer Orca
+DATABASE = 6  # a database is locked, damaged or from a newer Orca; the thread is busy
+CANCELLED = 130  # Ctrl-C or SIGTERM: the run was cancelled
 
 # piped output (logs, CI) gets a wide page rather than rich's 80 columns, so ids and
 # amounts are never cut
@@ -110,7 +111,7 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
             fail(str(exc), code_for(exc))
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
+            raise typer.Exit(CANCELLED) from None
 
     return wrapper
 

@@ -21,6 +21,7 @@ from rich.text import Text
 from orca._sync import run_sync
 from orca.cli._common import (
     BUDGET,
+    CANCELLED,
     FAILED,
     INTERRUPTED,
     OK,
@@ -329,13 +330,8 @@ def _execute(
     status = tally.status if tally.status in ("done", "interrupted", "cancelled") else "failed"
     records.end_session()
     after = budget_statuses(ledger, plan.budget, graph.name, plan.session, tally.run_id or run_id)
-    code = (
-        OK
-        if status == "done"
-        else INTERRUPTED
-        if status == "interrupted"
-        else (code_for(error) if error is not None else FAILED)
-    )
+    codes = {"done": OK, "interrupted": INTERRUPTED, "cancelled": CANCELLED}
+    code = codes[status] if status in codes else (code_for(error) if error else FAILED)
     if as_json:
         emit_json(
             {

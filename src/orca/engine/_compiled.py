@@ -75,7 +75,7 @@ class CompiledGraph:
         run_id: id for the run's events (default: derived from the thread and checkpoint).
         seed: seeds ``ctx.random`` and retry jitter.
         durability: ``"sync"`` commits each superstep before the next starts, ``"async"``
-            commits on a writer thread while the next step runs, ``"exit"`` commits only
+            commits on the store's worker thread while the next step runs, ``"exit"`` commits only
             when the run stops.
         max_steps: supersteps this run may take before ``StepLimitError``.
         max_concurrency: tasks that may run at once (default: all of a step).
