@@ -388,17 +388,27 @@ async def _drive(
 ) -> None:
     """Run through the run's handle, showing its events; Ctrl-C and SIGTERM cancel it
     (the engine records it cancelled), as a server's cancel would."""
-    handle = await graph.start(input, mode="events", **options)
     loop = asyncio.get_running_loop()
-    stops = (signal.SIGINT, signal.SIGTERM)
+    handle: Any = None
+    stopped = False
+
+    def stop() -> None:  # installed before the run starts: no signal finds it unguarded
+        nonlocal stopped
+        stopped = True
+        if handle is not None:
+            handle.cancel()
+
     handled = []
-    for signum in stops:
+    for signum in (signal.SIGINT, signal.SIGTERM):
         try:
-            loop.add_signal_handler(signum, handle.cancel)
+            loop.add_signal_handler(signum, stop)
             handled.append(signum)
         except (NotImplementedError, RuntimeError, ValueError):  # not the main thread
             pass
     try:
+        handle = await graph.start(input, mode="events", **options)
+        if stopped:  # a signal came while the run was starting
+            handle.cancel()
         async for event in handle.events():
             show(event)
     finally:
