@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -17,14 +17,18 @@ from orca.cli._common import (
     table,
     user_db,
 )
-from orca.cost import Budget, BudgetStatus, to_nano
-from orca.cost._budgets import MAX_AMOUNT
+
+if TYPE_CHECKING:
+    from orca.cost import BudgetStatus
+
 
 app = typer.Typer(help="Create budgets, pick the active one, raise them, see where they stand.")
 
 
 def _amount(text: str, unit: str, option: str) -> int:
     from orca.cli._common import money
+    from orca.cost import to_nano
+    from orca.cost._budgets import MAX_AMOUNT
 
     value = money(text, option)
     if unit == "usd":
@@ -88,6 +92,8 @@ def create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a budget (the first global budget becomes the active one)."""
+    from orca.cost import Budget
+
     scopes = [(s, r) for s, r in (("workflow", workflow), ("session", session), ("run", run)) if r]
     if len(scopes) > 1:
         fail("give at most one of --workflow, --session and --run", USAGE)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from orca.checkpoint import Checkpointer, RunRecord
 from orca.cli._common import (
     CONFIG,
     JSON_OPTION,
@@ -23,18 +22,10 @@ from orca.cli._common import (
     since,
     table,
 )
-from orca.cost import format_usd
-from orca.events import (
-    BUDGET_WARNING,
-    ERROR,
-    LLM_RESPONSE,
-    RUN_FINISHED,
-    RUN_STARTED,
-    STEP_STARTED,
-    TASK_FAILED,
-    TASK_FINISHED,
-    TOOL_CALL,
-)
+
+if TYPE_CHECKING:
+    from orca.checkpoint import Checkpointer, RunRecord
+
 
 FOLLOW_POLL_S = 0.5
 
@@ -56,6 +47,18 @@ def _run_id(run: str) -> str:
 
 
 def _line(e: dict[str, Any]) -> str:
+    from orca.cost import format_usd
+    from orca.events import (
+        BUDGET_WARNING,
+        ERROR,
+        LLM_RESPONSE,
+        RUN_FINISHED,
+        STEP_STARTED,
+        TASK_FAILED,
+        TASK_FINISHED,
+        TOOL_CALL,
+    )
+
     kind = e["type"]
     where = f" {e['node']}" if e.get("node") else ""
     detail = ""
@@ -108,7 +111,7 @@ def _events(
     follow: bool,
     as_json: bool,
 ) -> None:
-    from orca.events import EVENT_TYPES
+    from orca.events import EVENT_TYPES, RUN_FINISHED
 
     unknown = [k for k in kinds if k not in EVENT_TYPES]
     if unknown:
@@ -166,6 +169,8 @@ def inspect(
 
 @handles_errors
 def _inspect(run: str, as_json: bool) -> None:
+    from orca.cost import format_usd
+
     run_id = _run_id(run)
     with project_store() as store:
         logged = store.read_events(run_id)
@@ -202,6 +207,15 @@ def _inspect(run: str, as_json: bool) -> None:
 
 def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
     """A run's supersteps and tasks, with what each cost, from its events."""
+    from orca.events import (
+        RUN_FINISHED,
+        RUN_STARTED,
+        STEP_STARTED,
+        TASK_FAILED,
+        TASK_FINISHED,
+        TOOL_CALL,
+    )
+
     run: dict[str, Any] = {
         "run_id": logged[0]["run_id"],
         "thread_id": logged[0]["thread_id"],
@@ -297,6 +311,8 @@ def _prune(older_than: str, dry_run: bool, as_json: bool) -> None:
 
 def _prunable(store: Any, thread_id: str, cutoff: float) -> str | None:
     """None if the thread may go, else why it stays."""
+    from orca.events import RUN_FINISHED
+
     head = store.get(thread_id)
     if head is None:
         return "empty"
@@ -376,6 +392,7 @@ def replay(
 def _replay(run: str, source: str | None, as_json: bool) -> None:
     from orca.cli._common import FAILED
     from orca.cli._load import load_graph
+    from orca.events import RUN_STARTED
     from orca.replay import replay as replay_run
 
     run_id = _run_id(run)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -21,7 +21,10 @@ from orca.cli._common import (
     table,
     user_db,
 )
-from orca.cost import Price, PriceBook, format_usd
+
+if TYPE_CHECKING:
+    from orca.cost import Price
+
 
 app = typer.Typer(help="Prices per 1M tokens: the catalog, your overrides, re-pricing runs.")
 usage_app = typer.Typer(help="Usage and cost reports over the ledger.")
@@ -98,6 +101,8 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 @handles_errors
 def show(provider: str, model: str, as_json: bool = JSON_OPTION) -> None:
     """The price in force for PROVIDER MODEL, and where it comes from."""
+    from orca.cost import PriceBook
+
     with user_db() as store:
         price = PriceBook(store.prices.load()).price(provider, model)
     if as_json:
@@ -135,6 +140,7 @@ def set_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Set your own price for a model (it wins over the catalog)."""
+    from orca.cost import Price
     from orca.llm._registry import check_provider
 
     check_provider(provider)
@@ -186,6 +192,8 @@ def reprice(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """What RUN's recorded usage would have cost on another model."""
+    from orca.cost import PriceBook, format_usd
+
     provider, sep, model = as_model.partition("/")
     if not sep or not provider or not model:
         fail(f"--as {as_model!r} is not PROVIDER/MODEL", USAGE, fix="write --as openai/gpt-4o-mini")
@@ -231,6 +239,8 @@ def report(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Calls, tokens and cost from the usage ledger, grouped."""
+    from orca.cost import format_usd
+
     with user_db() as store:
         grouping: Any = by  # the report checks it and names the choices
         rows = store.usage.report(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -19,7 +19,10 @@ from orca.cli._common import (
     table,
     user_db,
 )
-from orca.llm import ModelSpec, Profile, Profiles
+
+if TYPE_CHECKING:
+    from orca.llm import ModelSpec, Profile
+
 
 app = typer.Typer(help="LLM profiles: a planner and a worker model, one profile active.")
 
@@ -29,6 +32,8 @@ PARAM = "KEY=VALUE request default or client option (repeatable; JSON values all
 
 
 def _spec(text: str, params: list[str], option: str) -> ModelSpec:
+    from orca.llm import ModelSpec
+
     provider, sep, model = text.partition(":")
     if not sep or not provider or not model:
         fail(f"{option} {text!r} is not PROVIDER:MODEL", USAGE, fix=f"write {option} openai:gpt-4o")
@@ -88,6 +93,8 @@ def create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a profile (the first one becomes active)."""
+    from orca.llm import Profile, Profiles
+
     profile = Profile(
         name,
         _spec(planner, planner_param, "--planner"),
@@ -106,6 +113,8 @@ def create(
 @handles_errors
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Every profile (* = active)."""
+    from orca.llm import Profiles
+
     with user_db() as store:
         profiles = Profiles(store.profiles).all()
     if as_json:
@@ -120,6 +129,8 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 @handles_errors
 def show(name: str, as_json: bool = JSON_OPTION) -> None:
     """One profile with its parameters."""
+    from orca.llm import Profiles
+
     with user_db() as store:
         p = Profiles(store.profiles).get(name)
     if as_json:
@@ -135,6 +146,8 @@ def show(name: str, as_json: bool = JSON_OPTION) -> None:
 @handles_errors
 def use(name: str, as_json: bool = JSON_OPTION) -> None:
     """Make NAME the active profile."""
+    from orca.llm import Profiles
+
     with user_db() as store:
         p = Profiles(store.profiles).use(name)
     if as_json:
@@ -155,6 +168,8 @@ def update(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a profile's planner, worker or description (parameters add to the old)."""
+    from orca.llm import ModelSpec, Profiles
+
     with user_db() as store:
         profiles = Profiles(store.profiles)
         old = profiles.get(name)
@@ -189,5 +204,7 @@ def delete(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Delete a profile."""
+    from orca.llm import Profiles
+
     with user_db() as store:
         delete_named("profile", name, Profiles(store.profiles), yes=yes, as_json=as_json)

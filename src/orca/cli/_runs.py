@@ -22,9 +22,6 @@ from orca.cli._common import (
     project_store,
     table,
 )
-from orca.cli._execute import Plan, execute
-from orca.cli._load import load_graph
-from orca.cost import format_usd
 
 if TYPE_CHECKING:
     from orca.store import SqliteCheckpointer
@@ -159,6 +156,9 @@ def _run(
     limits: tuple[str | None, int | None, float | None],
     as_json: bool,
 ) -> None:
+    from orca.cli._execute import Plan, execute
+    from orca.cli._load import load_graph
+
     source = workflow or config().workflow.default
     if not source:
         fail(
@@ -239,6 +239,7 @@ def list_(
     from typing import get_args
 
     from orca.checkpoint import RunStatus
+    from orca.cost import format_usd
 
     statuses: tuple[RunStatus, ...] = get_args(RunStatus)
     if status is not None and status not in statuses:
@@ -286,6 +287,7 @@ def list_(
 def show(run: str, as_json: bool = JSON_OPTION) -> None:
     """One run: its record, tasks, and cost by node, role and model."""
     from orca.cli._common import user_db
+    from orca.cost import format_usd
 
     with project_store() as store:
         record = _run_row(store, run)
@@ -346,6 +348,8 @@ def resume(
     """Continue a run's thread: answer its interrupt, or carry on after a failure or a
     budget stop (only what did not finish runs again)."""
     from orca import Command
+    from orca.cli._execute import Plan, execute
+    from orca.cli._load import load_graph
 
     with project_store() as records:
         record = _run_row(records, run)
@@ -404,6 +408,9 @@ def fork(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Branch a run from one of its checkpoints (time travel) and run the branch."""
+    from orca.cli._execute import Plan, execute
+    from orca.cli._load import load_graph
+
     with project_store() as records:
         record = _run_row(records, run)
     changes = json_arg(update, "--update")
