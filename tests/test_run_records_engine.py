@@ -195,10 +195,8 @@ async def test_a_second_run_on_a_busy_thread_is_refused_before_any_work(
     assert sorted(r.status for r in store.list_runs()) == ["done", "done"]
 
 
-async def test_a_cancelled_run_is_recorded_cancelled_and_frees_its_thread(
-    store: Checkpointer,
-) -> None:
-    entered = asyncio.Event()
+def waiting(store: Checkpointer, entered: asyncio.Event) -> Any:
+    """One async node that says it began, then waits a minute."""
 
     async def slow(state: State) -> State:
         entered.set()
@@ -208,7 +206,14 @@ async def test_a_cancelled_run_is_recorded_cancelled_and_frees_its_thread(
     g = StateGraph(State, name="slow")
     g.add_node("slow", slow)
     g.add_edge(START, "slow")
-    app = g.compile(checkpointer=store)
+    return g.compile(checkpointer=store)
+
+
+async def test_a_cancelled_run_is_recorded_cancelled_and_frees_its_thread(
+    store: Checkpointer,
+) -> None:
+    entered = asyncio.Event()
+    app = waiting(store, entered)
     handle = await app.start({}, thread_id="t")
     await asyncio.wait_for(entered.wait(), 10)
     await handle.stop()
@@ -226,16 +231,7 @@ async def test_a_run_whose_lease_was_taken_over_stops(
 ) -> None:
     monkeypatch.setattr(_records, "LEASE_TTL_S", 0.3)  # a heartbeat every 0.1 s
     entered = asyncio.Event()
-
-    async def slow(state: State) -> State:
-        entered.set()
-        await asyncio.sleep(30)
-        return {}
-
-    g = StateGraph(State, name="slow")
-    g.add_node("slow", slow)
-    g.add_edge(START, "slow")
-    app = g.compile(checkpointer=store)
+    app = waiting(store, entered)
     handle = await app.start({}, thread_id="t")
     await asyncio.wait_for(entered.wait(), 10)
     # another host finds the lease run out (its clock is past the expiry) and takes it
