@@ -89,6 +89,15 @@ ORCA = Path(sys.executable).parent / "orca"
 runner = CliRunner()
 
 
+def wait_until_started(process: subprocess.Popen[Any], folder: Path) -> None:
+    """Until the waiter's node runs in ``process`` (it writes ``started``)."""
+    deadline = time.monotonic() + 60
+    while not (folder / "started").exists():
+        assert process.poll() is None
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
 def orca(project: Path, *args: Any, code: int) -> Result:
     result = runner.invoke(app, ["-C", str(project), *map(str, args)])
     crashed = result.exception is not None and not isinstance(result.exception, SystemExit)
@@ -236,11 +245,7 @@ def test_two_orca_runs_on_one_thread_then_the_holder_is_killed_and_resumed(
         env=dict(os.environ),
     )
     try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "started").exists():  # its node is running
-            assert holder.poll() is None
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until_started(holder, tmp_path)
         second = subprocess.run(
             [*argv, "run", f"{waiter}:g", "--input", '{"n": 5}', "--thread", "t"],
             capture_output=True,
@@ -290,11 +295,7 @@ def test_sigterm_cancels_an_orca_run_and_its_record_says_so(project: Path, tmp_p
         env=dict(os.environ),
     )
     try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "started").exists():  # its node is running
-            assert run.poll() is None
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_until_started(run, tmp_path)
         run.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 30
         while True:  # the record says cancelled while the node's thread still runs

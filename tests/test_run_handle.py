@@ -10,7 +10,7 @@ from typing import Annotated, Any, TypedDict
 
 import pytest
 
-from orca import START, RunContext, SqliteCheckpointer, StateGraph, reducers
+from orca import START, Command, RunContext, SqliteCheckpointer, StateGraph, reducers
 from orca.context import RunServices, RunTotals, TaskContext
 from orca.engine import RunHandle
 from orca.errors import InvalidInputError, InvalidResumeError, RunCancelledError
@@ -75,13 +75,7 @@ async def test_start_raises_what_stops_a_run_before_it_begins(tmp_path: Path) ->
         await app.start(None, thread_id="empty")
     await app.ainvoke({}, thread_id="t")
     with pytest.raises(InvalidResumeError):
-        await app.start(Command_resume(1), thread_id="t")
-
-
-def Command_resume(value: Any) -> Any:
-    from orca import Command
-
-    return Command(resume=value)
+        await app.start(Command(resume=1), thread_id="t")
 
 
 async def test_cancel_stops_a_waiting_run_promptly_and_logs_it_cancelled(tmp_path: Path) -> None:

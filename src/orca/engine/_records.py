@@ -51,7 +51,6 @@ class Recorder:
         # task id -> (step, node, started, ended, status, duration_ms, error), not stored yet
         self.tasks: dict[str, tuple[Any, ...]] = {}
         self._stop = threading.Event()
-        self._heartbeat: threading.Thread | None = None
 
     async def begin(self, run_id: str, *, derived: bool) -> str:
         """Take the thread and store the record as ``running``; returns the run's id (a
@@ -86,13 +85,9 @@ class Recorder:
                         exc_info=True)  # fmt: skip
         task = asyncio.current_task()
         loop = asyncio.get_running_loop()
-        self._heartbeat = threading.Thread(
-            target=self._beat,
-            args=(loop, task),
-            name=f"orca-lease-{run_id}",
-            daemon=True,
-        )
-        self._heartbeat.start()
+        threading.Thread(
+            target=self._beat, args=(loop, task), name=f"orca-lease-{run_id}", daemon=True
+        ).start()
         return run_id
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
@@ -123,8 +118,10 @@ class Recorder:
             lease = replace(lease, expires_at=time.time() + LEASE_TTL_S)
             try:
                 kept = self.store.renew_lease(lease)
-            except Exception:
-                continue  # a busy database: the next beat tries again, well within the ttl
+            except Exception:  # a busy database: the next beat tries again, within the ttl
+                log.warning("could not renew the lease of run %s on thread %s", lease.run_id,
+                            lease.thread_id, exc_info=True)  # fmt: skip
+                continue
             if not kept:
                 self.lost_to = _taker(self.store, lease)
                 if task is not None:
