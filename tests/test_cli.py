@@ -1007,18 +1007,35 @@ def test_run_something_that_is_not_a_graph(project: Path, tmp_path: Path) -> Non
     assert "is a int, not a graph" in result.stderr
 
 
-def test_run_a_file_that_raises_on_import(project: Path, tmp_path: Path) -> None:
+def test_a_workflow_that_cannot_be_loaded_exits_2_naming_where(
+    project: Path, tmp_path: Path
+) -> None:
     path = tmp_path / "boom.py"
-    path.write_text("raise RuntimeError('boom')\n")
-    result = orca(project, "run", path, code=FAILED)
+    path.write_text("x = 1\nraise RuntimeError('boom')\n")
+    result = orca(project, "run", path, code=USAGE)
     assert "RuntimeError: boom" in result.stderr
+    assert "boom.py:2 in <module>: raise RuntimeError('boom')" in result.stderr
+    assert result.stderr.splitlines()[1].startswith("fix: ")
+    broken = tmp_path / "broken.py"
+    broken.write_text("def f(:\n")
+    assert "SyntaxError" in orca(project, "run", broken, code=USAGE).stderr
+    invalid = tmp_path / "invalid.py"  # a graph that does not compile
+    invalid.write_text(
+        "from typing import TypedDict\nfrom orca import StateGraph\n"
+        "class S(TypedDict):\n    n: int\n"
+        "g = StateGraph(S)\ng.add_node('a', lambda s: {})\n"
+    )
+    assert "error: " in orca(project, "run", invalid, code=USAGE).stderr
+    assert data(orca(project, "runs", "list", "--json", code=OK)) == []
 
 
 def test_run_with_an_unknown_state_key_in_the_input(project: Path, two_graphs: Path) -> None:
-    # exits 1 (the run failed) today; the message names the key and the schema's keys
-    result = orca(project, "run", f"{two_graphs}:a", "--input", '{"nosuch": 1}')
-    assert result.exit_code not in (OK, INTERRUPTED)
+    # a usage error before any run starts: exit 2, nothing recorded
+    result = orca(project, "run", f"{two_graphs}:a", "--input", '{"nosuch": 1}', code=USAGE)
     assert "'nosuch'" in result.stderr
+    assert result.stderr.splitlines()[0].startswith("error: --input: the input wrote unknown")
+    assert result.stderr.splitlines()[1].startswith("fix: write only keys")
+    assert data(orca(project, "runs", "list", "--json", code=OK)) == []
 
 
 def test_run_with_an_unknown_profile_or_budget(project: Path, two_graphs: Path) -> None:

@@ -209,18 +209,59 @@ class RunError(OrcaError, RuntimeError):
 
 
 class NodeError(RunError):
-    """A node raised; the original exception is ``__cause__``."""
+    """A node raised; the original exception is ``__cause__``. ``location`` says where
+    in the user's code it was raised (``file.py:12 in fn: the line``), ``traceback`` is
+    the full traceback of the original exception."""
 
     def __init__(self, node: str, task_id: str, attempts: int, error: BaseException) -> None:
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        self.location = failing_frame(error)
+        at = f" (at {self.location})" if self.location else ""
         super().__init__(
-            f"node {node!r} failed after {tries}: {type(error).__name__}: {error}. "
-            "Fix the node; with a checkpointer, the step's finished tasks are kept and "
-            "invoke(None, thread_id=...) resumes the thread, re-running only what failed"
+            f"node {node!r} failed after {tries}: {type(error).__name__}: {error}{at}. "
+            "Fix: correct the node; with a checkpointer, the step's finished tasks are kept "
+            "and invoke(None, thread_id=...) resumes the thread, re-running only what failed"
         )
         self.node = node
         self.task_id = task_id
         self.attempts = attempts
+        self.traceback = format_traceback(error)
+
+
+def format_traceback(error: BaseException | None) -> str:
+    """``error``'s full traceback, as Python prints it ('' for None)."""
+    import traceback
+
+    if error is None:
+        return ""
+    return "".join(traceback.format_exception(error)).rstrip()
+
+
+def failing_frame(error: BaseException) -> str | None:
+    """Where ``error`` was raised: ``file.py:12 in fn: the line`` of the innermost frame in
+    the user's own code (not Orca's, not the standard library's or an installed
+    package's), else of the innermost frame; None without a traceback."""
+    import os
+    import sysconfig
+    import traceback
+
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return None
+    paths = sysconfig.get_paths()
+    folders = [paths[k] for k in ("stdlib", "purelib", "platlib")]
+    folders.append(os.path.dirname(__file__))  # Orca's own
+    libraries = tuple(os.path.realpath(f) + os.sep for f in folders)
+    user = [f for f in frames if not os.path.realpath(f.filename).startswith(libraries)]
+    frame = (user or frames)[-1]
+    name = frame.filename
+    try:
+        relative = os.path.relpath(name)
+        name = relative if not relative.startswith("..") else name
+    except ValueError:  # another drive
+        pass
+    line = (frame.line or "").strip()
+    return f"{name}:{frame.lineno} in {frame.name}" + (f": {line}" if line else "")
 
 
 class ReducerError(RunError):
@@ -229,7 +270,8 @@ class ReducerError(RunError):
     def __init__(self, key: str, node: str, error: BaseException) -> None:
         super().__init__(
             f"the reducer of state key {key!r} raised on the write from node {node!r}: "
-            f"{type(error).__name__}: {error}. Fix the reducer or the value the node writes"
+            f"{type(error).__name__}: {error}. Fix: correct the reducer or the value the node "
+            "writes"
         )
         self.key = key
         self.node = node

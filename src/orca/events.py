@@ -154,6 +154,7 @@ class TaskFailed(TaskEvent):
     error_type: str
     error: str
     attempts: int
+    traceback: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,16 +2,66 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import typer
+from typer._click import exceptions as click
+from typer.core import TyperGroup
 
 from orca._version import __version__
 from orca.cli import _budget, _pricing, _profile, _runs, _setup, _tools
 from orca.cli._common import State
 
+
+class OrcaGroup(TyperGroup):
+    """The root command: click's own errors (an unknown option or command, a bad value)
+    in Orca's format, ``error: WHAT`` then ``fix: HOW``, exit 2; never a box."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        from orca.cli._common import FAILED, USAGE, report
+
+        try:
+            code = super().main(
+                args=args,
+                prog_name=prog_name,
+                complete_var=complete_var,
+                standalone_mode=False,
+                **extra,
+            )
+        except click.NoArgsIsHelpError as exc:  # `orca` alone: the help
+            typer.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+            code = exc.exit_code
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "orca"
+            message = exc.format_message()
+            report(message, f"{where} --help lists what it takes")
+            code = USAGE
+        except click.ClickException as exc:
+            report(exc.format_message())
+            code = exc.exit_code
+        except typer.Abort:
+            report("aborted", "run the command again, and answer its question")
+            code = FAILED
+        code = code if isinstance(code, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
 app = typer.Typer(
     name="orca",
+    cls=OrcaGroup,
+    rich_markup_mode=None,
     help="Run AI-agent workflows as Pregel graphs, with durable checkpoints and cost control.",
     no_args_is_help=True,
     add_completion=False,

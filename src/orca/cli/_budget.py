@@ -9,6 +9,7 @@ import typer
 from orca.cli._common import (
     JSON_OPTION,
     USAGE,
+    commands,
     delete_named,
     emit_json,
     fail,
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from orca.cost import BudgetStatus
 
 
-app = typer.Typer(help="Create budgets, pick the active one, raise them, see where they stand.")
+app = commands("Create budgets, pick the active one, raise them, see where they stand.")
 
 
 def _amount(text: str, unit: str, option: str) -> int:

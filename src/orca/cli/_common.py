@@ -84,8 +84,34 @@ def start_observing() -> str:
     return os.environ.get("ORCA_CORRELATION_ID") or f"cli-{uuid.uuid4().hex[:16]}"
 
 
+def commands(help: str) -> typer.Typer:
+    """A typer app for a group of commands: help printed as written (``[llm]`` stays
+    literal: no rich markup), errors in Orca's format (see ``_app.OrcaGroup``)."""
+    return typer.Typer(help=help, rich_markup_mode=None)
+
+
+# "... what went wrong. Fix: how to fix it", the shape of Orca's error messages
+_FIX = re.compile(r"[.;]?\s+Fix:\s*")
+GENERIC_FIX = "see docs/errors.md; orca --log-level debug COMMAND shows the full traceback"
+
+
+def split_fix(message: str) -> tuple[str, str | None]:
+    """An error message as (what went wrong, how to fix it), the fix being the text after
+    its ``Fix:`` (None when it names none)."""
+    parts = _FIX.split(message, maxsplit=1)
+    return (parts[0], parts[1]) if len(parts) == 2 else (message, None)
+
+
+def report(message: str, fix: str | None = None) -> None:
+    """The one error format: ``error: WHAT`` then ``fix: HOW`` on standard error."""
+    what, said = split_fix(message)
+    how = fix or said or GENERIC_FIX
+    err.print(f"[bold red]error:[/] {esc(what)}\n[dim]fix:[/] {esc(how)}")
+
+
 def fail(message: str, code: int = CONFIG, *, fix: str | None = None) -> NoReturn:
-    err.print(f"[bold red]error:[/] {esc(message)}" + (f"\n[dim]fix:[/] {esc(fix)}" if fix else ""))
+    """Report an error (``error:`` then ``fix:``) and exit with ``code``."""
+    report(message, fix)
     raise typer.Exit(code)
 
 
@@ -99,21 +125,60 @@ def code_for(exc: BaseException) -> int:
     return FAILED
 
 
+def fix_for(exc: BaseException, run: str | None = None) -> str:
+    """How to fix ``exc`` from the command line: the fix its message names, else one for
+    its kind (``run``: the run it ended, for ``orca runs resume``)."""
+    from orca.errors import NodeError, RunCancelledError, RunTimeoutError
+
+    resume = f"orca runs resume {run or 'RUN'}"
+    if isinstance(exc, NodeError):
+        return f"correct the node's code, then re-run only what failed: {resume}"
+    if isinstance(exc, BudgetExceeded):
+        budget = getattr(exc, "budget", "NAME")
+        return f"raise the budget, then: {resume} (orca budget raise {budget} --by AMOUNT)"
+    if isinstance(exc, RunCancelledError):
+        return f"what it finished is kept; continue it: {resume}"
+    if isinstance(exc, RunTimeoutError):
+        return f"continue it: {resume} (with a larger --time-limit on a new run)"
+    return split_fix(str(exc))[1] or GENERIC_FIX
+
+
 def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Orca's errors become one red line (the message names the fix) and an exit code;
-    nothing else is swallowed."""
+    """Orca's errors become ``error: WHAT`` and ``fix: HOW`` on stderr and an exit code
+    (docs/cli.md); with ``--log-level debug`` the traceback too. Nothing else is
+    swallowed."""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except OrcaError as exc:
-            fail(str(exc), code_for(exc))
+            show_traceback(exc)
+            fail(str(exc), code_for(exc), fix=fix_for(exc))
         except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]")
-            raise typer.Exit(CANCELLED) from None
+            fail("interrupted (Ctrl-C)", CANCELLED, fix="run the command again")
 
     return wrapper
+
+
+def debugging() -> bool:
+    """Whether this command logs at debug level (``--log-level``, else ``[logging]``)."""
+    if State.log_level is not None:
+        return State.log_level == "debug"
+    try:
+        return bool(config().logging.level == "debug")
+    except OrcaError:
+        return False
+
+
+def show_traceback(exc: BaseException) -> None:
+    """With ``--log-level debug``: the full traceback of ``exc`` (and of what caused it)
+    on standard error, before its one-line error."""
+    if not debugging():
+        return
+    from orca.errors import format_traceback
+
+    err.print(esc(getattr(exc, "traceback", None) or format_traceback(exc)))
 
 
 def delete_named(kind: str, name: str, store: Any, *, yes: bool, as_json: bool) -> None:

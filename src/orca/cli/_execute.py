@@ -20,7 +20,6 @@ from rich.text import Text
 
 from orca._sync import run_sync
 from orca.cli._common import (
-    BUDGET,
     CANCELLED,
     FAILED,
     INTERRUPTED,
@@ -29,7 +28,10 @@ from orca.cli._common import (
     emit_json,
     err,
     esc,
+    fix_for,
     out,
+    report,
+    show_traceback,
     start_observing,
     table,
 )
@@ -377,9 +379,8 @@ def _execute(
                 out.print(f"[yellow]paused at {esc(i.get('node'))}:[/] {esc(repr(i.get('value')))}")
                 out.print(f"answer with: orca runs resume {tally.run_id} --value JSON")
     elif error is not None:
-        err.print(f"[bold red]error:[/] {esc(error)}")
-        if code == BUDGET:
-            err.print(f"raise the budget, then: orca runs resume {tally.run_id}")
+        show_traceback(error)
+        report(str(error), fix_for(error, tally.run_id))
     return code
 
 

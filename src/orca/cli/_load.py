@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from orca.cli._common import FAILED, USAGE, fail
+from orca.cli._common import USAGE, fail
 
 
 def load_graph(source: str, checkpointer: Any) -> tuple[Any, list[Any] | None]:
@@ -22,6 +22,7 @@ def load_graph(source: str, checkpointer: Any) -> tuple[Any, list[Any] | None]:
     """
     from orca import StateGraph
     from orca.engine._compiled import CompiledGraph
+    from orca.errors import OrcaError
 
     where, sep, name = source.rpartition(":")
     if not sep or not name.isidentifier():  # no name given (or a drive letter's colon)
@@ -47,13 +48,26 @@ def load_graph(source: str, checkpointer: Any) -> tuple[Any, list[Any] | None]:
         target = getattr(module, found[0])
     if callable(target) and not isinstance(target, StateGraph | CompiledGraph):
         params = inspect.signature(target).parameters
-        target = target(checkpointer) if params else target()
+        try:
+            target = target(checkpointer) if params else target()
+        except Exception as exc:  # the factory failed: the workflow cannot be loaded
+            from orca.errors import failing_frame
+
+            fail(
+                f"{source}: calling {name or 'the factory'} raised {type(exc).__name__}: {exc} "
+                f"(at {failing_frame(exc)})",
+                USAGE,
+                fix=f"correct {where} so that its graph builds",
+            )
     tools = getattr(module, "tools", None)
     if tools is not None and not isinstance(tools, list | tuple):
         fail(f"{where}: tools is a {type(tools).__name__}", USAGE, fix="make it a list of tools")
     tools = None if tools is None else list(tools)
     if isinstance(target, StateGraph):
-        return target.compile(checkpointer=checkpointer), tools
+        try:
+            return target.compile(checkpointer=checkpointer), tools
+        except OrcaError as exc:  # an invalid graph: it cannot be loaded
+            fail(f"{source}: {exc}", USAGE)
     if isinstance(target, CompiledGraph):
         compiled = CompiledGraph(
             target.spec,
@@ -84,7 +98,14 @@ def _import(where: str) -> Any:
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
-            fail(f"importing {where} raised {type(exc).__name__}: {exc}", FAILED)
+            from orca.errors import failing_frame
+
+            at = "" if isinstance(exc, SyntaxError) else f" (at {failing_frame(exc)})"
+            fail(
+                f"importing {where} raised {type(exc).__name__}: {exc}{at}",
+                USAGE,
+                fix=f"correct {where} so that it imports (python {where} shows the same error)",
+            )
         return module
     try:
         return importlib.import_module(where)

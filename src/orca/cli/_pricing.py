@@ -11,6 +11,7 @@ from orca.cli._common import (
     CONFIG,
     JSON_OPTION,
     USAGE,
+    commands,
     emit_json,
     esc,
     fail,
@@ -26,8 +27,8 @@ if TYPE_CHECKING:
     from orca.cost import Price
 
 
-app = typer.Typer(help="Prices per 1M tokens: the catalog, your overrides, re-pricing runs.")
-usage_app = typer.Typer(help="Usage and cost reports over the ledger.")
+app = commands("Prices per 1M tokens: the catalog, your overrides, re-pricing runs.")
+usage_app = commands("Usage and cost reports over the ledger.")
 
 PER_MTOK = "USD per 1M tokens, e.g. 2.50."
 

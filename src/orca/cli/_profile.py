@@ -10,6 +10,7 @@ import typer
 from orca.cli._common import (
     JSON_OPTION,
     USAGE,
+    commands,
     delete_named,
     emit_json,
     esc,
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from orca.llm import ModelSpec, Profile
 
 
-app = typer.Typer(help="LLM profiles: a planner and a worker model, one profile active.")
+app = commands("LLM profiles: a planner and a worker model, one profile active.")
 
 PLANNER = "PROVIDER:MODEL of the planner (e.g. anthropic:claude-sonnet-4-5)."
 WORKER = "PROVIDER:MODEL of the worker (e.g. openai:gpt-4o-mini)."

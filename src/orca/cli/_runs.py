@@ -12,6 +12,7 @@ from orca.cli._common import (
     CONFIG,
     JSON_OPTION,
     USAGE,
+    commands,
     config,
     emit_json,
     esc,
@@ -26,7 +27,7 @@ from orca.cli._common import (
 if TYPE_CHECKING:
     from orca.store import SqliteCheckpointer
 
-app = typer.Typer(help="Past runs: list them, inspect them, resume, fork, read history.")
+app = commands("Past runs: list them, inspect them, resume, fork, read history.")
 app.command("events")(_history.events)
 app.command("inspect")(_history.inspect)
 app.command("prune")(_history.prune)
@@ -62,6 +63,12 @@ def _settings(
     from orca.llm import Profiles
     from orca.store import user_store
 
+    if on_exceeded is not None and on_exceeded not in ("fail", "pause"):
+        fail(
+            f"--on-budget-exceeded {on_exceeded!r} is not fail or pause",
+            USAGE,
+            fix="--on-budget-exceeded pause (or fail, the default)",
+        )
     cfg = config(**{"budget.on_exceeded": on_exceeded})
     chosen = cfg.profile(profile)
     budget_name = budget
@@ -178,6 +185,7 @@ def _run(
     chosen, options, profile_name, budget_name = _settings(profile, budget, on_exceeded)
     store = _checkpointer()
     graph, tools = load_graph(source, store)
+    _check_input(graph, values)
     options.update(_run_limits(*limits), **_tool_options(tools))
     plan = Plan(
         graph,
@@ -191,6 +199,17 @@ def _run(
         options=options,
     )
     raise typer.Exit(execute(plan, store, as_json=as_json))
+
+
+def _check_input(graph: Any, values: dict[str, Any]) -> None:
+    """``--input`` against the graph's state schema, before a run is recorded: an
+    unknown key or a value of the wrong type is a usage error (exit 2)."""
+    from orca.errors import OrcaError
+
+    try:
+        graph.spec.state.input_writes(values)
+    except OrcaError as exc:
+        fail(f"--input: {exc}", USAGE)
 
 
 def _tool_options(tools: list[Any] | None) -> dict[str, Any]:
@@ -288,13 +307,13 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
     """One run: its record, tasks, and cost by node, role and model."""
     from orca.cli._common import user_db
     from orca.cost import format_usd
+    from orca.events import TASK_FAILED
 
     with project_store() as store:
         record = _run_row(store, run)
-        tasks = [
-            (t.step, t.node, t.status, t.duration_ms, t.error)
-            for t in store.run_tasks(record["id"])
-        ]
+        tasks = list(store.run_tasks(record["id"]))
+        failures = store.read_events(record["id"], types=[TASK_FAILED])
+    tracebacks = {e["task_id"]: e.get("traceback") or None for e in failures}
     with user_db() as users:
         usage = users.usage.of_run(record["id"])
     if as_json:
@@ -302,7 +321,14 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
             {
                 **record,
                 "tasks": [
-                    dict(zip(("step", "node", "status", "duration_ms", "error"), t, strict=True))
+                    {
+                        "step": t.step,
+                        "node": t.node,
+                        "status": t.status,
+                        "duration_ms": t.duration_ms,
+                        "error": t.error,
+                        "traceback": tracebacks.get(t.task_id),
+                    }
                     for t in tasks
                 ],
                 "usage": [u.as_dict() for u in usage],
@@ -316,9 +342,14 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
     )
     if record["error"]:
         out.print(f"[red]error:[/] {esc(record['error'])}")
+    for task in tasks:
+        if tracebacks.get(task.task_id):
+            out.print(f"[dim]traceback of {esc(task.node)} (step {task.step}):[/]")
+            out.print(esc(tracebacks[task.task_id]))
     t = table("Tasks", "step", "node", "status", "ms")
-    for step, node, status, ms, _ in tasks:
-        t.add_row(str(step), node, status, f"{ms:.1f}" if ms is not None else "-")
+    for task in tasks:
+        ms = task.duration_ms
+        t.add_row(str(task.step), task.node, task.status, f"{ms:.1f}" if ms is not None else "-")
     out.print(t)
     if usage:
         u = table("Cost", "node", "role", "model", "calls", "in", "out", "cost")

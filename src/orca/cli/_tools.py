@@ -8,6 +8,7 @@ import typer
 
 from orca.cli._common import (
     JSON_OPTION,
+    commands,
     config,
     emit_json,
     handles_errors,
@@ -16,7 +17,7 @@ from orca.cli._common import (
     table,
 )
 
-app = typer.Typer(help="Tools: what the policy allows, and the audit log of executions.")
+app = commands("Tools: what the policy allows, and the audit log of executions.")
 
 
 @app.command("list")

@@ -29,6 +29,7 @@ from orca.errors import (
     RunTimeoutError,
     StepLimitError,
     ThreadBusyError,
+    format_traceback,
 )
 from orca.events import (
     CHECKPOINT_SAVED,
@@ -668,6 +669,8 @@ class Run:
                 error_type=type(t.error).__name__,
                 error=str(t.error),
                 attempts=t.attempts,
+                # the user's own errors: where in their code (Orca's errors say it all)
+                traceback="" if isinstance(t.error, OrcaError) else format_traceback(t.error),
             )
         if self.persister is not None and pending and self.checkpoint_id is not None:
             self.persister.put_pending(self.opts.thread_id, self.checkpoint_id, pending)

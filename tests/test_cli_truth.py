@@ -1,0 +1,269 @@
+"""The command line tells the truth, seen from a shell: Ctrl-C exits 130 and the record
+says cancelled, a failing node names its file and line, exit codes are the documented
+ones, every error is ``error: WHAT`` then ``fix: HOW``, and help text keeps its
+``[sections]``. Each test runs the installed ``orca`` script as a real process."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from orca.store import project_store
+
+ORCA = Path(sys.executable).parent / "orca"
+OK, FAILED, USAGE, CONFIG = 0, 1, 2, 3
+LOG_LINE = re.compile(r"\d{4}-\d\d-\d\dT\S+ (DEBUG|INFO|WARNING|ERROR) ")
+
+pytestmark = pytest.mark.skipif(not ORCA.is_file(), reason=f"no orca script at {ORCA}")
+
+# a sync node that runs until a file appears (or ten minutes pass): far longer than any
+# test waits for the process
+STUCK = """\
+import time
+from pathlib import Path
+from typing import TypedDict
+
+from orca import END, START, StateGraph
+
+HERE = Path(__file__).parent
+
+
+class S(TypedDict):
+    n: int
+
+
+def wait(s: S) -> dict:
+    (HERE / "started").write_text("")
+    deadline = time.monotonic() + 600
+    while not (HERE / "go").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return {"n": s["n"] + 1}
+
+
+g = StateGraph(S, name="stuck")
+g.add_node("wait", wait)
+g.add_edge(START, "wait")
+g.add_edge("wait", END)
+"""
+
+BUGGY = """\
+from typing import TypedDict
+
+from orca import END, START, StateGraph
+
+
+class S(TypedDict):
+    n: int
+
+
+def lookup(table):
+    return table["missing"]
+
+
+def boom(s: S) -> dict:
+    return {"n": lookup({})}
+
+
+g = StateGraph(S, name="buggy")
+g.add_node("boom", boom)
+g.add_edge(START, "boom")
+g.add_edge("boom", END)
+"""
+
+
+def orca(
+    project: Path | None, *args: Any, code: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv = [str(ORCA), *(["-C", str(project)] if project else []), *map(str, args)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    if code is not None:
+        assert done.returncode == code, (
+            f"{argv}: exit {done.returncode}, wanted {code}\n{done.stdout}\n{done.stderr}"
+        )
+    return done
+
+
+def one_error(stderr: str) -> tuple[str, str]:
+    """The ``error:`` and ``fix:`` lines of ``stderr``, checked to be the whole of it
+    but log lines (no box, no traceback)."""
+    lines = [line for line in stderr.splitlines() if line.strip() and not LOG_LINE.match(line)]
+    assert len(lines) == 2, stderr
+    assert lines[0].startswith("error: "), stderr
+    assert lines[1].startswith("fix: "), stderr
+    assert len(lines[1]) > len("fix: "), stderr
+    assert "Traceback" not in stderr
+    assert "╭" not in stderr
+    return lines[0], lines[1]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    root.mkdir()
+    orca(root, "init", code=OK)
+    return root
+
+
+def test_ctrl_c_cancels_the_run_records_it_and_exits_130_without_waiting_for_the_node(
+    project: Path, tmp_path: Path
+) -> None:
+    flow = tmp_path / "stuck.py"
+    flow.write_text(STUCK)
+    run = subprocess.Popen(
+        [str(ORCA), "-C", str(project), "run", f"{flow}:g", "--input", '{"n": 0}', "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "started").exists():
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        run.send_signal(signal.SIGINT)
+        # the node's thread runs on for ten minutes: the process must not wait for it
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        (tmp_path / "go").write_text("")
+    assert run.returncode == 130, stderr
+    out = json.loads(stdout)
+    assert out["status"] == "cancelled"
+    assert out["exit_code"] == 130
+    assert "run cancelled" in stderr  # the log says so too
+    assert "Traceback" not in stderr
+    with project_store(project) as store:
+        [record] = store.checkpoints.list_runs()
+        ends = store.checkpoints.read_events(record.run_id, types=["run.finished"])
+    assert record.status == "cancelled"
+    assert [e["status"] for e in ends] == ["cancelled"]
+
+
+def test_ctrl_c_on_a_human_run_says_how_to_continue(project: Path, tmp_path: Path) -> None:
+    flow = tmp_path / "stuck.py"
+    flow.write_text(STUCK)
+    run = subprocess.Popen(
+        [str(ORCA), "-C", str(project), "run", f"{flow}:g", "--input", '{"n": 0}'],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "started").exists():
+            assert run.poll() is None, run.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        run.send_signal(signal.SIGINT)
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+        (tmp_path / "go").write_text("")
+    assert run.returncode == 130, stderr
+    assert "cancelled" in stdout
+    errors = [line for line in stderr.splitlines() if line.startswith(("error:", "fix:"))]
+    assert errors[0].startswith("error: run run-")
+    assert errors[0].endswith("was cancelled")
+    assert errors[1].startswith("fix: ")
+    assert "orca runs resume run-" in errors[1]
+
+
+def test_a_failing_node_names_its_file_line_and_code(project: Path, tmp_path: Path) -> None:
+    flow = tmp_path / "buggy.py"
+    flow.write_text(BUGGY)
+    done = orca(project, "--log-level", "error", "run", flow, "--input", '{"n": 0}', code=FAILED)
+    error, fix = one_error(done.stderr)
+    assert "node 'boom' failed after 1 attempt: KeyError: 'missing'" in error
+    assert 'buggy.py:11 in lookup: return table["missing"]' in error
+    assert "orca runs resume run-" in fix
+
+    debug = orca(project, "--log-level", "debug", "run", flow, "--input", '{"n": 0}')
+    assert debug.returncode == FAILED
+    assert "Traceback (most recent call last)" in debug.stderr
+    assert 'line 15, in boom\n    return {"n": lookup({})}' in debug.stderr
+    assert 'line 11, in lookup\n    return table["missing"]' in debug.stderr
+
+    [first, *_] = json.loads(orca(project, "runs", "list", "--json", code=OK).stdout)
+    shown = orca(project, "runs", "show", first["id"], code=OK).stdout
+    assert 'line 11, in lookup\n    return table["missing"]' in shown
+    as_json = json.loads(orca(project, "runs", "show", first["id"], "--json", code=OK).stdout)
+    [task] = as_json["tasks"]
+    assert "KeyError: 'missing'" in task["traceback"]
+    [failed] = json.loads(
+        orca(project, "runs", "events", first["id"], "--type", "task.failed", "--json").stdout
+    )
+    assert failed["error_type"] == "KeyError"
+    assert 'line 11, in lookup\n    return table["missing"]' in failed["traceback"]
+
+
+def test_usage_errors_are_one_error_and_one_fix_and_exit_2(project: Path) -> None:
+    for args, says in [
+        (["run", "x.py", "--bogus"], "No such option: --bogus"),
+        (["runs", "bogus"], "No such command 'bogus'"),
+        (["run", "x.py", "--token-limit", "0"], "--token-limit"),
+        (["budget", "create"], "Missing argument"),
+        (["--log-level", "loud", "runs", "list"], "--log-level 'loud'"),
+    ]:
+        error, _ = one_error(orca(project, *args, code=USAGE).stderr)
+        assert says in error, error
+
+
+def test_on_budget_exceeded_names_the_flag(project: Path, tmp_path: Path) -> None:
+    flow = tmp_path / "buggy.py"
+    flow.write_text(BUGGY)
+    error, fix = one_error(
+        orca(project, "run", flow, "--on-budget-exceeded", "maybe", code=USAGE).stderr
+    )
+    assert "--on-budget-exceeded 'maybe'" in error
+    assert "budget.on_exceeded" not in error
+    assert "--on-budget-exceeded pause" in fix
+
+
+def test_unknown_input_key_exits_2_and_records_no_run(project: Path, tmp_path: Path) -> None:
+    flow = tmp_path / "buggy.py"
+    flow.write_text(BUGGY)
+    error, fix = one_error(orca(project, "run", flow, "--input", '{"nope": 1}', code=USAGE).stderr)
+    assert "unknown state key 'nope'" in error
+    assert "(n)" in fix
+    assert json.loads(orca(project, "runs", "list", "--json", code=OK).stdout) == []
+
+
+def test_a_workflow_that_cannot_be_loaded_exits_2(project: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.py"
+    broken.write_text("import json\n\njson.loads('{')\n")
+    error, _fix = one_error(orca(project, "run", broken, code=USAGE).stderr)
+    assert "JSONDecodeError" in error
+    assert "broken.py:3 in <module>" in error
+    one_error(orca(project, "run", tmp_path / "absent.py", code=USAGE).stderr)
+
+
+def test_orca_errors_have_a_fix_line(project: Path) -> None:
+    for args, code in [
+        (["runs", "show", "run-nosuch"], CONFIG),
+        (["budget", "show", "nosuch"], CONFIG),
+        (["budget", "create", "b", "--amount", "abc"], USAGE),
+        (["run", "x.py", "--input", "{bad"], USAGE),
+    ]:
+        one_error(orca(project, *args, code=code).stderr)
+
+
+def test_help_keeps_the_config_sections_literal() -> None:
+    top = orca(None, "--help", code=OK).stdout
+    assert "[logging]" in top
+    run = orca(None, "run", "--help", code=OK).stdout
+    for section in ("[llm]", "[budget]", "[workflow]"):
+        assert section in run, run
+    assert "╭" not in run
