@@ -100,7 +100,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
-    root.mkdir()
+    (root / ".orca").mkdir(parents=True)  # a project (only orca init makes one)
     return root
 
 
@@ -302,7 +302,7 @@ def test_doctor_reports_a_local_server_that_is_not_listening(project: Path) -> N
 
 
 def test_doctor_fails_on_a_bad_config_file(project: Path) -> None:
-    (project / ".orca").mkdir()
+    (project / ".orca").mkdir(exist_ok=True)
     (project / ".orca" / "orca.toml").write_text("[llm]\nbogus_key = 1\n")
     result = orca(project, "doctor", "--json", code=FAILED)
     config = checks(result)["config"]
@@ -1063,14 +1063,14 @@ def test_run_without_a_workflow_names_the_config_section(project: Path) -> None:
 
 
 def test_run_uses_the_configured_default_workflow(project: Path, two_graphs: Path) -> None:
-    (project / ".orca").mkdir()
+    (project / ".orca").mkdir(exist_ok=True)
     (project / ".orca" / "orca.toml").write_text(f'[workflow]\ndefault = "{two_graphs}:a"\n')
     out = data(orca(project, "run", "--input", '{"x": 0}', "--json", code=OK))
     assert (out["workflow"], out["values"]) == ("a", {"x": 1})
 
 
 def test_a_bad_config_file_stops_the_run(project: Path, two_graphs: Path) -> None:
-    (project / ".orca").mkdir()
+    (project / ".orca").mkdir(exist_ok=True)
     toml = project / ".orca" / "orca.toml"
     toml.write_text("[llm]\nmax_tokens = 100\nbogus_key = 1\n")
     result = orca(project, "run", f"{two_graphs}:a", "--input", '{"x": 0}', code=CONFIG)
@@ -1086,7 +1086,7 @@ def test_a_bad_config_file_stops_the_run(project: Path, two_graphs: Path) -> Non
 
 
 def test_a_bad_config_key_error_names_the_section(project: Path, two_graphs: Path) -> None:
-    (project / ".orca").mkdir()
+    (project / ".orca").mkdir(exist_ok=True)
     (project / ".orca" / "orca.toml").write_text("[llm]\nbogus_key = 1\n")
     result = orca(project, "run", f"{two_graphs}:a", code=CONFIG)
     assert "[llm] takes" in result.stderr
@@ -1131,7 +1131,7 @@ def test_a_corrupt_user_database(project: Path, home: Path) -> None:
 
 
 def test_a_corrupt_project_database(project: Path) -> None:
-    (project / ".orca").mkdir()
+    (project / ".orca").mkdir(exist_ok=True)
     db = project / ".orca" / "project.db"
     db.write_bytes(b"\x00garbage" * 512)
     result = orca(project, "runs", "list", code=DATABASE)
@@ -1539,7 +1539,7 @@ def test_budgets_of_single_runs_are_listed_only_with_all(tiny: Path) -> None:
 
 
 def test_tools_list_shows_what_the_policy_allows(project: Path) -> None:
-    (project / ".orca").mkdir()
+    (project / ".orca").mkdir(exist_ok=True)
     (project / ".orca" / "orca.toml").write_text('[tools]\ndeny = ["shell"]\ndomains = ["x.org"]\n')
     listed = data(orca(project, "tools", "list", "--json", code=0))
     allowed = {t["tool"]: t["allowed"] for t in listed["tools"]}

@@ -109,7 +109,7 @@ def orca(project: Path, *args: Any, code: int) -> Result:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
-    root.mkdir()
+    (root / ".orca").mkdir(parents=True)  # a project (only orca init makes one)
     return root
 
 

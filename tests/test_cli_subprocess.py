@@ -65,7 +65,7 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
-    root.mkdir()
+    (root / ".orca").mkdir(parents=True)  # a project (only orca init makes one)
     return root
 
 

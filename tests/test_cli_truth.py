@@ -267,3 +267,109 @@ def test_help_keeps_the_config_sections_literal() -> None:
     for section in ("[llm]", "[budget]", "[workflow]"):
         assert section in run, run
     assert "╭" not in run
+
+
+TWO_STEPS = """\
+from typing import Annotated, TypedDict
+
+from orca import END, START, StateGraph, reducers
+
+
+class S(TypedDict):
+    log: Annotated[list[str], reducers.append]
+
+
+g = StateGraph(S, name="two")
+g.add_node("a", lambda s: {"log": ["a"]})
+g.add_node("b", lambda s: {"log": ["b"]})
+g.add_edge(START, "a")
+g.add_edge("a", "b")
+g.add_edge("b", END)
+"""
+
+
+def shortest_unique_prefix(wanted: str, ids: list[str]) -> str:
+    for n in range(1, len(wanted) + 1):
+        if [i for i in ids if i.startswith(wanted[:n])] == [wanted]:
+            return wanted[:n]
+    raise AssertionError(f"{wanted} is no unique id")
+
+
+def test_run_and_checkpoint_ids_accept_unique_prefixes(project: Path, tmp_path: Path) -> None:
+    flow = tmp_path / "two.py"
+    flow.write_text(TWO_STEPS)
+    first = json.loads(orca(project, "run", f"{flow}:g", "--json", code=OK).stdout)
+    second = json.loads(orca(project, "run", f"{flow}:g", "--json", code=OK).stdout)
+    ids = [first["run_id"], second["run_id"]]
+    short = shortest_unique_prefix(ids[0], ids)
+
+    error, fix = one_error(orca(project, "runs", "show", "run-", code=USAGE).stderr)
+    assert "run 'run-' is ambiguous: 2 runs start with it" in error
+    assert ids[0] in error
+    assert ids[1] in error
+    assert "give more" in fix
+    one_error(orca(project, "runs", "inspect", "run-zzz", code=CONFIG).stderr)
+    for command in (["runs", "show"], ["runs", "inspect"]):
+        done = orca(project, *command, short, "--json", code=OK)
+        assert ids[0] in done.stdout
+    [event, *_] = json.loads(orca(project, "runs", "events", short, "--json", code=OK).stdout)
+    assert event["run_id"] == ids[0]
+    # reprice looks the run up by its prefix too (it has no usage: no LLM calls)
+    error, _ = one_error(
+        orca(project, "pricing", "reprice", short, "--as", "openai/gpt-4o", code=CONFIG).stderr
+    )
+    assert f"run {ids[0]!r} has no recorded usage" in error
+
+    history = json.loads(orca(project, "runs", "history", short, "--json", code=OK).stdout)
+    after_a = next(h for h in history if h["next"] == ["b"])
+    checkpoint = shortest_unique_prefix(
+        after_a["checkpoint_id"], [h["checkpoint_id"] for h in history]
+    )
+    plain = json.loads(
+        orca(project, "runs", "fork", short, "--checkpoint", checkpoint, "--json", code=OK).stdout
+    )
+    assert plain["values"] == {"log": ["a", "b"]}  # b ran again on the branch
+    as_b = json.loads(
+        orca(
+            project,
+            "runs",
+            "fork",
+            short,
+            "--checkpoint",
+            checkpoint,
+            "--as-node",
+            "b",
+            "--update",
+            '{"log": ["x"]}',
+            "--json",
+            code=OK,
+        ).stdout
+    )
+    assert as_b["values"] == {"log": ["a", "x"]}  # as if b wrote x: nothing follows b
+    error, _ = one_error(
+        orca(
+            project, "runs", "fork", short, "--checkpoint", checkpoint, "--as-node", "bb",
+            code=USAGE,
+        ).stderr
+    )  # fmt: skip
+    assert "--as-node 'bb' is not a node of two (did you mean 'b'?)" in error
+    error, _ = one_error(
+        orca(project, "runs", "fork", short, "--checkpoint", "0", code=USAGE).stderr
+    )
+    assert "checkpoint '0' is ambiguous" in error
+
+
+def test_a_directory_without_orca_is_never_made_a_project_but_by_init(tmp_path: Path) -> None:
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    flow = tmp_path / "two.py"
+    flow.write_text(TWO_STEPS)
+    for args in (["runs", "list"], ["run", f"{flow}:g"], ["tools", "log"]):
+        error, fix = one_error(orca(bare, *args, code=CONFIG).stderr)
+        assert "is not an Orca project (it has no .orca folder)" in error
+        assert f"orca -C {bare} init" in fix
+    orca(bare, "doctor")
+    assert not (bare / ".orca").exists()
+    orca(bare, "init", code=OK)
+    assert (bare / ".orca" / "project.db").is_file()
+    orca(bare, "run", f"{flow}:g", code=OK)

@@ -242,12 +242,29 @@ def user_db() -> Iterator[SqliteStore]:
         yield store
 
 
+def project_root() -> Path:
+    """The project's directory (``-C DIR``, else the nearest holding ``.orca``). Only
+    ``orca init`` makes a directory a project: without a ``.orca`` folder this is an
+    error (exit 3), and nothing is created."""
+    from orca.store import find_project
+
+    root = find_project(State.project)
+    if not (root / ".orca").is_dir():
+        where = "" if State.project is None else f"-C {State.project} "
+        fail(
+            f"{root} is not an Orca project (it has no .orca folder)",
+            CONFIG,
+            fix=f"make it one with orca {where}init, or point at one with orca -C DIR",
+        )
+    return root
+
+
 @contextmanager
 def project_db() -> Iterator[SqliteStore]:
     """The project's store (``.orca/project.db``, created and migrated first)."""
     from orca.store import project_store
 
-    store = project_store(State.project)
+    store = project_store(project_root())
     try:
         yield store
     finally:

@@ -24,26 +24,17 @@ from orca.cli._common import (
 )
 
 if TYPE_CHECKING:
-    from orca.checkpoint import Checkpointer, RunRecord
+    pass
 
 
 FOLLOW_POLL_S = 0.5
 
 
-def matching_runs(store: Checkpointer, run: str) -> list[RunRecord]:
-    """The run ``run`` from the project's records, else those whose id starts with it
-    (newest first)."""
-    exact = store.get_run(run)
-    if exact is not None:
-        return [exact]
-    return [r for r in store.list_runs() if r.run_id.startswith(run)]
-
-
 def _run_id(run: str) -> str:
-    """A run id from the project's records (a unique prefix is enough), else as given."""
-    with project_store() as store:
-        found = matching_runs(store, run)
-    return found[0].run_id if len(found) == 1 else run
+    """A run id from the project's records (a unique prefix is enough)."""
+    from orca.cli._ids import run_id
+
+    return run_id(run)
 
 
 def _line(e: dict[str, Any]) -> str:

@@ -193,11 +193,13 @@ def reprice(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """What RUN's recorded usage would have cost on another model."""
+    from orca.cli._ids import run_id
     from orca.cost import PriceBook, format_usd
 
     provider, sep, model = as_model.partition("/")
     if not sep or not provider or not model:
         fail(f"--as {as_model!r} is not PROVIDER/MODEL", USAGE, fix="write --as openai/gpt-4o-mini")
+    run = run_id(run, ledger=True)
     with user_db() as store:
         charges = store.usage.charges(run)
         if not charges:
@@ -240,8 +242,11 @@ def report(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Calls, tokens and cost from the usage ledger, grouped."""
+    from orca.cli._ids import run_id
     from orca.cost import format_usd
 
+    if run is not None:
+        run = run_id(run, ledger=True)
     with user_db() as store:
         grouping: Any = by  # the report checks it and names the choices
         rows = store.usage.report(

@@ -44,9 +44,10 @@ ON_EXCEEDED = "When a block budget is out: fail (default) or pause, to resume af
 def _checkpointer() -> SqliteCheckpointer:
     """The project's checkpointer, for a graph and its run's record (it stays open for
     the command's life)."""
+    from orca.cli._common import project_root
     from orca.store import project_store
 
-    return project_store(_project()).checkpoints
+    return project_store(project_root()).checkpoints
 
 
 def _project() -> Any:
@@ -95,12 +96,9 @@ def _settings(
 
 def _run_row(store: SqliteCheckpointer, run: str) -> dict[str, Any]:
     """The run ``run`` (a unique prefix of its id is enough) as ``runs show`` prints it."""
-    found = _history.matching_runs(store, run)
-    if not found:
-        fail(f"no run {run!r} in this project", CONFIG, fix="list them with orca runs list")
-    if len(found) > 1:
-        fail(f"run {run!r} is ambiguous", USAGE, fix="give more of its id")
-    r = found[0]
+    from orca.cli._ids import find_run
+
+    r = find_run(store, run)
     meta = r.metadata
     return {
         "id": r.run_id,
@@ -434,12 +432,19 @@ def fork(
     update: str | None = typer.Option(
         None, "--update", help="State changes for the branch (JSON)."
     ),
+    as_node: str | None = typer.Option(
+        None,
+        "--as-node",
+        help="Apply --update as if this node wrote it: the branch runs what follows it.",
+    ),
     profile: str | None = typer.Option(None, "--profile", help=PROFILE),
     budget: str | None = typer.Option(None, "--budget", help=BUDGET),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Branch a run from one of its checkpoints (time travel) and run the branch."""
+    """Branch a run from one of its checkpoints (time travel) and run the branch. The
+    run and the checkpoint may be given by a unique prefix of their ids."""
     from orca.cli._execute import Plan, execute
+    from orca.cli._ids import checkpoint_id
     from orca.cli._load import load_graph
 
     with project_store() as records:
@@ -453,8 +458,23 @@ def fork(
     store = _checkpointer()
     graph, tools = load_graph(record["source"], store)
     options.update(_tool_options(tools))
+    if as_node is not None and as_node not in graph.spec.nodes:
+        from orca.errors import closest
+
+        nodes = list(graph.spec.nodes)
+        fail(
+            f"--as-node {as_node!r} is not a node of {graph.name}{closest(as_node, nodes)}",
+            USAGE,
+            fix=f"name one of {', '.join(nodes)}",
+        )
+    with project_store() as records:
+        checkpoint = checkpoint_id(records, record["thread_id"], checkpoint)
     target = thread or f"t-{uuid.uuid4().hex[:12]}"
-    graph.fork(record["thread_id"], checkpoint, to_thread=target, update=changes)
+    if as_node is None:
+        graph.fork(record["thread_id"], checkpoint, to_thread=target, update=changes)
+    else:  # the branch, then the update as the node's own write (routing from it)
+        graph.fork(record["thread_id"], checkpoint, to_thread=target)
+        graph.update_state(target, changes or {}, as_node=as_node)
     plan = Plan(
         graph,
         record["source"],

@@ -171,8 +171,11 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
                 user_store().close()
                 where = user_db_path()
             else:
-                project_store(State.project).close()
                 where = project_db_path(State.project)
+                if not where.parent.is_dir():  # not a project: doctor creates nothing
+                    checks.append((what, "warn", f"no {where.parent}: orca init makes one"))
+                    continue
+                project_store(State.project).close()
             checks.append((what, "ok", str(where)))
         except OrcaError as exc:
             checks.append((what, "fail", str(exc)))

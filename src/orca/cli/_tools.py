@@ -53,6 +53,10 @@ def log(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Tool executions recorded in this project (arguments and results redacted)."""
+    if run is not None:
+        from orca.cli._ids import run_id
+
+        run = run_id(run)
     with project_db() as store:
         found = store.audit.executions(run_id=run, tool=tool, status=status, limit=limit)
     data = [
