@@ -332,7 +332,7 @@ def test_budget_create_list_show_in_json(project: Path) -> None:
     assert shown["limit"] == 5_000_000_000
     human = orca(project, "budget", "show", "monthly", code=OK)
     assert "thresholds: 80%, 100%" in human.stdout
-    assert "$5.000000" in human.stdout
+    assert "$5.00" in human.stdout
     assert "monthly" in orca(project, "budget", "list", code=OK).stdout
 
 
@@ -485,7 +485,7 @@ def test_budget_raise_by_or_to(project: Path) -> None:
     to = data(orca(project, "budget", "raise", "monthly", "--to", "$10", "--json", code=OK))
     assert to["limit"] == to["remaining"] == 10_000_000_000
     human = orca(project, "budget", "raise", "monthly", "--by", "1", code=OK)
-    assert "$11.000000" in human.stdout
+    assert "$11.00" in human.stdout
 
 
 @pytest.mark.parametrize(
@@ -802,8 +802,9 @@ def test_pricing_set_show_list_unset(project: Path) -> None:
     assert gone == {"provider": "openai", "model": "my-model", "removed": 1}
     assert data(orca(project, "pricing", "list", "--json", code=OK)) == []
     assert "no price overrides" in orca(project, "pricing", "list", code=OK).stdout
-    after = data(orca(project, "pricing", "show", "openai", "my-model", "--json", code=OK))
-    assert (after["source"], after["priced"]) == ("unknown", False)
+    # without the override the model has no price: an error, not a silent $0
+    after = orca(project, "pricing", "show", "openai", "my-model", "--json", code=CONFIG)
+    assert "no price known for openai/my-model" in after.stderr
 
 
 def test_pricing_show_a_catalog_model_a_local_one_and_an_unknown_one(project: Path) -> None:
@@ -814,9 +815,11 @@ def test_pricing_show_a_catalog_model_a_local_one_and_an_unknown_one(project: Pa
     assert "genai-prices catalog" in orca(project, "pricing", "show", "openai", "gpt-4o").stdout
     local = data(orca(project, "pricing", "show", "llamacpp", "m.gguf", "--json", code=OK))
     assert (local["source"], local["priced"]) == ("local", True)
-    unknown = data(orca(project, "pricing", "show", "openai", "no-such-model-9", "--json"))
-    assert (unknown["source"], unknown["priced"]) == ("unknown", False)
-    assert Decimal(unknown["input"]) == Decimal(unknown["output"]) == 0
+    unknown = orca(project, "pricing", "show", "openai", "gpt-4oo", "--json", code=CONFIG)
+    assert "no price known for openai/gpt-4oo (did you mean 'gpt-4o'?)" in unknown.stderr
+    assert "orca pricing set openai gpt-4oo" in unknown.stderr
+    provider = orca(project, "pricing", "show", "opneai", "gpt-4o", code=CONFIG)
+    assert "unknown LLM provider 'opneai' (did you mean 'openai'?)" in provider.stderr
 
 
 def test_a_user_price_wins_over_the_catalog(project: Path) -> None:

@@ -373,3 +373,86 @@ def test_a_directory_without_orca_is_never_made_a_project_but_by_init(tmp_path: 
     orca(bare, "init", code=OK)
     assert (bare / ".orca" / "project.db").is_file()
     orca(bare, "run", f"{flow}:g", code=OK)
+
+
+def test_budget_raise_to_below_what_is_spent_is_refused(project: Path, tmp_path: Path) -> None:
+    from orca.cost import Charge
+    from orca.store import user_store
+
+    orca(project, "budget", "create", "b", "--amount", "5", code=OK)
+    with user_store() as store:  # $3 spent, as a finished call leaves it
+        ledger = store.ledger
+        b = ledger.budgets.get("b")
+        hold = ledger.reserve([b], {"usd": 3_000_000_000})
+        ledger.settle(hold, Charge("openai", "gpt-4o", cost_nano_usd=3_000_000_000))
+    error, fix = one_error(orca(project, "budget", "raise", "b", "--to", "2", code=USAGE).stderr)
+    assert "--to $2.00 is below what budget 'b' has used: $3.00 spent" in error
+    assert "at least $3.00" in fix
+    raised = json.loads(orca(project, "budget", "raise", "b", "--to", "4", "--json").stdout)
+    assert (raised["limit"], raised["spent"]) == (4_000_000_000, 3_000_000_000)
+
+
+def test_profile_parameters_are_checked_when_written(project: Path) -> None:
+    models = ["--planner", "openai:gpt-4o", "--worker", "openai:gpt-4o-mini"]
+    for param, says, fix in [
+        ("temperature=hot", "temperature='hot' must be a number from 0 to 2", "temperature=0.2"),
+        ("max_tokens=-5", "max_tokens=-5 must be a whole number of 1 or more", "max_tokens="),
+        ("tempreature=0.2", "'tempreature' is not a parameter of openai (did you mean", "use"),
+    ]:
+        error, said = one_error(
+            orca(project, "profile", "create", "p", *models, "--planner-param", param).stderr
+        )
+        assert says in error
+        assert fix in said
+    local = ["--planner", "llamacpp:m.gguf", "--worker", "llamacpp:m.gguf"]
+    error, _ = one_error(
+        orca(project, "profile", "create", "l", *local, "--worker-param", "base_url=http://x",
+             code=USAGE).stderr
+    )  # fmt: skip
+    assert "'base_url' is not a parameter of llamacpp" in error
+    orca(project, "profile", "create", "p", *models, "--planner-param", "temperature=0.2", code=OK)
+    error, _ = one_error(
+        orca(project, "profile", "update", "p", "--worker-param", "top_p=2", code=USAGE).stderr
+    )
+    assert "top_p=2 must be a number from 0 to 1" in error
+
+
+def test_pricing_show_names_the_nearest_model_and_what_local_runs_are_charged(
+    project: Path,
+) -> None:
+    error, fix = one_error(
+        orca(project, "pricing", "show", "openai", "gpt-4oo", code=CONFIG).stderr
+    )
+    assert "(did you mean 'gpt-4o'?)" in error
+    assert "orca pricing set openai gpt-4oo" in fix
+    orca(project, "pricing", "set", "llamacpp", "tiny.gguf", "--input", "0.1", "--output", "0.4")
+    # a profile names the file by its path; runs are charged by its name
+    shown = orca(project, "pricing", "show", "llamacpp", "/models/tiny.gguf", code=OK).stdout
+    assert "llamacpp/tiny.gguf (from your override)" in shown
+    assert "input $0.10" in shown
+    assert "output $0.40" in shown
+    as_json = json.loads(
+        orca(project, "pricing", "show", "llamacpp", "/models/tiny.gguf", "--json").stdout
+    )
+    assert (as_json["source"], as_json["input"]) == ("user", "0.1")
+
+
+def test_amounts_are_shown_in_a_precision_that_fits_them() -> None:
+    from decimal import Decimal
+
+    from orca.cli._common import count, per_mtok, usd
+
+    assert [usd(n) for n in (0, 12, 1_500_000, 123_456_789, 5_000_000_000)] == [
+        "$0.00",
+        "$0.000000012",
+        "$0.0015",
+        "$0.123",
+        "$5.00",
+    ]
+    assert usd(1_234_567_890_123) == "$1,234.57"
+    assert [per_mtok(Decimal(p)) for p in ("2.5", "10", "0.075")] == ["$2.50", "$10.00", "$0.075"]
+    assert (count(1, "call"), count(2, "call"), count(0, "step")) == (
+        "1 call",
+        "2 calls",
+        "0 steps",
+    )

@@ -14,6 +14,7 @@ from orca.cli._common import (
     emit_json,
     fail,
     handles_errors,
+    in_unit,
     out,
     table,
     user_db,
@@ -56,10 +57,10 @@ def _row(s: BudgetStatus) -> list[str]:
         kind,
         b.enforcement,
         scope,
-        b.show(s.limit),
-        b.show(s.spent),
-        b.show(s.reserved),
-        b.show(s.remaining),
+        in_unit(b, s.limit),
+        in_unit(b, s.spent),
+        in_unit(b, s.reserved),
+        in_unit(b, s.remaining),
         f"{s.used_pct}%",
     ]
 
@@ -119,7 +120,7 @@ def create(
         emit_json(status.as_dict())
     else:
         out.print(
-            f"created budget [bold]{made.name}[/]: {made.show(made.amount)}, {made.enforcement}"
+            f"created budget [bold]{made.name}[/]: {in_unit(made, made.amount)}, {made.enforcement}"
             + (" (active)" if made.active else "")
         )
 
@@ -196,14 +197,26 @@ def raise_(
         if by is not None:
             budget = budgets.raise_(name, by=_amount(by, unit, "--by"))
         else:
-            budget = budgets.raise_(name, to=_amount(to or "", unit, "--to"))
+            target = _amount(to or "", unit, "--to")
+            now = budgets.status(name)
+            used = now.spent + now.reserved
+            if target < used:  # a limit below what is gone would hide an overdraft
+                it = budgets.get(name)
+                fail(
+                    f"--to {in_unit(it, target)} is below what budget {name!r} has used: "
+                    f"{in_unit(it, now.spent)} spent, {in_unit(it, now.reserved)} held by "
+                    "calls running",
+                    USAGE,
+                    fix=f"raise it to at least {in_unit(it, used)}, or lower it with a new budget",
+                )
+            budget = budgets.raise_(name, to=target)
         status = budgets.status(name)
     if as_json:
         emit_json(status.as_dict())
     else:
         out.print(
-            f"budget [bold]{name}[/] is now {budget.show(budget.amount)} "
-            f"({budget.show(status.remaining)} left)"
+            f"budget [bold]{name}[/] is now {in_unit(budget, budget.amount)} "
+            f"({in_unit(budget, status.remaining)} left)"
         )
 
 

@@ -211,6 +211,43 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, default=default, indent=2, sort_keys=True) + "\n")
 
 
+def usd(nano: int) -> str:
+    """An amount of nano-USD for people, in a precision that fits its size: cents from
+    a dollar up (``$1,234.50``), three significant digits below (``$0.0123``,
+    ``$0.00000150``), never more than nano-dollars. Exact amounts are in ``--json``."""
+    value = Decimal(nano).scaleb(-9)
+    if value == 0:
+        return "$0.00"
+    sign, value = ("-" if value < 0 else ""), abs(value)
+    if value >= 1:
+        return f"{sign}${value:,.2f}"
+    places = min(9, max(2, 2 - value.adjusted()))
+    return f"{sign}${_trimmed(f'{value:,.{places}f}')}"
+
+
+def per_mtok(value: Decimal | None) -> str:
+    """A price in USD per 1M tokens, one way everywhere: at least cents, every digit
+    it has (``$2.50``, ``$0.075``); ``-`` for none."""
+    return "-" if value is None else f"${_trimmed(f'{value:,f}')}"
+
+
+def _trimmed(number: str) -> str:
+    """``number`` without trailing zeros past the cents (``0.0150`` -> ``0.015``)."""
+    whole, _, cents = number.partition(".")
+    cents = cents.rstrip("0")
+    return f"{whole}.{cents.ljust(2, '0')}"
+
+
+def count(n: int, noun: str) -> str:
+    """``1 call``, ``2 calls``, ``1,200 tokens``."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
+def in_unit(budget: Any, n: int) -> str:
+    """``n`` in ``budget``'s unit, for people (``$4.50``, ``1,200 tokens``)."""
+    return usd(n) if budget.unit == "usd" else count(n, "token")
+
+
 def esc(value: Any) -> str:
     """``value`` as text rich prints literally (``[workflow]`` is not a style)."""
     return escape(str(value))

@@ -25,17 +25,19 @@ from orca.cli._common import (
     INTERRUPTED,
     OK,
     code_for,
+    count,
     emit_json,
     err,
     esc,
     fix_for,
+    in_unit,
     out,
     report,
     show_traceback,
     start_observing,
     table,
+    usd,
 )
-from orca.cost import format_usd
 from orca.errors import RunCancelledError
 from orca.events import (
     BUDGET_WARNING,
@@ -171,7 +173,7 @@ class Tally:
             ("  calls ", "dim"),
             (str(self.calls), "bold"),
             ("  cost ", "dim"),
-            (format_usd(self.cost), "bold green"),
+            (usd(self.cost), "bold green"),
         )
         lines = [head]
         for task_id, node in self.running.items():
@@ -206,7 +208,7 @@ def print_breakdown(tally: Tally) -> None:
             str(row["calls"]),
             f"{row['input_tokens']:,}",
             f"{row['output_tokens']:,}",
-            format_usd(row["cost_nano_usd"]),
+            usd(row["cost_nano_usd"]),
         )
     t.add_row(
         "total",
@@ -215,7 +217,7 @@ def print_breakdown(tally: Tally) -> None:
         str(tally.calls),
         f"{tally.input_tokens:,}",
         f"{tally.output_tokens:,}",
-        format_usd(tally.cost),
+        usd(tally.cost),
         style="bold",
     )
     out.print(t)
@@ -254,7 +256,7 @@ def print_budgets(statuses: list[Any], when: str) -> None:
         b = s.budget
         out.print(
             f"[dim]budget {when}:[/] [bold]{b.name}[/] ({b.enforcement}) spent "
-            f"{b.show(s.spent)} of {b.show(s.limit)}, {b.show(s.remaining)} left"
+            f"{in_unit(b, s.spent)} of {in_unit(b, s.limit)}, {in_unit(b, s.remaining)} left"
         )
 
 
@@ -365,7 +367,7 @@ def _execute(
     seconds = time.perf_counter() - started
     summary = (
         f"run [bold]{tally.run_id}[/] on thread {plan.thread}: {status} in {seconds:.1f}s, "
-        f"{tally.steps} steps, {tally.calls} calls, {format_usd(tally.cost)}"
+        f"{count(tally.steps, 'step')}, {count(tally.calls, 'call')}, {usd(tally.cost)}"
     )
     out.print(summary)
     if status == "interrupted":

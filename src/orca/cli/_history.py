@@ -13,6 +13,7 @@ from orca.cli._common import (
     CONFIG,
     JSON_OPTION,
     config,
+    count,
     emit_json,
     esc,
     fail,
@@ -21,6 +22,7 @@ from orca.cli._common import (
     project_store,
     since,
     table,
+    usd,
 )
 
 if TYPE_CHECKING:
@@ -38,7 +40,6 @@ def _run_id(run: str) -> str:
 
 
 def _line(e: dict[str, Any]) -> str:
-    from orca.cost import format_usd
     from orca.events import (
         BUDGET_WARNING,
         ERROR,
@@ -62,7 +63,7 @@ def _line(e: dict[str, Any]) -> str:
     elif kind == "usage":
         detail = (
             f"{e['provider']}/{e['model']} {e['input_tokens']}+{e['output_tokens']} tokens "
-            f"{format_usd(e['cost_nano_usd'])}"
+            f"{usd(e['cost_nano_usd'])}"
         )
     elif kind == LLM_RESPONSE:
         detail = f"{e['provider']}/{e['model']} {e['stop_reason']} {e['duration_ms']:.1f} ms"
@@ -160,7 +161,6 @@ def inspect(
 
 @handles_errors
 def _inspect(run: str, as_json: bool) -> None:
-    from orca.cost import format_usd
 
     run_id = _run_id(run)
     with project_store() as store:
@@ -174,9 +174,10 @@ def _inspect(run: str, as_json: bool) -> None:
     head = timeline
     out.print(
         f"run [bold]{esc(run_id)}[/] ({esc(head['graph'])}) on thread {esc(head['thread_id'])}: "
-        f"[bold]{head['status']}[/], {len(head['steps'])} steps, {head['calls']} calls, "
-        f"{head['input_tokens']}+{head['output_tokens']} tokens, "
-        f"{format_usd(head['cost_nano_usd'])}"
+        f"[bold]{head['status']}[/], {count(len(head['steps']), 'step')}, "
+        f"{count(head['calls'], 'call')}, "
+        f"{head['input_tokens']:,}+{count(head['output_tokens'], 'token')}, "
+        f"{usd(head['cost_nano_usd'])}"
     )
     t = table("Timeline", "step", "node", "status", "ms", "calls", "tokens", "cost", "error")
     for step in head["steps"]:
@@ -188,7 +189,7 @@ def _inspect(run: str, as_json: bool) -> None:
                 "-" if task["duration_ms"] is None else f"{task['duration_ms']:.1f}",
                 str(task["calls"]),
                 f"{task['input_tokens']}+{task['output_tokens']}",
-                format_usd(task["cost_nano_usd"]),
+                usd(task["cost_nano_usd"]),
                 (task["error"] or "")[:80],
             )
     out.print(t)
@@ -295,7 +296,7 @@ def _prune(older_than: str, dry_run: bool, as_json: bool) -> None:
         emit_json({"removed": [r["thread_id"] for r in removed], "kept": kept, "dry_run": dry_run})
         return
     verb = "would remove" if dry_run else "removed"
-    out.print(f"{verb} {len(removed)} thread(s); kept {len(kept)}")
+    out.print(f"{verb} {count(len(removed), 'thread')}; kept {len(kept)}")
     for item in removed:
         out.print(f"  - {esc(item['thread_id'])}")
 
@@ -409,8 +410,8 @@ def _replay(run: str, source: str | None, as_json: bool) -> None:
     elif report.divergence is None:
         out.print(
             f"[green]identical[/]: run {esc(run_id)} replayed "
-            f"{_count(report.steps, 'step')}, {_count(report.llm_calls, 'LLM call')} and "
-            f"{_count(report.tool_calls, 'tool call')} from its log"
+            f"{count(report.steps, 'step')}, {count(report.llm_calls, 'LLM call')} and "
+            f"{count(report.tool_calls, 'tool call')} from its log"
         )
     else:
         d = report.divergence
@@ -420,10 +421,6 @@ def _replay(run: str, source: str | None, as_json: bool) -> None:
         out.print(t)
     if report.divergence is not None:
         raise typer.Exit(FAILED)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _shown(value: Any) -> str:

@@ -12,14 +12,17 @@ from orca.cli._common import (
     JSON_OPTION,
     USAGE,
     commands,
+    count,
     emit_json,
     esc,
     fail,
     handles_errors,
     money,
     out,
+    per_mtok,
     since,
     table,
+    usd,
     user_db,
 )
 
@@ -53,7 +56,7 @@ def _decimal(text: str | None, option: str) -> Decimal | None:
 
 
 def _cell(value: Decimal | None) -> str:
-    return "-" if value is None else f"${value}"
+    return per_mtok(value)
 
 
 @app.command("list")
@@ -101,19 +104,35 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 @app.command("show")
 @handles_errors
 def show(provider: str, model: str, as_json: bool = JSON_OPTION) -> None:
-    """The price in force for PROVIDER MODEL, and where it comes from."""
-    from orca.cost import PriceBook
+    """The price in force for PROVIDER MODEL, and where it comes from: what a run of
+    that model is charged (a local model file by its file name, as runs record it)."""
+    from pathlib import Path
 
+    from orca.cost import PriceBook
+    from orca.cost._pricing import catalog_models
+    from orca.errors import closest
+    from orca.llm._registry import check_provider
+
+    check_provider(provider)  # an unknown provider names the closest (exit 3)
+    if provider == "llamacpp":
+        model = Path(model).name  # runs record (and are charged as) the file's name
     with user_db() as store:
         price = PriceBook(store.prices.load()).price(provider, model)
+    if price.source == "unknown":
+        known = catalog_models(provider)
+        fail(
+            f"no price known for {provider}/{model}{closest(model, known)}",
+            CONFIG,
+            fix=f"set one: orca pricing set {provider} {model} --input X --output Y"
+            + ("" if known else f" (the catalog does not price {provider}'s models)"),
+        )
     if as_json:
         emit_json(_price_dict(price))
         return
     source = {
         "user": "your override",
         "catalog": "the genai-prices catalog",
-        "local": "a local provider (free)",
-        "unknown": "nowhere: unknown model, costs 0",
+        "local": "a local provider: free, unless you set a price",
     }
     out.print(
         f"[bold]{esc(provider)}/{esc(model)}[/] (from {source[price.source]}), USD per 1M tokens:"
@@ -162,8 +181,8 @@ def set_(
         emit_json(_price_dict(price))
     else:
         out.print(
-            f"price set for [bold]{esc(provider)}/{esc(model)}[/]: input ${price.input}, "
-            f"output ${price.output} per 1M tokens"
+            f"price set for [bold]{esc(provider)}/{esc(model)}[/]: input {_cell(price.input)}, "
+            f"output {_cell(price.output)} per 1M tokens"
         )
 
 
@@ -182,7 +201,7 @@ def unset(provider: str, model: str, as_json: bool = JSON_OPTION) -> None:
     if as_json:
         emit_json({"provider": provider, "model": model, "removed": removed})
     else:
-        out.print(f"removed {removed} price(s) for [bold]{esc(provider)}/{esc(model)}[/]")
+        out.print(f"removed {count(removed, 'price')} of [bold]{esc(provider)}/{esc(model)}[/]")
 
 
 @app.command("reprice")
@@ -194,7 +213,7 @@ def reprice(
 ) -> None:
     """What RUN's recorded usage would have cost on another model."""
     from orca.cli._ids import run_id
-    from orca.cost import PriceBook, format_usd
+    from orca.cost import PriceBook
 
     provider, sep, model = as_model.partition("/")
     if not sep or not provider or not model:
@@ -223,8 +242,8 @@ def reprice(
         emit_json(data)
         return
     out.print(
-        f"run {run}: {result.calls} calls cost {format_usd(result.original_nano)}; "
-        f"on {as_model} they would cost {format_usd(result.repriced_nano)}"
+        f"run {run}: {count(result.calls, 'call')} cost {usd(result.original_nano)}; "
+        f"on {as_model} they would cost {usd(result.repriced_nano)}"
         + (f" ({result.ratio:.2f}x)" if result.ratio is not None else "")
         + ("" if result.priced else " [yellow](no price known for that model)[/]")
     )
@@ -243,7 +262,6 @@ def report(
 ) -> None:
     """Calls, tokens and cost from the usage ledger, grouped."""
     from orca.cli._ids import run_id
-    from orca.cost import format_usd
 
     if run is not None:
         run = run_id(run, ledger=True)
@@ -262,7 +280,7 @@ def report(
             str(r.calls),
             f"{r.input_tokens:,}",
             f"{r.output_tokens:,}",
-            format_usd(r.cost_nano_usd),
+            usd(r.cost_nano_usd),
             str(r.unpriced_calls) if r.unpriced_calls else "",
         )
     t.add_row(
@@ -270,7 +288,7 @@ def report(
         str(sum(r.calls for r in rows)),
         f"{sum(r.input_tokens for r in rows):,}",
         f"{sum(r.output_tokens for r in rows):,}",
-        format_usd(sum(r.cost_nano_usd for r in rows)),
+        usd(sum(r.cost_nano_usd for r in rows)),
         "",
         style="bold",
     )

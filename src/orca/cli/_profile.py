@@ -38,7 +38,23 @@ def _spec(text: str, params: list[str], option: str) -> ModelSpec:
     provider, sep, model = text.partition(":")
     if not sep or not provider or not model:
         fail(f"{option} {text!r} is not PROVIDER:MODEL", USAGE, fix=f"write {option} openai:gpt-4o")
-    return ModelSpec(provider, model, _params(params, f"{option}-param"))
+    return ModelSpec(
+        provider, model, _checked(provider, _params(params, f"{option}-param"), option)
+    )
+
+
+def _checked(provider: str, params: dict[str, Any], option: str) -> dict[str, Any]:
+    """``params`` if each is one ``provider`` takes, with a valid value; else an error
+    naming the flag, the key and what it must be (exit 2)."""
+    from orca.llm._params import param_problem
+    from orca.llm._registry import check_provider
+
+    check_provider(provider)  # an unknown provider names the closest (exit 3)
+    for key, value in params.items():
+        problem = param_problem(provider, key, value, f"{option}-param")
+        if problem is not None:
+            fail(f"{option}-param: {problem[0]}", USAGE, fix=problem[1])
+    return params
 
 
 def _params(items: list[str], option: str) -> dict[str, Any]:
@@ -181,9 +197,8 @@ def update(
             if text is None and not params:
                 return None
             base = _spec(text, [], option) if text else spec
-            return ModelSpec(
-                base.provider, base.model, {**spec.params, **_params(params, f"{option}-param")}
-            )
+            added = _checked(base.provider, _params(params, f"{option}-param"), option)
+            return ModelSpec(base.provider, base.model, {**spec.params, **added})
 
         new = profiles.update(
             name,

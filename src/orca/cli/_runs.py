@@ -14,6 +14,7 @@ from orca.cli._common import (
     USAGE,
     commands,
     config,
+    count,
     emit_json,
     esc,
     fail,
@@ -22,6 +23,7 @@ from orca.cli._common import (
     out,
     project_store,
     table,
+    usd,
 )
 
 if TYPE_CHECKING:
@@ -256,7 +258,6 @@ def list_(
     from typing import get_args
 
     from orca.checkpoint import RunStatus
-    from orca.cost import format_usd
 
     statuses: tuple[RunStatus, ...] = get_args(RunStatus)
     if status is not None and status not in statuses:
@@ -294,7 +295,7 @@ def list_(
             r["status"],
             r["started_at"][:19],
             str(r["steps"]),
-            format_usd(r["cost_nano_usd"]),
+            usd(r["cost_nano_usd"]),
         )
     out.print(t)
 
@@ -304,7 +305,6 @@ def list_(
 def show(run: str, as_json: bool = JSON_OPTION) -> None:
     """One run: its record, tasks, and cost by node, role and model."""
     from orca.cli._common import user_db
-    from orca.cost import format_usd
     from orca.events import TASK_FAILED
 
     with project_store() as store:
@@ -335,8 +335,8 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
         return
     out.print(
         f"run [bold]{record['id']}[/] ({record['workflow']}, {record['source']}) on thread "
-        f"{record['thread_id']}: [bold]{record['status']}[/], {record['steps']} steps, "
-        f"{format_usd(record['cost_nano_usd'])}"
+        f"{record['thread_id']}: [bold]{record['status']}[/], {count(record['steps'], 'step')}, "
+        f"{usd(record['cost_nano_usd'])}"
     )
     if record["error"]:
         out.print(f"[red]error:[/] {esc(record['error'])}")
@@ -359,7 +359,7 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
                 str(r.calls),
                 f"{r.input_tokens:,}",
                 f"{r.output_tokens:,}",
-                format_usd(r.cost_nano_usd),
+                usd(r.cost_nano_usd),
             )
         out.print(u)
 

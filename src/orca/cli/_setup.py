@@ -19,6 +19,7 @@ from orca.cli._common import (
     emit_json,
     esc,
     handles_errors,
+    in_unit,
     out,
     table,
 )
@@ -215,8 +216,8 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
                     (
                         "budget",
                         "ok",
-                        f"{active.name}: {active.show(s.remaining)} left of "
-                        f"{active.show(s.limit)} ({active.enforcement})",
+                        f"{active.name}: {in_unit(active, s.remaining)} left of "
+                        f"{in_unit(active, s.limit)} ({active.enforcement})",
                     )
                 )
     except OrcaError as exc:

@@ -241,6 +241,18 @@ def _effective(price: Price) -> dt.datetime:
     return price.effective_from or _ALWAYS
 
 
+def catalog_models(provider: str) -> list[str]:
+    """The model ids the ``genai-prices`` catalog prices for Orca's ``provider`` (none
+    for a provider it does not cover, or without the catalog)."""
+    catalog_id = CATALOG_PROVIDERS.get(provider)
+    try:
+        from genai_prices import data_snapshot
+    except ImportError:
+        return []
+    found = [p for p in data_snapshot.get_snapshot().providers if p.id == catalog_id]
+    return sorted(m.id for p in found for m in p.models)
+
+
 def catalog_price(provider_id: str, model: str, at: dt.datetime) -> Price | None:
     """The ``genai-prices`` catalog's price for a model at ``at``, or None if unknown."""
     try:
