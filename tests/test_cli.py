@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from _providers import Loopback
 from orca.cli import app
 
 # the documented exit codes, written out so that a change to them is caught
@@ -257,20 +258,31 @@ def test_doctor_with_the_key_set_passes_and_never_prints_it(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-secret-test")
-    orca(
-        project,
-        "profile",
-        "create",
-        "cloud",
-        "--planner",
-        "openai:gpt-4o",
-        "--worker",
-        "openai:gpt-4o-mini",
-        code=OK,
-    )
-    result = orca(project, "doctor", "--json", code=OK)
+    server = Loopback("models")  # answers as an OpenAI-compatible server would
+    url = f"base_url=http://127.0.0.1:{server.port}/v1"
+    try:
+        orca(
+            project,
+            "profile",
+            "create",
+            "cloud",
+            "--planner",
+            "openai:gpt-4o",
+            "--worker",
+            "openai:gpt-4o-mini",
+            "--planner-param",
+            url,
+            "--worker-param",
+            url,
+            code=OK,
+        )
+        result = orca(project, "doctor", "--json", code=OK)
+        human = orca(project, "doctor", code=OK)
+    finally:
+        server.close()
     assert checks(result)["planner openai:gpt-4o key"]["status"] == "ok"
-    human = orca(project, "doctor", code=OK)
+    assert checks(result)["planner openai:gpt-4o reachable"]["status"] == "ok"
+    assert "Bearer sk-secret-test" in server.requests[0]  # sent, never printed
     for r in (result, human):
         assert "sk-secret-test" not in r.output
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from _providers import Loopback
 from orca._version import __version__
 
 ORCA = Path(sys.executable).parent / "orca"
@@ -190,25 +191,34 @@ def test_an_api_key_in_the_environment_is_never_printed(project: Path) -> None:
     env = {"OPENAI_API_KEY": secret}
     port = free_port()  # nothing listens there: a run fails fast, with no network
     url = f"base_url=http://127.0.0.1:{port}/v1"
-    outputs = [
-        orca(
-            project,
-            "profile",
-            "create",
-            "cloud",
-            "--planner",
-            "openai:gpt-4o",
-            "--worker",
-            "openai:gpt-4o-mini",
-            "--planner-param",
-            "api_key_env=OPENAI_API_KEY",
-            env=env,
-            code=OK,
-        ),
-        orca(project, "profile", "show", "cloud", "--json", env=env, code=OK),
-        orca(project, "doctor", env=env, code=OK),
-        orca(project, "doctor", "--json", env=env, code=OK),
-    ]
+    server = Loopback("models")  # an OpenAI-compatible model list
+    good = f"base_url=http://127.0.0.1:{server.port}/v1"
+    try:
+        outputs = [
+            orca(
+                project,
+                "profile",
+                "create",
+                "cloud",
+                "--planner",
+                "openai:gpt-4o",
+                "--worker",
+                "openai:gpt-4o-mini",
+                "--planner-param",
+                "api_key_env=OPENAI_API_KEY",
+                "--planner-param",
+                good,
+                "--worker-param",
+                good,
+                env=env,
+                code=OK,
+            ),
+            orca(project, "profile", "show", "cloud", "--json", env=env, code=OK),
+            orca(project, "doctor", env=env, code=OK),
+            orca(project, "doctor", "--json", env=env, code=OK),
+        ]
+    finally:
+        server.close()
     assert data(outputs[-1])["ok"] is True
     orca(
         project,

@@ -6,6 +6,7 @@ ones, every error is ``error: WHAT`` then ``fix: HOW``, and help text keeps its
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from _providers import Loopback
 from orca.store import project_store
 
 ORCA = Path(sys.executable).parent / "orca"
@@ -456,3 +458,122 @@ def test_amounts_are_shown_in_a_precision_that_fits_them() -> None:
         "2 calls",
         "0 steps",
     )
+
+
+# -- providers that answer, answer garbage, or never answer ---------------------------------
+
+
+@pytest.fixture
+def servers() -> Any:
+    made: list[Loopback] = []
+
+    def start(mode: str) -> Loopback:
+        made.append(Loopback(mode))
+        return made[-1]
+
+    yield start
+    for server in made:
+        server.close()
+
+
+def doctor_checks(project: Path, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    done = subprocess.run(
+        [str(ORCA), "-C", str(project), "doctor", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
+    return done.returncode, {c["check"]: c for c in json.loads(done.stdout)["checks"]}
+
+
+def local_profile(project: Path, name: str, port: int, *params: str) -> None:
+    url = f"base_url=http://127.0.0.1:{port}/v1"
+    extra = [arg for p in (url, *params) for flag in ("--planner", "--worker")
+             for arg in (f"{flag}-param", p)]  # fmt: skip
+    orca(project, "profile", "create", name, "--planner", "vllm:m", "--worker", "vllm:m", *extra,
+         code=OK)  # fmt: skip
+
+
+def test_doctor_passes_only_a_server_that_answers_as_its_provider_would(
+    project: Path, servers: Any
+) -> None:
+    good, garbage, silent = servers("models"), servers("garbage"), servers("silent")
+    local_profile(project, "good", good.port)
+    code, checks = doctor_checks(project)
+    assert code == OK, checks
+    assert checks["planner vllm:m reachable"]["status"] == "ok"
+    assert "lists 1 model" in checks["planner vllm:m reachable"]["detail"]
+    assert good.requests[0].startswith("GET /v1/models HTTP/1.1")
+
+    for server, says in [
+        (garbage, "did not answer as HTTP"),
+        (silent, "accepted but gave no answer within 3s"),
+    ]:
+        orca(project, "profile", "delete", "good", "--yes")
+        local_profile(project, "good", server.port)
+        code, checks = doctor_checks(project)
+        assert code == FAILED
+        reach = checks["planner vllm:m reachable"]
+        assert reach["status"] == "fail"
+        assert says in reach["detail"]
+
+
+def test_doctor_asks_anthropic_with_its_headers(project: Path, servers: Any) -> None:
+    server = servers("models")
+    url = f"base_url=http://127.0.0.1:{server.port}"
+    model = "anthropic:claude-sonnet-4-5"
+    orca(
+        project, "profile", "create", "a", "--planner", model, "--worker", model,
+        "--planner-param", url, "--worker-param", url, code=OK,
+    )  # fmt: skip
+    code, checks = doctor_checks(project, {"ANTHROPIC_API_KEY": "sk-ant-test"})
+    assert code == OK, checks
+    assert checks[f"planner {model} reachable"]["status"] == "ok"
+    code, checks = doctor_checks(project, {"ANTHROPIC_API_KEY": "sk-ant-wrong"})
+    assert code == FAILED
+    assert "refused the key (HTTP 401)" in checks[f"planner {model} reachable"]["detail"]
+    assert "sk-ant-wrong" not in json.dumps(checks)
+
+
+ASKS = """\
+from typing import TypedDict
+
+from orca import END, START, RunContext, StateGraph
+
+
+class S(TypedDict):
+    answer: str
+
+
+async def ask(s: S, ctx: RunContext) -> dict:
+    reply = await ctx.worker.acomplete("hello?", max_tokens=8)
+    return {"answer": reply.text}
+
+
+g = StateGraph(S, name="asks")
+g.add_node("ask", ask)
+g.add_edge(START, "ask")
+g.add_edge("ask", END)
+"""
+
+
+def test_a_call_that_gets_no_answer_says_it_waits_then_the_run_fails(
+    project: Path, tmp_path: Path, servers: Any
+) -> None:
+    silent = servers("silent")
+    local_profile(project, "mute", silent.port, "max_retries=0")
+    (project / ".orca" / "orca.toml").write_text("[llm]\nrequest_timeout_s = 1\n")
+    flow = tmp_path / "asks.py"
+    flow.write_text(ASKS)
+    done = orca(project, "run", flow, "--json", code=FAILED)
+    out = json.loads(done.stdout)
+    assert out["status"] == "failed"
+    assert out["error"]["type"] == "LLMTimeoutError"
+    assert "no answer within 1s" in out["error"]["message"]
+    assert "waiting for vllm/m: no answer after 0.5s (attempt 1 of 1; each gives up after 1s)" in (
+        done.stderr
+    )
+    [record] = json.loads(orca(project, "runs", "list", "--json", code=OK).stdout)
+    assert record["status"] == "failed"

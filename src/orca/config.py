@@ -57,6 +57,10 @@ class LLMConfig(_Section):
     temperature: Decimal | None = Field(default=None, ge=0, le=2)
     max_tokens: int = Field(default=1024, gt=0)
     """The answer cap a block budget reserves for when a call sets none."""
+    request_timeout_s: Decimal = Field(default=Decimal(120), gt=0)
+    """How long one attempt of a model call waits for an answer before it gives up
+    (``LLMTimeoutError``, retried ``max_retries`` times); a profile's ``timeout``
+    parameter wins. A call with no answer yet logs that it is waiting."""
 
     @field_validator("provider")
     @classmethod

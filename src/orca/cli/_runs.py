@@ -84,6 +84,7 @@ def _settings(
             budgets = store.ledger.budgets
             made = cfg.ensure_budget(budgets) or budgets.active()
             budget_name = made.name if made is not None else None
+    chosen = _with_timeout(chosen, float(cfg.llm.request_timeout_s))
     ex = cfg.execution
     options: dict[str, Any] = {
         "on_budget_exceeded": cfg.budget.on_exceeded,
@@ -94,6 +95,21 @@ def _settings(
     if ex.max_concurrent_tasks:
         options["max_concurrency"] = ex.max_concurrent_tasks
     return chosen, options, (chosen.name if chosen else profile), budget_name
+
+
+def _with_timeout(profile: Any, seconds: float) -> Any:
+    """``profile`` with ``[llm] request_timeout_s`` as the ``timeout`` of each remote
+    model whose parameters set none."""
+    if profile is None:
+        return None
+    from dataclasses import replace
+
+    def spec(s: Any) -> Any:
+        if s.provider == "llamacpp" or "timeout" in s.params:
+            return s
+        return replace(s, params={**s.params, "timeout": seconds})
+
+    return replace(profile, planner=spec(profile.planner), worker=spec(profile.worker))
 
 
 def _run_row(store: SqliteCheckpointer, run: str) -> dict[str, Any]:

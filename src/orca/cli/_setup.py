@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import typer
 from rich.text import Text
@@ -100,18 +98,6 @@ def init(
     )
 
 
-def _reachable(url: str, timeout: float = 2.0) -> str | None:
-    """None if a TCP connection to ``url``'s host and port opens, else why not."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return None
-    except OSError as exc:
-        return f"{host}:{port} unreachable ({exc.strerror or exc})"
-
-
 def _check_model(role: str, spec: Any) -> list[tuple[str, str, str]]:
     from orca.errors import OrcaError
     from orca.llm.providers.openai import PRESETS
@@ -129,26 +115,31 @@ def _check_model(role: str, spec: Any) -> list[tuple[str, str, str]]:
     env = spec.params.get("api_key_env") or (
         "ANTHROPIC_API_KEY" if spec.provider == "anthropic" else PRESETS[spec.provider].key_env
     )
+    key = os.environ.get(env) if env else None
     if env:
-        present = bool(os.environ.get(env))
         checks.append(
             (
                 f"{name} key",
-                "ok" if present else "fail",
-                f"{env} is set" if present else f"{env} is not set: export {env}=...",
+                "ok" if key else "fail",
+                f"{env} is set" if key else f"{env} is not set: export {env}=...",
             )
         )
     try:
         model = spec.build()
     except OrcaError as exc:
         return [*checks, (name, "fail", str(exc))]
-    url = getattr(model, "base_url", None) or (
-        "https://api.anthropic.com" if spec.provider == "anthropic" else None
-    )
-    if url:
-        problem = _reachable(str(url))
-        checks.append((f"{name} reachable", "fail" if problem else "ok", problem or str(url)))
-    return checks
+    if env and not key:
+        return checks  # a hosted API without its key: nothing to ask it
+    return [*checks, _check_provider(name, spec.provider, model, key)]
+
+
+def _check_provider(name: str, provider: str, model: Any, key: str | None) -> tuple[str, str, str]:
+    """One HTTP request to the provider's model list (``_probe``): ok only when it
+    answers as that provider would."""
+    from orca.cli._probe import probe
+
+    answered, detail = probe(provider, getattr(model, "base_url", None), key)
+    return (f"{name} reachable", "ok" if answered else "fail", detail)
 
 
 @handles_errors

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 import math
 import random
 import weakref
@@ -34,6 +35,10 @@ from orca.llm._types import (
 T = TypeVar("T")
 
 MAX_RETRY_WAIT_S = 60.0
+WAITING_NOTICE_S = 10.0
+"""How often a call with no answer yet says that it is waiting (at most; a shorter
+``timeout`` says it at half its length)."""
+log = logging.getLogger("orca.llm")
 
 
 @runtime_checkable
@@ -203,14 +208,40 @@ class ProviderModel:
     async def complete(self, request: ChatRequest) -> ChatResponse:
         attempt = 0
         while True:
+            notice = self._notice_waiting(attempt)
             try:
                 return await self._complete(request)
             except Exception as exc:
                 error = self._error(exc)
                 if not self._should_retry(error, attempt):
                     raise error from exc
+            finally:
+                notice.cancel()
             await self._sleep(self._backoff(error, attempt))
             attempt += 1
+
+    def _notice_waiting(self, attempt: int) -> asyncio.Task[None]:
+        """A task that logs, while no answer has come, that the call is still waiting
+        and when it will give up (``timeout``); cancel it when the answer comes."""
+
+        async def notice() -> None:
+            every = min(WAITING_NOTICE_S, self.timeout / 2)
+            waited = 0.0
+            while True:
+                await asyncio.sleep(every)
+                waited += every
+                log.warning(
+                    "waiting for %s/%s: no answer after %gs (attempt %d of %d; each gives "
+                    "up after %gs)",
+                    self.provider,
+                    self.model,
+                    round(waited, 1),
+                    attempt + 1,
+                    self.max_retries + 1,
+                    self.timeout,
+                )
+
+        return asyncio.get_running_loop().create_task(notice())
 
     def stream(self, request: ChatRequest) -> ChatStream:
         return ChatStream(self, request)
@@ -361,8 +392,10 @@ class ChatStream:
         attempt = 0
         while True:
             state = StreamState()
+            notice = model._notice_waiting(attempt)  # until the first piece
             try:
                 async for delta in model._stream(request, state):
+                    notice.cancel()
                     state.pieces += 1
                     yield delta
                 break
@@ -372,6 +405,8 @@ class ChatStream:
                     raise await self._interrupted(state, str(error)) from exc
                 if not model._should_retry(error, attempt):
                     raise error from exc
+            finally:
+                notice.cancel()
             await model._sleep(model._backoff(error, attempt))
             attempt += 1
         if state.stop_reason is None and state.raw_stop_reason is None and state.pieces:
