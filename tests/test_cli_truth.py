@@ -577,3 +577,33 @@ def test_a_call_that_gets_no_answer_says_it_waits_then_the_run_fails(
     )
     [record] = json.loads(orca(project, "runs", "list", "--json", code=OK).stdout)
     assert record["status"] == "failed"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    pytest.importorskip("llama_cpp")
+    pytest.importorskip("gguf")
+    from orca.llm.tiny import ensure_tiny_model
+
+    return ensure_tiny_model(seed=0, path=tmp_path_factory.mktemp("model") / "tiny.gguf")
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "research.py"
+
+
+@pytest.mark.parametrize(("policy", "code"), [("fail", 4), ("pause", 5)])
+def test_replay_of_a_budget_stopped_run_is_identical(
+    project: Path, tiny_model: Path, policy: str, code: int
+) -> None:
+    spec = f"llamacpp:{tiny_model}"
+    orca(project, "profile", "create", "tiny", "--planner", spec, "--worker", spec, code=OK)
+    orca(project, "pricing", "set", "llamacpp", tiny_model.name, "--input", "50", "--output",
+         "200", code=OK)  # fmt: skip
+    orca(project, "budget", "create", "tight", "--amount", "0.010", code=OK)
+    done = orca(project, "run", EXAMPLE, "--input", '{"topic": "x"}', "--budget", "tight",
+                "--on-budget-exceeded", policy, "--json", code=code)  # fmt: skip
+    run_id = json.loads(done.stdout)["run_id"]
+    replayed = orca(project, "runs", "replay", run_id, code=OK).stdout
+    assert replayed.startswith(f"identical: run {run_id} replayed")
+    report = json.loads(orca(project, "runs", "replay", run_id, "--json", code=OK).stdout)
+    assert report["identical"] is True

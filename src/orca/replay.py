@@ -30,6 +30,7 @@ from orca.events import (
     RUN_FINISHED,
     RUN_STARTED,
     STEP_STARTED,
+    TASK_FAILED,
     TASK_FINISHED,
     TOOL_CALL,
     USAGE,
@@ -55,6 +56,7 @@ _VARYING_BY_TYPE = {
     LLM_RESPONSE: frozenset({"cost_nano_usd"}),
     TOOL_CALL: frozenset({"result"}),  # a display summary of `value`, which is compared
     RUN_STARTED: frozenset({"head"}),
+    TASK_FAILED: frozenset({"traceback"}),  # a display of where: the error is compared
 }
 # events a replay does not reproduce: it runs with no ledger and its own prices
 _NOT_COMPARED = frozenset({BUDGET_STATUS, BUDGET_WARNING, WARNING})
@@ -110,12 +112,39 @@ class Recording:
         self.llm: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         self.tools: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
         self.roles: dict[str, tuple[str, str]] = {}
+        # calls a block budget refused, per task: the recorded error message (policy
+        # fail) or the interrupt's value (policy pause); they never reached a model
+        self.refused: dict[str, str | Mapping[str, Any]] = {}
         for e in events:
             if e["type"] == LLM_RESPONSE:
                 self.llm[e["task_id"]].append(e)
                 self.roles.setdefault(e["role"], (e["provider"], e["model"]))
             elif e["type"] == TOOL_CALL:
                 self.tools[e["task_id"]].append(e)
+            elif e["type"] == TASK_FAILED and e["error_type"] == "BudgetExceeded":
+                self.refused[e["task_id"]] = e["error"]
+            elif e["type"] == INTERRUPT:
+                for i in e["interrupts"]:
+                    value = i.get("value")
+                    if isinstance(value, Mapping) and value.get("reason") == "budget_exceeded":
+                        self.refused[i["task_id"]] = value
+
+    def refuse(self, ctx: TaskContext | None) -> None:
+        """Before a call's reservation: refuse it as the recorded run's budget did, when
+        the task has no recorded answer left and its recorded run was refused there
+        (the replay has no ledger, so the refusal comes from the log)."""
+        if ctx is None or self.llm[ctx.task_id] or ctx.task_id not in self.refused:
+            return
+        refusal = self.refused.pop(ctx.task_id)
+        if isinstance(refusal, Mapping):  # paused: the same interrupt, same value
+            ctx.interrupt(dict(refusal))
+        from orca.errors import BudgetExceeded
+
+        error = BudgetExceeded.__new__(BudgetExceeded)
+        RuntimeError.__init__(error, str(refusal))  # the recorded message, as it was
+        error.budget, error.unit = "", "usd"
+        error.limit = error.spent = error.reserved = error.asked = 0
+        raise error
 
     @staticmethod
     def _take(queue: list[Mapping[str, Any]], ctx: TaskContext, what: str, **match: Any) -> Any:
@@ -285,8 +314,11 @@ def replay(
         interrupt_before=graph.interrupt_before,
         interrupt_after=graph.interrupt_after,
     )
+    # a role whose every call was refused has no recorded answer: it still stands in
+    roles = {"planner": ("replay", "recorded"), "worker": ("replay", "recorded")}
+    roles.update(recording.roles)
     service_options: dict[str, Any] = {
-        "models": {r: _RecordedModel(p, m) for r, (p, m) in recording.roles.items()},
+        "models": {r: _RecordedModel(p, m) for r, (p, m) in roles.items()},
         "prices": PriceBook(),  # the catalog's: costs are not compared
         "ledger": False,  # no budget is charged
         "tools": list(tools),

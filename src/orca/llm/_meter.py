@@ -355,6 +355,8 @@ class Meter:
             BudgetExceeded: a block budget cannot afford it (policy ``fail``; under
                 ``pause`` the run is interrupted instead, and the call retried on resume).
         """
+        if self.replay is not None:  # refused where the recorded run was refused
+            self.replay.refuse(ctx)
         ledger = await self.ledger()
         if ledger is None:
             return request, None
