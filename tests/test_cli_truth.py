@@ -607,3 +607,66 @@ def test_replay_of_a_budget_stopped_run_is_identical(
     assert replayed.startswith(f"identical: run {run_id} replayed")
     report = json.loads(orca(project, "runs", "replay", run_id, "--json", code=OK).stdout)
     assert report["identical"] is True
+
+
+def on_a_terminal(argv: list[str]) -> tuple[int, str]:
+    """``argv`` with a pseudo-terminal as its stdin, stdout and stderr: what a person
+    sees (exit code, and everything printed)."""
+    import pty
+
+    main, side = pty.openpty()
+    process = subprocess.Popen(argv, stdin=side, stdout=side, stderr=side, close_fds=True)
+    os.close(side)
+    seen = b""
+    try:
+        while True:
+            try:
+                chunk = os.read(main, 65536)
+            except OSError:  # EIO: the process closed the terminal
+                break
+            if not chunk:
+                break
+            seen += chunk
+    finally:
+        os.close(main)
+        process.wait(timeout=60)
+    return process.returncode, seen.decode(errors="replace")
+
+
+def test_on_a_terminal_info_lines_stay_out_of_the_live_display(
+    project: Path, tmp_path: Path
+) -> None:
+    flow = tmp_path / "two.py"
+    flow.write_text(TWO_STEPS)
+    argv = [str(ORCA), "-C", str(project), "run", f"{flow}:g"]
+    code, seen = on_a_terminal(argv)
+    assert code == OK, seen
+    assert "done in" in seen
+    assert " INFO " not in seen
+    assert "run started" not in seen
+    piped = orca(project, "run", f"{flow}:g", code=OK)  # piped: INFO as configured
+    assert " INFO " in piped.stderr
+    assert "run started: two" in piped.stderr
+    # a level named anywhere wins on a terminal too
+    code, seen = on_a_terminal([*argv[:3], "--log-level", "info", *argv[3:]])
+    assert "run started: two" in seen
+
+
+def test_a_budget_refusing_parallel_workers_is_reported_once(
+    project: Path, tiny_model: Path
+) -> None:
+    spec = f"llamacpp:{tiny_model}"
+    orca(project, "profile", "create", "tiny", "--planner", spec, "--worker", spec, code=OK)
+    orca(project, "pricing", "set", "llamacpp", tiny_model.name, "--input", "50", "--output",
+         "200", code=OK)  # fmt: skip
+    orca(project, "budget", "create", "tight", "--amount", "0.010", code=OK)
+    done = orca(project, "--log-level", "info", "run", EXAMPLE, "--input", '{"topic": "x"}',
+                "--budget", "tight", code=4)  # fmt: skip
+    assert done.stdout.count("step 2: worker, worker, worker, worker") == 1
+    assert done.stdout.count("refused by the budget") == 1
+    assert done.stdout.count("worker failed") == 1
+    assert "the budget refused 4 calls in step 2" in done.stderr
+    assert done.stderr.count("task worker failed") == 1  # the log says it once too
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert "budget 'tight' cannot afford this call" in errors[0]

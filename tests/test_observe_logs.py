@@ -803,7 +803,7 @@ def orca_cli(
 def flow(tmp_path: Path) -> tuple[Path, Path]:
     assert ORCA.is_file(), f"no orca script at {ORCA}: run the tests with make test"
     project = tmp_path / "proj"
-    project.mkdir()
+    (project / ".orca").mkdir(parents=True)  # a project (only orca init makes one)
     path = tmp_path / "flow.py"
     path.write_text(FLOW)
     return project, path

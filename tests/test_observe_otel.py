@@ -805,7 +805,7 @@ def test_the_cli_exports_spans_when_otel_variables_are_set(
 ) -> None:
     assert ORCA.is_file(), f"no orca script at {ORCA}: run the tests with make test"
     project = tmp_path / "proj"
-    project.mkdir()
+    (project / ".orca").mkdir(parents=True)  # a project (only orca init makes one)
     flow = tmp_path / "flow.py"
     flow.write_text(FLOW)
     base = {

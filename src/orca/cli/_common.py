@@ -65,7 +65,8 @@ class State:
 
 def start_observing() -> str:
     """Before a command runs a graph: logs as ``[logging]`` (or ``--log-level`` /
-    ``--log-format``) says, to standard error; OTLP span export when the ``OTEL_*``
+    ``--log-format``) says, to standard error (at ``warning`` on a terminal unless a level
+    is set, ``info`` otherwise); OTLP span export when the ``OTEL_*``
     variables name an endpoint. Returns the correlation id of the command's runs
     (``ORCA_CORRELATION_ID``, else a fresh one)."""
     import os
@@ -74,8 +75,11 @@ def start_observing() -> str:
     from orca.observe import configure_logging, configure_otlp
 
     settings = config().logging
+    level = State.log_level or settings.level
+    if State.log_level is None and "level" not in settings.model_fields_set and err.is_terminal:
+        level = "warning"  # on a terminal, INFO lines would break up the live display
     configure_logging(
-        State.log_level or settings.level,
+        level,
         State.log_format or settings.format,
         colored=settings.colored and err.is_terminal,
         timestamps=settings.timestamps,

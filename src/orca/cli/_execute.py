@@ -116,9 +116,12 @@ class Tally:
     status: str = "running"
     checkpoint_id: str | None = None
     finished: list[str] = field(default_factory=list)
+    fresh: bool = False  # the last event added a line to ``finished``
+    refused: dict[int, int] = field(default_factory=dict)  # step -> calls a budget refused
 
     def add(self, e: Event) -> None:
         kind = e.type
+        self.fresh = False
         if kind == RUN_STARTED:
             self.run_id = e.run_id
         elif kind == STEP_STARTED:
@@ -140,11 +143,18 @@ class Tally:
             row[3] += e.cost_nano_usd  # type: ignore[attr-defined]
         elif kind in (TASK_FINISHED, TASK_FAILED):
             node = self.running.pop(e.task_id, e.node)  # type: ignore[attr-defined]
-            mark = "ok" if kind == TASK_FINISHED else "failed"
             said = " ".join(self.text.pop(e.task_id, "").split())  # type: ignore[attr-defined]
+            if kind == TASK_FAILED and e.error_type == "BudgetExceeded":  # type: ignore[attr-defined]
+                # parallel tasks refused by one budget: one line, and a count at the end
+                self.refused[e.step] = self.refused.get(e.step, 0) + 1
+                if self.refused[e.step] > 1:
+                    return
+                said = "refused by the budget"
+            mark = "ok" if kind == TASK_FINISHED else "failed"
             self.finished.append(
                 f"step {e.step} {node} {mark}" + (f": {said[:100]}" if said else "")
             )
+            self.fresh = True
         elif kind == "warning":
             self.warnings.append(e.message)  # type: ignore[attr-defined]
         elif kind == BUDGET_WARNING:
@@ -309,14 +319,13 @@ def _execute(
         tally.add(event)
         if live is not None:
             live.update(tally.view())
-            if event.type in (TASK_FINISHED, TASK_FAILED):
+            if tally.fresh:
                 live.console.print(f"[dim]·[/] {esc(tally.finished[-1])}")
-        elif not as_json and event.type in (STEP_STARTED, TASK_FINISHED, TASK_FAILED):
-            if event.type == STEP_STARTED:
-                nodes = ", ".join(t["node"] for t in event.tasks)  # type: ignore[attr-defined]
-                out.print(f"[bold]step {event.step}[/]: {esc(nodes)}")
-            else:
-                out.print(f"  {esc(tally.finished[-1])}")
+        elif not as_json and event.type == STEP_STARTED:
+            nodes = ", ".join(t["node"] for t in event.tasks)  # type: ignore[attr-defined]
+            out.print(f"[bold]step {event.step}[/]: {esc(nodes)}")
+        elif not as_json and tally.fresh:
+            out.print(f"  {esc(tally.finished[-1])}")
 
     try:
         if live is not None:
@@ -361,6 +370,9 @@ def _execute(
         )
         return code
     print_breakdown(tally)
+    for step, refused in sorted(tally.refused.items()):
+        if refused > 1:
+            tally.warnings.append(f"the budget refused {count(refused, 'call')} in step {step}")
     for warning in dict.fromkeys(tally.warnings):
         err.print(f"[yellow]warning:[/] {esc(warning)}")
     print_budgets(after, "after")

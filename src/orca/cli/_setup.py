@@ -48,7 +48,7 @@ on_exceeded = "fail"          # fail | pause (resume after orca budget raise)
 # default = "flows/research.py:graph"
 
 [logging]
-level = "info"
+# level = "info"              # default: warning on a terminal (the live display), else info
 format = "human"
 """
 

@@ -46,8 +46,14 @@ class _RunLog:
     def __init__(self, info: RunInfo, types: frozenset[str]) -> None:
         self.info = info
         self.types = types
+        self.refused_steps: set[int] = set()
 
     def __call__(self, event: Event) -> None:
+        if event.type == TASK_FAILED and event.error_type == "BudgetExceeded":  # type: ignore[attr-defined]
+            # parallel tasks refused by one budget in one step: one record says it
+            if event.step in self.refused_steps:
+                return
+            self.refused_steps.add(event.step)
         level, message, fields = _describe(event)
         if not RUN_LOG.isEnabledFor(level):
             return
