@@ -1001,7 +1001,7 @@ def test_run_a_file_with_two_graphs_needs_a_name(project: Path, two_graphs: Path
 
 def test_run_names_one_graph_of_a_file(project: Path, two_graphs: Path, tmp_path: Path) -> None:
     out = data(orca(project, "run", f"{two_graphs}:b", "--input", '{"x": 1}', "--json", code=OK))
-    assert (out["workflow"], out["status"], out["values"], out["calls"]) == (
+    assert (out["workflow"], out["status"], out["values"], out["llm_calls"]) == (
         "b",
         "done",
         {"x": 2},
@@ -1173,12 +1173,12 @@ def test_run_pauses_at_the_review_then_resumes_to_the_end(tiny: Path, model: Pat
     assert cost > 0
     by = {row["node"]: row for row in out["by"]}
     assert set(by) == {"plan", "worker", "review"}
-    assert (by["plan"]["role"], by["plan"]["calls"]) == ("planner", 1)
-    assert (by["worker"]["role"], by["worker"]["calls"]) == ("worker", 4)
-    assert (by["review"]["role"], by["review"]["calls"]) == ("planner", 1)
+    assert (by["plan"]["role"], by["plan"]["llm_calls"]) == ("planner", 1)
+    assert (by["worker"]["role"], by["worker"]["llm_calls"]) == ("worker", 4)
+    assert (by["review"]["role"], by["review"]["llm_calls"]) == ("planner", 1)
     assert {row["model"] for row in out["by"]} == {f"llamacpp/{model.name}"}
     assert sum(row["cost_nano_usd"] for row in out["by"]) == cost
-    assert out["calls"] == 6
+    assert out["llm_calls"] == 6
     assert out["input_tokens"] == sum(row["input_tokens"] for row in out["by"])
     [interrupt] = out["interrupts"]
     assert interrupt["node"] == "review"
@@ -1191,7 +1191,7 @@ def test_run_pauses_at_the_review_then_resumes_to_the_end(tiny: Path, model: Pat
     assert (after["name"], after["spent"], after["reserved"]) == ("wallet", cost, 0)
 
     [listed] = data(orca(tiny, "runs", "list", "--json", code=OK))
-    assert (listed["id"], listed["status"], listed["workflow"]) == (
+    assert (listed["run_id"], listed["status"], listed["workflow"]) == (
         run_id,
         "interrupted",
         "research",
@@ -1204,7 +1204,8 @@ def test_run_pauses_at_the_review_then_resumes_to_the_end(tiny: Path, model: Pat
     assert data(orca(tiny, "runs", "list", "--status", "done", "--json")) == []
 
     shown = data(orca(tiny, "runs", "show", run_id, "--json", code=OK))
-    assert (shown["id"], shown["status"], shown["cost_nano_usd"]) == (run_id, "interrupted", cost)
+    assert (shown["run_id"], shown["status"]) == (run_id, "interrupted")
+    assert shown["cost_nano_usd"] == cost
     assert shown["source"] == str(EXAMPLE)
     assert [(t["node"], t["status"]) for t in shown["tasks"]] == [
         ("plan", "done"),
@@ -1217,7 +1218,7 @@ def test_run_pauses_at_the_review_then_resumes_to_the_end(tiny: Path, model: Pat
         ("review", "planner"),
     }
     assert sum(u["cost_nano_usd"] for u in shown["usage"]) == cost
-    assert data(orca(tiny, "runs", "show", run_id[:10], "--json"))["id"] == run_id  # a prefix
+    assert data(orca(tiny, "runs", "show", run_id[:10], "--json"))["run_id"] == run_id  # a prefix
 
     history = data(orca(tiny, "runs", "history", run_id, "--json", code=OK))
     assert len(history) >= 3
@@ -1237,7 +1238,7 @@ def test_run_pauses_at_the_review_then_resumes_to_the_end(tiny: Path, model: Pat
     second = data(orca(tiny, "runs", "show", done["run_id"], "--json", code=OK))
     assert (second["parent_run_id"], second["status"]) == (run_id, "done")
     assert len(data(orca(tiny, "runs", "list", "--json"))) == 2
-    assert data(orca(tiny, "runs", "list", "--limit", "1", "--json"))[0]["id"] == done["run_id"]
+    assert data(orca(tiny, "runs", "list", "--limit", "1", "--json"))[0]["run_id"] == done["run_id"]
 
     finished = orca(tiny, "runs", "resume", run_id, "--value", "true", code=CONFIG)
     assert "finished" in finished.stderr
@@ -1256,15 +1257,15 @@ def test_run_and_runs_print_for_people(tiny: Path) -> None:
     assert "paused at review" in result.stdout
     assert "answer with: orca runs resume run-" in result.stdout
     [run] = data(orca(tiny, "runs", "list", "--json"))
-    assert f"run {run['id']} on thread {run['thread_id']}: interrupted" in result.stdout
-    assert run["id"] in orca(tiny, "runs", "list", code=OK).stdout
-    shown = orca(tiny, "runs", "show", run["id"], code=OK).stdout
-    assert f"run {run['id']} (research" in shown
+    assert f"run {run['run_id']} on thread {run['thread_id']}: interrupted" in result.stdout
+    assert run["run_id"] in orca(tiny, "runs", "list", code=OK).stdout
+    shown = orca(tiny, "runs", "show", run["run_id"], code=OK).stdout
+    assert f"run {run['run_id']} (research" in shown
     assert "Tasks" in shown
     assert "Cost" in shown
-    history = orca(tiny, "runs", "history", run["id"], code=OK).stdout
+    history = orca(tiny, "runs", "history", run["run_id"], code=OK).stdout
     assert f"History of thread {run['thread_id']}" in history
-    resumed = orca(tiny, "runs", "resume", run["id"], "--value", "false", code=OK)
+    resumed = orca(tiny, "runs", "resume", run["run_id"], "--value", "false", code=OK)
     assert ": done in" in resumed.stdout
 
 
@@ -1298,7 +1299,7 @@ def test_runs_fork_branches_from_an_earlier_checkpoint(tiny: Path) -> None:
     assert branch["run_id"] != out["run_id"]
     assert branch["status"] == "interrupted"
     assert branch["values"]["topic"] == "forked"
-    nodes = {row["node"]: row["calls"] for row in branch["by"]}
+    nodes = {row["node"]: row["llm_calls"] for row in branch["by"]}
     assert nodes == {"worker": 4, "review": 1}  # the plan is not run again
     assert branch["cost_nano_usd"] > 0
     shown = data(orca(tiny, "runs", "show", branch["run_id"], "--json"))
@@ -1350,7 +1351,7 @@ def test_reprice_and_usage_report_after_a_run(tiny: Path, model: Path) -> None:
     repriced = data(
         orca(tiny, "pricing", "reprice", run_id, "--as", "openai/gpt-4o-mini", "--json", code=OK)
     )
-    assert (repriced["run"], repriced["calls"], repriced["priced"]) == (run_id, 6, True)
+    assert (repriced["run_id"], repriced["llm_calls"], repriced["priced"]) == (run_id, 6, True)
     assert repriced["original_nano_usd"] == cost
     assert 0 < repriced["repriced_nano_usd"] < cost  # gpt-4o-mini is far cheaper than $50/$200
     assert repriced["as"] == "openai/gpt-4o-mini"
@@ -1373,16 +1374,15 @@ def test_reprice_and_usage_report_after_a_run(tiny: Path, model: Path) -> None:
         rows = data(orca(tiny, "usage", "report", "--by", by, "--since", "7d", "--json", code=OK))
         assert {r["key"] for r in rows} == keys, by
         assert sum(r["cost_nano_usd"] for r in rows) == cost
-        assert sum(r["calls"] for r in rows) == 6
+        assert sum(r["llm_calls"] for r in rows) == 6
         assert all(r["unpriced_calls"] == 0 for r in rows)
     [day] = data(orca(tiny, "usage", "report", "--by", "day", "--since", "7d", "--json"))
     assert day["cost_nano_usd"] == cost
-    by_role = {
-        r["key"]: r["calls"] for r in data(orca(tiny, "usage", "report", "--by", "role", "--json"))
-    }
+    roles = data(orca(tiny, "usage", "report", "--by", "role", "--json"))
+    by_role = {r["key"]: r["llm_calls"] for r in roles}
     assert by_role == {"planner": 2, "worker": 4}
     only = data(orca(tiny, "usage", "report", "--run", run_id, "--by", "node", "--json"))
-    assert sum(r["calls"] for r in only) == 6
+    assert sum(r["llm_calls"] for r in only) == 6
     assert data(orca(tiny, "usage", "report", "--run", "run-other", "--json")) == []
     assert (
         data(
@@ -1423,7 +1423,7 @@ def test_a_block_budget_too_small_for_the_workers_stops_the_run(tiny: Path) -> N
     assert after["reserved"] == 0
     [run] = data(orca(tiny, "runs", "list", "--json"))
     assert run["status"] == "failed"
-    shown = data(orca(tiny, "runs", "show", run["id"], "--json"))
+    shown = data(orca(tiny, "runs", "show", run["run_id"], "--json"))
     assert "cannot afford" in shown["error"]
     assert shown["budget"] == "tight"
 
@@ -1433,7 +1433,7 @@ def test_a_block_budget_too_small_for_the_workers_stops_the_run(tiny: Path) -> N
 
     # raised, the failed run carries on from where it stopped
     orca(tiny, "budget", "raise", "tight", "--by", "1", code=OK)
-    resumed = data(orca(tiny, "runs", "resume", run["id"], "--json", code=INTERRUPTED))
+    resumed = data(orca(tiny, "runs", "resume", run["run_id"], "--json", code=INTERRUPTED))
     assert {row["node"] for row in resumed["by"]} == {"worker", "review"}
     assert resumed["interrupts"][0]["node"] == "review"
     status = data(orca(tiny, "budget", "status", "tight", "--json", code=OK))
@@ -1603,7 +1603,7 @@ def test_runs_events_reads_the_log_in_order_and_filters(tiny: Path) -> None:
     assert every[-1]["type"] == "run.finished"
     assert "token" not in {e["type"] for e in every}
     usage = data(orca(tiny, "runs", "events", run["run_id"][:12], "--type", "usage", "--json"))
-    assert len(usage) == run["calls"]
+    assert len(usage) == run["llm_calls"]
     assert sum(e["cost_nano_usd"] for e in usage) == run["cost_nano_usd"]
     window = data(
         orca(
@@ -1625,7 +1625,8 @@ def test_runs_events_reads_the_log_in_order_and_filters(tiny: Path) -> None:
     text = orca(tiny, "runs", "events", run["run_id"], "--type", "step.started", code=0).stdout
     assert "worker, worker, worker, worker" in text
     answers = orca(tiny, "runs", "events", run["run_id"], "--type", "llm.response").stdout
-    assert len([line for line in answers.splitlines() if "llm.response" in line]) == run["calls"]
+    answered = [line for line in answers.splitlines() if "llm.response" in line]
+    assert len(answered) == run["llm_calls"]
     assert "llamacpp/" in answers
     # a finished run: --follow ends by itself
     followed = orca(tiny, "runs", "events", run["run_id"], "--follow", "--json", code=0).stdout
@@ -1647,7 +1648,7 @@ def test_runs_inspect_shows_each_step_with_cost(tiny: Path) -> None:
     assert all(t["status"] == "done" and t["tools"] == 1 for t in seen["steps"][1]["tasks"])
     assert seen["steps"][2]["tasks"][0]["status"] == "interrupted"
     assert seen["cost_nano_usd"] == run["cost_nano_usd"]
-    assert sum(t["calls"] for s in seen["steps"] for t in s["tasks"]) == run["calls"]
+    assert sum(t["llm_calls"] for s in seen["steps"] for t in s["tasks"]) == run["llm_calls"]
     text = orca(tiny, "runs", "inspect", run["run_id"], code=0).stdout
     assert "Timeline" in text
     orca(tiny, "runs", "inspect", "run-nosuch", code=3)
@@ -1675,7 +1676,7 @@ def test_prune_removes_finished_threads_and_keeps_paused_ones(tiny: Path, two_gr
     assert len(data(orca(tiny, "runs", "list", "--json"))) == 2  # a dry run changes nothing
     pruned = data(orca(tiny, "runs", "prune", "--older-than", "0h", "--json", code=0))
     assert pruned["removed"] == [done["thread_id"]]
-    assert [r["id"] for r in data(orca(tiny, "runs", "list", "--json"))] == [paused["run_id"]]
+    assert [r["run_id"] for r in data(orca(tiny, "runs", "list", "--json"))] == [paused["run_id"]]
     orca(tiny, "runs", "events", done["run_id"], code=3)  # its events went with it
     resumed = data(orca(tiny, "runs", "resume", paused["run_id"], "--value", "true", "--json"))
     assert resumed["status"] == "done"

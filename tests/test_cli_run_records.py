@@ -166,7 +166,7 @@ def test_a_run_on_a_busy_thread_stops_before_any_node_and_writes_nothing(
     assert "thread 't-busy' is busy: run 'run-holder' holds it" in out["error"]["message"]
     assert not (split.parent / "ran.txt").exists()  # no node ran
     listed = json.loads(orca(project, "runs", "list", "--json", code=OK).stdout)
-    assert [r["id"] for r in listed] == ["run-holder"]
+    assert [r["run_id"] for r in listed] == ["run-holder"]
     with project_store(project) as store:
         assert store.checkpoints.get("t-busy") is None  # nor was its input stored
         store.checkpoints.end_run(RunRecord("run-holder", "t-busy", "other", "done", "x"), [])
@@ -185,12 +185,12 @@ def test_runs_list_filters_by_every_status_and_refuses_others(project: Path) -> 
         )
         assert [r["status"] for r in listed] == [status]
     listed = json.loads(orca(project, "runs", "list", "--json", code=OK).stdout)
-    assert [r["id"] for r in listed] == ["run-2", "run-1", "run-0"]
+    assert [r["run_id"] for r in listed] == ["run-2", "run-1", "run-0"]
     assert "cost_nano_usd" in listed[0]
     bad = orca(project, "runs", "list", "--status", "paused", code=2)
     assert "--status 'paused'" in bad.stderr
     shown = json.loads(orca(project, "runs", "show", "run-1", "--json", code=OK).stdout)
-    assert (shown["id"], shown["status"], shown["tasks"]) == ("run-1", "cancelled", [])
+    assert (shown["run_id"], shown["status"], shown["tasks"]) == ("run-1", "cancelled", [])
     orca(project, "runs", "show", "run-", code=2)  # a prefix of three runs is ambiguous
 
 
@@ -266,7 +266,7 @@ def test_two_orca_runs_on_one_thread_then_the_holder_is_killed_and_resumed(
     (tmp_path / "go").write_text("")
     # the dead holder's lease (an hour's worth or not) gives the thread up at once
     resumed = subprocess.run(
-        [*argv, "runs", "resume", killed["id"], "--json"],
+        [*argv, "runs", "resume", killed["run_id"], "--json"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -276,9 +276,9 @@ def test_two_orca_runs_on_one_thread_then_the_holder_is_killed_and_resumed(
     out = json.loads(resumed.stdout)
     assert (out["status"], out["values"]) == ("done", {"n": 1})
     shown = json.loads(orca(project, "runs", "show", out["run_id"], "--json", code=OK).stdout)
-    assert (shown["status"], shown["parent_run_id"]) == ("done", killed["id"])
+    assert (shown["status"], shown["parent_run_id"]) == ("done", killed["run_id"])
     # the run that took the thread over recorded the dead one as failed
-    dead = json.loads(orca(project, "runs", "show", killed["id"], "--json", code=OK).stdout)
+    dead = json.loads(orca(project, "runs", "show", killed["run_id"], "--json", code=OK).stdout)
     assert dead["status"] == "failed"
     assert "its process stopped before the run ended" in dead["error"]
 

@@ -142,13 +142,13 @@ def test_a_whole_session_from_the_shell(project: Path, model: Path) -> None:
     assert done["values"]["verdict"] == "approved"
 
     runs = data(orca(project, "runs", "list", "--json", code=OK))
-    assert {r["id"] for r in runs} == {first["run_id"], done["run_id"]}
+    assert {r["run_id"] for r in runs} == {first["run_id"], done["run_id"]}
     run_total = sum(r["cost_nano_usd"] for r in runs)
     assert run_total == first["cost_nano_usd"] + done["cost_nano_usd"]
     by_node = data(orca(project, "usage", "report", "--by", "node", "--json", code=OK))
     assert {r["key"] for r in by_node} == {"plan", "worker", "review"}
     assert sum(r["cost_nano_usd"] for r in by_node) == run_total
-    assert sum(r["calls"] for r in by_node) == first["calls"] + done["calls"]
+    assert sum(r["llm_calls"] for r in by_node) == first["llm_calls"] + done["llm_calls"]
     wallet = data(orca(project, "budget", "status", "--json", code=OK))
     assert (wallet["spent"], wallet["reserved"]) == (run_total, 0)
 

@@ -199,13 +199,13 @@ def test_a_failing_node_names_its_file_line_and_code(project: Path, tmp_path: Pa
     assert 'line 11, in lookup\n    return table["missing"]' in debug.stderr
 
     [first, *_] = json.loads(orca(project, "runs", "list", "--json", code=OK).stdout)
-    shown = orca(project, "runs", "show", first["id"], code=OK).stdout
+    shown = orca(project, "runs", "show", first["run_id"], code=OK).stdout
     assert 'line 11, in lookup\n    return table["missing"]' in shown
-    as_json = json.loads(orca(project, "runs", "show", first["id"], "--json", code=OK).stdout)
+    as_json = json.loads(orca(project, "runs", "show", first["run_id"], "--json", code=OK).stdout)
     [task] = as_json["tasks"]
     assert "KeyError: 'missing'" in task["traceback"]
     [failed] = json.loads(
-        orca(project, "runs", "events", first["id"], "--type", "task.failed", "--json").stdout
+        orca(project, "runs", "events", first["run_id"], "--type", "task.failed", "--json").stdout
     )
     assert failed["error_type"] == "KeyError"
     assert 'line 11, in lookup\n    return table["missing"]' in failed["traceback"]
@@ -670,3 +670,23 @@ def test_a_budget_refusing_parallel_workers_is_reported_once(
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1
     assert "budget 'tight' cannot afford this call" in errors[0]
+
+
+def test_json_names_a_thing_one_way_in_every_command(project: Path, tmp_path: Path) -> None:
+    flow = tmp_path / "two.py"
+    flow.write_text(TWO_STEPS)
+    ran = json.loads(orca(project, "run", f"{flow}:g", "--json", code=OK).stdout)
+    run_id = ran["run_id"]
+    [listed] = json.loads(orca(project, "runs", "list", "--json", code=OK).stdout)
+    shown = json.loads(orca(project, "runs", "show", run_id, "--json", code=OK).stdout)
+    seen = json.loads(orca(project, "runs", "inspect", run_id, "--json", code=OK).stdout)
+    replayed = json.loads(orca(project, "runs", "replay", run_id, "--json", code=OK).stdout)
+    for document in (ran, listed, shown, seen, replayed):
+        assert document["run_id"] == run_id
+        assert not {"id", "run", "calls", "graph"} & set(document), sorted(document)
+    for document in (ran, listed, shown, seen):
+        assert document["workflow"] == "two"
+    for document in (ran, shown, seen, replayed):
+        assert document["llm_calls"] == 0
+    for document in (ran, listed, shown, seen):
+        assert document["cost_nano_usd"] == 0

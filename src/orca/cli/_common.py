@@ -198,6 +198,12 @@ def delete_named(kind: str, name: str, store: Any, *, yes: bool, as_json: bool) 
         out.print(f"deleted {kind} [bold]{esc(name)}[/]")
 
 
+def llm_calls(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of the usage ledger with its count of calls named as in every ``--json``
+    (``llm_calls``)."""
+    return {("llm_calls" if k == "calls" else k): v for k, v in row.items()}
+
+
 def emit_json(data: Any) -> None:
     """One JSON document on stdout (Decimals as strings, datetimes as ISO)."""
 

@@ -173,9 +173,9 @@ def _inspect(run: str, as_json: bool) -> None:
         return
     head = timeline
     out.print(
-        f"run [bold]{esc(run_id)}[/] ({esc(head['graph'])}) on thread {esc(head['thread_id'])}: "
+        f"run [bold]{esc(run_id)}[/] ({esc(head['workflow'])}) on thread {esc(head['thread_id'])}: "
         f"[bold]{head['status']}[/], {count(len(head['steps']), 'step')}, "
-        f"{count(head['calls'], 'call')}, "
+        f"{count(head['llm_calls'], 'call')}, "
         f"{head['input_tokens']:,}+{count(head['output_tokens'], 'token')}, "
         f"{usd(head['cost_nano_usd'])}"
     )
@@ -187,7 +187,7 @@ def _inspect(run: str, as_json: bool) -> None:
                 task["node"],
                 task["status"],
                 "-" if task["duration_ms"] is None else f"{task['duration_ms']:.1f}",
-                str(task["calls"]),
+                str(task["llm_calls"]),
                 f"{task['input_tokens']}+{task['output_tokens']}",
                 usd(task["cost_nano_usd"]),
                 (task["error"] or "")[:80],
@@ -211,10 +211,10 @@ def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
     run: dict[str, Any] = {
         "run_id": logged[0]["run_id"],
         "thread_id": logged[0]["thread_id"],
-        "graph": "",
+        "workflow": "",
         "status": "running",
         "error": None,
-        "calls": 0,
+        "llm_calls": 0,
         "input_tokens": 0,
         "output_tokens": 0,
         "cost_nano_usd": 0,
@@ -224,7 +224,7 @@ def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
     for e in logged:
         kind = e["type"]
         if kind == RUN_STARTED:
-            run["graph"] = e["graph"]
+            run["workflow"] = e["graph"]
         elif kind == STEP_STARTED:
             step = {"step": e["step"], "tasks": []}
             run["steps"].append(step)
@@ -234,7 +234,7 @@ def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
                     "node": t["node"],
                     "status": "running",
                     "duration_ms": None,
-                    "calls": 0,
+                    "llm_calls": 0,
                     "input_tokens": 0,
                     "output_tokens": 0,
                     "cost_nano_usd": 0,
@@ -249,7 +249,7 @@ def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "usage":
             for target in (tasks.get(e["task_id"]), run):
                 if target is not None:
-                    target["calls"] += 1
+                    target["llm_calls"] += 1
                     target["input_tokens"] += e["input_tokens"]
                     target["output_tokens"] += e["output_tokens"]
                     target["cost_nano_usd"] += e["cost_nano_usd"]

@@ -17,6 +17,7 @@ from orca.cli._common import (
     esc,
     fail,
     handles_errors,
+    llm_calls,
     money,
     out,
     per_mtok,
@@ -230,8 +231,8 @@ def reprice(
         usages = [(c, c.cost_nano_usd) for c in charges]
         result = PriceBook(store.prices.load()).reprice(usages, provider, model)
     data = {
-        "run": run,
-        "calls": result.calls,
+        "run_id": run,
+        "llm_calls": result.calls,
         "original_nano_usd": result.original_nano,
         "repriced_nano_usd": result.repriced_nano,
         "as": as_model,
@@ -271,7 +272,7 @@ def report(
             grouping, since=since(since_), until=since(until, "--until"), run_id=run
         )
     if as_json:
-        emit_json([r.as_dict() for r in rows])
+        emit_json([llm_calls(r.as_dict()) for r in rows])
         return
     t = table(f"Usage by {by}", by, "calls", "in", "out", "cost", "unpriced")
     for r in rows:

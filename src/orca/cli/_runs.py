@@ -20,6 +20,7 @@ from orca.cli._common import (
     fail,
     handles_errors,
     json_arg,
+    llm_calls,
     out,
     project_store,
     table,
@@ -119,7 +120,7 @@ def _run_row(store: SqliteCheckpointer, run: str) -> dict[str, Any]:
     r = find_run(store, run)
     meta = r.metadata
     return {
-        "id": r.run_id,
+        "run_id": r.run_id,
         "thread_id": r.thread_id,
         "workflow": r.graph or None,
         "source": meta.get("source"),
@@ -286,7 +287,7 @@ def list_(
         runs = store.list_runs(limit=limit, status=status)
     data: list[dict[str, Any]] = [
         {
-            "id": r.run_id,
+            "run_id": r.run_id,
             "workflow": r.graph or None,
             "thread_id": r.thread_id,
             "status": r.status,
@@ -305,7 +306,7 @@ def list_(
     t = table("Runs", "run", "workflow", "thread", "status", "started", "steps", "cost")
     for r in data:
         t.add_row(
-            r["id"],
+            r["run_id"],
             r["workflow"] or "-",
             r["thread_id"],
             r["status"],
@@ -325,11 +326,11 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
 
     with project_store() as store:
         record = _run_row(store, run)
-        tasks = list(store.run_tasks(record["id"]))
-        failures = store.read_events(record["id"], types=[TASK_FAILED])
+        tasks = list(store.run_tasks(record["run_id"]))
+        failures = store.read_events(record["run_id"], types=[TASK_FAILED])
     tracebacks = {e["task_id"]: e.get("traceback") or None for e in failures}
     with user_db() as users:
-        usage = users.usage.of_run(record["id"])
+        usage = users.usage.of_run(record["run_id"])
     if as_json:
         emit_json(
             {
@@ -345,12 +346,12 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
                     }
                     for t in tasks
                 ],
-                "usage": [u.as_dict() for u in usage],
+                "usage": [llm_calls(u.as_dict()) for u in usage],
             }
         )
         return
     out.print(
-        f"run [bold]{record['id']}[/] ({record['workflow']}, {record['source']}) on thread "
+        f"run [bold]{record['run_id']}[/] ({record['workflow']}, {record['source']}) on thread "
         f"{record['thread_id']}: [bold]{record['status']}[/], {count(record['steps'], 'step')}, "
         f"{usd(record['cost_nano_usd'])}"
     )
@@ -399,7 +400,7 @@ def resume(
     with project_store() as records:
         record = _run_row(records, run)
     if not record["source"]:
-        fail(f"run {record['id']} has no workflow source", CONFIG)
+        fail(f"run {record['run_id']} has no workflow source", CONFIG)
     stored = record["profile"] if record["profile"] != "config" else None  # "config": [llm]
     chosen, options, profile_name, budget_name = _settings(
         profile or stored, budget or record["budget"], on_exceeded or record["on_budget_exceeded"]
@@ -416,7 +417,7 @@ def resume(
         answer = None
     if not state.next and not state.interrupts:
         fail(
-            f"run {record['id']} finished: its thread has nothing left to run",
+            f"run {record['run_id']} finished: its thread has nothing left to run",
             CONFIG,
             fix="start a new run, or fork it: orca runs fork RUN --checkpoint ID",
         )
@@ -429,7 +430,7 @@ def resume(
         profile_name,
         budget_name,
         record["session_id"] or f"s-{uuid.uuid4().hex[:12]}",
-        parent_run=record["id"],
+        parent_run=record["run_id"],
         options=options,
     )
     raise typer.Exit(execute(plan, store, as_json=as_json))
@@ -500,7 +501,7 @@ def fork(
         profile_name,
         budget_name,
         f"s-{uuid.uuid4().hex[:12]}",
-        parent_run=record["id"],
+        parent_run=record["run_id"],
         options=options,
     )
     raise typer.Exit(execute(plan, store, as_json=as_json))
