@@ -564,15 +564,15 @@ def test_a_call_that_gets_no_answer_says_it_waits_then_the_run_fails(
 ) -> None:
     silent = servers("silent")
     local_profile(project, "mute", silent.port, "max_retries=0")
-    (project / ".orca" / "orca.toml").write_text("[llm]\nrequest_timeout_s = 1\n")
+    (project / ".orca" / "orca.toml").write_text("[llm]\nrequest_timeout_s = 2\n")
     flow = tmp_path / "asks.py"
     flow.write_text(ASKS)
     done = orca(project, "run", flow, "--json", code=FAILED)
     out = json.loads(done.stdout)
     assert out["status"] == "failed"
     assert out["error"]["type"] == "LLMTimeoutError"
-    assert "no answer within 1s" in out["error"]["message"]
-    assert "waiting for vllm/m: no answer after 0.5s (attempt 1 of 1; each gives up after 1s)" in (
+    assert "no answer within 2s" in out["error"]["message"]
+    assert "waiting for vllm/m: no answer after 1s (attempt 1 of 1; each gives up after 2s)" in (
         done.stderr
     )
     [record] = json.loads(orca(project, "runs", "list", "--json", code=OK).stdout)
