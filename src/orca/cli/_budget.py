@@ -35,13 +35,21 @@ def _amount(text: str, unit: str, option: str) -> int:
     value = money(text, option)
     if unit == "usd":
         if value > MAX_USD:
-            fail(f"{option} {text} is more than Orca counts (at most ${MAX_USD:,})", USAGE)
+            fail(
+                f"{option} {text} is more than Orca counts (at most ${MAX_USD:,})",
+                USAGE,
+                fix=f"give {option} an amount up to {MAX_USD:,}",
+            )
         amount = to_nano(value)
         if amount == 0:
             fail(f"{option} {text} is less than a nano-dollar", USAGE, fix=f"{option} 0.01")
         return amount
     if value != value.to_integral_value() or value > MAX_AMOUNT:
-        fail(f"{option} {text} is not a whole number of tokens up to {MAX_AMOUNT:,}", USAGE)
+        fail(
+            f"{option} {text} is not a whole number of tokens up to {MAX_AMOUNT:,}",
+            USAGE,
+            fix=f"write {option} 20000",
+        )
     return int(value)
 
 
@@ -98,9 +106,13 @@ def create(
 
     scopes = [(s, r) for s, r in (("workflow", workflow), ("session", session), ("run", run)) if r]
     if len(scopes) > 1:
-        fail("give at most one of --workflow, --session and --run", USAGE)
+        fail(
+            "give at most one of --workflow, --session and --run",
+            USAGE,
+            fix="scope the budget to one of them (none: every call)",
+        )
     if unit not in ("usd", "tokens"):
-        fail(f"--unit {unit!r} is not usd or tokens", USAGE)
+        fail(f"--unit {unit!r} is not usd or tokens", USAGE, fix="--unit usd (or tokens)")
     scope, ref = scopes[0] if scopes else ("global", None)
     fields: dict[str, Any] = {
         "kind": kind,

@@ -356,7 +356,11 @@ def json_arg(text: str | None, option: str) -> Any:
         try:
             source = path.read_text()
         except OSError as exc:
-            fail(f"{option}: cannot read {path} ({exc.strerror})", USAGE)
+            fail(
+                f"{option}: cannot read {path} ({exc.strerror})",
+                USAGE,
+                fix=f"give the path of a readable JSON file: {option} @input.json",
+            )
     try:
         return json.loads(source)
     except json.JSONDecodeError as exc:

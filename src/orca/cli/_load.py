@@ -67,7 +67,7 @@ def load_graph(source: str, checkpointer: Any) -> tuple[Any, list[Any] | None]:
         try:
             return target.compile(checkpointer=checkpointer), tools
         except OrcaError as exc:  # an invalid graph: it cannot be loaded
-            fail(f"{source}: {exc}", USAGE)
+            fail(f"{source}: {exc}", USAGE)  # the graph's error names its fix
     if isinstance(target, CompiledGraph):
         compiled = CompiledGraph(
             target.spec,
@@ -91,7 +91,7 @@ def _import(where: str) -> Any:
         name = f"orca_workflow_{path.stem}"
         spec = importlib.util.spec_from_file_location(name, path.resolve())
         if spec is None or spec.loader is None:
-            fail(f"cannot import {where}", USAGE)
+            fail(f"cannot import {where}", USAGE, fix="give the path of a .py file")
         module = importlib.util.module_from_spec(spec)
         sys.path.insert(0, str(path.resolve().parent))  # its own imports
         sys.modules[name] = module

@@ -400,7 +400,11 @@ def resume(
     with project_store() as records:
         record = _run_row(records, run)
     if not record["source"]:
-        fail(f"run {record['run_id']} has no workflow source", CONFIG)
+        fail(
+            f"run {record['run_id']} has no workflow source",
+            CONFIG,
+            fix="run its workflow again: orca run PATH.py[:graph] --thread THREAD",
+        )
     stored = record["profile"] if record["profile"] != "config" else None  # "config": [llm]
     chosen, options, profile_name, budget_name = _settings(
         profile or stored, budget or record["budget"], on_exceeded or record["on_budget_exceeded"]
@@ -468,7 +472,11 @@ def fork(
         record = _run_row(records, run)
     changes = json_arg(update, "--update")
     if changes is not None and not isinstance(changes, dict):
-        fail("--update must be a JSON object of state keys", USAGE)
+        fail(
+            "--update must be a JSON object of state keys",
+            USAGE,
+            fix="""--update '{"topic": "cats"}'""",
+        )
     chosen, options, profile_name, budget_name = _settings(
         profile, budget or record["budget"], None
     )

@@ -220,28 +220,11 @@ class ProviderModel:
             await self._sleep(self._backoff(error, attempt))
             attempt += 1
 
-    def _notice_waiting(self, attempt: int) -> asyncio.Task[None]:
-        """A task that logs, while no answer has come, that the call is still waiting
-        and when it will give up (``timeout``); cancel it when the answer comes."""
-
-        async def notice() -> None:
-            every = min(WAITING_NOTICE_S, self.timeout / 2)
-            waited = 0.0
-            while True:
-                await asyncio.sleep(every)
-                waited += every
-                log.warning(
-                    "waiting for %s/%s: no answer after %gs (attempt %d of %d; each gives "
-                    "up after %gs)",
-                    self.provider,
-                    self.model,
-                    round(waited, 1),
-                    attempt + 1,
-                    self.max_retries + 1,
-                    self.timeout,
-                )
-
-        return asyncio.get_running_loop().create_task(notice())
+    def _notice_waiting(self, attempt: int) -> _Waiting:
+        """A timer that logs, while no answer has come, that the call is still waiting
+        and when it will give up (``timeout``); cancel it when the answer comes. A timer,
+        not a task: a call that is answered in time costs one heap entry."""
+        return _Waiting(self, attempt)
 
     def stream(self, request: ChatRequest) -> ChatStream:
         return ChatStream(self, request)
@@ -354,6 +337,38 @@ class ProviderModel:
             thinking="".join(state.thinking),
             id=state.response_id,
         )
+
+
+class _Waiting:
+    """``ProviderModel._notice_waiting``'s timer: every ``min(WAITING_NOTICE_S,
+    timeout / 2)`` seconds without an answer, one warning on ``orca.llm``."""
+
+    def __init__(self, model: ProviderModel, attempt: int) -> None:
+        self.model = model
+        self.attempt = attempt
+        self.every = min(WAITING_NOTICE_S, model.timeout / 2)
+        self.waited = 0.0
+        self.loop = asyncio.get_running_loop()
+        self.handle: asyncio.TimerHandle | None = self.loop.call_later(self.every, self._say)
+
+    def _say(self) -> None:
+        m = self.model
+        self.waited += self.every
+        log.warning(
+            "waiting for %s/%s: no answer after %gs (attempt %d of %d; each gives up after %gs)",
+            m.provider,
+            m.model,
+            round(self.waited, 1),
+            self.attempt + 1,
+            m.max_retries + 1,
+            m.timeout,
+        )
+        self.handle = self.loop.call_later(self.every, self._say)
+
+    def cancel(self) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
 
 
 class ChatStream:
