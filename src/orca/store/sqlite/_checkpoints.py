@@ -17,7 +17,7 @@ from typing import Literal, ParamSpec, TypeVar
 
 from orca import _serde
 from orca.checkpoint._records import TaskRow
-from orca.checkpoint._rows import BlobRow, HeaderRow, RowCheckpointer, WriteRow
+from orca.checkpoint._rows import BlobRow, CallRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import (
     CheckpointError,
     CorruptDatabaseError,
@@ -291,6 +291,7 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                 c.execute("DELETE FROM checkpoint_blobs WHERE thread_id = ?", (thread_id,))
                 c.execute("DELETE FROM checkpoint_writes WHERE thread_id = ?", (thread_id,))
                 c.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
+                c.execute("DELETE FROM call_records WHERE thread_id = ?", (thread_id,))
                 return removed
             keep_json = _serde.dumps(sorted(keep))
             # the event log outlives pruned checkpoints
@@ -307,6 +308,11 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
             ).rowcount
             c.execute(
                 "DELETE FROM checkpoint_writes WHERE thread_id = ? "
+                "AND checkpoint_id NOT IN (SELECT value FROM json_each(?))",
+                (thread_id, keep_json),
+            )
+            c.execute(
+                "DELETE FROM call_records WHERE thread_id = ? "
                 "AND checkpoint_id NOT IN (SELECT value FROM json_each(?))",
                 (thread_id, keep_json),
             )
@@ -330,6 +336,26 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                 "SELECT DISTINCT thread_id FROM checkpoints ORDER BY thread_id"
             ).fetchall()
         return [r[0] for r in rows]
+
+    def _put_call_row(self, row: CallRow) -> None:
+        with self._transaction() as c:
+            c.execute("INSERT OR REPLACE INTO call_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+
+    def _call_rows(self, thread_id: str, task_id: str) -> list[CallRow]:
+        with self._errors():
+            rows = self._conn.execute(
+                "SELECT * FROM call_records WHERE thread_id = ? AND task_id = ? "
+                "ORDER BY kind, digest, occurrence",
+                (thread_id, task_id),
+            ).fetchall()
+        return [CallRow(*r) for r in rows]
+
+    def _drop_call_rows(self, thread_id: str, task_id: str) -> int:
+        with self._transaction() as c:
+            return c.execute(
+                "DELETE FROM call_records WHERE thread_id = ? AND task_id = ?",
+                (thread_id, task_id),
+            ).rowcount
 
     def close(self) -> None:
         """Fold the WAL into the main file and close the connection. An async call
