@@ -453,3 +453,63 @@ def test_a_run_killed_between_the_answer_and_the_checkpoint_does_not_pay_again(
     assert done.stdout.split("done ", 1)[1].strip() == first.strip()
     with user_store(db) as store:
         assert usage_rows(store.ledger) == 1  # paid once
+
+
+class Team(TypedDict, total=False):
+    answers: Annotated[list[str], reducers.append]
+
+
+def test_a_sibling_s_failure_does_not_make_a_finished_task_pay_again(
+    profile: Profile, ledger: SqliteLedger, checkpointer: SqliteCheckpointer, tmp_path: Path
+) -> None:
+    fixed = tmp_path / "fixed"
+
+    async def steady(state: Team, ctx: Any) -> dict[str, Any]:
+        return {"answers": [(await ctx.worker.acomplete("Steady.", max_tokens=TOKENS)).text]}
+
+    async def buggy(state: Team, ctx: Any) -> dict[str, Any]:
+        text = (await ctx.worker.acomplete("Buggy.", max_tokens=TOKENS)).text
+        if not fixed.exists():
+            raise ValueError("a bug after the call")
+        return {"answers": [text]}
+
+    g = StateGraph(Team)
+    g.add_node("steady", steady)
+    g.add_node("buggy", buggy)
+    g.add_edge(START, "steady")
+    g.add_edge(START, "buggy")
+    g.add_edge("steady", END)
+    g.add_edge("buggy", END)
+    app = g.compile(checkpointer=checkpointer)
+    opts = options(profile, ledger, thread_id="t")
+    with pytest.raises(Exception, match="a bug after the call"):
+        app.invoke({}, **opts)
+    assert usage_rows(ledger) == 2
+
+    fixed.touch()
+    events = list(app.stream(None, mode="events", **opts))
+    # the finished sibling is not run again; the failed node asks again (its own error)
+    assert [(e.node, e.cached) for e in llm_events(events)] == [("buggy", False)]
+    assert usage_rows(ledger) == 3
+    assert len(app.get_state("t").values["answers"]) == 2
+
+
+def test_a_sync_node_s_calls_are_answered_too(
+    profile: Profile, ledger: SqliteLedger, checkpointer: SqliteCheckpointer
+) -> None:
+    def node(state: State, ctx: Any) -> dict[str, Any]:  # a sync node: calls on its thread
+        first = ctx.worker.complete("One.", max_tokens=TOKENS)
+        second = ctx.worker.complete("Two.", max_tokens=TOKENS)
+        ctx.interrupt("ok?")
+        return {"answers": [first.text, second.text]}
+
+    g = StateGraph(State)
+    g.add_node("n", node)
+    g.add_edge(START, "n")
+    g.add_edge("n", END)
+    app = g.compile(checkpointer=checkpointer)
+    opts = options(profile, ledger, thread_id="t")
+    app.invoke({}, **opts)
+    events = list(app.stream(Command(resume=True), mode="events", **opts))
+    assert [e.cached for e in llm_events(events)] == [True, True]
+    assert usage_rows(ledger) == 2
