@@ -80,6 +80,15 @@ class State(TypedDict, total=False):
     answers: Annotated[list[str], reducers.append]
 
 
+def one_node(node: Any, name: str = "n", retry: RetryPolicy | None = None) -> StateGraph:
+    """START -> ``node`` -> END."""
+    g = StateGraph(State)
+    g.add_node(name, node, retry=retry)
+    g.add_edge(START, name)
+    g.add_edge(name, END)
+    return g
+
+
 def reviewer() -> StateGraph:
     """Calls the model, then asks a human; resumed, it runs again from the start."""
 
@@ -88,11 +97,7 @@ def reviewer() -> StateGraph:
         verdict = ctx.interrupt({"draft": draft.text})
         return {"draft": draft.text, "verdict": verdict}
 
-    g = StateGraph(State)
-    g.add_node("review", review)
-    g.add_edge(START, "review")
-    g.add_edge("review", END)
-    return g
+    return one_node(review, "review")
 
 
 def test_a_call_before_an_interrupt_is_paid_once(
@@ -132,11 +137,7 @@ def test_the_response_a_node_gets_again_is_the_one_it_got_first(
         ctx.interrupt("go on?")
         return {}
 
-    g = StateGraph(State)
-    g.add_node("n", node)
-    g.add_edge(START, "n")
-    g.add_edge("n", END)
-    app = g.compile(checkpointer=checkpointer)
+    app = one_node(node).compile(checkpointer=checkpointer)
     opts = options(profile, ledger, thread_id="t")
     app.invoke({}, **opts)
     app.invoke(Command(resume=True), **opts)
@@ -156,11 +157,7 @@ def test_a_budget_pause_does_not_pay_again_for_the_calls_before_it(
             out.append((await ctx.worker.acomplete(f"Round {i}", max_tokens=TOKENS)).text)
         return {"answers": out}
 
-    g = StateGraph(State)
-    g.add_node("chat", chat)
-    g.add_edge(START, "chat")
-    g.add_edge("chat", END)
-    app = g.compile(checkpointer=checkpointer)
+    app = one_node(chat, "chat").compile(checkpointer=checkpointer)
     # two calls fit (each reserves its prompt bound and 6 output tokens at most)
     ledger.budgets.create(Budget("tight", 2 * TOKENS * 1_000_000 + 400_000))
     opts = options(profile, ledger, thread_id="t", on_budget_exceeded="pause")
@@ -189,11 +186,7 @@ def test_a_failed_node_run_again_is_answered_and_a_retry_calls_again(
         return {"draft": answer.text}
 
     def graph(policy: RetryPolicy | None) -> Any:
-        g = StateGraph(State)
-        g.add_node("n", flaky, retry=policy)
-        g.add_edge(START, "n")
-        g.add_edge("n", END)
-        return g.compile(checkpointer=checkpointer)
+        return one_node(flaky, retry=policy).compile(checkpointer=checkpointer)
 
     # the node's own retries call again: the answer may be why it failed
     quick = RetryPolicy(max_attempts=2, initial_interval=0, jitter=False)
@@ -230,11 +223,7 @@ def test_a_node_failing_on_a_refused_call_keeps_the_calls_it_paid_for(
             out.append((await ctx.worker.acomplete(f"Round {i}", max_tokens=TOKENS)).text)
         return {"answers": out}
 
-    g = StateGraph(State)
-    g.add_node("chat", chat)
-    g.add_edge(START, "chat")
-    g.add_edge("chat", END)
-    app = g.compile(checkpointer=checkpointer)
+    app = one_node(chat, "chat").compile(checkpointer=checkpointer)
     ledger.budgets.create(Budget("tight", 2 * TOKENS * 1_000_000 + 400_000))
     opts = options(profile, ledger, thread_id="t")
     with pytest.raises(BudgetExceeded):
@@ -255,11 +244,7 @@ def test_a_changed_request_is_a_new_call(
         ctx.interrupt("again?")
         return {}
 
-    g = StateGraph(State)
-    g.add_node("n", node)
-    g.add_edge(START, "n")
-    g.add_edge("n", END)
-    app = g.compile(checkpointer=checkpointer)
+    app = one_node(node).compile(checkpointer=checkpointer)
     opts = options(profile, ledger, thread_id="t")
     app.invoke({}, **opts)
     # an edit makes a new checkpoint, whose step is a new task: it asks again
@@ -280,11 +265,7 @@ def test_the_n_th_call_with_a_digest_is_matched_to_the_n_th_record(
             await ctx.worker.acomplete("Same.", max_tokens=TOKENS, seed=7)
         return {"answers": [a.text, b.text]}
 
-    g = StateGraph(State)
-    g.add_node("n", node)
-    g.add_edge(START, "n")
-    g.add_edge("n", END)
-    app = g.compile(checkpointer=checkpointer)
+    app = one_node(node).compile(checkpointer=checkpointer)
     opts = options(profile, ledger, thread_id="t")
     app.invoke({}, **opts)
     assert usage_rows(ledger) == 2
@@ -344,11 +325,7 @@ def test_a_completed_tool_call_is_not_run_again(
         ctx.interrupt("sent; continue?")
         return {"draft": result}
 
-    g = StateGraph(State)
-    g.add_node("n", node)
-    g.add_edge(START, "n")
-    g.add_edge("n", END)
-    app = g.compile(checkpointer=checkpointer)
+    app = one_node(node).compile(checkpointer=checkpointer)
     opts = options(profile, ledger, thread_id="t", tools=Tools([send_mail], workspace=tmp_path))
     app.invoke({}, **opts)
     events = list(app.stream(Command(resume=True), mode="events", **opts))
@@ -503,11 +480,7 @@ def test_a_sync_node_s_calls_are_answered_too(
         ctx.interrupt("ok?")
         return {"answers": [first.text, second.text]}
 
-    g = StateGraph(State)
-    g.add_node("n", node)
-    g.add_edge(START, "n")
-    g.add_edge("n", END)
-    app = g.compile(checkpointer=checkpointer)
+    app = one_node(node).compile(checkpointer=checkpointer)
     opts = options(profile, ledger, thread_id="t")
     app.invoke({}, **opts)
     events = list(app.stream(Command(resume=True), mode="events", **opts))

@@ -156,16 +156,8 @@ class MeteredStream:
                 response = _recorded_response(recorded)
         if response is not None:
             self._response = response
-            if tokens and response.text and ctx is not None and emitter is not None:
-                emitter.emit(
-                    events.Token,
-                    ctx.step,
-                    task_id=ctx.task_id,
-                    node=ctx.node,
-                    text=response.text,
-                    model=model.model,
-                    role=llm.role,
-                )
+            if tokens and response.text:
+                _token(llm, ctx, response.text)
             if response.text or response.thinking:
                 yield Delta(response.text, response.thinking)
             _answered(llm, ctx, self._request, response, 0, None, None, began, cached=True)
@@ -190,16 +182,8 @@ class MeteredStream:
                     first = time.perf_counter()
                 if delta.text:
                     pieces.append(delta.text)
-                    if tokens and ctx is not None and emitter is not None:
-                        emitter.emit(
-                            events.Token,
-                            ctx.step,
-                            task_id=ctx.task_id,
-                            node=ctx.node,
-                            text=delta.text,
-                            model=model.model,
-                            role=llm.role,
-                        )
+                    if tokens:
+                        _token(llm, ctx, delta.text)
                 yield delta
         except StreamInterruptedError as exc:
             # the tokens were spent: record them (estimated) before the error goes on
@@ -247,6 +231,21 @@ class _Failing:
 
     async def __anext__(self) -> Delta:
         raise self.error
+
+
+def _token(llm: LLM, ctx: TaskContext | None, text: str) -> None:
+    """Emit a ``token`` event: a piece of the answer's text."""
+    emitter = ctx.events if ctx is not None else None
+    if emitter is not None and ctx is not None:
+        emitter.emit(
+            events.Token,
+            ctx.step,
+            task_id=ctx.task_id,
+            node=ctx.node,
+            text=text,
+            model=llm.model.model,
+            role=llm.role,
+        )
 
 
 def _answered(
