@@ -133,6 +133,17 @@ def test_nothing_outside_the_workspace_can_be_written(ws: Path, target: str) -> 
     assert not Path(target).exists() or target.startswith("..")
 
 
+def test_the_sandbox_holds_no_capability_and_cannot_remount_or_tune_the_host(ws: Path) -> None:
+    status = sh(ws, "grep CapEff /proc/self/status")
+    assert status.value["stdout"] == "CapEff:\t0000000000000000\n", status
+    remount = sh(ws, "mount -o remount,bind,rw /usr")
+    assert remount.value["exit_code"] != 0, remount
+    # writing back the value it reads: harmless, were it to succeed
+    tune = sh(ws, "sh -c 'cat /proc/sys/vm/swappiness > /proc/sys/vm/swappiness'")
+    assert tune.value["exit_code"] != 0, tune
+    assert "Read-only file system" in tune.value["stderr"]
+
+
 def test_the_workspace_and_tmp_are_writable(ws: Path) -> None:
     result = sh(ws, "sh -c 'echo made > made.txt && echo tmp > /tmp/scratch && cat /tmp/scratch'")
     assert result.ok, result

@@ -131,9 +131,12 @@ def _arguments(bwrap: str, workspace: Path | None, *, network: bool) -> list[str
     args = [bwrap, "--unshare-all"]
     if network:
         args.append("--share-net")
+    # --cap-drop ALL: run as root, bwrap keeps every capability, and a root with
+    # CAP_SYS_ADMIN could remount the read-only system folders writable;
     # --new-session: no TIOCSTI into a terminal; --die-with-parent: the sandbox dies
     # with the process that started it
-    args += ["--die-with-parent", "--new-session", "--hostname", "orca-sandbox"]
+    args += ["--cap-drop", "ALL", "--die-with-parent", "--new-session"]
+    args += ["--hostname", "orca-sandbox"]
     for top in _SYSTEM:
         if os.path.islink(top):
             args += ["--symlink", os.readlink(top), top]
@@ -146,7 +149,9 @@ def _arguments(bwrap: str, workspace: Path | None, *, network: bool) -> list[str
     prefix = os.path.realpath(sys.base_prefix)
     if not _bound(prefix, _SYSTEM):  # a Python installed elsewhere (pyenv, a home)
         args += ["--ro-bind", prefix, prefix]
-    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+    # /proc read-only: as root (mapped to the host's root) a process could write the
+    # host's global sysctls in /proc/sys even without capabilities
+    args += ["--proc", "/proc", "--remount-ro", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
     if workspace is not None:
         args += ["--bind", str(workspace), str(workspace), "--chdir", str(workspace)]
     # the root the sandbox was built on becomes read-only; /tmp and the workspace stay
