@@ -228,3 +228,24 @@ def test_search_uses_re2_syntax(tmp_path: Path) -> None:
         ("a.py", 1),
         ("a.py", 3),
     ]
+
+
+def test_list_globs_match_by_path_segment(tmp_path: Path) -> None:
+    for name in ("a.txt", "b.md", "sub/c.txt", "sub/deep/d.txt", ".hidden.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x")
+    env = ToolEnv(tmp_path, Policy())
+
+    def listed(pattern: str, path: str = ".") -> list[str]:
+        result = run("files_list", env, pattern=pattern, path=path)
+        assert result.ok, result
+        return list(result.value["entries"])
+
+    assert listed("*.txt") == [".hidden.txt", "a.txt"]
+    assert listed("**/*.txt") == [".hidden.txt", "a.txt", "sub/c.txt", "sub/deep/d.txt"]
+    assert listed("**/**/**/*.txt") == listed("**/*.txt")
+    assert listed("sub/*") == ["sub/c.txt", "sub/deep/"]
+    assert listed("*", path="sub") == ["sub/c.txt", "sub/deep/"]
+    refused = run("files_list", env, pattern="../*")
+    assert refused.status == "error"
+    assert "may not be absolute or hold '..'" in (refused.error or "")

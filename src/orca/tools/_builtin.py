@@ -43,7 +43,7 @@ async def shell(command: str, env: ToolEnv, seconds: float | None = None) -> dic
     argv = shlex.split(command)
     if not argv:
         raise ValueError("the command is empty")
-    return await run_process(argv, env, seconds)
+    return await run_process(argv, env, seconds, tool=env.tool or "shell")
 
 
 async def python(code: str, env: ToolEnv, seconds: float | None = None) -> dict[str, Any]:
@@ -58,7 +58,8 @@ async def python(code: str, env: ToolEnv, seconds: float | None = None) -> dict[
         seconds: how long it may run before it is killed (default: the policy's
             timeout).
     """
-    return await run_process([python_executable(), "-"], env, seconds, stdin=code.encode())
+    argv = [python_executable(), "-"]  # the program comes on standard input
+    return await run_process(argv, env, seconds, stdin=code.encode(), tool=env.tool or "python")
 
 
 def _variables(env: ToolEnv, workspace: Path, sandbox: bool) -> dict[str, str]:
@@ -76,14 +77,16 @@ def _variables(env: ToolEnv, workspace: Path, sandbox: bool) -> dict[str, str]:
     return chosen
 
 
-def _command(argv: list[str], env: ToolEnv) -> tuple[list[str], dict[str, str], Path, bool]:
+def _command(
+    argv: list[str], env: ToolEnv, tool: str
+) -> tuple[list[str], dict[str, str], Path, bool]:
     """What to start, with which environment, where, and whether it is sandboxed."""
     workspace = Path(env.workspace).resolve()
     status = sandbox_status()
     if status.bwrap is not None and status.available:
         if find_program(argv[0], workspace) is None:
             raise FileNotFoundError(f"{argv[0]}: no such program in the sandbox")
-        network = env.policy.allows_network(env.tool or "shell")
+        network = env.policy.allows_network(tool)
         inner = _variables(env, workspace, sandbox=True)
         command = sandboxed(status.bwrap, argv, workspace, inner, network=network)
         # bwrap's own environment is visible in the sandbox (/proc/1/environ): it gets
@@ -91,13 +94,19 @@ def _command(argv: list[str], env: ToolEnv) -> tuple[list[str], dict[str, str], 
         return command, {"PATH": search_path()}, workspace, True
     if env.policy.allow_unsandboxed_shell:
         return argv, _variables(env, workspace, sandbox=False), workspace, False
-    raise SandboxUnavailableError(env.tool or "shell", status.problem or "", INSTALL_FIX)
+    raise SandboxUnavailableError(tool, status.problem or "", INSTALL_FIX)
 
 
 async def run_process(
-    argv: list[str], env: ToolEnv, seconds: float | None = None, *, stdin: bytes | None = None
+    argv: list[str],
+    env: ToolEnv,
+    seconds: float | None = None,
+    *,
+    stdin: bytes | None = None,
+    tool: str = "shell",
 ) -> dict[str, Any]:
     """Run ``argv`` in the workspace, sandboxed, and collect its exit code and output.
+    ``tool`` names the tool it runs for (the policy grants the network by tool).
 
     Raises:
         SandboxUnavailableError: there is no working sandbox here and the policy does
@@ -108,7 +117,7 @@ async def run_process(
     """
     policy = env.policy
     program = Path(argv[0]).name
-    command, variables, workspace, sandbox = await asyncio.to_thread(_command, argv, env)
+    command, variables, workspace, sandbox = await asyncio.to_thread(_command, argv, env, tool)
     proc = await asyncio.create_subprocess_exec(
         *command,
         cwd=workspace,

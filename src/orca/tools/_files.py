@@ -70,7 +70,11 @@ def _segments(pattern: str) -> list[str]:
         raise ValueError(
             f"pattern {pattern!r} may not be absolute or hold '..': give the folder as path"
         )
-    return [p for p in pure.parts if p != "."] or ["*"]
+    segments: list[str] = []
+    for part in pure.parts:
+        if part != "." and not (part == "**" and segments[-1:] == ["**"]):
+            segments.append(part)  # one ** stands for any run of them
+    return segments or ["*"]
 
 
 def _matches(parts: tuple[str, ...], segments: list[str]) -> bool:
