@@ -144,7 +144,8 @@ def test_every_command_reading_a_damaged_row_says_so_and_exits_6(
         where = f"orca {' '.join(args)} with {damage}: {result.output}"
         assert result.exit_code == DATABASE, where
         assert len(said) == 2, where
-        assert said[0].startswith("error: ") and "damaged" in said[0], where
+        assert said[0].startswith("error: "), where
+        assert "damaged" in said[0], where
         assert said[1].startswith("fix: "), where
         assert "Traceback" not in result.output
         assert "JSONDecodeError" not in result.output

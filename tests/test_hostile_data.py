@@ -151,7 +151,7 @@ def test_a_damaged_value_is_a_corrupt_database_error(tmp_path: Path, stored: byt
     conn.commit()
     conn.close()
     with SqliteCheckpointer(path) as store:
-        with pytest.raises(CorruptDatabaseError, match="state value of checkpoint .* damaged"):
+        with pytest.raises(CorruptDatabaseError, match=r"state value of checkpoint .* damaged"):
             store.get("t")
         # the rest of the file still reads: the thread's history, its other values
         assert len(store.history("t")) == 2
