@@ -11,13 +11,13 @@ import dataclasses
 import sqlite3
 import sys
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import pytest
 
-from orca import END, START, SqliteCheckpointer, StateGraph
+from orca import END, START, Send, SqliteCheckpointer, StateGraph, reducers
 from orca._redact import redact
-from orca.errors import CorruptDatabaseError, SerializationError
+from orca.errors import CorruptDatabaseError, NodeError, SerializationError
 from orca.tools import tool
 
 # the three payloads, and the same ideas nested and combined
@@ -282,3 +282,34 @@ def test_a_small_input_stays_in_the_log(tmp_path: Path) -> None:
         (started,) = store.read_events(run_id, types=["run.started"])
         assert started["input"] == {"data": {"q": "short"}}
         assert "input_in_state" not in started
+
+
+@dataclasses.dataclass
+class Job:
+    name: str
+
+
+class Jobs(TypedDict, total=False):
+    done: Annotated[list[str], reducers.append]
+
+
+def test_a_send_argument_of_the_type_its_node_takes_is_restored_on_resume(
+    tmp_path: Path,
+) -> None:
+    def work(job: Job, ctx: Any) -> dict[str, Any]:
+        assert isinstance(job, Job)
+        if job.name == "b" and not (tmp_path / "go").exists():
+            raise RuntimeError("not yet")
+        return {"done": [job.name]}
+
+    g = StateGraph(Jobs, name="jobs")
+    g.add_node("work", work)
+    g.add_conditional_edges(START, lambda s: [Send("work", Job("a")), Send("work", Job("b"))])
+    g.add_edge("work", END)
+    path = tmp_path / "t.db"
+    with SqliteCheckpointer(path) as store, pytest.raises(NodeError):
+        g.compile(checkpointer=store).invoke({}, thread_id="t")
+    (tmp_path / "go").write_text("")
+    with SqliteCheckpointer(path) as store:  # the Send is read back from the file
+        out = g.compile(checkpointer=store).invoke(None, thread_id="t")
+    assert sorted(out["done"]) == ["a", "b"]
