@@ -192,7 +192,7 @@ def dumps_lenient(value: Any) -> bytes:
     except (orjson.JSONEncodeError, RecursionError):
         pass
     try:
-        return _encode(loggable(value), _LOG_OPTS, _safe_repr)
+        return _encode(_loggable(value), _LOG_OPTS, _safe_repr)
     except (orjson.JSONEncodeError, RecursionError) as exc:  # pragma: no cover - defensive
         return orjson.dumps(f"<unloggable {type(value).__qualname__}: {exc}>")
 
@@ -200,7 +200,7 @@ def dumps_lenient(value: Any) -> bytes:
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1
 
 
-def loggable(value: Any, max_depth: int = LOG_MAX_DEPTH) -> Any:
+def _loggable(value: Any, max_depth: int = LOG_MAX_DEPTH) -> Any:
     """A copy of ``value`` that JSON can hold, built without recursion: dicts with a key
     that is not a string and ints beyond 64 bits become their ``repr``, parts nested
     deeper than ``max_depth`` a marker. Other values are kept as they are."""
