@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -48,8 +48,6 @@ class HeaderRow:
     step: int
     body: bytes
     created_at: str
-    events: bytes | None = None  # the run's events since the last checkpoint (JSON batch)
-    events_run: str | None = None
 
 
 class EventRow(NamedTuple):
@@ -377,7 +375,7 @@ class RowCheckpointer(RecordRows):
         )
 
     def _decode_value(
-        self, data: Any, row: HeaderRow, what: str, decode: Any = _serde.loads
+        self, data: Any, row: HeaderRow, what: str, decode: Callable[[Any], Any] = _serde.loads
     ) -> Any:
         """``decode(data)``, its damage reported as ``CorruptDatabaseError``."""
         try:
