@@ -203,3 +203,30 @@ def test_runs_events_max_reads_only_what_it_shows(project: tuple[Path, str]) -> 
     assert result.exit_code == OK, result.output
     assert [e["seq"] for e in json.loads(result.stdout)] == list(range(10))
     assert peak < 5_000_000  # the whole log would take well over a hundred megabytes
+
+
+def test_damaged_rows_of_the_user_database_say_so_and_exit_6(
+    project: tuple[Path, str], tmp_path: Path
+) -> None:
+    import os
+
+    root, _ = project
+    spec = f"llamacpp:{tmp_path / 'model.gguf'}"
+    assert orca(root, "budget", "create", "wallet", "--amount", "5").exit_code == OK
+    assert orca(root, "profile", "create", "p", "--planner", spec, "--worker", spec).exit_code == OK
+    _sql(
+        "UPDATE budgets SET thresholds = '{{'",
+        "UPDATE llm_profiles SET planner_params = '[[['",
+    )(Path(os.environ["ORCA_HOME"]) / "orca.db")
+    for args, row in (
+        (["budget", "list"], "budget 'wallet'"),
+        (["profile", "list"], "profile 'p'"),
+    ):
+        result = orca(root, *args)
+        said = [line for line in result.stderr.splitlines() if line.strip()]
+        assert result.exit_code == DATABASE, result.output
+        assert len(said) == 2, result.output
+        assert said[0].startswith("error: the user database"), result.output
+        assert f"the row of {row}" in said[0]
+        assert said[1].startswith("fix: ")
+        assert "Traceback" not in result.output

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from orca.errors import (
     ConfigError,
@@ -80,6 +82,23 @@ def damaged(path: str, exc: BaseException) -> CorruptDatabaseError:
         "restore the file from a backup or point Orca at a new file; `orca doctor` "
         "checks every database",
     )
+
+
+USER_DB = "the user database ($ORCA_HOME/orca.db)"
+
+
+def json_column(text: str | bytes, what: str, *, where: str = USER_DB) -> Any:
+    """A JSON column's value; a damaged one raises ``CorruptDatabaseError`` naming
+    ``what`` (never ``json.JSONDecodeError``)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise CorruptDatabaseError(
+            where,
+            f"{what} is damaged ({exc})",
+            "restore the file from a backup, or delete and re-create what it names; "
+            "`orca doctor` checks every database",
+        ) from None
 
 
 def prepare_components(
