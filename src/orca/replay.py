@@ -308,6 +308,8 @@ def replay(
     if start_id is not None:
         options["checkpoint_id"] = start_id
     given = _serde.revive(started["input"])
+    if started.get("input_in_state"):  # large input values were logged by reference
+        given = {**given, **_input_in_state(source, started)}
     run_input = Command(resume=given) if started["resumed"] and given is not None else given
 
     async def go() -> Exception | None:
@@ -420,6 +422,23 @@ def _canonical(e: Mapping[str, Any]) -> str:
     import json
 
     return json.dumps(e, sort_keys=True, default=repr)
+
+
+def _input_in_state(source: Checkpointer, started: Mapping[str, Any]) -> dict[str, Any]:
+    """The input values ``run.started`` names in ``input_in_state``, read from the run's
+    input checkpoint (the child of its start checkpoint, with ``source: input``)."""
+    thread, run_id = started["thread_id"], started["run_id"]
+    for info in source.history(thread):
+        meta = info.metadata
+        if (
+            meta.get("source") == "input"
+            and meta.get("run_id") == run_id
+            and info.parent_id == started["checkpoint_id"]
+        ):
+            checkpoint = source.get(thread, info.checkpoint_id)
+            if checkpoint is not None:
+                return {k: checkpoint.values[k] for k in started["input_in_state"]}
+    raise CheckpointNotFoundError(thread, f"input checkpoint of run {run_id}")
 
 
 def _compare(

@@ -34,7 +34,8 @@ def record(
 
 
 def test_records_round_trip_in_key_order(store: StoreUnderTest, face: str) -> None:
-    tricky = {"text": "ünïcode ✓", "tool_calls": [{"id": "c", "arguments": {"k": [1, None]}}]}
+    hostile = {"__orca__": "bytes", "v": "aGVsbG8="}  # data that looks like a tag
+    tricky = {"text": "ünïcode ✓", "tool_calls": [{"id": "c", "arguments": hostile}]}
     store.cp.put_call(record(digest="b", occurrence=1))
     store.cp.put_call(record(digest="b", occurrence=0, value=tricky))
     store.cp.put_call(record(kind="tool", digest="a"))

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from orca.checkpoint._base import Lease
 from orca.checkpoint._records import RunRow, TaskRow
-from orca.checkpoint._rows import BlobRow, CallRow, HeaderRow, RowCheckpointer, WriteRow
+from orca.checkpoint._rows import BlobRow, CallRow, EventRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import CheckpointError
 
 
@@ -20,7 +20,7 @@ class MemoryCheckpointer(RowCheckpointer):
         self._headers_by_thread: dict[str, list[HeaderRow]] = {}
         self._blob_rows: dict[str, dict[tuple[str, str, int], bytes]] = {}
         self._write_rows: dict[str, dict[str, list[WriteRow]]] = {}
-        self._event_batches: list[tuple[str, str, bytes]] = []  # (thread, run, batch)
+        self._event_batches: list[tuple[str, EventRow]] = []  # (thread, rows)
         # rows keep the order they were first stored in, as SQLite's rowid does
         self._order = itertools.count()
         self._runs: dict[str, tuple[int, RunRow]] = {}
@@ -36,6 +36,7 @@ class MemoryCheckpointer(RowCheckpointer):
         blobs: list[BlobRow],
         writes: list[tuple[str, WriteRow]],
         tasks: Sequence[TaskRow] = (),
+        events: Sequence[EventRow] = (),
     ) -> None:
         if header is not None and any(
             r.checkpoint_id == header.checkpoint_id
@@ -53,15 +54,19 @@ class MemoryCheckpointer(RowCheckpointer):
             pending.setdefault(checkpoint_id, []).append(row)
         if header is not None:
             self._headers_by_thread.setdefault(thread_id, []).append(header)
-        if header is not None and header.events is not None and header.events_run:
-            self._event_batches.append((thread_id, header.events_run, header.events))
+        self._event_batches.extend((thread_id, row) for row in events)
         self._put_task_rows(list(tasks))
 
-    def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
-        self._event_batches.append((thread_id, run_id, batch))
+    def _put_tail(self, thread_id: str, rows: Sequence[EventRow]) -> None:
+        self._event_batches.extend((thread_id, row) for row in rows)
 
-    def _events(self, run_id: str) -> list[bytes]:
-        return [batch for _, run, batch in self._event_batches if run == run_id]
+    def _events(self, run_id: str, start: int, stop: int | None) -> Iterator[bytes]:
+        rows = [
+            r
+            for _, r in self._event_batches
+            if r.run_id == run_id and r.last >= start and (stop is None or r.first < stop)
+        ]
+        return iter([r.batch for r in sorted(rows, key=lambda r: (r.ts, r.first))])
 
     def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None:
         rows = self._headers_by_thread.get(thread_id)

@@ -107,6 +107,9 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
+        except CheckpointError as exc:  # a damaged, locked or newer database
+            message, _, fix = str(exc).partition(". Fix: ")
+            fail(message, code_for(exc), fix=fix or None)
         except OrcaError as exc:
             fail(str(exc), code_for(exc))
         except KeyboardInterrupt:

@@ -172,6 +172,29 @@ def _check_sandbox(cfg: Any) -> tuple[str, str, str]:
     )
 
 
+def _integrity_checks() -> list[tuple[str, str, str]]:
+    """SQLite's page check of the user and project databases, and a decode of the
+    project's recent rows: a damaged database fails the doctor."""
+    from orca.store import SqliteStore, project_db_path, user_db_path
+
+    checks = []
+    for what, path, rows in (
+        ("user db integrity", user_db_path(), False),
+        ("project db integrity", project_db_path(State.project), True),
+    ):
+        if not path.exists():
+            continue
+        with SqliteStore(path) as store:
+            problems = store.damage(rows=rows)
+        detail = (
+            "; ".join(problems[:3])
+            if problems
+            else "quick_check ok" + (", recent rows decode" if rows else "")
+        )
+        checks.append((what, "fail" if problems else "ok", detail))
+    return checks
+
+
 @handles_errors
 def doctor(as_json: bool = JSON_OPTION) -> None:
     """Check the configuration, the databases, the profile's providers (reachable, keys
@@ -199,6 +222,7 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
             checks.append((what, "ok", str(where)))
         except OrcaError as exc:
             checks.append((what, "fail", str(exc)))
+    checks += _integrity_checks()
     profile = None
     if cfg is not None:
         try:

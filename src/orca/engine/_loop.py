@@ -16,7 +16,7 @@ from orca.engine import _ids
 from orca.engine._algo import JOINS, Target, Writes, apply_writes, plan_next
 from orca.engine._context import RunContext
 from orca.engine._emit import Emitter
-from orca.engine._persist import Durability, Persister
+from orca.engine._persist import Durability, Persister, log_input_once
 from orca.engine._records import Recorder
 from orca.engine._task import POOL_SIZE, SyncBatch, Task, route, run_task
 from orca.errors import (
@@ -515,6 +515,9 @@ class Run:
         ctx = self._context(self.step + 1, START, _ids.digest("start", self.opts.thread_id))
         entry = Task(-1, ctx.task_id, _START_NODE, None, ctx)
         targets = await route(self.spec, entry, values)
+        if self.persister is not None and self.opts.durability != "exit":
+            # a large input is stored once: in this checkpoint (which exit does not keep)
+            log_input_once(self.logged, self.run_id, values)
         self._commit(self.step + 1, values, changed, [(START, targets)], "input")
         if self.persister is not None:
             await self.persister.settle()

@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import re
 import time
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any, Literal
 
 import pydantic
 
+from orca import _serde
 from orca.errors import InvalidInputError
 from orca.llm import ToolSpec
 
@@ -124,8 +126,9 @@ class ToolResult:
 
         try:
             return json.dumps(self.value, default=str)
-        except (TypeError, ValueError):
-            return str(self.value)
+        except (TypeError, ValueError, RecursionError):
+            # what JSON cannot hold (or nested too deep for it) as the event log shows it
+            return _serde.dumps_lenient(self.value).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,6 +178,8 @@ class Tool:
                 "(the ToolEnv: workspace and policy) or pass what it needs as arguments"
             )
         model = signature_model(fn, tool_name)
+        # the classes a tool declares it returns are restored when its result is read back
+        _serde.declare(_return_hint(fn))
         spec = ToolSpec.of(fn, name=tool_name, description=description)
         wants_env = "env" in inspect.signature(fn).parameters
         return Tool(tool_name, spec.description, fn, model, spec, timeout, wants_env)
@@ -209,6 +214,13 @@ class Tool:
         except Exception as exc:
             return done("error", error=f"{type(exc).__name__}: {exc}")
         return done("ok", value)
+
+
+def _return_hint(fn: Callable[..., Any]) -> Any:
+    try:
+        return typing.get_type_hints(fn).get("return")
+    except Exception:  # an unresolvable annotation: nothing is declared
+        return None
 
 
 def tool(

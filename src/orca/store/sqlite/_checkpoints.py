@@ -17,10 +17,9 @@ from typing import Literal, ParamSpec, TypeVar
 
 from orca import _serde
 from orca.checkpoint._records import TaskRow
-from orca.checkpoint._rows import BlobRow, CallRow, HeaderRow, RowCheckpointer, WriteRow
+from orca.checkpoint._rows import BlobRow, CallRow, EventRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import (
     CheckpointError,
-    CorruptDatabaseError,
     InvalidInputError,
 )
 from orca.store.sqlite import _db
@@ -40,6 +39,15 @@ Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def _insert_events(c: sqlite3.Connection, thread_id: str, rows: Sequence[EventRow]) -> None:
+    if rows:
+        c.executemany(
+            "INSERT INTO events (thread_id, run_id, batch, first_seq, last_seq, first_ts) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(thread_id, r.run_id, r.batch, r.first, r.last, r.ts) for r in rows],
+        )
 
 
 class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
@@ -138,16 +146,10 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                 f"{self.path}: {exc}: a checkpoint with that id already exists. Fix: "
                 "checkpoints are immutable; write a new one"
             ) from exc
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and (
-                "malformed" not in str(exc) and "not a database" not in str(exc)
-            ):
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            if not _db.is_damage(exc):
                 raise
-            raise CorruptDatabaseError(
-                self.path,
-                f"the database is damaged or not SQLite ({exc})",
-                "restore the file from a backup or point Orca at a new file",
-            ) from exc
+            raise _db.damaged(self.path, exc) from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -169,6 +171,7 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
         blobs: list[BlobRow],
         writes: list[tuple[str, WriteRow]],
         tasks: Sequence[TaskRow] = (),
+        events: Sequence[EventRow] = (),
     ) -> None:
         with self._transaction() as c:
             upsert_tasks(c, tasks)
@@ -183,12 +186,12 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                     [(thread_id, cid, w.task_id, w.idx, w.kind, w.data) for cid, w in writes],
                 )
             if header is not None:
-                batch = header.events
-                inline = batch is not None and len(batch) + len(header.body) <= INLINE_ROW_BYTES
+                one = events[0] if len(events) == 1 else None
+                inline = one is not None and len(one.batch) + len(header.body) <= INLINE_ROW_BYTES
                 c.execute(
                     "INSERT INTO checkpoints (thread_id, checkpoint_id, seq, parent_id, step, "
-                    "body, created_at, events, events_run) "
-                    "SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ? "
+                    "body, created_at, events, events_run, events_first, events_last, "
+                    "events_ts) SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ? "
                     "FROM checkpoints WHERE thread_id = ?",
                     (
                         header.thread_id,
@@ -197,31 +200,44 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                         header.step,
                         header.body,
                         header.created_at,
-                        batch if inline else None,
-                        header.events_run if inline else None,
+                        *(
+                            (one.batch, one.run_id, one.first, one.last, one.ts)
+                            if one and inline
+                            else (None,) * 5
+                        ),
                         thread_id,
                     ),
                 )
-                if batch is not None and not inline:
-                    c.execute(
-                        "INSERT INTO events VALUES (?, ?, ?)",
-                        (thread_id, header.events_run, batch),
-                    )
+                if not inline:
+                    _insert_events(c, thread_id, events)
 
-    def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
+    def _put_tail(self, thread_id: str, rows: Sequence[EventRow]) -> None:
         with self._transaction() as c:
-            c.execute("INSERT INTO events VALUES (?, ?, ?)", (thread_id, run_id, batch))
+            _insert_events(c, thread_id, rows)
 
-    def _events(self, run_id: str) -> list[bytes]:
+    def _events(self, run_id: str, start: int, stop: int | None) -> Iterator[bytes]:
+        # both halves walk their (run, ts, seq) index in order, merged by SQLite; rows
+        # are fetched as the caller iterates, and no further once it stops
         with self._errors():
-            return [
-                r[0]
-                for r in self._conn.execute(
-                    "SELECT events FROM checkpoints WHERE events_run = ? "
-                    "UNION ALL SELECT batch FROM events WHERE run_id = ?",
-                    (run_id, run_id),
-                )
-            ]
+            cursor = self._conn.execute(
+                "SELECT events, events_ts, events_first FROM checkpoints "
+                "WHERE events_run = ?1 AND (events_last IS NULL OR (events_last >= ?2 "
+                "AND (?3 IS NULL OR events_first < ?3))) "
+                "UNION ALL SELECT batch, first_ts, first_seq FROM events WHERE run_id = ?1 "
+                "AND (last_seq IS NULL OR (last_seq >= ?2 AND (?3 IS NULL OR first_seq < ?3))) "
+                "ORDER BY 2, 3",
+                (run_id, start, stop),
+            )
+        try:
+            while True:
+                with self._errors():
+                    rows = cursor.fetchmany(4)
+                if not rows:
+                    return
+                for row in rows:
+                    yield row[0]
+        finally:
+            cursor.close()  # ends the read at once when the caller stops early
 
     def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None:
         with self._errors():
@@ -297,7 +313,9 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
             keep_json = _serde.dumps(sorted(keep))
             # the event log outlives pruned checkpoints
             c.execute(
-                "INSERT INTO events SELECT thread_id, events_run, events FROM checkpoints "
+                "INSERT INTO events (thread_id, run_id, batch, first_seq, last_seq, first_ts) "
+                "SELECT thread_id, events_run, events, events_first, events_last, events_ts "
+                "FROM checkpoints "
                 "WHERE thread_id = ? AND events IS NOT NULL "
                 "AND checkpoint_id NOT IN (SELECT value FROM json_each(?)) ORDER BY seq",
                 (thread_id, keep_json),
