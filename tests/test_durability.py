@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -202,6 +203,43 @@ def test_sync_durability_commits_each_step_before_the_next_starts(
     app.invoke({}, thread_id="t", durability="sync")
     assert len(seen) == 6
     assert all(latest == step - 1 for step, latest in seen), seen
+
+
+class SlowStore(SqliteCheckpointer):
+    """Real SQLite underneath, but every checkpoint takes a while to commit: a disk much
+    slower than the steps."""
+
+    def put(self, save: Any) -> None:
+        time.sleep(0.005)
+        super().put(save)
+
+
+class Counting(TypedDict):
+    n: int
+
+
+def test_async_durability_never_lets_the_writer_fall_more_than_a_step_behind(
+    db: Path, open_stores: list[SqliteCheckpointer]
+) -> None:
+    seen: list[tuple[int, int]] = []
+
+    def tick(state: Counting, ctx: RunContext) -> dict[str, int]:
+        (latest,) = rows(db, "SELECT COALESCE(MAX(step), -1) FROM checkpoints")[0]
+        seen.append((ctx.step, latest))
+        return {"n": state["n"] + 1}
+
+    g = StateGraph(Counting)
+    g.add_node("tick", tick)
+    g.add_edge(START, "tick")
+    g.add_conditional_edges("tick", lambda s: "tick" if s["n"] < 30 else END)
+    store = SlowStore(db)
+    open_stores.append(store)
+    out = g.compile(checkpointer=store).invoke({"n": 0}, thread_id="t", durability="async")
+    assert out == {"n": 30}
+    assert len(seen) == 30
+    # when step S runs, step S-1 is done (executed) and S-2 at least is committed
+    assert all(latest >= step - 2 for step, latest in seen), seen
+    assert rows(db, "SELECT MAX(step) FROM checkpoints") == [(30,)]
 
 
 def test_exit_durability_commits_nothing_until_the_run_stops(

@@ -78,17 +78,29 @@ def _phone(found: str) -> str:
 
 def redact(value: Any) -> Any:
     """``value`` with every string in it redacted (dicts, lists and tuples walked; keys
-    that name a secret have their whole value masked)."""
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, Mapping):
-        return {
-            k: MASK.format(kind="secret") if _secret_key(k) and value[k] else redact(value[k])
-            for k in value
-        }
-    if isinstance(value, list | tuple):
-        return [redact(v) for v in value]
-    return value
+    that name a secret have their whole value masked). Walks without recursion, so a
+    value nested any depth is redacted whole rather than crashing the caller."""
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (item, container, slot)
+    while stack:
+        item, parent, slot = stack.pop()
+        if isinstance(item, str):
+            parent[slot] = redact_text(item)
+        elif isinstance(item, Mapping):
+            out: dict[Any, Any] = dict.fromkeys(item)
+            parent[slot] = out
+            for k in item:
+                if _secret_key(k) and item[k]:
+                    out[k] = MASK.format(kind="secret")
+                else:
+                    stack.append((item[k], out, k))
+        elif isinstance(item, list | tuple):
+            seq: list[Any] = [None] * len(item)
+            parent[slot] = seq
+            stack.extend((v, seq, i) for i, v in enumerate(item))
+        else:
+            parent[slot] = item
+    return root[0]
 
 
 def _secret_key(key: Any) -> bool:

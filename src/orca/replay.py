@@ -54,7 +54,9 @@ _VARYING_BY_TYPE = {
     USAGE: frozenset({"cost_nano_usd", "priced"}),
     RUN_FINISHED: frozenset({"checkpoint_id", "cost_nano_usd"}),
     LLM_RESPONSE: frozenset({"cost_nano_usd"}),
-    TOOL_CALL: frozenset({"result"}),  # a display summary of `value`, which is compared
+    # `result` is a display summary of `value`, which is compared; every tool call of a
+    # replay is answered from the recording, whether the run took it from its records
+    TOOL_CALL: frozenset({"result", "cached"}),
     RUN_STARTED: frozenset({"head"}),
     TASK_FAILED: frozenset({"traceback"}),  # a display of where: the error is compared
 }
@@ -177,6 +179,7 @@ class Recording:
             stop_reason=e["stop_reason"],
             tool_calls=tuple(ToolCall(**c) for c in e["tool_calls"]),
             thinking=e["thinking"],
+            cached=bool(e.get("cached")),
         )
         return _RecordedStream(response)
 
@@ -227,6 +230,8 @@ def _llm_error(e: Mapping[str, Any]) -> Exception:
 class _RecordedStream:
     def __init__(self, response: ChatResponse) -> None:
         self.response = response
+        # the recorded run took this answer from its call records: so does the replay
+        self.cached = response.cached
 
     def __aiter__(self) -> AsyncIterator[Delta]:
         return self._pieces()
@@ -335,6 +340,8 @@ def replay(
     if start_id is not None:
         options["checkpoint_id"] = start_id
     given = _serde.revive(started["input"])
+    if started.get("input_in_state"):  # large input values were logged by reference
+        given = {**given, **_input_in_state(source, started)}
     run_input = Command(resume=given) if started["resumed"] and given is not None else given
 
     async def go() -> Exception | None:
@@ -447,6 +454,23 @@ def _canonical(e: Mapping[str, Any]) -> str:
     import json
 
     return json.dumps(e, sort_keys=True, default=repr)
+
+
+def _input_in_state(source: Checkpointer, started: Mapping[str, Any]) -> dict[str, Any]:
+    """The input values ``run.started`` names in ``input_in_state``, read from the run's
+    input checkpoint (the child of its start checkpoint, with ``source: input``)."""
+    thread, run_id = started["thread_id"], started["run_id"]
+    for info in source.history(thread):
+        meta = info.metadata
+        if (
+            meta.get("source") == "input"
+            and meta.get("run_id") == run_id
+            and info.parent_id == started["checkpoint_id"]
+        ):
+            checkpoint = source.get(thread, info.checkpoint_id)
+            if checkpoint is not None:
+                return {k: checkpoint.values[k] for k in started["input_in_state"]}
+    raise CheckpointNotFoundError(thread, f"input checkpoint of run {run_id}")
 
 
 def _compare(

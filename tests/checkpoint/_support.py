@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 from pydantic import BaseModel
 
@@ -19,6 +19,7 @@ from orca.checkpoint import (
     PendingWrite,
     TaskRecord,
 )
+from orca.graph import StateGraph
 from orca.store import SqliteCheckpointer
 
 STORE_KINDS = ("memory", "sqlite")
@@ -37,6 +38,9 @@ ASYNC_TWINS = (
     "get_run",
     "list_runs",
     "run_tasks",
+    "put_call",
+    "calls",
+    "drop_calls",
 )
 """The methods with an async twin (``aput`` for ``put``, ...)."""
 
@@ -155,3 +159,15 @@ class Reading(BaseModel):
     taken: dt.datetime
     raw: bytes = b""
     history: list[int] = []
+
+
+class DeclaresValueTypes(TypedDict):
+    """A state schema naming the classes above: checkpoints restore only the dataclasses
+    and models that a graph's state schema declares (docs/checkpoints.md)."""
+
+    point: Point
+    track: Track
+    reading: Reading
+
+
+StateGraph(DeclaresValueTypes)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ from orca.checkpoint import (
     TaskRecord,
 )
 from orca.checkpoint._records import RunRow, TaskRow
-from orca.checkpoint._rows import BlobRow, HeaderRow, WriteRow
+from orca.checkpoint._rows import BlobRow, EventRow, HeaderRow, WriteRow
 from orca.errors import CheckpointError
 from orca.store import SqliteCheckpointer
 
@@ -61,17 +61,18 @@ class ThreadRecordingStore(SqliteCheckpointer):
         blobs: list[BlobRow],
         writes: list[tuple[str, WriteRow]],
         tasks: Sequence[TaskRow] = (),
+        events: Sequence[EventRow] = (),
     ) -> None:
         self._note("_write")
-        super()._write(thread_id, header, blobs, writes, tasks)
+        super()._write(thread_id, header, blobs, writes, tasks, events)
 
-    def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
+    def _put_tail(self, thread_id: str, rows: Sequence[EventRow]) -> None:
         self._note("_put_tail")
-        super()._put_tail(run_id, thread_id, batch)
+        super()._put_tail(thread_id, rows)
 
-    def _events(self, run_id: str) -> list[bytes]:
+    def _events(self, run_id: str, start: int, stop: int | None) -> Iterator[bytes]:
         self._note("_events")
-        return super()._events(run_id)
+        return super()._events(run_id, start, stop)
 
     def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None:
         self._note("_header")

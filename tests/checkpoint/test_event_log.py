@@ -195,6 +195,86 @@ def test_a_version_2_file_is_upgraded_and_its_log_still_reads(tmp_path: Any) -> 
     conn = sqlite3.connect(path)
     try:
         version = conn.execute("SELECT version FROM orca_schema WHERE component='checkpoints'")
-        assert version.fetchone()[0] == len(MIGRATIONS) == 3
+        assert version.fetchone()[0] == len(MIGRATIONS) == 5
     finally:
         conn.close()
+
+
+# -- reads cost what they return ---------------------------------------------------------------
+
+
+def _long_log(store: Any, run_id: str, n: int) -> None:
+    from orca.checkpoint import EventRecord
+
+    store.put_events(
+        [EventRecord("custom", run_id, "t", i // 10, i, 1_000.0 + i, {"data": i}) for i in range(n)]
+    )
+
+
+class CountingStore:
+    """Wraps a real store's row primitive to count the event batches it hands over."""
+
+    @staticmethod
+    def make(path: Any) -> Any:
+        from orca import SqliteCheckpointer
+
+        class Counting(SqliteCheckpointer):
+            batches = 0
+
+            def _events(self, run_id: str, start: int, stop: int | None) -> Any:
+                for batch in super()._events(run_id, start, stop):
+                    self.batches += 1
+                    yield batch
+
+        return Counting(path)
+
+
+def test_reading_a_few_events_of_a_long_log_decodes_a_few_rows(tmp_path: Any) -> None:
+    from orca.checkpoint._rows import EVENTS_PER_ROW
+
+    with CountingStore.make(tmp_path / "long.db") as store:
+        _long_log(store, "r", 100_000)
+        first = store.read_events("r", limit=10)
+        assert [e["data"] for e in first] == list(range(10))
+        assert store.batches == 1
+        store.batches = 0
+        middle = store.read_events("r", start=50_000, limit=10)
+        assert [e["seq"] for e in middle] == list(range(50_000, 50_010))
+        assert store.batches == 1
+        store.batches = 0
+        ranged = store.read_events("r", start=99_990, stop=99_995)
+        assert [e["seq"] for e in ranged] == list(range(99_990, 99_995))
+        assert store.batches == 1
+        store.batches = 0
+        everything = store.read_events("r")
+        assert [e["seq"] for e in everything] == list(range(100_000))
+        assert store.batches == -(-100_000 // EVENTS_PER_ROW)
+
+
+def test_reading_ten_events_of_a_long_log_allocates_little(tmp_path: Any) -> None:
+    import tracemalloc
+
+    from orca import SqliteCheckpointer
+
+    with SqliteCheckpointer(tmp_path / "long.db") as store:
+        _long_log(store, "r", 100_000)
+        store.read_events("r", limit=1)  # warm: the statement cache, lazy imports
+        tracemalloc.start()
+        try:
+            got = store.read_events("r", limit=10)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert len(got) == 10
+    assert peak < 1_000_000  # the whole log decoded takes tens of megabytes
+
+
+def test_the_log_index_is_used_for_a_runs_events(tmp_path: Any) -> None:
+    from orca import SqliteCheckpointer
+
+    with SqliteCheckpointer(tmp_path / "i.db") as store:
+        plan = store._conn.execute(
+            "EXPLAIN QUERY PLAN SELECT batch FROM events WHERE run_id = 'r' "
+            "AND last_seq >= 0 ORDER BY first_ts, first_seq"
+        ).fetchall()
+    assert any("events_by_run_seq" in str(row) for row in plan), plan

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from orca.checkpoint._base import Lease
 from orca.checkpoint._records import RunRow, TaskRow
-from orca.checkpoint._rows import BlobRow, HeaderRow, RowCheckpointer, WriteRow
+from orca.checkpoint._rows import BlobRow, CallRow, EventRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import CheckpointError
 
 
@@ -20,12 +20,14 @@ class MemoryCheckpointer(RowCheckpointer):
         self._headers_by_thread: dict[str, list[HeaderRow]] = {}
         self._blob_rows: dict[str, dict[tuple[str, str, int], bytes]] = {}
         self._write_rows: dict[str, dict[str, list[WriteRow]]] = {}
-        self._event_batches: list[tuple[str, str, bytes]] = []  # (thread, run, batch)
+        self._event_batches: list[tuple[str, EventRow]] = []  # (thread, rows)
         # rows keep the order they were first stored in, as SQLite's rowid does
         self._order = itertools.count()
         self._runs: dict[str, tuple[int, RunRow]] = {}
         self._tasks: dict[tuple[str, str], tuple[int, TaskRow]] = {}
         self._leases: dict[str, Lease] = {}
+        # thread -> task -> (kind, digest, occurrence) -> row
+        self._call_records: dict[str, dict[str, dict[tuple[str, str, int], CallRow]]] = {}
 
     def _write(
         self,
@@ -34,6 +36,7 @@ class MemoryCheckpointer(RowCheckpointer):
         blobs: list[BlobRow],
         writes: list[tuple[str, WriteRow]],
         tasks: Sequence[TaskRow] = (),
+        events: Sequence[EventRow] = (),
     ) -> None:
         if header is not None and any(
             r.checkpoint_id == header.checkpoint_id
@@ -51,15 +54,19 @@ class MemoryCheckpointer(RowCheckpointer):
             pending.setdefault(checkpoint_id, []).append(row)
         if header is not None:
             self._headers_by_thread.setdefault(thread_id, []).append(header)
-        if header is not None and header.events is not None and header.events_run:
-            self._event_batches.append((thread_id, header.events_run, header.events))
+        self._event_batches.extend((thread_id, row) for row in events)
         self._put_task_rows(list(tasks))
 
-    def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
-        self._event_batches.append((thread_id, run_id, batch))
+    def _put_tail(self, thread_id: str, rows: Sequence[EventRow]) -> None:
+        self._event_batches.extend((thread_id, row) for row in rows)
 
-    def _events(self, run_id: str) -> list[bytes]:
-        return [batch for _, run, batch in self._event_batches if run == run_id]
+    def _events(self, run_id: str, start: int, stop: int | None) -> Iterator[bytes]:
+        rows = [
+            r
+            for _, r in self._event_batches
+            if r.run_id == run_id and r.last >= start and (stop is None or r.first < stop)
+        ]
+        return iter([r.batch for r in sorted(rows, key=lambda r: (r.ts, r.first))])
 
     def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None:
         rows = self._headers_by_thread.get(thread_id)
@@ -100,6 +107,7 @@ class MemoryCheckpointer(RowCheckpointer):
             self._blob_rows.pop(thread_id, None)
             self._write_rows.pop(thread_id, None)
             self._event_batches = [b for b in self._event_batches if b[0] != thread_id]
+            self._call_records.pop(thread_id, None)
             return len(rows)
         kept = [r for r in rows if r.checkpoint_id in keep]
         self._headers_by_thread[thread_id] = kept
@@ -111,10 +119,25 @@ class MemoryCheckpointer(RowCheckpointer):
         for checkpoint_id in list(pending):
             if checkpoint_id not in keep:
                 del pending[checkpoint_id]
+        by_task = self._call_records.get(thread_id, {})
+        for task_id, calls in list(by_task.items()):
+            if any(r.checkpoint_id not in keep for r in calls.values()):
+                del by_task[task_id]
         return len(rows) - len(kept)
 
     def threads(self) -> list[str]:
         return sorted(self._headers_by_thread)
+
+    def _put_call_row(self, row: CallRow) -> None:
+        calls = self._call_records.setdefault(row.thread_id, {}).setdefault(row.task_id, {})
+        calls[(row.kind, row.digest, row.occurrence)] = row
+
+    def _call_rows(self, thread_id: str, task_id: str) -> list[CallRow]:
+        calls = self._call_records.get(thread_id, {}).get(task_id, {})
+        return [calls[k] for k in sorted(calls)]
+
+    def _drop_call_rows(self, thread_id: str, task_id: str) -> int:
+        return len(self._call_records.get(thread_id, {}).pop(task_id, {}))
 
     # -- run records and leases ----------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from abc import abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -21,6 +21,7 @@ import orjson
 
 from orca import _serde
 from orca.checkpoint._base import (
+    CallRecord,
     Checkpoint,
     CheckpointInfo,
     CheckpointSave,
@@ -30,6 +31,7 @@ from orca.checkpoint._base import (
 from orca.checkpoint._records import RecordRows, TaskRow, task_rows
 from orca.errors import (
     CheckpointNotFoundError,
+    CorruptDatabaseError,
     InvalidInputError,
     SchemaVersionError,
     SerializationError,
@@ -47,8 +49,16 @@ class HeaderRow:
     step: int
     body: bytes
     created_at: str
-    events: bytes | None = None  # the run's events since the last checkpoint (JSON batch)
-    events_run: str | None = None
+
+
+class EventRow(NamedTuple):
+    """A batch of one run's events (``EVENTS_PER_ROW`` at most), seqs first..last."""
+
+    run_id: str
+    first: int
+    last: int
+    ts: float  # of the first event: two runs logged under one run_id follow each other
+    batch: bytes
 
 
 class BlobRow(NamedTuple):
@@ -56,6 +66,20 @@ class BlobRow(NamedTuple):
     base: str
     pos: int
     data: bytes
+
+
+class CallRow(NamedTuple):
+    """A call record as stored: its value serialised."""
+
+    thread_id: str
+    task_id: str
+    kind: str
+    digest: str
+    occurrence: int
+    checkpoint_id: str
+    run_id: str
+    value: bytes
+    created_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,9 +129,21 @@ def _encode_pending(writes: Sequence[PendingWrite]) -> list[WriteRow]:
     return rows
 
 
-def encode_events(events: Sequence[EventRecord]) -> bytes | None:
-    """Event records as one JSON batch, ``[[type, {fields}], ...]``."""
-    return _batch_json(list(events)) if events else None
+EVENTS_PER_ROW = 256
+"""A row of the event log holds at most this many events, so that reading a few
+events decodes a bounded batch, however long the run."""
+
+
+def event_rows(events: Sequence[EventRecord]) -> list[EventRow]:
+    """One run's events as rows of ``EVENTS_PER_ROW`` at most."""
+    rows = []
+    for i in range(0, len(events), EVENTS_PER_ROW):
+        chunk = list(events[i : i + EVENTS_PER_ROW])
+        seqs = [e.seq for e in chunk]
+        rows.append(
+            EventRow(chunk[0].run_id, min(seqs), max(seqs), chunk[0].ts, _batch_json(chunk))
+        )
+    return rows
 
 
 def _batch_json(batch: list[EventRecord]) -> bytes:
@@ -173,17 +209,20 @@ class RowCheckpointer(RecordRows):
         blobs: list[BlobRow],
         writes: list[tuple[str, WriteRow]],
         tasks: Sequence[TaskRow] = (),
+        events: Sequence[EventRow] = (),
     ) -> None:
-        """Store the rows atomically (the header's event batch and ``tasks``, upserted,
-        too); ``writes`` pairs each row with its checkpoint id."""
+        """Store the rows atomically (``tasks``, upserted, and the event rows of the
+        header's superstep too); ``writes`` pairs each row with its checkpoint id."""
 
     @abstractmethod
-    def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
+    def _put_tail(self, thread_id: str, rows: Sequence[EventRow]) -> None:
         """Log a run's events that came after its last checkpoint."""
 
     @abstractmethod
-    def _events(self, run_id: str) -> list[bytes]:
-        """A run's event batches, in any order (``read_events`` sorts by seq)."""
+    def _events(self, run_id: str, start: int, stop: int | None) -> Iterator[bytes]:
+        """A run's event batches that may hold seqs in ``[start, stop)``, ordered by
+        (first event's ts, first seq), read as they are iterated (so that reading a few
+        events costs a few rows)."""
 
     @abstractmethod
     def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None: ...
@@ -203,12 +242,24 @@ class RowCheckpointer(RecordRows):
     def _delete(
         self, thread_id: str, keep: set[str] | None, needed: dict[tuple[str, str], int]
     ) -> int:
-        """Delete checkpoints not in ``keep`` (all if None), their writes, and blob rows
-        not needed (``needed[(channel, base)]`` is the highest pos still referenced).
+        """Delete checkpoints not in ``keep`` (all if None), their writes and call
+        records, and blob rows not needed (``needed[(channel, base)]`` is the highest pos
+        still referenced).
         Returns the number of checkpoints removed."""
 
     @abstractmethod
     def threads(self) -> list[str]: ...
+
+    @abstractmethod
+    def _put_call_row(self, row: CallRow) -> None:
+        """Insert ``row`` (replacing one with the same key) and commit."""
+
+    @abstractmethod
+    def _call_rows(self, thread_id: str, task_id: str) -> list[CallRow]:
+        """The task's call rows, by kind, digest and occurrence."""
+
+    @abstractmethod
+    def _drop_call_rows(self, thread_id: str, task_id: str) -> int: ...
 
     def close(self) -> None:
         """Release resources."""
@@ -260,11 +311,9 @@ class RowCheckpointer(RecordRows):
                 save.step,
                 body,
                 save.created_at,
-                encode_events(mine),
-                first_run,
             )
             writes = [(save.checkpoint_id, r) for r in _encode_pending(save.pending)]
-            self._write(save.thread_id, header, blobs, writes, tasks)
+            self._write(save.thread_id, header, blobs, writes, tasks, event_rows(mine))
             others = [e for e in save.events if e.run_id != first_run]
             if others:  # the engine logs one run per save; anything else is kept anyway
                 self.put_events(others)
@@ -281,15 +330,15 @@ class RowCheckpointer(RecordRows):
         row = self._header(thread_id, parent_id)
         if row is None:
             raise CheckpointNotFoundError(thread_id, parent_id)
-        return dict(_serde.loads(row.body)["versions"]), {}
+        return dict(self._body(row)["versions"]), {}
 
     def put_events(self, events: Sequence[EventRecord]) -> None:
         by_run: dict[str, list[EventRecord]] = {}
         for e in events:
             by_run.setdefault(e.run_id, []).append(e)
         with self._lock:
-            for run_id, batch in by_run.items():
-                self._put_tail(run_id, batch[0].thread_id, _batch_json(batch))
+            for batch in by_run.values():
+                self._put_tail(batch[0].thread_id, event_rows(batch))
 
     def read_events(
         self,
@@ -300,13 +349,18 @@ class RowCheckpointer(RecordRows):
         types: Sequence[str] | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
+        if limit is not None and limit < 1:
+            raise InvalidInputError(f"read_events limit must be at least 1, got {limit}")
+        found: list[dict[str, Any]] = []
         with self._lock:
-            batches = self._events(run_id)
-        decoded = [decode_events(data, run_id, start, stop, types) for data in batches]
-        # a store may keep a run's batches in two places: they go back in time order (two
-        # runs given the same run_id follow each other, each in seq order)
-        decoded.sort(key=lambda batch: (batch[0]["ts"], batch[0]["seq"]) if batch else (0, 0))
-        found = [e for batch in decoded for e in batch]
+            # batches are decoded one by one, and no more once ``limit`` are found
+            for data in self._events(run_id, start, stop):
+                try:
+                    found += decode_events(data, run_id, start, stop, types)
+                except (ValueError, TypeError, KeyError) as exc:  # orjson's error is one
+                    raise self._damaged(f"the event log of run {run_id!r}", exc) from None
+                if limit is not None and len(found) >= limit:
+                    break
         return found[:limit] if limit is not None else found
 
     def put_pending(
@@ -330,24 +384,56 @@ class RowCheckpointer(RecordRows):
             versions: dict[str, list[Any]] = body["versions"]
             wanted = [(key, v[0], v[1]) for key, v in versions.items()]
             blobs = self._blobs(thread_id, wanted)
-            pending = [
-                PendingWrite(w.task_id, w.kind, _serde.loads(w.data))  # type: ignore[arg-type]
-                for w in self._writes(thread_id, row.checkpoint_id)
-            ]
+            pending = []
+            for w in self._writes(thread_id, row.checkpoint_id):
+                value = self._decode_value(w.data, row, "a pending write")
+                pending.append(PendingWrite(w.task_id, w.kind, value))  # type: ignore[arg-type]
+            values = self._decode_value(blobs, row, "a state value", _assemble)
         return Checkpoint(
             thread_id=row.thread_id,
             checkpoint_id=row.checkpoint_id,
             parent_id=row.parent_id,
             step=row.step,
-            values=_assemble(blobs),
+            values=values,
             next=body["next"],
             metadata=body["metadata"],
             created_at=row.created_at,
             pending=pending,
         )
 
+    def _decode_value(
+        self, data: Any, row: HeaderRow, what: str, decode: Callable[[Any], Any] = _serde.loads
+    ) -> Any:
+        """``decode(data)``, its damage reported as ``CorruptDatabaseError``."""
+        try:
+            return decode(data)
+        except (_serde.CorruptValueError, TypeError) as exc:
+            raise self._damaged(f"{what} of checkpoint {row.checkpoint_id!r}", exc) from None
+
+    def _damaged(self, what: str, exc: BaseException) -> CorruptDatabaseError:
+        return CorruptDatabaseError(
+            self.location,
+            f"{what} is damaged ({exc})",
+            "restore the file from a backup, or delete the damaged thread "
+            "(Checkpointer.delete_thread); `orca doctor` checks the whole file",
+        )
+
     def _body(self, row: HeaderRow) -> dict[str, Any]:
-        body: dict[str, Any] = _serde.loads(row.body)
+        body = self._decode_value(row.body, row, "the header")
+        if (
+            not isinstance(body, dict)
+            or not isinstance(body.get("versions"), dict)
+            or not isinstance(body.get("v", 0), int)
+            or not all(
+                isinstance(v, list) and len(v) == 2 and isinstance(v[1], int)
+                for v in body["versions"].values()
+            )
+            or not isinstance(body.get("next"), list)
+            or not isinstance(body.get("metadata"), dict)
+        ):
+            raise self._damaged(
+                f"the header of checkpoint {row.checkpoint_id!r}", ValueError("bad shape")
+            )
         if body.get("v", 0) > BODY_VERSION:
             raise SchemaVersionError(
                 f"{self.location} (checkpoint {row.checkpoint_id})", body["v"], BODY_VERSION
@@ -397,7 +483,55 @@ class RowCheckpointer(RecordRows):
             self.prune(thread_id, 0)
             self._delete_runs(thread_id)
 
+    # -- call records ------------------------------------------------------------------------
+
+    def put_call(self, record: CallRecord) -> None:
+        row = CallRow(
+            record.thread_id,
+            record.task_id,
+            record.kind,
+            record.digest,
+            record.occurrence,
+            record.checkpoint_id,
+            record.run_id,
+            encode_value(f"{record.kind} call record", record.value),
+            record.created_at,
+        )
+        with self._lock:
+            self._put_call_row(row)
+
+    def calls(self, thread_id: str, task_id: str) -> list[CallRecord]:
+        with self._lock:
+            rows = self._call_rows(thread_id, task_id)
+        return [
+            CallRecord(
+                r.thread_id,
+                r.task_id,
+                r.kind,  # type: ignore[arg-type]
+                r.digest,
+                r.occurrence,
+                r.checkpoint_id,
+                r.run_id,
+                _serde.loads(r.value),
+                r.created_at,
+            )
+            for r in rows
+        ]
+
+    def drop_calls(self, thread_id: str, task_id: str) -> int:
+        with self._lock:
+            return self._drop_call_rows(thread_id, task_id)
+
     # -- async twins (see ``Checkpointer``: queued when called, applied in call order) ----
+
+    def aput_call(self, record: CallRecord) -> asyncio.Future[None]:
+        return self._submit(self.put_call, record)
+
+    def acalls(self, thread_id: str, task_id: str) -> asyncio.Future[list[CallRecord]]:
+        return self._submit(self.calls, thread_id, task_id)
+
+    def adrop_calls(self, thread_id: str, task_id: str) -> asyncio.Future[int]:
+        return self._submit(self.drop_calls, thread_id, task_id)
 
     def aput(self, save: CheckpointSave) -> asyncio.Future[None]:
         return self._submit(self.put, save)

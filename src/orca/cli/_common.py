@@ -156,6 +156,9 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
+        except CheckpointError as exc:  # a damaged, locked or newer database
+            message, _, fix = str(exc).partition(". Fix: ")
+            fail(message, code_for(exc), fix=fix or None)
         except OrcaError as exc:
             show_traceback(exc)
             fail(str(exc), code_for(exc), fix=fix_for(exc))

@@ -41,6 +41,7 @@ from orca.cli._common import (
 from orca.errors import RunCancelledError
 from orca.events import (
     BUDGET_WARNING,
+    LLM_RESPONSE,
     RUN_FINISHED,
     RUN_STARTED,
     STEP_STARTED,
@@ -108,6 +109,7 @@ class Tally:
     input_tokens: int = 0
     output_tokens: int = 0
     calls: int = 0
+    cached: int = 0  # calls answered from the task's records: not paid again
     by: dict[tuple[str, str, str], list[int]] = field(
         default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0])
     )
@@ -141,6 +143,8 @@ class Tally:
             row[1] += e.input_tokens  # type: ignore[attr-defined]
             row[2] += e.output_tokens  # type: ignore[attr-defined]
             row[3] += e.cost_nano_usd  # type: ignore[attr-defined]
+        elif kind == LLM_RESPONSE and e.cached:  # type: ignore[attr-defined]
+            self.cached += 1
         elif kind in (TASK_FINISHED, TASK_FAILED):
             node = self.running.pop(e.task_id, e.node)  # type: ignore[attr-defined]
             said = " ".join(self.text.pop(e.task_id, "").split())  # type: ignore[attr-defined]
@@ -182,6 +186,7 @@ class Tally:
             (str(len(self.running)), "bold"),
             ("  calls ", "dim"),
             (str(self.calls), "bold"),
+            (f" (+{self.cached} from records)" if self.cached else "", "dim"),
             ("  cost ", "dim"),
             (usd(self.cost), "bold green"),
         )
@@ -357,6 +362,7 @@ def _execute(
                 else {"type": type(error).__name__, "message": str(error)},
                 "steps": tally.steps,
                 "llm_calls": tally.calls,
+                "cached_calls": tally.cached,
                 "input_tokens": tally.input_tokens,
                 "output_tokens": tally.output_tokens,
                 "cost_nano_usd": tally.cost,
@@ -380,6 +386,7 @@ def _execute(
     summary = (
         f"run [bold]{tally.run_id}[/] on thread {plan.thread}: {status} in {seconds:.1f}s, "
         f"{count(tally.steps, 'step')}, {count(tally.calls, 'call')}, {usd(tally.cost)}"
+        + (f" ({tally.cached} more answered from records, not paid again)" if tally.cached else "")
     )
     out.print(summary)
     if status == "interrupted":

@@ -121,7 +121,15 @@ def _events(
     collected: list[dict[str, Any]] = []
     with project_store() as store:
         while True:
-            batch = store.read_events(run_id, start=start, stop=stop)
+            # the store reads what is asked for, no more: --max and --type are pushed
+            # down (not when following, which must see run.finished to stop)
+            batch = store.read_events(
+                run_id,
+                start=start,
+                stop=stop,
+                types=None if follow else kinds or None,
+                limit=None if most is None or after is not None else most - shown,
+            )
             for e in batch:
                 start = e["seq"] + 1
                 finished = finished or e["type"] == RUN_FINISHED

@@ -142,6 +142,51 @@ def _check_provider(name: str, provider: str, model: Any, key: str | None) -> tu
     return (f"{name} reachable", "ok" if answered else "fail", detail)
 
 
+def _check_sandbox(cfg: Any) -> tuple[str, str, str]:
+    """Whether the shell and python tools can run in their bubblewrap sandbox here."""
+    from orca.tools import sandbox_status
+    from orca.tools._sandbox import INSTALL_FIX
+
+    status = sandbox_status()
+    if status.available:
+        return ("sandbox", "ok", f"{status.version or 'bubblewrap'} ({status.bwrap})")
+    if cfg is not None and cfg.tools.allow_unsandboxed_shell:
+        return (
+            "sandbox",
+            "warn",
+            f"{status.problem}: shell and python tools run on the host, unisolated "
+            "([tools] allow_unsandboxed_shell = true)",
+        )
+    return (
+        "sandbox",
+        "fail",
+        f"{status.problem}: shell and python tools refuse to run; {INSTALL_FIX}",
+    )
+
+
+def _integrity_checks() -> list[tuple[str, str, str]]:
+    """SQLite's page check of the user and project databases, and a decode of the
+    project's recent rows: a damaged database fails the doctor."""
+    from orca.store import SqliteStore, project_db_path, user_db_path
+
+    checks = []
+    for what, path, rows in (
+        ("user db integrity", user_db_path(), False),
+        ("project db integrity", project_db_path(State.project), True),
+    ):
+        if not path.exists():
+            continue
+        with SqliteStore(path) as store:
+            problems = store.damage(rows=rows)
+        detail = (
+            "; ".join(problems[:3])
+            if problems
+            else "quick_check ok" + (", recent rows decode" if rows else "")
+        )
+        checks.append((what, "fail" if problems else "ok", detail))
+    return checks
+
+
 @handles_errors
 def doctor(as_json: bool = JSON_OPTION) -> None:
     """Check the configuration, the databases, the profile's providers (reachable, keys
@@ -157,6 +202,7 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
         checks.append(("config", "ok", ", ".join(cfg.sources) or "defaults (no orca.toml found)"))
     except OrcaError as exc:
         checks.append(("config", "fail", str(exc)))
+    checks.append(_check_sandbox(cfg))
     for what in ("user db", "project db"):
         try:
             if what == "user db":
@@ -171,6 +217,7 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
             checks.append((what, "ok", str(where)))
         except OrcaError as exc:
             checks.append((what, "fail", str(exc)))
+    checks += _integrity_checks()
     profile = None
     if cfg is not None:
         try:

@@ -16,7 +16,7 @@ from orca.engine import _ids
 from orca.engine._algo import JOINS, Target, Writes, apply_writes, plan_next
 from orca.engine._context import RunContext
 from orca.engine._emit import Emitter
-from orca.engine._persist import Durability, Persister
+from orca.engine._persist import Durability, Persister, log_input_once
 from orca.engine._records import Recorder
 from orca.engine._task import POOL_SIZE, SyncBatch, Task, route, run_task
 from orca.errors import (
@@ -516,11 +516,14 @@ class Run:
         ctx = self._context(self.step + 1, START, _ids.digest("start", self.opts.thread_id))
         entry = Task(-1, ctx.task_id, _START_NODE, None, ctx)
         targets = await route(self.spec, entry, values)
+        if self.persister is not None and self.opts.durability != "exit":
+            # a large input is stored once: in this checkpoint (which exit does not keep)
+            log_input_once(self.logged, self.run_id, values)
         self._commit(self.step + 1, values, changed, [(START, targets)], "input")
         if self.persister is not None:
             await self.persister.settle()
 
-    def _context(self, step: int, node: str, task_id: str) -> RunContext:
+    def _context(self, step: int, node: str, task_id: str, base: str | None = None) -> RunContext:
         return RunContext(
             run_id=self.run_id,
             thread_id=self.opts.thread_id,
@@ -535,6 +538,7 @@ class Run:
             parent=self.parent,
             options=self.opts,
             services=self.opts.services,
+            calls_at=None if self.store is None or base is None else (self.store, base),
         )
 
     def _plan(self, step: int) -> list[Task]:
@@ -545,7 +549,8 @@ class Run:
             node = self.spec.nodes[item["node"]]
             tid = _ids.task_id(thread, base, index, node.name)
             arg = item["arg"] if "arg" in item else self.spec.state.view(self.values)
-            tasks.append(Task(index, tid, node, arg, self._context(step, node.name, tid)))
+            ctx = self._context(step, node.name, tid, base)
+            tasks.append(Task(index, tid, node, arg, ctx))
         return tasks
 
     async def _superstep(self, step: int, tasks: list[Task]) -> list[Interrupt] | None:

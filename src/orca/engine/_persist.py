@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
-from orca.checkpoint import Checkpointer, CheckpointSave, PendingWrite
+from orca.checkpoint import Checkpointer, CheckpointSave, EventRecord, PendingWrite
+from orca.events import RUN_STARTED
 
 Durability = Literal["sync", "async", "exit"]
 DURABILITY_MODES: tuple[Durability, ...] = ("sync", "async", "exit")
@@ -19,9 +20,11 @@ class Persister:
     run.
 
     ``sync``: each commit is done before the next step starts (``settle``). ``async``:
-    commits overlap the next step, still in order; a failed one surfaces at the next
-    hand-over. ``exit``: only the latest checkpoint is kept in memory and committed when
-    the run stops (done, failed or paused).
+    commits overlap the next step, still in order, and the writer is never more than
+    one step behind (``settle`` waits for all but the last hand-over: back-pressure on a
+    store slower than the steps); a failed one surfaces at the next hand-over.
+    ``exit``: only the latest checkpoint is kept in memory and committed when the run
+    stops (done, failed or paused).
 
     ``private_loop``: the loop is the one a sync ``invoke`` made for this run alone, and
     runs nothing else; ``sync`` commits then run on it directly, sparing two thread
@@ -78,14 +81,19 @@ class Persister:
             self._submit(self.store.put, self.store.aput, save)
 
     async def settle(self) -> None:
-        """Under ``sync`` durability: wait until what was handed over is committed;
-        re-raises a store error."""
+        """At the end of a step. ``sync``: wait until what was handed over is committed.
+        ``async``: wait until at most the last hand-over (this step's) is still to
+        commit. Re-raises a store error."""
         if self.durability == "sync":
             await self._wait()
+        elif self.durability == "async":
+            await self._wait(keep=1)
 
-    async def _wait(self) -> None:
-        while self._inflight:
-            await self._inflight[0]
+    async def _wait(self, keep: int = 0) -> None:
+        while len(self._inflight) > keep:
+            # shielded: a run cancelled while it waits must not cancel the commit itself,
+            # which the run's shutdown then waits for again
+            await asyncio.shield(self._inflight[0])
             self._inflight.pop(0)
 
     async def flush(self) -> None:
@@ -99,4 +107,55 @@ def _failed_or_done(call: Awaitable[None]) -> bool:
     if isinstance(call, asyncio.Future) and call.done():
         call.result()
         return True
+    return False
+
+
+INPUT_INLINE_BYTES = 1024
+"""An input value larger than this (roughly) that the state holds as given is logged in
+``run.started`` by reference: it is stored once, in the input checkpoint."""
+
+
+def log_input_once(logged: list[EventRecord], run_id: str, values: Mapping[str, Any]) -> None:
+    """Rewrite the logged ``run.started`` of ``run_id`` so that its large input values
+    that the input checkpoint holds as they are (the same objects: written, not reduced)
+    are named in ``input_in_state`` instead of copied into the log. ``orca.replay``
+    reads them back from that checkpoint (the first of the run, ``source: input``)."""
+    for i, record in enumerate(logged):
+        if record.type != RUN_STARTED or record.run_id != run_id:
+            continue
+        given = record.fields.get("input")
+        if not isinstance(given, dict):
+            return
+        moved = sorted(
+            k
+            for k, v in given.items()
+            if k in values and values[k] is v and _weighs_more_than(v, INPUT_INLINE_BYTES)
+        )
+        if moved:
+            kept = {k: v for k, v in given.items() if k not in moved}
+            fields = {**record.fields, "input": kept, "input_in_state": moved}
+            logged[i] = record._replace(fields=fields)
+        return
+
+
+def _weighs_more_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` holds more than about ``limit`` bytes of content; walks at most
+    ``limit`` items, so it costs little whatever the size."""
+    total = 0
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str | bytes | bytearray):
+            total += len(item)
+        elif isinstance(item, Mapping):
+            total += len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += len(item)
+            stack.extend(item)
+        else:
+            total += 8
+        if total > limit:
+            return True
     return False

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import inspect
+import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from orca import _serde
 from orca.errors import GraphError, closest
 from orca.graph._schema import StateSchema
 from orca.graph._types import END, START, RetryPolicy
@@ -36,6 +38,8 @@ class Callee:
         except (TypeError, ValueError):
             return cls(fn, is_async, "none")
         positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if positional:  # what a node takes (a Send's argument) is restored from checkpoints
+            _declare_input(fn, positional[0].name)
         has_varargs = any(p.kind is p.VAR_POSITIONAL for p in params)
         if not positional and not has_varargs:
             raise GraphError(
@@ -56,6 +60,15 @@ class Callee:
         if self.ctx_mode == "positional":
             return self.fn(arg, ctx)
         return self.fn(arg, ctx=ctx)
+
+
+def _declare_input(fn: Callable[..., Any], name: str) -> None:
+    try:
+        hint = typing.get_type_hints(fn).get(name)
+    except Exception:  # an annotation that does not resolve declares nothing
+        return
+    if hint is not None:
+        _serde.declare(hint)
 
 
 @dataclass(frozen=True, slots=True)

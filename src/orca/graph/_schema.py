@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from orca import _serde
 from orca.errors import GraphError, InvalidInputError, UnknownStateKeyError
 from orca.graph import reducers
 from orca.graph.reducers import Reducer
@@ -96,6 +97,8 @@ class StateSchema:
                 f"state schema {schema.__name__} declares no keys",
                 fix="declare at least one annotated field",
             )
+        # the dataclasses and models the state may hold are the ones checkpoints restore
+        _serde.declare(schema, *hints.values())
         defaults = self._defaults()
         channels: dict[str, Channel] = {}
         for key, hint in hints.items():

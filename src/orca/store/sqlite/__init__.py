@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orca.errors import CheckpointError
 from orca.store.sqlite._audit import SqliteAudit
 from orca.store.sqlite._checkpoints import SqliteCheckpointer
 from orca.store.sqlite._config import SqliteConfigurations
 from orca.store.sqlite._db import BUSY_TIMEOUT_MS
+from orca.store.sqlite._integrity import decode_problems, page_problems
 from orca.store.sqlite._ledger import SqliteLedger
 from orca.store.sqlite._prices import SqlitePrices
 from orca.store.sqlite._profiles import SqliteProfiles
@@ -107,6 +109,18 @@ class SqliteStore:
         if self._audit is None:
             self._audit = SqliteAudit(self.path)
         return self._audit
+
+    def damage(self, *, rows: bool = False) -> list[str]:
+        """What is damaged in the file, one line per finding (empty when it is sound):
+        SQLite's ``quick_check`` of every page and, with ``rows``, a decode of the rows
+        read most often (recent runs, their events, their threads' latest checkpoints)."""
+        problems = page_problems(self.path)
+        if rows and not problems:
+            try:
+                problems = decode_problems(self.checkpoints)
+            except CheckpointError as exc:  # the file cannot even be opened as Orca's
+                problems = [str(exc)]
+        return problems
 
     def close(self) -> None:
         if self._checkpoints is not None:

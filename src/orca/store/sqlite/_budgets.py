@@ -12,6 +12,7 @@ from typing import Any
 from orca.cost import Budget, BudgetStatus
 from orca.errors import InvalidBudgetError, UnknownBudgetError
 from orca.store._user import Scope
+from orca.store.sqlite._db import json_column
 from orca.store.sqlite._user_db import UserDb
 
 CREDIT_PERIOD = ""
@@ -38,7 +39,7 @@ def budget_of(row: Sequence[Any]) -> Budget:
         kind,
         period,
         enforcement,
-        tuple(json.loads(marks)),
+        tuple(json_column(marks, f"the row of budget {name!r} (thresholds)")),
         tz,
         scope,
         ref,

@@ -17,10 +17,9 @@ from typing import Literal, ParamSpec, TypeVar
 
 from orca import _serde
 from orca.checkpoint._records import TaskRow
-from orca.checkpoint._rows import BlobRow, HeaderRow, RowCheckpointer, WriteRow
+from orca.checkpoint._rows import BlobRow, CallRow, EventRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import (
     CheckpointError,
-    CorruptDatabaseError,
     InvalidInputError,
 )
 from orca.store.sqlite import _db
@@ -40,6 +39,15 @@ Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def _insert_events(c: sqlite3.Connection, thread_id: str, rows: Sequence[EventRow]) -> None:
+    if rows:
+        c.executemany(
+            "INSERT INTO events (thread_id, run_id, batch, first_seq, last_seq, first_ts) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            [(thread_id, r.run_id, r.batch, r.first, r.last, r.ts) for r in rows],
+        )
 
 
 class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
@@ -80,6 +88,7 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
         # its own lock: starting the worker must not wait behind another thread's write
         self._worker_lock = threading.Lock()
         self._closed = False
+        self._synchronous = synchronous
         self._conn = _db.connect(self.path, busy_timeout_ms=busy_timeout_ms)
         try:
             with self._errors():
@@ -137,16 +146,10 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                 f"{self.path}: {exc}: a checkpoint with that id already exists. Fix: "
                 "checkpoints are immutable; write a new one"
             ) from exc
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and (
-                "malformed" not in str(exc) and "not a database" not in str(exc)
-            ):
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            if not _db.is_damage(exc):
                 raise
-            raise CorruptDatabaseError(
-                self.path,
-                f"the database is damaged or not SQLite ({exc})",
-                "restore the file from a backup or point Orca at a new file",
-            ) from exc
+            raise _db.damaged(self.path, exc) from exc
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -168,6 +171,7 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
         blobs: list[BlobRow],
         writes: list[tuple[str, WriteRow]],
         tasks: Sequence[TaskRow] = (),
+        events: Sequence[EventRow] = (),
     ) -> None:
         with self._transaction() as c:
             upsert_tasks(c, tasks)
@@ -182,12 +186,12 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                     [(thread_id, cid, w.task_id, w.idx, w.kind, w.data) for cid, w in writes],
                 )
             if header is not None:
-                batch = header.events
-                inline = batch is not None and len(batch) + len(header.body) <= INLINE_ROW_BYTES
+                one = events[0] if len(events) == 1 else None
+                inline = one is not None and len(one.batch) + len(header.body) <= INLINE_ROW_BYTES
                 c.execute(
                     "INSERT INTO checkpoints (thread_id, checkpoint_id, seq, parent_id, step, "
-                    "body, created_at, events, events_run) "
-                    "SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ? "
+                    "body, created_at, events, events_run, events_first, events_last, "
+                    "events_ts) SELECT ?, ?, COALESCE(MAX(seq), 0) + 1, ?, ?, ?, ?, ?, ?, ?, ?, ? "
                     "FROM checkpoints WHERE thread_id = ?",
                     (
                         header.thread_id,
@@ -196,31 +200,44 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                         header.step,
                         header.body,
                         header.created_at,
-                        batch if inline else None,
-                        header.events_run if inline else None,
+                        *(
+                            (one.batch, one.run_id, one.first, one.last, one.ts)
+                            if one and inline
+                            else (None,) * 5
+                        ),
                         thread_id,
                     ),
                 )
-                if batch is not None and not inline:
-                    c.execute(
-                        "INSERT INTO events VALUES (?, ?, ?)",
-                        (thread_id, header.events_run, batch),
-                    )
+                if not inline:
+                    _insert_events(c, thread_id, events)
 
-    def _put_tail(self, run_id: str, thread_id: str, batch: bytes) -> None:
+    def _put_tail(self, thread_id: str, rows: Sequence[EventRow]) -> None:
         with self._transaction() as c:
-            c.execute("INSERT INTO events VALUES (?, ?, ?)", (thread_id, run_id, batch))
+            _insert_events(c, thread_id, rows)
 
-    def _events(self, run_id: str) -> list[bytes]:
+    def _events(self, run_id: str, start: int, stop: int | None) -> Iterator[bytes]:
+        # both halves walk their (run, ts, seq) index in order, merged by SQLite; rows
+        # are fetched as the caller iterates, and no further once it stops
         with self._errors():
-            return [
-                r[0]
-                for r in self._conn.execute(
-                    "SELECT events FROM checkpoints WHERE events_run = ? "
-                    "UNION ALL SELECT batch FROM events WHERE run_id = ?",
-                    (run_id, run_id),
-                )
-            ]
+            cursor = self._conn.execute(
+                "SELECT events, events_ts, events_first FROM checkpoints "
+                "WHERE events_run = ?1 AND (events_last IS NULL OR (events_last >= ?2 "
+                "AND (?3 IS NULL OR events_first < ?3))) "
+                "UNION ALL SELECT batch, first_ts, first_seq FROM events WHERE run_id = ?1 "
+                "AND (last_seq IS NULL OR (last_seq >= ?2 AND (?3 IS NULL OR first_seq < ?3))) "
+                "ORDER BY 2, 3",
+                (run_id, start, stop),
+            )
+        try:
+            while True:
+                with self._errors():
+                    rows = cursor.fetchmany(4)
+                if not rows:
+                    return
+                for row in rows:
+                    yield row[0]
+        finally:
+            cursor.close()  # ends the read at once when the caller stops early
 
     def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None:
         with self._errors():
@@ -291,11 +308,14 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                 c.execute("DELETE FROM checkpoint_blobs WHERE thread_id = ?", (thread_id,))
                 c.execute("DELETE FROM checkpoint_writes WHERE thread_id = ?", (thread_id,))
                 c.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
+                c.execute("DELETE FROM call_records WHERE thread_id = ?", (thread_id,))
                 return removed
             keep_json = _serde.dumps(sorted(keep))
             # the event log outlives pruned checkpoints
             c.execute(
-                "INSERT INTO events SELECT thread_id, events_run, events FROM checkpoints "
+                "INSERT INTO events (thread_id, run_id, batch, first_seq, last_seq, first_ts) "
+                "SELECT thread_id, events_run, events, events_first, events_last, events_ts "
+                "FROM checkpoints "
                 "WHERE thread_id = ? AND events IS NOT NULL "
                 "AND checkpoint_id NOT IN (SELECT value FROM json_each(?)) ORDER BY seq",
                 (thread_id, keep_json),
@@ -307,6 +327,11 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
             ).rowcount
             c.execute(
                 "DELETE FROM checkpoint_writes WHERE thread_id = ? "
+                "AND checkpoint_id NOT IN (SELECT value FROM json_each(?))",
+                (thread_id, keep_json),
+            )
+            c.execute(
+                "DELETE FROM call_records WHERE thread_id = ? "
                 "AND checkpoint_id NOT IN (SELECT value FROM json_each(?))",
                 (thread_id, keep_json),
             )
@@ -330,6 +355,40 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                 "SELECT DISTINCT thread_id FROM checkpoints ORDER BY thread_id"
             ).fetchall()
         return [r[0] for r in rows]
+
+    def _put_call_row(self, row: CallRow) -> None:
+        # committed without an fsync of its own: in WAL mode the record survives a killed
+        # process at once, and the next checkpoint's commit makes it survive power loss
+        # (a record lost to a power cut costs one call paid again, not a wrong state)
+        relaxed = self._synchronous in ("FULL", "EXTRA")
+        with self._errors():
+            if relaxed:
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with self._transaction() as c:
+                    c.execute(
+                        "INSERT OR REPLACE INTO call_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        row,
+                    )
+            finally:
+                if relaxed:
+                    self._conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+
+    def _call_rows(self, thread_id: str, task_id: str) -> list[CallRow]:
+        with self._errors():
+            rows = self._conn.execute(
+                "SELECT * FROM call_records WHERE thread_id = ? AND task_id = ? "
+                "ORDER BY kind, digest, occurrence",
+                (thread_id, task_id),
+            ).fetchall()
+        return [CallRow(*r) for r in rows]
+
+    def _drop_call_rows(self, thread_id: str, task_id: str) -> int:
+        with self._transaction() as c:
+            return c.execute(
+                "DELETE FROM call_records WHERE thread_id = ? AND task_id = ?",
+                (thread_id, task_id),
+            ).rowcount
 
     def close(self) -> None:
         """Fold the WAL into the main file and close the connection. An async call

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from orca.errors import (
     ConfigError,
@@ -59,6 +61,46 @@ def prepare(
     prepare_components(conn, path, [(component, migrations)], synchronous=synchronous)
 
 
+def is_damage(exc: BaseException) -> bool:
+    """Whether ``exc`` is SQLite (or its text decoding) finding the file damaged, rather
+    than a lock, a closed connection or a constraint."""
+    if isinstance(exc, UnicodeDecodeError):  # a TEXT value whose bytes were flipped
+        return True
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc)
+        return "malformed" in text or "not a database" in text or "decode" in text
+    return isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+        exc, sqlite3.IntegrityError | sqlite3.ProgrammingError
+    )
+
+
+def damaged(path: str, exc: BaseException) -> CorruptDatabaseError:
+    """The error for a file SQLite reports damaged (``is_damage``)."""
+    return CorruptDatabaseError(
+        path,
+        f"the database is damaged or not SQLite ({type(exc).__name__}: {exc})",
+        "restore the file from a backup or point Orca at a new file; `orca doctor` "
+        "checks every database",
+    )
+
+
+USER_DB = "the user database ($ORCA_HOME/orca.db)"
+
+
+def json_column(text: str | bytes, what: str, *, where: str = USER_DB) -> Any:
+    """A JSON column's value; a damaged one raises ``CorruptDatabaseError`` naming
+    ``what`` (never ``json.JSONDecodeError``)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise CorruptDatabaseError(
+            where,
+            f"{what} is damaged ({exc})",
+            "restore the file from a backup, or delete and re-create what it names; "
+            "`orca doctor` checks every database",
+        ) from None
+
+
 def prepare_components(
     conn: sqlite3.Connection,
     path: str,
@@ -70,13 +112,20 @@ def prepare_components(
     anything changes (a file with any component from a newer Orca stays untouched),
     then all are migrated in one transaction. Raises as ``prepare``."""
     try:
-        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    except sqlite3.DatabaseError as exc:
-        raise CorruptDatabaseError(
-            path,
-            f"the database is damaged or not SQLite ({exc})",
-            "restore the file from a backup or point Orca at a new file",
-        ) from exc
+        _prepare(conn, path, components, synchronous)
+    except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+        if not is_damage(exc):
+            raise
+        raise damaged(path, exc) from exc
+
+
+def _prepare(
+    conn: sqlite3.Connection,
+    path: str,
+    components: Sequence[tuple[str, Migrations]],
+    synchronous: str,
+) -> None:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if tables and "orca_schema" not in tables:
         raise CorruptDatabaseError(
             path,

@@ -9,6 +9,7 @@ from typing import Any
 
 from orca.errors import ConfigError, UnknownProfileError
 from orca.store._user import ModelRecord, ProfileRecord
+from orca.store.sqlite._db import json_column
 from orca.store.sqlite._user_db import UserDb
 
 _COLUMNS = (
@@ -131,8 +132,8 @@ def _record(row: tuple[Any, ...]) -> ProfileRecord:
     name, description, pp, pm, pparams, wp, wm, wparams, active = row
     return ProfileRecord(
         name,
-        ModelRecord(pp, pm, json.loads(pparams)),
-        ModelRecord(wp, wm, json.loads(wparams)),
+        ModelRecord(pp, pm, json_column(pparams, f"the row of profile {name!r} (planner params)")),
+        ModelRecord(wp, wm, json_column(wparams, f"the row of profile {name!r} (worker params)")),
         description,
         bool(active),
     )

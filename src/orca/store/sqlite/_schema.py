@@ -382,4 +382,52 @@ CHECKPOINT_MIGRATIONS: list[list[str]] = [
         "ALTER TABLE checkpoints ADD COLUMN events BLOB",
         "ALTER TABLE checkpoints ADD COLUMN events_run TEXT",
     ],
+    [
+        # Call records: the LLM answers and tool results a task completed, so the task
+        # run again is answered from them (paid once). A rowid table: answers run to KiBs.
+        """CREATE TABLE call_records (
+            thread_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            occurrence INTEGER NOT NULL,
+            checkpoint_id TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            value BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX call_records_by_key "
+        "ON call_records (thread_id, task_id, kind, digest, occurrence)",
+    ],
 ]
+
+CHECKPOINT_MIGRATIONS.append(
+    [
+        # Event log reads cost what they return: each batch row knows its first and last
+        # seq and its first event's ts, and an index by run (in ts, seq order, covering
+        # the seq range) finds the rows of a range without reading the others, so that
+        # `orca runs events RUN --max 10` decodes one row however long the run. Existing
+        # rows are numbered from their JSON; a damaged one stays NULL and is read (and
+        # reported) first.
+        "ALTER TABLE events ADD COLUMN first_seq INTEGER",
+        "ALTER TABLE events ADD COLUMN last_seq INTEGER",
+        "ALTER TABLE events ADD COLUMN first_ts REAL",
+        "ALTER TABLE checkpoints ADD COLUMN events_first INTEGER",
+        "ALTER TABLE checkpoints ADD COLUMN events_last INTEGER",
+        "ALTER TABLE checkpoints ADD COLUMN events_ts REAL",
+        """UPDATE events SET
+            first_seq = json_extract(CAST(batch AS TEXT), '$[0][1].seq'),
+            last_seq = json_extract(CAST(batch AS TEXT), '$[#-1][1].seq'),
+            first_ts = json_extract(CAST(batch AS TEXT), '$[0][1].ts')
+        WHERE json_valid(CAST(batch AS TEXT))""",
+        """UPDATE checkpoints SET
+            events_first = json_extract(CAST(events AS TEXT), '$[0][1].seq'),
+            events_last = json_extract(CAST(events AS TEXT), '$[#-1][1].seq'),
+            events_ts = json_extract(CAST(events AS TEXT), '$[0][1].ts')
+        WHERE events IS NOT NULL AND json_valid(CAST(events AS TEXT))""",
+        "CREATE INDEX events_by_run_seq ON events (run_id, first_ts, first_seq, last_seq)",
+        "CREATE INDEX checkpoints_by_events_seq "
+        "ON checkpoints (events_run, events_ts, events_first, events_last) "
+        "WHERE events_run IS NOT NULL",
+    ]
+)
