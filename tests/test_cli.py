@@ -1373,9 +1373,10 @@ def test_reprice_and_usage_report_after_a_run(tiny: Path, model: Path) -> None:
     assert "worker" in table
 
 
-# a budget that affords the plan (~$0.008 asked) but not a worker on top of it (~$0.006)
-TIGHT = "0.010"
-TIGHT_NANO = 10_000_000
+# a budget that affords the plan (~$0.026 asked, its whole request bounded) but not a
+# worker on top of what the plan spent (~$0.0075 + ~$0.024 asked)
+TIGHT = "0.028"
+TIGHT_NANO = 28_000_000
 
 
 def test_a_block_budget_too_small_for_the_workers_stops_the_run(tiny: Path) -> None:
