@@ -243,3 +243,19 @@ def test_a_recurring_budget_overdrawn_in_one_period_starts_the_next_afresh(
     clock.advance(days=1)
     assert not status(ledger, "daily").overdrawn
     ledger.reserve([daily], {"usd": 100})
+
+
+def test_an_overdrawn_budget_stays_refused_when_other_holds_give_room_back(
+    ledger: LedgerRepository, team: Budget
+) -> None:
+    big = ledger.reserve([team], {"usd": 400_000})
+    other = ledger.reserve([team], {"usd": 500_000})
+    assert ledger.settle(big, charge(700_000)).overdrafts  # 300,000 past its hold, 100,000 free
+    ledger.release(other)  # the numbers are back under the limit...
+    now = status(ledger)
+    assert now.spent + now.reserved <= now.limit
+    assert now.overdrawn  # ...but the overdraft stands until the budget is raised
+    with pytest.raises(BudgetExceeded, match="overdrawn"):
+        ledger.reserve([team], {"usd": 100_000})
+    ledger.budgets.raise_("team", by=1)
+    ledger.reserve([team], {"usd": 100_000})
