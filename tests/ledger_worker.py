@@ -9,6 +9,10 @@ python ledger_worker.py die-held DB BUDGET ASK
 python ledger_worker.py die-recorded DB BUDGET ASK COST RUN_ID
     reserve ASK, record a charge of COST (the provider answered), print
     "recorded HOLD_ID", then die at once (os._exit(9)) before settling.
+python ledger_worker.py late-settle DB BUDGET ASK TTL
+    reserve ASK with holds living TTL seconds and never renew it (a holder that was
+    away), print "reserved HOLD_ID", wait for a line on stdin, then settle ASK and print
+    a JSON line {"overdrafts": [amounts], "over_bound": bool}.
 python ledger_worker.py run DB BUDGET PROVIDER URL TTL FORMAT
     run a one-node workflow whose node makes one call ("hi", max_tokens=50) through
     the meter to PROVIDER (openai or anthropic) served at URL, charged to BUDGET, holds
@@ -69,6 +73,16 @@ def main(argv: list[str]) -> int:
         ledger.record(hold, Charge("openai", "gpt-test", 120, 80, cost_nano_usd=cost))
         say(f"recorded {hold.id}")
         os._exit(9)
+    if mode == "late-settle":
+        ask, ttl = int(argv[3]), float(argv[4])
+        away = user_store(db, hold_ttl_s=ttl).ledger
+        hold = away.reserve([budget], {"usd": ask})
+        say(f"reserved {hold.id}")
+        sys.stdin.readline()
+        settled = away.settle(hold, Charge("openai", "gpt-test", 1, 1, cost_nano_usd=ask))
+        overdrafts = [o.amount for o in settled.overdrafts]
+        say(json.dumps({"overdrafts": overdrafts, "over_bound": settled.over_bound}))
+        return 0
     if mode == "run":
         return run(db, name, *argv[3:])
     if mode == "sweeper":
