@@ -336,6 +336,28 @@ def test_budget_create_list_show_in_json(project: Path) -> None:
     assert "monthly" in orca(project, "budget", "list", code=OK).stdout
 
 
+def test_an_overdrawn_budget_says_so_until_it_is_raised(project: Path) -> None:
+    from orca.cost import Charge
+    from orca.store import user_store
+
+    orca(project, "budget", "create", "team", "--amount", "0.001", code=OK)
+    with user_store() as store:  # a call whose usage came in far above its hold
+        team = store.ledger.budgets.get("team")
+        hold = store.ledger.reserve([team], {"usd": 500_000})
+        store.ledger.settle(hold, Charge("openai", "m", 1, 1, cost_nano_usd=1_200_000))
+    shown = data(orca(project, "budget", "show", "team", "--json", code=OK))
+    assert (shown["overdrawn"], shown["overdraft"]) == (True, 200_000)
+    human = orca(project, "budget", "show", "team", code=OK).stdout
+    assert "overdrawn by $0.000200" in human
+    assert "orca budget raise team --to" in human
+    assert "overdrawn" in orca(project, "budget", "list", code=OK).stdout
+
+    orca(project, "budget", "raise", "team", "--to", "0.002", code=OK)
+    shown = data(orca(project, "budget", "show", "team", "--json", code=OK))
+    assert (shown["overdrawn"], shown["overdraft"]) == (False, 200_000)
+    assert "overdrawn by" not in orca(project, "budget", "show", "team", code=OK).stdout
+
+
 def test_budget_list_when_there_are_none(project: Path) -> None:
     assert data(orca(project, "budget", "list", "--json", code=OK)) == []
     assert "no budgets yet" in orca(project, "budget", "list", code=OK).stdout

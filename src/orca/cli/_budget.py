@@ -59,7 +59,7 @@ def _row(s: BudgetStatus) -> list[str]:
         b.show(s.spent),
         b.show(s.reserved),
         b.show(s.remaining),
-        f"{s.used_pct}%",
+        f"{s.used_pct}%" + (" overdrawn" if s.overdrawn else ""),
     ]
 
 
@@ -164,6 +164,12 @@ def show(name: str, as_json: bool = JSON_OPTION) -> None:
         f"period: {period}; thresholds: {', '.join(f'{t}%' for t in b.thresholds)}; "
         f"time zone: {b.timezone}"
     )
+    if s.overdrawn:
+        out.print(
+            f"overdrawn by {b.show(s.overdraft)}: every call is refused until it is raised "
+            f"to cover what is spent and held ({b.show(s.spent + s.reserved)}). Fix: orca "
+            f"budget raise {b.name} --to ..."
+        )
 
 
 @app.command("use")
