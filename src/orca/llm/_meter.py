@@ -556,7 +556,8 @@ class Meter:
                 message=f"budget {over.budget!r} is overdrawn by {show(over.amount)} "
                 f"(spent {show(over.spent)} of {show(over.limit)}): the charge is recorded, "
                 "and every later call under it is refused until it is raised. Fix: orca "
-                f"budget raise {over.budget} --to ...",
+                f"budget raise {over.budget} --to AMOUNT (at least the {show(over.spent)} "
+                "spent, plus what running calls hold)",
                 node=ctx.node,
                 task_id=ctx.task_id,
             )
