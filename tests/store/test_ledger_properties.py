@@ -1,13 +1,14 @@
 """The ledger's money, as properties over any order of events, for every backend: reserve,
 renew, record, settle (twice, and with adversarial usage far above the hold), release,
-the clock passing holds' TTL, sweep and raise, in whatever order hypothesis finds. After
-every step: a block budget never has spent + reserved above its amount unless it is
-overdrawn with its overdraft recorded; no reservation succeeds on an overdrawn budget;
-what is reserved is exactly what the live holds hold; what is spent is exactly each
-settled charge, once."""
+the clock passing holds' TTL, sweeps (also by a client whose clock runs ahead) and
+raise, in whatever order hypothesis finds. After every step: a block budget never has
+spent + reserved above its amount unless it is overdrawn with its overdraft recorded; no
+reservation succeeds on an overdrawn budget; what is reserved is exactly what the live
+holds hold; what is spent is exactly each settled charge, once."""
 
 from __future__ import annotations
 
+import datetime as dt
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from orca.cost import Budget, Charge, Hold
+from orca.cost import Budget, Charge, Hold, SweepResult
 from orca.errors import BudgetExceeded
 from orca.store import UserStore
 
@@ -95,11 +96,17 @@ class LedgerMachine(RuleBasedStateMachine):
         self.clock = Clock()
         self.store: UserStore = open_backend(self.backend, Path(self._dir.name), self.clock, TTL)
         self.ledger = self.store.ledger
+        # a second client (another process) whose clock runs ahead of this one's
+        self.skewed = Clock()
+        self.elsewhere: UserStore = open_backend(
+            self.backend, Path(self._dir.name), self.skewed, TTL
+        )
         self.budgets = {n: self.ledger.budgets.create(b) for n, b in BUDGETS.items()}
         self.books = Books()
         self.overdrawn = False  # whether a block budget was ever overdrawn (raise is due)
 
     def teardown(self) -> None:
+        self.elsewhere.close()
         self.store.close()
         self._dir.cleanup()
 
@@ -193,7 +200,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule()
     def sweep(self) -> None:
-        swept = self.ledger.sweep()
+        self._swept(self.ledger.sweep())
+
+    @rule(ahead=st.sampled_from([0.0, TTL * 0.5, TTL + 1, 5 * TTL]))
+    def sweep_elsewhere_with_a_clock_ahead(self, ahead: float) -> None:
+        self.skewed.now = self.clock.now + dt.timedelta(seconds=ahead)
+        self._swept(self.elsewhere.ledger.sweep())
+
+    def _swept(self, swept: SweepResult) -> None:
         for hold_id in swept.expired:
             tracked = self.books.holds[hold_id]
             assert tracked.state == "held"
