@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -108,6 +109,32 @@ def test_a_call_longer_than_its_hold_ttl_keeps_its_hold_by_renewing_it(
         "SELECT h.state, p.spent, p.reserved FROM holds h, budget_periods p"
     ).fetchall()
     assert (state, spent, reserved) == ("settled", 15_000, 0)
+    store.close()
+    other.close()
+
+
+def test_a_call_that_blocks_the_event_loop_past_its_ttl_still_keeps_its_hold(
+    db: Path, rows: sqlite3.Connection
+) -> None:
+    store = user_store(db, hold_ttl_s=0.6)  # renewed every 0.2 s, off the event loop
+    store.ledger.budgets.create(Budget("team", 10**9))
+    other = user_store(db)  # another process's view: its sweep uses the real clock
+    swept: list[str] = []
+
+    async def block_the_loop() -> None:
+        # a sync node, a slow import: the loop does nothing else for three TTLs
+        time.sleep(1.8)  # noqa: ASYNC251 (blocking the loop is the point)
+        swept.extend(other.ledger.sweep().expired)
+
+    one_call().invoke({}, **options(store, Scripted(Usage(10, 5), block_the_loop)))
+    assert swept == []  # renewed meanwhile: nothing for the sweep to take
+    [(created, expires, state)] = rows.execute(
+        "SELECT created_at, expires_at, state FROM holds"
+    ).fetchall()
+    assert state == "settled"
+    assert dt.datetime.fromisoformat(expires) - dt.datetime.fromisoformat(created) > dt.timedelta(
+        seconds=1.8
+    )
     store.close()
     other.close()
 

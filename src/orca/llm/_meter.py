@@ -5,7 +5,6 @@ and reported as events."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -17,11 +16,10 @@ from orca.cost import PriceBook, format_usd
 from orca.errors import BudgetExceeded, ConfigError
 from orca.llm._base import ChatModel, output_token_bound, prompt_token_bound
 from orca.llm._profiles import ModelSpec, Profile
+from orca.llm._renew import Renewer
 from orca.llm._types import ChatRequest, Usage
 
 T = TypeVar("T")
-
-log = logging.getLogger("orca.llm")
 
 if TYPE_CHECKING:
     from orca.context import TaskContext
@@ -255,9 +253,10 @@ class Meter:
         self._lock = threading.Lock()
         # (calls, input tokens, output tokens, cost in nano-USD) of the run so far
         self.tally = (0, 0, 0, 0)
-        # the calls in flight that hold money, by hold id: their bound and renewal timer
+        # the calls in flight that hold money, by hold id (what they reserved for), and
+        # what renews their holds while they run
         self._live: dict[str, _Live] = {}
-        self._renewals: set[asyncio.Task[None]] = set()
+        self._renewer = Renewer()
         self.replay: Any = None  # an orca.replay recording: calls are answered from it
 
     # -- the ledger --------------------------------------------------------------------------
@@ -328,12 +327,8 @@ class Meter:
     async def close(self) -> None:
         """End of the run: stop renewing holds, emit the budgets' status after it, close
         the user database if the meter opened it."""
-        for live in self._live.values():
-            if live.timer is not None:
-                live.timer.cancel()
+        self._renewer.close()
         self._live.clear()
-        for task in list(self._renewals):
-            task.cancel()
         ledger = self._ledger
         if ledger is None:
             return
@@ -475,45 +470,15 @@ class Meter:
     def _hold_live(
         self, ledger: LedgerRepository, hold: Hold, bound: int, out: int, asks: Mapping[str, int]
     ) -> None:
-        """Track a call that holds money until it settles, and arm its renewal: a call
-        shorter than a third of the hold's life never renews (no store write)."""
-        interval = ledger.hold_ttl_s / 3
-        live = _Live(bound, out, asks.get("usd", 0))
-        live.timer = asyncio.get_running_loop().call_later(
-            interval, self._renew_due, ledger, hold, interval
-        )
-        self._live[hold.id] = live
+        """Track a call that holds money until it settles, renewing its hold while it
+        runs: a call shorter than a third of the hold's life never renews (no store
+        write)."""
+        self._live[hold.id] = _Live(bound, out, asks.get("usd", 0))
+        self._renewer.add(ledger, hold)
 
     def _hold_done(self, hold: Hold) -> _Live | None:
-        live = self._live.pop(hold.id, None)
-        if live is not None and live.timer is not None:
-            live.timer.cancel()
-        return live
-
-    def _renew_due(self, ledger: LedgerRepository, hold: Hold, interval: float) -> None:
-        if hold.id not in self._live:
-            return
-        task = asyncio.get_running_loop().create_task(self._renew(ledger, hold, interval))
-        self._renewals.add(task)
-        task.add_done_callback(self._renewals.discard)
-
-    async def _renew(self, ledger: LedgerRepository, hold: Hold, interval: float) -> None:
-        """Renew one live call's hold, then arm the next renewal while it runs."""
-        try:
-            held = hold.id in await ledger.arenew([hold])
-        except Exception:  # a busy database: the next renewal tries again
-            log.warning("renewing the hold of a running call failed", exc_info=True)
-            held = True
-        live = self._live.get(hold.id)
-        if live is None:
-            return  # settled or released meanwhile
-        if not held:
-            # swept and its budgets cannot take it again: settling it checks the budget
-            log.warning("the hold %s of a running call expired and was not renewed", hold.id)
-            return
-        live.timer = asyncio.get_running_loop().call_later(
-            interval, self._renew_due, ledger, hold, interval
-        )
+        self._renewer.remove(hold)
+        return self._live.pop(hold.id, None)
 
     def _emit_truths(
         self,
@@ -604,12 +569,11 @@ class Meter:
 
 @dataclass(slots=True)
 class _Live:
-    """A call in flight that holds money: what it reserved for, and its renewal timer."""
+    """A call in flight that holds money: what it reserved for."""
 
     input_bound: int
     output_bound: int
     cost_bound: int
-    timer: asyncio.TimerHandle | None = None
 
     def exceeded_by(self, usage: Usage, cost: int) -> bool:
         return (
