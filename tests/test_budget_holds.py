@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import sqlite3
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
@@ -150,6 +151,29 @@ def test_a_short_call_never_writes_a_renewal(db: Path, rows: sqlite3.Connection)
         lived = dt.datetime.fromisoformat(expires) - dt.datetime.fromisoformat(created)
         assert lived == dt.timedelta(seconds=600)  # as reserved: never renewed
         assert holder  # who took it, for people reading the rows
+    store.close()
+
+
+def test_the_renewal_thread_ends_with_the_run(db: Path) -> None:
+    store = user_store(db)
+    store.ledger.budgets.create(Budget("team", 10**9))
+
+    def renewing() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t.name == "orca-hold-renewal"]
+
+    during: list[int] = []
+
+    async def look() -> None:
+        during.append(len(renewing()))
+
+    one_call().invoke({}, **options(store, Scripted(Usage(10, 5), look)))
+    assert during == [1]  # one thread waits for the call's first renewal
+
+    for _ in range(200):  # the closed meter woke it: it ends at once (at most 10 s here)
+        if not renewing():
+            break
+        time.sleep(0.05)
+    assert renewing() == []
     store.close()
 
 
