@@ -9,7 +9,8 @@ machinery is real), priced with a user price override so that money moves. What 
    budget cannot afford the next call: the run pauses cleanly (nothing overspent);
 2. ``orca budget raise``, then ``orca runs resume``: only the unfinished work runs again,
    up to the reviewer, who asks a human to approve;
-3. ``orca runs resume --value true``: approved, done; then the usage report, the tool
+3. ``orca runs resume --value true``: approved, done (the reviewer runs again from its
+   start, its model call answered from its record: paid once); then the usage report, the tool
    audit log (each worker saved its notes with the ``files_write`` tool) and the budget;
 4. ``orca runs inspect`` and ``orca runs replay``: the workers' run as a timeline, then
    replayed from its event log with no model and no tool called: "identical".
@@ -98,6 +99,10 @@ def main() -> None:
 
         console.rule("3. a human approves; the run finishes")
         orca("runs", "resume", last_run(env, project), "--value", "true", env=env, project=project)
+        console.print(
+            "[dim]the reviewer ran again from its start, and its model call was answered "
+            "from the call it completed before the pause: paid once (review: 1 call below).[/]"
+        )
         orca("usage", "report", "--by", "node", env=env, project=project)
         orca("tools", "log", env=env, project=project)
         orca("runs", "list", env=env, project=project)

@@ -151,6 +151,7 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
         "Audit",
         "BoundTools",
         "Policy",
+        "SandboxStatus",
         "Tool",
         "ToolEnv",
         "ToolResult",
@@ -160,8 +161,10 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
         "create_agent",
         "file_tools",
         "http_fetch_tool",
+        "python_tool",
         "redact",
         "redact_text",
+        "sandbox_status",
         "shell_tool",
         "tool",
     ]

@@ -82,3 +82,35 @@ def test_a_cost_limit_refuses_what_the_run_cannot_afford(tmp_path: Path) -> None
 def test_bad_limits_are_refused_by_name(tmp_path: Path, name: str, value: Any, says: str) -> None:
     with pytest.raises(InvalidInputError, match=says):
         asking(1).invoke({}, **options(tmp_path, **{name: value}))
+
+
+def test_a_deadline_passing_during_a_commit_fails_the_run_with_its_timeout(
+    tmp_path: Path,
+) -> None:
+    """The deadline's cancellation reaches the run while it waits for a slow commit: the
+    commit itself is not cancelled with it, so the run's shutdown (which waits for it
+    again) ends as a timeout, recorded failed, never as a cancelled run."""
+    import asyncio
+    import time
+
+    from orca.errors import RunTimeoutError
+    from orca.store import SqliteCheckpointer
+
+    class SlowDisk(SqliteCheckpointer):
+        def put(self, save: Any) -> None:
+            time.sleep(0.2)
+            super().put(save)
+
+    class S(TypedDict, total=False):
+        n: int
+
+    g = StateGraph(S)
+    g.add_node("a", lambda s: {"n": 1})
+    g.add_edge(START, "a")
+    with SlowDisk(tmp_path / "cp.db") as store:
+        app = g.compile(checkpointer=store)
+        with pytest.raises(RunTimeoutError):  # async: its commits go through the store's worker
+            asyncio.run(app.ainvoke({"n": 0}, thread_id="t", deadline=0.05, durability="sync"))
+        [record] = store.list_runs(thread_id="t")
+        assert record.status == "failed"
+        assert "RunTimeoutError" in (record.error or "")

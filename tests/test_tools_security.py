@@ -1,18 +1,17 @@
 """The built-in tools against hostile input: the files tools never read, write or list
 outside the workspace (``..``, absolute paths, symlinks out); the shell tool runs no
 shell, sees only allowlisted variables, cuts huge output and kills what it started on a
-timeout; ``http_fetch`` never reaches loopback, private or metadata addresses (first
-hop or redirect) unless the policy allows the network. Real files, real subprocesses and
-a real loopback HTTP server."""
+timeout (sandboxed, and unsandboxed where the policy allows it); ``http_fetch`` never
+reaches loopback, private or metadata addresses (first hop or redirect) unless the
+policy allows the network. Real files, real subprocesses and a real loopback HTTP
+server."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import shlex
-import signal
 import socket
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -32,6 +31,8 @@ from orca.tools import (
     http_fetch_tool,
     shell_tool,
 )
+from orca.tools._sandbox import python_executable
+from sandboxing import hide_bwrap, kill_all, marker, none_left, require_sandbox
 from toolsrv import LoopbackServer, SilentServer, ipv6_loopback
 
 SECRET = "outside secret, never to be read\n"
@@ -258,6 +259,7 @@ def test_files_read_of_a_file_exactly_at_the_limit_is_not_truncated(
 
 @pytest.fixture
 def shell_ws(tmp_path: Path) -> Path:
+    require_sandbox()
     ws = tmp_path / "shell-ws"
     ws.mkdir()
     return ws
@@ -314,7 +316,10 @@ def test_shell_sees_only_the_allowlisted_environment(
     assert "tok-do-not-leak-123" not in out
     assert "aws-do-not-leak" not in out
     assert "PATH" in names
-    assert names <= set(Policy().shell_env)
+    # bubblewrap always sets PWD (to the workspace, where the command runs)
+    assert f"PWD={shell_ws.resolve()}" in out.splitlines()
+    assert names <= set(Policy().shell_env) | {"PWD"}
+    assert f"HOME={shell_ws.resolve()}" in out.splitlines()  # no home but the workspace
 
 
 def test_shell_environment_follows_the_policy_allowlist(
@@ -325,13 +330,13 @@ def test_shell_environment_follows_the_policy_allowlist(
     policy = Policy(shell_env=("PATH", "ORCA_TEST_VISIBLE", "NOT_SET_ANYWHERE"), timeout=10)
     result = sh(shell_ws, "env", policy)
     names = {line.split("=", 1)[0] for line in result.value["stdout"].splitlines()}
-    assert names == {"PATH", "ORCA_TEST_VISIBLE"}
+    assert names == {"PATH", "ORCA_TEST_VISIBLE", "PWD"}
     assert "ORCA_TEST_VISIBLE=yes-visible" in result.value["stdout"]
 
 
 def test_shell_cuts_huge_output_at_the_limit_without_deadlocking(shell_ws: Path) -> None:
     script = "import sys; print('x' * 10_000_000); print('e' * 5_000_000, file=sys.stderr)"
-    command = f"{shlex.quote(sys.executable)} -c {shlex.quote(script)}"
+    command = f"{shlex.quote(python_executable())} -c {shlex.quote(script)}"
     start = time.perf_counter()
     result = sh(shell_ws, command, Policy(max_output_bytes=1000, timeout=30))
     assert time.perf_counter() - start < 20
@@ -343,51 +348,12 @@ def test_shell_cuts_huge_output_at_the_limit_without_deadlocking(shell_ws: Path)
 
 
 def test_shell_reports_a_failing_exit_code_and_stderr(shell_ws: Path) -> None:
-    command = f"{shlex.quote(sys.executable)} -c \"import sys; sys.exit('bad thing')\""
+    command = f"{shlex.quote(python_executable())} -c \"import sys; sys.exit('bad thing')\""
     result = sh(shell_ws, command)
     assert result.ok
     assert result.value["exit_code"] == 1
     assert "bad thing" in result.value["stderr"]
     assert result.value["truncated"] is False
-
-
-def alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting to be reaped does not count)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def wait_dead(pid: int, seconds: float = 3.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not alive(pid):
-            return True
-        time.sleep(0.05)
-    return not alive(pid)
-
-
-def read_pid(path: Path) -> int:
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        text = path.read_text().strip() if path.exists() else ""
-        if text:
-            return int(text)
-        time.sleep(0.02)
-    raise AssertionError(f"{path} was never written")
-
-
-def kill_if_alive(pid: int) -> None:
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)
 
 
 def test_shell_kills_a_hanging_command_at_its_timeout(shell_ws: Path) -> None:
@@ -398,55 +364,77 @@ def test_shell_kills_a_hanging_command_at_its_timeout(shell_ws: Path) -> None:
     assert "killed after 0.5s" in (result.error or "")
 
 
-def test_shell_timeout_kills_the_command_and_the_children_it_started(shell_ws: Path) -> None:
-    script = "echo $$ > main.pid; sleep 60 & echo $! > child.pid; sleep 60"
+@pytest.fixture(params=["sandboxed", "unsandboxed"])
+def mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
+    """Each process test runs in the sandbox and, as the policy may allow where
+    bubblewrap is missing, without it (the process group is killed then)."""
+    require_sandbox()
+    if request.param == "unsandboxed":
+        hide_bwrap(monkeypatch, tmp_path / "bin", "sh", "sleep", "touch", "setsid")
+    return str(request.param)
+
+
+def policy_for(mode: str, **more: Any) -> Policy:
+    return Policy(allow_unsandboxed_shell=mode == "unsandboxed", **more)
+
+
+def test_shell_timeout_kills_the_command_and_the_children_it_started(
+    shell_ws: Path, mode: str
+) -> None:
+    mark = marker()
+    script = f"sleep {mark} & touch started; sleep {mark}"
+    env = ToolEnv(shell_ws, policy_for(mode, timeout=10))
     start = time.perf_counter()
-    result = sh(shell_ws, f"sh -c {shlex.quote(script)}", seconds=0.5)
+    result = run(shell_tool(), env, command=f"sh -c {shlex.quote(script)}", seconds=0.5)
     elapsed = time.perf_counter() - start
-    main, child = read_pid(shell_ws / "main.pid"), read_pid(shell_ws / "child.pid")
     try:
+        assert (shell_ws / "started").exists(), result
         assert result.status == "timeout", result
         assert elapsed < 5
-        assert wait_dead(main), f"the command {main} survived its timeout"
-        assert wait_dead(child), f"its child {child} survived the timeout"
+        assert none_left(mark) == [], "the command or its child survived the timeout"
     finally:
-        kill_if_alive(main)
-        kill_if_alive(child)
+        kill_all(mark)
 
 
-def test_shell_timeout_kills_a_child_left_behind_by_a_command_that_exited(
-    shell_ws: Path,
+def test_shell_kills_a_child_left_behind_by_a_command_that_exited(
+    shell_ws: Path, mode: str
 ) -> None:
-    script = "sleep 60 & echo $! > child.pid"  # sh exits; the child keeps the pipes open
+    """``sh`` exits and leaves a child holding its pipes: the sandbox ends it with the
+    command (the call returns at once); unsandboxed, the timeout kills its group."""
+    mark = marker()
+    script = f"sleep {mark} & touch started"
 
-    async def scenario() -> tuple[ToolResult, bool]:
-        env = ToolEnv(shell_ws, Policy(timeout=10))
+    async def scenario() -> tuple[ToolResult, list[int]]:
+        env = ToolEnv(shell_ws, policy_for(mode, timeout=10))
         result = await shell_tool().run(
             {"command": f"sh -c {shlex.quote(script)}", "seconds": 0.5}, env
         )
-        child = read_pid(shell_ws / "child.pid")
-        killed = wait_dead(child, 1.0)
-        kill_if_alive(child)  # clean up what the tool left, then let its pipes close
+        left = none_left(mark, 1.0)
+        kill_all(mark)  # clean up what the tool left, then let its pipes close
         await asyncio.sleep(0.2)
-        return result, killed
+        return result, left
 
-    result, killed = asyncio.run(scenario())
-    assert result.status == "timeout", result
-    assert killed, "the child survived the timeout"
+    result, left = asyncio.run(scenario())
+    assert (shell_ws / "started").exists(), result
+    assert result.status == ("ok" if mode == "sandboxed" else "timeout"), result
+    assert left == [], "the child survived"
 
 
-def test_shell_cancelled_by_the_tool_timeout_kills_its_process_group(shell_ws: Path) -> None:
+def test_shell_cancelled_by_the_tool_timeout_kills_its_process_group(
+    shell_ws: Path, mode: str
+) -> None:
     """The tool's own timeout (policy) is below the command's: the outer cancel must
     still kill what was started."""
-    script = "echo $$ > main.pid; sleep 60"
-    env = ToolEnv(shell_ws, Policy(timeout=0.5))
+    mark = marker()
+    script = f"touch started; sleep {mark}"
+    env = ToolEnv(shell_ws, policy_for(mode, timeout=0.5))
     result = run(shell_tool(), env, command=f"sh -c {shlex.quote(script)}", seconds=60)
-    main = read_pid(shell_ws / "main.pid")
     try:
+        assert (shell_ws / "started").exists(), result
         assert result.status == "timeout", result
-        assert wait_dead(main)
+        assert none_left(mark) == []
     finally:
-        kill_if_alive(main)
+        kill_all(mark)
 
 
 @pytest.mark.parametrize("command", ['echo "unbalanced', "echo 'open", "", "   "])
@@ -816,6 +804,7 @@ def test_builtin_tools_are_the_shell_files_and_http_tools() -> None:
     names = [t.name for t in builtin_tools()]
     assert names == [
         "shell",
+        "python",
         "files_read",
         "files_write",
         "files_list",

@@ -151,6 +151,10 @@ class ToolsConfig(_Section):
     allow_networks: list[str] = Field(default_factory=list)
     """Private networks (CIDR) http_fetch may reach anyway, e.g. ``127.0.0.1/32``."""
     shell_env: list[str] = Field(default_factory=lambda: ["PATH", "HOME", "LANG", "LC_ALL", "TZ"])
+    sandbox_network: list[str] = Field(default_factory=list)
+    """Tools (names, ``*`` globs) whose sandbox shares the host's network; others have none."""
+    allow_unsandboxed_shell: bool = False
+    """Run shell and python tools on the host, unisolated, where bubblewrap is missing."""
     max_output_bytes: int = Field(default=64 * 1024, gt=0)
     timeout: Decimal = Field(default=Decimal(30), gt=0)
     redact: bool = True
@@ -175,6 +179,8 @@ class ToolsConfig(_Section):
             domains=tuple(self.domains),
             allow_networks=tuple(self.allow_networks),
             shell_env=tuple(self.shell_env),
+            sandbox_network=tuple(self.sandbox_network),
+            allow_unsandboxed_shell=self.allow_unsandboxed_shell,
             max_output_bytes=self.max_output_bytes,
             timeout=float(self.timeout),
             redact=self.redact,

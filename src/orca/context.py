@@ -49,6 +49,26 @@ class EventSink(Protocol):
         ...
 
 
+class CallLog(Protocol):
+    """The calls one task completed, kept by the run's checkpointer, so the task run
+    again (after an interrupt, a budget pause, a crash or a sibling's failure: its step
+    starts from the same checkpoint) is answered from them instead of paying again.
+
+    A call is keyed by its kind (``llm`` or ``tool``), a digest of what it asks, and its
+    occurrence: the n-th call with that digest in the task matches the n-th record."""
+
+    async def lookup(self, kind: str, digest: str) -> tuple[int, dict[str, Any] | None]:
+        """Take the next occurrence of ``(kind, digest)`` in this attempt of the task:
+        returns it and the recorded value of that occurrence, or None (call for real)."""
+        ...
+
+    async def record(self, kind: str, digest: str, occurrence: int, value: dict[str, Any]) -> bool:
+        """Keep what a completed call returned (committed before this returns); False
+        (and a ``warning`` event) when it could not be kept: the call then runs again
+        if the task does."""
+        ...
+
+
 @runtime_checkable
 class TaskContext(Protocol):
     """One task of a run, as services see it (the engine's ``RunContext`` is one)."""
@@ -68,6 +88,11 @@ class TaskContext(Protocol):
     @property
     def events(self) -> EventSink | None:
         """The run's event stream, or None when nobody listens."""
+        ...
+
+    @property
+    def calls(self) -> CallLog | None:
+        """The task's completed calls (None when the run keeps none: no checkpointer)."""
         ...
 
     def now(self) -> dt.datetime:

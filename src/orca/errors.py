@@ -23,8 +23,10 @@ naming what went wrong and how to fix it::
     │   ├── ThreadBusyError                  another run holds the thread (names it)
     │   ├── BudgetExceeded                   a block budget cannot afford a call; names
     │   │                                    the budget, its limit, spent, reserved, asked
-    │   └── ToolError                        ctx.tools.acall: a tool was denied, got bad
-    │                                        arguments, failed or timed out
+    │   ├── ToolError                        ctx.tools.acall: a tool was denied, got bad
+    │   │                                    arguments, failed or timed out
+    │   └── SandboxUnavailableError          a shell or python tool cannot be sandboxed
+    │                                        here (bubblewrap missing or not working)
     ├── CheckpointError (RuntimeError)       a database or checkpoint store problem
     │   ├── CheckpointNotFoundError (LookupError)
     │   ├── CorruptDatabaseError             not an Orca database, or damaged
@@ -94,6 +96,7 @@ __all__ = [
     "RunCancelledError",
     "RunError",
     "RunTimeoutError",
+    "SandboxUnavailableError",
     "SchemaVersionError",
     "SerializationError",
     "StateError",
@@ -360,6 +363,18 @@ class ToolError(RunError):
         self.result = result
         self.tool = result.tool
         self.status = result.status
+
+
+class SandboxUnavailableError(RunError):
+    """A shell or python tool refused to run: it runs only inside the bubblewrap sandbox,
+    and ``problem`` says why there is none here (``bwrap`` missing or not working)."""
+
+    def __init__(self, tool: str, problem: str, fix: str) -> None:
+        super().__init__(
+            f"the {tool} tool runs only in a sandbox, and there is none here: {problem}. Fix: {fix}"
+        )
+        self.tool = tool
+        self.problem = problem
 
 
 def _amount_formatter(unit: str) -> Any:

@@ -200,7 +200,9 @@ class LLMResponse(TaskEvent):
     ``request`` is a digest of the request (messages, tools and options), ``prompt`` the
     start of its last message, ``usage`` the tokens it used and ``cost_nano_usd`` their
     cost (as in the ``usage`` event);
-    ``first_token_ms`` and ``duration_ms`` time the call.
+    ``first_token_ms`` and ``duration_ms`` time the call. ``cached``: the answer came
+    from the task's call records (the task ran again; nothing was asked or paid:
+    ``cost_nano_usd`` is 0, ``usage`` what the recorded call used).
     """
 
     type: ClassVar[str] = "llm.response"
@@ -219,13 +221,15 @@ class LLMResponse(TaskEvent):
     cost_nano_usd: int = 0
     error_type: str | None = None
     error: str | None = None
+    cached: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ToolCall(TaskEvent):
     """One tool execution (arguments already redacted). ``result`` is a short redacted
     summary; ``value`` the whole value the caller got and ``error`` what went wrong when
-    ``status`` is not ok (both redacted when the policy redacts)."""
+    ``status`` is not ok (both redacted when the policy redacts). ``cached``: the result
+    came from the task's call records (the task ran again; the tool did not)."""
 
     type: ClassVar[str] = "tool.call"
     tool: str
@@ -235,6 +239,7 @@ class ToolCall(TaskEvent):
     duration_ms: float
     value: Any = None
     error: str | None = None
+    cached: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -53,7 +53,9 @@ _VARYING_BY_TYPE = {
     USAGE: frozenset({"cost_nano_usd", "priced"}),
     RUN_FINISHED: frozenset({"checkpoint_id", "cost_nano_usd"}),
     LLM_RESPONSE: frozenset({"cost_nano_usd"}),
-    TOOL_CALL: frozenset({"result"}),  # a display summary of `value`, which is compared
+    # `result` is a display summary of `value`, which is compared; every tool call of a
+    # replay is answered from the recording, whether the run took it from its records
+    TOOL_CALL: frozenset({"result", "cached"}),
     RUN_STARTED: frozenset({"head"}),
 }
 # events a replay does not reproduce: it runs with no ledger and its own prices
@@ -148,6 +150,7 @@ class Recording:
             stop_reason=e["stop_reason"],
             tool_calls=tuple(ToolCall(**c) for c in e["tool_calls"]),
             thinking=e["thinking"],
+            cached=bool(e.get("cached")),
         )
         return _RecordedStream(response)
 
@@ -198,6 +201,8 @@ def _llm_error(e: Mapping[str, Any]) -> Exception:
 class _RecordedStream:
     def __init__(self, response: ChatResponse) -> None:
         self.response = response
+        # the recorded run took this answer from its call records: so does the replay
+        self.cached = response.cached
 
     def __aiter__(self) -> AsyncIterator[Delta]:
         return self._pieces()

@@ -37,6 +37,9 @@ ASYNC_TWINS = (
     "get_run",
     "list_runs",
     "run_tasks",
+    "put_call",
+    "calls",
+    "drop_calls",
 )
 """The methods with an async twin (``aput`` for ``put``, ...)."""
 

@@ -195,6 +195,6 @@ def test_a_version_2_file_is_upgraded_and_its_log_still_reads(tmp_path: Any) -> 
     conn = sqlite3.connect(path)
     try:
         version = conn.execute("SELECT version FROM orca_schema WHERE component='checkpoints'")
-        assert version.fetchone()[0] == len(MIGRATIONS) == 3
+        assert version.fetchone()[0] == len(MIGRATIONS) == 4
     finally:
         conn.close()

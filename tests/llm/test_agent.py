@@ -580,14 +580,15 @@ def test_pause_policy_interrupts_the_agent_instead(
     assert (spent, reserved) == (cost1, 0)
     assert spent <= limit
 
-    # raised, the node runs again from its start: its first turn is asked (and paid) anew
+    # raised, the node runs again from its start: its first turn is answered from its
+    # record (paid once), and only the turn the budget refused is asked
     ledger.budgets.raise_("b", by=10**12)
-    wire.script(tool_turn(PARIS, UTC), text_turn("done"))
+    wire.script(text_turn("done"))
     done = app.invoke(Command(resume="raised"), **run)
     assert "__interrupt__" not in done
     assert (done["answer"], done["iterations"], done["stopped"]) == ("done", 2, "answered")
-    assert len(wire.requests) == 3
-    assert len(usage_rows(ledger)) == 3
+    assert len(wire.requests) == 2
+    assert len(usage_rows(ledger)) == 2
 
 
 # -- agent_node inside a larger graph ----------------------------------------------------------

@@ -2,6 +2,8 @@
 backends share, and the in-memory store (the SQLite one is ``orca.store.SqliteCheckpointer``)."""
 
 from orca.checkpoint._base import (
+    CallKind,
+    CallRecord,
     Checkpoint,
     Checkpointer,
     CheckpointInfo,
@@ -19,6 +21,8 @@ from orca.checkpoint._base import (
 from orca.checkpoint._memory import MemoryCheckpointer
 
 __all__ = [
+    "CallKind",
+    "CallRecord",
     "Checkpoint",
     "CheckpointInfo",
     "CheckpointSave",

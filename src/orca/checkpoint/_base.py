@@ -19,6 +19,7 @@ RUN_STATUSES: tuple[RunStatus, ...] = (
     "cancelled",
 )
 TaskStatus = Literal["running", "done", "failed", "interrupted", "cancelled"]
+CallKind = Literal["llm", "tool"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +148,36 @@ class TaskRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class CallRecord:
+    """A call a task completed, kept so that the task, run again, is answered from it
+    instead of calling again: an LLM answer (paid for) or a tool result (its side
+    effects happened). A task is run again after an interrupt, a budget pause, a crash
+    or a sibling's failure; its step starts from the same checkpoint, so it keeps its id.
+
+    Attributes:
+        thread_id, task_id: the task (its id derives from the checkpoint its step started
+            from, its position in that step's plan and its node).
+        kind: ``llm`` or ``tool``.
+        digest: what was asked (the request's digest, or the tool and its arguments').
+        occurrence: 0 for the task's first call with this digest, 1 for the second, ...
+        checkpoint_id: the checkpoint the task's step started from (pruned with it).
+        run_id: the run that made the call.
+        value: what the call returned, as JSON-able data.
+        created_at: when it was recorded (ISO 8601, the run clock).
+    """
+
+    thread_id: str
+    task_id: str
+    kind: CallKind
+    digest: str
+    occurrence: int
+    checkpoint_id: str
+    run_id: str
+    value: dict[str, Any]
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
 class Lease:
     """Who holds a thread: at most one run at a time. ``owner`` names the holding
     process (``host:pid:nonce``); ``expires_at`` (epoch seconds) moves on with each
@@ -229,11 +260,12 @@ class Checkpointer(Protocol):
         """Ids of the threads the store holds."""
 
     def prune(self, thread_id: str, keep: int) -> int:
-        """Keep the newest ``keep`` checkpoints of a thread; returns how many were removed."""
+        """Keep the newest ``keep`` checkpoints of a thread (and the call records of tasks
+        that start from them); returns how many checkpoints were removed."""
 
     def delete_thread(self, thread_id: str) -> None:
-        """Remove a thread and everything stored for it: checkpoints, events, its runs'
-        records and tasks, its lease."""
+        """Remove a thread and everything stored for it: checkpoints, events, call
+        records, its runs' records and tasks, its lease."""
 
     def put_events(self, events: Sequence[EventRecord]) -> None:
         """Log events outside a checkpoint (a run's last ones)."""
@@ -290,6 +322,19 @@ class Checkpointer(Protocol):
 
     def run_tasks(self, run_id: str) -> list[TaskRecord]:
         """A run's task records, by step then start."""
+
+    # -- call records -----------------------------------------------------------------------
+
+    def put_call(self, record: CallRecord) -> None:
+        """Keep a completed call, durably (committed when this returns); a record with the
+        same thread, task, kind, digest and occurrence is replaced."""
+
+    def calls(self, thread_id: str, task_id: str) -> list[CallRecord]:
+        """The task's call records, by kind, digest and occurrence."""
+
+    def drop_calls(self, thread_id: str, task_id: str) -> int:
+        """Forget the task's call records (a retry that must call again); returns how
+        many were dropped."""
 
     # -- async twins: the same arguments, result and errors --------------------------------
 
@@ -351,6 +396,15 @@ class Checkpointer(Protocol):
 
     def arun_tasks(self, run_id: str) -> Awaitable[list[TaskRecord]]:
         """``run_tasks``, off the event loop's thread; ordered by call."""
+
+    def aput_call(self, record: CallRecord) -> Awaitable[None]:
+        """``put_call``, off the event loop's thread; ordered by call."""
+
+    def acalls(self, thread_id: str, task_id: str) -> Awaitable[list[CallRecord]]:
+        """``calls``, off the event loop's thread; ordered by call."""
+
+    def adrop_calls(self, thread_id: str, task_id: str) -> Awaitable[int]:
+        """``drop_calls``, off the event loop's thread; ordered by call."""
 
     def close(self) -> None:
         """Flush and release resources; async calls still queued raise

@@ -8,7 +8,7 @@ from typing import Any
 
 from orca.checkpoint._base import Lease
 from orca.checkpoint._records import RunRow, TaskRow
-from orca.checkpoint._rows import BlobRow, HeaderRow, RowCheckpointer, WriteRow
+from orca.checkpoint._rows import BlobRow, CallRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import CheckpointError
 
 
@@ -26,6 +26,8 @@ class MemoryCheckpointer(RowCheckpointer):
         self._runs: dict[str, tuple[int, RunRow]] = {}
         self._tasks: dict[tuple[str, str], tuple[int, TaskRow]] = {}
         self._leases: dict[str, Lease] = {}
+        # thread -> task -> (kind, digest, occurrence) -> row
+        self._call_records: dict[str, dict[str, dict[tuple[str, str, int], CallRow]]] = {}
 
     def _write(
         self,
@@ -100,6 +102,7 @@ class MemoryCheckpointer(RowCheckpointer):
             self._blob_rows.pop(thread_id, None)
             self._write_rows.pop(thread_id, None)
             self._event_batches = [b for b in self._event_batches if b[0] != thread_id]
+            self._call_records.pop(thread_id, None)
             return len(rows)
         kept = [r for r in rows if r.checkpoint_id in keep]
         self._headers_by_thread[thread_id] = kept
@@ -111,10 +114,25 @@ class MemoryCheckpointer(RowCheckpointer):
         for checkpoint_id in list(pending):
             if checkpoint_id not in keep:
                 del pending[checkpoint_id]
+        by_task = self._call_records.get(thread_id, {})
+        for task_id, calls in list(by_task.items()):
+            if any(r.checkpoint_id not in keep for r in calls.values()):
+                del by_task[task_id]
         return len(rows) - len(kept)
 
     def threads(self) -> list[str]:
         return sorted(self._headers_by_thread)
+
+    def _put_call_row(self, row: CallRow) -> None:
+        calls = self._call_records.setdefault(row.thread_id, {}).setdefault(row.task_id, {})
+        calls[(row.kind, row.digest, row.occurrence)] = row
+
+    def _call_rows(self, thread_id: str, task_id: str) -> list[CallRow]:
+        calls = self._call_records.get(thread_id, {}).get(task_id, {})
+        return [calls[k] for k in sorted(calls)]
+
+    def _drop_call_rows(self, thread_id: str, task_id: str) -> int:
+        return len(self._call_records.get(thread_id, {}).pop(task_id, {}))
 
     # -- run records and leases ----------------------------------------------------------------
 

@@ -21,6 +21,7 @@ import orjson
 
 from orca import _serde
 from orca.checkpoint._base import (
+    CallRecord,
     Checkpoint,
     CheckpointInfo,
     CheckpointSave,
@@ -56,6 +57,20 @@ class BlobRow(NamedTuple):
     base: str
     pos: int
     data: bytes
+
+
+class CallRow(NamedTuple):
+    """A call record as stored: its value serialised."""
+
+    thread_id: str
+    task_id: str
+    kind: str
+    digest: str
+    occurrence: int
+    checkpoint_id: str
+    run_id: str
+    value: bytes
+    created_at: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,12 +218,24 @@ class RowCheckpointer(RecordRows):
     def _delete(
         self, thread_id: str, keep: set[str] | None, needed: dict[tuple[str, str], int]
     ) -> int:
-        """Delete checkpoints not in ``keep`` (all if None), their writes, and blob rows
-        not needed (``needed[(channel, base)]`` is the highest pos still referenced).
+        """Delete checkpoints not in ``keep`` (all if None), their writes and call
+        records, and blob rows not needed (``needed[(channel, base)]`` is the highest pos
+        still referenced).
         Returns the number of checkpoints removed."""
 
     @abstractmethod
     def threads(self) -> list[str]: ...
+
+    @abstractmethod
+    def _put_call_row(self, row: CallRow) -> None:
+        """Insert ``row`` (replacing one with the same key) and commit."""
+
+    @abstractmethod
+    def _call_rows(self, thread_id: str, task_id: str) -> list[CallRow]:
+        """The task's call rows, by kind, digest and occurrence."""
+
+    @abstractmethod
+    def _drop_call_rows(self, thread_id: str, task_id: str) -> int: ...
 
     def close(self) -> None:
         """Release resources."""
@@ -397,7 +424,55 @@ class RowCheckpointer(RecordRows):
             self.prune(thread_id, 0)
             self._delete_runs(thread_id)
 
+    # -- call records ------------------------------------------------------------------------
+
+    def put_call(self, record: CallRecord) -> None:
+        row = CallRow(
+            record.thread_id,
+            record.task_id,
+            record.kind,
+            record.digest,
+            record.occurrence,
+            record.checkpoint_id,
+            record.run_id,
+            _serde.dumps(record.value),
+            record.created_at,
+        )
+        with self._lock:
+            self._put_call_row(row)
+
+    def calls(self, thread_id: str, task_id: str) -> list[CallRecord]:
+        with self._lock:
+            rows = self._call_rows(thread_id, task_id)
+        return [
+            CallRecord(
+                r.thread_id,
+                r.task_id,
+                r.kind,  # type: ignore[arg-type]
+                r.digest,
+                r.occurrence,
+                r.checkpoint_id,
+                r.run_id,
+                _serde.loads(r.value),
+                r.created_at,
+            )
+            for r in rows
+        ]
+
+    def drop_calls(self, thread_id: str, task_id: str) -> int:
+        with self._lock:
+            return self._drop_call_rows(thread_id, task_id)
+
     # -- async twins (see ``Checkpointer``: queued when called, applied in call order) ----
+
+    def aput_call(self, record: CallRecord) -> asyncio.Future[None]:
+        return self._submit(self.put_call, record)
+
+    def acalls(self, thread_id: str, task_id: str) -> asyncio.Future[list[CallRecord]]:
+        return self._submit(self.calls, thread_id, task_id)
+
+    def adrop_calls(self, thread_id: str, task_id: str) -> asyncio.Future[int]:
+        return self._submit(self.drop_calls, thread_id, task_id)
 
     def aput(self, save: CheckpointSave) -> asyncio.Future[None]:
         return self._submit(self.put, save)

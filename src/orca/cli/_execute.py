@@ -37,6 +37,7 @@ from orca.cost import format_usd
 from orca.errors import RunCancelledError
 from orca.events import (
     BUDGET_WARNING,
+    LLM_RESPONSE,
     RUN_FINISHED,
     RUN_STARTED,
     STEP_STARTED,
@@ -104,6 +105,7 @@ class Tally:
     input_tokens: int = 0
     output_tokens: int = 0
     calls: int = 0
+    cached: int = 0  # calls answered from the task's records: not paid again
     by: dict[tuple[str, str, str], list[int]] = field(
         default_factory=lambda: defaultdict(lambda: [0, 0, 0, 0])
     )
@@ -134,6 +136,8 @@ class Tally:
             row[1] += e.input_tokens  # type: ignore[attr-defined]
             row[2] += e.output_tokens  # type: ignore[attr-defined]
             row[3] += e.cost_nano_usd  # type: ignore[attr-defined]
+        elif kind == LLM_RESPONSE and e.cached:  # type: ignore[attr-defined]
+            self.cached += 1
         elif kind in (TASK_FINISHED, TASK_FAILED):
             node = self.running.pop(e.task_id, e.node)  # type: ignore[attr-defined]
             mark = "ok" if kind == TASK_FINISHED else "failed"
@@ -168,6 +172,7 @@ class Tally:
             (str(len(self.running)), "bold"),
             ("  calls ", "dim"),
             (str(self.calls), "bold"),
+            (f" (+{self.cached} from records)" if self.cached else "", "dim"),
             ("  cost ", "dim"),
             (format_usd(self.cost), "bold green"),
         )
@@ -344,6 +349,7 @@ def _execute(
                 else {"type": type(error).__name__, "message": str(error)},
                 "steps": tally.steps,
                 "calls": tally.calls,
+                "cached_calls": tally.cached,
                 "input_tokens": tally.input_tokens,
                 "output_tokens": tally.output_tokens,
                 "cost_nano_usd": tally.cost,
@@ -364,6 +370,7 @@ def _execute(
     summary = (
         f"run [bold]{tally.run_id}[/] on thread {plan.thread}: {status} in {seconds:.1f}s, "
         f"{tally.steps} steps, {tally.calls} calls, {format_usd(tally.cost)}"
+        + (f" ({tally.cached} more answered from records, not paid again)" if tally.cached else "")
     )
     out.print(summary)
     if status == "interrupted":

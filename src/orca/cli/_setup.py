@@ -150,6 +150,28 @@ def _check_model(role: str, spec: Any) -> list[tuple[str, str, str]]:
     return checks
 
 
+def _check_sandbox(cfg: Any) -> tuple[str, str, str]:
+    """Whether the shell and python tools can run in their bubblewrap sandbox here."""
+    from orca.tools import sandbox_status
+    from orca.tools._sandbox import INSTALL_FIX
+
+    status = sandbox_status()
+    if status.available:
+        return ("sandbox", "ok", f"{status.version or 'bubblewrap'} ({status.bwrap})")
+    if cfg is not None and cfg.tools.allow_unsandboxed_shell:
+        return (
+            "sandbox",
+            "warn",
+            f"{status.problem}: shell and python tools run on the host, unisolated "
+            "([tools] allow_unsandboxed_shell = true)",
+        )
+    return (
+        "sandbox",
+        "fail",
+        f"{status.problem}: shell and python tools refuse to run; {INSTALL_FIX}",
+    )
+
+
 @handles_errors
 def doctor(as_json: bool = JSON_OPTION) -> None:
     """Check the configuration, the databases, the profile's providers (reachable, keys
@@ -165,6 +187,7 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
         checks.append(("config", "ok", ", ".join(cfg.sources) or "defaults (no orca.toml found)"))
     except OrcaError as exc:
         checks.append(("config", "fail", str(exc)))
+    checks.append(_check_sandbox(cfg))
     for what in ("user db", "project db"):
         try:
             if what == "user db":

@@ -14,6 +14,8 @@ from orca.errors import ConfigError, NodeInterrupt, RunCancelledError
 from orca.events import Custom
 
 if TYPE_CHECKING:
+    from orca.checkpoint import Checkpointer
+    from orca.engine._calls import TaskCalls
     from orca.engine._emit import Emitter
 
 
@@ -31,6 +33,8 @@ class RunContext:
     """
 
     __slots__ = (
+        "_calls",
+        "_calls_at",
         "_cancelled",
         "_clock",
         "_emitter",
@@ -66,6 +70,7 @@ class RunContext:
         parent: RunContext | None = None,
         options: Any = None,
         services: RunServices | None = None,
+        calls_at: tuple[Checkpointer, str] | None = None,
     ) -> None:
         self.run_id = run_id
         self.thread_id = thread_id
@@ -84,12 +89,29 @@ class RunContext:
         self._services = services
         self._timed_out = False
         self._random: random.Random | None = None
+        # where the task's call records live: the run's store, and the checkpoint the
+        # task's step started from
+        self._calls_at = calls_at
+        self._calls: TaskCalls | None = None
 
-    def _begin_attempt(self, attempt: int) -> None:
-        """Each attempt replays the node from the start: interrupts count from zero again."""
+    def _begin_attempt(self, attempt: int, replay: bool = True) -> None:
+        """Each attempt runs the node from the start: interrupts and calls count from zero
+        again. ``replay``: the last attempt's calls were kept, and this one draws the same
+        randomness (so asks its models the same way and is answered from them); else it
+        draws on (and its calls are new)."""
         self.attempt = attempt
         self._interrupts = 0
         self._timed_out = False
+        if attempt > 1:
+            if self._calls is not None:
+                self._calls.restart()
+            if replay:
+                self._random = None
+
+    async def _forget_calls(self) -> None:
+        """The attempt failed in the node's own code: its calls are made again."""
+        if self._calls is not None:
+            await self._calls.forget()
 
     @property
     def random(self) -> random.Random:
@@ -102,6 +124,28 @@ class RunContext:
     def events(self) -> Emitter | None:
         """The run's event stream (None when nobody listens): what services emit to."""
         return self._emitter
+
+    @property
+    def calls(self) -> TaskCalls | None:
+        """The task's completed LLM and tool calls (None without a checkpointer): what
+        the run's services answer a call from when the task runs again."""
+        owner = self._owner()
+        if owner._calls is None and owner._calls_at is not None:
+            from orca.engine._calls import TaskCalls
+
+            store, checkpoint_id = owner._calls_at
+            owner._calls = TaskCalls(
+                store,
+                thread_id=owner.thread_id,
+                checkpoint_id=checkpoint_id,
+                task_id=owner.task_id,
+                run_id=owner.run_id,
+                node=owner.node,
+                step=owner.step,
+                clock=owner._clock,
+                emitter=owner._emitter,
+            )
+        return owner._calls
 
     def now(self) -> dt.datetime:
         """The run clock's time (the wall clock unless the run was given ``clock=``)."""

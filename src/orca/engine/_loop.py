@@ -519,7 +519,7 @@ class Run:
         if self.persister is not None:
             await self.persister.settle()
 
-    def _context(self, step: int, node: str, task_id: str) -> RunContext:
+    def _context(self, step: int, node: str, task_id: str, base: str | None = None) -> RunContext:
         return RunContext(
             run_id=self.run_id,
             thread_id=self.opts.thread_id,
@@ -534,6 +534,7 @@ class Run:
             parent=self.parent,
             options=self.opts,
             services=self.opts.services,
+            calls_at=None if self.store is None or base is None else (self.store, base),
         )
 
     def _plan(self, step: int) -> list[Task]:
@@ -544,7 +545,8 @@ class Run:
             node = self.spec.nodes[item["node"]]
             tid = _ids.task_id(thread, base, index, node.name)
             arg = item["arg"] if "arg" in item else self.spec.state.view(self.values)
-            tasks.append(Task(index, tid, node, arg, self._context(step, node.name, tid)))
+            ctx = self._context(step, node.name, tid, base)
+            tasks.append(Task(index, tid, node, arg, ctx))
         return tasks
 
     async def _superstep(self, step: int, tasks: list[Task]) -> list[Interrupt] | None:

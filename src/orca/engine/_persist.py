@@ -85,7 +85,9 @@ class Persister:
 
     async def _wait(self) -> None:
         while self._inflight:
-            await self._inflight[0]
+            # shielded: a run cancelled while it waits must not cancel the commit itself,
+            # which the run's shutdown then waits for again
+            await asyncio.shield(self._inflight[0])
             self._inflight.pop(0)
 
     async def flush(self) -> None:

@@ -115,9 +115,10 @@ async def run_task(
     node = task.node
     policy = node.retry
     started = time.perf_counter() - (task.prerun[2] if task.prerun else 0.0)
+    replay = True  # whether this attempt is answered from the last one's calls
     while True:
         task.attempts += 1
-        task.ctx._begin_attempt(task.attempts)
+        task.ctx._begin_attempt(task.attempts, replay)
         try:
             output = await _attempt(task, inline=inline, semaphore=semaphore)
             task.writes, goto = to_writes(spec, task, output)
@@ -128,6 +129,10 @@ async def run_task(
             break
         except Exception as exc:
             retryable = not isinstance(exc, OrcaError) or isinstance(exc, TaskTimeoutError)
+            # the node's own code failed: the answers it got may be why, so it asks again
+            replay = isinstance(exc, OrcaError) or (policy is not None and policy.reuse_calls)
+            if not replay:
+                await task.ctx._forget_calls()
             if (
                 policy is not None
                 and retryable

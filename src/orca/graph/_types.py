@@ -49,6 +49,12 @@ class RetryPolicy:
     The delay before attempt ``n+1`` is ``min(initial_interval * backoff_factor**(n-1),
     max_interval)`` plus, with ``jitter``, up to 25% more drawn from the run's seed, so
     runs with the same seed wait the same.
+
+    An attempt that failed in the node's own code forgets the model and tool calls it
+    completed, so the retry (and the task, run again later) calls again: the answer may be
+    why it failed. With ``reuse_calls=True`` they are kept, and the retry, drawing the same
+    randomness, is answered from them (a flaky step after an expensive call), as a task
+    run again after an interrupt or a crash always is.
     """
 
     max_attempts: int = 3
@@ -59,6 +65,7 @@ class RetryPolicy:
     retry_on: (
         type[BaseException] | tuple[type[BaseException], ...] | Callable[[BaseException], bool]
     ) = Exception
+    reuse_calls: bool = False
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:

@@ -133,69 +133,57 @@ class MeteredStream:
         model, meter = llm.model, llm._meter
         emitter = ctx.events if ctx is not None else None
         tokens = emitter is not None and emitter.wants(events.Token)
+        began = time.perf_counter()
+        replay = meter.replay
+        # a task run again is answered from the calls it completed before: paid once
+        # (unless the store must keep no answers: they would be kept whole)
+        keep = ctx is not None and replay is None and not llm._redact_log
+        log = ctx.calls if keep and ctx is not None else None
+        digest, occurrence = "", 0
+        response: ChatResponse | None = None
+        replayed: Any = None
+        if replay is not None:  # a replay answers as the recorded run was answered
+            try:
+                replayed = replay.stream(ctx, model, self._request)
+            except Exception as exc:  # a recorded failure: it fails where the call would
+                replayed = _Failing(exc)
+            if replayed.cached:
+                response = replayed.response
+        elif log is not None:
+            digest = request_digest(self._request)
+            occurrence, recorded = await log.lookup("llm", digest)
+            if recorded is not None:
+                response = _recorded_response(recorded)
+        if response is not None:
+            self._response = response
+            if tokens and response.text:
+                _token(llm, ctx, response.text)
+            if response.text or response.thinking:
+                yield Delta(response.text, response.thinking)
+            _answered(llm, ctx, self._request, response, 0, None, None, began, cached=True)
+            return
         request, hold = await meter.reserve(ctx, model, self._request)
         pieces: list[str] = []
-        began = time.perf_counter()
         first: float | None = None
 
         def answered(
             response: ChatResponse, cost: int = 0, error: BaseException | None = None
         ) -> None:
             """The ``llm.response`` event: the answer, or how the call failed."""
-            if emitter is None or ctx is None:
-                return
-            if not emitter.wants(events.LLMResponse):
-                emitter.skip()
-                return
-            from orca._redact import redact, redact_text
-
-            text, thinking = response.text, response.thinking
-            calls = [_call_dict(c) for c in response.tool_calls]
-            if llm._redact_log:
-                text, thinking, calls = redact_text(text), redact_text(thinking), redact(calls)
-            emitter.emit(
-                events.LLMResponse,
-                ctx.step,
-                task_id=ctx.task_id,
-                node=ctx.node,
-                role=llm.role,
-                provider=response.provider,
-                model=response.model,
-                request=request_digest(request),
-                prompt=redact_text(_prompt_text(request.messages[-1:])[:PROMPT_PREVIEW]),
-                text=text,
-                thinking=thinking,
-                tool_calls=calls,
-                stop_reason=response.stop_reason,
-                usage=response.usage.counts(),
-                first_token_ms=None if first is None else round((first - began) * 1000, 3),
-                duration_ms=round((time.perf_counter() - began) * 1000, 3),
-                cost_nano_usd=cost,
-                error_type=None if error is None else type(error).__name__,
-                error=None if error is None else str(error),
-            )
+            _answered(llm, ctx, self._request, response, cost, error, first, began)
 
         def partial(usage: Usage, reason: str) -> ChatResponse:
             return ChatResponse("".join(pieces), model.provider, model.model, usage, reason)  # type: ignore[arg-type]
 
         try:
-            replay = meter.replay
-            stream = model.stream(request) if replay is None else replay.stream(ctx, model, request)
+            stream = model.stream(request) if replayed is None else replayed
             async for delta in stream:
                 if first is None:
                     first = time.perf_counter()
                 if delta.text:
                     pieces.append(delta.text)
-                    if tokens and ctx is not None and emitter is not None:
-                        emitter.emit(
-                            events.Token,
-                            ctx.step,
-                            task_id=ctx.task_id,
-                            node=ctx.node,
-                            text=delta.text,
-                            model=model.model,
-                            role=llm.role,
-                        )
+                    if tokens:
+                        _token(llm, ctx, delta.text)
                 yield delta
         except StreamInterruptedError as exc:
             # the tokens were spent: record them (estimated) before the error goes on
@@ -224,7 +212,124 @@ class MeteredStream:
             ctx, llm.role, response.provider, response.model, response.usage, hold
         )
         self._response = replace(response, cost_nano_usd=cost, priced=priced)
+        if log is not None:
+            # kept before the node sees the answer: a crash after this pays no more
+            await log.record("llm", digest, occurrence, _response_record(self._response))
         answered(response, cost)
+
+
+class _Failing:
+    """A stream that fails at once with ``error``."""
+
+    cached = False
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __aiter__(self) -> _Failing:
+        return self
+
+    async def __anext__(self) -> Delta:
+        raise self.error
+
+
+def _token(llm: LLM, ctx: TaskContext | None, text: str) -> None:
+    """Emit a ``token`` event: a piece of the answer's text."""
+    emitter = ctx.events if ctx is not None else None
+    if emitter is not None and ctx is not None:
+        emitter.emit(
+            events.Token,
+            ctx.step,
+            task_id=ctx.task_id,
+            node=ctx.node,
+            text=text,
+            model=llm.model.model,
+            role=llm.role,
+        )
+
+
+def _answered(
+    llm: LLM,
+    ctx: TaskContext | None,
+    request: ChatRequest,
+    response: ChatResponse,
+    cost: int,
+    error: BaseException | None,
+    first: float | None,
+    began: float,
+    *,
+    cached: bool = False,
+) -> None:
+    """Emit the ``llm.response`` event of a call: its answer, or how it failed."""
+    emitter = ctx.events if ctx is not None else None
+    if emitter is None or ctx is None:
+        return
+    if not emitter.wants(events.LLMResponse):
+        emitter.skip()
+        return
+    from orca._redact import redact, redact_text
+
+    text, thinking = response.text, response.thinking
+    calls = [_call_dict(c) for c in response.tool_calls]
+    if llm._redact_log:
+        text, thinking, calls = redact_text(text), redact_text(thinking), redact(calls)
+    emitter.emit(
+        events.LLMResponse,
+        ctx.step,
+        task_id=ctx.task_id,
+        node=ctx.node,
+        role=llm.role,
+        provider=response.provider,
+        model=response.model,
+        request=request_digest(request),
+        prompt=redact_text(_prompt_text(request.messages[-1:])[:PROMPT_PREVIEW]),
+        text=text,
+        thinking=thinking,
+        tool_calls=calls,
+        stop_reason=response.stop_reason,
+        usage=response.usage.counts(),
+        first_token_ms=None if first is None else round((first - began) * 1000, 3),
+        duration_ms=round((time.perf_counter() - began) * 1000, 3),
+        cost_nano_usd=cost,
+        error_type=None if error is None else type(error).__name__,
+        error=None if error is None else str(error),
+        cached=cached,
+    )
+
+
+def _response_record(response: ChatResponse) -> dict[str, Any]:
+    """A finished call's answer as its call record keeps it."""
+    return {
+        "provider": response.provider,
+        "model": response.model,
+        "text": response.text,
+        "thinking": response.thinking,
+        "tool_calls": [_call_dict(c) for c in response.tool_calls],
+        "usage": response.usage.counts(),
+        "stop_reason": response.stop_reason,
+        "raw_stop_reason": response.raw_stop_reason,
+        "id": response.id,
+        "cost_nano_usd": response.cost_nano_usd,
+        "priced": response.priced,
+    }
+
+
+def _recorded_response(value: dict[str, Any]) -> ChatResponse:
+    """The answer a call record keeps, as the node got it the first time."""
+    return ChatResponse(
+        text=value["text"],
+        provider=value["provider"],
+        model=value["model"],
+        usage=Usage(**value["usage"]),
+        stop_reason=value["stop_reason"],
+        raw_stop_reason=value["raw_stop_reason"],
+        tool_calls=tuple(ToolCall(**c) for c in value["tool_calls"]),
+        thinking=value["thinking"],
+        id=value["id"],
+        cost_nano_usd=value["cost_nano_usd"],
+        priced=value["priced"],
+        cached=True,
+    )
 
 
 PROMPT_PREVIEW = 200

@@ -161,7 +161,9 @@ class ChatRequest:
 class ChatResponse:
     """A finished call: the text, tool calls, why it stopped, and the usage. Calls made
     through a run (``ctx.planner`` ...) also carry their cost (``cost_nano_usd``) and
-    whether the model had a price (``priced``)."""
+    whether the model had a price (``priced``); ``cached`` is true for an answer taken
+    from the task's call records (a task run again: the call was paid for once, and is
+    not paid for again)."""
 
     text: str
     provider: str
@@ -174,6 +176,7 @@ class ChatResponse:
     id: str | None = None
     cost_nano_usd: int | None = None
     priced: bool | None = None
+    cached: bool = False
 
     def message(self) -> Message:
         """The answer as an assistant message, to append to the conversation."""

@@ -1,43 +1,26 @@
-"""Built-in tools: a shell command and file operations, confined to the workspace root."""
+"""The process tools: ``shell`` (one command) and ``python`` (a program), run in the
+bubblewrap sandbox (see ``_sandbox``), in the workspace root."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
-import re
 import shlex
 import signal
-import stat
 from pathlib import Path
 from typing import Any
 
+from orca.errors import SandboxUnavailableError
+from orca.tools._sandbox import (
+    INSTALL_FIX,
+    find_program,
+    python_executable,
+    sandbox_status,
+    sandboxed,
+    search_path,
+)
 from orca.tools._tool import Tool, ToolEnv
-
-
-def inside(env: ToolEnv, path: str) -> Path:
-    """``path`` (relative to the workspace, or absolute) resolved, symlinks followed.
-
-    Raises:
-        PermissionError: it lies outside the workspace root (``..``, an absolute path
-            elsewhere, or a symlink pointing out).
-    """
-    root = env.workspace.resolve()
-    target = (root / path).resolve()
-    if not target.is_relative_to(root):
-        raise PermissionError(f"{path!r} is outside the workspace ({root})")
-    return target
-
-
-def _regular(path: Path, flags: int) -> Any:
-    """``path`` opened as a binary file, if it is a regular file. Opened non-blocking and
-    checked before use: a FIFO or a device would block the tool forever."""
-    fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise PermissionError(f"{path.name} is not a regular file")
-    os.set_blocking(fd, True)
-    return os.fdopen(fd, "rb" if flags == os.O_RDONLY else "wb")
 
 
 def _cut(data: bytes, limit: int) -> tuple[str, bool]:
@@ -48,7 +31,9 @@ async def shell(command: str, env: ToolEnv, seconds: float | None = None) -> dic
     """Run a command in the workspace root and return its exit code and output.
 
     The command is split like a shell would split words, but no shell runs it: pipes,
-    ``;``, ``&&``, ``$(...)``, redirections and globs are passed as plain text.
+    ``;``, ``&&``, ``$(...)``, redirections and globs are passed as plain text. It runs
+    in a sandbox: the workspace is the only folder it may write, and it has no network
+    unless the policy grants it.
 
     Args:
         command: the program and its arguments, e.g. ``ls -la src``.
@@ -58,13 +43,86 @@ async def shell(command: str, env: ToolEnv, seconds: float | None = None) -> dic
     argv = shlex.split(command)
     if not argv:
         raise ValueError("the command is empty")
+    return await run_process(argv, env, seconds, tool=env.tool or "shell")
+
+
+async def python(code: str, env: ToolEnv, seconds: float | None = None) -> dict[str, Any]:
+    """Run a Python program in the workspace root and return its exit code and output.
+
+    It runs in a sandbox, on the Python Orca runs on (its standard library, not Orca's
+    packages): the workspace is the only folder it may write, and it has no network
+    unless the policy grants it. Print what you want to see.
+
+    Args:
+        code: the program, e.g. ``print(sum(range(10)))``.
+        seconds: how long it may run before it is killed (default: the policy's
+            timeout).
+    """
+    argv = [python_executable(), "-"]  # the program comes on standard input
+    return await run_process(argv, env, seconds, stdin=code.encode(), tool=env.tool or "python")
+
+
+def _variables(env: ToolEnv, workspace: Path, sandbox: bool) -> dict[str, str]:
+    """The environment of the command: only the policy's ``shell_env`` names. In the
+    sandbox ``PATH`` and ``HOME`` are the sandbox's (the host's would name folders it
+    cannot see)."""
+    chosen: dict[str, str] = {}
+    for name in env.policy.shell_env:
+        if sandbox and name == "PATH":
+            chosen[name] = search_path()
+        elif sandbox and name == "HOME":
+            chosen[name] = str(workspace)
+        elif name in os.environ:
+            chosen[name] = os.environ[name]
+    return chosen
+
+
+def _command(
+    argv: list[str], env: ToolEnv, tool: str
+) -> tuple[list[str], dict[str, str], Path, bool]:
+    """What to start, with which environment, where, and whether it is sandboxed."""
+    workspace = Path(env.workspace).resolve()
+    status = sandbox_status()
+    if status.bwrap is not None and status.available:
+        if find_program(argv[0], workspace) is None:
+            raise FileNotFoundError(f"{argv[0]}: no such program in the sandbox")
+        network = env.policy.allows_network(tool)
+        inner = _variables(env, workspace, sandbox=True)
+        command = sandboxed(status.bwrap, argv, workspace, inner, network=network)
+        # bwrap's own environment is visible in the sandbox (/proc/1/environ): it gets
+        # nothing but where to find programs
+        return command, {"PATH": search_path()}, workspace, True
+    if env.policy.allow_unsandboxed_shell:
+        return argv, _variables(env, workspace, sandbox=False), workspace, False
+    raise SandboxUnavailableError(tool, status.problem or "", INSTALL_FIX)
+
+
+async def run_process(
+    argv: list[str],
+    env: ToolEnv,
+    seconds: float | None = None,
+    *,
+    stdin: bytes | None = None,
+    tool: str = "shell",
+) -> dict[str, Any]:
+    """Run ``argv`` in the workspace, sandboxed, and collect its exit code and output.
+    ``tool`` names the tool it runs for (the policy grants the network by tool).
+
+    Raises:
+        SandboxUnavailableError: there is no working sandbox here and the policy does
+            not allow running unsandboxed.
+        FileNotFoundError: the program does not exist (in the sandbox).
+        TimeoutError: it ran past ``seconds`` (or the policy's timeout) and was killed,
+            with everything it started.
+    """
     policy = env.policy
-    variables = {k: os.environ[k] for k in policy.shell_env if k in os.environ}
+    program = Path(argv[0]).name
+    command, variables, workspace, sandbox = await asyncio.to_thread(_command, argv, env, tool)
     proc = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=env.workspace,
+        *command,
+        cwd=workspace,
         env=variables,
-        stdin=asyncio.subprocess.DEVNULL,
+        stdin=asyncio.subprocess.DEVNULL if stdin is None else asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         start_new_session=True,  # its own process group, killed as one
@@ -73,22 +131,43 @@ async def shell(command: str, env: ToolEnv, seconds: float | None = None) -> dic
     allowed = seconds or policy.timeout
     try:
         try:
-            out, err = await asyncio.wait_for(
-                asyncio.gather(_read(proc.stdout, limit), _read(proc.stderr, limit)), allowed
+            out, err, _ = await asyncio.wait_for(
+                asyncio.gather(
+                    _read(proc.stdout, limit), _read(proc.stderr, limit), _feed(proc, stdin)
+                ),
+                allowed,
             )
         except TimeoutError:
-            raise TimeoutError(f"{argv[0]} was killed after {allowed:g}s") from None
+            raise TimeoutError(f"{program} was killed after {allowed:g}s") from None
         code = await proc.wait()
     finally:
-        # whatever happened, nothing the command started outlives the call (a child it
-        # left in the background, or the command itself after a timeout)
+        # whatever happened, nothing the command started outlives the call: the
+        # sandbox (its PID namespace) or, unsandboxed, the command's process group
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         if proc.returncode is None:
             await proc.wait()
     stdout, cut_out = _cut(out, limit)
     stderr, cut_err = _cut(err, limit)
-    return {"exit_code": code, "stdout": stdout, "stderr": stderr, "truncated": cut_out or cut_err}
+    if sandbox and code == 1 and stderr.startswith("bwrap: "):
+        raise RuntimeError(f"the sandbox did not start: {stderr.strip()}")
+    return {
+        "exit_code": code,
+        "stdout": stdout,
+        "stderr": stderr,
+        "truncated": cut_out or cut_err,
+        "sandboxed": sandbox,
+    }
+
+
+async def _feed(proc: asyncio.subprocess.Process, data: bytes | None) -> None:
+    """Write ``data`` to the command's standard input, then close it."""
+    if data is None or proc.stdin is None:
+        return
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        proc.stdin.write(data)
+        await proc.stdin.drain()
+    proc.stdin.close()
 
 
 async def _read(stream: asyncio.StreamReader | None, limit: int) -> bytes:
@@ -103,99 +182,11 @@ async def _read(stream: asyncio.StreamReader | None, limit: int) -> bytes:
     return bytes(kept)
 
 
-def read_file(path: str, env: ToolEnv) -> dict[str, Any]:
-    """Read a text file of the workspace.
-
-    Args:
-        path: the file, relative to the workspace root.
-    """
-    target = inside(env, path)
-    limit = env.policy.max_output_bytes
-    with _regular(target, os.O_RDONLY) as f:
-        data = f.read(limit + 1)
-    text, cut = _cut(data, limit)
-    return {"path": path, "content": text, "truncated": cut}
-
-
-def write_file(path: str, content: str, env: ToolEnv) -> dict[str, Any]:
-    """Write a text file in the workspace (its folders are created).
-
-    Args:
-        path: the file, relative to the workspace root.
-        content: the whole new content.
-    """
-    target = inside(env, path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    inside(env, str(target.parent))  # a symlinked folder may not lead out either
-    data = content.encode()
-    if len(data) > env.policy.max_output_bytes * 16:
-        raise ValueError(f"{len(data)} bytes is more than this tool writes at once")
-    with _regular(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC) as f:
-        f.write(data)
-    return {"path": path, "bytes": len(data)}
-
-
-def list_files(env: ToolEnv, path: str = ".", pattern: str = "*") -> dict[str, Any]:
-    """List the workspace's files under a folder.
-
-    Args:
-        path: the folder, relative to the workspace root.
-        pattern: a glob such as ``*.py`` or ``**/*.md``.
-    """
-    folder = inside(env, path)
-    root = env.workspace.resolve()
-    found: list[str] = []
-    cut = False
-    for entry in sorted(folder.glob(pattern)):
-        if not entry.resolve().is_relative_to(root):
-            continue  # a symlink out of the workspace is not listed
-        if len(found) >= 1000:
-            cut = True
-            break
-        found.append(str(entry.relative_to(root)) + ("/" if entry.is_dir() else ""))
-    return {"path": path, "entries": found, "truncated": cut}
-
-
-def search_files(pattern: str, env: ToolEnv, path: str = ".", glob: str = "**/*") -> dict[str, Any]:
-    """Search the workspace's text files for a regular expression.
-
-    Args:
-        pattern: a regular expression (Python syntax).
-        path: the folder to search, relative to the workspace root.
-        glob: which files, e.g. ``**/*.py``.
-    """
-    regex = re.compile(pattern)
-    folder = inside(env, path)
-    root = env.workspace.resolve()
-    matches: list[dict[str, Any]] = []
-    for entry in sorted(folder.glob(glob)):
-        real = entry.resolve()
-        if not entry.is_file() or not real.is_relative_to(root):
-            continue
-        try:
-            lines = real.read_text(errors="strict").splitlines()
-        except (UnicodeDecodeError, OSError):
-            continue  # binary or unreadable
-        for number, line in enumerate(lines, 1):
-            if regex.search(line):
-                matches.append(
-                    {"path": str(entry.relative_to(root)), "line": number, "text": line[:300]}
-                )
-                if len(matches) >= 200:
-                    return {"matches": matches, "truncated": True}
-    return {"matches": matches, "truncated": False}
-
-
 def shell_tool() -> Tool:
     """The ``shell`` tool."""
     return Tool.of(shell, name="shell")
 
 
-def file_tools() -> list[Tool]:
-    """``files_read``, ``files_write``, ``files_list`` and ``files_search``."""
-    return [
-        Tool.of(read_file, name="files_read"),
-        Tool.of(write_file, name="files_write"),
-        Tool.of(list_files, name="files_list"),
-        Tool.of(search_files, name="files_search"),
-    ]
+def python_tool() -> Tool:
+    """The ``python`` tool."""
+    return Tool.of(python, name="python")

@@ -161,7 +161,33 @@ class Tools:
         elif not self.env.policy.allows(name):
             result = ToolResult(name, "denied", error=f"the policy does not allow {name!r}")
         else:
-            result = await tool.run(arguments, self.env)
+            # a task run again is answered from the tool calls it completed: their side
+            # effects happened (unless the store must keep no results: they are whole)
+            log = ctx.calls if ctx is not None and not self.env.policy.redact_checkpoints else None
+            if log is None:
+                result = await tool.run(arguments, self.env)
+            else:
+                digest = call_digest(name, arguments)
+                occurrence, recorded = await log.lookup("tool", digest)
+                if recorded is not None:
+                    result = ToolResult(
+                        name,
+                        recorded["status"],
+                        value=recorded["value"],
+                        error=recorded["error"],
+                        duration_ms=recorded["duration_ms"],
+                    )
+                    await self._report(result, arguments, ctx, cached=True)
+                    return result
+                result = await tool.run(arguments, self.env)
+                if result.status in ("ok", "error"):  # it ran: its effects are done
+                    value = {
+                        "status": result.status,
+                        "value": result.value,
+                        "error": result.error,
+                        "duration_ms": result.duration_ms,
+                    }
+                    await log.record("tool", digest, occurrence, value)
         await self._report(result, arguments, ctx)
         return result
 
@@ -186,7 +212,12 @@ class Tools:
         return list(await asyncio.gather(*(one(c) for c in calls)))
 
     async def _report(
-        self, result: ToolResult, arguments: Mapping[str, Any], ctx: TaskContext | None
+        self,
+        result: ToolResult,
+        arguments: Mapping[str, Any],
+        ctx: TaskContext | None,
+        *,
+        cached: bool = False,
     ) -> None:
         policy = self.env.policy
         whole: dict[str, Any] = {
@@ -223,9 +254,10 @@ class Tools:
                 status=result.status,
                 result=summary,
                 duration_ms=round(result.duration_ms, 3),
+                cached=cached,
                 **shown,
             )
-        if self.audit is not None:
+        if self.audit is not None and not cached:  # the audit lists executions
             row = {
                 "run_id": ctx.run_id if ctx else None,
                 "thread_id": ctx.thread_id if ctx else None,
@@ -288,3 +320,11 @@ class BoundTools:
 
     async def arun_calls(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
         return await self._tools.run_calls(calls, self._ctx, replay=self._replay)
+
+
+def call_digest(name: str, arguments: Mapping[str, Any]) -> str:
+    """A digest of a tool call: the tool and its arguments."""
+    import hashlib
+
+    data = json.dumps([name, arguments], sort_keys=True, default=repr, ensure_ascii=False)
+    return hashlib.blake2b(data.encode(), digest_size=12).hexdigest()

@@ -8,7 +8,7 @@ import inspect
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -35,7 +35,15 @@ class Policy:
             even though they are loopback, private, link-local or metadata addresses;
             all other such addresses are refused, after DNS resolution and on every
             redirect. ``domains`` may hold ``*`` to allow any public host.
-        shell_env: the environment variables a shell command sees (by name).
+        shell_env: the environment variables a shell or python tool sees (by name).
+            Inside the sandbox ``PATH`` is the sandbox's own and ``HOME`` is the
+            workspace; the other names take their values from Orca's environment.
+        sandbox_network: the tools (names, ``*`` globs) whose sandbox shares the host's
+            network; every other sandboxed tool has none (not even the host's
+            loopback).
+        allow_unsandboxed_shell: where bubblewrap is missing or cannot start a sandbox,
+            run the shell and python tools on the host anyway, without isolation (they
+            refuse to run otherwise).
         max_output_bytes: the most a tool's output may hold before it is cut.
         timeout: seconds a tool may run unless the tool sets its own.
         redact: mask secrets and personal data in audit rows and events (logs are
@@ -48,6 +56,8 @@ class Policy:
     domains: tuple[str, ...] = ()
     allow_networks: tuple[str, ...] = ()
     shell_env: tuple[str, ...] = ("PATH", "HOME", "LANG", "LC_ALL", "TZ")
+    sandbox_network: tuple[str, ...] = ()
+    allow_unsandboxed_shell: bool = False
     max_output_bytes: int = 64 * 1024
     timeout: float = 30.0
     redact: bool = True
@@ -59,6 +69,12 @@ class Policy:
         if any(fnmatchcase(name, d) for d in self.deny):
             return False
         return self.allow is None or any(fnmatchcase(name, a) for a in self.allow)
+
+    def allows_network(self, tool: str) -> bool:
+        """Whether ``tool``'s sandbox shares the host's network."""
+        from fnmatch import fnmatchcase
+
+        return any(fnmatchcase(tool, n) for n in self.sandbox_network)
 
     def allows_host(self, host: str) -> bool:
         from fnmatch import fnmatchcase
@@ -74,11 +90,13 @@ class Policy:
 
 @dataclass(frozen=True, slots=True)
 class ToolEnv:
-    """Where tools run: the workspace root (files and shell stay inside it) and the
-    policy."""
+    """Where tools run: the workspace root (files and shell stay inside it), the policy
+    and the name of the tool running (set by ``Tool.run``; the policy grants some
+    things per tool)."""
 
     workspace: Path
     policy: Policy = Policy()
+    tool: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,7 +197,7 @@ class Tool:
             return done("invalid", error=f"invalid arguments: {problems}")
         kwargs = {k: getattr(parsed, k) for k in type(parsed).model_fields}
         if self.wants_env:
-            kwargs["env"] = env
+            kwargs["env"] = replace(env, tool=self.name)
         limit = self.timeout or env.policy.timeout
         try:
             if inspect.iscoroutinefunction(self.fn):

@@ -17,7 +17,7 @@ from typing import Literal, ParamSpec, TypeVar
 
 from orca import _serde
 from orca.checkpoint._records import TaskRow
-from orca.checkpoint._rows import BlobRow, HeaderRow, RowCheckpointer, WriteRow
+from orca.checkpoint._rows import BlobRow, CallRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import (
     CheckpointError,
     CorruptDatabaseError,
@@ -80,6 +80,7 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
         # its own lock: starting the worker must not wait behind another thread's write
         self._worker_lock = threading.Lock()
         self._closed = False
+        self._synchronous = synchronous
         self._conn = _db.connect(self.path, busy_timeout_ms=busy_timeout_ms)
         try:
             with self._errors():
@@ -291,6 +292,7 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                 c.execute("DELETE FROM checkpoint_blobs WHERE thread_id = ?", (thread_id,))
                 c.execute("DELETE FROM checkpoint_writes WHERE thread_id = ?", (thread_id,))
                 c.execute("DELETE FROM events WHERE thread_id = ?", (thread_id,))
+                c.execute("DELETE FROM call_records WHERE thread_id = ?", (thread_id,))
                 return removed
             keep_json = _serde.dumps(sorted(keep))
             # the event log outlives pruned checkpoints
@@ -307,6 +309,11 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
             ).rowcount
             c.execute(
                 "DELETE FROM checkpoint_writes WHERE thread_id = ? "
+                "AND checkpoint_id NOT IN (SELECT value FROM json_each(?))",
+                (thread_id, keep_json),
+            )
+            c.execute(
+                "DELETE FROM call_records WHERE thread_id = ? "
                 "AND checkpoint_id NOT IN (SELECT value FROM json_each(?))",
                 (thread_id, keep_json),
             )
@@ -330,6 +337,40 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                 "SELECT DISTINCT thread_id FROM checkpoints ORDER BY thread_id"
             ).fetchall()
         return [r[0] for r in rows]
+
+    def _put_call_row(self, row: CallRow) -> None:
+        # committed without an fsync of its own: in WAL mode the record survives a killed
+        # process at once, and the next checkpoint's commit makes it survive power loss
+        # (a record lost to a power cut costs one call paid again, not a wrong state)
+        relaxed = self._synchronous in ("FULL", "EXTRA")
+        with self._errors():
+            if relaxed:
+                self._conn.execute("PRAGMA synchronous = NORMAL")
+            try:
+                with self._transaction() as c:
+                    c.execute(
+                        "INSERT OR REPLACE INTO call_records VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        row,
+                    )
+            finally:
+                if relaxed:
+                    self._conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+
+    def _call_rows(self, thread_id: str, task_id: str) -> list[CallRow]:
+        with self._errors():
+            rows = self._conn.execute(
+                "SELECT * FROM call_records WHERE thread_id = ? AND task_id = ? "
+                "ORDER BY kind, digest, occurrence",
+                (thread_id, task_id),
+            ).fetchall()
+        return [CallRow(*r) for r in rows]
+
+    def _drop_call_rows(self, thread_id: str, task_id: str) -> int:
+        with self._transaction() as c:
+            return c.execute(
+                "DELETE FROM call_records WHERE thread_id = ? AND task_id = ?",
+                (thread_id, task_id),
+            ).rowcount
 
     def close(self) -> None:
         """Fold the WAL into the main file and close the connection. An async call

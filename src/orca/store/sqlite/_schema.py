@@ -399,4 +399,21 @@ CHECKPOINT_MIGRATIONS: list[list[str]] = [
         "ALTER TABLE checkpoints ADD COLUMN events BLOB",
         "ALTER TABLE checkpoints ADD COLUMN events_run TEXT",
     ],
+    [
+        # Call records: the LLM answers and tool results a task completed, so the task
+        # run again is answered from them (paid once). A rowid table: answers run to KiBs.
+        """CREATE TABLE call_records (
+            thread_id TEXT NOT NULL,
+            task_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            occurrence INTEGER NOT NULL,
+            checkpoint_id TEXT NOT NULL,
+            run_id TEXT NOT NULL,
+            value BLOB NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE UNIQUE INDEX call_records_by_key "
+        "ON call_records (thread_id, task_id, kind, digest, occurrence)",
+    ],
 ]
