@@ -1404,6 +1404,23 @@ TIGHT = "0.028"
 TIGHT_NANO = 28_000_000
 
 
+def test_a_run_takes_its_holds_ttl_from_the_config(tiny: Path, home: Path) -> None:
+    import sqlite3
+
+    toml = tiny / ".orca" / "orca.toml"
+    toml.write_text(toml.read_text().replace("[budget]\n", "[budget]\nhold_ttl = 7\n", 1))
+    orca(tiny, "budget", "create", "roomy", "--amount", "100", code=OK)
+    start_research(tiny)
+    conn = sqlite3.connect(home / "orca.db")
+    try:
+        lived = conn.execute(
+            "SELECT MIN((julianday(expires_at) - julianday(created_at)) * 86400) FROM holds"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert lived == pytest.approx(7, abs=0.01)  # (a call past 7 / 3 s renews its hold)
+
+
 def test_a_block_budget_too_small_for_the_workers_stops_the_run(tiny: Path) -> None:
     orca(tiny, "budget", "create", "tight", "--amount", TIGHT, code=OK)
     out = start_research(tiny, "--budget", "tight", code=BUDGET)
