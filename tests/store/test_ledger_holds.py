@@ -259,3 +259,21 @@ def test_an_overdrawn_budget_stays_refused_when_other_holds_give_room_back(
         ledger.reserve([team], {"usd": 100_000})
     ledger.budgets.raise_("team", by=1)
     ledger.reserve([team], {"usd": 100_000})
+
+
+def test_an_answer_recorded_after_its_hold_expired_is_settled_by_sweep_if_its_holder_dies(
+    ledger: LedgerRepository, team: Budget, clock: Clock
+) -> None:
+    late = ledger.reserve([team], {"usd": 600_000})
+    clock.advance(seconds=TTL + 1)
+    assert ledger.sweep().expired == [late.id]
+    ledger.settle(ledger.reserve([team], {"usd": 500_000}), charge(500_000))
+    ledger.record(late, charge(600_000))  # the answer came in; then the holder died
+    assert ledger.renew([late]) == []  # answered: nothing to hold any more
+    swept = ledger.sweep()
+    assert (swept.expired, swept.settled) == ([], [late.id])
+    now = status(ledger)
+    # charged once, at its true cost; what the budget no longer had is the overdraft
+    assert (now.spent, now.reserved, now.overdrawn, now.overdraft) == (1_100_000, 0, True, 100_000)
+    assert ledger.sweep().settled == []
+    assert ledger.settle(late, charge(600_000)).repeated

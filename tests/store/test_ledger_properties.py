@@ -161,6 +161,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert live == [hold.id]
         elif tracked.state == "expired":
             if live:
+                assert tracked.recorded is None  # an answered call is not taken again
                 tracked.state = "held"  # taken again: its budgets still afforded it
         else:
             assert live == []
@@ -171,6 +172,8 @@ class LedgerMachine(RuleBasedStateMachine):
         tracked = self.books.holds[hold.id]
         if tracked.state == "held":
             tracked.state, tracked.recorded = "recorded", charge
+        elif tracked.state == "expired":  # the answer came after the hold expired
+            tracked.recorded = charge
 
     @rule(hold=holds, charge=charges)
     def settle(self, hold: Hold, charge: Charge) -> None:
@@ -214,7 +217,8 @@ class LedgerMachine(RuleBasedStateMachine):
             tracked.state = "expired"
         for hold_id in swept.settled:
             tracked = self.books.holds[hold_id]
-            assert tracked.state == "recorded"
+            assert tracked.state in ("recorded", "expired")
+            assert tracked.recorded is not None
             tracked.state, tracked.settled = "settled", tracked.recorded
         self.overdrawn = self.overdrawn or bool(swept.settled)
 

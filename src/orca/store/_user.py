@@ -249,8 +249,8 @@ class LedgerRepository(Protocol):
         ...
 
     def record(self, hold: Hold, charge: Charge) -> None:
-        """Keep the answer's usage on the hold, so that a process that dies before
-        settling is settled from it by ``sweep``."""
+        """Keep the answer's usage on the hold (one that expired too), so that a process
+        that dies before settling is settled from it by ``sweep``."""
         ...
 
     def settle(self, hold: Hold, charge: Charge, context: CallContext = ...) -> Settlement:
@@ -266,7 +266,8 @@ class LedgerRepository(Protocol):
         ...
 
     def sweep(self) -> SweepResult:
-        """Release expired holds never answered; settle expired holds recorded."""
+        """Release expired holds never answered; settle expired holds recorded (also
+        those whose answer was recorded after they expired)."""
         ...
 
     async def aapplicable(

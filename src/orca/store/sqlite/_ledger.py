@@ -167,8 +167,11 @@ class SqliteLedger:
         if not hold.parts:
             return
         with self._tx(durable=False) as conn:
+            # an expired hold keeps the answer too (its state stays): a process killed
+            # before the settle is then settled from it by sweep, not forgotten
             conn.execute(
-                "UPDATE holds SET state = 'recorded', recorded = ? WHERE id = ? AND state = 'held'",
+                "UPDATE holds SET recorded = ?, state = CASE state WHEN 'held' THEN 'recorded' "
+                "ELSE state END WHERE id = ? AND state IN ('held', 'expired')",
                 (json.dumps(asdict(charge)), hold.id),
             )
 
@@ -191,8 +194,10 @@ class SqliteLedger:
         live = []
         with self._tx(durable=False) as conn:
             for hold_id in ids:
-                state = _state(conn, hold_id)
-                if state == "expired" and _retake(conn, hold_id):
+                state, answered = conn.execute(
+                    "SELECT state, recorded IS NOT NULL FROM holds WHERE id = ?", (hold_id,)
+                ).fetchone() or (None, False)
+                if state == "expired" and not answered and _retake(conn, hold_id):
                     # swept while its holder was away (a suspended machine): taken again,
                     # under the same test as a reservation, when the budgets still allow
                     state = "held"
@@ -209,12 +214,17 @@ class SqliteLedger:
         result = SweepResult()
         with self._tx(durable=True) as conn:
             rows = conn.execute(
-                "SELECT id, state, recorded, context FROM holds "
+                "SELECT id, recorded, context FROM holds "
                 "WHERE state IN ('held', 'recorded') AND expires_at <= ?",
                 (now,),
             ).fetchall()
-            for hold_id, state, recorded, context in rows:
-                if state == "recorded":
+            # answers recorded after their hold expired, whose holder died before settling
+            rows += conn.execute(
+                "SELECT id, recorded, context FROM holds "
+                "WHERE state = 'expired' AND recorded IS NOT NULL"
+            ).fetchall()
+            for hold_id, recorded, context in rows:
+                if recorded is not None:
                     charge = Charge(**json.loads(recorded))
                     self._settle(conn, hold_id, charge, CallContext(**json.loads(context)))
                     result.settled.append(hold_id)

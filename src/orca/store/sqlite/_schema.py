@@ -160,6 +160,8 @@ USER_MIGRATIONS.append(
         # Holds of live calls are renewed by their holder (``expires_at`` moves on);
         # ``holder`` names the process that took one, for people reading the rows.
         "ALTER TABLE holds ADD COLUMN holder TEXT",
+        # an answer recorded after its hold expired waits here for a settle (or a sweep)
+        "CREATE INDEX holds_late ON holds (id) WHERE state = 'expired' AND recorded IS NOT NULL",
         # A charge a block budget could not afford (a swept hold settled late, a provider
         # reporting more than the reservation) is still recorded: ``overdraft`` sums what
         # went past the amount, and ``overdrawn_at`` marks the period refused to every
