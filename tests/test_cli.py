@@ -348,6 +348,28 @@ def test_budget_create_list_show_in_json(project: Path) -> None:
     assert "monthly" in orca(project, "budget", "list", code=OK).stdout
 
 
+def test_an_overdrawn_budget_says_so_until_it_is_raised(project: Path) -> None:
+    from orca.cost import Charge
+    from orca.store import user_store
+
+    orca(project, "budget", "create", "team", "--amount", "0.001", code=OK)
+    with user_store() as store:  # a call whose usage came in far above its hold
+        team = store.ledger.budgets.get("team")
+        hold = store.ledger.reserve([team], {"usd": 500_000})
+        store.ledger.settle(hold, Charge("openai", "m", 1, 1, cost_nano_usd=1_200_000))
+    shown = data(orca(project, "budget", "show", "team", "--json", code=OK))
+    assert (shown["overdrawn"], shown["overdraft"]) == (True, 200_000)
+    human = orca(project, "budget", "show", "team", code=OK).stdout
+    assert "overdrawn by $0.000200" in human
+    assert "orca budget raise team --to" in human
+    assert "overdrawn" in orca(project, "budget", "list", code=OK).stdout
+
+    orca(project, "budget", "raise", "team", "--to", "0.002", code=OK)
+    shown = data(orca(project, "budget", "show", "team", "--json", code=OK))
+    assert (shown["overdrawn"], shown["overdraft"]) == (False, 200_000)
+    assert "overdrawn by" not in orca(project, "budget", "show", "team", code=OK).stdout
+
+
 def test_budget_list_when_there_are_none(project: Path) -> None:
     assert data(orca(project, "budget", "list", "--json", code=OK)) == []
     assert "no budgets yet" in orca(project, "budget", "list", code=OK).stdout
@@ -1408,9 +1430,27 @@ def test_reprice_and_usage_report_after_a_run(tiny: Path, model: Path) -> None:
     assert "worker" in table
 
 
-# a budget that affords the plan (~$0.008 asked) but not a worker on top of it (~$0.006)
-TIGHT = "0.010"
-TIGHT_NANO = 10_000_000
+# a budget that affords the plan (~$0.026 asked, its whole request bounded) but not a
+# worker on top of what the plan spent (~$0.0075 + ~$0.024 asked)
+TIGHT = "0.028"
+TIGHT_NANO = 28_000_000
+
+
+def test_a_run_takes_its_holds_ttl_from_the_config(tiny: Path, home: Path) -> None:
+    import sqlite3
+
+    toml = tiny / ".orca" / "orca.toml"
+    toml.write_text(toml.read_text().replace("[budget]\n", "[budget]\nhold_ttl = 7\n", 1))
+    orca(tiny, "budget", "create", "roomy", "--amount", "100", code=OK)
+    start_research(tiny)
+    conn = sqlite3.connect(home / "orca.db")
+    try:
+        lived = conn.execute(
+            "SELECT MIN((julianday(expires_at) - julianday(created_at)) * 86400) FROM holds"
+        ).fetchone()[0]
+    finally:
+        conn.close()
+    assert lived == pytest.approx(7, abs=0.01)  # (a call past 7 / 3 s renews its hold)
 
 
 def test_a_block_budget_too_small_for_the_workers_stops_the_run(tiny: Path) -> None:

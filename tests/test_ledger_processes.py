@@ -11,13 +11,14 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from orca.cost import Budget, Charge, Hold
-from orca.errors import DatabaseLockedError
+from orca.errors import BudgetExceeded, DatabaseLockedError
 from orca.store import LedgerRepository, SqliteStore, user_store
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import USER_COMPONENT, USER_MIGRATIONS
@@ -226,6 +227,49 @@ def test_a_call_killed_after_its_answer_is_settled_by_sweep_once(
     assert numbers(ledger, "team") == (10_000, 1234, 0)
     assert scalar(conn, "SELECT COUNT(*) FROM usage") == 1
     assert scalar(conn, "SELECT COUNT(*) FROM usage_charges") == 1
+
+
+# -- a hold that expired while its holder was away ------------------------------------------------
+
+
+def test_a_hold_settled_after_another_process_swept_and_spent_it_overdraws_the_budget(
+    db: Path, conn: sqlite3.Connection, store: SqliteStore
+) -> None:
+    # the stress test's first overspend: A reserves 600,000 of 1,000,000 and is away past
+    # its hold's TTL; B sweeps it, reserves and settles 600,000; then A settles
+    ledger = store.ledger
+    team = ledger.budgets.create(Budget("team", 1_000_000))
+    proc = worker("late-settle", db, "team", 600_000, 1)
+    try:
+        line = read_line(proc)
+        assert line.startswith("reserved ")
+        hold_id = line.split()[1]
+        deadline = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=30)
+        while hold_id not in ledger.sweep().expired:  # B, on the real clock
+            assert dt.datetime.now(dt.UTC) < deadline, "A's hold never expired"
+            time.sleep(0.02)
+        ledger.settle(ledger.reserve([team], {"usd": 600_000}), charge(600_000))
+        assert proc.stdin is not None
+        proc.stdin.write("settle\n")
+        proc.stdin.flush()
+        settled = json.loads(read_line(proc))
+        proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert settled == {"overdrafts": [200_000], "over_bound": False}
+    status = ledger.budgets.status("team")
+    # the money A spent is recorded, the overdraft on record, and the budget refuses
+    assert (status.spent, status.reserved, status.overdrawn, status.overdraft) == (
+        1_200_000,
+        0,
+        True,
+        200_000,
+    )
+    assert scalar(conn, "SELECT SUM(overdraft) FROM usage_charges") == 200_000
+    with pytest.raises(BudgetExceeded, match="overdrawn"):
+        ledger.reserve([team], {"usd": 1})
 
 
 # -- a locked database ---------------------------------------------------------------------------

@@ -158,8 +158,9 @@ def test_a_budget_pause_does_not_pay_again_for_the_calls_before_it(
         return {"answers": out}
 
     app = one_node(chat, "chat").compile(checkpointer=checkpointer)
-    # two calls fit (each reserves its prompt bound and 6 output tokens at most)
-    ledger.budgets.create(Budget("tight", 2 * TOKENS * 1_000_000 + 400_000))
+    # two calls fit (each reserves its prompt bound, a few hundred tokens at $1 per 1M,
+    # and 6 output tokens at $1000 per 1M), not three
+    ledger.budgets.create(Budget("tight", 2 * TOKENS * 1_000_000 + 1_000_000))
     opts = options(profile, ledger, thread_id="t", on_budget_exceeded="pause")
     paused = app.invoke({}, **opts)
     assert paused["__interrupt__"][0].value["reason"] == "budget_exceeded"
@@ -224,7 +225,7 @@ def test_a_node_failing_on_a_refused_call_keeps_the_calls_it_paid_for(
         return {"answers": out}
 
     app = one_node(chat, "chat").compile(checkpointer=checkpointer)
-    ledger.budgets.create(Budget("tight", 2 * TOKENS * 1_000_000 + 400_000))
+    ledger.budgets.create(Budget("tight", 2 * TOKENS * 1_000_000 + 1_000_000))
     opts = options(profile, ledger, thread_id="t")
     with pytest.raises(BudgetExceeded):
         app.invoke({}, **opts)

@@ -123,6 +123,7 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
             "Charge",
             "GroupBy",
             "Hold",
+            "Overdraft",
             "RunUsage",
             "Settlement",
             "SweepResult",

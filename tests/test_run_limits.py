@@ -45,15 +45,16 @@ def options(tmp_path: Path, **more: Any) -> dict[str, Any]:
 
 def test_a_token_limit_is_a_block_budget_of_that_run(tmp_path: Path) -> None:
     app = asking(1)
-    events = list(app.stream({}, mode="events", **options(tmp_path, token_limit=100)))
+    events = list(app.stream({}, mode="events", **options(tmp_path, token_limit=500)))
     run_id = events[0].run_id
     with user_store(tmp_path / "orca.db") as store:
         budget = store.ledger.budgets.get(f"{run_id}-tokens")
         assert (budget.scope, budget.scope_ref, budget.enforcement) == ("run", run_id, "block")
-        assert budget.amount == 100
-    # 10 tokens a call; three calls reserve 3 x (bound + 3): the limit refuses one
+        assert budget.amount == 500
+    # 10 tokens a call, each reserving its bound (the body's bytes, a few hundred, + 3):
+    # the limit refuses a call long before the thirtieth
     with pytest.raises(BudgetExceeded, match="-tokens"):
-        asking(30).invoke({}, thread_id="t2", **options(tmp_path, token_limit=40))
+        asking(30).invoke({}, thread_id="t2", **options(tmp_path, token_limit=500))
 
 
 def test_a_cost_limit_refuses_what_the_run_cannot_afford(tmp_path: Path) -> None:

@@ -110,7 +110,7 @@ def test_the_user_db_is_created_on_first_use_with_its_schema_version(home: Path)
         assert (home / "orca.db").is_file()
         assert tables(conn) == USER_TABLES
         assert versions(conn) == {USER_COMPONENT: len(USER_MIGRATIONS)}
-        assert versions(conn) == {"user": 3}
+        assert versions(conn) == {"user": 4}
         indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
         assert "llm_profiles_one_active" in indexes
         assert not conn.in_transaction
@@ -432,3 +432,44 @@ def test_an_unwritable_orca_home_names_the_setting(
         user_store()
     assert info.value.key == "ORCA_HOME"
     assert blocker.read_text() == "not a folder"
+
+
+def test_a_version_3_file_keeps_its_budgets_and_open_holds(home: Path) -> None:
+    from orca.store.sqlite import _db
+
+    path = user_db_path()
+    old = _db.connect(path)
+    _db.prepare(old, str(path), USER_COMPONENT, USER_MIGRATIONS[:3])
+    # a block budget with a live hold, as a version-3 Orca wrote them
+    old.execute(
+        "INSERT INTO budgets (id, name, kind, unit, amount, enforcement, active, created_at, "
+        "updated_at) VALUES ('b1', 'team', 'credit', 'usd', 1000, 'block', 1, 'then', 'then')"
+    )
+    old.execute(
+        "INSERT INTO budget_periods (id, budget_id, period_start, amount, spent, reserved) "
+        "VALUES (1, 'b1', '', 1000, 100, 300)"
+    )
+    old.execute(
+        "INSERT INTO holds (id, state, created_at, expires_at) "
+        "VALUES ('h1', 'held', '2026-01-01T00:00:00+00:00', '2999-01-01T00:00:00+00:00')"
+    )
+    old.execute("INSERT INTO hold_parts (hold_id, period_id, amount) VALUES ('h1', 1, 300)")
+    old.close()
+
+    with user_store() as store:
+        assert versions(connection(store)) == {"user": LATEST}
+        status = store.ledger.budgets.status("team")
+        assert (status.spent, status.reserved, status.overdrawn, status.overdraft) == (
+            100,
+            300,
+            False,
+            0,
+        )
+        from orca.cost import Charge, Hold
+
+        done = store.ledger.settle(
+            Hold("h1", ((1, 300),)), Charge("openai", "m", 1, 1, cost_nano_usd=250)
+        )
+        assert not done.overdrafts
+        assert not done.over_bound
+        assert store.ledger.budgets.status("team").spent == 350

@@ -357,14 +357,33 @@ class BudgetExceeded(RunError):
     for ``seconds``."""
 
     def __init__(
-        self, budget: str, *, unit: str, limit: int, spent: int, reserved: int, asked: int
+        self,
+        budget: str,
+        *,
+        unit: str,
+        limit: int,
+        spent: int,
+        reserved: int,
+        asked: int,
+        overdrawn: bool = False,
     ) -> None:
         show = _amount_formatter(unit)
-        super().__init__(
-            f"budget {budget!r} cannot afford this call: limit {show(limit)}, spent "
-            f"{show(spent)}, reserved {show(reserved)}, asked {show(asked)}. Fix: raise it "
-            f"(orca budget raise {budget} --by ...), or lower max_tokens"
-        )
+        if overdrawn:
+            # what the limit must cover again: every charge, every live hold, this call
+            need = spent + reserved + asked
+            plain = f"{Decimal(need).scaleb(-9).normalize():f}" if unit == "usd" else str(need)
+            super().__init__(
+                f"budget {budget!r} is overdrawn: spent {show(spent)} and reserved "
+                f"{show(reserved)} against a limit of {show(limit)}, so every call is refused "
+                f"until it is raised. Fix: orca budget raise {budget} --to {plain}"
+            )
+        else:
+            super().__init__(
+                f"budget {budget!r} cannot afford this call: limit {show(limit)}, spent "
+                f"{show(spent)}, reserved {show(reserved)}, asked {show(asked)}. Fix: raise "
+                f"it (orca budget raise {budget} --by ...), or lower max_tokens"
+            )
+        self.overdrawn = overdrawn
         self.budget = budget
         self.unit = unit
         self.limit = limit

@@ -246,7 +246,10 @@ class ToolCall(TaskEvent):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WarningEvent(TaskEvent):
     """Something the run should know but that does not stop it: ``code`` names it
-    (``unpriced_model``: a model with no price, emitted once per model per run)."""
+    (``unpriced_model``: a model with no price, emitted once per model per run;
+    ``usage_over_bound``: a call reported above its reservation, recorded at its true
+    cost; ``budget_overdrawn``: a charge went past a block budget's limit, which now
+    refuses every call until raised)."""
 
     type: ClassVar[str] = "warning"
     code: str

@@ -69,7 +69,7 @@ def _row(s: BudgetStatus) -> list[str]:
         in_unit(b, s.spent),
         in_unit(b, s.reserved),
         in_unit(b, s.remaining),
-        f"{s.used_pct}%",
+        f"{s.used_pct}%" + (" overdrawn" if s.overdrawn else ""),
     ]
 
 
@@ -178,6 +178,12 @@ def show(name: str, as_json: bool = JSON_OPTION) -> None:
         f"period: {period}; thresholds: {', '.join(f'{t}%' for t in b.thresholds)}; "
         f"time zone: {b.timezone}"
     )
+    if s.overdrawn:
+        out.print(
+            f"overdrawn by {in_unit(b, s.overdraft)}: every call is refused until it is raised "
+            f"to cover what is spent and held ({in_unit(b, s.spent + s.reserved)}). Fix: orca "
+            f"budget raise {b.name} --to ..."
+        )
 
 
 @app.command("use")

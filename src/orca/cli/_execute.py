@@ -278,9 +278,11 @@ def print_budgets(statuses: list[Any], when: str) -> None:
 def execute(plan: Plan, store: SqliteCheckpointer, *, as_json: bool) -> int:
     """Run ``plan`` on the project's ``store`` (the engine records the run there);
     returns the exit code."""
+    from orca.cli._common import config
     from orca.store import user_store
 
-    with user_store() as users:  # one user database for the whole command
+    # one user database for the whole command; its holds live [budget] hold_ttl unrenewed
+    with user_store(hold_ttl_s=float(config().budget.hold_ttl)) as users:
         ledger = users.ledger
         ledger.sweep()  # holds of calls that crashed elsewhere come back first
         return _execute(plan, store, ledger, as_json=as_json)

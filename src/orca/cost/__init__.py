@@ -3,7 +3,15 @@ re-pricing, budgets and their periods and thresholds, and the ledger's values. W
 they are stored (budgets, holds, usage, price overrides) is ``orca.store``'s business."""
 
 from orca.cost._budgets import Budget, BudgetStatus, crossed_thresholds, period_bounds
-from orca.cost._ledger import Alert, CallContext, Charge, Hold, Settlement, SweepResult
+from orca.cost._ledger import (
+    Alert,
+    CallContext,
+    Charge,
+    Hold,
+    Overdraft,
+    Settlement,
+    SweepResult,
+)
 from orca.cost._money import NANO_PER_USD, format_usd, to_nano, to_usd
 from orca.cost._pricing import LOCAL_PROVIDERS, Price, PriceBook, Repricing, TokenCounts
 from orca.cost._tokens import Usage
@@ -19,6 +27,7 @@ __all__ = [
     "Charge",
     "GroupBy",
     "Hold",
+    "Overdraft",
     "Price",
     "PriceBook",
     "Repricing",

@@ -204,6 +204,11 @@ class BudgetStatus:
     limit: int
     spent: int
     reserved: int
+    overdrawn: bool = False
+    """A charge went past the limit of this block budget: every reservation is refused
+    until the budget is raised to cover what is spent and held."""
+    overdraft: int = 0
+    """How much, in all, charges went past the limit in this period."""
 
     @property
     def remaining(self) -> int:
@@ -230,6 +235,8 @@ class BudgetStatus:
             "reserved": self.reserved,
             "remaining": self.remaining,
             "used_pct": str(self.used_pct),
+            "overdrawn": self.overdrawn,
+            "overdraft": self.overdraft,
             "period_start": self.period_start.isoformat() if self.period_start else None,
             "period_end": self.period_end.isoformat() if self.period_end else None,
         }

@@ -1,9 +1,9 @@
 """The ledger's values: where a charge comes from, what a call cost, a reservation, the
 alerts and the result of settling it.
 
-The ledger itself (reserve -> call -> record -> settle, holds that expire and a sweep
-that releases them) is a repository of ``orca.store``; these are the values it takes
-and gives back.
+The ledger itself (reserve -> call -> record -> settle, holds that their holder renews
+while its call runs, that expire when the holder dies, and a sweep that releases them)
+is a repository of ``orca.store``; these are the values it takes and gives back.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class Charge:
     cost_nano_usd: int = 0
     priced: bool = True
     estimated: bool = False
+    over_bound: bool = False
+    """The provider reported more than the call's reservation allowed (its bound)."""
 
     @classmethod
     def of(
@@ -88,11 +90,29 @@ class Alert:
 
 
 @dataclass(frozen=True, slots=True)
+class Overdraft:
+    """A block budget was charged more than it could afford (a hold that expired before
+    its call settled, or a provider that reported more than the reservation): the charge
+    is recorded all the same, ``amount`` of it went past the limit, and the budget is
+    overdrawn (every later reservation refused) until it is raised."""
+
+    budget: str
+    unit: str
+    amount: int
+    spent: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
 class Settlement:
     usage_id: str
     alerts: tuple[Alert, ...] = ()
     repeated: bool = False
     """True when the hold was settled before (settle is idempotent)."""
+    overdrafts: tuple[Overdraft, ...] = ()
+    over_bound: bool = False
+    """The charge was above what the hold reserved for it in some block budget (or the
+    caller flagged it so): it was recorded at its true cost."""
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ import math
 import random
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -137,28 +137,116 @@ def estimate_tokens(text: str) -> int:
 IMAGE_TOKEN_BOUND = 6400
 """The most tokens one image part is taken to cost when reserving (above what OpenAI's
 and Anthropic's image pricing charge for the largest images they accept)."""
-MESSAGE_TOKEN_BOUND = 16
-"""The most tokens a chat template adds around one message."""
+MESSAGE_TOKEN_BOUND = 48
+"""The most a message adds around its text: a chat template's framing tokens, or the
+bytes of the JSON fields an adapter wraps it in (role, content blocks, ids)."""
+PART_TOKEN_BOUND = 32
+"""The most one content part adds around its own text."""
+TOOL_TOKEN_BOUND = 96
+"""The most a tool definition, or a tool call in a message, adds around its own text."""
+SETTING_TOKEN_BOUND = 48
+"""The most one numeric setting (max_tokens, temperature, seed ...) takes in a body."""
+FORMAT_TOKEN_BOUND = 128
+"""The most an adapter writes to ask for JSON: a wrapper object, or an instruction."""
+REQUEST_TOKEN_BOUND = 160
+"""The most an adapter adds to a request of its own: the assistant turn's opening, the
+instruction Anthropic's adapter writes for a JSON answer, field names of the body."""
+OUTPUT_CAP_FIELDS = (
+    "max_tokens",
+    "max_completion_tokens",
+    "max_output_tokens",
+    "max_new_tokens",
+    "n_predict",
+    "num_predict",
+)
+"""Fields of ``extra`` (or a model's default params) that providers read as the answer's
+cap: the largest one found bounds the answer."""
 
 
-def prompt_token_bound(request: ChatRequest) -> int:
+def _text_bytes(value: str) -> int:
+    # as a JSON string: never less than the UTF-8 bytes a model reads, and exactly what an
+    # adapter's body carries of it (escapes included)
+    return len(json.dumps(value, ensure_ascii=False).encode())
+
+
+def _data_bytes(value: Any) -> int:
+    return len(json.dumps(value, ensure_ascii=False, default=repr).encode())
+
+
+def prompt_token_bound(request: ChatRequest, params: Mapping[str, Any] | None = None) -> int:
     """An upper bound on ``request``'s input tokens, with no tokenizer: every token of a
-    byte-level tokenizer covers at least one UTF-8 byte, so bytes bound tokens; template
-    framing and images are added at their worst. What a block budget reserves for."""
+    byte-level tokenizer covers at least one UTF-8 byte, so bytes bound tokens. Counted:
+    every message (text, tool calls, ids), tool definitions, the ``response_format``
+    schema (escaped twice, as Anthropic's adapter sends it inside its system text), stop
+    strings, ``extra`` fields and the model's default ``params`` (both merged into the
+    body), each as the bytes of the JSON an adapter sends; template framing and images
+    at their worst. What a block budget reserves for."""
     from orca.llm._types import ImagePart
 
-    total = MESSAGE_TOKEN_BOUND  # the assistant turn's opening
+    total = REQUEST_TOKEN_BOUND
     for message in request.messages:
-        total += MESSAGE_TOKEN_BOUND + len(message.text.encode())
-        total += IMAGE_TOKEN_BOUND * sum(isinstance(p, ImagePart) for p in message.content)
-        total += sum(
-            len(c.name) + len((c.raw_arguments or json.dumps(c.arguments)).encode())
-            for c in message.tool_calls
-        )
+        total += MESSAGE_TOKEN_BOUND
+        for part in message.content:
+            if isinstance(part, ImagePart):
+                total += IMAGE_TOKEN_BOUND + PART_TOKEN_BOUND
+            else:
+                total += PART_TOKEN_BOUND + _text_bytes(part.text)
+        for value in (message.tool_call_id, message.name):
+            total += _text_bytes(value) if value else 0
+        for call in message.tool_calls:
+            arguments = call.raw_arguments or json.dumps(call.arguments)
+            total += TOOL_TOKEN_BOUND + _text_bytes(call.id) + _text_bytes(call.name)
+            total += max(_text_bytes(arguments), _data_bytes(call.arguments))
     for tool in request.tools:
-        total += MESSAGE_TOKEN_BOUND + len(json.dumps(dict(tool.parameters)).encode())
-        total += len(tool.name) + len(tool.description.encode())
+        total += TOOL_TOKEN_BOUND + _text_bytes(tool.name) + _text_bytes(tool.description)
+        total += _data_bytes(dict(tool.parameters))
+    if request.tools:
+        total += _text_bytes(request.tool_choice)
+    fmt = request.response_format
+    if fmt != "text":
+        total += FORMAT_TOKEN_BOUND
+    if not isinstance(fmt, str):
+        # the schema as text inside a JSON string: each quote and escape written twice
+        total += _text_bytes(json.dumps(dict(fmt)))
+    settings = (request.max_tokens, request.temperature, request.top_p, request.seed)
+    total += SETTING_TOKEN_BOUND * (sum(v is not None for v in settings) + 1)
+    if request.thinking_tokens:
+        total += 2 * SETTING_TOKEN_BOUND
+    total += sum(PART_TOKEN_BOUND // 8 + _text_bytes(stop) for stop in request.stop)
+    if request.extra:
+        total += _data_bytes(dict(request.extra))
+    if params:
+        total += _data_bytes(dict(params))
     return total
+
+
+def output_token_bound(
+    request: ChatRequest,
+    params: Mapping[str, Any] | None = None,
+    *,
+    default: int,
+    thinking_in_cap: bool = False,
+) -> int:
+    """An upper bound on ``request``'s output tokens: the largest answer cap it sends
+    (``max_tokens``, or a cap field in ``extra`` or the model's ``params``; ``default``
+    when none), plus ``thinking_tokens`` unless the provider counts thinking inside the
+    cap (``thinking_in_cap``), times the number of answers asked (``n``)."""
+    caps = [request.max_tokens] if request.max_tokens is not None else []
+    for source in (request.extra, params or {}):
+        caps += [
+            v
+            for k in OUTPUT_CAP_FIELDS
+            if isinstance(v := source.get(k), int) and not isinstance(v, bool) and v > 0
+        ]
+    out = max(caps) if caps else default
+    if request.thinking_tokens and not thinking_in_cap:
+        out += request.thinking_tokens
+    answers = [
+        v
+        for source in (request.extra, params or {})
+        if isinstance(v := source.get("n"), int) and not isinstance(v, bool) and v > 1
+    ]
+    return out * max(answers, default=1)
 
 
 class ProviderModel:
@@ -170,6 +258,9 @@ class ProviderModel:
     """The server reports usage at the end of a stream (else Orca counts)."""
     piece_per_token: bool = False
     """Each streamed piece is one token, so counting pieces counts output tokens."""
+    thinking_in_cap: bool = False
+    """The provider counts thinking (reasoning) tokens inside the answer's cap, so the
+    cap alone bounds the output (else ``thinking_tokens`` is added when reserving)."""
 
     def __init__(
         self,

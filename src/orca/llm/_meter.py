@@ -1,20 +1,22 @@
 """The run's meter: which models a run may call, and how each call is reserved in the
-run's budgets, priced, recorded in the usage ledger and reported as events."""
+run's budgets (its hold renewed while it runs), priced, recorded in the usage ledger
+and reported as events."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca import events
-from orca.cost import PriceBook
+from orca.cost import PriceBook, format_usd
 from orca.errors import BudgetExceeded, ConfigError
-from orca.llm._base import ChatModel, prompt_token_bound
+from orca.llm._base import ChatModel, output_token_bound, prompt_token_bound
 from orca.llm._profiles import ModelSpec, Profile
+from orca.llm._renew import Renewer
 from orca.llm._types import ChatRequest, Usage
 
 T = TypeVar("T")
@@ -251,6 +253,10 @@ class Meter:
         self._lock = threading.Lock()
         # (calls, input tokens, output tokens, cost in nano-USD) of the run so far
         self.tally = (0, 0, 0, 0)
+        # the calls in flight that hold money, by hold id (what they reserved for), and
+        # what renews their holds while they run
+        self._live: dict[str, _Live] = {}
+        self._renewer = Renewer()
         self.replay: Any = None  # an orca.replay recording: calls are answered from it
 
     # -- the ledger --------------------------------------------------------------------------
@@ -319,8 +325,10 @@ class Meter:
                 )
 
     async def close(self) -> None:
-        """End of the run: emit the budgets' status after it, close the user database if
-        the meter opened it."""
+        """End of the run: stop renewing holds, emit the budgets' status after it, close
+        the user database if the meter opened it."""
+        self._renewer.close()
+        self._live.clear()
         ledger = self._ledger
         if ledger is None:
             return
@@ -364,14 +372,25 @@ class Meter:
         if any(b.enforcement == "block" for b in budgets) and request.max_tokens is None:
             request = replace(request, max_tokens=self.max_tokens)
         asks: dict[str, int] = {}
+        bound = out = 0
         if budgets:
-            bound = prompt_token_bound(request)
-            out = request.max_tokens or self.max_tokens
+            # the whole body the adapter sends: the model's default params are merged in
+            params = getattr(model, "params", None)
+            params = params if isinstance(params, Mapping) else None
+            bound = prompt_token_bound(request, params)
+            out = output_token_bound(
+                request,
+                params,
+                default=self.max_tokens,
+                thinking_in_cap=bool(getattr(model, "thinking_in_cap", False)),
+            )
             price = self.models.prices.price(model.provider, model.model)
             asks = {"usd": price.max_cost_nano(bound, out), "tokens": bound + out}
         while True:
             try:
                 hold = await ledger.areserve(budgets, asks, _context(ctx, self))
+                if any(amount for _, amount in hold.parts):
+                    self._hold_live(ledger, hold, bound, out, asks)
                 return request, hold
             except BudgetExceeded as exc:
                 if self.on_exceeded != "pause" or ctx is None:
@@ -417,12 +436,16 @@ class Meter:
         if hold is not None:
             ledger = self._ledger
             assert ledger is not None
+            live = self._hold_done(hold)
             charge = Charge.of(provider, model, usage, cost, price.priced)
+            if live is not None and live.exceeded_by(usage, cost):
+                charge = replace(charge, over_bound=True)
             context = replace(_context(ctx, self), role=role)
             # recorded, then settled: a process killed between the two is settled from
             # the record on recovery
             settled = await ledger.asettle(hold, charge, context)
             if emitter is not None and ctx is not None:
+                self._emit_truths(ctx, emitter, provider, model, usage, live, settled)
                 for alert in settled.alerts:
                     usd = alert.unit == "usd"
                     emitter.emit(
@@ -441,7 +464,70 @@ class Meter:
     async def release(self, hold: Hold | None) -> None:
         """A call that failed before its first token: give its reservation back."""
         if hold is not None and self._ledger is not None:
+            self._hold_done(hold)
             await self._ledger.arelease(hold)
+
+    # -- holds of calls in flight --------------------------------------------------------------
+
+    def _hold_live(
+        self, ledger: LedgerRepository, hold: Hold, bound: int, out: int, asks: Mapping[str, int]
+    ) -> None:
+        """Track a call that holds money until it settles, renewing its hold while it
+        runs: a call shorter than a third of the hold's life never renews (no store
+        write)."""
+        self._live[hold.id] = _Live(bound, out, asks.get("usd", 0))
+        self._renewer.add(ledger, hold)
+
+    def _hold_done(self, hold: Hold) -> _Live | None:
+        self._renewer.remove(hold)
+        return self._live.pop(hold.id, None)
+
+    def _emit_truths(
+        self,
+        ctx: TaskContext,
+        emitter: Any,
+        provider: str,
+        model: str,
+        usage: Usage,
+        live: _Live | None,
+        settled: Any,
+    ) -> None:
+        """Warnings for a charge above its reservation and for a budget it overdrew."""
+        if settled.repeated:
+            return
+        if settled.over_bound:
+            held = (
+                f"{live.input_bound} input and {live.output_bound} output tokens"
+                if live is not None
+                else "what its hold reserved"
+            )
+            emitter.emit(
+                events.WarningEvent,
+                ctx.step,
+                code="usage_over_bound",
+                message=f"{provider}/{model} reported {usage.input_tokens} input and "
+                f"{usage.output_tokens} output tokens, above the call's reservation "
+                f"({held}): it is recorded at its true cost",
+                node=ctx.node,
+                task_id=ctx.task_id,
+            )
+        for over in settled.overdrafts:
+
+            def show(amount: int, unit: str = over.unit) -> str:
+                return format_usd(amount) if unit == "usd" else f"{amount:,} {unit}"
+
+            emitter.emit(
+                events.WarningEvent,
+                ctx.step,
+                code="budget_overdrawn",
+                message=f"budget {over.budget!r} is overdrawn by {show(over.amount)} "
+                f"(spent {show(over.spent)} of {show(over.limit)}): the charge is recorded, "
+                "and every later call under it is refused until it is raised. Fix: orca "
+                f"budget raise {over.budget} --to AMOUNT (at least the {show(over.spent)} "
+                "spent, plus what running calls hold)",
+                node=ctx.node,
+                task_id=ctx.task_id,
+            )
 
     def _emit_usage(
         self,
@@ -480,6 +566,22 @@ class Meter:
             cost_nano_usd=cost,
             priced=priced,
             **usage.counts(),
+        )
+
+
+@dataclass(slots=True)
+class _Live:
+    """A call in flight that holds money: what it reserved for."""
+
+    input_bound: int
+    output_bound: int
+    cost_bound: int
+
+    def exceeded_by(self, usage: Usage, cost: int) -> bool:
+        return (
+            usage.input_tokens > self.input_bound
+            or usage.output_tokens > self.output_bound
+            or cost > self.cost_bound
         )
 
 

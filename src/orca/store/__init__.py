@@ -121,7 +121,8 @@ def user_store(
     Args:
         path: another file than ``$ORCA_HOME/orca.db``.
         clock: the current time for what the repositories stamp and for hold expiry.
-        hold_ttl_s: how long a ledger hold lives before a sweep may release it.
+        hold_ttl_s: how long a ledger hold lives unless its holder renews it (a running
+            call's meter renews it every third of that); then a sweep may release it.
 
     Raises:
         ConfigError: ``ORCA_HOME`` (or ``path``) cannot be created or written.

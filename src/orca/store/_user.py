@@ -190,17 +190,27 @@ class BudgetRepository(Protocol):
 
 
 class LedgerRepository(Protocol):
-    """Budgets' money: reserve -> call -> record -> settle, or release; holds of calls
-    that died expire and ``sweep`` gives them back (or settles them when recorded).
+    """Budgets' money: reserve -> call -> record -> settle, or release. The holder of a
+    live call renews its hold; holds that are not renewed for ``hold_ttl_s`` (their
+    holder died) expire and ``sweep`` gives them back (or settles them when recorded).
 
     Invariants every backend keeps: a block budget's period never has spent + reserved
     above its amount because of a reservation, whatever runs at the same time in other
-    threads or processes; settling is idempotent by hold id; a hold's money is released
-    once. The async methods never block the event loop's thread.
+    threads or processes; a charge is never capped, and one that a block budget cannot
+    afford (its hold expired, or it is above what was held) is recorded with its
+    overdraft and leaves the period overdrawn, refusing every reservation until the
+    budget is raised; so spent <= amount unless the period is overdrawn. Settling is
+    idempotent by hold id; a hold's money is released once. The async methods never
+    block the event loop's thread.
     """
 
     @property
     def budgets(self) -> BudgetRepository: ...
+
+    @property
+    def hold_ttl_s(self) -> float:
+        """How long a hold lives unless renewed (its holder renews well within it)."""
+        ...
 
     def applicable(
         self,
@@ -227,18 +237,28 @@ class LedgerRepository(Protocol):
         part with 0), all or nothing.
 
         Raises:
-            BudgetExceeded: a block budget cannot afford its ask; nothing was held.
+            BudgetExceeded: a block budget cannot afford its ask, or is overdrawn
+                (``overdrawn``); nothing was held.
         """
         ...
 
+    def renew(self, holds: Sequence[Hold]) -> list[str]:
+        """Keep the holds of calls still running alive for another ``hold_ttl_s``; a
+        hold already swept is taken again if its budgets still afford it. Returns the
+        ids of the holds that are held now."""
+        ...
+
     def record(self, hold: Hold, charge: Charge) -> None:
-        """Keep the answer's usage on the hold, so that a process that dies before
-        settling is settled from it by ``sweep``."""
+        """Keep the answer's usage on the hold (one that expired too), so that a process
+        that dies before settling is settled from it by ``sweep``."""
         ...
 
     def settle(self, hold: Hold, charge: Charge, context: CallContext = ...) -> Settlement:
         """Write the usage and charge every budget the hold touches, releasing what it
-        held. Settling a hold again returns the first settlement (``repeated``)."""
+        held. The charge is never capped: above what the hold still holds (``over_bound``
+        when above what it reserved), the excess must fit the budget as a reservation
+        would; what does not is returned as ``overdrafts`` and the period is overdrawn.
+        Settling a hold again returns the first settlement (``repeated``)."""
         ...
 
     def release(self, hold: Hold) -> None:
@@ -246,7 +266,8 @@ class LedgerRepository(Protocol):
         ...
 
     def sweep(self) -> SweepResult:
-        """Release expired holds never answered; settle expired holds recorded."""
+        """Release expired holds never answered; settle expired holds recorded (also
+        those whose answer was recorded after they expired)."""
         ...
 
     async def aapplicable(
@@ -269,6 +290,8 @@ class LedgerRepository(Protocol):
         ...
 
     async def arelease(self, hold: Hold) -> None: ...
+
+    async def arenew(self, holds: Sequence[Hold]) -> list[str]: ...
 
     async def asweep(self) -> SweepResult: ...
 

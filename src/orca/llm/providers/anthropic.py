@@ -52,6 +52,8 @@ class AnthropicModel(ProviderModel):
         MissingAPIKeyError: no key given and ``ANTHROPIC_API_KEY`` is unset.
     """
 
+    thinking_in_cap = True  # budget_tokens must be below max_tokens, which bounds both
+
     def __init__(
         self,
         model: str,

@@ -111,6 +111,8 @@ class OpenAIModel(ProviderModel):
         self.preset = preset
         self.stream_usage = preset.stream_usage
         self.piece_per_token = preset.piece_per_token
+        # OpenAI's max_completion_tokens covers reasoning tokens; other servers may not
+        self.thinking_in_cap = provider == "openai"
         self.base_url = base_url or os.environ.get(f"ORCA_{_env(provider)}_BASE_URL")
         self.base_url = self.base_url or preset.base_url
         key = api_key or (os.environ.get(preset.key_env) if preset.key_env else None)

@@ -32,7 +32,8 @@ class SqliteStore:
         path: the SQLite file.
         clock: the current time for what the user repositories stamp, and for when the
             ledger's holds expire (tests move it).
-        hold_ttl_s: how long a ledger hold lives before a sweep may release it.
+        hold_ttl_s: how long a ledger hold lives unless its holder renews it; then a
+            sweep may release it.
         key: the setting that chose ``path``, named by the errors of opening it.
         busy_timeout_ms: how long a write waits for another process's lock before it
             raises ``DatabaseLockedError``.

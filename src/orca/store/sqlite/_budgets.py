@@ -52,11 +52,11 @@ def status_of(conn: sqlite3.Connection, budget: Budget, at: dt.datetime) -> Budg
     """``budget``'s status in the period holding ``at``, read in one query."""
     start, end = period_key(budget, at)
     row = conn.execute(
-        "SELECT amount, spent, reserved FROM budget_periods WHERE budget_id = ? "
-        "AND period_start = ?",
+        "SELECT amount, spent, reserved, overdrawn_at IS NOT NULL, overdraft "
+        "FROM budget_periods WHERE budget_id = ? AND period_start = ?",
         (budget.id, start),
     ).fetchone()
-    limit, spent, reserved = row if row else (budget.amount, 0, 0)
+    limit, spent, reserved, overdrawn, overdraft = row if row else (budget.amount, 0, 0, 0, 0)
     return BudgetStatus(
         budget,
         dt.datetime.fromisoformat(start) if start else None,
@@ -64,6 +64,8 @@ def status_of(conn: sqlite3.Connection, budget: Budget, at: dt.datetime) -> Budg
         limit,
         spent,
         reserved,
+        bool(overdrawn),
+        overdraft,
     )
 
 
@@ -145,11 +147,14 @@ class SqliteBudgets:
                 "UPDATE budgets SET amount = ?, updated_at = ? WHERE id = ?",
                 (new.amount, self._db.clock().isoformat(), new.id),
             )
-            # the period in force (and a credit budget's only one) takes the new amount
+            # the period in force (and a credit budget's only one) takes the new amount;
+            # an overdrawn one is cleared once the amount covers what is spent and held
             start, _ = period_key(new, self._db.clock())
             conn.execute(
-                "UPDATE budget_periods SET amount = ? WHERE budget_id = ? AND period_start = ?",
-                (new.amount, new.id, start),
+                "UPDATE budget_periods SET amount = ?, overdrawn_at = CASE "
+                "WHEN spent + reserved <= ? THEN NULL ELSE overdrawn_at END "
+                "WHERE budget_id = ? AND period_start = ?",
+                (new.amount, new.amount, new.id, start),
             )
             return self._get(conn, name)
 

@@ -155,6 +155,25 @@ USER_MIGRATIONS.append(
     ]
 )
 
+USER_MIGRATIONS.append(
+    [
+        # Holds of live calls are renewed by their holder (``expires_at`` moves on);
+        # ``holder`` names the process that took one, for people reading the rows.
+        "ALTER TABLE holds ADD COLUMN holder TEXT",
+        # an answer recorded after its hold expired waits here for a settle (or a sweep)
+        "CREATE INDEX holds_late ON holds (id) WHERE state = 'expired' AND recorded IS NOT NULL",
+        # A charge a block budget could not afford (a swept hold settled late, a provider
+        # reporting more than the reservation) is still recorded: ``overdraft`` sums what
+        # went past the amount, and ``overdrawn_at`` marks the period refused to every
+        # reservation until the budget is raised.
+        "ALTER TABLE budget_periods ADD COLUMN overdraft INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE budget_periods ADD COLUMN overdrawn_at TEXT",
+        "ALTER TABLE usage_charges ADD COLUMN overdraft INTEGER NOT NULL DEFAULT 0",
+        # the provider reported more than the call's reservation (its bound)
+        "ALTER TABLE usage ADD COLUMN over_bound INTEGER NOT NULL DEFAULT 0",
+    ]
+)
+
 PROJECT_COMPONENT = "project"
 
 PROJECT_MIGRATIONS: list[list[str]] = [
