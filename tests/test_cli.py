@@ -360,7 +360,7 @@ def test_an_overdrawn_budget_says_so_until_it_is_raised(project: Path) -> None:
     shown = data(orca(project, "budget", "show", "team", "--json", code=OK))
     assert (shown["overdrawn"], shown["overdraft"]) == (True, 200_000)
     human = orca(project, "budget", "show", "team", code=OK).stdout
-    assert "overdrawn by $0.000200" in human
+    assert "overdrawn by $0.0002" in human
     assert "orca budget raise team --to" in human
     assert "overdrawn" in orca(project, "budget", "list", code=OK).stdout
 

@@ -659,7 +659,7 @@ def test_a_budget_refusing_parallel_workers_is_reported_once(
     orca(project, "profile", "create", "tiny", "--planner", spec, "--worker", spec, code=OK)
     orca(project, "pricing", "set", "llamacpp", tiny_model.name, "--input", "50", "--output",
          "200", code=OK)  # fmt: skip
-    orca(project, "budget", "create", "tight", "--amount", "0.010", code=OK)
+    orca(project, "budget", "create", "tight", "--amount", "0.028", code=OK)
     done = orca(project, "--log-level", "info", "run", EXAMPLE, "--input", '{"topic": "x"}',
                 "--budget", "tight", code=4)  # fmt: skip
     assert done.stdout.count("step 2: worker, worker, worker, worker") == 1
