@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import heapq
+import math
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -39,6 +41,13 @@ Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def _event_order(row: tuple[bytes, float | None, int | None]) -> tuple[float, int]:
+    """Where a batch row goes in its run's log: by its first event's time, then seq (a
+    damaged row, not numbered, first)."""
+    ts, first = row[1], row[2]
+    return (-math.inf if ts is None else ts, -1 if first is None else first)
 
 
 def _insert_events(c: sqlite3.Connection, thread_id: str, rows: Sequence[EventRow]) -> None:
@@ -216,28 +225,48 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
             _insert_events(c, thread_id, rows)
 
     def _events(self, run_id: str, start: int, stop: int | None) -> Iterator[bytes]:
-        # both halves walk their (run, ts, seq) index in order, merged by SQLite; rows
-        # are fetched as the caller iterates, and no further once it stops
+        # two ordered reads merged as the caller iterates, fetched no further once it
+        # stops: batches of the `events` table walk their (run, ts, seq) index; those
+        # riding in checkpoint rows walk the run's thread in seq order (one run holds a
+        # thread at a time, so its rows come in its events' order)
+        in_range = "(%s IS NULL OR (%s >= ?2 AND (?3 IS NULL OR %s < ?3)))"
         with self._errors():
-            cursor = self._conn.execute(
-                "SELECT events, events_ts, events_first FROM checkpoints "
-                "WHERE events_run = ?1 AND (events_last IS NULL OR (events_last >= ?2 "
-                "AND (?3 IS NULL OR events_first < ?3))) "
-                "UNION ALL SELECT batch, first_ts, first_seq FROM events WHERE run_id = ?1 "
-                "AND (last_seq IS NULL OR (last_seq >= ?2 AND (?3 IS NULL OR first_seq < ?3))) "
-                "ORDER BY 2, 3",
+            found = self._conn.execute(
+                "SELECT thread_id FROM runs WHERE id = ?", (run_id,)
+            ).fetchone()
+            thread = "?4" if found is not None else None
+            inline = self._conn.execute(
+                "SELECT events, events_ts, events_first FROM checkpoints WHERE "
+                + (f"thread_id = {thread} AND " if thread else "")
+                + "events_run = ?1 AND "
+                + in_range % ("events_last", "events_last", "events_first")
+                + (" ORDER BY seq" if thread else " ORDER BY events_ts, events_first"),
+                (run_id, start, stop, *(found or ())),
+            )
+            logged = self._conn.execute(
+                "SELECT batch, first_ts, first_seq FROM events WHERE run_id = ?1 AND "
+                + in_range % ("last_seq", "last_seq", "first_seq")
+                + " ORDER BY first_ts, first_seq",
                 (run_id, start, stop),
             )
         try:
-            while True:
-                with self._errors():
-                    rows = cursor.fetchmany(4)
-                if not rows:
-                    return
-                for row in rows:
-                    yield row[0]
+            yield from (
+                row[0]
+                for row in heapq.merge(
+                    self._rows_of(inline), self._rows_of(logged), key=_event_order
+                )
+            )
         finally:
-            cursor.close()  # ends the read at once when the caller stops early
+            inline.close()  # ends the reads at once when the caller stops early
+            logged.close()
+
+    def _rows_of(self, cursor: sqlite3.Cursor) -> Iterator[tuple[bytes, float | None, int | None]]:
+        while True:
+            with self._errors():
+                rows = cursor.fetchmany(4)
+            if not rows:
+                return
+            yield from rows
 
     def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None:
         with self._errors():

@@ -418,14 +418,13 @@ CHECKPOINT_MIGRATIONS: list[list[str]] = [
         "CREATE UNIQUE INDEX call_records_by_key "
         "ON call_records (thread_id, task_id, kind, digest, occurrence)",
     ],
-]
-
-CHECKPOINT_MIGRATIONS.append(
     [
         # Event log reads cost what they return: each batch row knows its first and last
         # seq and its first event's ts, and an index by run (in ts, seq order, covering
         # the seq range) finds the rows of a range without reading the others, so that
-        # `orca runs events RUN --max 10` decodes one row however long the run. Existing
+        # `orca runs events RUN --max 10` decodes one row however long the run. A batch
+        # riding in its checkpoint's row is found through the run's thread, whose rows are
+        # in seq order already (an index of its own would cost every commit a page). Existing
         # rows are numbered from their JSON; a damaged one stays NULL and is read (and
         # reported) first.
         "ALTER TABLE events ADD COLUMN first_seq INTEGER",
@@ -445,8 +444,5 @@ CHECKPOINT_MIGRATIONS.append(
             events_ts = json_extract(CAST(events AS TEXT), '$[0][1].ts')
         WHERE events IS NOT NULL AND json_valid(CAST(events AS TEXT))""",
         "CREATE INDEX events_by_run_seq ON events (run_id, first_ts, first_seq, last_seq)",
-        "CREATE INDEX checkpoints_by_events_seq "
-        "ON checkpoints (events_run, events_ts, events_first, events_last) "
-        "WHERE events_run IS NOT NULL",
-    ]
-)
+    ],
+]
