@@ -147,20 +147,11 @@ def metering_overhead(reps: int) -> dict[str, Any]:
     this shared machine vary by +-30%, so the difference drowns in noise.)"""
     from typing import TypedDict
 
+    from _instant import instant_model
     from orca import END, START, StateGraph
     from orca.cost import Price, PriceBook
-    from orca.llm import ChatRequest, Delta, Message, ModelSpec, ProviderModel, Usage
+    from orca.llm import ChatRequest, Message, ModelSpec
     from orca.llm.tiny import ensure_tiny_model
-
-    class Instant(ProviderModel):
-        """Answers every request at once with the same pieces and exact usage."""
-
-        async def _stream(self, request: ChatRequest, state: Any) -> Any:
-            for _ in range(CALL_TOKENS):
-                state.text.append(" word")
-                yield Delta(text=" word")
-            state.stop_reason = "length"
-            state.usage = Usage(12, CALL_TOKENS)
 
     class S(TypedDict, total=False):
         ms: list[list[float]]
@@ -199,7 +190,7 @@ def metering_overhead(reps: int) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as tmp:
         ledger = _ledger(tmp)
-        instant = Instant("instant", provider="llamacpp")
+        instant = instant_model("instant", "llamacpp", CALL_TOKENS)
         prices = PriceBook([Price("llamacpp", "instant", 1, 2)])
         options = {"models": {"worker": instant}, "prices": prices, "ledger": ledger}
         overhead = []

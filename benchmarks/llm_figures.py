@@ -220,19 +220,10 @@ def cached_call(reps: int) -> dict[str, Any]:
     that answers from memory so that only Orca's work is timed."""
     from typing import TypedDict
 
+    from _instant import instant_model
     from orca import END, START, Command, StateGraph
-    from orca.llm import ChatRequest, Delta, Message, ProviderModel, Usage
+    from orca.llm import ChatRequest, Message
     from orca.store import SqliteCheckpointer
-
-    class Instant(ProviderModel):
-        """Answers every request at once with the same pieces and exact usage."""
-
-        async def _stream(self, request: ChatRequest, state: Any) -> Any:
-            for _ in range(STREAM_TOKENS):
-                state.text.append(" word")
-                yield Delta(text=" word")
-            state.stop_reason = "length"
-            state.usage = Usage(12, STREAM_TOKENS)
 
     class S(TypedDict, total=False):
         us: list[float]
@@ -262,7 +253,10 @@ def cached_call(reps: int) -> dict[str, Any]:
         return g
 
     cached, fresh, bare = [], [], []
-    options = {"models": {"worker": Instant("instant", provider="bench")}, "ledger": False}
+    options = {
+        "models": {"worker": instant_model("instant", "bench", STREAM_TOKENS)},
+        "ledger": False,
+    }
     with tempfile.TemporaryDirectory() as tmp:
         store = SqliteCheckpointer(Path(tmp) / "cp.db")
         app = graph(pausing).compile(checkpointer=store)
