@@ -202,6 +202,17 @@ class InvalidResumeError(InvalidInputError):
     """A resume value that matches no pending interrupt, or is ambiguous."""
 
 
+class WorkflowLoadError(OrcaError, ValueError):
+    """A workflow source (``path.py[:graph]``, ``package.module[:graph]``) cannot be
+    loaded: it does not import, names nothing, or is not a valid graph. ``fix`` says
+    what to change."""
+
+    def __init__(self, message: str, *, fix: str) -> None:
+        super().__init__(f"{message}. Fix: {fix}")
+        self.message = message
+        self.fix = fix
+
+
 # -- run failures -------------------------------------------------------------------------
 
 

@@ -1,128 +1,22 @@
-"""Loading a workflow from ``PATH[:graph]`` (or ``package.module[:graph]``)."""
+"""Loading a workflow from ``PATH[:graph]`` (or ``package.module[:graph]``) for a
+command: ``orca.flows.load_workflow``, its errors reported as usage errors (exit 2)."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import inspect
-import sys
-from pathlib import Path
 from typing import Any
 
 from orca.cli._common import USAGE, fail
 
 
 def load_graph(source: str, checkpointer: Any) -> tuple[Any, list[Any] | None]:
-    """The compiled graph ``source`` names (``path/to/file.py[:name]`` or
-    ``package.module[:name]``), compiled onto ``checkpointer``, and the module's
-    ``tools`` list if it has one (the tools its nodes call through ``ctx.tools``).
+    """The compiled graph ``source`` names, compiled onto ``checkpointer``, and the
+    module's ``tools`` list if it has one (see ``orca.flows.load_workflow``); a source
+    that cannot be loaded exits 2 with what to fix."""
+    from orca.errors import WorkflowLoadError
+    from orca.flows import load_workflow
 
-    ``name`` may be a ``StateGraph``, a ``CompiledGraph`` or a function returning one (it
-    may take the checkpointer); without it the module must hold exactly one graph.
-    """
-    from orca import StateGraph
-    from orca.engine._compiled import CompiledGraph
-    from orca.errors import OrcaError
-
-    where, sep, name = source.rpartition(":")
-    if not sep or not name.isidentifier():  # no name given (or a drive letter's colon)
-        where, name = source, ""
-    module = _import(where)
-    if name:
-        if not hasattr(module, name):
-            found = _graphs(module)
-            fail(
-                f"{where} has no {name!r}",
-                USAGE,
-                fix=f"name one of its graphs: {', '.join(found) or 'none found'}",
-            )
-        target = getattr(module, name)
-    else:
-        found = _graphs(module)
-        if len(found) != 1:
-            fail(
-                f"{where} holds {len(found)} graphs ({', '.join(found) or 'none'})",
-                USAGE,
-                fix=f"name one: orca run {where}:NAME",
-            )
-        target = getattr(module, found[0])
-    if callable(target) and not isinstance(target, StateGraph | CompiledGraph):
-        params = inspect.signature(target).parameters
-        try:
-            target = target(checkpointer) if params else target()
-        except Exception as exc:  # the factory failed: the workflow cannot be loaded
-            from orca.errors import failing_frame
-
-            fail(
-                f"{source}: calling {name or 'the factory'} raised {type(exc).__name__}: {exc} "
-                f"(at {failing_frame(exc)})",
-                USAGE,
-                fix=f"correct {where} so that its graph builds",
-            )
-    tools = getattr(module, "tools", None)
-    if tools is not None and not isinstance(tools, list | tuple):
-        fail(f"{where}: tools is a {type(tools).__name__}", USAGE, fix="make it a list of tools")
-    tools = None if tools is None else list(tools)
-    if isinstance(target, StateGraph):
-        try:
-            return target.compile(checkpointer=checkpointer), tools
-        except OrcaError as exc:  # an invalid graph: it cannot be loaded
-            fail(f"{source}: {exc}", USAGE)  # the graph's error names its fix
-    if isinstance(target, CompiledGraph):
-        compiled = CompiledGraph(
-            target.spec,
-            checkpointer=checkpointer,
-            interrupt_before=target.interrupt_before,
-            interrupt_after=target.interrupt_after,
-        )
-        return compiled, tools
-    fail(
-        f"{source} is a {type(target).__name__}, not a graph",
-        USAGE,
-        fix="point at a StateGraph, a compiled graph, or a function returning one",
-    )
-
-
-def _import(where: str) -> Any:
-    path = Path(where)
-    if path.suffix == ".py" or path.exists():
-        if not path.is_file():
-            fail(f"workflow file {where} does not exist", USAGE, fix="give the path of a .py file")
-        name = f"orca_workflow_{path.stem}"
-        spec = importlib.util.spec_from_file_location(name, path.resolve())
-        if spec is None or spec.loader is None:
-            fail(f"cannot import {where}", USAGE, fix="give the path of a .py file")
-        module = importlib.util.module_from_spec(spec)
-        sys.path.insert(0, str(path.resolve().parent))  # its own imports
-        sys.modules[name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:
-            from orca.errors import failing_frame
-
-            at = "" if isinstance(exc, SyntaxError) else f" (at {failing_frame(exc)})"
-            fail(
-                f"importing {where} raised {type(exc).__name__}: {exc}{at}",
-                USAGE,
-                fix=f"correct {where} so that it imports (python {where} shows the same error)",
-            )
-        return module
     try:
-        return importlib.import_module(where)
-    except ImportError as exc:
-        fail(
-            f"no workflow file or module {where!r} ({exc})",
-            USAGE,
-            fix="give PATH.py[:graph] or package.module[:graph]",
-        )
-
-
-def _graphs(module: Any) -> list[str]:
-    from orca import StateGraph
-    from orca.engine._compiled import CompiledGraph
-
-    return sorted(
-        k
-        for k, v in vars(module).items()
-        if isinstance(v, StateGraph | CompiledGraph) and not k.startswith("_")
-    )
+        workflow = load_workflow(source, checkpointer)
+    except WorkflowLoadError as exc:
+        fail(exc.message, USAGE, fix=exc.fix)
+    return workflow.graph, workflow.tools

@@ -1,0 +1,140 @@
+"""Loading a workflow from ``PATH[:graph]`` (or ``package.module[:graph]``)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orca.errors import WorkflowLoadError, failing_frame
+
+
+@dataclass(frozen=True, slots=True)
+class Workflow:
+    """A loaded workflow: its compiled graph (on the checkpointer it was loaded for), the
+    module's ``tools`` list when it has one, and the source it came from."""
+
+    graph: Any
+    tools: list[Any] | None
+    source: str
+
+
+def load_workflow(source: str, checkpointer: Any = None) -> Workflow:
+    """The workflow ``source`` names (``path/to/file.py[:name]`` or
+    ``package.module[:name]``), compiled onto ``checkpointer``, with the module's
+    ``tools`` list if it has one (the tools its nodes call through ``ctx.tools``).
+
+    ``name`` may be a ``StateGraph``, a ``CompiledGraph`` or a function returning one (it
+    may take the checkpointer); without it the module must hold exactly one graph.
+
+    Raises:
+        WorkflowLoadError: the source cannot be imported, names nothing, or what it names
+            is not a valid graph (the error says what to fix).
+    """
+    from orca import StateGraph
+    from orca.engine._compiled import CompiledGraph
+    from orca.errors import OrcaError
+
+    where, sep, name = source.rpartition(":")
+    if not sep or not name.isidentifier():  # no name given (or a drive letter's colon)
+        where, name = source, ""
+    module = _import(where)
+    if name:
+        if not hasattr(module, name):
+            found = _graphs(module)
+            raise WorkflowLoadError(
+                f"{where} has no {name!r}",
+                fix=f"name one of its graphs: {', '.join(found) or 'none found'}",
+            )
+        target = getattr(module, name)
+    else:
+        found = _graphs(module)
+        if len(found) != 1:
+            raise WorkflowLoadError(
+                f"{where} holds {len(found)} graphs ({', '.join(found) or 'none'})",
+                fix=f"name one: {where}:NAME",
+            )
+        target = getattr(module, found[0])
+    if callable(target) and not isinstance(target, StateGraph | CompiledGraph):
+        params = inspect.signature(target).parameters
+        try:
+            target = target(checkpointer) if params else target()
+        except Exception as exc:  # the factory failed: the workflow cannot be loaded
+            raise WorkflowLoadError(
+                f"{source}: calling {name or 'the factory'} raised {type(exc).__name__}: {exc} "
+                f"(at {failing_frame(exc)})",
+                fix=f"correct {where} so that its graph builds",
+            ) from None
+    tools = getattr(module, "tools", None)
+    if tools is not None and not isinstance(tools, list | tuple):
+        raise WorkflowLoadError(
+            f"{where}: tools is a {type(tools).__name__}", fix="make it a list of tools"
+        )
+    tools = None if tools is None else list(tools)
+    if isinstance(target, StateGraph):
+        try:
+            return Workflow(target.compile(checkpointer=checkpointer), tools, source)
+        except OrcaError as exc:  # an invalid graph: its error names its fix
+            message, _, fix = str(exc).partition(". Fix: ")
+            raise WorkflowLoadError(
+                f"{source}: {message}", fix=fix or "correct the graph"
+            ) from None
+    if isinstance(target, CompiledGraph):
+        compiled = CompiledGraph(
+            target.spec,
+            checkpointer=checkpointer,
+            interrupt_before=target.interrupt_before,
+            interrupt_after=target.interrupt_after,
+        )
+        return Workflow(compiled, tools, source)
+    raise WorkflowLoadError(
+        f"{source} is a {type(target).__name__}, not a graph",
+        fix="point at a StateGraph, a compiled graph, or a function returning one",
+    )
+
+
+def _import(where: str) -> Any:
+    path = Path(where)
+    if path.suffix == ".py" or path.exists():
+        if not path.is_file():
+            raise WorkflowLoadError(
+                f"workflow file {where} does not exist", fix="give the path of a .py file"
+            )
+        name = f"orca_workflow_{path.stem}"
+        spec = importlib.util.spec_from_file_location(name, path.resolve())
+        if spec is None or spec.loader is None:
+            raise WorkflowLoadError(f"cannot import {where}", fix="give the path of a .py file")
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(path.resolve().parent))  # its own imports
+        sys.modules[name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            at = "" if isinstance(exc, SyntaxError) else f" (at {failing_frame(exc)})"
+            raise WorkflowLoadError(
+                f"importing {where} raised {type(exc).__name__}: {exc}{at}",
+                fix=f"correct {where} so that it imports (python {where} shows the same error)",
+            ) from None
+        return module
+    try:
+        return importlib.import_module(where)
+    except ImportError as exc:
+        raise WorkflowLoadError(
+            f"no workflow file or module {where!r} ({exc})",
+            fix="give PATH.py[:graph] or package.module[:graph]",
+        ) from None
+
+
+def _graphs(module: Any) -> list[str]:
+    from orca import StateGraph
+    from orca.engine._compiled import CompiledGraph
+
+    return sorted(
+        k
+        for k, v in vars(module).items()
+        if isinstance(v, StateGraph | CompiledGraph) and not k.startswith("_")
+    )
