@@ -192,6 +192,17 @@ class ToolsConfig(_Section):
         )
 
 
+class ServerConfig(_Section):
+    """``[server]``: what ``orca serve`` serves and where."""
+
+    host: str = "127.0.0.1"
+    """The address to listen on: loopback only until the server has authentication."""
+    port: int = Field(default=8700, ge=1, le=65535)
+    workflows: list[str] = Field(default_factory=list)
+    """The workflows served, as ``PATH[:graph]`` (relative to the project) or
+    ``package.module[:graph]``."""
+
+
 class LoggingConfig(_Section):
     """``[logging]``."""
 
@@ -210,6 +221,7 @@ class Config(_Section):
     workflow: WorkflowConfig = WorkflowConfig()
     logging: LoggingConfig = LoggingConfig()
     tools: ToolsConfig = ToolsConfig()
+    server: ServerConfig = ServerConfig()
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sources: list[str] = Field(default_factory=list)
 
@@ -272,7 +284,7 @@ class Config(_Section):
         return budgets.create(budget)
 
 
-_SECTIONS = {"llm", "execution", "budget", "workflow", "logging", "profiles", "tools"}
+_SECTIONS = {"llm", "execution", "budget", "workflow", "logging", "profiles", "tools", "server"}
 
 
 @dataclass

@@ -120,6 +120,10 @@ def fail(message: str, code: int = CONFIG, *, fix: str | None = None) -> NoRetur
 
 
 def code_for(exc: BaseException) -> int:
+    from orca.errors import WorkflowLoadError
+
+    if isinstance(exc, WorkflowLoadError):  # as every command that loads one reports it
+        return USAGE
     if isinstance(exc, BudgetExceeded):
         return BUDGET
     if isinstance(exc, CheckpointNotFoundError | ConfigError | InvalidInputError):

@@ -303,6 +303,13 @@ class CompiledGraph:
             raise CheckpointNotFoundError(thread_id, checkpoint_id)
         return cp
 
+    def describe(self) -> dict[str, Any]:
+        """The graph's shape as JSON-able data: state keys and reducers, nodes, static
+        edges, joins and conditional edges (see ``orca.graph._describe``)."""
+        from orca.graph._describe import describe
+
+        return describe(self.spec)
+
     def get_state(self, thread_id: str, checkpoint_id: str | None = None) -> StateSnapshot:
         """The thread's state at its latest checkpoint (or at ``checkpoint_id``).
 

@@ -1,0 +1,48 @@
+"""``orca serve``: the HTTP server over the project (see docs/server.md)."""
+
+from __future__ import annotations
+
+import typer
+
+from orca.cli._common import handles_errors
+
+
+@handles_errors
+def serve(
+    host: str | None = typer.Option(
+        None, "--host", help="Address to listen on (default [server] host, 127.0.0.1)."
+    ),
+    port: int | None = typer.Option(
+        None, "--port", min=1, max=65535, help="Port (default [server] port, 8700)."
+    ),
+    workflows: list[str] | None = typer.Option(
+        None,
+        "--workflow",
+        "-w",
+        help="A workflow to serve, PATH[:graph] (repeat; default [server] workflows).",
+    ),
+) -> None:
+    """Serve the project's workflows, runs and their events over HTTP (loopback only)."""
+    import uvicorn
+
+    from orca.cli._common import config, project_root
+    from orca.server import ServerSettings, create_app
+    from orca.server._app import check_bind
+
+    if host is not None:
+        check_bind(host)  # before anything else: nothing is opened for a refused bind
+    settings_of = config().server
+    settings = ServerSettings(
+        host=host or settings_of.host,
+        port=port or settings_of.port,
+        project=project_root(),
+        workflows=list(workflows or settings_of.workflows),
+    )
+    check_bind(settings.host)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        access_log=False,
+    )

@@ -1,0 +1,245 @@
+"""The ASGI app: health, workflows, runs and their event streams."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.exceptions import HTTPException
+
+from orca._version import __version__
+from orca.errors import ConfigError, InvalidInputError, OrcaError
+from orca.server._errors import envelope, for_error
+from orca.server._models import RunBody
+from orca.server._runs import Runs
+
+CORRELATION = "X-Correlation-Id"
+HEARTBEAT_S = 15.0
+
+
+@dataclass
+class ServerSettings:
+    """What ``orca serve`` serves: ``[server]`` in ``orca.toml``, then the flags.
+
+    Attributes:
+        host, port: where it listens (loopback by default).
+        project: the project whose store keeps the threads, runs and event logs.
+        workflows: the workflow sources served (``flows/x.py:graph``), relative to the
+            project.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8700
+    project: Path = field(default_factory=Path.cwd)
+    workflows: list[str] = field(default_factory=list)
+
+
+def check_bind(host: str) -> None:
+    """Refuse to listen beyond loopback: there is no authentication yet.
+
+    Raises:
+        ConfigError: ``host`` is not a loopback address or ``localhost``.
+    """
+    if host == "localhost":
+        return
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        raise ConfigError(
+            f"refusing to listen on {host}: the server has no authentication configured, "
+            "so it serves loopback only",
+            key="server.host",
+            fix="use --host 127.0.0.1 (or ::1), and reach it through an SSH tunnel or a "
+            "reverse proxy that authenticates",
+        )
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    """The app serving ``settings``: the project's store is opened and the workflows
+    loaded now (a workflow that cannot be loaded raises ``WorkflowLoadError``), and
+    closed when the app shuts down."""
+    runs = Runs(settings.project, settings.workflows)
+    runs.open()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await runs.close()
+
+    app = FastAPI(
+        title="Orca",
+        version=__version__,
+        description="Runs of Orca workflows, their threads and their events.",
+        lifespan=lifespan,
+    )
+    app.state.runs = runs
+
+    @app.middleware("http")
+    async def correlate(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        given = request.headers.get(CORRELATION, "")
+        correlation = given if 0 < len(given) <= 128 and given.isprintable() else None
+        request.state.correlation_id = correlation or f"srv-{uuid.uuid4().hex[:16]}"
+        response = await call_next(request)
+        response.headers[CORRELATION] = request.state.correlation_id
+        return response
+
+    @app.exception_handler(OrcaError)
+    async def orca_error(request: Request, exc: OrcaError) -> JSONResponse:
+        status, body = for_error(exc)
+        return JSONResponse(body, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or "body", "problem": e["msg"]}
+            for e in exc.errors()
+        ]
+        first = problems[0] if problems else {"field": "body", "problem": "invalid"}
+        return JSONResponse(
+            envelope(
+                "INVALID_REQUEST",
+                f"{first['field']}: {first['problem']}",
+                details={"problems": problems},
+            ),
+            status_code=422,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        return JSONResponse(envelope(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        status, body = for_error(exc)
+        return JSONResponse(body, status_code=status)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, Any]:
+        """The process answers."""
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """The store is open and the workflows are loaded."""
+        ready = runs.ready
+        body = {"status": "ready" if ready else "starting", "workflows": len(runs.workflows)}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    @app.get("/v1/workflows", tags=["workflows"])
+    async def list_workflows() -> list[dict[str, Any]]:
+        """The workflows this server serves."""
+        return [
+            {"name": name, "source": w.source, "nodes": len(w.graph.spec.nodes)}
+            for name, w in sorted(runs.workflows.items())
+        ]
+
+    @app.get("/v1/workflows/{name}", tags=["workflows"])
+    async def show_workflow(name: str) -> dict[str, Any]:
+        """A workflow's shape: state keys, nodes, edges, joins and conditional edges."""
+        workflow = runs.workflow(name)
+        return {"source": workflow.source, **workflow.graph.describe()}
+
+    @app.post("/v1/threads/{thread_id}/runs", status_code=202, tags=["runs"])
+    async def start_run(thread_id: str, body: RunBody) -> dict[str, Any]:
+        """Start a run on the thread in the background; its record and events follow at
+        ``/v1/runs/{run_id}`` and ``/v1/runs/{run_id}/stream``."""
+        run_id = await runs.start(thread_id, body)
+        return {"run_id": run_id, "thread_id": thread_id, "status": "running"}
+
+    @app.post("/v1/runs/wait", tags=["runs"])
+    async def run_and_wait(body: RunBody, thread_id: str | None = None) -> dict[str, Any]:
+        """Run on a thread (a new one when none is named) and answer with the result."""
+        thread = thread_id or f"t-{uuid.uuid4().hex[:12]}"
+        run_id = await runs.start(thread, body)
+        return await runs.wait(run_id)
+
+    @app.get("/v1/runs/{run_id}", tags=["runs"])
+    async def get_run(run_id: str) -> dict[str, Any]:
+        """The run's record."""
+        return await runs.record(run_id)
+
+    @app.get("/v1/runs/{run_id}/wait", tags=["runs"])
+    async def wait_run(run_id: str) -> dict[str, Any]:
+        """Wait until the run stops; its status, values and pending interrupts."""
+        return await runs.wait(run_id)
+
+    @app.get("/v1/runs", tags=["runs"])
+    async def list_runs(
+        thread_id: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+    ) -> list[dict[str, Any]]:
+        """Run records, newest first."""
+        if not 0 < limit <= 1000:
+            raise InvalidInputError(f"limit is {limit}. Fix: ask for 1 to 1000 runs")
+        return await runs.records(thread_id=thread_id, status=status, limit=limit)
+
+    @app.post("/v1/runs/{run_id}/cancel", status_code=202, tags=["runs"])
+    async def cancel_run(run_id: str) -> dict[str, Any]:
+        """Stop a running run (its thread stays resumable from its last checkpoint)."""
+        await runs.cancel(run_id)
+        return {"run_id": run_id, "status": "cancelling"}
+
+    @app.get("/v1/runs/{run_id}/stream", tags=["runs"])
+    async def stream_run(run_id: str, request: Request) -> StreamingResponse:
+        """The run's events as server-sent events (``id`` is the event's ``seq``), live
+        while it runs and from its log once it has stopped, then ``end``. Resume with
+        ``Last-Event-ID``; a client that goes away does not stop the run."""
+        last = request.headers.get("Last-Event-ID")
+        try:
+            after = int(last) if last is not None else -1
+        except ValueError:
+            raise InvalidInputError(
+                f"Last-Event-ID is {last!r}. Fix: send the id of the last event received"
+            ) from None
+        events = await runs.events(run_id, after)
+
+        async def lines() -> AsyncIterator[bytes]:
+            iterator = events.__aiter__()
+            pending: asyncio.Task[Any] | None = None
+            try:
+                while True:
+                    pending = pending or asyncio.ensure_future(iterator.__anext__())
+                    done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_S)
+                    if not done:
+                        yield b": keep-alive\n\n"  # proxies keep the connection
+                        continue
+                    try:
+                        seq, kind, data = pending.result()
+                    except StopAsyncIteration:
+                        break
+                    pending = None
+                    yield b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), data)
+                yield b"event: end\ndata: {}\n\n"
+            finally:
+                if pending is not None:
+                    pending.cancel()
+
+        return StreamingResponse(
+            lines(),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+    @app.get("/v1/threads/{thread_id}/state", tags=["threads"])
+    async def thread_state(thread_id: str, workflow: str) -> dict[str, Any]:
+        """The thread's latest checkpoint: values, what runs next, pending interrupts."""
+        return await runs.state(workflow, thread_id)
+
+    return app

@@ -1,0 +1,59 @@
+"""One error envelope on every 4xx and 5xx: ``code``, ``message``, ``engine``,
+``retriable``, ``retry_after_ms``, ``policy_label`` and ``details``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orca import errors
+
+
+def envelope(
+    code: str,
+    message: str,
+    *,
+    retriable: bool = False,
+    details: dict[str, Any] | None = None,
+    engine: str | None = None,
+    retry_after_ms: int | None = None,
+    policy_label: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message,
+        "engine": engine,
+        "retriable": retriable,
+        "retry_after_ms": retry_after_ms,
+        "policy_label": policy_label,
+        "details": details or {},
+    }
+
+
+# Orca's errors as HTTP: (status, code); the first class that matches wins
+_STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
+    (errors.CheckpointNotFoundError, 404, "NOT_FOUND"),
+    (errors.ThreadBusyError, 409, "THREAD_BUSY"),
+    (errors.WorkflowLoadError, 400, "WORKFLOW_INVALID"),
+    (errors.BudgetExceeded, 402, "BUDGET_EXCEEDED"),
+    (errors.CorruptDatabaseError, 500, "STORE_DAMAGED"),
+    (errors.ConfigError, 400, "CONFIG_INVALID"),
+    (errors.InvalidInputError, 400, "INVALID_INPUT"),
+    (errors.UnknownStateKeyError, 400, "INVALID_INPUT"),
+    (errors.SerializationError, 400, "INVALID_INPUT"),
+    (errors.GraphError, 400, "GRAPH_INVALID"),
+)
+
+
+def for_error(exc: BaseException) -> tuple[int, dict[str, Any]]:
+    """The status and envelope of one of Orca's errors (500 for anything else, with no
+    internals in the message)."""
+    for cls, status, code in _STATUS:
+        if isinstance(exc, cls):
+            message, _, fix = str(exc).partition(". Fix: ")
+            details: dict[str, Any] = {"type": type(exc).__name__}
+            if fix:
+                details["fix"] = fix
+            return status, envelope(code, message, details=details)
+    if isinstance(exc, errors.OrcaError):
+        return 500, envelope("ORCA_ERROR", str(exc), details={"type": type(exc).__name__})
+    return 500, envelope("INTERNAL", "the server failed to handle the request", retriable=True)

@@ -1,0 +1,31 @@
+"""The request bodies the server takes (pydantic: a bad field is a 422 that names it)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RunBody(BaseModel):
+    """A run to start: the workflow, its input or the answer to its interrupt, and its
+    options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workflow: str = Field(description="the name of a served workflow")
+    input: dict[str, Any] | None = Field(
+        default=None, description="the input (none: continue the thread where it stopped)"
+    )
+    resume: Any = Field(default=None, description="the answer to the thread's interrupt")
+    profile: str | None = None
+    budget: str | None = None
+    seed: int | None = None
+    max_steps: int | None = Field(default=None, gt=0)
+    time_limit_s: float | None = Field(default=None, gt=0)
+    cost_limit_usd: str | None = Field(
+        default=None, description="a decimal amount of dollars, e.g. '0.25'"
+    )
+    token_limit: int | None = Field(default=None, gt=0)
+    on_budget_exceeded: Literal["fail", "pause"] = "fail"
+    metadata: dict[str, Any] = Field(default_factory=dict)

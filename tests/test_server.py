@@ -1,0 +1,336 @@
+"""``orca serve`` as a real process on loopback, driven over HTTP with httpx: health,
+workflows, runs on threads (background, wait, interrupt and resume, cancel, a busy
+thread), their events over SSE (live, after the fact, resumed with Last-Event-ID), one
+error envelope, correlation ids, and the refusal to listen beyond loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+FLOW = """
+import asyncio
+from typing import Annotated, TypedDict
+from orca import END, START, StateGraph, reducers
+
+
+class S(TypedDict, total=False):
+    n: int
+    log: Annotated[list[str], reducers.append]
+    verdict: str
+
+
+async def step(state, ctx):
+    await asyncio.sleep(state.get("pause", 0) if isinstance(state, dict) else 0)
+    return {"n": state.get("n", 0) + 1, "log": [f"step {state.get('n', 0)}"]}
+
+
+def more(state):
+    return "step" if state["n"] < 3 else END
+
+
+counter = StateGraph(S, name="counter")
+counter.add_node("step", step)
+counter.add_edge(START, "step")
+counter.add_conditional_edges("step", more)
+
+
+def ask(state, ctx):
+    return {"verdict": ctx.interrupt({"question": "ship it?"})}
+
+
+review = StateGraph(S, name="review")
+review.add_node("ask", ask)
+review.add_edge(START, "ask")
+review.add_edge("ask", END)
+
+
+class Slow(TypedDict, total=False):
+    n: int
+
+
+async def slow_step(state, ctx):
+    await asyncio.sleep(0.4)
+    return {"n": state.get("n", 0) + 1}
+
+
+slow = StateGraph(Slow, name="slow")
+slow.add_node("s", slow_step)
+slow.add_edge(START, "s")
+slow.add_conditional_edges("s", lambda s: "s" if s["n"] < 5 else END)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _orca(project: Path, *args: str, **kwargs: Any) -> Any:
+    env = {**os.environ, "ORCA_HOME": str(project / "home")}
+    command = [str(Path(sys.executable).parent / "orca"), "-C", str(project), *args]
+    return subprocess.Popen(command, env=env, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    project = tmp_path_factory.mktemp("served")
+    (project / "flows.py").write_text(FLOW)
+    _orca(project, "init").wait(timeout=60)
+    port = _free_port()
+    workflows = [f"--workflow=flows.py:{name}" for name in ("counter", "review", "slow")]
+    proc = _orca(
+        project,
+        "serve",
+        "--port",
+        str(port),
+        *workflows,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not become ready")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+@pytest.fixture
+def client(server: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server, timeout=30) as c:
+        yield c
+
+
+def sse(text: str) -> list[dict[str, Any]]:
+    """The events of an SSE body: ``id``, ``event`` and parsed ``data``."""
+    out = []
+    for block in text.strip().split("\n\n"):
+        fields: dict[str, Any] = {}
+        for line in block.splitlines():
+            if line.startswith(":"):
+                continue
+            key, _, value = line.partition(": ")
+            fields[key] = value
+        if "data" in fields:
+            fields["data"] = json.loads(fields["data"])
+            out.append(fields)
+    return out
+
+
+def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {
+        "code",
+        "message",
+        "engine",
+        "retriable",
+        "retry_after_ms",
+        "policy_label",
+        "details",
+    }
+    assert body["code"] == code
+    assert body["message"]
+    return body
+
+
+def test_health_and_correlation_ids(client: httpx.Client) -> None:
+    health = client.get("/healthz")
+    assert health.json()["status"] == "ok"
+    assert health.headers["X-Correlation-Id"].startswith("srv-")
+    echoed = client.get("/readyz", headers={"X-Correlation-Id": "abc-123"})
+    assert echoed.json() == {"status": "ready", "workflows": 3}
+    assert echoed.headers["X-Correlation-Id"] == "abc-123"
+
+
+def test_workflows_are_listed_and_described(client: httpx.Client) -> None:
+    listed = client.get("/v1/workflows").json()
+    assert [w["name"] for w in listed] == ["counter", "review", "slow"]
+    shown = client.get("/v1/workflows/counter").json()
+    assert shown["name"] == "counter"
+    assert [n["name"] for n in shown["nodes"]] == ["step"]
+    assert {"source": "__start__", "target": "step"} in shown["edges"]
+    assert shown["branches"] == [{"source": "step", "targets": None}]
+    assert {s["key"]: s["reducer"] for s in shown["state"]}["log"] == "append"
+    assert_envelope(client.get("/v1/workflows/nope"), 404, "NOT_FOUND")
+
+
+def test_a_run_waits_for_its_result_and_is_recorded(client: httpx.Client) -> None:
+    done = client.post("/v1/runs/wait", json={"workflow": "counter", "input": {"n": 0}}).json()
+    assert done["status"] == "done"
+    assert done["values"]["n"] == 3
+    assert done["values"]["log"] == ["step 0", "step 1", "step 2"]
+    record = client.get(f"/v1/runs/{done['run_id']}").json()
+    assert (record["status"], record["steps"], record["graph"]) == ("done", 3, "counter")
+    assert record["metadata"]["via"] == "server"
+    listed = client.get("/v1/runs", params={"thread_id": done["thread_id"]}).json()
+    assert [r["run_id"] for r in listed] == [done["run_id"]]
+
+
+def test_a_finished_run_streams_its_log_then_end_and_resumes_by_last_event_id(
+    client: httpx.Client,
+) -> None:
+    started = client.post("/v1/threads/t-log/runs", json={"workflow": "counter", "input": {}})
+    assert started.status_code == 202
+    run_id = started.json()["run_id"]
+    client.get(f"/v1/runs/{run_id}/wait")
+    events = sse(client.get(f"/v1/runs/{run_id}/stream").text)
+    assert events[0]["event"] == "run.started"
+    assert events[-1]["event"] == "end"
+    body = events[:-1]
+    assert body[-1]["event"] == "run.finished"
+    seqs = [int(e["id"]) for e in body]
+    assert seqs == sorted(seqs)
+    cut = seqs[len(seqs) // 2]
+    rest = sse(client.get(f"/v1/runs/{run_id}/stream", headers={"Last-Event-ID": str(cut)}).text)
+    assert [int(e["id"]) for e in rest[:-1]] == [
+        s for s in seqs if s > cut
+    ]  # none lost, none twice
+    assert_envelope(
+        client.get(f"/v1/runs/{run_id}/stream", headers={"Last-Event-ID": "x"}),
+        400,
+        "INVALID_INPUT",
+    )
+
+
+def test_a_running_run_streams_live_until_it_ends(client: httpx.Client) -> None:
+    run_id = client.post("/v1/threads/t-live/runs", json={"workflow": "slow", "input": {}}).json()[
+        "run_id"
+    ]
+    with client.stream("GET", f"/v1/runs/{run_id}/stream") as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        text = "".join(response.iter_text())
+    events = sse(text)
+    assert events[-1]["event"] == "end"
+    kinds = [e["event"] for e in events]
+    assert kinds.count("step.started") == 5
+    assert client.get(f"/v1/runs/{run_id}").json()["status"] == "done"
+
+
+def test_an_interrupt_is_answered_by_a_resume(client: httpx.Client) -> None:
+    paused = client.post(
+        "/v1/runs/wait", params={"thread_id": "t-review"}, json={"workflow": "review", "input": {}}
+    ).json()
+    assert paused["status"] == "interrupted"
+    [interrupt] = paused["interrupts"]
+    assert interrupt["value"] == {"question": "ship it?"}
+    state = client.get("/v1/threads/t-review/state", params={"workflow": "review"}).json()
+    assert state["next"] == ["ask"]
+    done = client.post(
+        "/v1/runs/wait",
+        params={"thread_id": "t-review"},
+        json={"workflow": "review", "resume": "yes"},
+    ).json()
+    assert (done["status"], done["values"]["verdict"]) == ("done", "yes")
+
+
+def test_a_busy_thread_is_refused_and_a_run_can_be_cancelled(client: httpx.Client) -> None:
+    run_id = client.post("/v1/threads/t-busy/runs", json={"workflow": "slow", "input": {}}).json()[
+        "run_id"
+    ]
+    second = client.post("/v1/threads/t-busy/runs", json={"workflow": "slow", "input": {}})
+    body = assert_envelope(second, 409, "THREAD_BUSY")
+    assert run_id in body["message"]
+    assert client.post(f"/v1/runs/{run_id}/cancel").status_code == 202
+    stopped = client.get(f"/v1/runs/{run_id}/wait").json()
+    assert stopped["status"] == "cancelled"
+    assert_envelope(client.post(f"/v1/runs/{run_id}/cancel"), 409, "HTTP_ERROR")
+
+
+def test_bad_requests_get_the_envelope_naming_the_field(client: httpx.Client) -> None:
+    missing = assert_envelope(
+        client.post("/v1/runs/wait", json={"input": {}}), 422, "INVALID_REQUEST"
+    )
+    assert missing["message"].startswith("workflow")
+    extra = assert_envelope(
+        client.post("/v1/runs/wait", json={"workflow": "counter", "colour": "red"}),
+        422,
+        "INVALID_REQUEST",
+    )
+    assert "colour" in extra["message"]
+    assert_envelope(
+        client.post("/v1/runs/wait", json={"workflow": "counter", "max_steps": -1}),
+        422,
+        "INVALID_REQUEST",
+    )
+    both = assert_envelope(
+        client.post("/v1/runs/wait", json={"workflow": "review", "input": {}, "resume": 1}),
+        400,
+        "INVALID_INPUT",
+    )
+    assert "fix" in both["details"]
+    unknown_key = assert_envelope(
+        client.post("/v1/runs/wait", json={"workflow": "counter", "input": {"nope": 1}}),
+        400,
+        "INVALID_INPUT",
+    )
+    assert "nope" in unknown_key["message"]
+    assert_envelope(client.get("/v1/runs/run-none"), 404, "NOT_FOUND")
+    assert_envelope(client.get("/v1/runs", params={"status": "sleeping"}), 400, "INVALID_INPUT")
+    assert_envelope(client.get("/v1/nowhere"), 404, "NOT_FOUND")
+    assert_envelope(
+        client.post(
+            "/v1/runs/wait", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        422,
+        "INVALID_REQUEST",
+    )
+
+
+def test_listening_beyond_loopback_without_auth_is_refused(tmp_path: Path) -> None:
+    proc = _orca(
+        tmp_path,
+        "serve",
+        "--host",
+        "0.0.0.0",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3
+    assert "refusing to listen on 0.0.0.0" in err
+    assert "fix:" in err
+
+
+def test_a_workflow_that_cannot_be_loaded_stops_the_start(tmp_path: Path) -> None:
+    _orca(tmp_path, "init").wait(timeout=60)
+    proc = _orca(
+        tmp_path,
+        "serve",
+        "--port",
+        str(_free_port()),
+        "--workflow",
+        "missing.py",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 2
+    assert err.splitlines()[0] == f"error: workflow file {tmp_path / 'missing.py'} does not exist"
+    assert "Traceback" not in err
