@@ -56,7 +56,7 @@ def last_run(env: dict[str, str], project: Path) -> str:
         text=True,
         check=True,
     )
-    return str(json.loads(listed.stdout)[0]["id"])
+    return str(json.loads(listed.stdout)[0]["run_id"])
 
 
 def main() -> None:
@@ -80,7 +80,7 @@ def main() -> None:
         orca("pricing", "set", "llamacpp", MODEL, "--input", "50", "--output", "200",
              env=env, project=project)  # fmt: skip
         # enough for the planner, not for the four workers
-        orca("budget", "create", "demo", "--amount", "0.012", "--enforcement", "block",
+        orca("budget", "create", "demo", "--amount", "0.028", "--enforcement", "block",
              env=env, project=project)  # fmt: skip
 
         console.rule("1. the run: the budget stops it cleanly before it is overspent")
