@@ -334,3 +334,31 @@ def test_a_workflow_that_cannot_be_loaded_stops_the_start(tmp_path: Path) -> Non
     assert proc.returncode == 2
     assert err.splitlines()[0] == f"error: workflow file {tmp_path / 'missing.py'} does not exist"
     assert "Traceback" not in err
+
+
+def test_the_committed_openapi_document_matches_the_code() -> None:
+    from orca._version import __version__
+    from orca.server._openapi import text
+
+    committed = Path(__file__).resolve().parents[1] / "contracts" / "openapi.json"
+    now = text()
+    assert committed.read_text() == now, (
+        "contracts/openapi.json differs from the server's API. Fix: "
+        "python -m orca.server._openapi > contracts/openapi.json"
+    )
+    document = json.loads(now)
+    assert document["openapi"].startswith("3.1")
+    assert document["info"]["version"] == __version__
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            for status in ("400", "404", "422", "500"):
+                schema = operation["responses"][status]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorEnvelope"}, (path, method)
+
+
+def test_the_served_openapi_is_the_committed_one(client: httpx.Client) -> None:
+    served = client.get("/openapi.json").json()
+    committed = json.loads(
+        (Path(__file__).resolve().parents[1] / "contracts" / "openapi.json").read_text()
+    )
+    assert served == committed

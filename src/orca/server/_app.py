@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from orca._version import __version__
 from orca.errors import ConfigError, InvalidInputError, OrcaError
 from orca.server._errors import envelope, for_error
-from orca.server._models import RunBody
+from orca.server._models import ErrorEnvelope, RunBody
 from orca.server._runs import Runs
 
 CORRELATION = "X-Correlation-Id"
@@ -84,6 +84,16 @@ def create_app(settings: ServerSettings) -> FastAPI:
         version=__version__,
         description="Runs of Orca workflows, their threads and their events.",
         lifespan=lifespan,
+        responses={
+            status: {"model": ErrorEnvelope, "description": what}
+            for status, what in (
+                (400, "the request is wrong for Orca"),
+                (404, "no such workflow, run or thread"),
+                (409, "the thread is busy, or the run is not running here"),
+                (422, "the body or a parameter is invalid"),
+                (500, "the server failed"),
+            )
+        },
     )
     app.state.runs = runs
 

@@ -29,3 +29,15 @@ class RunBody(BaseModel):
     token_limit: int | None = Field(default=None, gt=0)
     on_budget_exceeded: Literal["fail", "pause"] = "fail"
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorEnvelope(BaseModel):
+    """Every 4xx and 5xx answer."""
+
+    code: str = Field(description="what went wrong, e.g. INVALID_REQUEST, NOT_FOUND")
+    message: str = Field(description="what went wrong, in words")
+    engine: str | None = Field(description="the engine concerned, if any")
+    retriable: bool = Field(description="whether the same request may succeed later")
+    retry_after_ms: int | None = Field(description="when to retry, if the server knows")
+    policy_label: str | None = Field(description="the admission policy that refused it")
+    details: dict[str, Any] = Field(description="more: the fix, the problems by field")

@@ -122,9 +122,14 @@ class Runs:
         self.ready = False
         for live in list(self._live.values()):
             await live.handle.stop()
+        await asyncio.to_thread(self.close_now)
+
+    def close_now(self) -> None:
+        """Close the store (no run is running: the app never served, or ``close`` ran)."""
+        self.ready = False
         if self._store is not None:
             store, self._store = self._store, None
-            await asyncio.to_thread(store.close)
+            store.close()
 
     @property
     def _checkpoints(self) -> Any:
