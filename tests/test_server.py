@@ -362,3 +362,54 @@ def test_the_served_openapi_is_the_committed_one(client: httpx.Client) -> None:
         (Path(__file__).resolve().parents[1] / "contracts" / "openapi.json").read_text()
     )
     assert served == committed
+
+
+def test_threads_are_listed_read_edited_forked_and_deleted(client: httpx.Client) -> None:
+    made = client.post("/v1/threads", params={"thread_id": "t-edit"})
+    assert (made.status_code, made.json()) == (201, {"thread_id": "t-edit"})
+    assert client.post("/v1/threads").json()["thread_id"].startswith("t-")
+    ran = client.post(
+        "/v1/runs/wait", params={"thread_id": "t-edit"}, json={"workflow": "counter", "input": {}}
+    )
+    assert ran.json()["status"] == "done"
+    assert "t-edit" in client.get("/v1/threads").json()
+    state = client.get("/v1/threads/t-edit").json()  # the workflow of its latest run
+    assert (state["values"]["n"], state["next"]) == (3, [])
+    history = client.get("/v1/threads/t-edit/history", params={"limit": 2}).json()
+    assert len(history) == 2
+    assert history[0]["checkpoint_id"] == state["checkpoint_id"]
+
+    edited = client.post("/v1/threads/t-edit/state", json={"values": {"n": 1}}).json()
+    assert client.get("/v1/threads/t-edit").json()["values"]["n"] == 1
+    assert edited["checkpoint_id"] != state["checkpoint_id"]
+    bad = client.post("/v1/threads/t-edit/state", json={"values": {"nope": 1}})
+    assert_envelope(bad, 400, "INVALID_INPUT")
+
+    forked = client.post(
+        "/v1/threads/t-edit/fork",
+        json={"checkpoint_id": state["checkpoint_id"], "to_thread": "t-branch"},
+    ).json()
+    assert forked["thread_id"] == "t-branch"
+    branch = client.get("/v1/threads/t-branch", params={"workflow": "counter"}).json()
+    assert branch["values"]["n"] == 3
+
+    assert client.delete("/v1/threads/t-edit").status_code == 204
+    assert_envelope(
+        client.get("/v1/threads/t-edit", params={"workflow": "counter"}), 404, "NOT_FOUND"
+    )
+    assert_envelope(client.delete("/v1/threads/t-edit"), 404, "NOT_FOUND")
+    assert_envelope(client.get("/v1/threads/t-none"), 404, "NOT_FOUND")  # no run names it
+
+
+def test_a_run_may_interrupt_the_run_holding_its_thread(client: httpx.Client) -> None:
+    first = client.post("/v1/threads/t-take/runs", json={"workflow": "slow", "input": {}}).json()
+    assert_envelope(client.delete("/v1/threads/t-take"), 409, "HTTP_ERROR")  # it is running
+    second = client.post(
+        "/v1/threads/t-take/runs",
+        json={"workflow": "slow", "multitask_strategy": "interrupt"},
+    )
+    assert second.status_code == 202
+    assert client.get(f"/v1/runs/{first['run_id']}").json()["status"] == "cancelled"
+    done = client.get(f"/v1/runs/{second.json()['run_id']}/wait").json()
+    # the second continued the thread from what the first had committed
+    assert (done["status"], done["values"]["n"]) == ("done", 5)

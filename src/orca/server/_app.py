@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from orca._version import __version__
 from orca.errors import ConfigError, InvalidInputError, OrcaError
 from orca.server._errors import envelope, for_error
-from orca.server._models import ErrorEnvelope, RunBody
+from orca.server._models import ErrorEnvelope, Fork, RunBody, StateUpdate
 from orca.server._runs import Runs
 
 CORRELATION = "X-Correlation-Id"
@@ -247,9 +247,48 @@ def create_app(settings: ServerSettings) -> FastAPI:
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
 
+    @app.post("/v1/threads", status_code=201, tags=["threads"])
+    async def create_thread(thread_id: str | None = None) -> dict[str, Any]:
+        """A thread id to run on (a thread holds nothing until its first run)."""
+        if thread_id is not None and not 0 < len(thread_id) <= 200:
+            raise InvalidInputError("thread_id must be 1 to 200 characters. Fix: shorten it")
+        return {"thread_id": thread_id or f"t-{uuid.uuid4().hex[:12]}"}
+
+    @app.get("/v1/threads", tags=["threads"])
+    async def list_threads() -> list[str]:
+        """The ids of the threads the project holds."""
+        return await runs.threads()
+
+    @app.get("/v1/threads/{thread_id}", tags=["threads"])
     @app.get("/v1/threads/{thread_id}/state", tags=["threads"])
-    async def thread_state(thread_id: str, workflow: str) -> dict[str, Any]:
-        """The thread's latest checkpoint: values, what runs next, pending interrupts."""
+    async def thread_state(thread_id: str, workflow: str | None = None) -> dict[str, Any]:
+        """The thread's latest checkpoint: values, what runs next, pending interrupts
+        (``workflow`` defaults to that of the thread's latest run)."""
         return await runs.state(workflow, thread_id)
+
+    @app.get("/v1/threads/{thread_id}/history", tags=["threads"])
+    async def thread_history(
+        thread_id: str, workflow: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        """The thread's checkpoints, newest first."""
+        if not 0 < limit <= 1000:
+            raise InvalidInputError(f"limit is {limit}. Fix: ask for 1 to 1000 checkpoints")
+        return await runs.history(workflow, thread_id, limit)
+
+    @app.post("/v1/threads/{thread_id}/state", tags=["threads"])
+    async def update_thread(thread_id: str, body: StateUpdate) -> dict[str, Any]:
+        """Edit the thread's state (a new checkpoint) while no run holds it."""
+        return await runs.update(thread_id, body)
+
+    @app.post("/v1/threads/{thread_id}/fork", tags=["threads"])
+    async def fork_thread(thread_id: str, body: Fork) -> dict[str, Any]:
+        """Branch from one of the thread's checkpoints (on it, or onto a new thread)."""
+        return await runs.fork(thread_id, body)
+
+    @app.delete("/v1/threads/{thread_id}", status_code=204, tags=["threads"])
+    async def delete_thread(thread_id: str) -> Response:
+        """Delete the thread and everything kept for it, while no run holds it."""
+        await runs.delete(thread_id)
+        return Response(status_code=204)
 
     return app

@@ -29,6 +29,37 @@ class RunBody(BaseModel):
     token_limit: int | None = Field(default=None, gt=0)
     on_budget_exceeded: Literal["fail", "pause"] = "fail"
     metadata: dict[str, Any] = Field(default_factory=dict)
+    multitask_strategy: Literal["reject", "interrupt"] = Field(
+        default="reject",
+        description="when a run of this server holds the thread: reject (409, naming it), "
+        "or interrupt (cancel it, keeping what it committed, then start)",
+    )
+
+
+class StateUpdate(BaseModel):
+    """An edit of a thread's state, as if a node had written it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    values: dict[str, Any] = Field(description="the state keys to write")
+    as_node: str | None = Field(
+        default=None, description="the node the write is made as (the next tasks follow it)"
+    )
+    checkpoint_id: str | None = Field(default=None, description="edit this checkpoint instead")
+    workflow: str | None = Field(
+        default=None, description="the thread's workflow (default: that of its latest run)"
+    )
+
+
+class Fork(BaseModel):
+    """A branch of a thread from one of its checkpoints."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint_id: str
+    to_thread: str | None = Field(default=None, description="a new thread (default: the same)")
+    values: dict[str, Any] | None = Field(default=None, description="an edit on the branch")
+    workflow: str | None = None
 
 
 class ErrorEnvelope(BaseModel):

@@ -19,7 +19,7 @@ from orca.errors import ConfigError, InvalidInputError, OrcaError
 if TYPE_CHECKING:
     from orca.engine._handle import RunHandle
     from orca.flows import Workflow
-    from orca.server._models import RunBody
+    from orca.server._models import Fork, RunBody, StateUpdate
     from orca.store import SqliteStore
 
 Item = tuple[int, str, bytes]  # an event as a stream sends it: seq, type, JSON
@@ -173,6 +173,8 @@ class Runs:
         ):
             if value is not None:
                 options[option] = value
+        if body.multitask_strategy == "interrupt":
+            await self._stop_runs_on(thread_id)
         handle = await workflow.graph.start(start_with, mode="events", **options)
         live = _Live(handle)
         self._live[handle.run_id] = live
@@ -241,8 +243,72 @@ class Runs:
         for e in await self._checkpoints.aread_events(run_id, start=after + 1):
             yield e["seq"], e["type"], _json(e)
 
-    async def state(self, workflow_name: str, thread_id: str) -> dict[str, Any]:
-        workflow = self.workflow(workflow_name)
+    async def _stop_runs_on(self, thread_id: str) -> None:
+        """Cancel the runs of this server on ``thread_id`` and wait until they stopped
+        (what they committed stays)."""
+        for live in [v for v in self._live.values() if v.handle.thread_id == thread_id]:
+            await live.handle.stop()
+            await asyncio.shield(live.pump)
+
+    # -- threads ---------------------------------------------------------------------------
+
+    async def thread_workflow(self, thread_id: str, name: str | None) -> Workflow:
+        """The workflow named, or that of the thread's latest run."""
+        if name is not None:
+            return self.workflow(name)
+        latest = await self._checkpoints.alist_runs(thread_id=thread_id, limit=1)
+        if not latest:
+            raise HTTPException(
+                404, f"no run on thread {thread_id!r} names its workflow: pass workflow="
+            )
+        return self.workflow(latest[0].graph)
+
+    async def threads(self) -> list[str]:
+        store = self._checkpoints
+        return list(await asyncio.to_thread(store.threads))
+
+    async def history(
+        self, workflow_name: str | None, thread_id: str, limit: int
+    ) -> list[dict[str, Any]]:
+        workflow = await self.thread_workflow(thread_id, workflow_name)
+        found = await workflow.graph.aget_history(thread_id, limit=limit)
+        if not found:
+            raise HTTPException(404, f"no thread {thread_id!r}")
+        return [orjson.loads(_json(dataclasses.asdict(c))) for c in found]
+
+    async def update(self, thread_id: str, body: StateUpdate) -> dict[str, Any]:
+        workflow = await self.thread_workflow(thread_id, body.workflow)
+        self._not_running(thread_id)
+        checkpoint_id = await workflow.graph.aupdate_state(
+            thread_id, body.values, as_node=body.as_node, checkpoint_id=body.checkpoint_id
+        )
+        return {"thread_id": thread_id, "checkpoint_id": checkpoint_id}
+
+    async def fork(self, thread_id: str, body: Fork) -> dict[str, Any]:
+        workflow = await self.thread_workflow(thread_id, body.workflow)
+        if body.to_thread is None:
+            self._not_running(thread_id)
+        checkpoint_id = await workflow.graph.afork(
+            thread_id, body.checkpoint_id, to_thread=body.to_thread, update=body.values
+        )
+        return {"thread_id": body.to_thread or thread_id, "checkpoint_id": checkpoint_id}
+
+    async def delete(self, thread_id: str) -> None:
+        self._not_running(thread_id)
+        store = self._checkpoints
+        if thread_id not in await asyncio.to_thread(store.threads):
+            raise HTTPException(404, f"no thread {thread_id!r}")
+        await asyncio.to_thread(store.delete_thread, thread_id)
+
+    def _not_running(self, thread_id: str) -> None:
+        running = [r for r, v in self._live.items() if v.handle.thread_id == thread_id]
+        if running:
+            raise HTTPException(
+                409, f"run {running[0]} is running on thread {thread_id!r}: cancel it first"
+            )
+
+    async def state(self, workflow_name: str | None, thread_id: str) -> dict[str, Any]:
+        workflow = await self.thread_workflow(thread_id, workflow_name)
         snapshot = await workflow.graph.aget_state(thread_id)
         return {
             "thread_id": thread_id,
