@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -11,9 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from orca._version import __version__
@@ -35,12 +37,14 @@ class ServerSettings:
         project: the project whose store keeps the threads, runs and event logs.
         workflows: the workflow sources served (``flows/x.py:graph``), relative to the
             project.
+        max_body_bytes: the largest request body taken (a larger one is a 413).
     """
 
     host: str = "127.0.0.1"
     port: int = 8700
     project: Path = field(default_factory=Path.cwd)
     workflows: list[str] = field(default_factory=list)
+    max_body_bytes: int = 1 << 20
 
 
 def check_bind(host: str) -> None:
@@ -96,6 +100,25 @@ def create_app(settings: ServerSettings) -> FastAPI:
         },
     )
     app.state.runs = runs
+    http = _http_metrics()
+    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+
+    @app.middleware("http")
+    async def measure(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        http.in_flight.inc()
+        try:
+            response = await call_next(request)
+        finally:
+            http.in_flight.dec()
+        route = request.scope.get("route")
+        path = getattr(route, "path", "(unmatched)")
+        labels = (request.method, path)
+        http.requests.labels(*labels, str(response.status_code)).inc()
+        http.duration.labels(*labels).observe(time.perf_counter() - started)
+        return response
 
     @app.middleware("http")
     async def correlate(
@@ -131,13 +154,24 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(exc.status_code, "HTTP_ERROR")
+        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(
+            exc.status_code, "HTTP_ERROR"
+        )
         return JSONResponse(envelope(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         status, body = for_error(exc)
         return JSONResponse(body, status_code=status)
+
+    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    async def metrics() -> str:
+        """Prometheus metrics: requests per route, method and status, their latency and
+        those in flight, and every run's series (runs, tasks, LLM calls, tokens, cost,
+        tools, budgets)."""
+        from prometheus_client import generate_latest
+
+        return generate_latest(http.registry).decode()
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, Any]:
@@ -292,3 +326,88 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return Response(status_code=204)
 
     return app
+
+
+@dataclass
+class _HttpMetrics:
+    registry: Any
+    requests: Any
+    duration: Any
+    in_flight: Any
+
+
+_http: _HttpMetrics | None = None
+
+
+def _http_metrics() -> _HttpMetrics:
+    """The server's request series, in the registry of the runs' metrics (made once per
+    process: apps made again, as tests do, share them)."""
+    global _http
+    from orca.observe import enable_metrics
+
+    metrics = enable_metrics()
+    if _http is None or _http.registry is not metrics.registry:
+        from prometheus_client import Counter, Gauge, Histogram
+
+        r = metrics.registry
+        _http = _HttpMetrics(
+            r,
+            Counter(
+                "orca_http_requests", "HTTP requests answered, by method, route and status.",
+                ("method", "route", "status"), registry=r,
+            ),
+            Histogram(
+                "orca_http_request_duration_seconds",
+                "Time to answer a request (to the start of a stream's body).",
+                ("method", "route"), registry=r,
+            ),
+            Gauge("orca_http_requests_in_flight", "Requests being answered now.", registry=r),
+        )  # fmt: skip
+    return _http
+
+
+class _BodyLimit:
+    """Refuses request bodies above ``limit`` bytes with a 413 envelope, whether they
+    declare their length or not (a chunked body is counted as it arrives)."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted() -> Any:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:  # answered 413 by the app's HTTP error handler
+                    raise HTTPException(413, f"the request body is larger than {self.limit} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+    async def _refuse(self, send: Any) -> None:
+        body = orjson.dumps(
+            envelope(
+                "PAYLOAD_TOO_LARGE",
+                f"the request body is larger than {self.limit} bytes",
+                details={"limit": self.limit, "fix": "send less, or raise [server] max_body_bytes"},
+            )
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
