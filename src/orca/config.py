@@ -201,6 +201,8 @@ class ServerConfig(_Section):
     workflows: list[str] = Field(default_factory=list)
     """The workflows served, as ``PATH[:graph]`` (relative to the project) or
     ``package.module[:graph]``."""
+    max_body_bytes: int = Field(default=1 << 20, gt=0)
+    """The largest request body taken; a larger one is answered 413."""
 
 
 class LoggingConfig(_Section):

@@ -37,6 +37,7 @@ def serve(
         port=port or settings_of.port,
         project=project_root(),
         workflows=list(workflows or settings_of.workflows),
+        max_body_bytes=settings_of.max_body_bytes,
     )
     check_bind(settings.host)
     uvicorn.run(
