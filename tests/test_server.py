@@ -88,6 +88,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     project = tmp_path_factory.mktemp("served")
     (project / "flows.py").write_text(FLOW)
     _orca(project, "init").wait(timeout=60)
+    with (project / ".orca" / "orca.toml").open("a") as f:
+        f.write('\n[server]\nwebhook_networks = ["127.0.0.0/8"]\n')  # the test's receiver
     port = _free_port()
     workflows = [f"--workflow=flows.py:{name}" for name in ("counter", "review", "slow")]
     proc = _orca(
@@ -447,3 +449,61 @@ def test_metrics_count_requests_by_route_and_the_runs(client: httpx.Client) -> N
     assert 'orca_http_requests_total{method="GET",route="/v1/runs/{run_id}",status="404"}' in text
     assert "orca_http_request_duration_seconds_bucket" in text
     assert "orca_runs_started_total" in text  # the runs' own series, in the same registry
+
+
+def test_a_run_posts_its_record_to_its_webhook_when_it_stops(client: httpx.Client) -> None:
+    import http.server
+    import queue
+    import threading
+
+    got: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers["Content-Length"])
+            got.put(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    receiver = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        hook = f"http://127.0.0.1:{receiver.server_port}/done?k=1"
+        started = client.post(
+            "/v1/threads/t-hook/runs", json={"workflow": "counter", "input": {}, "webhook": hook}
+        ).json()
+        record = got.get(timeout=30)
+        assert (record["run_id"], record["status"]) == (started["run_id"], "done")
+    finally:
+        receiver.shutdown()
+    refused = client.post(
+        "/v1/runs/wait", json={"workflow": "counter", "input": {}, "webhook": "http://10.1.2.3/x"}
+    )
+    body = assert_envelope(refused, 400, "INVALID_INPUT")
+    assert "10.1.2.3" in body["message"]
+    assert "webhook_networks" in body["details"]["fix"]
+
+
+@pytest.mark.parametrize(
+    ("url", "networks", "says"),
+    [
+        ("ftp://example.com/x", (), r"not an http\(s\) URL"),
+        ("http:///nohost", (), r"not an http\(s\) URL"),
+        ("http://127.0.0.1:9/x", (), "loopback"),
+        ("http://169.254.169.254/latest/meta-data", (), "private or reserved"),
+        ("http://[::1]/x", (), "loopback"),
+        ("http://no-such-host.invalid/x", (), "cannot resolve"),
+    ],
+)
+def test_webhooks_never_reach_into_the_machine_s_network(
+    url: str, networks: tuple[str, ...], says: str
+) -> None:
+    from orca.errors import InvalidInputError
+    from orca.server._webhooks import check_webhook
+
+    with pytest.raises(InvalidInputError, match=says):
+        check_webhook(url, networks)
+    assert check_webhook("http://127.0.0.1:9/x", ["127.0.0.0/8"])[2] == "127.0.0.1"

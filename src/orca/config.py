@@ -203,6 +203,8 @@ class ServerConfig(_Section):
     ``package.module[:graph]``."""
     max_body_bytes: int = Field(default=1 << 20, gt=0)
     """The largest request body taken; a larger one is answered 413."""
+    webhook_networks: list[str] = Field(default_factory=list)
+    """Private networks (CIDR) a run's webhook may reach anyway (public hosts always)."""
 
 
 class LoggingConfig(_Section):

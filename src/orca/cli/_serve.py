@@ -38,6 +38,7 @@ def serve(
         project=project_root(),
         workflows=list(workflows or settings_of.workflows),
         max_body_bytes=settings_of.max_body_bytes,
+        webhook_networks=list(settings_of.webhook_networks),
     )
     check_bind(settings.host)
     uvicorn.run(

@@ -38,6 +38,7 @@ class ServerSettings:
         workflows: the workflow sources served (``flows/x.py:graph``), relative to the
             project.
         max_body_bytes: the largest request body taken (a larger one is a 413).
+        webhook_networks: private networks (CIDR) webhooks may reach anyway.
     """
 
     host: str = "127.0.0.1"
@@ -45,6 +46,7 @@ class ServerSettings:
     project: Path = field(default_factory=Path.cwd)
     workflows: list[str] = field(default_factory=list)
     max_body_bytes: int = 1 << 20
+    webhook_networks: list[str] = field(default_factory=list)
 
 
 def check_bind(host: str) -> None:
@@ -73,7 +75,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     """The app serving ``settings``: the project's store is opened and the workflows
     loaded now (a workflow that cannot be loaded raises ``WorkflowLoadError``), and
     closed when the app shuts down."""
-    runs = Runs(settings.project, settings.workflows)
+    runs = Runs(settings.project, settings.workflows, settings.webhook_networks)
     runs.open()
 
     @asynccontextmanager

@@ -29,6 +29,11 @@ class RunBody(BaseModel):
     token_limit: int | None = Field(default=None, gt=0)
     on_budget_exceeded: Literal["fail", "pause"] = "fail"
     metadata: dict[str, Any] = Field(default_factory=dict)
+    webhook: str | None = Field(
+        default=None,
+        description="an http(s) URL the run's record is POSTed to when it stops (checked "
+        "like http_fetch: public addresses only, unless [server] webhook_networks allows)",
+    )
     multitask_strategy: Literal["reject", "interrupt"] = Field(
         default="reject",
         description="when a run of this server holds the thread: reject (409, naming it), "

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ if TYPE_CHECKING:
     from orca.flows import Workflow
     from orca.server._models import Fork, RunBody, StateUpdate
     from orca.store import SqliteStore
+
+log = logging.getLogger("orca.server")
 
 Item = tuple[int, str, bytes]  # an event as a stream sends it: seq, type, JSON
 
@@ -71,9 +74,13 @@ class _Live:
 class Runs:
     """The workflows served and the runs started here."""
 
-    def __init__(self, project: Path, sources: list[str]) -> None:
+    def __init__(
+        self, project: Path, sources: list[str], webhook_networks: list[str] | None = None
+    ) -> None:
         self.project = Path(project)
         self.sources = list(sources)
+        self.webhook_networks = list(webhook_networks or [])
+        self._deliveries: set[asyncio.Task[bool]] = set()
         self.workflows: dict[str, Workflow] = {}
         self.ready = False
         self._store: SqliteStore | None = None
@@ -122,6 +129,8 @@ class Runs:
         self.ready = False
         for live in list(self._live.values()):
             await live.handle.stop()
+        if self._deliveries:  # webhooks of runs that stopped: a few seconds at most
+            await asyncio.wait(self._deliveries, timeout=5)
         await asyncio.to_thread(self.close_now)
 
     def close_now(self) -> None:
@@ -173,6 +182,11 @@ class Runs:
         ):
             if value is not None:
                 options[option] = value
+        target = None
+        if body.webhook is not None:
+            from orca.server._webhooks import check_webhook
+
+            target = await asyncio.to_thread(check_webhook, body.webhook, self.webhook_networks)
         if body.multitask_strategy == "interrupt":
             await self._stop_runs_on(thread_id)
         handle = await workflow.graph.start(start_with, mode="events", **options)
@@ -180,7 +194,25 @@ class Runs:
         self._live[handle.run_id] = live
         run_id: str = handle.run_id
         live.pump.add_done_callback(lambda _: self._live.pop(run_id, None))
+        if body.webhook is not None and target is not None:
+            url = body.webhook
+            live.pump.add_done_callback(lambda _: self._notify(url, target, run_id))
         return run_id
+
+    def _notify(self, url: str, target: tuple[str, int, str, bool], run_id: str) -> None:
+        """The run stopped: POST its record to its webhook (kept until delivered)."""
+        from orca.server._webhooks import deliver
+
+        async def send() -> bool:
+            try:
+                return await deliver(url, target, await self.record(run_id))
+            except Exception as exc:  # never a crash of the server for a webhook
+                log.warning("webhook %s of run %s not sent: %s", url, run_id, exc)
+                return False
+
+        task = asyncio.ensure_future(send())
+        self._deliveries.add(task)
+        task.add_done_callback(self._deliveries.discard)
 
     async def wait(self, run_id: str) -> dict[str, Any]:
         live = self._live.get(run_id)

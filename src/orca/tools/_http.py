@@ -13,6 +13,7 @@ import http.client
 import ipaddress
 import socket
 import ssl
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -22,7 +23,7 @@ MAX_REDIRECTS = 5
 _KEEP_HEADERS = ("content-type", "content-length", "last-modified", "etag")
 
 
-def _addresses(host: str, port: int) -> list[str]:
+def addresses_of(host: str, port: int) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -32,10 +33,17 @@ def _addresses(host: str, port: int) -> list[str]:
 
 def check_address(address: str, env: ToolEnv) -> None:
     """Raises ``PermissionError`` unless ``address`` is public or in an allowed network."""
+    check_public(address, env.policy.allow_networks)
+
+
+def check_public(address: str, allow_networks: Sequence[str] = ()) -> None:
+    """Raises ``PermissionError`` unless ``address`` is public or in one of
+    ``allow_networks`` (CIDR): what keeps a URL from reaching into the machine's own
+    network (the server's webhooks check the same way)."""
     ip = ipaddress.ip_address(address.split("%")[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    for network in env.policy.allow_networks:
+    for network in allow_networks:
         if ip in ipaddress.ip_network(network, strict=False):
             return
     if not ip.is_global or ip.is_multicast:
@@ -45,7 +53,7 @@ def check_address(address: str, env: ToolEnv) -> None:
         )
 
 
-class _Pinned(http.client.HTTPSConnection):
+class Pinned(http.client.HTTPSConnection):
     """An HTTP(S) connection to an address checked beforehand, not re-resolved."""
 
     def __init__(self, host: str, port: int, address: str, timeout: float, tls: bool) -> None:
@@ -81,10 +89,10 @@ def http_fetch(url: str, env: ToolEnv, max_bytes: int | None = None) -> dict[str
             )
         tls = parts.scheme == "https"
         port = parts.port or (443 if tls else 80)
-        addresses = _addresses(host, port)
+        addresses = addresses_of(host, port)
         for address in addresses:  # every answer, or a rebinding round robin slips through
             check_address(address, env)
-        conn = _Pinned(host, port, addresses[0], policy.timeout, tls)
+        conn = Pinned(host, port, addresses[0], policy.timeout, tls)
         try:
             path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             conn.request("GET", path, headers={"User-Agent": "orca-http-fetch", "Accept": "*/*"})
