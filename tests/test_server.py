@@ -507,3 +507,14 @@ def test_webhooks_never_reach_into_the_machine_s_network(
     with pytest.raises(InvalidInputError, match=says):
         check_webhook(url, networks)
     assert check_webhook("http://127.0.0.1:9/x", ["127.0.0.0/8"])[2] == "127.0.0.1"
+
+
+def test_pages_of_other_sites_cannot_use_the_server(client: httpx.Client) -> None:
+    rebound = client.get("/v1/workflows", headers={"Host": "evil.example.com"})
+    assert_envelope(rebound, 421, "HOST_NOT_ALLOWED")
+    assert rebound.headers["X-Correlation-Id"]
+    cross = client.post("/v1/runs/run-x/cancel", headers={"Origin": "https://evil.example.com"})
+    assert_envelope(cross, 403, "ORIGIN_NOT_ALLOWED")
+    own = client.get("/v1/workflows", headers={"Origin": f"{client.base_url}".rstrip("/")})
+    assert own.status_code == 200
+    assert client.get("/healthz", headers={"Host": "localhost:1234"}).status_code == 200

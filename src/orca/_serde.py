@@ -310,7 +310,13 @@ def _dataclass(value: dict[str, Any]) -> Any:
     cls = _declared.get(value["cls"])
     if cls is None or not dataclasses.is_dataclass(cls):
         return fields  # not declared by any graph: plain data, nothing imported
-    return cls(**fields)
+    # fields the constructor does not take (init=False) are set as they were stored
+    takes = {f.name for f in dataclasses.fields(cls) if f.init}
+    made = cls(**{k: v for k, v in fields.items() if k in takes})
+    for name, v in fields.items():
+        if name not in takes:
+            object.__setattr__(made, name, v)
+    return made
 
 
 def _pydantic(value: dict[str, Any]) -> Any:

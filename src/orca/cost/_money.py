@@ -8,6 +8,10 @@ NANO_PER_USD = 1_000_000_000
 _ONE = Decimal(1)
 
 
+MAX_NANO = 2**63 - 1
+"""The largest amount a ledger column holds (a signed 64-bit integer of nano-USD)."""
+
+
 def to_nano(usd: Decimal | int | str) -> int:
     """USD (a ``Decimal``, an int or a decimal string; never a float) as integer nano-USD,
     rounded half to even.
@@ -25,9 +29,12 @@ def to_nano(usd: Decimal | int | str) -> int:
     if not value.is_finite():
         raise ValueError(f"{usd!r} is not a finite amount")
     try:
-        return int((value * NANO_PER_USD).quantize(_ONE, rounding=ROUND_HALF_EVEN))
-    except InvalidOperation:  # more digits than the context holds
+        nano = int((value * NANO_PER_USD).quantize(_ONE, rounding=ROUND_HALF_EVEN))
+    except ArithmeticError:  # more digits than the context holds, or an overflow
         raise ValueError(f"{usd!r} is too large an amount") from None
+    if abs(nano) > MAX_NANO:
+        raise ValueError(f"{usd!r} is too large an amount (at most ${MAX_NANO // NANO_PER_USD:,})")
+    return nano
 
 
 def to_usd(nano: int) -> Decimal:

@@ -5,6 +5,7 @@ and reported as events."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -20,6 +21,7 @@ from orca.llm._renew import Renewer
 from orca.llm._types import ChatRequest, Usage
 
 T = TypeVar("T")
+log = logging.getLogger("orca.llm")
 
 if TYPE_CHECKING:
     from orca.context import TaskContext
@@ -313,21 +315,25 @@ class Meter:
     def _make_run_budgets(self, ledger: LedgerRepository, run_id: str) -> None:
         """The run's own block budgets (``cost_limit``, ``token_limit``), named after it."""
         from orca.cost import Budget
-        from orca.errors import UnknownBudgetError
+        from orca.errors import InvalidBudgetError, UnknownBudgetError
 
         for unit, amount in self.run_limits.items():
             name = f"{run_id}-{'cost' if unit == 'usd' else unit}"
             try:
                 ledger.budgets.get(name)
             except UnknownBudgetError:
-                ledger.budgets.create(
-                    Budget(name, amount, unit, scope="run", scope_ref=run_id)  # type: ignore[arg-type]
-                )
+                try:
+                    ledger.budgets.create(
+                        Budget(name, amount, unit, scope="run", scope_ref=run_id)  # type: ignore[arg-type]
+                    )
+                except InvalidBudgetError:  # a parallel first call made it: the same budget
+                    ledger.budgets.get(name)
 
     async def close(self) -> None:
         """End of the run: stop renewing holds, emit the budgets' status after it, close
         the user database if the meter opened it."""
         self._renewer.close()
+        unsettled = [entry.hold for entry in self._live.values()]
         self._live.clear()
         ledger = self._ledger
         if ledger is None:
@@ -336,6 +342,10 @@ class Meter:
             emitter, step = self._status_emitter
             await self._emit_status(ledger, self._budgets, "after", emitter, step)
         if self._store is not None:
+            # a stream still open when its run ended settles after the store is gone:
+            # its hold is given back now rather than held until a sweep
+            for hold in unsettled:
+                await ledger.arelease(hold)
             store, self._store, self._ledger = self._store, None, None
             await asyncio.to_thread(store.close)
 
@@ -433,9 +443,18 @@ class Meter:
         emitter = ctx.events if ctx is not None else None
         if emitter is not None and ctx is not None:
             self._emit_usage(ctx, emitter, role, provider, model, usage, cost, price.priced)
-        if hold is not None:
-            ledger = self._ledger
-            assert ledger is not None
+        ledger = self._ledger
+        if hold is not None and ledger is None:
+            # finalised after its run closed the ledger (a stream read past its run's end):
+            # the hold was given back at the close; what it streamed is estimated above
+            log.warning(
+                "a %s/%s call settled after its run had ended; its usage is not in the "
+                "ledger (estimated %s output tokens)",
+                provider,
+                model,
+                usage.output_tokens,
+            )
+        elif hold is not None and ledger is not None:
             live = self._hold_done(hold)
             charge = Charge.of(provider, model, usage, cost, price.priced)
             if live is not None and live.exceeded_by(usage, cost):
@@ -475,7 +494,7 @@ class Meter:
         """Track a call that holds money until it settles, renewing its hold while it
         runs: a call shorter than a third of the hold's life never renews (no store
         write)."""
-        self._live[hold.id] = _Live(bound, out, asks.get("usd", 0))
+        self._live[hold.id] = _Live(bound, out, asks.get("usd", 0), hold)
         self._renewer.add(ledger, hold)
 
     def _hold_done(self, hold: Hold) -> _Live | None:
@@ -576,6 +595,7 @@ class _Live:
     input_bound: int
     output_bound: int
     cost_bound: int
+    hold: Hold
 
     def exceeded_by(self, usage: Usage, cost: int) -> bool:
         return (

@@ -122,6 +122,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         http.duration.labels(*labels).observe(time.perf_counter() - started)
         return response
 
+    hosts = {"127.0.0.1", "localhost", "::1", settings.host}
+
     @app.middleware("http")
     async def correlate(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
@@ -129,7 +131,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         given = request.headers.get(CORRELATION, "")
         correlation = given if 0 < len(given) <= 128 and given.isprintable() else None
         request.state.correlation_id = correlation or f"srv-{uuid.uuid4().hex[:16]}"
-        response = await call_next(request)
+        refused = _foreign(request, hosts)
+        response = refused if refused is not None else await call_next(request)
         response.headers[CORRELATION] = request.state.correlation_id
         return response
 
@@ -413,3 +416,34 @@ class _BodyLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def _host_of(value: str) -> str:
+    """The host of a ``Host`` header or an origin's authority, without its port."""
+    if value.startswith("["):
+        return value[1:].partition("]")[0]
+    return value.rpartition(":")[0] if value.count(":") == 1 else value
+
+
+def _foreign(request: Request, hosts: set[str]) -> JSONResponse | None:
+    """A request a web page elsewhere made, refused: a ``Host`` that is not the server's
+    own (a DNS-rebinding page reaching loopback) or an ``Origin`` of another site."""
+    from urllib.parse import urlsplit
+
+    host = _host_of(request.headers.get("host", ""))
+    if host not in hosts:
+        body = envelope(
+            "HOST_NOT_ALLOWED",
+            f"requests for host {host!r} are not served here",
+            details={"fix": "call the server by its own address, e.g. 127.0.0.1"},
+        )
+        return JSONResponse(body, status_code=421)
+    origin = request.headers.get("origin")
+    if origin is not None and (urlsplit(origin).hostname or "") not in hosts:
+        body = envelope(
+            "ORIGIN_NOT_ALLOWED",
+            f"requests from pages of {origin} are refused",
+            details={"fix": "call the server from a program, or from its own pages"},
+        )
+        return JSONResponse(body, status_code=403)
+    return None

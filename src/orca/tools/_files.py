@@ -181,6 +181,8 @@ def search_files(pattern: str, env: ToolEnv, path: str = ".", glob: str = "**/*"
                     open_regular(_root(env), shown, os.O_RDONLY) as opened,
                     os.fdopen(os.dup(opened.fd), "rb") as f,
                 ):
+                    if os.fstat(f.fileno()).st_size > MAX_SEARCHED_BYTES:
+                        continue  # a dump or a log of gigabytes: not read whole into memory
                     lines = f.read().decode("utf-8", errors="strict").splitlines()
             except (UnicodeDecodeError, OSError):
                 continue  # binary, unreadable, or gone meanwhile
@@ -190,6 +192,10 @@ def search_files(pattern: str, env: ToolEnv, path: str = ".", glob: str = "**/*"
                     if len(matches) >= MAX_MATCHES:
                         return {"matches": matches, "truncated": True}
     return {"matches": matches, "truncated": False}
+
+
+MAX_SEARCHED_BYTES = 16 << 20
+"""``files_search`` skips files larger than this (it reads each file it searches whole)."""
 
 
 def file_tools() -> list[Tool]:

@@ -418,14 +418,20 @@ def _retake(conn: sqlite3.Connection, hold_id: str) -> bool:
     """Reserve an expired hold's parts again, all or nothing, by the test ``reserve``
     uses; whether it was taken."""
     parts = conn.execute(
-        "SELECT period_id, amount FROM hold_parts WHERE hold_id = ?", (hold_id,)
+        "SELECT hp.period_id, hp.amount, b.enforcement FROM hold_parts AS hp "
+        "JOIN budget_periods AS p ON p.id = hp.period_id JOIN budgets AS b ON b.id = p.budget_id "
+        "WHERE hp.hold_id = ?",
+        (hold_id,),
     ).fetchall()
     taken: list[tuple[int, int]] = []
-    for period, amount in parts:
+    for period, amount, enforcement in parts:
+        # only a block budget refuses; a warn budget may run past its limit (as in reserve)
+        refuses = " AND overdrawn_at IS NULL AND spent + reserved + ? <= amount"
+        block = enforcement == "block"
         done = conn.execute(
-            "UPDATE budget_periods SET reserved = reserved + ? "
-            "WHERE id = ? AND overdrawn_at IS NULL AND spent + reserved + ? <= amount",
-            (amount, period, amount),
+            "UPDATE budget_periods SET reserved = reserved + ? WHERE id = ?"
+            + (refuses if block else ""),
+            (amount, period, amount) if block else (amount, period),
         ).rowcount
         if not done:
             for back, took in taken:
