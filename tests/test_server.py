@@ -119,6 +119,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+    said = proc.stderr.read().decode() if proc.stderr else ""
+    assert f"serving counter, review, slow on {url}" in said
+    assert "Traceback" not in said
 
 
 @pytest.fixture

@@ -41,8 +41,17 @@ def serve(
         webhook_networks=list(settings_of.webhook_networks),
     )
     check_bind(settings.host)
+    app = create_app(settings)
+    from orca.cli._common import err
+
+    served = ", ".join(sorted(app.state.runs.workflows)) or "no workflows"
+    where = f"[{settings.host}]" if ":" in settings.host else settings.host
+    err.print(
+        f"serving {served} on http://{where}:{settings.port} (API docs at /docs); Ctrl-C stops",
+        markup=False,
+    )
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level="warning",
