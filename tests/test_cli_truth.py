@@ -303,7 +303,10 @@ def test_run_and_checkpoint_ids_accept_unique_prefixes(project: Path, tmp_path: 
     first = json.loads(orca(project, "run", f"{flow}:g", "--json", code=OK).stdout)
     second = json.loads(orca(project, "run", f"{flow}:g", "--json", code=OK).stdout)
     ids = [first["run_id"], second["run_id"]]
-    short = shortest_unique_prefix(ids[0], ids)
+    # unique now, and (8 hex digits past the shortest) still unique after the forks below
+    # make runs of their own, whose random ids could otherwise share a short prefix
+    short = ids[0][: len(shortest_unique_prefix(ids[0], ids)) + 8]
+    assert short != ids[0]
 
     error, fix = one_error(orca(project, "runs", "show", "run-", code=USAGE).stderr)
     assert "run 'run-' is ambiguous: 2 runs start with it" in error
