@@ -114,17 +114,13 @@ def project(tmp_path: Path) -> Path:
     return root
 
 
-def test_ctrl_c_cancels_the_run_records_it_and_exits_130_without_waiting_for_the_node(
-    project: Path, tmp_path: Path
-) -> None:
+def interrupted_run(project: Path, tmp_path: Path, *more: str) -> tuple[str, str]:
+    """``orca run`` of the stuck workflow, sent SIGINT once its node has started; its
+    output, after checking that it exited 130 (the node's thread is left to run)."""
     flow = tmp_path / "stuck.py"
     flow.write_text(STUCK)
-    run = subprocess.Popen(
-        [str(ORCA), "-C", str(project), "run", f"{flow}:g", "--input", '{"n": 0}', "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    argv = [str(ORCA), "-C", str(project), "run", f"{flow}:g", "--input", '{"n": 0}', *more]
+    run = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 60
         while not (tmp_path / "started").exists():
@@ -132,7 +128,6 @@ def test_ctrl_c_cancels_the_run_records_it_and_exits_130_without_waiting_for_the
             assert time.monotonic() < deadline
             time.sleep(0.02)
         run.send_signal(signal.SIGINT)
-        # the node's thread runs on for ten minutes: the process must not wait for it
         stdout, stderr = run.communicate(timeout=60)
     finally:
         if run.poll() is None:
@@ -140,6 +135,14 @@ def test_ctrl_c_cancels_the_run_records_it_and_exits_130_without_waiting_for_the
             run.wait()
         (tmp_path / "go").write_text("")
     assert run.returncode == 130, stderr
+    return stdout, stderr
+
+
+def test_ctrl_c_cancels_the_run_records_it_and_exits_130_without_waiting_for_the_node(
+    project: Path, tmp_path: Path
+) -> None:
+    # the node's thread runs on for ten minutes: the process must not wait for it
+    stdout, stderr = interrupted_run(project, tmp_path, "--json")
     out = json.loads(stdout)
     assert out["status"] == "cancelled"
     assert out["exit_code"] == 130
@@ -153,28 +156,7 @@ def test_ctrl_c_cancels_the_run_records_it_and_exits_130_without_waiting_for_the
 
 
 def test_ctrl_c_on_a_human_run_says_how_to_continue(project: Path, tmp_path: Path) -> None:
-    flow = tmp_path / "stuck.py"
-    flow.write_text(STUCK)
-    run = subprocess.Popen(
-        [str(ORCA), "-C", str(project), "run", f"{flow}:g", "--input", '{"n": 0}'],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (tmp_path / "started").exists():
-            assert run.poll() is None, run.communicate()
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-        run.send_signal(signal.SIGINT)
-        stdout, stderr = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
-            run.wait()
-        (tmp_path / "go").write_text("")
-    assert run.returncode == 130, stderr
+    stdout, stderr = interrupted_run(project, tmp_path)
     assert "cancelled" in stdout
     errors = [line for line in stderr.splitlines() if line.startswith(("error:", "fix:"))]
     assert errors[0].startswith("error: run run-")
