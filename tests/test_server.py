@@ -196,6 +196,15 @@ def test_a_run_waits_for_its_result_and_is_recorded(client: httpx.Client) -> Non
     assert [r["run_id"] for r in listed] == [done["run_id"]]
 
 
+def test_a_run_started_without_a_thread_gets_one_of_its_own(client: httpx.Client) -> None:
+    started = client.post("/v1/runs", json={"workflow": "counter", "input": {}})
+    assert started.status_code == 202
+    body = started.json()
+    assert body["thread_id"].startswith("t-")
+    done = client.get(f"/v1/runs/{body['run_id']}/wait").json()
+    assert (done["thread_id"], done["status"]) == (body["thread_id"], "done")
+
+
 def test_a_finished_run_streams_its_log_then_end_and_resumes_by_last_event_id(
     client: httpx.Client,
 ) -> None:

@@ -211,6 +211,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
         run_id = await runs.start(thread_id, body)
         return {"run_id": run_id, "thread_id": thread_id, "status": "running"}
 
+    @app.post("/v1/runs", status_code=202, tags=["runs"])
+    async def start_run_anywhere(body: RunBody) -> dict[str, Any]:
+        """Start a run in the background on a new thread of its own."""
+        thread = f"t-{uuid.uuid4().hex[:12]}"
+        run_id = await runs.start(thread, body)
+        return {"run_id": run_id, "thread_id": thread, "status": "running"}
+
     @app.post("/v1/runs/wait", tags=["runs"])
     async def run_and_wait(body: RunBody, thread_id: str | None = None) -> dict[str, Any]:
         """Run on a thread (a new one when none is named) and answer with the result."""
