@@ -96,7 +96,9 @@ def test_cli_writes_the_model(
 @pytest.fixture(scope="module")
 def llm(model_path: Path) -> Any:
     llama_cpp = pytest.importorskip("llama_cpp")
-    return llama_cpp.Llama(model_path=str(model_path), n_ctx=1024, seed=0, verbose=False)
+    engine = llama_cpp.Llama(model_path=str(model_path), n_ctx=1024, seed=0, verbose=False)
+    yield engine
+    engine.close()  # now, not at interpreter exit (where its finaliser errors)
 
 
 def stream_text(llm: Any, seed: int, max_tokens: int = 32) -> tuple[str, int]:

@@ -7,6 +7,7 @@ through a queue. One loaded model serves one call at a time.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import threading
@@ -43,8 +44,23 @@ def _load(path: str, options: Mapping[str, Any]) -> tuple[Any, threading.Lock]:
                     fix="pip install 'orca[local]' (it builds llama.cpp from source)",
                 ) from None
             settings = {"n_ctx": 2048, "verbose": False, **options}
+            if not _loaded:
+                # freed while the interpreter still stands: left to the garbage collector at
+                # exit, llama.cpp's finaliser meets its bindings torn down and prints an error
+                atexit.register(_unload_all)
             found = _loaded[key] = (llama_cpp.Llama(model_path=path, **settings), threading.Lock())
         return found
+
+
+def _unload_all() -> None:
+    """Free every model this process loaded (at exit)."""
+    with _loading:
+        models = [llama for llama, _ in _loaded.values()]
+        _loaded.clear()
+    for llama in models:
+        close = getattr(llama, "close", None)
+        if close is not None:
+            close()
 
 
 class LlamaCppModel(ProviderModel):
