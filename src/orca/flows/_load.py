@@ -23,13 +23,14 @@ class Workflow:
     source: str
 
 
-def load_workflow(source: str, checkpointer: Any = None) -> Workflow:
+def load_workflow(source: str, checkpointer: Any = None, *, root: Path | None = None) -> Workflow:
     """The workflow ``source`` names (``path/to/file.py[:name]`` or
     ``package.module[:name]``), compiled onto ``checkpointer``, with the module's
     ``tools`` list if it has one (the tools its nodes call through ``ctx.tools``).
 
     ``name`` may be a ``StateGraph``, a ``CompiledGraph`` or a function returning one (it
-    may take the checkpointer); without it the module must hold exactly one graph.
+    may take the checkpointer); without it the module must hold exactly one graph. A
+    relative ``path`` is taken from ``root`` when given (else the working directory).
 
     Raises:
         WorkflowLoadError: the source cannot be imported, names nothing, or what it names
@@ -42,6 +43,8 @@ def load_workflow(source: str, checkpointer: Any = None) -> Workflow:
     where, sep, name = source.rpartition(":")
     if not sep or not name.isidentifier():  # no name given (or a drive letter's colon)
         where, name = source, ""
+    if root is not None and where.endswith(".py") and not Path(where).is_absolute():
+        where = str(root / where)
     module = _import(where)
     if name:
         if not hasattr(module, name):

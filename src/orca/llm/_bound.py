@@ -160,7 +160,7 @@ class MeteredStream:
                 _token(llm, ctx, response.text)
             if response.text or response.thinking:
                 yield Delta(response.text, response.thinking)
-            _answered(llm, ctx, self._request, response, 0, None, None, began, cached=True)
+            _answered(llm, ctx, self._request, digest, response, 0, None, None, began, cached=True)
             return
         request, hold = await meter.reserve(ctx, model, self._request)
         pieces: list[str] = []
@@ -170,7 +170,7 @@ class MeteredStream:
             response: ChatResponse, cost: int = 0, error: BaseException | None = None
         ) -> None:
             """The ``llm.response`` event: the answer, or how the call failed."""
-            _answered(llm, ctx, self._request, response, cost, error, first, began)
+            _answered(llm, ctx, self._request, digest, response, cost, error, first, began)
 
         def partial(usage: Usage, reason: str) -> ChatResponse:
             return ChatResponse("".join(pieces), model.provider, model.model, usage, reason)  # type: ignore[arg-type]
@@ -252,6 +252,7 @@ def _answered(
     llm: LLM,
     ctx: TaskContext | None,
     request: ChatRequest,
+    digest: str,
     response: ChatResponse,
     cost: int,
     error: BaseException | None,
@@ -260,7 +261,8 @@ def _answered(
     *,
     cached: bool = False,
 ) -> None:
-    """Emit the ``llm.response`` event of a call: its answer, or how it failed."""
+    """Emit the ``llm.response`` event of a call: its answer, or how it failed
+    (``digest``: the request's, when already known; else computed here, if wanted)."""
     emitter = ctx.events if ctx is not None else None
     if emitter is None or ctx is None:
         return
@@ -281,7 +283,7 @@ def _answered(
         role=llm.role,
         provider=response.provider,
         model=response.model,
-        request=request_digest(request),
+        request=digest or request_digest(request),
         prompt=redact_text(_prompt_text(request.messages[-1:])[:PROMPT_PREVIEW]),
         text=text,
         thinking=thinking,

@@ -49,7 +49,7 @@ class _Live:
             async for event in self.handle.events():
                 self.items.append((event.seq, event.type, event.to_json()))
                 self.changed.set()
-        except BaseException:  # the run's own failure: its record and log say what it was
+        except Exception:  # the run's own failure: its record and log say what it was
             pass
         finally:
             self.done = True
@@ -108,13 +108,7 @@ class Runs:
         assert self._store is not None
         found: dict[str, Workflow] = {}
         for source in self.sources:
-            where, sep, name = source.rpartition(":")
-            if not sep or not name.isidentifier():
-                where, sep, name = source, "", ""
-            path = Path(where)
-            if where.endswith(".py") and not path.is_absolute():
-                where = str(self.project / path)
-            workflow = load_workflow(where + sep + name, self._store.checkpoints)
+            workflow = load_workflow(source, self._store.checkpoints, root=self.project)
             key = workflow.graph.name
             if key in found:
                 raise ConfigError(
