@@ -39,6 +39,15 @@ naming what went wrong and how to fix it::
     │   ├── InvalidPriceError                a negative or malformed price
     │   ├── UnknownBudgetError (LookupError) no such budget (suggests the closest)
     │   └── InvalidBudgetError               a zero or negative amount, a bad period...
+    ├── ServerError (RuntimeError)           an Orca server answered with its error envelope
+    │   │                                    (orca.client): code, message, retriable,
+    │   │                                    retry_after_ms, policy_label, details
+    │   ├── ServerRequestError (ValueError)  400 / 422: the request is wrong
+    │   ├── ServerAuthError (PermissionError)  401 / 403: no token, a wrong one, short scope
+    │   ├── ServerNotFoundError (LookupError)  404: no such run, thread, workflow, budget
+    │   ├── ServerConflictError              409: the thread is busy, the run not running
+    │   ├── ServerOverloadedError            429 / 503: admission refused it; retry later
+    │   └── ServerUnreachableError (ConnectionError)  no answer: refused, reset, timed out
     └── LLMError (RuntimeError)              an LLM call failed; names provider and model
         ├── RateLimitedError                 429; ``retry_after`` seconds if the server said
         ├── OverloadedError                  the provider is overloaded (Anthropic 529, 503)
@@ -99,6 +108,13 @@ __all__ = [
     "SandboxUnavailableError",
     "SchemaVersionError",
     "SerializationError",
+    "ServerAuthError",
+    "ServerConflictError",
+    "ServerError",
+    "ServerNotFoundError",
+    "ServerOverloadedError",
+    "ServerRequestError",
+    "ServerUnreachableError",
     "StateError",
     "StepLimitError",
     "StreamInterruptedError",
@@ -671,6 +687,65 @@ class StreamInterruptedError(LLMError):
         )
         self.text = text
         self.usage = usage
+
+
+# -- an Orca server's answers (orca.client) ----------------------------------------------
+
+
+class ServerError(OrcaError, RuntimeError):
+    """An Orca server answered a request with an error: its envelope's fields, the HTTP
+    ``status`` (0 when no answer came) and the request's ``correlation_id``. The
+    message ends with the envelope's fix (``details["fix"]``) when it names one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        code: str = "ERROR",
+        engine: str | None = None,
+        retriable: bool = False,
+        retry_after_ms: int | None = None,
+        policy_label: str | None = None,
+        details: dict[str, Any] | None = None,
+        correlation_id: str | None = None,
+    ) -> None:
+        self.details = dict(details or {})
+        fix = self.details.get("fix")
+        super().__init__(f"{message}. Fix: {fix}" if isinstance(fix, str) and fix else message)
+        self.message = message
+        self.status = status
+        self.code = code
+        self.engine = engine
+        self.retriable = retriable
+        self.retry_after_ms = retry_after_ms
+        self.policy_label = policy_label
+        self.correlation_id = correlation_id
+
+
+class ServerRequestError(ServerError, ValueError):
+    """The server refused the request as wrong (400, 422: ``details`` names the field)."""
+
+
+class ServerAuthError(ServerError, PermissionError):
+    """No token, a wrong one, or one short of the scope the request needs (401, 403)."""
+
+
+class ServerNotFoundError(ServerError, LookupError):
+    """No such run, thread, workflow, task, budget... on the server (404)."""
+
+
+class ServerConflictError(ServerError):
+    """The request conflicts with what runs now: a busy thread, a run that stopped (409)."""
+
+
+class ServerOverloadedError(ServerError):
+    """Admission refused the request (429, or 503): it was not accepted; retry after
+    ``retry_after_ms``. ``policy_label`` names the policy that refused it."""
+
+
+class ServerUnreachableError(ServerError, ConnectionError):
+    """No answer: the connection was refused, reset or timed out."""
 
 
 # -- control flow ---------------------------------------------------------------------------
