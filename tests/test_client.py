@@ -466,3 +466,20 @@ def test_the_client_is_typed_for_its_callers(tmp_path: Path) -> None:
     e = ServerError("x", details={"fix": "do y"})
     assert str(e) == "x. Fix: do y"
     assert e.message == "x"
+
+
+def test_orca_client_exports_exactly_its_public_api() -> None:
+    import orca.client
+
+    assert sorted(orca.client.__all__) == sorted(
+        [
+            "NEVER", "AsyncClient", "Backpressure", "Budget", "Capabilities", "Checkpoint",
+            "Client", "Retry", "RetryPolicy", "Run", "RunResult", "ServerAuthError",
+            "ServerConflictError", "ServerError", "ServerNotFoundError",
+            "ServerOverloadedError", "ServerRequestError", "ServerUnreachableError",
+            "StreamEvent", "TaskAccepted", "ThreadState", "Workflow", "declared_capacity",
+            "event_of",
+        ]
+    )  # fmt: skip
+    for name in orca.client.__all__:
+        assert getattr(orca.client, name) is not None

@@ -106,6 +106,13 @@ def _root(
     log_format: str | None = typer.Option(
         None, "--log-format", help="json or human (default: [logging] format)."
     ),
+    server: str | None = typer.Option(
+        None,
+        "--server",
+        envvar="ORCA_SERVER",
+        help="Work against this orca serve (http://HOST:PORT) instead of this machine's "
+        "files: run, runs, budget, usage and tasks. The token is ORCA_TOKEN.",
+    ),
 ) -> None:
     """Orca's command line."""
     from orca.cli._common import USAGE, fail
@@ -118,3 +125,7 @@ def _root(
     State.project = project
     State.log_level = log_level
     State.log_format = log_format
+    if server is not None and not server.startswith(("http://", "https://")):
+        fail(f"--server {server!r} is not an http(s) URL", USAGE,
+             fix="--server http://127.0.0.1:8700")  # fmt: skip
+    State.server = server or None

@@ -27,6 +27,7 @@ from orca.errors import (
     ConfigError,
     InvalidInputError,
     OrcaError,
+    ServerError,
     ThreadBusyError,
 )
 
@@ -61,6 +62,30 @@ class State:
     project: Path | None = None
     log_level: str | None = None
     log_format: str | None = None
+    server: str | None = None  # --server / ORCA_SERVER: the commands work against it
+
+
+def on_this_machine() -> None:
+    """For commands that are this machine's by nature (``orca serve``, ``orca init``):
+    ``ORCA_SERVER`` in the environment does not apply to them."""
+    State.server = None
+
+
+def remote_only_for(what: str | None = None) -> None:
+    """Fail when a command that only works on this machine's databases is given a
+    server (``--server`` or ``ORCA_SERVER``). ``project_root`` and ``user_db`` check
+    it, so every command that reads them refuses a server in one place."""
+    if State.server is not None:
+        if what is None:
+            from typer._click.globals import get_current_context
+
+            context = get_current_context(silent=True)
+            what = context.command_path if context is not None else "this command"
+        fail(
+            f"{what} works on this machine's files only, not against a server ({State.server})",
+            USAGE,
+            fix="run it without --server (and unset ORCA_SERVER)",
+        )
 
 
 def start_observing() -> str:
@@ -124,6 +149,8 @@ def code_for(exc: BaseException) -> int:
 
     if isinstance(exc, WorkflowLoadError):  # as every command that loads one reports it
         return USAGE
+    if isinstance(exc, ServerError):  # an answer of orca serve: as the same error here
+        return _SERVER_CODES.get(exc.code) or (CONFIG if exc.status in (401, 403, 404) else FAILED)
     if isinstance(exc, BudgetExceeded):
         return BUDGET
     if isinstance(exc, CheckpointNotFoundError | ConfigError | InvalidInputError):
@@ -131,6 +158,18 @@ def code_for(exc: BaseException) -> int:
     if isinstance(exc, CheckpointError | ThreadBusyError):
         return DATABASE
     return FAILED
+
+
+# orca serve's error codes as the exit codes of the local errors they stand for
+_SERVER_CODES = {
+    "INVALID_REQUEST": USAGE,
+    "WORKFLOW_INVALID": USAGE,
+    "INVALID_INPUT": CONFIG,
+    "CONFIG_INVALID": CONFIG,
+    "BUDGET_EXCEEDED": BUDGET,
+    "THREAD_BUSY": DATABASE,
+    "STORE_DAMAGED": DATABASE,
+}
 
 
 def fix_for(exc: BaseException, run: str | None = None) -> str:
@@ -292,6 +331,7 @@ def user_db() -> Iterator[SqliteStore]:
     """The user database's store for one command, closed after it."""
     from orca.store import user_store
 
+    remote_only_for()
     with user_store() as store:
         yield store
 
@@ -302,6 +342,7 @@ def project_root() -> Path:
     error (exit 3), and nothing is created."""
     from orca.store import find_project
 
+    remote_only_for()
     root = find_project(State.project)
     if not (root / ".orca").is_dir():
         where = "" if State.project is None else f"-C {State.project} "

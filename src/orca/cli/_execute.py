@@ -12,7 +12,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from rich.console import Group
 from rich.live import Live
@@ -288,32 +288,83 @@ def execute(plan: Plan, store: SqliteCheckpointer, *, as_json: bool) -> int:
         return _execute(plan, store, ledger, as_json=as_json)
 
 
+class Driver(Protocol):
+    """One run as ``present`` shows it, wherever it runs: here (``LocalDriver``) or on
+    a server (``cli._remote.RemoteDriver``)."""
+
+    workflow: str
+    thread: str
+
+    def budgets(self, run_id: str | None) -> list[Any]:
+        """The statuses of the budgets covering the run (``BudgetStatus``-like)."""
+        ...
+
+    def drive(self, show: Callable[[Event], None]) -> None:
+        """Run it, passing each event to ``show``; raise what failed it."""
+        ...
+
+    def values(self) -> Any:
+        """The thread's values once it stopped (None before its first checkpoint)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LocalDriver:
+    """A run of ``plan`` in this process, on the project's store."""
+
+    def __init__(self, plan: Plan, store: SqliteCheckpointer, ledger: LedgerRepository) -> None:
+        self.plan = plan
+        self.ledger = ledger
+        self.records = Records(store, plan)
+        self.workflow = plan.graph.name
+        self.thread = plan.thread
+        self.records.workflow(self.workflow, plan.source)
+        self.records.session()
+
+    def budgets(self, run_id: str | None) -> list[Any]:
+        plan = self.plan
+        run = run_id or plan.options.get("run_id")
+        return budget_statuses(self.ledger, plan.budget, self.workflow, plan.session, run)
+
+    def drive(self, show: Callable[[Event], None]) -> None:
+        plan = self.plan
+        options = dict(plan.options)
+        options.update(
+            thread_id=plan.thread,
+            session=plan.session,
+            ledger=self.ledger,
+            metadata=self.records.metadata(),
+            correlation_id=start_observing(),
+        )
+        if plan.profile is not None:
+            options["profile"] = plan.profile
+        if plan.budget:
+            options["budget"] = plan.budget
+        if plan.checkpoint_id:
+            options["checkpoint_id"] = plan.checkpoint_id
+        run_sync("run", _drive(plan.graph, plan.input, options, show))
+
+    def values(self) -> Any:
+        return _values(self.plan.graph, self.plan.thread)
+
+    def close(self) -> None:
+        self.records.end_session()
+
+
 def _execute(
     plan: Plan, store: SqliteCheckpointer, ledger: LedgerRepository, *, as_json: bool
 ) -> int:
-    records = Records(store, plan)
-    graph = plan.graph
-    records.workflow(graph.name, plan.source)
-    records.session()
-    run_id = plan.options.get("run_id")
-    before = budget_statuses(ledger, plan.budget, graph.name, plan.session, run_id)
+    return present(LocalDriver(plan, store, ledger), as_json=as_json)
+
+
+def present(driver: Driver, *, as_json: bool) -> int:
+    """Run what ``driver`` runs with live progress (or quietly, for ``--json``), then
+    print where the money went; returns the exit code."""
+    before = driver.budgets(None)
     if not as_json:
         print_budgets(before, "before")
     tally = Tally()
-    options = dict(plan.options)
-    options.update(
-        thread_id=plan.thread,
-        session=plan.session,
-        ledger=ledger,
-        metadata=records.metadata(),
-        correlation_id=start_observing(),
-    )
-    if plan.profile is not None:
-        options["profile"] = plan.profile
-    if plan.budget:
-        options["budget"] = plan.budget
-    if plan.checkpoint_id:
-        options["checkpoint_id"] = plan.checkpoint_id
     error: BaseException | None = None
     started = time.perf_counter()
     live = (
@@ -337,7 +388,7 @@ def _execute(
     try:
         if live is not None:
             live.start()
-        run_sync("run", _drive(graph, plan.input, options, show))
+        driver.drive(show)
     except RunCancelledError as exc:  # Ctrl-C or SIGTERM: cancelled, and recorded so
         error = exc
         tally.status = "cancelled"
@@ -348,16 +399,16 @@ def _execute(
         if live is not None:
             live.stop()
     status = tally.status if tally.status in ("done", "interrupted", "cancelled") else "failed"
-    records.end_session()
-    after = budget_statuses(ledger, plan.budget, graph.name, plan.session, tally.run_id or run_id)
+    driver.close()
+    after = driver.budgets(tally.run_id or None)
     codes = {"done": OK, "interrupted": INTERRUPTED, "cancelled": CANCELLED}
     code = codes[status] if status in codes else (code_for(error) if error else FAILED)
     if as_json:
         emit_json(
             {
                 "run_id": tally.run_id,
-                "thread_id": plan.thread,
-                "workflow": graph.name,
+                "thread_id": driver.thread,
+                "workflow": driver.workflow,
                 "status": status,
                 "error": None
                 if error is None
@@ -370,7 +421,7 @@ def _execute(
                 "cost_nano_usd": tally.cost,
                 "by": tally.breakdown(),
                 "interrupts": tally.interrupts,
-                "values": _values(graph, plan.thread),
+                "values": driver.values(),
                 "budgets_before": [s.as_dict() for s in before],
                 "budgets_after": [s.as_dict() for s in after],
                 "exit_code": code,
@@ -386,7 +437,7 @@ def _execute(
     print_budgets(after, "after")
     seconds = time.perf_counter() - started
     summary = (
-        f"run [bold]{tally.run_id}[/] on thread {plan.thread}: {status} in {seconds:.1f}s, "
+        f"run [bold]{tally.run_id}[/] on thread {driver.thread}: {status} in {seconds:.1f}s, "
         f"{count(tally.steps, 'step')}, {count(tally.calls, 'call')}, {usd(tally.cost)}"
         + (f" ({tally.cached} more answered from records, not paid again)" if tally.cached else "")
     )

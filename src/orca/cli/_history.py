@@ -114,43 +114,45 @@ def _events(
             USAGE,
             fix=f"use one of {', '.join(sorted(EVENT_TYPES))}",
         )
+    from orca.cli._where import source
+
     after = since(since_text)
-    run_id = _run_id(run)
+    events_of = source()
+    run_id = events_of.resolve_run(run)
     shown = 0
     finished = False
     collected: list[dict[str, Any]] = []
-    with project_store() as store:
-        while True:
-            # the store reads what is asked for, no more: --max and --type are pushed
-            # down (not when following, which must see run.finished to stop)
-            batch = store.read_events(
-                run_id,
-                start=start,
-                stop=stop,
-                types=None if follow else kinds or None,
-                limit=None if most is None or after is not None else most - shown,
-            )
-            for e in batch:
-                start = e["seq"] + 1
-                finished = finished or e["type"] == RUN_FINISHED
-                if kinds and e["type"] not in kinds:
-                    continue
-                if after is not None and e["ts"] < after.timestamp():
-                    continue
-                if most is not None and shown >= most:
-                    break
-                shown += 1
-                if follow and as_json:
-                    sys.stdout.write(json.dumps(e) + "\n")
-                    sys.stdout.flush()
-                elif as_json:
-                    collected.append(e)
-                else:
-                    out.print(esc(_line(e)))
-            if not follow or finished or (most is not None and shown >= most):
+    while True:
+        # the store reads what is asked for, no more: --max and --type are pushed
+        # down (not when following, which must see run.finished to stop)
+        batch = events_of.read_events(
+            run_id,
+            start=start,
+            stop=stop,
+            types=None if follow else kinds or None,
+            limit=None if most is None or after is not None else most - shown,
+        )
+        for e in batch:
+            start = e["seq"] + 1
+            finished = finished or e["type"] == RUN_FINISHED
+            if kinds and e["type"] not in kinds:
+                continue
+            if after is not None and e["ts"] < after.timestamp():
+                continue
+            if most is not None and shown >= most:
                 break
-            time.sleep(FOLLOW_POLL_S)
-        logged = bool(store.read_events(run_id, limit=1))
+            shown += 1
+            if follow and as_json:
+                sys.stdout.write(json.dumps(e) + "\n")
+                sys.stdout.flush()
+            elif as_json:
+                collected.append(e)
+            else:
+                out.print(esc(_line(e)))
+        if not follow or finished or (most is not None and shown >= most):
+            break
+        time.sleep(FOLLOW_POLL_S)
+    logged = bool(events_of.read_events(run_id, limit=1))
     if not logged:
         fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
     if as_json and not follow:

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import TYPE_CHECKING, Any
-
 import typer
 
 from orca.cli import _history
 from orca.cli._common import (
-    CONFIG,
     JSON_OPTION,
     USAGE,
     commands,
-    config,
     count,
     emit_json,
     esc,
     fail,
     handles_errors,
     json_arg,
-    llm_calls,
     out,
-    project_store,
     table,
     usd,
 )
-
-if TYPE_CHECKING:
-    from orca.store import SqliteCheckpointer
+from orca.cli._source import ForkRequest, ResumeRequest, RunRequest
+from orca.cli._where import source
 
 app = commands("Past runs: list them, inspect them, resume, fork, read history.")
 app.command("events")(_history.events)
@@ -42,104 +34,6 @@ THREAD = "The thread to run on (default: a new one)."
 PROFILE = "The LLM profile (default: [llm] in orca.toml, else the active one)."
 BUDGET = "The budget to charge (default: [budget] in orca.toml, else the active one)."
 ON_EXCEEDED = "When a block budget is out: fail (default) or pause, to resume after a raise."
-
-
-def _checkpointer() -> SqliteCheckpointer:
-    """The project's checkpointer, for a graph and its run's record (it stays open for
-    the command's life)."""
-    from orca.cli._common import project_root
-    from orca.store import project_store
-
-    return project_store(project_root()).checkpoints
-
-
-def _project() -> Any:
-    from orca.cli._common import State
-
-    return State.project
-
-
-def _settings(
-    profile: str | None, budget: str | None, on_exceeded: str | None
-) -> tuple[Any, dict[str, Any], str | None, str | None]:
-    """The run's profile, engine options, profile name and budget name from the config
-    and the flags (flags win)."""
-    from orca.llm import Profiles
-    from orca.store import user_store
-
-    if on_exceeded is not None and on_exceeded not in ("fail", "pause"):
-        fail(
-            f"--on-budget-exceeded {on_exceeded!r} is not fail or pause",
-            USAGE,
-            fix="--on-budget-exceeded pause (or fail, the default)",
-        )
-    cfg = config(**{"budget.on_exceeded": on_exceeded})
-    chosen = cfg.profile(profile)
-    budget_name = budget
-    # the active profile and budget are named now, so that the run's record (and a
-    # resume) keeps what it used even if another becomes active later
-    with user_store() as store:
-        if chosen is None:
-            chosen = Profiles(store.profiles).active()
-        if budget_name is None:
-            budgets = store.ledger.budgets
-            made = cfg.ensure_budget(budgets) or budgets.active()
-            budget_name = made.name if made is not None else None
-    chosen = _with_timeout(chosen, float(cfg.llm.request_timeout_s))
-    ex = cfg.execution
-    options: dict[str, Any] = {
-        "on_budget_exceeded": cfg.budget.on_exceeded,
-        "max_tokens": cfg.llm.max_tokens,
-        "max_steps": ex.max_steps,
-        "durability": ex.durability,
-    }
-    if ex.max_concurrent_tasks:
-        options["max_concurrency"] = ex.max_concurrent_tasks
-    return chosen, options, (chosen.name if chosen else profile), budget_name
-
-
-def _with_timeout(profile: Any, seconds: float) -> Any:
-    """``profile`` with ``[llm] request_timeout_s`` as the ``timeout`` of each remote
-    model whose parameters set none."""
-    if profile is None:
-        return None
-    from dataclasses import replace
-
-    def spec(s: Any) -> Any:
-        if s.provider == "llamacpp" or "timeout" in s.params:
-            return s
-        return replace(s, params={**s.params, "timeout": seconds})
-
-    return replace(profile, planner=spec(profile.planner), worker=spec(profile.worker))
-
-
-def _run_row(store: SqliteCheckpointer, run: str) -> dict[str, Any]:
-    """The run ``run`` (a unique prefix of its id is enough) as ``runs show`` prints it."""
-    from orca.cli._ids import find_run
-
-    r = find_run(store, run)
-    meta = r.metadata
-    return {
-        "run_id": r.run_id,
-        "thread_id": r.thread_id,
-        "workflow": r.graph or None,
-        "source": meta.get("source"),
-        "status": r.status,
-        "started_at": r.started_at,
-        "ended_at": r.ended_at,
-        "steps": r.steps,
-        "llm_calls": r.llm_calls,
-        "input_tokens": r.input_tokens,
-        "output_tokens": r.output_tokens,
-        "cost_nano_usd": r.cost_nano_usd,
-        "checkpoint_id": r.checkpoint_id,
-        "budget": meta.get("budget"),
-        "profile": meta.get("profile"),
-        "error": r.error,
-        "parent_run_id": meta.get("parent_run"),
-        "session_id": meta.get("session"),
-        "on_budget_exceeded": meta.get("on_budget_exceeded"),
-    }
 
 
 def run_command(
@@ -180,16 +74,6 @@ def _run(
     limits: tuple[str | None, int | None, float | None],
     as_json: bool,
 ) -> None:
-    from orca.cli._execute import Plan, execute
-    from orca.cli._load import load_graph
-
-    source = workflow or config().workflow.default
-    if not source:
-        fail(
-            "no workflow given",
-            USAGE,
-            fix="orca run path/to/flow.py[:graph], or set [workflow] default",
-        )
     values = json_arg(input, "--input")
     if values is None:
         values = {}
@@ -199,67 +83,8 @@ def _run(
             USAGE,
             fix="""--input '{"topic": "cats"}'""",
         )
-    chosen, options, profile_name, budget_name = _settings(profile, budget, on_exceeded)
-    store = _checkpointer()
-    graph, tools = load_graph(source, store)
-    _check_input(graph, values)
-    options.update(_run_limits(*limits), **_tool_options(tools))
-    plan = Plan(
-        graph,
-        source,
-        values,
-        thread or f"t-{uuid.uuid4().hex[:12]}",
-        chosen,
-        profile_name,
-        budget_name,
-        session or f"s-{uuid.uuid4().hex[:12]}",
-        options=options,
-    )
-    raise typer.Exit(execute(plan, store, as_json=as_json))
-
-
-def _check_input(graph: Any, values: dict[str, Any]) -> None:
-    """``--input`` against the graph's state schema, before a run is recorded: an
-    unknown key or a value of the wrong type is a usage error (exit 2)."""
-    from orca.errors import OrcaError
-
-    try:
-        graph.spec.state.input_writes(values)
-    except OrcaError as exc:
-        fail(f"--input: {exc}", USAGE)
-
-
-def _tool_options(tools: list[Any] | None) -> dict[str, Any]:
-    """Run options for a workflow's ``tools``: the workspace and policy from the
-    configuration, every execution audited in the project database."""
-    if tools is None:
-        return {}
-    from orca.store import find_project, project_db_path
-
-    cfg = config()
-    workspace = cfg.execution.workspace_root or find_project(_project())
-    return {
-        "tools": tools,
-        "workspace": workspace,
-        "policy": cfg.tools.policy(),
-        "audit": project_db_path(_project()),
-    }
-
-
-def _run_limits(cost: str | None, tokens: int | None, seconds: float | None) -> dict[str, Any]:
-    """Run options for ``--cost-limit``/``--token-limit`` (block budgets scoped to the
-    run, made under its id on its first call) and ``--time-limit`` (the run's
-    deadline)."""
-    from orca.cli._common import money
-
-    options: dict[str, Any] = {}
-    if seconds is not None:
-        options["deadline"] = seconds
-    if cost is not None:
-        options["cost_limit"] = money(cost, "--cost-limit")
-    if tokens is not None:
-        options["token_limit"] = tokens
-    return options
+    request = RunRequest(workflow, values, thread, profile, budget, on_exceeded, session, *limits)
+    raise typer.Exit(source().run(request, as_json=as_json))
 
 
 @app.command("list")
@@ -283,20 +108,7 @@ def list_(
             USAGE,
             fix=f"use one of {', '.join(statuses)}",
         )
-    with project_store() as store:
-        runs = store.list_runs(limit=limit, status=status)
-    data: list[dict[str, Any]] = [
-        {
-            "run_id": r.run_id,
-            "workflow": r.graph or None,
-            "thread_id": r.thread_id,
-            "status": r.status,
-            "started_at": r.started_at,
-            "steps": r.steps,
-            "cost_nano_usd": r.cost_nano_usd,
-        }
-        for r in runs
-    ]
+    data = source().list_runs(limit=limit, status=status)
     if as_json:
         emit_json(data)
         return
@@ -321,35 +133,11 @@ def list_(
 @handles_errors
 def show(run: str, as_json: bool = JSON_OPTION) -> None:
     """One run: its record, tasks, and cost by node, role and model."""
-    from orca.cli._common import user_db
-    from orca.events import TASK_FAILED
-
-    with project_store() as store:
-        record = _run_row(store, run)
-        tasks = list(store.run_tasks(record["run_id"]))
-        failures = store.read_events(record["run_id"], types=[TASK_FAILED])
-    tracebacks = {e["task_id"]: e.get("traceback") or None for e in failures}
-    with user_db() as users:
-        usage = users.usage.of_run(record["run_id"])
+    record = source().show_run(run)
     if as_json:
-        emit_json(
-            {
-                **record,
-                "tasks": [
-                    {
-                        "step": t.step,
-                        "node": t.node,
-                        "status": t.status,
-                        "duration_ms": t.duration_ms,
-                        "error": t.error,
-                        "traceback": tracebacks.get(t.task_id),
-                    }
-                    for t in tasks
-                ],
-                "usage": [llm_calls(u.as_dict()) for u in usage],
-            }
-        )
+        emit_json(record)
         return
+    tasks, usage = record["tasks"], record["usage"]
     out.print(
         f"run [bold]{record['run_id']}[/] ({record['workflow']}, {record['source']}) on thread "
         f"{record['thread_id']}: [bold]{record['status']}[/], {count(record['steps'], 'step')}, "
@@ -358,25 +146,27 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
     if record["error"]:
         out.print(f"[red]error:[/] {esc(record['error'])}")
     for task in tasks:
-        if tracebacks.get(task.task_id):
-            out.print(f"[dim]traceback of {esc(task.node)} (step {task.step}):[/]")
-            out.print(esc(tracebacks[task.task_id]))
+        if task["traceback"]:
+            out.print(f"[dim]traceback of {esc(task['node'])} (step {task['step']}):[/]")
+            out.print(esc(task["traceback"]))
     t = table("Tasks", "step", "node", "status", "ms")
     for task in tasks:
-        ms = task.duration_ms
-        t.add_row(str(task.step), task.node, task.status, f"{ms:.1f}" if ms is not None else "-")
+        ms = task["duration_ms"]
+        t.add_row(
+            str(task["step"]), task["node"], task["status"], f"{ms:.1f}" if ms is not None else "-"
+        )
     out.print(t)
     if usage:
         u = table("Cost", "node", "role", "model", "calls", "in", "out", "cost")
         for r in usage:
             u.add_row(
-                r.node or "-",
-                r.role or "-",
-                r.model,
-                str(r.calls),
-                f"{r.input_tokens:,}",
-                f"{r.output_tokens:,}",
-                usd(r.cost_nano_usd),
+                r["node"] or "-",
+                r["role"] or "-",
+                r["model"],
+                str(r["llm_calls"]),
+                f"{r['input_tokens']:,}",
+                f"{r['output_tokens']:,}",
+                usd(r["cost_nano_usd"]),
             )
         out.print(u)
 
@@ -393,51 +183,8 @@ def resume(
 ) -> None:
     """Continue a run's thread: answer its interrupt, or carry on after a failure or a
     budget stop (only what did not finish runs again)."""
-    from orca import Command
-    from orca.cli._execute import Plan, execute
-    from orca.cli._load import load_graph
-
-    with project_store() as records:
-        record = _run_row(records, run)
-    if not record["source"]:
-        fail(
-            f"run {record['run_id']} has no workflow source",
-            CONFIG,
-            fix="run its workflow again: orca run PATH.py[:graph] --thread THREAD",
-        )
-    stored = record["profile"] if record["profile"] != "config" else None  # "config": [llm]
-    chosen, options, profile_name, budget_name = _settings(
-        profile or stored, budget or record["budget"], on_exceeded or record["on_budget_exceeded"]
-    )
-    store = _checkpointer()
-    graph, tools = load_graph(record["source"], store)
-    options.update(_tool_options(tools))
-    state = graph.get_state(record["thread_id"])
-    if value is not None:
-        answer: Any = Command(resume=json_arg(value, "--value"))
-    elif state.interrupts:
-        answer = Command(resume=None)
-    else:
-        answer = None
-    if not state.next and not state.interrupts:
-        fail(
-            f"run {record['run_id']} finished: its thread has nothing left to run",
-            CONFIG,
-            fix="start a new run, or fork it: orca runs fork RUN --checkpoint ID",
-        )
-    plan = Plan(
-        graph,
-        record["source"],
-        answer,
-        record["thread_id"],
-        chosen,
-        profile_name,
-        budget_name,
-        record["session_id"] or f"s-{uuid.uuid4().hex[:12]}",
-        parent_run=record["run_id"],
-        options=options,
-    )
-    raise typer.Exit(execute(plan, store, as_json=as_json))
+    request = ResumeRequest(run, value, profile, budget, on_exceeded)
+    raise typer.Exit(source().resume(request, as_json=as_json))
 
 
 @app.command("fork")
@@ -464,12 +211,6 @@ def fork(
 ) -> None:
     """Branch a run from one of its checkpoints (time travel) and run the branch. The
     run and the checkpoint may be given by a unique prefix of their ids."""
-    from orca.cli._execute import Plan, execute
-    from orca.cli._ids import checkpoint_id
-    from orca.cli._load import load_graph
-
-    with project_store() as records:
-        record = _run_row(records, run)
     changes = json_arg(update, "--update")
     if changes is not None and not isinstance(changes, dict):
         fail(
@@ -477,42 +218,8 @@ def fork(
             USAGE,
             fix="""--update '{"topic": "cats"}'""",
         )
-    chosen, options, profile_name, budget_name = _settings(
-        profile, budget or record["budget"], None
-    )
-    store = _checkpointer()
-    graph, tools = load_graph(record["source"], store)
-    options.update(_tool_options(tools))
-    if as_node is not None and as_node not in graph.spec.nodes:
-        from orca.errors import closest
-
-        nodes = list(graph.spec.nodes)
-        fail(
-            f"--as-node {as_node!r} is not a node of {graph.name}{closest(as_node, nodes)}",
-            USAGE,
-            fix=f"name one of {', '.join(nodes)}",
-        )
-    with project_store() as records:
-        checkpoint = checkpoint_id(records, record["thread_id"], checkpoint)
-    target = thread or f"t-{uuid.uuid4().hex[:12]}"
-    if as_node is None:
-        graph.fork(record["thread_id"], checkpoint, to_thread=target, update=changes)
-    else:  # the branch, then the update as the node's own write (routing from it)
-        graph.fork(record["thread_id"], checkpoint, to_thread=target)
-        graph.update_state(target, changes or {}, as_node=as_node)
-    plan = Plan(
-        graph,
-        record["source"],
-        None,
-        target,
-        chosen,
-        profile_name,
-        budget_name,
-        f"s-{uuid.uuid4().hex[:12]}",
-        parent_run=record["run_id"],
-        options=options,
-    )
-    raise typer.Exit(execute(plan, store, as_json=as_json))
+    request = ForkRequest(run, checkpoint, thread, changes, as_node, profile, budget)
+    raise typer.Exit(source().fork(request, as_json=as_json))
 
 
 @app.command("history")
@@ -523,26 +230,12 @@ def history(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The checkpoints of a run's thread, newest first."""
-    with project_store() as records:
-        record = _run_row(records, run)
-    with project_store() as store:
-        infos = store.history(record["thread_id"], limit=limit)
-    data: list[dict[str, Any]] = [
-        {
-            "checkpoint_id": i.checkpoint_id,
-            "parent_id": i.parent_id,
-            "step": i.step,
-            "next": [n["node"] for n in i.next],
-            "source": i.metadata.get("source"),
-            "created_at": i.created_at,
-        }
-        for i in infos
-    ]
+    thread_id, data = source().history(run, limit=limit)
     if as_json:
         emit_json(data)
         return
     t = table(
-        f"History of thread {record['thread_id']}",
+        f"History of thread {thread_id}",
         "checkpoint",
         "step",
         "source",

@@ -25,9 +25,11 @@ def serve(
     """Serve the project's workflows, runs and their events over HTTP (loopback only)."""
     import uvicorn
 
-    from orca.cli._common import config, project_root
+    from orca.cli._common import config, on_this_machine, project_root
     from orca.server import ServerSettings, create_app
     from orca.server._app import check_bind
+
+    on_this_machine()
 
     if host is not None:
         check_bind(host)  # before anything else: nothing is opened for a refused bind

@@ -1,0 +1,383 @@
+"""``LocalSource``: the commands' data in this project's databases, runs in this
+process (see ``_source``)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from orca.cli._common import (
+    CONFIG,
+    USAGE,
+    config,
+    fail,
+    llm_calls,
+    project_store,
+)
+from orca.cli._source import ForkRequest, ResumeRequest, RunRequest
+
+if TYPE_CHECKING:
+    from orca.store import SqliteCheckpointer
+
+
+def _checkpointer() -> SqliteCheckpointer:
+    """The project's checkpointer, for a graph and its run's record (it stays open for
+    the command's life)."""
+    from orca.cli._common import project_root
+    from orca.store import project_store
+
+    return project_store(project_root()).checkpoints
+
+
+def _project() -> Any:
+    from orca.cli._common import State
+
+    return State.project
+
+
+def settings(
+    profile: str | None, budget: str | None, on_exceeded: str | None
+) -> tuple[Any, dict[str, Any], str | None, str | None]:
+    """The run's profile, engine options, profile name and budget name from the config
+    and the flags (flags win)."""
+    from orca.llm import Profiles
+    from orca.store import user_store
+
+    check_on_exceeded(on_exceeded)
+    cfg = config(**{"budget.on_exceeded": on_exceeded})
+    chosen = cfg.profile(profile)
+    budget_name = budget
+    # the active profile and budget are named now, so that the run's record (and a
+    # resume) keeps what it used even if another becomes active later
+    with user_store() as store:
+        if chosen is None:
+            chosen = Profiles(store.profiles).active()
+        if budget_name is None:
+            budgets = store.ledger.budgets
+            made = cfg.ensure_budget(budgets) or budgets.active()
+            budget_name = made.name if made is not None else None
+    chosen = _with_timeout(chosen, float(cfg.llm.request_timeout_s))
+    ex = cfg.execution
+    options: dict[str, Any] = {
+        "on_budget_exceeded": cfg.budget.on_exceeded,
+        "max_tokens": cfg.llm.max_tokens,
+        "max_steps": ex.max_steps,
+        "durability": ex.durability,
+    }
+    if ex.max_concurrent_tasks:
+        options["max_concurrency"] = ex.max_concurrent_tasks
+    return chosen, options, (chosen.name if chosen else profile), budget_name
+
+
+def check_on_exceeded(on_exceeded: str | None) -> None:
+    if on_exceeded is not None and on_exceeded not in ("fail", "pause"):
+        fail(
+            f"--on-budget-exceeded {on_exceeded!r} is not fail or pause",
+            USAGE,
+            fix="--on-budget-exceeded pause (or fail, the default)",
+        )
+
+
+def _with_timeout(profile: Any, seconds: float) -> Any:
+    """``profile`` with ``[llm] request_timeout_s`` as the ``timeout`` of each remote
+    model whose parameters set none."""
+    if profile is None:
+        return None
+    from dataclasses import replace
+
+    def spec(s: Any) -> Any:
+        if s.provider == "llamacpp" or "timeout" in s.params:
+            return s
+        return replace(s, params={**s.params, "timeout": seconds})
+
+    return replace(profile, planner=spec(profile.planner), worker=spec(profile.worker))
+
+
+def run_row(r: Any) -> dict[str, Any]:
+    """A run's record (``RunRecord``, or its JSON from a server) as ``runs show``
+    prints it."""
+    get = r.get if isinstance(r, dict) else lambda k: getattr(r, k)
+    meta = get("metadata") or {}
+    return {
+        "run_id": get("run_id"),
+        "thread_id": get("thread_id"),
+        "workflow": get("graph") or None,
+        "source": meta.get("source"),
+        "status": get("status"),
+        "started_at": get("started_at"),
+        "ended_at": get("ended_at"),
+        "steps": get("steps"),
+        "llm_calls": get("llm_calls"),
+        "input_tokens": get("input_tokens"),
+        "output_tokens": get("output_tokens"),
+        "cost_nano_usd": get("cost_nano_usd"),
+        "checkpoint_id": get("checkpoint_id"),
+        "budget": meta.get("budget"),
+        "profile": meta.get("profile"),
+        "error": get("error"),
+        "parent_run_id": meta.get("parent_run"),
+        "session_id": meta.get("session"),
+        "on_budget_exceeded": meta.get("on_budget_exceeded"),
+    }
+
+
+def list_row(r: Any) -> dict[str, Any]:
+    """A run's record as a row of ``runs list``."""
+    full = run_row(r)
+    keys = ("run_id", "workflow", "thread_id", "status", "started_at", "steps", "cost_nano_usd")
+    return {k: full[k] for k in keys}
+
+
+def _record(store: SqliteCheckpointer, run: str) -> dict[str, Any]:
+    """The run ``run`` (a unique prefix of its id is enough) as ``runs show`` prints it."""
+    from orca.cli._ids import find_run
+
+    return run_row(find_run(store, run))
+
+
+def _check_input(graph: Any, values: dict[str, Any]) -> None:
+    """``--input`` against the graph's state schema, before a run is recorded: an
+    unknown key or a value of the wrong type is a usage error (exit 2)."""
+    from orca.errors import OrcaError
+
+    try:
+        graph.spec.state.input_writes(values)
+    except OrcaError as exc:
+        fail(f"--input: {exc}", USAGE)
+
+
+def _tool_options(tools: list[Any] | None) -> dict[str, Any]:
+    """Run options for a workflow's ``tools``: the workspace and policy from the
+    configuration, every execution audited in the project database."""
+    if tools is None:
+        return {}
+    from orca.store import find_project, project_db_path
+
+    cfg = config()
+    workspace = cfg.execution.workspace_root or find_project(_project())
+    return {
+        "tools": tools,
+        "workspace": workspace,
+        "policy": cfg.tools.policy(),
+        "audit": project_db_path(_project()),
+    }
+
+
+def _run_limits(cost: str | None, tokens: int | None, seconds: float | None) -> dict[str, Any]:
+    """Run options for ``--cost-limit``/``--token-limit`` (block budgets scoped to the
+    run, made under its id on its first call) and ``--time-limit`` (the run's
+    deadline)."""
+    from orca.cli._common import money
+
+    options: dict[str, Any] = {}
+    if seconds is not None:
+        options["deadline"] = seconds
+    if cost is not None:
+        options["cost_limit"] = money(cost, "--cost-limit")
+    if tokens is not None:
+        options["token_limit"] = tokens
+    return options
+
+
+class LocalSource:
+    """This project: ``.orca/project.db``, the user database, runs in this process."""
+
+    def run(self, request: RunRequest, *, as_json: bool) -> int:
+        from orca.cli._execute import Plan, execute
+        from orca.cli._load import load_graph
+
+        source = request.workflow or config().workflow.default
+        if not source:
+            fail(
+                "no workflow given",
+                USAGE,
+                fix="orca run path/to/flow.py[:graph], or set [workflow] default",
+            )
+        r = request
+        chosen, options, profile_name, budget_name = settings(r.profile, r.budget, r.on_exceeded)
+        store = _checkpointer()
+        graph, tools = load_graph(source, store)
+        _check_input(graph, r.input)
+        options.update(
+            _run_limits(r.cost_limit, r.token_limit, r.time_limit), **_tool_options(tools)
+        )
+        plan = Plan(
+            graph,
+            source,
+            r.input,
+            r.thread or f"t-{uuid.uuid4().hex[:12]}",
+            chosen,
+            profile_name,
+            budget_name,
+            r.session or f"s-{uuid.uuid4().hex[:12]}",
+            options=options,
+        )
+        return execute(plan, store, as_json=as_json)
+
+    def resume(self, request: ResumeRequest, *, as_json: bool) -> int:
+        from orca import Command
+        from orca.cli._common import json_arg
+        from orca.cli._execute import Plan, execute
+        from orca.cli._load import load_graph
+
+        with project_store() as records:
+            record = _record(records, request.run)
+        if not record["source"]:
+            fail(
+                f"run {record['run_id']} has no workflow source",
+                CONFIG,
+                fix="run its workflow again: orca run PATH.py[:graph] --thread THREAD",
+            )
+        stored = record["profile"] if record["profile"] != "config" else None  # "config": [llm]
+        chosen, options, profile_name, budget_name = settings(
+            request.profile or stored,
+            request.budget or record["budget"],
+            request.on_exceeded or record["on_budget_exceeded"],
+        )
+        store = _checkpointer()
+        graph, tools = load_graph(record["source"], store)
+        options.update(_tool_options(tools))
+        state = graph.get_state(record["thread_id"])
+        if request.value is not None:
+            answer: Any = Command(resume=json_arg(request.value, "--value"))
+        elif state.interrupts:
+            answer = Command(resume=None)
+        else:
+            answer = None
+        if not state.next and not state.interrupts:
+            finished(record["run_id"])
+        plan = Plan(
+            graph,
+            record["source"],
+            answer,
+            record["thread_id"],
+            chosen,
+            profile_name,
+            budget_name,
+            record["session_id"] or f"s-{uuid.uuid4().hex[:12]}",
+            parent_run=record["run_id"],
+            options=options,
+        )
+        return execute(plan, store, as_json=as_json)
+
+    def fork(self, request: ForkRequest, *, as_json: bool) -> int:
+        from orca.cli._execute import Plan, execute
+        from orca.cli._ids import checkpoint_id
+        from orca.cli._load import load_graph
+
+        with project_store() as records:
+            record = _record(records, request.run)
+        chosen, options, profile_name, budget_name = settings(
+            request.profile, request.budget or record["budget"], None
+        )
+        store = _checkpointer()
+        graph, tools = load_graph(record["source"], store)
+        options.update(_tool_options(tools))
+        as_node = request.as_node
+        if as_node is not None:
+            check_node(as_node, graph.name, list(graph.spec.nodes))
+        with project_store() as records:
+            checkpoint = checkpoint_id(records, record["thread_id"], request.checkpoint)
+        target = request.thread or f"t-{uuid.uuid4().hex[:12]}"
+        if as_node is None:
+            graph.fork(record["thread_id"], checkpoint, to_thread=target, update=request.update)
+        else:  # the branch, then the update as the node's own write (routing from it)
+            graph.fork(record["thread_id"], checkpoint, to_thread=target)
+            graph.update_state(target, request.update or {}, as_node=as_node)
+        plan = Plan(
+            graph,
+            record["source"],
+            None,
+            target,
+            chosen,
+            profile_name,
+            budget_name,
+            f"s-{uuid.uuid4().hex[:12]}",
+            parent_run=record["run_id"],
+            options=options,
+        )
+        return execute(plan, store, as_json=as_json)
+
+    def list_runs(self, *, limit: int, status: str | None) -> list[dict[str, Any]]:
+        with project_store() as store:
+            runs = store.list_runs(limit=limit, status=status)  # type: ignore[arg-type]
+        return [list_row(r) for r in runs]
+
+    def show_run(self, run: str) -> dict[str, Any]:
+        from orca.cli._common import user_db
+        from orca.events import TASK_FAILED
+
+        with project_store() as store:
+            record = _record(store, run)
+            tasks = list(store.run_tasks(record["run_id"]))
+            failures = store.read_events(record["run_id"], types=[TASK_FAILED])
+        tracebacks = {e["task_id"]: e.get("traceback") or None for e in failures}
+        with user_db() as users:
+            usage = users.usage.of_run(record["run_id"])
+        return {
+            **record,
+            "tasks": [
+                {
+                    "step": t.step,
+                    "node": t.node,
+                    "status": t.status,
+                    "duration_ms": t.duration_ms,
+                    "error": t.error,
+                    "traceback": tracebacks.get(t.task_id),
+                }
+                for t in tasks
+            ],
+            "usage": [llm_calls(u.as_dict()) for u in usage],
+        }
+
+    def resolve_run(self, run: str) -> str:
+        from orca.cli._ids import run_id
+
+        return run_id(run)
+
+    def read_events(
+        self,
+        run_id: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        types: list[str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        with project_store() as store:
+            return store.read_events(run_id, start=start, stop=stop, types=types, limit=limit)
+
+    def history(self, run: str, *, limit: int) -> tuple[str, list[dict[str, Any]]]:
+        with project_store() as store:
+            record = _record(store, run)
+            infos = store.history(record["thread_id"], limit=limit)
+        return record["thread_id"], [
+            {
+                "checkpoint_id": i.checkpoint_id,
+                "parent_id": i.parent_id,
+                "step": i.step,
+                "next": [n["node"] for n in i.next],
+                "source": i.metadata.get("source"),
+                "created_at": i.created_at,
+            }
+            for i in infos
+        ]
+
+
+def finished(run_id: str) -> None:
+    fail(
+        f"run {run_id} finished: its thread has nothing left to run",
+        CONFIG,
+        fix="start a new run, or fork it: orca runs fork RUN --checkpoint ID",
+    )
+
+
+def check_node(as_node: str, graph: str, nodes: list[str]) -> None:
+    if as_node not in nodes:
+        from orca.errors import closest
+
+        fail(
+            f"--as-node {as_node!r} is not a node of {graph}{closest(as_node, nodes)}",
+            USAGE,
+            fix=f"name one of {', '.join(nodes)}",
+        )

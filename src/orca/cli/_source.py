@@ -1,0 +1,91 @@
+"""The seam between the commands and where their data lives: ``Source``, implemented by
+this project's databases (``LocalSource``, in ``_local``) and, with ``--server URL`` or
+``ORCA_SERVER``, by an ``orca serve`` (``RemoteSource``, in ``_remote``);
+``_where.source()`` picks one. Commands parse
+their flags, ask the source, and print what it answers the same way for both: the same
+output, ``--json`` and exit codes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RunRequest:
+    """``orca run``: what to run and how, as the flags give it."""
+
+    workflow: str | None
+    input: dict[str, Any]
+    thread: str | None
+    profile: str | None
+    budget: str | None
+    on_exceeded: str | None
+    session: str | None
+    cost_limit: str | None = None
+    token_limit: int | None = None
+    time_limit: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeRequest:
+    """``orca runs resume``: the run, the answer (JSON text) and overrides."""
+
+    run: str
+    value: str | None
+    profile: str | None
+    budget: str | None
+    on_exceeded: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ForkRequest:
+    """``orca runs fork``: the branch point, where it goes, and the edit on it."""
+
+    run: str
+    checkpoint: str
+    thread: str | None
+    update: dict[str, Any] | None
+    as_node: str | None
+    profile: str | None
+    budget: str | None
+
+
+class Source(Protocol):
+    """What ``run``, ``runs`` and friends ask of where the data lives."""
+
+    def run(self, request: RunRequest, *, as_json: bool) -> int:
+        """Run a workflow, showing it as ``_execute.present`` does; the exit code."""
+        ...
+
+    def resume(self, request: ResumeRequest, *, as_json: bool) -> int: ...
+
+    def fork(self, request: ForkRequest, *, as_json: bool) -> int: ...
+
+    def list_runs(self, *, limit: int, status: str | None) -> list[dict[str, Any]]:
+        """Rows of ``orca runs list --json``, newest first."""
+        ...
+
+    def show_run(self, run: str) -> dict[str, Any]:
+        """``orca runs show --json``: the record, its ``tasks`` and ``usage``."""
+        ...
+
+    def history(self, run: str, *, limit: int) -> tuple[str, list[dict[str, Any]]]:
+        """The run's thread and its checkpoints (rows of ``orca runs history --json``)."""
+        ...
+
+    def resolve_run(self, run: str) -> str:
+        """The id of the run ``run`` names (a unique prefix is enough)."""
+        ...
+
+    def read_events(
+        self,
+        run_id: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        types: list[str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """The run's logged events (their JSON form), seq ``start`` to before ``stop``."""
+        ...

@@ -1,0 +1,203 @@
+"""``orca --server URL`` (or ``ORCA_SERVER``): the same commands against a real
+``orca serve`` answer as they do on this machine: the same ``--json``, the same exit
+codes, the same ``error:`` / ``fix:`` format. Local and remote commands work on one
+project here (the server serves it), so their answers can be compared whole."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _served import free_port, make_project, orca_env, serving
+
+VOLATILE = {"run_id", "thread_id"}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    project = make_project(tmp_path_factory.mktemp("remote"))
+    with serving(project) as url:
+        yield project, url
+
+
+def orca(
+    project: Path, *args: str, server: str | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``orca ARGS`` on this machine, or against ``server``."""
+    where = ["--server", server] if server else ["-C", str(project)]
+    command = [str(Path(sys.executable).parent / "orca"), *where, *args]
+    return subprocess.run(
+        command,
+        env=env or orca_env(project),
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def both(project: Path, url: str, *args: str) -> tuple[Any, Any, int]:
+    """The ``--json`` of ``orca ARGS`` here and against the server, and the exit code
+    (the same for both)."""
+    here = orca(project, *args, "--json")
+    there = orca(project, *args, "--json", server=url)
+    assert here.returncode == there.returncode, (here.stderr, there.stderr)
+    return json.loads(here.stdout), json.loads(there.stdout), here.returncode
+
+
+def without(data: dict[str, Any], keys: set[str]) -> dict[str, Any]:
+    """``data`` without ``keys``, and its interrupts without their ids (made from the
+    run's)."""
+    kept = {k: v for k, v in data.items() if k not in keys}
+    if "interrupts" in kept:
+        kept["interrupts"] = [without(i, {"id", "task_id"}) for i in kept["interrupts"]]
+    return kept
+
+
+def test_a_run_gives_the_same_json_here_and_on_the_server(served: tuple[Path, str]) -> None:
+    project, url = served
+    here, there, code = both(project, url, "run", "flows.py:counter", "--input", '{"n": 0}')
+    assert code == 0
+    assert there["status"] == "done"
+    assert there["values"] == {"n": 3, "log": ["step 0", "step 1", "step 2"]}
+    assert without(here, VOLATILE) == without(there, VOLATILE)
+    # the server's run is in the project's records, like any other
+    listed = json.loads(orca(project, "runs", "list", "--json").stdout)
+    assert there["run_id"] in [r["run_id"] for r in listed]
+
+
+def test_a_served_workflow_may_be_named_by_its_name(served: tuple[Path, str]) -> None:
+    project, url = served
+    done = orca(project, "run", "counter", "--json", server=url)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["steps"] == 3
+    missing = orca(project, "run", "nope", server=url)
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: ")
+    assert "counter, review, slow" in missing.stderr
+    assert "\nfix: " in missing.stderr
+
+
+def test_an_interrupt_and_its_resume_match(served: tuple[Path, str]) -> None:
+    project, url = served
+    here, there, code = both(project, url, "run", "flows.py:review")
+    assert code == 5  # paused at an interrupt
+    assert without(here, VOLATILE) == without(there, VOLATILE)
+    assert there["interrupts"][0]["value"] == {"question": "ship it?"}
+    resumed_here = orca(project, "runs", "resume", here["run_id"], "--value", '"yes"', "--json")
+    resumed_there = orca(
+        project, "runs", "resume", there["run_id"], "--value", '"yes"', "--json", server=url
+    )
+    assert resumed_here.returncode == resumed_there.returncode == 0
+    a, b = json.loads(resumed_here.stdout), json.loads(resumed_there.stdout)
+    assert b["values"]["verdict"] == "yes"
+    assert without(a, VOLATILE) == without(b, VOLATILE)
+    again = orca(project, "runs", "resume", there["run_id"], server=url)
+    assert again.returncode == 3
+    assert "nothing left to run" in again.stderr
+
+
+def test_runs_list_show_history_and_events_match(served: tuple[Path, str]) -> None:
+    project, url = served
+    ran = json.loads(orca(project, "run", "counter", "--json", server=url).stdout)
+    run = ran["run_id"]
+    here, there, code = both(project, url, "runs", "list", "--limit", "50")
+    assert code == 0
+    assert here == there
+    here, there, _ = both(project, url, "runs", "list", "--status", "interrupted")
+    assert here == there
+    here, there, _ = both(project, url, "runs", "show", run[:12])  # a prefix is enough
+    assert here["run_id"] == there["run_id"] == run
+    assert without(here, {"tasks", "usage"}) == without(there, {"tasks", "usage"})
+    here, there, _ = both(project, url, "runs", "history", run)
+    assert len(there) == 4
+    assert here == there
+    here, there, _ = both(project, url, "runs", "events", run, "--type", "step.started")
+    assert [e["step"] for e in there] == [1, 2, 3]
+    assert here == there
+    here, there, _ = both(project, url, "runs", "events", run, "--from", "3", "--max", "2")
+    assert here == there
+    human = orca(project, "runs", "history", run, server=url)
+    assert f"History of thread {ran['thread_id']}" in human.stdout
+
+
+def test_a_fork_runs_the_branch_on_the_server(served: tuple[Path, str]) -> None:
+    project, url = served
+    ran = json.loads(orca(project, "run", "counter", "--json", server=url).stdout)
+    history = json.loads(orca(project, "runs", "history", ran["run_id"], "--json").stdout)
+    first = history[-1]["checkpoint_id"]  # the input's checkpoint
+    forked = orca(
+        project, "runs", "fork", ran["run_id"], "--checkpoint", first, "--update", '{"n": 1}',
+        "--json", server=url,
+    )  # fmt: skip
+    assert forked.returncode == 0, forked.stderr
+    branch = json.loads(forked.stdout)
+    assert branch["thread_id"] != ran["thread_id"]
+    assert branch["values"]["n"] == 3
+    assert branch["steps"] == 2
+    bad = orca(
+        project, "runs", "fork", ran["run_id"], "--checkpoint", first, "--as-node", "stepp",
+        server=url,
+    )  # fmt: skip
+    assert bad.returncode == 2
+    assert "did you mean 'step'" in bad.stderr
+
+
+def test_errors_have_the_same_format_and_exit_codes(served: tuple[Path, str]) -> None:
+    project, url = served
+    cases = [
+        (["runs", "show", "no-such-run"], 3),
+        (["runs", "list", "--status", "sleeping"], 2),
+        (["run", "counter", "--input", "[1]"], 2),
+        (["runs", "resume", "no-such-run"], 3),
+    ]
+    for args, code in cases:
+        there = orca(project, *args, server=url)
+        assert there.returncode == code, (args, there.stderr)
+        assert there.stderr.startswith("error: "), there.stderr
+        assert "\nfix: " in there.stderr
+        if args[0] == "runs":
+            here = orca(project, *args)
+            assert here.returncode == code
+    wrong_key = orca(project, "run", "counter", "--input", '{"colour": 1}', server=url)
+    local_key = orca(project, "run", "flows.py:counter", "--input", '{"colour": 1}')
+    assert wrong_key.returncode == local_key.returncode == 2
+    assert wrong_key.stderr.startswith("error: --input: ")
+
+
+def test_commands_of_this_machine_refuse_a_server(served: tuple[Path, str]) -> None:
+    project, url = served
+    refused = orca(project, "profile", "list", server=url)
+    assert refused.returncode == 2
+    assert "orca profile list works on this machine's files only" in refused.stderr
+    assert "fix: run it without --server" in refused.stderr
+    bad = orca(project, "runs", "list", server="localhost:8700")
+    assert bad.returncode == 2
+    assert "not an http(s) URL" in bad.stderr
+
+
+def test_orca_server_in_the_environment_makes_the_cli_remote(served: tuple[Path, str]) -> None:
+    project, url = served
+    env = orca_env(project, ORCA_SERVER=url)
+    listed = orca(project, "runs", "list", "--json", env=env)
+    assert listed.returncode == 0
+    assert json.loads(listed.stdout) == json.loads(orca(project, "runs", "list", "--json").stdout)
+    # and orca serve, by nature this machine's, ignores it
+    port = free_port()
+    serve = orca(project, "serve", "--port", str(port), "--host", "0.0.0.0", env=env)
+    assert serve.returncode != 0
+    assert "works on this machine's files only" not in serve.stderr
+
+
+def test_a_server_that_does_not_answer_is_an_error_with_a_fix(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    gone = orca(tmp_path, "runs", "list", server=url)
+    assert gone.returncode == 1
+    assert gone.stderr.startswith(f"error: no answer from {url}")
+    assert "fix: check that orca serve runs there" in gone.stderr
