@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,6 +40,8 @@ class ServerSettings:
             project.
         max_body_bytes: the largest request body taken (a larger one is a 413).
         webhook_networks: private networks (CIDR) webhooks may reach anyway.
+        max_running_runs, max_queued_runs, max_running_tasks, max_queued_tasks,
+            admission_policy: admission control (see ``orca.server._admission``).
     """
 
     host: str = "127.0.0.1"
@@ -47,6 +50,11 @@ class ServerSettings:
     workflows: list[str] = field(default_factory=list)
     max_body_bytes: int = 1 << 20
     webhook_networks: list[str] = field(default_factory=list)
+    max_running_runs: int = 16
+    max_queued_runs: int = 1000
+    max_running_tasks: int = 4
+    max_queued_tasks: int = 256
+    admission_policy: str = "reject"
 
 
 def check_bind(host: str) -> None:
@@ -139,7 +147,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @app.exception_handler(OrcaError)
     async def orca_error(request: Request, exc: OrcaError) -> JSONResponse:
         status, body = for_error(exc)
-        return JSONResponse(body, status_code=status)
+        response = JSONResponse(body, status_code=status)
+        if body["retry_after_ms"] is not None:  # a 429: when to come back, two ways
+            response.headers["Retry-After"] = str(math.ceil(body["retry_after_ms"] / 1000))
+            response.headers["X-Backoff-Ms"] = str(body["retry_after_ms"])
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
