@@ -250,3 +250,25 @@ def test_kill_9_with_queued_and_running_runs_then_restart_each_completes_once(
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_runs_are_listed_by_workflow(client: httpx.Client) -> None:
+    wait(client, run_on(client, "by-wf", input={"pause": 0}).json()["run_id"])
+    listed = client.get("/v1/runs", params={"workflow": "ticker", "limit": 1000}).json()
+    assert listed
+    assert {r["graph"] for r in listed} == {"ticker"}
+    assert client.get("/v1/runs", params={"workflow": "nothing"}).json() == []
+
+
+@pytest.mark.parametrize("cancel", [True, False])
+def test_a_stream_s_client_leaving_cancels_the_run_only_when_it_asked(
+    client: httpx.Client, cancel: bool
+) -> None:
+    run = run_on(client, f"leave-{cancel}", input={"pause": 0.2, "until": 6}).json()
+    params = {"cancel_on_disconnect": "true"} if cancel else {}
+    with client.stream("GET", f"/v1/runs/{run['run_id']}/stream", params=params) as s:
+        for line in s.iter_lines():
+            if line.startswith("event: step.started"):
+                break  # and go away
+    done = wait(client, run["run_id"])
+    assert done["status"] == ("cancelled" if cancel else "done")

@@ -168,7 +168,7 @@ class Runs:
         self.sources = list(sources)
         self.webhook_networks = list(webhook_networks or [])
         self.admission = admission or Admission("runs", max_running=16, max_queued=1000)
-        self._deliveries: set[asyncio.Task[bool]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self.workflows: dict[str, Workflow] = {}
         self.ready = False
         self._store: SqliteStore | None = None
@@ -219,8 +219,8 @@ class Runs:
                 accepted.driver.cancel()
         for live in list(self._live.values()):
             await live.handle.stop()
-        if self._deliveries:  # webhooks of runs that stopped: a few seconds at most
-            await asyncio.wait(self._deliveries, timeout=5)
+        if self._background:  # ends of runs, webhooks: a few seconds at most
+            await asyncio.wait(self._background, timeout=5)
         await asyncio.to_thread(self.close_now)
 
     def close_now(self) -> None:
@@ -384,8 +384,8 @@ class Runs:
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
-        self._deliveries.add(task)
-        task.add_done_callback(self._deliveries.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _ended(self, accepted: _Accepted, ticket: Ticket) -> None:
         """The run stopped: its slot is freed, a stateless run's thread removed (its
@@ -517,7 +517,7 @@ class Runs:
         return dict(orjson.loads(_json(dataclasses.asdict(found))))
 
     async def records(
-        self, *, thread_id: str | None, status: str | None, limit: int
+        self, *, thread_id: str | None, status: str | None, workflow: str | None, limit: int
     ) -> list[dict[str, Any]]:
         from orca.checkpoint._base import RUN_STATUSES
 
@@ -526,9 +526,7 @@ class Runs:
                 f"status is {status!r}. Fix: use one of {', '.join(RUN_STATUSES)}"
             )
         found = await self._checkpoints.alist_runs(
-            thread_id=thread_id,
-            status=status,
-            limit=limit,
+            thread_id=thread_id, status=status, limit=limit, graph=workflow
         )
         return [dict(orjson.loads(_json(dataclasses.asdict(r)))) for r in found]
 
@@ -542,6 +540,13 @@ class Runs:
         rolled_back = await self._cancel(accepted, rollback=action == "rollback")
         record = await self.record(run_id)
         return {"run_id": run_id, "status": record["status"], "rolled_back": rolled_back}
+
+    def cancel_soon(self, run_id: str) -> None:
+        """Cancel the run if it is still queued or running here (a stream that asked for
+        it lost its client)."""
+        accepted = self._accepted.get(run_id)
+        if accepted is not None:
+            self._spawn(self._cancel(accepted, rollback=False))
 
     async def _cancel(self, accepted: _Accepted, *, rollback: bool) -> int:
         """Stop ``accepted`` and wait for its end; with ``rollback``, remove the
