@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from _served import free_port, make_project, orca_env, serving
+from _client_served import make_project, orca_env, serving
+from _served import free_port
 
 VOLATILE = {"run_id", "thread_id"}
 

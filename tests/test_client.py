@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from _served import make_project, serving
+from _client_served import make_project, serving
 from orca.client import (
     NEVER,
     AsyncClient,
