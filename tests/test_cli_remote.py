@@ -202,3 +202,64 @@ def test_a_server_that_does_not_answer_is_an_error_with_a_fix(tmp_path: Path) ->
     assert gone.returncode == 1
     assert gone.stderr.startswith(f"error: no answer from {url}")
     assert "fix: check that orca serve runs there" in gone.stderr
+
+
+def test_tasks_are_submitted_streamed_and_cancelled_on_a_server(tmp_path: Path) -> None:
+    """Against a loopback server written here that answers as orca serve's task
+    endpoints do (the tasks' own behaviour is tested with the server)."""
+    from http.server import BaseHTTPRequestHandler
+
+    from _scripted import Scripted, answer
+
+    def handler(req: BaseHTTPRequestHandler, n: int) -> None:
+        if req.command == "POST" and req.path == "/v1/tasks":
+            body = json.loads(server.bodies[-1])
+            queued = {"status": "queued", "queue_position": 1, "predicted_start_ms": 40}
+            answer(req, 202, {"task_id": body["task_id"], **queued})
+        elif req.path.endswith("/stream"):
+            req.send_response(200)
+            req.send_header("Content-Type", "text/event-stream")
+            req.end_headers()
+            req.close_connection = True
+            frames = [("started", {"queue_position": 0, "predicted_start_ms": 0}),
+                      ("token", {"t": "Hel", "i": 0}), ("token", {"t": "lo", "i": 1}),
+                      ("end", {"tokens_out": 2, "decode_ms": 5, "cost_nano_usd": 0})]  # fmt: skip
+            for i, (event, data) in enumerate(frames):
+                req.wfile.write(f"id: {i}\nevent: {event}\ndata: {json.dumps(data)}\n\n".encode())
+        elif req.path.endswith("/cancel"):
+            answer(req, 200, {"task_id": "t-1", "cancelled": True, "tokens_out": 2})
+        else:
+            answer(req, 404, {"code": "NOT_FOUND", "message": "no task 't-9'"})
+
+    server = Scripted(handler)
+    try:
+        submitted = orca(
+            tmp_path, "tasks", "submit", "Say hello", "--model", "llamacpp/tiny", "--priority",
+            "batch", "--json", server=server.url,
+        )  # fmt: skip
+        assert submitted.returncode == 0, submitted.stderr
+        accepted = json.loads(submitted.stdout)
+        sent = json.loads(server.bodies[0])
+        assert accepted["task_id"] == sent["task_id"]
+        assert (sent["prompt"], sent["model_ref"], sent["priority"]) == (
+            "Say hello", "llamacpp/tiny", "batch",
+        )  # fmt: skip
+        assert accepted["queue_position"] == 1
+        streamed = orca(tmp_path, "tasks", "stream", "t-1", server=server.url)
+        assert streamed.returncode == 0, streamed.stderr
+        assert streamed.stdout.startswith("Hello")
+        assert "end: 2 tokens in 5 ms" in streamed.stdout
+        lines = orca(tmp_path, "tasks", "stream", "t-1", "--json", server=server.url).stdout
+        assert [json.loads(x)["event"] for x in lines.splitlines()] == [
+            "started", "token", "token", "end",
+        ]  # fmt: skip
+        cancelled = orca(tmp_path, "tasks", "cancel", "t-1", "--json", server=server.url)
+        assert json.loads(cancelled.stdout)["cancelled"] is True
+        missing = orca(tmp_path, "tasks", "show", "t-9", server=server.url)
+        assert missing.returncode == 3
+        assert missing.stderr.startswith("error: no task 't-9'")
+    finally:
+        server.close()
+    here = orca(tmp_path, "tasks", "submit", "hi", "--model", "m")
+    assert here.returncode == 2
+    assert "fix: orca --server http://127.0.0.1:8700 tasks" in here.stderr

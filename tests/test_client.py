@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from _client_served import make_project, serving
+from _scripted import Handler, Scripted, answer
 from orca.client import (
     NEVER,
     AsyncClient,
@@ -77,10 +75,11 @@ async def test_a_run_streams_typed_events_and_waits_for_its_result(server: str) 
 
 async def test_threads_state_history_and_interrupts(server: str) -> None:
     async with AsyncClient(server) as client:
-        paused = await client.run("review", {})
+        thread = await client.create_thread()  # (a run without one is stateless)
+        paused = await client.run("review", {}, thread_id=thread)
         assert paused.run.status == "interrupted"
         assert paused.interrupts[0]["value"] == {"question": "ship it?"}
-        thread = paused.run.thread_id
+        assert paused.run.thread_id == thread
         answered = await client.run("review", thread_id=thread, resume="yes")
         assert answered.values["verdict"] == "yes"
         state = await client.thread_state(thread)
@@ -146,53 +145,6 @@ def test_server_url_and_token_come_from_the_environment(
 
 
 # -- small loopback servers that misbehave on purpose ------------------------------------
-
-Handler = Callable[[BaseHTTPRequestHandler, int], None]
-
-
-class Scripted:
-    """A loopback HTTP server answering each request with ``handler(request, n)`` (n:
-    how many came before on that path), recording what it received."""
-
-    def __init__(self, handler: Handler) -> None:
-        self.seen: list[tuple[str, str, dict[str, str], float]] = []
-        scripted = self
-
-        class H(BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                n = sum(1 for s in scripted.seen if s[1] == self.path)
-                scripted.seen.append(
-                    (self.command, self.path, dict(self.headers.items()), time.monotonic())
-                )
-                length = int(self.headers.get("Content-Length") or 0)
-                self.rfile.read(length)
-                handler(self, n)
-
-            do_GET = do_POST = do_DELETE = _any
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-def answer(
-    req: BaseHTTPRequestHandler, status: int, body: Any, headers: dict[str, str] | None = None
-) -> None:
-    data = json.dumps(body).encode()
-    req.send_response(status)
-    req.send_header("Content-Type", "application/json")
-    req.send_header("Content-Length", str(len(data)))
-    for k, v in (headers or {}).items():
-        req.send_header(k, v)
-    req.end_headers()
-    req.wfile.write(data)
 
 
 def refusal(req: BaseHTTPRequestHandler, status: int = 429, backoff_ms: int = 150) -> None:
@@ -294,6 +246,23 @@ def test_a_post_the_server_may_have_accepted_is_never_retried(
         with pytest.raises(ServerError):
             client.get_run("r-1")  # a GET may be sent again
         assert len(server.seen) == 1 + 4
+
+
+def test_a_task_submission_is_retried_safely_under_the_same_task_id(
+    scripted: Callable[[Handler], Scripted],
+) -> None:
+    def handler(req: BaseHTTPRequestHandler, n: int) -> None:
+        if n == 0:
+            answer(req, 500, {"code": "INTERNAL", "message": "boom", "retriable": True})
+        else:
+            answer(req, 202, {"task_id": json.loads(server.bodies[-1])["task_id"]})
+
+    server = scripted(handler)
+    with Client(server.url, retry=RetryPolicy(base_s=0.001)) as client:
+        accepted = client.submit_task(prompt="hi", model_ref="m")
+    sent = [json.loads(b)["task_id"] for b in server.bodies]
+    assert len(sent) == 2
+    assert sent[0] == sent[1] == accepted.task_id  # made once, by the client
 
 
 def test_a_503_on_a_read_is_retried_until_it_answers(
@@ -410,6 +379,12 @@ def test_safe_concurrency_follows_capacity_and_backpressure(
 
 def test_declared_capacity_is_found_where_servers_state_it() -> None:
     assert declared_capacity({"max_running_tasks": 6}) == 6
+    tasks = {
+        "concurrency": {"max_running": 2, "safe": 10},
+        "rate_limits": {"tasks": {"max_running": 2}},
+    }
+    assert declared_capacity(tasks) == 10  # running and queued: no 429 of its own making
+    assert declared_capacity(tasks, "runs") is None
     assert declared_capacity({"limits": {"max_concurrency": 3}}) == 3
     assert declared_capacity({"admission": {"runs": {"max_running": 2}}}, "runs") == 2
     assert declared_capacity({"admission": {"tasks": {"max_running": 0}}}) is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 from urllib.parse import quote
@@ -269,10 +270,13 @@ class AsyncClient:
         """``POST /v1/tasks`` with the seed's fields (``task_id``, ``session_id``,
         ``workload``, ``model_ref``, ``engine``, ``ctx``, ``priority``, ``seed``,
         ``determinism``, ``prompt`` or ``inputs``, ``max_tokens``, ``deadline_ms``,
-        ``kv_hint``...). A 429 is retried after the wait it names (it was not
-        accepted); anything else is not."""
+        ``kv_hint``...). Without a ``task_id`` the client makes one, so that the
+        submission can be retried safely (the server takes the same id and body again as
+        the same task): after a 429 (after the wait it names), a 5xx or a lost answer."""
         body = {k: v for k, v in fields.items() if v is not None}
-        return parse(TaskAccepted, await self._t.request("POST", "/v1/tasks", body=body))
+        body.setdefault("task_id", f"task-{uuid.uuid4().hex[:16]}")
+        found = await self._t.request("POST", "/v1/tasks", body=body, idempotent=True)
+        return parse(TaskAccepted, found)
 
     async def get_task(self, task_id: str) -> dict[str, Any]:
         return dict(await self._t.request("GET", f"/v1/tasks/{_p(task_id)}"))

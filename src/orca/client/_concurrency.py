@@ -19,9 +19,16 @@ _CAPACITY_KEYS = (
 
 
 def declared_capacity(capabilities: Mapping[str, Any], kind: str = "tasks") -> int | None:
-    """The number of ``kind`` (tasks or runs) the server runs at once, as its
-    capabilities document states it (at the top, or under ``admission``, ``limits``,
-    ``rate_limits`` or ``kind``), or None when it states none."""
+    """The number of ``kind`` (tasks or runs) to keep in flight, as the capabilities
+    document states it: for tasks, ``concurrency.safe`` (what the server runs and queues
+    at once: a client within it never meets a 429 of its own making), else a
+    ``max_running`` at the top or under ``admission``, ``limits``, ``rate_limits`` or
+    ``kind``; None when it states none."""
+    concurrency = capabilities.get("concurrency")
+    if kind == "tasks" and isinstance(concurrency, Mapping):
+        safe = concurrency.get("safe")
+        if isinstance(safe, int) and not isinstance(safe, bool) and safe > 0:
+            return safe
     places: list[Mapping[str, Any]] = [capabilities]
     for key in ("admission", "limits", "rate_limits", kind):
         nested = capabilities.get(key)

@@ -87,9 +87,12 @@ class Transport:
         params: dict[str, Any] | None = None,
         body: Any = None,
         wait: bool = False,
+        idempotent: bool = False,
     ) -> Any:
         """Send a request, retrying as the policy allows; the answer's JSON (None for an
         empty one). ``wait``: no read timeout (the server answers when a run stops).
+        ``idempotent``: a POST that may be sent again whatever happened (the server
+        takes the same one twice as one, e.g. a task with its ``task_id``).
 
         Raises:
             ServerError: the server's error (its subclass by status), after the retries.
@@ -98,6 +101,7 @@ class Transport:
         timeout: Any = (
             httpx.Timeout(self.timeout_s, read=None) if wait else httpx.USE_CLIENT_DEFAULT
         )
+        kind = "PUT" if idempotent else method  # retried as an idempotent call
         attempt = 0
         while True:
             attempt += 1
@@ -108,7 +112,7 @@ class Transport:
             except httpx.TransportError as exc:
                 error: ServerError = unreachable(self.base_url, exc)
                 sent = not isinstance(exc, _NOT_SENT)
-                if attempt >= self.retry.attempts or not may_retry(method, 0, True, sent=sent):
+                if attempt >= self.retry.attempts or not may_retry(kind, 0, True, sent=sent):
                     raise error from exc
                 advised = None
             else:
@@ -117,7 +121,7 @@ class Transport:
                     return response.json() if response.content else None
                 error = from_response(response)
                 if attempt >= self.retry.attempts or not may_retry(
-                    method, response.status_code, error.retriable
+                    kind, response.status_code, error.retriable
                 ):
                     raise error
                 advised = advised_wait_s(response.headers, error.retry_after_ms)
