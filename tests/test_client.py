@@ -458,3 +458,39 @@ def test_orca_client_exports_exactly_its_public_api() -> None:
     )  # fmt: skip
     for name in orca.client.__all__:
         assert getattr(orca.client, name) is not None
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server that runs one run at once and queues none: a second is refused (429)."""
+    from _client_served import FLOW, WORKFLOWS
+    from _served import init_project, served
+
+    project = tmp_path_factory.mktemp("crowded")
+    init_project(project, FLOW, "max_running_runs = 1\nmax_queued_runs = 0")
+    with served(project, WORKFLOWS) as url:
+        yield url
+
+
+def test_a_real_admission_refusal_is_waited_out_as_the_server_advises(crowded: str) -> None:
+    with Client(crowded, retry=NEVER) as client:
+        busy = client.start_run("slow", {}, thread_id="t-busy")
+        with pytest.raises(ServerOverloadedError) as refused:
+            client.start_run("counter", {}, thread_id="t-second")
+        e = refused.value
+        assert e.status == 429
+        assert e.policy_label == "reject"
+        assert e.retry_after_ms is not None
+        assert e.retriable
+        client.wait_run(busy.run_id)
+    retries: list[Retry] = []
+    with Client(crowded, retry=RetryPolicy(attempts=10), on_retry=retries.append) as client:
+        busy = client.start_run("slow", {}, thread_id="t-busy-2")
+        second = client.start_run("counter", {}, thread_id="t-second-2")  # waits its turn
+        assert client.wait_run(second.run_id).run.status == "done"
+        assert client.wait_run(busy.run_id).run.status == "done"
+    assert retries  # refused at least once, then accepted
+    for r in retries:
+        assert isinstance(r.error, ServerOverloadedError)
+        assert r.error.retry_after_ms is not None
+        assert r.wait_s >= r.error.retry_after_ms / 1000  # never sooner than advised

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from orca.cli._common import USAGE, fail, json_arg, money
@@ -50,20 +48,6 @@ def rebuilt(error: str) -> OrcaError:
     return found
 
 
-@dataclass
-class _Status:
-    """A budget's status from the server, shaped as ``print_budgets`` reads it."""
-
-    budget: Any
-    spent: int
-    limit: int
-    remaining: int
-    raw: dict[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.raw
-
-
 def budget_statuses(
     client: Client, budget: str | None, workflow: str, session: str, run: str | None
 ) -> list[Any]:
@@ -83,11 +67,9 @@ def budget_statuses(
             return b.name == budget if budget else b.active
         return b.scope_ref is not None and scoped.get(b.scope) == b.scope_ref
 
-    return [
-        _Status(SimpleNamespace(**b.raw), b.spent, b.limit, b.remaining, b.raw)
-        for b in every
-        if applies(b)
-    ]
+    from orca.cli._remote_admin import status_of
+
+    return [status_of(b.raw) for b in every if applies(b)]
 
 
 class RemoteDriver:
