@@ -55,13 +55,23 @@ async def slow_step(state, ctx):
     return {"n": state.get("n", 0) + 1}
 
 
+def explode(state, ctx):
+    raise KeyError("missing")
+
+
+boom = StateGraph(S, name="boom")
+boom.add_node("explode", explode)
+boom.add_edge(START, "explode")
+boom.add_edge("explode", END)
+
+
 slow = StateGraph(Slow, name="slow")
 slow.add_node("s", slow_step)
 slow.add_edge(START, "s")
 slow.add_conditional_edges("s", lambda s: "s" if s["n"] < 4 else END)
 """
 
-WORKFLOWS = ["counter", "review", "slow"]
+WORKFLOWS = ["boom", "counter", "review", "slow"]
 
 
 def orca_env(project: Path, **extra: str) -> dict[str, str]:

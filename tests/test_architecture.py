@@ -122,6 +122,7 @@ LAYERS = {
     "orca.checkpoint": {"orca.events"},
     "orca.engine": {"orca.context", "orca.graph", "orca.checkpoint", "orca.events", "orca.observe"},
     "orca.observe": {"orca.events", "orca._version"},
+    "orca.client": {"orca.events"},  # usable without the engine
 }
 OPEN = {"orca.errors", "orca._serde", "orca._sync", "orca._redact"}
 

@@ -6,6 +6,7 @@ project here (the server serves it), so their answers can be compared whole."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -73,6 +74,36 @@ def test_a_run_gives_the_same_json_here_and_on_the_server(served: tuple[Path, st
     assert there["run_id"] in [r["run_id"] for r in listed]
 
 
+def normal(text: str) -> str:
+    """Output without what differs between two runs: ids and seconds."""
+    text = re.sub(r"\brun-[0-9a-f]+", "RUN", text)
+    text = re.sub(r"\bt-[0-9a-f]+", "THREAD", text)
+    return re.sub(r"in \d+\.\ds", "in Ns", text)
+
+
+def test_a_run_prints_the_same_here_and_on_the_server(served: tuple[Path, str]) -> None:
+    project, url = served
+    for workflow in ("counter", "review"):
+        here = orca(project, "run", f"flows.py:{workflow}")
+        there = orca(project, "run", workflow, server=url)
+        assert here.returncode == there.returncode
+        assert normal(here.stdout) == normal(there.stdout)
+        assert "step 1" in there.stdout
+
+
+def test_a_failed_run_is_reported_as_it_is_here(served: tuple[Path, str]) -> None:
+    project, url = served
+    here, there, code = both(project, url, "run", "flows.py:boom")
+    assert code == 1
+    assert there["error"]["type"] == "NodeError"
+    # the server names the failing frame's file by its path there
+    there["error"]["message"] = there["error"]["message"].replace(f"{project}/", "")
+    assert without(here, VOLATILE) == without(there, VOLATILE)
+    said = orca(project, "run", "boom", server=url).stderr
+    assert said.startswith("error: node 'explode' failed")
+    assert "fix: correct the node's code, then re-run only what failed: orca runs resume" in said
+
+
 def test_a_served_workflow_may_be_named_by_its_name(served: tuple[Path, str]) -> None:
     project, url = served
     done = orca(project, "run", "counter", "--json", server=url)
@@ -81,7 +112,7 @@ def test_a_served_workflow_may_be_named_by_its_name(served: tuple[Path, str]) ->
     missing = orca(project, "run", "nope", server=url)
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: ")
-    assert "counter, review, slow" in missing.stderr
+    assert "boom, counter, review, slow" in missing.stderr
     assert "\nfix: " in missing.stderr
 
 

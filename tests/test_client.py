@@ -46,7 +46,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 async def test_a_run_streams_typed_events_and_waits_for_its_result(server: str) -> None:
     async with AsyncClient(server) as client:
-        assert [w.name for w in await client.workflows()] == ["counter", "review", "slow"]
+        assert [w.name for w in await client.workflows()] == ["boom", "counter", "review", "slow"]
         run = await client.start_run("counter", {"n": 0})
         assert isinstance(run, Run)
         assert run.run_id
