@@ -119,14 +119,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         description="Runs of Orca workflows, their threads and their events.",
         lifespan=lifespan,
         responses={
-            status: {"model": ErrorEnvelope, "description": what}
-            for status, what in (
-                (400, "the request is wrong for Orca"),
-                (404, "no such workflow, run or thread"),
-                (409, "the thread is busy, or the run is not running here"),
-                (422, "the body or a parameter is invalid"),
-                (500, "the server failed"),
-            )
+            status: {"model": ErrorEnvelope, "description": what} for status, what in _ERRORS
         },
     )
     app.state.runs = runs
@@ -200,7 +193,21 @@ def create_app(settings: ServerSettings) -> FastAPI:
         status, body = for_error(exc)
         return JSONResponse(body, status_code=status)
 
-    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=PlainTextResponse,
+        # its errors are JSON like any other's, not text like its answer
+        responses={
+            status: {
+                "description": what,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+                },
+            }
+            for status, what in _ERRORS
+        },
+    )
     async def metrics() -> str:
         """Prometheus metrics: requests per route, method and status, their latency and
         those in flight, and every run's series (runs, tasks, LLM calls, tokens, cost,
@@ -373,6 +380,22 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     return app
 
+
+# the errors every route may answer (in the envelope), as the OpenAPI document lists them
+_ERRORS = (
+    (400, "the request is wrong for Orca"),
+    (402, "a block budget refused the run"),
+    (403, "a page of another site sent the request"),
+    (404, "no such workflow, run or thread"),
+    (409, "the thread is busy, or the run is not running here"),
+    (413, "the body is larger than max_body_bytes"),
+    (421, "the request names a host that is not this server"),
+    (422, "the body or a parameter is invalid"),
+    (429, "too much at once: retry after retry_after_ms"),
+    (500, "the server failed"),
+    (502, "a model provider failed"),
+    (503, "the server is starting or stopping, or its store is busy"),
+)
 
 _HTTP_CODES = {
     400: "INVALID_REQUEST",  # a body that is not even JSON, as FastAPI reports it
