@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.exceptions import HTTPException
@@ -296,11 +296,17 @@ def create_app(settings: ServerSettings) -> FastAPI:
         response_class=StreamingResponse,
         responses={200: {"description": "the run's events", "content": {SSE: {}}}},
     )
-    async def stream_run(run_id: PathId, request: Request) -> StreamingResponse:
+    async def stream_run(
+        run_id: PathId,
+        last: str | None = Header(
+            None,
+            alias="Last-Event-ID",
+            description="resume after this event (its id, -1 for all); at most 18 digits",
+        ),
+    ) -> StreamingResponse:
         """The run's events as server-sent events (``id`` is the event's ``seq``), live
         while it runs and from its log once it has stopped, then ``end``. Resume with
         ``Last-Event-ID``; a client that goes away does not stop the run."""
-        last = request.headers.get("Last-Event-ID")
         if last is not None and not _EVENT_ID.fullmatch(last):
             raise InvalidInputError(
                 f"Last-Event-ID is {last[:40]!r}. Fix: send the id of the last event "
