@@ -21,7 +21,14 @@ import orjson
 from starlette.exceptions import HTTPException
 
 from orca.checkpoint import RunRecord, lease_owner, owner_alive
-from orca.errors import ConfigError, InvalidInputError, OrcaError, ThreadBusyError
+from orca.errors import (
+    ConfigError,
+    InvalidInputError,
+    OrcaError,
+    SerializationError,
+    ThreadBusyError,
+    UnknownStateKeyError,
+)
 from orca.server._admission import Admission, Overloaded, Ticket
 
 if TYPE_CHECKING:
@@ -33,6 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("orca.server")
 
 Item = tuple[int, str, bytes]  # an event as a stream sends it: seq, type, JSON
+BAD_INPUT = (InvalidInputError, UnknownStateKeyError, SerializationError)
 RECENT_RUNS = 64  # runs whose whole stream is kept after they end ...
 RECENT_S = 300.0  # ... for this long at most
 
@@ -315,13 +323,13 @@ class Runs:
                 self._accepted[accepted.run_id] = accepted  # the thread's, from now on
                 try:
                     await self._launch(accepted, ticket)
-                except Exception:
+                except Exception as exc:
                     self._accepted.pop(accepted.run_id, None)
                     accepted.end()
                     self.admission.release(ticket)
                     stored = await self._checkpoints.aget_run(accepted.run_id)
-                    if stored is None:  # refused before it began (a busy thread)
-                        raise
+                    if stored is None or isinstance(exc, BAD_INPUT):
+                        raise  # refused before it began (a busy thread), or bad input
                     # it began and stopped at once (a deadline, a limit): its record says so
                     return {**reply, "status": stored.status, "queue_position": 0,
                             "predicted_start_ms": 0, "backoff_ms": 0}  # fmt: skip
