@@ -20,9 +20,12 @@ from starlette.exceptions import HTTPException
 
 from orca._version import __version__
 from orca.errors import ConfigError, InvalidInputError, OrcaError
+from orca.server._auth import Authorize, Guard, declare_security, install_cors
+from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
 from orca.server._models import ErrorEnvelope, Fork, RunBody, StateUpdate
 from orca.server._runs import Runs
+from orca.server._tracing import RequestSpans, route_of
 
 CORRELATION = "X-Correlation-Id"
 HEARTBEAT_S = 15.0
@@ -39,6 +42,8 @@ class ServerSettings:
             project.
         max_body_bytes: the largest request body taken (a larger one is a 413).
         webhook_networks: private networks (CIDR) webhooks may reach anyway.
+        auth: "auto" (tokens required once the project holds one), "tokens" or "none".
+        cors_origins: the exact origins whose pages may call the server (CORS).
     """
 
     host: str = "127.0.0.1"
@@ -47,15 +52,18 @@ class ServerSettings:
     workflows: list[str] = field(default_factory=list)
     max_body_bytes: int = 1 << 20
     webhook_networks: list[str] = field(default_factory=list)
+    auth: str = "auto"
+    cors_origins: list[str] = field(default_factory=list)
 
 
-def check_bind(host: str) -> None:
-    """Refuse to listen beyond loopback: there is no authentication yet.
+def check_bind(host: str, *, auth: bool = False) -> None:
+    """Refuse to listen beyond loopback unless the server requires tokens (``auth``).
 
     Raises:
-        ConfigError: ``host`` is not a loopback address or ``localhost``.
+        ConfigError: ``host`` is not a loopback address or ``localhost``, and ``auth`` is
+            off.
     """
-    if host == "localhost":
+    if host == "localhost" or auth:
         return
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -66,8 +74,9 @@ def check_bind(host: str) -> None:
             f"refusing to listen on {host}: the server has no authentication configured, "
             "so it serves loopback only",
             key="server.host",
-            fix="use --host 127.0.0.1 (or ::1), and reach it through an SSH tunnel or a "
-            "reverse proxy that authenticates",
+            fix="use --host 127.0.0.1 (or ::1), or require tokens: orca token create NAME "
+            '--scope admin (with [server] auth = "auto", the default) or [server] auth = '
+            '"tokens"',
         )
 
 
@@ -75,8 +84,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
     """The app serving ``settings``: the project's store is opened and the workflows
     loaded now (a workflow that cannot be loaded raises ``WorkflowLoadError``), and
     closed when the app shuts down."""
+    guard = Guard.open(settings.project, settings.auth)
     runs = Runs(settings.project, settings.workflows, settings.webhook_networks)
-    runs.open()
+    try:
+        runs.open()
+    except BaseException:
+        guard.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -84,6 +98,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             yield
         finally:
             await runs.close()
+            guard.close()
 
     app = FastAPI(
         title="Orca",
@@ -94,6 +109,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             status: {"model": ErrorEnvelope, "description": what}
             for status, what in (
                 (400, "the request is wrong for Orca"),
+                (401, "no bearer token, or one unknown or revoked (when auth is on)"),
+                (403, "the token lacks the scope, or the page's origin is refused"),
                 (404, "no such workflow, run or thread"),
                 (409, "the thread is busy, or the run is not running here"),
                 (422, "the body or a parameter is invalid"),
@@ -102,8 +119,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         },
     )
     app.state.runs = runs
+    app.state.auth = guard
     http = _http_metrics()
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(Authorize, guard=guard)
 
     @app.middleware("http")
     async def measure(
@@ -115,14 +134,15 @@ def create_app(settings: ServerSettings) -> FastAPI:
             response = await call_next(request)
         finally:
             http.in_flight.dec()
-        route = request.scope.get("route")
-        path = getattr(route, "path", "(unmatched)")
-        labels = (request.method, path)
+        labels = (request.method, route_of(request.scope, request.app))
         http.requests.labels(*labels, str(response.status_code)).inc()
         http.duration.labels(*labels).observe(time.perf_counter() - started)
         return response
 
+    install_cors(app, settings.cors_origins)
+    app.add_middleware(RequestSpans)
     hosts = {"127.0.0.1", "localhost", "::1", settings.host}
+    origins = set(settings.cors_origins)
 
     @app.middleware("http")
     async def correlate(
@@ -131,7 +151,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         given = request.headers.get(CORRELATION, "")
         correlation = given if 0 < len(given) <= 128 and given.isprintable() else None
         request.state.correlation_id = correlation or f"srv-{uuid.uuid4().hex[:16]}"
-        refused = _foreign(request, hosts)
+        refused = _foreign(request, hosts, origins, any_host=guard.required)
         response = refused if refused is not None else await call_next(request)
         response.headers[CORRELATION] = request.state.correlation_id
         return response
@@ -168,6 +188,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         status, body = for_error(exc)
         return JSONResponse(body, status_code=status)
+
+    app.include_router(auth_router)
+    declare_security(app)
 
     @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
     async def metrics() -> str:
@@ -432,13 +455,20 @@ def _host_of(value: str) -> str:
     return value.rpartition(":")[0] if value.count(":") == 1 else value
 
 
-def _foreign(request: Request, hosts: set[str]) -> JSONResponse | None:
+def _foreign(
+    request: Request, hosts: set[str], origins: set[str], *, any_host: bool = False
+) -> JSONResponse | None:
     """A request a web page elsewhere made, refused: a ``Host`` that is not the server's
-    own (a DNS-rebinding page reaching loopback) or an ``Origin`` of another site."""
+    own (a DNS-rebinding page reaching loopback) or an ``Origin`` of another site (one
+    not in ``origins``, the CORS ones).
+
+    With auth on (``any_host``), every ``Host`` is taken (the server may be reached by
+    any of its names, and a rebinding page has no token), and an ``Origin`` is of this
+    site when it names the requested host."""
     from urllib.parse import urlsplit
 
     host = _host_of(request.headers.get("host", ""))
-    if host not in hosts:
+    if not any_host and host not in hosts:
         body = envelope(
             "HOST_NOT_ALLOWED",
             f"requests for host {host!r} are not served here",
@@ -446,7 +476,8 @@ def _foreign(request: Request, hosts: set[str]) -> JSONResponse | None:
         )
         return JSONResponse(body, status_code=421)
     origin = request.headers.get("origin")
-    if origin is not None and (urlsplit(origin).hostname or "") not in hosts:
+    own = hosts | {host} if any_host else hosts
+    if origin is not None and origin not in origins and urlsplit(origin).hostname not in own:
         body = envelope(
             "ORIGIN_NOT_ALLOWED",
             f"requests from pages of {origin} are refused",
