@@ -25,7 +25,7 @@ from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
 from orca.server._models import ErrorEnvelope, Fork, RunBody, StateUpdate
 from orca.server._runs import Runs
-from orca.server._tracing import RequestSpans, route_of
+from orca.server._tracing import RequestSpans, flush_spans, route_of
 
 CORRELATION = "X-Correlation-Id"
 HEARTBEAT_S = 15.0
@@ -99,12 +99,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
         finally:
             await runs.close()
             guard.close()
+            await asyncio.to_thread(flush_spans)
 
     app = FastAPI(
         title="Orca",
         version=__version__,
         description="Runs of Orca workflows, their threads and their events.",
         lifespan=lifespan,
+        telemetry={"tracing": False},  # one server span per request: _tracing.py's
         responses={
             status: {"model": ErrorEnvelope, "description": what}
             for status, what in (

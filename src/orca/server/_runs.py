@@ -151,6 +151,7 @@ class Runs:
 
     async def start(self, thread_id: str, body: RunBody) -> str:
         from orca import Command
+        from orca.observe import current_correlation
 
         workflow = self.workflow(body.workflow)
         if body.resume is not None and body.input is not None:
@@ -162,7 +163,12 @@ class Runs:
         options: dict[str, Any] = {
             "thread_id": thread_id,
             "on_budget_exceeded": body.on_budget_exceeded,
-            "metadata": {**body.metadata, "source": workflow.source, "via": "server"},
+            "metadata": {
+                **body.metadata,
+                "source": workflow.source,
+                "via": "server",
+                "correlation_id": current_correlation(),  # the request's (_tracing.py)
+            },
         }
         for option, value in (
             ("profile", body.profile),

@@ -50,7 +50,10 @@ class RequestSpans:
     """ASGI middleware, inside the correlation middleware: the request's correlation id
     becomes the one of every run it starts (``orca.observe.correlation``) and, with an
     SDK configured, a ``SERVER`` span covers the request (to the end of a stream's body)
-    with its route, status and correlation id, current while the app answers."""
+    with its route, status and correlation id, current while the app answers. A W3C
+    ``traceparent`` header makes it the child of the caller's span. (FastAPI's own
+    request spans, in versions that make them, are turned off in ``create_app``: one
+    server span per request.)"""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -59,18 +62,18 @@ class RequestSpans:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        correlation_id = str(scope.get("state", {}).get("correlation_id") or "")
+        # set by the correlation middleware, outside this one
+        correlation_id = str(scope.get("state", {}).get("correlation_id") or "server")
         tracer = _tracer()
         if tracer is None:
-            if correlation_id:
-                with correlation(correlation_id):
-                    await self.app(scope, receive, send)
-            else:
+            with correlation(correlation_id):
                 await self.app(scope, receive, send)
             return
+        from opentelemetry import propagate
         from opentelemetry.trace import SpanKind, Status, StatusCode
 
         method = scope["method"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         status = 500
 
         async def sent(message: Any) -> None:
@@ -80,9 +83,10 @@ class RequestSpans:
             await send(message)
 
         with (
-            correlation(correlation_id or "server"),
+            correlation(correlation_id),
             tracer.start_as_current_span(
                 method,
+                context=propagate.extract(headers),  # a caller's traceparent continues
                 kind=SpanKind.SERVER,
                 attributes={
                     "http.request.method": method,
@@ -105,3 +109,12 @@ class RequestSpans:
                     span.set_attribute("orca.token", token.name)
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
+
+
+def flush_spans() -> None:
+    """Export the spans still buffered, as the server stops (uvicorn ends the process by
+    re-raising the signal that stopped it, so exit handlers never run)."""
+    trace = sys.modules.get("opentelemetry.trace")
+    flush = getattr(trace.get_tracer_provider(), "force_flush", None) if trace else None
+    if flush is not None:
+        flush(5000)
