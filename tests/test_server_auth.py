@@ -522,7 +522,7 @@ def test_open_local_mode_serves_loopback_without_tokens_and_cors_closed(bare: Pa
         assert "Access-Control-Allow-Origin" not in page.headers
     finally:
         said = served.stop()
-    assert "no auth (loopback only)" in said
+    assert "no auth, loopback only" in said
 
 
 def test_auth_tokens_without_any_token_refuses_everything_but_health(bare: Path) -> None:
@@ -682,3 +682,20 @@ def test_a_real_server_exports_request_and_run_spans_and_logs_the_correlation(
     run_logs = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
     assert run_logs, logs
     assert {r.get("correlation_id") for r in run_logs if r.get("run_id")} == {"corr-served"}
+
+
+def test_the_app_itself_refuses_to_be_open_beyond_loopback(tmp_path: Path) -> None:
+    """Whoever builds the app (not only ``orca serve``) gets no open app on 0.0.0.0."""
+    from orca.errors import ConfigError
+    from orca.server import ServerSettings, create_app
+
+    (tmp_path / ".orca").mkdir()
+    with pytest.raises(ConfigError, match=r"refusing to listen on 0\.0\.0\.0") as caught:
+        create_app(ServerSettings(project=tmp_path, host="0.0.0.0"))
+    assert caught.value.key == "server.host"
+    app = create_app(ServerSettings(project=tmp_path, host="0.0.0.0", auth="tokens"))
+    try:
+        assert app.state.auth.required
+    finally:
+        app.state.runs.close_now()
+        app.state.auth.close()

@@ -50,14 +50,16 @@ def serve(
         auth=settings_of.auth,
         cors_origins=list(settings_of.cors_origins),
     )
-    check_bind(settings.host, auth=auth_required(settings.project, settings.auth))
+    # decided once: create_app must not see a different answer (a token revoked between)
+    settings.auth = "tokens" if auth_required(settings.project, settings.auth) else "none"
+    check_bind(settings.host, auth=settings.auth == "tokens")
     _observe()
     app = create_app(settings)
     from orca.cli._common import err
 
     served = ", ".join(sorted(app.state.runs.workflows)) or "no workflows"
     where = f"[{settings.host}]" if ":" in settings.host else settings.host
-    auth = "bearer tokens required" if app.state.auth.required else "no auth (loopback only)"
+    auth = "bearer tokens required" if app.state.auth.required else "no auth, loopback only"
     err.print(
         f"serving {served} on http://{where}:{settings.port} ({auth}; API docs at /docs); "
         "Ctrl-C stops",

@@ -87,6 +87,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     guard = Guard.open(settings.project, settings.auth)
     runs = Runs(settings.project, settings.workflows, settings.webhook_networks)
     try:
+        check_bind(settings.host, auth=guard.required)  # never an open app beyond loopback
         runs.open()
     except BaseException:
         guard.close()
