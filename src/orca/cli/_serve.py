@@ -49,6 +49,11 @@ def serve(
         webhook_networks=list(settings_of.webhook_networks),
         auth=settings_of.auth,
         cors_origins=list(settings_of.cors_origins),
+        max_running_runs=settings_of.max_running_runs,
+        max_queued_runs=settings_of.max_queued_runs,
+        max_running_tasks=settings_of.max_running_tasks,
+        max_queued_tasks=settings_of.max_queued_tasks,
+        admission_policy=settings_of.admission_policy,
     )
     # decided once: create_app must not see a different answer (a token revoked between)
     settings.auth = "tokens" if auth_required(settings.project, settings.auth) else "none"

@@ -25,6 +25,11 @@ lease of a process that died on this host is taken over at once, one on another 
 when it runs out."""
 
 
+# (store, thread) -> the run of this process that holds or is taking the thread
+_claims: dict[tuple[int, str], str] = {}
+_claims_lock = threading.Lock()
+
+
 class Recorder:
     """Takes the thread for one run, keeps its lease alive, collects its tasks' outcomes,
     and stores its final record (releasing the thread)."""
@@ -48,6 +53,9 @@ class Recorder:
         self.record: RunRecord | None = None
         self.lease: Lease | None = None
         self.lost_to: str | None = None  # the run that took the thread when the lease ran out
+        self.previous: RunRecord | None = None  # the stored record this run continues
+        self._claimed: tuple[int, str] | None = None
+        self.first_seq = 0  # the seq of its first event
         # task id -> (step, node, started, ended, status, duration_ms, error), not stored yet
         self.tasks: dict[str, tuple[Any, ...]] = {}
         self._stop = threading.Event()
@@ -59,8 +67,36 @@ class Recorder:
         Raises:
             ThreadBusyError: another live run holds the thread; nothing was written.
         """
+        self._claim(run_id)  # runs of this process race here, not on the lease
+        try:
+            return await self._begin(run_id, derived=derived)
+        except BaseException:
+            self.unclaim()
+            raise
+
+    def _claim(self, run_id: str) -> None:
+        """Take the thread among this process's runs: two runs of one process would
+        derive the same id and each take the other's lease for its own (a retry)."""
+        key = (id(self.store), self.thread_id)
+        with _claims_lock:
+            holder = _claims.get(key)
+            if holder is not None:
+                raise ThreadBusyError(self.thread_id, holder, lease_owner())
+            _claims[key] = run_id
+            self._claimed = key
+
+    def unclaim(self) -> None:
+        """Give the thread back to this process's other runs (idempotent)."""
+        if self._claimed is not None:
+            with _claims_lock:
+                _claims.pop(self._claimed, None)
+            self._claimed = None
+
+    async def _begin(self, run_id: str, *, derived: bool) -> str:
         if derived:
             run_id = await self._off_loop(_unused_id, self.store, run_id)
+        else:
+            await self._off_loop(self._continues, run_id)
         owner = lease_owner()
         self.record = RunRecord(
             run_id=run_id,
@@ -89,6 +125,17 @@ class Recorder:
             target=self._beat, args=(loop, task), name=f"orca-lease-{run_id}", daemon=True
         ).start()
         return run_id
+
+    def _continues(self, run_id: str) -> None:
+        """A run given the id of a stored record continues it (a queued run starting, a
+        server's run resumed after its process died): its events are numbered after the
+        ones logged, and its totals add to the record's."""
+        previous = self.store.get_run(run_id)
+        if previous is None:
+            return
+        self.previous = previous
+        logged = self.store.read_events(run_id)
+        self.first_seq = logged[-1]["seq"] + 1 if logged else 0
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Several store calls in a row, on a worker thread (here, on the private loop)."""
@@ -163,15 +210,16 @@ class Recorder:
         cut short by the run's end: cancelled)."""
         self._stop.set()
         assert self.record is not None
+        before = self.previous
         record = replace(
             self.record,
             status=status,  # type: ignore[arg-type]
             ended_at=self.clock().isoformat(),
-            steps=steps,
-            llm_calls=totals.llm_calls,
-            input_tokens=totals.input_tokens,
-            output_tokens=totals.output_tokens,
-            cost_nano_usd=totals.cost_nano_usd,
+            steps=steps + (before.steps if before else 0),
+            llm_calls=totals.llm_calls + (before.llm_calls if before else 0),
+            input_tokens=totals.input_tokens + (before.input_tokens if before else 0),
+            output_tokens=totals.output_tokens + (before.output_tokens if before else 0),
+            cost_nano_usd=totals.cost_nano_usd + (before.cost_nano_usd if before else 0),
             checkpoint_id=checkpoint_id,
             error=error,
         )
