@@ -311,6 +311,20 @@ def test_each_scope_does_what_it_holds(server: Served, tokens: dict[str, str]) -
     refused(call(server, "POST", "/v1/budgets", tokens["admin"], json={}), 404, "NOT_FOUND")
 
 
+def test_a_run_started_with_one_token_is_streamed_with_another(
+    server: Served, tokens: dict[str, str]
+) -> None:
+    started = call(server, "POST", "/v1/runs", tokens["run"],
+                   json={"workflow": "counter", "input": {}})  # fmt: skip
+    assert started.status_code == 202, started.text
+    run_id = started.json()["run_id"]
+    refused(call(server, "GET", f"/v1/runs/{run_id}/stream"), 401, "UNAUTHENTICATED")
+    streamed = call(server, "GET", f"/v1/runs/{run_id}/stream", tokens["read"])
+    assert streamed.status_code == 200
+    assert streamed.text.rstrip().endswith("event: end\ndata: {}")
+    assert "event: run.finished" in streamed.text
+
+
 def test_whoami_names_the_token_and_its_scopes(server: Served, tokens: dict[str, str]) -> None:
     expected = {"read": ["read"], "run": ["read", "run"], "admin": ["read", "run", "admin"]}
     for scope, scopes in expected.items():
