@@ -21,7 +21,15 @@ import orjson
 from starlette.exceptions import HTTPException
 
 from orca.checkpoint import RunRecord, lease_owner, owner_alive
-from orca.errors import ConfigError, InvalidInputError, OrcaError, ThreadBusyError
+from orca.errors import (
+    ConfigError,
+    InvalidInputError,
+    OrcaError,
+    SerializationError,
+    ThreadBusyError,
+    UnknownStateKeyError,
+)
+from orca.observe import current_correlation
 from orca.server._admission import Admission, Overloaded, Ticket
 
 if TYPE_CHECKING:
@@ -33,6 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("orca.server")
 
 Item = tuple[int, str, bytes]  # an event as a stream sends it: seq, type, JSON
+BAD_INPUT = (InvalidInputError, UnknownStateKeyError, SerializationError)
 RECENT_RUNS = 64  # runs whose whole stream is kept after they end ...
 RECENT_S = 300.0  # ... for this long at most
 
@@ -117,6 +126,7 @@ class _Accepted:
     continues: bool = False  # left running by a server that died: from its checkpoint
     driver: asyncio.Task[None] | None = None  # while queued
     launching: bool = False  # its handle is being started: cancel waits for it
+    correlation_id: str | None = None  # the request's, for the run's logs and spans
     started: asyncio.Future[None] = field(default_factory=_future)
     finished: asyncio.Future[None] = field(default_factory=_future)
 
@@ -138,6 +148,7 @@ class _Accepted:
             "request": self.body.model_dump(mode="json", exclude_defaults=True),
             "stateless": self.stateless,
             "owner": owner,
+            **({"correlation_id": self.correlation_id} if self.correlation_id else {}),
         }
 
     def queued_record(self, owner: str) -> RunRecord:
@@ -167,6 +178,7 @@ class _Accepted:
             ("cost_limit", body.cost_limit_usd),
             ("token_limit", body.token_limit),
             ("tools", self.workflow.tools),
+            ("correlation_id", self.correlation_id),
         ):
             if value is not None:
                 options[option] = value
@@ -305,6 +317,7 @@ class Runs:
             body=body,
             stateless=stateless,
             target=target,
+            correlation_id=current_correlation(),  # the request's (server/_tracing.py)
         )
         reply = {"run_id": accepted.run_id, "thread_id": thread_id}
         ticket: Ticket | None = None
@@ -315,13 +328,13 @@ class Runs:
                 self._accepted[accepted.run_id] = accepted  # the thread's, from now on
                 try:
                     await self._launch(accepted, ticket)
-                except Exception:
+                except Exception as exc:
                     self._accepted.pop(accepted.run_id, None)
                     accepted.end()
                     self.admission.release(ticket)
                     stored = await self._checkpoints.aget_run(accepted.run_id)
-                    if stored is None:  # refused before it began (a busy thread)
-                        raise
+                    if stored is None or isinstance(exc, BAD_INPUT):
+                        raise  # refused before it began (a busy thread), or bad input
                     # it began and stopped at once (a deadline, a limit): its record says so
                     return {**reply, "status": stored.status, "queue_position": 0,
                             "predicted_start_ms": 0, "backoff_ms": 0}  # fmt: skip
@@ -519,6 +532,7 @@ class Runs:
             stateless=bool(meta.get("stateless")),
             target=None,
             continues=record.status == "running" and await self._checkpointed(record),
+            correlation_id=meta.get("correlation_id"),
         )
         # queued again (a running one as it was accepted), owned by this server now
         await self._checkpoints.aput_run(accepted.queued_record(self._owner))
