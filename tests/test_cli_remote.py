@@ -294,3 +294,37 @@ def test_tasks_are_submitted_streamed_and_cancelled_on_a_server(tmp_path: Path) 
     here = orca(tmp_path, "tasks", "submit", "hi", "--model", "m")
     assert here.returncode == 2
     assert "fix: orca --server http://127.0.0.1:8700 tasks" in here.stderr
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, str, str]]:
+    """A server that requires tokens: one with scope run, one with scope read."""
+    project = make_project(tmp_path_factory.mktemp("guarded"))
+    tokens = []
+    for name, scope in (("runner", "run"), ("reader", "read")):
+        made = orca(project, "token", "create", name, "--scope", scope, "--json")
+        assert made.returncode == 0, made.stderr
+        tokens.append(json.loads(made.stdout)["token"])
+    with serving(project) as url:
+        yield project, url, tokens[0], tokens[1]
+
+
+def test_the_token_comes_from_orca_token(guarded: tuple[Path, str, str, str]) -> None:
+    from orca.client import Client, ServerAuthError
+
+    project, url, runner, reader = guarded
+    with Client(url) as anonymous, pytest.raises(ServerAuthError) as refused:
+        anonymous.list_runs()
+    assert (refused.value.status, refused.value.code) == (401, "UNAUTHENTICATED")
+    with Client(url, token=reader) as client, pytest.raises(ServerAuthError) as short:
+        client.start_run("counter", {})
+    assert (short.value.status, short.value.code) == (403, "FORBIDDEN")
+    with_token = orca(
+        project, "run", "counter", "--json", server=url, env=orca_env(project, ORCA_TOKEN=runner)
+    )
+    assert with_token.returncode == 0, with_token.stderr
+    assert json.loads(with_token.stdout)["status"] == "done"
+    without_token = orca(project, "runs", "list", server=url)
+    assert without_token.returncode == 3
+    assert without_token.stderr.startswith("error: this server requires a bearer token")
+    assert "\nfix: set ORCA_TOKEN to a token the server takes" in without_token.stderr

@@ -27,6 +27,7 @@ from orca.errors import (
     ConfigError,
     InvalidInputError,
     OrcaError,
+    ServerAuthError,
     ServerError,
     ThreadBusyError,
 )
@@ -187,6 +188,9 @@ def fix_for(exc: BaseException, run: str | None = None) -> str:
         return f"what it finished is kept; continue it: {resume}"
     if isinstance(exc, RunTimeoutError):
         return f"continue it: {resume} (with a larger --time-limit on a new run)"
+    if isinstance(exc, ServerAuthError):  # the CLI sends ORCA_TOKEN
+        told = split_fix(str(exc))[1]
+        return "set ORCA_TOKEN to a token the server takes" + (f" ({told})" if told else "")
     return split_fix(str(exc))[1] or GENERIC_FIX
 
 
