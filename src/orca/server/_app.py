@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException
 
 from orca._version import __version__
 from orca.errors import ConfigError, InvalidInputError, OrcaError
+from orca.server import _admin
 from orca.server._errors import envelope, for_error
 from orca.server._models import ErrorEnvelope, Fork, RunBody, StateUpdate
 from orca.server._runs import Runs
@@ -102,6 +103,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         },
     )
     app.state.runs = runs
+    app.include_router(_admin.router)  # budgets, profiles, prices, usage, run inspection
     http = _http_metrics()
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
 
