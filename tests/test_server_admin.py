@@ -207,7 +207,14 @@ def test_budgets_are_created_raised_used_and_deleted_as_the_cli_sees_them(
         [50],
         "Europe/Paris",
     )
-    assert ok(client.get("/v1/budgets")) == cli(project, "budget", "list")
+    ok(client.post("/v1/budgets", json={"name": "one-run", "amount": "1", "run": "run-x"}), 201)
+    listed, every = clis(project, ("budget", "list"), ("budget", "list", "--all"))
+    assert ok(client.get("/v1/budgets")) == listed
+    assert "one-run" not in [b["name"] for b in listed]  # a budget of one run: with all
+    assert ok(client.get("/v1/budgets", params={"all": "true"})) == every
+    assert "one-run" in [b["name"] for b in every]
+    refused(client.get("/v1/budgets", params={"all": "maybe"}), 422, "INVALID_REQUEST", "all")
+    ok(client.delete("/v1/budgets/one-run"))
 
     raised = ok(client.post("/v1/budgets/team/raise", json={"by": "2.50"}))
     assert raised["limit"] == 7_500_000_000

@@ -30,9 +30,12 @@ from orca.errors import (
     OrcaError,
     ThreadBusyError,
 )
-from orca.manage._plain import count, dumps, in_unit, llm_calls, parse_time, per_mtok, usd
-
-__all__ = ["count", "in_unit", "llm_calls", "per_mtok", "usd"]  # re-exported: the commands' own
+from orca.manage._plain import count as count  # the commands import these from here
+from orca.manage._plain import dumps, parse_time
+from orca.manage._plain import in_unit as in_unit
+from orca.manage._plain import llm_calls as llm_calls
+from orca.manage._plain import per_mtok as per_mtok
+from orca.manage._plain import usd as usd
 
 if TYPE_CHECKING:
     from orca.store import SqliteCheckpointer, SqliteStore

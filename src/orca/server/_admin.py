@@ -171,7 +171,8 @@ async def budget_status(request: Request, name: str) -> JSON:
     NAME --json``)."""
     admin, users, _ = _admin(request)
     found = await admin.call(budgets.current, users, name)
-    assert found is not None  # a name given: an unknown one raised
+    if found is None:  # not reached: a name is given, and an unknown one raised
+        raise HTTPException(404, f"no budget {name!r}")
     return plain.jsonable(found.as_dict())
 
 
