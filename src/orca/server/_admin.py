@@ -5,67 +5,21 @@ Each endpoint calls the same function of ``orca.manage`` as its CLI twin and ans
 the same JSON as the twin's ``--json`` (money as integer nano-USD, prices and
 percentages as decimal strings, never floats). The user database (``$ORCA_HOME/
 orca.db``, found as the CLI finds it) and the project's store are opened once, when the
-app starts; every call on them runs on one worker thread of their own, in order, off
-the event loop."""
+app starts (``_admin_stores``); the run endpoints are in ``_admin_runs``."""
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from orca.errors import InvalidFieldError
-from orca.manage import budgets, plain, prices, profiles, runs, usage
-
-if TYPE_CHECKING:
-    from orca.store import SqliteStore
-
-T = TypeVar("T")
-JSON = Any  # what an endpoint answers: plain JSON values (see orca.manage.plain)
-
-
-class Admin:
-    """The stores the admin API reads and writes, opened for the app's life."""
-
-    def __init__(self, project: Path) -> None:
-        self.project = project
-        self.users: SqliteStore | None = None
-        self.store: SqliteStore | None = None
-        # one thread: SQLite calls of one connection run one at a time, in order
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="orca-admin")
-
-    def open(self) -> None:
-        from orca.store import project_store, user_store
-
-        self.users = user_store()
-        try:
-            self.store = project_store(self.project)
-        except BaseException:
-            self.users.close()
-            raise
-
-    def close(self) -> None:
-        for store in (self.store, self.users):
-            if store is not None:
-                store.close()
-        self.store = self.users = None
-
-    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn(*args, **kwargs)`` on the stores' worker thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, functools.partial(fn, *args, **kwargs))
-
-    async def shutdown(self) -> None:
-        await self.call(self.close)
-        self._worker.shutdown(wait=True)
+from orca.manage import budgets, plain, prices, profiles, usage
+from orca.server import _admin_runs
+from orca.server._admin_stores import JSON, Admin, stores
 
 
 @asynccontextmanager
@@ -80,13 +34,6 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 router = APIRouter(lifespan=_lifespan)
-
-
-def _admin(request: Request) -> tuple[Admin, SqliteStore, SqliteStore]:
-    admin: Admin = request.app.state.admin
-    if admin.users is None or admin.store is None:
-        raise HTTPException(503, "the server is starting or stopping")
-    return admin, admin.users, admin.store
 
 
 # -- budgets ---------------------------------------------------------------------------------
@@ -131,7 +78,7 @@ async def list_budgets(
 ) -> JSON:
     """Every budget and where it stands in its current period (``orca budget list
     --json``; budgets of single runs with ``all``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     found = await admin.call(budgets.statuses, users, every=every)
     return plain.jsonable([s.as_dict() for s in found])
 
@@ -140,7 +87,7 @@ async def list_budgets(
 async def create_budget(request: Request, body: BudgetBody) -> JSON:
     """Create a budget (``orca budget create --json``; the first global one becomes
     active)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     budget = budgets.new_budget(
         body.name,
         body.amount,
@@ -161,7 +108,7 @@ async def create_budget(request: Request, body: BudgetBody) -> JSON:
 @router.get("/v1/budgets/{name}", tags=["budgets"])
 async def show_budget(request: Request, name: str) -> JSON:
     """A budget's settings and where it stands (``orca budget show --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     return plain.jsonable(budgets.detail(await admin.call(budgets.status, users, name)))
 
 
@@ -169,7 +116,7 @@ async def show_budget(request: Request, name: str) -> JSON:
 async def budget_status(request: Request, name: str) -> JSON:
     """Where a budget stands now, expired holds released first (``orca budget status
     NAME --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     found = await admin.call(budgets.current, users, name)
     if found is None:  # not reached: a name is given, and an unknown one raised
         raise HTTPException(404, f"no budget {name!r}")
@@ -180,7 +127,7 @@ async def budget_status(request: Request, name: str) -> JSON:
 async def raise_budget(request: Request, name: str, body: RaiseBody) -> JSON:
     """Raise a budget's limit (``orca budget raise --json``): never below what it has
     spent and holds."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     status = await admin.call(budgets.raise_, users, name, by=body.by, to=body.to)
     return plain.jsonable(status.as_dict())
 
@@ -188,7 +135,7 @@ async def raise_budget(request: Request, name: str, body: RaiseBody) -> JSON:
 @router.post("/v1/budgets/{name}/use", tags=["budgets"])
 async def use_budget(request: Request, name: str) -> JSON:
     """Make it the active budget (``orca budget use --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     return {"active": (await admin.call(budgets.use, users, name)).name}
 
 
@@ -196,7 +143,7 @@ async def use_budget(request: Request, name: str) -> JSON:
 async def delete_budget(request: Request, name: str) -> JSON:
     """Delete a budget and its periods; the usage ledger keeps its rows (``orca budget
     delete --yes --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     await admin.call(budgets.delete, users, name)
     return {"deleted": name}
 
@@ -235,7 +182,7 @@ class ProfilePatch(BaseModel):
 @router.get("/v1/profiles", tags=["profiles"])
 async def list_profiles(request: Request) -> JSON:
     """Every profile (``orca profile list --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     return plain.jsonable([profiles.as_dict(p) for p in await admin.call(profiles.all_, users)])
 
 
@@ -244,7 +191,7 @@ async def create_profile(request: Request, body: ProfileBody) -> JSON:
     """Create a profile (``orca profile create --json``; the first becomes active)."""
     from orca.llm import Profile
 
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     profiles.check_name(body.name)
     profile = Profile(
         body.name,
@@ -259,7 +206,7 @@ async def create_profile(request: Request, body: ProfileBody) -> JSON:
 @router.get("/v1/profiles/{name}", tags=["profiles"])
 async def show_profile(request: Request, name: str) -> JSON:
     """One profile with its parameters (``orca profile show --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     return plain.jsonable(profiles.as_dict(await admin.call(profiles.get, users, name)))
 
 
@@ -267,7 +214,7 @@ async def show_profile(request: Request, name: str) -> JSON:
 async def update_profile(request: Request, name: str, body: ProfilePatch) -> JSON:
     """Change a profile's planner, worker or description (``orca profile update
     --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     new = await admin.call(
         profiles.update,
         users,
@@ -282,14 +229,14 @@ async def update_profile(request: Request, name: str, body: ProfilePatch) -> JSO
 @router.post("/v1/profiles/{name}/use", tags=["profiles"])
 async def use_profile(request: Request, name: str) -> JSON:
     """Make it the active profile (``orca profile use --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     return {"active": (await admin.call(profiles.use, users, name)).name}
 
 
 @router.delete("/v1/profiles/{name}", tags=["profiles"])
 async def delete_profile(request: Request, name: str) -> JSON:
     """Delete a profile (``orca profile delete --yes --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     await admin.call(profiles.delete, users, name)
     return {"deleted": name}
 
@@ -324,7 +271,7 @@ class RepriceBody(BaseModel):
 @router.get("/v1/prices", tags=["prices"])
 async def list_prices(request: Request) -> JSON:
     """Your price overrides, every version (``orca pricing list --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     return plain.jsonable([prices.as_dict(p) for p in await admin.call(prices.overrides, users)])
 
 
@@ -332,7 +279,7 @@ async def list_prices(request: Request) -> JSON:
 async def show_price(request: Request, provider: str, model: str) -> JSON:
     """The price in force for a model and its ``source``: ``user``, ``catalog`` or
     ``local`` (``orca pricing show --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     price = await admin.call(prices.in_force, users, provider, model)
     if price.source == "unknown":
         message, _ = prices.unknown(provider, prices.charged_name(provider, model))
@@ -344,7 +291,7 @@ async def show_price(request: Request, provider: str, model: str) -> JSON:
 async def set_price(request: Request, provider: str, model: str, body: PriceBody) -> JSON:
     """Set your own price for a model; it wins over the catalog (``orca pricing set
     --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     price = prices.new_price(
         provider,
         model,
@@ -362,7 +309,7 @@ async def set_price(request: Request, provider: str, model: str, body: PriceBody
 async def unset_price(request: Request, provider: str, model: str) -> JSON:
     """Remove your prices of a model; the catalog's apply again (``orca pricing unset
     --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     removed = await admin.call(prices.remove, users, provider, model)
     if not removed:
         raise HTTPException(404, f"no price override for {provider}/{model}")
@@ -373,7 +320,7 @@ async def unset_price(request: Request, provider: str, model: str) -> JSON:
 async def reprice_run(request: Request, run_id: str, body: RepriceBody) -> JSON:
     """What a run's recorded calls would have cost on another model (``orca pricing
     reprice --json``; ``ratio`` is a decimal string)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     data = await admin.call(prices.reprice, users, run_id, body.provider, body.model)
     if data is None:
         raise HTTPException(404, f"run {run_id!r} has no recorded usage")
@@ -393,7 +340,7 @@ async def usage_report(
 ) -> JSON:
     """Calls, tokens and cost from the usage ledger, grouped (``orca usage report
     --json``)."""
-    admin, users, _ = _admin(request)
+    admin, users, _ = stores(request)
     start, end = plain.parse_time(since, "since"), plain.parse_time(until, "until")
     rows = await admin.call(usage.report, users, by, since=start, until=end, run_id=run_id)
     return plain.jsonable(usage.rows(rows))
@@ -409,7 +356,7 @@ async def tool_audit(
 ) -> JSON:
     """Tool executions, newest first, arguments and results redacted as they were
     recorded (``orca tools log --json``)."""
-    admin, _, store = _admin(request)
+    admin, _, store = stores(request)
     return plain.jsonable(
         await admin.call(
             usage.tool_log, store.audit, run_id=run_id, tool=tool, status=status, limit=limit
@@ -417,118 +364,4 @@ async def tool_audit(
     )
 
 
-# -- one run ---------------------------------------------------------------------------------
-
-
-async def _logged(admin: Admin, store: SqliteStore, run_id: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = await admin.call(store.checkpoints.read_events, run_id)
-    if not found:
-        raise HTTPException(404, f"no events logged for run {run_id!r}")
-    return found
-
-
-@router.get("/v1/runs/{run_id}/inspect", tags=["runs"])
-async def inspect_run(request: Request, run_id: str) -> JSON:
-    """The run's record, its tasks (with tracebacks) and its cost by node, role and
-    model (``orca runs show --json``)."""
-    admin, users, store = _admin(request)
-
-    def detail() -> dict[str, Any] | None:
-        record = store.checkpoints.get_run(run_id)
-        return None if record is None else runs.detail(store.checkpoints, users, record)
-
-    found = await admin.call(detail)
-    if found is None:
-        raise HTTPException(404, f"no run {run_id!r}")
-    return plain.jsonable(found)
-
-
-@router.get("/v1/runs/{run_id}/timeline", tags=["runs"])
-async def run_timeline(request: Request, run_id: str) -> JSON:
-    """The run's supersteps and tasks with duration, tokens, cost and errors, from its
-    events (``orca runs inspect --json``)."""
-    admin, _, store = _admin(request)
-    return plain.jsonable(runs.timeline(await _logged(admin, store, run_id)))
-
-
-@router.get("/v1/runs/{run_id}/trace", tags=["runs"])
-async def run_trace(
-    request: Request,
-    run_id: str,
-    fmt: str = Query(
-        default="chrome",
-        alias="format",
-        description="chrome (Perfetto; also 'perfetto') or otlp-json (Jaeger; also 'otlp')",
-    ),
-) -> JSON:
-    """The run's trace document (what ``orca runs trace --format F -o -`` writes)."""
-    runs.trace_format(fmt)
-    admin, _, store = _admin(request)
-    return plain.jsonable(runs.trace(await _logged(admin, store, run_id), fmt))
-
-
-@router.get("/v1/runs/{run_id}/events", tags=["runs"])
-async def run_events(
-    request: Request,
-    run_id: str,
-    types: Annotated[
-        list[str] | None, Query(alias="type", description="only these event types (repeat)")
-    ] = None,
-    start: int = Query(default=0, ge=0, description="from this seq on"),
-    stop: int | None = Query(default=None, ge=0, description="before this seq"),
-    since: str | None = Query(default=None, description="only at or after: 7d, 12h, ISO"),
-    most: int | None = Query(default=None, ge=1, alias="max", description="at most this many"),
-) -> JSON:
-    """The run's logged events, in order (``orca runs events --json``)."""
-    types = types or []
-    runs.check_types(types)
-    after = plain.parse_time(since, "since")
-    admin, _, store = _admin(request)
-
-    def read() -> list[dict[str, Any]] | None:
-        cp = store.checkpoints
-        found = runs.events(cp, run_id, start=start, stop=stop, types=types, since=after, most=most)
-        return found if found or runs.logged(cp, run_id) else None
-
-    found = await admin.call(read)
-    if found is None:
-        raise HTTPException(404, f"no events logged for run {run_id!r}")
-    return plain.jsonable(found)
-
-
-class ReplayBody(BaseModel):
-    """What to replay a run with (``orca runs replay``)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    graph: str | None = Field(
-        default=None,
-        description="PATH.py[:graph] relative to the project (default: the run's workflow)",
-    )
-
-
-@router.post("/v1/runs/{run_id}/replay", tags=["runs"])
-async def replay_run(request: Request, run_id: str, body: ReplayBody | None = None) -> JSON:
-    """Run the run's graph code again, its LLM and tool calls answered from its log
-    (no network, no budget): ``identical``, or the first ``divergence`` (``orca runs
-    replay --json``; a divergence is a 200 whose report says so)."""
-    from orca.config import load_config
-
-    admin, _, store = _admin(request)
-    await _logged(admin, store, run_id)
-    source = body.graph if body is not None else None
-    if source is None:
-        source = await admin.call(runs.recorded_source, store.checkpoints, run_id)
-        if source is None:
-            raise InvalidFieldError(
-                f"run {run_id!r} has no workflow on record",
-                field="graph",
-                fix='name the graph it ran: {"graph": "flows/x.py:graph"}',
-            )
-
-    def replay(source: str) -> dict[str, Any]:
-        policy = load_config(admin.project).tools.policy()  # what the run redacted in its log
-        report = runs.replay(store.checkpoints, run_id, source, policy=policy, root=admin.project)
-        return report.to_dict()
-
-    return plain.jsonable(await admin.call(replay, source))
+router.include_router(_admin_runs.router)  # a run's record, timeline, events, trace, replay
