@@ -328,3 +328,32 @@ def test_the_token_comes_from_orca_token(guarded: tuple[Path, str, str, str]) ->
     assert without_token.returncode == 3
     assert without_token.stderr.startswith("error: this server requires a bearer token")
     assert "\nfix: set ORCA_TOKEN to a token the server takes" in without_token.stderr
+
+
+def test_budgets_and_usage_match(served: tuple[Path, str]) -> None:
+    project, url = served
+    made = orca(project, "budget", "create", "team", "--amount", "5.00", "--json", server=url)
+    assert made.returncode == 0, made.stderr
+    assert json.loads(made.stdout)["limit"] == 5_000_000_000
+    for args in (["budget", "list"], ["budget", "show", "team"], ["budget", "status", "team"]):
+        here, there, code = both(project, url, *args)
+        assert code == 0
+        assert here == there
+    raised = orca(project, "budget", "raise", "team", "--by", "1.50", "--json", server=url)
+    assert json.loads(raised.stdout)["limit"] == 6_500_000_000
+    used = orca(project, "budget", "use", "team", "--json", server=url)
+    assert json.loads(used.stdout) == {"active": "team"}
+    here, there, code = both(project, url, "run", "flows.py:counter", "--budget", "team")
+    assert code == 0
+    assert [b["name"] for b in there["budgets_after"]] == ["team"]
+    assert here["budgets_after"] == there["budgets_after"]
+    for by in ("model", "run", "day"):
+        here, there, _ = both(project, url, "usage", "report", "--by", by)
+        assert here == there
+    missing = orca(project, "budget", "show", "teem", server=url)
+    assert missing.returncode == 3
+    assert missing.stderr.startswith("error: ")
+    assert "\nfix: " in missing.stderr
+    gone = orca(project, "budget", "delete", "team", "--yes", "--json", server=url)
+    assert gone.returncode == 0, gone.stderr
+    assert "team" not in orca(project, "budget", "list", "--json").stdout

@@ -11,7 +11,6 @@ from orca.cli._common import (
     USAGE,
     config,
     fail,
-    llm_calls,
     project_store,
 )
 from orca.cli._source import ForkRequest, ResumeRequest, RunRequest
@@ -94,31 +93,18 @@ def _with_timeout(profile: Any, seconds: float) -> Any:
 
 
 def run_row(r: Any) -> dict[str, Any]:
-    """A run's record (``RunRecord``, or its JSON from a server) as ``runs show``
+    """A run's record (a ``RunRecord``, or its JSON from a server) as ``runs show``
     prints it."""
-    get = r.get if isinstance(r, dict) else lambda k: getattr(r, k)
-    meta = get("metadata") or {}
-    return {
-        "run_id": get("run_id"),
-        "thread_id": get("thread_id"),
-        "workflow": get("graph") or None,
-        "source": meta.get("source"),
-        "status": get("status"),
-        "started_at": get("started_at"),
-        "ended_at": get("ended_at"),
-        "steps": get("steps"),
-        "llm_calls": get("llm_calls"),
-        "input_tokens": get("input_tokens"),
-        "output_tokens": get("output_tokens"),
-        "cost_nano_usd": get("cost_nano_usd"),
-        "checkpoint_id": get("checkpoint_id"),
-        "budget": meta.get("budget"),
-        "profile": meta.get("profile"),
-        "error": get("error"),
-        "parent_run_id": meta.get("parent_run"),
-        "session_id": meta.get("session"),
-        "on_budget_exceeded": meta.get("on_budget_exceeded"),
-    }
+    from orca.manage import runs
+
+    if isinstance(r, dict):
+        import dataclasses
+
+        from orca.checkpoint import RunRecord
+
+        names = {f.name for f in dataclasses.fields(RunRecord)}
+        r = RunRecord(**{k: v for k, v in r.items() if k in names})
+    return runs.row(r)
 
 
 def list_row(r: Any) -> dict[str, Any]:
@@ -305,30 +291,31 @@ class LocalSource:
 
     def show_run(self, run: str) -> dict[str, Any]:
         from orca.cli._common import user_db
-        from orca.events import TASK_FAILED
+        from orca.cli._ids import find_run
+        from orca.manage import runs
 
+        with project_store() as store, user_db() as users:
+            return runs.detail(store, users, find_run(store, run))
+
+    def events(
+        self,
+        run_id: str,
+        *,
+        start: int,
+        stop: int | None,
+        types: list[str],
+        since: str | None,
+        most: int | None,
+    ) -> list[dict[str, Any]] | None:
+        from orca.cli._common import since as since_
+        from orca.manage import runs
+
+        after = since_(since)
         with project_store() as store:
-            record = _record(store, run)
-            tasks = list(store.run_tasks(record["run_id"]))
-            failures = store.read_events(record["run_id"], types=[TASK_FAILED])
-        tracebacks = {e["task_id"]: e.get("traceback") or None for e in failures}
-        with user_db() as users:
-            usage = users.usage.of_run(record["run_id"])
-        return {
-            **record,
-            "tasks": [
-                {
-                    "step": t.step,
-                    "node": t.node,
-                    "status": t.status,
-                    "duration_ms": t.duration_ms,
-                    "error": t.error,
-                    "traceback": tracebacks.get(t.task_id),
-                }
-                for t in tasks
-            ],
-            "usage": [llm_calls(u.as_dict()) for u in usage],
-        }
+            found = runs.events(
+                store, run_id, start=start, stop=stop, types=types, since=after, most=most
+            )
+            return found if found or runs.logged(store, run_id) else None
 
     def resolve_run(self, run: str) -> str:
         from orca.cli._ids import run_id
@@ -381,3 +368,77 @@ def check_node(as_node: str, graph: str, nodes: list[str]) -> None:
             USAGE,
             fix=f"name one of {', '.join(nodes)}",
         )
+
+
+class LocalBudgets:
+    """The budgets and usage ledger of the user database (``orca.manage``)."""
+
+    def create(self, budget: Any, *, activate: bool) -> Any:
+        from orca.cli._common import user_db
+        from orca.manage import budgets
+
+        with user_db() as store:
+            return budgets.create(store, budget, activate=activate)
+
+    def statuses(self, *, every: bool) -> list[Any]:
+        from orca.cli._common import user_db
+        from orca.manage import budgets
+
+        with user_db() as store:
+            return list(budgets.statuses(store, every=every))
+
+    def status(self, name: str) -> Any:
+        from orca.cli._common import user_db
+        from orca.manage import budgets
+
+        with user_db() as store:
+            return budgets.status(store, name)
+
+    def current(self, name: str | None) -> Any:
+        from orca.cli._common import user_db
+        from orca.manage import budgets
+
+        with user_db() as store:
+            return budgets.current(store, name)
+
+    def get(self, name: str) -> Any:
+        from orca.cli._common import user_db
+
+        with user_db() as store:
+            return store.ledger.budgets.get(name)
+
+    def use(self, name: str) -> str:
+        from orca.cli._common import user_db
+        from orca.manage import budgets
+
+        with user_db() as store:
+            return str(budgets.use(store, name).name)
+
+    def raise_(self, name: str, *, by: str | None, to: str | None, spell: Any) -> Any:
+        from orca.cli._common import user_db
+        from orca.manage import budgets
+
+        with user_db() as store:
+            return budgets.raise_(store, name, by=by, to=to, spell=spell)
+
+    def delete(self, name: str) -> None:
+        from orca.cli._common import user_db
+
+        with user_db() as store:
+            store.ledger.budgets.delete(name)
+
+    def usage(
+        self, by: str, *, since: str | None, until: str | None, run_id: str | None
+    ) -> list[Any]:
+        from orca.cli._common import since as since_
+        from orca.cli._common import user_db
+        from orca.cli._ids import run_id as find
+        from orca.manage import usage
+
+        run = find(run_id, ledger=True) if run_id is not None else None
+        with user_db() as store:
+            return list(
+                usage.report(
+                    store, by, since=since_(since), until=since_(until, "--until"), run_id=run
+                )
+            )

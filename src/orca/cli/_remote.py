@@ -255,6 +255,24 @@ class RemoteSource:
     def resolve_run(self, run: str) -> str:
         return str(self._record(run)["run_id"])
 
+    def events(
+        self,
+        run_id: str,
+        *,
+        start: int,
+        stop: int | None,
+        types: list[str],
+        since: str | None,
+        most: int | None,
+    ) -> list[dict[str, Any]] | None:
+        params = {"type": types or None, "start": start, "stop": stop, "since": since,
+                  "max": most}  # fmt: skip
+        try:
+            found = self.client.request("GET", f"/v1/runs/{_p(run_id)}/events", params=params)
+        except ServerNotFoundError:
+            return None  # no events logged (the run itself was found)
+        return list(found)
+
     def read_events(
         self,
         run_id: str,
@@ -320,6 +338,12 @@ class RemoteSource:
             }
             for c in found
         ]
+
+
+def _p(value: str) -> str:
+    from urllib.parse import quote
+
+    return quote(value, safe="")
 
 
 def _options(

@@ -103,10 +103,15 @@ class RemoteBudgets:
         active = [b for b in self.client.budgets() if b.active]
         return self.current(active[0].name) if active else None
 
+    def get(self, name: str) -> BudgetStatus:
+        return self.status(name)
+
     def use(self, name: str) -> str:
         return str(self.client.use_budget(name)["active"])
 
-    def raise_(self, name: str, *, by: str | None, to: str | None) -> BudgetStatus:
+    def raise_(
+        self, name: str, *, by: str | None, to: str | None, spell: Any = None
+    ) -> BudgetStatus:
         return status_of(self.client.raise_budget(name, by=by, to=to).raw)
 
     def delete(self, name: str) -> None:

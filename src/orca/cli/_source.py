@@ -78,6 +78,20 @@ class Source(Protocol):
         """The id of the run ``run`` names (a unique prefix is enough)."""
         ...
 
+    def events(
+        self,
+        run_id: str,
+        *,
+        start: int,
+        stop: int | None,
+        types: list[str],
+        since: str | None,
+        most: int | None,
+    ) -> list[dict[str, Any]] | None:
+        """``orca runs events --json``: the run's logged events that match (None when it
+        logged none at all)."""
+        ...
+
     def read_events(
         self,
         run_id: str,
@@ -88,4 +102,34 @@ class Source(Protocol):
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """The run's logged events (their JSON form), seq ``start`` to before ``stop``."""
+        ...
+
+
+class Budgets(Protocol):
+    """What ``budget`` and ``usage report`` ask: ``orca.manage.budgets``' calls."""
+
+    def create(self, budget: Any, *, activate: bool) -> Any: ...
+
+    def statuses(self, *, every: bool) -> list[Any]: ...
+
+    def status(self, name: str) -> Any: ...
+
+    def current(self, name: str | None) -> Any: ...
+
+    def get(self, name: str) -> Any:
+        """The budget (an unknown name fails, naming the closest)."""
+        ...
+
+    def use(self, name: str) -> str:
+        """Make it the active budget; its name."""
+        ...
+
+    def raise_(self, name: str, *, by: str | None, to: str | None, spell: Any) -> Any: ...
+
+    def delete(self, name: str) -> None: ...
+
+    def usage(
+        self, by: str, *, since: str | None, until: str | None, run_id: str | None
+    ) -> list[Any]:
+        """Rows of ``orca usage report`` (``UsageRow``)."""
         ...

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orca.cli._common import State
-from orca.cli._source import Source
+from orca.cli._source import Budgets, Source
 
 
 def source() -> Source:
@@ -15,3 +15,15 @@ def source() -> Source:
     from orca.cli._local import LocalSource
 
     return LocalSource()
+
+
+def budgets() -> Budgets:
+    """The budgets and usage of the server named, else of this machine."""
+    if State.server is not None:
+        from orca.cli._remote import connect
+        from orca.cli._remote_admin import RemoteBudgets
+
+        return RemoteBudgets(connect(State.server))
+    from orca.cli._local import LocalBudgets
+
+    return LocalBudgets()
