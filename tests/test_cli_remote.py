@@ -197,6 +197,10 @@ def test_errors_have_the_same_format_and_exit_codes(served: tuple[Path, str]) ->
         if args[0] == "runs":
             here = orca(project, *args)
             assert here.returncode == code
+    no_budget = orca(project, "run", "counter", "--budget", "nope", server=url)
+    local_budget = orca(project, "run", "flows.py:counter", "--budget", "nope")
+    assert no_budget.returncode == local_budget.returncode == 3
+    assert no_budget.stderr.startswith("error: ")
     wrong_key = orca(project, "run", "counter", "--input", '{"colour": 1}', server=url)
     local_key = orca(project, "run", "flows.py:counter", "--input", '{"colour": 1}')
     assert wrong_key.returncode == local_key.returncode == 2

@@ -158,6 +158,8 @@ def code_for(exc: BaseException) -> int:
     if isinstance(exc, WorkflowLoadError):  # as every command that loads one reports it
         return USAGE
     if isinstance(exc, ServerError):  # an answer of orca serve: as the same error here
+        if exc.details.get("field") in ("budget", "profile"):  # an unknown name
+            return CONFIG
         return _SERVER_CODES.get(exc.code) or (CONFIG if exc.status in (401, 403, 404) else FAILED)
     if isinstance(exc, BudgetExceeded):
         return BUDGET
