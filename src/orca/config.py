@@ -205,6 +205,16 @@ class ServerConfig(_Section):
     """The largest request body taken; a larger one is answered 413."""
     webhook_networks: list[str] = Field(default_factory=list)
     """Private networks (CIDR) a run's webhook may reach anyway (public hosts always)."""
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """The models LLM tasks may name by ``model_ref`` (``[server.models.NAME]`` with
+    ``provider``, ``model``, params and ``max_context``); local engines only from here."""
+    max_running_tasks: int | None = Field(default=None, gt=0)
+    """LLM tasks running at once (default: one per local model, else 8)."""
+    max_queued_tasks: int = Field(default=64, ge=0)
+    """LLM tasks waiting to start; beyond, a 429 (or the admission policy's eviction)."""
+    task_admission_policy: Literal["reject", "drop-lru", "shed-low-priority"] = "reject"
+    session_ttl_s: int = Field(default=600, gt=0)
+    """How long a task session lives after its last turn."""
 
 
 class LoggingConfig(_Section):

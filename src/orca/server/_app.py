@@ -23,6 +23,7 @@ from orca.errors import ConfigError, InvalidInputError, OrcaError
 from orca.server._errors import envelope, for_error
 from orca.server._models import ErrorEnvelope, Fork, RunBody, StateUpdate
 from orca.server._runs import Runs
+from orca.server._taskroutes import router as tasks_router
 
 CORRELATION = "X-Correlation-Id"
 HEARTBEAT_S = 15.0
@@ -39,6 +40,8 @@ class ServerSettings:
             project.
         max_body_bytes: the largest request body taken (a larger one is a 413).
         webhook_networks: private networks (CIDR) webhooks may reach anyway.
+        models, max_running_tasks, max_queued_tasks, task_admission_policy,
+            session_ttl_s: LLM tasks' models and admission (see ``server/_tasks.py``).
     """
 
     host: str = "127.0.0.1"
@@ -47,6 +50,11 @@ class ServerSettings:
     workflows: list[str] = field(default_factory=list)
     max_body_bytes: int = 1 << 20
     webhook_networks: list[str] = field(default_factory=list)
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_running_tasks: int | None = None
+    max_queued_tasks: int = 64
+    task_admission_policy: str = "reject"
+    session_ttl_s: int = 600
 
 
 def check_bind(host: str) -> None:
@@ -102,6 +110,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         },
     )
     app.state.runs = runs
+    app.include_router(tasks_router(settings))  # LLM tasks, sessions, artifacts
     http = _http_metrics()
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
 

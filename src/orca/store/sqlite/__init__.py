@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orca.errors import CheckpointError
+from orca.store.sqlite._artifacts import SqliteArtifacts
 from orca.store.sqlite._audit import SqliteAudit
 from orca.store.sqlite._checkpoints import SqliteCheckpointer
 from orca.store.sqlite._config import SqliteConfigurations
@@ -14,10 +15,18 @@ from orca.store.sqlite._integrity import decode_problems, page_problems
 from orca.store.sqlite._ledger import SqliteLedger
 from orca.store.sqlite._prices import SqlitePrices
 from orca.store.sqlite._profiles import SqliteProfiles
+from orca.store.sqlite._tasks import SqliteTasks
 from orca.store.sqlite._usage import SqliteUsage
 from orca.store.sqlite._user_db import Clock, UserDb, utc_now
 
-__all__ = ["SqliteAudit", "SqliteCheckpointer", "SqliteLedger", "SqliteStore"]
+__all__ = [
+    "SqliteArtifacts",
+    "SqliteAudit",
+    "SqliteCheckpointer",
+    "SqliteLedger",
+    "SqliteStore",
+    "SqliteTasks",
+]
 
 
 class SqliteStore:
@@ -55,6 +64,8 @@ class SqliteStore:
         self._hold_ttl_s = hold_ttl_s
         self._ledger: SqliteLedger | None = None
         self._audit: SqliteAudit | None = None
+        self._tasks: SqliteTasks | None = None
+        self._artifacts: SqliteArtifacts | None = None
 
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path!r}>"
@@ -111,6 +122,20 @@ class SqliteStore:
             self._audit = SqliteAudit(self.path)
         return self._audit
 
+    @property
+    def tasks(self) -> SqliteTasks:
+        """The server's LLM tasks, their event streams and their sessions."""
+        if self._tasks is None:
+            self._tasks = SqliteTasks(self.path)
+        return self._tasks
+
+    @property
+    def artifacts(self) -> SqliteArtifacts:
+        """The artifact registry: content-addressed plans, summaries, diffs, traces."""
+        if self._artifacts is None:
+            self._artifacts = SqliteArtifacts(self.path)
+        return self._artifacts
+
     def damage(self, *, rows: bool = False) -> list[str]:
         """What is damaged in the file, one line per finding (empty when it is sound):
         SQLite's ``quick_check`` of every page and, with ``rows``, a decode of the rows
@@ -131,6 +156,10 @@ class SqliteStore:
         if self._audit is not None:
             self._audit.close()
             self._audit = None
+        for tables in (self._tasks, self._artifacts):
+            if tables is not None:
+                tables.close()
+        self._tasks = self._artifacts = None
 
     def __enter__(self) -> SqliteStore:
         return self
