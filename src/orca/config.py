@@ -205,16 +205,23 @@ class ServerConfig(_Section):
     """The largest request body taken; a larger one is answered 413."""
     webhook_networks: list[str] = Field(default_factory=list)
     """Private networks (CIDR) a run's webhook may reach anyway (public hosts always)."""
+    max_running_runs: int = Field(default=16, gt=0)
+    """Runs that execute at once; more wait in the runs queue."""
+    max_queued_runs: int = Field(default=1000, ge=0)
+    """Runs that may wait; beyond that the admission policy decides (429 by default)."""
+    max_running_tasks: int = Field(default=4, gt=0)
+    """LLM tasks that execute at once; more wait in the tasks queue."""
+    max_queued_tasks: int = Field(default=256, ge=0)
+    """LLM tasks that may wait; beyond that the admission policy decides."""
+    admission_policy: Literal["reject", "drop-lru", "shed-low-priority"] = "reject"
+    """What gives when a queue is full: the new work (``reject``, a 429), the queued work
+    that waited longest (``drop-lru``), or queued batch work for interactive work
+    (``shed-low-priority``)."""
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """The models LLM tasks may name by ``model_ref`` (``[server.models.NAME]`` with
     ``provider``, ``model``, params and ``max_context``); local engines only from here."""
-    max_running_tasks: int | None = Field(default=None, gt=0)
-    """LLM tasks running at once (default: one per local model, else 8)."""
-    max_queued_tasks: int = Field(default=64, ge=0)
-    """LLM tasks waiting to start; beyond, a 429 (or the admission policy's eviction)."""
-    task_admission_policy: Literal["reject", "drop-lru", "shed-low-priority"] = "reject"
     session_ttl_s: int = Field(default=600, gt=0)
-    """How long a task session lives after its last turn."""
+    """How long an LLM-task session lives after its last turn."""
 
 
 class LoggingConfig(_Section):

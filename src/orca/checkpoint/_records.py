@@ -327,6 +327,16 @@ class RecordRows(ABC):
         with self._lock:
             self._end(row, rows)
 
+    def put_run(self, record: RunRecord) -> None:
+        if record.status not in ("queued", "failed", "cancelled"):
+            raise InvalidInputError(
+                f"put_run stores queued runs and runs that ended before they started, not "
+                f"{record.status!r} ones. Fix: a run that runs is recorded by begin_run"
+            )
+        row = run_row(record)
+        with self._lock:
+            self._end(row, [])
+
     def put_tasks(self, tasks: Sequence[TaskRecord]) -> None:
         rows = task_rows(tasks)
         if not rows:
@@ -390,6 +400,9 @@ class RecordRows(ABC):
 
     def aend_run(self, record: RunRecord, tasks: Sequence[TaskRecord]) -> asyncio.Future[None]:
         return self._submit(self.end_run, record, tasks)
+
+    def aput_run(self, record: RunRecord) -> asyncio.Future[None]:
+        return self._submit(self.put_run, record)
 
     def aput_tasks(self, tasks: Sequence[TaskRecord]) -> asyncio.Future[None]:
         return self._submit(self.put_tasks, tasks)

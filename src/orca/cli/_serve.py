@@ -39,10 +39,12 @@ def serve(
         workflows=list(workflows or settings_of.workflows),
         max_body_bytes=settings_of.max_body_bytes,
         webhook_networks=list(settings_of.webhook_networks),
-        models=dict(settings_of.models),
+        max_running_runs=settings_of.max_running_runs,
+        max_queued_runs=settings_of.max_queued_runs,
         max_running_tasks=settings_of.max_running_tasks,
         max_queued_tasks=settings_of.max_queued_tasks,
-        task_admission_policy=settings_of.task_admission_policy,
+        admission_policy=settings_of.admission_policy,
+        models=dict(settings_of.models),
         session_ttl_s=settings_of.session_ttl_s,
     )
     check_bind(settings.host)

@@ -41,9 +41,9 @@ class TaskSettings(Protocol):
 
     project: Path
     models: dict[str, dict[str, Any]]
-    max_running_tasks: int | None
+    max_running_tasks: int
     max_queued_tasks: int
-    task_admission_policy: str
+    admission_policy: str
     session_ttl_s: int
     max_body_bytes: int
 
@@ -64,13 +64,12 @@ class Tasks:
         self.project = settings.project
         self.models = TaskModels(settings.models, settings.project)
         self.session_ttl_ms = settings.session_ttl_s * 1000
-        # a local engine runs one call at a time per loaded model
-        running = settings.max_running_tasks or self.models.local_count or 8
+        running = settings.max_running_tasks
         self.admission = Admission(
             "tasks",
             max_running=running,
             max_queued=settings.max_queued_tasks,
-            policy=settings.task_admission_policy,  # type: ignore[arg-type]
+            policy=settings.admission_policy,  # type: ignore[arg-type]
         )
         self.max_body_bytes = settings.max_body_bytes
         self.rates = Rates()
