@@ -43,6 +43,7 @@ class LiveTask:
         self.ended = False
         self._lock = threading.Lock()
         self._changed = asyncio.Event()
+        self.finished = asyncio.Event()  # its end is stored: its record says how it ended
         self.runner: asyncio.Task[None] | None = None
         self.waiting: asyncio.Future[Any] | None = None  # what cancel interrupts
         self.flusher: asyncio.Task[None] | None = None
@@ -91,9 +92,11 @@ class LiveTask:
             while sent < len(self.items):
                 item = self.items[sent]
                 sent += 1
-                yield item
                 if item[1] in TERMINAL:
+                    await self.finished.wait()  # who saw the end finds it in the record
+                    yield item
                     return
+                yield item
             if self.ended and sent >= len(self.items):
                 return
             await self._changed.wait()

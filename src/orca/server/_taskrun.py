@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from orca.server._taskmodels import TaskModel
     from orca.store import LedgerRepository
 
+FLUSH_EVERY_S = 0.05
+"""How often a running task's stream is stored (its end is stored at once)."""
 METRICS_EVERY = 32
 """A ``metrics`` event after the ``started`` one, then every this many tokens."""
 
@@ -118,9 +120,13 @@ class TaskRun:
         if not live.ended:  # cancelled or failed: the stream ends with its error
             self._error(outcome)
         if live.flusher is not None:
-            with contextlib.suppress(Exception):
-                await live.flusher
-        await self.store("finish", live.task_id, outcome, live.unstored())
+            # a write it started still runs first: the store's thread takes calls in order
+            live.flusher.cancel()
+            await asyncio.wait({live.flusher})
+        try:
+            await self.store("finish", live.task_id, outcome, live.unstored())
+        finally:
+            live.finished.set()
 
     def _deadline(self) -> None:
         self.live.deadline_hit = True
@@ -226,7 +232,9 @@ class TaskRun:
     async def _flush(self) -> None:
         live = self.live
         while not live.ended and live.stored < len(live.items):
-            await self.store("append", live.task_id, live.unstored())
+            await asyncio.sleep(FLUSH_EVERY_S)  # a batch of tokens per write, not one each
+            if not live.ended:  # else the end stores them, with the record
+                await self.store("append", live.task_id, live.unstored())
 
     async def _metrics(self, *, budgets: bool) -> None:
         live = self.live

@@ -123,9 +123,12 @@ class Tasks:
         self._io.shutdown(wait=True)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """``fn`` on the tasks' store thread (calls run in the order they were made)."""
+        """``fn`` on the tasks' store thread (calls run in the order they were made). A
+        call handed over always runs: a caller cancelled meanwhile (a flush at a task's
+        end, a client gone) does not take it back from the thread's queue."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._io, functools.partial(fn, *args, **kwargs))
+        job = loop.run_in_executor(self._io, functools.partial(fn, *args, **kwargs))
+        return await asyncio.shield(job)
 
     @property
     def tasks(self) -> SqliteTasks:

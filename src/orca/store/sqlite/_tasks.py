@@ -149,8 +149,15 @@ class SqliteTasks(ProjectTables):
     def append(self, task_id: str, events: Sequence[StreamItem]) -> None:
         """Keep events of a task's stream (each seq once)."""
         if events:
-            with self._write() as c:
-                _insert(c, task_id, events)
+            with self._lock:
+                # a stream's middle is not worth an fsync each: the next lifecycle commit
+                # (FULL) syncs the log with these pages in it
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+                try:
+                    with self._write() as c:
+                        _insert(c, task_id, events)
+                finally:
+                    self._conn.execute("PRAGMA synchronous=FULL")
 
     def finish(self, task_id: str, outcome: TaskOutcome, events: Sequence[StreamItem]) -> None:
         """The task ended: its last events, its record and its session's totals, in one
