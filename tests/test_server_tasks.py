@@ -275,10 +275,27 @@ def test_a_cancelled_task_streams_no_token_after_the_cancel_returned(
         assert len(tokens(events)) == answer["tokens_out"]
         assert events[-1]["event"] == "error"
         assert events[-1]["data"]["code"] == "CANCELLED"
-        assert client.get(f"/v1/tasks/cancelled-{n}").json()["status"] == "cancelled"
+        record = client.get(f"/v1/tasks/cancelled-{n}").json()
+        assert record["status"] == "cancelled"
+        assert record["error"]["code"] == "CANCELLED"
+        if answer["tokens_out"]:  # what streamed before the cancel is charged
+            assert record["cost_nano_usd"] == events[-1]["data"]["cost_nano_usd"] > 0
     late = client.post("/v1/tasks/first/cancel")
     assert late.json()["cancelled"] is False
     assert late.json()["status"] == "done"
+
+
+def test_a_task_past_its_deadline_ends_with_deadline_exceeded(client: httpx.Client) -> None:
+    body = task(task_id="late", max_tokens=1900, deadline_ms=200)
+    assert client.post("/v1/tasks", json=body).status_code == 202
+    end = streamed(client, "late")[-1]
+    assert (end["event"], end["data"]["code"], end["data"]["retriable"]) == (
+        "error",
+        "DEADLINE_EXCEEDED",
+        True,
+    )
+    assert end["data"]["tokens_out"] < 1900
+    assert client.get("/v1/tasks/late").json()["status"] == "failed"
 
 
 # -- sessions, capabilities, artifacts --------------------------------------------------------

@@ -164,6 +164,8 @@ class TaskRun:
             },
         )
         await self.store("start", live.task_id, live.unstored())
+        if live.cancelled or live.deadline_hit:  # while its start was being stored
+            return self._stopped()
         live.waiting = asyncio.ensure_future(self._call())
         try:
             return await live.waiting  # type: ignore[no-any-return]
