@@ -494,6 +494,79 @@ def test_a_block_budget_shared_by_concurrent_tasks_is_never_overspent(
     assert costs == charged
 
 
+CHAT_FLOW = """
+from typing import TypedDict
+from orca import END, START, StateGraph
+
+
+class S(TypedDict, total=False):
+    answer: str
+
+
+async def ask(state, ctx):
+    answer = await ctx.worker.acomplete("Say hello", max_tokens=8)
+    return {"answer": answer.text}
+
+
+chat = StateGraph(S, name="chat")
+chat.add_node("ask", ask)
+chat.add_edge(START, "ask")
+chat.add_edge("ask", END)
+"""
+
+
+def test_a_block_budget_shared_by_server_runs_and_tasks_is_never_overspent(
+    tmp_path: Path, model: Path
+) -> None:
+    (tmp_path / "flows.py").write_text(CHAT_FLOW)
+    server = Served.made(tmp_path, model, workflows=["flows.py:chat"], max_running_runs=4)
+    _cli(tmp_path, "profile", "create", "tiny", "--planner", f"llamacpp:{model}",
+         "--worker", f"llamacpp:{model}")  # fmt: skip
+    # each call's worst case is about 8.03e6 nano-USD: the active budget affords 7
+    _cli(tmp_path, "budget", "create", "team", "--amount", "0.058", "--activate")
+    server.start()
+    try:
+
+        def send(n: int) -> tuple[str, httpx.Response]:
+            with httpx.Client(base_url=server.url, timeout=60) as c:
+                if n % 2:
+                    body = {"workflow": "chat", "input": {}, "profile": "tiny"}
+                    return "run", c.post("/v1/runs", json=body)
+                return "task", c.post("/v1/tasks", json=task(task_id=f"mixed-{n}"))
+
+        with ThreadPoolExecutor(8) as pool:
+            sent = list(pool.map(send, range(20)))
+        with httpx.Client(base_url=server.url, timeout=60) as c:
+            done = {"run": 0, "task": 0}
+            for kind, answer in sent:
+                if answer.status_code not in (200, 202):
+                    assert answer.json()["code"] in ("BUDGET_EXCEEDED", "OVERLOADED")
+                elif kind == "task":
+                    done[kind] += streamed(c, answer.json()["task_id"])[-1]["event"] == "end"
+                else:
+                    run = c.get(f"/v1/runs/{answer.json()['run_id']}/wait").json()
+                    assert run["status"] in ("done", "failed"), run
+                    done[kind] += run["status"] == "done"
+        assert done["run"] > 0  # both kinds shared it
+        assert done["task"] > 0
+        assert sum(done.values()) <= 7
+        with server.ledger() as db:
+            limit, spent, overdraft = db.execute(
+                "SELECT p.amount, p.spent, p.overdraft FROM budget_periods p "
+                "JOIN budgets b ON b.id = p.budget_id WHERE b.name = 'team'"
+            ).fetchone()
+            charged, calls = db.execute(
+                "SELECT COALESCE(SUM(c.amount), 0), COUNT(*) FROM usage_charges c "
+                "JOIN budget_periods p ON p.id = c.period_id "
+                "JOIN budgets b ON b.id = p.budget_id WHERE b.name = 'team'"
+            ).fetchone()
+        assert charged == spent <= limit
+        assert overdraft == 0
+        assert calls == sum(done.values())
+    finally:
+        server.stop()
+
+
 # -- durability -----------------------------------------------------------------------------
 
 
@@ -532,8 +605,25 @@ def test_a_killed_server_fails_its_running_task_and_runs_its_queued_ones_once(
                 assert kinds.count("started") == kinds.count("end") == 1, kinds
                 assert c.get(f"/v1/tasks/after-{n}").json()["status"] == "done"
             assert c.get("/v1/tasks", params={"status": "running"}).json() == []
+            # a server stopped in order reports its running task at once
+            assert c.post("/v1/tasks", json={**long, "task_id": "stopped"}).status_code == 202
+            with c.stream("GET", "/v1/tasks/stopped/stream") as live:
+                for line in live.iter_lines():
+                    if line == "event: token":
+                        break
     finally:
         server.stop()
+    with sqlite3.connect(tmp_path / ".orca" / "project.db") as db:
+        status, code = db.execute(
+            "SELECT status, error_code FROM llm_tasks WHERE id = 'stopped'"
+        ).fetchone()
+        last = db.execute(
+            "SELECT type, data FROM llm_task_events WHERE task_id = 'stopped' "
+            "ORDER BY seq DESC LIMIT 1"
+        ).fetchone()
+    assert (status, code) == ("failed", "WORKER_RESET")
+    assert last[0] == "error"
+    assert json.loads(last[1])["code"] == "WORKER_RESET"
 
 
 # -- the cancel race, in-process ------------------------------------------------------------

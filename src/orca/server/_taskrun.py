@@ -171,7 +171,10 @@ class TaskRun:
             return await live.waiting  # type: ignore[no-any-return]
         except asyncio.CancelledError:
             if live.runner is not None and live.runner.cancelling():
-                raise
+                # the server stops: reported now, not left "running" until a restart
+                inp, out, cost = self._spent()
+                message = "the server stopped while the task ran; send it again"
+                return TaskOutcome("failed", inp, out, cost, None, "WORKER_RESET", message)
             return self._stopped()
         finally:
             live.waiting = None

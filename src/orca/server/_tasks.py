@@ -113,7 +113,7 @@ class Tasks:
     async def close(self) -> None:
         runners = [live.runner for live in self.live.values() if live.runner is not None]
         for runner in runners:
-            runner.cancel()  # queued ones stay queued, running ones are failed at start-up
+            runner.cancel()  # queued ones stay queued, running ones end WORKER_RESET
         if runners:
             await asyncio.wait(runners, timeout=10)
         for store in (self._tasks, self._artifacts, self._user):
