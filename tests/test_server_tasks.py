@@ -318,7 +318,12 @@ def test_a_session_counts_its_turns_and_totals_and_can_be_deleted(
     budget = next(b for b in session["budgets"] if b["name"] == "chat-tokens")
     assert budget["spent"] == session["tokens_in"] + session["tokens_out"]
     assert budget["remaining"] == 100000 - budget["spent"]
+    busy = task(task_id="chat-long", session_id="s-chat", max_tokens=1900)
+    assert client.post("/v1/tasks", json=busy).status_code == 202
+    assert client.get("/v1/sessions/s-chat").json()["active_tasks"] == 1
     assert client.delete("/v1/sessions/s-chat").status_code == 204
+    assert client.get("/v1/tasks/chat-long").json()["status"] == "cancelled"
+    assert client.get("/v1/tasks/chat-0").json()["status"] == "done"  # records stay
     envelope(client.get("/v1/sessions/s-chat"), 404, "NOT_FOUND")
     envelope(client.delete("/v1/sessions/s-chat"), 404, "NOT_FOUND")
 
