@@ -330,9 +330,10 @@ class Checkpointer(Protocol):
         thread_id: str | None = None,
         limit: int | None = None,
         status: RunStatus | None = None,
+        graph: str | None = None,
     ) -> list[RunRecord]:
-        """Run records, newest first (by ``started_at``), of one thread and one status
-        when given, ``limit`` at most."""
+        """Run records, newest first (by ``started_at``), of one thread, one status and
+        one graph when given, ``limit`` at most."""
 
     def run_tasks(self, run_id: str) -> list[TaskRecord]:
         """A run's task records, by step then start."""
@@ -411,6 +412,7 @@ class Checkpointer(Protocol):
         thread_id: str | None = None,
         limit: int | None = None,
         status: RunStatus | None = None,
+        graph: str | None = None,
     ) -> Awaitable[list[RunRecord]]:
         """``list_runs``, off the event loop's thread; ordered by call."""
 

@@ -273,7 +273,7 @@ class RecordRows(ABC):
 
     @abstractmethod
     def _run_rows(
-        self, thread_id: str | None, status: str | None, limit: int | None
+        self, thread_id: str | None, status: str | None, limit: int | None, graph: str | None
     ) -> list[Sequence[Any]]:
         """Newest first: by ``started_at``, then by when the run was first stored."""
 
@@ -374,6 +374,7 @@ class RecordRows(ABC):
         thread_id: str | None = None,
         limit: int | None = None,
         status: RunStatus | None = None,
+        graph: str | None = None,
     ) -> list[RunRecord]:
         if limit is not None and limit < 1:
             raise InvalidInputError(f"list_runs limit must be at least 1, got {limit}")
@@ -382,7 +383,7 @@ class RecordRows(ABC):
                 f"list_runs status {status!r} is not one of {', '.join(RUN_STATUSES)}"
             )
         with self._lock:
-            rows = self._run_rows(thread_id, status, limit)
+            rows = self._run_rows(thread_id, status, limit, graph)
         return [self._decode(r) for r in rows]
 
     def run_tasks(self, run_id: str) -> list[TaskRecord]:
@@ -416,8 +417,11 @@ class RecordRows(ABC):
         thread_id: str | None = None,
         limit: int | None = None,
         status: RunStatus | None = None,
+        graph: str | None = None,
     ) -> asyncio.Future[list[RunRecord]]:
-        return self._submit(self.list_runs, thread_id=thread_id, limit=limit, status=status)
+        return self._submit(
+            self.list_runs, thread_id=thread_id, limit=limit, status=status, graph=graph
+        )
 
     def arun_tasks(self, run_id: str) -> asyncio.Future[list[TaskRecord]]:
         return self._submit(self.run_tasks, run_id)

@@ -268,12 +268,15 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def list_runs(
         thread_id: str | None = None,
         status: str | None = None,
+        workflow: str | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
-        """Run records, newest first."""
+        """Run records, newest first, of a thread, a status and a workflow when given."""
         if not 0 < limit <= 1000:
             raise InvalidInputError(f"limit is {limit}. Fix: ask for 1 to 1000 runs")
-        return await runs.records(thread_id=thread_id, status=status, limit=limit)
+        return await runs.records(
+            thread_id=thread_id, status=status, workflow=workflow, limit=limit
+        )
 
     @app.post("/v1/runs/{run_id}/cancel", status_code=202, tags=["runs"])
     async def cancel_run(
@@ -285,10 +288,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return await runs.cancel(run_id, action)
 
     @app.get("/v1/runs/{run_id}/stream", tags=["runs"])
-    async def stream_run(run_id: str, request: Request) -> StreamingResponse:
+    async def stream_run(
+        run_id: str, request: Request, cancel_on_disconnect: bool = False
+    ) -> StreamingResponse:
         """The run's events as server-sent events (``id`` is the event's ``seq``), live
         while it runs and from its log once it has stopped, then ``end``. Resume with
-        ``Last-Event-ID``; a client that goes away does not stop the run."""
+        ``Last-Event-ID``. A client that goes away does not stop the run, unless it asked
+        with ``cancel_on_disconnect=true``."""
         last = request.headers.get("Last-Event-ID")
         try:
             after = int(last) if last is not None else -1
@@ -299,6 +305,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         events = await runs.events(run_id, after)
 
         async def lines() -> AsyncIterator[bytes]:
+            ended = False
             iterator = events.__aiter__()
             pending: asyncio.Task[Any] | None = None
             try:
@@ -315,9 +322,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
                     pending = None
                     yield b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), data)
                 yield b"event: end\ndata: {}\n\n"
+                ended = True
             finally:
                 if pending is not None:
                     pending.cancel()
+                if cancel_on_disconnect and not ended:  # the client went away first
+                    runs.cancel_soon(run_id)
 
         return StreamingResponse(
             lines(),

@@ -98,6 +98,7 @@ class _Accepted:
     target: tuple[str, int, str, bool] | None  # its webhook's checked address
     continues: bool = False  # left running by a server that died: from its checkpoint
     driver: asyncio.Task[None] | None = None  # while queued
+    launching: bool = False  # its handle is being started: cancel waits for it
     started: asyncio.Future[None] = field(default_factory=_future)
     finished: asyncio.Future[None] = field(default_factory=_future)
 
@@ -168,7 +169,7 @@ class Runs:
         self.sources = list(sources)
         self.webhook_networks = list(webhook_networks or [])
         self.admission = admission or Admission("runs", max_running=16, max_queued=1000)
-        self._deliveries: set[asyncio.Task[bool]] = set()
+        self._background: set[asyncio.Task[Any]] = set()
         self.workflows: dict[str, Workflow] = {}
         self.ready = False
         self._store: SqliteStore | None = None
@@ -215,12 +216,12 @@ class Runs:
         are cancelled (their threads resumable)."""
         self.ready = False
         for accepted in list(self._accepted.values()):
-            if accepted.driver is not None and accepted.run_id not in self._live:
+            if accepted.driver is not None and not accepted.launching:
                 accepted.driver.cancel()
         for live in list(self._live.values()):
             await live.handle.stop()
-        if self._deliveries:  # webhooks of runs that stopped: a few seconds at most
-            await asyncio.wait(self._deliveries, timeout=5)
+        if self._background:  # ends of runs, webhooks: a few seconds at most
+            await asyncio.wait(self._background, timeout=5)
         await asyncio.to_thread(self.close_now)
 
     def close_now(self) -> None:
@@ -287,22 +288,28 @@ class Runs:
         if after is None:
             ticket = self.admission.admit(accepted.run_id, body.priority)
             if ticket.running:
+                accepted.launching = True
+                self._accepted[accepted.run_id] = accepted  # the thread's, from now on
                 try:
                     await self._launch(accepted, ticket)
                 except BaseException:
+                    self._accepted.pop(accepted.run_id, None)
+                    accepted.end()
                     self.admission.release(ticket)
                     raise
                 return {**reply, "status": "running", "queue_position": 0,
                         "predicted_start_ms": 0, "backoff_ms": 0}  # fmt: skip
         elif self._waiting() >= self.admission.max_queued:
             raise Overloaded("runs", "reject", self.admission._slot_ms(), self._waiting())
+        self._accepted[accepted.run_id] = accepted  # the thread's next, from now on
         try:  # durable before it is acknowledged: a restart takes it up again
             await self._checkpoints.aput_run(accepted.queued_record(self._owner))
         except BaseException:
+            self._accepted.pop(accepted.run_id, None)
+            accepted.end()
             if ticket is not None:
                 self.admission.release(ticket)
             raise
-        self._accepted[accepted.run_id] = accepted
         accepted.driver = asyncio.ensure_future(self._drive(accepted, ticket, after))
         return {
             **reply,
@@ -326,6 +333,7 @@ class Runs:
                 ticket = self.admission.admit(accepted.run_id, accepted.body.priority)
             assert ticket is not None
             await self.admission.slot(ticket)
+            accepted.launching = True  # no cancel reaches the driver from here on
         except asyncio.CancelledError:
             if ticket is not None:
                 self.admission.release(ticket)
@@ -384,12 +392,16 @@ class Runs:
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
-        self._deliveries.add(task)
-        task.add_done_callback(self._deliveries.discard)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _ended(self, accepted: _Accepted, ticket: Ticket) -> None:
         """The run stopped: its slot is freed, a stateless run's thread removed (its
         result kept here a while for ``wait``), its webhook called, its followers go."""
+        live = self._live.get(accepted.run_id)
+        if live is not None:  # its record stored and its thread released
+            with contextlib.suppress(BaseException):
+                await live.handle.result()
         self.admission.release(ticket)
         try:
             if accepted.stateless:
@@ -517,7 +529,7 @@ class Runs:
         return dict(orjson.loads(_json(dataclasses.asdict(found))))
 
     async def records(
-        self, *, thread_id: str | None, status: str | None, limit: int
+        self, *, thread_id: str | None, status: str | None, workflow: str | None, limit: int
     ) -> list[dict[str, Any]]:
         from orca.checkpoint._base import RUN_STATUSES
 
@@ -526,9 +538,7 @@ class Runs:
                 f"status is {status!r}. Fix: use one of {', '.join(RUN_STATUSES)}"
             )
         found = await self._checkpoints.alist_runs(
-            thread_id=thread_id,
-            status=status,
-            limit=limit,
+            thread_id=thread_id, status=status, limit=limit, graph=workflow
         )
         return [dict(orjson.loads(_json(dataclasses.asdict(r)))) for r in found]
 
@@ -543,18 +553,27 @@ class Runs:
         record = await self.record(run_id)
         return {"run_id": run_id, "status": record["status"], "rolled_back": rolled_back}
 
+    def cancel_soon(self, run_id: str) -> None:
+        """Cancel the run if it is still queued or running here (a stream that asked for
+        it lost its client)."""
+        accepted = self._accepted.get(run_id)
+        if accepted is not None:
+            self._spawn(self._cancel(accepted, rollback=False))
+
     async def _cancel(self, accepted: _Accepted, *, rollback: bool) -> int:
         """Stop ``accepted`` and wait for its end; with ``rollback``, remove the
         checkpoints it made. Returns how many were removed."""
-        live = self._live.get(accepted.run_id)
-        if live is None and accepted.driver is not None:
-            accepted.driver.cancel()
+        if accepted.driver is not None and not accepted.launching:
+            accepted.driver.cancel()  # still queued: it never starts
             with contextlib.suppress(BaseException):
                 await asyncio.shield(accepted.driver)
-            live = self._live.get(accepted.run_id)  # it had started after all
+        elif not accepted.started.done():  # being started: stop it once it runs
+            await asyncio.wait(
+                {accepted.started, accepted.finished}, return_when=asyncio.FIRST_COMPLETED
+            )
+        live = self._live.get(accepted.run_id)
         if live is not None:
             await live.handle.stop()
-            await asyncio.wait({accepted.finished})
         await asyncio.wait({accepted.finished})
         if not rollback:
             return 0
