@@ -211,6 +211,9 @@ def test_a_task_streams_started_tokens_metrics_then_end_and_is_recorded(
     assert [t["task_id"] for t in listed] == ["first"]
     done = client.get("/v1/tasks", params={"status": "done", "limit": 1000}).json()
     assert "first" in [t["task_id"] for t in done]
+    metrics = client.get("/metrics").text
+    assert 'orca_llm_tasks_total{engine="llamacpp",status="done"}' in metrics
+    assert 'orca_llm_task_tokens_total{engine="llamacpp"}' in metrics
 
 
 def test_the_same_task_id_is_the_same_task_and_another_body_is_a_conflict(

@@ -127,6 +127,9 @@ class TaskRun:
             await self.store("finish", live.task_id, outcome, live.unstored())
         finally:
             live.finished.set()
+        series = task_metrics()
+        series.finished.labels(self.model.engine, outcome.status).inc()
+        series.tokens.labels(self.model.engine).inc(live.tokens)
 
     def _deadline(self) -> None:
         self.live.deadline_hit = True
@@ -312,3 +315,33 @@ class TaskRun:
                 "cost_nano_usd": outcome.cost_nano_usd,
             },
         )
+
+
+@dataclass
+class _Series:
+    registry: Any
+    finished: Any
+    tokens: Any
+
+
+_series: _Series | None = None
+
+
+def task_metrics() -> _Series:
+    """The tasks' Prometheus series, in the registry of the runs' metrics (made once per
+    process, like the server's request series)."""
+    global _series
+    from orca.observe import enable_metrics
+
+    registry = enable_metrics().registry
+    if _series is None or _series.registry is not registry:
+        from prometheus_client import Counter
+
+        _series = _Series(
+            registry,
+            Counter("orca_llm_tasks", "LLM tasks ended, by engine and status.",
+                    ("engine", "status"), registry=registry),
+            Counter("orca_llm_task_tokens", "Tokens LLM tasks streamed, by engine.",
+                    ("engine",), registry=registry),
+        )  # fmt: skip
+    return _series
