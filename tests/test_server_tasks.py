@@ -28,6 +28,10 @@ pytest.importorskip("llama_cpp")
 
 from orca.llm.tiny import ensure_tiny_model
 
+sys.path.insert(0, str(Path(__file__).parent / "llm"))  # the simulated cloud provider
+
+from wire import WireServer
+
 # $1 per 1M input tokens, $1000 per 1M output tokens: one output token is 1e6 nano-USD
 PRICE = ("--input", "1", "--output", "1000")
 
@@ -39,7 +43,7 @@ def _free_port() -> int:
 
 
 def _orca(project: Path, *args: str, **kwargs: Any) -> Any:
-    env = {**os.environ, "ORCA_HOME": str(project / "home")}
+    env = {**os.environ, "ORCA_HOME": str(project / "home"), "WIRE_API_KEY": "sk-wire"}
     command = [str(Path(sys.executable).parent / "orca"), "-C", str(project), *args]
     return subprocess.Popen(command, env=env, **kwargs)
 
@@ -61,7 +65,7 @@ class Served:
         self.proc: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def made(cls, project: Path, model: Path, **server: Any) -> Served:
+    def made(cls, project: Path, model: Path, cloud: str | None = None, **server: Any) -> Served:
         _cli(project, "init")
         settings = {"max_running_tasks": 2, "max_queued_tasks": 6, **server}
         with (project / ".orca" / "orca.toml").open("a") as f:
@@ -70,6 +74,9 @@ class Served:
                 f.write(f"{key} = {json.dumps(value)}\n")
             f.write(f'\n[server.models.tiny]\nprovider = "llamacpp"\nmodel = "{model}"\n')
             f.write("n_ctx = 2048\n")
+            if cloud is not None:  # an OpenAI-compatible server, simulated
+                f.write('\n[server.models.cloud]\nprovider = "openai"\nmodel = "gpt-4o-mini"\n')
+                f.write(f'base_url = "{cloud}/v1"\napi_key_env = "WIRE_API_KEY"\n')
         _cli(project, "pricing", "set", "llamacpp", "tiny.gguf", *PRICE)
         return cls(project)
 
@@ -117,8 +124,17 @@ def model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory, model: Path) -> Iterator[Served]:
-    server = Served.made(tmp_path_factory.mktemp("served"), model).start()
+def cloud() -> Iterator[WireServer]:
+    server = WireServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, model: Path, cloud: WireServer
+) -> Iterator[Served]:
+    server = Served.made(tmp_path_factory.mktemp("served"), model, cloud.url).start()
     try:
         yield server
     finally:
@@ -301,6 +317,29 @@ def test_a_task_past_its_deadline_ends_with_deadline_exceeded(client: httpx.Clie
     assert client.get("/v1/tasks/late").json()["status"] == "failed"
 
 
+def test_a_task_runs_on_a_cloud_engine_through_its_adapter(
+    client: httpx.Client, served: Served, cloud: WireServer
+) -> None:
+    body = task(task_id="remote", model_ref="cloud", engine="openai", session_id="s-cloud")
+    assert client.post("/v1/tasks", json=body).status_code == 202
+    events = streamed(client, "remote")
+    end = events[-1]["data"]
+    assert (events[-1]["event"], end["engine"], end["model"]) == ("end", "openai", "gpt-4o-mini")
+    assert end["tokens_out"] == len(tokens(events)) > 0
+    assert end["cost_nano_usd"] > 0  # the catalog's price
+    sent = cloud.bodies[-1]
+    assert (sent["model"], sent.get("max_completion_tokens") or sent.get("max_tokens")) == (
+        "gpt-4o-mini", 8,
+    )  # fmt: skip
+    with served.ledger() as db:
+        row = db.execute(
+            "SELECT provider, model, session, cost_nano_usd FROM usage WHERE session = 's-cloud'"
+        ).fetchone()
+    assert row == ("openai", "gpt-4o-mini", "s-cloud", end["cost_nano_usd"])
+    strict = task(model_ref="cloud", determinism="strict", seed=1)
+    envelope(client.post("/v1/tasks", json=strict), 400, "INVALID_INPUT")
+
+
 # -- sessions, capabilities, artifacts --------------------------------------------------------
 
 
@@ -335,8 +374,8 @@ def test_capabilities_give_a_concurrency_that_is_never_refused(client: httpx.Cli
     caps = client.get("/v1/capabilities").json()
     assert caps["api_version"] == "v1"
     assert client.get("/openapi.json").json()["info"]["version"] == caps["version"]
-    assert [e["engine"] for e in caps["engines"]] == ["llamacpp"]
-    assert caps["models"][0]["model_ref"] == "tiny"
+    assert [e["engine"] for e in caps["engines"]] == ["llamacpp", "openai"]
+    assert [m["model_ref"] for m in caps["models"]] == ["cloud", "tiny"]
     assert caps["max_context"] == 2048
     assert caps["rate_limits"]["tasks"]["policy"] == "reject"
     assert caps["feature_flags"]["determinism_strict"] == ["llamacpp"]
