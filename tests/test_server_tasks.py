@@ -745,3 +745,42 @@ def test_no_token_follows_a_cancel_in_1000_trials(memory_dir: Path, model: Path)
     assert sum(seen.values()) == CANCEL_TRIALS
     assert seen["streaming"] > 0  # the cancels hit both moments
     assert seen["queued"] > 0
+
+
+def test_a_task_evicted_by_the_policy_ends_with_admission_evicted(
+    memory_dir: Path, model: Path
+) -> None:
+    from orca.server._app import ServerSettings, create_app
+
+    (memory_dir / ".orca").mkdir()
+    app = create_app(
+        ServerSettings(
+            project=memory_dir,
+            models={"tiny": {"provider": "llamacpp", "model": str(model)}},
+            max_running_tasks=1,
+            max_queued_tasks=1,
+            admission_policy="drop-lru",
+        )
+    )
+
+    async def main() -> list[dict[str, Any]]:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+                for name, tokens in (("holds", 1900), ("oldest", 8), ("newest", 8)):
+                    sent = await c.post("/v1/tasks", json=task(task_id=name, max_tokens=tokens))
+                    assert sent.status_code == 202, sent.text
+                await c.post("/v1/tasks/holds/cancel")
+                records = [(await c.get(f"/v1/tasks/{n}")).json() for n in ("oldest", "newest")]
+                await c.get("/v1/tasks/newest/stream")  # it runs to its end
+                ended = sse((await c.get("/v1/tasks/oldest/stream")).text)[-1]
+                return [*records, ended]
+
+    oldest, newest, ended = asyncio.run(main())
+    assert (oldest["status"], oldest["error"]["code"]) == ("failed", "ADMISSION_EVICTED")
+    assert newest["status"] in ("queued", "running", "done")
+    assert (ended["event"], ended["data"]["code"], ended["data"]["retriable"]) == (
+        "error",
+        "ADMISSION_EVICTED",
+        True,
+    )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from orca.errors import BudgetExceeded, LLMError, OrcaError
 from orca.llm import LLM, ChatRequest, Message, Models
 from orca.llm._meter import Meter
+from orca.server._admission import Evicted
 from orca.store._tasks import TaskOutcome
 
 if TYPE_CHECKING:
@@ -293,7 +294,7 @@ class TaskRun:
         code = "ENGINE_ERROR"
         if isinstance(exc, BudgetExceeded):
             code = "BUDGET_EXCEEDED"
-        elif type(exc).__name__ == "Evicted":
+        elif isinstance(exc, Evicted):
             code = "ADMISSION_EVICTED"
         elif isinstance(exc, LLMError):
             code = type(exc).__name__.removesuffix("Error").upper() or "ENGINE_ERROR"
