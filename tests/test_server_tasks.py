@@ -257,6 +257,7 @@ def test_a_stream_resumes_after_last_event_id_and_joins_after_the_end(
         rest = streamed(client, "resumed", last=cut)
         assert rest == whole[cut + 1 :]  # nothing lost, nothing twice
     assert streamed(client, "resumed", last=whole[-1]["id"]) == []
+    assert streamed(client, "resumed", last=10**30) == []
     envelope(
         client.get("/v1/tasks/resumed/stream", headers={"Last-Event-ID": "x"}),
         400,
@@ -439,6 +440,9 @@ def test_artifacts_are_content_addressed_with_tags_and_lineage(client: httpx.Cli
     envelope(client.post("/v1/artifacts", json={"kind": "plans", "content": "x"}), 422,
              "INVALID_REQUEST")  # fmt: skip
     envelope(client.get("/v1/artifacts?kind=nope"), 400, "INVALID_INPUT")
+    lone = b'{"kind": "plan", "content": "\\ud800"}'
+    headers = {"content-type": "application/json"}
+    envelope(client.post("/v1/artifacts", content=lone, headers=headers), 400, "INVALID_INPUT")
     envelope(client.get("/v1/artifacts/sha256:00"), 404, "NOT_FOUND")
 
 
@@ -468,6 +472,16 @@ def test_a_bad_task_gets_the_envelope_naming_what_to_fix(
 ) -> None:
     refused = envelope(client.post("/v1/tasks", json=body), status, code)
     assert names in refused["message"] + json.dumps(refused["details"])
+
+
+def test_a_task_of_text_that_is_not_unicode_is_refused(client: httpx.Client) -> None:
+    headers = {"content-type": "application/json"}
+    for lone in (b'"\\ud800"', b'"\\udc80"'):
+        body = b'{"model_ref": "tiny", "prompt": ' + lone + b"}"
+        refused = client.post("/v1/tasks", content=body, headers=headers)
+        # refused by the body's parser, or by the server when the parser takes it
+        code = {422: "INVALID_REQUEST", 400: "INVALID_INPUT"}.get(refused.status_code, "?")
+        envelope(refused, refused.status_code, code)
 
 
 def test_unknown_tasks_and_sessions_are_not_found(client: httpx.Client) -> None:

@@ -86,7 +86,7 @@ def router(settings: TaskSettings) -> APIRouter:
         Live while it runs, from its log afterwards; resume with ``Last-Event-ID``."""
         last = request.headers.get("Last-Event-ID")
         try:
-            after = int(last) if last is not None else -1
+            after = min(int(last), 2**62) if last is not None else -1
         except ValueError:
             raise InvalidInputError(
                 f"Last-Event-ID is {last!r}. Fix: send the id of the last event received"
@@ -200,9 +200,16 @@ def router(settings: TaskSettings) -> APIRouter:
 
         t = _tasks(request)
         try:
+            content = body.content.encode()
+        except UnicodeEncodeError:
+            raise InvalidInputError(
+                "content is not valid Unicode text (it holds a lone surrogate). Fix: send "
+                "UTF-8 text; encode binary content (base64) and say so in media_type"
+            ) from None
+        try:
             found, created = await t._run(
                 t.artifacts.put,
-                body.content.encode(),
+                content,
                 kind=body.kind,
                 media_type=body.media_type,
                 tags=body.tags,

@@ -176,6 +176,13 @@ class Tasks:
                 "a task takes prompt or inputs, exactly one of them. Fix: send prompt (a "
                 "string) or inputs (a list of {role, content} messages)"
             )
+        try:
+            json.dumps(data, ensure_ascii=False).encode()
+        except UnicodeEncodeError:
+            raise InvalidInputError(
+                "the task holds text that is not valid Unicode (a lone surrogate). Fix: send "
+                "UTF-8 text"
+            ) from None
         model = await self._run(self.models.resolve, body.model_ref, body.engine)
         self._check(body, model)
         digest = digest_of(data)
