@@ -31,7 +31,7 @@ from orca.store._tasks import FINISHED, StreamItem, TaskRecord
 
 if TYPE_CHECKING:
     from orca.store import SqliteStore
-    from orca.store.sqlite import SqliteArtifacts, SqliteTasks
+    from orca.store._tasks import ArtifactRepository, TaskRepository
 
 T = TypeVar("T")
 
@@ -75,8 +75,8 @@ class Tasks:
         self.rates = Rates()
         self.live: dict[str, LiveTask] = {}
         self._io = ThreadPoolExecutor(1, thread_name_prefix="orca-tasks")
-        self._tasks: SqliteTasks | None = None
-        self._artifacts: SqliteArtifacts | None = None
+        self._tasks: TaskRepository | None = None
+        self._artifacts: ArtifactRepository | None = None
         self._user: SqliteStore | None = None
 
     # -- life ------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ class Tasks:
         from orca.store.sqlite import SqliteArtifacts, SqliteTasks
 
         path = project_db_path(self.project)
-        self._tasks = await self._run(SqliteTasks, path)
+        self._tasks = tasks = await self._run(SqliteTasks, path)
         self._artifacts = await self._run(SqliteArtifacts, path)
         self._user = await self._run(user_store)
         await self._user.ledger.asweep()  # holds of calls that died with a server
@@ -99,7 +99,7 @@ class Tasks:
                 "retriable": True,
             }
         )
-        queued, _ = await self._run(self._tasks.recover, reset)
+        queued, _ = await self._run(tasks.recover, reset)
         for record in queued:
             try:
                 model = await self._run(self.models.resolve, record.model_ref, None)
@@ -131,13 +131,13 @@ class Tasks:
         return await asyncio.shield(job)
 
     @property
-    def tasks(self) -> SqliteTasks:
+    def tasks(self) -> TaskRepository:
         if self._tasks is None:
             raise HTTPException(503, "the server is starting or stopping")
         return self._tasks
 
     @property
-    def artifacts(self) -> SqliteArtifacts:
+    def artifacts(self) -> ArtifactRepository:
         if self._artifacts is None:
             raise HTTPException(503, "the server is starting or stopping")
         return self._artifacts

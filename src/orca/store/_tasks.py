@@ -3,8 +3,9 @@ artifacts (``orca.store.sqlite`` holds their tables)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 TaskStatus = Literal["queued", "running", "done", "failed", "cancelled"]
 TASK_STATUSES: tuple[TaskStatus, ...] = ("queued", "running", "done", "failed", "cancelled")
@@ -88,3 +89,78 @@ class ArtifactRecord:
     tags: tuple[str, ...] = ()
     parents: tuple[str, ...] = ()
     children: tuple[str, ...] = ()
+
+
+class TaskRepository(Protocol):
+    """The server's LLM tasks, their streams and their sessions (``SqliteTasks``)."""
+
+    def now(self) -> str:
+        """The store clock's time, as stamped on rows."""
+        ...
+
+    def create(self, task: TaskRecord, *, session_ttl_ms: int) -> tuple[TaskRecord, bool]:
+        """Store an accepted task and count a turn of its session; a task stored before
+        under the same id is returned instead, with False."""
+        ...
+
+    def get(self, task_id: str) -> TaskRecord | None: ...
+
+    def find(
+        self, *, session_id: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[TaskRecord]:
+        """Tasks, newest first. Raises ``InvalidInputError`` for an unknown status."""
+        ...
+
+    def start(self, task_id: str, events: Sequence[StreamItem]) -> None: ...
+
+    def append(self, task_id: str, events: Sequence[StreamItem]) -> None: ...
+
+    def finish(self, task_id: str, outcome: TaskOutcome, events: Sequence[StreamItem]) -> None:
+        """The last events, the record and the session's totals, in one transaction."""
+        ...
+
+    def events(self, task_id: str, after: int = -1) -> list[StreamItem]: ...
+
+    def recover(self, error_event: str) -> tuple[list[TaskRecord], list[str]]:
+        """Fail the tasks left running (``WORKER_RESET``); return those left queued."""
+        ...
+
+    def session(self, session_id: str) -> SessionRecord | None: ...
+
+    def delete_session(self, session_id: str) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class ArtifactRepository(Protocol):
+    """The artifact registry (``SqliteArtifacts``)."""
+
+    def put(
+        self,
+        content: bytes,
+        *,
+        kind: str,
+        media_type: str = "text/plain",
+        tags: Sequence[str] = (),
+        parents: Sequence[str] = (),
+        session_id: str | None = None,
+        task_id: str | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> tuple[ArtifactRecord, bool]:
+        """Register ``content`` (its id is its sha256); the same content again adds its
+        tags and parents. Raises ``InvalidInputError`` (unknown kind or parent) or
+        ``ArtifactConflict`` (registered as another kind)."""
+        ...
+
+    def get(self, ident: str) -> ArtifactRecord | None: ...
+
+    def find(
+        self,
+        *,
+        kind: str | None = None,
+        tag: str | None = None,
+        session_id: str | None = None,
+        limit: int = 50,
+    ) -> list[ArtifactRecord]: ...
+
+    def close(self) -> None: ...
