@@ -27,7 +27,7 @@ def serve(
 
     from orca.cli._common import config, project_root
     from orca.server import ServerSettings, create_app
-    from orca.server._app import check_bind
+    from orca.server._app import check_bind, uvicorn_options
 
     if host is not None:
         check_bind(host)  # before anything else: nothing is opened for a refused bind
@@ -57,10 +57,4 @@ def serve(
         f"serving {served} on http://{where}:{settings.port} (API docs at /docs); Ctrl-C stops",
         markup=False,
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
-    )
+    uvicorn.run(app, **uvicorn_options(settings))

@@ -21,7 +21,14 @@ import orjson
 from starlette.exceptions import HTTPException
 
 from orca.checkpoint import RunRecord, lease_owner, owner_alive
-from orca.errors import ConfigError, InvalidInputError, OrcaError, ThreadBusyError
+from orca.errors import (
+    ConfigError,
+    InvalidInputError,
+    OrcaError,
+    SerializationError,
+    ThreadBusyError,
+    UnknownStateKeyError,
+)
 from orca.server._admission import Admission, Overloaded, Ticket
 
 if TYPE_CHECKING:
@@ -33,6 +40,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("orca.server")
 
 Item = tuple[int, str, bytes]  # an event as a stream sends it: seq, type, JSON
+BAD_INPUT = (InvalidInputError, UnknownStateKeyError, SerializationError)
+RECENT_RUNS = 64  # runs whose whole stream is kept after they end ...
+RECENT_S = 300.0  # ... for this long at most
 
 
 def _json(value: Any) -> bytes:
@@ -76,6 +86,22 @@ class _Live:
             if sent < len(self.items) or self.done:
                 continue
             await self.changed.wait()
+
+
+def _check_names(budget: str | None, profile: str | None) -> None:
+    """The budget and profile a run names exist (as ``orca run`` checks them), before it
+    is accepted: a typo is a 400 now, not a failure at the run's first LLM call.
+
+    Raises:
+        UnknownBudgetError, UnknownProfileError: with the closest names.
+    """
+    from orca.store import user_store
+
+    with user_store() as store:
+        if budget is not None:
+            store.ledger.budgets.get(budget)
+        if profile is not None:
+            store.profiles.get(profile)
 
 
 def _now() -> str:
@@ -176,6 +202,9 @@ class Runs:
         self._live: dict[str, _Live] = {}
         self._accepted: dict[str, _Accepted] = {}  # queued or running here, in order
         self._results: OrderedDict[str, tuple[Any, list[Any]]] = OrderedDict()
+        # the whole streams of runs that ended lately (tokens and values too, which the
+        # event log does not keep): a client that reconnects misses nothing
+        self._recent: OrderedDict[str, tuple[float, _Live]] = OrderedDict()
         self._owner = lease_owner()
 
     # -- life ------------------------------------------------------------------------------
@@ -262,6 +291,8 @@ class Runs:
                 "a run takes input or resume, not both. Fix: send input to start, resume to "
                 "answer the thread's interrupt"
             )
+        if body.budget is not None or body.profile is not None:
+            await asyncio.to_thread(_check_names, body.budget, body.profile)
         target = None
         if body.webhook is not None:
             from orca.server._webhooks import check_webhook
@@ -292,6 +323,16 @@ class Runs:
                 self._accepted[accepted.run_id] = accepted  # the thread's, from now on
                 try:
                     await self._launch(accepted, ticket)
+                except Exception as exc:
+                    self._accepted.pop(accepted.run_id, None)
+                    accepted.end()
+                    self.admission.release(ticket)
+                    stored = await self._checkpoints.aget_run(accepted.run_id)
+                    if stored is None or isinstance(exc, BAD_INPUT):
+                        raise  # refused before it began (a busy thread), or bad input
+                    # it began and stopped at once (a deadline, a limit): its record says so
+                    return {**reply, "status": stored.status, "queue_position": 0,
+                            "predicted_start_ms": 0, "backoff_ms": 0}  # fmt: skip
                 except BaseException:
                     self._accepted.pop(accepted.run_id, None)
                     accepted.end()
@@ -390,6 +431,15 @@ class Runs:
         accepted.started.set_result(None)
         live.pump.add_done_callback(lambda _: self._spawn(self._ended(accepted, ticket)))
 
+    def _keep_recent(self, run_id: str, live: _Live) -> None:
+        now = time.monotonic()
+        self._recent[run_id] = (now, live)
+        while self._recent:
+            oldest, _ = next(iter(self._recent.values()))
+            if len(self._recent) <= RECENT_RUNS and now - oldest <= RECENT_S:
+                break
+            self._recent.popitem(last=False)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
@@ -413,7 +463,9 @@ class Runs:
         except Exception:
             log.exception("could not clear the thread of stateless run %s", accepted.run_id)
         finally:
-            self._live.pop(accepted.run_id, None)
+            ended = self._live.pop(accepted.run_id, None)
+            if ended is not None:
+                self._keep_recent(accepted.run_id, ended)
             self._accepted.pop(accepted.run_id, None)
             accepted.end()
         if accepted.target is not None and accepted.body.webhook is not None:
@@ -595,6 +647,8 @@ class Runs:
         if accepted is not None and run_id not in self._live:
             return self._after_start(accepted, after)
         live = self._live.get(run_id)
+        if live is None and run_id in self._recent:
+            live = self._recent[run_id][1]
         if live is not None:
             return live.follow(after)
         await self.record(run_id)  # 404 when there is no such run
