@@ -5,21 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, FastAPI, Header, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from orca._version import __version__
 from orca.errors import InvalidInputError
+from orca.server._models import PathId, QueryId
 from orca.server._taskbodies import SAMPLER_PROFILES, ArtifactBody, Refused, TaskBody, refusals
 from orca.server._tasks import Tasks, TaskSettings
 from orca.store._tasks import ARTIFACT_KINDS, ArtifactRecord
 
 API_VERSION = "v1"
+SSE = "text/event-stream"
+EVENT_ID = re.compile(r"-1|[0-9]{1,18}")  # an SSE id: -1 (from the start) or a seq
 HEARTBEAT_S = 15.0
 
 
@@ -60,8 +64,8 @@ def router(settings: TaskSettings) -> APIRouter:
     @api.get("/v1/tasks", tags=["tasks"])
     async def list_tasks(
         request: Request,
-        session_id: str | None = None,
-        status: str | None = None,
+        session_id: QueryId = None,
+        status: QueryId = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
         """Task records, newest first."""
@@ -69,28 +73,40 @@ def router(settings: TaskSettings) -> APIRouter:
         return await _tasks(request).records(session_id, status, limit)
 
     @api.get("/v1/tasks/{task_id}", tags=["tasks"])
-    async def get_task(task_id: str, request: Request) -> dict[str, Any]:
+    async def get_task(task_id: PathId, request: Request) -> dict[str, Any]:
         """A task's record: status, place in the queue, tokens, cost, error."""
         return await _tasks(request).record(task_id)
 
     @api.post("/v1/tasks/{task_id}/cancel", tags=["tasks"])
-    async def cancel_task(task_id: str, request: Request) -> dict[str, Any]:
+    async def cancel_task(task_id: PathId, request: Request) -> dict[str, Any]:
         """Cancel a task: once this answers, no token of it is streamed or stored.
         ``tokens_out`` is what it streamed; ``cancelled`` is false when it had ended."""
         return await _tasks(request).cancel(task_id)
 
-    @api.get("/v1/tasks/{task_id}/stream", tags=["tasks"])
-    async def stream_task(task_id: str, request: Request) -> StreamingResponse:
+    @api.get(
+        "/v1/tasks/{task_id}/stream",
+        tags=["tasks"],
+        response_class=StreamingResponse,
+        responses={200: {"description": "the task's events", "content": {SSE: {}}}},
+    )
+    async def stream_task(
+        task_id: PathId,
+        request: Request,
+        last: str | None = Header(
+            None,
+            alias="Last-Event-ID",
+            description="resume after this event (its id, -1 for all); at most 18 digits",
+        ),
+    ) -> StreamingResponse:
         """The task's events as server-sent events (``id`` is the event's seq):
         ``started``, ``token`` (``t``, ``i``), ``metrics``, then ``end`` or ``error``.
         Live while it runs, from its log afterwards; resume with ``Last-Event-ID``."""
-        last = request.headers.get("Last-Event-ID")
-        try:
-            after = min(int(last), 2**62) if last is not None else -1
-        except ValueError:
+        if last is not None and not EVENT_ID.fullmatch(last):
             raise InvalidInputError(
-                f"Last-Event-ID is {last!r}. Fix: send the id of the last event received"
-            ) from None
+                f"Last-Event-ID is {last[:40]!r}. Fix: send the id of the last event "
+                "received (a number of at most 18 digits, or -1)"
+            )
+        after = int(last) if last is not None else -1
         events = await _tasks(request).events(task_id, after)
         return StreamingResponse(
             _sse(events),
@@ -99,7 +115,7 @@ def router(settings: TaskSettings) -> APIRouter:
         )
 
     @api.get("/v1/sessions/{session_id}", tags=["sessions"])
-    async def get_session(session_id: str, request: Request) -> dict[str, Any]:
+    async def get_session(session_id: PathId, request: Request) -> dict[str, Any]:
         """A session: its turns, totals, budgets (spent, remaining) and time to live."""
         t = _tasks(request)
         found = await t._run(t.tasks.session, session_id)
@@ -128,7 +144,7 @@ def router(settings: TaskSettings) -> APIRouter:
         }
 
     @api.delete("/v1/sessions/{session_id}", status_code=204, tags=["sessions"])
-    async def delete_session(session_id: str, request: Request) -> Response:
+    async def delete_session(session_id: PathId, request: Request) -> Response:
         """End a session: its queued and running tasks are cancelled and it is
         forgotten (its tasks' records stay)."""
         t = _tasks(request)
@@ -191,7 +207,12 @@ def router(settings: TaskSettings) -> APIRouter:
             "session_ttl_ms": t.session_ttl_ms,
         }
 
-    @api.post("/v1/artifacts", status_code=201, tags=["artifacts"])
+    @api.post(
+        "/v1/artifacts",
+        status_code=201,
+        tags=["artifacts"],
+        responses={200: {"description": "the same content, registered before"}},
+    )
     @refusals
     async def put_artifact(body: ArtifactBody, request: Request) -> Any:
         """Register an artifact: its id is ``sha256:`` + the sha256 of its content. The
@@ -227,9 +248,9 @@ def router(settings: TaskSettings) -> APIRouter:
     @api.get("/v1/artifacts", tags=["artifacts"])
     async def list_artifacts(
         request: Request,
-        kind: str | None = None,
-        tag: str | None = None,
-        session_id: str | None = None,
+        kind: QueryId = None,
+        tag: QueryId = None,
+        session_id: QueryId = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
         """Artifacts, newest first, without their content."""
@@ -245,7 +266,7 @@ def router(settings: TaskSettings) -> APIRouter:
         return [_artifact(a, content=False) for a in found]
 
     @api.get("/v1/artifacts/{artifact_id}", tags=["artifacts"])
-    async def get_artifact(artifact_id: str, request: Request) -> dict[str, Any]:
+    async def get_artifact(artifact_id: PathId, request: Request) -> dict[str, Any]:
         """An artifact with its content, tags and lineage (parents and children)."""
         t = _tasks(request)
         found = await t._run(t.artifacts.get, artifact_id)
