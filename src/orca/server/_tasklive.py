@@ -44,6 +44,7 @@ class LiveTask:
         self._lock = threading.Lock()
         self._changed = asyncio.Event()
         self.finished = asyncio.Event()  # its end is stored: its record says how it ended
+        self.closed = False  # the server stops: readers are let go
         self.runner: asyncio.Task[None] | None = None
         self.waiting: asyncio.Future[Any] | None = None  # what cancel interrupts
         self.flusher: asyncio.Task[None] | None = None
@@ -77,6 +78,13 @@ class LiveTask:
             self.waiting.cancel()
         return going, tokens
 
+    def close_readers(self) -> None:
+        """The server stops: every reader's stream ends where it is (a client resumes
+        it from the log, with Last-Event-ID, once the server is back)."""
+        self.closed = True
+        self._changed.set()
+        self.finished.set()
+
     def unstored(self) -> list[StreamItem]:
         """The events not yet stored (then counted as stored: the caller stores them)."""
         with self._lock:
@@ -97,6 +105,6 @@ class LiveTask:
                     yield item
                     return
                 yield item
-            if self.ended and sent >= len(self.items):
+            if self.closed or (self.ended and sent >= len(self.items)):
                 return
             await self._changed.wait()

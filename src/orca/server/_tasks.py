@@ -111,6 +111,8 @@ class Tasks:
             self._start(record, ticket, model)
 
     async def close(self) -> None:
+        for live in self.live.values():
+            live.close_readers()
         runners = [live.runner for live in self.live.values() if live.runner is not None]
         for runner in runners:
             runner.cancel()  # queued ones stay queued, running ones end WORKER_RESET
