@@ -92,19 +92,25 @@ class LiveTask:
             self.stored = len(self.items)
         return batch
 
-    async def follow(self, after: int) -> AsyncIterator[StreamItem]:
-        """The events after seq ``after``, live, until the terminal one."""
+    async def follow(self, after: int) -> AsyncIterator[list[StreamItem]]:
+        """The events after seq ``after``, live, until the terminal one: in batches of
+        what has come since the last (a reader slower than the model is sent several
+        tokens at once, not one write each)."""
         sent = after + 1
         while True:
             self._changed.clear()
-            while sent < len(self.items):
-                item = self.items[sent]
-                sent += 1
-                if item[1] in TERMINAL:
-                    await self.finished.wait()  # who saw the end finds it in the record
-                    yield item
-                    return
-                yield item
+            batch = self.items[sent : len(self.items)]
+            sent += len(batch)
+            end = next((n for n, item in enumerate(batch) if item[1] in TERMINAL), None)
+            if end is not None:
+                if end:
+                    yield batch[:end]
+                await self.finished.wait()  # who saw the end finds it in the record
+                yield batch[end : end + 1]
+                return
+            if batch:
+                yield batch
             if self.closed or (self.ended and sent >= len(self.items)):
                 return
-            await self._changed.wait()
+            if sent >= len(self.items):
+                await self._changed.wait()

@@ -296,9 +296,10 @@ def _artifact(a: ArtifactRecord, *, content: bool) -> dict[str, Any]:
     return shown
 
 
-async def _sse(events: AsyncIterator[tuple[int, str, str]]) -> AsyncIterator[bytes]:
-    """Server-sent events, with a comment as heartbeat while nothing happens."""
-    iterator = events.__aiter__()
+async def _sse(batches: AsyncIterator[list[tuple[int, str, str]]]) -> AsyncIterator[bytes]:
+    """Server-sent events, a batch per write, with a comment as heartbeat while nothing
+    happens."""
+    iterator = batches.__aiter__()
     pending: asyncio.Future[Any] | None = None
     try:
         while True:
@@ -308,11 +309,14 @@ async def _sse(events: AsyncIterator[tuple[int, str, str]]) -> AsyncIterator[byt
                 yield b": keep-alive\n\n"  # proxies keep the connection
                 continue
             try:
-                seq, kind, data = pending.result()
+                batch = pending.result()
             except StopAsyncIteration:
                 break
             pending = None
-            yield f"id: {seq}\nevent: {kind}\ndata: {data}\n\n".encode()
+            if batch:
+                yield "".join(
+                    f"id: {seq}\nevent: {kind}\ndata: {data}\n\n" for seq, kind, data in batch
+                ).encode()
     finally:
         if pending is not None:
             pending.cancel()

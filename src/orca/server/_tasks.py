@@ -384,7 +384,7 @@ class Tasks:
         status = found.status if found is not None else "cancelled"
         return {"task_id": task_id, "status": status, "cancelled": going, "tokens_out": tokens}
 
-    async def events(self, task_id: str, after: int) -> AsyncIterator[StreamItem]:
+    async def events(self, task_id: str, after: int) -> AsyncIterator[list[StreamItem]]:
         """The task's stream after seq ``after``: live while this server holds it, then
         from its kept log."""
         live = self.live.get(task_id)
@@ -394,9 +394,8 @@ class Tasks:
             raise HTTPException(404, f"no task {task_id!r}")
         kept = await self._run(self.tasks.events, task_id, after)
 
-        async def replay() -> AsyncIterator[StreamItem]:
-            for item in kept:
-                yield item
+        async def replay() -> AsyncIterator[list[StreamItem]]:
+            yield kept
 
         return replay()
 
