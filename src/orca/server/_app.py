@@ -23,10 +23,13 @@ from starlette.exceptions import HTTPException
 
 from orca._version import __version__
 from orca.errors import ConfigError, InvalidInputError, OrcaError
+from orca.server._auth import Authorize, Guard, declare_security, install_cors
+from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
 from orca.server._models import ErrorEnvelope, Fork, PathId, QueryId, RunBody, StateUpdate
 from orca.server._runs import Runs
 from orca.server._taskroutes import router as tasks_router
+from orca.server._tracing import RequestSpans, flush_spans, route_of
 
 log = logging.getLogger("orca.server")
 
@@ -52,6 +55,8 @@ class ServerSettings:
             project.
         max_body_bytes: the largest request body taken (a larger one is a 413).
         webhook_networks: private networks (CIDR) webhooks may reach anyway.
+        auth: "auto" (tokens required once the project holds one), "tokens" or "none".
+        cors_origins: the exact origins whose pages may call the server (CORS).
         max_running_runs, max_queued_runs, max_running_tasks, max_queued_tasks,
             admission_policy: admission control (see ``orca.server._admission``).
         models, session_ttl_s: LLM tasks' models and sessions (``server/_tasks.py``).
@@ -63,6 +68,8 @@ class ServerSettings:
     workflows: list[str] = field(default_factory=list)
     max_body_bytes: int = 1 << 20
     webhook_networks: list[str] = field(default_factory=list)
+    auth: str = "auto"
+    cors_origins: list[str] = field(default_factory=list)
     max_running_runs: int = 16
     max_queued_runs: int = 1000
     max_running_tasks: int = 4
@@ -72,13 +79,14 @@ class ServerSettings:
     session_ttl_s: int = 600
 
 
-def check_bind(host: str) -> None:
-    """Refuse to listen beyond loopback: there is no authentication yet.
+def check_bind(host: str, *, auth: bool = False) -> None:
+    """Refuse to listen beyond loopback unless the server requires tokens (``auth``).
 
     Raises:
-        ConfigError: ``host`` is not a loopback address or ``localhost``.
+        ConfigError: ``host`` is not a loopback address or ``localhost``, and ``auth`` is
+            off.
     """
-    if host == "localhost":
+    if host == "localhost" or auth:
         return
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -89,8 +97,9 @@ def check_bind(host: str) -> None:
             f"refusing to listen on {host}: the server has no authentication configured, "
             "so it serves loopback only",
             key="server.host",
-            fix="use --host 127.0.0.1 (or ::1), and reach it through an SSH tunnel or a "
-            "reverse proxy that authenticates",
+            fix="use --host 127.0.0.1 (or ::1), or require tokens: orca token create NAME "
+            '--scope admin (with [server] auth = "auto", the default) or [server] auth = '
+            '"tokens"',
         )
 
 
@@ -123,8 +132,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
         max_queued=settings.max_queued_runs,
         policy=settings.admission_policy,  # type: ignore[arg-type]
     )
+    guard = Guard.open(settings.project, settings.auth)
     runs = Runs(settings.project, settings.workflows, settings.webhook_networks, admission)
-    runs.open()
+    try:
+        check_bind(settings.host, auth=guard.required)  # never an open app beyond loopback
+        runs.open()
+    except BaseException:
+        guard.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -133,21 +148,26 @@ def create_app(settings: ServerSettings) -> FastAPI:
             yield
         finally:
             await runs.close()
+            guard.close()
+            await asyncio.to_thread(flush_spans)
 
     app = FastAPI(
         title="Orca",
         version=__version__,
         description="Runs of Orca workflows, their threads and their events.",
         lifespan=lifespan,
+        telemetry={"tracing": False},  # one server span per request: _tracing.py's
         responses={
             status: {"model": ErrorEnvelope, "description": what} for status, what in _ERRORS
         },
     )
     app.state.runs = runs
     app.include_router(tasks_router(settings))  # LLM tasks, sessions, artifacts
+    app.state.auth = guard
     http = _http_metrics()
     app.add_middleware(_Unexpected)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(Authorize, guard=guard)
 
     @app.middleware("http")
     async def measure(
@@ -159,14 +179,15 @@ def create_app(settings: ServerSettings) -> FastAPI:
             response = await call_next(request)
         finally:
             http.in_flight.dec()
-        route = request.scope.get("route")
-        path = getattr(route, "path", "(unmatched)")
-        labels = (request.method, path)
+        labels = (request.method, route_of(request.scope, request.app))
         http.requests.labels(*labels, str(response.status_code)).inc()
         http.duration.labels(*labels).observe(time.perf_counter() - started)
         return response
 
+    install_cors(app, settings.cors_origins)
+    app.add_middleware(RequestSpans)
     hosts = {"127.0.0.1", "localhost", "::1", settings.host.lower()}
+    origins = set(settings.cors_origins)
 
     @app.middleware("http")
     async def correlate(
@@ -175,7 +196,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         given = request.headers.get(CORRELATION, "")
         correlation = given if _CORRELATION_OK.fullmatch(given) else None
         request.state.correlation_id = correlation or f"srv-{uuid.uuid4().hex[:16]}"
-        refused = _foreign(request, hosts)
+        refused = _foreign(request, hosts, origins, any_host=guard.required)
         response = refused if refused is not None else await call_next(request)
         response.headers[CORRELATION] = request.state.correlation_id
         return response
@@ -218,6 +239,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         status, body = for_error(exc)
         return JSONResponse(body, status_code=status)
+
+    app.include_router(auth_router)
+    declare_security(app)
 
     @app.get(
         "/metrics",
@@ -431,8 +455,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
 # the errors every route may answer (in the envelope), as the OpenAPI document lists them
 _ERRORS = (
     (400, "the request is wrong for Orca"),
+    (401, "no bearer token, or one unknown or revoked (when auth is on)"),
     (402, "a block budget refused the run"),
-    (403, "a page of another site sent the request"),
+    (403, "the token lacks the scope, or a page of another site sent the request"),
     (404, "no such workflow, run or thread"),
     (409, "the thread is busy, or the run is not running here"),
     (413, "the body is larger than max_body_bytes"),
@@ -581,15 +606,21 @@ def _host_of(value: str) -> str:
     return value.rpartition(":")[0] if value.count(":") == 1 else value
 
 
-def _foreign(request: Request, hosts: set[str]) -> JSONResponse | None:
+def _foreign(
+    request: Request, hosts: set[str], origins: set[str], *, any_host: bool = False
+) -> JSONResponse | None:
     """A request a web page elsewhere made, refused: a ``Host`` that is not the server's
     own (a DNS-rebinding page reaching loopback; several ``Host`` headers, which a proxy
     may read otherwise), an ``Origin`` of another site or port, or a browser's
     ``Sec-Fetch-Site`` saying that another site (another port of localhost included)
-    sent it."""
+    sent it. Pages of ``origins`` (the CORS ones) are let through.
+
+    With auth on (``any_host``), every ``Host`` is taken (the server may be reached by
+    any of its names, and a rebinding page has no token), and an ``Origin`` is of this
+    site when it names the requested host."""
     named = request.headers.getlist("host")
     host = _host_of(named[0]).lower().removesuffix(".") if len(named) == 1 else ""
-    if host not in hosts:
+    if len(named) != 1 or (not any_host and host not in hosts):
         said = (
             f"requests for host {host[:100]!r} are not served here"
             if len(named) == 1
@@ -603,9 +634,11 @@ def _foreign(request: Request, hosts: set[str]) -> JSONResponse | None:
         return JSONResponse(body, status_code=421)
     origin = request.headers.get("origin")
     site = request.headers.get("sec-fetch-site")
-    if (origin is not None and not _own_origin(origin, request, hosts)) or site in (
-        "cross-site",
-        "same-site",
+    own = hosts | {host} if any_host else hosts
+    allowed = origin is not None and origin in origins
+    if not allowed and (
+        (origin is not None and not _own_origin(origin, request, own))
+        or site in ("cross-site", "same-site")
     ):
         body = envelope(
             "ORIGIN_NOT_ALLOWED",

@@ -29,6 +29,7 @@ from orca.errors import (
     ThreadBusyError,
     UnknownStateKeyError,
 )
+from orca.observe import current_correlation
 from orca.server._admission import Admission, Overloaded, Ticket
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ class _Accepted:
     continues: bool = False  # left running by a server that died: from its checkpoint
     driver: asyncio.Task[None] | None = None  # while queued
     launching: bool = False  # its handle is being started: cancel waits for it
+    correlation_id: str | None = None  # the request's, for the run's logs and spans
     started: asyncio.Future[None] = field(default_factory=_future)
     finished: asyncio.Future[None] = field(default_factory=_future)
 
@@ -146,6 +148,7 @@ class _Accepted:
             "request": self.body.model_dump(mode="json", exclude_defaults=True),
             "stateless": self.stateless,
             "owner": owner,
+            **({"correlation_id": self.correlation_id} if self.correlation_id else {}),
         }
 
     def queued_record(self, owner: str) -> RunRecord:
@@ -175,6 +178,7 @@ class _Accepted:
             ("cost_limit", body.cost_limit_usd),
             ("token_limit", body.token_limit),
             ("tools", self.workflow.tools),
+            ("correlation_id", self.correlation_id),
         ):
             if value is not None:
                 options[option] = value
@@ -313,6 +317,7 @@ class Runs:
             body=body,
             stateless=stateless,
             target=target,
+            correlation_id=current_correlation(),  # the request's (server/_tracing.py)
         )
         reply = {"run_id": accepted.run_id, "thread_id": thread_id}
         ticket: Ticket | None = None
@@ -527,6 +532,7 @@ class Runs:
             stateless=bool(meta.get("stateless")),
             target=None,
             continues=record.status == "running" and await self._checkpointed(record),
+            correlation_id=meta.get("correlation_id"),
         )
         # queued again (a running one as it was accepted), owned by this server now
         await self._checkpoints.aput_run(accepted.queued_record(self._owner))

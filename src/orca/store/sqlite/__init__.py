@@ -16,6 +16,7 @@ from orca.store.sqlite._ledger import SqliteLedger
 from orca.store.sqlite._prices import SqlitePrices
 from orca.store.sqlite._profiles import SqliteProfiles
 from orca.store.sqlite._tasks import SqliteTasks
+from orca.store.sqlite._tokens import SqliteTokens
 from orca.store.sqlite._usage import SqliteUsage
 from orca.store.sqlite._user_db import Clock, UserDb, utc_now
 
@@ -26,6 +27,7 @@ __all__ = [
     "SqliteLedger",
     "SqliteStore",
     "SqliteTasks",
+    "SqliteTokens",
 ]
 
 
@@ -66,6 +68,8 @@ class SqliteStore:
         self._audit: SqliteAudit | None = None
         self._tasks: SqliteTasks | None = None
         self._artifacts: SqliteArtifacts | None = None
+        self._tokens: SqliteTokens | None = None
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path!r}>"
@@ -136,6 +140,13 @@ class SqliteStore:
             self._artifacts = SqliteArtifacts(self.path)
         return self._artifacts
 
+    @property
+    def tokens(self) -> SqliteTokens:
+        """The server's bearer tokens (``TokenRepository``), in a project database."""
+        if self._tokens is None:
+            self._tokens = SqliteTokens(self.path, clock=self._clock)
+        return self._tokens
+
     def damage(self, *, rows: bool = False) -> list[str]:
         """What is damaged in the file, one line per finding (empty when it is sound):
         SQLite's ``quick_check`` of every page and, with ``rows``, a decode of the rows
@@ -160,6 +171,9 @@ class SqliteStore:
             if tables is not None:
                 tables.close()
         self._tasks = self._artifacts = None
+        if self._tokens is not None:
+            self._tokens.close()
+            self._tokens = None
 
     def __enter__(self) -> SqliteStore:
         return self
