@@ -361,3 +361,29 @@ def test_budgets_and_usage_match(served: tuple[Path, str]) -> None:
     gone = orca(project, "budget", "delete", "team", "--yes", "--json", server=url)
     assert gone.returncode == 0, gone.stderr
     assert "team" not in orca(project, "budget", "list", "--json").stdout
+
+
+def test_tasks_on_a_real_server_with_the_tiny_model(tmp_path: Path) -> None:
+    from orca.client import Client
+    from orca.llm.tiny import ensure_tiny_model
+
+    project = make_project(tmp_path)
+    with (project / ".orca" / "orca.toml").open("a") as f:
+        f.write("\n[server]\nmax_running_tasks = 2\nmax_queued_tasks = 6\n")
+        f.write(f'\n[server.models.tiny]\nprovider = "llamacpp"\nmodel = "{ensure_tiny_model()}"\n')
+    with serving(project) as url:
+        with Client(url) as client:
+            assert client.safe_concurrency() == 8  # what it runs and queues at once
+        streamed = orca(
+            project, "tasks", "submit", "Hello", "--model", "tiny", "--max-tokens", "6",
+            "--stream", "--json", server=url,
+        )  # fmt: skip
+        assert streamed.returncode == 0, streamed.stderr
+        events = [json.loads(line) for line in streamed.stdout.splitlines()]
+        assert events[0]["event"] == "started"
+        assert events[-1]["event"] == "end"
+        tokens = [e for e in events if e["event"] == "token"]
+        assert [t["data"]["i"] for t in tokens] == list(range(events[-1]["data"]["tokens_out"]))
+        unknown = orca(project, "tasks", "submit", "x", "--model", "nope", server=url)
+        assert unknown.returncode == 3
+        assert unknown.stderr.startswith("error: model_ref 'nope' names no model")
