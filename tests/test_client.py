@@ -128,8 +128,9 @@ def test_the_sync_face_makes_the_same_calls(server: str) -> None:
         assert kinds[-1] == RUN_FINISHED
         with pytest.raises(ServerNotFoundError):
             client.workflow("nope")
-        # a server without a capabilities endpoint: the default, as the caller chose
-        assert client.safe_concurrency(default=3) == 3
+        # what the server runs and queues at once, as its capabilities declare it
+        declared = client.capabilities().raw["concurrency"]["safe"]
+        assert client.safe_concurrency(default=3) == declared
 
 
 def test_server_url_and_token_come_from_the_environment(
@@ -494,3 +495,13 @@ def test_a_real_admission_refusal_is_waited_out_as_the_server_advises(crowded: s
         assert isinstance(r.error, ServerOverloadedError)
         assert r.error.retry_after_ms is not None
         assert r.wait_s >= r.error.retry_after_ms / 1000  # never sooner than advised
+
+
+def test_safe_concurrency_without_capabilities_is_the_default(
+    scripted: Callable[[Handler], Scripted],
+) -> None:
+    server = scripted(
+        lambda req, n: answer(req, 404, {"code": "NOT_FOUND", "message": "Not Found"})
+    )
+    with Client(server.url) as client:
+        assert client.safe_concurrency(default=3) == 3
