@@ -1,0 +1,559 @@
+"""The server figures: a real ``orca serve`` beside LangGraph's Agent Server in its local
+form (``langgraph dev``), both serving the same 10-superstep counter graph on loopback.
+
+server_wait_ms           one client: create a stateless run and wait for its result
+                         (Orca ``POST /v1/runs/wait``, LangGraph ``POST /runs/wait``), median
+server_runs_per_s        16 clients in a closed loop doing the same for a fixed time
+                         (default 20 s, ``--server-seconds``), completed runs per second
+sse_first_event_ms       create a run and stream it: time to the first event (Orca:
+                         ``POST /v1/runs`` then ``GET /v1/runs/{id}/stream``; LangGraph:
+                         ``POST /runs/stream``), median
+admission_reject_p99_ms  Orca alone: every running slot and queue place taken, 16 clients
+                         keep asking for runs; p99 of the time to each 429
+task_stream_ratio        tokens/s of one local-engine task through ``/v1/tasks`` and its
+                         SSE, over the same model called in-process
+
+Both servers run as subprocesses; the client is ``_http`` (asyncio streams, a few tens
+of microseconds per request) in this process. The two take turns within every
+repetition. See NOTES.md (server section) for the peer's setup.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from _http import Connection
+
+IDS = (
+    "server_wait_ms",
+    "server_runs_per_s",
+    "sse_first_event_ms",
+    "admission_reject_p99_ms",
+    "task_stream_ratio",
+)
+# the Orca measured: this checkout's, or another's (ORCA_BENCH_SRC, to compare two versions)
+SRC = Path(os.environ.get("ORCA_BENCH_SRC") or Path(__file__).resolve().parent.parent / "src")
+STEPS = 10
+CLIENTS = 16
+SECONDS = float(os.environ.get("ORCA_BENCH_SERVER_SECONDS", "20"))  # server_runs_per_s: window per engine and repetition (--server-seconds)
+LOAD_REPS = 3  # server_runs_per_s: repetitions at most (each is a whole window)
+WAITS_PER_REP = 30  # server_wait_ms and sse_first_event_ms: requests per repetition
+REJECTS = 2000  # admission_reject_p99_ms: requests refused per repetition
+TASK_TOKENS = 128
+TARGETS = {
+    "server_wait_ms": ("ratio <= 0.05", lambda r: r <= 0.05),
+    "server_runs_per_s": ("ratio >= 10", lambda r: r >= 10),
+    "sse_first_event_ms": ("ratio <= 0.1", lambda r: r <= 0.1),
+}
+REJECT_P99_LIMIT_MS = 5.0
+TASK_RATIO_LIMIT = 0.90
+
+ORCA_FLOW = f"""
+import asyncio
+from typing import TypedDict
+from orca import END, START, StateGraph
+
+
+class S(TypedDict):
+    count: int
+
+
+def inc(state):
+    return {{"count": state["count"] + 1}}
+
+
+def route(state):
+    return "inc" if state["count"] < {STEPS} else END
+
+
+counter = StateGraph(S, name="counter")
+counter.add_node("inc", inc)
+counter.add_edge(START, "inc")
+counter.add_conditional_edges("inc", route)
+
+
+class H(TypedDict, total=False):
+    seconds: float
+
+
+async def wait_long(state):
+    await asyncio.sleep(state.get("seconds", 60))
+    return {{}}
+
+
+hold = StateGraph(H, name="hold")
+hold.add_node("hold", wait_long)
+hold.add_edge(START, "hold")
+hold.add_edge("hold", END)
+"""
+
+PEER_GRAPH = f"""
+from typing import TypedDict
+from langgraph.graph import END, START, StateGraph
+
+
+class S(TypedDict):
+    count: int
+
+
+def inc(state):
+    return {{"count": state["count"] + 1}}
+
+
+def route(state):
+    return "inc" if state["count"] < {STEPS} else END
+
+
+builder = StateGraph(S)
+builder.add_node("inc", inc)
+builder.add_edge(START, "inc")
+builder.add_conditional_edges("inc", route)
+graph = builder.compile()
+"""
+
+# langgraph dev, local and quiet: no analytics, version check, tracing or browser; the
+# peer's own log at WARNING (at INFO it writes several lines per run to its stdout)
+PEER_ENV = {
+    "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+    "LANGGRAPH_NO_VERSION_CHECK": "true",
+    "LANGSMITH_TRACING": "false",
+    "LANGCHAIN_TRACING_V2": "false",
+    "LANGSMITH_TRACING_V2": "false",
+    "LOG_LEVEL": "WARNING",
+}
+PEER_ENV_DROPPED = (
+    "LANGSMITH_API_KEY",
+    "LANGCHAIN_API_KEY",
+    "LANGGRAPH_CLOUD_LICENSE_KEY",
+    "LANGSMITH_CONTROL_PLANE_API_KEY",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _bin(name: str) -> str:
+    path = Path(sys.executable).parent / name
+    if not path.is_file():
+        raise RuntimeError(f"no {name} script at {path}: install the bench extra (make bench)")
+    return str(path)
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def check(self) -> None:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} server exited: {self.log.read_text()[-2000:]}")
+
+
+def _wait_ready(server: Server, path: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        server.check()
+        with contextlib.suppress(OSError):
+            with socket.create_connection(("127.0.0.1", server.port), timeout=1) as s:
+                s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+                if s.recv(64).split(b" ")[1:2] == [b"200"]:
+                    return
+        time.sleep(0.1)
+    raise RuntimeError(f"{server.name} server not ready after {timeout:.0f} s")
+
+
+@contextlib.contextmanager
+def _process(name: str, argv: list[str], cwd: Path, env: dict[str, str]) -> Iterator[Server]:
+    log = cwd / f"{name}-server.log"
+    port = int(argv[argv.index("--port") + 1])
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = Server(name, port, proc, log)
+    try:
+        yield server
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)  # the group this process started, by id
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextlib.contextmanager
+def orca_server(
+    root: Path,
+    toml: str = "",
+    env: dict[str, str] | None = None,
+    launcher: list[str] | None = None,
+) -> Iterator[Server]:
+    """``orca serve`` on a free loopback port over a fresh project serving the counter
+    (and ``hold``) workflows; ``toml`` is appended to ``[server]``; ``launcher`` replaces
+    the ``orca`` script (a profiler around ``orca.cli.main``)."""
+    project = root / "orca-project"
+    project.mkdir()
+    (project / "flows.py").write_text(ORCA_FLOW)
+    # the code of this checkout, whatever the installed ``orca`` script points at
+    path = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
+    environ = {**os.environ, "PYTHONPATH": path, "ORCA_HOME": str(root / "orca-home")}
+    environ.update(env or {})
+    orca = _bin("orca")
+    subprocess.run([orca, "-C", str(project), "init"], env=environ, check=True, capture_output=True)
+    if toml:
+        with (project / ".orca" / "orca.toml").open("a") as f:
+            f.write(f"\n[server]\n{toml}\n")
+    argv = [*(launcher or [orca]), "-C", str(project), "serve", "--port", str(_free_port())]
+    argv += ["--workflow", "flows.py:counter", "--workflow", "flows.py:hold"]
+    with _process("orca", argv, root, environ) as server:
+        _wait_ready(server, "/readyz")
+        yield server
+
+
+@contextlib.contextmanager
+def peer_server(root: Path) -> Iterator[Server]:
+    """``langgraph dev`` on a free loopback port serving the same counter graph."""
+    folder = root / "langgraph-project"
+    folder.mkdir()
+    (folder / "counter_graph.py").write_text(PEER_GRAPH)
+    config = {"dependencies": ["."], "graphs": {"counter": "./counter_graph.py:graph"}}
+    (folder / "langgraph.json").write_text(json.dumps(config))
+    env = {k: v for k, v in os.environ.items() if k not in PEER_ENV_DROPPED}
+    env.update(PEER_ENV)
+    argv = [_bin("langgraph"), "dev", "--port", str(_free_port()), "--host", "127.0.0.1"]
+    argv += ["--no-browser", "--no-reload", "--config", str(folder / "langgraph.json")]
+    # its default runs one background job at a time; give it one per client
+    argv += ["--n-jobs-per-worker", str(CLIENTS)]
+    with _process("langgraph", argv, folder, env) as server:
+        _wait_ready(server, "/ok")
+        yield server
+
+
+# -- one request of each kind, per engine ----------------------------------------------------
+
+
+def _check_count(name: str, values: Any) -> None:
+    if not isinstance(values, dict) or values.get("count") != STEPS:
+        raise RuntimeError(f"{name}: the run answered {values!r}, not count={STEPS}")
+
+
+async def _orca_wait(conn: Connection) -> None:
+    answer = await conn.request("POST", "/v1/runs/wait", {"workflow": "counter", "input": {"count": 0}})
+    if answer.status != 200:
+        raise RuntimeError(f"orca /v1/runs/wait: {answer.status} {answer.body[:300]!r}")
+    body = answer.json()
+    assert isinstance(body, dict)
+    _check_count("orca", body.get("values"))
+
+
+async def _peer_wait(conn: Connection) -> None:
+    answer = await conn.request("POST", "/runs/wait", {"assistant_id": "counter", "input": {"count": 0}})
+    if answer.status != 200:
+        raise RuntimeError(f"langgraph /runs/wait: {answer.status} {answer.body[:300]!r}")
+    _check_count("langgraph", answer.json())
+
+
+async def _orca_first_event(conn: Connection, stream: Connection) -> float:
+    """Seconds from sending the create to the first event; the stream is then read to
+    its end (so that the run is done before the next)."""
+    start = time.perf_counter()
+    answer = await conn.request("POST", "/v1/runs", {"workflow": "counter", "input": {"count": 0}})
+    if answer.status != 202:
+        raise RuntimeError(f"orca /v1/runs: {answer.status} {answer.body[:300]!r}")
+    run = answer.json()
+    assert isinstance(run, dict)
+    first = None
+    kinds = []
+    async for kind, _ in stream.events("GET", f"/v1/runs/{run['run_id']}/stream"):
+        first = first or time.perf_counter()
+        kinds.append(kind)
+    if first is None or kinds[-1] != "end":
+        raise RuntimeError(f"orca stream: events {kinds}")
+    return first - start
+
+
+async def _peer_first_event(conn: Connection, stream: Connection) -> float:
+    start = time.perf_counter()
+    first = None
+    kinds = []
+    body = {"assistant_id": "counter", "input": {"count": 0}, "stream_mode": "values"}
+    async for kind, _ in stream.events("POST", "/runs/stream", body):
+        first = first or time.perf_counter()
+        kinds.append(kind)
+    if first is None or kinds.count("values") != STEPS + 1:
+        raise RuntimeError(f"langgraph stream: events {kinds}")
+    return first - start
+
+
+WAIT: dict[str, Callable[[Connection], Awaitable[None]]] = {
+    "orca": _orca_wait,
+    "langgraph": _peer_wait,
+}
+FIRST_EVENT = {"orca": _orca_first_event, "langgraph": _peer_first_event}
+
+
+# -- the figures ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _both() -> Iterator[dict[str, Server]]:
+    with tempfile.TemporaryDirectory(prefix="orca-bench-server-") as tmp:
+        root = Path(tmp)
+        with orca_server(root) as orca, peer_server(root) as peer:
+            yield {"orca": orca, "langgraph": peer}
+
+
+def _side_by_side(
+    figure_id: str, unit: str, per_engine: dict[str, list[float]], higher_is_better: bool = False
+) -> dict[str, Any]:
+    orca, peer = statistics.median(per_engine["orca"]), statistics.median(per_engine["langgraph"])
+    ratio = orca / peer
+    target, met = TARGETS[figure_id]
+    return {
+        "orca": orca,
+        "langgraph": peer,
+        "unit": unit,
+        "ratio": ratio,
+        "orca_min": min(per_engine["orca"]),
+        "orca_max": max(per_engine["orca"]),
+        "langgraph_min": min(per_engine["langgraph"]),
+        "langgraph_max": max(per_engine["langgraph"]),
+        "reps": len(per_engine["orca"]),
+        "target": target,
+        "met": met(ratio),
+    }
+
+
+def _turns(rep: int) -> tuple[str, str]:
+    return ("orca", "langgraph") if rep % 2 == 0 else ("langgraph", "orca")
+
+
+async def _latencies(
+    servers: dict[str, Server], reps: int, one: Callable[..., Awaitable[float | None]], n: int
+) -> dict[str, list[float]]:
+    """Median milliseconds of ``n`` sequential requests, per engine and repetition (the
+    first repetition is a warm-up); the engines take turns."""
+    out: dict[str, list[float]] = {"orca": [], "langgraph": []}
+    conns = {
+        name: (Connection("127.0.0.1", s.port), Connection("127.0.0.1", s.port))
+        for name, s in servers.items()
+    }
+    try:
+        for rep in range(reps + 1):
+            for name in _turns(rep):
+                servers[name].check()
+                times = []
+                for _ in range(n):
+                    times.append(await one(name, *conns[name]) * 1000)
+                if rep:
+                    out[name].append(statistics.median(times))
+    finally:
+        for pair in conns.values():
+            for c in pair:
+                c.close()
+    return out
+
+
+async def _timed_wait(name: str, conn: Connection, _: Connection) -> float:
+    start = time.perf_counter()
+    await WAIT[name](conn)
+    return time.perf_counter() - start
+
+
+async def _timed_first_event(name: str, conn: Connection, stream: Connection) -> float:
+    return await FIRST_EVENT[name](conn, stream)
+
+
+def server_wait(reps: int) -> dict[str, Any]:
+    with _both() as servers:
+        per = asyncio.run(_latencies(servers, reps, _timed_wait, WAITS_PER_REP))
+    return _side_by_side("server_wait_ms", "ms/run", per)
+
+
+def sse_first_event(reps: int) -> dict[str, Any]:
+    with _both() as servers:
+        per = asyncio.run(_latencies(servers, reps, _timed_first_event, WAITS_PER_REP))
+    return _side_by_side("sse_first_event_ms", "ms", per)
+
+
+async def _closed_loop(server: Server, name: str, seconds: float) -> float:
+    """Runs per second that ``CLIENTS`` clients complete, each waiting for its run's
+    result before asking for the next, over ``seconds``."""
+    done = 0
+    stop = time.perf_counter() + seconds
+
+    async def client() -> None:
+        nonlocal done
+        conn = Connection("127.0.0.1", server.port)
+        try:
+            while time.perf_counter() < stop:
+                await WAIT[name](conn)
+                done += 1
+        finally:
+            conn.close()
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(CLIENTS)))
+    return done / (time.perf_counter() - start)
+
+
+def server_runs(reps: int) -> dict[str, Any]:
+    reps = min(reps, LOAD_REPS)
+    per: dict[str, list[float]] = {"orca": [], "langgraph": []}
+    with _both() as servers:
+        for rep in range(reps + 1):
+            for name in _turns(rep):
+                servers[name].check()
+                # the warm-up repetition is short: it only fills the caches and pools
+                seconds = SECONDS if rep else min(SECONDS, 3.0)
+                rate = asyncio.run(_closed_loop(servers[name], name, seconds))
+                if rep:
+                    per[name].append(rate)
+    entry = _side_by_side("server_runs_per_s", "runs/s", per)
+    entry.update(clients=CLIENTS, seconds=SECONDS)
+    return entry
+
+
+# -- admission (Orca alone) -----------------------------------------------------------------
+
+ADMISSION_TOML = "max_running_runs = 2\nmax_queued_runs = 2\nadmission_policy = \"reject\"\n"
+
+
+async def _rejections(server: Server, total: int) -> tuple[list[float], int]:
+    """Fill every slot and queue place with runs that hold on, then have ``CLIENTS``
+    clients ask for ``total`` more runs between them; the milliseconds to each 429."""
+    setup = Connection("127.0.0.1", server.port)
+    held = []
+    try:
+        for _ in range(64):  # until refused: running + queued are full
+            answer = await setup.request("POST", "/v1/runs", {"workflow": "hold", "input": {"seconds": 600}})
+            if answer.status == 429:
+                break
+            if answer.status != 202:
+                raise RuntimeError(f"orca /v1/runs: {answer.status} {answer.body[:300]!r}")
+            run = answer.json()
+            assert isinstance(run, dict)
+            held.append(run["run_id"])
+        else:
+            raise RuntimeError("64 held runs were all accepted: the server has no admission bound")
+        times: list[float] = []
+        other = 0
+        left = total
+
+        async def client() -> None:
+            nonlocal left, other
+            conn = Connection("127.0.0.1", server.port)
+            try:
+                while left > 0:
+                    left -= 1
+                    start = time.perf_counter()
+                    answer = await conn.request("POST", "/v1/runs", {"workflow": "counter", "input": {"count": 0}})
+                    ms = (time.perf_counter() - start) * 1000
+                    if answer.status == 429:
+                        if "retry-after" not in answer.headers or "x-backoff-ms" not in answer.headers:
+                            raise RuntimeError(f"a 429 without Retry-After/X-Backoff-Ms: {answer.headers}")
+                        times.append(ms)
+                    else:
+                        other += 1
+            finally:
+                conn.close()
+
+        await asyncio.gather(*(client() for _ in range(CLIENTS)))
+        return times, other
+    finally:
+        for run_id in held:
+            with contextlib.suppress(Exception):
+                await setup.request("POST", f"/v1/runs/{run_id}/cancel")
+        setup.close()
+
+
+def _p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
+def admission_reject(reps: int) -> dict[str, Any]:
+    p99s, medians, accepted = [], [], 0
+    with tempfile.TemporaryDirectory(prefix="orca-bench-admission-") as tmp:
+        with orca_server(Path(tmp), ADMISSION_TOML) as server:
+            for rep in range(reps + 1):
+                times, other = asyncio.run(_rejections(server, REJECTS if rep else 200))
+                server.check()
+                if not times:
+                    raise RuntimeError("no request was refused")
+                if rep:
+                    p99s.append(_p99(times))
+                    medians.append(statistics.median(times))
+                    accepted += other
+    value = statistics.median(p99s)
+    return {
+        "value": value,
+        "unit": "ms",
+        "min": min(p99s),
+        "max": max(p99s),
+        "median_ms": statistics.median(medians),
+        "reps": reps,
+        "requests_per_rep": REJECTS,
+        "clients": CLIENTS,
+        "not_refused": accepted,
+        "target": f"<= {REJECT_P99_LIMIT_MS:g} ms",
+        "met": value <= REJECT_P99_LIMIT_MS,
+    }
+
+
+# -- an LLM task through the server (needs /v1/tasks and the local engine) -------------------
+
+
+def task_stream(reps: int) -> dict[str, Any]:
+    raise RuntimeError("not written yet")
+
+
+FIGURES = (
+    ("server_wait_ms", server_wait),
+    ("sse_first_event_ms", sse_first_event),
+    ("server_runs_per_s", server_runs),
+    ("admission_reject_p99_ms", admission_reject),
+    ("task_stream_ratio", task_stream),
+)
+
+
+def run(reps: int, wanted: set[str] | None) -> dict[str, dict[str, Any]]:
+    """The server figures in ``wanted`` (all when None)."""
+    from _report import run_figures
+
+    if shutil.which("langgraph", path=str(Path(sys.executable).parent)) is None:
+        pass  # each figure that needs the peer reports the missing script itself
+    return run_figures(FIGURES, reps, wanted, "server")
+
+
+def markdown(results: dict[str, Any]) -> list[str]:
+    """The server section of RESULTS.md."""
+    return []
+
+
+if __name__ == "__main__":  # python benchmarks/server_figures.py [ids]: just these figures
+    chosen = set(sys.argv[1:]) or None
+    print(json.dumps(run(int(os.environ.get("REPS", "3")), chosen), indent=2))
