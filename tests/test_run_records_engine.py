@@ -321,3 +321,25 @@ def test_processes_share_a_thread_one_at_a_time_and_a_killed_holder_frees_it(
         assert f"run {later.run_id} took the thread" in killed.error
         # its task was running, not yet stored (a task's record lands when it ends)
         assert store.run_tasks(killed.run_id) == []
+
+
+def test_a_run_given_a_stored_record_s_id_continues_its_log_and_totals(store: Any) -> None:
+    """A queued record started later, or a run resumed under its own id (as the server
+    does after a restart), numbers its events after the logged ones and adds its steps."""
+    graph = fan(store, pause=True)
+    store.put_run(RunRecord("run-q", "t", graph.name, "queued", "2026-01-01T00:00:00+00:00"))
+    paused = graph.invoke({}, thread_id="t", run_id="run-q")
+    assert "__interrupt__" in paused
+    first = store.read_events("run-q")
+    first_record = store.get_run("run-q")
+    assert first_record.status == "interrupted"
+    graph.invoke(Command(resume="ok"), thread_id="t", run_id="run-q")
+    both = store.read_events("run-q")
+    seqs = [e["seq"] for e in both]
+    assert seqs == sorted(set(seqs))  # numbered on: no seq twice
+    assert both[: len(first)] == first
+    assert len(both) > len(first)
+    assert [e["type"] for e in both].count("run.started") == 2
+    record = store.get_run("run-q")
+    assert record.status == "done"
+    assert record.steps > first_record.steps

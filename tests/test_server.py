@@ -6,10 +6,7 @@ error envelope, correlation ids, and the refusal to listen beyond loopback."""
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +14,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from _served import assert_envelope, free_port, orca, sse
 
 FLOW = """
 import asyncio
@@ -72,15 +71,11 @@ slow.add_conditional_edges("s", lambda s: "s" if s["n"] < 5 else END)
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_port()
 
 
 def _orca(project: Path, *args: str, **kwargs: Any) -> Any:
-    env = {**os.environ, "ORCA_HOME": str(project / "home")}
-    command = [str(Path(sys.executable).parent / "orca"), "-C", str(project), *args]
-    return subprocess.Popen(command, env=env, **kwargs)
+    return orca(project, *args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -128,39 +123,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def client(server: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server, timeout=30) as c:
         yield c
-
-
-def sse(text: str) -> list[dict[str, Any]]:
-    """The events of an SSE body: ``id``, ``event`` and parsed ``data``."""
-    out = []
-    for block in text.strip().split("\n\n"):
-        fields: dict[str, Any] = {}
-        for line in block.splitlines():
-            if line.startswith(":"):
-                continue
-            key, _, value = line.partition(": ")
-            fields[key] = value
-        if "data" in fields:
-            fields["data"] = json.loads(fields["data"])
-            out.append(fields)
-    return out
-
-
-def assert_envelope(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    body = response.json()
-    assert set(body) == {
-        "code",
-        "message",
-        "engine",
-        "retriable",
-        "retry_after_ms",
-        "policy_label",
-        "details",
-    }
-    assert body["code"] == code
-    assert body["message"]
-    return body
 
 
 def test_health_and_correlation_ids(client: httpx.Client) -> None:

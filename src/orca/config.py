@@ -205,6 +205,18 @@ class ServerConfig(_Section):
     """The largest request body taken; a larger one is answered 413."""
     webhook_networks: list[str] = Field(default_factory=list)
     """Private networks (CIDR) a run's webhook may reach anyway (public hosts always)."""
+    max_running_runs: int = Field(default=16, gt=0)
+    """Runs that execute at once; more wait in the runs queue."""
+    max_queued_runs: int = Field(default=1000, ge=0)
+    """Runs that may wait; beyond that the admission policy decides (429 by default)."""
+    max_running_tasks: int = Field(default=4, gt=0)
+    """LLM tasks that execute at once; more wait in the tasks queue."""
+    max_queued_tasks: int = Field(default=256, ge=0)
+    """LLM tasks that may wait; beyond that the admission policy decides."""
+    admission_policy: Literal["reject", "drop-lru", "shed-low-priority"] = "reject"
+    """What gives when a queue is full: the new work (``reject``, a 429), the queued work
+    that waited longest (``drop-lru``), or queued batch work for interactive work
+    (``shed-low-priority``)."""
 
 
 class LoggingConfig(_Section):

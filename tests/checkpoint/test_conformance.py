@@ -674,3 +674,41 @@ def test_two_instances_on_one_file_see_each_others_checkpoints(store: StoreUnder
     finally:
         if other is not store.cp:
             other.close()
+
+
+def test_rollback_drops_the_newer_checkpoints_and_the_chain_continues_from_the_kept_one(
+    store: StoreUnderTest,
+) -> None:
+    cp = store.cp
+    ids = put_chain(cp, "t", 12)
+    expected = cp.get("t", ids[4])
+    assert expected is not None
+    assert cp.rollback("t", ids[4]) == 7
+    for view in store.views():
+        assert [h.checkpoint_id for h in view.history("t")] == list(reversed(ids[:5]))
+        latest = view.get("t")
+        assert latest is not None
+        assert latest.checkpoint_id == ids[4]
+        assert latest.values == expected.values
+        assert view.get("t", ids[5]) is None
+    # the thread goes on from where it was put back, its append channel intact
+    cp = store.reopen()
+    log = [f"item-{i}" for i in range(5)] + ["again"]
+    cp.put(make_save("t", "again", ids[4], 5, {"n": 5, "log": log}, {"n": None, "log": ["again"]}))
+    again = cp.get("t")
+    assert again is not None
+    assert again.values["log"] == log
+
+
+def test_rollback_of_every_checkpoint_leaves_no_state_and_bad_targets_are_refused(
+    store: StoreUnderTest,
+) -> None:
+    cp = store.cp
+    put_chain(cp, "t", 3)
+    with pytest.raises(CheckpointNotFoundError):
+        cp.rollback("t", "no-such-checkpoint")
+    assert len(cp.history("t")) == 3  # nothing removed by the refusal
+    assert cp.rollback("t", None) == 3
+    for view in store.views():
+        assert view.get("t") is None
+        assert view.history("t") == []

@@ -390,3 +390,25 @@ def test_live_lease_says_who_holds_a_thread_until_it_ends_or_expires(
     dead = run("dead")
     store.cp.begin_run(dead, lease(dead, owner=dead_owner(), expires_at=NOW + 99), NOW)
     assert store.cp.live_lease("t", NOW) is None  # type: ignore[attr-defined]
+
+
+def test_a_queued_run_is_stored_without_a_lease_and_continued_by_begin_run(
+    store: StoreUnderTest,
+) -> None:
+    queued = run("q1", status="queued")
+    store.cp.put_run(queued)
+    for cp in store.views():
+        assert cp.get_run("q1") == queued
+        assert cp.live_lease("t", NOW) is None  # the thread stays free while it waits
+        assert [r.run_id for r in cp.list_runs(status="queued")] == ["q1"]
+    started = replace(queued, status="running")
+    assert store.cp.begin_run(started, lease(started), NOW) == lease(started)
+    for cp in store.views():
+        assert cp.get_run("q1") == started
+
+
+def test_put_run_refuses_records_of_runs_that_run(store: StoreUnderTest) -> None:
+    for status in ("running", "done", "interrupted"):
+        with pytest.raises(InvalidInputError, match="put_run"):
+            store.cp.put_run(run("x", status=status))
+    assert store.cp.get_run("x") is None

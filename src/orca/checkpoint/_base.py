@@ -263,6 +263,15 @@ class Checkpointer(Protocol):
         """Keep the newest ``keep`` checkpoints of a thread (and the call records of tasks
         that start from them); returns how many checkpoints were removed."""
 
+    def rollback(self, thread_id: str, to: str | None) -> int:
+        """Remove the thread's checkpoints newer than ``to`` (every one when None), with
+        their pending writes and call records: the thread is as it was at ``to``. The
+        event log and the run records stay. Returns how many checkpoints were removed.
+
+        Raises:
+            CheckpointNotFoundError: ``to`` is not a checkpoint of the thread.
+        """
+
     def delete_thread(self, thread_id: str) -> None:
         """Remove a thread and everything stored for it: checkpoints, events, call
         records, its runs' records and tasks, its lease."""
@@ -303,6 +312,11 @@ class Checkpointer(Protocol):
         """Store the run's final record and its tasks, and release its lease, in one
         transaction."""
 
+    def put_run(self, record: RunRecord) -> None:
+        """Store a record that holds no lease: a run accepted and waiting to start
+        (``queued``), or one that ended before it started (``failed``, ``cancelled``).
+        The run that starts later with its id continues this record."""
+
     def put_tasks(self, tasks: Sequence[TaskRecord]) -> None:
         """Insert or update task records (their runs must have a record:
         ``InvalidInputError`` otherwise)."""
@@ -316,9 +330,10 @@ class Checkpointer(Protocol):
         thread_id: str | None = None,
         limit: int | None = None,
         status: RunStatus | None = None,
+        graph: str | None = None,
     ) -> list[RunRecord]:
-        """Run records, newest first (by ``started_at``), of one thread and one status
-        when given, ``limit`` at most."""
+        """Run records, newest first (by ``started_at``), of one thread, one status and
+        one graph when given, ``limit`` at most."""
 
     def run_tasks(self, run_id: str) -> list[TaskRecord]:
         """A run's task records, by step then start."""
@@ -379,6 +394,12 @@ class Checkpointer(Protocol):
     def aend_run(self, record: RunRecord, tasks: Sequence[TaskRecord]) -> Awaitable[None]:
         """``end_run``, off the event loop's thread; ordered by call."""
 
+    def aput_run(self, record: RunRecord) -> Awaitable[None]:
+        """``put_run``, off the event loop's thread; ordered by call."""
+
+    def arollback(self, thread_id: str, to: str | None) -> Awaitable[int]:
+        """``rollback``, off the event loop's thread; ordered by call."""
+
     def aput_tasks(self, tasks: Sequence[TaskRecord]) -> Awaitable[None]:
         """``put_tasks``, off the event loop's thread; ordered by call."""
 
@@ -391,6 +412,7 @@ class Checkpointer(Protocol):
         thread_id: str | None = None,
         limit: int | None = None,
         status: RunStatus | None = None,
+        graph: str | None = None,
     ) -> Awaitable[list[RunRecord]]:
         """``list_runs``, off the event loop's thread; ordered by call."""
 

@@ -181,7 +181,7 @@ class MemoryCheckpointer(RowCheckpointer):
         return None if found is None else found[1]
 
     def _run_rows(
-        self, thread_id: str | None, status: str | None, limit: int | None
+        self, thread_id: str | None, status: str | None, limit: int | None, graph: str | None
     ) -> list[Sequence[Any]]:
         rows = sorted(
             (
@@ -189,6 +189,7 @@ class MemoryCheckpointer(RowCheckpointer):
                 for seq, row in self._runs.values()
                 if (thread_id is None or row.thread_id == thread_id)
                 and (status is None or row.status == status)
+                and (graph is None or row.graph == graph)
             ),
             reverse=True,
         )

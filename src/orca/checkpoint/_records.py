@@ -273,7 +273,7 @@ class RecordRows(ABC):
 
     @abstractmethod
     def _run_rows(
-        self, thread_id: str | None, status: str | None, limit: int | None
+        self, thread_id: str | None, status: str | None, limit: int | None, graph: str | None
     ) -> list[Sequence[Any]]:
         """Newest first: by ``started_at``, then by when the run was first stored."""
 
@@ -327,6 +327,16 @@ class RecordRows(ABC):
         with self._lock:
             self._end(row, rows)
 
+    def put_run(self, record: RunRecord) -> None:
+        if record.status not in ("queued", "failed", "cancelled"):
+            raise InvalidInputError(
+                f"put_run stores queued runs and runs that ended before they started, not "
+                f"{record.status!r} ones. Fix: a run that runs is recorded by begin_run"
+            )
+        row = run_row(record)
+        with self._lock:
+            self._end(row, [])
+
     def put_tasks(self, tasks: Sequence[TaskRecord]) -> None:
         rows = task_rows(tasks)
         if not rows:
@@ -364,6 +374,7 @@ class RecordRows(ABC):
         thread_id: str | None = None,
         limit: int | None = None,
         status: RunStatus | None = None,
+        graph: str | None = None,
     ) -> list[RunRecord]:
         if limit is not None and limit < 1:
             raise InvalidInputError(f"list_runs limit must be at least 1, got {limit}")
@@ -372,7 +383,7 @@ class RecordRows(ABC):
                 f"list_runs status {status!r} is not one of {', '.join(RUN_STATUSES)}"
             )
         with self._lock:
-            rows = self._run_rows(thread_id, status, limit)
+            rows = self._run_rows(thread_id, status, limit, graph)
         return [self._decode(r) for r in rows]
 
     def run_tasks(self, run_id: str) -> list[TaskRecord]:
@@ -391,6 +402,9 @@ class RecordRows(ABC):
     def aend_run(self, record: RunRecord, tasks: Sequence[TaskRecord]) -> asyncio.Future[None]:
         return self._submit(self.end_run, record, tasks)
 
+    def aput_run(self, record: RunRecord) -> asyncio.Future[None]:
+        return self._submit(self.put_run, record)
+
     def aput_tasks(self, tasks: Sequence[TaskRecord]) -> asyncio.Future[None]:
         return self._submit(self.put_tasks, tasks)
 
@@ -403,8 +417,11 @@ class RecordRows(ABC):
         thread_id: str | None = None,
         limit: int | None = None,
         status: RunStatus | None = None,
+        graph: str | None = None,
     ) -> asyncio.Future[list[RunRecord]]:
-        return self._submit(self.list_runs, thread_id=thread_id, limit=limit, status=status)
+        return self._submit(
+            self.list_runs, thread_id=thread_id, limit=limit, status=status, graph=graph
+        )
 
     def arun_tasks(self, run_id: str) -> asyncio.Future[list[TaskRecord]]:
         return self._submit(self.run_tasks, run_id)

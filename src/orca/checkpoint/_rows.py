@@ -478,6 +478,22 @@ class RowCheckpointer(RecordRows):
                     needed[(key, base)] = max(pos, needed.get((key, base), -1))
             return self._delete(thread_id, {r.checkpoint_id for r in kept}, needed)
 
+    def rollback(self, thread_id: str, to: str | None) -> int:
+        with self._lock:
+            kept: list[HeaderRow] = []
+            if to is not None:
+                if self._header(thread_id, to) is None:
+                    raise CheckpointNotFoundError(thread_id, to)
+                headers = self._headers(thread_id, None, None)
+                ids = [h.checkpoint_id for h in headers]
+                kept = headers[ids.index(to) :]
+            needed: dict[tuple[str, str], int] = {}
+            for row in kept:
+                for key, (base, pos) in self._body(row)["versions"].items():
+                    needed[(key, base)] = max(pos, needed.get((key, base), -1))
+            self._heads.pop(thread_id, None)
+            return self._delete(thread_id, {r.checkpoint_id for r in kept}, needed)
+
     def delete_thread(self, thread_id: str) -> None:
         with self._lock:
             self.prune(thread_id, 0)
@@ -532,6 +548,9 @@ class RowCheckpointer(RecordRows):
 
     def adrop_calls(self, thread_id: str, task_id: str) -> asyncio.Future[int]:
         return self._submit(self.drop_calls, thread_id, task_id)
+
+    def arollback(self, thread_id: str, to: str | None) -> asyncio.Future[int]:
+        return self._submit(self.rollback, thread_id, to)
 
     def aput(self, save: CheckpointSave) -> asyncio.Future[None]:
         return self._submit(self.put, save)

@@ -39,6 +39,11 @@ def serve(
         workflows=list(workflows or settings_of.workflows),
         max_body_bytes=settings_of.max_body_bytes,
         webhook_networks=list(settings_of.webhook_networks),
+        max_running_runs=settings_of.max_running_runs,
+        max_queued_runs=settings_of.max_queued_runs,
+        max_running_tasks=settings_of.max_running_tasks,
+        max_queued_tasks=settings_of.max_queued_tasks,
+        admission_policy=settings_of.admission_policy,
     )
     check_bind(settings.host)
     app = create_app(settings)

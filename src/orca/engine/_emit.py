@@ -29,6 +29,7 @@ class Emitter:
         log: list[EventRecord] | None = None,
         logged: frozenset[str] = frozenset(),
         observers: Sequence[Observer] = (),
+        first_seq: int = 0,
     ) -> None:
         self.run_id = run_id
         self.thread_id = thread_id
@@ -39,7 +40,7 @@ class Emitter:
         self._observers = tuple(observers)
         self._built = wanted.union(*(o.types for o in self._observers))
         self._any = self._built | self._logged
-        self._seq = 0
+        self._seq = first_seq
         self.handed_over = 0  # events sent from other threads, delivered by the loop later
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()

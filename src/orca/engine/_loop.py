@@ -230,6 +230,7 @@ class Run:
                     log=self.logged if self.logging else None,
                     logged=LOGGED,
                     observers=observers,
+                    first_seq=self.recorder.first_seq if self.recorder is not None else 0,
                 )
             if start is not None:
                 self.step = start.step

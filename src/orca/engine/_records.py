@@ -48,6 +48,8 @@ class Recorder:
         self.record: RunRecord | None = None
         self.lease: Lease | None = None
         self.lost_to: str | None = None  # the run that took the thread when the lease ran out
+        self.previous: RunRecord | None = None  # the stored record this run continues
+        self.first_seq = 0  # the seq of its first event
         # task id -> (step, node, started, ended, status, duration_ms, error), not stored yet
         self.tasks: dict[str, tuple[Any, ...]] = {}
         self._stop = threading.Event()
@@ -61,6 +63,8 @@ class Recorder:
         """
         if derived:
             run_id = await self._off_loop(_unused_id, self.store, run_id)
+        else:
+            await self._off_loop(self._continues, run_id)
         owner = lease_owner()
         self.record = RunRecord(
             run_id=run_id,
@@ -89,6 +93,17 @@ class Recorder:
             target=self._beat, args=(loop, task), name=f"orca-lease-{run_id}", daemon=True
         ).start()
         return run_id
+
+    def _continues(self, run_id: str) -> None:
+        """A run given the id of a stored record continues it (a queued run starting, a
+        server's run resumed after its process died): its events are numbered after the
+        ones logged, and its totals add to the record's."""
+        previous = self.store.get_run(run_id)
+        if previous is None:
+            return
+        self.previous = previous
+        logged = self.store.read_events(run_id)
+        self.first_seq = logged[-1]["seq"] + 1 if logged else 0
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Several store calls in a row, on a worker thread (here, on the private loop)."""
@@ -163,15 +178,16 @@ class Recorder:
         cut short by the run's end: cancelled)."""
         self._stop.set()
         assert self.record is not None
+        before = self.previous
         record = replace(
             self.record,
             status=status,  # type: ignore[arg-type]
             ended_at=self.clock().isoformat(),
-            steps=steps,
-            llm_calls=totals.llm_calls,
-            input_tokens=totals.input_tokens,
-            output_tokens=totals.output_tokens,
-            cost_nano_usd=totals.cost_nano_usd,
+            steps=steps + (before.steps if before else 0),
+            llm_calls=totals.llm_calls + (before.llm_calls if before else 0),
+            input_tokens=totals.input_tokens + (before.input_tokens if before else 0),
+            output_tokens=totals.output_tokens + (before.output_tokens if before else 0),
+            cost_nano_usd=totals.cost_nano_usd + (before.cost_nano_usd if before else 0),
             checkpoint_id=checkpoint_id,
             error=error,
         )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import math
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from fastapi import FastAPI, Request, Response
@@ -39,6 +40,8 @@ class ServerSettings:
             project.
         max_body_bytes: the largest request body taken (a larger one is a 413).
         webhook_networks: private networks (CIDR) webhooks may reach anyway.
+        max_running_runs, max_queued_runs, max_running_tasks, max_queued_tasks,
+            admission_policy: admission control (see ``orca.server._admission``).
     """
 
     host: str = "127.0.0.1"
@@ -47,6 +50,11 @@ class ServerSettings:
     workflows: list[str] = field(default_factory=list)
     max_body_bytes: int = 1 << 20
     webhook_networks: list[str] = field(default_factory=list)
+    max_running_runs: int = 16
+    max_queued_runs: int = 1000
+    max_running_tasks: int = 4
+    max_queued_tasks: int = 256
+    admission_policy: str = "reject"
 
 
 def check_bind(host: str) -> None:
@@ -75,12 +83,21 @@ def create_app(settings: ServerSettings) -> FastAPI:
     """The app serving ``settings``: the project's store is opened and the workflows
     loaded now (a workflow that cannot be loaded raises ``WorkflowLoadError``), and
     closed when the app shuts down."""
-    runs = Runs(settings.project, settings.workflows, settings.webhook_networks)
+    from orca.server._admission import Admission
+
+    admission = Admission(
+        "runs",
+        max_running=settings.max_running_runs,
+        max_queued=settings.max_queued_runs,
+        policy=settings.admission_policy,  # type: ignore[arg-type]
+    )
+    runs = Runs(settings.project, settings.workflows, settings.webhook_networks, admission)
     runs.open()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
+            await runs.recover()
             yield
         finally:
             await runs.close()
@@ -139,7 +156,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
     @app.exception_handler(OrcaError)
     async def orca_error(request: Request, exc: OrcaError) -> JSONResponse:
         status, body = for_error(exc)
-        return JSONResponse(body, status_code=status)
+        response = JSONResponse(body, status_code=status)
+        if body["retry_after_ms"] is not None:  # a 429: when to come back, two ways
+            response.headers["Retry-After"] = str(math.ceil(body["retry_after_ms"] / 1000))
+            response.headers["X-Backoff-Ms"] = str(body["retry_after_ms"])
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -206,24 +227,27 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.post("/v1/threads/{thread_id}/runs", status_code=202, tags=["runs"])
     async def start_run(thread_id: str, body: RunBody) -> dict[str, Any]:
-        """Start a run on the thread in the background; its record and events follow at
-        ``/v1/runs/{run_id}`` and ``/v1/runs/{run_id}/stream``."""
-        run_id = await runs.start(thread_id, body)
-        return {"run_id": run_id, "thread_id": thread_id, "status": "running"}
+        """Start a run on the thread in the background, or queue it when every slot is
+        taken (``status`` says which; a queued run has its ``queue_position`` and
+        ``predicted_start_ms``). Its record and events follow at ``/v1/runs/{run_id}``
+        and ``/v1/runs/{run_id}/stream``; a full queue answers 429."""
+        return await runs.start(thread_id, body)
 
     @app.post("/v1/runs", status_code=202, tags=["runs"])
     async def start_run_anywhere(body: RunBody) -> dict[str, Any]:
-        """Start a run in the background on a new thread of its own."""
-        thread = f"t-{uuid.uuid4().hex[:12]}"
-        run_id = await runs.start(thread, body)
-        return {"run_id": run_id, "thread_id": thread, "status": "running"}
+        """Start a stateless run: on a thread of its own that is removed when it stops
+        (its record, events and result stay)."""
+        return await runs.start(f"t-{uuid.uuid4().hex[:12]}", body, stateless=True)
 
     @app.post("/v1/runs/wait", tags=["runs"])
     async def run_and_wait(body: RunBody, thread_id: str | None = None) -> dict[str, Any]:
-        """Run on a thread (a new one when none is named) and answer with the result."""
-        thread = thread_id or f"t-{uuid.uuid4().hex[:12]}"
-        run_id = await runs.start(thread, body)
-        return await runs.wait(run_id)
+        """Run on a thread (a stateless run when none is named) and answer with the
+        result."""
+        if thread_id is not None:
+            started = await runs.start(thread_id, body)
+        else:
+            started = await runs.start(f"t-{uuid.uuid4().hex[:12]}", body, stateless=True)
+        return await runs.wait(started["run_id"])
 
     @app.get("/v1/runs/{run_id}", tags=["runs"])
     async def get_run(run_id: str) -> dict[str, Any]:
@@ -239,24 +263,33 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def list_runs(
         thread_id: str | None = None,
         status: str | None = None,
+        workflow: str | None = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
-        """Run records, newest first."""
+        """Run records, newest first, of a thread, a status and a workflow when given."""
         if not 0 < limit <= 1000:
             raise InvalidInputError(f"limit is {limit}. Fix: ask for 1 to 1000 runs")
-        return await runs.records(thread_id=thread_id, status=status, limit=limit)
+        return await runs.records(
+            thread_id=thread_id, status=status, workflow=workflow, limit=limit
+        )
 
     @app.post("/v1/runs/{run_id}/cancel", status_code=202, tags=["runs"])
-    async def cancel_run(run_id: str) -> dict[str, Any]:
-        """Stop a running run (its thread stays resumable from its last checkpoint)."""
-        await runs.cancel(run_id)
-        return {"run_id": run_id, "status": "cancelling"}
+    async def cancel_run(
+        run_id: str, action: Literal["interrupt", "rollback"] = "interrupt"
+    ) -> dict[str, Any]:
+        """Stop a queued or running run and answer once it has stopped: ``interrupt``
+        keeps what it committed (the thread resumable from its last checkpoint),
+        ``rollback`` removes the checkpoints it made."""
+        return await runs.cancel(run_id, action)
 
     @app.get("/v1/runs/{run_id}/stream", tags=["runs"])
-    async def stream_run(run_id: str, request: Request) -> StreamingResponse:
+    async def stream_run(
+        run_id: str, request: Request, cancel_on_disconnect: bool = False
+    ) -> StreamingResponse:
         """The run's events as server-sent events (``id`` is the event's ``seq``), live
         while it runs and from its log once it has stopped, then ``end``. Resume with
-        ``Last-Event-ID``; a client that goes away does not stop the run."""
+        ``Last-Event-ID``. A client that goes away does not stop the run, unless it asked
+        with ``cancel_on_disconnect=true``."""
         last = request.headers.get("Last-Event-ID")
         try:
             after = int(last) if last is not None else -1
@@ -267,6 +300,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         events = await runs.events(run_id, after)
 
         async def lines() -> AsyncIterator[bytes]:
+            ended = False
             iterator = events.__aiter__()
             pending: asyncio.Task[Any] | None = None
             try:
@@ -283,9 +317,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
                     pending = None
                     yield b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), data)
                 yield b"event: end\ndata: {}\n\n"
+                ended = True
             finally:
                 if pending is not None:
                     pending.cancel()
+                if cancel_on_disconnect and not ended:  # the client went away first
+                    runs.cancel_soon(run_id)
 
         return StreamingResponse(
             lines(),

@@ -47,6 +47,25 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
 def for_error(exc: BaseException) -> tuple[int, dict[str, Any]]:
     """The status and envelope of one of Orca's errors (500 for anything else, with no
     internals in the message)."""
+    from orca.server._admission import Evicted, Overloaded
+
+    if isinstance(exc, Overloaded):
+        return 429, envelope(
+            "OVERLOADED",
+            str(exc).partition(". Fix: ")[0],
+            retriable=True,
+            retry_after_ms=exc.retry_after_ms,
+            policy_label=exc.policy,
+            details={"queue": exc.queue, "queue_depth": exc.depth, "fix": "retry later"},
+        )
+    if isinstance(exc, Evicted):
+        return 503, envelope(
+            "ADMISSION_EVICTED",
+            str(exc).partition(". Fix: ")[0],
+            retriable=True,
+            policy_label=exc.policy,
+            details={"queue": exc.queue},
+        )
     for cls, status, code in _STATUS:
         if isinstance(exc, cls):
             message, _, fix = str(exc).partition(". Fix: ")

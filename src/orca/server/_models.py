@@ -34,10 +34,16 @@ class RunBody(BaseModel):
         description="an http(s) URL the run's record is POSTed to when it stops (checked "
         "like http_fetch: public addresses only, unless [server] webhook_networks allows)",
     )
-    multitask_strategy: Literal["reject", "interrupt"] = Field(
+    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] = Field(
         default="reject",
-        description="when a run of this server holds the thread: reject (409, naming it), "
-        "or interrupt (cancel it, keeping what it committed, then start)",
+        description="when a run of this server holds the thread (running or queued): "
+        "reject (409, naming it), enqueue (start after it), interrupt (cancel it, keeping "
+        "what it committed, then start), or rollback (cancel it and remove the checkpoints "
+        "it made, then start)",
+    )
+    priority: Literal["interactive", "batch"] = Field(
+        default="interactive",
+        description="its queue: interactive runs start before batch runs that waited longer",
     )
 
 

@@ -7,15 +7,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import datetime as dt
 import logging
+import time
+import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.exceptions import HTTPException
 
-from orca.errors import ConfigError, InvalidInputError, OrcaError
+from orca.checkpoint import RunRecord, lease_owner, owner_alive
+from orca.errors import ConfigError, InvalidInputError, OrcaError, ThreadBusyError
+from orca.server._admission import Admission, Overloaded, Ticket
 
 if TYPE_CHECKING:
     from orca.engine._handle import RunHandle
@@ -71,20 +78,104 @@ class _Live:
             await self.changed.wait()
 
 
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _future() -> asyncio.Future[None]:
+    return asyncio.get_running_loop().create_future()
+
+
+@dataclass(eq=False)
+class _Accepted:
+    """A run this server accepted and has not finished: queued, then running."""
+
+    run_id: str
+    thread_id: str
+    workflow: Workflow
+    body: RunBody
+    stateless: bool
+    target: tuple[str, int, str, bool] | None  # its webhook's checked address
+    continues: bool = False  # left running by a server that died: from its checkpoint
+    driver: asyncio.Task[None] | None = None  # while queued
+    started: asyncio.Future[None] = field(default_factory=_future)
+    finished: asyncio.Future[None] = field(default_factory=_future)
+
+    @property
+    def status(self) -> str:
+        return "running" if self.started.done() else "queued"
+
+    def end(self) -> None:
+        if not self.finished.done():
+            self.finished.set_result(None)
+
+    def metadata(self, owner: str) -> dict[str, Any]:
+        """What its record keeps: the caller's metadata, and what a restart needs to take
+        it up (the request itself, and the server that owns it)."""
+        return {
+            **self.body.metadata,
+            "source": self.workflow.source,
+            "via": "server",
+            "request": self.body.model_dump(mode="json", exclude_defaults=True),
+            "stateless": self.stateless,
+            "owner": owner,
+        }
+
+    def queued_record(self, owner: str) -> RunRecord:
+        return RunRecord(
+            run_id=self.run_id,
+            thread_id=self.thread_id,
+            graph=self.workflow.graph.name,
+            status="queued",
+            started_at=_now(),
+            metadata=self.metadata(owner),
+        )
+
+    def options(self, owner: str) -> dict[str, Any]:
+        """The run's options for the graph (its limits, profile, budget, seed...)."""
+        body = self.body
+        options: dict[str, Any] = {
+            "thread_id": self.thread_id,
+            "on_budget_exceeded": body.on_budget_exceeded,
+            "metadata": self.metadata(owner),
+        }
+        for option, value in (
+            ("profile", body.profile),
+            ("budget", body.budget),
+            ("seed", body.seed),
+            ("max_steps", body.max_steps),
+            ("deadline", body.time_limit_s),
+            ("cost_limit", body.cost_limit_usd),
+            ("token_limit", body.token_limit),
+            ("tools", self.workflow.tools),
+        ):
+            if value is not None:
+                options[option] = value
+        return options
+
+
 class Runs:
     """The workflows served and the runs started here."""
 
     def __init__(
-        self, project: Path, sources: list[str], webhook_networks: list[str] | None = None
+        self,
+        project: Path,
+        sources: list[str],
+        webhook_networks: list[str] | None = None,
+        admission: Admission | None = None,
     ) -> None:
         self.project = Path(project)
         self.sources = list(sources)
         self.webhook_networks = list(webhook_networks or [])
-        self._deliveries: set[asyncio.Task[bool]] = set()
+        self.admission = admission or Admission("runs", max_running=16, max_queued=1000)
+        self._background: set[asyncio.Task[Any]] = set()
         self.workflows: dict[str, Workflow] = {}
         self.ready = False
         self._store: SqliteStore | None = None
         self._live: dict[str, _Live] = {}
+        self._accepted: dict[str, _Accepted] = {}  # queued or running here, in order
+        self._results: OrderedDict[str, tuple[Any, list[Any]]] = OrderedDict()
+        self._owner = lease_owner()
 
     # -- life ------------------------------------------------------------------------------
 
@@ -120,11 +211,16 @@ class Runs:
         return found
 
     async def close(self) -> None:
+        """Stop: queued runs stay queued (the next start takes them up), running ones
+        are cancelled (their threads resumable)."""
         self.ready = False
+        for accepted in list(self._accepted.values()):
+            if accepted.driver is not None and accepted.run_id not in self._live:
+                accepted.driver.cancel()
         for live in list(self._live.values()):
             await live.handle.stop()
-        if self._deliveries:  # webhooks of runs that stopped: a few seconds at most
-            await asyncio.wait(self._deliveries, timeout=5)
+        if self._background:  # ends of runs, webhooks: a few seconds at most
+            await asyncio.wait(self._background, timeout=5)
         await asyncio.to_thread(self.close_now)
 
     def close_now(self) -> None:
@@ -149,49 +245,167 @@ class Runs:
 
     # -- runs ------------------------------------------------------------------------------
 
-    async def start(self, thread_id: str, body: RunBody) -> str:
-        from orca import Command
+    async def start(
+        self, thread_id: str, body: RunBody, *, stateless: bool = False
+    ) -> dict[str, Any]:
+        """Accept a run: started now when a slot is free (its record says ``running``
+        before this returns), else stored ``queued`` first; what the reply says of it.
 
+        Raises:
+            Overloaded: the runs queue is full (nothing was stored).
+            HTTPException: 409, another run holds the thread (strategy ``reject``).
+        """
         workflow = self.workflow(body.workflow)
         if body.resume is not None and body.input is not None:
             raise InvalidInputError(
                 "a run takes input or resume, not both. Fix: send input to start, resume to "
                 "answer the thread's interrupt"
             )
-        start_with = Command(resume=body.resume) if body.resume is not None else body.input
-        options: dict[str, Any] = {
-            "thread_id": thread_id,
-            "on_budget_exceeded": body.on_budget_exceeded,
-            "metadata": {**body.metadata, "source": workflow.source, "via": "server"},
-        }
-        for option, value in (
-            ("profile", body.profile),
-            ("budget", body.budget),
-            ("seed", body.seed),
-            ("max_steps", body.max_steps),
-            ("deadline", body.time_limit_s),
-            ("cost_limit", body.cost_limit_usd),
-            ("token_limit", body.token_limit),
-            ("tools", workflow.tools),
-        ):
-            if value is not None:
-                options[option] = value
         target = None
         if body.webhook is not None:
             from orca.server._webhooks import check_webhook
 
             target = await asyncio.to_thread(check_webhook, body.webhook, self.webhook_networks)
-        if body.multitask_strategy == "interrupt":
-            await self._stop_runs_on(thread_id)
-        handle = await workflow.graph.start(start_with, mode="events", **options)
+        mine = [a for a in self._accepted.values() if a.thread_id == thread_id]
+        strategy = body.multitask_strategy
+        if mine and strategy == "reject":
+            raise ThreadBusyError(thread_id, mine[0].run_id, self._owner)
+        if strategy in ("interrupt", "rollback"):
+            for other in mine:
+                await self._cancel(other, rollback=strategy == "rollback")
+        after = mine[-1] if mine and strategy == "enqueue" else None
+        accepted = _Accepted(
+            run_id="run-" + uuid.uuid4().hex,
+            thread_id=thread_id,
+            workflow=workflow,
+            body=body,
+            stateless=stateless,
+            target=target,
+        )
+        reply = {"run_id": accepted.run_id, "thread_id": thread_id}
+        ticket: Ticket | None = None
+        if after is None:
+            ticket = self.admission.admit(accepted.run_id, body.priority)
+            if ticket.running:
+                try:
+                    await self._launch(accepted, ticket)
+                except BaseException:
+                    self.admission.release(ticket)
+                    raise
+                return {**reply, "status": "running", "queue_position": 0,
+                        "predicted_start_ms": 0, "backoff_ms": 0}  # fmt: skip
+        elif self._waiting() >= self.admission.max_queued:
+            raise Overloaded("runs", "reject", self.admission._slot_ms(), self._waiting())
+        try:  # durable before it is acknowledged: a restart takes it up again
+            await self._checkpoints.aput_run(accepted.queued_record(self._owner))
+        except BaseException:
+            if ticket is not None:
+                self.admission.release(ticket)
+            raise
+        self._accepted[accepted.run_id] = accepted
+        accepted.driver = asyncio.ensure_future(self._drive(accepted, ticket, after))
+        return {
+            **reply,
+            "status": "queued",
+            "queue_position": ticket.queue_position if ticket else self._waiting() - 1,
+            "predicted_start_ms": ticket.predicted_start_ms if ticket else None,
+            "backoff_ms": ticket.backoff_ms if ticket else self.admission._slot_ms(),
+        }
+
+    def _waiting(self) -> int:
+        """Runs accepted here that have not started."""
+        return sum(1 for a in self._accepted.values() if a.run_id not in self._live)
+
+    async def _drive(
+        self, accepted: _Accepted, ticket: Ticket | None, after: _Accepted | None
+    ) -> None:
+        """A queued run: wait for the thread's earlier run, then for a slot, then start."""
+        try:
+            if after is not None:
+                await asyncio.wait({after.finished})
+                ticket = self.admission.admit(accepted.run_id, accepted.body.priority)
+            assert ticket is not None
+            await self.admission.slot(ticket)
+        except asyncio.CancelledError:
+            if ticket is not None:
+                self.admission.release(ticket)
+            if self.ready:  # cancelled by a client; at shutdown it stays queued
+                await self._never_ran(accepted, "cancelled", None)
+            else:
+                accepted.end()
+            return
+        except OrcaError as exc:  # evicted, or no room once the thread was free
+            if ticket is not None:
+                self.admission.release(ticket)
+            await self._never_ran(accepted, "failed", exc)
+            return
+        try:
+            await self._launch(accepted, ticket)
+        except BaseException as exc:
+            self.admission.release(ticket)
+            await self._never_ran(accepted, "failed", exc)
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _never_ran(
+        self, accepted: _Accepted, status: str, error: BaseException | None
+    ) -> None:
+        """A queued run that ended before it started: recorded so, and followers go on."""
+        self._accepted.pop(accepted.run_id, None)
+        why = None if error is None else f"{type(error).__name__}: {error}"
+        record = dataclasses.replace(
+            accepted.queued_record(self._owner),
+            status=status,  # type: ignore[arg-type]
+            ended_at=_now(),
+            error=why,
+        )
+        with contextlib.suppress(Exception):  # a store that fails: the record stays queued
+            await self._checkpoints.aput_run(record)
+        accepted.end()
+        if accepted.target is not None and accepted.body.webhook is not None:
+            self._notify(accepted.body.webhook, accepted.target, accepted.run_id)
+
+    async def _launch(self, accepted: _Accepted, ticket: Ticket) -> None:
+        """Start the run's handle (the engine records it ``running``), then follow it."""
+        from orca import Command
+
+        body, workflow = accepted.body, accepted.workflow
+        start_with = Command(resume=body.resume) if body.resume is not None else body.input
+        if accepted.continues:
+            start_with = None  # a run the last process left running: from its checkpoint
+        handle = await workflow.graph.start(
+            start_with, mode="events", run_id=accepted.run_id, **accepted.options(self._owner)
+        )
+        self._accepted[accepted.run_id] = accepted
         live = _Live(handle)
-        self._live[handle.run_id] = live
-        run_id: str = handle.run_id
-        live.pump.add_done_callback(lambda _: self._live.pop(run_id, None))
-        if body.webhook is not None and target is not None:
-            url = body.webhook
-            live.pump.add_done_callback(lambda _: self._notify(url, target, run_id))
-        return run_id
+        self._live[accepted.run_id] = live
+        accepted.started.set_result(None)
+        live.pump.add_done_callback(lambda _: self._spawn(self._ended(accepted, ticket)))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _ended(self, accepted: _Accepted, ticket: Ticket) -> None:
+        """The run stopped: its slot is freed, a stateless run's thread removed (its
+        result kept here a while for ``wait``), its webhook called, its followers go."""
+        self.admission.release(ticket)
+        try:
+            if accepted.stateless:
+                values, interrupts = await self._final_values(accepted.workflow, accepted.thread_id)
+                self._results[accepted.run_id] = (values, interrupts)
+                while len(self._results) > 1000:
+                    self._results.popitem(last=False)
+                await self._checkpoints.arollback(accepted.thread_id, None)
+        except Exception:
+            log.exception("could not clear the thread of stateless run %s", accepted.run_id)
+        finally:
+            self._live.pop(accepted.run_id, None)
+            self._accepted.pop(accepted.run_id, None)
+            accepted.end()
+        if accepted.target is not None and accepted.body.webhook is not None:
+            self._notify(accepted.body.webhook, accepted.target, accepted.run_id)
 
     def _notify(self, url: str, target: tuple[str, int, str, bool], run_id: str) -> None:
         """The run stopped: POST its record to its webhook (kept until delivered)."""
@@ -204,27 +418,96 @@ class Runs:
                 log.warning("webhook %s of run %s not sent: %s", url, run_id, exc)
                 return False
 
-        task = asyncio.ensure_future(send())
-        self._deliveries.add(task)
-        task.add_done_callback(self._deliveries.discard)
+        self._spawn(send())
+
+    async def recover(self) -> None:
+        """At start-up: take up the runs a server that died left behind. A ``queued``
+        run starts again from its request; a ``running`` one continues from its last
+        checkpoint under its own id (its paid calls answered from their records). Runs
+        of a server that is still alive are left to it."""
+        store = self._checkpoints
+        orphans = []
+        for status in ("queued", "running"):
+            for record in await store.alist_runs(status=status):
+                meta = record.metadata
+                if meta.get("via") != "server" or "request" not in meta:
+                    continue
+                if status == "queued" and owner_alive(str(meta.get("owner", ""))):
+                    continue
+                if status == "running" and await asyncio.to_thread(
+                    store.live_lease, record.thread_id, time.time()
+                ):
+                    continue
+                orphans.append(record)
+        for record in sorted(orphans, key=lambda r: r.started_at):
+            await self._take_up(record)
+
+    async def _take_up(self, record: RunRecord) -> None:
+        from orca.server._models import RunBody
+
+        meta = record.metadata
+        try:
+            body = RunBody.model_validate(meta["request"])
+            workflow = self.workflow(body.workflow)
+        except Exception as exc:  # the workflow is no longer served, or the request rotted
+            why = f"not taken up after a restart: {exc}"
+            await self._checkpoints.aput_run(
+                dataclasses.replace(record, status="failed", ended_at=_now(), error=why)
+            )
+            return
+        accepted = _Accepted(
+            run_id=record.run_id,
+            thread_id=record.thread_id,
+            workflow=workflow,
+            body=body,
+            stateless=bool(meta.get("stateless")),
+            target=None,
+            continues=record.status == "running" and await self._checkpointed(record),
+        )
+        # queued again (a running one as it was accepted), owned by this server now
+        await self._checkpoints.aput_run(accepted.queued_record(self._owner))
+        after = next(
+            (a for a in reversed(self._accepted.values()) if a.thread_id == record.thread_id),
+            None,
+        )
+        ticket = None
+        if after is None:
+            try:
+                ticket = self.admission.admit(accepted.run_id, body.priority)
+            except OrcaError as exc:
+                await self._never_ran(accepted, "failed", exc)
+                return
+        self._accepted[accepted.run_id] = accepted
+        accepted.driver = asyncio.ensure_future(self._drive(accepted, ticket, after))
+
+    async def _checkpointed(self, record: RunRecord) -> bool:
+        """Whether the thread's latest checkpoint is the run's own (it got that far)."""
+        latest = await self._checkpoints.aget(record.thread_id)
+        return latest is not None and latest.metadata.get("run_id") == record.run_id
+
+    async def _final_values(self, workflow: Workflow, thread_id: str) -> tuple[Any, list[Any]]:
+        try:
+            snapshot = await workflow.graph.aget_state(thread_id)
+        except OrcaError:
+            return None, []  # failed before its first checkpoint
+        return (
+            orjson.loads(_json(snapshot.values)),
+            [orjson.loads(_json(i.to_dict())) for i in snapshot.interrupts],
+        )
 
     async def wait(self, run_id: str) -> dict[str, Any]:
-        live = self._live.get(run_id)
-        if live is not None:
-            with contextlib.suppress(Exception):  # the record says how it ended
-                await live.handle.result()
-            await asyncio.shield(live.pump)
+        accepted = self._accepted.get(run_id)
+        if accepted is not None:
+            await asyncio.wait({accepted.finished})
         record = await self.record(run_id)
         values: Any = None
         interrupts: list[Any] = []
-        workflow = self.workflows.get(record["graph"])
-        if workflow is not None:
-            try:
-                snapshot = await workflow.graph.aget_state(record["thread_id"])
-                values = orjson.loads(_json(snapshot.values))
-                interrupts = [orjson.loads(_json(i.to_dict())) for i in snapshot.interrupts]
-            except OrcaError:
-                pass  # failed before its first checkpoint
+        if run_id in self._results:
+            values, interrupts = self._results[run_id]
+        elif record["graph"] in self.workflows and record["status"] not in ("queued", "cancelled"):
+            values, interrupts = await self._final_values(
+                self.workflows[record["graph"]], record["thread_id"]
+            )
         return {**record, "values": values, "interrupts": interrupts}
 
     async def record(self, run_id: str) -> dict[str, Any]:
@@ -234,7 +517,7 @@ class Runs:
         return dict(orjson.loads(_json(dataclasses.asdict(found))))
 
     async def records(
-        self, *, thread_id: str | None, status: str | None, limit: int
+        self, *, thread_id: str | None, status: str | None, workflow: str | None, limit: int
     ) -> list[dict[str, Any]]:
         from orca.checkpoint._base import RUN_STATUSES
 
@@ -243,38 +526,76 @@ class Runs:
                 f"status is {status!r}. Fix: use one of {', '.join(RUN_STATUSES)}"
             )
         found = await self._checkpoints.alist_runs(
-            thread_id=thread_id,
-            status=status,
-            limit=limit,
+            thread_id=thread_id, status=status, limit=limit, graph=workflow
         )
         return [dict(orjson.loads(_json(dataclasses.asdict(r)))) for r in found]
 
-    async def cancel(self, run_id: str) -> None:
-        live = self._live.get(run_id)
-        if live is None:
+    async def cancel(self, run_id: str, action: str = "interrupt") -> dict[str, Any]:
+        """Stop a queued or running run and wait until it has; ``rollback`` also removes
+        the checkpoints it made (the thread is as it was before it)."""
+        accepted = self._accepted.get(run_id)
+        if accepted is None:
             record = await self.record(run_id)  # 404 when there is no such run
             raise HTTPException(409, f"run {run_id} is not running here ({record['status']})")
-        live.handle.cancel()
+        rolled_back = await self._cancel(accepted, rollback=action == "rollback")
+        record = await self.record(run_id)
+        return {"run_id": run_id, "status": record["status"], "rolled_back": rolled_back}
+
+    def cancel_soon(self, run_id: str) -> None:
+        """Cancel the run if it is still queued or running here (a stream that asked for
+        it lost its client)."""
+        accepted = self._accepted.get(run_id)
+        if accepted is not None:
+            self._spawn(self._cancel(accepted, rollback=False))
+
+    async def _cancel(self, accepted: _Accepted, *, rollback: bool) -> int:
+        """Stop ``accepted`` and wait for its end; with ``rollback``, remove the
+        checkpoints it made. Returns how many were removed."""
+        live = self._live.get(accepted.run_id)
+        if live is None and accepted.driver is not None:
+            accepted.driver.cancel()
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(accepted.driver)
+            live = self._live.get(accepted.run_id)  # it had started after all
+        if live is not None:
+            await live.handle.stop()
+            await asyncio.wait({accepted.finished})
+        await asyncio.wait({accepted.finished})
+        if not rollback:
+            return 0
+        return await self._rollback(accepted.run_id, accepted.thread_id)
+
+    async def _rollback(self, run_id: str, thread_id: str) -> int:
+        store = self._checkpoints
+        history = await asyncio.to_thread(store.history, thread_id)
+        ours = [h for h in history if h.metadata.get("run_id") == run_id]
+        if not ours:
+            return 0
+        before = ours[-1].parent_id  # the thread as the run found it
+        return int(await store.arollback(thread_id, before))
 
     async def events(self, run_id: str, after: int) -> AsyncIterator[Item]:
         """The run's events after seq ``after``: followed live while it runs here, read
-        from its log once it has stopped."""
+        from its log once it has stopped (a queued run's once it has started)."""
+        accepted = self._accepted.get(run_id)
+        if accepted is not None and run_id not in self._live:
+            return self._after_start(accepted, after)
         live = self._live.get(run_id)
         if live is not None:
             return live.follow(after)
         await self.record(run_id)  # 404 when there is no such run
         return self._logged(run_id, after)
 
+    async def _after_start(self, accepted: _Accepted, after: int) -> AsyncIterator[Item]:
+        await asyncio.wait({accepted.started, accepted.finished}, return_when="FIRST_COMPLETED")
+        live = self._live.get(accepted.run_id)
+        source = live.follow(after) if live is not None else self._logged(accepted.run_id, after)
+        async for item in source:
+            yield item
+
     async def _logged(self, run_id: str, after: int) -> AsyncIterator[Item]:
         for e in await self._checkpoints.aread_events(run_id, start=after + 1):
             yield e["seq"], e["type"], _json(e)
-
-    async def _stop_runs_on(self, thread_id: str) -> None:
-        """Cancel the runs of this server on ``thread_id`` and wait until they stopped
-        (what they committed stays)."""
-        for live in [v for v in self._live.values() if v.handle.thread_id == thread_id]:
-            await live.handle.stop()
-            await asyncio.shield(live.pump)
 
     # -- threads ---------------------------------------------------------------------------
 
@@ -327,7 +648,7 @@ class Runs:
         await asyncio.to_thread(store.delete_thread, thread_id)
 
     def _not_running(self, thread_id: str) -> None:
-        running = [r for r, v in self._live.items() if v.handle.thread_id == thread_id]
+        running = [r for r, a in self._accepted.items() if a.thread_id == thread_id]
         if running:
             raise HTTPException(
                 409, f"run {running[0]} is running on thread {thread_id!r}: cancel it first"

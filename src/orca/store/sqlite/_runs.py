@@ -120,11 +120,11 @@ class SqliteRunRows:
         return row
 
     def _run_rows(
-        self, thread_id: str | None, status: str | None, limit: int | None
+        self, thread_id: str | None, status: str | None, limit: int | None, graph: str | None
     ) -> list[Sequence[Any]]:
         where: list[str] = []
         args: list[object] = []
-        for column, value in (("thread_id", thread_id), ("status", status)):
+        for column, value in (("thread_id", thread_id), ("status", status), ("graph", graph)):
             if value is not None:
                 where.append(f"{column} = ?")
                 args.append(value)

@@ -1,0 +1,216 @@
+"""Admission control in-process: slots and bounded queues, the three policies, the order
+work starts in, predictions from measured service times, and bounds that hold under any
+sequence of admissions, releases and cancellations."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from orca.server._admission import Admission, Evicted, Overloaded, Ticket
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def test_work_starts_at_once_while_slots_are_free_and_queues_after() -> None:
+    async def go() -> None:
+        a = Admission("runs", max_running=2, max_queued=2)
+        first, second = a.admit("a"), a.admit("b")
+        assert first.running
+        assert second.running
+        assert first.queue_position == 0
+        assert first.predicted_start_ms == 0
+        third = a.admit("c")
+        assert not third.running
+        assert third.queue_position == 0
+        fourth = a.admit("d", "batch")
+        assert fourth.queue_position == 1
+        assert a.snapshot()["queue_depth"] == {"interactive": 1, "batch": 1}
+        a.release(first)
+        await a.slot(third)  # granted by the release
+        assert third.running
+        assert not fourth.running
+        assert a.position(fourth) == 0
+
+    run(go())
+
+
+def test_interactive_work_starts_before_batch_work_that_waited_longer() -> None:
+    async def go() -> None:
+        a = Admission("tasks", max_running=1, max_queued=10)
+        holder = a.admit("holder")
+        batch = [a.admit(f"b{i}", "batch") for i in range(3)]
+        urgent = a.admit("urgent", "interactive")
+        assert urgent.queue_position == 0  # ahead of every batch ticket
+        assert [a.position(t) for t in batch] == [1, 2, 3]
+        started: list[str] = []
+        a.release(holder)
+        for ticket in [urgent, *batch]:
+            await a.slot(ticket)
+            started.append(ticket.key)
+            a.release(ticket)
+        assert started == ["urgent", "b0", "b1", "b2"]
+
+    run(go())
+
+
+def test_reject_refuses_new_work_when_full_and_says_when_to_come_back() -> None:
+    async def go() -> None:
+        a = Admission("runs", max_running=1, max_queued=1, service_ms=400)
+        a.admit("running")
+        a.admit("queued")
+        with pytest.raises(Overloaded) as caught:
+            a.admit("refused")
+        assert caught.value.policy == "reject"
+        assert caught.value.retry_after_ms == 400
+        assert caught.value.depth == 1
+        assert a.snapshot()["rejected"] == 1
+        assert a.depth == 1
+        assert a.running == 1
+
+    run(go())
+
+
+def test_drop_lru_evicts_the_longest_waiting_ticket_of_the_same_priority() -> None:
+    async def go() -> None:
+        a = Admission("runs", max_running=1, max_queued=2, policy="drop-lru")
+        a.admit("running")
+        oldest, newer = a.admit("oldest"), a.admit("newer")
+        newest = a.admit("newest")
+        with pytest.raises(Evicted):
+            await a.slot(oldest)
+        assert a.position(newer) == 0
+        assert a.position(newest) == 1
+        with pytest.raises(Overloaded):  # no batch ticket to drop for a batch one
+            a.admit("batch", "batch")
+
+    run(go())
+
+
+def test_shed_low_priority_evicts_the_newest_batch_ticket_for_interactive_work() -> None:
+    async def go() -> None:
+        a = Admission("tasks", max_running=1, max_queued=2, policy="shed-low-priority")
+        a.admit("running")
+        old, young = a.admit("old", "batch"), a.admit("young", "batch")
+        urgent = a.admit("urgent", "interactive")
+        with pytest.raises(Evicted):
+            await a.slot(young)
+        assert a.position(urgent) == 0
+        assert a.position(old) == 1
+        with pytest.raises(Overloaded):  # batch work never sheds
+            a.admit("more", "batch")
+
+    run(go())
+
+
+def test_a_ticket_cancelled_while_queued_leaves_the_queue() -> None:
+    async def go() -> None:
+        a = Admission("runs", max_running=1, max_queued=5)
+        holder = a.admit("holder")
+        waiting = a.admit("waiting")
+        after = a.admit("after")
+        task = asyncio.ensure_future(a.slot(waiting))
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert a.depth == 1
+        assert a.position(after) == 0
+        a.release(holder)
+        await a.slot(after)
+        assert after.running
+
+    run(go())
+
+
+def test_predictions_come_from_measured_service_times() -> None:
+    async def go() -> None:
+        a = Admission("runs", max_running=2, max_queued=6, service_ms=1000)
+        done = a.admit("done")
+        done.started_at = (done.started_at or 0) - 0.2  # it ran 200 ms
+        a.release(done)
+        assert 199 <= a.service_ms < 260
+        assert a.measured == 1
+        a.admit("r1")
+        a.admit("r2")
+        queued = [a.admit(f"q{i}") for i in range(4)]
+        predicted = [a.predicted_start_ms(t) for t in queued]
+        # two slots: the 1st and 2nd start when the running ones end, the 3rd and 4th
+        # one service time later
+        assert predicted == sorted(predicted)
+        assert 150 <= predicted[0] <= a.service_ms + 1
+        assert predicted[2] - predicted[0] == pytest.approx(a.service_ms, abs=2)
+        assert queued[0].backoff_ms == 0
+        assert queued[3].backoff_ms > 0
+
+    run(go())
+
+
+def test_bad_settings_and_priorities_are_refused() -> None:
+    with pytest.raises(ValueError, match="max_running"):
+        Admission("runs", max_running=0, max_queued=1)
+    with pytest.raises(ValueError, match="policy"):
+        Admission("runs", max_running=1, max_queued=1, policy="lottery")  # type: ignore[arg-type]
+
+    async def go() -> None:
+        with pytest.raises(ValueError, match="priority"):
+            Admission("runs", max_running=1, max_queued=1).admit("x", "urgent")  # type: ignore[arg-type]
+
+    run(go())
+
+
+OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["admit", "release", "cancel"]),
+        st.sampled_from(["interactive", "batch"]),
+        st.integers(0, 50),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    ops=OPS,
+    policy=st.sampled_from(["reject", "drop-lru", "shed-low-priority"]),
+    running=st.integers(1, 3),
+    queued=st.integers(0, 4),
+)
+def test_bounds_hold_and_no_ticket_is_lost_or_started_twice(
+    ops: list[tuple[str, Any, int]], policy: Any, running: int, queued: int
+) -> None:
+    async def go() -> None:
+        a = Admission("runs", max_running=running, max_queued=queued, policy=policy)
+        live: list[Ticket] = []  # admitted and not released by us
+        first_start: dict[str, float] = {}
+        n = 0
+        for op, priority, pick in ops:
+            if op == "admit":
+                n += 1
+                try:
+                    live.append(a.admit(f"t{n}", priority))
+                except Overloaded:
+                    assert a.depth == queued  # refused only when full
+            elif live:
+                a.release(live.pop(pick % len(live)))  # finished, or left the queue
+            await asyncio.sleep(0)
+            assert a.running <= running
+            assert a.depth <= queued
+            assert a.depth == 0 or a.running == running  # no free slot while work waits
+            queued_now = {t.key for q in a._queues.values() for t in q.values()}
+            running_now = {t.key for t in a._running.values()}
+            for t in live:
+                evicted = t.granted.done() and t.granted.exception() is not None
+                places = (t.key in queued_now) + (t.key in running_now) + evicted
+                assert places == 1, t  # one place each: none lost, none in two
+                if t.started_at is not None:
+                    assert first_start.setdefault(t.key, t.started_at) == t.started_at
+            assert len(running_now) == a.running  # nobody released still runs
+
+    run(go())
