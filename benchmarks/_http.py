@@ -33,8 +33,11 @@ class Connection:
         self.host, self.port = host, port
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        self._clean = True  # False while an answer is partly read (a stream left early)
 
     async def _open(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if not self._clean:
+            self.close()
         if self._reader is None or self._writer is None or self._reader.at_eof():
             self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         return self._reader, self._writer
@@ -85,12 +88,13 @@ class Connection:
     ) -> AsyncIterator[tuple[str, bytes]]:
         """The server-sent events of a streamed answer, as (event, data), to its end.
         Comments (heartbeats) are skipped; an answer that is not a stream raises."""
-        reader, status, headers = await self._send(method, path, payload)
+        reader, status, _ = await self._send(method, path, payload)
         if status != 200:
             body = b"".join([c async for c in _chunks(reader)])
             self.close()
             raise RuntimeError(f"{method} {path}: {status} {body[:300]!r}")
         buffer = b""
+        self._clean = False  # until the last chunk is read: a reader that stops early
         async for chunk in _chunks(reader):
             buffer += chunk.replace(b"\r\n", b"\n")
             while b"\n\n" in buffer:
@@ -103,11 +107,13 @@ class Connection:
                         data += line[5:].strip()
                 if block and not block.startswith(b":"):
                     yield event, data
+        self._clean = True
 
     def close(self) -> None:
         if self._writer is not None:
             self._writer.close()
         self._reader = self._writer = None
+        self._clean = True
 
 
 async def _chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:

@@ -20,7 +20,6 @@ import asyncio
 import os
 import pstats
 import signal
-import subprocess
 import sys
 import tempfile
 import time

@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import statistics
@@ -50,11 +49,18 @@ IDS = (
 SRC = Path(os.environ.get("ORCA_BENCH_SRC") or Path(__file__).resolve().parent.parent / "src")
 STEPS = 10
 CLIENTS = 16
-SECONDS = float(os.environ.get("ORCA_BENCH_SERVER_SECONDS", "20"))  # server_runs_per_s: window per engine and repetition (--server-seconds)
+SECONDS = float(
+    os.environ.get("ORCA_BENCH_SERVER_SECONDS", "20")
+)  # server_runs_per_s: window per engine and repetition (--server-seconds)
 LOAD_REPS = 3  # server_runs_per_s: repetitions at most (each is a whole window)
-WAITS_PER_REP = 30  # server_wait_ms and sse_first_event_ms: requests per repetition
-REJECTS = 2000  # admission_reject_p99_ms: requests refused per repetition
+# server_wait_ms and sse_first_event_ms: requests per engine and repetition (the peer's
+# take about a second each: its in-memory queue is polled every 0.5 s)
+WAITS_PER_REP = {"orca": 30, "langgraph": 8}
+REJECTS = 1000  # admission_reject_p99_ms: requests per repetition, sent at REJECT_RATE
+REJECT_RATE = 200.0  # a second, open loop
+REJECT_CONNECTIONS = 16  # kept open for them (more are opened if all are busy)
 TASK_TOKENS = 128
+TASK_ROUNDS = 3  # task_stream_ratio: calls per side and repetition
 TARGETS = {
     "server_wait_ms": ("ratio <= 0.05", lambda r: r <= 0.05),
     "server_runs_per_s": ("ratio >= 10", lambda r: r >= 10),
@@ -173,11 +179,13 @@ def _wait_ready(server: Server, path: str, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         server.check()
-        with contextlib.suppress(OSError):
-            with socket.create_connection(("127.0.0.1", server.port), timeout=1) as s:
-                s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
-                if s.recv(64).split(b" ")[1:2] == [b"200"]:
-                    return
+        with (
+            contextlib.suppress(OSError),
+            socket.create_connection(("127.0.0.1", server.port), timeout=1) as s,
+        ):
+            s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
+            if s.recv(64).split(b" ")[1:2] == [b"200"]:
+                return
         time.sleep(0.1)
     raise RuntimeError(f"{server.name} server not ready after {timeout:.0f} s")
 
@@ -210,10 +218,12 @@ def orca_server(
     toml: str = "",
     env: dict[str, str] | None = None,
     launcher: list[str] | None = None,
+    setup: tuple[tuple[str, ...], ...] = (),
 ) -> Iterator[Server]:
     """``orca serve`` on a free loopback port over a fresh project serving the counter
-    (and ``hold``) workflows; ``toml`` is appended to ``[server]``; ``launcher`` replaces
-    the ``orca`` script (a profiler around ``orca.cli.main``)."""
+    (and ``hold``) workflows; ``toml`` is appended to the project's ``orca.toml``,
+    ``setup`` are ``orca`` commands run before it starts; ``launcher`` replaces the
+    ``orca`` script (a profiler around ``orca.cli.main``)."""
     project = root / "orca-project"
     project.mkdir()
     (project / "flows.py").write_text(ORCA_FLOW)
@@ -222,10 +232,13 @@ def orca_server(
     environ = {**os.environ, "PYTHONPATH": path, "ORCA_HOME": str(root / "orca-home")}
     environ.update(env or {})
     orca = _bin("orca")
-    subprocess.run([orca, "-C", str(project), "init"], env=environ, check=True, capture_output=True)
+    for command in (("init",), *setup):
+        subprocess.run(
+            [orca, "-C", str(project), *command], env=environ, check=True, capture_output=True
+        )
     if toml:
         with (project / ".orca" / "orca.toml").open("a") as f:
-            f.write(f"\n[server]\n{toml}\n")
+            f.write(f"\n{toml}\n")
     argv = [*(launcher or [orca]), "-C", str(project), "serve", "--port", str(_free_port())]
     argv += ["--workflow", "flows.py:counter", "--workflow", "flows.py:hold"]
     with _process("orca", argv, root, environ) as server:
@@ -261,7 +274,9 @@ def _check_count(name: str, values: Any) -> None:
 
 
 async def _orca_wait(conn: Connection) -> None:
-    answer = await conn.request("POST", "/v1/runs/wait", {"workflow": "counter", "input": {"count": 0}})
+    answer = await conn.request(
+        "POST", "/v1/runs/wait", {"workflow": "counter", "input": {"count": 0}}
+    )
     if answer.status != 200:
         raise RuntimeError(f"orca /v1/runs/wait: {answer.status} {answer.body[:300]!r}")
     body = answer.json()
@@ -270,7 +285,9 @@ async def _orca_wait(conn: Connection) -> None:
 
 
 async def _peer_wait(conn: Connection) -> None:
-    answer = await conn.request("POST", "/runs/wait", {"assistant_id": "counter", "input": {"count": 0}})
+    answer = await conn.request(
+        "POST", "/runs/wait", {"assistant_id": "counter", "input": {"count": 0}}
+    )
     if answer.status != 200:
         raise RuntimeError(f"langgraph /runs/wait: {answer.status} {answer.body[:300]!r}")
     _check_count("langgraph", answer.json())
@@ -352,7 +369,10 @@ def _turns(rep: int) -> tuple[str, str]:
 
 
 async def _latencies(
-    servers: dict[str, Server], reps: int, one: Callable[..., Awaitable[float | None]], n: int
+    servers: dict[str, Server],
+    reps: int,
+    one: Callable[..., Awaitable[float]],
+    n: dict[str, int],
 ) -> dict[str, list[float]]:
     """Median milliseconds of ``n`` sequential requests, per engine and repetition (the
     first repetition is a warm-up); the engines take turns."""
@@ -366,7 +386,7 @@ async def _latencies(
             for name in _turns(rep):
                 servers[name].check()
                 times = []
-                for _ in range(n):
+                for _ in range(n[name]):
                     times.append(await one(name, *conns[name]) * 1000)
                 if rep:
                     out[name].append(statistics.median(times))
@@ -439,75 +459,96 @@ def server_runs(reps: int) -> dict[str, Any]:
 
 # -- admission (Orca alone) -----------------------------------------------------------------
 
-ADMISSION_TOML = "max_running_runs = 2\nmax_queued_runs = 2\nadmission_policy = \"reject\"\n"
+ADMISSION_TOML = (
+    '[server]\nmax_running_runs = 2\nmax_queued_runs = 2\nadmission_policy = "reject"\n'
+)
+
+
+async def _fill(conn: Connection) -> list[str]:
+    """Runs that hold on, until one is refused: every slot and queue place taken."""
+    held = []
+    for _ in range(64):
+        body = {"workflow": "hold", "input": {"seconds": 600}}
+        answer = await conn.request("POST", "/v1/runs", body)
+        if answer.status == 429:
+            return held
+        if answer.status != 202:
+            raise RuntimeError(f"orca /v1/runs: {answer.status} {answer.body[:300]!r}")
+        run = answer.json()
+        assert isinstance(run, dict)
+        held.append(run["run_id"])
+    raise RuntimeError("64 held runs were all accepted: the server has no admission bound")
 
 
 async def _rejections(server: Server, total: int) -> tuple[list[float], int]:
-    """Fill every slot and queue place with runs that hold on, then have ``CLIENTS``
-    clients ask for ``total`` more runs between them; the milliseconds to each 429."""
+    """With every slot and queue place taken, ask for ``total`` more runs at
+    ``REJECT_RATE`` a second (open loop: each request leaves on time, on a connection of
+    its own from a pool, whether the ones before it were answered or not); the
+    milliseconds from each request's due time to its 429, and how many were not 429."""
     setup = Connection("127.0.0.1", server.port)
-    held = []
+    held = await _fill(setup)
+    times: list[float] = []
+    other = 0
+    idle = [Connection("127.0.0.1", server.port) for _ in range(REJECT_CONNECTIONS)]
+    pool = list(idle)
+
+    async def one(due: float) -> None:
+        nonlocal other
+        conn = idle.pop() if idle else Connection("127.0.0.1", server.port)
+        pool.append(conn) if conn not in pool else None
+        try:
+            body = {"workflow": "counter", "input": {"count": 0}}
+            answer = await conn.request("POST", "/v1/runs", body)
+        finally:
+            idle.append(conn)
+        ms = (time.perf_counter() - due) * 1000
+        if answer.status != 429:
+            other += 1
+            return
+        if "retry-after" not in answer.headers or "x-backoff-ms" not in answer.headers:
+            raise RuntimeError(f"a 429 without Retry-After and X-Backoff-Ms: {answer.headers}")
+        times.append(ms)
+
     try:
-        for _ in range(64):  # until refused: running + queued are full
-            answer = await setup.request("POST", "/v1/runs", {"workflow": "hold", "input": {"seconds": 600}})
-            if answer.status == 429:
-                break
-            if answer.status != 202:
-                raise RuntimeError(f"orca /v1/runs: {answer.status} {answer.body[:300]!r}")
-            run = answer.json()
-            assert isinstance(run, dict)
-            held.append(run["run_id"])
-        else:
-            raise RuntimeError("64 held runs were all accepted: the server has no admission bound")
-        times: list[float] = []
-        other = 0
-        left = total
-
-        async def client() -> None:
-            nonlocal left, other
-            conn = Connection("127.0.0.1", server.port)
-            try:
-                while left > 0:
-                    left -= 1
-                    start = time.perf_counter()
-                    answer = await conn.request("POST", "/v1/runs", {"workflow": "counter", "input": {"count": 0}})
-                    ms = (time.perf_counter() - start) * 1000
-                    if answer.status == 429:
-                        if "retry-after" not in answer.headers or "x-backoff-ms" not in answer.headers:
-                            raise RuntimeError(f"a 429 without Retry-After/X-Backoff-Ms: {answer.headers}")
-                        times.append(ms)
-                    else:
-                        other += 1
-            finally:
-                conn.close()
-
-        await asyncio.gather(*(client() for _ in range(CLIENTS)))
+        tasks = []
+        start = time.perf_counter()
+        for i in range(total):
+            due = start + i / REJECT_RATE
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.ensure_future(one(due)))
+        await asyncio.gather(*tasks)
         return times, other
     finally:
         for run_id in held:
             with contextlib.suppress(Exception):
                 await setup.request("POST", f"/v1/runs/{run_id}/cancel")
         setup.close()
+        for conn in pool:
+            conn.close()
 
 
 def _p99(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
 def admission_reject(reps: int) -> dict[str, Any]:
-    p99s, medians, accepted = [], [], 0
-    with tempfile.TemporaryDirectory(prefix="orca-bench-admission-") as tmp:
-        with orca_server(Path(tmp), ADMISSION_TOML) as server:
-            for rep in range(reps + 1):
-                times, other = asyncio.run(_rejections(server, REJECTS if rep else 200))
-                server.check()
-                if not times:
-                    raise RuntimeError("no request was refused")
-                if rep:
-                    p99s.append(_p99(times))
-                    medians.append(statistics.median(times))
-                    accepted += other
+    p99s, medians, not_refused = [], [], 0
+    with (
+        tempfile.TemporaryDirectory(prefix="orca-bench-admission-") as tmp,
+        orca_server(Path(tmp), ADMISSION_TOML) as server,
+    ):
+        for rep in range(reps + 1):  # the first is a warm-up
+            times, other = asyncio.run(_rejections(server, REJECTS if rep else 100))
+            server.check()
+            if not times:
+                raise RuntimeError("no request was refused")
+            if rep:
+                p99s.append(_p99(times))
+                medians.append(statistics.median(times))
+                not_refused += other
     value = statistics.median(p99s)
     return {
         "value": value,
@@ -517,8 +558,8 @@ def admission_reject(reps: int) -> dict[str, Any]:
         "median_ms": statistics.median(medians),
         "reps": reps,
         "requests_per_rep": REJECTS,
-        "clients": CLIENTS,
-        "not_refused": accepted,
+        "rate_per_s": REJECT_RATE,
+        "not_refused": not_refused,
         "target": f"<= {REJECT_P99_LIMIT_MS:g} ms",
         "met": value <= REJECT_P99_LIMIT_MS,
     }
@@ -527,8 +568,102 @@ def admission_reject(reps: int) -> dict[str, Any]:
 # -- an LLM task through the server (needs /v1/tasks and the local engine) -------------------
 
 
+TASK_PROMPT = "Tell me a story."
+TASK_SEED = 7
+
+
+async def _task_through_server(conn: Connection, stream: Connection) -> tuple[int, float]:
+    """Tokens of one task submitted to ``/v1/tasks`` and read from its SSE stream, and the
+    seconds from the submission to its ``end`` event."""
+    body = {
+        "model_ref": "tiny",
+        "prompt": TASK_PROMPT,
+        "max_tokens": TASK_TOKENS,
+        "seed": TASK_SEED,
+    }
+    start = time.perf_counter()
+    answer = await conn.request("POST", "/v1/tasks", body)
+    if answer.status != 202:
+        raise RuntimeError(f"orca /v1/tasks: {answer.status} {answer.body[:300]!r}")
+    accepted = answer.json()
+    assert isinstance(accepted, dict)
+    tokens = 0
+    kinds = []
+    async for kind, _ in stream.events("GET", f"/v1/tasks/{accepted['task_id']}/stream"):
+        kinds.append(kind)
+        tokens += kind == "token"
+        if kind in ("end", "error"):
+            break
+    if not kinds or kinds[-1] != "end" or not tokens:
+        raise RuntimeError(f"orca task stream: events {sorted(set(kinds))}, {tokens} tokens")
+    return tokens, time.perf_counter() - start
+
+
+async def _task_in_process(model: Any) -> tuple[int, float]:
+    """The same call on the same model in this process: tokens, and seconds to the last."""
+    from orca.llm import ChatRequest, Message
+
+    request = ChatRequest((Message.user(TASK_PROMPT),), max_tokens=TASK_TOKENS, seed=TASK_SEED)
+    start = time.perf_counter()
+    tokens = 0
+    async for delta in model.stream(request):
+        tokens += bool(delta.text)
+    return tokens, time.perf_counter() - start
+
+
 def task_stream(reps: int) -> dict[str, Any]:
-    raise RuntimeError("not written yet")
+    """Tokens/s of one local-engine task through the server's ``/v1/tasks`` and its SSE,
+    over the same model (the tiny one, llama.cpp) called in this process; the two take
+    turns, one at a time (each holds its own copy of the model)."""
+    from orca.llm import ModelSpec
+    from orca.llm.tiny import ensure_tiny_model
+
+    with tempfile.TemporaryDirectory(prefix="orca-bench-tasks-") as tmp:
+        path = ensure_tiny_model(seed=0, path=Path(tmp) / "tiny.gguf")
+        toml = (
+            "[server]\nmax_running_tasks = 1\n\n[server.models.tiny]\n"
+            f'provider = "llamacpp"\nmodel = "{path}"\nn_ctx = 2048\n'
+        )
+        price = ("pricing", "set", "llamacpp", "tiny.gguf", "--input", "1", "--output", "1000")
+        local = ModelSpec("llamacpp", str(path), {"n_ctx": 2048}).build()  # freed at exit
+        with orca_server(Path(tmp), toml, setup=(price,)) as server:
+
+            async def measure() -> tuple[list[float], list[float]]:
+                conn = Connection("127.0.0.1", server.port)
+                stream = Connection("127.0.0.1", server.port)
+                served, direct = [], []
+                try:
+                    for rep in range(reps + 1):  # the first is a warm-up
+                        rates: dict[str, list[float]] = {"served": [], "direct": []}
+                        for i in range(TASK_ROUNDS):
+                            order = ("served", "direct") if (rep + i) % 2 else ("direct", "served")
+                            for who in order:
+                                if who == "served":
+                                    n, s = await _task_through_server(conn, stream)
+                                else:
+                                    n, s = await _task_in_process(local)
+                                rates[who].append(n / s)
+                        if rep:
+                            served.append(statistics.median(rates["served"]))
+                            direct.append(statistics.median(rates["direct"]))
+                finally:
+                    conn.close()
+                    stream.close()
+                return served, direct
+
+            served, direct = asyncio.run(measure())
+    ratio = statistics.median(s / d for s, d in zip(served, direct, strict=True))
+    return {
+        "orca_server": statistics.median(served),
+        "in_process": statistics.median(direct),
+        "unit": "tokens/s",
+        "ratio": ratio,
+        "reps": reps,
+        "rounds_per_rep": TASK_ROUNDS,
+        "max_tokens": TASK_TOKENS,
+        "target": f"ratio >= {TASK_RATIO_LIMIT:g}",
+        "met": ratio >= TASK_RATIO_LIMIT,
+    }
 
 
 FIGURES = (
@@ -544,14 +679,83 @@ def run(reps: int, wanted: set[str] | None) -> dict[str, dict[str, Any]]:
     """The server figures in ``wanted`` (all when None)."""
     from _report import run_figures
 
-    if shutil.which("langgraph", path=str(Path(sys.executable).parent)) is None:
-        pass  # each figure that needs the peer reports the missing script itself
     return run_figures(FIGURES, reps, wanted, "server")
+
+
+def _n(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
 def markdown(results: dict[str, Any]) -> list[str]:
     """The server section of RESULTS.md."""
-    return []
+    shown = [i for i in IDS if i in results]
+    if not shown:
+        return []
+    lines = [
+        "",
+        "## Server",
+        "",
+        "A real `orca serve` and LangGraph's Agent Server in its local form (`langgraph dev`, "
+        "in-memory runtime) on loopback, serving the same 10-superstep counter graph; one "
+        "client process (plain asyncio HTTP/1.1, keep-alive); the two take turns in every "
+        "repetition. Orca commits every superstep to SQLite (durability `sync`); the peer "
+        "keeps its checkpoints in memory. See *Server figures* below for the method.",
+        "",
+        "| id | Orca | LangGraph | unit | ratio Orca/LangGraph | target | met | Orca min–max "
+        "| LangGraph min–max |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for figure_id in ("server_wait_ms", "server_runs_per_s", "sse_first_event_ms"):
+        e = results.get(figure_id)
+        if e is None:
+            continue
+        if "error" in e:
+            lines.append(f"| `{figure_id}` | error: `{e['error']}` | | | | | n/a | | |")
+            continue
+        lines.append(
+            f"| `{figure_id}` | {_n(e['orca'])} | {_n(e['langgraph'])} | {e['unit']} | "
+            f"{e['ratio']:.3f} | {e['target']} | {'yes' if e['met'] else 'no'} | "
+            f"{_n(e['orca_min'])}–{_n(e['orca_max'])} | "
+            f"{_n(e['langgraph_min'])}–{_n(e['langgraph_max'])} |"
+        )
+    runs = results.get("server_runs_per_s")
+    if runs and "error" not in runs:
+        lines += [
+            "",
+            f"`server_runs_per_s`: {runs['clients']} clients in a closed loop, "
+            f"{runs['seconds']:g} s per engine and repetition, {runs['reps']} repetitions.",
+        ]
+    reject = results.get("admission_reject_p99_ms")
+    if reject:
+        lines += [
+            "",
+            "- `admission_reject_p99_ms` (Orca alone): every running slot and queue place "
+            "taken by runs that hold on, then requests for more runs sent open-loop at "
+            f"{REJECT_RATE:g}/s; p99 of the time from each request's due time to its 429.",
+        ]
+        lines.append(
+            f"  error: `{reject['error']}`"
+            if "error" in reject
+            else f"  p99 {reject['value']:.2f} ms (median of {reject['reps']} repetitions of "
+            f"{reject['requests_per_rep']}; min {reject['min']:.2f}, max {reject['max']:.2f}; "
+            f"median answer {reject['median_ms']:.2f} ms); target {reject['target']}: "
+            f"{'met' if reject['met'] else 'NOT met'}."
+        )
+    task = results.get("task_stream_ratio")
+    if task:
+        lines.append(
+            "- `task_stream_ratio`: tokens/s of one local-engine task (tiny model, llama.cpp, "
+            f"{TASK_TOKENS} tokens) submitted to `/v1/tasks` and read from its SSE stream, "
+            "over the same call on the same model in-process; the two take turns."
+        )
+        lines.append(
+            f"  error: `{task['error']}`"
+            if "error" in task
+            else f"  server {task['orca_server']:.0f} tokens/s, in-process "
+            f"{task['in_process']:.0f} tokens/s, ratio {task['ratio']:.3f}; target "
+            f"{task['target']}: {'met' if task['met'] else 'NOT met'}."
+        )
+    return lines
 
 
 if __name__ == "__main__":  # python benchmarks/server_figures.py [ids]: just these figures
