@@ -440,20 +440,38 @@ async def _closed_loop(server: Server, name: str, seconds: float) -> float:
     return done / (time.perf_counter() - start)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_runs(reps: int) -> dict[str, Any]:
     reps = min(reps, LOAD_REPS)
     per: dict[str, list[float]] = {"orca": [], "langgraph": []}
+    cpu: dict[str, list[float]] = {"orca": [], "langgraph": []}  # server CPU ms per run
     with _both() as servers:
         for rep in range(reps + 1):
             for name in _turns(rep):
-                servers[name].check()
+                server = servers[name]
+                server.check()
                 # the warm-up repetition is short: it only fills the caches and pools
                 seconds = SECONDS if rep else min(SECONDS, 3.0)
-                rate = asyncio.run(_closed_loop(servers[name], name, seconds))
+                used = cpu_seconds(server.proc.pid)
+                start = time.perf_counter()
+                rate = asyncio.run(_closed_loop(server, name, seconds))
+                runs = rate * (time.perf_counter() - start)
+                used = cpu_seconds(server.proc.pid) - used
                 if rep:
                     per[name].append(rate)
+                    cpu[name].append(used / runs * 1000)
     entry = _side_by_side("server_runs_per_s", "runs/s", per)
-    entry.update(clients=CLIENTS, seconds=SECONDS)
+    entry.update(
+        clients=CLIENTS,
+        seconds=SECONDS,
+        orca_cpu_ms_per_run=statistics.median(cpu["orca"]),
+        langgraph_cpu_ms_per_run=statistics.median(cpu["langgraph"]),
+    )
     return entry
 
 
@@ -723,7 +741,9 @@ def markdown(results: dict[str, Any]) -> list[str]:
         lines += [
             "",
             f"`server_runs_per_s`: {runs['clients']} clients in a closed loop, "
-            f"{runs['seconds']:g} s per engine and repetition, {runs['reps']} repetitions.",
+            f"{runs['seconds']:g} s per engine and repetition, {runs['reps']} repetitions; "
+            f"server CPU per run: Orca {runs['orca_cpu_ms_per_run']:.2f} ms, LangGraph "
+            f"{runs['langgraph_cpu_ms_per_run']:.2f} ms.",
         ]
     reject = results.get("admission_reject_p99_ms")
     if reject:
