@@ -122,8 +122,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
     http = _http_metrics()
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
 
-    # plain ASGI middlewares (not @app.middleware: each of those runs the request in a
-    # task group with memory streams, about 0.2 ms a request on this server's runs)
+    # plain ASGI middlewares, not @app.middleware: each of those runs the request in a
+    # task group with memory streams (the two cost 0.5-0.9 ms of CPU a request; see
+    # benchmarks/NOTES.md, server figures)
     app.add_middleware(_Measure, http=http)
     hosts = {"127.0.0.1", "localhost", "::1", settings.host}
     app.add_middleware(_Correlate, hosts=hosts)
