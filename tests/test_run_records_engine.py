@@ -343,3 +343,25 @@ def test_a_run_given_a_stored_record_s_id_continues_its_log_and_totals(store: An
     record = store.get_run("run-q")
     assert record.status == "done"
     assert record.steps > first_record.steps
+
+
+def test_runs_of_one_process_started_at_once_on_a_thread_are_one_run_and_busy_refusals(
+    store: Any,
+) -> None:
+    """They derive the same run id, and the lease of the same run and owner would be a
+    retry: the process's own claim on the thread refuses all but one."""
+    graph = fan(store)
+
+    async def crowd() -> list[Any]:
+        return await asyncio.gather(
+            *(graph.ainvoke({}, thread_id="t") for _ in range(12)), return_exceptions=True
+        )
+
+    outcomes = asyncio.run(crowd())
+    done = [o for o in outcomes if isinstance(o, dict)]
+    busy = [o for o in outcomes if isinstance(o, ThreadBusyError)]
+    assert len(done) == 1
+    assert len(busy) == 11
+    assert [r.status for r in store.list_runs(thread_id="t")] == ["done"]
+    # the thread is free again for the next run of this process
+    assert graph.invoke(None, thread_id="t")["log"]

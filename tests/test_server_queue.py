@@ -272,3 +272,32 @@ def test_a_stream_s_client_leaving_cancels_the_run_only_when_it_asked(
                 break  # and go away
     done = wait(client, run["run_id"])
     assert done["status"] == ("cancelled" if cancel else "done")
+
+
+def test_runs_sent_at_once_to_one_thread_are_taken_in_turn_or_refused(
+    tmp_path: Path,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    init_project(tmp_path, FLOW, "max_running_runs = 4\nmax_queued_runs = 50")
+    with served(tmp_path, ["ticker"]) as url, httpx.Client(base_url=url, timeout=60) as c:
+
+        def send(strategy: str) -> httpx.Response:
+            body = {"input": {"pause": 0.01, "until": 2}, "multitask_strategy": strategy}
+            return run_on(c, f"race-{strategy}", **body)
+
+        with ThreadPoolExecutor(8) as pool:
+            queued = list(pool.map(send, ["enqueue"] * 8))
+            rejected = list(pool.map(send, ["reject"] * 8))
+        assert [r.status_code for r in queued] == [202] * 8
+        done = [wait(c, r.json()["run_id"]) for r in queued]
+        assert [d["status"] for d in done] == ["done"] * 8, [d["error"] for d in done]
+        spans = sorted((at(d["started_at"]), at(d["ended_at"])) for d in done)
+        for (_, ended), (started, _) in itertools.pairwise(spans):
+            assert started >= ended  # one at a time on the thread
+        codes = sorted(r.status_code for r in rejected)
+        assert codes.count(202) >= 1
+        assert set(codes) <= {202, 409}
+        winners = [r.json()["run_id"] for r in rejected if r.status_code == 202]
+        for run_id in winners:
+            assert wait(c, run_id)["status"] == "done"

@@ -39,6 +39,8 @@ __all__ = ["Config", "load_config"]
 
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _KEY_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ORIGIN = re.compile(r"^https?://([^/\s:*\[\]]+|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$")
+"""A web origin as CORS compares them: ``scheme://host[:port]``, no path, no wildcard."""
 
 
 class _Section(BaseModel):
@@ -196,7 +198,7 @@ class ServerConfig(_Section):
     """``[server]``: what ``orca serve`` serves and where."""
 
     host: str = "127.0.0.1"
-    """The address to listen on: loopback only until the server has authentication."""
+    """The address to listen on: loopback only, unless the server requires tokens."""
     port: int = Field(default=8700, ge=1, le=65535)
     workflows: list[str] = Field(default_factory=list)
     """The workflows served, as ``PATH[:graph]`` (relative to the project) or
@@ -205,6 +207,24 @@ class ServerConfig(_Section):
     """The largest request body taken; a larger one is answered 413."""
     webhook_networks: list[str] = Field(default_factory=list)
     """Private networks (CIDR) a run's webhook may reach anyway (public hosts always)."""
+    auth: Literal["auto", "tokens", "none"] = "auto"
+    """Bearer tokens: ``auto`` requires them once the project holds a live one (made with
+    ``orca token create``), ``tokens`` always, ``none`` never (then loopback only)."""
+    cors_origins: list[str] = Field(default_factory=list)
+    """The exact origins (``scheme://host[:port]``) whose pages may call the server;
+    none by default (CORS closed)."""
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not ORIGIN.match(origin):
+                raise ValueError(
+                    f"{origin!r} is not an origin: list exact ones, scheme://host[:port] "
+                    'with no path or wildcard, e.g. ["http://localhost:5173"]'
+                )
+        return value
+
     max_running_runs: int = Field(default=16, gt=0)
     """Runs that execute at once; more wait in the runs queue."""
     max_queued_runs: int = Field(default=1000, ge=0)

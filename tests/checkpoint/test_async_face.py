@@ -103,10 +103,10 @@ class ThreadRecordingStore(SqliteCheckpointer):
         return super()._run_row(run_id)
 
     def _run_rows(
-        self, thread_id: str | None, status: str | None, limit: int | None
+        self, thread_id: str | None, status: str | None, limit: int | None, graph: str | None
     ) -> list[Sequence[Any]]:
         self._note("_run_rows")
-        return super()._run_rows(thread_id, status, limit)
+        return super()._run_rows(thread_id, status, limit, graph)
 
     def _task_rows(self, run_id: str) -> list[Sequence[Any]]:
         self._note("_task_rows")

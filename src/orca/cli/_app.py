@@ -12,7 +12,7 @@ from typer._click import exceptions as click
 from typer.core import TyperGroup
 
 from orca._version import __version__
-from orca.cli import _budget, _pricing, _profile, _runs, _serve, _setup, _tools
+from orca.cli import _budget, _pricing, _profile, _runs, _serve, _setup, _token, _tools
 from orca.cli._common import State
 
 
@@ -77,6 +77,7 @@ app.add_typer(_pricing.app, name="pricing")
 app.add_typer(_pricing.usage_app, name="usage")
 app.add_typer(_tools.app, name="tools")
 app.command("serve")(_serve.serve)
+app.add_typer(_token.app, name="token")
 
 
 def _show_version(value: bool) -> None:

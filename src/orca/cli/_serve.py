@@ -22,16 +22,24 @@ def serve(
         help="A workflow to serve, PATH[:graph] (repeat; default [server] workflows).",
     ),
 ) -> None:
-    """Serve the project's workflows, runs and their events over HTTP (loopback only)."""
+    """Serve the project's workflows, runs and their events over HTTP (loopback only,
+    unless the server requires tokens: see orca token)."""
     import uvicorn
 
-    from orca.cli._common import config, project_root
+    from orca.cli._common import State, config, project_root
+    from orca.errors import ConfigError
     from orca.server import ServerSettings, create_app
-    from orca.server._app import check_bind
+    from orca.server._app import check_bind, uvicorn_options
+    from orca.server._auth import auth_required
+    from orca.store import find_project
 
-    if host is not None:
-        check_bind(host)  # before anything else: nothing is opened for a refused bind
     settings_of = config().server
+    if host is not None:  # before anything else: nothing is opened for a refused bind
+        try:
+            check_bind(host)
+        except ConfigError:
+            if not auth_required(find_project(State.project), settings_of.auth):
+                raise
     settings = ServerSettings(
         host=host or settings_of.host,
         port=port or settings_of.port,
@@ -39,26 +47,46 @@ def serve(
         workflows=list(workflows or settings_of.workflows),
         max_body_bytes=settings_of.max_body_bytes,
         webhook_networks=list(settings_of.webhook_networks),
+        auth=settings_of.auth,
+        cors_origins=list(settings_of.cors_origins),
         max_running_runs=settings_of.max_running_runs,
         max_queued_runs=settings_of.max_queued_runs,
         max_running_tasks=settings_of.max_running_tasks,
         max_queued_tasks=settings_of.max_queued_tasks,
         admission_policy=settings_of.admission_policy,
     )
-    check_bind(settings.host)
+    # decided once: create_app must not see a different answer (a token revoked between)
+    settings.auth = "tokens" if auth_required(settings.project, settings.auth) else "none"
+    check_bind(settings.host, auth=settings.auth == "tokens")
+    _observe()
     app = create_app(settings)
     from orca.cli._common import err
 
     served = ", ".join(sorted(app.state.runs.workflows)) or "no workflows"
     where = f"[{settings.host}]" if ":" in settings.host else settings.host
+    auth = "bearer tokens required" if app.state.auth.required else "no auth, loopback only"
     err.print(
-        f"serving {served} on http://{where}:{settings.port} (API docs at /docs); Ctrl-C stops",
+        f"serving {served} on http://{where}:{settings.port} ({auth}; API docs at /docs); "
+        "Ctrl-C stops",
         markup=False,
     )
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        access_log=False,
+    uvicorn.run(app, **uvicorn_options(settings))
+
+
+def _observe() -> None:
+    """Run logs (with each run's correlation id) at ``--log-level``, else ``[logging]
+    level`` when the config sets one, else warning (a server's runs are many: info is
+    asked for); spans over OTLP when the ``OTEL_*`` variables name an endpoint."""
+    from orca.cli._common import State, config, err
+    from orca.observe import configure_logging, configure_otlp
+
+    settings = config().logging
+    chosen = "level" in settings.model_fields_set
+    level = State.log_level or (settings.level if chosen else "warning")
+    configure_logging(
+        level,
+        State.log_format or settings.format,
+        colored=settings.colored and err.is_terminal,
+        timestamps=settings.timestamps,
     )
+    configure_otlp()

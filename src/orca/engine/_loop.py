@@ -261,47 +261,51 @@ class Run:
             status = "cancelled" if isinstance(exc, RunCancelledError) else "failed"
             raise
         finally:
-            flush_error = await self._flush()
-            if flush_error is not None and error is None:
-                error, status = flush_error, "failed"
-            if isinstance(error, OrcaError):
-                error.checkpoint_id = await self._committed_id()  # type: ignore[attr-defined]
-            if error is not None:
+            try:
+                flush_error = await self._flush()
+                if flush_error is not None and error is None:
+                    error, status = flush_error, "failed"
+                if isinstance(error, OrcaError):
+                    error.checkpoint_id = await self._committed_id()  # type: ignore[attr-defined]
+                if error is not None:
+                    self._emit(
+                        ErrorEvent,
+                        error_type=type(error).__name__,
+                        message=str(error),
+                        node=getattr(error, "node", None),
+                        task_id=getattr(error, "task_id", None),
+                    )
+                totals = RunTotals()
+                if self.parent is None and opts.services is not None:
+                    # the budgets' status after the run; its ledger closes
+                    await asyncio.shield(opts.services.close())
+                    totals = opts.services.totals()
                 self._emit(
-                    ErrorEvent,
-                    error_type=type(error).__name__,
-                    message=str(error),
-                    node=getattr(error, "node", None),
-                    task_id=getattr(error, "task_id", None),
+                    RunFinished,
+                    status=status,
+                    steps=self.steps_run,
+                    checkpoint_id=self.checkpoint_id,
+                    duration_ms=(time.perf_counter() - started) * 1000,
+                    llm_calls=totals.llm_calls,
+                    input_tokens=totals.input_tokens,
+                    output_tokens=totals.output_tokens,
+                    cost_nano_usd=totals.cost_nano_usd,
+                    error=f"{type(error).__name__}: {error}" if error is not None else None,
                 )
-            totals = RunTotals()
-            if self.parent is None and opts.services is not None:
-                # the budgets' status after the run; its ledger closes
-                await asyncio.shield(opts.services.close())
-                totals = opts.services.totals()
-            self._emit(
-                RunFinished,
-                status=status,
-                steps=self.steps_run,
-                checkpoint_id=self.checkpoint_id,
-                duration_ms=(time.perf_counter() - started) * 1000,
-                llm_calls=totals.llm_calls,
-                input_tokens=totals.input_tokens,
-                output_tokens=totals.output_tokens,
-                cost_nano_usd=totals.cost_nano_usd,
-                error=f"{type(error).__name__}: {error}" if error is not None else None,
-            )
-            if self.logged and self.persister is not None:
-                self.persister.put_events(self.logged)
-                self.logged.clear()
-                log_error = await self._flush()
-                if log_error is not None and error is None:
-                    raise log_error
-            record_error = await self._end_record(status, totals, error)
-            if flush_error is not None and flush_error is error:
-                raise flush_error  # the run itself succeeded, its last commit did not
-            if record_error is not None and error is None:
-                raise record_error
+                if self.logged and self.persister is not None:
+                    self.persister.put_events(self.logged)
+                    self.logged.clear()
+                    log_error = await self._flush()
+                    if log_error is not None and error is None:
+                        raise log_error
+                record_error = await self._end_record(status, totals, error)
+                if flush_error is not None and flush_error is error:
+                    raise flush_error  # the run itself succeeded, its last commit did not
+                if record_error is not None and error is None:
+                    raise record_error
+            finally:  # the thread is free for this process's next run
+                if self.recorder is not None:
+                    self.recorder.unclaim()
         return outcome
 
     async def _end_record(

@@ -25,6 +25,11 @@ lease of a process that died on this host is taken over at once, one on another 
 when it runs out."""
 
 
+# (store, thread) -> the run of this process that holds or is taking the thread
+_claims: dict[tuple[int, str], str] = {}
+_claims_lock = threading.Lock()
+
+
 class Recorder:
     """Takes the thread for one run, keeps its lease alive, collects its tasks' outcomes,
     and stores its final record (releasing the thread)."""
@@ -49,6 +54,7 @@ class Recorder:
         self.lease: Lease | None = None
         self.lost_to: str | None = None  # the run that took the thread when the lease ran out
         self.previous: RunRecord | None = None  # the stored record this run continues
+        self._claimed: tuple[int, str] | None = None
         self.first_seq = 0  # the seq of its first event
         # task id -> (step, node, started, ended, status, duration_ms, error), not stored yet
         self.tasks: dict[str, tuple[Any, ...]] = {}
@@ -61,6 +67,32 @@ class Recorder:
         Raises:
             ThreadBusyError: another live run holds the thread; nothing was written.
         """
+        self._claim(run_id)  # runs of this process race here, not on the lease
+        try:
+            return await self._begin(run_id, derived=derived)
+        except BaseException:
+            self.unclaim()
+            raise
+
+    def _claim(self, run_id: str) -> None:
+        """Take the thread among this process's runs: two runs of one process would
+        derive the same id and each take the other's lease for its own (a retry)."""
+        key = (id(self.store), self.thread_id)
+        with _claims_lock:
+            holder = _claims.get(key)
+            if holder is not None:
+                raise ThreadBusyError(self.thread_id, holder, lease_owner())
+            _claims[key] = run_id
+            self._claimed = key
+
+    def unclaim(self) -> None:
+        """Give the thread back to this process's other runs (idempotent)."""
+        if self._claimed is not None:
+            with _claims_lock:
+                _claims.pop(self._claimed, None)
+            self._claimed = None
+
+    async def _begin(self, run_id: str, *, derived: bool) -> str:
         if derived:
             run_id = await self._off_loop(_unused_id, self.store, run_id)
         else:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 import math
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -14,19 +16,31 @@ from pathlib import Path
 from typing import Any, Literal
 
 import orjson
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from orca._version import __version__
 from orca.errors import ConfigError, InvalidInputError, OrcaError
+from orca.server._auth import Authorize, Guard, declare_security, install_cors
+from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
-from orca.server._models import ErrorEnvelope, Fork, RunBody, StateUpdate
+from orca.server._models import ErrorEnvelope, Fork, PathId, QueryId, RunBody, StateUpdate
 from orca.server._runs import Runs
+from orca.server._tracing import RequestSpans, flush_spans, route_of
+
+log = logging.getLogger("orca.server")
 
 CORRELATION = "X-Correlation-Id"
+# a correlation id taken from a client: visible ASCII, no spaces or quotes (it goes into
+# headers, logs, events and spans); anything else is replaced by one made here
+_CORRELATION_OK = re.compile(r"[!#-&(-~]{1,128}")
+# the id of an SSE event (its seq): -1 (from the start) up to what SQLite's INTEGER holds
+_EVENT_ID = re.compile(r"-1|[0-9]{1,18}")
 HEARTBEAT_S = 15.0
+SHUTDOWN_GRACE_S = 10
+SSE = "text/event-stream"
 
 
 @dataclass
@@ -40,6 +54,8 @@ class ServerSettings:
             project.
         max_body_bytes: the largest request body taken (a larger one is a 413).
         webhook_networks: private networks (CIDR) webhooks may reach anyway.
+        auth: "auto" (tokens required once the project holds one), "tokens" or "none".
+        cors_origins: the exact origins whose pages may call the server (CORS).
         max_running_runs, max_queued_runs, max_running_tasks, max_queued_tasks,
             admission_policy: admission control (see ``orca.server._admission``).
     """
@@ -50,6 +66,8 @@ class ServerSettings:
     workflows: list[str] = field(default_factory=list)
     max_body_bytes: int = 1 << 20
     webhook_networks: list[str] = field(default_factory=list)
+    auth: str = "auto"
+    cors_origins: list[str] = field(default_factory=list)
     max_running_runs: int = 16
     max_queued_runs: int = 1000
     max_running_tasks: int = 4
@@ -57,13 +75,14 @@ class ServerSettings:
     admission_policy: str = "reject"
 
 
-def check_bind(host: str) -> None:
-    """Refuse to listen beyond loopback: there is no authentication yet.
+def check_bind(host: str, *, auth: bool = False) -> None:
+    """Refuse to listen beyond loopback unless the server requires tokens (``auth``).
 
     Raises:
-        ConfigError: ``host`` is not a loopback address or ``localhost``.
+        ConfigError: ``host`` is not a loopback address or ``localhost``, and ``auth`` is
+            off.
     """
-    if host == "localhost":
+    if host == "localhost" or auth:
         return
     try:
         loopback = ipaddress.ip_address(host).is_loopback
@@ -74,9 +93,27 @@ def check_bind(host: str) -> None:
             f"refusing to listen on {host}: the server has no authentication configured, "
             "so it serves loopback only",
             key="server.host",
-            fix="use --host 127.0.0.1 (or ::1), and reach it through an SSH tunnel or a "
-            "reverse proxy that authenticates",
+            fix="use --host 127.0.0.1 (or ::1), or require tokens: orca token create NAME "
+            '--scope admin (with [server] auth = "auto", the default) or [server] auth = '
+            '"tokens"',
         )
+
+
+def uvicorn_options(settings: ServerSettings) -> dict[str, Any]:
+    """How uvicorn serves the app (see "Limits and hardening" in docs/server.md)."""
+    return {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning",
+        "access_log": False,
+        # X-Forwarded-For/-Proto would be believed from any process of this machine
+        "proxy_headers": False,
+        "server_header": False,
+        # an idle keep-alive connection is closed after 5 s
+        "timeout_keep_alive": 5,
+        # a stop waits this long for open streams and waits, then ends them
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
+    }
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -91,8 +128,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
         max_queued=settings.max_queued_runs,
         policy=settings.admission_policy,  # type: ignore[arg-type]
     )
+    guard = Guard.open(settings.project, settings.auth)
     runs = Runs(settings.project, settings.workflows, settings.webhook_networks, admission)
-    runs.open()
+    try:
+        check_bind(settings.host, auth=guard.required)  # never an open app beyond loopback
+        runs.open()
+    except BaseException:
+        guard.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -101,33 +144,34 @@ def create_app(settings: ServerSettings) -> FastAPI:
             yield
         finally:
             await runs.close()
+            guard.close()
+            await asyncio.to_thread(flush_spans)
 
     app = FastAPI(
         title="Orca",
         version=__version__,
         description="Runs of Orca workflows, their threads and their events.",
         lifespan=lifespan,
+        telemetry={"tracing": False},  # one server span per request: _tracing.py's
         responses={
-            status: {"model": ErrorEnvelope, "description": what}
-            for status, what in (
-                (400, "the request is wrong for Orca"),
-                (404, "no such workflow, run or thread"),
-                (409, "the thread is busy, or the run is not running here"),
-                (422, "the body or a parameter is invalid"),
-                (500, "the server failed"),
-            )
+            status: {"model": ErrorEnvelope, "description": what} for status, what in _ERRORS
         },
     )
     app.state.runs = runs
+    app.state.auth = guard
     http = _http_metrics()
+    app.add_middleware(_Unexpected)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(Authorize, guard=guard)
 
     # plain ASGI middlewares, not @app.middleware: each of those runs the request in a
     # task group with memory streams (the two cost 0.5-0.9 ms of CPU a request; see
     # benchmarks/NOTES.md, server figures)
     app.add_middleware(_Measure, http=http)
-    hosts = {"127.0.0.1", "localhost", "::1", settings.host}
-    app.add_middleware(_Correlate, hosts=hosts)
+    install_cors(app, settings.cors_origins)
+    app.add_middleware(RequestSpans)
+    hosts = {"127.0.0.1", "localhost", "::1", settings.host.lower()}
+    app.add_middleware(_Correlate, hosts=hosts, origins=set(settings.cors_origins), guard=guard)
 
     @app.exception_handler(OrcaError)
     async def orca_error(request: Request, exc: OrcaError) -> JSONResponse:
@@ -156,17 +200,36 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
-        code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE"}.get(
-            exc.status_code, "HTTP_ERROR"
+        code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
+        return JSONResponse(
+            envelope(code, str(exc.detail), retriable=exc.status_code == 503),
+            status_code=exc.status_code,
+            headers=exc.headers,
         )
-        return JSONResponse(envelope(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
         status, body = for_error(exc)
         return JSONResponse(body, status_code=status)
 
-    @app.get("/metrics", tags=["health"], response_class=PlainTextResponse)
+    app.include_router(auth_router)
+    declare_security(app)
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        response_class=PlainTextResponse,
+        # its errors are JSON like any other's, not text like its answer
+        responses={
+            status: {
+                "description": what,
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}
+                },
+            }
+            for status, what in _ERRORS
+        },
+    )
     async def metrics() -> str:
         """Prometheus metrics: requests per route, method and status, their latency and
         those in flight, and every run's series (runs, tasks, LLM calls, tokens, cost,
@@ -196,13 +259,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
         ]
 
     @app.get("/v1/workflows/{name}", tags=["workflows"])
-    async def show_workflow(name: str) -> dict[str, Any]:
+    async def show_workflow(name: PathId) -> dict[str, Any]:
         """A workflow's shape: state keys, nodes, edges, joins and conditional edges."""
         workflow = runs.workflow(name)
         return {"source": workflow.source, **workflow.graph.describe()}
 
     @app.post("/v1/threads/{thread_id}/runs", status_code=202, tags=["runs"])
-    async def start_run(thread_id: str, body: RunBody) -> dict[str, Any]:
+    async def start_run(thread_id: PathId, body: RunBody) -> dict[str, Any]:
         """Start a run on the thread in the background, or queue it when every slot is
         taken (``status`` says which; a queued run has its ``queue_position`` and
         ``predicted_start_ms``). Its record and events follow at ``/v1/runs/{run_id}``
@@ -216,7 +279,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return await runs.start(f"t-{uuid.uuid4().hex[:12]}", body, stateless=True)
 
     @app.post("/v1/runs/wait", tags=["runs"])
-    async def run_and_wait(body: RunBody, thread_id: str | None = None) -> dict[str, Any]:
+    async def run_and_wait(body: RunBody, thread_id: QueryId = None) -> dict[str, Any]:
         """Run on a thread (a stateless run when none is named) and answer with the
         result."""
         if thread_id is not None:
@@ -226,20 +289,20 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return await runs.wait(started["run_id"])
 
     @app.get("/v1/runs/{run_id}", tags=["runs"])
-    async def get_run(run_id: str) -> dict[str, Any]:
+    async def get_run(run_id: PathId) -> dict[str, Any]:
         """The run's record."""
         return await runs.record(run_id)
 
     @app.get("/v1/runs/{run_id}/wait", tags=["runs"])
-    async def wait_run(run_id: str) -> dict[str, Any]:
+    async def wait_run(run_id: PathId) -> dict[str, Any]:
         """Wait until the run stops; its status, values and pending interrupts."""
         return await runs.wait(run_id)
 
     @app.get("/v1/runs", tags=["runs"])
     async def list_runs(
-        thread_id: str | None = None,
-        status: str | None = None,
-        workflow: str | None = None,
+        thread_id: QueryId = None,
+        status: QueryId = None,
+        workflow: QueryId = None,
         limit: int = 50,
     ) -> list[dict[str, Any]]:
         """Run records, newest first, of a thread, a status and a workflow when given."""
@@ -251,28 +314,38 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.post("/v1/runs/{run_id}/cancel", status_code=202, tags=["runs"])
     async def cancel_run(
-        run_id: str, action: Literal["interrupt", "rollback"] = "interrupt"
+        run_id: PathId, action: Literal["interrupt", "rollback"] = "interrupt"
     ) -> dict[str, Any]:
         """Stop a queued or running run and answer once it has stopped: ``interrupt``
         keeps what it committed (the thread resumable from its last checkpoint),
         ``rollback`` removes the checkpoints it made."""
         return await runs.cancel(run_id, action)
 
-    @app.get("/v1/runs/{run_id}/stream", tags=["runs"])
+    @app.get(
+        "/v1/runs/{run_id}/stream",
+        tags=["runs"],
+        response_class=StreamingResponse,
+        responses={200: {"description": "the run's events", "content": {SSE: {}}}},
+    )
     async def stream_run(
-        run_id: str, request: Request, cancel_on_disconnect: bool = False
+        run_id: PathId,
+        cancel_on_disconnect: bool = False,
+        last: str | None = Header(
+            None,
+            alias="Last-Event-ID",
+            description="resume after this event (its id, -1 for all); at most 18 digits",
+        ),
     ) -> StreamingResponse:
         """The run's events as server-sent events (``id`` is the event's ``seq``), live
         while it runs and from its log once it has stopped, then ``end``. Resume with
         ``Last-Event-ID``. A client that goes away does not stop the run, unless it asked
         with ``cancel_on_disconnect=true``."""
-        last = request.headers.get("Last-Event-ID")
-        try:
-            after = int(last) if last is not None else -1
-        except ValueError:
+        if last is not None and not _EVENT_ID.fullmatch(last):
             raise InvalidInputError(
-                f"Last-Event-ID is {last!r}. Fix: send the id of the last event received"
-            ) from None
+                f"Last-Event-ID is {last[:40]!r}. Fix: send the id of the last event "
+                "received (a number from 0 to 18 digits)"
+            )
+        after = int(last) if last is not None else -1
         events = await runs.events(run_id, after)
 
         async def lines() -> AsyncIterator[bytes]:
@@ -307,10 +380,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         )
 
     @app.post("/v1/threads", status_code=201, tags=["threads"])
-    async def create_thread(thread_id: str | None = None) -> dict[str, Any]:
+    async def create_thread(thread_id: QueryId = None) -> dict[str, Any]:
         """A thread id to run on (a thread holds nothing until its first run)."""
-        if thread_id is not None and not 0 < len(thread_id) <= 200:
-            raise InvalidInputError("thread_id must be 1 to 200 characters. Fix: shorten it")
         return {"thread_id": thread_id or f"t-{uuid.uuid4().hex[:12]}"}
 
     @app.get("/v1/threads", tags=["threads"])
@@ -320,14 +391,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.get("/v1/threads/{thread_id}", tags=["threads"])
     @app.get("/v1/threads/{thread_id}/state", tags=["threads"])
-    async def thread_state(thread_id: str, workflow: str | None = None) -> dict[str, Any]:
+    async def thread_state(thread_id: PathId, workflow: QueryId = None) -> dict[str, Any]:
         """The thread's latest checkpoint: values, what runs next, pending interrupts
         (``workflow`` defaults to that of the thread's latest run)."""
         return await runs.state(workflow, thread_id)
 
     @app.get("/v1/threads/{thread_id}/history", tags=["threads"])
     async def thread_history(
-        thread_id: str, workflow: str | None = None, limit: int = 50
+        thread_id: PathId, workflow: QueryId = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """The thread's checkpoints, newest first."""
         if not 0 < limit <= 1000:
@@ -335,22 +406,48 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return await runs.history(workflow, thread_id, limit)
 
     @app.post("/v1/threads/{thread_id}/state", tags=["threads"])
-    async def update_thread(thread_id: str, body: StateUpdate) -> dict[str, Any]:
+    async def update_thread(thread_id: PathId, body: StateUpdate) -> dict[str, Any]:
         """Edit the thread's state (a new checkpoint) while no run holds it."""
         return await runs.update(thread_id, body)
 
     @app.post("/v1/threads/{thread_id}/fork", tags=["threads"])
-    async def fork_thread(thread_id: str, body: Fork) -> dict[str, Any]:
+    async def fork_thread(thread_id: PathId, body: Fork) -> dict[str, Any]:
         """Branch from one of the thread's checkpoints (on it, or onto a new thread)."""
         return await runs.fork(thread_id, body)
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, tags=["threads"])
-    async def delete_thread(thread_id: str) -> Response:
+    async def delete_thread(thread_id: PathId) -> Response:
         """Delete the thread and everything kept for it, while no run holds it."""
         await runs.delete(thread_id)
         return Response(status_code=204)
 
     return app
+
+
+# the errors every route may answer (in the envelope), as the OpenAPI document lists them
+_ERRORS = (
+    (400, "the request is wrong for Orca"),
+    (401, "no bearer token, or one unknown or revoked (when auth is on)"),
+    (402, "a block budget refused the run"),
+    (403, "the token lacks the scope, or a page of another site sent the request"),
+    (404, "no such workflow, run or thread"),
+    (409, "the thread is busy, or the run is not running here"),
+    (413, "the body is larger than max_body_bytes"),
+    (421, "the request names a host that is not this server"),
+    (422, "the body or a parameter is invalid"),
+    (429, "too much at once: retry after retry_after_ms"),
+    (500, "the server failed"),
+    (502, "a model provider failed"),
+    (503, "the server is starting or stopping, or its store is busy"),
+)
+
+_HTTP_CODES = {
+    400: "INVALID_REQUEST",  # a body that is not even JSON, as FastAPI reports it
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    503: "UNAVAILABLE",
+}
 
 
 @dataclass
@@ -411,8 +508,7 @@ class _Measure:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                route = scope.get("route")
-                labels = (scope["method"], getattr(route, "path", "(unmatched)"))
+                labels = (scope["method"], route_of(scope, scope.get("app")))
                 http.requests.labels(*labels, str(status)).inc()
                 http.duration.labels(*labels).observe(time.perf_counter() - started)
             await send(message)
@@ -429,9 +525,11 @@ class _Correlate:
     a new one; kept in ``scope["state"]`` for what runs inside and echoed on every
     answer. Requests a web page elsewhere made are refused here (see ``_foreign``)."""
 
-    def __init__(self, app: Any, hosts: set[str]) -> None:
+    def __init__(self, app: Any, hosts: set[str], origins: set[str], guard: Guard) -> None:
         self.app = app
         self.hosts = hosts
+        self.origins = origins
+        self.guard = guard
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -439,7 +537,7 @@ class _Correlate:
             return
         request = Request(scope)
         given = request.headers.get(CORRELATION, "")
-        ok = 0 < len(given) <= 128 and given.isprintable()
+        ok = _CORRELATION_OK.fullmatch(given)
         correlation = given if ok else f"srv-{uuid.uuid4().hex[:16]}"
         request.state.correlation_id = correlation
         echoed = (CORRELATION.lower().encode(), correlation.encode("latin-1", "replace"))
@@ -449,7 +547,7 @@ class _Correlate:
                 message["headers"] = [*message.get("headers", ()), echoed]
             await send(message)
 
-        refused = _foreign(request, self.hosts)
+        refused = _foreign(request, self.hosts, self.origins, any_host=self.guard.required)
         if refused is not None:
             await refused(scope, receive, sent)
             return
@@ -503,6 +601,42 @@ class _BodyLimit:
         await send({"type": "http.response.body", "body": body})
 
 
+class _Unexpected:
+    """Answers an unexpected error with the 500 envelope (and logs it) inside the app.
+    Starlette's last-resort handler answers too, but then re-raises, and uvicorn drops
+    the connection: a keep-alive client's next request on it would fail."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except Exception as exc:
+            if started:  # a stream broke mid-way: there is no answer to give any more
+                raise
+            log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            status, body = for_error(exc)
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": orjson.dumps(body)})
+
+
 def _host_of(value: str) -> str:
     """The host of a ``Host`` header or an origin's authority, without its port."""
     if value.startswith("["):
@@ -510,25 +644,57 @@ def _host_of(value: str) -> str:
     return value.rpartition(":")[0] if value.count(":") == 1 else value
 
 
-def _foreign(request: Request, hosts: set[str]) -> JSONResponse | None:
+def _foreign(
+    request: Request, hosts: set[str], origins: set[str], *, any_host: bool = False
+) -> JSONResponse | None:
     """A request a web page elsewhere made, refused: a ``Host`` that is not the server's
-    own (a DNS-rebinding page reaching loopback) or an ``Origin`` of another site."""
-    from urllib.parse import urlsplit
+    own (a DNS-rebinding page reaching loopback; several ``Host`` headers, which a proxy
+    may read otherwise), an ``Origin`` of another site or port, or a browser's
+    ``Sec-Fetch-Site`` saying that another site (another port of localhost included)
+    sent it. Pages of ``origins`` (the CORS ones) are let through.
 
-    host = _host_of(request.headers.get("host", ""))
-    if host not in hosts:
+    With auth on (``any_host``), every ``Host`` is taken (the server may be reached by
+    any of its names, and a rebinding page has no token), and an ``Origin`` is of this
+    site when it names the requested host."""
+    named = request.headers.getlist("host")
+    host = _host_of(named[0]).lower().removesuffix(".") if len(named) == 1 else ""
+    if len(named) != 1 or (not any_host and host not in hosts):
+        said = (
+            f"requests for host {host[:100]!r} are not served here"
+            if len(named) == 1
+            else f"a request must name one Host (this one named {len(named)})"
+        )
         body = envelope(
             "HOST_NOT_ALLOWED",
-            f"requests for host {host!r} are not served here",
+            said,
             details={"fix": "call the server by its own address, e.g. 127.0.0.1"},
         )
         return JSONResponse(body, status_code=421)
     origin = request.headers.get("origin")
-    if origin is not None and (urlsplit(origin).hostname or "") not in hosts:
+    site = request.headers.get("sec-fetch-site")
+    own = hosts | {host} if any_host else hosts
+    allowed = origin is not None and origin in origins
+    if not allowed and (
+        (origin is not None and not _own_origin(origin, request, own))
+        or site in ("cross-site", "same-site")
+    ):
         body = envelope(
             "ORIGIN_NOT_ALLOWED",
-            f"requests from pages of {origin} are refused",
+            f"requests from pages of {(origin or site or '')[:100]} are refused",
             details={"fix": "call the server from a program, or from its own pages"},
         )
         return JSONResponse(body, status_code=403)
     return None
+
+
+def _own_origin(origin: str, request: Request, hosts: set[str]) -> bool:
+    """Whether ``origin`` is the server itself: one of its hosts, on its port."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(origin)
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        return False
+    server = request.scope.get("server")
+    return (parts.hostname or "") in hosts and (server is None or server[1] == port)

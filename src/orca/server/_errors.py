@@ -38,10 +38,18 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.CorruptDatabaseError, 500, "STORE_DAMAGED"),
     (errors.ConfigError, 400, "CONFIG_INVALID"),
     (errors.InvalidInputError, 400, "INVALID_INPUT"),
-    (errors.UnknownStateKeyError, 400, "INVALID_INPUT"),
-    (errors.SerializationError, 400, "INVALID_INPUT"),
+    (errors.StateError, 400, "INVALID_INPUT"),
     (errors.GraphError, 400, "GRAPH_INVALID"),
+    # the request's own limits stopped the run before it was under way
+    (errors.RunTimeoutError, 400, "RUN_LIMIT_REACHED"),
+    (errors.StepLimitError, 400, "RUN_LIMIT_REACHED"),
+    (errors.RunCancelledError, 409, "RUN_CANCELLED"),
+    (errors.DatabaseLockedError, 503, "STORE_BUSY"),
+    (errors.RateLimitedError, 429, "LLM_RATE_LIMITED"),
+    (errors.OverloadedError, 503, "LLM_OVERLOADED"),
+    (errors.LLMError, 502, "LLM_ERROR"),
 )
+_RETRIABLE = (errors.DatabaseLockedError, errors.RateLimitedError, errors.OverloadedError)
 
 
 def for_error(exc: BaseException) -> tuple[int, dict[str, Any]]:
@@ -72,7 +80,15 @@ def for_error(exc: BaseException) -> tuple[int, dict[str, Any]]:
             details: dict[str, Any] = {"type": type(exc).__name__}
             if fix:
                 details["fix"] = fix
-            return status, envelope(code, message, details=details)
+            wait = getattr(exc, "retry_after", None)
+            return status, envelope(
+                code,
+                message,
+                details=details,
+                retriable=isinstance(exc, _RETRIABLE),
+                engine=getattr(exc, "provider", None),
+                retry_after_ms=int(wait * 1000) if isinstance(wait, int | float) else None,
+            )
     if isinstance(exc, errors.OrcaError):
         return 500, envelope("ORCA_ERROR", str(exc), details={"type": type(exc).__name__})
     return 500, envelope("INTERNAL", "the server failed to handle the request", retriable=True)

@@ -2,9 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path, Query
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+# A name or id taken from a client (a workflow, thread, run, checkpoint, profile, budget,
+# node): 1 to 200 characters and no control characters (no NUL, no line breaks: ids end
+# up in logs, headers and file names). pydantic refuses a lone surrogate (which JSON can
+# carry and no store can hold) in every string of a body.
+ID_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+ID_MAX = 200
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
+PathId = Annotated[str, Path(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
+QueryId = Annotated[str | None, Query(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
+
+INT64_MAX = (1 << 63) - 1
+
+
+def _webhook(url: str) -> str:
+    """The URL's shape (its host is checked, resolved, when the run starts)."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a bad port
+    except ValueError as exc:
+        raise ValueError(f"is not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http(s) URL with a host")
+    return url
+
+
+Webhook = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_webhook)]
 
 
 class RunBody(BaseModel):
@@ -13,23 +43,29 @@ class RunBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    workflow: str = Field(description="the name of a served workflow")
+    workflow: Name = Field(description="the name of a served workflow")
     input: dict[str, Any] | None = Field(
         default=None, description="the input (none: continue the thread where it stopped)"
     )
     resume: Any = Field(default=None, description="the answer to the thread's interrupt")
-    profile: str | None = None
-    budget: str | None = None
-    seed: int | None = None
-    max_steps: int | None = Field(default=None, gt=0)
-    time_limit_s: float | None = Field(default=None, gt=0)
-    cost_limit_usd: str | None = Field(
-        default=None, description="a decimal amount of dollars, e.g. '0.25'"
+    profile: Name | None = None
+    budget: Name | None = None
+    seed: int | None = Field(default=None, ge=-INT64_MAX - 1, le=INT64_MAX)
+    max_steps: int | None = Field(default=None, gt=0, le=1_000_000)
+    time_limit_s: float | None = Field(
+        default=None, gt=0, le=31 * 86400, allow_inf_nan=False, description="at most 31 days"
     )
-    token_limit: int | None = Field(default=None, gt=0)
+    cost_limit_usd: str | None = Field(
+        default=None,
+        pattern=r"^[0-9]{1,12}(\.[0-9]{1,12})?$",
+        description="a decimal amount of dollars, e.g. '0.25'",
+    )
+    token_limit: int | None = Field(default=None, gt=0, le=INT64_MAX)
     on_budget_exceeded: Literal["fail", "pause"] = "fail"
-    metadata: dict[str, Any] = Field(default_factory=dict)
-    webhook: str | None = Field(
+    metadata: dict[Annotated[str, StringConstraints(max_length=ID_MAX)], Any] = Field(
+        default_factory=dict, max_length=64, description="up to 64 keys, kept with the run"
+    )
+    webhook: Webhook | None = Field(
         default=None,
         description="an http(s) URL the run's record is POSTed to when it stops (checked "
         "like http_fetch: public addresses only, unless [server] webhook_networks allows)",
@@ -53,11 +89,11 @@ class StateUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     values: dict[str, Any] = Field(description="the state keys to write")
-    as_node: str | None = Field(
+    as_node: Name | None = Field(
         default=None, description="the node the write is made as (the next tasks follow it)"
     )
-    checkpoint_id: str | None = Field(default=None, description="edit this checkpoint instead")
-    workflow: str | None = Field(
+    checkpoint_id: Name | None = Field(default=None, description="edit this checkpoint instead")
+    workflow: Name | None = Field(
         default=None, description="the thread's workflow (default: that of its latest run)"
     )
 
@@ -67,10 +103,10 @@ class Fork(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    checkpoint_id: str
-    to_thread: str | None = Field(default=None, description="a new thread (default: the same)")
+    checkpoint_id: Name
+    to_thread: Name | None = Field(default=None, description="a new thread (default: the same)")
     values: dict[str, Any] | None = Field(default=None, description="an edit on the branch")
-    workflow: str | None = None
+    workflow: Name | None = None
 
 
 class ErrorEnvelope(BaseModel):

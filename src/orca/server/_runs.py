@@ -21,7 +21,15 @@ import orjson
 from starlette.exceptions import HTTPException
 
 from orca.checkpoint import RunRecord, lease_owner, owner_alive
-from orca.errors import ConfigError, InvalidInputError, OrcaError, ThreadBusyError
+from orca.errors import (
+    ConfigError,
+    InvalidInputError,
+    OrcaError,
+    SerializationError,
+    ThreadBusyError,
+    UnknownStateKeyError,
+)
+from orca.observe import current_correlation
 from orca.server._admission import Admission, Overloaded, Ticket
 
 if TYPE_CHECKING:
@@ -33,6 +41,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("orca.server")
 
 Item = tuple[int, str, bytes]  # an event as a stream sends it: seq, type, JSON
+BAD_INPUT = (InvalidInputError, UnknownStateKeyError, SerializationError)
+RECENT_RUNS = 64  # runs whose whole stream is kept after they end ...
+RECENT_S = 300.0  # ... for this long at most
 
 
 def _json(value: Any) -> bytes:
@@ -78,6 +89,22 @@ class _Live:
             await self.changed.wait()
 
 
+def _check_names(budget: str | None, profile: str | None) -> None:
+    """The budget and profile a run names exist (as ``orca run`` checks them), before it
+    is accepted: a typo is a 400 now, not a failure at the run's first LLM call.
+
+    Raises:
+        UnknownBudgetError, UnknownProfileError: with the closest names.
+    """
+    from orca.store import user_store
+
+    with user_store() as store:
+        if budget is not None:
+            store.ledger.budgets.get(budget)
+        if profile is not None:
+            store.profiles.get(profile)
+
+
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
@@ -98,6 +125,8 @@ class _Accepted:
     target: tuple[str, int, str, bool] | None  # its webhook's checked address
     continues: bool = False  # left running by a server that died: from its checkpoint
     driver: asyncio.Task[None] | None = None  # while queued
+    launching: bool = False  # its handle is being started: cancel waits for it
+    correlation_id: str | None = None  # the request's, for the run's logs and spans
     started: asyncio.Future[None] = field(default_factory=_future)
     finished: asyncio.Future[None] = field(default_factory=_future)
 
@@ -119,6 +148,7 @@ class _Accepted:
             "request": self.body.model_dump(mode="json", exclude_defaults=True),
             "stateless": self.stateless,
             "owner": owner,
+            **({"correlation_id": self.correlation_id} if self.correlation_id else {}),
         }
 
     def queued_record(self, owner: str) -> RunRecord:
@@ -148,6 +178,7 @@ class _Accepted:
             ("cost_limit", body.cost_limit_usd),
             ("token_limit", body.token_limit),
             ("tools", self.workflow.tools),
+            ("correlation_id", self.correlation_id),
         ):
             if value is not None:
                 options[option] = value
@@ -175,6 +206,9 @@ class Runs:
         self._live: dict[str, _Live] = {}
         self._accepted: dict[str, _Accepted] = {}  # queued or running here, in order
         self._results: OrderedDict[str, tuple[Any, list[Any]]] = OrderedDict()
+        # the whole streams of runs that ended lately (tokens and values too, which the
+        # event log does not keep): a client that reconnects misses nothing
+        self._recent: OrderedDict[str, tuple[float, _Live]] = OrderedDict()
         self._owner = lease_owner()
 
     # -- life ------------------------------------------------------------------------------
@@ -215,7 +249,7 @@ class Runs:
         are cancelled (their threads resumable)."""
         self.ready = False
         for accepted in list(self._accepted.values()):
-            if accepted.driver is not None and accepted.run_id not in self._live:
+            if accepted.driver is not None and not accepted.launching:
                 accepted.driver.cancel()
         for live in list(self._live.values()):
             await live.handle.stop()
@@ -261,6 +295,8 @@ class Runs:
                 "a run takes input or resume, not both. Fix: send input to start, resume to "
                 "answer the thread's interrupt"
             )
+        if body.budget is not None or body.profile is not None:
+            await asyncio.to_thread(_check_names, body.budget, body.profile)
         target = None
         if body.webhook is not None:
             from orca.server._webhooks import check_webhook
@@ -281,28 +317,45 @@ class Runs:
             body=body,
             stateless=stateless,
             target=target,
+            correlation_id=current_correlation(),  # the request's (server/_tracing.py)
         )
         reply = {"run_id": accepted.run_id, "thread_id": thread_id}
         ticket: Ticket | None = None
         if after is None:
             ticket = self.admission.admit(accepted.run_id, body.priority)
             if ticket.running:
+                accepted.launching = True
+                self._accepted[accepted.run_id] = accepted  # the thread's, from now on
                 try:
                     await self._launch(accepted, ticket)
+                except Exception as exc:
+                    self._accepted.pop(accepted.run_id, None)
+                    accepted.end()
+                    self.admission.release(ticket)
+                    stored = await self._checkpoints.aget_run(accepted.run_id)
+                    if stored is None or isinstance(exc, BAD_INPUT):
+                        raise  # refused before it began (a busy thread), or bad input
+                    # it began and stopped at once (a deadline, a limit): its record says so
+                    return {**reply, "status": stored.status, "queue_position": 0,
+                            "predicted_start_ms": 0, "backoff_ms": 0}  # fmt: skip
                 except BaseException:
+                    self._accepted.pop(accepted.run_id, None)
+                    accepted.end()
                     self.admission.release(ticket)
                     raise
                 return {**reply, "status": "running", "queue_position": 0,
                         "predicted_start_ms": 0, "backoff_ms": 0}  # fmt: skip
         elif self._waiting() >= self.admission.max_queued:
             raise Overloaded("runs", "reject", self.admission._slot_ms(), self._waiting())
+        self._accepted[accepted.run_id] = accepted  # the thread's next, from now on
         try:  # durable before it is acknowledged: a restart takes it up again
             await self._checkpoints.aput_run(accepted.queued_record(self._owner))
         except BaseException:
+            self._accepted.pop(accepted.run_id, None)
+            accepted.end()
             if ticket is not None:
                 self.admission.release(ticket)
             raise
-        self._accepted[accepted.run_id] = accepted
         accepted.driver = asyncio.ensure_future(self._drive(accepted, ticket, after))
         return {
             **reply,
@@ -326,6 +379,7 @@ class Runs:
                 ticket = self.admission.admit(accepted.run_id, accepted.body.priority)
             assert ticket is not None
             await self.admission.slot(ticket)
+            accepted.launching = True  # no cancel reaches the driver from here on
         except asyncio.CancelledError:
             if ticket is not None:
                 self.admission.release(ticket)
@@ -382,6 +436,15 @@ class Runs:
         accepted.started.set_result(None)
         live.pump.add_done_callback(lambda _: self._spawn(self._ended(accepted, ticket)))
 
+    def _keep_recent(self, run_id: str, live: _Live) -> None:
+        now = time.monotonic()
+        self._recent[run_id] = (now, live)
+        while self._recent:
+            oldest, _ = next(iter(self._recent.values()))
+            if len(self._recent) <= RECENT_RUNS and now - oldest <= RECENT_S:
+                break
+            self._recent.popitem(last=False)
+
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._background.add(task)
@@ -390,6 +453,10 @@ class Runs:
     async def _ended(self, accepted: _Accepted, ticket: Ticket) -> None:
         """The run stopped: its slot is freed, a stateless run's thread removed (its
         result kept here a while for ``wait``), its webhook called, its followers go."""
+        live = self._live.get(accepted.run_id)
+        if live is not None:  # its record stored and its thread released
+            with contextlib.suppress(BaseException):
+                await live.handle.result()
         self.admission.release(ticket)
         try:
             if accepted.stateless:
@@ -401,7 +468,9 @@ class Runs:
         except Exception:
             log.exception("could not clear the thread of stateless run %s", accepted.run_id)
         finally:
-            self._live.pop(accepted.run_id, None)
+            ended = self._live.pop(accepted.run_id, None)
+            if ended is not None:
+                self._keep_recent(accepted.run_id, ended)
             self._accepted.pop(accepted.run_id, None)
             accepted.end()
         if accepted.target is not None and accepted.body.webhook is not None:
@@ -463,6 +532,7 @@ class Runs:
             stateless=bool(meta.get("stateless")),
             target=None,
             continues=record.status == "running" and await self._checkpointed(record),
+            correlation_id=meta.get("correlation_id"),
         )
         # queued again (a running one as it was accepted), owned by this server now
         await self._checkpoints.aput_run(accepted.queued_record(self._owner))
@@ -551,15 +621,17 @@ class Runs:
     async def _cancel(self, accepted: _Accepted, *, rollback: bool) -> int:
         """Stop ``accepted`` and wait for its end; with ``rollback``, remove the
         checkpoints it made. Returns how many were removed."""
-        live = self._live.get(accepted.run_id)
-        if live is None and accepted.driver is not None:
-            accepted.driver.cancel()
+        if accepted.driver is not None and not accepted.launching:
+            accepted.driver.cancel()  # still queued: it never starts
             with contextlib.suppress(BaseException):
                 await asyncio.shield(accepted.driver)
-            live = self._live.get(accepted.run_id)  # it had started after all
+        elif not accepted.started.done():  # being started: stop it once it runs
+            await asyncio.wait(
+                {accepted.started, accepted.finished}, return_when=asyncio.FIRST_COMPLETED
+            )
+        live = self._live.get(accepted.run_id)
         if live is not None:
             await live.handle.stop()
-            await asyncio.wait({accepted.finished})
         await asyncio.wait({accepted.finished})
         if not rollback:
             return 0
@@ -581,6 +653,8 @@ class Runs:
         if accepted is not None and run_id not in self._live:
             return self._after_start(accepted, after)
         live = self._live.get(run_id)
+        if live is None and run_id in self._recent:
+            live = self._recent[run_id][1]
         if live is not None:
             return live.follow(after)
         await self.record(run_id)  # 404 when there is no such run

@@ -6,7 +6,8 @@ repositories (checkpoints and events, ...). Each backend is a module of its own
 
 Orca keeps two stores by default: the user database (``$ORCA_HOME/orca.db``: profiles,
 prices, budgets, the usage ledger; ``user_store()``) and, per project,
-``.orca/project.db`` (workflows, runs, tasks, sessions, checkpoints, tool executions).
+``.orca/project.db`` (workflows, runs, tasks, sessions, checkpoints, tool executions, the server's
+tokens).
 The user database's repositories are protocols (``LedgerRepository``,
 ``PriceRepository``, ``ProfileRepository``, ``ConfigurationRepository``,
 ``UsageRepository``), each with one conformance suite a backend must pass."""
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from orca.errors import ConfigError, DatabaseLockedError
 from orca.store._audit import ToolAudit, ToolExecution
+from orca.store._tokens import SCOPES, TokenRecord, TokenRepository
 from orca.store._url import StoreURL, parse_url
 from orca.store._user import (
     BudgetRepository,
@@ -32,10 +34,18 @@ from orca.store._user import (
     UserStore,
     check_profile_name,
 )
-from orca.store.sqlite import SqliteAudit, SqliteCheckpointer, SqliteLedger, SqliteStore, _db
+from orca.store.sqlite import (
+    SqliteAudit,
+    SqliteCheckpointer,
+    SqliteLedger,
+    SqliteStore,
+    SqliteTokens,
+    _db,
+)
 from orca.store.sqlite._user_db import Clock, utc_now
 
 __all__ = [
+    "SCOPES",
     "BudgetRepository",
     "ConfigurationRepository",
     "LedgerRepository",
@@ -47,7 +57,10 @@ __all__ = [
     "SqliteCheckpointer",
     "SqliteLedger",
     "SqliteStore",
+    "SqliteTokens",
     "StoreURL",
+    "TokenRecord",
+    "TokenRepository",
     "ToolAudit",
     "ToolExecution",
     "UsageRepository",

@@ -14,10 +14,11 @@ from orca.store.sqlite._integrity import decode_problems, page_problems
 from orca.store.sqlite._ledger import SqliteLedger
 from orca.store.sqlite._prices import SqlitePrices
 from orca.store.sqlite._profiles import SqliteProfiles
+from orca.store.sqlite._tokens import SqliteTokens
 from orca.store.sqlite._usage import SqliteUsage
 from orca.store.sqlite._user_db import Clock, UserDb, utc_now
 
-__all__ = ["SqliteAudit", "SqliteCheckpointer", "SqliteLedger", "SqliteStore"]
+__all__ = ["SqliteAudit", "SqliteCheckpointer", "SqliteLedger", "SqliteStore", "SqliteTokens"]
 
 
 class SqliteStore:
@@ -55,6 +56,8 @@ class SqliteStore:
         self._hold_ttl_s = hold_ttl_s
         self._ledger: SqliteLedger | None = None
         self._audit: SqliteAudit | None = None
+        self._tokens: SqliteTokens | None = None
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"<SqliteStore {self.path!r}>"
@@ -111,6 +114,13 @@ class SqliteStore:
             self._audit = SqliteAudit(self.path)
         return self._audit
 
+    @property
+    def tokens(self) -> SqliteTokens:
+        """The server's bearer tokens (``TokenRepository``), in a project database."""
+        if self._tokens is None:
+            self._tokens = SqliteTokens(self.path, clock=self._clock)
+        return self._tokens
+
     def damage(self, *, rows: bool = False) -> list[str]:
         """What is damaged in the file, one line per finding (empty when it is sound):
         SQLite's ``quick_check`` of every page and, with ``rows``, a decode of the rows
@@ -131,6 +141,9 @@ class SqliteStore:
         if self._audit is not None:
             self._audit.close()
             self._audit = None
+        if self._tokens is not None:
+            self._tokens.close()
+            self._tokens = None
 
     def __enter__(self) -> SqliteStore:
         return self

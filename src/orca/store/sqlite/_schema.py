@@ -446,3 +446,25 @@ CHECKPOINT_MIGRATIONS: list[list[str]] = [
         "CREATE INDEX events_by_run_seq ON events (run_id, first_ts, first_seq, last_seq)",
     ],
 ]
+
+TOKEN_COMPONENT = "tokens"
+
+TOKEN_MIGRATIONS: list[list[str]] = [
+    [
+        # The server's bearer tokens, in the project database. Only a SHA-256 of each
+        # token is kept (a token is 256 random bits, so a plain hash is enough: nothing
+        # to guess from it); ``id`` is the token's public part, used to find its row.
+        # ``scope`` is the highest it grants: admin > run > read.
+        """CREATE TABLE api_tokens (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('read', 'run', 'admin')),
+            token_sha256 TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        )""",
+        # one live token per name; a revoked one keeps its row (and its name) for the record
+        "CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL",
+    ],
+]
