@@ -307,8 +307,8 @@ def test_each_scope_does_what_it_holds(server: Served, tokens: dict[str, str]) -
                     json={"workflow": "counter", "input": {}})  # fmt: skip
         assert done.status_code == 200, done.text
         assert done.json()["values"] == {"n": 3}
-    # past auth, a route that does not exist (yet) is the router's 404
-    refused(call(server, "POST", "/v1/budgets", tokens["admin"], json={}), 404, "NOT_FOUND")
+    # past auth, the route itself judges the body
+    refused(call(server, "POST", "/v1/budgets", tokens["admin"], json={}), 422, "INVALID_REQUEST")
 
 
 def test_a_run_started_with_one_token_is_streamed_with_another(
@@ -560,7 +560,7 @@ def test_the_api_map_scopes_hold() -> None:
         ("GET", "/v1/runs/r1/stream"): "read",
         ("GET", "/v1/budgets"): "read",
         ("GET", "/v1/usage"): "read",
-        ("GET", "/v1/audit"): "read",
+        ("GET", "/v1/audit"): "admin",
         ("POST", "/v1/threads/t/runs"): "run",
         ("POST", "/v1/tasks/t1/cancel"): "run",
         ("DELETE", "/v1/sessions/s1"): "run",

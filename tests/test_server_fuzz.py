@@ -455,8 +455,9 @@ def test_a_run_naming_an_unknown_budget_is_refused(client: httpx.Client) -> None
     refused = client.post(
         "/v1/runs/wait", json={"workflow": "counter", "input": {}, "budget": "no-such-budget"}
     )
-    body = assert_envelope(refused, 400, "CONFIG_INVALID")
+    body = assert_envelope(refused, 422, "INVALID_REQUEST")
     assert "no-such-budget" in body["message"]
+    assert body["details"]["field"] == "budget"
 
 
 def test_a_run_failing_as_it_starts_is_answered_with_its_record(client: httpx.Client) -> None:

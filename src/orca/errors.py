@@ -12,7 +12,9 @@ naming what went wrong and how to fix it::
     │   │                                    or two tasks overwrote one key in one step
     │   └── SerializationError               a state value cannot be stored
     ├── InvalidInputError (ValueError)       bad arguments to invoke/stream/update_state
-    │   └── InvalidResumeError               a resume that matches no pending interrupt
+    │   ├── InvalidResumeError               a resume that matches no pending interrupt
+    │   └── InvalidFieldError                a bad value of one named field (a CLI option,
+    │                                        a request body's field): names it and the fix
     ├── RunError (RuntimeError)              a run that could not finish
     │   ├── NodeError                        a node raised (after its retries)
     │   ├── ReducerError                     a reducer raised while applying writes
@@ -77,6 +79,7 @@ __all__ = [
     "DatabaseLockedError",
     "GraphError",
     "InvalidBudgetError",
+    "InvalidFieldError",
     "InvalidInputError",
     "InvalidPriceError",
     "InvalidResumeError",
@@ -200,6 +203,18 @@ class InvalidInputError(OrcaError, ValueError):
 
 class InvalidResumeError(InvalidInputError):
     """A resume value that matches no pending interrupt, or is ambiguous."""
+
+
+class InvalidFieldError(InvalidInputError):
+    """A bad value of one named field: a command-line option (``--amount``) or a field
+    of a request body (``amount``). ``field`` names it, ``fix`` says what to write; the
+    CLI reports it as a usage error (exit 2), the server as a 422."""
+
+    def __init__(self, message: str, *, field: str, fix: str) -> None:
+        super().__init__(f"{message}. Fix: {fix}")
+        self.message = message
+        self.field = field
+        self.fix = fix
 
 
 class WorkflowLoadError(OrcaError, ValueError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -27,33 +27,9 @@ if TYPE_CHECKING:
 app = commands("Create budgets, pick the active one, raise them, see where they stand.")
 
 
-def _amount(text: str, unit: str, option: str) -> int:
-    from orca.cli._common import money
-    from orca.cost import to_nano
-    from orca.cost._budgets import MAX_AMOUNT
-
-    value = money(text, option)
-    if unit == "usd":
-        if value > MAX_USD:
-            fail(
-                f"{option} {text} is more than Orca counts (at most ${MAX_USD:,})",
-                USAGE,
-                fix=f"give {option} an amount up to {MAX_USD:,}",
-            )
-        amount = to_nano(value)
-        if amount == 0:
-            fail(f"{option} {text} is less than a nano-dollar", USAGE, fix=f"{option} 0.01")
-        return amount
-    if value != value.to_integral_value() or value > MAX_AMOUNT:
-        fail(
-            f"{option} {text} is not a whole number of tokens up to {MAX_AMOUNT:,}",
-            USAGE,
-            fix=f"write {option} 20000",
-        )
-    return int(value)
-
-
-MAX_USD = 1_000_000_000  # nano-USD fit SQLite's 64-bit integers up to about 9.2 billion
+def _option(field: str) -> str:
+    """A budget field as its option is spelled (``--amount``)."""
+    return "--" + field.replace("_", "-")
 
 
 def _row(s: BudgetStatus) -> list[str]:
@@ -102,32 +78,25 @@ def create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a budget (the first global budget becomes the active one)."""
-    from orca.cost import Budget
+    from orca.manage import budgets
 
-    scopes = [(s, r) for s, r in (("workflow", workflow), ("session", session), ("run", run)) if r]
-    if len(scopes) > 1:
-        fail(
-            "give at most one of --workflow, --session and --run",
-            USAGE,
-            fix="scope the budget to one of them (none: every call)",
-        )
-    if unit not in ("usd", "tokens"):
-        fail(f"--unit {unit!r} is not usd or tokens", USAGE, fix="--unit usd (or tokens)")
-    scope, ref = scopes[0] if scopes else ("global", None)
-    fields: dict[str, Any] = {
-        "kind": kind,
-        "period": period,
-        "enforcement": enforcement,
-        "timezone": timezone,
-        "scope": scope,
-        "scope_ref": ref,
-    }
-    if threshold:
-        fields["thresholds"] = tuple(threshold)
-    budget = Budget(name, _amount(amount, unit, "--amount"), unit, **fields)  # type: ignore[arg-type]
+    budget = budgets.new_budget(
+        name,
+        amount,
+        unit=unit,
+        kind=kind,
+        period=period,
+        enforcement=enforcement,
+        thresholds=threshold,
+        timezone=timezone,
+        workflow=workflow,
+        session=session,
+        run=run,
+        spell=_option,
+    )
     with user_db() as store:
-        made = store.ledger.budgets.create(budget, activate=activate)
-        status = store.ledger.budgets.status(made.name)
+        status = budgets.create(store, budget, activate=activate)
+    made = status.budget
     if as_json:
         emit_json(status.as_dict())
     else:
@@ -145,9 +114,10 @@ def list_(
 ) -> None:
     """Every budget, with where it stands in its current period (* = active). Budgets
     made for one run (orca run --cost-limit) show with --all."""
+    from orca.manage import budgets
+
     with user_db() as store:
-        budgets = store.ledger.budgets
-        statuses = [budgets.status(b.name) for b in budgets.all() if every or b.scope != "run"]
+        statuses = budgets.statuses(store, every=every)
     if as_json:
         emit_json([s.as_dict() for s in statuses])
     elif not statuses:
@@ -160,12 +130,12 @@ def list_(
 @handles_errors
 def show(name: str, as_json: bool = JSON_OPTION) -> None:
     """One budget: its settings and current period."""
+    from orca.manage import budgets
+
     with user_db() as store:
-        s = store.ledger.budgets.status(name)
+        s = budgets.status(store, name)
     if as_json:
-        emit_json(
-            {**s.as_dict(), "thresholds": list(s.budget.thresholds), "timezone": s.budget.timezone}
-        )
+        emit_json(budgets.detail(s))
         return
     b = s.budget
     _show([s], f"Budget {b.name}")
@@ -190,8 +160,10 @@ def show(name: str, as_json: bool = JSON_OPTION) -> None:
 @handles_errors
 def use(name: str, as_json: bool = JSON_OPTION) -> None:
     """Make NAME the active budget (the one runs are charged to by default)."""
+    from orca.manage import budgets
+
     with user_db() as store:
-        budget = store.ledger.budgets.use(name)
+        budget = budgets.use(store, name)
     if as_json:
         emit_json({"active": budget.name})
     else:
@@ -209,26 +181,11 @@ def raise_(
     """Raise a budget's limit (its current and future periods)."""
     if (by is None) == (to is None):
         fail("give exactly one of --by and --to", USAGE, fix="orca budget raise NAME --by 5.00")
+    from orca.manage import budgets
+
     with user_db() as store:
-        budgets = store.ledger.budgets
-        unit = budgets.get(name).unit
-        if by is not None:
-            budget = budgets.raise_(name, by=_amount(by, unit, "--by"))
-        else:
-            target = _amount(to or "", unit, "--to")
-            now = budgets.status(name)
-            used = now.spent + now.reserved
-            if target < used:  # a limit below what is gone would hide an overdraft
-                it = budgets.get(name)
-                fail(
-                    f"--to {in_unit(it, target)} is below what budget {name!r} has used: "
-                    f"{in_unit(it, now.spent)} spent, {in_unit(it, now.reserved)} held by "
-                    "calls running",
-                    USAGE,
-                    fix=f"raise it to at least {in_unit(it, used)}, or lower it with a new budget",
-                )
-            budget = budgets.raise_(name, to=target)
-        status = budgets.status(name)
+        status = budgets.raise_(store, name, by=by, to=to, spell=_option)
+    budget = status.budget
     if as_json:
         emit_json(status.as_dict())
     else:
@@ -257,16 +214,15 @@ def status(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Where the active budget (or NAME) stands now; expired holds are released first."""
+    from orca.manage import budgets
+
     with user_db() as store:
-        ledger = store.ledger
-        ledger.sweep()
-        chosen = ledger.budgets.get(name) if name else ledger.budgets.active()
-        if chosen is None:
-            fail(
-                "no active budget",
-                fix="orca budget create NAME --amount 5.00, or orca budget use NAME",
-            )
-        [s] = ledger.status([chosen])
+        s = budgets.current(store, name)
+    if s is None:
+        fail(
+            "no active budget",
+            fix="orca budget create NAME --amount 5.00, or orca budget use NAME",
+        )
     if as_json:
         emit_json(s.as_dict())
     else:

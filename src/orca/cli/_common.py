@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, ParamSpec, TypeVar
@@ -25,10 +25,17 @@ from orca.errors import (
     CheckpointError,
     CheckpointNotFoundError,
     ConfigError,
+    InvalidFieldError,
     InvalidInputError,
     OrcaError,
     ThreadBusyError,
 )
+from orca.manage._plain import count as count  # the commands import these from here
+from orca.manage._plain import dumps, parse_time
+from orca.manage._plain import in_unit as in_unit
+from orca.manage._plain import llm_calls as llm_calls
+from orca.manage._plain import per_mtok as per_mtok
+from orca.manage._plain import usd as usd
 
 if TYPE_CHECKING:
     from orca.store import SqliteCheckpointer, SqliteStore
@@ -126,6 +133,8 @@ def code_for(exc: BaseException) -> int:
         return USAGE
     if isinstance(exc, BudgetExceeded):
         return BUDGET
+    if isinstance(exc, InvalidFieldError):  # a bad option's value
+        return USAGE
     if isinstance(exc, CheckpointNotFoundError | ConfigError | InvalidInputError):
         return CONFIG
     if isinstance(exc, CheckpointError | ThreadBusyError):
@@ -205,64 +214,9 @@ def delete_named(kind: str, name: str, store: Any, *, yes: bool, as_json: bool) 
         out.print(f"deleted {kind} [bold]{esc(name)}[/]")
 
 
-def llm_calls(row: dict[str, Any]) -> dict[str, Any]:
-    """A row of the usage ledger with its count of calls named as in every ``--json``
-    (``llm_calls``)."""
-    return {("llm_calls" if k == "calls" else k): v for k, v in row.items()}
-
-
 def emit_json(data: Any) -> None:
     """One JSON document on stdout (Decimals as strings, datetimes as ISO)."""
-
-    def default(value: Any) -> Any:
-        if isinstance(value, Decimal):
-            return str(value)
-        if isinstance(value, dt.datetime | dt.date):
-            return value.isoformat()
-        if isinstance(value, Path):
-            return str(value)
-        if hasattr(value, "to_dict"):
-            return value.to_dict()
-        raise TypeError(f"cannot write {type(value).__name__} as JSON")
-
-    sys.stdout.write(json.dumps(data, default=default, indent=2, sort_keys=True) + "\n")
-
-
-def usd(nano: int) -> str:
-    """An amount of nano-USD for people, in a precision that fits its size: cents from
-    a dollar up (``$1,234.50``), three significant digits below (``$0.0123``,
-    ``$0.00000150``), never more than nano-dollars. Exact amounts are in ``--json``."""
-    value = Decimal(nano).scaleb(-9)
-    if value == 0:
-        return "$0.00"
-    sign, value = ("-" if value < 0 else ""), abs(value)
-    if value >= 1:
-        return f"{sign}${value:,.2f}"
-    places = min(9, max(2, 2 - value.adjusted()))
-    return f"{sign}${_trimmed(f'{value:,.{places}f}')}"
-
-
-def per_mtok(value: Decimal | None) -> str:
-    """A price in USD per 1M tokens, one way everywhere: at least cents, every digit
-    it has (``$2.50``, ``$0.075``); ``-`` for none."""
-    return "-" if value is None else f"${_trimmed(f'{value:,f}')}"
-
-
-def _trimmed(number: str) -> str:
-    """``number`` without trailing zeros past the cents (``0.0150`` -> ``0.015``)."""
-    whole, _, cents = number.partition(".")
-    cents = cents.rstrip("0")
-    return f"{whole}.{cents.ljust(2, '0')}"
-
-
-def count(n: int, noun: str) -> str:
-    """``1 call``, ``2 calls``, ``1,200 tokens``."""
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
-
-
-def in_unit(budget: Any, n: int) -> str:
-    """``n`` in ``budget``'s unit, for people (``$4.50``, ``1,200 tokens``)."""
-    return usd(n) if budget.unit == "usd" else count(n, "token")
+    sys.stdout.write(dumps(data, indent=2) + "\n")
 
 
 def esc(value: Any) -> str:
@@ -333,16 +287,13 @@ def config(**overrides: Any) -> Any:
 
 def money(text: str, option: str, *, zero: bool = False) -> Decimal:
     """A dollar amount from the command line: a decimal number above zero (or zero too,
-    with ``zero``), a leading ``$`` allowed."""
-    example = "2.50" if zero else "5.00"
+    with ``zero``), a leading ``$`` allowed (``orca.cost``'s ``parse_usd``)."""
+    from orca.cost._money import parse_usd
+
     try:
-        value = Decimal(text.strip().lstrip("$"))
-    except InvalidOperation:
-        fail(f"{option} {text!r} is not a number", USAGE, fix=f"write {option} {example}")
-    if not value.is_finite() or value < 0 or (value == 0 and not zero):
-        bound = "zero or more" if zero else "above zero"
-        fail(f"{option} must be {bound} (got {text})", USAGE, fix=f"write {option} {example}")
-    return value
+        return parse_usd(text, option, zero=zero)
+    except InvalidFieldError as exc:
+        fail(exc.message, USAGE, fix=exc.fix)
 
 
 @contextmanager
@@ -378,21 +329,9 @@ def json_arg(text: str | None, option: str) -> Any:
         )
 
 
-_SPAN = re.compile(r"(\d+)([hdw])")
-
-
 def since(text: str | None, option: str = "--since") -> dt.datetime | None:
     """``7d``, ``12h``, ``2w`` ago, or an ISO date/time (UTC unless it says)."""
-    if text is None:
-        return None
-    now = dt.datetime.now(dt.UTC)
-    match = _SPAN.fullmatch(text.strip())
-    if match:
-        n, unit = int(match.group(1)), match.group(2)
-        hours = {"h": 1, "d": 24, "w": 168}[unit]
-        return now - dt.timedelta(hours=n * hours)
     try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        fail(f"{option} {text!r} is not a time", USAGE, fix=f"write {option} 7d, 12h or 2026-11-01")
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        return parse_time(text, option)
+    except InvalidFieldError as exc:
+        fail(exc.message, USAGE, fix=exc.fix)

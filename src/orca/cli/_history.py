@@ -103,33 +103,34 @@ def _events(
     follow: bool,
     as_json: bool,
 ) -> None:
-    from orca.events import EVENT_TYPES, RUN_FINISHED
+    from orca.events import RUN_FINISHED
+    from orca.manage import runs
 
-    unknown = [k for k in kinds if k not in EVENT_TYPES]
-    if unknown:
-        from orca.cli._common import USAGE
-
-        fail(
-            f"--type {unknown[0]!r} is not an event type",
-            USAGE,
-            fix=f"use one of {', '.join(sorted(EVENT_TYPES))}",
-        )
+    runs.check_types(kinds, "--type")
     after = since(since_text)
     run_id = _run_id(run)
+    if not follow:
+        with project_store() as store:
+            found = runs.events(
+                store, run_id, start=start, stop=stop, types=kinds, since=after, most=most
+            )
+            logged = found != [] or runs.logged(store, run_id)
+        if not logged:
+            fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
+        if as_json:
+            emit_json(found)
+        elif not found:
+            out.print("no events match")
+        else:
+            for e in found:
+                out.print(esc(_line(e)))
+        return
     shown = 0
     finished = False
-    collected: list[dict[str, Any]] = []
     with project_store() as store:
         while True:
-            # the store reads what is asked for, no more: --max and --type are pushed
-            # down (not when following, which must see run.finished to stop)
-            batch = store.read_events(
-                run_id,
-                start=start,
-                stop=stop,
-                types=None if follow else kinds or None,
-                limit=None if most is None or after is not None else most - shown,
-            )
+            # following reads every type: it must see run.finished to stop
+            batch = store.read_events(run_id, start=start, stop=stop)
             for e in batch:
                 start = e["seq"] + 1
                 finished = finished or e["type"] == RUN_FINISHED
@@ -140,22 +141,18 @@ def _events(
                 if most is not None and shown >= most:
                     break
                 shown += 1
-                if follow and as_json:
+                if as_json:
                     sys.stdout.write(json.dumps(e) + "\n")
                     sys.stdout.flush()
-                elif as_json:
-                    collected.append(e)
                 else:
                     out.print(esc(_line(e)))
-            if not follow or finished or (most is not None and shown >= most):
+            if finished or (most is not None and shown >= most):
                 break
             time.sleep(FOLLOW_POLL_S)
         logged = bool(store.read_events(run_id, limit=1))
     if not logged:
         fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
-    if as_json and not follow:
-        emit_json(collected)
-    elif shown == 0 and not as_json:
+    if shown == 0 and not as_json:
         out.print("no events match")
 
 
@@ -175,7 +172,9 @@ def _inspect(run: str, as_json: bool) -> None:
         logged = store.read_events(run_id)
     if not logged:
         fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
-    timeline = timeline_of(logged)
+    from orca.manage import runs
+
+    timeline = runs.timeline(logged)
     if as_json:
         emit_json(timeline)
         return
@@ -203,75 +202,6 @@ def _inspect(run: str, as_json: bool) -> None:
     out.print(t)
     if head["error"]:
         out.print(f"[red]error:[/] {esc(head['error'])}")
-
-
-def timeline_of(logged: list[dict[str, Any]]) -> dict[str, Any]:
-    """A run's supersteps and tasks, with what each cost, from its events."""
-    from orca.events import (
-        RUN_FINISHED,
-        RUN_STARTED,
-        STEP_STARTED,
-        TASK_FAILED,
-        TASK_FINISHED,
-        TOOL_CALL,
-    )
-
-    run: dict[str, Any] = {
-        "run_id": logged[0]["run_id"],
-        "thread_id": logged[0]["thread_id"],
-        "workflow": "",
-        "status": "running",
-        "error": None,
-        "llm_calls": 0,
-        "input_tokens": 0,
-        "output_tokens": 0,
-        "cost_nano_usd": 0,
-        "steps": [],
-    }
-    tasks: dict[str, dict[str, Any]] = {}
-    for e in logged:
-        kind = e["type"]
-        if kind == RUN_STARTED:
-            run["workflow"] = e["graph"]
-        elif kind == STEP_STARTED:
-            step = {"step": e["step"], "tasks": []}
-            run["steps"].append(step)
-            for t in e["tasks"]:
-                task = tasks[t["id"]] = {
-                    "task_id": t["id"],
-                    "node": t["node"],
-                    "status": "running",
-                    "duration_ms": None,
-                    "llm_calls": 0,
-                    "input_tokens": 0,
-                    "output_tokens": 0,
-                    "cost_nano_usd": 0,
-                    "tools": 0,
-                    "error": None,
-                }
-                step["tasks"].append(task)
-        elif kind == TASK_FINISHED and e["task_id"] in tasks:
-            tasks[e["task_id"]].update(status="done", duration_ms=e["duration_ms"])
-        elif kind == TASK_FAILED and e["task_id"] in tasks:
-            tasks[e["task_id"]].update(status="failed", error=f"{e['error_type']}: {e['error']}")
-        elif kind == "usage":
-            for target in (tasks.get(e["task_id"]), run):
-                if target is not None:
-                    target["llm_calls"] += 1
-                    target["input_tokens"] += e["input_tokens"]
-                    target["output_tokens"] += e["output_tokens"]
-                    target["cost_nano_usd"] += e["cost_nano_usd"]
-        elif kind == TOOL_CALL and e["task_id"] in tasks:
-            tasks[e["task_id"]]["tools"] += 1
-        elif kind == "interrupt":
-            for i in e["interrupts"]:
-                if i["task_id"] in tasks:
-                    tasks[i["task_id"]]["status"] = "interrupted"
-        elif kind == "error":
-            run["error"] = f"{e['error_type']}: {e['message']}"
-        elif kind == RUN_FINISHED:
-            run["status"] = e["status"]
-    return run
 
 
 def prune(
@@ -347,28 +277,22 @@ def trace(
 def _trace(run: str, fmt: str, output: str | None, as_json: bool) -> None:
     from pathlib import Path
 
-    from orca.cli._common import USAGE
-    from orca.trace import chrome_trace, otlp_json
+    from orca.manage import runs
 
-    if fmt not in ("chrome", "otlp-json"):
-        fail(f"--format {fmt!r} is not chrome or otlp-json", USAGE, fix="--format chrome")
+    fmt = runs.trace_format(fmt, "--format")
     run_id = _run_id(run)
     with project_store() as store:
         logged = store.read_events(run_id)
     if not logged:
         fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
-    document = chrome_trace(logged) if fmt == "chrome" else otlp_json(logged)
+    document = runs.trace(logged, fmt)
     text = json.dumps(document, indent=1)
     if output == "-":
         sys.stdout.write(text + "\n")
         return
     path = Path(output or f"{run_id}.trace.json")
     path.write_text(text)
-    spans = (
-        sum(1 for e in document["traceEvents"] if e["ph"] == "X")
-        if fmt == "chrome"
-        else len(document["resourceSpans"][0]["scopeSpans"][0]["spans"])
-    )
+    spans = runs.spans(document, fmt)
     if as_json:
         emit_json({"path": str(path), "format": fmt, "spans": spans})
     else:
@@ -390,29 +314,29 @@ def replay(
 
 @handles_errors
 def _replay(run: str, source: str | None, as_json: bool) -> None:
-    from orca.cli._common import FAILED
-    from orca.cli._load import load_graph
+    from orca.cli._common import FAILED, USAGE
+    from orca.errors import WorkflowLoadError
     from orca.events import RUN_STARTED
-    from orca.replay import replay as replay_run
+    from orca.manage import runs
 
     run_id = _run_id(run)
     if source is None:
         with project_store() as records:
-            record = records.get_run(run_id)
-        recorded = record.metadata.get("source") if record is not None else None
-        if not recorded or not isinstance(recorded, str):
+            source = runs.recorded_source(records, run_id)
+        if source is None:
             fail(
                 f"run {run!r} has no workflow on record",
                 CONFIG,
                 fix="name the graph it ran: orca runs replay RUN --graph path/to/flow.py:graph",
             )
-        source = recorded
     with project_store() as store:
         if not store.read_events(run_id, types=[RUN_STARTED]):
             fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
-        graph, tools = load_graph(source, None)
         policy = config().tools.policy()  # what the run redacted in its log
-        report = replay_run(graph, run_id, store=store, tools=tools or (), policy=policy)
+        try:
+            report = runs.replay(store, run_id, source, policy=policy)
+        except WorkflowLoadError as exc:
+            fail(exc.message, USAGE, fix=exc.fix)
     if as_json:
         emit_json(report.to_dict())
     elif report.divergence is None:

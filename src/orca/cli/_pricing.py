@@ -17,8 +17,6 @@ from orca.cli._common import (
     esc,
     fail,
     handles_errors,
-    llm_calls,
-    money,
     out,
     per_mtok,
     since,
@@ -38,22 +36,14 @@ PER_MTOK = "USD per 1M tokens, e.g. 2.50."
 
 
 def _price_dict(p: Price) -> dict[str, Any]:
-    return {
-        "provider": p.provider,
-        "model": p.model,
-        "source": p.source,
-        "priced": p.priced,
-        "input": p.input,
-        "output": p.output,
-        "cached_input": p.cached_input,
-        "cache_write": p.cache_write,
-        "reasoning": p.reasoning,
-        "effective_from": p.effective_from,
-    }
+    from orca.manage import prices
+
+    return prices.as_dict(p)
 
 
-def _decimal(text: str | None, option: str) -> Decimal | None:
-    return None if text is None else money(text, option, zero=True)
+def _option(field: str) -> str:
+    """A price field as its option is spelled (``--cached-input``)."""
+    return "--" + field.replace("_", "-")
 
 
 def _cell(value: Decimal | None) -> str:
@@ -64,10 +54,10 @@ def _cell(value: Decimal | None) -> str:
 @handles_errors
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Your price overrides (every version); catalog prices: orca pricing show."""
+    from orca.manage import prices as manage
+
     with user_db() as store:
-        prices = sorted(
-            store.prices.load(), key=lambda p: (p.provider, p.model, str(p.effective_from))
-        )
+        prices = manage.overrides(store)
     if as_json:
         emit_json([_price_dict(p) for p in prices])
         return
@@ -107,25 +97,18 @@ def list_(as_json: bool = JSON_OPTION) -> None:
 def show(provider: str, model: str, as_json: bool = JSON_OPTION) -> None:
     """The price in force for PROVIDER MODEL, and where it comes from: what a run of
     that model is charged (a local model file by its file name, as runs record it)."""
-    from pathlib import Path
+    from orca.manage import prices
 
-    from orca.cost import PriceBook
-    from orca.cost._pricing import catalog_models
-    from orca.errors import closest
-    from orca.llm._registry import check_provider
-
-    check_provider(provider)  # an unknown provider names the closest (exit 3)
-    if provider == "llamacpp":
-        model = Path(model).name  # runs record (and are charged as) the file's name
     with user_db() as store:
-        price = PriceBook(store.prices.load()).price(provider, model)
+        price = prices.in_force(store, provider, model)  # an unknown provider: exit 3
+    model = prices.charged_name(provider, model)
     if price.source == "unknown":
-        known = catalog_models(provider)
+        message, catalogued = prices.unknown(provider, model)
         fail(
-            f"no price known for {provider}/{model}{closest(model, known)}",
+            message,
             CONFIG,
             fix=f"set one: orca pricing set {provider} {model} --input X --output Y"
-            + ("" if known else f" (the catalog does not price {provider}'s models)"),
+            + ("" if catalogued else f" (the catalog does not price {provider}'s models)"),
         )
     if as_json:
         emit_json(_price_dict(price))
@@ -161,23 +144,21 @@ def set_(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Set your own price for a model (it wins over the catalog)."""
-    from orca.cost import Price
-    from orca.llm._registry import check_provider
+    from orca.manage import prices
 
-    check_provider(provider)
-    start = since(effective_from, "--effective-from") if effective_from else None
-    price = Price(
+    price = prices.new_price(
         provider,
         model,
-        _decimal(input, "--input"),  # type: ignore[arg-type]
-        _decimal(output, "--output"),  # type: ignore[arg-type]
-        cached_input=_decimal(cached_input, "--cached-input"),
-        cache_write=_decimal(cache_write, "--cache-write"),
-        reasoning=_decimal(reasoning, "--reasoning"),
-        effective_from=start,
+        input=input,
+        output=output,
+        cached_input=cached_input,
+        cache_write=cache_write,
+        reasoning=reasoning,
+        effective_from=since(effective_from, "--effective-from") if effective_from else None,
+        spell=_option,
     )
     with user_db() as store:
-        store.prices.save(price)
+        prices.save(store, price)
     if as_json:
         emit_json(_price_dict(price))
     else:
@@ -191,8 +172,10 @@ def set_(
 @handles_errors
 def unset(provider: str, model: str, as_json: bool = JSON_OPTION) -> None:
     """Remove your prices for a model (the catalog's apply again)."""
+    from orca.manage import prices
+
     with user_db() as store:
-        removed = store.prices.delete(provider, model)
+        removed = prices.remove(store, provider, model)
     if not removed:
         fail(
             f"no price override for {provider}/{model}",
@@ -214,39 +197,29 @@ def reprice(
 ) -> None:
     """What RUN's recorded usage would have cost on another model."""
     from orca.cli._ids import run_id
-    from orca.cost import PriceBook
+    from orca.manage import prices
 
     provider, sep, model = as_model.partition("/")
     if not sep or not provider or not model:
         fail(f"--as {as_model!r} is not PROVIDER/MODEL", USAGE, fix="write --as openai/gpt-4o-mini")
     run = run_id(run, ledger=True)
     with user_db() as store:
-        charges = store.usage.charges(run)
-        if not charges:
-            fail(
-                f"run {run!r} has no recorded usage",
-                CONFIG,
-                fix="see runs with orca usage report --by run",
-            )
-        usages = [(c, c.cost_nano_usd) for c in charges]
-        result = PriceBook(store.prices.load()).reprice(usages, provider, model)
-    data = {
-        "run_id": run,
-        "llm_calls": result.calls,
-        "original_nano_usd": result.original_nano,
-        "repriced_nano_usd": result.repriced_nano,
-        "as": as_model,
-        "priced": result.priced,
-        "ratio": result.ratio,
-    }
+        data = prices.reprice(store, run, provider, model)
+    if data is None:
+        fail(
+            f"run {run!r} has no recorded usage",
+            CONFIG,
+            fix="see runs with orca usage report --by run",
+        )
     if as_json:
         emit_json(data)
         return
+    ratio = data["ratio"]
     out.print(
-        f"run {run}: {count(result.calls, 'call')} cost {usd(result.original_nano)}; "
-        f"on {as_model} they would cost {usd(result.repriced_nano)}"
-        + (f" ({result.ratio:.2f}x)" if result.ratio is not None else "")
-        + ("" if result.priced else " [yellow](no price known for that model)[/]")
+        f"run {run}: {count(data['llm_calls'], 'call')} cost {usd(data['original_nano_usd'])}; "
+        f"on {as_model} they would cost {usd(data['repriced_nano_usd'])}"
+        + (f" ({ratio:.2f}x)" if ratio is not None else "")
+        + ("" if data["priced"] else " [yellow](no price known for that model)[/]")
     )
 
 
@@ -263,16 +236,16 @@ def report(
 ) -> None:
     """Calls, tokens and cost from the usage ledger, grouped."""
     from orca.cli._ids import run_id
+    from orca.manage import usage
 
     if run is not None:
         run = run_id(run, ledger=True)
     with user_db() as store:
-        grouping: Any = by  # the report checks it and names the choices
-        rows = store.usage.report(
-            grouping, since=since(since_), until=since(until, "--until"), run_id=run
+        rows = usage.report(
+            store, by, since=since(since_), until=since(until, "--until"), run_id=run
         )
     if as_json:
-        emit_json([llm_calls(r.as_dict()) for r in rows])
+        emit_json(usage.rows(rows))
         return
     t = table(f"Usage by {by}", by, "calls", "in", "out", "cost", "unpriced")
     for r in rows:

@@ -9,12 +9,10 @@ import typer
 
 from orca.cli._common import (
     JSON_OPTION,
-    USAGE,
     commands,
     delete_named,
     emit_json,
     esc,
-    fail,
     handles_errors,
     out,
     table,
@@ -33,56 +31,17 @@ PARAM = "KEY=VALUE request default or client option (repeatable; JSON values all
 
 
 def _spec(text: str, params: list[str], option: str) -> ModelSpec:
-    from orca.llm import ModelSpec
+    from orca.manage import profiles
 
-    provider, sep, model = text.partition(":")
-    if not sep or not provider or not model:
-        fail(f"{option} {text!r} is not PROVIDER:MODEL", USAGE, fix=f"write {option} openai:gpt-4o")
-    return ModelSpec(
-        provider, model, _checked(provider, _params(params, f"{option}-param"), option)
+    return profiles.model_spec(
+        text, profiles.parse_params(params, f"{option}-param"), option, f"{option}-param"
     )
 
 
-def _checked(provider: str, params: dict[str, Any], option: str) -> dict[str, Any]:
-    """``params`` if each is one ``provider`` takes, with a valid value; else an error
-    naming the flag, the key and what it must be (exit 2)."""
-    from orca.llm._params import param_problem
-    from orca.llm._registry import check_provider
-
-    check_provider(provider)  # an unknown provider names the closest (exit 3)
-    for key, value in params.items():
-        problem = param_problem(provider, key, value, f"{option}-param")
-        if problem is not None:
-            fail(f"{option}-param: {problem[0]}", USAGE, fix=problem[1])
-    return params
-
-
-def _params(items: list[str], option: str) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            fail(
-                f"{option} {item!r} is not KEY=VALUE", USAGE, fix=f"write {option} temperature=0.2"
-            )
-        try:
-            found[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            found[key] = raw
-    return found
-
-
 def _as_dict(p: Profile) -> dict[str, Any]:
-    def spec(s: ModelSpec) -> dict[str, Any]:
-        return {"provider": s.provider, "model": s.model, "params": dict(s.params)}
+    from orca.manage import profiles
 
-    return {
-        "name": p.name,
-        "description": p.description,
-        "active": p.active,
-        "planner": spec(p.planner),
-        "worker": spec(p.worker),
-    }
+    return profiles.as_dict(p)
 
 
 def _print(profiles: list[Profile], title: str) -> None:
@@ -110,7 +69,8 @@ def create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Create a profile (the first one becomes active)."""
-    from orca.llm import Profile, Profiles
+    from orca.llm import Profile
+    from orca.manage import profiles
 
     profile = Profile(
         name,
@@ -119,7 +79,7 @@ def create(
         description,
     )
     with user_db() as store:
-        made = Profiles(store.profiles).create(profile, activate=activate)
+        made = profiles.create(store, profile, activate=activate)
     if as_json:
         emit_json(_as_dict(made))
     else:
@@ -130,26 +90,26 @@ def create(
 @handles_errors
 def list_(as_json: bool = JSON_OPTION) -> None:
     """Every profile (* = active)."""
-    from orca.llm import Profiles
+    from orca.manage import profiles
 
     with user_db() as store:
-        profiles = Profiles(store.profiles).all()
+        found = profiles.all_(store)
     if as_json:
-        emit_json([_as_dict(p) for p in profiles])
-    elif not profiles:
+        emit_json([_as_dict(p) for p in found])
+    elif not found:
         out.print("no profiles yet: orca profile create NAME --planner P:M --worker P:M")
     else:
-        _print(profiles, "Profiles")
+        _print(found, "Profiles")
 
 
 @app.command("show")
 @handles_errors
 def show(name: str, as_json: bool = JSON_OPTION) -> None:
     """One profile with its parameters."""
-    from orca.llm import Profiles
+    from orca.manage import profiles
 
     with user_db() as store:
-        p = Profiles(store.profiles).get(name)
+        p = profiles.get(store, name)
     if as_json:
         emit_json(_as_dict(p))
         return
@@ -163,10 +123,10 @@ def show(name: str, as_json: bool = JSON_OPTION) -> None:
 @handles_errors
 def use(name: str, as_json: bool = JSON_OPTION) -> None:
     """Make NAME the active profile."""
-    from orca.llm import Profiles
+    from orca.manage import profiles
 
     with user_db() as store:
-        p = Profiles(store.profiles).use(name)
+        p = profiles.use(store, name)
     if as_json:
         emit_json({"active": p.name})
     else:
@@ -185,25 +145,24 @@ def update(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a profile's planner, worker or description (parameters add to the old)."""
-    from orca.llm import ModelSpec, Profiles
+    from orca.manage import profiles
 
     with user_db() as store:
-        profiles = Profiles(store.profiles)
-        old = profiles.get(name)
-
-        def changed(
-            text: str | None, params: list[str], spec: ModelSpec, option: str
-        ) -> ModelSpec | None:
-            if text is None and not params:
-                return None
-            base = _spec(text, [], option) if text else spec
-            added = _checked(base.provider, _params(params, f"{option}-param"), option)
-            return ModelSpec(base.provider, base.model, {**spec.params, **added})
-
         new = profiles.update(
+            store,
             name,
-            planner=changed(planner, planner_param, old.planner, "--planner"),
-            worker=changed(worker, worker_param, old.worker, "--worker"),
+            planner=(
+                planner,
+                profiles.parse_params(planner_param, "--planner-param"),
+                "--planner",
+                "--planner-param",
+            ),
+            worker=(
+                worker,
+                profiles.parse_params(worker_param, "--worker-param"),
+                "--worker",
+                "--worker-param",
+            ),
             description=description,
         )
     if as_json:

@@ -20,7 +20,6 @@ from orca.cli._common import (
     fail,
     handles_errors,
     json_arg,
-    llm_calls,
     out,
     project_store,
     table,
@@ -116,30 +115,9 @@ def _with_timeout(profile: Any, seconds: float) -> Any:
 def _run_row(store: SqliteCheckpointer, run: str) -> dict[str, Any]:
     """The run ``run`` (a unique prefix of its id is enough) as ``runs show`` prints it."""
     from orca.cli._ids import find_run
+    from orca.manage import runs
 
-    r = find_run(store, run)
-    meta = r.metadata
-    return {
-        "run_id": r.run_id,
-        "thread_id": r.thread_id,
-        "workflow": r.graph or None,
-        "source": meta.get("source"),
-        "status": r.status,
-        "started_at": r.started_at,
-        "ended_at": r.ended_at,
-        "steps": r.steps,
-        "llm_calls": r.llm_calls,
-        "input_tokens": r.input_tokens,
-        "output_tokens": r.output_tokens,
-        "cost_nano_usd": r.cost_nano_usd,
-        "checkpoint_id": r.checkpoint_id,
-        "budget": meta.get("budget"),
-        "profile": meta.get("profile"),
-        "error": r.error,
-        "parent_run_id": meta.get("parent_run"),
-        "session_id": meta.get("session"),
-        "on_budget_exceeded": meta.get("on_budget_exceeded"),
-    }
+    return runs.row(find_run(store, run))
 
 
 def run_command(
@@ -322,34 +300,15 @@ def list_(
 def show(run: str, as_json: bool = JSON_OPTION) -> None:
     """One run: its record, tasks, and cost by node, role and model."""
     from orca.cli._common import user_db
-    from orca.events import TASK_FAILED
+    from orca.cli._ids import find_run
+    from orca.manage import runs
 
-    with project_store() as store:
-        record = _run_row(store, run)
-        tasks = list(store.run_tasks(record["run_id"]))
-        failures = store.read_events(record["run_id"], types=[TASK_FAILED])
-    tracebacks = {e["task_id"]: e.get("traceback") or None for e in failures}
-    with user_db() as users:
-        usage = users.usage.of_run(record["run_id"])
+    with project_store() as store, user_db() as users:
+        record = runs.detail(store, users, find_run(store, run))
     if as_json:
-        emit_json(
-            {
-                **record,
-                "tasks": [
-                    {
-                        "step": t.step,
-                        "node": t.node,
-                        "status": t.status,
-                        "duration_ms": t.duration_ms,
-                        "error": t.error,
-                        "traceback": tracebacks.get(t.task_id),
-                    }
-                    for t in tasks
-                ],
-                "usage": [llm_calls(u.as_dict()) for u in usage],
-            }
-        )
+        emit_json(record)
         return
+    tasks, usage = record["tasks"], record["usage"]
     out.print(
         f"run [bold]{record['run_id']}[/] ({record['workflow']}, {record['source']}) on thread "
         f"{record['thread_id']}: [bold]{record['status']}[/], {count(record['steps'], 'step')}, "
@@ -358,25 +317,27 @@ def show(run: str, as_json: bool = JSON_OPTION) -> None:
     if record["error"]:
         out.print(f"[red]error:[/] {esc(record['error'])}")
     for task in tasks:
-        if tracebacks.get(task.task_id):
-            out.print(f"[dim]traceback of {esc(task.node)} (step {task.step}):[/]")
-            out.print(esc(tracebacks[task.task_id]))
+        if task["traceback"]:
+            out.print(f"[dim]traceback of {esc(task['node'])} (step {task['step']}):[/]")
+            out.print(esc(task["traceback"]))
     t = table("Tasks", "step", "node", "status", "ms")
     for task in tasks:
-        ms = task.duration_ms
-        t.add_row(str(task.step), task.node, task.status, f"{ms:.1f}" if ms is not None else "-")
+        ms = task["duration_ms"]
+        t.add_row(
+            str(task["step"]), task["node"], task["status"], f"{ms:.1f}" if ms is not None else "-"
+        )
     out.print(t)
     if usage:
         u = table("Cost", "node", "role", "model", "calls", "in", "out", "cost")
         for r in usage:
             u.add_row(
-                r.node or "-",
-                r.role or "-",
-                r.model,
-                str(r.calls),
-                f"{r.input_tokens:,}",
-                f"{r.output_tokens:,}",
-                usd(r.cost_nano_usd),
+                r["node"] or "-",
+                r["role"] or "-",
+                r["model"],
+                str(r["llm_calls"]),
+                f"{r['input_tokens']:,}",
+                f"{r['output_tokens']:,}",
+                usd(r["cost_nano_usd"]),
             )
         out.print(u)
 

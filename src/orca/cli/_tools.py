@@ -57,22 +57,10 @@ def log(
         from orca.cli._ids import run_id
 
         run = run_id(run)
+    from orca.manage import usage
+
     with project_db() as store:
-        found = store.audit.executions(run_id=run, tool=tool, status=status, limit=limit)
-    data = [
-        {
-            "created_at": e.created_at,
-            "run_id": e.run_id,
-            "thread_id": e.thread_id,
-            "node": e.node,
-            "tool": e.tool,
-            "status": e.status,
-            "duration_ms": e.duration_ms,
-            "arguments": json.loads(e.arguments),
-            "result": e.result,
-        }
-        for e in found
-    ]
+        data = usage.tool_log(store.audit, run_id=run, tool=tool, status=status, limit=limit)
     if as_json:
         emit_json(data)
         return

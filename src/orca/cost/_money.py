@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
+from orca.errors import InvalidFieldError
+
 NANO_PER_USD = 1_000_000_000
 _ONE = Decimal(1)
 
@@ -45,3 +47,27 @@ def to_usd(nano: int) -> Decimal:
 def format_usd(nano: int, *, places: int = 6) -> str:
     """``$0.001234``: nano-USD for people (rounded for display only)."""
     return f"${to_usd(nano):,.{places}f}"
+
+
+def parse_usd(text: str, field: str, *, zero: bool = False) -> Decimal:
+    """A dollar amount as people write it (``5.00``, ``$5``): a decimal number above
+    zero (or zero too, with ``zero``). ``field`` names where it came from (``--amount``,
+    ``amount``) in the error.
+
+    Raises:
+        InvalidFieldError: ``text`` is not a number, not finite, negative, or zero
+            without ``zero``.
+    """
+    example = "2.50" if zero else "5.00"
+    try:
+        value = Decimal(text.strip().lstrip("$"))
+    except InvalidOperation:
+        raise InvalidFieldError(
+            f"{field} {text!r} is not a number", field=field, fix=f"write {field} {example}"
+        ) from None
+    if not value.is_finite() or value < 0 or (value == 0 and not zero):
+        bound = "zero or more" if zero else "above zero"
+        raise InvalidFieldError(
+            f"{field} must be {bound} (got {text})", field=field, fix=f"write {field} {example}"
+        )
+    return value

@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 
 from orca._version import __version__
 from orca.errors import ConfigError, InvalidInputError, OrcaError
+from orca.server import _admin
 from orca.server._auth import Authorize, Guard, declare_security, install_cors
 from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
@@ -159,6 +160,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.runs = runs
     app.state.auth = guard
+    app.include_router(_admin.router)  # budgets, profiles, prices, usage, run inspection
     http = _http_metrics()
     app.add_middleware(_Unexpected)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)

@@ -32,6 +32,13 @@ def envelope(
 # Orca's errors as HTTP: (status, code); the first class that matches wins
 _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.CheckpointNotFoundError, 404, "NOT_FOUND"),
+    (errors.UnknownBudgetError, 404, "NOT_FOUND"),
+    (errors.UnknownProfileError, 404, "NOT_FOUND"),
+    # a bad value of a named field: 422, as pydantic's own (details name the field)
+    (errors.InvalidFieldError, 422, "INVALID_REQUEST"),
+    (errors.InvalidBudgetError, 422, "INVALID_REQUEST"),
+    (errors.InvalidPriceError, 422, "INVALID_REQUEST"),
+    (errors.UnknownProviderError, 422, "INVALID_REQUEST"),
     (errors.ThreadBusyError, 409, "THREAD_BUSY"),
     (errors.WorkflowLoadError, 400, "WORKFLOW_INVALID"),
     (errors.BudgetExceeded, 402, "BUDGET_EXCEEDED"),
@@ -80,6 +87,9 @@ def for_error(exc: BaseException) -> tuple[int, dict[str, Any]]:
             details: dict[str, Any] = {"type": type(exc).__name__}
             if fix:
                 details["fix"] = fix
+            field = getattr(exc, "field", None) or getattr(exc, "key", None)
+            if isinstance(field, str):
+                details["field"] = field
             wait = getattr(exc, "retry_after", None)
             return status, envelope(
                 code,

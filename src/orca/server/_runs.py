@@ -94,15 +94,22 @@ def _check_names(budget: str | None, profile: str | None) -> None:
     is accepted: a typo is a 400 now, not a failure at the run's first LLM call.
 
     Raises:
-        UnknownBudgetError, UnknownProfileError: with the closest names.
+        InvalidFieldError: no such budget or profile (a 422 naming the field).
     """
+    from orca.errors import InvalidFieldError, UnknownBudgetError, UnknownProfileError
     from orca.store import user_store
 
     with user_store() as store:
-        if budget is not None:
-            store.ledger.budgets.get(budget)
-        if profile is not None:
-            store.profiles.get(profile)
+        try:
+            if budget is not None:
+                store.ledger.budgets.get(budget)
+            if profile is not None:
+                store.profiles.get(profile)
+        except (UnknownBudgetError, UnknownProfileError) as exc:
+            field = "budget" if isinstance(exc, UnknownBudgetError) else "profile"
+            message, _, fix = str(exc).partition(". Fix: ")
+            fix = fix or f"name an existing {field}"
+            raise InvalidFieldError(message, field=field, fix=fix) from None
 
 
 def _now() -> str:
