@@ -607,12 +607,20 @@ def admission_reject(reps: int) -> dict[str, Any]:
 
 
 TASK_PROMPT = "Tell me a story."
+SERIES = (
+    "served",
+    "direct",
+    "served_decode",
+    "direct_decode",
+    "served_first_ms",
+    "direct_first_ms",
+)
 TASK_SEED = 7
 
 
-async def _task_through_server(conn: Connection, stream: Connection) -> tuple[int, float]:
-    """Tokens of one task submitted to ``/v1/tasks`` and read from its SSE stream, and the
-    seconds from the submission to its ``end`` event."""
+async def _task_through_server(conn: Connection, stream: Connection) -> tuple[int, float, float]:
+    """Tokens of one task submitted to ``/v1/tasks`` and read from its SSE stream, the
+    seconds from the submission to its ``end`` event, and from it to the first token."""
     body = {
         "model_ref": "tiny",
         "prompt": TASK_PROMPT,
@@ -620,6 +628,7 @@ async def _task_through_server(conn: Connection, stream: Connection) -> tuple[in
         "seed": TASK_SEED,
     }
     start = time.perf_counter()
+    first = None
     answer = await conn.request("POST", "/v1/tasks", body)
     if answer.status != 202:
         raise RuntimeError(f"orca /v1/tasks: {answer.status} {answer.body[:300]!r}")
@@ -629,24 +638,32 @@ async def _task_through_server(conn: Connection, stream: Connection) -> tuple[in
     kinds = []
     async for kind, _ in stream.events("GET", f"/v1/tasks/{accepted['task_id']}/stream"):
         kinds.append(kind)
-        tokens += kind == "token"
+        if kind == "token":
+            tokens += 1
+            first = first or time.perf_counter()
         if kind in ("end", "error"):
             break
-    if not kinds or kinds[-1] != "end" or not tokens:
+    if first is None or kinds[-1] != "end":
         raise RuntimeError(f"orca task stream: events {sorted(set(kinds))}, {tokens} tokens")
-    return tokens, time.perf_counter() - start
+    return tokens, time.perf_counter() - start, first - start
 
 
-async def _task_in_process(model: Any) -> tuple[int, float]:
-    """The same call on the same model in this process: tokens, and seconds to the last."""
+async def _task_in_process(model: Any) -> tuple[int, float, float]:
+    """The same call on the same model in this process: tokens, seconds to the last and
+    to the first."""
     from orca.llm import ChatRequest, Message
 
     request = ChatRequest((Message.user(TASK_PROMPT),), max_tokens=TASK_TOKENS, seed=TASK_SEED)
     start = time.perf_counter()
+    first = None
     tokens = 0
     async for delta in model.stream(request):
-        tokens += bool(delta.text)
-    return tokens, time.perf_counter() - start
+        if delta.text:
+            tokens += 1
+            first = first or time.perf_counter()
+    if first is None:
+        raise RuntimeError("the in-process model streamed no token")
+    return tokens, time.perf_counter() - start, first - start
 
 
 def task_stream(reps: int) -> dict[str, Any]:
@@ -666,36 +683,45 @@ def task_stream(reps: int) -> dict[str, Any]:
         local = ModelSpec("llamacpp", str(path), {"n_ctx": 2048}).build()  # freed at exit
         with orca_server(Path(tmp), toml, setup=(price,)) as server:
 
-            async def measure() -> tuple[list[float], list[float]]:
+            async def measure() -> dict[str, list[float]]:
                 conn = Connection("127.0.0.1", server.port)
                 stream = Connection("127.0.0.1", server.port)
-                served, direct = [], []
+                out: dict[str, list[float]] = {k: [] for k in SERIES}
                 try:
                     for rep in range(reps + 1):  # the first is a warm-up
-                        rates: dict[str, list[float]] = {"served": [], "direct": []}
+                        got: dict[str, list[float]] = {k: [] for k in SERIES}
                         for i in range(TASK_ROUNDS):
                             order = ("served", "direct") if (rep + i) % 2 else ("direct", "served")
                             for who in order:
                                 if who == "served":
-                                    n, s = await _task_through_server(conn, stream)
+                                    n, s, f = await _task_through_server(conn, stream)
                                 else:
-                                    n, s = await _task_in_process(local)
-                                rates[who].append(n / s)
+                                    n, s, f = await _task_in_process(local)
+                                got[who].append(n / s)
+                                got[f"{who}_decode"].append((n - 1) / (s - f))
+                                got[f"{who}_first_ms"].append(f * 1000)
                         if rep:
-                            served.append(statistics.median(rates["served"]))
-                            direct.append(statistics.median(rates["direct"]))
+                            for k in SERIES:
+                                out[k].append(statistics.median(got[k]))
                 finally:
                     conn.close()
                     stream.close()
-                return served, direct
+                return out
 
-            served, direct = asyncio.run(measure())
+            got = asyncio.run(measure())
+    served, direct = got["served"], got["direct"]
     ratio = statistics.median(s / d for s, d in zip(served, direct, strict=True))
+    decode = zip(got["served_decode"], got["direct_decode"], strict=True)
     return {
         "orca_server": statistics.median(served),
         "in_process": statistics.median(direct),
         "unit": "tokens/s",
         "ratio": ratio,
+        # the same from each side's first token to its last: the stream without the
+        # fixed cost of a task (submission, admission, metering, the stream's start)
+        "decode_ratio": statistics.median(s / d for s, d in decode),
+        "orca_server_first_token_ms": statistics.median(got["served_first_ms"]),
+        "in_process_first_token_ms": statistics.median(got["direct_first_ms"]),
         "reps": reps,
         "rounds_per_rep": TASK_ROUNDS,
         "max_tokens": TASK_TOKENS,
@@ -796,7 +822,10 @@ def markdown(results: dict[str, Any]) -> list[str]:
             if "error" in task
             else f"  server {task['orca_server']:.0f} tokens/s, in-process "
             f"{task['in_process']:.0f} tokens/s, ratio {task['ratio']:.3f}; target "
-            f"{task['target']}: {'met' if task['met'] else 'NOT met'}."
+            f"{task['target']}: {'met' if task['met'] else 'NOT met'}. First token after "
+            f"{task['orca_server_first_token_ms']:.1f} ms through the server, "
+            f"{task['in_process_first_token_ms']:.1f} ms in-process; from the first token "
+            f"to the last the ratio is {task['decode_ratio']:.3f}."
         )
     return lines
 
