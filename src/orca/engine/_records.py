@@ -211,9 +211,11 @@ class Recorder:
         lease = replace(lease, expires_at=time.time() + LEASE_TTL_S)
         try:
             kept = self.store.renew_lease(lease)
-        except Exception:  # a busy database: the next beat tries again, within the ttl
-            log.warning("could not renew the lease of run %s on thread %s", lease.run_id,
-                        lease.thread_id, exc_info=True)  # fmt: skip
+        except Exception as exc:  # a busy database: the next beat tries again, within the ttl
+            # one line, no traceback: it comes from the heartbeat's thread, in the middle
+            # of whatever else the process prints
+            log.warning("could not renew the lease of run %s on thread %s: %s", lease.run_id,
+                        lease.thread_id, exc)  # fmt: skip
             return True
         if not kept and not self._stop.is_set():
             self.lost_to = _taker(self.store, lease)

@@ -29,6 +29,7 @@ from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
 from orca.server._models import ErrorEnvelope, Fork, PathId, QueryId, RunBody, StateUpdate
 from orca.server._runs import Runs
+from orca.server._taskroutes import router as tasks_router
 from orca.server._tracing import RequestSpans, flush_spans, route_of
 
 log = logging.getLogger("orca.server")
@@ -59,6 +60,7 @@ class ServerSettings:
         cors_origins: the exact origins whose pages may call the server (CORS).
         max_running_runs, max_queued_runs, max_running_tasks, max_queued_tasks,
             admission_policy: admission control (see ``orca.server._admission``).
+        models, session_ttl_s: LLM tasks' models and sessions (``server/_tasks.py``).
     """
 
     host: str = "127.0.0.1"
@@ -74,6 +76,8 @@ class ServerSettings:
     max_running_tasks: int = 4
     max_queued_tasks: int = 256
     admission_policy: str = "reject"
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    session_ttl_s: int = 600
 
 
 def check_bind(host: str, *, auth: bool = False) -> None:
@@ -159,6 +163,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         },
     )
     app.state.runs = runs
+    app.include_router(tasks_router(settings))  # LLM tasks, sessions, artifacts
     app.state.auth = guard
     app.include_router(_admin.router)  # budgets, profiles, prices, usage, run inspection
     http = _http_metrics()
