@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
 BENCH_STAMP := $(VENV)/.installed-bench
+PEER := .venv-peer
+PEER_STAMP := $(PEER)/.installed
 
 .PHONY: demo test lint bench clean system-deps
 
@@ -15,6 +17,13 @@ $(STAMP): pyproject.toml
 
 $(BENCH_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@
+
+# the server figures' peer, in an environment of its own (see benchmarks/peer-server.txt)
+$(PEER_STAMP): benchmarks/peer-server.txt
+	$(PYTHON) -m venv $(PEER)
+	$(PEER)/bin/python -m pip install --quiet --upgrade pip
+	$(PEER)/bin/python -m pip install --quiet -r benchmarks/peer-server.txt
 	touch $@
 
 demo: $(STAMP)
@@ -33,8 +42,8 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	$(VENV)/bin/mypy
 
-bench: $(BENCH_STAMP)
+bench: $(BENCH_STAMP) $(PEER_STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEER) .pytest_cache .mypy_cache .ruff_cache

@@ -156,10 +156,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+PEER_BIN = Path(__file__).resolve().parents[1] / ".venv-peer" / "bin"
+"""Where ``langgraph`` is: the peer's own environment (see peer-server.txt), unless
+``ORCA_BENCH_PEER_BIN`` names another folder."""
+
+
 def _bin(name: str) -> str:
-    path = Path(sys.executable).parent / name
+    where = Path(sys.executable).parent
+    if name == "langgraph":
+        where = Path(os.environ.get("ORCA_BENCH_PEER_BIN", PEER_BIN))
+    path = where / name
     if not path.is_file():
-        raise RuntimeError(f"no {name} script at {path}: install the bench extra (make bench)")
+        raise RuntimeError(f"no {name} script at {path}: make bench installs it")
     return str(path)
 
 
