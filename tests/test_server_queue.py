@@ -354,3 +354,17 @@ def test_a_flood_keeps_the_bounds_and_loses_or_doubles_no_accepted_run(
                 assert [e["event"] for e in events].count("run.finished") == 1
             records = c.get("/v1/runs", params={"limit": 1000}).json()
         assert sorted(r["run_id"] for r in records) == sorted(accepted)  # none lost, none extra
+
+
+def test_runs_take_the_project_s_execution_settings_unless_they_set_their_own(
+    tmp_path: Path,
+) -> None:
+    init_project(tmp_path, FLOW)
+    config = tmp_path / ".orca" / "orca.toml"
+    config.write_text(config.read_text().replace("max_steps = 100", "max_steps = 2"))
+    with served(tmp_path, ["ticker"]) as url, httpx.Client(base_url=url, timeout=60) as c:
+        short = c.post("/v1/runs/wait", json={"workflow": "ticker", "input": {"pause": 0}})
+        assert short.json()["status"] == "failed"
+        assert "StepLimitError" in short.json()["error"]
+        body = {"workflow": "ticker", "input": {"pause": 0}, "max_steps": 10}
+        assert c.post("/v1/runs/wait", json=body).json()["status"] == "done"

@@ -266,6 +266,20 @@ class Config(_Section):
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sources: list[str] = Field(default_factory=list)
 
+    def run_options(self) -> dict[str, Any]:
+        """The engine options that ``[execution]``, ``[llm]`` and ``[budget]`` set for every
+        run, whoever starts it (``orca run`` and ``orca serve`` alike)."""
+        ex = self.execution
+        options: dict[str, Any] = {
+            "on_budget_exceeded": self.budget.on_exceeded,
+            "max_tokens": self.llm.max_tokens,
+            "max_steps": ex.max_steps,
+            "durability": ex.durability,
+        }
+        if ex.max_concurrent_tasks:
+            options["max_concurrency"] = ex.max_concurrent_tasks
+        return options
+
     def profile(self, name: str | None = None) -> Profile | None:
         """The profile a run uses: ``name`` (or ``[llm] profile``) from the config's
         ``[profiles]`` or the user database; else one made of ``[llm] provider/model``;

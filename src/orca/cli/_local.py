@@ -56,15 +56,7 @@ def settings(
             made = cfg.ensure_budget(budgets) or budgets.active()
             budget_name = made.name if made is not None else None
     chosen = _with_timeout(chosen, float(cfg.llm.request_timeout_s))
-    ex = cfg.execution
-    options: dict[str, Any] = {
-        "on_budget_exceeded": cfg.budget.on_exceeded,
-        "max_tokens": cfg.llm.max_tokens,
-        "max_steps": ex.max_steps,
-        "durability": ex.durability,
-    }
-    if ex.max_concurrent_tasks:
-        options["max_concurrency"] = ex.max_concurrent_tasks
+    options: dict[str, Any] = cfg.run_options()
     return chosen, options, (chosen.name if chosen else profile), budget_name
 
 

@@ -60,6 +60,8 @@ class ServerSettings:
         cors_origins: the exact origins whose pages may call the server (CORS).
         max_running_runs, max_queued_runs, max_running_tasks, max_queued_tasks,
             admission_policy: admission control (see ``orca.server._admission``).
+        run_options: the engine options every run gets unless its request sets them
+            (``Config.run_options``: durability, max_steps, max_tokens...).
         models, session_ttl_s: LLM tasks' models and sessions (``server/_tasks.py``).
     """
 
@@ -78,6 +80,7 @@ class ServerSettings:
     admission_policy: str = "reject"
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     session_ttl_s: int = 600
+    run_options: dict[str, Any] = field(default_factory=dict)
 
 
 def check_bind(host: str, *, auth: bool = False) -> None:
@@ -134,7 +137,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
         policy=settings.admission_policy,  # type: ignore[arg-type]
     )
     guard = Guard.open(settings.project, settings.auth)
-    runs = Runs(settings.project, settings.workflows, settings.webhook_networks, admission)
+    runs = Runs(
+        settings.project,
+        settings.workflows,
+        settings.webhook_networks,
+        admission,
+        settings.run_options,
+    )
     try:
         check_bind(settings.host, auth=guard.required)  # never an open app beyond loopback
         runs.open()

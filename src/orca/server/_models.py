@@ -61,7 +61,9 @@ class RunBody(BaseModel):
         description="a decimal amount of dollars, e.g. '0.25'",
     )
     token_limit: int | None = Field(default=None, gt=0, le=INT64_MAX)
-    on_budget_exceeded: Literal["fail", "pause"] = "fail"
+    on_budget_exceeded: Literal["fail", "pause"] | None = Field(
+        default=None, description="default: [budget] on_exceeded of the server's project"
+    )
     metadata: dict[Annotated[str, StringConstraints(max_length=ID_MAX)], Any] = Field(
         default_factory=dict, max_length=64, description="up to 64 keys, kept with the run"
     )

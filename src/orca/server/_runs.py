@@ -168,15 +168,17 @@ class _Accepted:
             metadata=self.metadata(owner),
         )
 
-    def options(self, owner: str) -> dict[str, Any]:
-        """The run's options for the graph (its limits, profile, budget, seed...)."""
+    def options(self, owner: str, defaults: dict[str, Any]) -> dict[str, Any]:
+        """The run's options for the graph: the project's ``defaults`` (``Config.
+        run_options``), then the request's own (its limits, profile, budget, seed...)."""
         body = self.body
         options: dict[str, Any] = {
+            **defaults,
             "thread_id": self.thread_id,
-            "on_budget_exceeded": body.on_budget_exceeded,
             "metadata": self.metadata(owner),
         }
         for option, value in (
+            ("on_budget_exceeded", body.on_budget_exceeded),
             ("profile", body.profile),
             ("budget", body.budget),
             ("seed", body.seed),
@@ -201,11 +203,13 @@ class Runs:
         sources: list[str],
         webhook_networks: list[str] | None = None,
         admission: Admission | None = None,
+        run_options: dict[str, Any] | None = None,
     ) -> None:
         self.project = Path(project)
         self.sources = list(sources)
         self.webhook_networks = list(webhook_networks or [])
         self.admission = admission or Admission("runs", max_running=16, max_queued=1000)
+        self.run_options = dict(run_options or {})  # the project's, for every run
         self._background: set[asyncio.Task[Any]] = set()
         self.workflows: dict[str, Workflow] = {}
         self.ready = False
@@ -435,7 +439,10 @@ class Runs:
         if accepted.continues:
             start_with = None  # a run the last process left running: from its checkpoint
         handle = await workflow.graph.start(
-            start_with, mode="events", run_id=accepted.run_id, **accepted.options(self._owner)
+            start_with,
+            mode="events",
+            run_id=accepted.run_id,
+            **accepted.options(self._owner, self.run_options),
         )
         self._accepted[accepted.run_id] = accepted
         live = _Live(handle)
