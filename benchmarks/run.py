@@ -7,6 +7,7 @@ python benchmarks/run.py --only llm         # the LLM layer's figures only
 python benchmarks/run.py --only ledger      # the budget ledger's figures only
 python benchmarks/run.py --only eventlog    # the event log's overhead only
 python benchmarks/run.py --only startup     # cli_startup_ms and open_store_ms only
+python benchmarks/run.py --only server --server-seconds 5   # the server figures, shorter load
 """
 
 import argparse
@@ -24,6 +25,7 @@ from typing import Any
 import eventlog_figures
 import ledger_figures
 import llm_figures
+import server_figures
 import startup_figures
 from _engines import ENGINES, Engine
 from _measure import Samples, Trial, sample
@@ -53,11 +55,20 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, default=HERE, help="folder for RESULTS.md and results.json"
     )
+    parser.add_argument(
+        "--server-seconds",
+        type=float,
+        default=server_figures.SECONDS,
+        help=f"server_runs_per_s: seconds of load per engine and repetition "
+        f"(default {server_figures.SECONDS:g})",
+    )
     args = parser.parse_args(argv)
     if args.reps is None:
         args.reps = QUICK_REPS if args.quick else DEFAULT_REPS
     if args.reps < 1:
         parser.error("--reps must be at least 1")
+    if args.server_seconds <= 0:
+        parser.error("--server-seconds must be more than 0")
     try:
         args.workloads = select(args.only)
     except ValueError as exc:
@@ -75,6 +86,8 @@ GROUPS = {
     "eventlog",
     *startup_figures.IDS,
     "startup",
+    *server_figures.IDS,
+    "server",
 }
 
 
@@ -147,6 +160,9 @@ def machine_info(engines: list[Engine], reps: int, wall_s: float) -> dict[str, A
         "python": platform.python_version(),
         "langgraph": versions.get("langgraph", "not loaded"),
         "langgraph_checkpoint_sqlite": _dist_version("langgraph-checkpoint-sqlite"),
+        "langgraph_api": _dist_version("langgraph-api"),
+        "langgraph_cli": _dist_version("langgraph-cli"),
+        "uvicorn": _dist_version("uvicorn"),
         "orca": versions.get("orca", "not loaded"),
         "sqlite": __import__("sqlite3").sqlite_version,
         "reps": reps,
@@ -219,6 +235,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.update(eventlog_results)
     startup_results = startup_figures.run(args.reps, wanted)
     results.update(startup_results)
+    server_figures.SECONDS = args.server_seconds
+    server_results = server_figures.run(args.reps, wanted)
+    results.update(server_results)
 
     machine = machine_info(engines, args.reps, time.perf_counter() - start)
     results["machine"] = machine
@@ -232,7 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         llm_figures.markdown(llm_results)
         + ledger_figures.markdown(ledger_results)
         + eventlog_figures.markdown(eventlog_results)
-        + startup_figures.markdown(startup_results),
+        + startup_figures.markdown(startup_results)
+        + server_figures.markdown(server_results),
     )
     print(f"[bench] wrote {args.out / 'RESULTS.md'} in {machine['wall_s']} s", file=sys.stderr)
     return 0

@@ -301,3 +301,56 @@ def test_runs_sent_at_once_to_one_thread_are_taken_in_turn_or_refused(
         winners = [r.json()["run_id"] for r in rejected if r.status_code == 202]
         for run_id in winners:
             assert wait(c, run_id)["status"] == "done"
+
+
+def test_a_flood_keeps_the_bounds_and_loses_or_doubles_no_accepted_run(
+    tmp_path: Path,
+) -> None:
+    """A bounded load test on loopback: 240 runs sent 24 at a time at a server that runs
+    2 and queues 6. Every answer is a 202 or a 429 with its headers, the queue gauge never
+    passes its bound, and every accepted run ends done exactly once."""
+    import asyncio
+    import re
+
+    init_project(tmp_path, FLOW, "max_running_runs = 2\nmax_queued_runs = 6")
+    with served(tmp_path, ["ticker"]) as url:
+
+        async def flood() -> tuple[list[httpx.Response], list[float]]:
+            depths: list[float] = []
+            async with httpx.AsyncClient(base_url=url, timeout=60) as c:
+
+                async def one(i: int) -> httpx.Response:
+                    body = {"workflow": "ticker", "input": {"pause": 0.01, "until": 2}}
+                    return await c.post(f"/v1/threads/flood-{i}/runs", json=body)
+
+                answers: list[httpx.Response] = []
+                for wave in range(10):
+                    answers += await asyncio.gather(*(one(wave * 24 + i) for i in range(24)))
+                    metrics = (await c.get("/metrics")).text
+                    depths += [
+                        float(v)
+                        for v in re.findall(
+                            r'orca_admission_queue_depth\{priority="\w+",queue="runs"\} (\S+)',
+                            metrics,
+                        )
+                    ]
+            return answers, depths
+
+        answers, depths = asyncio.run(flood())
+        accepted = [a.json()["run_id"] for a in answers if a.status_code == 202]
+        refused = [a for a in answers if a.status_code != 202]
+        assert accepted
+        assert refused  # the bounds were reached
+        for answer in refused:
+            body = assert_envelope(answer, 429, "OVERLOADED")
+            assert int(answer.headers["Retry-After"]) >= 1
+            assert int(answer.headers["X-Backoff-Ms"]) == body["retry_after_ms"]
+        assert depths
+        assert max(depths) <= 6
+        with httpx.Client(base_url=url, timeout=60) as c:
+            for run_id in accepted:
+                assert wait(c, run_id)["status"] == "done"
+                events = sse(c.get(f"/v1/runs/{run_id}/stream").text)
+                assert [e["event"] for e in events].count("run.finished") == 1
+            records = c.get("/v1/runs", params={"limit": 1000}).json()
+        assert sorted(r["run_id"] for r in records) == sorted(accepted)  # none lost, none extra

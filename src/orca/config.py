@@ -237,6 +237,11 @@ class ServerConfig(_Section):
     """What gives when a queue is full: the new work (``reject``, a 429), the queued work
     that waited longest (``drop-lru``), or queued batch work for interactive work
     (``shed-low-priority``)."""
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """The models LLM tasks may name by ``model_ref`` (``[server.models.NAME]`` with
+    ``provider``, ``model``, params and ``max_context``); local engines only from here."""
+    session_ttl_s: int = Field(default=600, gt=0)
+    """How long an LLM-task session lives after its last turn."""
 
 
 class LoggingConfig(_Section):

@@ -54,6 +54,8 @@ def serve(
         max_running_tasks=settings_of.max_running_tasks,
         max_queued_tasks=settings_of.max_queued_tasks,
         admission_policy=settings_of.admission_policy,
+        models=dict(settings_of.models),
+        session_ttl_s=settings_of.session_ttl_s,
     )
     # decided once: create_app must not see a different answer (a token revoked between)
     settings.auth = "tokens" if auth_required(settings.project, settings.auth) else "none"

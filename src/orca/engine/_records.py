@@ -25,6 +25,50 @@ lease of a process that died on this host is taken over at once, one on another 
 when it runs out."""
 
 
+class _Heartbeat:
+    """One thread for the leases of every run of this process: it renews each every third
+    of ``LEASE_TTL_S`` (a run's own thread, started and joined per run, cost more than
+    the renewals), and stops when no run holds a lease."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._runs: dict[int, tuple[Recorder, float]] = {}  # id -> (run, next beat due)
+        self._thread: threading.Thread | None = None
+
+    def add(self, recorder: Recorder) -> None:
+        with self._lock:
+            self._runs[id(recorder)] = (recorder, time.monotonic() + LEASE_TTL_S / 3)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._beat, name="orca-lease-heartbeat", daemon=True
+                )
+                self._thread.start()
+
+    def remove(self, recorder: Recorder) -> None:
+        with self._lock:
+            self._runs.pop(id(recorder), None)
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(min(LEASE_TTL_S / 3, 1.0))
+            now = time.monotonic()
+            with self._lock:
+                if not self._runs:
+                    self._thread = None  # the next run starts another
+                    return
+                due = [r for r, at in self._runs.values() if at <= now]
+            for recorder in due:
+                alive = recorder.beat()
+                with self._lock:
+                    if id(recorder) in self._runs:
+                        if alive:
+                            self._runs[id(recorder)] = (recorder, now + LEASE_TTL_S / 3)
+                        else:
+                            del self._runs[id(recorder)]
+
+
+_heartbeat = _Heartbeat()
+
 # (store, thread) -> the run of this process that holds or is taking the thread
 _claims: dict[tuple[int, str], str] = {}
 _claims_lock = threading.Lock()
@@ -59,6 +103,8 @@ class Recorder:
         # task id -> (step, node, started, ended, status, duration_ms, error), not stored yet
         self.tasks: dict[str, tuple[Any, ...]] = {}
         self._stop = threading.Event()
+        self._task: asyncio.Task[Any] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def begin(self, run_id: str, *, derived: bool) -> str:
         """Take the thread and store the record as ``running``; returns the run's id (a
@@ -119,11 +165,9 @@ class Recorder:
         except Exception:  # housekeeping: the next run on the thread tries again
             log.warning("could not record the dead runs of thread %s", self.thread_id,
                         exc_info=True)  # fmt: skip
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        threading.Thread(
-            target=self._beat, args=(loop, task), name=f"orca-lease-{run_id}", daemon=True
-        ).start()
+        self._task = asyncio.current_task()
+        self._loop = asyncio.get_running_loop()
+        _heartbeat.add(self)
         return run_id
 
     def _continues(self, run_id: str) -> None:
@@ -158,22 +202,27 @@ class Recorder:
             ]
             self.store.end_run(replace(dead, status="failed", ended_at=now, error=why), tasks)
 
-    def _beat(self, loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any] | None) -> None:
+    def beat(self) -> bool:
+        """Move the lease's expiry on (from the heartbeat's thread); False when the run
+        lost its thread to another run (it is then cancelled) or has ended."""
         lease = self.lease
-        assert lease is not None
-        while not self._stop.wait(LEASE_TTL_S / 3):
-            lease = replace(lease, expires_at=time.time() + LEASE_TTL_S)
-            try:
-                kept = self.store.renew_lease(lease)
-            except Exception:  # a busy database: the next beat tries again, within the ttl
-                log.warning("could not renew the lease of run %s on thread %s", lease.run_id,
-                            lease.thread_id, exc_info=True)  # fmt: skip
-                continue
-            if not kept:
-                self.lost_to = _taker(self.store, lease)
-                if task is not None:
-                    loop.call_soon_threadsafe(task.cancel)
-                return
+        if lease is None or self._stop.is_set():
+            return False
+        lease = replace(lease, expires_at=time.time() + LEASE_TTL_S)
+        try:
+            kept = self.store.renew_lease(lease)
+        except Exception as exc:  # a busy database: the next beat tries again, within the ttl
+            # one line, no traceback: it comes from the heartbeat's thread, in the middle
+            # of whatever else the process prints
+            log.warning("could not renew the lease of run %s on thread %s: %s", lease.run_id,
+                        lease.thread_id, exc)  # fmt: skip
+            return True
+        if not kept and not self._stop.is_set():
+            self.lost_to = _taker(self.store, lease)
+            if self._task is not None and self._loop is not None:
+                self._loop.call_soon_threadsafe(self._task.cancel)
+            return False
+        return kept
 
     def tasks_started(self, tasks: list[tuple[str, str]], step: int) -> None:
         """A step's tasks (id, node) began. Kept as plain tuples until the run ends (a
@@ -209,6 +258,7 @@ class Recorder:
         """The run's last record and the tasks not stored yet (a task still running was
         cut short by the run's end: cancelled)."""
         self._stop.set()
+        _heartbeat.remove(self)
         assert self.record is not None
         before = self.previous
         record = replace(

@@ -379,23 +379,12 @@ class Meter:
         if ledger is None:
             return request, None
         budgets = await self.budgets(ledger, ctx)
-        if any(b.enforcement == "block" for b in budgets) and request.max_tokens is None:
-            request = replace(request, max_tokens=self.max_tokens)
         asks: dict[str, int] = {}
         bound = out = 0
         if budgets:
-            # the whole body the adapter sends: the model's default params are merged in
-            params = getattr(model, "params", None)
-            params = params if isinstance(params, Mapping) else None
-            bound = prompt_token_bound(request, params)
-            out = output_token_bound(
-                request,
-                params,
-                default=self.max_tokens,
-                thinking_in_cap=bool(getattr(model, "thinking_in_cap", False)),
+            request, bound, out, asks = self.worst_case(
+                model, request, block=any(b.enforcement == "block" for b in budgets)
             )
-            price = self.models.prices.price(model.provider, model.model)
-            asks = {"usd": price.max_cost_nano(bound, out), "tokens": bound + out}
         while True:
             try:
                 hold = await ledger.areserve(budgets, asks, _context(ctx, self))
@@ -416,6 +405,27 @@ class Meter:
                         "asked": exc.asked,
                     }
                 )
+
+    def worst_case(
+        self, model: ChatModel, request: ChatRequest, *, block: bool = True
+    ) -> tuple[ChatRequest, int, int, dict[str, int]]:
+        """What a call may use at most: the request as sent (under a ``block`` budget a
+        call without ``max_tokens`` gets the meter's cap), its prompt and output token
+        bounds, and what it asks each budget unit to hold (``usd``, ``tokens``)."""
+        if block and request.max_tokens is None:
+            request = replace(request, max_tokens=self.max_tokens)
+        # the whole body the adapter sends: the model's default params are merged in
+        params = getattr(model, "params", None)
+        params = params if isinstance(params, Mapping) else None
+        bound = prompt_token_bound(request, params)
+        out = output_token_bound(
+            request,
+            params,
+            default=self.max_tokens,
+            thinking_in_cap=bool(getattr(model, "thinking_in_cap", False)),
+        )
+        price = self.models.prices.price(model.provider, model.model)
+        return request, bound, out, {"usd": price.max_cost_nano(bound, out), "tokens": bound + out}
 
     async def settle(
         self,

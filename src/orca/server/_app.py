@@ -9,7 +9,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +29,7 @@ from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
 from orca.server._models import ErrorEnvelope, Fork, PathId, QueryId, RunBody, StateUpdate
 from orca.server._runs import Runs
+from orca.server._taskroutes import router as tasks_router
 from orca.server._tracing import RequestSpans, flush_spans, route_of
 
 log = logging.getLogger("orca.server")
@@ -59,6 +60,7 @@ class ServerSettings:
         cors_origins: the exact origins whose pages may call the server (CORS).
         max_running_runs, max_queued_runs, max_running_tasks, max_queued_tasks,
             admission_policy: admission control (see ``orca.server._admission``).
+        models, session_ttl_s: LLM tasks' models and sessions (``server/_tasks.py``).
     """
 
     host: str = "127.0.0.1"
@@ -74,6 +76,8 @@ class ServerSettings:
     max_running_tasks: int = 4
     max_queued_tasks: int = 256
     admission_policy: str = "reject"
+    models: dict[str, dict[str, Any]] = field(default_factory=dict)
+    session_ttl_s: int = 600
 
 
 def check_bind(host: str, *, auth: bool = False) -> None:
@@ -159,6 +163,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         },
     )
     app.state.runs = runs
+    app.include_router(tasks_router(settings))  # LLM tasks, sessions, artifacts
     app.state.auth = guard
     app.include_router(_admin.router)  # budgets, profiles, prices, usage, run inspection
     http = _http_metrics()
@@ -166,37 +171,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(Authorize, guard=guard)
 
-    @app.middleware("http")
-    async def measure(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        http.in_flight.inc()
-        try:
-            response = await call_next(request)
-        finally:
-            http.in_flight.dec()
-        labels = (request.method, route_of(request.scope, request.app))
-        http.requests.labels(*labels, str(response.status_code)).inc()
-        http.duration.labels(*labels).observe(time.perf_counter() - started)
-        return response
-
+    # plain ASGI middlewares, not @app.middleware: each of those runs the request in a
+    # task group with memory streams (the two cost 0.5-0.9 ms of CPU a request; see
+    # benchmarks/NOTES.md, server figures)
+    app.add_middleware(_Measure, http=http)
     install_cors(app, settings.cors_origins)
     app.add_middleware(RequestSpans)
     hosts = {"127.0.0.1", "localhost", "::1", settings.host.lower()}
-    origins = set(settings.cors_origins)
-
-    @app.middleware("http")
-    async def correlate(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        given = request.headers.get(CORRELATION, "")
-        correlation = given if _CORRELATION_OK.fullmatch(given) else None
-        request.state.correlation_id = correlation or f"srv-{uuid.uuid4().hex[:16]}"
-        refused = _foreign(request, hosts, origins, any_host=guard.required)
-        response = refused if refused is not None else await call_next(request)
-        response.headers[CORRELATION] = request.state.correlation_id
-        return response
+    app.add_middleware(_Correlate, hosts=hosts, origins=set(settings.cors_origins), guard=guard)
 
     @app.exception_handler(OrcaError)
     async def orca_error(request: Request, exc: OrcaError) -> JSONResponse:
@@ -511,6 +493,72 @@ def _http_metrics() -> _HttpMetrics:
             Gauge("orca_http_requests_in_flight", "Requests being answered now.", registry=r),
         )  # fmt: skip
     return _http
+
+
+class _Measure:
+    """The golden signals per route: requests by method, route and status, their time
+    (to the start of a stream's body) and those in flight."""
+
+    def __init__(self, app: Any, http: _HttpMetrics) -> None:
+        self.app = app
+        self.http = http
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        http = self.http
+        started = time.perf_counter()
+        status = 500
+
+        async def sent(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                labels = (scope["method"], route_of(scope, scope.get("app")))
+                http.requests.labels(*labels, str(status)).inc()
+                http.duration.labels(*labels).observe(time.perf_counter() - started)
+            await send(message)
+
+        http.in_flight.inc()
+        try:
+            await self.app(scope, receive, sent)
+        finally:
+            http.in_flight.dec()
+
+
+class _Correlate:
+    """``X-Correlation-Id``: the caller's (when printable, at most 128 characters), else
+    a new one; kept in ``scope["state"]`` for what runs inside and echoed on every
+    answer. Requests a web page elsewhere made are refused here (see ``_foreign``)."""
+
+    def __init__(self, app: Any, hosts: set[str], origins: set[str], guard: Guard) -> None:
+        self.app = app
+        self.hosts = hosts
+        self.origins = origins
+        self.guard = guard
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        given = request.headers.get(CORRELATION, "")
+        ok = _CORRELATION_OK.fullmatch(given)
+        correlation = given if ok else f"srv-{uuid.uuid4().hex[:16]}"
+        request.state.correlation_id = correlation
+        echoed = (CORRELATION.lower().encode(), correlation.encode("latin-1", "replace"))
+
+        async def sent(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), echoed]
+            await send(message)
+
+        refused = _foreign(request, self.hosts, self.origins, any_host=self.guard.required)
+        if refused is not None:
+            await refused(scope, receive, sent)
+            return
+        await self.app(scope, receive, sent)
 
 
 class _BodyLimit:

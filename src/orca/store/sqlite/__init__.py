@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orca.errors import CheckpointError
+from orca.store.sqlite._artifacts import SqliteArtifacts
 from orca.store.sqlite._audit import SqliteAudit
 from orca.store.sqlite._checkpoints import SqliteCheckpointer
 from orca.store.sqlite._config import SqliteConfigurations
@@ -14,11 +15,20 @@ from orca.store.sqlite._integrity import decode_problems, page_problems
 from orca.store.sqlite._ledger import SqliteLedger
 from orca.store.sqlite._prices import SqlitePrices
 from orca.store.sqlite._profiles import SqliteProfiles
+from orca.store.sqlite._tasks import SqliteTasks
 from orca.store.sqlite._tokens import SqliteTokens
 from orca.store.sqlite._usage import SqliteUsage
 from orca.store.sqlite._user_db import Clock, UserDb, utc_now
 
-__all__ = ["SqliteAudit", "SqliteCheckpointer", "SqliteLedger", "SqliteStore", "SqliteTokens"]
+__all__ = [
+    "SqliteArtifacts",
+    "SqliteAudit",
+    "SqliteCheckpointer",
+    "SqliteLedger",
+    "SqliteStore",
+    "SqliteTasks",
+    "SqliteTokens",
+]
 
 
 class SqliteStore:
@@ -56,6 +66,8 @@ class SqliteStore:
         self._hold_ttl_s = hold_ttl_s
         self._ledger: SqliteLedger | None = None
         self._audit: SqliteAudit | None = None
+        self._tasks: SqliteTasks | None = None
+        self._artifacts: SqliteArtifacts | None = None
         self._tokens: SqliteTokens | None = None
         self._clock = clock
 
@@ -115,6 +127,20 @@ class SqliteStore:
         return self._audit
 
     @property
+    def tasks(self) -> SqliteTasks:
+        """The server's LLM tasks, their event streams and their sessions."""
+        if self._tasks is None:
+            self._tasks = SqliteTasks(self.path)
+        return self._tasks
+
+    @property
+    def artifacts(self) -> SqliteArtifacts:
+        """The artifact registry: content-addressed plans, summaries, diffs, traces."""
+        if self._artifacts is None:
+            self._artifacts = SqliteArtifacts(self.path)
+        return self._artifacts
+
+    @property
     def tokens(self) -> SqliteTokens:
         """The server's bearer tokens (``TokenRepository``), in a project database."""
         if self._tokens is None:
@@ -141,6 +167,10 @@ class SqliteStore:
         if self._audit is not None:
             self._audit.close()
             self._audit = None
+        for tables in (self._tasks, self._artifacts):
+            if tables is not None:
+                tables.close()
+        self._tasks = self._artifacts = None
         if self._tokens is not None:
             self._tokens.close()
             self._tokens = None

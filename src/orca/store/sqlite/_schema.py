@@ -447,6 +447,91 @@ CHECKPOINT_MIGRATIONS: list[list[str]] = [
     ],
 ]
 
+TASKS_COMPONENT = "tasks"
+
+# The server's LLM tasks (``POST /v1/tasks``), their event streams, their sessions and the
+# artifact registry, in the project database: a component of its own, so that it migrates
+# apart from the engine's tables.
+TASKS_MIGRATIONS: list[list[str]] = [
+    [
+        # one row per accepted task, stored before the server answers 202; ``body`` is the
+        # request as taken (JSON) and ``digest`` its hash, so that the same task_id sent
+        # again is recognised (the same body) or refused (another)
+        """CREATE TABLE llm_tasks (
+            id TEXT PRIMARY KEY,
+            session_id TEXT,
+            status TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+            priority TEXT NOT NULL CHECK (priority IN ('interactive', 'batch')),
+            model_ref TEXT NOT NULL,
+            engine TEXT NOT NULL,
+            model TEXT NOT NULL,
+            body TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            ended_at TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_nano_usd INTEGER NOT NULL DEFAULT 0,
+            decode_ms REAL,
+            error_code TEXT,
+            error TEXT
+        )""",
+        "CREATE INDEX llm_tasks_by_status ON llm_tasks (status, created_at)",
+        "CREATE INDEX llm_tasks_by_session ON llm_tasks (session_id, created_at)",
+        # a task's stream as its readers got it (``seq`` is the SSE id), kept so that a
+        # reader may resume or join after the end
+        """CREATE TABLE llm_task_events (
+            task_id TEXT NOT NULL REFERENCES llm_tasks (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            type TEXT NOT NULL,
+            data TEXT NOT NULL,
+            PRIMARY KEY (task_id, seq)
+        ) WITHOUT ROWID""",
+        # a session: the tasks sent under one session_id while it lives (``expires_at``
+        # moves on with each turn); its totals are those of its finished tasks
+        """CREATE TABLE llm_sessions (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            last_used_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            ttl_ms INTEGER NOT NULL,
+            turns INTEGER NOT NULL DEFAULT 0,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            cost_nano_usd INTEGER NOT NULL DEFAULT 0,
+            decode_ms REAL NOT NULL DEFAULT 0
+        )""",
+        # content-addressed artifacts: ``id`` is sha256 of the content
+        """CREATE TABLE artifacts (
+            id TEXT PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('plan', 'summary', 'diff', 'trace')),
+            media_type TEXT NOT NULL,
+            content BLOB NOT NULL,
+            size INTEGER NOT NULL,
+            session_id TEXT,
+            task_id TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            created_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX artifacts_by_kind ON artifacts (kind, created_at)",
+        "CREATE INDEX artifacts_by_session ON artifacts (session_id, created_at)",
+        """CREATE TABLE artifact_tags (
+            artifact_id TEXT NOT NULL REFERENCES artifacts (id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (tag, artifact_id)
+        ) WITHOUT ROWID""",
+        # lineage: what each artifact was made from
+        """CREATE TABLE artifact_parents (
+            artifact_id TEXT NOT NULL REFERENCES artifacts (id) ON DELETE CASCADE,
+            parent_id TEXT NOT NULL REFERENCES artifacts (id),
+            PRIMARY KEY (artifact_id, parent_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX artifact_children ON artifact_parents (parent_id)",
+    ],
+]
+
 TOKEN_COMPONENT = "tokens"
 
 TOKEN_MIGRATIONS: list[list[str]] = [

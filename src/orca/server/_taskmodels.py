@@ -1,0 +1,152 @@
+"""Which model an LLM task's ``model_ref`` names, on which engine.
+
+A ``model_ref`` is, in this order:
+
+1. the name of a model in ``[server.models.NAME]`` (``provider``, ``model``, params, and
+   ``max_context``): the only way to a local engine (``llamacpp``), whose GGUF files the
+   operator names, never a client;
+2. ``planner`` or ``worker``: that role of the active profile (``orca profile use``);
+3. ``PROVIDER:MODEL`` for a cloud provider (``openai:gpt-4o-mini``,
+   ``anthropic:claude-sonnet-4-5``), with the provider's key from the environment.
+
+``engine``, when a task gives it, must be the provider the reference resolves to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from orca.errors import ConfigError, InvalidInputError
+from orca.llm import ChatModel, Models, ModelSpec, provider_names
+
+LOCAL_ENGINES = frozenset({"llamacpp"})
+LLAMACPP_CONTEXT = 2048  # llama.cpp's n_ctx when a model's params give none
+ROLES = ("planner", "worker")
+
+
+@dataclass(frozen=True, slots=True)
+class TaskModel:
+    """A resolved ``model_ref``: the engine (provider), the model, and its context."""
+
+    ref: str
+    engine: str
+    model: ChatModel
+    max_context: int | None
+
+    @property
+    def local(self) -> bool:
+        return self.engine in LOCAL_ENGINES
+
+    @property
+    def name(self) -> str:
+        return self.model.model
+
+
+class TaskModels:
+    """The models tasks may call: those of ``[server.models]`` (built now, so that a
+    wrong table stops the start), the active profile's roles, and cloud models by
+    ``PROVIDER:MODEL``.
+
+    Raises:
+        ConfigError: a ``[server.models]`` table names no provider or model, an unknown
+            provider, or a GGUF file that does not exist.
+    """
+
+    def __init__(self, tables: Mapping[str, Mapping[str, Any]], project: Path) -> None:
+        self._named: dict[str, TaskModel] = {}
+        self._cloud: dict[str, TaskModel] = {}
+        for name, table in sorted(tables.items()):
+            where = f"server.models.{name}"
+            if not isinstance(table, Mapping):
+                raise ConfigError(
+                    f"{where} is not a table",
+                    key=where,
+                    fix=f'write [{where}] with provider = "..." and model = "..."',
+                )
+            data = dict(table)
+            limit = data.pop("max_context", None)
+            if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+                raise ConfigError(
+                    f"{where}.max_context is {limit!r}",
+                    key=f"{where}.max_context",
+                    fix="give the model's context length in tokens, e.g. max_context = 8192",
+                )
+            spec = ModelSpec.from_dict(data, where=where)
+            if spec.provider in LOCAL_ENGINES:
+                path = Path(spec.model).expanduser()
+                if not path.is_absolute():
+                    path = project / path
+                spec = ModelSpec(spec.provider, str(path), spec.params)
+                n_ctx = spec.params.get("n_ctx", LLAMACPP_CONTEXT)
+                limit = min(limit, n_ctx) if limit is not None else n_ctx
+            self._named[name] = TaskModel(name, spec.provider, spec.build(), limit)
+
+    @property
+    def named(self) -> dict[str, TaskModel]:
+        return dict(self._named)
+
+    @property
+    def local_count(self) -> int:
+        return sum(1 for m in self._named.values() if m.local)
+
+    def resolve(self, ref: str, engine: str | None) -> TaskModel:
+        """The model ``ref`` names (blocking: a role reads the active profile).
+
+        Raises:
+            InvalidInputError: no such model, a local engine asked by path, or an
+                ``engine`` other than the one ``ref`` runs on.
+        """
+        found = self._named.get(ref)
+        if found is None and ref in ROLES:
+            try:
+                model = Models().get(ref)
+            except ConfigError as exc:
+                raise InvalidInputError(
+                    f"model_ref {ref!r} names the active profile's {ref}, and there is none "
+                    f"({exc}). Fix: orca profile use NAME, or name a model of [server.models]"
+                ) from None
+            found = TaskModel(ref, model.provider, model, None)
+        if found is None:
+            found = self._by_provider(ref)
+        if engine is not None and engine != found.engine:
+            raise InvalidInputError(
+                f"engine is {engine!r}, but model_ref {ref!r} runs on {found.engine!r}. Fix: "
+                f"send engine {found.engine!r}, or leave engine out"
+            )
+        return found
+
+    def _by_provider(self, ref: str) -> TaskModel:
+        provider, sep, model = ref.partition(":")
+        if not sep or provider not in provider_names() or not model:
+            named = ", ".join(sorted(self._named)) or "none"
+            raise InvalidInputError(
+                f"model_ref {ref!r} names no model of this server. Fix: use a name of "
+                f"[server.models] ({named}), planner or worker, or PROVIDER:MODEL with a "
+                f"cloud provider ({', '.join(p for p in provider_names() if p != 'llamacpp')})"
+            )
+        if provider in LOCAL_ENGINES:
+            raise InvalidInputError(
+                f"model_ref {ref!r} asks a local engine for a file. Fix: local models are "
+                "served by name: add it to [server.models] and send that name"
+            )
+        found = self._cloud.get(ref)
+        if found is None:
+            spec = ModelSpec(provider, model)
+            found = self._cloud[ref] = TaskModel(ref, provider, spec.build(), None)
+        return found
+
+    def describe(self) -> list[dict[str, Any]]:
+        """The named models, for ``/v1/capabilities``."""
+        return [
+            {
+                "model_ref": name,
+                "engine": m.engine,
+                "model": m.name,
+                "max_context": m.max_context,
+                "local": m.local,
+            }
+            for name, m in sorted(self._named.items())
+        ]
