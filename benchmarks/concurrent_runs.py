@@ -3,7 +3,8 @@
 python benchmarks/concurrent_runs.py                    # 16 runs at a time, ~10 s
 python benchmarks/concurrent_runs.py --concurrency 4 --seconds 5
 
-Each run is a 10-superstep loop (durability "sync", synchronous=FULL) on a thread of its
+Each run is a 10-superstep loop (durability "sync", synchronous=FULL unless --synchronous)
+on a thread of its
 own; CONCURRENCY coroutines start run after run on one event loop until the time is up.
 Each superstep commits a checkpoint, so this measures how the store's writer thread
 serves many runs' commits at once.
@@ -43,8 +44,10 @@ def build(steps: int) -> Any:
     return builder
 
 
-async def measure(path: Path, concurrency: int, seconds: float) -> tuple[int, float]:
-    store = orca.SqliteCheckpointer(path)
+async def measure(
+    path: Path, concurrency: int, seconds: float, synchronous: str
+) -> tuple[int, float]:
+    store = orca.SqliteCheckpointer(path, synchronous=synchronous)  # type: ignore[arg-type]
     try:
         app = build(STEPS).compile(checkpointer=store)
         ids = itertools.count()
@@ -70,13 +73,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--synchronous", default="FULL", help="the store's synchronous PRAGMA (default FULL)"
+    )
     args = parser.parse_args()
     if args.concurrency < 1 or args.seconds <= 0:
         parser.error("--concurrency must be at least 1 and --seconds above 0")
     with fresh_db("concurrent") as path:
-        runs, took = asyncio.run(measure(path, args.concurrency, args.seconds))
+        runs, took = asyncio.run(measure(path, args.concurrency, args.seconds, args.synchronous))
     print(
-        f"{runs} runs of {STEPS} supersteps, {args.concurrency} at a time, in {took:.1f} s: "
+        f"{runs} runs of {STEPS} supersteps, {args.concurrency} at a time, "
+        f"synchronous={args.synchronous}, in {took:.1f} s: "
         f"{runs / took:.1f} runs/s ({runs * STEPS / took:.0f} supersteps/s)"
     )
 

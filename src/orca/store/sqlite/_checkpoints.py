@@ -9,10 +9,10 @@ share one commit, so many concurrent runs pay one fsync per round, not one each.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import heapq
 import math
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -137,15 +137,17 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
         # the async face's one writer thread: SQLite's blocking calls never run on an event
         # loop, and one thread runs what it is handed in the order it was handed
         self._worker: threading.Thread | None = None
-        self._jobs: collections.deque[_Job] = collections.deque()
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()  # None: closed
         # its own lock: queueing a call must not wait behind another thread's write
         self._worker_lock = threading.Lock()
-        self._wake = threading.Condition(self._worker_lock)
         self._closed = False
         # True while the writer thread holds a group's transaction open (and self._lock):
         # each _transaction() is then a savepoint inside it
         self._group_open = False
         self._synchronous = synchronous
+        # calls share a commit only where a commit fsyncs: without one a commit is cheap,
+        # and calls run one by one let the event loop go on with each result at once
+        self._group_limit = GROUP_LIMIT if synchronous in ("FULL", "EXTRA") else 1
         self._conn = _db.connect(self.path, busy_timeout_ms=busy_timeout_ms)
         try:
             with self._errors():
@@ -172,42 +174,41 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
         future: asyncio.Future[T] = loop.create_future()
         with self._worker_lock:
             if not self._closed:
-                self._jobs.append(_Job(fn, args, kwargs, loop, future))
                 if self._worker is None:
                     # a daemon: a store left open must not keep the interpreter alive
                     self._worker = threading.Thread(
                         target=self._work, name="orca-checkpoints", daemon=True
                     )
                     self._worker.start()
-                else:
-                    self._wake.notify()
+                self._jobs.put(_Job(fn, args, kwargs, loop, future))
                 return future
         future.set_exception(self._closed_error("after it was closed"))
         return future
 
     def _work(self) -> None:
-        """The writer thread: take every call queued (up to GROUP_LIMIT) and run them."""
+        """The writer thread: take every call queued (up to GROUP_LIMIT) and run them; one
+        at a time where commits do not fsync (synchronous OFF or NORMAL)."""
         while True:
-            with self._wake:
-                while not self._jobs and not self._closed:
-                    self._wake.wait()
-                if self._closed:
-                    # calls queued before close() must not run after it: the connection
-                    # is going
-                    left, self._jobs = list(self._jobs), collections.deque()
-                    for job in left:
-                        job.fail(self._closed_error("before this call ran"))
-                        job.settle()
-                    return
-                count = min(len(self._jobs), GROUP_LIMIT)
-                group = [self._jobs.popleft() for _ in range(count)]
-            group = [job for job in group if not job.future.cancelled()]
-            if len(group) == 1:
+            taken = [self._jobs.get()]
+            while len(taken) < self._group_limit and taken[-1] is not None:
+                try:
+                    taken.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
+            group = [job for job in taken if job is not None and not job.future.cancelled()]
+            if self._closed:
+                # calls queued before close() must not run after it: the connection is
+                # going (close() queues None after the last of them)
+                for job in group:
+                    job.fail(self._closed_error("before this call ran"))
+            elif len(group) == 1:
                 group[0].run()  # alone: its own transactions, as a sync call makes them
             elif group:
                 self._run_group(group)
             for job in group:
                 job.settle()
+            if taken[-1] is None:
+                return
 
     def _run_group(self, group: list[_Job]) -> None:
         """Run ``group`` in one transaction, each call's writes in savepoints of their own
@@ -582,7 +583,8 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
         with self._worker_lock:
             self._closed = True
             worker, self._worker = self._worker, None
-            self._wake.notify()
+            if worker is not None:
+                self._jobs.put(None)  # after every call queued: the writer thread ends
         if worker is not None and worker is not threading.current_thread():
             worker.join()  # the queued calls see the store closed and fail fast
         with self._lock:
