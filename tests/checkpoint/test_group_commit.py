@@ -185,3 +185,53 @@ async def test_a_group_whose_commit_fails_fails_every_call_and_stores_nothing(
         got = again.get("c")
         assert got is not None
         assert got.values == {"n": 5}
+
+
+class LosesTheTransaction(CommitFails):
+    """As a full disk can: a statement fails and SQLite rolls back the whole open
+    transaction (done here with a ROLLBACK at the SQLite edge), for the checkpoint row
+    of the thread ``doomed``."""
+
+    def __init__(self, conn: sqlite3.Connection, doomed: str) -> None:
+        super().__init__(conn)
+        self.doomed = doomed
+
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql.startswith("INSERT INTO checkpoints") and self.doomed in args[0]:
+            self.conn.execute("ROLLBACK")
+            raise sqlite3.OperationalError("database or disk is full")
+        return super().execute(sql, *args)
+
+
+async def test_a_call_whose_failure_rolls_back_the_group_fails_the_calls_before_it(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cp.sqlite"
+    cp = HeldStore(path, "lead")
+    lead = cp.holds["lead"]
+    cp._conn = LosesTheTransaction(cp._conn, "doomed")  # type: ignore[assignment]
+    try:
+        leader = cp.aput(make_save("lead", "l0", None, 0, {"n": 0}))
+        await asyncio.to_thread(lead.entered.wait, 10)  # the writer is busy: calls queue
+        before = cp.aput(make_save("a", "a0", None, 0, {"n": 0}))
+        doomed = cp.aput(make_save("doomed", "d0", None, 0, {"n": 0}))
+        after = cp.aput(make_save("c", "c0", None, 0, {"n": 0}))
+        lead.release.set()
+        await leader
+        with pytest.raises(CheckpointError, match="rolled back the transaction") as caught:
+            await before
+        assert "Fix:" in str(caught.value)
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            await doomed
+        await after  # the calls after it ran in a transaction of their own
+        # the lost checkpoint is not a parent: the store forgot what the group cached
+        with pytest.raises(CheckpointNotFoundError):
+            await cp.aput(make_save("a", "a1", "a0", 1, {"n": 1}))
+    finally:
+        cp.release_all()
+        cp.close()
+    with SqliteCheckpointer(path) as again:
+        assert again.history("a") == []
+        assert again.history("doomed") == []
+        assert [h.checkpoint_id for h in again.history("c")] == ["c0"]
+        assert [h.checkpoint_id for h in again.history("lead")] == ["l0"]
