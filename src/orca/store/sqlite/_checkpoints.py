@@ -1,21 +1,25 @@
 """A SQLite checkpointer: one file, WAL, one transaction per superstep. The file is a
 project database: checkpoints and the event log, runs, tasks, leases, workflows,
-sessions and tool executions."""
+sessions and tool executions.
+
+The async face runs on one writer thread, which commits in groups: the calls queued
+while it was busy run together in one transaction (each in a savepoint of its own) and
+share one commit, so many concurrent runs pay one fsync per round, not one each."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import heapq
 import math
+import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, ParamSpec, TypeVar
+from typing import Any, Literal, ParamSpec, TypeVar
 
 from orca import _serde
 from orca.checkpoint._records import TaskRow
@@ -37,6 +41,9 @@ INLINE_ROW_BYTES = 900
 """A checkpoint row keeps its event batch inline while body + batch stay under this: a
 WITHOUT ROWID row much larger spills onto overflow pages."""
 
+GROUP_LIMIT = 64
+"""The most queued async calls the writer thread runs in one transaction."""
+
 Synchronous = Literal["OFF", "NORMAL", "FULL", "EXTRA"]
 
 P = ParamSpec("P")
@@ -48,6 +55,42 @@ def _event_order(row: tuple[bytes, float | None, int | None]) -> tuple[float, in
     damaged row, not numbered, first)."""
     ts, first = row[1], row[2]
     return (-math.inf if ts is None else ts, -1 if first is None else first)
+
+
+@dataclass(slots=True)
+class _Job:
+    """An async call queued for the writer thread, and where its outcome goes."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    ok: bool = False
+    outcome: Any = None
+
+    def run(self) -> None:
+        try:
+            self.outcome, self.ok = self.fn(*self.args, **self.kwargs), True
+        except BaseException as exc:  # the caller gets it where it awaits
+            self.outcome, self.ok = exc, False
+
+    def fail(self, exc: BaseException) -> None:
+        self.outcome, self.ok = exc, False
+
+    def settle(self) -> None:
+        """Hand the outcome to the caller's loop (gone quietly if that loop is closed)."""
+        with contextlib.suppress(RuntimeError):
+            self.loop.call_soon_threadsafe(_settle, self.future, self.ok, self.outcome)
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, outcome: Any) -> None:
+    if future.done():  # cancelled by its caller meanwhile
+        return
+    if ok:
+        future.set_result(outcome)
+    else:
+        future.set_exception(outcome)
 
 
 def _insert_events(c: sqlite3.Connection, thread_id: str, rows: Sequence[EventRow]) -> None:
@@ -91,13 +134,20 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
                 f"synchronous={synchronous!r} is not one of OFF, NORMAL, FULL, EXTRA"
             )
         self.path = self.location = str(path)
-        # the async face's one thread: SQLite's blocking calls never run on an event loop,
-        # and one thread runs what it is handed in the order it was handed
-        self._worker: ThreadPoolExecutor | None = None
-        # its own lock: starting the worker must not wait behind another thread's write
+        # the async face's one writer thread: SQLite's blocking calls never run on an event
+        # loop, and one thread runs what it is handed in the order it was handed
+        self._worker: threading.Thread | None = None
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()  # None: closed
+        # its own lock: queueing a call must not wait behind another thread's write
         self._worker_lock = threading.Lock()
         self._closed = False
+        # True while the writer thread holds a group's transaction open (and self._lock):
+        # each _transaction() is then a savepoint inside it
+        self._group_open = False
         self._synchronous = synchronous
+        # calls share a commit only where a commit fsyncs: without one a commit is cheap,
+        # and calls run one by one let the event loop go on with each result at once
+        self._group_limit = GROUP_LIMIT if synchronous in ("FULL", "EXTRA") else 1
         self._conn = _db.connect(self.path, busy_timeout_ms=busy_timeout_ms)
         try:
             with self._errors():
@@ -117,24 +167,114 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
     def _submit(
         self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
     ) -> asyncio.Future[T]:
-        """Hand ``fn(*args, **kwargs)`` to this store's worker thread now (so calls run in
-        the order they were made) and return a future of its result."""
+        """Queue ``fn(*args, **kwargs)`` for this store's writer thread now (so calls run in
+        the order they were made) and return a future of its result, resolved once what
+        it wrote is committed."""
         loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
         with self._worker_lock:
             if not self._closed:
                 if self._worker is None:
-                    self._worker = ThreadPoolExecutor(1, thread_name_prefix="orca-checkpoints")
-                job = functools.partial(self._run_open, fn, *args, **kwargs)
-                return loop.run_in_executor(self._worker, job)
-        future: asyncio.Future[T] = loop.create_future()
+                    # a daemon: a store left open must not keep the interpreter alive
+                    self._worker = threading.Thread(
+                        target=self._work, name="orca-checkpoints", daemon=True
+                    )
+                    self._worker.start()
+                self._jobs.put(_Job(fn, args, kwargs, loop, future))
+                return future
         future.set_exception(self._closed_error("after it was closed"))
         return future
 
-    def _run_open(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        # a call queued before close() must not run after it: the connection is going
-        if self._closed:
-            raise self._closed_error("before this call ran")
-        return fn(*args, **kwargs)
+    def _work(self) -> None:
+        """The writer thread: take every call queued (up to GROUP_LIMIT) and run them; one
+        at a time where commits do not fsync (synchronous OFF or NORMAL)."""
+        while True:
+            taken = [self._jobs.get()]
+            while len(taken) < self._group_limit and taken[-1] is not None:
+                try:
+                    taken.append(self._jobs.get_nowait())
+                except queue.Empty:
+                    break
+            group = [job for job in taken if job is not None and not job.future.cancelled()]
+            if self._closed:
+                # calls queued before close() must not run after it: the connection is
+                # going (close() queues None after the last of them)
+                for job in group:
+                    job.fail(self._closed_error("before this call ran"))
+            elif len(group) == 1:
+                group[0].run()  # alone: its own transactions, as a sync call makes them
+            elif group:
+                self._run_group(group)
+            for job in group:
+                job.settle()
+            if taken[-1] is None:
+                return
+
+    def _run_group(self, group: list[_Job]) -> None:
+        """Run ``group`` in one transaction, each call's writes in savepoints of their own
+        (a call that raises undoes only its own), and commit once. The lock is held
+        throughout, so no other thread's call runs inside the open transaction."""
+        # a group of call records alone commits as a call record does: without an fsync
+        relaxed = self._synchronous in ("FULL", "EXTRA") and all(
+            job.fn == self.put_call for job in group
+        )
+        with self._lock:
+            if self._closed:
+                for job in group:
+                    job.fail(self._closed_error("before this call ran"))
+                return
+            try:
+                with self._errors():
+                    if relaxed:
+                        self._conn.execute("PRAGMA synchronous = NORMAL")
+                    try:
+                        self._commit_group(group)
+                    finally:
+                        if relaxed:
+                            self._conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            except BaseException as exc:
+                for job in group:
+                    if job.ok:
+                        job.fail(exc)
+
+    def _commit_group(self, group: list[_Job]) -> None:
+        ran: list[_Job] = []
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._group_open = True
+        try:
+            for i, job in enumerate(group):
+                if self._closed:  # close() came meanwhile: what has not run does not
+                    job.fail(self._closed_error("before this call ran"))
+                    continue
+                job.run()
+                ran.append(job)
+                if not self._conn.in_transaction:
+                    # SQLite rolled the whole transaction back (a full disk, an I/O error):
+                    # the calls before this one lost their writes too; the rest run anew
+                    self._group_open = False
+                    self._heads.clear()
+                    lost = CheckpointError(
+                        f"{self.path}: SQLite rolled back the transaction this call was "
+                        "committed in, because a call made with it failed "
+                        f"({job.outcome!r}); nothing of it was stored. Fix: retry it"
+                    )
+                    for earlier in ran:
+                        if earlier.ok:
+                            earlier.fail(lost)
+                    rest = group[i + 1 :]
+                    if rest:
+                        self._commit_group(rest)
+                    return
+            self._group_open = False
+            self._conn.execute("COMMIT")
+        except BaseException:
+            self._group_open = False
+            # nothing of the group was stored: the heads it cached may name lost rows
+            self._heads.clear()
+            if self._conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            raise
 
     def _closed_error(self, when: str) -> CheckpointError:
         return CheckpointError(
@@ -162,7 +302,11 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._errors():
+        with self._lock, self._errors():
+            if self._group_open:  # the writer thread's group: a savepoint within it
+                with self._savepoint():
+                    yield self._conn
+                return
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
@@ -170,6 +314,18 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
+
+    @contextmanager
+    def _savepoint(self) -> Iterator[None]:
+        self._conn.execute("SAVEPOINT orca_call")
+        try:
+            yield
+            self._conn.execute("RELEASE orca_call")
+        except BaseException:
+            if self._conn.in_transaction:  # else SQLite has rolled back the whole group
+                self._conn.execute("ROLLBACK TO orca_call")
+                self._conn.execute("RELEASE orca_call")
+            raise
 
     # -- primitives ---------------------------------------------------------------------------
 
@@ -379,7 +535,7 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
             return removed
 
     def threads(self) -> list[str]:
-        with self._errors():
+        with self._lock, self._errors():
             rows = self._conn.execute(
                 "SELECT DISTINCT thread_id FROM checkpoints ORDER BY thread_id"
             ).fetchall()
@@ -389,7 +545,8 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
         # committed without an fsync of its own: in WAL mode the record survives a killed
         # process at once, and the next checkpoint's commit makes it survive power loss
         # (a record lost to a power cut costs one call paid again, not a wrong state)
-        relaxed = self._synchronous in ("FULL", "EXTRA")
+        # (in a group the PRAGMA cannot change: the record rides the group's commit)
+        relaxed = self._synchronous in ("FULL", "EXTRA") and not self._group_open
         with self._errors():
             if relaxed:
                 self._conn.execute("PRAGMA synchronous = NORMAL")
@@ -420,14 +577,16 @@ class SqliteCheckpointer(SqliteRunRows, RowCheckpointer):
             ).rowcount
 
     def close(self) -> None:
-        """Fold the WAL into the main file and close the connection. An async call
-        running on the worker finishes first; those still queued raise
+        """Fold the WAL into the main file and close the connection. Async calls
+        running on the writer thread finish (and commit) first; those still queued raise
         ``CheckpointError``, as does any call made afterwards."""
         with self._worker_lock:
             self._closed = True
             worker, self._worker = self._worker, None
-        if worker is not None:
-            worker.shutdown(wait=True)  # the queued calls see the store closed and fail fast
+            if worker is not None:
+                self._jobs.put(None)  # after every call queued: the writer thread ends
+        if worker is not None and worker is not threading.current_thread():
+            worker.join()  # the queued calls see the store closed and fail fast
         with self._lock:
             # closing still releases the file if this fails; the WAL is replayed on next open
             with contextlib.suppress(sqlite3.Error):
