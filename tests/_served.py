@@ -41,7 +41,9 @@ def init_project(project: Path, flows: str, server_config: str = "") -> None:
             f.write(f"\n[server]\n{server_config}\n")
 
 
-def start(project: Path, workflows: list[str], port: int | None = None) -> tuple[Any, str]:
+def start(
+    project: Path, workflows: list[str], port: int | None = None, **popen: Any
+) -> tuple[Any, str]:
     """Start ``orca serve`` for ``flows.py``'s ``workflows``; returns the process and its
     URL once it is ready."""
     port = port or free_port()
@@ -53,6 +55,7 @@ def start(project: Path, workflows: list[str], port: int | None = None) -> tuple
         *[f"--workflow=flows.py:{name}" for name in workflows],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
+        **popen,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -70,10 +73,10 @@ def start(project: Path, workflows: list[str], port: int | None = None) -> tuple
 
 
 @contextmanager
-def served(project: Path, workflows: list[str]) -> Iterator[str]:
+def served(project: Path, workflows: list[str], **popen: Any) -> Iterator[str]:
     """A server for the test's duration, stopped (SIGTERM) after; its stderr must hold no
     traceback."""
-    proc, url = start(project, workflows)
+    proc, url = start(project, workflows, **popen)
     try:
         yield url
     finally:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from _served import assert_envelope, free_port, orca, sse
+from _served import assert_envelope, free_port, orca, sse, start
 
 FLOW = """
 import asyncio
@@ -85,31 +84,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     _orca(project, "init").wait(timeout=60)
     with (project / ".orca" / "orca.toml").open("a") as f:
         f.write('\n[server]\nwebhook_networks = ["127.0.0.0/8"]\n')  # the test's receiver
-    port = _free_port()
-    workflows = [f"--workflow=flows.py:{name}" for name in ("counter", "review", "slow")]
-    proc = _orca(
-        project,
-        "serve",
-        "--port",
-        str(port),
-        *workflows,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
+    proc, url = start(project, ["counter", "review", "slow"])
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the server did not become ready")
         yield url
     finally:
         proc.terminate()

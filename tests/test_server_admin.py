@@ -11,7 +11,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+import _served
 from orca.cost import CallContext, Charge
 from orca.store import user_store
 
@@ -120,35 +120,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path
     subprocess.run(
         [_orca_bin(), "-C", str(project), "init"], env=_env(project), check=True, timeout=60
     )
-    port = _free_port()
-    workflows = ("--workflow=flows.py:counter", "--workflow=flows.py:rolls")
-    proc = subprocess.Popen(
-        [_orca_bin(), "-C", str(project), "serve", "--port", str(port), *workflows],
-        env=_env(project),
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the server did not become ready")
+    with _served.served(project, ["counter", "rolls"], cwd=project) as url:
         yield url, project
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    said = proc.stderr.read().decode() if proc.stderr else ""
-    assert "Traceback" not in said, said
 
 
 @pytest.fixture

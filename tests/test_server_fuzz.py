@@ -20,6 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
+from _served import served
+
 schemathesis = pytest.importorskip("schemathesis")
 
 from schemathesis import Case, CheckContext, Response  # noqa: E402
@@ -92,37 +94,8 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     project = tmp_path_factory.mktemp("fuzzed")
     (project / "flows.py").write_text(FLOW)
     _orca(project, "init").wait(timeout=60)
-    port = _free_port()
-    proc = _orca(
-        project,
-        "serve",
-        "--port",
-        str(port),
-        "--workflow=flows.py:counter",
-        "--workflow=flows.py:review",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the server did not become ready")
+    with served(project, ["counter", "review"]) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    said = proc.stderr.read().decode() if proc.stderr else ""
-    assert "Traceback" not in said, said
 
 
 @pytest.fixture(scope="module")
