@@ -368,3 +368,39 @@ def test_runs_take_the_project_s_execution_settings_unless_they_set_their_own(
         assert "StepLimitError" in short.json()["error"]
         body = {"workflow": "ticker", "input": {"pause": 0}, "max_steps": 10}
         assert c.post("/v1/runs/wait", json=body).json()["status"] == "done"
+
+
+TOOLED = """
+from typing import TypedDict
+from orca import END, START, StateGraph
+from orca.tools import file_tools
+
+tools = file_tools()
+
+
+class S(TypedDict, total=False):
+    text: str
+    written: int
+
+
+async def write(state, ctx):
+    text = state["text"]
+    return {"written": await ctx.tools.acall("files_write", path="out/a.txt", content=text)}
+
+
+writer = StateGraph(S, name="writer")
+writer.add_node("write", write)
+writer.add_edge(START, "write")
+writer.add_edge("write", END)
+"""
+
+
+def test_a_served_workflow_s_tools_work_in_the_project_and_are_audited(tmp_path: Path) -> None:
+    init_project(tmp_path, TOOLED)
+    with served(tmp_path, ["writer"]) as url, httpx.Client(base_url=url, timeout=60) as c:
+        body = {"workflow": "writer", "input": {"text": "hello"}}
+        done = c.post("/v1/runs/wait", json=body).json()
+        assert done["status"] == "done", done["error"]
+        assert (tmp_path / "out" / "a.txt").read_text() == "hello"  # the project's workspace
+        audit = c.get("/v1/audit", params={"run_id": done["run_id"]}).json()
+        assert [e["tool"] for e in audit] == ["files_write"]

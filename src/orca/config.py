@@ -280,6 +280,18 @@ class Config(_Section):
             options["max_concurrency"] = ex.max_concurrent_tasks
         return options
 
+    def tool_options(self, project: Path) -> dict[str, Any]:
+        """The run options a workflow's tools get in ``project``, whoever runs it (``orca
+        run`` and ``orca serve`` alike): the workspace and the ``[tools]`` policy of this
+        configuration, every execution audited in the project's database."""
+        from orca.store import project_db_path
+
+        return {
+            "workspace": self.execution.workspace_root or project,
+            "policy": self.tools.policy(),
+            "audit": project_db_path(project),
+        }
+
     def profile(self, name: str | None = None) -> Profile | None:
         """The profile a run uses: ``name`` (or ``[llm] profile``) from the config's
         ``[profiles]`` or the user database; else one made of ``[llm] provider/model``;

@@ -129,16 +129,9 @@ def _tool_options(tools: list[Any] | None) -> dict[str, Any]:
     configuration, every execution audited in the project database."""
     if tools is None:
         return {}
-    from orca.store import find_project, project_db_path
+    from orca.store import find_project
 
-    cfg = config()
-    workspace = cfg.execution.workspace_root or find_project(_project())
-    return {
-        "tools": tools,
-        "workspace": workspace,
-        "policy": cfg.tools.policy(),
-        "audit": project_db_path(_project()),
-    }
+    return {"tools": tools, **config().tool_options(find_project(_project()))}
 
 
 def _run_limits(cost: str | None, tokens: int | None, seconds: float | None) -> dict[str, Any]:

@@ -58,6 +58,7 @@ def serve(
         models=dict(settings_of.models),
         session_ttl_s=settings_of.session_ttl_s,
         run_options=config().run_options(),
+        tool_options=config().tool_options(project_root()),
     )
     # decided once: create_app must not see a different answer (a token revoked between)
     settings.auth = "tokens" if auth_required(settings.project, settings.auth) else "none"

@@ -62,6 +62,8 @@ class ServerSettings:
             admission_policy: admission control (see ``orca.server._admission``).
         run_options: the engine options every run gets unless its request sets them
             (``Config.run_options``: durability, max_steps, max_tokens...).
+        tool_options: the workspace, policy and audit of the runs of workflows with tools
+            (``Config.tool_options``).
         models, session_ttl_s: LLM tasks' models and sessions (``server/_tasks.py``).
     """
 
@@ -81,6 +83,7 @@ class ServerSettings:
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     session_ttl_s: int = 600
     run_options: dict[str, Any] = field(default_factory=dict)
+    tool_options: dict[str, Any] = field(default_factory=dict)
 
 
 def check_bind(host: str, *, auth: bool = False) -> None:
@@ -143,6 +146,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         settings.webhook_networks,
         admission,
         settings.run_options,
+        settings.tool_options,
     )
     try:
         check_bind(settings.host, auth=guard.required)  # never an open app beyond loopback

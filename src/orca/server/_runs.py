@@ -168,9 +168,12 @@ class _Accepted:
             metadata=self.metadata(owner),
         )
 
-    def options(self, owner: str, defaults: dict[str, Any]) -> dict[str, Any]:
+    def options(
+        self, owner: str, defaults: dict[str, Any], tools: dict[str, Any]
+    ) -> dict[str, Any]:
         """The run's options for the graph: the project's ``defaults`` (``Config.
-        run_options``), then the request's own (its limits, profile, budget, seed...)."""
+        run_options``), then the request's own (its limits, profile, budget, seed...),
+        and for a workflow with tools its workspace, policy and audit (``tools``)."""
         body = self.body
         options: dict[str, Any] = {
             **defaults,
@@ -186,11 +189,12 @@ class _Accepted:
             ("deadline", body.time_limit_s),
             ("cost_limit", body.cost_limit_usd),
             ("token_limit", body.token_limit),
-            ("tools", self.workflow.tools),
             ("correlation_id", self.correlation_id),
         ):
             if value is not None:
                 options[option] = value
+        if self.workflow.tools is not None:  # confined, policed and audited as orca run's
+            options.update(tools=self.workflow.tools, **tools)
         return options
 
 
@@ -204,12 +208,14 @@ class Runs:
         webhook_networks: list[str] | None = None,
         admission: Admission | None = None,
         run_options: dict[str, Any] | None = None,
+        tool_options: dict[str, Any] | None = None,
     ) -> None:
         self.project = Path(project)
         self.sources = list(sources)
         self.webhook_networks = list(webhook_networks or [])
         self.admission = admission or Admission("runs", max_running=16, max_queued=1000)
         self.run_options = dict(run_options or {})  # the project's, for every run
+        self.tool_options = dict(tool_options or {})  # for runs of workflows with tools
         self._background: set[asyncio.Task[Any]] = set()
         self.workflows: dict[str, Workflow] = {}
         self.ready = False
@@ -442,7 +448,7 @@ class Runs:
             start_with,
             mode="events",
             run_id=accepted.run_id,
-            **accepted.options(self._owner, self.run_options),
+            **accepted.options(self._owner, self.run_options, self.tool_options),
         )
         self._accepted[accepted.run_id] = accepted
         live = _Live(handle)
