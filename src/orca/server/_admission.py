@@ -167,7 +167,7 @@ class Admission:
         ticket.queue_position = len(ahead)
         ticket.predicted_start_ms = self._predict(len(ahead) + 1)
         fill = self.depth / self.max_queued if self.max_queued else 1.0
-        ticket.backoff_ms = self._slot_ms() if fill >= 0.5 else 0
+        ticket.backoff_ms = self.slot_ms() if fill >= 0.5 else 0
         self._gauges()
         return ticket
 
@@ -184,7 +184,7 @@ class Admission:
         if victim is None:
             self.rejected += 1
             self._metrics.rejected.labels(self.name, self.policy).inc()
-            raise Overloaded(self.name, self.policy, self._slot_ms(), self.depth)
+            raise Overloaded(self.name, self.policy, self.slot_ms(), self.depth)
         del self._queues[victim.priority][id(victim)]
         self._metrics.evicted.labels(self.name, self.policy).inc()
         if not victim.granted.done():
@@ -196,7 +196,7 @@ class Admission:
         order = PRIORITIES[: PRIORITIES.index(priority) + 1]
         return [t for p in order for t in self._queues[p].values()]
 
-    def _slot_ms(self) -> int:
+    def slot_ms(self) -> int:
         """About when the next slot frees: the mean service time over the slots."""
         return max(1, math.ceil(self.service_ms / self.max_running))
 

@@ -363,7 +363,7 @@ class Runs:
                 return {**reply, "status": "running", "queue_position": 0,
                         "predicted_start_ms": 0, "backoff_ms": 0}  # fmt: skip
         elif self._waiting() >= self.admission.max_queued:
-            raise Overloaded("runs", "reject", self.admission._slot_ms(), self._waiting())
+            raise Overloaded("runs", "reject", self.admission.slot_ms(), self._waiting())
         self._accepted[accepted.run_id] = accepted  # the thread's next, from now on
         try:  # durable before it is acknowledged: a restart takes it up again
             await self._checkpoints.aput_run(accepted.queued_record(self._owner))
@@ -379,7 +379,7 @@ class Runs:
             "status": "queued",
             "queue_position": ticket.queue_position if ticket else self._waiting() - 1,
             "predicted_start_ms": ticket.predicted_start_ms if ticket else None,
-            "backoff_ms": ticket.backoff_ms if ticket else self.admission._slot_ms(),
+            "backoff_ms": ticket.backoff_ms if ticket else self.admission.slot_ms(),
         }
 
     def _waiting(self) -> int:
