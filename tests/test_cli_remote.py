@@ -387,3 +387,23 @@ def test_tasks_on_a_real_server_with_the_tiny_model(tmp_path: Path) -> None:
         unknown = orca(project, "tasks", "submit", "x", "--model", "nope", server=url)
         assert unknown.returncode == 3
         assert unknown.stderr.startswith("error: model_ref 'nope' names no model")
+
+
+def test_runs_inspect_and_trace_match(served: tuple[Path, str], tmp_path: Path) -> None:
+    project, url = served
+    run = json.loads(orca(project, "run", "counter", "--json", server=url).stdout)["run_id"]
+    here, there, code = both(project, url, "runs", "inspect", run[:12])
+    assert code == 0
+    assert [s["step"] for s in there["steps"]] == [1, 2, 3]
+    assert here == there
+    for fmt in ("chrome", "otlp-json"):
+        traced = [
+            orca(project, "runs", "trace", run, "--format", fmt, "-o", "-", server=server)
+            for server in (None, url)
+        ]
+        assert [t.returncode for t in traced] == [0, 0]
+        assert json.loads(traced[0].stdout) == json.loads(traced[1].stdout)
+    human = orca(project, "runs", "inspect", run, server=url)
+    assert "Timeline" in human.stdout
+    missing = [orca(project, "runs", "inspect", "run-nope", server=s) for s in (None, url)]
+    assert missing[0].returncode == missing[1].returncode != 0

@@ -39,6 +39,19 @@ def _run_id(run: str) -> str:
     return run_id(run)
 
 
+def _logged(run: str) -> tuple[str, list[dict[str, Any]]]:
+    """The run's id and its logged events, from this project or the server named
+    (``--server``): ``orca runs inspect`` and ``trace`` work the same on either."""
+    from orca.cli._where import source
+
+    where = source()
+    run_id = where.resolve_run(run)
+    logged = where.read_events(run_id)
+    if not logged:
+        fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
+    return run_id, logged
+
+
 def _line(e: dict[str, Any]) -> str:
     from orca.events import (
         BUDGET_WARNING,
@@ -165,11 +178,7 @@ def inspect(
 @handles_errors
 def _inspect(run: str, as_json: bool) -> None:
 
-    run_id = _run_id(run)
-    with project_store() as store:
-        logged = store.read_events(run_id)
-    if not logged:
-        fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
+    run_id, logged = _logged(run)
     from orca.manage import runs
 
     timeline = runs.timeline(logged)
@@ -278,11 +287,7 @@ def _trace(run: str, fmt: str, output: str | None, as_json: bool) -> None:
     from orca.manage import runs
 
     fmt = runs.trace_format(fmt, "--format")
-    run_id = _run_id(run)
-    with project_store() as store:
-        logged = store.read_events(run_id)
-    if not logged:
-        fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
+    run_id, logged = _logged(run)
     document = runs.trace(logged, fmt)
     text = json.dumps(document, indent=1)
     if output == "-":
