@@ -407,3 +407,15 @@ def test_runs_inspect_and_trace_match(served: tuple[Path, str], tmp_path: Path) 
     assert "Timeline" in human.stdout
     missing = [orca(project, "runs", "inspect", "run-nope", server=s) for s in (None, url)]
     assert missing[0].returncode == missing[1].returncode != 0
+
+
+def test_runs_replay_matches(served: tuple[Path, str]) -> None:
+    project, url = served
+    run = json.loads(orca(project, "run", "counter", "--json", server=url).stdout)["run_id"]
+    here, there, code = both(project, url, "runs", "replay", run)
+    assert code == 0
+    assert there["identical"] is True
+    assert there["steps"] == 3
+    assert here == there
+    human = orca(project, "runs", "replay", run, server=url)
+    assert "identical" in human.stdout

@@ -12,7 +12,6 @@ import typer
 from orca.cli._common import (
     CONFIG,
     JSON_OPTION,
-    config,
     count,
     emit_json,
     esc,
@@ -317,44 +316,28 @@ def replay(
 
 @handles_errors
 def _replay(run: str, source: str | None, as_json: bool) -> None:
-    from orca.cli._common import FAILED, USAGE
-    from orca.errors import WorkflowLoadError
-    from orca.events import RUN_STARTED
-    from orca.manage import runs
+    from orca.cli._common import FAILED
+    from orca.cli._where import source as where
 
-    run_id = _run_id(run)
-    if source is None:
-        with project_store() as records:
-            source = runs.recorded_source(records, run_id)
-        if source is None:
-            fail(
-                f"run {run!r} has no workflow on record",
-                CONFIG,
-                fix="name the graph it ran: orca runs replay RUN --graph path/to/flow.py:graph",
-            )
-    with project_store() as store:
-        if not store.read_events(run_id, types=[RUN_STARTED]):
-            fail(f"no events logged for run {run!r}", CONFIG, fix="list runs with orca runs list")
-        policy = config().tools.policy()  # what the run redacted in its log
-        try:
-            report = runs.replay(store, run_id, source, policy=policy)
-        except WorkflowLoadError as exc:
-            fail(exc.message, USAGE, fix=exc.fix)
+    origin = where()
+    run_id = origin.resolve_run(run)
+    report = origin.replay(run_id, source)  # here, or on the server named
     if as_json:
-        emit_json(report.to_dict())
-    elif report.divergence is None:
+        emit_json(report)
+    elif report["divergence"] is None:
         out.print(
             f"[green]identical[/]: run {esc(run_id)} replayed "
-            f"{count(report.steps, 'step')}, {count(report.llm_calls, 'LLM call')} and "
-            f"{count(report.tool_calls, 'tool call')} from its log"
+            f"{count(report['steps'], 'step')}, {count(report['llm_calls'], 'LLM call')} and "
+            f"{count(report['tool_calls'], 'tool call')} from its log"
         )
     else:
-        d = report.divergence
-        out.print(f"[red]diverged[/] from run {esc(run_id)} at step {d.step}")
+        d = report["divergence"]
+        out.print(f"[red]diverged[/] from run {esc(run_id)} at step {d['step']}")
         t = table("First divergence", "step", "node", "field", "recorded", "now")
-        t.add_row(str(d.step), d.node or "-", d.field, _shown(d.recorded), _shown(d.now))
+        t.add_row(str(d["step"]), d["node"] or "-", d["field"], _shown(d["recorded"]),
+                  _shown(d["now"]))  # fmt: skip
         out.print(t)
-    if report.divergence is not None:
+    if report["divergence"] is not None:
         raise typer.Exit(FAILED)
 
 

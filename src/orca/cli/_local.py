@@ -307,6 +307,33 @@ class LocalSource:
 
         return run_id(run)
 
+    def replay(self, run_id: str, graph: str | None) -> dict[str, Any]:
+        from orca.cli._common import USAGE
+        from orca.errors import WorkflowLoadError
+        from orca.events import RUN_STARTED
+        from orca.manage import runs
+
+        with project_store() as store:
+            source = graph or runs.recorded_source(store, run_id)
+            if source is None:
+                fail(
+                    f"run {run_id!r} has no workflow on record",
+                    CONFIG,
+                    fix="name the graph it ran: orca runs replay RUN --graph path/to/flow.py:graph",
+                )
+            if not store.read_events(run_id, types=[RUN_STARTED]):
+                fail(
+                    f"no events logged for run {run_id!r}",
+                    CONFIG,
+                    fix="list runs with orca runs list",
+                )
+            policy = config().tools.policy()  # what the run redacted in its log
+            try:
+                report = runs.replay(store, run_id, source, policy=policy)
+            except WorkflowLoadError as exc:
+                fail(exc.message, USAGE, fix=exc.fix)
+        return report.to_dict()
+
     def read_events(
         self,
         run_id: str,

@@ -273,6 +273,13 @@ class RemoteSource:
             return None  # no events logged (the run itself was found)
         return list(found)
 
+    def replay(self, run_id: str, graph: str | None) -> dict[str, Any]:
+        body = {"graph": graph} if graph is not None else None
+        found: dict[str, Any] = self.client.request(
+            "POST", f"/v1/runs/{_p(run_id)}/replay", body=body
+        )
+        return found
+
     def read_events(
         self,
         run_id: str,

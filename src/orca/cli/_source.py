@@ -92,6 +92,11 @@ class Source(Protocol):
         logged none at all)."""
         ...
 
+    def replay(self, run_id: str, graph: str | None) -> dict[str, Any]:
+        """``orca runs replay --json``: the run's graph code run again, its calls answered
+        from its log (here, or on the server), with ``graph`` or the recorded workflow."""
+        ...
+
     def read_events(
         self,
         run_id: str,
