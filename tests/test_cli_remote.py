@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from _client_served import make_project, orca_env, serving
@@ -419,3 +420,21 @@ def test_runs_replay_matches(served: tuple[Path, str]) -> None:
     assert here == there
     human = orca(project, "runs", "replay", run, server=url)
     assert "identical" in human.stdout
+
+
+def test_runs_prune_matches_and_prunes_on_the_server(served: tuple[Path, str]) -> None:
+    project, url = served
+    ran = json.loads(orca(project, "run", "counter", "--json", server=url).stdout)
+    later = "2999-01-01T00:00:00+00:00"
+    here, there, code = both(project, url, "runs", "prune", "--older-than", later, "--dry-run")
+    assert code == 0
+    assert here == there
+    assert ran["thread_id"] in there["removed"]
+    done = json.loads(
+        orca(project, "runs", "prune", "--older-than", later, "--json", server=url).stdout
+    )
+    assert done["dry_run"] is False
+    assert ran["thread_id"] in done["removed"]
+    with httpx.Client(base_url=url, timeout=30) as c:
+        assert ran["thread_id"] not in c.get("/v1/threads").json()
+        assert c.post("/v1/admin/prune", json={"older_than": "soon"}).status_code == 422

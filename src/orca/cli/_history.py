@@ -18,7 +18,6 @@ from orca.cli._common import (
     fail,
     handles_errors,
     out,
-    project_store,
     since,
     table,
     usd,
@@ -223,47 +222,18 @@ def prune(
 
 @handles_errors
 def _prune(older_than: str, dry_run: bool, as_json: bool) -> None:
+    from orca.cli._where import source
+
     cutoff = since(older_than, "--older-than")
     assert cutoff is not None
-    removed: list[dict[str, Any]] = []
-    kept: list[dict[str, Any]] = []
-    with project_store() as store:
-        for thread_id in store.threads():
-            verdict = _prunable(store, thread_id, cutoff.timestamp())
-            (removed if verdict is None else kept).append(
-                {"thread_id": thread_id, "reason": verdict}
-            )
-        if not dry_run:
-            for item in removed:  # its run records and tasks go with it
-                store.delete_thread(item["thread_id"])
+    result = source().prune(cutoff, dry_run=dry_run)  # here, or on the server named
     if as_json:
-        emit_json({"removed": [r["thread_id"] for r in removed], "kept": kept, "dry_run": dry_run})
+        emit_json(result)
         return
     verb = "would remove" if dry_run else "removed"
-    out.print(f"{verb} {count(len(removed), 'thread')}; kept {len(kept)}")
-    for item in removed:
-        out.print(f"  - {esc(item['thread_id'])}")
-
-
-def _prunable(store: Any, thread_id: str, cutoff: float) -> str | None:
-    """None if the thread may go, else why it stays."""
-    from orca.events import RUN_FINISHED
-
-    head = store.get(thread_id)
-    if head is None:
-        return "empty"
-    if head.pending and any(w.kind == "interrupt" for w in head.pending):
-        return "interrupted"
-    run_id = head.metadata.get("run_id")
-    ends = store.read_events(run_id, types=[RUN_FINISHED]) if run_id else []
-    if not ends:
-        return "no finished run (still running, or died)"
-    end = ends[-1]
-    if end["status"] == "interrupted":
-        return "interrupted"
-    if end["ts"] >= cutoff:
-        return "recent"
-    return None
+    out.print(f"{verb} {count(len(result['removed']), 'thread')}; kept {len(result['kept'])}")
+    for thread_id in result["removed"]:
+        out.print(f"  - {esc(thread_id)}")
 
 
 def trace(

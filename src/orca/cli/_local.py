@@ -307,6 +307,12 @@ class LocalSource:
 
         return run_id(run)
 
+    def prune(self, cutoff: Any, *, dry_run: bool) -> dict[str, Any]:
+        from orca.manage import runs
+
+        with project_store() as store:
+            return runs.prune(store, cutoff, dry_run=dry_run)
+
     def replay(self, run_id: str, graph: str | None) -> dict[str, Any]:
         from orca.cli._common import USAGE
         from orca.errors import WorkflowLoadError

@@ -273,6 +273,11 @@ class RemoteSource:
             return None  # no events logged (the run itself was found)
         return list(found)
 
+    def prune(self, cutoff: Any, *, dry_run: bool) -> dict[str, Any]:
+        body = {"older_than": cutoff.isoformat(), "dry_run": dry_run}
+        found: dict[str, Any] = self.client.request("POST", "/v1/admin/prune", body=body)
+        return found
+
     def replay(self, run_id: str, graph: str | None) -> dict[str, Any]:
         body = {"graph": graph} if graph is not None else None
         found: dict[str, Any] = self.client.request(

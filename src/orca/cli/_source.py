@@ -92,6 +92,10 @@ class Source(Protocol):
         logged none at all)."""
         ...
 
+    def prune(self, cutoff: Any, *, dry_run: bool) -> dict[str, Any]:
+        """``orca runs prune --json``: the threads removed (or that would be) and kept."""
+        ...
+
     def replay(self, run_id: str, graph: str | None) -> dict[str, Any]:
         """``orca runs replay --json``: the run's graph code run again, its calls answered
         from its log (here, or on the server), with ``graph`` or the recorded workflow."""

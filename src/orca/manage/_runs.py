@@ -247,3 +247,45 @@ def replay(
     return replay_run(
         workflow.graph, run_id, store=store, tools=workflow.tools or (), policy=policy
     )
+
+
+def prune(
+    store: Checkpointer, cutoff: dt.datetime, *, dry_run: bool, busy: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """``orca runs prune --json``: remove the threads whose last run finished (done,
+    failed or cancelled) before ``cutoff``, with their checkpoints, events and run
+    records; a thread paused at an interrupt, one whose run is still going (or died), and
+    those in ``busy`` (runs a server holds or has queued there) stay, with the reason."""
+    removed: list[str] = []
+    kept: list[dict[str, Any]] = []
+    for thread_id in store.threads():
+        verdict = "busy" if thread_id in busy else _prunable(store, thread_id, cutoff)
+        if verdict is None:
+            removed.append(thread_id)
+        else:
+            kept.append({"thread_id": thread_id, "reason": verdict})
+    if not dry_run:
+        for thread_id in removed:  # its run records and tasks go with it
+            store.delete_thread(thread_id)
+    return {"removed": removed, "kept": kept, "dry_run": dry_run}
+
+
+def _prunable(store: Checkpointer, thread_id: str, cutoff: dt.datetime) -> str | None:
+    """None if the thread may go, else why it stays."""
+    from orca.events import RUN_FINISHED
+
+    head = store.get(thread_id)
+    if head is None:
+        return "empty"
+    if head.pending and any(w.kind == "interrupt" for w in head.pending):
+        return "interrupted"
+    run_id = head.metadata.get("run_id")
+    ends = store.read_events(run_id, types=[RUN_FINISHED]) if run_id else []
+    if not ends:
+        return "no finished run (still running, or died)"
+    end = ends[-1]
+    if end["status"] == "interrupted":
+        return "interrupted"
+    if end["ts"] >= cutoff.timestamp():
+        return "recent"
+    return None

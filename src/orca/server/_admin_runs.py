@@ -132,3 +132,29 @@ async def replay_run(request: Request, run_id: str, body: ReplayBody | None = No
         return report.to_dict()
 
     return plain.jsonable(await admin.call(replay, source))
+
+
+class PruneBody(BaseModel):
+    """Which threads to remove (``orca runs prune``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    older_than: str = Field(
+        min_length=1, max_length=64, description="7d, 12h, 2w or an ISO date/time (UTC)"
+    )
+    dry_run: bool = Field(default=False, description="only say what would go")
+
+
+@router.post("/v1/admin/prune", tags=["runs"])
+async def prune_threads(request: Request, body: PruneBody) -> JSON:
+    """Remove the threads whose last run finished before ``older_than``, with their
+    checkpoints, events and run records (``orca runs prune --json``); threads paused at
+    an interrupt, or with a run of this server running or queued, stay."""
+    admin, _, store = stores(request)
+    cutoff = plain.parse_time(body.older_than, "older_than")
+    assert cutoff is not None
+    busy = request.app.state.runs.busy_threads()
+    result: dict[str, Any] = await admin.call(
+        runs.prune, store.checkpoints, cutoff, dry_run=body.dry_run, busy=busy
+    )
+    return result

@@ -382,6 +382,10 @@ class Runs:
             "backoff_ms": ticket.backoff_ms if ticket else self.admission.slot_ms(),
         }
 
+    def busy_threads(self) -> frozenset[str]:
+        """The threads a run of this server runs on or is queued for."""
+        return frozenset(a.thread_id for a in self._accepted.values())
+
     def _waiting(self) -> int:
         """Runs accepted here that have not started."""
         return sum(1 for a in self._accepted.values() if a.run_id not in self._live)
