@@ -137,10 +137,6 @@ class _Accepted:
     started: asyncio.Future[None] = field(default_factory=_future)
     finished: asyncio.Future[None] = field(default_factory=_future)
 
-    @property
-    def status(self) -> str:
-        return "running" if self.started.done() else "queued"
-
     def end(self) -> None:
         if not self.finished.done():
             self.finished.set_result(None)
