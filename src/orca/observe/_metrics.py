@@ -7,7 +7,8 @@ run, thread or task id.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca.events import (
     BUDGET_STATUS,
@@ -209,6 +210,23 @@ def enable_metrics(registry: CollectorRegistry | None = None) -> Metrics:
         _enabled = Metrics(registry)
         _remove = add_observer(_enabled.observe)
     return _enabled
+
+
+T = TypeVar("T")
+_more: dict[str, tuple[Any, Any]] = {}  # name -> (registry, its series)
+
+
+def more_series(name: str, build: Callable[[CollectorRegistry], T]) -> T:
+    """Series of another part of Orca (the server's requests, its queues, its LLM tasks),
+    made by ``build`` in the registry of the runs' metrics: once per registry, so that
+    apps made again in one process (as tests do) share them."""
+    registry = enable_metrics().registry
+    made = _more.get(name)
+    if made is None or made[0] is not registry:
+        made = (registry, build(registry))
+        _more[name] = made
+    series: T = made[1]
+    return series
 
 
 def disable_metrics() -> None:

@@ -285,7 +285,6 @@ class Admission:
 
 @dataclass
 class _Series:
-    registry: Any
     depth: Any
     running: Any
     wait: Any
@@ -293,21 +292,14 @@ class _Series:
     evicted: Any
 
 
-_series: _Series | None = None
-
-
 def _admission_metrics() -> _Series:
-    """The admission series, in the registry of the runs' metrics (made once per
-    process, like the server's request series)."""
-    global _series
-    from orca.observe import enable_metrics
+    """The admission series, in the registry of the runs' metrics."""
+    from orca.observe._metrics import more_series
 
-    registry = enable_metrics().registry
-    if _series is None or _series.registry is not registry:
+    def build(registry: Any) -> _Series:
         from prometheus_client import Counter, Gauge, Histogram
 
-        _series = _Series(
-            registry,
+        return _Series(
             Gauge("orca_admission_queue_depth", "Work waiting to start, by queue and priority.",
                   ("queue", "priority"), registry=registry),
             Gauge("orca_admission_running", "Work running now, by queue.", ("queue",),
@@ -320,4 +312,5 @@ def _admission_metrics() -> _Series:
             Counter("orca_admission_evicted", "Queued work evicted by the policy.",
                     ("queue", "policy"), registry=registry),
         )  # fmt: skip
-    return _series
+
+    return more_series("admission", build)

@@ -29,6 +29,7 @@ from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
 from orca.server._models import ErrorEnvelope, Fork, PathId, QueryId, RunBody, StateUpdate
 from orca.server._runs import Runs
+from orca.server._sse import KEEP_ALIVE, with_heartbeats
 from orca.server._taskroutes import router as tasks_router
 from orca.server._tracing import RequestSpans, flush_spans, route_of
 
@@ -40,7 +41,6 @@ CORRELATION = "X-Correlation-Id"
 _CORRELATION_OK = re.compile(r"[!#-&(-~]{1,128}")
 # the id of an SSE event (its seq): -1 (from the start) up to what SQLite's INTEGER holds
 _EVENT_ID = re.compile(r"-1|[0-9]{1,18}")
-HEARTBEAT_S = 15.0
 SHUTDOWN_GRACE_S = 10
 SSE = "text/event-stream"
 
@@ -256,7 +256,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         tools, budgets)."""
         from prometheus_client import generate_latest
 
-        return generate_latest(http.registry).decode()
+        from orca.observe import enable_metrics
+
+        return generate_latest(enable_metrics().registry).decode()
 
     @app.get("/healthz", tags=["health"])
     async def healthz() -> dict[str, Any]:
@@ -370,26 +372,16 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
         async def lines() -> AsyncIterator[bytes]:
             ended = False
-            iterator = events.__aiter__()
-            pending: asyncio.Task[Any] | None = None
             try:
-                while True:
-                    pending = pending or asyncio.ensure_future(iterator.__anext__())
-                    done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_S)
-                    if not done:
-                        yield b": keep-alive\n\n"  # proxies keep the connection
+                async for item in with_heartbeats(events):
+                    if item is None:
+                        yield KEEP_ALIVE
                         continue
-                    try:
-                        seq, kind, data = pending.result()
-                    except StopAsyncIteration:
-                        break
-                    pending = None
+                    seq, kind, data = item
                     yield b"id: %d\nevent: %s\ndata: %s\n\n" % (seq, kind.encode(), data)
                 yield b"event: end\ndata: {}\n\n"
                 ended = True
             finally:
-                if pending is not None:
-                    pending.cancel()
                 if cancel_on_disconnect and not ended:  # the client went away first
                     runs.cancel_soon(run_id)
 
@@ -472,28 +464,19 @@ _HTTP_CODES = {
 
 @dataclass
 class _HttpMetrics:
-    registry: Any
     requests: Any
     duration: Any
     in_flight: Any
 
 
-_http: _HttpMetrics | None = None
-
-
 def _http_metrics() -> _HttpMetrics:
-    """The server's request series, in the registry of the runs' metrics (made once per
-    process: apps made again, as tests do, share them)."""
-    global _http
-    from orca.observe import enable_metrics
+    """The server's request series, in the registry of the runs' metrics."""
+    from orca.observe._metrics import more_series
 
-    metrics = enable_metrics()
-    if _http is None or _http.registry is not metrics.registry:
+    def build(r: Any) -> _HttpMetrics:
         from prometheus_client import Counter, Gauge, Histogram
 
-        r = metrics.registry
-        _http = _HttpMetrics(
-            r,
+        return _HttpMetrics(
             Counter(
                 "orca_http_requests", "HTTP requests answered, by method, route and status.",
                 ("method", "route", "status"), registry=r,
@@ -505,7 +488,8 @@ def _http_metrics() -> _HttpMetrics:
             ),
             Gauge("orca_http_requests_in_flight", "Requests being answered now.", registry=r),
         )  # fmt: skip
-    return _http
+
+    return more_series("http", build)
 
 
 class _Measure:

@@ -132,6 +132,7 @@ class _Accepted:
     target: tuple[str, int, str, bool] | None  # its webhook's checked address
     continues: bool = False  # left running by a server that died: from its checkpoint
     driver: asyncio.Task[None] | None = None  # while queued
+    ticket: Ticket | None = None  # its place in the queue, once it has one
     launching: bool = False  # its handle is being started: cancel waits for it
     correlation_id: str | None = None  # the request's, for the run's logs and spans
     started: asyncio.Future[None] = field(default_factory=_future)
@@ -369,6 +370,7 @@ class Runs:
             if ticket is not None:
                 self.admission.release(ticket)
             raise
+        accepted.ticket = ticket
         accepted.driver = asyncio.ensure_future(self._drive(accepted, ticket, after))
         return {
             **reply,
@@ -430,8 +432,10 @@ class Runs:
             ended_at=_now(),
             error=why,
         )
-        with contextlib.suppress(Exception):  # a store that fails: the record stays queued
+        try:
             await self._checkpoints.aput_run(record)
+        except Exception:  # the record stays queued: the next start takes the run up
+            log.exception("could not record run %s %s", accepted.run_id, status)
         accepted.end()
         if accepted.target is not None and accepted.body.webhook is not None:
             self._notify(accepted.body.webhook, accepted.target, accepted.run_id)
@@ -475,7 +479,7 @@ class Runs:
         result kept here a while for ``wait``), its webhook called, its followers go."""
         live = self._live.get(accepted.run_id)
         if live is not None:  # its record stored and its thread released
-            with contextlib.suppress(BaseException):
+            with contextlib.suppress(Exception):  # how it ended: its record says
                 await live.handle.result()
         self.admission.release(ticket)
         try:
@@ -568,6 +572,7 @@ class Runs:
                 await self._never_ran(accepted, "failed", exc)
                 return
         self._accepted[accepted.run_id] = accepted
+        accepted.ticket = ticket
         accepted.driver = asyncio.ensure_future(self._drive(accepted, ticket, after))
 
     async def _checkpointed(self, record: RunRecord) -> bool:
@@ -643,8 +648,11 @@ class Runs:
         checkpoints it made. Returns how many were removed."""
         if accepted.driver is not None and not accepted.launching:
             accepted.driver.cancel()  # still queued: it never starts
-            with contextlib.suppress(BaseException):
-                await asyncio.shield(accepted.driver)
+            await asyncio.wait({accepted.driver})
+            if not accepted.finished.done():  # cancelled before its first step
+                if accepted.ticket is not None:
+                    self.admission.release(accepted.ticket)
+                await self._never_ran(accepted, "cancelled", None)
         elif not accepted.started.done():  # being started: stop it once it runs
             await asyncio.wait(
                 {accepted.started, accepted.finished}, return_when=asyncio.FIRST_COMPLETED

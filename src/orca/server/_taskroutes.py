@@ -3,7 +3,6 @@ capabilities and artifacts (``create_app`` includes ``router(settings)``)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
@@ -17,6 +16,7 @@ from starlette.exceptions import HTTPException
 from orca._version import __version__
 from orca.errors import InvalidInputError
 from orca.server._models import PathId, QueryId
+from orca.server._sse import KEEP_ALIVE, with_heartbeats
 from orca.server._taskbodies import SAMPLER_PROFILES, ArtifactBody, Refused, TaskBody, refusals
 from orca.server._tasks import Tasks, TaskSettings
 from orca.store._tasks import ARTIFACT_KINDS, ArtifactRecord
@@ -24,7 +24,6 @@ from orca.store._tasks import ARTIFACT_KINDS, ArtifactRecord
 API_VERSION = "v1"
 SSE = "text/event-stream"
 EVENT_ID = re.compile(r"-1|[0-9]{1,18}")  # an SSE id: -1 (from the start) or a seq
-HEARTBEAT_S = 15.0
 
 
 def _tasks(request: Request) -> Tasks:
@@ -299,24 +298,10 @@ def _artifact(a: ArtifactRecord, *, content: bool) -> dict[str, Any]:
 async def _sse(batches: AsyncIterator[list[tuple[int, str, str]]]) -> AsyncIterator[bytes]:
     """Server-sent events, a batch per write, with a comment as heartbeat while nothing
     happens."""
-    iterator = batches.__aiter__()
-    pending: asyncio.Future[Any] | None = None
-    try:
-        while True:
-            pending = pending or asyncio.ensure_future(iterator.__anext__())
-            done, _ = await asyncio.wait({pending}, timeout=HEARTBEAT_S)
-            if not done:
-                yield b": keep-alive\n\n"  # proxies keep the connection
-                continue
-            try:
-                batch = pending.result()
-            except StopAsyncIteration:
-                break
-            pending = None
-            if batch:
-                yield "".join(
-                    f"id: {seq}\nevent: {kind}\ndata: {data}\n\n" for seq, kind, data in batch
-                ).encode()
-    finally:
-        if pending is not None:
-            pending.cancel()
+    async for batch in with_heartbeats(batches):
+        if batch is None:
+            yield KEEP_ALIVE
+        elif batch:
+            yield "".join(
+                f"id: {seq}\nevent: {kind}\ndata: {data}\n\n" for seq, kind, data in batch
+            ).encode()

@@ -320,29 +320,22 @@ class TaskRun:
 
 @dataclass
 class _Series:
-    registry: Any
     finished: Any
     tokens: Any
 
 
-_series: _Series | None = None
-
-
 def task_metrics() -> _Series:
-    """The tasks' Prometheus series, in the registry of the runs' metrics (made once per
-    process, like the server's request series)."""
-    global _series
-    from orca.observe import enable_metrics
+    """The tasks' Prometheus series, in the registry of the runs' metrics."""
+    from orca.observe._metrics import more_series
 
-    registry = enable_metrics().registry
-    if _series is None or _series.registry is not registry:
+    def build(registry: Any) -> _Series:
         from prometheus_client import Counter
 
-        _series = _Series(
-            registry,
+        return _Series(
             Counter("orca_llm_tasks", "LLM tasks ended, by engine and status.",
                     ("engine", "status"), registry=registry),
             Counter("orca_llm_task_tokens", "Tokens LLM tasks streamed, by engine.",
                     ("engine",), registry=registry),
         )  # fmt: skip
-    return _series
+
+    return more_series("tasks", build)
