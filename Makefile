@@ -7,7 +7,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 PEER := .venv-peer
 PEER_STAMP := $(PEER)/.installed
 
-.PHONY: demo test lint bench clean system-deps
+.PHONY: demo test lint bench clean system-deps ui
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,11 @@ $(PEER_STAMP): benchmarks/peer-server.txt
 	$(PEER)/bin/python -m pip install --quiet -r benchmarks/peer-server.txt
 	touch $@
 
-demo: $(STAMP)
+# the web UI's bundle (ui/ -> src/orca/server/ui/), built when missing or stale; needs Node.js
+ui:
+	bash scripts/build-ui.sh
+
+demo: $(STAMP) ui
 	$(PY) examples/demo.py
 
 # packages pip cannot install (bubblewrap, the tools' sandbox): installed when missing
@@ -34,16 +38,18 @@ demo: $(STAMP)
 system-deps:
 	bash scripts/system-deps.sh
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps ui
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/ruff format --check src tests benchmarks examples
 	$(VENV)/bin/mypy
+	[ -d ui/node_modules ] || (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+	cd ui && npm run --silent typecheck && npm run --silent lint
 
 bench: $(BENCH_STAMP) $(PEER_STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(PEER) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEER) .pytest_cache .mypy_cache .ruff_cache ui/node_modules src/orca/server/ui

@@ -32,6 +32,7 @@ from orca.server._runs import Runs
 from orca.server._sse import KEEP_ALIVE, with_heartbeats
 from orca.server._taskroutes import router as tasks_router
 from orca.server._tracing import RequestSpans, flush_spans, route_of
+from orca.server._ui import ui_path, ui_response
 
 log = logging.getLogger("orca.server")
 
@@ -219,7 +220,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
         )
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if (
+            exc.status_code == 404
+            and request.method in ("GET", "HEAD")
+            and ui_path(request.url.path)
+        ):  # no route: a page of the web UI
+            return ui_response(request.url.path)
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         return JSONResponse(
             envelope(code, str(exc.detail), retriable=exc.status_code == 503),

@@ -26,6 +26,7 @@ from pydantic import BaseModel
 from orca.config import ORIGIN
 from orca.errors import ConfigError
 from orca.server._errors import envelope
+from orca.server._ui import ui_path
 
 if TYPE_CHECKING:
     from orca.store import SqliteTokens, TokenRecord
@@ -55,8 +56,8 @@ def needed_scope(method: str, path: str) -> str | None:
     """The scope a request needs: None for ``OPEN_PATHS``; the first of ``SCOPE_RULES``
     that matches; else ``read`` for GET/HEAD/OPTIONS, ``run`` for POST/PUT/PATCH/DELETE,
     and ``admin`` for any other method."""
-    if path in OPEN_PATHS:
-        return None
+    if path in OPEN_PATHS or (method in ("GET", "HEAD") and ui_path(path)):
+        return None  # the API's description, health, or the web UI's bundle (no data)
     for methods, pattern, scope in SCOPE_RULES:
         if method in methods and pattern.match(path):
             return scope

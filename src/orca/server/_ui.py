@@ -1,0 +1,67 @@
+"""The web UI's bundle (built from ``ui/`` by ``npm run build`` into ``server/ui/``),
+served at ``/``: its files under ``/assets/``, and ``index.html`` for every other page
+path, which the UI's router reads. The bundle holds no data: the pages call the public
+API under ``/v1`` with the user's token, so serving it needs none.
+
+It is not a route: a GET that no route matches, outside the API's paths, is answered
+here (from the app's 404 handler), so the API keeps its own 404s and 405s."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.responses import FileResponse, JSONResponse, Response
+
+from orca.server._errors import envelope
+
+UI_DIR = Path(__file__).with_name("ui")
+
+API_PREFIXES = ("v1/", "metrics", "healthz", "readyz", "openapi.json", "docs", "redoc")
+"""Paths that are the API's: a miss there is the API's 404, never the UI's page."""
+
+SECURITY_HEADERS = {
+    # the bundle's own scripts only; React Flow sets style attributes, hence 'unsafe-inline'
+    # for styles; data: for the inline favicon and chart images
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+def ui_path(path: str) -> bool:
+    """Whether a GET of ``path`` (with its leading slash) is the UI's to answer."""
+    return not path.lstrip("/").startswith(API_PREFIXES)
+
+
+def _not_built() -> JSONResponse:
+    body = envelope(
+        "UI_NOT_BUILT",
+        "the web UI is not built in this installation",
+        details={"fix": "run make ui (or: cd ui && npm ci && npm run build), then restart"},
+    )
+    return JSONResponse(body, status_code=503)
+
+
+def ui_response(path: str) -> Response:
+    """A file of the bundle, or the UI's page (``index.html``) for any other path (with
+    its leading slash; ``ui_path(path)`` holds)."""
+    path = path.lstrip("/")
+    index = UI_DIR / "index.html"
+    if not index.is_file():
+        return _not_built()
+    if path.startswith("assets/"):
+        root = (UI_DIR / "assets").resolve()
+        asset = (UI_DIR / path).resolve()
+        if not asset.is_relative_to(root) or not asset.is_file():
+            body = envelope("NOT_FOUND", f"no asset {path[:200]!r} in the UI bundle")
+            return JSONResponse(body, status_code=404)
+        # hashed names: a file never changes under its name
+        headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"}
+        return FileResponse(asset, headers=headers)
+    headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}
+    return FileResponse(index, media_type="text/html", headers=headers)

@@ -1,0 +1,16 @@
+import { SseParser } from "./sse";
+
+describe("SseParser", () => {
+  it("parses messages split across chunks, with ids, events and comments", () => {
+    const p = new SseParser();
+    expect(p.push(": heartbeat\n\nid: 1\nevent: run.sta")).toEqual([]);
+    expect(p.push('rted\ndata: {"a":1}\n\nid: 2\ndata: x\ndata: y\n\n')).toEqual([
+      { id: "1", event: "run.started", data: '{"a":1}' },
+      { id: "2", event: "message", data: "x\ny" },
+    ]);
+  });
+  it("accepts CRLF line ends", () => {
+    const p = new SseParser();
+    expect(p.push("id: 7\r\ndata: z\r\n\r\n")).toEqual([{ id: "7", event: "message", data: "z" }]);
+  });
+});

@@ -1,0 +1,83 @@
+import { useEffect, useState } from "react";
+import { NavLink, Outlet } from "react-router-dom";
+import { getToken, setToken } from "../api/client";
+import { applyTheme, storedTheme, type Theme } from "./theme";
+
+const PAGES: [string, string][] = [
+  ["/runs", "Runs"],
+  ["/threads", "Threads"],
+  ["/costs", "Costs"],
+  ["/builder", "Builder"],
+  ["/settings", "Settings"],
+];
+
+/** Asks for a bearer token when the server answers 401 (a server with auth on). */
+function SignIn({ onDone }: { onDone: () => void }) {
+  const [value, setValue] = useState("");
+  return (
+    <div className="card" role="dialog" aria-labelledby="signin-title" style={{ marginBottom: 12 }}>
+      <h2 id="signin-title">This server needs a token</h2>
+      <p className="muted">
+        Paste a token made with <code>orca token create NAME</code>. It stays in this browser only.
+      </p>
+      <form
+        className="row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (value.trim()) {
+            setToken(value.trim());
+            onDone();
+          }
+        }}
+      >
+        <label>
+          Token
+          <input type="password" value={value} onChange={(e) => setValue(e.target.value)} autoComplete="off" />
+        </label>
+        <button className="primary" type="submit">
+          Sign in
+        </button>
+      </form>
+    </div>
+  );
+}
+
+export function Layout() {
+  const [theme, setTheme] = useState<Theme>(storedTheme);
+  const [needToken, setNeedToken] = useState(false);
+  useEffect(() => applyTheme(theme), [theme]);
+  useEffect(() => {
+    const ask = () => setNeedToken(true);
+    window.addEventListener("orca-unauthenticated", ask);
+    return () => window.removeEventListener("orca-unauthenticated", ask);
+  }, []);
+  const next: Theme = theme === "dark" ? "light" : theme === "light" ? "system" : "dark";
+  return (
+    <div className="shell">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <nav aria-label="Main">
+        <span className="brand">Orca</span>
+        {PAGES.map(([to, label]) => (
+          <NavLink key={to} to={to}>
+            {label}
+          </NavLink>
+        ))}
+        <span className="spacer" />
+        <button type="button" onClick={() => setTheme(next)} aria-label={`Theme: ${theme}. Switch to ${next}`}>
+          Theme: {theme}
+        </button>
+        {getToken() ? (
+          <button type="button" onClick={() => setToken(null)}>
+            Sign out
+          </button>
+        ) : null}
+      </nav>
+      <main id="main" tabIndex={-1}>
+        {needToken ? <SignIn onDone={() => setNeedToken(false)} /> : null}
+        <Outlet />
+      </main>
+    </div>
+  );
+}
