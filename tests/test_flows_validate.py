@@ -480,3 +480,23 @@ def test_templates_never_reach_attributes() -> None:
         "n": [1, {"a": 2}],
         "s": "x!",
     }
+
+
+def test_the_flows_package_exports_exactly_its_api() -> None:
+    import orca.flows
+
+    assert sorted(orca.flows.__all__) == [
+        "FORMAT",
+        "Flow",
+        "FlowIssue",
+        "Workflow",
+        "compile_flow",
+        "content_hash",
+        "export_graph",
+        "file_resolver",
+        "load_workflow",
+        "parse_flow",
+        "validate_flow",
+    ]
+    for name in orca.flows.__all__:
+        assert hasattr(orca.flows, name)
