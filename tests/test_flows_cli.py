@@ -82,6 +82,20 @@ def test_a_declined_ticket_ends_without_a_reply(tiny: Path) -> None:
     assert "reply" not in done["values"]
 
 
+def test_the_study_example_fans_out_over_its_topics(tiny: Path) -> None:
+    study = ROOT / "examples" / "flows" / "study.yaml"
+    given = json.dumps({"topics": ["owls", "bats", "moths"]})
+    done = json.loads(orca(tiny, "run", study, "--input", given, "--json", code=OK).stdout)
+    assert done["status"] == "done"
+    assert len(done["values"]["notes"]) == 3
+    assert isinstance(done["values"]["summary"], str)
+    shown = json.loads(orca(tiny, "runs", "show", done["run_id"], "--json", code=OK).stdout)
+    studied = [u for u in shown["usage"] if u["node"] == "study"]
+    assert {u["role"] for u in studied} == {"worker"}
+    tasks = [t for t in shown["tasks"] if t["node"] == "study"]
+    assert len(tasks) == 3
+
+
 def test_validate_accepts_the_example_and_prints_its_hash(project: Path) -> None:
     result = orca(project, "flows", "validate", TRIAGE, code=OK)
     assert "is a valid flow (sha256:" in result.stdout
