@@ -35,6 +35,9 @@ naming what went wrong and how to fix it::
     │   ├── CorruptDatabaseError             not an Orca database, or damaged
     │   ├── SchemaVersionError               written by a newer Orca
     │   └── DatabaseLockedError              another process held the lock too long
+    ├── FlowError (ValueError)               a declarative flow document is invalid:
+    │                                        ``issues`` names each problem's path, node,
+    │                                        field and fix
     ├── ConfigError (ValueError)             bad settings: names the key and the fix
     │   ├── UnknownProviderError             no such LLM provider (suggests the closest)
     │   ├── UnknownProfileError (LookupError) no such LLM profile (suggests the closest)
@@ -87,6 +90,7 @@ __all__ = [
     "ContextLengthError",
     "CorruptDatabaseError",
     "DatabaseLockedError",
+    "FlowError",
     "FlowVersionExistsError",
     "GraphError",
     "InvalidBudgetError",
@@ -258,6 +262,26 @@ class WorkflowLoadError(OrcaError, ValueError):
         super().__init__(f"{message}. Fix: {fix}")
         self.message = message
         self.fix = fix
+
+
+class FlowError(OrcaError, ValueError):
+    """A declarative flow (``orca.flow/v1``) is invalid. ``issues`` lists every problem
+    found (``orca.flows.FlowIssue``: path, node, field, message, fix), not just the first.
+    """
+
+    def __init__(self, issues: Sequence[Any], *, source: str | None = None) -> None:
+        self.issues = list(issues)
+        self.source = source
+        where = f"{source}: " if source else ""
+        first = self.issues[0] if self.issues else None
+        if first is None:
+            text = f"{where}the flow is invalid"
+        else:
+            more = len(self.issues) - 1
+            at = f" at {first.path}" if first.path else ""
+            also = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+            text = f"{where}{first.message}{at}{also}. Fix: {first.fix}"
+        super().__init__(text)
 
 
 # -- run failures -------------------------------------------------------------------------
