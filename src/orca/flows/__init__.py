@@ -10,7 +10,9 @@ Python graph into the same format, for viewing. See docs/workflows.md.
 
 from typing import Any
 
-from orca.flows._load import Workflow, load_workflow
+from orca.flows._compile import compile_flow
+from orca.flows._export import export_graph
+from orca.flows._load import Workflow, file_resolver, load_workflow
 from orca.flows._read import FlowIssue
 from orca.flows._spec import FORMAT, Flow
 from orca.flows._validate import Resolver, check, parse
@@ -62,7 +64,10 @@ __all__ = [
     "Flow",
     "FlowIssue",
     "Workflow",
+    "compile_flow",
     "content_hash",
+    "export_graph",
+    "file_resolver",
     "load_workflow",
     "parse_flow",
     "validate_flow",

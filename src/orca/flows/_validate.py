@@ -71,7 +71,7 @@ def check(
 ) -> tuple[Flow | None, list[FlowIssue]]:
     """The flow ``data`` holds and every problem found with it (the flow is None when
     there is any)."""
-    doc, found = read_doc(data)
+    doc, found = read_doc(data.to_doc() if isinstance(data, Flow) else data)
     if found:
         return None, found
     if not isinstance(doc, Mapping):
@@ -489,6 +489,17 @@ class _Checker:
             )
         else:
             self._target(f"{path}.to", node, node.to, end=False)
+        target = self.nodes.get(node.to)
+        written = getattr(target, "output", None)
+        key = self.state.get(written) if isinstance(written, str) else None
+        if key is not None and key.reducer == "overwrite":
+            self.add(
+                f"map {node.id!r} runs {node.to!r} once per item, and each writes "
+                f"{written!r}, whose reducer is overwrite: the writes would collide",
+                f'give {written!r} "reducer": "append" (a list of the answers)',
+                f"{path}.to",
+                node.id,
+            )
         if node.item in self.state:
             self.add(
                 f"map {node.id!r} calls its item {node.item!r}, which is also a state key",
