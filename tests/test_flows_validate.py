@@ -81,6 +81,11 @@ def test_yaml_text_and_files_parse_like_json(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(triage()))
     assert parse_flow(path) == parse_flow(triage())
     assert parse_flow(path.read_text()) == parse_flow(triage())
+    other = tmp_path / "triage.flow"  # another suffix: JSON or YAML, by its first character
+    other.write_text(path.read_text())
+    assert parse_flow(other) == parse_flow(triage())
+    other.write_text(json.dumps(triage()))
+    assert parse_flow(other) == parse_flow(triage())
 
 
 def test_every_problem_is_reported_with_path_node_field_and_fix() -> None:
