@@ -354,6 +354,17 @@ def test_a_subflow_resolves_saved_flows_only(server: str) -> None:
     }  # fmt: skip
     ok = httpx.post(f"{server}/v1/flows/validate", json={"flow": outer}).json()
     assert ok["ok"], ok["errors"]
+    # a saved subflow runs inside a saved flow's run
+    shouter = _flow("shouter")
+    del shouter["nodes"][1]
+    shouter["edges"] = [{"from": "__start__", "to": "shout"}, {"from": "shout", "to": "__end__"}]
+    assert httpx.post(f"{server}/v1/flows", json={"flow": shouter}).status_code == 201
+    outer["nodes"][0]["flow"] = "shouter@0.1.0"
+    assert httpx.post(f"{server}/v1/flows", json={"flow": outer}).status_code == 201
+    body = {"workflow": "outer", "input": {"question": "nested"}}
+    ran = httpx.post(f"{server}/v1/runs/wait", json=body, timeout=60).json()
+    assert ran["status"] == "done", ran
+    assert ran["values"]["answer"] == "NESTED!"
     for ref in ("/etc/passwd.yaml", "../flows.yaml", "inner@9.0.0"):
         outer["nodes"][0]["flow"] = ref
         answer = httpx.post(f"{server}/v1/flows/validate", json={"flow": outer}).json()
@@ -443,3 +454,64 @@ def test_a_saved_flow_runs_on_the_tiny_model_with_its_usage_recorded(tmp_path: P
         assert done["values"]["reply"]
         events = c.get(f"/v1/runs/{paused['run_id']}/events").json()
         assert sum(e["type"] == "llm.response" for e in events) == 1
+
+
+SLOW = """
+import time
+from typing import TypedDict
+from orca import END, START, StateGraph
+
+
+class S(TypedDict, total=False):
+    n: int
+
+
+def nap(state):
+    time.sleep(1.5)
+    return {"n": 1}
+
+
+sleeper = StateGraph(S, name="sleeper")
+sleeper.add_node("nap", nap)
+sleeper.add_edge(START, "nap")
+sleeper.add_edge("nap", END)
+"""
+
+
+def test_a_queued_saved_flow_run_is_taken_up_on_its_version_after_kill_9(tmp_path: Path) -> None:
+    import signal
+
+    from orca.flows import content_hash
+    from orca.store import SqliteStore
+
+    _served.init_project(tmp_path, SLOW, "max_running_runs = 1\nmax_queued_runs = 10")
+    (tmp_path / "flownodes.py").write_text(NODES)
+    with (tmp_path / ".orca" / "orca.toml").open("a") as f:
+        f.write('\n[flows]\npython_modules = ["flownodes"]\n')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get(
+        "PYTHONPATH", "")])}  # fmt: skip
+    proc, url = _served.start(tmp_path, ["sleeper"], env=env)
+    try:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            assert c.post("/v1/flows", json={"flow": _flow("later")}).status_code == 201
+            busy = c.post("/v1/threads/s1/runs", json={"workflow": "sleeper", "input": {}})
+            assert busy.json()["status"] == "running"
+            body = {"workflow": "later", "input": {"question": "wait"}}
+            queued = c.post("/v1/threads/f1/runs", json=body).json()
+            assert queued["status"] == "queued"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    newer = _flow("later", " (v2)")
+    with SqliteStore(tmp_path / ".orca" / "project.db") as store:
+        store.flows.put("later", newer, content_hash(newer))  # 0.1.1 saved meanwhile
+    proc, url = _served.start(tmp_path, ["sleeper"], env=env)
+    try:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            ran = c.get(f"/v1/runs/{queued['run_id']}/wait").json()
+            assert ran["status"] == "interrupted", ran
+            assert ran["graph"] == "later@0.1.0"
+            assert ran["interrupts"][0]["value"]["prompt"] == "Approve WAIT!?"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
