@@ -13,8 +13,9 @@ naming what went wrong and how to fix it::
     │   └── SerializationError               a state value cannot be stored
     ├── InvalidInputError (ValueError)       bad arguments to invoke/stream/update_state
     │   ├── InvalidResumeError               a resume that matches no pending interrupt
-    │   └── InvalidFieldError                a bad value of one named field (a CLI option,
-    │                                        a request body's field): names it and the fix
+    │   ├── InvalidFieldError                a bad value of one named field (a CLI option,
+    │   │                                    a request body's field): names it and the fix
+    │   └── FlowVersionExistsError           a flow's version is saved with other content
     ├── RunError (RuntimeError)              a run that could not finish
     │   ├── NodeError                        a node raised (after its retries)
     │   ├── ReducerError                     a reducer raised while applying writes
@@ -90,6 +91,7 @@ __all__ = [
     "CorruptDatabaseError",
     "DatabaseLockedError",
     "FlowError",
+    "FlowVersionExistsError",
     "GraphError",
     "InvalidBudgetError",
     "InvalidFieldError",
@@ -235,6 +237,20 @@ class InvalidFieldError(InvalidInputError):
         self.message = message
         self.field = field
         self.fix = fix
+
+
+class FlowVersionExistsError(InvalidInputError):
+    """A saved flow's version already holds other content (a version, once saved, never
+    changes). ``name``, ``version`` and ``hash`` (the saved content's) say which."""
+
+    def __init__(self, name: str, version: str, content_hash: str) -> None:
+        super().__init__(
+            f"flow {name!r} version {version} is saved with other content ({content_hash}). "
+            "Fix: save under another version, or leave the version out to get the next patch"
+        )
+        self.name = name
+        self.version = version
+        self.hash = content_hash
 
 
 class WorkflowLoadError(OrcaError, ValueError):
