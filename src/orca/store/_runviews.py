@@ -137,15 +137,13 @@ def json_needle(text: str) -> str:
     return orjson.dumps(text).decode()[1:-1]
 
 
-def like_pattern(text: str) -> str | None:
-    """A ``LIKE ... ESCAPE '\\'`` pattern a backend may pre-filter raw JSON batches with
-    (SQL's LIKE folds ASCII case only: None for text with other letters, which only the
-    exact match can take)."""
+def like_pattern(text: str) -> str:
+    """A ``LIKE ... ESCAPE '\\'`` pattern a backend may pre-filter raw JSON batches with:
+    it matches wherever ``text`` may be. SQL's LIKE folds ASCII case only, so each other
+    character becomes ``_`` (any one character); the exact match decides after."""
     needle = json_needle(text)
-    if not needle.isascii():
-        return None
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return "%" + "".join(c if c.isascii() else "_" for c in escaped) + "%"
 
 
 def event_text(fields: dict[str, Any]) -> str:
