@@ -15,7 +15,7 @@ import pytest
 
 from orca import END, START, StateGraph
 from orca.checkpoint import EventRecord, Lease, RunRecord, TaskRecord
-from orca.errors import InvalidInputError
+from orca.errors import CorruptDatabaseError, InvalidInputError
 from orca.store import RunFilter, RunViews, SqliteCheckpointer, SqliteStore
 from orca.store._runviews import SCANNED_RUNS, NodeTimes
 
@@ -311,3 +311,15 @@ def test_several_statuses_and_text_pages_agree_with_a_plain_reading(project: Pro
         ids(project.views.find_runs(RunFilter(statuses=("cancelled", "done"), limit=5)))
         == [r for r in newest if int(r[1:]) % 4 in (0, 3)][:5]
     )
+
+
+def test_a_damaged_record_is_reported_as_damage(project: Project) -> None:
+    import sqlite3
+
+    project.run("ok")
+    project.run("bad")
+    with sqlite3.connect(project.store.path) as raw:
+        raw.execute("UPDATE runs SET metadata = '[1, 2' WHERE id = 'bad'")
+    with pytest.raises(CorruptDatabaseError, match="the record of run 'bad' is damaged"):
+        project.views.find_runs(RunFilter())
+    assert ids(project.views.find_runs(RunFilter(before="bad"))) == ["ok"]

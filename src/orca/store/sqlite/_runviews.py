@@ -17,7 +17,7 @@ from typing import Any
 from orca.checkpoint import RunRecord
 from orca.checkpoint._records import run_record
 from orca.checkpoint._rows import decode_events
-from orca.errors import InvalidInputError
+from orca.errors import CorruptDatabaseError, InvalidInputError
 from orca.store._runviews import (
     SCANNED_RUNS,
     STATS_RUNS,
@@ -150,7 +150,7 @@ class SqliteRunViews:
             args += cursor[0]
         if query.text is None:
             rows = self._newest(_RUN_COLUMNS, where, args, query.statuses, query.limit)
-            return [run_record(r[2:]) for r in rows]
+            return [self._decode(r[2:]) for r in rows]
         # the newest SCANNED_RUNS candidates, then their logs looked into a chunk at a time,
         # in order, until the page is full: a common text reads a few runs' logs only
         candidates = [r[1] for r in self._newest("", where, args, query.statuses, SCANNED_RUNS)]
@@ -164,10 +164,20 @@ class SqliteRunViews:
                 f"({', '.join('?' * len(chunk))}) AND ({_LOGGED_TEXT}) {_NEWEST}",
                 [*chunk, pattern, text, pattern, text],
             )
-            found += [run_record(r) for r in rows]
+            found += [self._decode(r) for r in rows]
             if len(found) >= query.limit:
                 break
         return found[: query.limit]
+
+    def _decode(self, row: Sequence[Any]) -> RunRecord:
+        try:
+            return run_record(row)
+        except ValueError as exc:  # orjson's decode error is one too
+            raise CorruptDatabaseError(
+                self.path,
+                f"the record of run {row[0]!r} is damaged ({exc})",
+                "restore the file from a backup, or delete the run's thread",
+            ) from exc
 
     def _newest(
         self, columns: str, where: list[str], args: list[Any], statuses: Sequence[str], limit: int
