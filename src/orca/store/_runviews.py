@@ -146,10 +146,24 @@ def like_pattern(text: str) -> str:
     return "%" + "".join(c if c.isascii() else "_" for c in escaped) + "%"
 
 
+def _raw_text(fields: dict[str, Any]) -> str:
+    shown = {k: v for k, v in fields.items() if k not in ("schema", "run_id", "thread_id")}
+    return orjson.dumps(shown, default=repr).decode()
+
+
 def event_text(fields: dict[str, Any]) -> str:
     """An event as a search reads it: its fields as JSON, secrets redacted."""
-    shown = {k: v for k, v in fields.items() if k not in ("schema", "run_id", "thread_id")}
-    return redact_text(orjson.dumps(shown, default=repr).decode())
+    return redact_text(_raw_text(fields))
+
+
+def _redacted_if_holds(fields: dict[str, Any], needle: str) -> str | None:
+    """The event's redacted text when it holds ``needle`` (lower-cased), else None. The
+    raw text is looked at first: most events do not hold it, and redacting costs more."""
+    raw = _raw_text(fields)
+    if needle not in raw.lower():
+        return None
+    text = redact_text(raw)
+    return text if needle in text.lower() else None
 
 
 def excerpt(text: str, needle: str) -> str | None:
@@ -166,7 +180,7 @@ def holds(events: Sequence[dict[str, Any]], text: str) -> bool:
     """Whether one of the events (``Event.to_dict()`` forms) holds ``text`` in its
     redacted JSON, case-insensitively."""
     needle = json_needle(text).lower()
-    return any(needle in event_text(e).lower() for e in events)
+    return any(_redacted_if_holds(e, needle) is not None for e in events)
 
 
 def hits(events: Sequence[dict[str, Any]], text: str, types: Sequence[str]) -> list[EventHit]:
@@ -177,7 +191,8 @@ def hits(events: Sequence[dict[str, Any]], text: str, types: Sequence[str]) -> l
     for e in reversed(events):
         if types and e.get("type") not in types:
             continue
-        shown = excerpt(event_text(e), needle)
+        redacted = _redacted_if_holds(e, needle.lower())
+        shown = None if redacted is None else excerpt(redacted, needle)
         if shown is not None:
             node = e.get("node")
             found.append(
