@@ -323,3 +323,17 @@ def test_a_damaged_record_is_reported_as_damage(project: Project) -> None:
     with pytest.raises(CorruptDatabaseError, match="the record of run 'bad' is damaged"):
         project.views.find_runs(RunFilter())
     assert ids(project.views.find_runs(RunFilter(before="bad"))) == ["ok"]
+
+
+def test_a_workflow_named_without_a_version_takes_its_saved_versions_too(
+    project: Project,
+) -> None:
+    hour = dt.timedelta(hours=1)
+    for i, graph in enumerate(("triage", "triage@1.0.0", "triage@1.1.0", "triageA", "triage2")):
+        project.run(graph, graph=graph, started=DAY + i * hour, tasks=(("plan", "done", 5.0),))
+    find = project.views.find_runs
+    assert ids(find(RunFilter(graph="triage"))) == ["triage@1.1.0", "triage@1.0.0", "triage"]
+    assert ids(find(RunFilter(graph="triage@1.0.0"))) == ["triage@1.0.0"]
+    assert ids(find(RunFilter(graph="triage@"))) == []
+    assert [(n.node, n.runs) for n in project.views.node_times("triage")] == [("plan", 3)]
+    assert [(n.node, n.runs) for n in project.views.node_times("triage@1.1.0")] == [("plan", 1)]

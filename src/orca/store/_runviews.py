@@ -40,7 +40,8 @@ class RunFilter:
 
     Attributes:
         statuses: any of these statuses (empty: every status).
-        graph: runs of this workflow (its graph's name).
+        graph: runs of this workflow (its graph's name; a name without ``@VERSION``
+            takes the runs of its saved versions too).
         thread_id: runs on this thread.
         since, until: started at or after ``since`` and before ``until`` (aware times).
         min_cost_nano_usd, max_cost_nano_usd: cost bounds, both inclusive.
@@ -235,8 +236,9 @@ class RunViews(Protocol):
         event logs of the newest ``SCANNED_RUNS`` runs (or of the one run)."""
 
     def node_times(self, graph: str, *, since: dt.datetime | None = None) -> list[NodeTimes]:
-        """Per node of the workflow ``graph``, by node name, from the task records of its
-        newest ``STATS_RUNS`` runs started at or after ``since``."""
+        """Per node of the workflow ``graph`` (with its saved versions when it names none),
+        by node name, from the task records of its newest ``STATS_RUNS`` runs started at
+        or after ``since``."""
 
     def close(self) -> None:
         """Release resources."""

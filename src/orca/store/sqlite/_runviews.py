@@ -55,6 +55,16 @@ _LOGGED_TEXT = (
 )
 
 
+def workflow_match(column: str, name: str) -> tuple[str, list[Any]]:
+    """SQL matching a workflow ``name`` in ``column``: that name exactly, and when it
+    names no version, its saved versions too (``name@1.2.0``, as runs of a saved flow
+    record it). A range on ``column``, so that its index serves it."""
+    if "@" in name:
+        return f"{column} = ?", [name]
+    # '@' and 'A' are neighbours in every collation SQLite uses by default (BINARY)
+    return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [name, name + "@", name + "A"]
+
+
 def _iso(when: dt.datetime) -> str:
     """An aware time as run records write theirs (UTC, ISO 8601), for comparing text."""
     return when.astimezone(dt.UTC).isoformat()
@@ -127,10 +137,13 @@ class SqliteRunViews:
     def find_runs(self, query: RunFilter) -> list[RunRecord]:
         where: list[str] = []
         args: list[Any] = []
-        for column, value in (("graph", query.graph), ("thread_id", query.thread_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
+        if query.graph is not None:
+            cond, values = workflow_match("graph", query.graph)
+            where.append(cond)
+            args += values
+        if query.thread_id is not None:
+            where.append("thread_id = ?")
+            args.append(query.thread_id)
         for op, when in ((">=", query.since), ("<", query.until)):
             if when is not None:
                 where.append(f"started_at {op} ?")
@@ -273,7 +286,7 @@ class SqliteRunViews:
     # -- workflows ---------------------------------------------------------------------------
 
     def node_times(self, graph: str, *, since: dt.datetime | None = None) -> list[NodeTimes]:
-        cond, args = "graph = ?", [graph]
+        cond, args = workflow_match("graph", graph)
         if since is not None:
             cond += " AND started_at >= ?"
             args.append(_iso(since))
