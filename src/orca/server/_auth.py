@@ -44,14 +44,15 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SCOPE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
     # (methods, path, scope): the first rule that matches decides; then the defaults
     (READ_METHODS | WRITE_METHODS, re.compile(r"^/v1/(admin|audit)(/|$)"), "admin"),
+    (READ_METHODS | WRITE_METHODS, re.compile(r"^/v1/auth/tokens(/|$)"), "admin"),
     (WRITE_METHODS, re.compile(r"^/v1/(budgets|profiles|prices)(/|$)"), "admin"),
     (WRITE_METHODS, re.compile(r"^/v1/runs/[^/]+/reprice$"), "admin"),
     (frozenset({"DELETE"}), re.compile(r"^/v1/flows(/|$)"), "admin"),
 )
 """Where the defaults (reads ``read``, writes ``run``) are not enough: the tool audit (what
-tools were given and answered, redacted), and writes to budgets, profiles and prices (and
-repricing a run), and deleting a saved flow's version, need ``admin``. A rule only ever
-raises the scope a request needs."""
+tools were given and answered, redacted), the server's tokens, writes to budgets, profiles
+and prices (and repricing a run), and deleting a saved flow's version need ``admin``. A
+rule only ever raises the scope a request needs."""
 
 
 def needed_scope(method: str, path: str) -> str | None:

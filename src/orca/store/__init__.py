@@ -28,6 +28,7 @@ from orca.store._flows import (
     Semver,
     check_flow_name,
 )
+from orca.store._runviews import EventHit, NodeTimes, RunFilter, RunStats, RunViews
 from orca.store._tokens import SCOPES, TokenRecord, TokenRepository
 from orca.store._url import StoreURL, parse_url
 from orca.store._user import (
@@ -47,6 +48,7 @@ from orca.store.sqlite import (
     SqliteCheckpointer,
     SqliteFlows,
     SqliteLedger,
+    SqliteRunViews,
     SqliteStore,
     SqliteTokens,
     _db,
@@ -57,20 +59,26 @@ __all__ = [
     "SCOPES",
     "BudgetRepository",
     "ConfigurationRepository",
+    "EventHit",
     "FlowRepository",
     "FlowSummary",
     "FlowVersionInfo",
     "LedgerRepository",
     "ModelRecord",
+    "NodeTimes",
     "PriceRepository",
     "ProfileRecord",
     "ProfileRepository",
+    "RunFilter",
+    "RunStats",
+    "RunViews",
     "SavedFlow",
     "Semver",
     "SqliteAudit",
     "SqliteCheckpointer",
     "SqliteFlows",
     "SqliteLedger",
+    "SqliteRunViews",
     "SqliteStore",
     "SqliteTokens",
     "StoreURL",
