@@ -108,7 +108,11 @@ export function StartRun({ onClose }: { onClose: () => void }) {
       void navigate(`/runs/${encodeURIComponent(run.run_id)}`);
     },
   });
-  const set = <K extends keyof StartForm>(key: K, value: StartForm[K]) => setForm((f) => ({ ...f, [key]: value }));
+  const set = <K extends keyof StartForm>(key: K, value: StartForm[K]) => {
+    setForm((f) => ({ ...f, [key]: value }));
+    // an edited field's problem is checked again on the next submit
+    setErrors((e) => (e[key] ? { ...e, [key]: undefined } : e));
+  };
   const fieldError = (key: keyof StartForm) =>
     errors[key] ? (
       <span id={`${id}-${key}-error`} className="field-error">
