@@ -44,6 +44,9 @@ export class SseParser {
   }
 }
 
+/** Longest run of stream reading before the page gets a turn to paint. */
+const YIELD_AFTER_MS = 8;
+
 export interface StreamOptions {
   /** Resume after this event id. */
   lastEventId?: string | null;
@@ -73,6 +76,7 @@ export async function followStream(path: string, options: StreamOptions): Promis
       attempt = 0;
       const parser = new SseParser();
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let slice = performance.now();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
@@ -81,6 +85,12 @@ export async function followStream(path: string, options: StreamOptions): Promis
           const last = messages[messages.length - 1];
           if (last?.id) lastId = last.id;
           options.onMessages(messages);
+        }
+        // chunks already buffered resolve one after another as microtasks, which would
+        // hold the page from painting through a whole burst: yield to it now and then
+        if (performance.now() - slice > YIELD_AFTER_MS) {
+          await new Promise((resolve) => setTimeout(resolve, 0));
+          slice = performance.now();
         }
       }
       options.onEnd?.();

@@ -97,21 +97,25 @@ export function GraphView({
       }),
     [layout, nodes, selected],
   );
+  const running = Object.values(nodes)
+    .filter((n) => n.status === "running")
+    .map((n) => n.name)
+    .join("|");
   const flowEdges = useMemo<Edge[]>(
     () =>
       layout.edges.map((e) => {
-        const ran = taken.includes(e.id);
+        const ran = takenKey.split("|").includes(e.id);
         return {
           id: e.id,
           source: e.source,
           target: e.target,
-          animated: nodes[e.source]?.status === "running",
+          animated: running.split("|").includes(e.source),
           markerEnd: { type: MarkerType.ArrowClosed },
           style: e.dynamic && !ran ? { strokeDasharray: "5 4" } : undefined,
           focusable: false,
         };
       }),
-    [layout, nodes, taken],
+    [layout, running, takenKey],
   );
   return (
     <div className="monitor-graph" role="group" aria-label="Workflow graph">
@@ -127,9 +131,12 @@ export function GraphView({
         nodesFocusable
         edgesFocusable={false}
         onNodeClick={(_, node) => onSelect(node.data.kind === "node" ? node.id : null)}
-        onSelectionChange={({ nodes: chosen }) => {
-          const first = chosen[0];
-          if (first && first.id !== selected) onSelect(first.id);
+        onNodesChange={(changes) => {
+          // the nodes are controlled: a selection (a click, or Enter/Space on a focused
+          // node) arrives as a change, and the page's selection is the one truth
+          for (const c of changes) {
+            if (c.type === "select" && c.selected && c.id !== selected) onSelect(c.id);
+          }
         }}
         onPaneClick={() => onSelect(null)}
       >

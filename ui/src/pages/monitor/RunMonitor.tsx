@@ -2,7 +2,7 @@
 // superstep timeline, token streams, cost and tokens against the budget, the interrupt
 // form, cancel, the events table and the trace. Live runs follow their SSE stream; a run
 // that has stopped opens from its logged events.
-import { useEffect, useMemo, useState } from "react";
+import { useDeferredValue, useEffect, useMemo, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, ApiError } from "../../api/client";
@@ -14,7 +14,7 @@ import { GraphView } from "./GraphView";
 import { EventsTable, NodeDetail, NodeMetrics, NodeTable, StepTimeline, TokenStreams } from "./panels";
 import type { MonitorState } from "./reducer";
 import type { BudgetStatus, NodeStats, RunRecord, WorkflowShape } from "./types";
-import { useRunEvents, type Source } from "./useRunEvents";
+import { useRunEvents, useThrottled, type Source } from "./useRunEvents";
 import "./monitor.css";
 
 const LIVE = new Set(["queued", "running", "pending"]);
@@ -110,6 +110,11 @@ function Monitor({ runId }: { runId: string }) {
   const nodeNames = useMemo(() => shape.data?.nodes.map((n) => n.name) ?? [], [shape.data]);
   const { state, ended, error } = useRunEvents(runId, source, nodeNames);
   const live = source === "stream" && !ended;
+  // the heavy panels (timeline, token streams, events table) render at a lower priority,
+  // so a burst of events never holds a frame; the graph and the totals stay current
+  const deferred = useDeferredValue(state);
+  // the events table and the timeline change at most a few times a second while live
+  const slow = useThrottled(deferred, live ? 250 : 0);
 
   // the record's final figures once the stream has ended
   useEffect(() => {
@@ -129,6 +134,17 @@ function Monitor({ runId }: { runId: string }) {
     enabled: workflow !== null,
     retry: false,
   });
+
+  // an interrupted run may be answered from here only while it is its thread's latest run
+  const waiting = (state.status === "pending" ? run?.status : state.status) === "interrupted";
+  const threadId = run?.thread_id ?? null;
+  const newest = useQuery({
+    queryKey: ["runs", "newest-on-thread", threadId],
+    queryFn: () => api<RunRecord[]>("/v1/runs", { query: { thread_id: threadId, limit: 1 } }),
+    enabled: waiting && threadId !== null,
+  });
+  const next = newest.data?.[0];
+  const answeredBy = next && next.run_id !== runId ? next.run_id : null;
 
   if (record.isPending) return <Loading what="the run" />;
   if (record.error || !run) {
@@ -185,8 +201,15 @@ function Monitor({ runId }: { runId: string }) {
           ))}
         </ul>
       ) : null}
-      {status === "interrupted" && state.interrupts.length > 0 && workflow ? (
-        <InterruptPanel interrupts={state.interrupts} threadId={run.thread_id} workflow={workflow} />
+      {status === "interrupted" && state.interrupts.length > 0 && workflow && newest.isSuccess ? (
+        answeredBy ? (
+          <p className="card" role="note">
+            Run <Link to={`/runs/${encodeURIComponent(answeredBy)}`}>{answeredBy}</Link> has continued this
+            thread since this run paused.
+          </p>
+        ) : (
+          <InterruptPanel interrupts={state.interrupts} threadId={run.thread_id} workflow={workflow} />
+        )
       ) : null}
       <div className="monitor-main">
         <div className="monitor-canvas">
@@ -229,10 +252,10 @@ function Monitor({ runId }: { runId: string }) {
         </aside>
       </div>
       <div className="monitor-panels">
-        <StepTimeline state={state} />
-        <TokenStreams state={state} />
+        <StepTimeline state={slow} />
+        <TokenStreams state={deferred} />
       </div>
-      <EventsTable state={state} />
+      <EventsTable state={slow} />
     </Page>
   );
 }

@@ -159,7 +159,7 @@ export function NodeTable({
 
 export const STATUS_LEGEND = NODE_STATUSES;
 
-const EVENT_PAGE = 200;
+const EVENT_PAGE = 50;
 
 /** Describe an event in one line for the table. */
 export function eventSummary(e: RunEvent): string {

@@ -13,14 +13,20 @@ export interface MonitorCounters {
   runId: string | null;
   /** events applied to the monitor's state since it opened */
   eventsApplied: number;
-  /** frames that took over 50 ms from the first queued event to the painted commit */
+  /** frames after the first that took over 50 ms from their first queued event to
+   * their commit (the first frame mounts the page: `firstFrameMs`) */
   framesOver50ms: number;
   /** frames that applied at least one event */
   frames: number;
-  /** the slowest such frame, in ms */
+  /** the slowest frame after the first, in ms */
   maxFrameMs: number;
+  /** the first frame (it also mounts the graph and the panels), in ms */
+  firstFrameMs: number | null;
   /** the stream has ended (or the logged events are loaded) */
   done: boolean;
+  /** performance.now() of the first and the latest frame that applied events */
+  firstAppliedAt: number | null;
+  lastAppliedAt: number | null;
 }
 
 declare global {
@@ -68,7 +74,10 @@ export function useRunEvents(runId: string, source: Source | null, nodes: readon
       framesOver50ms: 0,
       frames: 0,
       maxFrameMs: 0,
+      firstFrameMs: null,
       done: false,
+      firstAppliedAt: null,
+      lastAppliedAt: null,
     };
     window.__orcaMonitor = counters;
     const controller = new AbortController();
@@ -84,6 +93,9 @@ export function useRunEvents(runId: string, source: Source | null, nodes: readon
       const before = latest.current.applied;
       latest.current = applyEvents(latest.current, batch);
       counters.eventsApplied += latest.current.applied - before;
+      const now = performance.now();
+      counters.firstAppliedAt ??= now;
+      counters.lastAppliedAt = now;
       frameStart.current = queuedAt;
       setState(latest.current);
     };
@@ -152,9 +164,30 @@ export function useRunEvents(runId: string, source: Source | null, nodes: readon
     if (!counters) return;
     const took = performance.now() - started;
     counters.frames += 1;
+    if (counters.firstFrameMs === null) {
+      counters.firstFrameMs = took;
+      return;
+    }
     if (took > counters.maxFrameMs) counters.maxFrameMs = took;
     if (took > FRAME_BUDGET_MS) counters.framesOver50ms += 1;
   }, [state]);
 
   return { state, ended, error };
+}
+
+/** `value`, changing at most once per `ms` (its latest value after a quiet moment);
+ * `ms` 0 follows it at once. */
+export function useThrottled<T>(value: T, ms: number): T {
+  const [shown, setShown] = useState(value);
+  const last = useRef(0);
+  useEffect(() => {
+    if (Object.is(shown, value)) return;
+    const wait = ms <= 0 ? 0 : Math.max(0, last.current + ms - performance.now());
+    const timer = setTimeout(() => {
+      last.current = performance.now();
+      setShown(value);
+    }, wait);
+    return () => clearTimeout(timer);
+  }, [value, ms, shown]);
+  return ms <= 0 ? value : shown;
 }

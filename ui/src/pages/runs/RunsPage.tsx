@@ -131,51 +131,61 @@ function FilterForm({ applied, onApply }: { applied: RunFilters; onApply: (f: Ru
         </label>
         {draft.range === "custom" ? (
           <>
-            <label>
-              From
-              <input type="datetime-local" value={draft.from} onChange={(e) => set("from", e.target.value)} {...invalid("from")} />
+            <div className="field">
+              <label>
+                From
+                <input type="datetime-local" value={draft.from} onChange={(e) => set("from", e.target.value)} {...invalid("from")} />
+              </label>
               {err("from")}
-            </label>
-            <label>
-              To
-              <input type="datetime-local" value={draft.to} onChange={(e) => set("to", e.target.value)} {...invalid("to")} />
+            </div>
+            <div className="field">
+              <label>
+                To
+                <input type="datetime-local" value={draft.to} onChange={(e) => set("to", e.target.value)} {...invalid("to")} />
+              </label>
               {err("to")}
-            </label>
+            </div>
           </>
         ) : null}
-        <label>
-          Min cost ($)
-          <input
-            inputMode="decimal"
-            size={8}
-            value={draft.minCost}
-            onChange={(e) => set("minCost", e.target.value)}
-            {...invalid("minCost")}
-          />
+        <div className="field">
+          <label>
+            Min cost ($)
+            <input
+              inputMode="decimal"
+              size={8}
+              value={draft.minCost}
+              onChange={(e) => set("minCost", e.target.value)}
+              {...invalid("minCost")}
+            />
+          </label>
           {err("minCost")}
-        </label>
-        <label>
-          Max cost ($)
-          <input
-            inputMode="decimal"
-            size={8}
-            value={draft.maxCost}
-            onChange={(e) => set("maxCost", e.target.value)}
-            {...invalid("maxCost")}
-          />
+        </div>
+        <div className="field">
+          <label>
+            Max cost ($)
+            <input
+              inputMode="decimal"
+              size={8}
+              value={draft.maxCost}
+              onChange={(e) => set("maxCost", e.target.value)}
+              {...invalid("maxCost")}
+            />
+          </label>
           {err("maxCost")}
-        </label>
-        <label className="grow">
-          Text in the event log
-          <input
-            type="search"
-            value={draft.q}
-            onChange={(e) => set("q", e.target.value)}
-            placeholder="an error, a prompt, a tool…"
-            {...invalid("q")}
-          />
+        </div>
+        <div className="field grow">
+          <label>
+            Text in the event log
+            <input
+              type="search"
+              value={draft.q}
+              onChange={(e) => set("q", e.target.value)}
+              placeholder="an error, a prompt, a tool…"
+              {...invalid("q")}
+            />
+          </label>
           {err("q")}
-        </label>
+        </div>
       </div>
       <div className="row">
         <button className="primary" type="submit">

@@ -133,31 +133,35 @@ export function StartRun({ onClose }: { onClose: () => void }) {
         }}
       >
         <div className="row">
-          <label>
-            Workflow
-            <select
-              value={chosen}
-              onChange={(e) => setForm((f) => ({ ...f, workflow: e.target.value, before: [], after: [] }))}
-              aria-describedby={described("workflow")}
-            >
-              {(workflows.data ?? []).map((w) => (
-                <option key={w.name} value={w.name}>
-                  {w.name}
-                </option>
-              ))}
-            </select>
+          <div className="field">
+            <label>
+              Workflow
+              <select
+                value={chosen}
+                onChange={(e) => setForm((f) => ({ ...f, workflow: e.target.value, before: [], after: [] }))}
+                aria-describedby={described("workflow")}
+              >
+                {(workflows.data ?? []).map((w) => (
+                  <option key={w.name} value={w.name}>
+                    {w.name}
+                  </option>
+                ))}
+              </select>
+            </label>
             {fieldError("workflow")}
-          </label>
-          <label>
-            Thread (empty: a new stateless run)
-            <input
-              value={form.thread}
-              onChange={(e) => set("thread", e.target.value)}
-              aria-invalid={errors.thread ? true : undefined}
-              aria-describedby={described("thread")}
-            />
+          </div>
+          <div className="field">
+            <label>
+              Thread (empty: a new stateless run)
+              <input
+                value={form.thread}
+                onChange={(e) => set("thread", e.target.value)}
+                aria-invalid={errors.thread ? true : undefined}
+                aria-describedby={described("thread")}
+              />
+            </label>
             {fieldError("thread")}
-          </label>
+          </div>
           <label>
             Budget
             <select value={form.budget} onChange={(e) => set("budget", e.target.value)}>
@@ -181,19 +185,21 @@ export function StartRun({ onClose }: { onClose: () => void }) {
             </select>
           </label>
         </div>
-        <label className="block">
-          Input (JSON object)
-          <textarea
-            rows={4}
-            value={form.input}
-            spellCheck={false}
-            className="mono"
-            onChange={(e) => set("input", e.target.value)}
-            aria-invalid={errors.input ? true : undefined}
-            aria-describedby={described("input")}
-          />
+        <div className="field wide">
+          <label className="block">
+            Input (JSON object)
+            <textarea
+              rows={4}
+              value={form.input}
+              spellCheck={false}
+              className="mono"
+              onChange={(e) => set("input", e.target.value)}
+              aria-invalid={errors.input ? true : undefined}
+              aria-describedby={described("input")}
+            />
+          </label>
           {fieldError("input")}
-        </label>
+        </div>
         {nodes.length > 0 ? (
           <div className="row">
             <Breakpoints legend="Pause before" nodes={nodes} value={form.before} onChange={(v) => set("before", v)} />
