@@ -182,6 +182,10 @@ def test_a_finished_run_opens_from_its_event_log(
     expect(page.get_by_role("list", name="Supersteps").get_by_role("listitem")).to_have_count(3)
     assert not [u for u in page_log.requests if u.endswith("/stream")], "a finished run streamed"
     page.wait_for_load_state("networkidle")
+    # a laptop screen (1280x720) needs no sideways scrolling
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    main_fits = "(m => m.scrollWidth <= m.clientWidth)(document.querySelector('main'))"
+    assert page.evaluate(main_fits)
     check_axe(page, "monitor-finished")
     screenshot(page, "monitor-finished")
 

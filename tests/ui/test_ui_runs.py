@@ -43,6 +43,10 @@ def test_the_runs_list_shows_each_run_with_live_counters(page: Any, ui_server: S
     assert record["cost_nano_usd"] > 0
     expect(row.get_by_role("cell").last).to_have_text(re.compile(r"^\$0\.\d+$"))
     page.wait_for_load_state("networkidle")
+    # a laptop screen (1280x720) needs no sideways scrolling
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    main_fits = "(m => m.scrollWidth <= m.clientWidth)(document.querySelector('main'))"
+    assert page.evaluate(main_fits)
     check_axe(page, "runs-list")
     screenshot(page, "runs-list")
 

@@ -95,6 +95,31 @@ describe("RunsPage", () => {
     expect(params.get("q")).toBe("boom");
   });
 
+  it("pages with the cursor of the last run shown, and back", async () => {
+    const asked: string[] = [];
+    const page = Array.from({ length: 50 }, (_, i) => ({ ...RUN, run_id: `run-${100 - i}` }));
+    vi.stubGlobal("fetch", (input: string) => {
+      asked.push(input);
+      const path = input.split("?")[0];
+      const before = new URLSearchParams(input.split("?")[1]).get("before");
+      const body =
+        path === "/v1/runs/stats" ? STATS : path === "/v1/runs" ? (before ? [{ ...RUN, run_id: "run-50" }] : page) : [];
+      return Promise.resolve(new Response(JSON.stringify(body), { status: 200 }));
+    });
+    renderAt("/runs");
+    const table = await screen.findByRole("table", { name: "Runs, newest first" });
+    // (plain queries: role queries over 50 rows are slow in jsdom)
+    expect(table.querySelectorAll("tbody a")).toHaveLength(50);
+    const pager = screen.getByRole("group", { name: "Pages of runs" });
+    expect(within(pager).getByRole("button", { name: "Newer runs" })).toBeDisabled();
+    await userEvent.click(within(pager).getByRole("button", { name: "Older runs" }));
+    await screen.findByText("run-50");
+    expect(asked.some((u) => u.startsWith("/v1/runs?") && u.includes("before=run-51"))).toBe(true);
+    expect(within(pager).getByRole("button", { name: "Older runs" })).toBeDisabled();
+    await userEvent.click(within(pager).getByRole("button", { name: "Newer runs" }));
+    await screen.findByText("run-100");
+  }, 20_000);
+
   it("names a bad cost filter with its fix and keeps it out of the URL", async () => {
     stubServer();
     const router = renderAt("/runs");
