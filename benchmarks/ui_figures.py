@@ -60,14 +60,30 @@ PROBE = """
   } catch (e) {
     new PerformanceObserver(keep).observe({type: 'longtask', buffered: true});
   }
+  // when the monitor asked for the run's events (its stream, or its log when the run had
+  // stopped) and which
   const fetch0 = window.fetch;
   window.fetch = function (input, init) {
     const url = typeof input === 'string' ? input : input.url;
-    if (bench.streamStart === null && /\\/v1\\/runs\\/[^/]+\\/stream/.test(url)) {
+    const kind = /\\/v1\\/runs\\/[^/?]+\\/(stream|events)/.exec(url);
+    if (bench.streamStart === null && kind) {
       bench.streamStart = performance.now();
+      bench.source = kind[1];
     }
     return fetch0.apply(this, arguments);
   };
+  // the frame in which the monitor's count of applied events last changed
+  bench.lastCount = 0;
+  bench.lastChange = null;
+  const sample = () => {
+    const m = window.__orcaMonitor;
+    if (m && m.eventsApplied !== bench.lastCount) {
+      bench.lastCount = m.eventsApplied;
+      bench.lastChange = performance.now();
+    }
+    requestAnimationFrame(sample);
+  };
+  requestAnimationFrame(sample);
   let n = 0;
   const WATCH = {childList: true, subtree: true, characterData: true, attributes: true};
   // resolves with the interaction's duration: from the next click to the first frame
@@ -164,8 +180,8 @@ def _navigation(session: Session, page: Any) -> list[float]:
     return times
 
 
-# the monitor's content that says the run is shown (docs/ui.md, the monitor's "For tests")
-RUN_TARGET = "[data-testid=run-graph] .react-flow__node"
+# the monitor's content that says the run is shown: its graph's nodes with their states
+RUN_TARGET = "[role=group][aria-label='Workflow graph'] [data-status]"
 
 
 def _open_run(session: Session, page: Any) -> list[float]:
@@ -180,23 +196,23 @@ def _open_run(session: Session, page: Any) -> list[float]:
     return times
 
 
-# the threads page: its checkpoints, and the state view naming the one chosen
-CHECKPOINT_ITEM = "[data-testid=checkpoint]"
-CHECKPOINT_SHOWN = "[data-testid=checkpoint-state][data-checkpoint-id='{id}']"
+# the threads page: its checkpoints, and the state tree of the one chosen
+CHECKPOINTS = "[role=listbox][aria-label='Checkpoints, newest first'] [role=option]"
+STATE_AT = "[role=tree][aria-label='State at step {step}']"
 
 
 def _checkpoints(session: Session, page: Any) -> list[float]:
-    """The research thread's checkpoints chosen in turn (newest first, six of them)."""
+    """The research thread's checkpoints chosen in turn, oldest to newest (up to 8)."""
     thread = session.served.threads["research"]
     page.goto(f"/threads/{thread}")
-    items = page.locator(CHECKPOINT_ITEM)
+    items = page.locator(CHECKPOINTS)
     items.first.wait_for()
+    count = items.count()
     times = []
-    for i in range(min(items.count(), 6)):
+    for i in reversed(range(min(count, 8))):  # the newest is selected at first
         item = items.nth(i)
-        checkpoint = item.get_attribute("data-checkpoint-id")
-        target = CHECKPOINT_SHOWN.format(id=checkpoint)
-        times.append(_timed_click(page, item.click, target, None))
+        step = int(item.locator("strong").inner_text().removeprefix("Step ").strip())
+        times.append(_timed_click(page, item.click, STATE_AT.format(step=step), None))
     page.goto("/runs")
     page.get_by_role("heading", level=1, name="Runs").wait_for()
     return times
@@ -244,61 +260,78 @@ def interaction_p95(reps: int, session: Session) -> dict[str, Any]:
 
 
 def sse_messages(url: str, run_id: str) -> int:
-    """The messages the server sends for the run's whole stream (it ends with the run)."""
+    """The events the server streams for the whole run (the stream ends with the run; its
+    closing ``end`` message is not an event)."""
+    count, event = 0, "message"
     with httpx.stream("GET", f"{url}/v1/runs/{run_id}/stream", timeout=120) as answer:
-        return sum(1 for line in answer.iter_lines() if line.startswith("data:"))
+        for line in answer.iter_lines():
+            if line.startswith("event:"):
+                event = line.partition(":")[2].strip()
+            elif line.startswith("data:"):
+                count += event != "end"
+            elif not line:
+                event = "message"
+    return count
+
+
+def logged_events(served: Any, run_id: str) -> int:
+    """The events in the run's log (what the monitor reads for a run that has stopped)."""
+    count, start = 0, 0
+    while True:
+        page = served.api("GET", f"/v1/runs/{run_id}/events", params={"start": start, "max": 5000})
+        count += len(page)
+        if len(page) < 5000:
+            return count
+        start = page[-1]["seq"] + 1
 
 
 MONITOR_STATE = "() => window.__orcaMonitor ? {...window.__orcaMonitor} : null"
+TIMING = """() => ({start: window.__orcaBench.streamStart, source: window.__orcaBench.source,
+    end: window.__orcaBench.lastChange, frames: window.__orcaBench.longFrames})"""
 
 
 def live_events(reps: int, session: Session) -> dict[str, Any]:
     served = session.served
-    rates, long_frames, monitor_long, dropped, counts = [], [], [], [], []
+    rates: list[float] = []
+    long_frames: list[int] = []
+    monitor_long: list[int] = []
+    dropped: list[int] = []
+    counts: list[int] = []
+    sources: list[str] = []
     for rep in range(reps + 1):  # the first is a warm-up
         page = session.page()
         page.goto("/runs")
         page.get_by_role("heading", level=1, name="Runs").wait_for()
-        run = served.api(
-            "POST",
-            f"/v1/threads/burst-{rep}-{time.monotonic_ns()}/runs",
-            json={"workflow": "burst", "input": BURST, "max_steps": 2 * BURST["steps"] + 10},
-        )
-        run_id = run["run_id"]
+        body = {"workflow": "burst", "input": BURST, "max_steps": 2 * BURST["steps"] + 10}
+        run_id = served.api("POST", f"/v1/threads/burst-{rep}-{time.time_ns()}/runs", json=body)[
+            "run_id"
+        ]
         page.goto(f"/runs/{run_id}")
         assert served.wait(run_id)["status"] == "done"
-        total = sse_messages(served.url, run_id)
-        state = None
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            state = page.evaluate(MONITOR_STATE)
-            if state is None:
-                raise RuntimeError("the run monitor does not expose window.__orcaMonitor")
-            if state["eventsApplied"] >= total:
-                break
+        state = page.evaluate(MONITOR_STATE)
+        while time.monotonic() < deadline and not (state and state.get("done")):
             time.sleep(0.05)
-        # the time it got there: the frame that applied the last one
-        timing = page.evaluate(
-            """total => new Promise(done => requestAnimationFrame(() => done({
-                now: performance.now(),
-                start: window.__orcaBench.streamStart,
-                frames: window.__orcaBench.longFrames,
-                lastApplied: window.__orcaMonitor.lastAppliedAt ?? null,
-            })))""",
-            total,
-        )
+            state = page.evaluate(MONITOR_STATE)
+        if state is None:
+            raise RuntimeError("the run monitor does not expose window.__orcaMonitor")
+        if not state.get("done"):
+            raise RuntimeError(f"the monitor did not finish in 120 s: {state}")
         time.sleep(0.3)  # anything applied twice would show now
         state = page.evaluate(MONITOR_STATE)
+        timing = page.evaluate(TIMING)
         page.context.close()
         if rep == 0:
             continue
+        streamed = timing["source"] == "stream"
+        total = sse_messages(served.url, run_id) if streamed else logged_events(served, run_id)
         applied = state["eventsApplied"]
-        end = timing["lastApplied"] or timing["now"]
-        seconds = (end - timing["start"]) / 1000
+        seconds = (timing["end"] - timing["start"]) / 1000
         rates.append(applied / seconds)
         counts.append(total)
         dropped.append(total - applied)
-        window = [f for f in timing["frames"] if timing["start"] <= f["start"] <= end]
+        sources.append(timing["source"])
+        window = [f for f in timing["frames"] if timing["start"] <= f["start"] <= timing["end"]]
         long_frames.append(sum(1 for f in window if f["duration"] >= LONG_FRAME_MS))
         monitor_long.append(state.get("framesOver50ms", 0))
     value = statistics.median(rates)
@@ -310,7 +343,8 @@ def live_events(reps: int, session: Session) -> dict[str, Any]:
         "max": max(rates),
         "reps": reps,
         "events_per_run": statistics.median(counts),
-        "dropped": max(dropped),
+        "dropped": max(dropped, key=abs),
+        "sources": sorted(set(sources)),
         "long_frames": max(long_frames),
         "monitor_frames_over_50ms": max(monitor_long),
         "target": f">= {EVENTS_LIMIT:g} events/s, none dropped, no frame >= {LONG_FRAME_MS:g} ms",
