@@ -177,6 +177,7 @@ def _navigation(session: Session, page: Any) -> list[float]:
     for label, _ in [*PAGES[1:], PAGES[0]]:
         link = nav.get_by_role("link", name=label, exact=True)
         times.append(_timed_click(page, link.click, "h1", label))
+        LABELS.append(f"navigation to {label}")
     return times
 
 
@@ -191,6 +192,7 @@ def _open_run(session: Session, page: Any) -> list[float]:
         link = page.locator(f'a[href="/runs/{session.served.runs[key]}"]').first
         link.wait_for()
         times.append(_timed_click(page, link.click, RUN_TARGET, None))
+        LABELS.append(f"open run {key}")
         page.go_back()
         page.get_by_role("heading", level=1, name="Runs").wait_for()
     return times
@@ -213,10 +215,13 @@ def _checkpoints(session: Session, page: Any) -> list[float]:
         item = items.nth(i)
         step = int(item.locator("strong").inner_text().removeprefix("Step ").strip())
         times.append(_timed_click(page, item.click, STATE_AT.format(step=step), None))
+        LABELS.append(f"checkpoint at step {step}")
     page.goto("/runs")
     page.get_by_role("heading", level=1, name="Runs").wait_for()
     return times
 
+
+LABELS: list[str] = []  # what each timing of the current cycle was, in order
 
 KINDS = {"navigation": _navigation, "open_run": _open_run, "checkpoint": _checkpoints}
 
@@ -225,7 +230,10 @@ def interaction_p95(reps: int, session: Session) -> dict[str, Any]:
     samples: list[float] = []
     kinds: dict[str, list[float]] = {}
     errors: dict[str, str] = {}
-    for _ in range(reps + 1):  # the first is a warm-up (server caches)
+    slowest: list[tuple[float, str]] = []
+    for rep in range(reps + 1):  # the first is a warm-up (server caches)
+        if rep == 1:
+            slowest.clear()
         page = session.page()
         page.goto("/runs")
         page.get_by_role("heading", level=1, name="Runs").wait_for()
@@ -235,7 +243,11 @@ def interaction_p95(reps: int, session: Session) -> dict[str, Any]:
                 if kind in errors:
                     continue
                 try:
-                    times.setdefault(kind, []).extend(measure(session, page))
+                    LABELS.clear()
+                    took = measure(session, page)
+                    times.setdefault(kind, []).extend(took)
+                    for label, ms in zip(LABELS, took, strict=True):
+                        slowest.append((ms, label))
                 except Exception as exc:  # a page not built yet: said, not hidden
                     errors[kind] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
                     page.goto("/runs")
@@ -254,6 +266,7 @@ def interaction_p95(reps: int, session: Session) -> dict[str, Any]:
         "reps": reps,
         "per_kind_p95_ms": {k: round(percentile(v, 0.95), 1) for k, v in kinds.items()},
         "interactions_per_rep": sum(len(v) for v in kinds.values()),
+        "slowest": [f"{label}: {ms:.0f} ms" for ms, label in sorted(slowest, reverse=True)[:5]],
         "target": f"<= {INTERACTION_LIMIT_MS:g} ms",
         "met": value <= INTERACTION_LIMIT_MS and not errors,
     }
@@ -436,6 +449,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
             f"p95 by kind {inter['per_kind_p95_ms']}, {inter['interactions_per_rep']} "
             f"interactions a repetition); target {inter['target']}: {verdict(inter)}."
         )
+        if inter.get("slowest"):
+            lines.append(f"  The slowest: {'; '.join(inter['slowest'])}.")
         for kind, why in inter.get("missing", {}).items():
             lines.append(f"  not measured, {kind}: `{why}`")
     live = results.get("ui_live_events_per_s")
