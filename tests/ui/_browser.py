@@ -51,11 +51,11 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE_FAILS = ("serious", "critical")
 
 
-def chromium_problem() -> str | None:
+def chromium_problem(chromium: Path = CHROMIUM) -> str | None:
     """Why the browser tests cannot run here, with the fix; None when they can."""
-    if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
+    if not chromium.is_file() or not os.access(chromium, os.X_OK):
         return (
-            f"the UI's browser tests need Debian's chromium at {CHROMIUM}, and it is missing; "
+            f"the UI's browser tests need Debian's chromium at {chromium}, and it is missing; "
             "fix: make system-deps (as root; or apt-get install chromium)"
         )
     try:
