@@ -9,10 +9,13 @@ screenshot``); the fixtures are in ``conftest.py`` beside it. The benchmarks
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -187,9 +190,24 @@ def orca_cli(project: Path, *args: str, check: bool = True) -> subprocess.Comple
     return done
 
 
+_template: Path | None = None
+
+
 def make_project(project: Path) -> None:
     """An Orca project like the demo's: the tiny model as planner and worker, priced (so
-    money moves), a budget, and ``flows.py`` beside ``examples/research.py``."""
+    money moves), a budget, and ``flows.py`` beside ``examples/research.py``; with its own
+    ORCA_HOME in ``project/home``. Made once a process by the CLI (four commands, seconds
+    each) and copied for each project after that."""
+    global _template
+    if _template is None or not (_template / ".orca").is_dir():
+        root = Path(tempfile.mkdtemp(prefix="orca-ui-template-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        _make_project(root / "project")
+        _template = root / "project"
+    shutil.copytree(_template, project, dirs_exist_ok=True)
+
+
+def _make_project(project: Path) -> None:
     from orca.llm.tiny import ensure_tiny_model
 
     project.mkdir(parents=True, exist_ok=True)
