@@ -9,10 +9,13 @@ screenshot``); the fixtures are in ``conftest.py`` beside it. The benchmarks
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -51,11 +54,11 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE_FAILS = ("serious", "critical")
 
 
-def chromium_problem() -> str | None:
+def chromium_problem(chromium: Path = CHROMIUM) -> str | None:
     """Why the browser tests cannot run here, with the fix; None when they can."""
-    if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
+    if not chromium.is_file() or not os.access(chromium, os.X_OK):
         return (
-            f"the UI's browser tests need Debian's chromium at {CHROMIUM}, and it is missing; "
+            f"the UI's browser tests need Debian's chromium at {chromium}, and it is missing; "
             "fix: make system-deps (as root; or apt-get install chromium)"
         )
     try:
@@ -88,7 +91,7 @@ FLOWS = textwrap.dedent(
 
     from typing import Annotated, Any, TypedDict
 
-    from orca import END, START, RunContext, StateGraph, reducers
+    from orca import END, START, RunContext, Send, StateGraph, reducers
 
 
     class Approval(TypedDict, total=False):
@@ -136,10 +139,45 @@ FLOWS = textwrap.dedent(
     flaky.add_node("explode", explode)
     flaky.add_edge(START, "explode")
     flaky.add_edge("explode", END)
+
+
+    class Burst(TypedDict, total=False):
+        steps: int
+        width: int
+        done: Annotated[int, reducers.sum]
+        step: int
+
+
+    def fan(state: Burst) -> dict[str, Any]:
+        return {"step": state.get("step", 0) + 1}
+
+
+    def spread(state: Burst) -> list[Send] | str:
+        if state["step"] > state["steps"]:
+            return END
+        return [Send("tick", {"i": i}) for i in range(state.get("width", 4))]
+
+
+    def tick(arg: dict[str, int], ctx: RunContext) -> dict[str, Any]:
+        ctx.write({"tick": arg["i"]})
+        return {"done": 1}
+
+
+    # a synthetic fast run for the monitor: STEPS supersteps of WIDTH tiny tasks, each
+    # emitting a custom event (about 3 + 4 x WIDTH events a superstep)
+    burst = StateGraph(Burst, name="burst")
+    burst.add_node("fan", fan)
+    burst.add_node("tick", tick)
+    burst.add_edge(START, "fan")
+    burst.add_conditional_edges("fan", spread)
+    burst.add_edge("tick", "fan")
     '''
 )
 
-WORKFLOWS = [f"--workflow={RESEARCH}", "--workflow=flows.py:approval", "--workflow=flows.py:flaky"]
+WORKFLOWS = [
+    f"--workflow={RESEARCH}",
+    *(f"--workflow=flows.py:{name}" for name in ("approval", "flaky", "burst")),
+]
 
 
 def orca_cli(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -152,9 +190,24 @@ def orca_cli(project: Path, *args: str, check: bool = True) -> subprocess.Comple
     return done
 
 
+_template: Path | None = None
+
+
 def make_project(project: Path) -> None:
     """An Orca project like the demo's: the tiny model as planner and worker, priced (so
-    money moves), a budget, and ``flows.py`` beside ``examples/research.py``."""
+    money moves), a budget, and ``flows.py`` beside ``examples/research.py``; with its own
+    ORCA_HOME in ``project/home``. Made once a process by the CLI (four commands, seconds
+    each) and copied for each project after that."""
+    global _template
+    if _template is None or not (_template / ".orca").is_dir():
+        root = Path(tempfile.mkdtemp(prefix="orca-ui-template-"))
+        atexit.register(shutil.rmtree, root, ignore_errors=True)
+        _make_project(root / "project")
+        _template = root / "project"
+    shutil.copytree(_template, project, dirs_exist_ok=True)
+
+
+def _make_project(project: Path) -> None:
     from orca.llm.tiny import ensure_tiny_model
 
     project.mkdir(parents=True, exist_ok=True)
