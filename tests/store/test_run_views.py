@@ -15,8 +15,8 @@ import pytest
 
 from orca import END, START, StateGraph
 from orca.checkpoint import EventRecord, Lease, RunRecord, TaskRecord
-from orca.errors import InvalidInputError
-from orca.store import RunFilter, RunViews, SqliteStore
+from orca.errors import CorruptDatabaseError, InvalidInputError
+from orca.store import RunFilter, RunViews, SqliteCheckpointer, SqliteStore
 from orca.store._runviews import SCANNED_RUNS, NodeTimes
 
 BACKENDS = ["sqlite"]
@@ -30,7 +30,9 @@ class Project:
 
     def __init__(self, store: SqliteStore) -> None:
         self.store = store
-        self.checkpoints = store.checkpoints
+        # the engine's writes, without a sync each (the tests stay fast; what is read
+        # back is the same)
+        self.checkpoints = SqliteCheckpointer(store.path, synchronous="OFF")
         self.views: RunViews = store.run_views
 
     def run(
@@ -84,9 +86,11 @@ def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]
     if request.param != "sqlite":
         raise AssertionError(f"no such backend {request.param!r}")
     store = SqliteStore(tmp_path / "project.db")
+    project = Project(store)
     try:
-        yield Project(store)
+        yield project
     finally:
+        project.checkpoints.close()
         store.close()
 
 
@@ -215,12 +219,9 @@ def test_text_never_matches_a_secret_the_log_kept(project: Project) -> None:
 def test_text_search_looks_into_the_newest_runs_only(project: Project) -> None:
     project.run("old", started=DAY)
     project.log("old", ("custom", {"data": "needle"}))
-    rows = [
-        (f"new{i}", f"t-new{i}", "g", "queued", (DAY + dt.timedelta(minutes=1)).isoformat())
-        for i in range(SCANNED_RUNS)
-    ]
-    for run_id, thread, graph, status, started in rows:
-        project.checkpoints.put_run(RunRecord(run_id, thread, graph, status, started))  # type: ignore[arg-type]
+    for i in range(SCANNED_RUNS):  # as many newer runs as a search looks into
+        later = (DAY + dt.timedelta(minutes=1)).isoformat()
+        project.checkpoints.put_run(RunRecord(f"new{i}", f"t-new{i}", "g", "queued", later))
     assert project.views.find_runs(RunFilter(text="needle")) == []
     assert project.views.search_events("needle") == []
     # narrowed by the other filters, the old run is within reach again
@@ -291,3 +292,48 @@ def test_node_times_count_runs_tasks_and_failures_with_percentiles(project: Proj
     later = project.views.node_times("w", since=DAY + dt.timedelta(hours=1))
     assert [(n.node, n.calls) for n in later] == [("plan", 1)]
     assert project.views.node_times("nothing") == []
+
+
+def test_several_statuses_and_text_pages_agree_with_a_plain_reading(project: Project) -> None:
+    statuses = ("done", "failed", "interrupted", "cancelled")
+    for i in range(130):  # more runs than one look into the logs takes
+        project.run(f"r{i:03d}", status=statuses[i % 4], started=DAY + dt.timedelta(seconds=i // 2))
+        project.log(f"r{i:03d}", ("custom", {"data": "heron" if i % 3 == 0 else "wren"}))
+    newest = [f"r{i:03d}" for i in sorted(range(130), key=lambda i: (i // 2, i), reverse=True)]
+    wanted = [r for r in newest if int(r[1:]) % 4 in (1, 3) and int(r[1:]) % 3 == 0]
+    query = RunFilter(statuses=("failed", "cancelled"), text="HERON", limit=7)
+    seen: list[str] = []
+    while page := ids(project.views.find_runs(query)):
+        seen += page
+        query = dataclasses.replace(query, before=page[-1])
+    assert seen == wanted
+    assert (
+        ids(project.views.find_runs(RunFilter(statuses=("cancelled", "done"), limit=5)))
+        == [r for r in newest if int(r[1:]) % 4 in (0, 3)][:5]
+    )
+
+
+def test_a_damaged_record_is_reported_as_damage(project: Project) -> None:
+    import sqlite3
+
+    project.run("ok")
+    project.run("bad")
+    with sqlite3.connect(project.store.path) as raw:
+        raw.execute("UPDATE runs SET metadata = '[1, 2' WHERE id = 'bad'")
+    with pytest.raises(CorruptDatabaseError, match="the record of run 'bad' is damaged"):
+        project.views.find_runs(RunFilter())
+    assert ids(project.views.find_runs(RunFilter(before="bad"))) == ["ok"]
+
+
+def test_a_workflow_named_without_a_version_takes_its_saved_versions_too(
+    project: Project,
+) -> None:
+    hour = dt.timedelta(hours=1)
+    for i, graph in enumerate(("triage", "triage@1.0.0", "triage@1.1.0", "triageA", "triage2")):
+        project.run(graph, graph=graph, started=DAY + i * hour, tasks=(("plan", "done", 5.0),))
+    find = project.views.find_runs
+    assert ids(find(RunFilter(graph="triage"))) == ["triage@1.1.0", "triage@1.0.0", "triage"]
+    assert ids(find(RunFilter(graph="triage@1.0.0"))) == ["triage@1.0.0"]
+    assert ids(find(RunFilter(graph="triage@"))) == []
+    assert [(n.node, n.runs) for n in project.views.node_times("triage")] == [("plan", 3)]
+    assert [(n.node, n.runs) for n in project.views.node_times("triage@1.1.0")] == [("plan", 1)]

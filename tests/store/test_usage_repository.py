@@ -104,6 +104,14 @@ def test_a_series_groups_by_time_bucket_then_key(spent: UserStore, clock: Clock)
         "2026-05-14T00:00:00+00:00"
     ] * 2
     assert report("node", workflow="x' OR 1=1 --") == []
+    # a workflow named without a version takes its saved versions' calls too
+    spend(spent, call("small", 3), CallContext(node="work", workflow="wf@1.0.0"))
+    spend(spent, call("small", 4), CallContext(node="work", workflow="wfA"))
+    assert [(r.key, r.cost_nano_usd) for r in report("node", workflow="wf")] == [
+        ("work", 8),
+        ("-", 0),
+    ]
+    assert [(r.key, r.cost_nano_usd) for r in report("node", workflow="wf@1.0.0")] == [("work", 3)]
     with pytest.raises(InvalidInputError, match="cannot bucket usage by 'minute'"):
         report("model", bucket="minute")  # type: ignore[arg-type]
     with pytest.raises(InvalidInputError, match="cannot bucket"):

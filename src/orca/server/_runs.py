@@ -614,20 +614,6 @@ class Runs:
             raise HTTPException(404, f"no run {run_id!r}")
         return dict(orjson.loads(_json(dataclasses.asdict(found))))
 
-    async def records(
-        self, *, thread_id: str | None, status: str | None, workflow: str | None, limit: int
-    ) -> list[dict[str, Any]]:
-        from orca.checkpoint._base import RUN_STATUSES
-
-        if status is not None and status not in RUN_STATUSES:
-            raise InvalidInputError(
-                f"status is {status!r}. Fix: use one of {', '.join(RUN_STATUSES)}"
-            )
-        found = await self._checkpoints.alist_runs(
-            thread_id=thread_id, status=status, limit=limit, graph=workflow
-        )
-        return [dict(orjson.loads(_json(dataclasses.asdict(r)))) for r in found]
-
     async def cancel(self, run_id: str, action: str = "interrupt") -> dict[str, Any]:
         """Stop a queued or running run and wait until it has; ``rollback`` also removes
         the checkpoints it made (the thread is as it was before it)."""

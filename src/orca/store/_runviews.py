@@ -40,7 +40,8 @@ class RunFilter:
 
     Attributes:
         statuses: any of these statuses (empty: every status).
-        graph: runs of this workflow (its graph's name).
+        graph: runs of this workflow (its graph's name; a name without ``@VERSION``
+            takes the runs of its saved versions too).
         thread_id: runs on this thread.
         since, until: started at or after ``since`` and before ``until`` (aware times).
         min_cost_nano_usd, max_cost_nano_usd: cost bounds, both inclusive.
@@ -137,21 +138,33 @@ def json_needle(text: str) -> str:
     return orjson.dumps(text).decode()[1:-1]
 
 
-def like_pattern(text: str) -> str | None:
-    """A ``LIKE ... ESCAPE '\\'`` pattern a backend may pre-filter raw JSON batches with
-    (SQL's LIKE folds ASCII case only: None for text with other letters, which only the
-    exact match can take)."""
+def like_pattern(text: str) -> str:
+    """A ``LIKE ... ESCAPE '\\'`` pattern a backend may pre-filter raw JSON batches with:
+    it matches wherever ``text`` may be. SQL's LIKE folds ASCII case only, so each other
+    character becomes ``_`` (any one character); the exact match decides after."""
     needle = json_needle(text)
-    if not needle.isascii():
-        return None
     escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+    return "%" + "".join(c if c.isascii() else "_" for c in escaped) + "%"
+
+
+def _raw_text(fields: dict[str, Any]) -> str:
+    shown = {k: v for k, v in fields.items() if k not in ("schema", "run_id", "thread_id")}
+    return orjson.dumps(shown, default=repr).decode()
 
 
 def event_text(fields: dict[str, Any]) -> str:
     """An event as a search reads it: its fields as JSON, secrets redacted."""
-    shown = {k: v for k, v in fields.items() if k not in ("schema", "run_id", "thread_id")}
-    return redact_text(orjson.dumps(shown, default=repr).decode())
+    return redact_text(_raw_text(fields))
+
+
+def _redacted_if_holds(fields: dict[str, Any], needle: str) -> str | None:
+    """The event's redacted text when it holds ``needle`` (lower-cased), else None. The
+    raw text is looked at first: most events do not hold it, and redacting costs more."""
+    raw = _raw_text(fields)
+    if needle not in raw.lower():
+        return None
+    text = redact_text(raw)
+    return text if needle in text.lower() else None
 
 
 def excerpt(text: str, needle: str) -> str | None:
@@ -168,7 +181,7 @@ def holds(events: Sequence[dict[str, Any]], text: str) -> bool:
     """Whether one of the events (``Event.to_dict()`` forms) holds ``text`` in its
     redacted JSON, case-insensitively."""
     needle = json_needle(text).lower()
-    return any(needle in event_text(e).lower() for e in events)
+    return any(_redacted_if_holds(e, needle) is not None for e in events)
 
 
 def hits(events: Sequence[dict[str, Any]], text: str, types: Sequence[str]) -> list[EventHit]:
@@ -179,7 +192,8 @@ def hits(events: Sequence[dict[str, Any]], text: str, types: Sequence[str]) -> l
     for e in reversed(events):
         if types and e.get("type") not in types:
             continue
-        shown = excerpt(event_text(e), needle)
+        redacted = _redacted_if_holds(e, needle.lower())
+        shown = None if redacted is None else excerpt(redacted, needle)
         if shown is not None:
             node = e.get("node")
             found.append(
@@ -222,8 +236,9 @@ class RunViews(Protocol):
         event logs of the newest ``SCANNED_RUNS`` runs (or of the one run)."""
 
     def node_times(self, graph: str, *, since: dt.datetime | None = None) -> list[NodeTimes]:
-        """Per node of the workflow ``graph``, by node name, from the task records of its
-        newest ``STATS_RUNS`` runs started at or after ``since``."""
+        """Per node of the workflow ``graph`` (with its saved versions when it names none),
+        by node name, from the task records of its newest ``STATS_RUNS`` runs started at
+        or after ``since``."""
 
     def close(self) -> None:
         """Release resources."""

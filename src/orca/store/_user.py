@@ -383,7 +383,8 @@ class UsageRepository(Protocol):
     ) -> list[UsageRow]:
         """Usage grouped ``by`` one key, most expensive first (days in date order), from
         ``since`` (inclusive) to ``until`` (exclusive), of one run and one workflow when
-        given. With ``bucket`` (hour or day), a series: grouped by the bucket's start
+        given (a workflow named without ``@VERSION``: its saved versions too). With
+        ``bucket`` (hour or day), a series: grouped by the bucket's start
         (``UsageRow.bucket``, ISO 8601 UTC) and the key, buckets in time order.
 
         Raises:

@@ -5,6 +5,8 @@ and searched by the text of their event log (the ``runs``, ``tasks``, ``events``
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import itertools
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,7 +17,7 @@ from typing import Any
 from orca.checkpoint import RunRecord
 from orca.checkpoint._records import run_record
 from orca.checkpoint._rows import decode_events
-from orca.errors import InvalidInputError
+from orca.errors import CorruptDatabaseError, InvalidInputError
 from orca.store._runviews import (
     SCANNED_RUNS,
     STATS_RUNS,
@@ -40,6 +42,27 @@ from orca.store.sqlite._schema import (
 )
 
 _NEWEST = "ORDER BY started_at DESC, rowid DESC"
+_CHUNK = 50  # candidate runs whose logs one query looks into
+
+# a run ``r`` whose log holds the text: the raw batches pre-filtered by LIKE (in C), the
+# few that pass decoded and matched exactly (redacted, case-folded) by ``orca_holds``
+_LOGGED_TEXT = (
+    "EXISTS (SELECT 1 FROM events AS e WHERE e.run_id = r.id AND "
+    "CAST(e.batch AS TEXT) LIKE ? ESCAPE '\\' AND orca_holds(e.batch, r.id, ?)) OR "
+    "EXISTS (SELECT 1 FROM checkpoints AS c WHERE c.thread_id = r.thread_id AND "
+    "c.events_run = r.id AND CAST(c.events AS TEXT) LIKE ? ESCAPE '\\' AND "
+    "orca_holds(c.events, r.id, ?))"
+)
+
+
+def workflow_match(column: str, name: str) -> tuple[str, list[Any]]:
+    """SQL matching a workflow ``name`` in ``column``: that name exactly, and when it
+    names no version, its saved versions too (``name@1.2.0``, as runs of a saved flow
+    record it). A range on ``column``, so that its index serves it."""
+    if "@" in name:
+        return f"{column} = ?", [name]
+    # '@' and 'A' are neighbours in every collation SQLite uses by default (BINARY)
+    return f"({column} = ? OR ({column} >= ? AND {column} < ?))", [name, name + "@", name + "A"]
 
 
 def _iso(when: dt.datetime) -> str:
@@ -114,13 +137,13 @@ class SqliteRunViews:
     def find_runs(self, query: RunFilter) -> list[RunRecord]:
         where: list[str] = []
         args: list[Any] = []
-        if query.statuses:
-            where.append(f"status IN ({', '.join('?' * len(query.statuses))})")
-            args += query.statuses
-        for column, value in (("graph", query.graph), ("thread_id", query.thread_id)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
+        if query.graph is not None:
+            cond, values = workflow_match("graph", query.graph)
+            where.append(cond)
+            args += values
+        if query.thread_id is not None:
+            where.append("thread_id = ?")
+            args.append(query.thread_id)
         for op, when in ((">=", query.since), ("<", query.until)):
             if when is not None:
                 where.append(f"started_at {op} ?")
@@ -138,27 +161,56 @@ class SqliteRunViews:
                 )
             where.append("(started_at, rowid) < (?, ?)")
             args += cursor[0]
-        sql = f"SELECT {_RUN_COLUMNS} FROM runs"
-        cond = " WHERE " + " AND ".join(where) if where else ""
         if query.text is None:
-            rows = self._read(f"{sql}{cond} {_NEWEST} LIMIT ?", [*args, query.limit])
-            return [run_record(r) for r in rows]
+            rows = self._newest(_RUN_COLUMNS, where, args, query.statuses, query.limit)
+            return [self._decode(r[2:]) for r in rows]
+        # the newest SCANNED_RUNS candidates, then their logs looked into a chunk at a time,
+        # in order, until the page is full: a common text reads a few runs' logs only
+        candidates = [r[1] for r in self._newest("", where, args, query.statuses, SCANNED_RUNS)]
         text = check_text(query.text, "text")
         pattern = like_pattern(text)
-        like = "" if pattern is None else "CAST({0} AS TEXT) LIKE ? ESCAPE '\\' AND "
-        found = (
-            f"EXISTS (SELECT 1 FROM events AS e WHERE e.run_id = r.id AND "
-            f"{like.format('e.batch')}orca_holds(e.batch, r.id, ?)) OR "
-            f"EXISTS (SELECT 1 FROM checkpoints AS c WHERE c.thread_id = r.thread_id AND "
-            f"c.events_run = r.id AND {like.format('c.events')}orca_holds(c.events, r.id, ?))"
-        )
-        matches = [text] if pattern is None else [pattern, text]
-        rows = self._read(
-            f"{sql} AS r WHERE r.rowid IN (SELECT rowid FROM runs{cond} {_NEWEST} LIMIT ?) "
-            f"AND ({found}) {_NEWEST} LIMIT ?",
-            [*args, SCANNED_RUNS, *matches, *matches, query.limit],
-        )
-        return [run_record(r) for r in rows]
+        found: list[RunRecord] = []
+        for at in range(0, len(candidates), _CHUNK):
+            chunk = candidates[at : at + _CHUNK]
+            rows = self._read(
+                f"SELECT {_RUN_COLUMNS} FROM runs AS r WHERE r.rowid IN "
+                f"({', '.join('?' * len(chunk))}) AND ({_LOGGED_TEXT}) {_NEWEST}",
+                [*chunk, pattern, text, pattern, text],
+            )
+            found += [self._decode(r) for r in rows]
+            if len(found) >= query.limit:
+                break
+        return found[: query.limit]
+
+    def _decode(self, row: Sequence[Any]) -> RunRecord:
+        try:
+            return run_record(row)
+        except ValueError as exc:  # orjson's decode error is one too
+            raise CorruptDatabaseError(
+                self.path,
+                f"the record of run {row[0]!r} is damaged ({exc})",
+                "restore the file from a backup, or delete the run's thread",
+            ) from exc
+
+    def _newest(
+        self, columns: str, where: list[str], args: list[Any], statuses: Sequence[str], limit: int
+    ) -> list[Any]:
+        """``started_at, rowid[, columns]`` of the newest ``limit`` runs ``where`` selects,
+        of any of ``statuses``: one index range per status (``runs_by_status``, newest
+        first), merged, so that several rare statuses never sort a whole table."""
+        picked = f"started_at, rowid{', ' + columns if columns else ''}"
+        per_status: list[list[Any]] = []
+        for status in statuses or (None,):
+            cond = [*where, "status = ?"] if status is not None else where
+            values = [*args, status] if status is not None else args
+            sql = f"SELECT {picked} FROM runs"
+            if cond:
+                sql += " WHERE " + " AND ".join(cond)
+            per_status.append(self._read(f"{sql} {_NEWEST} LIMIT ?", [*values, limit]))
+        if len(per_status) == 1:
+            return per_status[0]
+        merged = heapq.merge(*per_status, key=lambda r: (r[0], r[1]), reverse=True)
+        return list(itertools.islice(merged, limit))
 
     def stats(self, now: dt.datetime) -> RunStats:
         if now.tzinfo is None:
@@ -200,8 +252,8 @@ class SqliteRunViews:
         else:
             runs = f"SELECT id, thread_id FROM runs {_NEWEST} LIMIT ?"
             runs_args = [SCANNED_RUNS]
-        like = "" if pattern is None else " AND CAST({0} AS TEXT) LIKE ? ESCAPE '\\'"
-        matches = [] if pattern is None else [pattern]
+        like = " AND CAST({0} AS TEXT) LIKE ? ESCAPE '\\'"
+        matches = [pattern]
         sources = (
             f"WITH r AS ({runs}) SELECT e.run_id, e.batch FROM events AS e "
             f"WHERE e.run_id IN (SELECT id FROM r){like.format('e.batch')} "
@@ -234,7 +286,7 @@ class SqliteRunViews:
     # -- workflows ---------------------------------------------------------------------------
 
     def node_times(self, graph: str, *, since: dt.datetime | None = None) -> list[NodeTimes]:
-        cond, args = "graph = ?", [graph]
+        cond, args = workflow_match("graph", graph)
         if since is not None:
             cond += " AND started_at >= ?"
             args.append(_iso(since))

@@ -562,7 +562,8 @@ RUN_VIEWS_COMPONENT = "run_views"
 # from the CLI or the library does not keep them up at each run record it writes.
 RUN_VIEWS_MIGRATIONS: list[list[str]] = [
     [
-        "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, started_at)",
+        # newest first of a status; with the cost, the counters by status read it alone
+        "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, started_at, cost_nano_usd)",
         "CREATE INDEX IF NOT EXISTS runs_by_graph ON runs (graph, started_at)",
     ],
 ]

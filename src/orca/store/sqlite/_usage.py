@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from orca.cost import Bucket, Charge, GroupBy, RunUsage, UsageRow, check_report
+from orca.store.sqlite._runviews import workflow_match
 from orca.store.sqlite._user_db import UserDb
 
 _KEYS: dict[str, str] = {
@@ -48,10 +49,13 @@ class SqliteUsage:
             if when is not None:
                 where.append(f"created_at {op} ?")
                 args.append(when.astimezone(dt.UTC).isoformat())
-        for column, value in (("run_id", run_id), ("workflow", workflow)):
-            if value is not None:
-                where.append(f"{column} = ?")
-                args.append(value)
+        if run_id is not None:
+            where.append("run_id = ?")
+            args.append(run_id)
+        if workflow is not None:  # its saved versions too (``name@1.2.0``)
+            cond, values = workflow_match("workflow", workflow)
+            where.append(cond)
+            args += values
         # fixed expressions per grouping and bucket, never text from the caller
         key = _KEYS[by]
         order = "k" if by == "day" else "SUM(cost_nano_usd) DESC, k"
