@@ -1,6 +1,6 @@
 // The run monitor's panels: the superstep timeline, the token streams of running tasks,
 // per-node cost and tokens, the events table and the workflow's per-node metrics.
-import { useMemo, useState } from "react";
+import { memo, useMemo, useState } from "react";
 import { StatusBadge } from "../../components/common";
 import { formatDuration, formatInt } from "../../lib/format";
 import { formatUsd, fromNano } from "../../lib/money";
@@ -10,7 +10,7 @@ import type { NodeStats, RunEvent } from "./types";
 const usd = (nano: bigint) => formatUsd(fromNano(nano));
 
 /** Supersteps as rows, each task a bar placed on the run's time axis. */
-export function StepTimeline({ state }: { state: MonitorState }) {
+export const StepTimeline = memo(function StepTimeline({ state }: { state: MonitorState }) {
   const steps = visibleSteps(state);
   const t0 = state.startTs ?? steps[0]?.startTs ?? null;
   const last = state.endTs ?? steps[steps.length - 1]?.endTs ?? null;
@@ -33,7 +33,7 @@ export function StepTimeline({ state }: { state: MonitorState }) {
       </ol>
     </section>
   );
-}
+});
 
 function StepRow({ step, pct }: { step: StepState; pct: (ts: number | null) => number }) {
   const ms = step.startTs !== null && step.endTs !== null ? (step.endTs - step.startTs) * 1000 : null;
@@ -67,7 +67,7 @@ function StepRow({ step, pct }: { step: StepState; pct: (ts: number | null) => n
 }
 
 /** The text each task of the current step is streaming (its tail). */
-export function TokenStreams({ state }: { state: MonitorState }) {
+export const TokenStreams = memo(function TokenStreams({ state }: { state: MonitorState }) {
   // the current step's streams, or the last step's that streamed once it has ended
   let step: StepState | null = null;
   for (const s of [state.current, ...visibleSteps(state).reverse()]) {
@@ -97,10 +97,10 @@ export function TokenStreams({ state }: { state: MonitorState }) {
       )}
     </section>
   );
-}
+});
 
 /** Per-node state, calls, tokens and cost, ticking live; doubles as the graph's table view. */
-export function NodeTable({
+export const NodeTable = memo(function NodeTable({
   nodes,
   selected,
   onSelect,
@@ -155,7 +155,7 @@ export function NodeTable({
       </tbody>
     </table>
   );
-}
+});
 
 export const STATUS_LEGEND = NODE_STATUSES;
 
@@ -194,7 +194,7 @@ export function eventSummary(e: RunEvent): string {
 }
 
 /** The newest events first, filtered by type and node; at most `shown` rows rendered. */
-export function EventsTable({ state }: { state: MonitorState }) {
+export const EventsTable = memo(function EventsTable({ state }: { state: MonitorState }) {
   const [type, setType] = useState("");
   const [node, setNode] = useState("");
   const [limit, setLimit] = useState(EVENT_PAGE);
@@ -292,10 +292,10 @@ export function EventsTable({ state }: { state: MonitorState }) {
       </p>
     </section>
   );
-}
+});
 
 /** The workflow's per-node metrics over its runs (GET /v1/workflows/{name}/stats). */
-export function NodeMetrics({ stats, selected }: { stats: NodeStats[]; selected: string | null }) {
+export const NodeMetrics = memo(function NodeMetrics({ stats, selected }: { stats: NodeStats[]; selected: string | null }) {
   return (
     <table aria-label="Node metrics over the workflow's runs">
       <thead>
@@ -332,10 +332,10 @@ export function NodeMetrics({ stats, selected }: { stats: NodeStats[]; selected:
       </tbody>
     </table>
   );
-}
+});
 
 /** The selected node's live figures. */
-export function NodeDetail({ node }: { node: NodeState }) {
+export const NodeDetail = memo(function NodeDetail({ node }: { node: NodeState }) {
   return (
     <dl className="facts" aria-label={`Node ${node.name}`}>
       <dt>State</dt>
@@ -367,4 +367,4 @@ export function NodeDetail({ node }: { node: NodeState }) {
       ) : null}
     </dl>
   );
-}
+});
