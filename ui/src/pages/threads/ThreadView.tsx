@@ -145,10 +145,10 @@ export function ThreadView({ thread }: { thread: string }) {
 
       {list.length && selected ? (
         <div className="thread-grid">
-          <nav aria-label="Checkpoint history" className="cp-nav">
+          <div className="cp-nav">
             <h2>Checkpoints ({list.length})</h2>
             <CheckpointList history={list} selected={selected} onSelect={select} />
-          </nav>
+          </div>
           <div className="grid thread-main">
             <section aria-labelledby="cp-title" className="card">
               <h2 id="cp-title">
@@ -162,6 +162,16 @@ export function ThreadView({ thread }: { thread: string }) {
                   <>
                     {" · run "}
                     <Link to={`/runs/${encodeURIComponent(info.metadata.run_id)}`}>{info.metadata.run_id}</Link>
+                  </>
+                ) : null}
+                {info?.metadata.from && info.metadata.from.thread_id !== thread ? (
+                  <>
+                    {" · forked from "}
+                    <Link
+                      to={`/threads/${encodeURIComponent(info.metadata.from.thread_id)}?checkpoint=${encodeURIComponent(info.metadata.from.checkpoint_id)}`}
+                    >
+                      thread {info.metadata.from.thread_id}
+                    </Link>
                   </>
                 ) : null}
               </p>

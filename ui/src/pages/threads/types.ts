@@ -9,7 +9,14 @@ export interface CheckpointInfo {
   /** the tasks that run next: their node (and, for a Send, its argument) */
   next: { node: string; [more: string]: unknown }[];
   /** how it came to be: source input|loop|update|fork, the nodes that wrote it, the run */
-  metadata: { source?: string; nodes?: string[]; run_id?: string; [more: string]: unknown };
+  metadata: {
+    source?: string;
+    nodes?: string[];
+    run_id?: string;
+    /** a fork onto this thread: where it came from */
+    from?: { thread_id: string; checkpoint_id: string };
+    [more: string]: unknown;
+  };
   created_at: string;
 }
 
