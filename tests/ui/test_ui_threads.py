@@ -1,7 +1,8 @@
 """The Threads and time travel page in a real browser against a real ``orca serve``: the
 threads with their latest run, a thread's checkpoints travelled with the keyboard, the
 diff between two checkpoints, a state edit (refused while it is not JSON), a fork from an
-earlier checkpoint run to its interrupt and answered from the page; axe-core in both
+earlier checkpoint run to its interrupt, answered from the page with a breakpoint set,
+continued from the breakpoint; axe-core in both
 themes and screenshots. The travel tests run on a server of their own (their edits,
 forks and runs leave the shared seeded server as it was)."""
 
@@ -42,11 +43,6 @@ def checkpoints(page: Any) -> Any:
 def selected(page: Any) -> Any:
     listbox = page.get_by_role("listbox", name="Checkpoints, newest first")
     return listbox.get_by_role("option", selected=True)
-
-
-def selected_step(page: Any) -> int:
-    text = selected(page).locator("strong").inner_text()
-    return int(text.removeprefix("Step "))
 
 
 def test_the_threads_are_listed_with_their_latest_run(page: Any, ui_server: Served) -> None:
@@ -102,25 +98,27 @@ def test_checkpoints_are_travelled_with_the_keyboard_and_diffed(
 
     # arrow keys walk the history; each state shows (its switch timed by the page)
     checkpoints(page).first.focus()
-    steps = [head["step"]]
-    walk = len(history) - 1
-    for key in ["ArrowDown"] * walk + ["ArrowUp"] * walk + ["End", "Home"]:
+    last = len(history) - 1
+    moves = {"ArrowDown": 1, "ArrowUp": -1}
+    at, switches = 0, 0
+    keys = ["ArrowDown"] * last + ["ArrowDown", "ArrowUp"] + ["ArrowUp"] * last + ["End", "Home"]
+    for key in keys:
+        was = at
+        at = {"End": last, "Home": 0}.get(key, min(last, max(0, at + moves.get(key, 0))))
+        switches += at != was  # past either end the selection stays
         page.keyboard.press(key)
-        step = selected_step(page)
-        expect(page.get_by_role("tree", name=f"State at step {step}")).to_be_visible()
+        step = history[at]["step"]
+        expect(selected(page)).to_contain_text(f"Step {step}")
         expect(selected(page)).to_be_focused()
-        steps.append(step)
-    oldest = history[-1]["step"]
-    assert steps[len(history) - 1] == oldest
-    assert steps[-2:] == [oldest, head["step"]]
+        expect(page.get_by_role("tree", name=f"State at step {step}")).to_be_visible()
     took = page.evaluate(
         "performance.getEntriesByName('orca:checkpoint-switch').map(e => e.duration)"
     )
-    assert len(took) == len(steps) - 1, took  # every switch was shown, and timed
+    assert len(took) == switches, took  # every switch was shown, and timed
     took.sort()
     p95 = took[min(len(took) - 1, round(0.95 * (len(took) - 1)))]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    figures = {"checkpoint_switches": len(took), "checkpoint_switch_p95_ms": round(p95, 1)}
+    figures = {"switches": len(took), "p95_ms": round(p95, 1), "sorted_ms": took}
     (ARTIFACTS / "threads-switch.json").write_text(json.dumps(figures))
 
     # any two: the oldest against the head
@@ -198,10 +196,25 @@ def test_state_is_edited_at_a_checkpoint_then_forked_run_and_answered(
     waiting.get_by_role("button", name="Answer and resume").click()
     expect(waiting.get_by_role("alert")).to_contain_text("not JSON")
     answer.fill("false")
+    # a breakpoint for the run the answer starts: it pauses before publish
+    page.get_by_text("Breakpoints for runs started here").click()
+    before = page.get_by_role("group", name="Pause before")
+    before.get_by_role("checkbox", name="publish").check()
+    expect(page.get_by_text("Breakpoints for runs started here (1 set)")).to_be_visible()
     waiting.get_by_role("button", name="Answer and resume").click()
     page.wait_for_url(re.compile(r"/runs/run-[0-9a-f]+$"))
     answered = travel.wait(page.url.rsplit("/", 1)[1])
-    assert answered["status"] == "done"
+    assert answered["status"] == "interrupted"
+    paused = travel.api("GET", "/v1/threads/travel-fork/state")
+    assert (paused["next"], paused["values"]["approved"]) == (["publish"], False)
+
+    # paused at the breakpoint: continued from the page, the run ends
+    page.goto("/threads/travel-fork")
+    paused_panel = page.get_by_role("region", name="Paused")
+    expect(paused_panel).to_contain_text("Next: publish")
+    paused_panel.get_by_role("button", name="Continue the thread").click()
+    page.wait_for_url(re.compile(r"/runs/run-[0-9a-f]+$"))
+    assert travel.wait(page.url.rsplit("/", 1)[1])["status"] == "done"
     final = travel.api("GET", "/v1/threads/travel-fork/state")
     assert final["values"]["published"] == "held back"
     assert final["values"]["draft"] == "an edited draft"

@@ -11,8 +11,11 @@ interface Props {
 }
 
 /** The thread's pending interrupts, answered from here (a run resumes the thread), or a
- * plain continue when the thread stopped before a node (a breakpoint) with none. */
-export function InterruptPanel({ interrupts, next, onResume }: Props) {
+ * plain continue when it stopped at a breakpoint (an interrupt "before"/"after" a node,
+ * which asks nothing) or before a node with none. */
+export function InterruptPanel({ interrupts: pending, next, onResume }: Props) {
+  const interrupts = pending.filter((i) => i.when !== "before" && i.when !== "after");
+  const breakpoints = pending.filter((i) => i.when === "before" || i.when === "after");
   const id = useId();
   const [answer, setAnswer] = useState("true");
   const [busy, setBusy] = useState(false);
@@ -27,10 +30,15 @@ export function InterruptPanel({ interrupts, next, onResume }: Props) {
       .finally(() => setBusy(false));
   };
 
-  if (!interrupts.length && !next.length) return null;
+  if (!pending.length && !next.length) return null;
   return (
     <section aria-labelledby={`${id}-title`} className="card attention">
       <h2 id={`${id}-title`}>{interrupts.length ? `Waiting for an answer (${interrupts.length})` : "Paused"}</h2>
+      {breakpoints.length ? (
+        <p>
+          Stopped at a breakpoint: {breakpoints.map((b) => `${b.when} ${b.node}`).join(", ")}.
+        </p>
+      ) : null}
       {interrupts.map((i) => (
         <div key={i.id}>
           <p>

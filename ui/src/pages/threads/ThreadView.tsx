@@ -44,10 +44,12 @@ export function ThreadView({ thread }: { thread: string }) {
   const from = params.has("from") ? params.get("from") || null : (info?.parent_id ?? null);
   const to = params.get("to") ?? selected;
 
-  // the neighbours (and the parent, for the diff) are fetched ahead: a switch shows at once
+  // what a key press can show next is fetched ahead (the neighbours, the ends for
+  // Home/End, the parent for the diff): a switch shows at once
   useEffect(() => {
     if (index < 0) return;
-    prefetchStates(client, thread, [list[index - 1]?.checkpoint_id, list[index + 1]?.checkpoint_id, info?.parent_id], workflowName);
+    const near = [index - 1, index + 1, index - 2, index + 2, 0, list.length - 1].map((i) => list[i]?.checkpoint_id);
+    prefetchStates(client, thread, [...near, info?.parent_id], workflowName);
   }, [client, thread, list, index, info?.parent_id, workflowName]);
 
   const shown = useRef<string | null>(null);
