@@ -45,6 +45,14 @@ def selected(page: Any) -> Any:
     return listbox.get_by_role("option", selected=True)
 
 
+def no_sideways_scroll(page: Any) -> None:
+    """The page fits the laptop-sized viewport: nothing scrolls sideways."""
+    widths = page.evaluate(
+        "[...document.querySelectorAll('html, body, main')].map(e => e.scrollWidth - e.clientWidth)"
+    )
+    assert max(widths) <= 0, widths
+
+
 def test_the_threads_are_listed_with_their_latest_run(page: Any, ui_server: Served) -> None:
     from playwright.sync_api import expect
 
@@ -136,6 +144,7 @@ def test_checkpoints_are_travelled_with_the_keyboard_and_diffed(
     expect(notes).to_have_attribute("aria-expanded", "true")
     page.keyboard.press("ArrowRight")
     expect(state.get_by_role("treeitem", name='0: "drafted"')).to_be_focused()
+    no_sideways_scroll(page)
     check_axe(page, "threads-travel")
     screenshot(page, "threads-travel")
 
@@ -170,6 +179,7 @@ def test_state_is_edited_at_a_checkpoint_then_forked_run_and_answered(
     tree = page.get_by_role("tree", name=f"State at step {edited['step']}")
     expect(tree.get_by_role("treeitem", name='draft: "an edited draft"')).to_be_visible()
     expect(page.get_by_test_id("diff-summary")).to_have_text("0 added, 0 removed, 1 changed")
+    no_sideways_scroll(page)
     screenshot(page, "threads-edited")
 
     # fork the edited checkpoint onto a new thread and run it: it stops at the interrupt

@@ -78,4 +78,14 @@ describe("JsonTree", () => {
     expect(screen.getByRole("treeitem", { name: /verdict: "ok", added/ })).toBeInTheDocument();
     expect(screen.getByRole("treeitem", { name: /^topic/ })).not.toHaveClass("jt-mark-added");
   });
+
+  it("shows hostile keys and values as text", () => {
+    const value = JSON.parse('{"__proto__": {"polluted": 1}, "<img src=x onerror=alert(1)>": "<script>alert(2)</script>", "a\\"b": null}') as unknown;
+    const { container } = render(<JsonTree value={value} label="Hostile" depth={2} />);
+    expect(container.querySelector("img, script")).toBeNull();
+    expect(screen.getByRole("treeitem", { name: '<img src=x onerror=alert(1)>: "<script>alert(2)</script>"' })).toBeInTheDocument();
+    expect(screen.getByRole("treeitem", { name: "polluted: 1" })).toHaveAttribute("aria-level", "2");
+    expect(screen.getByRole("treeitem", { name: 'a"b: null' })).toBeInTheDocument();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
 });
