@@ -1,5 +1,6 @@
 // A form's problems, each naming its field and fix: the ones the form found itself and
 // the server's (its envelope's message and fix, or pydantic's problems by field).
+import { useId, type ReactNode } from "react";
 import { ApiError } from "../api/client";
 import "./forms.css";
 
@@ -47,4 +48,16 @@ export function FormProblems({ problems, id }: { problems: Problem[]; id?: strin
 export function fieldProps(problems: Problem[], field: string, errorId: string) {
   const bad = problems.some((p) => p.field === field);
   return bad ? { "aria-invalid": true as const, "aria-describedby": errorId } : {};
+}
+
+/** A labelled control whose label holds only its words (a select's options stay out of
+ * its name): `<Field label="Period">{(id) => <select id={id} …/>}</Field>`. */
+export function Field({ label, children }: { label: string; children: (id: string) => ReactNode }) {
+  const id = useId();
+  return (
+    <div className="field">
+      <label htmlFor={id}>{label}</label>
+      {children(id)}
+    </div>
+  );
 }

@@ -4,7 +4,7 @@ import { useState } from "react";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { api } from "../../api/client";
 import { ErrorBox, Loading } from "../../components/common";
-import { FormProblems, fieldProps, serverProblems, type Problem } from "../../components/FormProblems";
+import { Field, FormProblems, fieldProps, serverProblems, type Problem } from "../../components/FormProblems";
 import { formatTime } from "../../lib/format";
 import { formatInUnit } from "./amounts";
 import type { BudgetDetail, BudgetStatus } from "./types";
@@ -119,13 +119,14 @@ function RaiseForm({ budget }: { budget: BudgetStatus }) {
         if (checked.body) raise.mutate(checked.body);
       }}
     >
-      <label>
-        Raise
-        <select value={mode} onChange={(e) => setMode(e.target.value as "by" | "to")}>
-          <option value="by">by</option>
-          <option value="to">to</option>
-        </select>
-      </label>
+      <Field label="Raise">
+        {(id) => (
+          <select id={id} value={mode} onChange={(e) => setMode(e.target.value as "by" | "to")}>
+            <option value="by">by</option>
+            <option value="to">to</option>
+          </select>
+        )}
+      </Field>
       <label>
         {budget.unit === "usd" ? "Amount (USD)" : "Tokens"}
         <input
@@ -189,36 +190,40 @@ function CreateBudget({ onDone }: { onDone: () => void }) {
           Amount
           <input inputMode="decimal" value={form.amount} onChange={(e) => set("amount", e.target.value)} {...fieldProps(problems, "amount", err)} />
         </label>
-        <label>
-          Unit
-          <select value={form.unit} onChange={(e) => set("unit", e.target.value as BudgetForm["unit"])}>
-            <option value="usd">USD</option>
-            <option value="tokens">tokens</option>
-          </select>
-        </label>
-        <label>
-          Type
-          <select value={form.type} onChange={(e) => set("type", e.target.value as BudgetForm["type"])}>
-            <option value="credit">credit (once)</option>
-            <option value="recurring">recurring (each period)</option>
-          </select>
-        </label>
-        <label>
-          Period
-          <select value={form.period} onChange={(e) => set("period", e.target.value as BudgetForm["period"])} {...fieldProps(problems, "period", err)}>
-            <option value="">none</option>
-            <option value="daily">daily</option>
-            <option value="weekly">weekly</option>
-            <option value="monthly">monthly</option>
-          </select>
-        </label>
-        <label>
-          Enforcement
-          <select value={form.enforcement} onChange={(e) => set("enforcement", e.target.value as BudgetForm["enforcement"])}>
-            <option value="block">block (stop calls)</option>
-            <option value="warn">warn only</option>
-          </select>
-        </label>
+        <Field label="Unit">
+          {(id) => (
+            <select id={id} value={form.unit} onChange={(e) => set("unit", e.target.value as BudgetForm["unit"])}>
+              <option value="usd">USD</option>
+              <option value="tokens">tokens</option>
+            </select>
+          )}
+        </Field>
+        <Field label="Type">
+          {(id) => (
+            <select id={id} value={form.type} onChange={(e) => set("type", e.target.value as BudgetForm["type"])}>
+              <option value="credit">credit (once)</option>
+              <option value="recurring">recurring (each period)</option>
+            </select>
+          )}
+        </Field>
+        <Field label="Period">
+          {(id) => (
+            <select id={id} value={form.period} onChange={(e) => set("period", e.target.value as BudgetForm["period"])} {...fieldProps(problems, "period", err)}>
+              <option value="">none</option>
+              <option value="daily">daily</option>
+              <option value="weekly">weekly</option>
+              <option value="monthly">monthly</option>
+            </select>
+          )}
+        </Field>
+        <Field label="Enforcement">
+          {(id) => (
+            <select id={id} value={form.enforcement} onChange={(e) => set("enforcement", e.target.value as BudgetForm["enforcement"])}>
+              <option value="block">block (stop calls)</option>
+              <option value="warn">warn only</option>
+            </select>
+          )}
+        </Field>
         <label>
           Warn at (%)
           <input value={form.thresholds} onChange={(e) => set("thresholds", e.target.value)} {...fieldProps(problems, "thresholds", err)} />

@@ -4,7 +4,7 @@ import { useState } from "react";
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { api } from "../../api/client";
 import { ErrorBox } from "../../components/common";
-import { FormProblems, serverProblems, type Problem } from "../../components/FormProblems";
+import { Field, FormProblems, serverProblems, type Problem } from "../../components/FormProblems";
 import { formatInt } from "../../lib/format";
 import { formatUsd } from "../../lib/money";
 import { differenceUsd, formatNano, formatSignedUsd, nanoToUsd } from "./amounts";
@@ -53,17 +53,18 @@ export function Reprice({ models }: { models: string[] }) {
           if (!found.length && split) reprice.mutate({ run: chosen, ...split });
         }}
       >
-        <label>
-          Run
-          <select value={chosen} onChange={(e) => setRunId(e.target.value)}>
-            {priced.map((r) => (
-              <option key={r.run_id} value={r.run_id}>
-                {r.run_id} · {r.graph} · {r.status} · {formatNano(r.cost_nano_usd)}
-              </option>
-            ))}
-            {!priced.length ? <option value="">no run with model calls</option> : null}
-          </select>
-        </label>
+        <Field label="Run">
+          {(id) => (
+            <select id={id} value={chosen} onChange={(e) => setRunId(e.target.value)}>
+              {priced.map((r) => (
+                <option key={r.run_id} value={r.run_id}>
+                  {r.run_id} · {r.graph} · {r.status} · {formatNano(r.cost_nano_usd)}
+                </option>
+              ))}
+              {!priced.length ? <option value="">no run with model calls</option> : null}
+            </select>
+          )}
+        </Field>
         <label>
           On model (provider/model)
           <input list="reprice-models" value={target} onChange={(e) => setTarget(e.target.value)} size={28} aria-invalid={problems.some((p) => p.field === "model") || undefined} />

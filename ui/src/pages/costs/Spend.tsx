@@ -6,6 +6,7 @@ import { useQuery } from "@tanstack/react-query";
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { api } from "../../api/client";
 import { ErrorBox, Loading } from "../../components/common";
+import { Field } from "../../components/FormProblems";
 import { formatInt } from "../../lib/format";
 import { formatUsd } from "../../lib/money";
 import { formatNano, formatUsdExact } from "./amounts";
@@ -27,7 +28,7 @@ function SpendChart({ data, label }: { data: ChartData; label: string }) {
   return (
     <div className="chart-box" role="img" aria-label={label}>
       <ResponsiveContainer width="100%" height="100%">
-        <BarChart data={data.rows} margin={{ top: 8, right: 16, bottom: 8, left: 8 }} accessibilityLayer={false}>
+        <BarChart data={data.rows} margin={{ top: 8, right: 16, bottom: 8, left: 8 }} accessibilityLayer={false} maxBarSize={56}>
           <CartesianGrid stroke="var(--border)" strokeDasharray="3 3" />
           <XAxis dataKey="label" stroke="var(--fg-muted)" tick={{ fill: "var(--fg-muted)", fontSize: 12 }} />
           <YAxis
@@ -172,33 +173,36 @@ export function Spend() {
     <section aria-labelledby="spend-title">
       <h2 id="spend-title">Spend over time</h2>
       <div className="row" role="group" aria-label="Spend chart options">
-        <label>
-          Split by
-          <select value={by} onChange={(e) => setBy(e.target.value as SeriesBy)}>
-            {DIMENSIONS.map((d) => (
-              <option key={d} value={d}>
-                {d}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Time range
-          <select value={range} onChange={(e) => setRange(e.target.value)}>
-            {RANGES.map((r) => (
-              <option key={r.value} value={r.value}>
-                {r.label}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Per
-          <select value={bucket} onChange={(e) => setBucket(e.target.value as Bucket)}>
-            <option value="hour">hour</option>
-            <option value="day">day</option>
-          </select>
-        </label>
+        <Field label="Split by">
+          {(id) => (
+            <select id={id} value={by} onChange={(e) => setBy(e.target.value as SeriesBy)}>
+              {DIMENSIONS.map((d) => (
+                <option key={d} value={d}>
+                  {d}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Time range">
+          {(id) => (
+            <select id={id} value={range} onChange={(e) => setRange(e.target.value)}>
+              {RANGES.map((r) => (
+                <option key={r.value} value={r.value}>
+                  {r.label}
+                </option>
+              ))}
+            </select>
+          )}
+        </Field>
+        <Field label="Per">
+          {(id) => (
+            <select id={id} value={bucket} onChange={(e) => setBucket(e.target.value as Bucket)}>
+              <option value="hour">hour</option>
+              <option value="day">day</option>
+            </select>
+          )}
+        </Field>
         <span className="grow" />
         <button type="button" aria-expanded={showTable} aria-controls="spend-table" onClick={() => setShowTable((s) => !s)}>
           {showTable ? "Hide the figures" : "Show the figures as a table"}
