@@ -55,7 +55,10 @@ export function Layout() {
   const [, setTokenSeen] = useState(getToken);
   useEffect(() => {
     const theme = () => setTheme(storedTheme());
-    const token = () => setTokenSeen(getToken());
+    const token = () => {
+      setTokenSeen(getToken());
+      if (getToken()) setNeedToken(false);
+    };
     window.addEventListener("orca-theme", theme);
     window.addEventListener("orca-token", token);
     return () => {

@@ -127,7 +127,7 @@ function ServerTokens() {
           <thead>
             <tr>
               <th scope="col">Name</th>
-              <th scope="col">Scopes</th>
+              <th scope="col">Scope</th>
               <th scope="col">Made</th>
               <th scope="col">Last used</th>
               <th scope="col">
@@ -139,7 +139,7 @@ function ServerTokens() {
             {list.data.map((t) => (
               <tr key={t.name}>
                 <th scope="row">{t.name}</th>
-                <td>{t.scopes.join(", ")}</td>
+                <td>{t.scope ?? t.scopes.join(", ")}</td>
                 <td>{formatTime(t.created_at)}</td>
                 <td>{t.last_used_at ? formatTime(t.last_used_at) : "never"}</td>
                 <td>
