@@ -146,4 +146,15 @@ describe("the Costs page", () => {
     expect(await within(table).findByText("your override")).toBeInTheDocument();
     expect(within(table).getByRole("button", { name: "Edit override llamacpp/orca-tiny.gguf" })).toBeInTheDocument();
   });
+
+  it("offers no change to a read-only token", async () => {
+    const seen = stubFetch({ ...routes(), "GET /v1/auth/whoami": { name: "viewer", scope: "read", scopes: ["read"], auth: true } });
+    renderPage();
+    await screen.findByRole("article", { name: "demo" });
+    expect(await screen.findByText(/Repricing a run needs a token with scope admin/)).toBeInTheDocument();
+    expect(screen.queryByRole("button", { name: "New budget" })).toBeNull();
+    expect(screen.queryByRole("form", { name: "Raise budget demo" })).toBeNull();
+    expect(screen.queryByRole("button", { name: /Edit override/ })).toBeNull();
+    expect(seen.some((s) => s.path === "/v1/runs")).toBe(false);
+  });
 });

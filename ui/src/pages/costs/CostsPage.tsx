@@ -26,7 +26,7 @@ export default function CostsPage() {
       <Budgets admin={admin} />
       <Spend />
       <Prices admin={admin} />
-      <Reprice models={[...new Set(["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5", ...models])]} />
+      <Reprice admin={admin} models={[...new Set(["openai/gpt-4o-mini", "anthropic/claude-sonnet-4-5", ...models])]} />
     </Page>
   );
 }

@@ -18,13 +18,14 @@ export function comparison(r: RepriceResult): { actual: string; repriced: string
   return { actual, repriced, difference: differenceUsd(actual, repriced) };
 }
 
-export function Reprice({ models }: { models: string[] }) {
+export function Reprice({ models, admin }: { models: string[]; admin: boolean }) {
   const [runId, setRunId] = useState("");
   const [target, setTarget] = useState("openai/gpt-4o-mini");
   const [problems, setProblems] = useState<Problem[]>([]);
   const runs = useQuery({
     queryKey: ["runs", { limit: 50, for: "reprice" }],
     queryFn: ({ signal }) => api<RunRecord[]>("/v1/runs", { query: { limit: 50 }, signal }),
+    enabled: admin,
   });
   const reprice = useMutation({
     mutationFn: (v: { run: string; provider: string; model: string }) =>
@@ -33,6 +34,16 @@ export function Reprice({ models }: { models: string[] }) {
     onSuccess: () => setProblems([]),
   });
   const priced = (runs.data ?? []).filter((r) => r.llm_calls > 0);
+  if (!admin) {
+    return (
+      <section aria-labelledby="reprice-title">
+        <h2 id="reprice-title">What would a run have cost on another model?</h2>
+        <p className="muted">
+          Repricing a run needs a token with scope admin (or <code>orca pricing reprice RUN --as PROVIDER/MODEL</code>).
+        </p>
+      </section>
+    );
+  }
   const chosen = runId || priced[0]?.run_id || "";
   const result = reprice.data;
   const figures = result ? comparison(result) : null;

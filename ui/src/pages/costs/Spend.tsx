@@ -55,7 +55,12 @@ function SpendChart({ data, label }: { data: ChartData; label: string }) {
   );
 }
 
+/** The figures table renders at most this many buckets until asked for all. */
+export const TABLE_ROWS = 400;
+
 function SpendTable({ data, by, bucket, shown }: { data: ChartData; by: string; bucket: Bucket; shown: boolean }) {
+  const [all, setAll] = useState(false);
+  const rows = all ? data.rows : data.rows.slice(-TABLE_ROWS);
   return (
     <div className={shown ? "table-scroll" : "visually-hidden"} id="spend-table">
       <table>
@@ -76,7 +81,7 @@ function SpendTable({ data, by, bucket, shown }: { data: ChartData; by: string; 
           </tr>
         </thead>
         <tbody>
-          {data.rows.map((r) => (
+          {rows.map((r) => (
             <tr key={r.t}>
               <th scope="row">{r.label}</th>
               {data.keys.map((k) => (
@@ -100,6 +105,11 @@ function SpendTable({ data, by, bucket, shown }: { data: ChartData; by: string; 
           </tr>
         </tfoot>
       </table>
+      {rows.length < data.rows.length ? (
+        <button type="button" onClick={() => setAll(true)}>
+          Show all {data.rows.length} {bucket}s (the latest {rows.length} are shown; the totals are of all)
+        </button>
+      ) : null}
     </div>
   );
 }
