@@ -182,7 +182,7 @@ def test_an_admin_creates_and_raises_a_budget_with_errors_named(
     card = page.get_by_role("article", name="team-daily")
     expect(card).to_contain_text("$0.00 spent of $0.50")
     expect(card).to_contain_text("Warns at 50%, 90%")
-    expect(card).to_contain_text("daily:")
+    expect(card).to_contain_text("Daily; this period:")
     made = fresh_server.api("GET", "/v1/budgets/team-daily")
     assert (made["limit"], made["period"], made["thresholds"]) == (500_000_000, "daily", [50, 90])
 

@@ -29,7 +29,8 @@ export function standing(b: BudgetStatus, thresholds: number[]): { word: string;
 
 function periodText(b: BudgetStatus): string {
   if (b.kind === "credit") return "Credit (once, no period)";
-  return `${b.period ?? "?"}: ${formatTime(b.period_start)} – ${formatTime(b.period_end)}`;
+  const period = b.period ?? "recurring";
+  return `${period[0]?.toUpperCase()}${period.slice(1)}; this period: ${formatTime(b.period_start)} to ${formatTime(b.period_end)}`;
 }
 
 function BudgetCard({ budget, admin }: { budget: BudgetStatus; admin: boolean }) {
