@@ -157,4 +157,24 @@ describe("the Costs page", () => {
     expect(screen.queryByRole("button", { name: /Edit override/ })).toBeNull();
     expect(seen.some((s) => s.path === "/v1/runs")).toBe(false);
   });
+
+  it("renders the latest 400 buckets of a long series until asked for all", async () => {
+    const start = Date.parse("2026-11-01T00:00:00Z");
+    const points = Array.from({ length: 450 }, (_, i) => ({
+      t: new Date(start + i * 3_600_000).toISOString(),
+      key: "m/x",
+      cost_usd: "0.000000001",
+      tokens_in: 1,
+      tokens_out: 1,
+      calls: 1,
+    }));
+    stubFetch({ ...routes(), "GET /v1/usage/series": { bucket: "hour", by: "model", points } });
+    renderPage();
+    const table = await screen.findByRole("table", { name: /Spend per hour by model/ });
+    // header, 400 buckets, the total (of all 450)
+    expect(within(table).getAllByRole("row")).toHaveLength(402);
+    expect(table.querySelector("tfoot td:last-child")?.textContent).toBe("$0.00000045");
+    await userEvent.click(screen.getByRole("button", { name: /Show all 450 hours/ }));
+    expect(within(table).getAllByRole("row")).toHaveLength(452);
+  });
 });

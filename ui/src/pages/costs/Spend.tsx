@@ -178,7 +178,10 @@ export function Spend() {
     queryFn: ({ signal }) => api<Series>("/v1/usage/series", { query: { by, bucket, since: range }, signal }),
   });
   const data = useMemo(() => (series.data ? toChartData(series.data) : null), [series.data]);
-  const label = data ? summarize(data, by, bucket, formatUsd) : "";
+  // the figures are described as the server grouped them
+  const shownBy = series.data?.by ?? by;
+  const shownBucket = series.data?.bucket ?? bucket;
+  const label = data ? summarize(data, shownBy, shownBucket, formatUsd) : "";
   return (
     <section aria-labelledby="spend-title">
       <h2 id="spend-title">Spend over time</h2>
@@ -226,7 +229,7 @@ export function Spend() {
             {label}
           </p>
           {data.rows.length ? <SpendChart data={data} label={label} /> : null}
-          <SpendTable data={data} by={by} bucket={bucket} shown={showTable} />
+          <SpendTable data={data} by={shownBy} bucket={shownBucket} shown={showTable} />
         </>
       ) : null}
       <Totals by={by} since={range} />
