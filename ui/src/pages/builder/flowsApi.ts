@@ -1,0 +1,43 @@
+// The builder's calls to the server's public API (/v1/flows..., runs).
+
+import { api } from "../../api/client";
+import type { FlowDiff, FlowDoc, FlowSummary, FlowVersion, ValidateResult, VersionInfo } from "./types";
+
+const enc = encodeURIComponent;
+
+export const listFlows = () => api<FlowSummary[]>("/v1/flows");
+export const listVersions = (name: string) => api<VersionInfo[]>(`/v1/flows/${enc(name)}/versions`);
+export const getVersion = (name: string, version: string) =>
+  api<FlowVersion>(`/v1/flows/${enc(name)}/versions/${enc(version)}`);
+export const validateFlow = (flow: FlowDoc, signal?: AbortSignal) =>
+  api<ValidateResult>("/v1/flows/validate", { method: "POST", body: { flow }, signal });
+export const saveFlow = (flow: FlowDoc, version: string | null, message: string | null) =>
+  api<VersionInfo>("/v1/flows", { method: "POST", body: { flow, version, message } });
+export const diffFlow = (name: string, from: string, to: string) =>
+  api<FlowDiff>(`/v1/flows/${enc(name)}/diff`, { query: { from, to } });
+
+export interface StartedRun {
+  run_id: string;
+  thread_id: string;
+  status?: string;
+}
+
+/** Starts the saved flow `name@version` on a fresh thread of its own. */
+export function startRun(name: string, version: string, input: Record<string, unknown>): Promise<StartedRun> {
+  const thread = `builder-${name}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  return api<StartedRun>(`/v1/threads/${enc(thread)}/runs`, {
+    method: "POST",
+    body: { workflow: `${name}@${version}`, input },
+  });
+}
+
+/** The tool names a validate error's fix lists ("use one of: a, b, c"), if it does. */
+export function toolsFromErrors(result: ValidateResult | undefined): string[] {
+  for (const e of result?.errors ?? []) {
+    const m = /use one of: (.+)$/.exec(e.fix);
+    if (m?.[1] && e.field === "tool" || (m?.[1] && e.path.includes(".tools."))) {
+      return (m?.[1] ?? "").split(",").map((s) => s.trim()).filter((s) => s && s !== "no tools are registered");
+    }
+  }
+  return [];
+}
