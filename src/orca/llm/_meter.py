@@ -77,6 +77,8 @@ class Models:
                         self._specs.setdefault("planner", active.planner)
                         self._specs.setdefault("worker", active.worker)
                     spec = self._specs.get(name)
+                if spec is None and "/" in name:
+                    spec = _named_model(name)  # a declarative flow's "provider/model"
                 if spec is None:
                     from orca.errors import closest
 
@@ -96,6 +98,17 @@ class Models:
             if self._prices is None:
                 self._prices = _default_prices()
             return self._prices
+
+
+def _named_model(name: str) -> ModelSpec | None:
+    """``provider/model`` as a spec (with the provider's defaults), when the provider is
+    known; None else."""
+    from orca.llm._registry import provider_names
+
+    provider, _, model = name.partition("/")
+    if provider not in provider_names() or not model:
+        return None
+    return ModelSpec(provider, model)
 
 
 def meter_for_run(

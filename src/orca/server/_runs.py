@@ -35,6 +35,7 @@ from orca.server._admission import Admission, Overloaded, Ticket
 if TYPE_CHECKING:
     from orca.engine._handle import RunHandle
     from orca.flows import Workflow
+    from orca.server._flows import SavedFlows
     from orca.server._models import Fork, RunBody, StateUpdate
     from orca.store import SqliteStore
 
@@ -215,6 +216,7 @@ class Runs:
         self.tool_options = dict(tool_options or {})  # for runs of workflows with tools
         self._background: set[asyncio.Task[Any]] = set()
         self.workflows: dict[str, Workflow] = {}
+        self.saved: SavedFlows | None = None  # saved flows, runnable by NAME[@VERSION]
         self.ready = False
         self._store: SqliteStore | None = None
         self._live: dict[str, _Live] = {}
@@ -284,8 +286,16 @@ class Runs:
             raise HTTPException(503, "the server is starting or stopping")
         return self._store.checkpoints
 
-    def workflow(self, name: str) -> Workflow:
+    def find(self, name: str) -> Workflow | None:
+        """The served workflow ``name``, else the saved flow it names (``NAME@VERSION``,
+        or ``NAME``: its latest version), else None: served workflows win."""
         found = self.workflows.get(name)
+        if found is None and self.saved is not None:
+            found = self.saved.find(name)
+        return found
+
+    def workflow(self, name: str) -> Workflow:
+        found = self.find(name)
         if found is None:
             served = ", ".join(sorted(self.workflows)) or "none"
             raise HTTPException(404, f"no workflow named {name!r} is served (served: {served})")
@@ -304,6 +314,9 @@ class Runs:
             HTTPException: 409, another run holds the thread (strategy ``reject``).
         """
         workflow = self.workflow(body.workflow)
+        if workflow.graph.name != body.workflow and body.workflow not in self.workflows:
+            # a saved flow by NAME: the request (and a restart) names the exact version
+            body = body.model_copy(update={"workflow": workflow.graph.name})
         if body.resume is not None and body.input is not None:
             raise InvalidInputError(
                 "a run takes input or resume, not both. Fix: send input to start, resume to "
@@ -599,10 +612,10 @@ class Runs:
         interrupts: list[Any] = []
         if run_id in self._results:
             values, interrupts = self._results[run_id]
-        elif record["graph"] in self.workflows and record["status"] not in ("queued", "cancelled"):
-            values, interrupts = await self._final_values(
-                self.workflows[record["graph"]], record["thread_id"]
-            )
+        elif record["status"] not in ("queued", "cancelled") and (
+            found := self.find(record["graph"])
+        ):
+            values, interrupts = await self._final_values(found, record["thread_id"])
         return {**record, "values": values, "interrupts": interrupts}
 
     async def record(self, run_id: str) -> dict[str, Any]:
