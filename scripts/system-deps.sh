@@ -1,13 +1,31 @@
 #!/usr/bin/env bash
-# System packages that pip cannot install and the tests need: bubblewrap (bwrap), the
-# sandbox of the shell and python tools. Idempotent: installs only what is missing, with
-# apt-get, when running as root; elsewhere it says what to install. Under CI=true a
-# package still missing fails (the tests would fail on it anyway, never skip).
+# System packages that pip cannot install and the tests need:
+# - bubblewrap (bwrap), the sandbox of the shell and python tools;
+# - chromium (/usr/bin/chromium), the browser of the web UI's end-to-end tests (tests/ui/,
+#   Playwright for Python drives it; `playwright install` is never run), with a font so
+#   that its screenshots show text (fonts-dejavu-core; most machines have it already).
+# Idempotent: installs only what is missing, with apt-get, when running as root; elsewhere
+# it says what to install. Under CI=true a package still missing fails (the tests would
+# fail on it anyway, never skip).
+#
+# Node.js (>= 20.19, for Vite) and npm build the UI (scripts/build-ui.sh checks them). They
+# are not installed here: Debian 12's nodejs is 18.20, too old for Vite 8, so the machine's
+# own Node.js (nodesource, nvm, ...) is used; build-ui.sh names the fix when it is missing.
 set -euo pipefail
 
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
+if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list 2>/dev/null | head -n 1)" ]; then
+    missing+=(fonts-dejavu-core)
+elif ! command -v fc-list >/dev/null 2>&1 && [ ! -d /usr/share/fonts/truetype/dejavu ]; then
+    missing+=(fonts-dejavu-core)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
+
+present() {
+    command -v bwrap >/dev/null 2>&1 && [ -x /usr/bin/chromium ]
+}
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
@@ -17,7 +35,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
         apt-get update -q >/dev/null
         apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
     }
-    command -v bwrap >/dev/null 2>&1 && exit 0
+    present && exit 0
 fi
 
 echo "system-deps: missing ${missing[*]}; install it (Debian/Ubuntu: apt-get install ${missing[*]}; Fedora: dnf install ${missing[*]})" >&2
