@@ -3,7 +3,6 @@ import { keepPreviousData, useMutation, useQuery, useQueryClient } from "@tansta
 import { ReactFlowProvider } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
 import { useNavigate, useParams, useSearchParams } from "react-router-dom";
-import { api } from "../../api/client";
 import { ErrorBox, Page } from "../../components/common";
 import { Canvas } from "./Canvas";
 import { DiffView } from "./DiffView";
@@ -13,7 +12,7 @@ import { StateEditor } from "./StateEditor";
 import { ValidationList } from "./ValidationList";
 import { VersionsPanel } from "./VersionsPanel";
 import { RunPanel } from "./RunPanel";
-import { getVersion, listFlows, saveFlow, startRun, toolsFromErrors, validateFlow } from "./flowsApi";
+import { getVersion, listFlows, saveFlow, serverTools, startRun, toolsFromErrors, validateFlow } from "./flowsApi";
 import {
   addNode,
   connect,
@@ -75,6 +74,7 @@ export default function BuilderPage() {
   const [focusField, setFocusField] = useState<{ field: string; n: number } | null>(null);
   const [importError, setImportError] = useState<string | null>(null);
   const [saved, setSaved] = useState<VersionInfo | null>(null);
+  const [fitKey, setFitKey] = useState(0);
   const [compare, setCompare] = useState<{ from: string; to: string } | null>(null);
   const panelRef = useRef<HTMLDivElement>(null);
 
@@ -90,12 +90,13 @@ export default function BuilderPage() {
   if (loadKey && loadKey !== loadedKey && loaded.data) {
     setLoadedKey(loadKey);
     setHistory(startHistory(layout(loaded.data.flow)));
+    setFitKey((k) => k + 1);
     setSaved(loaded.data.info);
     setSelected(null);
   }
 
   const flows = useQuery({ queryKey: ["flows"], queryFn: listFlows });
-  const capabilities = useQuery({ queryKey: ["capabilities"], queryFn: () => api<Record<string, unknown>>("/v1/capabilities") });
+  const serverToolList = useQuery({ queryKey: ["flows", "tools"], queryFn: ({ signal }) => serverTools(signal), staleTime: 60_000 });
 
   // Live validation: the document as the server takes it, debounced.
   const text = useMemo(() => JSON.stringify(toFlowDoc(doc)), [doc]);
@@ -111,16 +112,7 @@ export default function BuilderPage() {
   const counts = useMemo(() => errorsByNode(located), [located]);
   const vstate = validation.error ? "failed" : text !== debounced || validation.isFetching ? "checking" : validation.data ? (validation.data.ok ? "ok" : "errors") : "idle";
 
-  const [knownTools, setKnownTools] = useState<string[]>([]);
-  const fromErrors = toolsFromErrors(validation.data);
-  if (fromErrors.length && fromErrors.join() !== knownTools.join()) setKnownTools(fromErrors);
-  const capTools = capabilities.data?.tools;
-  const tools = [
-    ...new Set([
-      ...(Array.isArray(capTools) ? capTools.map((t: unknown) => (typeof t === "string" ? t : String((t as { name?: unknown }).name ?? ""))) : []),
-      ...knownTools,
-    ]),
-  ].filter(Boolean);
+  const tools = useMemo(() => [...new Set([...(serverToolList.data ?? []), ...toolsFromErrors(validation.data)])], [serverToolList.data, validation.data]);
   const flowRefs = (flows.data ?? []).filter((f) => f.name !== doc.name).flatMap((f) => [f.name, `${f.name}@${f.latest.version}`]);
 
   useEffect(() => {
@@ -171,6 +163,7 @@ export default function BuilderPage() {
     const r = addNode(doc, kind, position);
     edit(r.doc);
     setSelected(r.id);
+    if (!position) setFitKey((k) => k + 1);
   };
 
   const onKeyDown = (e: KeyboardEvent) => {
@@ -221,6 +214,7 @@ export default function BuilderPage() {
                 void file.text().then((t) => {
                   try {
                     edit(layout(parseFlowDoc(t)));
+                    setFitKey((k) => k + 1);
                     setImportError(null);
                     setSelected(null);
                   } catch (err) {
@@ -270,6 +264,7 @@ export default function BuilderPage() {
               selected={selected}
               errorsByNode={counts}
               label="Flow canvas"
+              fitKey={fitKey}
               onSelect={setSelected}
               onMove={(id, p) => edit(moveNode(doc, id, p))}
               onConnect={(a, b) => edit(connect(doc, a, b))}

@@ -1,4 +1,4 @@
-import { useMemo, useState, type DragEvent } from "react";
+import { useEffect, useMemo, useRef, useState, type DragEvent } from "react";
 import {
   Background,
   Controls,
@@ -80,6 +80,8 @@ export interface CanvasProps {
   changes?: { nodes: Map<string, Change>; edges: Map<string, Change> };
   readOnly?: boolean;
   label: string;
+  /** Changing it fits the view to the graph (after a keyboard add, a load). */
+  fitKey?: number;
   onSelect?: (id: string | null) => void;
   onMove?: (id: string, position: Position) => void;
   onConnect?: (from: string, to: string) => void;
@@ -89,12 +91,11 @@ export interface CanvasProps {
 }
 
 function ends(doc: FlowDoc): { start: Position; end: Position } {
+  if (!doc.nodes.length) return { start: { x: 0, y: 150 }, end: { x: 600, y: 150 } };
   const xs = doc.nodes.map((n) => n.position?.x ?? 0);
   const ys = doc.nodes.map((n) => n.position?.y ?? 0);
-  const minX = xs.length ? Math.min(...xs) : 200;
-  const maxX = xs.length ? Math.max(...xs) : 200;
-  const midY = ys.length ? (Math.min(...ys) + Math.max(...ys)) / 2 : 120;
-  return { start: { x: minX - 220, y: midY }, end: { x: maxX + 240, y: midY } };
+  const midY = (Math.min(...ys) + Math.max(...ys)) / 2;
+  return { start: { x: Math.min(...xs) - 220, y: midY }, end: { x: Math.max(...xs) + 240, y: midY } };
 }
 
 /** The graph canvas (React Flow), controlled by the flow document. */
@@ -104,9 +105,26 @@ export function Canvas(props: CanvasProps) {
   const [drag, setDrag] = useState<Record<string, Position>>({});
   const [measured, setMeasured] = useState<Record<string, { width: number; height: number }>>({});
   const [selectedEdge, setSelectedEdge] = useState<string | null>(null);
+  // START and END stay where they are while nodes come and go (a drop must not move
+  // them); they are placed around the graph on a load or a keyboard add (fitKey), or dragged.
+  const [pinned, setPinned] = useState(() => ends(doc));
+  const { fitKey } = props;
+  const docRef = useRef(doc);
+  useEffect(() => {
+    docRef.current = doc;
+  }, [doc]);
+  useEffect(() => {
+    if (!fitKey) return;
+    const t = setTimeout(() => {
+      setPinned(ends(docRef.current));
+      // after the new nodes are measured
+      setTimeout(() => void flow.fitView({ padding: 0.15, maxZoom: 1.2, minZoom: 0.6 }), 30);
+    }, 20);
+    return () => clearTimeout(t);
+  }, [fitKey, flow]);
 
   const nodes = useMemo<FlowRFNode[]>(() => {
-    const at = ends(doc);
+    const at = pinned;
     const mk = (id: string, kind: FlowNodeData["kind"], position: Position, summary: string): FlowRFNode => ({
       id,
       type: "flow",
@@ -127,11 +145,11 @@ export function Canvas(props: CanvasProps) {
       ...(measured[id] ? { measured: measured[id] } : {}),
     });
     return [
-      mk(START, "start", doc.nodes.length ? at.start : { x: 0, y: 120 }, ""),
+      mk(START, "start", at.start, ""),
       ...doc.nodes.map((n) => mk(n.id, n.kind, n.position ?? { x: 0, y: 0 }, summaryOf(doc, n.id))),
-      mk(END, "end", doc.nodes.length ? at.end : { x: 360, y: 120 }, ""),
+      mk(END, "end", at.end, ""),
     ];
-  }, [doc, drag, measured, selected, errorsByNode, changes, readOnly]);
+  }, [doc, drag, measured, selected, errorsByNode, changes, readOnly, pinned]);
 
   const edges = useMemo<Edge[]>(
     () =>
@@ -154,6 +172,10 @@ export function Canvas(props: CanvasProps) {
   );
 
   const onNodesChange = (list: NodeChange<FlowRFNode>[]) => {
+    // one selection per batch: a newly selected node wins over the old one's unselect
+    const picked = list.find((c) => c.type === "select" && c.selected);
+    if (picked?.type === "select") props.onSelect?.(picked.id);
+    else if (list.some((c) => c.type === "select" && !c.selected && c.id === selected)) props.onSelect?.(null);
     for (const c of list) {
       if (c.type === "dimensions" && c.dimensions) {
         const dims = c.dimensions;
@@ -162,9 +184,9 @@ export function Canvas(props: CanvasProps) {
         const pos = c.position;
         if (c.dragging) setDrag((d) => ({ ...d, [c.id]: pos }));
         else props.onMove?.(c.id, pos);
-      } else if (c.type === "select") {
-        if (c.selected) props.onSelect?.(c.id);
-        else if (c.id === selected) props.onSelect?.(null);
+      } else if (c.type === "position" && c.position) {
+        const pos = c.position;
+        setPinned((p) => (c.id === START ? { ...p, start: pos } : { ...p, end: pos }));
       } else if (c.type === "remove" && !readOnly) {
         props.onRemove?.(c.id);
       }
@@ -210,7 +232,7 @@ export function Canvas(props: CanvasProps) {
         elementsSelectable
         deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
         fitView
-        fitViewOptions={{ padding: 0.2, maxZoom: 1.2 }}
+        fitViewOptions={{ padding: 0.15, maxZoom: 1.2, minZoom: 0.6 }}
         minZoom={0.2}
         proOptions={{ hideAttribution: true }}
       >

@@ -145,7 +145,7 @@ export function VersionsPanel({ name, flows, flowsError, saved, saving, saveErro
                 </select>
               </label>
               <label>
-                to
+                Compare to
                 <select value={toV} onChange={(e) => setTo(e.target.value)}>
                   {list.map((v) => (
                     <option key={v.version}>{v.version}</option>

@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { applyCompletion, completionAt, suggestions, templateVariables } from "./completion";
+import { applyCompletion, completionAt, suggestions, templateVariables, type CompletionContext } from "./completion";
+
+function at(text: string, caret: number): CompletionContext {
+  const ctx = completionAt(text, caret);
+  if (!ctx) throw new Error(`no completion at ${caret} of ${text}`);
+  return ctx;
+}
 
 describe("completionAt", () => {
   it("opens after {{ and carries what was typed since", () => {
@@ -31,23 +37,21 @@ describe("suggestions", () => {
 describe("applyCompletion", () => {
   it("writes {{key}} in place of the open variable and puts the caret after it", () => {
     const text = "Plan: {{qu";
-    const ctx = completionAt(text, text.length);
-    expect(ctx).not.toBeNull();
-    const out = applyCompletion(text, text.length, ctx!, "question");
+    const out = applyCompletion(text, text.length, at(text, text.length), "question");
     expect(out).toEqual({ text: "Plan: {{question}}", caret: 18 });
   });
 
   it("reuses the closing braces and the rest of a name already typed after the caret", () => {
     const text = "A {{qu}} B";
-    const ctx = completionAt(text, 6)!;
+    const ctx = at(text, 6);
     expect(applyCompletion(text, 6, ctx, "question")).toEqual({ text: "A {{question}} B", caret: 14 });
     const mid = "A {{qxx}} B";
-    expect(applyCompletion(mid, 5, completionAt(mid, 5)!, "notes").text).toBe("A {{notes}} B");
+    expect(applyCompletion(mid, 5, at(mid, 5), "notes").text).toBe("A {{notes}} B");
   });
 
   it("keeps text after the caret that is not part of the variable", () => {
     const text = "{{ and more";
-    const ctx = completionAt(text, 2)!;
+    const ctx = at(text, 2);
     expect(applyCompletion(text, 2, ctx, "q").text).toBe("{{q}} and more");
   });
 });

@@ -70,7 +70,8 @@ export function addNode(doc: FlowDoc, kind: Kind, position?: Position): { doc: F
   let n = 1;
   while (taken.has(`${kind}${n}`)) n++;
   const id = `${kind}${n}`;
-  const at = position ?? { x: 80 + 40 * (doc.nodes.length % 8), y: 80 + 90 * doc.nodes.length };
+  const count = doc.nodes.length;
+  const at = position ?? { x: 220 + 220 * (count % 4), y: 40 + 130 * Math.floor(count / 4) + 30 * (count % 2) };
   return { doc: { ...doc, nodes: [...doc.nodes, newNode(kind, id, at)] }, id };
 }
 

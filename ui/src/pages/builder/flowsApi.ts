@@ -35,9 +35,29 @@ export function startRun(name: string, version: string, input: Record<string, un
 export function toolsFromErrors(result: ValidateResult | undefined): string[] {
   for (const e of result?.errors ?? []) {
     const m = /use one of: (.+)$/.exec(e.fix);
-    if (m?.[1] && e.field === "tool" || (m?.[1] && e.path.includes(".tools."))) {
-      return (m?.[1] ?? "").split(",").map((s) => s.trim()).filter((s) => s && s !== "no tools are registered");
+    const list = m?.[1];
+    if (list && (e.field === "tool" || e.path.includes(".tools."))) {
+      return list
+        .split(",")
+        .map((s) => s.trim())
+        .filter((s) => s && s !== "no tools are registered");
     }
   }
   return [];
+}
+
+/** The tools a saved flow may call on this server. No endpoint lists them, so this asks
+ * the validator about a one-node flow calling no tool: its error names the known ones. */
+export async function serverTools(signal?: AbortSignal): Promise<string[]> {
+  const probe: FlowDoc = {
+    format: "orca.flow/v1",
+    name: "tools-probe",
+    state: [],
+    nodes: [{ id: "probe", kind: "tool", tool: "?" }],
+    edges: [
+      { from: "__start__", to: "probe" },
+      { from: "probe", to: "__end__" },
+    ],
+  };
+  return toolsFromErrors(await validateFlow(probe, signal));
 }
