@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from orca import Command, MemoryCheckpointer
-from orca.errors import FlowError, MalformedResponseError
+from orca.errors import ConfigError, FlowError, MalformedResponseError
 from orca.flows import compile_flow, file_resolver
 from orca.llm import ChatRequest, Delta, ProviderModel, Usage
 from orca.tools import tool
@@ -354,8 +354,9 @@ def test_state_defaults_and_reducers_apply() -> None:
     assert out["log"] == ["first", "x"]
 
 
-def test_an_llm_node_names_a_model_and_runs_on_the_tiny_model(tmp_path: Path) -> None:
+def test_an_llm_node_runs_on_the_tiny_model_with_its_tokens_streamed(tmp_path: Path) -> None:
     pytest.importorskip("llama_cpp")
+    from orca.llm import ModelSpec
     from orca.llm.tiny import ensure_tiny_model
 
     path = ensure_tiny_model(seed=0, path=tmp_path / "tiny.gguf")
@@ -364,7 +365,7 @@ def test_an_llm_node_names_a_model_and_runs_on_the_tiny_model(tmp_path: Path) ->
             {
                 "id": "write",
                 "kind": "llm",
-                "model": f"llamacpp/{path}",
+                "model": "llamacpp/tiny",
                 "prompt": "Write about {{topic}}",
                 "output": "text",
                 "max_tokens": 6,
@@ -375,9 +376,48 @@ def test_an_llm_node_names_a_model_and_runs_on_the_tiny_model(tmp_path: Path) ->
         text="string",
     )
     graph = compile_flow(doc).compile()
-    events = list(graph.stream({"topic": "owls"}, mode="events", seed=1))
+    # a local engine is the run's to name (a flow never loads a file by itself)
+    models = {"llamacpp/tiny": ModelSpec("llamacpp", str(path), {"n_ctx": 256})}
+    events = list(graph.stream({"topic": "owls"}, mode="events", seed=1, models=models))
     tokens = [e for e in events if getattr(e, "type", None) == "token"]
     assert tokens
     assert all(t.node == "write" for t in tokens)
-    final = graph.invoke({"topic": "owls"}, seed=1)
+    final = graph.invoke({"topic": "owls"}, seed=1, models=models)
     assert final["text"] == "".join(t.text for t in tokens)
+    with pytest.raises(ConfigError, match="no model called 'llamacpp/tiny'"):
+        graph.invoke({"topic": "owls"})
+
+
+def test_an_llm_node_names_a_remote_model_by_provider_and_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "llm"))
+    from wire import WireServer
+
+    wire = WireServer()
+    try:
+        monkeypatch.setenv("ORCA_OPENAI_BASE_URL", f"{wire.url}/v1")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        doc = flow(
+            [
+                {
+                    "id": "ask",
+                    "kind": "llm",
+                    "model": "openai/gpt-sim",
+                    "prompt": "Say {{word}}",
+                    "output": "said",
+                    "max_tokens": 5,
+                }
+            ],
+            [("__start__", "ask"), ("ask", "__end__")],
+            word="string",
+            said="string",
+        )
+        out = compile_flow(doc).compile().invoke({"word": "hi"})
+        assert isinstance(out["said"], str)
+        assert out["said"]
+        (body,) = wire.bodies
+        assert body["model"] == "gpt-sim"
+        assert body["messages"][-1]["content"] == "Say hi"
+    finally:
+        wire.close()

@@ -65,8 +65,11 @@ def read_doc(data: Any) -> tuple[Any, list[FlowIssue]]:
         if size > MAX_BYTES:
             return None, [_too_big(size)]
         raw = data.read_bytes()
-        yaml = data.suffix.lower() in (".yaml", ".yml")
-        return _parse(raw, yaml=yaml, json_only=data.suffix.lower() == ".json")
+        suffix = data.suffix.lower()
+        yaml = suffix in (".yaml", ".yml") or (
+            suffix != ".json" and not raw.lstrip().startswith(b"{")
+        )
+        return _parse(raw, yaml=yaml, json_only=suffix == ".json")
     if isinstance(data, str | bytes | bytearray):
         raw = data.encode() if isinstance(data, str) else bytes(data)
         if len(raw) > MAX_BYTES:

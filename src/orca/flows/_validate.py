@@ -279,23 +279,25 @@ class _Checker:
         strip: str | None = None,
     ) -> None:
         for err in exc.errors(include_url=False, include_input=False):
-            loc = list(err["loc"])
+            loc = [str(part) for part in err["loc"]]
             if strip is not None and loc and loc[0] == strip:
                 loc = loc[1:]
-            path = ".".join([base, *map(str, loc)] if base else map(str, loc))
-            field = str(loc[0]) if loc else None
+            path = ".".join([base, *loc] if base else loc)
+            field = next((part for part in reversed(loc) if not part.isdigit()), None)
+            where = ".".join(loc) or "the value"
             kind = err["type"]
-            message = f"{field or 'the value'}: {err['msg']}"
+            message = f"{where}: {err['msg']}"
             if node is not None:
                 message = f"node {node!r}: {message}"
             if kind == "missing":
                 fix = f"add {field!r}"
             elif kind == "extra_forbidden":
-                known = sorted(f.alias or n for n, f in model.model_fields.items())
-                message = f"unknown field {field!r}{closest(field or '', known)}"
+                top = len(loc) == 1
+                known = sorted(f.alias or n for n, f in model.model_fields.items()) if top else []
+                message = f"unknown field {where!r}{closest(field or '', known)}"
                 if node is not None:
                     message = f"node {node!r} has {message}"
-                fix = f"remove it; this takes {', '.join(known)}"
+                fix = f"remove it; this takes {', '.join(known)}" if top else "remove it"
             elif kind == "string_pattern_mismatch" and field in _FIELDS_FIX:
                 fix = _FIELDS_FIX[field]
             elif kind == "literal_error":

@@ -102,11 +102,13 @@ class Models:
 
 def _named_model(name: str) -> ModelSpec | None:
     """``provider/model`` as a spec (with the provider's defaults), when the provider is
-    known; None else."""
+    known and remote; None else. A local engine (a model file, a server on this machine)
+    is named only by a profile or ``models=``: a name from a flow never loads a file."""
+    from orca.cost import LOCAL_PROVIDERS
     from orca.llm._registry import provider_names
 
     provider, _, model = name.partition("/")
-    if provider not in provider_names() or not model:
+    if provider not in provider_names() or provider in LOCAL_PROVIDERS or not model:
         return None
     return ModelSpec(provider, model)
 

@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -35,7 +35,6 @@ from orca.server._admission import Admission, Overloaded, Ticket
 if TYPE_CHECKING:
     from orca.engine._handle import RunHandle
     from orca.flows import Workflow
-    from orca.server._flows import SavedFlows
     from orca.server._models import Fork, RunBody, StateUpdate
     from orca.store import SqliteStore
 
@@ -196,6 +195,18 @@ class _Accepted:
         return options
 
 
+class SavedWorkflows(Protocol):
+    """Saved flows a run may name (``server/_flows.py``'s ``SavedFlows``)."""
+
+    def find(self, ref: str) -> Workflow | None:
+        """The saved flow ``NAME@VERSION`` (or ``NAME``) compiled, or None."""
+        ...
+
+    def listing(self) -> list[dict[str, Any]]:
+        """``GET /v1/workflows``' rows of the saved flows."""
+        ...
+
+
 class Runs:
     """The workflows served and the runs started here."""
 
@@ -216,7 +227,7 @@ class Runs:
         self.tool_options = dict(tool_options or {})  # for runs of workflows with tools
         self._background: set[asyncio.Task[Any]] = set()
         self.workflows: dict[str, Workflow] = {}
-        self.saved: SavedFlows | None = None  # saved flows, runnable by NAME[@VERSION]
+        self.saved: SavedWorkflows | None = None  # saved flows (server/_flows.py)
         self.ready = False
         self._store: SqliteStore | None = None
         self._live: dict[str, _Live] = {}

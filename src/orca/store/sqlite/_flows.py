@@ -72,7 +72,7 @@ class SqliteFlows:
     ) -> tuple[FlowVersionInfo, bool]:
         check_flow_name(name)
         wanted = str(Semver.parse(version)) if version is not None else None
-        document = json.dumps(flow, sort_keys=True, ensure_ascii=False)
+        document = json.dumps(flow, ensure_ascii=False)  # as given: its order too
         with self._lock, self._errors(), _db.transaction(self._conn) as c:
             saved = _infos(c.execute(f"SELECT {_INFO} FROM flow_versions WHERE name = ?", (name,)))
             if wanted is not None:
