@@ -118,7 +118,7 @@ def test_build_validate_save_compare_and_run_a_three_node_flow(
 
     # save 0.1.0: its version info is shown and the address names the flow
     page.get_by_label("Version", exact=True).fill("0.1.0")
-    page.get_by_label("Message").fill("first cut")
+    page.get_by_label("Message", exact=True).fill("first cut")
     page.get_by_role("button", name="Save version").click()
     info = page.get_by_test_id("version-info")
     expect(info).to_contain_text("triage-e2e@0.1.0")
@@ -131,7 +131,7 @@ def test_build_validate_save_compare_and_run_a_three_node_flow(
     link(page, "llm1", "__end__")
     expect(status(page)).to_contain_text("Valid")
     page.get_by_label("Version", exact=True).fill("0.2.0")
-    page.get_by_label("Message").fill("shorter summary")
+    page.get_by_label("Message", exact=True).fill("shorter summary")
     page.get_by_role("button", name="Save version").click()
     expect(info).to_contain_text("triage-e2e@0.2.0")
     saved = ui_server.api("GET", "/v1/flows/triage-e2e/versions")
@@ -151,6 +151,7 @@ def test_build_validate_save_compare_and_run_a_three_node_flow(
     expect(changes).to_contain_text("Summarize in one line: {{draft}}")
     expect(changes).to_contain_text("llm1 → __end__")
     check_axe(page, "builder-diff")
+    diff.scroll_into_view_if_needed()
     screenshot(page, "builder-diff")
 
     # run with test input: saved (the same content keeps 0.2.0), then the monitor opens

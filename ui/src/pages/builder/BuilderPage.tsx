@@ -69,7 +69,8 @@ export default function BuilderPage() {
 
   const [history, setHistory] = useState<History<FlowDoc>>(() => startHistory(emptyFlow(routeName ?? "untitled")));
   const doc = history.present;
-  const edit = (next: FlowDoc) => setHistory((h) => pushHistory(h, next));
+  // `what` names the edit: a run of edits of the same thing (a prompt typed) undoes as one
+  const edit = (next: FlowDoc, what?: string) => setHistory((h) => pushHistory(h, next, what));
   const [selected, setSelected] = useState<string | null>(null);
   const [focusField, setFocusField] = useState<{ field: string; n: number } | null>(null);
   const [importError, setImportError] = useState<string | null>(null);
@@ -245,7 +246,7 @@ export default function BuilderPage() {
               value={doc.name}
               aria-invalid={nameOk ? undefined : true}
               aria-describedby="flow-name-hint"
-              onChange={(e) => edit({ ...doc, name: e.target.value })}
+              onChange={(e) => edit({ ...doc, name: e.target.value }, "flow.name")}
             />
           </label>
           <span id="flow-name-hint" className="hint">
@@ -253,7 +254,7 @@ export default function BuilderPage() {
           </span>
           <label className="grow">
             Description
-            <input value={doc.description ?? ""} onChange={(e) => edit({ ...doc, description: e.target.value })} />
+            <input value={doc.description ?? ""} onChange={(e) => edit({ ...doc, description: e.target.value }, "flow.description")} />
           </label>
         </div>
         <div className="builder-grid">
@@ -285,7 +286,7 @@ export default function BuilderPage() {
                 errors={located.filter((e) => e.nodeId === node.id)}
                 tools={tools}
                 flows={flowRefs}
-                onPatch={(patch) => edit(updateNode(doc, node.id, patch))}
+                onPatch={(patch) => edit(updateNode(doc, node.id, patch), `${node.id}.${Object.keys(patch).sort().join(",")}`)}
                 onRename={(id) => {
                   edit(renameNode(doc, node.id, id));
                   setSelected(id);
@@ -319,7 +320,7 @@ export default function BuilderPage() {
           </aside>
         </div>
         <div className="builder-lower">
-          <StateEditor state={doc.state} errors={located.filter((e) => e.path.startsWith("state"))} onChange={(s) => edit({ ...doc, state: s })} />
+          <StateEditor state={doc.state} errors={located.filter((e) => e.path.startsWith("state"))} onChange={(s) => edit({ ...doc, state: s }, "state")} />
           <VersionsPanel
             name={routeName ?? null}
             flows={flows.data}

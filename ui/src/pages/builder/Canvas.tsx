@@ -232,7 +232,7 @@ export function Canvas(props: CanvasProps) {
         elementsSelectable
         deleteKeyCode={readOnly ? null : ["Delete", "Backspace"]}
         fitView
-        fitViewOptions={{ padding: 0.15, maxZoom: 1.2, minZoom: 0.6 }}
+        fitViewOptions={{ padding: 0.15, maxZoom: 1.2, minZoom: readOnly ? 0.3 : 0.6 }}
         minZoom={0.2}
         proOptions={{ hideAttribution: true }}
       >

@@ -148,7 +148,17 @@ export function NodePanel({ doc, node, errors, tools, flows, onPatch, onRename, 
         <>
           {modelChoice()}
           {prompt()}
+          <PromptEditor label="System instructions (optional)" field="system" rows={2} value={node.system ?? ""} variables={vars} onChange={(v) => onPatch({ system: v || undefined })} />
+          <FieldErrors id={`${listId}-system-err`} errors={of("system")} />
           {output()}
+          <TextField
+            label="Temperature (0 to 2, optional)"
+            field="temperature"
+            type="number"
+            value={node.temperature === undefined ? "" : String(node.temperature)}
+            onChange={(v) => onPatch({ temperature: v === "" ? undefined : Number(v) })}
+            errors={of("temperature")}
+          />
         </>
       ) : null}
       {node.kind === "llm" ? (

@@ -280,6 +280,25 @@ describe("undo and redo", () => {
     expect(pushHistory(h, h.present)).toBe(h);
   });
 
+  it("makes edits of the same thing in a row one step, and any other edit a new one", () => {
+    const a = emptyFlow("a");
+    const typed: FlowDoc[] = ["H", "Hi", "Hi!"].map((text) => ({ ...a, description: text }));
+    const [t0, t1, t2] = typed as [FlowDoc, FlowDoc, FlowDoc];
+    let h = startHistory(a);
+    for (const doc of typed) h = pushHistory(h, doc, "flow.description");
+    expect(h.past).toEqual([a]);
+    expect(h.present).toBe(t2);
+    const moved = { ...a, name: "b" };
+    h = pushHistory(h, moved, "flow.name");
+    expect(h.past).toEqual([a, t2]);
+    h = undo(h);
+    expect(h.present).toBe(t2);
+    // after an undo, the same kind of edit starts a new step
+    h = pushHistory(undo(h), t0, "flow.description");
+    expect(h.past).toEqual([a]);
+    expect(pushHistory(h, t1).past).toEqual([a, t0]);
+  });
+
   it("keeps a bounded past", () => {
     let h = startHistory(0);
     for (let i = 1; i <= HISTORY_LIMIT + 20; i++) h = pushHistory(h, i);

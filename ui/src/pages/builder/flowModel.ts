@@ -349,6 +349,9 @@ export interface History<T> {
   past: T[];
   present: T;
   future: T[];
+  /** What the last edit was (e.g. "llm1.prompt"): edits of the same thing in a row, such
+   * as the keystrokes of one prompt, are one step to undo. */
+  last?: string;
 }
 
 export const HISTORY_LIMIT = 100;
@@ -357,9 +360,10 @@ export function startHistory<T>(present: T): History<T> {
   return { past: [], present, future: [] };
 }
 
-export function pushHistory<T>(h: History<T>, next: T): History<T> {
+export function pushHistory<T>(h: History<T>, next: T, what?: string): History<T> {
   if (next === h.present) return h;
-  return { past: [...h.past, h.present].slice(-HISTORY_LIMIT), present: next, future: [] };
+  if (what !== undefined && what === h.last && h.past.length) return { ...h, present: next, future: [] };
+  return { past: [...h.past, h.present].slice(-HISTORY_LIMIT), present: next, future: [], ...(what ? { last: what } : {}) };
 }
 
 export function undo<T>(h: History<T>): History<T> {
