@@ -115,6 +115,8 @@ def test_build_validate_save_compare_and_run_a_three_node_flow(
     expect(canvas(page).locator(".flow-node.has-errors")).to_have_count(0)
     check_axe(page, "builder")
     screenshot(page, "builder")
+    # a laptop screen holds it without a horizontal scroll
+    assert page.evaluate("(m => m.scrollWidth <= m.clientWidth)(document.querySelector('main'))")
 
     # save 0.1.0: its version info is shown and the address names the flow
     page.get_by_label("Version", exact=True).fill("0.1.0")
@@ -241,3 +243,18 @@ def test_export_and_import_round_trip_the_flow_document(page: Any, tmp_path: Pat
     page.get_by_label("Import JSON").set_input_files(str(bad))
     expect(page.get_by_role("alert")).to_contain_text('format: expected "orca.flow/v1"')
     expect(page.get_by_label("Flow name")).to_have_value("imported")
+
+
+def test_a_served_python_workflow_opens_as_a_flow(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    page.goto("/builder")
+    page.get_by_label("Served workflow").select_option("approval")
+    page.get_by_role("button", name="View as flow").click()
+    expect(page.get_by_role("status").filter(has_text="Viewing served workflow")).to_be_visible()
+    for node_id in ("draft", "ask", "publish"):
+        expect(node(page, node_id)).to_contain_text("python")
+    node(page, "draft").click()
+    ref = page.get_by_role("textbox", name="Function reference (module:function)")
+    expect(ref).to_have_value(re.compile(r"^[\w.]+:draft$"))
+    check_axe(page, "builder-served")

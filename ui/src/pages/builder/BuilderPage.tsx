@@ -12,7 +12,7 @@ import { StateEditor } from "./StateEditor";
 import { ValidationList } from "./ValidationList";
 import { VersionsPanel } from "./VersionsPanel";
 import { RunPanel } from "./RunPanel";
-import { getVersion, listFlows, saveFlow, serverTools, startRun, toolsFromErrors, validateFlow } from "./flowsApi";
+import { exportWorkflow, getVersion, listFlows, listWorkflows, saveFlow, serverTools, startRun, toolsFromErrors, validateFlow } from "./flowsApi";
 import {
   addNode,
   connect,
@@ -97,6 +97,26 @@ export default function BuilderPage() {
   }
 
   const flows = useQuery({ queryKey: ["flows"], queryFn: listFlows });
+  const workflows = useQuery({ queryKey: ["workflows"], queryFn: listWorkflows });
+  const served = (workflows.data ?? []).filter((w) => w.kind !== "flow").map((w) => w.name);
+  const [viewed, setViewed] = useState<string | null>(null);
+  const exported = useMutation({
+    mutationFn: exportWorkflow,
+    onSuccess: (data, workflow) => {
+      try {
+        setHistory(startHistory(layout(parseFlowDoc(data))));
+        setViewed(workflow);
+        setSaved(null);
+        setSelected(null);
+        setCompare(null);
+        setFitKey((k) => k + 1);
+        setImportError(null);
+        if (routeName) navigate("/builder");
+      } catch (err) {
+        setImportError((err as Error).message);
+      }
+    },
+  });
   const serverToolList = useQuery({ queryKey: ["flows", "tools"], queryFn: ({ signal }) => serverTools(signal), staleTime: 60_000 });
 
   // Live validation: the document as the server takes it, debounced.
@@ -194,6 +214,7 @@ export default function BuilderPage() {
             type="button"
             onClick={() => {
               setHistory(startHistory(emptyFlow()));
+              setViewed(null);
               setSaved(null);
               setSelected(null);
               setCompare(null);
@@ -233,6 +254,23 @@ export default function BuilderPage() {
     >
       <div className="builder" onKeyDown={onKeyDown}>
         {loaded.error ? <ErrorBox error={loaded.error} /> : null}
+        {exported.error ? <ErrorBox error={exported.error} /> : null}
+        {viewed ? (
+          <div className="card notice" role="status">
+            Viewing served workflow <strong className="mono">{viewed}</strong> exported as a flow: its Python nodes reference their
+            functions (<code>module:function</code>). Saving it makes a flow that runs only if the server allows those modules.
+            {doc.notes?.length ? (
+              <ul>
+                {doc.notes.map((n, i) => (
+                  <li key={i}>{n}</li>
+                ))}
+              </ul>
+            ) : null}
+            <button type="button" onClick={() => setViewed(null)}>
+              Dismiss
+            </button>
+          </div>
+        ) : null}
         {importError ? (
           <div className="error-box" role="alert">
             <strong>Import failed</strong>: {importError}
@@ -332,6 +370,8 @@ export default function BuilderPage() {
             onSave={(version, message) => save.mutate({ version, message })}
             onOpen={(name, version) => navigate(`/builder/${encodeURIComponent(name)}${version ? `?version=${encodeURIComponent(version)}` : ""}`)}
             onCompare={(from, to) => setCompare({ from, to })}
+            served={served}
+            onView={(w) => exported.mutate(w)}
           />
           <RunPanel running={run.isPending} error={run.error} canRun={nameOk} onRun={(input) => run.mutate(input)} />
         </div>

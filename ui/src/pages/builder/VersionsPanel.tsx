@@ -18,6 +18,8 @@ interface Props {
   onSave: (version: string | null, message: string | null) => void;
   onOpen: (name: string, version: string | null) => void;
   onCompare: (from: string, to: string) => void;
+  served: string[];
+  onView: (workflow: string) => void;
 }
 
 export function VersionInfoView({ info }: { info: VersionInfo }) {
@@ -44,11 +46,12 @@ export function VersionInfoView({ info }: { info: VersionInfo }) {
 }
 
 /** Save a version; open a saved flow or one of its versions; pick two versions to compare. */
-export function VersionsPanel({ name, flows, flowsError, saved, saving, saveError, canSave, onSave, onOpen, onCompare }: Props) {
+export function VersionsPanel({ name, flows, flowsError, saved, saving, saveError, canSave, onSave, onOpen, onCompare, served, onView }: Props) {
   const id = useId();
   const [version, setVersion] = useState("");
   const [message, setMessage] = useState("");
   const [open, setOpen] = useState("");
+  const [view, setView] = useState("");
   const versions = useQuery({ queryKey: ["flows", name, "versions"], queryFn: () => listVersions(name as string), enabled: !!name });
   const list = versions.data ?? [];
   const [from, setFrom] = useState("");
@@ -104,6 +107,23 @@ export function VersionsPanel({ name, flows, flowsError, saved, saving, saveErro
           Open
         </button>
       </div>
+
+      {served.length ? (
+        <div className="row">
+          <label>
+            Served workflow
+            <select value={view} onChange={(e) => setView(e.target.value)}>
+              <option value="">(choose)</option>
+              {served.map((w) => (
+                <option key={w}>{w}</option>
+              ))}
+            </select>
+          </label>
+          <button type="button" disabled={!view} onClick={() => onView(view)}>
+            View as flow
+          </button>
+        </div>
+      ) : null}
 
       {name && list.length ? (
         <>

@@ -13,6 +13,16 @@ export const validateFlow = (flow: FlowDoc, signal?: AbortSignal) =>
   api<ValidateResult>("/v1/flows/validate", { method: "POST", body: { flow }, signal });
 export const saveFlow = (flow: FlowDoc, version: string | null, message: string | null) =>
   api<VersionInfo>("/v1/flows", { method: "POST", body: { flow, version, message } });
+export interface ServedWorkflow {
+  name: string;
+  kind?: "served" | "flow";
+  source?: string;
+  nodes?: number;
+  version?: string;
+}
+export const listWorkflows = () => api<ServedWorkflow[]>("/v1/workflows");
+/** A served workflow as a flow document (a Python graph's nodes as `python` nodes). */
+export const exportWorkflow = (name: string) => api<unknown>(`/v1/workflows/${enc(name)}/flow`);
 export const diffFlow = (name: string, from: string, to: string) =>
   api<FlowDiff>(`/v1/flows/${enc(name)}/diff`, { query: { from, to } });
 
