@@ -8,6 +8,7 @@ python benchmarks/run.py --only ledger      # the budget ledger's figures only
 python benchmarks/run.py --only eventlog    # the event log's overhead only
 python benchmarks/run.py --only startup     # cli_startup_ms and open_store_ms only
 python benchmarks/run.py --only server --server-seconds 5   # the server figures, shorter load
+python benchmarks/run.py --only ui --merge  # the web UI's figures, kept beside the others
 """
 
 import argparse
@@ -27,6 +28,7 @@ import ledger_figures
 import llm_figures
 import server_figures
 import startup_figures
+import ui_figures
 from _engines import ENGINES, Engine
 from _measure import Samples, Trial, sample
 from _report import figure_entry, floor_entry, write_json, write_markdown
@@ -62,6 +64,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"server_runs_per_s: seconds of load per engine and repetition "
         f"(default {server_figures.SECONDS:g})",
     )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the figures of the existing results.json that this run does not measure",
+    )
     args = parser.parse_args(argv)
     if args.reps is None:
         args.reps = QUICK_REPS if args.quick else DEFAULT_REPS
@@ -88,6 +95,8 @@ GROUPS = {
     "startup",
     *server_figures.IDS,
     "server",
+    *ui_figures.IDS,
+    "ui",
 }
 
 
@@ -200,6 +209,21 @@ def _show(figure_id: str, entry: dict[str, Any]) -> None:
     )
 
 
+def merged(path: Path, results: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    """``results`` over the figures of the results.json at ``path`` (--merge): the
+    figures not measured now are kept, with the machine they were measured on."""
+    import json
+
+    if not path.exists():
+        return results, [f for w in WORKLOADS for f in w.figures if f.id in results]
+    old = json.loads(path.read_text(encoding="utf-8"))
+    machine = results.pop("machine")
+    if "machine" in old:
+        machine = {**old["machine"], "merged": f"{machine['date']}: {', '.join(results)}"}
+    combined = {**old, **results, "machine": machine}
+    return combined, [f for w in WORKLOADS for f in w.figures if f.id in combined]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     start = time.perf_counter()
@@ -238,10 +262,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     server_figures.SECONDS = args.server_seconds
     server_results = server_figures.run(args.reps, wanted)
     results.update(server_results)
+    ui_results = ui_figures.run(args.reps, wanted)
+    results.update(ui_results)
 
     machine = machine_info(engines, args.reps, time.perf_counter() - start)
     results["machine"] = machine
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.merge:
+        results, figures = merged(args.out / "results.json", results)
+        llm_results, ledger_results, eventlog_results = results, results, results
+        startup_results, server_results, ui_results = results, results, results
     write_json(args.out / "results.json", results)
     write_markdown(
         args.out / "RESULTS.md",
@@ -252,7 +282,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ledger_figures.markdown(ledger_results)
         + eventlog_figures.markdown(eventlog_results)
         + startup_figures.markdown(startup_results)
-        + server_figures.markdown(server_results),
+        + server_figures.markdown(server_results)
+        + ui_figures.markdown(ui_results),
     )
     print(f"[bench] wrote {args.out / 'RESULTS.md'} in {machine['wall_s']} s", file=sys.stderr)
     return 0

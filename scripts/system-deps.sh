@@ -13,9 +13,11 @@
 # own Node.js (nodesource, nvm, ...) is used; build-ui.sh names the fix when it is missing.
 set -euo pipefail
 
+# where the browser tests look for it (tests/ui/_browser.py reads the same variable)
+chromium=${ORCA_UI_CHROMIUM:-/usr/bin/chromium}
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
-[ -x /usr/bin/chromium ] || missing+=(chromium)
+[ -x "$chromium" ] || missing+=(chromium)
 if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list 2>/dev/null | head -n 1)" ]; then
     missing+=(fonts-dejavu-core)
 elif ! command -v fc-list >/dev/null 2>&1 && [ ! -d /usr/share/fonts/truetype/dejavu ]; then
@@ -24,7 +26,7 @@ fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 present() {
-    command -v bwrap >/dev/null 2>&1 && [ -x /usr/bin/chromium ]
+    command -v bwrap >/dev/null 2>&1 && [ -x "$chromium" ]
 }
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -51,11 +51,11 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 AXE_FAILS = ("serious", "critical")
 
 
-def chromium_problem() -> str | None:
+def chromium_problem(chromium: Path = CHROMIUM) -> str | None:
     """Why the browser tests cannot run here, with the fix; None when they can."""
-    if not CHROMIUM.is_file() or not os.access(CHROMIUM, os.X_OK):
+    if not chromium.is_file() or not os.access(chromium, os.X_OK):
         return (
-            f"the UI's browser tests need Debian's chromium at {CHROMIUM}, and it is missing; "
+            f"the UI's browser tests need Debian's chromium at {chromium}, and it is missing; "
             "fix: make system-deps (as root; or apt-get install chromium)"
         )
     try:
@@ -88,7 +88,7 @@ FLOWS = textwrap.dedent(
 
     from typing import Annotated, Any, TypedDict
 
-    from orca import END, START, RunContext, StateGraph, reducers
+    from orca import END, START, RunContext, Send, StateGraph, reducers
 
 
     class Approval(TypedDict, total=False):
@@ -136,10 +136,45 @@ FLOWS = textwrap.dedent(
     flaky.add_node("explode", explode)
     flaky.add_edge(START, "explode")
     flaky.add_edge("explode", END)
+
+
+    class Burst(TypedDict, total=False):
+        steps: int
+        width: int
+        done: Annotated[int, reducers.sum]
+        step: int
+
+
+    def fan(state: Burst) -> dict[str, Any]:
+        return {"step": state.get("step", 0) + 1}
+
+
+    def spread(state: Burst) -> list[Send] | str:
+        if state["step"] > state["steps"]:
+            return END
+        return [Send("tick", {"i": i}) for i in range(state.get("width", 4))]
+
+
+    def tick(arg: dict[str, int], ctx: RunContext) -> dict[str, Any]:
+        ctx.write({"tick": arg["i"]})
+        return {"done": 1}
+
+
+    # a synthetic fast run for the monitor: STEPS supersteps of WIDTH tiny tasks, each
+    # emitting a custom event (about 3 + 4 x WIDTH events a superstep)
+    burst = StateGraph(Burst, name="burst")
+    burst.add_node("fan", fan)
+    burst.add_node("tick", tick)
+    burst.add_edge(START, "fan")
+    burst.add_conditional_edges("fan", spread)
+    burst.add_edge("tick", "fan")
     '''
 )
 
-WORKFLOWS = [f"--workflow={RESEARCH}", "--workflow=flows.py:approval", "--workflow=flows.py:flaky"]
+WORKFLOWS = [
+    f"--workflow={RESEARCH}",
+    *(f"--workflow=flows.py:{name}" for name in ("approval", "flaky", "burst")),
+]
 
 
 def orca_cli(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
