@@ -515,3 +515,24 @@ def test_a_queued_saved_flow_run_is_taken_up_on_its_version_after_kill_9(tmp_pat
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_tools_a_flow_may_call_are_listed_with_their_arguments(server: str) -> None:
+    tools = httpx.get(f"{server}/v1/tools").json()
+    names = [t["name"] for t in tools]
+    assert names == sorted(names)
+    assert {"files_read", "files_write", "http_fetch"} <= set(names)
+    [read] = [t for t in tools if t["name"] == "files_read"]
+    assert read["description"]
+    assert read["parameters"]["type"] == "object"
+    assert "path" in read["parameters"]["properties"]
+    # what the list names, a flow's tool node may call: it validates
+    flow = {
+        "format": "orca.flow/v1",
+        "name": "reader",
+        "state": [{"key": "text", "type": "string"}],
+        "nodes": [{"id": "read", "kind": "tool", "tool": names[0], "args": {}, "output": "text"}],
+        "edges": [{"from": "__start__", "to": "read"}, {"from": "read", "to": "__end__"}],
+    }
+    checked = httpx.post(f"{server}/v1/flows/validate", json={"flow": flow}).json()
+    assert all(e["field"] != "tool" for e in checked["errors"]), checked

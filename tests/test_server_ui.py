@@ -9,8 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests import _served
 
+import _served
 from orca.server import _ui
 
 ROOT = Path(__file__).resolve().parents[1]

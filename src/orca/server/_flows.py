@@ -180,6 +180,16 @@ def router(runs: Runs, python_modules: list[str]) -> APIRouter:
 
         return await asyncio.to_thread(work)
 
+    @api.get("/v1/tools", tags=["tools"])
+    async def list_tools() -> list[dict[str, Any]]:
+        """The tools a flow's ``tool`` and ``agent`` nodes may call on this server: the
+        built-in ones and those of the served workflows, each with the JSON Schema of
+        its arguments."""
+        return [
+            {"name": t.name, "description": t.description, "parameters": dict(t.spec.parameters)}
+            for t in sorted(saved.tools(), key=lambda t: t.name)
+        ]
+
     @api.get("/v1/flows")
     async def list_flows() -> list[dict[str, Any]]:
         """The saved flows: each with its latest version and how many it has."""

@@ -33,13 +33,16 @@ function stubServer() {
     calls.push({ method, path: url.pathname + url.search, body });
     if (url.pathname === "/v1/flows/validate") {
       const flow = (body as { flow: FlowDoc }).flow;
-      if (flow.name === "tools-probe") {
-        return json(200, { ok: false, graph: null, errors: [{ path: "nodes.0.tool", node: "probe", field: "tool", message: "not registered", fix: "use one of: files_read, http_fetch" }] });
-      }
       const errors = flow.nodes.flatMap((n, i) =>
         n.output === "" ? [{ path: `nodes.${i}.output`, node: n.id, field: "output", message: `node '${n.id}': output: String should match pattern`, fix: "name a state key" }] : [],
       );
       return json(200, { ok: errors.length === 0, errors, graph: null });
+    }
+    if (url.pathname === "/v1/tools") {
+      return json(200, [
+        { name: "files_read", description: "Read a file", parameters: { type: "object" } },
+        { name: "http_fetch", description: "Fetch a URL", parameters: { type: "object" } },
+      ]);
     }
     if (url.pathname === "/v1/flows" && method === "GET") return json(200, []);
     if (url.pathname === "/v1/flows" && method === "POST") {

@@ -12,7 +12,7 @@ import { StateEditor } from "./StateEditor";
 import { ValidationList } from "./ValidationList";
 import { VersionsPanel } from "./VersionsPanel";
 import { RunPanel } from "./RunPanel";
-import { exportWorkflow, getVersion, listFlows, listWorkflows, saveFlow, serverTools, startRun, toolsFromErrors, validateFlow } from "./flowsApi";
+import { exportWorkflow, getVersion, listFlows, listWorkflows, saveFlow, serverTools, startRun, validateFlow } from "./flowsApi";
 import {
   addNode,
   connect,
@@ -133,7 +133,7 @@ export default function BuilderPage() {
   const counts = useMemo(() => errorsByNode(located), [located]);
   const vstate = validation.error ? "failed" : text !== debounced || validation.isFetching ? "checking" : validation.data ? (validation.data.ok ? "ok" : "errors") : "idle";
 
-  const tools = useMemo(() => [...new Set([...(serverToolList.data ?? []), ...toolsFromErrors(validation.data)])], [serverToolList.data, validation.data]);
+  const tools = useMemo(() => serverToolList.data ?? [], [serverToolList.data]);
   const flowRefs = (flows.data ?? []).filter((f) => f.name !== doc.name).flatMap((f) => [f.name, `${f.name}@${f.latest.version}`]);
 
   useEffect(() => {

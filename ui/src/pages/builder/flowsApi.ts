@@ -41,33 +41,14 @@ export function startRun(name: string, version: string, input: Record<string, un
   });
 }
 
-/** The tool names a validate error's fix lists ("use one of: a, b, c"), if it does. */
-export function toolsFromErrors(result: ValidateResult | undefined): string[] {
-  for (const e of result?.errors ?? []) {
-    const m = /use one of: (.+)$/.exec(e.fix);
-    const list = m?.[1];
-    if (list && (e.field === "tool" || e.path.includes(".tools."))) {
-      return list
-        .split(",")
-        .map((s) => s.trim())
-        .filter((s) => s && s !== "no tools are registered");
-    }
-  }
-  return [];
+export interface ServerTool {
+  name: string;
+  description: string;
+  parameters: Record<string, unknown>;
 }
 
-/** The tools a saved flow may call on this server. No endpoint lists them, so this asks
- * the validator about a one-node flow calling no tool: its error names the known ones. */
+/** The tools a saved flow may call on this server (GET /v1/tools), by name. */
 export async function serverTools(signal?: AbortSignal): Promise<string[]> {
-  const probe: FlowDoc = {
-    format: "orca.flow/v1",
-    name: "tools-probe",
-    state: [],
-    nodes: [{ id: "probe", kind: "tool", tool: "?" }],
-    edges: [
-      { from: "__start__", to: "probe" },
-      { from: "probe", to: "__end__" },
-    ],
-  };
-  return toolsFromErrors(await validateFlow(probe, signal));
+  const tools = await api<ServerTool[]>("/v1/tools", { signal });
+  return tools.map((t) => t.name);
 }
