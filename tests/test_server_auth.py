@@ -574,6 +574,11 @@ def test_the_api_map_scopes_hold() -> None:
         ("GET", "/v1/admin/tokens"): "admin",
         ("TRACE", "/v1/runs"): "admin",  # a method no rule knows: the most it could need
         ("GET", "/ui/index.html"): "read",  # a path no rule knows: never open
+        ("GET", "/debug"): "read",
+        ("GET", "/"): None,  # the web UI's bundle (no data): its pages and assets only
+        ("GET", "/runs/r1"): None,
+        ("HEAD", "/assets/index.js"): None,
+        ("POST", "/runs"): "run",  # a write to a page's path is the API's: never open
         ("POST", "/v1/budgetsx"): "run",  # a prefix is a whole segment
     }
     for (method, path), scope in expected.items():

@@ -3,6 +3,7 @@ its security headers, and the API's own 404s and auth kept apart from it."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,7 +46,7 @@ def url(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
 
 
 def test_pages_are_the_ui_with_its_security_headers(url: str) -> None:
-    for path in ("/", "/runs", "/runs/some-run-id", "/threads/t-1", "/builder/triage"):
+    for path in ("/", "/runs", "/runs/some-run-id", "/threads/t-1", "/builder/triage", "/costs"):
         page = httpx.get(url + path)
         assert page.status_code == 200, path
         assert page.headers["content-type"].startswith("text/html")
@@ -75,6 +76,8 @@ def test_the_api_keeps_its_own_404s_and_405s(url: str) -> None:
     _served.assert_envelope(httpx.get(f"{url}/v1/nothing-here"), 404, "NOT_FOUND")
     _served.assert_envelope(httpx.post(f"{url}/v1/nothing-here", json={}), 404, "NOT_FOUND")
     _served.assert_envelope(httpx.post(f"{url}/runs", json={}), 404, "NOT_FOUND")
+    # a path that is neither the API's nor a page's is a 404, not the UI's page
+    _served.assert_envelope(httpx.get(f"{url}/debug"), 404, "NOT_FOUND")
     assert httpx.put(f"{url}/v1/runs", json={}).status_code == 405
     # a run that does not exist is the API's 404, not the UI's page
     _served.assert_envelope(httpx.get(f"{url}/v1/runs/no-such-run"), 404, "NOT_FOUND")
@@ -105,12 +108,25 @@ def test_a_missing_bundle_says_how_to_build_it(
     ("path", "ui"),
     [
         ("/", True),
+        ("/runs", True),
         ("/runs/x", True),
+        ("/builder/triage", True),
+        ("/assets/index-abc.js", True),
         ("/v1/runs", False),
         ("/metrics", False),
         ("/healthz", False),
         ("/openapi.json", False),
+        ("/debug", False),
+        ("/runsx", False),
+        ("/ui/index.html", False),
     ],
 )
 def test_which_paths_are_the_uis(path: str, ui: bool) -> None:
     assert _ui.ui_path(path) is ui
+
+
+def test_the_served_pages_are_the_ui_routers_pages() -> None:
+    """Every top-level route of ``ui/src/App.tsx`` is served (and only those)."""
+    app = (ROOT / "ui" / "src" / "App.tsx").read_text()
+    routes = set(re.findall(r'\{ path: "([a-z]+)(?:/[^"]*)?"', app))
+    assert routes == _ui.PAGES

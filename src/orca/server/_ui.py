@@ -3,8 +3,8 @@ served at ``/``: its files under ``/assets/``, and ``index.html`` for every othe
 path, which the UI's router reads. The bundle holds no data: the pages call the public
 API under ``/v1`` with the user's token, so serving it needs none.
 
-It is not a route: a GET that no route matches, outside the API's paths, is answered
-here (from the app's 404 handler), so the API keeps its own 404s and 405s."""
+It is not a route: a GET of one of the UI's paths (``PAGES``) that no route matches is
+answered here (from the app's 404 handler), so the API keeps its own 404s and 405s."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from orca.server._errors import envelope
 
 UI_DIR = Path(__file__).with_name("ui")
 
-API_PREFIXES = ("v1/", "metrics", "healthz", "readyz", "openapi.json", "docs", "redoc")
-"""Paths that are the API's: a miss there is the API's 404, never the UI's page."""
+PAGES = frozenset({"runs", "threads", "costs", "builder", "settings"})
+"""The first path segments of the UI's pages (its router's routes, ``ui/src/App.tsx``):
+with ``/`` and ``/assets/...``, the only paths the UI answers, and the only ones open
+without a token. Any other path is the API's (a 404 there is the API's, and it stays
+behind auth)."""
 
 SECURITY_HEADERS = {
     # the bundle's own scripts only; React Flow sets style attributes, hence 'unsafe-inline'
@@ -35,7 +38,8 @@ SECURITY_HEADERS = {
 
 def ui_path(path: str) -> bool:
     """Whether a GET of ``path`` (with its leading slash) is the UI's to answer."""
-    return not path.lstrip("/").startswith(API_PREFIXES)
+    first = path.lstrip("/").partition("/")[0]
+    return path == "/" or first in PAGES or first == "assets"
 
 
 def _not_built() -> JSONResponse:
