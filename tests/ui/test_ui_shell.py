@@ -119,12 +119,19 @@ def test_the_dark_theme_follows_the_system_setting(browsing: Any, ui_server: Ser
 
 
 @pytest.mark.parametrize(("label", "path", "title"), PAGES, ids=[p[0] for p in PAGES])
-def test_each_page_passes_axe_in_both_themes(page: Any, label: str, path: str, title: str) -> None:
+def test_each_page_passes_axe_in_both_themes_and_fits_a_laptop(
+    page: Any, label: str, path: str, title: str
+) -> None:
     page.goto(path)
     expect_page(page, path, title)
     page.wait_for_load_state("networkidle")
     check_axe(page, f"page-{label.lower()}")
     screenshot(page, f"page-{label.lower()}")
+    # a laptop's 1280x720 shows the page without scrolling it sideways
+    widths = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
+    assert widths[0] <= widths[1], f"{path} scrolls sideways at 1280 px: {widths}"
 
 
 def test_an_unknown_page_says_so_and_links_back(page: Any) -> None:
