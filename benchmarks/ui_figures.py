@@ -311,6 +311,7 @@ def live_events(reps: int, session: Session) -> dict[str, Any]:
     dropped: list[int] = []
     counts: list[int] = []
     sources: list[str] = []
+    longest: list[float] = []
     for rep in range(reps + 1):  # the first is a warm-up
         page = session.page()
         page.goto("/runs")
@@ -346,6 +347,7 @@ def live_events(reps: int, session: Session) -> dict[str, Any]:
         sources.append(timing["source"])
         window = [f for f in timing["frames"] if timing["start"] <= f["start"] <= timing["end"]]
         long_frames.append(sum(1 for f in window if f["duration"] >= LONG_FRAME_MS))
+        longest.append(max((f["duration"] for f in window), default=0.0))
         monitor_long.append(state.get("framesOver50ms", 0))
     value = statistics.median(rates)
     met = value >= EVENTS_LIMIT and not any(dropped) and not any(long_frames)
@@ -359,6 +361,8 @@ def live_events(reps: int, session: Session) -> dict[str, Any]:
         "dropped": max(dropped, key=abs),
         "sources": sorted(set(sources)),
         "long_frames": max(long_frames),
+        "long_frames_median": statistics.median(long_frames),
+        "longest_frame_ms": round(max(longest), 1),
         "monitor_frames_over_50ms": max(monitor_long),
         "target": f">= {EVENTS_LIMIT:g} events/s, none dropped, no frame >= {LONG_FRAME_MS:g} ms",
         "met": met,
@@ -466,7 +470,9 @@ def markdown(results: dict[str, Any]) -> list[str]:
             if "error" in live
             else f"  {live['value']:,.0f} events/s (min {live['min']:,.0f}, max "
             f"{live['max']:,.0f}; {live['events_per_run']:,.0f} events a run, "
-            f"{live['dropped']} dropped, {live['long_frames']} frames >= 50 ms); "
+            f"{live['dropped']} dropped; frames >= 50 ms: {live['long_frames']} at most in a "
+            f"run, median {live['long_frames_median']:g}, the longest "
+            f"{live['longest_frame_ms']:.0f} ms); "
             f"target {live['target']}: {verdict(live)}."
         )
     size = results.get("ui_bundle_gzip_kb")
