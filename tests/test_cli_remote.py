@@ -160,6 +160,32 @@ def test_runs_list_show_history_and_events_match(served: tuple[Path, str]) -> No
     assert f"History of thread {ran['thread_id']}" in human.stdout
 
 
+def test_runs_list_filters_match(served: tuple[Path, str]) -> None:
+    project, url = served
+    ran = json.loads(orca(project, "run", "counter", "--json", server=url).stdout)
+    here, there, code = both(project, url, "runs", "list", "--thread", ran["thread_id"])
+    assert code == 0
+    assert [r["run_id"] for r in there] == [ran["run_id"]]
+    assert here == there
+    for args in (
+        ("--workflow", "counter", "--since", "1d", "--status", "done"),
+        ("--search", "STEP.started", "--limit", "3"),
+        ("--search", "no such text was ever logged"),
+        ("--until", "2000-01-01"),
+    ):
+        here, there, code = both(project, url, "runs", "list", *args)
+        assert code == 0, args
+        assert here == there, args
+    assert len(there) == 0
+    searched = both(project, url, "runs", "list", "--search", "step.started", "--limit", "3")[1]
+    stepped = [r for r in both(project, url, "runs", "list", "--limit", "50")[1] if r["steps"]]
+    assert searched == stepped[: len(searched)]
+    assert len(searched) == min(3, len(stepped)) >= 1
+    refused = [orca(project, "runs", "list", "--since", "soon", server=s) for s in (None, url)]
+    assert [r.returncode for r in refused] == [2, 2]
+    assert all("--since" in r.stderr or "since" in r.stderr for r in refused)
+
+
 def test_a_fork_runs_the_branch_on_the_server(served: tuple[Path, str]) -> None:
     project, url = served
     ran = json.loads(orca(project, "run", "counter", "--json", server=url).stdout)

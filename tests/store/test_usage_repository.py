@@ -79,6 +79,45 @@ def test_a_report_filters_by_time_and_run(spent: UserStore) -> None:
     assert total() == 130
 
 
+def test_a_series_groups_by_time_bucket_then_key(spent: UserStore, clock: Clock) -> None:
+    clock.advance(hours=1, minutes=30)  # one more call, in a later hour of the second day
+    spend(spent, call("small", 5), CallContext(run_id="r3", node="work", workflow="wf"))
+    report = spent.usage.report
+    hourly = report("model", bucket="hour")
+    assert [(r.bucket, r.key, r.calls, r.cost_nano_usd) for r in hourly] == [
+        ("2026-05-13T09:00:00+00:00", "openai/big", 1, 100),
+        ("2026-05-13T09:00:00+00:00", "openai/small", 1, 10),
+        ("2026-05-14T09:00:00+00:00", "openai/small", 1, 20),
+        ("2026-05-14T09:00:00+00:00", "openai/free", 1, 0),
+        ("2026-05-14T10:00:00+00:00", "openai/small", 1, 5),
+    ]
+    daily = report("node", bucket="day", since=START + dt.timedelta(days=1))
+    assert [(r.bucket, r.key, r.cost_nano_usd) for r in daily] == [
+        ("2026-05-14T00:00:00+00:00", "work", 25),
+        ("2026-05-14T00:00:00+00:00", "-", 0),
+    ]
+    assert daily[0].as_dict()["bucket"] == "2026-05-14T00:00:00+00:00"
+    assert "bucket" not in report("node")[0].as_dict()  # a plain report keeps its shape
+    # one workflow's calls, with or without buckets
+    assert [(r.key, r.calls) for r in report("node", workflow="wf")] == [("work", 1), ("-", 1)]
+    assert [r.bucket for r in report("node", workflow="wf", bucket="day")] == [
+        "2026-05-14T00:00:00+00:00"
+    ] * 2
+    assert report("node", workflow="x' OR 1=1 --") == []
+    # a workflow named without a version takes its saved versions' calls too
+    spend(spent, call("small", 3), CallContext(node="work", workflow="wf@1.0.0"))
+    spend(spent, call("small", 4), CallContext(node="work", workflow="wfA"))
+    assert [(r.key, r.cost_nano_usd) for r in report("node", workflow="wf")] == [
+        ("work", 8),
+        ("-", 0),
+    ]
+    assert [(r.key, r.cost_nano_usd) for r in report("node", workflow="wf@1.0.0")] == [("work", 3)]
+    with pytest.raises(InvalidInputError, match="cannot bucket usage by 'minute'"):
+        report("model", bucket="minute")  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="cannot bucket"):
+        report("model", bucket="strftime('%s', 'now')")  # type: ignore[arg-type]
+
+
 def test_a_report_refuses_a_bad_grouping_and_naive_times(store: UserStore) -> None:
     with pytest.raises(InvalidInputError, match="cannot group usage by 'colour'"):
         store.usage.report("colour")  # type: ignore[arg-type]

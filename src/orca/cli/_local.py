@@ -269,7 +269,25 @@ class LocalSource:
         )
         return execute(plan, store, as_json=as_json)
 
-    def list_runs(self, *, limit: int, status: str | None) -> list[dict[str, Any]]:
+    def list_runs(
+        self, *, limit: int, status: str | None, filters: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        if filters:  # the server's filters, on the same run views
+            from orca.cli._common import project_db
+            from orca.manage import plain
+            from orca.store import RunFilter
+
+            query = RunFilter(
+                statuses=(status,) if status else (),
+                graph=filters.get("workflow"),
+                thread_id=filters.get("thread_id"),
+                since=plain.parse_time(filters.get("since"), "--since"),
+                until=plain.parse_time(filters.get("until"), "--until"),
+                text=filters.get("q"),
+                limit=limit,
+            )
+            with project_db() as db:
+                return [list_row(r) for r in db.run_views.find_runs(query)]
         with project_store() as store:
             runs = store.list_runs(limit=limit, status=status)  # type: ignore[arg-type]
         return [list_row(r) for r in runs]

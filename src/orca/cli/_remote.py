@@ -322,8 +322,11 @@ class RemoteSource:
             if e.type in LOGGED
         ]
 
-    def list_runs(self, *, limit: int, status: str | None) -> list[dict[str, Any]]:
-        return [list_row(r.raw) for r in self.client.list_runs(limit=limit, status=status)]
+    def list_runs(
+        self, *, limit: int, status: str | None, filters: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        found = self.client.list_runs(limit=limit, status=status, **(filters or {}))
+        return [list_row(r.raw) for r in found]
 
     def show_run(self, run: str) -> dict[str, Any]:
         record = self._record(run)

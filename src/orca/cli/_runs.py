@@ -94,6 +94,15 @@ def list_(
     status: str | None = typer.Option(
         None, "--status", help="queued, running, interrupted, done, failed or cancelled."
     ),
+    workflow: str | None = typer.Option(None, "--workflow", help="Runs of this workflow."),
+    thread: str | None = typer.Option(None, "--thread", help="Runs on this thread."),
+    since: str | None = typer.Option(
+        None, "--since", help="Started at or after: 7d, 12h, 2w or an ISO date/time."
+    ),
+    until: str | None = typer.Option(None, "--until", help="Started before: as --since."),
+    search: str | None = typer.Option(
+        None, "--search", help="Text found (any case) in the run's logged events."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """This project's runs, newest first."""
@@ -108,7 +117,10 @@ def list_(
             USAGE,
             fix=f"use one of {', '.join(statuses)}",
         )
-    data = source().list_runs(limit=limit, status=status)
+    given = {"workflow": workflow, "thread_id": thread, "since": since, "until": until,
+             "q": search}  # fmt: skip
+    filters = {k: v for k, v in given.items() if v is not None}
+    data = source().list_runs(limit=limit, status=status, filters=filters)
     if as_json:
         emit_json(data)
         return

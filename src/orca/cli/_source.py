@@ -62,8 +62,11 @@ class Source(Protocol):
 
     def fork(self, request: ForkRequest, *, as_json: bool) -> int: ...
 
-    def list_runs(self, *, limit: int, status: str | None) -> list[dict[str, Any]]:
-        """Rows of ``orca runs list --json``, newest first."""
+    def list_runs(
+        self, *, limit: int, status: str | None, filters: dict[str, str] | None = None
+    ) -> list[dict[str, Any]]:
+        """Rows of ``orca runs list --json``, newest first; ``filters`` are ``GET
+        /v1/runs``'s others (``workflow``, ``thread_id``, ``since``, ``until``, ``q``)."""
         ...
 
     def show_run(self, run: str) -> dict[str, Any]:

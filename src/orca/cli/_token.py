@@ -31,12 +31,14 @@ def create(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Make a token and print it once: it is never stored, so it cannot be shown again."""
+    from orca.manage import tokens
+
     with project_db() as store:
-        record, token = store.tokens.create(name, scope)
+        made = tokens.create(store.tokens, name, scope)
     if as_json:
-        emit_json({**record.to_dict(), "token": token})
+        emit_json(made)
         return
-    out.print(token, markup=False)
+    out.print(made["token"], markup=False)
     err.print(
         f"token [bold]{esc(name)}[/] ({esc(scope)}): shown once, keep it now; clients send "
         "it as Authorization: Bearer TOKEN (orca serve requires tokens once one exists)"
@@ -50,10 +52,12 @@ def list_tokens(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The tokens: name, scope, when made and last used (never the tokens themselves)."""
+    from orca.manage import tokens
+
     with project_db() as store:
-        records = store.tokens.list(revoked=all_)
+        records = tokens.list_(store.tokens, revoked=all_)
     if as_json:
-        emit_json([r.to_dict() for r in records])
+        emit_json(records)
         return
     if not records:
         out.print("no tokens (orca token create NAME --scope run makes one)")
@@ -61,12 +65,12 @@ def list_tokens(
     t = table(None, "name", "scope", "id", "created", "last used", "revoked")
     for r in records:
         t.add_row(
-            esc(r.name),
-            r.scope,
-            r.id,
-            r.created_at,
-            r.last_used_at or "never",
-            r.revoked_at or "-",
+            esc(r["name"]),
+            r["scope"],
+            r["id"],
+            r["created_at"],
+            r["last_used_at"] or "never",
+            r["revoked_at"] or "-",
         )
     out.print(t)
 
@@ -77,9 +81,11 @@ def revoke(
     name: str = typer.Argument(..., help="The token's name."), as_json: bool = JSON_OPTION
 ) -> None:
     """Revoke a token now: a running server refuses it from its next request."""
+    from orca.manage import tokens
+
     with project_db() as store:
-        record = store.tokens.revoke(name)
+        record = tokens.revoke(store.tokens, name)
     if as_json:
-        emit_json(record.to_dict())
+        emit_json(record)
     else:
-        out.print(f"revoked token [bold]{esc(name)}[/] ({record.id})")
+        out.print(f"revoked token [bold]{esc(name)}[/] ({record['id']})")

@@ -173,11 +173,24 @@ class AsyncClient:
         self,
         *,
         thread_id: str | None = None,
-        status: str | None = None,
+        status: str | list[str] | None = None,
         workflow: str | None = None,
         limit: int = 50,
+        since: str | None = None,
+        until: str | None = None,
+        min_cost_usd: str | None = None,
+        max_cost_usd: str | None = None,
+        q: str | None = None,
+        before: str | None = None,
     ) -> list[Run]:
-        params = {"thread_id": thread_id, "status": status, "workflow": workflow, "limit": limit}
+        """Run records, newest first, by the filters given (``GET /v1/runs``): ``status``
+        one or several, times as ISO 8601 or ``7d``, money as decimal strings, ``q`` a
+        text of the runs' event logs, ``before`` the last run id of the page before."""
+        params = {
+            "thread_id": thread_id, "status": status, "workflow": workflow, "limit": limit,
+            "since": since, "until": until, "min_cost_usd": min_cost_usd,
+            "max_cost_usd": max_cost_usd, "q": q, "before": before,
+        }  # fmt: skip
         return [parse(Run, r) for r in await self._t.request("GET", "/v1/runs", params=params)]
 
     async def cancel_run(self, run_id: str, action: str = "interrupt") -> dict[str, Any]:

@@ -15,12 +15,13 @@ from orca.cost._ledger import (
 from orca.cost._money import NANO_PER_USD, format_usd, to_nano, to_usd
 from orca.cost._pricing import LOCAL_PROVIDERS, Price, PriceBook, Repricing, TokenCounts
 from orca.cost._tokens import Usage
-from orca.cost._usage import GroupBy, RunUsage, UsageRow, check_report
+from orca.cost._usage import Bucket, GroupBy, RunUsage, UsageRow, check_report
 
 __all__ = [
     "LOCAL_PROVIDERS",
     "NANO_PER_USD",
     "Alert",
+    "Bucket",
     "Budget",
     "BudgetStatus",
     "CallContext",

@@ -12,6 +12,8 @@ from orca.errors import InvalidInputError
 
 GroupBy = Literal["model", "node", "role", "day", "run", "workflow", "session"]
 GROUPINGS: tuple[str, ...] = get_args(GroupBy)
+Bucket = Literal["hour", "day"]
+BUCKETS: tuple[str, ...] = get_args(Bucket)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +28,12 @@ class UsageRow:
     cost_nano_usd: int
     unpriced_calls: int
     estimated_calls: int
+    bucket: str | None = None
+    """The start of its time bucket (ISO 8601, UTC) when the report is a series."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            **({} if self.bucket is None else {"bucket": self.bucket}),
             "key": self.key,
             "calls": self.calls,
             "input_tokens": self.input_tokens,
@@ -64,15 +69,22 @@ class RunUsage:
         }
 
 
-def check_report(by: str, since: dt.datetime | None, until: dt.datetime | None) -> None:
+def check_report(
+    by: str, since: dt.datetime | None, until: dt.datetime | None, bucket: str | None = None
+) -> None:
     """What every usage report checks first.
 
     Raises:
-        InvalidInputError: ``by`` is not one of the groupings, or a time is naive.
+        InvalidInputError: ``by`` is not one of the groupings, ``bucket`` not one of the
+            buckets, or a time is naive.
     """
     if by not in GROUPINGS:
         raise InvalidInputError(
             f"cannot group usage by {by!r}. Fix: use one of {', '.join(GROUPINGS)}"
+        )
+    if bucket is not None and bucket not in BUCKETS:
+        raise InvalidInputError(
+            f"cannot bucket usage by {bucket!r}. Fix: use one of {', '.join(BUCKETS)}"
         )
     for when in (since, until):
         if when is not None and when.tzinfo is None:

@@ -1,5 +1,6 @@
 """What the faces manage, once: budgets, profiles, prices, usage reports, the tool
-audit and a run's record, timeline, events, trace and replay, as functions over the
+audit, the server's tokens, runs listed and searched many at once, and a run's record,
+timeline, events, trace and replay, as functions over the
 stores that take plain values and return plain data (or Orca's own values).
 
 The CLI (``orca budget ...``, ``orca runs show``) and the server's admin API
@@ -9,7 +10,7 @@ field as the caller spells it (``--amount`` on the command line, ``amount`` in a
 
 The modules are imported when first used (the CLI starts without the storage layer)::
 
-    from orca.manage import budgets, profiles, prices, runs, usage
+    from orca.manage import budgets, profiles, prices, runs, tokens, usage, views
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ if TYPE_CHECKING:  # the modules, typed, for the checkers (imported lazily at ru
     from orca.manage import _prices as prices
     from orca.manage import _profiles as profiles
     from orca.manage import _runs as runs
+    from orca.manage import _tokens as tokens
     from orca.manage import _usage as usage
+    from orca.manage import _views as views
 
-__all__ = ["budgets", "plain", "prices", "profiles", "runs", "usage"]
+__all__ = ["budgets", "plain", "prices", "profiles", "runs", "tokens", "usage", "views"]
 
 
 def __getattr__(name: str) -> Any:

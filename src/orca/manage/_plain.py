@@ -28,6 +28,14 @@ def usd(nano: int) -> str:
     return f"{sign}${_trimmed(f'{value:,.{places}f}')}"
 
 
+def usd_decimal(nano: int) -> str:
+    """Integer nano-USD as the exact decimal string of dollars every JSON answer writes:
+    no exponent, at least cents, no trailing zeros past them (``0.00``, ``1.50``,
+    ``0.000012345``)."""
+    whole, _, frac = f"{Decimal(nano).scaleb(-9):f}".partition(".")
+    return f"{whole}.{frac.rstrip('0').ljust(2, '0')}"
+
+
 def per_mtok(value: Decimal | None) -> str:
     """A price in USD per 1M tokens, one way everywhere: at least cents, every digit
     it has (``$2.50``, ``$0.075``); ``-`` for none."""

@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from orca._version import __version__
 from orca.errors import ConfigError, InvalidInputError, OrcaError
-from orca.server import _admin
+from orca.server import _admin, _uiapi
 from orca.server._auth import Authorize, Guard, declare_security, install_cors
 from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
@@ -180,6 +180,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(tasks_router(settings))  # LLM tasks, sessions, artifacts
     app.state.auth = guard
     app.include_router(_admin.router)  # budgets, profiles, prices, usage, run inspection
+    app.include_router(_uiapi.router)  # runs list and counters, search, series, tokens
     http = _http_metrics()
     app.add_middleware(_Unexpected)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
@@ -326,20 +327,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
     async def wait_run(run_id: PathId) -> dict[str, Any]:
         """Wait until the run stops; its status, values and pending interrupts."""
         return await runs.wait(run_id)
-
-    @app.get("/v1/runs", tags=["runs"])
-    async def list_runs(
-        thread_id: QueryId = None,
-        status: QueryId = None,
-        workflow: QueryId = None,
-        limit: int = 50,
-    ) -> list[dict[str, Any]]:
-        """Run records, newest first, of a thread, a status and a workflow when given."""
-        if not 0 < limit <= 1000:
-            raise InvalidInputError(f"limit is {limit}. Fix: ask for 1 to 1000 runs")
-        return await runs.records(
-            thread_id=thread_id, status=status, workflow=workflow, limit=limit
-        )
 
     @app.post("/v1/runs/{run_id}/cancel", status_code=202, tags=["runs"])
     async def cancel_run(

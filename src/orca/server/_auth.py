@@ -44,12 +44,13 @@ WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 SCOPE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
     # (methods, path, scope): the first rule that matches decides; then the defaults
     (READ_METHODS | WRITE_METHODS, re.compile(r"^/v1/(admin|audit)(/|$)"), "admin"),
+    (READ_METHODS | WRITE_METHODS, re.compile(r"^/v1/auth/tokens(/|$)"), "admin"),
     (WRITE_METHODS, re.compile(r"^/v1/(budgets|profiles|prices)(/|$)"), "admin"),
     (WRITE_METHODS, re.compile(r"^/v1/runs/[^/]+/reprice$"), "admin"),
 )
 """Where the defaults (reads ``read``, writes ``run``) are not enough: the tool audit (what
-tools were given and answered, redacted), and writes to budgets, profiles and prices (and
-repricing a run) need ``admin``."""
+tools were given and answered, redacted), the server's tokens, and writes to budgets,
+profiles and prices (and repricing a run) need ``admin``."""
 
 
 def needed_scope(method: str, path: str) -> str | None:

@@ -37,6 +37,10 @@ def _webhook(url: str) -> str:
 Webhook = Annotated[str, StringConstraints(min_length=1, max_length=2048), AfterValidator(_webhook)]
 
 
+# the nodes a run pauses at: their names, or "*" for every node
+Breakpoints = Annotated[list[Name], Field(max_length=1000)] | Literal["*"] | None
+
+
 class RunBody(BaseModel):
     """A run to start: the workflow, its input or the answer to its interrupt, and its
     options."""
@@ -82,6 +86,15 @@ class RunBody(BaseModel):
     priority: Literal["interactive", "batch"] = Field(
         default="interactive",
         description="its queue: interactive runs start before batch runs that waited longer",
+    )
+    interrupt_before: Breakpoints = Field(
+        default=None,
+        description="breakpoints of this run only: pause (interrupted) before these nodes "
+        "run, '*' for every node; a plain continue run (no input) goes on from there",
+    )
+    interrupt_after: Breakpoints = Field(
+        default=None,
+        description="breakpoints of this run only: pause after these nodes ran, '*' for every node",
     )
 
 

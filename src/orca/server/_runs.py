@@ -30,6 +30,7 @@ from orca.errors import (
     UnknownStateKeyError,
 )
 from orca.observe import current_correlation
+from orca.server import _breakpoints
 from orca.server._admission import Admission, Overloaded, Ticket
 
 if TYPE_CHECKING:
@@ -304,6 +305,7 @@ class Runs:
             HTTPException: 409, another run holds the thread (strategy ``reject``).
         """
         workflow = self.workflow(body.workflow)
+        _breakpoints.check(workflow.graph, body)  # a 422 naming an unknown node
         if body.resume is not None and body.input is not None:
             raise InvalidInputError(
                 "a run takes input or resume, not both. Fix: send input to start, resume to "
@@ -448,7 +450,8 @@ class Runs:
         start_with = Command(resume=body.resume) if body.resume is not None else body.input
         if accepted.continues:
             start_with = None  # a run the last process left running: from its checkpoint
-        handle = await workflow.graph.start(
+        graph = _breakpoints.run_graph(workflow.graph, body)  # the run's own breakpoints
+        handle = await graph.start(
             start_with,
             mode="events",
             run_id=accepted.run_id,
@@ -610,20 +613,6 @@ class Runs:
         if found is None:
             raise HTTPException(404, f"no run {run_id!r}")
         return dict(orjson.loads(_json(dataclasses.asdict(found))))
-
-    async def records(
-        self, *, thread_id: str | None, status: str | None, workflow: str | None, limit: int
-    ) -> list[dict[str, Any]]:
-        from orca.checkpoint._base import RUN_STATUSES
-
-        if status is not None and status not in RUN_STATUSES:
-            raise InvalidInputError(
-                f"status is {status!r}. Fix: use one of {', '.join(RUN_STATUSES)}"
-            )
-        found = await self._checkpoints.alist_runs(
-            thread_id=thread_id, status=status, limit=limit, graph=workflow
-        )
-        return [dict(orjson.loads(_json(dataclasses.asdict(r)))) for r in found]
 
     async def cancel(self, run_id: str, action: str = "interrupt") -> dict[str, Any]:
         """Stop a queued or running run and wait until it has; ``rollback`` also removes

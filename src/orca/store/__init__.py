@@ -20,6 +20,7 @@ from pathlib import Path
 
 from orca.errors import ConfigError, DatabaseLockedError
 from orca.store._audit import ToolAudit, ToolExecution
+from orca.store._runviews import EventHit, NodeTimes, RunFilter, RunStats, RunViews
 from orca.store._tokens import SCOPES, TokenRecord, TokenRepository
 from orca.store._url import StoreURL, parse_url
 from orca.store._user import (
@@ -38,6 +39,7 @@ from orca.store.sqlite import (
     SqliteAudit,
     SqliteCheckpointer,
     SqliteLedger,
+    SqliteRunViews,
     SqliteStore,
     SqliteTokens,
     _db,
@@ -48,14 +50,20 @@ __all__ = [
     "SCOPES",
     "BudgetRepository",
     "ConfigurationRepository",
+    "EventHit",
     "LedgerRepository",
     "ModelRecord",
+    "NodeTimes",
     "PriceRepository",
     "ProfileRecord",
     "ProfileRepository",
+    "RunFilter",
+    "RunStats",
+    "RunViews",
     "SqliteAudit",
     "SqliteCheckpointer",
     "SqliteLedger",
+    "SqliteRunViews",
     "SqliteStore",
     "SqliteTokens",
     "StoreURL",

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
 from orca.cost import (
+    Bucket,
     Budget,
     BudgetStatus,
     CallContext,
@@ -377,12 +378,18 @@ class UsageRepository(Protocol):
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
         run_id: str | None = None,
+        workflow: str | None = None,
+        bucket: Bucket | None = None,
     ) -> list[UsageRow]:
         """Usage grouped ``by`` one key, most expensive first (days in date order), from
-        ``since`` (inclusive) to ``until`` (exclusive).
+        ``since`` (inclusive) to ``until`` (exclusive), of one run and one workflow when
+        given (a workflow named without ``@VERSION``: its saved versions too). With
+        ``bucket`` (hour or day), a series: grouped by the bucket's start
+        (``UsageRow.bucket``, ISO 8601 UTC) and the key, buckets in time order.
 
         Raises:
-            InvalidInputError: ``by`` is not a grouping, or a time is naive.
+            InvalidInputError: ``by`` is not a grouping, ``bucket`` not a bucket, or a
+                time is naive.
         """
         ...
 

@@ -44,6 +44,19 @@ export class SseParser {
   }
 }
 
+/** Longest run of stream reading before the page gets a turn to paint. */
+const YIELD_AFTER_MS = 8;
+
+/** Resolves once the page has painted its next frame (a hidden page paints none: then
+ * after the tasks already queued). */
+function afterNextPaint(): Promise<void> {
+  return new Promise((resolve) => {
+    const later = () => setTimeout(resolve, 0);
+    if (typeof requestAnimationFrame !== "function" || document.hidden) later();
+    else requestAnimationFrame(later);
+  });
+}
+
 export interface StreamOptions {
   /** Resume after this event id. */
   lastEventId?: string | null;
@@ -73,6 +86,7 @@ export async function followStream(path: string, options: StreamOptions): Promis
       attempt = 0;
       const parser = new SseParser();
       const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      let slice = performance.now();
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
@@ -81,6 +95,13 @@ export async function followStream(path: string, options: StreamOptions): Promis
           const last = messages[messages.length - 1];
           if (last?.id) lastId = last.id;
           options.onMessages(messages);
+        }
+        // chunks already buffered resolve one after another as microtasks, which would
+        // hold the page from painting through a whole burst: after a slice of reading,
+        // wait until the next frame has been painted (the rest waits in the network)
+        if (performance.now() - slice > YIELD_AFTER_MS) {
+          await afterNextPaint();
+          slice = performance.now();
         }
       }
       options.onEnd?.();

@@ -15,6 +15,7 @@ from orca.store.sqlite._integrity import decode_problems, page_problems
 from orca.store.sqlite._ledger import SqliteLedger
 from orca.store.sqlite._prices import SqlitePrices
 from orca.store.sqlite._profiles import SqliteProfiles
+from orca.store.sqlite._runviews import SqliteRunViews
 from orca.store.sqlite._tasks import SqliteTasks
 from orca.store.sqlite._tokens import SqliteTokens
 from orca.store.sqlite._usage import SqliteUsage
@@ -25,6 +26,7 @@ __all__ = [
     "SqliteAudit",
     "SqliteCheckpointer",
     "SqliteLedger",
+    "SqliteRunViews",
     "SqliteStore",
     "SqliteTasks",
     "SqliteTokens",
@@ -69,6 +71,7 @@ class SqliteStore:
         self._tasks: SqliteTasks | None = None
         self._artifacts: SqliteArtifacts | None = None
         self._tokens: SqliteTokens | None = None
+        self._run_views: SqliteRunViews | None = None
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -147,6 +150,14 @@ class SqliteStore:
             self._tokens = SqliteTokens(self.path, clock=self._clock)
         return self._tokens
 
+    @property
+    def run_views(self) -> SqliteRunViews:
+        """Runs listed by filters, counted and searched by their event log
+        (``RunViews``), in a project database."""
+        if self._run_views is None:
+            self._run_views = SqliteRunViews(self.path)
+        return self._run_views
+
     def damage(self, *, rows: bool = False) -> list[str]:
         """What is damaged in the file, one line per finding (empty when it is sound):
         SQLite's ``quick_check`` of every page and, with ``rows``, a decode of the rows
@@ -174,6 +185,9 @@ class SqliteStore:
         if self._tokens is not None:
             self._tokens.close()
             self._tokens = None
+        if self._run_views is not None:
+            self._run_views.close()
+            self._run_views = None
 
     def __enter__(self) -> SqliteStore:
         return self

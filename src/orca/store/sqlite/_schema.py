@@ -553,3 +553,17 @@ TOKEN_MIGRATIONS: list[list[str]] = [
         "CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL",
     ],
 ]
+
+RUN_VIEWS_COMPONENT = "run_views"
+
+# Indexes for the reads of many runs at once (the web UI's runs page: by status, by
+# workflow, newest first), in the project database: a component of its own, created by
+# the first ``SqliteRunViews`` opened on the file (a server's), so a project only ever run
+# from the CLI or the library does not keep them up at each run record it writes.
+RUN_VIEWS_MIGRATIONS: list[list[str]] = [
+    [
+        # newest first of a status; with the cost, the counters by status read it alone
+        "CREATE INDEX IF NOT EXISTS runs_by_status ON runs (status, started_at, cost_nano_usd)",
+        "CREATE INDEX IF NOT EXISTS runs_by_graph ON runs (graph, started_at)",
+    ],
+]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from orca.cost import Charge, GroupBy, RunUsage, UsageRow, check_report
+from orca.cost import Bucket, Charge, GroupBy, RunUsage, UsageRow, check_report
+from orca.store.sqlite._runviews import workflow_match
 from orca.store.sqlite._user_db import UserDb
 
 _KEYS: dict[str, str] = {
@@ -16,6 +17,12 @@ _KEYS: dict[str, str] = {
     "run": "COALESCE(run_id, '-')",
     "workflow": "COALESCE(workflow, '-')",
     "session": "COALESCE(session, '-')",
+}
+
+# the start of a call's time bucket, as ISO 8601 UTC (``created_at`` is written in UTC)
+_BUCKETS: dict[str, str] = {
+    "hour": "strftime('%Y-%m-%dT%H:00:00+00:00', created_at)",
+    "day": "strftime('%Y-%m-%dT00:00:00+00:00', created_at)",
 }
 
 
@@ -32,9 +39,12 @@ class SqliteUsage:
         since: dt.datetime | None = None,
         until: dt.datetime | None = None,
         run_id: str | None = None,
+        workflow: str | None = None,
+        bucket: Bucket | None = None,
     ) -> list[UsageRow]:
-        check_report(by, since, until)
-        where, args = [], []
+        check_report(by, since, until, bucket)
+        where: list[str] = []
+        args: list[str] = []
         for op, when in ((">=", since), ("<", until)):
             if when is not None:
                 where.append(f"created_at {op} ?")
@@ -42,12 +52,21 @@ class SqliteUsage:
         if run_id is not None:
             where.append("run_id = ?")
             args.append(run_id)
-        key = _KEYS[by]  # a fixed expression per grouping, never text from the caller
+        if workflow is not None:  # its saved versions too (``name@1.2.0``)
+            cond, values = workflow_match("workflow", workflow)
+            where.append(cond)
+            args += values
+        # fixed expressions per grouping and bucket, never text from the caller
+        key = _KEYS[by]
         order = "k" if by == "day" else "SUM(cost_nano_usd) DESC, k"
+        start = "NULL" if bucket is None else _BUCKETS[bucket]
+        if bucket is not None:
+            order = f"b, {order}"
         rows = self._db.read(
             f"SELECT {key} AS k, COUNT(*), SUM(input_tokens), SUM(output_tokens), "
-            "SUM(reasoning_tokens), SUM(cost_nano_usd), SUM(1 - priced), SUM(estimated) FROM usage "
-            f"{'WHERE ' + ' AND '.join(where) if where else ''} GROUP BY k ORDER BY {order}",
+            "SUM(reasoning_tokens), SUM(cost_nano_usd), SUM(1 - priced), SUM(estimated), "
+            f"{start} AS b FROM usage {'WHERE ' + ' AND '.join(where) if where else ''} "
+            f"GROUP BY b, k ORDER BY {order}",
             tuple(args),
         )
         return [UsageRow(*r) for r in rows]

@@ -1,0 +1,43 @@
+import { followStream, type SseMessage } from "../../api/sse";
+import { parseEvent } from "./reducer";
+import { syntheticRun } from "./synthetic";
+
+/** A server's SSE body for `events`, cut into chunks of `size` characters. */
+function sseBody(text: string, size: number): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(text);
+  let at = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (at >= bytes.length) return controller.close();
+      controller.enqueue(bytes.slice(at, at + size));
+      at += size;
+    },
+  });
+}
+
+afterEach(() => vi.unstubAllGlobals());
+
+describe("the monitor's stream", () => {
+  it("delivers every event of a burst, in order, whatever the chunking", async () => {
+    const { events } = syntheticRun({ steps: 10, width: 3, tokens: 50 });
+    const text =
+      events.map((e) => `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join("") +
+      "event: end\ndata: {}\n\n";
+    for (const size of [7, 1000, 65536]) {
+      vi.stubGlobal("fetch", () => Promise.resolve(new Response(sseBody(text, size), { status: 200 })));
+      const got: SseMessage[] = [];
+      let ended = false;
+      await followStream("/v1/runs/r/stream", {
+        signal: new AbortController().signal,
+        onMessages: (m) => got.push(...m),
+        onEnd: () => {
+          ended = true;
+        },
+      });
+      expect(ended).toBe(true);
+      const parsed = got.filter((m) => m.event !== "end").map((m) => parseEvent(m.data));
+      expect(parsed.map((e) => e?.seq)).toEqual(events.map((e) => e.seq));
+      expect(got[got.length - 1]?.event).toBe("end");
+    }
+  });
+});
