@@ -355,6 +355,31 @@ def test_threads_are_listed_read_edited_forked_and_deleted(client: httpx.Client)
     assert_envelope(client.get("/v1/threads/t-none"), 404, "NOT_FOUND")  # no run names it
 
 
+def test_the_state_at_any_checkpoint_of_the_history_is_read(client: httpx.Client) -> None:
+    ran = client.post(
+        "/v1/runs/wait", params={"thread_id": "t-past"}, json={"workflow": "counter", "input": {}}
+    )
+    assert ran.json()["status"] == "done"
+    history = client.get("/v1/threads/t-past/history").json()
+    assert len(history) >= 3
+    older = history[-2]  # an early checkpoint: its own values, not the latest's
+    state = client.get(
+        "/v1/threads/t-past/state", params={"checkpoint_id": older["checkpoint_id"]}
+    ).json()
+    assert (state["checkpoint_id"], state["step"]) == (older["checkpoint_id"], older["step"])
+    assert state["parent_id"] == older["parent_id"]
+    assert state["metadata"] == older["metadata"]
+    assert state["created_at"] == older["created_at"]
+    assert state["values"]["n"] < client.get("/v1/threads/t-past").json()["values"]["n"]
+    assert_envelope(
+        client.get("/v1/threads/t-past/state", params={"checkpoint_id": "cp-none"}),
+        404,
+        "NOT_FOUND",
+    )
+    bad = client.get("/v1/threads/t-past/state", params={"checkpoint_id": "a\nb"})
+    assert bad.status_code == 422
+
+
 def test_a_run_may_interrupt_the_run_holding_its_thread(client: httpx.Client) -> None:
     first = client.post("/v1/threads/t-take/runs", json={"workflow": "slow", "input": {}}).json()
     assert_envelope(client.delete("/v1/threads/t-take"), 409, "HTTP_ERROR")  # it is running

@@ -397,10 +397,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.get("/v1/threads/{thread_id}", tags=["threads"])
     @app.get("/v1/threads/{thread_id}/state", tags=["threads"])
-    async def thread_state(thread_id: PathId, workflow: QueryId = None) -> dict[str, Any]:
-        """The thread's latest checkpoint: values, what runs next, pending interrupts
-        (``workflow`` defaults to that of the thread's latest run)."""
-        return await runs.state(workflow, thread_id)
+    async def thread_state(
+        thread_id: PathId, workflow: QueryId = None, checkpoint_id: QueryId = None
+    ) -> dict[str, Any]:
+        """The thread's latest checkpoint (or ``checkpoint_id``, one of its history):
+        values, what runs next, pending interrupts (``workflow`` defaults to that of the
+        thread's latest run)."""
+        return await runs.state(workflow, thread_id, checkpoint_id)
 
     @app.get("/v1/threads/{thread_id}/history", tags=["threads"])
     async def thread_history(

@@ -745,14 +745,19 @@ class Runs:
                 409, f"run {running[0]} is running on thread {thread_id!r}: cancel it first"
             )
 
-    async def state(self, workflow_name: str | None, thread_id: str) -> dict[str, Any]:
+    async def state(
+        self, workflow_name: str | None, thread_id: str, checkpoint_id: str | None = None
+    ) -> dict[str, Any]:
         workflow = await self.thread_workflow(thread_id, workflow_name)
-        snapshot = await workflow.graph.aget_state(thread_id)
+        snapshot = await workflow.graph.aget_state(thread_id, checkpoint_id)
         return {
             "thread_id": thread_id,
             "checkpoint_id": snapshot.checkpoint_id,
+            "parent_id": snapshot.parent_id,
             "step": snapshot.step,
             "next": list(snapshot.next),
             "values": orjson.loads(_json(snapshot.values)),
             "interrupts": [orjson.loads(_json(i.to_dict())) for i in snapshot.interrupts],
+            "metadata": orjson.loads(_json(snapshot.metadata)),
+            "created_at": snapshot.created_at,
         }
