@@ -51,6 +51,21 @@ export function Layout() {
     window.addEventListener("orca-unauthenticated", ask);
     return () => window.removeEventListener("orca-unauthenticated", ask);
   }, []);
+  // Settings changes the theme and this browser's token too: follow them
+  const [, setTokenSeen] = useState(getToken);
+  useEffect(() => {
+    const theme = () => setTheme(storedTheme());
+    const token = () => {
+      setTokenSeen(getToken());
+      if (getToken()) setNeedToken(false);
+    };
+    window.addEventListener("orca-theme", theme);
+    window.addEventListener("orca-token", token);
+    return () => {
+      window.removeEventListener("orca-theme", theme);
+      window.removeEventListener("orca-token", token);
+    };
+  }, []);
   const next: Theme = theme === "dark" ? "light" : theme === "light" ? "system" : "dark";
   return (
     <div className="shell">

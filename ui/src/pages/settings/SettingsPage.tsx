@@ -1,10 +1,20 @@
 import { Page } from "../../components/common";
+import { useIsAdmin } from "../../lib/whoami";
+import { Profiles } from "./Profiles";
+import { Server } from "./Server";
+import { ThemeChoice } from "./ThemeChoice";
+import { Tokens } from "./Tokens";
+import "../../components/forms.css";
 
-// Placeholder: the page's helper builds it.
+/** Settings: profiles, tokens, the server's capabilities, the theme. */
 export default function SettingsPage() {
+  const admin = useIsAdmin();
   return (
     <Page title="Settings">
-      <p className="muted">Not built yet.</p>
+      <Profiles admin={admin} />
+      <Tokens admin={admin} />
+      <Server />
+      <ThemeChoice />
     </Page>
   );
 }
