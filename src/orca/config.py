@@ -41,6 +41,8 @@ _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _KEY_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 ORIGIN = re.compile(r"^https?://([^/\s:*\[\]]+|\[[0-9a-fA-F:.]+\])(:\d{1,5})?$")
 """A web origin as CORS compares them: ``scheme://host[:port]``, no path, no wildcard."""
+MODULE = re.compile(r"^(?!__)[A-Za-z_][A-Za-z0-9_]*(\.(?!__)[A-Za-z_][A-Za-z0-9_]*)*$")
+"""A dotted Python module name without dunder parts (``[flows] python_modules``)."""
 
 
 class _Section(BaseModel):
@@ -244,6 +246,26 @@ class ServerConfig(_Section):
     """How long an LLM-task session lives after its last turn."""
 
 
+class FlowsConfig(_Section):
+    """``[flows]``: declarative workflows (``orca.flow/v1``, see docs/workflows.md)."""
+
+    python_modules: list[str] = Field(default_factory=list)
+    """The modules (dotted prefixes, e.g. ``mypkg.nodes``) whose functions ``python``
+    nodes of flows saved on the server may run; none by default. A flow file the user
+    runs (``orca run flow.yaml``, ``[server] workflows``) may name any module."""
+
+    @field_validator("python_modules")
+    @classmethod
+    def _modules(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not MODULE.match(name):
+                raise ValueError(
+                    f"{name!r} is not a module name: list dotted Python module names "
+                    'such as "mypkg.nodes" (no ":function", no dunder names)'
+                )
+        return value
+
+
 class LoggingConfig(_Section):
     """``[logging]``."""
 
@@ -263,6 +285,7 @@ class Config(_Section):
     logging: LoggingConfig = LoggingConfig()
     tools: ToolsConfig = ToolsConfig()
     server: ServerConfig = ServerConfig()
+    flows: FlowsConfig = FlowsConfig()
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sources: list[str] = Field(default_factory=list)
 
@@ -351,7 +374,17 @@ class Config(_Section):
         return budgets.create(budget)
 
 
-_SECTIONS = {"llm", "execution", "budget", "workflow", "logging", "profiles", "tools", "server"}
+_SECTIONS = {
+    "llm",
+    "execution",
+    "budget",
+    "workflow",
+    "logging",
+    "profiles",
+    "tools",
+    "server",
+    "flows",
+}
 
 
 @dataclass

@@ -13,8 +13,9 @@ naming what went wrong and how to fix it::
     │   └── SerializationError               a state value cannot be stored
     ├── InvalidInputError (ValueError)       bad arguments to invoke/stream/update_state
     │   ├── InvalidResumeError               a resume that matches no pending interrupt
-    │   └── InvalidFieldError                a bad value of one named field (a CLI option,
-    │                                        a request body's field): names it and the fix
+    │   ├── InvalidFieldError                a bad value of one named field (a CLI option,
+    │   │                                    a request body's field): names it and the fix
+    │   └── FlowVersionExistsError           a flow's version is saved with other content
     ├── RunError (RuntimeError)              a run that could not finish
     │   ├── NodeError                        a node raised (after its retries)
     │   ├── ReducerError                     a reducer raised while applying writes
@@ -34,6 +35,9 @@ naming what went wrong and how to fix it::
     │   ├── CorruptDatabaseError             not an Orca database, or damaged
     │   ├── SchemaVersionError               written by a newer Orca
     │   └── DatabaseLockedError              another process held the lock too long
+    ├── FlowError (ValueError)               a declarative flow document is invalid:
+    │                                        ``issues`` names each problem's path, node,
+    │                                        field and fix
     ├── ConfigError (ValueError)             bad settings: names the key and the fix
     │   ├── UnknownProviderError             no such LLM provider (suggests the closest)
     │   ├── UnknownProfileError (LookupError) no such LLM profile (suggests the closest)
@@ -86,6 +90,8 @@ __all__ = [
     "ContextLengthError",
     "CorruptDatabaseError",
     "DatabaseLockedError",
+    "FlowError",
+    "FlowVersionExistsError",
     "GraphError",
     "InvalidBudgetError",
     "InvalidFieldError",
@@ -233,6 +239,20 @@ class InvalidFieldError(InvalidInputError):
         self.fix = fix
 
 
+class FlowVersionExistsError(InvalidInputError):
+    """A saved flow's version already holds other content (a version, once saved, never
+    changes). ``name``, ``version`` and ``hash`` (the saved content's) say which."""
+
+    def __init__(self, name: str, version: str, content_hash: str) -> None:
+        super().__init__(
+            f"flow {name!r} version {version} is saved with other content ({content_hash}). "
+            "Fix: save under another version, or leave the version out to get the next patch"
+        )
+        self.name = name
+        self.version = version
+        self.hash = content_hash
+
+
 class WorkflowLoadError(OrcaError, ValueError):
     """A workflow source (``path.py[:graph]``, ``package.module[:graph]``) cannot be
     loaded: it does not import, names nothing, or is not a valid graph. ``fix`` says
@@ -242,6 +262,26 @@ class WorkflowLoadError(OrcaError, ValueError):
         super().__init__(f"{message}. Fix: {fix}")
         self.message = message
         self.fix = fix
+
+
+class FlowError(OrcaError, ValueError):
+    """A declarative flow (``orca.flow/v1``) is invalid. ``issues`` lists every problem
+    found (``orca.flows.FlowIssue``: path, node, field, message, fix), not just the first.
+    """
+
+    def __init__(self, issues: Sequence[Any], *, source: str | None = None) -> None:
+        self.issues = list(issues)
+        self.source = source
+        where = f"{source}: " if source else ""
+        first = self.issues[0] if self.issues else None
+        if first is None:
+            text = f"{where}the flow is invalid"
+        else:
+            more = len(self.issues) - 1
+            at = f" at {first.path}" if first.path else ""
+            also = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+            text = f"{where}{first.message}{at}{also}. Fix: {first.fix}"
+        super().__init__(text)
 
 
 # -- run failures -------------------------------------------------------------------------

@@ -14,6 +14,8 @@ from typer.core import TyperGroup
 from orca._version import __version__
 from orca.cli import (
     _budget,
+    _flows,
+    _flows_store,
     _pricing,
     _profile,
     _runs,
@@ -86,6 +88,8 @@ app.add_typer(_profile.app, name="profile")
 app.add_typer(_pricing.app, name="pricing")
 app.add_typer(_pricing.usage_app, name="usage")
 app.add_typer(_tools.app, name="tools")
+app.add_typer(_flows.app, name="flows")
+_flows_store.register(_flows.app)  # save, list, versions, show, diff
 app.add_typer(_tasks.app, name="tasks")
 app.command("serve")(_serve.serve)
 app.add_typer(_token.app, name="token")

@@ -38,7 +38,7 @@ ON_EXCEEDED = "When a block budget is out: fail (default) or pause, to resume af
 
 def run_command(
     workflow: str | None = typer.Argument(
-        None, help="PATH.py[:graph] (default: [workflow] default)."
+        None, help="PATH.py[:graph] or a flow file (.json, .yaml) (default: [workflow] default)."
     ),
     input: str | None = typer.Option(None, "--input", "-i", help=INPUT),
     thread: str | None = typer.Option(None, "--thread", help=THREAD),

@@ -59,6 +59,7 @@ def serve(
         session_ttl_s=settings_of.session_ttl_s,
         run_options=config().run_options(),
         tool_options=config().tool_options(project_root()),
+        flow_modules=list(config().flows.python_modules),
     )
     # decided once: create_app must not see a different answer (a token revoked between)
     settings.auth = "tokens" if auth_required(settings.project, settings.auth) else "none"

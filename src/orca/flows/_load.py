@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import inspect
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +24,22 @@ class Workflow:
     source: str
 
 
-def load_workflow(source: str, checkpointer: Any = None, *, root: Path | None = None) -> Workflow:
-    """The workflow ``source`` names (``path/to/file.py[:name]`` or
-    ``package.module[:name]``), compiled onto ``checkpointer``, with the module's
-    ``tools`` list if it has one (the tools its nodes call through ``ctx.tools``).
+def load_workflow(
+    source: str,
+    checkpointer: Any = None,
+    *,
+    root: Path | None = None,
+    python_modules: Sequence[str] | None = None,
+) -> Workflow:
+    """The workflow ``source`` names (``path/to/file.py[:name]``,
+    ``package.module[:name]``, or a flow file ``path/to/flow.json|.yaml|.yml``), compiled
+    onto ``checkpointer``, with the module's ``tools`` list if it has one (the tools its
+    nodes call through ``ctx.tools``; a flow with tool or agent nodes gets the built-in
+    tools).
+
+    A flow's ``python`` nodes may name functions of any module (``python_modules``:
+    only those under these prefixes), found next to the flow file too; its subflows are
+    flow files named relative to it.
 
     ``name`` may be a ``StateGraph``, a ``CompiledGraph`` or a function returning one (it
     may take the checkpointer); without it the module must hold exactly one graph. A
@@ -40,6 +53,8 @@ def load_workflow(source: str, checkpointer: Any = None, *, root: Path | None = 
     from orca.engine._compiled import CompiledGraph
     from orca.errors import OrcaError
 
+    if source.lower().endswith(FLOW_SUFFIXES):
+        return _load_flow(source, checkpointer, root, python_modules)
     where, sep, name = source.rpartition(":")
     if not sep or not name.isidentifier():  # no name given (or a drive letter's colon)
         where, name = source, ""
@@ -98,6 +113,67 @@ def load_workflow(source: str, checkpointer: Any = None, *, root: Path | None = 
         f"{source} is a {type(target).__name__}, not a graph",
         fix="point at a StateGraph, a compiled graph, or a function returning one",
     )
+
+
+FLOW_SUFFIXES = (".json", ".yaml", ".yml")
+"""The suffixes of flow files (``orca.flow/v1`` documents)."""
+
+
+def file_resolver(base: Path) -> Any:
+    """A ``resolve_flow`` for subflows named as files relative to ``base`` (a saved
+    ``name@version`` is a server's to resolve)."""
+
+    def resolve(ref: str) -> Path:
+        if not ref.lower().endswith(FLOW_SUFFIXES):
+            raise LookupError(
+                f"{ref!r} is not a flow file (.json, .yaml, .yml); saved flows "
+                "(name@version) run on a server that keeps them"
+            )
+        path = Path(ref) if Path(ref).is_absolute() else base / ref
+        if not path.is_file():
+            raise LookupError(f"no flow file {path}")
+        return path
+
+    return resolve
+
+
+def _load_flow(
+    source: str, checkpointer: Any, root: Path | None, python_modules: Sequence[str] | None
+) -> Workflow:
+    from orca.errors import FlowError
+    from orca.flows._compile import compile_flow
+    from orca.flows._spec import AgentNode, ToolNode
+    from orca.tools import builtin_tools
+
+    path = Path(source)
+    if root is not None and not path.is_absolute():
+        path = root / path
+    if not path.is_file():
+        raise WorkflowLoadError(
+            f"flow file {source} does not exist", fix="give the path of a .json or .yaml flow"
+        )
+    folder = str(path.resolve().parent)
+    if python_modules is None and folder not in sys.path:
+        sys.path.insert(0, folder)  # python nodes' modules next to the flow
+    tools = builtin_tools()
+    try:
+        graph = compile_flow(
+            path,
+            tools=tools,
+            python_modules=python_modules,
+            resolve_flow=file_resolver(path.parent),
+        )
+    except FlowError as exc:
+        lines = [f"{i.path or '(the document)'}: {i.message} (fix: {i.fix})" for i in exc.issues]
+        more = f"\n  ... and {len(lines) - 20} more" if len(lines) > 20 else ""
+        count = f"{len(lines)} problem{'s' if len(lines) != 1 else ''}"
+        raise WorkflowLoadError(
+            f"{source} is not a valid flow ({count}):\n  " + "\n  ".join(lines[:20]) + more,
+            fix=f"correct them (orca flows validate {source} lists each with its fix)",
+        ) from None
+    flow = getattr(graph.state.schema, "__orca_flow__", None)
+    uses_tools = flow is not None and any(isinstance(n, AgentNode | ToolNode) for n in flow.nodes)
+    return Workflow(graph.compile(checkpointer=checkpointer), tools if uses_tools else None, source)
 
 
 def _import(where: str) -> Any:

@@ -77,6 +77,8 @@ class Models:
                         self._specs.setdefault("planner", active.planner)
                         self._specs.setdefault("worker", active.worker)
                     spec = self._specs.get(name)
+                if spec is None and "/" in name:
+                    spec = _named_model(name)  # a declarative flow's "provider/model"
                 if spec is None:
                     from orca.errors import closest
 
@@ -96,6 +98,19 @@ class Models:
             if self._prices is None:
                 self._prices = _default_prices()
             return self._prices
+
+
+def _named_model(name: str) -> ModelSpec | None:
+    """``provider/model`` as a spec (with the provider's defaults), when the provider is
+    known and remote; None else. A local engine (a model file, a server on this machine)
+    is named only by a profile or ``models=``: a name from a flow never loads a file."""
+    from orca.cost import LOCAL_PROVIDERS
+    from orca.llm._registry import provider_names
+
+    provider, _, model = name.partition("/")
+    if provider not in provider_names() or provider in LOCAL_PROVIDERS or not model:
+        return None
+    return ModelSpec(provider, model)
 
 
 def meter_for_run(

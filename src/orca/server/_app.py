@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException
 
 from orca._version import __version__
 from orca.errors import ConfigError, InvalidInputError, OrcaError
-from orca.server import _admin, _uiapi
+from orca.server import _admin, _flows, _uiapi
 from orca.server._auth import Authorize, Guard, declare_security, install_cors
 from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
@@ -66,6 +66,8 @@ class ServerSettings:
         tool_options: the workspace, policy and audit of the runs of workflows with tools
             (``Config.tool_options``).
         models, session_ttl_s: LLM tasks' models and sessions (``server/_tasks.py``).
+        flow_modules: the modules saved flows' ``python`` nodes may name (``[flows]
+            python_modules``; none by default).
     """
 
     host: str = "127.0.0.1"
@@ -85,6 +87,7 @@ class ServerSettings:
     session_ttl_s: int = 600
     run_options: dict[str, Any] = field(default_factory=dict)
     tool_options: dict[str, Any] = field(default_factory=dict)
+    flow_modules: list[str] = field(default_factory=list)
 
 
 def check_bind(host: str, *, auth: bool = False) -> None:
@@ -181,6 +184,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.state.auth = guard
     app.include_router(_admin.router)  # budgets, profiles, prices, usage, run inspection
     app.include_router(_uiapi.router)  # runs list and counters, search, series, tokens
+    app.include_router(_flows.router(runs, settings.flow_modules))  # saved flows, runnable
     http = _http_metrics()
     app.add_middleware(_Unexpected)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
@@ -282,17 +286,24 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @app.get("/v1/workflows", tags=["workflows"])
     async def list_workflows() -> list[dict[str, Any]]:
-        """The workflows this server serves."""
-        return [
-            {"name": name, "source": w.source, "nodes": len(w.graph.spec.nodes)}
+        """The workflows this server serves (``kind`` "served"), then the saved flows
+        (``kind`` "flow", with their latest ``version``) no served workflow shadows."""
+        served = [
+            {"name": name, "kind": "served", "source": w.source, "nodes": len(w.graph.spec.nodes)}
             for name, w in sorted(runs.workflows.items())
         ]
+        assert runs.saved is not None
+        return served + await asyncio.to_thread(runs.saved.listing)
 
     @app.get("/v1/workflows/{name}", tags=["workflows"])
     async def show_workflow(name: PathId) -> dict[str, Any]:
-        """A workflow's shape: state keys, nodes, edges, joins and conditional edges."""
+        """A workflow's shape: state keys, nodes, edges, joins and conditional edges (a
+        saved flow's, ``NAME`` or ``NAME@VERSION``, with its ``version``)."""
         workflow = runs.workflow(name)
-        return {"source": workflow.source, **workflow.graph.describe()}
+        kind = {"kind": "served"} if name in runs.workflows else {
+            "kind": "flow", "version": workflow.graph.name.partition("@")[2]
+        }  # fmt: skip
+        return {"source": workflow.source, **kind, **workflow.graph.describe()}
 
     @app.post("/v1/threads/{thread_id}/runs", status_code=202, tags=["runs"])
     async def start_run(thread_id: PathId, body: RunBody) -> dict[str, Any]:

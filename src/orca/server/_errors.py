@@ -40,6 +40,7 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.InvalidPriceError, 422, "INVALID_REQUEST"),
     (errors.UnknownProviderError, 422, "INVALID_REQUEST"),
     (errors.ThreadBusyError, 409, "THREAD_BUSY"),
+    (errors.FlowVersionExistsError, 409, "VERSION_EXISTS"),
     (errors.WorkflowLoadError, 400, "WORKFLOW_INVALID"),
     (errors.BudgetExceeded, 402, "BUDGET_EXCEEDED"),
     (errors.CorruptDatabaseError, 500, "STORE_DAMAGED"),

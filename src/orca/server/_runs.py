@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from starlette.exceptions import HTTPException
@@ -196,6 +196,18 @@ class _Accepted:
         return options
 
 
+class SavedWorkflows(Protocol):
+    """Saved flows a run may name (``server/_flows.py``'s ``SavedFlows``)."""
+
+    def find(self, ref: str) -> Workflow | None:
+        """The saved flow ``NAME@VERSION`` (or ``NAME``) compiled, or None."""
+        ...
+
+    def listing(self) -> list[dict[str, Any]]:
+        """``GET /v1/workflows``' rows of the saved flows."""
+        ...
+
+
 class Runs:
     """The workflows served and the runs started here."""
 
@@ -216,6 +228,7 @@ class Runs:
         self.tool_options = dict(tool_options or {})  # for runs of workflows with tools
         self._background: set[asyncio.Task[Any]] = set()
         self.workflows: dict[str, Workflow] = {}
+        self.saved: SavedWorkflows | None = None  # saved flows (server/_flows.py)
         self.ready = False
         self._store: SqliteStore | None = None
         self._live: dict[str, _Live] = {}
@@ -285,8 +298,16 @@ class Runs:
             raise HTTPException(503, "the server is starting or stopping")
         return self._store.checkpoints
 
-    def workflow(self, name: str) -> Workflow:
+    def find(self, name: str) -> Workflow | None:
+        """The served workflow ``name``, else the saved flow it names (``NAME@VERSION``,
+        or ``NAME``: its latest version), else None: served workflows win."""
         found = self.workflows.get(name)
+        if found is None and self.saved is not None:
+            found = self.saved.find(name)
+        return found
+
+    def workflow(self, name: str) -> Workflow:
+        found = self.find(name)
         if found is None:
             served = ", ".join(sorted(self.workflows)) or "none"
             raise HTTPException(404, f"no workflow named {name!r} is served (served: {served})")
@@ -305,6 +326,9 @@ class Runs:
             HTTPException: 409, another run holds the thread (strategy ``reject``).
         """
         workflow = self.workflow(body.workflow)
+        if workflow.graph.name != body.workflow and body.workflow not in self.workflows:
+            # a saved flow by NAME: the request (and a restart) names the exact version
+            body = body.model_copy(update={"workflow": workflow.graph.name})
         _breakpoints.check(workflow.graph, body)  # a 422 naming an unknown node
         if body.resume is not None and body.input is not None:
             raise InvalidInputError(
@@ -602,10 +626,10 @@ class Runs:
         interrupts: list[Any] = []
         if run_id in self._results:
             values, interrupts = self._results[run_id]
-        elif record["graph"] in self.workflows and record["status"] not in ("queued", "cancelled"):
-            values, interrupts = await self._final_values(
-                self.workflows[record["graph"]], record["thread_id"]
-            )
+        elif record["status"] not in ("queued", "cancelled") and (
+            found := self.find(record["graph"])
+        ):
+            values, interrupts = await self._final_values(found, record["thread_id"])
         return {**record, "values": values, "interrupts": interrupts}
 
     async def record(self, run_id: str) -> dict[str, Any]:

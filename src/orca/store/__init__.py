@@ -7,7 +7,7 @@ repositories (checkpoints and events, ...). Each backend is a module of its own
 Orca keeps two stores by default: the user database (``$ORCA_HOME/orca.db``: profiles,
 prices, budgets, the usage ledger; ``user_store()``) and, per project,
 ``.orca/project.db`` (workflows, runs, tasks, sessions, checkpoints, tool executions, the server's
-tokens).
+tokens, saved flow versions).
 The user database's repositories are protocols (``LedgerRepository``,
 ``PriceRepository``, ``ProfileRepository``, ``ConfigurationRepository``,
 ``UsageRepository``), each with one conformance suite a backend must pass."""
@@ -21,6 +21,14 @@ from pathlib import Path
 from orca.errors import ConfigError, DatabaseLockedError
 from orca.store._audit import ToolAudit, ToolExecution
 from orca.store._runviews import EventHit, NodeTimes, RunFilter, RunStats, RunViews
+from orca.store._flows import (
+    FlowRepository,
+    FlowSummary,
+    FlowVersionInfo,
+    SavedFlow,
+    Semver,
+    check_flow_name,
+)
 from orca.store._tokens import SCOPES, TokenRecord, TokenRepository
 from orca.store._url import StoreURL, parse_url
 from orca.store._user import (
@@ -38,6 +46,7 @@ from orca.store._user import (
 from orca.store.sqlite import (
     SqliteAudit,
     SqliteCheckpointer,
+    SqliteFlows,
     SqliteLedger,
     SqliteRunViews,
     SqliteStore,
@@ -51,6 +60,9 @@ __all__ = [
     "BudgetRepository",
     "ConfigurationRepository",
     "EventHit",
+    "FlowRepository",
+    "FlowSummary",
+    "FlowVersionInfo",
     "LedgerRepository",
     "ModelRecord",
     "NodeTimes",
@@ -60,8 +72,11 @@ __all__ = [
     "RunFilter",
     "RunStats",
     "RunViews",
+    "SavedFlow",
+    "Semver",
     "SqliteAudit",
     "SqliteCheckpointer",
+    "SqliteFlows",
     "SqliteLedger",
     "SqliteRunViews",
     "SqliteStore",
@@ -73,6 +88,7 @@ __all__ = [
     "ToolExecution",
     "UsageRepository",
     "UserStore",
+    "check_flow_name",
     "check_profile_name",
     "find_project",
     "open_store",

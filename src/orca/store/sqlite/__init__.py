@@ -11,6 +11,7 @@ from orca.store.sqlite._audit import SqliteAudit
 from orca.store.sqlite._checkpoints import SqliteCheckpointer
 from orca.store.sqlite._config import SqliteConfigurations
 from orca.store.sqlite._db import BUSY_TIMEOUT_MS
+from orca.store.sqlite._flows import SqliteFlows
 from orca.store.sqlite._integrity import decode_problems, page_problems
 from orca.store.sqlite._ledger import SqliteLedger
 from orca.store.sqlite._prices import SqlitePrices
@@ -25,6 +26,7 @@ __all__ = [
     "SqliteArtifacts",
     "SqliteAudit",
     "SqliteCheckpointer",
+    "SqliteFlows",
     "SqliteLedger",
     "SqliteRunViews",
     "SqliteStore",
@@ -72,6 +74,7 @@ class SqliteStore:
         self._artifacts: SqliteArtifacts | None = None
         self._tokens: SqliteTokens | None = None
         self._run_views: SqliteRunViews | None = None
+        self._flows: SqliteFlows | None = None
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -158,6 +161,14 @@ class SqliteStore:
             self._run_views = SqliteRunViews(self.path)
         return self._run_views
 
+    @property
+    def flows(self) -> SqliteFlows:
+        """Saved versions of declarative workflows (``FlowRepository``), in a project
+        database."""
+        if self._flows is None:
+            self._flows = SqliteFlows(self.path, clock=self._clock)
+        return self._flows
+
     def damage(self, *, rows: bool = False) -> list[str]:
         """What is damaged in the file, one line per finding (empty when it is sound):
         SQLite's ``quick_check`` of every page and, with ``rows``, a decode of the rows
@@ -188,6 +199,9 @@ class SqliteStore:
         if self._run_views is not None:
             self._run_views.close()
             self._run_views = None
+        if self._flows is not None:
+            self._flows.close()
+            self._flows = None
 
     def __enter__(self) -> SqliteStore:
         return self

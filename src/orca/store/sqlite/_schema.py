@@ -567,3 +567,24 @@ RUN_VIEWS_MIGRATIONS: list[list[str]] = [
         "CREATE INDEX IF NOT EXISTS runs_by_graph ON runs (graph, started_at)",
     ],
 ]
+
+FLOWS_COMPONENT = "flows"
+
+FLOWS_MIGRATIONS: list[list[str]] = [
+    [
+        # Saved versions of declarative workflows ("flows"), in the project database. A
+        # version never changes once saved: (name, version) is the key, and ``hash`` (the
+        # content's sha256, canvas positions left out) is what a save compares against.
+        # ``document`` is the flow as JSON. Versions order by semantic-version precedence,
+        # which SQL cannot sort (prereleases), so the repository sorts them.
+        """CREATE TABLE flow_versions (
+            name TEXT NOT NULL,
+            version TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            document TEXT NOT NULL,
+            message TEXT,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (name, version)
+        ) WITHOUT ROWID""",
+    ],
+]

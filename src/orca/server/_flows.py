@@ -1,0 +1,290 @@
+"""Declarative workflows over HTTP: validate a flow, save versions of it in the project's
+store, list, read, diff and delete them (``/v1/flows``), export a served Python graph as
+a flow (``/v1/workflows/{name}/flow``), and run saved flows like served workflows.
+
+A saved flow is run as ``NAME@VERSION`` (or ``NAME``: its latest version) when no served
+workflow has that name: served workflows win. Its ``python`` nodes may name only modules
+of ``[flows] python_modules``; nothing a request names outside that list is imported.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from orca.errors import FlowError
+from orca.server._errors import envelope
+from orca.server._models import PathId
+
+if TYPE_CHECKING:
+    from orca.flows import Workflow
+    from orca.server._runs import Runs
+    from orca.store import FlowRepository
+
+COMPILED_KEPT = 64
+"""Compiled saved flows kept (by version and content hash)."""
+
+
+class FlowBody(BaseModel):
+    """A flow to check."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flow: dict[str, Any] = Field(description="the flow document (orca.flow/v1)")
+
+
+class SaveFlowBody(BaseModel):
+    """A flow to save as a version of its name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    flow: dict[str, Any] = Field(description="the flow document (orca.flow/v1)")
+    version: str | None = Field(
+        default=None,
+        max_length=64,
+        description="MAJOR.MINOR.PATCH[-PRERELEASE]; null: the latest's next patch, or 0.1.0",
+    )
+    message: str | None = Field(default=None, max_length=2000)
+
+
+class SavedFlows:
+    """The saved flows a server runs: compiled on first use (onto the server's
+    checkpointer, with its tools and ``[flows] python_modules``), kept by content hash."""
+
+    def __init__(self, runs: Runs, python_modules: list[str]) -> None:
+        self.runs = runs
+        self.python_modules = list(python_modules)
+        self._compiled: OrderedDict[tuple[str, str], Workflow] = OrderedDict()
+
+    @property
+    def repo(self) -> FlowRepository:
+        store = self.runs._store
+        if store is None:
+            raise HTTPException(503, "the server is starting or stopping")
+        return store.flows
+
+    def tools(self) -> list[Any]:
+        """The tools a saved flow may call: the built-in ones and those of the served
+        workflows (a served tool wins over a built-in of its name)."""
+        from orca.tools import builtin_tools
+
+        found = {t.name: t for t in builtin_tools()}
+        for workflow in self.runs.workflows.values():
+            found.update({t.name: t for t in workflow.tools or ()})
+        return list(found.values())
+
+    def resolver(self) -> Any:
+        from orca.flows._versions import store_resolver
+
+        return store_resolver(self.repo)
+
+    def check(self, data: Any) -> tuple[Any, list[Any]]:
+        """The flow and its problems, as this server would run it."""
+        from orca.flows._validate import check
+
+        return check(
+            data,
+            tools=self.tools(),
+            python_modules=self.python_modules,
+            resolve_flow=self.resolver(),
+        )
+
+    def find(self, ref: str) -> Workflow | None:
+        """The saved flow ``ref`` names (``NAME@VERSION`` or ``NAME``), compiled; None when
+        it names no saved flow.
+
+        Raises:
+            FlowError: the saved flow no longer compiles here (a tool or module gone).
+        """
+        from orca.flows import Workflow
+        from orca.flows._compile import compile_flow
+        from orca.flows._versions import is_saved_ref, split_ref
+
+        if not is_saved_ref(ref):
+            return None
+        name, version = split_ref(ref)
+        saved = self.repo.get(name, version)
+        if saved is None:
+            return None
+        key = (saved.info.ref, saved.info.hash)
+        found = self._compiled.get(key)
+        if found is None:
+            tools = self.tools()
+            graph = compile_flow(
+                saved.flow,
+                tools=tools,
+                python_modules=self.python_modules,
+                resolve_flow=self.resolver(),
+            )
+            assert self.runs._store is not None
+            compiled = graph.compile(self.runs._store.checkpoints, name=saved.info.ref)
+            found = Workflow(compiled, tools, f"flow:{saved.info.ref}")
+            self._compiled[key] = found
+            while len(self._compiled) > COMPILED_KEPT:
+                self._compiled.popitem(last=False)
+        self._compiled.move_to_end(key)
+        return found
+
+    def listing(self) -> list[dict[str, Any]]:
+        """``GET /v1/workflows``' rows of the saved flows no served workflow shadows."""
+        rows = []
+        for summary in self.repo.flows():
+            if summary.name in self.runs.workflows:
+                continue
+            saved = self.repo.get(summary.name, summary.latest.version)
+            nodes = saved.flow.get("nodes") if saved is not None else None
+            rows.append(
+                {
+                    "name": summary.name,
+                    "kind": "flow",
+                    "source": f"flow:{summary.latest.ref}",
+                    "nodes": len(nodes) if isinstance(nodes, list) else 0,
+                    "version": summary.latest.version,
+                    "versions": summary.versions,
+                    "latest": summary.latest.to_dict(),
+                }
+            )
+        return rows
+
+
+def _invalid(issues: list[Any]) -> JSONResponse:
+    """422 naming every problem (``details.errors``: path, node, field, message, fix)."""
+    error = FlowError(issues)
+    message, _, fix = str(error).partition(". Fix: ")
+    body = envelope(
+        "FLOW_INVALID",
+        message,
+        details={"errors": [i.to_dict() for i in issues], "fix": fix or "correct the flow"},
+    )
+    return JSONResponse(body, status_code=422)
+
+
+def _missing(name: str, version: str | None = None) -> HTTPException:
+    what = f"flow {name!r}" if version is None else f"version {version} of flow {name!r}"
+    return HTTPException(404, f"no saved {what}")
+
+
+def router(runs: Runs, python_modules: list[str]) -> APIRouter:
+    """The flow routes, over ``runs``' store; ``runs`` resolves saved flows from now on."""
+    saved = SavedFlows(runs, python_modules)
+    runs.saved = saved
+    api = APIRouter(tags=["flows"])
+
+    @api.post("/v1/flows/validate")
+    async def validate(body: FlowBody) -> dict[str, Any]:
+        """Check a flow as this server would run it (its tools, its allowed python
+        modules, its saved subflows): every problem with its path, node, field and fix,
+        and the compiled shape when it is valid."""
+
+        def work() -> dict[str, Any]:
+            from orca.flows._compile import compile_flow
+
+            flow, issues = saved.check(body.flow)
+            graph = None
+            if flow is not None:
+                compiled = compile_flow(
+                    flow,
+                    tools=saved.tools(),
+                    python_modules=saved.python_modules,
+                    resolve_flow=saved.resolver(),
+                ).compile()
+                graph = compiled.describe()
+            return {"ok": flow is not None, "errors": [i.to_dict() for i in issues], "graph": graph}
+
+        return await asyncio.to_thread(work)
+
+    @api.get("/v1/flows")
+    async def list_flows() -> list[dict[str, Any]]:
+        """The saved flows: each with its latest version and how many it has."""
+        found = await asyncio.to_thread(saved.repo.flows)
+        return [f.to_dict() for f in found]
+
+    @api.post("/v1/flows", status_code=201)
+    async def save(body: SaveFlowBody, response: Response) -> Any:
+        """Save a valid flow as a version of its name (201); the same content as its
+        latest version answers that version (200); a version saved with other content
+        is a 409 ``VERSION_EXISTS``; an invalid flow a 422 naming each problem."""
+        from orca.flows._versions import save_flow
+
+        def work() -> Any:
+            return save_flow(
+                saved.repo,
+                body.flow,
+                version=body.version,
+                message=body.message,
+                tools=saved.tools(),
+                python_modules=saved.python_modules,
+                resolve_flow=saved.resolver(),
+            )
+
+        try:
+            info, made = await asyncio.to_thread(work)
+        except FlowError as exc:
+            return _invalid(exc.issues)
+        if not made:
+            response.status_code = 200
+        return info.to_dict()
+
+    @api.get("/v1/flows/{name}/versions")
+    async def versions(name: PathId) -> list[dict[str, Any]]:
+        """The flow's versions, highest first."""
+        found = await asyncio.to_thread(saved.repo.versions, name)
+        if not found:
+            raise _missing(name)
+        return [i.to_dict() for i in found]
+
+    @api.get("/v1/flows/{name}/versions/{version}")
+    async def get_version(name: PathId, version: PathId) -> dict[str, Any]:
+        """A version (``latest``: the highest) and its document."""
+        found = await asyncio.to_thread(saved.repo.get, name, version)
+        if found is None:
+            raise _missing(name, version)
+        return {"info": found.info.to_dict(), "flow": found.flow}
+
+    @api.get("/v1/flows/{name}/diff")
+    async def diff(
+        name: PathId,
+        from_: str = Query(..., alias="from", max_length=64, description="a version"),
+        to: str = Query("latest", max_length=64, description="a version (default: latest)"),
+    ) -> dict[str, Any]:
+        """What changed from one version to another: top-level fields, state keys, nodes
+        (field by field; canvas moves apart, in ``nodes.moved``) and edges."""
+        from orca.flows._diff import diff_flows
+
+        repo = saved.repo
+        old = await asyncio.to_thread(repo.get, name, from_)
+        new = await asyncio.to_thread(repo.get, name, to)
+        if old is None or new is None:
+            raise _missing(name, from_ if old is None else to)
+        return {"from": old.info.version, "to": new.info.version, **diff_flows(old.flow, new.flow)}
+
+    @api.delete("/v1/flows/{name}/versions/{version}", status_code=204)
+    async def delete(name: PathId, version: PathId) -> Response:
+        """Forget a version (needs the admin scope); runs that used it keep their records."""
+        if not await asyncio.to_thread(saved.repo.delete, name, version):
+            raise _missing(name, version)
+        return Response(status_code=204)
+
+    @api.get("/v1/workflows/{name}/flow")
+    async def export(name: PathId) -> dict[str, Any]:
+        """The workflow as a flow document: a saved flow's own document, or a served
+        Python graph exported (its nodes as ``python`` nodes naming their functions;
+        for viewing)."""
+        if name not in runs.workflows:
+            from orca.flows._versions import is_saved_ref, split_ref
+
+            if is_saved_ref(name):
+                found = await asyncio.to_thread(saved.repo.get, *split_ref(name))
+                if found is not None:
+                    return found.flow
+        from orca.flows._export import export_graph
+
+        return export_graph(runs.workflow(name).graph)
+
+    return api

@@ -1,0 +1,348 @@
+"""Declarative flows over HTTP against a real ``orca serve`` on loopback: validate, save
+(idempotent by content, never overwriting a version), list, read, diff and delete saved
+versions; hostile input refused with errors naming the field; a saved flow run by
+``NAME@VERSION`` (and by ``NAME``) end to end, its record keeping the exact version; a
+served Python graph exported as a flow."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+import _served
+
+GRAPHS = """
+from typing import TypedDict
+from orca import END, START, StateGraph
+
+
+class S(TypedDict, total=False):
+    n: int
+
+
+def step(state):
+    return {"n": state.get("n", 0) + 1}
+
+
+counter = StateGraph(S, name="counter")
+counter.add_node("step", step)
+counter.add_edge(START, "step")
+counter.add_edge("step", END)
+"""
+
+NODES = """
+def shout(state):
+    return {"answer": state["question"].upper() + "!"}
+"""
+
+
+def _flow(name: str = "triage", suffix: str = "") -> dict[str, Any]:
+    return {
+        "format": "orca.flow/v1",
+        "name": name,
+        "state": [
+            {"key": "question", "type": "string"},
+            {"key": "answer", "type": "string"},
+            {"key": "approved", "type": "any"},
+        ],
+        "nodes": [
+            {"id": "shout", "kind": "python", "ref": "flownodes:shout",
+             "position": {"x": 0, "y": 0}},
+            {"id": "approve", "kind": "human", "prompt": "Approve {{answer}}?" + suffix,
+             "output": "approved"},
+        ],
+        "edges": [
+            {"from": "__start__", "to": "shout"},
+            {"from": "shout", "to": "approve"},
+            {"from": "approve", "to": "__end__"},
+        ],
+    }  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    project = tmp_path_factory.mktemp("flows")
+    _served.init_project(project, GRAPHS, "max_body_bytes = 200000")
+    (project / "flownodes.py").write_text(NODES)
+    with (project / ".orca" / "orca.toml").open("a") as f:
+        f.write('\n[flows]\npython_modules = ["flownodes"]\n')
+    env = {"PYTHONPATH": os.pathsep.join([str(project), os.environ.get("PYTHONPATH", "")])}
+    with _served.served(project, ["counter"], env={**os.environ, **env}) as url:
+        yield url
+
+
+def test_validate_answers_every_problem_naming_node_and_field(server: str) -> None:
+    ok = httpx.post(f"{server}/v1/flows/validate", json={"flow": _flow()})
+    assert ok.status_code == 200, ok.text
+    body = ok.json()
+    assert body["ok"] is True
+    assert body["errors"] == []
+    assert [n["name"] for n in body["graph"]["nodes"]] == ["shout", "approve"]
+    bad = _flow()
+    bad["nodes"][1]["output"] = "not a key!"
+    bad["nodes"].append({"id": "sys", "kind": "python", "ref": "os:system"})
+    answer = httpx.post(f"{server}/v1/flows/validate", json={"flow": bad}).json()
+    assert answer["ok"] is False
+    assert answer["graph"] is None
+    by_node = {e["node"]: e for e in answer["errors"]}
+    assert by_node["approve"]["field"] == "output"
+    assert by_node["approve"]["path"] == "nodes.1.output"
+    [refused] = [e for e in answer["errors"] if e["node"] == "sys" and e["field"] == "ref"]
+    assert "allowlist" in refused["message"]
+    assert "python_modules" in refused["fix"]
+
+
+def test_save_list_read_and_version_rules(server: str) -> None:
+    first = httpx.post(f"{server}/v1/flows", json={"flow": _flow("saving"), "message": "one"})
+    assert first.status_code == 201, first.text
+    info = first.json()
+    assert info["name"] == "saving"
+    assert info["version"] == "0.1.0"
+    assert info["message"] == "one"
+    assert info["hash"].startswith("sha256:")
+    # the same content (a canvas move is no change of content): the same version, 200
+    moved = _flow("saving")
+    moved["nodes"][0]["position"] = {"x": 300, "y": 10}
+    again = httpx.post(f"{server}/v1/flows", json={"flow": moved})
+    assert again.status_code == 200
+    assert again.json() == info
+    second = httpx.post(f"{server}/v1/flows", json={"flow": _flow("saving", " Sure?")})
+    assert second.status_code == 201
+    assert second.json()["version"] == "0.1.1"
+    taken = httpx.post(
+        f"{server}/v1/flows", json={"flow": _flow("saving", " Other"), "version": "0.1.0"}
+    )
+    body = _served.assert_envelope(taken, 409, "VERSION_EXISTS")
+    assert "another version" in body["details"]["fix"]
+    tagged = httpx.post(
+        f"{server}/v1/flows", json={"flow": _flow("saving", " Rc"), "version": "1.0.0-rc.1"}
+    )
+    assert tagged.status_code == 201
+    versions = httpx.get(f"{server}/v1/flows/saving/versions").json()
+    assert [v["version"] for v in versions] == ["1.0.0-rc.1", "0.1.1", "0.1.0"]
+    listed = {f["name"]: f for f in httpx.get(f"{server}/v1/flows").json()}
+    assert listed["saving"]["versions"] == 3
+    assert listed["saving"]["latest"]["version"] == "1.0.0-rc.1"
+    got = httpx.get(f"{server}/v1/flows/saving/versions/0.1.0").json()
+    assert got["info"] == info
+    assert got["flow"] == _flow("saving")  # kept as saved, canvas position included
+    latest = httpx.get(f"{server}/v1/flows/saving/versions/latest").json()
+    assert latest["info"]["version"] == "1.0.0-rc.1"
+    _served.assert_envelope(httpx.get(f"{server}/v1/flows/saving/versions/9.9.9"), 404, "NOT_FOUND")
+    _served.assert_envelope(httpx.get(f"{server}/v1/flows/nothing/versions"), 404, "NOT_FOUND")
+
+
+def test_an_invalid_flow_is_not_saved_and_the_422_names_node_and_field(server: str) -> None:
+    bad = _flow("broken")
+    bad["nodes"][1]["prompt"] = "Approve {{nowhere}}?"
+    answer = httpx.post(f"{server}/v1/flows", json={"flow": bad})
+    body = _served.assert_envelope(answer, 422, "FLOW_INVALID")
+    [error] = body["details"]["errors"]
+    assert (error["node"], error["field"]) == ("approve", "prompt")
+    assert error["fix"]
+    assert httpx.get(f"{server}/v1/flows/broken/versions").status_code == 404
+
+
+def test_diff_between_versions(server: str) -> None:
+    old = _flow("diffing")
+    new = copy.deepcopy(old)
+    new["nodes"][1]["prompt"] = "Really approve {{answer}}?"
+    new["nodes"][0]["position"] = {"x": 50, "y": 50}
+    new["state"].append({"key": "notes", "type": "list", "reducer": "append"})
+    for flow in (old, new):
+        assert httpx.post(f"{server}/v1/flows", json={"flow": flow}).status_code == 201
+    diff = httpx.get(f"{server}/v1/flows/diffing/diff", params={"from": "0.1.0", "to": "0.1.1"})
+    assert diff.status_code == 200, diff.text
+    d = diff.json()
+    assert (d["from"], d["to"]) == ("0.1.0", "0.1.1")
+    assert d["state"]["added"] == ["notes"]
+    assert d["nodes"]["changed"] == [
+        {"name": "approve", "fields": [
+            {"field": "prompt", "from": "Approve {{answer}}?", "to": "Really approve {{answer}}?"}
+        ]}
+    ]  # fmt: skip
+    assert d["nodes"]["moved"] == ["shout"]
+    assert d["edges"] == {"added": [], "removed": []}
+    latest = httpx.get(f"{server}/v1/flows/diffing/diff", params={"from": "0.1.0"}).json()
+    assert latest["to"] == "0.1.1"
+    missing = httpx.get(f"{server}/v1/flows/diffing/diff", params={"from": "3.0.0"})
+    _served.assert_envelope(missing, 404, "NOT_FOUND")
+
+
+def test_delete_a_version(server: str) -> None:
+    for suffix in ("", " 2"):
+        httpx.post(f"{server}/v1/flows", json={"flow": _flow("deleting", suffix)})
+    assert httpx.delete(f"{server}/v1/flows/deleting/versions/0.1.1").status_code == 204
+    _served.assert_envelope(
+        httpx.delete(f"{server}/v1/flows/deleting/versions/0.1.1"), 404, "NOT_FOUND"
+    )
+    versions = httpx.get(f"{server}/v1/flows/deleting/versions").json()
+    assert [v["version"] for v in versions] == ["0.1.0"]
+
+
+@pytest.mark.parametrize(
+    ("call", "status", "code", "field"),
+    [
+        (lambda s: httpx.post(f"{s}/v1/flows", json={"flow": _flow(), "version": "1.0"}),
+         422, "INVALID_REQUEST", "version"),
+        (lambda s: httpx.post(f"{s}/v1/flows", json={"flow": _flow(), "version": "1.0.0+b"}),
+         422, "INVALID_REQUEST", "version"),
+        (lambda s: httpx.get(f"{s}/v1/flows/triage/versions/01.0.0"),
+         422, "INVALID_REQUEST", "version"),
+        (lambda s: httpx.post(f"{s}/v1/flows", json={"flow": _flow(), "extra": 1}),
+         422, "INVALID_REQUEST", None),
+        (lambda s: httpx.post(f"{s}/v1/flows", json={"flow": "not an object"}),
+         422, "INVALID_REQUEST", None),
+        (lambda s: httpx.post(f"{s}/v1/flows", json={"flow": _flow(), "message": "m" * 3000}),
+         422, "INVALID_REQUEST", None),
+    ],
+)  # fmt: skip
+def test_hostile_bodies_are_refused_naming_the_field(
+    server: str, call: Any, status: int, code: str, field: str | None
+) -> None:
+    body = _served.assert_envelope(call(server), status, code)
+    if field is not None:
+        assert body["details"]["field"] == field
+
+
+def test_names_that_are_paths_or_too_big_bodies_are_refused(server: str) -> None:
+    for name in ("../etc", "..%2F..%2Fetc", "a%00b", "x" * 300):
+        answer = httpx.get(f"{server}/v1/flows/{name}/versions")
+        assert answer.status_code in (404, 422), (name, answer.text)
+    traversal = _flow("../../etc/passwd")
+    refused = httpx.post(f"{server}/v1/flows", json={"flow": traversal})
+    body = _served.assert_envelope(refused, 422, "FLOW_INVALID")
+    assert body["details"]["errors"][0]["field"] == "name"
+    huge = _flow("huge")
+    huge["description"] = "x" * 300_000
+    _served.assert_envelope(httpx.post(f"{server}/v1/flows", json={"flow": huge}), 413,
+                            "PAYLOAD_TOO_LARGE")  # fmt: skip
+    deep: Any = "leaf"
+    for _ in range(200):
+        deep = {"a": deep}
+    nested = _flow("deep")
+    nested["nodes"][1]["choices"] = deep
+    answer = httpx.post(f"{server}/v1/flows", json={"flow": nested})
+    assert answer.status_code == 422, answer.text
+
+
+def test_a_python_ref_off_the_allowlist_is_never_saved(server: str) -> None:
+    hostile = _flow("hostile")
+    hostile["nodes"][0]["ref"] = "os:system"
+    body = _served.assert_envelope(httpx.post(f"{server}/v1/flows", json={"flow": hostile}),
+                                   422, "FLOW_INVALID")  # fmt: skip
+    [error] = body["details"]["errors"]
+    assert (error["node"], error["field"]) == ("shout", "ref")
+    assert "os" in error["message"]
+    assert httpx.get(f"{server}/v1/flows/hostile/versions").status_code == 404
+
+
+def test_a_saved_flow_runs_by_name_and_version_and_its_record_keeps_it(server: str) -> None:
+    first = httpx.post(f"{server}/v1/flows", json={"flow": _flow("runme")}).json()
+    httpx.post(f"{server}/v1/flows", json={"flow": _flow("runme", " Now?")})
+    listed = {w["name"]: w for w in httpx.get(f"{server}/v1/workflows").json()}
+    assert listed["counter"]["kind"] == "served"
+    assert listed["runme"]["kind"] == "flow"
+    assert listed["runme"]["version"] == "0.1.1"
+    shown = httpx.get(f"{server}/v1/workflows/runme@0.1.0").json()
+    assert (shown["kind"], shown["version"]) == ("flow", "0.1.0")
+    started = httpx.post(
+        f"{server}/v1/runs/wait",
+        params={"thread_id": "t-flow-1"},
+        json={"workflow": "runme@0.1.0", "input": {"question": "ship it"}},
+        timeout=60,
+    )
+    assert started.status_code == 200, started.text
+    run = started.json()
+    assert run["status"] == "interrupted"
+    assert run["graph"] == "runme@0.1.0"
+    assert run["values"]["answer"] == "SHIP IT!"
+    assert run["interrupts"][0]["value"]["prompt"] == "Approve SHIP IT!?"
+    assert run["metadata"]["request"]["workflow"] == "runme@0.1.0"
+    assert run["metadata"]["source"] == f"flow:runme@{first['version']}"
+    resumed = httpx.post(
+        f"{server}/v1/runs/wait",
+        params={"thread_id": "t-flow-1"},
+        json={"workflow": "runme@0.1.0", "resume": "yes"},
+        timeout=60,
+    ).json()
+    assert resumed["status"] == "done"
+    assert resumed["values"]["approved"] == "yes"
+    # by NAME alone: the latest version, and the record names it exactly
+    latest = httpx.post(
+        f"{server}/v1/runs/wait",
+        json={"workflow": "runme", "input": {"question": "again"}},
+        timeout=60,
+    ).json()
+    assert latest["graph"] == "runme@0.1.1"
+    assert latest["metadata"]["request"]["workflow"] == "runme@0.1.1"
+    records = httpx.get(f"{server}/v1/runs", params={"workflow": "runme@0.1.0"}).json()
+    assert {r["run_id"] for r in records} >= {run["run_id"], resumed["run_id"]}
+    state = httpx.get(f"{server}/v1/threads/t-flow-1/state").json()
+    assert state["values"]["approved"] == "yes"
+    unknown = httpx.post(f"{server}/v1/runs", json={"workflow": "runme@7.0.0", "input": {}})
+    _served.assert_envelope(unknown, 404, "NOT_FOUND")
+
+
+def test_a_served_workflow_wins_over_a_saved_flow_of_its_name(server: str) -> None:
+    shadow = _flow("counter")
+    assert httpx.post(f"{server}/v1/flows", json={"flow": shadow}).status_code == 201
+    listed = [w for w in httpx.get(f"{server}/v1/workflows").json() if w["name"] == "counter"]
+    assert [w["kind"] for w in listed] == ["served"]
+    run = httpx.post(f"{server}/v1/runs/wait", json={"workflow": "counter", "input": {}}).json()
+    assert run["graph"] == "counter"
+    assert run["values"] == {"n": 1}
+    # the saved one is still reachable by its exact version
+    exact = httpx.get(f"{server}/v1/workflows/counter@0.1.0").json()
+    assert exact["kind"] == "flow"
+
+
+def test_a_served_python_graph_exports_as_a_flow(server: str) -> None:
+    doc = httpx.get(f"{server}/v1/workflows/counter/flow").json()
+    assert doc["format"] == "orca.flow/v1"
+    [node] = doc["nodes"]
+    assert node["id"] == "step"
+    assert node["kind"] == "python"
+    assert node["ref"].endswith(":step")
+    httpx.post(f"{server}/v1/flows", json={"flow": _flow("exported")})
+    assert httpx.get(f"{server}/v1/workflows/exported/flow").json() == _flow("exported")
+    _served.assert_envelope(httpx.get(f"{server}/v1/workflows/nothing/flow"), 404, "NOT_FOUND")
+
+
+def test_a_subflow_resolves_saved_flows_only(server: str) -> None:
+    assert httpx.post(f"{server}/v1/flows", json={"flow": _flow("inner")}).status_code == 201
+    outer: dict[str, Any] = {
+        "format": "orca.flow/v1",
+        "name": "outer",
+        "state": [{"key": "question", "type": "string"}, {"key": "answer", "type": "string"}],
+        "nodes": [{"id": "sub", "kind": "subflow", "flow": "inner@0.1.0",
+                   "input": {"question": "{{question}}"}, "output": {"answer": "answer"}}],
+        "edges": [{"from": "__start__", "to": "sub"}, {"from": "sub", "to": "__end__"}],
+    }  # fmt: skip
+    ok = httpx.post(f"{server}/v1/flows/validate", json={"flow": outer}).json()
+    assert ok["ok"], ok["errors"]
+    for ref in ("/etc/passwd.yaml", "../flows.yaml", "inner@9.0.0"):
+        outer["nodes"][0]["flow"] = ref
+        answer = httpx.post(f"{server}/v1/flows/validate", json={"flow": outer}).json()
+        assert answer["ok"] is False, ref
+        assert answer["errors"][0]["node"] == "sub"
+
+
+def test_http_path_length_guard(server: str) -> None:
+    long = httpx.get(f"{server}/v1/flows/{'a' * 201}/versions")
+    _served.assert_envelope(long, 422, "INVALID_REQUEST")
+
+
+def test_scopes_validate_reads_saving_runs_deleting_is_admin() -> None:
+    from orca.server._auth import needed_scope
+
+    assert needed_scope("POST", "/v1/flows/validate") == "read"
+    assert needed_scope("GET", "/v1/flows/triage/diff") == "read"
+    assert needed_scope("POST", "/v1/flows") == "run"
+    assert needed_scope("DELETE", "/v1/flows/triage/versions/1.0.0") == "admin"
+    assert needed_scope("GET", "/v1/workflows/counter/flow") == "read"
