@@ -7,14 +7,20 @@ served Python graph exported as a flow."""
 from __future__ import annotations
 
 import copy
+import json
 import os
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 import _served
+
+ROOT = Path(__file__).resolve().parents[1]
 
 GRAPHS = """
 from typing import TypedDict
@@ -65,8 +71,12 @@ def _flow(name: str = "triage", suffix: str = "") -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    project = tmp_path_factory.mktemp("flows")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("flows")
+
+
+@pytest.fixture(scope="module")
+def server(project: Path) -> Iterator[str]:
     _served.init_project(project, GRAPHS, "max_body_bytes = 200000")
     (project / "flownodes.py").write_text(NODES)
     with (project / ".orca" / "orca.toml").open("a") as f:
@@ -289,6 +299,24 @@ def test_a_saved_flow_runs_by_name_and_version_and_its_record_keeps_it(server: s
     _served.assert_envelope(unknown, 404, "NOT_FOUND")
 
 
+def test_a_saved_flow_off_the_allowlist_never_runs(server: str, project: Path) -> None:
+    # written straight into the store (another client, or an allowlist since narrowed)
+    from orca.store import SqliteStore
+
+    planted = _flow("planted")
+    planted["nodes"][0]["ref"] = "os:system"
+    with SqliteStore(project / ".orca" / "project.db") as store:
+        store.flows.put("planted", planted, "sha256:planted")
+    body = {"workflow": "planted@0.1.0", "input": {"question": "rm -rf /"}}
+    refused = httpx.post(f"{server}/v1/runs", json=body)
+    envelope = _served.assert_envelope(refused, 422, "FLOW_INVALID")
+    [error] = envelope["details"]["errors"]
+    assert (error["node"], error["field"]) == ("shout", "ref")
+    described = httpx.get(f"{server}/v1/workflows/planted")
+    _served.assert_envelope(described, 422, "FLOW_INVALID")
+    assert httpx.get(f"{server}/v1/runs", params={"workflow": "planted@0.1.0"}).json() == []
+
+
 def test_a_served_workflow_wins_over_a_saved_flow_of_its_name(server: str) -> None:
     shadow = _flow("counter")
     assert httpx.post(f"{server}/v1/flows", json={"flow": shadow}).status_code == 201
@@ -326,6 +354,17 @@ def test_a_subflow_resolves_saved_flows_only(server: str) -> None:
     }  # fmt: skip
     ok = httpx.post(f"{server}/v1/flows/validate", json={"flow": outer}).json()
     assert ok["ok"], ok["errors"]
+    # a saved subflow runs inside a saved flow's run
+    shouter = _flow("shouter")
+    del shouter["nodes"][1]
+    shouter["edges"] = [{"from": "__start__", "to": "shout"}, {"from": "shout", "to": "__end__"}]
+    assert httpx.post(f"{server}/v1/flows", json={"flow": shouter}).status_code == 201
+    outer["nodes"][0]["flow"] = "shouter@0.1.0"
+    assert httpx.post(f"{server}/v1/flows", json={"flow": outer}).status_code == 201
+    body = {"workflow": "outer", "input": {"question": "nested"}}
+    ran = httpx.post(f"{server}/v1/runs/wait", json=body, timeout=60).json()
+    assert ran["status"] == "done", ran
+    assert ran["values"]["answer"] == "NESTED!"
     for ref in ("/etc/passwd.yaml", "../flows.yaml", "inner@9.0.0"):
         outer["nodes"][0]["flow"] = ref
         answer = httpx.post(f"{server}/v1/flows/validate", json={"flow": outer}).json()
@@ -338,11 +377,141 @@ def test_http_path_length_guard(server: str) -> None:
     _served.assert_envelope(long, 422, "INVALID_REQUEST")
 
 
-def test_scopes_validate_reads_saving_runs_deleting_is_admin() -> None:
+def test_scopes_reading_is_read_validating_and_saving_run_deleting_admin() -> None:
     from orca.server._auth import needed_scope
 
-    assert needed_scope("POST", "/v1/flows/validate") == "read"
+    assert needed_scope("POST", "/v1/flows/validate") == "run"
     assert needed_scope("GET", "/v1/flows/triage/diff") == "read"
     assert needed_scope("POST", "/v1/flows") == "run"
     assert needed_scope("DELETE", "/v1/flows/triage/versions/1.0.0") == "admin"
     assert needed_scope("GET", "/v1/workflows/counter/flow") == "read"
+
+
+def _token(project: Path, name: str, scope: str) -> str:
+    made = _served.orca(project, "token", "create", name, "--scope", scope, "--json",
+                        stdout=subprocess.PIPE)  # fmt: skip
+    out, _ = made.communicate(timeout=60)
+    assert made.returncode == 0
+    return str(json.loads(out)["token"])
+
+
+def test_with_auth_reading_reads_running_validates_and_saves_only_admin_deletes(
+    tmp_path: Path,
+) -> None:
+    _served.init_project(tmp_path, GRAPHS)
+    tokens = {scope: _token(tmp_path, f"t-{scope}", scope) for scope in ("read", "run", "admin")}
+
+    def as_(scope: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[scope]}"}
+
+    doc = _flow("guarded")
+    doc["nodes"][0] = {"id": "shout", "kind": "human", "prompt": "Say?", "output": "answer"}
+    with _served.served(tmp_path, ["counter"]) as url:
+        assert httpx.post(f"{url}/v1/flows/validate", json={"flow": doc}).status_code == 401
+        check = f"{url}/v1/flows/validate"
+        refused = httpx.post(check, json={"flow": doc}, headers=as_("read"))
+        _served.assert_envelope(refused, 403, "FORBIDDEN")
+        checked = httpx.post(check, json={"flow": doc}, headers=as_("run"))
+        assert checked.status_code == 200, checked.text
+        assert checked.json()["ok"] is True
+        refused = httpx.post(f"{url}/v1/flows", json={"flow": doc}, headers=as_("read"))
+        _served.assert_envelope(refused, 403, "FORBIDDEN")
+        saved = httpx.post(f"{url}/v1/flows", json={"flow": doc}, headers=as_("run"))
+        assert saved.status_code == 201, saved.text
+        path = f"{url}/v1/flows/guarded/versions/0.1.0"
+        _served.assert_envelope(httpx.delete(path, headers=as_("run")), 403, "FORBIDDEN")
+        assert httpx.get(path, headers=as_("read")).status_code == 200
+        assert httpx.delete(path, headers=as_("admin")).status_code == 204
+
+
+def test_a_saved_flow_runs_on_the_tiny_model_with_its_usage_recorded(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    from orca.llm.tiny import ensure_tiny_model
+
+    model = ensure_tiny_model(seed=0, path=tmp_path / "tiny.gguf")
+    _served.init_project(tmp_path, GRAPHS)
+    spec = f"llamacpp:{model}"
+    made = _served.orca(tmp_path, "profile", "create", "tiny", "--planner", spec, "--worker", spec)
+    assert made.wait(timeout=60) == 0
+    triage = (ROOT / "examples" / "flows" / "triage.yaml").read_text()
+    with _served.served(tmp_path, ["counter"]) as url, httpx.Client(base_url=url, timeout=120) as c:
+        # the builder posts JSON: the YAML example as the UI would send it
+        saved = c.post("/v1/flows", json={"flow": yaml.safe_load(triage), "message": "v1"})
+        assert saved.status_code == 201, saved.text
+        body = {"workflow": "triage@0.1.0", "input": {"ticket": "The printer is on fire"}}
+        paused = c.post("/v1/runs/wait", params={"thread_id": "t-tiny"}, json=body).json()
+        assert paused["status"] == "interrupted", paused
+        assert paused["graph"] == "triage@0.1.0"
+        assert paused["values"]["category"]  # the model's answer
+        assert paused["llm_calls"] == 1
+        assert paused["input_tokens"] > 0
+        assert isinstance(paused["cost_nano_usd"], int)
+        (pause,) = paused["interrupts"]
+        assert pause["node"] == "approve"
+        done = c.post("/v1/runs/wait", params={"thread_id": "t-tiny"},
+                      json={"workflow": "triage@0.1.0", "resume": True}).json()  # fmt: skip
+        assert done["status"] == "done", done
+        assert done["values"]["reply"]
+        events = c.get(f"/v1/runs/{paused['run_id']}/events").json()
+        assert sum(e["type"] == "llm.response" for e in events) == 1
+
+
+SLOW = """
+import time
+from typing import TypedDict
+from orca import END, START, StateGraph
+
+
+class S(TypedDict, total=False):
+    n: int
+
+
+def nap(state):
+    time.sleep(1.5)
+    return {"n": 1}
+
+
+sleeper = StateGraph(S, name="sleeper")
+sleeper.add_node("nap", nap)
+sleeper.add_edge(START, "nap")
+sleeper.add_edge("nap", END)
+"""
+
+
+def test_a_queued_saved_flow_run_is_taken_up_on_its_version_after_kill_9(tmp_path: Path) -> None:
+    import signal
+
+    from orca.flows import content_hash
+    from orca.store import SqliteStore
+
+    _served.init_project(tmp_path, SLOW, "max_running_runs = 1\nmax_queued_runs = 10")
+    (tmp_path / "flownodes.py").write_text(NODES)
+    with (tmp_path / ".orca" / "orca.toml").open("a") as f:
+        f.write('\n[flows]\npython_modules = ["flownodes"]\n')
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get(
+        "PYTHONPATH", "")])}  # fmt: skip
+    proc, url = _served.start(tmp_path, ["sleeper"], env=env)
+    try:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            assert c.post("/v1/flows", json={"flow": _flow("later")}).status_code == 201
+            busy = c.post("/v1/threads/s1/runs", json={"workflow": "sleeper", "input": {}})
+            assert busy.json()["status"] == "running"
+            body = {"workflow": "later", "input": {"question": "wait"}}
+            queued = c.post("/v1/threads/f1/runs", json=body).json()
+            assert queued["status"] == "queued"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    newer = _flow("later", " (v2)")
+    with SqliteStore(tmp_path / ".orca" / "project.db") as store:
+        store.flows.put("later", newer, content_hash(newer))  # 0.1.1 saved meanwhile
+    proc, url = _served.start(tmp_path, ["sleeper"], env=env)
+    try:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            ran = c.get(f"/v1/runs/{queued['run_id']}/wait").json()
+            assert ran["status"] == "interrupted", ran
+            assert ran["graph"] == "later@0.1.0"
+            assert ran["interrupts"][0]["value"]["prompt"] == "Approve WAIT!?"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

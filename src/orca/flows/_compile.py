@@ -8,7 +8,7 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypedDict
 
-from orca.errors import FlowError, MalformedResponseError
+from orca.errors import FlowError
 from orca.flows import _pyref, _template
 from orca.flows._spec import (
     END_ID,
@@ -24,6 +24,7 @@ from orca.flows._spec import (
     SubflowNode,
     ToolNode,
 )
+from orca.flows._structured import parse_answer
 from orca.flows._validate import Resolver, check
 from orca.graph import END, START, Send, StateGraph, reducers
 from orca.graph.reducers import Reducer
@@ -150,40 +151,9 @@ def _llm(node: LLMNode) -> Callable[..., Any]:
         answer = await ctx.llm(node.model or node.role or "worker").acomplete(messages, **options)
         if node.output_schema is None:
             return {node.output: answer.text}
-        return {node.output: _structured(answer, node.output_schema)}
+        return {node.output: parse_answer(answer, node.output_schema)}
 
     return _tag(run, node)
-
-
-def _structured(answer: Any, schema: Mapping[str, Any]) -> Any:
-    """The answer parsed as the JSON object ``schema`` asks for (its required keys
-    present)."""
-    text = answer.text.strip()
-    if text.startswith("```"):  # a model that fenced its JSON
-        text = text.strip("`").removeprefix("json").strip()
-    try:
-        import json
-
-        value = json.loads(text)
-    except ValueError as exc:
-        raise MalformedResponseError(
-            f"the answer is not the JSON the node's schema asks for ({exc})",
-            provider=answer.provider,
-            model=answer.model,
-            fix="use a model that supports structured output, or drop the schema",
-        ) from None
-    missing = [
-        k for k in schema.get("required", ()) if not isinstance(value, dict) or k not in value
-    ]
-    if not isinstance(value, dict) or missing:
-        raise MalformedResponseError(
-            "the answer lacks what the node's schema requires"
-            + (f": {', '.join(missing)}" if missing else " (an object)"),
-            provider=answer.provider,
-            model=answer.model,
-            fix="use a model that supports structured output, or loosen the schema",
-        )
-    return value
 
 
 def _agent(node: AgentNode) -> Callable[..., Any]:

@@ -54,6 +54,15 @@ def issue(message: str, fix: str, path: str = "", *, node: str | None = None) ->
     return FlowIssue(path, node, field, message, fix)
 
 
+def json_type(value: Any) -> str:
+    """What a JSON value is, for messages: "a list", "null", "a str"..."""
+    if isinstance(value, list):
+        return "a list"
+    if value is None:
+        return "null"
+    return f"a {type(value).__name__}"
+
+
 def read_doc(data: Any) -> tuple[Any, list[FlowIssue]]:
     """The JSON data ``data`` holds: a mapping as it is, text or bytes parsed as JSON
     (or YAML when it is not JSON), a ``Path`` read as JSON or YAML by its suffix."""

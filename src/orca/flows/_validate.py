@@ -10,12 +10,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from orca.errors import FlowError, closest
 from orca.flows import _pyref, _template
-from orca.flows._read import FlowIssue, issue, read_doc
+from orca.flows._graph import graph_issues
+from orca.flows._read import FlowIssue, issue, json_type, read_doc
 from orca.flows._spec import (
     END_ID,
     FORMAT,
     KINDS,
-    START_ID,
     AgentNode,
     Edge,
     Flow,
@@ -29,6 +29,7 @@ from orca.flows._spec import (
     SubflowNode,
     ToolNode,
 )
+from orca.flows._structured import schema_problems
 
 Resolver = Callable[[str], Any]
 """``resolve_flow(ref) -> Flow | mapping``: the flow a subflow node names (a path or a
@@ -77,7 +78,7 @@ def check(
     if not isinstance(doc, Mapping):
         return None, [
             issue(
-                f"a flow document is a JSON object, got {_json_type(doc)}",
+                f"a flow document is a JSON object, got {json_type(doc)}",
                 f'start from {{"format": "{FORMAT}", "name": "...", "nodes": [...]}}',
             )
         ]
@@ -100,14 +101,6 @@ def parse(data: Any) -> Flow:
     if flow is None:
         raise FlowError(found)
     return flow
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, list):
-        return "a list"
-    if value is None:
-        return "null"
-    return f"a {type(value).__name__}"
 
 
 class _Checker:
@@ -145,7 +138,7 @@ class _Checker:
         self._edges()
         for node_id, node in self.nodes.items():
             self._node(self.node_paths[node_id], node)
-        self._graph()
+        self.issues += graph_issues(self.nodes, self.node_paths, self.broken, self.edges)
 
     # -- structure -------------------------------------------------------------------
 
@@ -174,7 +167,7 @@ class _Checker:
             self._pydantic(exc, "", None, Flow)
         for key in ("state", "nodes", "edges"):
             if key in doc and not isinstance(doc[key], list):
-                self.add(f"{key} is {_json_type(doc[key])}, not a list", f"make {key} a list", key)
+                self.add(f"{key} is {json_type(doc[key])}, not a list", f"make {key} a list", key)
         if doc.get("nodes") is None or doc.get("nodes") == []:
             self.add("the flow has no nodes", "add at least one node to nodes", "nodes")
 
@@ -218,7 +211,7 @@ class _Checker:
                 )
                 if not ok:
                     self.add(
-                        f"the default of state key {key.key!r} is {_json_type(key.default)}, "
+                        f"the default of state key {key.key!r} is {json_type(key.default)}, "
                         f"not a {key.type}",
                         f"give a {key.type} default, or change the type",
                         f"{path}.default",
@@ -230,7 +223,7 @@ class _Checker:
             node_id = node_id if isinstance(node_id, str) else None
             if not isinstance(item, Mapping):
                 self.add(
-                    f"a node is {_json_type(item)}, not an object", "make each node an object", path
+                    f"a node is {json_type(item)}, not an object", "make each node an object", path
                 )
                 continue
             kind = item.get("kind")
@@ -326,7 +319,7 @@ class _Checker:
                 self._provider(path, node)
             self._output(path, node, node.output)
         if isinstance(node, LLMNode) and node.output_schema is not None:
-            for where, message in _schema_problems(node.output_schema, "schema"):
+            for where, message in schema_problems(node.output_schema, "schema"):
                 self.add(
                     f"node {node.id!r}: {message}",
                     "give a JSON Schema object, e.g. "
@@ -461,7 +454,7 @@ class _Checker:
             if value_fix is not None:
                 self.add(
                     f"router {node.id!r}: op {cond.op!r} does not take "
-                    f"value {_json_type(cond.value)}",
+                    f"value {json_type(cond.value)}",
                     value_fix,
                     f"{where}.when.value",
                     node.id,
@@ -593,183 +586,9 @@ class _Checker:
 
     # -- the graph -------------------------------------------------------------------
 
-    def _graph(self) -> None:
-        nodes = self.nodes
-        succ: dict[str, set[str]] = {START_ID: set(), **{b: set() for b in self.broken}}
-        for node_id, node in nodes.items():
-            succ[node_id] = set()
-            if isinstance(node, RouterNode):
-                succ[node_id].update(r.to for r in node.routes)
-                succ[node_id].add(node.default)
-            elif isinstance(node, MapNode):
-                succ[node_id].add(node.to)
-        plain_into: dict[str, list[str]] = {}
-        for path, edge in self.edges:
-            source, target = edge.source, edge.target
-            ok = True
-            if source == END_ID:
-                self.add(
-                    f"an edge leaves {END_ID}",
-                    f"{END_ID} ends the run: remove the edge",
-                    f"{path}.from",
-                )
-                ok = False
-            elif source != START_ID and source not in nodes and source not in self.broken:
-                self.add(
-                    f"edge from {source[:64]!r}, which is not a node{closest(source, list(nodes))}",
-                    f"use a node id or {START_ID}",
-                    f"{path}.from",
-                )
-                ok = False
-            if target == START_ID:
-                self.add(
-                    f"an edge goes into {START_ID}",
-                    f"{START_ID} begins the run: remove the edge",
-                    f"{path}.to",
-                )
-                ok = False
-            elif target != END_ID and target not in nodes and target not in self.broken:
-                self.add(
-                    f"edge to {target[:64]!r}, which is not a node{closest(target, list(nodes))}",
-                    f"use a node id or {END_ID}",
-                    f"{path}.to",
-                )
-                ok = False
-            node = nodes.get(source)
-            if edge.conditional:
-                self.add(
-                    f"the edge {source!r} -> {target!r} is conditional: a Python router "
-                    "decides it, which a flow cannot run",
-                    "replace the branch with a router node (an exported graph is for viewing)",
-                    f"{path}.conditional",
-                    source if source in nodes else None,
-                )
-            elif isinstance(node, RouterNode | MapNode):
-                what = "its routes and default" if isinstance(node, RouterNode) else "its to"
-                self.add(
-                    f"an edge leaves {node.kind} {source!r}, which goes where {what} say",
-                    f"remove the edge; set {what} instead",
-                    path,
-                    source,
-                )
-                ok = False
-            if ok:
-                succ[source].add(target)
-                plain_into.setdefault(target, []).append(source)
-        if (nodes or self.broken) and not succ[START_ID]:
-            first = next(iter([*nodes, *self.broken]))
-            self.add(
-                "the flow has no entry: no edge leaves __start__",
-                f'add {{"from": "{START_ID}", "to": "{first}"}} to edges',
-                "edges",
-            )
-        for node_id, node in nodes.items():
-            if isinstance(node, MapNode) and node.to in nodes:
-                target = nodes[node.to]
-                if plain_into.get(node.to) and node.item in _uses(target):
-                    self.add(
-                        f"node {node.to!r} uses map {node_id!r}'s item {{{{{node.item}}}}} but is "
-                        "also reached by an edge, where it has no item",
-                        f"reach {node.to!r} only through the map",
-                        self.node_paths[node.to],
-                        node.to,
-                    )
-        if any(kind not in KINDS or kind in ("router", "map") for kind in self.broken.values()):
-            return  # a node that did not parse may route anywhere: reachability is unknown
-        reached = _reach(START_ID, succ)
-        back: dict[str, set[str]] = {}
-        for source, targets in succ.items():
-            for target in targets:
-                back.setdefault(target, set()).add(source)
-        ends = _reach(END_ID, back)
-        for node_id in nodes:
-            path = self.node_paths[node_id]
-            if node_id not in reached:
-                self.add(
-                    f"node {node_id!r} is unreachable from {START_ID}",
-                    f"add an edge into {node_id!r} (or route to it), or remove it",
-                    path,
-                    node_id,
-                )
-            if node_id not in ends:
-                self.add(
-                    f"node {node_id!r} has no way to {END_ID}",
-                    f"add an edge from {node_id!r} (or a node after it) to {END_ID}",
-                    path,
-                    node_id,
-                )
-
-
-def _reach(start: str, succ: Mapping[str, set[str]]) -> set[str]:
-    seen: set[str] = set()
-    todo = [start]
-    while todo:
-        current = todo.pop()
-        for nxt in succ.get(current, ()):
-            if nxt not in seen:
-                seen.add(nxt)
-                todo.append(nxt)
-    return seen
-
-
-def _uses(node: Any) -> set[str]:
-    """The state variables a node's templates start from."""
-    texts: list[str] = []
-    for field in ("prompt", "system"):
-        value = getattr(node, field, None)
-        if isinstance(value, str):
-            texts.append(value)
-    for name in ("args", "input"):
-        value = getattr(node, name, None)
-        if isinstance(value, dict):
-            texts.extend(t for _, t in _template.value_roots(value))
-    return {root for text in texts for root in _template.roots(text)}
-
 
 def _tool_name(tool: Any) -> str:
     return tool if isinstance(tool, str) else str(getattr(tool, "name", tool))
-
-
-_SCHEMA_TYPES = {"object", "array", "string", "number", "integer", "boolean", "null"}
-
-
-def _schema_problems(schema: Any, where: str, depth: int = 0) -> list[tuple[str, str]]:
-    """Problems of a JSON Schema given for structured output: the top is an object with
-    properties; each type a JSON type; properties, items, required well formed."""
-    out: list[tuple[str, str]] = []
-    if depth > 16:
-        return [(where, "the schema nests too deep")]
-    if not isinstance(schema, Mapping):
-        return [(where, f"a schema is a JSON object, got {_json_type(schema)}")]
-    kind = schema.get("type")
-    kinds = kind if isinstance(kind, list) else [kind] if kind is not None else []
-    for k in kinds:
-        if k not in _SCHEMA_TYPES:
-            out.append((f"{where}.type", f"schema type {str(k)[:40]!r} is not a JSON type"))
-    if depth == 0 and kind != "object":
-        out.append((f"{where}.type", 'structured output needs "type": "object" at the top'))
-    props = schema.get("properties")
-    if props is not None:
-        if not isinstance(props, Mapping):
-            out.append((f"{where}.properties", "properties is not an object"))
-        else:
-            for name, sub in props.items():
-                out.extend(_schema_problems(sub, f"{where}.properties.{name}", depth + 1))
-    required = schema.get("required")
-    if required is not None:
-        if not isinstance(required, list) or not all(isinstance(r, str) for r in required):
-            out.append((f"{where}.required", "required is not a list of property names"))
-        elif isinstance(props, Mapping):
-            for name in required:
-                if name not in props:
-                    out.append((f"{where}.required", f"required names {name!r}, not a property"))
-    items = schema.get("items")
-    if items is not None:
-        out.extend(_schema_problems(items, f"{where}.items", depth + 1))
-    enum = schema.get("enum")
-    if enum is not None and (not isinstance(enum, list) or not enum):
-        out.append((f"{where}.enum", "enum is not a non-empty list"))
-    return out
 
 
 _KIND_MODELS: dict[str, type[BaseModel]] = {

@@ -47,14 +47,12 @@ SCOPE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
     (READ_METHODS | WRITE_METHODS, re.compile(r"^/v1/auth/tokens(/|$)"), "admin"),
     (WRITE_METHODS, re.compile(r"^/v1/(budgets|profiles|prices)(/|$)"), "admin"),
     (WRITE_METHODS, re.compile(r"^/v1/runs/[^/]+/reprice$"), "admin"),
-    (frozenset({"POST"}), re.compile(r"^/v1/flows/validate$"), "read"),
     (frozenset({"DELETE"}), re.compile(r"^/v1/flows(/|$)"), "admin"),
 )
 """Where the defaults (reads ``read``, writes ``run``) are not enough: the tool audit (what
 tools were given and answered, redacted), the server's tokens, and writes to budgets,
-profiles and prices (and repricing a run) need ``admin``; checking a flow (``POST
-/v1/flows/validate``) changes nothing and needs only ``read``, while deleting a saved
-flow's version needs ``admin``."""
+profiles and prices (and repricing a run), and deleting a saved flow's version, need
+``admin``. A rule only ever raises the scope a request needs."""
 
 
 def needed_scope(method: str, path: str) -> str | None:

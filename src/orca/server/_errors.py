@@ -41,6 +41,8 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.UnknownProviderError, 422, "INVALID_REQUEST"),
     (errors.ThreadBusyError, 409, "THREAD_BUSY"),
     (errors.FlowVersionExistsError, 409, "VERSION_EXISTS"),
+    # an invalid flow (saved, or one a saved flow needs): every problem in details.errors
+    (errors.FlowError, 422, "FLOW_INVALID"),
     (errors.WorkflowLoadError, 400, "WORKFLOW_INVALID"),
     (errors.BudgetExceeded, 402, "BUDGET_EXCEEDED"),
     (errors.CorruptDatabaseError, 500, "STORE_DAMAGED"),
@@ -91,6 +93,8 @@ def for_error(exc: BaseException) -> tuple[int, dict[str, Any]]:
             field = getattr(exc, "field", None) or getattr(exc, "key", None)
             if isinstance(field, str):
                 details["field"] = field
+            if isinstance(exc, errors.FlowError):
+                details["errors"] = [i.to_dict() for i in exc.issues]
             wait = getattr(exc, "retry_after", None)
             return status, envelope(
                 code,

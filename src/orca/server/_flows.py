@@ -14,18 +14,15 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
-from orca.errors import FlowError
-from orca.server._errors import envelope
 from orca.server._models import PathId
 
 if TYPE_CHECKING:
     from orca.flows import Workflow
     from orca.server._runs import Runs
-    from orca.store import FlowRepository
+    from orca.store import FlowRepository, FlowVersionInfo
 
 COMPILED_KEPT = 64
 """Compiled saved flows kept (by version and content hash)."""
@@ -64,10 +61,7 @@ class SavedFlows:
 
     @property
     def repo(self) -> FlowRepository:
-        store = self.runs._store
-        if store is None:
-            raise HTTPException(503, "the server is starting or stopping")
-        return store.flows
+        return self.runs.store.flows
 
     def tools(self) -> list[Any]:
         """The tools a saved flow may call: the built-in ones and those of the served
@@ -122,8 +116,7 @@ class SavedFlows:
                 python_modules=self.python_modules,
                 resolve_flow=self.resolver(),
             )
-            assert self.runs._store is not None
-            compiled = graph.compile(self.runs._store.checkpoints, name=saved.info.ref)
+            compiled = graph.compile(self.runs.store.checkpoints, name=saved.info.ref)
             found = Workflow(compiled, tools, f"flow:{saved.info.ref}")
             self._compiled[key] = found
             while len(self._compiled) > COMPILED_KEPT:
@@ -151,18 +144,6 @@ class SavedFlows:
                 }
             )
         return rows
-
-
-def _invalid(issues: list[Any]) -> JSONResponse:
-    """422 naming every problem (``details.errors``: path, node, field, message, fix)."""
-    error = FlowError(issues)
-    message, _, fix = str(error).partition(". Fix: ")
-    body = envelope(
-        "FLOW_INVALID",
-        message,
-        details={"errors": [i.to_dict() for i in issues], "fix": fix or "correct the flow"},
-    )
-    return JSONResponse(body, status_code=422)
 
 
 def _missing(name: str, version: str | None = None) -> HTTPException:
@@ -206,13 +187,13 @@ def router(runs: Runs, python_modules: list[str]) -> APIRouter:
         return [f.to_dict() for f in found]
 
     @api.post("/v1/flows", status_code=201)
-    async def save(body: SaveFlowBody, response: Response) -> Any:
+    async def save(body: SaveFlowBody, response: Response) -> dict[str, Any]:
         """Save a valid flow as a version of its name (201); the same content as its
         latest version answers that version (200); a version saved with other content
         is a 409 ``VERSION_EXISTS``; an invalid flow a 422 naming each problem."""
         from orca.flows._versions import save_flow
 
-        def work() -> Any:
+        def work() -> tuple[FlowVersionInfo, bool]:
             return save_flow(
                 saved.repo,
                 body.flow,
@@ -223,10 +204,7 @@ def router(runs: Runs, python_modules: list[str]) -> APIRouter:
                 resolve_flow=saved.resolver(),
             )
 
-        try:
-            info, made = await asyncio.to_thread(work)
-        except FlowError as exc:
-            return _invalid(exc.issues)
+        info, made = await asyncio.to_thread(work)  # FlowError: 422 FLOW_INVALID
         if not made:
             response.status_code = 200
         return info.to_dict()

@@ -293,6 +293,13 @@ class Runs:
             store.close()
 
     @property
+    def store(self) -> SqliteStore:
+        """The project's store (503 while the server starts or stops)."""
+        if self._store is None:
+            raise HTTPException(503, "the server is starting or stopping")
+        return self._store
+
+    @property
     def _checkpoints(self) -> Any:
         if self._store is None:
             raise HTTPException(503, "the server is starting or stopping")
