@@ -114,6 +114,7 @@ def test_runs_are_listed_newest_first_by_each_filter(project: Project) -> None:
         cost=2_500_000_000,
     )
     p.run("d", status="queued", graph="h", thread="shared", started=DAY + dt.timedelta(hours=3))
+    assert isinstance(p.views, RunViews)  # the backend keeps the protocol
     find = p.views.find_runs
     assert ids(find(RunFilter())) == ["d", "c", "b", "a"]
     assert ids(find(RunFilter(statuses=("done", "failed")))) == ["b", "a"]

@@ -43,6 +43,7 @@ from orca.store.sqlite._schema import (
 
 _NEWEST = "ORDER BY started_at DESC, rowid DESC"
 _CHUNK = 50  # candidate runs whose logs one query looks into
+_MAX_VERSIONS = 1000  # the saved versions of one workflow a filter takes, at most
 
 # a run ``r`` whose log holds the text: the raw batches pre-filtered by LIKE (in C), the
 # few that pass decoded and matched exactly (redacted, case-folded) by ``orca_holds``
@@ -137,10 +138,7 @@ class SqliteRunViews:
     def find_runs(self, query: RunFilter) -> list[RunRecord]:
         where: list[str] = []
         args: list[Any] = []
-        if query.graph is not None:
-            cond, values = workflow_match("graph", query.graph)
-            where.append(cond)
-            args += values
+        graphs = self._graphs(query.graph) if query.graph is not None else ()
         if query.thread_id is not None:
             where.append("thread_id = ?")
             args.append(query.thread_id)
@@ -162,11 +160,13 @@ class SqliteRunViews:
             where.append("(started_at, rowid) < (?, ?)")
             args += cursor[0]
         if query.text is None:
-            rows = self._newest(_RUN_COLUMNS, where, args, query.statuses, query.limit)
+            rows = self._newest(_RUN_COLUMNS, where, args, graphs, query.statuses, query.limit)
             return [self._decode(r[2:]) for r in rows]
         # the newest SCANNED_RUNS candidates, then their logs looked into a chunk at a time,
         # in order, until the page is full: a common text reads a few runs' logs only
-        candidates = [r[1] for r in self._newest("", where, args, query.statuses, SCANNED_RUNS)]
+        candidates = [
+            r[1] for r in self._newest("", where, args, graphs, query.statuses, SCANNED_RUNS)
+        ]
         text = check_text(query.text, "text")
         pattern = like_pattern(text)
         found: list[RunRecord] = []
@@ -192,24 +192,54 @@ class SqliteRunViews:
                 "restore the file from a backup, or delete the run's thread",
             ) from exc
 
+    def _graphs(self, name: str) -> tuple[str, ...]:
+        """The graph names a workflow filter takes: ``name``, and when it names no version,
+        the saved versions that have runs (``name@1.2.0``; see ``workflow_match``)."""
+        if "@" in name:
+            return (name,)
+        # each next version is one step of the graph index (a DISTINCT would read every
+        # run of every version)
+        found, after, op = [name], name + "@", ">="
+        while len(found) <= _MAX_VERSIONS:
+            row = self._read(
+                f"SELECT graph FROM runs WHERE graph {op} ? AND graph < ? ORDER BY graph LIMIT 1",
+                (after, name + "A"),
+            )
+            if not row:
+                break
+            found.append(row[0][0])
+            after, op = row[0][0], ">"
+        return tuple(found)
+
     def _newest(
-        self, columns: str, where: list[str], args: list[Any], statuses: Sequence[str], limit: int
+        self,
+        columns: str,
+        where: list[str],
+        args: list[Any],
+        graphs: Sequence[str],
+        statuses: Sequence[str],
+        limit: int,
     ) -> list[Any]:
         """``started_at, rowid[, columns]`` of the newest ``limit`` runs ``where`` selects,
-        of any of ``statuses``: one index range per status (``runs_by_status``, newest
-        first), merged, so that several rare statuses never sort a whole table."""
+        of any of ``graphs`` and ``statuses`` (any, when empty): one index range per graph
+        and status (``runs_by_graph``, ``runs_by_status``: newest first), merged, so that a
+        filter of several values never sorts a whole table."""
         picked = f"started_at, rowid{', ' + columns if columns else ''}"
-        per_status: list[list[Any]] = []
-        for status in statuses or (None,):
-            cond = [*where, "status = ?"] if status is not None else where
-            values = [*args, status] if status is not None else args
-            sql = f"SELECT {picked} FROM runs"
-            if cond:
-                sql += " WHERE " + " AND ".join(cond)
-            per_status.append(self._read(f"{sql} {_NEWEST} LIMIT ?", [*values, limit]))
-        if len(per_status) == 1:
-            return per_status[0]
-        merged = heapq.merge(*per_status, key=lambda r: (r[0], r[1]), reverse=True)
+        ranges: list[list[Any]] = []
+        for graph in graphs or (None,):
+            for status in statuses or (None,):
+                cond, values = list(where), list(args)
+                for column, value in (("graph", graph), ("status", status)):
+                    if value is not None:
+                        cond.append(f"{column} = ?")
+                        values.append(value)
+                sql = f"SELECT {picked} FROM runs"
+                if cond:
+                    sql += " WHERE " + " AND ".join(cond)
+                ranges.append(self._read(f"{sql} {_NEWEST} LIMIT ?", [*values, limit]))
+        if len(ranges) == 1:
+            return ranges[0]
+        merged = heapq.merge(*ranges, key=lambda r: (r[0], r[1]), reverse=True)
         return list(itertools.islice(merged, limit))
 
     def stats(self, now: dt.datetime) -> RunStats:
@@ -286,15 +316,18 @@ class SqliteRunViews:
     # -- workflows ---------------------------------------------------------------------------
 
     def node_times(self, graph: str, *, since: dt.datetime | None = None) -> list[NodeTimes]:
-        cond, args = workflow_match("graph", graph)
-        if since is not None:
-            cond += " AND started_at >= ?"
-            args.append(_iso(since))
-        rows = self._read(
-            "SELECT t.node, t.run_id, t.status, t.duration_ms FROM tasks AS t WHERE t.run_id IN "
-            f"(SELECT id FROM runs WHERE {cond} {_NEWEST} LIMIT ?) ORDER BY t.node",
-            [*args, STATS_RUNS],
-        )
+        where: list[str] = [] if since is None else ["started_at >= ?"]
+        args: list[Any] = [] if since is None else [_iso(since)]
+        newest = self._newest("id", where, args, self._graphs(graph), (), STATS_RUNS)
+        ids = [r[2] for r in newest]
+        rows: list[Any] = []
+        for at in range(0, len(ids), 500):  # SQLite's bound on parameters: in slices
+            chunk = ids[at : at + 500]
+            rows += self._read(
+                "SELECT node, run_id, status, duration_ms FROM tasks "
+                f"WHERE run_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
         nodes: dict[str, tuple[set[str], list[int], list[float]]] = {}
         for node, run_id, status, duration in rows:
             runs, counts, durations = nodes.setdefault(node, (set(), [0, 0], []))
