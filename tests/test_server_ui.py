@@ -9,9 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests import _served
 
 from orca.server import _ui
-from tests import _served
 
 ROOT = Path(__file__).resolve().parents[1]
 FLOWS = """
@@ -51,7 +51,8 @@ def test_pages_are_the_ui_with_its_security_headers(url: str) -> None:
         assert page.headers["content-type"].startswith("text/html")
         assert '<div id="root"></div>' in page.text
         csp = page.headers["content-security-policy"]
-        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "default-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp
         assert page.headers["x-content-type-options"] == "nosniff"
         assert page.headers["cache-control"] == "no-cache"
     assert httpx.head(url + "/").status_code == 200
@@ -79,9 +80,7 @@ def test_the_api_keeps_its_own_404s_and_405s(url: str) -> None:
     _served.assert_envelope(httpx.get(f"{url}/v1/runs/no-such-run"), 404, "NOT_FOUND")
 
 
-def test_with_auth_on_the_bundle_is_open_and_the_data_is_not(
-    bundle: Path, tmp_path: Path
-) -> None:
+def test_with_auth_on_the_bundle_is_open_and_the_data_is_not(bundle: Path, tmp_path: Path) -> None:
     _served.init_project(tmp_path, FLOWS, 'auth = "tokens"')
     made = _served.orca(tmp_path, "token", "create", "ui", stdout=subprocess.PIPE)
     assert made.wait(timeout=60) == 0
@@ -98,7 +97,8 @@ def test_a_missing_bundle_says_how_to_build_it(
     monkeypatch.setattr(_ui, "UI_DIR", tmp_path)
     answer = _ui.ui_response("/runs")
     assert answer.status_code == 503
-    assert b"UI_NOT_BUILT" in answer.body and b"make ui" in answer.body
+    assert b"UI_NOT_BUILT" in answer.body
+    assert b"make ui" in answer.body
 
 
 @pytest.mark.parametrize(

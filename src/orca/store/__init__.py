@@ -20,7 +20,6 @@ from pathlib import Path
 
 from orca.errors import ConfigError, DatabaseLockedError
 from orca.store._audit import ToolAudit, ToolExecution
-from orca.store._runviews import EventHit, NodeTimes, RunFilter, RunStats, RunViews
 from orca.store._flows import (
     FlowRepository,
     FlowSummary,
@@ -29,6 +28,7 @@ from orca.store._flows import (
     Semver,
     check_flow_name,
 )
+from orca.store._runviews import EventHit, NodeTimes, RunFilter, RunStats, RunViews
 from orca.store._tokens import SCOPES, TokenRecord, TokenRepository
 from orca.store._url import StoreURL, parse_url
 from orca.store._user import (
