@@ -25,8 +25,8 @@ from _browser import ARTIFACTS, Served, check_axe, make_project, screenshot
 # sends its events as fast as it can.
 LIVE = textwrap.dedent(
     '''
-    """A slow workflow (to watch live and cancel) and a chatty one (events as fast as
-    the engine makes them)."""
+    """A slow workflow (to watch live and cancel), a chatty one (events as fast as the
+    engine makes them) and one whose model call streams its tokens."""
 
     import asyncio
     from typing import Annotated, Any, TypedDict
@@ -75,6 +75,28 @@ LIVE = textwrap.dedent(
         return {"sent": [state["n"]]}
 
 
+    class Talk(TypedDict, total=False):
+        answer: str
+
+
+    async def pause(state: Talk) -> dict[str, Any]:
+        await asyncio.sleep(3)  # time for the page to open while the run runs
+        return {}
+
+
+    async def speak(state: Talk, ctx: RunContext) -> dict[str, Any]:
+        answer = await ctx.worker.acomplete("Tell a long story.", max_tokens=300)
+        return {"answer": answer.text}
+
+
+    talk = StateGraph(Talk, name="talk")
+    talk.add_node("pause", pause)
+    talk.add_node("speak", speak)
+    talk.add_edge(START, "pause")
+    talk.add_edge("pause", "speak")
+    talk.add_edge("speak", END)
+
+
     chatty = StateGraph(Chatty, name="chatty")
     chatty.add_node("settle", settle)
     chatty.add_node("burst", burst)
@@ -99,7 +121,7 @@ def live_server(ui_bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> It
     orca = str(Path(sys.executable).parent / "orca")
     command = [orca, "-C", str(project), "serve", "--port", str(port)]
     proc = subprocess.Popen(
-        [*command, "--workflow=live.py:slow", "--workflow=live.py:chatty"],
+        [*command, *(f"--workflow=live.py:{w}" for w in ("slow", "chatty", "talk"))],
         env=env,
         cwd=project,
         stdout=subprocess.PIPE,
@@ -342,3 +364,33 @@ def test_a_fast_run_has_every_event_applied(browsing: Any, live_server: Served) 
             indent=2,
         )
     )
+
+
+def test_a_running_node_streams_its_tokens_and_its_cost_ticks(
+    browsing: Any, live_server: Served
+) -> None:
+    from playwright.sync_api import expect
+
+    page = browsing.open(live_server)
+    started = live_server.api(
+        "POST", "/v1/threads/talk-1/runs", json={"workflow": "talk", "input": {}}
+    )
+    open_monitor(page, started["run_id"])
+    expect(page.get_by_text("live", exact=True)).to_be_visible()
+    streams = page.get_by_role("region", name="Token streams")
+    text = streams.get_by_label(re.compile(r"^Tokens of speak task "))
+    expect(text).not_to_be_empty(timeout=30_000)
+    record = live_server.wait(started["run_id"])
+    assert record["status"] == "done"
+    expect(graph_node(page, "speak")).to_have_attribute("data-status", "done")
+    # what streamed is what the model answered, and the cost is the run's, exactly
+    answer = live_server.api("GET", "/v1/threads/talk-1/state")["values"]["answer"]
+    streamed = text.text_content() or ""
+    assert streamed
+    assert answer.startswith(streamed[:40]) or streamed.strip() in answer, (streamed, answer)
+    nano = record["cost_nano_usd"]
+    assert nano > 0
+    shown = (page.get_by_test_id("run-cost").text_content() or "").removeprefix("$")
+    whole, _, frac = shown.partition(".")
+    assert int(whole) * 10**9 + int(frac.ljust(9, "0")) == nano, (shown, nano)
+    screenshot(page, "monitor-tokens", themes=("light",))

@@ -177,7 +177,9 @@ function Monitor({ runId }: { runId: string }) {
         <Link to={`/threads/${encodeURIComponent(run.thread_id)}`}>{run.thread_id}</Link> · started{" "}
         {formatTime(run.started_at)}
         {run.ended_at ? ` · ended ${formatTime(run.ended_at)}` : ""} ·{" "}
-        <span role="status">{live ? "live" : ended ? "from the event log" : "loading events"}</span> ·{" "}
+        <span role="status">
+          {live ? "live" : !ended ? "loading events" : source === "stream" ? "streamed live, ended" : "from the event log"}
+        </span> ·{" "}
         <Link to="/runs">all runs</Link>
       </p>
       <ErrorBox error={error} />
