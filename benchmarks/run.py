@@ -272,6 +272,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results, figures = merged(args.out / "results.json", results)
         llm_results, ledger_results, eventlog_results = results, results, results
         startup_results, server_results, ui_results = results, results, results
+        machine = results["machine"]
     write_json(args.out / "results.json", results)
     write_markdown(
         args.out / "RESULTS.md",

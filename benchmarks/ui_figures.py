@@ -52,7 +52,10 @@ PROBE = """
   window.__orcaBench = bench;
   const keep = list => {
     for (const e of list.getEntries()) {
-      bench.longFrames.push({start: e.startTime, duration: e.duration});
+      const script = (e.scripts || []).slice().sort((a, b) => b.duration - a.duration)[0];
+      const where = script ? `${script.invoker || script.invokerType} (${script.sourceFunctionName
+        || '?'} in ${(script.sourceURL || '').split('/').pop()})` : null;
+      bench.longFrames.push({start: e.startTime, duration: e.duration, where});
     }
   };
   try {
@@ -311,6 +314,8 @@ def live_events(reps: int, session: Session) -> dict[str, Any]:
     dropped: list[int] = []
     counts: list[int] = []
     sources: list[str] = []
+    longest: list[float] = []
+    culprits: dict[str, int] = {}  # the script that took most of each long frame
     for rep in range(reps + 1):  # the first is a warm-up
         page = session.page()
         page.goto("/runs")
@@ -346,6 +351,10 @@ def live_events(reps: int, session: Session) -> dict[str, Any]:
         sources.append(timing["source"])
         window = [f for f in timing["frames"] if timing["start"] <= f["start"] <= timing["end"]]
         long_frames.append(sum(1 for f in window if f["duration"] >= LONG_FRAME_MS))
+        longest.append(max((f["duration"] for f in window), default=0.0))
+        for f in window:
+            if f["duration"] >= LONG_FRAME_MS and f.get("where"):
+                culprits[f["where"]] = culprits.get(f["where"], 0) + 1
         monitor_long.append(state.get("framesOver50ms", 0))
     value = statistics.median(rates)
     met = value >= EVENTS_LIMIT and not any(dropped) and not any(long_frames)
@@ -359,6 +368,9 @@ def live_events(reps: int, session: Session) -> dict[str, Any]:
         "dropped": max(dropped, key=abs),
         "sources": sorted(set(sources)),
         "long_frames": max(long_frames),
+        "long_frames_median": statistics.median(long_frames),
+        "longest_frame_ms": round(max(longest), 1),
+        "long_frames_spent_in": sorted(culprits.items(), key=lambda kv: -kv[1])[:3],
         "monitor_frames_over_50ms": max(monitor_long),
         "target": f">= {EVENTS_LIMIT:g} events/s, none dropped, no frame >= {LONG_FRAME_MS:g} ms",
         "met": met,
@@ -447,7 +459,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
             if "error" in inter
             else f"  {inter['value']:.1f} ms (min {inter['min']:.1f}, max {inter['max']:.1f}; "
             f"p95 by kind {inter['per_kind_p95_ms']}, {inter['interactions_per_rep']} "
-            f"interactions a repetition); target {inter['target']}: {verdict(inter)}."
+            f"interactions a repetition, {inter['reps']} repetitions); target "
+            f"{inter['target']}: {verdict(inter)}."
         )
         if inter.get("slowest"):
             lines.append(f"  The slowest: {'; '.join(inter['slowest'])}.")
@@ -466,9 +479,14 @@ def markdown(results: dict[str, Any]) -> list[str]:
             if "error" in live
             else f"  {live['value']:,.0f} events/s (min {live['min']:,.0f}, max "
             f"{live['max']:,.0f}; {live['events_per_run']:,.0f} events a run, "
-            f"{live['dropped']} dropped, {live['long_frames']} frames >= 50 ms); "
+            f"{live['dropped']} dropped; frames >= 50 ms: {live['long_frames']} at most in a "
+            f"run, median {live['long_frames_median']:g}, the longest "
+            f"{live['longest_frame_ms']:.0f} ms; {live['reps']} repetitions); "
             f"target {live['target']}: {verdict(live)}."
         )
+    if live and live.get("long_frames_spent_in"):
+        spent = "; ".join(f"{where}: {n}" for where, n in live["long_frames_spent_in"])
+        lines.append(f"  The long frames were spent mostly in: {spent}.")
     size = results.get("ui_bundle_gzip_kb")
     if size:
         lines.append(

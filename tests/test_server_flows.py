@@ -299,6 +299,19 @@ def test_a_saved_flow_runs_by_name_and_version_and_its_record_keeps_it(server: s
     _served.assert_envelope(unknown, 404, "NOT_FOUND")
 
 
+def test_a_saved_flows_node_figures_are_served_before_its_first_run_ends(server: str) -> None:
+    """The run monitor asks for the node figures of its run's workflow (NAME@VERSION for a
+    saved flow) while the run is going: an empty list, not a 404."""
+    saved = httpx.post(f"{server}/v1/flows", json={"flow": _flow("figures")}).json()
+    ref = f"figures@{saved['version']}"
+    answer = httpx.get(f"{server}/v1/workflows/{ref}/stats")
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == []
+    for unknown in ("figures@9.9.9", "nothing-saved@0.1.0", "nothing-served"):
+        missing = httpx.get(f"{server}/v1/workflows/{unknown}/stats")
+        _served.assert_envelope(missing, 404, "NOT_FOUND")
+
+
 def test_a_saved_flow_off_the_allowlist_never_runs(server: str, project: Path) -> None:
     # written straight into the store (another client, or an allowlist since narrowed)
     from orca.store import SqliteStore

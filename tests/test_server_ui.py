@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from tests import _served
 
 import _served
 from orca.server import _ui

@@ -431,17 +431,31 @@ def _restore_theme(page: Any, theme: str | None) -> None:
 
 
 def screenshot(page: Any, name: str, themes: tuple[str, ...] = THEMES) -> list[Path]:
-    """Save the page as ``test-artifacts/ui/NAME-THEME.png`` in each theme (for review by
-    eye); the page's theme is restored after."""
+    """Save the whole page as ``test-artifacts/ui/NAME-THEME.png`` in each theme (for
+    review by eye); the page's theme and window size are restored after."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     before = current_theme(page)
     saved = []
     try:
-        for theme in themes:
-            set_theme(page, theme)
-            path = ARTIFACTS / f"{name}-{theme}.png"
-            page.screenshot(path=str(path), full_page=True, animations="disabled")
-            saved.append(path)
+        # the main area scrolls by itself: the window is made as tall as its content
+        viewport = page.viewport_size
+        tall = page.evaluate(
+            """() => {
+                const main = document.querySelector('main');
+                return main ? main.scrollHeight - main.clientHeight + innerHeight : innerHeight;
+            }"""
+        )
+        if viewport and tall > viewport["height"]:
+            page.set_viewport_size({"width": viewport["width"], "height": min(tall, 6000)})
+        try:
+            for theme in themes:
+                set_theme(page, theme)
+                path = ARTIFACTS / f"{name}-{theme}.png"
+                page.screenshot(path=str(path), full_page=True, animations="disabled")
+                saved.append(path)
+        finally:
+            if viewport:
+                page.set_viewport_size(viewport)
     finally:
         _restore_theme(page, before)
     return saved

@@ -1,15 +1,16 @@
 """The UI's shell in a real browser against a real ``orca serve``: every page reached by
 clicks and by the keyboard, the theme switch, axe-core on every page in both themes,
 no console error and no request to another origin (the page log's check, at each test's
-end)."""
+end), and the sign-in prompt of a server with auth on."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
 import pytest
-from _browser import Served, check_axe, screenshot
+from _browser import Served, check_axe, make_project, orca_cli, screenshot, serving
 
 # (nav link, its path, the page's h1)
 PAGES = [
@@ -30,6 +31,15 @@ def expect_page(page: Any, path: str, title: str) -> None:
 
     expect(page).to_have_url(re.compile(re.escape(path) + r"$"))
     expect(heading(page)).to_have_text(title)
+
+
+def no_sideways_scroll(page: Any) -> bool:
+    return bool(
+        page.evaluate(
+            """() => [document.documentElement, document.querySelector('main')].every(
+                e => e.scrollWidth <= e.clientWidth)"""
+        )
+    )
 
 
 def test_the_root_opens_the_runs_page(page: Any) -> None:
@@ -119,12 +129,17 @@ def test_the_dark_theme_follows_the_system_setting(browsing: Any, ui_server: Ser
 
 
 @pytest.mark.parametrize(("label", "path", "title"), PAGES, ids=[p[0] for p in PAGES])
-def test_each_page_passes_axe_in_both_themes(page: Any, label: str, path: str, title: str) -> None:
+def test_each_page_passes_axe_in_both_themes_and_fits_a_laptop(
+    page: Any, label: str, path: str, title: str
+) -> None:
     page.goto(path)
     expect_page(page, path, title)
     page.wait_for_load_state("networkidle")
     check_axe(page, f"page-{label.lower()}")
     screenshot(page, f"page-{label.lower()}")
+    # a laptop's 1280x720 shows the page without scrolling it sideways (the document, or
+    # the main area, which scrolls by itself)
+    assert no_sideways_scroll(page), f"{path} scrolls sideways at 1280 px"
 
 
 def test_an_unknown_page_says_so_and_links_back(page: Any) -> None:
@@ -167,3 +182,38 @@ def test_the_seeded_runs_are_what_the_pages_show(ui_server: Served) -> None:
     assert statuses["flaky_failed"] == "failed"
     usage = ui_server.api("GET", "/v1/usage")
     assert usage, "no usage recorded by the seeded runs"
+
+
+def test_a_server_with_auth_asks_for_a_token_then_shows_data(
+    browsing: Any, tmp_path_factory: pytest.TempPathFactory, ui_bundle: Any
+) -> None:
+    """A project holding a token serves with auth on: the pages' first calls are refused,
+    the sign-in prompt takes the token, the data shows; Sign out forgets it."""
+    from playwright.sync_api import expect
+
+    project = tmp_path_factory.mktemp("ui-auth")
+    make_project(project)
+    made = orca_cli(project, "token", "create", "ui-runner", "--scope", "run", "--json")
+    token = json.loads(made.stdout)["token"]
+    with serving(project, token=token) as served:
+        body = {"workflow": "flaky", "input": {"question": "?"}}
+        failed = served.api("POST", "/v1/threads/auth-1/runs", json=body)
+        assert served.wait(failed["run_id"])["status"] == "failed"
+        page = browsing.open(served)
+        browsing.log(page).allow_console("401")  # the calls made before the token is given
+        page.goto("/runs")
+        dialog = page.get_by_role("dialog", name="This server needs a token")
+        expect(dialog).to_be_visible()
+        check_axe(page, "shell-sign-in")
+        screenshot(page, "shell-sign-in")
+        dialog.get_by_label("Token").fill(token)
+        dialog.get_by_role("button", name="Sign in").click()
+        expect(dialog).to_be_hidden()
+        assert page.evaluate("localStorage.getItem('orca.token')") == token
+        # the page's data, asked for again with the token
+        expect(page.get_by_role("link", name=failed["run_id"])).to_be_visible()
+        # signed out: the token is forgotten and the next call asks again
+        page.get_by_role("button", name="Sign out").click()
+        assert page.evaluate("localStorage.getItem('orca.token')") is None
+        page.reload()
+        expect(page.get_by_role("dialog", name="This server needs a token")).to_be_visible()

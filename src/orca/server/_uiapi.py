@@ -5,6 +5,7 @@ per-node figures, and the server's tokens (Settings). Thin routes over ``orca.ma
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated, Literal
 
@@ -144,7 +145,8 @@ async def workflow_stats(request: Request, name: PathId, since: Time = None) -> 
     admin, users, store = stores(request)
     start = _time(since, "since")
     found = await admin.call(views.workflow_stats, store.run_views, users, name, since=start)
-    if not found and name not in request.app.state.runs.workflows:
+    # a saved flow's runs are recorded as NAME@VERSION: served too, before its first run ends
+    if not found and await asyncio.to_thread(request.app.state.runs.find, name) is None:
         raise HTTPException(404, f"no workflow named {name!r} is served or has runs")
     return found
 
