@@ -10,7 +10,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests import _served
 
 import _served
 from orca.server import _ui
