@@ -51,8 +51,8 @@ ui-test: ui
 	cd ui && npm run --silent test
 
 # packages pip cannot install (bubblewrap, the tools' sandbox; chromium, the browser
-# tests' browser): installed when missing
-# and running as root, else named; under CI=true a missing one fails
+# tests' browser): installed when missing and running as root, else named; under
+# CI=true a missing one fails
 system-deps:
 	bash scripts/system-deps.sh
 
