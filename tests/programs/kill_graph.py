@@ -113,11 +113,12 @@ class KillingCheckpointer(SqliteCheckpointer):
         mine = save.step == self.step
         if mine and self.where == "before_commit":
             die()
-        self.armed = mine and self.where == "during_commit"
-        try:
-            super().put(save)
-        finally:
-            self.armed = False
+        if mine and self.where == "during_commit":
+            # armed until the COMMIT that makes this step durable: its own, or, when the
+            # writer thread groups it with other calls (async durability), the group's,
+            # which comes after this put has returned
+            self.armed = True
+        super().put(save)
         if mine and self.where == "after_commit":
             die()
 
