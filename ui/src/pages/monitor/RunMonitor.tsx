@@ -17,6 +17,9 @@ import type { BudgetStatus, NodeStats, RunRecord, WorkflowShape } from "./types"
 import { useRunEvents, useThrottled, type Source } from "./useRunEvents";
 import "./monitor.css";
 
+/** How often (ms) the graph shows the nodes' new states while a run is live. */
+const GRAPH_MS = 150;
+
 const LIVE = new Set(["queued", "running", "pending"]);
 
 /** Where a run's events come from: its stream while it may still run, else its log. */
@@ -115,6 +118,9 @@ function Monitor({ runId }: { runId: string }) {
   const deferred = useDeferredValue(state);
   // the events table and the timeline change at most a few times a second while live
   const slow = useThrottled(deferred, live ? 250 : 0);
+  // the graph's nodes change at most every GRAPH_MS while live (the totals and the nodes
+  // table tick every frame): a React Flow update costs more than a table row's
+  const graphNodes = useThrottled(state.nodes, live ? GRAPH_MS : 0);
 
   // the record's final figures once the stream has ended
   useEffect(() => {
@@ -159,7 +165,6 @@ function Monitor({ runId }: { runId: string }) {
   }
   const status = state.status === "pending" ? run.status : state.status;
   const canCancel = status === "running" || status === "queued" || (live && status === "pending");
-  const taken = Object.keys(state.taken);
   const selectedNode = selected ? state.nodes[selected] : undefined;
   const runBudgets = state.budgets;
 
@@ -218,8 +223,8 @@ function Monitor({ runId }: { runId: string }) {
           {shape.data ? (
             <GraphView
               shape={shape.data}
-              nodes={state.nodes}
-              taken={taken}
+              nodes={graphNodes}
+              taken={state.taken}
               selected={selected}
               onSelect={setSelected}
             />
