@@ -47,10 +47,10 @@ export class SseParser {
 }
 
 /** Longest run of stream reading before the page gets a turn to paint. */
-const YIELD_AFTER_MS = 8;
+const YIELD_AFTER_MS = 5;
 
 /** Characters of a network chunk parsed between two checks of the time spent. */
-const PIECE_CHARS = 16_384;
+const PIECE_CHARS = 8_192;
 
 /** Resolves once the page has painted its next frame (a hidden page paints none: then
  * after the tasks already queued). */
