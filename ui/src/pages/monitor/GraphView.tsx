@@ -1,6 +1,6 @@
 // The workflow's graph with each node's live state (@xyflow/react). Nodes are focusable;
 // Enter or Space on a focused node selects it (its details open in the side panel).
-import { memo, useMemo, useRef } from "react";
+import { memo, useCallback, useMemo, useRef } from "react";
 import {
   Background,
   Controls,
@@ -10,6 +10,7 @@ import {
   ReactFlow,
   type Edge,
   type Node,
+  type NodeChange,
   type NodeProps,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
@@ -89,12 +90,13 @@ export const GraphView = memo(function GraphView({
 }: {
   shape: WorkflowShape;
   nodes: Readonly<Record<string, NodeState>>;
-  /** edges the run took ("from->to") */
-  taken: Readonly<Record<string, number>>;
+  /** edges the run took ("from->to"), joined by "|" (a string: a burst that takes the
+   * same edges again leaves the graph as it was) */
+  taken: string;
   selected: string | null;
   onSelect: (node: string | null) => void;
 }) {
-  const takenKey = Object.keys(taken).join("|");
+  const takenKey = taken;
   const layout = useMemo(() => layoutGraph(shape, takenKey ? takenKey.split("|") : []), [shape, takenKey]);
   // the previous frame's React Flow nodes by id: a node whose display did not change
   // keeps its object, so React Flow neither re-renders nor re-measures it
@@ -165,6 +167,22 @@ export const GraphView = memo(function GraphView({
       }),
     [layout, running, takenKey],
   );
+  // stable handlers: React Flow copies each new one into its store, which renders again
+  const onNodeClick = useCallback(
+    (_: unknown, node: OrcaNode) => onSelect(node.data.kind === "node" ? node.id : null),
+    [onSelect],
+  );
+  const onNodesChange = useCallback(
+    (changes: NodeChange<OrcaNode>[]) => {
+      // the nodes are controlled: a selection (a click, or Enter/Space on a focused
+      // node) arrives as a change, and the page's selection is the one truth
+      for (const c of changes) {
+        if (c.type === "select" && c.selected && c.id !== selected) onSelect(c.id);
+      }
+    },
+    [onSelect, selected],
+  );
+  const onPaneClick = useCallback(() => onSelect(null), [onSelect]);
   return (
     <div className="monitor-graph" role="group" aria-label="Workflow graph">
       <ReactFlow
@@ -178,15 +196,9 @@ export const GraphView = memo(function GraphView({
         elementsSelectable
         nodesFocusable
         edgesFocusable={false}
-        onNodeClick={(_, node) => onSelect(node.data.kind === "node" ? node.id : null)}
-        onNodesChange={(changes) => {
-          // the nodes are controlled: a selection (a click, or Enter/Space on a focused
-          // node) arrives as a change, and the page's selection is the one truth
-          for (const c of changes) {
-            if (c.type === "select" && c.selected && c.id !== selected) onSelect(c.id);
-          }
-        }}
-        onPaneClick={() => onSelect(null)}
+        onNodeClick={onNodeClick}
+        onNodesChange={onNodesChange}
+        onPaneClick={onPaneClick}
       >
         <Background />
         <Controls showInteractive={false} />

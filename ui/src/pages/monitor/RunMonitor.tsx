@@ -124,6 +124,7 @@ function Monitor({ runId }: { runId: string }) {
   // the graph's nodes change at most every GRAPH_MS while live (the totals and the nodes
   // table tick every frame): a React Flow update costs more than a table row's
   const graphNodes = useThrottled(state.nodes, live ? GRAPH_MS : 0);
+  const takenKey = useMemo(() => Object.keys(state.taken).join("|"), [state.taken]);
 
   // the record's final figures once the stream has ended
   useEffect(() => {
@@ -227,7 +228,7 @@ function Monitor({ runId }: { runId: string }) {
             <GraphView
               shape={shape.data}
               nodes={graphNodes}
-              taken={state.taken}
+              taken={takenKey}
               selected={selected}
               onSelect={setSelected}
             />
