@@ -13,4 +13,11 @@ describe("SseParser", () => {
     const p = new SseParser();
     expect(p.push("id: 7\r\ndata: z\r\n\r\n")).toEqual([{ id: "7", event: "message", data: "z" }]);
   });
+  it("keeps a CRLF split between two chunks as one line end", () => {
+    const p = new SseParser();
+    expect(p.push("id: 8\r\ndata: a\r")).toEqual([]);
+    expect(p.push("\ndata: b\r")).toEqual([]);
+    expect(p.push("\n\r")).toEqual([]);
+    expect(p.push("\n")).toEqual([{ id: "8", event: "message", data: "a\nb" }]);
+  });
 });

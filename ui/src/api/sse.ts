@@ -20,6 +20,8 @@ export class SseParser {
     const out: SseMessage[] = [];
     let newline: number;
     while ((newline = this.buffer.search(/\r\n|\r|\n/)) >= 0) {
+      // a CR that ends the text so far may be the first half of a CRLF: wait for more
+      if (newline === this.buffer.length - 1 && this.buffer.endsWith("\r")) break;
       const line = this.buffer.slice(0, newline);
       const width = this.buffer.startsWith("\r\n", newline) ? 2 : 1;
       this.buffer = this.buffer.slice(newline + width);
@@ -45,7 +47,10 @@ export class SseParser {
 }
 
 /** Longest run of stream reading before the page gets a turn to paint. */
-const YIELD_AFTER_MS = 8;
+const YIELD_AFTER_MS = 5;
+
+/** Characters of a network chunk parsed between two checks of the time spent. */
+const PIECE_CHARS = 8_192;
 
 /** Resolves once the page has painted its next frame (a hidden page paints none: then
  * after the tasks already queued). */
@@ -90,18 +95,22 @@ export async function followStream(path: string, options: StreamOptions): Promis
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        const messages = parser.push(value);
-        if (messages.length > 0) {
-          const last = messages[messages.length - 1];
-          if (last?.id) lastId = last.id;
-          options.onMessages(messages);
-        }
-        // chunks already buffered resolve one after another as microtasks, which would
-        // hold the page from painting through a whole burst: after a slice of reading,
-        // wait until the next frame has been painted (the rest waits in the network)
-        if (performance.now() - slice > YIELD_AFTER_MS) {
-          await afterNextPaint();
-          slice = performance.now();
+        // a chunk can hold a long backlog (a run's events logged before the page opened):
+        // it is parsed a piece at a time, so that no frame waits on a whole chunk
+        for (let at = 0; at < value.length; at += PIECE_CHARS) {
+          const messages = parser.push(at === 0 && value.length <= PIECE_CHARS ? value : value.slice(at, at + PIECE_CHARS));
+          if (messages.length > 0) {
+            const last = messages[messages.length - 1];
+            if (last?.id) lastId = last.id;
+            options.onMessages(messages);
+          }
+          // chunks already buffered resolve one after another as microtasks, which would
+          // hold the page from painting through a whole burst: after a slice of reading,
+          // wait until the next frame has been painted (the rest waits in the network)
+          if (performance.now() - slice > YIELD_AFTER_MS) {
+            await afterNextPaint();
+            slice = performance.now();
+          }
         }
       }
       options.onEnd?.();

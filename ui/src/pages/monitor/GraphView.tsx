@@ -1,6 +1,6 @@
 // The workflow's graph with each node's live state (@xyflow/react). Nodes are focusable;
 // Enter or Space on a focused node selects it (its details open in the side panel).
-import { memo, useMemo } from "react";
+import { memo, useCallback, useMemo, useRef } from "react";
 import {
   Background,
   Controls,
@@ -10,6 +10,7 @@ import {
   ReactFlow,
   type Edge,
   type Node,
+  type NodeChange,
   type NodeProps,
 } from "@xyflow/react";
 import "@xyflow/react/dist/style.css";
@@ -18,8 +19,25 @@ import { layoutGraph } from "./layout";
 import type { NodeState } from "./reducer";
 import type { WorkflowShape } from "./types";
 
-type OrcaNodeData = { label: string; kind: "start" | "end" | "node"; node: NodeState | null; selected: boolean };
+/** What a node shows, and nothing more: its data object (and so the React Flow node) is
+ * replaced only when one of these changes, so a burst of events that leaves a node's
+ * display as it was costs that node nothing. */
+type OrcaNodeData = {
+  label: string;
+  kind: "start" | "end" | "node";
+  status: NodeState["status"];
+  active: number;
+  /** "$0.0012 · 340 tok", or "" before the node's first LLM call */
+  figures: string;
+  selected: boolean;
+};
 type OrcaNode = Node<OrcaNodeData, "orca">;
+
+/** Fixed node sizes (px): given to React Flow as the nodes' width and height and kept by
+ * the CSS (monitor.css, .graph-node), so a node whose text changes is never measured
+ * again (React Flow's ResizeObserver has nothing to report during a run). */
+export const NODE_SIZE = { width: 168, height: 70 } as const;
+export const TERMINAL_SIZE = { width: 90, height: 32 } as const;
 
 const STATUS_MARK: Record<string, string> = {
   waiting: "○",
@@ -31,7 +49,6 @@ const STATUS_MARK: Record<string, string> = {
 };
 
 const OrcaNodeView = memo(function OrcaNodeView({ data }: NodeProps<OrcaNode>) {
-  const n = data.node;
   if (data.kind !== "node") {
     return (
       <div className="graph-node graph-terminal">
@@ -41,7 +58,7 @@ const OrcaNodeView = memo(function OrcaNodeView({ data }: NodeProps<OrcaNode>) {
       </div>
     );
   }
-  const status = n?.status ?? "waiting";
+  const status = data.status;
   return (
     <div className={`graph-node node-${status}${data.selected ? " node-selected" : ""}`} data-status={status}>
       <Handle type="target" position={Position.Top} />
@@ -49,21 +66,22 @@ const OrcaNodeView = memo(function OrcaNodeView({ data }: NodeProps<OrcaNode>) {
       <div className={`graph-node-status status-${status}`}>
         <span aria-hidden="true">{STATUS_MARK[status]} </span>
         {status}
-        {n && n.active > 1 ? ` ×${n.active}` : ""}
+        {data.active > 1 ? ` ×${data.active}` : ""}
       </div>
-      {n && (n.calls > 0 || n.costNano > 0n) ? (
-        <div className="graph-node-cost">
-          {formatUsd(fromNano(n.costNano))} · {(n.inputTokens + n.outputTokens).toLocaleString("en-US")} tok
-        </div>
-      ) : null}
+      <div className="graph-node-cost">{data.figures}</div>
       <Handle type="source" position={Position.Bottom} />
     </div>
   );
 });
 
+function nodeFigures(n: NodeState | null): string {
+  if (!n || (n.calls === 0 && n.costNano === 0n)) return "";
+  return `${formatUsd(fromNano(n.costNano))} · ${(n.inputTokens + n.outputTokens).toLocaleString("en-US")} tok`;
+}
+
 const nodeTypes = { orca: OrcaNodeView };
 
-export function GraphView({
+export const GraphView = memo(function GraphView({
   shape,
   nodes,
   taken,
@@ -72,31 +90,63 @@ export function GraphView({
 }: {
   shape: WorkflowShape;
   nodes: Readonly<Record<string, NodeState>>;
-  taken: readonly string[];
+  /** edges the run took ("from->to"), joined by "|" (a string: a burst that takes the
+   * same edges again leaves the graph as it was) */
+  taken: string;
   selected: string | null;
   onSelect: (node: string | null) => void;
 }) {
-  const takenKey = taken.join("|");
+  const takenKey = taken;
   const layout = useMemo(() => layoutGraph(shape, takenKey ? takenKey.split("|") : []), [shape, takenKey]);
-  const flowNodes = useMemo<OrcaNode[]>(
-    () =>
-      layout.nodes.map((l) => {
-        const n = nodes[l.id] ?? null;
-        const label = l.kind === "start" ? "start" : l.kind === "end" ? "end" : l.id;
-        return {
-          id: l.id,
-          type: "orca",
-          position: { x: l.x, y: l.y },
-          data: { label, kind: l.kind, node: n, selected: selected === l.id },
-          ariaLabel: l.kind === "node" ? `Node ${l.id}: ${n?.status ?? "waiting"}` : `${label} of the graph`,
-          selectable: l.kind === "node",
-          draggable: false,
-          connectable: false,
-          selected: selected === l.id,
-        };
-      }),
-    [layout, nodes, selected],
-  );
+  // the previous frame's React Flow nodes by id: a node whose display did not change
+  // keeps its object, so React Flow neither re-renders nor re-measures it
+  const previous = useRef(new Map<string, OrcaNode>());
+  const flowNodes = useMemo<OrcaNode[]>(() => {
+    const before = previous.current;
+    const next = new Map<string, OrcaNode>();
+    const out = layout.nodes.map((l) => {
+      const n = nodes[l.id] ?? null;
+      const label = l.kind === "start" ? "start" : l.kind === "end" ? "end" : l.id;
+      const status = n?.status ?? "waiting";
+      const active = n?.active ?? 0;
+      const figures = l.kind === "node" ? nodeFigures(n) : "";
+      const isSelected = selected === l.id;
+      const old = before.get(l.id);
+      const d = old?.data;
+      if (
+        old &&
+        d &&
+        old.position.x === l.x &&
+        old.position.y === l.y &&
+        d.kind === l.kind &&
+        d.status === status &&
+        d.active === active &&
+        d.figures === figures &&
+        d.selected === isSelected
+      ) {
+        next.set(l.id, old);
+        return old;
+      }
+      const size = l.kind === "node" ? NODE_SIZE : TERMINAL_SIZE;
+      const node: OrcaNode = {
+        id: l.id,
+        type: "orca",
+        position: { x: l.x, y: l.y },
+        width: size.width,
+        height: size.height,
+        data: { label, kind: l.kind, status, active, figures, selected: isSelected },
+        ariaLabel: l.kind === "node" ? `Node ${l.id}: ${status}` : `${label} of the graph`,
+        selectable: l.kind === "node",
+        draggable: false,
+        connectable: false,
+        selected: isSelected,
+      };
+      next.set(l.id, node);
+      return node;
+    });
+    previous.current = next;
+    return out;
+  }, [layout, nodes, selected]);
   const running = Object.values(nodes)
     .filter((n) => n.status === "running")
     .map((n) => n.name)
@@ -117,6 +167,22 @@ export function GraphView({
       }),
     [layout, running, takenKey],
   );
+  // stable handlers: React Flow copies each new one into its store, which renders again
+  const onNodeClick = useCallback(
+    (_: unknown, node: OrcaNode) => onSelect(node.data.kind === "node" ? node.id : null),
+    [onSelect],
+  );
+  const onNodesChange = useCallback(
+    (changes: NodeChange<OrcaNode>[]) => {
+      // the nodes are controlled: a selection (a click, or Enter/Space on a focused
+      // node) arrives as a change, and the page's selection is the one truth
+      for (const c of changes) {
+        if (c.type === "select" && c.selected && c.id !== selected) onSelect(c.id);
+      }
+    },
+    [onSelect, selected],
+  );
+  const onPaneClick = useCallback(() => onSelect(null), [onSelect]);
   return (
     <div className="monitor-graph" role="group" aria-label="Workflow graph">
       <ReactFlow
@@ -130,19 +196,13 @@ export function GraphView({
         elementsSelectable
         nodesFocusable
         edgesFocusable={false}
-        onNodeClick={(_, node) => onSelect(node.data.kind === "node" ? node.id : null)}
-        onNodesChange={(changes) => {
-          // the nodes are controlled: a selection (a click, or Enter/Space on a focused
-          // node) arrives as a change, and the page's selection is the one truth
-          for (const c of changes) {
-            if (c.type === "select" && c.selected && c.id !== selected) onSelect(c.id);
-          }
-        }}
-        onPaneClick={() => onSelect(null)}
+        onNodeClick={onNodeClick}
+        onNodesChange={onNodesChange}
+        onPaneClick={onPaneClick}
       >
         <Background />
         <Controls showInteractive={false} />
       </ReactFlow>
     </div>
   );
-}
+});

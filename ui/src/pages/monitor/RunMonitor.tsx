@@ -2,7 +2,7 @@
 // superstep timeline, token streams, cost and tokens against the budget, the interrupt
 // form, cancel, the events table and the trace. Live runs follow their SSE stream; a run
 // that has stopped opens from its logged events.
-import { useDeferredValue, useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { api, ApiError } from "../../api/client";
@@ -16,6 +16,9 @@ import type { MonitorState } from "./reducer";
 import type { BudgetStatus, NodeStats, RunRecord, WorkflowShape } from "./types";
 import { useRunEvents, useThrottled, type Source } from "./useRunEvents";
 import "./monitor.css";
+
+/** How often (ms) the graph shows the nodes' new states while a run is live. */
+const GRAPH_MS = 150;
 
 const LIVE = new Set(["queued", "running", "pending"]);
 
@@ -108,13 +111,20 @@ function Monitor({ runId }: { runId: string }) {
   const [source, setSource] = useState<Source | null>(null);
   if (source === null && run) setSource(sourceFor(run));
   const nodeNames = useMemo(() => shape.data?.nodes.map((n) => n.name) ?? [], [shape.data]);
-  const { state, ended, error } = useRunEvents(runId, source, nodeNames);
+  // the events are read once the graph's shape is known (or known to be missing): the
+  // graph mounts first, and a live run's first frames apply events, not a page's mount
+  const shapeSettled = workflow === null || shape.isSuccess || shape.isError;
+  const { state, ended, error } = useRunEvents(runId, shapeSettled ? source : null, nodeNames);
   const live = source === "stream" && !ended;
-  // the heavy panels (timeline, token streams, events table) render at a lower priority,
-  // so a burst of events never holds a frame; the graph and the totals stay current
-  const deferred = useDeferredValue(state);
-  // the events table and the timeline change at most a few times a second while live
-  const slow = useThrottled(deferred, live ? 250 : 0);
+  // the heavy panels (the timeline and the events table) change at most a few times a
+  // second while live, at a lower priority (a transition React renders in slices between
+  // frames), so a burst of events never holds a frame; the graph, the totals and the
+  // token streams (memoised, O(tasks of a step)) stay current
+  const slow = useThrottled(state, live ? 250 : 0);
+  // the graph's nodes change at most every GRAPH_MS while live (the totals and the nodes
+  // table tick every frame): a React Flow update costs more than a table row's
+  const graphNodes = useThrottled(state.nodes, live ? GRAPH_MS : 0);
+  const takenKey = useMemo(() => Object.keys(state.taken).join("|"), [state.taken]);
 
   // the record's final figures once the stream has ended
   useEffect(() => {
@@ -159,7 +169,6 @@ function Monitor({ runId }: { runId: string }) {
   }
   const status = state.status === "pending" ? run.status : state.status;
   const canCancel = status === "running" || status === "queued" || (live && status === "pending");
-  const taken = Object.keys(state.taken);
   const selectedNode = selected ? state.nodes[selected] : undefined;
   const runBudgets = state.budgets;
 
@@ -218,8 +227,8 @@ function Monitor({ runId }: { runId: string }) {
           {shape.data ? (
             <GraphView
               shape={shape.data}
-              nodes={state.nodes}
-              taken={taken}
+              nodes={graphNodes}
+              taken={takenKey}
               selected={selected}
               onSelect={setSelected}
             />
@@ -255,7 +264,7 @@ function Monitor({ runId }: { runId: string }) {
       </div>
       <div className="monitor-panels">
         <StepTimeline state={slow} />
-        <TokenStreams state={deferred} />
+        <TokenStreams state={state} />
       </div>
       <EventsTable state={slow} />
     </Page>

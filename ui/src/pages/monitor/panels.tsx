@@ -1,6 +1,6 @@
 // The run monitor's panels: the superstep timeline, the token streams of running tasks,
 // per-node cost and tokens, the events table and the workflow's per-node metrics.
-import { memo, useMemo, useState } from "react";
+import { memo, useCallback, useMemo, useState } from "react";
 import { StatusBadge } from "../../components/common";
 import { formatDuration, formatInt } from "../../lib/format";
 import { formatUsd, fromNano } from "../../lib/money";
@@ -9,15 +9,26 @@ import type { NodeStats, RunEvent } from "./types";
 
 const usd = (nano: bigint) => formatUsd(fromNano(nano));
 
+/** The axis's span (seconds) while a run is live: `span` rounded up to 1, 1.25, 1.5, 2,
+ * 2.5, 3, 4, 5, 6 or 8 times a power of ten, so it grows in steps and the rows already
+ * shown keep their bars (and are not rendered again) between two steps. */
+export function axisSpan(span: number): number {
+  if (!(span > 0)) return 1;
+  const power = 10 ** Math.floor(Math.log10(span));
+  for (const m of [1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (span <= m * power * (1 + 1e-9)) return m * power;
+  return 10 * power;
+}
+
 /** Supersteps as rows, each task a bar placed on the run's time axis. */
 export const StepTimeline = memo(function StepTimeline({ state }: { state: MonitorState }) {
   const steps = visibleSteps(state);
   const t0 = state.startTs ?? steps[0]?.startTs ?? null;
   const last = state.endTs ?? steps[steps.length - 1]?.endTs ?? null;
   let tEnd = last ?? t0 ?? 0;
-  for (const s of steps) for (const id of s.taskIds) tEnd = Math.max(tEnd, s.tasks[id]?.endTs ?? s.tasks[id]?.startTs ?? 0);
-  const span = t0 !== null && tEnd > t0 ? tEnd - t0 : 1;
-  const pct = (ts: number | null) => (t0 === null || ts === null ? 0 : Math.min(100, ((ts - t0) / span) * 100));
+  // the steps' ends grow with the run: the last steps (and the current one) hold the latest
+  for (const s of steps.slice(-2)) for (const id of s.taskIds) tEnd = Math.max(tEnd, s.tasks[id]?.endTs ?? s.tasks[id]?.startTs ?? 0);
+  const exact = t0 !== null && tEnd > t0 ? tEnd - t0 : 1;
+  const span = state.endTs !== null ? exact : axisSpan(exact);
   const shown = steps.slice(-50);
   return (
     <section aria-labelledby="timeline-title" className="card">
@@ -28,14 +39,16 @@ export const StepTimeline = memo(function StepTimeline({ state }: { state: Monit
       ) : null}
       <ol className="timeline" aria-label="Supersteps">
         {shown.map((s) => (
-          <StepRow key={s.step} step={s} pct={pct} />
+          <StepRow key={s.step} step={s} t0={t0} span={span} />
         ))}
       </ol>
     </section>
   );
 });
 
-function StepRow({ step, pct }: { step: StepState; pct: (ts: number | null) => number }) {
+/** One superstep's row: rendered again only when its step, or the axis, changes. */
+const StepRow = memo(function StepRow({ step, t0, span }: { step: StepState; t0: number | null; span: number }) {
+  const pct = (ts: number | null) => (t0 === null || ts === null ? 0 : Math.min(100, ((ts - t0) / span) * 100));
   const ms = step.startTs !== null && step.endTs !== null ? (step.endTs - step.startTs) * 1000 : null;
   return (
     <li className="timeline-step">
@@ -64,17 +77,18 @@ function StepRow({ step, pct }: { step: StepState; pct: (ts: number | null) => n
       </span>
     </li>
   );
-}
+});
 
 /** The text each task of the current step is streaming (its tail). */
 export const TokenStreams = memo(function TokenStreams({ state }: { state: MonitorState }) {
   // the current step's streams, or the last step's that streamed once it has ended
-  let step: StepState | null = null;
-  for (const s of [state.current, ...visibleSteps(state).reverse()]) {
-    if (s && s.taskIds.some((id) => (s.tasks[id]?.tokens ?? 0) > 0)) {
-      step = s;
-      break;
-    }
+  // (walked back from the newest without copying the steps: this renders every frame)
+  const streamed = (s: StepState | null | undefined): s is StepState =>
+    !!s && s.taskIds.some((id) => (s.tasks[id]?.tokens ?? 0) > 0);
+  let step: StepState | null = streamed(state.current) ? state.current : null;
+  for (let i = state.stepCount - 1; step === null && i >= 0; i--) {
+    const s = state.steps[i];
+    if (streamed(s)) step = s;
   }
   const tasks = step ? step.taskIds.map((id) => step.tasks[id]).filter((t) => t && t.tokens > 0) : [];
   return (
@@ -214,8 +228,9 @@ export const EventsTable = memo(function EventsTable({ state }: { state: Monitor
     return out;
   }, [state.events, state.eventCount, type, node, limit]);
   const total = type ? (state.byType[type] ?? 0) : state.eventCount;
+  const toggle = useCallback((seq: number) => setOpen((was) => (was === seq ? null : seq)), []);
   return (
-    <section aria-labelledby="events-title" className="card">
+    <section aria-labelledby="events-title" className="card monitor-events">
       <div className="row">
         <h2 id="events-title" className="grow">
           Events
@@ -260,24 +275,7 @@ export const EventsTable = memo(function EventsTable({ state }: { state: Monitor
           </thead>
           <tbody>
             {rows.map((e) => (
-              <tr key={e.seq}>
-                <td className="num">{e.seq}</td>
-                <td className="num">{e.step}</td>
-                <td>
-                  <button
-                    type="button"
-                    className="link-button"
-                    aria-expanded={open === e.seq}
-                    onClick={() => setOpen(open === e.seq ? null : e.seq)}
-                  >
-                    {e.type}
-                  </button>
-                </td>
-                <td>{e.node ?? ""}</td>
-                <td className="event-detail">
-                  {open === e.seq ? <pre>{JSON.stringify(e, null, 2)}</pre> : eventSummary(e)}
-                </td>
-              </tr>
+              <EventRow key={e.seq} event={e} open={open === e.seq} onToggle={toggle} />
             ))}
           </tbody>
         </table>
@@ -291,6 +289,31 @@ export const EventsTable = memo(function EventsTable({ state }: { state: Monitor
         ) : null}
       </p>
     </section>
+  );
+});
+
+/** One event's row: an event never changes, so a row renders once (and when opened). */
+const EventRow = memo(function EventRow({
+  event: e,
+  open,
+  onToggle,
+}: {
+  event: RunEvent;
+  open: boolean;
+  onToggle: (seq: number) => void;
+}) {
+  return (
+    <tr>
+      <td className="num">{e.seq}</td>
+      <td className="num">{e.step}</td>
+      <td>
+        <button type="button" className="link-button" aria-expanded={open} onClick={() => onToggle(e.seq)}>
+          {e.type}
+        </button>
+      </td>
+      <td>{e.node ?? ""}</td>
+      <td className="event-detail">{open ? <pre>{JSON.stringify(e, null, 2)}</pre> : eventSummary(e)}</td>
+    </tr>
   );
 });
 

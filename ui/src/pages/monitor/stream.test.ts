@@ -19,11 +19,12 @@ afterEach(() => vi.unstubAllGlobals());
 
 describe("the monitor's stream", () => {
   it("delivers every event of a burst, in order, whatever the chunking", async () => {
-    const { events } = syntheticRun({ steps: 10, width: 3, tokens: 50 });
+    const { events } = syntheticRun({ steps: 40, width: 3, tokens: 50 });
     const text =
       events.map((e) => `id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`).join("") +
       "event: end\ndata: {}\n\n";
-    for (const size of [7, 1000, 65536]) {
+    // (a chunk larger than the stream's parsing piece is parsed a piece at a time)
+    for (const size of [7, 1000, 65536, 1_000_000]) {
       vi.stubGlobal("fetch", () => Promise.resolve(new Response(sseBody(text, size), { status: 200 })));
       const got: SseMessage[] = [];
       let ended = false;

@@ -2,7 +2,7 @@
 // by followStream), a run that has stopped from its logged events (no stream). Messages
 // are queued as they arrive and applied once per animation frame, so a fast run costs
 // one render per frame however many events it sends.
-import { useEffect, useLayoutEffect, useRef, useState } from "react";
+import { startTransition, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { api } from "../../api/client";
 import { followStream } from "../../api/sse";
 import { applyEvents, initialState, parseEvent, type MonitorState } from "./reducer";
@@ -176,7 +176,8 @@ export function useRunEvents(runId: string, source: Source | null, nodes: readon
 }
 
 /** `value`, changing at most once per `ms` (its latest value after a quiet moment);
- * `ms` 0 follows it at once. */
+ * `ms` 0 follows it at once. The throttled changes are transitions: React renders them
+ * at a lower priority, in slices that let the browser paint between them. */
 export function useThrottled<T>(value: T, ms: number): T {
   const [shown, setShown] = useState(value);
   const last = useRef(0);
@@ -185,7 +186,7 @@ export function useThrottled<T>(value: T, ms: number): T {
     const wait = ms <= 0 ? 0 : Math.max(0, last.current + ms - performance.now());
     const timer = setTimeout(() => {
       last.current = performance.now();
-      setShown(value);
+      startTransition(() => setShown(value));
     }, wait);
     return () => clearTimeout(timer);
   }, [value, ms, shown]);
