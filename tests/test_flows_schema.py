@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 import yaml
 
@@ -36,7 +37,6 @@ def test_the_schema_names_the_format_and_every_node_kind() -> None:
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_the_example_flows_follow_the_schema_and_parse(path: Path) -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     doc = yaml.safe_load(path.read_text())
     jsonschema.Draft202012Validator.check_schema(json.loads(COMMITTED.read_text()))
     jsonschema.validate(doc, json.loads(COMMITTED.read_text()))
@@ -44,7 +44,6 @@ def test_the_example_flows_follow_the_schema_and_parse(path: Path) -> None:
 
 
 def test_the_schema_refuses_what_the_parser_refuses() -> None:
-    jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads(COMMITTED.read_text())
     doc = yaml.safe_load(EXAMPLES[0].read_text())
     for bad in (
