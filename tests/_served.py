@@ -44,15 +44,18 @@ def init_project(project: Path, flows: str, server_config: str = "") -> None:
 def start(
     project: Path, workflows: list[str], port: int | None = None, **popen: Any
 ) -> tuple[Any, str]:
-    """Start ``orca serve`` for ``flows.py``'s ``workflows``; returns the process and its
-    URL once it is ready."""
+    """Start ``orca serve`` for ``flows.py``'s ``workflows`` (a name; or a source given
+    whole, ``PATH.py[:graph]``); returns the process and its URL once it is ready."""
     port = port or free_port()
     proc = orca(
         project,
         "serve",
         "--port",
         str(port),
-        *[f"--workflow=flows.py:{name}" for name in workflows],
+        *[
+            f"--workflow={w if w.endswith('.py') or ':' in w else f'flows.py:{w}'}"
+            for w in workflows
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         **popen,

@@ -17,7 +17,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -174,10 +173,7 @@ FLOWS = textwrap.dedent(
     '''
 )
 
-WORKFLOWS = [
-    f"--workflow={RESEARCH}",
-    *(f"--workflow=flows.py:{name}" for name in ("approval", "flaky", "burst")),
-]
+WORKFLOWS = [str(RESEARCH), "approval", "flaky", "burst"]  # the last three: flows.py's
 
 
 def orca_cli(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -248,47 +244,14 @@ class Served:
         return record
 
 
-def start_server(project: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
-    """``orca serve`` over ``project`` on loopback; its process and URL once ready."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from _served import free_port
-
-    port = port or free_port()
-    env = {**os.environ, "ORCA_HOME": str(project / "home")}
-    command = [str(Path(sys.executable).parent / "orca"), "-C", str(project), "serve"]
-    proc = subprocess.Popen(
-        [*command, "--port", str(port), *WORKFLOWS],
-        env=env,
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AssertionError(proc.stderr.read().decode() if proc.stderr else "exited")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    proc.kill()
-    raise AssertionError("orca serve did not become ready in 60 s")
-
-
 @contextmanager
 def serving(project: Path, token: str | None = None) -> Iterator[Served]:
     """A server over ``project`` while the block runs; its stderr must hold no traceback."""
-    proc, url = start_server(project)
-    try:
+    sys.path.insert(0, str(ROOT / "tests"))
+    from _served import served
+
+    with served(project, WORKFLOWS, cwd=project) as url:
         yield Served(url=url, project=project, token=token)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-    said = proc.stderr.read().decode() if proc.stderr else ""
-    assert "Traceback" not in said, said
 
 
 def seed(served: Served) -> None:
