@@ -31,5 +31,7 @@ export default defineConfig({
     globals: true,
     setupFiles: ["./src/test/setup.ts"],
     css: false,
+    // CI runs on two cores beside other suites: a slow test is not a failing one
+    testTimeout: 30_000,
   },
 });
