@@ -3,7 +3,10 @@
 # - bubblewrap (bwrap), the sandbox of the shell and python tools;
 # - chromium (/usr/bin/chromium), the browser of the web UI's end-to-end tests (tests/ui/,
 #   Playwright for Python drives it; `playwright install` is never run), with a font so
-#   that its screenshots show text (fonts-dejavu-core; most machines have it already).
+#   that its screenshots show text (fonts-dejavu-core; most machines have it already);
+# - postgresql (initdb, pg_ctl, postgres), whose server binaries the PostgreSQL tests run
+#   as a private cluster in a temporary folder (tests/_pg.py); the package's own system
+#   service is not used (nothing is started here).
 # Idempotent: installs only what is missing, with apt-get, when running as root; elsewhere
 # it says what to install. Under CI=true a package still missing fails (the tests would
 # fail on it anyway, never skip).
@@ -18,6 +21,10 @@ chromium=${ORCA_UI_CHROMIUM:-/usr/bin/chromium}
 missing=()
 command -v bwrap >/dev/null 2>&1 || missing+=(bubblewrap)
 [ -x "$chromium" ] || missing+=(chromium)
+pg_bin() {
+    command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1
+}
+pg_bin || missing+=(postgresql)
 if command -v fc-list >/dev/null 2>&1 && [ -z "$(fc-list 2>/dev/null | head -n 1)" ]; then
     missing+=(fonts-dejavu-core)
 elif ! command -v fc-list >/dev/null 2>&1 && [ ! -d /usr/share/fonts/truetype/dejavu ]; then
@@ -26,7 +33,7 @@ fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 present() {
-    command -v bwrap >/dev/null 2>&1 && [ -x "$chromium" ]
+    command -v bwrap >/dev/null 2>&1 && [ -x "$chromium" ] && pg_bin
 }
 
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -34,7 +34,8 @@ naming what went wrong and how to fix it::
     │   ├── CheckpointNotFoundError (LookupError)
     │   ├── CorruptDatabaseError             not an Orca database, or damaged
     │   ├── SchemaVersionError               written by a newer Orca
-    │   └── DatabaseLockedError              another process held the lock too long
+    │   ├── DatabaseLockedError              another process held the lock too long
+    │   └── StoreUnavailableError (ConnectionError) the database server is unreachable
     ├── FlowError (ValueError)               a declarative flow document is invalid:
     │                                        ``issues`` names each problem's path, node,
     │                                        field and fix
@@ -126,6 +127,7 @@ __all__ = [
     "ServerUnreachableError",
     "StateError",
     "StepLimitError",
+    "StoreUnavailableError",
     "StreamInterruptedError",
     "TaskTimeoutError",
     "ThreadBusyError",
@@ -526,6 +528,19 @@ class DatabaseLockedError(CheckpointError):
             "the other process to finish (or stop it) and retry; nothing was written"
         )
         self.path = path
+
+
+class StoreUnavailableError(CheckpointError, ConnectionError):
+    """A database server (PostgreSQL) could not be reached, or the connection was lost
+    before the operation committed. Nothing was written by the failed operation; retrying
+    is safe once the server answers."""
+
+    def __init__(self, where: str, detail: str) -> None:
+        super().__init__(
+            f"the store at {where} is unavailable ({detail}). Fix: check that the database "
+            "server runs and accepts connections (orca doctor --store URL), then retry"
+        )
+        self.where = where
 
 
 class CheckpointNotFoundError(CheckpointError, LookupError):

@@ -17,9 +17,11 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orca.errors import ConfigError, DatabaseLockedError
 from orca.store._audit import ToolAudit, ToolExecution
+from orca.store._clock import Clock, utc_now
 from orca.store._flows import (
     FlowRepository,
     FlowSummary,
@@ -53,7 +55,9 @@ from orca.store.sqlite import (
     SqliteTokens,
     _db,
 )
-from orca.store.sqlite._user_db import Clock, utc_now
+
+if TYPE_CHECKING:
+    from orca.store.postgres import PostgresStore
 
 __all__ = [
     "SCOPES",
@@ -101,14 +105,19 @@ __all__ = [
 ]
 
 
-def open_store(url: str | Path) -> SqliteStore:
-    """The store at ``url`` (``sqlite:///relative.db``, ``sqlite:////abs/path.db``, or a
-    plain file path).
+def open_store(url: str | Path) -> SqliteStore | PostgresStore:
+    """The store at ``url``: ``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or a
+    plain file path (SQLite), or ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE``.
 
     Raises:
         ConfigError: a URL Orca cannot open (the error names the fix).
+        StoreUnavailableError: the PostgreSQL server does not accept a connection.
     """
     parsed = parse_url(url)
+    if parsed.scheme == "postgresql":
+        from orca.store.postgres import PostgresStore
+
+        return PostgresStore(parsed.path)
     return SqliteStore(Path(parsed.path).expanduser())
 
 

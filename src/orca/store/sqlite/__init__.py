@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from orca.errors import CheckpointError
+from orca.store._clock import Clock, utc_now
 from orca.store.sqlite._artifacts import SqliteArtifacts
 from orca.store.sqlite._audit import SqliteAudit
 from orca.store.sqlite._checkpoints import SqliteCheckpointer
@@ -20,7 +21,7 @@ from orca.store.sqlite._runviews import SqliteRunViews
 from orca.store.sqlite._tasks import SqliteTasks
 from orca.store.sqlite._tokens import SqliteTokens
 from orca.store.sqlite._usage import SqliteUsage
-from orca.store.sqlite._user_db import Clock, UserDb, utc_now
+from orca.store.sqlite._user_db import UserDb
 
 __all__ = [
     "SqliteArtifacts",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from orca.errors import FlowVersionExistsError
+from orca.store._clock import Clock, utc_now
 from orca.store._flows import (
     FIRST_VERSION,
     LATEST,
@@ -22,7 +23,6 @@ from orca.store._flows import (
 )
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import FLOWS_COMPONENT, FLOWS_MIGRATIONS
-from orca.store.sqlite._user_db import Clock, utc_now
 
 _INFO = "name, version, hash, created_at, message"
 _WHERE = "the project database"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from orca.errors import InvalidInputError
+from orca.store._clock import Clock, utc_now
 from orca.store._tasks import (
     TASK_STATUSES,
     SessionRecord,
@@ -22,7 +23,6 @@ from orca.store._tasks import (
 )
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import TASKS_COMPONENT, TASKS_MIGRATIONS
-from orca.store.sqlite._user_db import Clock, utc_now
 
 _TASK_COLUMNS = (
     "id, session_id, status, priority, model_ref, engine, model, body, digest, created_at, "

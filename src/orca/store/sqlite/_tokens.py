@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from orca.errors import InvalidInputError, closest
+from orca.store._clock import Clock, utc_now
 from orca.store._tokens import (
     TokenRecord,
     check_scope,
@@ -22,7 +23,6 @@ from orca.store._tokens import (
 )
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import TOKEN_COMPONENT, TOKEN_MIGRATIONS
-from orca.store.sqlite._user_db import Clock, utc_now
 
 _COLUMNS = "id, name, scope, created_at, last_used_at, revoked_at"
 TOUCH_EVERY_S = 60.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
 import sqlite3
 import threading
@@ -13,16 +12,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from orca.store._clock import Clock
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import USER_COMPONENT, USER_MIGRATIONS
 
 T = TypeVar("T")
-
-Clock = Callable[[], dt.datetime]
-
-
-def utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class UserDb:

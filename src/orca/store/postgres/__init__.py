@@ -1,0 +1,106 @@
+"""The PostgreSQL backend: every repository of Orca in one PostgreSQL database, through
+one pool of connections (psycopg 3, ``psycopg_pool``).
+
+Where the SQLite backend keeps two files (the user database and the project's), a
+PostgreSQL store holds both: the user repositories (``ledger``, ``prices``,
+``profiles``, ``configurations``, ``usage``) and the project ones (``checkpoints``,
+``audit``, ``tasks``, ``artifacts``, ``tokens``, ``flows``, ``run_views``) share the
+database and its pool. Each repository creates and migrates its tables on first use
+(``PgDb.prepare``, safe from many processes at once).
+
+The repositories are synchronous, as the protocols are; their async twins run the same
+code on the store's threads (``PgDb.submit``), so one implementation serves both faces
+and the event loop never waits on the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from orca.store._clock import Clock, utc_now
+from orca.store.postgres._db import PgDb
+
+__all__ = ["PgDb", "PostgresStore"]
+
+R = TypeVar("R")
+
+
+class PostgresStore:
+    """Orca's repositories over the PostgreSQL database at ``url``.
+
+    Args:
+        url: ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE``.
+        clock: the current time for what the repositories stamp, and for when the
+            ledger's holds expire (tests move it).
+        hold_ttl_s: how long a ledger hold lives unless its holder renews it; then a
+            sweep may release it.
+        key: the setting that chose ``url``, named by configuration errors.
+        pool_size: the most connections this store opens at once.
+
+    Raises:
+        ConfigError: the URL cannot be parsed.
+        StoreUnavailableError: the server does not accept a connection.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock = utc_now,
+        hold_ttl_s: float = 600.0,
+        key: str = "store",
+        pool_size: int = 8,
+    ) -> None:
+        self.db = PgDb(url, key=key, max_size=pool_size)
+        self.url = url
+        self._clock = clock
+        self._hold_ttl_s = hold_ttl_s
+        self._repos: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        return f"<PostgresStore {self.db.where}>"
+
+    def _repo(self, name: str, make: Callable[[], R]) -> R:
+        """The repository ``name``, made on first use."""
+        if name not in self._repos:
+            self._repos[name] = make()
+        repo: R = self._repos[name]
+        return repo
+
+    # The repositories, each made on first use (their modules are the files of this
+    # package): checkpoints, ledger, prices, profiles, configurations, usage, audit,
+    # tasks, artifacts, tokens, flows, run_views.
+
+    def open_user(self) -> None:
+        """Create or migrate the user tables now rather than on first use.
+
+        Raises:
+            SchemaVersionError, CorruptDatabaseError, StoreUnavailableError.
+        """
+        from orca.store.postgres._schema import USER_COMPONENT, USER_MIGRATIONS
+
+        self.db.prepare([(USER_COMPONENT, USER_MIGRATIONS)])
+
+    def damage(self, *, rows: bool = False) -> list[str]:
+        """What is wrong with the database, one line per finding (empty when sound).
+        PostgreSQL checks its own pages; this reports a server Orca cannot reach."""
+        try:
+            self.db.versions()
+        except Exception as exc:
+            return [str(exc)]
+        return []
+
+    def close(self) -> None:
+        for repo in self._repos.values():
+            close = getattr(repo, "close", None)
+            if close is not None:
+                close()
+        self._repos.clear()
+        self.db.close()
+
+    def __enter__(self) -> PostgresStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
