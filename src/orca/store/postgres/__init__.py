@@ -16,10 +16,13 @@ and the event loop never waits on the database.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca.store._clock import Clock, utc_now
 from orca.store.postgres._db import PgDb
+
+if TYPE_CHECKING:
+    from orca.store.postgres._queue import PgRunQueue
 
 __all__ = ["PgDb", "PostgresStore"]
 
@@ -71,6 +74,13 @@ class PostgresStore:
     # The repositories, each made on first use (their modules are the files of this
     # package): checkpoints, ledger, prices, profiles, configurations, usage, audit,
     # tasks, artifacts, tokens, flows, run_views.
+
+    @property
+    def queue(self) -> PgRunQueue:
+        """The durable run queue ``orca worker`` processes claim from (``RunQueue``)."""
+        from orca.store.postgres._queue import PgRunQueue
+
+        return self._repo("queue", lambda: PgRunQueue(self.db, clock=self._clock))
 
     def open_user(self) -> None:
         """Create or migrate the user tables now rather than on first use.

@@ -52,3 +52,47 @@ FLOWS_MIGRATIONS: list[list[str]] = []
 
 RUN_VIEWS_COMPONENT = "run_views"
 RUN_VIEWS_MIGRATIONS: list[list[str]] = []
+
+
+# -- queue: the durable run queue orca worker processes claim from ------------------------
+
+QUEUE_COMPONENT = "queue"
+QUEUE_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE run_queue (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            run_id TEXT NOT NULL UNIQUE,
+            queue TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            priority BIGINT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+            attempts BIGINT NOT NULL DEFAULT 0,
+            worker_id TEXT,
+            lease_expires_at DOUBLE PRECISION,
+            lease_s DOUBLE PRECISION,
+            available_at DOUBLE PRECISION NOT NULL,
+            cancel_requested BOOLEAN NOT NULL DEFAULT FALSE,
+            enqueued_at TEXT NOT NULL,
+            claimed_at TEXT,
+            ended_at TEXT,
+            error TEXT,
+            CHECK ((status = 'running') = (worker_id IS NOT NULL AND lease_expires_at IS NOT NULL))
+        )""",
+        "CREATE INDEX run_queue_waiting ON run_queue (queue, priority DESC, seq) "
+        "WHERE status = 'queued'",
+        "CREATE INDEX run_queue_running ON run_queue (lease_expires_at) WHERE status = 'running'",
+        """CREATE TABLE queue_workers (
+            worker_id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid BIGINT NOT NULL,
+            queues TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            last_seen DOUBLE PRECISION NOT NULL,
+            stopped_at TEXT
+        )""",
+    ],
+]

@@ -17,6 +17,7 @@ from orca.store.sqlite._integrity import decode_problems, page_problems
 from orca.store.sqlite._ledger import SqliteLedger
 from orca.store.sqlite._prices import SqlitePrices
 from orca.store.sqlite._profiles import SqliteProfiles
+from orca.store.sqlite._queue import SqliteRunQueue
 from orca.store.sqlite._runviews import SqliteRunViews
 from orca.store.sqlite._tasks import SqliteTasks
 from orca.store.sqlite._tokens import SqliteTokens
@@ -29,6 +30,7 @@ __all__ = [
     "SqliteCheckpointer",
     "SqliteFlows",
     "SqliteLedger",
+    "SqliteRunQueue",
     "SqliteRunViews",
     "SqliteStore",
     "SqliteTasks",
@@ -76,6 +78,7 @@ class SqliteStore:
         self._tokens: SqliteTokens | None = None
         self._flows: SqliteFlows | None = None
         self._run_views: SqliteRunViews | None = None
+        self._queue: SqliteRunQueue | None = None
         self._clock = clock
 
     def __repr__(self) -> str:
@@ -170,6 +173,14 @@ class SqliteStore:
             self._run_views = SqliteRunViews(self.path)
         return self._run_views
 
+    @property
+    def queue(self) -> SqliteRunQueue:
+        """The durable run queue ``orca worker`` processes claim from (``RunQueue``), in
+        a project database."""
+        if self._queue is None:
+            self._queue = SqliteRunQueue(self.path, clock=self._clock)
+        return self._queue
+
     def damage(self, *, rows: bool = False) -> list[str]:
         """What is damaged in the file, one line per finding (empty when it is sound):
         SQLite's ``quick_check`` of every page and, with ``rows``, a decode of the rows
@@ -203,6 +214,9 @@ class SqliteStore:
         if self._run_views is not None:
             self._run_views.close()
             self._run_views = None
+        if self._queue is not None:
+            self._queue.close()
+            self._queue = None
 
     def __enter__(self) -> SqliteStore:
         return self

@@ -588,3 +588,51 @@ RUN_VIEWS_MIGRATIONS: list[list[str]] = [
         "CREATE INDEX IF NOT EXISTS runs_by_graph ON runs (graph, started_at)",
     ],
 ]
+
+QUEUE_COMPONENT = "queue"
+
+# The durable run queue ``orca worker`` processes claim from (``SqliteRunQueue``), in the
+# project database: a component of its own, created by the first queue opened on the file.
+QUEUE_MIGRATIONS: list[list[str]] = [
+    [
+        # one item per run, ever; ``seq`` is its age (claims take the oldest first among
+        # equals). Times a lease compares are epoch seconds of the store's clock.
+        """CREATE TABLE run_queue (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            run_id TEXT NOT NULL UNIQUE,
+            queue TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            tenant TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            worker_id TEXT,
+            lease_expires_at REAL,
+            lease_s REAL,
+            available_at REAL NOT NULL,
+            cancel_requested INTEGER NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),
+            enqueued_at TEXT NOT NULL,
+            claimed_at TEXT,
+            ended_at TEXT,
+            error TEXT,
+            CHECK ((status = 'running') = (worker_id IS NOT NULL AND lease_expires_at IS NOT NULL))
+        )""",
+        # what a claim reads: the waiting items in claim order, and the running ones
+        "CREATE INDEX run_queue_waiting ON run_queue (queue, priority DESC, seq) "
+        "WHERE status = 'queued'",
+        "CREATE INDEX run_queue_running ON run_queue (lease_expires_at) WHERE status = 'running'",
+        # the worker processes seen (``orca doctor``); ``last_seen`` is epoch seconds
+        """CREATE TABLE queue_workers (
+            worker_id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            queues TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            last_seen REAL NOT NULL,
+            stopped_at TEXT
+        ) WITHOUT ROWID""",
+    ],
+]
