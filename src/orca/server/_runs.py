@@ -32,6 +32,7 @@ from orca.errors import (
 from orca.observe import current_correlation
 from orca.server import _breakpoints
 from orca.server._admission import Admission, Overloaded, Ticket
+from orca.server._execute import checkpointed, run_metadata, run_options, start_run
 
 if TYPE_CHECKING:
     from orca.engine._handle import RunHandle
@@ -144,17 +145,14 @@ class _Accepted:
             self.finished.set_result(None)
 
     def metadata(self, owner: str) -> dict[str, Any]:
-        """What its record keeps: the caller's metadata, and what a restart needs to take
-        it up (the request itself, and the server that owns it)."""
-        return {
-            **self.body.metadata,
-            "source": self.workflow.source,
-            "via": "server",
-            "request": self.body.model_dump(mode="json", exclude_defaults=True),
-            "stateless": self.stateless,
-            "owner": owner,
-            **({"correlation_id": self.correlation_id} if self.correlation_id else {}),
-        }
+        """What its record keeps (``_execute.run_metadata``)."""
+        return run_metadata(
+            self.body,
+            self.workflow,
+            stateless=self.stateless,
+            owner=owner,
+            correlation_id=self.correlation_id,
+        )
 
     def queued_record(self, owner: str) -> RunRecord:
         return RunRecord(
@@ -169,31 +167,16 @@ class _Accepted:
     def options(
         self, owner: str, defaults: dict[str, Any], tools: dict[str, Any]
     ) -> dict[str, Any]:
-        """The run's options for the graph: the project's ``defaults`` (``Config.
-        run_options``), then the request's own (its limits, profile, budget, seed...),
-        and for a workflow with tools its workspace, policy and audit (``tools``)."""
-        body = self.body
-        options: dict[str, Any] = {
-            **defaults,
-            "thread_id": self.thread_id,
-            "metadata": self.metadata(owner),
-        }
-        for option, value in (
-            ("on_budget_exceeded", body.on_budget_exceeded),
-            ("profile", body.profile),
-            ("budget", body.budget),
-            ("seed", body.seed),
-            ("max_steps", body.max_steps),
-            ("deadline", body.time_limit_s),
-            ("cost_limit", body.cost_limit_usd),
-            ("token_limit", body.token_limit),
-            ("correlation_id", self.correlation_id),
-        ):
-            if value is not None:
-                options[option] = value
-        if self.workflow.tools is not None:  # confined, policed and audited as orca run's
-            options.update(tools=self.workflow.tools, **tools)
-        return options
+        """The run's options for the graph (``_execute.run_options``)."""
+        return run_options(
+            self.body,
+            self.workflow,
+            thread_id=self.thread_id,
+            metadata=self.metadata(owner),
+            defaults=defaults,
+            tools=tools,
+            correlation_id=self.correlation_id,
+        )
 
 
 class SavedWorkflows(Protocol):
@@ -475,18 +458,12 @@ class Runs:
 
     async def _launch(self, accepted: _Accepted, ticket: Ticket) -> None:
         """Start the run's handle (the engine records it ``running``), then follow it."""
-        from orca import Command
-
-        body, workflow = accepted.body, accepted.workflow
-        start_with = Command(resume=body.resume) if body.resume is not None else body.input
-        if accepted.continues:
-            start_with = None  # a run the last process left running: from its checkpoint
-        graph = _breakpoints.run_graph(workflow.graph, body)  # the run's own breakpoints
-        handle = await graph.start(
-            start_with,
-            mode="events",
+        handle = await start_run(
+            accepted.workflow,
+            accepted.body,
             run_id=accepted.run_id,
-            **accepted.options(self._owner, self.run_options, self.tool_options),
+            options=accepted.options(self._owner, self.run_options, self.tool_options),
+            continues=accepted.continues,  # a run the last process left running
         )
         self._accepted[accepted.run_id] = accepted
         live = _Live(handle)
@@ -611,8 +588,7 @@ class Runs:
 
     async def _checkpointed(self, record: RunRecord) -> bool:
         """Whether the thread's latest checkpoint is the run's own (it got that far)."""
-        latest = await self._checkpoints.aget(record.thread_id)
-        return latest is not None and latest.metadata.get("run_id") == record.run_id
+        return await checkpointed(self._checkpoints, record.run_id, record.thread_id)
 
     async def _final_values(self, workflow: Workflow, thread_id: str) -> tuple[Any, list[Any]]:
         try:
