@@ -244,6 +244,36 @@ class ServerConfig(_Section):
     ``provider``, ``model``, params and ``max_context``); local engines only from here."""
     session_ttl_s: int = Field(default=600, gt=0)
     """How long an LLM-task session lives after its last turn."""
+    workers: Literal["inline", "external"] = "inline"
+    """Who executes the runs: this server (``inline``), or ``orca worker`` processes
+    claiming them from the project's run queue (``external``, see docs/deploy.md)."""
+
+
+class WorkerConfig(_Section):
+    """``[worker]``: what ``orca worker`` claims, how many runs at once, its lease, and the
+    limits every worker keeps together."""
+
+    queues: list[str] = Field(default_factory=lambda: ["default"], min_length=1)
+    concurrency: int = Field(default=4, gt=0, le=1024)
+    """Runs one worker process executes at once."""
+    lease_s: float = Field(default=30.0, ge=1, le=3600)
+    """How long a claimed run stays with a worker that stopped renewing it; then another
+    worker takes it up from its last checkpoint."""
+    grace_s: float = Field(default=30.0, ge=0, le=86400)
+    """At SIGTERM, how long the worker lets its runs finish before giving them back."""
+    max_running_per_queue: dict[str, int] = Field(default_factory=dict)
+    """Runs of each queue that may run at once across all workers (``"*"``: each one
+    not named)."""
+    max_running_per_workflow: dict[str, int] = Field(default_factory=dict)
+    max_running_per_tenant: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("max_running_per_queue", "max_running_per_workflow", "max_running_per_tenant")
+    @classmethod
+    def _positive(cls, value: dict[str, int]) -> dict[str, int]:
+        for key, n in value.items():
+            if n <= 0:
+                raise ValueError(f"the limit of {key!r} must be 1 or more, got {n}")
+        return value
 
 
 class FlowsConfig(_Section):
@@ -285,6 +315,7 @@ class Config(_Section):
     logging: LoggingConfig = LoggingConfig()
     tools: ToolsConfig = ToolsConfig()
     server: ServerConfig = ServerConfig()
+    worker: WorkerConfig = WorkerConfig()
     flows: FlowsConfig = FlowsConfig()
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sources: list[str] = Field(default_factory=list)
@@ -383,6 +414,7 @@ _SECTIONS = {
     "profiles",
     "tools",
     "server",
+    "worker",
     "flows",
 }
 

@@ -24,6 +24,7 @@ from orca.cli import (
     _tasks,
     _token,
     _tools,
+    _worker,
 )
 from orca.cli._common import State
 
@@ -92,6 +93,7 @@ app.add_typer(_flows.app, name="flows")
 _flows_store.register(_flows.app)  # save, list, versions, show, diff
 app.add_typer(_tasks.app, name="tasks")
 app.command("serve")(_serve.serve)
+app.command("worker")(_worker.worker)
 app.add_typer(_token.app, name="token")
 
 

@@ -1,0 +1,329 @@
+"""``orca worker`` processes executing queued runs, end to end: real worker processes,
+a real model server on loopback (OpenAI's wire format) that records every call, and the
+store's run queue. A worker SIGKILLed in the middle of a run: another takes the run up
+from its last checkpoint; every run completes exactly once and no paid call is made
+twice. A worker sent SIGTERM gives its runs back and exits cleanly."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _served import init_project, orca
+from orca.flows import load_workflow
+from orca.server._models import RunBody
+from orca.server._worker import submit
+from orca.store import open_store
+
+sys.path.insert(0, str(Path(__file__).parent / "llm"))
+from wire import WireServer
+
+FLOWS = """\
+import os, time
+from pathlib import Path
+from typing import TypedDict
+
+from orca import END, START, StateGraph
+
+
+class S(TypedDict, total=False):
+    n: int
+    first: str
+    second: str
+
+
+async def ask(s, ctx):
+    answer = await ctx.worker.acomplete(f"first {s['n']}", max_tokens=4)
+    return {"first": answer.text}
+
+
+def slow(s):
+    # a marker says which process is in this step, for the test to kill it here
+    (Path(os.environ["MARKERS"]) / f"{s['n']}.{os.getpid()}").write_text("")
+    time.sleep(float(os.environ["SLOW_S"]))
+    return {}
+
+
+async def ask_again(s, ctx):
+    answer = await ctx.worker.acomplete(f"second {s['n']}", max_tokens=4)
+    return {"second": answer.text}
+
+
+graph = StateGraph(S, name="flow")
+graph.add_node("ask", ask)
+graph.add_node("slow", slow)
+graph.add_node("ask_again", ask_again)
+graph.add_edge(START, "ask")
+graph.add_edge("ask", "slow")
+graph.add_edge("slow", "ask_again")
+graph.add_edge("ask_again", END)
+"""
+
+LEASE_S = "2"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgres":
+        from orca.store.postgres import PostgresStore
+
+        if not hasattr(PostgresStore, "checkpoints"):
+            pytest.skip("needs the PostgreSQL checkpointer (merge of pg-checkpoints)")
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "project" / ".orca" / "project.db")
+
+
+@pytest.fixture
+def wire() -> Iterator[WireServer]:
+    server = WireServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def project(tmp_path: Path, wire: WireServer) -> Path:
+    """A project serving ``flow``, with a profile ``sim`` calling the model server."""
+    root = tmp_path / "project"
+    root.mkdir()
+    init_project(root, FLOWS)
+    (root / "markers").mkdir()
+    url = f"base_url={wire.url}/v1"
+    made = orca(root, "profile", "create", "sim", "--planner", "vllm:m", "--worker", "vllm:m",
+                "--planner-param", url, "--worker-param", url)  # fmt: skip
+    assert made.wait(timeout=60) == 0
+    return root
+
+
+@pytest.fixture
+def workers() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def start_worker(
+    project: Path,
+    store_url: str,
+    started: list[subprocess.Popen[bytes]],
+    *args: str,
+    slow_s: float,
+) -> subprocess.Popen[bytes]:
+    proc = orca(
+        project, "worker", "--store", store_url, "--workflow", "flows.py:graph",
+        "--lease-s", LEASE_S, *args,
+        env={"SLOW_S": str(slow_s), "MARKERS": str(project / "markers")},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    started.append(proc)
+    return proc
+
+
+def submit_runs(project: Path, store_url: str, count: int) -> list[str]:
+    """Queue ``count`` runs of ``flow`` (n = 0 ...), as ``orca serve --workers
+    external`` does: a queued record, then the queue item."""
+    store = open_store(store_url)
+    try:
+        workflow = load_workflow("flows.py:graph", store.checkpoints, root=project)
+        ids = []
+        for n in range(count):
+            run_id = f"run-{n}"
+            body = RunBody(workflow="flow", input={"n": n}, profile="sim")
+            submit(store, run_id=run_id, thread_id=f"thread-{n}", body=body,
+                   workflow=workflow, owner="test")  # fmt: skip
+            ids.append(run_id)
+        return ids
+    finally:
+        store.close()
+
+
+def until(check: Callable[[], Any], what: str, timeout: float = 120) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def marker_of(project: Path, pid: int) -> list[str]:
+    return [p.name for p in (project / "markers").iterdir() if p.name.endswith(f".{pid}")]
+
+
+def statuses(store_url: str, run_ids: list[str]) -> dict[str, str]:
+    """Each run's status as its record says, once its queue item has ended too
+    (``"open"`` until then)."""
+    store = open_store(store_url)
+    try:
+        out = {}
+        for run_id in run_ids:
+            record, item = store.checkpoints.get_run(run_id), store.queue.get(run_id)
+            ended = item is not None and item.status in ("done", "failed", "cancelled")
+            out[run_id] = record.status if record is not None and ended else "open"
+        return out
+    finally:
+        store.close()
+
+
+def prompts(wire: WireServer) -> Counter[str]:
+    """How often each prompt was sent to the model (each is one paid call)."""
+    out: Counter[str] = Counter()
+    for body in wire.bodies:
+        if isinstance(body, dict) and "messages" in body:
+            content = body["messages"][-1]["content"]
+            text = content if isinstance(content, str) else json.dumps(content)
+            out[text] += 1
+    return out
+
+
+def usage_by_run(project: Path) -> Counter[str]:
+    conn = sqlite3.connect(project / "home" / "orca.db")
+    try:
+        return Counter(r[0] for r in conn.execute("SELECT run_id FROM usage"))
+    finally:
+        conn.close()
+
+
+def test_a_killed_worker_s_run_is_resumed_by_another_and_every_run_completes_once(
+    project: Path, store_url: str, wire: WireServer, workers: list[Any]
+) -> None:
+    run_ids = submit_runs(project, store_url, 6)
+    # one worker takes a run and is killed in its second step, after its first paid call
+    doomed = start_worker(project, store_url, workers, "--concurrency", "1", slow_s=600)
+    until(lambda: marker_of(project, doomed.pid), "the first worker to reach the slow step")
+    (killed_marker,) = marker_of(project, doomed.pid)
+    killed_run = f"run-{killed_marker.split('.')[0]}"
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(timeout=30)
+
+    # two others take every run, the killed one from its checkpoint once its lease is out
+    for _ in range(2):
+        start_worker(project, store_url, workers, "--concurrency", "2", slow_s=0.2)
+    done = until(
+        lambda: (s := statuses(store_url, run_ids)) and all(v == "done" for v in s.values()) and s,
+        "every run to be done",
+    )
+    assert set(done.values()) == {"done"}
+
+    # no paid call made twice: each prompt reached the model once, and was charged once
+    sent = prompts(wire)
+    assert sent == Counter(
+        {f"first {n}": 1 for n in range(6)} | {f"second {n}": 1 for n in range(6)}
+    )
+    assert usage_by_run(project) == Counter({r: 2 for r in run_ids})
+
+    store = open_store(store_url)
+    try:
+        killed = store.queue.get(killed_run)
+        assert killed is not None
+        assert killed.status == "done"
+        assert killed.attempts >= 2  # claimed again (more when a lease was lost meanwhile)
+        assert {store.queue.get(r).status for r in run_ids} == {"done"}  # type: ignore[union-attr]
+        # the run's log ends once: one run.finished, done
+        events = store.checkpoints.read_events(killed_run)
+        finished = [e for e in events if e["type"] == "run.finished"]
+        assert len(finished) == 1
+        assert [e["seq"] for e in events] == sorted({e["seq"] for e in events})
+        # its first step ran once (in the killed worker), its last in another
+        record = store.checkpoints.get_run(killed_run)
+        assert record is not None
+        assert record.metadata["owner"] != "test"
+    finally:
+        store.close()
+
+    # SIGTERM: the idle workers stop cleanly, and say so in the queue
+    for proc in workers[1:]:
+        proc.send_signal(signal.SIGTERM)
+    for proc in workers[1:]:
+        assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()[-2000:]
+    store = open_store(store_url)
+    try:
+        seen = {w.pid: w for w in store.queue.workers()}
+    finally:
+        store.close()
+    assert set(seen) == {p.pid for p in workers}
+    assert seen[doomed.pid].stopped_at is None  # killed: it never said
+    assert all(seen[p.pid].stopped_at is not None for p in workers[1:])
+
+
+def test_sigterm_gives_the_running_runs_back_and_another_worker_finishes_them(
+    project: Path, store_url: str, wire: WireServer, workers: list[Any]
+) -> None:
+    (run_id,) = submit_runs(project, store_url, 1)
+    leaving = start_worker(
+        project, store_url, workers, "--concurrency", "1", "--grace-s", "0", slow_s=600
+    )
+    until(lambda: marker_of(project, leaving.pid), "the worker to reach the slow step")
+    leaving.send_signal(signal.SIGTERM)
+    assert leaving.wait(timeout=60) == 0
+    assert b"gave back 1 running run(s) to the queue: run-0" in leaving.stderr.read()
+    store = open_store(store_url)
+    try:
+        item = store.queue.get(run_id)
+        assert item is not None
+        assert (item.status, item.worker_id, item.attempts) == ("queued", None, 1)
+        assert store.queue.workers()[0].stopped_at is not None
+    finally:
+        store.close()
+
+    start_worker(project, store_url, workers, slow_s=0.1)
+    until(lambda: statuses(store_url, [run_id]) == {run_id: "done"}, "the run to be done")
+    assert prompts(wire) == Counter({"first 0": 1, "second 0": 1})
+    assert usage_by_run(project) == Counter({run_id: 2})
+
+
+def test_a_cancel_through_the_queue_stops_the_run_at_the_next_heartbeat(
+    project: Path, store_url: str, workers: list[Any]
+) -> None:
+    (run_id,) = submit_runs(project, store_url, 1)
+    worker = start_worker(project, store_url, workers, slow_s=600)
+    until(lambda: marker_of(project, worker.pid), "the worker to reach the slow step")
+    store = open_store(store_url)
+    try:
+        assert store.queue.cancel(run_id) == "running"
+    finally:
+        store.close()
+    until(lambda: statuses(store_url, [run_id]) == {run_id: "cancelled"}, "the run cancelled")
+
+
+def test_a_run_of_a_workflow_the_worker_does_not_serve_fails_with_the_reason(
+    project: Path, store_url: str, workers: list[Any]
+) -> None:
+    store = open_store(store_url)
+    try:
+        workflow = load_workflow("flows.py:graph", store.checkpoints, root=project)
+        body = RunBody(workflow="flow", input={"n": 0}, profile="sim")
+        record = submit(store, run_id="run-x", thread_id="t-x", body=body, workflow=workflow,
+                        owner="test")  # fmt: skip
+        # the same run, queued under a workflow no worker serves
+        store.queue.cancel("run-x")
+        store.queue.enqueue("run-y", workflow="elsewhere")
+        store.checkpoints.put_run(dataclasses.replace(record, run_id="run-y", graph="elsewhere"))
+    finally:
+        store.close()
+    start_worker(project, store_url, workers, slow_s=0)
+    until(lambda: statuses(store_url, ["run-y"]) == {"run-y": "failed"}, "the run to fail")
+    store = open_store(store_url)
+    try:
+        record = store.checkpoints.get_run("run-y")
+        assert record is not None
+        assert record.error is not None
+        assert "does not serve workflow 'elsewhere'" in record.error
+        assert "flow" in record.error
+        assert store.queue.get("run-y").status == "failed"  # type: ignore[union-attr]
+    finally:
+        store.close()
