@@ -18,9 +18,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from _served import init_project, orca
+from _served import init_project, orca, served, sse
 from orca.flows import load_workflow
 from orca.server._models import RunBody
 from orca.server._worker import submit
@@ -94,9 +95,12 @@ def wire() -> Iterator[WireServer]:
 @pytest.fixture
 def project(tmp_path: Path, wire: WireServer) -> Path:
     """A project serving ``flow``, with a profile ``sim`` calling the model server."""
-    root = tmp_path / "project"
+    return make_project(tmp_path / "project", wire)
+
+
+def make_project(root: Path, wire: WireServer, server_config: str = "") -> Path:
     root.mkdir()
-    init_project(root, FLOWS)
+    init_project(root, FLOWS, server_config)
     (root / "markers").mkdir()
     url = f"base_url={wire.url}/v1"
     made = orca(root, "profile", "create", "sim", "--planner", "vllm:m", "--worker", "vllm:m",
@@ -327,3 +331,58 @@ def test_a_run_of_a_workflow_the_worker_does_not_serve_fails_with_the_reason(
         assert store.queue.get("run-y").status == "failed"  # type: ignore[union-attr]
     finally:
         store.close()
+
+
+def ask(n: int) -> dict[str, Any]:
+    """A run's request: ``flow`` with input ``n``, calling the model through ``sim``."""
+    return {"workflow": "flow", "input": {"n": n}, "profile": "sim"}
+
+
+def test_a_server_with_external_workers_queues_streams_waits_and_cancels(
+    tmp_path: Path, wire: WireServer, workers: list[Any]
+) -> None:
+    project = make_project(tmp_path / "project", wire, 'workers = "external"')
+    store_url = str(project / ".orca" / "project.db")
+    with served(project, ["graph"]) as url, httpx.Client(base_url=url, timeout=60) as http:
+        fast = start_worker(project, store_url, workers, "--concurrency", "2", slow_s=0.1)
+        started = http.post("/v1/threads/t1/runs", json=ask(1))
+        assert started.status_code == 202, started.text
+        assert started.json()["status"] == "queued"
+        run_id = started.json()["run_id"]
+        # the server streams the events the worker writes, to the end
+        events = sse(http.get(f"/v1/runs/{run_id}/stream").text)
+        kinds = [e["event"] for e in events]
+        assert kinds[0] == "run.started"
+        assert kinds[-2:] == ["run.finished", "end"]
+        assert events[-2]["data"]["status"] == "done"
+        assert [int(e["id"]) for e in events[:-1]] == sorted({int(e["id"]) for e in events[:-1]})
+        resumed = sse(http.get(f"/v1/runs/{run_id}/stream",
+                               headers={"Last-Event-ID": events[1]["id"]}).text)  # fmt: skip
+        assert [e["id"] for e in resumed[:-1]] == [e["id"] for e in events[2:-1]]
+        assert http.get(f"/v1/runs/{run_id}").json()["status"] == "done"
+        # a stateless run waited for: its values, though its thread is gone
+        waited = http.post("/v1/runs/wait", json=ask(2)).json()
+        assert waited["status"] == "done"
+        assert waited["values"]["n"] == 2
+        assert waited["values"]["second"]
+        assert http.get(f"/v1/threads/{waited['thread_id']}/state").status_code == 404
+
+        # with no worker, a run waits in the queue; cancelled there, it never runs
+        fast.send_signal(signal.SIGTERM)
+        assert fast.wait(timeout=60) == 0
+        queued = http.post("/v1/threads/t3/runs", json=ask(3)).json()
+        busy = http.post("/v1/threads/t3/runs", json=ask(9))
+        assert busy.status_code == 409
+        cancelled = http.post(f"/v1/runs/{queued['run_id']}/cancel").json()
+        assert cancelled["status"] == "cancelled"
+
+        # a running run's cancel reaches its worker at the next heartbeat
+        running = http.post("/v1/threads/t4/runs", json=ask(4)).json()
+        slow = start_worker(project, store_url, workers, slow_s=600)
+        until(lambda: marker_of(project, slow.pid), "the worker to reach the slow step")
+        stopped = http.post(f"/v1/runs/{running['run_id']}/cancel").json()
+        assert stopped["status"] == "cancelled"
+        tail = sse(http.get(f"/v1/runs/{running['run_id']}/stream").text)
+        assert tail[-2]["event"] == "run.finished"
+        assert tail[-2]["data"]["status"] == "cancelled"
+    assert "first 3" not in prompts(wire)  # the run cancelled while queued never ran

@@ -480,3 +480,28 @@ def test_items_are_values(queue: RunQueue) -> None:
     assert isinstance(item, QueueItem)
     with pytest.raises(AttributeError):
         item.status = "done"  # type: ignore[misc]
+
+
+def test_a_completed_item_keeps_the_result_its_worker_left(queue: RunQueue) -> None:
+    put(queue, "r")
+    item = queue.claim("w1", LEASE)
+    assert item is not None
+    with pytest.raises(InvalidInputError):
+        queue.complete("w1", item, result={"x": object()})
+    assert queue.get("r").status == "running"  # type: ignore[union-attr]
+    assert queue.complete("w1", item, result={"values": {"answer": [1, "two"]}})
+    done = queue.get("r")
+    assert done is not None
+    assert done.result == {"values": {"answer": [1, "two"]}}
+
+
+def test_a_cancel_asked_survives_the_lease_running_out(queue: RunQueue, clock: Clock) -> None:
+    """The worker that takes the run up next sees the cancel at once (its claim)."""
+    put(queue, "r")
+    item = queue.claim("w1", 5)
+    assert item is not None
+    assert queue.cancel("r") == "running"
+    clock.advance(seconds=6)
+    again = queue.claim("w2", 5)
+    assert again is not None
+    assert again.cancel_requested

@@ -21,6 +21,12 @@ def serve(
         "-w",
         help="A workflow to serve, PATH[:graph] (repeat; default [server] workflows).",
     ),
+    workers: str | None = typer.Option(
+        None,
+        "--workers",
+        help="Who executes the runs: inline (this server) or external (orca worker "
+        "processes; default [server] workers, inline).",
+    ),
 ) -> None:
     """Serve the project's workflows, runs and their events over HTTP (loopback only,
     unless the server requires tokens: see orca token)."""
@@ -35,6 +41,10 @@ def serve(
 
     on_this_machine()
     settings_of = config().server
+    if workers is not None and workers not in ("inline", "external"):
+        from orca.cli._common import USAGE, fail
+
+        fail(f"--workers {workers!r} is not inline or external", USAGE, fix="--workers external")
     if host is not None:  # before anything else: nothing is opened for a refused bind
         try:
             check_bind(host)
@@ -60,6 +70,7 @@ def serve(
         run_options=config().run_options(),
         tool_options=config().tool_options(project_root()),
         flow_modules=list(config().flows.python_modules),
+        workers=workers or settings_of.workers,
     )
     # decided once: create_app must not see a different answer (a token revoked between)
     settings.auth = "tokens" if auth_required(settings.project, settings.auth) else "none"

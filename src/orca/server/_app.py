@@ -27,6 +27,7 @@ from orca.server import _admin, _flows, _uiapi
 from orca.server._auth import Authorize, Guard, declare_security, install_cors
 from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
+from orca.server._external import ExternalRuns
 from orca.server._models import ErrorEnvelope, Fork, PathId, QueryId, RunBody, StateUpdate
 from orca.server._runs import Runs
 from orca.server._sse import KEEP_ALIVE, with_heartbeats
@@ -68,6 +69,8 @@ class ServerSettings:
         models, session_ttl_s: LLM tasks' models and sessions (``server/_tasks.py``).
         flow_modules: the modules saved flows' ``python`` nodes may name (``[flows]
             python_modules``; none by default).
+        workers: who executes the runs: this server (``inline``), or ``orca worker``
+            processes claiming them from the project's run queue (``external``).
     """
 
     host: str = "127.0.0.1"
@@ -88,6 +91,7 @@ class ServerSettings:
     run_options: dict[str, Any] = field(default_factory=dict)
     tool_options: dict[str, Any] = field(default_factory=dict)
     flow_modules: list[str] = field(default_factory=list)
+    workers: str = "inline"
 
 
 def check_bind(host: str, *, auth: bool = False) -> None:
@@ -144,7 +148,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         policy=settings.admission_policy,  # type: ignore[arg-type]
     )
     guard = Guard.open(settings.project, settings.auth)
-    runs = Runs(
+    runs = (ExternalRuns if settings.workers == "external" else Runs)(
         settings.project,
         settings.workflows,
         settings.webhook_networks,

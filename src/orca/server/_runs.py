@@ -536,6 +536,8 @@ class Runs:
                 meta = record.metadata
                 if meta.get("via") != "server" or "request" not in meta:
                     continue
+                if meta.get("workers") == "external":  # the queue's: workers take it up
+                    continue
                 if status == "queued" and owner_alive(str(meta.get("owner", ""))):
                     continue
                 if status == "running" and await asyncio.to_thread(

@@ -134,6 +134,27 @@ def enqueue(
     )
 
 
+async def _final_values(workflow: Workflow, thread_id: str) -> dict[str, Any]:
+    """A stateless run's values and pending interrupts, as ``wait`` answers them (the
+    queue item keeps them: its thread is removed)."""
+    import orjson
+
+    from orca.errors import OrcaError
+
+    try:
+        snapshot = await workflow.graph.aget_state(thread_id)
+    except OrcaError:
+        return {"values": None, "interrupts": []}  # failed before its first checkpoint
+
+    def plain(value: Any) -> Any:
+        return orjson.loads(orjson.dumps(value, default=repr, option=orjson.OPT_NON_STR_KEYS))
+
+    return {
+        "values": plain(snapshot.values),
+        "interrupts": [plain(i.to_dict()) for i in snapshot.interrupts],
+    }
+
+
 @dataclass(eq=False)
 class _Job:
     item: QueueItem
@@ -330,6 +351,12 @@ class Worker:
         if record.status in ENDED:  # it ended while another worker held its item
             await asyncio.to_thread(queue.complete, self.worker_id, item)
             return
+        if item.cancel_requested:  # asked while another worker held it
+            await checkpoints.aput_run(
+                dataclasses.replace(record, status="cancelled", ended_at=_now())
+            )
+            await asyncio.to_thread(queue.complete, self.worker_id, item)
+            return
         if item.attempts > MAX_ATTEMPTS:
             await self._fail(
                 item, f"its workers stopped {item.attempts - 1} times while running it", record
@@ -375,10 +402,12 @@ class Worker:
             return
         with contextlib.suppress(Exception):  # how it ended: its record says
             await job.handle.result()
-        if metadata.get("stateless"):  # its thread goes with it, as on the server
+        result = None
+        if metadata.get("stateless"):  # its thread goes with it, its values stay
+            result = await _final_values(workflow, record.thread_id)
             await checkpoints.arollback(record.thread_id, None)
         if not job.lost:
-            await asyncio.to_thread(queue.complete, self.worker_id, item)
+            await asyncio.to_thread(queue.complete, self.worker_id, item, result)
 
     async def _fail(self, item: QueueItem, why: str, record: RunRecord | None = None) -> None:
         """The run cannot be run: its record (when it never began, or its process died)

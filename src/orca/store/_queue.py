@@ -62,6 +62,7 @@ class QueueItem:
             next heartbeat and stops the run.
         enqueued_at, ended_at: ISO-8601 UTC times.
         error: why it failed.
+        result: what its worker left for the enqueuer when it completed it (JSON).
     """
 
     run_id: str
@@ -79,6 +80,7 @@ class QueueItem:
     enqueued_at: str = ""
     ended_at: str | None = None
     error: str | None = None
+    result: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,9 +200,13 @@ class RunQueue(Protocol):
         worker no longer holds it (it expired and was claimed again, or it ended)."""
         ...
 
-    def complete(self, worker_id: str, item: QueueItem) -> bool:
-        """The run ended (done, interrupted or cancelled: it needs no worker any more);
-        False when the worker no longer held it."""
+    def complete(self, worker_id: str, item: QueueItem, result: Any = None) -> bool:
+        """The run ended (done, interrupted or cancelled: it needs no worker any more),
+        leaving ``result`` (JSON values) for whoever reads the item; False when the
+        worker no longer held it.
+
+        Raises:
+            InvalidInputError: ``result`` is not JSON (nothing changed)."""
         ...
 
     def fail(self, worker_id: str, item: QueueItem, error: str) -> bool:
@@ -347,13 +353,31 @@ def item_of(row: tuple[Any, ...], where: str) -> QueueItem:
         enqueued_at=row[12],
         ended_at=row[13],
         error=row[14],
+        result=None if row[15] is None else _json(row[15]),
     )
+
+
+def _json(text: str) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
 
 
 COLUMNS = (
     "run_id, queue, workflow, tenant, priority, payload, status, attempts, worker_id, "
-    "lease_expires_at, lease_s, cancel_requested, enqueued_at, ended_at, error"
+    "lease_expires_at, lease_s, cancel_requested, enqueued_at, ended_at, error, result"
 )
+
+
+def result_text(result: Any) -> str | None:
+    """``complete``'s result as JSON text (None for none). Raises ``InvalidInputError``."""
+    if result is None:
+        return None
+    try:
+        return orjson.dumps(result).decode()
+    except TypeError as exc:
+        raise InvalidInputError(f"result is not JSON ({exc})") from None
 
 
 def held_by(item: QueueItem, worker_id: str) -> tuple[str, str, int]:

@@ -40,6 +40,7 @@ from orca.store._queue import (
     held_by,
     item_of,
     limit_keys,
+    result_text,
     under_limits,
 )
 from orca.store.postgres._db import PgDb
@@ -198,7 +199,7 @@ class PgRunQueue:
                 return None, True
         row = conn.execute(
             "UPDATE run_queue SET status = 'running', worker_id = %s, attempts = attempts + 1, "
-            "lease_expires_at = %s, lease_s = %s, claimed_at = %s, cancel_requested = FALSE "
+            "lease_expires_at = %s, lease_s = %s, claimed_at = %s "
             f"WHERE seq = %s RETURNING {COLUMNS}",
             (worker_id, now + lease_s, lease_s, stamp, chosen),
         ).fetchone()
@@ -230,19 +231,26 @@ class PgRunQueue:
             ).fetchone()
         return Beat(held=row is not None, cancel_requested=bool(row and row[0]))
 
-    def _end(self, worker_id: str, item: QueueItem, status: QueueStatus, error: str | None) -> bool:
+    def _end(
+        self,
+        worker_id: str,
+        item: QueueItem,
+        status: QueueStatus,
+        error: str | None,
+        result: str | None = None,
+    ) -> bool:
         key = held_by(item, worker_id)
         _, stamp = self._now()
         with self.db.transaction() as conn:
             cur = conn.execute(
                 "UPDATE run_queue SET status = %s, worker_id = NULL, lease_expires_at = NULL, "
-                f"ended_at = %s, error = %s WHERE {_HELD}",
-                (status, stamp, error, *key),
+                f"ended_at = %s, error = %s, result = %s WHERE {_HELD}",
+                (status, stamp, error, result, *key),
             )
             return cur.rowcount == 1
 
-    def complete(self, worker_id: str, item: QueueItem) -> bool:
-        return self._end(worker_id, item, "done", None)
+    def complete(self, worker_id: str, item: QueueItem, result: Any = None) -> bool:
+        return self._end(worker_id, item, "done", None, result_text(result))
 
     def fail(self, worker_id: str, item: QueueItem, error: str) -> bool:
         return self._end(worker_id, item, "failed", str(error))

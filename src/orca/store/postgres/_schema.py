@@ -79,6 +79,7 @@ QUEUE_MIGRATIONS: list[list[str]] = [
             claimed_at TEXT,
             ended_at TEXT,
             error TEXT,
+            result TEXT,
             CHECK ((status = 'running') = (worker_id IS NOT NULL AND lease_expires_at IS NOT NULL))
         )""",
         "CREATE INDEX run_queue_waiting ON run_queue (queue, priority DESC, seq) "

@@ -33,6 +33,7 @@ from orca.store._queue import (
     check_seconds,
     held_by,
     item_of,
+    result_text,
     under_limits,
 )
 from orca.store.sqlite import _db
@@ -145,7 +146,7 @@ class SqliteRunQueue:
                 return None
             row = conn.execute(
                 "UPDATE run_queue SET status = 'running', worker_id = ?, attempts = attempts + 1, "
-                "lease_expires_at = ?, lease_s = ?, claimed_at = ?, cancel_requested = 0 "
+                "lease_expires_at = ?, lease_s = ?, claimed_at = ? "
                 f"WHERE seq = ? RETURNING {COLUMNS}",
                 (worker_id, now + lease_s, lease_s, stamp, found),
             ).fetchone()
@@ -176,19 +177,26 @@ class SqliteRunQueue:
             ).fetchone()
         return Beat(held=row is not None, cancel_requested=bool(row and row[0]))
 
-    def _end(self, worker_id: str, item: QueueItem, status: QueueStatus, error: str | None) -> bool:
+    def _end(
+        self,
+        worker_id: str,
+        item: QueueItem,
+        status: QueueStatus,
+        error: str | None,
+        result: str | None = None,
+    ) -> bool:
         key = held_by(item, worker_id)
         _, stamp = self._now()
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE run_queue SET status = ?, worker_id = NULL, lease_expires_at = NULL, "
-                f"ended_at = ?, error = ? WHERE {_HELD}",
-                (status, stamp, error, *key),
+                f"ended_at = ?, error = ?, result = ? WHERE {_HELD}",
+                (status, stamp, error, result, *key),
             )
             return cur.rowcount == 1
 
-    def complete(self, worker_id: str, item: QueueItem) -> bool:
-        return self._end(worker_id, item, "done", None)
+    def complete(self, worker_id: str, item: QueueItem, result: Any = None) -> bool:
+        return self._end(worker_id, item, "done", None, result_text(result))
 
     def fail(self, worker_id: str, item: QueueItem, error: str) -> bool:
         return self._end(worker_id, item, "failed", str(error))

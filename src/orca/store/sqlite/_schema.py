@@ -617,6 +617,7 @@ QUEUE_MIGRATIONS: list[list[str]] = [
             claimed_at TEXT,
             ended_at TEXT,
             error TEXT,
+            result TEXT,
             CHECK ((status = 'running') = (worker_id IS NOT NULL AND lease_expires_at IS NOT NULL))
         )""",
         # what a claim reads: the waiting items in claim order, and the running ones
