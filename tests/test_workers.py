@@ -360,6 +360,11 @@ def test_a_server_with_external_workers_queues_streams_waits_and_cancels(
                                headers={"Last-Event-ID": events[1]["id"]}).text)  # fmt: skip
         assert [e["id"] for e in resumed[:-1]] == [e["id"] for e in events[2:-1]]
         assert http.get(f"/v1/runs/{run_id}").json()["status"] == "done"
+        # orca doctor lists the live workers
+        doctor = orca(project, "doctor", "--json", stdout=subprocess.PIPE)
+        checks = {c["check"]: c for c in json.loads(doctor.communicate(timeout=60)[0])["checks"]}
+        assert checks["workers"]["status"] == "ok"
+        assert f":{fast.pid}" in checks["workers"]["detail"]
         # a stateless run waited for: its values, though its thread is gone
         waited = http.post("/v1/runs/wait", json=ask(2)).json()
         assert waited["status"] == "done"

@@ -187,6 +187,35 @@ def _integrity_checks() -> list[tuple[str, str, str]]:
     return checks
 
 
+def _workers_check(cfg: Any) -> list[tuple[str, str, str]]:
+    """With ``[server] workers = "external"``: the ``orca worker`` processes the project's
+    run queue has seen lately, and what waits in it."""
+    import datetime as dt
+
+    from orca.store import SqliteStore, project_db_path
+
+    if cfg is None or cfg.server.workers != "external":
+        return []
+    path = project_db_path(State.project)
+    if not path.exists():
+        return []
+    with SqliteStore(path) as store:
+        seen, counts = store.queue.workers(), store.queue.counts()
+    recent = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=3 * cfg.worker.lease_s)
+    live = [
+        w for w in seen
+        if w.stopped_at is None and dt.datetime.fromisoformat(w.last_seen_at) >= recent
+    ]  # fmt: skip
+    waiting = sum(c.count for c in counts if c.status == "queued")
+    running = sum(c.count for c in counts if c.status == "running")
+    if not live:
+        return [("workers", "warn", f"no orca worker seen lately ({waiting} runs queued): "
+                 "start one with orca worker")]  # fmt: skip
+    names = ", ".join(f"{w.host}:{w.pid}" for w in live[:5])
+    return [("workers", "ok", f"{len(live)} live ({names}); {running} runs running, "
+             f"{waiting} queued")]  # fmt: skip
+
+
 @handles_errors
 def doctor(as_json: bool = JSON_OPTION) -> None:
     """Check the configuration, the databases, the profile's providers (reachable, keys
@@ -218,6 +247,10 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
         except OrcaError as exc:
             checks.append((what, "fail", str(exc)))
     checks += _integrity_checks()
+    try:
+        checks += _workers_check(cfg)
+    except OrcaError as exc:
+        checks.append(("workers", "fail", str(exc)))
     profile = None
     if cfg is not None:
         try:

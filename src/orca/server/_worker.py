@@ -44,9 +44,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("orca.worker")
 
-MAX_ATTEMPTS = 5
-"""A run whose workers stopped (died, or gave it back) this many times fails instead of
-being taken up again: something in it kills its workers."""
+MAX_ATTEMPTS = 20
+"""A run claimed this many times without ending (its workers died, or gave it back, or
+found its thread busy) fails instead of being taken up again: something in it kills
+its workers."""
 BUSY_RETRY_S = 5.0
 """When a claimed run's thread is still held (by a worker that lost its lease but runs
 on, or whose lease on the thread has not run out yet), the item waits this long."""
@@ -359,7 +360,7 @@ class Worker:
             return
         if item.attempts > MAX_ATTEMPTS:
             await self._fail(
-                item, f"its workers stopped {item.attempts - 1} times while running it", record
+                item, f"it was claimed {item.attempts - 1} times and never ended", record
             )
             return
         workflow = self.workflows.get(item.workflow)

@@ -30,6 +30,7 @@ from orca.store._flows import (
     Semver,
     check_flow_name,
 )
+from orca.store._queue import Limits, QueueItem, RunQueue
 from orca.store._runviews import EventHit, NodeTimes, RunFilter, RunStats, RunViews
 from orca.store._tokens import SCOPES, TokenRecord, TokenRepository
 from orca.store._url import StoreURL, parse_url
@@ -68,12 +69,15 @@ __all__ = [
     "FlowSummary",
     "FlowVersionInfo",
     "LedgerRepository",
+    "Limits",
     "ModelRecord",
     "NodeTimes",
     "PriceRepository",
     "ProfileRecord",
     "ProfileRepository",
+    "QueueItem",
     "RunFilter",
+    "RunQueue",
     "RunStats",
     "RunViews",
     "SavedFlow",
