@@ -505,3 +505,19 @@ def test_a_cancel_asked_survives_the_lease_running_out(queue: RunQueue, clock: C
     again = queue.claim("w2", 5)
     assert again is not None
     assert again.cancel_requested
+
+
+def test_an_enqueue_wakes_a_waiting_worker_on_postgresql(url: str, open_queue: Opener) -> None:
+    """PostgreSQL only: ``NOTIFY orca_queue`` ends an idle worker's wait at once (SQLite
+    has no notifications: its wait is a short sleep, and says it was not woken)."""
+    import threading
+
+    idle, other = open_queue(), open_queue()
+    assert idle.wait(0) is False  # nothing enqueued: the wait runs out
+    woken: list[bool] = []
+    waiter = threading.Thread(target=lambda: woken.append(idle.wait(60)))
+    waiter.start()
+    put(other, "r")
+    waiter.join(timeout=90)
+    assert not waiter.is_alive()
+    assert woken == [url.startswith("postgresql://")]
