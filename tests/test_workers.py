@@ -391,3 +391,15 @@ def test_a_server_with_external_workers_queues_streams_waits_and_cancels(
         assert tail[-2]["event"] == "run.finished"
         assert tail[-2]["data"]["status"] == "cancelled"
     assert "first 3" not in prompts(wire)  # the run cancelled while queued never ran
+
+
+def test_a_worker_with_no_workflows_or_a_bad_store_refuses_to_start(project: Path) -> None:
+    for args, says in (
+        ((), "the worker has no workflows to run"),
+        (("--workflow", "flows.py:graph", "--store", "ftp://x"), "no backend serves"),
+        (("--workflow", "missing.py"), "does not exist"),
+    ):
+        proc = orca(project, "worker", *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode != 0
+        assert says in err.decode()

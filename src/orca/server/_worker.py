@@ -191,6 +191,12 @@ class Worker:
         from orca.flows import load_workflow
         from orca.store import open_store
 
+        if not self.settings.workflows:  # it would fail every run it claims
+            raise ConfigError(
+                "the worker has no workflows to run",
+                key="server.workflows",
+                fix="pass --workflow PATH[:graph], or list them in [server] workflows",
+            )
         self._store = open_store(self.settings.store)
         try:
             checkpoints = self._store.checkpoints
