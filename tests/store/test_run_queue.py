@@ -414,10 +414,12 @@ def test_bad_claims_are_refused(queue: RunQueue) -> None:
 # -- processes racing -----------------------------------------------------------------------
 
 
-def _start_claimer(url: str, name: str, limits: dict[str, Any], hold_s: float) -> Any:
+def _start_claimer(
+    url: str, name: str, limits: dict[str, Any], hold: str, lease_s: float = 60.0
+) -> Any:
     env = {**os.environ, "PYTHONPATH": str(SRC) + os.pathsep + os.environ.get("PYTHONPATH", "")}
     proc = subprocess.Popen(
-        [sys.executable, str(CLAIMER), url, name, json.dumps(limits), str(hold_s)],
+        [sys.executable, str(CLAIMER), url, name, json.dumps(limits), hold, str(lease_s)],
         env=env,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -448,7 +450,7 @@ def test_limits_are_never_exceeded_by_processes_racing_claims(url: str) -> None:
         run_id = f"r{i:02d}"
         runs.append(run_id)
         queue.enqueue(run_id, workflow="xy"[i % 2], tenant=f"t{i % 3}")
-    claimers = [_start_claimer(url, f"c{n}", limits, 0.02) for n in range(4)]
+    claimers = [_start_claimer(url, f"c{n}", limits, "0.02") for n in range(4)]
     for proc in claimers:
         proc.stdin.write("go\n")
         proc.stdin.flush()
@@ -459,6 +461,7 @@ def test_limits_are_never_exceeded_by_processes_racing_claims(url: str) -> None:
         results.append(json.loads(out.strip().splitlines()[-1]))
     claimed = [r for res in results for r in res["claimed"]]
     assert sorted(claimed) == runs  # every item exactly once
+    assert sorted(r for res in results for r in res["completed"]) == runs
     peak: dict[str, int] = {}
     for res in results:
         for key, n in res["peak"].items():
@@ -472,6 +475,43 @@ def test_limits_are_never_exceeded_by_processes_racing_claims(url: str) -> None:
         store.close()
     else:
         pg.close()
+
+
+def _open(url: str) -> Any:
+    if url.startswith("postgresql://"):
+        from orca.store.postgres import PostgresStore
+
+        return PostgresStore(url, pool_size=2)
+    return SqliteStore(url)
+
+
+def test_leases_running_out_under_racing_processes_end_each_item_exactly_once(
+    url: str,
+) -> None:
+    """Four processes claim 16 items; each first claim is held past its lease and put
+    back while its holder still holds it, and another process takes it. Each item is
+    completed exactly once: every stale holder's complete is refused, none is lost."""
+    store = _open(url)
+    runs = [f"r{i:02d}" for i in range(16)]
+    for run_id in runs:
+        store.queue.enqueue(run_id, workflow="w")
+    claimers = [_start_claimer(url, f"c{n}", {}, "stale", lease_s=0.5) for n in range(4)]
+    for proc in claimers:
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    results = []
+    for proc in claimers:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err[-2000:]
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    completed = sorted(r for res in results for r in res["completed"])
+    claims = sum(len(res["claimed"]) for res in results)
+    assert completed == runs  # each once: no more, none lost
+    assert claims >= 2 * len(runs)  # every first claim went stale and was claimed again
+    items = [store.queue.get(r) for r in runs]
+    assert {i.status for i in items if i is not None} == {"done"}
+    assert sum(i.attempts for i in items if i is not None) == claims
+    store.close()
 
 
 def test_items_are_values(queue: RunQueue) -> None:
