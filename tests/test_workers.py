@@ -50,9 +50,13 @@ async def ask(s, ctx):
 
 
 def slow(s):
-    # a marker says which process is in this step, for the test to kill it here
-    (Path(os.environ["MARKERS"]) / f"{s['n']}.{os.getpid()}").write_text("")
-    time.sleep(float(os.environ["SLOW_S"]))
+    # a marker says which process is in this step, for the test to kill it here; a run
+    # named in VICTIMS sleeps long the first time only (it is killed in it)
+    markers = Path(os.environ["MARKERS"])
+    first = not list(markers.glob(f"{s['n']}.*"))
+    (markers / f"{s['n']}.{os.getpid()}").write_text("")
+    victim = first and str(s["n"]) in os.environ.get("VICTIMS", "").split(",")
+    time.sleep(600 if victim else float(os.environ["SLOW_S"]))
     return {}
 
 
@@ -125,11 +129,12 @@ def start_worker(
     started: list[subprocess.Popen[bytes]],
     *args: str,
     slow_s: float,
+    victims: str = "",
 ) -> subprocess.Popen[bytes]:
     proc = orca(
         project, "worker", "--store", store_url, "--workflow", "flows.py:graph",
         "--lease-s", LEASE_S, *args,
-        env={"SLOW_S": str(slow_s), "MARKERS": str(project / "markers")},
+        env={"SLOW_S": str(slow_s), "MARKERS": str(project / "markers"), "VICTIMS": victims},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     started.append(proc)
@@ -403,3 +408,52 @@ def test_a_worker_with_no_workflows_or_a_bad_store_refuses_to_start(project: Pat
         _, err = proc.communicate(timeout=60)
         assert proc.returncode != 0
         assert says in err.decode()
+
+
+def test_four_workers_killed_one_after_another_complete_every_run_once(
+    project: Path, store_url: str, wire: WireServer, workers: list[Any]
+) -> None:
+    """Four workers (one run at a time each) share 40 runs; each time one reaches the
+    slow step of a victim run, it is SIGKILLed and a new worker takes its place. Every
+    run ends done once, and no call the model answered is asked again."""
+    run_ids = submit_runs(project, store_url, 40)
+    victims = "3,11,19,27,35"
+
+    def spawn() -> subprocess.Popen[bytes]:
+        return start_worker(
+            project, store_url, workers, "--concurrency", "1", slow_s=0.02, victims=victims
+        )
+
+    live = [spawn() for _ in range(4)]
+    killed = 0
+    markers = project / "markers"
+    deadline = time.monotonic() + 240
+    while killed < len(victims.split(",")) and time.monotonic() < deadline:
+        for n in victims.split(","):
+            found = list(markers.glob(f"{n}.*"))
+            pids = {int(p.name.split(".")[1]) for p in found}
+            doomed = [w for w in live if w.pid in pids and w.poll() is None]
+            if len(found) == 1 and doomed:  # in its first, long slow step
+                doomed[0].send_signal(signal.SIGKILL)
+                doomed[0].wait(timeout=30)
+                live.remove(doomed[0])
+                live.append(spawn())
+                killed += 1
+        time.sleep(0.05)
+    assert killed == 5
+    until(
+        lambda: set(statuses(store_url, run_ids).values()) == {"done"},
+        "every run to be done",
+        timeout=240,
+    )
+    assert prompts(wire) == Counter(
+        [f"first {n}" for n in range(40)] + [f"second {n}" for n in range(40)]
+    )
+    assert usage_by_run(project) == Counter({r: 2 for r in run_ids})
+    store = open_store(store_url)
+    try:
+        for run_id in run_ids:
+            events = store.checkpoints.read_events(run_id)
+            assert [e["type"] for e in events].count("run.finished") == 1
+    finally:
+        store.close()

@@ -28,6 +28,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -355,6 +356,12 @@ class Worker:
         if record is None:
             await asyncio.to_thread(queue.fail, self.worker_id, item, "the run has no record")
             return
+        # a worker that lost the item's lease may still run it: while its lease on the
+        # thread lives, wait; once it is gone, the record read after says how it ended
+        if await asyncio.to_thread(checkpoints.live_lease, record.thread_id, time.time()):
+            await asyncio.to_thread(queue.release, self.worker_id, item, delay_s=BUSY_RETRY_S)
+            return
+        record = await checkpoints.aget_run(item.run_id) or record
         if record.status in ENDED:  # it ended while another worker held its item
             await asyncio.to_thread(queue.complete, self.worker_id, item)
             return
