@@ -457,3 +457,29 @@ def test_four_workers_killed_one_after_another_complete_every_run_once(
             assert [e["type"] for e in events].count("run.finished") == 1
     finally:
         store.close()
+
+
+def test_a_queued_run_whose_enqueue_was_lost_is_queued_again_when_the_server_starts(
+    tmp_path: Path, wire: WireServer
+) -> None:
+    project = make_project(tmp_path / "project", wire, 'workers = "external"')
+    store = open_store(project / ".orca" / "project.db")
+    try:
+        workflow = load_workflow("flows.py:graph", store.checkpoints, root=project)
+        record = submit(store, run_id="run-lost", thread_id="t-lost", body=RunBody(**ask(7)),
+                        workflow=workflow, owner="a-server-that-died")  # fmt: skip
+        # as if the server had died between the record and the enqueue
+        store.queue.cancel("run-lost")
+        store.close()
+        conn = sqlite3.connect(project / ".orca" / "project.db")
+        with conn:
+            conn.execute("DELETE FROM run_queue WHERE run_id = 'run-lost'")
+        conn.close()
+        store = open_store(project / ".orca" / "project.db")
+        assert store.queue.get("run-lost") is None
+        with served(project, ["graph"]):
+            item = store.queue.get("run-lost")
+        assert item is not None
+        assert (item.status, item.workflow) == ("queued", record.graph)
+    finally:
+        store.close()
