@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,12 +18,15 @@ from hypothesis import strategies as st
 from orca.errors import FlowVersionExistsError, InvalidFieldError
 from orca.store import FlowRepository, SqliteStore, check_flow_name
 from orca.store._flows import Semver, newest_first
+from orca.store.postgres import PostgresStore
+from orca.store.postgres._schema import FLOWS_MIGRATIONS as PG_FLOWS_MIGRATIONS
 from orca.store.sqlite._schema import FLOWS_MIGRATIONS
 
-T0 = dt.datetime(2026, 5, 13, 9, 0, tzinfo=dt.UTC)
-BACKENDS = ["sqlite"]
+from ._project import Opener, open_project_fixture, rows  # noqa: F401 - a fixture
 
-Opener = Callable[[], FlowRepository]
+T0 = dt.datetime(2026, 5, 13, 9, 0, tzinfo=dt.UTC)
+
+FlowOpener = Callable[[], FlowRepository]
 
 
 def _doc(prompt: str = "Plan: {{question}}") -> dict[str, object]:
@@ -36,23 +39,14 @@ def _doc(prompt: str = "Plan: {{question}}") -> dict[str, object]:
     }
 
 
-@pytest.fixture(params=BACKENDS)
-def open_flows(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    stores: list[SqliteStore] = []
-
-    def open_one() -> FlowRepository:
-        assert request.param == "sqlite"
-        store = SqliteStore(tmp_path / ".orca" / "project.db", clock=lambda: T0)
-        stores.append(store)
-        return store.flows
-
-    yield open_one
-    for store in stores:
-        store.close()
+@pytest.fixture
+def open_flows(open_project: Opener) -> FlowOpener:
+    """Opens another client of one project's flows (on each backend of ``BACKENDS``)."""
+    return lambda: open_project(clock=lambda: T0).flows
 
 
 @pytest.fixture
-def flows(open_flows: Opener) -> FlowRepository:
+def flows(open_flows: FlowOpener) -> FlowRepository:
     return open_flows()
 
 
@@ -178,7 +172,7 @@ def test_a_bad_name_is_refused(flows: FlowRepository, name: str) -> None:
         check_flow_name(name)
 
 
-def test_two_clients_of_one_file_see_each_others_saves(open_flows: Opener) -> None:
+def test_two_clients_of_one_file_see_each_others_saves(open_flows: FlowOpener) -> None:
     one, two = open_flows(), open_flows()
     one.put("triage", _doc(), "sha256:a")
     info, made = two.put("triage", _doc("b"), "sha256:b")
@@ -187,6 +181,7 @@ def test_two_clients_of_one_file_see_each_others_saves(open_flows: Opener) -> No
     assert [i.version for i in one.versions("triage")] == ["0.1.1", "0.1.0"]
 
 
+# SQLite only: it reads the file with sqlite3; the next test is PostgreSQL's twin.
 def test_the_flows_component_has_its_own_schema_version(tmp_path: Path) -> None:
     db = tmp_path / ".orca" / "project.db"
     with SqliteStore(db) as store:
@@ -199,6 +194,15 @@ def test_the_flows_component_has_its_own_schema_version(tmp_path: Path) -> None:
         conn.close()
     assert versions["flows"] == len(FLOWS_MIGRATIONS)
     assert row == ("triage", "0.1.0", "sha256:a")
+
+
+def test_the_flows_component_has_its_own_schema_version_in_postgres(pg_url: str) -> None:
+    with PostgresStore(pg_url) as store:
+        store.flows.put("triage", _doc(), "sha256:a")
+        versions = store.db.versions()
+        found = rows(store, "SELECT name, version, hash FROM flow_versions")
+    assert versions == {"flows": len(PG_FLOWS_MIGRATIONS)}
+    assert found == [("triage", "0.1.0", "sha256:a")]
 
 
 def test_semver_precedence_follows_the_spec_example() -> None:
