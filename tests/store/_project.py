@@ -55,3 +55,17 @@ def rows(store: Store, sql: str) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in conn.execute(sql).fetchall()]
     finally:
         conn.close()
+
+
+def write(store: Store, sql: str) -> None:
+    """Run ``sql`` on the store's database, bypassing the repositories (as damage would)."""
+    if isinstance(store, PostgresStore):
+        with store.db.transaction() as conn:
+            conn.execute(sql.encode())
+        return
+    conn = sqlite3.connect(store.path)
+    try:
+        with conn:
+            conn.execute(sql)
+    finally:
+        conn.close()

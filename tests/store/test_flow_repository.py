@@ -15,14 +15,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orca.errors import FlowVersionExistsError, InvalidFieldError
+from orca.errors import CorruptDatabaseError, FlowVersionExistsError, InvalidFieldError
 from orca.store import FlowRepository, SqliteStore, check_flow_name
 from orca.store._flows import Semver, newest_first
 from orca.store.postgres import PostgresStore
 from orca.store.postgres._schema import FLOWS_MIGRATIONS as PG_FLOWS_MIGRATIONS
 from orca.store.sqlite._schema import FLOWS_MIGRATIONS
 
-from ._project import Opener, open_project_fixture, rows  # noqa: F401 - a fixture
+from ._project import Opener, open_project_fixture, rows, write  # noqa: F401 - a fixture
 
 T0 = dt.datetime(2026, 5, 13, 9, 0, tzinfo=dt.UTC)
 
@@ -179,6 +179,44 @@ def test_two_clients_of_one_file_see_each_others_saves(open_flows: FlowOpener) -
     assert made
     assert info.version == "0.1.1"
     assert [i.version for i in one.versions("triage")] == ["0.1.1", "0.1.0"]
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [("message", {"message": "first\x00"}), ("hash", {"content_hash": "sha256:\x00"})],
+)
+def test_hostile_text_is_refused_naming_the_field(
+    flows: FlowRepository, field: str, change: dict[str, str]
+) -> None:
+    flows.put("triage", _doc(), "sha256:a")
+    args = {"content_hash": "sha256:b", **change}
+    with pytest.raises(InvalidFieldError) as caught:
+        flows.put("triage", _doc("b"), args.pop("content_hash"), **args)
+    assert caught.value.field == field
+    assert [i.version for i in flows.versions("triage")] == ["0.1.0"]
+
+
+def test_a_document_holding_a_nul_is_kept_whole(flows: FlowRepository) -> None:
+    flows.put("triage", _doc("a\x00b"), "sha256:a")  # JSON escapes it
+    saved = flows.get("triage")
+    assert saved is not None
+    assert saved.flow == _doc("a\x00b")
+
+
+def test_lookups_by_a_name_holding_a_nul_find_nothing(flows: FlowRepository) -> None:
+    flows.put("triage", _doc(), "sha256:a")
+    assert flows.get("triage\x00") is None
+    assert flows.versions("triage\x00") == []
+    assert not flows.delete("triage\x00", "latest")
+    assert len(flows.versions("triage")) == 1
+
+
+def test_a_damaged_document_is_reported_as_damage(open_project: Opener) -> None:
+    store = open_project()
+    store.flows.put("triage", _doc(), "sha256:a")
+    write(store, "UPDATE flow_versions SET document = '{\"cut'")
+    with pytest.raises(CorruptDatabaseError, match=r"flow triage@0\.1\.0's document is damaged"):
+        store.flows.get("triage")
 
 
 # SQLite only: it reads the file with sqlite3; the next test is PostgreSQL's twin.

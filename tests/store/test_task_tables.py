@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from orca.errors import InvalidFieldError, InvalidInputError
+from orca.errors import CorruptDatabaseError, InvalidFieldError, InvalidInputError
 from orca.store._tasks import (
     ArtifactConflict,
     ArtifactRepository,
@@ -21,7 +21,7 @@ from orca.store._tasks import (
     artifact_id,
 )
 
-from ._project import Opener, open_project_fixture  # noqa: F401 - a fixture
+from ._project import Opener, open_project_fixture, write  # noqa: F401 - a fixture
 
 
 class Clock:
@@ -328,3 +328,15 @@ def test_lookups_of_artifacts_by_hostile_keys_find_nothing(
     with pytest.raises(InvalidInputError, match="parent"):
         artifacts.put(b"x", kind="diff", parents=[plan.artifact_id + "\x00"])
     assert [a.artifact_id for a in artifacts.find()] == [plan.artifact_id]
+
+
+def test_damaged_json_is_reported_as_damage_naming_the_row(open_project: Opener) -> None:
+    store = open_project()
+    store.tasks.create(record("a"), session_ttl_ms=1000)
+    made, _ = store.artifacts.put(b"x", kind="plan", metadata={"k": 1})
+    write(store, "UPDATE llm_tasks SET body = '{not json'")
+    write(store, "UPDATE artifacts SET metadata = '[1,'")
+    with pytest.raises(CorruptDatabaseError, match="task a's request is damaged"):
+        store.tasks.get("a")
+    with pytest.raises(CorruptDatabaseError, match=f"artifact {made.artifact_id}'s metadata"):
+        store.artifacts.get(made.artifact_id)

@@ -117,7 +117,7 @@ class PgArtifacts:
                     )
             found = c.execute(_SELECT + "WHERE a.id = %s", (ident,)).fetchone()
             assert found is not None
-            return _record(found), made is not None
+            return _record(found, self.db.where), made is not None
 
         return self.db.retrying(work)
 
@@ -126,7 +126,7 @@ class PgArtifacts:
             return None  # no stored id holds one
         with self.db.read() as c:
             row = c.execute(_SELECT + "WHERE a.id = %s", (ident,)).fetchone()
-        return _record(row) if row else None
+        return _record(row, self.db.where) if row else None
 
     def find(
         self,
@@ -153,21 +153,21 @@ class PgArtifacts:
                     "limit": limit if limit >= 0 else None,
                 },
             ).fetchall()
-        return [_record(r) for r in rows]
+        return [_record(r, self.db.where) for r in rows]
 
 
 def _exists(c: Conn, ident: str) -> bool:
     return c.execute("SELECT 1 FROM artifacts WHERE id = %s", (ident,)).fetchone() is not None
 
 
-def _record(row: Sequence[Any]) -> ArtifactRecord:
+def _record(row: Sequence[Any], where: str) -> ArtifactRecord:
     try:
         metadata = json.loads(row[8])
     except ValueError as exc:
         raise CorruptDatabaseError(
-            "the PostgreSQL store",
-            f"artifact {row[0]}'s metadata is not JSON ({exc})",
-            "restore the database from a backup",
+            where,
+            f"artifact {row[0]}'s metadata is damaged ({exc})",
+            "restore the database from a backup, or delete the row it names",
         ) from None
     return ArtifactRecord(
         row[0], row[1], row[2], bytes(row[3]), int(row[4]), row[5], row[6], row[7], metadata,

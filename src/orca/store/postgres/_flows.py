@@ -116,8 +116,8 @@ class PgFlows:
         except ValueError as exc:
             raise CorruptDatabaseError(
                 self.db.where,
-                f"flow {info.ref}'s document is not JSON ({exc})",
-                "restore the database from a backup",
+                f"flow {info.ref}'s document is damaged ({exc})",
+                "restore the database from a backup, or delete the row it names",
             ) from None
         return SavedFlow(info, flow)
 

@@ -101,7 +101,7 @@ class PgTasks:
                     f"SELECT {_TASK_COLUMNS} FROM llm_tasks WHERE id = %s", (t.task_id,)
                 ).fetchone()
                 assert row is not None  # a conflict means the row is there
-                return _task(row), False
+                return _task(row, self.db.where), False
             if t.session_id is not None:
                 _turn(c, t.session_id, now, session_ttl_ms)
             return t, True
@@ -115,7 +115,7 @@ class PgTasks:
             row = c.execute(
                 f"SELECT {_TASK_COLUMNS} FROM llm_tasks WHERE id = %s", (task_id,)
             ).fetchone()
-        return _task(row) if row else None
+        return _task(row, self.db.where) if row else None
 
     def find(
         self, *, session_id: str | None = None, status: str | None = None, limit: int = 50
@@ -132,7 +132,7 @@ class PgTasks:
                 "ORDER BY created_at DESC, pos DESC LIMIT %(limit)s",
                 {"session": session_id, "status": status, "limit": limit if limit >= 0 else None},
             ).fetchall()
-        return [_task(r) for r in rows]
+        return [_task(r, self.db.where) for r in rows]
 
     def start(self, task_id: str, events: Sequence[StreamItem]) -> None:
         """The task runs: its status, and the events streamed so far."""
@@ -149,6 +149,10 @@ class PgTasks:
         check_events(task_id, events)
         if events:
             with self._errors(task_id), self.db.transaction() as c:
+                # a stream's middle is not worth waiting for the WAL's flush each time (as
+                # SQLite's synchronous=NORMAL): a crash may lose the last few, never
+                # corrupt; the next lifecycle commit (start, finish) flushes them
+                c.execute("SET LOCAL synchronous_commit = off")
                 _insert(c, task_id, events)
 
     def finish(self, task_id: str, outcome: TaskOutcome, events: Sequence[StreamItem]) -> None:
@@ -220,7 +224,7 @@ class PgTasks:
                 f"SELECT {_TASK_COLUMNS} FROM llm_tasks WHERE status = 'queued' "
                 "ORDER BY created_at, pos"
             ).fetchall()
-            return [_task(r) for r in queued], running
+            return [_task(r, self.db.where) for r in queued], running
 
         return self.db.retrying(work)
 
@@ -274,14 +278,14 @@ def _insert(c: Conn, task_id: str, events: Sequence[StreamItem]) -> None:
             )
 
 
-def _task(row: Sequence[Any]) -> TaskRecord:
+def _task(row: Sequence[Any], where: str) -> TaskRecord:
     try:
         body = json.loads(row[7])
     except ValueError as exc:
         raise CorruptDatabaseError(
-            "the PostgreSQL store",
-            f"task {row[0]}'s request is not JSON ({exc})",
-            "restore the database from a backup",
+            where,
+            f"task {row[0]}'s request is damaged ({exc})",
+            "restore the database from a backup, or delete the row it names",
         ) from None
     return TaskRecord(row[0], row[1], row[2], row[3], row[4], row[5], row[6], body, *row[8:])
 
