@@ -1,5 +1,6 @@
-"""The values the server's LLM-task repositories keep: tasks, their sessions and
-artifacts (``orca.store.sqlite`` holds their tables)."""
+"""The values the server's LLM-task repositories keep (tasks, their sessions and
+artifacts), their protocols, and the checks every backend makes before writing
+(``orca.store.sqlite`` and ``orca.store.postgres`` hold their tables)."""
 
 from __future__ import annotations
 
