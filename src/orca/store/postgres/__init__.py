@@ -16,10 +16,16 @@ and the event loop never waits on the database.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca.store._clock import Clock, utc_now
 from orca.store.postgres._db import PgDb
+
+if TYPE_CHECKING:
+    from orca.store.postgres._artifacts import PgArtifacts
+    from orca.store.postgres._flows import PgFlows
+    from orca.store.postgres._tasks import PgTasks
+    from orca.store.postgres._tokens import PgTokens
 
 __all__ = ["PgDb", "PostgresStore"]
 
@@ -71,6 +77,34 @@ class PostgresStore:
     # The repositories, each made on first use (their modules are the files of this
     # package): checkpoints, ledger, prices, profiles, configurations, usage, audit,
     # tasks, artifacts, tokens, flows, run_views.
+
+    @property
+    def tasks(self) -> PgTasks:
+        """The server's LLM tasks, their event streams and their sessions."""
+        from orca.store.postgres._tasks import PgTasks
+
+        return self._repo("tasks", lambda: PgTasks(self.db, clock=self._clock))
+
+    @property
+    def artifacts(self) -> PgArtifacts:
+        """The artifact registry: content-addressed plans, summaries, diffs, traces."""
+        from orca.store.postgres._artifacts import PgArtifacts
+
+        return self._repo("artifacts", lambda: PgArtifacts(self.db, clock=self._clock))
+
+    @property
+    def tokens(self) -> PgTokens:
+        """The server's bearer tokens (``TokenRepository``)."""
+        from orca.store.postgres._tokens import PgTokens
+
+        return self._repo("tokens", lambda: PgTokens(self.db, clock=self._clock))
+
+    @property
+    def flows(self) -> PgFlows:
+        """Saved versions of declarative workflows (``FlowRepository``)."""
+        from orca.store.postgres._flows import PgFlows
+
+        return self._repo("flows", lambda: PgFlows(self.db, clock=self._clock))
 
     def open_user(self) -> None:
         """Create or migrate the user tables now rather than on first use.
