@@ -22,6 +22,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from orca._version import __version__
+from orca.config import OIDCConfig
 from orca.errors import ConfigError, InvalidInputError, OrcaError
 from orca.server import _admin, _flows, _uiapi
 from orca.server._auth import Authorize, Guard, declare_security, install_cors
@@ -57,7 +58,9 @@ class ServerSettings:
             project.
         max_body_bytes: the largest request body taken (a larger one is a 413).
         webhook_networks: private networks (CIDR) webhooks may reach anyway.
-        auth: "auto" (tokens required once the project holds one), "tokens" or "none".
+        auth: "auto" (tokens required once the project holds one), "tokens", "oidc" or
+            "none".
+        oidc: ``[server.oidc]``: OIDC bearer tokens beside Orca's (auth is on with it).
         cors_origins: the exact origins whose pages may call the server (CORS).
         max_running_runs, max_queued_runs, max_running_tasks, max_queued_tasks,
             admission_policy: admission control (see ``orca.server._admission``).
@@ -77,6 +80,7 @@ class ServerSettings:
     max_body_bytes: int = 1 << 20
     webhook_networks: list[str] = field(default_factory=list)
     auth: str = "auto"
+    oidc: OIDCConfig | None = None
     cors_origins: list[str] = field(default_factory=list)
     max_running_runs: int = 16
     max_queued_runs: int = 1000
@@ -143,7 +147,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         max_queued=settings.max_queued_runs,
         policy=settings.admission_policy,  # type: ignore[arg-type]
     )
-    guard = Guard.open(settings.project, settings.auth)
+    guard = Guard.open(settings.project, settings.auth, settings.oidc)
     runs = Runs(
         settings.project,
         settings.workflows,
