@@ -441,3 +441,41 @@ def test_oidc_turns_auth_on_so_the_server_may_bind_beyond_loopback(
     assert auth_required(tmp_path, "oidc")
     assert not auth_required(tmp_path, "auto")
     check_bind("0.0.0.0", auth=auth_required(tmp_path, "auto", oidc=True))
+
+
+# -- the web UI's sign-in -------------------------------------------------------------------
+
+
+def test_only_a_navigation_back_to_the_sign_in_callback_is_taken_from_another_site(
+    server: str,
+) -> None:
+    navigate = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate",
+                "Sec-Fetch-Dest": "document"}  # fmt: skip
+    back = call(server, "GET", "/auth/callback?code=c&state=s", headers=navigate)
+    assert back.status_code != 403, back.text  # the page (or UI_NOT_BUILT without a bundle)
+    for method, path, headers in (
+        ("GET", "/auth/callback", {**navigate, "Sec-Fetch-Mode": "cors"}),
+        ("GET", "/auth/callback", {**navigate, "Sec-Fetch-Dest": "iframe"}),
+        ("POST", "/auth/callback", navigate),
+        ("GET", "/runs", navigate),
+        ("GET", "/v1/auth/config", navigate),
+    ):
+        answer = call(server, method, path, headers=headers)
+        assert answer.status_code == 403, (method, path, headers)
+        assert answer.json()["code"] == "ORIGIN_NOT_ALLOWED"
+
+
+def test_the_ui_page_may_call_the_issuer_and_nothing_else(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from orca.server import _ui
+
+    (tmp_path / "index.html").write_text("<!doctype html>")
+    monkeypatch.setattr(_ui, "UI_DIR", tmp_path)
+    plain = _ui.ui_response("/runs").headers["Content-Security-Policy"]
+    assert "connect-src 'self';" in plain
+    issuer = "http://127.0.0.1:9000"
+    policy = _ui.ui_response("/auth/callback", (issuer, "javascript:x", "*")).headers[
+        "Content-Security-Policy"
+    ]
+    assert f"connect-src 'self' {issuer};" in policy  # and never a non-origin

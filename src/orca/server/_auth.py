@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
@@ -382,6 +383,20 @@ async def auth_config(request: Request) -> AuthConfig:
         return AuthConfig(auth=guard.required, oidc=False)
     found = await asyncio.to_thread(guard.oidc.public_config)
     return AuthConfig(auth=True, **found)
+
+
+async def sign_in_origins(guard: Guard) -> tuple[str, ...]:
+    """The origins the web UI's page calls to sign in with OIDC (the issuer's token
+    endpoint's), for its Content-Security-Policy; none without OIDC."""
+    if guard.oidc is None:
+        return ()
+    found = await asyncio.to_thread(guard.oidc.public_config)  # discovered once
+    origins = []
+    for url in (found.get("token_endpoint"), guard.oidc.config.issuer):
+        if isinstance(url, str):
+            parts = urlsplit(url)
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(dict.fromkeys(origins))
 
 
 def check_origins(origins: list[str]) -> list[str]:

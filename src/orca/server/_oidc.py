@@ -159,6 +159,7 @@ class OIDCVerifier:
     def __init__(self, config: OIDCConfig) -> None:
         self.config = config
         self._discovery: dict[str, Any] | None = None
+        self._discovery_failed_at: float | None = None
         self._keys = _Keys(self._fetch_keys)
 
     @property
@@ -174,8 +175,15 @@ class OIDCVerifier:
             OSError: it cannot be fetched, or names another issuer.
         """
         if self._discovery is None:
+            failed = self._discovery_failed_at
+            if failed is not None and time.monotonic() - failed < REFETCH_EVERY_S:
+                raise OSError("the issuer's openid-configuration could not be fetched lately")
             url = self.config.issuer.rstrip("/") + "/.well-known/openid-configuration"
-            document = _fetch_json(url)
+            try:
+                document = _fetch_json(url)
+            except (OSError, ValueError):
+                self._discovery_failed_at = time.monotonic()
+                raise
             if document.get("issuer") != self.config.issuer:
                 raise OSError(
                     f"{url} names issuer {str(document.get('issuer'))[:200]!r}, not "
