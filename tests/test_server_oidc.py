@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from _oidc import AUDIENCE, CLIENT_ID, Issuer, make_key, oidc_config, pkce_pair
-from _served import ENVELOPE, free_port, init_project, served
+from _served import ENVELOPE, free_port, init_project, served, start
 from orca.server._oidc import MAX_TOKEN_CHARS, REFETCH_BURST
 
 FLOW = """
@@ -308,6 +308,38 @@ def test_an_issuer_that_cannot_be_reached_is_503(tmp_path: Path) -> None:
         config = call(url, "GET", "/v1/auth/config").json()
         assert config["oidc"] is True
         assert config["authorization_endpoint"] is None
+
+
+def test_the_log_says_who_called_and_why_a_token_was_refused(
+    tmp_path: Path, issuer: Issuer
+) -> None:
+    oidc_project(tmp_path, issuer)
+    toml = tmp_path / ".orca" / "orca.toml"
+    toml.write_text(
+        toml.read_text().replace('format = "human"', 'level = "debug"\nformat = "json"')
+    )
+    proc, url = start(tmp_path, ["counter"])
+    try:
+        token = issuer.mint(sub="lin", org="acme-eu", orca_role="operator")
+        headers = {"X-Correlation-Id": "corr-who"}
+        assert call(url, "GET", "/v1/workflows", token, headers=headers).status_code == 200
+        expired = issuer.mint(exp=int(time.time()) - 600, iat=int(time.time()) - 900)
+        headers = {"X-Correlation-Id": "corr-refused"}
+        refused(call(url, "GET", "/v1/workflows", expired, headers=headers), 401, "TOKEN_EXPIRED")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    said = proc.stderr.read().decode()
+    lines = [json.loads(line) for line in said.splitlines() if line.startswith("{")]
+    auth = [line for line in lines if line["logger"] == "orca.server.auth"]
+    by = {line.get("correlation_id"): line for line in auth}
+    who = by["corr-who"]
+    assert (who["subject"], who["tenant"], who["role"]) == ("lin", "acme-eu", "operator")
+    assert who["auth"] == "oidc"
+    assert by["corr-refused"]["code"] == "TOKEN_EXPIRED"
+    assert by["corr-refused"]["level"] == "info"
+    assert token not in said
+    assert expired not in said
 
 
 # -- signing in -----------------------------------------------------------------------------

@@ -270,7 +270,24 @@ class Authorize:
             )  # fmt: skip
             return
         state["principal"] = principal
+        log.debug(
+            "%s %s by %s (%s)", scope["method"], scope["path"], principal.subject, principal.role,
+            extra={"orca": _log_fields(scope, principal)},
+        )  # fmt: skip
         await self.app(scope, receive, send)
+
+
+def _log_fields(scope: Any, principal: Principal | None = None) -> dict[str, Any]:
+    """A log record's fields for a request: its correlation id and who is calling."""
+    fields: dict[str, Any] = {"correlation_id": scope.get("state", {}).get("correlation_id")}
+    if principal is not None:
+        fields.update(
+            auth=principal.kind,
+            subject=principal.subject,
+            tenant=principal.tenant,
+            role=principal.role,
+        )
+    return fields
 
 
 def _looks_like_jwt(token: str) -> bool:
@@ -281,8 +298,9 @@ def _looks_like_jwt(token: str) -> bool:
 
 async def _refuse_token(send: Any, refusal: Refusal, scope: Any) -> None:
     log.info(
-        "%s %s refused: %s (%s)", scope["method"], scope["path"], refusal.code, refusal.message
-    )
+        "%s %s refused: %s (%s)", scope["method"], scope["path"], refusal.code, refusal.message,
+        extra={"orca": {**_log_fields(scope), "auth": "oidc", "code": refusal.code}},
+    )  # fmt: skip
     await _refuse(
         send,
         refusal.status,
