@@ -254,7 +254,8 @@ class Authorize:
             who = (
                 f"token {principal.name!r} has {principal.scope!r}"
                 if principal.kind == "token"
-                else f"role {principal.role!r} of {principal.subject!r} holds {principal.scope!r}"
+                else f"role {principal.role!r} of {principal.subject[:200]!r} holds "
+                f"{principal.scope!r}"
             )
             fix = (
                 f"use a token with scope {needed} (orca token create NAME --scope {needed})"
@@ -270,10 +271,11 @@ class Authorize:
             )  # fmt: skip
             return
         state["principal"] = principal
-        log.debug(
-            "%s %s by %s (%s)", scope["method"], scope["path"], principal.subject, principal.role,
-            extra={"orca": _log_fields(scope, principal)},
-        )  # fmt: skip
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s by %s (%s)", scope["method"], scope["path"], principal.subject[:200],
+                principal.role, extra={"orca": _log_fields(scope, principal)},
+            )  # fmt: skip
         await self.app(scope, receive, send)
 
 
