@@ -46,7 +46,9 @@ RUN = {"workflow": "counter", "input": {}}
 
 @pytest.fixture(scope="module")
 def issuer() -> Iterator[Issuer]:
+    """Signing with an RS256 key (the first) and an ES256 one."""
     started = Issuer().start()
+    started.add_key("ES256")
     yield started
     started.stop()
 
@@ -213,6 +215,20 @@ def test_a_token_signed_by_a_key_not_in_the_jwks_is_refused(server: str, issuer:
     # the kid of a real key, the signature of another: a bad signature
     posing = issuer.mint(key=stranger, headers={"kid": issuer.keys[0].kid})
     refused(call(server, "GET", "/v1/workflows", posing), 401, "TOKEN_INVALID")
+
+
+def test_a_header_naming_another_algorithm_than_its_key_is_refused(
+    server: str, issuer: Issuer
+) -> None:
+    """An RS256 header over an ES256 key's signature: the key's type and ``alg`` decide."""
+    ec_key = issuer.keys[1]
+    assert ec_key.alg == "ES256"
+    _, payload, signature = issuer.mint(key=ec_key).split(".")
+    header = {"alg": "RS256", "typ": "JWT", "kid": ec_key.kid}
+    forged = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b"=").decode()
+    token = f"{forged}.{payload}.{signature}"
+    refused(call(server, "GET", "/v1/workflows", token), 401, "TOKEN_INVALID")
+    assert call(server, "GET", "/v1/workflows", issuer.mint(key=ec_key)).status_code == 200
 
 
 def test_a_tampered_payload_is_refused(server: str, issuer: Issuer) -> None:
