@@ -16,10 +16,17 @@ and the event loop never waits on the database.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca.store._clock import Clock, utc_now
 from orca.store.postgres._db import PgDb
+
+if TYPE_CHECKING:
+    from orca.store.postgres._config import PgConfigurations
+    from orca.store.postgres._ledger import PgLedger
+    from orca.store.postgres._prices import PgPrices
+    from orca.store.postgres._profiles import PgProfiles
+    from orca.store.postgres._usage import PgUsage
 
 __all__ = ["PgDb", "PostgresStore"]
 
@@ -71,6 +78,44 @@ class PostgresStore:
     # The repositories, each made on first use (their modules are the files of this
     # package): checkpoints, ledger, prices, profiles, configurations, usage, audit,
     # tasks, artifacts, tokens, flows, run_views.
+
+    @property
+    def ledger(self) -> PgLedger:
+        """Budgets, holds and the usage they settle into."""
+        from orca.store.postgres._ledger import PgLedger
+
+        return self._repo(
+            "ledger",
+            lambda: PgLedger(self.db, clock=self._clock, hold_ttl_s=self._hold_ttl_s),
+        )
+
+    @property
+    def prices(self) -> PgPrices:
+        """The user's price overrides."""
+        from orca.store.postgres._prices import PgPrices
+
+        return self._repo("prices", lambda: PgPrices(self.db, clock=self._clock))
+
+    @property
+    def profiles(self) -> PgProfiles:
+        """LLM profiles and the active one."""
+        from orca.store.postgres._profiles import PgProfiles
+
+        return self._repo("profiles", lambda: PgProfiles(self.db, clock=self._clock))
+
+    @property
+    def configurations(self) -> PgConfigurations:
+        """Named settings Orca keeps."""
+        from orca.store.postgres._config import PgConfigurations
+
+        return self._repo("configurations", lambda: PgConfigurations(self.db, clock=self._clock))
+
+    @property
+    def usage(self) -> PgUsage:
+        """Reports over the usage ledger."""
+        from orca.store.postgres._usage import PgUsage
+
+        return self._repo("usage", lambda: PgUsage(self.db))
 
     def open_user(self) -> None:
         """Create or migrate the user tables now rather than on first use.
