@@ -1,5 +1,7 @@
 """A process that uses the budget ledger, for ``tests/test_ledger_processes.py``.
 
+DB is the user database's file (SQLite) or a ``postgresql://`` URL (PostgreSQL).
+
 python ledger_worker.py stress DB BUDGET COST TRIES
     print "ready", wait for a line on stdin (so that every worker starts together),
     then TRIES times reserve COST and settle it, counting refusals; print a JSON line
@@ -35,7 +37,17 @@ from typing import Any
 
 from orca.cost import CallContext, Charge
 from orca.errors import BudgetExceeded
-from orca.store import user_store
+from orca.store import UserStore, user_store
+from orca.store.postgres import PostgresStore
+
+
+def opened(db: str, **options: Any) -> UserStore:
+    """The store at ``db``: a SQLite file, or a PostgreSQL database by URL."""
+    if db.startswith("postgresql://"):
+        store = PostgresStore(db, **options)
+        store.open_user()
+        return store
+    return user_store(db, **options)
 
 
 def say(line: str) -> None:
@@ -45,7 +57,7 @@ def say(line: str) -> None:
 
 def main(argv: list[str]) -> int:
     mode, db, name = argv[0], argv[1], argv[2]
-    ledger = user_store(db).ledger
+    ledger = opened(db).ledger
     budget = ledger.budgets.get(name)
     if mode == "stress":
         cost, tries = int(argv[3]), int(argv[4])
@@ -75,7 +87,7 @@ def main(argv: list[str]) -> int:
         os._exit(9)
     if mode == "late-settle":
         ask, ttl = int(argv[3]), float(argv[4])
-        away = user_store(db, hold_ttl_s=ttl).ledger
+        away = opened(db, hold_ttl_s=ttl).ledger
         hold = away.reserve([budget], {"usd": ask})
         say(f"reserved {hold.id}")
         sys.stdin.readline()
@@ -139,7 +151,7 @@ def run(db: str, budget: str, provider: str, url: str, ttl: str, fmt: str) -> in
     )
     # $1 per 1M tokens in, $2 out: a token in costs 1,000 nano-USD
     price = Price(provider, model.model, Decimal(1), Decimal(2))
-    store = user_store(db, hold_ttl_s=float(ttl))
+    store = opened(db, hold_ttl_s=float(ttl))
     began = time.monotonic()
     try:
         graph.compile().invoke(
