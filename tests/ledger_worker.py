@@ -35,19 +35,9 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from _stores import opened
 from orca.cost import CallContext, Charge
 from orca.errors import BudgetExceeded
-from orca.store import UserStore, user_store
-from orca.store.postgres import PostgresStore
-
-
-def opened(db: str, **options: Any) -> UserStore:
-    """The store at ``db``: a SQLite file, or a PostgreSQL database by URL."""
-    if db.startswith("postgresql://"):
-        store = PostgresStore(db, **options)
-        store.open_user()
-        return store
-    return user_store(db, **options)
 
 
 def say(line: str) -> None:

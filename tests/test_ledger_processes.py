@@ -17,16 +17,14 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import psycopg
 import pytest
 
 from _pg import Cluster, wait_ready
+from _stores import Rows, opened
 from orca.cost import Budget, Charge, Hold
 from orca.errors import BudgetExceeded, DatabaseLockedError, StoreUnavailableError
-from orca.store import LedgerRepository, SqliteStore, UserStore, user_store
-from orca.store.postgres import PostgresStore
+from orca.store import LedgerRepository, SqliteStore, UserStore
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import USER_COMPONENT, USER_MIGRATIONS
 
@@ -56,14 +54,6 @@ def db(
     return home / "orca.db"
 
 
-def opened(db: Path | str, **options: Any) -> UserStore:
-    if isinstance(db, str):
-        store = PostgresStore(db, **options)
-        store.open_user()
-        return store
-    return user_store(db, **options)
-
-
 @pytest.fixture
 def store(db: Path | str) -> Iterator[UserStore]:
     opened_store = opened(db)
@@ -71,25 +61,6 @@ def store(db: Path | str) -> Iterator[UserStore]:
         yield opened_store
     finally:
         opened_store.close()
-
-
-class Rows:
-    """A plain connection to the same data, to look at the rows (SQL with ``?``)."""
-
-    def __init__(self, db: Path | str) -> None:
-        self._pg = psycopg.connect(db, autocommit=True) if isinstance(db, str) else None
-        self._sqlite = None if self._pg else sqlite3.connect(db, isolation_level=None)
-
-    def execute(self, sql: str, args: tuple[object, ...] = ()) -> Any:
-        if self._pg is not None:
-            return self._pg.execute(sql.replace("?", "%s").encode(), args)
-        assert self._sqlite is not None
-        return self._sqlite.execute(sql, args)
-
-    def close(self) -> None:
-        for conn in (self._pg, self._sqlite):
-            if conn is not None:
-                conn.close()
 
 
 @pytest.fixture
