@@ -23,6 +23,10 @@ python ledger_worker.py run DB BUDGET PROVIDER URL TTL FORMAT
 python ledger_worker.py sweeper DB BUDGET ASK
     print "ready", then until a line arrives on stdin: sweep, try to reserve ASK and
     settle it; print a JSON line {"took": successes, "expired": [hold ids swept]}.
+python ledger_worker.py settle-race DB BUDGET HOLD_ID COST
+    print "ready", wait for a line on stdin (so that every worker settles together),
+    then settle the hold HOLD_ID with a charge of COST, as a retry that lost the first
+    answer would; print a JSON line {"usage_id": ..., "repeated": bool}.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from decimal import Decimal
 from typing import Any
 
 from _stores import opened
-from orca.cost import CallContext, Charge
+from orca.cost import CallContext, Charge, Hold
 from orca.errors import BudgetExceeded
 
 
@@ -87,6 +91,15 @@ def main(argv: list[str]) -> int:
         return 0
     if mode == "run":
         return run(db, name, *argv[3:])
+    if mode == "settle-race":
+        hold_id, cost = argv[3], int(argv[4])
+        say("ready")
+        sys.stdin.readline()
+        settled = ledger.settle(
+            Hold(hold_id), Charge("openai", "gpt-test", 1, 1, cost_nano_usd=cost)
+        )
+        say(json.dumps({"usage_id": settled.usage_id, "repeated": settled.repeated}))
+        return 0
     if mode == "sweeper":
         ask = int(argv[3])
         say("ready")

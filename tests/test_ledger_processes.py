@@ -160,6 +160,39 @@ def test_racing_processes_never_overspend_a_block_budget(
     assert scalar(conn, "SELECT COUNT(DISTINCT hold_id) FROM usage") == rows
 
 
+def test_processes_settling_one_hold_at_once_charge_it_once(
+    db: Path | str, conn: Rows, store: UserStore
+) -> None:
+    # the settle of one call retried from several processes at the same instant (each
+    # lost the answer of an earlier try): one settles it, every other finds that one
+    ledger = store.ledger
+    team = ledger.budgets.create(Budget("team", 10_000))
+    hold = ledger.reserve([team], {"usd": 3000})
+    procs = [worker("settle-race", db, "team", hold.id, 2500) for _ in range(PROCESSES)]
+    try:
+        for p in procs:
+            assert read_line(p) == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        results = [json.loads(read_line(p)) for p in procs]
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert sorted(r["repeated"] for r in results) == [False] + [True] * (PROCESSES - 1)
+    assert len({r["usage_id"] for r in results}) == 1
+    assert numbers(ledger, "team") == (10_000, 2500, 0)
+    assert scalar(conn, "SELECT COUNT(*) FROM usage") == 1
+    assert scalar(conn, "SELECT COUNT(*) FROM usage_charges") == 1
+    assert conn.execute("SELECT state FROM holds").fetchall() == [("settled",)]
+
+
 # -- a process killed before it settles ----------------------------------------------------------
 
 
