@@ -16,11 +16,11 @@ import psycopg
 from psycopg import errors as pgerrors
 
 from orca.cost import Budget, BudgetStatus
-from orca.errors import CorruptDatabaseError, InvalidBudgetError, UnknownBudgetError
+from orca.errors import InvalidBudgetError, UnknownBudgetError
 from orca.store._clock import Clock
 from orca.store._user import Scope
 from orca.store.postgres._db import PgDb
-from orca.store.postgres._schema import USER_COMPONENT, USER_MIGRATIONS
+from orca.store.postgres._user_db import has_nul, json_value, prepare_user, refuse_nul
 
 CREDIT_PERIOD = ""
 """The ``period_start`` of a credit budget's single, open-ended period."""
@@ -31,25 +31,6 @@ COLUMNS = (
 )
 
 _ACTIVE_LOCK = 0x0_0C_A5_B0_D6  # pg_advisory_xact_lock's key: which budget is active
-
-
-def prepare_user(db: PgDb) -> None:
-    """Create or migrate the user tables (once per ``PgDb``)."""
-    db.prepare([(USER_COMPONENT, USER_MIGRATIONS)])
-
-
-def json_value(text: str, what: str, where: str) -> Any:
-    """A JSON column's value; a damaged one raises ``CorruptDatabaseError`` naming
-    ``what``."""
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise CorruptDatabaseError(
-            where,
-            f"{what} is damaged ({exc})",
-            "re-create what it names, or restore the database from a backup; "
-            "`orca doctor` checks the store",
-        ) from None
 
 
 def period_key(budget: Budget, at: dt.datetime) -> tuple[str, str | None]:
@@ -108,6 +89,7 @@ class PgBudgets:
     def create(self, budget: Budget, *, activate: bool = False) -> Budget:
         if activate:
             budget.require_global()
+        refuse_nul(InvalidBudgetError, {"scope_ref": budget.scope_ref})
         now = self._clock().isoformat()
 
         def work(conn: psycopg.Connection[Any]) -> Budget:
@@ -180,6 +162,8 @@ class PgBudgets:
             return self.scoped_in(conn, scope, ref)
 
     def scoped_in(self, conn: psycopg.Connection[Any], scope: Scope, ref: str) -> list[Budget]:
+        if has_nul(ref):
+            return []
         rows = conn.execute(
             f"SELECT {COLUMNS} FROM budgets WHERE scope = %s AND scope_ref = %s ORDER BY name",
             (scope, ref),
@@ -188,9 +172,13 @@ class PgBudgets:
 
     def raise_(self, name: str, *, by: int | None = None, to: int | None = None) -> Budget:
         def work(conn: psycopg.Connection[Any]) -> Budget:
-            row = conn.execute(
-                f"SELECT {COLUMNS} FROM budgets WHERE name = %s FOR UPDATE", (name,)
-            ).fetchone()
+            row = (
+                None
+                if has_nul(name)
+                else conn.execute(
+                    f"SELECT {COLUMNS} FROM budgets WHERE name = %s FOR UPDATE", (name,)
+                ).fetchone()
+            )
             if row is None:
                 raise self._unknown(conn, name)
             new = budget_of(row, self._db.where).raised(by=by, to=to)
@@ -245,6 +233,8 @@ class PgBudgets:
 
     @staticmethod
     def _row(conn: psycopg.Connection[Any], name: str) -> tuple[Any, ...] | None:
+        if has_nul(name):
+            return None
         row: tuple[Any, ...] | None = conn.execute(
             f"SELECT {COLUMNS} FROM budgets WHERE name = %s", (name,)
         ).fetchone()

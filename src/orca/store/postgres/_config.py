@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from orca.store._clock import Clock
 from orca.store._user import check_config_key, check_config_value
-from orca.store.postgres._budgets import prepare_user
 from orca.store.postgres._db import PgDb
+from orca.store.postgres._user_db import prepare_user
 
 
 class PgConfigurations:

@@ -51,8 +51,9 @@ from orca.cost import (
 )
 from orca.errors import BudgetExceeded
 from orca.store._clock import Clock
-from orca.store.postgres._budgets import PgBudgets, json_value, period_key, status_of
+from orca.store.postgres._budgets import PgBudgets, period_key, status_of
 from orca.store.postgres._db import PgDb
+from orca.store.postgres._user_db import has_nul, json_value, label
 
 Conn = psycopg.Connection[Any]
 
@@ -186,7 +187,7 @@ class PgLedger:
         return self._db.retrying(work)
 
     def record(self, hold: Hold, charge: Charge) -> None:
-        if not hold.parts:
+        if not hold.parts or has_nul(hold.id):  # (no hold has such an id)
             return
         with self._db.transaction() as conn:
             # an expired hold keeps the answer too (its state stays): a process killed
@@ -201,7 +202,7 @@ class PgLedger:
         return self._db.retrying(lambda conn: self._settle(conn, hold.id, charge, context))
 
     def release(self, hold: Hold) -> None:
-        if not hold.parts:
+        if not hold.parts or has_nul(hold.id):
             return
 
         def work(conn: Conn) -> None:
@@ -215,7 +216,7 @@ class PgLedger:
         self._db.retrying(work)
 
     def renew(self, holds: Sequence[Hold]) -> list[str]:
-        ids = [h.id for h in holds if h.parts]
+        ids = [h.id for h in holds if h.parts and not has_nul(h.id)]
         if not ids:
             return []
         now = self._clock()
@@ -327,6 +328,8 @@ class PgLedger:
     # -- inside a transaction ---------------------------------------------------------------
 
     def _settle(self, conn: Conn, hold_id: str, charge: Charge, context: CallContext) -> Settlement:
+        if has_nul(hold_id):  # no hold has such an id: it settles nothing but its usage
+            hold_id = str(label(hold_id))
         # the hold's row, then its periods' rows in id order: the lock order of every
         # transaction that moves money
         parts = conn.execute(
@@ -357,15 +360,15 @@ class PgLedger:
                 usage_id,
                 hold_id,
                 now,
-                context.run_id,
-                context.thread_id,
-                context.workflow,
-                context.session,
-                context.node,
-                context.task_id,
-                context.role,
-                charge.provider,
-                charge.model,
+                label(context.run_id),
+                label(context.thread_id),
+                label(context.workflow),
+                label(context.session),
+                label(context.node),
+                label(context.task_id),
+                label(context.role),
+                label(charge.provider),
+                label(charge.model),
                 charge.input_tokens,
                 charge.cache_read_tokens,
                 charge.cache_write_tokens,

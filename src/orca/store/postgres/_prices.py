@@ -7,9 +7,10 @@ import uuid
 from decimal import Decimal
 
 from orca.cost import Price
+from orca.errors import InvalidPriceError
 from orca.store._clock import Clock
-from orca.store.postgres._budgets import prepare_user
 from orca.store.postgres._db import PgDb
+from orca.store.postgres._user_db import has_nul, prepare_user, refuse_nul
 
 _ALWAYS = dt.datetime.min.replace(tzinfo=dt.UTC)
 """The stored ``effective_from`` of a price with none: it applies from the start of time
@@ -46,6 +47,9 @@ class PgPrices:
         ]
 
     def save(self, price: Price, *, note: str = "") -> None:
+        refuse_nul(
+            InvalidPriceError, {"provider": price.provider, "model": price.model, "note": note}
+        )
         effective = (price.effective_from or _ALWAYS).isoformat()
         with self._db.transaction() as conn:
             conn.execute(
@@ -75,6 +79,8 @@ class PgPrices:
             )
 
     def delete(self, provider: str, model: str) -> int:
+        if has_nul(provider, model):
+            return 0
         with self._db.transaction() as conn:
             cur = conn.execute(
                 "DELETE FROM llm_pricing WHERE provider = %s AND model = %s", (provider, model)

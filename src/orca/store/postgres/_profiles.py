@@ -16,8 +16,8 @@ from psycopg import errors as pgerrors
 from orca.errors import ConfigError, UnknownProfileError
 from orca.store._clock import Clock
 from orca.store._user import ModelRecord, ProfileRecord
-from orca.store.postgres._budgets import json_value, prepare_user
 from orca.store.postgres._db import PgDb
+from orca.store.postgres._user_db import has_nul, json_value, prepare_user, refuse_nul
 
 Conn = psycopg.Connection[Any]
 
@@ -38,6 +38,7 @@ class PgProfiles:
         prepare_user(db)
 
     def create(self, profile: ProfileRecord, *, activate: bool = False) -> ProfileRecord:
+        _refuse_nul(profile)
         now = self._clock().isoformat()
 
         def work(conn: Conn) -> ProfileRecord:
@@ -97,9 +98,13 @@ class PgProfiles:
         description: str | None = None,
     ) -> ProfileRecord:
         def work(conn: Conn) -> ProfileRecord:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM llm_profiles WHERE name = %s FOR UPDATE", (name,)
-            ).fetchone()
+            row = (
+                None
+                if has_nul(name)
+                else conn.execute(
+                    f"SELECT {_COLUMNS} FROM llm_profiles WHERE name = %s FOR UPDATE", (name,)
+                ).fetchone()
+            )
             if row is None:
                 raise self._unknown(conn, name)
             old = self._record(row)
@@ -110,6 +115,7 @@ class PgProfiles:
                 old.description if description is None else description,
                 old.active,
             )
+            _refuse_nul(new)
             conn.execute(
                 "UPDATE llm_profiles SET description = %s, planner_provider = %s, "
                 "planner_model = %s, planner_params = %s, worker_provider = %s, "
@@ -122,7 +128,10 @@ class PgProfiles:
 
     def delete(self, name: str) -> None:
         def work(conn: Conn) -> None:
-            if conn.execute("DELETE FROM llm_profiles WHERE name = %s", (name,)).rowcount == 0:
+            if (
+                has_nul(name)
+                or conn.execute("DELETE FROM llm_profiles WHERE name = %s", (name,)).rowcount == 0
+            ):
                 raise self._unknown(conn, name)
 
         self._db.retrying(work)
@@ -140,6 +149,8 @@ class PgProfiles:
 
     @staticmethod
     def _row(conn: Conn, name: str) -> tuple[Any, ...] | None:
+        if has_nul(name):
+            return None
         row: tuple[Any, ...] | None = conn.execute(
             f"SELECT {_COLUMNS} FROM llm_profiles WHERE name = %s", (name,)
         ).fetchone()
@@ -168,6 +179,19 @@ def _taken(name: str) -> ConfigError:
 def _activate(conn: Conn, name: str) -> None:
     conn.execute("UPDATE llm_profiles SET active = 0 WHERE active = 1 AND name <> %s", (name,))
     conn.execute("UPDATE llm_profiles SET active = 1 WHERE name = %s", (name,))
+
+
+def _refuse_nul(p: ProfileRecord) -> None:
+    refuse_nul(
+        ConfigError,
+        {
+            "description": p.description,
+            "planner.provider": p.planner.provider,
+            "planner.model": p.planner.model,
+            "worker.provider": p.worker.provider,
+            "worker.model": p.worker.model,
+        },
+    )
 
 
 def _cols(p: ProfileRecord) -> tuple[str, ...]:

@@ -7,8 +7,8 @@ import datetime as dt
 from typing import Any
 
 from orca.cost import Bucket, Charge, GroupBy, RunUsage, UsageRow, check_report
-from orca.store.postgres._budgets import prepare_user
 from orca.store.postgres._db import PgDb
+from orca.store.postgres._user_db import has_nul, prepare_user
 
 _KEYS: dict[str, str] = {
     "model": "provider || '/' || model",
@@ -46,6 +46,8 @@ class PgUsage:
         bucket: Bucket | None = None,
     ) -> list[UsageRow]:
         check_report(by, since, until, bucket)
+        if has_nul(run_id, workflow):  # no row holds NUL
+            return []
         where: list[str] = []
         args: list[str] = []
         for op, when in ((">=", since), ("<", until)):
@@ -83,6 +85,8 @@ class PgUsage:
         return [UsageRow(*r) for r in rows]
 
     def of_run(self, run_id: str) -> list[RunUsage]:
+        if has_nul(run_id):
+            return []
         with self._db.read() as conn:
             rows = conn.execute(
                 "SELECT node, role, (provider || '/' || model) COLLATE \"C\", COUNT(*), "
@@ -95,6 +99,8 @@ class PgUsage:
         return [RunUsage(*r) for r in rows]
 
     def charges(self, run_id: str) -> list[Charge]:
+        if has_nul(run_id):
+            return []
         with self._db.read() as conn:
             rows = conn.execute(
                 "SELECT provider, model, input_tokens, output_tokens, cache_read_tokens, "
