@@ -23,9 +23,14 @@ from orca.store.postgres._db import PgDb
 
 if TYPE_CHECKING:
     from orca.store.postgres._artifacts import PgArtifacts
+    from orca.store.postgres._config import PgConfigurations
     from orca.store.postgres._flows import PgFlows
+    from orca.store.postgres._ledger import PgLedger
+    from orca.store.postgres._prices import PgPrices
+    from orca.store.postgres._profiles import PgProfiles
     from orca.store.postgres._tasks import PgTasks
     from orca.store.postgres._tokens import PgTokens
+    from orca.store.postgres._usage import PgUsage
 
 __all__ = ["PgDb", "PostgresStore"]
 
@@ -105,6 +110,43 @@ class PostgresStore:
         from orca.store.postgres._flows import PgFlows
 
         return self._repo("flows", lambda: PgFlows(self.db, clock=self._clock))
+
+    def ledger(self) -> PgLedger:
+        """Budgets, holds and the usage they settle into."""
+        from orca.store.postgres._ledger import PgLedger
+
+        return self._repo(
+            "ledger",
+            lambda: PgLedger(self.db, clock=self._clock, hold_ttl_s=self._hold_ttl_s),
+        )
+
+    @property
+    def prices(self) -> PgPrices:
+        """The user's price overrides."""
+        from orca.store.postgres._prices import PgPrices
+
+        return self._repo("prices", lambda: PgPrices(self.db, clock=self._clock))
+
+    @property
+    def profiles(self) -> PgProfiles:
+        """LLM profiles and the active one."""
+        from orca.store.postgres._profiles import PgProfiles
+
+        return self._repo("profiles", lambda: PgProfiles(self.db, clock=self._clock))
+
+    @property
+    def configurations(self) -> PgConfigurations:
+        """Named settings Orca keeps."""
+        from orca.store.postgres._config import PgConfigurations
+
+        return self._repo("configurations", lambda: PgConfigurations(self.db, clock=self._clock))
+
+    @property
+    def usage(self) -> PgUsage:
+        """Reports over the usage ledger."""
+        from orca.store.postgres._usage import PgUsage
+
+        return self._repo("usage", lambda: PgUsage(self.db))
 
     def open_user(self) -> None:
         """Create or migrate the user tables now rather than on first use.
