@@ -111,6 +111,7 @@ class PostgresStore:
 
         return self._repo("flows", lambda: PgFlows(self.db, clock=self._clock))
 
+    @property
     def ledger(self) -> PgLedger:
         """Budgets, holds and the usage they settle into."""
         from orca.store.postgres._ledger import PgLedger
