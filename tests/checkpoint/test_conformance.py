@@ -1,8 +1,8 @@
 """The ``Checkpointer`` conformance suite: every store must pass every test here.
 
-The ``store`` fixture runs each test against ``MemoryCheckpointer()`` and
-``SqliteCheckpointer(path)``; ``store.reopen()`` reads a SQLite store back through a new
-instance on the same file.
+The ``store`` fixture runs each test against ``MemoryCheckpointer()``,
+``SqliteCheckpointer(path)`` and ``PgCheckpointer(url)``; ``store.reopen()`` reads a
+SQLite or PostgreSQL store back through a new instance on the same file or database.
 """
 
 from __future__ import annotations
@@ -652,13 +652,8 @@ def test_a_checkpoint_whose_parent_is_older_than_the_head_starts_a_correct_branc
 
 
 def test_two_instances_on_one_file_see_each_others_checkpoints(store: StoreUnderTest) -> None:
-    if store.kind == "memory":
-        # a memory store is one instance by nature; the same object sees everything
-        other = store.cp
-    else:
-        from orca.store import SqliteCheckpointer
-
-        other = SqliteCheckpointer(store.path)
+    # a memory store is one instance by nature; the same object sees everything
+    other = store.another()
     try:
         ids = put_chain(store.cp, "t", 5)
         put_chain(other, "u", 3)

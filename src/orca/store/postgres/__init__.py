@@ -16,12 +16,17 @@ and the event loop never waits on the database.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca.store._clock import Clock, utc_now
+from orca.store.postgres._checkpoints import PgCheckpointer
 from orca.store.postgres._db import PgDb
 
-__all__ = ["PgDb", "PostgresStore"]
+if TYPE_CHECKING:
+    from orca.store.postgres._audit import PgAudit
+    from orca.store.postgres._runviews import PgRunViews
+
+__all__ = ["PgCheckpointer", "PgDb", "PostgresStore"]
 
 R = TypeVar("R")
 
@@ -71,6 +76,27 @@ class PostgresStore:
     # The repositories, each made on first use (their modules are the files of this
     # package): checkpoints, ledger, prices, profiles, configurations, usage, audit,
     # tasks, artifacts, tokens, flows, run_views.
+
+    @property
+    def checkpoints(self) -> PgCheckpointer:
+        """Checkpoints and the event log of threads, run and task records, thread
+        leases, and the project's workflows and sessions."""
+        return self._repo("checkpoints", lambda: PgCheckpointer(self.db))
+
+    @property
+    def audit(self) -> PgAudit:
+        """The tool-execution audit (``ToolAudit``)."""
+        from orca.store.postgres._audit import PgAudit
+
+        return self._repo("audit", lambda: PgAudit(self.db))
+
+    @property
+    def run_views(self) -> PgRunViews:
+        """Runs listed by filters, counted and searched by their event log
+        (``RunViews``)."""
+        from orca.store.postgres._runviews import PgRunViews
+
+        return self._repo("run_views", lambda: PgRunViews(self.db))
 
     def open_user(self) -> None:
         """Create or migrate the user tables now rather than on first use.

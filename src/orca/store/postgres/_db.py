@@ -50,8 +50,10 @@ def redact(url: str) -> str:
 
 
 def _unavailable(exc: BaseException) -> bool:
+    # a lost deadlock or serialization race is an OperationalError too, but the server is
+    # there: ``retrying`` runs the work again
     return isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout) and not isinstance(
-        exc, pgerrors.QueryCanceled | pgerrors.LockNotAvailable
+        exc, pgerrors.QueryCanceled | pgerrors.LockNotAvailable | pgerrors.TransactionRollback
     )
 
 
