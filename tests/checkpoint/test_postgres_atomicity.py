@@ -4,6 +4,7 @@ none of the others (task records, events, pending writes, blobs) is stored."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -42,3 +43,26 @@ def test_a_save_refused_half_way_stores_none_of_its_rows(pg_url: str) -> None:
         # and the store goes on
         store.put(make_save("t", "c1", "c0", 1, {"log": ["a", "b"], "n": 1}, {"log": ["b"]}))
         assert [h.checkpoint_id for h in store.history("t")] == ["c1", "c0"]
+
+
+def test_a_get_reads_one_instant_while_another_process_deletes_the_thread(pg_url: str) -> None:
+    other = PgCheckpointer(pg_url)  # another process's store, on the same database
+
+    class DeletedMidRead(PgCheckpointer):
+        def _blobs(self, thread_id: str, wanted: list[tuple[str, str, int]]) -> Any:
+            # between the header's read and the blobs' read, the thread goes
+            other.delete_thread(thread_id)
+            return super()._blobs(thread_id, wanted)
+
+    try:
+        other.put(make_save("t", "c0", None, 0, {"log": ["a"], "n": 0}))
+        other.put(make_save("t", "c1", "c0", 1, {"log": ["a", "b"], "n": 0}, {"log": ["b"]}))
+        with DeletedMidRead(pg_url) as reader:
+            got = reader.get("t")
+            # the checkpoint as it was when the read began, whole: not a header without
+            # its values
+            assert got is not None
+            assert got.values == {"log": ["a", "b"], "n": 0}
+        assert other.get("t") is None  # the delete did happen
+    finally:
+        other.close()

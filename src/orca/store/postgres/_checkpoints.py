@@ -25,6 +25,7 @@ from typing import Any, ParamSpec, TypeVar
 import psycopg
 from psycopg import errors as pgerrors
 
+from orca.checkpoint._base import Checkpoint
 from orca.checkpoint._records import TaskRow
 from orca.checkpoint._rows import BlobRow, CallRow, EventRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import CheckpointError, InvalidInputError
@@ -80,6 +81,7 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
         self._shut = False  # no call at all: the lane has drained
         self._lane: ThreadPoolExecutor | None = None
         self._lane_lock = threading.Lock()
+        self._reading = threading.local()  # the cursor of a _snapshot() this thread is in
         try:
             self.db.prepare(
                 [
@@ -150,8 +152,44 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
             return self.db.retrying(lambda conn: work(_text.cursor(conn)))
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        held: Cursor | None = getattr(self._reading, "cursor", None)
+        if held is not None:  # inside _snapshot(): its transaction's connection
+            with self._errors():
+                return held.execute(sql.encode(), args).fetchall()
         with self._errors(), self.db.read() as conn:
             return _text.cursor(conn).execute(sql.encode(), args).fetchall()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """The reads of the block on one connection, in one read-only snapshot: a
+        checkpoint's header, blobs and writes are read as of one instant, whatever
+        another process prunes meanwhile."""
+        if getattr(self._reading, "cursor", None) is not None:
+            yield
+            return
+        with self._errors(), self.db.transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            self._reading.cursor = _text.cursor(conn)
+            try:
+                yield
+            finally:
+                self._reading.cursor = None
+
+    def get(self, thread_id: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+        with self._snapshot():
+            return super().get(thread_id, checkpoint_id)
+
+    def read_events(
+        self,
+        run_id: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        with self._snapshot():
+            return super().read_events(run_id, start=start, stop=stop, types=types, limit=limit)
 
     # -- checkpoint primitives ----------------------------------------------------------------
 
