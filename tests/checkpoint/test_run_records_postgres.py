@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from orca.checkpoint import Lease, RunRecord, lease_owner
+from orca.checkpoint import Lease, RunRecord, TaskRecord, lease_owner
 from orca.errors import CorruptDatabaseError, InvalidInputError, SchemaVersionError
 from orca.store import ToolExecution
 from orca.store.postgres import PgCheckpointer, PostgresStore
@@ -161,3 +161,34 @@ def test_the_tool_audit_keeps_executions_newest_first_with_every_filter(pg_url: 
         assert len(audit.executions(limit=1)) == 1
         with pytest.raises(InvalidInputError, match="limit"):
             audit.executions(limit=0)
+
+
+def test_workflows_and_sessions_are_kept_and_runs_linked_to_their_workflow(pg_url: str) -> None:
+    with PgCheckpointer(pg_url) as store:
+        first = store.save_workflow("research", "a.py:graph", "2026-01-01T00:00:00+00:00")
+        assert store.save_workflow("research", "b.py:graph", "2026-01-02T00:00:00+00:00") == first
+        store.begin_session("s1", origin="cli", pid=42, now="2026-01-01T00:00:00+00:00")
+        store.begin_session("s1", origin="server", pid=None, now="later")  # kept as it was
+        store.end_session("s1", "2026-01-01T00:05:00+00:00")
+        linked = RunRecord("r1", "t1", "research", "running", "2026-01-01T00:00:01+00:00")
+        loose = RunRecord("r2", "t2", "other", "running", "2026-01-01T00:00:02+00:00")
+        for r in (linked, loose):
+            store.begin_run(r, Lease(r.thread_id, r.run_id, "h:1:x", 10.0), 1.0)
+            store.put_tasks([TaskRecord(r.run_id, "k", 0, "n", "done", "2026-01-01")])
+        # an update without a workflow of its name never unlinks the run
+        store.save_workflow("renamed", "c.py:graph", "2026-01-03T00:00:00+00:00")
+        store.end_run(linked, [])
+    with psycopg.connect(pg_url) as raw:
+        assert raw.execute("SELECT name, source FROM workflows ORDER BY name").fetchall() == [
+            ("renamed", "c.py:graph"),
+            ("research", "b.py:graph"),
+        ]
+        assert raw.execute("SELECT origin, pid, ended_at FROM sessions").fetchall() == [
+            ("cli", 42, "2026-01-01T00:05:00+00:00")
+        ]
+        assert raw.execute("SELECT id, workflow_id FROM runs ORDER BY id").fetchall() == [
+            ("r1", first),
+            ("r2", None),
+        ]
+        links = raw.execute("SELECT workflow_id, run_id, task_id FROM workflow_tasks")
+        assert links.fetchall() == [(first, "r1", "k")]
