@@ -7,18 +7,17 @@ changed, its pending writes, its events and its task records commit together or 
 all. The logic over the rows (chains of deltas, lease decisions) is
 ``checkpoint/_rows.py``'s and ``checkpoint/_records.py``'s, shared with SQLite.
 
-The async face runs each call on a lane of its own (one thread per checkpointer), so
-that calls are applied in the order they were made, as the ``Checkpointer`` protocol
-asks; ``PgDb.submit``'s threads run calls side by side, in no order.
+The async face runs each call on a lane of its own (``_lane.Lane``: one thread per
+checkpointer), so that calls are applied in the order they were made, as the
+``Checkpointer`` protocol asks; ``PgDb.submit``'s threads run calls side by side, in
+no order.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
@@ -31,6 +30,7 @@ from orca.checkpoint._rows import BlobRow, CallRow, EventRow, HeaderRow, RowChec
 from orca.errors import CheckpointError, InvalidInputError
 from orca.store.postgres import _text
 from orca.store.postgres._db import PgDb
+from orca.store.postgres._lane import Lane
 from orca.store.postgres._runs import Cursor, PgRunRows, upsert_tasks
 from orca.store.postgres._schema import (
     CHECKPOINT_COMPONENT,
@@ -77,10 +77,8 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
         self._owns_db = isinstance(db, str)
         self.db = PgDb(db) if isinstance(db, str) else db
         self.location = self.db.where
-        self._closed = False  # no async call is taken or started any more
         self._shut = False  # no call at all: the lane has drained
-        self._lane: ThreadPoolExecutor | None = None
-        self._lane_lock = threading.Lock()
+        self._lane = Lane(self._closed_error)
         self._reading = threading.local()  # the cursor of a _snapshot() this thread is in
         try:
             self.db.prepare(
@@ -104,21 +102,7 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
     ) -> asyncio.Future[T]:
         """Queue ``fn(*args, **kwargs)`` on this store's lane now (calls run in the order
         they were made, off the event loop) and return a future of its result."""
-        loop = asyncio.get_running_loop()
-        with self._lane_lock:
-            if not self._closed:
-                if self._lane is None:
-                    self._lane = ThreadPoolExecutor(1, thread_name_prefix="orca-pg-checkpoints")
-                call = functools.partial(self._queued, fn, *args, **kwargs)
-                return loop.run_in_executor(self._lane, call)
-        future: asyncio.Future[T] = loop.create_future()
-        future.set_exception(self._closed_error("after it was closed"))
-        return future
-
-    def _queued(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        if self._closed:  # close() came while this call waited its turn
-            raise self._closed_error("before this call ran")
-        return fn(*args, **kwargs)
+        return self._lane.submit(fn, *args, **kwargs)
 
     def _closed_error(self, when: str) -> CheckpointError:
         return CheckpointError(
@@ -398,11 +382,7 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
         """Stop taking calls: the async call running finishes (and commits), those still
         queued raise ``CheckpointError``, as does any call made afterwards. Closes the
         pool when the checkpointer opened it."""
-        with self._lane_lock:
-            self._closed = True
-            lane, self._lane = self._lane, None
-        if lane is not None:
-            lane.shutdown(wait=not _on_lane())
+        self._lane.close()
         self._shut = True
         if self._owns_db:
             self.db.close()
@@ -412,10 +392,6 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _on_lane() -> bool:
-    return threading.current_thread().name.startswith("orca-pg-checkpoints")
 
 
 def _first_line(exc: BaseException) -> str:
