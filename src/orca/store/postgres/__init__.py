@@ -19,20 +19,23 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca.store._clock import Clock, utc_now
+from orca.store.postgres._checkpoints import PgCheckpointer
 from orca.store.postgres._db import PgDb
 
 if TYPE_CHECKING:
     from orca.store.postgres._artifacts import PgArtifacts
+    from orca.store.postgres._audit import PgAudit
     from orca.store.postgres._config import PgConfigurations
     from orca.store.postgres._flows import PgFlows
     from orca.store.postgres._ledger import PgLedger
     from orca.store.postgres._prices import PgPrices
     from orca.store.postgres._profiles import PgProfiles
+    from orca.store.postgres._runviews import PgRunViews
     from orca.store.postgres._tasks import PgTasks
     from orca.store.postgres._tokens import PgTokens
     from orca.store.postgres._usage import PgUsage
 
-__all__ = ["PgDb", "PostgresStore"]
+__all__ = ["PgCheckpointer", "PgDb", "PostgresStore"]
 
 R = TypeVar("R")
 
@@ -148,6 +151,27 @@ class PostgresStore:
         from orca.store.postgres._usage import PgUsage
 
         return self._repo("usage", lambda: PgUsage(self.db))
+
+    @property
+    def checkpoints(self) -> PgCheckpointer:
+        """Checkpoints and the event log of threads, run and task records, thread
+        leases, and the project's workflows and sessions."""
+        return self._repo("checkpoints", lambda: PgCheckpointer(self.db))
+
+    @property
+    def audit(self) -> PgAudit:
+        """The tool-execution audit (``ToolAudit``)."""
+        from orca.store.postgres._audit import PgAudit
+
+        return self._repo("audit", lambda: PgAudit(self.db))
+
+    @property
+    def run_views(self) -> PgRunViews:
+        """Runs listed by filters, counted and searched by their event log
+        (``RunViews``)."""
+        from orca.store.postgres._runviews import PgRunViews
+
+        return self._repo("run_views", lambda: PgRunViews(self.db))
 
     def open_user(self) -> None:
         """Create or migrate the user tables now rather than on first use.
