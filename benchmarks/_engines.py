@@ -50,6 +50,21 @@ class LangGraphEngine:
         saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         saver.conn.close()
 
+    def open_pg_checkpointer(self, url: str) -> Any:
+        """LangGraph's PostgresSaver over one connection, set up as its docs say
+        (autocommit, no server-side prepared statements, dict rows)."""
+        import psycopg
+        from langgraph.checkpoint.postgres import PostgresSaver
+        from psycopg.rows import dict_row
+
+        conn = psycopg.connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row)
+        saver = PostgresSaver(conn)
+        saver.setup()  # create the tables now, outside the timed region
+        return saver
+
+    def close_pg_checkpointer(self, saver: Any) -> None:
+        saver.conn.close()
+
     def invoke(
         self, app: Any, inputs: dict[str, Any], *, thread_id: str | None = None, max_steps: int
     ) -> dict[str, Any]:
@@ -76,6 +91,7 @@ class OrcaEngine:
         self.append = orca.reducers.append
         self._state_graph = orca.StateGraph
         self._checkpointer = orca.SqliteCheckpointer
+        self._stores: dict[int, Any] = {}
         self.version = orca.__version__
 
     def graph(self, schema: type) -> Any:
@@ -91,6 +107,20 @@ class OrcaEngine:
 
     def close_checkpointer(self, checkpointer: Any) -> None:
         checkpointer.close()
+
+    def open_pg_checkpointer(self, url: str) -> Any:
+        """The checkpointer of Orca's PostgreSQL store, its tables created now (outside
+        the timed region)."""
+        from orca.store import open_store
+
+        store = open_store(url)
+        checkpointer = store.checkpoints
+        checkpointer.history("warm-up")  # creates and migrates the tables
+        self._stores[id(checkpointer)] = store
+        return checkpointer
+
+    def close_pg_checkpointer(self, checkpointer: Any) -> None:
+        self._stores.pop(id(checkpointer)).close()
 
     def invoke(
         self, app: Any, inputs: dict[str, Any], *, thread_id: str | None = None, max_steps: int

@@ -1,5 +1,7 @@
 """A process that uses the budget ledger, for ``tests/test_ledger_processes.py``.
 
+DB is the user database's file (SQLite) or a ``postgresql://`` URL (PostgreSQL).
+
 python ledger_worker.py stress DB BUDGET COST TRIES
     print "ready", wait for a line on stdin (so that every worker starts together),
     then TRIES times reserve COST and settle it, counting refusals; print a JSON line
@@ -21,6 +23,10 @@ python ledger_worker.py run DB BUDGET PROVIDER URL TTL FORMAT
 python ledger_worker.py sweeper DB BUDGET ASK
     print "ready", then until a line arrives on stdin: sweep, try to reserve ASK and
     settle it; print a JSON line {"took": successes, "expired": [hold ids swept]}.
+python ledger_worker.py settle-race DB BUDGET HOLD_ID COST
+    print "ready", wait for a line on stdin (so that every worker settles together),
+    then settle the hold HOLD_ID with a charge of COST, as a retry that lost the first
+    answer would; print a JSON line {"usage_id": ..., "repeated": bool}.
 """
 
 from __future__ import annotations
@@ -33,9 +39,9 @@ import time
 from decimal import Decimal
 from typing import Any
 
-from orca.cost import CallContext, Charge
+from _stores import opened
+from orca.cost import CallContext, Charge, Hold
 from orca.errors import BudgetExceeded
-from orca.store import user_store
 
 
 def say(line: str) -> None:
@@ -45,7 +51,7 @@ def say(line: str) -> None:
 
 def main(argv: list[str]) -> int:
     mode, db, name = argv[0], argv[1], argv[2]
-    ledger = user_store(db).ledger
+    ledger = opened(db).ledger
     budget = ledger.budgets.get(name)
     if mode == "stress":
         cost, tries = int(argv[3]), int(argv[4])
@@ -75,7 +81,7 @@ def main(argv: list[str]) -> int:
         os._exit(9)
     if mode == "late-settle":
         ask, ttl = int(argv[3]), float(argv[4])
-        away = user_store(db, hold_ttl_s=ttl).ledger
+        away = opened(db, hold_ttl_s=ttl).ledger
         hold = away.reserve([budget], {"usd": ask})
         say(f"reserved {hold.id}")
         sys.stdin.readline()
@@ -85,6 +91,15 @@ def main(argv: list[str]) -> int:
         return 0
     if mode == "run":
         return run(db, name, *argv[3:])
+    if mode == "settle-race":
+        hold_id, cost = argv[3], int(argv[4])
+        say("ready")
+        sys.stdin.readline()
+        settled = ledger.settle(
+            Hold(hold_id), Charge("openai", "gpt-test", 1, 1, cost_nano_usd=cost)
+        )
+        say(json.dumps({"usage_id": settled.usage_id, "repeated": settled.repeated}))
+        return 0
     if mode == "sweeper":
         ask = int(argv[3])
         say("ready")
@@ -139,7 +154,7 @@ def run(db: str, budget: str, provider: str, url: str, ttl: str, fmt: str) -> in
     )
     # $1 per 1M tokens in, $2 out: a token in costs 1,000 nano-USD
     price = Price(provider, model.model, Decimal(1), Decimal(2))
-    store = user_store(db, hold_ttl_s=float(ttl))
+    store = opened(db, hold_ttl_s=float(ttl))
     began = time.monotonic()
     try:
         graph.compile().invoke(

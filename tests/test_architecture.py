@@ -13,6 +13,8 @@ import ast
 from collections import defaultdict
 from pathlib import Path
 
+import pytest
+
 SRC = Path(__file__).resolve().parents[1] / "src"
 ALLOWED_CYCLE_EDGES = {("orca.graph._builder", "orca.engine")}
 
@@ -148,7 +150,8 @@ def test_leaf_modules_import_nothing_of_orca_but_errors() -> None:
         assert edges.get(leaf, set()) <= {"orca.errors", "orca._serde"}, leaf
 
 
-def test_sqlite3_is_imported_only_under_the_store() -> None:
+@pytest.mark.parametrize("driver", ["sqlite3", "psycopg", "psycopg_pool"])
+def test_database_drivers_are_imported_only_under_the_store(driver: str) -> None:
     outside = []
     for name, path in sorted(_modules().items()):
         if name == "orca.store" or name.startswith("orca.store."):
@@ -159,7 +162,7 @@ def test_sqlite3_is_imported_only_under_the_store() -> None:
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom) and not node.level:
                 names = [node.module or ""]
-            if any(n == "sqlite3" or n.startswith("sqlite3.") for n in names):
+            if any(n == driver or n.startswith(driver + ".") for n in names):
                 outside.append(name)
     assert outside == []
 

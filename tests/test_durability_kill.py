@@ -5,7 +5,8 @@ Each case runs ``tests/programs/kill_graph.py`` as a real process that kills its
 before, during or after the commit of a step's checkpoint. A second process then resumes
 the thread to completion. The final state must equal an uninterrupted run's, and the side
 effect log must show that no node of a committed step ran again: a node may repeat only
-if its step had not been committed when the process died.
+if its step had not been committed when the process died. Every case runs on a SQLite
+file and on a PostgreSQL database (``db``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from orca import SqliteCheckpointer
+from orca.checkpoint import Checkpointer
+from orca.store.postgres import PgCheckpointer
 
 PROGRAM = Path(__file__).parent / "programs" / "kill_graph.py"
 SRC = Path(__file__).resolve().parents[1] / "src"
@@ -37,7 +41,27 @@ class Outcome:
     stderr: str
 
 
-def run_program(workdir: Path, *, kill: str | None = None, durability: str = "sync") -> Outcome:
+def store_location(workdir: Path, db: str | None) -> str:
+    """The store a program run uses: ``db`` (a PostgreSQL URL) or the workdir's file."""
+    return db or str(workdir / "graph.sqlite")
+
+
+def open_store(where: str) -> Checkpointer:
+    if where.startswith("postgresql://"):
+        return PgCheckpointer(where)
+    return SqliteCheckpointer(where)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest) -> str | None:
+    """The store the kill tests run on: None for a SQLite file in their workdir, or the
+    URL of a new PostgreSQL database."""
+    return str(request.getfixturevalue("pg_url")) if request.param == "postgres" else None
+
+
+def run_program(
+    workdir: Path, *, kill: str | None = None, durability: str = "sync", db: str | None = None
+) -> Outcome:
     env = {k: v for k, v in os.environ.items() if k != "ORCA_KILL"}
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     if kill is not None:
@@ -46,7 +70,7 @@ def run_program(workdir: Path, *, kill: str | None = None, durability: str = "sy
         [
             sys.executable,
             str(PROGRAM),
-            str(workdir / "graph.sqlite"),
+            store_location(workdir, db),
             str(workdir / "effects.log"),
             THREAD,
             durability,
@@ -71,12 +95,11 @@ def effect_lines(workdir: Path) -> list[tuple[str, int]]:
     return out
 
 
-def committed_steps(workdir: Path) -> dict[int, Counter[str]]:
+def committed_steps(workdir: Path, db: str | None = None) -> dict[int, Counter[str]]:
     """The thread's committed checkpoints: step -> the nodes whose writes it holds."""
-    db = workdir / "graph.sqlite"
-    if not db.exists():
+    if db is None and not (workdir / "graph.sqlite").exists():
         return {}
-    store = SqliteCheckpointer(db)
+    store = open_store(store_location(workdir, db))
     try:
         return {
             info.step: Counter(info.metadata["nodes"] if info.metadata["source"] == "loop" else ())
@@ -159,20 +182,21 @@ def test_killed_run_resumes_to_the_same_state_without_redoing_committed_steps(
     reference: tuple[dict[str, Any], list[Any]],
     kill: str,
     durability: str,
+    db: str | None,
 ) -> None:
     ref_state, ref_lines = reference
     ref_by_step = by_step(ref_lines)
 
-    killed = run_program(tmp_path, kill=kill, durability=durability)
+    killed = run_program(tmp_path, kill=kill, durability=durability, db=db)
     assert killed.returncode == -signal.SIGKILL, (
         f"the run was not killed at {kill}: rc={killed.returncode}\n{killed.stderr}"
     )
     assert killed.stdout == ""
     first_lines = effect_lines(tmp_path)
-    committed = committed_steps(tmp_path)
+    committed = committed_steps(tmp_path, db)
     last_committed = max(committed, default=-1)
 
-    resumed = run_program(tmp_path, durability=durability)
+    resumed = run_program(tmp_path, durability=durability, db=db)
     assert resumed.returncode == 0, resumed.stderr
     all_lines = effect_lines(tmp_path)
     assert all_lines[: len(first_lines)] == first_lines
@@ -202,17 +226,28 @@ def test_killed_run_resumes_to_the_same_state_without_redoing_committed_steps(
 
 @pytest.mark.parametrize("kill", ["during_commit:3", "after_effect:p2"])
 def test_kill_during_a_step_leaves_the_database_at_the_previous_commit(
-    tmp_path: Path, kill: str
+    tmp_path: Path, kill: str, db: str | None
 ) -> None:
-    killed = run_program(tmp_path, kill=kill)
+    killed = run_program(tmp_path, kill=kill, db=db)
     assert killed.returncode == -signal.SIGKILL
-    db = tmp_path / "graph.sqlite"
-    # a plain SQLite connection reads the file as any other tool would after the crash
-    with sqlite3.connect(db) as conn:
-        steps = [r[0] for r in conn.execute("SELECT step FROM checkpoints ORDER BY seq")]
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    where = store_location(tmp_path, db)
+    # a plain connection reads the database as any other tool would after the crash
+    if db is None:
+        with sqlite3.connect(where) as conn:
+            steps = [r[0] for r in conn.execute("SELECT step FROM checkpoints ORDER BY seq")]
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    else:
+        with psycopg.connect(db) as pg:
+            steps = [r[0] for r in pg.execute("SELECT step FROM checkpoints ORDER BY seq")]
+            # the killed process's transaction left nothing behind: no half-written step
+            orphans = pg.execute(
+                "SELECT count(*) FROM checkpoint_blobs AS b WHERE NOT EXISTS (SELECT 1 "
+                "FROM checkpoints AS c WHERE c.thread_id = b.thread_id "
+                "AND c.checkpoint_id = b.base)"
+            ).fetchone()
+            assert orphans == (0,)
     assert steps == [0, 1, 2]
-    store = SqliteCheckpointer(db)
+    store = open_store(where)
     try:
         head = store.get(THREAD)
         assert head is not None
@@ -223,15 +258,15 @@ def test_kill_during_a_step_leaves_the_database_at_the_previous_commit(
 
 
 def test_repeated_kills_at_every_step_still_finish_with_the_reference_state(
-    tmp_path: Path, reference: tuple[dict[str, Any], list[Any]]
+    tmp_path: Path, reference: tuple[dict[str, Any], list[Any]], db: str | None
 ) -> None:
     ref_state, ref_lines = reference
     # die during the commit of each step in turn, resuming in a new process each time
     for step in range(7):
-        killed = run_program(tmp_path, kill=f"during_commit:{step}")
+        killed = run_program(tmp_path, kill=f"during_commit:{step}", db=db)
         assert killed.returncode == -signal.SIGKILL, killed.stderr
-        assert max(committed_steps(tmp_path), default=-1) == step - 1
-    done = run_program(tmp_path)
+        assert max(committed_steps(tmp_path, db), default=-1) == step - 1
+    done = run_program(tmp_path, db=db)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == ref_state
     # each step's nodes ran once per attempt to commit it: twice, never more

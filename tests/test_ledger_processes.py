@@ -1,6 +1,9 @@
-"""The ledger across real processes: many processes racing for one block budget never take
-it past its amount, processes killed mid-call are recovered by ``sweep`` (released, or
-settled from the recorded answer, exactly once), and a locked database is reported."""
+"""The ledger across real processes, on every backend: many processes racing for one
+block budget never take it past its amount, processes killed mid-call are recovered by
+``sweep`` (released, or settled from the recorded answer, exactly once), a hold settled
+after another process swept it overdraws the budget; on SQLite a locked database is
+reported, and on PostgreSQL a server restarted between reserve and settle loses nothing
+and charges nothing twice."""
 
 from __future__ import annotations
 
@@ -17,33 +20,52 @@ from pathlib import Path
 
 import pytest
 
+from _pg import Cluster, wait_ready
+from _stores import Rows, opened
 from orca.cost import Budget, Charge, Hold
-from orca.errors import BudgetExceeded, DatabaseLockedError
-from orca.store import LedgerRepository, SqliteStore, user_store
+from orca.errors import BudgetExceeded, DatabaseLockedError, StoreUnavailableError
+from orca.store import LedgerRepository, SqliteStore, UserStore
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import USER_COMPONENT, USER_MIGRATIONS
 
 WORKER = Path(__file__).parent / "ledger_worker.py"
 SRC = Path(__file__).resolve().parents[1] / "src"
 
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+"""For tests of SQLite's own file lock (PostgreSQL's counterpart, a server that goes away,
+is ``test_a_settle_across_a_server_restart_charges_once``)."""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
 
 @pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def db(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Path | str:
+    """Where the ledger lives: the user database's file, or a new PostgreSQL database's
+    URL (the workers are given it)."""
+    if backend == "postgres":
+        return str(request.getfixturevalue("pg_url"))
     home = tmp_path / "home"
     monkeypatch.setenv("ORCA_HOME", str(home))
     return home / "orca.db"
 
 
 @pytest.fixture
-def store(db: Path) -> Iterator[SqliteStore]:
-    with user_store() as opened:
-        yield opened
+def store(db: Path | str) -> Iterator[UserStore]:
+    opened_store = opened(db)
+    try:
+        yield opened_store
+    finally:
+        opened_store.close()
 
 
 @pytest.fixture
-def conn(store: SqliteStore) -> Iterator[sqlite3.Connection]:
-    """A plain connection to the same file, to look at the rows."""
-    c = sqlite3.connect(store.path, isolation_level=None)
+def conn(db: Path | str, store: UserStore) -> Iterator[Rows]:
+    c = Rows(db)
     yield c
     c.close()
 
@@ -75,14 +97,14 @@ def numbers(ledger: LedgerRepository, name: str) -> tuple[int, int, int]:
     return s.limit, s.spent, s.reserved
 
 
-def scalar(conn: sqlite3.Connection, sql: str, *args: object) -> int:
+def scalar(conn: Rows, sql: str, *args: object) -> int:
     return int(conn.execute(sql, args).fetchone()[0])
 
 
-def recovering(db: Path) -> LedgerRepository:
+def recovering(db: Path | str) -> LedgerRepository:
     """A ledger whose clock is past any hold the workers took (their TTL is 600 s)."""
     moved = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
-    return user_store(db, clock=lambda: moved).ledger
+    return opened(db, clock=lambda: moved).ledger
 
 
 # -- many processes, one budget ------------------------------------------------------------------
@@ -95,7 +117,7 @@ LIMIT = AFFORDABLE * COST + COST // 2  # half a call is left over
 
 
 def test_racing_processes_never_overspend_a_block_budget(
-    db: Path, conn: sqlite3.Connection, store: SqliteStore
+    db: Path | str, conn: Rows, store: UserStore
 ) -> None:
     ledger = store.ledger
     ledger.budgets.create(Budget("shared", LIMIT))
@@ -138,11 +160,44 @@ def test_racing_processes_never_overspend_a_block_budget(
     assert scalar(conn, "SELECT COUNT(DISTINCT hold_id) FROM usage") == rows
 
 
+def test_processes_settling_one_hold_at_once_charge_it_once(
+    db: Path | str, conn: Rows, store: UserStore
+) -> None:
+    # the settle of one call retried from several processes at the same instant (each
+    # lost the answer of an earlier try): one settles it, every other finds that one
+    ledger = store.ledger
+    team = ledger.budgets.create(Budget("team", 10_000))
+    hold = ledger.reserve([team], {"usd": 3000})
+    procs = [worker("settle-race", db, "team", hold.id, 2500) for _ in range(PROCESSES)]
+    try:
+        for p in procs:
+            assert read_line(p) == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        results = [json.loads(read_line(p)) for p in procs]
+        for p in procs:
+            _, err = p.communicate(timeout=60)
+            assert p.returncode == 0, err
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert sorted(r["repeated"] for r in results) == [False] + [True] * (PROCESSES - 1)
+    assert len({r["usage_id"] for r in results}) == 1
+    assert numbers(ledger, "team") == (10_000, 2500, 0)
+    assert scalar(conn, "SELECT COUNT(*) FROM usage") == 1
+    assert scalar(conn, "SELECT COUNT(*) FROM usage_charges") == 1
+    assert conn.execute("SELECT state FROM holds").fetchall() == [("settled",)]
+
+
 # -- a process killed before it settles ----------------------------------------------------------
 
 
 def test_a_call_killed_before_its_answer_is_released_by_sweep(
-    db: Path, conn: sqlite3.Connection, store: SqliteStore
+    db: Path | str, conn: Rows, store: UserStore
 ) -> None:
     ledger = store.ledger
     ledger.budgets.create(Budget("team", 10_000))
@@ -182,7 +237,7 @@ def test_a_call_killed_before_its_answer_is_released_by_sweep(
 
 
 def test_a_call_killed_after_its_answer_is_settled_by_sweep_once(
-    db: Path, conn: sqlite3.Connection, store: SqliteStore
+    db: Path | str, conn: Rows, store: UserStore
 ) -> None:
     ledger = store.ledger
     ledger.budgets.create(Budget("team", 10_000))
@@ -233,7 +288,7 @@ def test_a_call_killed_after_its_answer_is_settled_by_sweep_once(
 
 
 def test_a_hold_settled_after_another_process_swept_and_spent_it_overdraws_the_budget(
-    db: Path, conn: sqlite3.Connection, store: SqliteStore
+    db: Path | str, conn: Rows, store: UserStore
 ) -> None:
     # the stress test's first overspend: A reserves 600,000 of 1,000,000 and is away past
     # its hold's TTL; B sweeps it, reserves and settles 600,000; then A settles
@@ -275,15 +330,16 @@ def test_a_hold_settled_after_another_process_swept_and_spent_it_overdraws_the_b
 # -- a locked database ---------------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 def test_a_locked_database_is_reported_and_nothing_is_half_written(
-    db: Path, conn: sqlite3.Connection, store: SqliteStore
+    db: Path, conn: Rows, store: SqliteStore
 ) -> None:
     store.ledger.budgets.create(Budget("team", 1000))
     with SqliteStore(db, busy_timeout_ms=100) as impatient:
         _locked_then_free(db, conn, impatient.ledger)
 
 
-def _locked_then_free(db: Path, conn: sqlite3.Connection, ledger: LedgerRepository) -> None:
+def _locked_then_free(db: Path, conn: Rows, ledger: LedgerRepository) -> None:
     team = ledger.budgets.get("team")
     blocker = sqlite3.connect(db, isolation_level=None)
     try:
@@ -315,7 +371,8 @@ def _locked_then_free(db: Path, conn: sqlite3.Connection, ledger: LedgerReposito
     assert numbers(ledger, "team") == (1000, 200, 0)
 
 
-def test_opening_a_locked_database_is_reported(db: Path, conn: sqlite3.Connection) -> None:
+@SQLITE_ONLY
+def test_opening_a_locked_database_is_reported(db: Path, conn: Rows) -> None:
     blocker = sqlite3.connect(db, isolation_level=None)
     try:
         blocker.execute("BEGIN EXCLUSIVE")
@@ -329,6 +386,52 @@ def test_opening_a_locked_database_is_reported(db: Path, conn: sqlite3.Connectio
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+# -- a PostgreSQL server that goes away -------------------------------------------------------
+
+
+def test_a_settle_across_a_server_restart_charges_once(pg_cluster: Cluster, pg_url: str) -> None:
+    # the server crashes (no shutdown checkpoint) between a call's reserve and its
+    # settle, then is down when the settle comes, then is back: the hold survived, the
+    # settle that failed wrote nothing, the one after reconnecting charges once, and
+    # every later settle (a retry whose answer was lost) finds that one
+    store = opened(pg_url)
+    try:
+        ledger = store.ledger
+        team = ledger.budgets.create(Budget("team", 10_000))
+        hold = ledger.reserve([team], {"usd": 4000})
+        pg_cluster.restart("immediate")
+        wait_ready(pg_url)
+        assert numbers(ledger, "team") == (10_000, 0, 4000)  # the committed hold survived
+
+        pg_cluster.stop("immediate")
+        try:
+            with pytest.raises(StoreUnavailableError):
+                ledger.settle(hold, charge(1234))
+        finally:
+            pg_cluster.start()
+        wait_ready(pg_url)
+        first = ledger.settle(hold, charge(1234))
+        assert not first.repeated
+        pg_cluster.restart("immediate")
+        wait_ready(pg_url)
+        again = ledger.settle(hold, charge(1234))
+        assert again.repeated
+        assert again.usage_id == first.usage_id
+        assert numbers(ledger, "team") == (10_000, 1234, 0)
+        assert ledger.sweep().settled == []
+    finally:
+        store.close()
+    rows = Rows(pg_url)
+    try:
+        assert scalar(rows, "SELECT COUNT(*) FROM usage") == 1
+        assert rows.execute("SELECT usage_id, amount FROM usage_charges").fetchall() == [
+            (first.usage_id, 1234)
+        ]
+        assert rows.execute("SELECT state FROM holds").fetchall() == [("settled",)]
+    finally:
+        rows.close()
 
 
 def charge(cost: int) -> Charge:

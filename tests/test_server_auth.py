@@ -329,7 +329,10 @@ def test_whoami_names_the_token_and_its_scopes(server: Served, tokens: dict[str,
     expected = {"read": ["read"], "run": ["read", "run"], "admin": ["read", "run", "admin"]}
     for scope, scopes in expected.items():
         me = call(server, "GET", "/v1/auth/whoami", tokens[scope]).json()
-        assert me == {"name": f"{scope}-bot", "scope": scope, "scopes": scopes, "auth": True}
+        role = {"read": "viewer", "run": "operator", "admin": "admin"}[scope]
+        assert me == {"name": f"{scope}-bot", "scope": scope, "scopes": scopes, "auth": True,
+                      "kind": "token", "subject": f"token:{scope}-bot", "tenant": None,
+                      "role": role}  # fmt: skip
     # the scheme's name is not case-sensitive
     lower = call(server, "GET", "/v1/auth/whoami",
                  headers={"Authorization": f"bearer {tokens['read']}"})  # fmt: skip
@@ -527,7 +530,8 @@ def test_open_local_mode_serves_loopback_without_tokens_and_cors_closed(bare: Pa
     try:
         me = call(served, "GET", "/v1/auth/whoami").json()
         assert me == {"name": None, "scope": "admin", "scopes": ["read", "run", "admin"],
-                      "auth": False}  # fmt: skip
+                      "auth": False, "kind": None, "subject": None, "tenant": None,
+                      "role": None}  # fmt: skip
         assert call(served, "GET", "/v1/workflows").status_code == 200
         for origin in ("http://localhost:5173", "http://ui.example"):
             answer = preflight(served, origin)
@@ -556,6 +560,7 @@ def test_the_api_map_scopes_hold() -> None:
     expected = {
         ("GET", "/healthz"): None,
         ("GET", "/readyz"): None,
+        ("GET", "/v1/auth/config"): None,  # how to sign in: no data, no secrets
         ("GET", "/metrics"): "read",
         ("GET", "/v1/runs/r1/stream"): "read",
         ("GET", "/v1/budgets"): "read",

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from _engines import Engine
 from _measure import Trial
-from workloads import a_loop, b_sqlite_loop, c_fanout, d_messages, floor, state_read
+from workloads import a_loop, b_sqlite_loop, c_fanout, d_messages, floor, pg, state_read
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,25 @@ WORKLOADS = (
             Figure("d_size", "database + WAL size after d, closed", "bytes", 0.05),
         ),
         d_messages.prepare,
+    ),
+    # the same workloads on PostgreSQL (--only pg): Orca's store against PostgresSaver
+    Workload(
+        "pg_b",
+        (Figure("b_pg", "1-node loop, 1000 supersteps, PostgreSQL, sync", "us/superstep", 0.35),),
+        pg.prepare_b,
+    ),
+    Workload(
+        "pg_c",
+        (Figure("c_pg", "fan-out 100 Sends + join, PostgreSQL, sync", "ms/run", 0.15),),
+        pg.prepare_c,
+    ),
+    Workload(
+        "pg_d",
+        (
+            Figure("d_pg_time", "200 supersteps appending 1 KiB each, PostgreSQL", "ms/run", 0.30),
+            Figure("d_pg_size", "tables + indexes + TOAST after d_pg", "bytes", 0.05),
+        ),
+        pg.prepare_d,
     ),
     Workload(
         "state_read",

@@ -30,3 +30,14 @@ def checkpointed(engine: Engine, builder: Any, path: Path) -> Iterator[Any]:
         yield engine.compile(builder, checkpointer)
     finally:
         engine.close_checkpointer(checkpointer)
+
+
+@contextmanager
+def pg_checkpointed(engine: Engine, builder: Any, url: str) -> Iterator[Any]:
+    """Compile `builder` with the engine's PostgreSQL checkpointer on the database at
+    `url`; close it on exit."""
+    checkpointer = engine.open_pg_checkpointer(url)
+    try:
+        yield engine.compile(builder, checkpointer)
+    finally:
+        engine.close_pg_checkpointer(checkpointer)

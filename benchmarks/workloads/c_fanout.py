@@ -20,7 +20,7 @@ RUNS_PLAIN = 10
 RUNS_SQLITE = 3
 
 
-def _run(engine: Engine, app: Any, thread_id: str | None) -> float:
+def run_once(engine: Engine, app: Any, thread_id: str | None) -> float:
     start = time.perf_counter_ns()
     out = engine.invoke(app, {"items": [], "total": 0}, thread_id=thread_id, max_steps=MAX_STEPS)
     seconds = elapsed(start)
@@ -37,7 +37,7 @@ def prepare_plain(engine: Engine) -> Iterator[Trial]:
     app = engine.compile(fan_out(engine, WIDTH))
 
     def trial() -> dict[str, float]:
-        seconds = sum(_run(engine, app, None) for _ in range(RUNS_PLAIN))
+        seconds = sum(run_once(engine, app, None) for _ in range(RUNS_PLAIN))
         return {"c_plain": seconds / RUNS_PLAIN * 1e3}
 
     yield trial
@@ -49,7 +49,7 @@ def prepare_sqlite(engine: Engine) -> Iterator[Trial]:
 
     def trial() -> dict[str, float]:
         with fresh_db(f"c-{engine.name}") as path, checkpointed(engine, builder, path) as app:
-            seconds = sum(_run(engine, app, new_thread_id("c")) for _ in range(RUNS_SQLITE))
+            seconds = sum(run_once(engine, app, new_thread_id("c")) for _ in range(RUNS_SQLITE))
         return {"c_sqlite": seconds / RUNS_SQLITE * 1e3}
 
     yield trial

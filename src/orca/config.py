@@ -196,6 +196,77 @@ class ToolsConfig(_Section):
         )
 
 
+OIDCRole = Literal["admin", "operator", "viewer"]
+"""The roles an OIDC token's role claim maps to (``[server.oidc] role_map``)."""
+_OIDC_ROLE_MAP: dict[str, OIDCRole] = {"admin": "admin", "operator": "operator", "viewer": "viewer"}
+_OIDC_ALGORITHMS = frozenset(
+    {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"}
+)
+_LOOPBACK_HOSTS = re.compile(r"^(localhost|127(\.\d{1,3}){3}|\[::1\])$")
+
+
+def _issuer_url(value: str, key: str) -> str:
+    """``value`` if it is an https URL, or http to a loopback host (a test issuer)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    loopback = parts.scheme == "http" and _LOOPBACK_HOSTS.match(parts.netloc.rsplit(":", 1)[0])
+    if not parts.netloc or (parts.scheme != "https" and not loopback) or parts.query:
+        raise ValueError(
+            f"{key} must be an https URL (http only for a loopback host), such as "
+            '"https://login.example.com/realms/acme"'
+        )
+    return value
+
+
+class OIDCConfig(_Section):
+    """``[server.oidc]``: OAuth 2.0 / OIDC bearer tokens (JWTs) from one issuer, accepted
+    beside Orca's own tokens (see "OIDC" in docs/server.md)."""
+
+    issuer: str
+    """The issuer's URL, exactly as its tokens' ``iss`` claim says: https, or http for a
+    loopback host only."""
+    audience: str
+    """What the tokens' ``aud`` claim must hold (this server's API identifier)."""
+    jwks_uri: str | None = None
+    """The issuer's signing keys; default: ``jwks_uri`` of the issuer's
+    ``/.well-known/openid-configuration``."""
+    algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256"])
+    """The signature algorithms taken (asymmetric only: never ``none``, never HS*)."""
+    leeway_s: int = Field(default=60, ge=0, le=600)
+    """The clock skew allowed on ``exp``, ``nbf`` and ``iat``, in seconds."""
+    tenant_claim: str = Field(default="org", min_length=1)
+    """The claim naming the caller's tenant (required in every token)."""
+    role_claim: str = Field(default="orca_role", min_length=1)
+    """The claim naming the caller's role, mapped by ``role_map``."""
+    role_map: dict[str, OIDCRole] = Field(default_factory=lambda: dict(_OIDC_ROLE_MAP))
+    """The role claim's values and the Orca role each gives (a value not listed: 403)."""
+    client_id: str | None = None
+    """The public client the web UI signs in as (authorization code with PKCE); without
+    it the UI offers no SSO sign-in."""
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        return _issuer_url(value, "issuer")
+
+    @field_validator("jwks_uri")
+    @classmethod
+    def _jwks(cls, value: str | None) -> str | None:
+        return None if value is None else _issuer_url(value, "jwks_uri")
+
+    @field_validator("algorithms")
+    @classmethod
+    def _algorithms(cls, value: list[str]) -> list[str]:
+        bad = [a for a in value if a not in _OIDC_ALGORITHMS]
+        if bad or not value:
+            raise ValueError(
+                f"algorithms {bad or value} are not taken: list asymmetric ones only, from "
+                f"{', '.join(sorted(_OIDC_ALGORITHMS))} (never none, never HS256/384/512)"
+            )
+        return value
+
+
 class ServerConfig(_Section):
     """``[server]``: what ``orca serve`` serves and where."""
 
@@ -209,9 +280,30 @@ class ServerConfig(_Section):
     """The largest request body taken; a larger one is answered 413."""
     webhook_networks: list[str] = Field(default_factory=list)
     """Private networks (CIDR) a run's webhook may reach anyway (public hosts always)."""
-    auth: Literal["auto", "tokens", "none"] = "auto"
+    auth: Literal["auto", "tokens", "oidc", "none"] = "auto"
     """Bearer tokens: ``auto`` requires them once the project holds a live one (made with
-    ``orca token create``), ``tokens`` always, ``none`` never (then loopback only)."""
+    ``orca token create``) or ``[server.oidc]`` is set, ``tokens`` always, ``oidc``
+    always (``[server.oidc]`` required; Orca's tokens are taken too), ``none`` never (then
+    loopback only, and no ``[server.oidc]``)."""
+    oidc: OIDCConfig | None = Field(default=None, validate_default=True)
+    """OIDC bearer tokens beside Orca's own (``[server.oidc]``); auth is on with it."""
+
+    @field_validator("oidc")
+    @classmethod
+    def _oidc_auth(cls, value: OIDCConfig | None, info: ValidationInfo) -> OIDCConfig | None:
+        auth = info.data.get("auth")
+        if auth == "oidc" and value is None:
+            raise ValueError(
+                'auth = "oidc" needs [server.oidc] with issuer and audience; add it, or '
+                'write auth = "auto"'
+            )
+        if auth == "none" and value is not None:
+            raise ValueError(
+                'auth = "none" turns auth off, but [server.oidc] is set (OIDC keeps auth '
+                'on); remove [server.oidc], or write auth = "auto"'
+            )
+        return value
+
     cors_origins: list[str] = Field(default_factory=list)
     """The exact origins (``scheme://host[:port]``) whose pages may call the server;
     none by default (CORS closed)."""

@@ -22,7 +22,7 @@ from orca.checkpoint import (
 from orca.graph import StateGraph
 from orca.store import SqliteCheckpointer
 
-STORE_KINDS = ("memory", "sqlite")
+STORE_KINDS = ("memory", "sqlite", "postgres")
 FACES = ("sync", "async")
 ASYNC_TWINS = (
     "put",
@@ -70,32 +70,47 @@ class ThroughAsync:
 class StoreUnderTest:
     """One checkpoint store, and a way to read it through a fresh instance.
 
-    ``reopen()`` closes a SQLite store and opens the same file again (so values must come
-    from disk, and the new instance has no memory of the chains it extends); a memory
-    store has nothing to reopen and stays the same object. With ``face="async"`` the
-    store is used through its async methods (``ThroughAsync``).
+    ``reopen()`` closes a SQLite store and opens the same file again, or a PostgreSQL
+    store and connects to the same database again (so values must come from the
+    database, and the new instance has no memory of the chains it extends); a memory
+    store has nothing to reopen and stays the same object. ``another()`` is a second
+    instance over the same data (a second process would open it so). With
+    ``face="async"`` the store is used through its async methods (``ThroughAsync``).
     """
 
-    def __init__(self, kind: str, path: Path, face: str = "sync") -> None:
+    def __init__(self, kind: str, path: Path, face: str = "sync", url: str = "") -> None:
         self.kind = kind
         self.path = path
+        self.url = url  # the database of a PostgreSQL store
         self.face = face
         self.cp: Checkpointer = self._open()
 
     def _open(self) -> Checkpointer:
-        cp: Checkpointer = (
-            MemoryCheckpointer() if self.kind == "memory" else SqliteCheckpointer(self.path)
-        )
+        cp = self.another()
         return cast(Checkpointer, ThroughAsync(cp)) if self.face == "async" else cp
 
+    def another(self) -> Checkpointer:
+        """A new instance over the same data (the same object for a memory store)."""
+        if self.kind == "memory":
+            made: Checkpointer | None = getattr(self, "cp", None)
+            if made is None:
+                return MemoryCheckpointer()
+            return cast(Checkpointer, made.inner) if isinstance(made, ThroughAsync) else made
+        if self.kind == "postgres":
+            from orca.store.postgres import PgCheckpointer
+
+            return PgCheckpointer(self.url)
+        return SqliteCheckpointer(self.path)
+
     def reopen(self) -> Checkpointer:
-        if self.kind == "sqlite":
+        if self.kind != "memory":
             self.cp.close()
             self.cp = self._open()
         return self.cp
 
     def views(self) -> Iterator[Checkpointer]:
-        """The store as written, then (SQLite) a new instance reading the same file."""
+        """The store as written, then (SQLite, PostgreSQL) a new instance reading the
+        same data."""
         yield self.cp
         yield self.reopen()
 

@@ -19,9 +19,11 @@ def face(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(params=STORE_KINDS)
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[StoreUnderTest]:
-    """Each checkpoint store in turn, empty, on a file in ``tmp_path`` where it has one;
-    used through the ``face`` the test asks for (sync when it asks for none)."""
+    """Each checkpoint store in turn, empty, on a file in ``tmp_path`` or a new
+    PostgreSQL database where it has one; used through the ``face`` the test asks for
+    (sync when it asks for none)."""
     face = request.getfixturevalue("face") if "face" in request.fixturenames else "sync"
-    s = StoreUnderTest(request.param, tmp_path / "checkpoints.sqlite", face)
+    url = request.getfixturevalue("pg_url") if request.param == "postgres" else ""
+    s = StoreUnderTest(request.param, tmp_path / "checkpoints.sqlite", face, url)
     yield s
     s.close()

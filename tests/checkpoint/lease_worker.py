@@ -1,4 +1,5 @@
-"""A process that takes a thread's lease, for ``test_run_records_sqlite.py``.
+"""A process that takes a thread's lease, for ``test_run_records_sqlite.py`` and
+``test_run_records_postgres.py`` (DB is a SQLite file or a ``postgresql://`` URL).
 
 python lease_worker.py race DB THREAD RUN_ID
     open the store, print "ready", wait for a line on stdin (so that every worker starts
@@ -14,8 +15,9 @@ import json
 import sys
 import time
 
-from orca.checkpoint import Lease, RunRecord, lease_owner
+from orca.checkpoint import Checkpointer, Lease, RunRecord, lease_owner
 from orca.store import SqliteCheckpointer
+from orca.store.postgres import PgCheckpointer
 
 
 def say(line: str) -> None:
@@ -25,7 +27,9 @@ def say(line: str) -> None:
 
 def main(argv: list[str]) -> int:
     mode, path, thread, run_id = argv
-    store = SqliteCheckpointer(path)
+    store: Checkpointer = (
+        PgCheckpointer(path) if path.startswith("postgresql://") else SqliteCheckpointer(path)
+    )
     record = RunRecord(run_id, thread, "g", "running", "2026-01-01T00:00:00+00:00")
     lease = Lease(thread, run_id, lease_owner(), time.time() + 3600)
     if mode == "race":

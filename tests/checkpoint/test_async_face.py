@@ -1,6 +1,6 @@
-"""The async face of the checkpoint stores: SQLite's work never runs on the event loop's
-thread, calls are applied in the order they were started, closing refuses what is still
-queued, and many coroutines can share one store."""
+"""The async face of the checkpoint stores: SQLite's and PostgreSQL's work never runs on
+the event loop's thread, calls are applied in the order they were started, closing
+refuses what is still queued, and many coroutines can share one store."""
 
 from __future__ import annotations
 
@@ -44,11 +44,24 @@ def event(run_id: str, thread_id: str, seq: int, kind: str = "custom") -> EventR
     return EventRecord(kind, run_id, thread_id, 0, seq, 1000.0 + seq, {"n": seq})
 
 
-class ThreadRecordingStore(SqliteCheckpointer):
-    """A SQLite store that notes, for each row primitive, the threads it ran on."""
+def store_class(kind: str) -> Any:
+    if kind == "postgres":
+        from orca.store.postgres import PgCheckpointer
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
+        return PgCheckpointer
+    return SqliteCheckpointer
+
+
+def database(request: pytest.FixtureRequest, kind: str, tmp_path: Path) -> Any:
+    """A new SQLite file or PostgreSQL database."""
+    return request.getfixturevalue("pg_url") if kind == "postgres" else tmp_path / "cp.sqlite"
+
+
+class ThreadRecording:
+    """Mixed into a store: notes, for each row primitive, the threads it ran on."""
+
+    def __init__(self, where: Any) -> None:
+        super().__init__(where)  # type: ignore[call-arg]
         self.ran_on: dict[str, set[int]] = {}
 
     def _note(self, name: str) -> None:
@@ -136,8 +149,14 @@ async def every_async_method(cp: Checkpointer) -> None:
     assert await cp.arun_tasks("r") == [task]
 
 
-async def test_sqlite_async_methods_never_run_on_the_event_loops_thread(tmp_path: Path) -> None:
-    cp = ThreadRecordingStore(tmp_path / "cp.sqlite")
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_async_methods_never_run_on_the_event_loops_thread(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    class Recording(ThreadRecording, store_class(kind)):  # type: ignore[misc]
+        pass
+
+    cp = Recording(database(request, kind, tmp_path))
     try:
         await every_async_method(cp)
     finally:
@@ -206,13 +225,14 @@ async def test_an_async_call_that_fails_raises_where_it_is_awaited_and_later_cal
     assert [h.checkpoint_id for h in await cp.ahistory("t")] == ["c0"]
 
 
-async def test_closing_a_sqlite_store_with_calls_queued_refuses_them_with_checkpoint_error(
-    tmp_path: Path,
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+async def test_closing_a_store_with_calls_queued_refuses_them_with_checkpoint_error(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
 ) -> None:
-    path = tmp_path / "cp.sqlite"
+    path = database(request, kind, tmp_path)
     entered, release = threading.Event(), threading.Event()
 
-    class Slow(SqliteCheckpointer):
+    class Slow(store_class(kind)):  # type: ignore[misc]
         def _write(self, *args: Any, **kwargs: Any) -> None:
             entered.set()
             release.wait(10)
@@ -234,11 +254,11 @@ async def test_closing_a_sqlite_store_with_calls_queued_refuses_them_with_checkp
     for call in [*queued, *refused]:
         with pytest.raises(CheckpointError, match="closed") as caught:
             await call
-        assert str(path) in str(caught.value)
+        assert cp.location in str(caught.value)  # the file, or the database (no password)
         assert "Fix:" in str(caught.value)
     with pytest.raises(CheckpointError, match="closed after it was closed"):
         await cp.ahistory("t")
-    with SqliteCheckpointer(path) as again:
+    with store_class(kind)(path) as again:
         assert [h.checkpoint_id for h in again.history("t")] == ["c0"]
 
 

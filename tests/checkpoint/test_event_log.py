@@ -12,6 +12,24 @@ from orca.errors import NodeError
 
 from ._support import StoreUnderTest
 
+DATABASES = ["sqlite", "postgres"]
+"""The stores with a database of their own (the tests of what reads cost run on both)."""
+
+
+def checkpointer_class(kind: str) -> Any:
+    if kind == "postgres":
+        from orca.store.postgres import PgCheckpointer
+
+        return PgCheckpointer
+    from orca import SqliteCheckpointer
+
+    return SqliteCheckpointer
+
+
+def database(request: pytest.FixtureRequest, kind: str, tmp_path: Any, name: str) -> Any:
+    """Where a store of ``kind`` keeps its data: a new file, or a new database."""
+    return request.getfixturevalue("pg_url") if kind == "postgres" else tmp_path / name
+
 
 class S(TypedDict, total=False):
     log: Annotated[list[str], reducers.append]
@@ -125,6 +143,8 @@ def test_log_events_must_be_a_bool(store: StoreUnderTest) -> None:
 
 
 def test_large_batches_and_small_ones_read_back_as_one_ordered_log(tmp_path: Any) -> None:
+    # SQLite only: where a batch goes (inline in its checkpoint row, or apart) is its own
+    # layout; PostgreSQL keeps every batch apart, read by the suites above
     import sqlite3
 
     from orca import SqliteCheckpointer
@@ -157,10 +177,11 @@ def test_large_batches_and_small_ones_read_back_as_one_ordered_log(tmp_path: Any
         conn.close()
 
 
-def test_pruning_checkpoints_keeps_their_inline_events(tmp_path: Any) -> None:
-    from orca import SqliteCheckpointer
-
-    with SqliteCheckpointer(tmp_path / "p.db") as store:
+@pytest.mark.parametrize("kind", DATABASES)
+def test_pruning_checkpoints_keeps_their_inline_events(
+    request: pytest.FixtureRequest, tmp_path: Any, kind: str
+) -> None:
+    with checkpointer_class(kind)(database(request, kind, tmp_path, "p.db")) as store:
         app = graph(store)
         app.invoke({"n": 0}, thread_id="t")
         run_id = app.get_history("t")[0].metadata["run_id"]
@@ -170,6 +191,7 @@ def test_pruning_checkpoints_keeps_their_inline_events(tmp_path: Any) -> None:
 
 
 def test_a_version_2_file_is_upgraded_and_its_log_still_reads(tmp_path: Any) -> None:
+    # SQLite only: PostgreSQL's schema starts at the current shape
     import sqlite3
 
     from orca import SqliteCheckpointer
@@ -215,10 +237,8 @@ class CountingStore:
     """Wraps a real store's row primitive to count the event batches it hands over."""
 
     @staticmethod
-    def make(path: Any) -> Any:
-        from orca import SqliteCheckpointer
-
-        class Counting(SqliteCheckpointer):
+    def make(kind: str, where: Any) -> Any:
+        class Counting(checkpointer_class(kind)):  # type: ignore[misc]
             batches = 0
 
             def _events(self, run_id: str, start: int, stop: int | None) -> Any:
@@ -226,13 +246,16 @@ class CountingStore:
                     self.batches += 1
                     yield batch
 
-        return Counting(path)
+        return Counting(where)
 
 
-def test_reading_a_few_events_of_a_long_log_decodes_a_few_rows(tmp_path: Any) -> None:
+@pytest.mark.parametrize("kind", DATABASES)
+def test_reading_a_few_events_of_a_long_log_decodes_a_few_rows(
+    request: pytest.FixtureRequest, tmp_path: Any, kind: str
+) -> None:
     from orca.checkpoint._rows import EVENTS_PER_ROW
 
-    with CountingStore.make(tmp_path / "long.db") as store:
+    with CountingStore.make(kind, database(request, kind, tmp_path, "long.db")) as store:
         _long_log(store, "r", 100_000)
         first = store.read_events("r", limit=10)
         assert [e["data"] for e in first] == list(range(10))
@@ -251,12 +274,13 @@ def test_reading_a_few_events_of_a_long_log_decodes_a_few_rows(tmp_path: Any) ->
         assert store.batches == -(-100_000 // EVENTS_PER_ROW)
 
 
-def test_reading_ten_events_of_a_long_log_allocates_little(tmp_path: Any) -> None:
+@pytest.mark.parametrize("kind", DATABASES)
+def test_reading_ten_events_of_a_long_log_allocates_little(
+    request: pytest.FixtureRequest, tmp_path: Any, kind: str
+) -> None:
     import tracemalloc
 
-    from orca import SqliteCheckpointer
-
-    with SqliteCheckpointer(tmp_path / "long.db") as store:
+    with checkpointer_class(kind)(database(request, kind, tmp_path, "long.db")) as store:
         _long_log(store, "r", 100_000)
         store.read_events("r", limit=1)  # warm: the statement cache, lazy imports
         tracemalloc.start()
@@ -276,5 +300,22 @@ def test_the_log_index_is_used_for_a_runs_events(tmp_path: Any) -> None:
         plan = store._conn.execute(
             "EXPLAIN QUERY PLAN SELECT batch FROM events WHERE run_id = 'r' "
             "AND last_seq >= 0 ORDER BY first_ts, first_seq"
+        ).fetchall()
+    assert any("events_by_run_seq" in str(row) for row in plan), plan
+
+
+def test_the_log_index_is_used_for_a_runs_events_on_postgresql(pg_url: str) -> None:
+    import psycopg
+
+    from orca.store.postgres import PgCheckpointer
+
+    PgCheckpointer(pg_url).close()
+    with psycopg.connect(pg_url) as conn:
+        # an empty table is scanned whatever its indexes; what is asked is whether the
+        # index serves the query at all
+        conn.execute("SET enable_seqscan = off")
+        plan = conn.execute(
+            "EXPLAIN SELECT batch FROM events WHERE run_id = 'r' AND last_seq >= 0 "
+            "ORDER BY first_ts, first_seq, id LIMIT 16"
         ).fetchall()
     assert any("events_by_run_seq" in str(row) for row in plan), plan

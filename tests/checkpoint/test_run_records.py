@@ -1,5 +1,6 @@
 """Run records, task records and thread leases: the ``Checkpointer`` conformance suite's
-second half, run against every store (``store`` is memory, then SQLite)."""
+second half, run against every store (``store`` is memory, then SQLite, then
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ import pytest
 
 from orca.checkpoint import Lease, RunRecord, TaskRecord, lease_owner
 from orca.errors import InvalidInputError
-from orca.store import SqliteCheckpointer
 
 from ._support import StoreUnderTest, make_save
 
@@ -275,11 +275,8 @@ def test_delete_thread_removes_its_runs_tasks_and_lease(store: StoreUnderTest) -
 
 def test_threads_racing_for_one_thread_let_exactly_one_run_in(store: StoreUnderTest) -> None:
     racers = 8
-    stores = (
-        [SqliteCheckpointer(store.path) for _ in range(racers)]
-        if store.kind == "sqlite"
-        else [store.cp] * racers
-    )
+    # a SQLite or PostgreSQL store: an instance (a connection) of its own per racer
+    stores = [store.another() for _ in range(racers)]
     start = threading.Barrier(racers)
     won: list[str] = []
 
@@ -295,7 +292,7 @@ def test_threads_racing_for_one_thread_let_exactly_one_run_in(store: StoreUnderT
         w.start()
     for w in workers:
         w.join()
-    if store.kind == "sqlite":
+    if store.kind != "memory":
         for s in stores:
             s.close()
     assert len(won) == 1

@@ -43,10 +43,17 @@ _counter = itertools.count()
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=operations)
 def test_any_history_of_puts_branches_and_prunes_reads_back_exactly(
-    tmp_path_factory: pytest.TempPathFactory, kind: str, ops: list[tuple[Any, ...]]
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    kind: str,
+    ops: list[tuple[Any, ...]],
 ) -> None:
     path: Path = tmp_path_factory.mktemp("prop") / "store.sqlite"
-    store = StoreUnderTest(kind, path)
+    # each example on a new database of the session's cluster (a function-scoped fixture
+    # would be shared by every example)
+    cluster = request.getfixturevalue("pg_cluster") if kind == "postgres" else None
+    url = cluster.create_database() if cluster is not None else ""
+    store = StoreUnderTest(kind, path, url=url)
     model: dict[str, dict[str, Any]] = {}
     order: list[str] = []  # insertion order, oldest first
     try:
@@ -92,3 +99,5 @@ def test_any_history_of_puts_branches_and_prunes_reads_back_exactly(
                 assert got.values == values, cid
     finally:
         store.close()
+        if cluster is not None:
+            cluster.drop_database(url)

@@ -13,16 +13,17 @@ through the meter (the stress test's scenarios):
   it.
 
 In every one: spent <= limit, or the budget is overdrawn with the overdraft recorded and
-later calls refused.
+later calls refused. Every test runs on both backends: a SQLite file, and a PostgreSQL
+database the processes reach by URL.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -35,10 +36,11 @@ from typing import Any
 import pytest
 from wire import Reply, WireServer, anthropic_events, openai_events
 
+from _stores import Rows, opened
 from orca.cost import Budget, Price
 from orca.llm import ChatRequest, Message
 from orca.llm._base import prompt_token_bound
-from orca.store import SqliteStore, user_store
+from orca.store import UserStore
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = ROOT / "tests" / "ledger_worker.py"
@@ -78,20 +80,26 @@ def until(check: Any, what: str) -> Any:
     pytest.fail(f"gave up waiting for {what}")
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Path:
+@pytest.fixture(params=["sqlite", "postgres"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The user database's file, or a new PostgreSQL database's URL."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("pg_url"))
     return tmp_path / "orca.db"
 
 
 @pytest.fixture
-def store(db: Path) -> Iterator[SqliteStore]:
-    with user_store(db) as opened:
-        yield opened
+def store(db: Path | str) -> Iterator[UserStore]:
+    opened_store = opened(db)
+    try:
+        yield opened_store
+    finally:
+        opened_store.close()
 
 
 @pytest.fixture
-def rows(store: SqliteStore) -> Iterator[sqlite3.Connection]:
-    conn = sqlite3.connect(store.path, isolation_level=None)
+def rows(db: Path | str, store: UserStore) -> Iterator[Rows]:
+    conn = Rows(db)
     yield conn
     conn.close()
 
@@ -147,19 +155,19 @@ def anthropic_reply(prompt: int, completion: int) -> Reply:
     )
 
 
-def standing(store: SqliteStore) -> tuple[int, int, int, bool, int]:
+def standing(store: UserStore) -> tuple[int, int, int, bool, int]:
     s = store.ledger.budgets.status("team")
     return s.limit, s.spent, s.reserved, s.overdrawn, s.overdraft
 
 
-def held(rows: sqlite3.Connection) -> list[tuple[str, int]]:
+def held(rows: Rows) -> list[tuple[str, int]]:
     return rows.execute(
         "SELECT h.id, hp.amount FROM holds h JOIN hold_parts hp ON hp.hold_id = h.id "
         "WHERE h.state = 'held'"
     ).fetchall()
 
 
-def never_overspent(store: SqliteStore) -> None:
+def never_overspent(store: UserStore) -> None:
     limit, spent, reserved, overdrawn, overdraft = standing(store)
     assert reserved == 0
     assert spent <= limit or (overdrawn and overdraft >= spent - limit)
@@ -170,9 +178,9 @@ def never_overspent(store: SqliteStore) -> None:
 
 def test_a_call_longer_than_its_hold_ttl_keeps_its_money_from_a_sweeping_process(
     wire: WireServer,
-    store: SqliteStore,
-    rows: sqlite3.Connection,
-    db: Path,
+    store: UserStore,
+    rows: Rows,
+    db: Path | str,
     procs: list[subprocess.Popen[str]],
 ) -> None:
     store.ledger.budgets.create(Budget("team", LIMIT))
@@ -198,11 +206,9 @@ def test_a_call_longer_than_its_hold_ttl_keeps_its_money_from_a_sweeping_process
     ).fetchone()
     assert state == "settled"
     assert expires > created  # (ISO stamps of one zone sort as times)
-    renewals = rows.execute(
-        "SELECT (julianday(expires_at) - julianday(created_at)) * 86400 FROM holds WHERE id = ?",
-        (hold_id,),
-    ).fetchone()[0]
-    assert renewals > 1.5  # renewed past its first second: the call outlived its TTL
+    renewals = dt.datetime.fromisoformat(expires) - dt.datetime.fromisoformat(created)
+    # renewed past its first second: the call outlived its TTL
+    assert renewals.total_seconds() > 1.5
     assert rows.execute("SELECT SUM(overdraft) FROM usage_charges").fetchone()[0] == 0
     never_overspent(store)
     assert not standing(store)[3]
@@ -210,9 +216,9 @@ def test_a_call_longer_than_its_hold_ttl_keeps_its_money_from_a_sweeping_process
 
 def test_the_hold_of_a_killed_process_expires_and_the_budget_recovers(
     wire: WireServer,
-    store: SqliteStore,
-    rows: sqlite3.Connection,
-    db: Path,
+    store: UserStore,
+    rows: Rows,
+    db: Path | str,
     procs: list[subprocess.Popen[str]],
 ) -> None:
     store.ledger.budgets.create(Budget("team", LIMIT))
@@ -258,9 +264,9 @@ class Gate(WireServer):
 
 
 def test_a_provider_reporting_one_and_a_half_times_the_bound_overdraws_and_refuses(
-    store: SqliteStore,
-    rows: sqlite3.Connection,
-    db: Path,
+    store: UserStore,
+    rows: Rows,
+    db: Path | str,
     procs: list[subprocess.Popen[str]],
 ) -> None:
     # the workers' request ("hi", max_tokens=50, a seed) and what it reserves
@@ -311,9 +317,9 @@ class ByteCounter(WireServer):
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
 def test_a_response_format_schema_is_inside_the_reservation(
     provider: str,
-    store: SqliteStore,
-    rows: sqlite3.Connection,
-    db: Path,
+    store: UserStore,
+    rows: Rows,
+    db: Path | str,
     procs: list[subprocess.Popen[str]],
 ) -> None:
     store.ledger.budgets.create(Budget("team", 10**9))

@@ -5,7 +5,8 @@ Used by ``tests/test_durability_kill.py``. Usage::
     python kill_graph.py DB EFFECTS THREAD [DURABILITY]
 
 The graph runs ``first -> second -> (p1, p2, p3 in parallel) -> join -> two Sends to
-item -> last`` on a ``SqliteCheckpointer`` at DB. Every node appends the line
+item -> last`` on a ``SqliteCheckpointer`` at DB, or a ``PgCheckpointer`` when DB is a
+``postgresql://`` URL. Every node appends the line
 ``"<node> <step>"`` to the EFFECTS file (flushed and fsync'd) as its side effect. The
 program starts the thread from its input when the thread has no checkpoint yet, and
 resumes it with ``invoke(None, ...)`` otherwise; when the run completes it prints the
@@ -16,7 +17,8 @@ final state as one JSON line.
 - ``before_effect:<node>``: inside the node, before its side effect;
 - ``after_effect:<node>``: inside the node, after its side effect, before it returns;
 - ``before_commit:<step>``: when the checkpoint of that step is handed to the store;
-- ``during_commit:<step>``: after that checkpoint's INSERTs ran, before its COMMIT;
+- ``during_commit:<step>``: after that checkpoint's INSERTs ran, before its COMMIT (on
+  PostgreSQL: inside its transaction, which the dead connection's server rolls back);
 - ``after_commit:<step>``: right after that checkpoint was committed.
 """
 
@@ -29,7 +31,8 @@ import sys
 from typing import Annotated, Any, TypedDict
 
 from orca import END, START, RunContext, Send, SqliteCheckpointer, StateGraph, reducers
-from orca.checkpoint import CheckpointSave
+from orca.checkpoint import Checkpointer, CheckpointSave
+from orca.store.postgres import PgCheckpointer
 
 INPUT = {"seed_value": 3}
 
@@ -123,14 +126,41 @@ class KillingCheckpointer(SqliteCheckpointer):
             die()
 
 
+class KillingPgCheckpointer(PgCheckpointer):
+    """A PgCheckpointer that kills the process around the commit of one step."""
+
+    def __init__(self, url: str, where: str, step: int) -> None:
+        super().__init__(url)
+        self.where = where
+        self.step = step
+        self.armed = False
+
+    def _write_rows(self, *args: Any) -> None:
+        super()._write_rows(*args)
+        if self.armed:  # every row of the step is written; its COMMIT has not been sent
+            die()
+
+    def put(self, save: CheckpointSave) -> None:
+        mine = save.step == self.step
+        if mine and self.where == "before_commit":
+            die()
+        self.armed = mine and self.where == "during_commit"
+        super().put(save)
+        if mine and self.where == "after_commit":
+            die()
+
+
 def main() -> None:
     db, effects, thread = sys.argv[1:4]
     durability = sys.argv[4] if len(sys.argv) > 4 else "sync"
     where, arg = _kill_spec()
+    on_pg = db.startswith("postgresql://")
+    store: Checkpointer
     if where in ("before_commit", "during_commit", "after_commit"):
-        store: SqliteCheckpointer = KillingCheckpointer(db, where, int(arg))
+        killing = KillingPgCheckpointer if on_pg else KillingCheckpointer
+        store = killing(db, where, int(arg))
     else:
-        store = SqliteCheckpointer(db)
+        store = PgCheckpointer(db) if on_pg else SqliteCheckpointer(db)
     app = build(effects).compile(checkpointer=store)
     if store.get(thread) is None:
         out = app.invoke(INPUT, thread_id=thread, durability=durability)

@@ -8,8 +8,9 @@ import threading
 from pathlib import Path
 
 from orca.store import UserStore, user_store
+from orca.store.postgres import PostgresStore
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 """Every backend the suites run against; a new backend adds its name here and a branch
 in ``open_backend``."""
 
@@ -36,9 +37,13 @@ class Clock:
             self.now += dt.timedelta(**delta)
 
 
-def open_backend(backend: str, where: Path, clock: Clock, hold_ttl_s: float) -> UserStore:
-    """A store of ``backend`` over the data at ``where`` (a second call: a second client
-    of the same data)."""
+def open_backend(backend: str, where: Path | str, clock: Clock, hold_ttl_s: float) -> UserStore:
+    """A store of ``backend`` over the data at ``where``: a folder for SQLite, a
+    database's URL for PostgreSQL (a second call: a second client of the same data)."""
     if backend == "sqlite":
-        return user_store(where / "orca.db", clock=clock, hold_ttl_s=hold_ttl_s)
+        return user_store(Path(where) / "orca.db", clock=clock, hold_ttl_s=hold_ttl_s)
+    if backend == "postgres":
+        store = PostgresStore(str(where), clock=clock, hold_ttl_s=hold_ttl_s)
+        store.open_user()
+        return store
     raise AssertionError(f"no such backend {backend!r}")

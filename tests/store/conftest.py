@@ -26,12 +26,21 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def open_store(backend: str, tmp_path: Path, clock: Clock) -> Iterator[Opener]:
+def where(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """Where a test's data lives: a folder (SQLite), or a new database of the test
+    cluster (PostgreSQL; asked for only here, so SQLite runs need no cluster)."""
+    if backend == "postgres":
+        return str(request.getfixturevalue("pg_url"))
+    return tmp_path
+
+
+@pytest.fixture
+def open_store(backend: str, where: Path | str, clock: Clock) -> Iterator[Opener]:
     """Opens another client of the same data (closed after the test)."""
     opened: list[UserStore] = []
 
     def open_one() -> UserStore:
-        store = open_backend(backend, tmp_path, clock, TTL)
+        store = open_backend(backend, where, clock, TTL)
         opened.append(store)
         return store
 

@@ -8,22 +8,25 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from orca.errors import FlowVersionExistsError, InvalidFieldError
+from orca.errors import CorruptDatabaseError, FlowVersionExistsError, InvalidFieldError
 from orca.store import FlowRepository, SqliteStore, check_flow_name
 from orca.store._flows import Semver, newest_first
+from orca.store.postgres import PostgresStore
+from orca.store.postgres._schema import FLOWS_MIGRATIONS as PG_FLOWS_MIGRATIONS
 from orca.store.sqlite._schema import FLOWS_MIGRATIONS
 
-T0 = dt.datetime(2026, 5, 13, 9, 0, tzinfo=dt.UTC)
-BACKENDS = ["sqlite"]
+from ._project import Opener, open_project_fixture, rows, write  # noqa: F401 - a fixture
 
-Opener = Callable[[], FlowRepository]
+T0 = dt.datetime(2026, 5, 13, 9, 0, tzinfo=dt.UTC)
+
+FlowOpener = Callable[[], FlowRepository]
 
 
 def _doc(prompt: str = "Plan: {{question}}") -> dict[str, object]:
@@ -36,23 +39,14 @@ def _doc(prompt: str = "Plan: {{question}}") -> dict[str, object]:
     }
 
 
-@pytest.fixture(params=BACKENDS)
-def open_flows(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Opener]:
-    stores: list[SqliteStore] = []
-
-    def open_one() -> FlowRepository:
-        assert request.param == "sqlite"
-        store = SqliteStore(tmp_path / ".orca" / "project.db", clock=lambda: T0)
-        stores.append(store)
-        return store.flows
-
-    yield open_one
-    for store in stores:
-        store.close()
+@pytest.fixture
+def open_flows(open_project: Opener) -> FlowOpener:
+    """Opens another client of one project's flows (on each backend of ``BACKENDS``)."""
+    return lambda: open_project(clock=lambda: T0).flows
 
 
 @pytest.fixture
-def flows(open_flows: Opener) -> FlowRepository:
+def flows(open_flows: FlowOpener) -> FlowRepository:
     return open_flows()
 
 
@@ -178,7 +172,7 @@ def test_a_bad_name_is_refused(flows: FlowRepository, name: str) -> None:
         check_flow_name(name)
 
 
-def test_two_clients_of_one_file_see_each_others_saves(open_flows: Opener) -> None:
+def test_two_clients_of_one_file_see_each_others_saves(open_flows: FlowOpener) -> None:
     one, two = open_flows(), open_flows()
     one.put("triage", _doc(), "sha256:a")
     info, made = two.put("triage", _doc("b"), "sha256:b")
@@ -187,6 +181,45 @@ def test_two_clients_of_one_file_see_each_others_saves(open_flows: Opener) -> No
     assert [i.version for i in one.versions("triage")] == ["0.1.1", "0.1.0"]
 
 
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [("message", {"message": "first\x00"}), ("hash", {"content_hash": "sha256:\x00"})],
+)
+def test_hostile_text_is_refused_naming_the_field(
+    flows: FlowRepository, field: str, change: dict[str, str]
+) -> None:
+    flows.put("triage", _doc(), "sha256:a")
+    args = {"content_hash": "sha256:b", **change}
+    with pytest.raises(InvalidFieldError) as caught:
+        flows.put("triage", _doc("b"), args.pop("content_hash"), **args)
+    assert caught.value.field == field
+    assert [i.version for i in flows.versions("triage")] == ["0.1.0"]
+
+
+def test_a_document_holding_a_nul_is_kept_whole(flows: FlowRepository) -> None:
+    flows.put("triage", _doc("a\x00b"), "sha256:a")  # JSON escapes it
+    saved = flows.get("triage")
+    assert saved is not None
+    assert saved.flow == _doc("a\x00b")
+
+
+def test_lookups_by_a_name_holding_a_nul_find_nothing(flows: FlowRepository) -> None:
+    flows.put("triage", _doc(), "sha256:a")
+    assert flows.get("triage\x00") is None
+    assert flows.versions("triage\x00") == []
+    assert not flows.delete("triage\x00", "latest")
+    assert len(flows.versions("triage")) == 1
+
+
+def test_a_damaged_document_is_reported_as_damage(open_project: Opener) -> None:
+    store = open_project()
+    store.flows.put("triage", _doc(), "sha256:a")
+    write(store, "UPDATE flow_versions SET document = '{\"cut'")
+    with pytest.raises(CorruptDatabaseError, match=r"flow triage@0\.1\.0's document is damaged"):
+        store.flows.get("triage")
+
+
+# SQLite only: it reads the file with sqlite3; the next test is PostgreSQL's twin.
 def test_the_flows_component_has_its_own_schema_version(tmp_path: Path) -> None:
     db = tmp_path / ".orca" / "project.db"
     with SqliteStore(db) as store:
@@ -199,6 +232,15 @@ def test_the_flows_component_has_its_own_schema_version(tmp_path: Path) -> None:
         conn.close()
     assert versions["flows"] == len(FLOWS_MIGRATIONS)
     assert row == ("triage", "0.1.0", "sha256:a")
+
+
+def test_the_flows_component_has_its_own_schema_version_in_postgres(pg_url: str) -> None:
+    with PostgresStore(pg_url) as store:
+        store.flows.put("triage", _doc(), "sha256:a")
+        versions = store.db.versions()
+        found = rows(store, "SELECT name, version, hash FROM flow_versions")
+    assert versions == {"flows": len(PG_FLOWS_MIGRATIONS)}
+    assert found == [("triage", "0.1.0", "sha256:a")]
 
 
 def test_semver_precedence_follows_the_spec_example() -> None:

@@ -13,6 +13,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -25,6 +26,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from _pg import Cluster
 from orca.cost import Budget, Charge, Hold, SweepResult
 from orca.errors import BudgetExceeded
 from orca.store import UserStore
@@ -87,20 +89,32 @@ charges = st.builds(
 )
 
 
+@pytest.fixture(autouse=True)
+def _cluster_for_postgres(request: pytest.FixtureRequest) -> None:
+    """The PostgreSQL machine's examples each take a new database of the session's
+    cluster (asked for only by that machine, so SQLite runs need no cluster)."""
+    if "postgres" in request.node.nodeid:
+        LedgerMachine.cluster = request.getfixturevalue("pg_cluster")
+
+
 class LedgerMachine(RuleBasedStateMachine):
     backend = "sqlite"
+    cluster: Cluster | None = None
 
     def __init__(self) -> None:
         super().__init__()
         self._dir = tempfile.TemporaryDirectory()
+        where: Path | str = Path(self._dir.name)
+        self._url: str | None = None
+        if self.backend == "postgres":
+            assert self.cluster is not None
+            where = self._url = self.cluster.create_database()
         self.clock = Clock()
-        self.store: UserStore = open_backend(self.backend, Path(self._dir.name), self.clock, TTL)
+        self.store: UserStore = open_backend(self.backend, where, self.clock, TTL)
         self.ledger = self.store.ledger
         # a second client (another process) whose clock runs ahead of this one's
         self.skewed = Clock()
-        self.elsewhere: UserStore = open_backend(
-            self.backend, Path(self._dir.name), self.skewed, TTL
-        )
+        self.elsewhere: UserStore = open_backend(self.backend, where, self.skewed, TTL)
         self.budgets = {n: self.ledger.budgets.create(b) for n, b in BUDGETS.items()}
         self.books = Books()
         self.overdrawn = False  # whether a block budget was ever overdrawn (raise is due)
@@ -109,6 +123,8 @@ class LedgerMachine(RuleBasedStateMachine):
         self.elsewhere.close()
         self.store.close()
         self._dir.cleanup()
+        if self._url is not None and self.cluster is not None:
+            self.cluster.drop_database(self._url)
 
     holds = Bundle("holds")
 

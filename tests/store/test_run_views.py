@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypedDict
 
+import psycopg
 import pytest
 
 from orca import END, START, StateGraph
@@ -18,8 +20,9 @@ from orca.checkpoint import EventRecord, Lease, RunRecord, TaskRecord
 from orca.errors import CorruptDatabaseError, InvalidInputError
 from orca.store import RunFilter, RunViews, SqliteCheckpointer, SqliteStore
 from orca.store._runviews import SCANNED_RUNS, NodeTimes
+from orca.store.postgres import PgCheckpointer, PostgresStore
 
-BACKENDS = ["sqlite"]
+BACKENDS = ["sqlite", "postgres"]
 SECRET = "sk-proj-" + "Zq8" * 12
 DAY = dt.datetime(2026, 5, 13, 9, 0, tzinfo=dt.UTC)
 
@@ -28,12 +31,25 @@ class Project:
     """A backend's project store: its checkpointer (written as the engine writes) and
     its run views (read as the server reads)."""
 
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore | PostgresStore) -> None:
         self.store = store
-        # the engine's writes, without a sync each (the tests stay fast; what is read
-        # back is the same)
-        self.checkpoints = SqliteCheckpointer(store.path, synchronous="OFF")
+        self.checkpoints: SqliteCheckpointer | PgCheckpointer
+        if isinstance(store, PostgresStore):
+            self.checkpoints = PgCheckpointer(store.url)
+        else:
+            # the engine's writes, without a sync each (the tests stay fast; what is read
+            # back is the same)
+            self.checkpoints = SqliteCheckpointer(store.path, synchronous="OFF")
         self.views: RunViews = store.run_views
+
+    def write_raw(self, sql: str) -> None:
+        """Change the database behind Orca's back, as a damaged disk or another tool may."""
+        if isinstance(self.store, PostgresStore):
+            with psycopg.connect(self.store.url, autocommit=True) as raw:
+                raw.execute(sql.encode())
+        else:
+            with sqlite3.connect(self.store.path) as raw:
+                raw.execute(sql)
 
     def run(
         self,
@@ -83,9 +99,13 @@ class Project:
 
 @pytest.fixture(params=BACKENDS)
 def project(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Project]:
-    if request.param != "sqlite":
+    store: SqliteStore | PostgresStore
+    if request.param == "postgres":
+        store = PostgresStore(request.getfixturevalue("pg_url"))
+    elif request.param == "sqlite":
+        store = SqliteStore(tmp_path / "project.db")
+    else:
         raise AssertionError(f"no such backend {request.param!r}")
-    store = SqliteStore(tmp_path / "project.db")
     project = Project(store)
     try:
         yield project
@@ -315,12 +335,9 @@ def test_several_statuses_and_text_pages_agree_with_a_plain_reading(project: Pro
 
 
 def test_a_damaged_record_is_reported_as_damage(project: Project) -> None:
-    import sqlite3
-
     project.run("ok")
     project.run("bad")
-    with sqlite3.connect(project.store.path) as raw:
-        raw.execute("UPDATE runs SET metadata = '[1, 2' WHERE id = 'bad'")
+    project.write_raw("UPDATE runs SET metadata = '[1, 2' WHERE id = 'bad'")
     with pytest.raises(CorruptDatabaseError, match="the record of run 'bad' is damaged"):
         project.views.find_runs(RunFilter())
     assert ids(project.views.find_runs(RunFilter(before="bad"))) == ["ok"]

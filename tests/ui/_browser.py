@@ -331,18 +331,25 @@ class PageLog:
     page_errors: list[str] = field(default_factory=list)
     requests: list[str] = field(default_factory=list)
     allowed_console: list[str] = field(default_factory=list)
+    allowed_origins: list[str] = field(default_factory=list)
 
     def allow_console(self, fragment: str) -> None:
         """Console errors holding ``fragment`` are expected by the test (e.g. a 401)."""
         self.allowed_console.append(fragment)
 
+    def allow_origin(self, origin: str) -> None:
+        """Requests to ``origin`` are expected by the test (e.g. an identity provider's)."""
+        self.allowed_origins.append(origin)
+
     def foreign(self) -> list[str]:
-        """Requests to any origin but the server's (data: and blob: URLs are local)."""
+        """Requests to any origin but the server's (data: and blob: URLs are local) and
+        those the test allowed."""
         return [
             url
             for url in self.requests
             if urlsplit(url).scheme not in ("data", "blob")
-            and f"{urlsplit(url).scheme}://{urlsplit(url).netloc}" != self.origin
+            and f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+            not in (self.origin, *self.allowed_origins)
         ]
 
     def unexpected_console(self) -> list[str]:

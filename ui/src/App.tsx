@@ -12,6 +12,7 @@ const ThreadsPage = lazy(() => import("./pages/threads/ThreadsPage"));
 const CostsPage = lazy(() => import("./pages/costs/CostsPage"));
 const BuilderPage = lazy(() => import("./pages/builder/BuilderPage"));
 const SettingsPage = lazy(() => import("./pages/settings/SettingsPage"));
+const SsoCallback = lazy(() => import("./pages/auth/SsoCallback"));
 
 export const queryClient = new QueryClient({
   defaultOptions: {
@@ -40,6 +41,7 @@ export const routes = [
       { path: "builder", element: page(<BuilderPage />) },
       { path: "builder/:name", element: page(<BuilderPage />) },
       { path: "settings", element: page(<SettingsPage />) },
+      { path: "auth/callback", element: page(<SsoCallback />) },
       { path: "*", element: <p>No such page. <a href="/runs">Go to the runs</a>.</p> },
     ],
   },

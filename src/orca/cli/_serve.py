@@ -49,7 +49,8 @@ def serve(
         try:
             check_bind(host)
         except ConfigError:
-            if not auth_required(find_project(State.project), settings_of.auth):
+            oidc = settings_of.oidc is not None
+            if not auth_required(find_project(State.project), settings_of.auth, oidc):
                 raise
     settings = ServerSettings(
         host=host or settings_of.host,
@@ -59,6 +60,7 @@ def serve(
         max_body_bytes=settings_of.max_body_bytes,
         webhook_networks=list(settings_of.webhook_networks),
         auth=settings_of.auth,
+        oidc=settings_of.oidc,
         cors_origins=list(settings_of.cors_origins),
         max_running_runs=settings_of.max_running_runs,
         max_queued_runs=settings_of.max_queued_runs,
@@ -73,8 +75,9 @@ def serve(
         workers=workers or settings_of.workers,
     )
     # decided once: create_app must not see a different answer (a token revoked between)
-    settings.auth = "tokens" if auth_required(settings.project, settings.auth) else "none"
-    check_bind(settings.host, auth=settings.auth == "tokens")
+    required = auth_required(settings.project, settings.auth, settings.oidc is not None)
+    settings.auth = ("oidc" if settings.oidc else "tokens") if required else "none"
+    check_bind(settings.host, auth=required)
     _observe()
     app = create_app(settings)
     from orca.cli._common import err
@@ -82,6 +85,8 @@ def serve(
     served = ", ".join(sorted(app.state.runs.workflows)) or "no workflows"
     where = f"[{settings.host}]" if ":" in settings.host else settings.host
     auth = "bearer tokens required" if app.state.auth.required else "no auth, loopback only"
+    if settings.oidc is not None:
+        auth = f"bearer tokens required: Orca's or OIDC from {settings.oidc.issuer}"
     err.print(
         f"serving {served} on http://{where}:{settings.port} ({auth}; API docs at /docs); "
         "Ctrl-C stops",

@@ -22,9 +22,16 @@ from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
 from orca._version import __version__
+from orca.config import OIDCConfig
 from orca.errors import ConfigError, InvalidInputError, OrcaError
 from orca.server import _admin, _flows, _uiapi
-from orca.server._auth import Authorize, Guard, declare_security, install_cors
+from orca.server._auth import (
+    Authorize,
+    Guard,
+    declare_security,
+    install_cors,
+    sign_in_origins,
+)
 from orca.server._auth import router as auth_router
 from orca.server._errors import envelope, for_error
 from orca.server._external import ExternalRuns
@@ -33,7 +40,7 @@ from orca.server._runs import Runs
 from orca.server._sse import KEEP_ALIVE, with_heartbeats
 from orca.server._taskroutes import router as tasks_router
 from orca.server._tracing import RequestSpans, flush_spans, route_of
-from orca.server._ui import ui_path, ui_response
+from orca.server._ui import SIGN_IN_CALLBACK, ui_path, ui_response
 
 log = logging.getLogger("orca.server")
 
@@ -58,7 +65,9 @@ class ServerSettings:
             project.
         max_body_bytes: the largest request body taken (a larger one is a 413).
         webhook_networks: private networks (CIDR) webhooks may reach anyway.
-        auth: "auto" (tokens required once the project holds one), "tokens" or "none".
+        auth: "auto" (tokens required once the project holds one), "tokens", "oidc" or
+            "none".
+        oidc: ``[server.oidc]``: OIDC bearer tokens beside Orca's (auth is on with it).
         cors_origins: the exact origins whose pages may call the server (CORS).
         max_running_runs, max_queued_runs, max_running_tasks, max_queued_tasks,
             admission_policy: admission control (see ``orca.server._admission``).
@@ -80,6 +89,7 @@ class ServerSettings:
     max_body_bytes: int = 1 << 20
     webhook_networks: list[str] = field(default_factory=list)
     auth: str = "auto"
+    oidc: OIDCConfig | None = None
     cors_origins: list[str] = field(default_factory=list)
     max_running_runs: int = 16
     max_queued_runs: int = 1000
@@ -147,7 +157,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         max_queued=settings.max_queued_runs,
         policy=settings.admission_policy,  # type: ignore[arg-type]
     )
-    guard = Guard.open(settings.project, settings.auth)
+    guard = Guard.open(settings.project, settings.auth, settings.oidc)
     runs = (ExternalRuns if settings.workers == "external" else Runs)(
         settings.project,
         settings.workflows,
@@ -234,8 +244,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
             exc.status_code == 404
             and request.method in ("GET", "HEAD")
             and ui_path(request.url.path)
-        ):  # no route: a page of the web UI
-            return ui_response(request.url.path)
+        ):  # no route: a page of the web UI (that may call the identity provider)
+            return ui_response(request.url.path, await sign_in_origins(request.app.state.auth))
         code = _HTTP_CODES.get(exc.status_code, "HTTP_ERROR")
         return JSONResponse(
             envelope(code, str(exc.detail), retriable=exc.status_code == 503),
@@ -689,7 +699,7 @@ def _foreign(
     origin = request.headers.get("origin")
     site = request.headers.get("sec-fetch-site")
     own = hosts | {host} if any_host else hosts
-    allowed = origin is not None and origin in origins
+    allowed = (origin is not None and origin in origins) or _back_from_sign_in(request)
     if not allowed and (
         (origin is not None and not _own_origin(origin, request, own))
         or site in ("cross-site", "same-site")
@@ -701,6 +711,18 @@ def _foreign(
         )
         return JSONResponse(body, status_code=403)
     return None
+
+
+def _back_from_sign_in(request: Request) -> bool:
+    """The identity provider sending the browser back to the web UI's sign-in callback
+    (another site, by design): a top-level GET navigation to a page that holds no data
+    (the page itself exchanges the code, with the verifier only it holds)."""
+    return (
+        request.method == "GET"
+        and request.url.path == SIGN_IN_CALLBACK
+        and request.headers.get("sec-fetch-mode") == "navigate"
+        and request.headers.get("sec-fetch-dest") == "document"
+    )
 
 
 def _own_origin(origin: str, request: Request, hosts: set[str]) -> bool:

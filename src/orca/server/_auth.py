@@ -1,10 +1,13 @@
 """Bearer-token auth for the server: which scope each request needs, the middleware that
 checks it, ``GET /v1/auth/whoami``, and the CORS opening.
 
-Auth is on when ``[server] auth = "tokens"``, or when it is ``"auto"`` (the default) and
-the project holds a live token as the server starts; it stays on for the life of the
-process. Without it the server is the open local dev mode and serves loopback only
-(``check_bind``).
+Auth is on when ``[server] auth = "tokens"`` or ``"oidc"``, when ``[server.oidc]`` is
+set, or when it is ``"auto"`` (the default) and the project holds a live token as the
+server starts; it stays on for the life of the process. With ``[server.oidc]``, a bearer
+shaped like a JWT is checked as an OIDC token (``_oidc.py``), any other against the
+project's tokens; either way the caller becomes a ``Principal`` on
+``request.state.principal``. Without auth the server is the open local dev mode and
+serves loopback only (``check_bind``).
 
 The scope a request needs is decided from its method and path alone (``needed_scope``),
 before any route runs, so a route added later is covered by the defaults (GET is
@@ -14,10 +17,12 @@ before any route runs, so a route added later is covered by the defaults (GET is
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import orjson
 from fastapi import APIRouter, FastAPI, Request
@@ -29,14 +34,80 @@ from orca.server._errors import envelope
 from orca.server._ui import ui_path
 
 if TYPE_CHECKING:
+    from orca.config import OIDCConfig
+    from orca.server._oidc import Identity, OIDCVerifier, Refusal
     from orca.store import SqliteTokens, TokenRecord
 
-AUTH_MODES = ("auto", "tokens", "none")
+log = logging.getLogger("orca.server.auth")
+
+AUTH_MODES = ("auto", "tokens", "oidc", "none")
 
 OPEN_PATHS = frozenset(
-    {"/healthz", "/readyz", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    {
+        "/healthz",
+        "/readyz",
+        "/openapi.json",
+        "/docs",
+        "/docs/oauth2-redirect",
+        "/redoc",
+        "/v1/auth/config",
+    }
 )
-"""Served to anyone: health for probes, and the API's description (no data)."""
+"""Served to anyone: health for probes, the API's description, and how to sign in
+(no data, no secrets)."""
+
+ROLE_SCOPES = {"admin": "admin", "operator": "run", "viewer": "read"}
+"""Each role as the scope it holds (so every scope rule applies to OIDC callers too)."""
+SCOPE_ROLES = {scope: role for role, scope in ROLE_SCOPES.items()}
+_SCOPES = ("read", "run", "admin")  # as orca.store.SCOPES: each grants those before it
+
+
+def granted(scope: str) -> tuple[str, ...]:
+    """The scopes ``scope`` holds: itself and every one below it."""
+    return _SCOPES[: _SCOPES.index(scope) + 1]
+
+
+def allows(scope: str, needed: str) -> bool:
+    """Whether a caller holding ``scope`` may do what needs ``needed``."""
+    return _SCOPES.index(scope) >= _SCOPES.index(needed)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who a request is: an Orca token's holder (``kind`` "token", ``name`` the token's,
+    ``subject`` ``token:NAME``) or an OIDC token's (``kind`` "oidc": ``subject`` its
+    ``sub`` claim, ``tenant`` the configured tenant claim). ``role`` is admin, operator
+    or viewer; ``scope`` the read/run/admin scope it holds, which the scope rules check."""
+
+    kind: str
+    subject: str
+    role: str
+    scope: str
+    name: str | None = None
+    tenant: str | None = None
+
+    @classmethod
+    def of_token(cls, record: TokenRecord) -> Principal:
+        return cls(
+            kind="token",
+            subject=f"token:{record.name}",
+            role=SCOPE_ROLES[record.scope],
+            scope=record.scope,
+            name=record.name,
+        )
+
+    @classmethod
+    def of_oidc(cls, identity: Identity) -> Principal:
+        scope = ROLE_SCOPES[identity.role]
+        return cls("oidc", identity.subject, identity.role, scope, tenant=identity.tenant)
+
+    def log_context(self) -> dict[str, str]:
+        """What logs and spans carry of it (never a token)."""
+        context = {"orca.auth": self.kind, "orca.subject": self.subject, "orca.role": self.role}
+        if self.tenant is not None:
+            context["orca.tenant"] = self.tenant
+        return context
+
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -76,15 +147,18 @@ def check_auth_mode(mode: str) -> str:
         raise ConfigError(
             f"[server] auth is {mode!r}",
             key="server.auth",
-            fix='write auth = "auto" (tokens once one exists), "tokens" or "none"',
+            fix='write auth = "auto" (tokens once one exists), "tokens", "oidc" or "none"',
         )
     return mode
 
 
-def auth_required(project: Path, mode: str) -> bool:
-    """Whether a server of ``project`` started now requires tokens: ``mode`` "tokens",
-    or "auto" with a live token in the project (read from its database)."""
+def auth_required(project: Path, mode: str, oidc: bool = False) -> bool:
+    """Whether a server of ``project`` started now requires tokens: ``mode`` "tokens" or
+    "oidc", ``oidc`` (``[server.oidc]`` is set), or "auto" with a live token in the
+    project (read from its database)."""
     check_auth_mode(mode)
+    if oidc or mode == "oidc":
+        return True
     if mode != "auto":
         return mode == "tokens"
     from orca.store import SqliteTokens, project_db_path
@@ -98,18 +172,25 @@ def auth_required(project: Path, mode: str) -> bool:
 
 @dataclass
 class Guard:
-    """The server's auth: on or off for its life, and the project's tokens when on."""
+    """The server's auth: on or off for its life, and the project's tokens when on (and
+    the OIDC verifier, with ``[server.oidc]``)."""
 
     required: bool
     tokens: SqliteTokens | None = None
+    oidc: OIDCVerifier | None = None
 
     @classmethod
-    def open(cls, project: Path, mode: str) -> Guard:
-        if not auth_required(project, mode):
+    def open(cls, project: Path, mode: str, oidc: OIDCConfig | None = None) -> Guard:
+        if not auth_required(project, mode, oidc is not None):
             return cls(False)
         from orca.store import SqliteTokens, project_db_path
 
-        return cls(True, SqliteTokens(project_db_path(project)))
+        verifier = None
+        if oidc is not None:
+            from orca.server._oidc import OIDCVerifier
+
+            verifier = OIDCVerifier(oidc)
+        return cls(True, SqliteTokens(project_db_path(project)), verifier)
 
     def close(self) -> None:
         if self.tokens is not None:
@@ -119,9 +200,11 @@ class Guard:
 
 class Authorize:
     """ASGI middleware: when auth is on, each request not in ``OPEN_PATHS`` must carry
-    ``Authorization: Bearer TOKEN`` of a live token holding the scope it needs; else 401
-    (no token, or one that is unknown or revoked) or 403 (too small a scope), in the
-    envelope. The token's record lands on ``request.state.token``."""
+    ``Authorization: Bearer TOKEN``: a live Orca token, or (with ``[server.oidc]``) a
+    valid OIDC token, holding the scope it needs; else 401 (no token, or one that is
+    unknown, revoked, expired, for another audience...) or 403 (too small a scope), in
+    the envelope. The caller lands on ``request.state.principal`` (and an Orca token's
+    record on ``request.state.token``)."""
 
     def __init__(self, app: Any, guard: Guard) -> None:
         self.app = app
@@ -138,31 +221,96 @@ class Authorize:
             return
         header = dict(scope.get("headers") or []).get(b"authorization", b"").decode("latin-1")
         kind, _, token = header.partition(" ")
-        if kind.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if kind.lower() != "bearer" or not token:
+            fix = "send Authorization: Bearer TOKEN (orca token create NAME makes one)"
+            if self.guard.oidc is not None:
+                fix += ", or an access token of the identity provider"
             await _refuse(send, 401, "UNAUTHENTICATED",
-                          "this server requires a bearer token",
-                          "send Authorization: Bearer TOKEN (orca token create NAME makes one)",
+                          "this server requires a bearer token", fix,
                           'Bearer realm="orca"')  # fmt: skip
             return
-        record = await asyncio.to_thread(tokens.verify, token.strip())
-        if record is None:
-            await _refuse(send, 401, "UNAUTHENTICATED",
-                          "the bearer token is unknown or revoked",
-                          "send a live token (orca token list shows them)",
-                          'Bearer realm="orca", error="invalid_token"')  # fmt: skip
-            return
-        if not record.allows(needed):
+        state = scope.setdefault("state", {})
+        oidc = self.guard.oidc
+        if oidc is not None and _looks_like_jwt(token):
+            from orca.server._oidc import Refusal
+
+            verdict = await oidc.verify(token)
+            if isinstance(verdict, Refusal):
+                await _refuse_token(send, verdict, scope)
+                return
+            principal = Principal.of_oidc(verdict)
+        else:
+            record = await asyncio.to_thread(tokens.verify, token)
+            if record is None:
+                await _refuse(send, 401, "UNAUTHENTICATED",
+                              "the bearer token is unknown or revoked",
+                              "send a live token (orca token list shows them)",
+                              'Bearer realm="orca", error="invalid_token"')  # fmt: skip
+                return
+            principal = Principal.of_token(record)
+            state["token"] = record
+        if not allows(principal.scope, needed):
+            who = (
+                f"token {principal.name!r} has {principal.scope!r}"
+                if principal.kind == "token"
+                else f"role {principal.role!r} of {principal.subject[:200]!r} holds "
+                f"{principal.scope!r}"
+            )
+            fix = (
+                f"use a token with scope {needed} (orca token create NAME --scope {needed})"
+                if principal.kind == "token"
+                else f"ask for the role {SCOPE_ROLES[needed]} (it holds scope {needed})"
+            )
             await _refuse(
                 send, 403, "FORBIDDEN",
-                f"{scope['method']} {scope['path']} needs scope {needed!r}; token "
-                f"{record.name!r} has {record.scope!r}",
-                f"use a token with scope {needed} (orca token create NAME --scope {needed})",
+                f"{scope['method']} {scope['path']} needs scope {needed!r}; {who}",
+                fix,
                 f'Bearer realm="orca", error="insufficient_scope", scope="{needed}"',
-                {"needed": needed, "scope": record.scope},
+                {"needed": needed, "scope": principal.scope, "role": principal.role},
             )  # fmt: skip
             return
-        scope.setdefault("state", {})["token"] = record
+        state["principal"] = principal
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s by %s (%s)", scope["method"], scope["path"], principal.subject[:200],
+                principal.role, extra={"orca": _log_fields(scope, principal)},
+            )  # fmt: skip
         await self.app(scope, receive, send)
+
+
+def _log_fields(scope: Any, principal: Principal | None = None) -> dict[str, Any]:
+    """A log record's fields for a request: its correlation id and who is calling."""
+    fields: dict[str, Any] = {"correlation_id": scope.get("state", {}).get("correlation_id")}
+    if principal is not None:
+        fields.update(
+            auth=principal.kind,
+            subject=principal.subject,
+            tenant=principal.tenant,
+            role=principal.role,
+        )
+    return fields
+
+
+def _looks_like_jwt(token: str) -> bool:
+    """Whether a bearer is for the OIDC check (three dot-separated parts, not an Orca
+    token): anything else goes to the project's tokens."""
+    return token.count(".") == 2 and not token.startswith("orca_")
+
+
+async def _refuse_token(send: Any, refusal: Refusal, scope: Any) -> None:
+    log.info(
+        "%s %s refused: %s (%s)", scope["method"], scope["path"], refusal.code, refusal.message,
+        extra={"orca": {**_log_fields(scope), "auth": "oidc", "code": refusal.code}},
+    )  # fmt: skip
+    await _refuse(
+        send,
+        refusal.status,
+        refusal.code,
+        refusal.message,
+        refusal.fix,
+        f'Bearer realm="orca", error="{refusal.error}"',
+    )
 
 
 async def _refuse(
@@ -190,13 +338,37 @@ async def _refuse(
 
 
 class WhoAmI(BaseModel):
-    """Who the request's token is, and what it may do."""
+    """Who the request's caller is, and what it may do."""
 
     name: str | None
+    """The Orca token's name (None for an OIDC caller, or without auth)."""
     scope: str
     scopes: list[str]
     auth: bool
     """Whether the server requires tokens (false: the open local dev mode)."""
+    kind: str | None = None
+    """How the caller signed in: "token" (an Orca token), "oidc", or None (no auth)."""
+    subject: str | None = None
+    """The OIDC ``sub`` claim, or ``token:NAME`` for an Orca token."""
+    tenant: str | None = None
+    """The tenant the OIDC token's tenant claim names (None for Orca tokens)."""
+    role: str | None = None
+    """admin, operator or viewer (None without auth)."""
+
+
+class AuthConfig(BaseModel):
+    """How a client signs in to this server (no secrets): whether OIDC is on, and for the
+    web UI's authorization-code sign-in with PKCE, the issuer, the public client id and
+    the issuer's endpoints."""
+
+    auth: bool
+    oidc: bool
+    issuer: str | None = None
+    client_id: str | None = None
+    audience: str | None = None
+    authorization_endpoint: str | None = None
+    token_endpoint: str | None = None
+    scopes: list[str] = []
 
 
 router = APIRouter(tags=["auth"])
@@ -204,12 +376,47 @@ router = APIRouter(tags=["auth"])
 
 @router.get("/v1/auth/whoami")
 async def whoami(request: Request) -> WhoAmI:
-    """The caller's token: its name and scopes (without auth, the open local mode holds
-    every scope and has no name)."""
-    record: TokenRecord | None = getattr(request.state, "token", None)
-    if record is None:
+    """The caller: its token's name (or OIDC subject, tenant and role) and scopes
+    (without auth, the open local mode holds every scope and has no name)."""
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
         return WhoAmI(name=None, scope="admin", scopes=["read", "run", "admin"], auth=False)
-    return WhoAmI(name=record.name, scope=record.scope, scopes=list(record.grants), auth=True)
+    return WhoAmI(
+        name=principal.name,
+        scope=principal.scope,
+        scopes=list(granted(principal.scope)),
+        auth=True,
+        kind=principal.kind,
+        subject=principal.subject,
+        tenant=principal.tenant,
+        role=principal.role,
+    )
+
+
+@router.get("/v1/auth/config")
+async def auth_config(request: Request) -> AuthConfig:
+    """How to sign in (open to anyone; no secrets): with OIDC on, the issuer, the public
+    client id the web UI signs in as, and the issuer's authorization and token
+    endpoints (None when the issuer cannot be reached now)."""
+    guard: Guard = request.app.state.auth
+    if guard.oidc is None:
+        return AuthConfig(auth=guard.required, oidc=False)
+    found = await asyncio.to_thread(guard.oidc.public_config)
+    return AuthConfig(auth=True, **found)
+
+
+async def sign_in_origins(guard: Guard) -> tuple[str, ...]:
+    """The origins the web UI's page calls to sign in with OIDC (the issuer's token
+    endpoint's), for its Content-Security-Policy; none without OIDC."""
+    if guard.oidc is None:
+        return ()
+    found = await asyncio.to_thread(guard.oidc.public_config)  # discovered once
+    origins = []
+    for url in (found.get("token_endpoint"), guard.oidc.config.issuer):
+        if isinstance(url, str):
+            parts = urlsplit(url)
+            origins.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(dict.fromkeys(origins))
 
 
 def check_origins(origins: list[str]) -> list[str]:

@@ -107,6 +107,9 @@ class RequestSpans:
                 token = scope.get("state", {}).get("token")
                 if token is not None:
                     span.set_attribute("orca.token", token.name)
+                principal = scope.get("state", {}).get("principal")
+                if principal is not None:  # who: subject, role, tenant (never a token)
+                    span.set_attributes(principal.log_context())
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
 

@@ -12,15 +12,20 @@ from pathlib import Path
 
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from orca.config import ORIGIN
 from orca.server._errors import envelope
 
 UI_DIR = Path(__file__).with_name("ui")
 
-PAGES = frozenset({"runs", "threads", "costs", "builder", "settings"})
+PAGES = frozenset({"runs", "threads", "costs", "builder", "settings", "auth"})
 """The first path segments of the UI's pages (its router's routes, ``ui/src/App.tsx``):
 with ``/`` and ``/assets/...``, the only paths the UI answers, and the only ones open
 without a token. Any other path is the API's (a 404 there is the API's, and it stays
 behind auth)."""
+
+SIGN_IN_CALLBACK = "/auth/callback"
+"""Where an identity provider sends the browser back after an SSO sign-in (the UI's
+page finishing it: ``ui/src/pages/auth/SsoCallback.tsx``)."""
 
 SECURITY_HEADERS = {
     # the bundle's own scripts only; React Flow sets style attributes, hence 'unsafe-inline'
@@ -51,9 +56,10 @@ def _not_built() -> JSONResponse:
     return JSONResponse(body, status_code=503)
 
 
-def ui_response(path: str) -> Response:
+def ui_response(path: str, connect: tuple[str, ...] = ()) -> Response:
     """A file of the bundle, or the UI's page (``index.html``) for any other path (with
-    its leading slash; ``ui_path(path)`` holds)."""
+    its leading slash; ``ui_path(path)`` holds). ``connect``: origins the page may call
+    besides its own (the identity provider's token endpoint, for the SSO sign-in)."""
     path = path.lstrip("/")
     index = UI_DIR / "index.html"
     if not index.is_file():
@@ -68,4 +74,10 @@ def ui_response(path: str) -> Response:
         headers = {**SECURITY_HEADERS, "Cache-Control": "public, max-age=31536000, immutable"}
         return FileResponse(asset, headers=headers)
     headers = {**SECURITY_HEADERS, "Cache-Control": "no-cache"}
+    if connect:
+        policy = headers["Content-Security-Policy"]
+        more = " ".join(o for o in connect if ORIGIN.match(o))
+        headers["Content-Security-Policy"] = policy.replace(
+            "connect-src 'self'", f"connect-src 'self' {more}"
+        )
     return FileResponse(index, media_type="text/html", headers=headers)

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
-import { NavLink, Outlet } from "react-router-dom";
+import { NavLink, Outlet, useLocation } from "react-router-dom";
 import { getToken, setToken } from "../api/client";
+import { startSignIn, useSso } from "../lib/sso";
 import { applyTheme, storedTheme, type Theme } from "./theme";
 
 const PAGES: [string, string][] = [
@@ -11,12 +12,32 @@ const PAGES: [string, string][] = [
   ["/settings", "Settings"],
 ];
 
-/** Asks for a bearer token when the server answers 401 (a server with auth on). */
+/** Asks for a bearer token when the server answers 401 (a server with auth on), and
+ * offers the identity provider's sign-in when the server takes OIDC tokens. */
 function SignIn({ onDone }: { onDone: () => void }) {
   const [value, setValue] = useState("");
+  const sso = useSso();
+  const { pathname, search } = useLocation();
+  const [going, setGoing] = useState(false);
   return (
     <div className="card" role="dialog" aria-labelledby="signin-title" style={{ marginBottom: 12 }}>
       <h2 id="signin-title">This server needs a token</h2>
+      {sso ? (
+        <p>
+          <button
+            className="primary"
+            type="button"
+            disabled={going}
+            onClick={() => {
+              setGoing(true);
+              void startSignIn(sso, pathname + search).catch(() => setGoing(false));
+            }}
+          >
+            Sign in with SSO
+          </button>{" "}
+          <span className="muted">through {new URL(sso.issuer).host}, or paste a token below.</span>
+        </p>
+      ) : null}
       <p className="muted">
         Paste a token made with <code>orca token create NAME</code>. It stays in this browser only.
       </p>

@@ -8,6 +8,11 @@ export interface Whoami {
   scope: string;
   scopes: string[];
   auth: boolean;
+  /** "token" (an Orca token), "oidc" (signed in with the identity provider), or null. */
+  kind?: string | null;
+  subject?: string | null;
+  tenant?: string | null;
+  role?: string | null;
 }
 
 export function useWhoami() {

@@ -19,12 +19,24 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca.store._clock import Clock, utc_now
+from orca.store.postgres._checkpoints import PgCheckpointer
 from orca.store.postgres._db import PgDb
 
 if TYPE_CHECKING:
+    from orca.store.postgres._artifacts import PgArtifacts
+    from orca.store.postgres._audit import PgAudit
+    from orca.store.postgres._config import PgConfigurations
+    from orca.store.postgres._flows import PgFlows
+    from orca.store.postgres._ledger import PgLedger
+    from orca.store.postgres._prices import PgPrices
+    from orca.store.postgres._profiles import PgProfiles
     from orca.store.postgres._queue import PgRunQueue
+    from orca.store.postgres._runviews import PgRunViews
+    from orca.store.postgres._tasks import PgTasks
+    from orca.store.postgres._tokens import PgTokens
+    from orca.store.postgres._usage import PgUsage
 
-__all__ = ["PgDb", "PostgresStore"]
+__all__ = ["PgCheckpointer", "PgDb", "PostgresStore"]
 
 R = TypeVar("R")
 
@@ -81,6 +93,93 @@ class PostgresStore:
         from orca.store.postgres._queue import PgRunQueue
 
         return self._repo("queue", lambda: PgRunQueue(self.db, clock=self._clock))
+
+    @property
+    def tasks(self) -> PgTasks:
+        """The server's LLM tasks, their event streams and their sessions."""
+        from orca.store.postgres._tasks import PgTasks
+
+        return self._repo("tasks", lambda: PgTasks(self.db, clock=self._clock))
+
+    @property
+    def artifacts(self) -> PgArtifacts:
+        """The artifact registry: content-addressed plans, summaries, diffs, traces."""
+        from orca.store.postgres._artifacts import PgArtifacts
+
+        return self._repo("artifacts", lambda: PgArtifacts(self.db, clock=self._clock))
+
+    @property
+    def tokens(self) -> PgTokens:
+        """The server's bearer tokens (``TokenRepository``)."""
+        from orca.store.postgres._tokens import PgTokens
+
+        return self._repo("tokens", lambda: PgTokens(self.db, clock=self._clock))
+
+    @property
+    def flows(self) -> PgFlows:
+        """Saved versions of declarative workflows (``FlowRepository``)."""
+        from orca.store.postgres._flows import PgFlows
+
+        return self._repo("flows", lambda: PgFlows(self.db, clock=self._clock))
+
+    @property
+    def ledger(self) -> PgLedger:
+        """Budgets, holds and the usage they settle into."""
+        from orca.store.postgres._ledger import PgLedger
+
+        return self._repo(
+            "ledger",
+            lambda: PgLedger(self.db, clock=self._clock, hold_ttl_s=self._hold_ttl_s),
+        )
+
+    @property
+    def prices(self) -> PgPrices:
+        """The user's price overrides."""
+        from orca.store.postgres._prices import PgPrices
+
+        return self._repo("prices", lambda: PgPrices(self.db, clock=self._clock))
+
+    @property
+    def profiles(self) -> PgProfiles:
+        """LLM profiles and the active one."""
+        from orca.store.postgres._profiles import PgProfiles
+
+        return self._repo("profiles", lambda: PgProfiles(self.db, clock=self._clock))
+
+    @property
+    def configurations(self) -> PgConfigurations:
+        """Named settings Orca keeps."""
+        from orca.store.postgres._config import PgConfigurations
+
+        return self._repo("configurations", lambda: PgConfigurations(self.db, clock=self._clock))
+
+    @property
+    def usage(self) -> PgUsage:
+        """Reports over the usage ledger."""
+        from orca.store.postgres._usage import PgUsage
+
+        return self._repo("usage", lambda: PgUsage(self.db))
+
+    @property
+    def checkpoints(self) -> PgCheckpointer:
+        """Checkpoints and the event log of threads, run and task records, thread
+        leases, and the project's workflows and sessions."""
+        return self._repo("checkpoints", lambda: PgCheckpointer(self.db))
+
+    @property
+    def audit(self) -> PgAudit:
+        """The tool-execution audit (``ToolAudit``)."""
+        from orca.store.postgres._audit import PgAudit
+
+        return self._repo("audit", lambda: PgAudit(self.db))
+
+    @property
+    def run_views(self) -> PgRunViews:
+        """Runs listed by filters, counted and searched by their event log
+        (``RunViews``)."""
+        from orca.store.postgres._runviews import PgRunViews
+
+        return self._repo("run_views", lambda: PgRunViews(self.db))
 
     def open_user(self) -> None:
         """Create or migrate the user tables now rather than on first use.

@@ -50,9 +50,16 @@ def redact(url: str) -> str:
 
 
 def _unavailable(exc: BaseException) -> bool:
+    # a lost deadlock or serialization race is an OperationalError to psycopg, but the
+    # server is there: ``retrying`` runs the transaction again
     return isinstance(exc, psycopg.OperationalError | psycopg_pool.PoolTimeout) and not isinstance(
-        exc, pgerrors.QueryCanceled | pgerrors.LockNotAvailable
+        exc, pgerrors.QueryCanceled | pgerrors.LockNotAvailable | _LOST_RACE
     )
+
+
+_LOST_RACE = (
+    pgerrors.DeadlockDetected | pgerrors.SerializationFailure | pgerrors.TransactionRollback
+)
 
 
 class PgDb:

@@ -140,14 +140,14 @@ class SqliteStore:
     def tasks(self) -> SqliteTasks:
         """The server's LLM tasks, their event streams and their sessions."""
         if self._tasks is None:
-            self._tasks = SqliteTasks(self.path)
+            self._tasks = SqliteTasks(self.path, clock=self._clock)
         return self._tasks
 
     @property
     def artifacts(self) -> SqliteArtifacts:
         """The artifact registry: content-addressed plans, summaries, diffs, traces."""
         if self._artifacts is None:
-            self._artifacts = SqliteArtifacts(self.path)
+            self._artifacts = SqliteArtifacts(self.path, clock=self._clock)
         return self._artifacts
 
     @property

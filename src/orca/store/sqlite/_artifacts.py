@@ -3,27 +3,20 @@ summaries, diffs, traces), their tags and their lineage."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
 from orca.errors import InvalidInputError
-from orca.store._tasks import ARTIFACT_KINDS, ArtifactRecord
+from orca.store._tasks import ArtifactConflict, ArtifactRecord, artifact_id, check_artifact
+from orca.store._text import has_nul
 from orca.store.sqlite import _db
 from orca.store.sqlite._tasks import ProjectTables
 
+__all__ = ["ArtifactConflict", "SqliteArtifacts", "artifact_id"]
+
 _COLUMNS = "id, kind, media_type, content, size, created_at, session_id, task_id, metadata"
-
-
-class ArtifactConflict(InvalidInputError):
-    """The same content was registered before as another kind."""
-
-
-def artifact_id(content: bytes) -> str:
-    """The id of ``content``: ``sha256:`` and its hex digest."""
-    return "sha256:" + hashlib.sha256(content).hexdigest()
 
 
 class SqliteArtifacts(ProjectTables):
@@ -56,10 +49,7 @@ class SqliteArtifacts(ProjectTables):
             InvalidInputError: an unknown kind, or a parent that is not registered.
             ArtifactConflict: the content is registered as another kind.
         """
-        if kind not in ARTIFACT_KINDS:
-            raise InvalidInputError(
-                f"kind is {kind!r}. Fix: use one of {', '.join(ARTIFACT_KINDS)}"
-            )
+        check_artifact(kind, media_type, tags, session_id, task_id)
         ident = artifact_id(content)
         with self._write() as c:
             row = c.execute("SELECT kind FROM artifacts WHERE id = ?", (ident,)).fetchone()
@@ -68,7 +58,7 @@ class SqliteArtifacts(ProjectTables):
                     f"artifact {ident} is registered as a {row[0]}, not a {kind}. Fix: send "
                     f"kind {row[0]!r}, or other content"
                 )
-            missing = [p for p in parents if p == ident or not _exists(c, p)]
+            missing = [p for p in parents if p == ident or has_nul(p) or not _exists(c, p)]
             if missing:
                 raise InvalidInputError(
                     f"parent {missing[0]} is not a registered artifact (or is the artifact "

@@ -21,6 +21,7 @@ from orca.store._flows import (
     Semver,
     check_flow_name,
 )
+from orca.store._text import refuse_nul
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import FLOWS_COMPONENT, FLOWS_MIGRATIONS
 
@@ -72,6 +73,8 @@ class SqliteFlows:
     ) -> tuple[FlowVersionInfo, bool]:
         check_flow_name(name)
         wanted = str(Semver.parse(version)) if version is not None else None
+        refuse_nul("hash", content_hash)
+        refuse_nul("message", message)
         document = json.dumps(flow, ensure_ascii=False)  # as given: its order too
         with self._lock, self._errors(), _db.transaction(self._conn) as c:
             saved = _infos(c.execute(f"SELECT {_INFO} FROM flow_versions WHERE name = ?", (name,)))

@@ -15,11 +15,14 @@ from typing import Any
 from orca.errors import InvalidInputError
 from orca.store._clock import Clock, utc_now
 from orca.store._tasks import (
-    TASK_STATUSES,
     SessionRecord,
     StreamItem,
     TaskOutcome,
     TaskRecord,
+    check_events,
+    check_find,
+    check_outcome,
+    check_task,
 )
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import TASKS_COMPONENT, TASKS_MIGRATIONS
@@ -94,6 +97,7 @@ class SqliteTasks(ProjectTables):
         """Store an accepted task (and count a turn of its session, which starts anew
         when it has expired) in one transaction. A task of the same id stored before is
         returned instead, with False."""
+        check_task(task)
         t = task
         with self._write() as c:
             found = c.execute(f"SELECT {_TASK_COLUMNS} FROM llm_tasks WHERE id = ?", (t.task_id,))
@@ -122,10 +126,7 @@ class SqliteTasks(ProjectTables):
         self, *, session_id: str | None = None, status: str | None = None, limit: int = 50
     ) -> list[TaskRecord]:
         """Tasks, newest first."""
-        if status is not None and status not in TASK_STATUSES:
-            raise InvalidInputError(
-                f"status is {status!r}. Fix: use one of {', '.join(TASK_STATUSES)}"
-            )
+        check_find(status)
         where, args = [], []
         for column, value in (("session_id", session_id), ("status", status)):
             if value is not None:
@@ -139,6 +140,7 @@ class SqliteTasks(ProjectTables):
 
     def start(self, task_id: str, events: Sequence[StreamItem]) -> None:
         """The task runs: its status, and the events streamed so far."""
+        check_events(task_id, events)
         with self._write() as c:
             c.execute(
                 "UPDATE llm_tasks SET status = 'running', started_at = ? WHERE id = ?",
@@ -148,6 +150,7 @@ class SqliteTasks(ProjectTables):
 
     def append(self, task_id: str, events: Sequence[StreamItem]) -> None:
         """Keep events of a task's stream (each seq once)."""
+        check_events(task_id, events)
         if events:
             with self._lock:
                 # a stream's middle is not worth an fsync each: the next lifecycle commit
@@ -162,6 +165,8 @@ class SqliteTasks(ProjectTables):
     def finish(self, task_id: str, outcome: TaskOutcome, events: Sequence[StreamItem]) -> None:
         """The task ended: its last events, its record and its session's totals, in one
         transaction."""
+        check_outcome(outcome)
+        check_events(task_id, events)
         o = outcome
         with self._write() as c:
             _insert(c, task_id, events)
@@ -195,6 +200,7 @@ class SqliteTasks(ProjectTables):
         """At start-up: every task left ``running`` by a server that died is failed
         (``WORKER_RESET``, its stream ended by ``error_event``'s JSON); returns the tasks
         still ``queued`` (oldest first), to be queued again, and the ids of those failed."""
+        check_events("", [(0, "error", error_event)])
         with self._write() as c:
             running = [r[0] for r in c.execute("SELECT id FROM llm_tasks WHERE status = 'running'")]
             for task_id in running:
@@ -251,10 +257,15 @@ def _turn(c: sqlite3.Connection, session_id: str, now: dt.datetime, ttl_ms: int)
 
 def _insert(c: sqlite3.Connection, task_id: str, events: Sequence[StreamItem]) -> None:
     if events:
-        c.executemany(
-            "INSERT OR IGNORE INTO llm_task_events (task_id, seq, type, data) VALUES (?,?,?,?)",
-            [(task_id, seq, kind, data) for seq, kind, data in events],
-        )
+        try:
+            c.executemany(
+                "INSERT OR IGNORE INTO llm_task_events (task_id, seq, type, data) VALUES (?,?,?,?)",
+                [(task_id, seq, kind, data) for seq, kind, data in events],
+            )
+        except sqlite3.IntegrityError:  # the foreign key: no such task
+            raise InvalidInputError(
+                f"task {task_id!r} is not stored. Fix: create the task before its events"
+            ) from None
 
 
 def _task(row: Sequence[Any]) -> TaskRecord:

@@ -6,6 +6,7 @@ import { api, getToken, setToken } from "../../api/client";
 import { ErrorBox, Loading } from "../../components/common";
 import { FormProblems, fieldProps, serverProblems, type Problem } from "../../components/FormProblems";
 import { formatTime } from "../../lib/format";
+import { startSignIn, useSso } from "../../lib/sso";
 import { useWhoami } from "../../lib/whoami";
 import type { CreatedToken, TokenInfo } from "./types";
 import { checkToken, type Scope } from "./validate";
@@ -170,6 +171,7 @@ function ServerTokens() {
 function BrowserToken() {
   const client = useQueryClient();
   const who = useWhoami();
+  const sso = useSso();
   const [value, setValue] = useState("");
   const [current, setCurrent] = useState(getToken());
   const change = (token: string | null) => {
@@ -191,8 +193,14 @@ function BrowserToken() {
         {who.data ? (
           <>
             The server takes it for{" "}
-            <strong>{who.data.name ?? (who.data.auth ? "an unnamed token" : "a loopback client (auth off)")}</strong> with
-            scope <strong>{who.data.scope}</strong>.
+            <strong>{who.data.name ?? (who.data.auth ? (who.data.subject ?? "an unnamed token") : "a loopback client (auth off)")}</strong>
+            {who.data.kind === "oidc" ? (
+              <>
+                {" "}
+                (signed in with SSO: tenant <strong>{who.data.tenant}</strong>, role <strong>{who.data.role}</strong>)
+              </>
+            ) : null}{" "}
+            with scope <strong>{who.data.scope}</strong>.
           </>
         ) : null}
       </p>
@@ -216,6 +224,11 @@ function BrowserToken() {
         {current ? (
           <button type="button" onClick={() => change(null)}>
             Forget this browser's token
+          </button>
+        ) : null}
+        {sso ? (
+          <button type="button" onClick={() => void startSignIn(sso, "/settings")}>
+            Sign in with SSO
           </button>
         ) : null}
       </form>

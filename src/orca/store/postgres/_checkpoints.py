@@ -1,0 +1,399 @@
+"""A PostgreSQL checkpointer: checkpoints, the event log, call records, run and task
+records, thread leases, workflows and sessions, in one database shared by any number of
+processes and hosts.
+
+A superstep is one transaction: its checkpoint row, the blobs of the channels it
+changed, its pending writes, its events and its task records commit together or not at
+all. The logic over the rows (chains of deltas, lease decisions) is
+``checkpoint/_rows.py``'s and ``checkpoint/_records.py``'s, shared with SQLite.
+
+The async face runs each call on a lane of its own (``_lane.Lane``: one thread per
+checkpointer), so that calls are applied in the order they were made, as the
+``Checkpointer`` protocol asks; ``PgDb.submit``'s threads run calls side by side, in
+no order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ParamSpec, TypeVar
+
+import psycopg
+from psycopg import errors as pgerrors
+
+from orca.checkpoint._base import Checkpoint
+from orca.checkpoint._records import TaskRow
+from orca.checkpoint._rows import BlobRow, CallRow, EventRow, HeaderRow, RowCheckpointer, WriteRow
+from orca.errors import CheckpointError, InvalidInputError
+from orca.store.postgres import _text
+from orca.store.postgres._db import PgDb
+from orca.store.postgres._lane import Lane
+from orca.store.postgres._runs import Cursor, PgRunRows, upsert_tasks
+from orca.store.postgres._schema import (
+    CHECKPOINT_COMPONENT,
+    CHECKPOINT_MIGRATIONS,
+    PROJECT_COMPONENT,
+    PROJECT_MIGRATIONS,
+)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+_HEADER = "SELECT checkpoint_id, parent_id, step, body, created_at FROM checkpoints "
+_EVENTS_PAGE = 16
+"""Event batches one read of the log fetches (a reader that stops early reads few)."""
+
+
+def insert_events(cur: Cursor, thread_id: str, rows: Sequence[EventRow]) -> None:
+    if rows:
+        cur.executemany(
+            "INSERT INTO events (thread_id, run_id, batch, first_seq, last_seq, first_ts) "
+            "VALUES (%s, %s, convert_from(%s, 'UTF8'), %s, %s, %s)",
+            [(thread_id, r.run_id, r.batch, r.first, r.last, r.ts) for r in rows],
+        )
+
+
+class PgCheckpointer(PgRunRows, RowCheckpointer):
+    """Stores checkpoints, the event log, run and task records and thread leases in a
+    PostgreSQL database (its tables created, or migrated, when opened). It also keeps
+    the project's workflows and sessions (``save_workflow``, ``begin_session``,
+    ``end_session``).
+
+    Args:
+        db: the store's ``PgDb`` (shared with its other repositories), or a URL: the
+            checkpointer then opens a pool of its own and closes it with itself.
+
+    Raises:
+        StoreUnavailableError: the server cannot be reached.
+        SchemaVersionError: the database was written by a newer Orca.
+        CorruptDatabaseError: the database holds tables that are not Orca's.
+    """
+
+    def __init__(self, db: PgDb | str) -> None:
+        super().__init__()
+        self._owns_db = isinstance(db, str)
+        self.db = PgDb(db) if isinstance(db, str) else db
+        self.location = self.db.where
+        self._shut = False  # no call at all: the lane has drained
+        self._lane = Lane(self._closed_error)
+        self._reading = threading.local()  # the cursor of a _snapshot() this thread is in
+        try:
+            self.db.prepare(
+                [
+                    (CHECKPOINT_COMPONENT, CHECKPOINT_MIGRATIONS),
+                    (PROJECT_COMPONENT, PROJECT_MIGRATIONS),
+                ]
+            )
+        except BaseException:
+            if self._owns_db:
+                self.db.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"<PgCheckpointer {self.location}>"
+
+    # -- how work reaches the database -------------------------------------------------------
+
+    def _submit(
+        self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs
+    ) -> asyncio.Future[T]:
+        """Queue ``fn(*args, **kwargs)`` on this store's lane now (calls run in the order
+        they were made, off the event loop) and return a future of its result."""
+        return self._lane.submit(fn, *args, **kwargs)
+
+    def _closed_error(self, when: str) -> CheckpointError:
+        return CheckpointError(
+            f"{self.location}: the store was closed {when}. Fix: await the store's async "
+            "calls before closing it, or open a new PgCheckpointer"
+        )
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """psycopg's errors as Orca's (``StoreUnavailableError`` comes from ``PgDb``)."""
+        if self._shut:
+            raise self._closed_error("before this call")
+        try:
+            yield
+        except pgerrors.UniqueViolation as exc:
+            raise CheckpointError(
+                f"{self.location}: {_first_line(exc)}: a checkpoint with that id already "
+                "exists. Fix: checkpoints are immutable; write a new one"
+            ) from exc
+        except psycopg.IntegrityError as exc:
+            raise CheckpointError(
+                f"{self.location}: {_first_line(exc)} (a run's record was deleted while "
+                "its rows were written). Fix: store the run again with begin_run"
+            ) from exc
+        except psycopg.DataError as exc:
+            raise InvalidInputError(f"{self.location} refused a value: {_first_line(exc)}") from exc
+
+    def _run(self, work: Callable[[Cursor], T]) -> T:
+        """``work(cursor)`` in one transaction, run again when it loses a deadlock."""
+        with self._errors():
+            return self.db.retrying(lambda conn: work(_text.cursor(conn)))
+
+    def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+        held: Cursor | None = getattr(self._reading, "cursor", None)
+        if held is not None:  # inside _snapshot(): its transaction's connection
+            with self._errors():
+                return held.execute(sql.encode(), args).fetchall()
+        with self._errors(), self.db.read() as conn:
+            return _text.cursor(conn).execute(sql.encode(), args).fetchall()
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[None]:
+        """The reads of the block on one connection, in one read-only snapshot: a
+        checkpoint's header, blobs and writes are read as of one instant, whatever
+        another process prunes meanwhile."""
+        if getattr(self._reading, "cursor", None) is not None:
+            yield
+            return
+        with self._errors(), self.db.transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            self._reading.cursor = _text.cursor(conn)
+            try:
+                yield
+            finally:
+                self._reading.cursor = None
+
+    def get(self, thread_id: str, checkpoint_id: str | None = None) -> Checkpoint | None:
+        with self._snapshot():
+            return super().get(thread_id, checkpoint_id)
+
+    def read_events(
+        self,
+        run_id: str,
+        *,
+        start: int = 0,
+        stop: int | None = None,
+        types: Sequence[str] | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        with self._snapshot():
+            return super().read_events(run_id, start=start, stop=stop, types=types, limit=limit)
+
+    # -- checkpoint primitives ----------------------------------------------------------------
+
+    def _write(
+        self,
+        thread_id: str,
+        header: HeaderRow | None,
+        blobs: list[BlobRow],
+        writes: list[tuple[str, WriteRow]],
+        tasks: Sequence[TaskRow] = (),
+        events: Sequence[EventRow] = (),
+    ) -> None:
+        rows = (header, blobs, writes, tasks, events)
+        self._run(lambda cur: self._write_rows(cur, thread_id, *rows))
+
+    def _write_rows(
+        self,
+        cur: Cursor,
+        thread_id: str,
+        header: HeaderRow | None,
+        blobs: list[BlobRow],
+        writes: list[tuple[str, WriteRow]],
+        tasks: Sequence[TaskRow],
+        events: Sequence[EventRow],
+    ) -> None:
+        """A superstep's rows, inside the transaction that commits them all."""
+        upsert_tasks(cur, tasks)
+        if header is not None:
+            cur.execute(
+                "INSERT INTO checkpoints (thread_id, checkpoint_id, parent_id, step, body, "
+                "created_at) VALUES (%s, %s, %s, %s, %s, %s)",
+                (
+                    header.thread_id,
+                    header.checkpoint_id,
+                    header.parent_id,
+                    header.step,
+                    header.body,
+                    header.created_at,
+                ),
+            )
+        if blobs:
+            cur.executemany(
+                "INSERT INTO checkpoint_blobs (thread_id, channel, base, pos, data) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (thread_id, channel, base, pos) "
+                "DO UPDATE SET data = EXCLUDED.data",
+                [(thread_id, b.channel, b.base, b.pos, b.data) for b in blobs],
+            )
+        if writes:
+            cur.executemany(
+                "INSERT INTO checkpoint_writes (thread_id, checkpoint_id, task_id, idx, kind, "
+                "data) VALUES (%s, %s, %s, %s, %s, %s)",
+                [(thread_id, cid, w.task_id, w.idx, w.kind, w.data) for cid, w in writes],
+            )
+        insert_events(cur, thread_id, events)
+
+    def _put_tail(self, thread_id: str, rows: Sequence[EventRow]) -> None:
+        self._run(lambda cur: insert_events(cur, thread_id, rows))
+
+    def _events(self, run_id: str, start: int, stop: int | None) -> Iterator[bytes]:
+        # a page at a time, each after the last row of the one before (by the index's
+        # order), so that a reader who stops early has read a few rows only
+        select = (
+            "SELECT convert_to(batch, 'UTF8'), first_ts, first_seq, id FROM events "
+            "WHERE run_id = %s AND last_seq >= %s AND (%s::bigint IS NULL OR first_seq < %s)"
+        )
+        order = " ORDER BY first_ts, first_seq, id LIMIT %s"
+        rows = self._read(select + order, (run_id, start, stop, stop, _EVENTS_PAGE))
+        while rows:
+            for row in rows:
+                yield bytes(row[0])
+            if len(rows) < _EVENTS_PAGE:
+                return
+            last = rows[-1]
+            rows = self._read(
+                select + " AND (first_ts, first_seq, id) > (%s, %s, %s)" + order,
+                (run_id, start, stop, stop, last[1], last[2], last[3], _EVENTS_PAGE),
+            )
+
+    def _header(self, thread_id: str, checkpoint_id: str | None) -> HeaderRow | None:
+        if checkpoint_id is None:
+            found = self._read(
+                _HEADER + "WHERE thread_id = %s ORDER BY seq DESC LIMIT 1", (thread_id,)
+            )
+        else:
+            found = self._read(
+                _HEADER + "WHERE thread_id = %s AND checkpoint_id = %s",
+                (thread_id, checkpoint_id),
+            )
+        return HeaderRow(thread_id, *found[0]) if found else None
+
+    def _blobs(self, thread_id: str, wanted: list[tuple[str, str, int]]) -> list[BlobRow]:
+        if not wanted:
+            return []
+        rows = self._read(
+            "SELECT b.channel, b.base, b.pos, b.data "
+            "FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS w (channel, base, pos) "
+            "JOIN checkpoint_blobs AS b ON b.thread_id = %s AND b.channel = w.channel "
+            "AND b.base = w.base AND b.pos <= w.pos ORDER BY b.channel, b.pos",
+            ([w[0] for w in wanted], [w[1] for w in wanted], [w[2] for w in wanted], thread_id),
+        )
+        return [BlobRow(*r) for r in rows]
+
+    def _writes(self, thread_id: str, checkpoint_id: str) -> list[WriteRow]:
+        rows = self._read(
+            "SELECT task_id, idx, kind, data FROM checkpoint_writes "
+            "WHERE thread_id = %s AND checkpoint_id = %s ORDER BY idx",
+            (thread_id, checkpoint_id),
+        )
+        return [WriteRow(*r) for r in rows]
+
+    def _headers(self, thread_id: str, limit: int | None, before: str | None) -> list[HeaderRow]:
+        sql = _HEADER + "WHERE thread_id = %s"
+        args: list[object] = [thread_id]
+        if before is not None:
+            sql += (
+                " AND seq < COALESCE((SELECT seq FROM checkpoints WHERE thread_id = %s "
+                "AND checkpoint_id = %s), -1)"
+            )
+            args += [thread_id, before]
+        sql += " ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT %s"
+            args.append(limit)
+        return [HeaderRow(thread_id, *r) for r in self._read(sql, args)]
+
+    def _delete(
+        self, thread_id: str, keep: set[str] | None, needed: dict[tuple[str, str], int]
+    ) -> int:
+        def everything(cur: Cursor) -> int:
+            cur.execute("DELETE FROM checkpoints WHERE thread_id = %s", (thread_id,))
+            removed = cur.rowcount
+            for table in ("checkpoint_blobs", "checkpoint_writes", "events", "call_records"):
+                cur.execute(f"DELETE FROM {table} WHERE thread_id = %s", (thread_id,))
+            return removed
+
+        def unkept(cur: Cursor) -> int:
+            # (the event log outlives pruned checkpoints: its rows are kept)
+            kept = sorted(keep or ())
+            cur.execute(
+                "DELETE FROM checkpoints WHERE thread_id = %s AND checkpoint_id <> ALL(%s::text[])",
+                (thread_id, kept),
+            )
+            removed = cur.rowcount
+            for table in ("checkpoint_writes", "call_records"):
+                cur.execute(
+                    f"DELETE FROM {table} WHERE thread_id = %s "
+                    "AND checkpoint_id <> ALL(%s::text[])",
+                    (thread_id, kept),
+                )
+            cur.execute(
+                "DELETE FROM checkpoint_blobs AS b WHERE b.thread_id = %s AND NOT EXISTS ("
+                "SELECT 1 FROM unnest(%s::text[], %s::text[], %s::bigint[]) AS n (channel, "
+                "base, pos) WHERE n.channel = b.channel AND n.base = b.base AND b.pos <= n.pos)",
+                (
+                    thread_id,
+                    [k[0] for k in needed],
+                    [k[1] for k in needed],
+                    list(needed.values()),
+                ),
+            )
+            return removed
+
+        removed: int = self._run(everything if keep is None else unkept)
+        return removed
+
+    def threads(self) -> list[str]:
+        rows = self._read("SELECT DISTINCT thread_id FROM checkpoints ORDER BY thread_id")
+        return [r[0] for r in rows]
+
+    def _put_call_row(self, row: CallRow) -> None:
+        self._run(
+            lambda cur: cur.execute(
+                "INSERT INTO call_records (thread_id, task_id, kind, digest, occurrence, "
+                "checkpoint_id, run_id, value, created_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (thread_id, task_id, kind, digest, occurrence) DO UPDATE SET "
+                "checkpoint_id = EXCLUDED.checkpoint_id, run_id = EXCLUDED.run_id, "
+                "value = EXCLUDED.value, created_at = EXCLUDED.created_at",
+                row,
+            )
+        )
+
+    def _call_rows(self, thread_id: str, task_id: str) -> list[CallRow]:
+        rows = self._read(
+            "SELECT thread_id, task_id, kind, digest, occurrence, checkpoint_id, run_id, "
+            "value, created_at FROM call_records WHERE thread_id = %s AND task_id = %s "
+            "ORDER BY kind, digest, occurrence",
+            (thread_id, task_id),
+        )
+        return [CallRow(*r) for r in rows]
+
+    def _drop_call_rows(self, thread_id: str, task_id: str) -> int:
+        def work(cur: Cursor) -> int:
+            cur.execute(
+                "DELETE FROM call_records WHERE thread_id = %s AND task_id = %s",
+                (thread_id, task_id),
+            )
+            return cur.rowcount
+
+        dropped: int = self._run(work)
+        return dropped
+
+    # -- closing ------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop taking calls: the async call running finishes (and commits), those still
+        queued raise ``CheckpointError``, as does any call made afterwards. Closes the
+        pool when the checkpointer opened it."""
+        self._lane.close()
+        self._shut = True
+        if self._owns_db:
+            self.db.close()
+
+    def __enter__(self) -> PgCheckpointer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
