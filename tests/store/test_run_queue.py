@@ -561,3 +561,22 @@ def test_an_enqueue_wakes_a_waiting_worker_on_postgresql(url: str, open_queue: O
     waiter.join(timeout=90)
     assert not waiter.is_alive()
     assert woken == [url.startswith("postgresql://")]
+
+
+def test_a_failure_reason_with_nul_or_a_lone_surrogate_is_kept_readable(queue: RunQueue) -> None:
+    put(queue, "r")
+    item = queue.claim("w1", LEASE)
+    assert item is not None
+    assert queue.fail("w1", item, "bad\x00byte \ud800 here")
+    failed = queue.get("r")
+    assert failed is not None
+    assert failed.error == "bad\ufffdbyte ? here"
+
+
+def test_counts_and_workers_sort_in_byte_order(queue: RunQueue) -> None:
+    for tenant in ("b", "B", "a", "_"):
+        put(queue, f"r-{tenant}", tenant=tenant)
+    assert [c.tenant for c in queue.counts()] == ["B", "_", "a", "b"]
+    for worker in ("w-b", "w-B", "w-a"):
+        queue.worker_seen(worker, "h", 1, ("default",))
+    assert [w.worker_id for w in queue.workers()] == ["w-B", "w-a", "w-b"]

@@ -370,6 +370,13 @@ COLUMNS = (
 )
 
 
+def error_text(error: Any) -> str:
+    """``fail``'s reason as text every backend keeps: a NUL (which PostgreSQL's TEXT
+    cannot hold) becomes U+FFFD, a lone surrogate ``?``."""
+    text = str(error).encode("utf-8", "replace").decode("utf-8")
+    return text.replace("\x00", "\ufffd")
+
+
 def result_text(result: Any) -> str | None:
     """``complete``'s result as JSON text (None for none). Raises ``InvalidInputError``."""
     if result is None:

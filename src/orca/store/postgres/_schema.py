@@ -478,20 +478,21 @@ RUN_VIEWS_MIGRATIONS: list[list[str]] = [
 # -- queue: the durable run queue orca worker processes claim from ------------------------
 
 QUEUE_COMPONENT = "queue"
+# Text compared or sorted is COLLATE "C": byte order, as SQLite's, whatever the locale.
 QUEUE_MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE run_queue (
             seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-            run_id TEXT NOT NULL UNIQUE,
-            queue TEXT NOT NULL,
-            workflow TEXT NOT NULL,
-            tenant TEXT NOT NULL,
+            run_id TEXT COLLATE "C" NOT NULL UNIQUE,
+            queue TEXT COLLATE "C" NOT NULL,
+            workflow TEXT COLLATE "C" NOT NULL,
+            tenant TEXT COLLATE "C" NOT NULL,
             priority BIGINT NOT NULL,
             payload TEXT NOT NULL,
-            status TEXT NOT NULL
+            status TEXT COLLATE "C" NOT NULL
                 CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
             attempts BIGINT NOT NULL DEFAULT 0,
-            worker_id TEXT,
+            worker_id TEXT COLLATE "C",
             lease_expires_at DOUBLE PRECISION,
             lease_s DOUBLE PRECISION,
             available_at DOUBLE PRECISION NOT NULL,
@@ -507,7 +508,7 @@ QUEUE_MIGRATIONS: list[list[str]] = [
         "WHERE status = 'queued'",
         "CREATE INDEX run_queue_running ON run_queue (lease_expires_at) WHERE status = 'running'",
         """CREATE TABLE queue_workers (
-            worker_id TEXT PRIMARY KEY,
+            worker_id TEXT COLLATE "C" PRIMARY KEY,
             host TEXT NOT NULL,
             pid BIGINT NOT NULL,
             queues TEXT NOT NULL,

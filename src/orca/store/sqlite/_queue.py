@@ -31,6 +31,7 @@ from orca.store._queue import (
     check_enqueue,
     check_name,
     check_seconds,
+    error_text,
     held_by,
     item_of,
     result_text,
@@ -199,7 +200,7 @@ class SqliteRunQueue:
         return self._end(worker_id, item, "done", None, result_text(result))
 
     def fail(self, worker_id: str, item: QueueItem, error: str) -> bool:
-        return self._end(worker_id, item, "failed", str(error))
+        return self._end(worker_id, item, "failed", error_text(error))
 
     def release(self, worker_id: str, item: QueueItem, *, delay_s: float = 0.0) -> bool:
         key = held_by(item, worker_id)
