@@ -252,6 +252,7 @@ class Worker:
         s = self.settings
         queue = self._store.queue
         assert self._wake is not None
+        idle: asyncio.Future[bool] | None = None
         while not self._stops:
             if len(self._jobs) < s.concurrency:
                 try:
@@ -267,9 +268,14 @@ class Worker:
                     job.task = asyncio.ensure_future(self._execute(job))
                     continue
             self._wake.clear()
-            waiting = asyncio.ensure_future(asyncio.to_thread(queue.wait, IDLE_WAIT_S))
             woken = asyncio.ensure_future(self._wake.wait())
-            await asyncio.wait({waiting, woken}, return_when=asyncio.FIRST_COMPLETED)
+            waits: set[asyncio.Future[Any]] = {woken}
+            if len(self._jobs) < s.concurrency:  # room, but nothing to claim: sleep
+                # one look-out at a time: a wait still running (woken first) is kept
+                if idle is None or idle.done():
+                    idle = asyncio.ensure_future(asyncio.to_thread(queue.wait, IDLE_WAIT_S))
+                waits.add(idle)
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             woken.cancel()
 
     async def _drain(self) -> list[str]:
