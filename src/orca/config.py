@@ -388,6 +388,29 @@ class FlowsConfig(_Section):
         return value
 
 
+class StoreConfig(_Section):
+    """``[store]``: where Orca keeps its data."""
+
+    url: str | None = None
+    """One store for every repository (``postgresql://USER:PASSWORD@HOST:PORT/DB`` or
+    ``sqlite:///PATH``); unset, the two SQLite files (``$ORCA_HOME/orca.db`` and the
+    project's ``.orca/project.db``). ``--store`` and ``ORCA_STORE`` win over it. Write
+    the password as ``${VAR}`` so that it stays out of the file."""
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        from orca.store import parse_url
+
+        if value is None:
+            return None
+        try:
+            parse_url(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+
 class LoggingConfig(_Section):
     """``[logging]``."""
 
@@ -409,6 +432,7 @@ class Config(_Section):
     server: ServerConfig = ServerConfig()
     worker: WorkerConfig = WorkerConfig()
     flows: FlowsConfig = FlowsConfig()
+    store: StoreConfig = StoreConfig()
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sources: list[str] = Field(default_factory=list)
 
@@ -508,6 +532,7 @@ _SECTIONS = {
     "server",
     "worker",
     "flows",
+    "store",
 }
 
 
@@ -572,7 +597,7 @@ def load_config(
         dotted = ".".join(str(p) for p in problem["loc"])
         where = _origin_of(dotted, origin)
         # a value given for a key is never echoed: it may be the key itself
-        shown = "" if "key" in dotted else f" = {problem.get('input')!r}"
+        shown = "" if "key" in dotted or dotted == "store.url" else f" = {problem.get('input')!r}"
         raise ConfigError(
             f"{where}: {dotted}{shown} is not valid ({problem['msg']})",
             key=dotted,

@@ -131,6 +131,13 @@ def _root(
         help="Work against this orca serve (http://HOST:PORT) instead of this machine's "
         "files: run, runs, budget, usage and tasks. The token is ORCA_TOKEN.",
     ),
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        envvar="ORCA_STORE",
+        help="Keep everything in this store: postgresql://USER:PASSWORD@HOST:PORT/DB or "
+        "sqlite:///PATH (default [store] url, else $ORCA_HOME/orca.db and .orca/project.db).",
+    ),
 ) -> None:
     """Orca's command line."""
     from orca.cli._common import USAGE, fail
@@ -147,3 +154,56 @@ def _root(
         fail(f"--server {server!r} is not an http(s) URL", USAGE,
              fix="--server http://127.0.0.1:8700")  # fmt: skip
     State.server = server or None
+    _choose_store(store)
+
+
+def _choose_store(url: str | None) -> None:
+    """``--store`` (or ``ORCA_STORE``), else ``[store] url``: put it in ``ORCA_STORE``,
+    which ``orca.store`` reads, for this process and the processes it starts."""
+    import os
+
+    from orca.cli._common import USAGE, State, fail
+    from orca.errors import ConfigError
+    from orca.store import STORE_ENV, parse_url
+
+    if url is None:
+        url = _configured_store(State.project)
+    if not url:
+        os.environ.pop(STORE_ENV, None)
+        return
+    try:
+        parse_url(url)
+    except ConfigError as exc:
+        fail(str(exc).split(". Fix: ")[0], USAGE, fix=exc.fix)
+    os.environ[STORE_ENV] = url
+
+
+def _has(path: Path, table: Any) -> bool:
+    try:
+        return path.is_file() and table.search(path.read_bytes()) is not None
+    except OSError:
+        return False
+
+
+def _configured_store(project: Path | None) -> str | None:
+    """``[store] url`` of the configuration, read only when a file has a ``[store]``
+    table (every command pays for this check: reading the configuration is not free);
+    a configuration that does not load is left to the command to report."""
+    import re
+
+    from orca.errors import ConfigError
+    from orca.store import find_project, orca_home
+
+    try:
+        files = [orca_home() / "orca.toml", find_project(project) / ".orca" / "orca.toml"]
+    except ConfigError:
+        return None
+    table = re.compile(rb"^\s*\[\s*store\s*\]", re.MULTILINE)
+    if not any(_has(path, table) for path in files):
+        return None
+    from orca.config import load_config
+
+    try:
+        return load_config(project).store.url
+    except ConfigError:
+        return None

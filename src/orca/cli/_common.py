@@ -40,7 +40,7 @@ from orca.manage._plain import per_mtok as per_mtok
 from orca.manage._plain import usd as usd
 
 if TYPE_CHECKING:
-    from orca.store import SqliteCheckpointer, SqliteStore
+    from orca.store import Store, StoreCheckpointer
 
 # Exit codes (docs/cli.md): scripts can tell these apart.
 OK = 0
@@ -287,7 +287,7 @@ _NUMERIC = {"calls", "in", "out", "tokens", "cost", "limit", "spent", "reserved"
 
 
 @contextmanager
-def user_db() -> Iterator[SqliteStore]:
+def user_db() -> Iterator[Store]:
     """The user database's store for one command, closed after it."""
     from orca.store import user_store
 
@@ -315,7 +315,7 @@ def project_root() -> Path:
 
 
 @contextmanager
-def project_db() -> Iterator[SqliteStore]:
+def project_db() -> Iterator[Store]:
     """The project's store (``.orca/project.db``, created and migrated first)."""
     from orca.store import project_store
 
@@ -344,7 +344,7 @@ def money(text: str, option: str, *, zero: bool = False) -> Decimal:
 
 
 @contextmanager
-def project_store() -> Iterator[SqliteCheckpointer]:
+def project_store() -> Iterator[StoreCheckpointer]:
     """The project's checkpointer, which also keeps its run records (``project_db``'s
     ``checkpoints``)."""
     with project_db() as store:

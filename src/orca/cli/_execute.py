@@ -51,7 +51,7 @@ from orca.events import (
 )
 
 if TYPE_CHECKING:
-    from orca.store import LedgerRepository, SqliteCheckpointer
+    from orca.store import LedgerRepository, StoreCheckpointer
 
 
 def _now() -> str:
@@ -66,7 +66,7 @@ class Records:
     thread's lease are written by the engine (``RunRecord``), with the CLI's details in
     its metadata (``metadata()``)."""
 
-    def __init__(self, store: SqliteCheckpointer, plan: Plan) -> None:
+    def __init__(self, store: StoreCheckpointer, plan: Plan) -> None:
         self.store = store
         self.plan = plan
 
@@ -275,7 +275,7 @@ def print_budgets(statuses: list[Any], when: str) -> None:
         )
 
 
-def execute(plan: Plan, store: SqliteCheckpointer, *, as_json: bool) -> int:
+def execute(plan: Plan, store: StoreCheckpointer, *, as_json: bool) -> int:
     """Run ``plan`` on the project's ``store`` (the engine records the run there);
     returns the exit code."""
     from orca.cli._common import config
@@ -313,7 +313,7 @@ class Driver(Protocol):
 class LocalDriver:
     """A run of ``plan`` in this process, on the project's store."""
 
-    def __init__(self, plan: Plan, store: SqliteCheckpointer, ledger: LedgerRepository) -> None:
+    def __init__(self, plan: Plan, store: StoreCheckpointer, ledger: LedgerRepository) -> None:
         self.plan = plan
         self.ledger = ledger
         self.records = Records(store, plan)
@@ -353,7 +353,7 @@ class LocalDriver:
 
 
 def _execute(
-    plan: Plan, store: SqliteCheckpointer, ledger: LedgerRepository, *, as_json: bool
+    plan: Plan, store: StoreCheckpointer, ledger: LedgerRepository, *, as_json: bool
 ) -> int:
     return present(LocalDriver(plan, store, ledger), as_json=as_json)
 

@@ -16,10 +16,10 @@ from orca.cli._common import (
 from orca.cli._source import ForkRequest, ResumeRequest, RunRequest
 
 if TYPE_CHECKING:
-    from orca.store import SqliteCheckpointer
+    from orca.store import StoreCheckpointer
 
 
-def _checkpointer() -> SqliteCheckpointer:
+def _checkpointer() -> StoreCheckpointer:
     """The project's checkpointer, for a graph and its run's record (it stays open for
     the command's life)."""
     from orca.cli._common import project_root
@@ -106,7 +106,7 @@ def list_row(r: Any) -> dict[str, Any]:
     return {k: full[k] for k in keys}
 
 
-def _record(store: SqliteCheckpointer, run: str) -> dict[str, Any]:
+def _record(store: StoreCheckpointer, run: str) -> dict[str, Any]:
     """The run ``run`` (a unique prefix of its id is enough) as ``runs show`` prints it."""
     from orca.cli._ids import find_run
 

@@ -15,12 +15,12 @@ from orca.manage import plain, runs
 from orca.server._admin_stores import JSON, Admin, stores
 
 if TYPE_CHECKING:
-    from orca.store import SqliteStore
+    from orca.store import Store
 
 router = APIRouter()
 
 
-async def _logged(admin: Admin, store: SqliteStore, run_id: str) -> list[dict[str, Any]]:
+async def _logged(admin: Admin, store: Store, run_id: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = await admin.call(store.checkpoints.read_events, run_id)
     if not found:
         raise HTTPException(404, f"no events logged for run {run_id!r}")

@@ -16,7 +16,7 @@ from fastapi import Request
 from starlette.exceptions import HTTPException
 
 if TYPE_CHECKING:
-    from orca.store import SqliteStore
+    from orca.store import Store
 
 T = TypeVar("T")
 JSON = Any  # what an endpoint answers: plain JSON values (see orca.manage.plain)
@@ -27,8 +27,8 @@ class Admin:
 
     def __init__(self, project: Path) -> None:
         self.project = project
-        self.users: SqliteStore | None = None
-        self.store: SqliteStore | None = None
+        self.users: Store | None = None
+        self.store: Store | None = None
         # one thread: SQLite calls of one connection run one at a time, in order
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="orca-admin")
 
@@ -58,7 +58,7 @@ class Admin:
         self._worker.shutdown(wait=True)
 
 
-def stores(request: Request) -> tuple[Admin, SqliteStore, SqliteStore]:
+def stores(request: Request) -> tuple[Admin, Store, Store]:
     """The app's ``Admin``, its user database and its project store (503 while the app
     starts or stops)."""
     admin: Admin = request.app.state.admin

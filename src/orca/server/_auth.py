@@ -36,7 +36,7 @@ from orca.server._ui import ui_path
 if TYPE_CHECKING:
     from orca.config import OIDCConfig
     from orca.server._oidc import Identity, OIDCVerifier, Refusal
-    from orca.store import SqliteTokens, TokenRecord
+    from orca.store import Store, TokenRecord, TokenRepository
 
 log = logging.getLogger("orca.server.auth")
 
@@ -161,13 +161,21 @@ def auth_required(project: Path, mode: str, oidc: bool = False) -> bool:
         return True
     if mode != "auto":
         return mode == "tokens"
-    from orca.store import SqliteTokens, project_db_path
-
-    path = project_db_path(project)
-    if not path.exists():
+    store = _token_store(project)
+    if store is None:
         return False
-    with SqliteTokens(path) as tokens:
-        return tokens.live() > 0
+    with store:
+        return store.tokens.live() > 0
+
+
+def _token_store(project: Path) -> Store | None:
+    """The store holding the project's tokens; None for a project with no database yet
+    (asking creates none)."""
+    from orca.store import configured_url, project_db_path, project_store
+
+    if configured_url() is None and not project_db_path(project).exists():
+        return None
+    return project_store(project)
 
 
 @dataclass
@@ -176,26 +184,30 @@ class Guard:
     the OIDC verifier, with ``[server.oidc]``)."""
 
     required: bool
-    tokens: SqliteTokens | None = None
+    store: Store | None = None
     oidc: OIDCVerifier | None = None
+
+    @property
+    def tokens(self) -> TokenRepository | None:
+        return None if self.store is None else self.store.tokens
 
     @classmethod
     def open(cls, project: Path, mode: str, oidc: OIDCConfig | None = None) -> Guard:
         if not auth_required(project, mode, oidc is not None):
             return cls(False)
-        from orca.store import SqliteTokens, project_db_path
+        from orca.store import project_store
 
         verifier = None
         if oidc is not None:
             from orca.server._oidc import OIDCVerifier
 
             verifier = OIDCVerifier(oidc)
-        return cls(True, SqliteTokens(project_db_path(project)), verifier)
+        return cls(True, project_store(project), verifier)
 
     def close(self) -> None:
-        if self.tokens is not None:
-            self.tokens.close()
-            self.tokens = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
 
 
 class Authorize:

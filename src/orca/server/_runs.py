@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from orca.engine._handle import RunHandle
     from orca.flows import Workflow
     from orca.server._models import Fork, RunBody, StateUpdate
-    from orca.store import SqliteStore
+    from orca.store import Store
 
 log = logging.getLogger("orca.server")
 
@@ -213,7 +213,7 @@ class Runs:
         self.workflows: dict[str, Workflow] = {}
         self.saved: SavedWorkflows | None = None  # saved flows (server/_flows.py)
         self.ready = False
-        self._store: SqliteStore | None = None
+        self._store: Store | None = None
         self._live: dict[str, _Live] = {}
         self._accepted: dict[str, _Accepted] = {}  # queued or running here, in order
         self._results: OrderedDict[str, tuple[Any, list[Any]]] = OrderedDict()
@@ -276,7 +276,7 @@ class Runs:
             store.close()
 
     @property
-    def store(self) -> SqliteStore:
+    def store(self) -> Store:
         """The project's store (503 while the server starts or stops)."""
         if self._store is None:
             raise HTTPException(503, "the server is starting or stopping")

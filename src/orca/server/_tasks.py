@@ -30,7 +30,7 @@ from orca.server._taskrun import Rates, TaskRun, chat_request
 from orca.store._tasks import FINISHED, StreamItem, TaskRecord
 
 if TYPE_CHECKING:
-    from orca.store import SqliteStore
+    from orca.store import Store
     from orca.store._tasks import ArtifactRepository, TaskRepository
 
 T = TypeVar("T")
@@ -77,18 +77,18 @@ class Tasks:
         self._io = ThreadPoolExecutor(1, thread_name_prefix="orca-tasks")
         self._tasks: TaskRepository | None = None
         self._artifacts: ArtifactRepository | None = None
-        self._user: SqliteStore | None = None
+        self._project: Store | None = None
+        self._user: Store | None = None
 
     # -- life ------------------------------------------------------------------------------
 
     async def open(self) -> None:
         """Open the stores, sweep the ledger, and recover what a dead server left."""
-        from orca.store import project_db_path, user_store
-        from orca.store.sqlite import SqliteArtifacts, SqliteTasks
+        from orca.store import project_store, user_store
 
-        path = project_db_path(self.project)
-        self._tasks = tasks = await self._run(SqliteTasks, path)
-        self._artifacts = await self._run(SqliteArtifacts, path)
+        self._project = project = await self._run(project_store, self.project)
+        self._tasks = tasks = project.tasks
+        self._artifacts = project.artifacts
         self._user = await self._run(user_store)
         await self._user.ledger.asweep()  # holds of calls that died with a server
         reset = to_json(
@@ -118,10 +118,10 @@ class Tasks:
             runner.cancel()  # queued ones stay queued, running ones end WORKER_RESET
         if runners:
             await asyncio.wait(runners, timeout=10)
-        for store in (self._tasks, self._artifacts, self._user):
+        for store in (self._project, self._user):
             if store is not None:
                 await self._run(store.close)
-        self._tasks = self._artifacts = self._user = None
+        self._tasks = self._artifacts = self._project = self._user = None
         self._io.shutdown(wait=True)
 
     async def _run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:

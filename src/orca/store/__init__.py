@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from orca.errors import ConfigError, DatabaseLockedError
 from orca.store._audit import ToolAudit, ToolExecution
@@ -58,10 +58,11 @@ from orca.store.sqlite import (
 )
 
 if TYPE_CHECKING:
-    from orca.store.postgres import PostgresStore
+    from orca.store.postgres import PgCheckpointer, PostgresStore
 
 __all__ = [
     "SCOPES",
+    "STORE_ENV",
     "BudgetRepository",
     "ConfigurationRepository",
     "EventHit",
@@ -89,6 +90,8 @@ __all__ = [
     "SqliteRunViews",
     "SqliteStore",
     "SqliteTokens",
+    "Store",
+    "StoreCheckpointer",
     "StoreURL",
     "TokenRecord",
     "TokenRepository",
@@ -98,6 +101,7 @@ __all__ = [
     "UserStore",
     "check_flow_name",
     "check_profile_name",
+    "configured_url",
     "find_project",
     "open_store",
     "orca_home",
@@ -109,7 +113,22 @@ __all__ = [
 ]
 
 
-def open_store(url: str | Path) -> SqliteStore | PostgresStore:
+Store: TypeAlias = "SqliteStore | PostgresStore"
+"""A store of either backend: the same repositories under the same names."""
+
+StoreCheckpointer: TypeAlias = "SqliteCheckpointer | PgCheckpointer"
+"""A store's ``checkpoints``: the ``Checkpointer`` protocol, with the project's run
+records, workflows and sessions."""
+
+STORE_ENV = "ORCA_STORE"
+"""The environment variable naming one store for everything (``orca --store URL`` sets
+it): the user repositories and the project's, in one SQLite file or one PostgreSQL
+database. Unset, Orca keeps its two SQLite files."""
+
+
+def open_store(
+    url: str | Path, *, clock: Clock = utc_now, hold_ttl_s: float = 600.0, key: str = "store"
+) -> Store:
     """The store at ``url``: ``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or a
     plain file path (SQLite), or ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE``.
 
@@ -121,8 +140,14 @@ def open_store(url: str | Path) -> SqliteStore | PostgresStore:
     if parsed.scheme == "postgresql":
         from orca.store.postgres import PostgresStore
 
-        return PostgresStore(parsed.path)
-    return SqliteStore(Path(parsed.path).expanduser())
+        return PostgresStore(parsed.path, clock=clock, hold_ttl_s=hold_ttl_s, key=key)
+    return SqliteStore(Path(parsed.path).expanduser(), clock=clock, hold_ttl_s=hold_ttl_s, key=key)
+
+
+def configured_url() -> str | None:
+    """The store every repository lives in when ``ORCA_STORE`` names one, else None."""
+    url = os.environ.get(STORE_ENV, "").strip()
+    return url or None
 
 
 def orca_home() -> Path:
@@ -164,7 +189,7 @@ def project_db_path(project: str | Path | None = None) -> Path:
 
 def user_store(
     path: str | Path | None = None, *, clock: Clock = utc_now, hold_ttl_s: float = 600.0
-) -> SqliteStore:
+) -> Store:
     """The user database's store (``$ORCA_HOME/orca.db``, or ``path``), opened and
     migrated now. Close it (or use it as a context manager) when done.
 
@@ -180,13 +205,22 @@ def user_store(
         SchemaVersionError: the file was written by a newer Orca.
         DatabaseLockedError: another process held the lock past the busy timeout.
     """
+    url = configured_url() if path is None else None
+    if url is not None:
+        shared = open_store(url, clock=clock, hold_ttl_s=hold_ttl_s, key=STORE_ENV)
+        try:
+            shared.open_user()
+        except BaseException:
+            shared.close()
+            raise
+        return shared
     where = Path(path) if path is not None else user_db_path()
     store = SqliteStore(where, clock=clock, hold_ttl_s=hold_ttl_s, key="ORCA_HOME")
     store.open_user()
     return store
 
 
-def project_store(project: str | Path | None = None) -> SqliteStore:
+def project_store(project: str | Path | None = None) -> Store:
     """The project's store, ``<project>/.orca/project.db`` (the project is found with
     ``find_project``), opened, created and migrated now; close it when done.
 
@@ -196,6 +230,15 @@ def project_store(project: str | Path | None = None) -> SqliteStore:
         SchemaVersionError: the file was written by a newer Orca.
         DatabaseLockedError: another process held the lock past the busy timeout.
     """
+    url = configured_url()
+    if url is not None:
+        shared = open_store(url, key=STORE_ENV)
+        try:
+            shared.checkpoints.threads()  # creates and migrates its tables now
+        except BaseException:
+            shared.close()
+            raise
+        return shared
     path = project_db_path(project)
     store = SqliteStore(path)
     try:

@@ -51,9 +51,9 @@ class Audit:
     def open(target: str | Path | None = None) -> Audit:
         """The audit of a project database: ``target`` is its file (``*.db``) or the
         project folder (default: the current project's)."""
-        from orca.store import SqliteAudit, project_store
+        from orca.store import SqliteAudit, configured_url, project_store
 
-        if target is not None and Path(target).suffix == ".db":
+        if target is not None and Path(target).suffix == ".db" and configured_url() is None:
             return Audit(SqliteAudit(target), owned=True)
         store = project_store(target)
         return Audit(store.audit, owned=True, closing=store)
