@@ -97,18 +97,29 @@ def wire() -> Iterator[WireServer]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, wire: WireServer) -> Path:
-    """A project serving ``flow``, with a profile ``sim`` calling the model server."""
-    return make_project(tmp_path / "project", wire)
+def project(tmp_path: Path, wire: WireServer, store_url: str) -> Path:
+    """A project serving ``flow``, with a profile ``sim`` calling the model server (in
+    the one PostgreSQL store the workers are given, or in the user database)."""
+    return make_project(tmp_path / "project", wire, shared=shared_store(store_url))
 
 
-def make_project(root: Path, wire: WireServer, server_config: str = "") -> Path:
+def shared_store(store_url: str) -> str | None:
+    """The store a worker is given with ``--store``, which then keeps everything (a
+    PostgreSQL one); None for SQLite, where a worker uses the project's database and the
+    user database, as every other command of the project."""
+    return store_url if store_url.startswith("postgresql://") else None
+
+
+def make_project(
+    root: Path, wire: WireServer, server_config: str = "", *, shared: str | None = None
+) -> Path:
     root.mkdir()
     init_project(root, FLOWS, server_config)
     (root / "markers").mkdir()
     url = f"base_url={wire.url}/v1"
+    env = {"ORCA_STORE": shared} if shared else {}
     made = orca(root, "profile", "create", "sim", "--planner", "vllm:m", "--worker", "vllm:m",
-                "--planner-param", url, "--worker-param", url)  # fmt: skip
+                "--planner-param", url, "--worker-param", url, env=env)  # fmt: skip
     assert made.wait(timeout=60) == 0
     return root
 
@@ -131,9 +142,10 @@ def start_worker(
     slow_s: float,
     victims: str = "",
 ) -> subprocess.Popen[bytes]:
+    shared = shared_store(store_url)
     proc = orca(
-        project, "worker", "--store", store_url, "--workflow", "flows.py:graph",
-        "--lease-s", LEASE_S, *args,
+        project, "worker", *(["--store", shared] if shared else []),
+        "--workflow", "flows.py:graph", "--lease-s", LEASE_S, *args,
         env={"SLOW_S": str(slow_s), "MARKERS": str(project / "markers"), "VICTIMS": victims},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
@@ -199,7 +211,14 @@ def prompts(wire: WireServer) -> Counter[str]:
     return out
 
 
-def usage_by_run(project: Path) -> Counter[str]:
+def usage_by_run(project: Path, store_url: str) -> Counter[str]:
+    """The usage rows (one per paid call) per run, from the store that keeps them."""
+    shared = shared_store(store_url)
+    if shared:
+        import psycopg
+
+        with psycopg.connect(shared) as pg:
+            return Counter(r[0] for r in pg.execute("SELECT run_id FROM usage"))
     conn = sqlite3.connect(project / "home" / "orca.db")
     try:
         return Counter(r[0] for r in conn.execute("SELECT run_id FROM usage"))
@@ -233,7 +252,7 @@ def test_a_killed_worker_s_run_is_resumed_by_another_and_every_run_completes_onc
     assert sent == Counter(
         {f"first {n}": 1 for n in range(6)} | {f"second {n}": 1 for n in range(6)}
     )
-    assert usage_by_run(project) == Counter({r: 2 for r in run_ids})
+    assert usage_by_run(project, store_url) == Counter({r: 2 for r in run_ids})
 
     store = open_store(store_url)
     try:
@@ -292,7 +311,7 @@ def test_sigterm_gives_the_running_runs_back_and_another_worker_finishes_them(
     start_worker(project, store_url, workers, slow_s=0.1)
     until(lambda: statuses(store_url, [run_id]) == {run_id: "done"}, "the run to be done")
     assert prompts(wire) == Counter({"first 0": 1, "second 0": 1})
-    assert usage_by_run(project) == Counter({run_id: 2})
+    assert usage_by_run(project, store_url) == Counter({run_id: 2})
 
 
 def test_a_cancel_through_the_queue_stops_the_run_at_the_next_heartbeat(
@@ -344,11 +363,15 @@ def ask(n: int) -> dict[str, Any]:
 
 
 def test_a_server_with_external_workers_queues_streams_waits_and_cancels(
-    tmp_path: Path, wire: WireServer, workers: list[Any]
+    tmp_path: Path, wire: WireServer, workers: list[Any], store_url: str
 ) -> None:
-    project = make_project(tmp_path / "project", wire, 'workers = "external"')
-    store_url = str(project / ".orca" / "project.db")
-    with served(project, ["graph"]) as url, httpx.Client(base_url=url, timeout=60) as http:
+    shared = shared_store(store_url)
+    env = {"ORCA_STORE": shared} if shared else {}
+    project = make_project(tmp_path / "project", wire, 'workers = "external"', shared=shared)
+    with (
+        served(project, ["graph"], env=env) as url,
+        httpx.Client(base_url=url, timeout=60) as http,
+    ):
         fast = start_worker(project, store_url, workers, "--concurrency", "2", slow_s=0.1)
         started = http.post("/v1/threads/t1/runs", json=ask(1))
         assert started.status_code == 202, started.text
@@ -366,7 +389,7 @@ def test_a_server_with_external_workers_queues_streams_waits_and_cancels(
         assert [e["id"] for e in resumed[:-1]] == [e["id"] for e in events[2:-1]]
         assert http.get(f"/v1/runs/{run_id}").json()["status"] == "done"
         # orca doctor lists the live workers
-        doctor = orca(project, "doctor", "--json", stdout=subprocess.PIPE)
+        doctor = orca(project, "doctor", "--json", stdout=subprocess.PIPE, env=env)
         checks = {c["check"]: c for c in json.loads(doctor.communicate(timeout=60)[0])["checks"]}
         assert checks["workers"]["status"] == "ok"
         assert f":{fast.pid}" in checks["workers"]["detail"]
@@ -449,7 +472,7 @@ def test_four_workers_killed_one_after_another_complete_every_run_once(
     assert prompts(wire) == Counter(
         [f"first {n}" for n in range(40)] + [f"second {n}" for n in range(40)]
     )
-    assert usage_by_run(project) == Counter({r: 2 for r in run_ids})
+    assert usage_by_run(project, store_url) == Counter({r: 2 for r in run_ids})
     store = open_store(store_url)
     try:
         for run_id in run_ids:

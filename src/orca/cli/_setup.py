@@ -192,14 +192,13 @@ def _workers_check(cfg: Any) -> list[tuple[str, str, str]]:
     run queue has seen lately, and what waits in it."""
     import datetime as dt
 
-    from orca.store import SqliteStore, project_db_path
+    from orca.store import configured_url, project_db_path, project_store
 
     if cfg is None or cfg.server.workers != "external":
         return []
-    path = project_db_path(State.project)
-    if not path.exists():
-        return []
-    with SqliteStore(path) as store:
+    if configured_url() is None and not project_db_path(State.project).exists():
+        return []  # not a project: doctor creates nothing
+    with project_store(State.project) as store:
         seen, counts = store.queue.workers(), store.queue.counts()
     recent = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=3 * cfg.worker.lease_s)
     live = [

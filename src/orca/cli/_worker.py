@@ -12,8 +12,9 @@ def worker(
     store: str | None = typer.Option(
         None,
         "--store",
-        help="The store whose run queue to serve: postgresql://... or sqlite:///PATH "
-        "(default: the project's .orca/project.db).",
+        help="The store whose run queue to serve, and that keeps everything else the runs "
+        "write: postgresql://... or sqlite:///PATH (default: orca --store, [store] url, "
+        "else the project's .orca/project.db).",
     ),
     queues: list[str] | None = typer.Option(
         None, "--queue", "-q", help="A queue to claim from (repeat; default [worker] queues)."
@@ -53,15 +54,18 @@ def worker(
 
     from orca.cli._common import config, err, on_this_machine, project_root
     from orca.server._worker import Worker, WorkerSettings
-    from orca.store import project_db_path
+    from orca.store import STORE_ENV, configured_url, parse_url, project_db_path
     from orca.store._queue import Limits
 
     on_this_machine()
+    if store is not None:  # one store for the whole process, as orca --store makes it
+        parse_url(store)  # a URL no backend serves stops here, with the fix
+        os.environ[STORE_ENV] = store
     conf = config()
     settings_of = conf.worker
     project = project_root()
     settings = WorkerSettings(
-        store=store or str(project_db_path(project)),
+        store=configured_url() or str(project_db_path(project)),
         project=project,
         workflows=list(workflows or conf.server.workflows),
         queues=tuple(queues or settings_of.queues),
