@@ -580,3 +580,26 @@ def test_counts_and_workers_sort_in_byte_order(queue: RunQueue) -> None:
     for worker in ("w-b", "w-B", "w-a"):
         queue.worker_seen(worker, "h", 1, ("default",))
     assert [w.worker_id for w in queue.workers()] == ["w-B", "w-a", "w-b"]
+
+
+def test_an_announcement_reaches_a_follower_in_another_client(url: str, open_queue: Opener) -> None:
+    """PostgreSQL: ``announce`` (a run committed events) reaches every follower at once
+    (``NOTIFY orca_events``). SQLite has no notifications: ``follow`` says so (None) and
+    ``announce`` does nothing; readers poll."""
+    import threading
+
+    reader, writer = open_queue(), open_queue()
+    heard: list[str] = []
+    got = threading.Event()
+    stop = reader.follow(lambda run_id: (heard.append(run_id), got.set()))
+    if not url.startswith("postgresql://"):
+        assert stop is None
+        writer.announce("run-1")
+        return
+    assert stop is not None
+    try:
+        writer.announce("run-1")
+        assert got.wait(60)
+        assert heard == ["run-1"]
+    finally:
+        stop()

@@ -7,6 +7,7 @@ through the queue (the worker stops the run at its next heartbeat)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import time
 import uuid
@@ -28,7 +29,11 @@ if TYPE_CHECKING:
 
 POLL_S = 0.1
 """How often a stream looks for a run's new events (a worker in another process writes
-them), and a wait or a cancel for its record's end."""
+them) where the store has no notifications (SQLite), and a wait or a cancel for its
+record's end."""
+FALLBACK_S = 1.0
+"""Where workers announce their runs' events (PostgreSQL), how often a stream looks
+anyway (an announcement lost with a connection)."""
 STATUS_EVERY_S = 1.0
 """How often a stream with no new events reads the run's record (has it ended?)."""
 ACTIVE = ("queued", "running")
@@ -36,6 +41,35 @@ ACTIVE = ("queued", "running")
 
 class ExternalRuns(Runs):
     """``Runs`` whose runs are executed by ``orca worker`` processes."""
+
+    _streams: dict[str, set[asyncio.Event]] | None = None  # the streams waiting, per run
+    _unfollow: Any = None  # stops the store's announcements (PostgreSQL)
+    _following = False
+
+    def _follow(self) -> None:
+        """Once, on the event loop: wake a run's streams at each announcement a worker
+        makes of it (PostgreSQL's ``LISTEN``); on SQLite the streams poll."""
+        if self._streams is not None:
+            return
+        self._streams = {}
+        loop = asyncio.get_running_loop()
+        streams = self._streams
+
+        def wake(run_id: str) -> None:
+            for event in streams.get(run_id, ()):
+                event.set()
+
+        def heard(run_id: str) -> None:  # on the store's thread
+            loop.call_soon_threadsafe(wake, run_id)
+
+        self._unfollow = self.store.queue.follow(heard)
+        self._following = self._unfollow is not None
+
+    def close_now(self) -> None:
+        if self._unfollow is not None:
+            unfollow, self._unfollow = self._unfollow, None
+            unfollow()
+        super().close_now()
 
     async def start(
         self, thread_id: str, body: RunBody, *, stateless: bool = False
@@ -160,9 +194,26 @@ class ExternalRuns(Runs):
         return self._tail(run_id, after)
 
     async def _tail(self, run_id: str, after: int) -> AsyncIterator[Item]:
+        self._follow()
+        assert self._streams is not None
+        woken = asyncio.Event()
+        self._streams.setdefault(run_id, set()).add(woken)
+        try:
+            async for item in self._read(run_id, after, woken):
+                yield item
+        finally:
+            waiting = self._streams.get(run_id, set())
+            waiting.discard(woken)
+            if not waiting:
+                self._streams.pop(run_id, None)
+
+    async def _read(self, run_id: str, after: int, woken: asyncio.Event) -> AsyncIterator[Item]:
         checkpoints = self._checkpoints
+        # announced (PostgreSQL): a look now and then in case one was missed; else a poll
+        wait_s = FALLBACK_S if self._following else POLL_S
         looked = 0.0
         while True:
+            woken.clear()
             batch = await checkpoints.aread_events(run_id, start=after + 1)
             for event in batch:
                 after = event["seq"]
@@ -178,4 +229,5 @@ class ExternalRuns(Runs):
                     for event in await checkpoints.aread_events(run_id, start=after + 1):
                         yield event["seq"], event["type"], _json(event)
                     return
-            await asyncio.sleep(POLL_S)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(woken.wait(), wait_s)

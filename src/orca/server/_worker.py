@@ -55,6 +55,8 @@ on, or whose lease on the thread has not run out yet), the item waits this long.
 IDLE_WAIT_S = 2.0
 """The longest an idle worker sleeps between looks at the queue (an enqueue on
 PostgreSQL wakes it at once)."""
+ANNOUNCE_S = 0.05
+"""A run's events are announced to the streams that follow it at most this often."""
 ENDED = ("done", "failed", "cancelled", "interrupted")
 PRIORITY = {"interactive": 1, "batch": 0}
 
@@ -409,7 +411,6 @@ class Worker:
         try:
             job.handle = await start_run(
                 workflow, body, run_id=record.run_id, options=options, continues=continues,
-                mode=None,
             )  # fmt: skip
         except ThreadBusyError:
             await asyncio.to_thread(queue.release, self.worker_id, item, delay_s=BUSY_RETRY_S)
@@ -420,14 +421,30 @@ class Worker:
                 item, f"{type(exc).__name__}: {exc}", stored if stored is not None else record
             )
             return
+        await self._announce(job.handle, record.run_id)
         with contextlib.suppress(Exception):  # how it ended: its record says
             await job.handle.result()
+        await asyncio.to_thread(queue.announce, record.run_id)  # its end is committed
         result = None
         if metadata.get("stateless"):  # its thread goes with it, its values stay
             result = await _final_values(workflow, record.thread_id)
             await checkpoints.arollback(record.thread_id, None)
         if not job.lost:
             await asyncio.to_thread(queue.complete, self.worker_id, item, result)
+
+    async def _announce(self, handle: RunHandle, run_id: str) -> None:
+        """Follow the run's events and announce them (``RunQueue.announce``: on
+        PostgreSQL the API servers' streams wake), at most every ``ANNOUNCE_S``: an event
+        emitted after a superstep's commit tells the readers that the step's events are
+        in the log."""
+        queue = self._store.queue
+        loop = asyncio.get_running_loop()
+        last = 0.0
+        with contextlib.suppress(Exception):  # the run's own failure: its record says
+            async for _ in handle.events():
+                if loop.time() - last >= ANNOUNCE_S:
+                    last = loop.time()
+                    await asyncio.to_thread(queue.announce, run_id)
 
     async def _fail(self, item: QueueItem, why: str, record: RunRecord | None = None) -> None:
         """The run cannot be run: its record (when it never began, or its process died)

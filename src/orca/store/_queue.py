@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -249,6 +249,17 @@ class RunQueue(Protocol):
     def wait(self, timeout_s: float) -> bool:
         """Block until an item may have been enqueued (True), or ``timeout_s`` passed
         (False); an idle worker's sleep."""
+        ...
+
+    def announce(self, run_id: str) -> None:
+        """Tell the streams of run ``run_id``, in any process, that it committed events
+        (PostgreSQL: ``NOTIFY orca_events``; nothing on SQLite, whose readers poll)."""
+        ...
+
+    def follow(self, callback: Callable[[str], None]) -> Callable[[], None] | None:
+        """Call ``callback(run_id)`` (from a thread of the store) at each ``announce``
+        of any process; returns what stops it, or None when the backend cannot
+        (SQLite: readers poll)."""
         ...
 
     def close(self) -> None: ...

@@ -13,9 +13,10 @@ workers (``wait``), which otherwise look again every few seconds.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -48,6 +49,7 @@ from orca.store.postgres._db import PgDb
 from orca.store.postgres._schema import QUEUE_COMPONENT, QUEUE_MIGRATIONS
 
 CHANNEL = "orca_queue"
+EVENTS_CHANNEL = "orca_events"  # a run committed events: its streams read them
 LOCK_CLASS = 0x0CA5  # pg_advisory_xact_lock(int4, int4)'s first key: Orca's queue limits
 CANDIDATES = 8  # items a claim locks and considers at once
 CLAIM_TRIES = 4  # claims again when every candidate lost its room to a concurrent claim
@@ -356,6 +358,42 @@ class PgRunQueue:
                 self._close_listener()
         time.sleep(timeout_s)  # the server is away: the next claim says so
         return False
+
+    def announce(self, run_id: str) -> None:
+        with self.db.read() as conn:
+            conn.execute("SELECT pg_notify(%s, %s)", (EVENTS_CHANNEL, run_id))
+
+    def follow(self, callback: Callable[[str], None]) -> Callable[[], None] | None:
+        """A thread of its own, on a connection of its own, ``LISTEN orca_events``; a
+        lost connection is opened again (announcements meanwhile are missed: readers
+        look at the log on their own now and then anyway)."""
+        stop = threading.Event()
+        ready = threading.Event()
+
+        def listen() -> None:
+            while not stop.is_set():
+                try:
+                    with psycopg.connect(self.db.url, autocommit=True, connect_timeout=5) as conn:
+                        conn.execute(f"LISTEN {EVENTS_CHANNEL}")
+                        ready.set()
+                        while not stop.is_set():
+                            for note in conn.notifies(timeout=0.5):
+                                with contextlib.suppress(Exception):  # the caller's
+                                    callback(note.payload)
+                except psycopg.Error:
+                    stop.wait(1.0)
+                finally:
+                    ready.set()
+
+        thread = threading.Thread(target=listen, name="orca-pg-events", daemon=True)
+        thread.start()
+        ready.wait(10)
+
+        def stop_following() -> None:
+            stop.set()
+            thread.join(timeout=5)
+
+        return stop_following
 
     def _close_listener(self) -> None:
         if self._listener is not None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -281,6 +281,12 @@ class SqliteRunQueue:
     def wait(self, timeout_s: float) -> bool:
         time.sleep(max(0.0, min(timeout_s, POLL_S)))
         return False
+
+    def announce(self, run_id: str) -> None:
+        """Nothing: SQLite has no notifications (a run's streams poll its log)."""
+
+    def follow(self, callback: Callable[[str], None]) -> Callable[[], None] | None:
+        return None
 
     def close(self) -> None:
         with self._lock:
