@@ -116,7 +116,7 @@ def test_the_allowed_compile_import_is_still_needed() -> None:
 
 
 # package -> the Orca packages it may import (leaf modules such as orca.errors, orca._serde,
-# orca._sync and orca._redact are open to all)
+# orca._sync, orca._redact and orca._patience are open to all)
 LAYERS = {
     "orca.context": {"orca.events"},
     "orca.events": set(),
@@ -126,7 +126,7 @@ LAYERS = {
     "orca.observe": {"orca.events", "orca._version"},
     "orca.client": {"orca.events"},  # usable without the engine
 }
-OPEN = {"orca.errors", "orca._serde", "orca._sync", "orca._redact"}
+OPEN = {"orca.errors", "orca._serde", "orca._sync", "orca._redact", "orca._patience"}
 
 
 def test_each_package_imports_only_the_layers_below_it() -> None:
@@ -146,7 +146,8 @@ def test_each_package_imports_only_the_layers_below_it() -> None:
 
 def test_leaf_modules_import_nothing_of_orca_but_errors() -> None:
     edges = _imports(_modules())
-    for leaf in ("orca.errors", "orca._serde", "orca._sync", "orca._redact", "orca.events"):
+    leaves = ("orca.errors", "orca._serde", "orca._sync", "orca._redact", "orca._patience")
+    for leaf in (*leaves, "orca.events"):
         assert edges.get(leaf, set()) <= {"orca.errors", "orca._serde"}, leaf
 
 

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from orca._patience import patiently
 from orca.checkpoint import CallRecord
 from orca.errors import OrcaError
 from orca.events import WarningEvent
@@ -119,7 +120,7 @@ class TaskCalls:
             self._clock().isoformat(),
         )
         try:
-            await self._store.aput_call(record)
+            await patiently(lambda: self._store.aput_call(record), "recording a paid call")
         except OrcaError as exc:  # the call is done and paid: tell, and go on
             self._warn(
                 f"a completed {kind} call of node {self._node!r} could not be recorded "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import threading
 import time
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from orca._patience import lost_store
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, EventRecord, PendingWrite
 from orca.context import RunServices, RunTotals
 from orca.engine import _ids
@@ -261,52 +263,79 @@ class Run:
             status = "cancelled" if isinstance(exc, RunCancelledError) else "failed"
             raise
         finally:
-            try:
-                flush_error = await self._flush()
-                if flush_error is not None and error is None:
-                    error, status = flush_error, "failed"
-                if isinstance(error, OrcaError):
-                    error.checkpoint_id = await self._committed_id()  # type: ignore[attr-defined]
-                if error is not None:
+            if lost_store(error):
+                # the store went away mid-run: stop as a killed process would, writing
+                # nothing more (no final record, no run.finished in the log); the record
+                # stays running, its lease runs out, and the run resumes from its last
+                # checkpoint (orca worker gives it back; orca runs resume does it by hand)
+                await self._abandon(error)
+            else:
+                try:
+                    flush_error = await self._flush()
+                    if flush_error is not None and lost_store(flush_error):
+                        await self._abandon(flush_error)  # its last commit found no store
+                        raise flush_error
+                    if flush_error is not None and error is None:
+                        error, status = flush_error, "failed"
+                    if isinstance(error, OrcaError):
+                        error.checkpoint_id = await self._committed_id()  # type: ignore[attr-defined]
+                    if error is not None:
+                        self._emit(
+                            ErrorEvent,
+                            error_type=type(error).__name__,
+                            message=str(error),
+                            node=getattr(error, "node", None),
+                            task_id=getattr(error, "task_id", None),
+                        )
+                    totals = RunTotals()
+                    if self.parent is None and opts.services is not None:
+                        # the budgets' status after the run; its ledger closes
+                        await asyncio.shield(opts.services.close())
+                        totals = opts.services.totals()
                     self._emit(
-                        ErrorEvent,
-                        error_type=type(error).__name__,
-                        message=str(error),
-                        node=getattr(error, "node", None),
-                        task_id=getattr(error, "task_id", None),
+                        RunFinished,
+                        status=status,
+                        steps=self.steps_run,
+                        checkpoint_id=self.checkpoint_id,
+                        duration_ms=(time.perf_counter() - started) * 1000,
+                        llm_calls=totals.llm_calls,
+                        input_tokens=totals.input_tokens,
+                        output_tokens=totals.output_tokens,
+                        cost_nano_usd=totals.cost_nano_usd,
+                        error=f"{type(error).__name__}: {error}" if error is not None else None,
                     )
-                totals = RunTotals()
-                if self.parent is None and opts.services is not None:
-                    # the budgets' status after the run; its ledger closes
-                    await asyncio.shield(opts.services.close())
-                    totals = opts.services.totals()
-                self._emit(
-                    RunFinished,
-                    status=status,
-                    steps=self.steps_run,
-                    checkpoint_id=self.checkpoint_id,
-                    duration_ms=(time.perf_counter() - started) * 1000,
-                    llm_calls=totals.llm_calls,
-                    input_tokens=totals.input_tokens,
-                    output_tokens=totals.output_tokens,
-                    cost_nano_usd=totals.cost_nano_usd,
-                    error=f"{type(error).__name__}: {error}" if error is not None else None,
-                )
-                if self.logged and self.persister is not None:
-                    self.persister.put_events(self.logged)
-                    self.logged.clear()
-                    log_error = await self._flush()
-                    if log_error is not None and error is None:
-                        raise log_error
-                record_error = await self._end_record(status, totals, error)
-                if flush_error is not None and flush_error is error:
-                    raise flush_error  # the run itself succeeded, its last commit did not
-                if record_error is not None and error is None:
-                    raise record_error
-            finally:  # the thread is free for this process's next run
-                if self.recorder is not None:
-                    self.recorder.unclaim()
+                    if self.logged and self.persister is not None:
+                        self.persister.put_events(self.logged)
+                        self.logged.clear()
+                        log_error = await self._flush()
+                        if log_error is not None and error is None:
+                            raise log_error
+                    record_error = await self._end_record(status, totals, error)
+                    if flush_error is not None and flush_error is error:
+                        raise flush_error  # the run succeeded, its last commit did not
+                    if record_error is not None and error is None:
+                        raise record_error
+                finally:  # the thread is free for this process's next run
+                    if self.recorder is not None:
+                        self.recorder.unclaim()
         return outcome
+
+    async def _abandon(self, error: BaseException | None) -> None:
+        """What a run that lost its store still does: tell its listeners how it ended,
+        and give its holds back when the ledger answers (they expire otherwise)."""
+        self._emit(
+            ErrorEvent,
+            error_type=type(error).__name__,
+            message=str(error),
+            node=getattr(error, "node", None),
+            task_id=getattr(error, "task_id", None),
+        )
+        if self.parent is None and self.opts.services is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.opts.services.close())
+        self.logged.clear()
+        if self.recorder is not None:
+            self.recorder.abandon()
 
     async def _end_record(
         self, status: str, totals: RunTotals, error: BaseException | None

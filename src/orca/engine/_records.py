@@ -131,6 +131,13 @@ class Recorder:
             _claims[key] = run_id
             self._claimed = key
 
+    def abandon(self) -> None:
+        """The run stopped without a final record (its store went away): renew its lease
+        no more (it runs out, and the run is taken up again) and free the thread here."""
+        self._stop.set()
+        _heartbeat.remove(self)
+        self.unclaim()
+
     def unclaim(self) -> None:
         """Give the thread back to this process's other runs (idempotent)."""
         if self._claimed is not None:

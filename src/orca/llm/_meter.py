@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca import events
+from orca._patience import patiently
 from orca.cost import PriceBook, format_usd
 from orca.errors import BudgetExceeded, ConfigError
 from orca.llm._base import ChatModel, output_token_bound, prompt_token_bound
@@ -487,7 +488,9 @@ class Meter:
             context = replace(_context(ctx, self), role=role)
             # recorded, then settled: a process killed between the two is settled from
             # the record on recovery
-            settled = await ledger.asettle(hold, charge, context)
+            settled = await patiently(
+                lambda: ledger.asettle(hold, charge, context), "settling a paid call"
+            )
             if emitter is not None and ctx is not None:
                 self._emit_truths(ctx, emitter, provider, model, usage, live, settled)
                 for alert in settled.alerts:

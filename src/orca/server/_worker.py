@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from orca._patience import lost_store, patiently
 from orca.checkpoint import RunRecord, lease_owner
 from orca.errors import ConfigError, ThreadBusyError
 from orca.server._execute import checkpointed, run_metadata, run_options, start_run
@@ -348,8 +349,11 @@ class Worker:
         try:
             await self._run(job)
         except Exception as exc:
-            log.exception("run %s could not be executed", item.run_id)
-            await self._fail(item, f"{type(exc).__name__}: {exc}")
+            if lost_store(exc):  # not the run's fault: it is taken up again
+                await self._give_back(item)
+            else:
+                log.exception("run %s could not be executed", item.run_id)
+                await self._fail(item, f"{type(exc).__name__}: {exc}")
         finally:
             self._jobs.pop(item.run_id, None)
             if self._wake is not None:
@@ -416,14 +420,21 @@ class Worker:
             await asyncio.to_thread(queue.release, self.worker_id, item, delay_s=BUSY_RETRY_S)
             return
         except Exception as exc:
+            if lost_store(exc):
+                await self._give_back(item)
+                return
             stored = await checkpoints.aget_run(record.run_id)
             await self._fail(
                 item, f"{type(exc).__name__}: {exc}", stored if stored is not None else record
             )
             return
         await self._announce(job.handle, record.run_id)
-        with contextlib.suppress(Exception):  # how it ended: its record says
+        try:
             await job.handle.result()
+        except Exception as exc:  # how it ended: its record says, unless the store went
+            if lost_store(exc):  # away: then it stopped as if killed, and resumes
+                await self._give_back(item)
+                return
         await asyncio.to_thread(queue.announce, record.run_id)  # its end is committed
         result = None
         if metadata.get("stateless"):  # its thread goes with it, its values stay
@@ -445,6 +456,19 @@ class Worker:
                 if loop.time() - last >= ANNOUNCE_S:
                     last = loop.time()
                     await asyncio.to_thread(queue.announce, run_id)
+
+    async def _give_back(self, item: QueueItem) -> None:
+        """The run stopped because the store went away: once it answers again, put the
+        item back in the queue (any worker resumes the run from its last checkpoint). If
+        the store stays away past the item's lease, the lease gives it back instead."""
+        queue = self._store.queue
+        log.warning("run %s lost its store; it is given back to the queue", item.run_id)
+        with contextlib.suppress(Exception):
+            await patiently(
+                lambda: asyncio.to_thread(queue.release, self.worker_id, item, delay_s=1.0),
+                f"giving run {item.run_id} back",
+                patience_s=max(item.lease_s or 0.0, 5.0),
+            )
 
     async def _fail(self, item: QueueItem, why: str, record: RunRecord | None = None) -> None:
         """The run cannot be run: its record (when it never began, or its process died)
