@@ -42,14 +42,20 @@ def init_project(project: Path, flows: str, server_config: str = "") -> None:
 
 
 def start(
-    project: Path, workflows: list[str], port: int | None = None, **popen: Any
+    project: Path,
+    workflows: list[str],
+    port: int | None = None,
+    *,
+    args: tuple[str, ...] = (),
+    **popen: Any,
 ) -> tuple[Any, str]:
-    """Start ``orca serve`` for ``flows.py``'s ``workflows`` (a name; or a source given
-    whole, ``PATH.py[:graph]``); returns the process and its URL once it is ready."""
+    """Start ``orca serve [ARGS]`` for ``flows.py``'s ``workflows`` (a name; or a source
+    given whole, ``PATH.py[:graph]``); returns the process and its URL once it is ready."""
     port = port or free_port()
     proc = orca(
         project,
         "serve",
+        *args,
         "--port",
         str(port),
         *[

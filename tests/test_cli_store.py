@@ -131,3 +131,28 @@ def test_a_store_that_does_not_answer_is_a_clear_error(project: Path) -> None:
     assert done.returncode != 0
     assert "unavailable" in done.stderr
     assert "hunter2" not in done.stderr + done.stdout
+
+
+def test_serve_with_a_postgres_store_keeps_its_runs_there(project: Path, pg_url: str) -> None:
+    import httpx
+
+    from _served import served
+
+    source = f"{project / 'g.py'}:g"
+    with served(project, [source], args=("--store", pg_url)) as url:
+        started = httpx.post(
+            f"{url}/v1/threads/served/runs",
+            json={"workflow": "counter", "input": {"n": 0}},
+            timeout=60,
+        )
+        assert started.status_code in (200, 201, 202), started.text
+        run_id = started.json()["run_id"]
+        done = httpx.get(f"{url}/v1/runs/{run_id}/wait", timeout=60)
+        assert done.status_code == 200, done.text
+        assert done.json()["values"]["n"] == 3
+        listed = httpx.get(f"{url}/v1/runs", timeout=30).json()
+    assert [r["thread_id"] for r in listed] == ["served"]
+    assert not (project / ".orca" / "project.db").exists()
+    with open_store(pg_url) as store:
+        (run,) = store.checkpoints.list_runs()
+        assert (run.thread_id, run.status) == ("served", "done")

@@ -162,20 +162,15 @@ def _choose_store(url: str | None) -> None:
     which ``orca.store`` reads, for this process and the processes it starts."""
     import os
 
-    from orca.cli._common import USAGE, State, fail
-    from orca.errors import ConfigError
-    from orca.store import STORE_ENV, parse_url
+    from orca.cli._common import State, use_store
+    from orca.store import STORE_ENV
 
     if url is None:
         url = _configured_store(State.project)
     if not url:
         os.environ.pop(STORE_ENV, None)
         return
-    try:
-        parse_url(url)
-    except ConfigError as exc:
-        fail(str(exc).split(". Fix: ")[0], USAGE, fix=exc.fix)
-    os.environ[STORE_ENV] = url
+    use_store(url)
 
 
 def _has(path: Path, table: Any) -> bool:

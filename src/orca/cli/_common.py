@@ -73,6 +73,22 @@ class State:
     server: str | None = None  # --server / ORCA_SERVER: the commands work against it
 
 
+def use_store(url: str) -> None:
+    """Keep everything in the store at ``url`` (``--store``), for this process and the
+    processes it starts: ``ORCA_STORE``, which ``orca.store`` reads. A URL no backend
+    serves exits with the fix (the password never shown)."""
+    import os
+
+    from orca.errors import ConfigError
+    from orca.store import STORE_ENV, parse_url
+
+    try:
+        parse_url(url)
+    except ConfigError as exc:
+        fail(str(exc).split(". Fix: ")[0], USAGE, fix=exc.fix)
+    os.environ[STORE_ENV] = url
+
+
 def on_this_machine() -> None:
     """For commands that are this machine's by nature (``orca serve``, ``orca init``):
     ``ORCA_SERVER`` in the environment does not apply to them."""

@@ -27,12 +27,18 @@ def serve(
         help="Who executes the runs: inline (this server) or external (orca worker "
         "processes; default [server] workers, inline).",
     ),
+    store: str | None = typer.Option(
+        None,
+        "--store",
+        help="Keep everything in this store, as orca --store: postgresql://USER:PASSWORD@"
+        "HOST:PORT/DB or sqlite:///PATH (default [store] url, else the project's files).",
+    ),
 ) -> None:
     """Serve the project's workflows, runs and their events over HTTP (loopback only,
     unless the server requires tokens: see orca token)."""
     import uvicorn
 
-    from orca.cli._common import State, config, on_this_machine, project_root
+    from orca.cli._common import State, config, on_this_machine, project_root, use_store
     from orca.errors import ConfigError
     from orca.server import ServerSettings, create_app
     from orca.server._app import check_bind, uvicorn_options
@@ -40,6 +46,8 @@ def serve(
     from orca.store import find_project
 
     on_this_machine()
+    if store is not None:
+        use_store(store)
     settings_of = config().server
     if workers is not None and workers not in ("inline", "external"):
         from orca.cli._common import USAGE, fail

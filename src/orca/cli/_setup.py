@@ -164,6 +164,38 @@ def _check_sandbox(cfg: Any) -> tuple[str, str, str]:
     )
 
 
+def _store_check() -> list[tuple[str, str, str]]:
+    """With one store for everything (``--store``, ``ORCA_STORE``, ``[store] url``): that
+    it answers, and each schema component's version against this Orca's; none without
+    (the SQLite files are checked instead)."""
+    from orca.errors import OrcaError
+    from orca.store import SqliteStore, configured_url, open_store, parse_url
+
+    url = configured_url()
+    if url is None:
+        return []
+    shown = str(parse_url(url))
+    try:
+        with open_store(url) as store:
+            if isinstance(store, SqliteStore):  # one SQLite file: its pages and rows
+                problems = store.damage(rows=True)
+                state = "fail" if problems else "ok"
+                return [("store", state, f"{shown}: " + ("; ".join(problems[:3]) or "sound"))]
+            versions = store.schema()
+    except OrcaError as exc:
+        return [("store", "fail", str(exc))]
+    newer = [f"{c} {f} > {s}" for c, (f, s) in versions.items() if f > s]
+    if newer:
+        return [("store", "fail", f"{shown}: written by a newer Orca ({', '.join(newer)}): "
+                 "upgrade Orca (pip install -U orca)")]  # fmt: skip
+    behind = [c for c, (f, s) in versions.items() if 0 < f < s]
+    missing = [c for c, (f, _) in versions.items() if f == 0]
+    detail = "schema current" if not behind else f"migrated on first use: {', '.join(behind)}"
+    if missing:
+        detail += f"; not created yet: {', '.join(missing)}"
+    return [("store", "ok", f"{shown}: {detail}")]
+
+
 def _integrity_checks() -> list[tuple[str, str, str]]:
     """SQLite's page check of the user and project databases, and a decode of the
     project's recent rows: a damaged database fails the doctor."""
@@ -231,7 +263,9 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
     except OrcaError as exc:
         checks.append(("config", "fail", str(exc)))
     checks.append(_check_sandbox(cfg))
-    for what in ("user db", "project db"):
+    shared = _store_check()
+    checks += shared
+    for what in () if shared else ("user db", "project db"):
         try:
             if what == "user db":
                 user_store().close()
@@ -245,7 +279,8 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
             checks.append((what, "ok", str(where)))
         except OrcaError as exc:
             checks.append((what, "fail", str(exc)))
-    checks += _integrity_checks()
+    if not shared:
+        checks += _integrity_checks()
     try:
         checks += _workers_check(cfg)
     except OrcaError as exc:

@@ -52,15 +52,14 @@ def worker(
     import signal
     import sys
 
-    from orca.cli._common import config, err, on_this_machine, project_root
+    from orca.cli._common import config, err, on_this_machine, project_root, use_store
     from orca.server._worker import Worker, WorkerSettings
-    from orca.store import STORE_ENV, configured_url, parse_url, project_db_path
+    from orca.store import configured_url, project_db_path
     from orca.store._queue import Limits
 
     on_this_machine()
     if store is not None:  # one store for the whole process, as orca --store makes it
-        parse_url(store)  # a URL no backend serves stops here, with the fix
-        os.environ[STORE_ENV] = store
+        use_store(store)
     conf = config()
     settings_of = conf.worker
     project = project_root()

@@ -191,6 +191,19 @@ class PostgresStore:
 
         self.db.prepare([(USER_COMPONENT, USER_MIGRATIONS)])
 
+    def schema(self) -> dict[str, tuple[int, int]]:
+        """Each component's schema version in the database and the version this Orca
+        writes: ``{component: (found, supported)}`` (found 0: not created yet, it is on
+        first use).
+
+        Raises:
+            StoreUnavailableError: the server cannot be reached.
+        """
+        from orca.store.postgres._schema import COMPONENTS
+
+        found = self.db.versions()
+        return {name: (found.get(name, 0), len(migrations)) for name, migrations in COMPONENTS}
+
     def damage(self, *, rows: bool = False) -> list[str]:
         """What is wrong with the database, one line per finding (empty when sound).
         PostgreSQL checks its own pages; this reports a server Orca cannot reach."""

@@ -14,6 +14,7 @@ nothing a failed transaction did is kept, so a caller may retry.
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +29,10 @@ from orca.errors import ConfigError, CorruptDatabaseError, SchemaVersionError, S
 
 Migrations = Sequence[Sequence[str]]
 T = TypeVar("T")
+
+# the pool logs every failed connection attempt (many a second while a server is down);
+# Orca reports the outage itself, once, as StoreUnavailableError
+logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
 
 _LOCK_KEY = 0x0_0C_A5_C4_E3  # pg_advisory_xact_lock's key for migrations (any fixed int8)
 SERIALIZATION_RETRIES = 8
@@ -108,6 +113,11 @@ class PgDb:
             kwargs={"connect_timeout": max(2, int(timeout_s))},
             name=f"orca:{self.where}",
         )
+        # one plain attempt first: a server that refuses is said at once, not after the
+        # pool's patient retries
+        refused = _why_not(url, timeout_s)
+        if refused is not None:
+            raise StoreUnavailableError(self.where, refused)
         try:
             self.pool.open(wait=True, timeout=timeout_s)
         except psycopg_pool.PoolTimeout as exc:
@@ -239,6 +249,15 @@ class PgDb:
             self._executor.shutdown(wait=True)
             self._executor = None
         self.pool.close()
+
+
+def _why_not(url: str, timeout_s: float) -> str | None:
+    """Why a connection to ``url`` fails now; None when one opens."""
+    try:
+        psycopg.connect(url, connect_timeout=max(2, int(timeout_s))).close()
+    except psycopg.Error as exc:
+        return _first_line(exc)
+    return None
 
 
 def _first_line(exc: BaseException) -> str:

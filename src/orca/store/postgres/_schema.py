@@ -519,3 +519,16 @@ QUEUE_MIGRATIONS: list[list[str]] = [
         )""",
     ],
 ]
+
+
+COMPONENTS: tuple[tuple[str, list[list[str]]], ...] = (
+    (USER_COMPONENT, USER_MIGRATIONS),
+    (CHECKPOINT_COMPONENT, CHECKPOINT_MIGRATIONS),
+    (PROJECT_COMPONENT, PROJECT_MIGRATIONS),
+    (TASKS_COMPONENT, TASKS_MIGRATIONS),
+    (TOKEN_COMPONENT, TOKEN_MIGRATIONS),
+    (FLOWS_COMPONENT, FLOWS_MIGRATIONS),
+    (RUN_VIEWS_COMPONENT, RUN_VIEWS_MIGRATIONS),
+    (QUEUE_COMPONENT, QUEUE_MIGRATIONS),
+)
+"""Every component, for ``orca doctor`` (each repository prepares its own)."""
