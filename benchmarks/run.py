@@ -9,6 +9,7 @@ python benchmarks/run.py --only eventlog    # the event log's overhead only
 python benchmarks/run.py --only startup     # cli_startup_ms and open_store_ms only
 python benchmarks/run.py --only server --server-seconds 5   # the server figures, shorter load
 python benchmarks/run.py --only ui --merge  # the web UI's figures, kept beside the others
+python benchmarks/run.py --only pg          # PostgreSQL: b_pg, c_pg, d_pg, the ledger, workers
 """
 
 import argparse
@@ -26,6 +27,7 @@ from typing import Any
 import eventlog_figures
 import ledger_figures
 import llm_figures
+import pg_figures
 import server_figures
 import startup_figures
 import ui_figures
@@ -97,6 +99,7 @@ GROUPS = {
     "server",
     *ui_figures.IDS,
     "ui",
+    *pg_figures.IDS,
 }
 
 
@@ -264,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.update(server_results)
     ui_results = ui_figures.run(args.reps, wanted)
     results.update(ui_results)
+    pg_results = pg_figures.run(args.reps, wanted)
+    results.update(pg_results)
 
     machine = machine_info(engines, args.reps, time.perf_counter() - start)
     results["machine"] = machine
@@ -272,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results, figures = merged(args.out / "results.json", results)
         llm_results, ledger_results, eventlog_results = results, results, results
         startup_results, server_results, ui_results = results, results, results
+        pg_results = results
         machine = results["machine"]
     write_json(args.out / "results.json", results)
     write_markdown(
@@ -284,7 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         + eventlog_figures.markdown(eventlog_results)
         + startup_figures.markdown(startup_results)
         + server_figures.markdown(server_results)
-        + ui_figures.markdown(ui_results),
+        + ui_figures.markdown(ui_results)
+        + pg_figures.markdown(pg_results),
     )
     print(f"[bench] wrote {args.out / 'RESULTS.md'} in {machine['wall_s']} s", file=sys.stderr)
     return 0

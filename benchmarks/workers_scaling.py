@@ -103,24 +103,28 @@ def measure(url: str, workers: int, runs: int) -> float:
         store.close()
 
 
-def main() -> dict[str, Any]:
+def scaling(runs: int = RUNS) -> dict[str, Any]:
+    """Runs/s with 1, 2 and 4 workers, each over a new database of one durable cluster."""
     from _pg import cluster
 
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--runs", type=int, default=RUNS)
-    args = parser.parse_args()
     rates: dict[str, float] = {}
     with cluster() as running:  # durable settings: real fsync
         for workers in (1, 2, 4):
-            rates[str(workers)] = round(measure(running.create_database(), workers, args.runs), 1)
+            rates[str(workers)] = round(measure(running.create_database(), workers, runs), 1)
     one = rates["1"]
     return {
         "id": ID,
-        "runs": args.runs,
+        "runs": runs,
         "runs_per_s": rates,
         "efficiency": {n: round(r / (int(n) * one), 2) for n, r in rates.items()},
         "cores": os.cpu_count(),
     }
+
+
+def main() -> dict[str, Any]:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=RUNS)
+    return scaling(parser.parse_args().runs)
 
 
 if __name__ == "__main__":
