@@ -14,6 +14,7 @@ nothing a failed transaction did is kept, so a caller may retry.
 from __future__ import annotations
 
 import asyncio
+import select
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -62,6 +63,26 @@ _LOST_RACE = (
 )
 
 
+def check_idle(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check of a connection before it lends it, without a round trip while
+    the connection looks sound: an idle connection has nothing to read, so a readable
+    socket means the server closed it (a restart, a killed backend) or sent a notice,
+    and only then is it checked with a query (the pool replaces it when that fails).
+    A server that vanished without a word is found by the statement itself."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    if _readable(conn.pgconn.socket):
+        psycopg_pool.ConnectionPool.check_connection(conn)
+
+
+def _readable(fd: int) -> bool:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover (no poll: Windows)
+
+
 class PgDb:
     """A pool of connections to the database at ``url``.
 
@@ -104,7 +125,7 @@ class PgDb:
             max_size=max_size,
             timeout=timeout_s,
             open=False,
-            check=psycopg_pool.ConnectionPool.check_connection,
+            check=check_idle,
             kwargs={"connect_timeout": max(2, int(timeout_s))},
             name=f"orca:{self.where}",
         )

@@ -46,19 +46,33 @@ _UPSERT_RUN = (
     "workflow_id = COALESCE(EXCLUDED.workflow_id, runs.workflow_id)"
 )
 
-_UPSERT_TASK = (
-    "INSERT INTO tasks (run_id, task_id, step, node, status, started_at, ended_at, "
-    "duration_ms, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+TASK_UPDATE = (
     "ON CONFLICT (run_id, task_id) DO UPDATE SET step = EXCLUDED.step, node = EXCLUDED.node, "
     "status = EXCLUDED.status, started_at = EXCLUDED.started_at, "
     "ended_at = EXCLUDED.ended_at, duration_ms = EXCLUDED.duration_ms, error = EXCLUDED.error"
 )
-
-_LINK_TASK = (
-    "INSERT INTO workflow_tasks (workflow_id, run_id, task_id) "
-    "SELECT workflow_id, id, %s FROM runs WHERE id = %s AND workflow_id IS NOT NULL "
-    "ON CONFLICT DO NOTHING"
-)
+# a run's tasks upserted (in the lock order, by task id) and linked to its workflow: the
+# CTEs of one statement (``_checkpoints.save_statement`` writes them with a superstep)
+TASK_PARTS: dict[str, str] = {
+    "tasks": (
+        "INSERT INTO tasks (run_id, task_id, step, node, status, started_at, "
+        "ended_at, duration_ms, error) SELECT u.run_id, u.task_id, u.step, u.node, u.status, "
+        "u.started_at, u.ended_at, u.duration_ms, u.error FROM unnest(%(t_run)s::text[], "
+        "%(t_task)s::text[], %(t_step)s::bigint[], %(t_node)s::text[], %(t_status)s::text[], "
+        "%(t_started)s::text[], %(t_ended)s::text[], %(t_ms)s::float8[], "
+        "%(t_error)s::text[]) WITH ORDINALITY AS u (run_id, task_id, step, node, status, "
+        "started_at, ended_at, duration_ms, error, ord) ORDER BY u.ord " + TASK_UPDATE
+    ),
+    "links": (
+        "INSERT INTO workflow_tasks (workflow_id, run_id, task_id) "
+        "SELECT r.workflow_id, r.id, u.task_id FROM unnest(%(t_run)s::text[], "
+        "%(t_task)s::text[]) AS u (run_id, task_id) JOIN runs AS r ON r.id = u.run_id "
+        "WHERE r.workflow_id IS NOT NULL ON CONFLICT DO NOTHING"
+    ),
+}
+_UPSERT_TASKS = (
+    "WITH " + ", ".join(f"{name} AS ({sql})" for name, sql in TASK_PARTS.items()) + " SELECT 1"
+).encode()
 
 _LEASE = "SELECT thread_id, run_id, owner, expires_at FROM leases WHERE thread_id = %s"
 
@@ -67,11 +81,28 @@ def upsert_run(cur: Cursor, row: RunRow) -> None:
     cur.execute(_UPSERT_RUN, (*row, row.graph))
 
 
+def task_args(rows: Sequence[TaskRow]) -> dict[str, Any]:
+    """The parameters of ``TASK_PARTS``, a column per array: a task listed twice is
+    stored as listed last (an upsert may touch a row once per statement), the tasks
+    sorted by (run, task), the lock order."""
+    latest = {(t.run_id, t.task_id): t for t in rows}
+    ordered = [latest[k] for k in sorted(latest)]
+    return {
+        "t_run": [t.run_id for t in ordered],
+        "t_task": [t.task_id for t in ordered],
+        "t_step": [t.step for t in ordered],
+        "t_node": [t.node for t in ordered],
+        "t_status": [t.status for t in ordered],
+        "t_started": [t.started_at for t in ordered],
+        "t_ended": [t.ended_at for t in ordered],
+        "t_ms": [t.duration_ms for t in ordered],
+        "t_error": [t.error for t in ordered],
+    }
+
+
 def upsert_tasks(cur: Cursor, rows: Sequence[TaskRow]) -> None:
     if rows:
-        ordered = sorted(rows, key=lambda t: (t.run_id, t.task_id))  # the lock order
-        cur.executemany(_UPSERT_TASK, ordered)
-        cur.executemany(_LINK_TASK, [(t.task_id, t.run_id) for t in ordered])
+        cur.execute(_UPSERT_TASKS, task_args(rows))
 
 
 class PgRunRows:
