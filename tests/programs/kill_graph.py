@@ -136,14 +136,14 @@ class KillingPgCheckpointer(PgCheckpointer):
         self.step = step
         self.armed = False
 
-    def _save(self, statement: bytes, args: dict[str, Any]) -> None:
+    def _save(self, sql: bytes, args: list[Any]) -> None:
         if not self.armed:
-            super()._save(statement, args)
+            super()._save(sql, args)
             return
         # the step's own statement, in a transaction: every row of the step is written,
         # its COMMIT has not been sent
         with self.db.transaction() as conn:
-            _text.cursor(conn).execute(statement, args)
+            _text.cursor(conn).execute(sql, args)
             die()
 
     def put(self, save: CheckpointSave) -> None:

@@ -29,9 +29,10 @@ from orca.checkpoint._records import TaskRow
 from orca.checkpoint._rows import BlobRow, CallRow, EventRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import CheckpointError, InvalidInputError
 from orca.store.postgres import _text
+from orca.store.postgres._batch import Part, statement
 from orca.store.postgres._db import SERIALIZATION_RETRIES, PgDb
 from orca.store.postgres._lane import Lane
-from orca.store.postgres._runs import TASK_PARTS, Cursor, PgRunRows, task_args
+from orca.store.postgres._runs import TASK_PARTS, Cursor, PgRunRows, task_part_rows
 from orca.store.postgres._schema import (
     CHECKPOINT_COMPONENT,
     CHECKPOINT_MIGRATIONS,
@@ -47,48 +48,59 @@ _EVENTS_PAGE = 16
 """Event batches one read of the log fetches (a reader that stops early reads few)."""
 
 
-# A superstep's rows as one statement: its task records (upserted, in the lock order,
-# and linked to the run's workflow), its checkpoint, the blobs of the channels it
-# changed, its pending writes and its events, each a data-modifying CTE (all run to
-# completion, read or not; the foreign keys are checked at the end of the statement,
-# when the tasks it inserts are there). A call writes the parts it has rows for: one
-# statement text per combination, which psycopg prepares once per connection.
-_PARTS: dict[str, str] = {
+# A superstep's rows as one statement (``_batch``): its task records, its checkpoint, the
+# blobs of the channels it changed, its pending writes and its events
+_PARTS: dict[str, Part] = {
     **TASK_PARTS,
-    "header": (
-        "INSERT INTO checkpoints (thread_id, checkpoint_id, parent_id, step, body, "
-        "created_at) VALUES (%(thread)s::text, %(cid)s::text, %(parent)s::text, "
-        "%(step)s::bigint, %(body)s::bytea, %(created)s::text)"
+    "header": Part(
+        "checkpoints (thread_id, checkpoint_id, parent_id, step, body, created_at)",
+        "u.thread_id, u.checkpoint_id, u.parent_id, u.step, u.body, u.created_at",
+        (
+            ("thread_id", "text"),
+            ("checkpoint_id", "text"),
+            ("parent_id", "text"),
+            ("step", "bigint"),
+            ("body", "bytea"),
+            ("created_at", "text"),
+        ),
     ),
-    "blobs": (
-        "INSERT INTO checkpoint_blobs (thread_id, channel, base, pos, data) "
-        "SELECT %(thread)s::text, * FROM unnest(%(b_channel)s::text[], %(b_base)s::text[], "
-        "%(b_pos)s::bigint[], %(b_data)s::bytea[]) "
-        "ON CONFLICT (thread_id, channel, base, pos) DO UPDATE SET data = EXCLUDED.data"
+    "blobs": Part(
+        "checkpoint_blobs (thread_id, channel, base, pos, data)",
+        "u.thread_id, u.channel, u.base, u.pos, u.data",
+        (
+            ("thread_id", "text"),
+            ("channel", "text"),
+            ("base", "text"),
+            ("pos", "bigint"),
+            ("data", "bytea"),
+        ),
+        tail="ON CONFLICT (thread_id, channel, base, pos) DO UPDATE SET data = EXCLUDED.data",
     ),
-    "writes": (
-        "INSERT INTO checkpoint_writes (thread_id, checkpoint_id, task_id, idx, kind, "
-        "data) SELECT %(thread)s::text, * FROM unnest(%(w_cid)s::text[], %(w_task)s::text[], "
-        "%(w_idx)s::bigint[], %(w_kind)s::text[], %(w_data)s::bytea[])"
+    "writes": Part(
+        "checkpoint_writes (thread_id, checkpoint_id, task_id, idx, kind, data)",
+        "u.thread_id, u.checkpoint_id, u.task_id, u.idx, u.kind, u.data",
+        (
+            ("thread_id", "text"),
+            ("checkpoint_id", "text"),
+            ("task_id", "text"),
+            ("idx", "bigint"),
+            ("kind", "text"),
+            ("data", "bytea"),
+        ),
     ),
-    "events": (
-        "INSERT INTO events (thread_id, run_id, batch, first_seq, last_seq, first_ts) "
-        "SELECT %(thread)s::text, u.run_id, convert_from(u.batch, 'UTF8'), u.first_seq, "
-        "u.last_seq, u.first_ts FROM unnest(%(e_run)s::text[], %(e_batch)s::bytea[], "
-        "%(e_first)s::bigint[], %(e_last)s::bigint[], %(e_ts)s::float8[]) WITH ORDINALITY "
-        "AS u (run_id, batch, first_seq, last_seq, first_ts, ord) ORDER BY u.ord"
+    "events": Part(
+        "events (thread_id, run_id, batch, first_seq, last_seq, first_ts)",
+        "u.thread_id, u.run_id, convert_from(u.batch, 'UTF8'), u.first_seq, u.last_seq, u.first_ts",
+        (
+            ("thread_id", "text"),
+            ("run_id", "text"),
+            ("batch", "bytea"),
+            ("first_seq", "bigint"),
+            ("last_seq", "bigint"),
+            ("first_ts", "float8"),
+        ),
     ),
 }
-_STATEMENTS: dict[tuple[str, ...], bytes] = {}
-
-
-def _statement(parts: set[str]) -> bytes:
-    key = tuple(p for p in _PARTS if p in parts)
-    found = _STATEMENTS.get(key)
-    if found is None:
-        ctes = ", ".join(f"{p} AS ({_PARTS[p]})" for p in key)
-        found = _STATEMENTS[key] = f"WITH {ctes} SELECT 1".encode()
-    return found
 
 
 def save_statement(
@@ -98,51 +110,31 @@ def save_statement(
     writes: Sequence[tuple[str, WriteRow]],
     tasks: Sequence[TaskRow],
     events: Sequence[EventRow],
-) -> tuple[bytes, dict[str, Any]] | None:
-    """The statement that writes these rows (the parts there are rows for) and its
-    parameters, a column per array; None when there is nothing to write. A task listed
-    twice is stored as listed last (an upsert may touch a row once per statement)."""
-    args: dict[str, Any] = {"thread": thread_id}
-    parts: set[str] = set()
+) -> tuple[bytes, list[Any]] | None:
+    """The statement that writes these rows and its parameters; None when there is
+    nothing to write."""
+    rows: list[tuple[str, Sequence[Sequence[Any]]]] = []
     if tasks:
-        parts.update(TASK_PARTS)
-        args.update(task_args(tasks))
+        rows += task_part_rows(tasks)
     if header is not None:
-        parts.add("header")
-        args.update(
-            cid=header.checkpoint_id,
-            parent=header.parent_id,
-            step=header.step,
-            body=header.body,
-            created=header.created_at,
+        h = header
+        rows.append(
+            ("header", [(thread_id, h.checkpoint_id, h.parent_id, h.step, h.body, h.created_at)])
         )
     if blobs:
-        parts.add("blobs")
-        args.update(
-            b_channel=[b.channel for b in blobs],
-            b_base=[b.base for b in blobs],
-            b_pos=[b.pos for b in blobs],
-            b_data=[b.data for b in blobs],
-        )
+        rows.append(("blobs", [(thread_id, *b) for b in blobs]))
     if writes:
-        parts.add("writes")
-        args.update(
-            w_cid=[cid for cid, _ in writes],
-            w_task=[w.task_id for _, w in writes],
-            w_idx=[w.idx for _, w in writes],
-            w_kind=[w.kind for _, w in writes],
-            w_data=[w.data for _, w in writes],
+        rows.append(
+            (
+                "writes",
+                [(thread_id, cid, w.task_id, w.idx, w.kind, w.data) for cid, w in writes],
+            )
         )
     if events:
-        parts.add("events")
-        args.update(
-            e_run=[e.run_id for e in events],
-            e_batch=[e.batch for e in events],
-            e_first=[e.first for e in events],
-            e_last=[e.last for e in events],
-            e_ts=[e.ts for e in events],
+        rows.append(
+            ("events", [(thread_id, e.run_id, e.batch, e.first, e.last, e.ts) for e in events])
         )
-    return (_statement(parts), args) if parts else None
+    return statement(_PARTS, rows) if rows else None
 
 
 class PgCheckpointer(PgRunRows, RowCheckpointer):
@@ -284,7 +276,7 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
         if found is not None:
             self._save(*found)
 
-    def _save(self, statement: bytes, args: dict[str, Any]) -> None:
+    def _save(self, sql: bytes, args: list[Any]) -> None:
         """A superstep's rows in one statement (``save_statement``), in autocommit: atomic as a
         transaction is, in one round trip and one commit; run again when it loses a
         deadlock (nothing of a failed statement is kept)."""
@@ -292,7 +284,7 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
             for attempt in range(SERIALIZATION_RETRIES):
                 try:
                     with self.db.read() as conn:
-                        _text.cursor(conn).execute(statement, args)
+                        _text.cursor(conn).execute(sql, args)
                     return
                 except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure):
                     if attempt == SERIALIZATION_RETRIES - 1:

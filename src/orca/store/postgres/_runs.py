@@ -19,6 +19,7 @@ import psycopg
 
 from orca.checkpoint._base import Lease
 from orca.checkpoint._records import RunRow, TaskRow
+from orca.store.postgres._batch import Part, statement
 
 T = TypeVar("T")
 Cursor = psycopg.Cursor[Any]
@@ -51,28 +52,34 @@ TASK_UPDATE = (
     "status = EXCLUDED.status, started_at = EXCLUDED.started_at, "
     "ended_at = EXCLUDED.ended_at, duration_ms = EXCLUDED.duration_ms, error = EXCLUDED.error"
 )
-# a run's tasks upserted (in the lock order, by task id) and linked to its workflow: the
-# CTEs of one statement (``_checkpoints.save_statement`` writes them with a superstep)
-TASK_PARTS: dict[str, str] = {
-    "tasks": (
-        "INSERT INTO tasks (run_id, task_id, step, node, status, started_at, "
-        "ended_at, duration_ms, error) SELECT u.run_id, u.task_id, u.step, u.node, u.status, "
-        "u.started_at, u.ended_at, u.duration_ms, u.error FROM unnest(%(t_run)s::text[], "
-        "%(t_task)s::text[], %(t_step)s::bigint[], %(t_node)s::text[], %(t_status)s::text[], "
-        "%(t_started)s::text[], %(t_ended)s::text[], %(t_ms)s::float8[], "
-        "%(t_error)s::text[]) WITH ORDINALITY AS u (run_id, task_id, step, node, status, "
-        "started_at, ended_at, duration_ms, error, ord) ORDER BY u.ord " + TASK_UPDATE
+# a run's tasks upserted (in the lock order, by task id) and linked to its workflow: parts
+# of one statement (``_checkpoints`` writes them with a superstep's rows)
+TASK_PARTS: dict[str, Part] = {
+    "tasks": Part(
+        "tasks (run_id, task_id, step, node, status, started_at, ended_at, duration_ms, error)",
+        "u.run_id, u.task_id, u.step, u.node, u.status, u.started_at, u.ended_at, "
+        "u.duration_ms, u.error",
+        (
+            ("run_id", "text"),
+            ("task_id", "text"),
+            ("step", "bigint"),
+            ("node", "text"),
+            ("status", "text"),
+            ("started_at", "text"),
+            ("ended_at", "text"),
+            ("duration_ms", "float8"),
+            ("error", "text"),
+        ),
+        tail=TASK_UPDATE,
     ),
-    "links": (
-        "INSERT INTO workflow_tasks (workflow_id, run_id, task_id) "
-        "SELECT r.workflow_id, r.id, u.task_id FROM unnest(%(t_run)s::text[], "
-        "%(t_task)s::text[]) AS u (run_id, task_id) JOIN runs AS r ON r.id = u.run_id "
-        "WHERE r.workflow_id IS NOT NULL ON CONFLICT DO NOTHING"
+    "links": Part(
+        "workflow_tasks (workflow_id, run_id, task_id)",
+        "r.workflow_id, r.id, u.task_id",
+        (("run_id", "text"), ("task_id", "text")),
+        join="JOIN runs AS r ON r.id = u.run_id WHERE r.workflow_id IS NOT NULL",
+        tail="ON CONFLICT DO NOTHING",
     ),
 }
-_UPSERT_TASKS = (
-    "WITH " + ", ".join(f"{name} AS ({sql})" for name, sql in TASK_PARTS.items()) + " SELECT 1"
-).encode()
 
 _LEASE = "SELECT thread_id, run_id, owner, expires_at FROM leases WHERE thread_id = %s"
 
@@ -81,28 +88,18 @@ def upsert_run(cur: Cursor, row: RunRow) -> None:
     cur.execute(_UPSERT_RUN, (*row, row.graph))
 
 
-def task_args(rows: Sequence[TaskRow]) -> dict[str, Any]:
-    """The parameters of ``TASK_PARTS``, a column per array: a task listed twice is
-    stored as listed last (an upsert may touch a row once per statement), the tasks
-    sorted by (run, task), the lock order."""
+def task_part_rows(rows: Sequence[TaskRow]) -> list[tuple[str, list[Sequence[Any]]]]:
+    """The rows of ``TASK_PARTS``: a task listed twice is stored as listed last (an upsert
+    may touch a row once per statement), the tasks sorted by (run, task), the lock
+    order."""
     latest = {(t.run_id, t.task_id): t for t in rows}
     ordered = [latest[k] for k in sorted(latest)]
-    return {
-        "t_run": [t.run_id for t in ordered],
-        "t_task": [t.task_id for t in ordered],
-        "t_step": [t.step for t in ordered],
-        "t_node": [t.node for t in ordered],
-        "t_status": [t.status for t in ordered],
-        "t_started": [t.started_at for t in ordered],
-        "t_ended": [t.ended_at for t in ordered],
-        "t_ms": [t.duration_ms for t in ordered],
-        "t_error": [t.error for t in ordered],
-    }
+    return [("tasks", list(ordered)), ("links", [(t.run_id, t.task_id) for t in ordered])]
 
 
 def upsert_tasks(cur: Cursor, rows: Sequence[TaskRow]) -> None:
     if rows:
-        cur.execute(_UPSERT_TASKS, task_args(rows))
+        cur.execute(*statement(TASK_PARTS, task_part_rows(rows)))
 
 
 class PgRunRows:
