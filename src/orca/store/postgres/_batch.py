@@ -4,17 +4,25 @@ statement, when every CTE's rows are there). One statement in autocommit is atom
 transaction is, and costs one round trip and one commit.
 
 A part's rows come as ``VALUES`` when they are few (the common superstep: one checkpoint,
-a blob or two, an event batch), and as ``unnest`` of an array per column when they are
-many (a fan-out's tasks): arrays cost the server more per statement, ``VALUES`` more per
-row. Rows are inserted in the order given (``ord``). A statement's text depends only on
+a blob or two, an event batch), and as one JSON array of rows when they are many (a
+fan-out's tasks): one parameter, encoded by orjson and taken apart by the server, where
+arrays of parameters would cost the client a Python call per value. Text is written
+NUL-safe either way (``_text``), bytes as base64 inside JSON. Rows are inserted in the
+order given (``ord``). A statement's text depends only on
 the parts and their row counts (up to ``FEW``), so psycopg prepares each shape once per
 connection.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 from typing import Any, NamedTuple
+
+import orjson
+from psycopg.types.json import Json
+
+from orca.store.postgres._text import encode
 
 FEW = 8
 """Up to this many rows a part is written as ``VALUES``; more as arrays."""
@@ -47,7 +55,7 @@ def statement(
             for row in part_rows:
                 args.extend(row)
         else:
-            args.extend(list(column) for column in zip(*part_rows, strict=True))
+            args.append(Json([[_plain(v) for v in row] for row in part_rows], dumps=orjson.dumps))
     found = _STATEMENTS.get(shape)
     if found is None:
         ctes = ", ".join(f"{name} AS ({_cte(parts[name], n)})" for name, n in shape)
@@ -62,11 +70,28 @@ def _cte(part: Part, count: int) -> str:
             "(" + ", ".join(f"%s::{kind}" for _, kind in part.columns) + f", {i})"
             for i in range(count)
         )
-        source = f"(VALUES {values})"
+        source = f"(VALUES {values}) AS u ({names}, ord)"
     else:
-        arrays = ", ".join(f"%s::{kind}[]" for _, kind in part.columns)
-        source = f"unnest({arrays}) WITH ORDINALITY"
+        fields = ", ".join(
+            f"decode(x.r->>{i}, 'base64')" if kind == "bytea" else f"(x.r->>{i})::{kind}"
+            for i, (_, kind) in enumerate(part.columns)
+        )
+        source = (
+            f"(SELECT {fields}, x.ord FROM json_array_elements(%s::json) WITH ORDINALITY "
+            f"AS x (r, ord)) AS u ({names}, ord)"
+        )
     return (
-        f"INSERT INTO {part.into} SELECT {part.select} FROM {source} AS u ({names}, ord) "
-        f"{part.join} ORDER BY u.ord {part.tail}"
+        f"INSERT INTO {part.into} SELECT {part.select} FROM {source} {part.join} "
+        f"ORDER BY u.ord {part.tail}"
     )
+
+
+def _plain(value: Any) -> Any:
+    """A value as the JSON of many rows holds it."""
+    if isinstance(value, str):
+        return encode(value)
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, float):
+        return repr(value)  # exact, and NaN and infinities too, which JSON lacks
+    return value
