@@ -211,10 +211,11 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
         except psycopg.DataError as exc:
             raise InvalidInputError(f"{self.location} refused a value: {_first_line(exc)}") from exc
 
-    def _run(self, work: Callable[[Cursor], T]) -> T:
-        """``work(cursor)`` in one transaction, run again when it loses a deadlock."""
+    def _run(self, work: Callable[[Cursor], T], *, pipeline: bool = False) -> T:
+        """``work(cursor)`` in one transaction (``pipeline``: sent in one round trip, for
+        work that reads no result), run again when it loses a deadlock."""
         with self._errors():
-            return self.db.retrying(lambda conn: work(_text.cursor(conn)))
+            return self.db.retrying(lambda conn: work(_text.cursor(conn)), pipeline=pipeline)
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         held: Cursor | None = getattr(self._reading, "cursor", None)

@@ -148,11 +148,18 @@ class PgDb:
             raise
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+    def transaction(self, *, pipeline: bool = False) -> Iterator[psycopg.Connection[Any]]:
         """A connection inside one transaction: committed when the block ends, rolled
-        back when it raises."""
-        with self._errors(), self.pool.connection() as conn, conn.transaction():
-            yield conn
+        back when it raises. ``pipeline``: the statements are sent without waiting for
+        each other's results (BEGIN to COMMIT in one round trip when the block reads no
+        result; an error surfaces when the block ends)."""
+        with self._errors(), self.pool.connection() as conn:
+            if pipeline:
+                with conn.pipeline(), conn.transaction():
+                    yield conn
+            else:
+                with conn.transaction():
+                    yield conn
 
     @contextmanager
     def read(self) -> Iterator[psycopg.Connection[Any]]:
@@ -165,13 +172,15 @@ class PgDb:
             finally:
                 conn.autocommit = False
 
-    def retrying(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run ``work(conn)`` in a transaction, again (up to ``SERIALIZATION_RETRIES``
-        times) when it loses a deadlock or serialization race; ``work`` must have no
-        effect outside the database."""
+    def retrying(
+        self, work: Callable[[psycopg.Connection[Any]], T], *, pipeline: bool = False
+    ) -> T:
+        """Run ``work(conn)`` in a transaction (``pipeline``d or not), again (up to
+        ``SERIALIZATION_RETRIES`` times) when it loses a deadlock or serialization race;
+        ``work`` must have no effect outside the database."""
         for attempt in range(SERIALIZATION_RETRIES):
             try:
-                with self.transaction() as conn:
+                with self.transaction(pipeline=pipeline) as conn:
                     return work(conn)
             except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure):
                 if attempt == SERIALIZATION_RETRIES - 1:

@@ -106,7 +106,7 @@ class PgRunRows:
     """The run-record primitives of ``PgCheckpointer`` (which supplies ``_run``, a
     transaction retried on a lost deadlock, and ``_read``, an autocommit cursor)."""
 
-    _run: Callable[[Callable[[Cursor], Any]], Any]
+    _run: Callable[..., Any]
     _read: Callable[[str, Sequence[Any]], list[Any]]
 
     def _begin(self, lease: Lease, row: RunRow, blocked: Callable[[Lease], bool]) -> Lease | None:
@@ -163,10 +163,10 @@ class PgRunRows:
             upsert_run(cur, row)
             upsert_tasks(cur, tasks)
 
-        self._run(work)
+        self._run(work, pipeline=True)  # BEGIN to COMMIT in one round trip
 
     def _put_task_rows(self, tasks: list[TaskRow]) -> None:
-        self._run(lambda cur: upsert_tasks(cur, tasks))
+        self._run(lambda cur: upsert_tasks(cur, tasks), pipeline=True)
 
     def _run_row(self, run_id: str) -> Sequence[Any] | None:
         found = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = %s", (run_id,))
