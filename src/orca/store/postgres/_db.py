@@ -16,6 +16,8 @@ from __future__ import annotations
 import asyncio
 import select
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -63,15 +65,26 @@ _LOST_RACE = (
 )
 
 
+HOT_S = 1.0
+"""A connection lent again within this many seconds of its last loan is not checked by
+a query (unless its socket is readable)."""
+_lent: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
+
+
 def check_idle(conn: psycopg.Connection[Any]) -> None:
     """The pool's check of a connection before it lends it, without a round trip while
-    the connection looks sound: an idle connection has nothing to read, so a readable
-    socket means the server closed it (a restart, a killed backend) or sent a notice,
-    and only then is it checked with a query (the pool replaces it when that fails).
-    A server that vanished without a word is found by the statement itself."""
+    the connection is in steady use: an idle connection has nothing to read, so a
+    readable socket means the server closed it (a restart, a killed backend) or sent a
+    notice; that, or a connection not lent for ``HOT_S`` (a peer may have vanished
+    without a word meanwhile), costs a query, and the pool replaces a connection that
+    fails it. A server lost in the instant between two loans is found by the
+    statement itself (``StoreUnavailableError``)."""
     if conn.closed or conn.broken:
         raise psycopg.OperationalError("the connection is closed")
-    if _readable(conn.pgconn.socket):
+    now = time.monotonic()
+    last = _lent.get(conn)
+    _lent[conn] = now
+    if last is None or now - last > HOT_S or _readable(conn.pgconn.socket):
         psycopg_pool.ConnectionPool.check_connection(conn)
 
 
