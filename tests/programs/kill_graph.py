@@ -18,7 +18,8 @@ final state as one JSON line.
 - ``after_effect:<node>``: inside the node, after its side effect, before it returns;
 - ``before_commit:<step>``: when the checkpoint of that step is handed to the store;
 - ``during_commit:<step>``: after that checkpoint's INSERTs ran, before its COMMIT (on
-  PostgreSQL: inside its transaction, which the dead connection's server rolls back);
+  PostgreSQL, which writes a superstep as one statement in autocommit, the statement
+  runs inside a transaction instead, which the dead connection's server rolls back);
 - ``after_commit:<step>``: right after that checkpoint was committed.
 """
 
@@ -32,7 +33,7 @@ from typing import Annotated, Any, TypedDict
 
 from orca import END, START, RunContext, Send, SqliteCheckpointer, StateGraph, reducers
 from orca.checkpoint import Checkpointer, CheckpointSave
-from orca.store.postgres import PgCheckpointer
+from orca.store.postgres import PgCheckpointer, _text
 
 INPUT = {"seed_value": 3}
 
@@ -135,9 +136,14 @@ class KillingPgCheckpointer(PgCheckpointer):
         self.step = step
         self.armed = False
 
-    def _write_rows(self, *args: Any) -> None:
-        super()._write_rows(*args)
-        if self.armed:  # every row of the step is written; its COMMIT has not been sent
+    def _save(self, sql: bytes, args: list[Any]) -> None:
+        if not self.armed:
+            super()._save(sql, args)
+            return
+        # the step's own statement, in a transaction: every row of the step is written,
+        # its COMMIT has not been sent
+        with self.db.transaction() as conn:
+            _text.cursor(conn).execute(sql, args)
             die()
 
     def put(self, save: CheckpointSave) -> None:

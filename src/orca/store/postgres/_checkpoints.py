@@ -29,9 +29,10 @@ from orca.checkpoint._records import TaskRow
 from orca.checkpoint._rows import BlobRow, CallRow, EventRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import CheckpointError, InvalidInputError
 from orca.store.postgres import _text
-from orca.store.postgres._db import PgDb
+from orca.store.postgres._batch import Part, statement
+from orca.store.postgres._db import SERIALIZATION_RETRIES, PgDb
 from orca.store.postgres._lane import Lane
-from orca.store.postgres._runs import Cursor, PgRunRows, upsert_tasks
+from orca.store.postgres._runs import TASK_PARTS, Cursor, PgRunRows, task_part_rows
 from orca.store.postgres._schema import (
     CHECKPOINT_COMPONENT,
     CHECKPOINT_MIGRATIONS,
@@ -47,13 +48,93 @@ _EVENTS_PAGE = 16
 """Event batches one read of the log fetches (a reader that stops early reads few)."""
 
 
-def insert_events(cur: Cursor, thread_id: str, rows: Sequence[EventRow]) -> None:
-    if rows:
-        cur.executemany(
-            "INSERT INTO events (thread_id, run_id, batch, first_seq, last_seq, first_ts) "
-            "VALUES (%s, %s, convert_from(%s, 'UTF8'), %s, %s, %s)",
-            [(thread_id, r.run_id, r.batch, r.first, r.last, r.ts) for r in rows],
+# A superstep's rows as one statement (``_batch``): its task records, its checkpoint, the
+# blobs of the channels it changed, its pending writes and its events
+_PARTS: dict[str, Part] = {
+    **TASK_PARTS,
+    "header": Part(
+        "checkpoints (thread_id, checkpoint_id, parent_id, step, body, created_at)",
+        "u.thread_id, u.checkpoint_id, u.parent_id, u.step, u.body, u.created_at",
+        (
+            ("thread_id", "text"),
+            ("checkpoint_id", "text"),
+            ("parent_id", "text"),
+            ("step", "bigint"),
+            ("body", "bytea"),
+            ("created_at", "text"),
+        ),
+    ),
+    "blobs": Part(
+        "checkpoint_blobs (thread_id, channel, base, pos, data)",
+        "u.thread_id, u.channel, u.base, u.pos, u.data",
+        (
+            ("thread_id", "text"),
+            ("channel", "text"),
+            ("base", "text"),
+            ("pos", "bigint"),
+            ("data", "bytea"),
+        ),
+        tail="ON CONFLICT (thread_id, channel, base, pos) DO UPDATE SET data = EXCLUDED.data",
+    ),
+    "writes": Part(
+        "checkpoint_writes (thread_id, checkpoint_id, task_id, idx, kind, data)",
+        "u.thread_id, u.checkpoint_id, u.task_id, u.idx, u.kind, u.data",
+        (
+            ("thread_id", "text"),
+            ("checkpoint_id", "text"),
+            ("task_id", "text"),
+            ("idx", "bigint"),
+            ("kind", "text"),
+            ("data", "bytea"),
+        ),
+    ),
+    "events": Part(
+        "events (thread_id, run_id, batch, first_seq, last_seq, first_ts)",
+        "u.thread_id, u.run_id, convert_from(u.batch, 'UTF8'), u.first_seq, u.last_seq, u.first_ts",
+        (
+            ("thread_id", "text"),
+            ("run_id", "text"),
+            ("batch", "bytea"),
+            ("first_seq", "bigint"),
+            ("last_seq", "bigint"),
+            ("first_ts", "float8"),
+        ),
+    ),
+}
+
+
+def save_statement(
+    thread_id: str,
+    header: HeaderRow | None,
+    blobs: Sequence[BlobRow],
+    writes: Sequence[tuple[str, WriteRow]],
+    tasks: Sequence[TaskRow],
+    events: Sequence[EventRow],
+) -> tuple[bytes, list[Any]] | None:
+    """The statement that writes these rows and its parameters; None when there is
+    nothing to write."""
+    rows: list[tuple[str, Sequence[Sequence[Any]]]] = []
+    if tasks:
+        rows += task_part_rows(tasks)
+    if header is not None:
+        h = header
+        rows.append(
+            ("header", [(thread_id, h.checkpoint_id, h.parent_id, h.step, h.body, h.created_at)])
         )
+    if blobs:
+        rows.append(("blobs", [(thread_id, *b) for b in blobs]))
+    if writes:
+        rows.append(
+            (
+                "writes",
+                [(thread_id, cid, w.task_id, w.idx, w.kind, w.data) for cid, w in writes],
+            )
+        )
+    if events:
+        rows.append(
+            ("events", [(thread_id, e.run_id, e.batch, e.first, e.last, e.ts) for e in events])
+        )
+    return statement(_PARTS, rows) if rows else None
 
 
 class PgCheckpointer(PgRunRows, RowCheckpointer):
@@ -130,10 +211,11 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
         except psycopg.DataError as exc:
             raise InvalidInputError(f"{self.location} refused a value: {_first_line(exc)}") from exc
 
-    def _run(self, work: Callable[[Cursor], T]) -> T:
-        """``work(cursor)`` in one transaction, run again when it loses a deadlock."""
+    def _run(self, work: Callable[[Cursor], T], *, pipeline: bool = False) -> T:
+        """``work(cursor)`` in one transaction (``pipeline``: sent in one round trip, for
+        work that reads no result), run again when it loses a deadlock."""
         with self._errors():
-            return self.db.retrying(lambda conn: work(_text.cursor(conn)))
+            return self.db.retrying(lambda conn: work(_text.cursor(conn)), pipeline=pipeline)
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         held: Cursor | None = getattr(self._reading, "cursor", None)
@@ -186,51 +268,28 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
         tasks: Sequence[TaskRow] = (),
         events: Sequence[EventRow] = (),
     ) -> None:
-        rows = (header, blobs, writes, tasks, events)
-        self._run(lambda cur: self._write_rows(cur, thread_id, *rows))
-
-    def _write_rows(
-        self,
-        cur: Cursor,
-        thread_id: str,
-        header: HeaderRow | None,
-        blobs: list[BlobRow],
-        writes: list[tuple[str, WriteRow]],
-        tasks: Sequence[TaskRow],
-        events: Sequence[EventRow],
-    ) -> None:
-        """A superstep's rows, inside the transaction that commits them all."""
-        upsert_tasks(cur, tasks)
-        if header is not None:
-            cur.execute(
-                "INSERT INTO checkpoints (thread_id, checkpoint_id, parent_id, step, body, "
-                "created_at) VALUES (%s, %s, %s, %s, %s, %s)",
-                (
-                    header.thread_id,
-                    header.checkpoint_id,
-                    header.parent_id,
-                    header.step,
-                    header.body,
-                    header.created_at,
-                ),
-            )
-        if blobs:
-            cur.executemany(
-                "INSERT INTO checkpoint_blobs (thread_id, channel, base, pos, data) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (thread_id, channel, base, pos) "
-                "DO UPDATE SET data = EXCLUDED.data",
-                [(thread_id, b.channel, b.base, b.pos, b.data) for b in blobs],
-            )
-        if writes:
-            cur.executemany(
-                "INSERT INTO checkpoint_writes (thread_id, checkpoint_id, task_id, idx, kind, "
-                "data) VALUES (%s, %s, %s, %s, %s, %s)",
-                [(thread_id, cid, w.task_id, w.idx, w.kind, w.data) for cid, w in writes],
-            )
-        insert_events(cur, thread_id, events)
+        found = save_statement(thread_id, header, blobs, writes, tasks, events)
+        if found is not None:
+            self._save(*found)
 
     def _put_tail(self, thread_id: str, rows: Sequence[EventRow]) -> None:
-        self._run(lambda cur: insert_events(cur, thread_id, rows))
+        found = save_statement(thread_id, None, [], [], (), rows)
+        if found is not None:
+            self._save(*found)
+
+    def _save(self, sql: bytes, args: list[Any]) -> None:
+        """A superstep's rows in one statement (``save_statement``), in autocommit: atomic as a
+        transaction is, in one round trip and one commit; run again when it loses a
+        deadlock (nothing of a failed statement is kept)."""
+        with self._errors():
+            for attempt in range(SERIALIZATION_RETRIES):
+                try:
+                    with self.db.read() as conn:
+                        _text.cursor(conn).execute(sql, args)
+                    return
+                except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure):
+                    if attempt == SERIALIZATION_RETRIES - 1:
+                        raise
 
     def _events(self, run_id: str, start: int, stop: int | None) -> Iterator[bytes]:
         # a page at a time, each after the last row of the one before (by the index's

@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import select
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -67,6 +70,37 @@ _LOST_RACE = (
 )
 
 
+HOT_S = 1.0
+"""A connection lent again within this many seconds of its last loan is not checked by
+a query (unless its socket is readable)."""
+_lent: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
+
+
+def check_idle(conn: psycopg.Connection[Any]) -> None:
+    """The pool's check of a connection before it lends it, without a round trip while
+    the connection is in steady use: an idle connection has nothing to read, so a
+    readable socket means the server closed it (a restart, a killed backend) or sent a
+    notice; that, or a connection not lent for ``HOT_S`` (a peer may have vanished
+    without a word meanwhile), costs a query, and the pool replaces a connection that
+    fails it. A server lost in the instant between two loans is found by the
+    statement itself (``StoreUnavailableError``)."""
+    if conn.closed or conn.broken:
+        raise psycopg.OperationalError("the connection is closed")
+    now = time.monotonic()
+    last = _lent.get(conn)
+    _lent[conn] = now
+    if last is None or now - last > HOT_S or _readable(conn.pgconn.socket):
+        psycopg_pool.ConnectionPool.check_connection(conn)
+
+
+def _readable(fd: int) -> bool:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    return bool(select.select([fd], [], [], 0)[0])  # pragma: no cover (no poll: Windows)
+
+
 class PgDb:
     """A pool of connections to the database at ``url``.
 
@@ -109,7 +143,7 @@ class PgDb:
             max_size=max_size,
             timeout=timeout_s,
             open=False,
-            check=psycopg_pool.ConnectionPool.check_connection,
+            check=check_idle,
             kwargs={"connect_timeout": max(2, int(timeout_s))},
             name=f"orca:{self.where}",
         )
@@ -137,11 +171,18 @@ class PgDb:
             raise
 
     @contextmanager
-    def transaction(self) -> Iterator[psycopg.Connection[Any]]:
+    def transaction(self, *, pipeline: bool = False) -> Iterator[psycopg.Connection[Any]]:
         """A connection inside one transaction: committed when the block ends, rolled
-        back when it raises."""
-        with self._errors(), self.pool.connection() as conn, conn.transaction():
-            yield conn
+        back when it raises. ``pipeline``: the statements are sent without waiting for
+        each other's results (BEGIN to COMMIT in one round trip when the block reads no
+        result; an error surfaces when the block ends)."""
+        with self._errors(), self.pool.connection() as conn:
+            if pipeline:
+                with conn.pipeline(), conn.transaction():
+                    yield conn
+            else:
+                with conn.transaction():
+                    yield conn
 
     @contextmanager
     def read(self) -> Iterator[psycopg.Connection[Any]]:
@@ -154,13 +195,15 @@ class PgDb:
             finally:
                 conn.autocommit = False
 
-    def retrying(self, work: Callable[[psycopg.Connection[Any]], T]) -> T:
-        """Run ``work(conn)`` in a transaction, again (up to ``SERIALIZATION_RETRIES``
-        times) when it loses a deadlock or serialization race; ``work`` must have no
-        effect outside the database."""
+    def retrying(
+        self, work: Callable[[psycopg.Connection[Any]], T], *, pipeline: bool = False
+    ) -> T:
+        """Run ``work(conn)`` in a transaction (``pipeline``d or not), again (up to
+        ``SERIALIZATION_RETRIES`` times) when it loses a deadlock or serialization race;
+        ``work`` must have no effect outside the database."""
         for attempt in range(SERIALIZATION_RETRIES):
             try:
-                with self.transaction() as conn:
+                with self.transaction(pipeline=pipeline) as conn:
                     return work(conn)
             except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure):
                 if attempt == SERIALIZATION_RETRIES - 1:

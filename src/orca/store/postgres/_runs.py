@@ -19,6 +19,7 @@ import psycopg
 
 from orca.checkpoint._base import Lease
 from orca.checkpoint._records import RunRow, TaskRow
+from orca.store.postgres._batch import Part, statement
 
 T = TypeVar("T")
 Cursor = psycopg.Cursor[Any]
@@ -46,19 +47,39 @@ _UPSERT_RUN = (
     "workflow_id = COALESCE(EXCLUDED.workflow_id, runs.workflow_id)"
 )
 
-_UPSERT_TASK = (
-    "INSERT INTO tasks (run_id, task_id, step, node, status, started_at, ended_at, "
-    "duration_ms, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+TASK_UPDATE = (
     "ON CONFLICT (run_id, task_id) DO UPDATE SET step = EXCLUDED.step, node = EXCLUDED.node, "
     "status = EXCLUDED.status, started_at = EXCLUDED.started_at, "
     "ended_at = EXCLUDED.ended_at, duration_ms = EXCLUDED.duration_ms, error = EXCLUDED.error"
 )
-
-_LINK_TASK = (
-    "INSERT INTO workflow_tasks (workflow_id, run_id, task_id) "
-    "SELECT workflow_id, id, %s FROM runs WHERE id = %s AND workflow_id IS NOT NULL "
-    "ON CONFLICT DO NOTHING"
-)
+# a run's tasks upserted (in the lock order, by task id) and linked to its workflow: parts
+# of one statement (``_checkpoints`` writes them with a superstep's rows)
+TASK_PARTS: dict[str, Part] = {
+    "tasks": Part(
+        "tasks (run_id, task_id, step, node, status, started_at, ended_at, duration_ms, error)",
+        "u.run_id, u.task_id, u.step, u.node, u.status, u.started_at, u.ended_at, "
+        "u.duration_ms, u.error",
+        (
+            ("run_id", "text"),
+            ("task_id", "text"),
+            ("step", "bigint"),
+            ("node", "text"),
+            ("status", "text"),
+            ("started_at", "text"),
+            ("ended_at", "text"),
+            ("duration_ms", "float8"),
+            ("error", "text"),
+        ),
+        tail=TASK_UPDATE,
+    ),
+    "links": Part(
+        "workflow_tasks (workflow_id, run_id, task_id)",
+        "r.workflow_id, r.id, u.task_id",
+        (("run_id", "text"), ("task_id", "text")),
+        join="JOIN runs AS r ON r.id = u.run_id WHERE r.workflow_id IS NOT NULL",
+        tail="ON CONFLICT DO NOTHING",
+    ),
+}
 
 _LEASE = "SELECT thread_id, run_id, owner, expires_at FROM leases WHERE thread_id = %s"
 
@@ -67,18 +88,25 @@ def upsert_run(cur: Cursor, row: RunRow) -> None:
     cur.execute(_UPSERT_RUN, (*row, row.graph))
 
 
+def task_part_rows(rows: Sequence[TaskRow]) -> list[tuple[str, list[Sequence[Any]]]]:
+    """The rows of ``TASK_PARTS``: a task listed twice is stored as listed last (an upsert
+    may touch a row once per statement), the tasks sorted by (run, task), the lock
+    order."""
+    latest = {(t.run_id, t.task_id): t for t in rows}
+    ordered = [latest[k] for k in sorted(latest)]
+    return [("tasks", list(ordered)), ("links", [(t.run_id, t.task_id) for t in ordered])]
+
+
 def upsert_tasks(cur: Cursor, rows: Sequence[TaskRow]) -> None:
     if rows:
-        ordered = sorted(rows, key=lambda t: (t.run_id, t.task_id))  # the lock order
-        cur.executemany(_UPSERT_TASK, ordered)
-        cur.executemany(_LINK_TASK, [(t.task_id, t.run_id) for t in ordered])
+        cur.execute(*statement(TASK_PARTS, task_part_rows(rows)))
 
 
 class PgRunRows:
     """The run-record primitives of ``PgCheckpointer`` (which supplies ``_run``, a
     transaction retried on a lost deadlock, and ``_read``, an autocommit cursor)."""
 
-    _run: Callable[[Callable[[Cursor], Any]], Any]
+    _run: Callable[..., Any]
     _read: Callable[[str, Sequence[Any]], list[Any]]
 
     def _begin(self, lease: Lease, row: RunRow, blocked: Callable[[Lease], bool]) -> Lease | None:
@@ -135,10 +163,10 @@ class PgRunRows:
             upsert_run(cur, row)
             upsert_tasks(cur, tasks)
 
-        self._run(work)
+        self._run(work, pipeline=True)  # BEGIN to COMMIT in one round trip
 
     def _put_task_rows(self, tasks: list[TaskRow]) -> None:
-        self._run(lambda cur: upsert_tasks(cur, tasks))
+        self._run(lambda cur: upsert_tasks(cur, tasks), pipeline=True)
 
     def _run_row(self, run_id: str) -> Sequence[Any] | None:
         found = self._read(f"SELECT {RUN_COLUMNS} FROM runs WHERE id = %s", (run_id,))
