@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
-from orca._patience import lost_store
+from orca._patience import lost_store, patiently
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, EventRecord, PendingWrite
 from orca.context import RunServices, RunTotals
 from orca.engine import _ids
@@ -354,7 +354,14 @@ class Run:
         try:
             store = self.store
             assert store is not None
-            await asyncio.shield(self._io(store.end_run, store.aend_run, record, tasks))
+            # the run's end may already be in its log: its record must follow, so it
+            # waits out a store that went away (the final record is idempotent)
+            await asyncio.shield(
+                patiently(
+                    lambda: self._io(store.end_run, store.aend_run, record, tasks),
+                    "recording a run's end",
+                )
+            )
         except Exception as exc:
             return exc
         return None

@@ -208,13 +208,17 @@ class MeteredStream:
                     answered(partial(Usage(), "error"), 0, exc)
             raise
         response = stream.response
-        cost, priced = await meter.settle(
-            ctx, llm.role, response.provider, response.model, response.usage, hold
+
+        async def kept(cost: int, priced: bool) -> None:
+            # kept before the node sees the answer, and before the hold is settled: a
+            # crash after this pays no more
+            self._response = replace(response, cost_nano_usd=cost, priced=priced)
+            if log is not None:
+                await log.record("llm", digest, occurrence, _response_record(self._response))
+
+        cost, _ = await meter.settle(
+            ctx, llm.role, response.provider, response.model, response.usage, hold, kept
         )
-        self._response = replace(response, cost_nano_usd=cost, priced=priced)
-        if log is not None:
-            # kept before the node sees the answer: a crash after this pays no more
-            await log.record("llm", digest, occurrence, _response_record(self._response))
         answered(response, cost)
 
 

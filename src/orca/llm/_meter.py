@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -451,10 +451,18 @@ class Meter:
         model: str,
         usage: Usage,
         hold: Hold | None,
+        keep: Callable[[int, bool], Awaitable[None]] | None = None,
     ) -> tuple[int, bool]:
         """After a call: price ``usage``, emit its usage event (and the unpriced-model
         warning, once per run), write it to the ledger, settling ``hold``; returns the
-        cost in nano-USD and whether it was priced."""
+        cost in nano-USD and whether it was priced.
+
+        ``keep(cost, priced)`` stores what the call answered (its call record) after the
+        answer's usage is on the hold and before the settle: a process killed anywhere
+        between the answer and the settle then either has no record (and the hold, never
+        recorded, is released: nothing charged, the call made again) or has both (the
+        sweep settles the hold from its record, and a resumed run takes the answer from
+        the call record): a call is never paid for twice."""
         from orca.cost import Charge
 
         cost, price = self.models.prices.cost_nano(usage, provider, model)
@@ -486,8 +494,12 @@ class Meter:
             if live is not None and live.exceeded_by(usage, cost):
                 charge = replace(charge, over_bound=True)
             context = replace(_context(ctx, self), role=role)
-            # recorded, then settled: a process killed between the two is settled from
-            # the record on recovery
+            # recorded, kept, then settled: a process killed after the record is settled
+            # from it by the sweep
+            await patiently(lambda: ledger.arecord(hold, charge), "recording a paid call")
+            if keep is not None:
+                await keep(cost, price.priced)
+                keep = None
             settled = await patiently(
                 lambda: ledger.asettle(hold, charge, context), "settling a paid call"
             )
@@ -506,6 +518,8 @@ class Meter:
                         spent=alert.spent,
                         limit=alert.limit,
                     )
+        if keep is not None:  # no ledger: nothing to settle first
+            await keep(cost, price.priced)
         return cost, price.priced
 
     async def release(self, hold: Hold | None) -> None:

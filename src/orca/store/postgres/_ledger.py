@@ -306,6 +306,9 @@ class PgLedger:
     ) -> Hold:
         return await self._db.submit(lambda: self.reserve(budgets, asks, context))
 
+    async def arecord(self, hold: Hold, charge: Charge) -> None:
+        await self._db.submit(lambda: self.record(hold, charge))
+
     async def asettle(
         self, hold: Hold, charge: Charge, context: CallContext = NOWHERE
     ) -> Settlement:

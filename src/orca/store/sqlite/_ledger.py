@@ -258,6 +258,9 @@ class SqliteLedger:
     ) -> Hold:
         return await self._db.call(self.reserve, budgets, asks, context)
 
+    async def arecord(self, hold: Hold, charge: Charge) -> None:
+        await self._db.call(self.record, hold, charge)
+
     async def asettle(
         self, hold: Hold, charge: Charge, context: CallContext = NOWHERE
     ) -> Settlement:
