@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from orca.store import open_store
 
-ORCA = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "orca"
+ORCA = Path(sys.executable).parent / "orca"  # the script of the interpreter running the tests
 
 GRAPH = """
 from typing import TypedDict
@@ -31,8 +32,6 @@ g.add_node("inc", inc)
 g.add_edge(START, "inc")
 g.add_conditional_edges("inc", lambda s: END if s["n"] >= 3 else "inc")
 """
-
-pytestmark = pytest.mark.skipif(not ORCA.is_file(), reason=f"no orca script at {ORCA}")
 
 
 def orca(project: Path, *args: str, env: dict[str, str] | None = None) -> Any:

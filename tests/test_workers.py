@@ -81,10 +81,6 @@ LEASE_S = "2"
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "postgres":
-        from orca.store.postgres import PostgresStore
-
-        if not hasattr(PostgresStore, "checkpoints"):
-            pytest.skip("needs the PostgreSQL checkpointer (merge of pg-checkpoints)")
         return str(request.getfixturevalue("pg_url"))
     return str(tmp_path / "project" / ".orca" / "project.db")
 
