@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from orca.store.postgres import PgCheckpointer, PostgresStore
 
 __all__ = [
+    "DEFAULT_TENANT",
     "SCOPES",
     "STORE_ENV",
     "BudgetRepository",
@@ -121,6 +122,8 @@ StoreCheckpointer: TypeAlias = "SqliteCheckpointer | PgCheckpointer"
 records, workflows and sessions."""
 
 STORE_ENV = "ORCA_STORE"
+DEFAULT_TENANT = "default"
+"""The tenant of a single user's store, and of the installation's own data."""
 """The environment variable naming one store for everything (``orca --store URL`` sets
 it): the user repositories and the project's, in one SQLite file or one PostgreSQL
 database. Unset, Orca keeps its two SQLite files."""

@@ -52,6 +52,8 @@ class PostgresStore:
             sweep may release it.
         key: the setting that chose ``url``, named by configuration errors.
         pool_size: the most connections this store opens at once.
+        tenant: the tenant whose store this is (``orca.store.DEFAULT_TENANT`` for the
+            installation's own).
 
     Raises:
         ConfigError: the URL cannot be parsed.
@@ -66,7 +68,9 @@ class PostgresStore:
         hold_ttl_s: float = 600.0,
         key: str = "store",
         pool_size: int = 8,
+        tenant: str = "default",
     ) -> None:
+        self.tenant = tenant
         self.db = PgDb(url, key=key, max_size=pool_size)
         self.url = url
         self._clock = clock

@@ -55,6 +55,9 @@ class SqliteStore:
         key: the setting that chose ``path``, named by the errors of opening it.
         busy_timeout_ms: how long a write waits for another process's lock before it
             raises ``DatabaseLockedError``.
+        tenant: the tenant whose store this is (``orca.store.DEFAULT_TENANT`` for a
+            single user's or the installation's own); repositories that bind data to its
+            owner (encrypted secrets) read it.
     """
 
     def __init__(
@@ -65,8 +68,10 @@ class SqliteStore:
         hold_ttl_s: float = 600.0,
         key: str = "store",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        tenant: str = "default",
     ) -> None:
         self.path = str(path)
+        self.tenant = tenant
         self.url = f"sqlite:///{self.path}"
         self._checkpoints: SqliteCheckpointer | None = None
         self._user = UserDb(self.path, key=key, clock=clock, busy_timeout_ms=busy_timeout_ms)
