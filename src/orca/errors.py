@@ -45,7 +45,9 @@ naming what went wrong and how to fix it::
     │   ├── MissingAPIKeyError               the API key's environment variable is unset
     │   ├── InvalidPriceError                a negative or malformed price
     │   ├── UnknownBudgetError (LookupError) no such budget (suggests the closest)
-    │   └── InvalidBudgetError               a zero or negative amount, a bad period...
+    │   ├── InvalidBudgetError               a zero or negative amount, a bad period...
+    │   └── SecretKeyError                   the master key of stored secrets is missing,
+    │                                        malformed, or not the one that sealed them
     ├── ServerError (RuntimeError)           an Orca server answered with its error envelope
     │   │                                    (orca.client): code, message, retriable,
     │   │                                    retry_after_ms, policy_label, details
@@ -117,6 +119,7 @@ __all__ = [
     "RunTimeoutError",
     "SandboxUnavailableError",
     "SchemaVersionError",
+    "SecretKeyError",
     "SerializationError",
     "ServerAuthError",
     "ServerConflictError",
@@ -652,6 +655,12 @@ class UnknownBudgetError(ConfigError, LookupError):
 class InvalidBudgetError(ConfigError):
     """A budget setting that cannot be used: a zero or negative amount, an unknown
     period, enforcement or timezone, thresholds out of range."""
+
+
+class SecretKeyError(ConfigError):
+    """The master key of stored secrets (``ORCA_SECRET_KEY``, ``[secrets] key_file`` or
+    ``$ORCA_HOME/secret.key``) is missing, malformed, or not the key that sealed them.
+    The message never holds the key."""
 
 
 # -- LLM calls --------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ from orca.store._flows import (
 )
 from orca.store._queue import Limits, QueueItem, RunQueue
 from orca.store._runviews import EventHit, NodeTimes, RunFilter, RunStats, RunViews
+from orca.store._sealing import KeySource
+from orca.store._secrets import SecretRecord, SecretRepository
 from orca.store._tokens import SCOPES, TokenRecord, TokenRepository
 from orca.store._url import StoreURL, parse_url
 from orca.store._user import (
@@ -70,6 +72,7 @@ __all__ = [
     "FlowRepository",
     "FlowSummary",
     "FlowVersionInfo",
+    "KeySource",
     "LedgerRepository",
     "Limits",
     "ModelRecord",
@@ -83,6 +86,8 @@ __all__ = [
     "RunStats",
     "RunViews",
     "SavedFlow",
+    "SecretRecord",
+    "SecretRepository",
     "Semver",
     "SqliteAudit",
     "SqliteCheckpointer",

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca.store._clock import Clock, utc_now
+from orca.store._sealing import KeySource
 from orca.store.postgres._checkpoints import PgCheckpointer
 from orca.store.postgres._db import PgDb
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from orca.store.postgres._profiles import PgProfiles
     from orca.store.postgres._queue import PgRunQueue
     from orca.store.postgres._runviews import PgRunViews
+    from orca.store.postgres._secrets import PgSecrets
     from orca.store.postgres._tasks import PgTasks
     from orca.store.postgres._tokens import PgTokens
     from orca.store.postgres._usage import PgUsage
@@ -54,6 +56,8 @@ class PostgresStore:
         pool_size: the most connections this store opens at once.
         tenant: the tenant whose store this is (``orca.store.DEFAULT_TENANT`` for the
             installation's own).
+        secret_keys: where ``secrets`` finds the master key (default: ``KeySource()``,
+            ``ORCA_SECRET_KEY`` or ``$ORCA_HOME/secret.key``).
 
     Raises:
         ConfigError: the URL cannot be parsed.
@@ -69,8 +73,10 @@ class PostgresStore:
         key: str = "store",
         pool_size: int = 8,
         tenant: str = "default",
+        secret_keys: KeySource | None = None,
     ) -> None:
         self.tenant = tenant
+        self.secret_keys = secret_keys if secret_keys is not None else KeySource()
         self.db = PgDb(url, key=key, max_size=pool_size)
         self.url = url
         self._clock = clock
@@ -184,6 +190,19 @@ class PostgresStore:
         from orca.store.postgres._runviews import PgRunViews
 
         return self._repo("run_views", lambda: PgRunViews(self.db))
+
+    @property
+    def secrets(self) -> PgSecrets:
+        """The tenant's sealed secrets (``SecretRepository``), sealed under
+        ``secret_keys``' master key."""
+        from orca.store.postgres._secrets import PgSecrets
+
+        return self._repo(
+            "secrets",
+            lambda: PgSecrets(
+                self.db, tenant=self.tenant, keys=self.secret_keys, clock=self._clock
+            ),
+        )
 
     def open_user(self) -> None:
         """Create or migrate the user tables now rather than on first use.

@@ -521,6 +521,26 @@ QUEUE_MIGRATIONS: list[list[str]] = [
 ]
 
 
+# -- secrets: a tenant's sealed provider keys ---------------------------------------------
+
+SECRETS_COMPONENT = "secrets"
+# As SQLite's: values sealed with AES-256-GCM (store/_sealing.py), never plaintext; the
+# tenant is the schema the store lives in, bound into each value's associated data.
+SECRETS_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE secrets (
+            name TEXT COLLATE "C" PRIMARY KEY,
+            nonce BYTEA NOT NULL,
+            ciphertext BYTEA NOT NULL,
+            key_id TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+    ],
+]
+
+
 COMPONENTS: tuple[tuple[str, list[list[str]]], ...] = (
     (USER_COMPONENT, USER_MIGRATIONS),
     (CHECKPOINT_COMPONENT, CHECKPOINT_MIGRATIONS),
@@ -530,5 +550,6 @@ COMPONENTS: tuple[tuple[str, list[list[str]]], ...] = (
     (FLOWS_COMPONENT, FLOWS_MIGRATIONS),
     (RUN_VIEWS_COMPONENT, RUN_VIEWS_MIGRATIONS),
     (QUEUE_COMPONENT, QUEUE_MIGRATIONS),
+    (SECRETS_COMPONENT, SECRETS_MIGRATIONS),
 )
 """Every component, for ``orca doctor`` (each repository prepares its own)."""

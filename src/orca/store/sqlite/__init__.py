@@ -7,6 +7,7 @@ from pathlib import Path
 
 from orca.errors import CheckpointError
 from orca.store._clock import Clock, utc_now
+from orca.store._sealing import KeySource
 from orca.store.sqlite._artifacts import SqliteArtifacts
 from orca.store.sqlite._audit import SqliteAudit
 from orca.store.sqlite._checkpoints import SqliteCheckpointer
@@ -19,6 +20,7 @@ from orca.store.sqlite._prices import SqlitePrices
 from orca.store.sqlite._profiles import SqliteProfiles
 from orca.store.sqlite._queue import SqliteRunQueue
 from orca.store.sqlite._runviews import SqliteRunViews
+from orca.store.sqlite._secrets import SqliteSecrets
 from orca.store.sqlite._tasks import SqliteTasks
 from orca.store.sqlite._tokens import SqliteTokens
 from orca.store.sqlite._usage import SqliteUsage
@@ -32,6 +34,7 @@ __all__ = [
     "SqliteLedger",
     "SqliteRunQueue",
     "SqliteRunViews",
+    "SqliteSecrets",
     "SqliteStore",
     "SqliteTasks",
     "SqliteTokens",
@@ -58,6 +61,9 @@ class SqliteStore:
         tenant: the tenant whose store this is (``orca.store.DEFAULT_TENANT`` for a
             single user's or the installation's own); repositories that bind data to its
             owner (encrypted secrets) read it.
+        secret_keys: where ``secrets`` finds the master key (default: ``KeySource()``,
+            ``ORCA_SECRET_KEY`` or ``$ORCA_HOME/secret.key``; ``Config.secret_keys()``
+            adds ``[secrets] key_file``).
     """
 
     def __init__(
@@ -69,9 +75,12 @@ class SqliteStore:
         key: str = "store",
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
         tenant: str = "default",
+        secret_keys: KeySource | None = None,
     ) -> None:
         self.path = str(path)
         self.tenant = tenant
+        self.secret_keys = secret_keys if secret_keys is not None else KeySource()
+        self._secrets: SqliteSecrets | None = None
         self.url = f"sqlite:///{self.path}"
         self._checkpoints: SqliteCheckpointer | None = None
         self._user = UserDb(self.path, key=key, clock=clock, busy_timeout_ms=busy_timeout_ms)
@@ -186,6 +195,16 @@ class SqliteStore:
             self._queue = SqliteRunQueue(self.path, clock=self._clock)
         return self._queue
 
+    @property
+    def secrets(self) -> SqliteSecrets:
+        """The tenant's sealed secrets (``SecretRepository``), in a project database,
+        sealed under ``secret_keys``' master key."""
+        if self._secrets is None:
+            self._secrets = SqliteSecrets(
+                self.path, tenant=self.tenant, keys=self.secret_keys, clock=self._clock
+            )
+        return self._secrets
+
     def damage(self, *, rows: bool = False) -> list[str]:
         """What is damaged in the file, one line per finding (empty when it is sound):
         SQLite's ``quick_check`` of every page and, with ``rows``, a decode of the rows
@@ -222,6 +241,9 @@ class SqliteStore:
         if self._queue is not None:
             self._queue.close()
             self._queue = None
+        if self._secrets is not None:
+            self._secrets.close()
+            self._secrets = None
 
     def __enter__(self) -> SqliteStore:
         return self

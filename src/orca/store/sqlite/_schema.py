@@ -637,3 +637,25 @@ QUEUE_MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID""",
     ],
 ]
+
+SECRETS_COMPONENT = "secrets"
+
+# A tenant's stored secrets (provider API keys), in the project database: a component of
+# its own, created by the first ``SqliteSecrets`` opened on the file. Values are sealed
+# (AES-256-GCM, see store/_sealing.py): ``nonce`` is the write's random 96 bits,
+# ``ciphertext`` holds the GCM tag at its end, ``key_id`` names the master key that
+# sealed it (a hash of it, so a wrong key is told apart from a damaged row) and
+# ``fingerprint`` tells values apart without revealing them. No plaintext is kept.
+SECRETS_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE secrets (
+            name TEXT PRIMARY KEY,
+            nonce BLOB NOT NULL,
+            ciphertext BLOB NOT NULL,
+            key_id TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    ],
+]
