@@ -629,7 +629,8 @@ class MissingAPIKeyError(ConfigError):
         super().__init__(
             f"provider {provider!r} needs an API key and {env_var} is not set",
             key=env_var,
-            fix=f"export {env_var}=<your key> (keys are read from the environment only)",
+            fix=f"export {env_var}=<your key>, or store it sealed in the run's store: "
+            f"orca secret set {env_var}",
         )
         self.provider = provider
         self.env_var = env_var

@@ -18,6 +18,7 @@ from orca.cost import PriceBook, format_usd
 from orca.errors import BudgetExceeded, ConfigError
 from orca.llm._base import ChatModel, output_token_bound, prompt_token_bound
 from orca.llm._profiles import ModelSpec, Profile
+from orca.llm._registry import KeyLookup
 from orca.llm._renew import Renewer
 from orca.llm._types import ChatRequest, Usage
 
@@ -39,6 +40,8 @@ class Models:
         profile: a ``Profile`` supplying ``planner`` and ``worker`` (``models`` win).
         prices: the ``PriceBook`` (default: the catalog plus the user database's
             overrides, read on the first priced call).
+        keys: where a model's API key is looked up before the environment (a
+            tenant's stored secrets: ``store.secrets.reveal``), when a spec is built.
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class Models:
         *,
         profile: Profile | None = None,
         prices: PriceBook | None = None,
+        keys: KeyLookup | None = None,
     ) -> None:
         self._specs: dict[str, ChatModel | ModelSpec] = {}
         if profile is not None:
@@ -56,6 +60,7 @@ class Models:
         self.use_active = profile is None
         self._built: dict[str, ChatModel] = {}
         self._prices = prices
+        self._keys = keys
         self._lock = threading.Lock()
 
     def names(self) -> list[str]:
@@ -89,7 +94,7 @@ class Models:
                         key=name,
                         fix=f"pass models={{{name!r}: ...}} or a profile to invoke (have: {have})",
                     )
-                model = spec.build() if isinstance(spec, ModelSpec) else spec
+                model = spec.build(self._keys) if isinstance(spec, ModelSpec) else spec
                 self._built[name] = model
             return model
 
@@ -127,6 +132,7 @@ def meter_for_run(
     cost_limit: Any = None,
     token_limit: Any = None,
     workflow: str | None = None,
+    api_keys: Any = None,
 ) -> Meter:
     """The meter of one run, from ``invoke``'s LLM options.
 
@@ -168,6 +174,17 @@ def meter_for_run(
         isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
     ):
         raise bad("max_tokens", max_tokens, "pass a positive int")
+    keys: KeyLookup | None = None
+    if api_keys is not None:
+        reveal = getattr(api_keys, "reveal", None)
+        keys = reveal if callable(reveal) else api_keys if callable(api_keys) else None
+        if keys is None:
+            raise bad(
+                "api_keys",
+                type(api_keys).__name__,
+                "pass a store's secrets (store.secrets), or a function of a variable's "
+                "name that returns its key or None",
+            )
     limits: dict[str, int] = {}
     if cost_limit is not None:
         limits["usd"] = _dollars("cost_limit", cost_limit)
@@ -176,7 +193,7 @@ def meter_for_run(
             raise bad("token_limit", token_limit, "pass a positive int of tokens")
         limits["tokens"] = token_limit
     return Meter(
-        Models(models, profile=profile, prices=prices),
+        Models(models, profile=profile, prices=prices, keys=keys),
         budget=budget,
         session=session,
         ledger=ledger,

@@ -9,7 +9,7 @@ from typing import Any
 
 from orca.errors import ConfigError
 from orca.llm._base import ChatModel
-from orca.llm._registry import check_provider, make_model
+from orca.llm._registry import KeyLookup, check_provider, make_model
 from orca.store import ModelRecord, ProfileRecord, ProfileRepository, check_profile_name
 
 ROLES = ("planner", "worker")
@@ -34,12 +34,14 @@ class ModelSpec:
             raise ConfigError(
                 "API keys are never stored in a profile",
                 key="params.api_key",
-                fix="export the provider's key variable (e.g. OPENAI_API_KEY) instead",
+                fix="export the provider's key variable (e.g. OPENAI_API_KEY), or store it "
+                "sealed: orca secret set OPENAI_API_KEY",
             )
 
-    def build(self) -> ChatModel:
-        """The ``ChatModel`` this spec names."""
-        return make_model(self.provider, self.model, self.params)
+    def build(self, keys: KeyLookup | None = None) -> ChatModel:
+        """The ``ChatModel`` this spec names; its API key looked up in ``keys`` (a
+        tenant's stored secrets) before the environment (see ``make_model``)."""
+        return make_model(self.provider, self.model, self.params, keys=keys)
 
     @staticmethod
     def from_dict(data: Mapping[str, Any], *, where: str = "model") -> ModelSpec:

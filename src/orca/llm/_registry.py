@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from orca.errors import UnknownProviderError
@@ -11,6 +11,11 @@ from orca.llm.providers.openai import PRESETS
 
 # options that configure the client rather than each request
 CLIENT_OPTIONS = frozenset({"base_url", "api_key", "max_retries", "timeout"})
+
+KeyLookup = Callable[[str], "str | None"]
+"""Where a model's API key is looked up before the environment: the name of the variable
+that would hold it (``OPENAI_API_KEY``) -> the key, or None (then the environment, as
+without a lookup). A tenant's stored secrets are one: ``store.secrets.reveal``."""
 
 
 def provider_names() -> list[str]:
@@ -24,7 +29,28 @@ def check_provider(provider: str) -> None:
         raise UnknownProviderError(provider, provider_names())
 
 
-def make_model(provider: str, model: str, params: Mapping[str, Any] | None = None) -> ChatModel:
+def key_variable(provider: str, params: Mapping[str, Any] | None = None) -> str | None:
+    """The environment variable a model of ``provider`` reads its API key from: its
+    ``api_key_env`` param, else the provider's own (``OPENAI_API_KEY``...); None for a
+    provider that needs no key (a local server)."""
+    named = (params or {}).get("api_key_env")
+    if named is not None:
+        return str(named)
+    if provider == "anthropic":
+        from orca.llm.providers.anthropic import KEY_ENV
+
+        return KEY_ENV
+    preset = PRESETS.get(provider)
+    return preset.key_env if preset is not None else None
+
+
+def make_model(
+    provider: str,
+    model: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    keys: KeyLookup | None = None,
+) -> ChatModel:
     """A ``ChatModel`` for ``provider``/``model``.
 
     ``params`` mixes client options (``base_url``, ``api_key``, ``api_key_env`` (the
@@ -33,15 +59,27 @@ def make_model(provider: str, model: str, params: Mapping[str, Any] | None = Non
     provider, ``model`` is the path of a GGUF file and params may add llama.cpp's own
     (``n_ctx``, ``n_threads``, ...).
 
+    The key is, in order: ``params["api_key"]``; what ``keys`` gives for the variable
+    the model reads (``key_variable``: a tenant's stored secret of that name); the
+    environment variable itself.
+
     Raises:
         UnknownProviderError: no such provider (the closest is named).
-        MissingAPIKeyError: the provider needs a key that is not in the environment.
+        MissingAPIKeyError: the provider needs a key that is neither stored nor in the
+            environment.
+        SecretKeyError, CorruptDatabaseError: ``keys`` holds the key but cannot open it.
     """
     check_provider(provider)
     params = dict(params or {})
     client = {k: params.pop(k) for k in list(params) if k in CLIENT_OPTIONS}
+    variable = key_variable(provider, params)
     key_env = params.pop("api_key_env", None)
-    if key_env is not None:  # a config names the variable holding the key, never the key
+    if "api_key" not in client and keys is not None and variable is not None:
+        stored = keys(variable)
+        if stored:
+            client["api_key"] = stored
+    if key_env is not None and "api_key" not in client:
+        # a config names the variable holding the key, never the key
         import os
 
         from orca.errors import MissingAPIKeyError
