@@ -411,6 +411,26 @@ class StoreConfig(_Section):
         return value
 
 
+class SecretsConfig(_Section):
+    """``[secrets]``: the master key that seals the provider keys tenants store (see
+    docs/secrets.md)."""
+
+    key_file: str | None = None
+    """A file holding the master key (base64 of 32 bytes), absolute or ``~/...``; it must
+    exist. ``ORCA_SECRET_KEY`` wins over it; unset, ``$ORCA_HOME/secret.key`` (made 0600
+    on the first secret stored)."""
+
+    @field_validator("key_file")
+    @classmethod
+    def _key_file(cls, value: str | None) -> str | None:
+        if value is not None and not Path(value).expanduser().is_absolute():
+            raise ValueError(
+                f"{value!r} is relative: write an absolute path (or ~/...), so that every "
+                "process reads the same key whatever its working directory"
+            )
+        return value
+
+
 class LoggingConfig(_Section):
     """``[logging]``."""
 
@@ -433,6 +453,7 @@ class Config(_Section):
     worker: WorkerConfig = WorkerConfig()
     flows: FlowsConfig = FlowsConfig()
     store: StoreConfig = StoreConfig()
+    secrets: SecretsConfig = SecretsConfig()
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     sources: list[str] = Field(default_factory=list)
 
@@ -449,6 +470,14 @@ class Config(_Section):
         if ex.max_concurrent_tasks:
             options["max_concurrency"] = ex.max_concurrent_tasks
         return options
+
+    def secret_keys(self) -> Any:
+        """Where stored secrets' master key comes from (an ``orca.store.KeySource``):
+        ``ORCA_SECRET_KEY``, else ``[secrets] key_file``, else ``$ORCA_HOME/secret.key``.
+        Give it to a store (``SqliteStore(..., secret_keys=)``) before its ``secrets``."""
+        from orca.store import KeySource
+
+        return KeySource(self.secrets.key_file)
 
     def tool_options(self, project: Path) -> dict[str, Any]:
         """The run options a workflow's tools get in ``project``, whoever runs it (``orca
@@ -533,6 +562,7 @@ _SECTIONS = {
     "worker",
     "flows",
     "store",
+    "secrets",
 }
 
 

@@ -19,6 +19,7 @@ from orca.cli import (
     _pricing,
     _profile,
     _runs,
+    _secrets,
     _serve,
     _setup,
     _tasks,
@@ -95,6 +96,7 @@ app.add_typer(_tasks.app, name="tasks")
 app.command("serve")(_serve.serve)
 app.command("worker")(_worker.worker)
 app.add_typer(_token.app, name="token")
+app.add_typer(_secrets.app, name="secret")
 
 
 def _show_version(value: bool) -> None:

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from orca._version import __version__
 from orca.config import OIDCConfig
 from orca.errors import ConfigError, InvalidInputError, OrcaError
-from orca.server import _admin, _flows, _uiapi
+from orca.server import _admin, _flows, _secrets, _uiapi
 from orca.server._auth import (
     Authorize,
     Guard,
@@ -199,6 +199,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(_admin.router)  # budgets, profiles, prices, usage, run inspection
     app.include_router(_flows.router(runs, settings.flow_modules))  # saved flows, runnable
     app.include_router(_uiapi.router)  # runs list and counters, search, series, tokens
+    app.include_router(_secrets.router(_secrets.project_secrets(settings.project)))  # stored keys
     http = _http_metrics()
     app.add_middleware(_Unexpected)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)

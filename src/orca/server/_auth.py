@@ -116,6 +116,7 @@ SCOPE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
     # (methods, path, scope): the first rule that matches decides; then the defaults
     (READ_METHODS | WRITE_METHODS, re.compile(r"^/v1/(admin|audit)(/|$)"), "admin"),
     (READ_METHODS | WRITE_METHODS, re.compile(r"^/v1/auth/tokens(/|$)"), "admin"),
+    (READ_METHODS | WRITE_METHODS, re.compile(r"^/v1/secrets(/|$)"), "admin"),
     (WRITE_METHODS, re.compile(r"^/v1/(budgets|profiles|prices)(/|$)"), "admin"),
     (WRITE_METHODS, re.compile(r"^/v1/runs/[^/]+/reprice$"), "admin"),
     (frozenset({"DELETE"}), re.compile(r"^/v1/flows(/|$)"), "admin"),

@@ -193,10 +193,13 @@ class PostgresStore:
 
     @property
     def secrets(self) -> PgSecrets:
-        """The tenant's sealed secrets (``SecretRepository``), sealed under
-        ``secret_keys``' master key."""
+        """The tenant's sealed secrets (``SecretRepository``), sealed under the master
+        key of ``secret_keys`` (which may be set any time: the repository follows it)."""
         from orca.store.postgres._secrets import PgSecrets
 
+        made = self._repos.get("secrets")
+        if made is not None and made.keys is not self.secret_keys:
+            del self._repos["secrets"]
         return self._repo(
             "secrets",
             lambda: PgSecrets(

@@ -198,7 +198,11 @@ class SqliteStore:
     @property
     def secrets(self) -> SqliteSecrets:
         """The tenant's sealed secrets (``SecretRepository``), in a project database,
-        sealed under ``secret_keys``' master key."""
+        sealed under the master key of ``secret_keys`` (which may be set any time: the
+        repository follows it)."""
+        if self._secrets is not None and self._secrets.keys is not self.secret_keys:
+            self._secrets.close()
+            self._secrets = None
         if self._secrets is None:
             self._secrets = SqliteSecrets(
                 self.path, tenant=self.tenant, keys=self.secret_keys, clock=self._clock
