@@ -96,6 +96,8 @@ class CompiledGraph:
         on_budget_exceeded: ``"fail"`` (default) raises ``BudgetExceeded``; ``"pause"``
             interrupts the run instead, to resume once the budget is raised.
         max_tokens: the answer cap of calls that set none under a block budget (1024).
+        api_keys: where a model's API key is looked up before the environment: a store's
+            ``secrets`` (the tenant's sealed keys), or a function of the variable's name.
         log_events: with a checkpointer, keep the run's events (all but tokens and
             values) in its event log, written with the checkpoints (default True).
         correlation_id: carried by the run's logs and spans (default: the one

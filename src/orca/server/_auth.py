@@ -122,9 +122,9 @@ SCOPE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
     (frozenset({"DELETE"}), re.compile(r"^/v1/flows(/|$)"), "admin"),
 )
 """Where the defaults (reads ``read``, writes ``run``) are not enough: the tool audit (what
-tools were given and answered, redacted), the server's tokens, writes to budgets, profiles
-and prices (and repricing a run), and deleting a saved flow's version need ``admin``. A
-rule only ever raises the scope a request needs."""
+tools were given and answered, redacted), the server's tokens, stored secrets, writes to
+budgets, profiles and prices (and repricing a run), and deleting a saved flow's version
+need ``admin``. A rule only ever raises the scope a request needs."""
 
 
 def needed_scope(method: str, path: str) -> str | None:
