@@ -183,3 +183,11 @@ def test_a_relative_key_file_is_refused_by_the_configuration(project: Path) -> N
     assert done.returncode == 3
     assert "secrets.key_file" in done.stderr
     assert "absolute path" in done.stderr
+
+
+def test_secret_commands_refuse_a_server_before_asking_for_the_value(project: Path) -> None:
+    done = orca(project, "--server", "http://127.0.0.1:9", "secret", "set", "OPENAI_API_KEY",
+                stdin=VALUE)  # fmt: skip
+    assert done.returncode == 2
+    assert "works on this machine's files only" in done.stderr
+    assert json.loads(orca(project, "secret", "list", "--json").stdout) == []

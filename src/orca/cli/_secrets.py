@@ -77,9 +77,8 @@ def set_secret(
     from orca.store._secrets import check_secret_name
 
     check_secret_name(name)  # before asking for the value
-    value = _read_value(name)
-    with _secrets() as secrets:
-        record = secrets.put(name, value).to_dict()
+    with _secrets() as secrets:  # a bad config or --server is said before it, too
+        record = secrets.put(name, _read_value(name)).to_dict()
     if as_json:
         emit_json(record)
     else:

@@ -195,6 +195,7 @@ class KeySource:
             log.info("made a new master key for stored secrets at %s (mode 0600)", path)
         try:
             text = path.read_text(encoding="ascii")
+            shared = path.stat().st_mode & 0o077
         except FileNotFoundError:
             raise SecretKeyError(
                 f"no master key for stored secrets: {KEY_ENV} is not set and {path} does not exist",
@@ -209,7 +210,7 @@ class KeySource:
                 key=str(path),
                 fix=f"make {path} readable by this user, holding base64 of 32 bytes",
             ) from None
-        if path.stat().st_mode & 0o077:
+        if shared:
             log.warning("the master key file %s is readable by others: chmod 600 it", path)
         return parse_key(text, str(path))
 

@@ -62,11 +62,9 @@ def check_secret_name(name: str) -> str:
     if not isinstance(name, str) or not _NAME.match(name):
         shown = repr(name[:80]) if isinstance(name, str) else type(name).__name__
         hint = ""
-        if isinstance(name, str) and re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]{0,40}", name):
-            hint = (
-                f" (for a provider's key, name the variable it reads, e.g. "
-                f"{name.upper().replace('-', '_')}_API_KEY)"
-            )
+        if isinstance(name, str) and re.fullmatch(r"[a-z][a-z0-9-]{0,40}", name):
+            variable = name.upper().replace("-", "_")  # "openai" names a provider
+            hint = f" (for a provider's key, name the variable it reads, e.g. {variable}_API_KEY)"
         raise InvalidFieldError(
             f"secret name {shown} is not an environment variable's name in capitals{hint}",
             field="name",
