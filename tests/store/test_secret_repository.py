@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -420,3 +421,59 @@ def test_tenant_keys_and_fingerprints_differ_by_tenant() -> None:
     assert master.fingerprint("acme", KEY) == master.fingerprint("acme", KEY)
     assert len(master.key_id) == 16
     assert master.key_id != parse_key(new_key_text(), "x").key_id
+
+
+STORE_ONE = """
+import sys
+from pathlib import Path
+from orca.store import KeySource, SqliteStore
+
+folder, i = Path(sys.argv[1]), sys.argv[2]
+store = SqliteStore(folder / "project.db", secret_keys=KeySource(home=folder, env={}))
+store.secrets.list()  # opened: only the key is still to be read
+print("ready", flush=True)
+sys.stdin.readline()  # every process waits here, then all store at once
+store.secrets.put(f"KEY_{i}", f"value-{i}")
+store.close()
+"""
+
+
+def test_processes_storing_at_once_on_first_use_share_one_key_file(tmp_path: Path) -> None:
+    """Eight processes, all opened, then all storing at once: one key file is made and
+    every value opens under it, no stray files left (the file is written aside and
+    linked into place, so no process can read a half-written key; the test shows the
+    outcome, it cannot force the interleaving)."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != KEY_ENV}
+    command = [sys.executable, "-c", STORE_ONE, str(tmp_path)]
+    procs = [
+        subprocess.Popen([*command, str(i)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        for i in range(8)
+    ]
+    for proc in procs:  # all opened before any goes on
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"ready\n"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+    assert [proc.wait(timeout=120) for proc in procs] == [0] * 8
+    with SqliteStore(tmp_path / "project.db",
+                     secret_keys=KeySource(home=tmp_path, env={})) as store:  # fmt: skip
+        # every value opens under the one key file: no process made a second key
+        opened = {store.secrets.reveal(f"KEY_{i}") for i in range(8)}
+    assert opened == {f"value-{i}" for i in range(8)}
+    assert [p.name for p in tmp_path.iterdir() if "secret" in p.name] == ["secret.key"]
+
+
+def test_an_existing_key_file_is_never_replaced(tmp_path: Path) -> None:
+    from orca.store._sealing import write_key_file
+
+    path = tmp_path / "secret.key"
+    assert write_key_file(path) is True
+    first = path.read_text()
+    assert write_key_file(path) is False
+    assert path.read_text() == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.key"]
