@@ -197,3 +197,39 @@ def test_a_body_that_is_not_json_is_refused_without_echo(server: Server, admin: 
     )  # fmt: skip
     assert answer.status_code == 422
     assert VALUE not in answer.text
+
+
+def test_a_server_with_a_malformed_master_key_says_so_and_never_quotes_it(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    root = tmp_path_factory.mktemp("badkey")
+    init_project(root, FLOW)
+    bad = "bm90IGEga2V5IGF0IGFsbA=="  # base64 of 16 bytes
+    port = free_port()
+    log = root / "serve.log"
+    with log.open("w") as err:
+        serve = ("serve", "--port", str(port), "--workflow=flows.py:counter")
+        proc = orca(root, *serve, env={"ORCA_SECRET_KEY": bad}, stdout=subprocess.DEVNULL,
+                    stderr=err)  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        answer = httpx.put(f"{url}/v1/secrets/OPENAI_API_KEY", json={"value": VALUE}, timeout=30)
+        body = envelope(answer, 500, "SECRET_KEY_INVALID")
+        assert "ORCA_SECRET_KEY is 16 bytes; it must be 32" in body["message"]
+        assert "base64 of 32 random bytes" in body["details"]["fix"]
+        assert bad not in answer.text
+        assert VALUE not in answer.text
+        assert httpx.get(f"{url}/v1/secrets", timeout=30).json() == []  # nothing stored
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    said = log.read_text()
+    assert bad not in said
+    assert VALUE not in said

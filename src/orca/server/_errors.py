@@ -46,6 +46,8 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.WorkflowLoadError, 400, "WORKFLOW_INVALID"),
     (errors.BudgetExceeded, 402, "BUDGET_EXCEEDED"),
     (errors.CorruptDatabaseError, 500, "STORE_DAMAGED"),
+    # the server's master key of stored secrets is missing or wrong: not the caller's doing
+    (errors.SecretKeyError, 500, "SECRET_KEY_INVALID"),
     (errors.ConfigError, 400, "CONFIG_INVALID"),
     (errors.InvalidInputError, 400, "INVALID_INPUT"),
     (errors.StateError, 400, "INVALID_INPUT"),
