@@ -477,3 +477,16 @@ def test_an_existing_key_file_is_never_replaced(tmp_path: Path) -> None:
     assert write_key_file(path) is False
     assert path.read_text() == first
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.key"]
+
+
+def test_a_key_file_others_may_read_is_used_with_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "orca.key"
+    text = new_key_text()
+    path.write_text(text)
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="orca.store"):
+        assert KeySource(path, env={}).key() == parse_key(text, str(path))
+    assert f"the master key file {path} is readable by others: chmod 600 it" in caplog.text
+    assert text not in caplog.text
