@@ -27,7 +27,8 @@ TENANT_ENV = "ORCA_TENANT"
 """The environment variable naming the tenant the CLI and library act for (``orca
 --tenant NAME`` sets it); unset, the default tenant."""
 
-_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+"""What a tenant's name is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ def check_tenant(name: str, *, field: str = "tenant") -> str:
         InvalidInputError: it is not 1 to 40 lowercase letters, digits, ``_`` or ``-``
             starting with a letter or digit (the message names ``field``).
     """
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not TENANT_NAME.match(name):
         shown = name[:60] if isinstance(name, str) else name
         raise InvalidInputError(
             f"{field} {shown!r} is not a tenant name. Fix: use 1 to 40 lowercase letters, "
