@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -316,3 +317,17 @@ def oidc_config(issuer: Issuer, **extra: str) -> str:
         *(f"{key} = {value}" for key, value in extra.items()),
     ]
     return "\n".join(lines) + "\n"
+
+
+TENANTS = ("acme", "acme-eu")
+"""The tenants the issuer's tokens name in the tests (its users' ``org`` claims)."""
+
+
+def register_tenants(project: Path) -> None:
+    """Register ``TENANTS`` in ``project`` (a server serves an OIDC caller's tenant only
+    when it is registered)."""
+    from orca.store import project_store
+
+    with project_store(project) as store:
+        for tenant in TENANTS:
+            store.tenants.create(tenant)

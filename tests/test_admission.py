@@ -5,6 +5,7 @@ sequence of admissions, releases and cancellations."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -212,5 +213,90 @@ def test_bounds_hold_and_no_ticket_is_lost_or_started_twice(
                 if t.started_at is not None:
                     assert first_start.setdefault(t.key, t.started_at) == t.started_at
             assert len(running_now) == a.running  # nobody released still runs
+
+    run(go())
+
+
+# -- tenants ---------------------------------------------------------------------------
+
+
+def test_a_free_slot_goes_to_the_tenant_running_the_fewest() -> None:
+    """Tenant A floods the queue first; B's one run, queued after all of A's, takes
+    the next free slot (A already runs one), and A's then go in order."""
+
+    async def go() -> None:
+        a = Admission("runs", max_running=2, max_queued=50)
+        running = [a.admit("a0", tenant="acme"), a.admit("a1", tenant="acme")]
+        flood = [a.admit(f"a{i}", tenant="acme") for i in range(2, 22)]
+        theirs = a.admit("b0", tenant="globex")
+        assert not theirs.running
+        a.release(running[0])
+        await a.slot(theirs)
+        assert theirs.running
+        assert not flood[0].running
+        a.release(running[1])
+        await a.slot(flood[0])  # then A's, first come first served
+        assert not flood[1].running
+
+    run(go())
+
+
+def test_a_tenant_holds_at_most_its_share_of_the_slots_and_the_queue() -> None:
+    async def go() -> None:
+        a = Admission("runs", max_running=3, max_queued=10,
+                      tenant_max_running=1, tenant_max_queued=2)  # fmt: skip
+        first = a.admit("a0", tenant="acme")
+        waiting = [a.admit("a1", tenant="acme"), a.admit("a2", tenant="acme")]
+        assert first.running
+        assert not any(t.running for t in waiting)
+        with pytest.raises(Overloaded, match="tenant's runs queue is full"):
+            a.admit("a3", tenant="acme")
+        theirs = a.admit("b0", tenant="globex")  # another tenant is not refused
+        assert theirs.running
+        a.release(first)
+        await a.slot(waiting[0])
+        assert a.running == 2
+        assert a.snapshot()["rejected"] == 1
+
+    run(go())
+
+
+def test_shares_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="tenant"):
+        Admission("runs", max_running=2, max_queued=2, tenant_max_running=0)
+    with pytest.raises(ValueError, match="tenant"):
+        Admission("runs", max_running=2, max_queued=2, tenant_max_queued=-1)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(["admit", "release"]), st.sampled_from(["a", "b", "c"])),
+        max_size=60,
+    )
+)
+def test_tenant_shares_hold_under_any_sequence(steps: list[tuple[str, str]]) -> None:
+    async def go() -> None:
+        a = Admission("runs", max_running=3, max_queued=6,
+                      tenant_max_running=2, tenant_max_queued=3)  # fmt: skip
+        held: list[Ticket] = []
+        for action, tenant in steps:
+            if action == "admit":
+                with contextlib.suppress(Overloaded):
+                    held.append(a.admit(tenant, tenant=tenant))
+            else:
+                mine = [t for t in held if t.tenant == tenant]
+                if mine:
+                    a.release(mine[0])
+                    held.remove(mine[0])
+            running = [t for t in held if t.running]
+            assert len(running) <= 3
+            for name in "abc":
+                assert sum(1 for t in running if t.tenant == name) <= 2
+                assert sum(1 for t in held if t.tenant == name and not t.running) <= 3
+            # no slot idles while a tenant under its share waits
+            if len(running) < 3:
+                counts = {n: sum(1 for t in running if t.tenant == n) for n in "abc"}
+                assert not any(not t.running and counts[t.tenant] < 2 for t in held)
 
     run(go())

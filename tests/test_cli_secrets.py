@@ -191,3 +191,23 @@ def test_secret_commands_refuse_a_server_before_asking_for_the_value(project: Pa
     assert done.returncode == 2
     assert "works on this machine's files only" in done.stderr
     assert json.loads(orca(project, "secret", "list", "--json").stdout) == []
+
+
+def test_a_tenants_secrets_are_its_own(project: Path) -> None:
+    assert orca(project, "tenant", "create", "acme").returncode == 0
+    done = orca(project, "--tenant", "acme", "secret", "set", "OPENAI_API_KEY", stdin=VALUE)
+    assert done.returncode == 0, done.stderr
+    assert orca(project, "secret", "set", "OPENAI_API_KEY", stdin=OTHER).returncode == 0
+    mine = json.loads(orca(project, "--tenant", "acme", "secret", "list", "--json").stdout)
+    assert [r["name"] for r in mine] == ["OPENAI_API_KEY"]
+    keys = KeySource(env={}, home=project / "home")
+    from orca.store import project_store
+
+    with project_store(project, tenant="acme") as acme, project_store(project) as default:
+        acme.secret_keys = default.secret_keys = keys
+        assert acme.secrets.reveal("OPENAI_API_KEY") == VALUE
+        assert default.secrets.reveal("OPENAI_API_KEY") == OTHER
+    assert orca(project, "--tenant", "acme", "secret", "rm", "OPENAI_API_KEY").returncode == 0
+    assert [r["name"] for r in json.loads(orca(project, "secret", "list", "--json").stdout)] == [
+        "OPENAI_API_KEY"
+    ]

@@ -331,7 +331,7 @@ def test_whoami_names_the_token_and_its_scopes(server: Served, tokens: dict[str,
         me = call(server, "GET", "/v1/auth/whoami", tokens[scope]).json()
         role = {"read": "viewer", "run": "operator", "admin": "admin"}[scope]
         assert me == {"name": f"{scope}-bot", "scope": scope, "scopes": scopes, "auth": True,
-                      "kind": "token", "subject": f"token:{scope}-bot", "tenant": None,
+                      "kind": "token", "subject": f"token:{scope}-bot", "tenant": "default",
                       "role": role}  # fmt: skip
     # the scheme's name is not case-sensitive
     lower = call(server, "GET", "/v1/auth/whoami",
@@ -530,7 +530,7 @@ def test_open_local_mode_serves_loopback_without_tokens_and_cors_closed(bare: Pa
     try:
         me = call(served, "GET", "/v1/auth/whoami").json()
         assert me == {"name": None, "scope": "admin", "scopes": ["read", "run", "admin"],
-                      "auth": False, "kind": None, "subject": None, "tenant": None,
+                      "auth": False, "kind": None, "subject": None, "tenant": "default",
                       "role": None}  # fmt: skip
         assert call(served, "GET", "/v1/workflows").status_code == 200
         for origin in ("http://localhost:5173", "http://ui.example"):

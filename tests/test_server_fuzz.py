@@ -482,3 +482,146 @@ def test_concurrent_starts_on_one_thread_are_one_run_and_busy_refusals(fuzzed: s
     assert all(status in (202, 409, 429) for status, _ in answers), sorted(set(answers))
     assert all(code == "THREAD_BUSY" for status, code in answers if status == 409)
     assert all(code == "OVERLOADED" for status, code in answers if status == 429)
+
+
+# -- two tenants ------------------------------------------------------------------------
+
+MARK = "globex-secret-7f3a"
+"""A value only tenant globex's data holds: no answer to acme's token may contain it."""
+
+
+@pytest.fixture(scope="module")
+def tenants(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """A server with tenants acme and globex; globex's runs, threads, budget and flow
+    exist, and acme's admin token is the one the fuzzer sends."""
+    project = tmp_path_factory.mktemp("fuzz-tenants")
+    (project / "flows.py").write_text(FLOW)
+    _orca(project, "init").wait(timeout=60)
+
+    def cli(*args: str) -> str:
+        proc = _orca(project, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, said = proc.communicate(timeout=60)
+        assert proc.returncode == 0, said.decode()
+        return out.decode()
+
+    cli("tenant", "create", "acme")
+    cli("tenant", "create", "globex")
+    tokens = {
+        t: json.loads(cli("token", "create", "admin", "--tenant", t, "--scope", "admin",
+                          "--json"))["token"]
+        for t in ("acme", "globex")
+    }  # fmt: skip
+    with served(project, ["counter", "review"]) as url:
+        b = {"Authorization": f"Bearer {tokens['globex']}"}
+        with httpx.Client(base_url=url, timeout=30, headers=b) as client:
+            done = client.post(
+                "/v1/runs/wait",
+                params={"thread_id": "t-done"},
+                json={"workflow": "counter", "input": {"log": [MARK]}},
+            ).json()
+            paused = client.post(
+                "/v1/runs/wait",
+                params={"thread_id": "t-paused"},
+                json={"workflow": "review", "input": {"log": [MARK]}},
+            ).json()
+            made = client.post("/v1/budgets", json={"name": MARK, "amount": "5"})
+            assert made.status_code == 201, made.text
+        assert (done["status"], paused["status"]) == ("done", "interrupted")
+        GLOBEX_RUNS[:] = [done["run_id"], paused["run_id"]]
+        yield {"url": url, "token": tokens["acme"],
+               "runs": [done["run_id"], paused["run_id"]]}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def tenant_api(tenants: dict[str, Any]) -> Any:
+    """The served document, with ids swapped now and then for globex's (its runs, its
+    threads' ids, its budget's name), fuzzed with acme's token."""
+    from hypothesis import strategies as st
+
+    known = {
+        "run_id": tenants["runs"],
+        "thread_id": ["t-done", "t-paused"],
+        "name": [MARK, "counter"],
+    }
+    config = schemathesis.Config.from_dict(
+        {
+            **CONFIG,
+            "base-url": tenants["url"],
+            "generation": {**CONFIG["generation"], "max-examples": 6},
+        }
+    )
+    document = httpx.get(f"{tenants['url']}/openapi.json", timeout=30).json()
+    schema = schemathesis.openapi.from_dict(document, config=config)
+
+    @schema.hook
+    def flatmap_case(ctx: Any, case: Case) -> Any:
+        draws = {key: st.none() | st.sampled_from(ids) for key, ids in known.items()}
+
+        def swap(choices: dict[str, Any]) -> Case:
+            for key, value in choices.items():
+                if value is not None and case.path_parameters and key in case.path_parameters:
+                    case.path_parameters[key] = value
+            return case
+
+        return st.fixed_dictionaries(draws).map(swap)
+
+    return schema
+
+
+GLOBEX_RUNS: list[str] = []
+"""Globex's run ids (filled by the ``tenants`` fixture)."""
+
+
+@schemathesis.check
+def nothing_of_another_tenant(ctx: CheckContext, response: Response, case: Case) -> bool | None:
+    """No answer to acme's token holds globex's data: not its marked values, not its run
+    ids, unless the request named them itself (an error may echo what it was sent); and
+    no request naming one of globex's runs or its budget in its path succeeds."""
+    sent = json.dumps([case.path_parameters, case.query, case.body], default=str)
+    named = set((case.path_parameters or {}).values())
+    for secret in (MARK, *GLOBEX_RUNS):
+        if secret in named:
+            assert response.status_code >= 400, (
+                f"acme reached globex's {secret}: {response.status_code} {response.text[:200]}"
+            )
+        if secret not in sent:
+            assert secret.encode() not in response.content, (
+                f"globex's {secret} in an answer to acme: {response.content[:300]!r}"
+            )
+    return True
+
+
+@pytest.mark.parametrize(("method", "path"), _operations(), ids=lambda v: str(v))
+def test_another_tenants_token_finds_nothing_of_it_under_any_input(
+    tenant_api: Any, tenants: dict[str, Any], method: str, path: str
+) -> None:
+    from schemathesis.generation.hypothesis.builder import (
+        HypothesisTestConfig,
+        HypothesisTestMode,
+        create_test,
+    )
+
+    operation = tenant_api[path][method]
+    # every request carries acme's token, so a case made invalid by leaving the header
+    # out is not; what invalid input is refused is the open-mode fuzzing's to check
+    kept = CHECKED - {"negative_data_rejection"}
+    checks = [c for c in CHECKS.get_all() if c.__name__ in kept]
+    checks += [error_envelope, nothing_of_another_tenant]
+    bearer = {"Authorization": f"Bearer {tenants['token']}"}
+
+    def send(case: Case) -> None:
+        case.call_and_validate(checks=checks, timeout=30, headers=bearer)
+
+    test = create_test(
+        operation=operation,
+        test_func=send,
+        config=HypothesisTestConfig(
+            project=tenant_api.config,
+            modes=list(HypothesisTestMode),
+            settings=tenant_api.config.get_hypothesis_settings(
+                operation=operation, phase="fuzzing"
+            ),
+            seed=CONFIG["seed"],
+        ),
+    )
+    test()

@@ -18,7 +18,15 @@ from typing import Any
 import httpx
 import pytest
 
-from _oidc import AUDIENCE, CLIENT_ID, Issuer, make_key, oidc_config, pkce_pair
+from _oidc import (
+    AUDIENCE,
+    CLIENT_ID,
+    Issuer,
+    make_key,
+    oidc_config,
+    pkce_pair,
+    register_tenants,
+)
 from _served import ENVELOPE, free_port, init_project, served, start
 from orca.server._oidc import MAX_TOKEN_CHARS, REFETCH_BURST
 
@@ -54,7 +62,10 @@ def issuer() -> Iterator[Issuer]:
 
 
 def oidc_project(root: Path, issuer: Issuer, **extra: str) -> Path:
+    """A project served with ``[server.oidc]`` of ``issuer``, the tenants its tokens
+    name registered."""
     init_project(root, FLOW, oidc_config(issuer, **extra))
+    register_tenants(root)
     return root
 
 
@@ -148,7 +159,7 @@ def test_whoami_carries_subject_tenant_and_role(server: str, issuer: Issuer) -> 
 def test_orca_tokens_work_beside_oidc(server: str, orca_token: str) -> None:
     me = call(server, "GET", "/v1/auth/whoami", orca_token).json()
     assert (me["kind"], me["name"], me["role"], me["tenant"]) == ("token", "ci-bot", "operator",
-                                                                  None)  # fmt: skip
+                                                                  "default")  # fmt: skip
     assert call(server, "POST", "/v1/runs/wait", orca_token, json=RUN).status_code == 200
     refused(call(server, "GET", "/v1/workflows", orca_token[:-1] + "x"), 401, "UNAUTHENTICATED")
     no_token = refused(call(server, "GET", "/v1/workflows"), 401, "UNAUTHENTICATED")

@@ -4,6 +4,7 @@ not in the database's bytes; hostile bodies and names get 422 naming the field."
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -82,7 +83,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def tokens(project: Path) -> dict[str, str]:
     with project_store(project) as store:
-        return {s: store.tokens.create(f"{s}-bot", s)[1] for s in ("read", "run", "admin")}
+        made = {s: store.tokens.create(f"{s}-bot", s)[1] for s in ("read", "run", "admin")}
+    assert orca(project, "tenant", "create", "acme").wait(timeout=60) == 0
+    maker = orca(project, "token", "create", "acme-admin", "--tenant", "acme", "--scope",
+                 "admin", "--json", stdout=subprocess.PIPE)  # fmt: skip
+    out, _ = maker.communicate(timeout=60)
+    made["acme"] = json.loads(out)["token"]
+    return made
 
 
 @pytest.fixture(scope="module")
@@ -233,3 +240,21 @@ def test_a_server_with_a_malformed_master_key_says_so_and_never_quotes_it(
     said = log.read_text()
     assert bad not in said
     assert VALUE not in said
+
+
+def test_each_tenant_sees_and_sets_only_its_own_secrets(
+    server: Server, tokens: dict[str, str], project: Path
+) -> None:
+    put = server.call("PUT", "/v1/secrets/ACME_ONLY_KEY", tokens["acme"], json={"value": SECOND})
+    assert put.status_code == 200, put.text
+    mine = [r["name"] for r in server.call("GET", "/v1/secrets", tokens["acme"]).json()]
+    theirs = [r["name"] for r in server.call("GET", "/v1/secrets", tokens["admin"]).json()]
+    assert "ACME_ONLY_KEY" in mine
+    assert "ACME_ONLY_KEY" not in theirs
+    assert set(theirs).isdisjoint(mine)  # the default tenant's are not acme's either
+    gone = server.call("DELETE", "/v1/secrets/ACME_ONLY_KEY", tokens["admin"])
+    envelope(gone, 404, "NOT_FOUND")  # the default tenant cannot reach acme's
+    keys = KeySource(home=project / "home", env={})
+    with project_store(project, tenant="acme") as acme:
+        acme.secret_keys = keys
+        assert acme.secrets.reveal("ACME_ONLY_KEY") == SECOND  # sealed for acme

@@ -732,7 +732,7 @@ def test_no_token_follows_a_cancel_in_1000_trials(memory_dir: Path, model: Path)
         body = task(task_id=task_id, max_tokens=rng.choice([4, 16, 64]), seed=n)
         assert (await c.post("/v1/tasks", json=body)).status_code == 202
         wanted = rng.choice([0, 0, 1, 3, 10])  # tokens to see before cancelling
-        live = app.state.tasks.live.get(task_id)
+        live = app.state.tenancy.default.tasks.live.get(task_id)
         while live is not None and live.tokens < wanted and not live.ended:  # noqa: ASYNC110 - a count, not an event
             await asyncio.sleep(0.0002)
         answer = (await c.post(f"/v1/tasks/{task_id}/cancel")).json()

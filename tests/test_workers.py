@@ -502,3 +502,46 @@ def test_a_queued_run_whose_enqueue_was_lost_is_queued_again_when_the_server_sta
         assert (item.status, item.workflow) == ("queued", record.graph)
     finally:
         store.close()
+
+
+def test_a_tenants_run_is_executed_on_its_own_store_by_any_worker(
+    tmp_path: Path, wire: WireServer, workers: list[Any], store_url: str
+) -> None:
+    """Tenant acme's run goes through the one queue; the worker runs it on acme's store
+    with acme's profile, and charges acme's ledger; the default tenant sees none of it."""
+    shared = shared_store(store_url)
+    env = {"ORCA_STORE": shared} if shared else {}
+    project = make_project(tmp_path / "project", wire, 'workers = "external"', shared=shared)
+
+    def cli(*args: str) -> str:
+        proc = orca(project, *args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, said = proc.communicate(timeout=60)
+        assert proc.returncode == 0, said.decode()
+        return out.decode()
+
+    cli("tenant", "create", "acme")
+    url_param = f"base_url={wire.url}/v1"
+    cli("--tenant", "acme", "profile", "create", "sim", "--planner", "vllm:m", "--worker",
+        "vllm:m", "--planner-param", url_param, "--worker-param", url_param)  # fmt: skip
+    acme = json.loads(cli("token", "create", "a", "--scope", "admin", "--tenant", "acme",
+                          "--json"))["token"]  # fmt: skip
+    root = json.loads(cli("token", "create", "r", "--scope", "admin", "--json"))["token"]
+    with (
+        served(project, ["graph"], env=env) as url,
+        httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {acme}"}) as a,
+        httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {root}"}) as r,
+    ):
+        start_worker(project, store_url, workers, slow_s=0.1)
+        done = a.post("/v1/runs/wait", params={"thread_id": "t1"}, json=ask(7))
+        assert done.status_code == 200, done.text
+        run_id = done.json()["run_id"]
+        assert done.json()["status"] == "done"
+        events = sse(a.get(f"/v1/runs/{run_id}/stream").text)
+        assert events[-2]["data"]["status"] == "done"
+        assert a.get("/v1/threads/t1/state").json()["values"]["n"] == 7
+        assert r.get(f"/v1/runs/{run_id}").status_code == 404
+        assert r.get("/v1/threads/t1/state").status_code == 404
+        [row] = a.get("/v1/usage", params={"by": "run"}).json()  # acme's ledger: its call
+        assert run_id in json.dumps(row)
+        assert r.get("/v1/usage", params={"by": "run"}).json() == []
+    assert prompts(wire)["first 7"] == 1

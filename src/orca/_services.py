@@ -28,6 +28,7 @@ LLM_OPTIONS = frozenset(
         "max_tokens",
         "cost_limit",
         "token_limit",
+        "tenant",
         "api_keys",
     }
 )

@@ -327,6 +327,16 @@ class ServerConfig(_Section):
     """LLM tasks that execute at once; more wait in the tasks queue."""
     max_queued_tasks: int = Field(default=256, ge=0)
     """LLM tasks that may wait; beyond that the admission policy decides."""
+    tenant_max_running_runs: int | None = Field(default=None, gt=0)
+    """One tenant's share of ``max_running_runs`` (default: all of them; a free slot
+    goes to the tenant running the fewest either way)."""
+    tenant_max_queued_runs: int | None = Field(default=None, ge=0)
+    """One tenant's share of ``max_queued_runs`` (default: all of it); beyond, its new
+    runs are a 429 while other tenants' are still taken."""
+    tenant_max_running_tasks: int | None = Field(default=None, gt=0)
+    """One tenant's share of ``max_running_tasks`` (default: all of them)."""
+    tenant_max_queued_tasks: int | None = Field(default=None, ge=0)
+    """One tenant's share of ``max_queued_tasks`` (default: all of it)."""
     admission_policy: Literal["reject", "drop-lru", "shed-low-priority"] = "reject"
     """What gives when a queue is full: the new work (``reject``, a 429), the queued work
     that waited longest (``drop-lru``), or queued batch work for interactive work

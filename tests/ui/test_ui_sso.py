@@ -16,7 +16,7 @@ import pytest
 from _browser import ROOT, Served
 
 sys.path.insert(0, str(ROOT / "tests"))
-from _oidc import Issuer, oidc_config
+from _oidc import Issuer, oidc_config, register_tenants
 from _served import init_project, served
 
 FLOW = """
@@ -53,6 +53,7 @@ def sso_server(
     """A server taking the issuer's tokens (and no other way in), with one run done."""
     project = tmp_path_factory.mktemp("sso-project")
     init_project(project, FLOW, oidc_config(issuer))
+    register_tenants(project)
     with served(project, ["counter"], cwd=project) as url:
         issuer.redirect_uris.append(f"{url}/auth/callback")
         operator = issuer.mint(sub="seeder", orca_role="operator")

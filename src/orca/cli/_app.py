@@ -23,6 +23,7 @@ from orca.cli import (
     _serve,
     _setup,
     _tasks,
+    _tenant,
     _token,
     _tools,
     _worker,
@@ -96,6 +97,7 @@ app.add_typer(_tasks.app, name="tasks")
 app.command("serve")(_serve.serve)
 app.command("worker")(_worker.worker)
 app.add_typer(_token.app, name="token")
+app.add_typer(_tenant.app, name="tenant")
 app.add_typer(_secrets.app, name="secret")
 
 
@@ -107,6 +109,7 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False,
         "--version",
@@ -140,6 +143,13 @@ def _root(
         help="Keep everything in this store: postgresql://USER:PASSWORD@HOST:PORT/DB or "
         "sqlite:///PATH (default [store] url, else $ORCA_HOME/orca.db and .orca/project.db).",
     ),
+    tenant: str | None = typer.Option(
+        None,
+        "--tenant",
+        envvar="ORCA_TENANT",
+        help="Act for this tenant: its runs, budgets, prices, profiles and usage (default: "
+        "the default tenant). orca tenant list shows them.",
+    ),
 ) -> None:
     """Orca's command line."""
     from orca.cli._common import USAGE, fail
@@ -157,6 +167,33 @@ def _root(
              fix="--server http://127.0.0.1:8700")  # fmt: skip
     State.server = server or None
     _choose_store(store)
+    _choose_tenant(tenant, registered=server is None and ctx.invoked_subcommand != "tenant")
+
+
+def _choose_tenant(name: str | None, *, registered: bool) -> None:
+    """``--tenant`` (or ``ORCA_TENANT``): put it in ``ORCA_TENANT``, which ``orca.store``
+    reads, for this process and the processes it starts; with ``registered``, only a
+    tenant the project's registry holds (a typo would start a new, empty namespace)."""
+    import os
+
+    from orca.cli._common import USAGE, fail, registry_db
+    from orca.errors import InvalidInputError
+    from orca.store import DEFAULT_TENANT, TENANT_ENV, check_tenant
+
+    if not name:
+        os.environ.pop(TENANT_ENV, None)
+        return
+    try:
+        os.environ[TENANT_ENV] = check_tenant(name, field="--tenant")
+    except InvalidInputError as exc:
+        message, _, fix = str(exc).partition(". Fix: ")
+        fail(message, USAGE, fix=fix)
+    if registered and name != DEFAULT_TENANT:
+        with registry_db() as store:
+            found = store.tenants.get(name)
+        if found is None:
+            fail(f"--tenant {name!r} is not registered in this project", USAGE,
+                 fix=f"orca tenant create {name} (orca tenant list shows them)")  # fmt: skip
 
 
 def _choose_store(url: str | None) -> None:

@@ -8,7 +8,7 @@ import json
 import re
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from functools import wraps
 from pathlib import Path
@@ -331,15 +331,24 @@ def project_root() -> Path:
 
 
 @contextmanager
-def project_db() -> Iterator[Store]:
-    """The project's store (``.orca/project.db``, created and migrated first)."""
+def project_db(tenant: str | None = None) -> Iterator[Store]:
+    """The project's store (``.orca/project.db``, created and migrated first): of
+    ``tenant``, else of ``--tenant`` (``ORCA_TENANT``), else the default tenant's."""
     from orca.store import project_store
 
-    store = project_store(project_root())
+    store = project_store(project_root(), tenant=tenant)
     try:
         yield store
     finally:
         store.close()
+
+
+def registry_db() -> AbstractContextManager[Store]:
+    """The default tenant's project store, which keeps the registry of tenants and every
+    tenant's tokens (whatever ``--tenant`` says)."""
+    from orca.store import DEFAULT_TENANT
+
+    return project_db(DEFAULT_TENANT)
 
 
 def config(**overrides: Any) -> Any:

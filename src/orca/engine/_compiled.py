@@ -93,6 +93,9 @@ class CompiledGraph:
         session: a session id, for budgets scoped to a session and usage reports.
         ledger: where calls are recorded and budgets kept: a ``Ledger``, a user database
             path, or ``False`` for none (default: ``$ORCA_HOME/orca.db``).
+        tenant: whose user database keeps the run's profiles, prices, budgets and
+            usage (default: ``ORCA_TENANT``'s, else the default tenant's); the server
+            and ``orca worker`` set it to the caller's tenant.
         on_budget_exceeded: ``"fail"`` (default) raises ``BudgetExceeded``; ``"pause"``
             interrupts the run instead, to resume once the budget is raised.
         max_tokens: the answer cap of calls that set none under a block budget (1024).

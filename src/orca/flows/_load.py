@@ -23,6 +23,20 @@ class Workflow:
     tools: list[Any] | None
     source: str
 
+    def onto(self, checkpointer: Any) -> Workflow:
+        """The same workflow keeping its threads in ``checkpointer`` (another tenant's
+        store): its graph, breakpoints and tools unchanged, nothing imported again."""
+        from orca.engine import CompiledGraph
+
+        graph = self.graph
+        moved = CompiledGraph(
+            graph.spec,
+            checkpointer=checkpointer,
+            interrupt_before=graph.interrupt_before,
+            interrupt_after=graph.interrupt_after,
+        )
+        return Workflow(moved, self.tools, self.source)
+
 
 def load_workflow(
     source: str,

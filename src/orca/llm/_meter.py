@@ -50,8 +50,10 @@ class Models:
         *,
         profile: Profile | None = None,
         prices: PriceBook | None = None,
+        tenant: str | None = None,
         keys: KeyLookup | None = None,
     ) -> None:
+        self.tenant = tenant  # whose stored profile and prices apply (None: ORCA_TENANT's)
         self._specs: dict[str, ChatModel | ModelSpec] = {}
         if profile is not None:
             self._specs.update({"planner": profile.planner, "worker": profile.worker})
@@ -78,7 +80,7 @@ class Models:
                 spec = self._specs.get(name)
                 if spec is None and name in ("planner", "worker") and self.use_active:
                     self.use_active = False
-                    active = _active_profile()
+                    active = _active_profile(self.tenant)
                     if active is not None:
                         self._specs.setdefault("planner", active.planner)
                         self._specs.setdefault("worker", active.worker)
@@ -102,7 +104,7 @@ class Models:
     def prices(self) -> PriceBook:
         with self._lock:
             if self._prices is None:
-                self._prices = _default_prices()
+                self._prices = _default_prices(self.tenant)
             return self._prices
 
 
@@ -132,9 +134,11 @@ def meter_for_run(
     cost_limit: Any = None,
     token_limit: Any = None,
     workflow: str | None = None,
+    tenant: Any = None,
     api_keys: Any = None,
 ) -> Meter:
-    """The meter of one run, from ``invoke``'s LLM options.
+    """The meter of one run, from ``invoke``'s LLM options (``tenant``: whose user
+    database keeps the profiles, prices, budgets and usage; default ``ORCA_TENANT``'s).
 
     Raises:
         InvalidInputError: an option of the wrong type.
@@ -145,8 +149,12 @@ def meter_for_run(
     def bad(name: str, value: Any, fix: str) -> InvalidInputError:
         return InvalidInputError(f"{name} is {value!r}. Fix: {fix}")
 
+    if tenant is not None:
+        from orca.store import check_tenant
+
+        check_tenant(tenant)
     if isinstance(profile, str):
-        profile = load_profile(profile)
+        profile = load_profile(profile, tenant)
     elif profile is not None and not isinstance(profile, Profile):
         raise bad("profile", type(profile).__name__, "pass a Profile or a profile name")
     if models is not None and not isinstance(models, Mapping):
@@ -193,7 +201,7 @@ def meter_for_run(
             raise bad("token_limit", token_limit, "pass a positive int of tokens")
         limits["tokens"] = token_limit
     return Meter(
-        Models(models, profile=profile, prices=prices, keys=keys),
+        Models(models, profile=profile, prices=prices, tenant=tenant, keys=keys),
         budget=budget,
         session=session,
         ledger=ledger,
@@ -221,31 +229,42 @@ def _dollars(name: str, value: Any) -> int:
     return nano
 
 
-def load_profile(name: str) -> Profile:
-    """The stored profile ``name``. Raises ``UnknownProfileError`` if there is none."""
+def load_profile(name: str, tenant: str | None = None) -> Profile:
+    """The stored profile ``name`` (of ``tenant``; default ``ORCA_TENANT``'s). Raises
+    ``UnknownProfileError`` if there is none."""
     from orca.llm._profiles import Profiles
     from orca.store import user_store
 
-    with user_store() as store:
+    with user_store(tenant=tenant) as store:
         return Profiles(store.profiles).get(name)
 
 
-def _active_profile() -> Profile | None:
-    from orca.llm._profiles import Profiles
-    from orca.store import user_db_path, user_store
+def _has_user_db(tenant: str | None) -> bool:
+    """Whether ``tenant``'s user database may hold anything (asking creates none)."""
+    from orca.store import configured_url, current_tenant, user_db_path
+    from orca.store._tenants import tenant_path
 
-    if not user_db_path().exists():
+    if configured_url() is not None:
+        return True
+    return tenant_path(user_db_path(), tenant or current_tenant()).exists()
+
+
+def _active_profile(tenant: str | None = None) -> Profile | None:
+    from orca.llm._profiles import Profiles
+    from orca.store import user_store
+
+    if not _has_user_db(tenant):
         return None
-    with user_store() as store:
+    with user_store(tenant=tenant) as store:
         return Profiles(store.profiles).active()
 
 
-def _default_prices() -> PriceBook:
-    from orca.store import user_db_path, user_store
+def _default_prices(tenant: str | None = None) -> PriceBook:
+    from orca.store import user_store
 
-    if not user_db_path().exists():
+    if not _has_user_db(tenant):
         return PriceBook()
-    with user_store() as store:
+    with user_store(tenant=tenant) as store:
         return PriceBook(store.prices.load())
 
 
@@ -307,7 +326,7 @@ class Meter:
             if option is None or isinstance(option, str | Path):
                 from orca.store import user_store
 
-                self._store = user_store(option)
+                self._store = user_store(option, tenant=self.models.tenant)
                 self._ledger = self._store.ledger
                 return self._ledger, True
             self._ledger = option

@@ -9,31 +9,18 @@ app starts (``_admin_stores``); the run endpoints are in ``_admin_runs``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from orca.manage import budgets, plain, prices, profiles, usage
 from orca.server import _admin_runs
-from orca.server._admin_stores import JSON, Admin, stores
+from orca.server._admin_stores import JSON
+from orca.server._tenancy import stores
 
-
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    admin = Admin(app.state.runs.project)
-    await admin.call(admin.open)
-    app.state.admin = admin
-    try:
-        yield
-    finally:
-        await admin.shutdown()
-
-
-router = APIRouter(lifespan=_lifespan)
+router = APIRouter()
 
 
 # -- budgets ---------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from starlette.exceptions import HTTPException
 
 from orca.errors import InvalidFieldError
 from orca.manage import plain, runs
-from orca.server._admin_stores import JSON, Admin, stores
+from orca.server._admin_stores import JSON, Admin
+from orca.server._tenancy import side_of, stores
 
 if TYPE_CHECKING:
     from orca.store import Store
@@ -153,7 +154,7 @@ async def prune_threads(request: Request, body: PruneBody) -> JSON:
     admin, _, store = stores(request)
     cutoff = plain.parse_time(body.older_than, "older_than")
     assert cutoff is not None
-    busy = request.app.state.runs.busy_threads()
+    busy = side_of(request).runs.busy_threads()
     result: dict[str, Any] = await admin.call(
         runs.prune, store.checkpoints, cutoff, dry_run=body.dry_run, busy=busy
     )

@@ -1,7 +1,7 @@
-"""The stores the admin API reads and writes: the user database (``$ORCA_HOME/orca.db``,
-found as the CLI finds it) and the project's store, opened once when the app starts;
-every call on them runs on one worker thread of their own, in order, off the event
-loop."""
+"""The stores the admin API reads and writes, for one tenant: its user database
+(``$ORCA_HOME/orca.db`` for the default tenant, found as the CLI finds it) and its
+project store, opened with the tenant's side of the server; every call on them runs on
+one worker thread of their own, in order, off the event loop."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from fastapi import Request
-from starlette.exceptions import HTTPException
+from orca.store import DEFAULT_TENANT
 
 if TYPE_CHECKING:
     from orca.store import Store
@@ -25,8 +24,9 @@ JSON = Any  # what an endpoint answers: plain JSON values (see orca.manage.plain
 class Admin:
     """The stores the admin API reads and writes, opened for the app's life."""
 
-    def __init__(self, project: Path) -> None:
+    def __init__(self, project: Path, tenant: str = DEFAULT_TENANT) -> None:
         self.project = project
+        self.tenant = tenant  # whose budgets, prices, profiles, usage and records
         self.users: Store | None = None
         self.store: Store | None = None
         # one thread: SQLite calls of one connection run one at a time, in order
@@ -35,9 +35,9 @@ class Admin:
     def open(self) -> None:
         from orca.store import project_store, user_store
 
-        self.users = user_store()
+        self.users = user_store(tenant=self.tenant)
         try:
-            self.store = project_store(self.project)
+            self.store = project_store(self.project, tenant=self.tenant)
         except BaseException:
             self.users.close()
             raise
@@ -56,12 +56,3 @@ class Admin:
     async def shutdown(self) -> None:
         await self.call(self.close)
         self._worker.shutdown(wait=True)
-
-
-def stores(request: Request) -> tuple[Admin, Store, Store]:
-    """The app's ``Admin``, its user database and its project store (503 while the app
-    starts or stops)."""
-    admin: Admin = request.app.state.admin
-    if admin.users is None or admin.store is None:
-        raise HTTPException(503, "the server is starting or stopping")
-    return admin, admin.users, admin.store

@@ -5,6 +5,11 @@ One ``Admission`` per kind of work (runs, LLM tasks). It decides *when* work sta
 predicts *how long* queued work will wait; it keeps nothing durable: its owners store
 the work they accepted (a run's record says ``queued``) and admit it again at start-up.
 
+Tenants share it fairly: a free slot goes to the tenant running the fewest, and each
+tenant may hold at most its share of the slots and of the queue (``tenant_max_running``,
+``tenant_max_queued``), so one tenant's flood neither starves another's work nor fills
+the queue against it.
+
 Predictions come from measured service times: each released ticket's running time feeds
 a moving average, and a queued ticket's start is simulated over the running tickets'
 expected ends and the tickets ahead of it (``predicted_start_ms``).
@@ -65,6 +70,7 @@ class Ticket:
     key: str
     priority: Priority
     admitted_at: float
+    tenant: str = "default"
     queue_position: int = 0
     """Tickets ahead of it when admitted (0: it started at once)."""
     predicted_start_ms: int = 0
@@ -102,14 +108,24 @@ class Admission:
         max_queued: int,
         policy: Policy = "reject",
         service_ms: float = 1000.0,
+        tenant_max_running: int | None = None,
+        tenant_max_queued: int | None = None,
     ) -> None:
         if max_running < 1 or max_queued < 0:
             raise ValueError(f"{name}: max_running must be >= 1 and max_queued >= 0")
+        if (tenant_max_running is not None and tenant_max_running < 1) or (
+            tenant_max_queued is not None and tenant_max_queued < 0
+        ):
+            raise ValueError(f"{name}: a tenant's max_running must be >= 1, max_queued >= 0")
         if policy not in POLICIES:
             raise ValueError(f"{name}: policy {policy!r} is not one of {', '.join(POLICIES)}")
         self.name = name
         self.max_running = max_running
         self.max_queued = max_queued
+        # one tenant's share at most (None: the whole): its flood cannot fill the queue
+        # or every slot, and a free slot goes to the tenant running the fewest
+        self.tenant_max_running = tenant_max_running or max_running
+        self.tenant_max_queued = max_queued if tenant_max_queued is None else tenant_max_queued
         self.policy = policy
         self.service_ms = service_ms
         """The moving average of measured service times (the prior until one is)."""
@@ -146,20 +162,33 @@ class Admission:
 
     # -- admitting ---------------------------------------------------------------------
 
-    def admit(self, key: str, priority: Priority = "interactive") -> Ticket:
-        """A place for ``key``: running at once when a slot is free and nobody waits,
-        else at the back of its priority's queue.
+    def admit(
+        self, key: str, priority: Priority = "interactive", tenant: str = "default"
+    ) -> Ticket:
+        """A place for ``key`` of ``tenant``: running at once when a slot is free and
+        nobody it would overtake waits, else at the back of its priority's queue.
 
         Raises:
             ValueError: ``priority`` is not interactive or batch.
-            Overloaded: both bounds are reached and the policy keeps what is queued.
+            Overloaded: both bounds are reached and the policy keeps what is queued, or
+                the tenant has its whole share of the queue waiting.
         """
         if priority not in PRIORITIES:
             raise ValueError(f"priority {priority!r} is not one of {', '.join(PRIORITIES)}")
-        ticket = Ticket(key, priority, time.monotonic())
-        if self.running < self.max_running and self.depth == 0:
+        ticket = Ticket(key, priority, time.monotonic(), tenant)
+        mine = sum(1 for t in self._running.values() if t.tenant == tenant)
+        if (
+            self.running < self.max_running
+            and mine < self.tenant_max_running
+            and not any(self._startable(t) for q in self._queues.values() for t in q.values())
+        ):
             self._start(ticket)
             return ticket
+        waiting = sum(1 for q in self._queues.values() for t in q.values() if t.tenant == tenant)
+        if self.tenant_max_queued < self.max_queued and waiting >= self.tenant_max_queued:
+            self.rejected += 1
+            self._metrics.rejected.labels(self.name, self.policy).inc()
+            raise Overloaded(f"tenant's {self.name}", self.policy, self.slot_ms(), waiting)
         if self.depth >= self.max_queued:
             self._make_room(priority)
         ahead = self._ahead(priority)
@@ -257,12 +286,40 @@ class Admission:
             self.service_ms = took_ms
         self._fill()
 
+    def _startable(self, ticket: Ticket, running: dict[str, int] | None = None) -> bool:
+        """Whether ``ticket``'s tenant is under its share of the slots."""
+        if running is None:
+            running = self._by_tenant()
+        return running.get(ticket.tenant, 0) < self.tenant_max_running
+
+    def _by_tenant(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for t in self._running.values():
+            counts[t.tenant] = counts.get(t.tenant, 0) + 1
+        return counts
+
+    def _next(self) -> Ticket | None:
+        """The ticket a free slot goes to: of the most urgent priority that has one a
+        tenant may start, the one of the tenant running the fewest (the longest waiting
+        among equals). With one tenant: first come, first served."""
+        running = self._by_tenant()
+        for queue in self._queues.values():
+            best: Ticket | None = None
+            for ticket in queue.values():
+                if not self._startable(ticket, running):
+                    continue
+                if best is None or running.get(ticket.tenant, 0) < running.get(best.tenant, 0):
+                    best = ticket
+            if best is not None:
+                return best
+        return None
+
     def _fill(self) -> None:
         while self.running < self.max_running:
-            queue = next((q for q in self._queues.values() if q), None)
-            if queue is None:
+            ticket = self._next()
+            if ticket is None:
                 break
-            _, ticket = queue.popitem(last=False)
+            del self._queues[ticket.priority][id(ticket)]
             self._start(ticket)
         self._gauges()
 

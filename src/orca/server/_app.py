@@ -24,7 +24,8 @@ from starlette.exceptions import HTTPException
 from orca._version import __version__
 from orca.config import OIDCConfig
 from orca.errors import ConfigError, InvalidInputError, OrcaError
-from orca.server import _admin, _flows, _secrets, _uiapi
+from orca.server import _admin, _flows, _secrets, _tenants, _uiapi
+from orca.server._admin_stores import Admin
 from orca.server._auth import (
     Authorize,
     Guard,
@@ -39,8 +40,11 @@ from orca.server._models import ErrorEnvelope, Fork, PathId, QueryId, RunBody, S
 from orca.server._runs import Runs
 from orca.server._sse import KEEP_ALIVE, with_heartbeats
 from orca.server._taskroutes import router as tasks_router
+from orca.server._tasks import Tasks
+from orca.server._tenancy import Side, Tenancy, side_of
 from orca.server._tracing import RequestSpans, flush_spans, route_of
 from orca.server._ui import SIGN_IN_CALLBACK, ui_path, ui_response
+from orca.store import DEFAULT_TENANT
 
 log = logging.getLogger("orca.server")
 
@@ -71,6 +75,8 @@ class ServerSettings:
         cors_origins: the exact origins whose pages may call the server (CORS).
         max_running_runs, max_queued_runs, max_running_tasks, max_queued_tasks,
             admission_policy: admission control (see ``orca.server._admission``).
+        tenant_max_running_runs, tenant_max_queued_runs, tenant_max_running_tasks,
+            tenant_max_queued_tasks: one tenant's share of those (None: all of it).
         run_options: the engine options every run gets unless its request sets them
             (``Config.run_options``: durability, max_steps, max_tokens...).
         tool_options: the workspace, policy and audit of the runs of workflows with tools
@@ -95,6 +101,10 @@ class ServerSettings:
     max_queued_runs: int = 1000
     max_running_tasks: int = 4
     max_queued_tasks: int = 256
+    tenant_max_running_runs: int | None = None
+    tenant_max_queued_runs: int | None = None
+    tenant_max_running_tasks: int | None = None
+    tenant_max_queued_tasks: int | None = None
     admission_policy: str = "reject"
     models: dict[str, dict[str, Any]] = field(default_factory=dict)
     session_ttl_s: int = 600
@@ -156,6 +166,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         max_running=settings.max_running_runs,
         max_queued=settings.max_queued_runs,
         policy=settings.admission_policy,  # type: ignore[arg-type]
+        tenant_max_running=settings.tenant_max_running_runs,
+        tenant_max_queued=settings.tenant_max_queued_runs,
     )
     guard = Guard.open(settings.project, settings.auth, settings.oidc)
     runs = (ExternalRuns if settings.workers == "external" else Runs)(
@@ -172,14 +184,25 @@ def create_app(settings: ServerSettings) -> FastAPI:
     except BaseException:
         guard.close()
         raise
+    runs.saved = _flows.SavedFlows(runs, settings.flow_modules)
+    default = Side(DEFAULT_TENANT, runs, Tasks(settings), Admin(settings.project))
+
+    def side_of_tenant(tenant: str) -> Side:
+        """Another tenant's side: the same workflows, capacity and settings, on its own
+        store (its runs' store opened now; its tasks and admin stores when started)."""
+        theirs = runs.for_tenant(tenant)
+        theirs.saved = _flows.SavedFlows(theirs, settings.flow_modules)
+        return Side(tenant, theirs, default.tasks.for_tenant(tenant), Admin(runs.project, tenant))
+
+    tenancy = Tenancy(default, side_of_tenant)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         try:
-            await runs.recover()
+            await tenancy.start()
             yield
         finally:
-            await runs.close()
+            await tenancy.close()
             guard.close()
             await asyncio.to_thread(flush_spans)
 
@@ -193,11 +216,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
             status: {"model": ErrorEnvelope, "description": what} for status, what in _ERRORS
         },
     )
-    app.state.runs = runs
-    app.include_router(tasks_router(settings))  # LLM tasks, sessions, artifacts
+    app.state.runs = runs  # the default tenant's
+    app.state.tenancy = tenancy
+    app.include_router(tasks_router())  # LLM tasks, sessions, artifacts
     app.state.auth = guard
     app.include_router(_admin.router)  # budgets, profiles, prices, usage, run inspection
-    app.include_router(_flows.router(runs, settings.flow_modules))  # saved flows, runnable
+    app.include_router(_flows.router())  # saved flows, runnable
+    app.include_router(_tenants.router)  # the registry of tenants (installation admins)
     app.include_router(_uiapi.router)  # runs list and counters, search, series, tokens
     app.include_router(_secrets.router(_secrets.project_secrets(settings.project)))  # stored keys
     http = _http_metrics()
@@ -277,11 +302,14 @@ def create_app(settings: ServerSettings) -> FastAPI:
             for status, what in _ERRORS
         },
     )
-    async def metrics() -> str:
+    async def metrics(request: Request) -> str:
         """Prometheus metrics: requests per route, method and status, their latency and
         those in flight, and every run's series (runs, tasks, LLM calls, tokens, cost,
-        tools, budgets)."""
+        tools, budgets), of every tenant: the installation's callers only (the default
+        tenant's)."""
         from prometheus_client import generate_latest
+
+        _tenants.installation_only(request)
 
         from orca.observe import enable_metrics
 
@@ -300,9 +328,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get("/v1/workflows", tags=["workflows"])
-    async def list_workflows() -> list[dict[str, Any]]:
+    async def list_workflows(request: Request) -> list[dict[str, Any]]:
         """The workflows this server serves (``kind`` "served"), then the saved flows
         (``kind`` "flow", with their latest ``version``) no served workflow shadows."""
+        runs = side_of(request).runs
         served = [
             {"name": name, "kind": "served", "source": w.source, "nodes": len(w.graph.spec.nodes)}
             for name, w in sorted(runs.workflows.items())
@@ -311,9 +340,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return served + await asyncio.to_thread(runs.saved.listing)
 
     @app.get("/v1/workflows/{name}", tags=["workflows"])
-    async def show_workflow(name: PathId) -> dict[str, Any]:
+    async def show_workflow(request: Request, name: PathId) -> dict[str, Any]:
         """A workflow's shape: state keys, nodes, edges, joins and conditional edges (a
         saved flow's, ``NAME`` or ``NAME@VERSION``, with its ``version``)."""
+        runs = side_of(request).runs
         workflow = runs.workflow(name)
         kind = {"kind": "served"} if name in runs.workflows else {
             "kind": "flow", "version": workflow.graph.name.partition("@")[2]
@@ -321,23 +351,28 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return {"source": workflow.source, **kind, **workflow.graph.describe()}
 
     @app.post("/v1/threads/{thread_id}/runs", status_code=202, tags=["runs"])
-    async def start_run(thread_id: PathId, body: RunBody) -> dict[str, Any]:
+    async def start_run(request: Request, thread_id: PathId, body: RunBody) -> dict[str, Any]:
         """Start a run on the thread in the background, or queue it when every slot is
         taken (``status`` says which; a queued run has its ``queue_position`` and
         ``predicted_start_ms``). Its record and events follow at ``/v1/runs/{run_id}``
         and ``/v1/runs/{run_id}/stream``; a full queue answers 429."""
+        runs = side_of(request).runs
         return await runs.start(thread_id, body)
 
     @app.post("/v1/runs", status_code=202, tags=["runs"])
-    async def start_run_anywhere(body: RunBody) -> dict[str, Any]:
+    async def start_run_anywhere(request: Request, body: RunBody) -> dict[str, Any]:
         """Start a stateless run: on a thread of its own that is removed when it stops
         (its record, events and result stay)."""
+        runs = side_of(request).runs
         return await runs.start(f"t-{uuid.uuid4().hex[:12]}", body, stateless=True)
 
     @app.post("/v1/runs/wait", tags=["runs"])
-    async def run_and_wait(body: RunBody, thread_id: QueryId = None) -> dict[str, Any]:
+    async def run_and_wait(
+        request: Request, body: RunBody, thread_id: QueryId = None
+    ) -> dict[str, Any]:
         """Run on a thread (a stateless run when none is named) and answer with the
         result."""
+        runs = side_of(request).runs
         if thread_id is not None:
             started = await runs.start(thread_id, body)
         else:
@@ -345,22 +380,25 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return await runs.wait(started["run_id"])
 
     @app.get("/v1/runs/{run_id}", tags=["runs"])
-    async def get_run(run_id: PathId) -> dict[str, Any]:
+    async def get_run(request: Request, run_id: PathId) -> dict[str, Any]:
         """The run's record."""
+        runs = side_of(request).runs
         return await runs.record(run_id)
 
     @app.get("/v1/runs/{run_id}/wait", tags=["runs"])
-    async def wait_run(run_id: PathId) -> dict[str, Any]:
+    async def wait_run(request: Request, run_id: PathId) -> dict[str, Any]:
         """Wait until the run stops; its status, values and pending interrupts."""
+        runs = side_of(request).runs
         return await runs.wait(run_id)
 
     @app.post("/v1/runs/{run_id}/cancel", status_code=202, tags=["runs"])
     async def cancel_run(
-        run_id: PathId, action: Literal["interrupt", "rollback"] = "interrupt"
+        request: Request, run_id: PathId, action: Literal["interrupt", "rollback"] = "interrupt"
     ) -> dict[str, Any]:
         """Stop a queued or running run and answer once it has stopped: ``interrupt``
         keeps what it committed (the thread resumable from its last checkpoint),
         ``rollback`` removes the checkpoints it made."""
+        runs = side_of(request).runs
         return await runs.cancel(run_id, action)
 
     @app.get(
@@ -370,6 +408,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         responses={200: {"description": "the run's events", "content": {SSE: {}}}},
     )
     async def stream_run(
+        request: Request,
         run_id: PathId,
         cancel_on_disconnect: bool = False,
         last: str | None = Header(
@@ -382,6 +421,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         while it runs and from its log once it has stopped, then ``end``. Resume with
         ``Last-Event-ID``. A client that goes away does not stop the run, unless it asked
         with ``cancel_on_disconnect=true``."""
+        runs = side_of(request).runs
         if last is not None and not _EVENT_ID.fullmatch(last):
             raise InvalidInputError(
                 f"Last-Event-ID is {last[:40]!r}. Fix: send the id of the last event "
@@ -417,42 +457,50 @@ def create_app(settings: ServerSettings) -> FastAPI:
         return {"thread_id": thread_id or f"t-{uuid.uuid4().hex[:12]}"}
 
     @app.get("/v1/threads", tags=["threads"])
-    async def list_threads() -> list[str]:
+    async def list_threads(request: Request) -> list[str]:
         """The ids of the threads the project holds."""
+        runs = side_of(request).runs
         return await runs.threads()
 
     @app.get("/v1/threads/{thread_id}", tags=["threads"])
     @app.get("/v1/threads/{thread_id}/state", tags=["threads"])
     async def thread_state(
-        thread_id: PathId, workflow: QueryId = None, checkpoint_id: QueryId = None
+        request: Request, thread_id: PathId, workflow: QueryId = None, checkpoint_id: QueryId = None
     ) -> dict[str, Any]:
         """The thread's latest checkpoint (or ``checkpoint_id``, one of its history):
         values, what runs next, pending interrupts (``workflow`` defaults to that of the
         thread's latest run)."""
+        runs = side_of(request).runs
         return await runs.state(workflow, thread_id, checkpoint_id)
 
     @app.get("/v1/threads/{thread_id}/history", tags=["threads"])
     async def thread_history(
-        thread_id: PathId, workflow: QueryId = None, limit: int = 50
+        request: Request, thread_id: PathId, workflow: QueryId = None, limit: int = 50
     ) -> list[dict[str, Any]]:
         """The thread's checkpoints, newest first."""
+        runs = side_of(request).runs
         if not 0 < limit <= 1000:
             raise InvalidInputError(f"limit is {limit}. Fix: ask for 1 to 1000 checkpoints")
         return await runs.history(workflow, thread_id, limit)
 
     @app.post("/v1/threads/{thread_id}/state", tags=["threads"])
-    async def update_thread(thread_id: PathId, body: StateUpdate) -> dict[str, Any]:
+    async def update_thread(
+        request: Request, thread_id: PathId, body: StateUpdate
+    ) -> dict[str, Any]:
         """Edit the thread's state (a new checkpoint) while no run holds it."""
+        runs = side_of(request).runs
         return await runs.update(thread_id, body)
 
     @app.post("/v1/threads/{thread_id}/fork", tags=["threads"])
-    async def fork_thread(thread_id: PathId, body: Fork) -> dict[str, Any]:
+    async def fork_thread(request: Request, thread_id: PathId, body: Fork) -> dict[str, Any]:
         """Branch from one of the thread's checkpoints (on it, or onto a new thread)."""
+        runs = side_of(request).runs
         return await runs.fork(thread_id, body)
 
     @app.delete("/v1/threads/{thread_id}", status_code=204, tags=["threads"])
-    async def delete_thread(thread_id: PathId) -> Response:
+    async def delete_thread(request: Request, thread_id: PathId) -> Response:
         """Delete the thread and everything kept for it, while no run holds it."""
+        runs = side_of(request).runs
         await runs.delete(thread_id)
         return Response(status_code=204)
 

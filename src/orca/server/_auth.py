@@ -32,10 +32,12 @@ from orca.config import ORIGIN
 from orca.errors import ConfigError
 from orca.server._errors import envelope
 from orca.server._ui import ui_path
+from orca.store import DEFAULT_TENANT
 
 if TYPE_CHECKING:
     from orca.config import OIDCConfig
     from orca.server._oidc import Identity, OIDCVerifier, Refusal
+    from orca.server._tenancy import Tenancy
     from orca.store import Store, TokenRecord, TokenRepository
 
 log = logging.getLogger("orca.server.auth")
@@ -75,16 +77,17 @@ def allows(scope: str, needed: str) -> bool:
 @dataclass(frozen=True, slots=True)
 class Principal:
     """Who a request is: an Orca token's holder (``kind`` "token", ``name`` the token's,
-    ``subject`` ``token:NAME``) or an OIDC token's (``kind`` "oidc": ``subject`` its
-    ``sub`` claim, ``tenant`` the configured tenant claim). ``role`` is admin, operator
-    or viewer; ``scope`` the read/run/admin scope it holds, which the scope rules check."""
+    ``subject`` ``token:NAME``, ``tenant`` the token's) or an OIDC token's (``kind``
+    "oidc": ``subject`` its ``sub`` claim, ``tenant`` the configured tenant claim).
+    ``role`` is admin, operator or viewer; ``scope`` the read/run/admin scope it holds,
+    which the scope rules check, within its tenant only."""
 
     kind: str
     subject: str
     role: str
     scope: str
     name: str | None = None
-    tenant: str | None = None
+    tenant: str = DEFAULT_TENANT
 
     @classmethod
     def of_token(cls, record: TokenRecord) -> Principal:
@@ -94,6 +97,7 @@ class Principal:
             role=SCOPE_ROLES[record.scope],
             scope=record.scope,
             name=record.name,
+            tenant=record.tenant,
         )
 
     @classmethod
@@ -103,10 +107,12 @@ class Principal:
 
     def log_context(self) -> dict[str, str]:
         """What logs and spans carry of it (never a token)."""
-        context = {"orca.auth": self.kind, "orca.subject": self.subject, "orca.role": self.role}
-        if self.tenant is not None:
-            context["orca.tenant"] = self.tenant
-        return context
+        return {
+            "orca.auth": self.kind,
+            "orca.subject": self.subject,
+            "orca.role": self.role,
+            "orca.tenant": self.tenant,
+        }
 
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -245,10 +251,15 @@ class Authorize:
             return
         state = scope.setdefault("state", {})
         oidc = self.guard.oidc
+        tenancy: Tenancy = scope["app"].state.tenancy
         if oidc is not None and _looks_like_jwt(token):
-            from orca.server._oidc import Refusal
+            from orca.server._oidc import Refusal, tenant_refusal
 
             verdict = await oidc.verify(token)
+            if not isinstance(verdict, Refusal):
+                why = await tenancy.usable(verdict.tenant)
+                if why is not None:
+                    verdict = tenant_refusal(verdict.tenant, why)
             if isinstance(verdict, Refusal):
                 await _refuse_token(send, verdict, scope)
                 return
@@ -284,6 +295,7 @@ class Authorize:
             )  # fmt: skip
             return
         state["principal"] = principal
+        state["side"] = await tenancy.side(principal.tenant)  # its tenant's, and no other
         if log.isEnabledFor(logging.DEBUG):
             log.debug(
                 "%s %s by %s (%s)", scope["method"], scope["path"], principal.subject[:200],
@@ -363,8 +375,9 @@ class WhoAmI(BaseModel):
     """How the caller signed in: "token" (an Orca token), "oidc", or None (no auth)."""
     subject: str | None = None
     """The OIDC ``sub`` claim, or ``token:NAME`` for an Orca token."""
-    tenant: str | None = None
-    """The tenant the OIDC token's tenant claim names (None for Orca tokens)."""
+    tenant: str = DEFAULT_TENANT
+    """The caller's tenant: an Orca token's, or the one the OIDC token's tenant claim
+    names ("default" without auth)."""
     role: str | None = None
     """admin, operator or viewer (None without auth)."""
 

@@ -39,6 +39,26 @@ def run_metadata(
     }
 
 
+def tenant_tools(tools: dict[str, Any], tenant: str) -> dict[str, Any]:
+    """The tool options (workspace, policy, audit) of a tenant's runs: another tenant's
+    files in a workspace of its own (``<workspace>/tenants/<tenant>``, made when missing)
+    and its executions in its own audit; the default tenant's as given."""
+    from pathlib import Path
+
+    from orca.store import DEFAULT_TENANT
+    from orca.store._tenants import tenant_path
+
+    if tenant == DEFAULT_TENANT:
+        return dict(tools)
+    mine = dict(tools)
+    if isinstance(mine.get("workspace"), str | Path):
+        mine["workspace"] = Path(mine["workspace"]) / "tenants" / tenant
+        mine["workspace"].mkdir(parents=True, exist_ok=True)
+    if isinstance(mine.get("audit"), str | Path):
+        mine["audit"] = tenant_path(mine["audit"], tenant)
+    return mine
+
+
 def run_options(
     body: RunBody,
     workflow: Workflow,

@@ -62,8 +62,22 @@ class ExternalRuns(Runs):
         def heard(run_id: str) -> None:  # on the store's thread
             loop.call_soon_threadsafe(wake, run_id)
 
-        self._unfollow = self.store.queue.follow(heard)
+        self._unfollow = self.queue.follow(heard)
         self._following = self._unfollow is not None
+
+    _root: Any = None  # the default tenant's store, whose run queue every tenant shares
+
+    @property
+    def queue(self) -> Any:
+        """The run queue the workers claim from: one for every tenant (its items carry
+        their tenant), in the default tenant's store."""
+        return (self._root if self._root is not None else self.store).queue
+
+    def for_tenant(self, tenant: str) -> Runs:
+        other = super().for_tenant(tenant)
+        assert isinstance(other, ExternalRuns)
+        other._root = self.store
+        return other
 
     def close_now(self) -> None:
         if self._unfollow is not None:
@@ -96,7 +110,7 @@ class ExternalRuns(Runs):
                 fix='leave it out, or serve with [server] workers = "inline"',
             )
         if body.budget is not None or body.profile is not None:
-            await asyncio.to_thread(_check_names, body.budget, body.profile)
+            await asyncio.to_thread(_check_names, body.budget, body.profile, self.tenant)
         checkpoints = self._checkpoints
         mine = [
             r
@@ -109,7 +123,7 @@ class ExternalRuns(Runs):
         if strategy in ("interrupt", "rollback"):
             for other in mine:
                 await self._stop(other.run_id, rollback=strategy == "rollback")
-        queue = self.store.queue
+        queue = self.queue
         waiting = sum(
             c.count for c in await asyncio.to_thread(queue.counts) if c.status == "queued"
         )
@@ -120,6 +134,8 @@ class ExternalRuns(Runs):
             submit,
             self.store,
             run_id=run_id,
+            tenant=self.tenant,
+            queues=self.queue,
             thread_id=thread_id,
             body=body,
             workflow=workflow,
@@ -141,11 +157,13 @@ class ExternalRuns(Runs):
         queue (enqueueing is idempotent); everything else is the workers'."""
         for record in await self._checkpoints.alist_runs(status="queued"):
             if record.metadata.get("workers") == "external":
-                await asyncio.to_thread(enqueue, self.store, record)
+                await asyncio.to_thread(
+                    enqueue, self.store, record, tenant=self.tenant, queues=self.queue
+                )
 
     async def wait(self, run_id: str) -> dict[str, Any]:
         record = await self._until_ended(run_id)
-        item = await asyncio.to_thread(self.store.queue.get, run_id)
+        item = await asyncio.to_thread(self.queue.get, run_id)
         if item is not None and isinstance(item.result, dict):  # a stateless run's
             return {**record, **item.result}
         return await super().wait(run_id)
@@ -173,7 +191,7 @@ class ExternalRuns(Runs):
         """Cancel the run through the queue and wait for its end: a queued one is
         recorded ``cancelled`` here; a running one by its worker, at its next
         heartbeat."""
-        status = await asyncio.to_thread(self.store.queue.cancel, run_id)
+        status = await asyncio.to_thread(self.queue.cancel, run_id)
         found = await self._checkpoints.aget_run(run_id)
         if status == "cancelled" and found is not None and found.status == "queued":
             await self._checkpoints.aput_run(

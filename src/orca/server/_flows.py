@@ -13,11 +13,12 @@ import asyncio
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from orca.server._models import PathId
+from orca.server._tenancy import side_of
 
 if TYPE_CHECKING:
     from orca.flows import Workflow
@@ -151,17 +152,23 @@ def _missing(name: str, version: str | None = None) -> HTTPException:
     return HTTPException(404, f"no saved {what}")
 
 
-def router(runs: Runs, python_modules: list[str]) -> APIRouter:
-    """The flow routes, over ``runs``' store; ``runs`` resolves saved flows from now on."""
-    saved = SavedFlows(runs, python_modules)
-    runs.saved = saved
+def _saved(request: Request) -> SavedFlows:
+    """The saved flows of the caller's tenant."""
+    saved = side_of(request).runs.saved
+    assert isinstance(saved, SavedFlows)
+    return saved
+
+
+def router() -> APIRouter:
+    """The flow routes, over the saved flows of each caller's tenant."""
     api = APIRouter(tags=["flows"])
 
     @api.post("/v1/flows/validate")
-    async def validate(body: FlowBody) -> dict[str, Any]:
+    async def validate(request: Request, body: FlowBody) -> dict[str, Any]:
         """Check a flow as this server would run it (its tools, its allowed python
         modules, its saved subflows): every problem with its path, node, field and fix,
         and the compiled shape when it is valid."""
+        saved = _saved(request)
 
         def work() -> dict[str, Any]:
             from orca.flows._compile import compile_flow
@@ -181,26 +188,29 @@ def router(runs: Runs, python_modules: list[str]) -> APIRouter:
         return await asyncio.to_thread(work)
 
     @api.get("/v1/tools", tags=["tools"])
-    async def list_tools() -> list[dict[str, Any]]:
+    async def list_tools(request: Request) -> list[dict[str, Any]]:
         """The tools a flow's ``tool`` and ``agent`` nodes may call on this server: the
         built-in ones and those of the served workflows, each with the JSON Schema of
         its arguments."""
+        saved = _saved(request)
         return [
             {"name": t.name, "description": t.description, "parameters": dict(t.spec.parameters)}
             for t in sorted(saved.tools(), key=lambda t: t.name)
         ]
 
     @api.get("/v1/flows")
-    async def list_flows() -> list[dict[str, Any]]:
+    async def list_flows(request: Request) -> list[dict[str, Any]]:
         """The saved flows: each with its latest version and how many it has."""
+        saved = _saved(request)
         found = await asyncio.to_thread(saved.repo.flows)
         return [f.to_dict() for f in found]
 
     @api.post("/v1/flows", status_code=201)
-    async def save(body: SaveFlowBody, response: Response) -> dict[str, Any]:
+    async def save(request: Request, body: SaveFlowBody, response: Response) -> dict[str, Any]:
         """Save a valid flow as a version of its name (201); the same content as its
         latest version answers that version (200); a version saved with other content
         is a 409 ``VERSION_EXISTS``; an invalid flow a 422 naming each problem."""
+        saved = _saved(request)
         from orca.flows._versions import save_flow
 
         def work() -> tuple[FlowVersionInfo, bool]:
@@ -220,16 +230,18 @@ def router(runs: Runs, python_modules: list[str]) -> APIRouter:
         return info.to_dict()
 
     @api.get("/v1/flows/{name}/versions")
-    async def versions(name: PathId) -> list[dict[str, Any]]:
+    async def versions(request: Request, name: PathId) -> list[dict[str, Any]]:
         """The flow's versions, highest first."""
+        saved = _saved(request)
         found = await asyncio.to_thread(saved.repo.versions, name)
         if not found:
             raise _missing(name)
         return [i.to_dict() for i in found]
 
     @api.get("/v1/flows/{name}/versions/{version}")
-    async def get_version(name: PathId, version: PathId) -> dict[str, Any]:
+    async def get_version(request: Request, name: PathId, version: PathId) -> dict[str, Any]:
         """A version (``latest``: the highest) and its document."""
+        saved = _saved(request)
         found = await asyncio.to_thread(saved.repo.get, name, version)
         if found is None:
             raise _missing(name, version)
@@ -237,12 +249,14 @@ def router(runs: Runs, python_modules: list[str]) -> APIRouter:
 
     @api.get("/v1/flows/{name}/diff")
     async def diff(
+        request: Request,
         name: PathId,
         from_: str = Query(..., alias="from", max_length=64, description="a version"),
         to: str = Query("latest", max_length=64, description="a version (default: latest)"),
     ) -> dict[str, Any]:
         """What changed from one version to another: top-level fields, state keys, nodes
         (field by field; canvas moves apart, in ``nodes.moved``) and edges."""
+        saved = _saved(request)
         from orca.flows._diff import diff_flows
 
         repo = saved.repo
@@ -253,17 +267,20 @@ def router(runs: Runs, python_modules: list[str]) -> APIRouter:
         return {"from": old.info.version, "to": new.info.version, **diff_flows(old.flow, new.flow)}
 
     @api.delete("/v1/flows/{name}/versions/{version}", status_code=204)
-    async def delete(name: PathId, version: PathId) -> Response:
+    async def delete(request: Request, name: PathId, version: PathId) -> Response:
         """Forget a version (needs the admin scope); runs that used it keep their records."""
+        saved = _saved(request)
         if not await asyncio.to_thread(saved.repo.delete, name, version):
             raise _missing(name, version)
         return Response(status_code=204)
 
     @api.get("/v1/workflows/{name}/flow")
-    async def export(name: PathId) -> dict[str, Any]:
+    async def export(request: Request, name: PathId) -> dict[str, Any]:
         """The workflow as a flow document: a saved flow's own document, or a served
         Python graph exported (its nodes as ``python`` nodes naming their functions;
         for viewing)."""
+        saved = _saved(request)
+        runs = saved.runs
         if name not in runs.workflows:
             from orca.flows._versions import is_saved_ref, split_ref
 

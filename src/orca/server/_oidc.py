@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import jwt
 
+from orca.store._tenants import TENANT_NAME
+
 if TYPE_CHECKING:
     from orca.config import OIDCConfig
 
@@ -278,6 +280,11 @@ class OIDCVerifier:
             return _claims("the bearer token's sub claim is not a string")
         if not isinstance(tenant, str) or not tenant:
             return _claims(f"the bearer token has no tenant claim {config.tenant_claim!r}")
+        if not TENANT_NAME.match(tenant):
+            return _claims(
+                f"the bearer token's tenant claim {config.tenant_claim!r} is {tenant[:64]!r}, "
+                "not a tenant name (1 to 40 lowercase letters, digits, '_' or '-')"
+            )
         given = claims.get(config.role_claim)
         if not isinstance(given, str) or not given:
             return _claims(f"the bearer token has no role claim {config.role_claim!r}")
@@ -325,3 +332,19 @@ def _invalid(message: str) -> Refusal:
 
 def _claims(message: str) -> Refusal:
     return Refusal(401, "TOKEN_CLAIMS", message, "ask the issuer to include the claim")
+
+
+def tenant_refusal(tenant: str, why: str) -> Refusal:
+    """The refusal of a valid token whose tenant the server does not serve: ``why`` is
+    "unknown" (not registered) or "disabled"."""
+    if why == "disabled":
+        return Refusal(
+            403, "TENANT_DISABLED", f"tenant {tenant!r} is disabled",
+            "ask an administrator of this server to enable it (orca tenant enable)",
+            "insufficient_scope",
+        )  # fmt: skip
+    return Refusal(
+        403, "TENANT_UNKNOWN", f"tenant {tenant!r} is not registered on this server",
+        f"ask an administrator of this server to register it (orca tenant create {tenant})",
+        "insufficient_scope",
+    )  # fmt: skip

@@ -32,7 +32,14 @@ from orca.errors import (
 from orca.observe import current_correlation
 from orca.server import _breakpoints
 from orca.server._admission import Admission, Overloaded, Ticket
-from orca.server._execute import checkpointed, run_metadata, run_options, start_run
+from orca.server._execute import (
+    checkpointed,
+    run_metadata,
+    run_options,
+    start_run,
+    tenant_tools,
+)
+from orca.store import DEFAULT_TENANT
 
 if TYPE_CHECKING:
     from orca.engine._handle import RunHandle
@@ -91,7 +98,7 @@ class _Live:
             await self.changed.wait()
 
 
-def _check_names(budget: str | None, profile: str | None) -> None:
+def _check_names(budget: str | None, profile: str | None, tenant: str) -> None:
     """The budget and profile a run names exist (as ``orca run`` checks them), before it
     is accepted: a typo is a 400 now, not a failure at the run's first LLM call.
 
@@ -101,7 +108,7 @@ def _check_names(budget: str | None, profile: str | None) -> None:
     from orca.errors import InvalidFieldError, UnknownBudgetError, UnknownProfileError
     from orca.store import user_store
 
-    with user_store() as store:
+    with user_store(tenant=tenant) as store:
         try:
             if budget is not None:
                 store.ledger.budgets.get(budget)
@@ -202,13 +209,21 @@ class Runs:
         admission: Admission | None = None,
         run_options: dict[str, Any] | None = None,
         tool_options: dict[str, Any] | None = None,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        served: dict[str, Workflow] | None = None,
     ) -> None:
         self.project = Path(project)
         self.sources = list(sources)
         self.webhook_networks = list(webhook_networks or [])
         self.admission = admission or Admission("runs", max_running=16, max_queued=1000)
-        self.run_options = dict(run_options or {})  # the project's, for every run
-        self.tool_options = dict(tool_options or {})  # for runs of workflows with tools
+        self.tenant = tenant  # whose store, budgets and prices its runs use
+        # the project's options for every run (the tenant's user database for its calls)
+        self.run_options = {**(run_options or {}), "tenant": tenant}
+        # for runs of workflows with tools: the tenant's own workspace and audit
+        self._tool_defaults = dict(tool_options or {})
+        self.tool_options = tenant_tools(self._tool_defaults, tenant)
+        self._served = served  # another tenant's workflows, already loaded
         self._background: set[asyncio.Task[Any]] = set()
         self.workflows: dict[str, Workflow] = {}
         self.saved: SavedWorkflows | None = None  # saved flows (server/_flows.py)
@@ -229,9 +244,13 @@ class Runs:
         a workflow that cannot be loaded stops the start with what to fix)."""
         from orca.store import project_store
 
-        self._store = project_store(self.project)
+        self._store = project_store(self.project, tenant=self.tenant)
         try:
-            self.workflows = self._load_all()
+            if self._served is not None:  # loaded once: onto this tenant's store
+                checkpoints = self._store.checkpoints
+                self.workflows = {n: w.onto(checkpoints) for n, w in self._served.items()}
+            else:
+                self.workflows = self._load_all()
         except BaseException:
             self._store.close()
             self._store = None
@@ -288,6 +307,22 @@ class Runs:
             raise HTTPException(503, "the server is starting or stopping")
         return self._store.checkpoints
 
+    def for_tenant(self, tenant: str) -> Runs:
+        """The runs of another tenant: the same served workflows (onto its own store),
+        admission and options; opened now (blocking)."""
+        other = type(self)(
+            self.project,
+            self.sources,
+            self.webhook_networks,
+            self.admission,
+            {k: v for k, v in self.run_options.items() if k != "tenant"},
+            self._tool_defaults,
+            tenant=tenant,
+            served=self.workflows,
+        )
+        other.open()
+        return other
+
     def find(self, name: str) -> Workflow | None:
         """The served workflow ``name``, else the saved flow it names (``NAME@VERSION``,
         or ``NAME``: its latest version), else None: served workflows win."""
@@ -326,7 +361,7 @@ class Runs:
                 "answer the thread's interrupt"
             )
         if body.budget is not None or body.profile is not None:
-            await asyncio.to_thread(_check_names, body.budget, body.profile)
+            await asyncio.to_thread(_check_names, body.budget, body.profile, self.tenant)
         target = None
         if body.webhook is not None:
             from orca.server._webhooks import check_webhook
@@ -352,7 +387,7 @@ class Runs:
         reply = {"run_id": accepted.run_id, "thread_id": thread_id}
         ticket: Ticket | None = None
         if after is None:
-            ticket = self.admission.admit(accepted.run_id, body.priority)
+            ticket = self.admission.admit(accepted.run_id, body.priority, self.tenant)
             if ticket.running:
                 accepted.launching = True
                 self._accepted[accepted.run_id] = accepted  # the thread's, from now on
@@ -411,7 +446,7 @@ class Runs:
         try:
             if after is not None:
                 await asyncio.wait({after.finished})
-                ticket = self.admission.admit(accepted.run_id, accepted.body.priority)
+                ticket = self.admission.admit(accepted.run_id, accepted.body.priority, self.tenant)
             assert ticket is not None
             await self.admission.slot(ticket)
             accepted.launching = True  # no cancel reaches the driver from here on
@@ -580,7 +615,7 @@ class Runs:
         ticket = None
         if after is None:
             try:
-                ticket = self.admission.admit(accepted.run_id, body.priority)
+                ticket = self.admission.admit(accepted.run_id, body.priority, self.tenant)
             except OrcaError as exc:
                 await self._never_ran(accepted, "failed", exc)
                 return

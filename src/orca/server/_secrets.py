@@ -97,11 +97,11 @@ def router(secrets: SecretsOf) -> APIRouter:
 
 
 def project_secrets(project: Path) -> SecretsOf:
-    """The secrets of the project store the admin API holds (``_admin_stores``), sealed
+    """The secrets of the request's tenant's project store (its side's admin store), sealed
     under the master key ``project``'s configuration names (``[secrets] key_file``, or
     ``ORCA_SECRET_KEY``, or ``$ORCA_HOME/secret.key``)."""
     from orca.config import load_config
-    from orca.server._admin_stores import stores
+    from orca.server._tenancy import stores
 
     keys = load_config(project).secret_keys()
     lock = threading.Lock()

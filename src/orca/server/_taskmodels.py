@@ -92,8 +92,8 @@ class TaskModels:
     def local_count(self) -> int:
         return sum(1 for m in self._named.values() if m.local)
 
-    def resolve(self, ref: str, engine: str | None) -> TaskModel:
-        """The model ``ref`` names (blocking: a role reads the active profile).
+    def resolve(self, ref: str, engine: str | None, tenant: str | None = None) -> TaskModel:
+        """The model ``ref`` names (blocking: a role reads ``tenant``'s active profile).
 
         Raises:
             InvalidInputError: no such model, a local engine asked by path, or an
@@ -102,7 +102,7 @@ class TaskModels:
         found = self._named.get(ref)
         if found is None and ref in ROLES:
             try:
-                model = Models().get(ref)
+                model = Models(tenant=tenant).get(ref)
             except ConfigError as exc:
                 raise InvalidInputError(
                     f"model_ref {ref!r} names the active profile's {ref}, and there is none "

@@ -1,15 +1,15 @@
 """The routes of the LLM-task data plane: tasks and their streams, sessions,
-capabilities and artifacts (``create_app`` includes ``router(settings)``)."""
+capabilities and artifacts (``create_app`` includes ``router()``; each request reaches
+its caller's tenant's tasks only)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Header, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.exceptions import HTTPException
 
@@ -18,7 +18,8 @@ from orca.errors import InvalidInputError
 from orca.server._models import PathId, QueryId
 from orca.server._sse import KEEP_ALIVE, with_heartbeats
 from orca.server._taskbodies import SAMPLER_PROFILES, ArtifactBody, Refused, TaskBody, refusals
-from orca.server._tasks import Tasks, TaskSettings
+from orca.server._tasks import Tasks
+from orca.server._tenancy import side_of
 from orca.store._tasks import ARTIFACT_KINDS, ArtifactRecord
 
 API_VERSION = "v1"
@@ -27,8 +28,7 @@ EVENT_ID = re.compile(r"-1|[0-9]{1,18}")  # an SSE id: -1 (from the start) or a 
 
 
 def _tasks(request: Request) -> Tasks:
-    found: Tasks = request.app.state.tasks
-    return found
+    return side_of(request).tasks
 
 
 def _limit(limit: int) -> None:
@@ -36,21 +36,9 @@ def _limit(limit: int) -> None:
         raise InvalidInputError(f"limit is {limit}. Fix: ask for 1 to 1000")
 
 
-def router(settings: TaskSettings) -> APIRouter:
-    """The data plane's routes, over the tasks of ``settings`` (its models are checked
-    now: a wrong ``[server.models]`` table stops the start)."""
-    tasks = Tasks(settings)
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.tasks = tasks
-        await tasks.open()
-        try:
-            yield
-        finally:
-            await tasks.close()
-
-    api = APIRouter(lifespan=lifespan)
+def router() -> APIRouter:
+    """The data plane's routes, over the tasks of each caller's tenant."""
+    api = APIRouter()
 
     @api.post("/v1/tasks", status_code=202, tags=["tasks"])
     @refusals

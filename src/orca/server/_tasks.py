@@ -27,6 +27,7 @@ from orca.server._taskbodies import Refused, TaskBody
 from orca.server._tasklive import LiveTask, to_json
 from orca.server._taskmodels import TaskModel, TaskModels
 from orca.server._taskrun import Rates, TaskRun, chat_request
+from orca.store import DEFAULT_TENANT
 from orca.store._tasks import FINISHED, StreamItem, TaskRecord
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class TaskSettings(Protocol):
     models: dict[str, dict[str, Any]]
     max_running_tasks: int
     max_queued_tasks: int
+    tenant_max_running_tasks: int | None
+    tenant_max_queued_tasks: int | None
     admission_policy: str
     session_ttl_s: int
     max_body_bytes: int
@@ -60,16 +63,28 @@ def digest_of(body: dict[str, Any]) -> str:
 class Tasks:
     """The LLM tasks of this server: their store, their admission and those it holds."""
 
-    def __init__(self, settings: TaskSettings) -> None:
+    def __init__(
+        self,
+        settings: TaskSettings,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        admission: Admission | None = None,
+        models: TaskModels | None = None,
+    ) -> None:
         self.project = settings.project
-        self.models = TaskModels(settings.models, settings.project)
+        self.settings = settings
+        self.tenant = tenant  # whose tasks, sessions, artifacts, budgets and usage
+        self.models = models or TaskModels(settings.models, settings.project)
         self.session_ttl_ms = settings.session_ttl_s * 1000
         running = settings.max_running_tasks
-        self.admission = Admission(
+        # one admission for every tenant's tasks: the server's capacity
+        self.admission = admission or Admission(
             "tasks",
             max_running=running,
             max_queued=settings.max_queued_tasks,
             policy=settings.admission_policy,  # type: ignore[arg-type]
+            tenant_max_running=settings.tenant_max_running_tasks,
+            tenant_max_queued=settings.tenant_max_queued_tasks,
         )
         self.max_body_bytes = settings.max_body_bytes
         self.rates = Rates()
@@ -80,16 +95,20 @@ class Tasks:
         self._project: Store | None = None
         self._user: Store | None = None
 
+    def for_tenant(self, tenant: str) -> Tasks:
+        """Another tenant's tasks: the same models and admission (not yet open)."""
+        return Tasks(self.settings, tenant=tenant, admission=self.admission, models=self.models)
+
     # -- life ------------------------------------------------------------------------------
 
     async def open(self) -> None:
         """Open the stores, sweep the ledger, and recover what a dead server left."""
         from orca.store import project_store, user_store
 
-        self._project = project = await self._run(project_store, self.project)
+        self._project = project = await self._run(project_store, self.project, tenant=self.tenant)
         self._tasks = tasks = project.tasks
         self._artifacts = project.artifacts
-        self._user = await self._run(user_store)
+        self._user = await self._run(user_store, tenant=self.tenant)
         await self._user.ledger.asweep()  # holds of calls that died with a server
         reset = to_json(
             {
@@ -102,9 +121,11 @@ class Tasks:
         queued, _ = await self._run(tasks.recover, reset)
         for record in queued:
             try:
-                model = await self._run(self.models.resolve, record.model_ref, None)
+                model = await self._run(self.models.resolve, record.model_ref, None, self.tenant)
                 batch = record.priority == "batch"
-                ticket = self.admission.admit(record.task_id, "batch" if batch else "interactive")
+                ticket = self.admission.admit(
+                    record.task_id, "batch" if batch else "interactive", self.tenant
+                )
             except Exception as exc:  # the model is gone, or the queue is smaller now
                 await self._refuse_requeue(record, exc)
                 continue
@@ -185,14 +206,14 @@ class Tasks:
                 "the task holds text that is not valid Unicode (a lone surrogate). Fix: send "
                 "UTF-8 text"
             ) from None
-        model = await self._run(self.models.resolve, body.model_ref, body.engine)
+        model = await self._run(self.models.resolve, body.model_ref, body.engine, self.tenant)
         self._check(body, model)
         digest = digest_of(data)
         found = await self._run(self.tasks.get, task_id)
         if found is not None:
             return self._again(found, digest)
         await self._afford(model, data)
-        ticket = self.admission.admit(task_id, body.priority)
+        ticket = self.admission.admit(task_id, body.priority, self.tenant)
         record = TaskRecord(
             task_id, body.session_id, "queued", body.priority, body.model_ref, model.engine,
             model.name, data, digest, self.tasks.now(),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,8 +15,12 @@ from starlette.exceptions import HTTPException
 
 from orca.errors import InvalidFieldError, InvalidInputError
 from orca.manage import plain, runs, tokens, usage, views
-from orca.server._admin_stores import JSON, stores
+from orca.server._admin_stores import JSON
 from orca.server._models import ID_MAX, ID_PATTERN, PathId, QueryId
+from orca.server._tenancy import side_of, stores
+
+if TYPE_CHECKING:
+    from orca.store import TokenRepository
 
 router = APIRouter()
 
@@ -146,7 +150,7 @@ async def workflow_stats(request: Request, name: PathId, since: Time = None) -> 
     start = _time(since, "since")
     found = await admin.call(views.workflow_stats, store.run_views, users, name, since=start)
     # a saved flow's runs are recorded as NAME@VERSION: served too, before its first run ends
-    if not found and await asyncio.to_thread(request.app.state.runs.find, name) is None:
+    if not found and await asyncio.to_thread(side_of(request).runs.find, name) is None:
         raise HTTPException(404, f"no workflow named {name!r} is served or has runs")
     return found
 
@@ -174,21 +178,29 @@ class TokenBody(BaseModel):
     )
 
 
+def _tokens(request: Request) -> tuple[TokenRepository, str]:
+    """The server's tokens (in the default tenant's store, where the server checks
+    them) and the caller's tenant, the only one whose tokens it sees."""
+    side = side_of(request)
+    store = request.app.state.auth.store or side.runs.store  # no auth: the default's
+    return store.tokens, side.tenant
+
+
 @router.get("/v1/auth/tokens", tags=["auth"])
 async def list_tokens(
     request: Request,
     every: bool = Query(default=False, alias="all", description="with revoked tokens"),
 ) -> JSON:
-    """The server's tokens, oldest first: name, scopes, when made and last used (never
-    the token itself). Needs scope admin."""
-    admin, _, store = stores(request)
-    return await admin.call(tokens.list_, store.tokens, revoked=every)
+    """The tokens of the caller's tenant, oldest first: name, scopes, when made and last
+    used (never the token itself). Needs scope admin."""
+    found, tenant = _tokens(request)
+    return await asyncio.to_thread(tokens.list_, found, revoked=every, tenant=tenant)
 
 
 @router.post("/v1/auth/tokens", status_code=201, tags=["auth"])
 async def create_token(request: Request, body: TokenBody) -> JSON:
-    """Make a token (``orca token create``): the answer holds it (``token``) this once;
-    only its hash is kept. Needs scope admin."""
+    """Make a token of the caller's tenant (``orca token create``): the answer holds it
+    (``token``) this once; only its hash is kept. Needs scope admin."""
     from orca.store._tokens import check_token_name
 
     try:
@@ -197,17 +209,17 @@ async def create_token(request: Request, body: TokenBody) -> JSON:
         message, _, fix = str(exc).partition(". Fix: ")
         raise InvalidFieldError(message, field="name", fix=fix) from None
     scope = tokens.highest_scope(list(body.scopes))
-    admin, _, store = stores(request)
-    return await admin.call(tokens.create, store.tokens, body.name, scope)
+    found, tenant = _tokens(request)
+    return await asyncio.to_thread(tokens.create, found, body.name, scope, tenant)
 
 
 @router.delete("/v1/auth/tokens/{name}", status_code=204, tags=["auth"])
 async def revoke_token(request: Request, name: PathId) -> Response:
-    """Revoke a token (``orca token revoke``): this server refuses it from its next
-    request. Needs scope admin."""
-    admin, _, store = stores(request)
-    live = await admin.call(tokens.list_, store.tokens)
+    """Revoke a token of the caller's tenant (``orca token revoke``): this server
+    refuses it from its next request. Needs scope admin."""
+    found, tenant = _tokens(request)
+    live = await asyncio.to_thread(tokens.list_, found, tenant=tenant)
     if not any(t["name"] == name for t in live):
         raise HTTPException(404, f"no live token is named {name[:80]!r}")
-    await admin.call(tokens.revoke, store.tokens, name)
+    await asyncio.to_thread(tokens.revoke, found, name, tenant)
     return Response(status_code=204)

@@ -36,7 +36,14 @@ from typing import TYPE_CHECKING, Any
 from orca._patience import lost_store, patiently
 from orca.checkpoint import RunRecord, lease_owner
 from orca.errors import ConfigError, ThreadBusyError
-from orca.server._execute import checkpointed, run_metadata, run_options, start_run
+from orca.server._execute import (
+    checkpointed,
+    run_metadata,
+    run_options,
+    start_run,
+    tenant_tools,
+)
+from orca.store import DEFAULT_TENANT
 from orca.store._queue import NO_LIMITS, Limits, QueueItem
 
 if TYPE_CHECKING:
@@ -59,6 +66,7 @@ PostgreSQL wakes it at once)."""
 ANNOUNCE_S = 0.05
 """A run's events are announced to the streams that follow it at most this often."""
 ENDED = ("done", "failed", "cancelled", "interrupted")
+ACTIVE = ("queued", "running")
 PRIORITY = {"interactive": 1, "batch": 0}
 
 
@@ -95,6 +103,7 @@ def submit(
     correlation_id: str | None = None,
     tenant: str = "default",
     queue: str = "default",
+    queues: Any = None,
 ) -> RunRecord:
     """Store run ``run_id`` as ``queued`` and put it in ``store``'s run queue, for a
     worker to execute (what ``POST /v1/runs`` does with external workers). The record
@@ -117,18 +126,24 @@ def submit(
         ),
     )
     store.checkpoints.put_run(record)
-    enqueue(store, record, tenant=tenant, queue=queue)
+    enqueue(store, record, tenant=tenant, queue=queue, queues=queues)
     return record
 
 
 def enqueue(
-    store: Any, record: RunRecord, *, tenant: str = "default", queue: str = "default"
+    store: Any,
+    record: RunRecord,
+    *,
+    tenant: str = "default",
+    queue: str = "default",
+    queues: Any = None,
 ) -> bool:
-    """Put the queued run ``record`` (written by ``submit``) in the run queue; False when
-    it is there already."""
+    """Put the queued run ``record`` (written by ``submit``) in the run queue (``queues``:
+    the one workers claim from, when not ``store``'s: a tenant's runs go in the default
+    tenant's); False when it is there already."""
     request = record.metadata.get("request", {})
     return bool(
-        store.queue.enqueue(
+        (queues if queues is not None else store.queue).enqueue(
             record.run_id,
             workflow=record.graph,
             queue=queue,
@@ -176,6 +191,9 @@ class Worker:
         self.worker_id = lease_owner()
         self.workflows: dict[str, Workflow] = {}
         self._store: Any = None
+        # the other tenants' stores (opened on their first run) and workflows onto them
+        self._tenants: dict[str, tuple[Any, dict[str, Workflow]]] = {}
+        self._opening = asyncio.Lock()
         self._jobs: dict[str, _Job] = {}
         self._stops = 0
         self._wake: asyncio.Event | None = None
@@ -248,6 +266,9 @@ class Worker:
         queue = self._store.queue
         await asyncio.to_thread(queue.worker_stopped, self.worker_id)
         if not given_back:
+            for store, _ in self._tenants.values():
+                await asyncio.to_thread(store.close)
+            self._tenants.clear()
             await asyncio.to_thread(self._store.close)
         return given_back
 
@@ -363,7 +384,8 @@ class Worker:
         from orca.server._models import RunBody
 
         item, s = job.item, self.settings
-        queue, checkpoints = self._store.queue, self._store.checkpoints
+        queue = self._store.queue
+        checkpoints, workflows = await self._tenant(item.tenant)
         record = await checkpoints.aget_run(item.run_id)
         if record is None:
             await asyncio.to_thread(queue.fail, self.worker_id, item, "the run has no record")
@@ -385,17 +407,21 @@ class Worker:
             return
         if item.attempts > MAX_ATTEMPTS:
             await self._fail(
-                item, f"it was claimed {item.attempts - 1} times and never ended", record
+                item,
+                f"it was claimed {item.attempts - 1} times and never ended",
+                record,
+                checkpoints,
             )
             return
-        workflow = self.workflows.get(item.workflow)
+        workflow = workflows.get(item.workflow)
         if workflow is None:
-            served = ", ".join(sorted(self.workflows)) or "none"
+            served = ", ".join(sorted(workflows)) or "none"
             await self._fail(
                 item,
                 f"worker {self.worker_id} does not serve workflow {item.workflow!r} "
                 f"(it serves: {served})",
                 record,
+                checkpoints,
             )
             return
         body = RunBody.model_validate(record.metadata.get("request", {}))
@@ -408,8 +434,8 @@ class Worker:
             workflow,
             thread_id=record.thread_id,
             metadata=metadata,
-            defaults=s.run_options,
-            tools=s.tool_options,
+            defaults={**s.run_options, "tenant": item.tenant},  # its budgets, prices
+            tools=tenant_tools(s.tool_options, item.tenant),
             correlation_id=metadata.get("correlation_id"),
         )
         try:
@@ -425,7 +451,10 @@ class Worker:
                 return
             stored = await checkpoints.aget_run(record.run_id)
             await self._fail(
-                item, f"{type(exc).__name__}: {exc}", stored if stored is not None else record
+                item,
+                f"{type(exc).__name__}: {exc}",
+                stored if stored is not None else record,
+                checkpoints,
             )
             return
         await self._announce(job.handle, record.run_id)
@@ -442,6 +471,26 @@ class Worker:
             await checkpoints.arollback(record.thread_id, None)
         if not job.lost:
             await asyncio.to_thread(queue.complete, self.worker_id, item, result)
+
+    async def _tenant(self, tenant: str) -> tuple[Any, dict[str, Workflow]]:
+        """The checkpoints a tenant's runs keep their threads in (its own store,
+        opened on its first run) and the workflows, onto them."""
+        if tenant == DEFAULT_TENANT:
+            return self._store.checkpoints, self.workflows
+        found = self._tenants.get(tenant)
+        if found is None:
+            from orca.store import open_store
+
+            async with self._opening:
+                found = self._tenants.get(tenant)
+                if found is None:
+                    store = await asyncio.to_thread(
+                        open_store, self.settings.store, tenant=tenant, pool_size=4
+                    )
+                    checkpoints = store.checkpoints
+                    moved = {n: w.onto(checkpoints) for n, w in self.workflows.items()}
+                    found = self._tenants[tenant] = (store, moved)
+        return found[0].checkpoints, found[1]
 
     async def _announce(self, handle: RunHandle, run_id: str) -> None:
         """Follow the run's events and announce them (``RunQueue.announce``: on
@@ -470,11 +519,17 @@ class Worker:
                 patience_s=max(item.lease_s or 0.0, 5.0),
             )
 
-    async def _fail(self, item: QueueItem, why: str, record: RunRecord | None = None) -> None:
-        """The run cannot be run: its record (when it never began, or its process died)
-        says ``failed`` with ``why``, and so does its item."""
-        checkpoints = self._store.checkpoints
-        if record is not None and record.status in ("queued", "running"):
+    async def _fail(
+        self,
+        item: QueueItem,
+        why: str,
+        record: RunRecord | None = None,
+        checkpoints: Any = None,
+    ) -> None:
+        """The run cannot be run: its record (in ``checkpoints``, its tenant's; when it
+        never began, or its process died) says ``failed`` with ``why``, and so does its
+        item."""
+        if record is not None and checkpoints is not None and record.status in ACTIVE:
             try:
                 await checkpoints.aput_run(
                     dataclasses.replace(record, status="failed", ended_at=_now(), error=why)

@@ -34,6 +34,15 @@ from orca.store._queue import Limits, QueueItem, RunQueue
 from orca.store._runviews import EventHit, NodeTimes, RunFilter, RunStats, RunViews
 from orca.store._sealing import KeySource
 from orca.store._secrets import SecretRecord, SecretRepository
+from orca.store._tenants import (
+    DEFAULT_TENANT,
+    TENANT_ENV,
+    TenantRecord,
+    TenantRepository,
+    check_tenant,
+    current_tenant,
+    tenant_path,
+)
 from orca.store._tokens import SCOPES, TokenRecord, TokenRepository
 from orca.store._url import StoreURL, parse_url
 from orca.store._user import (
@@ -66,6 +75,7 @@ __all__ = [
     "DEFAULT_TENANT",
     "SCOPES",
     "STORE_ENV",
+    "TENANT_ENV",
     "BudgetRepository",
     "ConfigurationRepository",
     "EventHit",
@@ -99,6 +109,8 @@ __all__ = [
     "Store",
     "StoreCheckpointer",
     "StoreURL",
+    "TenantRecord",
+    "TenantRepository",
     "TokenRecord",
     "TokenRepository",
     "ToolAudit",
@@ -107,7 +119,9 @@ __all__ = [
     "UserStore",
     "check_flow_name",
     "check_profile_name",
+    "check_tenant",
     "configured_url",
+    "current_tenant",
     "find_project",
     "open_store",
     "orca_home",
@@ -127,29 +141,46 @@ StoreCheckpointer: TypeAlias = "SqliteCheckpointer | PgCheckpointer"
 records, workflows and sessions."""
 
 STORE_ENV = "ORCA_STORE"
-DEFAULT_TENANT = "default"
-"""The tenant of a single user's store, and of the installation's own data."""
 """The environment variable naming one store for everything (``orca --store URL`` sets
 it): the user repositories and the project's, in one SQLite file or one PostgreSQL
 database. Unset, Orca keeps its two SQLite files."""
 
 
 def open_store(
-    url: str | Path, *, clock: Clock = utc_now, hold_ttl_s: float = 600.0, key: str = "store"
+    url: str | Path,
+    *,
+    clock: Clock = utc_now,
+    hold_ttl_s: float = 600.0,
+    key: str = "store",
+    tenant: str = DEFAULT_TENANT,
+    pool_size: int = 8,
 ) -> Store:
     """The store at ``url``: ``sqlite:///relative.db``, ``sqlite:////abs/path.db`` or a
-    plain file path (SQLite), or ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE``.
+    plain file path (SQLite), or ``postgresql://USER:PASSWORD@HOST:PORT/DATABASE``; for
+    a ``tenant`` other than the default, that tenant's namespace of it (its own files
+    beside the SQLite file, its own PostgreSQL schema, with a pool of ``pool_size``
+    connections).
 
     Raises:
         ConfigError: a URL Orca cannot open (the error names the fix).
+        InvalidInputError: ``tenant`` is not a tenant name.
         StoreUnavailableError: the PostgreSQL server does not accept a connection.
     """
+    check_tenant(tenant)
     parsed = parse_url(url)
     if parsed.scheme == "postgresql":
         from orca.store.postgres import PostgresStore
 
-        return PostgresStore(parsed.path, clock=clock, hold_ttl_s=hold_ttl_s, key=key)
-    return SqliteStore(Path(parsed.path).expanduser(), clock=clock, hold_ttl_s=hold_ttl_s, key=key)
+        return PostgresStore(
+            parsed.path,
+            clock=clock,
+            hold_ttl_s=hold_ttl_s,
+            key=key,
+            tenant=tenant,
+            pool_size=pool_size,
+        )
+    path = tenant_path(Path(parsed.path).expanduser(), tenant)
+    return SqliteStore(path, clock=clock, hold_ttl_s=hold_ttl_s, key=key, tenant=tenant)
 
 
 def configured_url() -> str | None:
@@ -196,7 +227,11 @@ def project_db_path(project: str | Path | None = None) -> Path:
 
 
 def user_store(
-    path: str | Path | None = None, *, clock: Clock = utc_now, hold_ttl_s: float = 600.0
+    path: str | Path | None = None,
+    *,
+    clock: Clock = utc_now,
+    hold_ttl_s: float = 600.0,
+    tenant: str | None = None,
 ) -> Store:
     """The user database's store (``$ORCA_HOME/orca.db``, or ``path``), opened and
     migrated now. Close it (or use it as a context manager) when done.
@@ -206,6 +241,9 @@ def user_store(
         clock: the current time for what the repositories stamp and for hold expiry.
         hold_ttl_s: how long a ledger hold lives unless its holder renews it (a running
             call's meter renews it every third of that); then a sweep may release it.
+        tenant: whose (default: ``current_tenant()``, the ``ORCA_TENANT`` one); another
+            tenant's user database is ``$ORCA_HOME/tenants/<tenant>/orca.db`` (its budgets,
+            prices, profiles and usage).
 
     Raises:
         ConfigError: ``ORCA_HOME`` (or ``path``) cannot be created or written.
@@ -213,24 +251,27 @@ def user_store(
         SchemaVersionError: the file was written by a newer Orca.
         DatabaseLockedError: another process held the lock past the busy timeout.
     """
+    tenant = current_tenant() if tenant is None else check_tenant(tenant)
     url = configured_url() if path is None else None
     if url is not None:
-        shared = open_store(url, clock=clock, hold_ttl_s=hold_ttl_s, key=STORE_ENV)
+        shared = open_store(url, clock=clock, hold_ttl_s=hold_ttl_s, key=STORE_ENV, tenant=tenant)
         try:
             shared.open_user()
         except BaseException:
             shared.close()
             raise
         return shared
-    where = Path(path) if path is not None else user_db_path()
-    store = SqliteStore(where, clock=clock, hold_ttl_s=hold_ttl_s, key="ORCA_HOME")
+    where = Path(path) if path is not None else tenant_path(user_db_path(), tenant)
+    store = SqliteStore(where, clock=clock, hold_ttl_s=hold_ttl_s, key="ORCA_HOME", tenant=tenant)
     store.open_user()
     return store
 
 
-def project_store(project: str | Path | None = None) -> Store:
+def project_store(project: str | Path | None = None, *, tenant: str | None = None) -> Store:
     """The project's store, ``<project>/.orca/project.db`` (the project is found with
-    ``find_project``), opened, created and migrated now; close it when done.
+    ``find_project``), opened, created and migrated now; close it when done. ``tenant``
+    (default: ``current_tenant()``): whose; another tenant's is
+    ``<project>/.orca/tenants/<tenant>/project.db``.
 
     Raises:
         ConfigError: the project folder cannot be created or written.
@@ -238,17 +279,18 @@ def project_store(project: str | Path | None = None) -> Store:
         SchemaVersionError: the file was written by a newer Orca.
         DatabaseLockedError: another process held the lock past the busy timeout.
     """
+    tenant = current_tenant() if tenant is None else check_tenant(tenant)
     url = configured_url()
     if url is not None:
-        shared = open_store(url, key=STORE_ENV)
+        shared = open_store(url, key=STORE_ENV, tenant=tenant)
         try:
             shared.checkpoints.threads()  # creates and migrates its tables now
         except BaseException:
             shared.close()
             raise
         return shared
-    path = project_db_path(project)
-    store = SqliteStore(path)
+    path = tenant_path(project_db_path(project), tenant)
+    store = SqliteStore(path, tenant=tenant)
     try:
         store.checkpoints  # noqa: B018 - opening it creates and migrates the file
     except (OSError, sqlite3.OperationalError) as exc:

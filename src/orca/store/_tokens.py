@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from orca.errors import InvalidInputError
+from orca.store._tenants import DEFAULT_TENANT
 
 SCOPES = ("read", "run", "admin")
 """From least to most: each grants those before it (admin > run > read)."""
@@ -31,9 +32,10 @@ class TokenRecord:
 
     Attributes:
         id: the token's public part (``orca_<id>_...``).
-        name: what its maker called it; one live token per name.
+        name: what its maker called it; one live token per name in its tenant.
         scope: the highest scope it grants (``grants`` lists them all).
         created_at, last_used_at, revoked_at: ISO-8601 UTC times (None: not yet).
+        tenant: the tenant whose data it reaches (and only that tenant's).
     """
 
     id: str
@@ -42,6 +44,7 @@ class TokenRecord:
     created_at: str
     last_used_at: str | None = None
     revoked_at: str | None = None
+    tenant: str = DEFAULT_TENANT
 
     @property
     def grants(self) -> tuple[str, ...]:
@@ -65,6 +68,7 @@ class TokenRecord:
             "created_at": self.created_at,
             "last_used_at": self.last_used_at,
             "revoked_at": self.revoked_at,
+            "tenant": self.tenant,
         }
 
 
@@ -133,30 +137,38 @@ def same_hash(stored: str, token: str) -> bool:
 class TokenRepository(Protocol):
     """Where the server's tokens are kept. Safe to share between threads."""
 
-    def create(self, name: str, scope: str) -> tuple[TokenRecord, str]:
-        """A new token named ``name`` with ``scope``: its record and the token itself
-        (which is not kept, so it can never be shown again).
+    def create(
+        self, name: str, scope: str, *, tenant: str = DEFAULT_TENANT
+    ) -> tuple[TokenRecord, str]:
+        """A new token of ``tenant`` named ``name`` with ``scope``: its record and the
+        token itself (which is not kept, so it can never be shown again).
 
         Raises:
-            InvalidInputError: a bad name or scope, or a live token has that name.
+            InvalidInputError: a bad name or scope, no such tenant (or it is disabled),
+                or a live token of the tenant has that name.
         """
 
-    def list(self, *, revoked: bool = True) -> list[TokenRecord]:
-        """The tokens, oldest first (``revoked=False``: the live ones only)."""
+    def list(
+        self, *, revoked: bool = True, tenant: str | None = DEFAULT_TENANT
+    ) -> list[TokenRecord]:
+        """The tenant's tokens (every tenant's with ``tenant=None``), oldest first
+        (``revoked=False``: the live ones only)."""
 
-    def revoke(self, name: str) -> TokenRecord:
-        """Revoke the live token named ``name``; returns its record.
+    def revoke(self, name: str, *, tenant: str = DEFAULT_TENANT) -> TokenRecord:
+        """Revoke the tenant's live token named ``name``; returns its record.
 
         Raises:
-            InvalidInputError: no live token has that name (the message names those that do).
+            InvalidInputError: no live token of the tenant has that name (the message
+                names those that do).
         """
 
     def verify(self, token: str) -> TokenRecord | None:
-        """The live token's record, if ``token`` is one; else None (unknown, malformed or
-        revoked). Marks it used (at most once a minute per token)."""
+        """The live token's record, if ``token`` is one; else None (unknown, malformed,
+        revoked, or its tenant is disabled). Marks it used (at most once a minute per
+        token)."""
 
     def live(self) -> int:
-        """How many tokens are live (not revoked)."""
+        """How many tokens are live (not revoked), of every tenant."""
 
     def close(self) -> None:
         """Release resources."""

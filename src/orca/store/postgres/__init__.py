@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from orca.store._clock import Clock, utc_now
 from orca.store._sealing import KeySource
+from orca.store._tenants import schema_of
 from orca.store.postgres._checkpoints import PgCheckpointer
 from orca.store.postgres._db import PgDb
 
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from orca.store.postgres._runviews import PgRunViews
     from orca.store.postgres._secrets import PgSecrets
     from orca.store.postgres._tasks import PgTasks
-    from orca.store.postgres._tokens import PgTokens
+    from orca.store.postgres._tokens import PgTenants, PgTokens
     from orca.store.postgres._usage import PgUsage
 
 __all__ = ["PgCheckpointer", "PgDb", "PostgresStore"]
@@ -77,7 +78,7 @@ class PostgresStore:
     ) -> None:
         self.tenant = tenant
         self.secret_keys = secret_keys if secret_keys is not None else KeySource()
-        self.db = PgDb(url, key=key, max_size=pool_size)
+        self.db = PgDb(url, key=key, max_size=pool_size, schema=schema_of(tenant))
         self.url = url
         self._clock = clock
         self._hold_ttl_s = hold_ttl_s
@@ -96,6 +97,13 @@ class PostgresStore:
     # The repositories, each made on first use (their modules are the files of this
     # package): checkpoints, ledger, prices, profiles, configurations, usage, audit,
     # tasks, artifacts, tokens, flows, run_views.
+
+    @property
+    def tenants(self) -> PgTenants:
+        """The registry of tenants (use the default tenant's store)."""
+        from orca.store.postgres._tokens import PgTenants
+
+        return self._repo("tenants", lambda: PgTenants(self.db, clock=self._clock))
 
     @property
     def queue(self) -> PgRunQueue:

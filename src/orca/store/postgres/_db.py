@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import psycopg
 import psycopg_pool
 from psycopg import errors as pgerrors
+from psycopg import sql
 
 from orca.errors import ConfigError, CorruptDatabaseError, SchemaVersionError, StoreUnavailableError
 
@@ -111,6 +112,9 @@ class PgDb:
         min_size, max_size: the pool's bounds.
         timeout_s: how long a caller waits for a connection before
             ``StoreUnavailableError``.
+        schema: the schema every connection works in (its ``search_path``; created by
+            the first ``prepare``); None: the connection's own (``public``). A tenant's
+            store has its own (``orca.store._tenants.schema_of``).
     """
 
     def __init__(
@@ -121,9 +125,11 @@ class PgDb:
         min_size: int = 1,
         max_size: int = 8,
         timeout_s: float = 10.0,
+        schema: str | None = None,
     ) -> None:
         self.url = url
-        self.where = redact(url)
+        self.schema = schema
+        self.where = redact(url) + (f" (schema {schema})" if schema else "")
         self.key = key
         self._prepared: set[str] = set()
         self._lock = threading.Lock()
@@ -144,7 +150,8 @@ class PgDb:
             timeout=timeout_s,
             open=False,
             check=check_idle,
-            kwargs={"connect_timeout": max(2, int(timeout_s))},
+            kwargs={"connect_timeout": max(2, int(timeout_s))}
+            | ({} if schema is None else {"options": f"-c search_path={schema}"}),
             name=f"orca:{self.where}",
         )
         # one plain attempt first: a server that refuses is said at once, not after the
@@ -225,6 +232,10 @@ class PgDb:
             return
         with self._lock, self.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_KEY,))
+            if self.schema is not None:  # a tenant's: its own namespace, made on first use
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                )
             has_schema = conn.execute("SELECT to_regclass('orca_schema') IS NOT NULL").fetchone()
             if not (has_schema and has_schema[0]):
                 others = conn.execute(

@@ -439,6 +439,22 @@ TOKEN_MIGRATIONS: list[list[str]] = [
         )""",
         "CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL",
     ],
+    [
+        # As SQLite's: the registry of tenants (in the default tenant's schema; each
+        # tenant's data lives in its own schema) and the tenant of each token
+        """CREATE TABLE tenants (
+            name TEXT COLLATE "C" PRIMARY KEY,
+            display_name TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            disabled_at TEXT
+        )""",
+        "INSERT INTO tenants (name, display_name, created_at) VALUES ('default', 'Default', "
+        """to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"'))""",
+        "ALTER TABLE api_tokens ADD COLUMN tenant TEXT COLLATE \"C\" NOT NULL DEFAULT 'default'",
+        "DROP INDEX api_tokens_live_name",
+        "CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (tenant, name) "
+        "WHERE revoked_at IS NULL",
+    ],
 ]
 
 

@@ -22,7 +22,7 @@ from orca.store.sqlite._queue import SqliteRunQueue
 from orca.store.sqlite._runviews import SqliteRunViews
 from orca.store.sqlite._secrets import SqliteSecrets
 from orca.store.sqlite._tasks import SqliteTasks
-from orca.store.sqlite._tokens import SqliteTokens
+from orca.store.sqlite._tokens import SqliteTenants, SqliteTokens
 from orca.store.sqlite._usage import SqliteUsage
 from orca.store.sqlite._user_db import UserDb
 
@@ -37,6 +37,7 @@ __all__ = [
     "SqliteSecrets",
     "SqliteStore",
     "SqliteTasks",
+    "SqliteTenants",
     "SqliteTokens",
 ]
 
@@ -90,6 +91,7 @@ class SqliteStore:
         self._tasks: SqliteTasks | None = None
         self._artifacts: SqliteArtifacts | None = None
         self._tokens: SqliteTokens | None = None
+        self._tenants: SqliteTenants | None = None
         self._flows: SqliteFlows | None = None
         self._run_views: SqliteRunViews | None = None
         self._queue: SqliteRunQueue | None = None
@@ -172,6 +174,14 @@ class SqliteStore:
         return self._tokens
 
     @property
+    def tenants(self) -> SqliteTenants:
+        """The registry of tenants (``TenantRepository``; use the default tenant's
+        store)."""
+        if self._tenants is None:
+            self._tenants = SqliteTenants(self.path, clock=self._clock)
+        return self._tenants
+
+    @property
     def flows(self) -> SqliteFlows:
         """Saved versions of declarative workflows (``FlowRepository``), in a project
         database."""
@@ -236,6 +246,9 @@ class SqliteStore:
         if self._tokens is not None:
             self._tokens.close()
             self._tokens = None
+        if self._tenants is not None:
+            self._tenants.close()
+            self._tenants = None
         if self._flows is not None:
             self._flows.close()
             self._flows = None

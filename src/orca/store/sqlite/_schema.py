@@ -552,6 +552,23 @@ TOKEN_MIGRATIONS: list[list[str]] = [
         # one live token per name; a revoked one keeps its row (and its name) for the record
         "CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (name) WHERE revoked_at IS NULL",
     ],
+    [
+        # Tenants (orgs.): the registry, in the default tenant's database; each tenant's
+        # own data lives in its own files (orca.store._tenants). A token belongs to one
+        # tenant, and its name is unique among that tenant's live tokens.
+        """CREATE TABLE tenants (
+            name TEXT PRIMARY KEY,
+            display_name TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            disabled_at TEXT
+        ) WITHOUT ROWID""",
+        "INSERT INTO tenants (name, display_name, created_at) VALUES ('default', 'Default', "
+        "strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'))",
+        "ALTER TABLE api_tokens ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default'",
+        "DROP INDEX api_tokens_live_name",
+        "CREATE UNIQUE INDEX api_tokens_live_name ON api_tokens (tenant, name) "
+        "WHERE revoked_at IS NULL",
+    ],
 ]
 
 FLOWS_COMPONENT = "flows"
