@@ -43,6 +43,7 @@ from orca.server._execute import (
     start_run,
     tenant_tools,
 )
+from orca.server._flows import SavedFlows
 from orca.store import DEFAULT_TENANT
 from orca.store._queue import NO_LIMITS, Limits, QueueItem
 
@@ -89,6 +90,24 @@ class WorkerSettings:
     limits: Limits = NO_LIMITS
     run_options: dict[str, Any] = field(default_factory=dict)
     tool_options: dict[str, Any] = field(default_factory=dict)
+    flow_modules: list[str] = field(default_factory=list)
+    """The modules saved flows' ``python`` nodes may name (``[flows] python_modules``)."""
+
+
+@dataclass
+class _Tenant:
+    """What a worker keeps of one tenant: its store, the served workflows onto it, and
+    its saved flows (``NAME@VERSION`` runs, compiled on first use)."""
+
+    store: Any
+    workflows: dict[str, Workflow]
+    saved: SavedFlows | None = None
+
+    def find(self, name: str) -> Workflow | None:
+        found = self.workflows.get(name)
+        if found is None and self.saved is not None:
+            found = self.saved.find(name)
+        return found
 
 
 def submit(
@@ -191,8 +210,9 @@ class Worker:
         self.worker_id = lease_owner()
         self.workflows: dict[str, Workflow] = {}
         self._store: Any = None
-        # the other tenants' stores (opened on their first run) and workflows onto them
-        self._tenants: dict[str, tuple[Any, dict[str, Workflow]]] = {}
+        # each tenant's store (the default's is the worker's own; the others' opened on
+        # their first run), with the workflows onto it and its saved flows
+        self._tenants: dict[str, _Tenant] = {}
         self._opening = asyncio.Lock()
         self._jobs: dict[str, _Job] = {}
         self._stops = 0
@@ -266,8 +286,9 @@ class Worker:
         queue = self._store.queue
         await asyncio.to_thread(queue.worker_stopped, self.worker_id)
         if not given_back:
-            for store, _ in self._tenants.values():
-                await asyncio.to_thread(store.close)
+            for tenant, side in self._tenants.items():
+                if tenant != DEFAULT_TENANT:
+                    await asyncio.to_thread(side.store.close)
             self._tenants.clear()
             await asyncio.to_thread(self._store.close)
         return given_back
@@ -385,7 +406,8 @@ class Worker:
 
         item, s = job.item, self.settings
         queue = self._store.queue
-        checkpoints, workflows = await self._tenant(item.tenant)
+        tenant = await self._tenant(item.tenant)
+        checkpoints = tenant.store.checkpoints
         record = await checkpoints.aget_run(item.run_id)
         if record is None:
             await asyncio.to_thread(queue.fail, self.worker_id, item, "the run has no record")
@@ -413,9 +435,13 @@ class Worker:
                 checkpoints,
             )
             return
-        workflow = workflows.get(item.workflow)
+        try:  # a served workflow, or a saved flow of the tenant (compiled on first use)
+            workflow = await asyncio.to_thread(tenant.find, item.workflow)
+        except Exception as exc:  # a saved flow that no longer compiles here
+            await self._fail(item, f"{type(exc).__name__}: {exc}", record, checkpoints)
+            return
         if workflow is None:
-            served = ", ".join(sorted(workflows)) or "none"
+            served = ", ".join(sorted(tenant.workflows)) or "none"
             await self._fail(
                 item,
                 f"worker {self.worker_id} does not serve workflow {item.workflow!r} "
@@ -472,25 +498,29 @@ class Worker:
         if not job.lost:
             await asyncio.to_thread(queue.complete, self.worker_id, item, result)
 
-    async def _tenant(self, tenant: str) -> tuple[Any, dict[str, Workflow]]:
-        """The checkpoints a tenant's runs keep their threads in (its own store,
-        opened on its first run) and the workflows, onto them."""
-        if tenant == DEFAULT_TENANT:
-            return self._store.checkpoints, self.workflows
-        found = self._tenants.get(tenant)
+    async def _tenant(self, name: str) -> _Tenant:
+        """Tenant ``name``'s store (opened on its first run), the workflows onto it and
+        its saved flows."""
+        found = self._tenants.get(name)
         if found is None:
+            async with self._opening:
+                found = self._tenants.get(name)
+                if found is None:
+                    found = await asyncio.to_thread(self._open_tenant, name)
+                    self._tenants[name] = found
+        return found
+
+    def _open_tenant(self, name: str) -> _Tenant:
+        if name == DEFAULT_TENANT:
+            side = _Tenant(self._store, self.workflows)
+        else:
             from orca.store import open_store
 
-            async with self._opening:
-                found = self._tenants.get(tenant)
-                if found is None:
-                    store = await asyncio.to_thread(
-                        open_store, self.settings.store, tenant=tenant, pool_size=4
-                    )
-                    checkpoints = store.checkpoints
-                    moved = {n: w.onto(checkpoints) for n, w in self.workflows.items()}
-                    found = self._tenants[tenant] = (store, moved)
-        return found[0].checkpoints, found[1]
+            store = open_store(self.settings.store, tenant=name, pool_size=4)
+            moved = {n: w.onto(store.checkpoints) for n, w in self.workflows.items()}
+            side = _Tenant(store, moved)
+        side.saved = SavedFlows(side, self.settings.flow_modules)
+        return side
 
     async def _announce(self, handle: RunHandle, run_id: str) -> None:
         """Follow the run's events and announce them (``RunQueue.announce``: on
