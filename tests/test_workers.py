@@ -571,3 +571,45 @@ def test_a_tenants_run_is_executed_on_its_own_store_by_any_worker(
         assert r.post("/v1/runs/wait", json={"workflow": "acme-flow@1.0.0"}).status_code == 404
     assert prompts(wire)["first 7"] == 1
     assert prompts(wire)["first 8"] == 1
+
+
+def test_a_run_executed_by_a_worker_posts_its_record_to_its_webhook(
+    tmp_path: Path, wire: WireServer, workers: list[Any], store_url: str
+) -> None:
+    import http.server
+    import queue
+    import threading
+
+    got: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    shared = shared_store(store_url)
+    env = {"ORCA_STORE": shared} if shared else {}
+    config = 'workers = "external"\nwebhook_networks = ["127.0.0.0/8"]'
+    project = make_project(tmp_path / "project", wire, config, shared=shared)
+    receiver = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        with (
+            served(project, ["graph"], env=env) as url,
+            httpx.Client(base_url=url, timeout=60) as http,
+        ):
+            start_worker(project, store_url, workers, slow_s=0.1)
+            hook = f"http://127.0.0.1:{receiver.server_port}/done?k=1"
+            started = http.post("/v1/threads/t1/runs", json={**ask(5), "webhook": hook})
+            assert started.status_code == 202, started.text
+            record = got.get(timeout=60)
+            assert (record["run_id"], record["status"]) == (started.json()["run_id"], "done")
+            refused = http.post("/v1/runs", json={**ask(6), "webhook": "http://10.1.2.3/x"})
+            assert refused.status_code == 400
+            assert "webhook_networks" in refused.json()["details"]["fix"]
+    finally:
+        receiver.shutdown()

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from orca._patience import lost_store, patiently
 from orca.checkpoint import RunRecord, lease_owner
 from orca.errors import ConfigError, ThreadBusyError
@@ -68,6 +70,8 @@ ANNOUNCE_S = 0.05
 """A run's events are announced to the streams that follow it at most this often."""
 ENDED = ("done", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
+WEBHOOK_GRACE_S = 5.0
+"""At a stop, how long the worker waits for webhooks of runs that ended."""
 PRIORITY = {"interactive": 1, "batch": 0}
 
 
@@ -92,6 +96,9 @@ class WorkerSettings:
     tool_options: dict[str, Any] = field(default_factory=dict)
     flow_modules: list[str] = field(default_factory=list)
     """The modules saved flows' ``python`` nodes may name (``[flows] python_modules``)."""
+    webhook_networks: list[str] = field(default_factory=list)
+    """Private networks (CIDR) a run's webhook may reach anyway (``[server]
+    webhook_networks``)."""
 
 
 @dataclass
@@ -214,6 +221,7 @@ class Worker:
         # their first run), with the workflows onto it and its saved flows
         self._tenants: dict[str, _Tenant] = {}
         self._opening = asyncio.Lock()
+        self._webhooks: set[asyncio.Future[None]] = set()  # deliveries under way
         self._jobs: dict[str, _Job] = {}
         self._stops = 0
         self._wake: asyncio.Event | None = None
@@ -283,6 +291,8 @@ class Worker:
             given_back = await self._drain()
         finally:
             beats.cancel()
+        if self._webhooks:  # deliveries of runs that ended: a few seconds at most
+            await asyncio.wait(self._webhooks, timeout=WEBHOOK_GRACE_S)
         queue = self._store.queue
         await asyncio.to_thread(queue.worker_stopped, self.worker_id)
         if not given_back:
@@ -497,6 +507,27 @@ class Worker:
             await checkpoints.arollback(record.thread_id, None)
         if not job.lost:
             await asyncio.to_thread(queue.complete, self.worker_id, item, result)
+        if body.webhook is not None:
+            self._notify(body.webhook, checkpoints, record.run_id)
+
+    def _notify(self, url: str, checkpoints: Any, run_id: str) -> None:
+        """The run stopped: POST its record to its webhook, checked again from this host
+        (in the background, while the worker goes on; a stop waits a few seconds for
+        it)."""
+        from orca.server._webhooks import check_webhook, deliver
+
+        async def send() -> None:
+            try:
+                target = await asyncio.to_thread(check_webhook, url, self.settings.webhook_networks)
+                found = await checkpoints.aget_run(run_id)
+                record = orjson.loads(orjson.dumps(dataclasses.asdict(found), default=repr))
+                await deliver(url, target, record)
+            except Exception as exc:  # never a crash of the worker for a webhook
+                log.warning("webhook %s of run %s not sent: %s", url, run_id, exc)
+
+        task = asyncio.ensure_future(send())
+        self._webhooks.add(task)
+        task.add_done_callback(self._webhooks.discard)
 
     async def _tenant(self, name: str) -> _Tenant:
         """Tenant ``name``'s store (opened on its first run), the workflows onto it and
