@@ -1,5 +1,5 @@
 """Every test gets its own ORCA_HOME, so none reads or writes the user's ~/.orca (and
-no ORCA_STORE).
+no ORCA_STORE or ORCA_TENANT).
 
 PostgreSQL tests take ``pg_url``: a fresh database of one private cluster that the whole
 session shares (``tests/_pg.py``), dropped after the test. Where PostgreSQL is not
@@ -22,8 +22,10 @@ def _own_orca_home(
 ) -> Path:
     home = tmp_path_factory.mktemp("orca-home")
     monkeypatch.setenv("ORCA_HOME", str(home))
-    # nor a store the environment names (orca --store sets it in its process: restored)
+    # nor a store or tenant the environment names (orca --store and --tenant set them in
+    # their process: restored)
     monkeypatch.delenv("ORCA_STORE", raising=False)
+    monkeypatch.delenv("ORCA_TENANT", raising=False)
     return home
 
 

@@ -1744,3 +1744,56 @@ def test_runs_trace_writes_a_file_perfetto_or_jaeger_opens(tiny: Path, tmp_path:
     assert any(a["key"] == "gen_ai.request.model" for s in spans for a in s["attributes"])
     orca(tiny, "runs", "trace", run["run_id"], "--format", "svg", code=2)
     orca(tiny, "runs", "trace", "run-nosuch", code=3)
+
+
+# -- tenants ------------------------------------------------------------------------------
+
+
+def test_tenants_are_registered_listed_disabled_and_acted_for(project: Path, home: Path) -> None:
+    orca(project, "tenant", "create", "acme", "--display-name", "Acme Corp", code=0)
+    assert "--tenant globex" in orca(project, "tenant", "create", "globex", code=0).stdout
+    listed = data(orca(project, "tenant", "list", "--json", code=0))
+    assert [(t["name"], t["display_name"]) for t in listed] == [
+        ("default", "Default"), ("acme", "Acme Corp"), ("globex", "")
+    ]  # fmt: skip
+    again = orca(project, "tenant", "create", "acme", code=3)
+    assert "a tenant is named 'acme'" in again.stderr
+    for bad in ("Acme", "../x", "a b", "_x", "x" * 41):
+        refused = orca(project, "tenant", "create", bad, code=3)
+        assert "lowercase letters" in refused.stderr
+    # acting for a tenant: its own budgets, apart from the default tenant's
+    orca(project, "--tenant", "acme", "budget", "create", "team", "--amount", "5", code=0)
+    assert [b["name"] for b in data(orca(project, "--tenant", "acme", "budget", "list",
+                                         "--json", code=0))] == ["team"]  # fmt: skip
+    # (in one process --tenant stays in ORCA_TENANT, as --store in ORCA_STORE: say it)
+    assert data(orca(project, "--tenant", "default", "budget", "list", "--json", code=0)) == []
+    assert (home / "tenants" / "acme" / "orca.db").is_file()
+    # a tenant that is not registered, or not a name, is refused before anything runs
+    for bad, said in (("nobody", "orca tenant create nobody"), ("NO", "lowercase")):
+        refused = orca(project, "--tenant", bad, "budget", "list", code=2)
+        assert said in refused.stderr
+    assert not (home / "tenants" / "nobody").exists()
+    off = data(orca(project, "tenant", "disable", "globex", "--json", code=0))
+    assert off["disabled_at"]
+    assert "enabled" in orca(project, "tenant", "enable", "globex", code=0).stdout
+    assert "cannot be disabled" in orca(project, "tenant", "disable", "default", code=3).stderr
+
+
+def test_tokens_belong_to_a_tenant(project: Path) -> None:
+    orca(project, "tenant", "create", "acme", code=0)
+    made = data(orca(project, "token", "create", "bot", "--tenant", "acme", "--scope", "run",
+                     "--json", code=0))  # fmt: skip
+    assert (made["tenant"], made["scope"]) == ("acme", "run")
+    orca(project, "token", "create", "bot", "--json", code=0)  # the default tenant's bot
+    listed = data(orca(project, "token", "list", "--json", code=0))
+    assert [t["tenant"] for t in listed] == ["default"]
+    every = data(orca(project, "token", "list", "--all-tenants", "--json", code=0))
+    assert sorted(t["tenant"] for t in every) == ["acme", "default"]
+    # --tenant of the whole command line chooses the tenant too
+    mine = data(orca(project, "--tenant", "acme", "token", "list", "--json", code=0))
+    assert [t["id"] for t in mine] == [made["id"]]
+    orca(project, "--tenant", "default", "token", "list", code=0)
+    refused = orca(project, "token", "create", "x", "--tenant", "nobody", code=3)
+    assert "orca tenant create nobody" in refused.stderr
+    orca(project, "token", "revoke", "bot", "--tenant", "acme", code=0)
+    assert data(orca(project, "token", "list", "--tenant", "acme", "--json", code=0)) == []

@@ -172,6 +172,35 @@ def test_a_role_the_map_does_not_know_is_403(server: str, issuer: Issuer) -> Non
     assert "superuser" in body["message"]
 
 
+def test_a_tenant_claim_must_name_a_registered_enabled_tenant(
+    server: str, issuer: Issuer, project: Path
+) -> None:
+    from orca.store import project_store
+
+    body = refused(call(server, "GET", "/v1/runs", issuer.mint(org="initech")),
+                   403, "TENANT_UNKNOWN")  # fmt: skip
+    assert "orca tenant create initech" in body["details"]["fix"]
+    for bad in ("Acme", "../acme", "a" * 41, "acme corp"):
+        body = refused(call(server, "GET", "/v1/runs", issuer.mint(org=bad)), 401, "TOKEN_CLAIMS")
+        assert "not a tenant name" in body["message"]
+    with project_store(project) as store:
+        store.tenants.set_disabled("acme-eu", True)
+    try:
+        token = issuer.mint(org="acme-eu")
+        deadline = time.monotonic() + 10  # the server re-reads the registry within 2 s
+        while call(server, "GET", "/v1/runs", token).status_code != 403:
+            assert time.monotonic() < deadline, "a disabled tenant was still served"
+            time.sleep(0.2)
+        refused(call(server, "GET", "/v1/runs", token), 403, "TENANT_DISABLED")
+    finally:
+        with project_store(project) as store:
+            store.tenants.set_disabled("acme-eu", False)
+        deadline = time.monotonic() + 10  # served again before the next test
+        while call(server, "GET", "/v1/runs", issuer.mint(org="acme-eu")).status_code != 200:
+            assert time.monotonic() < deadline, "an enabled tenant was still refused"
+            time.sleep(0.2)
+
+
 # -- refused tokens -------------------------------------------------------------------------
 
 

@@ -77,6 +77,15 @@ graph.add_edge("ask_again", END)
 
 LEASE_S = "2"
 
+SAVED = {
+    "format": "orca.flow/v1",
+    "name": "acme-flow",
+    "state": [{"key": "n", "type": "integer"}, {"key": "first", "type": "string"}],
+    "nodes": [{"id": "ask", "kind": "python", "ref": "flows:ask"}],
+    "edges": [{"from": "__start__", "to": "ask"}, {"from": "ask", "to": "__end__"}],
+}
+"""A flow acme saves: its one node asks the model through the run's profile."""
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -526,12 +535,19 @@ def test_a_tenants_run_is_executed_on_its_own_store_by_any_worker(
     acme = json.loads(cli("token", "create", "a", "--scope", "admin", "--tenant", "acme",
                           "--json"))["token"]  # fmt: skip
     root = json.loads(cli("token", "create", "r", "--scope", "admin", "--json"))["token"]
+    with (project / ".orca" / "orca.toml").open("a") as f:
+        f.write('\n[flows]\npython_modules = ["flows"]\n')  # the saved flow's node
     with (
-        served(project, ["graph"], env=env) as url,
+        served(project, ["graph"], env=env, cwd=project) as url,
         httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {acme}"}) as a,
         httpx.Client(base_url=url, timeout=60, headers={"Authorization": f"Bearer {root}"}) as r,
     ):
-        start_worker(project, store_url, workers, slow_s=0.1)
+        shared_args = ["--store", shared] if shared else []
+        workers.append(orca(
+            project, "worker", *shared_args, "--workflow", "flows.py:graph", "--lease-s", LEASE_S,
+            env={**env, "SLOW_S": "0.1", "MARKERS": str(project / "markers")}, cwd=project,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        ))  # fmt: skip
         done = a.post("/v1/runs/wait", params={"thread_id": "t1"}, json=ask(7))
         assert done.status_code == 200, done.text
         run_id = done.json()["run_id"]
@@ -544,4 +560,56 @@ def test_a_tenants_run_is_executed_on_its_own_store_by_any_worker(
         [row] = a.get("/v1/usage", params={"by": "run"}).json()  # acme's ledger: its call
         assert run_id in json.dumps(row)
         assert r.get("/v1/usage", params={"by": "run"}).json() == []
+        # acme's saved flow runs on a worker too; the default tenant has no such flow
+        saved = a.post("/v1/flows", json={"flow": SAVED, "version": "1.0.0"})
+        assert saved.status_code == 201, saved.text
+        flowed = a.post("/v1/runs/wait", json={"workflow": "acme-flow@1.0.0", "input": {"n": 8},
+                                               "profile": "sim"})  # fmt: skip
+        assert flowed.status_code == 200, flowed.text
+        assert flowed.json()["status"] == "done"
+        assert flowed.json()["values"]["first"]  # the model's answer, through acme's sim
+        assert r.post("/v1/runs/wait", json={"workflow": "acme-flow@1.0.0"}).status_code == 404
     assert prompts(wire)["first 7"] == 1
+    assert prompts(wire)["first 8"] == 1
+
+
+def test_a_run_executed_by_a_worker_posts_its_record_to_its_webhook(
+    tmp_path: Path, wire: WireServer, workers: list[Any], store_url: str
+) -> None:
+    import http.server
+    import queue
+    import threading
+
+    got: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.put(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    shared = shared_store(store_url)
+    env = {"ORCA_STORE": shared} if shared else {}
+    config = 'workers = "external"\nwebhook_networks = ["127.0.0.0/8"]'
+    project = make_project(tmp_path / "project", wire, config, shared=shared)
+    receiver = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=receiver.serve_forever, daemon=True).start()
+    try:
+        with (
+            served(project, ["graph"], env=env) as url,
+            httpx.Client(base_url=url, timeout=60) as http,
+        ):
+            start_worker(project, store_url, workers, slow_s=0.1)
+            hook = f"http://127.0.0.1:{receiver.server_port}/done?k=1"
+            started = http.post("/v1/threads/t1/runs", json={**ask(5), "webhook": hook})
+            assert started.status_code == 202, started.text
+            record = got.get(timeout=60)
+            assert (record["run_id"], record["status"]) == (started.json()["run_id"], "done")
+            refused = http.post("/v1/runs", json={**ask(6), "webhook": "http://10.1.2.3/x"})
+            assert refused.status_code == 400
+            assert "webhook_networks" in refused.json()["details"]["fix"]
+    finally:
+        receiver.shutdown()

@@ -78,6 +78,8 @@ def worker(
         ),
         run_options=conf.run_options(),
         tool_options=conf.tool_options(project),
+        flow_modules=list(conf.flows.python_modules),
+        webhook_networks=list(conf.server.webhook_networks),
     )
     from orca.cli._serve import _observe
 

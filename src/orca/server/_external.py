@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.exceptions import HTTPException
 
-from orca.errors import InvalidFieldError, InvalidInputError, ThreadBusyError
+from orca.errors import InvalidInputError, ThreadBusyError
 from orca.events import RUN_FINISHED
 from orca.observe import current_correlation
 from orca.server import _breakpoints
@@ -103,12 +103,10 @@ class ExternalRuns(Runs):
                 "a run takes input or resume, not both. Fix: send input to start, resume to "
                 "answer the thread's interrupt"
             )
-        if body.webhook is not None:
-            raise InvalidFieldError(
-                "webhooks are called by a server that runs its runs itself",
-                field="webhook",
-                fix='leave it out, or serve with [server] workers = "inline"',
-            )
+        if body.webhook is not None:  # checked now; the worker that runs it calls it
+            from orca.server._webhooks import check_webhook
+
+            await asyncio.to_thread(check_webhook, body.webhook, self.webhook_networks)
         if body.budget is not None or body.profile is not None:
             await asyncio.to_thread(_check_names, body.budget, body.profile, self.tenant)
         checkpoints = self._checkpoints

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -22,8 +22,7 @@ from orca.server._tenancy import side_of
 
 if TYPE_CHECKING:
     from orca.flows import Workflow
-    from orca.server._runs import Runs
-    from orca.store import FlowRepository, FlowVersionInfo
+    from orca.store import FlowRepository, FlowVersionInfo, Store
 
 COMPILED_KEPT = 64
 """Compiled saved flows kept (by version and content hash)."""
@@ -51,11 +50,24 @@ class SaveFlowBody(BaseModel):
     message: str | None = Field(default=None, max_length=2000)
 
 
-class SavedFlows:
-    """The saved flows a server runs: compiled on first use (onto the server's
-    checkpointer, with its tools and ``[flows] python_modules``), kept by content hash."""
+class FlowHost(Protocol):
+    """Where saved flows run: a tenant's store (its flows and its checkpointer) and the
+    served workflows (whose tools a flow may call): a server's ``Runs``, or a worker's
+    tenant."""
 
-    def __init__(self, runs: Runs, python_modules: list[str]) -> None:
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def workflows(self) -> dict[str, Workflow]: ...
+
+
+class SavedFlows:
+    """The saved flows a server or worker runs: compiled on first use (onto the tenant's
+    checkpointer, with the served tools and ``[flows] python_modules``), kept by content
+    hash."""
+
+    def __init__(self, runs: FlowHost, python_modules: list[str]) -> None:
         self.runs = runs
         self.python_modules = list(python_modules)
         self._compiled: OrderedDict[tuple[str, str], Workflow] = OrderedDict()
@@ -280,7 +292,7 @@ def router() -> APIRouter:
         Python graph exported (its nodes as ``python`` nodes naming their functions;
         for viewing)."""
         saved = _saved(request)
-        runs = saved.runs
+        runs = side_of(request).runs
         if name not in runs.workflows:
             from orca.flows._versions import is_saved_ref, split_ref
 

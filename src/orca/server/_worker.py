@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from orca._patience import lost_store, patiently
 from orca.checkpoint import RunRecord, lease_owner
 from orca.errors import ConfigError, ThreadBusyError
@@ -43,6 +45,7 @@ from orca.server._execute import (
     start_run,
     tenant_tools,
 )
+from orca.server._flows import SavedFlows
 from orca.store import DEFAULT_TENANT
 from orca.store._queue import NO_LIMITS, Limits, QueueItem
 
@@ -67,6 +70,8 @@ ANNOUNCE_S = 0.05
 """A run's events are announced to the streams that follow it at most this often."""
 ENDED = ("done", "failed", "cancelled", "interrupted")
 ACTIVE = ("queued", "running")
+WEBHOOK_GRACE_S = 5.0
+"""At a stop, how long the worker waits for webhooks of runs that ended."""
 PRIORITY = {"interactive": 1, "batch": 0}
 
 
@@ -89,6 +94,27 @@ class WorkerSettings:
     limits: Limits = NO_LIMITS
     run_options: dict[str, Any] = field(default_factory=dict)
     tool_options: dict[str, Any] = field(default_factory=dict)
+    flow_modules: list[str] = field(default_factory=list)
+    """The modules saved flows' ``python`` nodes may name (``[flows] python_modules``)."""
+    webhook_networks: list[str] = field(default_factory=list)
+    """Private networks (CIDR) a run's webhook may reach anyway (``[server]
+    webhook_networks``)."""
+
+
+@dataclass
+class _Tenant:
+    """What a worker keeps of one tenant: its store, the served workflows onto it, and
+    its saved flows (``NAME@VERSION`` runs, compiled on first use)."""
+
+    store: Any
+    workflows: dict[str, Workflow]
+    saved: SavedFlows | None = None
+
+    def find(self, name: str) -> Workflow | None:
+        found = self.workflows.get(name)
+        if found is None and self.saved is not None:
+            found = self.saved.find(name)
+        return found
 
 
 def submit(
@@ -191,9 +217,11 @@ class Worker:
         self.worker_id = lease_owner()
         self.workflows: dict[str, Workflow] = {}
         self._store: Any = None
-        # the other tenants' stores (opened on their first run) and workflows onto them
-        self._tenants: dict[str, tuple[Any, dict[str, Workflow]]] = {}
+        # each tenant's store (the default's is the worker's own; the others' opened on
+        # their first run), with the workflows onto it and its saved flows
+        self._tenants: dict[str, _Tenant] = {}
         self._opening = asyncio.Lock()
+        self._webhooks: set[asyncio.Future[None]] = set()  # deliveries under way
         self._jobs: dict[str, _Job] = {}
         self._stops = 0
         self._wake: asyncio.Event | None = None
@@ -263,11 +291,14 @@ class Worker:
             given_back = await self._drain()
         finally:
             beats.cancel()
+        if self._webhooks:  # deliveries of runs that ended: a few seconds at most
+            await asyncio.wait(self._webhooks, timeout=WEBHOOK_GRACE_S)
         queue = self._store.queue
         await asyncio.to_thread(queue.worker_stopped, self.worker_id)
         if not given_back:
-            for store, _ in self._tenants.values():
-                await asyncio.to_thread(store.close)
+            for tenant, side in self._tenants.items():
+                if tenant != DEFAULT_TENANT:
+                    await asyncio.to_thread(side.store.close)
             self._tenants.clear()
             await asyncio.to_thread(self._store.close)
         return given_back
@@ -385,7 +416,8 @@ class Worker:
 
         item, s = job.item, self.settings
         queue = self._store.queue
-        checkpoints, workflows = await self._tenant(item.tenant)
+        tenant = await self._tenant(item.tenant)
+        checkpoints = tenant.store.checkpoints
         record = await checkpoints.aget_run(item.run_id)
         if record is None:
             await asyncio.to_thread(queue.fail, self.worker_id, item, "the run has no record")
@@ -413,9 +445,13 @@ class Worker:
                 checkpoints,
             )
             return
-        workflow = workflows.get(item.workflow)
+        try:  # a served workflow, or a saved flow of the tenant (compiled on first use)
+            workflow = await asyncio.to_thread(tenant.find, item.workflow)
+        except Exception as exc:  # a saved flow that no longer compiles here
+            await self._fail(item, f"{type(exc).__name__}: {exc}", record, checkpoints)
+            return
         if workflow is None:
-            served = ", ".join(sorted(workflows)) or "none"
+            served = ", ".join(sorted(tenant.workflows)) or "none"
             await self._fail(
                 item,
                 f"worker {self.worker_id} does not serve workflow {item.workflow!r} "
@@ -471,26 +507,51 @@ class Worker:
             await checkpoints.arollback(record.thread_id, None)
         if not job.lost:
             await asyncio.to_thread(queue.complete, self.worker_id, item, result)
+        if body.webhook is not None:
+            self._notify(body.webhook, checkpoints, record.run_id)
 
-    async def _tenant(self, tenant: str) -> tuple[Any, dict[str, Workflow]]:
-        """The checkpoints a tenant's runs keep their threads in (its own store,
-        opened on its first run) and the workflows, onto them."""
-        if tenant == DEFAULT_TENANT:
-            return self._store.checkpoints, self.workflows
-        found = self._tenants.get(tenant)
+    def _notify(self, url: str, checkpoints: Any, run_id: str) -> None:
+        """The run stopped: POST its record to its webhook, checked again from this host
+        (in the background, while the worker goes on; a stop waits a few seconds for
+        it)."""
+        from orca.server._webhooks import check_webhook, deliver
+
+        async def send() -> None:
+            try:
+                target = await asyncio.to_thread(check_webhook, url, self.settings.webhook_networks)
+                found = await checkpoints.aget_run(run_id)
+                record = orjson.loads(orjson.dumps(dataclasses.asdict(found), default=repr))
+                await deliver(url, target, record)
+            except Exception as exc:  # never a crash of the worker for a webhook
+                log.warning("webhook %s of run %s not sent: %s", url, run_id, exc)
+
+        task = asyncio.ensure_future(send())
+        self._webhooks.add(task)
+        task.add_done_callback(self._webhooks.discard)
+
+    async def _tenant(self, name: str) -> _Tenant:
+        """Tenant ``name``'s store (opened on its first run), the workflows onto it and
+        its saved flows."""
+        found = self._tenants.get(name)
         if found is None:
+            async with self._opening:
+                found = self._tenants.get(name)
+                if found is None:
+                    found = await asyncio.to_thread(self._open_tenant, name)
+                    self._tenants[name] = found
+        return found
+
+    def _open_tenant(self, name: str) -> _Tenant:
+        if name == DEFAULT_TENANT:
+            side = _Tenant(self._store, self.workflows)
+        else:
             from orca.store import open_store
 
-            async with self._opening:
-                found = self._tenants.get(tenant)
-                if found is None:
-                    store = await asyncio.to_thread(
-                        open_store, self.settings.store, tenant=tenant, pool_size=4
-                    )
-                    checkpoints = store.checkpoints
-                    moved = {n: w.onto(checkpoints) for n, w in self.workflows.items()}
-                    found = self._tenants[tenant] = (store, moved)
-        return found[0].checkpoints, found[1]
+            store = open_store(self.settings.store, tenant=name, pool_size=4)
+            moved = {n: w.onto(store.checkpoints) for n, w in self.workflows.items()}
+            side = _Tenant(store, moved)
+        side.saved = SavedFlows(side, self.settings.flow_modules)
+        return side
 
     async def _announce(self, handle: RunHandle, run_id: str) -> None:
         """Follow the run's events and announce them (``RunQueue.announce``: on

@@ -197,10 +197,17 @@ function BrowserToken() {
             {who.data.kind === "oidc" ? (
               <>
                 {" "}
-                (signed in with SSO: tenant <strong>{who.data.tenant}</strong>, role <strong>{who.data.role}</strong>)
+                (signed in with SSO, role <strong>{who.data.role}</strong>)
               </>
             ) : null}{" "}
-            with scope <strong>{who.data.scope}</strong>.
+            with scope <strong>{who.data.scope}</strong>
+            {who.data.auth && who.data.tenant ? (
+              <>
+                {" "}
+                in tenant <strong>{who.data.tenant}</strong>
+              </>
+            ) : null}
+            .
           </>
         ) : null}
       </p>
