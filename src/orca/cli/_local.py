@@ -57,7 +57,20 @@ def settings(
             budget_name = made.name if made is not None else None
     chosen = _with_timeout(chosen, float(cfg.llm.request_timeout_s))
     options: dict[str, Any] = cfg.run_options()
+    options["api_keys"] = _stored_keys(cfg)
     return chosen, options, (chosen.name if chosen else profile), budget_name
+
+
+def _stored_keys(cfg: Any) -> Any:
+    """The provider keys stored with ``orca secret set`` (the project's, of ``--tenant``),
+    which the run's models take before the environment; the store stays open for the
+    command's life, as the checkpointer's does."""
+    from orca.cli._common import project_root
+    from orca.store import project_store
+
+    store = project_store(project_root())
+    store.secret_keys = cfg.secret_keys()
+    return store.secrets
 
 
 def check_on_exceeded(on_exceeded: str | None) -> None:

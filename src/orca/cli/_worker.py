@@ -80,6 +80,7 @@ def worker(
         tool_options=conf.tool_options(project),
         flow_modules=list(conf.flows.python_modules),
         webhook_networks=list(conf.server.webhook_networks),
+        secret_keys=conf.secret_keys(),
     )
     from orca.cli._serve import _observe
 

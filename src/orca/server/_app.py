@@ -86,6 +86,8 @@ class ServerSettings:
             python_modules``; none by default).
         workers: who executes the runs: this server (``inline``), or ``orca worker``
             processes claiming them from the project's run queue (``external``).
+        secret_keys: where stored secrets' master key comes from (an
+            ``orca.store.KeySource``; None: the project's configuration says).
     """
 
     host: str = "127.0.0.1"
@@ -112,6 +114,7 @@ class ServerSettings:
     tool_options: dict[str, Any] = field(default_factory=dict)
     flow_modules: list[str] = field(default_factory=list)
     workers: str = "inline"
+    secret_keys: Any = None
 
 
 def check_bind(host: str, *, auth: bool = False) -> None:
@@ -178,6 +181,12 @@ def create_app(settings: ServerSettings) -> FastAPI:
         settings.run_options,
         settings.tool_options,
     )
+    keys = settings.secret_keys
+    if keys is None:
+        from orca.config import load_config
+
+        keys = load_config(settings.project).secret_keys()
+    runs.secret_keys = keys
     try:
         check_bind(settings.host, auth=guard.required)  # never an open app beyond loopback
         runs.open()
@@ -185,7 +194,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         guard.close()
         raise
     runs.saved = _flows.SavedFlows(runs, settings.flow_modules)
-    default = Side(DEFAULT_TENANT, runs, Tasks(settings), Admin(settings.project))
+    default = Side(DEFAULT_TENANT, runs, Tasks(settings, secret_keys=keys), Admin(settings.project))
 
     def side_of_tenant(tenant: str) -> Side:
         """Another tenant's side: the same workflows, capacity and settings, on its own
@@ -224,7 +233,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(_flows.router())  # saved flows, runnable
     app.include_router(_tenants.router)  # the registry of tenants (installation admins)
     app.include_router(_uiapi.router)  # runs list and counters, search, series, tokens
-    app.include_router(_secrets.router(_secrets.project_secrets(settings.project)))  # stored keys
+    app.include_router(_secrets.router(_secrets.project_secrets(keys)))  # stored keys
     http = _http_metrics()
     app.add_middleware(_Unexpected)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)

@@ -224,6 +224,7 @@ class Runs:
         self._tool_defaults = dict(tool_options or {})
         self.tool_options = tenant_tools(self._tool_defaults, tenant)
         self._served = served  # another tenant's workflows, already loaded
+        self.secret_keys: Any = None  # the master key's source of stored secrets
         self._background: set[asyncio.Task[Any]] = set()
         self.workflows: dict[str, Workflow] = {}
         self.saved: SavedWorkflows | None = None  # saved flows (server/_flows.py)
@@ -245,6 +246,10 @@ class Runs:
         from orca.store import project_store
 
         self._store = project_store(self.project, tenant=self.tenant)
+        if self.secret_keys is not None:
+            self._store.secret_keys = self.secret_keys
+        # the provider keys the tenant stored (orca secret set) come before the server's
+        self.run_options["api_keys"] = self._store.secrets
         try:
             if self._served is not None:  # loaded once: onto this tenant's store
                 checkpoints = self._store.checkpoints
@@ -315,11 +320,12 @@ class Runs:
             self.sources,
             self.webhook_networks,
             self.admission,
-            {k: v for k, v in self.run_options.items() if k != "tenant"},
+            {k: v for k, v in self.run_options.items() if k not in ("tenant", "api_keys")},
             self._tool_defaults,
             tenant=tenant,
             served=self.workflows,
         )
+        other.secret_keys = self.secret_keys
         other.open()
         return other
 

@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi import Path as PathParam
@@ -96,14 +95,12 @@ def router(secrets: SecretsOf) -> APIRouter:
     return routes
 
 
-def project_secrets(project: Path) -> SecretsOf:
+def project_secrets(keys: Any) -> SecretsOf:
     """The secrets of the request's tenant's project store (its side's admin store), sealed
-    under the master key ``project``'s configuration names (``[secrets] key_file``, or
-    ``ORCA_SECRET_KEY``, or ``$ORCA_HOME/secret.key``)."""
-    from orca.config import load_config
+    under the master key of ``keys`` (an ``orca.store.KeySource``: ``[secrets] key_file``,
+    or ``ORCA_SECRET_KEY``, or ``$ORCA_HOME/secret.key``)."""
     from orca.server._tenancy import stores
 
-    keys = load_config(project).secret_keys()
     lock = threading.Lock()
 
     def secrets_of(request: Request) -> SecretRepository:

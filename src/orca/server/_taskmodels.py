@@ -14,6 +14,7 @@ A ``model_ref`` is, in this order:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,9 @@ from orca.llm import ChatModel, Models, ModelSpec, provider_names
 LOCAL_ENGINES = frozenset({"llamacpp"})
 LLAMACPP_CONTEXT = 2048  # llama.cpp's n_ctx when a model's params give none
 ROLES = ("planner", "worker")
+CLOUD_TTL_S = 60.0
+"""How long a cloud model built for a tenant's tasks is reused before it is built again
+(with the key the tenant stores now)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,7 @@ class TaskModels:
 
     def __init__(self, tables: Mapping[str, Mapping[str, Any]], project: Path) -> None:
         self._named: dict[str, TaskModel] = {}
-        self._cloud: dict[str, TaskModel] = {}
+        self._cloud: dict[tuple[str | None, str], tuple[TaskModel, float]] = {}
         for name, table in sorted(tables.items()):
             where = f"server.models.{name}"
             if not isinstance(table, Mapping):
@@ -92,8 +96,13 @@ class TaskModels:
     def local_count(self) -> int:
         return sum(1 for m in self._named.values() if m.local)
 
-    def resolve(self, ref: str, engine: str | None, tenant: str | None = None) -> TaskModel:
-        """The model ``ref`` names (blocking: a role reads ``tenant``'s active profile).
+    def resolve(
+        self, ref: str, engine: str | None, tenant: str | None = None, keys: Any = None
+    ) -> TaskModel:
+        """The model ``ref`` names (blocking: a role reads ``tenant``'s active profile). A
+        role's or a cloud ``PROVIDER:MODEL``'s key comes from ``keys`` (the tenant's stored
+        secrets) before the environment; ``[server.models]`` are the installation's, with
+        its keys.
 
         Raises:
             InvalidInputError: no such model, a local engine asked by path, or an
@@ -102,7 +111,7 @@ class TaskModels:
         found = self._named.get(ref)
         if found is None and ref in ROLES:
             try:
-                model = Models(tenant=tenant).get(ref)
+                model = Models(tenant=tenant, keys=_lookup(keys)).get(ref)
             except ConfigError as exc:
                 raise InvalidInputError(
                     f"model_ref {ref!r} names the active profile's {ref}, and there is none "
@@ -110,7 +119,7 @@ class TaskModels:
                 ) from None
             found = TaskModel(ref, model.provider, model, None)
         if found is None:
-            found = self._by_provider(ref)
+            found = self._by_provider(ref, tenant, keys)
         if engine is not None and engine != found.engine:
             raise InvalidInputError(
                 f"engine is {engine!r}, but model_ref {ref!r} runs on {found.engine!r}. Fix: "
@@ -118,7 +127,7 @@ class TaskModels:
             )
         return found
 
-    def _by_provider(self, ref: str) -> TaskModel:
+    def _by_provider(self, ref: str, tenant: str | None, keys: Any) -> TaskModel:
         provider, sep, model = ref.partition(":")
         if not sep or provider not in provider_names() or not model:
             named = ", ".join(sorted(self._named)) or "none"
@@ -132,11 +141,16 @@ class TaskModels:
                 f"model_ref {ref!r} asks a local engine for a file. Fix: local models are "
                 "served by name: add it to [server.models] and send that name"
             )
-        found = self._cloud.get(ref)
-        if found is None:
-            spec = ModelSpec(provider, model)
-            found = self._cloud[ref] = TaskModel(ref, provider, spec.build(), None)
-        return found
+        # each tenant's, with its own key; built again now and then, so that a key the
+        # tenant stores anew is used within CLOUD_TTL_S
+        kept = self._cloud.get((tenant, ref))
+        if kept is None or time.monotonic() - kept[1] > CLOUD_TTL_S:
+            built = ModelSpec(provider, model).build(_lookup(keys))
+            kept = self._cloud[(tenant, ref)] = (
+                TaskModel(ref, provider, built, None),
+                time.monotonic(),
+            )
+        return kept[0]
 
     def describe(self) -> list[dict[str, Any]]:
         """The named models, for ``/v1/capabilities``."""
@@ -150,3 +164,9 @@ class TaskModels:
             }
             for name, m in sorted(self._named.items())
         ]
+
+
+def _lookup(keys: Any) -> Any:
+    """A key lookup (name -> key or None) from stored secrets, or None."""
+    reveal = getattr(keys, "reveal", None)
+    return reveal if callable(reveal) else None

@@ -70,10 +70,12 @@ class Tasks:
         tenant: str = DEFAULT_TENANT,
         admission: Admission | None = None,
         models: TaskModels | None = None,
+        secret_keys: Any = None,
     ) -> None:
         self.project = settings.project
         self.settings = settings
         self.tenant = tenant  # whose tasks, sessions, artifacts, budgets and usage
+        self.secret_keys = secret_keys  # the master key's source of its stored keys
         self.models = models or TaskModels(settings.models, settings.project)
         self.session_ttl_ms = settings.session_ttl_s * 1000
         running = settings.max_running_tasks
@@ -97,7 +99,13 @@ class Tasks:
 
     def for_tenant(self, tenant: str) -> Tasks:
         """Another tenant's tasks: the same models and admission (not yet open)."""
-        return Tasks(self.settings, tenant=tenant, admission=self.admission, models=self.models)
+        return Tasks(
+            self.settings,
+            tenant=tenant,
+            admission=self.admission,
+            models=self.models,
+            secret_keys=self.secret_keys,
+        )
 
     # -- life ------------------------------------------------------------------------------
 
@@ -106,6 +114,8 @@ class Tasks:
         from orca.store import project_store, user_store
 
         self._project = project = await self._run(project_store, self.project, tenant=self.tenant)
+        if self.secret_keys is not None:
+            project.secret_keys = self.secret_keys
         self._tasks = tasks = project.tasks
         self._artifacts = project.artifacts
         self._user = await self._run(user_store, tenant=self.tenant)
@@ -121,7 +131,9 @@ class Tasks:
         queued, _ = await self._run(tasks.recover, reset)
         for record in queued:
             try:
-                model = await self._run(self.models.resolve, record.model_ref, None, self.tenant)
+                model = await self._run(
+                    self.models.resolve, record.model_ref, None, self.tenant, self._keys()
+                )
                 batch = record.priority == "batch"
                 ticket = self.admission.admit(
                     record.task_id, "batch" if batch else "interactive", self.tenant
@@ -152,6 +164,11 @@ class Tasks:
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self._io, functools.partial(fn, *args, **kwargs))
         return await asyncio.shield(job)
+
+    def _keys(self) -> Any:
+        """Where a cloud model's key is looked up before the environment: the tenant's
+        stored secrets (``orca secret set``)."""
+        return self._project.secrets if self._project is not None else None
 
     @property
     def tasks(self) -> TaskRepository:
@@ -206,7 +223,9 @@ class Tasks:
                 "the task holds text that is not valid Unicode (a lone surrogate). Fix: send "
                 "UTF-8 text"
             ) from None
-        model = await self._run(self.models.resolve, body.model_ref, body.engine, self.tenant)
+        model = await self._run(
+            self.models.resolve, body.model_ref, body.engine, self.tenant, self._keys()
+        )
         self._check(body, model)
         digest = digest_of(data)
         found = await self._run(self.tasks.get, task_id)

@@ -99,6 +99,9 @@ class WorkerSettings:
     webhook_networks: list[str] = field(default_factory=list)
     """Private networks (CIDR) a run's webhook may reach anyway (``[server]
     webhook_networks``)."""
+    secret_keys: Any = None
+    """Where stored secrets' master key comes from (``Config.secret_keys()``; None: the
+    default, ``ORCA_SECRET_KEY`` or ``$ORCA_HOME/secret.key``)."""
 
 
 @dataclass
@@ -470,7 +473,8 @@ class Worker:
             workflow,
             thread_id=record.thread_id,
             metadata=metadata,
-            defaults={**s.run_options, "tenant": item.tenant},  # its budgets, prices
+            # its budgets, prices and profiles; the provider keys it stored
+            defaults={**s.run_options, "tenant": item.tenant, "api_keys": tenant.store.secrets},
             tools=tenant_tools(s.tool_options, item.tenant),
             correlation_id=metadata.get("correlation_id"),
         )
@@ -550,6 +554,8 @@ class Worker:
             store = open_store(self.settings.store, tenant=name, pool_size=4)
             moved = {n: w.onto(store.checkpoints) for n, w in self.workflows.items()}
             side = _Tenant(store, moved)
+        if self.settings.secret_keys is not None:
+            side.store.secret_keys = self.settings.secret_keys
         side.saved = SavedFlows(side, self.settings.flow_modules)
         return side
 
