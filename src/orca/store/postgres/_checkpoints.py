@@ -103,6 +103,17 @@ _PARTS: dict[str, Part] = {
 }
 
 
+_PUT_CALL = (
+    "INSERT INTO call_records (thread_id, task_id, kind, digest, occurrence, "
+    "checkpoint_id, run_id, value, created_at) "
+    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "ON CONFLICT (thread_id, task_id, kind, digest, occurrence) DO UPDATE SET "
+    "checkpoint_id = EXCLUDED.checkpoint_id, run_id = EXCLUDED.run_id, "
+    "value = EXCLUDED.value, created_at = EXCLUDED.created_at"
+)
+"""A call's record, replacing one with its key."""
+
+
 def save_statement(
     thread_id: str,
     header: HeaderRow | None,
@@ -403,17 +414,24 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
         return [r[0] for r in rows]
 
     def _put_call_row(self, row: CallRow) -> None:
-        self._run(
-            lambda cur: cur.execute(
-                "INSERT INTO call_records (thread_id, task_id, kind, digest, occurrence, "
-                "checkpoint_id, run_id, value, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (thread_id, task_id, kind, digest, occurrence) DO UPDATE SET "
-                "checkpoint_id = EXCLUDED.checkpoint_id, run_id = EXCLUDED.run_id, "
-                "value = EXCLUDED.value, created_at = EXCLUDED.created_at",
-                row,
-            )
-        )
+        self._run(lambda cur: cur.execute(_PUT_CALL, row))
+
+    def _keeps_ledger(self, ledger: Any) -> bool:
+        from orca.store.postgres._ledger import PgLedger
+
+        return isinstance(ledger, PgLedger) and ledger.db.same_database(self.db)
+
+    def _put_paid_call_row(self, row: CallRow, paid: Any) -> None:
+        from orca.store.postgres._ledger import recording
+
+        found = recording(paid.hold, paid.charge)
+        if found is None:  # a hold with nothing held: no row of it to record on
+            self._put_call_row(row)
+            return
+        # one statement in autocommit: the hold's answer and the call's record commit
+        # together, in one round trip (a data-modifying WITH runs once, whatever reads it)
+        answered, args = found
+        self._save(f"WITH answered AS ({answered}) {_PUT_CALL}".encode(), [*args, *row])
 
     def _call_rows(self, thread_id: str, task_id: str) -> list[CallRow]:
         rows = self._read(
