@@ -73,27 +73,21 @@ class KillingSqliteLedger(SqliteLedger):
 
 
 class KillingPgCheckpointer(PgCheckpointer):
-    armed = False
-
     def put_paid_call(self, record: CallRecord, paid: Any) -> bool:
         kept = super().put_paid_call(record, paid)
         if kept and KILL == "after_hold_record":
             die()
         return kept
 
-    def _put_paid_call_row(self, row: Any, paid: Any) -> None:
-        self.armed = KILL == "before_paid_commit"
-        super()._put_paid_call_row(row, paid)
-
-    def _save(self, sql: bytes, args: list[Any]) -> None:
-        if not self.armed:
-            super()._save(sql, args)
-            return
+    def _put_paid(self, sql: bytes, args: list[Any]) -> bool:
+        if KILL != "before_paid_commit":
+            return super()._put_paid(sql, args)
         # the paid call's one statement, in a transaction: the hold's answer and the
         # call's record are written, the COMMIT is not sent
         with self.db.transaction() as conn:
             _text.cursor(conn).execute(sql, args)
             die()
+        raise AssertionError("unreachable")
 
 
 def main() -> None:

@@ -143,6 +143,15 @@ def test_apart_nothing_is_written_and_the_caller_records_the_hold_first(
     assert pair.ledger.budgets.status("b").spent == 0
 
 
+def test_a_hold_this_database_does_not_have_writes_nothing(one_database: Pair) -> None:
+    # (a ledger taken for this database's that is not: another schema on the same URL)
+    stranger = Hold("not-here", ((1, 50_000),))
+    paid = _Answer(one_database.ledger, stranger, CHARGE)
+    assert one_database.cp.put_paid_call(call(), paid) is False
+    assert asyncio.run(_async_put(one_database.cp, paid)) is False
+    assert one_database.cp.calls("t", "task-1") == []
+
+
 def test_a_hold_that_holds_nothing_keeps_the_record_alone(one_database: Pair) -> None:
     paid = _Answer(one_database.ledger, Hold("no-budget"), CHARGE)  # no budget applied
     assert one_database.cp.put_paid_call(call(), paid) is True

@@ -347,8 +347,9 @@ class Checkpointer(Protocol):
     def put_paid_call(self, record: CallRecord, paid: Any) -> bool:
         """Keep a completed call and, in the same transaction, its answer on the ledger
         hold that paid for it (``paid``, an ``orca.context.PaidAnswer``), when this store
-        keeps ``paid.ledger``'s tables in its own database; True then. False, and nothing
-        written, when it does not (the caller records the hold first, then the call)."""
+        keeps ``paid.ledger``'s tables, and the hold, in its own database; True then.
+        False, and nothing written, when it does not (the caller records the hold
+        first, then the call)."""
 
     def calls(self, thread_id: str, task_id: str) -> list[CallRecord]:
         """The task's call records, by kind, digest and occurrence."""

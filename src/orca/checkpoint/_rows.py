@@ -259,9 +259,10 @@ class RowCheckpointer(RecordRows):
         record and its hold's answer can commit together (none here)."""
         return False
 
-    def _put_paid_call_row(self, row: CallRow, paid: Any) -> None:
+    def _put_paid_call_row(self, row: CallRow, paid: Any) -> bool:
         """Insert ``row`` and record ``paid``'s answer on its hold in one transaction
-        (called only where ``_keeps_ledger(paid.ledger)``)."""
+        (called only where ``_keeps_ledger(paid.ledger)``); False, nothing written,
+        when the hold is not in this database after all."""
         raise NotImplementedError
 
     @abstractmethod
@@ -521,8 +522,7 @@ class RowCheckpointer(RecordRows):
             return False
         row = _call_row(record)
         with self._lock:
-            self._put_paid_call_row(row, paid)
-        return True
+            return self._put_paid_call_row(row, paid)
 
     def calls(self, thread_id: str, task_id: str) -> list[CallRecord]:
         with self._lock:
