@@ -62,10 +62,43 @@ class CallLog(Protocol):
         returns it and the recorded value of that occurrence, or None (call for real)."""
         ...
 
-    async def record(self, kind: str, digest: str, occurrence: int, value: dict[str, Any]) -> bool:
+    async def record(
+        self,
+        kind: str,
+        digest: str,
+        occurrence: int,
+        value: dict[str, Any],
+        paid: PaidAnswer | None = None,
+    ) -> bool:
         """Keep what a completed call returned (committed before this returns); False
         (and a ``warning`` event) when it could not be kept: the call then runs again
-        if the task does."""
+        if the task does.
+
+        ``paid``: the call's answer as its ledger hold records it. It is written in the
+        same transaction as the record where the checkpointer keeps the ledger's tables
+        too (one PostgreSQL database: a process killed at any point has both or
+        neither), else before the record (a process killed between the two has paid,
+        and the task run again calls once more)."""
+        ...
+
+
+class PaidAnswer(Protocol):
+    """A paid call's answer as the run's meter records it on the call's ledger hold, so
+    that a process killed before the settle is charged from it (``orca.llm``'s meter
+    makes them). ``ledger``, ``hold`` and ``charge`` are opaque here: a checkpointer
+    that keeps ``ledger``'s tables writes the answer with the call's record."""
+
+    @property
+    def ledger(self) -> Any: ...
+
+    @property
+    def hold(self) -> Any: ...
+
+    @property
+    def charge(self) -> Any: ...
+
+    async def arecord(self) -> None:
+        """Record the answer on its hold, alone (committed when this returns)."""
         ...
 
 

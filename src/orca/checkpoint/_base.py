@@ -344,6 +344,13 @@ class Checkpointer(Protocol):
         """Keep a completed call, durably (committed when this returns); a record with the
         same thread, task, kind, digest and occurrence is replaced."""
 
+    def put_paid_call(self, record: CallRecord, paid: Any) -> bool:
+        """Keep a completed call and, in the same transaction, its answer on the ledger
+        hold that paid for it (``paid``, an ``orca.context.PaidAnswer``), when this store
+        keeps ``paid.ledger``'s tables, and the hold, in its own database; True then.
+        False, and nothing written, when it does not (the caller records the hold
+        first, then the call)."""
+
     def calls(self, thread_id: str, task_id: str) -> list[CallRecord]:
         """The task's call records, by kind, digest and occurrence."""
 
@@ -421,6 +428,9 @@ class Checkpointer(Protocol):
 
     def aput_call(self, record: CallRecord) -> Awaitable[None]:
         """``put_call``, off the event loop's thread; ordered by call."""
+
+    def aput_paid_call(self, record: CallRecord, paid: Any) -> Awaitable[bool]:
+        """``put_paid_call``, off the event loop's thread; ordered by call."""
 
     def acalls(self, thread_id: str, task_id: str) -> Awaitable[list[CallRecord]]:
         """``calls``, off the event loop's thread; ordered by call."""

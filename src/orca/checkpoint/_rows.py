@@ -254,6 +254,17 @@ class RowCheckpointer(RecordRows):
     def _put_call_row(self, row: CallRow) -> None:
         """Insert ``row`` (replacing one with the same key) and commit."""
 
+    def _keeps_ledger(self, ledger: Any) -> bool:
+        """Whether ``ledger``'s tables live in this store's database, so that a call's
+        record and its hold's answer can commit together (none here)."""
+        return False
+
+    def _put_paid_call_row(self, row: CallRow, paid: Any) -> bool:
+        """Insert ``row`` and record ``paid``'s answer on its hold in one transaction
+        (called only where ``_keeps_ledger(paid.ledger)``); False, nothing written,
+        when the hold is not in this database after all."""
+        raise NotImplementedError
+
     @abstractmethod
     def _call_rows(self, thread_id: str, task_id: str) -> list[CallRow]:
         """The task's call rows, by kind, digest and occurrence."""
@@ -502,19 +513,16 @@ class RowCheckpointer(RecordRows):
     # -- call records ------------------------------------------------------------------------
 
     def put_call(self, record: CallRecord) -> None:
-        row = CallRow(
-            record.thread_id,
-            record.task_id,
-            record.kind,
-            record.digest,
-            record.occurrence,
-            record.checkpoint_id,
-            record.run_id,
-            encode_value(f"{record.kind} call record", record.value),
-            record.created_at,
-        )
+        row = _call_row(record)
         with self._lock:
             self._put_call_row(row)
+
+    def put_paid_call(self, record: CallRecord, paid: Any) -> bool:
+        if not self._keeps_ledger(paid.ledger):
+            return False
+        row = _call_row(record)
+        with self._lock:
+            return self._put_paid_call_row(row, paid)
 
     def calls(self, thread_id: str, task_id: str) -> list[CallRecord]:
         with self._lock:
@@ -542,6 +550,13 @@ class RowCheckpointer(RecordRows):
 
     def aput_call(self, record: CallRecord) -> asyncio.Future[None]:
         return self._submit(self.put_call, record)
+
+    def aput_paid_call(self, record: CallRecord, paid: Any) -> asyncio.Future[bool]:
+        if not self._keeps_ledger(paid.ledger):  # nothing to write: no trip to the store
+            done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+            done.set_result(False)
+            return done
+        return self._submit(self.put_paid_call, record, paid)
 
     def acalls(self, thread_id: str, task_id: str) -> asyncio.Future[list[CallRecord]]:
         return self._submit(self.calls, thread_id, task_id)
@@ -585,6 +600,21 @@ class RowCheckpointer(RecordRows):
         return self._submit(
             self.read_events, run_id, start=start, stop=stop, types=types, limit=limit
         )
+
+
+def _call_row(record: CallRecord) -> CallRow:
+    """A call record as stored: its value serialised."""
+    return CallRow(
+        record.thread_id,
+        record.task_id,
+        record.kind,
+        record.digest,
+        record.occurrence,
+        record.checkpoint_id,
+        record.run_id,
+        encode_value(f"{record.kind} call record", record.value),
+        record.created_at,
+    )
 
 
 def _assemble(blobs: list[BlobRow]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from orca.events import WarningEvent
 
 if TYPE_CHECKING:
     from orca.checkpoint import Checkpointer
+    from orca.context import PaidAnswer
     from orca.engine._emit import Emitter
 
 
@@ -107,7 +108,14 @@ class TaskCalls:
             if self._known is None:
                 self._known = found
 
-    async def record(self, kind: str, digest: str, occurrence: int, value: dict[str, Any]) -> bool:
+    async def record(
+        self,
+        kind: str,
+        digest: str,
+        occurrence: int,
+        value: dict[str, Any],
+        paid: PaidAnswer | None = None,
+    ) -> bool:
         record = CallRecord(
             self._thread_id,
             self._task_id,
@@ -119,8 +127,21 @@ class TaskCalls:
             value,
             self._clock().isoformat(),
         )
+        store = self._store
         try:
-            await patiently(lambda: self._store.aput_call(record), "recording a paid call")
+            if paid is not None:
+                # the answer on its hold and the record in one transaction, where the
+                # store keeps the ledger too; else the hold's first: a process killed
+                # between the two is charged for the call (by the sweep) and, run
+                # again, calls once more; never the other way round (a call answered
+                # from its record but never charged)
+                both = await patiently(
+                    lambda: store.aput_paid_call(record, paid), "keeping a paid call"
+                )
+                if both:
+                    return True
+                await patiently(paid.arecord, "recording a paid call on its hold")
+            await patiently(lambda: store.aput_call(record), "recording a paid call")
         except OrcaError as exc:  # the call is done and paid: tell, and go on
             self._warn(
                 f"a completed {kind} call of node {self._node!r} could not be recorded "

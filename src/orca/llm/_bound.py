@@ -20,7 +20,7 @@ from orca.llm._meter import Meter
 from orca.llm._types import ChatRequest, ChatResponse, Delta, Message, ToolCall, Usage
 
 if TYPE_CHECKING:
-    from orca.context import TaskContext
+    from orca.context import PaidAnswer, TaskContext
 
 Prompt = str | Sequence[Message] | ChatRequest
 
@@ -209,12 +209,13 @@ class MeteredStream:
             raise
         response = stream.response
 
-        async def kept(cost: int, priced: bool) -> None:
-            # kept before the node sees the answer, and before the hold is settled: a
-            # crash after this pays no more
+        async def kept(cost: int, priced: bool, paid: PaidAnswer | None) -> None:
+            # kept before the node sees the answer, and before the hold is settled (with
+            # the answer's record on the hold): a crash after this pays no more
             self._response = replace(response, cost_nano_usd=cost, priced=priced)
             if log is not None:
-                await log.record("llm", digest, occurrence, _response_record(self._response))
+                value = _response_record(self._response)
+                await log.record("llm", digest, occurrence, value, paid)
 
         cost, _ = await meter.settle(
             ctx, llm.role, response.provider, response.model, response.usage, hold, kept

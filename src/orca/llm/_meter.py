@@ -26,8 +26,8 @@ T = TypeVar("T")
 log = logging.getLogger("orca.llm")
 
 if TYPE_CHECKING:
-    from orca.context import TaskContext
-    from orca.cost import Budget, CallContext, Hold
+    from orca.context import PaidAnswer, TaskContext
+    from orca.cost import Budget, CallContext, Charge, Hold
     from orca.store import LedgerRepository, UserStore
 
 
@@ -487,18 +487,23 @@ class Meter:
         model: str,
         usage: Usage,
         hold: Hold | None,
-        keep: Callable[[int, bool], Awaitable[None]] | None = None,
+        keep: Callable[[int, bool, PaidAnswer | None], Awaitable[None]] | None = None,
     ) -> tuple[int, bool]:
         """After a call: price ``usage``, emit its usage event (and the unpriced-model
         warning, once per run), write it to the ledger, settling ``hold``; returns the
         cost in nano-USD and whether it was priced.
 
-        ``keep(cost, priced)`` stores what the call answered (its call record) after the
-        answer's usage is on the hold and before the settle: a process killed anywhere
-        between the answer and the settle then either has no record (and the hold, never
-        recorded, is released: nothing charged, the call made again) or has both (the
-        sweep settles the hold from its record, and a resumed run takes the answer from
-        the call record): a call is never paid for twice."""
+        ``keep(cost, priced, paid)`` stores what the call answered (its call record)
+        before the settle, with ``paid``, the answer's usage to record on the hold
+        (None when no hold holds anything): in one transaction where the checkpointer
+        keeps the ledger's tables (PostgreSQL), else the hold's record first
+        (``CallLog.record``). A process killed anywhere between the answer and the
+        settle then has neither (the hold, never recorded, is released: nothing
+        charged, the call made again) or both (the sweep settles the hold from its
+        record, and a resumed run takes the answer from the call record): a call is
+        never paid for without being charged, and on one database never twice. With
+        two databases (SQLite's two files) a process killed between the hold's record
+        and the call's has paid, and its task run again calls once more."""
         from orca.cost import Charge
 
         cost, price = self.models.prices.cost_nano(usage, provider, model)
@@ -530,11 +535,12 @@ class Meter:
             if live is not None and live.exceeded_by(usage, cost):
                 charge = replace(charge, over_bound=True)
             context = replace(_context(ctx, self), role=role)
-            # recorded, kept, then settled: a process killed after the record is settled
-            # from it by the sweep
-            await patiently(lambda: ledger.arecord(hold, charge), "recording a paid call")
+            # recorded with (or before) the call record, then settled: a process killed
+            # after the record is settled from it by the sweep (asettle records it too,
+            # where keep did not)
             if keep is not None:
-                await keep(cost, price.priced)
+                paid = _Answer(ledger, hold, charge) if hold.parts else None
+                await keep(cost, price.priced, paid)
                 keep = None
             settled = await patiently(
                 lambda: ledger.asettle(hold, charge, context), "settling a paid call"
@@ -555,7 +561,7 @@ class Meter:
                         limit=alert.limit,
                     )
         if keep is not None:  # no ledger: nothing to settle first
-            await keep(cost, price.priced)
+            await keep(cost, price.priced, None)
         return cost, price.priced
 
     async def release(self, hold: Hold | None) -> None:
@@ -664,6 +670,18 @@ class Meter:
             priced=priced,
             **usage.counts(),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A paid call's answer, to record on its hold (``orca.context.PaidAnswer``)."""
+
+    ledger: LedgerRepository
+    hold: Hold
+    charge: Charge
+
+    async def arecord(self) -> None:
+        await self.ledger.arecord(self.hold, self.charge)
 
 
 @dataclass(slots=True)

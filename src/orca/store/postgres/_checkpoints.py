@@ -103,6 +103,24 @@ _PARTS: dict[str, Part] = {
 }
 
 
+_PUT_CALL_SELECT = (
+    "INSERT INTO call_records (thread_id, task_id, kind, digest, occurrence, "
+    "checkpoint_id, run_id, value, created_at) "
+    "SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s"
+)
+_PUT_CALL_CONFLICT = (
+    "ON CONFLICT (thread_id, task_id, kind, digest, occurrence) DO UPDATE SET "
+    "checkpoint_id = EXCLUDED.checkpoint_id, run_id = EXCLUDED.run_id, "
+    "value = EXCLUDED.value, created_at = EXCLUDED.created_at"
+)
+_PUT_CALL = (
+    "INSERT INTO call_records (thread_id, task_id, kind, digest, occurrence, "
+    "checkpoint_id, run_id, value, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    f"{_PUT_CALL_CONFLICT}"
+)
+"""A call's record, replacing one with its key (``_PUT_CALL_SELECT`` with a condition)."""
+
+
 def save_statement(
     thread_id: str,
     header: HeaderRow | None,
@@ -403,17 +421,44 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
         return [r[0] for r in rows]
 
     def _put_call_row(self, row: CallRow) -> None:
-        self._run(
-            lambda cur: cur.execute(
-                "INSERT INTO call_records (thread_id, task_id, kind, digest, occurrence, "
-                "checkpoint_id, run_id, value, created_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
-                "ON CONFLICT (thread_id, task_id, kind, digest, occurrence) DO UPDATE SET "
-                "checkpoint_id = EXCLUDED.checkpoint_id, run_id = EXCLUDED.run_id, "
-                "value = EXCLUDED.value, created_at = EXCLUDED.created_at",
-                row,
-            )
+        self._run(lambda cur: cur.execute(_PUT_CALL, row))
+
+    def _keeps_ledger(self, ledger: Any) -> bool:
+        from orca.store.postgres._ledger import PgLedger
+
+        return isinstance(ledger, PgLedger) and ledger.db.same_database(self.db)
+
+    def _put_paid_call_row(self, row: CallRow, paid: Any) -> bool:
+        from orca.store.postgres._ledger import recording
+
+        found = recording(paid.hold, paid.charge)
+        if found is None:  # a hold with nothing held: no row of it to record on
+            self._put_call_row(row)
+            return True
+        # one statement: the hold's answer and the call's record commit together, in one
+        # round trip (a data-modifying WITH runs once, whatever reads it). The record is
+        # written only beside the hold's row: a ledger taken for this database's that is
+        # not (another schema) writes nothing, and the caller records the hold first
+        answered, args = found
+        sql = (
+            f"WITH answered AS ({answered}) {_PUT_CALL_SELECT} "
+            "WHERE EXISTS (SELECT 1 FROM holds WHERE id = %s) "
+            f"{_PUT_CALL_CONFLICT}"
         )
+        return self._put_paid(sql.encode(), [*args, *row, paid.hold.id])
+
+    def _put_paid(self, sql: bytes, args: list[Any]) -> bool:
+        """Run a paid call's statement in autocommit (atomic, one round trip), again
+        when it loses a deadlock; whether it kept the call's record."""
+        with self._errors():
+            for attempt in range(SERIALIZATION_RETRIES):
+                try:
+                    with self.db.read() as conn:
+                        return _text.cursor(conn).execute(sql, args).rowcount == 1
+                except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure):
+                    if attempt == SERIALIZATION_RETRIES - 1:
+                        raise
+        raise AssertionError("unreachable")
 
     def _call_rows(self, thread_id: str, task_id: str) -> list[CallRow]:
         rows = self._read(

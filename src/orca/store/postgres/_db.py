@@ -131,6 +131,7 @@ class PgDb:
         self.schema = schema
         self.where = redact(url) + (f" (schema {schema})" if schema else "")
         self.key = key
+        self._home: tuple[tuple[str, str], ...] | None = None
         self._prepared: set[str] = set()
         self._lock = threading.Lock()
         self._max_size = max_size
@@ -167,6 +168,22 @@ class PgDb:
 
     def __repr__(self) -> str:
         return f"<PgDb {self.where}>"
+
+    def same_database(self, other: PgDb) -> bool:
+        """Whether ``other``'s connections work in this one's database: the same pool,
+        or the same connection parameters (server, database, user, options such as a
+        ``search_path``), as two stores opened on one URL have. Two spellings of one
+        server (``localhost``, ``127.0.0.1``) count as two databases: the answer errs
+        on "no", which costs a transaction, never on "yes"."""
+        return other is self or other.home == self.home
+
+    @property
+    def home(self) -> tuple[tuple[str, str], ...]:
+        """The connection parameters, sorted (the password left out)."""
+        if self._home is None:
+            info = psycopg.conninfo.conninfo_to_dict(self.url)
+            self._home = tuple(sorted((k, str(v)) for k, v in info.items() if k != "password"))
+        return self._home
 
     @contextmanager
     def _errors(self) -> Iterator[None]:

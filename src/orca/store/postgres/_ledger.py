@@ -97,6 +97,12 @@ class PgLedger:
     def budgets(self) -> PgBudgets:
         return self._budgets
 
+    @property
+    def db(self) -> PgDb:
+        """The database the ledger's tables are in (a checkpointer in the same one keeps
+        a paid call's record and its hold's answer in one transaction)."""
+        return self._db
+
     # -- which budgets ---------------------------------------------------------------------
 
     def applicable(
@@ -187,16 +193,10 @@ class PgLedger:
         return self._db.retrying(work)
 
     def record(self, hold: Hold, charge: Charge) -> None:
-        if not hold.parts or has_nul(hold.id):  # (no hold has such an id)
-            return
-        with self._db.transaction() as conn:
-            # an expired hold keeps the answer too (its state stays): a process killed
-            # before the settle is then settled from it by sweep, not forgotten
-            conn.execute(
-                "UPDATE holds SET recorded = %s, state = CASE state WHEN 'held' THEN 'recorded' "
-                "ELSE state END WHERE id = %s AND state IN ('held', 'expired')",
-                (json.dumps(asdict(charge)), hold.id),
-            )
+        found = recording(hold, charge)
+        if found is not None:
+            with self._db.transaction() as conn:
+                conn.execute(*found)
 
     def settle(self, hold: Hold, charge: Charge, context: CallContext = NOWHERE) -> Settlement:
         return self._db.retrying(lambda conn: self._settle(conn, hold.id, charge, context))
@@ -435,6 +435,21 @@ class PgLedger:
             ),
         )
         return Settlement(usage_id, tuple(alerts), False, tuple(overdrafts), over_bound)
+
+
+def recording(hold: Hold, charge: Charge) -> tuple[str, tuple[str, str]] | None:
+    """The statement that records ``charge`` on ``hold`` and its parameters (``record``;
+    a checkpointer in the ledger's database runs it with a call's record, as one
+    statement); None for a hold with nothing held, which no row keeps."""
+    if not hold.parts or has_nul(hold.id):  # (no hold has such an id)
+        return None
+    # an expired hold keeps the answer too (its state stays): a process killed before
+    # the settle is then settled from it by sweep, not forgotten
+    return (
+        "UPDATE holds SET recorded = %s, state = CASE state WHEN 'held' THEN 'recorded' "
+        "ELSE state END WHERE id = %s AND state IN ('held', 'expired')",
+        (json.dumps(asdict(charge)), hold.id),
+    )
 
 
 def _lock_periods(
