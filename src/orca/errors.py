@@ -24,6 +24,7 @@ naming what went wrong and how to fix it::
     │   ├── StepLimitError                   a run reached max_steps
     │   ├── RunCancelledError                a run was cancelled
     │   ├── ThreadBusyError                  another run holds the thread (names it)
+    │   ├── RunEndedError                    a done or cancelled run's id, begun again
     │   ├── BudgetExceeded                   a block budget cannot afford a call; names
     │   │                                    the budget, its limit, spent, reserved, asked
     │   ├── ToolError                        ctx.tools.acall: a tool was denied, got bad
@@ -115,6 +116,7 @@ __all__ = [
     "RateLimitedError",
     "ReducerError",
     "RunCancelledError",
+    "RunEndedError",
     "RunError",
     "RunTimeoutError",
     "SandboxUnavailableError",
@@ -435,6 +437,26 @@ class ThreadBusyError(RunError):
         self.thread_id = thread_id
         self.holder = holder
         self.owner = owner
+
+
+class RunEndedError(RunError):
+    """A run was begun under the id of a run whose record says it finished (done) or was
+    cancelled: a run id runs to its end once. Raised before the run does
+    anything; what the ended run did stands. (A queued run's second taker, after
+    the first finished it, gets this and closes its queue item.)
+
+    Attributes:
+        run_id: the run.
+        status: how it ended.
+    """
+
+    def __init__(self, run_id: str, status: str) -> None:
+        super().__init__(
+            f"run {run_id!r} has ended ({status}); a run id runs once. Fix: start a new run "
+            "(a resume or a retry is a run of its own)"
+        )
+        self.run_id = run_id
+        self.status = status
 
 
 class BudgetExceeded(RunError):

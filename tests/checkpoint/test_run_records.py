@@ -409,3 +409,25 @@ def test_put_run_refuses_records_of_runs_that_run(store: StoreUnderTest) -> None
         with pytest.raises(InvalidInputError, match="put_run"):
             store.cp.put_run(run("x", status=status))
     assert store.cp.get_run("x") is None
+
+
+@pytest.mark.parametrize("status", ["done", "cancelled"])
+def test_a_run_that_ended_is_never_begun_again_and_nothing_is_written(
+    store: StoreUnderTest, face: str, status: str
+) -> None:
+    """A second taker of a queued run that the first ran to its end meanwhile: refused
+    in the lease's transaction, the thread left free and the record as it ended."""
+    from orca.errors import RunEndedError
+
+    first = run()
+    store.cp.begin_run(first, lease(first), NOW)
+    ended = replace(first, status=status, ended_at="2026-01-01T00:05:00+00:00")
+    store.cp.end_run(ended, [])
+    again = replace(first, started_at="2026-01-02T00:00:00+00:00")
+    with pytest.raises(RunEndedError, match=f"run 'r1' has ended \\({status}\\)"):
+        store.cp.begin_run(again, lease(again, owner="other:1:x"), NOW)
+    for cp in store.views():
+        assert cp.get_run("r1") == ended
+        assert cp.live_lease("t", NOW) is None
+    other = run("r2")
+    assert store.cp.begin_run(other, lease(other), NOW) == lease(other)  # the thread is free

@@ -10,6 +10,21 @@ from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 PendingKind = Literal["writes", "interrupt", "resume"]
 RunStatus = Literal["queued", "running", "interrupted", "done", "failed", "cancelled"]
+RUN_ENDED = frozenset({"done", "cancelled"})
+"""The statuses of a run whose id is never begun again: it finished, or was cancelled.
+A run paused at an interrupt may be resumed under its id, and a ``failed`` one begun
+again (a retry of what failed)."""
+
+
+def refuse_ended(run_id: str, status: str | None) -> None:
+    """Raise ``RunEndedError`` when a stored run of ``status`` has ended (``begin_run``'s
+    check, inside its transaction)."""
+    if status in RUN_ENDED:
+        from orca.errors import RunEndedError
+
+        raise RunEndedError(run_id, str(status))
+
+
 RUN_STATUSES: tuple[RunStatus, ...] = (
     "queued",
     "running",

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from orca.checkpoint._base import Lease
+from orca.checkpoint._base import Lease, refuse_ended
 from orca.checkpoint._records import RunRow, TaskRow
 from orca.checkpoint._rows import BlobRow, CallRow, EventRow, HeaderRow, RowCheckpointer, WriteRow
 from orca.errors import CheckpointError
@@ -149,6 +149,8 @@ class MemoryCheckpointer(RowCheckpointer):
         held = self._leases.get(lease.thread_id)
         if held is not None and blocked(held):
             return held
+        stored = self._runs.get(row.run_id)
+        refuse_ended(row.run_id, stored[1].status if stored is not None else None)
         self._leases[lease.thread_id] = lease
         self._upsert_run(row)
         return None

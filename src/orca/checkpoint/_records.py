@@ -252,8 +252,9 @@ class RecordRows(ABC):
     @abstractmethod
     def _begin(self, lease: Lease, row: RunRow, blocked: Callable[[Lease], bool]) -> Lease | None:
         """In one transaction: read the thread's lease; when there is one and
-        ``blocked(it)``, return it and write nothing; else store ``lease`` in its place,
-        upsert ``row`` (an update keeps the run's tasks) and return None."""
+        ``blocked(it)``, return it and write nothing; when ``row``'s run is stored as
+        ended (``ENDED``), raise ``RunEndedError`` and write nothing; else store ``lease``
+        in its place, upsert ``row`` (an update keeps the run's tasks) and return None."""
 
     @abstractmethod
     def _renew(self, lease: Lease) -> bool:

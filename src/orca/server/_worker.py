@@ -37,7 +37,7 @@ import orjson
 
 from orca._patience import lost_store, patiently
 from orca.checkpoint import RunRecord, lease_owner
-from orca.errors import ConfigError, ThreadBusyError
+from orca.errors import ConfigError, RunEndedError, ThreadBusyError
 from orca.server._execute import (
     checkpointed,
     run_metadata,
@@ -484,6 +484,10 @@ class Worker:
             )  # fmt: skip
         except ThreadBusyError:
             await asyncio.to_thread(queue.release, self.worker_id, item, delay_s=BUSY_RETRY_S)
+            return
+        except RunEndedError:  # another worker ran it to its end since this one looked
+            if not job.lost:
+                await asyncio.to_thread(queue.complete, self.worker_id, item)
             return
         except Exception as exc:
             if lost_store(exc):

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import psycopg
 
-from orca.checkpoint._base import Lease
+from orca.checkpoint._base import Lease, refuse_ended
 from orca.checkpoint._records import RunRow, TaskRow
 from orca.store.postgres._batch import Part, statement
 
@@ -132,6 +132,10 @@ class PgRunRows:
                     (lease.run_id, lease.owner, lease.expires_at, lease.thread_id),
                 )
                 break
+            # under the thread's lease row: a run that ended meanwhile is not begun again
+            stored = cur.execute("SELECT status FROM runs WHERE id = %s", (row.run_id,))
+            found_run = stored.fetchone()
+            refuse_ended(row.run_id, found_run[0] if found_run else None)
             upsert_run(cur, row)
             return None
 

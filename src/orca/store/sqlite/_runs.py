@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
-from orca.checkpoint._base import Lease
+from orca.checkpoint._base import Lease, refuse_ended
 from orca.checkpoint._records import RunRow, TaskRow
 
 _RUN_COLUMNS = (
@@ -75,6 +75,8 @@ class SqliteRunRows:
             ).fetchone()
             if found is not None and blocked(held := Lease(*found)):
                 return held
+            stored = c.execute("SELECT status FROM runs WHERE id = ?", (row.run_id,)).fetchone()
+            refuse_ended(row.run_id, stored[0] if stored else None)
             c.execute(
                 "INSERT OR REPLACE INTO leases (thread_id, run_id, owner, expires_at) "
                 "VALUES (?, ?, ?, ?)",
