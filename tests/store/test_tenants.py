@@ -254,3 +254,21 @@ def test_tenant_paths_stay_inside_their_folder() -> None:
     for name in ("..", "../x", "a/b", "A"):
         with pytest.raises(InvalidInputError):
             tenant_path("/x/.orca/project.db", name)
+
+
+def test_two_tenants_of_one_database_are_not_one_home(pg_url: str) -> None:
+    """The joint write of a paid call's answer and its call record needs both in one
+    schema: two tenants' stores on one URL do not qualify, one tenant's twice does."""
+    with (
+        open_store(pg_url, tenant="acme") as acme,
+        open_store(pg_url, tenant="acme") as again,
+        open_store(pg_url, tenant="globex") as globex,
+        open_store(pg_url) as default,
+    ):
+        assert isinstance(acme, PostgresStore)
+        assert isinstance(again, PostgresStore)
+        assert isinstance(globex, PostgresStore)
+        assert isinstance(default, PostgresStore)
+        assert acme.db.same_database(again.db)
+        assert not acme.db.same_database(globex.db)
+        assert not acme.db.same_database(default.db)

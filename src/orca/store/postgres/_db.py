@@ -182,7 +182,9 @@ class PgDb:
         """The connection parameters, sorted (the password left out)."""
         if self._home is None:
             info = psycopg.conninfo.conninfo_to_dict(self.url)
-            self._home = tuple(sorted((k, str(v)) for k, v in info.items() if k != "password"))
+            found = {k: str(v) for k, v in info.items() if k != "password"}
+            found["orca.schema"] = self.schema or ""  # a tenant's schema is another home
+            self._home = tuple(sorted(found.items()))
         return self._home
 
     @contextmanager
