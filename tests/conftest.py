@@ -24,8 +24,9 @@ def _own_orca_home(
     monkeypatch.setenv("ORCA_HOME", str(home))
     # nor a store or tenant the environment names (orca --store and --tenant set them in
     # their process: restored)
-    monkeypatch.delenv("ORCA_STORE", raising=False)
-    monkeypatch.delenv("ORCA_TENANT", raising=False)
+    for name in ("ORCA_STORE", "ORCA_TENANT"):
+        monkeypatch.setenv(name, "")  # recorded as it was, so a value the test leaves goes
+        monkeypatch.delenv(name)
     return home
 
 

@@ -167,7 +167,9 @@ def _root(
              fix="--server http://127.0.0.1:8700")  # fmt: skip
     State.server = server or None
     _choose_store(store)
-    _choose_tenant(tenant, registered=server is None and ctx.invoked_subcommand != "tenant")
+    # the registry is asked unless the command makes it (init) or keeps it (tenant)
+    asks = server is None and ctx.invoked_subcommand not in ("tenant", "init")
+    _choose_tenant(tenant, registered=asks)
 
 
 def _choose_tenant(name: str | None, *, registered: bool) -> None:

@@ -68,9 +68,6 @@ class Tenancy:
         """The default tenant's store: the registry of tenants, and the tokens."""
         return self.default.runs.store
 
-    def opened(self) -> list[Side]:
-        return list(self._sides.values())
-
     async def usable(self, tenant: str) -> str | None:
         """Why ``tenant`` (an OIDC token's claim) cannot be served: not registered, or
         disabled; None when it can. Answers from a copy at most ``REGISTRY_TTL_S`` old."""
