@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orca._patience import lost_store, patiently
+from orca._redact import redact_secret_text
 from orca.checkpoint import RunRecord, lease_owner
 from orca.errors import ConfigError, ThreadBusyError
 from orca.server._execute import checkpointed, run_metadata, run_options, start_run
@@ -472,7 +473,8 @@ class Worker:
 
     async def _fail(self, item: QueueItem, why: str, record: RunRecord | None = None) -> None:
         """The run cannot be run: its record (when it never began, or its process died)
-        says ``failed`` with ``why``, and so does its item."""
+        says ``failed`` with ``why`` (its credentials masked), and so does its item."""
+        why = redact_secret_text(why)
         checkpoints = self._store.checkpoints
         if record is not None and record.status in ("queued", "running"):
             try:
