@@ -380,3 +380,46 @@ def test_a_request_span_records_its_exception_redacted(tmp_path: Path) -> None:
     assert "app:[REDACTED:password]@db" in attributes["exception.message"]
     assert "[REDACTED:password]" in attributes["exception.stacktrace"]
     _assert_clean(done.stdout, "the request span")
+
+
+# -- LLM calls --------------------------------------------------------------------------------
+
+
+def test_an_llm_call_s_prompt_and_answer_are_logged_without_the_key(tmp_path: Path) -> None:
+    from orca.llm import ChatRequest, Delta, ProviderModel, Usage
+
+    class Quoting(ProviderModel):
+        """Answers by quoting the key it was given."""
+
+        async def _stream(self, request: ChatRequest, state: Any) -> Any:
+            answer = f"noted: {OPENAI_KEY}"
+            state.text.append(answer)
+            yield Delta(text=answer)
+            state.stop_reason = "stop"
+            state.usage = Usage(7, 3)
+
+    class S(TypedDict, total=False):
+        q: str
+        a: str
+
+    async def ask(state: S, ctx: Any) -> dict[str, Any]:
+        # the key straddles the prompt preview's cut (200 characters)
+        return {"a": (await ctx.worker.acomplete("y" * 190 + f" {state['q']} ok")).text}
+
+    g = StateGraph(S, name="ask")
+    g.add_node("ask", ask)
+    g.add_edge(START, "ask")
+    g.add_edge("ask", END)
+    store = SqliteCheckpointer(tmp_path / "p.db")
+    app = g.compile(checkpointer=store)
+    out = app.invoke(
+        {"q": OPENAI_KEY}, thread_id="l", models={"worker": Quoting("q", provider="acme")},
+        ledger=False,
+    )  # fmt: skip
+    assert OPENAI_KEY in out["a"]  # the node got the real answer, and the state keeps it
+    run_id = app.get_history("l")[0].metadata["run_id"]
+    [response] = store.read_events(run_id, types=["llm.response"])
+    assert OPENAI_KEY[:10] not in response["prompt"]  # not even the piece before the cut
+    assert response["prompt"].startswith("y" * 190 + " [REDACT")
+    assert "[REDACTED:api_key]" in response["text"]
+    _assert_clean(json.dumps(store.read_events(run_id)), "the run's log")
