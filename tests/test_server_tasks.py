@@ -30,7 +30,7 @@ from orca.llm.tiny import ensure_tiny_model
 
 sys.path.insert(0, str(Path(__file__).parent / "llm"))  # the simulated cloud provider
 
-from wire import WireServer
+from wire import Reply, WireServer
 
 # $1 per 1M input tokens, $1000 per 1M output tokens: one output token is 1e6 nano-USD
 PRICE = ("--input", "1", "--output", "1000")
@@ -343,6 +343,24 @@ def test_a_task_runs_on_a_cloud_engine_through_its_adapter(
     assert row == ("openai", "gpt-4o-mini", "s-cloud", end["cost_nano_usd"])
     strict = task(model_ref="cloud", determinism="strict", seed=1)
     envelope(client.post("/v1/tasks", json=strict), 400, "INVALID_INPUT")
+
+
+def test_a_failed_task_s_error_is_stored_and_streamed_without_the_credential_it_quoted(
+    client: httpx.Client, cloud: WireServer
+) -> None:
+    leaked = "sk-proj-Lk9vT3xN5mR2kL9pW4yB7cD1"
+    refusal = {"error": {"message": f"Incorrect API key provided: {leaked}", "type": "auth"}}
+    cloud.script(Reply.json(refusal, status=401))
+    body = task(task_id="refused-key", model_ref="cloud", engine="openai")
+    assert client.post("/v1/tasks", json=body).status_code == 202
+    events = streamed(client, "refused-key")
+    assert events[-1]["event"] == "error"
+    message = events[-1]["data"]["message"]
+    assert "[REDACTED:api_key]" in message
+    stored = client.get("/v1/tasks/refused-key").json()
+    assert "[REDACTED:api_key]" in stored["error"]["message"]
+    for text in (json.dumps(events), json.dumps(stored)):
+        assert leaked not in text
 
 
 # -- sessions, capabilities, artifacts --------------------------------------------------------

@@ -548,6 +548,18 @@ async def test_audit_keeps_values_when_the_policy_does_not_redact(tmp_path: Path
     assert row["result_summary"] == EMAIL
 
 
+async def test_audit_masks_credentials_even_when_the_policy_does_not_redact(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "project.db"
+    tools = Tools([echo], workspace=tmp_path, policy=Policy(redact=False), audit=db)
+    await tools.run("echo", {"text": f"{EMAIL} uses {API_KEY}"})
+    tools.close()
+    (row,) = audit_rows(db)
+    assert json.loads(row["arguments"]) == {"text": f"{EMAIL} uses [REDACTED:api_key]"}
+    assert row["result_summary"] == f"{EMAIL} uses [REDACTED:api_key]"
+
+
 async def test_denied_and_unknown_calls_are_audited_too(tmp_path: Path) -> None:
     db = tmp_path / "project.db"
     tools = Tools([echo], workspace=tmp_path, policy=Policy(deny=("echo",)), audit=db)

@@ -7,6 +7,11 @@ seconds). ``to_dict()`` gives the stable JSON form documented in ``docs/events.m
 ``schema`` in it is ``EVENT_SCHEMA_VERSION``. Timing fields (``ts``, ``duration_ms``) are
 the only ones that vary between two runs of the same graph with the same inputs and seed;
 ``to_dict(timing=False)`` leaves them out.
+
+Credentials (API keys, tokens, passwords, private keys) in what an event carries (each
+class's ``redacted`` fields: inputs, writes, errors, custom data, LLM and tool calls) are
+masked as the event is made, before anyone streams, logs or stores it; ``values`` events
+carry the state as it is (the state is the user's data and is never redacted).
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ class Event:
     """Fields every event has."""
 
     type: ClassVar[str] = "event"
+    # the fields that hold what a run was given, wrote or said: the engine masks the
+    # credentials in them as it makes the event (``orca._redact.redact_secrets``)
+    redacted: ClassVar[tuple[str, ...]] = ()
     run_id: str
     thread_id: str
     step: int
@@ -101,6 +109,7 @@ class RunStarted(Event):
     """
 
     type: ClassVar[str] = "run.started"
+    redacted: ClassVar[tuple[str, ...]] = ("input",)
     graph: str
     resumed: bool
     checkpoint_id: str | None
@@ -131,6 +140,7 @@ class TaskRetry(TaskEvent):
     """Attempt ``attempt`` failed with ``error``; the next starts after ``delay_s``."""
 
     type: ClassVar[str] = "task.retry"
+    redacted: ClassVar[tuple[str, ...]] = ("error",)
     attempt: int
     error: str
     delay_s: float
@@ -141,6 +151,7 @@ class TaskFinished(TaskEvent):
     """A task's writes, emitted at the barrier in task order."""
 
     type: ClassVar[str] = "task.finished"
+    redacted: ClassVar[tuple[str, ...]] = ("update", "goto")
     update: dict[str, Any]
     goto: list[Any]
     duration_ms: float
@@ -151,6 +162,7 @@ class TaskFailed(TaskEvent):
     """A task failed after ``attempts`` attempts."""
 
     type: ClassVar[str] = "task.failed"
+    redacted: ClassVar[tuple[str, ...]] = ("error", "traceback")
     error_type: str
     error: str
     attempts: int
@@ -162,6 +174,7 @@ class Token(TaskEvent):
     """A streamed LLM token delta."""
 
     type: ClassVar[str] = "token"
+    redacted: ClassVar[tuple[str, ...]] = ("text",)
     text: str
     model: str
     role: str
@@ -172,6 +185,7 @@ class Custom(TaskEvent):
     """Data a node wrote with ``ctx.write(data)``."""
 
     type: ClassVar[str] = "custom"
+    redacted: ClassVar[tuple[str, ...]] = ("data",)
     data: Any
 
 
@@ -207,6 +221,7 @@ class LLMResponse(TaskEvent):
     """
 
     type: ClassVar[str] = "llm.response"
+    redacted: ClassVar[tuple[str, ...]] = ("prompt", "text", "thinking", "tool_calls", "error")
     role: str
     provider: str
     model: str
@@ -233,6 +248,7 @@ class ToolCall(TaskEvent):
     came from the task's call records (the task ran again; the tool did not)."""
 
     type: ClassVar[str] = "tool.call"
+    redacted: ClassVar[tuple[str, ...]] = ("arguments", "result", "value", "error")
     tool: str
     arguments: dict[str, Any]
     status: str
@@ -252,6 +268,7 @@ class WarningEvent(TaskEvent):
     refuses every call until raised)."""
 
     type: ClassVar[str] = "warning"
+    redacted: ClassVar[tuple[str, ...]] = ("message",)
     code: str
     message: str
 
@@ -302,6 +319,7 @@ class InterruptEvent(Event):
     """The run paused; ``interrupts`` are ``Interrupt.to_dict()`` forms."""
 
     type: ClassVar[str] = "interrupt"
+    redacted: ClassVar[tuple[str, ...]] = ("interrupts",)
     interrupts: list[dict[str, Any]]
 
 
@@ -310,6 +328,7 @@ class ErrorEvent(Event):
     """The run failed with ``error_type``: ``message``."""
 
     type: ClassVar[str] = "error"
+    redacted: ClassVar[tuple[str, ...]] = ("message",)
     error_type: str
     message: str
     node: str | None
@@ -323,6 +342,7 @@ class RunFinished(Event):
     tokens and cost in total, and the error that failed it (``"Type: message"``)."""
 
     type: ClassVar[str] = "run.finished"
+    redacted: ClassVar[tuple[str, ...]] = ("error",)
     status: Literal["done", "interrupted", "failed", "cancelled"]
     steps: int
     checkpoint_id: str | None

@@ -1,4 +1,5 @@
-"""The emitter: builds events only when someone listens, and numbers them."""
+"""The emitter: builds events only when someone listens, numbers them, and masks the
+credentials they carry before anyone sees them."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from orca._redact import redact_secrets
 from orca.checkpoint import EventRecord
 from orca.events import TOKEN, Event
 from orca.observe._core import Observer, log
@@ -72,7 +74,9 @@ class Emitter:
         self, cls: type[Event], step: int, log_fields: dict[str, Any] | None = None, **fields: Any
     ) -> None:
         """``log_fields`` replace some of ``fields`` in the event log only (the whole
-        value where listeners see it redacted: the log keeps what checkpoints keep)."""
+        value where listeners see it redacted: the log keeps what checkpoints keep).
+        Credentials in the event's ``redacted`` fields are masked in both before the
+        event goes anywhere."""
         if cls.type not in self._any:
             if cls.type != TOKEN:
                 self.skip()
@@ -91,6 +95,10 @@ class Emitter:
     ) -> None:
         seq, ts = self._seq, time.time()
         self._seq += 1
+        if cls.redacted:  # once, here: live listeners, observers and the log agree
+            fields = _redacted(fields, cls.redacted)
+            if log_fields is not None:
+                log_fields = _redacted(log_fields, cls.redacted)
         if self.log is not None and cls.type in self._logged:
             kept = fields if log_fields is None else {**fields, **log_fields}
             self.log.append(EventRecord(cls.type, self.run_id, self.thread_id, step, seq, ts, kept))
@@ -108,3 +116,17 @@ class Emitter:
                     self._observers = tuple(o for o in self._observers if o is not observer)
                     log.exception("observer %r failed on %s; dropped for run %s", observer,
                                   cls.type, self.run_id)  # fmt: skip
+
+
+def _redacted(fields: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """``fields`` with the credentials in ``names`` masked; the same dict when none."""
+    out = fields
+    for name in names:
+        if name in fields:
+            value = fields[name]
+            masked = redact_secrets(value)
+            if masked is not value:
+                if out is fields:
+                    out = dict(fields)
+                out[name] = masked
+    return out

@@ -157,6 +157,7 @@ class Run:
         self.run_id = opts.run_id or ""
         # the thread's position
         self.values: dict[str, Any] = {}
+        self.given: Any = None  # the input as run.started carries it, before redaction
         self.next: list[dict[str, Any]] = []
         self.step = -1
         self.checkpoint_id: str | None = None
@@ -236,13 +237,14 @@ class Run:
                 )
             if start is not None:
                 self.step = start.step
+            self.given = self._recorded_input(input)
             self._emit(
                 RunStarted,
                 graph=self.spec.name,
                 resumed=resuming,
                 checkpoint_id=start.checkpoint_id if start else None,
                 seed=opts.seed,
-                input=self._recorded_input(input),
+                input=self.given,
                 pending=len(start.pending) if start else 0,
                 head=self.nonce or None,
                 max_steps=opts.max_steps,
@@ -559,7 +561,7 @@ class Run:
         targets = await route(self.spec, entry, values)
         if self.persister is not None and self.opts.durability != "exit":
             # a large input is stored once: in this checkpoint (which exit does not keep)
-            log_input_once(self.logged, self.run_id, values)
+            log_input_once(self.logged, self.run_id, values, self.given)
         self._commit(self.step + 1, values, changed, [(START, targets)], "input")
         if self.persister is not None:
             await self.persister.settle()

@@ -115,24 +115,29 @@ INPUT_INLINE_BYTES = 1024
 ``run.started`` by reference: it is stored once, in the input checkpoint."""
 
 
-def log_input_once(logged: list[EventRecord], run_id: str, values: Mapping[str, Any]) -> None:
-    """Rewrite the logged ``run.started`` of ``run_id`` so that its large input values
+def log_input_once(
+    logged: list[EventRecord], run_id: str, values: Mapping[str, Any], given: Any
+) -> None:
+    """Rewrite the logged ``run.started`` of ``run_id`` so that the input values ``given``
     that the input checkpoint holds as they are (the same objects: written, not reduced)
-    are named in ``input_in_state`` instead of copied into the log. ``orca.replay``
-    reads them back from that checkpoint (the first of the run, ``source: input``)."""
+    and that are large, or that held a credential (the log has them masked), are named
+    in ``input_in_state`` instead of copied into the log. ``orca.replay`` reads them back
+    from that checkpoint (the first of the run, ``source: input``), whole."""
     for i, record in enumerate(logged):
         if record.type != RUN_STARTED or record.run_id != run_id:
             continue
-        given = record.fields.get("input")
-        if not isinstance(given, dict):
+        shown = record.fields.get("input")
+        if not isinstance(shown, dict) or not isinstance(given, dict):
             return
         moved = sorted(
             k
             for k, v in given.items()
-            if k in values and values[k] is v and _weighs_more_than(v, INPUT_INLINE_BYTES)
+            if k in values
+            and values[k] is v
+            and (shown.get(k) is not v or _weighs_more_than(v, INPUT_INLINE_BYTES))
         )
         if moved:
-            kept = {k: v for k, v in given.items() if k not in moved}
+            kept = {k: v for k, v in shown.items() if k not in moved}
             fields = {**record.fields, "input": kept, "input_in_state": moved}
             logged[i] = record._replace(fields=fields)
         return

@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any, TypeVar
 
+from orca._redact import redact_secret_text
 from orca.checkpoint import Checkpointer, Lease, RunRecord, TaskRecord, lease_owner
 from orca.context import RunTotals
 from orca.errors import ThreadBusyError
@@ -242,7 +243,8 @@ class Recorder:
         """A step's tasks (id, status, duration_ms, error) ended; they are stored with the
         run's final record (one transaction, not one per step)."""
         now = self.clock()
-        for task_id, status, duration_ms, error in ended:
+        for task_id, status, duration_ms, said in ended:
+            error = None if said is None else redact_secret_text(said)
             started = self.tasks.get(task_id)
             if started is not None:
                 self.tasks[task_id] = (started[0], started[1], started[2], now, status,
@@ -278,7 +280,7 @@ class Recorder:
             output_tokens=totals.output_tokens + (before.output_tokens if before else 0),
             cost_nano_usd=totals.cost_nano_usd + (before.cost_nano_usd if before else 0),
             checkpoint_id=checkpoint_id,
-            error=error,
+            error=None if error is None else redact_secret_text(error),  # as its log says
         )
         now = self.clock()
         tasks = []

@@ -289,7 +289,10 @@ def _answered(
         provider=response.provider,
         model=response.model,
         request=digest or request_digest(request),
-        prompt=redact_text(_prompt_text(request.messages[-1:])[:PROMPT_PREVIEW]),
+        # redacted, then cut: a cut first could leave a piece of a key no pattern knows
+        prompt=redact_text(_prompt_text(request.messages[-1:])[: PROMPT_PREVIEW + 4096])[
+            :PROMPT_PREVIEW
+        ],
         text=text,
         thinking=thinking,
         tool_calls=calls,

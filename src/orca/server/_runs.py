@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from starlette.exceptions import HTTPException
 
+from orca._redact import redact_secret_text
 from orca.checkpoint import RunRecord, lease_owner, owner_alive
 from orca.errors import (
     ConfigError,
@@ -597,7 +598,7 @@ class Runs:
             body = RunBody.model_validate(meta["request"])
             workflow = self.workflow(body.workflow)
         except Exception as exc:  # the workflow is no longer served, or the request rotted
-            why = f"not taken up after a restart: {exc}"
+            why = redact_secret_text(f"not taken up after a restart: {exc}")
             await self._checkpoints.aput_run(
                 dataclasses.replace(record, status="failed", ended_at=_now(), error=why)
             )

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from orca._redact import redact_secret_text
 from orca.errors import BudgetExceeded, LLMError, OrcaError
 from orca.llm import LLM, ChatRequest, Message, Models
 from orca.llm._meter import Meter
@@ -299,6 +300,7 @@ class TaskRun:
         elif isinstance(exc, LLMError):
             code = type(exc).__name__.removesuffix("Error").upper() or "ENGINE_ERROR"
         message = str(exc) if isinstance(exc, OrcaError) else f"{type(exc).__name__}: {exc}"
+        message = redact_secret_text(message)  # stored and streamed: never a credential
         return TaskOutcome("failed", inp, out, cost, self._decode_ms(), code, message)
 
     def _error(self, outcome: TaskOutcome) -> None:

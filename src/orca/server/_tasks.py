@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from starlette.exceptions import HTTPException
 
+from orca._redact import redact_secret_text
 from orca.errors import BudgetExceeded, InvalidInputError
 from orca.server._admission import Admission
 from orca.server._taskbodies import Refused, TaskBody
@@ -352,7 +353,7 @@ class Tasks:
     async def _refuse_requeue(self, record: TaskRecord, exc: Exception) -> None:
         from orca.store._tasks import TaskOutcome
 
-        message = f"not queued again at start-up: {exc}"
+        message = redact_secret_text(f"not queued again at start-up: {exc}")
         event = {"code": "REQUEUE_REFUSED", "message": message, "retriable": True}
         outcome = TaskOutcome("failed", error_code="REQUEUE_REFUSED", error=message)
         await self._run(self.tasks.finish, record.task_id, outcome, [(0, "error", to_json(event))])

@@ -93,12 +93,16 @@ class RequestSpans:
                     "url.path": scope["path"],
                     "orca.correlation_id": correlation_id,
                 },
-                record_exception=True,
-                set_status_on_exception=True,
+                # recorded below, redacted: an exception's text may quote a credential
+                record_exception=False,
+                set_status_on_exception=False,
             ) as span,
         ):
             try:
                 await self.app(scope, receive, sent)
+            except BaseException as exc:
+                _record(span, exc)
+                raise
             finally:
                 route = route_of(scope, scope.get("app"))
                 span.update_name(f"{method} {route}")
@@ -112,6 +116,28 @@ class RequestSpans:
                     span.set_attributes(principal.log_context())
                 if status >= 500:
                     span.set_status(Status(StatusCode.ERROR))
+
+
+def _record(span: Any, exc: BaseException) -> None:
+    """The exception on the span as OpenTelemetry's ``record_exception`` puts it, with
+    the credentials in its message and traceback masked."""
+    import traceback
+
+    from opentelemetry.trace import Status, StatusCode
+
+    from orca._redact import redact_text
+
+    message = redact_text(str(exc))
+    span.add_event(
+        "exception",
+        {
+            "exception.type": type(exc).__qualname__,
+            "exception.message": message,
+            "exception.stacktrace": redact_text("".join(traceback.format_exception(exc))),
+            "exception.escaped": "True",
+        },
+    )
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
 
 
 def flush_spans() -> None:

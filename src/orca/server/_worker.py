@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from orca._patience import lost_store, patiently
+from orca._redact import redact_secret_text
 from orca.checkpoint import RunRecord, lease_owner
 from orca.errors import ConfigError, RunEndedError, ThreadBusyError
 from orca.server._execute import (
@@ -598,8 +599,9 @@ class Worker:
         checkpoints: Any = None,
     ) -> None:
         """The run cannot be run: its record (in ``checkpoints``, its tenant's; when it
-        never began, or its process died) says ``failed`` with ``why``, and so does its
-        item."""
+        never began, or its process died) says ``failed`` with ``why`` (its credentials
+        masked), and so does its item."""
+        why = redact_secret_text(why)
         if record is not None and checkpoints is not None and record.status in ACTIVE:
             try:
                 await checkpoints.aput_run(

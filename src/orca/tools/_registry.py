@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from orca import events
-from orca._redact import redact
+from orca._redact import redact, redact_secret_text, redact_secrets
 from orca.errors import InvalidInputError, ToolError, closest
 from orca.llm import ToolCall, ToolSpec
 from orca.store import ToolAudit, ToolExecution
@@ -237,7 +237,9 @@ class Tools:
             }
             if policy.redact:
                 summary = redact(replace(result, value=value).content())
-        summary = summary[:SUMMARY_CHARS]
+        # credentials are masked whatever the policy (and before the cut, which could
+        # leave a piece of one that no pattern knows)
+        summary = redact_secret_text(summary)[:SUMMARY_CHARS]
         shown = masked if policy.redact else whole  # what listeners and the audit see
         # the event log keeps what the checkpoints keep (the whole call, for a replay)
         logged = masked if policy.redact_checkpoints else whole
@@ -263,7 +265,7 @@ class Tools:
                 "thread_id": ctx.thread_id if ctx else None,
                 "node": ctx.node if ctx else None,
                 "tool": result.tool,
-                "arguments": json.dumps(shown_args, default=str)[:ARGUMENTS_CHARS],
+                "arguments": json.dumps(redact_secrets(shown_args), default=str)[:ARGUMENTS_CHARS],
                 "result": summary,
                 "status": result.status,
                 "duration_ms": result.duration_ms,
