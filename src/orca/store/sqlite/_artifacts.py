@@ -27,9 +27,6 @@ class SqliteArtifacts(ProjectTables):
         SchemaVersionError: the file was written by a newer Orca.
     """
 
-    def __repr__(self) -> str:
-        return f"<SqliteArtifacts {self.path!r}>"
-
     def put(
         self,
         content: bytes,

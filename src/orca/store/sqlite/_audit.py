@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from orca.errors import CorruptDatabaseError, InvalidInputError
+from orca.errors import InvalidInputError
 from orca.store._audit import ToolExecution
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import PROJECT_COMPONENT, PROJECT_MIGRATIONS
+from orca.store.sqlite._tables import SqliteTables
 
 _COLUMNS = (
     "tool, arguments, result_summary, status, duration_ms, created_at, run_id, thread_id, node"
 )
 
 
-class SqliteAudit:
+class SqliteAudit(SqliteTables):
     """``ToolAudit`` over the project database at ``path`` (created, or migrated, when
     opened).
 
@@ -28,32 +25,10 @@ class SqliteAudit:
         SchemaVersionError: the file was written by a newer Orca.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._conn = _db.connect(self.path)
-        self._lock = threading.Lock()
-        try:
-            with self._errors():
-                _db.prepare(self._conn, self.path, PROJECT_COMPONENT, PROJECT_MIGRATIONS)
-        except BaseException:
-            self._conn.close()
-            raise
+    COMPONENTS = ((PROJECT_COMPONENT, PROJECT_MIGRATIONS),)
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.DatabaseError as exc:
-            if isinstance(exc, sqlite3.OperationalError) and "malformed" not in str(exc):
-                raise
-            raise CorruptDatabaseError(
-                self.path,
-                f"the database is damaged or not SQLite ({exc})",
-                "restore the file from a backup or point Orca at a new file",
-            ) from exc
-
-    def __repr__(self) -> str:
-        return f"<SqliteAudit {self.path!r}>"
+    def __init__(self, path: str | Path) -> None:  # stamps no times: takes no clock
+        super().__init__(path)
 
     def record(self, execution: ToolExecution) -> None:
         e = execution
@@ -100,13 +75,3 @@ class SqliteAudit:
         with self._lock, self._errors():
             rows = self._conn.execute(sql, args).fetchall()
         return [ToolExecution(*r) for r in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> SqliteAudit:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

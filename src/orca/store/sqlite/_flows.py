@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from orca.errors import FlowVersionExistsError
-from orca.store._clock import Clock, utc_now
 from orca.store._flows import (
     FIRST_VERSION,
     LATEST,
@@ -24,12 +19,13 @@ from orca.store._flows import (
 from orca.store._text import refuse_nul
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import FLOWS_COMPONENT, FLOWS_MIGRATIONS
+from orca.store.sqlite._tables import SqliteTables
 
 _INFO = "name, version, hash, created_at, message"
 _WHERE = "the project database"
 
 
-class SqliteFlows:
+class SqliteFlows(SqliteTables):
     """``FlowRepository`` over the project database at ``path`` (its table created, or
     migrated, when opened).
 
@@ -38,29 +34,7 @@ class SqliteFlows:
         SchemaVersionError: the file was written by a newer Orca.
     """
 
-    def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
-        self.path = str(path)
-        self._clock = clock
-        self._conn = _db.connect(self.path)
-        self._lock = threading.Lock()
-        try:
-            with self._errors():
-                _db.prepare(self._conn, self.path, FLOWS_COMPONENT, FLOWS_MIGRATIONS)
-        except BaseException:
-            self._conn.close()
-            raise
-
-    def __repr__(self) -> str:
-        return f"<SqliteFlows {self.path!r}>"
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
-            if not _db.is_damage(exc):
-                raise
-            raise _db.damaged(self.path, exc) from exc
+    COMPONENTS = ((FLOWS_COMPONENT, FLOWS_MIGRATIONS),)
 
     def put(
         self,
@@ -149,16 +123,6 @@ class SqliteFlows:
     def _infos(self, name: str) -> list[FlowVersionInfo]:
         rows = self._conn.execute(f"SELECT {_INFO} FROM flow_versions WHERE name = ?", (name,))
         return _infos(rows)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> SqliteFlows:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _infos(rows: Iterator[Any] | Sequence[Any]) -> list[FlowVersionInfo]:

@@ -6,16 +6,13 @@ other claim can interleave with."""
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import orjson
 
-from orca.store._clock import Clock, utc_now
 from orca.store._queue import (
     COLUMNS,
     DEFAULT_QUEUE,
@@ -39,6 +36,7 @@ from orca.store._queue import (
 )
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import QUEUE_COMPONENT, QUEUE_MIGRATIONS
+from orca.store.sqlite._tables import SqliteTables
 
 POLL_S = 0.2
 """How often an idle worker looks for work (SQLite has no notifications)."""
@@ -46,7 +44,7 @@ POLL_S = 0.2
 _HELD = "run_id = ? AND worker_id = ? AND attempts = ? AND status = 'running'"
 
 
-class SqliteRunQueue:
+class SqliteRunQueue(SqliteTables):
     """``RunQueue`` over the project database at ``path`` (its tables created, or
     migrated, when opened).
 
@@ -55,35 +53,14 @@ class SqliteRunQueue:
         SchemaVersionError: the file was written by a newer Orca.
     """
 
-    def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
-        self.path = str(path)
-        self._clock = clock
-        self._conn = _db.connect(self.path)
-        self._lock = threading.Lock()
-        try:
-            _db.prepare(self._conn, self.path, QUEUE_COMPONENT, QUEUE_MIGRATIONS)
-        except BaseException:
-            self._conn.close()
-            raise
-
-    def __repr__(self) -> str:
-        return f"<SqliteRunQueue {self.path!r}>"
+    COMPONENTS = ((QUEUE_COMPONENT, QUEUE_MIGRATIONS),)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock, self._errors(), _db.transaction(self._conn) as conn:
             yield conn
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
-            if not _db.is_damage(exc):
-                raise
-            raise _db.damaged(self.path, exc) from exc
-
-    def _now(self) -> tuple[float, str]:
+    def _times(self) -> tuple[float, str]:
         now = self._clock()
         return now.timestamp(), now.isoformat(timespec="milliseconds")
 
@@ -99,7 +76,7 @@ class SqliteRunQueue:
         delay_s: float = 0.0,
     ) -> bool:
         body = check_enqueue(run_id, queue, workflow, tenant, priority, payload, delay_s)
-        now, stamp = self._now()
+        now, stamp = self._times()
         with self._write() as conn:
             cur = conn.execute(
                 "INSERT INTO run_queue (run_id, queue, workflow, tenant, priority, payload, "
@@ -118,7 +95,7 @@ class SqliteRunQueue:
         queues: tuple[str, ...] = (DEFAULT_QUEUE,),
     ) -> QueueItem | None:
         check_claim(worker_id, lease_s, limits, queues)
-        now, stamp = self._now()
+        now, stamp = self._times()
         wanted = orjson.dumps(list(queues)).decode()
         with self._write() as conn:
             self._reclaim(conn, now)
@@ -163,13 +140,13 @@ class SqliteRunQueue:
         return sorted(r[0] for r in rows)
 
     def reclaim(self) -> list[str]:
-        now, _ = self._now()
+        now, _ = self._times()
         with self._write() as conn:
             return self._reclaim(conn, now)
 
     def heartbeat(self, worker_id: str, item: QueueItem) -> Beat:
         key = held_by(item, worker_id)
-        now, _ = self._now()
+        now, _ = self._times()
         with self._write() as conn:
             row = conn.execute(
                 "UPDATE run_queue SET lease_expires_at = ? + lease_s "
@@ -187,7 +164,7 @@ class SqliteRunQueue:
         result: str | None = None,
     ) -> bool:
         key = held_by(item, worker_id)
-        _, stamp = self._now()
+        _, stamp = self._times()
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE run_queue SET status = ?, worker_id = NULL, lease_expires_at = NULL, "
@@ -205,7 +182,7 @@ class SqliteRunQueue:
     def release(self, worker_id: str, item: QueueItem, *, delay_s: float = 0.0) -> bool:
         key = held_by(item, worker_id)
         delay_s = check_seconds("delay_s", delay_s)
-        now, _ = self._now()
+        now, _ = self._times()
         with self._write() as conn:
             cur = conn.execute(
                 "UPDATE run_queue SET status = 'queued', worker_id = NULL, "
@@ -215,7 +192,7 @@ class SqliteRunQueue:
             return cur.rowcount == 1
 
     def cancel(self, run_id: str) -> QueueStatus | None:
-        _, stamp = self._now()
+        _, stamp = self._times()
         with self._write() as conn:
             conn.execute(
                 "UPDATE run_queue SET status = 'cancelled', ended_at = ? "
@@ -241,7 +218,7 @@ class SqliteRunQueue:
 
     def worker_seen(self, worker_id: str, host: str, pid: int, queues: tuple[str, ...]) -> None:
         check_name("worker_id", worker_id)
-        now, stamp = self._now()
+        now, stamp = self._times()
         names = orjson.dumps(list(queues)).decode()
         with self._write() as conn:
             conn.execute(
@@ -253,7 +230,7 @@ class SqliteRunQueue:
             )
 
     def worker_stopped(self, worker_id: str) -> None:
-        _, stamp = self._now()
+        _, stamp = self._times()
         with self._write() as conn:
             conn.execute(
                 "UPDATE queue_workers SET stopped_at = ? WHERE worker_id = ?", (stamp, worker_id)
@@ -287,7 +264,3 @@ class SqliteRunQueue:
 
     def follow(self, callback: Callable[[str], None]) -> Callable[[], None] | None:
         return None
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()

@@ -7,10 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +27,6 @@ from orca.store._runviews import (
     holds,
     like_pattern,
 )
-from orca.store.sqlite import _db
 from orca.store.sqlite._runs import _RUN_COLUMNS
 from orca.store.sqlite._schema import (
     CHECKPOINT_COMPONENT,
@@ -40,6 +36,7 @@ from orca.store.sqlite._schema import (
     RUN_VIEWS_COMPONENT,
     RUN_VIEWS_MIGRATIONS,
 )
+from orca.store.sqlite._tables import SqliteTables
 
 _NEWEST = "ORDER BY started_at DESC, rowid DESC"
 _CHUNK = 50  # candidate runs whose logs one query looks into
@@ -87,7 +84,7 @@ def _holds(batch: bytes | str | None, run_id: str | None, text: str) -> int:
         return 0
 
 
-class SqliteRunViews:
+class SqliteRunViews(SqliteTables):
     """``RunViews`` over the project database at ``path`` (its indexes created, or
     migrated, when opened).
 
@@ -96,38 +93,19 @@ class SqliteRunViews:
         SchemaVersionError: the file was written by a newer Orca.
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._conn = _db.connect(self.path)
-        self._lock = threading.Lock()
-        try:
-            with self._errors():
-                _db.prepare_components(
-                    self._conn,
-                    self.path,
-                    [
-                        (CHECKPOINT_COMPONENT, CHECKPOINT_MIGRATIONS),
-                        (PROJECT_COMPONENT, PROJECT_MIGRATIONS),
-                        (RUN_VIEWS_COMPONENT, RUN_VIEWS_MIGRATIONS),
-                    ],
-                )
-            # deterministic: SQLite may call it once per row and value
-            self._conn.create_function("orca_holds", 3, _holds, deterministic=True)
-        except BaseException:
-            self._conn.close()
-            raise
+    COMPONENTS = (
+        (CHECKPOINT_COMPONENT, CHECKPOINT_MIGRATIONS),
+        (PROJECT_COMPONENT, PROJECT_MIGRATIONS),
+        (RUN_VIEWS_COMPONENT, RUN_VIEWS_MIGRATIONS),
+    )
 
-    def __repr__(self) -> str:
-        return f"<SqliteRunViews {self.path!r}>"
+    def __init__(self, path: str | Path) -> None:  # stamps no times: takes no clock
+        super().__init__(path)
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
-            if not _db.is_damage(exc):
-                raise
-            raise _db.damaged(self.path, exc) from exc
+    def _open(self) -> None:
+        super()._open()
+        # deterministic: SQLite may call it once per row and value
+        self._conn.create_function("orca_holds", 3, _holds, deterministic=True)
 
     def _read(self, sql: str, args: Sequence[Any] = ()) -> list[Any]:
         with self._lock, self._errors():
@@ -340,13 +318,3 @@ class SqliteRunViews:
             NodeTimes(node, len(runs), counts[0], counts[1], tuple(sorted(durations)))
             for node, (runs, counts, durations) in sorted(nodes.items())
         ]
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> SqliteRunViews:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

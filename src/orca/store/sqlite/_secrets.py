@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from orca.store._clock import Clock, utc_now
@@ -13,12 +9,13 @@ from orca.store._sealing import KeySource, MasterKey, Sealed, reseal, seal, unse
 from orca.store._secrets import SecretRecord, check_secret_name, check_secret_value
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import SECRETS_COMPONENT, SECRETS_MIGRATIONS
+from orca.store.sqlite._tables import SqliteTables
 
 _RECORD = "name, fingerprint, created_at, updated_at"
 _SEALED = "nonce, ciphertext, key_id, fingerprint"
 
 
-class SqliteSecrets:
+class SqliteSecrets(SqliteTables):
     """``SecretRepository`` over the project database at ``path`` (its table created, or
     migrated, when opened), for ``tenant``, sealing under the master key of ``keys``.
 
@@ -26,6 +23,8 @@ class SqliteSecrets:
         CorruptDatabaseError: the file is not an Orca database, or is damaged.
         SchemaVersionError: the file was written by a newer Orca.
     """
+
+    COMPONENTS = ((SECRETS_COMPONENT, SECRETS_MIGRATIONS),)
 
     def __init__(
         self,
@@ -35,32 +34,12 @@ class SqliteSecrets:
         keys: KeySource | None = None,
         clock: Clock = utc_now,
     ) -> None:
-        self.path = str(path)
         self.tenant = tenant
         self.keys = keys if keys is not None else KeySource()
-        self._clock = clock
-        self._conn = _db.connect(self.path)
-        self._lock = threading.Lock()
-        try:
-            _db.prepare(self._conn, self.path, SECRETS_COMPONENT, SECRETS_MIGRATIONS)
-        except BaseException:
-            self._conn.close()
-            raise
+        super().__init__(path, clock=clock)
 
     def __repr__(self) -> str:
         return f"<SqliteSecrets {self.path!r} tenant={self.tenant!r}>"
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
-            if not _db.is_damage(exc):
-                raise
-            raise _db.damaged(self.path, exc) from exc
-
-    def _now(self) -> str:
-        return self._clock().isoformat(timespec="seconds")
 
     def put(self, name: str, value: str) -> SecretRecord:
         check_secret_name(name)
@@ -120,13 +99,3 @@ class SqliteSecrets:
                 )
                 changed += 1
         return changed
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> SqliteSecrets:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()

@@ -26,6 +26,7 @@ from orca.store._tasks import (
 )
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import TASKS_COMPONENT, TASKS_MIGRATIONS
+from orca.store.sqlite._tables import SqliteTables
 
 _TASK_COLUMNS = (
     "id, session_id, status, priority, model_ref, engine, model, body, digest, created_at, "
@@ -38,30 +39,16 @@ _SESSION_COLUMNS = (
 )
 
 
-class ProjectTables:
+class ProjectTables(SqliteTables):
     """One connection to a project database with the ``tasks`` component migrated, used
     by one thread at a time."""
 
+    COMPONENTS = ((TASKS_COMPONENT, TASKS_MIGRATIONS),)
+
     def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
-        self.path = str(path)
+        super().__init__(path, clock=clock)
         self.clock = clock
         self._lock = threading.RLock()
-        self._conn = _db.connect(self.path)
-        try:
-            with self._errors():
-                _db.prepare(self._conn, self.path, TASKS_COMPONENT, TASKS_MIGRATIONS)
-        except BaseException:
-            self._conn.close()
-            raise
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.DatabaseError as exc:
-            if not _db.is_damage(exc):
-                raise
-            raise _db.damaged(self.path, exc) from exc
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -75,10 +62,6 @@ class ProjectTables:
     def now(self) -> str:
         return self.clock().isoformat()
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
 
 class SqliteTasks(ProjectTables):
     """LLM tasks, their streams and their sessions in the project database at ``path``.
@@ -87,9 +70,6 @@ class SqliteTasks(ProjectTables):
         CorruptDatabaseError: the file is not an Orca database, or is damaged.
         SchemaVersionError: the file was written by a newer Orca.
     """
-
-    def __repr__(self) -> str:
-        return f"<SqliteTasks {self.path!r}>"
 
     # -- tasks -----------------------------------------------------------------------------
 

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from orca.errors import InvalidInputError, closest
@@ -30,6 +27,7 @@ from orca.store._tokens import (
 )
 from orca.store.sqlite import _db
 from orca.store.sqlite._schema import TOKEN_COMPONENT, TOKEN_MIGRATIONS
+from orca.store.sqlite._tables import SqliteTables
 
 _COLUMNS = "id, name, scope, created_at, last_used_at, revoked_at, tenant"
 TOUCH_EVERY_S = 60.0
@@ -37,7 +35,7 @@ TOUCH_EVERY_S = 60.0
 cost every authenticated request a commit)."""
 
 
-class SqliteTokens:
+class SqliteTokens(SqliteTables):
     """``TokenRepository`` over the project database at ``path`` (its table created, or
     migrated, when opened).
 
@@ -46,32 +44,11 @@ class SqliteTokens:
         SchemaVersionError: the file was written by a newer Orca.
     """
 
+    COMPONENTS = ((TOKEN_COMPONENT, TOKEN_MIGRATIONS),)
+
     def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
-        self.path = str(path)
-        self._clock = clock
-        self._conn = _db.connect(self.path)
-        self._lock = threading.Lock()
         self._touched: dict[str, float] = {}
-        try:
-            _db.prepare(self._conn, self.path, TOKEN_COMPONENT, TOKEN_MIGRATIONS)
-        except BaseException:
-            self._conn.close()
-            raise
-
-    def __repr__(self) -> str:
-        return f"<SqliteTokens {self.path!r}>"
-
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
-            if not _db.is_damage(exc):
-                raise
-            raise _db.damaged(self.path, exc) from exc
-
-    def _now(self) -> str:
-        return self._clock().isoformat(timespec="seconds")
+        super().__init__(path, clock=clock)
 
     def create(
         self, name: str, scope: str, *, tenant: str = DEFAULT_TENANT
@@ -158,16 +135,6 @@ class SqliteTokens:
             ).fetchone()
         return int(row[0])
 
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> SqliteTokens:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def unusable(tenant: str, owner: tuple[object, ...] | None) -> None:
     """Refuse a token for a tenant that is not registered (``owner`` is its row's
@@ -203,27 +170,15 @@ def no_tenant(name: str, known: list[str]) -> InvalidInputError:
     )
 
 
-class SqliteTenants:
+class SqliteTenants(SqliteTables):
     """``TenantRepository`` over the default tenant's project database at ``path``."""
 
-    def __init__(self, path: str | Path, *, clock: Clock = utc_now) -> None:
-        self.path = str(path)
-        self._clock = clock
-        self._conn = _db.connect(self.path)
-        self._lock = threading.Lock()
-        try:
-            _db.prepare(self._conn, self.path, TOKEN_COMPONENT, TOKEN_MIGRATIONS)
-        except BaseException:
-            self._conn.close()
-            raise
-
-    def __repr__(self) -> str:
-        return f"<SqliteTenants {self.path!r}>"
+    COMPONENTS = ((TOKEN_COMPONENT, TOKEN_MIGRATIONS),)
 
     def create(self, name: str, display_name: str = "") -> TenantRecord:
         check_tenant(name)
         check_display_name(display_name)
-        record = TenantRecord(name, display_name, self._clock().isoformat(timespec="seconds"))
+        record = TenantRecord(name, display_name, self._now())
         with self._lock:
             try:
                 with _db.transaction(self._conn):
@@ -269,13 +224,3 @@ class SqliteTenants:
         if row is None:
             raise no_tenant(name, known)
         return TenantRecord(*row)
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
-
-    def __enter__(self) -> SqliteTenants:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
