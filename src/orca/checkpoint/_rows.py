@@ -102,15 +102,16 @@ class _Head:
 MAX_CHAIN = 256
 
 
-def _extend_chain(snapshot: int, delta_bytes: int, deltas: int) -> bool:
+def _extend_chain(snapshot: int, delta_bytes: int, deltas: int, weight: int = 1) -> bool:
     """Whether a delta may extend a chain, or a new snapshot is due.
 
-    A snapshot is due once the deltas outweigh it, which keeps the bytes stored linear
-    in history (snapshots sum to at most twice the deltas), or once there are
+    A snapshot is due once the deltas outweigh it ``weight`` times, which keeps the
+    bytes stored linear in history (snapshots sum to at most (1 + 1/weight) times the
+    deltas; a read touches at most (1 + weight) times the value), or once there are
     ``MAX_CHAIN`` deltas that weigh an eighth of it, which bounds the rows a read
     touches when items are tiny while keeping storage linear (at most 8x).
     """
-    if delta_bytes > snapshot:
+    if delta_bytes > snapshot * weight:
         return False
     return deltas <= MAX_CHAIN or delta_bytes * 8 < snapshot
 
@@ -194,6 +195,10 @@ class RowCheckpointer(RecordRows):
 
     location = "memory"
     """Where the store keeps its data, for error messages."""
+
+    SNAPSHOT_WEIGHT = 1
+    """How many times the deltas of a chain may outweigh its snapshot before a new one
+    is written (``_extend_chain``): a store whose reads are cheap trades them for size."""
 
     def __init__(self) -> None:
         self._heads: dict[str, _Head] = {}
@@ -294,7 +299,7 @@ class RowCheckpointer(RecordRows):
                 if delta is not None and key in prev and key in chains:
                     data = encode_value(key, delta)
                     snapshot, since, count = chains[key]
-                    if _extend_chain(snapshot, since + len(data), count + 1):
+                    if _extend_chain(snapshot, since + len(data), count + 1, self.SNAPSHOT_WEIGHT):
                         base, pos = prev[key]
                         versions[key] = [base, pos + 1]
                         blobs.append(BlobRow(key, base, pos + 1, data))

@@ -32,7 +32,13 @@ from orca.store.postgres import _text
 from orca.store.postgres._batch import Part, statement
 from orca.store.postgres._db import SERIALIZATION_RETRIES, PgDb
 from orca.store.postgres._lane import Lane
-from orca.store.postgres._runs import TASK_PARTS, Cursor, PgRunRows, task_part_rows
+from orca.store.postgres._runs import (
+    TASK_PARTS,
+    Cursor,
+    PgRunRows,
+    no_run_record,
+    task_part_rows,
+)
 from orca.store.postgres._schema import (
     CHECKPOINT_COMPONENT,
     CHECKPOINT_MIGRATIONS,
@@ -171,6 +177,11 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
         CorruptDatabaseError: the database holds tables that are not Orca's.
     """
 
+    # a read fetches a chain in one query whatever its length, and each snapshot costs
+    # TOAST pages: a snapshot is written when the deltas outweigh the last three times,
+    # so snapshots sum to 4/3 of the deltas instead of twice (benchmarks/NOTES.md)
+    SNAPSHOT_WEIGHT = 3
+
     def __init__(self, db: PgDb | str) -> None:
         super().__init__()
         self._owns_db = isinstance(db, str)
@@ -220,6 +231,14 @@ class PgCheckpointer(PgRunRows, RowCheckpointer):
             raise CheckpointError(
                 f"{self.location}: {_first_line(exc)}: a checkpoint with that id already "
                 "exists. Fix: checkpoints are immutable; write a new one"
+            ) from exc
+        except pgerrors.ForeignKeyViolation as exc:
+            refusal = no_run_record(exc)
+            if refusal is not None:
+                raise InvalidInputError(refusal) from exc
+            raise CheckpointError(
+                f"{self.location}: {_first_line(exc)} (a run's record was deleted while "
+                "its rows were written). Fix: store the run again with begin_run"
             ) from exc
         except psycopg.IntegrityError as exc:
             raise CheckpointError(
