@@ -37,6 +37,9 @@ anyway (an announcement lost with a connection)."""
 STATUS_EVERY_S = 1.0
 """How often a stream with no new events reads the run's record (has it ended?)."""
 ACTIVE = ("queued", "running")
+RESULT_WAIT_S = 30.0
+"""How long a wait for a stateless run gives its worker, after the run's end, to leave
+the values on its queue item."""
 
 
 class ExternalRuns(Runs):
@@ -162,6 +165,13 @@ class ExternalRuns(Runs):
     async def wait(self, run_id: str) -> dict[str, Any]:
         record = await self._until_ended(run_id)
         item = await asyncio.to_thread(self.queue.get, run_id)
+        if record.get("metadata", {}).get("stateless"):
+            # its worker leaves its values on the item as it closes it, just after the
+            # record's end (its thread is gone by then): wait for that close
+            deadline = time.monotonic() + RESULT_WAIT_S
+            while item is not None and item.status in ACTIVE and time.monotonic() < deadline:
+                await asyncio.sleep(POLL_S)
+                item = await asyncio.to_thread(self.queue.get, run_id)
         if item is not None and isinstance(item.result, dict):  # a stateless run's
             return {**record, **item.result}
         return await super().wait(run_id)
