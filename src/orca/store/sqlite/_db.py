@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,6 +42,26 @@ def connect(path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqli
 def is_locked(exc: BaseException) -> bool:
     """Whether ``exc`` is SQLite giving up on another connection's lock."""
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+def _use_wal(conn: sqlite3.Connection) -> None:
+    """WAL: readers never block the writer, and a commit is one append to the log.
+
+    Switching a new file to WAL takes its exclusive lock, and SQLite does not call the
+    busy handler there when another process holds the file open (processes opening one
+    new file at once saw "database is locked" at once), so the switch is retried here
+    for as long as the busy timeout would have waited."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.002
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_locked(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def prepare(
@@ -135,8 +156,7 @@ def _prepare(
     if tables:  # refuse a newer schema before anything, even the journal mode, changes
         for component, migrations in components:
             _check(path, component, _version(conn, component), len(migrations))
-    # WAL: readers never block the writer, and a commit is one append to the log
-    conn.execute("PRAGMA journal_mode=WAL")
+    _use_wal(conn)
     # FULL fsyncs at every commit, so a committed write survives power loss
     conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("BEGIN IMMEDIATE")
