@@ -80,7 +80,7 @@ class StateGraph:
         self._native = NativeStateGraph(state_schema)
         self.state_schema = state_schema
         self.context_schema = context_schema
-        self._info = GraphInfo(frozenset(self._native.state.channels))
+        self._info = GraphInfo(tuple(self._native.state.keys))
         self.nodes: dict[str, Any] = {}
 
     def add_node(

@@ -210,6 +210,7 @@ class CompiledStateGraph:
 
     def _output(self, result: dict[str, Any], output_keys: str | Sequence[str] | None) -> Any:
         pending = result.pop(INTERRUPT_KEY, None)
+        result = self._info.ordered(result)
         if isinstance(output_keys, str):
             out: Any = result.get(output_keys)
             return out
@@ -264,7 +265,7 @@ class CompiledStateGraph:
         call = self._call(config, context)
         native_input = self._input(input)
         options = self._options(input, call, durability)
-        shaper = _Shaper(modes, single, output_keys)
+        shaper = _Shaper(modes, single, output_keys, self._info)
         token = _config.current.set(call)
         try:
             events = self.native.astream(native_input, mode="events", **options)
@@ -316,7 +317,7 @@ class CompiledStateGraph:
             if call.checkpoint_id is not None:
                 raise
             return _state.empty_snapshot(thread_id)
-        return _state.snapshot_of(snap)
+        return _state.snapshot_of(snap, self._info)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """Async ``get_state``."""
@@ -348,7 +349,9 @@ class CompiledStateGraph:
                 if info.checkpoint_id != start:
                     continue
                 start = None
-            snap = _state.snapshot_of(self.native.get_state(thread_id, info.checkpoint_id))
+            snap = _state.snapshot_of(
+                self.native.get_state(thread_id, info.checkpoint_id), self._info
+            )
             if filter and any((snap.metadata or {}).get(k) != v for k, v in filter.items()):
                 continue
             if limit is not None and count >= limit:
@@ -473,8 +476,13 @@ class _Shaper:
     """Turns Orca's events into LangGraph's stream chunks."""
 
     def __init__(
-        self, modes: tuple[str, ...], single: bool, output_keys: str | Sequence[str] | None
+        self,
+        modes: tuple[str, ...],
+        single: bool,
+        output_keys: str | Sequence[str] | None,
+        info: GraphInfo,
     ) -> None:
+        self.info = info
         self.modes = modes
         self.single = single
         self.output_keys = output_keys
@@ -487,7 +495,7 @@ class _Shaper:
         out: list[Any] = []
         kind = event.type
         if kind == VALUES and isinstance(event, Values):
-            self.values = dict(event.values)
+            self.values = self.info.ordered(event.values)
             if "values" in self.modes:
                 out.append(self._out("values", self._keys(self.values)))
         elif kind == TASK_FINISHED and isinstance(event, TaskFinished):

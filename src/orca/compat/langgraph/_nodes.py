@@ -91,11 +91,21 @@ def _arguments(shape: Shape, ctx: Any, graph: GraphInfo) -> tuple[tuple[Any, ...
     return ((config,) if shape.config_positional else ()), kwargs
 
 
-@dataclass(slots=True)
 class GraphInfo:
-    """What wrappers need of their graph: its state keys."""
+    """What wrappers need of their graph: its state keys (in the schema's order)."""
 
-    keys: frozenset[str]
+    __slots__ = ("keys", "order")
+
+    def __init__(self, order: tuple[str, ...]) -> None:
+        self.order = order
+        self.keys = frozenset(order)
+
+    def ordered(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` in the schema's key order, as LangGraph shows state."""
+        out = {k: values[k] for k in self.order if k in values}
+        if len(out) != len(values):
+            out.update((k, v) for k, v in values.items() if k not in out)
+        return out
 
 
 def _metered(ctx: Any) -> AbstractContextManager[Any]:
