@@ -68,3 +68,16 @@ def plain(value: Any) -> Any:
     if type(value).__name__ == "Interrupt":
         return ("Interrupt", plain(value.value))
     return value
+
+
+def masked(value: Any) -> Any:
+    """``plain(value)`` with ids and times (which differ by engine) as ``"*"``."""
+    value = plain(value)
+    if isinstance(value, dict):
+        return {
+            k: "*" if k in ("id", "checkpoint_id", "timestamp") else masked(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value

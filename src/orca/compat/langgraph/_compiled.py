@@ -11,6 +11,7 @@ from orca._sync import iterate_sync
 from orca.compat.langgraph import _config, _state
 from orca.compat.langgraph._config import CallConfig
 from orca.compat.langgraph._nodes import GraphInfo
+from orca.compat.langgraph._stream import INTERRUPT_KEY, Shaper, modes_of
 from orca.compat.langgraph.errors import GraphRecursionError, InvalidUpdateError
 from orca.compat.langgraph.types import Command, StateSnapshot
 from orca.engine import CompiledGraph
@@ -22,21 +23,9 @@ from orca.errors import (
 )
 from orca.errors import InvalidUpdateError as NativeInvalidUpdateError
 from orca.events import (
-    CUSTOM,
-    INTERRUPT,
-    TASK_FINISHED,
-    VALUES,
-    Custom,
     Event,
-    InterruptEvent,
-    TaskFinished,
-    Values,
 )
 from orca.graph._types import Command as NativeCommand
-
-STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "messages", "custom")
-SUPPORTED_MODES = ("values", "updates", "custom")
-INTERRUPT_KEY = "__interrupt__"
 
 
 class CompiledStateGraph:
@@ -261,11 +250,11 @@ class CompiledStateGraph:
     ) -> AsyncIterator[Any]:
         """Async ``stream``."""
         self._check_unsupported(kwargs)
-        modes, single = _modes(stream_mode)
+        modes, single = modes_of(stream_mode)
         call = self._call(config, context)
         native_input = self._input(input)
         options = self._options(input, call, durability)
-        shaper = _Shaper(modes, single, output_keys, self._info)
+        shaper = Shaper(modes, single, output_keys, self._info, self._read_snapshot)
         token = _config.current.set(call)
         try:
             events = self.native.astream(native_input, mode="events", **options)
@@ -287,22 +276,33 @@ class CompiledStateGraph:
         if first is None:
             return
         try:
-            for chunk in shaper.shape(first):
+            for chunk in await shaper.shape(first):
                 yield chunk
             while True:
                 try:
                     event = await events.__anext__()
                 except StopAsyncIteration:
+                    for chunk in shaper.finish():
+                        yield chunk
                     break
                 except Exception as exc:
                     error = _translate(exc, call)
                     break
-                for chunk in shaper.shape(event):
+                for chunk in await shaper.shape(event):
                     yield chunk
         finally:
             await events.aclose()  # type: ignore[attr-defined]
         if error is not None:
             raise error
+
+    async def _read_snapshot(self, thread_id: str, checkpoint_id: str) -> StateSnapshot | None:
+        if self.checkpointer is None:
+            return None
+        try:
+            snap = await self.native.aget_state(thread_id, checkpoint_id)
+        except CheckpointNotFoundError:  # not committed yet (durability "exit")
+            return None
+        return _state.snapshot_of(snap, self._info)
 
     # -- threads ------------------------------------------------------------------------------
 
@@ -454,77 +454,6 @@ def _configs(config: Any, n: int) -> list[Any]:
             )
         return config
     return [config] * n
-
-
-def _modes(stream_mode: str | Sequence[str] | None) -> tuple[tuple[str, ...], bool]:
-    if stream_mode is None:
-        stream_mode = "updates"
-    single = isinstance(stream_mode, str)
-    modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(stream_mode)
-    for mode in modes:
-        if mode not in STREAM_MODES:
-            raise InvalidInputError(f"stream_mode {mode!r} is not one of {', '.join(STREAM_MODES)}")
-        if mode not in SUPPORTED_MODES:
-            raise InvalidInputError(
-                f"stream_mode {mode!r} is not supported by Orca's LangGraph layer yet. Fix: "
-                f"use {', '.join(SUPPORTED_MODES)}"
-            )
-    return modes, single
-
-
-class _Shaper:
-    """Turns Orca's events into LangGraph's stream chunks."""
-
-    def __init__(
-        self,
-        modes: tuple[str, ...],
-        single: bool,
-        output_keys: str | Sequence[str] | None,
-        info: GraphInfo,
-    ) -> None:
-        self.info = info
-        self.modes = modes
-        self.single = single
-        self.output_keys = output_keys
-        self.values: dict[str, Any] = {}
-
-    def _out(self, mode: str, chunk: Any) -> Any:
-        return chunk if self.single else (mode, chunk)
-
-    def shape(self, event: Event) -> list[Any]:
-        out: list[Any] = []
-        kind = event.type
-        if kind == VALUES and isinstance(event, Values):
-            self.values = self.info.ordered(event.values)
-            if "values" in self.modes:
-                out.append(self._out("values", self._keys(self.values)))
-        elif kind == TASK_FINISHED and isinstance(event, TaskFinished):
-            if "updates" in self.modes:
-                update = event.update or None
-                out.append(self._out("updates", {event.node: update}))
-        elif kind == CUSTOM and isinstance(event, Custom):
-            if "custom" in self.modes:
-                out.append(self._out("custom", event.data))
-        elif kind == INTERRUPT and isinstance(event, InterruptEvent):
-            interrupts = _state.interrupts_of(event.interrupts)
-            if "updates" in self.modes:
-                by_task: dict[str, list[Any]] = {}
-                for native, shown in zip(event.interrupts, interrupts, strict=True):
-                    by_task.setdefault(str(native.get("task_id")), []).append(shown)
-                for group in by_task.values():
-                    out.append(self._out("updates", {INTERRUPT_KEY: tuple(group)}))
-            if "values" in self.modes:
-                shown_values = {**self._keys(self.values), INTERRUPT_KEY: tuple(interrupts)}
-                out.append(self._out("values", shown_values))
-        return out
-
-    def _keys(self, values: dict[str, Any]) -> Any:
-        keys = self.output_keys
-        if keys is None:
-            return values
-        if isinstance(keys, str):
-            return values.get(keys)
-        return {k: v for k, v in values.items() if k in keys}
 
 
 def _recursion_error(limit: int) -> GraphRecursionError:
