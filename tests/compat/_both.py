@@ -6,6 +6,7 @@ imports (``StateGraph``, ``START``, ``END``, ``Send``, ``Command``, ``interrupt`
 
 from __future__ import annotations
 
+import importlib
 import types
 from typing import Any
 
@@ -20,6 +21,7 @@ def orca_names() -> types.SimpleNamespace:
     from orca.compat.langgraph.types import Command, RetryPolicy, Send, interrupt
 
     return types.SimpleNamespace(
+        prebuilt=_prebuilt("orca.compat.langgraph.prebuilt"),
         StateGraph=StateGraph,
         START=START,
         END=END,
@@ -43,6 +45,7 @@ def langgraph_names() -> types.SimpleNamespace:
     from langgraph.types import Command, RetryPolicy, Send, interrupt
 
     return types.SimpleNamespace(
+        prebuilt=_prebuilt("langgraph.prebuilt"),
         StateGraph=lg_graph.StateGraph,
         START=lg_graph.START,
         END=lg_graph.END,
@@ -56,6 +59,13 @@ def langgraph_names() -> types.SimpleNamespace:
         errors=errors,
         engine="langgraph",
     )
+
+
+def _prebuilt(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError:  # langchain-core missing: tests that need it skip
+        return None
 
 
 def plain(value: Any) -> Any:

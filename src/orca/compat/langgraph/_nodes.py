@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import typing
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,6 +109,35 @@ class GraphInfo:
         return out
 
 
+def child_config(
+    ctx: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> AbstractContextManager[Any]:
+    """LangChain runnables called in the node inherit the node's config (callbacks,
+    metadata), as under LangGraph: LangChain reads it from its context variable. Only
+    where the program imported LangChain (nothing else could read it)."""
+    var = _langchain_config_var()
+    if var is None:
+        return nullcontext()
+    config = kwargs.get("config") or (args[0] if args else None)
+    if config is None:
+        config = _config.node_config(_config.current.get(), ctx)
+    return _setting(var, config)
+
+
+@contextmanager
+def _setting(var: Any, value: Any) -> Iterator[None]:
+    token = var.set(value)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+def _langchain_config_var() -> Any:
+    module = sys.modules.get("langchain_core.runnables.config")
+    return getattr(module, "var_child_runnable_config", None) if module is not None else None
+
+
 def _metered(ctx: Any) -> AbstractContextManager[Any]:
     # LLM METERING HOOK: the one place LangChain chat models called inside a node are
     # metered by Orca (orca.compat.langchain.metered). Skipped while that module (or
@@ -196,7 +226,7 @@ def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[.
 
         async def async_node(state: Any, ctx: Any) -> Any:
             args, kwargs = _arguments(shape, ctx, graph)
-            with _metered(ctx):
+            with _metered(ctx), child_config(ctx, args, kwargs):
                 output = await fn(state, *args, **kwargs)
             return to_native(output, name, graph)
 
@@ -204,11 +234,28 @@ def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[.
 
     def node(state: Any, ctx: Any) -> Any:
         args, kwargs = _arguments(shape, ctx, graph)
-        with _metered(ctx):
+        with _metered(ctx), child_config(ctx, args, kwargs):
             output = fn(state, *args, **kwargs)
         return to_native(output, name, graph)
 
     return node
+
+
+def runnable_node(runnable: Any) -> Callable[..., Any]:
+    """A LangChain ``Runnable`` (an object with ``invoke``/``ainvoke``, not callable)
+    as a node function ``(state, config)``."""
+    ainvoke = getattr(runnable, "ainvoke", None)
+    if callable(ainvoke):
+
+        async def arun(state: Any, config: Any) -> Any:
+            return await ainvoke(state, config)
+
+        return arun
+
+    def run(state: Any, config: Any) -> Any:
+        return runnable.invoke(state, config)
+
+    return run
 
 
 def wrap_router(fn: Callable[..., Any], source: str, graph: GraphInfo) -> Callable[..., Any]:
