@@ -158,3 +158,68 @@ def test_a_langchain_runnable_is_a_node() -> None:
         return [m.content for m in out["messages"]]
 
     assert program(orca_names()) == program(langgraph_names()) == ["hey", "HEY"]
+
+
+def _messages_program(lg: types.SimpleNamespace, mode: Any, *, run_async: bool) -> Any:
+    import asyncio
+
+    streaming = fake.GenericFakeChatModel(
+        messages=iter([messages.AIMessage("hello big world", id="m1")])
+    )
+    plain = fake.FakeMessagesListChatModel(responses=[messages.AIMessage("plain", id="m2")])
+
+    async def async_agent(state: Chat) -> dict[str, Any]:
+        return {"messages": [await streaming.ainvoke(state["messages"])]}
+
+    def agent(state: Chat) -> dict[str, Any]:  # LangGraph runs async nodes only async
+        return {"messages": [streaming.invoke(state["messages"])]}
+
+    def other(state: Chat) -> dict[str, Any]:
+        answer = plain.invoke(state["messages"])
+        return {"messages": [answer, messages.AIMessage("written", id="m3")]}
+
+    g = lg.StateGraph(Chat)
+    g.add_node("agent", async_agent if run_async else agent)
+    g.add_node("other", other)
+    g.add_edge(lg.START, "agent")
+    g.add_edge("agent", "other")
+    app = g.compile()
+    given = {"messages": [messages.HumanMessage("hi", id="h")]}
+    if run_async:
+
+        async def collect() -> list[Any]:
+            return [c async for c in app.astream(given, stream_mode=mode)]
+
+        chunks = asyncio.run(collect())
+    else:
+        chunks = list(app.stream(given, stream_mode=mode))
+    return [_shown(c) for c in chunks]
+
+
+def _shown(chunk: Any) -> Any:
+    if isinstance(chunk, tuple) and len(chunk) == 2 and isinstance(chunk[0], str):
+        return (chunk[0], _shown(chunk[1]))
+    if isinstance(chunk, tuple):  # (message, metadata)
+        message, metadata = chunk
+        hidden = {"checkpoint_ns", "langgraph_checkpoint_ns"}
+        return (
+            type(message).__name__,
+            message.content,
+            message.id,
+            {k: v for k, v in metadata.items() if k not in hidden},
+        )
+    return {k: [m.content for m in v["messages"]] if v else v for k, v in chunk.items()}
+
+
+@pytest.mark.parametrize("run_async", [False, True])
+def test_messages_mode_streams_model_tokens_and_returned_messages(run_async: bool) -> None:
+    theirs = _messages_program(langgraph_names(), "messages", run_async=run_async)
+    ours = _messages_program(orca_names(), "messages", run_async=run_async)
+    assert ours == theirs
+    assert [c[1] for c in ours] == ["hello", " ", "big", " ", "world", "plain", "written"]
+
+
+def test_messages_come_before_their_steps_updates() -> None:
+    theirs = _messages_program(langgraph_names(), ["messages", "updates"], run_async=False)
+    ours = _messages_program(orca_names(), ["messages", "updates"], run_async=False)
+    assert ours == theirs

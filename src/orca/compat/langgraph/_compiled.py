@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from orca._sync import iterate_sync
 from orca.compat.langgraph import _config, _state
 from orca.compat.langgraph._config import CallConfig
+from orca.compat.langgraph._messages import MessageSink
 from orca.compat.langgraph._nodes import GraphInfo
 from orca.compat.langgraph._stream import INTERRUPT_KEY, Shaper, modes_of
 from orca.compat.langgraph.errors import GraphRecursionError, InvalidUpdateError
@@ -55,19 +57,10 @@ class CompiledStateGraph:
 
     # -- the call's config and input ---------------------------------------------------------
 
-    def _call(self, config: Any, context: Any) -> CallConfig:
+    def _call(self, config: Any, context: Any, *, messages: Any = None) -> CallConfig:
         call = _config.parse(config)
-        if context is not None or self.store is not None:
-            call = CallConfig(
-                configurable=call.configurable,
-                recursion_limit=call.recursion_limit,
-                metadata=call.metadata,
-                tags=call.tags,
-                callbacks=call.callbacks,
-                max_concurrency=call.max_concurrency,
-                context=context,
-                store=self.store,
-            )
+        if context is not None or self.store is not None or messages is not None:
+            call = dataclasses.replace(call, context=context, store=self.store, messages=messages)
         return call
 
     def _thread(self, call: CallConfig, what: str) -> str:
@@ -251,7 +244,8 @@ class CompiledStateGraph:
         """Async ``stream``."""
         self._check_unsupported(kwargs)
         modes, single = modes_of(stream_mode)
-        call = self._call(config, context)
+        sink = MessageSink() if "messages" in modes else None
+        call = self._call(config, context, messages=sink)
         native_input = self._input(input)
         options = self._options(input, call, durability)
         shaper = Shaper(modes, single, output_keys, self._info, self._read_snapshot)
@@ -275,22 +269,52 @@ class CompiledStateGraph:
             raise error
         if first is None:
             return
+        pending: asyncio.Future[Event] | None = None
         try:
             for chunk in await shaper.shape(first):
                 yield chunk
             while True:
-                try:
-                    event = await events.__anext__()
-                except StopAsyncIteration:
-                    for chunk in shaper.finish():
-                        yield chunk
-                    break
-                except Exception as exc:
-                    error = _translate(exc, call)
-                    break
+                if sink is None:
+                    try:
+                        event = await events.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    except Exception as exc:
+                        error = _translate(exc, call)
+                        break
+                else:  # chunks of model output come while a step runs
+                    if pending is None:
+                        pending = asyncio.ensure_future(events.__anext__())
+                    waiting = asyncio.ensure_future(sink.queue.get())
+                    both: set[asyncio.Future[Any]] = {pending, waiting}
+                    await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+                    if not waiting.done():
+                        waiting.cancel()
+                    elif not waiting.cancelled():
+                        shaper.hold(waiting.result())
+                    for item in sink.drain():
+                        shaper.hold(item)
+                    if not pending.done():
+                        for chunk in shaper.live():
+                            yield chunk
+                        continue
+                    done, pending = pending, None
+                    try:
+                        event = done.result()
+                    except StopAsyncIteration:
+                        break
+                    except Exception as exc:
+                        error = _translate(exc, call)
+                        break
                 for chunk in await shaper.shape(event):
                     yield chunk
+            if error is None:
+                for chunk in shaper.finish():
+                    yield chunk
         finally:
+            if pending is not None:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
             await events.aclose()  # type: ignore[attr-defined]
         if error is not None:
             raise error

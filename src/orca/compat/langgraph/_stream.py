@@ -18,7 +18,11 @@ from orca.events import (
     STEP_STARTED,
     TASK_FAILED,
     TASK_FINISHED,
+    TASK_RETRY,
     TASK_STARTED,
+    TOKEN,
+    TOOL_CALL,
+    USAGE,
     VALUES,
     CheckpointSaved,
     Custom,
@@ -32,8 +36,12 @@ from orca.events import (
 )
 
 STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "messages", "custom")
-SUPPORTED_MODES = ("values", "updates", "custom", "tasks", "checkpoints", "debug")
+SUPPORTED_MODES = STREAM_MODES
 INTERRUPT_KEY = "__interrupt__"
+
+# events raised while a step's tasks run (the rest come at or after its barrier): the
+# messages of that step's models go after them
+_WITHIN_STEP = frozenset({STEP_STARTED, TASK_STARTED, TASK_RETRY, CUSTOM, TOKEN, USAGE, TOOL_CALL})
 
 ReadSnapshot = Callable[[str, str], Awaitable[StateSnapshot | None]]
 
@@ -76,8 +84,31 @@ class Shaper:
         self.output_keys = output_keys
         self.read = read
         self.values: dict[str, Any] = {}
+        self.held: list[tuple[Any, dict[str, Any]]] = []
+        self.step = 0
+        self.inside = False  # whether the reader is within a step (before its barrier)
         # a checkpoint's chunk waits for the next step's start, which names its tasks' ids
         self.pending: tuple[CheckpointSaved, dict[str, Any], int] | None = None
+
+    def hold(self, item: tuple[Any, dict[str, Any]]) -> None:
+        """A ``messages`` chunk, kept until the events before it have gone out: the run
+        may be steps ahead of whoever reads the stream."""
+        self.held.append(item)
+
+    def live(self) -> list[Any]:
+        """Held chunks of the step the reader is in: a model streams while it runs."""
+        return self._release(self.step, include=self.inside)
+
+    def _release(self, step: int, *, include: bool) -> list[Any]:
+        out, kept = [], []
+        for item in self.held:
+            made = item[1].get("langgraph_step", step)
+            if made < step or (include and made == step):
+                out.append(self._out("messages", item))
+            else:
+                kept.append(item)
+        self.held = kept
+        return out
 
     def _out(self, mode: str, chunk: Any) -> Any:
         return chunk if self.single else (mode, chunk)
@@ -103,6 +134,9 @@ class Shaper:
     async def shape(self, event: Event) -> list[Any]:
         out: list[Any] = []
         kind = event.type
+        if self.held:  # the messages made before this event
+            out += self._release(event.step, include=kind not in _WITHIN_STEP)
+        self.step, self.inside = event.step, kind in _WITHIN_STEP
         if self.pending is not None:
             ids = None
             if kind == STEP_STARTED and isinstance(event, StepStarted):
@@ -185,7 +219,10 @@ class Shaper:
 
     def finish(self) -> list[Any]:
         """Chunks still held when the run's events end."""
-        return self._flush(None) if self.pending is not None else []
+        out = self._flush(None) if self.pending is not None else []
+        out += [self._out("messages", item) for item in self.held]
+        self.held = []
+        return out
 
     def _interrupts(self, event: InterruptEvent) -> list[Any]:
         out: list[Any] = []
