@@ -6,10 +6,14 @@ from __future__ import annotations
 import operator
 import types
 from collections.abc import Callable
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any, Literal, TypedDict
 
 import pytest
 from tests.compat._both import langgraph_names, orca_names, plain
+
+from orca.compat.langgraph.graph import START
+from orca.compat.langgraph.graph import StateGraph as OrcaStateGraph
+from orca.compat.langgraph.types import Command as OrcaCommand
 
 # LangGraph hands config and writer only to parameters annotated with these types
 StreamWriter = pytest.importorskip("langgraph.types").StreamWriter
@@ -175,3 +179,81 @@ def test_the_recursion_limit_counts_as_langgraph_counts(nodes: int, limit: int) 
 
     theirs, ours = both(program)
     assert ours == theirs
+
+
+def test_command_routing_with_a_literal_annotation_and_unreached_nodes() -> None:
+    def program(lg: types.SimpleNamespace) -> Any:
+        def decide(state: Counter) -> Any:
+            return lg.Command(goto="double", update={"x": 5, "log": ["decide"]})
+
+        def routed(state: Counter) -> Any:  # no annotation: LangGraph does not check
+            return lg.Command(goto=lg.END, update={"log": ["routed"]})
+
+        g = lg.StateGraph(Counter)
+        g.add_node("decide", decide)
+        g.add_node("double", lambda s: {"x": s["x"] * 2, "log": ["double"]})
+        g.add_node("never", lambda s: {"log": ["never"]})
+        g.add_node("routed", routed)
+        g.add_edge(lg.START, "decide")
+        g.add_edge("double", "routed")
+        return g.compile().invoke({"x": 0, "log": []})
+
+    theirs, ours = both(program)
+    assert ours == theirs
+
+
+def test_time_travel_replays_from_an_earlier_checkpoint() -> None:
+    def program(lg: types.SimpleNamespace) -> Any:
+        g = lg.StateGraph(Counter)
+        g.add_node("a", lambda s: {"x": s["x"] + 1, "log": ["a"]})
+        g.add_node("b", lambda s: {"x": s["x"] * 10, "log": ["b"]})
+        g.add_edge(lg.START, "a")
+        g.add_edge("a", "b")
+        app = g.compile(checkpointer=lg.InMemorySaver())
+        config = {"configurable": {"thread_id": "tt"}}
+        app.invoke({"x": 1, "log": []}, config)
+        before_b = next(s for s in app.get_state_history(config) if s.next == ("b",))
+        edited = app.update_state(before_b.config, {"x": 100})
+        replayed = list(app.stream(None, edited, stream_mode="updates"))
+        latest = app.get_state(config)
+        return [before_b.values, replayed, latest.values, latest.next, latest.metadata["step"]]
+
+    theirs, ours = both(program)
+    assert ours == theirs
+
+
+def test_update_state_as_a_node_routes_on_from_it() -> None:
+    def program(lg: types.SimpleNamespace) -> Any:
+        g = lg.StateGraph(Counter)
+        g.add_node("a", lambda s: {"x": s["x"] + 1, "log": ["a"]})
+        g.add_node("b", lambda s: {"x": s["x"] * 10, "log": ["b"]})
+        g.add_edge(lg.START, "a")
+        g.add_edge("a", "b")
+        app = g.compile(checkpointer=lg.InMemorySaver(), interrupt_before=["a"])
+        config = {"configurable": {"thread_id": "u"}}
+        app.invoke({"x": 1, "log": []}, config)
+        new_config = app.update_state(config, {"x": 7, "log": ["human"]}, as_node="a")
+        state = app.get_state(config)
+        assert (
+            new_config["configurable"]["checkpoint_id"]
+            == state.config["configurable"]["checkpoint_id"]
+        )
+        return [state.values, state.next, state.metadata["source"], app.invoke(None, config)]
+
+    theirs, ours = both(program)
+    assert ours == theirs
+
+
+def _decide(state: Counter) -> OrcaCommand[Literal["double", "never"]]:
+    return OrcaCommand(goto="double")
+
+
+def test_a_command_annotation_declares_the_nodes_destinations() -> None:
+    g = OrcaStateGraph(Counter)
+    g.add_node("decide", _decide)
+    g.add_node("double", lambda s: {"x": s["x"] * 2})
+    g.add_node("never", lambda s: {"x": 0})
+    g.add_edge(START, "decide")
+    app = g.compile()
+    assert app.native.spec.nodes["decide"].destinations == ("double", "never")
+    assert app.invoke({"x": 3}) == {"x": 6}
