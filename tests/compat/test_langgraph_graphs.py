@@ -257,3 +257,74 @@ def test_a_command_annotation_declares_the_nodes_destinations() -> None:
     app = g.compile()
     assert app.native.spec.nodes["decide"].destinations == ("double", "never")
     assert app.invoke({"x": 3}) == {"x": 6}
+
+
+class Plain(TypedDict):
+    x: int
+    note: str
+
+
+def test_a_compiled_graph_is_a_node_of_another() -> None:
+    # overwritten keys only: what a subgraph hands back to reducer keys is the engine's
+    # business (tests/test_semantics_lg.py), not this layer's
+    def program(lg: types.SimpleNamespace) -> Any:
+        inner = lg.StateGraph(Plain)
+        inner.add_node("deep", lambda s: {"x": s["x"] + 100, "note": "deep"})
+        inner.add_edge(lg.START, "deep")
+        g = lg.StateGraph(Plain)
+        g.add_node("a", lambda s: {"x": s["x"] + 1, "note": "a"})
+        g.add_node("sub", inner.compile())
+        g.add_edge(lg.START, "a")
+        g.add_edge("a", "sub")
+        app = g.compile()
+        return [app.invoke({"x": 0, "note": ""}), list(app.stream({"x": 0, "note": ""}))]
+
+    theirs, ours = both(program)
+    assert ours == theirs
+
+
+def test_a_retry_policy_retries_what_langgraph_retries() -> None:
+    def program(lg: types.SimpleNamespace, error: type[Exception]) -> Any:
+        calls: list[int] = []
+
+        def flaky(state: Counter) -> dict[str, Any]:
+            calls.append(1)
+            if len(calls) < 3:
+                raise error("flaky")
+            return {"log": [f"ok after {len(calls)}"]}
+
+        g = lg.StateGraph(Counter)
+        g.add_node("flaky", flaky, retry_policy=lg.RetryPolicy(initial_interval=0.001))
+        g.add_edge(lg.START, "flaky")
+        try:
+            return g.compile().invoke({"x": 0, "log": []}), len(calls)
+        except Exception as exc:
+            return type(exc).__name__, len(calls)
+
+    for error in (ConnectionError, ValueError, KeyError, Exception):
+        assert program(orca_names(), error) == program(langgraph_names(), error), error
+
+
+def test_nodes_read_the_calls_context_through_runtime() -> None:
+    def program(lg: types.SimpleNamespace, runtime_module: Any) -> Any:
+        def node(state: Counter, runtime: Any) -> dict[str, Any]:
+            user = runtime.context["user"]
+            again = runtime_module.get_runtime().context["user"]
+            runtime.stream_writer({"user": user})
+            return {"log": [user, again]}
+
+        g = lg.StateGraph(Counter)
+        g.add_node("node", node)
+        g.add_edge(lg.START, "node")
+        app = g.compile()
+        return list(
+            app.stream(
+                {"x": 0, "log": []}, context={"user": "ann"}, stream_mode=["custom", "values"]
+            )
+        )
+
+    import importlib
+
+    theirs = program(langgraph_names(), importlib.import_module("langgraph.runtime"))
+    ours = program(orca_names(), importlib.import_module("orca.compat.langgraph.runtime"))
+    assert ours == theirs

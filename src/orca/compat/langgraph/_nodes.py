@@ -33,6 +33,16 @@ class Runtime:
     previous: Any = None
 
 
+def runtime_of(ctx: Any) -> Runtime:
+    """The running node's ``Runtime``."""
+    call = _config.current.get()
+    return Runtime(
+        context=call.context if call is not None else None,
+        store=call.store if call is not None else None,
+        stream_writer=ctx.write,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Shape:
     """Which of LangGraph's extra parameters a callable takes, and how."""
@@ -102,11 +112,7 @@ class _Call:
             elif name == "store":
                 self.kwargs[name] = store
             else:
-                self.kwargs[name] = Runtime(
-                    context=call.context if call is not None else None,
-                    store=store,
-                    stream_writer=ctx.write,
-                )
+                self.kwargs[name] = runtime_of(ctx)
         self.args = (self.config,) if shape.config_positional else ()
 
     def langchain(self) -> AbstractContextManager[Any]:
