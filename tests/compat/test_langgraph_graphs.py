@@ -363,3 +363,23 @@ def test_a_command_with_goto_as_input_is_refused_with_the_way_round() -> None:
     app.invoke({"x": 0}, config)
     with pytest.raises(InvalidInputError, match=r"update_state\(config, values, as_node"):
         app.invoke(OrcaCommand(goto="a"), config)
+
+
+def test_with_config_sets_defaults_that_a_calls_config_extends() -> None:
+    def program(lg: types.SimpleNamespace) -> Any:
+        def who(state: Counter, config: RunnableConfig) -> dict[str, Any]:
+            conf = config["configurable"]
+            return {"log": [f"{conf['thread_id']}/{conf['user']}/{conf.get('extra')}"]}
+
+        g = lg.StateGraph(Counter)
+        g.add_node("who", who)
+        g.add_edge(lg.START, "who")
+        bound = g.compile(checkpointer=lg.InMemorySaver()).with_config(
+            {"configurable": {"thread_id": "w", "user": "ann"}}
+        )
+        first = bound.invoke({"x": 0, "log": []})
+        second = bound.invoke({"x": 1, "log": []}, {"configurable": {"extra": "e"}})
+        return [first, second, bound.get_state({"configurable": {"thread_id": "w"}}).values]
+
+    theirs, ours = both(program)
+    assert ours == theirs

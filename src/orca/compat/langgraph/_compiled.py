@@ -44,21 +44,37 @@ class CompiledStateGraph:
         *,
         builder: Any = None,
         store: Any = None,
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self.native = native
         self.builder = builder
         self.store = store
         self.name = native.name
         self.checkpointer = native.checkpointer
+        self.nodes: dict[str, Any] = dict(getattr(builder, "nodes", {}))
         self._info = info
+        self._defaults = dict(defaults or {})
 
     def __repr__(self) -> str:
         return f"<CompiledStateGraph {self.name!r} on Orca>"
 
     # -- the call's config and input ---------------------------------------------------------
 
+    def with_config(self, config: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        """This graph with ``config`` (and ``kwargs``) as the defaults of every call's
+        config; a call's own keys win, ``configurable`` and ``metadata`` merge."""
+        merged = _config.merge(self._defaults, _config.merge(config or {}, kwargs))
+        return CompiledStateGraph(
+            self.native, self._info, builder=self.builder, store=self.store, defaults=merged
+        )
+
+    def _parse(self, config: Any) -> CallConfig:
+        if self._defaults and (config is None or isinstance(config, Mapping)):
+            config = _config.merge(self._defaults, config or {})
+        return _config.parse(config)
+
     def _call(self, config: Any, context: Any, *, messages: Any = None) -> CallConfig:
-        call = _config.parse(config)
+        call = self._parse(config)
         if context is not None or self.store is not None or messages is not None:
             call = dataclasses.replace(call, context=context, store=self.store, messages=messages)
         return call
@@ -364,7 +380,7 @@ class CompiledStateGraph:
     def get_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """The thread's state at its latest checkpoint (or at ``checkpoint_id``), as
         LangGraph's ``StateSnapshot``; an unknown thread gives an empty one."""
-        call = _config.parse(config)
+        call = self._parse(config)
         thread_id = self._thread(call, "get_state")
         try:
             snap = self.native.get_state(thread_id, call.checkpoint_id)
@@ -387,7 +403,7 @@ class CompiledStateGraph:
         limit: int | None = None,
     ) -> Iterator[StateSnapshot]:
         """The thread's snapshots, newest first."""
-        call = _config.parse(config)
+        call = self._parse(config)
         thread_id = self._thread(call, "get_state_history")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
             raise InvalidInputError(f"limit must be an int, got {limit!r}")
@@ -434,7 +450,7 @@ class CompiledStateGraph:
     ) -> dict[str, Any]:
         """Apply ``values`` as if ``as_node`` wrote them; returns the new checkpoint's
         config."""
-        call = _config.parse(config)
+        call = self._parse(config)
         thread_id = self._thread(call, "update_state")
         update = self._update_values(values)
         try:
@@ -451,7 +467,7 @@ class CompiledStateGraph:
         self, config: Any, values: Any, as_node: str | None = None, task_id: str | None = None
     ) -> dict[str, Any]:
         """Async ``update_state``."""
-        call = _config.parse(config)
+        call = self._parse(config)
         thread_id = self._thread(call, "update_state")
         update = self._update_values(values)
         try:
