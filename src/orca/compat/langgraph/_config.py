@@ -175,13 +175,12 @@ def node_config(call: CallConfig | None, ctx: Any, handler: Any = None) -> dict[
     return {
         "configurable": configurable,
         "metadata": metadata,
-        "callbacks": _with(call.callbacks, handler),
+        "callbacks": call.callbacks,
     }
 
 
-def _with(callbacks: Any, handler: Any) -> Any:
-    if handler is None:
-        return callbacks
+def with_handler(callbacks: Any, handler: Any) -> Any:
+    """A config's ``callbacks`` with ``handler`` joined to them."""
     if callbacks is None:
         return [handler]
     if isinstance(callbacks, list | tuple):
