@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import functools
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
-from orca._sync import iterate_sync
+from orca._sync import iterate_sync, off_loop
 from orca.compat.langgraph import _config, _state
 from orca.compat.langgraph._config import CallConfig
 from orca.compat.langgraph._messages import MessageSink
@@ -24,9 +28,7 @@ from orca.errors import (
     StepLimitError,
 )
 from orca.errors import InvalidUpdateError as NativeInvalidUpdateError
-from orca.events import (
-    Event,
-)
+from orca.events import Event
 from orca.graph._types import Command as NativeCommand
 
 
@@ -169,7 +171,22 @@ class CompiledStateGraph:
         **kwargs: Any,
     ) -> Any:
         """Run to the end (or to a pause) and return the state; a pause shows as
-        ``"__interrupt__"``: a list of ``Interrupt``."""
+        ``"__interrupt__"``: a list of ``Interrupt``. Called where an event loop runs
+        (a notebook), it runs on a helper thread, as LangGraph's ``invoke`` works there."""
+        if _loop_running():
+            return off_loop(
+                contextvars.copy_context().run,
+                functools.partial(
+                    self.invoke,
+                    input,
+                    config,
+                    stream_mode=stream_mode,
+                    output_keys=output_keys,
+                    durability=durability,
+                    context=context,
+                    **kwargs,
+                ),
+            )
         self._check_unsupported(kwargs)
         if stream_mode != "values":
             chunks = list(self.stream(input, config, stream_mode=stream_mode, context=context))
@@ -255,9 +272,8 @@ class CompiledStateGraph:
     ) -> Iterator[Any]:
         """Run and yield LangGraph's chunks: one mode gives its chunks, a list of modes
         gives ``(mode, chunk)`` pairs."""
-        return iterate_sync(
-            "stream",
-            self.astream(
+        return _iterate(
+            lambda: self.astream(
                 input,
                 config,
                 stream_mode=stream_mode,
@@ -450,6 +466,9 @@ class CompiledStateGraph:
     ) -> dict[str, Any]:
         """Apply ``values`` as if ``as_node`` wrote them; returns the new checkpoint's
         config."""
+        if _loop_running():
+            again = functools.partial(self.update_state, config, values, as_node, task_id)
+            return off_loop(contextvars.copy_context().run, again)
         call = self._parse(config)
         thread_id = self._thread(call, "update_state")
         update = self._update_values(values)
@@ -518,6 +537,55 @@ class CompiledStateGraph:
                 "graph.native.describe() for the graph's shape as data"
             )
         return draw(*args, **kwargs)
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _iterate(make: Callable[[], AsyncIterator[Any]]) -> Iterator[Any]:
+    """The sync face of an async stream: on this thread's private loop, or, where an
+    event loop already runs here (a notebook), on a helper thread of its own."""
+    if not _loop_running():
+        return iterate_sync("stream", make())
+    return _iterate_on_thread(make)
+
+
+def _iterate_on_thread(make: Callable[[], AsyncIterator[Any]]) -> Iterator[Any]:
+    items: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def work() -> None:
+        chunks = iterate_sync("stream", make())
+        assert isinstance(chunks, Generator)
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    break
+                items.put((True, chunk))
+            items.put((False, None))
+        except BaseException as exc:  # handed to the reader, who raises it
+            items.put((False, exc))
+        finally:
+            chunks.close()
+
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(work,), name="orca-lg-stream", daemon=True).start()
+    try:
+        while True:
+            more, item = items.get()
+            if more:
+                yield item
+            elif item is None:
+                return
+            else:
+                raise item
+    finally:
+        stop.set()  # the reader stopped: the run stops at its next chunk
 
 
 def _configs(config: Any, n: int) -> list[Any]:
