@@ -18,7 +18,7 @@ from orca.compat.langgraph._config import CallConfig
 from orca.compat.langgraph._messages import MessageSink
 from orca.compat.langgraph._nodes import GraphInfo
 from orca.compat.langgraph._stream import INTERRUPT_KEY, Shaper, modes_of
-from orca.compat.langgraph.errors import GraphRecursionError, InvalidUpdateError
+from orca.compat.langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 from orca.compat.langgraph.types import Command, StateSnapshot
 from orca.engine import CompiledGraph
 from orca.errors import (
@@ -117,7 +117,28 @@ class CompiledStateGraph:
             return resume, update
         if isinstance(input, Mapping):  # LangGraph drops keys the state does not have
             return {k: v for k, v in input.items() if k in self._info.keys}, None
-        return input, None
+        if input is None or isinstance(input, NativeCommand) or _is_state_object(input):
+            return input, None
+        raise InvalidUpdateError(
+            f"Expected dict, got {input!r}. Fix: pass the input as a dict of state keys"
+        )
+
+    def _empty_input(
+        self, exc: Exception, input: Any, options: Mapping[str, Any]
+    ) -> Exception | None:
+        """LangGraph's ``EmptyInputError`` where Orca refused to continue a thread that
+        has no checkpoint (or a graph that keeps none) with ``None``."""
+        if input is not None or not isinstance(exc, InvalidInputError):
+            return None
+        store = self.checkpointer
+        if store is not None and store.get(options["thread_id"], None) is not None:
+            return None
+        empty = EmptyInputError(
+            "Received no input for __start__. Fix: start the thread with an input dict; "
+            "None continues a thread that has a checkpoint"
+        )
+        empty.__cause__ = exc
+        return empty
 
     def _options(self, input: Any, call: CallConfig, durability: Any) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -202,7 +223,7 @@ class CompiledStateGraph:
                 )
             result = self.native.invoke(native_input, **options)
         except Exception as exc:
-            error = _translate(exc, call)
+            error = self._empty_input(exc, input, options) or _translate(exc, call)
         else:
             return self._output(result, output_keys)
         finally:
@@ -238,7 +259,7 @@ class CompiledStateGraph:
                 )
             result = await self.native.ainvoke(native_input, **options)
         except Exception as exc:
-            error = _translate(exc, call)
+            error = self._empty_input(exc, input, options) or _translate(exc, call)
         else:
             return self._output(result, output_keys)
         finally:
@@ -325,7 +346,7 @@ class CompiledStateGraph:
         except StopAsyncIteration:
             first = None
         except Exception as exc:
-            error = _translate(exc, call)
+            error = self._empty_input(exc, input, options) or _translate(exc, call)
         finally:
             _reset(token)
         if error is not None:
@@ -400,9 +421,7 @@ class CompiledStateGraph:
         thread_id = self._thread(call, "get_state")
         try:
             snap = self.native.get_state(thread_id, call.checkpoint_id)
-        except CheckpointNotFoundError:
-            if call.checkpoint_id is not None:
-                raise
+        except CheckpointNotFoundError:  # LangGraph shows an empty state for it
             return _state.empty_snapshot(thread_id)
         return _state.snapshot_of(snap, self._info)
 
@@ -471,6 +490,7 @@ class CompiledStateGraph:
             return off_loop(contextvars.copy_context().run, again)
         call = self._parse(config)
         thread_id = self._thread(call, "update_state")
+        self._check_as_node(as_node)
         update = self._update_values(values)
         try:
             new_id = self.native.update_state(
@@ -488,6 +508,7 @@ class CompiledStateGraph:
         """Async ``update_state``."""
         call = self._parse(config)
         thread_id = self._thread(call, "update_state")
+        self._check_as_node(as_node)
         update = self._update_values(values)
         try:
             new_id = await self.native.aupdate_state(
@@ -498,6 +519,14 @@ class CompiledStateGraph:
         else:
             return _config.thread_config(thread_id, new_id)
         raise error
+
+    def _check_as_node(self, as_node: str | None) -> None:
+        if as_node is not None and as_node not in self.native.spec.nodes:
+            known = ", ".join(self.native.spec.nodes)
+            raise InvalidUpdateError(
+                f"Node {as_node} does not exist. Fix: pass as_node= one of {known}",
+                node=as_node,
+            )
 
     def _update_values(self, values: Any) -> dict[str, Any]:
         if values is None:
@@ -537,6 +566,12 @@ class CompiledStateGraph:
                 "graph.native.describe() for the graph's shape as data"
             )
         return draw(*args, **kwargs)
+
+
+def _is_state_object(value: Any) -> bool:
+    """A dataclass or pydantic instance: an instance of a state schema."""
+    fields = getattr(type(value), "__dataclass_fields__", None)
+    return fields is not None or callable(getattr(value, "model_dump", None))
 
 
 def _loop_running() -> bool:
