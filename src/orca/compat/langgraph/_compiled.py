@@ -423,7 +423,10 @@ class CompiledStateGraph:
             snap = self.native.get_state(thread_id, call.checkpoint_id)
         except CheckpointNotFoundError:  # LangGraph shows an empty state for it
             return _state.empty_snapshot(thread_id)
-        return _state.snapshot_of(snap, self._info)
+        log = None
+        if snap.next:  # a step that began from here and paused: its tasks' ids
+            log = _state.read_step(self.checkpointer, [snap.metadata.get("run_id")], snap.step + 1)
+        return _state.snapshot_of(snap, self._info, log)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """Async ``get_state``."""
@@ -448,6 +451,8 @@ class CompiledStateGraph:
                 "this graph keeps no threads. Fix: compile(checkpointer=InMemorySaver())"
             )
         infos = self.native.get_history(thread_id, before=before_id)
+        # the step that ran from a checkpoint is told by the run that made its child
+        child_run = {i.parent_id: i.metadata.get("run_id") for i in reversed(infos) if i.parent_id}
         start = call.checkpoint_id
         count = 0
         for info in infos:
@@ -455,9 +460,10 @@ class CompiledStateGraph:
                 if info.checkpoint_id != start:
                     continue
                 start = None
-            snap = _state.snapshot_of(
-                self.native.get_state(thread_id, info.checkpoint_id), self._info
-            )
+            native = self.native.get_state(thread_id, info.checkpoint_id)
+            runs = (child_run.get(info.checkpoint_id), native.metadata.get("run_id"))
+            log = _state.read_step(self.checkpointer, runs, native.step + 1)
+            snap = _state.snapshot_of(native, self._info, log)
             if filter and any((snap.metadata or {}).get(k) != v for k, v in filter.items()):
                 continue
             if limit is not None and count >= limit:
