@@ -455,6 +455,7 @@ class CompiledStateGraph:
         child_run = {i.parent_id: i.metadata.get("run_id") for i in reversed(infos) if i.parent_id}
         start = call.checkpoint_id
         count = 0
+        events: dict[str, list[dict[str, Any]]] = {}
         for info in infos:
             if start is not None:
                 if info.checkpoint_id != start:
@@ -462,7 +463,7 @@ class CompiledStateGraph:
                 start = None
             native = self.native.get_state(thread_id, info.checkpoint_id)
             runs = (child_run.get(info.checkpoint_id), native.metadata.get("run_id"))
-            log = _state.read_step(self.checkpointer, runs, native.step + 1)
+            log = _state.read_step(self.checkpointer, runs, native.step + 1, events)
             snap = _state.snapshot_of(native, self._info, log)
             if filter and any((snap.metadata or {}).get(k) != v for k, v in filter.items()):
                 continue

@@ -60,16 +60,24 @@ class StepLog:
     interrupts: dict[str, list[Interrupt]] = field(default_factory=dict)
 
 
-def read_step(store: Any, run_ids: Iterable[str | None], step: int) -> StepLog:
+def read_step(
+    store: Any,
+    run_ids: Iterable[str | None],
+    step: int,
+    cache: dict[str, list[dict[str, Any]]] | None = None,
+) -> StepLog:
     """The event log's account of ``step`` in the runs ``run_ids`` (the run that made a
-    checkpoint and the one that ran on from it), where the store keeps events."""
+    checkpoint and the one that ran on from it), where the store keeps events; ``cache``
+    keeps each run's events for the next snapshot of a history."""
     log = StepLog()
+    cache = {} if cache is None else cache
     for run_id in dict.fromkeys(r for r in run_ids if r):
-        try:
-            events = store.read_events(run_id, types=(STEP_STARTED, INTERRUPT))
-        except Exception:  # a store without an event log: the snapshot has less detail
-            continue
-        for event in events:
+        if run_id not in cache:
+            try:
+                cache[run_id] = store.read_events(run_id, types=(STEP_STARTED, INTERRUPT))
+            except Exception:  # a store without an event log: the snapshot says less
+                cache[run_id] = []
+        for event in cache[run_id]:
             if event.get("step") != step:
                 continue
             kind = event.get("type")
