@@ -41,6 +41,7 @@ class RunContext:
         "_interrupts",
         "_options",
         "_parent",
+        "_pauses_here",
         "_random",
         "_resumes",
         "_services",
@@ -71,6 +72,7 @@ class RunContext:
         options: Any = None,
         services: RunServices | None = None,
         calls_at: tuple[Checkpointer, str] | None = None,
+        pauses_here: bool = False,
     ) -> None:
         self.run_id = run_id
         self.thread_id = thread_id
@@ -85,6 +87,9 @@ class RunContext:
         self._resumes = resumes
         self._interrupts = 0
         self._parent = parent
+        # a subgraph that keeps checkpoints pauses in its own run (and resumes there);
+        # one that keeps none passes its interrupts to the parent's task
+        self._pauses_here = pauses_here
         self._options = options  # the run's RunOptions, whose limits subgraphs inherit
         self._services = services
         self._timed_out = False
@@ -165,7 +170,7 @@ class RunContext:
         this call returns the resume value. A node may call it several times; each call
         pauses once, in order.
         """
-        if self._parent is not None:
+        if self._parent is not None and not self._pauses_here:
             return self._parent.interrupt(value)
         iid = _ids.interrupt_id(self.task_id, self._interrupts)
         self._interrupts += 1

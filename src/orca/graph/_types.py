@@ -128,6 +128,8 @@ class StateSnapshot:
         thread_id, checkpoint_id, parent_id, step: where this snapshot sits in history.
         metadata: how the checkpoint came to be (``source``: input, loop, update, fork).
         created_at: wall-clock ISO time the checkpoint was written.
+        subgraphs: with ``get_state(..., subgraphs=True)``, the state of each subgraph
+            paused inside a next task, keyed by the task's id.
     """
 
     values: dict[str, Any]
@@ -139,3 +141,4 @@ class StateSnapshot:
     step: int
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
+    subgraphs: dict[str, StateSnapshot] = field(default_factory=dict)
