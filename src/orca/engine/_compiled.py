@@ -17,7 +17,7 @@ from orca.engine._context import RunContext
 from orca.engine._handle import RunHandle
 from orca.engine._loop import Run, RunOptions, RunOutcome, open_interrupts, utc_now
 from orca.engine._persist import DURABILITY_MODES
-from orca.engine._task import SubgraphWrites, Task, route
+from orca.engine._task import ParentCommand, SubgraphWrites, Task, route
 from orca.errors import CheckpointNotFoundError, InvalidInputError, NodeInterrupt, closest
 from orca.events import STREAM_MODES, Event, StreamMode
 from orca.graph import reducers
@@ -548,7 +548,7 @@ class CompiledGraph:
             raise InvalidInputError(f"output must be 'changes' or 'state', got {output!r}")
         keys = self.spec.state.keys
 
-        async def run_subgraph(state: Any, ctx: RunContext) -> SubgraphWrites:
+        async def run_subgraph(state: Any, ctx: RunContext) -> SubgraphWrites | Command:
             if not isinstance(state, Mapping):
                 state = {k: getattr(state, k) for k in keys if hasattr(state, k)}
             parent_opts = ctx._options
@@ -571,7 +571,13 @@ class CompiledGraph:
             before: list[tuple[str, Any]] = []
             if store is not None:
                 given, before = await _continuation(store, thread, given, ctx._resumes)
-            outcome = await Run(self, opts, parent=ctx, store=store).execute(given)
+            try:
+                outcome = await Run(self, opts, parent=ctx, store=store).execute(given)
+            except ParentCommand as handed:  # the subgraph hands the parent a command
+                if store is not None:
+                    await asyncio.to_thread(store.delete_thread, thread)
+                command = handed.command
+                return Command(update=command.update, goto=command.goto)
             if outcome.interrupts:
                 first = outcome.interrupts[0]
                 raise NodeInterrupt(first.id, first.value)

@@ -6,12 +6,12 @@ import inspect
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from orca import _serde
 from orca.errors import GraphError, closest
 from orca.graph._schema import StateSchema
-from orca.graph._types import END, START, RetryPolicy
+from orca.graph._types import END, START, Command, RetryPolicy
 
 if TYPE_CHECKING:
     from orca.checkpoint import Checkpointer
@@ -182,7 +182,8 @@ class StateGraph:
                 fix="pass a function, an async function or a compiled graph",
                 node=name,
             )
-        self._nodes[name] = NodeSpec(name, callee, retry, timeout, tuple(destinations))
+        declared = tuple(destinations) or _annotated_destinations(fn)
+        self._nodes[name] = NodeSpec(name, callee, retry, timeout, declared)
         return self
 
     def add_edge(self, source: str | Sequence[str], target: str) -> StateGraph:
@@ -363,3 +364,16 @@ class StateGraph:
                     f"declare it in destinations=... of a node that sends Command(goto={name!r})",
                     node=name,
                 )
+
+
+def _annotated_destinations(fn: Any) -> tuple[str, ...]:
+    """The nodes a function annotated ``-> Command[Literal["a", "b"]]`` may go to."""
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:  # an annotation that does not resolve declares nothing
+        return ()
+    if typing.get_origin(hint) is not Command:
+        return ()
+    (target,) = typing.get_args(hint) or (None,)
+    names = typing.get_args(target) if typing.get_origin(target) is Literal else ()
+    return tuple(n for n in names if isinstance(n, str) and n != END)
