@@ -102,6 +102,8 @@ class CompiledGraph:
         max_tokens: the answer cap of calls that set none under a block budget (1024).
         api_keys: where a model's API key is looked up before the environment: a store's
             ``secrets`` (the tenant's sealed keys), or a function of the variable's name.
+        context: read-only data for the nodes (``ctx.context``), coerced to the graph's
+            ``context_schema`` (a dict becomes one); never checkpointed.
         log_events: with a checkpointer, keep the run's events (all but tokens and
             values) in its event log, written with the checkpoints (default True).
         correlation_id: carried by the run's logs and spans (default: the one
@@ -286,6 +288,7 @@ class CompiledGraph:
             log_events=_flag(options, "log_events"),
             correlation_id=_correlation_id(options),
             metadata=metadata,
+            context=_context(self.spec.context_schema, options.get("context")),
         )
 
     # -- threads ------------------------------------------------------------------------------
@@ -566,6 +569,7 @@ class CompiledGraph:
                 clock=ctx._clock,
                 services=parent_opts.services if parent_opts else None,
                 log_events=False,
+                context=parent_opts.context if parent_opts else None,
             )
             given: Any = {k: v for k, v in state.items() if k in keys}
             before: list[tuple[str, Any]] = []
@@ -633,6 +637,35 @@ def _collapse(spec: GraphSpec, outcome: RunOutcome) -> list[tuple[str, Any]]:
         else:
             rest.append((key, value))
     return [*folded.items(), *rest]
+
+
+def _context(schema: type | None, given: Any) -> Any:
+    """The ``context`` option as the graph's ``context_schema`` (a dict becomes one)."""
+    if given is None or schema is None:
+        return given
+    import typing_extensions
+
+    if typing_extensions.is_typeddict(schema):  # a dict with the required keys
+        required: frozenset[str] = getattr(schema, "__required_keys__", frozenset())
+        missing = sorted(required - set(given)) if isinstance(given, Mapping) else []
+        if not isinstance(given, Mapping) or missing:
+            what = f"lacks {missing[0]!r}" if isinstance(given, Mapping) else "is not a dict"
+            raise InvalidInputError(
+                f"context does not fit {schema.__name__}: it {what}. Fix: pass a dict "
+                f"with the keys of {schema.__name__}"
+            )
+        return dict(given)
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(schema).validate_python(given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "context"
+        raise InvalidInputError(
+            f"context does not fit {schema.__name__}: {where}: {first['msg']}. Fix: pass "
+            f"context={schema.__name__}(...) or a dict with its fields"
+        ) from None
 
 
 def _wanted(mode: StreamMode | Sequence[StreamMode]) -> frozenset[str]:

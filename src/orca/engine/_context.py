@@ -152,6 +152,13 @@ class RunContext:
             )
         return owner._calls
 
+    @property
+    def context(self) -> Any:
+        """The run's ``context=`` option, as the graph's ``context_schema`` (None when
+        the run was given none); a subgraph sees its parent run's."""
+        options = self._owner()._options
+        return getattr(options, "context", None)
+
     def now(self) -> dt.datetime:
         """The run clock's time (the wall clock unless the run was given ``clock=``)."""
         return self._clock()

@@ -104,6 +104,7 @@ class RunOptions:
     log_events: bool = True
     correlation_id: str | None = None  # ties the run's logs and spans to what started it
     metadata: Mapping[str, Any] | None = None  # kept in the run's record
+    context: Any = None  # the run's context (the graph's context_schema), for ctx.context
 
 
 @dataclass(slots=True)

@@ -101,6 +101,7 @@ class GraphSpec:
     edges: Mapping[str, tuple[str, ...]]
     joins: tuple[tuple[tuple[str, ...], str], ...]
     branches: Mapping[str, tuple[Branch, ...]]
+    context_schema: type | None = None
 
 
 class StateGraph:
@@ -119,9 +120,24 @@ class StateGraph:
         app.invoke({"count": 0})  # {'count': 1}
     """
 
-    def __init__(self, state_schema: type, *, name: str | None = None) -> None:
+    def __init__(
+        self, state_schema: type, *, name: str | None = None, context_schema: type | None = None
+    ) -> None:
+        """Args:
+        state_schema: the state's keys and reducers (TypedDict, dataclass or pydantic).
+        name: the graph's name (default: the schema's).
+        context_schema: what a run's ``context=`` option holds (a dataclass, TypedDict
+            or pydantic model): read-only data for the nodes (``ctx.context``), such
+            as the user a run acts for; never checkpointed.
+        """
         self.state = StateSchema(state_schema)
         self.name = name or state_schema.__name__
+        if context_schema is not None and not isinstance(context_schema, type):
+            raise GraphError(
+                f"context_schema is a {type(context_schema).__name__}, not a class",
+                fix="pass a dataclass, TypedDict or pydantic model class",
+            )
+        self.context_schema = context_schema
         self._nodes: dict[str, NodeSpec] = {}
         self._edges: dict[str, list[str]] = {}
         self._joins: list[tuple[tuple[str, ...], str]] = []
@@ -332,6 +348,7 @@ class StateGraph:
             edges={k: tuple(v) for k, v in self._edges.items()},
             joins=tuple(self._joins),
             branches={k: tuple(v) for k, v in self._branches.items()},
+            context_schema=self.context_schema,
         )
 
     def _check_reachable(self) -> None:
