@@ -50,6 +50,7 @@ class Scripted(BaseChatModel):
     ``fail_after`` streamed pieces; ``during`` runs inside each call."""
 
     model_name: str = MODEL
+    provider: str = "openai"
     max_tokens: int | None = 64
     text: str = "Paris is the capital of France."
     usage: dict[str, Any] | None = Field(default_factory=lambda: dict(USAGE))
@@ -69,7 +70,7 @@ class Scripted(BaseChatModel):
 
     def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> Any:
         params = super()._get_ls_params(stop=stop, **kwargs)
-        params["ls_provider"] = "openai"
+        params["ls_provider"] = self.provider
         return params
 
     def _called(self, messages: list[BaseMessage]) -> None:
@@ -335,6 +336,44 @@ def test_an_answer_from_langchains_cache_is_not_charged_again(
     assert len(model.calls) == 1
     assert len(rows(db)) == 1
     assert budget_state(ledger, "team") == (catalog_cost(USAGE), 0)
+
+
+@pytest.mark.parametrize(
+    ("ls_provider", "model", "provider"),
+    [
+        ("anthropic", "claude-sonnet-4-5", "anthropic"),
+        ("google_genai", "gemini-2.5-flash", "google"),
+        ("groq", "llama-3.3-70b-versatile", "groq"),
+    ],
+)
+def test_other_providers_models_are_priced_by_the_catalog(
+    ledger: SqliteLedger, db: Path, ls_provider: str, model: str, provider: str
+) -> None:
+    chat = Scripted(provider=ls_provider, model_name=model)
+    handler = OrcaCallbackHandler(ledger=ledger)
+    chat.invoke("hello", config={"callbacks": [handler]})
+    handler.close()
+    [row] = rows(db)
+    assert (row["provider"], row["model"], row["priced"]) == (provider, model, 1)
+    counted = Usage(1200, 300, cache_read_tokens=400)
+    assert row["cost_nano_usd"] == PriceBook().cost_nano(counted, provider, model)[0] > 0
+
+
+def test_a_model_the_price_book_does_not_know_is_recorded_unpriced(
+    ledger: SqliteLedger, db: Path
+) -> None:
+    chat = Scripted(provider="acme", model_name="acme-large")
+    handler = OrcaCallbackHandler(ledger=ledger)
+    chat.invoke("hello", config={"callbacks": [handler]})
+    handler.close()
+    [row] = rows(db)
+    assert (row["provider"], row["model"], row["priced"], row["cost_nano_usd"]) == (
+        "acme",
+        "acme-large",
+        0,
+        0,
+    )
+    assert row["output_tokens"] == 300
 
 
 def test_a_handler_given_a_bad_option_says_which(ledger: SqliteLedger) -> None:

@@ -17,13 +17,19 @@ from orca.llm import ChatRequest, ImagePart, Message, TextPart, ToolCall, Usage
 from orca.llm._base import OUTPUT_CAP_FIELDS, estimate_tokens
 
 # LangChain's name of a provider (``ls_provider``, or the ``_type`` of the invocation
-# params) -> Orca's, where they differ; any other passes through (unpriced unless the
-# price book has it: ``orca pricing set PROVIDER MODEL ...``)
+# params) -> Orca's, where they differ; any other passes through (priced where the
+# price book knows it: the catalog's providers, or ``orca pricing set PROVIDER MODEL``)
 _PROVIDERS = {
     "openai-chat": "openai",
     "anthropic-chat": "anthropic",
     "chat-ollama": "ollama",
     "ollama-chat": "ollama",
+    "google_genai": "google",
+    "google_vertexai": "google",
+    "mistralai": "mistral",
+    "amazon_bedrock": "bedrock",
+    "bedrock_converse": "bedrock",
+    "x-ai": "xai",
 }
 _MODEL_KEYS = ("model", "model_name", "model_id", "deployment_name")
 _ROLES = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}

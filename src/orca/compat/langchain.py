@@ -27,10 +27,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
-from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import LLMResult
-from langchain_core.tracers.context import register_configure_hook
+try:
+    from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
+    from langchain_core.messages import BaseMessage
+    from langchain_core.outputs import LLMResult
+    from langchain_core.tracers.context import register_configure_hook
+except ImportError as exc:  # an optional integration: say what to install
+    raise ImportError(
+        "orca.compat.langchain meters LangChain chat models and needs langchain-core. "
+        "Fix: pip install langchain-core"
+    ) from exc
 
 from orca import events
 from orca._sync import off_loop, run_sync
