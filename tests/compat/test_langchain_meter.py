@@ -607,3 +607,108 @@ def test_a_call_given_its_own_orca_handler_inside_metered_is_metered_once(
     own.close()
     [row] = rows(db)
     assert row["session"] == "mine"
+
+
+# -- real LangChain provider packages against the wire server -----------------------------------
+# (langchain-openai and langchain-anthropic are not dependencies of Orca: these run where
+# they are installed)
+
+
+@pytest.fixture
+def wire(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[1] / "llm"))
+    from wire import WireServer
+
+    server = WireServer()
+    yield server
+    server.close()
+
+
+def test_a_real_chat_openai_is_charged_what_the_server_counted(
+    wire: Any, ledger: SqliteLedger, db: Path
+) -> None:
+    langchain_openai = pytest.importorskip("langchain_openai")
+    from wire import DEFAULT_TOKENS, _prompt_tokens
+
+    ledger.budgets.create(Budget("team", 10**9))
+    chat = langchain_openai.ChatOpenAI(
+        model=MODEL, api_key="sk-test", base_url=wire.url + "/v1", max_tokens=8, stream_usage=True
+    )
+    handler = OrcaCallbackHandler(ledger=ledger, budget="team")
+    chat.invoke("What is the capital of France?", config={"callbacks": [handler]})
+    streamed = list(chat.stream("And of Spain?", config={"callbacks": [handler]}))
+    handler.close()
+    assert len(streamed) > 1
+    got = [(r["provider"], r["model"], r["input_tokens"], r["output_tokens"]) for r in rows(db)]
+    counted = [("openai", MODEL, _prompt_tokens(b), min(8, DEFAULT_TOKENS)) for b in wire.bodies]
+    assert got == counted
+    price = PriceBook().price("openai", MODEL)
+    spent = sum(price.cost_nano(Usage(inp, out)) for _, _, inp, out in counted)
+    assert budget_state(ledger, "team") == (spent, 0)
+
+
+def test_a_real_chat_openai_without_max_tokens_is_refused_under_a_block_budget(
+    wire: Any, ledger: SqliteLedger
+) -> None:
+    langchain_openai = pytest.importorskip("langchain_openai")
+    ledger.budgets.create(Budget("team", 10**9))
+    chat = langchain_openai.ChatOpenAI(model=MODEL, api_key="sk-test", base_url=wire.url + "/v1")
+    handler = OrcaCallbackHandler(ledger=ledger, budget="team")
+    with pytest.raises(ConfigError, match="max_tokens"):
+        chat.invoke("hello", config={"callbacks": [handler]})
+    handler.close()
+    assert wire.requests == []
+
+
+def test_a_real_chat_anthropic_inside_a_node_is_charged_what_the_server_counted(
+    wire: Any, ledger: SqliteLedger, db: Path
+) -> None:
+    langchain_anthropic = pytest.importorskip("langchain_anthropic")
+    from wire import DEFAULT_TOKENS, _prompt_tokens
+
+    chat = langchain_anthropic.ChatAnthropic(
+        model="claude-sonnet-4-5", api_key="sk-ant-test", base_url=wire.url, max_tokens=6
+    )
+
+    def ask(state: State, ctx: Any) -> State:
+        with metered(ctx):
+            return {"answer": str(chat.invoke(state["question"]).content)}
+
+    g = StateGraph(State, name="lc")
+    g.add_node("ask", ask)
+    g.add_edge(START, "ask")
+    g.add_edge("ask", END)
+    events = list(
+        g.compile().stream({"question": "Capital of France?"}, mode="events", ledger=ledger)
+    )
+    [usage] = [e for e in events if e.type == "usage"]
+    [body] = wire.bodies
+    assert (usage.provider, usage.model) == ("anthropic", "claude-sonnet-4-5")
+    assert (usage.input_tokens, usage.output_tokens) == (
+        _prompt_tokens(body),
+        min(6, DEFAULT_TOKENS),
+    )
+    counted = Usage(usage.input_tokens, usage.output_tokens)
+    assert (
+        usage.cost_nano_usd == PriceBook().cost_nano(counted, "anthropic", "claude-sonnet-4-5")[0]
+    )
+    assert [r["cost_nano_usd"] for r in rows(db)] == [usage.cost_nano_usd]
+
+
+def test_a_call_inside_a_subgraph_belongs_to_the_parents_task(
+    ledger: SqliteLedger, db: Path
+) -> None:
+    # as a call through ctx.llm does: the parent's node runs the subgraph and pays for it
+    model = Scripted()
+    inner = graph(model).compile()
+    g = StateGraph(State, name="outer")
+    g.add_node("research", inner)
+    g.add_edge(START, "research")
+    g.add_edge("research", END)
+    events = list(g.compile().stream({"question": "q"}, mode="events", ledger=ledger))
+    [usage] = [e for e in events if e.type == "usage"]
+    [finished] = [e for e in events if e.type == "run.finished"]
+    [row] = rows(db)
+    assert usage.node == row["node"] == "research"
+    assert row["run_id"] == finished.run_id
+    assert finished.llm_calls == 1
