@@ -312,10 +312,20 @@ def test_usage_is_read_from_the_providers_own_output_when_the_message_has_none(
     assert row["estimated"] == 0
 
 
-def test_a_call_that_reports_no_usage_is_recorded_as_estimated(
-    ledger: SqliteLedger, db: Path
+@pytest.mark.parametrize(
+    "llm_output",
+    [
+        None,
+        {"token_usage": {"prompt_tokens": "12", "completion_tokens": None}},
+        {"token_usage": {"prompt_tokens": -1, "completion_tokens": 5}},
+        {"usage": ["not", "a", "mapping"], "token_usage": 7},
+    ],
+    ids=["nothing", "strings", "negative", "wrong-shapes"],
+)
+def test_a_call_that_reports_no_usable_usage_is_recorded_as_estimated(
+    ledger: SqliteLedger, db: Path, llm_output: dict[str, Any] | None
 ) -> None:
-    model = Scripted(usage=None, text="x" * 40)
+    model = Scripted(usage=None, text="x" * 40, llm_output=llm_output)
     handler = OrcaCallbackHandler(ledger=ledger)
     model.invoke("y" * 80, config={"callbacks": [handler]})
     handler.close()

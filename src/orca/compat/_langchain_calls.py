@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from langchain_core.messages import BaseMessage
-from langchain_core.outputs import LLMResult
+from typing import TYPE_CHECKING, Any
 
 from orca.llm import ChatRequest, ImagePart, Message, TextPart, ToolCall, Usage
 from orca.llm._base import OUTPUT_CAP_FIELDS, estimate_tokens
+
+if TYPE_CHECKING:
+    from langchain_core.messages import BaseMessage
+    from langchain_core.outputs import LLMResult
 
 # LangChain's name of a provider (``ls_provider``, or the ``_type`` of the invocation
 # params) -> Orca's, where they differ; any other passes through (priced where the
@@ -142,18 +143,20 @@ def _from_metadata(usage: Mapping[str, Any]) -> Usage | None:
     inp, out = _count(usage.get("input_tokens")), _count(usage.get("output_tokens"))
     if inp is None or out is None:
         return None
-    details = usage.get("input_token_details")
-    details = details if isinstance(details, Mapping) else {}
-    out_details = usage.get("output_token_details")
-    out_details = out_details if isinstance(out_details, Mapping) else {}
     return Usage(
         input_tokens=inp,
         output_tokens=out,
-        cache_read_tokens=_count(details.get("cache_read")) or 0,
-        cache_write_tokens=_count(details.get("cache_creation")) or 0,
-        reasoning_tokens=_count(out_details.get("reasoning")) or 0,
+        cache_read_tokens=_field(usage, "input_token_details", "cache_read"),
+        cache_write_tokens=_field(usage, "input_token_details", "cache_creation"),
+        reasoning_tokens=_field(usage, "output_token_details", "reasoning"),
         raw=dict(usage),
     )
+
+
+def _field(usage: Mapping[str, Any], group: str, name: str) -> int:
+    """A count inside a group of details (``input_token_details.cache_read``), or 0."""
+    details = usage.get(group)
+    return (_count(details.get(name)) or 0) if isinstance(details, Mapping) else 0
 
 
 def _from_llm_output(output: Mapping[str, Any]) -> Usage | None:
@@ -163,13 +166,13 @@ def _from_llm_output(output: Mapping[str, Any]) -> Usage | None:
     if isinstance(openai, Mapping):
         inp, out = _count(openai.get("prompt_tokens")), _count(openai.get("completion_tokens"))
         if inp is not None and out is not None:
-            cached = openai.get("prompt_tokens_details")
-            reasoning = openai.get("completion_tokens_details")
+            cached = _field(openai, "prompt_tokens_details", "cached_tokens")
+            reasoning = _field(openai, "completion_tokens_details", "reasoning_tokens")
             return Usage(
                 input_tokens=inp,
                 output_tokens=out,
-                cache_read_tokens=_count((cached or {}).get("cached_tokens")) or 0,
-                reasoning_tokens=_count((reasoning or {}).get("reasoning_tokens")) or 0,
+                cache_read_tokens=cached,
+                reasoning_tokens=reasoning,
                 raw=dict(openai),
             )
     anthropic = output.get("usage")
