@@ -237,6 +237,28 @@ class _OrcaHandler(BaseCallbackHandler):
         """The calls metered so far, their tokens and cost (nano-USD)."""
         return self._calls.totals()
 
+    # only model calls concern the meter: LangChain skips the rest for it (an async
+    # run would otherwise hand each chain and tool event to a thread for nothing)
+    @property
+    def ignore_chain(self) -> bool:
+        return True
+
+    @property
+    def ignore_agent(self) -> bool:
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        return True
+
+    @property
+    def ignore_retry(self) -> bool:
+        return True
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        return True
+
 
 class OrcaCallbackHandler(_OrcaHandler):
     """Meters the LangChain chat-model calls it is given to (``callbacks=[handler]``),
