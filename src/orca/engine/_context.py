@@ -206,6 +206,18 @@ class RunContext:
         return owner._services
 
     @property
+    def services(self) -> RunServices:
+        """The run's services (models, metering, tools) that ``llm`` and ``tools`` reach:
+        for integrations that meter calls made around them (``orca.compat.langchain``)."""
+        return self._services_of()
+
+    @property
+    def task(self) -> RunContext:
+        """The task that calls made here belong to: this one, or for a node of a subgraph,
+        the parent's task that runs the subgraph."""
+        return self._owner()
+
+    @property
     def tools(self) -> Any:
         """The run's tools (the ``tools=`` run option), bound to this task: ``await
         ctx.tools.acall(name, **args)`` returns a tool's value; every execution is
