@@ -17,10 +17,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypedDict
 
+import langchain_anthropic
+import langchain_openai
 import pytest
-
-pytest.importorskip("langchain_core")
-
 from langchain_core.caches import InMemoryCache
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
@@ -637,7 +636,6 @@ def wire(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 def test_a_real_chat_openai_is_charged_what_the_server_counted(
     wire: Any, ledger: SqliteLedger, db: Path
 ) -> None:
-    langchain_openai = pytest.importorskip("langchain_openai")
     from wire import DEFAULT_TOKENS, _prompt_tokens
 
     ledger.budgets.create(Budget("team", 10**9))
@@ -660,7 +658,6 @@ def test_a_real_chat_openai_is_charged_what_the_server_counted(
 def test_a_real_chat_openai_without_max_tokens_is_refused_under_a_block_budget(
     wire: Any, ledger: SqliteLedger
 ) -> None:
-    langchain_openai = pytest.importorskip("langchain_openai")
     ledger.budgets.create(Budget("team", 10**9))
     chat = langchain_openai.ChatOpenAI(model=MODEL, api_key="sk-test", base_url=wire.url + "/v1")
     handler = OrcaCallbackHandler(ledger=ledger, budget="team")
@@ -673,7 +670,6 @@ def test_a_real_chat_openai_without_max_tokens_is_refused_under_a_block_budget(
 def test_a_real_chat_anthropic_inside_a_node_is_charged_what_the_server_counted(
     wire: Any, ledger: SqliteLedger, db: Path
 ) -> None:
-    langchain_anthropic = pytest.importorskip("langchain_anthropic")
     from wire import DEFAULT_TOKENS, _prompt_tokens
 
     chat = langchain_anthropic.ChatAnthropic(
