@@ -33,6 +33,7 @@ class RunContext:
     """
 
     __slots__ = (
+        "_cache_hit",
         "_calls",
         "_calls_at",
         "_cancelled",
@@ -90,6 +91,7 @@ class RunContext:
         # a subgraph that keeps checkpoints pauses in its own run (and resumes there);
         # one that keeps none passes its interrupts to the parent's task
         self._pauses_here = pauses_here
+        self._cache_hit = False  # the node's result came from the node cache
         self._options = options  # the run's RunOptions, whose limits subgraphs inherit
         self._services = services
         self._timed_out = False

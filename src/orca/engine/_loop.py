@@ -642,6 +642,7 @@ class Run:
                     update=dict(t.writes),
                     goto=encode_targets(t.targets),
                     duration_ms=t.duration_ms,
+                    cached=t.ctx._cache_hit,
                 )
         task_writes = [(t.node.name, t.writes) for t in tasks]
         values, changed = apply_writes(self.channels, self.values, task_writes)

@@ -2,6 +2,7 @@
 
 from orca.graph import reducers
 from orca.graph._builder import StateGraph
+from orca.graph._cache import CachePolicy, MemoryCache
 from orca.graph._types import (
     END,
     START,
@@ -15,8 +16,10 @@ from orca.graph._types import (
 __all__ = [
     "END",
     "START",
+    "CachePolicy",
     "Command",
     "Interrupt",
+    "MemoryCache",
     "RetryPolicy",
     "Send",
     "StateGraph",

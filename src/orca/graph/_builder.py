@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from orca import _serde
 from orca.errors import GraphError, closest
+from orca.graph._cache import Cache, CachePolicy, cached_call
 from orca.graph._schema import StateSchema
 from orca.graph._types import END, START, Command, RetryPolicy
 
@@ -80,6 +82,7 @@ class NodeSpec:
     retry: RetryPolicy | None
     timeout: float | None
     destinations: tuple[str, ...]
+    cache_policy: CachePolicy | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +156,7 @@ class StateGraph:
         retry: RetryPolicy | None = None,
         timeout: float | None = None,
         destinations: Sequence[str] = (),
+        cache_policy: CachePolicy | None = None,
     ) -> StateGraph:
         """Add a node: a sync or async callable ``(state[, ctx]) -> update | Command | None``,
         or a compiled graph (a subgraph).
@@ -164,6 +168,8 @@ class StateGraph:
             timeout: seconds one attempt may take.
             destinations: nodes this node may reach with ``Command(goto=...)``; declaring
                 them lets ``compile()`` check reachability.
+            cache_policy: reuse the node's result for an input seen before, from the
+                cache given to ``compile(cache=...)``.
         """
         if not isinstance(name, str) or not name:
             raise GraphError(f"node name {name!r} is not a non-empty string", fix="name nodes")
@@ -198,8 +204,14 @@ class StateGraph:
                 fix="pass a function, an async function or a compiled graph",
                 node=name,
             )
+        if cache_policy is not None and not isinstance(cache_policy, CachePolicy):
+            raise GraphError(
+                f"cache_policy of node {name!r} is a {type(cache_policy).__name__}",
+                fix="pass CachePolicy(ttl=...) or leave it out",
+                node=name,
+            )
         declared = tuple(destinations) or _annotated_destinations(fn)
-        self._nodes[name] = NodeSpec(name, callee, retry, timeout, declared)
+        self._nodes[name] = NodeSpec(name, callee, retry, timeout, declared, cache_policy)
         return self
 
     def add_edge(self, source: str | Sequence[str], target: str) -> StateGraph:
@@ -258,13 +270,19 @@ class StateGraph:
         interrupt_before: Sequence[str] = (),
         interrupt_after: Sequence[str] = (),
         name: str | None = None,
+        cache: Cache | None = None,
     ) -> CompiledGraph:
         """Validate the graph and return an immutable compiled graph.
+
+        ``cache`` keeps the results of the nodes added with a ``cache_policy`` (a
+        ``MemoryCache``); without it those nodes always run.
 
         Raises:
             GraphError: naming the node, edge or key at fault and how to fix it.
         """
         spec = self._validate(name or self.name, interrupt_before, interrupt_after)
+        if cache is not None:
+            spec = _with_cache(spec, cache)
         from orca.engine import CompiledGraph  # graph authoring does not import the engine
 
         return CompiledGraph(
@@ -394,3 +412,21 @@ def _annotated_destinations(fn: Any) -> tuple[str, ...]:
     (target,) = typing.get_args(hint) or (None,)
     names = typing.get_args(target) if typing.get_origin(target) is Literal else ()
     return tuple(n for n in names if isinstance(n, str) and n != END)
+
+
+def _with_cache(spec: GraphSpec, cache: Cache) -> GraphSpec:
+    """The spec whose nodes with a cache policy answer from ``cache``."""
+    if not all(callable(getattr(cache, m, None)) for m in ("get", "set", "clear")):
+        raise GraphError(
+            f"cache is a {type(cache).__name__}, not a cache",
+            fix="pass MemoryCache() or an object with get, set and clear",
+        )
+    nodes = dict(spec.nodes)
+    for name, node in spec.nodes.items():
+        if node.cache_policy is None:
+            continue
+        fn = cached_call(name, node.callee.call, node.callee.is_async, node.cache_policy, cache)
+        nodes[name] = dataclasses.replace(
+            node, callee=Callee(fn, node.callee.is_async, "positional")
+        )
+    return dataclasses.replace(spec, nodes=nodes)
