@@ -82,14 +82,27 @@ def declare(*hints: Any) -> None:
             continue
 
 
-_importable: set[str] = set()
+# LangChain's message classes, which graphs using ``add_messages`` keep in their state
+_importable: set[str] = {
+    f"langchain_core.messages.{module}:{name}{suffix}"
+    for module, name in (
+        ("human", "HumanMessage"),
+        ("ai", "AIMessage"),
+        ("system", "SystemMessage"),
+        ("tool", "ToolMessage"),
+        ("function", "FunctionMessage"),
+        ("chat", "ChatMessage"),
+    )
+    for suffix in ("", "Chunk")
+} | {"langchain_core.messages.modifier:RemoveMessage"}
 
 
 def declare_importable(*paths: str) -> None:
     """Allow the classes named ``"module:QualName"`` to be restored by ``loads``, their
-    module imported when a stored value first names one. For libraries whose import is
-    too slow to do up front (LangChain's messages). The names come from Orca's code,
-    never from the data read; a module that is not installed restores plain dicts."""
+    module imported when a stored value first names one: for libraries whose import is
+    too slow to do up front (LangChain's messages are listed already). The names come
+    from Orca's code, never from the data read; a module that is not installed restores
+    plain dicts."""
     _importable.update(paths)
 
 

@@ -54,17 +54,16 @@ class DrawableGraph:
     edges: tuple[Edge, ...]
 
     def to_json(self) -> dict[str, Any]:
-        """``{"nodes": [{"id", "name"}], "edges": [{"source", "target", "conditional"[,
-        "label"]}]}``, JSON-able."""
+        """``{"nodes": [{"id", "name"}], "edges": [{"source", "target"}]}``, JSON-able; an
+        edge has ``"conditional": true`` when it is one, and its label as ``"data"``
+        (LangGraph's edge shape)."""
         edges = []
         for e in self.edges:
-            item: dict[str, Any] = {
-                "source": e.source,
-                "target": e.target,
-                "conditional": e.conditional,
-            }
+            item: dict[str, Any] = {"source": e.source, "target": e.target}
             if e.label is not None:
-                item["label"] = e.label
+                item["data"] = e.label
+            if e.conditional:
+                item["conditional"] = True
             edges.append(item)
         return {"nodes": [{"id": n.id, "name": n.name} for n in self.nodes], "edges": edges}
 
@@ -86,21 +85,37 @@ class DrawableGraph:
             groups.setdefault(prefix, []).append(line)
         edge_groups: dict[str, list[str]] = {}
         for edge in self.edges:
-            src_prefix = edge.source.rpartition(":")[0]
-            dst_prefix = edge.target.rpartition(":")[0]
-            prefix = src_prefix if src_prefix == dst_prefix else ""
-            edge_groups.setdefault(prefix, []).append(_mermaid_edge(edge))
+            edge_groups.setdefault(_group(edge), []).append(_mermaid_edge(edge))
         out.extend(groups.get("", []))
         out.extend(edge_groups.get("", []))
-        for prefix in sorted(set(groups) | set(edge_groups)):
-            if not prefix:
-                continue
-            out.append(f"\tsubgraph {prefix}\n")
+        prefixes = sorted(p for p in set(groups) | set(edge_groups) if p)
+
+        def block(prefix: str) -> None:
+            out.append(f"\tsubgraph {prefix.rpartition(':')[2]}\n")
             out.extend(groups.get(prefix, []))
             out.extend(edge_groups.get(prefix, []))
+            for child in prefixes:
+                if child.rpartition(":")[0] == prefix:
+                    block(child)
             out.append("\tend\n")
+
+        for prefix in prefixes:
+            if ":" not in prefix:
+                block(prefix)
         out.append(_MERMAID_STYLES)
         return "".join(out)
+
+
+def _group(edge: Edge) -> str:
+    """The innermost subgraph holding both ends of an edge ("" for the graph itself)."""
+    source = edge.source.split(":")[:-1]
+    target = edge.target.split(":")[:-1]
+    common: list[str] = []
+    for a, b in zip(source, target, strict=False):
+        if a != b:
+            break
+        common.append(a)
+    return ":".join(common)
 
 
 def _mid(node_id: str) -> str:
@@ -133,20 +148,26 @@ def build_drawing(
     inner_nodes: list[Node] = []
     for name, sub in (subgraphs or {}).items():
         starts = [e for e in sub.edges if e.source == START]
-        inner_nodes.extend(Node(f"{name}:{n.id}", n.name) for n in sub.nodes if n.id != START)
+        ends = [e for e in sub.edges if e.target == END]
+        # one way in (or out): the parent's edge meets that node; several: the subgraph's
+        # START (or END) stays, drawn inside it
+        entry = starts[0].target if len(starts) == 1 else START
+        exit_ = ends[0].source if len(ends) == 1 else END
+        dropped = {e for e in (*starts, *ends) if len(starts if e in starts else ends) == 1}
+        kept = {n.id for n in sub.nodes} - {START} if entry != START else {n.id for n in sub.nodes}
+        if exit_ != END:
+            kept.discard(END)
+        inner_nodes.extend(Node(f"{name}:{n.id}", n.name) for n in sub.nodes if n.id in kept)
         rewired = [
             Edge(f"{name}:{e.source}", f"{name}:{e.target}", e.conditional, e.label)
             for e in sub.edges
-            if e.source != START
+            if e not in dropped
         ]
         for e in edges:
             if e.target == name:
-                rewired.extend(
-                    Edge(e.source, f"{name}:{s.target}", e.conditional or s.conditional, e.label)
-                    for s in starts
-                )
+                rewired.append(Edge(e.source, f"{name}:{entry}", e.conditional, e.label))
             elif e.source == name:
-                rewired.append(Edge(f"{name}:{END}", e.target, e.conditional, e.label))
+                rewired.append(Edge(f"{name}:{exit_}", e.target, e.conditional, e.label))
             else:
                 rewired.append(e)
         nodes = [n for n in nodes if n.id != name]
@@ -157,7 +178,13 @@ def build_drawing(
     unique = {(e.source, e.target, e.label): e for e in edges}
     sorted_edges = sorted(
         unique.values(),
-        key=lambda e: (order.get(e.source, len(order)), e.source, e.target, e.label or ""),
+        key=lambda e: (
+            _group(e),
+            order.get(e.source, len(order)),
+            e.source,
+            e.target,
+            e.label or "",
+        ),
     )
     return DrawableGraph(ordered, tuple(sorted_edges))
 

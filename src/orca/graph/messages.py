@@ -41,25 +41,6 @@ REMOVE_ALL_MESSAGES = "__remove_all__"
 _ROLES = frozenset({"human", "user", "ai", "assistant", "system", "developer", "tool", "function"})
 _FORMATS = ("langchain-openai",)
 
-# the LangChain classes a checkpoint may hold; imported when a checkpoint is read, never
-# before (importing langchain_core takes longer than importing Orca)
-_LANGCHAIN_CLASSES = (
-    "langchain_core.messages.human:HumanMessage",
-    "langchain_core.messages.human:HumanMessageChunk",
-    "langchain_core.messages.ai:AIMessage",
-    "langchain_core.messages.ai:AIMessageChunk",
-    "langchain_core.messages.system:SystemMessage",
-    "langchain_core.messages.system:SystemMessageChunk",
-    "langchain_core.messages.tool:ToolMessage",
-    "langchain_core.messages.tool:ToolMessageChunk",
-    "langchain_core.messages.function:FunctionMessage",
-    "langchain_core.messages.function:FunctionMessageChunk",
-    "langchain_core.messages.chat:ChatMessage",
-    "langchain_core.messages.chat:ChatMessageChunk",
-    "langchain_core.messages.modifier:RemoveMessage",
-)
-_serde.declare_importable(*_LANGCHAIN_CLASSES)
-
 
 @dataclass(frozen=True, slots=True)
 class RemoveMessage:
@@ -258,9 +239,7 @@ class _AddMessages(Reducer):
 
     __slots__ = ()
 
-    def __call__(
-        self, old: Any = None, new: Any = _UNSET, *, format: str | None = _UNSET
-    ) -> Any:
+    def __call__(self, old: Any = None, new: Any = _UNSET, *, format: str | None = _UNSET) -> Any:
         if new is _UNSET and old is None:
             if format is _UNSET or format is None:
                 return self
