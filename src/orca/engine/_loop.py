@@ -104,6 +104,7 @@ class RunOptions:
     log_events: bool = True
     correlation_id: str | None = None  # ties the run's logs and spans to what started it
     metadata: Mapping[str, Any] | None = None  # kept in the run's record
+    context: Any = None  # the run's context (the graph's context_schema), for ctx.context
 
 
 @dataclass(slots=True)
@@ -135,12 +136,15 @@ class Run:
         wanted: frozenset[str] = frozenset(),
         sink: Callable[[Event], None] | None = None,
         parent: RunContext | None = None,
+        store: Checkpointer | None = None,
     ) -> None:
         self.graph = graph
         self.spec = graph.spec
         self.channels = graph.spec.state.channels
         self.opts = opts
-        self.store = graph.checkpointer if parent is None else None
+        # a subgraph's run keeps its checkpoints in its parent's store (``store``), on a
+        # thread of its own, so that it resumes where it paused
+        self.store = graph.checkpointer if parent is None else store
         self.persister = (
             Persister(self.store, opts.durability, private_loop=opts.inline) if self.store else None
         )
@@ -582,6 +586,7 @@ class Run:
             options=self.opts,
             services=self.opts.services,
             calls_at=None if self.store is None or base is None else (self.store, base),
+            pauses_here=self.parent is not None and self.store is not None,
         )
 
     def _plan(self, step: int) -> list[Task]:
@@ -640,10 +645,11 @@ class Run:
                 )
         task_writes = [(t.node.name, t.writes) for t in tasks]
         values, changed = apply_writes(self.channels, self.values, task_writes)
-        if self.parent is not None:
-            for _, writes in task_writes:
-                self.write_log.extend(writes)
-        self._commit(step, values, changed, [(t.node.name, t.targets) for t in tasks], "loop")
+        step_writes = [w for _, ws in task_writes for w in ws] if self.parent is not None else []
+        self.write_log.extend(step_writes)
+        self._commit(
+            step, values, changed, [(t.node.name, t.targets) for t in tasks], "loop", step_writes
+        )
         if self.persister is not None:
             await self.persister.settle()
         self.steps_run += 1
@@ -748,6 +754,7 @@ class Run:
         changed: dict[str, list[Any] | None],
         finished: list[tuple[str, list[Target]]],
         source: str,
+        writes: Sequence[tuple[str, Any]] = (),
     ) -> None:
         joins = values.get(JOINS) if self.spec.joins else None
         nxt, new_joins = plan_next(self.spec, finished, joins)
@@ -786,6 +793,9 @@ class Run:
                     "source": source,
                     "run_id": self.run_id,
                     "nodes": [n for n, _ in finished],
+                    # a subgraph's step keeps its writes: resumed, the subgraph hands its
+                    # parent the writes of its steps before the pause too
+                    **({"writes": [list(w) for w in writes]} if self.parent is not None else {}),
                 },
                 created_at=self.opts.clock().isoformat(),
                 events=tuple(self.logged),

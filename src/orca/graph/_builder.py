@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from orca import _serde
 from orca.errors import GraphError, closest
 from orca.graph._schema import StateSchema
-from orca.graph._types import END, START, RetryPolicy
+from orca.graph._types import END, START, Command, RetryPolicy
 
 if TYPE_CHECKING:
     from orca.checkpoint import Checkpointer
@@ -102,6 +102,7 @@ class GraphSpec:
     edges: Mapping[str, tuple[str, ...]]
     joins: tuple[tuple[tuple[str, ...], str], ...]
     branches: Mapping[str, tuple[Branch, ...]]
+    context_schema: type | None = None
 
 
 class StateGraph:
@@ -120,9 +121,24 @@ class StateGraph:
         app.invoke({"count": 0})  # {'count': 1}
     """
 
-    def __init__(self, state_schema: type, *, name: str | None = None) -> None:
+    def __init__(
+        self, state_schema: type, *, name: str | None = None, context_schema: type | None = None
+    ) -> None:
+        """Args:
+        state_schema: the state's keys and reducers (TypedDict, dataclass or pydantic).
+        name: the graph's name (default: the schema's).
+        context_schema: what a run's ``context=`` option holds (a dataclass, TypedDict
+            or pydantic model): read-only data for the nodes (``ctx.context``), such
+            as the user a run acts for; never checkpointed.
+        """
         self.state = StateSchema(state_schema)
         self.name = name or state_schema.__name__
+        if context_schema is not None and not isinstance(context_schema, type):
+            raise GraphError(
+                f"context_schema is a {type(context_schema).__name__}, not a class",
+                fix="pass a dataclass, TypedDict or pydantic model class",
+            )
+        self.context_schema = context_schema
         self._nodes: dict[str, NodeSpec] = {}
         self._edges: dict[str, list[str]] = {}
         self._joins: list[tuple[tuple[str, ...], str]] = []
@@ -190,7 +206,8 @@ class StateGraph:
             raise GraphError(
                 f"node {name!r} has defer={defer!r}", fix="pass True or False", node=name
             )
-        self._nodes[name] = NodeSpec(name, callee, retry, timeout, tuple(destinations), defer)
+        declared = tuple(destinations) or _annotated_destinations(fn)
+        self._nodes[name] = NodeSpec(name, callee, retry, timeout, declared, defer)
         return self
 
     def add_edge(self, source: str | Sequence[str], target: str) -> StateGraph:
@@ -355,6 +372,7 @@ class StateGraph:
             edges={k: tuple(v) for k, v in self._edges.items()},
             joins=tuple(self._joins),
             branches={k: tuple(v) for k, v in self._branches.items()},
+            context_schema=self.context_schema,
         )
 
     def _check_reachable(self) -> None:
@@ -387,3 +405,16 @@ class StateGraph:
                     f"declare it in destinations=... of a node that sends Command(goto={name!r})",
                     node=name,
                 )
+
+
+def _annotated_destinations(fn: Any) -> tuple[str, ...]:
+    """The nodes a function annotated ``-> Command[Literal["a", "b"]]`` may go to."""
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:  # an annotation that does not resolve declares nothing
+        return ()
+    if typing.get_origin(hint) is not Command:
+        return ()
+    (target,) = typing.get_args(hint) or (None,)
+    names = typing.get_args(target) if typing.get_origin(target) is Literal else ()
+    return tuple(n for n in names if isinstance(n, str) and n != END)
