@@ -97,7 +97,7 @@ def test_async_nodes_are_cached_and_results_are_copies() -> None:
     assert len(cache) == 1
     mutable = MemoryCache()
     mutable.set("k", {"items": [1]}, None)
-    hit, value = mutable.get("k")
+    _hit, value = mutable.get("k")
     value["items"].append(2)
     assert mutable.get("k") == (True, {"items": [1]})
 

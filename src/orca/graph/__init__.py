@@ -1,6 +1,6 @@
 """Graph authoring: state schemas, reducers, and the ``StateGraph`` builder."""
 
-from orca.graph import reducers
+from orca.graph import messages, reducers
 from orca.graph._builder import StateGraph
 from orca.graph._cache import CachePolicy, MemoryCache
 from orca.graph._types import (
@@ -12,6 +12,7 @@ from orca.graph._types import (
     Send,
     StateSnapshot,
 )
+from orca.graph.messages import MessagesState, add_messages
 
 __all__ = [
     "END",
@@ -20,9 +21,12 @@ __all__ = [
     "Command",
     "Interrupt",
     "MemoryCache",
+    "MessagesState",
     "RetryPolicy",
     "Send",
     "StateGraph",
     "StateSnapshot",
+    "add_messages",
+    "messages",
     "reducers",
 ]

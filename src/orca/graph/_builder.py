@@ -83,6 +83,7 @@ class NodeSpec:
     timeout: float | None
     destinations: tuple[str, ...]
     cache_policy: CachePolicy | None = None
+    defer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +158,7 @@ class StateGraph:
         timeout: float | None = None,
         destinations: Sequence[str] = (),
         cache_policy: CachePolicy | None = None,
+        defer: bool = False,
     ) -> StateGraph:
         """Add a node: a sync or async callable ``(state[, ctx]) -> update | Command | None``,
         or a compiled graph (a subgraph).
@@ -170,6 +172,8 @@ class StateGraph:
                 them lets ``compile()`` check reachability.
             cache_policy: reuse the node's result for an input seen before, from the
                 cache given to ``compile(cache=...)``.
+            defer: when triggered, wait until no other task is planned, then run once
+                (a ``Send`` to it runs at once).
         """
         if not isinstance(name, str) or not name:
             raise GraphError(f"node name {name!r} is not a non-empty string", fix="name nodes")
@@ -210,8 +214,14 @@ class StateGraph:
                 fix="pass CachePolicy(ttl=...) or leave it out",
                 node=name,
             )
+        if not isinstance(defer, bool):
+            raise GraphError(
+                f"node {name!r} has defer={defer!r}", fix="pass True or False", node=name
+            )
         declared = tuple(destinations) or _annotated_destinations(fn)
-        self._nodes[name] = NodeSpec(name, callee, retry, timeout, declared, cache_policy)
+        self._nodes[name] = NodeSpec(
+            name, callee, retry, timeout, declared, defer=defer, cache_policy=cache_policy
+        )
         return self
 
     def add_edge(self, source: str | Sequence[str], target: str) -> StateGraph:
@@ -267,19 +277,24 @@ class StateGraph:
         self,
         checkpointer: Checkpointer | None = None,
         *,
-        interrupt_before: Sequence[str] = (),
-        interrupt_after: Sequence[str] = (),
+        interrupt_before: Sequence[str] | Literal["*"] = (),
+        interrupt_after: Sequence[str] | Literal["*"] = (),
         name: str | None = None,
         cache: Cache | None = None,
     ) -> CompiledGraph:
         """Validate the graph and return an immutable compiled graph.
 
-        ``cache`` keeps the results of the nodes added with a ``cache_policy`` (a
-        ``MemoryCache``); without it those nodes always run.
+        Args:
+            interrupt_before: nodes to pause before (``"*"``: every node).
+            interrupt_after: nodes to pause after (``"*"``: every node).
+            cache: keeps the results of the nodes added with a ``cache_policy`` (a
+                ``MemoryCache``); without it those nodes always run.
 
         Raises:
             GraphError: naming the node, edge or key at fault and how to fix it.
         """
+        interrupt_before = self._interrupt_nodes("interrupt_before", interrupt_before)
+        interrupt_after = self._interrupt_nodes("interrupt_after", interrupt_after)
         spec = self._validate(name or self.name, interrupt_before, interrupt_after)
         if cache is not None:
             spec = _with_cache(spec, cache)
@@ -291,6 +306,16 @@ class StateGraph:
             interrupt_before=frozenset(interrupt_before),
             interrupt_after=frozenset(interrupt_after),
         )
+
+    def _interrupt_nodes(self, role: str, nodes: Sequence[str] | str) -> Sequence[str]:
+        if nodes == "*":
+            return tuple(self._nodes)
+        if isinstance(nodes, str):
+            raise GraphError(
+                f"{role}={nodes!r} is a string",
+                fix=f"pass a list of node names, e.g. {role}=[{nodes!r}], or '*' for every node",
+            )
+        return nodes
 
     def _validate(self, name: str, before: Sequence[str], after: Sequence[str]) -> GraphSpec:
         if not self._nodes:
