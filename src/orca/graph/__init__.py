@@ -7,9 +7,11 @@ from orca.graph._types import (
     START,
     Command,
     Interrupt,
+    Overwrite,
     RetryPolicy,
     Send,
     StateSnapshot,
+    default_retry_on,
 )
 
 __all__ = [
@@ -17,9 +19,11 @@ __all__ = [
     "START",
     "Command",
     "Interrupt",
+    "Overwrite",
     "RetryPolicy",
     "Send",
     "StateGraph",
     "StateSnapshot",
+    "default_retry_on",
     "reducers",
 ]
