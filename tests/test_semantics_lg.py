@@ -473,3 +473,100 @@ def test_an_overwrite_in_the_input_replaces_the_start_value() -> None:
     build = overwrite_graph({"a": lambda e: ["A"]})
     lg = build(LG).invoke({"log": LG.Overwrite(["I"])})
     assert build(ORCA).invoke({"log": Overwrite(["I"])}) == lg == {"log": ["I", "A"]}
+
+
+# -- editing a paused thread -----------------------------------------------------------------
+
+
+class Draft(TypedDict):
+    draft: str
+    log: Annotated[list[str], operator.add]
+
+
+class Threads:
+    """One graph, write -> ask (interrupts) -> fin, on a thread of each engine."""
+
+    def __init__(self) -> None:
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        self.lg = self.graph(LG).compile(checkpointer=InMemorySaver())
+        self.orca = self.graph(ORCA).compile(checkpointer=orca.MemoryCheckpointer())
+        self.config = {"configurable": {"thread_id": "t"}}
+
+    @staticmethod
+    def graph(e: SimpleNamespace) -> Any:
+        def ask(state: Any, ctx: Any = None) -> dict[str, Any]:
+            question = {"draft": state["draft"]}
+            answer = lg_types.interrupt(question) if e is LG else ctx.interrupt(question)
+            return {"log": [f"ask saw {state['draft']}, answer {answer}"]}
+
+        g = e.StateGraph(Draft)
+        g.add_node("write", lambda s: {"draft": "v1", "log": ["write"]})
+        g.add_node("ask", ask)
+        g.add_node("fin", lambda s: {"log": [f"fin {s['draft']}"]})
+        g.add_edge(e.START, "write")
+        g.add_edge("write", "ask")
+        g.add_edge("ask", "fin")
+        return g
+
+    def invoke(self, value: Any) -> tuple[Any, Any]:
+        lg = self.lg.invoke(value, self.config)
+        return lg, self.orca.invoke(value, thread_id="t")
+
+    def resume(self, value: Any) -> tuple[Any, Any]:
+        lg = self.lg.invoke(LG.Command(resume=value), self.config)
+        return lg, self.orca.invoke(ORCA.Command(resume=value), thread_id="t")
+
+    def update(self, values: dict[str, Any], as_node: str | None = None) -> None:
+        self.lg.update_state(self.config, values, as_node=as_node)
+        self.orca.update_state("t", values, as_node=as_node)
+
+    def state(self) -> tuple[Any, Any]:
+        return self.lg.get_state(self.config), self.orca.get_state("t")
+
+
+def without_interrupts(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != "__interrupt__"}
+
+
+def test_an_edit_while_paused_is_seen_by_the_resumed_node() -> None:
+    t = Threads()
+    lg, ours = t.invoke({"log": []})
+    assert without_interrupts(ours) == without_interrupts(lg)
+    t.update({"draft": "edited", "log": ["human"]})
+    lg_state, state = t.state()
+    assert state.values == lg_state.values
+    assert state.next == lg_state.next == ("ask",)
+    lg, ours = t.resume("ok")
+    assert (
+        ours
+        == lg
+        == {
+            "draft": "edited",
+            "log": ["write", "human", "ask saw edited, answer ok", "fin edited"],
+        }
+    )
+
+
+def test_an_edit_as_the_paused_node_skips_it() -> None:
+    t = Threads()
+    t.invoke({"log": []})
+    t.update({"draft": "by hand"}, as_node="ask")
+    lg_state, state = t.state()
+    assert state.values == lg_state.values
+    assert state.next == lg_state.next == ("fin",)
+    lg, ours = t.invoke(None)
+    assert ours == lg == {"draft": "by hand", "log": ["write", "fin by hand"]}
+
+
+@pytest.mark.parametrize("as_node", [None, "write"])
+def test_update_state_on_a_new_thread_makes_its_first_checkpoint(as_node: str | None) -> None:
+    t = Threads()
+    t.update({"draft": "seed"}, as_node=as_node)
+    lg_state, state = t.state()
+    assert state.values == lg_state.values == {"draft": "seed", "log": []}
+    assert state.next == lg_state.next
+    assert state.metadata["source"] == lg_state.metadata["source"] == "update"
+    assert state.step == lg_state.metadata["step"] == 0
+    lg, ours = t.invoke(None)
+    assert without_interrupts(ours) == without_interrupts(lg)
