@@ -190,14 +190,16 @@ def test_a_failed_node_run_again_is_answered_and_a_retry_calls_again(
         return one_node(flaky, retry=policy).compile(checkpointer=checkpointer)
 
     # the node's own retries call again: the answer may be why it failed
-    quick = RetryPolicy(max_attempts=2, initial_interval=0, jitter=False)
+    quick = RetryPolicy(max_attempts=2, initial_interval=0, jitter=False, retry_on=Exception)
     opts = options(profile, ledger, thread_id="retry")
     with pytest.raises(Exception, match="a bug after the call"):
         graph(quick).invoke({}, **opts)
     assert usage_rows(ledger) == 2
 
     # ... unless the policy says the answers stay good
-    reuse = RetryPolicy(max_attempts=2, initial_interval=0, jitter=False, reuse_calls=True)
+    reuse = RetryPolicy(
+        max_attempts=2, initial_interval=0, jitter=False, reuse_calls=True, retry_on=Exception
+    )
     with pytest.raises(Exception, match="a bug after the call"):
         graph(reuse).invoke({}, **options(profile, ledger, thread_id="reuse"))
     assert usage_rows(ledger) == 3

@@ -15,7 +15,14 @@ from orca.engine import _ids
 from orca.engine._algo import JOINS, apply_writes, hold_deferred, plan_next
 from orca.engine._context import RunContext
 from orca.engine._handle import RunHandle
-from orca.engine._loop import Run, RunOptions, RunOutcome, open_interrupts, utc_now
+from orca.engine._loop import (
+    START_NODE,
+    Run,
+    RunOptions,
+    RunOutcome,
+    open_interrupts,
+    utc_now,
+)
 from orca.engine._persist import DURABILITY_MODES
 from orca.engine._task import ParentCommand, SubgraphWrites, Task, route
 from orca.errors import CheckpointNotFoundError, InvalidInputError, NodeInterrupt, closest
@@ -23,7 +30,7 @@ from orca.events import STREAM_MODES, Event, StreamMode
 from orca.graph import reducers
 from orca.graph._builder import GraphSpec
 from orca.graph._drawing import DrawableGraph
-from orca.graph._types import Command, StateSnapshot
+from orca.graph._types import START, Command, StateSnapshot
 
 EPHEMERAL_THREAD = "ephemeral"
 
@@ -495,9 +502,14 @@ class CompiledGraph:
     ) -> str:
         """Apply ``update`` through the reducers as a new checkpoint; returns its id.
 
+        On a thread with no checkpoint yet it makes the first one: the update is then the
+        thread's input (``START``'s edges run next) unless ``as_node`` says otherwise. On
+        a thread paused in ``ctx.interrupt``, ``Command(resume=...)`` still resumes it: the
+        node runs again on the edited state.
+
         Args:
-            as_node: apply it as if this node wrote it: the next tasks become that node's
-                edges. Without it the next tasks stay as they were.
+            as_node: apply it as if this node (or ``START``) wrote it: the next tasks
+                become that node's edges. Without it the next tasks stay as they were.
             checkpoint_id: update from this checkpoint instead of the latest (a fork).
         """
         return run_sync(
@@ -557,17 +569,27 @@ class CompiledGraph:
             raise InvalidInputError(
                 f"update must be a dict of state keys, got {type(update).__name__}"
             )
-        if as_node is not None and as_node not in self.spec.nodes:
+        if as_node is not None and as_node != START and as_node not in self.spec.nodes:
             raise InvalidInputError(
                 f"as_node={as_node!r} is not a node{closest(as_node, list(self.spec.nodes))}"
             )
         # the store is used off the loop's thread: a slow disk stalls no other run
-        cp = await self._acheckpoint(thread_id, checkpoint_id)
-        self.spec.state.check_keys(update, as_node)
+        fresh = checkpoint_id is None and to_thread is None
+        found = await store.aget(thread_id, None) if fresh else None
+        if fresh and found is None:
+            # a thread's first checkpoint, as LangGraph makes it: without as_node the
+            # update is the thread's input, and START's edges run next
+            cp = Checkpoint(thread_id, "", None, -1, self.spec.state.initial_values(), [], {}, "")
+            as_node = as_node or START
+        else:
+            cp = found or await self._acheckpoint(thread_id, checkpoint_id)
+        self.spec.state.check_keys(update, None if as_node == START else as_node)
         writes = list(update.items())
         values, changed = apply_writes(
             self.spec.state.channels, cp.values, [(as_node or "update", writes)]
         )
+        if not cp.checkpoint_id:
+            changed = {k: None for k in values}
         nxt = cp.next
         if as_node is not None:
             ctx = RunContext(
@@ -582,8 +604,9 @@ class CompiledGraph:
                 clock=utc_now,
                 resumes={},
             )
-            task = Task(0, ctx.task_id, self.spec.nodes[as_node], None, ctx, writes=writes)
-            targets = await route(self.spec, task, cp.values)
+            node = START_NODE if as_node == START else self.spec.nodes[as_node]
+            task = Task(0, ctx.task_id, node, None, ctx, writes=writes)
+            targets = await route(self.spec, task, values if as_node == START else cp.values)
             nxt, joins = plan_next(self.spec, [(as_node, targets)], values.get(JOINS))
             stored = values.get(JOINS)
             nxt, joins = hold_deferred(self.spec, nxt, stored if joins is None else joins)
@@ -593,7 +616,7 @@ class CompiledGraph:
         target = to_thread or thread_id
         heads = await store.ahistory(target, limit=1)
         # a fork into another thread starts a fresh lineage there: every value is written
-        parent = None if to_thread else cp.checkpoint_id
+        parent = None if to_thread or not cp.checkpoint_id else cp.checkpoint_id
         if to_thread:
             changed = {k: None for k in values}
         source = "fork" if to_thread or checkpoint_id else "update"
@@ -618,8 +641,10 @@ class CompiledGraph:
                 next=nxt,
                 metadata={
                     "source": source,
-                    "from": {"thread_id": thread_id, "checkpoint_id": cp.checkpoint_id},
-                    "as_node": as_node,
+                    "from": {"thread_id": thread_id, "checkpoint_id": cp.checkpoint_id}
+                    if cp.checkpoint_id
+                    else None,
+                    "as_node": None if as_node == START else as_node,
                 },
                 created_at=utc_now().isoformat(),
                 pending=carried,

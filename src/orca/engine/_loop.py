@@ -76,6 +76,10 @@ def open_interrupts(cp: Checkpoint) -> list[Interrupt]:
     return list(found.values())
 
 
+NEXT_RESUME = "next"
+"""The resumes key of a value given while no interrupt was pending."""
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -463,6 +467,8 @@ class Run:
                 raise StepLimitError(self.opts.max_steps)
             step = self.step + 1
             tasks = self._plan(step)
+            if NEXT_RESUME in self.resumes and tasks:
+                self._bind_resume(tasks[0])
             if before and not self.skip_before:
                 hit = [t for t in tasks if t.node.name in before and t.id not in self.reuse]
                 if hit:
@@ -489,6 +495,12 @@ class Run:
                     )
         return RunOutcome(self.public_values(), "done", [], self.write_log)
 
+    def _bind_resume(self, task: Task) -> None:
+        """A resume value given while no interrupt was pending answers ``task``'s first
+        ``ctx.interrupt`` (its id is known now that the step is planned)."""
+        value = self.resumes.pop(NEXT_RESUME)
+        self.resumes.setdefault(_ids.interrupt_id(task.id, 0), value)
+
     def _load(self, cp: Checkpoint) -> None:
         self.values = cp.values
         self.next = cp.next
@@ -511,8 +523,24 @@ class Run:
         if input.resume is None:
             return
         pending = [i.to_dict() for i in open_interrupts(cp) if i.when == "during"]
+        paused = [p.value for p in cp.pending if p.kind == "interrupt"]
+        if not pending and not paused and cp.next:
+            # nothing is pending, yet the thread goes on (update_state edited it while
+            # paused, which starts a new checkpoint): as in LangGraph, the value answers
+            # the next interrupt, that of the next step's first task (see _bind_resume)
+            if self.persister is not None:
+                self.persister.put_pending(
+                    self.opts.thread_id,
+                    cp.checkpoint_id,
+                    [
+                        PendingWrite(
+                            NEXT_RESUME, "resume", {"id": NEXT_RESUME, "value": input.resume}
+                        )
+                    ],
+                )
+            self.resumes[NEXT_RESUME] = input.resume
+            return
         if not pending:
-            paused = [p.value for p in cp.pending if p.kind == "interrupt"]
             hint = (
                 f"the run paused {paused[0]['when']} node {paused[0]['node']!r}; continue it "
                 "with invoke(None, thread_id=...)"
@@ -561,7 +589,7 @@ class Run:
             self.step = start.step
             self.checkpoint_id = self.persisted_id = start.checkpoint_id
         ctx = self._context(self.step + 1, START, _ids.digest("start", self.opts.thread_id))
-        entry = Task(-1, ctx.task_id, _START_NODE, None, ctx)
+        entry = Task(-1, ctx.task_id, START_NODE, None, ctx)
         targets = await route(self.spec, entry, values)
         if self.persister is not None and self.opts.durability != "exit":
             # a large input is stored once: in this checkpoint (which exit does not keep)
@@ -818,4 +846,4 @@ def _no_op(state: Any) -> None:
     return None
 
 
-_START_NODE = NodeSpec(START, Callee(_no_op, False, "none"), None, None, ())
+START_NODE = NodeSpec(START, Callee(_no_op, False, "none"), None, None, ())

@@ -8,9 +8,11 @@ from orca.graph._types import (
     START,
     Command,
     Interrupt,
+    Overwrite,
     RetryPolicy,
     Send,
     StateSnapshot,
+    default_retry_on,
 )
 from orca.graph.messages import MessagesState, add_messages
 
@@ -22,11 +24,13 @@ __all__ = [
     "Interrupt",
     "MemoryCache",
     "MessagesState",
+    "Overwrite",
     "RetryPolicy",
     "Send",
     "StateGraph",
     "StateSnapshot",
     "add_messages",
+    "default_retry_on",
     "messages",
     "reducers",
 ]
