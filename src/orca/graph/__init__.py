@@ -3,6 +3,7 @@
 from orca.graph import messages, reducers
 from orca.graph._builder import StateGraph
 from orca.graph._cache import CachePolicy, MemoryCache
+from orca.graph._running import interrupt
 from orca.graph._types import (
     END,
     START,
@@ -31,6 +32,7 @@ __all__ = [
     "StateSnapshot",
     "add_messages",
     "default_retry_on",
+    "interrupt",
     "messages",
     "reducers",
 ]

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from typing_extensions import TypedDict
 
 try:
-    from examples.langgraph.scripted_model import ScriptedChatModel
+    from examples.from_langgraph.scripted_model import ScriptedChatModel
 except ImportError:  # run as a script from this folder
     from scripted_model import ScriptedChatModel  # type: ignore[no-redef]
 

@@ -15,7 +15,7 @@ from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict
 
 try:
-    from examples.langgraph.scripted_model import ScriptedChatModel
+    from examples.from_langgraph.scripted_model import ScriptedChatModel
 except ImportError:  # run as a script from this folder
     from scripted_model import ScriptedChatModel  # type: ignore[no-redef]
 
