@@ -109,7 +109,7 @@ class StateGraph:
                     f"StateGraph({label}=...) other than the state schema",
                     f"leave {label} out (the state schema is used)",
                 )
-        self._native = _Native(state_schema)
+        self._native = _Native(state_schema, context_schema=context_schema)
         self.state_schema = state_schema
         self.context_schema = context_schema
         self._info = GraphInfo(tuple(self._native.state.keys))
@@ -143,15 +143,13 @@ class StateGraph:
                 fix="see LangGraph's add_node arguments",
                 node=node,
             )
-        if defer:
-            raise _not_supported("add_node(defer=True)", "leave defer out")
-        if cache_policy is not None:
-            raise _not_supported("add_node(cache_policy=...)", "leave cache_policy out")
         if input_schema is not None and input_schema is not self.state_schema:
             raise _not_supported("add_node(input_schema=...)", "leave input_schema out")
         targets = tuple(destinations) if destinations is not None else _destinations(action)
         if isinstance(action, CompiledStateGraph):
-            self._native.add_node(node, action.native, destinations=targets)
+            self._native.add_node(
+                node, action.native, destinations=targets, cache_policy=cache_policy, defer=defer
+            )
         elif callable(action) or callable(getattr(action, "invoke", None)):
             if not callable(action):
                 action = runnable_node(action)
@@ -160,6 +158,8 @@ class StateGraph:
                 wrap_node(action, node, self._info),
                 retry=native_retry(retry, node),
                 destinations=targets,
+                cache_policy=cache_policy,
+                defer=defer,
             )
         else:
             raise GraphError(
@@ -240,12 +240,10 @@ class StateGraph:
                 "from orca.compat.langgraph.checkpoint.memory (InMemorySaver), .sqlite "
                 "(SqliteSaver) or .postgres (PostgresSaver)"
             )
-        if cache is not None:
-            raise _not_supported("compile(cache=...)", "leave cache out")
         before = self._every(interrupt_before)
         after = self._every(interrupt_after)
         native = self._native.compile(
-            checkpointer, interrupt_before=before, interrupt_after=after, name=name
+            checkpointer, interrupt_before=before, interrupt_after=after, name=name, cache=cache
         )
         return CompiledStateGraph(native, self._info, builder=self, store=store)
 

@@ -17,7 +17,6 @@ from orca import _serde
 from orca.compat.langgraph import _config, _messages
 from orca.compat.langgraph.errors import InvalidUpdateError
 from orca.compat.langgraph.types import Command
-from orca.graph._types import Command as NativeCommand
 
 _INJECTED = ("config", "writer", "store", "runtime")
 
@@ -37,7 +36,7 @@ def runtime_of(ctx: Any) -> Runtime:
     """The running node's ``Runtime``."""
     call = _config.current.get()
     return Runtime(
-        context=call.context if call is not None else None,
+        context=ctx.context,
         store=call.store if call is not None else None,
         stream_writer=ctx.write,
     )
@@ -121,7 +120,7 @@ class _Call:
         """Messages the node returns that no model streamed go to ``messages``."""
         if self.sink is None or self.config is None:
             return
-        update = output.update if isinstance(output, Command | NativeCommand) else output
+        update = output.update if isinstance(output, Command) else output
         if update is None:
             return
         metadata = {**self.config["metadata"], "ls_integration": "langgraph"}
@@ -186,30 +185,18 @@ def to_native(output: Any, node: str, graph: GraphInfo) -> Any:
     LangGraph drops them), ``Command`` converted."""
     if output is None:
         return None
-    if isinstance(output, Command):
-        if output.graph == Command.PARENT:
-            raise InvalidUpdateError(
-                f"node {node!r} returned Command(graph=Command.PARENT), which Orca's "
-                "LangGraph layer does not support yet. Fix: route within this graph, or "
-                "return the update and let the parent graph's edges route",
-                node=node,
-            )
+    if isinstance(output, Command):  # LangGraph's Command is Orca's
         if output.resume is not None:
             raise InvalidUpdateError(
                 f"node {node!r} returned Command(resume=...), which only invoke() takes. "
                 "Fix: return Command(update=..., goto=...)",
                 node=node,
             )
-        update = _update(output.update, node, graph) if output.update is not None else None
-        return NativeCommand(update=update, goto=output.goto)
-    if isinstance(output, NativeCommand):
-        update = _update(output.update, node, graph) if output.update is not None else None
-        return NativeCommand(update=update, goto=output.goto, resume=output.resume)
-    if (
-        isinstance(output, list | tuple)
-        and output
-        and all(isinstance(c, Command | NativeCommand) for c in output)
-    ):
+        if output.graph == Command.PARENT or output.update is None:
+            return output  # an update for the parent is checked against the parent's keys
+        update = _update(output.update, node, graph)
+        return Command(update=update, goto=output.goto, graph=output.graph)
+    if isinstance(output, list | tuple) and output and all(isinstance(c, Command) for c in output):
         raise InvalidUpdateError(
             f"node {node!r} returned a list of Commands, which Orca's LangGraph layer does "
             "not support yet. Fix: return one Command(update={...}, goto=[...])",

@@ -1,0 +1,1 @@
+"""LangGraph's ``langgraph.cache``: where node results are cached (``memory``)."""
