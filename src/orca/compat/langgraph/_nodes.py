@@ -162,8 +162,8 @@ def _langchain_config_var() -> Any:
 
 def _metered(ctx: Any) -> AbstractContextManager[Any]:
     # LLM METERING HOOK: the one place LangChain chat models called inside a node are
-    # metered by Orca (orca.compat.langchain.metered). Skipped while that module (or
-    # LangChain) is missing.
+    # metered by Orca (orca.compat.langchain.metered). Skipped where LangChain is not
+    # installed (that module then cannot be imported).
     metered = _meter_factory()
     return metered(ctx) if metered is not None else nullcontext()
 
@@ -171,7 +171,7 @@ def _metered(ctx: Any) -> AbstractContextManager[Any]:
 @functools.cache
 def _meter_factory() -> Callable[[Any], AbstractContextManager[Any]] | None:
     try:
-        from orca.compat import langchain  # type: ignore[attr-defined,unused-ignore]
+        from orca.compat import langchain
     except ImportError:
         return None
     factory: Callable[[Any], AbstractContextManager[Any]] | None = getattr(
