@@ -151,3 +151,41 @@ def test_the_cache_refuses_a_serde(root: str) -> None:
     cache = importlib.import_module(f"{root}.cache.memory")
     with pytest.raises(InvalidInputError, match="serde"):
         cache.InMemoryCache(serde=object())
+
+
+class Question(TypedDict):
+    question: str
+
+
+class Answer(TypedDict):
+    answer: str
+
+
+class Work(Question, Answer):
+    notes: str
+
+
+def test_input_and_output_schemas_cut_the_input_and_the_result() -> None:
+    def program(lg: types.SimpleNamespace, _: str) -> Any:
+        g = lg.StateGraph(Work, input_schema=Question, output_schema=Answer)
+        g.add_node("think", lambda s: {"notes": "n:" + s["question"]})
+        g.add_node("answer", lambda s: {"answer": s["notes"].upper()})
+        g.add_edge(lg.START, "think")
+        g.add_edge("think", "answer")
+        app = g.compile()
+        given = {"question": "q", "notes": "given", "answer": "pre"}
+        return [app.invoke(given), list(app.stream(given, stream_mode=["values", "updates"]))]
+
+    theirs, ours = both(program)
+    assert ours == theirs
+
+
+def test_an_input_schema_with_keys_the_state_lacks_is_refused() -> None:
+    from orca.compat.langgraph.graph import StateGraph
+    from orca.errors import GraphError
+
+    class Extra(TypedDict):
+        secret: str
+
+    with pytest.raises(GraphError, match="'secret'"):
+        StateGraph(State, input_schema=Extra)

@@ -14,6 +14,7 @@ from orca.compat.langgraph._nodes import GraphInfo, runnable_node, wrap_node, wr
 from orca.compat.langgraph.types import Command, RetryPolicy
 from orca.errors import GraphError, InvalidInputError
 from orca.graph import StateGraph as NativeStateGraph
+from orca.graph._schema import StateSchema
 from orca.graph._types import END, START
 from orca.graph._types import RetryPolicy as NativeRetryPolicy
 
@@ -103,17 +104,30 @@ class StateGraph:
                 f"StateGraph got the unexpected argument {name!r}",
                 fix="pass state_schema, context_schema, input_schema or output_schema",
             )
-        for label, schema in (("input_schema", input_schema), ("output_schema", output_schema)):
-            if schema is not None and schema is not state_schema:
-                raise _not_supported(
-                    f"StateGraph({label}=...) other than the state schema",
-                    f"leave {label} out (the state schema is used)",
-                )
         self._native = _Native(state_schema, context_schema=context_schema)
         self.state_schema = state_schema
         self.context_schema = context_schema
-        self._info = GraphInfo(tuple(self._native.state.keys))
+        keys = tuple(self._native.state.keys)
+        self._info = GraphInfo(
+            keys,
+            inputs=self._part_of(input_schema, keys, "input_schema"),
+            outputs=self._part_of(output_schema, keys, "output_schema"),
+        )
         self.nodes: dict[str, Any] = {}
+
+    @staticmethod
+    def _part_of(schema: Any, keys: tuple[str, ...], label: str) -> frozenset[str] | None:
+        """The keys of an input or output schema, which must be keys of the state."""
+        if schema is None:
+            return None
+        own = StateSchema(schema).keys
+        private = [k for k in own if k not in keys]
+        if private:
+            raise _not_supported(
+                f"StateGraph({label}=...) with keys the state schema lacks ({private[0]!r})",
+                f"declare {private[0]!r} in the state schema too",
+            )
+        return frozenset(own)
 
     def add_node(
         self,

@@ -114,8 +114,8 @@ class CompiledStateGraph:
                 update = self._update_values(input.update)
             resume = Command(resume=input.resume) if input.resume is not None else None
             return resume, update
-        if isinstance(input, Mapping):  # LangGraph drops keys the state does not have
-            return {k: v for k, v in input.items() if k in self._info.keys}, None
+        if isinstance(input, Mapping):  # LangGraph drops keys the input schema lacks
+            return {k: v for k, v in input.items() if k in self._info.inputs}, None
         if input is None or isinstance(input, Command) or _is_state_object(input):
             return input, None
         raise InvalidUpdateError(
@@ -270,6 +270,8 @@ class CompiledStateGraph:
     def _output(self, result: dict[str, Any], output_keys: str | Sequence[str] | None) -> Any:
         pending = result.pop(INTERRUPT_KEY, None)
         result = self._info.ordered(result)
+        if output_keys is None and self._info.outputs is not None:
+            output_keys = [k for k in result if k in self._info.outputs]
         if isinstance(output_keys, str):
             out: Any = result.get(output_keys)
             return out

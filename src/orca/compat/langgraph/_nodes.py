@@ -130,13 +130,22 @@ class _Call:
 
 
 class GraphInfo:
-    """What wrappers need of their graph: its state keys (in the schema's order)."""
+    """What wrappers need of their graph: its state keys (in the schema's order), and
+    those of its input and output schemas."""
 
-    __slots__ = ("keys", "order")
+    __slots__ = ("inputs", "keys", "order", "outputs")
 
-    def __init__(self, order: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        order: tuple[str, ...],
+        *,
+        inputs: frozenset[str] | None = None,
+        outputs: frozenset[str] | None = None,
+    ) -> None:
         self.order = order
         self.keys = frozenset(order)
+        self.inputs = self.keys if inputs is None else inputs  # what the input may set
+        self.outputs = outputs  # what invoke returns (None: every key)
 
     def ordered(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` in the schema's key order, as LangGraph shows state."""
