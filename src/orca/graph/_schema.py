@@ -167,8 +167,11 @@ class StateSchema:
             if initial is None and reducer is not reducers.overwrite:
                 initial = _empty_of(bare)
             channels[key] = Channel(key, reducer, initial)
-        self.channels: Mapping[str, Channel] = channels
+        # the keys the schema declares; ``channels`` also holds the keys of the graph's
+        # input, output and node input schemas (``extend``)
+        self.channels: dict[str, Channel] = channels
         self.keys: tuple[str, ...] = tuple(channels)
+        self._key_set = frozenset(channels)
 
     @staticmethod
     def _kind_of(schema: Any) -> SchemaKind:
@@ -255,13 +258,28 @@ class StateSchema:
             return {k: getattr(obj, k) for k in self.keys if k in obj.model_fields_set}
         return dict(obj)
 
+    def extend(self, schema: type) -> StateSchema:
+        """Add the keys of another schema (the graph's input or output schema, a node's
+        input schema) as channels of this state, and return that schema: a key both
+        declare keeps this state's reducer."""
+        if schema is self.schema:
+            return self
+        other = StateSchema(schema)
+        for key, channel in other.channels.items():
+            self.channels.setdefault(key, channel)
+        return other
+
     def view(self, values: dict[str, Any]) -> Any:
-        """The state as a node sees it: a dict, or an instance of the dataclass/model.
+        """The state as a node sees it, through this schema's keys: a dict, or an
+        instance of the dataclass/model.
 
         Top-level lists, dicts and sets are copied, so a task that changes them in place
         changes nothing for its parallel siblings; nested objects are shared.
         """
-        values = {k: v.copy() if type(v) in _CONTAINERS else v for k, v in values.items()}
+        keys = self._key_set
+        values = {
+            k: v.copy() if type(v) in _CONTAINERS else v for k, v in values.items() if k in keys
+        }
         if self.kind == "typeddict":
             return values
         if self.kind == "pydantic":
