@@ -631,11 +631,13 @@ class Run:
         for index, item in enumerate(self.next):
             node = self.spec.nodes[item["node"]]
             tid = _ids.task_id(thread, base, index, node.name)
+            remaining = self.opts.max_steps - self.steps_run
             if "arg" in item:
                 arg = item["arg"]
             else:
-                arg = (node.input or self.spec.state).view(self.values)
+                arg = (node.input or self.spec.state).view(self.values, remaining)
             ctx = self._context(step, node.name, tid, base)
+            ctx.remaining_steps = remaining
             tasks.append(Task(index, tid, node, arg, ctx))
         return tasks
 
