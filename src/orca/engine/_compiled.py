@@ -163,10 +163,14 @@ class CompiledGraph:
     ) -> dict[str, Any]:
         handle = self._begin(input, None, options, inline)
         try:
-            return await handle.result()
+            values = await handle.result()
         except asyncio.CancelledError:  # whoever awaited the run was cancelled: so is the run
             await handle.stop()
             raise
+        shown = self.spec.output_keys
+        if shown is None:
+            return values
+        return {k: v for k, v in values.items() if k in shown or k == "__interrupt__"}
 
     def batch(
         self,

@@ -49,6 +49,7 @@ class RunContext:
         "_timed_out",
         "attempt",
         "node",
+        "remaining_steps",
         "run_id",
         "seed",
         "step",
@@ -92,6 +93,8 @@ class RunContext:
         # one that keeps none passes its interrupts to the parent's task
         self._pauses_here = pauses_here
         self._cache_hit = False  # the node's result came from the node cache
+        # the supersteps the run may still take, this one included (None outside a run)
+        self.remaining_steps: int | None = None
         self._options = options  # the run's RunOptions, whose limits subgraphs inherit
         self._services = services
         self._timed_out = False
