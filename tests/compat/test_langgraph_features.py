@@ -12,6 +12,10 @@ from typing import Annotated, Any, TypedDict
 import pytest
 from tests.compat._both import langgraph_names, orca_names, plain
 
+from orca.compat.langgraph.managed import RemainingSteps as OrcaRemainingSteps
+
+TheirRemainingSteps = pytest.importorskip("langgraph.managed").RemainingSteps
+
 
 class State(TypedDict):
     x: int
@@ -180,12 +184,59 @@ def test_input_and_output_schemas_cut_the_input_and_the_result() -> None:
     assert ours == theirs
 
 
-def test_an_input_schema_with_keys_the_state_lacks_is_refused() -> None:
-    from orca.compat.langgraph.graph import StateGraph
-    from orca.errors import GraphError
+class Private(TypedDict):
+    scratch: str
 
-    class Extra(TypedDict):
-        secret: str
 
-    with pytest.raises(GraphError, match="'secret'"):
-        StateGraph(State, input_schema=Extra)
+class Overall(TypedDict):
+    question: str
+    answer: str
+
+
+def _plan(state: Overall) -> Private:
+    return {"scratch": "plan:" + state["question"]}
+
+
+def _use(state: Private) -> dict[str, Any]:  # sees the private key through its schema
+    return {"answer": state["scratch"].upper()}
+
+
+def test_private_state_passes_between_nodes_through_their_input_schemas() -> None:
+    def program(lg: types.SimpleNamespace, _: str) -> Any:
+        g = lg.StateGraph(Overall, input_schema=Question, output_schema=Answer)
+        g.add_node("plan", _plan)
+        g.add_node("use", _use)
+        g.add_edge(lg.START, "plan")
+        g.add_edge("plan", "use")
+        app = g.compile()
+        return [app.invoke({"question": "q"}), list(app.stream({"question": "q"}))]
+
+    theirs, ours = both(program)
+    assert ours == theirs
+
+
+class OrcaSteps(TypedDict):
+    log: Annotated[list[str], operator.add]
+    remaining: OrcaRemainingSteps
+
+
+class TheirSteps(TypedDict):
+    log: Annotated[list[str], operator.add]
+    remaining: TheirRemainingSteps
+
+
+def test_managed_remaining_steps_count_as_langgraphs() -> None:
+    def program(lg: types.SimpleNamespace, root: str) -> Any:
+        schema = OrcaSteps if root.startswith("orca") else TheirSteps
+
+        def step(state: Any) -> dict[str, Any]:
+            return {"log": [str(state["remaining"])]}
+
+        g = lg.StateGraph(schema)
+        g.add_node("step", step)
+        g.add_edge(lg.START, "step")
+        g.add_conditional_edges("step", lambda s: lg.END if len(s["log"]) >= 3 else "step")
+        return g.compile().invoke({"log": []}, {"recursion_limit": 10})
+
+    theirs, ours = both(program)
+    assert ours == theirs

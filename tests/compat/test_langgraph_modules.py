@@ -40,6 +40,7 @@ MODULES = {
     "checkpoint.postgres.aio": {"AsyncPostgresSaver"},
     "prebuilt": {"ToolNode", "tools_condition"},
     "cache.memory": {"InMemoryCache"},
+    "managed": {"RemainingSteps", "IsLastStep"},
 }
 
 

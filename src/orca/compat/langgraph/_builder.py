@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import inspect
-import types
-import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from orca.checkpoint import Checkpointer
 from orca.compat.langgraph._compiled import CompiledStateGraph
 from orca.compat.langgraph._nodes import GraphInfo, runnable_node, wrap_node, wrap_router
-from orca.compat.langgraph.types import Command, RetryPolicy
+from orca.compat.langgraph.types import RetryPolicy
 from orca.errors import GraphError, InvalidInputError
 from orca.graph import StateGraph as NativeStateGraph
-from orca.graph._schema import StateSchema
 from orca.graph._types import END, START
 from orca.graph._types import RetryPolicy as NativeRetryPolicy
 
@@ -61,26 +57,6 @@ class _Native(NativeStateGraph):
         return None
 
 
-def _destinations(fn: Any) -> tuple[str, ...]:
-    """The nodes a ``-> Command[Literal["a", "b"]]`` annotation names."""
-    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", None)  # noqa: B004
-    try:
-        hint = typing.get_type_hints(target).get("return")
-    except Exception:  # an annotation that does not resolve names nothing
-        return ()
-    found: list[str] = []
-    for option in (
-        typing.get_args(hint)
-        if typing.get_origin(hint) in (typing.Union, types.UnionType)
-        else (hint,)
-    ):
-        if typing.get_origin(option) is Command:
-            for arg in typing.get_args(option):
-                if typing.get_origin(arg) is typing.Literal:
-                    found.extend(str(v) for v in typing.get_args(arg))
-    return tuple(dict.fromkeys(found))
-
-
 class StateGraph:
     """LangGraph's ``StateGraph``: nodes over a state schema, compiled to run on Orca.
 
@@ -104,30 +80,22 @@ class StateGraph:
                 f"StateGraph got the unexpected argument {name!r}",
                 fix="pass state_schema, context_schema, input_schema or output_schema",
             )
-        self._native = _Native(state_schema, context_schema=context_schema)
+        self._native = _Native(
+            state_schema,
+            context_schema=context_schema,
+            input_schema=input_schema,
+            output_schema=output_schema,
+        )
         self.state_schema = state_schema
         self.context_schema = context_schema
-        keys = tuple(self._native.state.keys)
-        self._info = GraphInfo(
-            keys,
-            inputs=self._part_of(input_schema, keys, "input_schema"),
-            outputs=self._part_of(output_schema, keys, "output_schema"),
-        )
+        self._info = GraphInfo(())
+        self._refresh()
         self.nodes: dict[str, Any] = {}
 
-    @staticmethod
-    def _part_of(schema: Any, keys: tuple[str, ...], label: str) -> frozenset[str] | None:
-        """The keys of an input or output schema, which must be keys of the state."""
-        if schema is None:
-            return None
-        own = StateSchema(schema).keys
-        private = [k for k in own if k not in keys]
-        if private:
-            raise _not_supported(
-                f"StateGraph({label}=...) with keys the state schema lacks ({private[0]!r})",
-                f"declare {private[0]!r} in the state schema too",
-            )
-        return frozenset(own)
+    def _refresh(self) -> None:
+        """The wrappers' view of the state's keys: an input or output schema's and a
+        node's input schema's keys join the state's."""
+        self._info.reset(tuple(self._native.state.channels), inputs=self._native.input_keys)
 
     def add_node(
         self,
@@ -157,12 +125,15 @@ class StateGraph:
                 fix="see LangGraph's add_node arguments",
                 node=node,
             )
-        if input_schema is not None and input_schema is not self.state_schema:
-            raise _not_supported("add_node(input_schema=...)", "leave input_schema out")
-        targets = tuple(destinations) if destinations is not None else _destinations(action)
+        targets = tuple(destinations) if destinations is not None else ()
         if isinstance(action, CompiledStateGraph):
             self._native.add_node(
-                node, action.native, destinations=targets, cache_policy=cache_policy, defer=defer
+                node,
+                action.native,
+                destinations=targets,
+                cache_policy=cache_policy,
+                defer=defer,
+                input_schema=input_schema,
             )
         elif callable(action) or callable(getattr(action, "invoke", None)):
             if not callable(action):
@@ -174,6 +145,7 @@ class StateGraph:
                 destinations=targets,
                 cache_policy=cache_policy,
                 defer=defer,
+                input_schema=input_schema,
             )
         else:
             raise GraphError(
@@ -182,6 +154,7 @@ class StateGraph:
                 node=node,
             )
         self.nodes[node] = action
+        self._refresh()
         return self
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
@@ -256,6 +229,7 @@ class StateGraph:
             )
         before = self._every(interrupt_before)
         after = self._every(interrupt_after)
+        self._refresh()
         native = self._native.compile(
             checkpointer, interrupt_before=before, interrupt_after=after, name=name, cache=cache
         )

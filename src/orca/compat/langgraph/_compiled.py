@@ -270,8 +270,6 @@ class CompiledStateGraph:
     def _output(self, result: dict[str, Any], output_keys: str | Sequence[str] | None) -> Any:
         pending = result.pop(INTERRUPT_KEY, None)
         result = self._info.ordered(result)
-        if output_keys is None and self._info.outputs is not None:
-            output_keys = [k for k in result if k in self._info.outputs]
         if isinstance(output_keys, str):
             out: Any = result.get(output_keys)
             return out

@@ -13,7 +13,6 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from orca import _serde
 from orca.compat.langgraph import _config, _messages
 from orca.compat.langgraph.errors import InvalidUpdateError
 from orca.compat.langgraph.types import Command
@@ -60,13 +59,6 @@ def shape_of(fn: Callable[..., Any]) -> Shape:
     except (TypeError, ValueError):
         return Shape((), is_async)
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if positional:  # a Send's argument is restored from checkpoints by its declared type
-        try:
-            hint = typing.get_type_hints(fn).get(positional[0].name)
-        except Exception:  # an annotation that does not resolve declares nothing
-            hint = None
-        if hint is not None:
-            _serde.declare(hint)
     rest = params[1:] if positional else params
     keywords = tuple(
         p.name for p in rest if p.name in _INJECTED and p.kind is not p.POSITIONAL_ONLY
@@ -131,21 +123,17 @@ class _Call:
 
 class GraphInfo:
     """What wrappers need of their graph: its state keys (in the schema's order), and
-    those of its input and output schemas."""
+    those of its input schema."""
 
-    __slots__ = ("inputs", "keys", "order", "outputs")
+    __slots__ = ("inputs", "keys", "order")
 
-    def __init__(
-        self,
-        order: tuple[str, ...],
-        *,
-        inputs: frozenset[str] | None = None,
-        outputs: frozenset[str] | None = None,
-    ) -> None:
+    def __init__(self, order: tuple[str, ...]) -> None:
+        self.reset(order)
+
+    def reset(self, order: tuple[str, ...], *, inputs: frozenset[str] | None = None) -> None:
         self.order = order
         self.keys = frozenset(order)
         self.inputs = self.keys if inputs is None else inputs  # what the input may set
-        self.outputs = outputs  # what invoke returns (None: every key)
 
     def ordered(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` in the schema's key order, as LangGraph shows state."""
@@ -251,7 +239,7 @@ def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[.
             call.after(output)
             return to_native(output, name, graph)
 
-        return async_node
+        return _annotated_like(async_node, fn)
 
     def node(state: Any, ctx: Any) -> Any:
         call = _Call(shape, ctx)
@@ -261,7 +249,30 @@ def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[.
         call.after(output)
         return to_native(output, name, graph)
 
-    return node
+    return _annotated_like(node, fn)
+
+
+def _annotated_like(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``wrapper`` with ``fn``'s annotations of its state and return value, which Orca's
+    builder reads as LangGraph does: a node's input schema, the destinations of
+    ``-> Command[Literal[...]]``, the type a checkpointed ``Send`` argument restores to."""
+    target = fn if inspect.isroutine(fn) else getattr(fn, "__call__", fn)  # noqa: B004
+    try:
+        hints = typing.get_type_hints(target)
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except Exception:  # annotations that do not resolve declare nothing, as in LangGraph
+        return wrapper
+    shown = {}
+    if params and params[0].name in hints:
+        shown["state"] = hints[params[0].name]
+    if "return" in hints:
+        shown["return"] = hints["return"]
+    wrapper.__annotations__ = shown
+    return wrapper
 
 
 def runnable_node(runnable: Any) -> Callable[..., Any]:
