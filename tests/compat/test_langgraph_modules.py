@@ -41,6 +41,7 @@ MODULES = {
     "prebuilt": {"ToolNode", "tools_condition"},
     "cache.memory": {"InMemoryCache"},
     "managed": {"RemainingSteps", "IsLastStep"},
+    "func": {"entrypoint", "task"},
 }
 
 

@@ -72,9 +72,10 @@ class PregelTask(NamedTuple):
 
 
 class StateSnapshot(NamedTuple):
-    """A thread's state at one checkpoint, as LangGraph's ``get_state`` returns it."""
+    """A thread's state at one checkpoint, as LangGraph's ``get_state`` returns it
+    (``values``: the state, or what a functional workflow last returned)."""
 
-    values: dict[str, Any]
+    values: Any
     next: tuple[str, ...]
     config: dict[str, Any]
     metadata: dict[str, Any] | None
