@@ -161,3 +161,31 @@ def test_misuse_names_the_fix() -> None:
         flow.invoke(orca["Command"](update={"x": 1}), CFG)
     with pytest.raises(InvalidInputError, match="stream_mode 'debug'"):
         list(flow.stream(1, CFG, stream_mode="debug"))
+
+
+def test_managed_values_and_the_node_cache_through_the_layer() -> None:
+    from typing import TypedDict
+
+    def program(root: str) -> Any:
+        graph = importlib.import_module(f"{root}.graph")
+        managed = importlib.import_module(f"{root}.managed")
+        cache = importlib.import_module(f"{root}.cache.memory")
+
+        S = TypedDict("S", {"n": int, "remaining_steps": managed.RemainingSteps})  # noqa: UP013
+
+        seen: list[int] = []
+
+        def loop(state: Any) -> dict[str, int]:
+            seen.append(state["remaining_steps"])
+            return {"n": state["n"] + 1}
+
+        g = graph.StateGraph(S)
+        g.add_node("loop", loop)
+        g.add_edge(graph.START, "loop")
+        g.add_conditional_edges(
+            "loop", lambda s: graph.END if s["remaining_steps"] <= 2 else "loop"
+        )
+        out = g.compile().invoke({"n": 0}, {"recursion_limit": 6})
+        return [out, seen, type(cache.InMemoryCache()).__name__]
+
+    assert program("orca.compat.langgraph") == program("langgraph")
