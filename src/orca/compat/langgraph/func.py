@@ -1,25 +1,28 @@
-"""LangGraph's ``langgraph.func``: the functional API (``@entrypoint``, ``@task``) over
-Orca's own (``orca.func``), with LangGraph's config dict and output shapes.
-
-A workflow offers ``invoke``/``ainvoke`` and ``get_state``; streaming a functional
-workflow is not supported by the layer yet (use ``invoke``).
-"""
+"""LangGraph's ``langgraph.func``: ``@entrypoint`` and ``@task`` on Orca's functional API
+(``orca.func``), with LangGraph's config dict, injected parameters and stream chunks."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import inspect
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from typing import Any
 
-from orca import func as native_func
+from orca import func as native
+from orca._sync import iterate_sync
 from orca.compat.langgraph import _config, _state
 from orca.compat.langgraph._builder import native_retry
-from orca.compat.langgraph._compiled import _translate
 from orca.compat.langgraph._nodes import GraphInfo
-from orca.compat.langgraph._stream import INTERRUPT_KEY
-from orca.compat.langgraph.types import StateSnapshot
-from orca.errors import CheckpointNotFoundError, GraphError, InvalidInputError
+from orca.compat.langgraph.types import Command, StateSnapshot
+from orca.errors import InvalidInputError
+from orca.events import Custom, Event, InterruptEvent, TaskFinished, Values
+from orca.graph._types import Command as NativeCommand
 
 __all__ = ["entrypoint", "task"]
+
+_INFO = GraphInfo(("input", "value", "saved"))
+_INJECTED = ("config", "writer", "runtime", "store")
+_MODES = {"values", "updates", "custom"}
 
 
 def task(
@@ -29,135 +32,227 @@ def task(
     retry_policy: Any = None,
     cache_policy: Any = None,
 ) -> Any:
-    """``@task`` or ``@task(name=..., retry_policy=...)``: a step whose result is kept,
-    so a workflow run again on its thread does not run it again (``orca.func.task``)."""
+    """Make a function a task (``@task`` or ``@task(name=..., retry_policy=...)``):
+    called in an entrypoint it starts at once and returns a future (``.result()``, or
+    ``await``); its result is kept, so a resumed entrypoint does not run it again."""
     if cache_policy is not None:
-        raise GraphError(
-            "task(cache_policy=...) is not supported by Orca's LangGraph layer yet",
-            fix="leave cache_policy out (a task's result is kept per thread anyway)",
+        raise InvalidInputError(
+            "task(cache_policy=...) is not supported by Orca's LangGraph layer. Fix: leave "
+            "it out (a finished task is never run again on its thread anyway)"
         )
 
-    def make(fn: Callable[..., Any]) -> Any:
-        retry = native_retry(retry_policy, str(name or getattr(fn, "__name__", "task")))
-        return native_func.task(fn, name=name, retry_policy=retry)
+    def made(fn: Callable[..., Any]) -> Any:
+        policy = native_retry(retry_policy, name or str(getattr(fn, "__name__", "task")))
+        return native.task(fn, name=name, retry_policy=policy)
 
-    return make if __func_or_none__ is None else make(__func_or_none__)
+    return made if __func_or_none__ is None else made(__func_or_none__)
 
 
 class entrypoint:
-    """``@entrypoint(checkpointer=InMemorySaver())``: a function run as a workflow,
-    called with LangGraph's config dict."""
+    """``@entrypoint(checkpointer=...)``: the function as a graph with LangGraph's
+    ``invoke``/``stream``/``get_state``."""
 
-    final = native_func.final
+    final = native.final
 
     def __init__(
         self,
         checkpointer: Any = None,
         store: Any = None,
         cache: Any = None,
-        context_schema: Any = None,
+        context_schema: type | None = None,
         cache_policy: Any = None,
         retry_policy: Any = None,
     ) -> None:
-        for label, value in (
-            ("store", store),
-            ("cache", cache),
-            ("context_schema", context_schema),
-            ("cache_policy", cache_policy),
-            ("retry_policy", retry_policy),
-        ):
-            if value is not None:
-                raise GraphError(
-                    f"entrypoint({label}=...) is not supported by Orca's LangGraph layer yet",
-                    fix=f"leave {label} out",
-                )
+        if cache is not None or cache_policy is not None or retry_policy is not None:
+            raise InvalidInputError(
+                "entrypoint(cache=, cache_policy=, retry_policy=) are not supported by "
+                "Orca's LangGraph layer. Fix: give the retry policy to the @task calls"
+            )
         self.checkpointer = checkpointer
+        self.store = store
+        self.context_schema = context_schema
 
-    def __call__(self, fn: Callable[..., Any]) -> Workflow:
-        return Workflow(native_func.entrypoint(checkpointer=self.checkpointer)(fn))
+    def __call__(self, fn: Callable[..., Any]) -> FunctionalGraph:
+        return FunctionalGraph(fn, self)
 
 
-class Workflow:
-    """An ``@entrypoint`` function: ``invoke(input, config)`` returns what it returned
-    (``{"__interrupt__": [...]}`` added while it waits for a resume)."""
+def _adapted(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` taking Orca's ``previous`` and ``ctx``, handing it what LangGraph injects
+    (``previous``, ``config``, ``writer``, ``runtime``, ``store``) where it asks."""
+    params = inspect.signature(fn).parameters
+    wanted = [n for n in ("previous", *_INJECTED) if n in params]
 
-    def __init__(self, native: native_func.Entrypoint) -> None:
-        self.native = native
-        self.name = native.name
-        self.checkpointer = native.graph.checkpointer
+    def injected(previous: Any, ctx: Any) -> dict[str, Any]:
+        from orca.compat.langgraph._nodes import runtime_of
+
+        found: dict[str, Any] = {}
+        for name in wanted:
+            if name == "previous":
+                found[name] = previous
+            elif name == "config":
+                found[name] = _config.node_config(_config.current.get(), ctx)
+            elif name == "writer":
+                found[name] = ctx.write
+            elif name == "runtime":
+                found[name] = runtime_of(ctx)
+            else:
+                call = _config.current.get()
+                found[name] = call.store if call is not None else None
+        return found
+
+    if inspect.iscoroutinefunction(fn):
+
+        async def run_async(input: Any, *, previous: Any = None, ctx: Any) -> Any:
+            return await fn(input, **injected(previous, ctx))
+
+        return run_async
+
+    def run(input: Any, *, previous: Any = None, ctx: Any) -> Any:
+        return fn(input, **injected(previous, ctx))
+
+    return run
+
+
+class FunctionalGraph:
+    """What ``@entrypoint`` makes: LangGraph's ``Pregel`` face over ``orca.func``'s
+    ``Entrypoint`` (``native``)."""
+
+    stream_mode = "updates"
+
+    def __init__(self, fn: Callable[..., Any], options: entrypoint) -> None:
+        self.name = getattr(fn, "__name__", "flow")
+        self.checkpointer = options.checkpointer
+        self._store = options.store
+        self.native = native.Entrypoint(_adapted(fn), options.checkpointer, self.name)
 
     def __repr__(self) -> str:
         return f"<entrypoint {self.name!r} on Orca>"
 
-    def _options(self, config: Any) -> tuple[_config.CallConfig, dict[str, Any]]:
+    def _begin(self, input: Any, config: Any, context: Any) -> tuple[Any, dict[str, Any], Any]:
         call = _config.parse(config)
+        if context is not None or self._store is not None:
+            import dataclasses
+
+            call = dataclasses.replace(call, context=context, store=self._store)
         options: dict[str, Any] = {}
         if self.checkpointer is not None:
             if call.thread_id is None:
                 raise InvalidInputError(
-                    "a workflow with a checkpointer needs config['configurable']"
-                    "['thread_id']. Fix: pass config={'configurable': {'thread_id': '1'}}"
+                    "an entrypoint with a checkpointer needs "
+                    "config['configurable']['thread_id']. Fix: pass "
+                    "config={'configurable': {'thread_id': '1'}}"
                 )
             options["thread_id"] = call.thread_id
-            if call.checkpoint_id is not None:
-                options["checkpoint_id"] = call.checkpoint_id
-        return call, options
+        if isinstance(input, Command):
+            if input.update is not None or input.goto or input.graph is not None:
+                raise InvalidInputError(
+                    "an entrypoint resumes with Command(resume=...) only. Fix: pass "
+                    "Command(resume=value)"
+                )
+            input = NativeCommand(resume=input.resume)
+        return input, options, call
 
-    @staticmethod
-    def _output(result: Any) -> Any:
-        if isinstance(result, dict) and INTERRUPT_KEY in result:
-            pending = result.pop(INTERRUPT_KEY)
-            result[INTERRUPT_KEY] = _state.interrupts_of(pending)
+    def invoke(self, input: Any, config: Any = None, *, context: Any = None, **kwargs: Any) -> Any:
+        """Run the function; return what it returned (a pause: ``__interrupt__``)."""
+        given, options, call = self._begin(input, config, context)
+        token = _config.current.set(call)
+        try:
+            result = self.native.invoke(given, **options)
+        finally:
+            _config.current.reset(token)
+        if isinstance(result, dict) and native.INTERRUPT in result:
+            result = {**result, native.INTERRUPT: _state.interrupts_of(result[native.INTERRUPT])}
         return result
 
-    def invoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
-        """Run the function on ``input`` (``None`` continues, ``Command(resume=...)``
-        answers a pause) and return what it returned."""
-        self._no_options(kwargs)
-        call, options = self._options(config)
-        try:
-            result = self.native.invoke(input, **options)
-        except Exception as exc:
-            error = _translate(exc, call)
-        else:
-            return self._output(result)
-        raise error
-
-    async def ainvoke(self, input: Any, config: Any = None, **kwargs: Any) -> Any:
+    async def ainvoke(
+        self, input: Any, config: Any = None, *, context: Any = None, **kwargs: Any
+    ) -> Any:
         """Async ``invoke``."""
-        self._no_options(kwargs)
-        call, options = self._options(config)
+        given, options, call = self._begin(input, config, context)
+        token = _config.current.set(call)
         try:
-            result = await self.native.ainvoke(input, **options)
-        except Exception as exc:
-            error = _translate(exc, call)
-        else:
-            return self._output(result)
-        raise error
+            result = await self.native.ainvoke(given, **options)
+        finally:
+            _config.current.reset(token)
+        if isinstance(result, dict) and native.INTERRUPT in result:
+            result = {**result, native.INTERRUPT: _state.interrupts_of(result[native.INTERRUPT])}
+        return result
 
-    def get_state(self, config: Any) -> StateSnapshot:
-        """The thread's snapshot; ``values`` is what the function last returned."""
-        call, options = self._options(config)
-        try:
-            snap = self.native.get_state(options["thread_id"], call.checkpoint_id)
-        except CheckpointNotFoundError:
-            return _state.empty_snapshot(options["thread_id"])
-        shown = _state.snapshot_of(snap, GraphInfo(tuple(snap.values)))
-        return shown._replace(values=snap.values.get("value"))
+    def stream(
+        self,
+        input: Any,
+        config: Any = None,
+        *,
+        stream_mode: str | Sequence[str] | None = None,
+        context: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """LangGraph's chunks: ``updates`` (each task's result under its name, then the
+        function's), ``values`` (what it returned), ``custom``; a list of modes gives
+        ``(mode, chunk)`` pairs."""
+        return iterate_sync("stream", self.astream(input, config, stream_mode=stream_mode,
+                                                   context=context))  # fmt: skip
 
-    def stream(self, *args: Any, **kwargs: Any) -> Any:
-        raise InvalidInputError(
-            "streaming a functional workflow is not supported by Orca's LangGraph layer "
-            "yet. Fix: call invoke(), or stream the Orca workflow's events with "
-            "workflow.native.stream(input, thread_id=...)"
-        )
-
-    astream = stream
-
-    @staticmethod
-    def _no_options(kwargs: dict[str, Any]) -> None:
-        if kwargs:
+    async def astream(
+        self,
+        input: Any,
+        config: Any = None,
+        *,
+        stream_mode: str | Sequence[str] | None = None,
+        context: Any = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Any]:
+        """Async ``stream``."""
+        chosen = stream_mode or self.stream_mode
+        modes = [chosen] if isinstance(chosen, str) else list(chosen)
+        unknown = [m for m in modes if m not in _MODES]
+        if unknown:
             raise InvalidInputError(
-                f"unexpected keyword argument {sorted(kwargs)[0]!r} for a functional "
-                "workflow's invoke. Fix: pass the input and config only"
+                f"stream_mode {unknown[0]!r} is not supported for an entrypoint by Orca's "
+                f"LangGraph layer. Fix: use {', '.join(sorted(_MODES))}"
             )
+        # LangGraph shows the values once the function returned; a resumed run first
+        # shows the value kept on the thread
+        showing = input is None or isinstance(input, Command)
+        given, options, call = self._begin(input, config, context)
+        token = _config.current.set(call)
+        try:
+            async for event in self.native.astream(given, mode="events", **options):
+                for mode, chunk in self._chunks(event, modes, showing):
+                    yield chunk if isinstance(chosen, str) else (mode, chunk)
+                if isinstance(event, Values) or (
+                    isinstance(event, TaskFinished) and event.node == self.name
+                ):
+                    showing = isinstance(event, TaskFinished)
+        finally:
+            with contextlib.suppress(ValueError):  # resumed in another context: nothing set
+                _config.current.reset(token)
+
+    def _chunks(self, event: Event, modes: list[str], showing: bool) -> list[tuple[str, Any]]:
+        out: list[tuple[str, Any]] = []
+        if isinstance(event, TaskFinished) and "updates" in modes:
+            if native.RETURN in event.update:
+                out.append(("updates", {event.node: event.update[native.RETURN]}))
+            elif event.node == self.name:
+                out.append(("updates", {self.name: event.update.get("value")}))
+        elif isinstance(event, Values) and "values" in modes and showing:
+            out.append(("values", event.values.get("value")))
+        elif isinstance(event, Custom) and "custom" in modes:
+            out.append(("custom", event.data))
+        elif isinstance(event, InterruptEvent):
+            shown = tuple(_state.interrupts_of(event.interrupts))
+            out += [(m, {native.INTERRUPT: shown}) for m in modes if m in ("values", "updates")]
+        return out
+
+    def get_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
+        """The thread's snapshot: ``values`` is what the function last returned."""
+        call = _config.parse(config)
+        if call.thread_id is None:
+            raise InvalidInputError(
+                "get_state needs config['configurable']['thread_id']. Fix: pass "
+                "config={'configurable': {'thread_id': '1'}}"
+            )
+        snap = self.native.get_state(call.thread_id, call.checkpoint_id)
+        shown = _state.snapshot_of(snap, _INFO)
+        # LangGraph's snapshot of an entrypoint holds what it returned, not a dict
+        return shown._replace(values=snap.values.get("value"))

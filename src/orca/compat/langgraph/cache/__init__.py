@@ -1,1 +1,1 @@
-"""LangGraph's ``langgraph.cache``: where node results are cached (``memory``)."""
+"""LangGraph's ``langgraph.cache``: where cached node results live."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orca.errors import InvalidInputError
-from orca.graph._cache import MemoryCache
+from orca.graph import MemoryCache
 
 __all__ = ["InMemoryCache"]
 
@@ -16,7 +16,7 @@ class InMemoryCache(MemoryCache):
     def __init__(self, *, serde: Any = None) -> None:
         if serde is not None:
             raise InvalidInputError(
-                "InMemoryCache takes no serde on Orca (it keeps copies of the results). "
-                "Fix: call InMemoryCache()"
+                "InMemoryCache takes no serde on Orca (results are copied, not "
+                "serialised). Fix: call InMemoryCache()"
             )
         super().__init__()
