@@ -479,7 +479,8 @@ class Run:
             self.skip_before = False
             paused = await self._superstep(step, tasks)
             if paused:
-                return self._pause(paused, on_current=True)
+                # the result shows what the step's finished tasks wrote, as LangGraph's does
+                return self._pause(paused, on_current=True, values=self._finished_values(tasks))
             if after:
                 hit = [t for t in tasks if t.node.name in after]
                 if hit and self.next:
@@ -658,14 +659,7 @@ class Run:
             return self._stop_step(tasks, failed, paused)
         if self.em is not None:
             for t in tasks:
-                self._emit(
-                    TaskFinished,
-                    task_id=t.id,
-                    node=t.node.name,
-                    update=dict(t.writes),
-                    goto=encode_targets(t.targets),
-                    duration_ms=t.duration_ms,
-                )
+                self._emit_finished(t)
         task_writes = [(t.node.name, t.writes) for t in tasks]
         values, changed = apply_writes(self.channels, self.values, task_writes)
         if self.parent is not None:
@@ -676,6 +670,16 @@ class Run:
             await self.persister.settle()
         self.steps_run += 1
         return None
+
+    def _emit_finished(self, t: Task) -> None:
+        self._emit(
+            TaskFinished,
+            task_id=t.id,
+            node=t.node.name,
+            update=dict(t.writes),
+            goto=encode_targets(t.targets),
+            duration_ms=t.duration_ms,
+        )
 
     async def _execute(self, tasks: list[Task]) -> None:
         if not tasks:
@@ -737,6 +741,10 @@ class Run:
             if t.interrupt is not None
         ]
         pending += [PendingWrite(i.task_id, "interrupt", i.to_dict()) for i in interrupts]
+        if self.em is not None:  # the tasks that finished say so, as in a step that completes
+            for t in tasks:
+                if t.error is None and t.interrupt is None:
+                    self._emit_finished(t)
         for t in failed:
             self._emit(
                 TaskFailed,
@@ -759,7 +767,21 @@ class Run:
             raise NodeError(first.node.name, first.id, first.attempts, error) from error
         return interrupts
 
-    def _pause(self, interrupts: list[Interrupt], on_current: bool = False) -> RunOutcome:
+    def _finished_values(self, tasks: list[Task]) -> dict[str, Any]:
+        """The state with the writes of a paused step's finished tasks folded in."""
+        done = [(t.node.name, t.writes) for t in tasks if t.error is None and t.interrupt is None]
+        try:
+            values, _ = apply_writes(self.channels, self.values, done)
+        except OrcaError:  # the step's writes conflict: the resume reports it
+            values = self.values
+        return {k: v for k, v in values.items() if k != JOINS}
+
+    def _pause(
+        self,
+        interrupts: list[Interrupt],
+        on_current: bool = False,
+        values: dict[str, Any] | None = None,
+    ) -> RunOutcome:
         if not on_current and self.persister is not None and self.checkpoint_id is not None:
             self.persister.put_pending(
                 self.opts.thread_id,
@@ -767,7 +789,8 @@ class Run:
                 [PendingWrite(i.task_id, "interrupt", i.to_dict()) for i in interrupts],
             )
         self._emit(InterruptEvent, interrupts=[i.to_dict() for i in interrupts])
-        return RunOutcome(self.public_values(), "interrupted", interrupts, self.write_log)
+        outcome = values if values is not None else self.public_values()
+        return RunOutcome(outcome, "interrupted", interrupts, self.write_log)
 
     def _commit(
         self,
