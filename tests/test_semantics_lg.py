@@ -658,3 +658,62 @@ def test_a_failed_steps_finished_siblings_are_kept_and_not_run_again() -> None:
     lg = t.lg.invoke(None, t.config)
     assert t.orca.invoke(None, thread_id="t") == lg == {"log": ["a", "b", "c"]}
     assert t.calls == {"langgraph": {"a": 1, "b": 2}, "orca": {"a": 1, "b": 2}}
+
+
+# -- the values stream -----------------------------------------------------------------------
+
+
+class Streams:
+    """a -> noop (writes nothing) -> b, paused before b, on a thread of each engine."""
+
+    def __init__(self) -> None:
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        self.lg = self.graph(LG).compile(checkpointer=InMemorySaver(), interrupt_before=["b"])
+        self.orca = self.graph(ORCA).compile(
+            checkpointer=orca.MemoryCheckpointer(), interrupt_before=["b"]
+        )
+        self.config = {"configurable": {"thread_id": "t"}}
+
+    @staticmethod
+    def graph(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(Log)
+        g.add_node("a", note("a"))
+        g.add_node("noop", lambda s: None)
+        g.add_node("b", note("b"))
+        g.add_edge(e.START, "a")
+        g.add_edge("a", "noop")
+        g.add_edge("noop", "b")
+        return g
+
+    def values(self, input: Any, checkpoint_id: tuple[Any, str] | None = None) -> list[Any]:
+        config = self.config if checkpoint_id is None else checkpoint_id[0]
+        lg = list(self.lg.stream(input, config, stream_mode="values"))
+        at = {} if checkpoint_id is None else {"checkpoint_id": checkpoint_id[1]}
+        ours = [e.values for e in self.orca.stream(input, thread_id="t", mode="values", **at)]
+        assert ours == lg
+        return ours
+
+
+def test_values_stream_skips_a_step_that_wrote_nothing() -> None:
+    t = Streams()
+    assert t.values({"log": []}) == [{"log": []}, {"log": ["a"]}]
+
+
+def test_values_stream_of_a_continued_run_starts_with_the_state_it_continues_from() -> None:
+    t = Streams()
+    t.values({"log": []})
+    assert t.values(None) == [{"log": ["a"]}, {"log": ["a", "b"]}]
+    # a thread with nothing left to run still shows where it stands
+    assert t.values(None) == [{"log": ["a", "b"]}]
+
+
+def test_values_stream_of_time_travel_and_of_an_empty_input() -> None:
+    t = Streams()
+    t.values({"log": []})
+    t.values(None)
+    old_lg = next(h for h in t.lg.get_state_history(t.config) if h.next == ("noop",))
+    old = next(h for h in t.orca.get_history("t") if [n["node"] for n in h.next] == ["noop"])
+    assert t.values(None, (old_lg.config, old.checkpoint_id)) == [{"log": ["a"]}]
+    # an input that writes nothing adds no values event of its own
+    assert t.values({}) == [{"log": ["a", "a"]}]  # on the time-travel branch

@@ -452,6 +452,8 @@ class Run:
             self._take_resume(input, start)
             if self.persister is not None:
                 await self.persister.settle()
+            # a run that continues a thread starts its values stream with where it stands
+            self._emit_values()
         else:
             await self._start(input, start)
         if self.on_start is not None:  # the input or resume value was taken
@@ -580,6 +582,7 @@ class Run:
         writes = self.spec.state.input_writes(input)
         base = start.values if start else self.spec.state.initial_values()
         values, changed = apply_writes(self.channels, base, [("input", list(writes.items()))])
+        wrote = bool(changed)
         if start is None:
             changed = {k: None for k in values}
         else:
@@ -591,7 +594,7 @@ class Run:
         if self.persister is not None and self.opts.durability != "exit":
             # a large input is stored once: in this checkpoint (which exit does not keep)
             log_input_once(self.logged, self.run_id, values, self.given)
-        self._commit(self.step + 1, values, changed, [(START, targets)], "input")
+        self._commit(self.step + 1, values, changed, [(START, targets)], "input", wrote)
         if self.persister is not None:
             await self.persister.settle()
 
@@ -665,7 +668,9 @@ class Run:
         if self.parent is not None:
             for _, writes in task_writes:
                 self.write_log.extend(writes)
-        self._commit(step, values, changed, [(t.node.name, t.targets) for t in tasks], "loop")
+        self._commit(
+            step, values, changed, [(t.node.name, t.targets) for t in tasks], "loop", bool(changed)
+        )
         if self.persister is not None:
             await self.persister.settle()
         self.steps_run += 1
@@ -799,7 +804,10 @@ class Run:
         changed: dict[str, list[Any] | None],
         finished: list[tuple[str, list[Target]]],
         source: str,
+        wrote: bool,
     ) -> None:
+        """Save the step's checkpoint. ``wrote``: whether the step wrote any key; as in
+        LangGraph, a step that wrote nothing adds no ``values`` event."""
         joins = values.get(JOINS) if self.spec.joins else None
         nxt, new_joins = plan_next(self.spec, finished, joins)
         if new_joins is not None and new_joins != joins:
@@ -809,11 +817,8 @@ class Run:
         cid = _ids.checkpoint_id(self.opts.thread_id, self.checkpoint_id, step, self.nonce)
         self.nonce = ""
         self.values, self.next, self.step, self.checkpoint_id = values, nxt, step, cid
-        if self.em is not None:
-            if self.em.wants(Values):
-                self._emit(Values, values=self.public_values())
-            else:
-                self.em.skip()
+        if wrote:
+            self._emit_values()
         if self.persister is None:
             return
         dirty = self.dirty
@@ -845,6 +850,13 @@ class Run:
             self.dirty = {}
             self.persisted_id = cid
         self._emit(CheckpointSaved, checkpoint_id=cid, parent_id=parent)
+
+    def _emit_values(self) -> None:
+        if self.em is not None:
+            if self.em.wants(Values):
+                self._emit(Values, values=self.public_values())
+            else:
+                self.em.skip()
 
     def public_values(self) -> dict[str, Any]:
         if JOINS in self.values:
