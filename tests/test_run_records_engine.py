@@ -105,7 +105,7 @@ def test_a_pause_and_its_resume_are_two_records(store: Checkpointer) -> None:
     paused = only_run(store)
     assert paused.status == "interrupted"
     assert outcomes(store, paused.run_id)["bad"] == "interrupted"
-    # "bad" (the paused one) sorts before "good" in task order
+    # bad's answer, then good's kept write: a step's writes in node-name order
     assert app.invoke(Command(resume="because"), thread_id="t")["log"] == [
         "plan",
         "because",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
@@ -11,7 +12,7 @@ from orca._sync import iterate_sync, run_sync
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointInfo, CheckpointSave, PendingWrite
 from orca.context import RunServices, service_factory
 from orca.engine import _ids
-from orca.engine._algo import JOINS, apply_writes, plan_next
+from orca.engine._algo import JOINS, apply_writes, hold_deferred, plan_next
 from orca.engine._context import RunContext
 from orca.engine._handle import RunHandle
 from orca.engine._loop import (
@@ -23,7 +24,7 @@ from orca.engine._loop import (
     utc_now,
 )
 from orca.engine._persist import DURABILITY_MODES
-from orca.engine._task import SubgraphWrites, Task, route
+from orca.engine._task import ParentCommand, SubgraphWrites, Task, route
 from orca.errors import (
     CheckpointNotFoundError,
     InvalidInputError,
@@ -34,7 +35,8 @@ from orca.errors import (
 from orca.events import STREAM_MODES, Event, StreamMode
 from orca.graph import reducers
 from orca.graph._builder import GraphSpec
-from orca.graph._types import START, StateSnapshot
+from orca.graph._drawing import DrawableGraph
+from orca.graph._types import START, Command, StateSnapshot
 
 EPHEMERAL_THREAD = "ephemeral"
 
@@ -114,6 +116,8 @@ class CompiledGraph:
         max_tokens: the answer cap of calls that set none under a block budget (1024).
         api_keys: where a model's API key is looked up before the environment: a store's
             ``secrets`` (the tenant's sealed keys), or a function of the variable's name.
+        context: read-only data for the nodes (``ctx.context``), coerced to the graph's
+            ``context_schema`` (a dict becomes one); never checkpointed.
         log_events: with a checkpointer, keep the run's events (all but tokens and
             values) in its event log, written with the checkpoints (default True).
         correlation_id: carried by the run's logs and spans (default: the one
@@ -165,10 +169,99 @@ class CompiledGraph:
     ) -> dict[str, Any]:
         handle = self._begin(input, None, options, inline)
         try:
-            return await handle.result()
+            values = await handle.result()
         except asyncio.CancelledError:  # whoever awaited the run was cancelled: so is the run
             await handle.stop()
             raise
+        shown = self.spec.output_keys
+        if shown is None:
+            return values
+        return {k: v for k, v in values.items() if k in shown or k == "__interrupt__"}
+
+    def batch(
+        self,
+        inputs: Sequence[Any],
+        options: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        return_exceptions: bool = False,
+        concurrency: int | None = None,
+        **shared: Any,
+    ) -> list[Any]:
+        """Run each input as its own run, at most ``concurrency`` at once, and return
+        their results in input order.
+
+        Args:
+            inputs: one run's input each (as ``invoke``'s).
+            options: one dict of run options per input (a ``thread_id`` each, with a
+                checkpointer), over ``shared``.
+            return_exceptions: put a failed run's exception in its place in the results;
+                otherwise every run finishes and the first failure, in input order, is
+                raised.
+            concurrency: runs at once (default: all).
+            shared: run options for every input.
+        """
+        return run_sync(
+            "batch",
+            self.abatch(
+                inputs,
+                options,
+                return_exceptions=return_exceptions,
+                concurrency=concurrency,
+                **shared,
+            ),
+        )
+
+    async def abatch(
+        self,
+        inputs: Sequence[Any],
+        options: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        return_exceptions: bool = False,
+        concurrency: int | None = None,
+        **shared: Any,
+    ) -> list[Any]:
+        """Async ``batch``."""
+        if isinstance(inputs, str | bytes | Mapping) or not isinstance(inputs, Sequence):
+            raise InvalidInputError(
+                f"batch takes a list of inputs, got {type(inputs).__name__}. Fix: pass "
+                "[input, ...]; invoke runs one input"
+            )
+        per_input: list[Mapping[str, Any]]
+        if options is None:
+            per_input = [{}] * len(inputs)
+        elif isinstance(options, Mapping) or not isinstance(options, Sequence):
+            raise InvalidInputError(
+                "batch's options is one dict of run options per input. Fix: pass "
+                "options=[{...}, ...], or give options shared by every run as keywords"
+            )
+        elif len(options) != len(inputs):
+            raise InvalidInputError(
+                f"batch got {len(inputs)} inputs and {len(options)} options. Fix: pass one "
+                "dict of options per input"
+            )
+        else:
+            per_input = list(options)
+        if concurrency is not None and (
+            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+        ):
+            raise InvalidInputError(
+                f"concurrency must be a positive int or None, got {concurrency!r}"
+            )
+        gate = asyncio.Semaphore(concurrency or max(len(inputs), 1))
+
+        async def one(item: Any, own: Mapping[str, Any]) -> Any:
+            async with gate:
+                return await self._ainvoke(item, {**shared, **own}, inline=False)
+
+        results = await asyncio.gather(
+            *(one(item, own) for item, own in zip(inputs, per_input, strict=True)),
+            return_exceptions=True,
+        )
+        if not return_exceptions:
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+        return list(results)
 
     async def start(
         self,
@@ -298,6 +391,7 @@ class CompiledGraph:
             log_events=_flag(options, "log_events"),
             correlation_id=_correlation_id(options),
             metadata=metadata,
+            context=_context(self.spec.context_schema, options.get("context")),
         )
 
     # -- threads ------------------------------------------------------------------------------
@@ -328,13 +422,66 @@ class CompiledGraph:
 
         return describe(self.spec)
 
-    def get_state(self, thread_id: str, checkpoint_id: str | None = None) -> StateSnapshot:
+    def get_graph(self, *, xray: bool | int = False) -> DrawableGraph:
+        """The graph as nodes and edges, with ``draw_mermaid()`` and ``to_json()``.
+
+        Args:
+            xray: draw subgraphs' nodes inside their node: ``True`` at every depth, an
+                int to that many levels (default: a subgraph is one node).
+        """
+        from orca.graph._drawing import build_drawing
+
+        if isinstance(xray, bool) or not isinstance(xray, int):
+            depth = -1 if xray is True else 0
+        elif xray < 0:
+            raise InvalidInputError(f"xray must be True, False or a depth >= 0, got {xray!r}")
+        else:
+            depth = xray
+        subgraphs: dict[str, DrawableGraph] = {}
+        if depth != 0:
+            for name, node in self.spec.nodes.items():
+                sub = getattr(node.callee.fn, "graph", None)
+                if isinstance(sub, CompiledGraph):
+                    subgraphs[name] = sub.get_graph(xray=True if depth < 0 else depth - 1)
+        return build_drawing(self.spec, subgraphs)
+
+    def get_state(
+        self, thread_id: str, checkpoint_id: str | None = None, *, subgraphs: bool = False
+    ) -> StateSnapshot:
         """The thread's state at its latest checkpoint (or at ``checkpoint_id``).
+
+        With ``subgraphs=True``, ``snapshot.subgraphs`` holds the state of each subgraph
+        that paused inside a next task (keyed by the task's id), itself with its own
+        paused subgraphs.
 
         Raises:
             CheckpointNotFoundError: no such thread or checkpoint.
         """
-        return _snapshot(self._checkpoint(thread_id, checkpoint_id), self.spec)
+        cp = self._checkpoint(thread_id, checkpoint_id)
+        snapshot = _snapshot(cp, self.spec)
+        if not subgraphs:
+            return snapshot
+        inner: dict[str, StateSnapshot] = {}
+        for index, node in enumerate(t["node"] for t in cp.next):
+            graph = getattr(self.spec.nodes[node].callee.fn, "graph", None)
+            if not isinstance(graph, CompiledGraph):
+                continue
+            task_id = _ids.task_id(thread_id, snapshot.checkpoint_id, index, node)
+            sub = subgraph_thread(thread_id, node, task_id)
+            if self._store().get(sub) is not None:
+                inner[task_id] = graph._with_store(self._store()).get_state(sub, subgraphs=True)
+        return dataclasses.replace(snapshot, subgraphs=inner)
+
+    def _with_store(self, store: Checkpointer) -> CompiledGraph:
+        """This graph reading ``store`` (a subgraph's threads live in its parent's)."""
+        if self.checkpointer is store:
+            return self
+        return CompiledGraph(
+            self.spec,
+            checkpointer=store,
+            interrupt_before=self.interrupt_before,
+            interrupt_after=self.interrupt_after,
+        )
 
     def get_history(
         self, thread_id: str, *, limit: int | None = None, before: str | None = None
@@ -472,7 +619,9 @@ class CompiledGraph:
             task = Task(0, ctx.task_id, node, None, ctx, writes=writes)
             targets = await route(self.spec, task, values if as_node == START else cp.values)
             nxt, joins = plan_next(self.spec, [(as_node, targets)], values.get(JOINS))
-            if joins is not None:
+            stored = values.get(JOINS)
+            nxt, joins = hold_deferred(self.spec, nxt, stored if joins is None else joins)
+            if joins is not None and joins != stored:
                 values[JOINS] = joins
                 changed[JOINS] = None
         target = to_thread or thread_id
@@ -519,41 +668,105 @@ class CompiledGraph:
         return self._store().prune(thread_id, keep)
 
     def delete_thread(self, thread_id: str) -> None:
-        """Remove a thread and all its checkpoints."""
-        self._store().delete_thread(thread_id)
+        """Remove a thread and all its checkpoints, with its paused subgraphs' threads."""
+        store = self._store()
+        for sub in store.threads():
+            if sub.startswith(f"{thread_id}/"):
+                store.delete_thread(sub)
+        store.delete_thread(thread_id)
 
     # -- as a subgraph ------------------------------------------------------------------------
 
-    def as_node(self) -> Callable[[Any, RunContext], Any]:
+    def as_node(self, *, output: str = "changes") -> Callable[[Any, RunContext], Any]:
         """This graph as a node of another: it runs as one task, its writes flow out.
 
-        It inherits the parent run's seed, clock and limits; ``ctx.interrupt`` inside it
-        pauses the parent, and on resume the subgraph runs again from its start.
+        It inherits the parent run's seed, clock and limits. Where the parent keeps
+        checkpoints, the subgraph keeps its own in the parent's store, on the thread
+        ``<parent thread>/<node>:<task id>``: an interrupt inside it pauses the parent,
+        and the resume goes on inside the subgraph from where it paused (its finished
+        nodes do not run again). Without a checkpointer, the resume runs the subgraph
+        again from its start.
+
+        Args:
+            output: ``"changes"`` hands the parent the subgraph's writes, folded per key
+                (each change is applied once by the parent's reducers); ``"state"``
+                hands it the subgraph's final values of the keys they share, as
+                LangGraph does (a parent reducer that appends then sees the items it
+                passed in again).
         """
+        if output not in ("changes", "state"):
+            raise InvalidInputError(f"output must be 'changes' or 'state', got {output!r}")
         keys = self.spec.state.keys
 
-        async def run_subgraph(state: Any, ctx: RunContext) -> SubgraphWrites:
+        async def run_subgraph(state: Any, ctx: RunContext) -> SubgraphWrites | Command:
             if not isinstance(state, Mapping):
                 state = {k: getattr(state, k) for k in keys if hasattr(state, k)}
             parent_opts = ctx._options
+            at = ctx._owner()._calls_at
+            store = at[0] if at is not None else None
+            thread = subgraph_thread(ctx.thread_id, ctx.node, ctx.task_id)
             opts = RunOptions(
-                thread_id=f"{ctx.thread_id}/{ctx.node}",
+                thread_id=thread if store is not None else f"{ctx.thread_id}/{ctx.node}",
                 run_id=f"{ctx.run_id}/{ctx.node}",
                 seed=ctx.seed,
+                # its steps' writes must all reach the store: "exit" would keep the last
+                durability="async" if parent_opts and parent_opts.durability != "sync" else "sync",
                 max_steps=parent_opts.max_steps if parent_opts else 100,
                 max_concurrency=parent_opts.max_concurrency if parent_opts else None,
                 clock=ctx._clock,
                 services=parent_opts.services if parent_opts else None,
+                log_events=False,
+                context=parent_opts.context if parent_opts else None,
             )
-            outcome = await Run(self, opts, parent=ctx).execute(
-                {k: v for k, v in state.items() if k in keys}
-            )
+            given: Any = {k: v for k, v in state.items() if k in keys}
+            before: list[tuple[str, Any]] = []
+            if store is not None:
+                given, before = await _continuation(store, thread, given, ctx._resumes)
+            try:
+                outcome = await Run(self, opts, parent=ctx, store=store).execute(given)
+            except ParentCommand as handed:  # the subgraph hands the parent a command
+                if store is not None:
+                    await asyncio.to_thread(store.delete_thread, thread)
+                command = handed.command
+                return Command(update=command.update, goto=command.goto)
             if outcome.interrupts:
                 first = outcome.interrupts[0]
                 raise NodeInterrupt(first.id, first.value)
+            if store is not None:  # done: what it kept was only for resuming it
+                await asyncio.to_thread(store.delete_thread, thread)
+            if output == "state":
+                return SubgraphWrites(list(outcome.values.items()))
+            outcome.writes[:0] = before
             return SubgraphWrites(_collapse(self.spec, outcome))
 
+        run_subgraph.graph = self  # type: ignore[attr-defined]
         return run_subgraph
+
+
+def subgraph_thread(thread_id: str, node: str, task_id: str) -> str:
+    """The thread where the subgraph run by task ``task_id`` of ``node`` keeps its
+    checkpoints (a task run again, after a pause or a crash, has the same id)."""
+    return f"{thread_id}/{node}:{task_id}"
+
+
+async def _continuation(
+    store: Checkpointer, thread: str, given: dict[str, Any], resumes: Mapping[str, Any]
+) -> tuple[Any, list[tuple[str, Any]]]:
+    """What a subgraph's run starts from on its own thread: ``given`` on a new thread;
+    on one where it paused, the resume (the parent's answers to its interrupts) or
+    ``None``, and the writes its steps made before the pause."""
+    head = await store.aget(thread)
+    if head is None:
+        return given, []
+    if not head.next:  # it finished, but its parent's step never committed: run afresh
+        await asyncio.to_thread(store.delete_thread, thread)
+        return given, []
+    waiting = [i.id for i in open_interrupts(head) if i.when == "during"]
+    answers = {i: resumes[i] for i in waiting if i in resumes}
+    before: list[tuple[str, Any]] = []
+    for info in reversed(await store.ahistory(thread)):
+        before.extend((k, v) for k, v in info.metadata.get("writes", ()))
+    return (Command(resume=answers) if answers else None), before
 
 
 def _collapse(spec: GraphSpec, outcome: RunOutcome) -> list[tuple[str, Any]]:
@@ -571,6 +784,35 @@ def _collapse(spec: GraphSpec, outcome: RunOutcome) -> list[tuple[str, Any]]:
         else:
             rest.append((key, value))
     return [*folded.items(), *rest]
+
+
+def _context(schema: type | None, given: Any) -> Any:
+    """The ``context`` option as the graph's ``context_schema`` (a dict becomes one)."""
+    if given is None or schema is None:
+        return given
+    import typing_extensions
+
+    if typing_extensions.is_typeddict(schema):  # a dict with the required keys
+        required: frozenset[str] = getattr(schema, "__required_keys__", frozenset())
+        missing = sorted(required - set(given)) if isinstance(given, Mapping) else []
+        if not isinstance(given, Mapping) or missing:
+            what = f"lacks {missing[0]!r}" if isinstance(given, Mapping) else "is not a dict"
+            raise InvalidInputError(
+                f"context does not fit {schema.__name__}: it {what}. Fix: pass a dict "
+                f"with the keys of {schema.__name__}"
+            )
+        return dict(given)
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(schema).validate_python(given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "context"
+        raise InvalidInputError(
+            f"context does not fit {schema.__name__}: {where}: {first['msg']}. Fix: pass "
+            f"context={schema.__name__}(...) or a dict with its fields"
+        ) from None
 
 
 def _wanted(mode: StreamMode | Sequence[StreamMode]) -> frozenset[str]:

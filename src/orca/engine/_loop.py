@@ -15,7 +15,7 @@ from orca._patience import lost_store, patiently
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, EventRecord, PendingWrite
 from orca.context import RunServices, RunTotals
 from orca.engine import _ids
-from orca.engine._algo import JOINS, Target, Writes, apply_writes, plan_next
+from orca.engine._algo import JOINS, Target, Writes, apply_writes, hold_deferred, plan_next
 from orca.engine._context import RunContext
 from orca.engine._emit import Emitter
 from orca.engine._persist import Durability, Persister, log_input_once
@@ -108,6 +108,7 @@ class RunOptions:
     log_events: bool = True
     correlation_id: str | None = None  # ties the run's logs and spans to what started it
     metadata: Mapping[str, Any] | None = None  # kept in the run's record
+    context: Any = None  # the run's context (the graph's context_schema), for ctx.context
 
 
 @dataclass(slots=True)
@@ -139,12 +140,15 @@ class Run:
         wanted: frozenset[str] = frozenset(),
         sink: Callable[[Event], None] | None = None,
         parent: RunContext | None = None,
+        store: Checkpointer | None = None,
     ) -> None:
         self.graph = graph
         self.spec = graph.spec
         self.channels = graph.spec.state.channels
         self.opts = opts
-        self.store = graph.checkpointer if parent is None else None
+        # a subgraph's run keeps its checkpoints in its parent's store (``store``), on a
+        # thread of its own, so that it resumes where it paused
+        self.store = graph.checkpointer if parent is None else store
         self.persister = (
             Persister(self.store, opts.durability, private_loop=opts.inline) if self.store else None
         )
@@ -580,6 +584,13 @@ class Run:
 
     async def _start(self, input: Any, start: Checkpoint | None) -> None:
         writes = self.spec.state.input_writes(input)
+        allowed = self.spec.input_keys
+        if allowed is not None and not allowed.issuperset(writes):
+            key = sorted(set(writes) - allowed)[0]
+            raise InvalidInputError(
+                f"input key {key!r} is not in the graph's input schema. Fix: pass only "
+                f"{', '.join(sorted(allowed))}"
+            )
         base = start.values if start else self.spec.state.initial_values()
         values, changed = apply_writes(self.channels, base, [("input", list(writes.items()))])
         wrote = bool(changed)
@@ -614,6 +625,7 @@ class Run:
             options=self.opts,
             services=self.opts.services,
             calls_at=None if self.store is None or base is None else (self.store, base),
+            pauses_here=self.parent is not None and self.store is not None,
         )
 
     def _plan(self, step: int) -> list[Task]:
@@ -623,8 +635,13 @@ class Run:
         for index, item in enumerate(self.next):
             node = self.spec.nodes[item["node"]]
             tid = _ids.task_id(thread, base, index, node.name)
-            arg = item["arg"] if "arg" in item else self.spec.state.view(self.values)
+            remaining = self.opts.max_steps - self.steps_run
+            if "arg" in item:
+                arg = item["arg"]
+            else:
+                arg = (node.input or self.spec.state).view(self.values, remaining)
             ctx = self._context(step, node.name, tid, base)
+            ctx.remaining_steps = remaining
             tasks.append(Task(index, tid, node, arg, ctx))
         return tasks
 
@@ -665,11 +682,16 @@ class Run:
                 self._emit_finished(t)
         task_writes = [(t.node.name, t.writes) for t in tasks]
         values, changed = apply_writes(self.channels, self.values, task_writes)
-        if self.parent is not None:
-            for _, writes in task_writes:
-                self.write_log.extend(writes)
+        step_writes = [w for _, ws in task_writes for w in ws] if self.parent is not None else []
+        self.write_log.extend(step_writes)
         self._commit(
-            step, values, changed, [(t.node.name, t.targets) for t in tasks], "loop", bool(changed)
+            step,
+            values,
+            changed,
+            [(t.node.name, t.targets) for t in tasks],
+            "loop",
+            bool(changed),
+            step_writes,
         )
         if self.persister is not None:
             await self.persister.settle()
@@ -684,6 +706,7 @@ class Run:
             update=dict(t.writes),
             goto=encode_targets(t.targets),
             duration_ms=t.duration_ms,
+            cached=t.ctx._cache_hit,
         )
 
     async def _execute(self, tasks: list[Task]) -> None:
@@ -805,12 +828,15 @@ class Run:
         finished: list[tuple[str, list[Target]]],
         source: str,
         wrote: bool,
+        writes: Sequence[tuple[str, Any]] = (),
     ) -> None:
         """Save the step's checkpoint. ``wrote``: whether the step wrote any key; as in
         LangGraph, a step that wrote nothing adds no ``values`` event."""
         joins = values.get(JOINS) if self.spec.joins else None
         nxt, new_joins = plan_next(self.spec, finished, joins)
-        if new_joins is not None and new_joins != joins:
+        stored = values.get(JOINS)
+        nxt, new_joins = hold_deferred(self.spec, nxt, stored if new_joins is None else new_joins)
+        if new_joins is not None and new_joins != stored:
             values[JOINS] = new_joins
             changed[JOINS] = None
         parent = self.persisted_id
@@ -840,6 +866,9 @@ class Run:
                     "source": source,
                     "run_id": self.run_id,
                     "nodes": [n for n, _ in finished],
+                    # a subgraph's step keeps its writes: resumed, the subgraph hands its
+                    # parent the writes of its steps before the pause too
+                    **({"writes": [list(w) for w in writes]} if self.parent is not None else {}),
                 },
                 created_at=self.opts.clock().isoformat(),
                 events=tuple(self.logged),

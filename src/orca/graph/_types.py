@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Annotated, Any, ClassVar, Final, Generic
+
+from typing_extensions import TypeVar
 
 from orca.errors import InvalidInputError, TaskTimeoutError
 
@@ -27,6 +29,27 @@ class Send:
     arg: Any
 
 
+# the node names a Command may go to, for annotations (``-> Command[Literal["a"]]``)
+N = TypeVar("N", bound=str, default=str)
+
+
+@dataclass(frozen=True, slots=True)
+class Managed:
+    """A state key whose value the engine computes for each task, never stored nor
+    written: ``remaining_steps: RemainingSteps``, ``is_last_step: IsLastStep``."""
+
+    name: str
+
+
+RemainingSteps = Annotated[int, Managed("remaining_steps")]
+"""A state key that reads how many supersteps the run may still take, this one
+included (``max_steps`` minus the steps taken): a loop can stop before
+``StepLimitError``."""
+
+IsLastStep = Annotated[bool, Managed("is_last_step")]
+"""A state key that reads True in the last superstep the run may take."""
+
+
 @dataclass(frozen=True, slots=True)
 class Overwrite:
     """A write that bypasses the key's reducer: ``{"log": Overwrite([])}`` empties a
@@ -42,7 +65,7 @@ class Overwrite:
 
 
 @dataclass(frozen=True, slots=True)
-class Command:
+class Command(Generic[N]):
     """A node's richer return value, or a resume instruction passed to ``invoke``.
 
     Attributes:
@@ -50,11 +73,21 @@ class Command:
         goto: node name(s) or ``Send``s to run next, in addition to the node's edges.
         resume: (input only) the value for a pending interrupt; a dict keyed by interrupt
             id resumes several parallel interrupts at once.
+        graph: ``None`` (this graph) or ``Command.PARENT`` (the parent of this subgraph).
+
+    A node annotated ``-> Command[Literal["a", "b"]]`` declares the nodes it may go to,
+    as ``add_node(..., destinations=["a", "b"])`` does.
     """
 
     update: dict[str, Any] | None = None
     goto: str | Send | Sequence[str | Send] = ()
     resume: Any = None
+    graph: str | None = None
+
+    PARENT: ClassVar[str] = "__parent__"
+    """``Command(graph=Command.PARENT, goto=..., update=...)``, returned by a node of a
+    subgraph, ends the subgraph there and applies ``update`` and ``goto`` in the parent,
+    as the subgraph node's own writes and targets."""
 
 
 _NOT_TRANSIENT = (
@@ -190,6 +223,8 @@ class StateSnapshot:
         thread_id, checkpoint_id, parent_id, step: where this snapshot sits in history.
         metadata: how the checkpoint came to be (``source``: input, loop, update, fork).
         created_at: wall-clock ISO time the checkpoint was written.
+        subgraphs: with ``get_state(..., subgraphs=True)``, the state of each subgraph
+            paused inside a next task, keyed by the task's id.
     """
 
     values: dict[str, Any]
@@ -201,3 +236,4 @@ class StateSnapshot:
     step: int
     metadata: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
+    subgraphs: dict[str, StateSnapshot] = field(default_factory=dict)
