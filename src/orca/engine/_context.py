@@ -170,10 +170,10 @@ class RunContext:
 
     def write(self, data: Any) -> None:
         """Emit a ``custom`` event carrying ``data`` (stream mode ``custom``)."""
-        if self._parent is not None:
-            self._parent.write(data)
-        elif self._emitter is not None:
+        if self._emitter is not None:  # a subgraph streaming its own events, or the run
             self._emitter.emit(Custom, self.step, task_id=self.task_id, node=self.node, data=data)
+        elif self._parent is not None:
+            self._parent.write(data)
 
     def interrupt(self, value: Any = None) -> Any:
         """Pause the run, showing ``value`` to whoever resumes it.

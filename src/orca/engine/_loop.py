@@ -109,6 +109,7 @@ class RunOptions:
     correlation_id: str | None = None  # ties the run's logs and spans to what started it
     metadata: Mapping[str, Any] | None = None  # kept in the run's record
     context: Any = None  # the run's context (the graph's context_schema), for ctx.context
+    subgraphs: bool = False  # subgraphs stream their own events to the run's listener
 
 
 @dataclass(slots=True)

@@ -109,6 +109,7 @@ class GraphSpec:
     context_schema: type | None = None
     input_keys: frozenset[str] | None = None  # what an input may hold (None: the state's)
     output_keys: tuple[str, ...] | None = None  # what invoke returns (None: the state)
+    deferred: frozenset[str] = frozenset()  # the nodes added with defer=True
 
 
 class StateGraph:
@@ -426,6 +427,7 @@ class StateGraph:
             context_schema=self.context_schema,
             input_keys=self.input_keys,
             output_keys=self.output_keys,
+            deferred=frozenset(n for n, node in self._nodes.items() if node.defer),
         )
 
     def _check_reachable(self) -> None:
