@@ -127,9 +127,11 @@ class StateGraph:
             )
         targets = tuple(destinations) if destinations is not None else ()
         if isinstance(action, CompiledStateGraph):
+            # as in LangGraph, the subgraph hands its parent its whole final state (a
+            # parent reducer that appends sees what it passed in again)
             self._native.add_node(
                 node,
-                action.native,
+                action.native.as_node(output="state"),
                 destinations=targets,
                 cache_policy=cache_policy,
                 defer=defer,
