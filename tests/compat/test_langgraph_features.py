@@ -148,6 +148,37 @@ def test_get_state_with_subgraphs_shows_a_paused_subgraphs_state() -> None:
     assert ours == theirs
 
 
+@pytest.mark.parametrize("mode", ["updates", "values", "custom", ["updates", "values"]])
+def test_stream_with_subgraphs_gives_each_chunk_its_namespace(mode: Any) -> None:
+    def program(lg: types.SimpleNamespace, _: str) -> Any:
+        def a(state: State) -> dict[str, Any]:
+            lg.get_stream_writer()("inside")
+            return {"log": ["a"]}
+
+        inner = lg.StateGraph(State)
+        inner.add_node("a", a)
+        inner.add_node("b", lambda s: {"log": ["b"]})
+        inner.add_edge(lg.START, "a")
+        inner.add_edge("a", "b")
+        g = lg.StateGraph(State)
+        g.add_node("pre", lambda s: {"log": ["pre"]})
+        g.add_node("sub", inner.compile())
+        g.add_edge(lg.START, "pre")
+        g.add_edge("pre", "sub")
+        app = g.compile(checkpointer=lg.InMemorySaver())
+        config = {"configurable": {"thread_id": "s"}}
+        return [
+            # a namespace is "node:task-id"; the task ids are each engine's own
+            (tuple(n.split(":")[0] for n in chunk[0]), *chunk[1:])
+            for chunk in app.stream({"x": 0, "log": []}, config, stream_mode=mode, subgraphs=True)
+        ]
+
+    theirs, ours = both(program)
+    assert ours == theirs
+    if mode == "updates":  # the subgraph's own steps are there, under its namespace
+        assert [["sub"], {"a": {"log": ["a"]}}] in ours
+
+
 @pytest.mark.parametrize("root", ["orca.compat.langgraph"])
 def test_the_cache_refuses_a_serde(root: str) -> None:
     from orca.errors import InvalidInputError

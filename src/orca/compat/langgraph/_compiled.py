@@ -17,10 +17,11 @@ from orca.compat.langgraph import _config, _state
 from orca.compat.langgraph._config import CallConfig
 from orca.compat.langgraph._messages import MessageSink
 from orca.compat.langgraph._nodes import GraphInfo
-from orca.compat.langgraph._stream import INTERRUPT_KEY, Shaper, modes_of
+from orca.compat.langgraph._stream import INTERRUPT_KEY, Namespaced, Shaper, modes_of
 from orca.compat.langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 from orca.compat.langgraph.types import Command, StateSnapshot
 from orca.engine import CompiledGraph
+from orca.engine._compiled import EPHEMERAL_THREAD
 from orca.errors import (
     CheckpointNotFoundError,
     InvalidInputError,
@@ -169,11 +170,6 @@ class CompiledStateGraph:
                     f"{name}= per call is not supported by Orca's LangGraph layer. Fix: pass "
                     f"it to compile({name}=[...])"
                 )
-        if kwargs.get("subgraphs"):
-            raise InvalidInputError(
-                "subgraphs=True is not supported by Orca's LangGraph layer yet. Fix: stream "
-                "without it (the parent graph's chunks)"
-            )
         known = {"interrupt_before", "interrupt_after", "subgraphs", "debug", "print_mode"}
         unknown = sorted(set(kwargs) - known)
         if unknown:
@@ -324,7 +320,13 @@ class CompiledStateGraph:
         call = self._call(config, context, messages=sink)
         native_input, update = self._input(input)
         options = self._options(input, call, durability)
-        shaper = Shaper(modes, single, output_keys, self._info, self._read_snapshot)
+        shaper: Shaper | Namespaced
+        if kwargs.get("subgraphs"):
+            options["subgraphs"] = True
+            top = options.get("thread_id", EPHEMERAL_THREAD)
+            shaper = Namespaced(modes, single, output_keys, self._info, self._read_snapshot, top)
+        else:
+            shaper = Shaper(modes, single, output_keys, self._info, self._read_snapshot)
         error: Exception | None = None
         if update is not None:
             try:
