@@ -156,7 +156,10 @@ class Shaper:
             out += self._task(event, "task", start)
         elif kind == TASK_FINISHED and isinstance(event, TaskFinished):
             if "updates" in self.modes:
-                out.append(self._out("updates", {event.node: event.update or None}))
+                update: dict[str, Any] = {event.node: event.update or None}
+                if event.cached:  # LangGraph marks a result that came from the node cache
+                    update["__metadata__"] = {"cached": True}
+                out.append(self._out("updates", update))
             result: dict[str, Any] = {
                 "id": event.task_id,
                 "name": event.node,
