@@ -102,4 +102,5 @@ def test_a_node_input_schema_given_explicitly_or_as_a_dataclass() -> None:
     g.add_edge("look", "rate")
     out = g.compile().invoke({"question": "q", "notes": "n"})
     assert seen == [Seen(question="q"), Scored(question="q", score=3)]
-    assert out == {"question": "q", "notes": "n", "score": 3, "answer": "3"}
+    # invoke returns the state schema's keys: the private "score" stays inside
+    assert out == {"question": "q", "notes": "n", "answer": "3"}

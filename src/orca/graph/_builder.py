@@ -426,7 +426,9 @@ class StateGraph:
             branches={k: tuple(v) for k, v in self._branches.items()},
             context_schema=self.context_schema,
             input_keys=self.input_keys,
-            output_keys=self.output_keys,
+            # invoke returns the state schema's keys, not the private ones nodes added
+            output_keys=self.output_keys
+            or (self.state.keys if len(self.state.channels) > len(self.state.keys) else None),
             deferred=frozenset(n for n, node in self._nodes.items() if node.defer),
         )
 

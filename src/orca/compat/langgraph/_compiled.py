@@ -271,6 +271,7 @@ class CompiledStateGraph:
             return out
         if output_keys is not None:
             result = {k: v for k, v in result.items() if k in output_keys}
+        pending = _state.raised(pending or ())
         if pending:
             result[INTERRUPT_KEY] = _state.interrupts_of(pending)
         return result
@@ -564,17 +565,41 @@ class CompiledStateGraph:
 
     # -- more of LangGraph's surface -------------------------------------------------------
 
-    def batch(self, inputs: Sequence[Any], config: Any = None, **kwargs: Any) -> list[Any]:
-        """``invoke`` each input (with the config, or the matching one of a list)."""
+    def batch(
+        self,
+        inputs: Sequence[Any],
+        config: Any = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
+        """``invoke`` each input (with the config, or the matching one of a list); with
+        ``return_exceptions`` a failed input's exception takes its place in the list."""
         configs = _configs(config, len(inputs))
-        return [self.invoke(i, c, **kwargs) for i, c in zip(inputs, configs, strict=True)]
+        out: list[Any] = []
+        for item, one in zip(inputs, configs, strict=True):
+            try:
+                out.append(self.invoke(item, one, **kwargs))
+            except Exception as exc:
+                if not return_exceptions:
+                    raise
+                out.append(exc)
+        return out
 
-    async def abatch(self, inputs: Sequence[Any], config: Any = None, **kwargs: Any) -> list[Any]:
+    async def abatch(
+        self,
+        inputs: Sequence[Any],
+        config: Any = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[Any]:
         """Async ``batch``: the inputs run concurrently."""
         configs = _configs(config, len(inputs))
         return list(
             await asyncio.gather(
-                *(self.ainvoke(i, c, **kwargs) for i, c in zip(inputs, configs, strict=True))
+                *(self.ainvoke(i, c, **kwargs) for i, c in zip(inputs, configs, strict=True)),
+                return_exceptions=return_exceptions,
             )
         )
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from orca.errors import InvalidInputError
 
-DEFAULT_RECURSION_LIMIT = 25
+# LangGraph 1.x's default (its LANGGRAPH_DEFAULT_RECURSION_LIMIT)
+DEFAULT_RECURSION_LIMIT = 10007
 # the keys of a LangChain RunnableConfig; any other top-level key is configurable
 KNOWN_KEYS = frozenset(
     {

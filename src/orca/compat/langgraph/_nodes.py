@@ -11,7 +11,9 @@ import typing
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic
+
+from typing_extensions import TypeVar
 
 from orca.compat.langgraph import _config, _messages
 from orca.compat.langgraph.errors import InvalidUpdateError
@@ -20,8 +22,11 @@ from orca.compat.langgraph.types import Command
 _INJECTED = ("config", "writer", "store", "runtime")
 
 
+C = TypeVar("C", default=Any)  # the context schema, as in Runtime[Ctx]
+
+
 @dataclass(frozen=True, slots=True)
-class Runtime:
+class Runtime(Generic[C]):
     """What a node's ``runtime`` parameter gets: the call's ``context=``, the graph's
     store, the stream writer (``previous`` is always None on Orca)."""
 

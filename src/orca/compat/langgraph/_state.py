@@ -24,6 +24,16 @@ def interrupt_of(native: NativeInterrupt | dict[str, Any]) -> Interrupt:
     return Interrupt(value=native.value, id=native.id)
 
 
+def raised(natives: Iterable[Any]) -> list[Any]:
+    """The interrupts a node raised: a static breakpoint (``interrupt_before`` /
+    ``interrupt_after``) pauses the run, but LangGraph shows no interrupt for it."""
+    return [
+        i
+        for i in natives
+        if (i.get("when", "during") if isinstance(i, dict) else i.when) == "during"
+    ]
+
+
 def interrupts_of(natives: Iterable[Any]) -> list[Interrupt]:
     return [interrupt_of(i) for i in natives]
 
@@ -84,9 +94,9 @@ def read_step(
             if kind == STEP_STARTED and not log.tasks:
                 log.tasks = [(str(t["id"]), str(t["node"])) for t in event.get("tasks", ())]
             elif kind == INTERRUPT:
-                for raised in event.get("interrupts", ()):
-                    task = str(raised.get("task_id"))
-                    log.interrupts.setdefault(task, []).append(interrupt_of(raised))
+                for one in raised(event.get("interrupts", ())):
+                    task = str(one.get("task_id"))
+                    log.interrupts.setdefault(task, []).append(interrupt_of(one))
     return log
 
 
@@ -97,20 +107,20 @@ def snapshot_of(snap: NativeSnapshot, info: GraphInfo, log: StepLog | None = Non
     planned = log.tasks if [n for _, n in log.tasks] == list(snap.next) else []
     tasks = []
     for index, node in enumerate(snap.next):
-        pending = [i for i in snap.interrupts if i.node == node]
+        pending = [i for i in raised(snap.interrupts) if i.node == node]
         if planned:
             task_id = planned[index][0]
         elif pending:
             task_id = pending[0].task_id
         else:
             task_id = _task_id(snap, node, index)
-        raised = log.interrupts.get(task_id) or [interrupt_of(i) for i in pending]
+        shown = log.interrupts.get(task_id) or [interrupt_of(i) for i in pending]
         tasks.append(
             PregelTask(
                 id=task_id,
                 name=node,
                 path=("__pregel_pull", node),
-                interrupts=tuple(raised),
+                interrupts=tuple(shown),
             )
         )
     return StateSnapshot(
@@ -123,7 +133,7 @@ def snapshot_of(snap: NativeSnapshot, info: GraphInfo, log: StepLog | None = Non
             thread_config(snap.thread_id, snap.parent_id) if snap.parent_id is not None else None
         ),
         tasks=tuple(tasks),
-        interrupts=tuple(interrupts_of(snap.interrupts)),
+        interrupts=tuple(interrupts_of(raised(snap.interrupts))),
     )
 
 

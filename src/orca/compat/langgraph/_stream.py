@@ -229,9 +229,12 @@ class Shaper:
 
     def _interrupts(self, event: InterruptEvent) -> list[Any]:
         out: list[Any] = []
-        interrupts = _state.interrupts_of(event.interrupts)
+        natives = _state.raised(event.interrupts)
+        if not natives:  # a static breakpoint: LangGraph's updates say so, with nothing
+            return [self._out("updates", {INTERRUPT_KEY: ()})] if "updates" in self.modes else []
+        interrupts = _state.interrupts_of(natives)
         by_task: dict[str, tuple[str, list[Any]]] = {}
-        for native, shown in zip(event.interrupts, interrupts, strict=True):
+        for native, shown in zip(natives, interrupts, strict=True):
             task = by_task.setdefault(str(native.get("task_id")), (str(native.get("node")), []))
             task[1].append(shown)
         if "updates" in self.modes:

@@ -6,7 +6,12 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_FROM_ORCA = ("MessagesState", "add_messages")  # read from orca.graph.messages on first use
+_FROM_ORCA = (
+    "REMOVE_ALL_MESSAGES",
+    "MessagesState",
+    "RemoveMessage",
+    "add_messages",
+)  # read from orca.graph.messages on first use
 __all__ = [*_FROM_ORCA]
 
 
