@@ -30,6 +30,7 @@ from orca.errors import (
 )
 from orca.errors import InvalidUpdateError as NativeInvalidUpdateError
 from orca.events import Event
+from orca.graph import START
 
 
 class CompiledStateGraph:
@@ -543,7 +544,7 @@ class CompiledStateGraph:
         raise error
 
     def _check_as_node(self, as_node: str | None) -> None:
-        if as_node is not None and as_node not in self.native.spec.nodes:
+        if as_node is not None and as_node != START and as_node not in self.native.spec.nodes:
             known = ", ".join(self.native.spec.nodes)
             raise InvalidUpdateError(
                 f"Node {as_node} does not exist. Fix: pass as_node= one of {known}",
