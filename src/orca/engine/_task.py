@@ -19,6 +19,7 @@ from orca.engine._algo import Target, Writes, apply_writes, normalize_targets
 from orca.engine._context import RunContext
 from orca.errors import (
     InvalidUpdateError,
+    NodeError,
     NodeInterrupt,
     OrcaError,
     TaskTimeoutError,
@@ -170,16 +171,20 @@ async def run_task(
             task.interrupt = signal
             break
         except Exception as exc:
-            retryable = not isinstance(exc, OrcaError) or isinstance(exc, TaskTimeoutError)
+            # a subgraph's node failing is the subgraph node's own failure, as in LangGraph
+            own = exc.__cause__ if isinstance(exc, NodeError) else exc
+            if not isinstance(own, Exception):
+                own = exc
+            retryable = not isinstance(own, OrcaError) or isinstance(own, TaskTimeoutError)
             # the node's own code failed: the answers it got may be why, so it asks again
-            replay = isinstance(exc, OrcaError) or (policy is not None and policy.reuse_calls)
+            replay = isinstance(own, OrcaError) or (policy is not None and policy.reuse_calls)
             if not replay:
                 await task.ctx._forget_calls()
             if (
                 policy is not None
                 and retryable
                 and task.attempts < policy.max_attempts
-                and policy.should_retry(exc)
+                and policy.should_retry(own)
             ):
                 draw = random.Random(_ids.digest(str(task.ctx.seed), task.id, str(task.attempts)))
                 delay = policy.delay(task.attempts, draw.random())

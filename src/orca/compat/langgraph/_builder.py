@@ -132,6 +132,7 @@ class StateGraph:
             self._native.add_node(
                 node,
                 action.native.as_node(output="state"),
+                retry=native_retry(retry, node),
                 destinations=targets,
                 cache_policy=cache_policy,
                 defer=defer,
