@@ -41,9 +41,6 @@ def load_suite() -> ModuleType:
         package = importlib.util.module_from_spec(spec)
         sys.modules[PACKAGE] = package
         spec.loader.exec_module(package)
-        src = str(ROOT / "src")
-        if src not in sys.path:
-            sys.path.insert(0, src)
         for path in sorted(SUITE.glob("test_*.py")):
             importlib.import_module(f"{PACKAGE}.{path.stem}")
     return sys.modules[PACKAGE]

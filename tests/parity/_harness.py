@@ -93,8 +93,8 @@ class Library:
         where = f"{self.root}.{module}.{name}"
         try:
             value = getattr(importlib.import_module(f"{self.root}.{module}"), name)
-        except (ImportError, AttributeError):
-            value = _Missing(where)
+        except (ImportError, AttributeError) as exc:
+            value = _Missing(f"{where} ({type(exc).__name__}: {exc})")
         setattr(self, attr, value)
         return value
 

@@ -6,7 +6,18 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
-from ._harness import Cases, Library, attempt, by_step, cfg, chunks, history, interrupt_ids, state
+from ._harness import (
+    Cases,
+    Library,
+    attempt,
+    by_step,
+    cfg,
+    chunks,
+    history,
+    interrupt_ids,
+    run_async,
+    state,
+)
 
 case = Cases("interrupts")
 
@@ -279,6 +290,24 @@ def interrupt_value_in_updates_of_resume_stream(lg: Library) -> Any:
     app = _ask(lg)
     app.invoke({"log": []}, cfg())
     return chunks(app.stream(lg.Command(resume="Z"), cfg(), stream_mode="updates"))
+
+
+@case
+def async_interrupt_and_resume(lg: Library) -> Any:
+    async def ask(s: S) -> S:
+        return {"answer": lg.interrupt("async?"), "log": ["asked"]}
+
+    g = lg.StateGraph(S)
+    g.add_node("ask", ask)
+    g.add_edge(lg.START, "ask")
+    app = g.compile(checkpointer=lg.saver())
+
+    async def go() -> Any:
+        first = await app.ainvoke({"log": []}, cfg())
+        then = [c async for c in app.astream(lg.Command(resume="yes"), cfg())]
+        return {"first": first, "then": then}
+
+    return run_async(go())
 
 
 test_parity = case.test()

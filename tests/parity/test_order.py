@@ -6,7 +6,7 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
-from ._harness import Cases, Library, by_step, cfg, chunks, history
+from ._harness import Cases, Library, by_step, cfg, chunks, history, run_async
 
 case = Cases("order")
 
@@ -210,6 +210,36 @@ def history_of_parallel_run(lg: Library) -> Any:
     compiled = g.compile(checkpointer=lg.saver())
     compiled.invoke({"log": []}, cfg())
     return history(compiled, cfg())
+
+
+@case
+def parallel_messages_sorted_by_node_name(lg: Library) -> Any:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    g = lg.StateGraph(lg.MessagesState)
+    for name in ["tool_b", "tool_a"]:
+        g.add_node(name, lambda s, name=name: {"messages": [AIMessage(name, id=name)]})
+        g.add_edge(lg.START, name)
+    return g.compile().invoke({"messages": [HumanMessage("go", id="h")]})
+
+
+@case
+def async_parallel_writes_sorted(lg: Library) -> Any:
+    import asyncio
+
+    def make(name: str, delay: int) -> Any:
+        async def node(s: Log) -> Log:
+            for _ in range(delay):
+                await asyncio.sleep(0)
+            return {"log": [name]}
+
+        return node
+
+    g = lg.StateGraph(Log)
+    for name, delay in [("a", 5), ("b", 0), ("c", 2)]:
+        g.add_node(name, make(name, delay))
+        g.add_edge(lg.START, name)
+    return run_async(g.compile().ainvoke({"log": []}))
 
 
 test_parity = case.test()

@@ -6,7 +6,17 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
-from ._harness import Cases, Library, attempt, cfg, chunks, history, namespaced, state
+from ._harness import (
+    Cases,
+    Library,
+    attempt,
+    cfg,
+    chunks,
+    history,
+    namespaced,
+    run_async,
+    state,
+)
 
 case = Cases("subgraphs")
 
@@ -212,6 +222,72 @@ def command_parent_from_subgraph(lg: Library) -> Any:
     g.add_node("p2", lambda s: {"result": s["topic"]})
     g.add_edge(lg.START, "child")
     return g.compile().invoke({"topic": "t"})
+
+
+@case
+def command_parent_with_reducer_update(lg: Library) -> Any:
+    sub = lg.StateGraph(Child)
+    sub.add_node("c1", lambda s: {"log": ["c1"]})
+    sub.add_node(
+        "jump", lambda s: lg.Command(graph=lg.Command.PARENT, goto="p2", update={"log": ["up"]})
+    )
+    sub.add_edge(lg.START, "c1")
+    sub.add_edge("c1", "jump")
+    g = lg.StateGraph(Parent)
+    g.add_node("child", sub.compile())
+    g.add_node("p2", lambda s: {"result": ",".join(s["log"])})
+    g.add_edge(lg.START, "child")
+    return g.compile().invoke({"log": ["start"]})
+
+
+@case
+def two_interrupts_in_subgraph_resumed_in_turn(lg: Library) -> Any:
+    calls: list[str] = []
+
+    def c1(s: Child) -> Child:
+        calls.append("c1")
+        return {"log": [f"c1:{lg.interrupt('one?')}"]}
+
+    def c2(s: Child) -> Child:
+        calls.append("c2")
+        return {"log": [f"c2:{lg.interrupt('two?')}"]}
+
+    sub = lg.StateGraph(Child)
+    sub.add_node("c1", c1)
+    sub.add_node("c2", c2)
+    sub.add_edge(lg.START, "c1")
+    sub.add_edge("c1", "c2")
+    app = _parent(lg, sub.compile(), checkpointer=lg.saver())
+    out = [app.invoke({"topic": "t", "log": []}, cfg())]
+    out.append(app.invoke(lg.Command(resume="A"), cfg()))
+    out.append(app.invoke(lg.Command(resume="B"), cfg()))
+    return {"out": out, "calls": calls}
+
+
+@case
+def state_with_subgraphs_after_finish(lg: Library) -> Any:
+    app = _parent(lg, _child(lg), checkpointer=lg.saver())
+    app.invoke({"topic": "t"}, cfg())
+    return state(app, cfg(), subgraphs=True)
+
+
+@case
+def custom_events_from_subgraph(lg: Library) -> Any:
+    sub = lg.StateGraph(Child)
+    sub.add_node("talk", lambda s: lg.get_stream_writer()({"from": "child"}) or {"log": ["t"]})
+    sub.add_edge(lg.START, "talk")
+    app = _parent(lg, sub.compile())
+    return namespaced(app.stream({"topic": "t"}, stream_mode="custom", subgraphs=True))
+
+
+@case
+def astream_with_subgraphs(lg: Library) -> Any:
+    app = _parent(lg, _child(lg))
+
+    async def go() -> list[Any]:
+        return [c async for c in app.astream({"topic": "t"}, stream_mode="updates", subgraphs=True)]
+
+    return namespaced(run_async(go()))
 
 
 test_parity = case.test()
