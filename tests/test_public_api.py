@@ -31,6 +31,7 @@ def test_orca_exports_exactly_the_public_api() -> None:
             "__version__",
             "errors",
             "events",
+            "interrupt",
             "reducers",
         ]
     )

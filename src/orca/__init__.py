@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         Send,
         StateGraph,
         StateSnapshot,
+        interrupt,
         reducers,
     )
     from orca.store import SqliteCheckpointer
@@ -55,6 +56,7 @@ _LAZY = {
     "Send": "orca.graph",
     "StateGraph": "orca.graph",
     "StateSnapshot": "orca.graph",
+    "interrupt": "orca.graph",
     "reducers": "orca.graph",
     "SqliteCheckpointer": "orca.store",
 }
@@ -95,5 +97,6 @@ __all__ = [
     "__version__",
     "errors",
     "events",
+    "interrupt",
     "reducers",
 ]

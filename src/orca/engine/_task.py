@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
 import random
 import threading
@@ -23,7 +24,8 @@ from orca.errors import (
     TaskTimeoutError,
 )
 from orca.events import TaskRetry
-from orca.graph._builder import GraphSpec, NodeSpec
+from orca.graph._builder import Callee, GraphSpec, NodeSpec
+from orca.graph._running import _task as _running
 from orca.graph._types import END, Command
 
 _pool: ThreadPoolExecutor | None = None
@@ -36,6 +38,24 @@ def thread_pool() -> ThreadPoolExecutor:
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=POOL_SIZE, thread_name_prefix="orca-node")
     return _pool
+
+
+def call_sync(callee: Callee, arg: Any, ctx: RunContext) -> Any:
+    """Call a sync node with ``ctx`` as the running task (what ``interrupt()`` pauses)."""
+    token = _running.set(ctx)
+    try:
+        return callee.call(arg, ctx)
+    finally:
+        _running.reset(token)
+
+
+async def call_async(callee: Callee, arg: Any, ctx: RunContext) -> Any:
+    """Await an async node with ``ctx`` as the running task."""
+    token = _running.set(ctx)
+    try:
+        return await callee.call(arg, ctx)
+    finally:
+        _running.reset(token)
 
 
 class SubgraphWrites(list[tuple[str, Any]]):
@@ -175,7 +195,7 @@ async def _call(task: Task, inline: bool) -> Any:
     callee = task.node.callee
     timeout = task.node.timeout
     if callee.is_async:
-        coro = callee.call(task.arg, task.ctx)
+        coro = call_async(callee, task.arg, task.ctx)
         if timeout is None:
             return await coro
         try:
@@ -186,14 +206,17 @@ async def _call(task: Task, inline: bool) -> Any:
     if inline and timeout is None:
         emitter = task.ctx.events
         handed = emitter.handed_over if emitter is not None else 0
-        output = callee.call(task.arg, task.ctx)
+        output = call_sync(callee, task.arg, task.ctx)
         if emitter is not None and emitter.handed_over != handed:
             # events the node's helpers sent from other threads wait in the loop's queue;
             # let them out before the task's own end is reported
             await asyncio.sleep(0)
         return output
     loop = asyncio.get_running_loop()
-    future = loop.run_in_executor(thread_pool(), callee.call, task.arg, task.ctx)
+    # the thread runs in a copy of this context: the caller's variables reach the node
+    future = loop.run_in_executor(
+        thread_pool(), contextvars.copy_context().run, call_sync, callee, task.arg, task.ctx
+    )
     if timeout is None:
         return await future
     try:
@@ -218,6 +241,7 @@ class SyncBatch:
         self._workers = 0
         self._left = len(tasks)
         self._loop = asyncio.get_running_loop()
+        self._context = contextvars.copy_context()  # each task runs in a copy of it
         self.done: asyncio.Future[None] = self._loop.create_future()
 
     async def run(self) -> None:
@@ -245,7 +269,7 @@ class SyncBatch:
                     self._spawn()
             started = time.perf_counter()
             try:
-                output = task.node.callee.call(task.arg, task.ctx)
+                output = self._context.copy().run(call_sync, task.node.callee, task.arg, task.ctx)
                 task.prerun = (True, output, time.perf_counter() - started)
             except BaseException as exc:  # handed to run_task, which decides what it means
                 task.prerun = (False, exc, time.perf_counter() - started)

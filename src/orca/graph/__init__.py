@@ -2,6 +2,7 @@
 
 from orca.graph import reducers
 from orca.graph._builder import StateGraph
+from orca.graph._running import interrupt
 from orca.graph._types import (
     END,
     START,
@@ -21,5 +22,6 @@ __all__ = [
     "Send",
     "StateGraph",
     "StateSnapshot",
+    "interrupt",
     "reducers",
 ]

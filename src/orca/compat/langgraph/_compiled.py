@@ -1,0 +1,550 @@
+"""``CompiledStateGraph``: an Orca compiled graph behind LangGraph's calling conventions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
+
+from orca._sync import iterate_sync
+from orca.compat.langgraph import _config, _state
+from orca.compat.langgraph._config import CallConfig
+from orca.compat.langgraph._nodes import GraphInfo
+from orca.compat.langgraph.errors import GraphRecursionError, InvalidUpdateError
+from orca.compat.langgraph.types import Command, StateSnapshot
+from orca.engine import CompiledGraph
+from orca.errors import (
+    CheckpointNotFoundError,
+    InvalidInputError,
+    NodeError,
+    StepLimitError,
+)
+from orca.errors import InvalidUpdateError as NativeInvalidUpdateError
+from orca.events import (
+    CUSTOM,
+    INTERRUPT,
+    TASK_FINISHED,
+    VALUES,
+    Custom,
+    Event,
+    InterruptEvent,
+    TaskFinished,
+    Values,
+)
+from orca.graph._types import Command as NativeCommand
+
+STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "messages", "custom")
+SUPPORTED_MODES = ("values", "updates", "custom")
+INTERRUPT_KEY = "__interrupt__"
+
+
+class CompiledStateGraph:
+    """What LangGraph's ``StateGraph.compile()`` returns, running on Orca's engine.
+
+    ``native`` is the ``orca.CompiledGraph`` it runs: Orca's own API (``get_history``,
+    ``fork``, cost options, ...) stays reachable there.
+    """
+
+    def __init__(
+        self,
+        native: CompiledGraph,
+        info: GraphInfo,
+        *,
+        builder: Any = None,
+        store: Any = None,
+    ) -> None:
+        self.native = native
+        self.builder = builder
+        self.store = store
+        self.name = native.name
+        self.checkpointer = native.checkpointer
+        self._info = info
+
+    def __repr__(self) -> str:
+        return f"<CompiledStateGraph {self.name!r} on Orca>"
+
+    # -- the call's config and input ---------------------------------------------------------
+
+    def _call(self, config: Any, context: Any) -> CallConfig:
+        call = _config.parse(config)
+        if context is not None or self.store is not None:
+            call = CallConfig(
+                configurable=call.configurable,
+                recursion_limit=call.recursion_limit,
+                metadata=call.metadata,
+                tags=call.tags,
+                callbacks=call.callbacks,
+                max_concurrency=call.max_concurrency,
+                context=context,
+                store=self.store,
+            )
+        return call
+
+    def _thread(self, call: CallConfig, what: str) -> str:
+        thread_id = call.thread_id
+        if thread_id is None:
+            raise InvalidInputError(
+                f"{what} needs config['configurable']['thread_id']. Fix: pass "
+                "config={'configurable': {'thread_id': '1'}}"
+            )
+        return thread_id
+
+    def _input(self, input: Any) -> Any:
+        if isinstance(input, Command):
+            if input.graph is not None:
+                raise InvalidInputError(
+                    "Command(graph=...) cannot be a graph's input. Fix: pass "
+                    "Command(resume=...) or Command(update=..., goto=...)"
+                )
+            update = input.update
+            if isinstance(update, Mapping):
+                update = {k: v for k, v in update.items() if k in self._info.keys}
+            return NativeCommand(update=update, goto=input.goto, resume=input.resume)
+        if isinstance(input, Mapping):  # LangGraph drops keys the state does not have
+            return {k: v for k, v in input.items() if k in self._info.keys}
+        return input
+
+    def _options(self, input: Any, call: CallConfig, durability: Any) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self.checkpointer is not None:
+            options["thread_id"] = self._thread(call, "a graph with a checkpointer")
+            if call.checkpoint_id is not None:
+                options["checkpoint_id"] = call.checkpoint_id
+        # LangGraph counts the input as a step of its recursion limit, and a run that
+        # continues a thread (None, a resume) may take two more steps than the limit says
+        fresh = input is not None and not isinstance(input, Command | NativeCommand)
+        steps = call.recursion_limit - 1 if fresh else call.recursion_limit + 1
+        if steps < 1:
+            raise _recursion_error(call.recursion_limit)
+        options["max_steps"] = steps
+        if call.max_concurrency is not None:
+            options["max_concurrency"] = call.max_concurrency
+        if durability is not None:
+            options["durability"] = durability
+        if call.metadata:
+            options["metadata"] = call.metadata
+        return options
+
+    def _check_unsupported(self, kwargs: Mapping[str, Any]) -> None:
+        for name in ("interrupt_before", "interrupt_after"):
+            if kwargs.get(name):
+                raise InvalidInputError(
+                    f"{name}= per call is not supported by Orca's LangGraph layer. Fix: pass "
+                    f"it to compile({name}=[...])"
+                )
+        if kwargs.get("subgraphs"):
+            raise InvalidInputError(
+                "subgraphs=True is not supported by Orca's LangGraph layer yet. Fix: stream "
+                "without it (the parent graph's chunks)"
+            )
+        known = {"interrupt_before", "interrupt_after", "subgraphs", "debug", "print_mode"}
+        unknown = sorted(set(kwargs) - known)
+        if unknown:
+            raise InvalidInputError(f"unexpected keyword argument {unknown[0]!r}")
+
+    # -- invoke -------------------------------------------------------------------------------
+
+    def invoke(
+        self,
+        input: Any,
+        config: Any = None,
+        *,
+        stream_mode: str = "values",
+        output_keys: str | Sequence[str] | None = None,
+        durability: Any = None,
+        context: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Run to the end (or to a pause) and return the state; a pause shows as
+        ``"__interrupt__"``: a list of ``Interrupt``."""
+        self._check_unsupported(kwargs)
+        if stream_mode != "values":
+            chunks = list(self.stream(input, config, stream_mode=stream_mode, context=context))
+            return chunks
+        call = self._call(config, context)
+        native_input = self._input(input)
+        options = self._options(input, call, durability)
+        token = _config.current.set(call)
+        try:
+            result = self.native.invoke(native_input, **options)
+        except Exception as exc:
+            error = _translate(exc, call)
+        else:
+            return self._output(result, output_keys)
+        finally:
+            _config.current.reset(token)
+        raise error
+
+    async def ainvoke(
+        self,
+        input: Any,
+        config: Any = None,
+        *,
+        stream_mode: str = "values",
+        output_keys: str | Sequence[str] | None = None,
+        durability: Any = None,
+        context: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Async ``invoke``."""
+        self._check_unsupported(kwargs)
+        if stream_mode != "values":
+            return [
+                c
+                async for c in self.astream(input, config, stream_mode=stream_mode, context=context)
+            ]
+        call = self._call(config, context)
+        native_input = self._input(input)
+        options = self._options(input, call, durability)
+        token = _config.current.set(call)
+        try:
+            result = await self.native.ainvoke(native_input, **options)
+        except Exception as exc:
+            error = _translate(exc, call)
+        else:
+            return self._output(result, output_keys)
+        finally:
+            _config.current.reset(token)
+        raise error
+
+    def _output(self, result: dict[str, Any], output_keys: str | Sequence[str] | None) -> Any:
+        pending = result.pop(INTERRUPT_KEY, None)
+        if isinstance(output_keys, str):
+            out: Any = result.get(output_keys)
+            return out
+        if output_keys is not None:
+            result = {k: v for k, v in result.items() if k in output_keys}
+        if pending:
+            result[INTERRUPT_KEY] = _state.interrupts_of(pending)
+        return result
+
+    # -- stream -------------------------------------------------------------------------------
+
+    def stream(
+        self,
+        input: Any,
+        config: Any = None,
+        *,
+        stream_mode: str | Sequence[str] | None = None,
+        output_keys: str | Sequence[str] | None = None,
+        durability: Any = None,
+        context: Any = None,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """Run and yield LangGraph's chunks: one mode gives its chunks, a list of modes
+        gives ``(mode, chunk)`` pairs."""
+        return iterate_sync(
+            "stream",
+            self.astream(
+                input,
+                config,
+                stream_mode=stream_mode,
+                output_keys=output_keys,
+                durability=durability,
+                context=context,
+                **kwargs,
+            ),
+        )
+
+    async def astream(
+        self,
+        input: Any,
+        config: Any = None,
+        *,
+        stream_mode: str | Sequence[str] | None = None,
+        output_keys: str | Sequence[str] | None = None,
+        durability: Any = None,
+        context: Any = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Any]:
+        """Async ``stream``."""
+        self._check_unsupported(kwargs)
+        modes, single = _modes(stream_mode)
+        call = self._call(config, context)
+        native_input = self._input(input)
+        options = self._options(input, call, durability)
+        shaper = _Shaper(modes, single, output_keys)
+        token = _config.current.set(call)
+        try:
+            events = self.native.astream(native_input, mode="events", **options)
+        finally:
+            _config.current.reset(token)
+        # the run starts (and copies the context) at the first step of its iterator
+        error: Exception | None = None
+        token = _config.current.set(call)
+        try:
+            first: Event | None = await events.__anext__()
+        except StopAsyncIteration:
+            first = None
+        except Exception as exc:
+            error = _translate(exc, call)
+        finally:
+            _reset(token)
+        if error is not None:
+            raise error
+        if first is None:
+            return
+        try:
+            for chunk in shaper.shape(first):
+                yield chunk
+            while True:
+                try:
+                    event = await events.__anext__()
+                except StopAsyncIteration:
+                    break
+                except Exception as exc:
+                    error = _translate(exc, call)
+                    break
+                for chunk in shaper.shape(event):
+                    yield chunk
+        finally:
+            await events.aclose()  # type: ignore[attr-defined]
+        if error is not None:
+            raise error
+
+    # -- threads ------------------------------------------------------------------------------
+
+    def get_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
+        """The thread's state at its latest checkpoint (or at ``checkpoint_id``), as
+        LangGraph's ``StateSnapshot``; an unknown thread gives an empty one."""
+        call = _config.parse(config)
+        thread_id = self._thread(call, "get_state")
+        try:
+            snap = self.native.get_state(thread_id, call.checkpoint_id)
+        except CheckpointNotFoundError:
+            if call.checkpoint_id is not None:
+                raise
+            return _state.empty_snapshot(thread_id)
+        return _state.snapshot_of(snap)
+
+    async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
+        """Async ``get_state``."""
+        return await asyncio.to_thread(self.get_state, config, subgraphs=subgraphs)
+
+    def get_state_history(
+        self,
+        config: Any,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: Any = None,
+        limit: int | None = None,
+    ) -> Iterator[StateSnapshot]:
+        """The thread's snapshots, newest first."""
+        call = _config.parse(config)
+        thread_id = self._thread(call, "get_state_history")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
+            raise InvalidInputError(f"limit must be an int, got {limit!r}")
+        before_id = _config.parse(before).checkpoint_id if before is not None else None
+        if self.checkpointer is None:
+            raise InvalidInputError(
+                "this graph keeps no threads. Fix: compile(checkpointer=InMemorySaver())"
+            )
+        infos = self.native.get_history(thread_id, before=before_id)
+        start = call.checkpoint_id
+        count = 0
+        for info in infos:
+            if start is not None:
+                if info.checkpoint_id != start:
+                    continue
+                start = None
+            snap = _state.snapshot_of(self.native.get_state(thread_id, info.checkpoint_id))
+            if filter and any((snap.metadata or {}).get(k) != v for k, v in filter.items()):
+                continue
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield snap
+
+    async def aget_state_history(
+        self,
+        config: Any,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        before: Any = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[StateSnapshot]:
+        """Async ``get_state_history``."""
+        snaps = await asyncio.to_thread(
+            lambda: list(self.get_state_history(config, filter=filter, before=before, limit=limit))
+        )
+        for snap in snaps:
+            yield snap
+
+    def update_state(
+        self, config: Any, values: Any, as_node: str | None = None, task_id: str | None = None
+    ) -> dict[str, Any]:
+        """Apply ``values`` as if ``as_node`` wrote them; returns the new checkpoint's
+        config."""
+        call = _config.parse(config)
+        thread_id = self._thread(call, "update_state")
+        update = self._update_values(values)
+        try:
+            new_id = self.native.update_state(
+                thread_id, update, as_node=as_node, checkpoint_id=call.checkpoint_id
+            )
+        except Exception as exc:
+            error = _translate(exc, call)
+        else:
+            return _config.thread_config(thread_id, new_id)
+        raise error
+
+    async def aupdate_state(
+        self, config: Any, values: Any, as_node: str | None = None, task_id: str | None = None
+    ) -> dict[str, Any]:
+        """Async ``update_state``."""
+        call = _config.parse(config)
+        thread_id = self._thread(call, "update_state")
+        update = self._update_values(values)
+        try:
+            new_id = await self.native.aupdate_state(
+                thread_id, update, as_node=as_node, checkpoint_id=call.checkpoint_id
+            )
+        except Exception as exc:
+            error = _translate(exc, call)
+        else:
+            return _config.thread_config(thread_id, new_id)
+        raise error
+
+    def _update_values(self, values: Any) -> dict[str, Any]:
+        if values is None:
+            return {}
+        if isinstance(values, Mapping):
+            return {k: v for k, v in values.items() if k in self._info.keys}
+        raise InvalidInputError(
+            f"update_state's values must be a dict of state keys, got {type(values).__name__}"
+        )
+
+    # -- more of LangGraph's surface -------------------------------------------------------
+
+    def batch(self, inputs: Sequence[Any], config: Any = None, **kwargs: Any) -> list[Any]:
+        """``invoke`` each input (with the config, or the matching one of a list)."""
+        configs = _configs(config, len(inputs))
+        return [self.invoke(i, c, **kwargs) for i, c in zip(inputs, configs, strict=True)]
+
+    async def abatch(self, inputs: Sequence[Any], config: Any = None, **kwargs: Any) -> list[Any]:
+        """Async ``batch``: the inputs run concurrently."""
+        configs = _configs(config, len(inputs))
+        return list(
+            await asyncio.gather(
+                *(self.ainvoke(i, c, **kwargs) for i, c in zip(inputs, configs, strict=True))
+            )
+        )
+
+    def get_graph(self, *args: Any, **kwargs: Any) -> Any:
+        """The graph's drawing, where Orca's engine offers one."""
+        draw = getattr(self.native, "get_graph", None)
+        if draw is None:
+            raise InvalidInputError(
+                "get_graph() is not available in this Orca. Fix: use "
+                "graph.native.describe() for the graph's shape as data"
+            )
+        return draw(*args, **kwargs)
+
+
+def _configs(config: Any, n: int) -> list[Any]:
+    if isinstance(config, list):
+        if len(config) != n:
+            raise InvalidInputError(
+                f"batch got {n} inputs and {len(config)} configs. Fix: pass one config, or "
+                "one per input"
+            )
+        return config
+    return [config] * n
+
+
+def _modes(stream_mode: str | Sequence[str] | None) -> tuple[tuple[str, ...], bool]:
+    if stream_mode is None:
+        stream_mode = "updates"
+    single = isinstance(stream_mode, str)
+    modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(stream_mode)
+    for mode in modes:
+        if mode not in STREAM_MODES:
+            raise InvalidInputError(f"stream_mode {mode!r} is not one of {', '.join(STREAM_MODES)}")
+        if mode not in SUPPORTED_MODES:
+            raise InvalidInputError(
+                f"stream_mode {mode!r} is not supported by Orca's LangGraph layer yet. Fix: "
+                f"use {', '.join(SUPPORTED_MODES)}"
+            )
+    return modes, single
+
+
+class _Shaper:
+    """Turns Orca's events into LangGraph's stream chunks."""
+
+    def __init__(
+        self, modes: tuple[str, ...], single: bool, output_keys: str | Sequence[str] | None
+    ) -> None:
+        self.modes = modes
+        self.single = single
+        self.output_keys = output_keys
+        self.values: dict[str, Any] = {}
+
+    def _out(self, mode: str, chunk: Any) -> Any:
+        return chunk if self.single else (mode, chunk)
+
+    def shape(self, event: Event) -> list[Any]:
+        out: list[Any] = []
+        kind = event.type
+        if kind == VALUES and isinstance(event, Values):
+            self.values = dict(event.values)
+            if "values" in self.modes:
+                out.append(self._out("values", self._keys(self.values)))
+        elif kind == TASK_FINISHED and isinstance(event, TaskFinished):
+            if "updates" in self.modes:
+                update = event.update or None
+                out.append(self._out("updates", {event.node: update}))
+        elif kind == CUSTOM and isinstance(event, Custom):
+            if "custom" in self.modes:
+                out.append(self._out("custom", event.data))
+        elif kind == INTERRUPT and isinstance(event, InterruptEvent):
+            interrupts = _state.interrupts_of(event.interrupts)
+            if "updates" in self.modes:
+                by_task: dict[str, list[Any]] = {}
+                for native, shown in zip(event.interrupts, interrupts, strict=True):
+                    by_task.setdefault(str(native.get("task_id")), []).append(shown)
+                for group in by_task.values():
+                    out.append(self._out("updates", {INTERRUPT_KEY: tuple(group)}))
+            if "values" in self.modes:
+                shown_values = {**self._keys(self.values), INTERRUPT_KEY: tuple(interrupts)}
+                out.append(self._out("values", shown_values))
+        return out
+
+    def _keys(self, values: dict[str, Any]) -> Any:
+        keys = self.output_keys
+        if keys is None:
+            return values
+        if isinstance(keys, str):
+            return values.get(keys)
+        return {k: v for k, v in values.items() if k in keys}
+
+
+def _recursion_error(limit: int) -> GraphRecursionError:
+    return GraphRecursionError(
+        f"Recursion limit of {limit} reached without hitting a stop condition. Fix: raise "
+        "config['recursion_limit'] if the graph loops on purpose; otherwise check the "
+        "conditions that should route to END",
+        recursion_limit=limit,
+    )
+
+
+def _translate(exc: Exception, call: CallConfig) -> Exception:
+    """The exception LangGraph raises for the same condition (raised by the caller
+    outside its ``except``, so no chain of Orca's own errors leads to it)."""
+    if isinstance(exc, NodeError) and isinstance(exc.__cause__, Exception):
+        return _translate(exc.__cause__, call)  # LangGraph raises the node's own error
+    new: Exception
+    if isinstance(exc, StepLimitError) and not isinstance(exc, GraphRecursionError):
+        new = _recursion_error(call.recursion_limit)
+    elif isinstance(exc, NativeInvalidUpdateError) and not isinstance(exc, InvalidUpdateError):
+        new = InvalidUpdateError(str(exc), node=exc.node, key=exc.key)
+    else:
+        return exc
+    new.__cause__ = exc
+    return new
+
+
+def _reset(token: Any) -> None:
+    # the generator resumed in another context: nothing to undo there
+    with contextlib.suppress(ValueError):
+        _config.current.reset(token)

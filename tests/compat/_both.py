@@ -1,0 +1,70 @@
+"""Run one LangGraph program on LangGraph and on Orca's compatibility layer.
+
+A program is a function of a namespace ``lg`` holding the names a LangGraph program
+imports (``StateGraph``, ``START``, ``END``, ``Send``, ``Command``, ``interrupt``,
+``InMemorySaver``, ...): the same code gets LangGraph's or Orca's."""
+
+from __future__ import annotations
+
+import types
+from typing import Any
+
+import pytest
+
+
+def orca_names() -> types.SimpleNamespace:
+    from orca.compat.langgraph import errors
+    from orca.compat.langgraph.checkpoint.memory import InMemorySaver
+    from orca.compat.langgraph.config import get_config, get_stream_writer
+    from orca.compat.langgraph.graph import END, START, StateGraph
+    from orca.compat.langgraph.types import Command, RetryPolicy, Send, interrupt
+
+    return types.SimpleNamespace(
+        StateGraph=StateGraph,
+        START=START,
+        END=END,
+        Send=Send,
+        Command=Command,
+        interrupt=interrupt,
+        RetryPolicy=RetryPolicy,
+        InMemorySaver=InMemorySaver,
+        get_config=get_config,
+        get_stream_writer=get_stream_writer,
+        errors=errors,
+        engine="orca",
+    )
+
+
+def langgraph_names() -> types.SimpleNamespace:
+    lg_graph = pytest.importorskip("langgraph.graph")
+    from langgraph import errors
+    from langgraph.checkpoint.memory import InMemorySaver
+    from langgraph.config import get_config, get_stream_writer
+    from langgraph.types import Command, RetryPolicy, Send, interrupt
+
+    return types.SimpleNamespace(
+        StateGraph=lg_graph.StateGraph,
+        START=lg_graph.START,
+        END=lg_graph.END,
+        Send=Send,
+        Command=Command,
+        interrupt=interrupt,
+        RetryPolicy=RetryPolicy,
+        InMemorySaver=InMemorySaver,
+        get_config=get_config,
+        get_stream_writer=get_stream_writer,
+        errors=errors,
+        engine="langgraph",
+    )
+
+
+def plain(value: Any) -> Any:
+    """``value`` with interrupts as ``("Interrupt", value)`` (their ids differ by engine)
+    and tuples as lists, for comparing the two engines' outputs."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    if type(value).__name__ == "Interrupt":
+        return ("Interrupt", plain(value.value))
+    return value
