@@ -8,8 +8,9 @@ lists.
 
 Data never becomes code: a user dict that holds the key ``"__orca__"`` is written
 escaped (``{"__orca__": "map", "v": [[key, value], ...]}``), so it comes back exactly as
-it went in; reading imports nothing, and restores only the classes declared. A tagged
-dataclass or model whose class was not declared comes back as its plain field dict.
+it went in; reading imports only the modules Orca's code names (``declare_importable``),
+and restores only the classes declared. A tagged dataclass or model whose class was not
+declared comes back as its plain field dict.
 Damaged data (not JSON, a known tag with a malformed value) raises ``CorruptValueError``.
 """
 
@@ -19,6 +20,7 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import importlib
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -78,6 +80,48 @@ def declare(*hints: Any) -> None:
             stack.extend(typing.get_type_hints(hint).values())
         except Exception:  # an unresolvable annotation only limits what is restored
             continue
+
+
+# LangChain's message classes, which graphs using ``add_messages`` keep in their state
+_importable: set[str] = {
+    f"langchain_core.messages.{module}:{name}{suffix}"
+    for module, name in (
+        ("human", "HumanMessage"),
+        ("ai", "AIMessage"),
+        ("system", "SystemMessage"),
+        ("tool", "ToolMessage"),
+        ("function", "FunctionMessage"),
+        ("chat", "ChatMessage"),
+    )
+    for suffix in ("", "Chunk")
+} | {"langchain_core.messages.modifier:RemoveMessage"}
+
+
+def declare_importable(*paths: str) -> None:
+    """Allow the classes named ``"module:QualName"`` to be restored by ``loads``, their
+    module imported when a stored value first names one: for libraries whose import is
+    too slow to do up front (LangChain's messages are listed already). The names come
+    from Orca's code, never from the data read; a module that is not installed restores
+    plain dicts."""
+    _importable.update(paths)
+
+
+def _lookup(path: str) -> type | None:
+    """The declared class at ``path``, importing an importable one on first need."""
+    cls = _declared.get(path)
+    if cls is not None or path not in _importable:
+        return cls
+    module_name, _, qualname = path.partition(":")
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError:
+        return None
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    if not isinstance(found, type):
+        return None
+    _declared[path] = found
+    return found
 
 
 def _class_path(cls: type) -> str:
@@ -307,7 +351,7 @@ def _fields(value: dict[str, Any]) -> dict[str, Any]:
 
 def _dataclass(value: dict[str, Any]) -> Any:
     fields = _fields(value)
-    cls = _declared.get(value["cls"])
+    cls = _lookup(value["cls"])
     if cls is None or not dataclasses.is_dataclass(cls):
         return fields  # not declared by any graph: plain data, nothing imported
     # fields the constructor does not take (init=False) are set as they were stored
@@ -321,7 +365,7 @@ def _dataclass(value: dict[str, Any]) -> Any:
 
 def _pydantic(value: dict[str, Any]) -> Any:
     fields = _fields(value)
-    cls = _declared.get(value["cls"])
+    cls = _lookup(value["cls"])
     if cls is None or not hasattr(cls, "model_validate"):
         return fields
     return cls.model_validate(fields)

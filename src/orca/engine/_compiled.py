@@ -21,6 +21,7 @@ from orca.errors import CheckpointNotFoundError, InvalidInputError, NodeInterrup
 from orca.events import STREAM_MODES, Event, StreamMode
 from orca.graph import reducers
 from orca.graph._builder import GraphSpec
+from orca.graph._drawing import DrawableGraph
 from orca.graph._types import StateSnapshot
 
 EPHEMERAL_THREAD = "ephemeral"
@@ -156,6 +157,91 @@ class CompiledGraph:
         except asyncio.CancelledError:  # whoever awaited the run was cancelled: so is the run
             await handle.stop()
             raise
+
+    def batch(
+        self,
+        inputs: Sequence[Any],
+        options: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        return_exceptions: bool = False,
+        concurrency: int | None = None,
+        **shared: Any,
+    ) -> list[Any]:
+        """Run each input as its own run, at most ``concurrency`` at once, and return
+        their results in input order.
+
+        Args:
+            inputs: one run's input each (as ``invoke``'s).
+            options: one dict of run options per input (a ``thread_id`` each, with a
+                checkpointer), over ``shared``.
+            return_exceptions: put a failed run's exception in its place in the results;
+                otherwise every run finishes and the first failure, in input order, is
+                raised.
+            concurrency: runs at once (default: all).
+            shared: run options for every input.
+        """
+        return run_sync(
+            "batch",
+            self.abatch(
+                inputs,
+                options,
+                return_exceptions=return_exceptions,
+                concurrency=concurrency,
+                **shared,
+            ),
+        )
+
+    async def abatch(
+        self,
+        inputs: Sequence[Any],
+        options: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        return_exceptions: bool = False,
+        concurrency: int | None = None,
+        **shared: Any,
+    ) -> list[Any]:
+        """Async ``batch``."""
+        if isinstance(inputs, str | bytes | Mapping) or not isinstance(inputs, Sequence):
+            raise InvalidInputError(
+                f"batch takes a list of inputs, got {type(inputs).__name__}. Fix: pass "
+                "[input, ...]; invoke runs one input"
+            )
+        per_input: list[Mapping[str, Any]]
+        if options is None:
+            per_input = [{}] * len(inputs)
+        elif isinstance(options, Mapping) or not isinstance(options, Sequence):
+            raise InvalidInputError(
+                "batch's options is one dict of run options per input. Fix: pass "
+                "options=[{...}, ...], or give options shared by every run as keywords"
+            )
+        elif len(options) != len(inputs):
+            raise InvalidInputError(
+                f"batch got {len(inputs)} inputs and {len(options)} options. Fix: pass one "
+                "dict of options per input"
+            )
+        else:
+            per_input = list(options)
+        if concurrency is not None and (
+            isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+        ):
+            raise InvalidInputError(
+                f"concurrency must be a positive int or None, got {concurrency!r}"
+            )
+        gate = asyncio.Semaphore(concurrency or max(len(inputs), 1))
+
+        async def one(item: Any, own: Mapping[str, Any]) -> Any:
+            async with gate:
+                return await self._ainvoke(item, {**shared, **own}, inline=False)
+
+        results = await asyncio.gather(
+            *(one(item, own) for item, own in zip(inputs, per_input, strict=True)),
+            return_exceptions=True,
+        )
+        if not return_exceptions:
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+        return list(results)
 
     async def start(
         self,
@@ -314,6 +400,29 @@ class CompiledGraph:
         from orca.graph._describe import describe
 
         return describe(self.spec)
+
+    def get_graph(self, *, xray: bool | int = False) -> DrawableGraph:
+        """The graph as nodes and edges, with ``draw_mermaid()`` and ``to_json()``.
+
+        Args:
+            xray: draw subgraphs' nodes inside their node: ``True`` at every depth, an
+                int to that many levels (default: a subgraph is one node).
+        """
+        from orca.graph._drawing import build_drawing
+
+        if isinstance(xray, bool) or not isinstance(xray, int):
+            depth = -1 if xray is True else 0
+        elif xray < 0:
+            raise InvalidInputError(f"xray must be True, False or a depth >= 0, got {xray!r}")
+        else:
+            depth = xray
+        subgraphs: dict[str, DrawableGraph] = {}
+        if depth != 0:
+            for name, node in self.spec.nodes.items():
+                sub = getattr(node.callee.fn, "subgraph", None)
+                if isinstance(sub, CompiledGraph):
+                    subgraphs[name] = sub.get_graph(xray=True if depth < 0 else depth - 1)
+        return build_drawing(self.spec, subgraphs)
 
     def get_state(self, thread_id: str, checkpoint_id: str | None = None) -> StateSnapshot:
         """The thread's state at its latest checkpoint (or at ``checkpoint_id``).
@@ -522,6 +631,7 @@ class CompiledGraph:
                 raise NodeInterrupt(first.id, first.value)
             return SubgraphWrites(_collapse(self.spec, outcome))
 
+        run_subgraph.subgraph = self  # type: ignore[attr-defined]  # read by get_graph(xray=)
         return run_subgraph
 
 

@@ -1,6 +1,6 @@
 """Graph authoring: state schemas, reducers, and the ``StateGraph`` builder."""
 
-from orca.graph import reducers
+from orca.graph import messages, reducers
 from orca.graph._builder import StateGraph
 from orca.graph._running import interrupt
 from orca.graph._types import (
@@ -12,16 +12,20 @@ from orca.graph._types import (
     Send,
     StateSnapshot,
 )
+from orca.graph.messages import MessagesState, add_messages
 
 __all__ = [
     "END",
     "START",
     "Command",
     "Interrupt",
+    "MessagesState",
     "RetryPolicy",
     "Send",
     "StateGraph",
     "StateSnapshot",
     "interrupt",
+    "add_messages",
+    "messages",
     "reducers",
 ]

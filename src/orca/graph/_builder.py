@@ -6,7 +6,7 @@ import inspect
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from orca import _serde
 from orca.errors import GraphError, closest
@@ -238,15 +238,21 @@ class StateGraph:
         self,
         checkpointer: Checkpointer | None = None,
         *,
-        interrupt_before: Sequence[str] = (),
-        interrupt_after: Sequence[str] = (),
+        interrupt_before: Sequence[str] | Literal["*"] = (),
+        interrupt_after: Sequence[str] | Literal["*"] = (),
         name: str | None = None,
     ) -> CompiledGraph:
         """Validate the graph and return an immutable compiled graph.
 
+        Args:
+            interrupt_before: nodes to pause before (``"*"``: every node).
+            interrupt_after: nodes to pause after (``"*"``: every node).
+
         Raises:
             GraphError: naming the node, edge or key at fault and how to fix it.
         """
+        interrupt_before = self._interrupt_nodes("interrupt_before", interrupt_before)
+        interrupt_after = self._interrupt_nodes("interrupt_after", interrupt_after)
         spec = self._validate(name or self.name, interrupt_before, interrupt_after)
         from orca.engine import CompiledGraph  # graph authoring does not import the engine
 
@@ -256,6 +262,16 @@ class StateGraph:
             interrupt_before=frozenset(interrupt_before),
             interrupt_after=frozenset(interrupt_after),
         )
+
+    def _interrupt_nodes(self, role: str, nodes: Sequence[str] | str) -> Sequence[str]:
+        if nodes == "*":
+            return tuple(self._nodes)
+        if isinstance(nodes, str):
+            raise GraphError(
+                f"{role}={nodes!r} is a string",
+                fix=f"pass a list of node names, e.g. {role}=[{nodes!r}], or '*' for every node",
+            )
+        return nodes
 
     def _validate(self, name: str, before: Sequence[str], after: Sequence[str]) -> GraphSpec:
         if not self._nodes:
