@@ -6,6 +6,7 @@ imports (``StateGraph``, ``START``, ``END``, ``Send``, ``Command``, ``interrupt`
 
 from __future__ import annotations
 
+import importlib
 import types
 from typing import Any
 
@@ -20,6 +21,7 @@ def orca_names() -> types.SimpleNamespace:
     from orca.compat.langgraph.types import Command, RetryPolicy, Send, interrupt
 
     return types.SimpleNamespace(
+        prebuilt=_prebuilt("orca.compat.langgraph.prebuilt"),
         StateGraph=StateGraph,
         START=START,
         END=END,
@@ -43,6 +45,7 @@ def langgraph_names() -> types.SimpleNamespace:
     from langgraph.types import Command, RetryPolicy, Send, interrupt
 
     return types.SimpleNamespace(
+        prebuilt=_prebuilt("langgraph.prebuilt"),
         StateGraph=lg_graph.StateGraph,
         START=lg_graph.START,
         END=lg_graph.END,
@@ -58,6 +61,13 @@ def langgraph_names() -> types.SimpleNamespace:
     )
 
 
+def _prebuilt(module: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError:  # langchain-core missing: tests that need it skip
+        return None
+
+
 def plain(value: Any) -> Any:
     """``value`` with interrupts as ``("Interrupt", value)`` (their ids differ by engine)
     and tuples as lists, for comparing the two engines' outputs."""
@@ -67,4 +77,17 @@ def plain(value: Any) -> Any:
         return [plain(v) for v in value]
     if type(value).__name__ == "Interrupt":
         return ("Interrupt", plain(value.value))
+    return value
+
+
+def masked(value: Any) -> Any:
+    """``plain(value)`` with ids and times (which differ by engine) as ``"*"``."""
+    value = plain(value)
+    if isinstance(value, dict):
+        return {
+            k: "*" if k in ("id", "checkpoint_id", "timestamp") else masked(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [masked(v) for v in value]
     return value

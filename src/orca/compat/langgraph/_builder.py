@@ -7,7 +7,7 @@ from typing import Any
 
 from orca.checkpoint import Checkpointer
 from orca.compat.langgraph._compiled import CompiledStateGraph
-from orca.compat.langgraph._nodes import GraphInfo, wrap_node, wrap_router
+from orca.compat.langgraph._nodes import GraphInfo, runnable_node, wrap_node, wrap_router
 from orca.compat.langgraph.types import RetryPolicy
 from orca.errors import GraphError, InvalidInputError
 from orca.graph import StateGraph as NativeStateGraph
@@ -80,7 +80,7 @@ class StateGraph:
         self._native = NativeStateGraph(state_schema)
         self.state_schema = state_schema
         self.context_schema = context_schema
-        self._info = GraphInfo(frozenset(self._native.state.channels))
+        self._info = GraphInfo(tuple(self._native.state.keys))
         self.nodes: dict[str, Any] = {}
 
     def add_node(
@@ -122,7 +122,9 @@ class StateGraph:
             targets = tuple(destinations)
         if isinstance(action, CompiledStateGraph):
             self._native.add_node(node, action.native, destinations=targets)
-        elif callable(action):
+        elif callable(action) or callable(getattr(action, "invoke", None)):
+            if not callable(action):
+                action = runnable_node(action)
             self._native.add_node(
                 node,
                 wrap_node(action, node, self._info),
@@ -132,7 +134,7 @@ class StateGraph:
         else:
             raise GraphError(
                 f"node {node!r} is a {type(action).__name__}, not a callable",
-                fix="pass a function, an async function or a compiled graph",
+                fix="pass a function, an async function, a LangChain runnable or a compiled graph",
                 node=node,
             )
         self.nodes[node] = action

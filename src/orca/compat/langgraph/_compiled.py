@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from orca._sync import iterate_sync
 from orca.compat.langgraph import _config, _state
 from orca.compat.langgraph._config import CallConfig
+from orca.compat.langgraph._messages import MessageSink
 from orca.compat.langgraph._nodes import GraphInfo
+from orca.compat.langgraph._stream import INTERRUPT_KEY, Shaper, modes_of
 from orca.compat.langgraph.errors import GraphRecursionError, InvalidUpdateError
 from orca.compat.langgraph.types import Command, StateSnapshot
 from orca.engine import CompiledGraph
@@ -22,21 +25,9 @@ from orca.errors import (
 )
 from orca.errors import InvalidUpdateError as NativeInvalidUpdateError
 from orca.events import (
-    CUSTOM,
-    INTERRUPT,
-    TASK_FINISHED,
-    VALUES,
-    Custom,
     Event,
-    InterruptEvent,
-    TaskFinished,
-    Values,
 )
 from orca.graph._types import Command as NativeCommand
-
-STREAM_MODES = ("values", "updates", "checkpoints", "tasks", "debug", "messages", "custom")
-SUPPORTED_MODES = ("values", "updates", "custom")
-INTERRUPT_KEY = "__interrupt__"
 
 
 class CompiledStateGraph:
@@ -66,19 +57,10 @@ class CompiledStateGraph:
 
     # -- the call's config and input ---------------------------------------------------------
 
-    def _call(self, config: Any, context: Any) -> CallConfig:
+    def _call(self, config: Any, context: Any, *, messages: Any = None) -> CallConfig:
         call = _config.parse(config)
-        if context is not None or self.store is not None:
-            call = CallConfig(
-                configurable=call.configurable,
-                recursion_limit=call.recursion_limit,
-                metadata=call.metadata,
-                tags=call.tags,
-                callbacks=call.callbacks,
-                max_concurrency=call.max_concurrency,
-                context=context,
-                store=self.store,
-            )
+        if context is not None or self.store is not None or messages is not None:
+            call = dataclasses.replace(call, context=context, store=self.store, messages=messages)
         return call
 
     def _thread(self, call: CallConfig, what: str) -> str:
@@ -210,6 +192,7 @@ class CompiledStateGraph:
 
     def _output(self, result: dict[str, Any], output_keys: str | Sequence[str] | None) -> Any:
         pending = result.pop(INTERRUPT_KEY, None)
+        result = self._info.ordered(result)
         if isinstance(output_keys, str):
             out: Any = result.get(output_keys)
             return out
@@ -260,11 +243,12 @@ class CompiledStateGraph:
     ) -> AsyncIterator[Any]:
         """Async ``stream``."""
         self._check_unsupported(kwargs)
-        modes, single = _modes(stream_mode)
-        call = self._call(config, context)
+        modes, single = modes_of(stream_mode)
+        sink = MessageSink() if "messages" in modes else None
+        call = self._call(config, context, messages=sink)
         native_input = self._input(input)
         options = self._options(input, call, durability)
-        shaper = _Shaper(modes, single, output_keys)
+        shaper = Shaper(modes, single, output_keys, self._info, self._read_snapshot)
         token = _config.current.set(call)
         try:
             events = self.native.astream(native_input, mode="events", **options)
@@ -285,23 +269,64 @@ class CompiledStateGraph:
             raise error
         if first is None:
             return
+        pending: asyncio.Future[Event] | None = None
         try:
-            for chunk in shaper.shape(first):
+            for chunk in await shaper.shape(first):
                 yield chunk
             while True:
-                try:
-                    event = await events.__anext__()
-                except StopAsyncIteration:
-                    break
-                except Exception as exc:
-                    error = _translate(exc, call)
-                    break
-                for chunk in shaper.shape(event):
+                if sink is None:
+                    try:
+                        event = await events.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    except Exception as exc:
+                        error = _translate(exc, call)
+                        break
+                else:  # chunks of model output come while a step runs
+                    if pending is None:
+                        pending = asyncio.ensure_future(events.__anext__())
+                    waiting = asyncio.ensure_future(sink.queue.get())
+                    both: set[asyncio.Future[Any]] = {pending, waiting}
+                    await asyncio.wait(both, return_when=asyncio.FIRST_COMPLETED)
+                    if not waiting.done():
+                        waiting.cancel()
+                    elif not waiting.cancelled():
+                        shaper.hold(waiting.result())
+                    for item in sink.drain():
+                        shaper.hold(item)
+                    if not pending.done():
+                        for chunk in shaper.live():
+                            yield chunk
+                        continue
+                    done, pending = pending, None
+                    try:
+                        event = done.result()
+                    except StopAsyncIteration:
+                        break
+                    except Exception as exc:
+                        error = _translate(exc, call)
+                        break
+                for chunk in await shaper.shape(event):
+                    yield chunk
+            if error is None:
+                for chunk in shaper.finish():
                     yield chunk
         finally:
+            if pending is not None:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
             await events.aclose()  # type: ignore[attr-defined]
         if error is not None:
             raise error
+
+    async def _read_snapshot(self, thread_id: str, checkpoint_id: str) -> StateSnapshot | None:
+        if self.checkpointer is None:
+            return None
+        try:
+            snap = await self.native.aget_state(thread_id, checkpoint_id)
+        except CheckpointNotFoundError:  # not committed yet (durability "exit")
+            return None
+        return _state.snapshot_of(snap, self._info)
 
     # -- threads ------------------------------------------------------------------------------
 
@@ -316,7 +341,7 @@ class CompiledStateGraph:
             if call.checkpoint_id is not None:
                 raise
             return _state.empty_snapshot(thread_id)
-        return _state.snapshot_of(snap)
+        return _state.snapshot_of(snap, self._info)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """Async ``get_state``."""
@@ -348,7 +373,9 @@ class CompiledStateGraph:
                 if info.checkpoint_id != start:
                     continue
                 start = None
-            snap = _state.snapshot_of(self.native.get_state(thread_id, info.checkpoint_id))
+            snap = _state.snapshot_of(
+                self.native.get_state(thread_id, info.checkpoint_id), self._info
+            )
             if filter and any((snap.metadata or {}).get(k) != v for k, v in filter.items()):
                 continue
             if limit is not None and count >= limit:
@@ -451,72 +478,6 @@ def _configs(config: Any, n: int) -> list[Any]:
             )
         return config
     return [config] * n
-
-
-def _modes(stream_mode: str | Sequence[str] | None) -> tuple[tuple[str, ...], bool]:
-    if stream_mode is None:
-        stream_mode = "updates"
-    single = isinstance(stream_mode, str)
-    modes = (stream_mode,) if isinstance(stream_mode, str) else tuple(stream_mode)
-    for mode in modes:
-        if mode not in STREAM_MODES:
-            raise InvalidInputError(f"stream_mode {mode!r} is not one of {', '.join(STREAM_MODES)}")
-        if mode not in SUPPORTED_MODES:
-            raise InvalidInputError(
-                f"stream_mode {mode!r} is not supported by Orca's LangGraph layer yet. Fix: "
-                f"use {', '.join(SUPPORTED_MODES)}"
-            )
-    return modes, single
-
-
-class _Shaper:
-    """Turns Orca's events into LangGraph's stream chunks."""
-
-    def __init__(
-        self, modes: tuple[str, ...], single: bool, output_keys: str | Sequence[str] | None
-    ) -> None:
-        self.modes = modes
-        self.single = single
-        self.output_keys = output_keys
-        self.values: dict[str, Any] = {}
-
-    def _out(self, mode: str, chunk: Any) -> Any:
-        return chunk if self.single else (mode, chunk)
-
-    def shape(self, event: Event) -> list[Any]:
-        out: list[Any] = []
-        kind = event.type
-        if kind == VALUES and isinstance(event, Values):
-            self.values = dict(event.values)
-            if "values" in self.modes:
-                out.append(self._out("values", self._keys(self.values)))
-        elif kind == TASK_FINISHED and isinstance(event, TaskFinished):
-            if "updates" in self.modes:
-                update = event.update or None
-                out.append(self._out("updates", {event.node: update}))
-        elif kind == CUSTOM and isinstance(event, Custom):
-            if "custom" in self.modes:
-                out.append(self._out("custom", event.data))
-        elif kind == INTERRUPT and isinstance(event, InterruptEvent):
-            interrupts = _state.interrupts_of(event.interrupts)
-            if "updates" in self.modes:
-                by_task: dict[str, list[Any]] = {}
-                for native, shown in zip(event.interrupts, interrupts, strict=True):
-                    by_task.setdefault(str(native.get("task_id")), []).append(shown)
-                for group in by_task.values():
-                    out.append(self._out("updates", {INTERRUPT_KEY: tuple(group)}))
-            if "values" in self.modes:
-                shown_values = {**self._keys(self.values), INTERRUPT_KEY: tuple(interrupts)}
-                out.append(self._out("values", shown_values))
-        return out
-
-    def _keys(self, values: dict[str, Any]) -> Any:
-        keys = self.output_keys
-        if keys is None:
-            return values
-        if isinstance(keys, str):
-            return values.get(keys)
-        return {k: v for k, v in values.items() if k in keys}
 
 
 def _recursion_error(limit: int) -> GraphRecursionError:

@@ -43,6 +43,7 @@ class CallConfig:
     max_concurrency: int | None = None
     context: Any = None  # the call's context= (what runtime.context returns)
     store: Any = None
+    messages: Any = None  # the run's MessageSink while it streams "messages"
 
     @property
     def thread_id(self) -> str | None:
@@ -134,8 +135,9 @@ def thread_config(thread_id: str, checkpoint_id: str | None) -> dict[str, Any]:
 current: ContextVar[CallConfig | None] = ContextVar("orca_langgraph_config", default=None)
 
 
-def node_config(call: CallConfig | None, ctx: Any) -> dict[str, Any]:
-    """The config a node (or router) of the running task sees, as LangGraph builds it."""
+def node_config(call: CallConfig | None, ctx: Any, handler: Any = None) -> dict[str, Any]:
+    """The config a node (or router) of the running task sees, as LangGraph builds it;
+    ``handler`` joins the caller's callbacks."""
     call = call or CallConfig()
     thread_id = call.thread_id
     configurable: dict[str, Any] = {**call.configurable, "checkpoint_ns": ""}
@@ -151,4 +153,20 @@ def node_config(call: CallConfig | None, ctx: Any) -> dict[str, Any]:
         langgraph_path=("__pregel_pull", ctx.node),
         langgraph_checkpoint_ns=f"{ctx.node}:{ctx.task_id}",
     )
-    return {"configurable": configurable, "metadata": metadata, "callbacks": call.callbacks}
+    return {
+        "configurable": configurable,
+        "metadata": metadata,
+        "callbacks": _with(call.callbacks, handler),
+    }
+
+
+def _with(callbacks: Any, handler: Any) -> Any:
+    if handler is None:
+        return callbacks
+    if callbacks is None:
+        return [handler]
+    if isinstance(callbacks, list | tuple):
+        return [*callbacks, handler]
+    manager = callbacks.copy()  # a LangChain callback manager
+    manager.add_handler(handler, inherit=True)
+    return manager

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 import typing
-from collections.abc import Callable, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
 from orca import _serde
-from orca.compat.langgraph import _config
+from orca.compat.langgraph import _config, _messages
 from orca.compat.langgraph.errors import InvalidUpdateError
 from orca.compat.langgraph.types import Command
 from orca.graph._types import Command as NativeCommand
@@ -70,32 +71,100 @@ def shape_of(fn: Callable[..., Any], what: str) -> Shape:
     return Shape(config_positional, keywords, is_async)
 
 
-def _arguments(shape: Shape, ctx: Any, graph: GraphInfo) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    call = _config.current.get()
-    store = call.store if call is not None else None
-    config = _config.node_config(call, ctx) if shape.config_positional or shape.keywords else None
-    kwargs: dict[str, Any] = {}
-    for name in shape.keywords:
-        if name == "config":
-            kwargs[name] = config
-        elif name == "writer":
-            kwargs[name] = ctx.write
-        elif name == "store":
-            kwargs[name] = store
-        else:
-            kwargs[name] = Runtime(
-                context=call.context if call is not None else None,
-                store=store,
-                stream_writer=ctx.write,
-            )
-    return ((config,) if shape.config_positional else ()), kwargs
+class _Call:
+    """One call of a node or router: the arguments LangGraph would pass it, and the
+    LangChain config that runnables called inside it inherit."""
+
+    __slots__ = ("args", "config", "kwargs", "sink")
+
+    def __init__(self, shape: Shape, ctx: Any) -> None:
+        call = _config.current.get()
+        self.sink = call.messages if call is not None else None
+        langchain = _langchain_config_var()
+        self.config: dict[str, Any] | None = None
+        if shape.config_positional or shape.keywords or langchain is not None:
+            node_metadata = None
+            if self.sink is not None and langchain is not None:
+                self.config = _config.node_config(call, ctx)
+                node_metadata = self.config["metadata"]
+                self.config["callbacks"] = _config.node_config(
+                    call, ctx, _messages.handler(self.sink, node_metadata)
+                )["callbacks"]
+            else:
+                self.config = _config.node_config(call, ctx)
+        store = call.store if call is not None else None
+        self.kwargs: dict[str, Any] = {}
+        for name in shape.keywords:
+            if name == "config":
+                self.kwargs[name] = self.config
+            elif name == "writer":
+                self.kwargs[name] = ctx.write
+            elif name == "store":
+                self.kwargs[name] = store
+            else:
+                self.kwargs[name] = Runtime(
+                    context=call.context if call is not None else None,
+                    store=store,
+                    stream_writer=ctx.write,
+                )
+        self.args = (self.config,) if shape.config_positional else ()
+
+    def langchain(self) -> AbstractContextManager[Any]:
+        """LangChain runnables called in the node inherit its config (callbacks,
+        metadata), as under LangGraph: LangChain reads it from its context variable.
+        Only where the program imported LangChain (nothing else could read it)."""
+        var = _langchain_config_var()
+        if var is None or self.config is None:
+            return nullcontext()
+        return _setting(var, self.config)
+
+    def before(self, state: Any) -> None:
+        """The messages a node is given are not news: ``messages`` leaves them out."""
+        if self.sink is not None:
+            self.sink.mark_seen(_messages.messages_in(state))
+
+    def after(self, output: Any) -> None:
+        """Messages the node returns that no model streamed go to ``messages``."""
+        if self.sink is None or self.config is None:
+            return
+        update = output.update if isinstance(output, Command | NativeCommand) else output
+        if update is None:
+            return
+        metadata = {**self.config["metadata"], "ls_integration": "langgraph"}
+        for message in _messages.messages_in(update):
+            if not self.sink.seen(getattr(message, "id", None)):
+                self.sink.put(message, metadata)
 
 
-@dataclass(slots=True)
 class GraphInfo:
-    """What wrappers need of their graph: its state keys."""
+    """What wrappers need of their graph: its state keys (in the schema's order)."""
 
-    keys: frozenset[str]
+    __slots__ = ("keys", "order")
+
+    def __init__(self, order: tuple[str, ...]) -> None:
+        self.order = order
+        self.keys = frozenset(order)
+
+    def ordered(self, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` in the schema's key order, as LangGraph shows state."""
+        out = {k: values[k] for k in self.order if k in values}
+        if len(out) != len(values):
+            out.update((k, v) for k, v in values.items() if k not in out)
+        return out
+
+
+@contextmanager
+def _setting(var: Any, value: Any) -> Iterator[None]:
+    token = var.set(value)
+    try:
+        yield
+    finally:
+        var.reset(token)
+
+
+def _langchain_config_var() -> Any:
+    module = sys.modules.get("langchain_core.runnables.config")
+    return getattr(module, "var_child_runnable_config", None) if module is not None else None
 
 
 def _metered(ctx: Any) -> AbstractContextManager[Any]:
@@ -185,20 +254,41 @@ def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[.
     if shape.is_async:
 
         async def async_node(state: Any, ctx: Any) -> Any:
-            args, kwargs = _arguments(shape, ctx, graph)
-            with _metered(ctx):
-                output = await fn(state, *args, **kwargs)
+            call = _Call(shape, ctx)
+            call.before(state)
+            with _metered(ctx), call.langchain():
+                output = await fn(state, *call.args, **call.kwargs)
+            call.after(output)
             return to_native(output, name, graph)
 
         return async_node
 
     def node(state: Any, ctx: Any) -> Any:
-        args, kwargs = _arguments(shape, ctx, graph)
-        with _metered(ctx):
-            output = fn(state, *args, **kwargs)
+        call = _Call(shape, ctx)
+        call.before(state)
+        with _metered(ctx), call.langchain():
+            output = fn(state, *call.args, **call.kwargs)
+        call.after(output)
         return to_native(output, name, graph)
 
     return node
+
+
+def runnable_node(runnable: Any) -> Callable[..., Any]:
+    """A LangChain ``Runnable`` (an object with ``invoke``/``ainvoke``, not callable)
+    as a node function ``(state, config)``."""
+    ainvoke = getattr(runnable, "ainvoke", None)
+    if callable(ainvoke):
+
+        async def arun(state: Any, config: Any) -> Any:
+            return await ainvoke(state, config)
+
+        return arun
+
+    def run(state: Any, config: Any) -> Any:
+        return runnable.invoke(state, config)
+
+    return run
 
 
 def wrap_router(fn: Callable[..., Any], source: str, graph: GraphInfo) -> Callable[..., Any]:
@@ -209,13 +299,13 @@ def wrap_router(fn: Callable[..., Any], source: str, graph: GraphInfo) -> Callab
     if shape.is_async:
 
         async def async_router(state: Any, ctx: Any) -> Any:
-            args, kwargs = _arguments(shape, ctx, graph)
-            return await fn(state, *args, **kwargs)
+            call = _Call(shape, ctx)
+            return await fn(state, *call.args, **call.kwargs)
 
         return async_router
 
     def router(state: Any, ctx: Any) -> Any:
-        args, kwargs = _arguments(shape, ctx, graph)
-        return fn(state, *args, **kwargs)
+        call = _Call(shape, ctx)
+        return fn(state, *call.args, **call.kwargs)
 
     return router

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from orca.compat.langgraph._config import thread_config
+from orca.compat.langgraph._nodes import GraphInfo
 from orca.compat.langgraph.types import Interrupt, PregelTask, StateSnapshot
 from orca.graph._types import Interrupt as NativeInterrupt
 from orca.graph._types import StateSnapshot as NativeSnapshot
@@ -47,7 +48,7 @@ def metadata_of(snap: NativeSnapshot) -> dict[str, Any]:
     return shown
 
 
-def snapshot_of(snap: NativeSnapshot) -> StateSnapshot:
+def snapshot_of(snap: NativeSnapshot, info: GraphInfo) -> StateSnapshot:
     interrupts = interrupts_of(snap.interrupts)
     tasks = []
     for index, node in enumerate(snap.next):
@@ -62,7 +63,7 @@ def snapshot_of(snap: NativeSnapshot) -> StateSnapshot:
             )
         )
     return StateSnapshot(
-        values=dict(snap.values),
+        values=info.ordered(dict(snap.values)),
         next=tuple(snap.next),
         config=thread_config(snap.thread_id, snap.checkpoint_id),
         metadata=metadata_of(snap),
