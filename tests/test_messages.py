@@ -74,6 +74,20 @@ def test_removing_an_unknown_id_fails_on_both_engines() -> None:
         add_messages([], [RemoveMessage("nope")])
 
 
+def test_what_follows_a_clear_all_merges_as_any_write() -> None:
+    # LangGraph 1.2 keeps both messages of a reused id, and the RemoveMessage itself,
+    # when they follow a clear-all; Orca merges them as it merges any write
+    new = [
+        RemoveMessage(REMOVE_ALL_MESSAGES),
+        lc.HumanMessage("a", id="1"),
+        lc.HumanMessage("a2", id="1"),
+        lc.HumanMessage("b", id="2"),
+        lc.RemoveMessage(id="2"),
+    ]
+    assert _shape(add_messages([lc.HumanMessage("old", id="0")], new)) == [("human", "a2", "1")]
+    assert len(lg_message.add_messages([], [lc.RemoveMessage(REMOVE_ALL_MESSAGES), *new[1:]])) == 4
+
+
 def test_orca_remove_message_works_like_langchains() -> None:
     old = [lc.HumanMessage("a", id="1"), lc.HumanMessage("b", id="2")]
     assert _shape(add_messages(old, [RemoveMessage("2")])) == [("human", "a", "1")]
@@ -105,6 +119,8 @@ def test_bad_messages_get_clear_errors() -> None:
         add_messages([], None)
     with pytest.raises(ValueError, match=r"'html'\) is not a known format"):
         add_messages(format="html")
+    with pytest.raises(ValueError, match=r"'html'\) is not a known format"):
+        add_messages([], ["x"], format="html")
 
 
 def test_format_langchain_openai_normalises_contents_as_langgraph_does() -> None:

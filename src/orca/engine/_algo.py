@@ -140,3 +140,36 @@ def plan_next(
             if target != END:
                 add(target)
     return planned, arrived
+
+
+DEFERRED = "__deferred__"
+"""Key in the ``JOINS`` channel: deferred nodes that were triggered and wait their turn."""
+
+
+def hold_deferred(
+    spec: GraphSpec,
+    planned: list[dict[str, Any]],
+    joins: dict[str, list[str]] | None,
+) -> tuple[list[dict[str, Any]], dict[str, list[str]] | None]:
+    """Hold back the nodes added with ``defer=True`` while other tasks are planned; run
+    them (once each) in the first step that has nothing else to run. A ``Send`` to a
+    deferred node runs at once.
+
+    ``joins`` is the state of the waiting edges after ``plan_next`` (or as stored, when
+    the graph has no waiting edges); returns the tasks to run and that state with the
+    held nodes in it. A graph without deferred nodes gets both back as they were.
+    """
+    deferred = {name for name, node in spec.nodes.items() if node.defer}
+    waiting = list((joins or {}).get(DEFERRED, ()))
+    if not deferred and not waiting:
+        return planned, joins
+    now = [t for t in planned if t["node"] not in deferred or "arg" in t]
+    for t in planned:
+        if t["node"] in deferred and "arg" not in t and t["node"] not in waiting:
+            waiting.append(t["node"])
+    if not now:
+        now, waiting = [{"node": name} for name in waiting], []
+    kept = {k: v for k, v in (joins or {}).items() if k != DEFERRED}
+    if waiting:
+        kept[DEFERRED] = waiting
+    return now, kept

@@ -11,7 +11,7 @@ from orca._sync import iterate_sync, run_sync
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointInfo, CheckpointSave, PendingWrite
 from orca.context import RunServices, service_factory
 from orca.engine import _ids
-from orca.engine._algo import JOINS, apply_writes, plan_next
+from orca.engine._algo import JOINS, apply_writes, hold_deferred, plan_next
 from orca.engine._context import RunContext
 from orca.engine._handle import RunHandle
 from orca.engine._loop import Run, RunOptions, RunOutcome, open_interrupts, utc_now
@@ -552,7 +552,9 @@ class CompiledGraph:
             task = Task(0, ctx.task_id, self.spec.nodes[as_node], None, ctx, writes=writes)
             targets = await route(self.spec, task, cp.values)
             nxt, joins = plan_next(self.spec, [(as_node, targets)], values.get(JOINS))
-            if joins is not None:
+            stored = values.get(JOINS)
+            nxt, joins = hold_deferred(self.spec, nxt, stored if joins is None else joins)
+            if joins is not None and joins != stored:
                 values[JOINS] = joins
                 changed[JOINS] = None
         target = to_thread or thread_id

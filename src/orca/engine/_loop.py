@@ -15,7 +15,7 @@ from orca._patience import lost_store, patiently
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, EventRecord, PendingWrite
 from orca.context import RunServices, RunTotals
 from orca.engine import _ids
-from orca.engine._algo import JOINS, Target, Writes, apply_writes, plan_next
+from orca.engine._algo import JOINS, Target, Writes, apply_writes, hold_deferred, plan_next
 from orca.engine._context import RunContext
 from orca.engine._emit import Emitter
 from orca.engine._persist import Durability, Persister, log_input_once
@@ -751,7 +751,9 @@ class Run:
     ) -> None:
         joins = values.get(JOINS) if self.spec.joins else None
         nxt, new_joins = plan_next(self.spec, finished, joins)
-        if new_joins is not None and new_joins != joins:
+        stored = values.get(JOINS)
+        nxt, new_joins = hold_deferred(self.spec, nxt, stored if new_joins is None else new_joins)
+        if new_joins is not None and new_joins != stored:
             values[JOINS] = new_joins
             changed[JOINS] = None
         parent = self.persisted_id

@@ -80,6 +80,7 @@ class NodeSpec:
     retry: RetryPolicy | None
     timeout: float | None
     destinations: tuple[str, ...]
+    defer: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,7 @@ class StateGraph:
         retry: RetryPolicy | None = None,
         timeout: float | None = None,
         destinations: Sequence[str] = (),
+        defer: bool = False,
     ) -> StateGraph:
         """Add a node: a sync or async callable ``(state[, ctx]) -> update | Command | None``,
         or a compiled graph (a subgraph).
@@ -148,6 +150,8 @@ class StateGraph:
             timeout: seconds one attempt may take.
             destinations: nodes this node may reach with ``Command(goto=...)``; declaring
                 them lets ``compile()`` check reachability.
+            defer: when triggered, wait until no other task is planned, then run once
+                (a ``Send`` to it runs at once).
         """
         if not isinstance(name, str) or not name:
             raise GraphError(f"node name {name!r} is not a non-empty string", fix="name nodes")
@@ -182,7 +186,11 @@ class StateGraph:
                 fix="pass a function, an async function or a compiled graph",
                 node=name,
             )
-        self._nodes[name] = NodeSpec(name, callee, retry, timeout, tuple(destinations))
+        if not isinstance(defer, bool):
+            raise GraphError(
+                f"node {name!r} has defer={defer!r}", fix="pass True or False", node=name
+            )
+        self._nodes[name] = NodeSpec(name, callee, retry, timeout, tuple(destinations), defer)
         return self
 
     def add_edge(self, source: str | Sequence[str], target: str) -> StateGraph:

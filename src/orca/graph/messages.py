@@ -23,7 +23,7 @@ import importlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Any, TypedDict
 
 from orca import _serde
 from orca.graph.reducers import Reducer
@@ -71,10 +71,6 @@ def _lc() -> Any:
         except ImportError:
             _langchain = None
     return _langchain
-
-
-def _is_lc_message(lc: Any, m: Any) -> bool:
-    return lc is not None and isinstance(m, lc.BaseMessage)
 
 
 def _removal_id(lc: Any, m: Any) -> str | None:
@@ -138,8 +134,6 @@ def _to_dict(m: Any) -> Any:
         raise ValueError(
             f"unknown message role {role!r}. Fix: use one of {', '.join(sorted(_ROLES))}"
         )
-    if role == "remove":  # pragma: no cover - guarded by _ROLES
-        raise ValueError("write RemoveMessage(id) to remove a message")
     out = {k: v for k, v in m.items() if k != "type"}
     out["role"] = role
     if out.get("content") is None:
@@ -191,6 +185,11 @@ def _fill_ids(items: list[Any], taken: set[str], offset: int, before: str) -> li
 
 
 def _merge(old: Any, new: Any, format: str | None) -> list[Any]:
+    if format is not None and format not in _FORMATS:
+        raise ValueError(
+            f"add_messages(format={format!r}) is not a known format. Fix: use one of "
+            f"{', '.join(map(repr, _FORMATS))}, or None"
+        )
     lc = _lc()
     if format is not None and lc is None:
         raise RuntimeError(
@@ -204,31 +203,30 @@ def _merge(old: Any, new: Any, format: str | None) -> list[Any]:
     left = _fill_ids(left, taken, 0, "")
     right = _fill_ids(right, taken, len(left), _id_of(left[-1]) or "" if left else "")
     cleared = [i for i, m in enumerate(right) if _removal_id(lc, m) == REMOVE_ALL_MESSAGES]
-    if cleared:  # what came before the last clear-all is gone, what follows it is the list
-        result = right[cleared[-1] + 1 :]
-    else:
-        result = list(left)
-        index = {_id_of(m): i for i, m in enumerate(result)}
-        removed: set[str] = set()
-        for m in right:
-            target = _removal_id(lc, m)
-            mid = target if target is not None else _id_of(m)
-            if mid in index:
-                if target is not None:
-                    removed.add(target)
-                else:  # a message that reuses an id replaces it, where it stood
-                    removed.discard(str(mid))
-                    result[index[mid]] = m
-            elif target is not None:
-                raise ValueError(
-                    f"RemoveMessage({target!r}) names no message in the list. Fix: remove "
-                    "a message by the id it has in the state"
-                )
-            else:
-                index[mid] = len(result)
-                result.append(m)
-        if removed:
-            result = [m for m in result if _id_of(m) not in removed]
+    if cleared:  # what came before the last clear-all is gone; what follows merges onto []
+        left, right = [], right[cleared[-1] + 1 :]
+    result = list(left)
+    index = {_id_of(m): i for i, m in enumerate(result)}
+    removed: set[str] = set()
+    for m in right:
+        target = _removal_id(lc, m)
+        mid = target if target is not None else _id_of(m)
+        if mid in index:
+            if target is not None:
+                removed.add(target)
+            else:  # a message that reuses an id replaces it, where it stood
+                removed.discard(str(mid))
+                result[index[mid]] = m
+        elif target is not None:
+            raise ValueError(
+                f"RemoveMessage({target!r}) names no message in the list. Fix: remove "
+                "a message by the id it has in the state"
+            )
+        else:
+            index[mid] = len(result)
+            result.append(m)
+    if removed:
+        result = [m for m in result if _id_of(m) not in removed]
     if format == "langchain-openai":
         return list(lc.convert_to_messages(lc.convert_to_openai_messages(result)))
     return result
@@ -243,11 +241,7 @@ class _AddMessages(Reducer):
         if new is _UNSET and old is None:
             if format is _UNSET or format is None:
                 return self
-            if format not in _FORMATS:
-                raise ValueError(
-                    f"add_messages(format={format!r}) is not a known format. Fix: use one of "
-                    f"{', '.join(map(repr, _FORMATS))}, or None"
-                )
+            _merge([], [], format)  # an unknown format fails here, not at the first write
             chosen = format
 
             def fn(o: Any, n: Any) -> list[Any]:
@@ -287,6 +281,3 @@ class MessagesState(TypedDict):
     """A state with one key, ``messages``, merged by ``add_messages``. Subclass it to add keys."""
 
     messages: Annotated[list[Any], add_messages]
-
-
-Format = Literal["langchain-openai"]
