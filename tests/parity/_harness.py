@@ -19,6 +19,7 @@ import asyncio
 import dataclasses
 import importlib
 import json
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -85,6 +86,7 @@ class Library:
     def __init__(self, name: str) -> None:
         self.name = name
         self.root = LIBRARIES[name]
+        self._exported: dict[int, str] | None = None
 
     def __getattr__(self, attr: str) -> Any:
         if attr not in NAMES:
@@ -101,6 +103,26 @@ class Library:
     # helpers every case uses
     def saver(self) -> Any:
         return self.InMemorySaver()
+
+    def error_name(self, exc: BaseException) -> str:
+        """The name a LangGraph program can catch ``exc`` by: the first class of its MRO
+        that this library's ``errors`` module exports (by that name), or that is not
+        Orca's own (a built-in, pydantic's, the program's). An Orca error that subclasses
+        ``ValueError`` and is not exported reads as ``ValueError``."""
+        if self._exported is None:
+            try:
+                module = importlib.import_module(f"{self.root}.errors")
+                self._exported = {
+                    id(v): k for k, v in vars(module).items() if isinstance(v, type)
+                }
+            except ImportError:
+                self._exported = {}
+        for cls in type(exc).__mro__:
+            if id(cls) in self._exported:
+                return self._exported[id(cls)]
+            if not cls.__module__.startswith("orca"):
+                return cls.__name__
+        return type(exc).__name__
 
 
 def layer_present(name: str) -> bool:
@@ -150,16 +172,28 @@ class Cases:
         return test_parity
 
 
+_current: list[Library] = []  # the library a case runs on (cases run one at a time)
+
+
 def observe(case_id: str, library: str) -> Any:
     """Run one case on one library: its normalised observation, or the class of the
     exception it let out."""
     lg = Library(library)
+    _current[:] = [lg]
     try:
         return {"ok": norm(CASES[case_id].fn(lg))}
     except MissingName as exc:
         return {"raised": "MissingName", "name": str(exc)}
     except Exception as exc:
-        return {"raised": type(exc).__name__}
+        if os.environ.get("PARITY_DEBUG"):  # for triage: what the case let out, in full
+            return {"raised": _error_name(exc), "detail": f"{type(exc).__name__}: {exc}"}
+        return {"raised": _error_name(exc)}
+    finally:
+        _current.clear()
+
+
+def _error_name(exc: BaseException) -> str:
+    return _current[0].error_name(exc) if _current else type(exc).__name__
 
 
 def check(case_id: str) -> None:
@@ -210,7 +244,7 @@ def norm(value: Any) -> Any:
     if isinstance(value, set | frozenset):
         return sorted((norm(v) for v in value), key=repr)
     if isinstance(value, BaseException):
-        return {"exception": type(value).__name__}
+        return {"exception": _error_name(value)}
     kind = type(value).__name__
     if kind == "Interrupt":
         return {"Interrupt": norm(value.value)}
@@ -277,7 +311,7 @@ def attempt(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> dict[str, Any]
     except MissingName:
         raise
     except Exception as exc:
-        return {"error": type(exc).__name__}
+        return {"error": _error_name(exc)}
 
 
 def chunks(stream: Iterable[Any]) -> list[Any]:
@@ -289,7 +323,7 @@ def chunks(stream: Iterable[Any]) -> list[Any]:
     except MissingName:
         raise
     except Exception as exc:
-        out.append({"error": type(exc).__name__})
+        out.append({"error": _error_name(exc)})
     return out
 
 

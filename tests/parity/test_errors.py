@@ -78,7 +78,7 @@ def recursion_error_is_recursion_error(lg: Library) -> Any:
     try:
         g.compile().invoke({"log": []}, {"recursion_limit": 3})
     except RecursionError as exc:
-        return [isinstance(exc, lg.GraphRecursionError), type(exc).__name__]
+        return [isinstance(exc, lg.GraphRecursionError), lg.error_name(exc)]
     return "no error"
 
 
@@ -237,7 +237,7 @@ def failed_step_keeps_sibling_writes(lg: Library) -> Any:
         try:
             await app.ainvoke({"log": []}, cfg())
         except ConnectionError as exc:
-            error = type(exc).__name__
+            error = lg.error_name(exc)
         paused = state(app, cfg())
         fail[0] = False
         final = await app.ainvoke(None, cfg())

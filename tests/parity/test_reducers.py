@@ -102,7 +102,7 @@ def parallel_writes_to_plain_key_fail(lg: Library) -> Any:
     try:
         g.compile().invoke({"plain": ""})
     except lg.InvalidUpdateError as exc:
-        return {"error": type(exc).__name__}
+        return {"error": lg.error_name(exc)}
     return "no error"
 
 
@@ -229,7 +229,7 @@ def add_messages_remove_unknown_id_fails(lg: Library) -> Any:
     try:
         lg.add_messages([HumanMessage("hi", id="1")], [RemoveMessage(id="nope")])
     except ValueError as exc:
-        return {"error": type(exc).__name__}
+        return {"error": lg.error_name(exc)}
     return "no error"
 
 
