@@ -112,9 +112,7 @@ class Library:
         if self._exported is None:
             try:
                 module = importlib.import_module(f"{self.root}.errors")
-                self._exported = {
-                    id(v): k for k, v in vars(module).items() if isinstance(v, type)
-                }
+                self._exported = {id(v): k for k, v in vars(module).items() if isinstance(v, type)}
             except ImportError:
                 self._exported = {}
         for cls in type(exc).__mro__:

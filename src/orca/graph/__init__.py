@@ -24,8 +24,8 @@ __all__ = [
     "Send",
     "StateGraph",
     "StateSnapshot",
-    "interrupt",
     "add_messages",
+    "interrupt",
     "messages",
     "reducers",
 ]
