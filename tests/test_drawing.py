@@ -74,7 +74,31 @@ def build(graph_cls: Any, start: str, end: str, shape: str) -> Any:
         g.add_node("inner", sub.compile())
         g.add_edge(start, "inner")
         g.add_edge("inner", end)
+    elif shape == "router_at_start":
+        for name in "abc":
+            g.add_node(name, noop)
+        g.add_conditional_edges(start, _router, {"first": "a", "second": "b"})
+        g.add_edge("a", "c")
+        g.add_edge("b", "c")
+        g.add_edge("c", end)
+    elif shape == "sends":
+        for name in ("split", "work", "join"):
+            g.add_node(name, noop)
+        g.add_edge(start, "split")
+        g.add_conditional_edges("split", _fan_out, ["work"])
+        g.add_edge("work", "join")
+        g.add_edge("join", end)
+    elif shape == "names_with_spaces":
+        g.add_node("look up", noop)
+        g.add_node("answer (short)", noop)
+        g.add_edge(start, "look up")
+        g.add_edge("look up", "answer (short)")
+        g.add_edge("answer (short)", end)
     return g.compile()
+
+
+def _fan_out(state: Any) -> list[Any]:
+    return []
 
 
 SHAPES = [
@@ -85,6 +109,9 @@ SHAPES = [
     ("subgraph", {"xray": True}),
     ("subgraph", {"xray": 1}),
     ("subgraph_fan", {"xray": True}),
+    ("router_at_start", {}),
+    ("sends", {}),
+    ("names_with_spaces", {}),
 ]
 
 

@@ -66,21 +66,24 @@ def run_program(
     env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
     if kill is not None:
         env["ORCA_KILL"] = kill
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(PROGRAM),
-            store_location(workdir, db),
-            str(workdir / "effects.log"),
-            THREAD,
-            durability,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [
+                sys.executable,
+                str(PROGRAM),
+                store_location(workdir, db),
+                str(workdir / "effects.log"),
+                THREAD,
+                durability,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=50,  # two runs fit in the test's 120 s
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:  # where it hung: the program's stack dump
+        raise AssertionError(f"the program hung (kill={kill}); its stderr:\n{exc.stderr}") from exc
     return Outcome(proc.returncode, proc.stdout, proc.stderr)
 
 

@@ -128,7 +128,7 @@ def test_retry_backoff_is_exponential_and_capped() -> None:
 
 
 def test_retry_jitter_is_drawn_from_the_seed() -> None:
-    policy = RetryPolicy(max_attempts=5, initial_interval=0.001, max_interval=1.0, jitter=True)
+    policy = RetryPolicy(max_attempts=3, initial_interval=0.001, max_interval=1.0, jitter=True)
     app = single(always_failing, retry=policy)
 
     def delays(seed: int) -> list[float]:
@@ -136,12 +136,12 @@ def test_retry_jitter_is_drawn_from_the_seed() -> None:
 
     first, again, other = delays(7), delays(7), delays(8)
 
-    assert len(first) == 4
+    assert len(first) == 2
     assert first == again
     assert first != other
     for attempt, delay in enumerate(first, start=1):
         base = 0.001 * 2 ** (attempt - 1)
-        assert base <= delay <= base * 1.25 + 1e-9
+        assert base <= delay < base + 1  # up to one second of jitter, as in LangGraph
 
 
 def test_retry_policy_delay_formula() -> None:
@@ -150,7 +150,7 @@ def test_retry_policy_delay_formula() -> None:
     assert policy.delay(2, 0.0) == 3.0
     assert policy.delay(3, 0.0) == 9.0
     assert policy.delay(4, 0.0) == 20.0
-    assert policy.delay(1, 0.5) == pytest.approx(1.125)
+    assert policy.delay(1, 0.5) == pytest.approx(1.5)
     assert RetryPolicy(initial_interval=1.0, jitter=False).delay(1, 0.9) == 1.0
 
 
@@ -250,7 +250,7 @@ def test_one_failing_task_is_retried_without_rerunning_its_parallel_siblings() -
     g.add_edge(START, "steady")
     g.add_edge(START, "flaky")
 
-    assert g.compile().invoke({})["log"] == ["steady", "flaky"]
+    assert g.compile().invoke({})["log"] == ["flaky", "steady"]  # by name
     assert calls == {"steady": 1, "flaky": 3}
 
 

@@ -107,10 +107,11 @@ async def test_parallel_writes_apply_in_task_order_not_completion_order_async() 
         return {"log": ["fast"]}
 
     g = StateGraph(State)
-    g.add_node("slow", slow)
-    g.add_node("fast", fast)
-    g.add_edge(START, "slow")
-    g.add_edge(START, "fast")
+    # task order is by node name: "a_slow" comes first, though it finishes last
+    g.add_node("b_fast", fast)
+    g.add_node("a_slow", slow)
+    g.add_edge(START, "b_fast")
+    g.add_edge(START, "a_slow")
 
     result = await g.compile().ainvoke({})
 
@@ -133,10 +134,11 @@ def test_parallel_writes_apply_in_task_order_not_completion_order_sync() -> None
         return {"log": ["fast"]}
 
     g = StateGraph(State)
-    g.add_node("slow", slow)
-    g.add_node("fast", fast)
-    g.add_edge(START, "slow")
-    g.add_edge(START, "fast")
+    # task order is by node name: "a_slow" comes first, though it finishes last
+    g.add_node("b_fast", fast)
+    g.add_node("a_slow", slow)
+    g.add_edge(START, "b_fast")
+    g.add_edge(START, "a_slow")
 
     result = g.compile().invoke({})
 
@@ -379,7 +381,8 @@ def test_router_returning_a_name_runs_that_node() -> None:
 
 def test_router_returning_a_list_runs_each_node_in_one_step() -> None:
     app = route_graph(lambda s: ["z", "x"])
-    assert app.invoke({})["log"] == ["start", "z", "x"]
+    # the nodes of a step run in name order, as in LangGraph
+    assert app.invoke({})["log"] == ["start", "x", "z"]
 
 
 def test_router_returning_end_ends_the_run() -> None:
@@ -573,10 +576,10 @@ def test_nodes_may_take_ctx_positionally_or_by_keyword_or_not_at_all() -> None:
         g.add_edge(START, name)
 
     assert g.compile().invoke({})["log"] == [
-        ("positional", "p"),
-        ("keyword", "k"),
         ("bare", None),
+        ("keyword", "k"),
         ("object", "o"),
+        ("positional", "p"),
     ]
 
 

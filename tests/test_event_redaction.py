@@ -49,7 +49,9 @@ def call(state, ctx):
 
 leaky = StateGraph(S, name="leaky")
 leaky.add_node("leak", leak)
-leaky.add_node("call", call, retry=RetryPolicy(max_attempts=2, initial_interval=0.01))
+leaky.add_node(
+    "call", call, retry=RetryPolicy(max_attempts=2, initial_interval=0.01, retry_on=Exception)
+)
 leaky.add_edge(START, "leak")
 leaky.add_edge("leak", "call")
 leaky.add_edge("call", END)

@@ -226,7 +226,7 @@ def test_parallel_interrupts_in_one_step_are_resumed_together_by_id(tmp_path: Pa
     )
 
     assert "__interrupt__" not in result
-    assert result["log"] == [["left", "L"], ["steady", None], ["right", "R"]]
+    assert result["log"] == [["left", "L"], ["right", "R"], ["steady", None]]  # by name
     assert result["answer"] == 3
     assert calls["join"] == 1
 
@@ -283,7 +283,7 @@ def test_resuming_one_of_two_parallel_interrupts_leaves_the_other_pending(
     assert app.get_state("t").interrupts == (right,)
 
     final = app.invoke(Command(resume="R"), thread_id="t")
-    assert final["log"] == [["left", "L"], ["steady", None], ["right", "R"]]
+    assert final["log"] == [["left", "L"], ["right", "R"], ["steady", None]]
     assert calls["steady"] == 1
     assert calls["left"] == 2  # once to pause, once with its answer
 

@@ -94,7 +94,11 @@ def flaky_graph() -> Any:
         return {"x": 1}
 
     g = StateGraph(S, name="flaky")
-    g.add_node("flaky", flaky, retry=RetryPolicy(max_attempts=2, initial_interval=0, jitter=False))
+    g.add_node(
+        "flaky",
+        flaky,
+        retry=RetryPolicy(max_attempts=2, initial_interval=0, jitter=False, retry_on=Exception),
+    )
     g.add_edge(START, "flaky")
     g.add_edge("flaky", END)
     return g.compile()

@@ -101,7 +101,11 @@ def flaky_graph() -> Any:
         return {"x": 1}
 
     g = StateGraph(S, name="flaky")
-    g.add_node("flaky", flaky, retry=RetryPolicy(max_attempts=3, initial_interval=0, jitter=False))
+    g.add_node(
+        "flaky",
+        flaky,
+        retry=RetryPolicy(max_attempts=3, initial_interval=0, jitter=False, retry_on=Exception),
+    )
     g.add_node("after", lambda s: {"x": 2})
     g.add_edge(START, "flaky")
     g.add_edge("flaky", "after")

@@ -271,8 +271,10 @@ def keep_longest(old: str, new: str) -> str:
 
 
 class Custom(TypedDict):
-    best: Annotated[int, max]
-    longest: Annotated[str, keep_longest]
+    # a union type has no empty value, so these keys start with no value (a plain int
+    # would start at 0, as in LangGraph: see test_semantics_lg.py)
+    best: Annotated[int | None, max]
+    longest: Annotated[str | None, keep_longest]
 
 
 def test_builtin_max_is_a_reducer() -> None:
@@ -288,7 +290,7 @@ def test_custom_reducer_gets_old_then_new_in_task_order() -> None:
         return f"{old}|{new}"
 
     class S(TypedDict):
-        trail: Annotated[str, record]
+        trail: Annotated[str | None, record]
 
     app = two_parallel_writers(S, "trail", "first", "second")
     assert app.invoke({"trail": "input"}) == {"trail": "input|first|second"}

@@ -869,7 +869,9 @@ def retried(fail_until: int, attempts: int = 3) -> StateGraph:
             raise ValueError(f"attempt {ctx.attempt} got {text}")
         return {"a": text, "n": ctx.attempt}
 
-    policy = RetryPolicy(max_attempts=attempts, initial_interval=0.0, jitter=False)
+    policy = RetryPolicy(
+        max_attempts=attempts, initial_interval=0.0, jitter=False, retry_on=Exception
+    )
     return line("retried", [("ask", ask)], retry={"ask": policy})
 
 
@@ -927,7 +929,7 @@ def llm_fails_once(kind: str) -> StateGraph:
         except LLMError as exc:
             raise ValueError("try again") from exc
 
-    policy = RetryPolicy(max_attempts=2, initial_interval=0.0, jitter=False)
+    policy = RetryPolicy(max_attempts=2, initial_interval=0.0, jitter=False, retry_on=Exception)
     node = fallback if kind == "fallback" else retry
     return line(f"fails-{kind}", [("ask", node)], retry={"ask": policy})
 

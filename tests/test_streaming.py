@@ -43,7 +43,7 @@ async def async_talker(state: State, ctx: RunContext) -> dict[str, Any]:
 
 
 def two_step_app(**compile_options: Any) -> Any:
-    """Step 1: sync_talker and async_talker in parallel. Step 2: finish."""
+    """Step 1: async_talker and sync_talker in parallel (name order). Step 2: finish."""
     g = StateGraph(State)
     g.add_node("sync_talker", sync_talker)
     g.add_node("async_talker", async_talker)
@@ -87,8 +87,8 @@ def test_values_mode_yields_the_full_state_after_the_input_and_each_step() -> No
     assert all(isinstance(e, Values) for e in events)
     assert [e.values for e in events] == [
         {"count": 0, "log": []},
-        {"count": 1, "log": ["sync", "async"]},
-        {"count": 1, "log": ["sync", "async", "finish"]},
+        {"count": 1, "log": ["async", "sync"]},
+        {"count": 1, "log": ["async", "sync", "finish"]},
     ]
     assert [e.step for e in events] == [0, 1, 2]
     assert events[-1].values == app.invoke({"count": 0})
@@ -99,11 +99,11 @@ def test_updates_mode_yields_each_tasks_writes_in_task_order() -> None:
 
     assert all(isinstance(e, TaskFinished) for e in events)
     assert [(e.step, e.node, e.update) for e in events] == [
-        (1, "sync_talker", {"log": ["sync"]}),
         (1, "async_talker", {"log": ["async"], "count": 1}),
+        (1, "sync_talker", {"log": ["sync"]}),
         (2, "finish", {"log": ["finish"]}),
     ]
-    assert events[0].goto == [{"node": "finish"}]
+    assert events[1].goto == [{"node": "finish"}]
     assert all(e.task_id for e in events)
 
 
@@ -131,7 +131,7 @@ def test_custom_mode_from_a_sync_node_running_alone_on_the_loop_thread() -> None
 
 
 def test_ctx_write_without_a_listener_is_a_no_op() -> None:
-    assert two_step_app().invoke({"count": 0})["log"] == ["sync", "async", "finish"]
+    assert two_step_app().invoke({"count": 0})["log"] == ["async", "sync", "finish"]
 
 
 def test_events_mode_yields_the_whole_run_in_order() -> None:
@@ -146,7 +146,7 @@ def test_events_mode_yields_the_whole_run_in_order() -> None:
     assert {"step.started", "task.started", "task.finished", "custom", "values"} <= set(types)
     steps = [e for e in events if isinstance(e, StepStarted)]
     assert [[t["node"] for t in s.tasks] for s in steps] == [
-        ["sync_talker", "async_talker"],
+        ["async_talker", "sync_talker"],  # by name
         ["finish"],
     ]
     assert [s.step for s in steps] == [1, 2]
@@ -333,7 +333,7 @@ async def test_astream_yields_the_same_events_as_stream() -> None:
         "task.finished",
         "values",
     ]
-    assert events[-1].values == {"count": 1, "log": ["sync", "async", "finish"]}
+    assert events[-1].values == {"count": 1, "log": ["async", "sync", "finish"]}
     seqs = [e.seq for e in events]
     assert seqs == sorted(set(seqs))
     everything = [e async for e in app.astream({"count": 0}, mode="events")]

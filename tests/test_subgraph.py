@@ -144,7 +144,8 @@ def test_subgraph_in_a_parallel_step_merges_in_task_order() -> None:
 
     result = g.compile().invoke({"topic": "t"})
 
-    assert result["log"] == ["outline", "write", "sibling"]
+    # "sibling" sorts before "writer": its writes fold first
+    assert result["log"] == ["sibling", "outline", "write"]
     assert result["total"] == 105
 
 

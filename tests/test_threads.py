@@ -361,7 +361,8 @@ def test_unknown_threads_and_checkpoints_raise_checkpoint_not_found(h: Harness) 
         h.app.get_state("t", "00000001-0000000000000000")
     assert info.value.checkpoint_id == "00000001-0000000000000000"
     with pytest.raises(CheckpointNotFoundError):
-        h.app.update_state("nobody", {"n": 1})
+        h.app.update_state("t", {"n": 1}, checkpoint_id="no-such-checkpoint")
+    # (update_state on a thread with no checkpoint makes its first: test_semantics_lg.py)
     with pytest.raises(CheckpointNotFoundError):
         h.app.fork("t", "no-such-checkpoint", to_thread="t3")
     with pytest.raises(CheckpointNotFoundError):

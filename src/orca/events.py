@@ -155,6 +155,7 @@ class TaskFinished(TaskEvent):
     update: dict[str, Any]
     goto: list[Any]
     duration_ms: float
+    cached: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

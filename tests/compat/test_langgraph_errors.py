@@ -152,8 +152,9 @@ def test_a_checkpointer_needs_a_thread_id_and_says_where_it_goes() -> None:
 
 def test_a_thread_id_beside_configurable_counts_as_langgraph_counts_it() -> None:
     app = _app(InMemorySaver())
-    assert app.invoke({"x": 0}, {"thread_id": "t"}) == {"x": 1}
-    assert app.get_state({"configurable": {"thread_id": "t"}}).values == {"x": 1}
+    # a reducer key no one wrote reads as its empty value, as in LangGraph
+    assert app.invoke({"x": 0}, {"thread_id": "t"}) == {"x": 1, "log": []}
+    assert app.get_state({"configurable": {"thread_id": "t"}}).values == {"x": 1, "log": []}
 
 
 def test_langgraphs_own_checkpointer_is_refused_with_the_import_to_use() -> None:

@@ -107,7 +107,11 @@ def build(db: str) -> Any:
     g.add_node("left", left)
     g.add_node("right", right)
     g.add_node("work", work)
-    g.add_node("reduce", reduce, retry=RetryPolicy(max_attempts=2, initial_interval=0.001))
+    g.add_node(
+        "reduce",
+        reduce,
+        retry=RetryPolicy(max_attempts=2, initial_interval=0.001, retry_on=Exception),
+    )
     g.add_edge("__start__", "plan")
     g.add_edge("plan", "left")
     g.add_edge("plan", "right")

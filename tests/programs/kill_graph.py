@@ -25,6 +25,7 @@ final state as one JSON line.
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import signal
@@ -177,4 +178,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    # a run that hangs shows where, on stderr, before the test's timeout kills it
+    faulthandler.dump_traceback_later(40, exit=False)
     main()

@@ -24,8 +24,24 @@ _NANO_PER_TOKEN = Decimal(1000)
 _ONE = Decimal(1)
 _ZERO = Decimal(0)
 
-# Orca provider name -> provider id in the genai-prices catalog
-CATALOG_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "openrouter": "openrouter"}
+# Orca provider name -> provider id in the genai-prices catalog (the providers after
+# openrouter are named by models Orca meters without calling them: orca.compat.langchain)
+CATALOG_PROVIDERS = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "openrouter": "openrouter",
+    "azure": "azure",
+    "bedrock": "aws",
+    "cohere": "cohere",
+    "deepseek": "deepseek",
+    "fireworks": "fireworks",
+    "google": "google",
+    "groq": "groq",
+    "mistral": "mistral",
+    "perplexity": "perplexity",
+    "together": "together",
+    "xai": "x-ai",
+}
 LOCAL_PROVIDERS = frozenset(
     {"llamacpp", "llamacpp-server", "llama-server", "ollama", "lmstudio", "vllm"}
 )

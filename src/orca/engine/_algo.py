@@ -8,7 +8,7 @@ from typing import Any
 from orca.errors import GraphError, InvalidUpdateError, ReducerError, closest
 from orca.graph._builder import Branch, GraphSpec
 from orca.graph._schema import Channel
-from orca.graph._types import END, Send
+from orca.graph._types import END, Overwrite, Send
 
 JOINS = "__joins__"
 """Hidden channel: which sources of each waiting edge ``add_edge([a, b], c)`` have run."""
@@ -27,16 +27,39 @@ def apply_writes(
     Returns the new values and the changed keys: for an append channel the items
     appended this step, for any other channel None.
 
+    An ``Overwrite`` replaces the key's value, bypassing its reducer; the key's writes
+    after it in the same step are ignored.
+
     Raises:
-        InvalidUpdateError: two tasks overwrote the same key in one step.
+        InvalidUpdateError: two tasks overwrote the same key in one step, or a key got
+            two ``Overwrite``s.
         ReducerError: a reducer raised.
     """
     new = dict(values)
     changed: dict[str, list[Any] | None] = {}
     overwritten: dict[str, str] = {}
+    replaced: dict[str, str] = {}  # keys an Overwrite set this step, and by which task
     for node, writes in task_writes:
         for key, value in writes:
             channel = channels[key]
+            if isinstance(value, Overwrite):
+                if channel.strict:
+                    value = value.value  # no reducer to bypass: a plain write
+                else:
+                    if key in replaced:
+                        raise InvalidUpdateError(
+                            f"nodes {replaced[key]!r} and {node!r} both wrote Overwrite(...) "
+                            f"to state key {key!r} in the same superstep. Fix: write at most "
+                            "one Overwrite per key and step",
+                            node=node,
+                            key=key,
+                        )
+                    replaced[key] = node
+                    new[key] = value.value
+                    changed[key] = None
+                    continue
+            if key in replaced:
+                continue  # an Overwrite this step has the last word
             if channel.strict:
                 if key in overwritten:
                     raise InvalidUpdateError(
@@ -108,38 +131,37 @@ def plan_next(
     finished: Sequence[tuple[str, list[Target]]],
     joins: dict[str, list[str]] | None,
 ) -> tuple[list[dict[str, Any]], dict[str, list[str]] | None]:
-    """The next superstep's tasks, in order: each finished task's targets, in task order;
-    a node named twice runs once, every ``Send`` is its own task.
+    """The next superstep's tasks, in task order: the nodes named by the finished tasks'
+    edges, routers and waiting edges, sorted by name (a node named twice runs once), then
+    one task per ``Send``, in the order the finished tasks (in their task order) sent them.
+
+    This is LangGraph's order (its tasks sorted by path: pull tasks by name, then push
+    tasks), so reducers that care about order fold a step's writes the same way.
 
     Returns the task descriptors (``{"node": n}`` or ``{"node": n, "arg": a}``) and the
     new state of the waiting edges (None when the graph has none).
     """
-    planned: list[dict[str, Any]] = []
-    seen: set[str] = set()
-
-    def add(target: Target) -> None:
-        if isinstance(target, Send):
-            planned.append({"node": target.node, "arg": target.arg})
-        elif target != END and target not in seen:
-            seen.add(target)
-            planned.append({"node": target})
-
+    names: set[str] = set()
+    sends: list[dict[str, Any]] = []
     for _node, targets in finished:
         for target in targets:
-            add(target)
-    if not spec.joins:
-        return planned, None
-    arrived = {k: list(v) for k, v in (joins or {}).items()}
-    ran = {node for node, _ in finished}
-    for sources, target in spec.joins:
-        key = f"{'+'.join(sources)}>{target}"
-        got = arrived.setdefault(key, [])
-        got.extend(s for s in sources if s in ran and s not in got)
-        if len(got) == len(sources):
-            arrived[key] = []
-            if target != END:
-                add(target)
-    return planned, arrived
+            if isinstance(target, Send):
+                sends.append({"node": target.node, "arg": target.arg})
+            elif target != END:
+                names.add(target)
+    arrived: dict[str, list[str]] | None = None
+    if spec.joins:
+        arrived = {k: list(v) for k, v in (joins or {}).items()}
+        ran = {node for node, _ in finished}
+        for sources, target in spec.joins:
+            key = f"{'+'.join(sources)}>{target}"
+            got = arrived.setdefault(key, [])
+            got.extend(s for s in sources if s in ran and s not in got)
+            if len(got) == len(sources):
+                arrived[key] = []
+                if target != END:
+                    names.add(target)
+    return [{"node": n} for n in sorted(names)] + sends, arrived
 
 
 DEFERRED = "__deferred__"

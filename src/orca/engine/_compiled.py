@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
@@ -14,15 +15,22 @@ from orca.engine import _ids
 from orca.engine._algo import JOINS, apply_writes, hold_deferred, plan_next
 from orca.engine._context import RunContext
 from orca.engine._handle import RunHandle
-from orca.engine._loop import Run, RunOptions, RunOutcome, open_interrupts, utc_now
+from orca.engine._loop import (
+    START_NODE,
+    Run,
+    RunOptions,
+    RunOutcome,
+    open_interrupts,
+    utc_now,
+)
 from orca.engine._persist import DURABILITY_MODES
-from orca.engine._task import SubgraphWrites, Task, route
+from orca.engine._task import ParentCommand, SubgraphWrites, Task, route
 from orca.errors import CheckpointNotFoundError, InvalidInputError, NodeInterrupt, closest
 from orca.events import STREAM_MODES, Event, StreamMode
 from orca.graph import reducers
 from orca.graph._builder import GraphSpec
 from orca.graph._drawing import DrawableGraph
-from orca.graph._types import StateSnapshot
+from orca.graph._types import START, Command, StateSnapshot
 
 EPHEMERAL_THREAD = "ephemeral"
 
@@ -102,6 +110,8 @@ class CompiledGraph:
         max_tokens: the answer cap of calls that set none under a block budget (1024).
         api_keys: where a model's API key is looked up before the environment: a store's
             ``secrets`` (the tenant's sealed keys), or a function of the variable's name.
+        context: read-only data for the nodes (``ctx.context``), coerced to the graph's
+            ``context_schema`` (a dict becomes one); never checkpointed.
         log_events: with a checkpointer, keep the run's events (all but tokens and
             values) in its event log, written with the checkpoints (default True).
         correlation_id: carried by the run's logs and spans (default: the one
@@ -371,6 +381,7 @@ class CompiledGraph:
             log_events=_flag(options, "log_events"),
             correlation_id=_correlation_id(options),
             metadata=metadata,
+            context=_context(self.spec.context_schema, options.get("context")),
         )
 
     # -- threads ------------------------------------------------------------------------------
@@ -419,18 +430,47 @@ class CompiledGraph:
         subgraphs: dict[str, DrawableGraph] = {}
         if depth != 0:
             for name, node in self.spec.nodes.items():
-                sub = getattr(node.callee.fn, "subgraph", None)
+                sub = getattr(node.callee.fn, "graph", None)
                 if isinstance(sub, CompiledGraph):
                     subgraphs[name] = sub.get_graph(xray=True if depth < 0 else depth - 1)
         return build_drawing(self.spec, subgraphs)
 
-    def get_state(self, thread_id: str, checkpoint_id: str | None = None) -> StateSnapshot:
+    def get_state(
+        self, thread_id: str, checkpoint_id: str | None = None, *, subgraphs: bool = False
+    ) -> StateSnapshot:
         """The thread's state at its latest checkpoint (or at ``checkpoint_id``).
+
+        With ``subgraphs=True``, ``snapshot.subgraphs`` holds the state of each subgraph
+        that paused inside a next task (keyed by the task's id), itself with its own
+        paused subgraphs.
 
         Raises:
             CheckpointNotFoundError: no such thread or checkpoint.
         """
-        return _snapshot(self._checkpoint(thread_id, checkpoint_id))
+        snapshot = _snapshot(self._checkpoint(thread_id, checkpoint_id))
+        if not subgraphs:
+            return snapshot
+        inner: dict[str, StateSnapshot] = {}
+        for index, node in enumerate(snapshot.next):
+            graph = getattr(self.spec.nodes[node].callee.fn, "graph", None)
+            if not isinstance(graph, CompiledGraph):
+                continue
+            task_id = _ids.task_id(thread_id, snapshot.checkpoint_id, index, node)
+            sub = subgraph_thread(thread_id, node, task_id)
+            if self._store().get(sub) is not None:
+                inner[task_id] = graph._with_store(self._store()).get_state(sub, subgraphs=True)
+        return dataclasses.replace(snapshot, subgraphs=inner)
+
+    def _with_store(self, store: Checkpointer) -> CompiledGraph:
+        """This graph reading ``store`` (a subgraph's threads live in its parent's)."""
+        if self.checkpointer is store:
+            return self
+        return CompiledGraph(
+            self.spec,
+            checkpointer=store,
+            interrupt_before=self.interrupt_before,
+            interrupt_after=self.interrupt_after,
+        )
 
     def get_history(
         self, thread_id: str, *, limit: int | None = None, before: str | None = None
@@ -462,9 +502,14 @@ class CompiledGraph:
     ) -> str:
         """Apply ``update`` through the reducers as a new checkpoint; returns its id.
 
+        On a thread with no checkpoint yet it makes the first one: the update is then the
+        thread's input (``START``'s edges run next) unless ``as_node`` says otherwise. On
+        a thread paused in ``ctx.interrupt``, ``Command(resume=...)`` still resumes it: the
+        node runs again on the edited state.
+
         Args:
-            as_node: apply it as if this node wrote it: the next tasks become that node's
-                edges. Without it the next tasks stay as they were.
+            as_node: apply it as if this node (or ``START``) wrote it: the next tasks
+                become that node's edges. Without it the next tasks stay as they were.
             checkpoint_id: update from this checkpoint instead of the latest (a fork).
         """
         return run_sync(
@@ -524,17 +569,27 @@ class CompiledGraph:
             raise InvalidInputError(
                 f"update must be a dict of state keys, got {type(update).__name__}"
             )
-        if as_node is not None and as_node not in self.spec.nodes:
+        if as_node is not None and as_node != START and as_node not in self.spec.nodes:
             raise InvalidInputError(
                 f"as_node={as_node!r} is not a node{closest(as_node, list(self.spec.nodes))}"
             )
         # the store is used off the loop's thread: a slow disk stalls no other run
-        cp = await self._acheckpoint(thread_id, checkpoint_id)
-        self.spec.state.check_keys(update, as_node)
+        fresh = checkpoint_id is None and to_thread is None
+        found = await store.aget(thread_id, None) if fresh else None
+        if fresh and found is None:
+            # a thread's first checkpoint, as LangGraph makes it: without as_node the
+            # update is the thread's input, and START's edges run next
+            cp = Checkpoint(thread_id, "", None, -1, self.spec.state.initial_values(), [], {}, "")
+            as_node = as_node or START
+        else:
+            cp = found or await self._acheckpoint(thread_id, checkpoint_id)
+        self.spec.state.check_keys(update, None if as_node == START else as_node)
         writes = list(update.items())
         values, changed = apply_writes(
             self.spec.state.channels, cp.values, [(as_node or "update", writes)]
         )
+        if not cp.checkpoint_id:
+            changed = {k: None for k in values}
         nxt = cp.next
         if as_node is not None:
             ctx = RunContext(
@@ -549,8 +604,9 @@ class CompiledGraph:
                 clock=utc_now,
                 resumes={},
             )
-            task = Task(0, ctx.task_id, self.spec.nodes[as_node], None, ctx, writes=writes)
-            targets = await route(self.spec, task, cp.values)
+            node = START_NODE if as_node == START else self.spec.nodes[as_node]
+            task = Task(0, ctx.task_id, node, None, ctx, writes=writes)
+            targets = await route(self.spec, task, values if as_node == START else cp.values)
             nxt, joins = plan_next(self.spec, [(as_node, targets)], values.get(JOINS))
             stored = values.get(JOINS)
             nxt, joins = hold_deferred(self.spec, nxt, stored if joins is None else joins)
@@ -560,7 +616,7 @@ class CompiledGraph:
         target = to_thread or thread_id
         heads = await store.ahistory(target, limit=1)
         # a fork into another thread starts a fresh lineage there: every value is written
-        parent = None if to_thread else cp.checkpoint_id
+        parent = None if to_thread or not cp.checkpoint_id else cp.checkpoint_id
         if to_thread:
             changed = {k: None for k in values}
         source = "fork" if to_thread or checkpoint_id else "update"
@@ -585,8 +641,10 @@ class CompiledGraph:
                 next=nxt,
                 metadata={
                     "source": source,
-                    "from": {"thread_id": thread_id, "checkpoint_id": cp.checkpoint_id},
-                    "as_node": as_node,
+                    "from": {"thread_id": thread_id, "checkpoint_id": cp.checkpoint_id}
+                    if cp.checkpoint_id
+                    else None,
+                    "as_node": None if as_node == START else as_node,
                 },
                 created_at=utc_now().isoformat(),
                 pending=carried,
@@ -599,42 +657,105 @@ class CompiledGraph:
         return self._store().prune(thread_id, keep)
 
     def delete_thread(self, thread_id: str) -> None:
-        """Remove a thread and all its checkpoints."""
-        self._store().delete_thread(thread_id)
+        """Remove a thread and all its checkpoints, with its paused subgraphs' threads."""
+        store = self._store()
+        for sub in store.threads():
+            if sub.startswith(f"{thread_id}/"):
+                store.delete_thread(sub)
+        store.delete_thread(thread_id)
 
     # -- as a subgraph ------------------------------------------------------------------------
 
-    def as_node(self) -> Callable[[Any, RunContext], Any]:
+    def as_node(self, *, output: str = "changes") -> Callable[[Any, RunContext], Any]:
         """This graph as a node of another: it runs as one task, its writes flow out.
 
-        It inherits the parent run's seed, clock and limits; ``ctx.interrupt`` inside it
-        pauses the parent, and on resume the subgraph runs again from its start.
+        It inherits the parent run's seed, clock and limits. Where the parent keeps
+        checkpoints, the subgraph keeps its own in the parent's store, on the thread
+        ``<parent thread>/<node>:<task id>``: an interrupt inside it pauses the parent,
+        and the resume goes on inside the subgraph from where it paused (its finished
+        nodes do not run again). Without a checkpointer, the resume runs the subgraph
+        again from its start.
+
+        Args:
+            output: ``"changes"`` hands the parent the subgraph's writes, folded per key
+                (each change is applied once by the parent's reducers); ``"state"``
+                hands it the subgraph's final values of the keys they share, as
+                LangGraph does (a parent reducer that appends then sees the items it
+                passed in again).
         """
+        if output not in ("changes", "state"):
+            raise InvalidInputError(f"output must be 'changes' or 'state', got {output!r}")
         keys = self.spec.state.keys
 
-        async def run_subgraph(state: Any, ctx: RunContext) -> SubgraphWrites:
+        async def run_subgraph(state: Any, ctx: RunContext) -> SubgraphWrites | Command:
             if not isinstance(state, Mapping):
                 state = {k: getattr(state, k) for k in keys if hasattr(state, k)}
             parent_opts = ctx._options
+            at = ctx._owner()._calls_at
+            store = at[0] if at is not None else None
+            thread = subgraph_thread(ctx.thread_id, ctx.node, ctx.task_id)
             opts = RunOptions(
-                thread_id=f"{ctx.thread_id}/{ctx.node}",
+                thread_id=thread if store is not None else f"{ctx.thread_id}/{ctx.node}",
                 run_id=f"{ctx.run_id}/{ctx.node}",
                 seed=ctx.seed,
+                # its steps' writes must all reach the store: "exit" would keep the last
+                durability="async" if parent_opts and parent_opts.durability != "sync" else "sync",
                 max_steps=parent_opts.max_steps if parent_opts else 100,
                 max_concurrency=parent_opts.max_concurrency if parent_opts else None,
                 clock=ctx._clock,
                 services=parent_opts.services if parent_opts else None,
+                log_events=False,
+                context=parent_opts.context if parent_opts else None,
             )
-            outcome = await Run(self, opts, parent=ctx).execute(
-                {k: v for k, v in state.items() if k in keys}
-            )
+            given: Any = {k: v for k, v in state.items() if k in keys}
+            before: list[tuple[str, Any]] = []
+            if store is not None:
+                given, before = await _continuation(store, thread, given, ctx._resumes)
+            try:
+                outcome = await Run(self, opts, parent=ctx, store=store).execute(given)
+            except ParentCommand as handed:  # the subgraph hands the parent a command
+                if store is not None:
+                    await asyncio.to_thread(store.delete_thread, thread)
+                command = handed.command
+                return Command(update=command.update, goto=command.goto)
             if outcome.interrupts:
                 first = outcome.interrupts[0]
                 raise NodeInterrupt(first.id, first.value)
+            if store is not None:  # done: what it kept was only for resuming it
+                await asyncio.to_thread(store.delete_thread, thread)
+            if output == "state":
+                return SubgraphWrites(list(outcome.values.items()))
+            outcome.writes[:0] = before
             return SubgraphWrites(_collapse(self.spec, outcome))
 
-        run_subgraph.subgraph = self  # type: ignore[attr-defined]  # read by get_graph(xray=)
+        run_subgraph.graph = self  # type: ignore[attr-defined]
         return run_subgraph
+
+
+def subgraph_thread(thread_id: str, node: str, task_id: str) -> str:
+    """The thread where the subgraph run by task ``task_id`` of ``node`` keeps its
+    checkpoints (a task run again, after a pause or a crash, has the same id)."""
+    return f"{thread_id}/{node}:{task_id}"
+
+
+async def _continuation(
+    store: Checkpointer, thread: str, given: dict[str, Any], resumes: Mapping[str, Any]
+) -> tuple[Any, list[tuple[str, Any]]]:
+    """What a subgraph's run starts from on its own thread: ``given`` on a new thread;
+    on one where it paused, the resume (the parent's answers to its interrupts) or
+    ``None``, and the writes its steps made before the pause."""
+    head = await store.aget(thread)
+    if head is None:
+        return given, []
+    if not head.next:  # it finished, but its parent's step never committed: run afresh
+        await asyncio.to_thread(store.delete_thread, thread)
+        return given, []
+    waiting = [i.id for i in open_interrupts(head) if i.when == "during"]
+    answers = {i: resumes[i] for i in waiting if i in resumes}
+    before: list[tuple[str, Any]] = []
+    for info in reversed(await store.ahistory(thread)):
+        before.extend((k, v) for k, v in info.metadata.get("writes", ()))
+    return (Command(resume=answers) if answers else None), before
 
 
 def _collapse(spec: GraphSpec, outcome: RunOutcome) -> list[tuple[str, Any]]:
@@ -652,6 +773,35 @@ def _collapse(spec: GraphSpec, outcome: RunOutcome) -> list[tuple[str, Any]]:
         else:
             rest.append((key, value))
     return [*folded.items(), *rest]
+
+
+def _context(schema: type | None, given: Any) -> Any:
+    """The ``context`` option as the graph's ``context_schema`` (a dict becomes one)."""
+    if given is None or schema is None:
+        return given
+    import typing_extensions
+
+    if typing_extensions.is_typeddict(schema):  # a dict with the required keys
+        required: frozenset[str] = getattr(schema, "__required_keys__", frozenset())
+        missing = sorted(required - set(given)) if isinstance(given, Mapping) else []
+        if not isinstance(given, Mapping) or missing:
+            what = f"lacks {missing[0]!r}" if isinstance(given, Mapping) else "is not a dict"
+            raise InvalidInputError(
+                f"context does not fit {schema.__name__}: it {what}. Fix: pass a dict "
+                f"with the keys of {schema.__name__}"
+            )
+        return dict(given)
+    from pydantic import TypeAdapter, ValidationError
+
+    try:
+        return TypeAdapter(schema).validate_python(given)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "context"
+        raise InvalidInputError(
+            f"context does not fit {schema.__name__}: {where}: {first['msg']}. Fix: pass "
+            f"context={schema.__name__}(...) or a dict with its fields"
+        ) from None
 
 
 def _wanted(mode: StreamMode | Sequence[StreamMode]) -> frozenset[str]:

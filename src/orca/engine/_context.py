@@ -33,6 +33,7 @@ class RunContext:
     """
 
     __slots__ = (
+        "_cache_hit",
         "_calls",
         "_calls_at",
         "_cancelled",
@@ -41,6 +42,7 @@ class RunContext:
         "_interrupts",
         "_options",
         "_parent",
+        "_pauses_here",
         "_random",
         "_resumes",
         "_services",
@@ -71,6 +73,7 @@ class RunContext:
         options: Any = None,
         services: RunServices | None = None,
         calls_at: tuple[Checkpointer, str] | None = None,
+        pauses_here: bool = False,
     ) -> None:
         self.run_id = run_id
         self.thread_id = thread_id
@@ -85,6 +88,10 @@ class RunContext:
         self._resumes = resumes
         self._interrupts = 0
         self._parent = parent
+        # a subgraph that keeps checkpoints pauses in its own run (and resumes there);
+        # one that keeps none passes its interrupts to the parent's task
+        self._pauses_here = pauses_here
+        self._cache_hit = False  # the node's result came from the node cache
         self._options = options  # the run's RunOptions, whose limits subgraphs inherit
         self._services = services
         self._timed_out = False
@@ -147,6 +154,13 @@ class RunContext:
             )
         return owner._calls
 
+    @property
+    def context(self) -> Any:
+        """The run's ``context=`` option, as the graph's ``context_schema`` (None when
+        the run was given none); a subgraph sees its parent run's."""
+        options = self._owner()._options
+        return getattr(options, "context", None)
+
     def now(self) -> dt.datetime:
         """The run clock's time (the wall clock unless the run was given ``clock=``)."""
         return self._clock()
@@ -165,7 +179,7 @@ class RunContext:
         this call returns the resume value. A node may call it several times; each call
         pauses once, in order.
         """
-        if self._parent is not None:
+        if self._parent is not None and not self._pauses_here:
             return self._parent.interrupt(value)
         iid = _ids.interrupt_id(self.task_id, self._interrupts)
         self._interrupts += 1
@@ -192,6 +206,18 @@ class RunContext:
                 )
             owner._services = factory({}, workflow=owner.node)
         return owner._services
+
+    @property
+    def services(self) -> RunServices:
+        """The run's services (models, metering, tools) that ``llm`` and ``tools`` reach:
+        for integrations that meter calls made around them (``orca.compat.langchain``)."""
+        return self._services_of()
+
+    @property
+    def task(self) -> RunContext:
+        """The task that calls made here belong to: this one, or for a node of a subgraph,
+        the parent's task that runs the subgraph."""
+        return self._owner()
 
     @property
     def tools(self) -> Any:

@@ -76,6 +76,10 @@ def open_interrupts(cp: Checkpoint) -> list[Interrupt]:
     return list(found.values())
 
 
+NEXT_RESUME = "next"
+"""The resumes key of a value given while no interrupt was pending."""
+
+
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -104,6 +108,7 @@ class RunOptions:
     log_events: bool = True
     correlation_id: str | None = None  # ties the run's logs and spans to what started it
     metadata: Mapping[str, Any] | None = None  # kept in the run's record
+    context: Any = None  # the run's context (the graph's context_schema), for ctx.context
 
 
 @dataclass(slots=True)
@@ -135,12 +140,15 @@ class Run:
         wanted: frozenset[str] = frozenset(),
         sink: Callable[[Event], None] | None = None,
         parent: RunContext | None = None,
+        store: Checkpointer | None = None,
     ) -> None:
         self.graph = graph
         self.spec = graph.spec
         self.channels = graph.spec.state.channels
         self.opts = opts
-        self.store = graph.checkpointer if parent is None else None
+        # a subgraph's run keeps its checkpoints in its parent's store (``store``), on a
+        # thread of its own, so that it resumes where it paused
+        self.store = graph.checkpointer if parent is None else store
         self.persister = (
             Persister(self.store, opts.durability, private_loop=opts.inline) if self.store else None
         )
@@ -459,6 +467,8 @@ class Run:
                 raise StepLimitError(self.opts.max_steps)
             step = self.step + 1
             tasks = self._plan(step)
+            if NEXT_RESUME in self.resumes and tasks:
+                self._bind_resume(tasks[0])
             if before and not self.skip_before:
                 hit = [t for t in tasks if t.node.name in before and t.id not in self.reuse]
                 if hit:
@@ -485,6 +495,12 @@ class Run:
                     )
         return RunOutcome(self.public_values(), "done", [], self.write_log)
 
+    def _bind_resume(self, task: Task) -> None:
+        """A resume value given while no interrupt was pending answers ``task``'s first
+        ``ctx.interrupt`` (its id is known now that the step is planned)."""
+        value = self.resumes.pop(NEXT_RESUME)
+        self.resumes.setdefault(_ids.interrupt_id(task.id, 0), value)
+
     def _load(self, cp: Checkpoint) -> None:
         self.values = cp.values
         self.next = cp.next
@@ -507,8 +523,24 @@ class Run:
         if input.resume is None:
             return
         pending = [i.to_dict() for i in open_interrupts(cp) if i.when == "during"]
+        paused = [p.value for p in cp.pending if p.kind == "interrupt"]
+        if not pending and not paused and cp.next:
+            # nothing is pending, yet the thread goes on (update_state edited it while
+            # paused, which starts a new checkpoint): as in LangGraph, the value answers
+            # the next interrupt, that of the next step's first task (see _bind_resume)
+            if self.persister is not None:
+                self.persister.put_pending(
+                    self.opts.thread_id,
+                    cp.checkpoint_id,
+                    [
+                        PendingWrite(
+                            NEXT_RESUME, "resume", {"id": NEXT_RESUME, "value": input.resume}
+                        )
+                    ],
+                )
+            self.resumes[NEXT_RESUME] = input.resume
+            return
         if not pending:
-            paused = [p.value for p in cp.pending if p.kind == "interrupt"]
             hint = (
                 f"the run paused {paused[0]['when']} node {paused[0]['node']!r}; continue it "
                 "with invoke(None, thread_id=...)"
@@ -557,7 +589,7 @@ class Run:
             self.step = start.step
             self.checkpoint_id = self.persisted_id = start.checkpoint_id
         ctx = self._context(self.step + 1, START, _ids.digest("start", self.opts.thread_id))
-        entry = Task(-1, ctx.task_id, _START_NODE, None, ctx)
+        entry = Task(-1, ctx.task_id, START_NODE, None, ctx)
         targets = await route(self.spec, entry, values)
         if self.persister is not None and self.opts.durability != "exit":
             # a large input is stored once: in this checkpoint (which exit does not keep)
@@ -582,6 +614,7 @@ class Run:
             options=self.opts,
             services=self.opts.services,
             calls_at=None if self.store is None or base is None else (self.store, base),
+            pauses_here=self.parent is not None and self.store is not None,
         )
 
     def _plan(self, step: int) -> list[Task]:
@@ -637,13 +670,15 @@ class Run:
                     update=dict(t.writes),
                     goto=encode_targets(t.targets),
                     duration_ms=t.duration_ms,
+                    cached=t.ctx._cache_hit,
                 )
         task_writes = [(t.node.name, t.writes) for t in tasks]
         values, changed = apply_writes(self.channels, self.values, task_writes)
-        if self.parent is not None:
-            for _, writes in task_writes:
-                self.write_log.extend(writes)
-        self._commit(step, values, changed, [(t.node.name, t.targets) for t in tasks], "loop")
+        step_writes = [w for _, ws in task_writes for w in ws] if self.parent is not None else []
+        self.write_log.extend(step_writes)
+        self._commit(
+            step, values, changed, [(t.node.name, t.targets) for t in tasks], "loop", step_writes
+        )
         if self.persister is not None:
             await self.persister.settle()
         self.steps_run += 1
@@ -748,6 +783,7 @@ class Run:
         changed: dict[str, list[Any] | None],
         finished: list[tuple[str, list[Target]]],
         source: str,
+        writes: Sequence[tuple[str, Any]] = (),
     ) -> None:
         joins = values.get(JOINS) if self.spec.joins else None
         nxt, new_joins = plan_next(self.spec, finished, joins)
@@ -786,6 +822,9 @@ class Run:
                     "source": source,
                     "run_id": self.run_id,
                     "nodes": [n for n, _ in finished],
+                    # a subgraph's step keeps its writes: resumed, the subgraph hands its
+                    # parent the writes of its steps before the pause too
+                    **({"writes": [list(w) for w in writes]} if self.parent is not None else {}),
                 },
                 created_at=self.opts.clock().isoformat(),
                 events=tuple(self.logged),
@@ -807,4 +846,4 @@ def _no_op(state: Any) -> None:
     return None
 
 
-_START_NODE = NodeSpec(START, Callee(_no_op, False, "none"), None, None, ())
+START_NODE = NodeSpec(START, Callee(_no_op, False, "none"), None, None, ())

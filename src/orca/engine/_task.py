@@ -62,6 +62,20 @@ class SubgraphWrites(list[tuple[str, Any]]):
     """A subgraph's writes, in order, returned in place of a dict update."""
 
 
+class ParentCommand(InvalidUpdateError):
+    """A subgraph's node returned ``Command(graph=Command.PARENT, ...)``: the subgraph
+    stops, and its node in the parent applies the command. It reaches the caller only
+    when the graph is not a subgraph."""
+
+    def __init__(self, node: str, command: Command) -> None:
+        super().__init__(
+            f"node {node!r} returned Command(graph=Command.PARENT), but its graph is not "
+            "a subgraph. Fix: return a plain Command to route inside this graph",
+            node=node,
+        )
+        self.command = command
+
+
 @dataclass(slots=True)
 class Task:
     """One task of a superstep and, once it ran, what it produced."""
@@ -93,6 +107,14 @@ def to_writes(spec: GraphSpec, task: Task, output: Any) -> tuple[Writes, list[Ta
         return [(k, v) for k, v in output if k in keys], []
     goto: list[Target] = []
     if isinstance(output, Command):
+        if output.graph == Command.PARENT:
+            raise ParentCommand(name, output)
+        if output.graph is not None:
+            raise InvalidUpdateError(
+                f"node {name!r} returned Command(graph={output.graph!r}). Fix: leave graph "
+                "out, or pass Command.PARENT",
+                node=name,
+            )
         goto = normalize_targets(spec, name, output.goto, None)
         output = output.update or {}
     if not isinstance(output, Mapping):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import typing
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -10,8 +11,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from orca import _serde
 from orca.errors import GraphError, closest
+from orca.graph._cache import Cache, CachePolicy, cached_call
 from orca.graph._schema import StateSchema
-from orca.graph._types import END, START, RetryPolicy
+from orca.graph._types import END, START, Command, RetryPolicy
 
 if TYPE_CHECKING:
     from orca.checkpoint import Checkpointer
@@ -80,6 +82,7 @@ class NodeSpec:
     retry: RetryPolicy | None
     timeout: float | None
     destinations: tuple[str, ...]
+    cache_policy: CachePolicy | None = None
     defer: bool = False
 
 
@@ -102,6 +105,7 @@ class GraphSpec:
     edges: Mapping[str, tuple[str, ...]]
     joins: tuple[tuple[tuple[str, ...], str], ...]
     branches: Mapping[str, tuple[Branch, ...]]
+    context_schema: type | None = None
 
 
 class StateGraph:
@@ -120,9 +124,24 @@ class StateGraph:
         app.invoke({"count": 0})  # {'count': 1}
     """
 
-    def __init__(self, state_schema: type, *, name: str | None = None) -> None:
+    def __init__(
+        self, state_schema: type, *, name: str | None = None, context_schema: type | None = None
+    ) -> None:
+        """Args:
+        state_schema: the state's keys and reducers (TypedDict, dataclass or pydantic).
+        name: the graph's name (default: the schema's).
+        context_schema: what a run's ``context=`` option holds (a dataclass, TypedDict
+            or pydantic model): read-only data for the nodes (``ctx.context``), such
+            as the user a run acts for; never checkpointed.
+        """
         self.state = StateSchema(state_schema)
         self.name = name or state_schema.__name__
+        if context_schema is not None and not isinstance(context_schema, type):
+            raise GraphError(
+                f"context_schema is a {type(context_schema).__name__}, not a class",
+                fix="pass a dataclass, TypedDict or pydantic model class",
+            )
+        self.context_schema = context_schema
         self._nodes: dict[str, NodeSpec] = {}
         self._edges: dict[str, list[str]] = {}
         self._joins: list[tuple[tuple[str, ...], str]] = []
@@ -138,6 +157,7 @@ class StateGraph:
         retry: RetryPolicy | None = None,
         timeout: float | None = None,
         destinations: Sequence[str] = (),
+        cache_policy: CachePolicy | None = None,
         defer: bool = False,
     ) -> StateGraph:
         """Add a node: a sync or async callable ``(state[, ctx]) -> update | Command | None``,
@@ -150,6 +170,8 @@ class StateGraph:
             timeout: seconds one attempt may take.
             destinations: nodes this node may reach with ``Command(goto=...)``; declaring
                 them lets ``compile()`` check reachability.
+            cache_policy: reuse the node's result for an input seen before, from the
+                cache given to ``compile(cache=...)``.
             defer: when triggered, wait until no other task is planned, then run once
                 (a ``Send`` to it runs at once).
         """
@@ -186,11 +208,20 @@ class StateGraph:
                 fix="pass a function, an async function or a compiled graph",
                 node=name,
             )
+        if cache_policy is not None and not isinstance(cache_policy, CachePolicy):
+            raise GraphError(
+                f"cache_policy of node {name!r} is a {type(cache_policy).__name__}",
+                fix="pass CachePolicy(ttl=...) or leave it out",
+                node=name,
+            )
         if not isinstance(defer, bool):
             raise GraphError(
                 f"node {name!r} has defer={defer!r}", fix="pass True or False", node=name
             )
-        self._nodes[name] = NodeSpec(name, callee, retry, timeout, tuple(destinations), defer)
+        declared = tuple(destinations) or _annotated_destinations(fn)
+        self._nodes[name] = NodeSpec(
+            name, callee, retry, timeout, declared, defer=defer, cache_policy=cache_policy
+        )
         return self
 
     def add_edge(self, source: str | Sequence[str], target: str) -> StateGraph:
@@ -249,12 +280,15 @@ class StateGraph:
         interrupt_before: Sequence[str] | Literal["*"] = (),
         interrupt_after: Sequence[str] | Literal["*"] = (),
         name: str | None = None,
+        cache: Cache | None = None,
     ) -> CompiledGraph:
         """Validate the graph and return an immutable compiled graph.
 
         Args:
             interrupt_before: nodes to pause before (``"*"``: every node).
             interrupt_after: nodes to pause after (``"*"``: every node).
+            cache: keeps the results of the nodes added with a ``cache_policy`` (a
+                ``MemoryCache``); without it those nodes always run.
 
         Raises:
             GraphError: naming the node, edge or key at fault and how to fix it.
@@ -262,6 +296,8 @@ class StateGraph:
         interrupt_before = self._interrupt_nodes("interrupt_before", interrupt_before)
         interrupt_after = self._interrupt_nodes("interrupt_after", interrupt_after)
         spec = self._validate(name or self.name, interrupt_before, interrupt_after)
+        if cache is not None:
+            spec = _with_cache(spec, cache)
         from orca.engine import CompiledGraph  # graph authoring does not import the engine
 
         return CompiledGraph(
@@ -355,6 +391,7 @@ class StateGraph:
             edges={k: tuple(v) for k, v in self._edges.items()},
             joins=tuple(self._joins),
             branches={k: tuple(v) for k, v in self._branches.items()},
+            context_schema=self.context_schema,
         )
 
     def _check_reachable(self) -> None:
@@ -387,3 +424,34 @@ class StateGraph:
                     f"declare it in destinations=... of a node that sends Command(goto={name!r})",
                     node=name,
                 )
+
+
+def _annotated_destinations(fn: Any) -> tuple[str, ...]:
+    """The nodes a function annotated ``-> Command[Literal["a", "b"]]`` may go to."""
+    try:
+        hint = typing.get_type_hints(fn).get("return")
+    except Exception:  # an annotation that does not resolve declares nothing
+        return ()
+    if typing.get_origin(hint) is not Command:
+        return ()
+    (target,) = typing.get_args(hint) or (None,)
+    names = typing.get_args(target) if typing.get_origin(target) is Literal else ()
+    return tuple(n for n in names if isinstance(n, str) and n != END)
+
+
+def _with_cache(spec: GraphSpec, cache: Cache) -> GraphSpec:
+    """The spec whose nodes with a cache policy answer from ``cache``."""
+    if not all(callable(getattr(cache, m, None)) for m in ("get", "set", "clear")):
+        raise GraphError(
+            f"cache is a {type(cache).__name__}, not a cache",
+            fix="pass MemoryCache() or an object with get, set and clear",
+        )
+    nodes = dict(spec.nodes)
+    for name, node in spec.nodes.items():
+        if node.cache_policy is None:
+            continue
+        fn = cached_call(name, node.callee.call, node.callee.is_async, node.cache_policy, cache)
+        nodes[name] = dataclasses.replace(
+            node, callee=Callee(fn, node.callee.is_async, "positional")
+        )
+    return dataclasses.replace(spec, nodes=nodes)

@@ -118,9 +118,14 @@ def _group(edge: Edge) -> str:
     return ":".join(common)
 
 
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-")
+
+
 def _mid(node_id: str) -> str:
-    """A Mermaid-safe node id (``:`` is written ``\\3a`` as Mermaid expects)."""
-    return node_id.replace(":", "\\3a")
+    """A Mermaid-safe node id: letters, digits, ``_`` and ``-`` as they are, any other
+    character as a backslash and its code point in hex (``:`` is ``\\3a``), as LangGraph
+    writes them, so two names never share an id."""
+    return "".join(c if c in _SAFE else f"\\{ord(c):x}" for c in node_id)
 
 
 def _label(text: str) -> str:

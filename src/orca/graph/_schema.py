@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import inspect
 import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+import typing_extensions
 
 from orca import _serde
 from orca.errors import GraphError, InvalidInputError, UnknownStateKeyError
@@ -41,6 +44,55 @@ def _pydantic_base() -> type | None:
     except ImportError:  # pragma: no cover - pydantic is a dependency
         return None
     return BaseModel
+
+
+_REQUIRED_MARKS = frozenset(
+    {
+        typing.Required,
+        typing.NotRequired,
+        typing_extensions.Required,
+        typing_extensions.NotRequired,
+    }
+)
+# abstract collection types a key may be declared as, and the concrete type that starts it
+_CONCRETE: dict[Any, type] = {
+    collections.abc.Sequence: list,
+    collections.abc.MutableSequence: list,
+    collections.abc.Set: set,
+    collections.abc.MutableSet: set,
+    collections.abc.Mapping: dict,
+    collections.abc.MutableMapping: dict,
+}
+
+
+def _unwrap(hint: Any) -> tuple[Any, tuple[Any, ...]]:
+    """A key's type without ``Annotated``, ``Required`` and ``NotRequired`` (in any
+    nesting), and the ``Annotated`` metadata found on the way."""
+    metadata: tuple[Any, ...] = ()
+    while True:
+        origin = typing.get_origin(hint)
+        if origin is Annotated:
+            metadata += hint.__metadata__
+            hint = hint.__origin__
+        elif origin in _REQUIRED_MARKS:
+            hint = typing.get_args(hint)[0]
+        else:
+            return hint, metadata
+
+
+def _empty_of(hint: Any) -> Callable[[], Any] | None:
+    """What a reducer key no one wrote starts as: its type called with no arguments
+    (``list`` -> ``[]``, ``int`` -> ``0``, ``str`` -> ``""``), as LangGraph does; None
+    when the type cannot be built that way (a union, a class needing arguments)."""
+    kind = typing.get_origin(hint) or hint
+    kind = _CONCRETE.get(kind, kind)
+    if not isinstance(kind, type):
+        return None
+    try:
+        kind()
+    except Exception:
+        return None
+    return kind
 
 
 def _reducer_from(key: str, metadata: tuple[Any, ...]) -> Reducer:
@@ -108,9 +160,12 @@ class StateSchema:
                     fix="rename the key",
                     key=key,
                 )
-            metadata = getattr(hint, "__metadata__", ())
+            bare, metadata = _unwrap(hint)
             reducer = _reducer_from(key, metadata)
+            # a schema default, else the reducer's own start, else the type's empty value
             initial = defaults.get(key) or reducer.empty
+            if initial is None and reducer is not reducers.overwrite:
+                initial = _empty_of(bare)
             channels[key] = Channel(key, reducer, initial)
         self.channels: Mapping[str, Channel] = channels
         self.keys: tuple[str, ...] = tuple(channels)
@@ -122,7 +177,7 @@ class StateSchema:
                 f"the state schema must be a class, got {schema!r}",
                 fix="pass a TypedDict, a dataclass or a pydantic model class to StateGraph",
             )
-        if typing.is_typeddict(schema):
+        if typing_extensions.is_typeddict(schema):  # typing's and typing_extensions' alike
             return "typeddict"
         if dataclasses.is_dataclass(schema):
             return "dataclass"

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from orca import events
 from orca._patience import patiently
@@ -29,6 +29,19 @@ if TYPE_CHECKING:
     from orca.context import PaidAnswer, TaskContext
     from orca.cost import Budget, CallContext, Charge, Hold
     from orca.store import LedgerRepository, UserStore
+
+
+class PricedModel(Protocol):
+    """What the meter reads of a model it reserves for: who serves it and its name (and
+    ``params`` and ``thinking_in_cap`` where it has them). Every ``ChatModel`` is one; so
+    is a model Orca meters without calling it (a LangChain chat model,
+    ``orca.compat.langchain``)."""
+
+    @property
+    def provider(self) -> str: ...
+
+    @property
+    def model(self) -> str: ...
 
 
 class Models:
@@ -416,7 +429,7 @@ class Meter:
     # -- a call ------------------------------------------------------------------------------
 
     async def reserve(
-        self, ctx: TaskContext | None, model: ChatModel, request: ChatRequest
+        self, ctx: TaskContext | None, model: PricedModel, request: ChatRequest
     ) -> tuple[ChatRequest, Hold | None]:
         """Before a call: put its worst case on hold in the run's budgets. Under a block
         budget a call without ``max_tokens`` gets the meter's cap.
@@ -459,7 +472,7 @@ class Meter:
                 )
 
     def worst_case(
-        self, model: ChatModel, request: ChatRequest, *, block: bool = True
+        self, model: PricedModel, request: ChatRequest, *, block: bool = True
     ) -> tuple[ChatRequest, int, int, dict[str, int]]:
         """What a call may use at most: the request as sent (under a ``block`` budget a
         call without ``max_tokens`` gets the meter's cap), its prompt and output token

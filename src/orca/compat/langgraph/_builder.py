@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
+import types
+import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from orca.checkpoint import Checkpointer
 from orca.compat.langgraph._compiled import CompiledStateGraph
 from orca.compat.langgraph._nodes import GraphInfo, runnable_node, wrap_node, wrap_router
-from orca.compat.langgraph.types import RetryPolicy
+from orca.compat.langgraph.types import Command, RetryPolicy
 from orca.errors import GraphError, InvalidInputError
 from orca.graph import StateGraph as NativeStateGraph
 from orca.graph._types import END, START
@@ -48,6 +51,35 @@ def native_retry(policy: Any, node: str) -> NativeRetryPolicy | None:
     )
 
 
+class _Native(NativeStateGraph):
+    """Orca's builder without its reachability check: LangGraph compiles a graph with a
+    node nothing leads to (it never runs), and a node may reach another only by
+    ``Command(goto=...)`` without saying so."""
+
+    def _check_reachable(self) -> None:
+        return None
+
+
+def _destinations(fn: Any) -> tuple[str, ...]:
+    """The nodes a ``-> Command[Literal["a", "b"]]`` annotation names."""
+    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", None)  # noqa: B004
+    try:
+        hint = typing.get_type_hints(target).get("return")
+    except Exception:  # an annotation that does not resolve names nothing
+        return ()
+    found: list[str] = []
+    for option in (
+        typing.get_args(hint)
+        if typing.get_origin(hint) in (typing.Union, types.UnionType)
+        else (hint,)
+    ):
+        if typing.get_origin(option) is Command:
+            for arg in typing.get_args(option):
+                if typing.get_origin(arg) is typing.Literal:
+                    found.extend(str(v) for v in typing.get_args(arg))
+    return tuple(dict.fromkeys(found))
+
+
 class StateGraph:
     """LangGraph's ``StateGraph``: nodes over a state schema, compiled to run on Orca.
 
@@ -77,7 +109,7 @@ class StateGraph:
                     f"StateGraph({label}=...) other than the state schema",
                     f"leave {label} out (the state schema is used)",
                 )
-        self._native = NativeStateGraph(state_schema)
+        self._native = _Native(state_schema)
         self.state_schema = state_schema
         self.context_schema = context_schema
         self._info = GraphInfo(tuple(self._native.state.keys))
@@ -117,9 +149,7 @@ class StateGraph:
             raise _not_supported("add_node(cache_policy=...)", "leave cache_policy out")
         if input_schema is not None and input_schema is not self.state_schema:
             raise _not_supported("add_node(input_schema=...)", "leave input_schema out")
-        targets: tuple[str, ...] = ()
-        if destinations is not None:
-            targets = tuple(destinations)
+        targets = tuple(destinations) if destinations is not None else _destinations(action)
         if isinstance(action, CompiledStateGraph):
             self._native.add_node(node, action.native, destinations=targets)
         elif callable(action) or callable(getattr(action, "invoke", None)):

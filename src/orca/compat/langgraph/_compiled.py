@@ -44,21 +44,37 @@ class CompiledStateGraph:
         *,
         builder: Any = None,
         store: Any = None,
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self.native = native
         self.builder = builder
         self.store = store
         self.name = native.name
         self.checkpointer = native.checkpointer
+        self.nodes: dict[str, Any] = dict(getattr(builder, "nodes", {}))
         self._info = info
+        self._defaults = dict(defaults or {})
 
     def __repr__(self) -> str:
         return f"<CompiledStateGraph {self.name!r} on Orca>"
 
     # -- the call's config and input ---------------------------------------------------------
 
+    def with_config(self, config: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        """This graph with ``config`` (and ``kwargs``) as the defaults of every call's
+        config; a call's own keys win, ``configurable`` and ``metadata`` merge."""
+        merged = _config.merge(self._defaults, _config.merge(config or {}, kwargs))
+        return CompiledStateGraph(
+            self.native, self._info, builder=self.builder, store=self.store, defaults=merged
+        )
+
+    def _parse(self, config: Any) -> CallConfig:
+        if self._defaults and (config is None or isinstance(config, Mapping)):
+            config = _config.merge(self._defaults, config or {})
+        return _config.parse(config)
+
     def _call(self, config: Any, context: Any, *, messages: Any = None) -> CallConfig:
-        call = _config.parse(config)
+        call = self._parse(config)
         if context is not None or self.store is not None or messages is not None:
             call = dataclasses.replace(call, context=context, store=self.store, messages=messages)
         return call
@@ -72,20 +88,34 @@ class CompiledStateGraph:
             )
         return thread_id
 
-    def _input(self, input: Any) -> Any:
+    def _input(self, input: Any) -> tuple[Any, dict[str, Any] | None]:
+        """Orca's input for LangGraph's, and the update a ``Command(update=...)`` applies
+        to the thread before the run (as ``update_state`` does)."""
         if isinstance(input, Command):
             if input.graph is not None:
                 raise InvalidInputError(
                     "Command(graph=...) cannot be a graph's input. Fix: pass "
-                    "Command(resume=...) or Command(update=..., goto=...)"
+                    "Command(resume=...) or Command(update=...)"
                 )
-            update = input.update
-            if isinstance(update, Mapping):
-                update = {k: v for k, v in update.items() if k in self._info.keys}
-            return NativeCommand(update=update, goto=input.goto, resume=input.resume)
+            if input.goto:
+                raise InvalidInputError(
+                    "Command(goto=...) as a graph's input is not supported by Orca's "
+                    "LangGraph layer yet. Fix: update_state(config, values, as_node=...) "
+                    "to route from a node, then invoke(None, config)"
+                )
+            update = None
+            if input.update is not None:
+                if self.checkpointer is None:
+                    raise InvalidInputError(
+                        "Command(update=...) updates a thread, and this graph keeps none. "
+                        "Fix: compile(checkpointer=InMemorySaver())"
+                    )
+                update = self._update_values(input.update)
+            resume = NativeCommand(resume=input.resume) if input.resume is not None else None
+            return resume, update
         if isinstance(input, Mapping):  # LangGraph drops keys the state does not have
-            return {k: v for k, v in input.items() if k in self._info.keys}
-        return input
+            return {k: v for k, v in input.items() if k in self._info.keys}, None
+        return input, None
 
     def _options(self, input: Any, call: CallConfig, durability: Any) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -145,10 +175,14 @@ class CompiledStateGraph:
             chunks = list(self.stream(input, config, stream_mode=stream_mode, context=context))
             return chunks
         call = self._call(config, context)
-        native_input = self._input(input)
+        native_input, update = self._input(input)
         options = self._options(input, call, durability)
         token = _config.current.set(call)
         try:
+            if update is not None:
+                self.native.update_state(
+                    options["thread_id"], update, checkpoint_id=options.pop("checkpoint_id", None)
+                )
             result = self.native.invoke(native_input, **options)
         except Exception as exc:
             error = _translate(exc, call)
@@ -177,10 +211,14 @@ class CompiledStateGraph:
                 async for c in self.astream(input, config, stream_mode=stream_mode, context=context)
             ]
         call = self._call(config, context)
-        native_input = self._input(input)
+        native_input, update = self._input(input)
         options = self._options(input, call, durability)
         token = _config.current.set(call)
         try:
+            if update is not None:
+                await self.native.aupdate_state(
+                    options["thread_id"], update, checkpoint_id=options.pop("checkpoint_id", None)
+                )
             result = await self.native.ainvoke(native_input, **options)
         except Exception as exc:
             error = _translate(exc, call)
@@ -246,16 +284,25 @@ class CompiledStateGraph:
         modes, single = modes_of(stream_mode)
         sink = MessageSink() if "messages" in modes else None
         call = self._call(config, context, messages=sink)
-        native_input = self._input(input)
+        native_input, update = self._input(input)
         options = self._options(input, call, durability)
         shaper = Shaper(modes, single, output_keys, self._info, self._read_snapshot)
+        error: Exception | None = None
+        if update is not None:
+            try:
+                await self.native.aupdate_state(
+                    options["thread_id"], update, checkpoint_id=options.pop("checkpoint_id", None)
+                )
+            except Exception as exc:
+                error = _translate(exc, call)
+            if error is not None:
+                raise error
         token = _config.current.set(call)
         try:
             events = self.native.astream(native_input, mode="events", **options)
         finally:
             _config.current.reset(token)
         # the run starts (and copies the context) at the first step of its iterator
-        error: Exception | None = None
         token = _config.current.set(call)
         try:
             first: Event | None = await events.__anext__()
@@ -333,7 +380,7 @@ class CompiledStateGraph:
     def get_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """The thread's state at its latest checkpoint (or at ``checkpoint_id``), as
         LangGraph's ``StateSnapshot``; an unknown thread gives an empty one."""
-        call = _config.parse(config)
+        call = self._parse(config)
         thread_id = self._thread(call, "get_state")
         try:
             snap = self.native.get_state(thread_id, call.checkpoint_id)
@@ -356,7 +403,7 @@ class CompiledStateGraph:
         limit: int | None = None,
     ) -> Iterator[StateSnapshot]:
         """The thread's snapshots, newest first."""
-        call = _config.parse(config)
+        call = self._parse(config)
         thread_id = self._thread(call, "get_state_history")
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
             raise InvalidInputError(f"limit must be an int, got {limit!r}")
@@ -403,7 +450,7 @@ class CompiledStateGraph:
     ) -> dict[str, Any]:
         """Apply ``values`` as if ``as_node`` wrote them; returns the new checkpoint's
         config."""
-        call = _config.parse(config)
+        call = self._parse(config)
         thread_id = self._thread(call, "update_state")
         update = self._update_values(values)
         try:
@@ -420,7 +467,7 @@ class CompiledStateGraph:
         self, config: Any, values: Any, as_node: str | None = None, task_id: str | None = None
     ) -> dict[str, Any]:
         """Async ``update_state``."""
-        call = _config.parse(config)
+        call = self._parse(config)
         thread_id = self._thread(call, "update_state")
         update = self._update_values(values)
         try:
@@ -438,6 +485,10 @@ class CompiledStateGraph:
             return {}
         if isinstance(values, Mapping):
             return {k: v for k, v in values.items() if k in self._info.keys}
+        if isinstance(values, list | tuple) and all(
+            isinstance(w, tuple) and len(w) == 2 and isinstance(w[0], str) for w in values
+        ):
+            return {k: v for k, v in values if k in self._info.keys}
         raise InvalidInputError(
             f"update_state's values must be a dict of state keys, got {type(values).__name__}"
         )

@@ -124,6 +124,25 @@ def parse(config: Any) -> CallConfig:
     )
 
 
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """``over`` on top of ``base``: its keys win; ``configurable`` and ``metadata`` merge
+    key by key, ``tags`` and ``callbacks`` lists join."""
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        if (
+            key in ("configurable", "metadata")
+            and isinstance(old, Mapping)
+            and isinstance(value, Mapping)
+        ):
+            out[key] = {**old, **value}
+        elif key in ("tags", "callbacks") and isinstance(old, list) and isinstance(value, list):
+            out[key] = [*old, *value]
+        else:
+            out[key] = value
+    return out
+
+
 def thread_config(thread_id: str, checkpoint_id: str | None) -> dict[str, Any]:
     """The config that names one checkpoint of a thread, as LangGraph returns it."""
     inner: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
@@ -156,13 +175,12 @@ def node_config(call: CallConfig | None, ctx: Any, handler: Any = None) -> dict[
     return {
         "configurable": configurable,
         "metadata": metadata,
-        "callbacks": _with(call.callbacks, handler),
+        "callbacks": call.callbacks,
     }
 
 
-def _with(callbacks: Any, handler: Any) -> Any:
-    if handler is None:
-        return callbacks
+def with_handler(callbacks: Any, handler: Any) -> Any:
+    """A config's ``callbacks`` with ``handler`` joined to them."""
     if callbacks is None:
         return [handler]
     if isinstance(callbacks, list | tuple):

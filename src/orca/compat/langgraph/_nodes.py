@@ -33,23 +33,33 @@ class Runtime:
     previous: Any = None
 
 
+def runtime_of(ctx: Any) -> Runtime:
+    """The running node's ``Runtime``."""
+    call = _config.current.get()
+    return Runtime(
+        context=call.context if call is not None else None,
+        store=call.store if call is not None else None,
+        stream_writer=ctx.write,
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class Shape:
-    """Which of LangGraph's extra parameters a callable takes, and how."""
+    """Which of LangGraph's extra parameters a callable takes (by name, as LangGraph
+    finds them: ``config``, ``writer``, ``store``, ``runtime``)."""
 
-    config_positional: bool
     keywords: tuple[str, ...]
     is_async: bool
 
 
-def shape_of(fn: Callable[..., Any], what: str) -> Shape:
+def shape_of(fn: Callable[..., Any]) -> Shape:
     is_async = inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)  # noqa: B004 - async callable objects
     )
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return Shape(False, (), is_async)
+        return Shape((), is_async)
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     if positional:  # a Send's argument is restored from checkpoints by its declared type
         try:
@@ -62,36 +72,25 @@ def shape_of(fn: Callable[..., Any], what: str) -> Shape:
     keywords = tuple(
         p.name for p in rest if p.name in _INJECTED and p.kind is not p.POSITIONAL_ONLY
     )
-    # LangGraph hands the config to a second parameter
-    config_positional = (
-        len(positional) >= 2
-        and positional[1].name not in _INJECTED
-        and positional[1].default is inspect.Parameter.empty
-    )
-    return Shape(config_positional, keywords, is_async)
+    return Shape(keywords, is_async)
 
 
 class _Call:
     """One call of a node or router: the arguments LangGraph would pass it, and the
     LangChain config that runnables called inside it inherit."""
 
-    __slots__ = ("args", "config", "kwargs", "sink")
+    __slots__ = ("config", "kwargs", "sink")
 
     def __init__(self, shape: Shape, ctx: Any) -> None:
         call = _config.current.get()
         self.sink = call.messages if call is not None else None
-        langchain = _langchain_config_var()
+        langchain = _langchain_config_var() is not None
         self.config: dict[str, Any] | None = None
-        if shape.config_positional or shape.keywords or langchain is not None:
-            node_metadata = None
-            if self.sink is not None and langchain is not None:
-                self.config = _config.node_config(call, ctx)
-                node_metadata = self.config["metadata"]
-                self.config["callbacks"] = _config.node_config(
-                    call, ctx, _messages.handler(self.sink, node_metadata)
-                )["callbacks"]
-            else:
-                self.config = _config.node_config(call, ctx)
+        if shape.keywords or langchain:
+            self.config = config = _config.node_config(call, ctx)
+            if self.sink is not None and langchain:
+                tap = _messages.handler(self.sink, config["metadata"])
+                config["callbacks"] = _config.with_handler(config["callbacks"], tap)
         store = call.store if call is not None else None
         self.kwargs: dict[str, Any] = {}
         for name in shape.keywords:
@@ -102,12 +101,7 @@ class _Call:
             elif name == "store":
                 self.kwargs[name] = store
             else:
-                self.kwargs[name] = Runtime(
-                    context=call.context if call is not None else None,
-                    store=store,
-                    stream_writer=ctx.write,
-                )
-        self.args = (self.config,) if shape.config_positional else ()
+                self.kwargs[name] = runtime_of(ctx)
 
     def langchain(self) -> AbstractContextManager[Any]:
         """LangChain runnables called in the node inherit its config (callbacks,
@@ -250,14 +244,14 @@ def _object_fields(value: Any) -> dict[str, Any] | None:
 
 def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[..., Any]:
     """``fn`` as an Orca node ``(state, ctx)``."""
-    shape = shape_of(fn, f"node {name!r}")
+    shape = shape_of(fn)
     if shape.is_async:
 
         async def async_node(state: Any, ctx: Any) -> Any:
             call = _Call(shape, ctx)
             call.before(state)
             with _metered(ctx), call.langchain():
-                output = await fn(state, *call.args, **call.kwargs)
+                output = await fn(state, **call.kwargs)
             call.after(output)
             return to_native(output, name, graph)
 
@@ -267,7 +261,7 @@ def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[.
         call = _Call(shape, ctx)
         call.before(state)
         with _metered(ctx), call.langchain():
-            output = fn(state, *call.args, **call.kwargs)
+            output = fn(state, **call.kwargs)
         call.after(output)
         return to_native(output, name, graph)
 
@@ -276,16 +270,16 @@ def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[.
 
 def runnable_node(runnable: Any) -> Callable[..., Any]:
     """A LangChain ``Runnable`` (an object with ``invoke``/``ainvoke``, not callable)
-    as a node function ``(state, config)``."""
+    as a node function ``(state, *, config)``."""
     ainvoke = getattr(runnable, "ainvoke", None)
     if callable(ainvoke):
 
-        async def arun(state: Any, config: Any) -> Any:
+        async def arun(state: Any, *, config: Any) -> Any:
             return await ainvoke(state, config)
 
         return arun
 
-    def run(state: Any, config: Any) -> Any:
+    def run(state: Any, *, config: Any) -> Any:
         return runnable.invoke(state, config)
 
     return run
@@ -293,19 +287,19 @@ def runnable_node(runnable: Any) -> Callable[..., Any]:
 
 def wrap_router(fn: Callable[..., Any], source: str, graph: GraphInfo) -> Callable[..., Any]:
     """A LangGraph router as an Orca router ``(state, ctx)``."""
-    shape = shape_of(fn, f"the router of {source!r}")
-    if not shape.config_positional and not shape.keywords:
+    shape = shape_of(fn)
+    if not shape.keywords:
         return fn
     if shape.is_async:
 
         async def async_router(state: Any, ctx: Any) -> Any:
             call = _Call(shape, ctx)
-            return await fn(state, *call.args, **call.kwargs)
+            return await fn(state, **call.kwargs)
 
         return async_router
 
     def router(state: Any, ctx: Any) -> Any:
         call = _Call(shape, ctx)
-        return fn(state, *call.args, **call.kwargs)
+        return fn(state, **call.kwargs)
 
     return router

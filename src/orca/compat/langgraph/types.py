@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
 
 from orca.graph._running import interrupt
 from orca.graph._types import Send
@@ -40,13 +40,17 @@ class Interrupt:
     response_schema: Any = None
 
 
+N = TypeVar("N")
+
+
 @dataclass(frozen=True, slots=True)
-class Command:
+class Command(Generic[N]):
     """What a node returns to update the state and route (``update``, ``goto``), or
     what ``invoke`` takes to resume a pause (``resume``).
 
     ``graph=Command.PARENT`` (routing in the parent graph) is not supported yet: it
-    raises a clear error when returned.
+    raises a clear error when returned. A node annotated ``-> Command[Literal["a",
+    "b"]]`` declares where it may go, as in LangGraph.
     """
 
     graph: str | None = None

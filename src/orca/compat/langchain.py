@@ -1,0 +1,406 @@
+"""LangChain chat models under Orca's meter: each call reserved in the budgets, priced
+and recorded in the usage ledger like a call made through ``ctx.llm``.
+
+Inside an Orca node, ``with metered(ctx):`` makes every LangChain chat model invoked
+in the block (sync or async, streamed or not, in the threads LangChain starts) report to
+the run's meter, with no ``callbacks=`` to pass. Outside a graph,
+``OrcaCallbackHandler(budget=...)`` (or ``AsyncOrcaCallbackHandler`` for code that only
+awaits) meters the calls it is given to, as ``callbacks=[handler]``.
+
+Before a call, its worst case is held in every block budget that covers it (the prompt
+bounded by its bytes, the answer by the ``max_tokens`` the model sends); a budget that
+cannot afford it raises ``BudgetExceeded`` and the model is not called. After it, the
+usage the model reported (``AIMessage.usage_metadata``, else the provider's
+``llm_output``, else Orca's estimate) is priced by Orca's price book and settled. A call
+that fails before answering gives its hold back; one cut mid-stream pays for what it
+streamed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Coroutine, Iterator, Mapping, Sequence
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+from uuid import UUID
+
+try:
+    from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
+    from langchain_core.messages import BaseMessage
+    from langchain_core.outputs import LLMResult
+    from langchain_core.tracers.context import register_configure_hook
+except ImportError as exc:  # an optional integration: say what to install
+    raise ImportError(
+        "orca.compat.langchain meters LangChain chat models and needs langchain-core. "
+        "Fix: pip install langchain-core"
+    ) from exc
+
+from orca import events
+from orca._sync import off_loop, run_sync
+from orca.compat._langchain_calls import (
+    Named,
+    answer_cap,
+    bound_request,
+    identify,
+    messages_of,
+    prompt_estimate,
+    streamed_usage,
+    usage_of,
+)
+from orca.context import RunTotals, TaskContext
+from orca.errors import ConfigError
+from orca.llm import Message, Meter, Usage
+
+if TYPE_CHECKING:
+    from orca.cost import Hold
+
+__all__ = ["AsyncOrcaCallbackHandler", "OrcaCallbackHandler", "metered"]
+
+T = TypeVar("T")
+
+ROLE = "langchain"
+"""The role a LangChain call is recorded under (``ctx.llm`` calls use the model's name in
+the run: ``planner``, ``worker``, ...)."""
+
+# -- the calls of one meter ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    """A call in flight: what it was priced as, and what it holds."""
+
+    named: Named
+    hold: Hold | None
+    prompt: int  # estimated prompt tokens, for a call whose usage never comes
+
+
+class _Calls:
+    """The LangChain calls metered by one ``Meter`` for one task (``ctx`` None outside a
+    run), by LangChain's run id. Every method is async, off LangChain's threads."""
+
+    def __init__(self, meter: Meter, ctx: TaskContext | None, *, owned: bool) -> None:
+        self.meter = meter
+        self.ctx = ctx
+        self.owned = owned  # the handler made the meter: closing it closes the meter
+        self._open: dict[UUID, _Call] = {}
+        self._lock = threading.Lock()
+
+    async def start(
+        self,
+        serialized: Mapping[str, Any] | None,
+        messages: Sequence[Message],
+        kw: Mapping[str, Any],
+    ) -> None:
+        """Before a call (``kw``: what LangChain tells its callbacks of it): hold its worst
+        case in the block budgets that cover it.
+
+        Raises:
+            BudgetExceeded: a block budget cannot afford it (the model is not called).
+            ConfigError: a block budget covers it and it sends no ``max_tokens``, so
+                nothing bounds its answer.
+        """
+        run_id: UUID = kw["run_id"]
+        params, metadata = kw.get("invocation_params"), kw.get("metadata")
+        params = params if isinstance(params, Mapping) else {}
+        metadata = metadata if isinstance(metadata, Mapping) else {}
+        named = identify(serialized, params, metadata)
+        cap = answer_cap(params, metadata)
+        meter, ctx = self.meter, self.ctx
+        hold = None
+        ledger = await meter.ledger()
+        if ledger is not None:
+            budgets = await meter.budgets(ledger, ctx)
+            blocking = [b.name for b in budgets if b.enforcement == "block"]
+            if blocking and cap is None:
+                raise ConfigError(
+                    f"a {named.provider}/{named.model} call through LangChain sets no "
+                    f"max_tokens, so block budget {blocking[0]!r} cannot hold its worst case",
+                    key="max_tokens",
+                    fix="give the chat model an answer cap, e.g. "
+                    "ChatOpenAI(model=..., max_tokens=1024) or .bind(max_tokens=1024)",
+                )
+            _, hold = await meter.reserve(ctx, named, bound_request(messages, params, cap))
+        with self._lock:
+            self._open[run_id] = _Call(named, hold, prompt_estimate(messages))
+
+    async def end(self, run_id: UUID, response: LLMResult) -> None:
+        """After a call: price what it used and settle its hold (a call answered from
+        LangChain's cache paid nothing: its hold is given back)."""
+        call = self._take(run_id)
+        if call is None:
+            return
+        usage, cached = usage_of(response, call.prompt)
+        if cached:
+            await self.meter.release(call.hold)
+            return
+        await self._settle(call, usage)
+
+    async def error(self, run_id: UUID, response: LLMResult | None) -> None:
+        """A call failed: what it streamed before failing is paid, estimated; one that
+        streamed nothing gives its hold back."""
+        call = self._take(run_id)
+        if call is None:
+            return
+        usage = streamed_usage(response, call.prompt)
+        if usage is None:
+            await self.meter.release(call.hold)
+        else:
+            await self._settle(call, usage)
+
+    def token(self, run_id: UUID, text: str) -> None:
+        """A streamed piece of an answer, as a ``token`` event of the task."""
+        ctx = self.ctx
+        emitter = ctx.events if ctx is not None else None
+        if ctx is None or emitter is None or not text:
+            return
+        if not emitter.wants(events.Token):
+            emitter.skip()
+            return
+        with self._lock:
+            call = self._open.get(run_id)
+        emitter.emit(
+            events.Token,
+            ctx.step,
+            task_id=ctx.task_id,
+            node=ctx.node,
+            text=text,
+            model=call.named.model if call is not None else "",
+            role=ROLE,
+        )
+
+    async def close(self) -> None:
+        """Give back the holds of calls that never ended (a batch refused part-way), and
+        close the meter when the handler made it."""
+        with self._lock:
+            left, self._open = list(self._open.values()), {}
+        for call in left:
+            await self.meter.release(call.hold)
+        if self.owned:
+            await self.meter.close()
+
+    def totals(self) -> RunTotals:
+        return RunTotals(*self.meter.tally)
+
+    def _take(self, run_id: UUID) -> _Call | None:
+        with self._lock:
+            return self._open.pop(run_id, None)
+
+    async def _settle(self, call: _Call, usage: Usage) -> None:
+        await asyncio.shield(
+            self.meter.settle(
+                self.ctx, ROLE, call.named.provider, call.named.model, usage, call.hold
+            )
+        )
+
+
+_OPTIONS = ("budget", "session", "workflow", "ledger", "prices", "tenant")
+
+
+def _own_meter(**options: Any) -> Meter:
+    from orca.llm._meter import meter_for_run
+
+    return meter_for_run(**options)
+
+
+def _wait(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a meter coroutine from LangChain's sync callbacks: on this thread's own loop,
+    or on a helper thread where this one runs a loop (a sync call from async code)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return run_sync("LangChain metering", coro)
+    return off_loop(lambda: run_sync("LangChain metering", coro))
+
+
+# -- the handlers ----------------------------------------------------------------------------
+
+
+class _OrcaHandler(BaseCallbackHandler):
+    """What both handlers share: the calls they meter. Errors are raised, never logged
+    away: a refused reservation must stop the call."""
+
+    raise_error = True
+    _calls: _Calls
+
+    def _setup(self, meter: Meter | None, ctx: TaskContext | None, options: dict[str, Any]) -> None:
+        if meter is None:
+            chosen = {k: options[k] for k in _OPTIONS if options.get(k) is not None}
+            self._calls = _Calls(_own_meter(**chosen), None, owned=True)
+        else:
+            self._calls = _Calls(meter, ctx, owned=False)
+
+    @property
+    def totals(self) -> RunTotals:
+        """The calls metered so far, their tokens and cost (nano-USD)."""
+        return self._calls.totals()
+
+    # only model calls concern the meter: LangChain skips the rest for it (an async
+    # run would otherwise hand each chain and tool event to a thread for nothing)
+    @property
+    def ignore_chain(self) -> bool:
+        return True
+
+    @property
+    def ignore_agent(self) -> bool:
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        return True
+
+    @property
+    def ignore_retry(self) -> bool:
+        return True
+
+    @property
+    def ignore_custom_event(self) -> bool:
+        return True
+
+
+class OrcaCallbackHandler(_OrcaHandler):
+    """Meters the LangChain chat-model calls it is given to (``callbacks=[handler]``),
+    sync or async: each is reserved in the block budgets that cover it, refused with
+    ``BudgetExceeded`` (before the model is called) when one cannot afford it, then priced
+    and recorded in the usage ledger.
+
+    Args:
+        budget: the budget to charge, by name (default: the active budget); budgets
+            scoped to ``session`` or ``workflow`` are charged too.
+        session: the session the calls belong to.
+        workflow: the workflow name the usage rows carry.
+        ledger: the ledger (``user_store().ledger``), a user database path, or False
+            for none (default: the user database).
+        prices: the ``PriceBook`` (default: the catalog plus the user's overrides).
+        tenant: whose user database keeps the budgets and usage.
+
+    Raises:
+        InvalidInputError: an option of the wrong type, named.
+
+    Call ``close()`` when done: it gives back the holds of calls that never ended and
+    closes the user database it opened.
+    """
+
+    def __init__(
+        self,
+        *,
+        budget: str | None = None,
+        session: str | None = None,
+        workflow: str | None = None,
+        ledger: Any = None,
+        prices: Any = None,
+        tenant: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._setup(None, None, locals())
+
+    @classmethod
+    def _for_task(cls, meter: Meter, ctx: TaskContext) -> OrcaCallbackHandler:
+        handler = cls.__new__(cls)
+        BaseCallbackHandler.__init__(handler)
+        handler._setup(meter, ctx, {})
+        return handler
+
+    def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kw: Any
+    ) -> None:
+        _wait(self._calls.start(serialized, messages_of(messages), kw))
+
+    def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kw: Any) -> None:
+        _wait(self._calls.start(serialized, [Message.user(p) for p in prompts], kw))
+
+    def on_llm_new_token(self, token: str | list[str | dict[str, Any]], **kw: Any) -> None:
+        chunk = kw.get("chunk")
+        text = chunk.text if chunk is not None else token if isinstance(token, str) else ""
+        self._calls.token(kw["run_id"], text)
+
+    def on_llm_end(self, response: LLMResult, **kw: Any) -> None:
+        _wait(self._calls.end(kw["run_id"], response))
+
+    def on_llm_error(self, error: BaseException, **kw: Any) -> None:
+        _wait(self._calls.error(kw["run_id"], kw.get("response")))
+
+    def close(self) -> None:
+        """Give back the holds of calls that never ended; close what the handler opened."""
+        _wait(self._calls.close())
+
+
+class AsyncOrcaCallbackHandler(AsyncCallbackHandler, _OrcaHandler):
+    """``OrcaCallbackHandler`` for code that only awaits (``ainvoke``, ``astream``): the
+    meter runs on the caller's event loop. A sync ``invoke`` cannot be refused through an
+    async handler (LangChain logs its errors there): give sync calls
+    ``OrcaCallbackHandler``. Same arguments; ``await aclose()`` when done."""
+
+    def __init__(
+        self,
+        *,
+        budget: str | None = None,
+        session: str | None = None,
+        workflow: str | None = None,
+        ledger: Any = None,
+        prices: Any = None,
+        tenant: str | None = None,
+    ) -> None:
+        super().__init__()
+        self._setup(None, None, locals())
+
+    async def on_chat_model_start(
+        self, serialized: dict[str, Any], messages: list[list[BaseMessage]], **kw: Any
+    ) -> None:
+        await self._calls.start(serialized, messages_of(messages), kw)
+
+    async def on_llm_start(self, serialized: dict[str, Any], prompts: list[str], **kw: Any) -> None:
+        await self._calls.start(serialized, [Message.user(p) for p in prompts], kw)
+
+    async def on_llm_end(self, response: LLMResult, **kw: Any) -> None:
+        await self._calls.end(kw["run_id"], response)
+
+    async def on_llm_error(self, error: BaseException, **kw: Any) -> None:
+        await self._calls.error(kw["run_id"], kw.get("response"))
+
+    async def aclose(self) -> None:
+        """Give back the holds of calls that never ended; close what the handler opened."""
+        await self._calls.close()
+
+
+# -- inside a run ----------------------------------------------------------------------------
+
+_current: ContextVar[_OrcaHandler | None] = ContextVar("orca_langchain_meter", default=None)
+# every LangChain callback manager configured while it is set adds its handler (unless
+# the call was given an Orca handler of its own: one call is metered once)
+register_configure_hook(_current, True, _OrcaHandler)
+
+
+def _meter_of(ctx: TaskContext) -> tuple[Meter, TaskContext] | None:
+    """The run's meter and the task its calls belong to; None when the run's services
+    meter nothing (services given to the run that are not Orca's)."""
+    services = getattr(ctx, "services", None)
+    meter = getattr(services, "meter", None)
+    if not isinstance(meter, Meter):
+        return None
+    task = getattr(ctx, "task", ctx)
+    return meter, task if isinstance(task, TaskContext) else ctx
+
+
+@contextlib.contextmanager
+def metered(ctx: TaskContext) -> Iterator[None]:
+    """Meter every LangChain chat-model call made inside the block through the run of
+    ``ctx``: reserved in the run's budgets, priced, recorded in its usage ledger and
+    reported as ``usage`` (and ``token``) events of the task, with no ``callbacks=``.
+
+    It covers calls made on this thread and in those LangChain starts (they copy the
+    context); a thread of your own started inside the block is not covered. A stream
+    read on after the block ends is still metered; the run's end gives back the holds
+    of calls that never ended.
+    """
+    found = _meter_of(ctx)
+    if found is None:
+        yield
+        return
+    token = _current.set(OrcaCallbackHandler._for_task(*found))
+    try:
+        yield
+    finally:
+        _current.reset(token)

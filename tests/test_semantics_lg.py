@@ -1,0 +1,572 @@
+"""Orca's engine against LangGraph's: the same graph, built with each library's own
+``StateGraph``, ``Send`` and ``Command``, run on both, and the results compared (issue 19,
+"Semantics to align"). Each test states the behaviour both engines share."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Callable, Sequence
+from types import SimpleNamespace
+from typing import Annotated, Any, TypedDict
+
+import pytest
+import typing_extensions
+
+import orca
+from orca.errors import InvalidUpdateError, StepLimitError
+from orca.graph import Overwrite, default_retry_on
+
+lg_graph = pytest.importorskip("langgraph.graph")
+lg_types = pytest.importorskip("langgraph.types")
+lg_errors = pytest.importorskip("langgraph.errors")
+
+LG = SimpleNamespace(
+    StateGraph=lg_graph.StateGraph,
+    START=lg_graph.START,
+    END=lg_graph.END,
+    Send=lg_types.Send,
+    Command=lg_types.Command,
+    Overwrite=lg_types.Overwrite,
+    name="langgraph",
+)
+ORCA = SimpleNamespace(
+    StateGraph=orca.StateGraph,
+    START=orca.START,
+    END=orca.END,
+    Send=orca.Send,
+    Command=orca.Command,
+    Overwrite=Overwrite,
+    name="orca",
+)
+ENGINES = (LG, ORCA)
+
+Build = Callable[[SimpleNamespace], Any]
+
+
+def on_both(build: Build, input: Any) -> tuple[Any, Any]:
+    """``build(engine)`` compiled and invoked on LangGraph, then on Orca."""
+    return build(LG).invoke(input), build(ORCA).invoke(input)
+
+
+def same_on_both(build: Build, input: Any) -> Any:
+    lg, orc = on_both(build, input)
+    assert orc == lg
+    return orc
+
+
+class Log(TypedDict):
+    log: Annotated[list[str], operator.add]
+
+
+def note(name: str) -> Callable[[Any], dict[str, Any]]:
+    def node(state: Any) -> dict[str, Any]:
+        return {"log": [name]}
+
+    return node
+
+
+def work(arg: Any) -> dict[str, Any]:
+    return {"log": [f"w:{arg}"]}
+
+
+# -- write order within a superstep ----------------------------------------------------------
+
+
+def test_a_steps_nodes_fold_their_writes_in_name_order_not_edge_order() -> None:
+    def build(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(Log)
+        for name in ("zed", "alpha", "Mid", "beta"):
+            g.add_node(name, note(name))
+        for name in ("zed", "alpha", "Mid"):
+            g.add_edge(e.START, name)
+        g.add_edge("zed", "beta")
+        return g.compile()
+
+    # Python string order: upper case first
+    assert same_on_both(build, {"log": []}) == {"log": ["Mid", "alpha", "zed", "beta"]}
+
+
+def test_sends_of_several_tasks_follow_the_nodes_in_the_order_they_were_sent() -> None:
+    def build(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(Log)
+        for name in ("b", "a", "z", "y"):
+            g.add_node(name, note(name))
+        g.add_node("w", work)
+        g.add_edge(e.START, "b")
+        g.add_edge(e.START, "a")
+        # "b" is added first, but "a" runs (and sends) first
+        g.add_conditional_edges("b", lambda s: [e.Send("w", "b1"), "y"])
+        g.add_conditional_edges("a", lambda s: [e.Send("w", "a1"), e.Send("w", "a2"), "z"])
+        return g.compile()
+
+    assert same_on_both(build, {"log": []}) == {"log": ["a", "b", "y", "z", "w:a1", "w:a2", "w:b1"]}
+
+
+def test_a_commands_goto_sends_come_before_its_routers_sends() -> None:
+    def build(e: SimpleNamespace) -> Any:
+        def decide(state: Any) -> Any:
+            return e.Command(
+                update={"log": ["c"]}, goto=[e.Send("w", "goto1"), "y", e.Send("w", "goto2")]
+            )
+
+        g = e.StateGraph(Log)
+        g.add_node("c", decide)
+        g.add_node("w", work)
+        g.add_node("y", note("y"))
+        g.add_node("x", note("x"))
+        g.add_edge(e.START, "c")
+        g.add_conditional_edges("c", lambda s: [e.Send("w", "edge1")])
+        g.add_edge("c", "x")
+        return g.compile()
+
+    assert same_on_both(build, {"log": []}) == {
+        "log": ["c", "x", "y", "w:goto1", "w:goto2", "w:edge1"]
+    }
+
+
+def test_sends_from_the_start_router_come_after_the_nodes_it_names() -> None:
+    def build(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(Log)
+        g.add_node("w", work)
+        g.add_node("a", note("a"))
+        g.add_conditional_edges(e.START, lambda s: [e.Send("w", 1), "a", e.Send("w", 2)])
+        return g.compile()
+
+    assert same_on_both(build, {"log": []}) == {"log": ["a", "w:1", "w:2"]}
+
+
+def test_sends_emitted_by_sent_tasks_keep_their_senders_order() -> None:
+    def build(e: SimpleNamespace) -> Any:
+        def fan(arg: Any) -> Any:
+            if arg in ("p1", "p2"):
+                return e.Command(
+                    update={"log": [arg]}, goto=[e.Send("w", f"{arg}-1"), e.Send("w", f"{arg}-2")]
+                )
+            return {"log": [arg]}
+
+        g = e.StateGraph(Log)
+        g.add_node("w", fan)
+        g.add_node("a", note("a"))
+        g.add_conditional_edges(e.START, lambda s: [e.Send("w", "p1"), e.Send("w", "p2"), "a"])
+        return g.compile()
+
+    assert same_on_both(build, {"log": []}) == {
+        "log": ["a", "p1", "p2", "p1-1", "p1-2", "p2-1", "p2-2"]
+    }
+
+
+def test_an_order_sensitive_custom_reducer_folds_the_same_on_both() -> None:
+    class Joined(TypedDict):
+        text: Annotated[str, lambda old, new: f"{old}|{new}" if old else new]
+
+    def build(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(Joined)
+        for name in ("writer", "editor", "Critic"):
+            g.add_node(name, lambda s, name=name: {"text": name})
+            g.add_edge(e.START, name)
+        return g.compile()
+
+    assert same_on_both(build, {"text": ""}) == {"text": "Critic|editor|writer"}
+
+
+def test_a_waiting_edges_target_takes_its_place_by_name() -> None:
+    def build(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(Log)
+        for name in ("a", "b", "c", "join", "after_a"):
+            g.add_node(name, note(name))
+        g.add_edge(e.START, "a")
+        g.add_edge(e.START, "b")
+        g.add_edge("b", "c")
+        g.add_edge(["a", "c"], "join")
+        g.add_edge("a", "after_a")
+        g.add_edge("c", "after_a")
+        return g.compile()
+
+    assert same_on_both(build, {"log": []}) == {
+        "log": ["a", "b", "after_a", "c", "after_a", "join"]
+    }
+
+
+# -- initial values of reducer keys ----------------------------------------------------------
+
+
+class Thing:
+    def __init__(self, x: int) -> None:
+        self.x = x
+
+
+def concat(old: Any, new: Any) -> Any:
+    return old + new
+
+
+class Many(TypedDict):
+    x: int
+    items: Annotated[list[str], operator.add]
+    count: Annotated[int, operator.add]
+    scores: Annotated[dict[str, int], operator.or_]
+    text: Annotated[str, operator.add]
+    tags: Annotated[set[str], operator.or_]
+    pair: Annotated[tuple[int, ...], operator.add]
+    ratio: Annotated[float, concat]
+    seq: Annotated[Sequence[int], concat]
+    thing: Annotated[Thing, concat]
+    maybe: Annotated[int | None, operator.add]
+    plain: list[str]
+
+
+def test_reducer_keys_no_one_wrote_read_as_their_types_empty_value() -> None:
+    seen: dict[str, dict[str, Any]] = {}
+
+    def build(e: SimpleNamespace) -> Any:
+        def peek(state: Any) -> dict[str, Any]:
+            seen[e.name] = {k: state.get(k, "absent") for k in Many.__annotations__}
+            return {"x": 2}
+
+        g = e.StateGraph(Many)
+        g.add_node("peek", peek)
+        g.add_edge(e.START, "peek")
+        return g.compile()
+
+    out = same_on_both(build, {"x": 1})
+    assert seen["orca"] == seen["langgraph"]
+    assert seen["orca"] == {
+        "x": 1,
+        "items": [],
+        "count": 0,
+        "scores": {},
+        "text": "",
+        "tags": set(),
+        "pair": (),
+        "ratio": 0.0,
+        "seq": [],
+        "thing": "absent",  # needs an argument
+        "maybe": "absent",  # a union
+        "plain": "absent",  # no reducer
+    }
+    assert "items" in out
+    assert "thing" not in out
+    assert "plain" not in out
+
+
+def test_a_reducer_key_with_no_empty_value_stores_its_first_write_as_is() -> None:
+    class Product(TypedDict):
+        product: Annotated[int | None, operator.mul]
+        zeroed: Annotated[int, operator.mul]
+
+    def build(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(Product)
+        g.add_node("a", lambda s: {"product": 2, "zeroed": 2})
+        g.add_node("b", lambda s: {"product": 5, "zeroed": 5})
+        g.add_edge(e.START, "a")
+        g.add_edge(e.START, "b")
+        return g.compile()
+
+    assert same_on_both(build, {"product": 3, "zeroed": 3}) == {"product": 30, "zeroed": 0}
+
+
+def test_get_state_holds_the_empty_values_of_a_new_thread() -> None:
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    class S(TypedDict):
+        x: int
+        items: Annotated[list[str], operator.add]
+        count: Annotated[int, operator.add]
+
+    def graph(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(S)
+        g.add_node("n", lambda s: {"x": s["x"] + len(s["items"]) + s["count"]})
+        g.add_edge(e.START, "n")
+        return g
+
+    lg = graph(LG).compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    lg.invoke({"x": 1}, config)
+    app = graph(ORCA).compile(checkpointer=orca.MemoryCheckpointer())
+    app.invoke({"x": 1}, thread_id="t")
+    assert app.get_state("t").values == lg.get_state(config).values
+    assert app.get_state("t").values == {"x": 1, "items": [], "count": 0}
+
+
+# -- typing_extensions schemas ---------------------------------------------------------------
+
+
+class Extended(typing_extensions.TypedDict, total=False):
+    topic: typing_extensions.Required[str]
+    log: typing_extensions.NotRequired[Annotated[list[str], operator.add]]
+    hits: Annotated[typing_extensions.NotRequired[int], operator.add]
+    note: str
+
+
+def test_typing_extensions_typeddict_with_required_marks_is_a_schema() -> None:
+    def build(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(Extended)
+        g.add_node("n", lambda s: {"log": [s["topic"]], "hits": 2})
+        g.add_edge(e.START, "n")
+        return g.compile()
+
+    assert same_on_both(build, {"topic": "otters"}) == {
+        "topic": "otters",
+        "log": ["otters"],
+        "hits": 2,
+    }
+    assert same_on_both(build, {"topic": "t", "log": ["in"], "hits": 1}) == {
+        "topic": "t",
+        "log": ["in", "t"],
+        "hits": 3,
+    }
+
+
+# -- RetryPolicy defaults --------------------------------------------------------------------
+
+
+def test_retry_policy_defaults_are_langgraphs() -> None:
+    theirs = lg_types.RetryPolicy()
+    ours = orca.RetryPolicy()
+    for field in ("initial_interval", "backoff_factor", "max_interval", "max_attempts", "jitter"):
+        assert getattr(ours, field) == getattr(theirs, field), field
+
+
+class ProviderRateLimit(Exception):
+    pass
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        ConnectionError("reset"),
+        ConnectionRefusedError("refused"),
+        ValueError("bad"),
+        TypeError("bad"),
+        KeyError("k"),
+        ZeroDivisionError("z"),
+        RuntimeError("r"),
+        FileNotFoundError("f"),
+        TimeoutError("t"),
+        NotImplementedError("n"),
+        ProviderRateLimit("429"),
+        Exception("plain"),
+    ],
+    ids=lambda e: type(e).__name__,
+)
+def test_default_retry_on_retries_what_langgraph_retries(error: Exception) -> None:
+    from langgraph._internal._retry import default_retry_on as theirs
+
+    assert default_retry_on(error) == theirs(error)
+    assert orca.RetryPolicy().should_retry(error) == theirs(error)
+
+
+@pytest.mark.parametrize(("status", "retried"), [(503, True), (500, True), (404, False)])
+def test_default_retry_on_retries_http_5xx_only(status: int, retried: bool) -> None:
+    httpx = pytest.importorskip("httpx")
+    from langgraph._internal._retry import default_retry_on as theirs
+
+    request = httpx.Request("GET", "http://x")
+    error = httpx.HTTPStatusError(
+        "status", request=request, response=httpx.Response(status, request=request)
+    )
+    assert default_retry_on(error) is retried
+    assert theirs(error) is retried
+
+
+def test_a_node_is_retried_under_the_default_policy_only_when_langgraph_retries_it() -> None:
+    calls: dict[str, int] = {}
+
+    def build(e: SimpleNamespace, policy: Any, error: Exception) -> Any:
+        def flaky(state: Any) -> dict[str, Any]:
+            calls[e.name] = calls.get(e.name, 0) + 1
+            if calls[e.name] == 1:
+                raise error
+            return {"log": ["ok"]}
+
+        g = e.StateGraph(Log)
+        kw = "retry_policy" if e is LG else "retry"
+        g.add_node("flaky", flaky, **{kw: policy})
+        g.add_edge(e.START, "flaky")
+        return g.compile()
+
+    for error, retried in ((ConnectionError("blip"), True), (ValueError("bug"), False)):
+        calls.clear()
+        outcomes = []
+        for e, policy in (
+            (LG, lg_types.RetryPolicy(initial_interval=0, jitter=False)),
+            (ORCA, orca.RetryPolicy(initial_interval=0, jitter=False)),
+        ):
+            try:
+                outcomes.append(build(e, policy, error).invoke({"log": []}))
+            except Exception as exc:
+                outcomes.append(type(getattr(exc, "__cause__", None) or exc).__name__)
+        assert outcomes[0] == outcomes[1]
+        assert calls == {"langgraph": 2 if retried else 1, "orca": 2 if retried else 1}
+
+
+# -- the step limit --------------------------------------------------------------------------
+
+
+class Counter(TypedDict):
+    x: int
+
+
+def chain(e: SimpleNamespace, k: int) -> Any:
+    g = e.StateGraph(Counter)
+    for i in range(k):
+        g.add_node(f"n{i}", lambda s: {"x": s["x"] + 1})
+        g.add_edge(e.START if i == 0 else f"n{i - 1}", f"n{i}")
+    return g.compile()
+
+
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_recursion_limit_n_allows_what_max_steps_n_minus_1_allows(k: int) -> None:
+    """LangGraph counts the input as a step: k node steps need recursion_limit=k+1; Orca's
+    max_steps counts node steps only: max_steps=k."""
+    lg, app = chain(LG, k), chain(ORCA, k)
+    assert lg.invoke({"x": 0}, {"recursion_limit": k + 1}) == {"x": k}
+    assert app.invoke({"x": 0}, max_steps=k) == {"x": k}
+    with pytest.raises(lg_errors.GraphRecursionError) as theirs:
+        lg.invoke({"x": 0}, {"recursion_limit": k})
+    with pytest.raises(StepLimitError) as ours:
+        app.invoke({"x": 0}, max_steps=k - 1)
+    # both are RuntimeErrors
+    assert isinstance(theirs.value, RuntimeError)
+    assert isinstance(ours.value, RuntimeError)
+
+
+# -- Overwrite -------------------------------------------------------------------------------
+
+
+def overwrite_graph(nodes: dict[str, Callable[[SimpleNamespace], Any]]) -> Build:
+    class S(TypedDict):
+        log: Annotated[list[str], operator.add]
+
+    def build(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(S)
+        for name, make in nodes.items():
+            g.add_node(name, lambda s, make=make: {"log": make(e)})
+            g.add_edge(e.START, name)
+        return g.compile()
+
+    return build
+
+
+@pytest.mark.parametrize(
+    ("nodes", "expected"),
+    [
+        ({"a": lambda e: e.Overwrite(["A"])}, ["A"]),
+        # the writes after an Overwrite in task order are ignored
+        ({"a": lambda e: e.Overwrite(["A"]), "b": lambda e: ["B"]}, ["A"]),
+        # the writes before it are replaced
+        ({"a": lambda e: ["A"], "b": lambda e: e.Overwrite(["B"])}, ["B"]),
+    ],
+)
+def test_overwrite_bypasses_the_reducer(nodes: dict[str, Any], expected: list[str]) -> None:
+    assert same_on_both(overwrite_graph(nodes), {"log": ["in"]}) == {"log": expected}
+
+
+def test_two_overwrites_of_one_key_in_a_step_are_refused_on_both() -> None:
+    build = overwrite_graph({"a": lambda e: e.Overwrite(["A"]), "b": lambda e: e.Overwrite(["B"])})
+    with pytest.raises(lg_errors.InvalidUpdateError):
+        build(LG).invoke({"log": []})
+    with pytest.raises(InvalidUpdateError, match="Overwrite"):
+        build(ORCA).invoke({"log": []})
+
+
+def test_an_overwrite_in_the_input_replaces_the_start_value() -> None:
+    build = overwrite_graph({"a": lambda e: ["A"]})
+    lg = build(LG).invoke({"log": LG.Overwrite(["I"])})
+    assert build(ORCA).invoke({"log": Overwrite(["I"])}) == lg == {"log": ["I", "A"]}
+
+
+# -- editing a paused thread -----------------------------------------------------------------
+
+
+class Draft(TypedDict):
+    draft: str
+    log: Annotated[list[str], operator.add]
+
+
+class Threads:
+    """One graph, write -> ask (interrupts) -> fin, on a thread of each engine."""
+
+    def __init__(self) -> None:
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        self.lg = self.graph(LG).compile(checkpointer=InMemorySaver())
+        self.orca = self.graph(ORCA).compile(checkpointer=orca.MemoryCheckpointer())
+        self.config = {"configurable": {"thread_id": "t"}}
+
+    @staticmethod
+    def graph(e: SimpleNamespace) -> Any:
+        def ask(state: Any, ctx: Any = None) -> dict[str, Any]:
+            question = {"draft": state["draft"]}
+            answer = lg_types.interrupt(question) if e is LG else ctx.interrupt(question)
+            return {"log": [f"ask saw {state['draft']}, answer {answer}"]}
+
+        g = e.StateGraph(Draft)
+        g.add_node("write", lambda s: {"draft": "v1", "log": ["write"]})
+        g.add_node("ask", ask)
+        g.add_node("fin", lambda s: {"log": [f"fin {s['draft']}"]})
+        g.add_edge(e.START, "write")
+        g.add_edge("write", "ask")
+        g.add_edge("ask", "fin")
+        return g
+
+    def invoke(self, value: Any) -> tuple[Any, Any]:
+        lg = self.lg.invoke(value, self.config)
+        return lg, self.orca.invoke(value, thread_id="t")
+
+    def resume(self, value: Any) -> tuple[Any, Any]:
+        lg = self.lg.invoke(LG.Command(resume=value), self.config)
+        return lg, self.orca.invoke(ORCA.Command(resume=value), thread_id="t")
+
+    def update(self, values: dict[str, Any], as_node: str | None = None) -> None:
+        self.lg.update_state(self.config, values, as_node=as_node)
+        self.orca.update_state("t", values, as_node=as_node)
+
+    def state(self) -> tuple[Any, Any]:
+        return self.lg.get_state(self.config), self.orca.get_state("t")
+
+
+def without_interrupts(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if k != "__interrupt__"}
+
+
+def test_an_edit_while_paused_is_seen_by_the_resumed_node() -> None:
+    t = Threads()
+    lg, ours = t.invoke({"log": []})
+    assert without_interrupts(ours) == without_interrupts(lg)
+    t.update({"draft": "edited", "log": ["human"]})
+    lg_state, state = t.state()
+    assert state.values == lg_state.values
+    assert state.next == lg_state.next == ("ask",)
+    lg, ours = t.resume("ok")
+    assert (
+        ours
+        == lg
+        == {
+            "draft": "edited",
+            "log": ["write", "human", "ask saw edited, answer ok", "fin edited"],
+        }
+    )
+
+
+def test_an_edit_as_the_paused_node_skips_it() -> None:
+    t = Threads()
+    t.invoke({"log": []})
+    t.update({"draft": "by hand"}, as_node="ask")
+    lg_state, state = t.state()
+    assert state.values == lg_state.values
+    assert state.next == lg_state.next == ("fin",)
+    lg, ours = t.invoke(None)
+    assert ours == lg == {"draft": "by hand", "log": ["write", "fin by hand"]}
+
+
+@pytest.mark.parametrize("as_node", [None, "write"])
+def test_update_state_on_a_new_thread_makes_its_first_checkpoint(as_node: str | None) -> None:
+    t = Threads()
+    t.update({"draft": "seed"}, as_node=as_node)
+    lg_state, state = t.state()
+    assert state.values == lg_state.values == {"draft": "seed", "log": []}
+    assert state.next == lg_state.next
+    assert state.metadata["source"] == lg_state.metadata["source"] == "update"
+    assert state.step == lg_state.metadata["step"] == 0
+    lg, ours = t.invoke(None)
+    assert without_interrupts(ours) == without_interrupts(lg)
