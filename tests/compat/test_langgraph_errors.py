@@ -180,3 +180,22 @@ def test_a_command_resume_returned_by_a_node_is_refused() -> None:
     g.add_edge(START, "a")
     with pytest.raises(InvalidUpdateError, match="resume"):
         g.compile().invoke({"x": 0})
+
+
+def test_more_conditions_raise_langgraphs_classes() -> None:
+    def program(lg: types.SimpleNamespace) -> Any:
+        g = lg.StateGraph(State)
+        g.add_node("a", lambda s: {"x": 1})
+        g.add_edge(lg.START, "a")
+        app = g.compile(checkpointer=lg.InMemorySaver())
+        config = {"configurable": {"thread_id": "1"}}
+        seen = [outcome(lambda _: app.invoke(None, config), lg)]
+        seen.append(outcome(lambda _: g.compile().invoke(5), lg))
+        app.invoke({"x": 0, "log": []}, config)
+        seen.append(outcome(lambda _: app.update_state(config, {"x": 5}, as_node="zzz"), lg))
+        missing = {"configurable": {"thread_id": "1", "checkpoint_id": "nope"}}
+        seen.append(app.get_state(missing).values)
+        return seen
+
+    theirs, ours = both(program)
+    assert ours == theirs == ["EmptyInputError", "InvalidUpdateError", "InvalidUpdateError", {}]

@@ -378,3 +378,25 @@ def test_with_config_sets_defaults_that_a_calls_config_extends() -> None:
 
     theirs, ours = both(program)
     assert ours == theirs
+
+
+def test_sync_calls_work_where_an_event_loop_runs_as_in_a_notebook() -> None:
+    import asyncio
+
+    def program(lg: types.SimpleNamespace) -> Any:
+        g = lg.StateGraph(Counter)
+        g.add_node("a", lambda s: {"x": s["x"] + 1, "log": ["a"]})
+        g.add_edge(lg.START, "a")
+        app = g.compile(checkpointer=lg.InMemorySaver())
+        config = {"configurable": {"thread_id": "nb"}}
+
+        async def cell() -> Any:  # code typed into a notebook cell runs inside a loop
+            first = app.invoke({"x": 1, "log": []}, config)
+            chunks = list(app.stream({"x": 5, "log": []}, config, stream_mode="values"))
+            app.update_state(config, {"x": 0})
+            return first, chunks, app.get_state(config).values
+
+        return asyncio.run(cell())
+
+    theirs, ours = both(program)
+    assert ours == theirs

@@ -81,3 +81,26 @@ def test_a_failed_task_shows_its_error_in_tasks_mode() -> None:
         return [repr(c["error"]) if "error" in c else c for c in masked(chunks[:-1])] + [chunks[-1]]
 
     assert program(orca_names()) == program(langgraph_names())
+
+
+def test_history_names_each_steps_tasks_by_their_ids_and_keeps_answered_interrupts() -> None:
+    def program(lg: types.SimpleNamespace) -> Any:
+        app = _graph(lg)
+        config = {"configurable": {"thread_id": "h"}}
+        started = [
+            c for c in app.stream({"x": 0, "log": []}, config, stream_mode="tasks") if "input" in c
+        ]
+        started += [
+            c
+            for c in app.stream(lg.Command(resume="ok"), config, stream_mode="tasks")
+            if "input" in c
+        ]
+        history = [s for s in app.get_state_history(config) if s.metadata["step"] >= 0]
+        ids = {c["name"]: c["id"] for c in started}
+        shown = [
+            [(t.name, t.id == ids[t.name], [i.value for i in t.interrupts]) for t in s.tasks]
+            for s in history
+        ]
+        return shown, [s.next for s in history]
+
+    assert program(orca_names()) == program(langgraph_names())

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import dataclasses
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+import functools
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
 from typing import Any
 
-from orca._sync import iterate_sync
+from orca._sync import iterate_sync, off_loop
 from orca.compat.langgraph import _config, _state
 from orca.compat.langgraph._config import CallConfig
 from orca.compat.langgraph._messages import MessageSink
 from orca.compat.langgraph._nodes import GraphInfo
 from orca.compat.langgraph._stream import INTERRUPT_KEY, Shaper, modes_of
-from orca.compat.langgraph.errors import GraphRecursionError, InvalidUpdateError
+from orca.compat.langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 from orca.compat.langgraph.types import Command, StateSnapshot
 from orca.engine import CompiledGraph
 from orca.errors import (
@@ -24,9 +28,7 @@ from orca.errors import (
     StepLimitError,
 )
 from orca.errors import InvalidUpdateError as NativeInvalidUpdateError
-from orca.events import (
-    Event,
-)
+from orca.events import Event
 from orca.graph._types import Command as NativeCommand
 
 
@@ -115,7 +117,28 @@ class CompiledStateGraph:
             return resume, update
         if isinstance(input, Mapping):  # LangGraph drops keys the state does not have
             return {k: v for k, v in input.items() if k in self._info.keys}, None
-        return input, None
+        if input is None or isinstance(input, NativeCommand) or _is_state_object(input):
+            return input, None
+        raise InvalidUpdateError(
+            f"Expected dict, got {input!r}. Fix: pass the input as a dict of state keys"
+        )
+
+    def _empty_input(
+        self, exc: Exception, input: Any, options: Mapping[str, Any]
+    ) -> Exception | None:
+        """LangGraph's ``EmptyInputError`` where Orca refused to continue a thread that
+        has no checkpoint (or a graph that keeps none) with ``None``."""
+        if input is not None or not isinstance(exc, InvalidInputError):
+            return None
+        store = self.checkpointer
+        if store is not None and store.get(options["thread_id"], None) is not None:
+            return None
+        empty = EmptyInputError(
+            "Received no input for __start__. Fix: start the thread with an input dict; "
+            "None continues a thread that has a checkpoint"
+        )
+        empty.__cause__ = exc
+        return empty
 
     def _options(self, input: Any, call: CallConfig, durability: Any) -> dict[str, Any]:
         options: dict[str, Any] = {}
@@ -169,7 +192,22 @@ class CompiledStateGraph:
         **kwargs: Any,
     ) -> Any:
         """Run to the end (or to a pause) and return the state; a pause shows as
-        ``"__interrupt__"``: a list of ``Interrupt``."""
+        ``"__interrupt__"``: a list of ``Interrupt``. Called where an event loop runs
+        (a notebook), it runs on a helper thread, as LangGraph's ``invoke`` works there."""
+        if _loop_running():
+            return off_loop(
+                contextvars.copy_context().run,
+                functools.partial(
+                    self.invoke,
+                    input,
+                    config,
+                    stream_mode=stream_mode,
+                    output_keys=output_keys,
+                    durability=durability,
+                    context=context,
+                    **kwargs,
+                ),
+            )
         self._check_unsupported(kwargs)
         if stream_mode != "values":
             chunks = list(self.stream(input, config, stream_mode=stream_mode, context=context))
@@ -185,7 +223,7 @@ class CompiledStateGraph:
                 )
             result = self.native.invoke(native_input, **options)
         except Exception as exc:
-            error = _translate(exc, call)
+            error = self._empty_input(exc, input, options) or _translate(exc, call)
         else:
             return self._output(result, output_keys)
         finally:
@@ -221,7 +259,7 @@ class CompiledStateGraph:
                 )
             result = await self.native.ainvoke(native_input, **options)
         except Exception as exc:
-            error = _translate(exc, call)
+            error = self._empty_input(exc, input, options) or _translate(exc, call)
         else:
             return self._output(result, output_keys)
         finally:
@@ -255,9 +293,8 @@ class CompiledStateGraph:
     ) -> Iterator[Any]:
         """Run and yield LangGraph's chunks: one mode gives its chunks, a list of modes
         gives ``(mode, chunk)`` pairs."""
-        return iterate_sync(
-            "stream",
-            self.astream(
+        return _iterate(
+            lambda: self.astream(
                 input,
                 config,
                 stream_mode=stream_mode,
@@ -309,7 +346,7 @@ class CompiledStateGraph:
         except StopAsyncIteration:
             first = None
         except Exception as exc:
-            error = _translate(exc, call)
+            error = self._empty_input(exc, input, options) or _translate(exc, call)
         finally:
             _reset(token)
         if error is not None:
@@ -384,11 +421,12 @@ class CompiledStateGraph:
         thread_id = self._thread(call, "get_state")
         try:
             snap = self.native.get_state(thread_id, call.checkpoint_id)
-        except CheckpointNotFoundError:
-            if call.checkpoint_id is not None:
-                raise
+        except CheckpointNotFoundError:  # LangGraph shows an empty state for it
             return _state.empty_snapshot(thread_id)
-        return _state.snapshot_of(snap, self._info)
+        log = None
+        if snap.next:  # a step that began from here and paused: its tasks' ids
+            log = _state.read_step(self.checkpointer, [snap.metadata.get("run_id")], snap.step + 1)
+        return _state.snapshot_of(snap, self._info, log)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """Async ``get_state``."""
@@ -413,16 +451,20 @@ class CompiledStateGraph:
                 "this graph keeps no threads. Fix: compile(checkpointer=InMemorySaver())"
             )
         infos = self.native.get_history(thread_id, before=before_id)
+        # the step that ran from a checkpoint is told by the run that made its child
+        child_run = {i.parent_id: i.metadata.get("run_id") for i in reversed(infos) if i.parent_id}
         start = call.checkpoint_id
         count = 0
+        events: dict[str, list[dict[str, Any]]] = {}
         for info in infos:
             if start is not None:
                 if info.checkpoint_id != start:
                     continue
                 start = None
-            snap = _state.snapshot_of(
-                self.native.get_state(thread_id, info.checkpoint_id), self._info
-            )
+            native = self.native.get_state(thread_id, info.checkpoint_id)
+            runs = (child_run.get(info.checkpoint_id), native.metadata.get("run_id"))
+            log = _state.read_step(self.checkpointer, runs, native.step + 1, events)
+            snap = _state.snapshot_of(native, self._info, log)
             if filter and any((snap.metadata or {}).get(k) != v for k, v in filter.items()):
                 continue
             if limit is not None and count >= limit:
@@ -450,8 +492,12 @@ class CompiledStateGraph:
     ) -> dict[str, Any]:
         """Apply ``values`` as if ``as_node`` wrote them; returns the new checkpoint's
         config."""
+        if _loop_running():
+            again = functools.partial(self.update_state, config, values, as_node, task_id)
+            return off_loop(contextvars.copy_context().run, again)
         call = self._parse(config)
         thread_id = self._thread(call, "update_state")
+        self._check_as_node(as_node)
         update = self._update_values(values)
         try:
             new_id = self.native.update_state(
@@ -469,6 +515,7 @@ class CompiledStateGraph:
         """Async ``update_state``."""
         call = self._parse(config)
         thread_id = self._thread(call, "update_state")
+        self._check_as_node(as_node)
         update = self._update_values(values)
         try:
             new_id = await self.native.aupdate_state(
@@ -479,6 +526,14 @@ class CompiledStateGraph:
         else:
             return _config.thread_config(thread_id, new_id)
         raise error
+
+    def _check_as_node(self, as_node: str | None) -> None:
+        if as_node is not None and as_node not in self.native.spec.nodes:
+            known = ", ".join(self.native.spec.nodes)
+            raise InvalidUpdateError(
+                f"Node {as_node} does not exist. Fix: pass as_node= one of {known}",
+                node=as_node,
+            )
 
     def _update_values(self, values: Any) -> dict[str, Any]:
         if values is None:
@@ -518,6 +573,61 @@ class CompiledStateGraph:
                 "graph.native.describe() for the graph's shape as data"
             )
         return draw(*args, **kwargs)
+
+
+def _is_state_object(value: Any) -> bool:
+    """A dataclass or pydantic instance: an instance of a state schema."""
+    fields = getattr(type(value), "__dataclass_fields__", None)
+    return fields is not None or callable(getattr(value, "model_dump", None))
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _iterate(make: Callable[[], AsyncIterator[Any]]) -> Iterator[Any]:
+    """The sync face of an async stream: on this thread's private loop, or, where an
+    event loop already runs here (a notebook), on a helper thread of its own."""
+    if not _loop_running():
+        return iterate_sync("stream", make())
+    return _iterate_on_thread(make)
+
+
+def _iterate_on_thread(make: Callable[[], AsyncIterator[Any]]) -> Iterator[Any]:
+    items: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def work() -> None:
+        chunks = iterate_sync("stream", make())
+        assert isinstance(chunks, Generator)
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    break
+                items.put((True, chunk))
+            items.put((False, None))
+        except BaseException as exc:  # handed to the reader, who raises it
+            items.put((False, exc))
+        finally:
+            chunks.close()
+
+    context = contextvars.copy_context()
+    threading.Thread(target=context.run, args=(work,), name="orca-lg-stream", daemon=True).start()
+    try:
+        while True:
+            more, item = items.get()
+            if more:
+                yield item
+            elif item is None:
+                return
+            else:
+                raise item
+    finally:
+        stop.set()  # the reader stopped: the run stops at its next chunk
 
 
 def _configs(config: Any, n: int) -> list[Any]:

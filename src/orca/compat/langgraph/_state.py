@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from orca.compat.langgraph._config import thread_config
 from orca.compat.langgraph._nodes import GraphInfo
 from orca.compat.langgraph.types import Interrupt, PregelTask, StateSnapshot
+from orca.events import INTERRUPT, STEP_STARTED
 from orca.graph._types import Interrupt as NativeInterrupt
 from orca.graph._types import StateSnapshot as NativeSnapshot
 
@@ -48,18 +50,67 @@ def metadata_of(snap: NativeSnapshot) -> dict[str, Any]:
     return shown
 
 
-def snapshot_of(snap: NativeSnapshot, info: GraphInfo) -> StateSnapshot:
-    interrupts = interrupts_of(snap.interrupts)
+@dataclass(slots=True)
+class StepLog:
+    """What the event log says of the step that ran from one checkpoint: its tasks'
+    ids in plan order and the interrupts they raised. (Not their writes: the log keeps
+    which keys a task wrote, their values are in the checkpoint.)"""
+
+    tasks: list[tuple[str, str]] = field(default_factory=list)  # (task id, node)
+    interrupts: dict[str, list[Interrupt]] = field(default_factory=dict)
+
+
+def read_step(
+    store: Any,
+    run_ids: Iterable[str | None],
+    step: int,
+    cache: dict[str, list[dict[str, Any]]] | None = None,
+) -> StepLog:
+    """The event log's account of ``step`` in the runs ``run_ids`` (the run that made a
+    checkpoint and the one that ran on from it), where the store keeps events; ``cache``
+    keeps each run's events for the next snapshot of a history."""
+    log = StepLog()
+    cache = {} if cache is None else cache
+    for run_id in dict.fromkeys(r for r in run_ids if r):
+        if run_id not in cache:
+            try:
+                cache[run_id] = store.read_events(run_id, types=(STEP_STARTED, INTERRUPT))
+            except Exception:  # a store without an event log: the snapshot says less
+                cache[run_id] = []
+        for event in cache[run_id]:
+            if event.get("step") != step:
+                continue
+            kind = event.get("type")
+            if kind == STEP_STARTED and not log.tasks:
+                log.tasks = [(str(t["id"]), str(t["node"])) for t in event.get("tasks", ())]
+            elif kind == INTERRUPT:
+                for raised in event.get("interrupts", ()):
+                    task = str(raised.get("task_id"))
+                    log.interrupts.setdefault(task, []).append(interrupt_of(raised))
+    return log
+
+
+def snapshot_of(snap: NativeSnapshot, info: GraphInfo, log: StepLog | None = None) -> StateSnapshot:
+    """``snap`` as LangGraph's snapshot; ``log`` (the next step's account) gives its
+    tasks their ids and the interrupts they raised."""
+    log = log or StepLog()
+    planned = log.tasks if [n for _, n in log.tasks] == list(snap.next) else []
     tasks = []
     for index, node in enumerate(snap.next):
-        mine = [i for i in snap.interrupts if i.node == node]
-        task_id = mine[0].task_id if mine else _task_id(snap, node, index)
+        pending = [i for i in snap.interrupts if i.node == node]
+        if planned:
+            task_id = planned[index][0]
+        elif pending:
+            task_id = pending[0].task_id
+        else:
+            task_id = _task_id(snap, node, index)
+        raised = log.interrupts.get(task_id) or [interrupt_of(i) for i in pending]
         tasks.append(
             PregelTask(
                 id=task_id,
                 name=node,
                 path=("__pregel_pull", node),
-                interrupts=tuple(interrupt_of(i) for i in mine),
+                interrupts=tuple(raised),
             )
         )
     return StateSnapshot(
@@ -72,7 +123,7 @@ def snapshot_of(snap: NativeSnapshot, info: GraphInfo) -> StateSnapshot:
             thread_config(snap.thread_id, snap.parent_id) if snap.parent_id is not None else None
         ),
         tasks=tuple(tasks),
-        interrupts=tuple(interrupts),
+        interrupts=tuple(interrupts_of(snap.interrupts)),
     )
 
 

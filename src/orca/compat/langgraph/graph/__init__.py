@@ -3,10 +3,9 @@
 from typing import Any
 
 from orca.compat.langgraph._builder import StateGraph
-from orca.compat.langgraph._compiled import CompiledStateGraph
 from orca.graph._types import END, START
 
-__all__ = ["END", "START", "CompiledStateGraph", "StateGraph", *("MessagesState", "add_messages")]
+__all__ = ["END", "START", "StateGraph", *("MessagesState", "add_messages")]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,6 +1,6 @@
 """LangGraph's ``langgraph.prebuilt``: ``ToolNode`` and ``tools_condition``, the two
 pieces of a ReAct-style agent graph, over LangChain tools (needs ``langchain-core``)."""
 
-from orca.compat.langgraph.prebuilt._tools import ToolInvocationError, ToolNode, tools_condition
+from orca.compat.langgraph.prebuilt._tools import ToolNode, tools_condition
 
-__all__ = ["ToolInvocationError", "ToolNode", "tools_condition"]
+__all__ = ["ToolNode", "tools_condition"]
