@@ -34,6 +34,8 @@ MODULES = {
     "checkpoint.memory": {"InMemorySaver", "MemorySaver"},
     "checkpoint.sqlite": {"SqliteSaver"},
     "checkpoint.postgres": {"PostgresSaver"},
+    "checkpoint.sqlite.aio": {"AsyncSqliteSaver"},
+    "checkpoint.postgres.aio": {"AsyncPostgresSaver"},
     "prebuilt": {"ToolNode", "tools_condition"},
 }
 

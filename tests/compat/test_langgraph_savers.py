@@ -107,3 +107,31 @@ def test_async_calls_on_a_sqlite_saver(tmp_path: Path) -> None:
     chunks, values = asyncio.run(go())
     assert chunks == [{"review": {"verdict": "ok"}}]
     assert values == {"draft": "x", "verdict": "ok"}
+
+
+def test_async_sqlite_saver_as_langgraphs_async_programs_open_it(tmp_path: Path) -> None:
+    from orca.compat.langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    async def go() -> Any:
+        async with AsyncSqliteSaver.from_conn_string(str(tmp_path / "aio.db")) as saver:
+            await saver.setup()
+            app = _app(saver)
+            config = {"configurable": {"thread_id": "aio"}}
+            await app.ainvoke({"draft": "x"}, config)
+            return await app.ainvoke(Command(resume="fine"), config)
+
+    assert asyncio.run(go()) == {"draft": "x", "verdict": "fine"}
+
+
+def test_async_postgres_saver(pg_url: str) -> None:
+    from orca.compat.langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    async def go() -> Any:
+        async with AsyncPostgresSaver.from_conn_string(pg_url) as saver:
+            await saver.setup()
+            app = _app(saver)
+            config = {"configurable": {"thread_id": "apg"}}
+            await app.ainvoke({"draft": "y"}, config)
+            return await app.ainvoke(Command(resume="good"), config)
+
+    assert asyncio.run(go()) == {"draft": "y", "verdict": "good"}

@@ -12,9 +12,9 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from orca.errors import InvalidInputError
 from orca.store import SqliteCheckpointer
@@ -37,6 +37,24 @@ def _path_of(conn: Any) -> str:
     return ""
 
 
+S = TypeVar("S", bound="SqliteSaver")
+
+
+@contextmanager
+def opened(cls: type[S], conn_string: str) -> Iterator[S]:
+    """A saver of ``cls`` on ``conn_string`` (a path, ``file:`` URI or ``:memory:``),
+    closed at the end."""
+    if not isinstance(conn_string, str) or not conn_string:
+        raise InvalidInputError(
+            f"from_conn_string got {conn_string!r}. Fix: pass a file path or ':memory:'"
+        )
+    saver = cls(conn_string.removeprefix("file:").split("?", 1)[0])
+    try:
+        yield saver
+    finally:
+        saver.close()
+
+
 class SqliteSaver(SqliteCheckpointer):
     """Keeps threads in a SQLite file (``orca.SqliteCheckpointer``)."""
 
@@ -54,19 +72,9 @@ class SqliteSaver(SqliteCheckpointer):
         super().__init__(path)
 
     @classmethod
-    @contextmanager
-    def from_conn_string(cls, conn_string: str) -> Iterator[SqliteSaver]:
+    def from_conn_string(cls, conn_string: str) -> AbstractContextManager[SqliteSaver]:
         """``with SqliteSaver.from_conn_string("checkpoints.db") as saver: ...``"""
-        if not isinstance(conn_string, str) or not conn_string:
-            raise InvalidInputError(
-                f"from_conn_string got {conn_string!r}. Fix: pass a file path or ':memory:'"
-            )
-        path = conn_string.removeprefix("file:").split("?", 1)[0]
-        saver = cls(path)
-        try:
-            yield saver
-        finally:
-            saver.close()
+        return opened(cls, conn_string)
 
     def setup(self) -> None:
         """Kept for LangGraph programs: Orca creates its tables when the store opens."""

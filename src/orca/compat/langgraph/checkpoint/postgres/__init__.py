@@ -9,8 +9,8 @@ migrates its tables when the store opens.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, TypeVar
 
 from orca.errors import InvalidInputError
 from orca.store.postgres import PgCheckpointer
@@ -32,6 +32,24 @@ def _url_of(conn: Any) -> str:
     return f"{dsn} password={password}" if password and "password=" not in dsn else dsn
 
 
+P = TypeVar("P", bound="PostgresSaver")
+
+
+@contextmanager
+def opened(cls: type[P], conn_string: str, **kwargs: Any) -> Iterator[P]:
+    """A saver of ``cls`` on ``conn_string``, its pool closed at the end."""
+    if not isinstance(conn_string, str) or not conn_string:
+        raise InvalidInputError(
+            f"from_conn_string got {conn_string!r}. Fix: pass postgresql://USER:PASSWORD"
+            "@HOST:PORT/DATABASE"
+        )
+    saver = cls(conn_string, **kwargs)
+    try:
+        yield saver
+    finally:
+        saver.close()
+
+
 class PostgresSaver(PgCheckpointer):
     """Keeps threads in PostgreSQL (``orca.store.postgres.PgCheckpointer``)."""
 
@@ -44,19 +62,11 @@ class PostgresSaver(PgCheckpointer):
         super().__init__(_url_of(conn))
 
     @classmethod
-    @contextmanager
-    def from_conn_string(cls, conn_string: str, **kwargs: Any) -> Iterator[PostgresSaver]:
+    def from_conn_string(
+        cls, conn_string: str, **kwargs: Any
+    ) -> AbstractContextManager[PostgresSaver]:
         """``with PostgresSaver.from_conn_string(url) as saver: ...``"""
-        if not isinstance(conn_string, str) or not conn_string:
-            raise InvalidInputError(
-                f"from_conn_string got {conn_string!r}. Fix: pass postgresql://USER:PASSWORD"
-                "@HOST:PORT/DATABASE"
-            )
-        saver = cls(conn_string, **kwargs)
-        try:
-            yield saver
-        finally:
-            saver.close()
+        return opened(cls, conn_string, **kwargs)
 
     def setup(self) -> None:
         """Kept for LangGraph programs: Orca creates its tables when the store opens."""
