@@ -55,7 +55,7 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     ),
     "errors.history_after_failure": (
         ON_PURPOSE,
-        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter",
+        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
     "errors.node_not_callable": (
         NOT_YET,
@@ -155,7 +155,7 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     ),
     "interrupts.history_after_resume": (
         ON_PURPOSE,
-        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter",
+        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
     "interrupts.values_stream_on_resume": (
         NOT_YET,
@@ -198,8 +198,8 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         "the layer refuses interrupt_before/after given to invoke (only at compile)",
     ),
     "interrupts.new_input_while_paused_starts_over": (
-        NOT_YET,
-        "new input on a paused thread counts steps differently (step 3, LangGraph 4)",
+        ON_PURPOSE,
+        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
     "order.deferred_node_waits_for_all_branches": (
         NOT_YET,
@@ -207,7 +207,7 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     ),
     "order.history_of_parallel_run": (
         ON_PURPOSE,
-        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter",
+        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
     "reducers.node_returning_empty_dict_writes_nothing": (
         NOT_YET,
@@ -243,7 +243,7 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     ),
     "send.send_history_steps": (
         ON_PURPOSE,
-        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter",
+        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
     "streams.values_after_step_that_changed_nothing": (
         NOT_YET,
@@ -259,11 +259,11 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     ),
     "streams.checkpoints_mode": (
         ON_PURPOSE,
-        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter",
+        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
     "streams.debug_mode_event_types": (
         ON_PURPOSE,
-        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter",
+        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
     "subgraphs.compiled_subgraph_as_node": (
         NOT_YET,
@@ -343,7 +343,7 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     ),
     "update_state.replay_from_past_checkpoint": (
         ON_PURPOSE,
-        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter",
+        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
     "update_state.update_state_with_overwrite": (
         NOT_YET,
