@@ -252,3 +252,23 @@ def test_a_killed_process_resumes_without_running_finished_tasks_again(tmp_path:
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.strip() == "['FIRST', 'SECOND', 'THIRD']"
     assert effects.read_text().split() == ["first", "second", "third"]
+
+
+def test_the_updates_stream_shows_each_task_that_ran_and_none_answered_from_records() -> None:
+    @task
+    def square(x: int) -> int:
+        return x * x
+
+    @entrypoint(checkpointer=MemoryCheckpointer())
+    def squares(n: int, *, ctx: Any) -> list[int]:
+        values = [f.result() for f in [square(i) for i in range(n)]]
+        ctx.interrupt("ok?")
+        return values
+
+    first = [(e.node, e.update) for e in squares.stream(3, mode="updates", thread_id="t")]
+    assert sorted(first, key=str) == [("square", {"__return__": v}) for v in (0, 1, 4)]
+    again = [
+        (e.node, e.update)
+        for e in squares.stream(Command(resume=True), mode="updates", thread_id="t")
+    ]
+    assert again == [("squares", {"value": [0, 1, 4], "saved": [0, 1, 4]})]

@@ -254,3 +254,54 @@ def test_a_process_killed_inside_a_subgraph_goes_on_without_redoing_its_nodes(
     assert resumed.returncode == 0, resumed.stderr
     assert resumed.stdout.strip() == "['pre', 'a', 'b']"
     assert effects.read_text().split() == ["pre", "a", "b"]  # a did not run again
+
+
+def test_subgraphs_stream_their_own_updates_as_in_langgraph() -> None:
+    def chunks_of_langgraph() -> list[Any]:
+        sub = LGStateGraph(LGState)
+        sub.add_node("a", lambda s: {"log": ["a"]})
+        sub.add_node("b", lambda s: {"log": ["b"]})
+        sub.add_edge(LG_START, "a")
+        sub.add_edge("a", "b")
+        parent = LGStateGraph(LGState)
+        parent.add_node("pre", lambda s: {"log": ["pre"]})
+        parent.add_node("sub", sub.compile())
+        parent.add_edge(LG_START, "pre")
+        parent.add_edge("pre", "sub")
+        app = parent.compile()
+        return [
+            (tuple(n.split(":")[0] for n in ns), chunk)
+            for ns, chunk in app.stream({"x": "", "log": []}, stream_mode="updates", subgraphs=True)
+        ]
+
+    sub = StateGraph(State, name="sub")
+    sub.add_node("a", lambda s: {"log": ["a"]})
+    sub.add_node("b", lambda s: {"log": ["b"]})
+    sub.add_edge(START, "a")
+    sub.add_edge("a", "b")
+    parent = StateGraph(State)
+    parent.add_node("pre", lambda s: {"log": ["pre"]})
+    parent.add_node("sub", sub.compile())
+    parent.add_edge(START, "pre")
+    parent.add_edge("pre", "sub")
+    app = parent.compile()
+    got = [
+        (tuple(n.split(":")[0] for n in e.thread_id.split("/")[1:]), {e.node: e.update})
+        for e in app.stream({"x": "", "log": []}, mode="updates", subgraphs=True)
+    ]
+    lg = chunks_of_langgraph()
+    # the subgraph's own steps, under its namespace, then its node's update in the parent
+    assert (
+        got[:3]
+        == lg[:3]
+        == [
+            ((), {"pre": {"log": ["pre"]}}),
+            (("sub",), {"a": {"log": ["a"]}}),
+            (("sub",), {"b": {"log": ["b"]}}),
+        ]
+    )
+    # the parent's update for the subgraph: Orca hands over the changes (see above)
+    assert got[3] == ((), {"sub": {"log": ["a", "b"]}})
+    # without subgraphs=True only the parent's events come
+    plain = [e.node for e in app.stream({"x": "", "log": []}, mode="updates")]
+    assert plain == ["pre", "sub"]

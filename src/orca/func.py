@@ -39,15 +39,17 @@ from typing import Any, Generic, TypedDict, TypeVar, cast
 
 from orca import _serde
 from orca.checkpoint import Checkpointer
-from orca.engine import CompiledGraph, RunContext
+from orca.engine import CompiledGraph, RunContext, _ids
 from orca.errors import InvalidInputError, NodeInterrupt
-from orca.events import Event, StreamMode
+from orca.events import Event, StreamMode, TaskFinished
 from orca.graph import END, START, RetryPolicy, StateGraph, StateSnapshot
 
 __all__ = ["TaskFuture", "entrypoint", "task"]
 
 T = TypeVar("T")
 INTERRUPT = "__interrupt__"
+RETURN = "__return__"
+"""The key of a ``task.finished`` event's ``update`` that holds a task's return value."""
 
 # a task's own code runs here (a sync entrypoint may wait on several at once); what is
 # async in it (an async task, the call records) runs on a loop of its own, closed after
@@ -152,6 +154,18 @@ class _Task(Generic[T]):
                     "or pydantic models"
                 ) from None
             asyncio.run(calls.record("task", key, 0, {"value": value}))
+        emitter = scope.ctx.events
+        if emitter is not None:  # the "updates" stream shows what the task returned
+            ctx = scope.ctx
+            emitter.emit(
+                TaskFinished,
+                ctx.step,
+                task_id=_ids.digest("func", ctx.task_id, key),
+                node=self.name,
+                update={RETURN: value},
+                goto=[],
+                duration_ms=0.0,
+            )
         return value
 
     def _attempts(self, scope: _Scope, args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:

@@ -181,7 +181,7 @@ def hold_deferred(
     the graph has no waiting edges); returns the tasks to run and that state with the
     held nodes in it. A graph without deferred nodes gets both back as they were.
     """
-    deferred = {name for name, node in spec.nodes.items() if node.defer}
+    deferred = spec.deferred
     waiting = list((joins or {}).get(DEFERRED, ()))
     if not deferred and not waiting:
         return planned, joins

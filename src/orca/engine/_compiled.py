@@ -112,6 +112,8 @@ class CompiledGraph:
             ``secrets`` (the tenant's sealed keys), or a function of the variable's name.
         context: read-only data for the nodes (``ctx.context``), coerced to the graph's
             ``context_schema`` (a dict becomes one); never checkpointed.
+        subgraphs: stream the events of the run's subgraphs too (their ``thread_id``
+            is the subgraph's own thread: ``<thread>/<node>:<task id>``).
         log_events: with a checkpointer, keep the run's events (all but tokens and
             values) in its event log, written with the checkpoints (default True).
         correlation_id: carried by the run's logs and spans (default: the one
@@ -163,10 +165,14 @@ class CompiledGraph:
     ) -> dict[str, Any]:
         handle = self._begin(input, None, options, inline)
         try:
-            return await handle.result()
+            values = await handle.result()
         except asyncio.CancelledError:  # whoever awaited the run was cancelled: so is the run
             await handle.stop()
             raise
+        shown = self.spec.output_keys
+        if shown is None:
+            return values
+        return {k: v for k, v in values.items() if k in shown or k == "__interrupt__"}
 
     def batch(
         self,
@@ -380,6 +386,7 @@ class CompiledGraph:
             services=_services(options, self.name),
             log_events=_flag(options, "log_events"),
             correlation_id=_correlation_id(options),
+            subgraphs=_flag(options, "subgraphs", False),
             metadata=metadata,
             context=_context(self.spec.context_schema, options.get("context")),
         )
@@ -694,8 +701,12 @@ class CompiledGraph:
             at = ctx._owner()._calls_at
             store = at[0] if at is not None else None
             thread = subgraph_thread(ctx.thread_id, ctx.node, ctx.task_id)
+            # with subgraphs=True its events go to the parent run's listener, told apart by
+            # their thread_id (the subgraph's own thread)
+            emitter = ctx.events
+            streams = bool(parent_opts and parent_opts.subgraphs and emitter is not None)
             opts = RunOptions(
-                thread_id=thread if store is not None else f"{ctx.thread_id}/{ctx.node}",
+                thread_id=thread,
                 run_id=f"{ctx.run_id}/{ctx.node}",
                 seed=ctx.seed,
                 # its steps' writes must all reach the store: "exit" would keep the last
@@ -706,13 +717,22 @@ class CompiledGraph:
                 services=parent_opts.services if parent_opts else None,
                 log_events=False,
                 context=parent_opts.context if parent_opts else None,
+                subgraphs=streams,
             )
             given: Any = {k: v for k, v in state.items() if k in keys}
             before: list[tuple[str, Any]] = []
             if store is not None:
                 given, before = await _continuation(store, thread, given, ctx._resumes)
             try:
-                outcome = await Run(self, opts, parent=ctx, store=store).execute(given)
+                run = Run(
+                    self,
+                    opts,
+                    parent=ctx,
+                    store=store,
+                    wanted=emitter.wanted if streams and emitter is not None else frozenset(),
+                    sink=emitter.sink if streams and emitter is not None else None,
+                )
+                outcome = await run.execute(given)
             except ParentCommand as handed:  # the subgraph hands the parent a command
                 if store is not None:
                     await asyncio.to_thread(store.delete_thread, thread)

@@ -49,6 +49,7 @@ class RunContext:
         "_timed_out",
         "attempt",
         "node",
+        "remaining_steps",
         "run_id",
         "seed",
         "step",
@@ -92,6 +93,8 @@ class RunContext:
         # one that keeps none passes its interrupts to the parent's task
         self._pauses_here = pauses_here
         self._cache_hit = False  # the node's result came from the node cache
+        # the supersteps the run may still take, this one included (None outside a run)
+        self.remaining_steps: int | None = None
         self._options = options  # the run's RunOptions, whose limits subgraphs inherit
         self._services = services
         self._timed_out = False
@@ -167,10 +170,10 @@ class RunContext:
 
     def write(self, data: Any) -> None:
         """Emit a ``custom`` event carrying ``data`` (stream mode ``custom``)."""
-        if self._parent is not None:
-            self._parent.write(data)
-        elif self._emitter is not None:
+        if self._emitter is not None:  # a subgraph streaming its own events, or the run
             self._emitter.emit(Custom, self.step, task_id=self.task_id, node=self.node, data=data)
+        elif self._parent is not None:
+            self._parent.write(data)
 
     def interrupt(self, value: Any = None) -> Any:
         """Pause the run, showing ``value`` to whoever resumes it.

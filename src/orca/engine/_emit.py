@@ -47,6 +47,11 @@ class Emitter:
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
 
+    @property
+    def sink(self) -> Callable[[Event], None] | None:
+        """Where the wanted events go (a subgraph's run streams there too)."""
+        return self._sink
+
     def wants(self, cls: type[Event]) -> bool:
         return cls.type in self._any
 

@@ -109,6 +109,7 @@ class RunOptions:
     correlation_id: str | None = None  # ties the run's logs and spans to what started it
     metadata: Mapping[str, Any] | None = None  # kept in the run's record
     context: Any = None  # the run's context (the graph's context_schema), for ctx.context
+    subgraphs: bool = False  # subgraphs stream their own events to the run's listener
 
 
 @dataclass(slots=True)
@@ -581,6 +582,13 @@ class Run:
 
     async def _start(self, input: Any, start: Checkpoint | None) -> None:
         writes = self.spec.state.input_writes(input)
+        allowed = self.spec.input_keys
+        if allowed is not None and not allowed.issuperset(writes):
+            key = sorted(set(writes) - allowed)[0]
+            raise InvalidInputError(
+                f"input key {key!r} is not in the graph's input schema. Fix: pass only "
+                f"{', '.join(sorted(allowed))}"
+            )
         base = start.values if start else self.spec.state.initial_values()
         values, changed = apply_writes(self.channels, base, [("input", list(writes.items()))])
         if start is None:
@@ -624,8 +632,13 @@ class Run:
         for index, item in enumerate(self.next):
             node = self.spec.nodes[item["node"]]
             tid = _ids.task_id(thread, base, index, node.name)
-            arg = item["arg"] if "arg" in item else self.spec.state.view(self.values)
+            remaining = self.opts.max_steps - self.steps_run
+            if "arg" in item:
+                arg = item["arg"]
+            else:
+                arg = (node.input or self.spec.state).view(self.values, remaining)
             ctx = self._context(step, node.name, tid, base)
+            ctx.remaining_steps = remaining
             tasks.append(Task(index, tid, node, arg, ctx))
         return tasks
 

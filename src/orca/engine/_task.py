@@ -136,7 +136,7 @@ async def route(spec: GraphSpec, task: Task, values: dict[str, Any]) -> list[Tar
         local = values
         if task.writes:
             local, _ = apply_writes(spec.state.channels, values, [(name, task.writes)])
-        view = spec.state.view(local)
+        view = spec.state.view(local, task.ctx.remaining_steps)
         for branch in branches:
             result = branch.callee.call(view, task.ctx)
             if branch.callee.is_async:

@@ -84,6 +84,7 @@ class NodeSpec:
     destinations: tuple[str, ...]
     cache_policy: CachePolicy | None = None
     defer: bool = False
+    input: StateSchema | None = None  # what the node sees of the state (None: all of it)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +107,9 @@ class GraphSpec:
     joins: tuple[tuple[tuple[str, ...], str], ...]
     branches: Mapping[str, tuple[Branch, ...]]
     context_schema: type | None = None
+    input_keys: frozenset[str] | None = None  # what an input may hold (None: the state's)
+    output_keys: tuple[str, ...] | None = None  # what invoke returns (None: the state)
+    deferred: frozenset[str] = frozenset()  # the nodes added with defer=True
 
 
 class StateGraph:
@@ -125,7 +129,13 @@ class StateGraph:
     """
 
     def __init__(
-        self, state_schema: type, *, name: str | None = None, context_schema: type | None = None
+        self,
+        state_schema: type,
+        *,
+        name: str | None = None,
+        context_schema: type | None = None,
+        input_schema: type | None = None,
+        output_schema: type | None = None,
     ) -> None:
         """Args:
         state_schema: the state's keys and reducers (TypedDict, dataclass or pydantic).
@@ -133,9 +143,19 @@ class StateGraph:
         context_schema: what a run's ``context=`` option holds (a dataclass, TypedDict
             or pydantic model): read-only data for the nodes (``ctx.context``), such
             as the user a run acts for; never checkpointed.
+        input_schema: the keys an input may hold (default: the state's); its keys
+            join the state.
+        output_schema: the keys ``invoke`` returns (default: the state's); its keys
+            join the state.
         """
         self.state = StateSchema(state_schema)
         self.name = name or state_schema.__name__
+        self.input_keys = (
+            frozenset(self.state.extend(input_schema).keys) if input_schema is not None else None
+        )
+        self.output_keys = (
+            self.state.extend(output_schema).keys if output_schema is not None else None
+        )
         if context_schema is not None and not isinstance(context_schema, type):
             raise GraphError(
                 f"context_schema is a {type(context_schema).__name__}, not a class",
@@ -159,6 +179,7 @@ class StateGraph:
         destinations: Sequence[str] = (),
         cache_policy: CachePolicy | None = None,
         defer: bool = False,
+        input_schema: type | None = None,
     ) -> StateGraph:
         """Add a node: a sync or async callable ``(state[, ctx]) -> update | Command | None``,
         or a compiled graph (a subgraph).
@@ -174,6 +195,10 @@ class StateGraph:
                 cache given to ``compile(cache=...)``.
             defer: when triggered, wait until no other task is planned, then run once
                 (a ``Send`` to it runs at once).
+            input_schema: the keys the node sees (a TypedDict, dataclass or pydantic
+                model; default: the annotation of its first parameter when that is
+                such a schema other than the state's, else the whole state). Its keys
+                join the state: private keys that only some nodes read and write.
         """
         if not isinstance(name, str) or not name:
             raise GraphError(f"node name {name!r} is not a non-empty string", fix="name nodes")
@@ -219,8 +244,16 @@ class StateGraph:
                 f"node {name!r} has defer={defer!r}", fix="pass True or False", node=name
             )
         declared = tuple(destinations) or _annotated_destinations(fn)
+        schema = input_schema if input_schema is not None else _annotated_input(fn)
         self._nodes[name] = NodeSpec(
-            name, callee, retry, timeout, declared, defer=defer, cache_policy=cache_policy
+            name,
+            callee,
+            retry,
+            timeout,
+            declared,
+            defer=defer,
+            cache_policy=cache_policy,
+            input=self.state.extend(schema) if schema is not None else None,
         )
         return self
 
@@ -392,6 +425,9 @@ class StateGraph:
             joins=tuple(self._joins),
             branches={k: tuple(v) for k, v in self._branches.items()},
             context_schema=self.context_schema,
+            input_keys=self.input_keys,
+            output_keys=self.output_keys,
+            deferred=frozenset(n for n, node in self._nodes.items() if node.defer),
         )
 
     def _check_reachable(self) -> None:
@@ -455,3 +491,28 @@ def _with_cache(spec: GraphSpec, cache: Cache) -> GraphSpec:
             node, callee=Callee(fn, node.callee.is_async, "positional")
         )
     return dataclasses.replace(spec, nodes=nodes)
+
+
+def _annotated_input(fn: Any) -> type | None:
+    """The schema a node's first parameter is annotated with, when it is one (a
+    TypedDict, dataclass or pydantic model), as LangGraph reads it."""
+    try:
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        hint = typing.get_type_hints(fn).get(params[0].name) if params else None
+    except Exception:  # an annotation that does not resolve declares nothing
+        return None
+    if not isinstance(hint, type):
+        return None
+    import typing_extensions
+
+    if typing_extensions.is_typeddict(hint) or dataclasses.is_dataclass(hint):
+        return hint
+    try:
+        from pydantic import BaseModel
+    except ImportError:  # pragma: no cover - pydantic is a dependency
+        return None
+    return hint if issubclass(hint, BaseModel) else None

@@ -15,6 +15,7 @@ import typing_extensions
 from orca import _serde
 from orca.errors import GraphError, InvalidInputError, UnknownStateKeyError
 from orca.graph import reducers
+from orca.graph._types import Managed
 from orca.graph.reducers import Reducer
 
 SchemaKind = Literal["typeddict", "dataclass", "pydantic"]
@@ -153,6 +154,7 @@ class StateSchema:
         _serde.declare(schema, *hints.values())
         defaults = self._defaults()
         channels: dict[str, Channel] = {}
+        self.managed: dict[str, str] = {}  # key -> what the engine computes for it
         for key, hint in hints.items():
             if key.startswith("__"):
                 raise GraphError(
@@ -161,14 +163,21 @@ class StateSchema:
                     key=key,
                 )
             bare, metadata = _unwrap(hint)
+            kind = next((m.name for m in metadata if isinstance(m, Managed)), None)
+            if kind is not None:  # computed for each task, never a channel
+                self.managed[key] = kind
+                continue
             reducer = _reducer_from(key, metadata)
             # a schema default, else the reducer's own start, else the type's empty value
             initial = defaults.get(key) or reducer.empty
             if initial is None and reducer is not reducers.overwrite:
                 initial = _empty_of(bare)
             channels[key] = Channel(key, reducer, initial)
-        self.channels: Mapping[str, Channel] = channels
+        # the keys the schema declares; ``channels`` also holds the keys of the graph's
+        # input, output and node input schemas (``extend``)
+        self.channels: dict[str, Channel] = channels
         self.keys: tuple[str, ...] = tuple(channels)
+        self._key_set = frozenset(channels) | frozenset(self.managed)
 
     @staticmethod
     def _kind_of(schema: Any) -> SchemaKind:
@@ -255,13 +264,31 @@ class StateSchema:
             return {k: getattr(obj, k) for k in self.keys if k in obj.model_fields_set}
         return dict(obj)
 
-    def view(self, values: dict[str, Any]) -> Any:
-        """The state as a node sees it: a dict, or an instance of the dataclass/model.
+    def extend(self, schema: type) -> StateSchema:
+        """Add the keys of another schema (the graph's input or output schema, a node's
+        input schema) as channels of this state, and return that schema: a key both
+        declare keeps this state's reducer."""
+        if schema is self.schema:
+            return self
+        other = StateSchema(schema)
+        for key, channel in other.channels.items():
+            self.channels.setdefault(key, channel)
+        return other
+
+    def view(self, values: dict[str, Any], remaining: int | None = None) -> Any:
+        """The state as a node sees it, through this schema's keys: a dict, or an
+        instance of the dataclass/model; ``remaining`` (the supersteps the run may
+        still take) fills its managed keys.
 
         Top-level lists, dicts and sets are copied, so a task that changes them in place
         changes nothing for its parallel siblings; nested objects are shared.
         """
-        values = {k: v.copy() if type(v) in _CONTAINERS else v for k, v in values.items()}
+        keys = self._key_set
+        if self.managed and remaining is not None:
+            values = {**values, **managed_values(self.managed, remaining)}
+        values = {
+            k: v.copy() if type(v) in _CONTAINERS else v for k, v in values.items() if k in keys
+        }
         if self.kind == "typeddict":
             return values
         if self.kind == "pydantic":
@@ -278,6 +305,14 @@ class StateSchema:
 
 
 _CONTAINERS = (list, dict, set)
+
+
+def managed_values(managed: Mapping[str, str], remaining: int) -> dict[str, Any]:
+    """The values of managed keys for a task with ``remaining`` supersteps left."""
+    return {
+        key: remaining if kind == "remaining_steps" else remaining <= 1
+        for key, kind in managed.items()
+    }
 
 
 def _const(value: Any) -> Callable[[], Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Final, Generic
+from typing import Annotated, Any, ClassVar, Final, Generic
 
 from typing_extensions import TypeVar
 
@@ -31,6 +31,23 @@ class Send:
 
 # the node names a Command may go to, for annotations (``-> Command[Literal["a"]]``)
 N = TypeVar("N", bound=str, default=str)
+
+
+@dataclass(frozen=True, slots=True)
+class Managed:
+    """A state key whose value the engine computes for each task, never stored nor
+    written: ``remaining_steps: RemainingSteps``, ``is_last_step: IsLastStep``."""
+
+    name: str
+
+
+RemainingSteps = Annotated[int, Managed("remaining_steps")]
+"""A state key that reads how many supersteps the run may still take, this one
+included (``max_steps`` minus the steps taken): a loop can stop before
+``StepLimitError``."""
+
+IsLastStep = Annotated[bool, Managed("is_last_step")]
+"""A state key that reads True in the last superstep the run may take."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,1 @@
+"""LangGraph's ``langgraph.cache``: where cached node results live."""
