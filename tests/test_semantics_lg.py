@@ -570,3 +570,150 @@ def test_update_state_on_a_new_thread_makes_its_first_checkpoint(as_node: str | 
     assert state.step == lg_state.metadata["step"] == 0
     lg, ours = t.invoke(None)
     assert without_interrupts(ours) == without_interrupts(lg)
+
+
+# -- a step that pauses or fails part-way ----------------------------------------------------
+
+
+class PartWay:
+    """a and b run in one step, b pauses (or fails once); c follows a."""
+
+    def __init__(self, how: str) -> None:
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        self.calls: dict[str, dict[str, int]] = {"langgraph": {}, "orca": {}}
+        self.how = how
+        self.lg = self.graph(LG).compile(checkpointer=InMemorySaver())
+        self.orca = self.graph(ORCA).compile(checkpointer=orca.MemoryCheckpointer())
+        self.config = {"configurable": {"thread_id": "t"}}
+
+    def graph(self, e: SimpleNamespace) -> Any:
+        calls = self.calls[e.name]
+
+        def a(state: Any) -> dict[str, Any]:
+            calls["a"] = calls.get("a", 0) + 1
+            return {"log": ["a"]}
+
+        def b(state: Any, ctx: Any = None) -> dict[str, Any]:
+            calls["b"] = calls.get("b", 0) + 1
+            if self.how == "fail":
+                if calls["b"] == 1:
+                    raise ValueError("boom")
+                return {"log": ["b"]}
+            answer = lg_types.interrupt("q") if e is LG else ctx.interrupt("q")
+            return {"log": [f"b {answer}"]}
+
+        g = e.StateGraph(Log)
+        g.add_node("a", a)
+        g.add_node("b", b)
+        g.add_node("c", note("c"))
+        g.add_edge(e.START, "a")
+        g.add_edge(e.START, "b")
+        g.add_edge("a", "c")
+        return g
+
+
+def test_a_paused_steps_finished_siblings_show_in_the_result_state_and_updates() -> None:
+    t = PartWay("pause")
+    lg_updates = [
+        chunk
+        for chunk in t.lg.stream({"log": []}, t.config, stream_mode="updates")
+        if "__interrupt__" not in chunk
+    ]
+    ours = [(e.node, e.update) for e in t.orca.stream({"log": []}, thread_id="t", mode="updates")]
+    assert lg_updates == [{"a": {"log": ["a"]}}]
+    assert ours == [("a", {"log": ["a"]})]
+
+    lg_state, state = t.lg.get_state(t.config), t.orca.get_state("t")
+    assert state.values == lg_state.values == {"log": ["a"]}
+    assert state.next == lg_state.next == ("b",)
+
+    lg = t.lg.invoke(LG.Command(resume="ok"), t.config)
+    assert t.orca.invoke(ORCA.Command(resume="ok"), thread_id="t") == lg
+    assert lg == {"log": ["a", "b ok", "c"]}
+    # the finished sibling did not run again
+    assert t.calls == {"langgraph": {"a": 1, "b": 2}, "orca": {"a": 1, "b": 2}}
+
+
+def test_the_result_of_a_paused_run_holds_its_finished_siblings_writes() -> None:
+    t = PartWay("pause")
+    lg = t.lg.invoke({"log": []}, t.config)
+    ours = t.orca.invoke({"log": []}, thread_id="t")
+    assert without_interrupts(ours) == without_interrupts(lg) == {"log": ["a"]}
+    assert len(ours["__interrupt__"]) == len(lg["__interrupt__"]) == 1
+
+
+def test_a_failed_steps_finished_siblings_are_kept_and_not_run_again() -> None:
+    t = PartWay("fail")
+    with pytest.raises(ValueError, match="boom"):
+        t.lg.invoke({"log": []}, t.config)
+    with pytest.raises(orca.errors.NodeError) as failed:
+        t.orca.invoke({"log": []}, thread_id="t")
+    assert isinstance(failed.value.__cause__, ValueError)
+
+    lg_state, state = t.lg.get_state(t.config), t.orca.get_state("t")
+    assert state.values == lg_state.values == {"log": ["a"]}
+    assert state.next == lg_state.next == ("b",)
+
+    lg = t.lg.invoke(None, t.config)
+    assert t.orca.invoke(None, thread_id="t") == lg == {"log": ["a", "b", "c"]}
+    assert t.calls == {"langgraph": {"a": 1, "b": 2}, "orca": {"a": 1, "b": 2}}
+
+
+# -- the values stream -----------------------------------------------------------------------
+
+
+class Streams:
+    """a -> noop (writes nothing) -> b, paused before b, on a thread of each engine."""
+
+    def __init__(self) -> None:
+        from langgraph.checkpoint.memory import InMemorySaver
+
+        self.lg = self.graph(LG).compile(checkpointer=InMemorySaver(), interrupt_before=["b"])
+        self.orca = self.graph(ORCA).compile(
+            checkpointer=orca.MemoryCheckpointer(), interrupt_before=["b"]
+        )
+        self.config = {"configurable": {"thread_id": "t"}}
+
+    @staticmethod
+    def graph(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(Log)
+        g.add_node("a", note("a"))
+        g.add_node("noop", lambda s: None)
+        g.add_node("b", note("b"))
+        g.add_edge(e.START, "a")
+        g.add_edge("a", "noop")
+        g.add_edge("noop", "b")
+        return g
+
+    def values(self, input: Any, checkpoint_id: tuple[Any, str] | None = None) -> list[Any]:
+        config = self.config if checkpoint_id is None else checkpoint_id[0]
+        lg = list(self.lg.stream(input, config, stream_mode="values"))
+        at = {} if checkpoint_id is None else {"checkpoint_id": checkpoint_id[1]}
+        ours = [e.values for e in self.orca.stream(input, thread_id="t", mode="values", **at)]
+        assert ours == lg
+        return ours
+
+
+def test_values_stream_skips_a_step_that_wrote_nothing() -> None:
+    t = Streams()
+    assert t.values({"log": []}) == [{"log": []}, {"log": ["a"]}]
+
+
+def test_values_stream_of_a_continued_run_starts_with_the_state_it_continues_from() -> None:
+    t = Streams()
+    t.values({"log": []})
+    assert t.values(None) == [{"log": ["a"]}, {"log": ["a", "b"]}]
+    # a thread with nothing left to run still shows where it stands
+    assert t.values(None) == [{"log": ["a", "b"]}]
+
+
+def test_values_stream_of_time_travel_and_of_an_empty_input() -> None:
+    t = Streams()
+    t.values({"log": []})
+    t.values(None)
+    old_lg = next(h for h in t.lg.get_state_history(t.config) if h.next == ("noop",))
+    old = next(h for h in t.orca.get_history("t") if [n["node"] for n in h.next] == ["noop"])
+    assert t.values(None, (old_lg.config, old.checkpoint_id)) == [{"log": ["a"]}]
+    # an input that writes nothing adds no values event of its own
+    assert t.values({}) == [{"log": ["a", "a"]}]  # on the time-travel branch

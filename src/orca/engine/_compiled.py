@@ -25,7 +25,13 @@ from orca.engine._loop import (
 )
 from orca.engine._persist import DURABILITY_MODES
 from orca.engine._task import ParentCommand, SubgraphWrites, Task, route
-from orca.errors import CheckpointNotFoundError, InvalidInputError, NodeInterrupt, closest
+from orca.errors import (
+    CheckpointNotFoundError,
+    InvalidInputError,
+    NodeInterrupt,
+    OrcaError,
+    closest,
+)
 from orca.events import STREAM_MODES, Event, StreamMode
 from orca.graph import reducers
 from orca.graph._builder import GraphSpec
@@ -454,11 +460,12 @@ class CompiledGraph:
         Raises:
             CheckpointNotFoundError: no such thread or checkpoint.
         """
-        snapshot = _snapshot(self._checkpoint(thread_id, checkpoint_id))
+        cp = self._checkpoint(thread_id, checkpoint_id)
+        snapshot = _snapshot(cp, self.spec)
         if not subgraphs:
             return snapshot
         inner: dict[str, StateSnapshot] = {}
-        for index, node in enumerate(snapshot.next):
+        for index, node in enumerate(t["node"] for t in cp.next):
             graph = getattr(self.spec.nodes[node].callee.fn, "graph", None)
             if not isinstance(graph, CompiledGraph):
                 continue
@@ -834,10 +841,11 @@ def _wanted(mode: StreamMode | Sequence[StreamMode]) -> frozenset[str]:
     return frozenset(wanted)
 
 
-def _snapshot(cp: Checkpoint) -> StateSnapshot:
+def _snapshot(cp: Checkpoint, spec: GraphSpec) -> StateSnapshot:
+    values, nxt = with_finished(spec, cp)
     return StateSnapshot(
-        values={k: v for k, v in cp.values.items() if k != JOINS},
-        next=tuple(t["node"] for t in cp.next),
+        values={k: v for k, v in values.items() if k != JOINS},
+        next=nxt,
         interrupts=tuple(open_interrupts(cp)),
         thread_id=cp.thread_id,
         checkpoint_id=cp.checkpoint_id,
@@ -846,3 +854,25 @@ def _snapshot(cp: Checkpoint) -> StateSnapshot:
         metadata=cp.metadata,
         created_at=cp.created_at,
     )
+
+
+def with_finished(spec: GraphSpec, cp: Checkpoint) -> tuple[dict[str, Any], tuple[str, ...]]:
+    """A checkpoint's values with the writes of the tasks that finished in a step that
+    paused or failed (its pending writes) folded in, and the tasks still to run: what
+    LangGraph's ``get_state`` shows."""
+    done = {p.task_id: p.value for p in cp.pending if p.kind == "writes"}
+    if not done:
+        return cp.values, tuple(t["node"] for t in cp.next)
+    writes: list[tuple[str, list[tuple[str, Any]]]] = []
+    left: list[str] = []
+    for index, item in enumerate(cp.next):
+        finished = done.get(_ids.task_id(cp.thread_id, cp.checkpoint_id, index, item["node"]))
+        if finished is None:
+            left.append(item["node"])
+        else:
+            writes.append((item["node"], [(k, v) for k, v in finished["writes"]]))
+    try:
+        values, _ = apply_writes(spec.state.channels, cp.values, writes)
+    except OrcaError:  # the step's writes conflict: the resume reports it
+        values = cp.values
+    return values, tuple(left)

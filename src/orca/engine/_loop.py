@@ -457,6 +457,8 @@ class Run:
             self._take_resume(input, start)
             if self.persister is not None:
                 await self.persister.settle()
+            # a run that continues a thread starts its values stream with where it stands
+            self._emit_values()
         else:
             await self._start(input, start)
         if self.on_start is not None:  # the input or resume value was taken
@@ -484,7 +486,8 @@ class Run:
             self.skip_before = False
             paused = await self._superstep(step, tasks)
             if paused:
-                return self._pause(paused, on_current=True)
+                # the result shows what the step's finished tasks wrote, as LangGraph's does
+                return self._pause(paused, on_current=True, values=self._finished_values(tasks))
             if after:
                 hit = [t for t in tasks if t.node.name in after]
                 if hit and self.next:
@@ -591,6 +594,7 @@ class Run:
             )
         base = start.values if start else self.spec.state.initial_values()
         values, changed = apply_writes(self.channels, base, [("input", list(writes.items()))])
+        wrote = bool(changed)
         if start is None:
             changed = {k: None for k in values}
         else:
@@ -602,7 +606,7 @@ class Run:
         if self.persister is not None and self.opts.durability != "exit":
             # a large input is stored once: in this checkpoint (which exit does not keep)
             log_input_once(self.logged, self.run_id, values, self.given)
-        self._commit(self.step + 1, values, changed, [(START, targets)], "input")
+        self._commit(self.step + 1, values, changed, [(START, targets)], "input", wrote)
         if self.persister is not None:
             await self.persister.settle()
 
@@ -676,26 +680,35 @@ class Run:
             return self._stop_step(tasks, failed, paused)
         if self.em is not None:
             for t in tasks:
-                self._emit(
-                    TaskFinished,
-                    task_id=t.id,
-                    node=t.node.name,
-                    update=dict(t.writes),
-                    goto=encode_targets(t.targets),
-                    duration_ms=t.duration_ms,
-                    cached=t.ctx._cache_hit,
-                )
+                self._emit_finished(t)
         task_writes = [(t.node.name, t.writes) for t in tasks]
         values, changed = apply_writes(self.channels, self.values, task_writes)
         step_writes = [w for _, ws in task_writes for w in ws] if self.parent is not None else []
         self.write_log.extend(step_writes)
         self._commit(
-            step, values, changed, [(t.node.name, t.targets) for t in tasks], "loop", step_writes
+            step,
+            values,
+            changed,
+            [(t.node.name, t.targets) for t in tasks],
+            "loop",
+            bool(changed),
+            step_writes,
         )
         if self.persister is not None:
             await self.persister.settle()
         self.steps_run += 1
         return None
+
+    def _emit_finished(self, t: Task) -> None:
+        self._emit(
+            TaskFinished,
+            task_id=t.id,
+            node=t.node.name,
+            update=dict(t.writes),
+            goto=encode_targets(t.targets),
+            duration_ms=t.duration_ms,
+            cached=t.ctx._cache_hit,
+        )
 
     async def _execute(self, tasks: list[Task]) -> None:
         if not tasks:
@@ -757,6 +770,10 @@ class Run:
             if t.interrupt is not None
         ]
         pending += [PendingWrite(i.task_id, "interrupt", i.to_dict()) for i in interrupts]
+        if self.em is not None:  # the tasks that finished say so, as in a step that completes
+            for t in tasks:
+                if t.error is None and t.interrupt is None:
+                    self._emit_finished(t)
         for t in failed:
             self._emit(
                 TaskFailed,
@@ -779,7 +796,21 @@ class Run:
             raise NodeError(first.node.name, first.id, first.attempts, error) from error
         return interrupts
 
-    def _pause(self, interrupts: list[Interrupt], on_current: bool = False) -> RunOutcome:
+    def _finished_values(self, tasks: list[Task]) -> dict[str, Any]:
+        """The state with the writes of a paused step's finished tasks folded in."""
+        done = [(t.node.name, t.writes) for t in tasks if t.error is None and t.interrupt is None]
+        try:
+            values, _ = apply_writes(self.channels, self.values, done)
+        except OrcaError:  # the step's writes conflict: the resume reports it
+            values = self.values
+        return {k: v for k, v in values.items() if k != JOINS}
+
+    def _pause(
+        self,
+        interrupts: list[Interrupt],
+        on_current: bool = False,
+        values: dict[str, Any] | None = None,
+    ) -> RunOutcome:
         if not on_current and self.persister is not None and self.checkpoint_id is not None:
             self.persister.put_pending(
                 self.opts.thread_id,
@@ -787,7 +818,8 @@ class Run:
                 [PendingWrite(i.task_id, "interrupt", i.to_dict()) for i in interrupts],
             )
         self._emit(InterruptEvent, interrupts=[i.to_dict() for i in interrupts])
-        return RunOutcome(self.public_values(), "interrupted", interrupts, self.write_log)
+        outcome = values if values is not None else self.public_values()
+        return RunOutcome(outcome, "interrupted", interrupts, self.write_log)
 
     def _commit(
         self,
@@ -796,8 +828,11 @@ class Run:
         changed: dict[str, list[Any] | None],
         finished: list[tuple[str, list[Target]]],
         source: str,
+        wrote: bool,
         writes: Sequence[tuple[str, Any]] = (),
     ) -> None:
+        """Save the step's checkpoint. ``wrote``: whether the step wrote any key; as in
+        LangGraph, a step that wrote nothing adds no ``values`` event."""
         joins = values.get(JOINS) if self.spec.joins else None
         nxt, new_joins = plan_next(self.spec, finished, joins)
         stored = values.get(JOINS)
@@ -809,11 +844,8 @@ class Run:
         cid = _ids.checkpoint_id(self.opts.thread_id, self.checkpoint_id, step, self.nonce)
         self.nonce = ""
         self.values, self.next, self.step, self.checkpoint_id = values, nxt, step, cid
-        if self.em is not None:
-            if self.em.wants(Values):
-                self._emit(Values, values=self.public_values())
-            else:
-                self.em.skip()
+        if wrote:
+            self._emit_values()
         if self.persister is None:
             return
         dirty = self.dirty
@@ -848,6 +880,13 @@ class Run:
             self.dirty = {}
             self.persisted_id = cid
         self._emit(CheckpointSaved, checkpoint_id=cid, parent_id=parent)
+
+    def _emit_values(self) -> None:
+        if self.em is not None:
+            if self.em.wants(Values):
+                self._emit(Values, values=self.public_values())
+            else:
+                self.em.skip()
 
     def public_values(self) -> dict[str, Any]:
         if JOINS in self.values:
