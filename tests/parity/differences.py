@@ -51,7 +51,7 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     ),
     "errors.failed_step_keeps_sibling_writes": (
         NOT_YET,
-        "after a failed step, get_state() does not show a finished sibling's write; LangGraph applies it to values",
+        "get_state() of a step that failed part-way lists only its unfinished tasks; LangGraph's tasks list the finished sibling too",
     ),
     "errors.history_after_failure": (
         ON_PURPOSE,
@@ -60,30 +60,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "errors.node_not_callable": (
         NOT_YET,
         "add_node with a non-callable raises ValueError; LangGraph raises TypeError",
-    ),
-    "features.entrypoint_with_tasks": (
-        NOT_YET,
-        "the layer has no func.task",
-    ),
-    "features.entrypoint_interrupt_and_resume": (
-        NOT_YET,
-        "the layer has no func.task",
-    ),
-    "features.entrypoint_stream_updates": (
-        NOT_YET,
-        "the layer has no func.task",
-    ),
-    "features.entrypoint_previous_value": (
-        NOT_YET,
-        "the layer has no func.entrypoint",
-    ),
-    "features.entrypoint_final_splits_return_and_save": (
-        NOT_YET,
-        "the layer has no func.entrypoint",
-    ),
-    "features.task_retry_policy": (
-        NOT_YET,
-        "the layer has no func.task",
     ),
     "features.cache_policy_skips_second_call": (
         NOT_YET,
@@ -100,14 +76,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "features.context_schema_reaches_nodes": (
         NOT_YET,
         "the layer's Runtime is not generic: a Runtime[Ctx] annotation fails (TypeError)",
-    ),
-    "features.remaining_steps_counts_down": (
-        NOT_YET,
-        "managed values are not filled in: a RemainingSteps key is absent from the node's state",
-    ),
-    "features.is_last_step_flag": (
-        NOT_YET,
-        "managed values are not filled in: an IsLastStep key is absent from the node's state",
     ),
     "features.batch_return_exceptions": (
         NOT_YET,
@@ -157,21 +125,17 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
-    "interrupts.values_stream_on_resume": (
-        NOT_YET,
-        "a values stream on resume does not start with the resumed checkpoint's values as LangGraph's does",
-    ),
     "interrupts.plain_resume_with_several_pending": (
         NOT_YET,
         "a plain resume with several interrupts pending raises ValueError (InvalidResumeError); LangGraph raises RuntimeError",
     ),
     "interrupts.sibling_write_kept_when_step_pauses": (
         NOT_YET,
-        "when a step pauses, a finished sibling's write is not in the result or get_state(); LangGraph shows it",
+        "get_state() of a step that paused part-way lists only its unfinished tasks; LangGraph's tasks list the finished sibling too",
     ),
     "interrupts.paused_step_updates_stream": (
         NOT_YET,
-        "when a step pauses, the values stream differs: LangGraph emits the finished sibling's write after the interrupt",
+        "when a step pauses part-way, the values stream ends at the interrupt; LangGraph adds a last chunk with the finished sibling's write",
     ),
     "interrupts.resume_when_nothing_pending": (
         ON_PURPOSE,
@@ -209,10 +173,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
-    "reducers.node_returning_empty_dict_writes_nothing": (
-        NOT_YET,
-        "a step that wrote nothing emits a values chunk; LangGraph emits none",
-    ),
     "reducers.overwrite_bypasses_reducer": (
         NOT_YET,
         "the layer has no types.Overwrite",
@@ -244,18 +204,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "send.send_history_steps": (
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
-    ),
-    "streams.values_after_step_that_changed_nothing": (
-        NOT_YET,
-        "a values chunk is emitted after a step that wrote nothing; LangGraph emits none",
-    ),
-    "streams.values_on_invoke_none_continuation": (
-        NOT_YET,
-        "a values stream of invoke(None) does not start with the current values as LangGraph's does",
-    ),
-    "streams.values_on_time_travel": (
-        NOT_YET,
-        "a values stream replaying from a past checkpoint does not start with that checkpoint's values",
     ),
     "streams.checkpoints_mode": (
         ON_PURPOSE,
