@@ -717,3 +717,37 @@ def test_values_stream_of_time_travel_and_of_an_empty_input() -> None:
     assert t.values(None, (old_lg.config, old.checkpoint_id)) == [{"log": ["a"]}]
     # an input that writes nothing adds no values event of its own
     assert t.values({}) == [{"log": ["a", "a"]}]  # on the time-travel branch
+
+
+# -- differences kept on purpose (docs/langgraph.md) ------------------------------------------
+
+
+def test_a_schema_default_is_a_state_value_in_orca_and_only_the_nodes_view_in_langgraph() -> None:
+    """Orca starts a key at its dataclass default (stored, returned, and what a reducer
+    folds into); LangGraph's defaults only fill the object a node receives, and a reducer
+    key starts at its type's empty value whatever the default."""
+    import dataclasses
+
+    @dataclasses.dataclass
+    class D:
+        x: int
+        y: int = 3
+        n: Annotated[int, operator.add] = 5
+
+    seen: dict[str, tuple[int, int]] = {}
+
+    def build(e: SimpleNamespace) -> Any:
+        def node(state: D) -> dict[str, Any]:
+            seen[e.name] = (state.y, state.n)
+            return {"n": 1}
+
+        g = e.StateGraph(D)
+        g.add_node("node", node)
+        g.add_edge(e.START, "node")
+        return g.compile()
+
+    lg, ours = on_both(build, {"x": 1})
+    assert lg == {"x": 1, "n": 1}
+    assert seen["langgraph"] == (3, 0)
+    assert ours == {"x": 1, "y": 3, "n": 6}
+    assert seen["orca"] == (3, 5)

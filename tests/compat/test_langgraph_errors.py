@@ -170,8 +170,8 @@ def test_unsupported_options_are_refused_not_ignored() -> None:
         app.invoke({"x": 0}, config, interrupt_before=["a"])
     with pytest.raises(orca.errors.InvalidInputError, match="stream_mode 'bogus'"):
         list(app.stream({"x": 0}, config, stream_mode="bogus"))
-    with pytest.raises(orca.errors.GraphError, match="defer"):
-        StateGraph(State).add_node("late", lambda s: None, defer=True)
+    with pytest.raises(orca.errors.GraphError, match="'bogus'"):
+        StateGraph(State, bogus=1)
 
 
 def test_a_command_resume_returned_by_a_node_is_refused() -> None:

@@ -26,6 +26,8 @@ MODULES = {
         "Durability",
         "StreamWriter",
         "All",
+        "Overwrite",
+        "CachePolicy",
     },
     "errors": {"GraphRecursionError", "InvalidUpdateError", "GraphInterrupt", "EmptyInputError"},
     "config": {"get_config", "get_stream_writer", "get_store"},
@@ -37,6 +39,9 @@ MODULES = {
     "checkpoint.sqlite.aio": {"AsyncSqliteSaver"},
     "checkpoint.postgres.aio": {"AsyncPostgresSaver"},
     "prebuilt": {"ToolNode", "tools_condition"},
+    "cache.memory": {"InMemoryCache"},
+    "managed": {"RemainingSteps", "IsLastStep"},
+    "func": {"entrypoint", "task"},
 }
 
 

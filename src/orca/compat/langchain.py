@@ -380,8 +380,10 @@ def _meter_of(ctx: TaskContext) -> tuple[Meter, TaskContext] | None:
     meter = getattr(services, "meter", None)
     if not isinstance(meter, Meter):
         return None
-    task = getattr(ctx, "task", ctx)
-    return meter, task if isinstance(task, TaskContext) else ctx
+    # a plain attribute read: an isinstance check against the (runtime) TaskContext
+    # protocol cost more than the node it wraps
+    task = getattr(ctx, "task", None)
+    return meter, task if task is not None else ctx
 
 
 @contextlib.contextmanager

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import inspect
-import types
-import typing
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from orca.checkpoint import Checkpointer
 from orca.compat.langgraph._compiled import CompiledStateGraph
 from orca.compat.langgraph._nodes import GraphInfo, runnable_node, wrap_node, wrap_router
-from orca.compat.langgraph.types import Command, RetryPolicy
+from orca.compat.langgraph.types import RetryPolicy
 from orca.errors import GraphError, InvalidInputError
 from orca.graph import StateGraph as NativeStateGraph
 from orca.graph._types import END, START
@@ -60,26 +57,6 @@ class _Native(NativeStateGraph):
         return None
 
 
-def _destinations(fn: Any) -> tuple[str, ...]:
-    """The nodes a ``-> Command[Literal["a", "b"]]`` annotation names."""
-    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(fn, "__call__", None)  # noqa: B004
-    try:
-        hint = typing.get_type_hints(target).get("return")
-    except Exception:  # an annotation that does not resolve names nothing
-        return ()
-    found: list[str] = []
-    for option in (
-        typing.get_args(hint)
-        if typing.get_origin(hint) in (typing.Union, types.UnionType)
-        else (hint,)
-    ):
-        if typing.get_origin(option) is Command:
-            for arg in typing.get_args(option):
-                if typing.get_origin(arg) is typing.Literal:
-                    found.extend(str(v) for v in typing.get_args(arg))
-    return tuple(dict.fromkeys(found))
-
-
 class StateGraph:
     """LangGraph's ``StateGraph``: nodes over a state schema, compiled to run on Orca.
 
@@ -103,17 +80,22 @@ class StateGraph:
                 f"StateGraph got the unexpected argument {name!r}",
                 fix="pass state_schema, context_schema, input_schema or output_schema",
             )
-        for label, schema in (("input_schema", input_schema), ("output_schema", output_schema)):
-            if schema is not None and schema is not state_schema:
-                raise _not_supported(
-                    f"StateGraph({label}=...) other than the state schema",
-                    f"leave {label} out (the state schema is used)",
-                )
-        self._native = _Native(state_schema)
+        self._native = _Native(
+            state_schema,
+            context_schema=context_schema,
+            input_schema=input_schema,
+            output_schema=output_schema,
+        )
         self.state_schema = state_schema
         self.context_schema = context_schema
-        self._info = GraphInfo(tuple(self._native.state.keys))
+        self._info = GraphInfo(())
+        self._refresh()
         self.nodes: dict[str, Any] = {}
+
+    def _refresh(self) -> None:
+        """The wrappers' view of the state's keys: an input or output schema's and a
+        node's input schema's keys join the state's."""
+        self._info.reset(tuple(self._native.state.channels), inputs=self._native.input_keys)
 
     def add_node(
         self,
@@ -143,15 +125,18 @@ class StateGraph:
                 fix="see LangGraph's add_node arguments",
                 node=node,
             )
-        if defer:
-            raise _not_supported("add_node(defer=True)", "leave defer out")
-        if cache_policy is not None:
-            raise _not_supported("add_node(cache_policy=...)", "leave cache_policy out")
-        if input_schema is not None and input_schema is not self.state_schema:
-            raise _not_supported("add_node(input_schema=...)", "leave input_schema out")
-        targets = tuple(destinations) if destinations is not None else _destinations(action)
+        targets = tuple(destinations) if destinations is not None else ()
         if isinstance(action, CompiledStateGraph):
-            self._native.add_node(node, action.native, destinations=targets)
+            # as in LangGraph, the subgraph hands its parent its whole final state (a
+            # parent reducer that appends sees what it passed in again)
+            self._native.add_node(
+                node,
+                action.native.as_node(output="state"),
+                destinations=targets,
+                cache_policy=cache_policy,
+                defer=defer,
+                input_schema=input_schema,
+            )
         elif callable(action) or callable(getattr(action, "invoke", None)):
             if not callable(action):
                 action = runnable_node(action)
@@ -160,6 +145,9 @@ class StateGraph:
                 wrap_node(action, node, self._info),
                 retry=native_retry(retry, node),
                 destinations=targets,
+                cache_policy=cache_policy,
+                defer=defer,
+                input_schema=input_schema,
             )
         else:
             raise GraphError(
@@ -168,6 +156,7 @@ class StateGraph:
                 node=node,
             )
         self.nodes[node] = action
+        self._refresh()
         return self
 
     def add_edge(self, start_key: str | Sequence[str], end_key: str) -> StateGraph:
@@ -240,12 +229,11 @@ class StateGraph:
                 "from orca.compat.langgraph.checkpoint.memory (InMemorySaver), .sqlite "
                 "(SqliteSaver) or .postgres (PostgresSaver)"
             )
-        if cache is not None:
-            raise _not_supported("compile(cache=...)", "leave cache out")
         before = self._every(interrupt_before)
         after = self._every(interrupt_after)
+        self._refresh()
         native = self._native.compile(
-            checkpointer, interrupt_before=before, interrupt_after=after, name=name
+            checkpointer, interrupt_before=before, interrupt_after=after, name=name, cache=cache
         )
         return CompiledStateGraph(native, self._info, builder=self, store=store)
 

@@ -17,10 +17,11 @@ from orca.compat.langgraph import _config, _state
 from orca.compat.langgraph._config import CallConfig
 from orca.compat.langgraph._messages import MessageSink
 from orca.compat.langgraph._nodes import GraphInfo
-from orca.compat.langgraph._stream import INTERRUPT_KEY, Shaper, modes_of
+from orca.compat.langgraph._stream import INTERRUPT_KEY, Namespaced, Shaper, modes_of
 from orca.compat.langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 from orca.compat.langgraph.types import Command, StateSnapshot
 from orca.engine import CompiledGraph
+from orca.engine._compiled import EPHEMERAL_THREAD
 from orca.errors import (
     CheckpointNotFoundError,
     InvalidInputError,
@@ -29,7 +30,6 @@ from orca.errors import (
 )
 from orca.errors import InvalidUpdateError as NativeInvalidUpdateError
 from orca.events import Event
-from orca.graph._types import Command as NativeCommand
 
 
 class CompiledStateGraph:
@@ -113,11 +113,11 @@ class CompiledStateGraph:
                         "Fix: compile(checkpointer=InMemorySaver())"
                     )
                 update = self._update_values(input.update)
-            resume = NativeCommand(resume=input.resume) if input.resume is not None else None
+            resume = Command(resume=input.resume) if input.resume is not None else None
             return resume, update
-        if isinstance(input, Mapping):  # LangGraph drops keys the state does not have
-            return {k: v for k, v in input.items() if k in self._info.keys}, None
-        if input is None or isinstance(input, NativeCommand) or _is_state_object(input):
+        if isinstance(input, Mapping):  # LangGraph drops keys the input schema lacks
+            return {k: v for k, v in input.items() if k in self._info.inputs}, None
+        if input is None or isinstance(input, Command) or _is_state_object(input):
             return input, None
         raise InvalidUpdateError(
             f"Expected dict, got {input!r}. Fix: pass the input as a dict of state keys"
@@ -148,7 +148,7 @@ class CompiledStateGraph:
                 options["checkpoint_id"] = call.checkpoint_id
         # LangGraph counts the input as a step of its recursion limit, and a run that
         # continues a thread (None, a resume) may take two more steps than the limit says
-        fresh = input is not None and not isinstance(input, Command | NativeCommand)
+        fresh = input is not None and not isinstance(input, Command)
         steps = call.recursion_limit - 1 if fresh else call.recursion_limit + 1
         if steps < 1:
             raise _recursion_error(call.recursion_limit)
@@ -159,6 +159,8 @@ class CompiledStateGraph:
             options["durability"] = durability
         if call.metadata:
             options["metadata"] = call.metadata
+        if call.context is not None:
+            options["context"] = call.context
         return options
 
     def _check_unsupported(self, kwargs: Mapping[str, Any]) -> None:
@@ -168,11 +170,6 @@ class CompiledStateGraph:
                     f"{name}= per call is not supported by Orca's LangGraph layer. Fix: pass "
                     f"it to compile({name}=[...])"
                 )
-        if kwargs.get("subgraphs"):
-            raise InvalidInputError(
-                "subgraphs=True is not supported by Orca's LangGraph layer yet. Fix: stream "
-                "without it (the parent graph's chunks)"
-            )
         known = {"interrupt_before", "interrupt_after", "subgraphs", "debug", "print_mode"}
         unknown = sorted(set(kwargs) - known)
         if unknown:
@@ -323,7 +320,13 @@ class CompiledStateGraph:
         call = self._call(config, context, messages=sink)
         native_input, update = self._input(input)
         options = self._options(input, call, durability)
-        shaper = Shaper(modes, single, output_keys, self._info, self._read_snapshot)
+        shaper: Shaper | Namespaced
+        if kwargs.get("subgraphs"):
+            options["subgraphs"] = True
+            top = options.get("thread_id", EPHEMERAL_THREAD)
+            shaper = Namespaced(modes, single, output_keys, self._info, self._read_snapshot, top)
+        else:
+            shaper = Shaper(modes, single, output_keys, self._info, self._read_snapshot)
         error: Exception | None = None
         if update is not None:
             try:
@@ -420,13 +423,24 @@ class CompiledStateGraph:
         call = self._parse(config)
         thread_id = self._thread(call, "get_state")
         try:
-            snap = self.native.get_state(thread_id, call.checkpoint_id)
+            snap = self.native.get_state(thread_id, call.checkpoint_id, subgraphs=subgraphs)
         except CheckpointNotFoundError:  # LangGraph shows an empty state for it
             return _state.empty_snapshot(thread_id)
+        return self._shown(snap)
+
+    def _shown(self, snap: Any) -> StateSnapshot:
         log = None
         if snap.next:  # a step that began from here and paused: its tasks' ids
             log = _state.read_step(self.checkpointer, [snap.metadata.get("run_id")], snap.step + 1)
-        return _state.snapshot_of(snap, self._info, log)
+        shown = _state.snapshot_of(snap, self._info, log)
+        if not snap.subgraphs:
+            return shown
+        # a paused subgraph's own state, in its task, as LangGraph shows it
+        tasks = tuple(
+            t._replace(state=self._shown(snap.subgraphs[t.id])) if t.id in snap.subgraphs else t
+            for t in shown.tasks
+        )
+        return shown._replace(tasks=tasks)
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """Async ``get_state``."""

@@ -41,7 +41,7 @@ class CallConfig:
     tags: tuple[str, ...] = ()
     callbacks: Any = None
     max_concurrency: int | None = None
-    context: Any = None  # the call's context= (what runtime.context returns)
+    context: Any = None  # the call's context= (Orca's context option: runtime.context)
     store: Any = None
     messages: Any = None  # the run's MessageSink while it streams "messages"
 

@@ -13,11 +13,9 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from orca import _serde
 from orca.compat.langgraph import _config, _messages
 from orca.compat.langgraph.errors import InvalidUpdateError
 from orca.compat.langgraph.types import Command
-from orca.graph._types import Command as NativeCommand
 
 _INJECTED = ("config", "writer", "store", "runtime")
 
@@ -37,7 +35,7 @@ def runtime_of(ctx: Any) -> Runtime:
     """The running node's ``Runtime``."""
     call = _config.current.get()
     return Runtime(
-        context=call.context if call is not None else None,
+        context=ctx.context,
         store=call.store if call is not None else None,
         stream_writer=ctx.write,
     )
@@ -61,13 +59,6 @@ def shape_of(fn: Callable[..., Any]) -> Shape:
     except (TypeError, ValueError):
         return Shape((), is_async)
     positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    if positional:  # a Send's argument is restored from checkpoints by its declared type
-        try:
-            hint = typing.get_type_hints(fn).get(positional[0].name)
-        except Exception:  # an annotation that does not resolve declares nothing
-            hint = None
-        if hint is not None:
-            _serde.declare(hint)
     rest = params[1:] if positional else params
     keywords = tuple(
         p.name for p in rest if p.name in _INJECTED and p.kind is not p.POSITIONAL_ONLY
@@ -121,7 +112,7 @@ class _Call:
         """Messages the node returns that no model streamed go to ``messages``."""
         if self.sink is None or self.config is None:
             return
-        update = output.update if isinstance(output, Command | NativeCommand) else output
+        update = output.update if isinstance(output, Command) else output
         if update is None:
             return
         metadata = {**self.config["metadata"], "ls_integration": "langgraph"}
@@ -131,13 +122,18 @@ class _Call:
 
 
 class GraphInfo:
-    """What wrappers need of their graph: its state keys (in the schema's order)."""
+    """What wrappers need of their graph: its state keys (in the schema's order), and
+    those of its input schema."""
 
-    __slots__ = ("keys", "order")
+    __slots__ = ("inputs", "keys", "order")
 
     def __init__(self, order: tuple[str, ...]) -> None:
+        self.reset(order)
+
+    def reset(self, order: tuple[str, ...], *, inputs: frozenset[str] | None = None) -> None:
         self.order = order
         self.keys = frozenset(order)
+        self.inputs = self.keys if inputs is None else inputs  # what the input may set
 
     def ordered(self, values: dict[str, Any]) -> dict[str, Any]:
         """``values`` in the schema's key order, as LangGraph shows state."""
@@ -163,8 +159,8 @@ def _langchain_config_var() -> Any:
 
 def _metered(ctx: Any) -> AbstractContextManager[Any]:
     # LLM METERING HOOK: the one place LangChain chat models called inside a node are
-    # metered by Orca (orca.compat.langchain.metered). Skipped while that module (or
-    # LangChain) is missing.
+    # metered by Orca (orca.compat.langchain.metered). Skipped where LangChain is not
+    # installed (that module then cannot be imported).
     metered = _meter_factory()
     return metered(ctx) if metered is not None else nullcontext()
 
@@ -172,7 +168,7 @@ def _metered(ctx: Any) -> AbstractContextManager[Any]:
 @functools.cache
 def _meter_factory() -> Callable[[Any], AbstractContextManager[Any]] | None:
     try:
-        from orca.compat import langchain  # type: ignore[attr-defined,unused-ignore]
+        from orca.compat import langchain
     except ImportError:
         return None
     factory: Callable[[Any], AbstractContextManager[Any]] | None = getattr(
@@ -186,30 +182,18 @@ def to_native(output: Any, node: str, graph: GraphInfo) -> Any:
     LangGraph drops them), ``Command`` converted."""
     if output is None:
         return None
-    if isinstance(output, Command):
-        if output.graph == Command.PARENT:
-            raise InvalidUpdateError(
-                f"node {node!r} returned Command(graph=Command.PARENT), which Orca's "
-                "LangGraph layer does not support yet. Fix: route within this graph, or "
-                "return the update and let the parent graph's edges route",
-                node=node,
-            )
+    if isinstance(output, Command):  # LangGraph's Command is Orca's
         if output.resume is not None:
             raise InvalidUpdateError(
                 f"node {node!r} returned Command(resume=...), which only invoke() takes. "
                 "Fix: return Command(update=..., goto=...)",
                 node=node,
             )
-        update = _update(output.update, node, graph) if output.update is not None else None
-        return NativeCommand(update=update, goto=output.goto)
-    if isinstance(output, NativeCommand):
-        update = _update(output.update, node, graph) if output.update is not None else None
-        return NativeCommand(update=update, goto=output.goto, resume=output.resume)
-    if (
-        isinstance(output, list | tuple)
-        and output
-        and all(isinstance(c, Command | NativeCommand) for c in output)
-    ):
+        if output.graph == Command.PARENT or output.update is None:
+            return output  # an update for the parent is checked against the parent's keys
+        update = _update(output.update, node, graph)
+        return Command(update=update, goto=output.goto, graph=output.graph)
+    if isinstance(output, list | tuple) and output and all(isinstance(c, Command) for c in output):
         raise InvalidUpdateError(
             f"node {node!r} returned a list of Commands, which Orca's LangGraph layer does "
             "not support yet. Fix: return one Command(update={...}, goto=[...])",
@@ -255,7 +239,7 @@ def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[.
             call.after(output)
             return to_native(output, name, graph)
 
-        return async_node
+        return _annotated_like(async_node, fn)
 
     def node(state: Any, ctx: Any) -> Any:
         call = _Call(shape, ctx)
@@ -265,7 +249,30 @@ def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[.
         call.after(output)
         return to_native(output, name, graph)
 
-    return node
+    return _annotated_like(node, fn)
+
+
+def _annotated_like(wrapper: Callable[..., Any], fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``wrapper`` with ``fn``'s annotations of its state and return value, which Orca's
+    builder reads as LangGraph does: a node's input schema, the destinations of
+    ``-> Command[Literal[...]]``, the type a checkpointed ``Send`` argument restores to."""
+    target = fn if inspect.isroutine(fn) else getattr(fn, "__call__", fn)  # noqa: B004
+    try:
+        hints = typing.get_type_hints(target)
+        params = [
+            p
+            for p in inspect.signature(fn).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except Exception:  # annotations that do not resolve declare nothing, as in LangGraph
+        return wrapper
+    shown = {}
+    if params and params[0].name in hints:
+        shown["state"] = hints[params[0].name]
+    if "return" in hints:
+        shown["return"] = hints["return"]
+    wrapper.__annotations__ = shown
+    return wrapper
 
 
 def runnable_node(runnable: Any) -> Callable[..., Any]:

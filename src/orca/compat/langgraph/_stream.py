@@ -156,7 +156,10 @@ class Shaper:
             out += self._task(event, "task", start)
         elif kind == TASK_FINISHED and isinstance(event, TaskFinished):
             if "updates" in self.modes:
-                out.append(self._out("updates", {event.node: event.update or None}))
+                update: dict[str, Any] = {event.node: event.update or None}
+                if event.cached:  # LangGraph marks a result that came from the node cache
+                    update["__metadata__"] = {"cached": True}
+                out.append(self._out("updates", update))
             result: dict[str, Any] = {
                 "id": event.task_id,
                 "name": event.node,
@@ -270,3 +273,58 @@ def _exception(error_type: str, message: str) -> Exception:
         except Exception:  # a built-in whose constructor wants more
             pass
     return RuntimeError(f"{error_type}: {message}")
+
+
+async def _no_snapshot(thread_id: str, checkpoint_id: str) -> StateSnapshot | None:
+    return None
+
+
+class Namespaced:
+    """``stream(subgraphs=True)``: a ``Shaper`` per namespace (the parent's is ``()``;
+    a subgraph's is its thread below the run's, ``("node:task-id", ...)``), each chunk
+    with its namespace first, as LangGraph gives them."""
+
+    def __init__(
+        self,
+        modes: tuple[str, ...],
+        single: bool,
+        output_keys: str | Sequence[str] | None,
+        info: GraphInfo,
+        read: ReadSnapshot,
+        thread_id: str,
+    ) -> None:
+        self.modes = modes
+        self.single = single
+        self.top = thread_id
+        self.shapers: dict[tuple[str, ...], Shaper] = {
+            (): Shaper(modes, False, output_keys, info, read)
+        }
+
+    def _namespace(self, event: Event) -> tuple[str, ...]:
+        thread = event.thread_id
+        if not thread.startswith(f"{self.top}/"):
+            return ()
+        return tuple(thread[len(self.top) + 1 :].split("/"))
+
+    def _wrap(self, ns: tuple[str, ...], chunks: list[Any]) -> list[Any]:
+        return [(ns, chunk) if self.single else (ns, mode, chunk) for mode, chunk in chunks]
+
+    async def shape(self, event: Event) -> list[Any]:
+        ns = self._namespace(event)
+        shaper = self.shapers.get(ns)
+        if shaper is None:  # a subgraph's first event: its keys are shown as they come
+            shaper = Shaper(self.modes, False, None, GraphInfo(()), _no_snapshot)
+            self.shapers[ns] = shaper
+        return self._wrap(ns, await shaper.shape(event))
+
+    def hold(self, item: tuple[Any, dict[str, Any]]) -> None:
+        self.shapers[()].hold(item)
+
+    def live(self) -> list[Any]:
+        return self._wrap((), self.shapers[()].live())
+
+    def finish(self) -> list[Any]:
+        out: list[Any] = []
+        for ns, shaper in self.shapers.items():
+            out += self._wrap(ns, shaper.finish())
+        return out

@@ -255,4 +255,4 @@ class FunctionalGraph:
         snap = self.native.get_state(call.thread_id, call.checkpoint_id)
         shown = _state.snapshot_of(snap, _INFO)
         # LangGraph's snapshot of an entrypoint holds what it returned, not a dict
-        return shown._replace(values=snap.values.get("value"))  # type: ignore[arg-type]
+        return shown._replace(values=snap.values.get("value"))

@@ -1,19 +1,25 @@
-"""LangGraph's ``langgraph.types`` names, over Orca's values."""
+"""LangGraph's ``langgraph.types`` names, over Orca's values: ``Send``, ``Command``,
+``Overwrite``, ``CachePolicy``, ``interrupt`` and ``default_retry_on`` are Orca's own;
+``Interrupt``, ``StateSnapshot``, ``PregelTask`` and ``RetryPolicy`` have LangGraph's
+shapes."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar
+from typing import Any, Literal, NamedTuple
 
+from orca.graph._cache import CachePolicy
 from orca.graph._running import interrupt
-from orca.graph._types import Send
+from orca.graph._types import Command, Overwrite, Send, default_retry_on
 
 __all__ = [
     "All",
+    "CachePolicy",
     "Command",
     "Durability",
     "Interrupt",
+    "Overwrite",
     "PregelTask",
     "RetryPolicy",
     "Send",
@@ -38,66 +44,6 @@ class Interrupt:
     value: Any
     id: str = ""
     response_schema: Any = None
-
-
-N = TypeVar("N")
-
-
-@dataclass(frozen=True, slots=True)
-class Command(Generic[N]):
-    """What a node returns to update the state and route (``update``, ``goto``), or
-    what ``invoke`` takes to resume a pause (``resume``).
-
-    ``graph=Command.PARENT`` (routing in the parent graph) is not supported yet: it
-    raises a clear error when returned. A node annotated ``-> Command[Literal["a",
-    "b"]]`` declares where it may go, as in LangGraph.
-    """
-
-    graph: str | None = None
-    update: Any = None
-    resume: Any = None
-    goto: Any = ()
-
-    PARENT: ClassVar[str] = "__parent__"
-
-
-def default_retry_on(exc: BaseException) -> bool:
-    """LangGraph's default retry choice: errors of the program's own logic (bad values,
-    types, lookups, ``RuntimeError``, ``OSError``) are not retried; connection errors
-    and HTTP 5xx answers (httpx, requests) are, and so is anything else."""
-    if isinstance(exc, ConnectionError):
-        return True
-    status = _http_status(exc)
-    if status is not None:
-        return 500 <= status < 600
-    logic = (
-        ValueError,
-        TypeError,
-        ArithmeticError,
-        ImportError,
-        LookupError,
-        NameError,
-        SyntaxError,
-        RuntimeError,
-        ReferenceError,
-        StopIteration,
-        StopAsyncIteration,
-        OSError,
-    )
-    return not isinstance(exc, logic)
-
-
-def _http_status(exc: BaseException) -> int | None:
-    """The status of an httpx or requests HTTP error (without importing either)."""
-    kind = type(exc)
-    if (kind.__module__.split(".")[0], kind.__name__) not in (
-        ("httpx", "HTTPStatusError"),
-        ("requests", "HTTPError"),
-    ):
-        return None
-    response = getattr(exc, "response", None)
-    status = getattr(response, "status_code", None)
-    return status if isinstance(status, int) else 599  # no response: retried like a 5xx
 
 
 class RetryPolicy(NamedTuple):
@@ -126,9 +72,10 @@ class PregelTask(NamedTuple):
 
 
 class StateSnapshot(NamedTuple):
-    """A thread's state at one checkpoint, as LangGraph's ``get_state`` returns it."""
+    """A thread's state at one checkpoint, as LangGraph's ``get_state`` returns it
+    (``values``: the state, or what a functional workflow last returned)."""
 
-    values: dict[str, Any]
+    values: Any
     next: tuple[str, ...]
     config: dict[str, Any]
     metadata: dict[str, Any] | None
