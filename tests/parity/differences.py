@@ -61,18 +61,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         NOT_YET,
         "add_node with a non-callable raises ValueError; LangGraph raises TypeError",
     ),
-    "features.cache_policy_skips_second_call": (
-        NOT_YET,
-        "the layer has no types.CachePolicy",
-    ),
-    "features.cache_hit_in_updates_stream": (
-        NOT_YET,
-        "the layer has no types.CachePolicy",
-    ),
-    "features.cache_policy_custom_key": (
-        NOT_YET,
-        "the layer has no types.CachePolicy",
-    ),
     "features.context_schema_reaches_nodes": (
         NOT_YET,
         "the layer's Runtime is not generic: a Runtime[Ctx] annotation fails (TypeError)",
@@ -101,25 +89,13 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         NOT_YET,
         "invalid input to a pydantic state raises ValueError; LangGraph raises pydantic's ValidationError",
     ),
-    "input.input_and_output_schemas": (
-        NOT_YET,
-        "the layer refuses StateGraph(input_schema=/output_schema=) other than the state schema",
-    ),
-    "input.output_schema_filters_stream_values": (
-        NOT_YET,
-        "the layer refuses StateGraph(input_schema=/output_schema=) other than the state schema",
-    ),
-    "input.input_schema_drops_other_keys": (
-        NOT_YET,
-        "the layer refuses StateGraph(input_schema=/output_schema=) other than the state schema",
-    ),
     "input.private_state_between_nodes": (
         NOT_YET,
-        "a key written by a node's private output schema is dropped, so the next node's KeyError; LangGraph keeps private channels",
+        "invoke's result includes a private key (one only a node's schema declares); LangGraph's result holds only the state schema's keys",
     ),
     "input.node_input_schema_argument": (
         NOT_YET,
-        "the layer refuses add_node(input_schema=...) (private per-node input schemas)",
+        "invoke's result includes a private key (one only a node's schema declares); LangGraph's result holds only the state schema's keys",
     ),
     "interrupts.history_after_resume": (
         ON_PURPOSE,
@@ -165,21 +141,9 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
-    "order.deferred_node_waits_for_all_branches": (
-        NOT_YET,
-        "the layer refuses add_node(defer=True)",
-    ),
     "order.history_of_parallel_run": (
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
-    ),
-    "reducers.overwrite_bypasses_reducer": (
-        NOT_YET,
-        "the layer has no types.Overwrite",
-    ),
-    "reducers.overwrite_in_input": (
-        NOT_YET,
-        "the layer has no types.Overwrite",
     ),
     "reducers.add_messages_remove_all": (
         NOT_YET,
@@ -197,10 +161,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         NOT_YET,
         "a Send to an unknown node fails the run; LangGraph ignores it (warns)",
     ),
-    "send.send_to_node_with_input_schema": (
-        NOT_YET,
-        "the layer refuses add_node(input_schema=...) (private per-node input schemas)",
-    ),
     "send.send_history_steps": (
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
@@ -213,73 +173,13 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
-    "subgraphs.compiled_subgraph_as_node": (
-        NOT_YET,
-        "a subgraph node's update is only what the subgraph wrote; LangGraph's is the child's whole output, so reducer lists are re-appended",
-    ),
-    "subgraphs.subgraph_list_output_appended_again": (
-        NOT_YET,
-        "a subgraph node's update is only what the subgraph wrote; LangGraph's is the child's whole output, so reducer lists are re-appended",
-    ),
-    "subgraphs.subgraph_updates_stream": (
-        NOT_YET,
-        "a subgraph node's update is only what the subgraph wrote; LangGraph's is the child's whole output",
-    ),
-    "subgraphs.subgraph_events_with_subgraphs_true": (
-        NOT_YET,
-        "the layer refuses stream(subgraphs=True)",
-    ),
-    "subgraphs.subgraph_values_with_subgraphs_true": (
-        NOT_YET,
-        "the layer refuses stream(subgraphs=True)",
-    ),
-    "subgraphs.nested_subgraphs_two_levels": (
-        NOT_YET,
-        "the layer refuses stream(subgraphs=True)",
-    ),
-    "subgraphs.resume_inside_subgraph_skips_finished_nodes": (
-        NOT_YET,
-        "the subgraph's output to the parent differs (see compiled_subgraph_as_node)",
-    ),
-    "subgraphs.state_with_subgraphs_while_paused": (
-        NOT_YET,
-        "get_state(subgraphs=True) gives no subgraph state (task.state is None)",
-    ),
-    "subgraphs.subgraph_interrupt_stream_namespaces": (
-        NOT_YET,
-        "the layer refuses stream(subgraphs=True)",
-    ),
     "subgraphs.parent_history_with_subgraph": (
-        NOT_YET,
-        "get_state_history lacks LangGraph's first checkpoint (step -1) and the subgraph's output differs (see compiled_subgraph_as_node)",
+        ON_PURPOSE,
+        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
     "subgraphs.subgraph_with_interrupt_before_inside": (
         NOT_YET,
-        "a subgraph compiled with interrupt_before/after is refused",
-    ),
-    "subgraphs.command_parent_from_subgraph": (
-        NOT_YET,
-        "the layer refuses Command(graph=Command.PARENT) returned by a subgraph's node",
-    ),
-    "subgraphs.command_parent_with_reducer_update": (
-        NOT_YET,
-        "the layer refuses Command(graph=Command.PARENT) returned by a subgraph's node",
-    ),
-    "subgraphs.two_interrupts_in_subgraph_resumed_in_turn": (
-        NOT_YET,
-        "the subgraph's output to the parent differs (see compiled_subgraph_as_node)",
-    ),
-    "subgraphs.state_with_subgraphs_after_finish": (
-        NOT_YET,
-        "the subgraph's output to the parent differs (see compiled_subgraph_as_node)",
-    ),
-    "subgraphs.custom_events_from_subgraph": (
-        NOT_YET,
-        "the layer refuses stream(subgraphs=True)",
-    ),
-    "subgraphs.astream_with_subgraphs": (
-        NOT_YET,
-        "the layer refuses stream(subgraphs=True)",
+        "a static breakpoint (interrupt_before/after) shows as __interrupt__ with value None; LangGraph shows none",
     ),
     "update_state.update_state_on_empty_thread_as_start": (
         NOT_YET,
@@ -292,10 +192,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "update_state.replay_from_past_checkpoint": (
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
-    ),
-    "update_state.update_state_with_overwrite": (
-        NOT_YET,
-        "the layer has no types.Overwrite",
     ),
     "update_state.bulk_update_state": (
         NOT_YET,
