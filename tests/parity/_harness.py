@@ -45,6 +45,7 @@ NAMES: dict[str, tuple[str, str]] = {
     "StreamWriter": ("types", "StreamWriter"),
     "InMemorySaver": ("checkpoint.memory", "InMemorySaver"),
     "MemorySaver": ("checkpoint.memory", "MemorySaver"),
+    "SqliteSaver": ("checkpoint.sqlite", "SqliteSaver"),
     "InMemoryCache": ("cache.memory", "InMemoryCache"),
     "GraphRecursionError": ("errors", "GraphRecursionError"),
     "InvalidUpdateError": ("errors", "InvalidUpdateError"),

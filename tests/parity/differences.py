@@ -25,13 +25,21 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         NOT_YET,
         "invoke(Command(goto=..., update=...)) is refused (ValueError); LangGraph runs the named node",
     ),
+    "config.sqlite_saver_history": (
+        ON_PURPOSE,
+        "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
+    ),
+    "config.recursion_limit_in_stream_config": (
+        NOT_YET,
+        "a looping run stops one step earlier than LangGraph at the same recursion_limit (2 steps' updates before GraphRecursionError, LangGraph 3)",
+    ),
     "errors.default_limit_is_above_25": (
         NOT_YET,
         "the default step limit is 25; LangGraph 1.x's is 10007",
     ),
     "errors.recursion_limit_with_checkpointer_keeps_state": (
         NOT_YET,
-        "with a checkpointer, the step limit stops the run one step earlier than LangGraph (2 steps saved, LangGraph 3)",
+        "a looping run stops one step earlier than LangGraph at the same recursion_limit (2 steps saved before GraphRecursionError, LangGraph 3)",
     ),
     "errors.edge_out_of_end": (
         NOT_YET,

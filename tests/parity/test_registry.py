@@ -7,6 +7,7 @@ from pathlib import Path
 
 from . import (  # noqa: F401  (imported for their cases)
     test_command,
+    test_config,
     test_errors,
     test_features,
     test_input,
