@@ -122,7 +122,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
         f"LangGraph; {entry['on_purpose']} differ on purpose (docs/langgraph.md), "
         f"{entry['not_yet']} are not built yet.",
         f"- match or differ on purpose: {entry['parity_or_documented_pct']}%; target "
-        f"{entry['target']}: {'met' if entry['met'] else 'NOT met'}.",
+        f"{entry['target']}: {'met' if entry['met'] else 'NOT met'}. Every remaining "
+        "difference, with why, is listed in docs/langgraph.md (Differences).",
         "",
         "| area | cases | match |",
         "|---|---|---|",
