@@ -10,6 +10,7 @@ python benchmarks/run.py --only startup     # cli_startup_ms and open_store_ms o
 python benchmarks/run.py --only server --server-seconds 5   # the server figures, shorter load
 python benchmarks/run.py --only ui --merge  # the web UI's figures, kept beside the others
 python benchmarks/run.py --only pg          # PostgreSQL: b_pg, c_pg, d_pg, the ledger, workers
+python benchmarks/run.py --only langgraph_parity_pct --merge   # the LangGraph parity suite's share
 """
 
 import argparse
@@ -27,6 +28,7 @@ from typing import Any
 import eventlog_figures
 import ledger_figures
 import llm_figures
+import parity_figures
 import pg_figures
 import server_figures
 import startup_figures
@@ -100,6 +102,8 @@ GROUPS = {
     *ui_figures.IDS,
     "ui",
     *pg_figures.IDS,
+    *parity_figures.IDS,
+    "parity",
 }
 
 
@@ -269,6 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.update(ui_results)
     pg_results = pg_figures.run(args.reps, wanted)
     results.update(pg_results)
+    parity_results = parity_figures.run(args.reps, wanted)
+    results.update(parity_results)
 
     machine = machine_info(engines, args.reps, time.perf_counter() - start)
     results["machine"] = machine
@@ -277,7 +283,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results, figures = merged(args.out / "results.json", results)
         llm_results, ledger_results, eventlog_results = results, results, results
         startup_results, server_results, ui_results = results, results, results
-        pg_results = results
+        pg_results, parity_results = results, results
         machine = results["machine"]
     write_json(args.out / "results.json", results)
     write_markdown(
@@ -291,7 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         + startup_figures.markdown(startup_results)
         + server_figures.markdown(server_results)
         + ui_figures.markdown(ui_results)
-        + pg_figures.markdown(pg_results),
+        + pg_figures.markdown(pg_results)
+        + parity_figures.markdown(parity_results),
     )
     print(f"[bench] wrote {args.out / 'RESULTS.md'} in {machine['wall_s']} s", file=sys.stderr)
     return 0
