@@ -33,10 +33,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         NOT_YET,
         "a looping run stops one step earlier than LangGraph at the same recursion_limit (2 steps' updates before GraphRecursionError, LangGraph 3)",
     ),
-    "errors.default_limit_is_above_25": (
-        NOT_YET,
-        "the default step limit is 25; LangGraph 1.x's is 10007",
-    ),
     "errors.recursion_limit_with_checkpointer_keeps_state": (
         NOT_YET,
         "a looping run stops one step earlier than LangGraph at the same recursion_limit (2 steps saved before GraphRecursionError, LangGraph 3)",
@@ -69,14 +65,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         NOT_YET,
         "add_node with a non-callable raises ValueError; LangGraph raises TypeError",
     ),
-    "features.context_schema_reaches_nodes": (
-        NOT_YET,
-        "the layer's Runtime is not generic: a Runtime[Ctx] annotation fails (TypeError)",
-    ),
-    "features.batch_return_exceptions": (
-        NOT_YET,
-        "batch() has no return_exceptions",
-    ),
     "features.get_graph_nodes_and_edges": (
         NOT_YET,
         "get_graph().nodes is not a mapping of node ids as LangGraph's is",
@@ -96,14 +84,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "input.pydantic_rejects_bad_input": (
         NOT_YET,
         "invalid input to a pydantic state raises ValueError; LangGraph raises pydantic's ValidationError",
-    ),
-    "input.private_state_between_nodes": (
-        NOT_YET,
-        "invoke's result includes a private key (one only a node's schema declares); LangGraph's result holds only the state schema's keys",
-    ),
-    "input.node_input_schema_argument": (
-        NOT_YET,
-        "invoke's result includes a private key (one only a node's schema declares); LangGraph's result holds only the state schema's keys",
     ),
     "interrupts.history_after_resume": (
         ON_PURPOSE,
@@ -125,22 +105,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         ON_PURPOSE,
         "Command(resume=...) on a thread with nothing to resume raises InvalidInputError: a resume value that answers nothing is a mistake Orca makes visible; LangGraph returns the state unchanged",
     ),
-    "interrupts.interrupt_before_node": (
-        NOT_YET,
-        "a static breakpoint (interrupt_before/after) shows as __interrupt__ with value None; LangGraph shows none",
-    ),
-    "interrupts.interrupt_after_node": (
-        NOT_YET,
-        "a static breakpoint (interrupt_before/after) shows as __interrupt__ with value None; LangGraph shows none",
-    ),
-    "interrupts.interrupt_before_every_node": (
-        NOT_YET,
-        "a static breakpoint (interrupt_before/after) shows as __interrupt__ with value None; LangGraph shows none",
-    ),
-    "interrupts.values_stream_when_continuing_after_breakpoint": (
-        NOT_YET,
-        "a static breakpoint adds a values chunk with __interrupt__; LangGraph's values stream has none",
-    ),
     "interrupts.breakpoint_given_at_invoke": (
         NOT_YET,
         "the layer refuses interrupt_before/after given to invoke (only at compile)",
@@ -153,17 +117,9 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
-    "reducers.add_messages_remove_all": (
-        NOT_YET,
-        "the layer has no graph.message.REMOVE_ALL_MESSAGES",
-    ),
     "retry.list_of_policies_first_match_wins": (
         NOT_YET,
         "with a list of retry policies only the first is consulted; LangGraph uses the first whose retry_on matches the exception",
-    ),
-    "retry.retry_on_subgraph_node": (
-        NOT_YET,
-        "a retry policy on a subgraph node does not retry a failure inside the subgraph",
     ),
     "send.send_to_unknown_node": (
         NOT_YET,
@@ -188,14 +144,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "subgraphs.subgraph_with_interrupt_before_inside": (
         NOT_YET,
         "a static breakpoint (interrupt_before/after) shows as __interrupt__ with value None; LangGraph shows none",
-    ),
-    "update_state.update_state_on_empty_thread_as_start": (
-        NOT_YET,
-        "update_state(as_node=START) is refused (InvalidUpdateError); LangGraph takes the values as the run's input",
-    ),
-    "update_state.update_state_then_continue": (
-        NOT_YET,
-        "after update_state at a breakpoint, the pending task carries an interrupt (None); LangGraph's has none",
     ),
     "update_state.replay_from_past_checkpoint": (
         ON_PURPOSE,
