@@ -166,8 +166,11 @@ def test_langgraphs_own_checkpointer_is_refused_with_the_import_to_use() -> None
 def test_unsupported_options_are_refused_not_ignored() -> None:
     app = _app(InMemorySaver())
     config = {"configurable": {"thread_id": "t"}}
-    with pytest.raises(orca.errors.InvalidInputError, match="interrupt_before"):
-        app.invoke({"x": 0}, config, interrupt_before=["a"])
+    # breakpoints per call are LangGraph's too; one naming no node says so
+    with pytest.raises(orca.errors.InvalidInputError, match="interrupt_before= names 'nope'"):
+        app.invoke({"x": 0}, config, interrupt_before=["nope"])
+    with pytest.raises(orca.errors.InvalidInputError, match="unexpected keyword argument 'bogus'"):
+        app.invoke({"x": 0}, config, bogus=True)
     with pytest.raises(orca.errors.InvalidInputError, match="stream_mode 'bogus'"):
         list(app.stream({"x": 0}, config, stream_mode="bogus"))
     with pytest.raises(orca.errors.GraphError, match="'bogus'"):
@@ -199,3 +202,13 @@ def test_more_conditions_raise_langgraphs_classes() -> None:
 
     theirs, ours = both(program)
     assert ours == theirs == ["EmptyInputError", "InvalidUpdateError", "InvalidUpdateError", {}]
+
+
+def test_bulk_update_state_refuses_empty_supersteps() -> None:
+    app = _app(InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    app.invoke({"x": 0}, config)
+    with pytest.raises(orca.errors.InvalidInputError, match="no supersteps"):
+        app.bulk_update_state(config, [])
+    with pytest.raises(orca.errors.InvalidInputError, match="holds no update"):
+        app.bulk_update_state(config, [[]])

@@ -105,10 +105,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         ON_PURPOSE,
         "Command(resume=...) on a thread with nothing to resume raises InvalidInputError: a resume value that answers nothing is a mistake Orca makes visible; LangGraph returns the state unchanged",
     ),
-    "interrupts.breakpoint_given_at_invoke": (
-        NOT_YET,
-        "the layer refuses interrupt_before/after given to invoke (only at compile)",
-    ),
     "interrupts.new_input_while_paused_starts_over": (
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
@@ -148,9 +144,5 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "update_state.replay_from_past_checkpoint": (
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
-    ),
-    "update_state.bulk_update_state": (
-        NOT_YET,
-        "the layer has no bulk_update_state",
     ),
 }

@@ -164,17 +164,38 @@ class CompiledStateGraph:
             options["context"] = call.context
         return options
 
-    def _check_unsupported(self, kwargs: Mapping[str, Any]) -> None:
-        for name in ("interrupt_before", "interrupt_after"):
-            if kwargs.get(name):
-                raise InvalidInputError(
-                    f"{name}= per call is not supported by Orca's LangGraph layer. Fix: pass "
-                    f"it to compile({name}=[...])"
-                )
+    def _check_unsupported(self, kwargs: Mapping[str, Any]) -> CompiledGraph:
+        """The graph a call runs: this one, or with the call's own breakpoints
+        (``interrupt_before=`` / ``interrupt_after=`` given to ``invoke`` or ``stream``)."""
         known = {"interrupt_before", "interrupt_after", "subgraphs", "debug", "print_mode"}
         unknown = sorted(set(kwargs) - known)
         if unknown:
             raise InvalidInputError(f"unexpected keyword argument {unknown[0]!r}")
+        before, after = kwargs.get("interrupt_before"), kwargs.get("interrupt_after")
+        if not before and not after:
+            return self.native
+        nodes = tuple(self.native.spec.nodes)
+
+        def chosen(names: Any, role: str) -> frozenset[str]:
+            if not names:
+                return frozenset()
+            if names == "*":
+                return frozenset(nodes)
+            names = (names,) if isinstance(names, str) else tuple(names)
+            wrong = [n for n in names if n not in nodes]
+            if wrong:
+                raise InvalidInputError(
+                    f"{role}= names {wrong[0]!r}, which is not a node. Fix: use one of "
+                    f"{', '.join(nodes)}"
+                )
+            return frozenset(names)
+
+        return CompiledGraph(
+            self.native.spec,
+            checkpointer=self.native.checkpointer,
+            interrupt_before=chosen(before, "interrupt_before"),
+            interrupt_after=chosen(after, "interrupt_after"),
+        )
 
     # -- invoke -------------------------------------------------------------------------------
 
@@ -206,9 +227,11 @@ class CompiledStateGraph:
                     **kwargs,
                 ),
             )
-        self._check_unsupported(kwargs)
+        native = self._check_unsupported(kwargs)
         if stream_mode != "values":
-            chunks = list(self.stream(input, config, stream_mode=stream_mode, context=context))
+            chunks = list(
+                self.stream(input, config, stream_mode=stream_mode, context=context, **kwargs)
+            )
             return chunks
         call = self._call(config, context)
         native_input, update = self._input(input)
@@ -219,7 +242,7 @@ class CompiledStateGraph:
                 self.native.update_state(
                     options["thread_id"], update, checkpoint_id=options.pop("checkpoint_id", None)
                 )
-            result = self.native.invoke(native_input, **options)
+            result = native.invoke(native_input, **options)
         except Exception as exc:
             error = self._empty_input(exc, input, options) or _translate(exc, call)
         else:
@@ -240,11 +263,13 @@ class CompiledStateGraph:
         **kwargs: Any,
     ) -> Any:
         """Async ``invoke``."""
-        self._check_unsupported(kwargs)
+        native = self._check_unsupported(kwargs)
         if stream_mode != "values":
             return [
                 c
-                async for c in self.astream(input, config, stream_mode=stream_mode, context=context)
+                async for c in self.astream(
+                    input, config, stream_mode=stream_mode, context=context, **kwargs
+                )
             ]
         call = self._call(config, context)
         native_input, update = self._input(input)
@@ -255,7 +280,7 @@ class CompiledStateGraph:
                 await self.native.aupdate_state(
                     options["thread_id"], update, checkpoint_id=options.pop("checkpoint_id", None)
                 )
-            result = await self.native.ainvoke(native_input, **options)
+            result = await native.ainvoke(native_input, **options)
         except Exception as exc:
             error = self._empty_input(exc, input, options) or _translate(exc, call)
         else:
@@ -316,7 +341,7 @@ class CompiledStateGraph:
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async ``stream``."""
-        self._check_unsupported(kwargs)
+        native = self._check_unsupported(kwargs)
         modes, single = modes_of(stream_mode)
         sink = MessageSink() if "messages" in modes else None
         call = self._call(config, context, messages=sink)
@@ -341,7 +366,7 @@ class CompiledStateGraph:
                 raise error
         token = _config.current.set(call)
         try:
-            events = self.native.astream(native_input, mode="events", **options)
+            events = native.astream(native_input, mode="events", **options)
         finally:
             _config.current.reset(token)
         # the run starts (and copies the context) at the first step of its iterator
@@ -524,6 +549,29 @@ class CompiledStateGraph:
         else:
             return _config.thread_config(thread_id, new_id)
         raise error
+
+    def bulk_update_state(self, config: Any, supersteps: Sequence[Sequence[Any]]) -> Any:
+        """Apply several updates, superstep after superstep (``StateUpdate(values,
+        as_node)`` each); returns the last checkpoint's config. Orca writes a checkpoint
+        per update, where LangGraph writes one per superstep."""
+        if not supersteps:
+            raise InvalidInputError(
+                "bulk_update_state got no supersteps. Fix: pass [[StateUpdate(values, "
+                "as_node)], ...]"
+            )
+        latest, base = config, config
+        for updates in supersteps:
+            if not updates:
+                raise InvalidInputError(
+                    "a superstep of bulk_update_state holds no update. Fix: give each "
+                    "superstep at least one StateUpdate"
+                )
+            for update in updates:
+                values, as_node = update[0], update[1] if len(update) > 1 else None
+                latest = self.update_state(base, values, as_node)
+                # the next update goes on from the thread's head: an update, not a fork
+                base = {"configurable": {"thread_id": latest["configurable"]["thread_id"]}}
+        return latest
 
     async def aupdate_state(
         self, config: Any, values: Any, as_node: str | None = None, task_id: str | None = None

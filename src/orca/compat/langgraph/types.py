@@ -24,6 +24,7 @@ __all__ = [
     "RetryPolicy",
     "Send",
     "StateSnapshot",
+    "StateUpdate",
     "StreamMode",
     "StreamWriter",
     "default_retry_on",
@@ -57,6 +58,14 @@ class RetryPolicy(NamedTuple):
     retry_on: (
         type[BaseException] | Sequence[type[BaseException]] | Callable[[BaseException], bool]
     ) = default_retry_on
+
+
+class StateUpdate(NamedTuple):
+    """One update of ``bulk_update_state``: ``values`` as if ``as_node`` wrote them."""
+
+    values: dict[str, Any] | None
+    as_node: str | None = None
+    task_id: str | None = None
 
 
 class PregelTask(NamedTuple):
