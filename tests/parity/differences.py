@@ -18,8 +18,8 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         "Command(update=[(key, value), ...]) with a key twice keeps only the last pair; LangGraph applies both through the reducer",
     ),
     "command.goto_unknown_node": (
-        NOT_YET,
-        "Command(goto=<unknown node>) fails the run with ValueError; LangGraph ignores it (warns) and ends",
+        ON_PURPOSE,
+        "a route to a node that does not exist (a Command's goto, a router's result, a Send) fails the run with a GraphError naming it: LangGraph logs a warning and ends the run there, which silently skips the rest of the graph",
     ),
     "command.command_as_input_goto": (
         NOT_YET,
@@ -37,17 +37,9 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         NOT_YET,
         "a looping run stops one step earlier than LangGraph at the same recursion_limit (2 steps saved before GraphRecursionError, LangGraph 3)",
     ),
-    "errors.edge_out_of_end": (
-        NOT_YET,
-        "add_edge(END, ...) is not refused when called; LangGraph raises ValueError at once",
-    ),
-    "errors.edge_into_start": (
-        NOT_YET,
-        "add_edge(..., START) is not refused when called; LangGraph raises ValueError at once",
-    ),
     "errors.router_returns_unknown_node": (
-        NOT_YET,
-        "a router returning an unknown node fails the run; LangGraph ignores it (warns) and ends",
+        ON_PURPOSE,
+        "a route to a node that does not exist (a Command's goto, a router's result, a Send) fails the run with a GraphError naming it: LangGraph logs a warning and ends the run there, which silently skips the rest of the graph",
     ),
     "errors.router_path_map_missing_key": (
         NOT_YET,
@@ -118,8 +110,8 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         "with a list of retry policies only the first is consulted; LangGraph uses the first whose retry_on matches the exception",
     ),
     "send.send_to_unknown_node": (
-        NOT_YET,
-        "a Send to an unknown node fails the run; LangGraph ignores it (warns)",
+        ON_PURPOSE,
+        "a route to a node that does not exist (a Command's goto, a router's result, a Send) fails the run with a GraphError naming it: LangGraph logs a warning and ends the run there, which silently skips the rest of the graph",
     ),
     "send.send_history_steps": (
         ON_PURPOSE,

@@ -258,7 +258,21 @@ class StateGraph:
         return self
 
     def add_edge(self, source: str | Sequence[str], target: str) -> StateGraph:
-        """Run ``target`` after ``source``; a list of sources waits for all of them."""
+        """Run ``target`` after ``source``; a list of sources waits for all of them.
+
+        Raises:
+            GraphError: at once, for an edge out of END or into START.
+        """
+        named = [source] if isinstance(source, str) else list(source)
+        if END in named:
+            raise GraphError("END cannot be an edge source", fix="END ends the run",
+                             edge=(END, target))  # fmt: skip
+        if target == START:
+            raise GraphError(
+                "START cannot be an edge target",
+                fix="START is where a run begins: add an edge from START instead",
+                edge=(named[0] if named else START, START),
+            )
         if isinstance(source, str):
             self._edges.setdefault(source, []).append(target)
         else:
