@@ -3,6 +3,7 @@ ids derived from the run instead of drawn at random, restored from checkpoints."
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import textwrap
@@ -15,8 +16,8 @@ from orca import END, START, SqliteCheckpointer, StateGraph
 from orca.graph import MessagesState, add_messages
 from orca.graph.messages import REMOVE_ALL_MESSAGES, RemoveMessage
 
-lc = pytest.importorskip("langchain_core.messages")
-lg_message = pytest.importorskip("langgraph.graph.message")
+lc = importlib.import_module("langchain_core.messages")
+lg_message = importlib.import_module("langgraph.graph.message")
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib
 import operator
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
@@ -16,9 +17,9 @@ import orca
 from orca.errors import InvalidUpdateError, StepLimitError
 from orca.graph import Overwrite, default_retry_on
 
-lg_graph = pytest.importorskip("langgraph.graph")
-lg_types = pytest.importorskip("langgraph.types")
-lg_errors = pytest.importorskip("langgraph.errors")
+lg_graph = importlib.import_module("langgraph.graph")
+lg_types = importlib.import_module("langgraph.types")
+lg_errors = importlib.import_module("langgraph.errors")
 
 LG = SimpleNamespace(
     StateGraph=lg_graph.StateGraph,

@@ -10,8 +10,6 @@ import importlib
 import types
 from typing import Any
 
-import pytest
-
 
 def orca_names() -> types.SimpleNamespace:
     from orca.compat.langgraph import errors
@@ -38,7 +36,7 @@ def orca_names() -> types.SimpleNamespace:
 
 
 def langgraph_names() -> types.SimpleNamespace:
-    lg_graph = pytest.importorskip("langgraph.graph")
+    lg_graph = importlib.import_module("langgraph.graph")
     from langgraph import errors
     from langgraph.checkpoint.memory import InMemorySaver
     from langgraph.config import get_config, get_stream_writer

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import operator
 import types
 from typing import Annotated, Any, TypedDict
@@ -158,7 +159,7 @@ def test_a_thread_id_beside_configurable_counts_as_langgraph_counts_it() -> None
 
 
 def test_langgraphs_own_checkpointer_is_refused_with_the_import_to_use() -> None:
-    saver = pytest.importorskip("langgraph.checkpoint.memory").InMemorySaver()
+    saver = importlib.import_module("langgraph.checkpoint.memory").InMemorySaver()
     with pytest.raises(orca.errors.InvalidInputError, match=r"orca\.compat\.langgraph\.checkpoint"):
         _app(saver)
 

@@ -14,7 +14,7 @@ from tests.compat._both import langgraph_names, orca_names, plain
 
 from orca.compat.langgraph.managed import RemainingSteps as OrcaRemainingSteps
 
-TheirRemainingSteps = pytest.importorskip("langgraph.managed").RemainingSteps
+TheirRemainingSteps = importlib.import_module("langgraph.managed").RemainingSteps
 
 
 class State(TypedDict):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import operator
 import types
 from collections.abc import Callable
@@ -18,8 +19,8 @@ from orca.compat.langgraph.types import Command as OrcaCommand
 from orca.errors import InvalidInputError
 
 # LangGraph hands config and writer only to parameters annotated with these types
-StreamWriter = pytest.importorskip("langgraph.types").StreamWriter
-RunnableConfig = pytest.importorskip("langchain_core.runnables").RunnableConfig
+StreamWriter = importlib.import_module("langgraph.types").StreamWriter
+RunnableConfig = importlib.import_module("langchain_core.runnables").RunnableConfig
 
 Program = Callable[[types.SimpleNamespace], Any]
 

@@ -3,18 +3,19 @@ runnables are nodes, and the prebuilt ToolNode / tools_condition run a ReAct loo
 
 from __future__ import annotations
 
+import importlib
 import types
 from typing import Annotated, Any, TypedDict
 
 import pytest
 from tests.compat._both import langgraph_names, orca_names
 
-messages = pytest.importorskip("langchain_core.messages")
-fake = pytest.importorskip("langchain_core.language_models.fake_chat_models")
-callbacks = pytest.importorskip("langchain_core.callbacks")
-runnables = pytest.importorskip("langchain_core.runnables")
-tools = pytest.importorskip("langchain_core.tools")
-add_messages = pytest.importorskip("langgraph.graph.message").add_messages
+messages = importlib.import_module("langchain_core.messages")
+fake = importlib.import_module("langchain_core.language_models.fake_chat_models")
+callbacks = importlib.import_module("langchain_core.callbacks")
+runnables = importlib.import_module("langchain_core.runnables")
+tools = importlib.import_module("langchain_core.tools")
+add_messages = importlib.import_module("langgraph.graph.message").add_messages
 
 
 class Chat(TypedDict):

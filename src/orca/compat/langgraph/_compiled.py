@@ -164,7 +164,7 @@ class CompiledStateGraph:
             options["context"] = call.context
         return options
 
-    def _check_unsupported(self, kwargs: Mapping[str, Any]) -> CompiledGraph:
+    def _graph_for(self, kwargs: Mapping[str, Any]) -> CompiledGraph:
         """The graph a call runs: this one, or with the call's own breakpoints
         (``interrupt_before=`` / ``interrupt_after=`` given to ``invoke`` or ``stream``)."""
         known = {"interrupt_before", "interrupt_after", "subgraphs", "debug", "print_mode"}
@@ -227,7 +227,7 @@ class CompiledStateGraph:
                     **kwargs,
                 ),
             )
-        native = self._check_unsupported(kwargs)
+        native = self._graph_for(kwargs)
         if stream_mode != "values":
             chunks = list(
                 self.stream(input, config, stream_mode=stream_mode, context=context, **kwargs)
@@ -263,7 +263,7 @@ class CompiledStateGraph:
         **kwargs: Any,
     ) -> Any:
         """Async ``invoke``."""
-        native = self._check_unsupported(kwargs)
+        native = self._graph_for(kwargs)
         if stream_mode != "values":
             return [
                 c
@@ -341,7 +341,7 @@ class CompiledStateGraph:
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
         """Async ``stream``."""
-        native = self._check_unsupported(kwargs)
+        native = self._graph_for(kwargs)
         modes, single = modes_of(stream_mode)
         sink = MessageSink() if "messages" in modes else None
         call = self._call(config, context, messages=sink)
