@@ -278,6 +278,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     machine = machine_info(engines, args.reps, time.perf_counter() - start)
     results["machine"] = machine
+    wall = machine["wall_s"]  # this run's (a merge shows the machine of the full run)
     args.out.mkdir(parents=True, exist_ok=True)
     if args.merge:
         results, figures = merged(args.out / "results.json", results)
@@ -300,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + pg_figures.markdown(pg_results)
         + parity_figures.markdown(parity_results),
     )
-    print(f"[bench] wrote {args.out / 'RESULTS.md'} in {machine['wall_s']} s", file=sys.stderr)
+    print(f"[bench] wrote {args.out / 'RESULTS.md'} in {wall} s", file=sys.stderr)
     return 0
 
 
