@@ -144,6 +144,19 @@ def test_each_package_imports_only_the_layers_below_it() -> None:
     assert wrong == []
 
 
+def test_nothing_of_the_core_imports_the_adapters_on_top() -> None:
+    edges = _imports(_modules())
+    on_top = ("orca.compat", "orca.func")
+    wrong = [
+        f"{module} -> {target}"
+        for module, targets in sorted(edges.items())
+        if not module.startswith(on_top)
+        for target in sorted(targets)
+        if target.startswith(on_top)
+    ]
+    assert wrong == []
+
+
 def test_leaf_modules_import_nothing_of_orca_but_errors() -> None:
     edges = _imports(_modules())
     leaves = ("orca.errors", "orca._serde", "orca._sync", "orca._redact", "orca._patience")
