@@ -370,3 +370,35 @@ def test_runs_of_one_process_started_at_once_on_a_thread_are_one_run_and_busy_re
     assert [r.status for r in store.list_runs(thread_id="t")] == ["done"]
     # the thread is free again for the next run of this process
     assert graph.invoke(None, thread_id="t")["log"]
+
+
+def test_a_run_whose_end_was_logged_but_not_recorded_is_recorded_and_not_run_again(
+    tmp_path: Path,
+) -> None:
+    """A process killed between logging ``run.finished`` and writing the final record
+    left the record ``running``: whoever takes the run up again records its end from the
+    log and does not run it a second time (one run, one ``run.finished``)."""
+    import sqlite3
+
+    from orca.errors import RunEndedError
+
+    store = SqliteCheckpointer(tmp_path / "p.db")
+    app = fan(store)
+    app.invoke({}, thread_id="t", run_id="r1")
+    done = store.get_run("r1")
+    assert done is not None
+    assert done.status == "done"
+    with sqlite3.connect(tmp_path / "p.db") as conn:  # the crash: the record as begun
+        conn.execute(
+            "UPDATE runs SET status = 'running', ended_at = NULL, steps = 0, "
+            "checkpoint_id = NULL WHERE id = 'r1'"
+        )
+    with pytest.raises(RunEndedError):
+        app.invoke(None, thread_id="t", run_id="r1")
+    again = store.get_run("r1")
+    assert again is not None
+    assert again.status == "done"
+    assert (again.steps, again.checkpoint_id) == (done.steps, done.checkpoint_id)
+    types = [e["type"] for e in store.read_events("r1")]
+    assert types.count("run.finished") == 1
+    store.close()

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from orca._redact import redact_secret_text
 from orca.checkpoint import Checkpointer, Lease, RunRecord, TaskRecord, lease_owner
+from orca.checkpoint._base import refuse_ended
 from orca.context import RunTotals
 from orca.errors import ThreadBusyError
 from orca.observe._core import log
@@ -185,9 +186,17 @@ class Recorder:
         previous = self.store.get_run(run_id)
         if previous is None:
             return
-        self.previous = previous
         logged = self.store.read_events(run_id)
-        self.first_seq = logged[-1]["seq"] + 1 if logged else 0
+        last = logged[-1] if logged else None
+        if previous.status == "running" and last is not None and last["type"] == "run.finished":
+            # its process died between logging the run's end and recording it: the end
+            # is recorded now, from the log, and a run that ended is not run again (its
+            # totals are the last attempt's: the record had not added the earlier ones)
+            previous = _ended_from_log(previous, last)
+            self.store.end_run(previous, [])
+            refuse_ended(run_id, previous.status)
+        self.previous = previous
+        self.first_seq = last["seq"] + 1 if last is not None else 0
 
     async def _off_loop(self, fn: Callable[..., T], *args: Any) -> T:
         """Several store calls in a row, on a worker thread (here, on the private loop)."""
@@ -302,6 +311,23 @@ class Recorder:
             )
         self.tasks.clear()
         return record, tasks
+
+
+def _ended_from_log(record: RunRecord, finished: Mapping[str, Any]) -> RunRecord:
+    """``record`` (still ``running``) ended as its logged ``run.finished`` says."""
+    ended = dt.datetime.fromtimestamp(float(finished.get("ts", time.time())), dt.UTC)
+    return replace(
+        record,
+        status=finished.get("status", "failed"),
+        ended_at=ended.isoformat(),
+        steps=record.steps + int(finished.get("steps") or 0),
+        llm_calls=record.llm_calls + int(finished.get("llm_calls") or 0),
+        input_tokens=record.input_tokens + int(finished.get("input_tokens") or 0),
+        output_tokens=record.output_tokens + int(finished.get("output_tokens") or 0),
+        cost_nano_usd=record.cost_nano_usd + int(finished.get("cost_nano_usd") or 0),
+        checkpoint_id=finished.get("checkpoint_id"),
+        error=finished.get("error"),
+    )
 
 
 def _unused_id(store: Checkpointer, run_id: str) -> str:
