@@ -16,6 +16,7 @@ from orca.checkpoint import Checkpointer, Lease, RunRecord, TaskRecord, lease_ow
 from orca.checkpoint._base import refuse_ended
 from orca.context import RunTotals
 from orca.errors import ThreadBusyError
+from orca.events import RUN_FINISHED
 from orca.observe._core import log
 
 T = TypeVar("T")
@@ -188,7 +189,7 @@ class Recorder:
             return
         logged = self.store.read_events(run_id)
         last = logged[-1] if logged else None
-        if previous.status == "running" and last is not None and last["type"] == "run.finished":
+        if previous.status == "running" and last is not None and last["type"] == RUN_FINISHED:
             # its process died between logging the run's end and recording it: the end
             # is recorded now, from the log, and a run that ended is not run again (its
             # totals are the last attempt's: the record had not added the earlier ones)
