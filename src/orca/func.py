@@ -42,7 +42,7 @@ from orca.checkpoint import Checkpointer
 from orca.engine import CompiledGraph, RunContext, _ids
 from orca.errors import InvalidInputError, NodeInterrupt
 from orca.events import Event, StreamMode, TaskFinished
-from orca.graph import END, START, RetryPolicy, StateGraph, StateSnapshot
+from orca.graph import END, START, Command, RetryPolicy, StateGraph, StateSnapshot
 
 __all__ = ["TaskFuture", "entrypoint", "task"]
 
@@ -304,8 +304,6 @@ class Entrypoint:
 
     @staticmethod
     def _input(input: Any) -> Any:
-        from orca.graph import Command
-
         return input if input is None or isinstance(input, Command) else {"input": input}
 
     @staticmethod

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from orca import _serde
 from orca.errors import GraphError, closest
 from orca.graph._cache import Cache, CachePolicy, cached_call
-from orca.graph._schema import StateSchema
+from orca.graph._schema import StateSchema, schema_kind
 from orca.graph._types import END, START, Command, RetryPolicy
 
 if TYPE_CHECKING:
@@ -521,14 +521,4 @@ def _annotated_input(fn: Any) -> type | None:
         hint = typing.get_type_hints(fn).get(params[0].name) if params else None
     except Exception:  # an annotation that does not resolve declares nothing
         return None
-    if not isinstance(hint, type):
-        return None
-    import typing_extensions
-
-    if typing_extensions.is_typeddict(hint) or dataclasses.is_dataclass(hint):
-        return hint
-    try:
-        from pydantic import BaseModel
-    except ImportError:  # pragma: no cover - pydantic is a dependency
-        return None
-    return hint if issubclass(hint, BaseModel) else None
+    return hint if isinstance(hint, type) and schema_kind(hint) is not None else None

@@ -96,6 +96,18 @@ def _empty_of(hint: Any) -> Callable[[], Any] | None:
     return kind
 
 
+def schema_kind(schema: type) -> SchemaKind | None:
+    """What kind of state schema the class ``schema`` is, or None when it is none."""
+    if typing_extensions.is_typeddict(schema):  # typing's and typing_extensions' alike
+        return "typeddict"
+    if dataclasses.is_dataclass(schema):
+        return "dataclass"
+    base = _pydantic_base()
+    if base is not None and issubclass(schema, base):
+        return "pydantic"
+    return None
+
+
 def _reducer_from(key: str, metadata: tuple[Any, ...]) -> Reducer:
     found: list[Reducer] = []
     for item in metadata:
@@ -186,13 +198,9 @@ class StateSchema:
                 f"the state schema must be a class, got {schema!r}",
                 fix="pass a TypedDict, a dataclass or a pydantic model class to StateGraph",
             )
-        if typing_extensions.is_typeddict(schema):  # typing's and typing_extensions' alike
-            return "typeddict"
-        if dataclasses.is_dataclass(schema):
-            return "dataclass"
-        base = _pydantic_base()
-        if base is not None and issubclass(schema, base):
-            return "pydantic"
+        kind = schema_kind(schema)
+        if kind is not None:
+            return kind
         raise GraphError(
             f"state schema {schema.__name__} is not a TypedDict, dataclass or pydantic model",
             fix="declare the state as a TypedDict, a @dataclass or a pydantic BaseModel",

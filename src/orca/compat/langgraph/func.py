@@ -113,6 +113,13 @@ def _adapted(fn: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+def _shown(result: Any) -> Any:
+    """What an entrypoint returned, its pause's interrupts in LangGraph's shape."""
+    if isinstance(result, dict) and native.INTERRUPT in result:
+        return {**result, native.INTERRUPT: _state.interrupts_of(result[native.INTERRUPT])}
+    return result
+
+
 class FunctionalGraph:
     """What ``@entrypoint`` makes: LangGraph's ``Pregel`` face over ``orca.func``'s
     ``Entrypoint`` (``native``)."""
@@ -160,9 +167,7 @@ class FunctionalGraph:
             result = self.native.invoke(given, **options)
         finally:
             _config.current.reset(token)
-        if isinstance(result, dict) and native.INTERRUPT in result:
-            result = {**result, native.INTERRUPT: _state.interrupts_of(result[native.INTERRUPT])}
-        return result
+        return _shown(result)
 
     async def ainvoke(
         self, input: Any, config: Any = None, *, context: Any = None, **kwargs: Any
@@ -174,9 +179,7 @@ class FunctionalGraph:
             result = await self.native.ainvoke(given, **options)
         finally:
             _config.current.reset(token)
-        if isinstance(result, dict) and native.INTERRUPT in result:
-            result = {**result, native.INTERRUPT: _state.interrupts_of(result[native.INTERRUPT])}
-        return result
+        return _shown(result)
 
     def stream(
         self,
