@@ -11,6 +11,7 @@ python benchmarks/run.py --only server --server-seconds 5   # the server figures
 python benchmarks/run.py --only ui --merge  # the web UI's figures, kept beside the others
 python benchmarks/run.py --only pg          # PostgreSQL: b_pg, c_pg, d_pg, the ledger, workers
 python benchmarks/run.py --only langgraph_parity_pct --merge   # the LangGraph parity suite's share
+python benchmarks/run.py --only pools --merge  # local engine pools: dispatch, tokens ratio, recovery
 """
 
 import argparse
@@ -30,6 +31,7 @@ import ledger_figures
 import llm_figures
 import parity_figures
 import pg_figures
+import pool_figures
 import server_figures
 import startup_figures
 import ui_figures
@@ -104,6 +106,8 @@ GROUPS = {
     *pg_figures.IDS,
     *parity_figures.IDS,
     "parity",
+    *pool_figures.IDS,
+    "pools",
 }
 
 
@@ -275,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     results.update(pg_results)
     parity_results = parity_figures.run(args.reps, wanted)
     results.update(parity_results)
+    pool_results = pool_figures.run(args.reps, wanted)
+    results.update(pool_results)
 
     machine = machine_info(engines, args.reps, time.perf_counter() - start)
     results["machine"] = machine
@@ -284,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         results, figures = merged(args.out / "results.json", results)
         llm_results, ledger_results, eventlog_results = results, results, results
         startup_results, server_results, ui_results = results, results, results
-        pg_results, parity_results = results, results
+        pg_results, parity_results, pool_results = results, results, results
         machine = results["machine"]
     write_json(args.out / "results.json", results)
     write_markdown(
@@ -299,7 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         + server_figures.markdown(server_results)
         + ui_figures.markdown(ui_results)
         + pg_figures.markdown(pg_results)
-        + parity_figures.markdown(parity_results),
+        + parity_figures.markdown(parity_results)
+        + pool_figures.markdown(pool_results),
     )
     print(f"[bench] wrote {args.out / 'RESULTS.md'} in {wall} s", file=sys.stderr)
     return 0

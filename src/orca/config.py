@@ -465,6 +465,9 @@ class Config(_Section):
     store: StoreConfig = StoreConfig()
     secrets: SecretsConfig = SecretsConfig()
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    pools: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    """``[pools.NAME]``: the local engine pools ``orca serve`` starts (see docs/pools.md;
+    checked when the server starts: ``orca.pools.pool_configs``)."""
     sources: list[str] = Field(default_factory=list)
 
     def run_options(self) -> dict[str, Any]:

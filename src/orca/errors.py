@@ -94,6 +94,8 @@ __all__ = [
     "ContextLengthError",
     "CorruptDatabaseError",
     "DatabaseLockedError",
+    "DeadlineUnmetError",
+    "DecodeTimeoutError",
     "FlowError",
     "FlowVersionExistsError",
     "GraphError",
@@ -111,10 +113,16 @@ __all__ = [
     "NodeInterrupt",
     "OrcaError",
     "OverloadedError",
+    "PlacementError",
+    "PoolError",
+    "PoolUnavailableError",
+    "PoolUnreadyError",
     "ProviderServerError",
     "ProviderUnreachableError",
     "RateLimitedError",
     "ReducerError",
+    "ReloadFailedError",
+    "ReplicaExhaustedError",
     "RunCancelledError",
     "RunEndedError",
     "RunError",
@@ -139,9 +147,12 @@ __all__ = [
     "ToolError",
     "UnknownBudgetError",
     "UnknownModelError",
+    "UnknownPoolError",
     "UnknownProfileError",
     "UnknownProviderError",
     "UnknownStateKeyError",
+    "UntrustedArtifactError",
+    "WorkerResetError",
 ]
 
 
@@ -789,6 +800,94 @@ class StreamInterruptedError(LLMError):
         )
         self.text = text
         self.usage = usage
+
+
+class WorkerResetError(StreamInterruptedError):
+    """The local engine replica serving the call died or was replaced under it (code
+    ``WORKER_RESET``). Not retried inside the call (tokens may have streamed already):
+    send the work again; another replica takes it. ``text`` and ``usage`` are what it
+    spent, as for any interrupted stream."""
+
+    code = "WORKER_RESET"
+
+
+class DecodeTimeoutError(StreamInterruptedError, TimeoutError):
+    """A local engine replica sent no token for the pool's ``decode_timeout_s`` (code
+    ``DECODE_TIMEOUT``)."""
+
+    code = "DECODE_TIMEOUT"
+
+
+# -- local engine pools (orca.pools) -------------------------------------------------------
+
+
+class PoolError(OrcaError):
+    """A local engine pool cannot take the work now. ``code`` is its code in the
+    server's error envelope, ``retriable`` whether the same work may succeed later, and
+    ``retry_after`` (seconds, or None) when."""
+
+    code = "POOL_UNAVAILABLE"
+    retriable = False
+
+    def __init__(
+        self, message: str, *, pool: str, fix: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{message}. Fix: {fix}" if fix else message)
+        self.pool = pool
+        self.retry_after = retry_after
+
+
+class PoolUnavailableError(PoolError, LookupError):
+    """No such pool runs, or it is draining, stopped or failed (``POOL_UNAVAILABLE``)."""
+
+
+class UnknownPoolError(PoolUnavailableError):
+    """No pool of that name is known here (``POOL_UNAVAILABLE``, a 404)."""
+
+
+class PoolUnreadyError(PoolError):
+    """The pool runs but none of its replicas is ready yet (starting, or being
+    replaced): ``POOL_UNREADY``, retriable."""
+
+    code = "POOL_UNREADY"
+    retriable = True
+
+
+class ReplicaExhaustedError(PoolError):
+    """Every ready replica of the pool is busy and the work cannot wait
+    (``REPLICA_EXHAUSTED``), retriable."""
+
+    code = "REPLICA_EXHAUSTED"
+    retriable = True
+
+
+class DeadlineUnmetError(PoolError):
+    """The work's deadline falls before the pool can start and finish it, by the
+    pool's queue and its measured decode speed (``DEADLINE_UNMET``); refused before it
+    is queued, retriable with a later deadline or when the queue is shorter."""
+
+    code = "DEADLINE_UNMET"
+    retriable = True
+
+
+class PlacementError(PoolError):
+    """The pool's replicas do not fit the GPUs' free memory (``PLACEMENT_FAILED``)."""
+
+    code = "PLACEMENT_FAILED"
+
+
+class ReloadFailedError(PoolError):
+    """A reload's new model failed to start or to answer its probe: the pool rolled back
+    to the model it served, which keeps serving (``RELOAD_FAILED``)."""
+
+    code = "RELOAD_FAILED"
+
+
+class UntrustedArtifactError(PoolError):
+    """A model file of the catalog may not be used: its digest no longer matches, it is
+    retired, or the trust policy wants it verified and active (``UNTRUSTED_ARTIFACT``)."""
+
+    code = "UNTRUSTED_ARTIFACT"
 
 
 # -- an Orca server's answers (orca.client) ----------------------------------------------

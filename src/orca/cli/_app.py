@@ -16,6 +16,7 @@ from orca.cli import (
     _budget,
     _flows,
     _flows_store,
+    _pools,
     _pricing,
     _profile,
     _runs,
@@ -94,6 +95,7 @@ app.add_typer(_tools.app, name="tools")
 app.add_typer(_flows.app, name="flows")
 _flows_store.register(_flows.app)  # save, list, versions, show, diff
 app.add_typer(_tasks.app, name="tasks")
+app.add_typer(_pools.app, name="pool")
 app.command("serve")(_serve.serve)
 app.command("worker")(_worker.worker)
 app.add_typer(_token.app, name="token")

@@ -86,6 +86,7 @@ def serve(
         flow_modules=list(config().flows.python_modules),
         workers=workers or settings_of.workers,
         secret_keys=config().secret_keys(),
+        pools=dict(config().pools),
     )
     # decided once: create_app must not see a different answer (a token revoked between)
     required = auth_required(settings.project, settings.auth, settings.oidc is not None)

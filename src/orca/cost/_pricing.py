@@ -43,7 +43,7 @@ CATALOG_PROVIDERS = {
     "xai": "x-ai",
 }
 LOCAL_PROVIDERS = frozenset(
-    {"llamacpp", "llamacpp-server", "llama-server", "ollama", "lmstudio", "vllm"}
+    {"llamacpp", "llamacpp-server", "llama-server", "ollama", "lmstudio", "vllm", "pool"}
 )
 
 

@@ -18,9 +18,21 @@ that would hold it (``OPENAI_API_KEY``) -> the key, or None (then the environmen
 without a lookup). A tenant's stored secrets are one: ``store.secrets.reveal``."""
 
 
+POOL_PROVIDER = "pool"
+_pools: Callable[[str], ChatModel] | None = None
+
+
+def serve_pools(models: Callable[[str], ChatModel] | None) -> None:
+    """Make ``pool`` models (``pool:NAME``) resolve through ``models`` (a pool name -> its
+    chat model), or, with None, through nothing: ``orca.pools``' manager calls it while it
+    runs pools in this process."""
+    global _pools
+    _pools = models
+
+
 def provider_names() -> list[str]:
     """Every provider name a profile may use."""
-    return sorted({*PRESETS, "anthropic", "llamacpp"})
+    return sorted({*PRESETS, "anthropic", "llamacpp", POOL_PROVIDER})
 
 
 def check_provider(provider: str) -> None:
@@ -70,6 +82,17 @@ def make_model(
         SecretKeyError, CorruptDatabaseError: ``keys`` holds the key but cannot open it.
     """
     check_provider(provider)
+    if provider == POOL_PROVIDER:
+        if _pools is None:
+            from orca.errors import ConfigError
+
+            raise ConfigError(
+                f"model pool:{model} names a local engine pool, and no pool runs in this process",
+                key="provider",
+                fix="run it where the pools run (orca serve with [pools.NAME], and a task's "
+                f"model_ref pool:{model}), or start the pool with orca.pools.PoolManager",
+            )
+        return _pools(model)
     params = dict(params or {})
     client = {k: params.pop(k) for k in list(params) if k in CLIENT_OPTIONS}
     variable = key_variable(provider, params)

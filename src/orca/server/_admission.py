@@ -160,6 +160,18 @@ class Admission:
             "rejected": self.rejected,
         }
 
+    def resize(self, max_running: int) -> None:
+        """Change how many tickets may run (a pool's ready slots: 0 while none is
+        ready, when tickets wait); more room starts queued tickets at once, less lets
+        the running ones finish."""
+        if max_running < 0:
+            raise ValueError(f"{self.name}: max_running must be >= 0")
+        grew = max_running > self.max_running
+        self.max_running = max_running
+        self.tenant_max_running = max(max_running, 1)
+        if grew:
+            self._fill()
+
     # -- admitting ---------------------------------------------------------------------
 
     def admit(
@@ -227,7 +239,7 @@ class Admission:
 
     def slot_ms(self) -> int:
         """About when the next slot frees: the mean service time over the slots."""
-        return max(1, math.ceil(self.service_ms / self.max_running))
+        return max(1, math.ceil(self.service_ms / max(self.max_running, 1)))
 
     def _predict(self, nth: int) -> int:
         """When the ``nth`` ticket in line (1 = next) starts, in ms from now: the slots
@@ -241,12 +253,20 @@ class Admission:
             if t.started_at is not None
         ]
         free += [0.0] * (self.max_running - len(free))
+        if not free:  # no slot now (a pool whose replicas are starting): one, once it is
+            free = [mean]
         heapq.heapify(free)
         at = 0.0
         for _ in range(nth):
             at = heapq.heappop(free)
             heapq.heappush(free, at + mean)
         return math.ceil(at * 1000)
+
+    def predict_new(self, priority: Priority = "interactive") -> int:
+        """When work of ``priority`` admitted now would start, in ms from now."""
+        if self.running < self.max_running and not self.depth:
+            return 0
+        return self._predict(len(self._ahead(priority)) + 1)
 
     def position(self, ticket: Ticket) -> int:
         """Tickets ahead of a queued ``ticket`` now (0 when it runs)."""

@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from orca._version import __version__
 from orca.config import OIDCConfig
 from orca.errors import ConfigError, InvalidInputError, OrcaError
-from orca.server import _admin, _flows, _secrets, _tenants, _uiapi
+from orca.server import _admin, _flows, _pools, _secrets, _tenants, _uiapi
 from orca.server._admin_stores import Admin
 from orca.server._auth import (
     Authorize,
@@ -88,6 +88,9 @@ class ServerSettings:
             processes claiming them from the project's run queue (``external``).
         secret_keys: where stored secrets' master key comes from (an
             ``orca.store.KeySource``; None: the project's configuration says).
+        pools: ``[pools.NAME]``: the local engine pools started with the server.
+        trust: the model catalog's trust policy (``strict`` or ``permissive``).
+        inventory: the GPUs pools are placed on (None: detected; tests simulate one).
     """
 
     host: str = "127.0.0.1"
@@ -115,6 +118,9 @@ class ServerSettings:
     flow_modules: list[str] = field(default_factory=list)
     workers: str = "inline"
     secret_keys: Any = None
+    pools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    trust: str = "strict"
+    inventory: Any = None
 
 
 def check_bind(host: str, *, auth: bool = False) -> None:
@@ -194,7 +200,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
         guard.close()
         raise
     runs.saved = _flows.SavedFlows(runs, settings.flow_modules)
-    default = Side(DEFAULT_TENANT, runs, Tasks(settings, secret_keys=keys), Admin(settings.project))
+    from orca.pools import pool_configs
+
+    configured = pool_configs(settings.pools)  # a wrong [pools.NAME] stops the start
+    pool_queues = _pools.open_pools(settings)
+    tasks = Tasks(settings, secret_keys=keys, pool_queues=pool_queues)
+    tasks.models.pools = pool_queues.manager
+    default = Side(DEFAULT_TENANT, runs, tasks, Admin(settings.project))
 
     def side_of_tenant(tenant: str) -> Side:
         """Another tenant's side: the same workflows, capacity and settings, on its own
@@ -207,11 +219,17 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        starting: asyncio.Task[None] | None = None
         try:
             await tenancy.start()
+            pool_queues.manager.install()
+            starting = asyncio.ensure_future(_pools.start_configured(pool_queues, configured))
             yield
         finally:
+            if starting is not None:
+                starting.cancel()
             await tenancy.close()
+            await pool_queues.close()
             guard.close()
             await asyncio.to_thread(flush_spans)
 
@@ -226,8 +244,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         },
     )
     app.state.runs = runs  # the default tenant's
+    app.state.pools = pool_queues  # the installation's local engine pools
     app.state.tenancy = tenancy
     app.include_router(tasks_router())  # LLM tasks, sessions, artifacts
+    app.include_router(_pools.router())  # local engine pools, replica sets
     app.state.auth = guard
     app.include_router(_admin.router)  # budgets, profiles, prices, usage, run inspection
     app.include_router(_flows.router())  # saved flows, runnable

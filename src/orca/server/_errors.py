@@ -86,6 +86,8 @@ def for_error(exc: BaseException) -> tuple[int, dict[str, Any]]:
             policy_label=exc.policy,
             details={"queue": exc.queue},
         )
+    if isinstance(exc, errors.PoolError):
+        return _pool_error(exc)
     for cls, status, code in _STATUS:
         if isinstance(exc, cls):
             message, _, fix = str(exc).partition(". Fix: ")
@@ -109,3 +111,28 @@ def for_error(exc: BaseException) -> tuple[int, dict[str, Any]]:
     if isinstance(exc, errors.OrcaError):
         return 500, envelope("ORCA_ERROR", str(exc), details={"type": type(exc).__name__})
     return 500, envelope("INTERNAL", "the server failed to handle the request", retriable=True)
+
+
+# a pool's refusal: its own code; the status says whose move it is
+_POOL_STATUS: tuple[tuple[type[errors.PoolError], int], ...] = (
+    (errors.UnknownPoolError, 404),
+    (errors.UntrustedArtifactError, 403),
+    (errors.PlacementError, 409),
+    (errors.ReloadFailedError, 409),
+)
+
+
+def _pool_error(exc: errors.PoolError) -> tuple[int, dict[str, Any]]:
+    status = next((s for cls, s in _POOL_STATUS if isinstance(exc, cls)), 503)
+    message, _, fix = str(exc).partition(". Fix: ")
+    details: dict[str, Any] = {"type": type(exc).__name__, "pool": exc.pool}
+    if fix:
+        details["fix"] = fix
+    wait = exc.retry_after
+    return status, envelope(
+        exc.code,
+        message,
+        details=details,
+        retriable=exc.retriable,
+        retry_after_ms=int(wait * 1000) if wait is not None else None,
+    )

@@ -18,7 +18,7 @@ import orjson
 from orca.store._tasks import StreamItem, TaskRecord
 
 if TYPE_CHECKING:
-    from orca.server._admission import Ticket
+    from orca.server._admission import Admission, Ticket
 
 TERMINAL = frozenset({"end", "error"})
 
@@ -34,6 +34,7 @@ class LiveTask:
     def __init__(self, record: TaskRecord, ticket: Ticket) -> None:
         self.record = record
         self.ticket = ticket
+        self.admission: Admission | None = None  # the queue it waits in (its pool's)
         self.admitted = ticket.admitted_at  # time.monotonic() when admitted
         self.items: list[StreamItem] = []
         self.stored = 0  # items[:stored] are in the store

@@ -6,10 +6,13 @@ A ``model_ref`` is, in this order:
    ``max_context``): the only way to a local engine (``llamacpp``), whose GGUF files the
    operator names, never a client;
 2. ``planner`` or ``worker``: that role of the active profile (``orca profile use``);
-3. ``PROVIDER:MODEL`` for a cloud provider (``openai:gpt-4o-mini``,
+3. ``pool:NAME`` (or ``NAME`` alone): a local engine pool of this server (``[pools.NAME]``
+   or ``orca pool create``), whose replicas serve it;
+4. ``PROVIDER:MODEL`` for a cloud provider (``openai:gpt-4o-mini``,
    ``anthropic:claude-sonnet-4-5``), with the provider's key from the environment.
 
-``engine``, when a task gives it, must be the provider the reference resolves to.
+``engine``, when a task gives it, must be the provider the reference resolves to (for a
+pool: its engine, or ``pool``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import Any
 from orca.errors import ConfigError, InvalidInputError
 from orca.llm import ChatModel, Models, ModelSpec, provider_names
 
-LOCAL_ENGINES = frozenset({"llamacpp"})
+LOCAL_ENGINES = frozenset({"llamacpp", "llama-server", "vllm"})
 LLAMACPP_CONTEXT = 2048  # llama.cpp's n_ctx when a model's params give none
 ROLES = ("planner", "worker")
 CLOUD_TTL_S = 60.0
@@ -39,6 +42,8 @@ class TaskModel:
     engine: str
     model: ChatModel
     max_context: int | None
+    pool: str | None = None
+    """The local engine pool that serves it (its replicas, its admission), or None."""
 
     @property
     def local(self) -> bool:
@@ -61,6 +66,8 @@ class TaskModels:
 
     def __init__(self, tables: Mapping[str, Mapping[str, Any]], project: Path) -> None:
         self._named: dict[str, TaskModel] = {}
+        self.pools: Any = None
+        """The server's ``PoolManager`` (pool references resolve through it), or None."""
         self._cloud: dict[tuple[str | None, str], tuple[TaskModel, float]] = {}
         for name, table in sorted(tables.items()):
             where = f"server.models.{name}"
@@ -119,13 +126,25 @@ class TaskModels:
                 ) from None
             found = TaskModel(ref, model.provider, model, None)
         if found is None:
+            found = self._pool(ref)
+        if found is None:
             found = self._by_provider(ref, tenant, keys)
+        if found.pool is not None and engine == "pool":
+            return found
         if engine is not None and engine != found.engine:
             raise InvalidInputError(
                 f"engine is {engine!r}, but model_ref {ref!r} runs on {found.engine!r}. Fix: "
                 f"send engine {found.engine!r}, or leave engine out"
             )
         return found
+
+    def _pool(self, ref: str) -> TaskModel | None:
+        """The pool ``ref`` names (``pool:NAME``, or a pool's name), or None."""
+        name = ref.removeprefix("pool:")
+        if self.pools is None or (name == ref and name not in self.pools.pools):
+            return None
+        pool = self.pools.get(name)  # PoolUnavailableError: no such pool runs
+        return TaskModel(ref, pool.config.engine, self.pools.model(name), pool.config.n_ctx, name)
 
     def _by_provider(self, ref: str, tenant: str | None, keys: Any) -> TaskModel:
         provider, sep, model = ref.partition(":")

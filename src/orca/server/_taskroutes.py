@@ -154,6 +154,16 @@ def router() -> APIRouter:
                 m["engine"], {"engine": m["engine"], "local": m["local"], "models": []}
             )
             e["models"].append(m["model_ref"])
+        pools = _pool_capacities(request)
+        for p in pools:
+            e = engines.setdefault(
+                p["engine"], {"engine": p["engine"], "local": True, "models": []}
+            )
+            e["models"].append(f"pool:{p['pool']}")
+            models.append(
+                {"model_ref": f"pool:{p['pool']}", "engine": p["engine"], "model": p["model"],
+                 "max_context": p["n_ctx"], "local": True, "pool": p["pool"]}
+            )  # fmt: skip
         contexts = [m["max_context"] for m in models if m["max_context"] is not None]
         return {
             "api_version": API_VERSION,
@@ -168,6 +178,7 @@ def router() -> APIRouter:
                 "running": snap["running"],
                 "queue_depth": snap["queue_depth"],
                 "mean_service_ms": snap["mean_service_ms"],
+                "pools": {p["pool"]: p["concurrency"] for p in pools},
             },
             "rate_limits": {
                 "tasks": {
@@ -186,7 +197,7 @@ def router() -> APIRouter:
                 "artifacts": True,
                 "priorities": ["interactive", "batch"],
                 "determinism_strict": sorted(e for e, v in engines.items() if v["local"]),
-                "kv_reuse": False,
+                "kv_reuse": bool(pools),  # a session stays on its replica (its KV cache)
             },
             "workloads": ["completion"],
             "sampler_profiles": list(SAMPLER_PROFILES),
@@ -262,6 +273,34 @@ def router() -> APIRouter:
         return _artifact(found, content=True)
 
     return api
+
+
+def _pool_capacities(request: Request) -> list[dict[str, Any]]:
+    """Each serving pool's engine, model and concurrency (its ready slots and queue): a
+    client keeps at most ``safe`` tasks of a pool in flight."""
+    queues = getattr(request.app.state, "pools", None)
+    if queues is None:
+        return []
+    out = []
+    for name, pool in sorted(queues.manager.pools.items()):
+        if pool.state not in ("starting", "running", "reloading"):
+            continue
+        capacity = pool.capacity
+        out.append(
+            {
+                "pool": name,
+                "engine": pool.config.engine,
+                "model": pool.model.name,
+                "n_ctx": pool.config.n_ctx,
+                "concurrency": {
+                    "max_running": capacity,
+                    "max_queued": pool.config.queue,
+                    "safe": capacity + pool.config.queue if capacity else 0,
+                    "tokens_per_s": queues.rates.get(name),
+                },
+            }
+        )
+    return out
 
 
 def _artifact(a: ArtifactRecord, *, content: bool) -> dict[str, Any]:

@@ -88,6 +88,7 @@ class TaskRun:
         store: Callable[..., Awaitable[Any]],
         admission: Any,
         rates: Rates,
+        on_decoded: Callable[[int, float], None] | None = None,
     ) -> None:
         self.live = live
         self.model = model
@@ -96,11 +97,13 @@ class TaskRun:
         self.store = store
         self.admission = admission
         self.rates = rates
+        self.on_decoded = on_decoded  # a pool's decode speed (tokens, decode ms)
         body = live.record.body
         self.deadline_at: float | None = None
         if body.get("deadline_ms") is not None:
             self.deadline_at = live.admitted + body["deadline_ms"] / 1000
         self.meter: Meter | None = None
+        self.pool_call: dict[str, Any] = {}  # a pool's call: its replica, kv_warmth
         self.first: float | None = None
         self.last: float | None = None
 
@@ -192,6 +195,11 @@ class TaskRun:
             session=live.record.session_id,
             ledger=self.ledger if self.ledger is not None else False,
         )
+        if model.pool is not None:
+            from orca.pools import CALL, SESSION
+
+            SESSION.set(live.record.session_id)  # this task's own context (its runner)
+            CALL.set(self.pool_call)
         await self._metrics(budgets=True)
         stream = LLM(model.model, "task", meter, None).astream(chat_request(body))
         async with contextlib.aclosing(stream.__aiter__()) as pieces:  # type: ignore[type-var]
@@ -212,6 +220,8 @@ class TaskRun:
         response = stream.response
         decode = self._decode_ms()
         self.rates.add(model.engine, live.tokens, decode or 0.0)
+        if self.on_decoded is not None:
+            self.on_decoded(live.tokens, decode or 0.0)
         live.emit(
             "end",
             {
@@ -261,6 +271,10 @@ class TaskRun:
             "tokens_per_s": None if not rate else round(rate, 3),
             "on_time_probability": on_time(self.deadline_at, time.monotonic(), left, rate),
         }
+        if self.model.pool is not None:
+            data["pool"] = self.model.pool
+            data["kv_warmth"] = self.pool_call.get("kv_warmth")
+            data["replica"] = self.pool_call.get("replica")
         if budgets and self.ledger is not None:
             found = await self.ledger.aapplicable(session=live.record.session_id)
             data["budgets"] = [
@@ -293,7 +307,9 @@ class TaskRun:
     def _failed(self, exc: Exception) -> TaskOutcome:
         inp, out, cost = self._spent()
         code = "ENGINE_ERROR"
-        if isinstance(exc, BudgetExceeded):
+        if isinstance(getattr(exc, "code", None), str):  # a pool's or its replica's
+            code = exc.code  # type: ignore[attr-defined]
+        elif isinstance(exc, BudgetExceeded):
             code = "BUDGET_EXCEEDED"
         elif isinstance(exc, Evicted):
             code = "ADMISSION_EVICTED"

@@ -72,6 +72,7 @@ class Tasks:
         admission: Admission | None = None,
         models: TaskModels | None = None,
         secret_keys: Any = None,
+        pool_queues: Any = None,
     ) -> None:
         self.project = settings.project
         self.settings = settings
@@ -89,6 +90,9 @@ class Tasks:
             tenant_max_running=settings.tenant_max_running_tasks,
             tenant_max_queued=settings.tenant_max_queued_tasks,
         )
+        self.pool_queues = pool_queues
+        """The admissions of the local engine pools (``server/_pools.PoolQueues``): a
+        pool's tasks wait for its replicas' slots, not for ``admission``."""
         self.max_body_bytes = settings.max_body_bytes
         self.rates = Rates()
         self.live: dict[str, LiveTask] = {}
@@ -106,6 +110,7 @@ class Tasks:
             admission=self.admission,
             models=self.models,
             secret_keys=self.secret_keys,
+            pool_queues=self.pool_queues,
         )
 
     # -- life ------------------------------------------------------------------------------
@@ -136,7 +141,7 @@ class Tasks:
                     self.models.resolve, record.model_ref, None, self.tenant, self._keys()
                 )
                 batch = record.priority == "batch"
-                ticket = self.admission.admit(
+                ticket = self.admission_of(model).admit(
                     record.task_id, "batch" if batch else "interactive", self.tenant
                 )
             except Exception as exc:  # the model is gone, or the queue is smaller now
@@ -165,6 +170,12 @@ class Tasks:
         loop = asyncio.get_running_loop()
         job = loop.run_in_executor(self._io, functools.partial(fn, *args, **kwargs))
         return await asyncio.shield(job)
+
+    def admission_of(self, model: TaskModel) -> Admission:
+        """The admission a task of ``model`` waits in: its pool's, else the server's."""
+        if model.pool is not None and self.pool_queues is not None:
+            return self.pool_queues.admission(model.pool)  # type: ignore[no-any-return]
+        return self.admission
 
     def _keys(self) -> Any:
         """Where a cloud model's key is looked up before the environment: the tenant's
@@ -233,7 +244,10 @@ class Tasks:
         if found is not None:
             return self._again(found, digest)
         await self._afford(model, data)
-        ticket = self.admission.admit(task_id, body.priority, self.tenant)
+        admission = self.admission_of(model)
+        if model.pool is not None and self.pool_queues is not None:
+            self.pool_queues.check(model.pool, admission, body)
+        ticket = admission.admit(task_id, body.priority, self.tenant)
         record = TaskRecord(
             task_id, body.session_id, "queued", body.priority, body.model_ref, model.engine,
             model.name, data, digest, self.tasks.now(),
@@ -243,10 +257,10 @@ class Tasks:
                 self.tasks.create, record, session_ttl_ms=self.session_ttl_ms
             )
         except BaseException:
-            self.admission.release(ticket)
+            admission.release(ticket)
             raise
         if not created:  # the same id, sent at the same time
-            self.admission.release(ticket)
+            admission.release(ticket)
             return self._again(stored, digest)
         return self._accepted(self._start(stored, ticket, model))
 
@@ -283,12 +297,13 @@ class Tasks:
 
     def _accepted(self, live: LiveTask) -> dict[str, Any]:
         ticket = live.ticket
+        admission = live.admission or self.admission
         return {
             "task_id": live.task_id,
             "session_id": live.record.session_id,
             "status": "running" if ticket.running else "queued",
-            "queue_position": self.admission.position(ticket),
-            "predicted_start_ms": self.admission.predicted_start_ms(ticket),
+            "queue_position": admission.position(ticket),
+            "predicted_start_ms": admission.predicted_start_ms(ticket),
             "backoff_ms": ticket.backoff_ms,
             "engine": live.record.engine,
             "model": live.record.model,
@@ -336,6 +351,7 @@ class Tasks:
 
     def _start(self, record: TaskRecord, ticket: Any, model: TaskModel) -> LiveTask:
         live = LiveTask(record, ticket)
+        live.admission = admission = self.admission_of(model)
         self.live[record.task_id] = live
         run = TaskRun(
             live,
@@ -343,12 +359,20 @@ class Tasks:
             ledger=self.ledger,
             prices=self.prices,
             store=self.store,
-            admission=self.admission,
+            admission=admission,
             rates=self.rates,
+            on_decoded=self._decoded(model),
         )
         live.runner = asyncio.ensure_future(run())
         live.runner.add_done_callback(lambda _: self.live.pop(record.task_id, None))
         return live
+
+    def _decoded(self, model: TaskModel) -> Callable[[int, float], None] | None:
+        """Where a task of a pool reports its decode speed (the pool's predictions)."""
+        queues, pool = self.pool_queues, model.pool
+        if pool is None or queues is None:
+            return None
+        return lambda tokens, ms: queues.measured(pool, tokens, ms)
 
     async def _refuse_requeue(self, record: TaskRecord, exc: Exception) -> None:
         from orca.store._tasks import TaskOutcome
@@ -373,8 +397,9 @@ class Tasks:
         position = predicted = 0
         if live is not None and status not in FINISHED:
             status = "running" if live.ticket.running else "queued"
-            position = self.admission.position(live.ticket)
-            predicted = self.admission.predicted_start_ms(live.ticket)
+            admission = live.admission or self.admission
+            position = admission.position(live.ticket)
+            predicted = admission.predicted_start_ms(live.ticket)
         return {
             "task_id": r.task_id,
             "session_id": r.session_id,

@@ -1,0 +1,183 @@
+"""A pool as a chat model: provider ``pool``, model the pool's name (``pool:NAME`` in a
+profile or a task's ``model_ref``).
+
+Each call takes a slot on a ready replica (``PoolManager.lease``, with the session of
+``SESSION`` for affinity), streams from that replica through the OpenAI-compatible
+adapter of its engine, and gives the slot back. A replica that dies or is replaced
+under the call, or stops answering mid-stream, ends it with ``WorkerResetError``; one
+that sends no token for the pool's ``decode_timeout_s`` with ``DecodeTimeoutError``.
+Both carry the text and the (estimated) usage spent, so the meter records them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextvars import ContextVar
+from dataclasses import replace
+from typing import Any
+
+from orca.errors import (
+    DecodeTimeoutError,
+    LLMTimeoutError,
+    ProviderServerError,
+    ProviderUnreachableError,
+    StreamInterruptedError,
+    WorkerResetError,
+)
+from orca.llm._types import ChatRequest, ChatResponse, Delta
+
+PROVIDER = "pool"
+SESSION: ContextVar[str | None] = ContextVar("orca_pool_session", default=None)
+"""The session a pool call belongs to (its replica keeps the session's KV cache warm)."""
+CALL: ContextVar[dict[str, Any] | None] = ContextVar("orca_pool_call", default=None)
+"""Where a pool call says which replica took it (``replica``, ``pid``) and whether the
+session's KV cache was warm there (``kv_warmth``: 1.0 the same replica process as the
+session's last call, else 0.0), for the caller's metrics."""
+SESSIONS_KEPT = 10_000  # sessions whose last replica a pool model remembers
+
+# what a replica failing under a call looks like from its client
+_REPLICA_FAILED = (
+    ProviderUnreachableError,
+    StreamInterruptedError,
+    LLMTimeoutError,
+    ProviderServerError,
+)
+
+
+class PoolModel:
+    """The chat model of pool ``name`` of ``manager`` (a ``ChatModel``)."""
+
+    provider = PROVIDER
+
+    def __init__(self, manager: Any, name: str) -> None:
+        self.manager = manager
+        self.model = name
+        self.params: dict[str, Any] = {}
+        self._clients: dict[str, Any] = {}
+        self._last: dict[str, tuple[int, int | None]] = {}  # session -> (replica, pid)
+
+    def warmth(self, session: str | None, replica: int, pid: int | None) -> float:
+        """1.0 when ``session``'s last call ran on this replica's process, else 0.0;
+        remembers this call."""
+        if session is None:
+            return 0.0
+        warm = self._last.pop(session, None) == (replica, pid)
+        self._last[session] = (replica, pid)
+        while len(self._last) > SESSIONS_KEPT:
+            del self._last[next(iter(self._last))]
+        return 1.0 if warm else 0.0
+
+    def __repr__(self) -> str:
+        return f"PoolModel(pool={self.model!r})"
+
+    def _client(self, base_url: str) -> Any:
+        """The adapter that calls one replica (one per replica URL)."""
+        from orca.llm import make_model
+        from orca.pools._engines import adapter
+
+        client = self._clients.get(base_url)
+        if client is None:
+            pool = self.manager.get(self.model)
+            url = base_url.rstrip("/").removesuffix("/v1") + "/v1"
+            params = {"base_url": url, "max_retries": 0, "timeout": 3600.0}
+            provider = adapter(pool.config.engine).provider
+            client = self._clients[base_url] = make_model(provider, self.model, params)
+        return client
+
+    async def complete(self, request: ChatRequest) -> ChatResponse:
+        return await self.stream(request).final()
+
+    def stream(self, request: ChatRequest) -> PoolStream:
+        return PoolStream(self, request)
+
+
+class PoolStream:
+    """One call's stream through a leased replica (a ``ChatStream``)."""
+
+    def __init__(self, model: PoolModel, request: ChatRequest) -> None:
+        self._model = model
+        self._request = request
+        self._response: ChatResponse | None = None
+        self._started = False
+
+    @property
+    def response(self) -> ChatResponse:
+        if self._response is None:
+            raise RuntimeError("the stream has not finished; iterate it (or await final())")
+        return self._response
+
+    async def final(self) -> ChatResponse:
+        async for _ in self:
+            pass
+        return self.response
+
+    def __aiter__(self) -> AsyncIterator[Delta]:
+        if self._started:
+            raise RuntimeError("a stream can be iterated only once")
+        self._started = True
+        return self._run()
+
+    async def _run(self) -> AsyncIterator[Delta]:
+        model = self._model
+        pool = model.manager.get(model.model)
+        timeout = pool.config.decode_timeout_s
+        session = SESSION.get()
+        lease = model.manager.lease(model.model, session)
+        replica = lease.replica
+        call = CALL.get()
+        if call is not None:
+            call["replica"] = replica.index
+            call["pid"] = replica.pid
+            call["kv_warmth"] = model.warmth(session, replica.index, replica.pid)
+        client = model._client(lease.base_url)
+        pieces: list[str] = []
+        lost = asyncio.ensure_future(lease.lost.wait())
+        inner = client.stream(self._request)
+        it = inner.__aiter__()
+        try:
+            while True:
+                step = asyncio.ensure_future(it.__anext__())
+                done, _ = await asyncio.wait(
+                    {step, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+                if step not in done:
+                    step.cancel()
+                    with contextlib.suppress(BaseException):
+                        await step
+                    if lost in done:
+                        raise await self._failed(WorkerResetError, client, pieces, "replaced")
+                    raise await self._failed(
+                        DecodeTimeoutError, client, pieces, f"no token for {timeout:g}s"
+                    )
+                try:
+                    delta = step.result()
+                except StopAsyncIteration:
+                    break
+                except _REPLICA_FAILED as exc:
+                    raise await self._failed(WorkerResetError, client, pieces, str(exc)) from exc
+                if delta.text:
+                    pieces.append(delta.text)
+                yield delta
+        finally:
+            lost.cancel()
+            with contextlib.suppress(BaseException):
+                await it.aclose()  # type: ignore[attr-defined]
+            lease.release()
+        self._response = replace(inner.response, provider=PROVIDER, model=model.model)
+
+    async def _failed(
+        self, kind: type[StreamInterruptedError], client: Any, pieces: list[str], why: str
+    ) -> StreamInterruptedError:
+        text = "".join(pieces)
+        count = len(pieces) if getattr(client, "piece_per_token", False) else None
+        usage = await client.estimate_usage(self._request, text, output_tokens=count)
+        what = "the replica died or was replaced" if kind is WorkerResetError else "decode stalled"
+        return kind(
+            f"{what} ({why})",
+            provider=PROVIDER,
+            model=self._model.model,
+            text=text,
+            usage=usage,
+        )

@@ -1,0 +1,392 @@
+"""Local engine pools behind ``orca serve``: real llama.cpp replicas (CPU mode, the tiny
+model), tasks routed to them through the pool's own admission, health and replica
+sets, a replica killed under a task, a full queue, deadlines, drain, reload, trust, and
+no engine left behind by a killed server."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from orca.llm.tiny import ensure_tiny_model, write_tiny_model
+
+sys.path.insert(0, str(Path(__file__).parents[1]))
+
+from _served import ENVELOPE, free_port, sse  # noqa: E402
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def _orca(project: Path, *args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "ORCA_HOME": str(project / "home")}
+    command = [str(Path(sys.executable).parent / "orca"), "-C", str(project), *args]
+    return subprocess.Popen(command, env=env, **kwargs)
+
+
+def _cli(project: Path, *args: str) -> str:
+    done = _orca(project, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = done.communicate(timeout=120)
+    assert done.returncode == 0, err.decode()
+    return out.decode()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:  # a zombie is dead too
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[-1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait(what: str, check: Any, timeout: float = 90.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+class Pools:
+    """An ``orca serve`` over a project whose catalog holds the tiny model (``tiny``,
+    verified and active) and a second one (``tiny2``), with pool ``tiny``: 2 CPU
+    replicas."""
+
+    def __init__(self, project: Path) -> None:
+        self.project = project
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def made(cls, project: Path, models: Path) -> Pools:
+        _cli(project, "init")
+        one = ensure_tiny_model(seed=0, path=models / "tiny.gguf")
+        two = write_tiny_model(models / "tiny2.gguf", seed=2)
+        for name, path in (("tiny", one), ("tiny2", two)):
+            _cli(project, "model", "add", str(path), "--name", name, "--state", "active")
+            _cli(project, "model", "verify", name)
+        with (project / ".orca" / "orca.toml").open("a") as f:
+            f.write("\n[pools.tiny]\n")
+            f.write('model = "tiny"\nmode = "cpu"\nreplicas = 2\nqueue = 8\nseed = 7\n')
+        return cls(project)
+
+    def start(self) -> Pools:
+        self.proc = _orca(
+            self.project, "serve", "--port", str(self.port),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(self.proc.stderr.read().decode() if self.proc.stderr else "")
+            try:
+                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("the server did not become ready")
+
+    def health(self, pool: str = "tiny") -> dict[str, Any]:
+        answer = httpx.get(f"{self.url}/v1/pools/{pool}/health", timeout=30)
+        assert answer.status_code == 200, answer.text
+        found: dict[str, Any] = answer.json()
+        return found
+
+    def ready(self, pool: str = "tiny", replicas: int = 1) -> dict[str, Any]:
+        def check() -> dict[str, Any] | None:
+            answer = httpx.get(f"{self.url}/v1/pools/{pool}/health", timeout=30)
+            if answer.status_code != 200:
+                return None
+            seen: dict[str, Any] = answer.json()
+            ready = [r for r in seen["replicas"] if r["state"] == "ready"]
+            return seen if len(ready) >= replicas else None
+
+        return _wait(f"{replicas} ready replica(s) of {pool}", check)  # type: ignore[no-any-return]
+
+    def stop(self) -> str:
+        assert self.proc is not None
+        self.proc.terminate()
+        self.proc.wait(timeout=60)
+        said = self.proc.stderr.read().decode() if self.proc.stderr else ""
+        assert "Traceback" not in said, said
+        return said
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pools]:
+    server = Pools.made(
+        tmp_path_factory.mktemp("pools"), tmp_path_factory.mktemp("models")
+    ).start()
+    pids: list[int] = []
+    try:
+        seen = server.ready(replicas=2)
+        pids = [r["pid"] for r in seen["replicas"]]
+        yield server
+    finally:
+        for r in _replicas(server):  # a test's stopped replica must not hang the stop
+            if r.get("pid"):
+                os.kill(r["pid"], signal.SIGCONT) if _alive(r["pid"]) else None
+        server.stop()
+    for pid in pids:  # the engines die with the server
+        _wait(f"engine {pid} to exit", lambda pid=pid: not _alive(pid), 30)
+
+
+def _replicas(server: Pools) -> list[dict[str, Any]]:
+    try:
+        answer = httpx.get(f"{server.url}/v1/replicasets", timeout=10)
+    except httpx.TransportError:
+        return []
+    return [r for s in answer.json() for r in s["replicas"]] if answer.status_code == 200 else []
+
+
+@pytest.fixture
+def client(served: Pools) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=served.url, timeout=120) as c:
+        yield c
+
+
+def _task(client: httpx.Client, **fields: Any) -> dict[str, Any]:
+    body = {"model_ref": "pool:tiny", "prompt": "hello there", "max_tokens": 16, **fields}
+    answer = client.post("/v1/tasks", json=body)
+    assert answer.status_code == 202, answer.text
+    return answer.json()  # type: ignore[no-any-return]
+
+
+def _events(client: httpx.Client, task_id: str) -> list[dict[str, Any]]:
+    return sse(client.get(f"/v1/tasks/{task_id}/stream").text)
+
+
+def _tokens(events: list[dict[str, Any]]) -> list[str]:
+    return [e["data"]["t"] for e in events if e["event"] == "token"]
+
+
+def _envelope(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    body: dict[str, Any] = answer.json()
+    assert set(body) == ENVELOPE
+    assert body["code"] == code, body
+    return body
+
+
+def test_a_pool_reports_its_health_and_replica_sets(client: httpx.Client) -> None:
+    health = client.get("/v1/pools/tiny/health").json()
+    assert health["live"] is True and health["ready"] is True and health["draining"] is False
+    assert health["capacity"] == 2
+    catalog = client.get("/v1/catalog/models/tiny").json()
+    [rs] = [s for s in client.get("/v1/replicasets").json() if s["pool"] == "tiny"]
+    assert rs["engine"] == "llamacpp"
+    assert rs["model_digest"] == catalog["digest"]
+    assert rs["capacity"] == 2 and rs["slots"] == 2 and rs["mode"] == "cpu"
+    assert [r["index"] for r in rs["replicas"]] == [0, 1]
+    assert all(r["state"] == "ready" and r["pid"] for r in rs["replicas"])
+    assert set(rs["slo"]) >= {"tokens_per_s", "queue_depth", "mean_service_ms"}
+    [listed] = [p for p in client.get("/v1/pools").json() if p["name"] == "tiny"]
+    assert listed["state"] == "running" and listed["model"]["name"] == "tiny"
+
+
+def test_a_task_runs_on_a_replica_and_streams_as_any_task(client: httpx.Client) -> None:
+    accepted = _task(client, session_id="s-stream")
+    assert accepted["engine"] == "llamacpp"
+    events = _events(client, accepted["task_id"])
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "started" and kinds[-1] == "end", kinds
+    assert 1 <= len(_tokens(events)) <= 16
+    metrics = [e["data"] for e in events if e["event"] == "metrics"]
+    assert metrics and all(m["pool"] == "tiny" for m in metrics)
+    assert metrics[0]["replica"] in (0, 1)
+    end = events[-1]["data"]
+    assert end["cost_nano_usd"] == 0 and end["tokens_out"] == len(_tokens(events))
+
+
+def test_a_session_stays_on_its_replica_and_finds_its_cache_warm(client: httpx.Client) -> None:
+    seen = []
+    for _ in range(3):
+        events = _events(client, _task(client, session_id="s-warm")["task_id"])
+        [first, *_] = [e["data"] for e in events if e["event"] == "metrics"]
+        seen.append((first["replica"], first["kv_warmth"]))
+    assert len({replica for replica, _ in seen}) == 1
+    assert [warmth for _, warmth in seen] == [0.0, 1.0, 1.0]
+
+
+def test_the_same_seed_gives_the_same_tokens_on_a_pool(client: httpx.Client) -> None:
+    body = {"seed": 11, "determinism": "strict", "max_tokens": 24, "session_id": "s-det"}
+    runs = [_tokens(_events(client, _task(client, **body)["task_id"])) for _ in range(3)]
+    assert runs[0] and runs[0] == runs[1] == runs[2]
+
+
+def test_a_replica_killed_under_a_task_ends_it_worker_reset_and_comes_back(
+    served: Pools, client: httpx.Client
+) -> None:
+    before = served.ready(replicas=2)
+    victim = before["replicas"][0]
+    os.kill(victim["pid"], signal.SIGSTOP)  # the task's call hangs on it ...
+    try:
+        accepted = _task(client, session_id=None, max_tokens=64)
+        started = _wait(
+            "the task to start on the stopped replica",
+            lambda: [
+                e for e in _events_so_far(client, accepted["task_id"]) if e["event"] == "metrics"
+            ],
+        )
+        assert started[0]["data"]["replica"] == 0
+    finally:
+        os.kill(victim["pid"], signal.SIGKILL)  # ... and the replica dies under it
+    events = _events(client, accepted["task_id"])
+    error = events[-1]
+    assert error["event"] == "error", events
+    assert error["data"]["code"] == "WORKER_RESET" and error["data"]["retriable"] is True
+    back = served.ready(replicas=2)
+    replica = back["replicas"][0]
+    assert replica["pid"] != victim["pid"] and replica["restarts"] >= 1
+    again = _events(client, _task(client)["task_id"])  # and the pool serves again
+    assert again[-1]["event"] == "end"
+
+
+def _events_so_far(client: httpx.Client, task_id: str) -> list[dict[str, Any]]:
+    """The task's events up to now (the stream is read while it runs, then left)."""
+    found = []
+    with client.stream("GET", f"/v1/tasks/{task_id}/stream") as answer:
+        buffer = ""
+        started = time.monotonic()
+        for chunk in answer.iter_text():
+            buffer += chunk
+            found = sse(buffer.rpartition("\n\n")[0] + "\n\n") if "\n\n" in buffer else []
+            if any(e["event"] == "metrics" for e in found) or time.monotonic() - started > 2:
+                break
+    return found
+
+
+def test_a_full_pool_queue_is_a_429_and_a_late_deadline_is_refused_first(
+    served: Pools, client: httpx.Client
+) -> None:
+    answer = client.post(
+        "/v1/pools",
+        json={"name": "small", "model": "tiny", "mode": "cpu", "replicas": 1, "queue": 1},
+    )
+    assert answer.status_code == 201, answer.text
+    served.ready("small")
+    [replica] = served.health("small")["replicas"]
+    os.kill(replica["pid"], signal.SIGSTOP)
+    try:
+        running = _task(client, model_ref="pool:small")
+        queued = _task(client, model_ref="pool:small")
+        assert queued["status"] == "queued" and queued["queue_position"] == 0
+        full = client.post("/v1/tasks", json={"model_ref": "pool:small", "prompt": "x"})
+        body = _envelope(full, 429, "OVERLOADED")
+        assert body["retriable"] is True and int(full.headers["Retry-After"]) >= 1
+        assert "pool:small" in body["details"]["queue"]
+    finally:
+        os.kill(replica["pid"], signal.SIGCONT)
+    for task in (running, queued):
+        assert _events(client, task["task_id"])[-1]["event"] == "end"
+    # with a measured decode speed, a deadline it cannot meet is refused before it queues
+    late = client.post(
+        "/v1/tasks",
+        json={"model_ref": "pool:small", "prompt": "x", "max_tokens": 2000, "deadline_ms": 1},
+    )
+    body = _envelope(late, 503, "DEADLINE_UNMET")
+    assert body["retriable"] is True and "tokens/s" in body["message"]
+
+
+def test_a_drained_pool_finishes_its_work_then_takes_none(
+    served: Pools, client: httpx.Client
+) -> None:
+    answer = client.post("/v1/pools", json={"name": "drainme", "model": "tiny", "mode": "cpu"})
+    assert answer.status_code == 201, answer.text
+    [replica] = served.ready("drainme")["replicas"]
+    task = _task(client, model_ref="pool:drainme", max_tokens=32)
+    drained = client.post("/v1/pools/drainme/drain", json={"deadline_ms": 60_000})
+    assert drained.status_code == 200, drained.text
+    assert drained.json()["state"] == "stopped"
+    assert _events(client, task["task_id"])[-1]["event"] == "end"  # it finished first
+    refused = client.post("/v1/tasks", json={"model_ref": "pool:drainme", "prompt": "x"})
+    _envelope(refused, 503, "POOL_UNAVAILABLE")
+    _wait("the drained engine to exit", lambda: not _alive(replica["pid"]), 30)
+
+
+def test_a_reload_swaps_the_model_and_a_failed_one_rolls_back(
+    served: Pools, client: httpx.Client, tmp_path: Path
+) -> None:
+    answer = client.post("/v1/pools", json={"name": "swap", "model": "tiny", "mode": "cpu"})
+    assert answer.status_code == 201, answer.text
+    served.ready("swap")
+    two = client.get("/v1/catalog/models/tiny2").json()
+    reloaded = client.post("/v1/pools/swap/reload", json={"model": "tiny2"})
+    assert reloaded.status_code == 200, reloaded.text
+    assert reloaded.json()["model"]["digest"] == two["digest"]
+    assert _events(client, _task(client, model_ref="pool:swap")["task_id"])[-1]["event"] == "end"
+    # a GGUF whose header reads well and whose tensors are cut off: llama.cpp refuses it
+    broken = tmp_path / "broken.gguf"
+    whole = Path(two["path"]).read_bytes()
+    broken.write_bytes(whole[: len(whole) // 2])
+    added = client.post(
+        "/v1/catalog/models", json={"path": str(broken), "name": "broken", "state": "active"}
+    )
+    assert added.status_code == 201, added.text
+    assert client.post("/v1/catalog/models/broken/verify").status_code == 200
+    failed = client.post("/v1/pools/swap/reload", json={"model": "broken"})
+    _envelope(failed, 409, "RELOAD_FAILED")
+    shown = client.get("/v1/pools/swap").json()
+    assert shown["state"] == "running" and shown["model"]["digest"] == two["digest"]
+    assert _events(client, _task(client, model_ref="pool:swap")["task_id"])[-1]["event"] == "end"
+
+
+def test_a_model_whose_file_changed_is_untrusted_and_no_pool_loads_it(
+    served: Pools, client: httpx.Client, tmp_path: Path
+) -> None:
+    path = write_tiny_model(tmp_path / "swapped.gguf", seed=3)
+    added = client.post(
+        "/v1/catalog/models", json={"path": str(path), "name": "swapped", "state": "active"}
+    )
+    assert added.status_code == 201, added.text
+    assert client.post("/v1/catalog/models/swapped/verify").status_code == 200
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF  # the file is changed behind the catalog's back
+    path.write_bytes(bytes(data))
+    refused = client.post("/v1/pools", json={"name": "evil", "model": "swapped", "mode": "cpu"})
+    _envelope(refused, 403, "UNTRUSTED_ARTIFACT")
+    assert client.get("/v1/catalog/models/swapped").json()["trust"] == "untrusted"
+
+
+def test_bad_pool_definitions_and_unknown_pools_get_the_envelope(client: httpx.Client) -> None:
+    wrong = client.post("/v1/pools", json={"name": "x", "model": "tiny", "replicaz": 2})
+    body = _envelope(wrong, 400, "CONFIG_INVALID")
+    assert body["details"]["field"] == "pool.replicaz"
+    bad_name = client.post("/v1/pools", json={"name": "../x", "model": "tiny"})
+    assert _envelope(bad_name, 400, "CONFIG_INVALID")["details"]["field"] == "pool.name"
+    gpu = client.post("/v1/pools", json={"name": "nogpu", "model": "tiny", "mode": "gpu"})
+    assert "mode" in _envelope(gpu, 409, "PLACEMENT_FAILED")["message"] + json.dumps(
+        gpu.json()["details"]
+    )
+    _envelope(client.get("/v1/pools/nope/health"), 404, "POOL_UNAVAILABLE")
+    task = client.post("/v1/tasks", json={"model_ref": "pool:nope", "prompt": "x"})
+    _envelope(task, 404, "POOL_UNAVAILABLE")
+
+
+def test_a_killed_server_leaves_no_engine_behind(tmp_path: Path) -> None:
+    (tmp_path / "p").mkdir()
+    (tmp_path / "m").mkdir()
+    server = Pools.made(tmp_path / "p", tmp_path / "m").start()
+    pids = [r["pid"] for r in server.ready(replicas=2)["replicas"]]
+    assert server.proc is not None
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait(timeout=30)
+    for pid in pids:
+        _wait(f"engine {pid} to die with its server", lambda pid=pid: not _alive(pid), 30)
