@@ -181,7 +181,7 @@ class Pool:
         """Slots of the replicas that are ready now (what may run at once)."""
         if self.state not in ("starting", "running", "reloading"):
             return 0
-        return int(sum(r.slots for r in self.replicas.replicas if r.ready and not r.draining))
+        return int(self.replicas.capacity)
 
     def describe(self) -> dict[str, Any]:
         c = self.config
@@ -551,16 +551,14 @@ class PoolManager:
     def _replica_set(self, spec: Any, devices: Sequence[int | None]) -> Any:
         from orca.pools._supervisor import ReplicaSet
 
-        replicas = ReplicaSet(spec, devices=devices)
         name = spec.name
 
-        def changed() -> None:
+        def changed(_: Any) -> None:
             pool = self.pools.get(name)
             if pool is not None:
                 self._changed(pool)
 
-        replicas.on_change = changed
-        return replicas
+        return ReplicaSet(spec, devices=devices, on_change=changed)
 
     def _changed(self, pool: Pool) -> None:
         if self.on_capacity is not None:
