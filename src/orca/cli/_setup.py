@@ -247,6 +247,30 @@ def _workers_check(cfg: Any) -> list[tuple[str, str, str]]:
              f"{waiting} queued")]  # fmt: skip
 
 
+def _pools_check(cfg: Any) -> list[tuple[str, str, str]]:
+    """Each ``[pools.NAME]``: its model's trust, its engine's needs (package, binary, the
+    NVIDIA driver in GPU mode) and its placement on this machine's GPUs."""
+    from orca.errors import OrcaError
+
+    if cfg is None or not cfg.pools:
+        return []
+    try:
+        from orca.pools import PoolManager, open_catalog, pool_configs
+
+        configs = pool_configs(cfg.pools)
+        catalog = open_catalog(State.project)
+    except OrcaError as exc:
+        return [("pools", "fail", str(exc))]
+    try:
+        manager = PoolManager(catalog, policy=cfg.catalog.trust)
+        checks = [("gpus", "ok", manager.inventory().describe())]
+        for config in configs:
+            checks += manager.preflight(config)
+        return checks
+    finally:
+        catalog.close()
+
+
 @handles_errors
 def doctor(as_json: bool = JSON_OPTION) -> None:
     """Check the configuration, the databases, the profile's providers (reachable, keys
@@ -285,6 +309,7 @@ def doctor(as_json: bool = JSON_OPTION) -> None:
         checks += _workers_check(cfg)
     except OrcaError as exc:
         checks.append(("workers", "fail", str(exc)))
+    checks += _pools_check(cfg)
     profile = None
     if cfg is not None:
         try:

@@ -309,6 +309,34 @@ class PoolManager:
             )
         return out
 
+    def preflight(self, config: PoolConfig) -> list[tuple[str, str, str]]:
+        """What starting ``config``'s pool would meet, without starting it (``orca
+        doctor``): (check, ``ok``/``fail``, detail with the fix) for the model's trust,
+        the engine's needs and, in GPU mode, the placement on this machine's GPUs."""
+        from orca.errors import OrcaError
+
+        check = f"pool {config.name}"
+        try:
+            model = self.catalog.usable(config.model, self.policy)
+        except OrcaError as exc:
+            return [(check, "fail", str(exc))]
+        found = [(check, "ok", f"model {model.name} ({model.digest[:19]}), trusted")]
+        spec = self._spec(config, model)
+        from orca.pools._engines import adapter
+
+        problems = adapter(spec.engine).preflight(spec)
+        found += [(check, "fail", f"{p.message}. Fix: {p.fix}") for p in problems]
+        if not problems:
+            found.append((check, "ok", f"engine {config.engine} ({config.provision}) ready"))
+        try:
+            devices, need = self._place(config, model, {})
+        except OrcaError as exc:
+            found.append((check, "fail", str(exc)))
+        else:
+            where = "the CPU" if need is None else f"GPUs {devices}, {need >> 20} MiB each"
+            found.append((check, "ok", f"{config.replicas} replica(s) on {where}"))
+        return found
+
     # -- starting and stopping ----------------------------------------------------------
 
     async def start(self, config: PoolConfig) -> Pool:
