@@ -81,6 +81,8 @@ class Pools:
         for name, path in (("tiny", one), ("tiny2", two)):
             _cli(project, "model", "add", str(path), "--name", name, "--state", "active")
             _cli(project, "model", "verify", name)
+        # a pool is free unless priced: this one is ($1000 per 1M output tokens)
+        _cli(project, "pricing", "set", "pool", "drainme", "--input", "1", "--output", "1000")
         with (project / ".orca" / "orca.toml").open("a") as f:
             f.write("\n[pools.tiny]\n")
             f.write('model = "tiny"\nmode = "cpu"\nreplicas = 2\nqueue = 8\nseed = 7\n')
@@ -315,7 +317,10 @@ def test_a_drained_pool_finishes_its_work_then_takes_none(
     drained = client.post("/v1/pools/drainme/drain", json={"deadline_ms": 60_000})
     assert drained.status_code == 200, drained.text
     assert drained.json()["state"] == "stopped"
-    assert _events(client, task["task_id"])[-1]["event"] == "end"  # it finished first
+    end = _events(client, task["task_id"])[-1]
+    assert end["event"] == "end"  # it finished first
+    assert end["data"]["priced"] is True  # metered and priced by the override
+    assert end["data"]["cost_nano_usd"] >= end["data"]["tokens_out"] * 10**6 > 0
     refused = client.post("/v1/tasks", json={"model_ref": "pool:drainme", "prompt": "x"})
     _envelope(refused, 503, "POOL_UNAVAILABLE")
     _wait("the drained engine to exit", lambda: not _alive(replica["pid"]), 30)
