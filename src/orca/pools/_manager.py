@@ -233,6 +233,9 @@ class PoolManager:
         self._inventory = inventory
         self.on_capacity = on_capacity
         self.pools: dict[str, Pool] = {}
+        self.failed: dict[str, tuple[PoolConfig, str]] = {}
+        """Configured pools that could not start before any replica ran (untrusted model,
+        engine missing, no room on the GPUs), with why: shown, and refused with it."""
         self._models: dict[str, Any] = {}
         self._lock = asyncio.Lock()
 
@@ -253,6 +256,13 @@ class PoolManager:
             UnknownPoolError: no pool of that name is known here.
         """
         pool = self.pools.get(name)
+        if pool is None and name in self.failed:
+            raise PoolUnavailableError(
+                f"pool {name!r} failed to start: {self.failed[name][1]}",
+                pool=name,
+                fix="correct what the error names, then start it again (orca pool create, "
+                "or restart the server)",
+            )
         if pool is None:
             known = ", ".join(sorted(self.pools)) or "none"
             raise UnknownPoolError(
@@ -339,7 +349,17 @@ class PoolManager:
 
     # -- starting and stopping ----------------------------------------------------------
 
-    async def start(self, config: PoolConfig) -> Pool:
+    def failures(self) -> list[dict[str, Any]]:
+        """The configured pools that failed before a replica ran, as ``describe`` shows a
+        pool (``state`` failed, ``error`` why)."""
+        return [
+            {"id": name, "name": name, "state": "failed", "error": error,
+             "engine": config.engine, "mode": config.mode, "model": {"name": config.model},
+             "replicas": config.replicas, "capacity": 0}
+            for name, (config, error) in sorted(self.failed.items())
+        ]  # fmt: skip
+
+    async def start(self, config: PoolConfig, *, remember_failure: bool = False) -> Pool:
         """Start ``config``'s pool: trust, preflight, placement, replicas; returns once a
         replica answers its probe.
 
@@ -358,10 +378,16 @@ class PoolManager:
                     key="name",
                     fix="choose another name, or reload it: orca pool reload NAME --model M",
                 )
-            model = await asyncio.to_thread(self.catalog.usable, config.model, self.policy)
-            devices, need = await asyncio.to_thread(self._place, config, model, {})
-            spec = self._spec(config, model)
-            self._preflight(spec)
+            try:
+                model = await asyncio.to_thread(self.catalog.usable, config.model, self.policy)
+                devices, need = await asyncio.to_thread(self._place, config, model, {})
+                spec = self._spec(config, model)
+                self._preflight(spec)
+            except Exception as exc:
+                if remember_failure:
+                    self.failed[config.name] = (config, str(exc))
+                raise
+            self.failed.pop(config.name, None)
             replicas = self._replica_set(spec, devices)
             pool = Pool(config, model, replicas, devices, need)
             self.pools[config.name] = pool

@@ -219,15 +219,13 @@ def create_app(settings: ServerSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        starting: asyncio.Task[None] | None = None
         try:
-            await tenancy.start()
+            # the pools first: tasks left queued for them are queued again at once
             pool_queues.manager.install()
-            starting = asyncio.ensure_future(_pools.start_configured(pool_queues, configured))
+            await _pools.start_configured(pool_queues, configured)
+            await tenancy.start()
             yield
         finally:
-            if starting is not None:
-                starting.cancel()
             await tenancy.close()
             await pool_queues.close()
             guard.close()

@@ -168,7 +168,8 @@ def router() -> APIRouter:
     async def list_pools(request: Request) -> list[dict[str, Any]]:
         """Every pool of this server, with its state and ready capacity."""
         manager = _pools(request).manager
-        return [manager.pools[n].describe() for n in sorted(manager.pools)]
+        shown = [manager.pools[n].describe() for n in sorted(manager.pools)]
+        return shown + manager.failures()  # type: ignore[no-any-return]
 
     @api.post("/v1/pools", status_code=201, tags=["pools"])
     async def create_pool(request: Request, body: dict[str, Any]) -> dict[str, Any]:
@@ -239,12 +240,13 @@ def router() -> APIRouter:
 
 
 async def start_configured(queues: PoolQueues, configs: list[Any]) -> None:
-    """Start the pools of ``[pools.NAME]`` (at the server's start, in the background: the
-    server answers meanwhile, a pool's tasks are POOL_UNREADY until it is ready)."""
+    """Start the pools of ``[pools.NAME]`` at the server's start, together; the server
+    is ready once each has a replica answering its probe, or has failed (its state says
+    why: ``failed``, with ``error``; its tasks are refused POOL_UNAVAILABLE)."""
 
     async def one(config: Any) -> None:
         try:
-            await queues.manager.start(config)
+            await queues.manager.start(config, remember_failure=True)
         except Exception as exc:
             log.error("pool %s did not start: %s", config.name, exc)
 
