@@ -1,0 +1,1 @@
+"""Local engine pools: the model catalog, engine supervisors, placement on GPUs, health."""
