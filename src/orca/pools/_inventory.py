@@ -40,8 +40,11 @@ _SIMULATED_KEYS = ("index", "name", "uuid", "total_mib", "free_mib")
 
 @dataclass(frozen=True, slots=True)
 class Device:
-    """One GPU: its CUDA index (what ``CUDA_VISIBLE_DEVICES`` takes), name, UUID and
-    memory in bytes."""
+    """One GPU: its index, name, UUID and memory in bytes.
+
+    The index is NVML's and nvidia-smi's, in PCI bus order. CUDA numbers GPUs fastest
+    first unless ``CUDA_DEVICE_ORDER=PCI_BUS_ID``: an engine pinned to a device gets
+    that variable with ``CUDA_VISIBLE_DEVICES`` (or the UUID, which needs neither)."""
 
     index: int
     name: str
