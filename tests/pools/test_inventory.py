@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -403,3 +405,31 @@ def test_the_variable_is_named_in_errors_from_the_environment() -> None:
     with pytest.raises(ConfigError) as caught:
         detect_inventory(environ={SIMULATED_GPUS_ENV: '[{"name": "a", "total_mib": -3}]'})
     assert caught.value.key == "ORCA_SIMULATED_GPUS[0].total_mib"
+
+
+# -- on a real GPU (benchmarks/gpu_check.sh sets ORCA_REQUIRE_GPU) ---------------------------
+
+
+@pytest.mark.gpu
+def test_the_real_gpus_are_found_as_nvidia_smi_lists_them() -> None:
+    if shutil.which("nvidia-smi") is None and not os.environ.get("ORCA_REQUIRE_GPU"):
+        pytest.skip("no NVIDIA GPU on this machine")
+    real_env = {k: v for k, v in os.environ.items() if k != SIMULATED_GPUS_ENV}
+    inventory = detect_inventory(environ=real_env)
+    assert inventory.source in ("nvml", "nvidia-smi"), inventory.notes
+    listed = subprocess.run(
+        [
+            "nvidia-smi",
+            "--query-gpu=index,name,uuid,memory.total,memory.free",
+            "--format=csv,noheader,nounits",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    expected = parse_nvidia_smi(listed)
+    assert expected
+    assert [(d.index, d.uuid, d.total_bytes // MIB) for d in inventory.devices] == [
+        (d.index, d.uuid, d.total_bytes // MIB) for d in expected
+    ]

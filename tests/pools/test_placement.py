@@ -23,6 +23,7 @@ from orca.pools._placement import (
     choose_replica,
     estimate_vram,
     place_replicas,
+    shape_of,
 )
 
 GIB = 1024**3
@@ -105,6 +106,32 @@ def test_missing_head_counts_assume_full_attention() -> None:
     assert estimate_vram(Shape(head_count=None), file_size=GIB, n_ctx=1024) == full
     assert estimate_vram(Shape(head_count_kv=None), file_size=GIB, n_ctx=1024) == full
     assert estimate_vram(Shape(head_count=None, head_count_kv=None), file_size=GIB, n_ctx=1024)
+
+
+def test_a_catalog_record_s_metadata_gives_the_same_estimate() -> None:
+    metadata = {
+        "version": 3,
+        "architecture": "llama",
+        "block_count": 32,
+        "embedding_length": 4096,
+        "head_count": 32,
+        "head_count_kv": 8,
+        "quantization": "Q4_K_M",
+    }
+    shape = shape_of(metadata)
+    assert estimate_vram(shape, file_size=GIB, n_ctx=8192) == estimate_vram(
+        LLAMA3_8B, file_size=GIB, n_ctx=8192
+    )
+
+
+def test_hostile_catalog_metadata_is_refused_naming_the_field() -> None:
+    shape = shape_of({"architecture": ["x"], "block_count": "32", "embedding_length": 4096})
+    with pytest.raises(InvalidFieldError, match=r"lacks unknown\.block_count") as caught:
+        estimate_vram(shape, file_size=GIB, n_ctx=512)
+    assert caught.value.field == "metadata.block_count"
+    shape = shape_of({"architecture": "llama", "block_count": True, "embedding_length": 1})
+    with pytest.raises(InvalidFieldError, match="block_count"):
+        estimate_vram(shape, file_size=GIB, n_ctx=512)
 
 
 @pytest.mark.parametrize(

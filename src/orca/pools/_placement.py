@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from orca.errors import InvalidFieldError, InvalidInputError, PlacementError
 
@@ -30,6 +30,7 @@ __all__ = [
     "choose_replica",
     "estimate_vram",
     "place_replicas",
+    "shape_of",
 ]
 
 GIB = 1024**3
@@ -42,6 +43,7 @@ OVERHEAD_SHARE = Fraction(1, 20)
 # beyond these a number is a typo or hostile: no model has a 16M-token context
 _MAX_N_CTX = 1 << 24
 _MAX_SLOTS = 1024
+_MAX_REPLICAS = 1024
 _MAX_KV_TYPE_BYTES = 8
 _NOTHING_RESERVED: Mapping[int, int] = MappingProxyType({})
 _SMALLER = "fewer replicas, a smaller n_ctx or fewer slots, or a more quantized model"
@@ -60,6 +62,35 @@ class ModelShape(Protocol):
     def head_count(self) -> int | None: ...
     @property
     def head_count_kv(self) -> int | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    architecture: str
+    block_count: int | None
+    embedding_length: int | None
+    head_count: int | None
+    head_count_kv: int | None
+
+
+def shape_of(metadata: Mapping[str, Any]) -> ModelShape:
+    """The shape of a model from its catalog record's ``metadata`` (``GGUFInfo.as_dict()``),
+    for ``estimate_vram`` without reading the file again. Counts that are absent or not
+    whole numbers become None; the estimate then falls back or refuses, naming the field.
+    """
+
+    def count(field: str) -> int | None:
+        value = metadata.get(field)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    architecture = metadata.get("architecture")
+    return _Shape(
+        architecture=architecture if isinstance(architecture, str) else "unknown",
+        block_count=count("block_count"),
+        embedding_length=count("embedding_length"),
+        head_count=count("head_count"),
+        head_count_kv=count("head_count_kv"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +214,7 @@ def place_replicas(
             device or a negative amount.
     """
     _count("need_bytes", need_bytes, 1, 1 << 50, "the bytes one replica needs (estimate_vram)")
-    _count("count", count, 1, _MAX_SLOTS, "at least 1 replica")
+    _count("count", count, 1, _MAX_REPLICAS, "at least 1 replica")
     devices = _by_index(inventory.devices)
     available = _available(devices, reserved)
     if not devices:
