@@ -49,6 +49,8 @@ naming what went wrong and how to fix it::
     │   ├── InvalidBudgetError               a zero or negative amount, a bad period...
     │   └── SecretKeyError                   the master key of stored secrets is missing,
     │                                        malformed, or not the one that sealed them
+    ├── PlacementError (RuntimeError)        a pool's replicas do not fit the GPUs: names
+    │                                        the need, the roomiest device and the fix
     ├── ServerError (RuntimeError)           an Orca server answered with its error envelope
     │   │                                    (orca.client): code, message, retriable,
     │   │                                    retry_after_ms, policy_label, details
@@ -870,10 +872,35 @@ class DeadlineUnmetError(PoolError):
     retriable = True
 
 
-class PlacementError(PoolError):
-    """The pool's replicas do not fit the GPUs' free memory (``PLACEMENT_FAILED``)."""
+class PlacementError(PoolError, RuntimeError):
+    """A pool's replicas do not fit the GPUs (or there is no GPU): GPU mode never spills
+    to the CPU (``POOL_UNAVAILABLE``, a 409: the machine, not the moment, is short).
 
-    code = "PLACEMENT_FAILED"
+    Attributes:
+        need_bytes: the VRAM one replica needs.
+        replica: which replica (0-based) found no room.
+        best_device: the index of the device with the most free VRAM, or None without one.
+        best_free_bytes: that device's free VRAM after the replicas placed before, or None.
+        fix: what to change.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        need_bytes: int,
+        replica: int,
+        best_device: int | None,
+        best_free_bytes: int | None,
+        fix: str,
+        pool: str = "",
+    ) -> None:
+        super().__init__(message, pool=pool, fix=fix)
+        self.need_bytes = need_bytes
+        self.replica = replica
+        self.best_device = best_device
+        self.best_free_bytes = best_free_bytes
+        self.fix = fix
 
 
 class ReloadFailedError(PoolError):

@@ -339,7 +339,7 @@ class PoolManager:
         if not problems:
             found.append((check, "ok", f"engine {config.engine} ({config.provision}) ready"))
         try:
-            devices, need = self._place(config, model, {})
+            devices, need = self._place(config, model)
         except OrcaError as exc:
             found.append((check, "fail", str(exc)))
         else:
@@ -380,7 +380,7 @@ class PoolManager:
                 )
             try:
                 model = await asyncio.to_thread(self.catalog.usable, config.model, self.policy)
-                devices, need = await asyncio.to_thread(self._place, config, model, {})
+                devices, need = await asyncio.to_thread(self._place, config, model)
                 spec = self._spec(config, model)
                 self._preflight(spec)
             except Exception as exc:
@@ -433,8 +433,8 @@ class PoolManager:
         model = await asyncio.to_thread(self.catalog.usable, model_ref, self.policy)
         config = pool.config.model_copy(update={"model": model_ref})
         # the new replicas sit where the old ones free their memory once drained
-        reserved = {d: 0 for d in pool.devices if d is not None}
-        devices, need = await asyncio.to_thread(self._place, config, model, reserved)
+        # the new replicas load while the old ones still hold their memory
+        devices, need = await asyncio.to_thread(self._place, config, model)
         spec = self._spec(config, model)
         self._preflight(spec)
         pool.state = "reloading"
@@ -535,37 +535,32 @@ class PoolManager:
             )
         return pool
 
-    def _place(
-        self, config: PoolConfig, model: Any, reserved: Mapping[int, int]
-    ) -> tuple[list[int | None], int | None]:
+    def _place(self, config: PoolConfig, model: Any) -> tuple[list[int | None], int | None]:
         """The device of each replica (None: the CPU, in cpu mode), and the memory one
-        replica needs on its GPU."""
+        replica needs on its GPU. The inventory is read once, before this manager's first
+        pool: the memory of the pools it started since is reserved here."""
         if config.mode == "cpu" or config.provision == "external":
             return [None] * config.replicas, None
-        from orca.pools._gguf import read_gguf
-        from orca.pools._placement import estimate_vram, place_replicas
+        from orca.pools._placement import estimate_vram, place_replicas, shape_of
 
-        info = read_gguf(model.path)
         need = estimate_vram(
-            info, file_size=model.size_bytes, n_ctx=config.n_ctx, slots=config.slots
+            shape_of(model.metadata),
+            file_size=model.size_bytes,
+            n_ctx=config.n_ctx,
+            slots=config.slots,
         ).total_bytes
-        taken = dict(reserved)
+        taken: dict[int, int] = {}
         for other in self.pools.values():
             if other.state == "stopped" or other.vram_bytes is None:
                 continue
             for device in other.devices:
                 if device is not None:
                     taken[device] = taken.get(device, 0) + other.vram_bytes
-        inventory = self.inventory()
-        if not inventory.devices:
-            raise PlacementError(
-                f"pool {config.name!r} runs in gpu mode and this machine has no GPU Orca "
-                f"can see (inventory: {inventory.source})",
-                pool=config.name,
-                fix='install the NVIDIA driver (orca doctor checks it), or write mode = "cpu" '
-                "for development",
-            )
-        return list(place_replicas(need, config.replicas, inventory, taken)), need
+        try:
+            return list(place_replicas(need, config.replicas, self.inventory(), taken)), need
+        except PlacementError as exc:
+            exc.pool = config.name
+            raise
 
     def _spec(self, config: PoolConfig, model: Any) -> Any:
         from orca.pools._engines import PoolSpec
