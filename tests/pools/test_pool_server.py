@@ -377,7 +377,7 @@ def test_bad_pool_definitions_and_unknown_pools_get_the_envelope(client: httpx.C
     bad_name = client.post("/v1/pools", json={"name": "../x", "model": "tiny"})
     assert _envelope(bad_name, 400, "CONFIG_INVALID")["details"]["field"] == "pool.name"
     gpu = client.post("/v1/pools", json={"name": "nogpu", "model": "tiny", "mode": "gpu"})
-    assert "mode" in _envelope(gpu, 409, "PLACEMENT_FAILED")["message"] + json.dumps(
+    assert "mode" in _envelope(gpu, 409, "POOL_UNAVAILABLE")["message"] + json.dumps(
         gpu.json()["details"]
     )
     _envelope(client.get("/v1/pools/nope/health"), 404, "POOL_UNAVAILABLE")

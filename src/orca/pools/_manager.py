@@ -432,7 +432,6 @@ class PoolManager:
         pool = self._serving(name)
         model = await asyncio.to_thread(self.catalog.usable, model_ref, self.policy)
         config = pool.config.model_copy(update={"model": model_ref})
-        # the new replicas sit where the old ones free their memory once drained
         # the new replicas load while the old ones still hold their memory
         devices, need = await asyncio.to_thread(self._place, config, model)
         spec = self._spec(config, model)
