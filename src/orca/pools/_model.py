@@ -26,7 +26,8 @@ from orca.errors import (
     StreamInterruptedError,
     WorkerResetError,
 )
-from orca.llm._types import ChatRequest, ChatResponse, Delta
+from orca.llm._base import estimate_tokens
+from orca.llm._types import ChatRequest, ChatResponse, Delta, Usage
 
 PROVIDER = "pool"
 SESSION: ContextVar[str | None] = ContextVar("orca_pool_session", default=None)
@@ -170,9 +171,11 @@ class PoolStream:
     async def _failed(
         self, kind: type[StreamInterruptedError], client: Any, pieces: list[str], why: str
     ) -> StreamInterruptedError:
+        # counted here, not by the replica's tokenizer: the replica is the one that failed
         text = "".join(pieces)
-        count = len(pieces) if getattr(client, "piece_per_token", False) else None
-        usage = await client.estimate_usage(self._request, text, output_tokens=count)
+        prompt = "".join(m.text for m in self._request.messages)
+        out = len(pieces) if getattr(client, "piece_per_token", False) else estimate_tokens(text)
+        usage = Usage(estimate_tokens(prompt), out, estimated=True)
         what = "the replica died or was replaced" if kind is WorkerResetError else "decode stalled"
         return kind(
             f"{what} ({why})",
