@@ -31,6 +31,16 @@ naming what went wrong and how to fix it::
     │   │                                    arguments, failed or timed out
     │   └── SandboxUnavailableError          a shell or python tool cannot be sandboxed
     │                                        here (bubblewrap missing or not working)
+    ├── PoolError (RuntimeError)             a local engine pool cannot serve (orca.pools);
+    │   │                                    ``code`` is the server's error envelope code
+    │   ├── PoolUnready                      no replica is ready (POOL_UNREADY, retriable)
+    │   ├── ReplicaExhausted                 every ready replica's slots stayed busy
+    │   │                                    (REPLICA_EXHAUSTED, retriable)
+    │   ├── EngineUnavailable                the engine cannot start here: ``problems`` names
+    │   │                                    each (binary, package, driver) and its fix
+    │   │                                    (POOL_UNAVAILABLE)
+    │   └── ReloadFailed                     a reload's new replicas did not become ready; the
+    │                                        old ones serve on (RELOAD_FAILED)
     ├── CheckpointError (RuntimeError)       a database or checkpoint store problem
     │   ├── CheckpointNotFoundError (LookupError)
     │   ├── CorruptDatabaseError             not an Orca database, or damaged
@@ -94,6 +104,7 @@ __all__ = [
     "ContextLengthError",
     "CorruptDatabaseError",
     "DatabaseLockedError",
+    "EngineUnavailable",
     "FlowError",
     "FlowVersionExistsError",
     "GraphError",
@@ -111,10 +122,14 @@ __all__ = [
     "NodeInterrupt",
     "OrcaError",
     "OverloadedError",
+    "PoolError",
+    "PoolUnready",
     "ProviderServerError",
     "ProviderUnreachableError",
     "RateLimitedError",
     "ReducerError",
+    "ReloadFailed",
+    "ReplicaExhausted",
     "RunCancelledError",
     "RunEndedError",
     "RunError",
@@ -535,6 +550,74 @@ def _amount_formatter(unit: str) -> Any:
     if unit == "seconds":
         return lambda ms: f"{ms / 1000:g}s"
     return lambda n: f"{n} tokens"
+
+
+# -- local engine pools -------------------------------------------------------------------
+
+
+class PoolError(OrcaError, RuntimeError):
+    """A local engine pool (``orca.pools``) cannot serve a call.
+
+    Attributes:
+        pool: the pool's name.
+        code: the code the server's error envelope carries.
+        retriable: whether the same call may succeed later.
+    """
+
+    code = "POOL_ERROR"
+    retriable = False
+
+    def __init__(self, message: str, *, pool: str, fix: str) -> None:
+        super().__init__(f"{message}. Fix: {fix}")
+        self.pool = pool
+        self.fix = fix
+
+
+class PoolUnready(PoolError):
+    """No replica of the pool is ready: starting, restarting after a crash, or failed.
+    ``log_tail`` holds the last lines an engine wrote, when one failed."""
+
+    code = "POOL_UNREADY"
+    retriable = True
+
+    def __init__(self, message: str, *, pool: str, fix: str, log_tail: str = "") -> None:
+        super().__init__(message, pool=pool, fix=fix)
+        self.log_tail = log_tail
+
+
+class ReplicaExhausted(PoolError):
+    """Every ready replica of the pool kept all its slots busy for as long as the call
+    could wait."""
+
+    code = "REPLICA_EXHAUSTED"
+    retriable = True
+
+
+class EngineUnavailable(PoolError):
+    """The pool's engine cannot run here (preflight): ``problems`` lists each as
+    ``(message, fix)`` (a missing binary or package, no NVIDIA driver in GPU mode...)."""
+
+    code = "POOL_UNAVAILABLE"
+
+    def __init__(self, pool: str, problems: Sequence[tuple[str, str]]) -> None:
+        listed = "; ".join(f"{message} (fix: {fix})" for message, fix in problems)
+        super().__init__(
+            f"pool {pool!r} cannot start its engine: {listed}",
+            pool=pool,
+            fix="repair each problem named, or run orca doctor",
+        )
+        self.problems = list(problems)
+
+
+class ReloadFailed(PoolError):
+    """A reload's new replicas did not start or failed their probe: they were stopped and
+    the old ones kept serving. ``log_tail`` holds the last lines the failed engine wrote."""
+
+    code = "RELOAD_FAILED"
+
+    def __init__(self, message: str, *, pool: str, fix: str, log_tail: str = "") -> None:
+        super().__init__(message, pool=pool, fix=fix)
+        self.log_tail = log_tail
 
 
 # -- checkpoint stores ---------------------------------------------------------------------

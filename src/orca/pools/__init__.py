@@ -1,0 +1,1 @@
+"""Local engine pools: model catalog, engine supervisors, placement, health."""
