@@ -14,8 +14,10 @@ its process group is killed and it is started again the same way.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import shutil
 import tempfile
 import time
 from collections import OrderedDict, deque
@@ -23,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from orca.errors import EngineUnavailable, PoolUnready, ReloadFailed, ReplicaExhausted
 from orca.pools._engines import EngineAdapter, PoolSpec, adapter
@@ -47,6 +50,7 @@ class SupervisorPolicy:
         stable_s: a replica ready this long has its failure count reset.
         stop_grace_s: SIGTERM to SIGKILL at stop().
         log_tail_lines: lines of an engine's log kept in errors.
+        log_max_bytes: a replica's log past this size is copied to ``.1`` and emptied.
     """
 
     probe_interval_s: float = 5.0
@@ -56,6 +60,7 @@ class SupervisorPolicy:
     stable_s: float = 60.0
     stop_grace_s: float = 5.0
     log_tail_lines: int = 30
+    log_max_bytes: int = 16 << 20
 
     def backoff(self, failures: int) -> float:
         """The wait before restart number ``failures`` (1, 2, ...)."""
@@ -198,6 +203,34 @@ def _choose(
     if not free:
         return None
     return min(free, key=lambda r: (r.in_flight / r.slots, r.in_flight, r.index))
+
+
+async def _accepts(base_url: str, spec: PoolSpec) -> bool:
+    """Whether a TCP connection to the URL's host and port opens (liveness only)."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(
+            asyncio.open_connection(parts.hostname, port), spec.probe_deadline_s
+        )
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def _cap_log(path: Path, max_bytes: int) -> None:
+    """Copy a log past ``max_bytes`` to ``PATH.1`` and empty it in place: the engine
+    writes in append mode, so it carries on at the new end."""
+    try:
+        if path.stat().st_size <= max_bytes:
+            return
+        shutil.copyfile(path, path.with_name(path.name + ".1"))
+        os.truncate(path, 0)
+    except OSError:
+        return
 
 
 def _safe(name: str) -> str:
@@ -517,6 +550,8 @@ class ReplicaSet:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        # a process being spawned when the task was cancelled is recorded once spawned
+        await asyncio.gather(*self._spawns, return_exceptions=True)
         await self._end(replica, grace_s=self.policy.stop_grace_s)
 
     async def _end(self, replica: Replica, *, grace_s: float) -> None:
@@ -597,6 +632,7 @@ class ReplicaSet:
                 **engine.environment(spec, device=replica.device),
                 "ORCA_POOL_REPLICA": f"{spec.name}/{replica.index}",
             }
+            _cap_log(replica.log_path, self.policy.log_max_bytes)
             with replica.log_path.open("ab") as log:
                 log.write(f"--- orca: starting {' '.join(command)}\n".encode())
             # shielded: a process once spawned is recorded, even if this task is cancelled
@@ -638,10 +674,14 @@ class ReplicaSet:
                 await asyncio.sleep(interval)
             if replica.in_flight >= replica.slots:
                 # every slot is busy: a probe would queue behind the calls, so only ask the
-                # kernel whether the process is stopped
+                # kernel whether the process is stopped, or an external server whether it
+                # still accepts connections
                 if replica.pid is not None and is_stopped(replica.pid):
                     return "the engine process is stopped (SIGSTOP) with calls in flight"
+                if replica._process is None and not await _accepts(replica.base_url, spec):
+                    return f"{replica.base_url} refuses connections with calls in flight"
                 continue
+            _cap_log(replica.log_path, self.policy.log_max_bytes)
             if not await self._probe(replica, spec.probe_deadline_s):
                 if replica._exited is not None and replica._exited.done():
                     return f"the engine exited with status {replica._exited.result()}"
