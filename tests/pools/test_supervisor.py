@@ -29,6 +29,7 @@ pytest.importorskip("gguf")
 httpx = pytest.importorskip("httpx")
 
 from orca.errors import (  # noqa: E402
+    ConfigError,
     EngineUnavailable,
     PoolUnready,
     ReloadFailed,
@@ -260,6 +261,28 @@ async def test_a_stopped_replica_is_unready_within_the_probe_deadline_and_replac
                 os.kill(stopped_pid, signal.SIGKILL)
 
 
+async def test_a_replica_stopped_with_every_slot_busy_is_found_by_its_process_state(
+    pool: ReplicaSet,
+) -> None:
+    # a probe would queue behind the calls in flight, so none is sent; the kernel says
+    # the process is stopped
+    lease = pool.acquire(None)
+    assert lease is not None
+    busy = lease.replica
+    stopped_pid = busy.pid
+    assert stopped_pid is not None
+    try:
+        os.kill(stopped_pid, signal.SIGSTOP)
+        await asyncio.wait_for(lease.lost.wait(), WAIT_S)
+        assert "stopped (SIGSTOP) with calls in flight" in str(busy.history)
+        await _until(pool, lambda: busy.ready and busy.pid != stopped_pid, "replaced")
+        assert _gone(stopped_pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(stopped_pid, signal.SIGCONT)
+            os.kill(stopped_pid, signal.SIGKILL)
+
+
 async def test_a_replica_that_cannot_load_its_model_fails_the_start_with_its_log(
     tmp_path: Path,
 ) -> None:
@@ -367,6 +390,9 @@ async def test_reload_to_a_bad_model_file_rolls_back_and_the_old_replicas_serve_
     pids = [r.pid for r in pool.replicas]
     lease = pool.acquire(None)
     assert lease is not None
+    with pytest.raises(ConfigError) as renamed:
+        await pool.reload(_spec(tiny, name="other"))
+    assert renamed.value.key == "name"
     with pytest.raises(ReloadFailed) as caught:
         await pool.reload(_spec(bad, model_digest=_digest(bad)))
     assert "did not become ready" in str(caught.value)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from orca.errors import EngineUnavailable, PoolUnready, ReloadFailed, ReplicaExhausted
+from orca.errors import ConfigError, EngineUnavailable, PoolUnready, ReloadFailed, ReplicaExhausted
 from orca.pools._engines import EngineAdapter, PoolSpec, adapter
 from orca.pools._process import free_port, is_stopped, kill_group, log_tail, spawn
 
@@ -85,6 +85,7 @@ class Replica:
         self.base_url = ""  # the OpenAI API base (".../v1"), as orca.llm's providers take it
         self.pid: int | None = None
         self.in_flight = 0
+        self.leased = 0  # leases ever taken on this replica
         self.restarts = 0
         self.last_probe_ms: float | None = None
         self.last_error: str | None = None
@@ -286,7 +287,11 @@ class ReplicaSet:
         if not devices:
             return [None] * spec.replicas
         if len(devices) != spec.replicas:
-            raise ValueError(f"{len(devices)} devices for {spec.replicas} replicas")
+            raise ConfigError(
+                f"pool {spec.name!r}: {len(devices)} device(s) for {spec.replicas} replica(s)",
+                key="devices",
+                fix="give one device per replica (placement's answer), or none in CPU mode",
+            )
         return list(devices)
 
     # -- what the manager reads ------------------------------------------------------------
@@ -360,6 +365,7 @@ class ReplicaSet:
             return None
         lease = Lease(replica, self, session)
         replica.in_flight += 1
+        replica.leased += 1
         replica._leases.add(lease)
         if session is not None:
             self._affinity[session] = replica.index
@@ -475,6 +481,12 @@ class ReplicaSet:
         if self._reloading:
             raise ReloadFailed(
                 f"pool {name!r} is reloading already", pool=name, fix="wait for that reload"
+            )
+        if spec.name != name:
+            raise ConfigError(
+                f"pool {name!r} cannot reload as {spec.name!r}",
+                key="name",
+                fix="reload with the pool's own name (create a new pool for a new name)",
             )
         engine = adapter(spec.engine)
         problems = engine.preflight(spec)
@@ -613,6 +625,10 @@ class ReplicaSet:
             replica._set("unready", replica.last_error or "")
             self._changed()
             await asyncio.sleep(self.policy.backoff(failures))
+            if replica._retired:  # drained or replaced while it waited
+                replica._set("stopped", "retired before its restart")
+                self._changed()
+                return
             replica.restarts += 1
 
     async def _launch(self, replica: Replica, spec: PoolSpec, engine: EngineAdapter) -> bool:
@@ -682,9 +698,17 @@ class ReplicaSet:
                     return f"{replica.base_url} refuses connections with calls in flight"
                 continue
             _cap_log(replica.log_path, self.policy.log_max_bytes)
+            leased = replica.leased
             if not await self._probe(replica, spec.probe_deadline_s):
                 if replica._exited is not None and replica._exited.done():
                     return f"the engine exited with status {replica._exited.result()}"
+                missed = (replica.last_error or "").startswith("probe missed")
+                if replica.leased != leased and missed:
+                    # a call took the slot while the probe was sent: the probe may have
+                    # waited behind it, which says nothing of a hang
+                    if replica.pid is not None and is_stopped(replica.pid):
+                        return "the engine process is stopped (SIGSTOP)"
+                    continue
                 return replica.last_error or "probe failed"
 
     async def _probe(self, replica: Replica, timeout_s: float) -> bool:
