@@ -31,16 +31,15 @@ naming what went wrong and how to fix it::
     │   │                                    arguments, failed or timed out
     │   └── SandboxUnavailableError          a shell or python tool cannot be sandboxed
     │                                        here (bubblewrap missing or not working)
-    ├── PoolError (RuntimeError)             a local engine pool cannot serve (orca.pools);
-    │   │                                    ``code`` is the server's error envelope code
-    │   ├── PoolUnready                      no replica is ready (POOL_UNREADY, retriable)
-    │   ├── ReplicaExhausted                 every ready replica's slots stayed busy
-    │   │                                    (REPLICA_EXHAUSTED, retriable)
-    │   ├── EngineUnavailable                the engine cannot start here: ``problems`` names
-    │   │                                    each (binary, package, driver) and its fix
-    │   │                                    (POOL_UNAVAILABLE)
-    │   └── ReloadFailed                     a reload's new replicas did not become ready; the
-    │                                        old ones serve on (RELOAD_FAILED)
+    ├── PoolError (RuntimeError)             a local engine pool cannot take the work now
+    │   │                                    (orca.pools): ``code`` (the error envelope's),
+    │   │                                    ``retriable``, ``retry_after``
+    │   ├── PoolUnavailableError (LookupError)  no such pool runs, it is draining, stopped
+    │   │                                    or failed, or its engine cannot run here
+    │   ├── PoolUnreadyError                 none of its replicas is ready yet (retriable)
+    │   ├── ReplicaExhaustedError            every ready replica is busy (retriable)
+    │   └── ReloadFailedError                a reload's new model failed to start or to
+    │                                        answer; the pool serves the old one
     ├── CheckpointError (RuntimeError)       a database or checkpoint store problem
     │   ├── CheckpointNotFoundError (LookupError)
     │   ├── CorruptDatabaseError             not an Orca database, or damaged
@@ -104,7 +103,6 @@ __all__ = [
     "ContextLengthError",
     "CorruptDatabaseError",
     "DatabaseLockedError",
-    "EngineUnavailable",
     "FlowError",
     "FlowVersionExistsError",
     "GraphError",
@@ -123,13 +121,14 @@ __all__ = [
     "OrcaError",
     "OverloadedError",
     "PoolError",
-    "PoolUnready",
+    "PoolUnavailableError",
+    "PoolUnreadyError",
     "ProviderServerError",
     "ProviderUnreachableError",
     "RateLimitedError",
     "ReducerError",
-    "ReloadFailed",
-    "ReplicaExhausted",
+    "ReloadFailedError",
+    "ReplicaExhaustedError",
     "RunCancelledError",
     "RunEndedError",
     "RunError",
@@ -552,72 +551,51 @@ def _amount_formatter(unit: str) -> Any:
     return lambda n: f"{n} tokens"
 
 
-# -- local engine pools -------------------------------------------------------------------
+# -- local engine pools (orca.pools) -------------------------------------------------------
 
 
 class PoolError(OrcaError, RuntimeError):
-    """A local engine pool (``orca.pools``) cannot serve a call.
+    """A local engine pool cannot take the work now. ``code`` is its code in the
+    server's error envelope, ``retriable`` whether the same work may succeed later, and
+    ``retry_after`` (seconds, or None) when."""
 
-    Attributes:
-        pool: the pool's name.
-        code: the code the server's error envelope carries.
-        retriable: whether the same call may succeed later.
-    """
-
-    code = "POOL_ERROR"
+    code = "POOL_UNAVAILABLE"
     retriable = False
 
-    def __init__(self, message: str, *, pool: str, fix: str) -> None:
-        super().__init__(f"{message}. Fix: {fix}")
+    def __init__(
+        self, message: str, *, pool: str, fix: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(f"{message}. Fix: {fix}" if fix else message)
         self.pool = pool
-        self.fix = fix
+        self.retry_after = retry_after
 
 
-class PoolUnready(PoolError):
-    """No replica of the pool is ready: starting, restarting after a crash, or failed.
-    ``log_tail`` holds the last lines an engine wrote, when one failed."""
+class PoolUnavailableError(PoolError, LookupError):
+    """No such pool runs, or it is draining, stopped or failed, or its engine cannot run
+    here (``POOL_UNAVAILABLE``)."""
+
+
+class PoolUnreadyError(PoolError):
+    """The pool runs but none of its replicas is ready yet (starting, or being
+    replaced): ``POOL_UNREADY``, retriable."""
 
     code = "POOL_UNREADY"
     retriable = True
 
-    def __init__(self, message: str, *, pool: str, fix: str, log_tail: str = "") -> None:
-        super().__init__(message, pool=pool, fix=fix)
-        self.log_tail = log_tail
 
-
-class ReplicaExhausted(PoolError):
-    """Every ready replica of the pool kept all its slots busy for as long as the call
-    could wait."""
+class ReplicaExhaustedError(PoolError):
+    """Every ready replica of the pool is busy and the work cannot wait
+    (``REPLICA_EXHAUSTED``), retriable."""
 
     code = "REPLICA_EXHAUSTED"
     retriable = True
 
 
-class EngineUnavailable(PoolError):
-    """The pool's engine cannot run here (preflight): ``problems`` lists each as
-    ``(message, fix)`` (a missing binary or package, no NVIDIA driver in GPU mode...)."""
-
-    code = "POOL_UNAVAILABLE"
-
-    def __init__(self, pool: str, problems: Sequence[tuple[str, str]]) -> None:
-        listed = "; ".join(f"{message} (fix: {fix})" for message, fix in problems)
-        super().__init__(
-            f"pool {pool!r} cannot start its engine: {listed}",
-            pool=pool,
-            fix="repair each problem named, or run orca doctor",
-        )
-        self.problems = list(problems)
-
-
-class ReloadFailed(PoolError):
-    """A reload's new replicas did not start or failed their probe: they were stopped and
-    the old ones kept serving. ``log_tail`` holds the last lines the failed engine wrote."""
+class ReloadFailedError(PoolError):
+    """A reload's new model failed to start or to answer its probe: the pool rolled back
+    to the model it served, which keeps serving (``RELOAD_FAILED``)."""
 
     code = "RELOAD_FAILED"
-
-    def __init__(self, message: str, *, pool: str, fix: str, log_tail: str = "") -> None:
-        super().__init__(message, pool=pool, fix=fix)
-        self.log_tail = log_tail
 
 
 # -- checkpoint stores ---------------------------------------------------------------------

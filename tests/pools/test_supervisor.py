@@ -30,10 +30,10 @@ httpx = pytest.importorskip("httpx")
 
 from orca.errors import (  # noqa: E402
     ConfigError,
-    EngineUnavailable,
-    PoolUnready,
-    ReloadFailed,
-    ReplicaExhausted,
+    PoolUnavailableError,
+    PoolUnreadyError,
+    ReloadFailedError,
+    ReplicaExhaustedError,
 )
 from orca.pools._engines import PoolSpec  # noqa: E402
 from orca.pools._process import free_port  # noqa: E402
@@ -127,6 +127,10 @@ async def _complete(base_url: str, prompt: str = "hello", max_tokens: int = 8) -
     return str(answer.json()["choices"][0]["text"])
 
 
+def _notes(error: BaseException) -> str:
+    return "\n".join(getattr(error, "__notes__", []))
+
+
 def _gone(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
@@ -177,7 +181,7 @@ async def test_dispatch_is_least_loaded_sticky_per_session_and_none_when_full(
     assert second is not None
     assert (first.replica.index, second.replica.index) == (0, 1)  # tie -> lowest, then least
     assert pool.acquire("c") is None  # one slot each, both taken
-    with pytest.raises(ReplicaExhausted) as caught:
+    with pytest.raises(ReplicaExhaustedError) as caught:
         await pool.wait_lease("c", timeout_s=0.2)
     assert caught.value.code == "REPLICA_EXHAUSTED"
     first.release()
@@ -201,9 +205,9 @@ async def test_dispatch_is_least_loaded_sticky_per_session_and_none_when_full(
 async def test_a_stopped_pool_leases_nothing(pool: ReplicaSet) -> None:
     await pool.stop()
     assert pool.acquire(None) is None
-    with pytest.raises(PoolUnready) as caught:
+    with pytest.raises(PoolUnavailableError) as caught:
         await pool.wait_lease(None, timeout_s=1)
-    assert caught.value.code == "POOL_UNREADY"
+    assert caught.value.code == "POOL_UNAVAILABLE"
     assert [r.state for r in pool.replicas] == ["stopped", "stopped"]
     assert pool.health()["live"] is False
 
@@ -232,6 +236,26 @@ async def test_a_killed_replica_loses_its_calls_and_is_ready_again(pool: Replica
     assert (other.pid, other.restarts, other.ready) == (other_pid, 0, True)
     assert pool.health()["metrics"]["leases_lost"] == 1
     assert await _complete(victim.base_url)
+
+
+async def test_while_its_only_replica_restarts_the_pool_is_unready(
+    tiny: Path, tmp_path: Path
+) -> None:
+    slow = SupervisorPolicy(probe_interval_s=0.3, backoff_base_s=60.0, backoff_max_s=60.0)
+    pool = ReplicaSet(_spec(tiny, replicas=1), policy=slow, log_dir=tmp_path)
+    await pool.start()
+    try:
+        only = pool.replicas[0]
+        assert only.pid is not None
+        os.kill(only.pid, signal.SIGKILL)
+        await _until(pool, lambda: only.state == "unready", "unready")  # backing off
+        with pytest.raises(PoolUnreadyError) as caught:
+            await pool.wait_lease("s", timeout_s=0.1)
+        assert (caught.value.code, caught.value.retriable) == ("POOL_UNREADY", True)
+        assert pool.health()["ready"] is False
+        assert pool.health()["live"] is True
+    finally:
+        await pool.stop()
 
 
 async def test_a_stopped_replica_is_unready_within_the_probe_deadline_and_replaced(
@@ -290,11 +314,11 @@ async def test_a_replica_that_cannot_load_its_model_fails_the_start_with_its_log
     bad.write_bytes(os.urandom(4096))
     policy = SupervisorPolicy(probe_interval_s=0.3, backoff_base_s=0.1, max_quick_failures=2)
     pool = ReplicaSet(_spec(bad, replicas=1), policy=policy, log_dir=tmp_path / "logs")
-    with pytest.raises(PoolUnready) as caught:
+    with pytest.raises(PoolUnreadyError) as caught:
         await pool.start()
     assert "no replica became ready" in str(caught.value)
     assert "the engine exited with status" in str(caught.value)
-    assert str(bad) in caught.value.log_tail  # the engine's own words about the file
+    assert str(bad) in _notes(caught.value)  # the engine's own words about the file
     replica = pool.replicas[0]
     assert replica.restarts == 1  # two tries, then failed and left alone
     assert replica.state == "stopped"
@@ -303,10 +327,10 @@ async def test_a_replica_that_cannot_load_its_model_fails_the_start_with_its_log
 
 async def test_preflight_problems_refuse_the_start_before_any_process(tiny: Path) -> None:
     pool = ReplicaSet(_spec(tiny, slots=2))
-    with pytest.raises(EngineUnavailable) as caught:
+    with pytest.raises(PoolUnavailableError) as caught:
         await pool.start()
     assert caught.value.code == "POOL_UNAVAILABLE"
-    assert "slots is 2" in caught.value.problems[0][0]
+    assert "serves one request at a time, and slots is 2" in str(caught.value)
     assert pool.replicas == []
 
 
@@ -393,11 +417,11 @@ async def test_reload_to_a_bad_model_file_rolls_back_and_the_old_replicas_serve_
     with pytest.raises(ConfigError) as renamed:
         await pool.reload(_spec(tiny, name="other"))
     assert renamed.value.key == "name"
-    with pytest.raises(ReloadFailed) as caught:
+    with pytest.raises(ReloadFailedError) as caught:
         await pool.reload(_spec(bad, model_digest=_digest(bad)))
     assert "did not become ready" in str(caught.value)
     assert "the old ones serve on" in str(caught.value)
-    assert str(bad) in caught.value.log_tail
+    assert str(bad) in _notes(caught.value)
     assert [r.pid for r in pool.replicas] == pids
     assert all(r.ready for r in pool.replicas)
     assert pool.health()["model_digest"] == _digest(tiny)

@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from orca.errors import ConfigError, EngineUnavailable, PoolUnready, ReloadFailed, ReplicaExhausted
+from orca.errors import (
+    ConfigError,
+    PoolError,
+    PoolUnavailableError,
+    PoolUnreadyError,
+    ReloadFailedError,
+    ReplicaExhaustedError,
+)
 from orca.pools._engines import EngineAdapter, PoolSpec, adapter
 from orca.pools._process import free_port, is_stopped, kill_group, log_tail, spawn
 
@@ -234,6 +241,13 @@ def _cap_log(path: Path, max_bytes: int) -> None:
         return
 
 
+def _noting(error: PoolError, tail: str) -> PoolError:
+    """The error, with the engine's last log lines as a note (``error.__notes__``)."""
+    if tail:
+        error.add_note(f"the engine's log ends with:\n{tail}")
+    return error
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:64]
 
@@ -376,9 +390,9 @@ class ReplicaSet:
         return lease
 
     async def wait_lease(self, session: str | None = None, *, timeout_s: float) -> Lease:
-        """acquire(), waiting up to ``timeout_s`` for a slot. Raises PoolUnready when no
-        replica is ready (or the pool drains), ReplicaExhausted when the ready ones stayed
-        full."""
+        """acquire(), waiting up to ``timeout_s`` for a slot. Raises ReplicaExhaustedError
+        when the ready replicas stayed full, PoolUnreadyError when none was ready,
+        PoolUnavailableError when the pool drains or stopped."""
         deadline = time.monotonic() + timeout_s
         while True:
             lease = self.acquire(session)
@@ -390,27 +404,36 @@ class ReplicaSet:
             await self.wait_changed(remaining)
         name = self.spec.name
         if not self.draining and not self._stopped and self.capacity:
-            raise ReplicaExhausted(
+            raise ReplicaExhaustedError(
                 f"every slot of pool {name!r} stayed busy for {timeout_s:g}s",
                 pool=name,
                 fix="retry later, or add replicas or slots to the pool",
             )
-        why = "is draining or stopped" if self.draining or self._stopped else "has no ready replica"
-        raise PoolUnready(
-            f"pool {name!r} {why}", pool=name, fix="retry later; see the pool's health"
+        if self.draining or self._stopped:
+            raise PoolUnavailableError(
+                f"pool {name!r} is draining or stopped", pool=name, fix="start or reload it"
+            )
+        raise PoolUnreadyError(
+            f"pool {name!r} has no ready replica", pool=name, fix="retry later; see its health"
         )
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the replicas; return once one is ready. Raises EngineUnavailable when the
-        preflight finds problems, PoolUnready when none is ready within
-        ``start_deadline_s`` or all failed (the replicas are stopped then)."""
+        """Start the replicas; return once one is ready. Raises PoolUnavailableError when
+        the preflight finds problems (each named with its fix), PoolUnreadyError when
+        none is ready within ``start_deadline_s`` or all failed (the replicas are stopped
+        then; a note on the error holds the engine's last log lines)."""
         if self._started:
             raise RuntimeError(f"pool {self.spec.name!r} was started already")
         problems = self.adapter.preflight(self.spec)
         if problems:
-            raise EngineUnavailable(self.spec.name, [(p.message, p.fix) for p in problems])
+            listed = "; ".join(f"{p.message} (fix: {p.fix})" for p in problems)
+            raise PoolUnavailableError(
+                f"pool {self.spec.name!r} cannot start its engine: {listed}",
+                pool=self.spec.name,
+                fix="repair each problem named (orca doctor lists them)",
+            )
         self._started = True
         self.engine_version = await self._version(self.spec, self.adapter)
         self.replicas = self._new_generation(self.spec, self.devices)
@@ -427,12 +450,15 @@ class ReplicaSet:
         failed = [r for r in self.replicas if r.last_error] or self.replicas
         tail = log_tail(failed[0].log_path, self.policy.log_tail_lines)
         await self.stop()
-        raise PoolUnready(
-            f"pool {self.spec.name!r}: no replica became ready within "
-            f"{self.spec.start_deadline_s:g}s (replica {failed[0].index}: {failed[0].last_error})",
-            pool=self.spec.name,
-            fix=f"read the engine's log ({failed[0].log_path}); check the model and the engine",
-            log_tail=tail,
+        raise _noting(
+            PoolUnreadyError(
+                f"pool {self.spec.name!r}: no replica became ready within "
+                f"{self.spec.start_deadline_s:g}s (replica {failed[0].index}: "
+                f"{failed[0].last_error})",
+                pool=self.spec.name,
+                fix=f"read the engine's log ({failed[0].log_path}); check the model and engine",
+            ),
+            tail,
         )
 
     async def stop(self) -> None:
@@ -474,12 +500,15 @@ class ReplicaSet:
         """Serve ``spec`` (a new model, context...) atomically: start its replicas beside
         the old ones and probe them; when all are ready, dispatch moves to them and the
         old ones drain (up to ``drain_s``) and stop. Otherwise the new ones are stopped,
-        the old ones serve on, and ReloadFailed is raised."""
+        the old ones serve on, and ReloadFailedError is raised (a note on it holds the
+        engine's last log lines)."""
         name = self.spec.name
         if not self._started or self._stopped or self.draining:
-            raise PoolUnready(f"pool {name!r} is not serving", pool=name, fix="start it first")
+            raise PoolUnavailableError(
+                f"pool {name!r} is not serving", pool=name, fix="start it first"
+            )
         if self._reloading:
-            raise ReloadFailed(
+            raise ReloadFailedError(
                 f"pool {name!r} is reloading already", pool=name, fix="wait for that reload"
             )
         if spec.name != name:
@@ -492,7 +521,7 @@ class ReplicaSet:
         problems = engine.preflight(spec)
         if problems:
             listed = "; ".join(f"{p.message} (fix: {p.fix})" for p in problems)
-            raise ReloadFailed(
+            raise ReloadFailedError(
                 f"pool {name!r} cannot reload: {listed}; the old replicas serve on",
                 pool=name,
                 fix="repair each problem named",
@@ -524,13 +553,15 @@ class ReplicaSet:
             tail = log_tail(bad.log_path, self.policy.log_tail_lines)
             await asyncio.gather(*(self._retire(r) for r in candidates))
             self._candidates = []
-            raise ReloadFailed(
-                f"pool {self.spec.name!r}: the new replicas of {spec.model_path} did not become "
-                f"ready (replica {bad.index}: {error}); they were stopped and the old ones "
-                "serve on",
-                pool=self.spec.name,
-                fix=f"read the engine's log ({bad.log_path}); check the model file",
-                log_tail=tail,
+            raise _noting(
+                ReloadFailedError(
+                    f"pool {self.spec.name!r}: the new replicas of {spec.model_path} did not "
+                    f"become ready (replica {bad.index}: {error}); they were stopped and the "
+                    "old ones serve on",
+                    pool=self.spec.name,
+                    fix=f"read the engine's log ({bad.log_path}); check the model file",
+                ),
+                tail,
             )
         old = self.replicas
         for replica in candidates:
