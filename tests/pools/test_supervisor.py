@@ -325,6 +325,21 @@ async def test_a_replica_that_cannot_load_its_model_fails_the_start_with_its_log
     assert "failed" in [state for _, state, _ in replica.history]
 
 
+async def test_a_binary_that_cannot_be_executed_fails_the_start_naming_why(
+    tiny: Path, tmp_path: Path
+) -> None:
+    binary = tmp_path / "llama-server"
+    binary.write_bytes(b"\x00not a program")  # executable bit, but no format the kernel runs
+    binary.chmod(0o755)
+    spec = _spec(tiny, engine="llama-server", provision="binary", binary=str(binary), replicas=1)
+    policy = SupervisorPolicy(backoff_base_s=0.1, max_quick_failures=2)
+    pool = ReplicaSet(spec, policy=policy, log_dir=tmp_path / "logs")
+    with pytest.raises(PoolUnreadyError) as caught:
+        await pool.start()
+    assert "the engine could not be started: [Errno 8] Exec format error" in str(caught.value)
+    assert pool.replicas[0].pid is None
+
+
 async def test_preflight_problems_refuse_the_start_before_any_process(tiny: Path) -> None:
     pool = ReplicaSet(_spec(tiny, slots=2))
     with pytest.raises(PoolUnavailableError) as caught:

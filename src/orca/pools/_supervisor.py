@@ -630,6 +630,16 @@ class ReplicaSet:
         self._tasks[replica] = asyncio.ensure_future(self._run(replica, spec, engine))
 
     async def _run(self, replica: Replica, spec: PoolSpec, engine: EngineAdapter) -> None:
+        try:
+            await self._life(replica, spec, engine)
+        except Exception as exc:  # a supervisor's bug must show, not leave a replica hanging
+            replica.last_error = f"the supervisor failed: {type(exc).__name__}: {exc}"
+            replica._set("failed", replica.last_error)
+            await self._kill(replica)
+            self._lose_leases(replica)
+            self._changed()
+
+    async def _life(self, replica: Replica, spec: PoolSpec, engine: EngineAdapter) -> None:
         """Start, watch, restart: until the replica is retired or has failed too often."""
         failures = 0
         while True:
@@ -686,7 +696,11 @@ class ReplicaSet:
             spawning = asyncio.ensure_future(self._spawn(replica, command, env))
             self._spawns.add(spawning)
             spawning.add_done_callback(self._spawns.discard)
-            await asyncio.shield(spawning)
+            try:
+                await asyncio.shield(spawning)
+            except OSError as exc:  # not executable, exec format error, no such file...
+                replica.last_error = f"the engine could not be started: {exc}"
+                return False
         deadline = time.monotonic() + spec.start_deadline_s
         while (remaining := deadline - time.monotonic()) > 0:
             if replica._exited is not None and replica._exited.done():
