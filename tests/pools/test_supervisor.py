@@ -517,15 +517,15 @@ def test_restart_backoff_doubles_from_its_base_up_to_its_cap() -> None:
 
 
 def test_a_log_past_its_cap_is_kept_once_and_emptied_in_place(tmp_path: Path) -> None:
-    from orca.pools._supervisor import _cap_log
+    from orca.pools._process import cap_log
 
     log = tmp_path / "r.log"
     with log.open("ab") as writer:  # as the engine holds it: append mode
         writer.write(b"x" * 100)
         writer.flush()
-        _cap_log(log, 50)
+        cap_log(log, 50)
         writer.write(b"after")
     assert (tmp_path / "r.log.1").read_bytes() == b"x" * 100
     assert log.read_bytes() == b"after"
-    _cap_log(log, 50)  # under the cap: untouched
+    cap_log(log, 50)  # under the cap: untouched
     assert log.read_bytes() == b"after"

@@ -14,13 +14,17 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import shutil
 import signal
 import socket
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 __all__ = [
+    "accepts",
+    "cap_log",
     "free_port",
     "is_stopped",
     "kill_group",
@@ -117,3 +121,29 @@ def log_tail(path: Path, lines: int = 30) -> str:
     except OSError:
         return ""
     return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
+
+
+async def accepts(base_url: str, timeout_s: float) -> bool:
+    """Whether a TCP connection to the URL's host and port opens (liveness only)."""
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(parts.hostname, port), timeout_s)
+    except (OSError, TimeoutError):
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
+
+
+def cap_log(path: Path, max_bytes: int) -> None:
+    """Copy a log past ``max_bytes`` to ``PATH.1`` and empty it in place: the engine
+    writes in append mode, so it carries on at the new end."""
+    try:
+        if path.stat().st_size <= max_bytes:
+            return
+        shutil.copyfile(path, path.with_name(path.name + ".1"))
+        os.truncate(path, 0)
+    except OSError:
+        return

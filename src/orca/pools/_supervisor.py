@@ -14,18 +14,14 @@ its process group is killed and it is started again the same way.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
-import shutil
 import tempfile
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
 from orca.errors import (
     ConfigError,
@@ -36,209 +32,20 @@ from orca.errors import (
     ReplicaExhaustedError,
 )
 from orca.pools._engines import EngineAdapter, PoolSpec, adapter
-from orca.pools._process import free_port, is_stopped, kill_group, log_tail, spawn
+from orca.pools._process import (
+    accepts,
+    cap_log,
+    free_port,
+    is_stopped,
+    kill_group,
+    log_tail,
+    spawn,
+)
+from orca.pools._replica import Lease, Replica, ReplicaState, SupervisorPolicy, choose
 
 __all__ = ["Lease", "Replica", "ReplicaSet", "ReplicaState", "SupervisorPolicy"]
 
-ReplicaState = Literal["starting", "ready", "unready", "draining", "stopped", "failed"]
-
 _AFFINITY_SESSIONS = 10_000  # sessions remembered for affinity (least recently used go)
-
-
-@dataclass(frozen=True, slots=True)
-class SupervisorPolicy:
-    """How a ReplicaSet watches its replicas.
-
-    Attributes:
-        probe_interval_s: time between probes of a running replica.
-        backoff_base_s: the wait before the first restart; doubled at each failure
-            in a row, up to ``backoff_max_s``.
-        max_quick_failures: failures in a row after which a replica is ``failed``.
-        stable_s: a replica ready this long has its failure count reset.
-        stop_grace_s: SIGTERM to SIGKILL at stop().
-        log_tail_lines: lines of an engine's log kept in errors.
-        log_max_bytes: a replica's log past this size is copied to ``.1`` and emptied.
-    """
-
-    probe_interval_s: float = 5.0
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-    max_quick_failures: int = 5
-    stable_s: float = 60.0
-    stop_grace_s: float = 5.0
-    log_tail_lines: int = 30
-    log_max_bytes: int = 16 << 20
-
-    def backoff(self, failures: int) -> float:
-        """The wait before restart number ``failures`` (1, 2, ...)."""
-        return float(min(self.backoff_base_s * 2 ** max(0, failures - 1), self.backoff_max_s))
-
-
-class Replica:
-    """One engine replica of a pool; the dispatcher reads ``ready``, ``draining``,
-    ``in_flight`` and ``slots`` (placement's ReplicaView)."""
-
-    def __init__(
-        self, index: int, spec: PoolSpec, *, device: int | None, log_path: Path, version: str
-    ) -> None:
-        self.index = index
-        self.device = device
-        self.slots = spec.slots
-        self.model = spec.name  # the name the engine serves the model under
-        self.model_digest = spec.model_digest
-        self.engine_version = version
-        self.log_path = log_path
-        self.port: int | None = None
-        self.base_url = ""  # the OpenAI API base (".../v1"), as orca.llm's providers take it
-        self.pid: int | None = None
-        self.in_flight = 0
-        self.leased = 0  # leases ever taken on this replica
-        self.restarts = 0
-        self.last_probe_ms: float | None = None
-        self.last_error: str | None = None
-        self.ready = False
-        self.draining = False
-        self.history: deque[tuple[float, str, str]] = deque(maxlen=50)  # (monotonic, state, why)
-        self._state: ReplicaState = "starting"
-        self._ready_since: float | None = None
-        self._probe_total_ms = 0.0
-        self._probes = 0
-        self._leases: set[Lease] = set()
-        self._process: asyncio.subprocess.Process | None = None
-        self._exited: asyncio.Future[int] | None = None
-        self._restartable = True
-        self._retired = False  # draining or stopped for good: never started again
-
-    @property
-    def state(self) -> ReplicaState:
-        return self._state
-
-    def _set(self, state: ReplicaState, why: str = "") -> None:
-        if self._retired and state in ("starting", "ready", "unready"):
-            state = "draining"
-        self._state = state
-        self.ready = state == "ready"
-        self.draining = state == "draining"
-        self._ready_since = time.monotonic() if state == "ready" else None
-        self.history.append((time.monotonic(), state, why))
-
-    def _probed(self, ms: float) -> None:
-        self.last_probe_ms = ms
-        self._probe_total_ms += ms
-        self._probes += 1
-
-    def snapshot(self) -> dict[str, Any]:
-        """The replica as health() and the API show it."""
-        return {
-            "index": self.index,
-            "state": self._state,
-            "ready": self.ready,
-            "draining": self.draining,
-            "pid": self.pid,
-            "port": self.port,
-            "base_url": self.base_url,
-            "device": self.device,
-            "slots": self.slots,
-            "in_flight": self.in_flight,
-            "restarts": self.restarts,
-            "model_digest": self.model_digest,
-            "engine_version": self.engine_version,
-            "last_probe_ms": _rounded(self.last_probe_ms),
-            "probe_ms_mean": round(self._probe_total_ms / self._probes, 3)
-            if self._probes
-            else None,
-            "ready_for_s": (
-                None
-                if self._ready_since is None
-                else round(time.monotonic() - self._ready_since, 3)
-            ),
-            "last_error": self.last_error,
-            "log_path": str(self.log_path),
-        }
-
-
-def _rounded(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
-
-
-class Lease:
-    """One call's hold on a slot of a replica, from acquire() to release().
-
-    ``lost`` is set when the replica died or was replaced under the call: its answer will
-    not come (the call ends with WORKER_RESET, which is retriable)."""
-
-    def __init__(self, replica: Replica, owner: ReplicaSet, session: str | None) -> None:
-        self.replica = replica
-        self.base_url = replica.base_url
-        self.model = replica.model
-        self.session = session
-        self.lost = asyncio.Event()
-        self._owner = owner
-        self._held = True
-
-    def release(self) -> None:
-        """Give the slot back (idempotent; nothing to give after the lease was lost)."""
-        if not self._held:
-            return
-        self._held = False
-        self.replica.in_flight -= 1
-        self.replica._leases.discard(self)
-        self._owner._changed()
-
-    def _lose(self) -> None:
-        self._held = False
-        self.lost.set()
-
-    def __enter__(self) -> Lease:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.release()
-
-
-def _choose(
-    replicas: Sequence[Replica], *, session: str | None, affinity: OrderedDict[str, int]
-) -> Replica | None:
-    """Placement's rule (choose_replica): ready and not draining only; the session's
-    replica while it has a free slot; else the least loaded (in_flight/slots, then
-    in_flight), ties by lowest index; None when every ready replica is full."""
-    # TODO(lead): replace with orca.pools._placement.choose_replica once it is merged
-    free = [r for r in replicas if r.ready and not r.draining and r.in_flight < r.slots]
-    if session is not None and session in affinity:
-        for r in free:
-            if r.index == affinity[session]:
-                return r
-    if not free:
-        return None
-    return min(free, key=lambda r: (r.in_flight / r.slots, r.in_flight, r.index))
-
-
-async def _accepts(base_url: str, spec: PoolSpec) -> bool:
-    """Whether a TCP connection to the URL's host and port opens (liveness only)."""
-    parts = urlsplit(base_url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    try:
-        _, writer = await asyncio.wait_for(
-            asyncio.open_connection(parts.hostname, port), spec.probe_deadline_s
-        )
-    except (OSError, TimeoutError):
-        return False
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
-    return True
-
-
-def _cap_log(path: Path, max_bytes: int) -> None:
-    """Copy a log past ``max_bytes`` to ``PATH.1`` and empty it in place: the engine
-    writes in append mode, so it carries on at the new end."""
-    try:
-        if path.stat().st_size <= max_bytes:
-            return
-        shutil.copyfile(path, path.with_name(path.name + ".1"))
-        os.truncate(path, 0)
-    except OSError:
-        return
 
 
 def _noting(error: PoolError, tail: str) -> PoolError:
@@ -374,10 +181,10 @@ class ReplicaSet:
         loaded), or None when none is free, the pool is draining or not running."""
         if not self._started or self._stopped or self.draining:
             return None
-        replica = _choose(self.replicas, session=session, affinity=self._affinity)
+        replica = choose(self.replicas, session=session, affinity=self._affinity)
         if replica is None:
             return None
-        lease = Lease(replica, self, session)
+        lease = Lease(replica, session, on_release=self._changed)
         replica.in_flight += 1
         replica.leased += 1
         replica._leases.add(lease)
@@ -689,7 +496,7 @@ class ReplicaSet:
                 **engine.environment(spec, device=replica.device),
                 "ORCA_POOL_REPLICA": f"{spec.name}/{replica.index}",
             }
-            _cap_log(replica.log_path, self.policy.log_max_bytes)
+            cap_log(replica.log_path, self.policy.log_max_bytes)
             with replica.log_path.open("ab") as log:
                 log.write(f"--- orca: starting {' '.join(command)}\n".encode())
             # shielded: a process once spawned is recorded, even if this task is cancelled
@@ -739,10 +546,12 @@ class ReplicaSet:
                 # still accepts connections
                 if replica.pid is not None and is_stopped(replica.pid):
                     return "the engine process is stopped (SIGSTOP) with calls in flight"
-                if replica._process is None and not await _accepts(replica.base_url, spec):
+                if replica._process is None and not await accepts(
+                    replica.base_url, spec.probe_deadline_s
+                ):
                     return f"{replica.base_url} refuses connections with calls in flight"
                 continue
-            _cap_log(replica.log_path, self.policy.log_max_bytes)
+            cap_log(replica.log_path, self.policy.log_max_bytes)
             leased = replica.leased
             if not await self._probe(replica, spec.probe_deadline_s):
                 if replica._exited is not None and replica._exited.done():
