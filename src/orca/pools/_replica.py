@@ -117,13 +117,9 @@ class Replica:
             "model_digest": self.model_digest,
             "engine_version": self.engine_version,
             "last_probe_ms": _rounded(self.last_probe_ms),
-            "probe_ms_mean": round(self._probe_total_ms / self._probes, 3)
-            if self._probes
-            else None,
-            "ready_for_s": (
-                None
-                if self._ready_since is None
-                else round(time.monotonic() - self._ready_since, 3)
+            "probe_ms_mean": _rounded(self._probe_total_ms / max(1, self._probes) or None),
+            "ready_for_s": _rounded(
+                None if self._ready_since is None else time.monotonic() - self._ready_since
             ),
             "last_error": self.last_error,
             "log_path": str(self.log_path),
