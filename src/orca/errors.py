@@ -31,6 +31,15 @@ naming what went wrong and how to fix it::
     │   │                                    arguments, failed or timed out
     │   └── SandboxUnavailableError          a shell or python tool cannot be sandboxed
     │                                        here (bubblewrap missing or not working)
+    ├── PoolError (RuntimeError)             a local engine pool cannot take the work now
+    │   │                                    (orca.pools): ``code`` (the error envelope's),
+    │   │                                    ``retriable``, ``retry_after``
+    │   ├── PoolUnavailableError (LookupError)  no such pool runs, it is draining, stopped
+    │   │                                    or failed, or its engine cannot run here
+    │   ├── PoolUnreadyError                 none of its replicas is ready yet (retriable)
+    │   ├── ReplicaExhaustedError            every ready replica is busy (retriable)
+    │   └── ReloadFailedError                a reload's new model failed to start or to
+    │                                        answer; the pool serves the old one
     ├── CheckpointError (RuntimeError)       a database or checkpoint store problem
     │   ├── CheckpointNotFoundError (LookupError)
     │   ├── CorruptDatabaseError             not an Orca database, or damaged
@@ -823,7 +832,7 @@ class DecodeTimeoutError(StreamInterruptedError, TimeoutError):
 # -- local engine pools (orca.pools) -------------------------------------------------------
 
 
-class PoolError(OrcaError):
+class PoolError(OrcaError, RuntimeError):
     """A local engine pool cannot take the work now. ``code`` is its code in the
     server's error envelope, ``retriable`` whether the same work may succeed later, and
     ``retry_after`` (seconds, or None) when."""
@@ -840,7 +849,8 @@ class PoolError(OrcaError):
 
 
 class PoolUnavailableError(PoolError, LookupError):
-    """No such pool runs, or it is draining, stopped or failed (``POOL_UNAVAILABLE``)."""
+    """No such pool runs, or it is draining, stopped or failed, or its engine cannot run
+    here (``POOL_UNAVAILABLE``)."""
 
 
 class UnknownPoolError(PoolUnavailableError):
@@ -872,7 +882,7 @@ class DeadlineUnmetError(PoolError):
     retriable = True
 
 
-class PlacementError(PoolError, RuntimeError):
+class PlacementError(PoolError):
     """A pool's replicas do not fit the GPUs (or there is no GPU): GPU mode never spills
     to the CPU (``POOL_UNAVAILABLE``, a 409: the machine, not the moment, is short).
 

@@ -438,7 +438,7 @@ class PoolManager:
         self._preflight(spec)
         pool.state = "reloading"
         try:
-            await pool.replicas.reload(spec)
+            await pool.replicas.reload(spec, devices=devices)
         except ReloadFailedError:
             pool.state = "running"
             raise
