@@ -164,7 +164,7 @@ class PoolStream:
         finally:
             lost.cancel()
             with contextlib.suppress(BaseException):
-                await it.aclose()  # type: ignore[attr-defined]
+                await it.aclose()
             lease.release()
         self._response = replace(inner.response, provider=PROVIDER, model=model.model)
 
