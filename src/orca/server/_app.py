@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from orca._version import __version__
 from orca.config import OIDCConfig
 from orca.errors import ConfigError, InvalidInputError, OrcaError
-from orca.server import _admin, _flows, _secrets, _tenants, _uiapi
+from orca.server import _admin, _catalog, _flows, _secrets, _tenants, _uiapi
 from orca.server._admin_stores import Admin
 from orca.server._auth import (
     Authorize,
@@ -234,6 +234,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(_tenants.router)  # the registry of tenants (installation admins)
     app.include_router(_uiapi.router)  # runs list and counters, search, series, tokens
     app.include_router(_secrets.router(_secrets.project_secrets(keys)))  # stored keys
+    app.include_router(_catalog.router)  # the installation's model catalog
     http = _http_metrics()
     app.add_middleware(_Unexpected)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)

@@ -34,6 +34,13 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.CheckpointNotFoundError, 404, "NOT_FOUND"),
     (errors.UnknownBudgetError, 404, "NOT_FOUND"),
     (errors.UnknownProfileError, 404, "NOT_FOUND"),
+    (errors.UnknownCatalogModelError, 404, "NOT_FOUND"),
+    # the model catalog: a digest or name catalogued already, a refused lifecycle move,
+    # a model file that is not one, a model no use may load
+    (errors.CatalogConflictError, 409, "CATALOG_CONFLICT"),
+    (errors.InvalidTransitionError, 409, "INVALID_TRANSITION"),
+    (errors.ModelFileError, 422, "MODEL_FILE_INVALID"),
+    (errors.UntrustedArtifact, 409, "UNTRUSTED_ARTIFACT"),
     # a bad value of a named field: 422, as pydantic's own (details name the field)
     (errors.InvalidFieldError, 422, "INVALID_REQUEST"),
     (errors.InvalidBudgetError, 422, "INVALID_REQUEST"),
