@@ -16,6 +16,7 @@ from orca.cli import (
     _budget,
     _flows,
     _flows_store,
+    _models,
     _pricing,
     _profile,
     _runs,
@@ -99,6 +100,7 @@ app.command("worker")(_worker.worker)
 app.add_typer(_token.app, name="token")
 app.add_typer(_tenant.app, name="tenant")
 app.add_typer(_secrets.app, name="secret")
+app.add_typer(_models.app, name="model")
 
 
 def _show_version(value: bool) -> None:

@@ -157,7 +157,7 @@ def check_state(state: str, allowed: Sequence[str] = LIFECYCLE, field: str = "st
     """
     if state not in allowed:
         raise InvalidFieldError(
-            f"state {str(state)[:40]!r} is not one of {', '.join(allowed)}",
+            f"{field} {str(state)[:40]!r} is not one of {', '.join(allowed)}",
             field=field,
             fix=f"use one of {', '.join(allowed)}",
         )
