@@ -246,3 +246,18 @@ def test_lists_filter(catalog: Catalog, tiny: Path, tmp_path: Path) -> None:
     assert [m.name for m in catalog.list()] == ["b", "tiny-0"]
     assert [m.name for m in catalog.list(tag="code")] == ["b"]
     assert [m.name for m in catalog.list(state="draft")] == ["tiny-0"]
+
+
+def test_the_trust_policy_is_configured_strict_by_default(tmp_path: Path) -> None:
+    from orca.config import load_config
+    from orca.errors import ConfigError
+
+    (tmp_path / ".orca").mkdir()
+    assert load_config(tmp_path).catalog.trust == "strict"
+    (tmp_path / ".orca" / "orca.toml").write_text('[catalog]\ntrust = "permissive"\n')
+    assert load_config(tmp_path).catalog.trust == "permissive"
+    (tmp_path / ".orca" / "orca.toml").write_text('[catalog]\ntrust = "lenient"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_config(tmp_path)
+    assert caught.value.key == "catalog.trust"
+    assert "'strict' or 'permissive'" in str(caught.value)
