@@ -25,6 +25,7 @@ from orca.errors import (
 )
 from orca.llm.tiny import write_tiny_model
 from orca.pools import Catalog, file_digest
+from orca.pools.catalog import file_stamp
 from orca.store import SqliteStore
 
 from ._gguf_bytes import Model, Tensor
@@ -196,7 +197,30 @@ def test_a_touched_file_is_hashed_again_and_still_trusted(catalog: Catalog, tiny
     os.utime(tiny, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))
     used = catalog.usable(model.id)
     assert used.trust == "verified"
-    assert used.mtime_ns == stat.st_mtime_ns + 5_000_000_000
+    assert used.stamp == file_stamp(tiny.stat()) != model.stamp
+    assert used.verified_at is not None
+
+
+def test_bytes_changed_in_place_with_the_mtime_set_back_are_caught(
+    catalog: Catalog, tiny: Path
+) -> None:
+    model = catalog.add(tiny, state="active")
+    catalog.verify(model.id)
+    before = tiny.stat()
+    probe = tiny.parent / "probe"
+    probe.touch()
+    while probe.stat().st_ctime_ns <= before.st_ctime_ns:  # the kernel's clock has moved on
+        probe.touch()
+    with tiny.open("r+b") as f:  # the same inode, the same size, one byte different
+        f.seek(before.st_size - 1)
+        last = f.read(1)
+        f.seek(before.st_size - 1)
+        f.write(bytes([last[0] ^ 0x10]))
+    os.utime(tiny, ns=(before.st_atime_ns, before.st_mtime_ns))  # the mtime forged back
+    assert tiny.stat().st_mtime_ns == before.st_mtime_ns
+    with pytest.raises(UntrustedArtifact) as caught:
+        catalog.usable(model.id)  # the ctime moved: hashed again
+    assert caught.value.reason == "untrusted"
 
 
 def test_the_strict_policy_takes_verified_active_or_canary_models_only(

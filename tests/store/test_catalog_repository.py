@@ -43,7 +43,7 @@ def model(name: str, *, content: str | None = None, **changes: object) -> Catalo
         verified_at=None,
         created_at="",
         updated_at="",
-        mtime_ns=17,
+        stamp="1:2:1234:17:17",
     )
     return dataclasses.replace(made, **changes)  # type: ignore[arg-type]
 
@@ -162,27 +162,27 @@ def test_unknown_models_and_states_are_named(catalog: CatalogRepository) -> None
     with pytest.raises(InvalidFieldError):
         catalog.set_state("qwen-small", "live")
     with pytest.raises(UnknownCatalogModelError):
-        catalog.record_check("mdl_ffffffffffffffff", trust="verified", size_bytes=1, mtime_ns=1)
+        catalog.record_check("mdl_ffffffffffffffff", trust="verified", size_bytes=1, stamp="s")
 
 
-def test_a_check_records_trust_size_and_mtime(open_project: Opener) -> None:
+def test_a_check_records_trust_size_and_stamp(open_project: Opener) -> None:
     now = [T0]
     catalog = open_project(clock=lambda: now[0]).catalog
     added = catalog.add(model("m"))
     now[0] = T0 + dt.timedelta(minutes=5)
-    verified = catalog.record_check(added.id, trust="verified", size_bytes=1234, mtime_ns=99)
-    assert (verified.trust, verified.verified_at, verified.mtime_ns) == (
+    verified = catalog.record_check(added.id, trust="verified", size_bytes=1234, stamp="a")
+    assert (verified.trust, verified.verified_at, verified.stamp) == (
         "verified",
         now[0].isoformat(),
-        99,
+        "a",
     )
     assert verified.updated_at == now[0].isoformat()
     now[0] = T0 + dt.timedelta(minutes=9)
-    bad = catalog.record_check(added.id, trust="untrusted", size_bytes=7, mtime_ns=100)
+    bad = catalog.record_check(added.id, trust="untrusted", size_bytes=7, stamp="")
     assert (bad.trust, bad.verified_at, bad.size_bytes) == ("untrusted", verified.verified_at, 7)
     assert catalog.get("m") == bad
     with pytest.raises(InvalidFieldError):
-        catalog.record_check(added.id, trust="sure", size_bytes=1, mtime_ns=1)
+        catalog.record_check(added.id, trust="sure", size_bytes=1, stamp="b")
 
 
 def test_another_client_sees_the_catalog(open_project: Opener) -> None:

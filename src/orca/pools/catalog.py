@@ -12,8 +12,9 @@ every use of an untrusted model fails with ``UntrustedArtifact`` until a ``verif
 finds the recorded bytes again. ``usable`` is the check a use makes (a pool's start, a
 reload): the policy (``strict``: only verified models that are ``active`` or
 ``canary``; ``permissive``: any model neither untrusted nor retired), then the file's
-size and mtime against the record, re-hashing the file when either changed, so a file
-swapped under a catalogued name is caught before an engine loads it.
+size and identity (device, inode, mtime, ctime) against the record, re-hashing the file
+when any changed, so a file swapped under a catalogued name is caught before an engine
+loads it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ __all__ = [
     "TrustPolicy",
     "UntrustedArtifact",
     "file_digest",
+    "file_stamp",
 ]
 
 TrustPolicy = Literal["strict", "permissive"]
@@ -64,8 +66,9 @@ USABLE_STATES = ("active", "canary")
 """The states a strict policy lets a model be used in."""
 
 
-def file_digest(path: str | os.PathLike[str]) -> tuple[str, int, int]:
-    """The file's ``sha256:<hex>``, size and mtime (nanoseconds), read in 1 MiB chunks.
+def file_digest(path: str | os.PathLike[str]) -> tuple[str, int, str]:
+    """The file's ``sha256:<hex>``, size and stamp (``file_stamp``), read in 1 MiB
+    chunks.
 
     Raises:
         ModelFileError: it cannot be opened, is not a regular file, or changed while it
@@ -75,22 +78,31 @@ def file_digest(path: str | os.PathLike[str]) -> tuple[str, int, int]:
         return _hash(f.fileno(), str(path))
 
 
-def _hash(fd: int, where: str) -> tuple[str, int, int]:
+def file_stamp(info: os.stat_result) -> str:
+    """A file's identity as the catalog records it: ``device:inode:size:mtime:ctime``
+    (nanoseconds). Writing the file, replacing it, or setting its mtime back changes it
+    (the ctime cannot be set back)."""
+    return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
+
+
+def _hash(fd: int, where: str) -> tuple[str, int, str]:
+    """The open file's digest, size and stamp; at most its size (and one byte more) is
+    read, so a special file posing as a regular one cannot stream forever."""
     before = os.fstat(fd)
     digest = hashlib.sha256()
     os.lseek(fd, 0, os.SEEK_SET)
-    while chunk := os.read(fd, CHUNK):
+    left = before.st_size + 1
+    while left > 0 and (chunk := os.read(fd, min(CHUNK, left))):
         digest.update(chunk)
+        left -= len(chunk)
     after = os.fstat(fd)
-    if (before.st_size, before.st_mtime_ns) != (after.st_size, after.st_mtime_ns) or (
-        os.lseek(fd, 0, os.SEEK_CUR) != after.st_size
-    ):
+    if left != 1 or file_stamp(before) != file_stamp(after):
         raise ModelFileError(
             f"{where} changed while it was hashed",
             path=where,
             fix="wait until whatever writes the file is done, then try again",
         )
-    return "sha256:" + digest.hexdigest(), after.st_size, after.st_mtime_ns
+    return "sha256:" + digest.hexdigest(), after.st_size, file_stamp(after)
 
 
 class Catalog:
@@ -126,7 +138,7 @@ class Catalog:
         where = _real(path)
         with open_model(where) as (f, size):
             info = read_gguf_file(f, size, where)
-            digest, size, mtime_ns = _hash(f.fileno(), where)
+            digest, size, stamp = _hash(f.fileno(), where)
         if name is None:
             name = _default_name(where)
         model = CatalogModel(
@@ -143,7 +155,7 @@ class Catalog:
             verified_at=None,
             created_at="",
             updated_at="",
-            mtime_ns=mtime_ns,
+            stamp=stamp,
         )
         return self.repository.add(model)
 
@@ -185,8 +197,9 @@ class Catalog:
     def usable(self, ref: str, policy: TrustPolicy = "strict") -> CatalogModel:
         """The model ``ref`` if it may be used now under ``policy``: the check every use
         (a pool's start, a reload) makes before an engine loads the file. The file's size
-        and mtime are compared with the record, and the file hashed again when either
-        changed (a changed file that does not match makes the model ``untrusted``).
+        and identity (device, inode, mtime, ctime) are compared with the record, and the
+        file hashed again when any changed (a changed file that does not match makes the
+        model ``untrusted``).
 
         Raises:
             UnknownCatalogModelError: no model is ``ref``.
@@ -204,10 +217,7 @@ class Catalog:
         _refuse(model, policy)
         try:
             info = os.stat(model.path)
-            same = stat.S_ISREG(info.st_mode) and (info.st_size, info.st_mtime_ns) == (
-                model.size_bytes,
-                model.mtime_ns,
-            )
+            same = stat.S_ISREG(info.st_mode) and file_stamp(info) == model.stamp
         except OSError:
             same = False
         if not same:
@@ -219,13 +229,11 @@ class Catalog:
         """Hash the model's file and record the outcome: ``matched`` when it matches,
         ``untrusted`` when it does not or cannot be read."""
         try:
-            digest, size, mtime_ns = file_digest(model.path)
+            digest, size, stamp = file_digest(model.path)
         except ModelFileError:
-            digest, size, mtime_ns = "", model.size_bytes, model.mtime_ns
+            digest, size, stamp = "", model.size_bytes, ""
         trust = matched if digest == model.digest else "untrusted"
-        return self.repository.record_check(
-            model.id, trust=trust, size_bytes=size, mtime_ns=mtime_ns
-        )
+        return self.repository.record_check(model.id, trust=trust, size_bytes=size, stamp=stamp)
 
 
 def _refuse(model: CatalogModel, policy: str) -> None:

@@ -61,8 +61,9 @@ class CatalogModel:
         trust: one of ``TRUST``.
         verified_at: when a check last found the file matching (None: never since added).
         created_at, updated_at: ISO-8601 UTC times of the store's clock.
-        mtime_ns: the file's modification time when it was last hashed (a use re-hashes
-            the file when its size or this changed).
+        stamp: the file's identity when it was last hashed: ``device:inode:size:mtime:
+            ctime`` (nanoseconds); a use hashes the file again when it differs (a file
+            written, replaced, or given back an old mtime changes its ctime).
     """
 
     id: str
@@ -78,7 +79,7 @@ class CatalogModel:
     verified_at: str | None
     created_at: str
     updated_at: str
-    mtime_ns: int = 0
+    stamp: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Its JSON form (what ``--json`` and the HTTP API answer)."""
@@ -192,10 +193,11 @@ def check_model(model: CatalogModel) -> None:
             field="digest",
             fix="let the catalog hash the file (Catalog.add)",
         )
-    if model.size_bytes < 0 or model.mtime_ns < 0:
+    if model.size_bytes < 0:
         raise InvalidFieldError(
-            "the size and mtime cannot be negative", field="size_bytes", fix="hash the file"
+            "the size cannot be negative", field="size_bytes", fix="hash the file"
         )
+    refuse_nul("stamp", model.stamp)
 
 
 def check_find(state: str | None, trust: str | None) -> None:
@@ -248,10 +250,10 @@ class CatalogRepository(Protocol):
         ...
 
     def record_check(
-        self, model_id: str, *, trust: str, size_bytes: int, mtime_ns: int
+        self, model_id: str, *, trust: str, size_bytes: int, stamp: str
     ) -> CatalogModel:
         """Record what a check of the model's file found: its trust (``verified`` also
-        stamps ``verified_at``) and the size and mtime it hashed.
+        stamps ``verified_at``) and the size and stamp of the file it hashed.
 
         Raises:
             UnknownCatalogModelError: no model has the id.

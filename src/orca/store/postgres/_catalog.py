@@ -127,7 +127,7 @@ class PgCatalog:
         return model_of(row)
 
     def record_check(
-        self, model_id: str, *, trust: str, size_bytes: int, mtime_ns: int
+        self, model_id: str, *, trust: str, size_bytes: int, stamp: str
     ) -> CatalogModel:
         check_trust(trust)
         now = self._now()
@@ -135,10 +135,10 @@ class PgCatalog:
             row = None
             if not has_nul(model_id):
                 row = c.execute(
-                    "UPDATE catalog_models SET trust = %s, size_bytes = %s, mtime_ns = %s, "
+                    "UPDATE catalog_models SET trust = %s, size_bytes = %s, stamp = %s, "
                     "verified_at = CASE WHEN %s = 'verified' THEN %s ELSE verified_at END, "
                     f"updated_at = %s WHERE id = %s RETURNING {COLUMNS}",
-                    (trust, size_bytes, mtime_ns, trust, now, now, model_id),
+                    (trust, size_bytes, stamp, trust, now, now, model_id),
                 ).fetchone()
             if row is None:
                 raise unknown(model_id, self._names(c))

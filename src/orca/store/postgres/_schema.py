@@ -567,7 +567,7 @@ CATALOG_MIGRATIONS: list[list[str]] = [
             path TEXT NOT NULL,
             digest TEXT COLLATE "C" NOT NULL UNIQUE,
             size_bytes BIGINT NOT NULL CHECK (size_bytes >= 0),
-            mtime_ns BIGINT NOT NULL,
+            stamp TEXT NOT NULL,
             format TEXT NOT NULL,
             metadata TEXT NOT NULL,
             tags TEXT NOT NULL,

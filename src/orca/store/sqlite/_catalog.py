@@ -23,7 +23,7 @@ from orca.store.sqlite._tables import SqliteTables
 
 COLUMNS = (
     "id, name, path, digest, size_bytes, format, metadata, tags, state, trust, verified_at, "
-    "created_at, updated_at, mtime_ns"
+    "created_at, updated_at, stamp"
 )
 
 
@@ -51,7 +51,7 @@ def row_of(model: CatalogModel) -> tuple[Any, ...]:
         model.verified_at,
         model.created_at,
         model.updated_at,
-        model.mtime_ns,
+        model.stamp,
     )
 
 
@@ -167,16 +167,16 @@ class SqliteCatalog(SqliteTables):
         return model_of(row)
 
     def record_check(
-        self, model_id: str, *, trust: str, size_bytes: int, mtime_ns: int
+        self, model_id: str, *, trust: str, size_bytes: int, stamp: str
     ) -> CatalogModel:
         check_trust(trust)
         now = self._now()
         with self._lock, self._errors(), _db.transaction(self._conn):
             row = self._conn.execute(
-                "UPDATE catalog_models SET trust = ?, size_bytes = ?, mtime_ns = ?, "
+                "UPDATE catalog_models SET trust = ?, size_bytes = ?, stamp = ?, "
                 "verified_at = CASE WHEN ? = 'verified' THEN ? ELSE verified_at END, "
                 f"updated_at = ? WHERE id = ? RETURNING {COLUMNS}",
-                (trust, size_bytes, mtime_ns, trust, now, now, model_id),
+                (trust, size_bytes, stamp, trust, now, now, model_id),
             ).fetchone()
             if row is None:
                 raise unknown(model_id, self._names())

@@ -681,7 +681,9 @@ CATALOG_COMPONENT = "catalog"
 
 # The model catalog (``SqliteCatalog``), in the default tenant's project database: the
 # installation's model files by digest, created by the first catalog opened on the file.
-# ``metadata`` (the GGUF header's values) and ``tags`` (a sorted array) are JSON text.
+# ``metadata`` (the GGUF header's values) and ``tags`` (a sorted array) are JSON text;
+# ``stamp`` is the file's identity when it was last hashed (device, inode, size, mtime,
+# ctime): a use hashes the file again when it differs.
 CATALOG_MIGRATIONS: list[list[str]] = [
     [
         """CREATE TABLE catalog_models (
@@ -690,7 +692,7 @@ CATALOG_MIGRATIONS: list[list[str]] = [
             path TEXT NOT NULL,
             digest TEXT NOT NULL UNIQUE,
             size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
-            mtime_ns INTEGER NOT NULL,
+            stamp TEXT NOT NULL,
             format TEXT NOT NULL,
             metadata TEXT NOT NULL,
             tags TEXT NOT NULL,
