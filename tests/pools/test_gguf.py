@@ -258,3 +258,31 @@ def test_a_socket_is_refused(tmp_path: Path) -> None:
         assert "cannot be opened" in str(refused(where)) or "not a regular" in str(refused(where))
     finally:
         server.close()
+
+
+def test_a_long_name_is_skipped_not_kept(tmp_path: Path) -> None:
+    model = Model()
+    model.keys[1] = ("general.name", STRING, "n" * 70_000)
+    model.keys.append(("general.license", STRING, "l" * 200_000))
+    info = read_gguf(write(tmp_path, model.bytes()))
+    assert (info.architecture, info.name) == ("llama", None)
+
+
+def test_hostile_lengths_cost_no_large_allocation(tmp_path: Path) -> None:
+    import tracemalloc
+
+    model = Model()
+    model.keys.append(("tokenizer.ggml.tokens", ARRAY, (STRING, [f"t{i}" for i in range(50_000)])))
+    big = write(tmp_path, model.bytes(), "vocab.gguf")
+    data = Model().bytes()
+    at = data.index(b"general.name") + len("general.name") + 4
+    hostile = write(tmp_path, data[:at] + struct.pack("<Q", 2**62) + data[at + 8 :], "h.gguf")
+    tracemalloc.start()
+    try:
+        assert read_gguf(big).tensor_count == 2  # 50 000 strings skipped, none kept
+        with pytest.raises(ModelFileError):
+            read_gguf(hostile)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20

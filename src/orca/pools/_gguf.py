@@ -37,8 +37,11 @@ VERSIONS = (2, 3)
 MAX_KEY_BYTES = 65_536
 """The longest key taken (llama.cpp's keys are tens of bytes)."""
 MAX_KEPT_STRING_BYTES = 65_536
-"""The longest string value kept (``general.name``...); longer ones of the keys Orca
-reads are refused, any other is skipped whatever its length (within the file)."""
+"""The longest string value kept (``general.name``...); a longer one is skipped, as is
+every value of a key Orca does not read, whatever its length (within the file)."""
+_GENERAL = frozenset(
+    {"general.architecture", "general.name", "general.file_type", "general.alignment"}
+)
 MAX_KEPT_ARRAY = 4096
 """The most integers kept of an array-valued key Orca reads (a per-layer head count)."""
 MAX_DIMS = 4
@@ -239,11 +242,12 @@ class _Reader:
         value: int = self.scalar(10, what)
         return value
 
-    def string(self, what: str, *, keep: int | None) -> str | None:
-        """A string: read when ``keep`` bounds its length (longer: refused), else skipped."""
+    def string(self, what: str, *, keep: int | None, long_ok: bool = False) -> str | None:
+        """A string: read when ``keep`` bounds its length, else skipped. A longer one is
+        refused, or skipped (None) with ``long_ok``."""
         length = self.u64(f"the length of {what}")
         self.need(length, f"{what} ({length} bytes)")
-        if keep is None:
+        if keep is None or (long_ok and length > keep):
             self.skip(length, what)
             return None
         if length > keep:
@@ -274,7 +278,7 @@ class _Reader:
             self.skip(_SCALARS[kind][1], what)
             return None
         if kind == _STRING:
-            return self.string(what, keep=MAX_KEPT_STRING_BYTES if keep else None)
+            return self.string(what, keep=MAX_KEPT_STRING_BYTES if keep else None, long_ok=True)
         if depth >= MAX_NESTING:
             raise self.fail(f"nests arrays more than {MAX_NESTING} deep in {what}")
         item = self.value_type(f"the items of {what}")
@@ -358,7 +362,7 @@ def read_gguf_file(f: BinaryIO, size: int, where: str) -> GGUFInfo:
         key = r.string(f"key #{index}", keep=MAX_KEY_BYTES)
         assert key is not None
         kind = r.value_type(f"key {key[:80]!r}")
-        keep = key.startswith("general.") or key.endswith(wanted_suffixes)
+        keep = key in _GENERAL or key.endswith(wanted_suffixes)
         value = r.value(kind, f"the value of {key[:80]!r}", keep=keep)
         if keep:
             kept[key] = (kind, value)
