@@ -15,6 +15,7 @@ from typer.testing import CliRunner, Result
 import _served
 from orca.cli import app
 from orca.llm.tiny import write_tiny_model
+from orca.store.postgres import PostgresStore
 
 OK, FAILED, USAGE, CONFIG = 0, 1, 2, 3
 runner = CliRunner()
@@ -159,3 +160,18 @@ def test_a_relative_path_is_refused_with_a_server(server: tuple[Path, str]) -> N
     _, url = server
     result = orca("--server", url, "model", "add", "models/x.gguf", code=USAGE)
     assert "server's host" in result.stderr
+
+
+def test_the_catalog_lives_in_a_postgresql_store_too(project: Path, pg_url: str) -> None:
+    path = write_tiny_model(project / "models" / "pg.gguf", seed=31)
+    added = json.loads(
+        orca("--store", pg_url, "-C", project, "model", "add", path, "--json", code=OK).stdout
+    )
+    listed = json.loads(
+        orca("--store", pg_url, "-C", project, "model", "list", "--json", code=OK).stdout
+    )
+    assert [m["id"] for m in listed] == [added["id"]]
+    with PostgresStore(pg_url) as store:  # the store named holds it
+        assert store.catalog.get("pg") is not None
+    moved = orca("--store", pg_url, "-C", project, "model", "state", "pg", "canary", code=OK)
+    assert "is canary" in moved.stdout
