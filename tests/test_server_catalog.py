@@ -184,6 +184,7 @@ def test_what_is_not_a_model_file_is_refused(server: Server, admin: str, project
     [
         ({}, "path"),
         ({"path": ""}, "path"),
+        ({"path": "models/m.gguf"}, "path"),
         ({"path": "x" * 5000}, "path"),
         ({"path": "/tmp/m.gguf", "state": "retired"}, "state"),
         ({"path": "/tmp/m.gguf", "tags": ["t"] * 33}, "tags"),

@@ -17,7 +17,7 @@ import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from orca.pools.catalog import Catalog
 from orca.server._models import PathId
@@ -36,8 +36,8 @@ class CatalogModelBody(BaseModel):
     path: str = Field(
         min_length=1,
         max_length=4096,
-        description="the GGUF file's path on the server's host (absolute, or relative to "
-        "the server's working directory; symbolic links are resolved)",
+        description="the GGUF file's absolute path on the server's host (symbolic links "
+        "are resolved)",
     )
     name: str | None = Field(
         default=None,
@@ -47,6 +47,16 @@ class CatalogModelBody(BaseModel):
     )
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS)
     state: Literal["draft", "active", "canary"] = "draft"
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(
+                "is relative: give the file's absolute path on the server's host (a relative "
+                "one would depend on the server's working directory)"
+            )
+        return value
 
 
 class StateBody(BaseModel):
