@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -85,10 +86,11 @@ def file_stamp(info: os.stat_result) -> str:
     return f"{info.st_dev}:{info.st_ino}:{info.st_size}:{info.st_mtime_ns}:{info.st_ctime_ns}"
 
 
-def _hash(fd: int, where: str) -> tuple[str, int, str]:
-    """The open file's digest, size and stamp; at most its size (and one byte more) is
-    read, so a special file posing as a regular one cannot stream forever."""
-    before = os.fstat(fd)
+def _hash(fd: int, where: str, before: os.stat_result | None = None) -> tuple[str, int, str]:
+    """The open file's digest, size and stamp, refused when its stamp moved since
+    ``before`` (default: now). At most its size (and one byte more) is read, so a special
+    file posing as a regular one cannot stream forever."""
+    before = before or os.fstat(fd)
     digest = hashlib.sha256()
     os.lseek(fd, 0, os.SEEK_SET)
     left = before.st_size + 1
@@ -116,7 +118,7 @@ class Catalog:
         path: str | os.PathLike[str],
         *,
         name: str | None = None,
-        tags: tuple[str, ...] | list[str] = (),
+        tags: Sequence[str] = (),
         state: str = "draft",
     ) -> CatalogModel:
         """Record the GGUF file at ``path``: its real path (symbolic links resolved), its
@@ -137,8 +139,9 @@ class Catalog:
             check_model_name(name)
         where = _real(path)
         with open_model(where) as (f, size):
+            opened = os.fstat(f.fileno())  # the header and the digest are of one content
             info = read_gguf_file(f, size, where)
-            digest, size, stamp = _hash(f.fileno(), where)
+            digest, size, stamp = _hash(f.fileno(), where, opened)
         if name is None:
             name = _default_name(where)
         model = CatalogModel(
