@@ -27,13 +27,19 @@ from orca.llm.tiny import write_tiny_model
 from orca.pools import Catalog, file_digest
 from orca.pools.catalog import file_stamp
 from orca.store import SqliteStore
+from orca.store.postgres import PostgresStore
 
 from ._gguf_bytes import Model, Tensor
 
 
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    store = SqliteStore(tmp_path / "project.db")
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
+    """A catalog over a real project store of each backend."""
+    store: SqliteStore | PostgresStore
+    if request.param == "postgres":
+        store = PostgresStore(request.getfixturevalue("pg_url"))
+    else:
+        store = SqliteStore(tmp_path / "project.db")
     yield Catalog(store.catalog)
     store.close()
 
