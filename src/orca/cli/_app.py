@@ -136,7 +136,7 @@ def _root(
         "--server",
         envvar="ORCA_SERVER",
         help="Work against this orca serve (http://HOST:PORT) instead of this machine's "
-        "files: run, runs, budget, usage and tasks. The token is ORCA_TOKEN.",
+        "files: run, runs, budget, usage, tasks and model. The token is ORCA_TOKEN.",
     ),
     store: str | None = typer.Option(
         None,
