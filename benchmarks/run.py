@@ -11,7 +11,7 @@ python benchmarks/run.py --only server --server-seconds 5   # the server figures
 python benchmarks/run.py --only ui --merge  # the web UI's figures, kept beside the others
 python benchmarks/run.py --only pg          # PostgreSQL: b_pg, c_pg, d_pg, the ledger, workers
 python benchmarks/run.py --only langgraph_parity_pct --merge   # the LangGraph parity suite's share
-python benchmarks/run.py --only pools --merge  # local engine pools: dispatch, tokens ratio, recovery
+python benchmarks/run.py --only pools --merge  # local engine pools: dispatch, throughput, recovery
 """
 
 import argparse

@@ -125,6 +125,7 @@ LAYERS = {
     "orca.engine": {"orca.context", "orca.graph", "orca.checkpoint", "orca.events", "orca.observe"},
     "orca.observe": {"orca.events", "orca._version"},
     "orca.client": {"orca.events"},  # usable without the engine
+    "orca.pools": {"orca.store", "orca.llm", "orca.config"},  # never the server or the CLI
 }
 OPEN = {"orca.errors", "orca._serde", "orca._sync", "orca._redact", "orca._patience"}
 

@@ -175,6 +175,8 @@ def test_the_llm_cost_and_store_packages_export_exactly_their_api() -> None:
         assert getattr(orca.tools, name) is not None
     assert sorted(orca.store.__all__) == [
         "BudgetRepository",
+        "CatalogModel",
+        "CatalogRepository",
         "ConfigurationRepository",
         "DEFAULT_TENANT",
         "EventHit",

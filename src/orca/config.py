@@ -441,6 +441,14 @@ class SecretsConfig(_Section):
         return value
 
 
+class CatalogConfig(_Section):
+    """``[catalog]``: the model catalog's trust policy (see docs/pools.md)."""
+
+    trust: Literal["strict", "permissive"] = "strict"
+    """``strict``: only verified models that are active or canary may be loaded;
+    ``permissive``: any model that is neither untrusted nor retired."""
+
+
 class LoggingConfig(_Section):
     """``[logging]``."""
 
@@ -464,6 +472,7 @@ class Config(_Section):
     flows: FlowsConfig = FlowsConfig()
     store: StoreConfig = StoreConfig()
     secrets: SecretsConfig = SecretsConfig()
+    catalog: CatalogConfig = CatalogConfig()
     profiles: dict[str, dict[str, Any]] = Field(default_factory=dict)
     pools: dict[str, dict[str, Any]] = Field(default_factory=dict)
     """``[pools.NAME]``: the local engine pools ``orca serve`` starts (see docs/pools.md;
@@ -576,6 +585,7 @@ _SECTIONS = {
     "flows",
     "store",
     "secrets",
+    "catalog",
 }
 
 

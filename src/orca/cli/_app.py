@@ -16,6 +16,7 @@ from orca.cli import (
     _budget,
     _flows,
     _flows_store,
+    _models,
     _pools,
     _pricing,
     _profile,
@@ -101,6 +102,7 @@ app.command("worker")(_worker.worker)
 app.add_typer(_token.app, name="token")
 app.add_typer(_tenant.app, name="tenant")
 app.add_typer(_secrets.app, name="secret")
+app.add_typer(_models.app, name="model")
 
 
 def _show_version(value: bool) -> None:
@@ -136,7 +138,7 @@ def _root(
         "--server",
         envvar="ORCA_SERVER",
         help="Work against this orca serve (http://HOST:PORT) instead of this machine's "
-        "files: run, runs, budget, usage and tasks. The token is ORCA_TOKEN.",
+        "files: run, runs, budget, usage, tasks and model. The token is ORCA_TOKEN.",
     ),
     store: str | None = typer.Option(
         None,

@@ -87,6 +87,7 @@ def serve(
         workers=workers or settings_of.workers,
         secret_keys=config().secret_keys(),
         pools=dict(config().pools),
+        trust=config().catalog.trust,
     )
     # decided once: create_app must not see a different answer (a token revoked between)
     required = auth_required(settings.project, settings.auth, settings.oidc is not None)

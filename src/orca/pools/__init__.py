@@ -1,7 +1,14 @@
-"""Local engine pools: a catalog of model files by digest, supervised engine replicas
-(llama.cpp, vLLM) placed on the GPUs, their health, and dispatch to them (docs/pools.md)."""
+"""Local engine pools: a catalog of model files by sha256 digest (their GGUF metadata,
+lifecycle and trust), supervised engine replicas (llama.cpp, vLLM) placed on the GPUs,
+their health, and dispatch to them (docs/pools.md).
+
+Everything here runs on the installation's host; nothing imports the server or the
+command line."""
+
+from __future__ import annotations
 
 from orca.pools._engines import ENGINES, EngineAdapter, PoolSpec, Problem, adapter
+from orca.pools._gguf import GGUFInfo, read_gguf
 from orca.pools._inventory import (
     SIMULATED_GPUS_ENV,
     Device,
@@ -21,15 +28,31 @@ from orca.pools._placement import (
     shape_of,
 )
 from orca.pools._supervisor import Lease, Replica, ReplicaSet, SupervisorPolicy
+from orca.pools.catalog import (
+    LIFECYCLE,
+    TRUST,
+    TRUST_POLICIES,
+    Catalog,
+    CatalogModel,
+    TrustPolicy,
+    file_digest,
+    open_catalog,
+)
 
 __all__ = [
     "CALL",
     "ENGINES",
+    "LIFECYCLE",
     "SESSION",
     "SIMULATED_GPUS_ENV",
+    "TRUST",
+    "TRUST_POLICIES",
     "Affinity",
+    "Catalog",
+    "CatalogModel",
     "Device",
     "EngineAdapter",
+    "GGUFInfo",
     "Inventory",
     "Lease",
     "Pool",
@@ -41,14 +64,18 @@ __all__ = [
     "Replica",
     "ReplicaSet",
     "SupervisorPolicy",
+    "TrustPolicy",
     "VramEstimate",
     "adapter",
     "choose_replica",
     "detect_inventory",
     "estimate_vram",
+    "file_digest",
+    "open_catalog",
     "parse_nvidia_smi",
     "place_replicas",
     "pool_configs",
+    "read_gguf",
     "shape_of",
     "simulated_inventory",
 ]

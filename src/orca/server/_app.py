@@ -24,7 +24,7 @@ from starlette.exceptions import HTTPException
 from orca._version import __version__
 from orca.config import OIDCConfig
 from orca.errors import ConfigError, InvalidInputError, OrcaError
-from orca.server import _admin, _flows, _pools, _secrets, _tenants, _uiapi
+from orca.server import _admin, _catalog, _flows, _pools, _secrets, _tenants, _uiapi
 from orca.server._admin_stores import Admin
 from orca.server._auth import (
     Authorize,
@@ -203,7 +203,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     from orca.pools import pool_configs
 
     configured = pool_configs(settings.pools)  # a wrong [pools.NAME] stops the start
-    pool_queues = _pools.open_pools(settings)
+    pool_queues = _pools.open_pools(settings, runs.store.catalog)
     tasks = Tasks(settings, secret_keys=keys, pool_queues=pool_queues)
     tasks.models.pools = pool_queues.manager
     default = Side(DEFAULT_TENANT, runs, tasks, Admin(settings.project))
@@ -252,6 +252,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.include_router(_tenants.router)  # the registry of tenants (installation admins)
     app.include_router(_uiapi.router)  # runs list and counters, search, series, tokens
     app.include_router(_secrets.router(_secrets.project_secrets(keys)))  # stored keys
+    app.include_router(_catalog.router)  # the installation's model catalog
     http = _http_metrics()
     app.add_middleware(_Unexpected)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)

@@ -124,15 +124,18 @@ SCOPE_RULES: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = (
     (READ_METHODS | WRITE_METHODS, re.compile(r"^/v1/auth/tokens(/|$)"), "admin"),
     (READ_METHODS | WRITE_METHODS, re.compile(r"^/v1/secrets(/|$)"), "admin"),
     (WRITE_METHODS, re.compile(r"^/v1/(budgets|profiles|prices)(/|$)"), "admin"),
-    (WRITE_METHODS, re.compile(r"^/v1/(pools|catalog)(/|$)"), "admin"),
+    (WRITE_METHODS, re.compile(r"^/v1/pools(/|$)"), "admin"),
     (WRITE_METHODS, re.compile(r"^/v1/runs/[^/]+/reprice$"), "admin"),
     (frozenset({"DELETE"}), re.compile(r"^/v1/flows(/|$)"), "admin"),
+    # every write to the catalog but a verify (an operator's: it only hashes again)
+    (WRITE_METHODS, re.compile(r"^/v1/catalog(?!/models/[^/]+/verify/?$)(/|$)"), "admin"),
 )
 """Where the defaults (reads ``read``, writes ``run``) are not enough: the tool audit (what
 tools were given and answered, redacted), the server's tokens, stored secrets, writes to
-budgets, profiles and prices (and repricing a run), to the local engine pools and the
-model catalog (the installation's, not a tenant's), and deleting a saved flow's version
-need ``admin``. A rule only ever raises the scope a request needs."""
+budgets, profiles and prices (and repricing a run), to the local engine pools (the
+installation's, not a tenant's), deleting a saved flow's version, and adding a model to
+the catalog or changing its state need ``admin``. A rule only ever raises the scope a
+request needs."""
 
 
 def needed_scope(method: str, path: str) -> str | None:

@@ -34,6 +34,12 @@ _STATUS: tuple[tuple[type[BaseException], int, str], ...] = (
     (errors.CheckpointNotFoundError, 404, "NOT_FOUND"),
     (errors.UnknownBudgetError, 404, "NOT_FOUND"),
     (errors.UnknownProfileError, 404, "NOT_FOUND"),
+    (errors.UnknownCatalogModelError, 404, "NOT_FOUND"),
+    # the model catalog: a digest or name catalogued already, a refused lifecycle move,
+    # a model file that is not one (a model no use may load: a pool's error, below)
+    (errors.CatalogConflictError, 409, "CATALOG_CONFLICT"),
+    (errors.InvalidTransitionError, 409, "INVALID_TRANSITION"),
+    (errors.ModelFileError, 422, "MODEL_FILE_INVALID"),
     # a bad value of a named field: 422, as pydantic's own (details name the field)
     (errors.InvalidFieldError, 422, "INVALID_REQUEST"),
     (errors.InvalidBudgetError, 422, "INVALID_REQUEST"),
@@ -116,7 +122,7 @@ def for_error(exc: BaseException) -> tuple[int, dict[str, Any]]:
 # a pool's refusal: its own code; the status says whose move it is
 _POOL_STATUS: tuple[tuple[type[errors.PoolError], int], ...] = (
     (errors.UnknownPoolError, 404),
-    (errors.UntrustedArtifactError, 403),
+    (errors.UntrustedArtifactError, 409),
     (errors.PlacementError, 409),
     (errors.ReloadFailedError, 409),
 )
@@ -126,6 +132,8 @@ def _pool_error(exc: errors.PoolError) -> tuple[int, dict[str, Any]]:
     status = next((s for cls, s in _POOL_STATUS if isinstance(exc, cls)), 503)
     message, _, fix = str(exc).partition(". Fix: ")
     details: dict[str, Any] = {"type": type(exc).__name__, "pool": exc.pool}
+    if isinstance(exc, errors.UntrustedArtifactError):
+        details.update(model=exc.model, reason=exc.reason)
     if fix:
         details["fix"] = fix
     wait = exc.retry_after

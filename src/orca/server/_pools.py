@@ -115,14 +115,14 @@ class PoolQueues:
         await self.manager.close()
 
 
-def open_pools(settings: Any) -> PoolQueues:
-    """The pools of the server of ``settings`` (none started yet), over the project's
-    model catalog."""
-    from orca.pools import PoolManager, open_catalog
+def open_pools(settings: Any, repository: Any) -> PoolQueues:
+    """The pools of the server of ``settings`` (none started yet), over the model catalog
+    in ``repository`` (the default tenant's store's)."""
+    from orca.pools import Catalog, PoolManager
 
     queues: PoolQueues
     manager = PoolManager(
-        open_catalog(settings.project),
+        Catalog(repository),
         policy=settings.trust,
         inventory=settings.inventory,
         on_capacity=lambda pool: queues.capacity_changed(pool),

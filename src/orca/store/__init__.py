@@ -7,7 +7,7 @@ repositories (checkpoints and events, ...). Each backend is a module of its own
 Orca keeps two stores by default: the user database (``$ORCA_HOME/orca.db``: profiles,
 prices, budgets, the usage ledger; ``user_store()``) and, per project,
 ``.orca/project.db`` (workflows, runs, tasks, sessions, checkpoints, tool executions, the server's
-tokens, saved flow versions).
+tokens, saved flow versions, the model catalog).
 The user database's repositories are protocols (``LedgerRepository``,
 ``PriceRepository``, ``ProfileRepository``, ``ConfigurationRepository``,
 ``UsageRepository``), each with one conformance suite a backend must pass."""
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeAlias
 
 from orca.errors import ConfigError, DatabaseLockedError
 from orca.store._audit import ToolAudit, ToolExecution
+from orca.store._catalog import CatalogModel, CatalogRepository
 from orca.store._clock import Clock, utc_now
 from orca.store._flows import (
     FlowRepository,
@@ -77,6 +78,8 @@ __all__ = [
     "STORE_ENV",
     "TENANT_ENV",
     "BudgetRepository",
+    "CatalogModel",
+    "CatalogRepository",
     "ConfigurationRepository",
     "EventHit",
     "FlowRepository",

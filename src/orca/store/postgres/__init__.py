@@ -4,7 +4,8 @@ one pool of connections (psycopg 3, ``psycopg_pool``).
 Where the SQLite backend keeps two files (the user database and the project's), a
 PostgreSQL store holds both: the user repositories (``ledger``, ``prices``,
 ``profiles``, ``configurations``, ``usage``) and the project ones (``checkpoints``,
-``audit``, ``tasks``, ``artifacts``, ``tokens``, ``flows``, ``run_views``) share the
+``audit``, ``tasks``, ``artifacts``, ``tokens``, ``flows``, ``run_views``,
+``catalog``) share the
 database and its pool. Each repository creates and migrates its tables on first use
 (``PgDb.prepare``, safe from many processes at once).
 
@@ -27,6 +28,7 @@ from orca.store.postgres._db import PgDb
 if TYPE_CHECKING:
     from orca.store.postgres._artifacts import PgArtifacts
     from orca.store.postgres._audit import PgAudit
+    from orca.store.postgres._catalog import PgCatalog
     from orca.store.postgres._config import PgConfigurations
     from orca.store.postgres._flows import PgFlows
     from orca.store.postgres._ledger import PgLedger
@@ -96,7 +98,7 @@ class PostgresStore:
 
     # The repositories, each made on first use (their modules are the files of this
     # package): checkpoints, ledger, prices, profiles, configurations, usage, audit,
-    # tasks, artifacts, tokens, flows, run_views.
+    # tasks, artifacts, tokens, flows, run_views, catalog.
 
     @property
     def tenants(self) -> PgTenants:
@@ -214,6 +216,14 @@ class PostgresStore:
                 self.db, tenant=self.tenant, keys=self.secret_keys, clock=self._clock
             ),
         )
+
+    @property
+    def catalog(self) -> PgCatalog:
+        """The installation's model catalog (``CatalogRepository``; use the default
+        tenant's store)."""
+        from orca.store.postgres._catalog import PgCatalog
+
+        return self._repo("catalog", lambda: PgCatalog(self.db, clock=self._clock))
 
     def open_user(self) -> None:
         """Create or migrate the user tables now rather than on first use.

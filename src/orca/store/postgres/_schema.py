@@ -557,6 +557,31 @@ SECRETS_MIGRATIONS: list[list[str]] = [
 ]
 
 
+CATALOG_COMPONENT = "catalog"
+# As SQLite's: the installation's model files by digest, in the default tenant's schema.
+CATALOG_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE catalog_models (
+            id TEXT COLLATE "C" PRIMARY KEY,
+            name TEXT COLLATE "C" NOT NULL UNIQUE,
+            path TEXT NOT NULL,
+            digest TEXT COLLATE "C" NOT NULL UNIQUE,
+            size_bytes BIGINT NOT NULL CHECK (size_bytes >= 0),
+            stamp TEXT NOT NULL,
+            format TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('draft', 'active', 'canary', 'deprecated', 'retired')),
+            trust TEXT NOT NULL CHECK (trust IN ('unverified', 'verified', 'untrusted')),
+            verified_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+    ],
+]
+
+
 COMPONENTS: tuple[tuple[str, list[list[str]]], ...] = (
     (USER_COMPONENT, USER_MIGRATIONS),
     (CHECKPOINT_COMPONENT, CHECKPOINT_MIGRATIONS),
@@ -567,5 +592,6 @@ COMPONENTS: tuple[tuple[str, list[list[str]]], ...] = (
     (RUN_VIEWS_COMPONENT, RUN_VIEWS_MIGRATIONS),
     (QUEUE_COMPONENT, QUEUE_MIGRATIONS),
     (SECRETS_COMPONENT, SECRETS_MIGRATIONS),
+    (CATALOG_COMPONENT, CATALOG_MIGRATIONS),
 )
 """Every component, for ``orca doctor`` (each repository prepares its own)."""

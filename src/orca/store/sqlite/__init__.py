@@ -10,6 +10,7 @@ from orca.store._clock import Clock, utc_now
 from orca.store._sealing import KeySource
 from orca.store.sqlite._artifacts import SqliteArtifacts
 from orca.store.sqlite._audit import SqliteAudit
+from orca.store.sqlite._catalog import SqliteCatalog
 from orca.store.sqlite._checkpoints import SqliteCheckpointer
 from orca.store.sqlite._config import SqliteConfigurations
 from orca.store.sqlite._db import BUSY_TIMEOUT_MS
@@ -29,6 +30,7 @@ from orca.store.sqlite._user_db import UserDb
 __all__ = [
     "SqliteArtifacts",
     "SqliteAudit",
+    "SqliteCatalog",
     "SqliteCheckpointer",
     "SqliteFlows",
     "SqliteLedger",
@@ -82,6 +84,7 @@ class SqliteStore:
         self.tenant = tenant
         self.secret_keys = secret_keys if secret_keys is not None else KeySource()
         self._secrets: SqliteSecrets | None = None
+        self._catalog: SqliteCatalog | None = None
         self.url = f"sqlite:///{self.path}"
         self._checkpoints: SqliteCheckpointer | None = None
         self._user = UserDb(self.path, key=key, clock=clock, busy_timeout_ms=busy_timeout_ms)
@@ -219,6 +222,14 @@ class SqliteStore:
             )
         return self._secrets
 
+    @property
+    def catalog(self) -> SqliteCatalog:
+        """The installation's model catalog (``CatalogRepository``; use the default
+        tenant's store)."""
+        if self._catalog is None:
+            self._catalog = SqliteCatalog(self.path, clock=self._clock)
+        return self._catalog
+
     def damage(self, *, rows: bool = False) -> list[str]:
         """What is damaged in the file, one line per finding (empty when it is sound):
         SQLite's ``quick_check`` of every page and, with ``rows``, a decode of the rows
@@ -261,6 +272,9 @@ class SqliteStore:
         if self._secrets is not None:
             self._secrets.close()
             self._secrets = None
+        if self._catalog is not None:
+            self._catalog.close()
+            self._catalog = None
 
     def __enter__(self) -> SqliteStore:
         return self

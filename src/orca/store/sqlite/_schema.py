@@ -676,3 +676,32 @@ SECRETS_MIGRATIONS: list[list[str]] = [
         ) WITHOUT ROWID""",
     ],
 ]
+
+CATALOG_COMPONENT = "catalog"
+
+# The model catalog (``SqliteCatalog``), in the default tenant's project database: the
+# installation's model files by digest, created by the first catalog opened on the file.
+# ``metadata`` (the GGUF header's values) and ``tags`` (a sorted array) are JSON text;
+# ``stamp`` is the file's identity when it was last hashed (device, inode, size, mtime,
+# ctime): a use hashes the file again when it differs.
+CATALOG_MIGRATIONS: list[list[str]] = [
+    [
+        """CREATE TABLE catalog_models (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            path TEXT NOT NULL,
+            digest TEXT NOT NULL UNIQUE,
+            size_bytes INTEGER NOT NULL CHECK (size_bytes >= 0),
+            stamp TEXT NOT NULL,
+            format TEXT NOT NULL,
+            metadata TEXT NOT NULL,
+            tags TEXT NOT NULL,
+            state TEXT NOT NULL
+                CHECK (state IN ('draft', 'active', 'canary', 'deprecated', 'retired')),
+            trust TEXT NOT NULL CHECK (trust IN ('unverified', 'verified', 'untrusted')),
+            verified_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID""",
+    ],
+]
