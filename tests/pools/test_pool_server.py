@@ -211,7 +211,8 @@ def test_a_task_runs_on_a_replica_and_streams_as_any_task(client: httpx.Client) 
     assert accepted["engine"] == "llamacpp"
     events = _events(client, accepted["task_id"])
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "started" and kinds[-1] == "end", kinds
+    assert kinds[0] == "started", kinds
+    assert kinds[-1] == "end", kinds
     assert 1 <= len(_tokens(events)) <= 16
     metrics = [e["data"] for e in events if e["event"] == "metrics"]
     assert metrics
