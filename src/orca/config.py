@@ -586,6 +586,7 @@ _SECTIONS = {
     "store",
     "secrets",
     "catalog",
+    "pools",
 }
 
 
@@ -736,6 +737,15 @@ def _check_keys(merged: Mapping[str, Any], origin: Mapping[str, str]) -> None:
             )
         if section == "profiles":
             _check_profiles(table, origin)
+            continue
+        if section == "pools":  # [pools.NAME]: each checked whole when a server starts
+            for name, body in table.items():
+                if not isinstance(body, dict):
+                    raise ConfigError(
+                        f"{_origin_of(f'pools.{name}', origin)}: pools.{name} must be a table",
+                        key=f"pools.{name}",
+                        fix=f'write [pools.{name}] with model = "..." (orca model list)',
+                    )
             continue
         model = Config.model_fields[section].annotation
         known = sorted(model.model_fields) if isinstance(model, type) else []

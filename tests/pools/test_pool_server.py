@@ -5,6 +5,7 @@ no engine left behind by a killed server."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -248,15 +249,13 @@ def test_a_replica_killed_under_a_task_ends_it_worker_reset_and_comes_back(
     os.kill(victim["pid"], signal.SIGSTOP)  # the task's call hangs on it ...
     try:
         accepted = _task(client, session_id=None, max_tokens=64)
-        started = _wait(
-            "the task to start on the stopped replica",
-            lambda: [
-                e for e in _events_so_far(client, accepted["task_id"]) if e["event"] == "metrics"
-            ],
+        _wait(
+            "the task to hold the stopped replica's slot",
+            lambda: served.health()["replicas"][0]["in_flight"] == 1,
         )
-        assert started[0]["data"]["replica"] == 0
     finally:
-        os.kill(victim["pid"], signal.SIGKILL)  # ... and the replica dies under it
+        with contextlib.suppress(ProcessLookupError):  # (unless found hung and replaced)
+            os.kill(victim["pid"], signal.SIGKILL)  # ... and the replica dies under it
     events = _events(client, accepted["task_id"])
     error = events[-1]
     assert error["event"] == "error", events
@@ -268,20 +267,6 @@ def test_a_replica_killed_under_a_task_ends_it_worker_reset_and_comes_back(
     assert replica["restarts"] >= 1
     again = _events(client, _task(client)["task_id"])  # and the pool serves again
     assert again[-1]["event"] == "end"
-
-
-def _events_so_far(client: httpx.Client, task_id: str) -> list[dict[str, Any]]:
-    """The task's events up to now (the stream is read while it runs, then left)."""
-    found = []
-    with client.stream("GET", f"/v1/tasks/{task_id}/stream") as answer:
-        buffer = ""
-        started = time.monotonic()
-        for chunk in answer.iter_text():
-            buffer += chunk
-            found = sse(buffer.rpartition("\n\n")[0] + "\n\n") if "\n\n" in buffer else []
-            if any(e["event"] == "metrics" for e in found) or time.monotonic() - started > 2:
-                break
-    return found
 
 
 def test_a_full_pool_queue_is_a_429_and_a_late_deadline_is_refused_first(
@@ -349,10 +334,10 @@ def test_a_reload_swaps_the_model_and_a_failed_one_rolls_back(
     assert reloaded.status_code == 200, reloaded.text
     assert reloaded.json()["model"]["digest"] == two["digest"]
     assert _events(client, _task(client, model_ref="pool:swap")["task_id"])[-1]["event"] == "end"
-    # a GGUF whose header reads well and whose tensors are cut off: llama.cpp refuses it
+    # a whole GGUF file of an architecture llama.cpp does not know: catalogued, but it
+    # fails to load
     broken = tmp_path / "broken.gguf"
-    whole = Path(two["path"]).read_bytes()
-    broken.write_bytes(whole[: len(whole) // 2])
+    broken.write_bytes(Path(two["path"]).read_bytes().replace(b"llama", b"llamx"))
     added = client.post(
         "/v1/catalog/models", json={"path": str(broken), "name": "broken", "state": "active"}
     )

@@ -415,11 +415,10 @@ class PoolManager:
         pool = self._serving(name)
         pool.state = "draining"
         self._changed(pool)
-        in_flight = sum(r.in_flight for r in pool.replicas.replicas)
-        await pool.replicas.drain(deadline_s)
+        ended = await pool.replicas.drain(deadline_s)
         pool.state = "stopped"
         self._changed(pool)
-        return {"pool": name, "state": "stopped", "in_flight_at_start": in_flight}
+        return {"pool": name, "state": "stopped", **ended}
 
     async def reload(self, name: str, model_ref: str) -> Pool:
         """Serve another catalogued model, atomically: the new replicas start and answer

@@ -36,6 +36,8 @@ class PoolQueues:
         self.manager = manager
         self.policy = policy
         self._queues: dict[str, Admission] = {}
+        self.draining: set[str] = set()
+        """Pools being drained: they take no new task, and finish the ones queued."""
         self.rates: dict[str, float] = {}
         """Each pool's measured decode speed (tokens/s, a moving average)."""
 
@@ -70,6 +72,10 @@ class PoolQueues:
                 end after its ``deadline_ms``.
         """
         pool = self.manager.get(name)
+        if name in self.draining:
+            raise PoolUnavailableError(
+                f"pool {name!r} is draining", pool=name, fix="send the work to another pool"
+            )
         if pool.state not in ("running", "reloading", "starting"):
             raise PoolUnavailableError(
                 f"pool {name!r} is {pool.state}", pool=name, fix="send the work to another pool"
@@ -97,6 +103,28 @@ class PoolQueues:
                 "queue is shorter",
                 retry_after=start / 1000 if start else None,
             )
+
+    async def drain(self, name: str, deadline_s: float) -> dict[str, Any]:
+        """Take no new task for pool ``name``; let the ones it accepted (queued or
+        running) finish until ``deadline_s``; then stop its replicas (what still runs
+        then ends WORKER_RESET)."""
+        self.manager.get(name)
+        loop = asyncio.get_running_loop()
+        end = loop.time() + deadline_s
+        self.draining.add(name)
+        try:
+            queue = self._queues.get(name)
+
+            def busy() -> bool:
+                return queue is not None and bool(queue.running or queue.depth)
+
+            # the admission has no event of its own; its tickets end with their tasks
+            while busy() and loop.time() < end:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+            left = max(0.0, end - loop.time())
+            return await self.manager.drain(name, left)  # type: ignore[no-any-return]
+        finally:
+            self.draining.discard(name)
 
     def measured(self, name: str, tokens: int, ms: float) -> None:
         """A finished task's decode speed joins the pool's average."""
@@ -200,8 +228,7 @@ def router() -> APIRouter:
     async def drain_pool(pool_id: PathId, request: Request, body: DrainBody) -> dict[str, Any]:
         """Take no new work, let the work in flight finish (until ``deadline_ms``), then
         stop the replicas."""
-        manager = _pools(request).manager
-        return await manager.drain(pool_id, body.deadline_ms / 1000)  # type: ignore[no-any-return]
+        return await _pools(request).drain(pool_id, body.deadline_ms / 1000)
 
     @api.post("/v1/pools/{pool_id}/reload", tags=["pools"])
     async def reload_pool(pool_id: PathId, request: Request, body: ReloadBody) -> dict[str, Any]:

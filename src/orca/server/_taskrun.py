@@ -200,13 +200,16 @@ class TaskRun:
 
             SESSION.set(live.record.session_id)  # this task's own context (its runner)
             CALL.set(self.pool_call)
-        await self._metrics(budgets=True)
+        else:  # a pool's first frame waits for its replica (and kv_warmth): its first token
+            await self._metrics(budgets=True)
         stream = LLM(model.model, "task", meter, None).astream(chat_request(body))
         async with contextlib.aclosing(stream.__aiter__()) as pieces:  # type: ignore[type-var]
             async for delta in pieces:
                 if not delta.text:
                     continue
                 now = time.perf_counter()
+                if self.first is None and model.pool is not None:
+                    await self._metrics(budgets=True)
                 self.first = self.first or now
                 self.last = now
                 index = live.tokens
