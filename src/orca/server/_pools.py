@@ -178,15 +178,9 @@ class ReloadBody(BaseModel):
     model: str = Field(min_length=1, max_length=256, description="a catalog id or name")
 
 
-def _pools(request: Request) -> Any:
-    found = getattr(request.app.state, "pools", None)
-    if found is None:
-        raise PoolUnavailableError(
-            "this server runs no local engine pools",
-            pool="",
-            fix="define [pools.NAME] in orca.toml, or create one: orca pool create",
-        )
-    return found
+def _pools(request: Request) -> PoolQueues:
+    queues: PoolQueues = request.app.state.pools
+    return queues
 
 
 def router() -> APIRouter:
