@@ -370,10 +370,16 @@ def test_a_model_whose_file_changed_is_untrusted_and_no_pool_loads_it(
 
 def test_bad_pool_definitions_and_unknown_pools_get_the_envelope(client: httpx.Client) -> None:
     wrong = client.post("/v1/pools", json={"name": "x", "model": "tiny", "replicaz": 2})
-    body = _envelope(wrong, 400, "CONFIG_INVALID")
-    assert body["details"]["field"] == "pool.replicaz"
+    body = _envelope(wrong, 422, "INVALID_REQUEST")
+    assert body["details"]["problems"][0]["field"] == "replicaz"
     bad_name = client.post("/v1/pools", json={"name": "../x", "model": "tiny"})
-    assert _envelope(bad_name, 400, "CONFIG_INVALID")["details"]["field"] == "pool.name"
+    problem = _envelope(bad_name, 422, "INVALID_REQUEST")["details"]["problems"][0]
+    assert problem["field"] == "name"
+    assert "pool name" in problem["problem"]
+    external = client.post(
+        "/v1/pools", json={"name": "ext", "model": "tiny", "provision": "external"}
+    )  # one URL per replica, and none given
+    assert _envelope(external, 400, "CONFIG_INVALID")["details"]["field"] == "pool.urls"
     gpu = client.post("/v1/pools", json={"name": "nogpu", "model": "tiny", "mode": "gpu"})
     assert "mode" in _envelope(gpu, 409, "POOL_UNAVAILABLE")["message"] + json.dumps(
         gpu.json()["details"]

@@ -35,6 +35,7 @@ from orca.pools.catalog import (
     Catalog,
     CatalogModel,
     TrustPolicy,
+    UntrustedArtifactError,
     file_digest,
     open_catalog,
 )
@@ -65,6 +66,7 @@ __all__ = [
     "ReplicaSet",
     "SupervisorPolicy",
     "TrustPolicy",
+    "UntrustedArtifactError",
     "VramEstimate",
     "adapter",
     "choose_replica",

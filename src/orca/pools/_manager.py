@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -28,6 +28,13 @@ from orca.errors import (
     ReloadFailedError,
     UnknownPoolError,
 )
+
+if TYPE_CHECKING:
+    from orca.pools._engines import PoolSpec
+    from orca.pools._inventory import Inventory
+    from orca.pools._model import PoolModel
+    from orca.pools._supervisor import Lease, ReplicaSet
+    from orca.pools.catalog import Catalog, CatalogModel, TrustPolicy
 
 log = logging.getLogger("orca.pools")
 
@@ -162,8 +169,8 @@ class Pool:
     """A started pool: its definition, the model it serves and its replicas."""
 
     config: PoolConfig
-    model: Any  # the CatalogModel it serves
-    replicas: Any  # the ReplicaSet
+    model: CatalogModel
+    replicas: ReplicaSet
     devices: list[int | None]
     vram_bytes: int | None
     state: Literal["starting", "running", "draining", "reloading", "stopped", "failed"] = "starting"
@@ -222,10 +229,10 @@ class PoolManager:
 
     def __init__(
         self,
-        catalog: Any,
+        catalog: Catalog,
         *,
-        policy: str = "strict",
-        inventory: Any = None,
+        policy: TrustPolicy = "strict",
+        inventory: Inventory | None = None,
         on_capacity: Listener | None = None,
     ) -> None:
         self.catalog = catalog
@@ -236,12 +243,12 @@ class PoolManager:
         self.failed: dict[str, tuple[PoolConfig, str]] = {}
         """Configured pools that could not start before any replica ran (untrusted model,
         engine missing, no room on the GPUs), with why: shown, and refused with it."""
-        self._models: dict[str, Any] = {}
+        self._models: dict[str, PoolModel] = {}
         self._lock = asyncio.Lock()
 
     # -- what there is ------------------------------------------------------------------
 
-    def inventory(self) -> Any:
+    def inventory(self) -> Inventory:
         if self._inventory is None:
             from orca.pools._inventory import detect_inventory
 
@@ -471,7 +478,7 @@ class PoolManager:
 
     # -- dispatch -----------------------------------------------------------------------
 
-    def model(self, name: str) -> Any:
+    def model(self, name: str) -> PoolModel:
         """Pool ``name`` as a chat model (provider ``pool``; one per pool).
 
         Raises:
@@ -492,7 +499,7 @@ class PoolManager:
 
         serve_pools(self.model)
 
-    def lease(self, name: str, session: str | None) -> Any:
+    def lease(self, name: str, session: str | None) -> Lease:
         """A slot on a ready replica of pool ``name`` (session affinity first).
 
         Raises:
@@ -533,7 +540,9 @@ class PoolManager:
             )
         return pool
 
-    def _place(self, config: PoolConfig, model: Any) -> tuple[list[int | None], int | None]:
+    def _place(
+        self, config: PoolConfig, model: CatalogModel
+    ) -> tuple[list[int | None], int | None]:
         """The device of each replica (None: the CPU, in cpu mode), and the memory one
         replica needs on its GPU. The inventory is read once, before this manager's first
         pool: the memory of the pools it started since is reserved here."""
@@ -560,7 +569,7 @@ class PoolManager:
             exc.pool = config.name
             raise
 
-    def _spec(self, config: PoolConfig, model: Any) -> Any:
+    def _spec(self, config: PoolConfig, model: CatalogModel) -> PoolSpec:
         from orca.pools._engines import PoolSpec
 
         return PoolSpec(
@@ -582,7 +591,7 @@ class PoolManager:
         )
 
     @staticmethod
-    def _preflight(spec: Any) -> None:
+    def _preflight(spec: PoolSpec) -> None:
         from orca.pools._engines import adapter
 
         problems = adapter(spec.engine).preflight(spec)
@@ -595,7 +604,7 @@ class PoolManager:
                 fix=fixes,
             )
 
-    def _replica_set(self, spec: Any, devices: Sequence[int | None]) -> Any:
+    def _replica_set(self, spec: PoolSpec, devices: Sequence[int | None]) -> ReplicaSet:
         from orca.pools._supervisor import ReplicaSet
 
         name = spec.name

@@ -26,7 +26,7 @@ from orca.errors import (
     StreamInterruptedError,
     WorkerResetError,
 )
-from orca.llm._base import estimate_tokens
+from orca.llm._base import ChatStream, estimate_tokens
 from orca.llm._types import ChatRequest, ChatResponse, Delta, Usage
 
 PROVIDER = "pool"
@@ -94,34 +94,18 @@ class PoolModel:
         return PoolStream(self, request)
 
 
-class PoolStream:
-    """One call's stream through a leased replica (a ``ChatStream``)."""
+class PoolStream(ChatStream):
+    """One call's stream through a leased replica: a ``ChatStream`` (iterate it, then
+    ``response``) whose pieces come from the replica the lease names."""
 
-    def __init__(self, model: PoolModel, request: ChatRequest) -> None:
-        self._model = model
+    def __init__(self, model: PoolModel, request: ChatRequest) -> None:  # noqa: D107
+        self._pool = model
         self._request = request
         self._response: ChatResponse | None = None
         self._started = False
 
-    @property
-    def response(self) -> ChatResponse:
-        if self._response is None:
-            raise RuntimeError("the stream has not finished; iterate it (or await final())")
-        return self._response
-
-    async def final(self) -> ChatResponse:
-        async for _ in self:
-            pass
-        return self.response
-
-    def __aiter__(self) -> AsyncIterator[Delta]:
-        if self._started:
-            raise RuntimeError("a stream can be iterated only once")
-        self._started = True
-        return self._run()
-
     async def _run(self) -> AsyncIterator[Delta]:
-        model = self._model
+        model = self._pool
         pool = model.manager.get(model.model)
         timeout = pool.config.decode_timeout_s
         session = SESSION.get()
@@ -180,7 +164,7 @@ class PoolStream:
         return kind(
             f"{what} ({why})",
             provider=PROVIDER,
-            model=self._model.model,
+            model=self._pool.model,
             text=text,
             usage=usage,
         )

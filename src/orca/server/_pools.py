@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from orca.errors import DeadlineUnmetError, PoolUnavailableError, PoolUnreadyError
+from orca.pools import PoolConfig, PoolManager
 from orca.server._admission import Admission
 from orca.server._models import PathId
 
@@ -32,7 +33,7 @@ DRAIN_DEADLINE_MS = 30_000
 class PoolQueues:
     """The admission of each pool of ``manager``, resized as its capacity changes."""
 
-    def __init__(self, manager: Any, policy: str = "reject") -> None:
+    def __init__(self, manager: PoolManager, policy: str = "reject") -> None:
         self.manager = manager
         self.policy = policy
         self._queues: dict[str, Admission] = {}
@@ -122,7 +123,7 @@ class PoolQueues:
             while busy() and loop.time() < end:  # noqa: ASYNC110
                 await asyncio.sleep(0.05)
             left = max(0.0, end - loop.time())
-            return await self.manager.drain(name, left)  # type: ignore[no-any-return]
+            return await self.manager.drain(name, left)
         finally:
             self.draining.discard(name)
 
@@ -191,17 +192,15 @@ def router() -> APIRouter:
         """Every pool of this server, with its state and ready capacity."""
         manager = _pools(request).manager
         shown = [manager.pools[n].describe() for n in sorted(manager.pools)]
-        return shown + manager.failures()  # type: ignore[no-any-return]
+        return shown + manager.failures()
 
     @api.post("/v1/pools", status_code=201, tags=["pools"])
-    async def create_pool(request: Request, body: dict[str, Any]) -> dict[str, Any]:
+    async def create_pool(request: Request, body: PoolConfig) -> dict[str, Any]:
         """Start a pool (the fields of a ``[pools.NAME]`` table, with ``name``); answers
         once a replica has answered its probe."""
-        from orca.pools import PoolConfig
-
-        config = PoolConfig.parse(body, where="pool")
-        pool = await _pools(request).manager.start(config)
-        return pool.describe()  # type: ignore[no-any-return]
+        body.check("pool")
+        pool = await _pools(request).manager.start(body)
+        return pool.describe()
 
     @api.get("/v1/pools/{pool_id}", tags=["pools"])
     async def get_pool(pool_id: PathId, request: Request) -> dict[str, Any]:
@@ -209,14 +208,14 @@ def router() -> APIRouter:
         shown = queues.manager.get(pool_id).describe()
         shown["queue_now"] = queues.snapshot(pool_id)
         shown["tokens_per_s"] = queues.rates.get(pool_id)
-        return shown  # type: ignore[no-any-return]
+        return shown
 
     @api.delete("/v1/pools/{pool_id}", tags=["pools"])
     async def stop_pool(pool_id: PathId, request: Request) -> dict[str, Any]:
         """Stop a pool now: its engines are killed, work in flight ends WORKER_RESET
         (drain first to let it finish)."""
         pool = await _pools(request).manager.stop(pool_id)
-        return pool.describe()  # type: ignore[no-any-return]
+        return pool.describe()
 
     @api.post("/v1/pools/{pool_id}/drain", tags=["pools"])
     async def drain_pool(pool_id: PathId, request: Request, body: DrainBody) -> dict[str, Any]:
@@ -229,7 +228,7 @@ def router() -> APIRouter:
         """Serve another catalogued model, atomically; on failure the pool rolls back and
         keeps serving its model (``RELOAD_FAILED``)."""
         pool = await _pools(request).manager.reload(pool_id, body.model)
-        return pool.describe()  # type: ignore[no-any-return]
+        return pool.describe()
 
     @api.get("/v1/pools/{pool_id}/health", tags=["pools"])
     async def pool_health(pool_id: PathId, request: Request) -> dict[str, Any]:
@@ -238,7 +237,7 @@ def router() -> APIRouter:
         seen = queues.manager.health(pool_id)
         seen["queue"] = queues.snapshot(pool_id)
         seen["tokens_per_s"] = queues.rates.get(pool_id)
-        return seen  # type: ignore[no-any-return]
+        return seen
 
     @api.get("/v1/replicasets", tags=["pools"])
     async def replicasets(request: Request) -> list[dict[str, Any]]:
@@ -255,7 +254,7 @@ def router() -> APIRouter:
                 "max_queued": snap.get("max_queued"),
                 "rejected": snap.get("rejected"),
             }
-        return out  # type: ignore[no-any-return]
+        return out
 
     return api
 
