@@ -21,9 +21,6 @@ naming what went wrong and how to fix it::
     │   ├── UnknownCatalogModelError (LookupError)  no catalogued model has this id or name
     │   ├── CatalogConflictError             the file's digest or the name is catalogued
     │   └── InvalidTransitionError           a lifecycle change the catalog refuses
-    ├── UntrustedArtifactError (RuntimeError)     a catalogued model may not be used: untrusted
-    │                                        (its file changed), retired, or not verified
-    │                                        and active under the strict trust policy
     ├── RunError (RuntimeError)              a run that could not finish
     │   ├── NodeError                        a node raised (after its retries)
     │   ├── ReducerError                     a reducer raised while applying writes
@@ -43,11 +40,19 @@ naming what went wrong and how to fix it::
     │   │                                    (orca.pools): ``code`` (the error envelope's),
     │   │                                    ``retriable``, ``retry_after``
     │   ├── PoolUnavailableError (LookupError)  no such pool runs, it is draining, stopped
-    │   │                                    or failed, or its engine cannot run here
+    │   │   │                                or failed, or its engine cannot run here
+    │   │   └── UnknownPoolError             no pool of that name is known (a 404)
     │   ├── PoolUnreadyError                 none of its replicas is ready yet (retriable)
     │   ├── ReplicaExhaustedError            every ready replica is busy (retriable)
-    │   └── ReloadFailedError                a reload's new model failed to start or to
-    │                                        answer; the pool serves the old one
+    │   ├── DeadlineUnmetError               by the queue and the measured decode speed,
+    │   │                                    the work would end after its deadline
+    │   ├── PlacementError                   the replicas do not fit the GPUs: names the
+    │   │                                    need, the roomiest device and the fix
+    │   ├── ReloadFailedError                a reload's new model failed to start or to
+    │   │                                    answer; the pool serves the old one
+    │   └── UntrustedArtifactError           a catalogued model may not be used: untrusted
+    │                                        (its file changed), retired, or not verified
+    │                                        and active under the strict trust policy
     ├── CheckpointError (RuntimeError)       a database or checkpoint store problem
     │   ├── CheckpointNotFoundError (LookupError)
     │   ├── CorruptDatabaseError             not an Orca database, or damaged
@@ -66,8 +71,6 @@ naming what went wrong and how to fix it::
     │   ├── InvalidBudgetError               a zero or negative amount, a bad period...
     │   └── SecretKeyError                   the master key of stored secrets is missing,
     │                                        malformed, or not the one that sealed them
-    ├── PlacementError (RuntimeError)        a pool's replicas do not fit the GPUs: names
-    │                                        the need, the roomiest device and the fix
     ├── ServerError (RuntimeError)           an Orca server answered with its error envelope
     │   │                                    (orca.client): code, message, retriable,
     │   │                                    retry_after_ms, policy_label, details
@@ -89,7 +92,10 @@ naming what went wrong and how to fix it::
         ├── BadRequestError                  the provider rejected the request (other 4xx)
         ├── MalformedResponseError           the answer breaks the provider's protocol
         └── StreamInterruptedError           the stream stopped mid-way; ``usage`` (estimated)
-                                             holds what was spent
+            │                                holds what was spent
+            ├── WorkerResetError             a pool's replica died or was replaced under
+            │                                the call (retriable: send it again)
+            └── DecodeTimeoutError (TimeoutError)  a pool's replica sent no token in time
 
 ``NodeInterrupt`` is not an error: it is the signal ``ctx.interrupt()`` raises to pause
 a run, and derives from ``BaseException`` so that ``except Exception`` in node code

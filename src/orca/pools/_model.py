@@ -98,7 +98,7 @@ class PoolStream(ChatStream):
     """One call's stream through a leased replica: a ``ChatStream`` (iterate it, then
     ``response``) whose pieces come from the replica the lease names."""
 
-    def __init__(self, model: PoolModel, request: ChatRequest) -> None:  # noqa: D107
+    def __init__(self, model: PoolModel, request: ChatRequest) -> None:
         self._pool = model
         self._request = request
         self._response: ChatResponse | None = None
