@@ -21,7 +21,13 @@ from orca import (
     StateGraph,
     reducers,
 )
-from orca.errors import InvalidInputError, InvalidResumeError
+from orca.errors import (
+    GraphError,
+    InvalidInputError,
+    InvalidResumeError,
+    InvalidUpdateError,
+    StateError,
+)
 
 
 class State(TypedDict):
@@ -411,13 +417,39 @@ def test_resuming_a_thread_that_does_not_exist_is_rejected(tmp_path: Path) -> No
     assert "Fix:" in str(exc.value)
 
 
-def test_a_command_given_to_invoke_may_only_carry_resume(tmp_path: Path) -> None:
+def test_a_command_given_to_invoke_updates_the_thread_then_resumes(tmp_path: Path) -> None:
     app = ask_graph(tmp_path)
     app.invoke({}, thread_id="t")
-    with pytest.raises(InvalidInputError, match="update_state"):
-        app.invoke(Command(resume="x", update={"answer": 1}), thread_id="t")
-    with pytest.raises(InvalidInputError, match="only carry resume"):
-        app.invoke(Command(goto="done"), thread_id="t")
+    result = app.invoke(Command(resume="yes", update={"log": ["edited"]}), thread_id="t")
+    assert result["log"] == ["edited", "asked", "done with yes"]
+    assert app.get_state("t").values["log"] == ["edited", "asked", "done with yes"]
+
+
+def test_a_command_given_to_invoke_runs_its_goto_with_its_update(tmp_path: Path) -> None:
+    app = ask_graph(tmp_path)
+    app.invoke({}, thread_id="t")
+    app.invoke(Command(resume="yes"), thread_id="t")
+    result = app.invoke(
+        Command(goto="done", update=[("log", ["a"]), ("log", ["b"]), ("answer", "again")]),
+        thread_id="t",
+    )
+    assert result["log"] == ["asked", "done with yes", "a", "b", "done with again"]
+    # the update is saved with the step it led to, though that step wrote other keys
+    state = app.get_state("t")
+    assert state.values["answer"] == "again"
+    assert state.values["log"] == result["log"]
+    assert state.next == ()
+
+
+def test_a_command_given_to_invoke_is_checked(tmp_path: Path) -> None:
+    app = ask_graph(tmp_path)
+    app.invoke({}, thread_id="t")
+    with pytest.raises(StateError, match="nope"):
+        app.invoke(Command(goto="done", update={"nope": 1}), thread_id="t")
+    with pytest.raises(InvalidUpdateError, match="pairs"):
+        app.invoke(Command(goto="done", update=[("log",)]), thread_id="t")
+    with pytest.raises(GraphError, match="ghost"):
+        app.invoke(Command(goto="ghost"), thread_id="t")
     assert app.invoke(Command(resume="still pending"), thread_id="t")["answer"] == "still pending"
 
 

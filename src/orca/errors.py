@@ -231,7 +231,12 @@ class InvalidInputError(OrcaError, ValueError):
 
 
 class InvalidResumeError(InvalidInputError):
-    """A resume value that matches no pending interrupt, or is ambiguous."""
+    """A resume value that matches no pending interrupt, or is ambiguous. ``pending``:
+    the ids of the interrupts a plain value could not choose between (else empty)."""
+
+    def __init__(self, message: str, *, pending: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.pending = pending
 
 
 class InvalidFieldError(InvalidInputError):

@@ -93,6 +93,9 @@ class CompiledGraph:
             commits on the store's worker thread while the next step runs, ``"exit"`` commits only
             when the run stops.
         max_steps: supersteps this run may take before ``StepLimitError``.
+        overrun_step: LangGraph's boundary (its compatibility layer sets it): a run that
+            reaches ``max_steps`` with work left takes one step more, keeps it, then
+            fails; so does a run that finishes on that step.
         max_concurrency: tasks that may run at once (default: all of a step).
         deadline: seconds the run may take before ``RunTimeoutError``.
         clock: what ``ctx.now()`` returns (default: the UTC wall clock).
@@ -353,7 +356,8 @@ class CompiledGraph:
                 f"durability={durability!r} is not one of {', '.join(DURABILITY_MODES)}"
             )
         max_steps = options.get("max_steps", 100)
-        if not isinstance(max_steps, int) or max_steps < 1:
+        overrun = _flag(options, "overrun_step", False)
+        if not isinstance(max_steps, int) or max_steps < (0 if overrun else 1):
             raise InvalidInputError(f"max_steps must be a positive int, got {max_steps!r}")
         concurrency = options.get("max_concurrency")
         if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
@@ -383,6 +387,7 @@ class CompiledGraph:
             seed=seed,
             durability=durability,
             max_steps=max_steps,
+            overrun_step=overrun,
             max_concurrency=concurrency,
             deadline=deadline,
             clock=options.get("clock", utc_now),
@@ -719,6 +724,7 @@ class CompiledGraph:
                 # its steps' writes must all reach the store: "exit" would keep the last
                 durability="async" if parent_opts and parent_opts.durability != "sync" else "sync",
                 max_steps=parent_opts.max_steps if parent_opts else 100,
+                overrun_step=parent_opts.overrun_step if parent_opts else False,
                 max_concurrency=parent_opts.max_concurrency if parent_opts else None,
                 clock=ctx._clock,
                 services=parent_opts.services if parent_opts else None,

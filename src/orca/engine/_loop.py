@@ -15,12 +15,20 @@ from orca._patience import lost_store, patiently
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, EventRecord, PendingWrite
 from orca.context import RunServices, RunTotals
 from orca.engine import _ids
-from orca.engine._algo import JOINS, Target, Writes, apply_writes, hold_deferred, plan_next
+from orca.engine._algo import (
+    JOINS,
+    Target,
+    Writes,
+    apply_writes,
+    hold_deferred,
+    normalize_targets,
+    plan_next,
+)
 from orca.engine._context import RunContext
 from orca.engine._emit import Emitter
 from orca.engine._persist import Durability, Persister, log_input_once
 from orca.engine._records import Recorder
-from orca.engine._task import POOL_SIZE, SyncBatch, Task, route, run_task
+from orca.engine._task import POOL_SIZE, SyncBatch, Task, route, run_task, update_pairs
 from orca.errors import (
     CheckpointNotFoundError,
     InvalidInputError,
@@ -100,6 +108,9 @@ class RunOptions:
     seed: int = 0
     durability: Durability = "sync"
     max_steps: int = 100
+    # LangGraph's boundary: a run that reaches max_steps with work left takes one step
+    # more (kept, streamed), then fails; so does a run whose last step was that one
+    overrun_step: bool = False
     max_concurrency: int | None = None
     deadline: float | None = None
     clock: Callable[[], dt.datetime] = utc_now
@@ -120,6 +131,17 @@ class RunOutcome:
     status: str
     interrupts: list[Interrupt] = field(default_factory=list)
     writes: Writes = field(default_factory=list)
+
+
+def _merged_changes(
+    first: dict[str, list[Any] | None], then: dict[str, list[Any] | None]
+) -> dict[str, list[Any] | None]:
+    """Two folds' changed keys as one: appended items in order, else None (replaced)."""
+    out = dict(first)
+    for key, items in then.items():
+        before = out.get(key, [])
+        out[key] = before + items if before is not None and items is not None else None
+    return out
 
 
 def encode_targets(targets: Sequence[Target]) -> list[dict[str, Any]]:
@@ -178,6 +200,8 @@ class Run:
         self.resumes: dict[str, Any] = {}
         self.skip_before = False
         self.write_log: Writes = []
+        # keys a Command given to invoke changed: saved with the next step's checkpoint
+        self.carried: dict[str, list[Any] | None] | None = None
         self.recorder: Recorder | None = None
 
     # -- entry ----------------------------------------------------------------------------
@@ -466,7 +490,9 @@ class Run:
         before = self.graph.interrupt_before
         after = self.graph.interrupt_after
         while self.next:
-            if self.steps_run >= self.opts.max_steps:
+            if self.steps_run >= self.opts.max_steps and (
+                not self.opts.overrun_step or self.steps_run > self.opts.max_steps
+            ):
                 raise StepLimitError(self.opts.max_steps)
             step = self.step + 1
             tasks = self._plan(step)
@@ -497,6 +523,8 @@ class Run:
                             for t in hit
                         ]
                     )
+        if self.steps_run > self.opts.max_steps:  # it finished on its overrun step
+            raise StepLimitError(self.opts.max_steps)
         return RunOutcome(self.public_values(), "done", [], self.write_log)
 
     def _bind_resume(self, task: Task) -> None:
@@ -520,10 +548,7 @@ class Run:
         if not isinstance(input, Command):
             return
         if input.update is not None or input.goto:
-            raise InvalidInputError(
-                "a Command given to invoke may only carry resume=. Fix: change the state with "
-                "update_state(thread_id, update), then continue with invoke(None, thread_id=...)"
-            )
+            self._take_command(input)
         if input.resume is None:
             return
         pending = [i.to_dict() for i in open_interrupts(cp) if i.when == "during"]
@@ -569,7 +594,8 @@ class Run:
         else:
             raise InvalidResumeError(
                 f"{len(pending)} interrupts are pending ({', '.join(ids)}). Fix: resume them "
-                "together with Command(resume={interrupt_id: value, ...})"
+                "together with Command(resume={interrupt_id: value, ...})",
+                pending=tuple(ids),
             )
         by_id = {p["id"]: p for p in pending}
         if self.persister is not None:
@@ -582,6 +608,28 @@ class Run:
                 ],
             )
         self.resumes.update(chosen)
+
+    def _take_command(self, command: Command[Any]) -> None:
+        """``Command(update=..., goto=...)`` given to invoke on a thread, as LangGraph
+        takes it: the update applies as the input's writes (through the reducers), and
+        the nodes ``goto`` names join the next step's tasks."""
+        update = command.update
+        if update is not None:
+            if isinstance(update, list | tuple):
+                pairs = update_pairs(update, None)
+            elif isinstance(update, Mapping):
+                pairs = list(update.items())
+            else:
+                raise InvalidInputError(
+                    f"Command(update=...) is a {type(update).__name__}. Fix: pass a dict of "
+                    "state keys, or a list of (key, value) pairs"
+                )
+            self.spec.state.check_keys(dict(pairs), None)
+            self.values, self.carried = apply_writes(self.channels, self.values, [(START, pairs)])
+        if command.goto:
+            targets = normalize_targets(self.spec, START, command.goto, None)
+            planned, _ = plan_next(self.spec, [(START, targets)], None)
+            self.next = [*self.next, *(t for t in planned if t not in self.next)]
 
     async def _start(self, input: Any, start: Checkpoint | None) -> None:
         writes = self.spec.state.input_writes(input)
@@ -683,6 +731,8 @@ class Run:
                 self._emit_finished(t)
         task_writes = [(t.node.name, t.writes) for t in tasks]
         values, changed = apply_writes(self.channels, self.values, task_writes)
+        if self.carried is not None:
+            changed, self.carried = _merged_changes(self.carried, changed), None
         step_writes = [w for _, ws in task_writes for w in ws] if self.parent is not None else []
         self.write_log.extend(step_writes)
         self._commit(
