@@ -262,6 +262,7 @@ def test_a_single_resume_value_is_ambiguous_when_two_interrupts_are_pending(
     assert all(i.id in message for i in paused)
     assert "Command(resume={interrupt_id: value, ...})" in message
     assert isinstance(exc.value, InvalidInputError)
+    assert set(exc.value.pending) == {i.id for i in paused}
     # nothing was consumed: both interrupts still wait
     assert app.get_state("t").interrupts == tuple(paused)
 

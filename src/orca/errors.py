@@ -859,9 +859,12 @@ class ServerUnreachableError(ServerError, ConnectionError):
 
 
 class NodeInterrupt(BaseException):
-    """Raised by ``ctx.interrupt(value)`` to pause the run; the engine catches it."""
+    """Raised by ``ctx.interrupt(value)`` to pause the run; the engine catches it.
+    ``when``: ``"during"``, or ``"before"``/``"after"`` where a subgraph paused at one of
+    its own static breakpoints (its node pauses the parent the same way)."""
 
-    def __init__(self, interrupt_id: str, value: Any) -> None:
+    def __init__(self, interrupt_id: str, value: Any, when: str = "during") -> None:
         super().__init__(value)
         self.interrupt_id = interrupt_id
         self.value = value
+        self.when = when

@@ -37,10 +37,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
     ),
-    "interrupts.paused_step_updates_stream": (
-        NOT_YET,
-        "when a step pauses part-way, the values stream ends at the interrupt; LangGraph adds a last chunk with the finished sibling's write",
-    ),
     "interrupts.resume_when_nothing_pending": (
         ON_PURPOSE,
         "Command(resume=...) on a thread with nothing to resume raises InvalidInputError: a resume value that answers nothing is a mistake Orca makes visible; LangGraph returns the state unchanged",
@@ -72,10 +68,6 @@ DIFFERENCES: dict[str, tuple[str, str]] = {
     "subgraphs.parent_history_with_subgraph": (
         ON_PURPOSE,
         "Orca saves a run's input and its first step's plan in one checkpoint: there is no step -1 (source input) checkpoint, so history and the checkpoints and debug streams are one checkpoint shorter, and steps on a thread that takes a second input count one less",
-    ),
-    "subgraphs.subgraph_with_interrupt_before_inside": (
-        NOT_YET,
-        "a static breakpoint (interrupt_before/after) shows as __interrupt__ with value None; LangGraph shows none",
     ),
     "update_state.replay_from_past_checkpoint": (
         ON_PURPOSE,

@@ -753,7 +753,7 @@ class CompiledGraph:
                 return Command(update=command.update, goto=command.goto)
             if outcome.interrupts:
                 first = outcome.interrupts[0]
-                raise NodeInterrupt(first.id, first.value)
+                raise NodeInterrupt(first.id, first.value, first.when)
             if store is not None:  # done: what it kept was only for resuming it
                 await asyncio.to_thread(store.delete_thread, thread)
             if output == "state":

@@ -513,7 +513,12 @@ class Run:
             paused = await self._superstep(step, tasks)
             if paused:
                 # the result shows what the step's finished tasks wrote, as LangGraph's does
-                return self._pause(paused, on_current=True, values=self._finished_values(tasks))
+                values, wrote = self._finished_values(tasks)
+                outcome = self._pause(paused, on_current=True, values=values)
+                if wrote and self.parent is None:
+                    # and so does one last values event, after the interrupt (LangGraph's)
+                    self._emit_values(values)
+                return outcome
             if after:
                 hit = [t for t in tasks if t.node.name in after]
                 if hit and self.next:
@@ -815,7 +820,9 @@ class Run:
             if not t.reused and t.error is None and t.interrupt is None
         ]
         interrupts = [
-            Interrupt(t.interrupt.interrupt_id, t.node.name, t.id, t.interrupt.value, "during")
+            Interrupt(
+                t.interrupt.interrupt_id, t.node.name, t.id, t.interrupt.value, t.interrupt.when
+            )
             for t in paused
             if t.interrupt is not None
         ]
@@ -846,14 +853,15 @@ class Run:
             raise NodeError(first.node.name, first.id, first.attempts, error) from error
         return interrupts
 
-    def _finished_values(self, tasks: list[Task]) -> dict[str, Any]:
-        """The state with the writes of a paused step's finished tasks folded in."""
+    def _finished_values(self, tasks: list[Task]) -> tuple[dict[str, Any], bool]:
+        """The state with the writes of a paused step's finished tasks folded in, and
+        whether they changed any key."""
         done = [(t.node.name, t.writes) for t in tasks if t.error is None and t.interrupt is None]
         try:
-            values, _ = apply_writes(self.channels, self.values, done)
+            values, changed = apply_writes(self.channels, self.values, done)
         except OrcaError:  # the step's writes conflict: the resume reports it
-            values = self.values
-        return {k: v for k, v in values.items() if k != JOINS}
+            values, changed = self.values, {}
+        return {k: v for k, v in values.items() if k != JOINS}, bool(changed)
 
     def _pause(
         self,
@@ -931,10 +939,10 @@ class Run:
             self.persisted_id = cid
         self._emit(CheckpointSaved, checkpoint_id=cid, parent_id=parent)
 
-    def _emit_values(self) -> None:
+    def _emit_values(self, values: dict[str, Any] | None = None) -> None:
         if self.em is not None:
             if self.em.wants(Values):
-                self._emit(Values, values=self.public_values())
+                self._emit(Values, values=self.public_values() if values is None else values)
             else:
                 self.em.skip()
 
