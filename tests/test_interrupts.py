@@ -442,6 +442,26 @@ def test_a_command_given_to_invoke_runs_its_goto_with_its_update(tmp_path: Path)
     assert state.next == ()
 
 
+def test_a_command_whose_goto_pauses_keeps_its_update_and_goto_until_resumed(
+    tmp_path: Path,
+) -> None:
+    calls: list[str] = []
+    app = ask_graph(tmp_path, calls)
+    app.invoke({}, thread_id="t")
+    app.invoke(Command(resume="yes"), thread_id="t")  # done: ask, then done
+    paused = app.invoke(Command(goto="ask", update={"log": ["again"]}), thread_id="t")
+    assert [i.value for i in paused["__interrupt__"]] == [{"question": "ship it?"}]
+    # the update and the goto are kept with the thread (in SQLite) while it waits
+    reopened = ask_graph(tmp_path)
+    state = reopened.get_state("t")
+    assert state.next == ("ask",)
+    assert state.values["log"] == ["asked", "done with yes", "again"]
+    result = reopened.invoke(Command(resume="no"), thread_id="t")
+    assert result["log"] == ["asked", "done with yes", "again", "asked", "done with no"]
+    assert reopened.get_state("t").values == result
+    assert calls == ["ask", "ask", "ask"]
+
+
 def test_a_command_given_to_invoke_is_checked(tmp_path: Path) -> None:
     app = ask_graph(tmp_path)
     app.invoke({}, thread_id="t")

@@ -404,3 +404,25 @@ def test_sync_calls_work_where_an_event_loop_runs_as_in_a_notebook() -> None:
 
     theirs, ours = both(program)
     assert ours == theirs
+
+
+def test_a_command_input_whose_goto_pauses_keeps_its_update_and_goto() -> None:
+    def program(lg: types.SimpleNamespace) -> Any:
+        g = lg.StateGraph(Counter)
+        g.add_node("a", lambda s: {"x": s["x"] + 1, "log": ["a"]})
+        g.add_node("ask", lambda s: {"log": [f"ask:{lg.interrupt('ok?')}:{s['x']}"]})
+        g.add_edge(lg.START, "a")
+        app = g.compile(checkpointer=lg.InMemorySaver())
+        config = {"configurable": {"thread_id": "p"}}
+        app.invoke({"x": 0, "log": []}, config)
+        paused = app.invoke(lg.Command(goto="ask", update={"x": 7, "log": ["cmd"]}), config)
+        state = app.get_state(config)
+        done = app.invoke(lg.Command(resume="yes"), config)
+        return paused, state.values, state.next, done, app.get_state(config).next
+
+    theirs, ours = both(program)
+    assert ours[:2] == theirs[:2]
+    assert ours[0]["log"] == ["a", "cmd"]
+    assert ours[3:] == theirs[3:] == [{"x": 7, "log": ["a", "cmd", "ask:yes:7"]}, []]
+    # while paused, Orca's next names the node the goto started (LangGraph's is empty)
+    assert (ours[2], theirs[2]) == (["ask"], [])

@@ -12,7 +12,7 @@ from orca._sync import iterate_sync, run_sync
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointInfo, CheckpointSave, PendingWrite
 from orca.context import RunServices, service_factory
 from orca.engine import _ids
-from orca.engine._algo import JOINS, apply_writes, hold_deferred, plan_next
+from orca.engine._algo import JOINS, apply_writes, fold_commands, hold_deferred, plan_next
 from orca.engine._context import RunContext
 from orca.engine._handle import RunHandle
 from orca.engine._loop import (
@@ -867,18 +867,22 @@ def with_finished(spec: GraphSpec, cp: Checkpoint) -> tuple[dict[str, Any], tupl
     paused or failed (its pending writes) folded in, and the tasks still to run: what
     LangGraph's ``get_state`` shows."""
     done = {p.task_id: p.value for p in cp.pending if p.kind == "writes"}
+    commands = [p.value for p in cp.pending if p.kind == "command"]
+    base, planned = cp.values, cp.next
+    if commands:  # Commands given to invoke on this checkpoint, applied as a run does
+        base, _, planned = fold_commands(spec, base, planned, commands)
     if not done:
-        return cp.values, tuple(t["node"] for t in cp.next)
+        return base, tuple(t["node"] for t in planned)
     writes: list[tuple[str, list[tuple[str, Any]]]] = []
     left: list[str] = []
-    for index, item in enumerate(cp.next):
+    for index, item in enumerate(planned):
         finished = done.get(_ids.task_id(cp.thread_id, cp.checkpoint_id, index, item["node"]))
         if finished is None:
             left.append(item["node"])
         else:
             writes.append((item["node"], [(k, v) for k, v in finished["writes"]]))
     try:
-        values, _ = apply_writes(spec.state.channels, cp.values, writes)
+        values, _ = apply_writes(spec.state.channels, base, writes)
     except OrcaError:  # the step's writes conflict: the resume reports it
-        values = cp.values
+        values = base
     return values, tuple(left)

@@ -20,6 +20,7 @@ from orca.engine._algo import (
     Target,
     Writes,
     apply_writes,
+    fold_commands,
     hold_deferred,
     normalize_targets,
     plan_next,
@@ -541,6 +542,11 @@ class Run:
     def _load(self, cp: Checkpoint) -> None:
         self.values = cp.values
         self.next = cp.next
+        commands = [p.value for p in cp.pending if p.kind == "command"]
+        if commands:  # given to invoke on this checkpoint: applied again, as they were
+            self.values, self.carried, self.next = fold_commands(
+                self.spec, self.values, self.next, commands
+            )
         self.step = cp.step
         self.checkpoint_id = self.persisted_id = cp.checkpoint_id
         self.reuse = {p.task_id: p.value for p in cp.pending if p.kind == "writes"}
@@ -553,7 +559,7 @@ class Run:
         if not isinstance(input, Command):
             return
         if input.update is not None or input.goto:
-            self._take_command(input)
+            self._take_command(input, cp)
         if input.resume is None:
             return
         pending = [i.to_dict() for i in open_interrupts(cp) if i.when == "during"]
@@ -614,27 +620,33 @@ class Run:
             )
         self.resumes.update(chosen)
 
-    def _take_command(self, command: Command[Any]) -> None:
+    def _take_command(self, command: Command[Any], cp: Checkpoint) -> None:
         """``Command(update=..., goto=...)`` given to invoke on a thread, as LangGraph
-        takes it: the update applies as the input's writes (through the reducers), and
-        the nodes ``goto`` names join the next step's tasks."""
+        takes it: the update applies as the input's writes (through the reducers; saved
+        with the next step's checkpoint), and the nodes ``goto`` names join the next
+        step's tasks. Kept as a pending write of ``cp`` until that step is saved, so a
+        step that pauses or fails keeps it."""
         update = command.update
-        if update is not None:
-            if isinstance(update, list | tuple):
-                pairs = update_pairs(update, None)
-            elif isinstance(update, Mapping):
-                pairs = list(update.items())
-            else:
-                raise InvalidInputError(
-                    f"Command(update=...) is a {type(update).__name__}. Fix: pass a dict of "
-                    "state keys, or a list of (key, value) pairs"
-                )
-            self.spec.state.check_keys(dict(pairs), None)
-            self.values, self.carried = apply_writes(self.channels, self.values, [(START, pairs)])
-        if command.goto:
-            targets = normalize_targets(self.spec, START, command.goto, None)
-            planned, _ = plan_next(self.spec, [(START, targets)], None)
-            self.next = [*self.next, *(t for t in planned if t not in self.next)]
+        pairs: Writes = []
+        if isinstance(update, list | tuple):
+            pairs = update_pairs(update, None)
+        elif isinstance(update, Mapping):
+            pairs = list(update.items())
+        elif update is not None:
+            raise InvalidInputError(
+                f"Command(update=...) is a {type(update).__name__}. Fix: pass a dict of "
+                "state keys, or a list of (key, value) pairs"
+            )
+        self.spec.state.check_keys(dict(pairs), None)
+        targets = normalize_targets(self.spec, START, command.goto, None)
+        planned, _ = plan_next(self.spec, [(START, targets)], None)
+        taken = {"update": [list(w) for w in pairs], "goto": planned}
+        self.values, changed, self.next = fold_commands(self.spec, self.values, self.next, [taken])
+        self.carried = _merged_changes(self.carried or {}, changed)
+        if self.persister is not None:
+            self.persister.put_pending(
+                self.opts.thread_id, cp.checkpoint_id, [PendingWrite(START, "command", taken)]
+            )
 
     async def _start(self, input: Any, start: Checkpoint | None) -> None:
         writes = self.spec.state.input_writes(input)

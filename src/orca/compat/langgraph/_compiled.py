@@ -22,6 +22,7 @@ from orca.compat.langgraph._stream import INTERRUPT_KEY, Namespaced, Shaper, mod
 from orca.compat.langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 from orca.compat.langgraph.types import Command, StateSnapshot
 from orca.engine import CompiledGraph
+from orca.engine._algo import fold_commands
 from orca.engine._compiled import EPHEMERAL_THREAD
 from orca.errors import (
     CheckpointNotFoundError,
@@ -499,9 +500,14 @@ class CompiledStateGraph:
         if store is None:
             return None
         try:
-            return store.get(snap.thread_id, snap.checkpoint_id)
+            cp = store.get(snap.thread_id, snap.checkpoint_id)
         except Exception:  # the snapshot says less, as LangGraph's would not
             return None
+        commands = [p.value for p in cp.pending if p.kind == "command"] if cp else []
+        if cp is not None and commands:  # the tasks a Command's goto added to the step
+            _, _, planned = fold_commands(self.native.spec, cp.values, cp.next, commands)
+            cp = dataclasses.replace(cp, next=planned)
+        return cp
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """Async ``get_state``."""
