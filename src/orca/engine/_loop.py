@@ -201,8 +201,6 @@ class Run:
         self.resumes: dict[str, Any] = {}
         self.skip_before = False
         self.write_log: Writes = []
-        # keys a Command given to invoke changed: saved with the next step's checkpoint
-        self.carried: dict[str, list[Any] | None] | None = None
         self.recorder: Recorder | None = None
 
     # -- entry ----------------------------------------------------------------------------
@@ -544,9 +542,10 @@ class Run:
         self.next = cp.next
         commands = [p.value for p in cp.pending if p.kind == "command"]
         if commands:  # given to invoke on this checkpoint: applied again, as they were
-            self.values, self.carried, self.next = fold_commands(
+            self.values, changed, self.next = fold_commands(
                 self.spec, self.values, self.next, commands
             )
+            self.dirty = _merged_changes(self.dirty, changed)  # saved with the next step
         self.step = cp.step
         self.checkpoint_id = self.persisted_id = cp.checkpoint_id
         self.reuse = {p.task_id: p.value for p in cp.pending if p.kind == "writes"}
@@ -642,7 +641,9 @@ class Run:
         planned, _ = plan_next(self.spec, [(START, targets)], None)
         taken = {"update": [list(w) for w in pairs], "goto": planned}
         self.values, changed, self.next = fold_commands(self.spec, self.values, self.next, [taken])
-        self.carried = _merged_changes(self.carried or {}, changed)
+        # the keys it changed are saved with the next step's checkpoint (as pending
+        # changes are under durability="exit"): no step pays for it
+        self.dirty = _merged_changes(self.dirty, changed)
         if self.persister is not None:
             self.persister.put_pending(
                 self.opts.thread_id, cp.checkpoint_id, [PendingWrite(START, "command", taken)]
@@ -748,8 +749,6 @@ class Run:
                 self._emit_finished(t)
         task_writes = [(t.node.name, t.writes) for t in tasks]
         values, changed = apply_writes(self.channels, self.values, task_writes)
-        if self.carried is not None:
-            changed, self.carried = _merged_changes(self.carried, changed), None
         step_writes = [w for _, ws in task_writes for w in ws] if self.parent is not None else []
         self.write_log.extend(step_writes)
         self._commit(
