@@ -462,6 +462,18 @@ def test_a_command_whose_goto_pauses_keeps_its_update_and_goto_until_resumed(
     assert calls == ["ask", "ask", "ask"]
 
 
+def test_a_command_that_runs_nothing_saves_its_update_at_once(tmp_path: Path) -> None:
+    app = ask_graph(tmp_path)
+    app.invoke({}, thread_id="t")
+    app.invoke(Command(resume="yes"), thread_id="t")
+    result = app.invoke(Command(update={"log": ["note"]}), thread_id="t")
+    assert result["log"] == ["asked", "done with yes", "note"]
+    head = app.get_state("t")
+    assert head.values == result
+    assert head.metadata["source"] == "update"
+    assert head.next == ()
+
+
 def test_a_command_given_to_invoke_is_checked(tmp_path: Path) -> None:
     app = ask_graph(tmp_path)
     app.invoke({}, thread_id="t")

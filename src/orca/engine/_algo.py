@@ -216,6 +216,6 @@ def fold_commands(
                 before = changed.get(key, [])
                 changed[key] = before + items if before is not None and items is not None else None
         for item in command.get("goto", ()):
-            if item not in nxt:
+            if "arg" in item or item not in nxt:  # a node planned already runs once
                 nxt = [*nxt, item]
     return values, changed, nxt

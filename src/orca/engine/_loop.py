@@ -644,7 +644,9 @@ class Run:
         # the keys it changed are saved with the next step's checkpoint (as pending
         # changes are under durability="exit"): no step pays for it
         self.dirty = _merged_changes(self.dirty, changed)
-        if self.persister is not None:
+        if not self.next:  # nothing to run: saved at once, as update_state saves an update
+            self._commit(self.step + 1, self.values, {}, [], "update", False)
+        elif self.persister is not None:
             self.persister.put_pending(
                 self.opts.thread_id, cp.checkpoint_id, [PendingWrite(START, "command", taken)]
             )
