@@ -156,7 +156,8 @@ def test_a_router_without_a_path_map_may_go_to_any_node() -> None:
 
 def test_without_xray_a_subgraph_is_one_node() -> None:
     drawing = build(StateGraph, START, END, "subgraph").get_graph()
-    assert [n.id for n in drawing.nodes] == ["__start__", "a", "inner", "__end__"]
+    assert list(drawing.nodes) == ["__start__", "a", "inner", "__end__"]
+    assert drawing.nodes["inner"].name == "inner"
 
 
 def test_xray_must_be_a_bool_or_a_depth() -> None:

@@ -476,3 +476,15 @@ def test_changing_the_builder_after_compile_does_not_change_the_compiled_graph()
 
     assert list(app.spec.nodes) == ["a"]
     assert app.invoke({})["log"] == ["a"]
+
+
+def test_a_list_of_retry_policies_must_hold_only_policies() -> None:
+    from orca import RetryPolicy
+
+    g = StateGraph(State)
+    with pytest.raises(GraphError, match="retry of node 'n' holds a str") as exc:
+        g.add_node("n", lambda s: {}, retry=[RetryPolicy(), "again"])  # type: ignore[list-item]
+    assert exc.value.node == "n"
+    g.add_node("m", lambda s: {}, retry=[RetryPolicy(max_attempts=2)])  # one: kept as it is
+    g.add_edge(START, "m")
+    assert g.compile().describe()["nodes"][0]["retry"] == {"max_attempts": 2}

@@ -21,7 +21,13 @@ from orca import (
     StateGraph,
     reducers,
 )
-from orca.errors import InvalidInputError, InvalidResumeError
+from orca.errors import (
+    GraphError,
+    InvalidInputError,
+    InvalidResumeError,
+    InvalidUpdateError,
+    StateError,
+)
 
 
 class State(TypedDict):
@@ -256,6 +262,7 @@ def test_a_single_resume_value_is_ambiguous_when_two_interrupts_are_pending(
     assert all(i.id in message for i in paused)
     assert "Command(resume={interrupt_id: value, ...})" in message
     assert isinstance(exc.value, InvalidInputError)
+    assert set(exc.value.pending) == {i.id for i in paused}
     # nothing was consumed: both interrupts still wait
     assert app.get_state("t").interrupts == tuple(paused)
 
@@ -411,13 +418,71 @@ def test_resuming_a_thread_that_does_not_exist_is_rejected(tmp_path: Path) -> No
     assert "Fix:" in str(exc.value)
 
 
-def test_a_command_given_to_invoke_may_only_carry_resume(tmp_path: Path) -> None:
+def test_a_command_given_to_invoke_updates_the_thread_then_resumes(tmp_path: Path) -> None:
     app = ask_graph(tmp_path)
     app.invoke({}, thread_id="t")
-    with pytest.raises(InvalidInputError, match="update_state"):
-        app.invoke(Command(resume="x", update={"answer": 1}), thread_id="t")
-    with pytest.raises(InvalidInputError, match="only carry resume"):
-        app.invoke(Command(goto="done"), thread_id="t")
+    result = app.invoke(Command(resume="yes", update={"log": ["edited"]}), thread_id="t")
+    assert result["log"] == ["edited", "asked", "done with yes"]
+    assert app.get_state("t").values["log"] == ["edited", "asked", "done with yes"]
+
+
+def test_a_command_given_to_invoke_runs_its_goto_with_its_update(tmp_path: Path) -> None:
+    app = ask_graph(tmp_path)
+    app.invoke({}, thread_id="t")
+    app.invoke(Command(resume="yes"), thread_id="t")
+    result = app.invoke(
+        Command(goto="done", update=[("log", ["a"]), ("log", ["b"]), ("answer", "again")]),
+        thread_id="t",
+    )
+    assert result["log"] == ["asked", "done with yes", "a", "b", "done with again"]
+    # the update is saved with the step it led to, though that step wrote other keys
+    state = app.get_state("t")
+    assert state.values["answer"] == "again"
+    assert state.values["log"] == result["log"]
+    assert state.next == ()
+
+
+def test_a_command_whose_goto_pauses_keeps_its_update_and_goto_until_resumed(
+    tmp_path: Path,
+) -> None:
+    calls: list[str] = []
+    app = ask_graph(tmp_path, calls)
+    app.invoke({}, thread_id="t")
+    app.invoke(Command(resume="yes"), thread_id="t")  # done: ask, then done
+    paused = app.invoke(Command(goto="ask", update={"log": ["again"]}), thread_id="t")
+    assert [i.value for i in paused["__interrupt__"]] == [{"question": "ship it?"}]
+    # the update and the goto are kept with the thread (in SQLite) while it waits
+    reopened = ask_graph(tmp_path)
+    state = reopened.get_state("t")
+    assert state.next == ("ask",)
+    assert state.values["log"] == ["asked", "done with yes", "again"]
+    result = reopened.invoke(Command(resume="no"), thread_id="t")
+    assert result["log"] == ["asked", "done with yes", "again", "asked", "done with no"]
+    assert reopened.get_state("t").values == result
+    assert calls == ["ask", "ask", "ask"]
+
+
+def test_a_command_that_runs_nothing_saves_its_update_at_once(tmp_path: Path) -> None:
+    app = ask_graph(tmp_path)
+    app.invoke({}, thread_id="t")
+    app.invoke(Command(resume="yes"), thread_id="t")
+    result = app.invoke(Command(update={"log": ["note"]}), thread_id="t")
+    assert result["log"] == ["asked", "done with yes", "note"]
+    head = app.get_state("t")
+    assert head.values == result
+    assert head.metadata["source"] == "update"
+    assert head.next == ()
+
+
+def test_a_command_given_to_invoke_is_checked(tmp_path: Path) -> None:
+    app = ask_graph(tmp_path)
+    app.invoke({}, thread_id="t")
+    with pytest.raises(StateError, match="nope"):
+        app.invoke(Command(goto="done", update={"nope": 1}), thread_id="t")
+    with pytest.raises(InvalidUpdateError, match="pairs"):
+        app.invoke(Command(goto="done", update=[("log",)]), thread_id="t")
+    with pytest.raises(GraphError, match="ghost"):
+        app.invoke(Command(goto="ghost"), thread_id="t")
     assert app.invoke(Command(resume="still pending"), thread_id="t")["answer"] == "still pending"
 
 

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import importlib
+import itertools
 import operator
 from collections.abc import Callable, Sequence
 from types import SimpleNamespace
@@ -15,6 +16,7 @@ import typing_extensions
 
 import orca
 from orca.errors import InvalidUpdateError, StepLimitError
+from orca.events import INTERRUPT, VALUES
 from orca.graph import Overwrite, default_retry_on
 
 lg_graph = importlib.import_module("langgraph.graph")
@@ -752,3 +754,107 @@ def test_a_schema_default_is_a_state_value_in_orca_and_only_the_nodes_view_in_la
     assert seen["langgraph"] == (3, 0)
     assert ours == {"x": 1, "y": 3, "n": 6}
     assert seen["orca"] == (3, 5)
+
+
+# -- lists of retry policies, update pairs, the step-limit boundary, a paused step's values -----
+
+
+def test_with_several_retry_policies_the_first_matching_one_applies() -> None:
+    calls: dict[str, int] = {}
+
+    def build(e: SimpleNamespace, errors: list[Exception]) -> Any:
+        def flaky(state: Any) -> dict[str, Any]:
+            calls[e.name] = calls.get(e.name, 0) + 1
+            if calls[e.name] <= len(errors):
+                raise errors[calls[e.name] - 1]
+            return {"log": ["ok"]}
+
+        kinds = (lg_types.RetryPolicy, "retry_policy") if e is LG else (orca.RetryPolicy, "retry")
+        policy, kw = kinds
+        policies = [
+            policy(retry_on=KeyError, max_attempts=2, initial_interval=0, jitter=False),
+            policy(retry_on=Exception, max_attempts=4, initial_interval=0, jitter=False),
+        ]
+        g = e.StateGraph(Log)
+        g.add_node("flaky", flaky, **{kw: policies})
+        g.add_edge(e.START, "flaky")
+        return g.compile()
+
+    for errors, outcome, attempts in (
+        ([KeyError("a"), KeyError("b")], "KeyError", 2),  # the first policy: 2 attempts
+        ([OSError("a"), OSError("b"), OSError("c")], {"log": ["ok"]}, 4),  # the second
+    ):
+        calls.clear()
+        seen = []
+        for e in ENGINES:
+            try:
+                seen.append(build(e, errors).invoke({"log": []}))
+            except Exception as exc:
+                seen.append(type(exc.__cause__ or exc).__name__)
+        assert seen == [outcome, outcome]
+        assert calls == {"langgraph": attempts, "orca": attempts}
+
+
+def test_a_command_update_of_pairs_applies_a_key_twice_through_its_reducer() -> None:
+    def build(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(Log)
+        g.add_node("n", lambda s: e.Command(update=[("log", ["a"]), ("log", ["b"])]))
+        g.add_edge(e.START, "n")
+        return g.compile()
+
+    assert same_on_both(build, {"log": []}) == {"log": ["a", "b"]}
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 5])
+def test_overrun_step_is_langgraphs_recursion_limit_boundary(limit: int) -> None:
+    """LangGraph's recursion_limit=N is max_steps=N-1 with overrun_step: a loop runs N
+    steps then fails; a chain of N-1 steps finishes, one of N runs them all and fails."""
+
+    def loop(e: SimpleNamespace) -> Any:
+        g = e.StateGraph(Log)
+        g.add_node("spin", lambda s: {"log": ["s"]})
+        g.add_edge(e.START, "spin")
+        g.add_edge("spin", "spin")
+        return g.compile()
+
+    def chain(e: SimpleNamespace, length: int) -> Any:
+        g = e.StateGraph(Log)
+        names = [f"n{i}" for i in range(length)]
+        for name in names:
+            g.add_node(name, lambda s, name=name: {"log": [name]})
+        g.add_edge(e.START, names[0])
+        for a, b in itertools.pairwise(names):
+            g.add_edge(a, b)
+        return g.compile()
+
+    def outcome(e: SimpleNamespace, app: Any) -> Any:
+        if e is LG:
+            stream = app.stream({"log": []}, {"recursion_limit": limit}, stream_mode="updates")
+        else:
+            stream = app.stream({"log": []}, mode="updates", max_steps=limit - 1, overrun_step=True)
+        steps = 0
+        try:
+            for _ in stream:
+                steps += 1
+        except (RecursionError, StepLimitError):
+            return steps, "limit"
+        return steps, "done"
+
+    for make in (loop, lambda e: chain(e, max(limit - 1, 1)), lambda e: chain(e, limit)):
+        lg, orc = outcome(LG, make(LG)), outcome(ORCA, make(ORCA))
+        assert orc == lg
+    assert outcome(ORCA, loop(ORCA)) == (limit, "limit")
+
+
+def test_a_step_that_pauses_part_way_ends_the_values_stream_with_its_finished_writes() -> None:
+    g = orca.StateGraph(Log)
+    g.add_node("a", lambda s: {"log": ["a done"]})
+    g.add_node("b", lambda s, ctx: {"log": [f"b:{ctx.interrupt('b?')}"]})
+    g.add_edge(orca.START, "a")
+    g.add_edge(orca.START, "b")
+    app = g.compile(orca.MemoryCheckpointer())
+    events = [e for e in app.stream({"log": []}, thread_id="t") if e.type in (VALUES, INTERRUPT)]
+    # the input's values, the pause, then the state with a's write (b still pending)
+    assert [e.type for e in events] == [VALUES, INTERRUPT, VALUES]
+    assert events[-1].values == {"log": ["a done"]}
+    assert app.get_state("t").values == {"log": ["a done"]}

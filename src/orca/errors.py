@@ -271,7 +271,12 @@ class InvalidInputError(OrcaError, ValueError):
 
 
 class InvalidResumeError(InvalidInputError):
-    """A resume value that matches no pending interrupt, or is ambiguous."""
+    """A resume value that matches no pending interrupt, or is ambiguous. ``pending``:
+    the ids of the interrupts a plain value could not choose between (else empty)."""
+
+    def __init__(self, message: str, *, pending: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.pending = pending
 
 
 class InvalidFieldError(InvalidInputError):
@@ -1066,9 +1071,12 @@ class ServerUnreachableError(ServerError, ConnectionError):
 
 
 class NodeInterrupt(BaseException):
-    """Raised by ``ctx.interrupt(value)`` to pause the run; the engine catches it."""
+    """Raised by ``ctx.interrupt(value)`` to pause the run; the engine catches it.
+    ``when``: ``"during"``, or ``"before"``/``"after"`` where a subgraph paused at one of
+    its own static breakpoints (its node pauses the parent the same way)."""
 
-    def __init__(self, interrupt_id: str, value: Any) -> None:
+    def __init__(self, interrupt_id: str, value: Any, when: str = "during") -> None:
         super().__init__(value)
         self.interrupt_id = interrupt_id
         self.value = value
+        self.when = when

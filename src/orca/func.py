@@ -112,13 +112,18 @@ class _Task(Generic[T]):
     """A function made a task by ``@task``: calling it inside an entrypoint starts it."""
 
     def __init__(
-        self, fn: Callable[..., T], name: str | None, retry_policy: RetryPolicy | None
+        self,
+        fn: Callable[..., T],
+        name: str | None,
+        retry_policy: RetryPolicy | Sequence[RetryPolicy] | None,
     ) -> None:
         if not callable(fn):
             raise InvalidInputError(f"@task needs a function, got {type(fn).__name__}")
         self.fn = fn
         self.name: str = name or str(getattr(fn, "__name__", "task"))
-        self.retry_policy = retry_policy
+        self.retry_policy: RetryPolicy | tuple[RetryPolicy, ...] | None = (
+            tuple(retry_policy) if isinstance(retry_policy, Sequence) else retry_policy
+        )
         functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
@@ -180,9 +185,12 @@ class _Task(Generic[T]):
             except NodeInterrupt:
                 raise
             except Exception as exc:
-                if policy is None or attempt >= policy.max_attempts or not policy.should_retry(exc):
+                chosen = policy
+                if isinstance(chosen, tuple):  # several: the first whose retry_on matches
+                    chosen = next((p for p in chosen if p.should_retry(exc)), None)
+                if chosen is None or attempt >= chosen.max_attempts or not chosen.should_retry(exc):
                     raise
-                time.sleep(policy.delay(attempt, scope.ctx.random.random()))
+                time.sleep(chosen.delay(attempt, scope.ctx.random.random()))
                 attempt += 1
 
 
@@ -194,7 +202,7 @@ def task(
     fn: Callable[..., T] | None = None,
     *,
     name: str | None = None,
-    retry_policy: RetryPolicy | None = None,
+    retry_policy: RetryPolicy | Sequence[RetryPolicy] | None = None,
 ) -> Any:
     """Make ``fn`` a task: ``@task`` or ``@task(name=..., retry_policy=...)``.
 

@@ -14,7 +14,7 @@ import orca.errors
 from orca.compat.langgraph.checkpoint.memory import InMemorySaver
 from orca.compat.langgraph.errors import GraphRecursionError, InvalidUpdateError
 from orca.compat.langgraph.graph import END, START, StateGraph
-from orca.compat.langgraph.types import Command
+from orca.compat.langgraph.types import Command, interrupt
 
 
 class State(TypedDict):
@@ -87,6 +87,34 @@ def test_layer_errors_are_orca_errors_too() -> None:
     with pytest.raises(InvalidUpdateError) as update:
         bad.compile().invoke({"x": 0})
     assert isinstance(update.value, orca.errors.InvalidUpdateError)
+
+
+def test_where_langgraph_raises_a_builtin_the_layer_raises_both_it_and_orcas_error() -> None:
+    with pytest.raises(TypeError) as not_callable:
+        StateGraph(State).add_node("a", 42)
+    assert isinstance(not_callable.value, orca.errors.GraphError)
+    assert not_callable.value.node == "a"
+
+    g = StateGraph(State)
+    g.add_node("a", lambda s: {"x": 1})
+    g.add_edge(START, "a")
+    g.add_conditional_edges("a", lambda s: "maybe", {"yes": END})
+    with pytest.raises(KeyError) as unmapped:
+        g.compile().invoke({"x": 0})
+    assert isinstance(unmapped.value, orca.errors.GraphError)
+    assert "returned 'maybe', which its path_map lacks" in str(unmapped.value)
+
+    two = StateGraph(State)
+    for name in ("p", "q"):
+        two.add_node(name, lambda s, name=name: {"log": [str(interrupt(name))]})
+        two.add_edge(START, name)
+    app = two.compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    app.invoke({"x": 0, "log": []}, config)
+    with pytest.raises(RuntimeError) as ambiguous:
+        app.invoke(Command(resume="same"), config)
+    assert isinstance(ambiguous.value, orca.errors.InvalidResumeError)
+    assert len(ambiguous.value.pending) == 2
 
 
 @pytest.mark.parametrize(("nodes", "limit"), [(2, 1), (3, 1), (3, 2), (4, 2), (4, 3)])

@@ -12,11 +12,9 @@ from typing import Annotated, Any, Literal, TypedDict
 import pytest
 from tests.compat._both import langgraph_names, orca_names, plain
 
-from orca.compat.langgraph.checkpoint.memory import InMemorySaver
 from orca.compat.langgraph.graph import START
 from orca.compat.langgraph.graph import StateGraph as OrcaStateGraph
 from orca.compat.langgraph.types import Command as OrcaCommand
-from orca.errors import InvalidInputError
 
 # LangGraph hands config and writer only to parameters annotated with these types
 StreamWriter = importlib.import_module("langgraph.types").StreamWriter
@@ -350,15 +348,20 @@ def test_a_resume_with_an_update_lets_the_resumed_node_see_the_edit() -> None:
     assert ours == theirs == {"x": 9, "log": ["r:9"]}
 
 
-def test_a_command_with_goto_as_input_is_refused_with_the_way_round() -> None:
-    g = OrcaStateGraph(Counter)
-    g.add_node("a", lambda s: {"x": 1})
-    g.add_edge(START, "a")
-    app = g.compile(checkpointer=InMemorySaver())
-    config = {"configurable": {"thread_id": "g"}}
-    app.invoke({"x": 0}, config)
-    with pytest.raises(InvalidInputError, match=r"update_state\(config, values, as_node"):
-        app.invoke(OrcaCommand(goto="a"), config)
+def test_a_command_with_goto_as_input_runs_the_node_as_langgraph_does() -> None:
+    def program(lg: types.SimpleNamespace) -> Any:
+        g = lg.StateGraph(Counter)
+        g.add_node("a", lambda s: {"x": s["x"] + 1, "log": ["a"]})
+        g.add_node("b", lambda s: {"log": [f"b:{s['x']}"]})
+        g.add_edge(lg.START, "a")
+        app = g.compile(checkpointer=lg.InMemorySaver())
+        config = {"configurable": {"thread_id": "g"}}
+        app.invoke({"x": 0, "log": []}, config)
+        out = app.invoke(lg.Command(goto="b", update={"x": 5, "log": ["cmd"]}), config)
+        return out, app.get_state(config).values
+
+    theirs, ours = both(program)
+    assert ours == theirs == [{"x": 5, "log": ["a", "cmd", "b:5"]}] * 2
 
 
 def test_with_config_sets_defaults_that_a_calls_config_extends() -> None:
@@ -401,3 +404,25 @@ def test_sync_calls_work_where_an_event_loop_runs_as_in_a_notebook() -> None:
 
     theirs, ours = both(program)
     assert ours == theirs
+
+
+def test_a_command_input_whose_goto_pauses_keeps_its_update_and_goto() -> None:
+    def program(lg: types.SimpleNamespace) -> Any:
+        g = lg.StateGraph(Counter)
+        g.add_node("a", lambda s: {"x": s["x"] + 1, "log": ["a"]})
+        g.add_node("ask", lambda s: {"log": [f"ask:{lg.interrupt('ok?')}:{s['x']}"]})
+        g.add_edge(lg.START, "a")
+        app = g.compile(checkpointer=lg.InMemorySaver())
+        config = {"configurable": {"thread_id": "p"}}
+        app.invoke({"x": 0, "log": []}, config)
+        paused = app.invoke(lg.Command(goto="ask", update={"x": 7, "log": ["cmd"]}), config)
+        state = app.get_state(config)
+        done = app.invoke(lg.Command(resume="yes"), config)
+        return paused, state.values, state.next, done, app.get_state(config).next
+
+    theirs, ours = both(program)
+    assert ours[:2] == theirs[:2]
+    assert ours[0]["log"] == ["a", "cmd"]
+    assert ours[3:] == theirs[3:] == [{"x": 7, "log": ["a", "cmd", "ask:yes:7"]}, []]
+    # while paused, Orca's next names the node the goto started (LangGraph's is empty)
+    assert (ours[2], theirs[2]) == (["ask"], [])

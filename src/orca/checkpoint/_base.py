@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol, runtime_checkable
 
-PendingKind = Literal["writes", "interrupt", "resume"]
+PendingKind = Literal["writes", "interrupt", "resume", "command"]
 RunStatus = Literal["queued", "running", "interrupted", "done", "failed", "cancelled"]
 RUN_ENDED = frozenset({"done", "cancelled"})
 """The statuses of a run whose id is never begun again: it finished, or was cancelled.
@@ -43,7 +43,9 @@ class PendingWrite:
 
     ``writes`` holds a finished task's ``{"update": [[key, value], ...], "goto": [...]}``,
     so a resume does not run it again; ``interrupt`` an ``Interrupt.to_dict()``;
-    ``resume`` a value given to resume an interrupt.
+    ``resume`` a value given to resume an interrupt; ``command`` a ``Command``'s
+    ``{"update": [[key, value], ...], "goto": [task, ...]}`` given to ``invoke`` on the
+    thread (applied again when the step is run again).
     """
 
     task_id: str

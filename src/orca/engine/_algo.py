@@ -195,3 +195,27 @@ def hold_deferred(
     if waiting:
         kept[DEFERRED] = waiting
     return now, kept
+
+
+def fold_commands(
+    spec: GraphSpec,
+    values: dict[str, Any],
+    nxt: list[dict[str, Any]],
+    commands: Iterable[Mapping[str, Any]],
+) -> tuple[dict[str, Any], dict[str, list[Any] | None], list[dict[str, Any]]]:
+    """``Command(update=..., goto=...)``s given to ``invoke`` on a thread (kept as its
+    checkpoint's pending ``command`` writes), as LangGraph takes them: each update
+    folded into ``values`` through the reducers, the tasks each goto names added to
+    those planned (``nxt``). Returns the values, the keys changed, the tasks."""
+    changed: dict[str, list[Any] | None] = {}
+    for command in commands:
+        update = [(k, v) for k, v in command.get("update", ())]
+        if update:
+            values, more = apply_writes(spec.state.channels, values, [("__start__", update)])
+            for key, items in more.items():
+                before = changed.get(key, [])
+                changed[key] = before + items if before is not None and items is not None else None
+        for item in command.get("goto", ()):
+            if "arg" in item or item not in nxt:  # a node planned already runs once
+                nxt = [*nxt, item]
+    return values, changed, nxt

@@ -12,7 +12,7 @@ from orca._sync import iterate_sync, run_sync
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointInfo, CheckpointSave, PendingWrite
 from orca.context import RunServices, service_factory
 from orca.engine import _ids
-from orca.engine._algo import JOINS, apply_writes, hold_deferred, plan_next
+from orca.engine._algo import JOINS, apply_writes, fold_commands, hold_deferred, plan_next
 from orca.engine._context import RunContext
 from orca.engine._handle import RunHandle
 from orca.engine._loop import (
@@ -93,6 +93,9 @@ class CompiledGraph:
             commits on the store's worker thread while the next step runs, ``"exit"`` commits only
             when the run stops.
         max_steps: supersteps this run may take before ``StepLimitError``.
+        overrun_step: LangGraph's boundary (its compatibility layer sets it): a run that
+            reaches ``max_steps`` with work left takes one step more, keeps it, then
+            fails; so does a run that finishes on that step.
         max_concurrency: tasks that may run at once (default: all of a step).
         deadline: seconds the run may take before ``RunTimeoutError``.
         clock: what ``ctx.now()`` returns (default: the UTC wall clock).
@@ -353,7 +356,8 @@ class CompiledGraph:
                 f"durability={durability!r} is not one of {', '.join(DURABILITY_MODES)}"
             )
         max_steps = options.get("max_steps", 100)
-        if not isinstance(max_steps, int) or max_steps < 1:
+        overrun = _flag(options, "overrun_step", False)
+        if not isinstance(max_steps, int) or max_steps < (0 if overrun else 1):
             raise InvalidInputError(f"max_steps must be a positive int, got {max_steps!r}")
         concurrency = options.get("max_concurrency")
         if concurrency is not None and (not isinstance(concurrency, int) or concurrency < 1):
@@ -383,6 +387,7 @@ class CompiledGraph:
             seed=seed,
             durability=durability,
             max_steps=max_steps,
+            overrun_step=overrun,
             max_concurrency=concurrency,
             deadline=deadline,
             clock=options.get("clock", utc_now),
@@ -719,6 +724,7 @@ class CompiledGraph:
                 # its steps' writes must all reach the store: "exit" would keep the last
                 durability="async" if parent_opts and parent_opts.durability != "sync" else "sync",
                 max_steps=parent_opts.max_steps if parent_opts else 100,
+                overrun_step=parent_opts.overrun_step if parent_opts else False,
                 max_concurrency=parent_opts.max_concurrency if parent_opts else None,
                 clock=ctx._clock,
                 services=parent_opts.services if parent_opts else None,
@@ -747,7 +753,7 @@ class CompiledGraph:
                 return Command(update=command.update, goto=command.goto)
             if outcome.interrupts:
                 first = outcome.interrupts[0]
-                raise NodeInterrupt(first.id, first.value)
+                raise NodeInterrupt(first.id, first.value, first.when)
             if store is not None:  # done: what it kept was only for resuming it
                 await asyncio.to_thread(store.delete_thread, thread)
             if output == "state":
@@ -861,18 +867,22 @@ def with_finished(spec: GraphSpec, cp: Checkpoint) -> tuple[dict[str, Any], tupl
     paused or failed (its pending writes) folded in, and the tasks still to run: what
     LangGraph's ``get_state`` shows."""
     done = {p.task_id: p.value for p in cp.pending if p.kind == "writes"}
+    commands = [p.value for p in cp.pending if p.kind == "command"]
+    base, planned = cp.values, cp.next
+    if commands:  # Commands given to invoke on this checkpoint, applied as a run does
+        base, _, planned = fold_commands(spec, base, planned, commands)
     if not done:
-        return cp.values, tuple(t["node"] for t in cp.next)
+        return base, tuple(t["node"] for t in planned)
     writes: list[tuple[str, list[tuple[str, Any]]]] = []
     left: list[str] = []
-    for index, item in enumerate(cp.next):
+    for index, item in enumerate(planned):
         finished = done.get(_ids.task_id(cp.thread_id, cp.checkpoint_id, index, item["node"]))
         if finished is None:
             left.append(item["node"])
         else:
             writes.append((item["node"], [(k, v) for k, v in finished["writes"]]))
     try:
-        values, _ = apply_writes(spec.state.channels, cp.values, writes)
+        values, _ = apply_writes(spec.state.channels, base, writes)
     except OrcaError:  # the step's writes conflict: the resume reports it
-        values = cp.values
+        values = base
     return values, tuple(left)

@@ -15,12 +15,21 @@ from orca._patience import lost_store, patiently
 from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, EventRecord, PendingWrite
 from orca.context import RunServices, RunTotals
 from orca.engine import _ids
-from orca.engine._algo import JOINS, Target, Writes, apply_writes, hold_deferred, plan_next
+from orca.engine._algo import (
+    JOINS,
+    Target,
+    Writes,
+    apply_writes,
+    fold_commands,
+    hold_deferred,
+    normalize_targets,
+    plan_next,
+)
 from orca.engine._context import RunContext
 from orca.engine._emit import Emitter
 from orca.engine._persist import Durability, Persister, log_input_once
 from orca.engine._records import Recorder
-from orca.engine._task import POOL_SIZE, SyncBatch, Task, route, run_task
+from orca.engine._task import POOL_SIZE, SyncBatch, Task, route, run_task, update_pairs
 from orca.errors import (
     CheckpointNotFoundError,
     InvalidInputError,
@@ -100,6 +109,9 @@ class RunOptions:
     seed: int = 0
     durability: Durability = "sync"
     max_steps: int = 100
+    # LangGraph's boundary: a run that reaches max_steps with work left takes one step
+    # more (kept, streamed), then fails; so does a run whose last step was that one
+    overrun_step: bool = False
     max_concurrency: int | None = None
     deadline: float | None = None
     clock: Callable[[], dt.datetime] = utc_now
@@ -120,6 +132,17 @@ class RunOutcome:
     status: str
     interrupts: list[Interrupt] = field(default_factory=list)
     writes: Writes = field(default_factory=list)
+
+
+def _merged_changes(
+    first: dict[str, list[Any] | None], then: dict[str, list[Any] | None]
+) -> dict[str, list[Any] | None]:
+    """Two folds' changed keys as one: appended items in order, else None (replaced)."""
+    out = dict(first)
+    for key, items in then.items():
+        before = out.get(key, [])
+        out[key] = before + items if before is not None and items is not None else None
+    return out
 
 
 def encode_targets(targets: Sequence[Target]) -> list[dict[str, Any]]:
@@ -466,7 +489,9 @@ class Run:
         before = self.graph.interrupt_before
         after = self.graph.interrupt_after
         while self.next:
-            if self.steps_run >= self.opts.max_steps:
+            if self.steps_run >= self.opts.max_steps and (
+                not self.opts.overrun_step or self.steps_run > self.opts.max_steps
+            ):
                 raise StepLimitError(self.opts.max_steps)
             step = self.step + 1
             tasks = self._plan(step)
@@ -487,7 +512,12 @@ class Run:
             paused = await self._superstep(step, tasks)
             if paused:
                 # the result shows what the step's finished tasks wrote, as LangGraph's does
-                return self._pause(paused, on_current=True, values=self._finished_values(tasks))
+                values, wrote = self._finished_values(tasks)
+                outcome = self._pause(paused, on_current=True, values=values)
+                if wrote and self.parent is None:
+                    # and so does one last values event, after the interrupt (LangGraph's)
+                    self._emit_values(values)
+                return outcome
             if after:
                 hit = [t for t in tasks if t.node.name in after]
                 if hit and self.next:
@@ -497,6 +527,8 @@ class Run:
                             for t in hit
                         ]
                     )
+        if self.steps_run > self.opts.max_steps:  # it finished on its overrun step
+            raise StepLimitError(self.opts.max_steps)
         return RunOutcome(self.public_values(), "done", [], self.write_log)
 
     def _bind_resume(self, task: Task) -> None:
@@ -508,6 +540,12 @@ class Run:
     def _load(self, cp: Checkpoint) -> None:
         self.values = cp.values
         self.next = cp.next
+        commands = [p.value for p in cp.pending if p.kind == "command"]
+        if commands:  # given to invoke on this checkpoint: applied again, as they were
+            self.values, changed, self.next = fold_commands(
+                self.spec, self.values, self.next, commands
+            )
+            self.dirty = _merged_changes(self.dirty, changed)  # saved with the next step
         self.step = cp.step
         self.checkpoint_id = self.persisted_id = cp.checkpoint_id
         self.reuse = {p.task_id: p.value for p in cp.pending if p.kind == "writes"}
@@ -520,10 +558,7 @@ class Run:
         if not isinstance(input, Command):
             return
         if input.update is not None or input.goto:
-            raise InvalidInputError(
-                "a Command given to invoke may only carry resume=. Fix: change the state with "
-                "update_state(thread_id, update), then continue with invoke(None, thread_id=...)"
-            )
+            self._take_command(input, cp)
         if input.resume is None:
             return
         pending = [i.to_dict() for i in open_interrupts(cp) if i.when == "during"]
@@ -569,7 +604,8 @@ class Run:
         else:
             raise InvalidResumeError(
                 f"{len(pending)} interrupts are pending ({', '.join(ids)}). Fix: resume them "
-                "together with Command(resume={interrupt_id: value, ...})"
+                "together with Command(resume={interrupt_id: value, ...})",
+                pending=tuple(ids),
             )
         by_id = {p["id"]: p for p in pending}
         if self.persister is not None:
@@ -582,6 +618,38 @@ class Run:
                 ],
             )
         self.resumes.update(chosen)
+
+    def _take_command(self, command: Command[Any], cp: Checkpoint) -> None:
+        """``Command(update=..., goto=...)`` given to invoke on a thread, as LangGraph
+        takes it: the update applies as the input's writes (through the reducers; saved
+        with the next step's checkpoint), and the nodes ``goto`` names join the next
+        step's tasks. Kept as a pending write of ``cp`` until that step is saved, so a
+        step that pauses or fails keeps it."""
+        update = command.update
+        pairs: Writes = []
+        if isinstance(update, list | tuple):
+            pairs = update_pairs(update, None)
+        elif isinstance(update, Mapping):
+            pairs = list(update.items())
+        elif update is not None:
+            raise InvalidInputError(
+                f"Command(update=...) is a {type(update).__name__}. Fix: pass a dict of "
+                "state keys, or a list of (key, value) pairs"
+            )
+        self.spec.state.check_keys(dict(pairs), None)
+        targets = normalize_targets(self.spec, START, command.goto, None)
+        planned, _ = plan_next(self.spec, [(START, targets)], None)
+        taken = {"update": [list(w) for w in pairs], "goto": planned}
+        self.values, changed, self.next = fold_commands(self.spec, self.values, self.next, [taken])
+        # the keys it changed are saved with the next step's checkpoint (as pending
+        # changes are under durability="exit"): no step pays for it
+        self.dirty = _merged_changes(self.dirty, changed)
+        if not self.next:  # nothing to run: saved at once, as update_state saves an update
+            self._commit(self.step + 1, self.values, {}, [], "update", False)
+        elif self.persister is not None:
+            self.persister.put_pending(
+                self.opts.thread_id, cp.checkpoint_id, [PendingWrite(START, "command", taken)]
+            )
 
     async def _start(self, input: Any, start: Checkpoint | None) -> None:
         writes = self.spec.state.input_writes(input)
@@ -765,7 +833,9 @@ class Run:
             if not t.reused and t.error is None and t.interrupt is None
         ]
         interrupts = [
-            Interrupt(t.interrupt.interrupt_id, t.node.name, t.id, t.interrupt.value, "during")
+            Interrupt(
+                t.interrupt.interrupt_id, t.node.name, t.id, t.interrupt.value, t.interrupt.when
+            )
             for t in paused
             if t.interrupt is not None
         ]
@@ -796,14 +866,15 @@ class Run:
             raise NodeError(first.node.name, first.id, first.attempts, error) from error
         return interrupts
 
-    def _finished_values(self, tasks: list[Task]) -> dict[str, Any]:
-        """The state with the writes of a paused step's finished tasks folded in."""
+    def _finished_values(self, tasks: list[Task]) -> tuple[dict[str, Any], bool]:
+        """The state with the writes of a paused step's finished tasks folded in, and
+        whether they changed any key."""
         done = [(t.node.name, t.writes) for t in tasks if t.error is None and t.interrupt is None]
         try:
-            values, _ = apply_writes(self.channels, self.values, done)
+            values, changed = apply_writes(self.channels, self.values, done)
         except OrcaError:  # the step's writes conflict: the resume reports it
-            values = self.values
-        return {k: v for k, v in values.items() if k != JOINS}
+            values, changed = self.values, {}
+        return {k: v for k, v in values.items() if k != JOINS}, bool(changed)
 
     def _pause(
         self,
@@ -881,10 +952,10 @@ class Run:
             self.persisted_id = cid
         self._emit(CheckpointSaved, checkpoint_id=cid, parent_id=parent)
 
-    def _emit_values(self) -> None:
+    def _emit_values(self, values: dict[str, Any] | None = None) -> None:
         if self.em is not None:
             if self.em.wants(Values):
-                self._emit(Values, values=self.public_values())
+                self._emit(Values, values=self.public_values() if values is None else values)
             else:
                 self.em.skip()
 

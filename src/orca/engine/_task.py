@@ -9,7 +9,7 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -117,6 +117,11 @@ def to_writes(spec: GraphSpec, task: Task, output: Any) -> tuple[Writes, list[Ta
                 node=name,
             )
         goto = normalize_targets(spec, name, output.goto, None)
+        if isinstance(output.update, list | tuple):
+            # (key, value) pairs: a key may come twice, each write through its reducer
+            pairs = update_pairs(output.update, name)
+            spec.state.check_keys(dict(pairs), name)
+            return pairs, goto
         output = output.update or {}
     if not isinstance(output, Mapping):
         raise InvalidUpdateError(
@@ -126,6 +131,18 @@ def to_writes(spec: GraphSpec, task: Task, output: Any) -> tuple[Writes, list[Ta
         )
     spec.state.check_keys(output, name)
     return list(output.items()), goto
+
+
+def update_pairs(update: Sequence[Any], node: str | None) -> Writes:
+    """A ``Command``'s update given as ``(key, value)`` pairs, checked."""
+    if not all(isinstance(w, tuple) and len(w) == 2 and isinstance(w[0], str) for w in update):
+        raise InvalidUpdateError(
+            f"Command(update=...) of {'node ' + repr(node) if node else 'the input'} is a "
+            "list that is not of (key, value) pairs. Fix: pass a dict, or a list of "
+            "(key, value) tuples",
+            node=node,
+        )
+    return [(k, v) for k, v in update]
 
 
 async def route(spec: GraphSpec, task: Task, values: dict[str, Any]) -> list[Target]:
@@ -156,7 +173,7 @@ async def run_task(
 ) -> None:
     """Run ``task`` to completion, recording its writes, targets, interrupt or error."""
     node = task.node
-    policy = node.retry
+    policies = node.retry
     started = time.perf_counter() - (task.prerun[2] if task.prerun else 0.0)
     replay = True  # whether this attempt is answered from the last one's calls
     while True:
@@ -176,6 +193,9 @@ async def run_task(
             if not isinstance(own, Exception):
                 own = exc
             retryable = not isinstance(own, OrcaError) or isinstance(own, TaskTimeoutError)
+            policy = policies
+            if isinstance(policy, tuple):  # several: the first whose retry_on matches applies
+                policy = next((p for p in policy if p.should_retry(own)), None)
             # the node's own code failed: the answers it got may be why, so it asks again
             replay = isinstance(own, OrcaError) or (policy is not None and policy.reuse_calls)
             if not replay:

@@ -79,7 +79,7 @@ class NodeSpec:
 
     name: str
     callee: Callee
-    retry: RetryPolicy | None
+    retry: RetryPolicy | tuple[RetryPolicy, ...] | None  # several: the first matching applies
     timeout: float | None
     destinations: tuple[str, ...]
     cache_policy: CachePolicy | None = None
@@ -174,7 +174,7 @@ class StateGraph:
         name: str,
         fn: Callable[..., Any] | CompiledGraph,
         *,
-        retry: RetryPolicy | None = None,
+        retry: RetryPolicy | Sequence[RetryPolicy] | None = None,
         timeout: float | None = None,
         destinations: Sequence[str] = (),
         cache_policy: CachePolicy | None = None,
@@ -187,7 +187,8 @@ class StateGraph:
         Args:
             name: unique node name.
             fn: the callable, or a compiled graph run as one task.
-            retry: how failures are retried (default: not retried).
+            retry: how failures are retried (default: not retried); with a list of
+                policies, a failure is retried by the first whose ``retry_on`` matches it.
             timeout: seconds one attempt may take.
             destinations: nodes this node may reach with ``Command(goto=...)``; declaring
                 them lets ``compile()`` check reachability.
@@ -243,6 +244,7 @@ class StateGraph:
             raise GraphError(
                 f"node {name!r} has defer={defer!r}", fix="pass True or False", node=name
             )
+        retry = _retry_of(retry, name)
         declared = tuple(destinations) or _annotated_destinations(fn)
         schema = input_schema if input_schema is not None else _annotated_input(fn)
         self._nodes[name] = NodeSpec(
@@ -522,3 +524,23 @@ def _annotated_input(fn: Any) -> type | None:
     except Exception:  # an annotation that does not resolve declares nothing
         return None
     return hint if isinstance(hint, type) and schema_kind(hint) is not None else None
+
+
+def _retry_of(
+    retry: RetryPolicy | Sequence[RetryPolicy] | None, node: str
+) -> RetryPolicy | tuple[RetryPolicy, ...] | None:
+    """A node's retry policy: one, or several (a tuple) of which the first that matches
+    a failure applies."""
+    if retry is None or isinstance(retry, RetryPolicy):
+        return retry
+    policies = tuple(retry) if isinstance(retry, Sequence) else (retry,)
+    wrong = [p for p in policies if not isinstance(p, RetryPolicy)]
+    if wrong:
+        raise GraphError(
+            f"retry of node {node!r} holds a {type(wrong[0]).__name__}",
+            fix="pass RetryPolicy(...), a list of them, or None",
+            node=node,
+        )
+    if not policies:
+        return None
+    return policies[0] if len(policies) == 1 else policies

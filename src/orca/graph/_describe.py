@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from orca.graph._builder import GraphSpec
+    from orca.graph._types import RetryPolicy
 
 
 def describe(spec: GraphSpec) -> dict[str, Any]:
@@ -27,7 +28,7 @@ def describe(spec: GraphSpec) -> dict[str, Any]:
         {
             "name": n.name,
             "async": n.callee.is_async,
-            "retry": None if n.retry is None else {"max_attempts": n.retry.max_attempts},
+            "retry": None if n.retry is None else {"max_attempts": _max_attempts(n.retry)},
             "timeout_s": n.timeout,
             "destinations": list(n.destinations) or None,
         }
@@ -61,3 +62,10 @@ def describe(spec: GraphSpec) -> dict[str, Any]:
         "joins": joins,
         "branches": branches,
     }
+
+
+def _max_attempts(retry: RetryPolicy | tuple[RetryPolicy, ...]) -> int:
+    """The most attempts a node may take (several policies: the largest)."""
+    if isinstance(retry, tuple):
+        return max(p.max_attempts for p in retry)
+    return retry.max_attempts

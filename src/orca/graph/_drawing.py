@@ -48,9 +48,10 @@ class Edge:
 
 @dataclass(frozen=True, slots=True)
 class DrawableGraph:
-    """The nodes and edges of a compiled graph, for diagrams and UIs."""
+    """The nodes and edges of a compiled graph, for diagrams and UIs: ``nodes`` maps
+    each node's id to it (in drawing order), as LangGraph's drawing does."""
 
-    nodes: tuple[Node, ...]
+    nodes: Mapping[str, Node]
     edges: tuple[Edge, ...]
 
     def to_json(self) -> dict[str, Any]:
@@ -65,14 +66,15 @@ class DrawableGraph:
             if e.conditional:
                 item["conditional"] = True
             edges.append(item)
-        return {"nodes": [{"id": n.id, "name": n.name} for n in self.nodes], "edges": edges}
+        nodes = [{"id": n.id, "name": n.name} for n in self.nodes.values()]
+        return {"nodes": nodes, "edges": edges}
 
     def draw_mermaid(self) -> str:
         """Mermaid flowchart text: START and END as rounded terminals, conditional edges
         dotted, a subgraph's nodes (xray) inside a ``subgraph`` block."""
         out = [_MERMAID_HEAD]
         groups: dict[str, list[str]] = {}
-        for node in self.nodes:
+        for node in self.nodes.values():
             prefix, _, _ = node.id.rpartition(":")
             if node.id == START:
                 line = f"\t{_mid(node.id)}([<p>{START}</p>]):::first\n"
@@ -159,10 +161,12 @@ def build_drawing(
         entry = starts[0].target if len(starts) == 1 else START
         exit_ = ends[0].source if len(ends) == 1 else END
         dropped = {e for e in (*starts, *ends) if len(starts if e in starts else ends) == 1}
-        kept = {n.id for n in sub.nodes} - {START} if entry != START else {n.id for n in sub.nodes}
+        kept = set(sub.nodes) - {START} if entry != START else set(sub.nodes)
         if exit_ != END:
             kept.discard(END)
-        inner_nodes.extend(Node(f"{name}:{n.id}", n.name) for n in sub.nodes if n.id in kept)
+        inner_nodes.extend(
+            Node(f"{name}:{n.id}", n.name) for n in sub.nodes.values() if n.id in kept
+        )
         rewired = [
             Edge(f"{name}:{e.source}", f"{name}:{e.target}", e.conditional, e.label)
             for e in sub.edges
@@ -191,7 +195,7 @@ def build_drawing(
             e.label or "",
         ),
     )
-    return DrawableGraph(ordered, tuple(sorted_edges))
+    return DrawableGraph({n.id: n for n in ordered}, tuple(sorted_edges))
 
 
 def _parts(spec: GraphSpec) -> tuple[list[Node], list[Edge]]:

@@ -69,17 +69,23 @@ class Command(Generic[N]):
     """A node's richer return value, or a resume instruction passed to ``invoke``.
 
     Attributes:
-        update: state update applied like a returned dict.
+        update: state update applied like a returned dict; or a list of ``(key, value)``
+            pairs, where a key may come more than once (each write goes through its
+            reducer, in order).
         goto: node name(s) or ``Send``s to run next, in addition to the node's edges.
         resume: (input only) the value for a pending interrupt; a dict keyed by interrupt
             id resumes several parallel interrupts at once.
+
+    Given to ``invoke`` on a thread that has a checkpoint, ``update`` applies to its state
+    (through the reducers) and the nodes ``goto`` names run in the next step, with those
+    the thread had planned.
         graph: ``None`` (this graph) or ``Command.PARENT`` (the parent of this subgraph).
 
     A node annotated ``-> Command[Literal["a", "b"]]`` declares the nodes it may go to,
     as ``add_node(..., destinations=["a", "b"])`` does.
     """
 
-    update: dict[str, Any] | None = None
+    update: dict[str, Any] | Sequence[tuple[str, Any]] | None = None
     goto: str | Send | Sequence[str | Send] = ()
     resume: Any = None
     graph: str | None = None

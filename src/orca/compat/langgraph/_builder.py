@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 from orca.checkpoint import Checkpointer
 from orca.compat.langgraph._compiled import CompiledStateGraph
+from orca.compat.langgraph._errors import NodeNotCallableError, PathMapKeyError
 from orca.compat.langgraph._nodes import GraphInfo, runnable_node, wrap_node, wrap_router
 from orca.compat.langgraph.types import RetryPolicy
 from orca.errors import GraphError, InvalidInputError
 from orca.graph import StateGraph as NativeStateGraph
-from orca.graph._types import END, START
+from orca.graph._types import END, START, Send
 from orca.graph._types import RetryPolicy as NativeRetryPolicy
 
 
@@ -19,14 +22,18 @@ def _not_supported(what: str, fix: str) -> GraphError:
     return GraphError(f"{what} is not supported by Orca's LangGraph layer yet", fix=fix)
 
 
-def native_retry(policy: Any, node: str) -> NativeRetryPolicy | None:
-    """LangGraph's ``RetryPolicy`` (or a list of them: the first applies) as Orca's."""
+def native_retry(
+    policy: Any, node: str
+) -> NativeRetryPolicy | tuple[NativeRetryPolicy, ...] | None:
+    """LangGraph's ``RetryPolicy`` (or a list of them: the first whose ``retry_on``
+    matches a failure applies) as Orca's."""
     if policy is None:
         return None
     if isinstance(policy, Sequence) and not isinstance(policy, RetryPolicy):
-        if not policy:
+        policies = tuple(p for p in (native_retry(p, node) for p in policy) if p is not None)
+        if not policies:
             return None
-        policy = policy[0]
+        return policies[0] if len(policies) == 1 else policies  # type: ignore[return-value]
     if isinstance(policy, NativeRetryPolicy):
         return policy
     if not isinstance(policy, RetryPolicy):
@@ -46,6 +53,35 @@ def native_retry(policy: Any, node: str) -> NativeRetryPolicy | None:
         jitter=policy.jitter,
         retry_on=retry_on,
     )
+
+
+def _mapped_only(
+    router: Callable[..., Any], source: str, path_map: Mapping[Hashable, str]
+) -> Callable[..., Any]:
+    """``router``, raising LangGraph's ``KeyError`` for a result its ``path_map`` lacks."""
+
+    def check(result: Any) -> Any:
+        items = result if isinstance(result, list | tuple) else (result,)
+        for item in items:
+            if not isinstance(item, Send) and item not in path_map:
+                raise PathMapKeyError(
+                    f"the router of {source!r} returned {item!r}, which its path_map lacks",
+                    fix=f"return one of {list(path_map)} or add {item!r} to the path_map",
+                    node=source,
+                )
+        return result
+
+    if inspect.iscoroutinefunction(router):
+
+        async def async_router(*args: Any, **kwargs: Any) -> Any:
+            return check(await router(*args, **kwargs))
+
+        return functools.update_wrapper(async_router, router)
+
+    def mapped(*args: Any, **kwargs: Any) -> Any:
+        return check(router(*args, **kwargs))
+
+    return functools.update_wrapper(mapped, router)
 
 
 class _Native(NativeStateGraph):
@@ -151,7 +187,7 @@ class StateGraph:
                 input_schema=input_schema,
             )
         else:
-            raise GraphError(
+            raise NodeNotCallableError(
                 f"node {node!r} is a {type(action).__name__}, not a callable",
                 fix="pass a function, an async function, a LangChain runnable or a compiled graph",
                 node=node,
@@ -178,7 +214,10 @@ class StateGraph:
                 fix="pass a function (state) -> node name(s)",
                 node=source,
             )
-        self._native.add_conditional_edges(source, wrap_router(path, source, self._info), path_map)
+        router = wrap_router(path, source, self._info)
+        if isinstance(path_map, Mapping):
+            router = _mapped_only(router, source, path_map)
+        self._native.add_conditional_edges(source, router, path_map)
         return self
 
     def add_sequence(self, nodes: Sequence[Any]) -> StateGraph:

@@ -15,16 +15,19 @@ from typing import Any
 from orca._sync import iterate_sync, off_loop
 from orca.compat.langgraph import _config, _state
 from orca.compat.langgraph._config import CallConfig
+from orca.compat.langgraph._errors import AmbiguousResumeError
 from orca.compat.langgraph._messages import MessageSink
 from orca.compat.langgraph._nodes import GraphInfo
 from orca.compat.langgraph._stream import INTERRUPT_KEY, Namespaced, Shaper, modes_of
 from orca.compat.langgraph.errors import EmptyInputError, GraphRecursionError, InvalidUpdateError
 from orca.compat.langgraph.types import Command, StateSnapshot
 from orca.engine import CompiledGraph
+from orca.engine._algo import fold_commands
 from orca.engine._compiled import EPHEMERAL_THREAD
 from orca.errors import (
     CheckpointNotFoundError,
     InvalidInputError,
+    InvalidResumeError,
     NodeError,
     StepLimitError,
 )
@@ -101,11 +104,15 @@ class CompiledStateGraph:
                     "Command(resume=...) or Command(update=...)"
                 )
             if input.goto:
-                raise InvalidInputError(
-                    "Command(goto=...) as a graph's input is not supported by Orca's "
-                    "LangGraph layer yet. Fix: update_state(config, values, as_node=...) "
-                    "to route from a node, then invoke(None, config)"
-                )
+                # the engine applies the update and runs the named nodes next, as LangGraph
+                pairs = input.update
+                if isinstance(pairs, Mapping):
+                    pairs = {k: v for k, v in pairs.items() if k in self._info.keys}
+                elif isinstance(pairs, list | tuple):
+                    pairs = [
+                        w for w in pairs if not isinstance(w, tuple) or w[0] in self._info.keys
+                    ]
+                return Command(update=pairs, goto=input.goto, resume=input.resume), None
             update = None
             if input.update is not None:
                 if self.checkpointer is None:
@@ -117,12 +124,30 @@ class CompiledStateGraph:
             resume = Command(resume=input.resume) if input.resume is not None else None
             return resume, update
         if isinstance(input, Mapping):  # LangGraph drops keys the input schema lacks
-            return {k: v for k, v in input.items() if k in self._info.inputs}, None
+            given = {k: v for k, v in input.items() if k in self._info.inputs}
+            return self._as_given(given), None
         if input is None or isinstance(input, Command) or _is_state_object(input):
             return input, None
         raise InvalidUpdateError(
             f"Expected dict, got {input!r}. Fix: pass the input as a dict of state keys"
         )
+
+    def _as_given(self, given: dict[str, Any]) -> Any:
+        """The input for a pydantic state: checked (pydantic's ``ValidationError``, as
+        LangGraph raises it) but kept as given, as LangGraph keeps it; a node sees it
+        validated. Orca's own API keeps the validated values."""
+        state = self.native.spec.state
+        if state.kind != "pydantic":
+            return given
+        model = state.schema
+        fields = model.model_fields  # type: ignore[attr-defined]
+        if not given or not all(k in fields for k in given):
+            return given  # an input schema's keys: Orca checks them
+        holder = model.model_construct()  # type: ignore[attr-defined]
+        validator = model.__pydantic_validator__  # type: ignore[attr-defined]
+        for key, value in given.items():
+            validator.validate_assignment(holder, key, value)
+        return model.model_construct(**given)  # type: ignore[attr-defined]
 
     def _empty_input(
         self, exc: Exception, input: Any, options: Mapping[str, Any]
@@ -148,12 +173,11 @@ class CompiledStateGraph:
             if call.checkpoint_id is not None:
                 options["checkpoint_id"] = call.checkpoint_id
         # LangGraph counts the input as a step of its recursion limit, and a run that
-        # continues a thread (None, a resume) may take two more steps than the limit says
+        # continues a thread (None, a resume) may take two more steps than the limit says;
+        # at the limit it runs one step more, then fails (overrun_step)
         fresh = input is not None and not isinstance(input, Command)
-        steps = call.recursion_limit - 1 if fresh else call.recursion_limit + 1
-        if steps < 1:
-            raise _recursion_error(call.recursion_limit)
-        options["max_steps"] = steps
+        options["max_steps"] = call.recursion_limit - 1 if fresh else call.recursion_limit + 1
+        options["overrun_step"] = True
         if call.max_concurrency is not None:
             options["max_concurrency"] = call.max_concurrency
         if durability is not None:
@@ -456,10 +480,11 @@ class CompiledStateGraph:
         return self._shown(snap)
 
     def _shown(self, snap: Any) -> StateSnapshot:
-        log = None
+        log = step = None
         if snap.next:  # a step that began from here and paused: its tasks' ids
             log = _state.read_step(self.checkpointer, [snap.metadata.get("run_id")], snap.step + 1)
-        shown = _state.snapshot_of(snap, self._info, log)
+            step = self._step_of(snap)
+        shown = _state.snapshot_of(snap, self._info, log, step, tuple(self.native.spec.nodes))
         if not snap.subgraphs:
             return shown
         # a paused subgraph's own state, in its task, as LangGraph shows it
@@ -468,6 +493,21 @@ class CompiledStateGraph:
             for t in shown.tasks
         )
         return shown._replace(tasks=tasks)
+
+    def _step_of(self, snap: Any) -> Any:
+        """The stored checkpoint of ``snap``: its whole plan and its finished tasks."""
+        store = self.checkpointer
+        if store is None:
+            return None
+        try:
+            cp = store.get(snap.thread_id, snap.checkpoint_id)
+        except Exception:  # the snapshot says less, as LangGraph's would not
+            return None
+        commands = [p.value for p in cp.pending if p.kind == "command"] if cp else []
+        if cp is not None and commands:  # the tasks a Command's goto added to the step
+            _, _, planned = fold_commands(self.native.spec, cp.values, cp.next, commands)
+            cp = dataclasses.replace(cp, next=planned)
+        return cp
 
     async def aget_state(self, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
         """Async ``get_state``."""
@@ -505,7 +545,8 @@ class CompiledStateGraph:
             native = self.native.get_state(thread_id, info.checkpoint_id)
             runs = (child_run.get(info.checkpoint_id), native.metadata.get("run_id"))
             log = _state.read_step(self.checkpointer, runs, native.step + 1, events)
-            snap = _state.snapshot_of(native, self._info, log)
+            step = self._step_of(native) if native.next else None
+            snap = _state.snapshot_of(native, self._info, log, step, tuple(self.native.spec.nodes))
             if filter and any((snap.metadata or {}).get(k) != v for k, v in filter.items()):
                 continue
             if limit is not None and count >= limit:
@@ -748,6 +789,10 @@ def _translate(exc: Exception, call: CallConfig) -> Exception:
         new = _recursion_error(call.recursion_limit)
     elif isinstance(exc, NativeInvalidUpdateError) and not isinstance(exc, InvalidUpdateError):
         new = InvalidUpdateError(str(exc), node=exc.node, key=exc.key)
+    elif isinstance(exc, InvalidResumeError) and exc.pending:
+        if isinstance(exc, AmbiguousResumeError):
+            return exc
+        new = AmbiguousResumeError(str(exc), pending=exc.pending)
     else:
         return exc
     new.__cause__ = exc

@@ -196,7 +196,13 @@ def to_native(output: Any, node: str, graph: GraphInfo) -> Any:
             )
         if output.graph == Command.PARENT or output.update is None:
             return output  # an update for the parent is checked against the parent's keys
-        update = _update(output.update, node, graph)
+        update: Any = output.update
+        if isinstance(update, list | tuple) and all(
+            isinstance(w, tuple) and len(w) == 2 and isinstance(w[0], str) for w in update
+        ):  # (key, value) pairs: a key may come twice, each write through its reducer
+            update = [(k, v) for k, v in update if k in graph.keys]
+        else:
+            update = _update(update, node, graph)
         return Command(update=update, goto=output.goto, graph=output.graph)
     if isinstance(output, list | tuple) and output and all(isinstance(c, Command) for c in output):
         raise InvalidUpdateError(
@@ -210,10 +216,6 @@ def to_native(output: Any, node: str, graph: GraphInfo) -> Any:
 def _update(update: Any, node: str, graph: GraphInfo) -> Any:
     if isinstance(update, Mapping):
         return {k: v for k, v in update.items() if k in graph.keys}
-    if isinstance(update, list | tuple) and all(
-        isinstance(w, tuple) and len(w) == 2 and isinstance(w[0], str) for w in update
-    ):
-        return {k: v for k, v in update if k in graph.keys}
     if update is not None and not isinstance(update, str | bytes | int | float | bool | list):
         fields = _object_fields(update)
         if fields is not None:  # a dataclass or pydantic state: its set fields
@@ -231,12 +233,20 @@ def _object_fields(value: Any) -> dict[str, Any] | None:
     return None
 
 
+def validated(state: Any) -> Any:
+    """A pydantic state as LangGraph hands it to a node: validated (coerced) from the
+    values kept, which hold the input as it was given (Orca builds the view unchecked)."""
+    return type(state).model_validate({k: getattr(state, k) for k in state.__pydantic_fields_set__})
+
+
 def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[..., Any]:
     """``fn`` as an Orca node ``(state, ctx)``."""
     shape = shape_of(fn)
     if shape.is_async:
 
         async def async_node(state: Any, ctx: Any) -> Any:
+            if hasattr(state, "__pydantic_fields_set__"):
+                state = validated(state)
             call = _Call(shape, ctx)
             call.before(state)
             with _metered(ctx), call.langchain():
@@ -247,6 +257,8 @@ def wrap_node(fn: Callable[..., Any], name: str, graph: GraphInfo) -> Callable[.
         return _annotated_like(async_node, fn)
 
     def node(state: Any, ctx: Any) -> Any:
+        if hasattr(state, "__pydantic_fields_set__"):
+            state = validated(state)
         call = _Call(shape, ctx)
         call.before(state)
         with _metered(ctx), call.langchain():

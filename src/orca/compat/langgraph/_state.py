@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from orca.checkpoint import Checkpoint
 from orca.compat.langgraph._config import thread_config
 from orca.compat.langgraph._nodes import GraphInfo
 from orca.compat.langgraph.types import Interrupt, PregelTask, StateSnapshot
+from orca.engine._ids import task_id as engine_task_id
 from orca.events import INTERRUPT, STEP_STARTED
 from orca.graph._types import Interrupt as NativeInterrupt
 from orca.graph._types import StateSnapshot as NativeSnapshot
@@ -100,10 +102,39 @@ def read_step(
     return log
 
 
-def snapshot_of(snap: NativeSnapshot, info: GraphInfo, log: StepLog | None = None) -> StateSnapshot:
+def snapshot_of(
+    snap: NativeSnapshot,
+    info: GraphInfo,
+    log: StepLog | None = None,
+    step: Checkpoint | None = None,
+    order: Sequence[str] = (),
+) -> StateSnapshot:
     """``snap`` as LangGraph's snapshot; ``log`` (the next step's account) gives its
-    tasks their ids and the interrupts they raised."""
+    tasks their ids and the interrupts they raised. With ``step`` (the stored
+    checkpoint: its whole plan and its finished tasks) and ``order`` (the nodes in the
+    order they were added), the tasks are LangGraph's: every task of the step, those
+    that finished before it paused or failed too, nodes' own in ``order``, then those a
+    ``Send`` started; ``next`` lists those still to run."""
     log = log or StepLog()
+    if step is not None and step.next:
+        tasks, nxt = _planned(snap, step, log, order)
+    else:
+        tasks, nxt = _pending(snap, log), tuple(snap.next)
+    return StateSnapshot(
+        values=info.ordered(dict(snap.values)),
+        next=nxt,
+        config=thread_config(snap.thread_id, snap.checkpoint_id),
+        metadata=metadata_of(snap),
+        created_at=snap.created_at or None,
+        parent_config=(
+            thread_config(snap.thread_id, snap.parent_id) if snap.parent_id is not None else None
+        ),
+        tasks=tuple(tasks),
+        interrupts=tuple(i for t in tasks for i in t.interrupts),
+    )
+
+
+def _pending(snap: NativeSnapshot, log: StepLog) -> list[PregelTask]:
     planned = log.tasks if [n for _, n in log.tasks] == list(snap.next) else []
     tasks = []
     for index, node in enumerate(snap.next):
@@ -123,18 +154,29 @@ def snapshot_of(snap: NativeSnapshot, info: GraphInfo, log: StepLog | None = Non
                 interrupts=tuple(shown),
             )
         )
-    return StateSnapshot(
-        values=info.ordered(dict(snap.values)),
-        next=tuple(snap.next),
-        config=thread_config(snap.thread_id, snap.checkpoint_id),
-        metadata=metadata_of(snap),
-        created_at=snap.created_at or None,
-        parent_config=(
-            thread_config(snap.thread_id, snap.parent_id) if snap.parent_id is not None else None
-        ),
-        tasks=tuple(tasks),
-        interrupts=tuple(interrupts_of(raised(snap.interrupts))),
-    )
+    return tasks
+
+
+def _planned(
+    snap: NativeSnapshot, step: Checkpoint, log: StepLog, order: Sequence[str]
+) -> tuple[list[PregelTask], tuple[str, ...]]:
+    done = {p.task_id for p in step.pending if p.kind == "writes"}
+    raised_by: dict[str, list[Interrupt]] = {}
+    for one in raised(snap.interrupts):
+        raised_by.setdefault(one.task_id, []).append(interrupt_of(one))
+    rank = {node: i for i, node in enumerate(order)}
+    entries = []
+    for index, item in enumerate(step.next):
+        node = str(item["node"])
+        task_id = engine_task_id(snap.thread_id, step.checkpoint_id, index, node)
+        push = "arg" in item
+        shown = log.interrupts.get(task_id) or raised_by.get(task_id, [])
+        path = ("__pregel_push", index) if push else ("__pregel_pull", node)
+        task = PregelTask(id=task_id, name=node, path=path, interrupts=tuple(shown))
+        key = (1, index) if push else (0, rank.get(node, len(rank)))
+        entries.append((key, task, task_id in done))
+    entries.sort(key=lambda e: e[0])
+    return [t for _, t, _ in entries], tuple(t.name for _, t, finished in entries if not finished)
 
 
 def _task_id(snap: NativeSnapshot, node: str, index: int) -> str:
