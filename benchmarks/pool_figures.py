@@ -9,6 +9,9 @@ pool_tokens_ratio          tokens/s of 8 concurrent calls through the pool (2 re
                            admission holding the ones without a slot) over tokens/s of
                            the same 8 calls made directly, 4 to each replica at once
 replica_recovery_s         a replica SIGKILLed -> restarted and answering its probe again
+pool_gpu                   (only when asked for: --only pool_gpu, on a machine with an
+                           NVIDIA GPU) tokens/s of one replica in gpu mode over one in
+                           cpu mode, and the determinism corpus on the GPU replicas
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-IDS = ("pool_dispatch_overhead_ms", "pool_tokens_ratio", "replica_recovery_s")
+IDS = ("pool_dispatch_overhead_ms", "pool_tokens_ratio", "replica_recovery_s", "pool_gpu")
 OVERHEAD_LIMIT_MS = 2.0
 RATIO_LIMIT = 0.95
 CALLS = 40
@@ -56,18 +59,18 @@ class _Bench:
 
         path = ensure_tiny_model(seed=0, path=tmp / "tiny.gguf")
         (tmp / ".orca").mkdir()
-        catalog = open_catalog(tmp)
+        self.catalog = catalog = open_catalog(tmp)
         catalog.add(str(path), name="tiny", state="active")
         catalog.verify("tiny")
         self.manager = PoolManager(catalog, policy="strict")
 
-    async def start(self) -> Any:
+    async def start(self, name: str = "bench", mode: str = "cpu", replicas: int = 2) -> Any:
         from orca.pools import PoolConfig
 
-        config = PoolConfig(name="bench", model="tiny", mode="cpu", replicas=2, queue=64, seed=1)
+        config = PoolConfig(name=name, model="tiny", mode=mode, replicas=replicas, queue=64, seed=1)
         pool = await self.manager.start(config)
-        for _ in range(400):  # both replicas ready
-            if pool.capacity == 2:
+        for _ in range(400):  # every replica ready
+            if pool.capacity == replicas:
                 break
             await asyncio.sleep(0.05)
         return pool
@@ -113,6 +116,7 @@ async def _overhead(reps: int) -> dict[str, Any]:
                 samples.append(statistics.median(a) - statistics.median(b))
         finally:
             await bench.manager.close()
+            bench.catalog.close()
     value = statistics.median(samples)
     return {
         "value": round(value, 3),
@@ -172,6 +176,7 @@ async def _ratio(reps: int) -> dict[str, Any]:
                 rates.append((a, b))
         finally:
             await bench.manager.close()
+            bench.catalog.close()
     value = statistics.median(ratios)
     return {
         "value": round(value, 3),
@@ -206,6 +211,7 @@ async def _recovery(reps: int) -> dict[str, Any]:
                 await asyncio.sleep(1.0)  # its backoff settles before the next kill
         finally:
             await bench.manager.close()
+            bench.catalog.close()
     value = statistics.median(samples)
     return {
         "value": round(value, 3),
@@ -215,6 +221,46 @@ async def _recovery(reps: int) -> dict[str, Any]:
         "reps": reps,
         "target": "report",
         "met": None,
+    }
+
+
+async def _gpu(reps: int) -> dict[str, Any]:
+    from orca.pools import detect_inventory
+    from orca.pools.determinism import check_pool
+
+    inventory = detect_inventory()
+    if not inventory.devices:
+        raise RuntimeError(f"no NVIDIA GPU here: {inventory.describe()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        bench = _Bench(Path(tmp))
+        try:
+            rates: dict[str, list[float]] = {"gpu": [], "cpu": []}
+            for mode in ("gpu", "cpu"):
+                await bench.start(name=mode, mode=mode, replicas=1)
+                model = bench.manager.model(mode)
+                await _drain(model.stream(_request(LONG_TOKENS, 0)))  # warm-up
+                for _ in range(reps):
+                    start = time.perf_counter()
+                    calls = [model.stream(_request(LONG_TOKENS, i)) for i in range(4)]
+                    n = sum([await _drain(call) for call in calls])
+                    rates[mode].append(n / (time.perf_counter() - start))
+            report = await check_pool(bench.manager, "gpu")
+        finally:
+            await bench.manager.close()
+            bench.catalog.close()
+    gpu, cpu = statistics.median(rates["gpu"]), statistics.median(rates["cpu"])
+    return {
+        "value": round(gpu / cpu, 3),
+        "unit": "ratio",
+        "gpu_tokens_per_s": round(gpu, 1),
+        "cpu_tokens_per_s": round(cpu, 1),
+        "gpus": inventory.describe(),
+        "determinism": report.as_dict(),
+        "min": round(min(rates["gpu"]) / cpu, 3),
+        "max": round(max(rates["gpu"]) / cpu, 3),
+        "reps": reps,
+        "target": "report; the determinism corpus passes on the GPU",
+        "met": report.ok,
     }
 
 
@@ -230,6 +276,10 @@ def replica_recovery_s(reps: int) -> dict[str, Any]:
     return asyncio.run(_recovery(reps))
 
 
+def pool_gpu(reps: int) -> dict[str, Any]:
+    return asyncio.run(_gpu(reps))
+
+
 FIGURES = (
     ("pool_dispatch_overhead_ms", pool_dispatch_overhead_ms),
     ("pool_tokens_ratio", pool_tokens_ratio),
@@ -238,10 +288,14 @@ FIGURES = (
 
 
 def run(reps: int, wanted: set[str] | None) -> dict[str, dict[str, Any]]:
-    """The pool figures in ``wanted`` (all when None)."""
+    """The pool figures in ``wanted`` (all when None); pool_gpu only when named (it needs
+    an NVIDIA GPU)."""
     from _report import run_figures
 
-    return run_figures(FIGURES, reps, wanted, "pools")
+    found = run_figures(FIGURES, reps, wanted, "pools")
+    if wanted is not None and "pool_gpu" in wanted:
+        found.update(run_figures((("pool_gpu", pool_gpu),), reps, wanted, "pool_gpu"))
+    return found
 
 
 def markdown(results: dict[str, Any]) -> list[str]:
@@ -254,6 +308,8 @@ def markdown(results: dict[str, Any]) -> list[str]:
         "pool_tokens_ratio": f"tokens/s of {CONCURRENT} concurrent calls through the pool "
         "over the same calls made directly, half to each replica",
         "replica_recovery_s": "a replica SIGKILLed -> restarted and answering its probe",
+        "pool_gpu": "tokens/s of one gpu-mode replica over one cpu-mode replica, with the "
+        "determinism corpus run on the GPU (benchmarks/gpu_check.sh)",
     }
     for figure_id, what in described.items():
         entry = results.get(figure_id)
