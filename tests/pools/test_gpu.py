@@ -4,6 +4,7 @@ replica. Without a GPU these skip, unless ``ORCA_REQUIRE_GPU`` is set: then they
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -55,7 +56,7 @@ async def test_two_models_are_placed_on_the_gpus_and_stream_the_same_tokens(
         assert set(pool.devices) <= gpus  # every replica on a GPU, none on the CPU
         assert pool.vram_bytes
         for replica in pool.replicas.replicas:
-            log = Path(replica.log_path).read_text(errors="replace")
+            log = await asyncio.to_thread(Path(replica.log_path).read_text, errors="replace")
             assert "CUDA" in log, log[-2000:]  # llama.cpp found the GPU
         report = await check_pool(on_gpus, pool.name)
         print("determinism", report.as_dict())  # benchmarks/gpu_check.sh keeps the output

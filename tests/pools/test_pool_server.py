@@ -399,3 +399,42 @@ def test_a_killed_server_leaves_no_engine_behind(tmp_path: Path) -> None:
     server.proc.wait(timeout=30)
     for pid in pids:
         _wait(f"engine {pid} to die with its server", lambda pid=pid: not _alive(pid), 30)
+
+
+def test_the_cli_lists_and_shows_pools_of_a_server(served: Pools) -> None:
+    listed = json.loads(_cli(served.project, "--server", served.url, "pool", "list", "--json"))
+    assert "tiny" in [p["name"] for p in listed]
+    health = json.loads(
+        _cli(served.project, "--server", served.url, "pool", "health", "tiny", "--json")
+    )
+    assert health["ready"] is True
+    table = _cli(served.project, "--server", served.url, "pool", "health", "tiny")
+    assert "ready True" in table
+    local = _orca(served.project, "pool", "list", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, said = local.communicate(timeout=60)
+    assert local.returncode == 2  # a usage error: pools are a server's
+    assert b"--server" in said
+
+
+def test_doctor_checks_each_configured_pool(served: Pools, tmp_path: Path) -> None:
+    found = json.loads(_doctor(served.project))
+    mine = [c for c in found["checks"] if c["check"] == "pool tiny"]
+    assert mine
+    assert all(c["status"] == "ok" for c in mine), mine
+    assert any("trusted" in c["detail"] for c in mine)
+    assert [c for c in found["checks"] if c["check"] == "gpus"]
+    # a pool whose model is not catalogued fails the doctor, naming it
+    _cli(tmp_path, "init")
+    with (tmp_path / ".orca" / "orca.toml").open("a") as f:
+        f.write('\n[pools.ghost]\nmodel = "nope"\nmode = "cpu"\n')
+    found = json.loads(_doctor(tmp_path, ok=False))
+    [ghost] = [c for c in found["checks"] if c["check"] == "pool ghost"]
+    assert ghost["status"] == "fail"
+    assert "nope" in ghost["detail"]
+
+
+def _doctor(project: Path, *, ok: bool = True) -> str:
+    done = _orca(project, "doctor", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    out, err = done.communicate(timeout=120)
+    assert (done.returncode == 0) is ok, out.decode() + err.decode()
+    return out.decode()
