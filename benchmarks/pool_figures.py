@@ -17,12 +17,14 @@ pool_gpu                   (only when asked for: --only pool_gpu, on a machine w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -76,47 +78,60 @@ class _Bench:
         return pool
 
 
-async def _overhead(reps: int) -> dict[str, Any]:
-    from orca.server._admission import Admission
-
+@contextlib.asynccontextmanager
+async def _running(
+    name: str = "bench", mode: str = "cpu", replicas: int = 2
+) -> AsyncIterator[tuple[_Bench, Any]]:
+    """A bench with one pool started, stopped (engines and catalog) at the end."""
     with tempfile.TemporaryDirectory() as tmp:
         bench = _Bench(Path(tmp))
-        pool = await bench.start()
         try:
-            model = bench.manager.model("bench")
-            admission = Admission("pool:bench", max_running=2, max_queued=64)
-            direct = model._client(pool.replicas.replicas[0].base_url)
-
-            async def through_pool(i: int) -> float:
-                start = time.perf_counter()
-                ticket = admission.admit(f"t{i}")
-                await admission.slot(ticket)
-                try:
-                    await _drain(model.stream(_request(TOKENS, i)))
-                finally:
-                    admission.release(ticket)
-                return (time.perf_counter() - start) * 1000
-
-            async def straight(i: int) -> float:
-                start = time.perf_counter()
-                await _drain(direct.stream(_request(TOKENS, i)))
-                return (time.perf_counter() - start) * 1000
-
-            for i in range(5):  # warm-up: connections, caches
-                await through_pool(i)
-                await straight(i)
-            samples, pooled_ms, direct_ms = [], [], []
-            for _ in range(reps):
-                a, b = [], []
-                for i in range(CALLS):
-                    a.append(await through_pool(i))
-                    b.append(await straight(i))
-                pooled_ms.append(statistics.median(a))
-                direct_ms.append(statistics.median(b))
-                samples.append(statistics.median(a) - statistics.median(b))
+            yield bench, await bench.start(name, mode, replicas)
         finally:
             await bench.manager.close()
             bench.catalog.close()
+
+
+async def _admitted(admission: Any, key: str, stream: Any) -> int:
+    """``stream``'s tokens, once ``admission`` gave it a slot (as a server's task)."""
+    ticket = admission.admit(key)
+    await admission.slot(ticket)
+    try:
+        return await _drain(stream)
+    finally:
+        admission.release(ticket)
+
+
+async def _overhead(reps: int) -> dict[str, Any]:
+    from orca.server._admission import Admission
+
+    async with _running() as (bench, pool):
+        model = bench.manager.model("bench")
+        admission = Admission("pool:bench", max_running=2, max_queued=64)
+        direct = model._client(pool.replicas.replicas[0].base_url)
+
+        async def through_pool(i: int) -> float:
+            start = time.perf_counter()
+            await _admitted(admission, f"t{i}", model.stream(_request(TOKENS, i)))
+            return (time.perf_counter() - start) * 1000
+
+        async def straight(i: int) -> float:
+            start = time.perf_counter()
+            await _drain(direct.stream(_request(TOKENS, i)))
+            return (time.perf_counter() - start) * 1000
+
+        for i in range(5):  # warm-up: connections, caches
+            await through_pool(i)
+            await straight(i)
+        samples, pooled_ms, direct_ms = [], [], []
+        for _ in range(reps):
+            a, b = [], []
+            for i in range(CALLS):  # the two take turns
+                a.append(await through_pool(i))
+                b.append(await straight(i))
+            pooled_ms.append(statistics.median(a))
+            direct_ms.append(statistics.median(b))
+            samples.append(statistics.median(a) - statistics.median(b))
     value = statistics.median(samples)
     return {
         "value": round(value, 3),
@@ -135,48 +150,39 @@ async def _overhead(reps: int) -> dict[str, Any]:
 async def _ratio(reps: int) -> dict[str, Any]:
     from orca.server._admission import Admission
 
-    with tempfile.TemporaryDirectory() as tmp:
-        bench = _Bench(Path(tmp))
-        pool = await bench.start()
-        try:
-            model = bench.manager.model("bench")
-            admission = Admission("pool:bench", max_running=2, max_queued=64)
-            clients = [model._client(r.base_url) for r in pool.replicas.replicas]
+    async with _running() as (bench, pool):
+        model = bench.manager.model("bench")
+        admission = Admission("pool:bench", max_running=2, max_queued=64)
+        clients = [model._client(r.base_url) for r in pool.replicas.replicas]
 
-            async def one_pooled(i: int) -> int:
-                ticket = admission.admit(f"t{i}")
-                await admission.slot(ticket)
-                try:
-                    return await _drain(model.stream(_request(LONG_TOKENS, i)))
-                finally:
-                    admission.release(ticket)
+        async def per_replica(client: Any, seeds: range) -> int:
+            return sum([await _drain(client.stream(_request(LONG_TOKENS, i))) for i in seeds])
 
-            async def per_replica(client: Any, seeds: range) -> int:
-                return sum([await _drain(client.stream(_request(LONG_TOKENS, i))) for i in seeds])
-
-            async def pooled() -> float:
-                start = time.perf_counter()
-                counts = await asyncio.gather(*(one_pooled(i) for i in range(CONCURRENT)))
-                return sum(counts) / (time.perf_counter() - start)
-
-            async def direct() -> float:
-                half = CONCURRENT // 2
-                start = time.perf_counter()
-                counts = await asyncio.gather(
-                    per_replica(clients[0], range(half)),
-                    per_replica(clients[1], range(half, CONCURRENT)),
+        async def pooled() -> float:
+            start = time.perf_counter()
+            counts = await asyncio.gather(
+                *(
+                    _admitted(admission, f"t{i}", model.stream(_request(LONG_TOKENS, i)))
+                    for i in range(CONCURRENT)
                 )
-                return sum(counts) / (time.perf_counter() - start)
+            )
+            return sum(counts) / (time.perf_counter() - start)
 
-            await pooled(), await direct()  # warm-up
-            ratios, rates = [], []
-            for _ in range(reps):
-                a, b = await pooled(), await direct()
-                ratios.append(a / b)
-                rates.append((a, b))
-        finally:
-            await bench.manager.close()
-            bench.catalog.close()
+        async def direct() -> float:
+            half = CONCURRENT // 2
+            start = time.perf_counter()
+            counts = await asyncio.gather(
+                per_replica(clients[0], range(half)),
+                per_replica(clients[1], range(half, CONCURRENT)),
+            )
+            return sum(counts) / (time.perf_counter() - start)
+
+        await pooled(), await direct()  # warm-up
+        ratios, rates = [], []
+        for _ in range(reps):
+            a, b = await pooled(), await direct()
+            ratios.append(a / b)
+            rates.append((a, b))
     value = statistics.median(ratios)
     return {
         "value": round(value, 3),
@@ -193,25 +199,19 @@ async def _ratio(reps: int) -> dict[str, Any]:
 
 
 async def _recovery(reps: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        bench = _Bench(Path(tmp))
-        pool = await bench.start()
-        samples = []
-        try:
-            for _ in range(reps):
-                replica = pool.replicas.replicas[0]
-                pid = replica.pid
-                start = time.perf_counter()
-                os.kill(pid, signal.SIGKILL)
-                while not (replica.ready and replica.pid not in (None, pid)):
-                    await asyncio.sleep(0.01)
-                    if time.perf_counter() - start > 120:
-                        raise RuntimeError("the replica did not come back in 120 s")
-                samples.append(time.perf_counter() - start)
-                await asyncio.sleep(1.0)  # its backoff settles before the next kill
-        finally:
-            await bench.manager.close()
-            bench.catalog.close()
+    samples = []
+    async with _running() as (_, pool):
+        for _ in range(reps):
+            replica = pool.replicas.replicas[0]
+            pid = replica.pid
+            start = time.perf_counter()
+            os.kill(pid, signal.SIGKILL)
+            while not (replica.ready and replica.pid not in (None, pid)):
+                await asyncio.sleep(0.01)
+                if time.perf_counter() - start > 120:
+                    raise RuntimeError("the replica did not come back in 120 s")
+            samples.append(time.perf_counter() - start)
+            await asyncio.sleep(1.0)  # its backoff settles before the next kill
     value = statistics.median(samples)
     return {
         "value": round(value, 3),
@@ -231,23 +231,19 @@ async def _gpu(reps: int) -> dict[str, Any]:
     inventory = detect_inventory()
     if not inventory.devices:
         raise RuntimeError(f"no NVIDIA GPU here: {inventory.describe()}")
-    with tempfile.TemporaryDirectory() as tmp:
-        bench = _Bench(Path(tmp))
-        try:
-            rates: dict[str, list[float]] = {"gpu": [], "cpu": []}
-            for mode in ("gpu", "cpu"):
-                await bench.start(name=mode, mode=mode, replicas=1)
-                model = bench.manager.model(mode)
-                await _drain(model.stream(_request(LONG_TOKENS, 0)))  # warm-up
-                for _ in range(reps):
-                    start = time.perf_counter()
-                    calls = [model.stream(_request(LONG_TOKENS, i)) for i in range(4)]
-                    n = sum([await _drain(call) for call in calls])
-                    rates[mode].append(n / (time.perf_counter() - start))
-            report = await check_pool(bench.manager, "gpu")
-        finally:
-            await bench.manager.close()
-            bench.catalog.close()
+    rates: dict[str, list[float]] = {"gpu": [], "cpu": []}
+    async with _running("gpu", "gpu", 1) as (bench, _):
+        await bench.start("cpu", "cpu", 1)
+        for mode in ("gpu", "cpu"):
+            model = bench.manager.model(mode)
+            await _drain(model.stream(_request(LONG_TOKENS, 0)))  # warm-up
+            for _ in range(reps):
+                start = time.perf_counter()
+                n = 0
+                for i in range(4):
+                    n += await _drain(model.stream(_request(LONG_TOKENS, i)))
+                rates[mode].append(n / (time.perf_counter() - start))
+        report = await check_pool(bench.manager, "gpu")
     gpu, cpu = statistics.median(rates["gpu"]), statistics.median(rates["cpu"])
     return {
         "value": round(gpu / cpu, 3),

@@ -11,14 +11,12 @@ import typer
 
 from orca.cli._common import (
     JSON_OPTION,
-    USAGE,
-    State,
     commands,
     emit_json,
     esc,
-    fail,
     handles_errors,
     out,
+    server_client,
     table,
 )
 
@@ -29,15 +27,7 @@ app = commands("Local engine pools on a server: start, drain, reload, and their 
 
 
 def _client() -> Client:
-    if State.server is None:
-        fail(
-            "orca pool works against a server: the pools' engines are supervised by orca serve",
-            USAGE,
-            fix="orca --server http://127.0.0.1:8700 pool ..., or set ORCA_SERVER",
-        )
-    from orca.cli._remote import connect
-
-    return connect(State.server)
+    return server_client("orca pool", "the pools' engines are supervised by orca serve")
 
 
 def _path(name: str, tail: str = "") -> str:

@@ -15,7 +15,6 @@ from orca.cli._common import (
     FAILED,
     JSON_OPTION,
     USAGE,
-    State,
     commands,
     emit_json,
     err,
@@ -24,6 +23,7 @@ from orca.cli._common import (
     handles_errors,
     out,
     report,
+    server_client,
     usd,
 )
 
@@ -34,15 +34,7 @@ app = commands("LLM tasks on a server: submit them, stream their tokens, cancel 
 
 
 def _client() -> Client:
-    if State.server is None:
-        fail(
-            "orca tasks works against a server: tasks are admitted, queued and run by orca serve",
-            USAGE,
-            fix="orca --server http://127.0.0.1:8700 tasks ..., or set ORCA_SERVER",
-        )
-    from orca.cli._remote import connect
-
-    return connect(State.server)
+    return server_client("orca tasks", "tasks are admitted, queued and run by orca serve")
 
 
 @app.command("submit")
