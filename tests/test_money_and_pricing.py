@@ -456,7 +456,8 @@ def test_price_book_agrees_with_genai_prices_own_calculation(
 
 
 def test_the_local_providers_are_the_design_list() -> None:
-    expected = {"llamacpp", "llamacpp-server", "llama-server", "ollama", "lmstudio", "vllm"}
+    # and "pool": Orca's own local engine pools (pool:NAME), free unless priced
+    expected = {"llamacpp", "llamacpp-server", "llama-server", "ollama", "lmstudio", "vllm", "pool"}
     assert expected == LOCAL_PROVIDERS
 
 

@@ -40,7 +40,6 @@ from orca.manage._plain import per_mtok as per_mtok
 from orca.manage._plain import usd as usd
 
 if TYPE_CHECKING:
-    from orca.client import Client
     from orca.store import Store, StoreCheckpointer
 
 # Exit codes (docs/cli.md): scripts can tell these apart.
@@ -111,21 +110,6 @@ def remote_only_for(what: str | None = None) -> None:
             USAGE,
             fix="run it without --server (and unset ORCA_SERVER)",
         )
-
-
-def server_client(what: str, why: str) -> Client:
-    """The client of the server a command that only works against one is given
-    (``--server`` or ``ORCA_SERVER``); a usage error naming ``what`` and ``why`` without."""
-    if State.server is None:
-        fail(
-            f"{what} works against a server: {why}",
-            USAGE,
-            fix=f"orca --server http://127.0.0.1:8700 {what.removeprefix('orca ')} ..., "
-            "or set ORCA_SERVER",
-        )
-    from orca.cli._remote import connect
-
-    return connect(State.server)
 
 
 def start_observing() -> str:

@@ -16,9 +16,9 @@ from orca.cli._common import (
     esc,
     handles_errors,
     out,
-    server_client,
     table,
 )
+from orca.cli._remote import server_client
 
 if TYPE_CHECKING:
     from orca.client import Client

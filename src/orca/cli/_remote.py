@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from orca.cli._common import USAGE, fail, json_arg, money
+from orca.cli._common import USAGE, State, fail, json_arg, money
 from orca.cli._local import check_node, check_on_exceeded, finished, list_row, run_row
 from orca.cli._source import ForkRequest, ResumeRequest, RunRequest
 from orca.errors import OrcaError, RunCancelledError, RunError, ServerNotFoundError
@@ -26,6 +26,19 @@ def connect(url: str) -> Client:
     from orca.client import Client
 
     return Client(url)
+
+
+def server_client(what: str, why: str) -> Client:
+    """The client of the server a command that only works against one is given
+    (``--server`` or ``ORCA_SERVER``); a usage error naming ``what`` and ``why`` without."""
+    if State.server is None:
+        fail(
+            f"{what} works against a server: {why}",
+            USAGE,
+            fix=f"orca --server http://127.0.0.1:8700 {what.removeprefix('orca ')} ..., "
+            "or set ORCA_SERVER",
+        )
+    return connect(State.server)
 
 
 def route_missing(exc: ServerNotFoundError) -> bool:

@@ -23,9 +23,9 @@ from orca.cli._common import (
     handles_errors,
     out,
     report,
-    server_client,
     usd,
 )
+from orca.cli._remote import server_client
 
 if TYPE_CHECKING:
     from orca.client import Client
