@@ -118,35 +118,46 @@ class PoolStream(ChatStream):
             call["kv_warmth"] = model.warmth(session, replica.index, replica.pid)
         client = model._client(lease.base_url)
         pieces: list[str] = []
-        lost = asyncio.ensure_future(lease.lost.wait())
         inner = client.stream(self._request)
         it = inner.__aiter__()
+        # one deadline per piece, cut short when the lease is lost: no task per token
+        waiting: list[asyncio.Timeout] = []
+        loop = asyncio.get_running_loop()
+
+        def lost_now() -> None:
+            for deadline in waiting:
+                deadline.reschedule(loop.time())
+
+        watch = loop.create_task(lease.lost.wait())
+        watch.add_done_callback(lambda _: lost_now())
         try:
             while True:
-                step = asyncio.ensure_future(it.__anext__())
-                done, _ = await asyncio.wait(
-                    {step, lost}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
-                )
-                if step not in done:
-                    step.cancel()
-                    with contextlib.suppress(BaseException):
-                        await step
-                    if lost in done:
-                        raise await self._failed(WorkerResetError, client, pieces, "replaced")
-                    raise await self._failed(
-                        DecodeTimeoutError, client, pieces, f"no token for {timeout:g}s"
-                    )
+                if lease.lost.is_set():
+                    raise await self._failed(WorkerResetError, client, pieces, "replaced")
                 try:
-                    delta = step.result()
+                    async with asyncio.timeout(timeout) as deadline:
+                        waiting.append(deadline)
+                        try:
+                            delta = await it.__anext__()
+                        finally:
+                            waiting.pop()
                 except StopAsyncIteration:
                     break
-                except _REPLICA_FAILED as exc:
+                except _REPLICA_FAILED as exc:  # (its LLMTimeoutError before our deadline's)
                     raise await self._failed(WorkerResetError, client, pieces, str(exc)) from exc
+                except TimeoutError:  # our deadline: no piece in time, or the lease lost
+                    if lease.lost.is_set():
+                        raise await self._failed(
+                            WorkerResetError, client, pieces, "replaced"
+                        ) from None
+                    raise await self._failed(
+                        DecodeTimeoutError, client, pieces, f"no token for {timeout:g}s"
+                    ) from None
                 if delta.text:
                     pieces.append(delta.text)
                 yield delta
         finally:
-            lost.cancel()
+            watch.cancel()
             with contextlib.suppress(BaseException):
                 await it.aclose()
             lease.release()
