@@ -319,6 +319,12 @@ def markdown(results: dict[str, Any]) -> list[str]:
             f"- `{figure_id}`: {entry['value']} {entry['unit']} (min {entry['min']}, max "
             f"{entry['max']}; target {entry['target']}{verdict}): {what}."
         )
+    if "pool_gpu" not in results:
+        lines.append(
+            "- `pool_gpu`: not measured: no machine with an NVIDIA GPU has run "
+            "`benchmarks/gpu_check.sh` yet (it builds llama.cpp with CUDA, places two models "
+            "on the GPUs, runs the determinism corpus there and this figure)."
+        )
     return lines
 
 
