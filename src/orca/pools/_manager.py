@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("orca.pools")
 
+KEPT_RELOADS = 50  # the earlier models a pool remembers
 POOL_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,62}")
 Mode = Literal["gpu", "cpu"]
 
@@ -176,8 +177,9 @@ class Pool:
     state: Literal["starting", "running", "draining", "reloading", "stopped", "failed"] = "starting"
     error: str | None = None
     """Why it failed to start (state ``failed``)."""
-    reloads: int = 0
     previous: list[dict[str, Any]] = field(default_factory=list)
+    """The models it served before its reloads, oldest first (``model``, ``digest``; the
+    last ``KEPT_RELOADS``)."""
 
     @property
     def name(self) -> str:
@@ -207,7 +209,7 @@ class Pool:
             "devices": self.devices,
             "vram_bytes_per_replica": self.vram_bytes,
             "capacity": self.capacity,
-            "reloads": self.reloads,
+            "previous": self.previous[-10:],
             "error": self.error,
         }
 
@@ -459,9 +461,9 @@ class PoolManager:
         finally:
             self._changed(pool)
         pool.previous.append({"model": pool.model.name, "digest": pool.model.digest})
+        del pool.previous[:-KEPT_RELOADS]
         pool.config, pool.model, pool.devices, pool.vram_bytes = config, model, devices, need
         pool.state = "running"
-        pool.reloads += 1
         self._changed(pool)
         return pool
 

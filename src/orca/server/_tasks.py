@@ -32,6 +32,7 @@ from orca.store import DEFAULT_TENANT
 from orca.store._tasks import FINISHED, StreamItem, TaskRecord
 
 if TYPE_CHECKING:
+    from orca.server._pools import PoolQueues
     from orca.store import Store
     from orca.store._tasks import ArtifactRepository, TaskRepository
 
@@ -72,7 +73,7 @@ class Tasks:
         admission: Admission | None = None,
         models: TaskModels | None = None,
         secret_keys: Any = None,
-        pool_queues: Any = None,
+        pool_queues: PoolQueues | None = None,
     ) -> None:
         self.project = settings.project
         self.settings = settings
@@ -174,7 +175,7 @@ class Tasks:
     def admission_of(self, model: TaskModel) -> Admission:
         """The admission a task of ``model`` waits in: its pool's, else the server's."""
         if model.pool is not None and self.pool_queues is not None:
-            return self.pool_queues.admission(model.pool)  # type: ignore[no-any-return]
+            return self.pool_queues.admission(model.pool)
         return self.admission
 
     def _keys(self) -> Any:
