@@ -70,7 +70,7 @@ def create(
         body["binary"] = binary
     if seed is not None:
         body["seed"] = seed
-    shown = _client().request("POST", "/v1/pools", body=body)
+    shown = _client().request("POST", "/v1/pools", body=body, wait=True)
     if as_json:
         emit_json(shown)
     else:
@@ -148,7 +148,9 @@ def drain(
     as_json: bool = JSON_OPTION,
 ) -> None:  # fmt: skip
     """Take no new work, let the work in flight finish, then stop the replicas."""
-    found = _client().request("POST", _path(name, "/drain"), body={"deadline_ms": deadline_ms})
+    found = _client().request(
+        "POST", _path(name, "/drain"), body={"deadline_ms": deadline_ms}, wait=True
+    )
     if as_json:
         emit_json(found)
     else:
@@ -163,7 +165,7 @@ def reload(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Serve another model, atomically (on failure the pool keeps its model)."""
-    found = _client().request("POST", _path(name, "/reload"), body={"model": model})
+    found = _client().request("POST", _path(name, "/reload"), body={"model": model}, wait=True)
     if as_json:
         emit_json(found)
     else:

@@ -90,10 +90,18 @@ class AsyncClient:
         await self.aclose()
 
     async def request(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None, body: Any = None
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        wait: bool = False,
     ) -> Any:
-        """Any endpoint: the answer's JSON (retried as the policy allows)."""
-        return await self._t.request(method, path, params=params, body=body)
+        """Any endpoint: the answer's JSON (retried as the policy allows). ``wait``: no
+        read timeout, for an endpoint that answers when its work is done (a pool's
+        start, drain or reload)."""
+        return await self._t.request(method, path, params=params, body=body, wait=wait)
 
     # -- health and discovery ------------------------------------------------------------
 

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from orca.errors import (
     ConfigError,
     PlacementError,
+    PoolError,
     PoolUnavailableError,
     PoolUnreadyError,
     ReloadFailedError,
@@ -258,11 +259,13 @@ class PoolManager:
         return self._inventory
 
     def get(self, name: str) -> Pool:
-        """Pool ``name`` (in any state: a stopped or failed one is shown until it is
-        started again).
+        """Pool ``name``, in any state once its replicas were made (a stopped or failed
+        one is shown until it is started again).
 
         Raises:
             UnknownPoolError: no pool of that name is known here.
+            PoolUnavailableError: a configured pool that failed before its replicas were
+                made (untrusted model, no room on the GPUs): why it failed.
         """
         pool = self.pools.get(name)
         if pool is None and name in self.failed:
@@ -391,7 +394,6 @@ class PoolManager:
                 model = await asyncio.to_thread(self.catalog.usable, config.model, self.policy)
                 devices, need = await asyncio.to_thread(self._place, config, model)
                 spec = self._spec(config, model)
-                self._preflight(spec)
             except Exception as exc:
                 if remember_failure:
                     self.failed[config.name] = (config, str(exc))
@@ -438,32 +440,30 @@ class PoolManager:
             ReloadFailedError: the new model failed to start (rolled back).
         """
         pool = self._serving(name)
-        model = await asyncio.to_thread(self.catalog.usable, model_ref, self.policy)
-        config = pool.config.model_copy(update={"model": model_ref})
-        # the new replicas load while the old ones still hold their memory
-        devices, need = await asyncio.to_thread(self._place, config, model)
-        spec = self._spec(config, model)
-        self._preflight(spec)
-        pool.state = "reloading"
+        pool.state = "reloading"  # at once: a drain, stop or second reload now sees it
         try:
-            await pool.replicas.reload(spec, devices=devices)
-        except ReloadFailedError:
-            pool.state = "running"
-            raise
-        except Exception as exc:
-            pool.state = "running"
+            model = await asyncio.to_thread(self.catalog.usable, model_ref, self.policy)
+            config = pool.config.model_copy(update={"model": model_ref})
+            # the new replicas load while the old ones still hold their memory
+            devices, need = await asyncio.to_thread(self._place, config, model)
+            await pool.replicas.reload(self._spec(config, model), devices=devices)
+        except BaseException as exc:
+            if pool.state == "reloading":
+                pool.state = "running"
+            self._changed(pool)
+            if isinstance(exc, PoolError) or not isinstance(exc, Exception):
+                raise  # a pool's own refusal (untrusted, no room, failed to load) as it is
             raise ReloadFailedError(
                 f"pool {name!r} could not load {model_ref!r} ({exc}); it still serves "
                 f"{pool.model.name!r}",
                 pool=name,
                 fix="orca model verify the new model, check the engine's log, and reload again",
             ) from exc
-        finally:
-            self._changed(pool)
         pool.previous.append({"model": pool.model.name, "digest": pool.model.digest})
         del pool.previous[:-KEPT_RELOADS]
         pool.config, pool.model, pool.devices, pool.vram_bytes = config, model, devices, need
-        pool.state = "running"
+        if pool.state == "reloading":
+            pool.state = "running"
         self._changed(pool)
         return pool
 
@@ -560,7 +560,7 @@ class PoolManager:
         ).total_bytes
         taken: dict[int, int] = {}
         for other in self.pools.values():
-            if other.state == "stopped" or other.vram_bytes is None:
+            if other.state in ("stopped", "failed") or other.vram_bytes is None:
                 continue
             for device in other.devices:
                 if device is not None:
@@ -591,20 +591,6 @@ class PoolManager:
             probe_deadline_s=config.probe_deadline_s,
             start_deadline_s=config.start_deadline_s,
         )
-
-    @staticmethod
-    def _preflight(spec: PoolSpec) -> None:
-        from orca.pools._engines import adapter
-
-        problems = adapter(spec.engine).preflight(spec)
-        if problems:
-            listed = "; ".join(p.message for p in problems)
-            fixes = "; ".join(p.fix for p in problems)
-            raise ConfigError(
-                f"pool {spec.name!r} cannot start {spec.engine}: {listed}",
-                key="engine",
-                fix=fixes,
-            )
 
     def _replica_set(self, spec: PoolSpec, devices: Sequence[int | None]) -> ReplicaSet:
         from orca.pools._supervisor import ReplicaSet

@@ -81,6 +81,10 @@ class PoolModel:
         client = self._clients.get(base_url)
         if client is None:
             pool = self.manager.get(self.model)
+            # a restarted or reloaded replica has a new URL: its old client goes
+            serving = {r.base_url for r in pool.replicas.replicas}
+            for gone in [u for u in self._clients if u not in serving]:
+                del self._clients[gone]
             url = base_url.rstrip("/").removesuffix("/v1") + "/v1"
             params = {"base_url": url, "max_retries": 0, "timeout": 3600.0}
             provider = adapter(pool.config.engine).provider
@@ -110,27 +114,29 @@ class PoolStream(ChatStream):
         timeout = pool.config.decode_timeout_s
         session = SESSION.get()
         lease = model.manager.lease(model.model, session)
-        replica = lease.replica
-        call = CALL.get()
-        if call is not None:
-            call["replica"] = replica.index
-            call["pid"] = replica.pid
-            call["kv_warmth"] = model.warmth(session, replica.index, replica.pid)
-        client = model._client(lease.base_url)
-        pieces: list[str] = []
-        inner = client.stream(self._request)
-        it = inner.__aiter__()
-        # one deadline per piece, cut short when the lease is lost: no task per token
-        waiting: list[asyncio.Timeout] = []
         loop = asyncio.get_running_loop()
+        watch: asyncio.Task[Any] | None = None
+        it: Any = None
+        try:  # from here on, whatever fails gives the slot back
+            replica = lease.replica
+            call = CALL.get()
+            if call is not None:
+                call["replica"] = replica.index
+                call["pid"] = replica.pid
+                call["kv_warmth"] = model.warmth(session, replica.index, replica.pid)
+            client = model._client(lease.base_url)
+            pieces: list[str] = []
+            inner = client.stream(self._request)
+            it = inner.__aiter__()
+            # one deadline per piece, cut short when the lease is lost: no task per token
+            waiting: list[asyncio.Timeout] = []
 
-        def lost_now() -> None:
-            for deadline in waiting:
-                deadline.reschedule(loop.time())
+            def lost_now() -> None:
+                for deadline in waiting:
+                    deadline.reschedule(loop.time())
 
-        watch = loop.create_task(lease.lost.wait())
-        watch.add_done_callback(lambda _: lost_now())
-        try:
+            watch = loop.create_task(lease.lost.wait())
+            watch.add_done_callback(lambda _: lost_now())
             while True:
                 if lease.lost.is_set():
                     raise await self._failed(WorkerResetError, client, pieces, "replaced")
@@ -157,9 +163,11 @@ class PoolStream(ChatStream):
                     pieces.append(delta.text)
                 yield delta
         finally:
-            watch.cancel()
-            with contextlib.suppress(BaseException):
-                await it.aclose()
+            if watch is not None:
+                watch.cancel()
+            if it is not None:
+                with contextlib.suppress(BaseException):
+                    await it.aclose()
             lease.release()
         self._response = replace(inner.response, provider=PROVIDER, model=model.model)
 

@@ -228,7 +228,8 @@ class ReplicaSet:
         then; a note on the error holds the engine's last log lines)."""
         if self._started:
             raise RuntimeError(f"pool {self.spec.name!r} was started already")
-        problems = self.adapter.preflight(self.spec)
+        # off the loop: a preflight may run the engine's tools (nvidia-smi, a probe import)
+        problems = await asyncio.to_thread(self.adapter.preflight, self.spec)
         if problems:
             listed = "; ".join(f"{p.message} (fix: {p.fix})" for p in problems)
             raise PoolUnavailableError(
@@ -246,6 +247,12 @@ class ReplicaSet:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or all(r.state == "failed" for r in self.replicas):
                 break
+            if self._stopped:  # stopped while it started: nothing will become ready
+                raise PoolUnavailableError(
+                    f"pool {self.spec.name!r} was stopped while it started",
+                    pool=self.spec.name,
+                    fix="start it again",
+                )
             await self.wait_changed(remaining)
         else:
             return
@@ -320,7 +327,7 @@ class ReplicaSet:
                 fix="reload with the pool's own name (create a new pool for a new name)",
             )
         engine = adapter(spec.engine)
-        problems = engine.preflight(spec)
+        problems = await asyncio.to_thread(engine.preflight, spec)
         if problems:
             listed = "; ".join(f"{p.message} (fix: {p.fix})" for p in problems)
             raise ReloadFailedError(
@@ -346,7 +353,7 @@ class ReplicaSet:
         deadline = time.monotonic() + spec.start_deadline_s
         while not all(r.ready for r in candidates):
             remaining = deadline - time.monotonic()
-            if remaining <= 0 or any(r.state == "failed" for r in candidates):
+            if remaining <= 0 or self._stopped or any(r.state == "failed" for r in candidates):
                 break
             await self.wait_changed(remaining)
         if not all(r.ready for r in candidates) or self._stopped:

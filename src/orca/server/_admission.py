@@ -172,6 +172,20 @@ class Admission:
         if grew:
             self._fill()
 
+    def refuse_waiting(self, error: Exception) -> int:
+        """End every queued ticket with ``error`` (what they waited for is gone: a pool
+        that stopped); returns how many. Running tickets are not touched."""
+        refused = 0
+        for queue in self._queues.values():
+            for ticket in list(queue.values()):
+                del queue[id(ticket)]
+                if not ticket.granted.done():
+                    ticket.granted.set_exception(error)
+                    ticket.granted.exception()  # its owner may have stopped listening
+                refused += 1
+        self._gauges()
+        return refused
+
     # -- admitting ---------------------------------------------------------------------
 
     def admit(

@@ -58,9 +58,19 @@ class PoolQueues:
     def capacity_changed(self, pool: Any) -> None:
         """The manager's listener: the queue's running bound follows the ready slots."""
         queue = self._queues.get(pool.name)
-        if queue is not None:
-            queue.max_queued = pool.config.queue
-            queue.resize(pool.capacity)
+        if queue is None:
+            return
+        queue.max_queued = pool.config.queue
+        queue.resize(pool.capacity)
+        if pool.state in ("stopped", "failed") and queue.depth:
+            # what they waited for is gone: they end now, not at their deadline (or never)
+            queue.refuse_waiting(
+                PoolUnavailableError(
+                    f"pool {pool.name!r} {pool.state} while the task waited for it",
+                    pool=pool.name,
+                    fix="send it again to a pool that runs",
+                )
+            )
 
     def check(self, name: str, admission: Admission, body: Any) -> None:
         """Refuse, before it queues, a task the pool cannot take now or cannot finish by
@@ -109,7 +119,13 @@ class PoolQueues:
         """Take no new task for pool ``name``; let the ones it accepted (queued or
         running) finish until ``deadline_s``; then stop its replicas (what still runs
         then ends WORKER_RESET)."""
-        self.manager.get(name)
+        pool = self.manager.get(name)
+        if pool.state != "running" or name in self.draining:
+            raise PoolUnavailableError(
+                f"pool {name!r} is {'draining' if name in self.draining else pool.state}",
+                pool=name,
+                fix="drain a running pool, once",
+            )
         loop = asyncio.get_running_loop()
         end = loop.time() + deadline_s
         self.draining.add(name)

@@ -26,7 +26,9 @@ from typing import Any
 from orca.errors import ConfigError, InvalidInputError
 from orca.llm import ChatModel, Models, ModelSpec, provider_names
 
-LOCAL_ENGINES = frozenset({"llamacpp", "llama-server", "vllm"})
+LOCAL_ENGINES = frozenset({"llamacpp"})
+"""Engines that load a file the operator names (``[server.models]`` only); a pool's
+engines are local too (``TaskModel.local``)."""
 LLAMACPP_CONTEXT = 2048  # llama.cpp's n_ctx when a model's params give none
 ROLES = ("planner", "worker")
 CLOUD_TTL_S = 60.0
@@ -47,7 +49,7 @@ class TaskModel:
 
     @property
     def local(self) -> bool:
-        return self.engine in LOCAL_ENGINES
+        return self.engine in LOCAL_ENGINES or self.pool is not None
 
     @property
     def name(self) -> str:
