@@ -300,3 +300,34 @@ def test_tenant_shares_hold_under_any_sequence(steps: list[tuple[str, str]]) -> 
                 assert not any(not t.running and counts[t.tenant] < 2 for t in held)
 
     run(go())
+
+
+def test_a_resize_to_no_slot_holds_new_work_and_growing_again_starts_it() -> None:
+    async def go() -> None:
+        a = Admission("pool:x", max_running=1, max_queued=4)
+        a.resize(0)  # a pool whose replicas are all restarting
+        held = a.admit("a")
+        assert not held.running
+        assert a.predict_new() > 0  # it says when, not "now"
+        a.resize(2)  # ready again: the queued work starts at once
+        await asyncio.wait_for(a.slot(held), 1)
+        assert held.running
+        assert a.admit("b").running
+
+    run(go())
+
+
+def test_refusing_the_waiting_ends_queued_tickets_and_leaves_running_ones() -> None:
+    async def go() -> None:
+        a = Admission("pool:x", max_running=1, max_queued=4)
+        running, queued, batch = a.admit("a"), a.admit("b"), a.admit("c", "batch")
+        gone = RuntimeError("the pool stopped")
+        assert a.refuse_waiting(gone) == 2
+        for ticket in (queued, batch):
+            with pytest.raises(RuntimeError, match="the pool stopped"):
+                await a.slot(ticket)
+        assert a.depth == 0
+        assert running.running
+        assert a.running == 1
+
+    run(go())

@@ -438,3 +438,31 @@ def _doctor(project: Path, *, ok: bool = True) -> str:
     out, err = done.communicate(timeout=120)
     assert (done.returncode == 0) is ok, out.decode() + err.decode()
     return out.decode()
+
+
+def test_a_stopped_pool_ends_its_running_task_worker_reset_and_its_queued_one_unavailable(
+    served: Pools, client: httpx.Client
+) -> None:
+    answer = client.post(
+        "/v1/pools", json={"name": "stopme", "model": "tiny", "mode": "cpu", "queue": 4}
+    )
+    assert answer.status_code == 201, answer.text
+    [replica] = served.ready("stopme")["replicas"]
+    os.kill(replica["pid"], signal.SIGSTOP)  # the first task holds the only slot
+    try:
+        running = _task(client, model_ref="pool:stopme")
+        queued = _task(client, model_ref="pool:stopme")
+        assert queued["status"] == "queued"
+        stopped = client.delete("/v1/pools/stopme")
+        assert stopped.status_code == 200, stopped.text
+        assert stopped.json()["state"] == "stopped"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(replica["pid"], signal.SIGCONT)
+    ran = _events(client, running["task_id"])[-1]
+    assert ran["event"] == "error"
+    assert ran["data"]["code"] == "WORKER_RESET"
+    waited = _events(client, queued["task_id"])[-1]
+    assert waited["event"] == "error"
+    assert waited["data"]["code"] == "POOL_UNAVAILABLE"
+    _wait("the stopped engine to exit", lambda: not _alive(replica["pid"]), 30)
