@@ -49,7 +49,8 @@ def marker() -> str:
     return f"60.{secrets.randbelow(10**9):09d}"
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
@@ -67,7 +68,7 @@ def processes_with(mark: str) -> list[int]:
             command = (entry / "cmdline").read_bytes()
         except OSError:
             continue
-        if mark.encode() in command and _alive(int(entry.name)):
+        if mark.encode() in command and alive(int(entry.name)):
             found.append(int(entry.name))
     return found
 

@@ -27,6 +27,7 @@ from orca.llm.tiny import ensure_tiny_model, write_tiny_model
 from orca.pools import PoolConfig, PoolManager, open_catalog
 from orca.pools._inventory import simulated_inventory
 from orca.pools.determinism import CORPUS, check_pool
+from sandboxing import alive
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -53,16 +54,7 @@ async def manager(catalog: Any) -> AsyncIterator[PoolManager]:
         await found.close()
     for pool in found.pools.values():  # every engine is gone
         for replica in pool.replicas.replicas:
-            assert replica.pid is None or not _alive(replica.pid)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split(") ")[-1][0] != "Z"
+            assert replica.pid is None or not alive(replica.pid)
 
 
 def _request(tokens: int = 12, seed: int = 3) -> ChatRequest:

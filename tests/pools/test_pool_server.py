@@ -23,34 +23,17 @@ from orca.llm.tiny import ensure_tiny_model, write_tiny_model
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from _served import ENVELOPE, free_port, sse
+from _served import ENVELOPE, free_port, orca, sse, start
+from sandboxing import alive
 
 pytestmark = pytest.mark.timeout(300)
 
 
-def _orca(project: Path, *args: str, **kwargs: Any) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "ORCA_HOME": str(project / "home")}
-    command = [str(Path(sys.executable).parent / "orca"), "-C", str(project), *args]
-    return subprocess.Popen(command, env=env, **kwargs)
-
-
 def _cli(project: Path, *args: str) -> str:
-    done = _orca(project, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = orca(project, *args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = done.communicate(timeout=120)
     assert done.returncode == 0, err.decode()
     return out.decode()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is dead too
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[-1][0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _wait(what: str, check: Any, timeout: float = 90.0) -> Any:
@@ -90,21 +73,8 @@ class Pools:
         return cls(project)
 
     def start(self) -> Pools:
-        self.proc = _orca(
-            self.project, "serve", "--port", str(self.port),
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError(self.proc.stderr.read().decode() if self.proc.stderr else "")
-            try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise AssertionError("the server did not become ready")
+        self.proc, _ = start(self.project, [], self.port)
+        return self
 
     def health(self, pool: str = "tiny") -> dict[str, Any]:
         answer = httpx.get(f"{self.url}/v1/pools/{pool}/health", timeout=30)
@@ -143,10 +113,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pools]:
     finally:
         for r in _replicas(server):  # a test's stopped replica must not hang the stop
             if r.get("pid"):
-                os.kill(r["pid"], signal.SIGCONT) if _alive(r["pid"]) else None
+                os.kill(r["pid"], signal.SIGCONT) if alive(r["pid"]) else None
         server.stop()
     for pid in pids:  # the engines die with the server
-        _wait(f"engine {pid} to exit", lambda pid=pid: not _alive(pid), 30)
+        _wait(f"engine {pid} to exit", lambda pid=pid: not alive(pid), 30)
 
 
 def _replicas(server: Pools) -> list[dict[str, Any]]:
@@ -320,7 +290,7 @@ def test_a_drained_pool_finishes_its_work_then_takes_none(
     assert end["data"]["cost_nano_usd"] >= end["data"]["tokens_out"] * 10**6 > 0
     refused = client.post("/v1/tasks", json={"model_ref": "pool:drainme", "prompt": "x"})
     _envelope(refused, 503, "POOL_UNAVAILABLE")
-    _wait("the drained engine to exit", lambda: not _alive(replica["pid"]), 30)
+    _wait("the drained engine to exit", lambda: not alive(replica["pid"]), 30)
 
 
 def test_a_reload_swaps_the_model_and_a_failed_one_rolls_back(
@@ -398,7 +368,7 @@ def test_a_killed_server_leaves_no_engine_behind(tmp_path: Path) -> None:
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait(timeout=30)
     for pid in pids:
-        _wait(f"engine {pid} to die with its server", lambda pid=pid: not _alive(pid), 30)
+        _wait(f"engine {pid} to die with its server", lambda pid=pid: not alive(pid), 30)
 
 
 def test_the_cli_lists_and_shows_pools_of_a_server(served: Pools) -> None:
@@ -410,7 +380,7 @@ def test_the_cli_lists_and_shows_pools_of_a_server(served: Pools) -> None:
     assert health["ready"] is True
     table = _cli(served.project, "--server", served.url, "pool", "health", "tiny")
     assert "ready True" in table
-    local = _orca(served.project, "pool", "list", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    local = orca(served.project, "pool", "list", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, said = local.communicate(timeout=60)
     assert local.returncode == 2  # a usage error: pools are a server's
     assert b"--server" in said
@@ -434,7 +404,7 @@ def test_doctor_checks_each_configured_pool(served: Pools, tmp_path: Path) -> No
 
 
 def _doctor(project: Path, *, ok: bool = True) -> str:
-    done = _orca(project, "doctor", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    done = orca(project, "doctor", "--json", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = done.communicate(timeout=120)
     assert (done.returncode == 0) is ok, out.decode() + err.decode()
     return out.decode()
@@ -465,4 +435,4 @@ def test_a_stopped_pool_ends_its_running_task_worker_reset_and_its_queued_one_un
     waited = _events(client, queued["task_id"])[-1]
     assert waited["event"] == "error"
     assert waited["data"]["code"] == "POOL_UNAVAILABLE"
-    _wait("the stopped engine to exit", lambda: not _alive(replica["pid"]), 30)
+    _wait("the stopped engine to exit", lambda: not alive(replica["pid"]), 30)

@@ -23,6 +23,8 @@ from typing import Any
 
 import pytest
 
+from sandboxing import alive
+
 pytest.importorskip("llama_cpp")
 pytest.importorskip("uvicorn")  # the [server] extra
 pytest.importorskip("gguf")
@@ -127,16 +129,12 @@ async def _complete(base_url: str, prompt: str = "hello", max_tokens: int = 8) -
     return str(answer.json()["choices"][0]["text"])
 
 
+def gone(pid: int) -> bool:
+    return not alive(pid)
+
+
 def _notes(error: BaseException) -> str:
     return "\n".join(getattr(error, "__notes__", []))
-
-
-def _gone(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
 
 
 @pytest.fixture
@@ -273,7 +271,7 @@ async def test_a_stopped_replica_is_unready_within_the_probe_deadline_and_replac
         await _until(pool, lambda: not hung.ready, "unready")
         assert hung.last_error == "probe missed its 2s deadline"
         await _until(pool, lambda: hung.ready and hung.pid != stopped_pid, "replaced")
-        assert _gone(stopped_pid)  # killed, not left stopped
+        assert gone(stopped_pid)  # killed, not left stopped
         assert hung.restarts == 1
         assert pool.replicas[0].restarts == 0
         assert await _complete(hung.base_url)
@@ -300,7 +298,7 @@ async def test_a_replica_stopped_with_every_slot_busy_is_found_by_its_process_st
         await asyncio.wait_for(lease.lost.wait(), WAIT_S)
         assert "stopped (SIGSTOP) with calls in flight" in str(busy.history)
         await _until(pool, lambda: busy.ready and busy.pid != stopped_pid, "replaced")
-        assert _gone(stopped_pid)
+        assert gone(stopped_pid)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.kill(stopped_pid, signal.SIGCONT)
@@ -375,7 +373,7 @@ async def test_drain_finishes_the_calls_in_flight_accepts_none_then_stops(
     held.release()
     assert await draining == {"completed": 2, "lost": 0}
     assert not lease.lost.is_set()
-    assert all(_gone(pid) for pid in pids if pid is not None)
+    assert all(gone(pid) for pid in pids if pid is not None)
     assert pool.health()["live"] is False
 
 
@@ -417,7 +415,7 @@ async def test_reload_moves_dispatch_to_the_new_model_and_drains_the_old(
     on_old.release()
     await _until(pool, lambda: all(r.state == "stopped" for r in old), "old replicas stopped")
     assert not on_old.lost.is_set()
-    assert all(_gone(pid) for pid in old_pids if pid is not None)
+    assert all(gone(pid) for pid in old_pids if pid is not None)
     assert len(pool.health()["replicas"]) == 2
 
 
@@ -498,14 +496,14 @@ def test_no_engine_outlives_a_supervisor_killed_with_sigkill(tiny: Path, tmp_pat
         line = holder.stdout.readline()
         pids = json.loads(line)
         assert len(pids) == 2
-        assert not any(_gone(pid) for pid in pids)
+        assert not any(gone(pid) for pid in pids)
     finally:
         holder.kill()
         holder.wait()
     deadline = time.monotonic() + WAIT_S
-    while not all(_gone(pid) for pid in pids) and time.monotonic() < deadline:
+    while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert [pid for pid in pids if not _gone(pid)] == []
+    assert [pid for pid in pids if not gone(pid)] == []
 
 
 # -- policy and logs ---------------------------------------------------------------------------

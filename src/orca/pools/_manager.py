@@ -187,9 +187,14 @@ class Pool:
         return self.config.name
 
     @property
+    def serving(self) -> bool:
+        """Whether it takes work now (starting, running or reloading)."""
+        return self.state in ("starting", "running", "reloading")
+
+    @property
     def capacity(self) -> int:
         """Slots of the replicas that are ready now (what may run at once)."""
-        if self.state not in ("starting", "running", "reloading"):
+        if not self.serving:
             return 0
         return int(self.replicas.capacity)
 
@@ -512,7 +517,7 @@ class PoolManager:
         from orca.errors import ReplicaExhaustedError
 
         pool = self.get(name)
-        if pool.state not in ("starting", "running", "reloading"):
+        if not pool.serving:
             raise PoolUnavailableError(
                 f"pool {name!r} is {pool.state}", pool=name, fix="send the work to another pool"
             )

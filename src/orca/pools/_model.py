@@ -166,7 +166,8 @@ class PoolStream(ChatStream):
             if watch is not None:
                 watch.cancel()
             if it is not None:
-                with contextlib.suppress(BaseException):
+                # the adapter's own stream is closed; its failure is the one raised above
+                with contextlib.suppress(Exception):
                     await it.aclose()
             lease.release()
         self._response = replace(inner.response, provider=PROVIDER, model=model.model)

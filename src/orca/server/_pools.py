@@ -24,6 +24,7 @@ from orca.errors import DeadlineUnmetError, PoolUnavailableError, PoolUnreadyErr
 from orca.pools import PoolConfig, PoolManager
 from orca.server._admission import Admission
 from orca.server._models import PathId
+from orca.server._taskrun import Rates
 
 log = logging.getLogger("orca.server")
 
@@ -39,8 +40,8 @@ class PoolQueues:
         self._queues: dict[str, Admission] = {}
         self.draining: set[str] = set()
         """Pools being drained: they take no new task, and finish the ones queued."""
-        self.rates: dict[str, float] = {}
-        """Each pool's measured decode speed (tokens/s, a moving average)."""
+        self.rates = Rates()
+        """Each pool's measured decode speed, by pool name (its tasks add to it)."""
 
     def admission(self, name: str) -> Admission:
         pool = self.manager.get(name)
@@ -87,7 +88,7 @@ class PoolQueues:
             raise PoolUnavailableError(
                 f"pool {name!r} is draining", pool=name, fix="send the work to another pool"
             )
-        if pool.state not in ("running", "reloading", "starting"):
+        if not pool.serving:
             raise PoolUnavailableError(
                 f"pool {name!r} is {pool.state}", pool=name, fix="send the work to another pool"
             )
@@ -99,7 +100,7 @@ class PoolQueues:
                 retry_after=1.0,
             )
         deadline = getattr(body, "deadline_ms", None)
-        rate = self.rates.get(name)
+        rate = self.rates.by_engine.get(name)
         if deadline is None or not rate:
             return
         start = admission.predict_new(getattr(body, "priority", "interactive"))
@@ -142,14 +143,6 @@ class PoolQueues:
             return await self.manager.drain(name, left)
         finally:
             self.draining.discard(name)
-
-    def measured(self, name: str, tokens: int, ms: float) -> None:
-        """A finished task's decode speed joins the pool's average."""
-        if tokens <= 1 or ms <= 0:
-            return
-        rate = tokens / (ms / 1000)
-        old = self.rates.get(name)
-        self.rates[name] = rate if old is None else old + 0.2 * (rate - old)
 
     def snapshot(self, name: str) -> dict[str, Any] | None:
         queue = self._queues.get(name)
@@ -223,7 +216,7 @@ def router() -> APIRouter:
         queues = _pools(request)
         shown = queues.manager.get(pool_id).describe()
         shown["queue_now"] = queues.snapshot(pool_id)
-        shown["tokens_per_s"] = queues.rates.get(pool_id)
+        shown["tokens_per_s"] = queues.rates.by_engine.get(pool_id)
         return shown
 
     @api.delete("/v1/pools/{pool_id}", tags=["pools"])
@@ -252,7 +245,7 @@ def router() -> APIRouter:
         queues = _pools(request)
         seen = queues.manager.health(pool_id)
         seen["queue"] = queues.snapshot(pool_id)
-        seen["tokens_per_s"] = queues.rates.get(pool_id)
+        seen["tokens_per_s"] = queues.rates.by_engine.get(pool_id)
         return seen
 
     @api.get("/v1/replicasets", tags=["pools"])
@@ -264,7 +257,7 @@ def router() -> APIRouter:
         for entry in out:
             snap = queues.snapshot(entry["pool"]) or {}
             entry["slo"] = {
-                "tokens_per_s": queues.rates.get(entry["pool"]),
+                "tokens_per_s": queues.rates.by_engine.get(entry["pool"]),
                 "mean_service_ms": snap.get("mean_service_ms"),
                 "queue_depth": sum((snap.get("queue_depth") or {}).values()),
                 "max_queued": snap.get("max_queued"),

@@ -283,7 +283,7 @@ def _pool_capacities(request: Request) -> list[dict[str, Any]]:
         return []
     out = []
     for name, pool in sorted(queues.manager.pools.items()):
-        if pool.state not in ("starting", "running", "reloading"):
+        if not pool.serving:
             continue
         capacity = pool.capacity
         out.append(
@@ -296,7 +296,7 @@ def _pool_capacities(request: Request) -> list[dict[str, Any]]:
                     "max_running": capacity,
                     "max_queued": pool.config.queue,
                     "safe": capacity + pool.config.queue if capacity else 0,
-                    "tokens_per_s": queues.rates.get(name),
+                    "tokens_per_s": queues.rates.by_engine.get(name),
                 },
             }
         )

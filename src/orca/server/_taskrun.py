@@ -48,8 +48,9 @@ def chat_request(body: dict[str, Any]) -> ChatRequest:
 
 @dataclass
 class Rates:
-    """Measured decode speed per engine (tokens per second, a moving average), for the
-    ``on_time_probability`` of tasks with a deadline."""
+    """Measured decode speed per engine, or per pool (tokens per second, a moving
+    average), for the ``on_time_probability`` of tasks with a deadline and a pool's
+    ``DEADLINE_UNMET``."""
 
     by_engine: dict[str, float] = field(default_factory=dict)
 
@@ -88,7 +89,6 @@ class TaskRun:
         store: Callable[..., Awaitable[Any]],
         admission: Any,
         rates: Rates,
-        on_decoded: Callable[[int, float], None] | None = None,
     ) -> None:
         self.live = live
         self.model = model
@@ -97,7 +97,7 @@ class TaskRun:
         self.store = store
         self.admission = admission
         self.rates = rates
-        self.on_decoded = on_decoded  # a pool's decode speed (tokens, decode ms)
+        self.rate_key = model.pool or model.engine  # a pool's speed is its own
         body = live.record.body
         self.deadline_at: float | None = None
         if body.get("deadline_ms") is not None:
@@ -222,9 +222,7 @@ class TaskRun:
             return self._stopped()
         response = stream.response
         decode = self._decode_ms()
-        self.rates.add(model.engine, live.tokens, decode or 0.0)
-        if self.on_decoded is not None:
-            self.on_decoded(live.tokens, decode or 0.0)
+        self.rates.add(self.rate_key, live.tokens, decode or 0.0)
         live.emit(
             "end",
             {
@@ -264,7 +262,7 @@ class TaskRun:
         body = live.record.body
         now = time.perf_counter()
         elapsed = (now - self.first) if self.first is not None else 0.0
-        rate = live.tokens / elapsed if elapsed > 0 else self.rates.by_engine.get(self.model.engine)
+        rate = live.tokens / elapsed if elapsed > 0 else self.rates.by_engine.get(self.rate_key)
         left = (body.get("max_tokens") or 0) - live.tokens
         snap = self.admission.snapshot()
         data: dict[str, Any] = {

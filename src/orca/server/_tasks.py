@@ -361,19 +361,11 @@ class Tasks:
             prices=self.prices,
             store=self.store,
             admission=admission,
-            rates=self.rates,
-            on_decoded=self._decoded(model),
+            rates=self.pool_queues.rates if model.pool and self.pool_queues else self.rates,
         )
         live.runner = asyncio.ensure_future(run())
         live.runner.add_done_callback(lambda _: self.live.pop(record.task_id, None))
         return live
-
-    def _decoded(self, model: TaskModel) -> Callable[[int, float], None] | None:
-        """Where a task of a pool reports its decode speed (the pool's predictions)."""
-        queues, pool = self.pool_queues, model.pool
-        if pool is None or queues is None:
-            return None
-        return lambda tokens, ms: queues.measured(pool, tokens, ms)
 
     async def _refuse_requeue(self, record: TaskRecord, exc: Exception) -> None:
         from orca.store._tasks import TaskOutcome
