@@ -421,6 +421,10 @@ def test_a_stopped_pool_ends_its_running_task_worker_reset_and_its_queued_one_un
     os.kill(replica["pid"], signal.SIGSTOP)  # the first task holds the only slot
     try:
         running = _task(client, model_ref="pool:stopme")
+        _wait(
+            "the task to hold the stopped replica's slot",
+            lambda: served.health("stopme")["replicas"][0]["in_flight"] == 1,
+        )
         queued = _task(client, model_ref="pool:stopme")
         assert queued["status"] == "queued"
         stopped = client.delete("/v1/pools/stopme")

@@ -210,6 +210,30 @@ async def test_a_stopped_pool_leases_nothing(pool: ReplicaSet) -> None:
     assert pool.health()["live"] is False
 
 
+async def test_stop_loses_the_calls_in_flight_before_the_engine_is_signalled(
+    pool: ReplicaSet,
+) -> None:
+    # an engine finishes its requests on SIGTERM: were the leases lost only after the
+    # engine exited, a stopped pool's calls could still end well (or not, by chance)
+    lease = pool.acquire("s")
+    assert lease is not None
+    pid = lease.replica.pid
+    assert pid is not None
+    seen: list[bool] = []
+
+    async def watch() -> None:
+        await lease.lost.wait()
+        seen.append(alive(pid))
+
+    watcher = asyncio.ensure_future(watch())
+    await asyncio.sleep(0)  # the watcher waits on the lease
+    await pool.stop()
+    await asyncio.wait_for(watcher, WAIT_S)
+    assert seen == [True]  # told while its engine still ran
+    assert gone(pid)
+    assert pool.health()["metrics"]["leases_lost"] == 1
+
+
 # -- crash and hang ----------------------------------------------------------------------------
 
 

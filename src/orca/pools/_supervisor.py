@@ -407,8 +407,10 @@ class ReplicaSet:
         await self._end(replica, grace_s=self.policy.stop_grace_s)
 
     async def _end(self, replica: Replica, *, grace_s: float) -> None:
-        await self._kill(replica, grace_s=grace_s)
+        # the calls still leased are lost before the engine hears SIGTERM: a graceful
+        # engine finishes its requests on SIGTERM, and a stop must not wait on them
         self._lose_leases(replica)
+        await self._kill(replica, grace_s=grace_s)
         replica._set("stopped", "stopped")
 
     # -- one replica's life ------------------------------------------------------------------
