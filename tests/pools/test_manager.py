@@ -18,6 +18,8 @@ from orca.errors import (
     DecodeTimeoutError,
     PlacementError,
     PoolUnavailableError,
+    PoolUnreadyError,
+    ReplicaExhaustedError,
     UnknownPoolError,
     UntrustedArtifactError,
     WorkerResetError,
@@ -141,6 +143,27 @@ async def test_unknown_and_stopped_pools_refuse_work(manager: PoolManager) -> No
         manager.lease("tiny", None)
     await manager.start(_cpu())  # a stopped pool starts again under its name
     assert manager.get("tiny").state == "running"
+
+
+async def test_a_lease_is_refused_with_its_reason_when_slots_are_full_or_none_ready(
+    manager: PoolManager,
+) -> None:
+    pool = await manager.start(_cpu())
+    held = manager.lease("tiny", "a")
+    with pytest.raises(ReplicaExhaustedError) as full:
+        manager.lease("tiny", "b")
+    assert (full.value.code, full.value.retriable) == ("REPLICA_EXHAUSTED", True)
+    held.release()
+    manager.lease("tiny", "b").release()  # the slot given back is leased again
+    [replica] = pool.replicas.replicas
+    os.kill(replica.pid, signal.SIGKILL)
+    for _ in range(400):  # noticed: unready while it restarts
+        if not replica.ready:
+            break
+        await asyncio.sleep(0.01)
+    with pytest.raises(PoolUnreadyError) as unready:
+        manager.lease("tiny", None)
+    assert (unready.value.code, unready.value.retriable) == ("POOL_UNREADY", True)
 
 
 async def test_a_replica_killed_under_a_call_ends_it_worker_reset(manager: PoolManager) -> None:

@@ -408,16 +408,6 @@ def test_affinity_forgets_the_oldest_session_beyond_its_size() -> None:
     assert affinity["a"] == 2
 
 
-def test_forgetting_a_replica_drops_its_sessions() -> None:
-    affinity = Affinity()
-    for session, replica in [("a", 0), ("b", 1), ("c", 0)]:
-        affinity.record(session, replica)
-    affinity.forget(0)
-    assert dict(affinity) == {"b": 1}
-    affinity.forget(5)
-    assert dict(affinity) == {"b": 1}
-
-
 @pytest.mark.parametrize("size", [0, -1, True, 2.5])
 def test_an_affinity_needs_room_for_a_session(size: object) -> None:
     with pytest.raises(InvalidFieldError, match="max_sessions"):

@@ -366,11 +366,6 @@ class Affinity(Mapping[str, int]):
         while len(self._map) > self._max:
             self._map.popitem(last=False)
 
-    def forget(self, replica: int) -> None:
-        """Drop every session served by ``replica`` (it was replaced or stopped)."""
-        for session in [s for s, index in self._map.items() if index == replica]:
-            del self._map[session]
-
     def choose(self, replicas: Sequence[R], session: str | None) -> R | None:
         """``choose_replica`` with this map, recording the answer for ``session``."""
         chosen = choose_replica(replicas, session=session, affinity=self)

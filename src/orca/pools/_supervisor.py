@@ -28,7 +28,6 @@ from orca.errors import (
     PoolUnavailableError,
     PoolUnreadyError,
     ReloadFailedError,
-    ReplicaExhaustedError,
 )
 from orca.pools._engines import EngineAdapter, PoolSpec, adapter
 from orca.pools._placement import Affinity
@@ -190,34 +189,6 @@ class ReplicaSet:
         replica._leases.add(lease)
         self._changed()
         return lease
-
-    async def wait_lease(self, session: str | None = None, *, timeout_s: float) -> Lease:
-        """acquire(), waiting up to ``timeout_s`` for a slot. Raises ReplicaExhaustedError
-        when the ready replicas stayed full, PoolUnreadyError when none was ready,
-        PoolUnavailableError when the pool drains or stopped."""
-        deadline = time.monotonic() + timeout_s
-        while True:
-            lease = self.acquire(session)
-            if lease is not None:
-                return lease
-            remaining = deadline - time.monotonic()
-            if self.draining or self._stopped or remaining <= 0:
-                break
-            await self.wait_changed(remaining)
-        name = self.spec.name
-        if not self.draining and not self._stopped and self.capacity:
-            raise ReplicaExhaustedError(
-                f"every slot of pool {name!r} stayed busy for {timeout_s:g}s",
-                pool=name,
-                fix="retry later, or add replicas or slots to the pool",
-            )
-        if self.draining or self._stopped:
-            raise PoolUnavailableError(
-                f"pool {name!r} is draining or stopped", pool=name, fix="start or reload it"
-            )
-        raise PoolUnreadyError(
-            f"pool {name!r} has no ready replica", pool=name, fix="retry later; see its health"
-        )
 
     # -- lifecycle -------------------------------------------------------------------------
 
