@@ -1160,3 +1160,75 @@ def test_an_interrupted_run_logs_its_calls_too(
     )
     # the resume paid for nothing: its one call was answered from the first run's record
     assert (b["status"], b["steps"], b["llm_calls"], b["error"]) == ("done", 2, 0, None)
+
+
+# -- 7. a command as the input --------------------------------------------------------------------
+
+
+def test_a_run_given_a_command_replays_its_update_and_goto(store: SqliteCheckpointer) -> None:
+    def build(mark: str = "") -> StateGraph:
+        async def draft(state: State, ctx: Any) -> dict[str, Any]:
+            return {"a": (await ctx.worker.acomplete(state["q"])).text}
+
+        def label(state: State) -> dict[str, Any]:
+            return {"label": f"{mark}{state['q']}:{state.get('a')}", "n": 1}
+
+        return line("commanded", [("draft", draft), ("label", label)])
+
+    model = RandomModel()
+    app = build().compile(checkpointer=store)
+    app.invoke({"q": "first"}, thread_id="c", models={"worker": model}, ledger=False)
+    done = app.invoke(
+        Command(goto="label", update={"q": "second", "n": 5}),
+        thread_id="c",
+        models={"worker": model},
+        ledger=False,
+    )
+    assert done["label"].startswith("second:")
+    assert done["n"] == 7  # 1, then the update's 5 through the reducer, then 1
+    second = runs_in_order(app, "c")[1]
+    assert started(store, second)["command"] == {
+        "update": [["q", "second"], ["n", 5]],
+        "goto": ["label"],
+    }
+    report = replay(build().compile(), second, store=store)
+    assert report.identical is True, report.divergence
+    assert report.steps == 1
+    changed = replay(build("!").compile(), second, store=store).divergence
+    assert changed is not None
+    assert changed.field.endswith("label")
+
+
+def test_a_resume_with_an_update_replays_identical(store: SqliteCheckpointer) -> None:
+    def review(state: State, ctx: Any) -> dict[str, Any]:
+        return {"label": f"{ctx.interrupt('ok?')} {state.get('q')}"}
+
+    app = line("edited", [("review", review)]).compile(checkpointer=store)
+    app.invoke({"q": "old"}, thread_id="e", ledger=False)
+    done = app.invoke(Command(resume="yes", update={"q": "new"}), thread_id="e", ledger=False)
+    assert done["label"] == "yes new"
+    second = runs_in_order(app, "e")[1]
+    report = replay(line("edited", [("review", review)]).compile(), second, store=store)
+    assert report.identical is True, report.divergence
+
+
+def test_a_command_that_sends_or_only_updates_replays_identical(
+    store: SqliteCheckpointer,
+) -> None:
+    def build() -> StateGraph:
+        g = StateGraph(State, name="sent")
+        g.add_node("one", lambda s: {"parts": [s.get("q", "-")]})
+        g.add_edge(START, "one")
+        g.add_edge("one", END)
+        return g
+
+    app = build().compile(checkpointer=store)
+    app.invoke({"q": "a"}, thread_id="s", ledger=False)
+    sent = app.invoke(Command(goto=[Send("one", {"q": "b"}), Send("one", {"q": "c"})]),
+                      thread_id="s", ledger=False)  # fmt: skip
+    assert sent["parts"] == ["a", "b", "c"]
+    app.invoke(Command(update={"q": "d"}), thread_id="s", ledger=False)  # nothing runs
+    assert app.get_state("s").values["q"] == "d"
+    for run_id in runs_in_order(app, "s")[1:]:
+        report = replay(build().compile(), run_id, store=store)
+        assert report.identical is True, (run_id, report.divergence)

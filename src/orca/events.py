@@ -103,18 +103,20 @@ class RunStarted(Event):
     """A run began, fresh (``resumed`` false) or from ``checkpoint_id``.
 
     ``input`` is what the run was given (the input's writes, or the resume value; None
-    to continue), ``pending`` how many pending writes the start checkpoint held, and
-    ``head`` the thread's head when the run forks from an older checkpoint: with them a
-    run can be replayed exactly (``orca.replay``).
+    to continue), ``command`` the ``update`` pairs and ``goto`` targets of a ``Command``
+    given as input (None otherwise), ``pending`` how many pending writes the start
+    checkpoint held, and ``head`` the thread's head when the run forks from an older
+    checkpoint: with them a run can be replayed exactly (``orca.replay``).
     """
 
     type: ClassVar[str] = "run.started"
-    redacted: ClassVar[tuple[str, ...]] = ("input",)
+    redacted: ClassVar[tuple[str, ...]] = ("input", "command")
     graph: str
     resumed: bool
     checkpoint_id: str | None
     seed: int
     input: Any = None
+    command: dict[str, Any] | None = None
     pending: int = 0
     head: str | None = None
     max_steps: int = 100

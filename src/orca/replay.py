@@ -345,7 +345,16 @@ def replay(
     given = _serde.revive(started["input"])
     if started.get("input_in_state"):  # large input values were logged by reference
         given = {**given, **_input_in_state(source, started)}
-    run_input = Command(resume=given) if started["resumed"] and given is not None else given
+    command = _serde.revive(started.get("command"))
+    if command is not None:  # a Command's update and goto, as run.started carries them
+        update = command["update"]
+        if isinstance(update, list):
+            update = [tuple(w) if isinstance(w, list) else w for w in update]
+        run_input: Any = Command(resume=given, update=update, goto=command["goto"])
+    elif started["resumed"] and given is not None:
+        run_input = Command(resume=given)
+    else:
+        run_input = given
 
     async def go() -> Exception | None:
         try:

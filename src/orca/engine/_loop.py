@@ -277,6 +277,7 @@ class Run:
                 checkpoint_id=start.checkpoint_id if start else None,
                 seed=opts.seed,
                 input=self.given,
+                command=_recorded_command(input),
                 pending=len(start.pending) if start else 0,
                 head=self.nonce or None,
                 max_steps=opts.max_steps,
@@ -970,3 +971,21 @@ def _no_op(state: Any) -> None:
 
 
 START_NODE = NodeSpec(START, Callee(_no_op, False, "none"), None, None, ())
+
+
+def _recorded_command(value: Any) -> dict[str, Any] | None:
+    """A ``Command`` input's update and goto as ``run.started`` carries them: the update
+    as ``[key, value]`` pairs (a dict's items in order), goto as a list of targets. What
+    is not of those shapes is kept as given: the run fails on it in a moment, and says
+    why."""
+    if not isinstance(value, Command) or (value.update is None and not value.goto):
+        return None
+    update: Any = value.update
+    if isinstance(update, Mapping):
+        update = [[k, v] for k, v in update.items()]
+    elif isinstance(update, list | tuple):
+        update = [list(w) if isinstance(w, tuple) else w for w in update]
+    goto: Any = value.goto
+    if isinstance(goto, str | Send) or not isinstance(goto, Sequence):
+        goto = [goto] if goto else []
+    return {"update": update, "goto": list(goto)}

@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Final, Generic
 
 from typing_extensions import TypeVar
 
+from orca import _serde
 from orca.errors import InvalidInputError, TaskTimeoutError
 
 START: Final = "__start__"
@@ -28,6 +29,8 @@ class Send:
     node: str
     arg: Any
 
+
+_serde.declare(Send)  # a Command's goto, as a run's log carries it, is replayed as given
 
 # the node names a Command may go to, for annotations (``-> Command[Literal["a"]]``)
 N = TypeVar("N", bound=str, default=str)
