@@ -1,6 +1,6 @@
 """Paid once across a SIGKILL where a paid call's answer is recorded: real processes
-(``tests/programs/paid_call.py``), the tiny model on llama.cpp, a block budget, real
-PostgreSQL and SQLite.
+(``tests/programs/paid_call.py``), the tiny model on llama.cpp through ``ctx.llm`` or a
+LangChain chat model under ``metered(ctx)``, a block budget, real PostgreSQL and SQLite.
 
 Where one PostgreSQL database keeps the ledger and the call records, the answer's usage
 on its hold and the call's record commit in one statement: a process killed right after
@@ -43,9 +43,11 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> str:
 class Place:
     """Where the ledger and the call records live, and what is in them."""
 
-    def __init__(self, ledger: str, checkpoints: str) -> None:
+    def __init__(self, ledger: str, checkpoints: str, caller: str, calls_file: Path) -> None:
         self.ledger = ledger
         self.checkpoints = checkpoints
+        self.caller = caller  # ctx.llm, or a LangChain chat model under metered()
+        self.calls_file = calls_file
         with self._store() as store:
             store.ledger.budgets.create(Budget("b", 10**12))  # block: every call holds
 
@@ -60,9 +62,11 @@ class Place:
     def run(self, model: str, kill: str | None) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k != "ORCA_KILL"}
         env["PYTHONPATH"] = str(SRC)
+        env["ORCA_CALLS"] = str(self.calls_file)
         if kill is not None:
             env["ORCA_KILL"] = kill
         argv = [sys.executable, str(PROGRAM), model, self.ledger, self.checkpoints]
+        argv.append(self.caller)
         return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300)
 
     def sweep_later(self) -> None:
@@ -105,22 +109,33 @@ class Place:
         ((spent, reserved),) = self.query("SELECT spent, reserved FROM budget_periods")
         return int(spent), int(reserved)
 
+    def langchain_calls(self) -> int:
+        """The LangChain model's real calls (the ``ctx.llm`` caller makes none)."""
+        return len(self.calls_file.read_text().splitlines()) if self.calls_file.exists() else 0
+
+
+@pytest.fixture(params=["ctx.llm", "langchain"])
+def caller(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
 
 @pytest.fixture
-def one_database(pg_url: str) -> Place:
-    return Place(pg_url, pg_url)
+def one_database(pg_url: str, caller: str, tmp_path: Path) -> Place:
+    return Place(pg_url, pg_url, caller, tmp_path / "calls")
 
 
 @pytest.fixture
-def two_databases(pg_url: str, pg_cluster: Any) -> Any:
+def two_databases(pg_url: str, pg_cluster: Any, caller: str, tmp_path: Path) -> Any:
     other = pg_cluster.create_database()
-    yield Place(pg_url, other)
+    yield Place(pg_url, other, caller, tmp_path / "calls")
     pg_cluster.drop_database(other)
 
 
 @pytest.fixture
-def two_files(tmp_path: Path) -> Place:
-    return Place(str(tmp_path / "orca.db"), str(tmp_path / "project.db"))
+def two_files(tmp_path: Path, caller: str) -> Place:
+    return Place(
+        str(tmp_path / "orca.db"), str(tmp_path / "project.db"), caller, tmp_path / "calls"
+    )
 
 
 def killed_then_resumed(place: Place, model: str, kill: str) -> dict[str, Any]:
@@ -149,6 +164,8 @@ def test_one_database_killed_after_the_answer_is_recorded_calls_once_and_charges
     out = killed_then_resumed(one_database, model_path, "after_hold_record")
     assert out["kept_before_resume"] == 1  # the call's record committed with the hold's
     assert out["cached"] is True  # answered from it: the model was not called again
+    if one_database.caller == "langchain":
+        assert one_database.langchain_calls() == 1
     rows, cost = one_database.usage()
     assert rows == 1  # the one call, charged once (by the sweep)
     assert cost > 0
@@ -162,6 +179,8 @@ def test_one_database_killed_before_the_commit_has_neither_and_charges_the_call_
     # the answer the dead process got is lost with its hold (released, charged nothing);
     # the task run again calls, and that call is charged
     assert out["cached"] is False
+    if one_database.caller == "langchain":
+        assert one_database.langchain_calls() == 2
     rows, cost = one_database.usage()
     assert rows == 1
     assert cost > 0
@@ -170,12 +189,15 @@ def test_one_database_killed_before_the_commit_has_neither_and_charges_the_call_
 
 @pytest.mark.parametrize("place", ["two_databases", "two_files"])
 def test_apart_killed_between_the_hold_s_record_and_the_call_s_pays_again_charging_each(
-    place: str, model_path: str, request: pytest.FixtureRequest
+    place: str, model_path: str, caller: str, request: pytest.FixtureRequest
 ) -> None:
     where: Place = request.getfixturevalue(place)
+    assert where.caller == caller
     out = killed_then_resumed(where, model_path, "after_hold_record")
     assert out["kept_before_resume"] == 0  # the hold's answer only: the documented window
     assert out["cached"] is False  # so the task run again calls again
+    if where.caller == "langchain":
+        assert where.langchain_calls() == 2
     rows, cost = where.usage()
     assert rows == 2  # both calls were real, and each is charged once
     assert where.budget() == (cost, 0)

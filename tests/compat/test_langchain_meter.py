@@ -718,3 +718,174 @@ def test_a_call_inside_a_subgraph_belongs_to_the_parents_task(
     assert usage.node == row["node"] == "research"
     assert row["run_id"] == finished.run_id
     assert finished.llm_calls == 1
+
+
+# -- paid once: a task run again is answered from its kept calls --------------------------------
+
+
+def approving(model: Scripted, *, use_async: bool, fail: dict[str, bool] | None = None) -> Any:
+    """ask (two LangChain calls, then an interrupt) -> END, on a checkpointer."""
+
+    def ask(state: State, ctx: Any) -> State:
+        with metered(ctx):
+            first = model.invoke(state["question"])
+            second = model.invoke([("human", state["question"]), first, ("human", "Sure?")])
+        if fail is not None and fail["on"]:
+            raise ValueError("not this time")
+        approved = ctx.interrupt("approve?")
+        return {"answer": f"{first.content} {second.content} {approved}"}
+
+    async def aask(state: State, ctx: Any) -> State:
+        with metered(ctx):
+            first = await model.ainvoke(state["question"])
+            second = await model.ainvoke([("human", state["question"]), first, ("human", "Sure?")])
+        approved = ctx.interrupt("approve?")
+        return {"answer": f"{first.content} {second.content} {approved}"}
+
+    g = StateGraph(State, name="approve")
+    g.add_node("ask", aask if use_async else ask)
+    g.add_edge(START, "ask")
+    g.add_edge("ask", END)
+    return g
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync-node", "async-node"])
+def test_a_node_run_again_after_an_interrupt_pays_its_langchain_calls_once(
+    ledger: SqliteLedger, db: Path, tmp_path: Path, use_async: bool
+) -> None:
+    from orca import Command
+    from orca.store import SqliteCheckpointer
+
+    ledger.budgets.create(Budget("team", 10**9))
+    model = Scripted()
+    store = SqliteCheckpointer(tmp_path / "cp.db")
+    app = approving(model, use_async=use_async).compile(checkpointer=store)
+    options = {"ledger": ledger, "budget": "team", "thread_id": "t"}
+    paused = app.invoke({"question": "Capital of France?"}, **options)
+    assert "__interrupt__" in paused
+    assert len(model.calls) == 2
+    events = list(app.stream(Command(resume="yes"), mode="events", **options))
+    done = app.get_state("t").values
+    assert done["answer"] == f"{model.text} {model.text} yes"
+    assert len(model.calls) == 2  # both answered from the task's records
+    assert len(rows(db)) == 2  # and charged once each
+    assert budget_state(ledger, "team") == (2 * catalog_cost(USAGE), 0)
+    assert [e for e in events if e.type == "usage"] == []
+    [finished] = [e for e in events if e.type == "run.finished"]
+    assert finished.cost_nano_usd == 0
+    store.close()
+
+
+def test_a_changed_question_or_a_node_that_failed_in_its_own_code_calls_again(
+    ledger: SqliteLedger, db: Path, tmp_path: Path
+) -> None:
+    from orca import Command
+    from orca.errors import NodeError
+    from orca.store import SqliteCheckpointer
+
+    model = Scripted()
+    fail = {"on": True}
+    store = SqliteCheckpointer(tmp_path / "cp.db")
+    app = approving(model, use_async=False, fail=fail).compile(checkpointer=store)
+    with pytest.raises(NodeError, match="not this time"):
+        app.invoke({"question": "Capital of France?"}, ledger=ledger, thread_id="t")
+    assert len(model.calls) == 2
+    fail["on"] = False  # its answers may be why it failed: forgotten, asked again
+    app.invoke(None, ledger=ledger, thread_id="t")
+    assert len(model.calls) == 4
+    app.update_state("t", {"question": "Capital of Spain?"}, as_node="__start__")
+    # a record answers only what it asked: the edited question is a new call
+    app.invoke(None, ledger=ledger, thread_id="t")
+    assert len(model.calls) == 6
+    app.invoke(Command(resume="ok"), ledger=ledger, thread_id="t")
+    assert len(model.calls) == 6
+    assert len(rows(db)) == 6
+    store.close()
+
+
+def test_a_stream_read_directly_is_metered_but_not_kept(
+    ledger: SqliteLedger, db: Path, tmp_path: Path
+) -> None:
+    from orca import Command
+    from orca.store import SqliteCheckpointer
+
+    model = Scripted()
+
+    def ask(state: State, ctx: Any) -> State:
+        with metered(ctx):
+            text = "".join(str(c.content) for c in model.stream(state["question"]))
+        return {"answer": f"{text} {ctx.interrupt('ok?')}"}
+
+    g = StateGraph(State, name="streamed")
+    g.add_node("ask", ask)
+    g.add_edge(START, "ask")
+    g.add_edge("ask", END)
+    app = g.compile(checkpointer=SqliteCheckpointer(tmp_path / "cp.db"))
+    app.invoke({"question": "q"}, ledger=ledger, thread_id="s")
+    app.invoke(Command(resume="yes"), ledger=ledger, thread_id="s")
+    assert len(model.calls) == 2  # LangChain asks no cache for stream(): called again
+    assert len(rows(db)) == 2
+
+
+def test_outside_a_run_langchains_own_cache_is_still_asked_and_filled(
+    ledger: SqliteLedger, tmp_path: Path
+) -> None:
+    from langchain_core.globals import get_llm_cache, set_llm_cache
+
+    from orca.compat.langchain import CallCache
+    from orca.store import SqliteCheckpointer
+
+    mine = InMemoryCache()
+    before = get_llm_cache()
+    set_llm_cache(mine)
+    try:
+        model = Scripted()
+        app = approving(model, use_async=False).compile(
+            checkpointer=SqliteCheckpointer(tmp_path / "cp.db")
+        )
+        app.invoke({"question": "q"}, ledger=ledger, thread_id="t")
+        installed = get_llm_cache()
+        assert isinstance(installed, CallCache)
+        assert installed.inner is mine
+        # a call outside any run goes to the cache set before, as it did
+        model.invoke("plain")
+        model.invoke("plain")
+        assert [m[0].content for m in model.calls].count("plain") == 1
+    finally:
+        set_llm_cache(before)
+
+
+@pytest.mark.parametrize(
+    "generations",
+    [
+        # a class outside langchain-core's own: never imported nor built
+        '[{"lc": 1, "type": "constructor", "id": ["subprocess", "Popen"], "kwargs": {}}]',
+        '{"lc": 1, "type": "constructor"',  # not JSON
+        '"just text"',
+        "[1, 2]",
+        None,
+    ],
+    ids=["foreign-class", "broken", "text", "numbers", "missing"],
+)
+def test_a_damaged_or_hostile_kept_answer_is_asked_again_never_loaded(
+    ledger: SqliteLedger, db: Path, tmp_path: Path, generations: str | None
+) -> None:
+    from orca import Command, _serde
+    from orca.store import SqliteCheckpointer
+
+    model = Scripted()
+    where = tmp_path / "cp.db"
+    app = approving(model, use_async=False).compile(checkpointer=SqliteCheckpointer(where))
+    app.invoke({"question": "q"}, ledger=ledger, thread_id="t")
+    value = {} if generations is None else {"generations": generations}
+    conn = sqlite3.connect(where)
+    with conn:
+        changed = conn.execute(
+            "UPDATE call_records SET value = ? WHERE kind = 'langchain'", (_serde.dumps(value),)
+        ).rowcount
+    conn.close()
+    assert changed == 2
+    done = app.invoke(Command(resume="yes"), ledger=ledger, thread_id="t")
+    assert done["answer"] == f"{model.text} {model.text} yes"
+    assert len(model.calls) == 4  # asked again, each call charged
+    assert len(rows(db)) == 4

@@ -224,3 +224,40 @@ def test_messages_come_before_their_steps_updates() -> None:
     theirs = _messages_program(langgraph_names(), ["messages", "updates"], run_async=False)
     ours = _messages_program(orca_names(), ["messages", "updates"], run_async=False)
     assert ours == theirs
+
+
+def test_a_node_resumed_after_interrupt_calls_its_model_again_only_on_langgraph() -> None:
+    # a human-in-the-loop node asks its model, then waits for approval; resumed, the
+    # node runs again from its start: LangGraph calls (and pays) again, Orca answers
+    # the call from the task's records (a difference on purpose: docs/langgraph.md)
+    def program(lg: types.SimpleNamespace) -> tuple[Any, int]:
+        asked: list[str] = []
+
+        class Counted(fake.FakeListChatModel):  # type: ignore[misc,name-defined]
+            def _call(self, messages: Any, *args: Any, **kwargs: Any) -> str:
+                asked.append(messages[-1].content)
+                return str(super()._call(messages, *args, **kwargs))
+
+        model = Counted(responses=["draft one", "draft two"])
+
+        def write(state: Chat) -> dict[str, Any]:
+            draft = model.invoke(state["messages"])
+            verdict = lg.interrupt({"draft": draft.content})
+            return {"messages": [draft, messages.HumanMessage(verdict)]}
+
+        g = lg.StateGraph(Chat)
+        g.add_node("write", write)
+        g.add_edge(lg.START, "write")
+        app = g.compile(checkpointer=lg.InMemorySaver())
+        config = {"configurable": {"thread_id": "t"}}
+        paused = app.invoke({"messages": [messages.HumanMessage("write")]}, config)
+        assert paused["__interrupt__"][0].value == {"draft": "draft one"}
+        done = app.invoke(lg.Command(resume="approved"), config)
+        return [m.content for m in done["messages"]], len(asked)
+
+    theirs, their_calls = program(langgraph_names())
+    ours, our_calls = program(orca_names())
+    assert their_calls == 2
+    assert theirs == ["write", "draft two", "approved"]  # their resumed node got a new draft
+    assert our_calls == 1
+    assert ours == ["write", "draft one", "approved"]  # ours: the draft that was approved

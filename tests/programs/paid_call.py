@@ -3,7 +3,7 @@ can SIGKILL its own process where the call's answer is recorded.
 
 Used by ``tests/test_pay_once_kill.py``. Usage::
 
-    python paid_call.py MODEL LEDGER CHECKPOINTS
+    python paid_call.py MODEL LEDGER CHECKPOINTS [CALLER]
 
 LEDGER and CHECKPOINTS are ``postgresql://`` URLs (one URL twice: one database, which
 the ledger and the checkpointer open with a pool each, as a worker and its run's meter
@@ -11,6 +11,10 @@ do; two URLs: two databases) or SQLite files (the user database and the project'
 node ``ask`` calls the model once and returns its text and whether it was answered from
 the task's call record (``cached``). The program starts thread ``t`` from its input when
 it has no checkpoint and resumes it otherwise; it prints the final state as one JSON line.
+
+CALLER ``langchain`` makes the node ask a LangChain chat model under ``metered(ctx)``
+instead (a scripted one at the edge, priced as ``scripted``/``m``, that appends a line to
+the file ``ORCA_CALLS`` each time it is really called); ``ctx.llm`` is the default.
 
 ``ORCA_KILL`` chooses where the process kills itself with SIGKILL:
 
@@ -58,6 +62,37 @@ async def ask(state: State, ctx: Any) -> State:
     return {"text": answer.text, "cached": answer.cached}
 
 
+def ask_langchain(state: State, ctx: Any) -> State:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+
+    from orca.compat.langchain import metered
+
+    class Scripted(BaseChatModel):
+        max_tokens: int = 6
+
+        @property
+        def _llm_type(self) -> str:
+            return "scripted"
+
+        @property
+        def _identifying_params(self) -> dict[str, Any]:
+            return {"model": "m", "max_tokens": self.max_tokens}
+
+        def _generate(self, messages: Any, *args: Any, **kwargs: Any) -> ChatResult:
+            with open(os.environ["ORCA_CALLS"], "a") as calls:
+                calls.write("called\n")
+            usage = {"input_tokens": 5, "output_tokens": 6, "total_tokens": 11}
+            message = AIMessage("hello there", usage_metadata=usage)  # type: ignore[arg-type]
+            return ChatResult(generations=[ChatGeneration(message=message)])
+
+    with metered(ctx):
+        answer = Scripted().invoke("Hello")
+    usage = answer.usage_metadata or {}
+    return {"text": str(answer.content), "cached": usage.get("total_cost") == 0}
+
+
 class KillingPgLedger(PgLedger):
     def record(self, hold: Hold, charge: Charge) -> None:
         super().record(hold, charge)
@@ -92,6 +127,7 @@ class KillingPgCheckpointer(PgCheckpointer):
 
 def main() -> None:
     model, ledger_at, checkpoints_at = sys.argv[1:4]
+    caller = sys.argv[4] if len(sys.argv) > 4 else "ctx.llm"
     closing: list[Any] = []
     ledger: Any
     checkpointer: Checkpointer
@@ -106,18 +142,19 @@ def main() -> None:
         checkpointer = SqliteCheckpointer(checkpoints_at)
     closing += [checkpointer, user]
     g = StateGraph(State)
-    g.add_node("ask", ask)
+    g.add_node("ask", ask_langchain if caller == "langchain" else ask)
     g.add_edge(START, "ask")
     g.add_edge("ask", END)
     app = g.compile(checkpointer=checkpointer)
     spec = ModelSpec("llamacpp", model, {"n_ctx": 512})
     price = Price("llamacpp", Path(model).name, Decimal(1), Decimal(1000))
+    scripted = Price("scripted", "m", Decimal(1), Decimal(1000))
     start = None if checkpointer.get("t") is not None else {"text": ""}
     out = app.invoke(
         start,
         thread_id="t",
         profile=Profile("p", spec, spec),
-        prices=PriceBook([price]),
+        prices=PriceBook([price, scripted]),
         ledger=ledger,
     )
     for each in closing:

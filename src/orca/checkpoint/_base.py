@@ -34,7 +34,9 @@ RUN_STATUSES: tuple[RunStatus, ...] = (
     "cancelled",
 )
 TaskStatus = Literal["running", "done", "failed", "interrupted", "cancelled"]
-CallKind = Literal["llm", "tool"]
+CallKind = Literal["llm", "tool", "task", "langchain"]
+"""What made a call record: ``ctx.llm``, a tool, a functional-API task's result, or a
+LangChain chat model under ``orca.compat.langchain.metered``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,7 +176,7 @@ class CallRecord:
     Attributes:
         thread_id, task_id: the task (its id derives from the checkpoint its step started
             from, its position in that step's plan and its node).
-        kind: ``llm`` or ``tool``.
+        kind: what made it (``CallKind``).
         digest: what was asked (the request's digest, or the tool and its arguments').
         occurrence: 0 for the task's first call with this digest, 1 for the second, ...
         checkpoint_id: the checkpoint the task's step started from (pruned with it).

@@ -202,9 +202,11 @@ def usage_of(response: LLMResult, prompt: int) -> tuple[Usage, bool]:
     for answer in _answers(response):
         reported = getattr(getattr(answer, "message", None), "usage_metadata", None)
         if isinstance(reported, Mapping):
+            if reported.get("total_cost") == 0:  # a cache hit, with or without counts
+                return _from_metadata(reported) or Usage(), True
             usage = _from_metadata(reported)
             if usage is not None:
-                return usage, reported.get("total_cost") == 0
+                return usage, False
     if isinstance(response.llm_output, Mapping):
         usage = _from_llm_output(response.llm_output)
         if usage is not None:

@@ -14,13 +14,22 @@ usage the model reported (``AIMessage.usage_metadata``, else the provider's
 ``llm_output``, else Orca's estimate) is priced by Orca's price book and settled. A call
 that fails before answering gives its hold back; one cut mid-stream pays for what it
 streamed.
+
+Inside a run, a call is paid once: its answer is kept as a call record of the task (with
+the settle, as ``ctx.llm``'s are), and the task run again (after an interrupt, a crash,
+a sibling's failure) is answered from it. LangChain asks its cache before it calls a
+model; ``metered`` installs one, ``CallCache``, that answers from the task's records and
+hands every other lookup to the cache that was set before (``set_llm_cache``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import json
 import threading
+import warnings
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -28,9 +37,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 try:
+    from langchain_core import globals as lc_globals
+    from langchain_core.caches import BaseCache
     from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
+    from langchain_core.load import dumps, loads
     from langchain_core.messages import BaseMessage
-    from langchain_core.outputs import LLMResult
+    from langchain_core.outputs import Generation, LLMResult
     from langchain_core.tracers.context import register_configure_hook
 except ImportError as exc:  # an optional integration: say what to install
     raise ImportError(
@@ -50,20 +62,20 @@ from orca.compat._langchain_calls import (
     streamed_usage,
     usage_of,
 )
-from orca.context import RunTotals, TaskContext
+from orca.context import CallLog, PaidAnswer, RunTotals, TaskContext
 from orca.errors import ConfigError
 from orca.llm import Message, Meter, Usage
 
 if TYPE_CHECKING:
     from orca.cost import Hold
 
-__all__ = ["AsyncOrcaCallbackHandler", "OrcaCallbackHandler", "metered"]
+__all__ = ["AsyncOrcaCallbackHandler", "CallCache", "OrcaCallbackHandler", "metered"]
 
 T = TypeVar("T")
 
 ROLE = "langchain"
 """The role a LangChain call is recorded under (``ctx.llm`` calls use the model's name in
-the run: ``planner``, ``worker``, ...)."""
+the run: ``planner``, ``worker``, ...), and the kind of its call records."""
 
 # -- the calls of one meter ------------------------------------------------------------------
 
@@ -77,16 +89,98 @@ class _Call:
     prompt: int  # estimated prompt tokens, for a call whose usage never comes
 
 
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A call's answer as LangChain gave it to its cache, to keep with its settle."""
+
+    generations: Sequence[Generation]
+    digest: str
+    occurrence: int
+
+
+def _digest(prompt: str, llm_string: str) -> str:
+    """What a call asks, as LangChain's cache keys it (the messages and the model's
+    parameters), hashed; without the messages' ``usage_metadata``, which no provider is
+    sent, and which LangChain changes in an answer it takes from a cache (``total_cost``
+    0): a conversation holding a kept answer asks what it asked the first time."""
+    try:
+        messages = json.loads(prompt)
+    except ValueError:
+        key = prompt
+    else:
+        if isinstance(messages, list):
+            for message in messages:
+                kwargs = message.get("kwargs") if isinstance(message, dict) else None
+                if isinstance(kwargs, dict):
+                    kwargs.pop("usage_metadata", None)
+        key = json.dumps(messages, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(f"{llm_string}\x00{key}".encode()).hexdigest()
+
+
+def _revived(record: Mapping[str, Any]) -> list[Generation] | None:
+    """A kept answer's generations; None when the record is not one this module wrote
+    (the call is then made again)."""
+    text = record.get("generations")
+    if not isinstance(text, str):
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # loads is marked beta
+            found = loads(text, allowed_objects="core")
+    except Exception:
+        return None
+    if not isinstance(found, list) or not all(isinstance(g, Generation) for g in found):
+        return None
+    return found
+
+
 class _Calls:
     """The LangChain calls metered by one ``Meter`` for one task (``ctx`` None outside a
-    run), by LangChain's run id. Every method is async, off LangChain's threads."""
+    run), by LangChain's run id. Every method is async, off LangChain's threads.
 
-    def __init__(self, meter: Meter, ctx: TaskContext | None, *, owned: bool) -> None:
+    ``log`` is the task's call records, where its answers are kept (None outside a run,
+    in a replay, or where the run keeps no answers)."""
+
+    def __init__(
+        self, meter: Meter, ctx: TaskContext | None, *, owned: bool, log: CallLog | None = None
+    ) -> None:
         self.meter = meter
         self.ctx = ctx
         self.owned = owned  # the handler made the meter: closing it closes the meter
+        self.log = log
         self._open: dict[UUID, _Call] = {}
         self._lock = threading.Lock()
+        # the occurrences looked up and not found, by digest, until their answer comes
+        self._asked: dict[str, list[int]] = {}
+        # the answers given to the cache, by their first generation, until their settle
+        self._answers: dict[int, _Answer] = {}
+
+    async def lookup(self, prompt: str, llm_string: str) -> list[Generation] | None:
+        """The kept answer of this call (the n-th with what it asks in the task), or
+        None: it is made, and its answer kept when it comes (``update``)."""
+        log = self.log
+        if log is None:
+            return None
+        digest = _digest(prompt, llm_string)
+        occurrence, recorded = await log.lookup(ROLE, digest)
+        found = _revived(recorded) if recorded is not None else None
+        if found is None:
+            with self._lock:
+                self._asked.setdefault(digest, []).append(occurrence)
+        return found
+
+    def update(self, prompt: str, llm_string: str, generations: Sequence[Generation]) -> None:
+        """A call's answer, as LangChain gives it to its cache: kept with its settle
+        (``end``: its first generation is the one the call's end carries)."""
+        if self.log is None or not generations:
+            return
+        digest = _digest(prompt, llm_string)
+        with self._lock:
+            asked = self._asked.get(digest)
+            if not asked:
+                return
+            occurrence = asked.pop(0)
+            self._answers[id(generations[0])] = _Answer(generations, digest, occurrence)
 
     async def start(
         self,
@@ -130,13 +224,14 @@ class _Calls:
         """After a call: price what it used and settle its hold (a call answered from
         LangChain's cache paid nothing: its hold is given back)."""
         call = self._take(run_id)
+        answer = self._answer_of(response)
         if call is None:
             return
         usage, cached = usage_of(response, call.prompt)
         if cached:
             await self.meter.release(call.hold)
             return
-        await self._settle(call, usage)
+        await self._settle(call, usage, answer)
 
     async def error(self, run_id: UUID, response: LLMResult | None) -> None:
         """A call failed: what it streamed before failing is paid, estimated; one that
@@ -188,10 +283,27 @@ class _Calls:
         with self._lock:
             return self._open.pop(run_id, None)
 
-    async def _settle(self, call: _Call, usage: Usage) -> None:
+    def _answer_of(self, response: LLMResult) -> _Answer | None:
+        first = next((g for batch in response.generations for g in batch), None)
+        if first is None or not self._answers:
+            return None
+        with self._lock:
+            return self._answers.pop(id(first), None)
+
+    async def _settle(self, call: _Call, usage: Usage, answer: _Answer | None = None) -> None:
+        keep = None
+        log = self.log
+        if answer is not None and log is not None:
+
+            async def keep(cost: int, priced: bool, paid: PaidAnswer | None) -> None:
+                # kept before the settle, with the answer on the hold: a process killed
+                # after this is charged once and its task, run again, pays no more
+                value = {"generations": dumps(list(answer.generations))}
+                await log.record(ROLE, answer.digest, answer.occurrence, value, paid)
+
         await asyncio.shield(
             self.meter.settle(
-                self.ctx, ROLE, call.named.provider, call.named.model, usage, call.hold
+                self.ctx, ROLE, call.named.provider, call.named.model, usage, call.hold, keep
             )
         )
 
@@ -225,12 +337,18 @@ class _OrcaHandler(BaseCallbackHandler):
     raise_error = True
     _calls: _Calls
 
-    def _setup(self, meter: Meter | None, ctx: TaskContext | None, options: dict[str, Any]) -> None:
+    def _setup(
+        self,
+        meter: Meter | None,
+        ctx: TaskContext | None,
+        options: dict[str, Any],
+        log: CallLog | None = None,
+    ) -> None:
         if meter is None:
             chosen = {k: options[k] for k in _OPTIONS if options.get(k) is not None}
             self._calls = _Calls(_own_meter(**chosen), None, owned=True)
         else:
-            self._calls = _Calls(meter, ctx, owned=False)
+            self._calls = _Calls(meter, ctx, owned=False, log=log)
 
     @property
     def totals(self) -> RunTotals:
@@ -297,10 +415,10 @@ class OrcaCallbackHandler(_OrcaHandler):
         self._setup(None, None, locals())
 
     @classmethod
-    def _for_task(cls, meter: Meter, ctx: TaskContext) -> OrcaCallbackHandler:
+    def _for_task(cls, meter: Meter, ctx: TaskContext, log: CallLog | None) -> OrcaCallbackHandler:
         handler = cls.__new__(cls)
         BaseCallbackHandler.__init__(handler)
-        handler._setup(meter, ctx, {})
+        handler._setup(meter, ctx, {}, log)
         return handler
 
     def on_chat_model_start(
@@ -373,8 +491,9 @@ _current: ContextVar[_OrcaHandler | None] = ContextVar("orca_langchain_meter", d
 register_configure_hook(_current, True, _OrcaHandler)
 
 
-def _meter_of(ctx: TaskContext) -> tuple[Meter, TaskContext] | None:
-    """The run's meter and the task its calls belong to; None when the run's services
+def _meter_of(ctx: TaskContext) -> tuple[Meter, TaskContext, CallLog | None] | None:
+    """The run's meter, the task its calls belong to and that task's call records (None
+    in a replay, or where the run must keep no answers); None when the run's services
     meter nothing (services given to the run that are not Orca's)."""
     services = getattr(ctx, "services", None)
     meter = getattr(services, "meter", None)
@@ -383,7 +502,70 @@ def _meter_of(ctx: TaskContext) -> tuple[Meter, TaskContext] | None:
     # a plain attribute read: an isinstance check against the (runtime) TaskContext
     # protocol cost more than the node it wraps
     task = getattr(ctx, "task", None)
-    return meter, task if task is not None else ctx
+    task = task if task is not None else ctx
+    keep = meter.replay is None and not getattr(services, "redact_log", False)
+    return meter, task, task.calls if keep else None
+
+
+class CallCache(BaseCache):
+    """LangChain's cache while Orca meters: a call made in a task is answered from the
+    task's call records when the task runs again (paid once); every other lookup goes to
+    ``inner``, the cache set before (None: no cache). ``metered`` installs it."""
+
+    def __init__(self, inner: BaseCache | None) -> None:
+        self.inner = inner
+
+    def lookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
+        calls = _task_calls()
+        if calls is None:
+            return self.inner.lookup(prompt, llm_string) if self.inner is not None else None
+        return _wait(calls.lookup(prompt, llm_string))
+
+    async def alookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
+        calls = _task_calls()
+        if calls is None:
+            return await self.inner.alookup(prompt, llm_string) if self.inner else None
+        return await calls.lookup(prompt, llm_string)
+
+    def update(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
+        calls = _task_calls()
+        if calls is None:
+            if self.inner is not None:
+                self.inner.update(prompt, llm_string, return_val)
+            return
+        calls.update(prompt, llm_string, return_val)
+
+    async def aupdate(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
+        calls = _task_calls()
+        if calls is None:
+            if self.inner is not None:
+                await self.inner.aupdate(prompt, llm_string, return_val)
+            return
+        calls.update(prompt, llm_string, return_val)
+
+    def clear(self, **kwargs: Any) -> None:
+        if self.inner is not None:
+            self.inner.clear(**kwargs)
+
+    async def aclear(self, **kwargs: Any) -> None:
+        if self.inner is not None:
+            await self.inner.aclear(**kwargs)
+
+
+def _task_calls() -> _Calls | None:
+    """The calls of the task metered here, when they keep their answers."""
+    handler = _current.get()
+    if handler is None:
+        return None
+    calls = handler._calls
+    return calls if calls.log is not None else None
+
+
+def _install_cache() -> None:
+    """Make LangChain ask a ``CallCache`` first (wrapping the cache set before, once)."""
+    found = lc_globals.get_llm_cache()
+    if not isinstance(found, CallCache):
+        lc_globals.set_llm_cache(CallCache(found))
 
 
 @contextlib.contextmanager
@@ -396,11 +578,18 @@ def metered(ctx: TaskContext) -> Iterator[None]:
     context); a thread of your own started inside the block is not covered. A stream
     read on after the block ends is still metered; the run's end gives back the holds
     of calls that never ended.
+
+    A call made through ``invoke``/``ainvoke`` (or ``batch``, or a chain) is paid once:
+    its answer is kept with its settle, and the task run again gets it back with no
+    call. ``stream``/``astream`` read directly, and a model given ``cache=False`` or a
+    cache of its own, are metered but call again (LangChain asks no global cache then).
     """
     found = _meter_of(ctx)
     if found is None:
         yield
         return
+    if found[2] is not None:
+        _install_cache()
     token = _current.set(OrcaCallbackHandler._for_task(*found))
     try:
         yield
