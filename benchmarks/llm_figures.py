@@ -5,6 +5,8 @@ cost_calc_us           price one call and build its usage record (median per cal
 provider_stream_ratio  tokens/s through Orca's OpenAIModel / tokens/s through AsyncOpenAI
 cached_call_us         answer a recorded call when its task runs again after a resume
                        (median per call, SQLite checkpointer)
+langchain_cached_call_us  the same for a LangChain chat model's call under metered(ctx),
+                       beside the call made bare (no Orca) and metered and kept
 """
 
 import asyncio
@@ -21,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-IDS = ("cost_calc_us", "provider_stream_ratio", "cached_call_us")
+IDS = ("cost_calc_us", "provider_stream_ratio", "cached_call_us", "langchain_cached_call_us")
 COST_CALLS = 2000  # calls per repetition
 STREAM_TOKENS = 128
 STREAM_ROUNDS = 4  # streams per engine per repetition
@@ -289,6 +291,102 @@ def cached_call(reps: int) -> dict[str, Any]:
     }
 
 
+def langchain_cached_call(reps: int) -> dict[str, Any]:
+    """Median microseconds for a LangChain chat model's ``invoke`` under ``metered(ctx)``
+    to be answered from the task's call records when the task runs again after a resume;
+    beside it, the same calls made bare (``invoke`` with no Orca: LangChain's own cost)
+    and made fresh in a node (metered, no ledger, kept), on a model answering from
+    memory, so that only LangChain's and Orca's work is timed. The target is
+    ``cached_call_us``'s: a recorded answer costs the same bound through either face."""
+    from typing import TypedDict
+
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import AIMessage
+    from langchain_core.outputs import ChatGeneration, ChatResult
+
+    from orca import END, START, Command, StateGraph
+    from orca.compat.langchain import metered
+    from orca.store import SqliteCheckpointer
+
+    usage = {"input_tokens": 8, "output_tokens": STREAM_TOKENS, "total_tokens": 136}
+
+    class Instant(BaseChatModel):
+        max_tokens: int = STREAM_TOKENS
+
+        @property
+        def _llm_type(self) -> str:
+            return "instant"
+
+        @property
+        def _identifying_params(self) -> dict[str, Any]:
+            return {"model": "bench", "max_tokens": self.max_tokens}
+
+        def _generate(self, messages: Any, *args: Any, **kwargs: Any) -> ChatResult:
+            message = AIMessage("word " * STREAM_TOKENS, usage_metadata=usage)  # type: ignore[arg-type]
+            return ChatResult(generations=[ChatGeneration(message=message)])
+
+    model = Instant()
+
+    class S(TypedDict, total=False):
+        us: list[float]
+
+    def calls() -> list[float]:
+        times = []
+        for i in range(CACHED_CALLS):
+            start = time.perf_counter_ns()
+            model.invoke(f"Tell me about {i}.")
+            times.append((time.perf_counter_ns() - start) / 1000)
+        return times
+
+    def pausing(state: S, ctx: Any) -> dict[str, Any]:
+        with metered(ctx):
+            times = calls()
+        ctx.interrupt("again")  # resumed, the node runs again: every call is recorded
+        return {"us": times}
+
+    def straight(state: S, ctx: Any) -> dict[str, Any]:
+        with metered(ctx):
+            return {"us": calls()}
+
+    def graph(node: Any) -> Any:
+        g = StateGraph(S)
+        g.add_node("n", node)
+        g.add_edge(START, "n")
+        g.add_edge("n", END)
+        return g
+
+    cached, fresh, bare = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteCheckpointer(Path(tmp) / "cp.db")
+        app = graph(pausing).compile(checkpointer=store)
+        kept = graph(straight).compile(checkpointer=store)
+        for rep in range(reps + 1):  # the first is a warm-up
+            thread = f"t{rep}"
+            app.invoke({}, thread_id=thread, ledger=False)
+            done = app.invoke(Command(resume=True), thread_id=thread, ledger=False)
+            recorded = kept.invoke({}, thread_id=f"k{rep}", ledger=False)["us"]
+            alone = calls()
+            if rep:
+                cached.append(statistics.median(done["us"]))
+                fresh.append(statistics.median(recorded))
+                bare.append(statistics.median(alone))
+        store.close()
+    value = statistics.median(cached)
+    bare_us = statistics.median(bare)
+    return {
+        "value": value,
+        "unit": "µs/call",
+        "min": min(cached),
+        "max": max(cached),
+        "reps": reps,
+        "bare_call_us": bare_us,
+        "fresh_call_us": statistics.median(fresh),
+        "calls_per_task": CACHED_CALLS,
+        "target": f"<= {CACHED_LIMIT_US:g} µs",
+        "met": value <= CACHED_LIMIT_US,
+    }
+
+
 def run(reps: int, wanted: set[str] | None) -> dict[str, dict[str, Any]]:
     """The LLM figures in ``wanted`` (all when None)."""
     from _report import run_figures
@@ -298,6 +396,7 @@ def run(reps: int, wanted: set[str] | None) -> dict[str, dict[str, Any]]:
             ("cost_calc_us", cost_calc),
             ("provider_stream_ratio", provider_stream),
             ("cached_call_us", cached_call),
+            ("langchain_cached_call_us", langchain_cached_call),
         ),
         reps,
         wanted,
@@ -361,6 +460,26 @@ def markdown(results: dict[str, Any]) -> list[str]:
                 f"{cached['fresh_call_us']:.0f} µs, of which keeping its record is "
                 f"{cached['record_us']:.0f} µs; target {cached['target']}: "
                 f"{'met' if cached['met'] else 'NOT met'}."
+            )
+    lc = results.get("langchain_cached_call_us")
+    if lc:
+        lines += [
+            "",
+            "`langchain_cached_call_us`: the same for a LangChain chat model's `invoke` "
+            f"under `metered(ctx)`: a task run again asks its {CACHED_CALLS} calls, each "
+            "answered from its call record through the cache `metered` installs. Beside "
+            "it, the call made bare (LangChain alone, no Orca) and made fresh in a node "
+            "(metered, kept), on a model answering from memory.",
+            "",
+        ]
+        if "error" in lc:
+            lines.append(f"- error: `{lc['error']}`")
+        else:
+            lines.append(
+                f"- {lc['value']:.0f} µs/call (min {lc['min']:.0f}, max {lc['max']:.0f}); "
+                f"bare {lc['bare_call_us']:.0f} µs, fresh (metered and kept) "
+                f"{lc['fresh_call_us']:.0f} µs; target {lc['target']}: "
+                f"{'met' if lc['met'] else 'NOT met'}."
             )
     return lines
 

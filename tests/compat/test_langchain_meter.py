@@ -858,17 +858,31 @@ def test_outside_a_run_langchains_own_cache_is_still_asked_and_filled(
 @pytest.mark.parametrize(
     "generations",
     [
-        # a class outside langchain-core's own: never imported nor built
-        '[{"lc": 1, "type": "constructor", "id": ["subprocess", "Popen"], "kwargs": {}}]',
-        '{"lc": 1, "type": "constructor"',  # not JSON
-        '"just text"',
-        "[1, 2]",
+        # LangChain's serialised constructor of a class outside its messages: never built
+        [{"lc": 1, "type": "constructor", "id": ["subprocess", "Popen"], "kwargs": {}}],
+        [{"message": {"type": "subprocess.Popen", "data": {"content": "x"}}}],
+        [{"message": {"type": "ai", "data": {"content": 5}}}],
+        [{"message": {"type": "ai", "data": {"content": "x"}}, "info": ["not", "a", "dict"]}],
+        [{"text": 7}],
+        [],
+        "just text",
+        [1, 2],
         None,
     ],
-    ids=["foreign-class", "broken", "text", "numbers", "missing"],
+    ids=[
+        "constructor",
+        "foreign-type",
+        "bad-content",
+        "bad-info",
+        "bad-text",
+        "empty",
+        "text",
+        "numbers",
+        "missing",
+    ],
 )
 def test_a_damaged_or_hostile_kept_answer_is_asked_again_never_loaded(
-    ledger: SqliteLedger, db: Path, tmp_path: Path, generations: str | None
+    ledger: SqliteLedger, db: Path, tmp_path: Path, generations: Any
 ) -> None:
     from orca import Command, _serde
     from orca.store import SqliteCheckpointer
@@ -889,3 +903,32 @@ def test_a_damaged_or_hostile_kept_answer_is_asked_again_never_loaded(
     assert done["answer"] == f"{model.text} {model.text} yes"
     assert len(model.calls) == 4  # asked again, each call charged
     assert len(rows(db)) == 4
+
+
+def test_an_answer_that_cannot_be_kept_is_told_and_asked_again(
+    ledger: SqliteLedger, db: Path, tmp_path: Path
+) -> None:
+    from orca import Command
+    from orca.store import SqliteCheckpointer
+
+    class Parsed:  # what structured output may leave in additional_kwargs
+        pass
+
+    class Odd(Scripted):
+        def _generate(self, messages: list[BaseMessage], *a: Any, **k: Any) -> ChatResult:
+            self._called(messages)
+            message = AIMessage(self.text, additional_kwargs={"parsed": Parsed()})
+            return ChatResult(generations=[ChatGeneration(message=message)])
+
+    model = Odd()
+    app = approving(model, use_async=False).compile(
+        checkpointer=SqliteCheckpointer(tmp_path / "cp.db")
+    )
+    events = list(app.stream({"question": "q"}, mode="events", ledger=ledger, thread_id="t"))
+    warned = [e for e in events if e.type == "warning" and e.code == "call_not_recorded"]
+    assert len(warned) == 2
+    assert "runs again it calls again" in warned[0].message
+    done = app.invoke(Command(resume="yes"), ledger=ledger, thread_id="t")
+    assert done["answer"] == f"{model.text} {model.text} yes"
+    assert len(model.calls) == 4
+    assert len(rows(db)) == 4  # each real call charged

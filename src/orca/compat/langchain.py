@@ -29,7 +29,6 @@ import contextlib
 import hashlib
 import json
 import threading
-import warnings
 from collections.abc import Coroutine, Iterator, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -40,9 +39,8 @@ try:
     from langchain_core import globals as lc_globals
     from langchain_core.caches import BaseCache
     from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
-    from langchain_core.load import dumps, loads
-    from langchain_core.messages import BaseMessage
-    from langchain_core.outputs import Generation, LLMResult
+    from langchain_core.messages import BaseMessage, message_to_dict, messages_from_dict
+    from langchain_core.outputs import ChatGeneration, Generation, LLMResult
     from langchain_core.tracers.context import register_configure_hook
 except ImportError as exc:  # an optional integration: say what to install
     raise ImportError(
@@ -117,21 +115,43 @@ def _digest(prompt: str, llm_string: str) -> str:
     return hashlib.sha256(f"{llm_string}\x00{key}".encode()).hexdigest()
 
 
+def _kept(generations: Sequence[Generation]) -> dict[str, Any]:
+    """A call's answer as its call record keeps it: each generation's message as
+    LangChain's ``message_to_dict`` writes it (a plain model's, its text), and its
+    ``generation_info``."""
+    return {
+        "generations": [
+            {"message": message_to_dict(g.message), "info": g.generation_info}
+            if isinstance(g, ChatGeneration)
+            else {"text": g.text, "info": g.generation_info}
+            for g in generations
+        ]
+    }
+
+
 def _revived(record: Mapping[str, Any]) -> list[Generation] | None:
-    """A kept answer's generations; None when the record is not one this module wrote
-    (the call is then made again)."""
-    text = record.get("generations")
-    if not isinstance(text, str):
+    """A kept answer's generations, rebuilt as messages only (no class a record names is
+    ever imported); None when the record is not one ``_kept`` wrote (the call is then
+    made again)."""
+    found = record.get("generations")
+    if not isinstance(found, list) or not found:
         return None
+    out: list[Generation] = []
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # loads is marked beta
-            found = loads(text, allowed_objects="core")
-    except Exception:
+        for g in found:
+            info = g.get("info")
+            if info is not None and not isinstance(info, dict):
+                return None
+            if "message" in g:
+                [message] = messages_from_dict([g["message"]])
+                out.append(ChatGeneration(message=message, generation_info=info))
+            elif isinstance(g.get("text"), str):
+                out.append(Generation(text=g["text"], generation_info=info))
+            else:
+                return None
+    except Exception:  # a damaged record: asked again
         return None
-    if not isinstance(found, list) or not all(isinstance(g, Generation) for g in found):
-        return None
-    return found
+    return out
 
 
 class _Calls:
@@ -294,11 +314,11 @@ class _Calls:
         keep = None
         log = self.log
         if answer is not None and log is not None:
+            value = _kept(answer.generations)
 
             async def keep(cost: int, priced: bool, paid: PaidAnswer | None) -> None:
                 # kept before the settle, with the answer on the hold: a process killed
                 # after this is charged once and its task, run again, pays no more
-                value = {"generations": dumps(list(answer.generations))}
                 await log.record(ROLE, answer.digest, answer.occurrence, value, paid)
 
         await asyncio.shield(
