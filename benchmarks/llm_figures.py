@@ -21,7 +21,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
+
+
+class _S(TypedDict, total=False):
+    us: list[float]
+
 
 IDS = ("cost_calc_us", "provider_stream_ratio", "cached_call_us", "langchain_cached_call_us")
 COST_CALLS = 2000  # calls per repetition
@@ -220,15 +225,8 @@ def cached_call(reps: int) -> dict[str, Any]:
     call records, when the task runs again after a resume; the same calls made fresh
     (metered, no ledger, kept in the records) are timed beside it for scale, on a model
     that answers from memory so that only Orca's work is timed."""
-    from typing import TypedDict
-
     from _instant import instant_model
-    from orca import END, START, Command, StateGraph
     from orca.llm import ChatRequest, Message
-    from orca.store import SqliteCheckpointer
-
-    class S(TypedDict, total=False):
-        us: list[float]
 
     async def calls(ctx: Any) -> list[float]:
         times = []
@@ -239,43 +237,22 @@ def cached_call(reps: int) -> dict[str, Any]:
             times.append((time.perf_counter_ns() - start) / 1000)
         return times
 
-    async def pausing(state: S, ctx: Any) -> dict[str, Any]:
+    async def pausing(state: _S, ctx: Any) -> dict[str, Any]:
         times = await calls(ctx)
         ctx.interrupt("again")  # resumed, the node runs again: every call is recorded
         return {"us": times}
 
-    async def straight(state: S, ctx: Any) -> dict[str, Any]:
+    async def straight(state: _S, ctx: Any) -> dict[str, Any]:
         return {"us": await calls(ctx)}
 
-    def graph(node: Any) -> Any:
-        g = StateGraph(S)
-        g.add_node("n", node)
-        g.add_edge(START, "n")
-        g.add_edge("n", END)
-        return g
-
-    cached, fresh, bare = [], [], []
     options = {
         "models": {"worker": instant_model("instant", "bench", STREAM_TOKENS)},
         "ledger": False,
     }
-    with tempfile.TemporaryDirectory() as tmp:
-        store = SqliteCheckpointer(Path(tmp) / "cp.db")
-        app = graph(pausing).compile(checkpointer=store)
-        kept = graph(straight).compile(checkpointer=store)
-        plain = graph(straight).compile()
-        for rep in range(reps + 1):  # the first is a warm-up
-            thread = f"t{rep}"
-            app.invoke({}, thread_id=thread, **options)
-            done = app.invoke(Command(resume=True), thread_id=thread, **options)
-            # the same calls made, paid and recorded; then made and paid, not recorded
-            recorded = kept.invoke({}, thread_id=f"k{rep}", **options)["us"]
-            unrecorded = plain.invoke({}, **options)["us"]
-            if rep:
-                cached.append(statistics.median(done["us"]))
-                fresh.append(statistics.median(recorded))
-                bare.append(statistics.median(unrecorded))
-        store.close()
+    plain = _graph(straight).compile()
+    cached, fresh, bare = _resumed(
+        pausing, straight, lambda: plain.invoke({}, **options)["us"], options, reps
+    )
     value = statistics.median(cached)
     return {
         "value": value,
@@ -291,6 +268,45 @@ def cached_call(reps: int) -> dict[str, Any]:
     }
 
 
+def _graph(node: Any) -> Any:
+    """START -> node -> END."""
+    from orca import END, START, StateGraph
+
+    g = StateGraph(_S)
+    g.add_node("n", node)
+    g.add_edge(START, "n")
+    g.add_edge("n", END)
+    return g
+
+
+def _resumed(
+    pausing: Any, straight: Any, alone: Any, options: dict[str, Any], reps: int
+) -> tuple[list[float], list[float], list[float]]:
+    """Per repetition (after a warm-up), the median µs of a call: answered from its
+    record (``pausing`` resumed: it made its calls, paused, and runs again), made fresh
+    and kept (``straight`` on the checkpointer), and made by ``alone()``."""
+    from orca import Command
+    from orca.store import SqliteCheckpointer
+
+    cached, fresh, bare = [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = SqliteCheckpointer(Path(tmp) / "cp.db")
+        app = _graph(pausing).compile(checkpointer=store)
+        kept = _graph(straight).compile(checkpointer=store)
+        for rep in range(reps + 1):  # the first is a warm-up
+            thread = f"t{rep}"
+            app.invoke({}, thread_id=thread, **options)
+            done = app.invoke(Command(resume=True), thread_id=thread, **options)
+            recorded = kept.invoke({}, thread_id=f"k{rep}", **options)["us"]
+            unrecorded = alone()
+            if rep:
+                cached.append(statistics.median(done["us"]))
+                fresh.append(statistics.median(recorded))
+                bare.append(statistics.median(unrecorded))
+        store.close()
+    return cached, fresh, bare
+
+
 def langchain_cached_call(reps: int) -> dict[str, Any]:
     """Median microseconds for a LangChain chat model's ``invoke`` under ``metered(ctx)``
     to be answered from the task's call records when the task runs again after a resume;
@@ -298,15 +314,11 @@ def langchain_cached_call(reps: int) -> dict[str, Any]:
     and made fresh in a node (metered, no ledger, kept), on a model answering from
     memory, so that only LangChain's and Orca's work is timed. The target is
     ``cached_call_us``'s: a recorded answer costs the same bound through either face."""
-    from typing import TypedDict
-
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import AIMessage
     from langchain_core.outputs import ChatGeneration, ChatResult
 
-    from orca import END, START, Command, StateGraph
     from orca.compat.langchain import metered
-    from orca.store import SqliteCheckpointer
 
     usage = {"input_tokens": 8, "output_tokens": STREAM_TOKENS, "total_tokens": 136}
 
@@ -322,13 +334,10 @@ def langchain_cached_call(reps: int) -> dict[str, Any]:
             return {"model": "bench", "max_tokens": self.max_tokens}
 
         def _generate(self, messages: Any, *args: Any, **kwargs: Any) -> ChatResult:
-            message = AIMessage("word " * STREAM_TOKENS, usage_metadata=usage)  # type: ignore[arg-type]
+            message = AIMessage("word " * STREAM_TOKENS, usage_metadata=usage)
             return ChatResult(generations=[ChatGeneration(message=message)])
 
     model = Instant()
-
-    class S(TypedDict, total=False):
-        us: list[float]
 
     def calls() -> list[float]:
         times = []
@@ -338,39 +347,17 @@ def langchain_cached_call(reps: int) -> dict[str, Any]:
             times.append((time.perf_counter_ns() - start) / 1000)
         return times
 
-    def pausing(state: S, ctx: Any) -> dict[str, Any]:
+    def pausing(state: _S, ctx: Any) -> dict[str, Any]:
         with metered(ctx):
             times = calls()
         ctx.interrupt("again")  # resumed, the node runs again: every call is recorded
         return {"us": times}
 
-    def straight(state: S, ctx: Any) -> dict[str, Any]:
+    def straight(state: _S, ctx: Any) -> dict[str, Any]:
         with metered(ctx):
             return {"us": calls()}
 
-    def graph(node: Any) -> Any:
-        g = StateGraph(S)
-        g.add_node("n", node)
-        g.add_edge(START, "n")
-        g.add_edge("n", END)
-        return g
-
-    cached, fresh, bare = [], [], []
-    with tempfile.TemporaryDirectory() as tmp:
-        store = SqliteCheckpointer(Path(tmp) / "cp.db")
-        app = graph(pausing).compile(checkpointer=store)
-        kept = graph(straight).compile(checkpointer=store)
-        for rep in range(reps + 1):  # the first is a warm-up
-            thread = f"t{rep}"
-            app.invoke({}, thread_id=thread, ledger=False)
-            done = app.invoke(Command(resume=True), thread_id=thread, ledger=False)
-            recorded = kept.invoke({}, thread_id=f"k{rep}", ledger=False)["us"]
-            alone = calls()
-            if rep:
-                cached.append(statistics.median(done["us"]))
-                fresh.append(statistics.median(recorded))
-                bare.append(statistics.median(alone))
-        store.close()
+    cached, fresh, bare = _resumed(pausing, straight, calls, {"ledger": False}, reps)
     value = statistics.median(cached)
     bare_us = statistics.median(bare)
     return {
