@@ -451,6 +451,15 @@ class State(TypedDict, total=False):
     answer: str
 
 
+def one_node(name: str, node: str, fn: Any) -> StateGraph:
+    """Graph ``name``: START -> ``node`` (``fn``) -> END."""
+    g = StateGraph(State, name=name)
+    g.add_node(node, fn)
+    g.add_edge(START, node)
+    g.add_edge(node, END)
+    return g
+
+
 def graph(model: Scripted, *, use_async: bool = False, stream: bool = False) -> Any:
     """A one-node graph whose node asks ``model`` inside ``metered(ctx)``."""
 
@@ -470,11 +479,7 @@ def graph(model: Scripted, *, use_async: bool = False, stream: bool = False) -> 
                 text = str((await model.ainvoke(state["question"])).content)
         return {"answer": text}
 
-    g = StateGraph(State, name="lc")
-    g.add_node("ask", aask if use_async else ask)
-    g.add_edge(START, "ask")
-    g.add_edge("ask", END)
-    return g
+    return one_node("lc", "ask", aask if use_async else ask)
 
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync-node", "async-node"])
@@ -562,10 +567,7 @@ def test_outside_metered_a_node_calls_langchain_unmetered(ledger: SqliteLedger, 
             pass
         return {"answer": str(model.invoke("q").content)}
 
-    g = StateGraph(State, name="lc")
-    g.add_node("ask", ask)
-    g.add_edge(START, "ask")
-    g.add_edge("ask", END)
+    g = one_node("lc", "ask", ask)
     g.compile().invoke({"question": "q"}, ledger=ledger)
     assert len(model.calls) == 1
     assert rows(db) == []
@@ -586,10 +588,7 @@ def test_calls_in_threads_langchain_starts_and_in_chains_are_metered(
             answers.append(chain.invoke({"country": "Peru"}))
         return {"answer": " ".join(str(a.content) for a in answers)}
 
-    g = StateGraph(State, name="lc")
-    g.add_node("ask", ask)
-    g.add_edge(START, "ask")
-    g.add_edge("ask", END)
+    g = one_node("lc", "ask", ask)
     events = list(g.compile().stream({"question": "q"}, mode="events", ledger=ledger))
     assert len(model.calls) == 4
     assert len([e for e in events if e.type == "usage"]) == 4
@@ -608,10 +607,7 @@ def test_a_call_given_its_own_orca_handler_inside_metered_is_metered_once(
         with metered(ctx):
             return {"answer": str(model.invoke("q", config={"callbacks": [own]}).content)}
 
-    g = StateGraph(State, name="lc")
-    g.add_node("ask", ask)
-    g.add_edge(START, "ask")
-    g.add_edge("ask", END)
+    g = one_node("lc", "ask", ask)
     g.compile().invoke({"question": "q"}, ledger=ledger)
     own.close()
     [row] = rows(db)
@@ -680,10 +676,7 @@ def test_a_real_chat_anthropic_inside_a_node_is_charged_what_the_server_counted(
         with metered(ctx):
             return {"answer": str(chat.invoke(state["question"]).content)}
 
-    g = StateGraph(State, name="lc")
-    g.add_node("ask", ask)
-    g.add_edge(START, "ask")
-    g.add_edge("ask", END)
+    g = one_node("lc", "ask", ask)
     events = list(
         g.compile().stream({"question": "Capital of France?"}, mode="events", ledger=ledger)
     )
@@ -707,10 +700,7 @@ def test_a_call_inside_a_subgraph_belongs_to_the_parents_task(
     # as a call through ctx.llm does: the parent's node runs the subgraph and pays for it
     model = Scripted()
     inner = graph(model).compile()
-    g = StateGraph(State, name="outer")
-    g.add_node("research", inner)
-    g.add_edge(START, "research")
-    g.add_edge("research", END)
+    g = one_node("outer", "research", inner)
     events = list(g.compile().stream({"question": "q"}, mode="events", ledger=ledger))
     [usage] = [e for e in events if e.type == "usage"]
     [finished] = [e for e in events if e.type == "run.finished"]
@@ -742,11 +732,7 @@ def approving(model: Scripted, *, use_async: bool, fail: dict[str, bool] | None 
         approved = ctx.interrupt("approve?")
         return {"answer": f"{first.content} {second.content} {approved}"}
 
-    g = StateGraph(State, name="approve")
-    g.add_node("ask", aask if use_async else ask)
-    g.add_edge(START, "ask")
-    g.add_edge("ask", END)
-    return g
+    return one_node("approve", "ask", aask if use_async else ask)
 
 
 @pytest.mark.parametrize("use_async", [False, True], ids=["sync-node", "async-node"])
@@ -816,10 +802,7 @@ def test_a_stream_read_directly_is_metered_but_not_kept(
             text = "".join(str(c.content) for c in model.stream(state["question"]))
         return {"answer": f"{text} {ctx.interrupt('ok?')}"}
 
-    g = StateGraph(State, name="streamed")
-    g.add_node("ask", ask)
-    g.add_edge(START, "ask")
-    g.add_edge("ask", END)
+    g = one_node("streamed", "ask", ask)
     app = g.compile(checkpointer=SqliteCheckpointer(tmp_path / "cp.db"))
     app.invoke({"question": "q"}, ledger=ledger, thread_id="s")
     app.invoke(Command(resume="yes"), ledger=ledger, thread_id="s")
