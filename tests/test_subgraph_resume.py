@@ -305,3 +305,51 @@ def test_subgraphs_stream_their_own_updates_as_in_langgraph() -> None:
     # without subgraphs=True only the parent's events come
     plain = [e.node for e in app.stream({"x": "", "log": []}, mode="updates")]
     assert plain == ["pre", "sub"]
+
+
+def test_listings_show_the_parent_thread_and_deleting_it_spares_look_alikes(
+    store: Checkpointer,
+) -> None:
+    from orca.engine._compiled import own_threads
+
+    app = orca_graph([], store)
+    plain = orca_graph([], store)
+    plain.invoke({"x": "", "log": []}, thread_id="t/mine")  # a user's thread, not a subgraph's
+    plain.invoke({"x": "", "log": []}, thread_id="t-2")
+    app.invoke({"x": "", "log": []}, thread_id="t")
+    threads = store.threads()
+    assert len(threads) == 6  # each paused run's own, and its subgraph's
+    assert sorted(own_threads(threads)) == ["t", "t-2", "t/mine"]
+    app.delete_thread("t")  # with its subgraph's thread, and nobody else's
+    assert sorted(own_threads(store.threads())) == ["t-2", "t/mine"]
+    assert len(store.threads()) == 4
+    store.close()
+
+
+def test_prune_removes_a_finished_thread_with_the_subgraph_thread_it_left(
+    store: Checkpointer,
+) -> None:
+    import datetime as dt
+
+    from orca.manage._runs import prune
+
+    sub = StateGraph(State, name="sub")
+    sub.add_node("ask", lambda s, ctx: {"x": ctx.interrupt("?")})
+    sub.add_edge(START, "ask")
+    parent = StateGraph(State)
+    parent.add_node("sub", sub.compile())
+    parent.add_node("post", lambda s: {"log": ["post"]})
+    parent.add_edge(START, "sub")
+    parent.add_edge("sub", "post")
+    app = parent.compile(checkpointer=store)
+    app.invoke({"x": "", "log": []}, thread_id="t")  # paused inside the subgraph
+    # the parent is moved past the subgraph by hand: its paused thread is left behind
+    app.update_state("t", {"x": "skipped"}, as_node="sub")
+    assert app.invoke(None, thread_id="t")["log"] == ["post"]
+    assert len(store.threads()) == 2
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    seen = prune(store, later, dry_run=True)
+    assert (seen["removed"], seen["kept"]) == (["t"], [])  # listed once, as the parent
+    prune(store, later, dry_run=False)
+    assert store.threads() == []
+    store.close()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from orca._sync import iterate_sync, run_sync
@@ -678,9 +679,8 @@ class CompiledGraph:
     def delete_thread(self, thread_id: str) -> None:
         """Remove a thread and all its checkpoints, with its paused subgraphs' threads."""
         store = self._store()
-        for sub in store.threads():
-            if sub.startswith(f"{thread_id}/"):
-                store.delete_thread(sub)
+        for sub in threads_under(thread_id, store.threads()):
+            store.delete_thread(sub)
         store.delete_thread(thread_id)
 
     # -- as a subgraph ------------------------------------------------------------------------
@@ -769,6 +769,39 @@ def subgraph_thread(thread_id: str, node: str, task_id: str) -> str:
     """The thread where the subgraph run by task ``task_id`` of ``node`` keeps its
     checkpoints (a task run again, after a pause or a crash, has the same id)."""
     return f"{thread_id}/{node}:{task_id}"
+
+
+# <parent thread>/<node>:<task id>, the task id 16 hex digits (engine._ids.digest)
+_SUBGRAPH_THREAD = re.compile(r"(.+)/[^/]+:[0-9a-f]{16}", re.DOTALL)
+
+
+def subgraph_parent(thread: str, known: Collection[str]) -> str | None:
+    """The thread whose run keeps ``thread`` for a paused subgraph, when ``thread`` is
+    one (its name has ``subgraph_thread``'s shape and that parent is in ``known``)."""
+    found = _SUBGRAPH_THREAD.fullmatch(thread)
+    if found is None or found.group(1) not in known:
+        return None
+    return found.group(1)
+
+
+def own_threads(threads: Sequence[str]) -> list[str]:
+    """``threads`` without those paused subgraphs keep under their parent's: what a
+    listing shows (a subgraph's thread is its parent run's business, removed with it)."""
+    known = set(threads)
+    return [t for t in threads if subgraph_parent(t, known) is None]
+
+
+def threads_under(thread_id: str, threads: Sequence[str]) -> list[str]:
+    """The subgraphs' threads kept under ``thread_id``, nested ones included."""
+    known = set(threads)
+    under = []
+    for thread in threads:
+        parent = subgraph_parent(thread, known)
+        while parent is not None and parent != thread_id:
+            parent = subgraph_parent(parent, known)
+        if parent == thread_id:
+            under.append(thread)
+    return under
 
 
 async def _continuation(

@@ -256,9 +256,12 @@ def prune(
     failed or cancelled) before ``cutoff``, with their checkpoints, events and run
     records; a thread paused at an interrupt, one whose run is still going (or died), and
     those in ``busy`` (runs a server holds or has queued there) stay, with the reason."""
+    from orca.engine._compiled import own_threads, threads_under
+
     removed: list[str] = []
     kept: list[dict[str, Any]] = []
-    for thread_id in store.threads():
+    threads = store.threads()
+    for thread_id in own_threads(threads):  # a paused subgraph's goes with its parent
         verdict = "busy" if thread_id in busy else _prunable(store, thread_id, cutoff)
         if verdict is None:
             removed.append(thread_id)
@@ -266,6 +269,8 @@ def prune(
             kept.append({"thread_id": thread_id, "reason": verdict})
     if not dry_run:
         for thread_id in removed:  # its run records and tasks go with it
+            for sub in threads_under(thread_id, threads):
+                store.delete_thread(sub)
             store.delete_thread(thread_id)
     return {"removed": removed, "kept": kept, "dry_run": dry_run}
 

@@ -753,8 +753,9 @@ class Runs:
         return self.workflow(latest[0].graph)
 
     async def threads(self) -> list[str]:
-        store = self._checkpoints
-        return list(await asyncio.to_thread(store.threads))
+        from orca.engine._compiled import own_threads
+
+        return own_threads(await asyncio.to_thread(self._checkpoints.threads))
 
     async def history(
         self, workflow_name: str | None, thread_id: str, limit: int
