@@ -810,11 +810,12 @@ def test_a_stream_read_directly_is_metered_but_not_kept(
     assert len(rows(db)) == 2
 
 
-def test_outside_a_run_langchains_own_cache_is_still_asked_and_filled(
-    ledger: SqliteLedger, tmp_path: Path
+def test_the_cache_set_before_is_still_asked_and_filled_inside_runs_and_out(
+    ledger: SqliteLedger, db: Path, tmp_path: Path
 ) -> None:
     from langchain_core.globals import get_llm_cache, set_llm_cache
 
+    from orca import Command
     from orca.compat.langchain import CallCache
     from orca.store import SqliteCheckpointer
 
@@ -823,14 +824,26 @@ def test_outside_a_run_langchains_own_cache_is_still_asked_and_filled(
     set_llm_cache(mine)
     try:
         model = Scripted()
-        app = approving(model, use_async=False).compile(
+
+        def twice(state: State, ctx: Any) -> State:
+            with metered(ctx):
+                first = model.invoke(state["question"])
+                again = model.invoke(state["question"])  # the same question: your cache's
+            return {"answer": f"{first.content}|{again.content}|{ctx.interrupt('ok?')}"}
+
+        app = one_node("twice", "ask", twice).compile(
             checkpointer=SqliteCheckpointer(tmp_path / "cp.db")
         )
         app.invoke({"question": "q"}, ledger=ledger, thread_id="t")
         installed = get_llm_cache()
         assert isinstance(installed, CallCache)
         assert installed.inner is mine
-        # a call outside any run goes to the cache set before, as it did
+        assert len(model.calls) == 1  # the second asked your cache, filled by the first
+        assert len(rows(db)) == 1  # and was not charged
+        done = app.invoke(Command(resume="yes"), ledger=ledger, thread_id="t")
+        assert done["answer"] == f"{model.text}|{model.text}|yes"
+        assert len(model.calls) == 1
+        # a call outside any run goes to your cache, as it did
         model.invoke("plain")
         model.invoke("plain")
         assert [m[0].content for m in model.calls].count("plain") == 1

@@ -18,8 +18,8 @@ streamed.
 Inside a run, a call is paid once: its answer is kept as a call record of the task (with
 the settle, as ``ctx.llm``'s are), and the task run again (after an interrupt, a crash,
 a sibling's failure) is answered from it. LangChain asks its cache before it calls a
-model; ``metered`` installs one, ``CallCache``, that answers from the task's records and
-hands every other lookup to the cache that was set before (``set_llm_cache``).
+model; ``metered`` installs one, ``CallCache``, that answers from the task's records
+first, then from the cache that was set before (``set_llm_cache``), which it still fills.
 """
 
 from __future__ import annotations
@@ -188,6 +188,15 @@ class _Calls:
             with self._lock:
                 self._asked.setdefault(digest, []).append(occurrence)
         return found
+
+    def unask(self, prompt: str, llm_string: str) -> None:
+        """The call just looked up was answered by another cache: no answer comes."""
+        if self.log is None:
+            return
+        with self._lock:
+            asked = self._asked.get(_digest(prompt, llm_string))
+            if asked:
+                asked.pop()
 
     def update(self, prompt: str, llm_string: str, generations: Sequence[Generation]) -> None:
         """A call's answer, as LangChain gives it to its cache: kept with its settle
@@ -529,39 +538,48 @@ def _meter_of(ctx: TaskContext) -> tuple[Meter, TaskContext, CallLog | None] | N
 
 class CallCache(BaseCache):
     """LangChain's cache while Orca meters: a call made in a task is answered from the
-    task's call records when the task runs again (paid once); every other lookup goes to
-    ``inner``, the cache set before (None: no cache). ``metered`` installs it."""
+    task's call records when the task runs again (paid once); else from ``inner``, the
+    cache set before (None: no cache), which every answer still fills. ``metered``
+    installs it."""
 
     def __init__(self, inner: BaseCache | None) -> None:
         self.inner = inner
 
     def lookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
         calls = _task_calls()
-        if calls is None:
-            return self.inner.lookup(prompt, llm_string) if self.inner is not None else None
-        return _wait(calls.lookup(prompt, llm_string))
+        if calls is not None:
+            found = _wait(calls.lookup(prompt, llm_string))
+            if found is not None:
+                return found
+        hit = self.inner.lookup(prompt, llm_string) if self.inner is not None else None
+        if hit is not None and calls is not None:
+            calls.unask(prompt, llm_string)  # answered without a call: nothing to keep
+        return hit
 
     async def alookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
         calls = _task_calls()
-        if calls is None:
-            return await self.inner.alookup(prompt, llm_string) if self.inner else None
-        return await calls.lookup(prompt, llm_string)
+        if calls is not None:
+            found = await calls.lookup(prompt, llm_string)
+            if found is not None:
+                return found
+        hit = await self.inner.alookup(prompt, llm_string) if self.inner is not None else None
+        if hit is not None and calls is not None:
+            calls.unask(prompt, llm_string)
+        return hit
 
     def update(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
         calls = _task_calls()
-        if calls is None:
-            if self.inner is not None:
-                self.inner.update(prompt, llm_string, return_val)
-            return
-        calls.update(prompt, llm_string, return_val)
+        if calls is not None:
+            calls.update(prompt, llm_string, return_val)
+        if self.inner is not None:
+            self.inner.update(prompt, llm_string, return_val)
 
     async def aupdate(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
         calls = _task_calls()
-        if calls is None:
-            if self.inner is not None:
-                await self.inner.aupdate(prompt, llm_string, return_val)
-            return
-        calls.update(prompt, llm_string, return_val)
+        if calls is not None:
+            calls.update(prompt, llm_string, return_val)
+        if self.inner is not None:
+            await self.inner.aupdate(prompt, llm_string, return_val)
 
     def clear(self, **kwargs: Any) -> None:
         if self.inner is not None:
