@@ -22,6 +22,7 @@ from langgraph.types import interrupt as lg_interrupt
 from orca import START, Command, MemoryCheckpointer, StateGraph, reducers
 from orca.checkpoint import Checkpointer
 from orca.engine import RunContext
+from orca.engine._compiled import own_threads
 from orca.store import SqliteCheckpointer
 from orca.store.postgres import PgCheckpointer
 
@@ -160,9 +161,12 @@ def test_a_subgraph_inside_a_subgraph_resumes_at_its_own_depth() -> None:
     inner = chain("inner", ("i1", node("i1")), ("i2", node("i2", asks=True))).compile()
     middle = chain("middle", ("m1", node("m1")), ("inner", inner), ("m2", node("m2", True)))
     outer = chain("outer", ("o1", node("o1")), ("middle", middle.compile()))
-    app = outer.compile(checkpointer=MemoryCheckpointer())
+    memory = MemoryCheckpointer()
+    app = outer.compile(checkpointer=memory)
 
     assert app.invoke({"x": "", "log": []}, thread_id="t")["__interrupt__"][0].value == "i2"
+    [(parent, subs)] = own_threads(memory.threads()).items()  # two levels, one listed
+    assert (parent, len(subs)) == ("t", 2)
     nested = app.get_state("t", subgraphs=True)
     (mid,) = nested.subgraphs.values()
     (deep,) = mid.subgraphs.values()
@@ -310,8 +314,6 @@ def test_subgraphs_stream_their_own_updates_as_in_langgraph() -> None:
 def test_listings_show_the_parent_thread_and_deleting_it_spares_look_alikes(
     store: Checkpointer,
 ) -> None:
-    from orca.engine._compiled import own_threads
-
     app = orca_graph([], store)
     plain = orca_graph([], store)
     plain.invoke({"x": "", "log": []}, thread_id="t/mine")  # a user's thread, not a subgraph's
@@ -319,7 +321,9 @@ def test_listings_show_the_parent_thread_and_deleting_it_spares_look_alikes(
     app.invoke({"x": "", "log": []}, thread_id="t")
     threads = store.threads()
     assert len(threads) == 6  # each paused run's own, and its subgraph's
-    assert sorted(own_threads(threads)) == ["t", "t-2", "t/mine"]
+    own = own_threads(threads)
+    assert sorted(own) == ["t", "t-2", "t/mine"]
+    assert [len(own[t]) for t in ("t", "t-2", "t/mine")] == [1, 1, 1]
     app.delete_thread("t")  # with its subgraph's thread, and nobody else's
     assert sorted(own_threads(store.threads())) == ["t-2", "t/mine"]
     assert len(store.threads()) == 4

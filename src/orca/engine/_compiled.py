@@ -679,7 +679,7 @@ class CompiledGraph:
     def delete_thread(self, thread_id: str) -> None:
         """Remove a thread and all its checkpoints, with its paused subgraphs' threads."""
         store = self._store()
-        for sub in threads_under(thread_id, store.threads()):
+        for sub in own_threads(store.threads()).get(thread_id, ()):
             store.delete_thread(sub)
         store.delete_thread(thread_id)
 
@@ -784,24 +784,24 @@ def subgraph_parent(thread: str, known: Collection[str]) -> str | None:
     return found.group(1)
 
 
-def own_threads(threads: Sequence[str]) -> list[str]:
-    """``threads`` without those paused subgraphs keep under their parent's: what a
-    listing shows (a subgraph's thread is its parent run's business, removed with it)."""
+def own_threads(threads: Sequence[str]) -> dict[str, list[str]]:
+    """``threads`` without those paused subgraphs keep under their parent's (what a
+    listing shows: a subgraph's thread is its parent run's business), each with the
+    subgraphs' threads under it, nested ones included (removed with it)."""
     known = set(threads)
-    return [t for t in threads if subgraph_parent(t, known) is None]
-
-
-def threads_under(thread_id: str, threads: Sequence[str]) -> list[str]:
-    """The subgraphs' threads kept under ``thread_id``, nested ones included."""
-    known = set(threads)
-    under = []
+    own: dict[str, list[str]] = {}
+    under: list[tuple[str, str]] = []
     for thread in threads:
         parent = subgraph_parent(thread, known)
-        while parent is not None and parent != thread_id:
-            parent = subgraph_parent(parent, known)
-        if parent == thread_id:
-            under.append(thread)
-    return under
+        if parent is None:
+            own[thread] = []
+            continue
+        while (up := subgraph_parent(parent, known)) is not None:
+            parent = up
+        under.append((parent, thread))
+    for parent, thread in under:
+        own[parent].append(thread)
+    return own
 
 
 async def _continuation(

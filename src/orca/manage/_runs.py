@@ -256,12 +256,12 @@ def prune(
     failed or cancelled) before ``cutoff``, with their checkpoints, events and run
     records; a thread paused at an interrupt, one whose run is still going (or died), and
     those in ``busy`` (runs a server holds or has queued there) stay, with the reason."""
-    from orca.engine._compiled import own_threads, threads_under
+    from orca.engine._compiled import own_threads
 
     removed: list[str] = []
     kept: list[dict[str, Any]] = []
-    threads = store.threads()
-    for thread_id in own_threads(threads):  # a paused subgraph's goes with its parent
+    threads = own_threads(store.threads())  # a paused subgraph's goes with its parent
+    for thread_id in threads:
         verdict = "busy" if thread_id in busy else _prunable(store, thread_id, cutoff)
         if verdict is None:
             removed.append(thread_id)
@@ -269,7 +269,7 @@ def prune(
             kept.append({"thread_id": thread_id, "reason": verdict})
     if not dry_run:
         for thread_id in removed:  # its run records and tasks go with it
-            for sub in threads_under(thread_id, threads):
+            for sub in threads[thread_id]:
                 store.delete_thread(sub)
             store.delete_thread(thread_id)
     return {"removed": removed, "kept": kept, "dry_run": dry_run}

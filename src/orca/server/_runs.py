@@ -755,7 +755,7 @@ class Runs:
     async def threads(self) -> list[str]:
         from orca.engine._compiled import own_threads
 
-        return own_threads(await asyncio.to_thread(self._checkpoints.threads))
+        return list(own_threads(await asyncio.to_thread(self._checkpoints.threads)))
 
     async def history(
         self, workflow_name: str | None, thread_id: str, limit: int
