@@ -165,7 +165,7 @@ def test_a_subgraph_inside_a_subgraph_resumes_at_its_own_depth() -> None:
     app = outer.compile(checkpointer=memory)
 
     assert app.invoke({"x": "", "log": []}, thread_id="t")["__interrupt__"][0].value == "i2"
-    [(parent, subs)] = own_threads(memory.threads()).items()  # two levels, one listed
+    [(parent, subs)] = own_threads(memory).items()  # two levels, one listed
     assert (parent, len(subs)) == ("t", 2)
     nested = app.get_state("t", subgraphs=True)
     (mid,) = nested.subgraphs.values()
@@ -318,15 +318,33 @@ def test_listings_show_the_parent_thread_and_deleting_it_spares_look_alikes(
     plain = orca_graph([], store)
     plain.invoke({"x": "", "log": []}, thread_id="t/mine")  # a user's thread, not a subgraph's
     plain.invoke({"x": "", "log": []}, thread_id="t-2")
+    # a user's paused thread named exactly as a subgraph's thread under "t" would be
+    plain.invoke({"x": "", "log": []}, thread_id="t/sub:0123456789abcdef")
     app.invoke({"x": "", "log": []}, thread_id="t")
     threads = store.threads()
-    assert len(threads) == 6  # each paused run's own, and its subgraph's
-    own = own_threads(threads)
-    assert sorted(own) == ["t", "t-2", "t/mine"]
-    assert [len(own[t]) for t in ("t", "t-2", "t/mine")] == [1, 1, 1]
+    assert len(threads) == 8  # each paused run's own, and its subgraph's
+    own = own_threads(store)
+    assert sorted(own) == ["t", "t-2", "t/mine", "t/sub:0123456789abcdef"]
+    assert [len(subs) for subs in own.values()] == [1, 1, 1, 1]
     app.delete_thread("t")  # with its subgraph's thread, and nobody else's
-    assert sorted(own_threads(store.threads())) == ["t-2", "t/mine"]
-    assert len(store.threads()) == 4
+    assert sorted(own_threads(store)) == ["t-2", "t/mine", "t/sub:0123456789abcdef"]
+    assert len(store.threads()) == 6
+    store.close()
+
+
+def test_a_subgraph_node_named_with_a_slash_goes_with_its_parent(store: Checkpointer) -> None:
+    sub = StateGraph(State, name="sub")
+    sub.add_node("ask", lambda s, ctx: {"x": ctx.interrupt("?")})
+    sub.add_edge(START, "ask")
+    parent = StateGraph(State)
+    parent.add_node("team/sub", sub.compile())
+    parent.add_edge(START, "team/sub")
+    app = parent.compile(checkpointer=store)
+    app.invoke({"x": "", "log": []}, thread_id="t")
+    assert len(store.threads()) == 2
+    assert list(own_threads(store)) == ["t"]
+    app.delete_thread("t")
+    assert store.threads() == []
     store.close()
 
 

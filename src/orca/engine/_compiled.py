@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from orca._sync import iterate_sync, run_sync
@@ -679,7 +679,7 @@ class CompiledGraph:
     def delete_thread(self, thread_id: str) -> None:
         """Remove a thread and all its checkpoints, with its paused subgraphs' threads."""
         store = self._store()
-        for sub in own_threads(store.threads()).get(thread_id, ()):
+        for sub in own_threads(store).get(thread_id, ()):
             store.delete_thread(sub)
         store.delete_thread(thread_id)
 
@@ -772,35 +772,34 @@ def subgraph_thread(thread_id: str, node: str, task_id: str) -> str:
 
 
 # <parent thread>/<node>:<task id>, the task id 16 hex digits (engine._ids.digest)
-_SUBGRAPH_THREAD = re.compile(r"(.+)/[^/]+:[0-9a-f]{16}", re.DOTALL)
+_SUBGRAPH_SHAPE = re.compile(r".*/.*:[0-9a-f]{16}", re.DOTALL)
 
 
-def subgraph_parent(thread: str, known: Collection[str]) -> str | None:
-    """The thread whose run keeps ``thread`` for a paused subgraph, when ``thread`` is
-    one (its name has ``subgraph_thread``'s shape and that parent is in ``known``)."""
-    found = _SUBGRAPH_THREAD.fullmatch(thread)
-    if found is None or found.group(1) not in known:
-        return None
-    return found.group(1)
+def own_threads(store: Checkpointer) -> dict[str, list[str]]:
+    """The store's threads without those paused subgraphs keep under their parent's
+    (what a listing shows: a subgraph's thread is its parent run's business), each with
+    the subgraphs' threads under it, nested ones included (removed with it).
 
-
-def own_threads(threads: Sequence[str]) -> dict[str, list[str]]:
-    """``threads`` without those paused subgraphs keep under their parent's (what a
-    listing shows: a subgraph's thread is its parent run's business), each with the
-    subgraphs' threads under it, nested ones included (removed with it)."""
+    A subgraph's thread is known by its checkpoints' ``parent_thread``, not by its name
+    alone: a thread of yours named like one is yours."""
+    threads = store.threads()
     known = set(threads)
-    own: dict[str, list[str]] = {}
-    under: list[tuple[str, str]] = []
+    parents: dict[str, str] = {}
     for thread in threads:
-        parent = subgraph_parent(thread, known)
-        if parent is None:
-            own[thread] = []
+        if not _SUBGRAPH_SHAPE.fullmatch(thread):
             continue
-        while (up := subgraph_parent(parent, known)) is not None:
-            parent = up
-        under.append((parent, thread))
-    for parent, thread in under:
-        own[parent].append(thread)
+        head = store.get(thread)
+        parent = head.metadata.get("parent_thread") if head is not None else None
+        if isinstance(parent, str) and parent in known and thread.startswith(f"{parent}/"):
+            parents[thread] = parent
+    own: dict[str, list[str]] = {t: [] for t in threads if t not in parents}
+    for thread, parent in parents.items():
+        seen = {thread}
+        while parent in parents and parent not in seen:  # nested: up to the listed one
+            seen.add(parent)
+            parent = parents[parent]
+        if parent in own:
+            own[parent].append(thread)
     return own
 
 

@@ -940,8 +940,16 @@ class Run:
                     "run_id": self.run_id,
                     "nodes": [n for n, _ in finished],
                     # a subgraph's step keeps its writes: resumed, the subgraph hands its
-                    # parent the writes of its steps before the pause too
-                    **({"writes": [list(w) for w in writes]} if self.parent is not None else {}),
+                    # parent the writes of its steps before the pause too; and its
+                    # parent's thread, whose listings and removal it goes with
+                    **(
+                        {
+                            "writes": [list(w) for w in writes],
+                            "parent_thread": self.parent.thread_id,
+                        }
+                        if self.parent is not None
+                        else {}
+                    ),
                 },
                 created_at=self.opts.clock().isoformat(),
                 events=tuple(self.logged),

@@ -260,7 +260,7 @@ def prune(
 
     removed: list[str] = []
     kept: list[dict[str, Any]] = []
-    threads = own_threads(store.threads())  # a paused subgraph's goes with its parent
+    threads = own_threads(store)  # a paused subgraph's goes with its parent
     for thread_id in threads:
         verdict = "busy" if thread_id in busy else _prunable(store, thread_id, cutoff)
         if verdict is None:

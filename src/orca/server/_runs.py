@@ -755,7 +755,7 @@ class Runs:
     async def threads(self) -> list[str]:
         from orca.engine._compiled import own_threads
 
-        return list(own_threads(await asyncio.to_thread(self._checkpoints.threads)))
+        return list(await asyncio.to_thread(own_threads, self._checkpoints))
 
     async def history(
         self, workflow_name: str | None, thread_id: str, limit: int
