@@ -36,6 +36,7 @@ from orca.cost import Price, PriceBook
 from orca.errors import (
     CheckpointNotFoundError,
     InvalidInputError,
+    InvalidUpdateError,
     LLMError,
     NodeError,
     StepLimitError,
@@ -1188,7 +1189,8 @@ def test_a_run_given_a_command_replays_its_update_and_goto(store: SqliteCheckpoi
     assert done["n"] == 7  # 1, then the update's 5 through the reducer, then 1
     second = runs_in_order(app, "c")[1]
     assert started(store, second)["command"] == {
-        "update": [["q", "second"], ["n", 5]],
+        "update": {"q": "second", "n": 5},
+        "pairs": False,
         "goto": ["label"],
     }
     report = replay(build().compile(), second, store=store)
@@ -1232,3 +1234,43 @@ def test_a_command_that_sends_or_only_updates_replays_identical(
     for run_id in runs_in_order(app, "s")[1:]:
         report = replay(build().compile(), run_id, store=store)
         assert report.identical is True, (run_id, report.divergence)
+
+
+@pytest.mark.parametrize("as_pairs", [False, True], ids=["dict", "pairs"])
+def test_a_commands_credentials_are_masked_in_the_log_and_replayed_whole(
+    store: SqliteCheckpointer, as_pairs: bool
+) -> None:
+    class Secret(TypedDict, total=False):
+        password: str
+        dsn: str
+        label: str
+
+    def build() -> StateGraph:
+        g = StateGraph(Secret, name="secret")
+        g.add_node("use", lambda s: {"label": f"{s.get('password')}@{s.get('dsn')}"})
+        g.add_edge(START, "use")
+        g.add_edge("use", END)
+        return g
+
+    app = build().compile(checkpointer=store)
+    app.invoke({"label": "-"}, thread_id="p", ledger=False)
+    secrets = {"password": "hunter2", "dsn": "postgresql://u:s3cret@db/x"}
+    update: Any = list(secrets.items()) if as_pairs else secrets
+    done = app.invoke(Command(update=update, goto="use"), thread_id="p", ledger=False)
+    assert done["label"] == "hunter2@postgresql://u:s3cret@db/x"
+    second = runs_in_order(app, "p")[1]
+    logged = json.dumps(started(store, second)["command"])
+    assert "hunter2" not in logged
+    assert "s3cret" not in logged
+    report = replay(build().compile(), second, store=store)
+    assert report.identical is True, report.divergence  # replayed with the values kept
+
+
+def test_an_update_of_lists_fails_alike_when_replayed(store: SqliteCheckpointer) -> None:
+    app = line("lists", [("a", lambda s: {"label": "a"})]).compile(checkpointer=store)
+    app.invoke({}, thread_id="l", ledger=False)
+    with pytest.raises(InvalidUpdateError, match="pairs"):
+        app.invoke(Command(update=[["q", "x"]], goto="a"), thread_id="l", ledger=False)
+    second = runs_in_order(app, "l")[-1]
+    report = replay(line("lists", [("a", lambda s: {"label": "a"})]).compile(), second, store=store)
+    assert report.identical is True, report.divergence

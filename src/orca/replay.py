@@ -347,9 +347,7 @@ def replay(
         given = {**given, **_input_in_state(source, started)}
     command = _serde.revive(started.get("command"))
     if command is not None:  # a Command's update and goto, as run.started carries them
-        update = command["update"]
-        if isinstance(update, list):
-            update = [tuple(w) if isinstance(w, list) else w for w in update]
+        update = _command_update(source, thread, start_id, started["pending"], command)
         run_input: Any = Command(resume=given, update=update, goto=command["goto"])
     elif started["resumed"] and given is not None:
         run_input = Command(resume=given)
@@ -377,6 +375,32 @@ def replay(
         llm_calls=sum(e["type"] == LLM_RESPONSE for e in now),
         tool_calls=sum(e["type"] == TOOL_CALL for e in now),
     )
+
+
+def _command_update(
+    source: Checkpointer,
+    thread: str,
+    start_id: str | None,
+    pending: int,
+    command: Mapping[str, Any],
+) -> Any:
+    """A ``Command`` input's update in the shape it was given: its values as the run's
+    start checkpoint keeps them (whole: the log masks credentials), else as logged."""
+    update = command["update"]
+    if update is None:
+        return None
+    pairs = command.get("pairs") and isinstance(update, list)
+    if pairs:
+        update = [
+            next(iter(w.items())) if isinstance(w, dict) and len(w) == 1 else tuple(w)
+            for w in update
+        ]
+    cp = source.get(thread, start_id) if start_id is not None else None
+    kept = [p.value for p in cp.pending[pending:] if p.kind == "command"] if cp else []
+    if not kept:  # refused, or nothing to run (saved at once): the logged values
+        return update
+    exact = [tuple(w) for w in kept[0]["update"]]
+    return exact if pairs or not isinstance(update, dict) else dict(exact)
 
 
 def _copy(

@@ -982,18 +982,17 @@ START_NODE = NodeSpec(START, Callee(_no_op, False, "none"), None, None, ())
 
 
 def _recorded_command(value: Any) -> dict[str, Any] | None:
-    """A ``Command`` input's update and goto as ``run.started`` carries them: the update
-    as ``[key, value]`` pairs (a dict's items in order), goto as a list of targets. What
-    is not of those shapes is kept as given: the run fails on it in a moment, and says
-    why."""
+    """A ``Command`` input's update and goto as ``run.started`` carries them: a dict
+    update as the dict (its credentials masked by key, as an input's are), ``(key,
+    value)`` pairs as one-key dicts with ``pairs`` true, anything else as given (the run
+    fails on it in a moment, and says why); goto as a list of targets."""
     if not isinstance(value, Command) or (value.update is None and not value.goto):
         return None
     update: Any = value.update
-    if isinstance(update, Mapping):
-        update = [[k, v] for k, v in update.items()]
-    elif isinstance(update, list | tuple):
-        update = [list(w) if isinstance(w, tuple) else w for w in update]
+    pairs = isinstance(update, list | tuple) and all(isinstance(w, tuple) for w in update)
+    if pairs:
+        update = [dict([w]) if len(w) == 2 else list(w) for w in update]
     goto: Any = value.goto
     if isinstance(goto, str | Send) or not isinstance(goto, Sequence):
         goto = [goto] if goto else []
-    return {"update": update, "goto": list(goto)}
+    return {"update": update, "pairs": pairs, "goto": list(goto)}
