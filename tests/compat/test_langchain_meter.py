@@ -824,9 +824,11 @@ def test_the_cache_set_before_is_still_asked_and_filled_inside_runs_and_out(
     set_llm_cache(mine)
     try:
         model = Scripted()
+        seen: list[Any] = []
 
         def twice(state: State, ctx: Any) -> State:
             with metered(ctx):
+                seen.append(get_llm_cache())
                 first = model.invoke(state["question"])
                 again = model.invoke(state["question"])  # the same question: your cache's
             return {"answer": f"{first.content}|{again.content}|{ctx.interrupt('ok?')}"}
@@ -835,9 +837,10 @@ def test_the_cache_set_before_is_still_asked_and_filled_inside_runs_and_out(
             checkpointer=SqliteCheckpointer(tmp_path / "cp.db")
         )
         app.invoke({"question": "q"}, ledger=ledger, thread_id="t")
-        installed = get_llm_cache()
+        [installed] = seen
         assert isinstance(installed, CallCache)
         assert installed.inner is mine
+        assert get_llm_cache() is mine  # yours again once no metered block runs
         assert len(model.calls) == 1  # the second asked your cache, filled by the first
         assert len(rows(db)) == 1  # and was not charged
         done = app.invoke(Command(resume="yes"), ledger=ledger, thread_id="t")
@@ -928,3 +931,57 @@ def test_an_answer_that_cannot_be_kept_is_told_and_asked_again(
     assert done["answer"] == f"{model.text} {model.text} yes"
     assert len(model.calls) == 4
     assert len(rows(db)) == 4  # each real call charged
+
+
+def test_an_answer_from_a_record_is_free_whatever_message_it_holds(
+    ledger: SqliteLedger, db: Path, tmp_path: Path
+) -> None:
+    from langchain_core.messages import ChatMessage
+
+    from orca import Command
+    from orca.store import SqliteCheckpointer
+
+    class Chatty(Scripted):  # answers with a ChatMessage, which LangChain marks no cost on
+        def _generate(self, messages: list[BaseMessage], *a: Any, **k: Any) -> ChatResult:
+            self._called(messages)
+            message = ChatMessage(role="assistant", content=self.text)
+            return ChatResult(generations=[ChatGeneration(message=message)])
+
+    model = Chatty()
+
+    def ask(state: State, ctx: Any) -> State:
+        with metered(ctx):
+            text = str(model.invoke(state["question"]).content)
+        return {"answer": f"{text} {ctx.interrupt('ok?')}"}
+
+    app = one_node("chatty", "ask", ask).compile(
+        checkpointer=SqliteCheckpointer(tmp_path / "cp.db")
+    )
+    app.invoke({"question": "q"}, ledger=ledger, thread_id="t")
+    done = app.invoke(Command(resume="yes"), ledger=ledger, thread_id="t")
+    assert done["answer"] == f"{model.text} yes"
+    assert len(model.calls) == 1
+    assert len(rows(db)) == 1
+
+
+def test_outside_metered_blocks_langchain_has_its_own_cache_setting_back(
+    ledger: SqliteLedger, tmp_path: Path
+) -> None:
+    from langchain_core.globals import get_llm_cache, set_llm_cache
+
+    from orca.store import SqliteCheckpointer
+
+    before = get_llm_cache()
+    set_llm_cache(None)
+    try:
+        model = Scripted()
+        app = approving(model, use_async=False).compile(
+            checkpointer=SqliteCheckpointer(tmp_path / "cp.db")
+        )
+        app.invoke({"question": "q"}, ledger=ledger, thread_id="t")
+        assert get_llm_cache() is None
+        # as LangChain says when a model asks for a cache and none is set
+        with pytest.raises(ValueError, match="no cache found"):
+            Scripted(cache=True).invoke("plain")
+    finally:
+        set_llm_cache(before)

@@ -96,22 +96,24 @@ class _Answer:
     occurrence: int
 
 
-def _digest(prompt: str, llm_string: str) -> str:
-    """What a call asks, as LangChain's cache keys it (the messages and the model's
-    parameters), hashed; without the messages' ``usage_metadata``, which no provider is
-    sent, and which LangChain changes in an answer it takes from a cache (``total_cost``
-    0): a conversation holding a kept answer asks what it asked the first time."""
+def _digest(prompt: str, llm_string: str) -> str | None:
+    """What a chat model's call asks, as LangChain's cache keys it (the messages and the
+    model's parameters), hashed; without the messages' ``usage_metadata``, which no
+    provider is sent, and which LangChain changes in an answer it takes from a cache
+    (``total_cost`` 0): a conversation holding a kept answer asks what it asked the
+    first time. None for a plain (not chat) model's prompt, whose calls are not kept
+    (LangChain ends them before it hands their answers to the cache)."""
     try:
         messages = json.loads(prompt)
     except ValueError:
-        key = prompt
-    else:
-        if isinstance(messages, list):
-            for message in messages:
-                kwargs = message.get("kwargs") if isinstance(message, dict) else None
-                if isinstance(kwargs, dict):
-                    kwargs.pop("usage_metadata", None)
-        key = json.dumps(messages, sort_keys=True, separators=(",", ":"))
+        return None
+    if not isinstance(messages, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("kwargs"), dict) for m in messages
+    ):
+        return None
+    for message in messages:
+        message["kwargs"].pop("usage_metadata", None)
+    key = json.dumps(messages, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(f"{llm_string}\x00{key}".encode()).hexdigest()
 
 
@@ -170,46 +172,28 @@ class _Calls:
         self.log = log
         self._open: dict[UUID, _Call] = {}
         self._lock = threading.Lock()
-        # the occurrences looked up and not found, by digest, until their answer comes
-        self._asked: dict[str, list[int]] = {}
         # the answers given to the cache, by their first generation, until their settle
         self._answers: dict[int, _Answer] = {}
+        # the first generations of answers taken from the records, until their call ends
+        self._replayed: set[int] = set()
 
-    async def lookup(self, prompt: str, llm_string: str) -> list[Generation] | None:
-        """The kept answer of this call (the n-th with what it asks in the task), or
-        None: it is made, and its answer kept when it comes (``update``)."""
-        log = self.log
-        if log is None:
-            return None
-        digest = _digest(prompt, llm_string)
-        occurrence, recorded = await log.lookup(ROLE, digest)
+    async def lookup(self, digest: str) -> tuple[int, list[Generation] | None]:
+        """This call's occurrence of ``digest`` in the task, and its kept answer (None:
+        the call is made, and its answer kept when it comes, ``keep``)."""
+        assert self.log is not None
+        occurrence, recorded = await self.log.lookup(ROLE, digest)
         found = _revived(recorded) if recorded is not None else None
-        if found is None:
+        if found is not None:
             with self._lock:
-                self._asked.setdefault(digest, []).append(occurrence)
-        return found
+                self._replayed.add(id(found[0]))
+        return occurrence, found
 
-    def unask(self, prompt: str, llm_string: str) -> None:
-        """The call just looked up was answered by another cache: no answer comes."""
-        if self.log is None:
-            return
-        with self._lock:
-            asked = self._asked.get(_digest(prompt, llm_string))
-            if asked:
-                asked.pop()
-
-    def update(self, prompt: str, llm_string: str, generations: Sequence[Generation]) -> None:
+    def keep(self, digest: str, occurrence: int, generations: Sequence[Generation]) -> None:
         """A call's answer, as LangChain gives it to its cache: kept with its settle
         (``end``: its first generation is the one the call's end carries)."""
-        if self.log is None or not generations:
-            return
-        digest = _digest(prompt, llm_string)
-        with self._lock:
-            asked = self._asked.get(digest)
-            if not asked:
-                return
-            occurrence = asked.pop(0)
-            self._answers[id(generations[0])] = _Answer(generations, digest, occurrence)
+        if generations:
+            with self._lock:
+                self._answers[id(generations[0])] = _Answer(generations, digest, occurrence)
 
     async def start(
         self,
@@ -253,11 +237,11 @@ class _Calls:
         """After a call: price what it used and settle its hold (a call answered from
         LangChain's cache paid nothing: its hold is given back)."""
         call = self._take(run_id)
-        answer = self._answer_of(response)
+        answer, replayed = self._answer_of(response)
         if call is None:
             return
         usage, cached = usage_of(response, call.prompt)
-        if cached:
+        if cached or replayed:
             await self.meter.release(call.hold)
             return
         await self._settle(call, usage, answer)
@@ -312,12 +296,16 @@ class _Calls:
         with self._lock:
             return self._open.pop(run_id, None)
 
-    def _answer_of(self, response: LLMResult) -> _Answer | None:
+    def _answer_of(self, response: LLMResult) -> tuple[_Answer | None, bool]:
+        """The answer to keep with this call's settle, and whether the call was answered
+        from the task's records (free, whatever LangChain marks on it)."""
         first = next((g for batch in response.generations for g in batch), None)
-        if first is None or not self._answers:
-            return None
+        if first is None or not (self._answers or self._replayed):
+            return None, False
         with self._lock:
-            return self._answers.pop(id(first), None)
+            replayed = id(first) in self._replayed
+            self._replayed.discard(id(first))
+            return self._answers.pop(id(first), None), replayed
 
     async def _settle(self, call: _Call, usage: Usage, answer: _Answer | None = None) -> None:
         keep = None
@@ -536,48 +524,54 @@ def _meter_of(ctx: TaskContext) -> tuple[Meter, TaskContext, CallLog | None] | N
     return meter, task, task.calls if keep else None
 
 
+# the call whose answer this context's next cache update brings: the task's calls, the
+# digest and occurrence it looked up (set by the lookup, taken by the update, which
+# LangChain makes in the same context, a call at a time)
+_asking: ContextVar[tuple[_Calls, str, int] | None] = ContextVar("orca_lc_ask", default=None)
+
+
 class CallCache(BaseCache):
-    """LangChain's cache while Orca meters: a call made in a task is answered from the
-    task's call records when the task runs again (paid once); else from ``inner``, the
-    cache set before (None: no cache), which every answer still fills. ``metered``
-    installs it."""
+    """LangChain's cache while Orca meters: a chat model's call made in a task is
+    answered from the task's call records when the task runs again (paid once); else
+    from ``inner``, the cache set before (None: no cache), which every answer still
+    fills. ``metered`` installs it for as long as a metered block runs."""
 
     def __init__(self, inner: BaseCache | None) -> None:
         self.inner = inner
 
     def lookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
-        calls = _task_calls()
-        if calls is not None:
-            found = _wait(calls.lookup(prompt, llm_string))
+        asking = _asked(prompt, llm_string)
+        if asking is not None:
+            calls, digest = asking
+            occurrence, found = _wait(calls.lookup(digest))
             if found is not None:
                 return found
+            _asking.set((calls, digest, occurrence))
         hit = self.inner.lookup(prompt, llm_string) if self.inner is not None else None
-        if hit is not None and calls is not None:
-            calls.unask(prompt, llm_string)  # answered without a call: nothing to keep
+        if hit is not None:
+            _asking.set(None)  # answered without a call: nothing to keep
         return hit
 
     async def alookup(self, prompt: str, llm_string: str) -> Sequence[Generation] | None:
-        calls = _task_calls()
-        if calls is not None:
-            found = await calls.lookup(prompt, llm_string)
+        asking = _asked(prompt, llm_string)
+        if asking is not None:
+            calls, digest = asking
+            occurrence, found = await calls.lookup(digest)
             if found is not None:
                 return found
+            _asking.set((calls, digest, occurrence))
         hit = await self.inner.alookup(prompt, llm_string) if self.inner is not None else None
-        if hit is not None and calls is not None:
-            calls.unask(prompt, llm_string)
+        if hit is not None:
+            _asking.set(None)
         return hit
 
     def update(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
-        calls = _task_calls()
-        if calls is not None:
-            calls.update(prompt, llm_string, return_val)
+        _answered(prompt, llm_string, return_val)
         if self.inner is not None:
             self.inner.update(prompt, llm_string, return_val)
 
     async def aupdate(self, prompt: str, llm_string: str, return_val: Sequence[Generation]) -> None:
-        calls = _task_calls()
-        if calls is not None:
-            calls.update(prompt, llm_string, return_val)
+        _answered(prompt, llm_string, return_val)
         if self.inner is not None:
             await self.inner.aupdate(prompt, llm_string, return_val)
 
@@ -590,20 +584,53 @@ class CallCache(BaseCache):
             await self.inner.aclear(**kwargs)
 
 
-def _task_calls() -> _Calls | None:
-    """The calls of the task metered here, when they keep their answers."""
+def _asked(prompt: str, llm_string: str) -> tuple[_Calls, str] | None:
+    """The task's calls and the digest of a chat call looked up in a metered task whose
+    answers are kept; None otherwise (the cache set before answers alone)."""
+    _asking.set(None)
     handler = _current.get()
-    if handler is None:
+    calls = handler._calls if handler is not None else None
+    if calls is None or calls.log is None:
         return None
-    calls = handler._calls
-    return calls if calls.log is not None else None
+    digest = _digest(prompt, llm_string)
+    return (calls, digest) if digest is not None else None
+
+
+def _answered(prompt: str, llm_string: str, generations: Sequence[Generation]) -> None:
+    """A call's answer: kept with its settle when it is the call this context looked up."""
+    asking = _asking.get()
+    if asking is None:
+        return
+    _asking.set(None)
+    calls, digest, occurrence = asking
+    if _digest(prompt, llm_string) == digest:
+        calls.keep(digest, occurrence, generations)
+
+
+_installed = 0  # metered blocks running with a CallCache installed
+_install_lock = threading.Lock()
 
 
 def _install_cache() -> None:
-    """Make LangChain ask a ``CallCache`` first (wrapping the cache set before, once)."""
-    found = lc_globals.get_llm_cache()
-    if not isinstance(found, CallCache):
-        lc_globals.set_llm_cache(CallCache(found))
+    """While a metered block runs, LangChain asks a ``CallCache`` first (wrapping the
+    cache set before)."""
+    global _installed
+    with _install_lock:
+        _installed += 1
+        found = lc_globals.get_llm_cache()
+        if not isinstance(found, CallCache):
+            lc_globals.set_llm_cache(CallCache(found))
+
+
+def _uninstall_cache() -> None:
+    """The last metered block ended: the cache set before is LangChain's again (unless
+    it was replaced meanwhile)."""
+    global _installed
+    with _install_lock:
+        _installed -= 1
+        found = lc_globals.get_llm_cache()
+        if _installed == 0 and isinstance(found, CallCache):
+            lc_globals.set_llm_cache(found.inner)
 
 
 @contextlib.contextmanager
@@ -626,10 +653,13 @@ def metered(ctx: TaskContext) -> Iterator[None]:
     if found is None:
         yield
         return
-    if found[2] is not None:
+    keeps = found[2] is not None
+    if keeps:
         _install_cache()
     token = _current.set(OrcaCallbackHandler._for_task(*found))
     try:
         yield
     finally:
         _current.reset(token)
+        if keeps:
+            _uninstall_cache()
