@@ -175,7 +175,8 @@ class _Calls:
         # the answers given to the cache, by their first generation, until their settle
         self._answers: dict[int, _Answer] = {}
         # the first generations of answers taken from the records, until their call ends
-        self._replayed: set[int] = set()
+        # (held, so that no other object takes their id meanwhile)
+        self._replayed: dict[int, Generation] = {}
 
     async def lookup(self, digest: str) -> tuple[int, list[Generation] | None]:
         """This call's occurrence of ``digest`` in the task, and its kept answer (None:
@@ -185,7 +186,7 @@ class _Calls:
         found = _revived(recorded) if recorded is not None else None
         if found is not None:
             with self._lock:
-                self._replayed.add(id(found[0]))
+                self._replayed[id(found[0])] = found[0]
         return occurrence, found
 
     def keep(self, digest: str, occurrence: int, generations: Sequence[Generation]) -> None:
@@ -303,9 +304,9 @@ class _Calls:
         if first is None or not (self._answers or self._replayed):
             return None, False
         with self._lock:
-            replayed = id(first) in self._replayed
-            self._replayed.discard(id(first))
-            return self._answers.pop(id(first), None), replayed
+            replayed = self._replayed.pop(id(first), None) is first
+            answer = self._answers.pop(id(first), None)
+        return (answer if answer is not None and answer.generations[0] is first else None), replayed
 
     async def _settle(self, call: _Call, usage: Usage, answer: _Answer | None = None) -> None:
         keep = None
