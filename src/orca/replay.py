@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from orca import _serde
 from orca._redact import redact_secrets
-from orca.checkpoint import Checkpoint, Checkpointer, CheckpointSave, MemoryCheckpointer
+from orca.checkpoint import (
+    Checkpoint,
+    Checkpointer,
+    CheckpointSave,
+    MemoryCheckpointer,
+    PendingWrite,
+)
 from orca.errors import CheckpointNotFoundError, InvalidInputError, OrcaError
 from orca.events import (
     BUDGET_STATUS,
@@ -311,8 +317,9 @@ def replay(
     thread = started["thread_id"]
     memory = MemoryCheckpointer()
     start_id = started["checkpoint_id"]
+    left: list[PendingWrite] = []  # what the run itself left on its start checkpoint
     if start_id is not None:
-        _copy(source, memory, thread, start_id, started["pending"])
+        left = _copy(source, memory, thread, start_id, started["pending"])
     if started["head"] is not None:  # the run forked an older checkpoint: same branch ids
         _copy(source, memory, thread, started["head"], 0)
     recording = Recording(recorded)
@@ -347,7 +354,7 @@ def replay(
         given = {**given, **_input_in_state(source, started)}
     command = _serde.revive(started.get("command"))
     if command is not None:  # a Command's update and goto, as run.started carries them
-        update = _command_update(source, thread, start_id, started["pending"], command)
+        update = _command_update(command, left)
         run_input: Any = Command(resume=given, update=update, goto=command["goto"])
     elif started["resumed"] and given is not None:
         run_input = Command(resume=given)
@@ -377,15 +384,10 @@ def replay(
     )
 
 
-def _command_update(
-    source: Checkpointer,
-    thread: str,
-    start_id: str | None,
-    pending: int,
-    command: Mapping[str, Any],
-) -> Any:
+def _command_update(command: Mapping[str, Any], left: Sequence[PendingWrite]) -> Any:
     """A ``Command`` input's update in the shape it was given: its values as the run's
-    start checkpoint keeps them (whole: the log masks credentials), else as logged."""
+    pending ``command`` write keeps them (whole: the log masks credentials), else as
+    logged."""
     update = command["update"]
     if update is None:
         return None
@@ -395,8 +397,7 @@ def _command_update(
             next(iter(w.items())) if isinstance(w, dict) and len(w) == 1 else tuple(w)
             for w in update
         ]
-    cp = source.get(thread, start_id) if start_id is not None else None
-    kept = [p.value for p in cp.pending[pending:] if p.kind == "command"] if cp else []
+    kept = [p.value for p in left if p.kind == "command"]
     if not kept:  # refused, or nothing to run (saved at once): the logged values
         return update
     exact = [tuple(w) for w in kept[0]["update"]]
@@ -405,12 +406,14 @@ def _command_update(
 
 def _copy(
     source: Checkpointer, target: Checkpointer, thread: str, checkpoint_id: str, pending: int
-) -> None:
+) -> list[PendingWrite]:
+    """Copy the checkpoint with its first ``pending`` writes; the writes after them."""
     cp = source.get(thread, checkpoint_id)
     if cp is None:
         raise CheckpointNotFoundError(thread, checkpoint_id)
     # the copy stands alone: the replay needs its values, not its ancestors
     target.put(_save_of(dataclasses.replace(cp, parent_id=None), list(cp.pending[:pending])))
+    return list(cp.pending[pending:])
 
 
 def _save_of(cp: Checkpoint, pending: list[Any]) -> CheckpointSave:

@@ -499,10 +499,7 @@ class CompiledStateGraph:
         store = self.checkpointer
         if store is None:
             return None
-        try:
-            cp = store.get(snap.thread_id, snap.checkpoint_id)
-        except Exception:  # the snapshot says less, as LangGraph's would not
-            return None
+        cp = store.get(snap.thread_id, snap.checkpoint_id)
         commands = [p.value for p in cp.pending if p.kind == "command"] if cp else []
         if cp is not None and commands:  # the tasks a Command's goto added to the step
             _, _, planned = fold_commands(self.native.spec, cp.values, cp.next, commands)
